@@ -1,0 +1,54 @@
+"""MAC and IPv4 address helpers: the I/G bit test, broadcast, and endpoint parsing."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+ZERO_MAC = "00:00:00:00:00:00"
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def normalise_mac(text: str) -> str | None:
+    """Lower-case colon form of a MAC, or None when `text` is not six hex pairs."""
+    mac = text.strip().lower().replace("-", ":")
+    return mac if MAC_RE.match(mac) else None
+
+
+def is_group(mac: str) -> bool:
+    """The I/G bit: lowest bit of the first byte, the single test hardware makes."""
+    return bool(int(mac[:2], 16) & 0x01)
+
+
+def is_broadcast(mac: str) -> bool:
+    return mac == BROADCAST
+
+
+def is_valid_source(mac: str) -> bool:
+    """br_input.c drops frames whose source is a group address or all zeros."""
+    return not is_group(mac) and mac != ZERO_MAC
+
+
+def derived_mac(name: str) -> str:
+    """A stable, locally administered unicast MAC for an interface the scenario left unnamed."""
+    digest = 0
+    for ch in name:  # FNV-1a: deterministic across runs, unlike hash()
+        digest = ((digest ^ ord(ch)) * 0x01000193) & 0xFFFFFFFF
+    octets = [0x02, 0x00] + [(digest >> shift) & 0xFF for shift in (24, 16, 8, 0)]
+    return ":".join(f"{o:02x}" for o in octets)
+
+
+def parse_endpoint(text: str) -> tuple[ipaddress.IPv4Address, int] | None:
+    """'10.88.0.1:19001' -> (address, port), or None when it is not that shape."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    try:
+        return ipaddress.IPv4Address(host), int(port)
+    except ValueError:
+        return None
+
+
+LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
+ANY = ipaddress.IPv4Address("0.0.0.0")

@@ -1,0 +1,73 @@
+"""`python -m netsim`: run, check and describe scenarios from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from netsim.errors import NetsimError, ScenarioError
+
+EXIT_BAD_INPUT = 2
+EXIT_LAB_UNAVAILABLE = 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m netsim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate a scenario and print its trace")
+    run.add_argument("file", type=Path)
+    run.add_argument("--json", action="store_true", help="print the trace as JSON")
+
+    check = sub.add_parser("check", help="validate scenario files (default: diagrams/*.yaml)")
+    check.add_argument("files", type=Path, nargs="*")
+
+    sub.add_parser("schema", help="print the JSON Schema of scenario files")
+
+    lab = sub.add_parser("lab", help="replay a scenario in real Linux network namespaces")
+    lab.add_argument("file", type=Path)
+    lab.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
+    lab.add_argument("--compare", action="store_true", help="compare the kernel with netsim")
+
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except NetsimError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from netsim.scenario import load_scenario
+
+    if args.command == "run":
+        from netsim.render.text import render
+        from netsim.simulation import run
+
+        scenario = load_scenario(args.file)
+        trace = run(scenario)
+        print(trace.dumps() if args.json else render(scenario, trace))
+        return 0
+    if args.command == "check":
+        files = args.files or sorted(Path("diagrams").glob("*.yaml"))
+        if not files:
+            raise ScenarioError("diagrams", 0, "", "no scenario files found; expected diagrams/*.yaml")
+        for file in files:
+            scenario = load_scenario(file)
+            print(f"ok  {scenario.file}: {len(scenario.steps)} steps")
+        return 0
+    if args.command == "schema":
+        from netsim.schemafile import scenario_schema
+
+        print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    if args.command == "lab":
+        from netsim.lab.cli import lab_main
+
+        return lab_main(args.file, as_json=args.json, compare=args.compare)
+    raise AssertionError(args.command)

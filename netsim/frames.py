@@ -1,0 +1,59 @@
+"""Ethernet frames and the two payloads netsim carries: ARP and TCP segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netsim.addresses import BROADCAST
+
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
+ETH_P_TEST = 0x88B5  # IEEE "local experimental" EtherType: the raw frames a scenario sends
+
+ARP_REQUEST = 1
+ARP_REPLY = 2
+
+
+@dataclass(frozen=True)
+class Arp:
+    op: int
+    sender_mac: str
+    sender_ip: str
+    target_mac: str
+    target_ip: str
+
+    def summary(self) -> str:
+        if self.op == ARP_REQUEST:
+            return f"ARP who-has {self.target_ip} tell {self.sender_ip}"
+        return f"ARP {self.sender_ip} is-at {self.sender_mac}"
+
+
+@dataclass(frozen=True)
+class Tcp:
+    src_ip: str
+    dst_ip: str
+    sport: int
+    dport: int
+    flags: str  # "S", "SA", "A", "RA": the letters tcpdump prints
+
+    def summary(self) -> str:
+        names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}
+        return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
+
+
+@dataclass(frozen=True)
+class Frame:
+    src: str
+    dst: str
+    payload: Arp | Tcp | None = None
+
+    @property
+    def ethertype(self) -> int:
+        if isinstance(self.payload, Arp):
+            return ETH_P_ARP
+        return ETH_P_IP if isinstance(self.payload, Tcp) else ETH_P_TEST
+
+    def summary(self) -> str:
+        if self.payload is not None:
+            return self.payload.summary()
+        return "test frame" + (" (broadcast)" if self.dst == BROADCAST else "")

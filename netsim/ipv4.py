@@ -1,0 +1,68 @@
+"""IPv4 in and out (ip_input.c, ip_output.c): martians, local delivery, route and neighbour."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from netsim import arp, routing, tcp
+from netsim.addresses import LOOPBACK_NET
+from netsim.frames import Frame, Tcp
+
+if TYPE_CHECKING:
+    from netsim.netns import Namespace
+    from netsim.simulation import Simulation
+
+
+def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
+    src, dst = ipaddress.IPv4Address(seg.src_ip), ipaddress.IPv4Address(seg.dst_ip)
+    if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET):
+        # A martian: 127/8 belongs to lo alone (route_localnet is 0 by default).
+        sim.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
+        return
+    if dst not in ns.local_addresses() and dst not in LOOPBACK_NET:
+        # Simplification: netsim hosts do not forward (ip_forward is 0), so this is dropped.
+        sim.event(f"{ns.label} drops a packet for {dst}: not one of its addresses")
+        return
+    if dev != "lo" and seg.dport in ns.drop_tcp_ports:
+        sim.event(f"{ns.label}'s firewall silently drops {seg.summary()}")
+        return
+    tcp.receive(sim, ns, dev, seg)
+
+
+def output(sim: Simulation, ns: Namespace, seg: Tcp) -> routing.NextHop | None:
+    """Send a segment: route it, then hand it to lo or to the neighbour layer."""
+    hop = route(ns, seg.dst_ip)
+    if hop is None:
+        return None
+    if hop.kind == "local":
+        sim.event(f"{ns.label} sends {seg.summary()} through lo")
+        sim.loopback(ns, seg)
+        return hop
+    iface = ns.ifaces[hop.dev]
+    assert hop.neighbour is not None
+
+    def frame_for(mac: str) -> Frame:
+        return Frame(iface.mac, mac, seg)
+
+    send_via_neighbour(sim, ns, hop.dev, hop.neighbour, frame_for)
+    return hop
+
+
+def route(ns: Namespace, dst: str) -> routing.NextHop | None:
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
+
+
+def send_via_neighbour(sim: Simulation, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame]) -> None:
+    entry = arp.resolve(sim, ns, dev, ip)
+    if entry.state in ("INCOMPLETE",) or entry.mac is None:
+        entry.parked.append((dev, frame_for))  # arp_queue: sent when the answer comes
+        return
+    sim.transmit(ns, dev, frame_for(entry.mac))
+
+
+def nexthop(ns: Namespace, ip: str) -> str:
+    """The neighbour a packet for `ip` is handed to: the gateway, or `ip` itself on-link."""
+    hop = route(ns, ip)
+    return hop.neighbour if hop is not None and hop.neighbour else ip

@@ -1,0 +1,1 @@
+"""Renderers: turn a trace into what a person reads. They never decide network behaviour."""

@@ -1,0 +1,430 @@
+"""The scenario format: what a diagrams/*.yaml file may say, checked with file and line.
+
+Each dataclass field carries its own documentation (see netsim.schema), so the contributor
+guide's field reference and the JSON Schema are generated from this file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
+from netsim.schema import Cidr, Endpoint, IPv4, Mac, build, option, path_of
+from netsim.yamlsource import Source, read
+
+IFNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")  # Linux IFNAMSIZ is 16 with the NUL
+STEP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+# --- Topology ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of a bridge: a seat at the table."""
+
+    label: str | None = option("What the story calls this port, e.g. 'seat 3'.", None)
+    mac: Mac | None = option(
+        "The port's own MAC (the bridge end of the veth cable). Derived from the name if omitted.",
+        None,
+    )
+    learning: bool = option("Learn the source MAC of frames arriving here.", True)
+    flood: bool = option("Receive copies of unknown-unicast floods.", True)
+    mcast_flood: bool = option("Receive copies of multicast floods.", True)
+    bcast_flood: bool = option("Receive copies of broadcasts.", True)
+    hairpin: bool = option("Allow a frame to go back out of the port it came in on.", False)
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """A Linux software bridge such as podman0 or docker0."""
+
+    host: str = option("The host whose kernel holds this bridge; it sits in the room as the bridge device.")
+    ports: dict[str, Port] = option("The bridge's ports, by interface name.", factory=dict)
+    label: str | None = option("What the story calls the bridge, e.g. 'the meeting room'.", None)
+    mac: Mac | None = option("The bridge device's own MAC. Derived from the name if omitted.", None)
+    address: Cidr | None = option("The host's address on the bridge (its seat), e.g. 10.88.0.1/16.", None)
+    ageing_time: int = option("Seconds a learned entry lives after it was last seen; 0 learns nothing.", 300)
+
+
+@dataclass(frozen=True)
+class Interface:
+    """A network interface of a host, usually one end of a veth cable."""
+
+    mac: Mac | None = option("The interface's MAC (its name badge). Derived from the name if omitted.", None)
+    address: Cidr | None = option("IPv4 address with prefix, e.g. 10.88.0.3/16.", None)
+    plug: str | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A routing table entry beyond the connected routes each address adds by itself."""
+
+    to: str = option("'default' or a network such as 10.89.0.0/16.")
+    via: IPv4 | None = option("The gateway to hand packets to.", None)
+    dev: str | None = option("The interface to send on (found from the gateway when omitted).", None)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host: one network namespace with its own lo, interfaces, tables and sockets."""
+
+    label: str | None = option("What the story calls this host, e.g. 'Alice' or 'the laptop'.", None)
+    interfaces: dict[str, Interface] = option("Interfaces besides lo, by name.", factory=dict)
+    gateway: IPv4 | None = option("Shorthand for a default route via this address.", None)
+    routes: list[Route] = option("Extra routes.", factory=list)
+    listeners: list[Endpoint] = option("TCP sockets listening from the start, as ADDRESS:PORT.", factory=list)
+    drop_tcp_ports: list[int] = option(
+        "A firewall on input that silently drops TCP segments to these ports.", factory=list
+    )
+    tcp_syn_retries: int = option("SYN retransmissions before a connect times out.", 6)
+
+
+# --- Steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
+
+    by: str = option("The host that sends.")
+    dst: str = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
+    src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
+    dev: str | None = option("The interface to send on; the host's only one if omitted.", None)
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """Ask, by ARP, which MAC owns an IPv4 address."""
+
+    by: str = option("The host that asks.")
+    target: IPv4 = option("The address whose owner is wanted.")
+
+
+@dataclass(frozen=True)
+class Connect:
+    """Open a TCP connection, as connect() does: route, ARP, SYN, and the answer."""
+
+    by: str = option("The host that connects.")
+    to: Endpoint = option("ADDRESS:PORT to connect to.")
+
+
+@dataclass(frozen=True)
+class Socket:
+    """Open or close a listening TCP socket."""
+
+    by: str = option("The host whose socket it is.")
+    bind: Endpoint = option("The bind address and port, e.g. 127.0.0.1:19001 or 0.0.0.0:19001.")
+
+
+@dataclass(frozen=True)
+class SetPort:
+    """Change a bridge port's flags, as `bridge link set` does."""
+
+    bridge: str = option("The bridge.")
+    port: str = option("The port.")
+    learning: bool | None = option("New learning flag.", None)
+    flood: bool | None = option("New flood flag.", None)
+    mcast_flood: bool | None = option("New mcast_flood flag.", None)
+    bcast_flood: bool | None = option("New bcast_flood flag.", None)
+    hairpin: bool | None = option("New hairpin flag.", None)
+
+
+@dataclass(frozen=True)
+class SetBridge:
+    """Change a bridge setting, as `ip link set BRIDGE type bridge ...` does."""
+
+    bridge: str = option("The bridge.")
+    ageing_time: int = option("New ageing time in seconds.")
+
+
+ACTIONS = ("send", "arp", "connect", "listen", "close", "wait", "set_port", "set_bridge")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the story; exactly one action key besides id and title."""
+
+    id: str = option("A stable name pages link to, e.g. 'bob-writes-to-alice'.")
+    title: str | None = option("A short heading for the step's figure.", None)
+    send: Send | None = option(Send.__doc__ or "", None)
+    arp: Resolve | None = option(Resolve.__doc__ or "", None)
+    connect: Connect | None = option(Connect.__doc__ or "", None)
+    listen: Socket | None = option("Open a listening TCP socket.", None)
+    close: Socket | None = option("Close a listening TCP socket.", None)
+    wait: float | None = option("Let this many seconds pass on the simulated clock.", None)
+    set_port: SetPort | None = option(SetPort.__doc__ or "", None)
+    set_bridge: SetBridge | None = option(SetBridge.__doc__ or "", None)
+
+    @property
+    def action(self) -> str:
+        return next(name for name in ACTIONS if getattr(self, name) is not None)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario: a topology and the ordered steps a post narrates."""
+
+    title: str = option("The scenario's title.")
+    hosts: dict[str, Host] = option("The hosts (network namespaces), by name.")
+    steps: list[Step] = option("What happens, in order.")
+    description: str | None = option("One or two sentences on what the scenario shows.", None)
+    bridges: dict[str, Bridge] = option("The software bridges, by interface name.", factory=dict)
+    name: str = field(default="", metadata={"doc": "Set from the file name; not written in the file."})
+    file: str = field(default="", metadata={"doc": "Set from the path; not written in the file."})
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def host_mac(self, host: str, dev: str | None = None) -> str:
+        """The MAC a host's interface wears (its only interface when `dev` is None)."""
+        h = self.hosts[host]
+        if dev is None:
+            if h.interfaces:
+                dev = next(iter(h.interfaces))
+            else:
+                bridge = next(b for b, br in self.bridges.items() if br.host == host)
+                return self.bridge_mac(bridge)
+        if dev in self.bridges and self.bridges[dev].host == host:
+            return self.bridge_mac(dev)
+        return h.interfaces[dev].mac or derived_mac(f"{host}/{dev}")
+
+    def bridge_mac(self, bridge: str) -> str:
+        return self.bridges[bridge].mac or derived_mac(f"bridge/{bridge}")
+
+    def port_mac(self, bridge: str, port: str) -> str:
+        return self.bridges[bridge].ports[port].mac or derived_mac(f"{bridge}/{port}")
+
+    def port_of(self, host: str, dev: str | None = None) -> tuple[str, str] | None:
+        """(bridge, port) the host's interface is plugged into, if any."""
+        h = self.hosts[host]
+        dev = dev or next(iter(h.interfaces), None)
+        if dev is None or dev not in h.interfaces or not h.interfaces[dev].plug:
+            return None
+        bridge, _, port = h.interfaces[dev].plug.partition(".")
+        return (bridge, port) if bridge in self.bridges else None
+
+    def host_at(self, bridge: str, port: str) -> tuple[str, str] | None:
+        """(host, interface) whose cable is plugged into bridge.port."""
+        for name, h in self.hosts.items():
+            for dev, iface in h.interfaces.items():
+                if iface.plug == f"{bridge}.{port}":
+                    return name, dev
+        return None
+
+    def addresses(self, host: str) -> list[ipaddress.IPv4Interface]:
+        out = [ipaddress.IPv4Interface(i.address) for i in self.hosts[host].interfaces.values() if i.address]
+        out += [ipaddress.IPv4Interface(b.address) for b in self.bridges.values() if b.host == host and b.address]
+        return out
+
+
+# --- Loading and the checks a schema cannot make -------------------------------------------
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Parse and validate a scenario file; raise ScenarioError naming file and line."""
+    path = Path(path)
+    display = _display_path(path)
+    src = read(path, display)
+    scenario: Scenario = build(Scenario, src.data, (), src)
+    for key in ("name", "file"):
+        if key in src.data:
+            raise src.error((key,), "unknown key; it is set from the file's name")
+    object.__setattr__(scenario, "name", path.stem)
+    object.__setattr__(scenario, "file", display)
+    _validate(scenario, src)
+    return scenario
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _validate(s: Scenario, src: Source) -> None:
+    _validate_topology(s, src)
+    _validate_unique(s, src)
+    _validate_steps(s, src)
+
+
+def _validate_topology(s: Scenario, src: Source) -> None:
+    for name, bridge in s.bridges.items():
+        where = path_of(bridge)
+        if not IFNAME_RE.match(name):
+            raise src.error(where, f"{name!r} is not an interface name (up to 15 letters, digits, - or _)")
+        if bridge.host not in s.hosts:
+            raise src.error(
+                (*where, "host"),
+                f"{bridge.host!r} is not a host; expected one of: {_names(s.hosts)}",
+            )
+        if bridge.ageing_time < 0:
+            raise src.error((*where, "ageing_time"), f"{bridge.ageing_time} is negative; expected seconds >= 0")
+        for port in bridge.ports:
+            if not IFNAME_RE.match(port):
+                raise src.error((*where, "ports", port), f"{port!r} is not an interface name")
+    plugged: dict[str, tuple[str, str]] = {}
+    for hname, host in s.hosts.items():
+        for dev, iface in host.interfaces.items():
+            where = path_of(iface)
+            if dev == "lo" or not IFNAME_RE.match(dev):
+                raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
+            if dev in s.bridges and s.bridges[dev].host == hname:
+                raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
+            if not iface.plug:
+                continue
+            target, dot, end = iface.plug.partition(".")
+            if not dot:
+                raise src.error((*where, "plug"), f"{iface.plug!r} is not 'BRIDGE.PORT' or 'HOST.INTERFACE'")
+            if target in s.bridges:
+                if end not in s.bridges[target].ports:
+                    raise src.error(
+                        (*where, "plug"),
+                        f"bridge {target} has no port {end!r}; expected one of: {_names(s.bridges[target].ports)}",
+                    )
+            elif target in s.hosts:
+                other = s.hosts[target].interfaces.get(end)
+                if other is None:
+                    raise src.error((*where, "plug"), f"host {target} has no interface {end!r}")
+                if other.plug not in (None, f"{hname}.{dev}"):
+                    raise src.error((*where, "plug"), f"{target}.{end} is already plugged into {other.plug}")
+            else:
+                raise src.error(
+                    (*where, "plug"),
+                    f"{target!r} is neither a bridge nor a host; expected one of: {_names({**s.bridges, **s.hosts})}",
+                )
+            if iface.plug in plugged:
+                other_host, other_dev = plugged[iface.plug]
+                raise src.error((*where, "plug"), f"{iface.plug} already has {other_host}.{other_dev}'s cable")
+            plugged[iface.plug] = (hname, dev)
+        for i, route in enumerate(host.routes):
+            if route.to != "default":
+                try:
+                    ipaddress.IPv4Network(route.to)
+                except ValueError:
+                    raise src.error(
+                        (*path_of(host), "routes", i, "to"),
+                        f"{route.to!r} is not 'default' or a network like 10.89.0.0/16",
+                    ) from None
+        for i, text in enumerate(host.listeners):
+            _check_bind(s, hname, text, (*path_of(host), "listeners", i), src)
+        for i, port in enumerate(host.drop_tcp_ports):
+            if not 0 < port < 65536:
+                raise src.error((*path_of(host), "drop_tcp_ports", i), f"{port} is not a TCP port (1-65535)")
+
+
+def _check_bind(s: Scenario, host: str, text: str, where: tuple, src: Source) -> None:
+    """bind() fails with EADDRNOTAVAIL for an address the host does not have."""
+    parsed = parse_endpoint(text)
+    assert parsed is not None  # the schema checked the shape
+    addr = parsed[0]
+    mine = {a.ip for a in s.addresses(host)}
+    if addr != ANY and addr not in LOOPBACK_NET and addr not in mine:
+        have = ", ".join(["0.0.0.0", "127.0.0.1", *sorted(str(a) for a in mine)])
+        raise src.error(where, f"{host} has no address {addr} to listen on; expected one of: {have}")
+
+
+def _validate_unique(s: Scenario, src: Source) -> None:
+    macs: dict[str, str] = {}
+    addrs: dict[Any, str] = {}
+
+    def claim_mac(mac: str, owner: str, where: tuple) -> None:
+        if not is_valid_source(mac):
+            raise src.error(
+                where,
+                f"{mac} is a group or all-zero address (lowest bit of the first byte set, or all zeros); "
+                "expected a unicast MAC: Linux refuses to give an interface this address",
+            )
+        if mac in macs:
+            raise src.error(where, f"MAC {mac} is already worn by {macs[mac]}; every badge must be unique")
+        macs[mac] = owner
+
+    def claim_addr(text: str | None, owner: str, where: tuple) -> None:
+        if not text:
+            return
+        ip = ipaddress.IPv4Interface(text).ip
+        if ip in addrs:
+            raise src.error(where, f"address {ip} is already used by {addrs[ip]}")
+        addrs[ip] = owner
+
+    for bname, bridge in s.bridges.items():
+        where = path_of(bridge)
+        claim_mac(s.bridge_mac(bname), f"bridge {bname}", (*where, "mac"))
+        claim_addr(bridge.address, f"bridge {bname}", (*where, "address"))
+        for pname, port in bridge.ports.items():
+            claim_mac(s.port_mac(bname, pname), f"port {bname}.{pname}", (*path_of(port), "mac"))
+    for hname, host in s.hosts.items():
+        for dev, iface in host.interfaces.items():
+            where = path_of(iface)
+            claim_mac(s.host_mac(hname, dev), f"{hname}.{dev}", (*where, "mac"))
+            claim_addr(iface.address, f"{hname}.{dev}", (*where, "address"))
+
+
+def _validate_steps(s: Scenario, src: Source) -> None:
+    seen: set[str] = set()
+    for step in s.steps:
+        where = path_of(step)
+        if not STEP_ID_RE.match(step.id):
+            raise src.error((*where, "id"), f"{step.id!r} is not a step id (lower-case letters, digits, -)")
+        if step.id in seen:
+            raise src.error((*where, "id"), f"step id {step.id!r} is used twice")
+        seen.add(step.id)
+        given = [a for a in ACTIONS if getattr(step, a) is not None]
+        if len(given) != 1:
+            found = ", ".join(given) if given else "none"
+            raise src.error(
+                where,
+                f"a step needs exactly one action; found {found}; expected one of: {', '.join(ACTIONS)}",
+            )
+        action = getattr(step, given[0])
+        apath = (*where, given[0])
+        by = getattr(action, "by", None)
+        if by is not None and by not in s.hosts:
+            raise src.error((*apath, "by"), f"{by!r} is not a host; expected one of: {_names(s.hosts)}")
+        if isinstance(action, Send):
+            _validate_send(s, action, apath, src)
+        elif isinstance(action, SetPort | SetBridge):
+            if action.bridge not in s.bridges:
+                raise src.error(
+                    (*apath, "bridge"),
+                    f"{action.bridge!r} is not a bridge; expected one of: {_names(s.bridges)}",
+                )
+            if isinstance(action, SetPort) and action.port not in s.bridges[action.bridge].ports:
+                raise src.error(
+                    (*apath, "port"),
+                    f"bridge {action.bridge} has no port {action.port!r}; "
+                    f"expected one of: {_names(s.bridges[action.bridge].ports)}",
+                )
+        elif step.action in ("listen", "close"):
+            _check_bind(s, by, action.bind, (*apath, "bind"), src)
+        elif step.action == "wait" and step.wait < 0:
+            raise src.error(apath, f"{step.wait} is negative; expected seconds >= 0")
+
+
+def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
+    host = s.hosts[send.by]
+    devs = list(host.interfaces) + [b for b, br in s.bridges.items() if br.host == send.by]
+    if send.dev is not None and send.dev not in devs:
+        raise src.error(
+            (*where, "dev"),
+            f"{send.by} has no interface {send.dev!r}; expected one of: {_names(devs)}",
+        )
+    if send.dev is None and len(devs) != 1:
+        raise src.error(where, f"{send.by} has {len(devs)} interfaces; say which with dev:")
+    if send.dst != "broadcast" and normalise_mac(send.dst) is None and send.dst not in s.hosts:
+        raise src.error(
+            (*where, "dst"),
+            f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
+        )
+
+
+def _names(items: Any) -> str:
+    return ", ".join(sorted(items)) or "(none)"

@@ -1,0 +1,255 @@
+"""Typed dataclass fields that document themselves: one declaration gives the parser,
+the error messages, the JSON Schema for editors and the contributor's field reference.
+
+A field is declared with `option(doc, default)`; its type hint says what is accepted.
+Formats that plain types cannot say (a MAC, an address with prefix) are `Annotated` markers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import types
+import typing
+from dataclasses import MISSING, dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from netsim.addresses import normalise_mac, parse_endpoint
+from netsim.errors import ScenarioError
+from netsim.yamlsource import Path_, Source
+
+
+@dataclass(frozen=True)
+class Format:
+    """A string format beyond its type: how to check it and what to say when it fails."""
+
+    name: str
+    expected: str
+    pattern: str | None = None
+
+
+MAC_FORMAT = Format("mac", "a MAC address (six hex pairs)", r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+CIDR_FORMAT = Format("ipv4-interface", "an IPv4 address with prefix, like 10.88.0.1/16")
+IPV4_FORMAT = Format("ipv4", "an IPv4 address, like 10.88.0.1")
+ENDPOINT_FORMAT = Format("endpoint", "an IPv4 address and port, like 10.88.0.1:19001")
+
+Mac = Annotated[str, MAC_FORMAT]
+Cidr = Annotated[str, CIDR_FORMAT]
+IPv4 = Annotated[str, IPV4_FORMAT]
+Endpoint = Annotated[str, ENDPOINT_FORMAT]
+
+
+def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
+    """A dataclass field with its documentation attached."""
+    meta = {"doc": doc}
+    if factory is not MISSING:
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _check_format(fmt: Format, value: str) -> str | None:
+    """The normalised value, or None when it does not have the format."""
+    if fmt is MAC_FORMAT:
+        return normalise_mac(value)
+    if fmt is ENDPOINT_FORMAT:
+        parsed = parse_endpoint(value)
+        return f"{parsed[0]}:{parsed[1]}" if parsed else None
+    try:
+        if fmt is CIDR_FORMAT:
+            if "/" not in value:
+                return None
+            return str(ipaddress.IPv4Interface(value))
+        if fmt is IPV4_FORMAT:
+            return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        return None
+    raise AssertionError(fmt)
+
+
+def _describe(tp: Any) -> str:
+    """What a person should have written, for error messages."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return args[1].expected
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args if a is not type(None))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is list:
+        return f"a list of {_describe(args[0])}"
+    if origin is dict:
+        return f"a mapping of names to {_describe(args[1])}"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {str: "text", int: "a whole number", bool: "true or false", float: "a number"}[tp]
+
+
+def _found(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
+    """Check `value` against type `tp` and construct it; raise ScenarioError at `path`."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        if not isinstance(value, str):
+            raise src.error(path, f"{_found(value)} is not {args[1].expected}")
+        checked = _check_format(args[1], value)
+        if checked is None:
+            raise src.error(path, f"{value!r} is not {args[1].expected}")
+        return checked
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1:  # plain optional: the inner type's own message is the precise one
+            return build(rest[0], value, path, src)
+        for arg in rest:
+            try:
+                return build(arg, value, path, src)
+            except ScenarioError:  # try the next alternative; report them all below
+                continue
+        raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+    if origin is Literal:
+        if value not in args:
+            raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+        return [build(args[0], item, (*path, i), src) for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+        return {k: build(args[1], v, (*path, k), src) for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build_dataclass(tp, value, path, src)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise src.error(path, f"{_found(value)} is not true or false")
+        return value
+    if tp is int or tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else int):
+            raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise src.error(path, f"{_found(value)} is not text")
+        return str(value)
+    raise TypeError(f"unsupported field type {tp!r}")
+
+
+def _build_dataclass(cls: Any, value: Any, path: Path_, src: Source) -> Any:
+    if not isinstance(value, dict):
+        raise src.error(path, f"{_found(value)} is not a mapping")
+    hints = get_type_hints(cls, include_extras=True)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in value:
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise src.error((*path, key), f"unknown key; expected one of: {known}")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in value:
+            kwargs[name] = build(hints[name], value[name], (*path, name), src)
+        elif f.default is MISSING and f.default_factory is MISSING:
+            raise src.error((*path, name), f"missing; expected {_describe(hints[name])}")
+    obj = cls(**kwargs)
+    object.__setattr__(obj, "_path", path)  # kept so later checks can point at the line
+    return obj
+
+
+def path_of(obj: Any) -> Path_:
+    """The YAML path a built dataclass came from (empty for one made in code)."""
+    return getattr(obj, "_path", ())
+
+
+# --- JSON Schema, generated from the same declarations -----------------------------------
+
+
+def json_schema(tp: Any) -> dict[str, Any]:
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        fmt: Format = args[1]
+        out: dict[str, Any] = {"type": "string", "description": fmt.expected}
+        if fmt.pattern:
+            out["pattern"] = fmt.pattern
+        return out
+    if origin in (Union, types.UnionType):
+        alts = [json_schema(a) for a in args if a is not type(None)]
+        if type(None) in args:
+            alts.append({"type": "null"})
+        return alts[0] if len(alts) == 1 else {"anyOf": alts}
+    if origin is Literal:
+        return {"enum": list(args)}
+    if origin is list:
+        return {"type": "array", "items": json_schema(args[0])}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": json_schema(args[1])}
+    if dataclasses.is_dataclass(tp):
+        hints = get_type_hints(tp, include_extras=True)
+        props = {}
+        required = []
+        for f in dataclasses.fields(tp):
+            prop = json_schema(hints[f.name])
+            prop["description"] = f.metadata.get("doc", "")
+            if f.default is not MISSING and f.default is not None:
+                prop["default"] = f.default
+            if f.default is MISSING and f.default_factory is MISSING:
+                required.append(f.name)
+            props[f.name] = prop
+        out = {"type": "object", "properties": props, "additionalProperties": False}
+        if tp.__doc__:
+            out["description"] = typing.cast(str, tp.__doc__).strip().splitlines()[0]
+        if required:
+            out["required"] = required
+        return out
+    return {
+        str: {"type": "string"},
+        int: {"type": "integer"},
+        bool: {"type": "boolean"},
+        float: {"type": "number"},
+    }[tp]
+
+
+def field_reference(cls: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(dotted name, type, default, doc) for every field, nested, for the contributor guide."""
+    rows: list[tuple[str, str, str, str]] = []
+    hints = get_type_hints(cls, include_extras=True)
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        default = "" if f.default in (MISSING, None) else repr(f.default)
+        if f.default is MISSING and f.default_factory is MISSING:
+            default = "required"
+        rows.append((name, _describe(tp), default, f.metadata.get("doc", "")))
+        inner = _inner_dataclass(tp)
+        if inner is not None:
+            suffix = (
+                ".*."
+                if get_origin(_strip_optional(tp)) is dict
+                else ("[]." if get_origin(_strip_optional(tp)) is list else ".")
+            )
+            rows.extend(field_reference(inner, name + suffix))
+    return rows
+
+
+def _strip_optional(tp: Any) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        rest = [a for a in get_args(tp) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else tp
+    return tp
+
+
+def _inner_dataclass(tp: Any) -> Any:
+    tp = _strip_optional(tp)
+    if dataclasses.is_dataclass(tp):
+        return tp
+    if get_origin(tp) in (list, dict):
+        inner = get_args(tp)[-1]
+        return inner if dataclasses.is_dataclass(inner) else None
+    return None

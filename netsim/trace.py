@@ -1,0 +1,95 @@
+"""The trace: what happened at each step, the only thing renderers and claims may read.
+
+Its JSON form is a stable contract shared with the lab (see docs/contributing/trace-format.md).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One frame crossing one bridge, and the bridge's decision."""
+
+    bridge: str
+    in_port: str
+    src: str
+    dst: str
+    decision: str  # forward | flood | drop | local
+    out_ports: tuple[str, ...]
+    what: str  # e.g. "ARP who-has 10.88.0.3 tell 10.88.0.5"
+    reason: str  # why the bridge decided so, in words
+    learned: str = ""  # new | moved | refreshed | local | not-learned | "" (learning off)
+    time: float = 0.0
+    ethertype: int = 0
+    payload: Any = None  # the frames.Arp / frames.Tcp carried, for captures and byte views
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bridge": self.bridge,
+            "in_port": self.in_port,
+            "src": self.src,
+            "dst": self.dst,
+            "decision": self.decision,
+            "out_ports": list(self.out_ports),
+        }
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A frame reaching a host's interface, and whether the host took it or threw it away."""
+
+    host: str
+    dev: str
+    what: str
+    accepted: bool
+    note: str
+
+
+@dataclass
+class StepTrace:
+    id: str
+    action: str
+    title: str | None
+    time: float  # the simulated clock when the step ended, in seconds
+    frames: list[Hop] = field(default_factory=list)
+    arrivals: list[Arrival] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    fdb: dict[str, dict[str, str]] = field(default_factory=dict)
+    fdb_new: dict[str, list[str]] = field(default_factory=dict)  # MACs learned or moved here
+    neigh: dict[str, dict[str, dict[str, str | None]]] = field(default_factory=dict)
+    outcome: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "frames": [hop.to_json() for hop in self.frames],
+            "fdb": self.fdb,
+            "neigh": {
+                ns: {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in table.items()}
+                for ns, table in self.neigh.items()
+            },
+            "outcome": self.outcome,
+        }
+
+
+@dataclass
+class Trace:
+    scenario: str
+    steps: list[StepTrace]
+
+    def step(self, step_id: str) -> StepTrace:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        known = ", ".join(s.id for s in self.steps)
+        raise KeyError(f"no step {step_id!r} in scenario {self.scenario}; expected one of: {known}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "steps": [s.to_json() for s in self.steps]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=False)
