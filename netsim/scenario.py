@@ -14,7 +14,7 @@ from typing import Any
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
 from netsim.schema import Cidr, Endpoint, IPv4, Mac, build, option, path_of
-from netsim.yamlsource import Source, read
+from netsim.yamlsource import Source, parse, read
 
 IFNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")  # Linux IFNAMSIZ is 16 with the NUL
 STEP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -231,14 +231,21 @@ class Scenario:
 def load_scenario(path: str | Path) -> Scenario:
     """Parse and validate a scenario file; raise ScenarioError naming file and line."""
     path = Path(path)
-    display = _display_path(path)
-    src = read(path, display)
+    return _from_source(read(path, _display_path(path)), path.stem)
+
+
+def parse_scenario(text: str, file: str = "scenario.yaml") -> Scenario:
+    """The same as load_scenario, from text (tests and tools that generate scenarios)."""
+    return _from_source(parse(text, file), Path(file).stem)
+
+
+def _from_source(src: Source, name: str) -> Scenario:
     scenario: Scenario = build(Scenario, src.data, (), src)
     for key in ("name", "file"):
         if key in src.data:
             raise src.error((key,), "unknown key; it is set from the file's name")
-    object.__setattr__(scenario, "name", path.stem)
-    object.__setattr__(scenario, "file", display)
+    object.__setattr__(scenario, "name", name)
+    object.__setattr__(scenario, "file", src.file)
     _validate(scenario, src)
     return scenario
 

@@ -76,7 +76,8 @@ def _describe(tp: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
     if origin is list:
-        return f"a list of {_describe(args[0])}"
+        inner = _describe(args[0])
+        return "a list of mappings" if inner == "a mapping" else f"a list of {inner}"
     if origin is dict:
         return f"a mapping of names to {_describe(args[1])}"
     if dataclasses.is_dataclass(tp):
@@ -138,7 +139,8 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
         return tp(value)
     if tp is str:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise src.error(path, f"{_found(value)} is not text")
+            hint = " (YAML reads yes, no, on and off as true or false: put quotes around it)"
+            raise src.error(path, f"{_found(value)} is not text" + (hint if isinstance(value, bool) else ""))
         return str(value)
     raise TypeError(f"unsupported field type {tp!r}")
 

@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make serve` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: serve build test lint format check lab bench clean
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
+	@echo "==> creating $(VENV) and installing pinned dependencies (first run only)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+## serve: build the site and serve it with live reload on http://127.0.0.1:8000
+serve: $(STAMP)
+	$(BIN)/mkdocs serve --livereload --watch netsim --watch diagrams
+
+## build: the strict build; a failing claim or a bad scenario fails it
+build: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+## test: lint, validate scenarios, strict build, then every test
+test: $(STAMP)
+	$(BIN)/ruff check netsim tests benchmarks hooks.py
+	$(BIN)/ruff format --check netsim tests benchmarks hooks.py
+	$(BIN)/python -m netsim check
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check netsim tests benchmarks hooks.py
+
+format: $(STAMP)
+	$(BIN)/ruff format netsim tests benchmarks hooks.py
+	$(BIN)/ruff check --fix netsim tests benchmarks hooks.py
+
+## lab: compare every scenario with the real kernel (needs root)
+lab: $(STAMP)
+	@for f in diagrams/*.yaml; do $(BIN)/python -m netsim lab $$f --compare || exit 1; done
+
+## bench: measure build cost and simulator speed (prints a table, writes benchmarks/results.json)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf site .cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,129 @@
+"""ARP and TCP connect, checked against the behaviour in shared/reference/linux-facts.md."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import MAC, simulate
+
+
+def test_arp_request_is_broadcast_and_the_reply_is_unicast() -> None:
+    step = simulate("- {id: s, arp: {by: a, target: 10.0.0.11}}").steps[0]
+    request, reply = step.frames
+    assert request.dst == "ff:ff:ff:ff:ff:ff" and request.decision == "flood"
+    assert (reply.src, reply.dst, reply.decision) == (MAC["b"], MAC["a"], "forward")
+
+
+def test_the_asker_records_reachable_and_the_replier_learns_the_asker_stale() -> None:
+    neigh = simulate("- {id: s, arp: {by: a, target: 10.0.0.11}}").steps[0].neigh
+    assert neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert neigh["b"]["10.0.0.10"] == {"mac": MAC["a"], "state": "STALE", "dev": "eth0"}
+
+
+def test_bystanders_learn_nothing_from_a_request_for_someone_else() -> None:
+    neigh = simulate("- {id: s, arp: {by: a, target: 10.0.0.11}}").steps[0].neigh
+    assert neigh["c"] == {} and neigh["host"] == {}
+
+
+def test_an_unanswered_request_is_sent_three_times_then_fails() -> None:
+    step = simulate("- {id: s, arp: {by: a, target: 10.0.0.99}}").steps[0]
+    assert [h.what for h in step.frames] == ["ARP who-has 10.0.0.99 tell 10.0.0.10"] * 3
+    assert step.neigh["a"]["10.0.0.99"]["state"] == "FAILED"
+    assert step.time == 3.0
+
+
+def test_reachable_becomes_stale_after_thirty_seconds() -> None:
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 30}
+    """)
+    assert trace.steps[1].neigh["a"]["10.0.0.11"]["state"] == "STALE"
+
+
+# The observed matrix from linux-facts.md: host listeners on 127.0.0.1:8080, 10.0.0.1:8081 and
+# 0.0.0.0:8082 (10.0.0.1 plays podman0's 10.88.0.1).
+MATRIX = [
+    ("a", "10.0.0.1:8080", "refused"),
+    ("a", "10.0.0.1:8081", "connected"),
+    ("a", "10.0.0.1:8082", "connected"),
+    ("a", "10.0.0.1:8083", "refused"),
+    ("host", "10.0.0.1:8080", "refused"),
+    ("host", "127.0.0.1:8081", "refused"),
+    ("host", "127.0.0.1:8082", "connected"),
+    ("a", "127.0.0.1:8080", "refused"),
+]
+
+
+@pytest.mark.parametrize(("by", "to", "outcome"), MATRIX)
+def test_listener_matrix(by: str, to: str, outcome: str) -> None:
+    step = simulate(
+        f"- {{id: s, connect: {{by: {by}, to: '{to}'}}}}",
+        listeners="127.0.0.1:8080, 10.0.0.1:8081, 0.0.0.0:8082",
+    ).steps[0]
+    assert step.outcome == outcome
+
+
+def test_the_containers_127_0_0_1_is_its_own_no_frame_crosses_the_bridge() -> None:
+    step = simulate("- {id: s, connect: {by: a, to: '127.0.0.1:8080'}}", listeners="127.0.0.1:8080").steps[0]
+    assert step.outcome == "refused" and step.frames == []
+
+
+def test_refused_is_an_rst_from_the_hosts_kernel() -> None:
+    step = simulate("- {id: s, connect: {by: a, to: '10.0.0.1:9'}}").steps[0]
+    assert [h.what.split()[-1] for h in step.frames if h.what.startswith("TCP")] == ["SYN", "RST"]
+
+
+def test_no_route_is_network_unreachable_at_once() -> None:
+    step = simulate("- {id: s, connect: {by: b, to: '192.0.2.1:80'}}").steps[0]
+    assert (step.outcome, step.frames, step.time) == ("network-unreachable", [], 0.0)
+
+
+def test_an_on_link_address_nobody_owns_is_host_unreachable_after_three_seconds() -> None:
+    step = simulate("- {id: s, connect: {by: a, to: '10.0.0.99:80'}}").steps[0]
+    assert step.outcome == "host-unreachable"
+    assert step.time == 3.0
+
+
+def test_a_silent_drop_times_out_after_the_syn_retries() -> None:
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    text = """
+title: firewall
+bridges: {br0: {host: h, address: 10.0.0.1/24, ports: {p1: {}}}}
+hosts:
+  h: {listeners: ['0.0.0.0:80'], drop_tcp_ports: [80]}
+  a:
+    interfaces: {eth0: {address: 10.0.0.2/24, plug: br0.p1}}
+    tcp_syn_retries: 2
+steps:
+  - {id: s, connect: {by: a, to: '10.0.0.1:80'}}
+"""
+    step = run(parse_scenario(text)).steps[0]
+    syns = [h for h in step.frames if h.what.endswith("SYN")]
+    assert step.outcome == "timeout"
+    assert len(syns) == 3 and [h.time for h in syns] == [0.0, 1.0, 3.0]
+    assert step.time == 7.0
+
+
+def test_a_martian_127_packet_arriving_on_a_bridge_port_is_dropped() -> None:
+    from netsim.frames import Tcp
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import Simulation
+
+    sim = Simulation(parse_scenario(ROOM_WITH_LOOPBACK_LISTENER))
+    host = sim.namespaces["host"]
+    from netsim import ipv4
+
+    events: list[str] = []
+    sim.event = events.append  # type: ignore[method-assign]
+    ipv4.receive(sim, host, "br0", Tcp("10.0.0.10", "127.0.0.1", 4000, 8080, "S"))
+    assert events and "127/8 lives on lo only" in events[0]
+
+
+ROOM_WITH_LOOPBACK_LISTENER = """
+title: martian
+bridges: {br0: {host: host, address: 10.0.0.1/24, ports: {p1: {}}}}
+hosts:
+  host: {listeners: ['127.0.0.1:8080']}
+steps: []
+"""

@@ -1,0 +1,74 @@
+"""`python -m netsim` as a person uses it: exit codes, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def netsim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env_path = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "netsim", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": env_path, "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+
+def test_run_tells_the_story_step_by_step() -> None:
+    out = netsim("run", "diagrams/margarets-room.yaml")
+    assert out.returncode == 0, out.stderr
+    assert "[1/18] bob-writes-to-alice" in out.stdout
+    assert "seat5 -> flood -> seat3, seat7, seat9" in out.stdout
+    assert "ba:11:22:33:44:55 dev seat5 master podman0" in out.stdout
+    assert "=> connect: refused" in out.stdout
+
+
+def test_run_json_has_the_documented_shape() -> None:
+    out = netsim("run", "diagrams/margarets-room.yaml", "--json")
+    trace = json.loads(out.stdout)
+    assert set(trace) == {"scenario", "steps"}
+    step = trace["steps"][0]
+    assert set(step) == {"id", "frames", "fdb", "neigh", "outcome"}
+    assert set(step["frames"][0]) == {"bridge", "in_port", "src", "dst", "decision", "out_ports"}
+    outcomes = {s["outcome"] for s in trace["steps"]}
+    assert outcomes <= {None, "connected", "refused", "host-unreachable", "network-unreachable", "timeout"}
+    assert all(set(n) == {"mac", "state"} for s in trace["steps"] for t in s["neigh"].values() for n in t.values())
+
+
+def test_check_accepts_every_scenario_in_diagrams() -> None:
+    out = netsim("check")
+    assert out.returncode == 0 and "ok  diagrams/margarets-room.yaml" in out.stdout
+
+
+def test_bad_input_exits_2_with_the_message_on_stderr(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nhosts:\n  a: {interfaces: {eth0: {mac: nope}}}\nsteps: []\n")
+    out = netsim("check", str(bad))
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert out.stderr.strip().endswith(
+        "bad.yaml:3: hosts.a.interfaces.eth0.mac: 'nope' is not a MAC address (six hex pairs)"
+    )
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    out = netsim("run", str(tmp_path / "nope.yaml"))
+    assert out.returncode == 2 and "cannot read file" in out.stderr
+
+
+def test_the_schema_is_generated_from_the_model() -> None:
+    schema = json.loads(netsim("schema").stdout)
+    host = schema["properties"]["hosts"]["additionalProperties"]
+    assert host["additionalProperties"] is False  # unknown keys are errors for editors too
+    assert host["properties"]["listeners"]["description"].startswith("TCP sockets listening")
+    mac = host["properties"]["interfaces"]["additionalProperties"]["properties"]["mac"]
+    assert mac["anyOf"][0]["pattern"]
+    assert schema["required"] == ["title", "hosts", "steps"]

@@ -1,0 +1,158 @@
+"""Every kind of bad scenario gets its own message: file, line, field, found, expected."""
+
+from __future__ import annotations
+
+import pytest
+
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+
+GOOD = """\
+title: t
+bridges:
+  podman0:
+    host: laptop
+    address: 10.88.0.1/16
+    ports:
+      seat3: {label: seat 3}
+hosts:
+  laptop: {}
+  alice:
+    interfaces:
+      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}
+steps:
+  - id: hello
+    send: {by: alice, dst: broadcast}
+"""
+
+
+def error_for(text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, "diagrams/bridge.yaml")
+    return str(info.value)
+
+
+def test_the_good_scenario_parses() -> None:
+    assert parse_scenario(GOOD).steps[0].id == "hello"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "mac: aa:42:81:9c:0e:33",
+            "mac: aa:42:81:9c:0e",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.mac: "
+            "'aa:42:81:9c:0e' is not a MAC address (six hex pairs)",
+        ),
+        (
+            "address: 10.88.0.3/16",
+            "address: 10.88.0.300/16",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.address: "
+            "'10.88.0.300/16' is not an IPv4 address with prefix, like 10.88.0.1/16",
+        ),
+        (
+            "plug: podman0.seat3",
+            "plug: podman0.seat4",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.plug: "
+            "bridge podman0 has no port 'seat4'; expected one of: seat3",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "send: {by: alicia, dst: broadcast}",
+            "diagrams/bridge.yaml:15: steps[0].send.by: 'alicia' is not a host; expected one of: alice, laptop",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {colour: blue}",
+            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: drop_tcp_ports, "
+            "gateway, interfaces, label, listeners, routes, tcp_syn_retries",
+        ),
+        (
+            "address: 10.88.0.3/16",
+            "address: 10.88.0.1/16",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.address: "
+            "address 10.88.0.1 is already used by bridge podman0",
+        ),
+        (
+            "mac: aa:42:81:9c:0e:33",
+            "mac: bb:11:22:33:44:55",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.mac: bb:11:22:33:44:55 is a group or "
+            "all-zero address (lowest bit of the first byte set, or all zeros); expected a unicast MAC: "
+            "Linux refuses to give an interface this address",
+        ),
+        (
+            "  - id: hello",
+            "  - id: Hello World",
+            "diagrams/bridge.yaml:14: steps[0].id: 'Hello World' is not a step id (lower-case letters, digits, -)",
+        ),
+        (
+            "    send: {by: alice, dst: broadcast}",
+            "    send: {by: alice, dst: broadcast}\n    wait: 3",
+            "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
+            "of: send, arp, connect, listen, close, wait, set_port, set_bridge",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {listeners: [10.88.0.9:80]}",
+            "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: laptop has no address 10.88.0.9 to listen on; "
+            "expected one of: 0.0.0.0, 127.0.0.1, 10.88.0.1",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {listeners: [10.88.0.1]}",
+            "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: '10.88.0.1' is not an IPv4 address and port, "
+            "like 10.88.0.1:19001",
+        ),
+        (
+            "    host: laptop",
+            "    host: desktop",
+            "diagrams/bridge.yaml:4: bridges.podman0.host: 'desktop' is not a host; expected one of: alice, laptop",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "send: {by: alice, dst: everyone}",
+            "diagrams/bridge.yaml:15: steps[0].send.dst: 'everyone' is not a MAC, a host or 'broadcast'; "
+            "expected one of: broadcast, alice, laptop",
+        ),
+        (
+            "title: t",
+            "title: t\ntitle: u",
+            "diagrams/bridge.yaml:2: title: key given twice",
+        ),
+        (
+            "      seat3: {label: seat 3}",
+            "      seat3: {label: seat 3, flood: off-ish}",
+            "diagrams/bridge.yaml:7: bridges.podman0.ports.seat3.flood: 'off-ish' is not true or false",
+        ),
+    ],
+)
+def test_each_mistake_is_named_with_file_and_line(old: str, new: str, message: str) -> None:
+    assert old in GOOD
+    assert error_for(GOOD.replace(old, new, 1)) == message
+
+
+def test_a_missing_required_field_points_at_its_parent() -> None:
+    text = GOOD.replace("    host: laptop\n", "")
+    assert error_for(text) == "diagrams/bridge.yaml:4: bridges.podman0.host: missing; expected text"
+
+
+def test_broken_yaml_names_the_line() -> None:
+    assert error_for("title: [unclosed\nhosts: {}\n").startswith("diagrams/bridge.yaml:2: not valid YAML")
+
+
+def test_a_wrong_shape_says_what_was_expected() -> None:
+    text = GOOD.split("steps:")[0] + "steps: {}\n"
+    assert error_for(text) == "diagrams/bridge.yaml:13: steps: a mapping is not a list of mappings"
+
+
+def test_yes_no_on_off_get_a_hint() -> None:
+    assert "put quotes around it" in error_for(GOOD.replace("id: hello", "id: no"))
+
+
+def test_two_cables_in_one_seat_are_refused() -> None:
+    text = GOOD.replace(
+        "steps:",
+        "  bob:\n    interfaces:\n      eth0: {mac: ba:11:22:33:44:55, plug: podman0.seat3}\nsteps:",
+    )
+    assert error_for(text).endswith("podman0.seat3 already has alice.eth0's cable")
