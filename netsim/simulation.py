@@ -155,18 +155,18 @@ class Simulation:
             self._queue.append(lambda: self._receive(self.namespaces[other[1]], other[2], frame))
 
     def _deliver(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
-        self._record(bridge, in_port, frame, d)
+        index = self._record(bridge, in_port, frame, d)
         for port in d.out_ports:
             if port == bridge.name:
                 owner = self.namespaces[self.scenario.bridges[bridge.name].host]
-                self._queue.append(lambda ns=owner: self._receive(ns, bridge.name, frame))
+                self._queue.append(lambda ns=owner: self._receive(ns, bridge.name, frame, index))
             elif (bridge.name, port) in self.port_peer:
                 host, dev = self.port_peer[(bridge.name, port)]
-                self._queue.append(lambda ns=self.namespaces[host], d=dev: self._receive(ns, d, frame))
+                self._queue.append(lambda ns=self.namespaces[host], d=dev: self._receive(ns, d, frame, index))
 
-    def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
+    def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> int:
         if self._current is None:
-            return
+            return -1
         hop = Hop(
             bridge.name,
             in_port,
@@ -182,21 +182,22 @@ class Simulation:
             frame.payload,
         )
         self._current.frames.append(hop)
+        return len(self._current.frames) - 1
 
-    def _receive(self, ns: Namespace, dev: str, frame: Frame) -> None:
+    def _receive(self, ns: Namespace, dev: str, frame: Frame, hop: int = -1) -> None:
         iface = ns.ifaces[dev]
         if frame.dst not in (iface.mac, BROADCAST):
-            self._arrive(ns, dev, frame, False, f"not addressed to {iface.mac}: thrown away")
+            self._arrive(ns, dev, frame, False, f"not addressed to {iface.mac}: thrown away", hop)
             return
-        self._arrive(ns, dev, frame, True, "taken")
+        self._arrive(ns, dev, frame, True, "taken", hop)
         if isinstance(frame.payload, Arp):
             arp.receive(self, ns, dev, frame.payload)
         elif isinstance(frame.payload, Tcp):
             ipv4.receive(self, ns, dev, frame.payload)
 
-    def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str) -> None:
+    def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str, hop: int) -> None:
         if self._current is not None:
-            self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note))
+            self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note, hop))
 
     def loopback(self, ns: Namespace, seg: Tcp) -> None:
         self._queue.append(lambda: ipv4.receive(self, ns, "lo", seg))
@@ -218,6 +219,9 @@ class Simulation:
             for name, table in trace.fdb.items()
         }
         trace.neigh = {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()}
+        trace.listeners = {
+            name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
+        }
         trace.time = self.now
         self._current = None
         return trace

@@ -47,6 +47,7 @@ class Arrival:
     what: str
     accepted: bool
     note: str
+    hop: int = -1  # index in StepTrace.frames of the bridge crossing that brought it; -1: none
 
 
 @dataclass
@@ -62,6 +63,7 @@ class StepTrace:
     fdb_new: dict[str, list[str]] = field(default_factory=dict)  # MACs learned or moved here
     neigh: dict[str, dict[str, dict[str, str | None]]] = field(default_factory=dict)
     outcome: str | None = None
+    listeners: dict[str, list[str]] = field(default_factory=dict)  # namespace -> ["ADDR:PORT"]
 
     def to_json(self) -> dict[str, Any]:
         return {

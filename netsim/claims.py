@@ -1,0 +1,200 @@
+"""Checked claims: small facts a page states about a step, compared with the trace.
+
+A page writes, beside its sentence, `{{ claim("bob-writes-to-alice", copies_to=["alice",
+"carlos", "portainer"]) }}`; `check()` answers with what the simulation did instead, if
+anything. Claims read the trace only: they never simulate on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netsim.scenario import Scenario
+from netsim.trace import Hop, StepTrace, Trace
+
+
+@dataclass(frozen=True)
+class Names:
+    """Story names <-> addresses and ports, so claims can say 'alice' and 'seat3'."""
+
+    scenario: Scenario
+
+    def host_of_mac(self, mac: str) -> str:
+        s = self.scenario
+        for host, h in s.hosts.items():
+            if any(s.host_mac(host, dev) == mac for dev in h.interfaces):
+                return host
+        for bridge, br in s.bridges.items():
+            if s.bridge_mac(bridge) == mac:
+                return br.host
+        return mac
+
+    def host_of_ip(self, ip: str) -> str:
+        for host in self.scenario.hosts:
+            if any(str(a.ip) == ip for a in self.scenario.addresses(host)):
+                return host
+        return ip
+
+    def host_at(self, bridge: str, port: str) -> str:
+        if port == bridge:
+            return self.scenario.bridges[bridge].host  # the bridge device: the host's own seat
+        found = self.scenario.host_at(bridge, port)
+        return found[0] if found else f"{bridge}.{port}"
+
+    def ip_of(self, host: str) -> str:
+        addrs = self.scenario.addresses(host)
+        if not addrs:
+            raise KeyError(host)
+        return str(addrs[0].ip)
+
+
+Checker = Callable[[Names, StepTrace, Any, int], Any]
+FACTS: dict[str, tuple[Checker, str]] = {}
+
+
+def fact(name: str, doc: str) -> Callable[[Checker], Checker]:
+    """Register a fact a claim may state; `doc` becomes the contributor guide's row."""
+
+    def register(fn: Checker) -> Checker:
+        FACTS[name] = (fn, doc)
+        return fn
+
+    return register
+
+
+def _hop(step: StepTrace, index: int) -> Hop:
+    if not step.frames:
+        raise LookupError("no frame crossed a bridge in this step")
+    if index >= len(step.frames):
+        raise LookupError(f"only {len(step.frames)} frame(s) crossed a bridge in this step")
+    return step.frames[index]
+
+
+@fact("decision", "What the bridge did with the frame: forward, flood, drop or local.")
+def _decision(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return _hop(step, frame).decision
+
+
+@fact("copies_to", "The hosts a copy of the frame was handed to (the host's own seat included).")
+def _copies_to(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    hop = _hop(step, frame)
+    return sorted(names.host_at(hop.bridge, port) for port in hop.out_ports)
+
+
+@fact("taken_by", "The hosts that kept the frame because it was addressed to them.")
+def _taken_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return sorted(a.host for a in step.arrivals if a.hop == frame and a.accepted)
+
+
+@fact("thrown_away_by", "The hosts that got a copy, saw it was not for them and dropped it.")
+def _thrown_away_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return sorted(a.host for a in step.arrivals if a.hop == frame and not a.accepted)
+
+
+@fact("to_host", "Whether the bridge passed the frame up to the host that owns it.")
+def _to_host(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    hop = _hop(step, frame)
+    return hop.bridge in hop.out_ports
+
+
+@fact("broadcast", "Whether the frame was addressed to ff:ff:ff:ff:ff:ff.")
+def _broadcast(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return _hop(step, frame).dst == "ff:ff:ff:ff:ff:ff"
+
+
+@fact("sent_by", "The host whose interface sent the frame (by its source MAC).")
+def _sent_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return names.host_of_mac(_hop(step, frame).src)
+
+
+@fact("frames", "How many frames crossed a bridge during the step.")
+def _frames(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return len(step.frames)
+
+
+@fact("learns", "What the MAC table gained or changed in this step, as {host: port}; {} for nothing.")
+def _learns(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return {names.host_of_mac(mac): step.fdb[bridge][mac] for bridge, macs in step.fdb_new.items() for mac in macs}
+
+
+@fact("notebook", "The whole learned MAC table after the step, as {host: port}.")
+def _notebook(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return {names.host_of_mac(mac): port for table in step.fdb.values() for mac, port in table.items()}
+
+
+@fact(
+    "neighbours",
+    "Entries of hosts' ARP tables after the step, as {host: {other_host: STATE}}; null for no entry.",
+)
+def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("neighbours expects {host: {other_host: STATE or null}}")
+    out: dict[str, dict[str, str | None]] = {}
+    for host, others in expected.items():
+        table = step.neigh.get(host, {})
+        out[host] = {}
+        for other in others:
+            entry = table.get(names.ip_of(other))
+            out[host][other] = entry["state"] if entry else None
+    return out
+
+
+@fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")
+def _outcome(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return step.outcome
+
+
+@fact("seconds", "The simulated clock when the step ended.")
+def _seconds(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return step.time
+
+
+@fact("listening", "The host's listening sockets after the step, as {host: ['ADDR:PORT', ...]}.")
+def _listening(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("listening expects {host: ['ADDR:PORT', ...]}")
+    return {host: step.listeners.get(host, []) for host in expected}
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return sorted(_normalise(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    return value
+
+
+def check(scenario: Scenario, trace: Trace, step_id: str, facts: dict[str, Any]) -> list[str]:
+    """Every stated fact that the trace contradicts, as 'fact: claimed X, simulation: Y'."""
+    if not facts:
+        return ["a claim must state at least one fact; expected one of: " + ", ".join(FACTS)]
+    step = trace.step(step_id)  # KeyError names the known steps
+    frame = facts.pop("frame", 0)
+    names = Names(scenario)
+    failures = []
+    for name, expected in facts.items():
+        if name not in FACTS:
+            failures.append(f"unknown fact {name!r}; expected one of: {', '.join(FACTS)}")
+            continue
+        try:
+            actual = FACTS[name][0](names, step, expected, frame)
+        except (LookupError, TypeError) as exc:
+            failures.append(f"{name}: cannot be checked: {exc}")
+            continue
+        if _normalise(actual) != _normalise(expected):
+            failures.append(f"{name}: the page says {_show(expected)}, the simulation did {_show(actual)}")
+    return failures
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(str, value)) + "]" if value else "nothing"
+    return repr(value)
+
+
+def describe(step_id: str, facts: dict[str, Any]) -> str:
+    """The claim in words, for the tick's tooltip."""
+    parts = [f"{k} = {_show(v)}" for k, v in facts.items() if k != "frame"]
+    return f"Checked against step {step_id}: " + "; ".join(parts)

@@ -1,0 +1,202 @@
+"""Graphviz diagrams of a step, drawn in-process by pygraphviz (its wheel bundles Graphviz).
+
+Layout comes from the cables alone (frame edges have constraint=false), so every step of a
+scenario draws the room in the same place and only the paths change. Decisions differ in line
+style and label as well as colour, so the diagram keeps its meaning in greyscale.
+"""
+
+from __future__ import annotations
+
+import pygraphviz as pgv
+
+from netsim.render.words import label, port_label
+from netsim.scenario import Scenario
+from netsim.trace import Hop, StepTrace
+
+FONT = "Helvetica"
+STYLE = {  # decision -> (edge style, colour, word on the edge)
+    "forward": ("solid", "#1f6feb", "forward"),
+    "flood": ("dashed", "#d97706", "flood"),
+    "local": ("bold", "#7c3aed", "to host"),
+    "drop": ("dotted", "#dc2626", "drop"),
+}
+
+
+def _base(name: str) -> pgv.AGraph:
+    g = pgv.AGraph(directed=True, strict=False, name=name)
+    g.graph_attr.update(bgcolor="white", fontname=FONT, rankdir="TB", nodesep="0.35", ranksep="0.55", pad="0.2")
+    g.node_attr.update(fontname=FONT, fontsize="11", shape="box", style="rounded,filled", fillcolor="#f6f8fa")
+    g.edge_attr.update(fontname=FONT, fontsize="10")
+    return g
+
+
+def _host_label(scenario: Scenario, host: str, dev: str) -> str:
+    iface = scenario.hosts[host].interfaces[dev]
+    lines = [label(scenario, host), scenario.host_mac(host, dev)]
+    if iface.address:
+        lines.append(iface.address.split("/")[0])
+    return "\\n".join(lines)
+
+
+def room(scenario: Scenario, step: StepTrace) -> str:
+    """The bridge as a room: its decision-maker on top, the seats, everyone under their seat.
+
+    A frame is drawn as sender -> seat -> bridge -> seat(s) -> receiver(s); the bridge node
+    states the decision in words.
+    """
+    g = _base(f"{scenario.name}-{step.id}")
+    for bname, bridge in scenario.bridges.items():
+        sub = g.add_subgraph(
+            name=f"cluster_{bname}",
+            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            style="rounded",
+            color="#57606a",
+            fontsize="12",
+        )
+        sub.add_node(f"{bname}", label=_decisions(step, bname), shape="ellipse", fillcolor="#fff7ed")
+        seat = [port_label(scenario, bname, bname), scenario.bridge_mac(bname)]
+        if bridge.address:
+            seat.append(bridge.address.split("/")[0])
+        seats = [*bridge.ports, bname]
+        for port in seats:
+            text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port)
+            fill = "#ede9fe" if port == bname else "#ffffff"
+            sub.add_node(f"{bname}:{port}", label=text, fillcolor=fill)
+            g.add_edge(bname, f"{bname}:{port}", style="invis")  # seats sit below the bridge
+        sub.add_subgraph([f"{bname}:{p}" for p in seats], rank="same")
+        owner = bridge.host
+        g.add_node(owner, label=label(scenario, owner), shape="box3d", fillcolor="#ede9fe")
+        g.add_edge(f"{bname}:{bname}", owner, dir="none", color="#8c959f")
+    for host, h in scenario.hosts.items():
+        for dev, iface in h.interfaces.items():
+            if not iface.plug or iface.plug.split(".")[0] not in scenario.bridges:
+                continue
+            bname, port = iface.plug.split(".", 1)
+            g.add_node(host, label=_host_label(scenario, host, dev))
+            # The veth cable: one end in the host, the other end is the seat.
+            g.add_edge(f"{bname}:{port}", host, dir="none", color="#8c959f")
+    for n, hop in enumerate(step.frames, 1):
+        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0)
+    return _svg(g)
+
+
+def _decisions(step: StepTrace, bridge: str) -> str:
+    lines = [f"{bridge}'s decision" if step.frames else "no frame this step"]
+    hops = [h for h in step.frames if h.bridge == bridge]
+    for n, hop in enumerate(hops, 1):
+        tag = f"{n}. " if len(hops) > 1 else ""
+        what = hop.what.replace("who-has", "who has")
+        lines.append(f"{tag}{what} → {STYLE[hop.decision][2]} ({hop.reason})")
+    return "\\n".join(lines)
+
+
+def _endpoint(scenario: Scenario, bridge: str, port: str) -> str:
+    if port == bridge:
+        return scenario.bridges[bridge].host
+    found = scenario.host_at(bridge, port)
+    return found[0] if found else f"{bridge}:{port}"
+
+
+def _draw_hop(g: pgv.AGraph, scenario: Scenario, hop: Hop, number: int) -> None:
+    style, colour, word = STYLE[hop.decision]
+    tag = f"{number}. " if number else ""
+    attrs = dict(style=style, color=colour, fontcolor=colour, penwidth="2", constraint="false")
+    sent = dict(color="#24292f", fontcolor="#24292f", penwidth="2", constraint="false")
+    ingress = f"{hop.bridge}:{hop.in_port}"
+    sender = _endpoint(scenario, hop.bridge, hop.in_port)
+    # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
+    g.add_edge(ingress, sender, label=f"{tag}sends", dir="back", **sent)
+    g.add_edge(ingress, hop.bridge, **sent)
+    if hop.decision == "drop":
+        node = f"drop-{number}-{hop.in_port}"
+        g.add_node(node, label=f"✗ dropped\\n{hop.reason}", shape="note", fillcolor="#fee2e2", color=colour)
+        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs)
+        return
+    for port in hop.out_ports:
+        seat = f"{hop.bridge}:{port}"
+        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs)
+        g.add_edge(seat, _endpoint(scenario, hop.bridge, port), **attrs)
+
+
+def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str] | None) -> str:
+    """The rooms a host sits in (each bridge and its lo), the doormen, and a knock on a door.
+
+    `knock` is (who, "ADDR:PORT") for a connect step; the edge carries the outcome.
+    """
+    g = _base(f"{scenario.name}-{step.id}-rooms")
+    g.graph_attr.update(rankdir="LR", compound="true")
+    seats: dict[str, str] = {}  # address -> node id of the host's seat with that address
+    lo = g.add_subgraph(
+        name=f"cluster_lo_{host}",
+        label=f"lo · {label(scenario, host)}'s one-seat room",
+        style="rounded",
+        color="#57606a",
+    )
+    lo.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor="#ede9fe")
+    seats["127.0.0.1"] = f"{host}:lo"
+    for bname, bridge in scenario.bridges.items():
+        if bridge.host != host:
+            continue
+        sub = g.add_subgraph(
+            name=f"cluster_{bname}",
+            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            style="rounded",
+            color="#57606a",
+        )
+        addr = bridge.address.split("/")[0] if bridge.address else "?"
+        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({bname})", fillcolor="#ede9fe")
+        seats[addr] = f"{host}:{bname}"
+        for other, h in scenario.hosts.items():
+            for dev, iface in h.interfaces.items():
+                if iface.plug and iface.plug.startswith(f"{bname}."):
+                    sub.add_node(other, label=_host_label(scenario, other, dev))
+    g.add_node(host, label=label(scenario, host), shape="box3d", fillcolor="#ede9fe")
+    for seat in seats.values():
+        g.add_edge(host, seat, dir="none", color="#8c959f")
+    for n, text in enumerate(step.listeners.get(host, [])):
+        addr, port = text.rsplit(":", 1)
+        doors = list(seats.values()) if addr == "0.0.0.0" else [seats[a] for a in seats if a == addr]
+        if addr.startswith("127.") and addr not in seats:
+            doors = [seats["127.0.0.1"]]
+        node = f"doorman-{n}"
+        g.add_node(
+            node, label=f"doorman\\nlistening on\\n{text}", shape="octagon", fillcolor="#dcfce7", color="#15803d"
+        )
+        for door in doors:
+            g.add_edge(door, node, dir="none", color="#15803d", style="bold")
+    if knock is not None:
+        who, target = knock
+        addr, port = target.rsplit(":", 1)
+        ok = step.outcome == "connected"
+        colour = "#15803d" if ok else "#dc2626"
+        words = "connected ✓" if ok else f"{step.outcome} ✗"
+        if addr.startswith("127.") and who != host:
+            # The knocker's own loopback: a room of its own that the host's doorman never stands in.
+            own = g.add_subgraph(
+                name=f"cluster_lo_{who}",
+                label=f"lo · {label(scenario, who)}'s own one-seat room",
+                style="rounded",
+                color="#57606a",
+            )
+            own.add_node(f"{who}:lo", label="127.0.0.1\\n(lo)", fillcolor="#fef3c7")
+            door = f"{who}:lo"
+        else:
+            door = seats.get(addr, seats.get("127.0.0.1") if addr.startswith("127.") else None) or addr
+        source = who if who != host else f"{host}-terminal"
+        if who == host:
+            g.add_node(source, label=f"{label(scenario, host)}'s terminal", shape="box", fillcolor="#ffffff")
+        g.add_edge(
+            source,
+            door,
+            label=f"knock: {port}\\n{words}",
+            color=colour,
+            fontcolor=colour,
+            penwidth="2.5",
+            style="solid" if ok else "dashed",
+        )
+    return _svg(g)
+
+
+def _svg(g: pgv.AGraph) -> str:
+    svg = g.draw(format="svg", prog="dot").decode("utf-8")
+    return svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG goes inline
