@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make serve` and `make test`. Everything else is optional.
 PYTHON ?= python3
+export NO_MKDOCS_2_WARNING := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -1,0 +1,103 @@
+"""Site-wide MkDocs hooks: the series index, reading time, the RSS feed and the scenario schema.
+
+These are about the series as a publication; everything about networks lives in netsim.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from datetime import date, datetime, time, timezone
+from email.utils import format_datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent
+WORDS_PER_MINUTE = 220
+POSTS: list[dict[str, Any]] = []
+
+
+def _front_matter(path: Path) -> tuple[dict[str, Any], str]:
+    text = path.read_text(encoding="utf-8")
+    match = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
+    if not match:
+        return {}, text
+    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+
+
+def reading_minutes(markdown: str) -> int:
+    """Minutes for the prose alone: macros, code and HTML are not read as words."""
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", markdown, flags=re.S)
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return max(1, math.ceil(len(re.findall(r"[A-Za-z0-9']+", text)) / WORDS_PER_MINUTE))
+
+
+def on_config(config: Any) -> Any:
+    POSTS.clear()
+    for path in sorted((Path(config["docs_dir"]) / "posts").glob("*.md")):
+        meta, body = _front_matter(path)
+        POSTS.append(
+            {
+                "src": f"posts/{path.name}",
+                "title": meta.get("title", path.stem),
+                "description": meta.get("description", ""),
+                "date": meta.get("date"),
+                "number": meta.get("number", 0),
+                "minutes": reading_minutes(body),
+            }
+        )
+    POSTS.sort(key=lambda p: p["number"])
+    return config
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    if "<!-- series-index -->" in markdown:
+        items = [
+            f"{p['number']}. **[{p['title']}]({Path(p['src']).name if page.file.src_path.startswith('posts/') else p['src']})**"
+            f" · {p['date']} · {p['minutes']} min read  \n   {p['description']}"
+            for p in POSTS
+        ]
+        markdown = markdown.replace("<!-- series-index -->", "\n".join(items))
+    post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
+    if post is not None:
+        byline = f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · {post["minutes"]} min read</p>'
+        # After the first heading, so the title stays on top.
+        markdown = re.sub(r"^(# .*\n)", lambda m: m.group(1) + "\n" + byline + "\n", markdown, count=1, flags=re.M)
+    return markdown
+
+
+def on_post_build(config: Any) -> None:
+    site = Path(config["site_dir"])
+    _write_feed(config, site)
+    sys.path.insert(0, str(ROOT))
+    from netsim.schemafile import scenario_schema
+
+    (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
+
+
+def _write_feed(config: Any, site: Path) -> None:
+    base = config["site_url"] or ""
+    items = []
+    for p in reversed(POSTS):
+        link = base + p["src"].replace(".md", ".html")
+        when = p["date"] if isinstance(p["date"], date) else date.fromisoformat(str(p["date"]))
+        stamp = format_datetime(datetime.combine(when, time(12), tzinfo=timezone.utc))
+        items.append(
+            f"<item><title>{escape(p['title'])}</title><link>{escape(link)}</link>"
+            f"<guid>{escape(link)}</guid><pubDate>{stamp}</pubDate>"
+            f"<description>{escape(p['description'])}</description></item>"
+        )
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{escape(config['site_name'])}</title><link>{escape(base)}</link>"
+        f"<description>{escape(config['site_description'] or '')}</description>"
+        + "".join(items)
+        + "</channel></rss>\n"
+    )
+    (site / "feed.xml").write_text(feed, encoding="utf-8")

@@ -1,0 +1,54 @@
+"""mkdocs-macros entry point: gives pages the netsim macros.
+
+mkdocs-macros runs this file again on every rebuild of `mkdocs serve`, but Python would keep the
+netsim modules it imported the first time. Dropping them from sys.modules first makes an edit to
+the simulator show on the next reload without restarting the server.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
+    del sys.modules[_name]
+
+from netsim.pages.book import Book  # noqa: E402 - after the purge above, on purpose
+from netsim.pages.macros import Page  # noqa: E402
+
+_state: dict[str, Any] = {}
+
+
+def define_env(env: Any) -> None:
+    _state["book"] = Book(ROOT)
+    _state["page"] = None
+
+    def call(name: str) -> Any:
+        def macro(*args: Any, **kwargs: Any) -> Any:
+            return _state["page"].functions()[name](*args, **kwargs)
+
+        macro.__name__ = name
+        return macro
+
+    for name in Page.MACROS:
+        env.macro(call(name), name)
+
+
+def on_pre_page_macros(env: Any) -> None:
+    src = env.page.file.abs_src_path
+    source = Path(src).read_text(encoding="utf-8") if src else ""
+    file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
+    _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
+
+
+def on_post_page_macros(env: Any) -> None:
+    page = _state["page"]
+    if page is not None and page.finish():
+        env.markdown += '\n\n!!! failure "This page makes claims the simulation does not support"\n' + "".join(
+            f"    - `{e}`\n" for e in page.errors
+        )

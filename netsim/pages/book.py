@@ -1,0 +1,31 @@
+"""Scenarios and their traces, loaded once per build from diagrams/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netsim.errors import ScenarioError
+from netsim.scenario import Scenario, load_scenario
+from netsim.simulation import run
+from netsim.trace import Trace
+
+
+class Book:
+    """Every scenario a build needs, simulated at most once per build."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._loaded: dict[str, tuple[Scenario, Trace]] = {}
+
+    def path(self, name: str) -> Path:
+        return self.root / "diagrams" / f"{name}.yaml"
+
+    def get(self, name: str) -> tuple[Scenario, Trace]:
+        if name not in self._loaded:
+            path = self.path(name)
+            if not path.exists():
+                known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
+                raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")
+            scenario = load_scenario(path)
+            self._loaded[name] = (scenario, run(scenario))
+        return self._loaded[name]

@@ -1,0 +1,252 @@
+"""The macros a post calls: figures of steps, checked claims, and values from the scenario.
+
+One `Page` lives for the rendering of one Markdown file. Its methods are the functions a page
+can call (`claim`, `figure`, `mac`, ...). The same class serves mkdocs-macros during a build and
+`check_page()` in the tests, so what the tests check is what the site renders.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from netsim import claims
+from netsim.errors import ClaimError, NetsimError, ScenarioError
+from netsim.pages.book import Book
+from netsim.render import graph, tables
+from netsim.render.words import label, port_label, step_caption
+from netsim.scenario import Scenario
+from netsim.schema import field_reference
+from netsim.trace import StepTrace, Trace
+
+log = logging.getLogger("mkdocs.plugins.netsim")
+CLAIM_CALL = re.compile(r"\{\{-?\s*claim\(")
+ERRNO_TEXT = {
+    "refused": "connection refused",
+    "host-unreachable": "no route to host",
+    "network-unreachable": "network is unreachable",
+    "timeout": "connection timed out",
+}
+
+
+class Page:
+    MACROS = (
+        "claim", "figure", "mac", "ip", "seat", "step_link", "connect_error", "field_reference", "fact_reference",
+    )
+
+    def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
+        self.book = book
+        self.file = file  # as a person finds it: docs/posts/...md
+        self.source = source  # the whole file, front matter included, for line numbers
+        self.default = scenario
+        self.errors: list[NetsimError] = []
+        self._claims = 0
+        self._shown: dict[str, int] = {}  # "scenario/step" -> line of the figure
+        self._claimed: set[str] = set()
+        self._claim_lines = [source.count("\n", 0, m.start()) + 1 for m in CLAIM_CALL.finditer(source)]
+
+    # --- looking things up --------------------------------------------------------------
+
+    def _resolve(self, ref: str) -> tuple[Scenario, Trace, str]:
+        name, _, step = ref.rpartition("/")
+        name = name or self.default
+        if not name:
+            raise ScenarioError(self.file, 0, "", f"{ref!r} names no scenario; set 'scenario:' in the front matter")
+        scenario, trace = self.book.get(name)
+        return scenario, trace, step
+
+    def _scenario(self, name: str | None = None) -> Scenario:
+        return self._resolve(f"{name or ''}/x" if name else "x")[0]
+
+    def _fail(self, error: NetsimError) -> str:
+        self.errors.append(error)
+        log.warning(str(error))
+        return (
+            '<span class="ns-error" role="alert"><strong>✗ Not true in the simulation.</strong> '
+            f"{html.escape(str(error))}</span>"
+        )
+
+    # --- macros: claims -----------------------------------------------------------------
+
+    def claim(self, ref: str, **facts: Any) -> str:
+        """State facts about a step; rendered as a small tick, or as a red box when false."""
+        index = self._claims
+        self._claims += 1
+        line = self._claim_lines[index] if index < len(self._claim_lines) else 0
+        text = f"{ref} " + ", ".join(f"{k}={v!r}" for k, v in facts.items())
+        try:
+            scenario, trace, step = self._resolve(ref)
+            failures = claims.check(scenario, trace, step, dict(facts))
+        except ScenarioError as exc:
+            return self._fail(exc)
+        except KeyError as exc:
+            failures = [str(exc.args[0])]
+        self._claimed.add(f"{scenario.name}/{step}")
+        if failures:
+            return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
+        tip = html.escape(claims.describe(step, facts))
+        return f'<span class="ns-claim" title="{tip}" aria-label="{tip}">✓</span>'
+
+    # --- macros: figures ----------------------------------------------------------------
+
+    def figure(self, ref: str, view: str = "auto", neigh: bool | None = None) -> str:
+        """The diagram of one step, its caption, the MAC table and (for ARP) the ARP tables."""
+        try:
+            scenario, trace, step_id = self._resolve(ref)
+            step = trace.step(step_id)
+        except ScenarioError as exc:
+            return self._fail(exc)
+        except KeyError as exc:
+            return self._fail(ScenarioError(self.file, 0, "", str(exc.args[0])))
+        key = f"{scenario.name}/{step.id}"
+        self._shown.setdefault(key, self._line_of(f'"{step.id}"'))
+        index = trace.steps.index(step) + 1
+        if view == "auto":
+            view = "rooms" if step.action in ("connect", "listen", "close") else "room"
+        if view == "rooms":
+            svg, alt = self._rooms(scenario, step)
+        else:
+            svg = graph.room(scenario, step)
+            alt = _room_alt(scenario, step)
+        show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
+        parts = [
+            f'<figure class="ns-figure" id="{scenario.name}-step-{index}" data-step="{index}" '
+            f'data-steps="{len(trace.steps)}">',
+            f'<div class="ns-diagram" role="img" aria-label="{html.escape(alt)}">{_one_block(svg)}</div>',
+            f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
+            f"{html.escape(step.title or step.id)}.</strong> {html.escape(step_caption(scenario, step))}</figcaption>",
+        ]
+        if view == "room":
+            parts.append(tables.fdb_table(scenario, step))
+            if show_neigh:
+                parts.append(tables.neigh_table(scenario, step))
+        parts.append("</figure>")
+        return "\n".join(parts)
+
+    def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str]:
+        action = scenario.step(step.id)
+        owner = next(iter(scenario.bridges.values())).host if scenario.bridges else next(iter(scenario.hosts))
+        knock = (action.connect.by, action.connect.to) if action.connect else None
+        svg = graph.rooms(scenario, step, owner, knock)
+        doors = ", ".join(step.listeners.get(owner, [])) or "nothing"
+        alt = f"The rooms {label(scenario, owner)} sits in: its loopback room and each bridge. It listens on {doors}."
+        if knock:
+            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+        return svg, alt
+
+    # --- macros: values from the scenario -------------------------------------------------
+
+    def mac(self, host: str, scenario: str | None = None) -> str:
+        return self._scenario(scenario).host_mac(host)
+
+    def ip(self, host: str, scenario: str | None = None) -> str:
+        return str(self._scenario(scenario).addresses(host)[0].ip)
+
+    def seat(self, host: str, scenario: str | None = None) -> str:
+        s = self._scenario(scenario)
+        found = s.port_of(host)
+        if found is None:
+            raise ScenarioError(s.file, 0, "", f"{host} is not plugged into a bridge")
+        return port_label(s, *found)
+
+    def step_link(self, ref: str, text: str | None = None) -> str:
+        scenario, trace, step_id = self._resolve(ref)
+        index = trace.steps.index(trace.step(step_id)) + 1
+        return f"[{text or f'step {index}'}](#{scenario.name}-step-{index})"
+
+    def connect_error(self, ref: str, name: str = "host.containers.internal", path: str = "/ping") -> str:
+        """The Go error line a client prints for a connect step, built from the trace."""
+        scenario, trace, step_id = self._resolve(ref)
+        step = trace.step(step_id)
+        target = scenario.step(step_id).connect
+        if target is None or step.outcome not in ERRNO_TEXT:
+            raise ScenarioError(scenario.file, 0, "", f"step {step_id} is not a failed connect")
+        port = target.to.rsplit(":", 1)[1]
+        return f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
+
+    # --- the end of the page ----------------------------------------------------------------
+
+    def finish(self) -> list[NetsimError]:
+        """Every figure shown must have at least one claim about its step."""
+        for key, line in self._shown.items():
+            if key not in self._claimed:
+                self._fail(ClaimError(self.file, line, key, "this step is shown but no claim checks its outcome"))
+        return self.errors
+
+    def _line_of(self, needle: str) -> int:
+        at = self.source.find(needle)
+        return self.source.count("\n", 0, at) + 1 if at >= 0 else 0
+
+    # --- macros: reference tables for contributors -------------------------------------------
+
+    def field_reference(self) -> str:
+        """Every scenario field with its type, default and documentation, from netsim.scenario."""
+        rows = ["| field | accepts | default | what it means |", "|---|---|---|---|"]
+        for name, kind, default, doc in field_reference(Scenario):
+            if name in ("name", "file"):
+                continue
+            rows.append(f"| `{name}` | {kind} | {default.replace('|', '/')} | {doc} |")
+        return "\n".join(rows)
+
+    def fact_reference(self) -> str:
+        """Every fact a claim may state, from netsim.claims."""
+        rows = ["| fact | what it checks |", "|---|---|"]
+        rows += [f"| `{name}` | {doc} |" for name, (_fn, doc) in claims.FACTS.items()]
+        rows.append("| `frame` | Which frame of the step the frame facts are about: 0 (the first) unless given. |")
+        return "\n".join(rows)
+
+    def functions(self) -> dict[str, Callable[..., str]]:
+        return {
+            "field_reference": self.field_reference,
+            "fact_reference": self.fact_reference,
+            "claim": self.claim,
+            "figure": self.figure,
+            "mac": self.mac,
+            "ip": self.ip,
+            "seat": self.seat,
+            "step_link": self.step_link,
+            "connect_error": self.connect_error,
+        }
+
+
+def _one_block(svg: str) -> str:
+    """Markdown ends a raw HTML block at a blank line; keep the SVG one block."""
+    return "\n".join(line for line in svg.splitlines() if line.strip())
+
+
+def _room_alt(scenario: Scenario, step: StepTrace) -> str:
+    seats = []
+    for bridge, br in scenario.bridges.items():
+        for port in br.ports:
+            found = scenario.host_at(bridge, port)
+            seats.append(f"{port_label(scenario, bridge, port)}: {label(scenario, found[0]) if found else 'empty'}")
+    return f"Diagram of the room. Seats: {'; '.join(seats)}. {step_caption(scenario, step)}"
+
+
+# --- Checking a page without mkdocs (tests, tools) -------------------------------------------
+
+FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+
+
+def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimError]:
+    """Render one page's macros exactly as the site does and return every failed claim."""
+    source = path.read_text(encoding="utf-8")
+    meta, body = split_front_matter(source)
+    page = Page(book or Book(root), str(path.relative_to(root)), source, meta.get("scenario"))
+    env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
+    env.from_string(body).render(**page.functions())
+    return page.finish()

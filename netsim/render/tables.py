@@ -1,0 +1,56 @@
+"""HTML tables of a step: the MAC table (the notebook) and the neighbour (ARP) tables."""
+
+from __future__ import annotations
+
+from html import escape
+
+from netsim.render.words import label, port_label, who
+from netsim.scenario import Scenario
+from netsim.trace import StepTrace
+
+
+def fdb_table(scenario: Scenario, step: StepTrace) -> str:
+    parts = []
+    for bridge, table in step.fdb.items():
+        caption = f"MAC table of {bridge} after this step (<code>bridge fdb show</code>, learned entries)"
+        if not table:
+            parts.append(f'<p class="ns-empty">{caption}: empty. Every unicast note to anyone gets flooded.</p>')
+            continue
+        rows = []
+        for mac, port in table.items():
+            new = mac in step.fdb_new.get(bridge, [])
+            mark = ' <span class="ns-new">new</span>' if new else ""
+            row_class = ' class="ns-row-new"' if new else ""
+            rows.append(
+                f"<tr{row_class}><td><code>{mac}</code>{mark}</td>"
+                f"<td>{escape(port_label(scenario, bridge, port))} (<code>{port}</code>)</td>"
+                f"<td>{escape(who(scenario, mac))}</td></tr>"
+            )
+        parts.append(
+            f'<table class="ns-table"><caption>{caption}</caption>'
+            "<thead><tr><th>badge (MAC)</th><th>seat (port)</th><th>worn by</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+    return "".join(parts)
+
+
+def neigh_table(scenario: Scenario, step: StepTrace, hosts: list[str] | None = None) -> str:
+    """`ip neigh` of each host that has entries (or of `hosts`, empty ones included)."""
+    names = hosts if hosts is not None else [h for h, t in step.neigh.items() if t]
+    if not names:
+        return '<p class="ns-empty">Nobody\'s ARP table has an entry yet.</p>'
+    rows = []
+    for host in names:
+        table = step.neigh.get(host, {})
+        if not table:
+            rows.append(f"<tr><td>{escape(label(scenario, host))}</td><td colspan=3><em>no entries</em></td></tr>")
+        for ip, n in table.items():
+            rows.append(
+                f"<tr><td>{escape(label(scenario, host))}</td><td><code>{ip}</code></td>"
+                f"<td><code>{n['mac'] or '-'}</code></td><td><code>{n['state']}</code></td></tr>"
+            )
+    return (
+        '<table class="ns-table"><caption>ARP tables after this step (<code>ip neigh</code> in each host)</caption>'
+        "<thead><tr><th>host</th><th>address</th><th>badge (MAC)</th><th>state</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
