@@ -24,17 +24,17 @@ build: $(STAMP)
 
 ## test: lint, validate scenarios, strict build, then every test
 test: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks hooks.py
-	$(BIN)/ruff format --check netsim tests benchmarks hooks.py
+	$(BIN)/ruff check netsim tests benchmarks hooks.py macros.py
+	$(BIN)/ruff format --check netsim tests benchmarks hooks.py macros.py
 	$(BIN)/python -m netsim check
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks hooks.py
+	$(BIN)/ruff check netsim tests benchmarks hooks.py macros.py
 
 format: $(STAMP)
-	$(BIN)/ruff format netsim tests benchmarks hooks.py
-	$(BIN)/ruff check --fix netsim tests benchmarks hooks.py
+	$(BIN)/ruff format netsim tests benchmarks hooks.py macros.py
+	$(BIN)/ruff check --fix netsim tests benchmarks hooks.py macros.py
 
 ## lab: compare every scenario with the real kernel (needs root)
 lab: $(STAMP)

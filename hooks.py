@@ -9,7 +9,7 @@ import json
 import math
 import re
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
@@ -58,15 +58,19 @@ def on_config(config: Any) -> Any:
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if "<!-- series-index -->" in markdown:
+        here = Path(page.file.src_path).parent
         items = [
-            f"{p['number']}. **[{p['title']}]({Path(p['src']).name if page.file.src_path.startswith('posts/') else p['src']})**"
+            f"{p['number']}. **[{p['title']}]({Path(p['src']).relative_to(here) if here != Path() else p['src']})**"
             f" · {p['date']} · {p['minutes']} min read  \n   {p['description']}"
             for p in POSTS
         ]
         markdown = markdown.replace("<!-- series-index -->", "\n".join(items))
     post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
     if post is not None:
-        byline = f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · {post["minutes"]} min read</p>'
+        byline = (
+            f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · '
+            f"{post['minutes']} min read</p>"
+        )
         # After the first heading, so the title stays on top.
         markdown = re.sub(r"^(# .*\n)", lambda m: m.group(1) + "\n" + byline + "\n", markdown, count=1, flags=re.M)
     return markdown
@@ -87,7 +91,7 @@ def _write_feed(config: Any, site: Path) -> None:
     for p in reversed(POSTS):
         link = base + p["src"].replace(".md", ".html")
         when = p["date"] if isinstance(p["date"], date) else date.fromisoformat(str(p["date"]))
-        stamp = format_datetime(datetime.combine(when, time(12), tzinfo=timezone.utc))
+        stamp = format_datetime(datetime.combine(when, time(12), tzinfo=UTC))
         items.append(
             f"<item><title>{escape(p['title'])}</title><link>{escape(link)}</link>"
             f"<guid>{escape(link)}</guid><pubDate>{stamp}</pubDate>"
@@ -96,8 +100,6 @@ def _write_feed(config: Any, site: Path) -> None:
     feed = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
         f"<title>{escape(config['site_name'])}</title><link>{escape(base)}</link>"
-        f"<description>{escape(config['site_description'] or '')}</description>"
-        + "".join(items)
-        + "</channel></rss>\n"
+        f"<description>{escape(config['site_description'] or '')}</description>" + "".join(items) + "</channel></rss>\n"
     )
     (site / "feed.xml").write_text(feed, encoding="utf-8")

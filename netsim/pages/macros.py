@@ -38,7 +38,15 @@ ERRNO_TEXT = {
 
 class Page:
     MACROS = (
-        "claim", "figure", "mac", "ip", "seat", "step_link", "connect_error", "field_reference", "fact_reference",
+        "claim",
+        "figure",
+        "mac",
+        "ip",
+        "seat",
+        "step_link",
+        "connect_error",
+        "field_reference",
+        "fact_reference",
     )
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
@@ -203,17 +211,19 @@ class Page:
         return "\n".join(rows)
 
     def functions(self) -> dict[str, Callable[..., str]]:
-        return {
-            "field_reference": self.field_reference,
-            "fact_reference": self.fact_reference,
-            "claim": self.claim,
-            "figure": self.figure,
-            "mac": self.mac,
-            "ip": self.ip,
-            "seat": self.seat,
-            "step_link": self.step_link,
-            "connect_error": self.connect_error,
-        }
+        """The macros, each turning a netsim error into a visible box instead of a crash."""
+        return {name: self._guarded(getattr(self, name)) for name in self.MACROS}
+
+    def _guarded(self, fn: Callable[..., str]) -> Callable[..., str]:
+        def macro(*args: Any, **kwargs: Any) -> str:
+            try:
+                return fn(*args, **kwargs)
+            except NetsimError as exc:
+                return self._fail(exc)
+            except KeyError as exc:
+                return self._fail(ScenarioError(self.file, 0, "", f"{fn.__name__}{args}: unknown name {exc}"))
+
+        return macro
 
 
 def _one_block(svg: str) -> str:
@@ -246,7 +256,11 @@ def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimE
     """Render one page's macros exactly as the site does and return every failed claim."""
     source = path.read_text(encoding="utf-8")
     meta, body = split_front_matter(source)
-    page = Page(book or Book(root), str(path.relative_to(root)), source, meta.get("scenario"))
+    try:
+        display = str(path.resolve().relative_to(root))
+    except ValueError:
+        display = str(path)
+    page = Page(book or Book(root), display, source, meta.get("scenario"))
     env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
     env.from_string(body).render(**page.functions())
     return page.finish()

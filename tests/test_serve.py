@@ -1,0 +1,94 @@
+"""`mkdocs serve` as a writer uses it: edits to a post, a scenario or netsim show on reload."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sitecopy import copy_site
+
+PAGE = "/posts/margarets-room.html"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fetch(base: str) -> str:
+    with urllib.request.urlopen(base + PAGE, timeout=5) as response:  # noqa: S310 - our own server
+        return response.read().decode("utf-8")
+
+
+def _wait_for(check: Callable[[], bool], what: str, seconds: float = 40) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
+    root = copy_site(tmp_path / "src")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}", "--livereload"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(lambda: "Margaret" in _fetch(base), "the first build")
+        yield root, base, proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    time.sleep(0.2)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_edits_to_netsim_a_scenario_and_a_post_show_without_a_restart(
+    served: tuple[Path, str, subprocess.Popen[str]],
+) -> None:
+    root, base, proc = served
+    _edit(root / "netsim" / "render" / "words.py", '"forward": "forwarded to"', '"forward": "walked straight to"')
+    _wait_for(lambda: "walked straight to" in _fetch(base), "the netsim edit")
+
+    _edit(root / "diagrams" / "margarets-room.yaml", "label: Carlos", "label: Carla")
+    _wait_for(lambda: re.search(r"Carla(&#x27;|&#39;|')s test frame", _fetch(base)) is not None, "the scenario edit")
+
+    _edit(root / "docs" / "posts" / "margarets-room.md", "an old acquaintance", "an old friend")
+    _wait_for(lambda: "an old friend" in _fetch(base), "the prose edit")
+
+    # A false claim while serving: a red box in the page, and the server keeps running.
+    _edit(
+        root / "docs" / "posts" / "margarets-room.md",
+        'claim("alice-replies", decision="forward", copies_to=["bob"])',
+        'claim("alice-replies", decision="flood", copies_to=["bob"])',
+    )
+    _wait_for(lambda: 'class="ns-error"' in _fetch(base), "the error box")
+    assert proc.poll() is None

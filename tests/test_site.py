@@ -1,0 +1,146 @@
+"""The built site as a reader gets it: strict build, no third-party requests, feed, figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from sitecopy import ROOT, copy_site
+
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def mkdocs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", *args], cwd=cwd, capture_output=True, text=True, env=ENV, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    result = mkdocs("build", "--strict", "-d", str(out), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_no_page_loads_anything_from_another_host(site: Path) -> None:
+    # Links a reader may follow are fine; what a page *loads* (scripts, styles, images, fonts) is not.
+    loads = re.compile(r"<(?:script|img|iframe|source|video|audio)[^>]*\bsrc=\"(?:https?:)?//")
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert not loads.search(html), f"{page.relative_to(site)} loads from another host"
+        for tag in re.findall(r"<link\b[^>]*>", html):
+            rel = re.search(r'rel="([^"]*)"', tag)
+            if rel and rel.group(1) in ("canonical", "alternate", "prev", "next"):
+                continue  # addresses, not requests
+            assert not re.search(r'href="(?:https?:)?//', tag), f"{page.relative_to(site)}: {tag}"
+    for css in site.rglob("*.css"):
+        assert not re.search(r"url\((['\"])?https?://", css.read_text(encoding="utf-8")), css.name
+        assert "fonts.googleapis" not in css.read_text(encoding="utf-8")
+
+
+def test_pages_link_to_files_so_the_site_works_from_a_folder(site: Path) -> None:
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="posts/margarets-room.html"' in html
+
+
+def test_post_one_has_every_figure_and_every_claim_ticked(site: Path) -> None:
+    source = (ROOT / "docs" / "posts" / "margarets-room.md").read_text(encoding="utf-8")
+    html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    figures = re.findall(r'<figure class="ns-figure".*?</figure>', html, re.S)
+    assert len(figures) == source.count("{{ figure(")
+    for fig in figures:
+        assert "<svg" in fig and 'role="img" aria-label="' in fig and "<figcaption>" in fig
+    assert html.count('class="ns-claim"') == source.count("{{ claim(")
+    assert "ns-error" not in html.replace(".ns-error", "")
+    assert (
+        'Get "https://host.containers.internal:19001/ping": dial tcp 10.88.0.1:19001: connect: connection refused'
+        in (html.replace("&quot;", '"'))
+    )
+
+
+def test_the_index_lists_the_posts_with_date_and_reading_time(site: Path) -> None:
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"Margaret's room</a></strong> · 2026-11-28 · \d+ min read", html.replace("&#39;", "'"))
+    post = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert re.search(r"Post 1 of the series · 2026-11-28 · \d+ min read", post)
+
+
+def test_the_rss_feed_has_every_post(site: Path) -> None:
+    channel = ET.parse(site / "feed.xml").getroot().find("channel")
+    assert channel is not None
+    titles = [item.findtext("title") for item in channel.findall("item")]
+    assert titles == ["Margaret's room"]
+    assert 'type="application/rss+xml"' in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_scenario_schema_is_published_with_the_site(site: Path) -> None:
+    schema = json.loads((site / "scenario.schema.json").read_text())
+    assert schema["title"] == "netsim scenario"
+
+
+def test_light_and_dark_schemes_and_search_are_there(site: Path) -> None:
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert 'data-md-color-scheme="slate"' in html or "slate" in html
+    assert (site / "search" / "search_index.json").exists()
+
+
+# --- Failing claims and bad scenarios: a box while writing, a failure in strict builds -------
+
+
+def _break(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    root = copy_site(tmp_path / "src")
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return root
+
+
+def test_a_false_claim_is_a_visible_box_without_strict_and_a_failure_with_it(tmp_path: Path) -> None:
+    root = _break(
+        tmp_path,
+        "docs/posts/margarets-room.md",
+        'claim("alice-replies", decision="forward", copies_to=["bob"])',
+        'claim("alice-replies", decision="flood", copies_to=["bob"])',
+    )
+    lenient = mkdocs("build", "-d", str(tmp_path / "a"), cwd=root)
+    assert lenient.returncode == 0, lenient.stderr
+    html = (tmp_path / "a" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert 'class="ns-error"' in html and "the simulation did" in html
+    strict = mkdocs("build", "--strict", "-d", str(tmp_path / "b"), cwd=root)
+    assert strict.returncode == 1
+    assert re.search(r"docs/posts/margarets-room\.md:\d+: claim alice-replies", strict.stderr)
+
+
+def test_a_bad_scenario_is_a_visible_box_and_fails_strict(tmp_path: Path) -> None:
+    root = _break(tmp_path, "diagrams/margarets-room.yaml", "mac: aa:42:81:9c:0e:33", "mac: aa:42:81:9c:0e")
+    lenient = mkdocs("build", "-d", str(tmp_path / "a"), cwd=root)
+    assert lenient.returncode == 0, lenient.stderr
+    html = (tmp_path / "a" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert "is not a MAC address (six hex pairs)" in html
+    strict = mkdocs("build", "--strict", "-d", str(tmp_path / "b"), cwd=root)
+    assert strict.returncode == 1
+    assert "diagrams/margarets-room.yaml:27: hosts.alice.interfaces.eth0.mac" in strict.stderr
+
+
+def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:
+    import importlib.util
+
+    def load() -> object:
+        spec = importlib.util.spec_from_file_location("macros", ROOT / "macros.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return sys.modules["netsim.bridge"]
+
+    first = load()
+    second = load()
+    assert first is not second
