@@ -57,7 +57,8 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
         ipv4.output(sim, ns, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, flags))
         return
     if seg.flags == "A":
-        ns.neigh.confirm(ipv4.nexthop(ns, seg.src_ip), sim.now)  # an ACK proves the path works
+        # The ACK proves the path, but the kernel only records that the next time this socket
+        # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
         sim.event(f"{ns.label} completes the handshake")
         return
     conn = _connection(ns, seg)

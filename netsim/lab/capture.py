@@ -1,0 +1,152 @@
+"""Watching the bridge: which port a frame came in by and which ports it left by.
+
+An AF_PACKET socket on every bridge port and on the bridge device records each frame with its
+direction. A frame coming *in* on a port entered the bridge there; the same bytes going *out*
+of a port left by it. On the bridge device it is the other way round: outgoing is the host
+sending into the room, incoming is the bridge passing a frame up to the host.
+"""
+
+from __future__ import annotations
+
+import select
+import struct
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+from netsim.addresses import BROADCAST, is_group
+from netsim.lab.netns import inside
+
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+SO_TIMESTAMPNS = 35
+
+
+@dataclass
+class Seen:
+    when: int
+    bridge: str
+    dev: str
+    outgoing: bool
+    data: bytes
+
+
+@dataclass
+class Watch:
+    sockets: dict[socket.socket, tuple[str, str]] = field(default_factory=dict)  # -> (bridge, dev)
+    seen: list[Seen] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def add(self, host: str, bridge: str, dev: str) -> None:
+        with inside(host):
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+            sock.bind((dev, 0))
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # the kernel's time, not ours
+        sock.setblocking(False)
+        self.sockets[sock] = (bridge, dev)
+
+    def start(self) -> None:
+        self._drain_all(record=False)  # forget what happened before this step
+        self.seen = []
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def stop(self, settle: float = 0.15) -> list[Seen]:
+        time.sleep(settle)  # let the last frames of the step reach every port
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._drain_all(record=True)
+        return sorted(self.seen, key=lambda s: s.when)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select(list(self.sockets), [], [], 0.02)
+            for sock in ready:
+                self._read(sock, record=True)
+
+    def _drain_all(self, record: bool) -> None:
+        for sock in self.sockets:
+            self._read(sock, record)
+
+    def _read(self, sock: socket.socket, record: bool) -> None:
+        while True:
+            try:
+                data, ancdata, _flags, addr = sock.recvmsg(65535, 64)
+            except BlockingIOError:
+                return
+            if record:
+                bridge, dev = self.sockets[sock]
+                when = time.time_ns()
+                for level, kind, value in ancdata:
+                    if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                        sec, nsec = struct.unpack("qq", value[:16])
+                        when = sec * 1_000_000_000 + nsec or when
+                self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
+
+
+def hops(seen: list[Seen], flood_sets: dict[tuple[str, str], list[str]]) -> list[dict]:
+    """Group sightings into bridge crossings in the trace's JSON shape.
+
+    `flood_sets[(bridge, in_port)]` lists the ports an unknown unicast from in_port would reach;
+    a unicast frame that left by exactly those ports was flooded, one that left by one port was
+    forwarded. With a single candidate port the two look the same; the lab says "forward".
+    """
+    crossings: list[dict] = []
+    pending: dict[tuple[str, bytes], list[dict]] = {}  # identical frames crossing the same bridge
+    # Entering sightings first at equal times: a frame passed up shares its ingress timestamp.
+    ordered = sorted(seen, key=lambda s: (s.when, not _entering(s)))
+    for s in ordered:
+        key = (s.bridge, s.data)
+        if _entering(s):
+            hop = {
+                "bridge": s.bridge,
+                "in_port": s.dev,
+                "src": _mac(s.data[6:12]),
+                "dst": _mac(s.data[0:6]),
+                "out_ports": [],
+                "when": s.when,
+            }
+            crossings.append(hop)
+            pending.setdefault(key, []).append(hop)
+    for s in ordered:
+        if _entering(s):
+            continue
+        candidates = pending.get((s.bridge, s.data), [])
+        # The latest crossing of these exact bytes that began before this copy left.
+        earlier = [h for h in candidates if h["when"] <= s.when] or candidates[:1]
+        if earlier and s.dev not in earlier[-1]["out_ports"]:
+            earlier[-1]["out_ports"].append(s.dev)
+    for hop in crossings:
+        hop["decision"] = _decision(hop, flood_sets.get((hop["bridge"], hop["in_port"]), []))
+    return [
+        {k: hop[k] for k in ("bridge", "in_port", "src", "dst", "decision", "out_ports")} for hop in crossings
+    ]
+
+
+def _entering(s: Seen) -> bool:
+    return s.outgoing if s.dev == s.bridge else not s.outgoing
+
+
+def _mac(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw)
+
+
+def _decision(hop: dict, flood_set: list[str]) -> str:
+    out, bridge = hop["out_ports"], hop["bridge"]
+    if not out:
+        return "drop"
+    if hop["dst"] == BROADCAST or is_group(hop["dst"]):
+        return "flood"
+    if out == [bridge]:
+        return "local"
+    if len(out) > 1 or (sorted(out) == sorted(flood_set) and len(flood_set) > 1):
+        return "flood"
+    return "forward"

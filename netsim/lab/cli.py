@@ -1,0 +1,70 @@
+"""`python -m netsim lab FILE [--json | --compare]`: the real kernel as the referee."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from netsim.errors import LabError
+from netsim.lab.netns import missing_requirement, run
+from netsim.scenario import load_scenario
+
+INSIDE = "NETSIM_LAB_INSIDE"
+EXIT_UNAVAILABLE = 3
+
+
+def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
+    scenario = load_scenario(file)  # a bad scenario is reported before any namespace exists
+    if os.environ.get(INSIDE) == "1":
+        return _inside(file)
+    reason = missing_requirement()
+    if reason is not None:
+        print(f"lab unavailable: {reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    kernel = kernel_trace(file)
+    if compare:
+        from netsim.lab.compare import compare as diff
+        from netsim.simulation import run as simulate
+
+        agree, lines = diff(simulate(scenario).to_json(), kernel)
+        print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
+        print("\n".join(lines))
+        print("agree" if agree else "DISAGREE")
+        return 0 if agree else 1
+    if as_json:
+        print(json.dumps(kernel, indent=2))
+    else:
+        from netsim.render.text import render
+        from netsim.trace import Trace
+
+        print(render(scenario, Trace.from_json(kernel)))
+    return 0
+
+
+def kernel_trace(file: Path) -> dict:
+    """Run the lab in a fresh private network and mount namespace and return its trace."""
+    env = {**os.environ, INSIDE: "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "--",
+           sys.executable, "-m", "netsim", "lab", str(file), "--json"]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise LabError(f"the lab run failed (exit {done.returncode}); its messages are above")
+    return json.loads(done.stdout)
+
+
+def _inside(file: Path) -> int:
+    from netsim.lab.runner import Lab
+
+    # A tmpfs of our own over /run: `ip netns` keeps its files there, out of the machine's sight.
+    run("mount", "-t", "tmpfs", "netsim-lab", "/run")
+    lab = Lab(load_scenario(file))
+    try:
+        lab.build()
+        trace = lab.play()
+    finally:
+        lab.close()
+    print(json.dumps(trace))
+    return 0

@@ -1,0 +1,75 @@
+"""Compare the kernel's trace with netsim's, step by step, in words a person can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Where netsim knowingly simplifies the kernel, the comparison names it instead of hiding it.
+SIMPLIFICATIONS = {
+    "reachable-time": "netsim ages REACHABLE to STALE after exactly 30 s; the kernel picks 15-45 s at random",
+}
+
+
+def compare(netsim: dict[str, Any], kernel: dict[str, Any]) -> tuple[bool, list[str]]:
+    """(agree, report lines)."""
+    lines: list[str] = []
+    agree = True
+    ksteps = {s["id"]: s for s in kernel["steps"]}
+    for n, ours in enumerate(netsim["steps"], 1):
+        theirs = ksteps.get(ours["id"])
+        if theirs is None:
+            lines.append(f"✗ [{n}] {ours['id']}: the kernel run has no such step")
+            agree = False
+            continue
+        diffs = _step_diffs(ours, theirs)
+        mark = "✓" if not diffs else "✗"
+        lines.append(f"{mark} [{n}] {ours['id']}" + ("" if diffs else f": {_summary(ours)}"))
+        for d in diffs:
+            lines.append(f"    {d}")
+        agree = agree and not diffs
+    return agree, lines
+
+
+def _summary(step: dict[str, Any]) -> str:
+    parts = [f"{len(step['frames'])} frame(s)"]
+    if step["outcome"]:
+        parts.append(f"connect {step['outcome']}")
+    return ", ".join(parts)
+
+
+def _hop_key(hop: dict[str, Any]) -> tuple:
+    return (hop["bridge"], hop["in_port"], hop["src"], hop["dst"], hop["decision"], tuple(sorted(hop["out_ports"])))
+
+
+def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    diffs = []
+    if ours["outcome"] != theirs["outcome"]:
+        diffs.append(f"outcome: netsim {ours['outcome']}, kernel {theirs['outcome']}")
+    a, b = [_hop_key(h) for h in ours["frames"]], [_hop_key(h) for h in theirs["frames"]]
+    if a != b:
+        for i in range(max(len(a), len(b))):
+            x = _show_hop(a[i]) if i < len(a) else "(none)"
+            y = _show_hop(b[i]) if i < len(b) else "(none)"
+            if x != y:
+                diffs.append(f"frame {i + 1}: netsim {x}; kernel {y}")
+    if ours["fdb"] != theirs["fdb"]:
+        for bridge in sorted(set(ours["fdb"]) | set(theirs["fdb"])):
+            x, y = ours["fdb"].get(bridge, {}), theirs["fdb"].get(bridge, {})
+            for mac in sorted(set(x) | set(y)):
+                if x.get(mac) != y.get(mac):
+                    diffs.append(f"fdb {bridge} {mac}: netsim {x.get(mac, '(none)')}, kernel {y.get(mac, '(none)')}")
+    for host in sorted(set(ours["neigh"]) | set(theirs["neigh"])):
+        x, y = ours["neigh"].get(host, {}), theirs["neigh"].get(host, {})
+        for addr in sorted(set(x) | set(y)):
+            if x.get(addr) != y.get(addr):
+                diffs.append(f"neigh {host} {addr}: netsim {_show_n(x.get(addr))}, kernel {_show_n(y.get(addr))}")
+    return diffs
+
+
+def _show_hop(key: tuple) -> str:
+    bridge, in_port, src, dst, decision, out = key
+    return f"{bridge} {in_port} {src}>{dst} {decision} -> {', '.join(out) or 'nowhere'}"
+
+
+def _show_n(entry: dict[str, Any] | None) -> str:
+    return "(no entry)" if entry is None else f"{entry['mac'] or '-'} {entry['state']}"

@@ -1,0 +1,73 @@
+"""Entering network namespaces (setns) and running iproute2 inside them."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from netsim.errors import LabError, LabUnavailable
+
+CLONE_NEWNET = 0x40000000
+NETNS_DIR = "/run/netns"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def ns_name(host: str) -> str:
+    return f"lab-{host}"
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+@contextmanager
+def inside(host: str) -> Iterator[None]:
+    """Run the body with this thread in the host's namespace; sockets made there stay there."""
+    with open("/proc/thread-self/ns/net") as here, open(f"{NETNS_DIR}/{ns_name(host)}") as there:
+        _setns(there.fileno())
+        try:
+            yield
+        finally:
+            _setns(here.fileno())
+
+
+def run(*args: str, check: bool = True) -> str:
+    """Run one command; a failure is a LabError naming the command and what it printed."""
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=30)
+    except FileNotFoundError as exc:
+        raise LabUnavailable(f"{args[0]} is not installed (it comes with iproute2)") from exc
+    if check and done.returncode != 0:
+        raise LabError(f"`{' '.join(args)}` failed: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout
+
+
+def ip(host: str, *args: str) -> str:
+    return run("ip", "-n", ns_name(host), *args)
+
+
+def bridge_cmd(host: str, *args: str) -> str:
+    return run("bridge", "-n", ns_name(host), *args)
+
+
+def sysctl(host: str, key: str, value: str) -> None:
+    run("ip", "netns", "exec", ns_name(host), "sysctl", "-q", "-w", f"{key}={value}")
+
+
+def missing_requirement() -> str | None:
+    """One line saying why the lab cannot run here, or None when it can."""
+    if os.geteuid() != 0:
+        return "the lab needs root (it creates network namespaces); run it with sudo"
+    for tool in ("unshare", "ip", "bridge", "mount"):
+        if shutil.which(tool) is None:
+            return f"the lab needs `{tool}` (util-linux / iproute2), which is not installed"
+    probe = subprocess.run(["unshare", "--net", "--mount", "true"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"this machine cannot create network namespaces: {probe.stderr.strip() or 'unshare failed'}"
+    return None

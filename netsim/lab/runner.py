@@ -1,0 +1,287 @@
+"""Build a scenario out of real kernel objects, play its steps, and record what the kernel did.
+
+Runs inside the lab's private namespaces (see netsim.lab.cli). The result has the same JSON
+shape as `python -m netsim run --json`.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import json
+import socket
+import sys
+import time
+from typing import Any
+
+from netsim import tcp
+from netsim.addresses import BROADCAST, ZERO_MAC, normalise_mac
+from netsim.frames import ETH_P_ARP, ETH_P_TEST
+from netsim.lab.capture import Watch, hops
+from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run, sysctl
+from netsim.scenario import Connect, Resolve, Scenario, Send, SetBridge, SetPort, Socket, Step
+
+ERRNO_OUTCOME = {
+    errno.ECONNREFUSED: "refused",
+    errno.EHOSTUNREACH: "host-unreachable",
+    errno.ENETUNREACH: "network-unreachable",
+    errno.ETIMEDOUT: "timeout",
+}
+SETTLE = 0.3  # seconds for links to come up before the first step
+
+
+class Lab:
+    def __init__(self, scenario: Scenario, progress: bool = True) -> None:
+        self.s = scenario
+        self.progress = progress
+        self.listeners: dict[tuple[str, str], socket.socket] = {}
+        # Connections stay open until the lab ends, as in netsim: closing them would put FIN and
+        # RST segments on the wire that no step narrates.
+        self.connections: list[socket.socket] = []
+        self.watch = Watch()
+        self._nonce = 0
+        # The flood flag of every port as it is now (set_port steps change it).
+        self.flood = {(b, p): f.flood for b, br in scenario.bridges.items() for p, f in br.ports.items()}
+
+    def say(self, text: str) -> None:
+        if self.progress:
+            print(f"lab: {text}", file=sys.stderr, flush=True)
+
+    # --- building -------------------------------------------------------------------------
+
+    def build(self) -> None:
+        s = self.s
+        run("mkdir", "-p", NETNS_DIR)
+        for host, h in s.hosts.items():
+            run("ip", "netns", "add", ns_name(host))
+            # IPv6 off, or neighbour discovery would teach the bridge behind the scenario's back.
+            sysctl(host, "net.ipv6.conf.all.disable_ipv6", "1")
+            sysctl(host, "net.ipv6.conf.default.disable_ipv6", "1")
+            sysctl(host, "net.ipv4.tcp_syn_retries", str(h.tcp_syn_retries))
+            ip(host, "link", "set", "lo", "up")
+        for name, br in s.bridges.items():
+            ageing = str(br.ageing_time * 100)  # iproute2 counts centiseconds
+            ip(br.host, "link", "add", name, "type", "bridge", "ageing_time", ageing, "stp_state", "0",
+               "mcast_snooping", "0")
+            ip(br.host, "link", "set", name, "address", s.bridge_mac(name))
+        for host, h in s.hosts.items():
+            for dev, iface in h.interfaces.items():
+                if not iface.plug:
+                    continue
+                target, _, end = iface.plug.partition(".")
+                if target in s.bridges:
+                    owner = s.bridges[target].host
+                    ip(owner, "link", "add", end, "type", "veth", "peer", "name", dev, "netns", ns_name(host))
+                    ip(owner, "link", "set", end, "address", s.port_mac(target, end))
+                    ip(owner, "link", "set", end, "master", target)
+                elif host < target:  # a cable between two hosts, made once
+                    ip(host, "link", "add", dev, "type", "veth", "peer", "name", end, "netns", ns_name(target))
+                ip(host, "link", "set", dev, "address", s.host_mac(host, dev))
+        for name, br in s.bridges.items():
+            for port, flags in br.ports.items():
+                if s.host_at(name, port) is None:  # an empty seat still needs a device
+                    ip(br.host, "link", "add", port, "type", "veth", "peer", "name", f"{port}-x")
+                    ip(br.host, "link", "set", port, "address", s.port_mac(name, port))
+                    ip(br.host, "link", "set", port, "master", name)
+                    ip(br.host, "link", "set", f"{port}-x", "up")
+                self._port_flags(br.host, port, flags)
+        for host, h in s.hosts.items():
+            for dev, iface in h.interfaces.items():
+                if iface.address:
+                    ip(host, "addr", "add", iface.address, "dev", dev)
+                ip(host, "link", "set", dev, "up")
+        for name, br in s.bridges.items():
+            if br.address:
+                ip(br.host, "addr", "add", br.address, "dev", name)
+            ip(br.host, "link", "set", name, "up")
+            for port in br.ports:
+                ip(br.host, "link", "set", port, "up")
+        for host, h in s.hosts.items():
+            if h.gateway:
+                ip(host, "route", "add", "default", "via", h.gateway)
+            for route in h.routes:
+                extra = (["via", route.via] if route.via else []) + (["dev", route.dev] if route.dev else [])
+                ip(host, "route", "add", route.to, *extra)
+            for text in h.listeners:
+                self.listen(host, text)
+            if h.drop_tcp_ports:
+                raise NotImplementedError("drop_tcp_ports needs nftables in the lab; not supported yet")
+        for name, br in s.bridges.items():
+            self.watch.add(br.host, name, name)
+            for port in br.ports:
+                self.watch.add(br.host, name, port)
+        time.sleep(SETTLE)
+
+    def _port_flags(self, owner: str, port: str, flags: Any) -> None:
+        def onoff(value: bool) -> str:
+            return "on" if value else "off"
+
+        args = []
+        for key in ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin"):
+            value = getattr(flags, key)
+            if value is not None:
+                args += [key, onoff(value)]
+        if args:
+            bridge_cmd(owner, "link", "set", "dev", port, *args)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def play(self) -> dict[str, Any]:
+        steps = []
+        for n, step in enumerate(self.s.steps, 1):
+            self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
+            self.watch.start()
+            outcome = getattr(self, f"_{step.action}")(getattr(step, step.action), step)
+            seen = self.watch.stop()
+            steps.append(
+                {
+                    "id": step.id,
+                    "frames": hops(seen, self._flood_sets()),
+                    "fdb": self.fdb(),
+                    "neigh": self.neigh(),
+                    "outcome": outcome,
+                }
+            )
+        return {"scenario": self.s.name, "steps": steps}
+
+    def _send(self, send: Send, step: Step) -> None:
+        dev = send.dev or next(iter(self.s.hosts[send.by].interfaces), None) or next(
+            b for b, br in self.s.bridges.items() if br.host == send.by
+        )
+        src = send.src or self.s.host_mac(send.by, dev)
+        named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
+        dst = named or self.s.host_mac(send.dst)
+        self._nonce += 1
+        payload = f"netsim {self.s.name} {step.id} {self._nonce}".encode().ljust(46, b"\0")
+        self._raw(send.by, dev, _mac(dst) + _mac(src) + ETH_P_TEST.to_bytes(2, "big") + payload)
+
+    def _arp(self, resolve: Resolve, step: Step) -> None:
+        # The kernel sends an ARP request only when it has a packet to deliver, and that packet
+        # would add frames the step does not narrate. So the lab writes the asker's request
+        # itself, with the bytes the kernel would use, after creating the INCOMPLETE entry the
+        # kernel would have made. The reply, and every table change, are the kernel's own.
+        host = resolve.by
+        route = json.loads(ip(host, "-j", "route", "get", resolve.target))[0]
+        dev = route["dev"]
+        mac = self.s.host_mac(host, dev)
+        ip(host, "neigh", "replace", resolve.target, "dev", dev, "nud", "incomplete")
+        arp = (
+            (1).to_bytes(2, "big") + (0x0800).to_bytes(2, "big") + bytes([6, 4]) + (1).to_bytes(2, "big")
+            + _mac(mac) + ipaddress.IPv4Address(route["prefsrc"]).packed
+            + _mac(ZERO_MAC) + ipaddress.IPv4Address(resolve.target).packed
+        )
+        self._raw(host, dev, _mac(BROADCAST) + _mac(mac) + ETH_P_ARP.to_bytes(2, "big") + arp)
+        time.sleep(0.1)
+
+    def _connect(self, connect: Connect, step: Step) -> str:
+        addr, port = connect.to.rsplit(":", 1)
+        limit = tcp.syn_timeout(self.s.hosts[connect.by].tcp_syn_retries) + 5
+        with inside(connect.by):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(limit)
+        try:
+            sock.connect((addr, int(port)))
+        except TimeoutError:
+            sock.close()
+            return "timeout"
+        except OSError as exc:
+            sock.close()
+            return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
+        self.connections.append(sock)
+        self._accept_all()
+        return "connected"
+
+    def _accept_all(self) -> None:
+        """Take finished handshakes off every listener's queue, so closing it resets nothing."""
+        for listener in self.listeners.values():
+            listener.setblocking(False)
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except (BlockingIOError, OSError):
+                    break
+                self.connections.append(conn)
+
+    def listen(self, host: str, text: str) -> None:
+        addr, port = text.rsplit(":", 1)
+        with inside(host):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((addr, int(port)))
+        sock.listen(16)
+        self.listeners[(host, text)] = sock
+
+    def _listen(self, sock: Socket, step: Step) -> None:
+        self.listen(sock.by, sock.bind)
+
+    def _close(self, sock: Socket, step: Step) -> None:
+        listener = self.listeners.pop((sock.by, sock.bind), None)
+        if listener is not None:
+            listener.close()
+
+    def _wait(self, seconds: float, step: Step) -> None:
+        self.say(f"waiting {seconds:g} s of real time")
+        time.sleep(seconds)
+
+    def _set_port(self, change: SetPort, step: Step) -> None:
+        self._port_flags(self.s.bridges[change.bridge].host, change.port, change)
+        if change.flood is not None:
+            self.flood[(change.bridge, change.port)] = change.flood
+
+    def _set_bridge(self, change: SetBridge, step: Step) -> None:
+        owner = self.s.bridges[change.bridge].host
+        ip(owner, "link", "set", change.bridge, "type", "bridge", "ageing_time", str(change.ageing_time * 100))
+
+    def _raw(self, host: str, dev: str, frame: bytes) -> None:
+        with inside(host):
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        try:
+            sock.bind((dev, 0))
+            sock.send(frame)
+        finally:
+            sock.close()
+
+    # --- observing ------------------------------------------------------------------------
+
+    def fdb(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for name, br in self.s.bridges.items():
+            entries = json.loads(bridge_cmd(br.host, "-j", "fdb", "show", "br", name) or "[]")
+            # Learned entries only: `master` lines that are not permanent (see linux-facts.md).
+            learned = {
+                e["mac"]: e["ifname"]
+                for e in entries
+                if e.get("master") == name and "permanent" not in (e.get("state") or "") and "vlan" not in e
+            }
+            out[name] = dict(sorted(learned.items()))
+        return out
+
+    def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
+        out: dict[str, dict[str, dict[str, str | None]]] = {}
+        for host in self.s.hosts:
+            entries = json.loads(ip(host, "-j", "neigh", "show") or "[]")
+            table = {}
+            for e in entries:
+                state = (e.get("state") or ["NONE"])[0]
+                table[e["dst"]] = {"mac": e.get("lladdr"), "state": state}
+            out[host] = dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+        return out
+
+    def _flood_sets(self) -> dict[tuple[str, str], list[str]]:
+        sets: dict[tuple[str, str], list[str]] = {}
+        for name, br in self.s.bridges.items():
+            flooding = [p for p in br.ports if self.flood[(name, p)]]
+            for port in [*br.ports, name]:
+                sets[(name, port)] = [p for p in flooding if p != port]
+        return sets
+
+    def close(self) -> None:
+        for sock in [*self.listeners.values(), *self.connections]:
+            sock.close()
+        self.watch.close()
+        for host in self.s.hosts:
+            run("ip", "netns", "del", ns_name(host), check=False)
+
+
+def _mac(text: str) -> bytes:
+    return bytes(int(part, 16) for part in text.split(":"))
