@@ -99,8 +99,9 @@ class Trace:
         steps = []
         for s in data["steps"]:
             frames = [Hop(**{**h, "out_ports": tuple(h["out_ports"])}, what="", reason="kernel") for h in s["frames"]]
-            steps.append(StepTrace(s["id"], "", None, 0.0, frames=frames, fdb=s["fdb"], neigh=s["neigh"],
-                                   outcome=s["outcome"]))
+            steps.append(
+                StepTrace(s["id"], "", None, 0.0, frames=frames, fdb=s["fdb"], neigh=s["neigh"], outcome=s["outcome"])
+            )
         return cls(data["scenario"], steps)
 
     def dumps(self) -> str:

@@ -9,8 +9,8 @@ sending into the room, incoming is the bridge passing a frame up to the host.
 from __future__ import annotations
 
 import select
-import struct
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -92,12 +92,12 @@ class Watch:
                 self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
 
 
-def hops(seen: list[Seen], flood_sets: dict[tuple[str, str], list[str]]) -> list[dict]:
+def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
     """Group sightings into bridge crossings in the trace's JSON shape.
 
-    `flood_sets[(bridge, in_port)]` lists the ports an unknown unicast from in_port would reach;
-    a unicast frame that left by exactly those ports was flooded, one that left by one port was
-    forwarded. With a single candidate port the two look the same; the lab says "forward".
+    Forward and flood can look alike (a flood with one eligible port leaves by one port), so the
+    decision for a unicast frame comes from the kernel's own table: `known[bridge]` holds the MACs
+    in `bridge fdb show` before the step; sources seen earlier in the step are added as they pass.
     """
     crossings: list[dict] = []
     pending: dict[tuple[str, bytes], list[dict]] = {}  # identical frames crossing the same bridge
@@ -124,11 +124,13 @@ def hops(seen: list[Seen], flood_sets: dict[tuple[str, str], list[str]]) -> list
         earlier = [h for h in candidates if h["when"] <= s.when] or candidates[:1]
         if earlier and s.dev not in earlier[-1]["out_ports"]:
             earlier[-1]["out_ports"].append(s.dev)
+    learned = {bridge: set(macs) for bridge, macs in known.items()}
     for hop in crossings:
-        hop["decision"] = _decision(hop, flood_sets.get((hop["bridge"], hop["in_port"]), []))
-    return [
-        {k: hop[k] for k in ("bridge", "in_port", "src", "dst", "decision", "out_ports")} for hop in crossings
-    ]
+        table = learned.setdefault(hop["bridge"], set())
+        hop["decision"] = _decision(hop, table)
+        if hop["out_ports"] or hop["decision"] != "drop":
+            table.add(hop["src"])
+    return [{k: hop[k] for k in ("bridge", "in_port", "src", "dst", "decision", "out_ports")} for hop in crossings]
 
 
 def _entering(s: Seen) -> bool:
@@ -139,7 +141,7 @@ def _mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _decision(hop: dict, flood_set: list[str]) -> str:
+def _decision(hop: dict, known: set[str]) -> str:
     out, bridge = hop["out_ports"], hop["bridge"]
     if not out:
         return "drop"
@@ -147,6 +149,4 @@ def _decision(hop: dict, flood_set: list[str]) -> str:
         return "flood"
     if out == [bridge]:
         return "local"
-    if len(out) > 1 or (sorted(out) == sorted(flood_set) and len(flood_set) > 1):
-        return "flood"
-    return "forward"
+    return "forward" if hop["dst"] in known and len(out) == 1 else "flood"

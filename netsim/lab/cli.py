@@ -47,8 +47,20 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
 def kernel_trace(file: Path) -> dict:
     """Run the lab in a fresh private network and mount namespace and return its trace."""
     env = {**os.environ, INSIDE: "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    cmd = ["unshare", "--net", "--mount", "--propagation", "private", "--",
-           sys.executable, "-m", "netsim", "lab", str(file), "--json"]
+    cmd = [
+        "unshare",
+        "--net",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        sys.executable,
+        "-m",
+        "netsim",
+        "lab",
+        str(file),
+        "--json",
+    ]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False)
     if done.returncode != 0:
         raise LabError(f"the lab run failed (exit {done.returncode}); its messages are above")

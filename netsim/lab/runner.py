@@ -40,8 +40,6 @@ class Lab:
         self.connections: list[socket.socket] = []
         self.watch = Watch()
         self._nonce = 0
-        # The flood flag of every port as it is now (set_port steps change it).
-        self.flood = {(b, p): f.flood for b, br in scenario.bridges.items() for p, f in br.ports.items()}
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -61,8 +59,20 @@ class Lab:
             ip(host, "link", "set", "lo", "up")
         for name, br in s.bridges.items():
             ageing = str(br.ageing_time * 100)  # iproute2 counts centiseconds
-            ip(br.host, "link", "add", name, "type", "bridge", "ageing_time", ageing, "stp_state", "0",
-               "mcast_snooping", "0")
+            ip(
+                br.host,
+                "link",
+                "add",
+                name,
+                "type",
+                "bridge",
+                "ageing_time",
+                ageing,
+                "stp_state",
+                "0",
+                "mcast_snooping",
+                "0",
+            )
             ip(br.host, "link", "set", name, "address", s.bridge_mac(name))
         for host, h in s.hosts.items():
             for dev, iface in h.interfaces.items():
@@ -128,16 +138,19 @@ class Lab:
 
     def play(self) -> dict[str, Any]:
         steps = []
+        fdb = self.fdb()
         for n, step in enumerate(self.s.steps, 1):
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
+            known = {bridge: set(table) for bridge, table in fdb.items()}
             self.watch.start()
             outcome = getattr(self, f"_{step.action}")(getattr(step, step.action), step)
             seen = self.watch.stop()
+            fdb = self.fdb()
             steps.append(
                 {
                     "id": step.id,
-                    "frames": hops(seen, self._flood_sets()),
-                    "fdb": self.fdb(),
+                    "frames": [self._ordered(hop) for hop in hops(seen, known)],
+                    "fdb": fdb,
                     "neigh": self.neigh(),
                     "outcome": outcome,
                 }
@@ -145,8 +158,10 @@ class Lab:
         return {"scenario": self.s.name, "steps": steps}
 
     def _send(self, send: Send, step: Step) -> None:
-        dev = send.dev or next(iter(self.s.hosts[send.by].interfaces), None) or next(
-            b for b, br in self.s.bridges.items() if br.host == send.by
+        dev = (
+            send.dev
+            or next(iter(self.s.hosts[send.by].interfaces), None)
+            or next(b for b, br in self.s.bridges.items() if br.host == send.by)
         )
         src = send.src or self.s.host_mac(send.by, dev)
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
@@ -166,9 +181,14 @@ class Lab:
         mac = self.s.host_mac(host, dev)
         ip(host, "neigh", "replace", resolve.target, "dev", dev, "nud", "incomplete")
         arp = (
-            (1).to_bytes(2, "big") + (0x0800).to_bytes(2, "big") + bytes([6, 4]) + (1).to_bytes(2, "big")
-            + _mac(mac) + ipaddress.IPv4Address(route["prefsrc"]).packed
-            + _mac(ZERO_MAC) + ipaddress.IPv4Address(resolve.target).packed
+            (1).to_bytes(2, "big")
+            + (0x0800).to_bytes(2, "big")
+            + bytes([6, 4])
+            + (1).to_bytes(2, "big")
+            + _mac(mac)
+            + ipaddress.IPv4Address(route["prefsrc"]).packed
+            + _mac(ZERO_MAC)
+            + ipaddress.IPv4Address(resolve.target).packed
         )
         self._raw(host, dev, _mac(BROADCAST) + _mac(mac) + ETH_P_ARP.to_bytes(2, "big") + arp)
         time.sleep(0.1)
@@ -225,8 +245,6 @@ class Lab:
 
     def _set_port(self, change: SetPort, step: Step) -> None:
         self._port_flags(self.s.bridges[change.bridge].host, change.port, change)
-        if change.flood is not None:
-            self.flood[(change.bridge, change.port)] = change.flood
 
     def _set_bridge(self, change: SetBridge, step: Step) -> None:
         owner = self.s.bridges[change.bridge].host
@@ -267,13 +285,10 @@ class Lab:
             out[host] = dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
         return out
 
-    def _flood_sets(self) -> dict[tuple[str, str], list[str]]:
-        sets: dict[tuple[str, str], list[str]] = {}
-        for name, br in self.s.bridges.items():
-            flooding = [p for p in br.ports if self.flood[(name, p)]]
-            for port in [*br.ports, name]:
-                sets[(name, port)] = [p for p in flooding if p != port]
-        return sets
+    def _ordered(self, hop: dict[str, Any]) -> dict[str, Any]:
+        """Out ports in the scenario's order, the bridge itself last, as netsim lists them."""
+        order = [*self.s.bridges[hop["bridge"]].ports, hop["bridge"]]
+        return {**hop, "out_ports": sorted(hop["out_ports"], key=order.index)}
 
     def close(self) -> None:
         for sock in [*self.listeners.values(), *self.connections]:

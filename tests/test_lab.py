@@ -1,0 +1,136 @@
+"""The real kernel as referee: every scenario replayed in private namespaces agrees with netsim.
+
+These tests need root and network namespaces (CI here runs as root). Elsewhere they are skipped,
+and pytest prints the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netsim.lab.netns import missing_requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml")) + sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
+REASON = missing_requirement()
+needs_lab = pytest.mark.skipif(REASON is not None, reason=f"lab unavailable: {REASON}")
+
+
+def netsim(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netsim", *args], cwd=ROOT, capture_output=True, text=True, check=False, **kwargs
+    )
+
+
+def machine_state() -> str:
+    """What the lab must never change: this machine's own links, addresses, routes, namespaces."""
+    parts = [
+        subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+        for cmd in (
+            ["ip", "-o", "link"],
+            ["ip", "-o", "addr"],
+            ["ip", "route"],
+            ["ip", "netns", "list"],
+        )
+    ]
+    return "\n".join(parts)
+
+
+@needs_lab
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_the_kernel_agrees_with_netsim(scenario: Path) -> None:
+    before = machine_state()
+    result = netsim("lab", str(scenario.relative_to(ROOT)), "--compare")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("agree")
+    assert machine_state() == before
+
+
+@needs_lab
+def test_the_lab_prints_the_same_json_shape_as_run() -> None:
+    lab = json.loads(netsim("lab", "tests/lab_scenarios/bad-sources.yaml", "--json").stdout)
+    sim = json.loads(netsim("run", "tests/lab_scenarios/bad-sources.yaml", "--json").stdout)
+    assert lab.keys() == sim.keys()
+    assert [s.keys() for s in lab["steps"]] == [s.keys() for s in sim["steps"]]
+    assert lab == sim
+
+
+@needs_lab
+def test_a_disagreement_exits_1_and_says_where(tmp_path: Path) -> None:
+    # netsim is told a port does not flood while the kernel is not: a planted disagreement.
+    text = (ROOT / "tests" / "lab_scenarios" / "flood-flags.yaml").read_text()
+    broken = tmp_path / "planted.yaml"
+    broken.write_text(text.replace("  - {id: flood-off-p3, set_port: {bridge: br0, port: p3, flood: false}}\n", ""))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = (
+        "import sys, netsim.bridge as b\n"
+        "orig = b.Bridge._flood_ports\n"
+        "b.Bridge._flood_ports = lambda self, i, f: tuple(p for p in orig(self, i, f) if p != 'p3')\n"
+        "from netsim.cli import main\n"
+        f"sys.exit(main(['lab', '{broken}', '--compare']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "✗ [1] unknown-unicast" in result.stdout
+    assert result.stdout.strip().endswith("DISAGREE")
+
+
+@needs_lab
+def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
+    before = machine_state()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netsim", "lab", "tests/lab_scenarios/ageing.yaml"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if "[3/" in line:  # inside the waits, with every namespace and cable built
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert machine_state() == before
+    again = netsim("lab", "tests/lab_scenarios/ageing.yaml", "--compare")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv to drop it")
+def test_without_root_the_lab_exits_3_with_one_line() -> None:
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "netsim",
+            "lab",
+            "diagrams/margarets-room.yaml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 3, result.stderr
+    assert (
+        result.stderr.strip() == "lab unavailable: the lab needs root (it creates network namespaces); run it with sudo"
+    )
