@@ -6,6 +6,7 @@ These are about the series as a publication; everything about networks lives in 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("mkdocs.hooks.bottomsix")
 WORDS_PER_MINUTE = 220
 POSTS: list[dict[str, Any]] = []
 
@@ -83,6 +85,25 @@ def on_post_build(config: Any) -> None:
     from netsim.schemafile import scenario_schema
 
     (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
+    _write_scripts(site)
+
+
+def _write_scripts(site: Path) -> None:
+    """Each scenario's "try it yourself" script, next to the pages that link to it."""
+    from netsim.render.labscript import render
+    from netsim.scenario import load_scenario
+
+    out = site / "scripts"
+    out.mkdir(exist_ok=True)
+    from netsim.errors import ScenarioError
+
+    for path in sorted((ROOT / "diagrams").glob("*.yaml")):
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:  # the page already shows this error in a box
+            log.warning(f"no script for {path.name}: {exc}")
+            continue
+        (out / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
 
 
 def _write_feed(config: Any, site: Path) -> None:

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("schema", help="print the JSON Schema of scenario files")
 
+    script = sub.add_parser("script", help='print the "try it yourself" shell script of a scenario')
+    script.add_argument("file", type=Path)
+
     lab = sub.add_parser("lab", help="replay a scenario in real Linux network namespaces")
     lab.add_argument("file", type=Path)
     lab.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
@@ -65,6 +68,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from netsim.schemafile import scenario_schema
 
         print(json.dumps(scenario_schema(), indent=2))
+        return 0
+    if args.command == "script":
+        from netsim.render.labscript import render as render_script
+
+        print(render_script(load_scenario(args.file)), end="")
         return 0
     if args.command == "lab":
         from netsim.lab.cli import lab_main

@@ -144,3 +144,15 @@ def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:
     first = load()
     second = load()
     assert first is not second
+
+
+def test_post_one_offers_the_script_the_tests_run(site: Path) -> None:
+    from netsim.render.labscript import render
+    from netsim.scenario import load_scenario
+
+    script = (site / "scripts" / "margarets-room.sh").read_text(encoding="utf-8")
+    assert script == render(load_scenario(ROOT / "diagrams" / "margarets-room.yaml"))
+    html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert 'href="../scripts/margarets-room.sh" download' in html
+    text = re.sub(r"<[^>]+>", "", html)  # the code block is highlighted token by token
+    assert "exec unshare --net --mount --propagation private" in text

@@ -47,6 +47,7 @@ class Page:
         "connect_error",
         "field_reference",
         "fact_reference",
+        "try_it",
     )
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
@@ -191,6 +192,31 @@ class Page:
     def _line_of(self, needle: str) -> int:
         at = self.source.find(needle)
         return self.source.count("\n", 0, at) + 1 if at >= 0 else 0
+
+    # --- macros: the lab script -------------------------------------------------------------
+
+    def try_it(self, scenario: str | None = None) -> str:
+        """A folded block with the scenario's shell script and a link to download it."""
+        from netsim.render.labscript import render as render_script
+
+        s = self._scenario(scenario)
+        depth = max(0, len(Path(self.file).parts) - 2)  # docs/posts/x.md -> one level down
+        href = "../" * depth + f"scripts/{s.name}.sh"
+        body = [
+            f'Download <a href="{href}" download><code>{s.name}.sh</code></a> and run it as root on any Linux',
+            f"machine with iproute2 and Python 3: `sudo bash {s.name}.sh`. It builds this post's room out of",
+            "real network namespaces, a real bridge and veth cables, plays every step, and prints the MAC",
+            "table, the ARP tables and each connection's result, so you can set them beside the diagrams.",
+            "It moves itself into a private namespace first and touches nothing else on your machine.",
+            "The tests of this site run exactly this script and compare what it prints with the post.",
+            "",
+            "```bash",
+            *render_script(s).rstrip("\n").splitlines(),
+            "```",
+        ]
+        return f'??? example "Try it yourself: {s.title}, on your own machine"\n' + "\n".join(
+            f"    {line}" if line else "" for line in body
+        )
 
     # --- macros: reference tables for contributors -------------------------------------------
 

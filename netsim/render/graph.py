@@ -146,10 +146,22 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
         addr = bridge.address.split("/")[0] if bridge.address else "?"
         sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({bname})", fillcolor="#ede9fe")
         seats[addr] = f"{host}:{bname}"
+        others = []
         for other, h in scenario.hosts.items():
             for dev, iface in h.interfaces.items():
-                if iface.plug and iface.plug.startswith(f"{bname}."):
+                if not (iface.plug and iface.plug.startswith(f"{bname}.")):
+                    continue
+                if knock is not None and other == knock[0]:
                     sub.add_node(other, label=_host_label(scenario, other, dev))
+                else:
+                    others.append(label(scenario, other))
+        if others:  # the rest of the room, in one box: this view is about doors, not seats
+            sub.add_node(
+                f"{bname}:others",
+                label="also here:\\n" + "\\n".join(others),
+                fillcolor="#ffffff",
+                style="rounded,dashed,filled",
+            )
     g.add_node(host, label=label(scenario, host), shape="box3d", fillcolor="#ede9fe")
     for seat in seats.values():
         g.add_edge(host, seat, dir="none", color="#8c959f")

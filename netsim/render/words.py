@@ -37,7 +37,8 @@ def hop_sentence(scenario: Scenario, hop: Hop) -> str:
     where = _join(ports) if ports else ""
     verb = DECISION_WORDS[hop.decision]
     action = f"{verb} {where}".strip()
-    return f"{sender}'s {hop.what} for {dst}: {action} ({hop.reason})."
+    sentence = f"{sender}'s {hop.what} for {dst}: {action} ({hop.reason})."
+    return sentence[0].upper() + sentence[1:]
 
 
 def step_caption(scenario: Scenario, step: StepTrace) -> str:

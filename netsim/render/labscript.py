@@ -1,0 +1,223 @@
+"""The "try it yourself" script: a scenario rebuilt with plain `ip`, `bridge` and a little Python.
+
+The script is generated from the scenario, so what a reader copies is what the tests run. It
+puts itself inside a private network and mount namespace first: nothing it does can touch the
+reader's own interfaces, routes or firewall, and everything vanishes when it exits.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from netsim.addresses import BROADCAST, normalise_mac
+from netsim.scenario import Scenario, Step
+
+HEADER = """#!/usr/bin/env bash
+# Try it yourself: "{title}", from The Bottom Six.
+# Generated from {file}; every step below is one step of the post.
+#
+# Run it as root on any Linux machine with iproute2 and Python 3:   sudo bash {name}.sh
+# It first moves itself into a private network namespace of its own, so it never touches your
+# interfaces, routes or firewall, and everything it builds disappears when it ends.
+set -euo pipefail
+if [ "${{BOTTOM_SIX_PRIVATE:-}}" != 1 ]; then
+  exec unshare --net --mount --propagation private env BOTTOM_SIX_PRIVATE=1 bash "$0" "$@"
+fi
+mount -t tmpfs bottom-six /run   # `ip netns` keeps its files here, hidden from the rest of the machine
+mkdir -p /run/netns
+declare -A LISTENER              # "host address:port" -> pid of the listening program
+trap 'kill ${{LISTENER[@]:-}} 2>/dev/null || true' EXIT
+
+show_fdb() {{  # the learned lines of the bridge's MAC table
+  echo "\\$ bridge fdb show br $2   (learned entries)"
+  bridge -n "lab-$1" fdb show br "$2" | grep ' master ' | grep -v permanent || echo "(empty)"
+}}
+show_neigh() {{  # every host's ARP table
+  for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
+}}
+send_frame() {{  # host dev dst-mac src-mac: one raw Ethernet frame, as the kernel selftests send
+  ip netns exec "lab-$1" python3 - "$2" "$3" "$4" <<'PY'
+import socket, sys
+dev, dst, src = sys.argv[1:4]
+mac = lambda text: bytes.fromhex(text.replace(":", ""))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((dev, 0))
+s.send(mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0"))
+PY
+}}
+ask_arp() {{  # host dev my-mac my-ip target-ip: the question "who has target-ip?"
+  # The kernel only asks when it has a packet to deliver, and that packet would add traffic the
+  # post does not describe. So we write the question ourselves, after creating the INCOMPLETE
+  # entry the kernel would have made; the answer and every table change are the kernel's own.
+  ip -n "lab-$1" neigh replace "$5" dev "$2" nud incomplete
+  ip netns exec "lab-$1" python3 - "$2" "$3" "$4" "$5" <<'PY'
+import socket, sys
+dev, mac, ip, target = sys.argv[1:5]
+m = lambda text: bytes.fromhex(text.replace(":", ""))
+a = lambda text: socket.inet_aton(text)
+arp = b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01" + m(mac) + a(ip) + bytes(6) + a(target)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((dev, 0))
+s.send(b"\\xff" * 6 + m(mac) + b"\\x08\\x06" + arp)
+PY
+  sleep 0.2
+}}
+knock() {{  # host address port: a TCP connect, and what the kernel answered
+  ip netns exec "lab-$1" python3 - "$2" "$3" <<'PY'
+import errno, socket, sys
+addr, port = sys.argv[1], int(sys.argv[2])
+names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
+         errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
+s = socket.socket()
+s.settimeout(300)
+try:
+    s.connect((addr, port))
+    result = "connected"
+except TimeoutError:
+    result = "timeout"
+except OSError as exc:
+    result = names.get(exc.errno, exc.strerror)
+print(f"connect {{addr}}:{{port}} -> {{result}}")
+PY
+}}
+listen_on() {{  # host address port: a doorman that stays until close_on
+  ip netns exec "lab-$1" python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+while True:
+    s.accept()
+' "$2" "$3" &
+  LISTENER["$1 $2:$3"]=$!
+  sleep 0.3
+  echo "$1 listens on $2:$3"
+}}
+close_on() {{
+  kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
+  unset 'LISTENER["$1 $2:$3"]'
+  echo "$1 stops listening on $2:$3"
+}}
+"""
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def render(scenario: Scenario) -> str:
+    s = scenario
+    lines = [HEADER.format(title=s.title, file=s.file, name=s.name), "# --- The room ---"]
+    for host, h in s.hosts.items():
+        lines.append(f"ip netns add lab-{host}   # {h.label or host}: a network namespace of its own")
+        lines.append(
+            f"ip netns exec lab-{host} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+            "net.ipv6.conf.default.disable_ipv6=1   # no IPv6 chatter"
+        )
+        if h.tcp_syn_retries != 6:
+            lines.append(f"ip netns exec lab-{host} sysctl -qw net.ipv4.tcp_syn_retries={h.tcp_syn_retries}")
+        lines.append(f"ip -n lab-{host} link set lo up")
+    for name, br in s.bridges.items():
+        lines.append(
+            f"ip -n lab-{br.host} link add {name} type bridge ageing_time {br.ageing_time * 100} "
+            "stp_state 0 mcast_snooping 0"
+        )
+        lines.append(f"ip -n lab-{br.host} link set {name} address {s.bridge_mac(name)}")
+        if br.address:
+            lines.append(f"ip -n lab-{br.host} addr add {br.address} dev {name}   # the host's own seat")
+        lines.append(f"ip -n lab-{br.host} link set {name} up")
+    for host, h in s.hosts.items():
+        for dev, iface in h.interfaces.items():
+            if not iface.plug:
+                continue
+            target, _, end = iface.plug.partition(".")
+            if target in s.bridges:
+                owner = s.bridges[target].host
+                lines.append(f"# {h.label or host}'s cable: {dev} inside {host}, {end} on {target}")
+                lines.append(f"ip -n lab-{owner} link add {end} type veth peer name {dev} netns lab-{host}")
+                lines.append(f"ip -n lab-{owner} link set {end} address {s.port_mac(target, end)}")
+                lines.append(f"ip -n lab-{owner} link set {end} master {target}")
+                lines.append(f"ip -n lab-{owner} link set {end} up")
+            elif host < target:
+                lines.append(f"ip -n lab-{host} link add {dev} type veth peer name {end} netns lab-{target}")
+            lines.append(f"ip -n lab-{host} link set {dev} address {s.host_mac(host, dev)}")
+            if iface.address:
+                lines.append(f"ip -n lab-{host} addr add {iface.address} dev {dev}")
+            lines.append(f"ip -n lab-{host} link set {dev} up")
+        if h.gateway:
+            lines.append(f"ip -n lab-{host} route add default via {h.gateway}")
+    for name, br in s.bridges.items():
+        for port, flags in br.ports.items():
+            if s.host_at(name, port) is None:
+                lines.append(f"ip -n lab-{br.host} link add {port} type veth peer name {port}-x   # an empty seat")
+                lines.append(f"ip -n lab-{br.host} link set {port} master {name}")
+                lines.append(f"ip -n lab-{br.host} link set {port} up; ip -n lab-{br.host} link set {port}-x up")
+            changed = _flags(flags, defaults=True)
+            if changed:
+                lines.append(f"bridge -n lab-{br.host} link set dev {port} {changed}")
+    for host, h in s.hosts.items():
+        for text in h.listeners:
+            addr, port = text.rsplit(":", 1)
+            lines.append(f"listen_on {host} {addr} {port}")
+    lines.append("sleep 0.5   # let the links come up")
+    for n, step in enumerate(s.steps, 1):
+        lines.append("")
+        lines.append(f"echo; echo {_q(f'== step {n}/{len(s.steps)} {step.id}: {step.title or step.action}')}")
+        lines.extend(_step(s, step))
+    lines.append("")
+    lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
+    return "\n".join(lines) + "\n"
+
+
+def _flags(flags: object, defaults: bool = False) -> str:
+    default = {"learning": True, "flood": True, "mcast_flood": True, "bcast_flood": True, "hairpin": False}
+    parts = []
+    for key, normal in default.items():
+        value = getattr(flags, key)
+        if value is None or (defaults and value == normal):
+            continue
+        parts.append(f"{key} {'on' if value else 'off'}")
+    return " ".join(parts)
+
+
+def _step(s: Scenario, step: Step) -> list[str]:
+    owners = {name: br.host for name, br in s.bridges.items()}
+    show = [f"show_fdb {owner} {name}" for name, owner in owners.items()]
+    hosts = " ".join(s.hosts)
+    if step.send:
+        send = step.send
+        dev = (
+            send.dev
+            or next(iter(s.hosts[send.by].interfaces), None)
+            or next(b for b, o in owners.items() if o == send.by)
+        )
+        named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
+        dst = named or s.host_mac(send.dst)
+        src = send.src or s.host_mac(send.by, dev)
+        return [f"send_frame {send.by} {dev} {dst} {src}", "sleep 0.2", *show]
+    if step.arp:
+        host = step.arp.by
+        dev = next(iter(s.hosts[host].interfaces))
+        mine = next(str(a.ip) for a in s.addresses(host))
+        mac = s.host_mac(host, dev)
+        return [f"ask_arp {host} {dev} {mac} {mine} {step.arp.target}", *show, f"show_neigh {hosts}"]
+    if step.connect:
+        addr, port = step.connect.to.rsplit(":", 1)
+        return [f"knock {step.connect.by} {addr} {port}", *show, f"show_neigh {hosts}"]
+    if step.listen:
+        addr, port = step.listen.bind.rsplit(":", 1)
+        return [f"listen_on {step.listen.by} {addr} {port}"]
+    if step.close:
+        addr, port = step.close.bind.rsplit(":", 1)
+        return [f"close_on {step.close.by} {addr} {port}"]
+    if step.wait is not None:
+        return [f"sleep {step.wait:g}", *show]
+    if step.set_port:
+        c = step.set_port
+        return [f"bridge -n lab-{owners[c.bridge]} link set dev {c.port} {_flags(c)}"]
+    if step.set_bridge:
+        c = step.set_bridge
+        return [
+            f"ip -n lab-{owners[c.bridge]} link set {c.bridge} type bridge ageing_time {c.ageing_time * 100}",
+            *show,
+        ]
+    raise AssertionError(step.action)

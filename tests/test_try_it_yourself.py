@@ -1,0 +1,71 @@
+"""The "try it yourself" script a reader downloads is run here, and what it prints is what the
+post claims: the same MAC tables, ARP tables and connect results as netsim's trace."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netsim.lab.netns import missing_requirement
+from netsim.render.labscript import render
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml"))
+REASON = missing_requirement()
+
+FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
+NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
+CONNECT = re.compile(r"^connect \S+ -> (\S+)")
+
+
+def parse(output: str) -> dict[str, dict]:
+    """What the script printed, per step id: learned fdb lines, ARP tables, connect result."""
+    steps: dict[str, dict] = {}
+    current: dict | None = None
+    host = None
+    for line in output.splitlines():
+        if line.startswith("== step "):
+            step_id = line.split()[3].rstrip(":")
+            current = steps[step_id] = {"fdb": {}, "neigh": {}, "outcome": None, "fdb_shown": False}
+            host = None
+        elif current is None:
+            continue
+        elif line.startswith("$ bridge fdb show br "):
+            current["fdb_shown"] = True
+            current["fdb"].setdefault(line.split()[5], {})
+        elif m := FDB.match(line):
+            current["fdb"].setdefault(m.group(3), {})[m.group(1)] = m.group(2)
+        elif line.startswith("-- ip neigh in "):
+            host = line.split()[-1]
+            current["neigh"][host] = {}
+        elif (m := NEIGH.match(line)) and host is not None:
+            current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
+        elif m := CONNECT.match(line):
+            current["outcome"] = m.group(1)
+    return steps
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"the script needs what the lab needs: {REASON}")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
+    loaded = load_scenario(scenario)
+    script = tmp_path / f"{loaded.name}.sh"
+    script.write_text(render(loaded))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = parse(done.stdout)
+    trace = run(loaded)
+    assert list(printed) == [s.id for s in trace.steps]
+    for step in trace.steps:
+        got = printed[step.id]
+        if got["fdb_shown"]:
+            assert got["fdb"] == step.fdb, step.id
+        for host, table in got["neigh"].items():
+            want = {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in step.neigh[host].items()}
+            assert table == want, (step.id, host)
+        assert got["outcome"] == step.outcome, step.id
