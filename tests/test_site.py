@@ -141,9 +141,15 @@ def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:
         spec.loader.exec_module(module)
         return sys.modules["netsim.bridge"]
 
-    first = load()
-    second = load()
-    assert first is not second
+    saved = {name: mod for name, mod in sys.modules.items() if name == "netsim" or name.startswith("netsim.")}
+    try:
+        first = load()
+        second = load()
+        assert first is not second
+    finally:  # give the other tests back the modules they imported
+        for name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def test_post_one_offers_the_script_the_tests_run(site: Path) -> None:
