@@ -127,3 +127,26 @@ hosts:
   host: {listeners: ['127.0.0.1:8080']}
 steps: []
 """
+
+
+def test_a_veth_cable_between_two_hosts_carries_frames_with_no_bridge() -> None:
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    text = """
+title: two rooms, one cable
+hosts:
+  a:
+    interfaces: {veth0: {mac: '02:00:00:00:00:0a', address: 10.1.0.1/30, plug: b.veth1}}
+  b:
+    interfaces: {veth1: {mac: '02:00:00:00:00:0b', address: 10.1.0.2/30}}
+    listeners: ['10.1.0.2:80']
+steps:
+  - {id: frame, send: {by: a, dst: b}}
+  - {id: knock, connect: {by: a, to: '10.1.0.2:80'}}
+"""
+    trace = run(parse_scenario(text))
+    frame, knock = trace.steps
+    assert frame.frames == [] and [(x.host, x.accepted) for x in frame.arrivals] == [("b", True)]
+    assert knock.outcome == "connected"
+    assert knock.neigh["a"]["10.1.0.2"]["state"] == "REACHABLE"

@@ -27,11 +27,14 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     kernel = kernel_trace(file)
     if compare:
         from netsim.lab.compare import compare as diff
+        from netsim.lab.compare import notes_for
         from netsim.simulation import run as simulate
 
         agree, lines = diff(simulate(scenario).to_json(), kernel)
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
+        print("Named simplifications (known, not hidden):")
+        print("\n".join(notes_for(scenario)))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1
     if as_json:

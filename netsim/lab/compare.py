@@ -4,10 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-# Where netsim knowingly simplifies the kernel, the comparison names it instead of hiding it.
+# Where netsim or the lab knowingly differs from the kernel, the comparison names it.
 SIMPLIFICATIONS = {
-    "reachable-time": "netsim ages REACHABLE to STALE after exactly 30 s; the kernel picks 15-45 s at random",
+    "reachable-time": "netsim ages REACHABLE to STALE after exactly 30 s; the kernel picks 15-45 s at random, "
+    "so a wait between 15 and 45 s after an ARP answer may disagree",
+    "arp-request": "for an `arp` step the lab writes the asker's request itself and creates its INCOMPLETE "
+    "entry first (the kernel asks only when it has a packet to send); the answer and all tables are the kernel's",
+    "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
+    "from closing them appears in any step",
+    "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
 }
+
+
+def notes_for(scenario: Any) -> list[str]:
+    """The named simplifications that apply to this scenario, one line each."""
+    names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    if any(s.arp for s in scenario.steps):
+        names.append("arp-request")
+    if any(s.wait is not None and s.wait >= 15 for s in scenario.steps):
+        names.append("reachable-time")
+    names.append("multicast")
+    return [f"  {name}: {SIMPLIFICATIONS[name]}" for name in names]
 
 
 def compare(netsim: dict[str, Any], kernel: dict[str, Any]) -> tuple[bool, list[str]]:
