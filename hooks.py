@@ -89,21 +89,24 @@ def on_post_build(config: Any) -> None:
 
 
 def _write_scripts(site: Path) -> None:
-    """Each scenario's "try it yourself" script, next to the pages that link to it."""
+    """Each scenario's "try it yourself" script and its capture, next to the pages that link to them."""
+    from netsim.errors import ScenarioError
     from netsim.render.labscript import render
     from netsim.scenario import load_scenario
+    from netsim.simulation import run
+    from netsim.wire import pcap
 
-    out = site / "scripts"
-    out.mkdir(exist_ok=True)
-    from netsim.errors import ScenarioError
-
+    (site / "scripts").mkdir(exist_ok=True)
+    (site / "captures").mkdir(exist_ok=True)
     for path in sorted((ROOT / "diagrams").glob("*.yaml")):
         try:
             scenario = load_scenario(path)
         except ScenarioError as exc:  # the page already shows this error in a box
-            log.warning(f"no script for {path.name}: {exc}")
+            log.warning(f"no script or capture for {path.name}: {exc}")
             continue
-        (out / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
+        (site / "scripts" / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
+        hops = [hop for step in run(scenario).steps for hop in step.frames]
+        (site / "captures" / f"{scenario.name}.pcap").write_bytes(pcap(hops))
 
 
 def _write_feed(config: Any, site: Path) -> None:

@@ -35,10 +35,20 @@ class Tcp:
     sport: int
     dport: int
     flags: str  # "S", "SA", "A", "RA": the letters tcpdump prints
+    seq: int = 0
+    ack: int = 0
 
     def summary(self) -> str:
         names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}
         return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
+
+
+def initial_sequence(src_ip: str, dst_ip: str, sport: int, dport: int) -> int:
+    """A deterministic stand-in for the kernel's random initial sequence number."""
+    digest = 2166136261
+    for ch in f"{src_ip}:{sport}>{dst_ip}:{dport}":
+        digest = ((digest ^ ord(ch)) * 16777619) & 0xFFFFFFFF
+    return digest
 
 
 @dataclass(frozen=True)

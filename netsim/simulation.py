@@ -15,7 +15,7 @@ from itertools import count
 from netsim import arp, ipv4, tcp
 from netsim.addresses import BROADCAST, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
-from netsim.frames import Arp, Frame, Tcp
+from netsim.frames import Arp, Frame, Tcp, initial_sequence
 from netsim.netns import Connection, Iface, Namespace
 from netsim.routing import RouteEntry
 from netsim.scenario import (
@@ -260,7 +260,8 @@ class Simulation:
         )
         conn = Connection(src_ip, next(self._ports), dst_ip, dport)
         ns.connections.append(conn)
-        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S")
+        isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
+        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn)
         ipv4.output(self, ns, syn)
         for offset in tcp.retransmit_times(ns.tcp_syn_retries):
             self.schedule(offset, lambda: self._retransmit_syn(ns, conn, syn))

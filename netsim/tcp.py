@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netsim.addresses import ANY
-from netsim.frames import Tcp
+from netsim.frames import Tcp, initial_sequence
 
 if TYPE_CHECKING:
     from netsim.netns import Connection, Namespace
@@ -50,11 +50,12 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
         if found is None:
             # No socket matched: the kernel itself slams the door; no program ever hears of it.
             sim.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
-            flags = "RA"
+            reply = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1)
         else:
             sim.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
-            flags = "SA"
-        ipv4.output(sim, ns, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, flags))
+            isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
+            reply = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1)
+        ipv4.output(sim, ns, reply)
         return
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
@@ -67,7 +68,7 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
     if seg.flags == "SA":
         ns.neigh.confirm(ipv4.nexthop(ns, seg.src_ip), sim.now)
         conn.state = "connected"
-        ipv4.output(sim, ns, Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A"))
+        ipv4.output(sim, ns, Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1))
     elif seg.flags == "RA":
         conn.state = "refused"
 

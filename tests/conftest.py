@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +40,7 @@ steps:
 {steps}
 """
 
+ROOT = Path(__file__).resolve().parent.parent
 MAC = {"a": "02:00:00:00:00:0a", "b": "02:00:00:00:00:0b", "c": "02:00:00:00:00:0c", "br0": "02:00:00:00:00:01"}
 
 
@@ -48,6 +53,22 @@ def room(steps: str, *, ageing: int = 300, p1: str = "", listeners: str = "") ->
 
 def simulate(steps: str, **kwargs: object) -> Trace:
     return run(room(steps, **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as `mkdocs build --strict` writes it, built once per test run."""
+    out = tmp_path_factory.mktemp("site")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return out
 
 
 @pytest.fixture

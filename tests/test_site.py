@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from sitecopy import ROOT, copy_site
 
+from netsim.scenario import load_scenario
+
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 
 
@@ -22,12 +24,9 @@ def mkdocs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("site")
-    result = mkdocs("build", "--strict", "-d", str(out), cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    return out
+@pytest.fixture
+def site(built_site: Path) -> Path:
+    return built_site
 
 
 def test_no_page_loads_anything_from_another_host(site: Path) -> None:
@@ -51,11 +50,21 @@ def test_pages_link_to_files_so_the_site_works_from_a_folder(site: Path) -> None
     assert 'href="posts/margarets-room.html"' in html
 
 
+def test_diagrams_show_the_scenarios_addresses_and_badges(site: Path) -> None:
+    html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    svgs = re.findall(r"<svg font-family.*?</svg>", html, re.S)
+    assert len(svgs) >= 30
+    text = " ".join(re.findall(r">([^<>]+)</text>", " ".join(svgs)))
+    for value in ("10.88.0.1", "10.88.0.3", "aa:42:81:9c:0e:33", "ba:11:22:33:44:55", "127.0.0.1:19001"):
+        assert value in text, value
+
+
 def test_post_one_has_every_figure_and_every_claim_ticked(site: Path) -> None:
     source = (ROOT / "docs" / "posts" / "margarets-room.md").read_text(encoding="utf-8")
     html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
-    figures = re.findall(r'<figure class="ns-figure".*?</figure>', html, re.S)
-    assert len(figures) == source.count("{{ figure(")
+    figures = re.findall(r'<figure class="ns-figure .*?</figure>', html, re.S)
+    steps = len(load_scenario(ROOT / "diagrams" / "margarets-room.yaml").steps)
+    assert len(figures) == source.count("{{ figure(") + steps  # the inline figures and the stepper
     for fig in figures:
         assert "<svg" in fig and 'role="img" aria-label="' in fig and "<figcaption>" in fig
     assert html.count('class="ns-claim"') == source.count("{{ claim(")
@@ -162,3 +171,16 @@ def test_post_one_offers_the_script_the_tests_run(site: Path) -> None:
     assert 'href="../scripts/margarets-room.sh" download' in html
     text = re.sub(r"<[^>]+>", "", html)  # the code block is highlighted token by token
     assert "exec unshare --net --mount --propagation private" in text
+
+
+def test_pages_have_social_titles_and_descriptions(site: Path) -> None:
+    html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8").replace("&#39;", "'")
+    assert '<meta property="og:title" content="Margaret\'s room · The Bottom Six">' in html
+    assert '<meta property="og:description" content="Why my terminal could reach an SSH tunnel' in html
+    assert '<meta name="description" content="Why my terminal' in html
+
+
+def test_glossary_terms_explain_themselves(site: Path) -> None:
+    html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert re.search(r'<abbr title="Address Resolution Protocol[^"]*">ARP</abbr>', html)
+    assert re.search(r'<abbr title="Virtual Ethernet pair[^"]*">veth</abbr>', html)

@@ -20,7 +20,7 @@ import yaml
 from netsim import claims
 from netsim.errors import ClaimError, NetsimError, ScenarioError
 from netsim.pages.book import Book
-from netsim.render import graph, tables
+from netsim.render import bytes_view, graph, tables
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -48,6 +48,7 @@ class Page:
         "field_reference",
         "fact_reference",
         "try_it",
+        "stepper",
     )
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
@@ -117,6 +118,20 @@ class Page:
         key = f"{scenario.name}/{step.id}"
         self._shown.setdefault(key, self._line_of(f'"{step.id}"'))
         index = trace.steps.index(step) + 1
+        return self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
+
+    def _step_figure(
+        self,
+        scenario: Scenario,
+        trace: Trace,
+        step: StepTrace,
+        element_id: str,
+        view: str = "auto",
+        neigh: bool | None = None,
+        extra_class: str = "",
+        show_bytes: bool = False,
+    ) -> str:
+        index = trace.steps.index(step) + 1
         if view == "auto":
             view = "rooms" if step.action in ("connect", "listen", "close") else "room"
         if view == "rooms":
@@ -126,7 +141,7 @@ class Page:
             alt = _room_alt(scenario, step)
         show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
         parts = [
-            f'<figure class="ns-figure" id="{scenario.name}-step-{index}" data-step="{index}" '
+            f'<figure class="ns-figure {extra_class}" id="{element_id}" data-step="{index}" '
             f'data-steps="{len(trace.steps)}">',
             f'<div class="ns-diagram" role="img" aria-label="{html.escape(alt)}">{_one_block(svg)}</div>',
             f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
@@ -136,8 +151,41 @@ class Page:
             parts.append(tables.fdb_table(scenario, step))
             if show_neigh:
                 parts.append(tables.neigh_table(scenario, step))
+        if show_bytes and step.frames:
+            parts.append(bytes_view.render(scenario, step))
         parts.append("</figure>")
         return "\n".join(parts)
+
+    def stepper(self, scenario: str | None = None) -> str:
+        """Every step of a scenario in one figure, with Previous / Next, keys and a link per step."""
+        s = self._scenario(scenario)
+        _, trace = self.book.get(s.name)
+        depth = max(0, len(Path(self.file).parts) - 2)
+        capture = "../" * depth + f"captures/{s.name}.pcap"
+        for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
+            self._shown.setdefault(f"{s.name}/{step.id}", self._line_of("stepper("))
+        figures = [
+            self._step_figure(s, trace, step, f"{s.name}-step-{n}", extra_class="ns-step", show_bytes=True)
+            for n, step in enumerate(trace.steps, 1)
+        ]
+        controls = (
+            '<div class="ns-stepper-controls">'
+            '<button type="button" class="md-button ns-prev" aria-label="Previous step">◀ Previous</button>'
+            f'<span class="ns-count" aria-live="polite">Step 1 of {len(trace.steps)}</span>'
+            '<button type="button" class="md-button ns-next" aria-label="Next step">Next ▶</button>'
+            "</div>"
+        )
+        return "\n".join(
+            [
+                f'<div class="ns-stepper" data-scenario="{s.name}" tabindex="0" role="group" '
+                f'aria-label="{html.escape(s.title)}: step through the scenario with the arrow keys">',
+                controls,
+                *figures,
+                f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
+                f'<a href="{capture}" download>{s.name}.pcap</a> (open it in Wireshark).</p>',
+                "</div>",
+            ]
+        )
 
     def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str]:
         action = scenario.step(step.id)
