@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve build test lint format check lab bench clean
+.PHONY: serve build test lint format check lab bench audit clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
@@ -24,17 +24,17 @@ build: $(STAMP)
 
 ## test: lint, validate scenarios, strict build, then every test
 test: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks hooks.py macros.py
-	$(BIN)/ruff format --check netsim tests benchmarks hooks.py macros.py
+	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py
+	$(BIN)/ruff format --check netsim tests benchmarks audit hooks.py macros.py
 	$(BIN)/python -m netsim check
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks hooks.py macros.py
+	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py
 
 format: $(STAMP)
-	$(BIN)/ruff format netsim tests benchmarks hooks.py macros.py
-	$(BIN)/ruff check --fix netsim tests benchmarks hooks.py macros.py
+	$(BIN)/ruff format netsim tests benchmarks audit hooks.py macros.py
+	$(BIN)/ruff check --fix netsim tests benchmarks audit hooks.py macros.py
 
 ## lab: compare every scenario with the real kernel (needs root)
 lab: $(STAMP)
@@ -46,3 +46,7 @@ bench: $(STAMP)
 
 clean:
 	rm -rf site .cache .pytest_cache .ruff_cache .hypothesis
+
+## audit: bytes on first load and Lighthouse scores per post (needs Node.js and Chromium)
+audit: $(STAMP)
+	$(BIN)/python audit/run.py
