@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
 import sys
 from datetime import UTC, date, datetime, time
@@ -58,7 +59,22 @@ def on_config(config: Any) -> Any:
     return config
 
 
+def on_env(env: Any, config: Any, files: Any) -> Any:
+    """Keep the theme's compiled templates between rebuilds: a live reload need not recompile them."""
+    import jinja2
+
+    cache = Path(os.environ.get("NETSIM_JINJA_CACHE_DIR", ROOT / ".cache" / "jinja"))
+    cache.mkdir(parents=True, exist_ok=True)
+    env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache))
+    return env
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    dump = os.environ.get("NETSIM_DUMP_MARKDOWN")
+    if dump:  # benchmarks/run.py: the pages as they are once every macro has run
+        target = Path(dump) / page.file.src_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(markdown, encoding="utf-8")
     if "<!-- series-index -->" in markdown:
         here = Path(page.file.src_path).parent
         items = [

@@ -46,6 +46,10 @@ def on_pre_page_macros(env: Any) -> None:
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
 
 
+def on_post_build(env: Any) -> None:
+    _state["book"].figures.write_figures(_state["book"].used_figures, Path(env.conf["site_dir"]))
+
+
 def on_post_page_macros(env: Any) -> None:
     page = _state["page"]
     if page is not None and page.finish():

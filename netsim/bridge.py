@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from netsim.addresses import is_broadcast, is_group, is_valid_source
@@ -18,14 +19,50 @@ class PortFlags:
     hairpin: bool = False
 
 
+class Excluding(Sequence[str]):
+    """Every eligible port but one, without copying them: a flood in a 10,000-port bridge is O(1)."""
+
+    __slots__ = ("_ports", "_skip", "_index")
+
+    def __init__(self, ports: tuple[str, ...], skip: str, index: dict[str, int]) -> None:
+        self._ports, self._skip, self._index = ports, skip, index
+
+    def __len__(self) -> int:
+        return len(self._ports) - 1
+
+    def __iter__(self) -> Iterator[str]:
+        return (p for p in self._ports if p != self._skip)
+
+    def __contains__(self, port: object) -> bool:
+        return port != self._skip and port in self._index
+
+    def __getitem__(self, i):  # noqa: ANN001, ANN204 - Sequence's overloaded signature
+        return tuple(self)[i]
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @dataclass(frozen=True)
 class Decision:
-    """What the bridge did with one frame; `out_ports` may include the bridge itself (the host)."""
+    """What the bridge did with one frame."""
 
     decision: str  # forward | flood | drop | local
-    out_ports: tuple[str, ...]
+    ports: Sequence[str]  # the bridge ports the frame leaves by
     reason: str
     learned: str = ""  # what learning did: new, moved, refreshed, local, not-learned or ""
+    to_host: str = ""  # the bridge's own name when the frame also goes up to the host
+
+    @property
+    def out_ports(self) -> tuple[str, ...]:
+        """Every way out, the bridge device itself (the host's seat) last."""
+        return (*self.ports, self.to_host) if self.to_host else tuple(self.ports)
 
 
 @dataclass
@@ -37,6 +74,7 @@ class Bridge:
     ageing_time: float
     ports: dict[str, PortFlags] = field(default_factory=dict)
     fdb: Fdb = field(init=False)
+    _eligible: dict[str, tuple[tuple[str, ...], dict[str, int]]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fdb = Fdb(self.ageing_time)
@@ -45,6 +83,13 @@ class Bridge:
     def add_port(self, name: str, mac: str, flags: PortFlags) -> None:
         self.ports[name] = flags
         self.fdb.add_local(mac, name)  # br_if.c: a port's own MAC becomes a local entry
+        self._eligible.clear()
+
+    def set_port_flags(self, port: str, **changes: bool) -> None:
+        """`bridge link set dev PORT flood off ...`."""
+        for key, value in changes.items():
+            setattr(self.ports[port], key, value)
+        self._eligible.clear()
 
     # br_handle_frame() / br_handle_frame_finish(): a frame arriving on a port
     def receive(self, frame: Frame, in_port: str, now: float) -> Decision:
@@ -56,15 +101,15 @@ class Bridge:
 
         if is_broadcast(frame.dst):
             out = self._flood_ports(in_port, "bcast_flood")
-            return Decision("flood", (*out, self.name), "broadcast: every port and the host", learned)
+            return Decision("flood", out, "broadcast: every port and the host", learned, self.name)
         if is_group(frame.dst):
             # Simplification: no IGMP snooping, so multicast floods like broadcast does.
             out = self._flood_ports(in_port, "mcast_flood")
-            return Decision("flood", (*out, self.name), "multicast: flooded without snooping", learned)
+            return Decision("flood", out, "multicast: flooded without snooping", learned, self.name)
 
         entry = self.fdb.lookup(frame.dst, now)
         if entry is not None and entry.local:
-            return Decision("local", (self.name,), "addressed to the bridge or a port's own MAC", learned)
+            return Decision("local", (), "addressed to the bridge or a port's own MAC", learned, self.name)
         if entry is not None:
             if entry.port == in_port and not self.ports[in_port].hairpin:
                 return Decision("drop", (), "destination is on the port it came from", learned)
@@ -84,8 +129,12 @@ class Bridge:
             return Decision("drop", (), "addressed to the host's own MAC")
         return Decision("flood", self._flood_ports(None, "flood"), "destination unknown")
 
-    def _flood_ports(self, in_port: str | None, flag: str) -> tuple[str, ...]:
+    def _flood_ports(self, in_port: str | None, flag: str) -> Sequence[str]:
         # br_flood()/should_deliver(): never back out of the ingress port unless hairpin is on
-        return tuple(
-            name for name, flags in self.ports.items() if getattr(flags, flag) and (name != in_port or flags.hairpin)
-        )
+        if flag not in self._eligible:
+            eligible = tuple(name for name, flags in self.ports.items() if getattr(flags, flag))
+            self._eligible[flag] = (eligible, {name: i for i, name in enumerate(eligible)})
+        eligible, index = self._eligible[flag]
+        if in_port is None or in_port not in index or self.ports[in_port].hairpin:
+            return eligible
+        return Excluding(eligible, in_port, index)

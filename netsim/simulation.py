@@ -290,11 +290,9 @@ class Simulation:
         self.advance(seconds)
 
     def _step_set_port(self, change: SetPort) -> None:
-        flags = self.bridges[change.bridge].ports[change.port]
-        for name in ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin"):
-            value = getattr(change, name)
-            if value is not None:
-                setattr(flags, name, value)
+        names = ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin")
+        changes = {name: getattr(change, name) for name in names if getattr(change, name) is not None}
+        self.bridges[change.bridge].set_port_flags(change.port, **changes)
 
     def _step_set_bridge(self, change: SetBridge) -> None:
         self.bridges[change.bridge].fdb.ageing_time = change.ageing_time

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from netsim.errors import ScenarioError
+from netsim.pages.cache import FigureCache
 from netsim.scenario import Scenario, load_scenario
 from netsim.simulation import run
 from netsim.trace import Trace
@@ -16,6 +18,9 @@ class Book:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
+        self._digest: dict[str, str] = {}
+        self.figures = FigureCache(root)
+        self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
 
     def path(self, name: str) -> Path:
         return self.root / "diagrams" / f"{name}.yaml"
@@ -28,4 +33,10 @@ class Book:
                 raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")
             scenario = load_scenario(path)
             self._loaded[name] = (scenario, run(scenario))
+            self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._loaded[name]
+
+    def digest(self, name: str) -> str:
+        """The scenario file's content hash: part of every cached figure's key."""
+        self.get(name)
+        return self._digest[name]

@@ -131,6 +131,37 @@ class Page:
         extra_class: str = "",
         show_bytes: bool = False,
     ) -> str:
+        parts = (
+            scenario.name,
+            self.book.digest(scenario.name),
+            step.id,
+            element_id,
+            view,
+            repr(neigh),
+            extra_class,
+            repr(show_bytes),
+        )
+        figure = self.book.figures.get(
+            parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
+        )
+        self.book.used_figures.update(FIGURE_NAME.findall(figure))
+        return figure.replace(FIGURE_ROOT, self._root())
+
+    def _root(self) -> str:
+        """From this page back to the site's root: docs/posts/x.md -> '../'."""
+        return "../" * max(0, len(Path(self.file).parts) - 2)
+
+    def _render_figure(
+        self,
+        scenario: Scenario,
+        trace: Trace,
+        step: StepTrace,
+        element_id: str,
+        view: str,
+        neigh: bool | None,
+        extra_class: str,
+        show_bytes: bool,
+    ) -> str:
         index = trace.steps.index(step) + 1
         if view == "auto":
             view = "rooms" if step.action in ("connect", "listen", "close") else "room"
@@ -143,7 +174,7 @@ class Page:
         parts = [
             f'<figure class="ns-figure {extra_class}" id="{element_id}" data-step="{index}" '
             f'data-steps="{len(trace.steps)}">',
-            f'<div class="ns-diagram" role="img" aria-label="{html.escape(alt)}">{_one_block(svg)}</div>',
+            f'<div class="ns-diagram">{_img(self.book.figures.store_svg(svg), svg, alt)}</div>',
             f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
             f"{html.escape(step.title or step.id)}.</strong> {html.escape(step_caption(scenario, step))}</figcaption>",
         ]
@@ -160,8 +191,7 @@ class Page:
         """Every step of a scenario in one figure, with Previous / Next, keys and a link per step."""
         s = self._scenario(scenario)
         _, trace = self.book.get(s.name)
-        depth = max(0, len(Path(self.file).parts) - 2)
-        capture = "../" * depth + f"captures/{s.name}.pcap"
+        capture = self._root() + f"captures/{s.name}.pcap"
         for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
             self._shown.setdefault(f"{s.name}/{step.id}", self._line_of("stepper("))
         figures = [
@@ -248,8 +278,7 @@ class Page:
         from netsim.render.labscript import render as render_script
 
         s = self._scenario(scenario)
-        depth = max(0, len(Path(self.file).parts) - 2)  # docs/posts/x.md -> one level down
-        href = "../" * depth + f"scripts/{s.name}.sh"
+        href = self._root() + f"scripts/{s.name}.sh"
         body = [
             f'Download <a href="{href}" download><code>{s.name}.sh</code></a> and run it as root on any Linux',
             f"machine with iproute2 and Python 3: `sudo bash {s.name}.sh`. It builds this post's room out of",
@@ -300,9 +329,18 @@ class Page:
         return macro
 
 
-def _one_block(svg: str) -> str:
-    """Markdown ends a raw HTML block at a blank line; keep the SVG one block."""
-    return "\n".join(line for line in svg.splitlines() if line.strip())
+FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
+FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
+
+
+def _img(name: str, svg: str, alt: str) -> str:
+    """The diagram as its own file: pages stay small, and the browser caches what repeats."""
+    size = re.search(r'<svg[^>]*\bwidth="(\d+)pt" height="(\d+)pt"', svg)
+    width, height = (round(int(size.group(1)) * 4 / 3), round(int(size.group(2)) * 4 / 3)) if size else (800, 400)
+    return (
+        f'<img class="ns-svg" src="{FIGURE_ROOT}figures/{name}.svg" alt="{html.escape(alt)}" '
+        f'width="{width}" height="{height}" loading="lazy" decoding="async">'
+    )
 
 
 def _room_alt(scenario: Scenario, step: StepTrace) -> str:

@@ -1,0 +1,231 @@
+"""`make bench`: what executable diagrams cost, and how far the simulator scales.
+
+Prints a table and writes the same figures to build/bench/results.json. Nothing here is a test:
+the figures are measured on this machine, in this run, and compared with baselines measured in
+the same run. Targets (issue 6): cold build <= 1.25x and warm build <= 1.05x the baseline; a
+prose edit under 1 s and a scenario edit under 1.5 s to reload; >= 200,000 frames/s through a
+bridge, each tenfold step in frames costing <= 11x; byte-identical builds.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from sitecopy import copy_site  # noqa: E402
+
+from benchmarks import scale  # noqa: E402
+
+OUT = ROOT / "build" / "bench"
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def build(src: Path, out: Path, cache: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(out)],
+        cwd=src,
+        env={**ENV, "NETSIM_CACHE_DIR": str(cache)},
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def baseline_copy(work: Path) -> Path:
+    """The same pages with every macro already expanded: mkdocs and the theme, no netsim work."""
+    src = copy_site(work / "baseline")
+    dump = work / "rendered"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(work / "dump-site")],
+        cwd=ROOT,
+        env={**ENV, "NETSIM_DUMP_MARKDOWN": str(dump), "NETSIM_CACHE_DIR": str(work / "dump-cache")},
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
+    for page in dump.rglob("*.md"):
+        original = (ROOT / "docs" / page.relative_to(dump)).read_text(encoding="utf-8")
+        front = re.match(r"\A---\n.*?\n---\n", original, re.S)
+        body = "{% raw %}" + page.read_text(encoding="utf-8") + "{% endraw %}"
+        (src / "docs" / page.relative_to(dump)).write_text((front.group(0) if front else "") + body, encoding="utf-8")
+    return src
+
+
+def build_costs(work: Path) -> dict:
+    base_src = baseline_copy(work)
+    warm_cache = work / "warm-cache"
+    build(ROOT, work / "prime", warm_cache)  # fill the cache once, unmeasured
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": [], "cold_everything": []}
+    for n in range(RUNS):  # interleaved, so drift on the machine touches all of them alike
+        say(f"builds, round {n + 1}/{RUNS}")
+        # cold: netsim's figure cache empty (the theme's template cache is warm, as in the baseline)
+        times["cold"].append(build(ROOT, work / f"cold{n}", work / f"cold-cache-{n}"))
+        times["warm"].append(build(ROOT, work / f"warm{n}", warm_cache))
+        times["baseline"].append(build(base_src, work / f"base{n}", warm_cache))
+        # for the record: every cache empty, the theme's compiled templates included
+        times["cold_everything"].append(
+            build(ROOT, work / f"all{n}", work / f"all-cache-{n}", templates=work / f"all-jinja-{n}")
+        )
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "runs": RUNS,
+        "median_seconds": {k: round(v, 3) for k, v in med.items()},
+        "cold_over_baseline": round(med["cold"] / med["baseline"], 3),
+        "warm_over_baseline": round(med["warm"] / med["baseline"], 3),
+        "cold_everything_over_baseline": round(med["cold_everything"] / med["baseline"], 3),
+    }
+
+
+def identical_builds(work: Path) -> dict:
+    a, b = work / "same-a", work / "same-b"
+    build(ROOT, a, work / "same-cache-a")
+    build(ROOT, b, work / "same-cache-b")
+    different = []
+    for path in sorted(a.rglob("*")):
+        if path.is_file() and not filecmp.cmp(path, b / path.relative_to(a), shallow=False):
+            different.append(str(path.relative_to(a)))
+    return {"files": sum(1 for p in a.rglob("*") if p.is_file()), "different": different}
+
+
+def _fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own server
+        return response.read().decode("utf-8")
+
+
+def live_reload(work: Path) -> dict:
+    src = copy_site(work / "serve")
+    port = 8700 + os.getpid() % 200
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}", "--livereload"],
+        cwd=src,
+        env={**ENV, "NETSIM_CACHE_DIR": str(work / "serve-cache")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/posts/margarets-room.html"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                _fetch(url)
+                break
+            except OSError:
+                time.sleep(0.2)
+        result = {}
+        post = src / "docs" / "posts" / "margarets-room.md"
+        scenario = src / "diagrams" / "margarets-room.yaml"
+        cases = {
+            "prose_edit": (post, "an old acquaintance", "an old friend{n}"),
+            "scenario_edit": (scenario, "title: Alice writes back", "title: Alice writes back{n}"),
+        }
+        for name, (path, old, new) in cases.items():
+            original = path.read_text(encoding="utf-8")
+            samples = []
+            for n in range(RUNS):
+                say(f"live reload, {name} {n + 1}/{RUNS}")
+                marker = new.format(n=f" {n}x")
+                time.sleep(1.0)  # let the server settle between edits
+                start = time.perf_counter()
+                path.write_text(original.replace(old, marker), encoding="utf-8")
+                while marker.split(" ", 1)[-1] not in _fetch(url).replace("&#39;", "'"):
+                    time.sleep(0.01)
+                samples.append(time.perf_counter() - start)
+            path.write_text(original, encoding="utf-8")
+            result[name] = {"median_seconds": round(statistics.median(samples), 3), "samples": len(samples)}
+        return result
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def per_diagram() -> dict:
+    from netsim.render import graph
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    sims, renders = [], []
+    for path in sorted((ROOT / "diagrams").glob("*.yaml")):
+        scenario = load_scenario(path)
+        for _ in range(20):
+            start = time.perf_counter()
+            trace = run(load_scenario(path))
+            sims.append(time.perf_counter() - start)
+        for step in trace.steps:
+            for _ in range(5):
+                start = time.perf_counter()
+                graph.room(scenario, step)
+                renders.append(time.perf_counter() - start)
+    return {
+        "simulate_scenario_ms": round(statistics.median(sims) * 1000, 2),
+        "render_diagram_ms": round(statistics.median(renders) * 1000, 2),
+    }
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    results: dict = {"python": sys.version.split()[0], "runs": RUNS}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        say("per-diagram costs")
+        results["per_diagram"] = per_diagram()
+        say("simulator scale")
+        results["scale"] = scale.table([1_000, 10_000, 100_000, 1_000_000], [10, 1_000, 10_000])
+        say("peak memory of a million-frame run (tracemalloc)")
+        results["peak_memory_1m_frames_1000_hosts_mb"] = round(scale.peak_memory(1_000_000, 1_000) / 1e6, 1)
+        results["build"] = build_costs(work)
+        results["identical_builds"] = identical_builds(work)
+        results["live_reload"] = live_reload(work)
+        shutil.rmtree(work, ignore_errors=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    report(results)
+    print(f"\nwritten: {OUT / 'results.json'}")
+    return 0
+
+
+def report(r: dict) -> None:
+    b, lr, pdg = r["build"], r["live_reload"], r["per_diagram"]
+    print(f"\n== Build cost (median of {b['runs']}, seconds) ==")
+    for k, v in b["median_seconds"].items():
+        print(f"  {k:9} {v:7.3f}")
+    print(f"  cold / baseline {b['cold_over_baseline']:.3f}   (target <= 1.25)")
+    print(f"  warm / baseline {b['warm_over_baseline']:.3f}   (target <= 1.05)")
+    print(f"  cold with the theme's template cache empty too / baseline {b['cold_everything_over_baseline']:.3f}")
+    ident = r["identical_builds"]
+    print(f"  two clean builds: {ident['files']} files, {len(ident['different'])} different {ident['different'] or ''}")
+    print("\n== Live reload under mkdocs serve (median seconds) ==")
+    print(f"  prose edit     {lr['prose_edit']['median_seconds']:.3f}   (target < 1.0)")
+    print(f"  scenario edit  {lr['scenario_edit']['median_seconds']:.3f}   (target < 1.5)")
+    print("\n== Per diagram (median) ==")
+    print(f"  simulate one scenario  {pdg['simulate_scenario_ms']:.2f} ms")
+    print(f"  render one diagram     {pdg['render_diagram_ms']:.2f} ms")
+    print("\n== Simulator scale: frames through one bridge ==")
+    print(f"  {'hosts':>6} {'frames':>9} {'seconds':>8} {'frames/s':>10} {'x per 10x':>9}")
+    for row in r["scale"]:
+        growth = "" if row["growth_per_tenfold"] is None else f"{row['growth_per_tenfold']:.2f}"
+        print(
+            f"  {row['hosts']:>6} {row['frames']:>9} {row['seconds']:>8.3f} {row['frames_per_second']:>10} {growth:>9}"
+        )
+    print(f"  peak memory, 1,000,000 frames among 1,000 hosts: {r['peak_memory_1m_frames_1000_hosts_mb']} MB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""A disk cache of rendered figures, keyed by everything that determines them.
+
+The key hashes the scenario file, the figure's arguments, every source file of netsim and the
+Graphviz version, so an edit to any of them renders afresh and nothing stale is ever served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+NETSIM = Path(__file__).resolve().parents[1]
+
+
+@cache
+def graphviz_version() -> str:
+    import pygraphviz as pgv
+
+    svg = pgv.AGraph().draw(format="svg", prog="dot").decode()
+    found = re.search(r"graphviz version ([^\s]+)", svg)
+    return f"pygraphviz {pgv.__version__}, graphviz {found.group(1) if found else 'unknown'}"
+
+
+def code_salt() -> str:
+    """A digest of netsim's own code and the renderer's version."""
+    digest = hashlib.sha256(graphviz_version().encode())
+    for path in sorted(NETSIM.rglob("*.py")):
+        digest.update(str(path.relative_to(NETSIM)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class FigureCache:
+    def __init__(self, root: Path) -> None:
+        setting = os.environ.get("NETSIM_CACHE_DIR", str(root / ".cache" / "netsim"))
+        self.dir = Path(setting) if setting != "off" else None
+        self.salt = code_salt() if self.dir else ""
+        self.hits = self.misses = 0
+        self.svgs: dict[str, str] = {}  # diagrams rendered in this process, by name
+
+    def store_svg(self, svg: str) -> str:
+        """Keep a diagram under a name made from its content; return the name."""
+        name = hashlib.sha256(svg.encode()).hexdigest()[:20]
+        self.svgs[name] = svg
+        if self.dir is not None:
+            path = self.dir / "svg" / f"{name}.svg"
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(svg, encoding="utf-8")
+        return name
+
+    def svg(self, name: str) -> str:
+        if name in self.svgs:
+            return self.svgs[name]
+        assert self.dir is not None  # a name from a cached figure implies a cache directory
+        return (self.dir / "svg" / f"{name}.svg").read_text(encoding="utf-8")
+
+    def write_figures(self, names: set[str], site_dir: Path) -> None:
+        """Put every diagram the pages used into site/figures/."""
+        out = site_dir / "figures"
+        out.mkdir(parents=True, exist_ok=True)
+        for name in sorted(names):
+            (out / f"{name}.svg").write_text(self.svg(name), encoding="utf-8")
+
+    def get(self, parts: tuple[str, ...], make: Callable[[], str]) -> str:
+        if self.dir is None:
+            return make()
+        key = hashlib.sha256("\0".join((self.salt, *parts)).encode()).hexdigest()
+        path = self.dir / key[:2] / f"{key}.html"
+        if path.exists():
+            self.hits += 1
+            return path.read_text(encoding="utf-8")
+        self.misses += 1
+        text = make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a figure
+        return text

@@ -1,0 +1,44 @@
+"""The figure cache serves exactly what a fresh render would, and nothing stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netsim.pages.book import Book
+from netsim.pages.macros import Page
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_all(book: Book) -> list[str]:
+    page = Page(book, "docs/posts/test.md", "", "margarets-room")
+    _, trace = book.get("margarets-room")
+    return [page.figure(step.id) for step in trace.steps] + [page.stepper()]
+
+
+def test_a_warm_cache_gives_byte_identical_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETSIM_CACHE_DIR", str(tmp_path / "cache"))
+    cold = Book(ROOT)
+    first = render_all(cold)
+    assert cold.figures.misses > 0 and cold.figures.hits == 0
+    warm = Book(ROOT)
+    assert render_all(warm) == first
+    assert warm.figures.misses == 0 and warm.figures.hits == cold.figures.misses
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
+    assert render_all(Book(ROOT)) == first
+
+
+def test_an_edited_scenario_is_rendered_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETSIM_CACHE_DIR", str(tmp_path / "cache"))
+    root = tmp_path / "site"
+    (root / "diagrams").mkdir(parents=True)
+    original = (ROOT / "diagrams" / "margarets-room.yaml").read_text()
+    (root / "diagrams" / "margarets-room.yaml").write_text(original)
+    before = render_all(Book(root))
+    (root / "diagrams" / "margarets-room.yaml").write_text(original.replace("label: Carlos", "label: Carla"))
+    book = Book(root)
+    after = render_all(book)
+    assert book.figures.misses > 0
+    assert any("Carla" in html for html in after) and not any("Carla" in html for html in before)
