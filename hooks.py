@@ -6,7 +6,6 @@ These are about the series as a publication; everything about networks lives in 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
 import re
@@ -20,7 +19,6 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent
-log = logging.getLogger("mkdocs.hooks.bottomsix")
 WORDS_PER_MINUTE = 220
 POSTS: list[dict[str, Any]] = []
 
@@ -101,28 +99,6 @@ def on_post_build(config: Any) -> None:
     from netsim.schemafile import scenario_schema
 
     (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
-    _write_scripts(site)
-
-
-def _write_scripts(site: Path) -> None:
-    """Each scenario's "try it yourself" script and its capture, next to the pages that link to them."""
-    from netsim.errors import ScenarioError
-    from netsim.render.labscript import render
-    from netsim.scenario import load_scenario
-    from netsim.simulation import run
-    from netsim.wire import pcap
-
-    (site / "scripts").mkdir(exist_ok=True)
-    (site / "captures").mkdir(exist_ok=True)
-    for path in sorted((ROOT / "diagrams").glob("*.yaml")):
-        try:
-            scenario = load_scenario(path)
-        except ScenarioError as exc:  # the page already shows this error in a box
-            log.warning(f"no script or capture for {path.name}: {exc}")
-            continue
-        (site / "scripts" / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
-        hops = [hop for step in run(scenario).steps for hop in step.frames]
-        (site / "captures" / f"{scenario.name}.pcap").write_bytes(pcap(hops))
 
 
 def _write_feed(config: Any, site: Path) -> None:

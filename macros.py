@@ -47,7 +47,9 @@ def on_pre_page_macros(env: Any) -> None:
 
 
 def on_post_build(env: Any) -> None:
-    _state["book"].figures.write_figures(_state["book"].used_figures, Path(env.conf["site_dir"]))
+    book, site = _state["book"], Path(env.conf["site_dir"])
+    book.figures.write_figures(book.used_figures, site)
+    book.write_downloads(site)
 
 
 def on_post_page_macros(env: Any) -> None:

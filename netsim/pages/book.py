@@ -36,6 +36,23 @@ class Book:
             self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._loaded[name]
 
+    def write_downloads(self, site_dir: Path) -> None:
+        """Each scenario's "try it yourself" script and its capture, from the traces already made."""
+        from netsim.render.labscript import render
+        from netsim.wire import pcap
+
+        (site_dir / "scripts").mkdir(parents=True, exist_ok=True)
+        (site_dir / "captures").mkdir(parents=True, exist_ok=True)
+        for path in sorted((self.root / "diagrams").glob("*.yaml")):
+            try:
+                scenario, trace = self.get(path.stem)
+            except ScenarioError:
+                continue  # the page that uses it shows the error in a box; strict builds fail on it
+            (site_dir / "scripts" / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
+            (site_dir / "captures" / f"{scenario.name}.pcap").write_bytes(
+                pcap([hop for step in trace.steps for hop in step.frames])
+            )
+
     def digest(self, name: str) -> str:
         """The scenario file's content hash: part of every cached figure's key."""
         self.get(name)
