@@ -17,6 +17,7 @@ class PortFlags:
     mcast_flood: bool = True
     bcast_flood: bool = True
     hairpin: bool = False
+    enabled: bool = True  # the port's device is up; a disabled port neither floods nor forwards
 
 
 class Excluding(Sequence[str]):
@@ -113,6 +114,8 @@ class Bridge:
         if entry is not None:
             if entry.port == in_port and not self.ports[in_port].hairpin:
                 return Decision("drop", (), "destination is on the port it came from", learned)
+            if not self.ports[entry.port].enabled:
+                return Decision("drop", (), f"{entry.port} is down", learned)
             return Decision("forward", (entry.port,), f"destination learned on {entry.port}", learned)
         out = self._flood_ports(in_port, "flood")
         return Decision("flood", out, "destination unknown", learned)
@@ -132,7 +135,7 @@ class Bridge:
     def _flood_ports(self, in_port: str | None, flag: str) -> Sequence[str]:
         # br_flood()/should_deliver(): never back out of the ingress port unless hairpin is on
         if flag not in self._eligible:
-            eligible = tuple(name for name, flags in self.ports.items() if getattr(flags, flag))
+            eligible = tuple(name for name, flags in self.ports.items() if getattr(flags, flag) and flags.enabled)
             self._eligible[flag] = (eligible, {name: i for i, name in enumerate(eligible)})
         eligible, index = self._eligible[flag]
         if in_port is None or in_port not in index or self.ports[in_port].hairpin:

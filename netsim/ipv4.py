@@ -51,7 +51,8 @@ def output(sim: Simulation, ns: Namespace, seg: Tcp) -> routing.NextHop | None:
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
+    up = {name for name, iface in ns.ifaces.items() if iface.up}
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, ns.lo_up(), up)
 
 
 def send_via_neighbour(sim: Simulation, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame]) -> None:

@@ -9,12 +9,16 @@ from netsim.neighbour import NeighbourTable
 from netsim.routing import RouteEntry
 
 
-@dataclass
+@dataclass(eq=False)
 class Iface:
     name: str
     mac: str
     address: ipaddress.IPv4Interface | None
-    kind: str  # "veth" or "bridge" (the bridge device, the host's own seat in the room)
+    kind: str  # "loopback", "veth" or "bridge" (the bridge device, the host's own seat in the room)
+    ns: str = ""  # the namespace it is in now
+    up: bool = True
+    peer: Iface | None = None  # the other end of a veth cable
+    master: str | None = None  # the bridge this interface is a port of; its name is the port's name
 
 
 @dataclass
@@ -41,8 +45,12 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
-        # Weak host model: every address of every interface is "mine", whichever the port.
-        return {i.address.ip for i in self.ifaces.values() if i.address is not None}
+        # Weak host model: every address of every interface that is up is "mine", whichever the port.
+        return {i.address.ip for i in self.ifaces.values() if i.address is not None and i.up}
+
+    def lo_up(self) -> bool:
+        lo = self.ifaces.get("lo")
+        return lo is not None and lo.up
 
     def source_address(self, dev: str) -> str:
         iface = self.ifaces.get(dev)

@@ -82,6 +82,7 @@ class Host:
         "A firewall on input that silently drops TCP segments to these ports.", factory=list
     )
     tcp_syn_retries: int = option("SYN retransmissions before a connect times out.", 6)
+    absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -142,7 +143,80 @@ class SetBridge:
     ageing_time: int = option("New ageing time in seconds.")
 
 
-ACTIONS = ("send", "arp", "connect", "listen", "close", "wait", "set_port", "set_bridge")
+@dataclass(frozen=True)
+class VethAdd:
+    """Create a veth pair, both ends in one namespace: `ip link add NAME type veth peer name PEER`."""
+
+    by: str = option("The host (namespace) the pair is created in.")
+    name: str = option("One end's name.")
+    peer: str = option("The other end's name.")
+    mac: Mac | None = option("The first end's MAC. Derived from the names if omitted.", None)
+    peer_mac: Mac | None = option("The other end's MAC. Derived from the names if omitted.", None)
+
+
+@dataclass(frozen=True)
+class LinkMove:
+    """Move an interface into another namespace: `ip link set DEV netns TO`. It arrives down."""
+
+    by: str = option("The host the interface is in now.")
+    dev: str = option("The interface.")
+    to: str = option("The host (namespace) it moves to.")
+
+
+@dataclass(frozen=True)
+class LinkRename:
+    """Rename an interface: `ip link set DEV name NAME`."""
+
+    by: str = option("The host the interface is in.")
+    dev: str = option("The interface's name now.")
+    name: str = option("Its new name.")
+
+
+@dataclass(frozen=True)
+class LinkSet:
+    """Bring an interface up or down, or plug it into a bridge: `ip link set DEV up|master BR`."""
+
+    by: str = option("The host the interface is in.")
+    dev: str = option("The interface.")
+    up: bool | None = option("true: `up`; false: `down`.", None)
+    master: str | None = option("A bridge of this host to make the interface a port of.", None)
+
+
+@dataclass(frozen=True)
+class AddrAdd:
+    """Give an interface an address: `ip addr add ADDRESS dev DEV` (adds the connected route)."""
+
+    by: str = option("The host the interface is in.")
+    dev: str = option("The interface.")
+    address: Cidr = option("The address with prefix, e.g. 10.88.0.2/16.")
+
+
+@dataclass(frozen=True)
+class RouteAdd:
+    """Add a route: `ip route add TO via VIA`."""
+
+    by: str = option("The host.")
+    to: str = option("'default' or a network such as 10.89.0.0/16.")
+    via: IPv4 = option("The gateway.")
+
+
+ACTIONS = (
+    "send",
+    "arp",
+    "connect",
+    "listen",
+    "close",
+    "wait",
+    "set_port",
+    "set_bridge",
+    "netns_add",
+    "veth_add",
+    "link_move",
+    "link_rename",
+    "link_set",
+    "addr_add",
+    "route_add",
+)
 
 
 @dataclass(frozen=True)
@@ -159,6 +233,13 @@ class Step:
     wait: float | None = option("Let this many seconds pass on the simulated clock.", None)
     set_port: SetPort | None = option(SetPort.__doc__ or "", None)
     set_bridge: SetBridge | None = option(SetBridge.__doc__ or "", None)
+    netns_add: str | None = option("Create a host's network namespace (declared with `absent: true`).", None)
+    veth_add: VethAdd | None = option(VethAdd.__doc__ or "", None)
+    link_move: LinkMove | None = option(LinkMove.__doc__ or "", None)
+    link_rename: LinkRename | None = option(LinkRename.__doc__ or "", None)
+    link_set: LinkSet | None = option(LinkSet.__doc__ or "", None)
+    addr_add: AddrAdd | None = option(AddrAdd.__doc__ or "", None)
+    route_add: RouteAdd | None = option(RouteAdd.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -219,8 +300,20 @@ class Scenario:
                     return name, dev
         return None
 
+    def default_dev(self, host: str) -> str:
+        """The interface a step means when it names none: the host's only one."""
+        devs = list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
+        return devs[0]
+
+    def dynamic_ports(self) -> set[tuple[str, str]]:
+        """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
+        return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
+
     def addresses(self, host: str) -> list[ipaddress.IPv4Interface]:
         out = [ipaddress.IPv4Interface(i.address) for i in self.hosts[host].interfaces.values() if i.address]
+        out += [
+            ipaddress.IPv4Interface(st.addr_add.address) for st in self.steps if st.addr_add and st.addr_add.by == host
+        ]
         out += [ipaddress.IPv4Interface(b.address) for b in self.bridges.values() if b.host == host and b.address]
         return out
 
@@ -412,6 +505,20 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif step.action in ("listen", "close"):
             _check_bind(s, by, action.bind, (*apath, "bind"), src)
+        elif step.action == "netns_add":
+            if action not in s.hosts or not s.hosts[action].absent:
+                absent = [h for h, host in s.hosts.items() if host.absent]
+                raise src.error(
+                    apath, f"{action!r} is not a host declared with absent: true; expected one of: {_names(absent)}"
+                )
+        elif step.action == "link_move" and action.to not in s.hosts:
+            raise src.error((*apath, "to"), f"{action.to!r} is not a host; expected one of: {_names(s.hosts)}")
+        elif step.action == "link_set" and action.master is not None:
+            owned = [b for b, br in s.bridges.items() if br.host == by]
+            if action.master not in owned:
+                raise src.error(
+                    (*apath, "master"), f"{action.master!r} is not a bridge of {by}; expected one of: {_names(owned)}"
+                )
         elif step.action == "wait" and step.wait < 0:
             raise src.error(apath, f"{step.wait} is negative; expected seconds >= 0")
 

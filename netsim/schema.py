@@ -162,12 +162,21 @@ def _build_dataclass(cls: Any, value: Any, path: Path_, src: Source) -> Any:
             raise src.error((*path, name), f"missing; expected {_describe(hints[name])}")
     obj = cls(**kwargs)
     object.__setattr__(obj, "_path", path)  # kept so later checks can point at the line
+    object.__setattr__(obj, "_where", (src.file, src.line(path)))
     return obj
 
 
 def path_of(obj: Any) -> Path_:
     """The YAML path a built dataclass came from (empty for one made in code)."""
     return getattr(obj, "_path", ())
+
+
+def error_at(obj: Any, field: str, message: str) -> ScenarioError:
+    """A ScenarioError pointing at the file and line a built dataclass came from."""
+    file, line = getattr(obj, "_where", ("scenario", 0))
+    from netsim.yamlsource import dotted
+
+    return ScenarioError(file, line, dotted((*path_of(obj), field)) if field else dotted(path_of(obj)), message)
 
 
 # --- JSON Schema, generated from the same declarations -----------------------------------

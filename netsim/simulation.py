@@ -13,23 +13,31 @@ from collections.abc import Callable
 from itertools import count
 
 from netsim import arp, ipv4, tcp
-from netsim.addresses import BROADCAST, normalise_mac
+from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
+from netsim.errors import ScenarioError
 from netsim.frames import Arp, Frame, Tcp, initial_sequence
 from netsim.netns import Connection, Iface, Namespace
 from netsim.routing import RouteEntry
 from netsim.scenario import (
+    AddrAdd,
     Connect,
     Host,
+    LinkMove,
+    LinkRename,
+    LinkSet,
     Resolve,
     Route,
+    RouteAdd,
     Scenario,
     Send,
     SetBridge,
     SetPort,
     Socket,
     Step,
+    VethAdd,
 )
+from netsim.schema import error_at
 from netsim.trace import Arrival, Hop, StepTrace, Trace
 
 Endpoint = tuple[str, str, str]  # ("port", bridge, port) or ("iface", host, dev)
@@ -41,13 +49,12 @@ class Simulation:
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
         self.namespaces: dict[str, Namespace] = {}
-        self.cable: dict[tuple[str, str], Endpoint] = {}  # (host, dev) -> the other end
-        self.port_peer: dict[tuple[str, str], tuple[str, str]] = {}  # (bridge, port) -> (host, dev)
         self._queue: deque[Callable[[], None]] = deque()
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = count()
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
+        self._step: Step | None = None
         self._build()
 
     # --- topology ---------------------------------------------------------------------
@@ -55,55 +62,76 @@ class Simulation:
     def _build(self) -> None:
         s = self.scenario
         for name, host in s.hosts.items():
-            ns = Namespace(name, host.label or name, tcp_syn_retries=host.tcp_syn_retries)
-            ns.drop_tcp_ports = set(host.drop_tcp_ports)
-            for dev, iface in host.interfaces.items():
-                addr = ipaddress.IPv4Interface(iface.address) if iface.address else None
-                ns.ifaces[dev] = Iface(dev, s.host_mac(name, dev), addr, "veth")
-            self.namespaces[name] = ns
+            if not host.absent:
+                self._add_namespace(name, lo_up=True)
         for name, br in s.bridges.items():
             bridge = Bridge(name, s.bridge_mac(name), br.ageing_time)
-            for pname, port in br.ports.items():
-                flags = PortFlags(port.learning, port.flood, port.mcast_flood, port.bcast_flood, port.hairpin)
-                bridge.add_port(pname, s.port_mac(name, pname), flags)
             self.bridges[name] = bridge
             addr = ipaddress.IPv4Interface(br.address) if br.address else None
-            self.namespaces[br.host].ifaces[name] = Iface(name, bridge.mac, addr, "bridge")
+            self.namespaces[br.host].ifaces[name] = Iface(name, bridge.mac, addr, "bridge", ns=br.host)
+        dynamic = s.dynamic_ports()
+        for name, br in s.bridges.items():
+            owner = self.namespaces[br.host]
+            for pname, port in br.ports.items():
+                if (name, pname) in dynamic:
+                    continue  # plugged in by a later step
+                flags = PortFlags(port.learning, port.flood, port.mcast_flood, port.bcast_flood, port.hairpin)
+                self.bridges[name].add_port(pname, s.port_mac(name, pname), flags)
+                owner.ifaces[pname] = Iface(pname, s.port_mac(name, pname), None, "veth", ns=br.host, master=name)
+        for name, host in s.hosts.items():
+            if host.absent:
+                continue
+            ns = self.namespaces[name]
+            for dev, iface in host.interfaces.items():
+                addr = ipaddress.IPv4Interface(iface.address) if iface.address else None
+                ns.ifaces[dev] = Iface(dev, s.host_mac(name, dev), addr, "veth", ns=name)
         for name, host in s.hosts.items():
             for dev, iface in host.interfaces.items():
-                if not iface.plug:
+                if not iface.plug or host.absent:
                     continue
                 target, _, end = iface.plug.partition(".")
-                if target in s.bridges:
-                    self.cable[(name, dev)] = ("port", target, end)
-                    self.port_peer[(target, end)] = (name, dev)
-                else:
-                    self.cable[(name, dev)] = ("iface", target, end)
-                    self.cable[(target, end)] = ("iface", name, dev)
+                here = self.namespaces[name].ifaces[dev]
+                there = self.namespaces[s.bridges[target].host if target in s.bridges else target].ifaces[end]
+                here.peer, there.peer = there, here
             ns = self.namespaces[name]
             ns.listeners = {_endpoint(text) for text in host.listeners}
             self._routes(ns, host)
 
+    def _add_namespace(self, name: str, lo_up: bool) -> Namespace:
+        host = self.scenario.hosts[name]
+        ns = Namespace(name, host.label or name, tcp_syn_retries=host.tcp_syn_retries)
+        ns.drop_tcp_ports = set(host.drop_tcp_ports)
+        # Every namespace is born with its own loopback, down until someone brings it up.
+        # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
+        address = ipaddress.IPv4Interface("127.0.0.1/8") if lo_up else None
+        ns.ifaces["lo"] = Iface("lo", ZERO_MAC, address, "loopback", ns=name, up=lo_up)
+        self.namespaces[name] = ns
+        return ns
+
     def _routes(self, ns: Namespace, host: Host) -> None:
         # Each address adds its connected route, as the kernel does (proto kernel scope link).
         for iface in ns.ifaces.values():
-            if iface.address is not None:
+            if iface.address is not None and iface.kind != "loopback":
                 ns.routes.append(RouteEntry(iface.address.network, iface.name))
         extra = list(host.routes)
         if host.gateway:
             extra.append(Route("default", host.gateway))
         for route in extra:
-            net = ipaddress.IPv4Network("0.0.0.0/0" if route.to == "default" else route.to)
-            via = ipaddress.IPv4Address(route.via) if route.via else None
-            dev = route.dev or (self._dev_for(ns, via) if via else None)
-            if dev is None:
-                continue  # the kernel refuses such a route ("Nexthop has invalid gateway")
-            ns.routes.append(RouteEntry(net, dev, via))
+            self._add_route(ns, route.to, route.via, route.dev)
+
+    def _add_route(self, ns: Namespace, to: str, via: str | None, dev: str | None) -> bool:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        gateway = ipaddress.IPv4Address(via) if via else None
+        dev = dev or (self._dev_for(ns, gateway) if gateway else None)
+        if dev is None:
+            return False  # the kernel refuses such a route ("Nexthop has invalid gateway")
+        ns.routes.append(RouteEntry(net, dev, gateway))
+        return True
 
     @staticmethod
     def _dev_for(ns: Namespace, via: ipaddress.IPv4Address) -> str | None:
         for route in ns.routes:
-            if route.via is None and via in route.network:
+            if route.via is None and via in route.network and ns.ifaces[route.dev].up:
                 return route.dev
         return None
 
@@ -141,28 +169,36 @@ class Simulation:
 
     def _transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         iface = ns.ifaces[dev]
+        if not iface.up:
+            self.event(f"{ns.label}'s {dev} is down: the frame goes nowhere")
+            return
         if iface.kind == "bridge":
             bridge = self.bridges[dev]
             self._deliver(bridge, dev, frame, bridge.transmit(frame, self.now))
             return
-        other = self.cable.get((ns.name, dev))
+        self._over_cable(iface, frame)
+
+    def _over_cable(self, iface: Iface, frame: Frame, hop: int = -1) -> None:
+        """veth_xmit(): out of one end, in at the other, if the other end is up."""
+        other = iface.peer
         if other is None:
-            self.event(f"{ns.label}'s {dev} has no cable: the frame goes nowhere")
-        elif other[0] == "port":
-            bridge = self.bridges[other[1]]
-            self._deliver(bridge, other[2], frame, bridge.receive(frame, other[2], self.now))
+            self.event(f"{iface.name} has no cable: the frame goes nowhere")
+        elif not other.up:
+            self.event(f"the other end of {iface.name}, {other.name}, is down: the frame is lost")
+        elif other.master is not None:
+            bridge = self.bridges[other.master]
+            self._deliver(bridge, other.name, frame, bridge.receive(frame, other.name, self.now))
         else:
-            self._queue.append(lambda: self._receive(self.namespaces[other[1]], other[2], frame))
+            self._queue.append(lambda: self._receive(self.namespaces[other.ns], other.name, frame, hop))
 
     def _deliver(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
         index = self._record(bridge, in_port, frame, d)
+        owner = self.namespaces[self.scenario.bridges[bridge.name].host]
         for port in d.out_ports:
             if port == bridge.name:
-                owner = self.namespaces[self.scenario.bridges[bridge.name].host]
-                self._queue.append(lambda ns=owner: self._receive(ns, bridge.name, frame, index))
-            elif (bridge.name, port) in self.port_peer:
-                host, dev = self.port_peer[(bridge.name, port)]
-                self._queue.append(lambda ns=self.namespaces[host], d=dev: self._receive(ns, d, frame, index))
+                self._queue.append(lambda: self._receive(owner, bridge.name, frame, index))
+            else:
+                self._over_cable(owner.ifaces[port], frame, index)
 
     def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> int:
         if self._current is None:
@@ -210,6 +246,7 @@ class Simulation:
     # --- steps ---------------------------------------------------------------------------
 
     def run_step(self, step: Step) -> StepTrace:
+        self._step = step
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
         getattr(self, f"_step_{step.action}")(getattr(step, step.action))
@@ -219,6 +256,7 @@ class Simulation:
             for name, table in trace.fdb.items()
         }
         trace.neigh = {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()}
+        trace.links = {name: _links(ns) for name, ns in self.namespaces.items()}
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
@@ -227,9 +265,10 @@ class Simulation:
         return trace
 
     def _step_send(self, send: Send) -> None:
+        dev = send.dev or self.scenario.default_dev(send.by)
+        iface = self._iface(send.by, dev)
         ns = self.namespaces[send.by]
-        dev = send.dev or next(iter(ns.ifaces))
-        src = send.src or ns.ifaces[dev].mac
+        src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.scenario.host_mac(send.dst)
         self.transmit(ns, dev, Frame(src, dst))
@@ -296,6 +335,124 @@ class Simulation:
 
     def _step_set_bridge(self, change: SetBridge) -> None:
         self.bridges[change.bridge].fdb.ageing_time = change.ageing_time
+
+    # --- steps that build the rooms (post two) ------------------------------------------------
+
+    def _fail(self, field: str, message: str) -> ScenarioError:
+        action = getattr(self._step, self._step.action) if self._step else None
+        return error_at(action if action is not None else self._step, field, message)
+
+    def _iface(self, host: str, dev: str, field: str = "dev") -> Iface:
+        ns = self.namespaces.get(host)
+        if ns is None:
+            raise self._fail("by", f"{host} has no namespace yet; expected a netns_add step before this one")
+        if dev not in ns.ifaces:
+            raise self._fail(field, f"{host} has no interface {dev!r} at this step; it has: {', '.join(ns.ifaces)}")
+        return ns.ifaces[dev]
+
+    def _step_netns_add(self, host: str) -> None:
+        if host in self.namespaces:
+            raise self._fail("", f"{host}'s namespace exists already")
+        self._add_namespace(host, lo_up=False)
+        self.event(f"a new room for {self.namespaces[host].label}: only lo, and it is down")
+
+    def _step_veth_add(self, add: VethAdd) -> None:
+        ns = self.namespaces.get(add.by)
+        if ns is None:
+            raise self._fail("by", f"{add.by} has no namespace yet")
+        for name in (add.name, add.peer):
+            if name in ns.ifaces:
+                raise self._fail("name", f"{add.by} already has an interface {name!r}")
+        mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
+        peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
+        one = Iface(add.name, mac, None, "veth", ns=add.by, up=False)
+        two = Iface(add.peer, peer_mac, None, "veth", ns=add.by, up=False, peer=one)
+        one.peer = two
+        ns.ifaces[add.name], ns.ifaces[add.peer] = one, two
+        self.event(f"a cable with two ends, {add.name} and {add.peer}, both in {ns.label}")
+
+    def _step_link_move(self, move: LinkMove) -> None:
+        iface = self._iface(move.by, move.dev)
+        target = self.namespaces.get(move.to)
+        if target is None:
+            raise self._fail("to", f"{move.to} has no namespace yet; expected a netns_add step before this one")
+        if move.dev in target.ifaces:
+            raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}")
+        source = self.namespaces[move.by]
+        self._detach(source, iface)
+        # Moving drops the interface's addresses and brings it down, as the kernel does.
+        iface.ns, iface.up, iface.address = move.to, False, None
+        target.ifaces[move.dev] = iface
+        self.event(f"{move.dev} moves from {source.label} into {target.label}, down and without an address")
+
+    def _detach(self, ns: Namespace, iface: Iface) -> None:
+        if iface.master is not None:
+            raise self._fail("dev", f"{iface.name} is a port of {iface.master}; expected it to be free")
+        del ns.ifaces[iface.name]
+        ns.routes = [r for r in ns.routes if r.dev != iface.name]
+
+    def _step_link_rename(self, rename: LinkRename) -> None:
+        iface = self._iface(rename.by, rename.dev)
+        ns = self.namespaces[rename.by]
+        if rename.name in ns.ifaces:
+            raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}")
+        if iface.up:
+            raise self._fail("dev", f"{rename.dev} is up; the kernel renames only interfaces that are down")
+        del ns.ifaces[rename.dev]
+        iface.name = rename.name
+        ns.ifaces[rename.name] = iface
+        ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
+
+    def _step_link_set(self, change: LinkSet) -> None:
+        iface = self._iface(change.by, change.dev)
+        if change.master is not None:
+            bridge = self.bridges[change.master]
+            port = self.scenario.bridges[change.master].ports.get(change.dev)
+            flags = (
+                PortFlags(port.learning, port.flood, port.mcast_flood, port.bcast_flood, port.hairpin)
+                if port
+                else PortFlags()
+            )
+            bridge.add_port(change.dev, iface.mac, flags)
+            iface.master = change.master
+            self.event(f"{change.dev} becomes a port of {change.master}")
+        if change.up is not None:
+            iface.up = change.up
+            if iface.kind == "loopback" and change.up and iface.address is None:
+                iface.address = ipaddress.IPv4Interface("127.0.0.1/8")
+            if iface.master is not None:
+                self.bridges[iface.master].set_port_flags(iface.name, enabled=change.up)
+
+    def _step_addr_add(self, add: AddrAdd) -> None:
+        iface = self._iface(add.by, add.dev)
+        iface.address = ipaddress.IPv4Interface(add.address)
+        self.namespaces[add.by].routes.append(RouteEntry(iface.address.network, add.dev))
+
+    def _step_route_add(self, add: RouteAdd) -> None:
+        ns = self.namespaces.get(add.by)
+        if ns is None:
+            raise self._fail("by", f"{add.by} has no namespace yet")
+        if not self._add_route(ns, add.to, add.via, None):
+            raise self._fail(
+                "via",
+                f"{add.via} is on none of {add.by}'s networks that are up; the kernel refuses "
+                "the route (Nexthop has invalid gateway)",
+            )
+
+
+def _links(ns: Namespace) -> dict[str, dict]:
+    """`ip addr` inside one namespace, plus each veth end's peer (for the diagrams only)."""
+    return {
+        name: {
+            "kind": iface.kind,
+            "state": "UP" if iface.up else "DOWN",
+            "mac": iface.mac,
+            "addresses": [str(iface.address)] if iface.address else [],
+            "master": iface.master,
+            "peer": f"{iface.peer.ns}/{iface.peer.name}" if iface.peer else None,
+        }
+        for name, iface in sorted(ns.ifaces.items())
+    }
 
 
 def _endpoint(text: str) -> tuple[str, int]:

@@ -64,6 +64,7 @@ class StepTrace:
     neigh: dict[str, dict[str, dict[str, str | None]]] = field(default_factory=dict)
     outcome: str | None = None
     listeners: dict[str, list[str]] = field(default_factory=dict)  # namespace -> ["ADDR:PORT"]
+    links: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # namespace -> `ip addr`
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +76,10 @@ class StepTrace:
                 for ns, table in self.neigh.items()
             },
             "outcome": self.outcome,
+            "links": {
+                ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
+                for ns, table in self.links.items()
+            },
         }
 
 
@@ -100,7 +105,17 @@ class Trace:
         for s in data["steps"]:
             frames = [Hop(**{**h, "out_ports": tuple(h["out_ports"])}, what="", reason="kernel") for h in s["frames"]]
             steps.append(
-                StepTrace(s["id"], "", None, 0.0, frames=frames, fdb=s["fdb"], neigh=s["neigh"], outcome=s["outcome"])
+                StepTrace(
+                    s["id"],
+                    "",
+                    None,
+                    0.0,
+                    frames=frames,
+                    fdb=s["fdb"],
+                    neigh=s["neigh"],
+                    outcome=s["outcome"],
+                    links=s.get("links", {}),
+                )
             )
         return cls(data["scenario"], steps)
 

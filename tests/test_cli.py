@@ -36,7 +36,15 @@ def test_run_json_has_the_documented_shape() -> None:
     trace = json.loads(out.stdout)
     assert set(trace) == {"scenario", "steps"}
     step = trace["steps"][0]
-    assert set(step) == {"id", "frames", "fdb", "neigh", "outcome"}
+    assert set(step) == {"id", "frames", "fdb", "neigh", "outcome", "links"}
+    lo = step["links"]["alice"]["lo"]
+    assert lo == {
+        "kind": "loopback",
+        "state": "UP",
+        "mac": "00:00:00:00:00:00",
+        "addresses": ["127.0.0.1/8"],
+        "master": None,
+    }
     assert set(step["frames"][0]) == {"bridge", "in_port", "src", "dst", "decision", "out_ports"}
     outcomes = {s["outcome"] for s in trace["steps"]}
     assert outcomes <= {None, "connected", "refused", "host-unreachable", "network-unreachable", "timeout"}

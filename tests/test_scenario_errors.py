@@ -65,7 +65,7 @@ def test_the_good_scenario_parses() -> None:
         (
             "  laptop: {}",
             "  laptop: {colour: blue}",
-            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: drop_tcp_ports, "
+            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, drop_tcp_ports, "
             "gateway, interfaces, label, listeners, routes, tcp_syn_retries",
         ),
         (
@@ -90,7 +90,8 @@ def test_the_good_scenario_parses() -> None:
             "    send: {by: alice, dst: broadcast}",
             "    send: {by: alice, dst: broadcast}\n    wait: 3",
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
-            "of: send, arp, connect, listen, close, wait, set_port, set_bridge",
+            "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
+            "link_rename, link_set, addr_add, route_add",
         ),
         (
             "  laptop: {}",

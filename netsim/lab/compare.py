@@ -75,6 +75,17 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
             for mac in sorted(set(x) | set(y)):
                 if x.get(mac) != y.get(mac):
                     diffs.append(f"fdb {bridge} {mac}: netsim {x.get(mac, '(none)')}, kernel {y.get(mac, '(none)')}")
+    for host in sorted(set(ours.get("links", {})) | set(theirs.get("links", {}))):
+        x, y = ours.get("links", {}).get(host), theirs.get("links", {}).get(host)
+        if x is None or y is None:
+            diffs.append(
+                f"namespace {host}: netsim {'exists' if x is not None else 'absent'}, "
+                f"kernel {'exists' if y is not None else 'absent'}"
+            )
+            continue
+        for dev in sorted(set(x) | set(y)):
+            if x.get(dev) != y.get(dev):
+                diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
     for host in sorted(set(ours["neigh"]) | set(theirs["neigh"])):
         x, y = ours["neigh"].get(host, {}), theirs["neigh"].get(host, {})
         for addr in sorted(set(x) | set(y)):
@@ -86,6 +97,13 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 def _show_hop(key: tuple) -> str:
     bridge, in_port, src, dst, decision, out = key
     return f"{bridge} {in_port} {src}>{dst} {decision} -> {', '.join(out) or 'nowhere'}"
+
+
+def _show_link(link: dict[str, Any] | None) -> str:
+    if link is None:
+        return "(none)"
+    master = f" master {link['master']}" if link["master"] else ""
+    return f"{link['kind']} {link['state']} {link['mac']} {' '.join(link['addresses']) or 'no address'}{master}"
 
 
 def _show_n(entry: dict[str, Any] | None) -> str:

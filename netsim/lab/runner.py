@@ -15,11 +15,26 @@ import time
 from typing import Any
 
 from netsim import tcp
-from netsim.addresses import BROADCAST, ZERO_MAC, normalise_mac
+from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.frames import ETH_P_ARP, ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run, sysctl
-from netsim.scenario import Connect, Resolve, Scenario, Send, SetBridge, SetPort, Socket, Step
+from netsim.scenario import (
+    AddrAdd,
+    Connect,
+    LinkMove,
+    LinkRename,
+    LinkSet,
+    Resolve,
+    RouteAdd,
+    Scenario,
+    Send,
+    SetBridge,
+    SetPort,
+    Socket,
+    Step,
+    VethAdd,
+)
 
 ERRNO_OUTCOME = {
     errno.ECONNREFUSED: "refused",
@@ -40,6 +55,7 @@ class Lab:
         self.connections: list[socket.socket] = []
         self.watch = Watch()
         self._nonce = 0
+        self.present: set[str] = set()  # hosts whose namespace exists now
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -51,12 +67,9 @@ class Lab:
         s = self.s
         run("mkdir", "-p", NETNS_DIR)
         for host, h in s.hosts.items():
-            run("ip", "netns", "add", ns_name(host))
-            # IPv6 off, or neighbour discovery would teach the bridge behind the scenario's back.
-            sysctl(host, "net.ipv6.conf.all.disable_ipv6", "1")
-            sysctl(host, "net.ipv6.conf.default.disable_ipv6", "1")
-            sysctl(host, "net.ipv4.tcp_syn_retries", str(h.tcp_syn_retries))
-            ip(host, "link", "set", "lo", "up")
+            if not h.absent:
+                self._netns(host)
+                ip(host, "link", "set", "lo", "up")
         for name, br in s.bridges.items():
             ageing = str(br.ageing_time * 100)  # iproute2 counts centiseconds
             ip(
@@ -76,27 +89,34 @@ class Lab:
             ip(br.host, "link", "set", name, "address", s.bridge_mac(name))
         for host, h in s.hosts.items():
             for dev, iface in h.interfaces.items():
-                if not iface.plug:
+                if not iface.plug or h.absent:
                     continue
                 target, _, end = iface.plug.partition(".")
                 if target in s.bridges:
                     owner = s.bridges[target].host
-                    ip(owner, "link", "add", end, "type", "veth", "peer", "name", dev, "netns", ns_name(host))
+                    ip(owner, "link", "add", "name", end, "type", "veth", "peer", "name", dev, "netns", ns_name(host))
                     ip(owner, "link", "set", end, "address", s.port_mac(target, end))
                     ip(owner, "link", "set", end, "master", target)
                 elif host < target:  # a cable between two hosts, made once
-                    ip(host, "link", "add", dev, "type", "veth", "peer", "name", end, "netns", ns_name(target))
+                    ip(host, "link", "add", "name", dev, "type", "veth", "peer", "name", end, "netns", ns_name(target))
                 ip(host, "link", "set", dev, "address", s.host_mac(host, dev))
+        dynamic = s.dynamic_ports()
         for name, br in s.bridges.items():
             for port, flags in br.ports.items():
+                if (name, port) in dynamic:
+                    continue  # a later step plugs it in
                 if s.host_at(name, port) is None:  # an empty seat still needs a device
-                    ip(br.host, "link", "add", port, "type", "veth", "peer", "name", f"{port}-x")
+                    # Its far end stays in the lab's own root namespace, out of every host's tables.
+                    run("ip", "link", "add", "name", port, "type", "veth", "peer", "name", f"{port}-x")
+                    run("ip", "link", "set", f"{port}-x", "up")
+                    run("ip", "link", "set", port, "netns", ns_name(br.host))
                     ip(br.host, "link", "set", port, "address", s.port_mac(name, port))
                     ip(br.host, "link", "set", port, "master", name)
-                    ip(br.host, "link", "set", f"{port}-x", "up")
                 self._port_flags(br.host, port, flags)
         for host, h in s.hosts.items():
             for dev, iface in h.interfaces.items():
+                if h.absent:
+                    continue
                 if iface.address:
                     ip(host, "addr", "add", iface.address, "dev", dev)
                 ip(host, "link", "set", dev, "up")
@@ -105,8 +125,11 @@ class Lab:
                 ip(br.host, "addr", "add", br.address, "dev", name)
             ip(br.host, "link", "set", name, "up")
             for port in br.ports:
-                ip(br.host, "link", "set", port, "up")
+                if (name, port) not in dynamic:
+                    ip(br.host, "link", "set", port, "up")
         for host, h in s.hosts.items():
+            if h.absent:
+                continue
             if h.gateway:
                 ip(host, "route", "add", "default", "via", h.gateway)
             for route in h.routes:
@@ -119,8 +142,17 @@ class Lab:
         for name, br in s.bridges.items():
             self.watch.add(br.host, name, name)
             for port in br.ports:
-                self.watch.add(br.host, name, port)
+                if (name, port) not in dynamic:
+                    self.watch.add(br.host, name, port)
         time.sleep(SETTLE)
+
+    def _netns(self, host: str) -> None:
+        run("ip", "netns", "add", ns_name(host))
+        # IPv6 off, or neighbour discovery would teach the bridge behind the scenario's back.
+        sysctl(host, "net.ipv6.conf.all.disable_ipv6", "1")
+        sysctl(host, "net.ipv6.conf.default.disable_ipv6", "1")
+        sysctl(host, "net.ipv4.tcp_syn_retries", str(self.s.hosts[host].tcp_syn_retries))
+        self.present.add(host)
 
     def _port_flags(self, owner: str, port: str, flags: Any) -> None:
         def onoff(value: bool) -> str:
@@ -145,6 +177,8 @@ class Lab:
             self.watch.start()
             outcome = getattr(self, f"_{step.action}")(getattr(step, step.action), step)
             seen = self.watch.stop()
+            if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
+                self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             fdb = self.fdb()
             steps.append(
                 {
@@ -153,16 +187,13 @@ class Lab:
                     "fdb": fdb,
                     "neigh": self.neigh(),
                     "outcome": outcome,
+                    "links": self.links(),
                 }
             )
         return {"scenario": self.s.name, "steps": steps}
 
     def _send(self, send: Send, step: Step) -> None:
-        dev = (
-            send.dev
-            or next(iter(self.s.hosts[send.by].interfaces), None)
-            or next(b for b, br in self.s.bridges.items() if br.host == send.by)
-        )
+        dev = send.dev or self.s.default_dev(send.by)
         src = send.src or self.s.host_mac(send.by, dev)
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.s.host_mac(send.dst)
@@ -250,6 +281,53 @@ class Lab:
         owner = self.s.bridges[change.bridge].host
         ip(owner, "link", "set", change.bridge, "type", "bridge", "ageing_time", str(change.ageing_time * 100))
 
+    # --- steps that build rooms (post two) --------------------------------------------------
+
+    def _netns_add(self, host: str, step: Step) -> None:
+        self._netns(host)  # lo stays down, as in a fresh namespace
+
+    def _veth_add(self, add: VethAdd, step: Step) -> None:
+        mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
+        peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
+        ip(
+            add.by,
+            "link",
+            "add",
+            "name",
+            add.name,
+            "address",
+            mac,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            add.peer,
+            "address",
+            peer_mac,
+        )
+
+    def _link_move(self, move: LinkMove, step: Step) -> None:
+        ip(move.by, "link", "set", "dev", move.dev, "netns", ns_name(move.to))
+
+    def _link_rename(self, rename: LinkRename, step: Step) -> None:
+        ip(rename.by, "link", "set", "dev", rename.dev, "name", rename.name)
+
+    def _link_set(self, change: LinkSet, step: Step) -> None:
+        if change.master is not None:
+            ip(change.by, "link", "set", "dev", change.dev, "master", change.master)
+            port = self.s.bridges[change.master].ports.get(change.dev)
+            if port is not None:
+                self._port_flags(change.by, change.dev, port)
+        if change.up is not None:
+            ip(change.by, "link", "set", "dev", change.dev, "up" if change.up else "down")
+            time.sleep(0.05)
+
+    def _addr_add(self, add: AddrAdd, step: Step) -> None:
+        ip(add.by, "addr", "add", add.address, "dev", add.dev)
+
+    def _route_add(self, add: RouteAdd, step: Step) -> None:
+        ip(add.by, "route", "add", add.to, "via", add.via)
+
     def _raw(self, host: str, dev: str, frame: bytes) -> None:
         with inside(host):
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
@@ -274,9 +352,32 @@ class Lab:
             out[name] = dict(sorted(learned.items()))
         return out
 
+    def links(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """`ip -d addr show` in every namespace, in the trace's shape."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for host in self.s.hosts:
+            if host not in self.present:
+                continue
+            table = {}
+            for e in json.loads(ip(host, "-d", "-j", "addr", "show") or "[]"):
+                kind = "loopback" if e.get("link_type") == "loopback" else (e.get("linkinfo") or {}).get("info_kind")
+                table[e["ifname"]] = {
+                    "kind": kind,
+                    "state": "UP" if "UP" in e.get("flags", []) else "DOWN",
+                    "mac": e.get("address"),
+                    "addresses": [
+                        f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", []) if a["family"] == "inet"
+                    ],
+                    "master": e.get("master"),
+                }
+            out[host] = dict(sorted(table.items()))
+        return out
+
     def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
         out: dict[str, dict[str, dict[str, str | None]]] = {}
         for host in self.s.hosts:
+            if host not in self.present:
+                continue
             entries = json.loads(ip(host, "-j", "neigh", "show") or "[]")
             table = {}
             for e in entries:
@@ -294,7 +395,7 @@ class Lab:
         for sock in [*self.listeners.values(), *self.connections]:
             sock.close()
         self.watch.close()
-        for host in self.s.hosts:
+        for host in self.present:
             run("ip", "netns", "del", ns_name(host), check=False)
 
 
