@@ -21,7 +21,13 @@ class Names:
 
     scenario: Scenario
 
-    def host_of_mac(self, mac: str) -> str:
+    def host_of_mac(self, mac: str, step: StepTrace | None = None) -> str:
+        if step is not None:  # interfaces made by steps wear MACs the topology does not list
+            for host, links in step.links.items():
+                if any(
+                    link["mac"] == mac and link["kind"] != "bridge" and not link["master"] for link in links.values()
+                ):
+                    return host
         s = self.scenario
         for host, h in s.hosts.items():
             if any(s.host_mac(host, dev) == mac for dev in h.interfaces):
@@ -37,9 +43,14 @@ class Names:
                 return host
         return ip
 
-    def host_at(self, bridge: str, port: str) -> str:
+    def host_at(self, bridge: str, port: str, step: StepTrace | None = None) -> str:
+        owner = self.scenario.bridges[bridge].host
         if port == bridge:
-            return self.scenario.bridges[bridge].host  # the bridge device: the host's own seat
+            return owner  # the bridge device: the host's own seat
+        if step is not None:  # a port plugged in by a step: follow its cable in this step's links
+            peer = step.links.get(owner, {}).get(port, {}).get("peer")
+            if peer:
+                return peer.split("/")[0]
         found = self.scenario.host_at(bridge, port)
         return found[0] if found else f"{bridge}.{port}"
 
@@ -80,7 +91,7 @@ def _decision(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 @fact("copies_to", "The hosts a copy of the frame was handed to (the host's own seat included).")
 def _copies_to(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     hop = _hop(step, frame)
-    return sorted(names.host_at(hop.bridge, port) for port in hop.out_ports)
+    return sorted(names.host_at(hop.bridge, port, step) for port in hop.out_ports)
 
 
 @fact("taken_by", "The hosts that kept the frame because it was addressed to them.")
@@ -106,7 +117,7 @@ def _broadcast(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 @fact("sent_by", "The host whose interface sent the frame (by its source MAC).")
 def _sent_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    return names.host_of_mac(_hop(step, frame).src)
+    return names.host_of_mac(_hop(step, frame).src, step)
 
 
 @fact("frames", "How many frames crossed a bridge during the step.")
@@ -139,6 +150,53 @@ def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any
             entry = table.get(names.ip_of(other))
             out[host][other] = entry["state"] if entry else None
     return out
+
+
+@fact("enters_by", "The bridge port the frame came in by: the other end of the sender's cable.")
+def _enters_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return _hop(step, frame).in_port
+
+
+@fact("namespaces", "The namespaces (rooms) that exist after the step.")
+def _namespaces(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return list(step.links)
+
+
+@fact("links", "Interfaces of hosts and whether each is up, as {host: {dev: 'UP' or 'DOWN'}}: every one.")
+def _links(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("links expects {host: {dev: 'UP' or 'DOWN'}}")
+    return {host: {dev: link["state"] for dev, link in step.links.get(host, {}).items()} for host in expected}
+
+
+@fact("addresses", "IPv4 addresses of some interfaces, as {host: {dev: ['10.88.0.2/16']}}.")
+def _addresses(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("addresses expects {host: {dev: [address, ...]}}")
+    return {
+        host: {dev: step.links.get(host, {}).get(dev, {}).get("addresses") for dev in devs}
+        for host, devs in expected.items()
+    }
+
+
+@fact("cable", "Where the other end of a veth goes, as {host: {dev: 'other_host/dev'}}.")
+def _cable(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("cable expects {host: {dev: 'host/dev'}}")
+    return {
+        host: {dev: step.links.get(host, {}).get(dev, {}).get("peer") for dev in devs}
+        for host, devs in expected.items()
+    }
+
+
+@fact("port_of", "Which bridge an interface is a port of, as {host: {dev: bridge or null}}.")
+def _port_of(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("port_of expects {host: {dev: bridge}}")
+    return {
+        host: {dev: step.links.get(host, {}).get(dev, {}).get("master") for dev in devs}
+        for host, devs in expected.items()
+    }
 
 
 @fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")

@@ -526,6 +526,14 @@ def _validate_steps(s: Scenario, src: Source) -> None:
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
     host = s.hosts[send.by]
     devs = list(host.interfaces) + [b for b, br in s.bridges.items() if br.host == send.by]
+    # Interfaces that steps create, move in or rename: whether they exist yet, the simulation says.
+    for st in s.steps:
+        if st.veth_add and st.veth_add.by == send.by:
+            devs += [st.veth_add.name, st.veth_add.peer]
+        if st.link_move and st.link_move.to == send.by:
+            devs.append(st.link_move.dev)
+        if st.link_rename and st.link_rename.by == send.by:
+            devs.append(st.link_rename.name)
     if send.dev is not None and send.dev not in devs:
         raise src.error(
             (*where, "dev"),

@@ -86,8 +86,10 @@ class Simulation:
                 addr = ipaddress.IPv4Interface(iface.address) if iface.address else None
                 ns.ifaces[dev] = Iface(dev, s.host_mac(name, dev), addr, "veth", ns=name)
         for name, host in s.hosts.items():
+            if host.absent:
+                continue  # a netns_add step makes it, with nothing but lo
             for dev, iface in host.interfaces.items():
-                if not iface.plug or host.absent:
+                if not iface.plug:
                     continue
                 target, _, end = iface.plug.partition(".")
                 here = self.namespaces[name].ifaces[dev]

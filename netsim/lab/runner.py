@@ -194,7 +194,7 @@ class Lab:
 
     def _send(self, send: Send, step: Step) -> None:
         dev = send.dev or self.s.default_dev(send.by)
-        src = send.src or self.s.host_mac(send.by, dev)
+        src = send.src or self._mac_of(send.by, dev)
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.s.host_mac(send.dst)
         self._nonce += 1
@@ -209,7 +209,7 @@ class Lab:
         host = resolve.by
         route = json.loads(ip(host, "-j", "route", "get", resolve.target))[0]
         dev = route["dev"]
-        mac = self.s.host_mac(host, dev)
+        mac = self._mac_of(host, dev)
         ip(host, "neigh", "replace", resolve.target, "dev", dev, "nud", "incomplete")
         arp = (
             (1).to_bytes(2, "big")
@@ -327,6 +327,10 @@ class Lab:
 
     def _route_add(self, add: RouteAdd, step: Step) -> None:
         ip(add.by, "route", "add", add.to, "via", add.via)
+
+    def _mac_of(self, host: str, dev: str) -> str:
+        """The MAC the kernel gave the interface (the lab pinned it from the scenario)."""
+        return json.loads(ip(host, "-j", "link", "show", "dev", dev))[0]["address"]
 
     def _raw(self, host: str, dev: str, frame: bytes) -> None:
         with inside(host):

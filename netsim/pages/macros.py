@@ -164,8 +164,13 @@ class Page:
     ) -> str:
         index = trace.steps.index(step) + 1
         if view == "auto":
-            view = "rooms" if step.action in ("connect", "listen", "close") else "room"
-        if view == "rooms":
+            view = _auto_view(scenario, step)
+        if view == "namespaces":
+            action = scenario.step(step.id)
+            knock = (action.connect.by, action.connect.to) if action.connect else None
+            svg = graph.namespaces(scenario, step, knock)
+            alt = _namespaces_alt(scenario, step, knock)
+        elif view == "rooms":
             svg, alt = self._rooms(scenario, step)
         else:
             svg = graph.room(scenario, step)
@@ -341,6 +346,28 @@ def _img(name: str, svg: str, alt: str) -> str:
         f'<img class="ns-svg" src="{FIGURE_ROOT}figures/{name}.svg" alt="{html.escape(alt)}" '
         f'width="{width}" height="{height}" loading="lazy" decoding="async">'
     )
+
+
+BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", "addr_add", "route_add")
+
+
+def _auto_view(scenario: Scenario, step: StepTrace) -> str:
+    """Frames on a bridge: the room; building rooms: the namespaces; knocks: the doors."""
+    builds_rooms = any(s.action in BUILD_STEPS for s in scenario.steps)
+    if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
+        return "namespaces"
+    return "rooms" if step.action in ("connect", "listen", "close") else "room"
+
+
+def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None) -> str:
+    rooms = []
+    for host, links in step.links.items():
+        devs = ", ".join(f"{dev} {link['state'].lower()}" for dev, link in links.items())
+        rooms.append(f"{label(scenario, host)}'s namespace: {devs}")
+    text = "Diagram of the namespaces. " + "; ".join(rooms) + "."
+    if knock:
+        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+    return text
 
 
 def _room_alt(scenario: Scenario, step: StepTrace) -> str:

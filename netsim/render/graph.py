@@ -32,11 +32,15 @@ def _base(name: str) -> pgv.AGraph:
     return g
 
 
-def _host_label(scenario: Scenario, host: str, dev: str) -> str:
-    iface = scenario.hosts[host].interfaces[dev]
-    lines = [label(scenario, host), scenario.host_mac(host, dev)]
-    if iface.address:
-        lines.append(iface.address.split("/")[0])
+def _host_label(scenario: Scenario, host: str, dev: str, step: StepTrace | None = None) -> str:
+    link = step.links.get(host, {}).get(dev) if step is not None else None
+    if link is not None:
+        lines = [label(scenario, host), link["mac"], *(a.split("/")[0] for a in link["addresses"])]
+    else:
+        iface = scenario.hosts[host].interfaces[dev]
+        lines = [label(scenario, host), scenario.host_mac(host, dev)]
+        if iface.address:
+            lines.append(iface.address.split("/")[0])
     return "\\n".join(lines)
 
 
@@ -69,17 +73,31 @@ def room(scenario: Scenario, step: StepTrace) -> str:
         owner = bridge.host
         g.add_node(owner, label=label(scenario, owner), shape="box3d", fillcolor="#ede9fe")
         g.add_edge(f"{bname}:{bname}", owner, dir="none", color="#8c959f")
-    for host, h in scenario.hosts.items():
-        for dev, iface in h.interfaces.items():
-            if not iface.plug or iface.plug.split(".")[0] not in scenario.bridges:
-                continue
-            bname, port = iface.plug.split(".", 1)
-            g.add_node(host, label=_host_label(scenario, host, dev))
-            # The veth cable: one end in the host, the other end is the seat.
-            g.add_edge(f"{bname}:{port}", host, dir="none", color="#8c959f")
+    seating = _seating(scenario, step)
+    for (bname, port), (host, dev) in seating.items():
+        g.add_node(host, label=_host_label(scenario, host, dev, step))
+        # The veth cable: one end in the host, the other end is the seat.
+        g.add_edge(f"{bname}:{port}", host, dir="none", color="#8c959f")
     for n, hop in enumerate(step.frames, 1):
-        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0)
+        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0, seating)
     return _svg(g)
+
+
+def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple[str, str]]:
+    """(bridge, port) -> (host, interface) at the other end of the port's cable, at this step."""
+    seats: dict[tuple[str, str], tuple[str, str]] = {}
+    for bname, bridge in scenario.bridges.items():
+        for port, link in step.links.get(bridge.host, {}).items():
+            if link.get("master") == bname and link.get("peer"):
+                host, dev = link["peer"].split("/", 1)
+                seats[(bname, port)] = (host, dev)
+    if not step.links:  # a trace read back from the lab has no cables: use the scenario's
+        for host, h in scenario.hosts.items():
+            for dev, iface in h.interfaces.items():
+                if iface.plug and iface.plug.split(".")[0] in scenario.bridges:
+                    bname, port = iface.plug.split(".", 1)
+                    seats[(bname, port)] = (host, dev)
+    return seats
 
 
 def _decisions(step: StepTrace, bridge: str) -> str:
@@ -92,20 +110,22 @@ def _decisions(step: StepTrace, bridge: str) -> str:
     return "\\n".join(lines)
 
 
-def _endpoint(scenario: Scenario, bridge: str, port: str) -> str:
+def _endpoint(scenario: Scenario, bridge: str, port: str, seating: dict[tuple[str, str], tuple[str, str]]) -> str:
     if port == bridge:
         return scenario.bridges[bridge].host
-    found = scenario.host_at(bridge, port)
+    found = seating.get((bridge, port))
     return found[0] if found else f"{bridge}:{port}"
 
 
-def _draw_hop(g: pgv.AGraph, scenario: Scenario, hop: Hop, number: int) -> None:
+def _draw_hop(
+    g: pgv.AGraph, scenario: Scenario, hop: Hop, number: int, seating: dict[tuple[str, str], tuple[str, str]]
+) -> None:
     style, colour, word = STYLE[hop.decision]
     tag = f"{number}. " if number else ""
     attrs = dict(style=style, color=colour, fontcolor=colour, penwidth="2", constraint="false")
     sent = dict(color="#24292f", fontcolor="#24292f", penwidth="2", constraint="false")
     ingress = f"{hop.bridge}:{hop.in_port}"
-    sender = _endpoint(scenario, hop.bridge, hop.in_port)
+    sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
     g.add_edge(ingress, sender, label=f"{tag}sends", dir="back", **sent)
     g.add_edge(ingress, hop.bridge, **sent)
@@ -117,7 +137,9 @@ def _draw_hop(g: pgv.AGraph, scenario: Scenario, hop: Hop, number: int) -> None:
     for port in hop.out_ports:
         seat = f"{hop.bridge}:{port}"
         g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs)
-        g.add_edge(seat, _endpoint(scenario, hop.bridge, port), **attrs)
+        target = _endpoint(scenario, hop.bridge, port, seating)
+        if target != seat:  # an empty seat: the copy leaves and nobody takes it
+            g.add_edge(seat, target, **attrs)
 
 
 def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str] | None) -> str:
@@ -230,3 +252,90 @@ def _svg(g: pgv.AGraph) -> str:
 
 def _whole(match: re.Match[str]) -> str:
     return f"{float(match.group(1)):.0f}"
+
+
+def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None = None) -> str:
+    """Every namespace as a room of its own with its interfaces, the veth cables between them,
+    the doormen (listening sockets), and for a connect step the knock and its answer.
+
+    Drawn from the trace's `links` (what `ip addr` would show), so it follows the rooms as steps
+    create namespaces, move cable ends and bring links up.
+    """
+    g = _base(f"{scenario.name}-{step.id}-namespaces")
+    g.graph_attr.update(rankdir="LR", compound="true", newrank="true")
+    for host, links in step.links.items():
+        sub = g.add_subgraph(
+            name=f"cluster_ns_{host}",
+            label=f"{label(scenario, host)}'s namespace",
+            style="rounded",
+            color="#57606a",
+        )
+        for dev, link in links.items():
+            down = link["state"] == "DOWN"
+            text = [dev, *link["addresses"]]
+            if link["master"]:
+                text.append(f"port of {link['master']}")
+            text.append(link["state"])
+            fill = {"loopback": "#ede9fe", "bridge": "#fff7ed"}.get(link["kind"], "#ffffff")
+            sub.add_node(
+                f"{host}/{dev}",
+                label="\\n".join(text),
+                fillcolor=fill,
+                style="rounded,dashed,filled" if down else "rounded,filled",
+                color="#8c959f" if down else "black",
+            )
+            if link["master"]:
+                g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color="#d97706", style="bold")
+        for n, text in enumerate(step.listeners.get(host, [])):
+            addr, _port = text.rsplit(":", 1)
+            node = f"{host}/doorman-{n}"
+            sub.add_node(node, label=f"doorman\\n{text}", shape="octagon", fillcolor="#dcfce7", color="#15803d")
+            for dev, link in links.items():
+                mine = [a.split("/")[0] for a in link["addresses"]]
+                if addr in mine or (addr == "0.0.0.0" and mine) or (addr.startswith("127.") and dev == "lo"):
+                    g.add_edge(f"{host}/{dev}", node, dir="none", color="#15803d", style="bold")
+    drawn: set[frozenset[str]] = set()
+    for host, links in step.links.items():
+        for dev, link in links.items():
+            peer = link.get("peer")
+            if not peer or frozenset((f"{host}/{dev}", peer)) in drawn:
+                continue
+            drawn.add(frozenset((f"{host}/{dev}", peer)))
+            if peer.split("/")[0] in step.links:
+                g.add_edge(f"{host}/{dev}", peer, dir="none", label=" veth cable ", color="#1f6feb", penwidth="2.5")
+    if knock is not None:
+        who, target = knock
+        addr, port = target.rsplit(":", 1)
+        where = _landing(step, who, addr)
+        ok = step.outcome == "connected"
+        colour = "#15803d" if ok else "#dc2626"
+        words = "connected ✓" if ok else f"{step.outcome} ✗"
+        source = f"{who}/program"
+        g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor="#ffffff")
+        if where is not None:
+            g.add_edge(
+                source,
+                where,
+                label=f"knock: {addr}:{port}\\n{words}",
+                color=colour,
+                fontcolor=colour,
+                penwidth="2.5",
+                style="solid" if ok else "dashed",
+            )
+        else:
+            nowhere = f"{who}/nowhere"
+            g.add_node(nowhere, label=f"no way to {addr}", shape="note", fillcolor="#fee2e2", color=colour)
+            g.add_edge(source, nowhere, label=words, color=colour, fontcolor=colour, style="dashed", penwidth="2.5")
+    return _svg(g)
+
+
+def _landing(step: StepTrace, who: str, addr: str) -> str | None:
+    """The interface a connect lands on: the knocker's own lo for 127/8, else whoever has `addr`."""
+    if addr.startswith("127."):
+        lo = step.links.get(who, {}).get("lo")
+        return f"{who}/lo" if lo and lo["state"] == "UP" else None
+    for host, links in step.links.items():
+        for dev, link in links.items():
+            if any(a.split("/")[0] == addr for a in link["addresses"]):
+                return f"{host}/{dev}"
+    return None

@@ -24,15 +24,15 @@ def port_label(scenario: Scenario, bridge: str, port: str) -> str:
     return scenario.bridges[bridge].ports[port].label or port
 
 
-def who(scenario: Scenario, mac: str) -> str:
-    host = Names(scenario).host_of_mac(mac)
+def who(scenario: Scenario, mac: str, step: StepTrace | None = None) -> str:
+    host = Names(scenario).host_of_mac(mac, step)
     return label(scenario, host) if host in scenario.hosts else mac
 
 
-def hop_sentence(scenario: Scenario, hop: Hop) -> str:
+def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None) -> str:
     """'Bob's test frame for Alice: flooded to seat 3, seat 7 and seat 9 (destination unknown).'"""
-    dst = "everyone (broadcast)" if hop.dst == "ff:ff:ff:ff:ff:ff" else who(scenario, hop.dst)
-    sender = who(scenario, hop.src)
+    dst = "everyone (broadcast)" if hop.dst == "ff:ff:ff:ff:ff:ff" else who(scenario, hop.dst, step)
+    sender = who(scenario, hop.src, step)
     ports = [port_label(scenario, hop.bridge, p) for p in hop.out_ports]
     where = _join(ports) if ports else ""
     verb = DECISION_WORDS[hop.decision]
@@ -42,7 +42,7 @@ def hop_sentence(scenario: Scenario, hop: Hop) -> str:
 
 
 def step_caption(scenario: Scenario, step: StepTrace) -> str:
-    parts = [hop_sentence(scenario, hop) for hop in step.frames[:3]]
+    parts = [hop_sentence(scenario, hop, step) for hop in step.frames[:3]]
     if len(step.frames) > 3:
         parts.append(f"…and {len(step.frames) - 3} more frame(s).")
     if step.outcome:
