@@ -127,12 +127,14 @@ def _frames(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 @fact("learns", "What the MAC table gained or changed in this step, as {host: port}; {} for nothing.")
 def _learns(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    return {names.host_of_mac(mac): step.fdb[bridge][mac] for bridge, macs in step.fdb_new.items() for mac in macs}
+    return {
+        names.host_of_mac(mac, step): step.fdb[bridge][mac] for bridge, macs in step.fdb_new.items() for mac in macs
+    }
 
 
 @fact("notebook", "The whole learned MAC table after the step, as {host: port}.")
 def _notebook(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    return {names.host_of_mac(mac): port for table in step.fdb.values() for mac, port in table.items()}
+    return {names.host_of_mac(mac, step): port for table in step.fdb.values() for mac, port in table.items()}
 
 
 @fact(

@@ -404,6 +404,7 @@ class Simulation:
         iface.name = rename.name
         ns.ifaces[rename.name] = iface
         ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
+        self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
 
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
@@ -420,6 +421,7 @@ class Simulation:
             self.event(f"{change.dev} becomes a port of {change.master}")
         if change.up is not None:
             iface.up = change.up
+            self.event(f"{self.namespaces[change.by].label}'s {change.dev} is now {'up' if change.up else 'down'}")
             if iface.kind == "loopback" and change.up and iface.address is None:
                 iface.address = ipaddress.IPv4Interface("127.0.0.1/8")
             if iface.master is not None:
@@ -429,11 +431,15 @@ class Simulation:
         iface = self._iface(add.by, add.dev)
         iface.address = ipaddress.IPv4Interface(add.address)
         self.namespaces[add.by].routes.append(RouteEntry(iface.address.network, add.dev))
+        self.event(
+            f"{self.namespaces[add.by].label}'s {add.dev} gets {add.address}, and a route to {iface.address.network}"
+        )
 
     def _step_route_add(self, add: RouteAdd) -> None:
         ns = self.namespaces.get(add.by)
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
+        self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(
                 "via",

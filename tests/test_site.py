@@ -89,7 +89,14 @@ def test_the_rss_feed_has_every_post(site: Path) -> None:
     channel = ET.parse(site / "feed.xml").getroot().find("channel")
     assert channel is not None
     titles = [item.findtext("title") for item in channel.findall("item")]
-    assert titles == ["Margaret's room"]
+    posts = sorted((ROOT / "docs" / "posts").glob("*.md"))
+    expected = {}
+    for post in posts:
+        meta = post.read_text(encoding="utf-8").split("---")[1]
+        number = int(re.search(r"^number: (\d+)$", meta, re.M).group(1))
+        expected[number] = re.search(r"^title: (.+)$", meta, re.M).group(1)
+    assert titles == [expected[n] for n in sorted(expected, reverse=True)]  # newest first
+    assert "Margaret's room" in titles
     assert 'type="application/rss+xml"' in (site / "index.html").read_text(encoding="utf-8")
 
 

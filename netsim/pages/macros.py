@@ -49,6 +49,7 @@ class Page:
         "fact_reference",
         "try_it",
         "stepper",
+        "command",
     )
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
@@ -235,8 +236,15 @@ class Page:
 
     # --- macros: values from the scenario -------------------------------------------------
 
-    def mac(self, host: str, scenario: str | None = None) -> str:
-        return self._scenario(scenario).host_mac(host)
+    def mac(self, host: str, dev: str | None = None, at: str | None = None, scenario: str | None = None) -> str:
+        """A host's badge; `at` a step reads it from the trace, for interfaces that steps create."""
+        if at is None:
+            return self._scenario(scenario).host_mac(host, dev)
+        _s, trace, step_id = self._resolve(f"{scenario}/{at}" if scenario else at)
+        link = trace.step(step_id).links.get(host, {}).get(dev or "eth0")
+        if link is None:
+            raise ScenarioError(self.file, 0, "", f"{host} has no interface {dev or 'eth0'} at step {step_id}")
+        return link["mac"]
 
     def ip(self, host: str, scenario: str | None = None) -> str:
         return str(self._scenario(scenario).addresses(host)[0].ip)
@@ -299,6 +307,16 @@ class Page:
         return f'??? example "Try it yourself: {s.title}, on your own machine"\n' + "\n".join(
             f"    {line}" if line else "" for line in body
         )
+
+    def command(self, ref: str) -> str:
+        """The commands that perform a step, taken from the same code that writes the script."""
+        from netsim.render.labscript import commands
+
+        scenario, _trace, step_id = self._resolve(ref)
+        lines = commands(scenario, scenario.step(step_id))
+        if not lines:
+            raise ScenarioError(scenario.file, 0, "", f"step {step_id} runs no ip or bridge command")
+        return "```sh\n" + "\n".join(lines) + "\n```"
 
     # --- macros: reference tables for contributors -------------------------------------------
 

@@ -20,7 +20,7 @@ def render(scenario: Scenario, step: StepTrace) -> str:
             for f in wire.fields(hop)
         )
         frames.append(
-            f"<p><strong>Frame {n}</strong>: {escape(hop.what)}, from {escape(who(scenario, hop.src))}, "
+            f"<p><strong>Frame {n}</strong>: {escape(hop.what)}, from {escape(who(scenario, hop.src, step))}, "
             f"{len(data)} bytes</p>"
             f'<pre class="ns-hex">{_hexdump(data)}</pre>'
             '<table class="ns-table"><thead><tr><th>layer</th><th>field</th><th>bytes</th><th>means</th></tr>'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from netsim.addresses import BROADCAST, normalise_mac
+from netsim.addresses import BROADCAST, derived_mac, normalise_mac
 from netsim.scenario import Scenario, Step
 
 HEADER = """#!/usr/bin/env bash
@@ -32,6 +32,9 @@ show_fdb() {{  # the learned lines of the bridge's MAC table
   echo "\\$ bridge fdb show br $2   (learned entries)"
   bridge -n "lab-$1" fdb show br "$2" | grep ' master ' | grep -v permanent || echo "(empty)"
 }}
+show_links() {{  # every host's interfaces, as `ip -br addr` shows them
+  for host in "$@"; do echo "-- ip addr in $host"; ip -n "lab-$host" -br addr show; done
+}}
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
@@ -39,6 +42,8 @@ send_frame() {{  # host dev dst-mac src-mac: one raw Ethernet frame, as the kern
   ip netns exec "lab-$1" python3 - "$2" "$3" "$4" <<'PY'
 import socket, sys
 dev, dst, src = sys.argv[1:4]
+if src == "self":  # the interface's own MAC, as the kernel reports it
+    src = open(f"/sys/class/net/{{dev}}/address").read().strip()
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
@@ -108,13 +113,9 @@ def render(scenario: Scenario) -> str:
     s = scenario
     lines = [HEADER.format(title=s.title, file=s.file, name=s.name), "# --- The room ---"]
     for host, h in s.hosts.items():
-        lines.append(f"ip netns add lab-{host}   # {h.label or host}: a network namespace of its own")
-        lines.append(
-            f"ip netns exec lab-{host} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
-            "net.ipv6.conf.default.disable_ipv6=1   # no IPv6 chatter"
-        )
-        if h.tcp_syn_retries != 6:
-            lines.append(f"ip netns exec lab-{host} sysctl -qw net.ipv4.tcp_syn_retries={h.tcp_syn_retries}")
+        if h.absent:
+            continue  # made by a step below
+        lines.extend(_netns(s, host))
         lines.append(f"ip -n lab-{host} link set lo up")
     for name, br in s.bridges.items():
         lines.append(
@@ -127,7 +128,7 @@ def render(scenario: Scenario) -> str:
         lines.append(f"ip -n lab-{br.host} link set {name} up")
     for host, h in s.hosts.items():
         for dev, iface in h.interfaces.items():
-            if not iface.plug:
+            if not iface.plug or h.absent:
                 continue
             target, _, end = iface.plug.partition(".")
             if target in s.bridges:
@@ -143,10 +144,13 @@ def render(scenario: Scenario) -> str:
             if iface.address:
                 lines.append(f"ip -n lab-{host} addr add {iface.address} dev {dev}")
             lines.append(f"ip -n lab-{host} link set {dev} up")
-        if h.gateway:
+        if h.gateway and not h.absent:
             lines.append(f"ip -n lab-{host} route add default via {h.gateway}")
+    dynamic = s.dynamic_ports()
     for name, br in s.bridges.items():
         for port, flags in br.ports.items():
+            if (name, port) in dynamic:
+                continue  # plugged in by a step below
             if s.host_at(name, port) is None:
                 lines.append(f"ip -n lab-{br.host} link add {port} type veth peer name {port}-x   # an empty seat")
                 lines.append(f"ip -n lab-{br.host} link set {port} master {name}")
@@ -168,6 +172,18 @@ def render(scenario: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _netns(s: Scenario, host: str) -> list[str]:
+    h = s.hosts[host]
+    out = [
+        f"ip netns add lab-{host}   # {h.label or host}: a network namespace of its own",
+        f"ip netns exec lab-{host} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 "
+        "net.ipv6.conf.default.disable_ipv6=1   # no IPv6 chatter",
+    ]
+    if h.tcp_syn_retries != 6:
+        out.append(f"ip netns exec lab-{host} sysctl -qw net.ipv4.tcp_syn_retries={h.tcp_syn_retries}")
+    return out
+
+
 def _flags(flags: object, defaults: bool = False) -> str:
     default = {"learning": True, "flood": True, "mcast_flood": True, "bcast_flood": True, "hairpin": False}
     parts = []
@@ -179,20 +195,62 @@ def _flags(flags: object, defaults: bool = False) -> str:
     return " ".join(parts)
 
 
+def commands(s: Scenario, step: Step) -> list[str]:
+    """The `ip` and `bridge` commands a step runs, exactly as the script runs them."""
+    return [line for line in _step(s, step) if line.startswith(("ip ", "bridge "))]
+
+
+def _exists_by(s: Scenario, host: str, step: Step) -> bool:
+    """Whether a host declared absent has had its netns_add step by the end of `step`."""
+    for st in s.steps:
+        if st.netns_add == host:
+            return True
+        if st is step:
+            return False
+    return False
+
+
 def _step(s: Scenario, step: Step) -> list[str]:
     owners = {name: br.host for name, br in s.bridges.items()}
     show = [f"show_fdb {owner} {name}" for name, owner in owners.items()]
-    hosts = " ".join(s.hosts)
+    hosts = " ".join(h for h in s.hosts if not s.hosts[h].absent or _exists_by(s, h, step))
+    links = [f"show_links {hosts}"]
+    if step.netns_add:
+        return [*_netns(s, step.netns_add), *links]
+    if step.veth_add:
+        a = step.veth_add
+        mac = a.mac or derived_mac(f"veth/{a.by}/{a.name}")
+        peer_mac = a.peer_mac or derived_mac(f"veth/{a.by}/{a.peer}")
+        return [
+            f"ip -n lab-{a.by} link add name {a.name} address {mac} type veth peer name {a.peer} address {peer_mac}",
+            *links,
+        ]
+    if step.link_move:
+        m = step.link_move
+        return [f"ip -n lab-{m.by} link set dev {m.dev} netns lab-{m.to}", *links]
+    if step.link_rename:
+        r = step.link_rename
+        return [f"ip -n lab-{r.by} link set dev {r.dev} name {r.name}", *links]
+    if step.link_set:
+        c = step.link_set
+        out = []
+        if c.master:
+            out.append(f"ip -n lab-{c.by} link set dev {c.dev} master {c.master}")
+        if c.up is not None:
+            out.append(f"ip -n lab-{c.by} link set dev {c.dev} {'up' if c.up else 'down'}")
+        return [*out, "sleep 0.1", *links]
+    if step.addr_add:
+        a = step.addr_add
+        return [f"ip -n lab-{a.by} addr add {a.address} dev {a.dev}", *links]
+    if step.route_add:
+        r = step.route_add
+        return [f"ip -n lab-{r.by} route add {r.to} via {r.via}", f"ip -n lab-{r.by} route"]
     if step.send:
         send = step.send
-        dev = (
-            send.dev
-            or next(iter(s.hosts[send.by].interfaces), None)
-            or next(b for b, o in owners.items() if o == send.by)
-        )
+        dev = send.dev or s.default_dev(send.by)
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or s.host_mac(send.dst)
-        src = send.src or s.host_mac(send.by, dev)
+        src = send.src or "self"
         return [f"send_frame {send.by} {dev} {dst} {src}", "sleep 0.2", *show]
     if step.arp:
         host = step.arp.by

@@ -24,7 +24,7 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
             rows.append(
                 f"<tr{row_class}><td><code>{mac}</code>{mark}</td>"
                 f"<td>{escape(port_label(scenario, bridge, port))} (<code>{port}</code>)</td>"
-                f"<td>{escape(who(scenario, mac))}</td></tr>"
+                f"<td>{escape(who(scenario, mac, step))}</td></tr>"
             )
         parts.append(
             f'<table class="ns-table"><caption>{caption}</caption>'

@@ -48,7 +48,7 @@ def step_caption(scenario: Scenario, step: StepTrace) -> str:
     if step.outcome:
         parts.append(f"connect(): {step.outcome}.")
     if not parts:
-        parts = [e[0].upper() + e[1:] + "." for e in step.events[:2]] or ["No frame crosses the bridge."]
+        parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)
 
 
