@@ -1,0 +1,118 @@
+"""Namespaces as rooms built step by step: what `ip netns add`, veth pairs, moves, renames, link
+state, addresses and routes do, one mechanism per test."""
+
+from __future__ import annotations
+
+import pytest
+
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+
+BASE = """
+title: rooms
+bridges:
+  br0: {host: h, mac: '02:00:00:00:00:01', address: 10.0.0.1/24, ports: {v0: {}}}
+hosts:
+  h: {listeners: ['127.0.0.1:80']}
+  c: {absent: true}
+steps:
+"""
+BUILD = """
+  - {id: room, netns_add: c}
+  - {id: lo, link_set: {by: c, dev: lo, up: true}}
+  - {id: cable, veth_add: {by: h, name: v0, peer: t0, mac: '02:00:00:00:00:10', peer_mac: '02:00:00:00:00:11'}}
+  - {id: move, link_move: {by: h, dev: t0, to: c}}
+  - {id: rename, link_rename: {by: c, dev: t0, name: eth0}}
+  - {id: plug, link_set: {by: h, dev: v0, master: br0, up: true}}
+  - {id: addr, addr_add: {by: c, dev: eth0, address: 10.0.0.2/24}}
+  - {id: up, link_set: {by: c, dev: eth0, up: true}}
+"""
+
+
+def trace(steps: str):  # noqa: ANN201 - a Trace
+    return run(parse_scenario(BASE + steps, "rooms.yaml"))
+
+
+def test_a_new_namespace_has_only_lo_and_it_is_down_without_an_address() -> None:
+    step = trace("  - {id: room, netns_add: c}").steps[0]
+    assert list(step.links["c"]) == ["lo"]
+    assert step.links["c"]["lo"]["state"] == "DOWN" and step.links["c"]["lo"]["addresses"] == []
+    assert step.neigh["c"] == {}
+
+
+def test_with_lo_down_even_127_0_0_1_is_unreachable() -> None:
+    t = trace("  - {id: room, netns_add: c}\n  - {id: k, connect: {by: c, to: '127.0.0.1:80'}}")
+    assert t.steps[1].outcome == "network-unreachable"
+
+
+def test_bringing_lo_up_gives_it_127_0_0_1() -> None:
+    t = trace("  - {id: room, netns_add: c}\n  - {id: lo, link_set: {by: c, dev: lo, up: true}}")
+    assert t.steps[1].links["c"]["lo"]["addresses"] == ["127.0.0.1/8"]
+
+
+def test_the_same_address_and_port_listen_in_two_namespaces_apart() -> None:
+    t = trace(
+        BUILD
+        + """
+  - {id: listen, listen: {by: c, bind: '127.0.0.1:80'}}
+  - {id: mine, connect: {by: c, to: '127.0.0.1:80'}}
+  - {id: gone, close: {by: c, bind: '127.0.0.1:80'}}
+  - {id: theirs-invisible, connect: {by: c, to: '127.0.0.1:80'}}
+"""
+    )
+    assert t.step("listen").listeners == {"h": ["127.0.0.1:80"], "c": ["127.0.0.1:80"]}
+    assert t.step("mine").outcome == "connected"
+    assert t.step("theirs-invisible").outcome == "refused"  # h still listens, in another room
+
+
+def test_a_moved_end_arrives_down_and_the_cable_stays_connected() -> None:
+    t = trace(BUILD)
+    move = t.step("move")
+    assert move.links["c"]["t0"]["state"] == "DOWN"
+    assert move.links["h"]["v0"]["peer"] == "c/t0" and "t0" not in move.links["h"]
+    assert t.step("rename").links["h"]["v0"]["peer"] == "c/eth0"
+
+
+def test_a_frame_written_into_one_end_comes_out_of_the_other() -> None:
+    t = trace(BUILD + "  - {id: note, send: {by: c, dev: eth0, dst: broadcast}}")
+    (hop,) = t.step("note").frames
+    assert (hop.in_port, hop.decision, hop.out_ports) == ("v0", "flood", ("br0",))
+
+
+def test_a_frame_into_a_cable_whose_other_end_is_down_is_lost() -> None:
+    t = trace(
+        BUILD.replace(
+            "  - {id: plug, link_set: {by: h, dev: v0, master: br0, up: true}}",
+            "  - {id: plug, link_set: {by: h, dev: v0, master: br0}}",
+        )
+        + "  - {id: note, send: {by: c, dev: eth0, dst: broadcast}}"
+    )
+    assert t.step("note").frames == []
+    assert any("is down" in e for e in t.step("note").events)
+
+
+def test_the_container_reaches_the_hosts_seat_through_the_cable() -> None:
+    t = trace(BUILD + "  - {id: knock, connect: {by: c, to: '10.0.0.1:80'}}")
+    assert t.step("knock").outcome == "refused"  # h listens on its own 127.0.0.1 only
+    assert t.step("knock").frames[0].in_port == "v0"
+
+
+def test_renaming_an_interface_that_is_up_is_an_error_with_its_line() -> None:
+    with pytest.raises(ScenarioError) as info:
+        trace(BUILD + "  - {id: again, link_rename: {by: c, dev: eth0, name: eth1}}")
+    assert str(info.value) == (
+        "rooms.yaml:18: steps[8].link_rename.dev: eth0 is up; the kernel renames only interfaces that are down"
+    )
+
+
+def test_a_step_on_an_interface_that_does_not_exist_yet_names_what_does() -> None:
+    with pytest.raises(ScenarioError) as info:
+        trace("  - {id: room, netns_add: c}\n  - {id: up, link_set: {by: c, dev: eth0, up: true}}")
+    assert str(info.value).endswith("steps[1].link_set.dev: c has no interface 'eth0' at this step; it has: lo")
+
+
+def test_netns_add_needs_a_host_declared_absent() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(BASE + "  - {id: room, netns_add: h}", "rooms.yaml")
+    assert "'h' is not a host declared with absent: true; expected one of: c" in str(info.value)
