@@ -57,7 +57,7 @@ def resolve(sim: Simulation, ns: Namespace, dev: str, ip: str) -> Neighbour:
         return entry
     if entry is not None and state in ("REACHABLE", "DELAY", "PROBE", "INCOMPLETE"):
         return entry
-    entry = ns.neigh.entries[ip] = Neighbour(ip, dev, None, "INCOMPLETE")
+    entry = ns.neigh.entries[ip] = Neighbour(ip, dev, None, "INCOMPLETE", reachable_time=ns.neigh.reachable_time)
     _solicit(sim, ns, entry)
     return entry
 

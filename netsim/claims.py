@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from netsim.frames import Arp, Icmp, Tcp
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, Trace
 
@@ -139,7 +140,7 @@ def _notebook(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 @fact(
     "neighbours",
-    "Entries of hosts' ARP tables after the step, as {host: {other_host: STATE}}; null for no entry.",
+    "Entries of hosts' ARP tables after the step, as {host: {other_host or address: STATE}}; null for none.",
 )
 def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     if not isinstance(expected, dict):
@@ -149,9 +150,40 @@ def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any
         table = step.neigh.get(host, {})
         out[host] = {}
         for other in others:
-            entry = table.get(names.ip_of(other))
+            address = other if other.count(".") == 3 else names.ip_of(other)  # a host's name or an address
+            entry = table.get(address)
             out[host][other] = entry["state"] if entry else None
     return out
+
+
+def carries(hop: Hop) -> str:
+    """What a frame carries, in the words a post uses: 'ARP request', 'SYN', 'RST', ..."""
+    p = hop.payload
+    if isinstance(p, Arp):
+        return "ARP request" if p.op == 1 else "ARP reply"
+    if isinstance(p, Tcp):
+        return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}[p.flags]
+    if isinstance(p, Icmp):
+        return "ICMP port unreachable" if (p.type, p.code) == (3, 3) else "ICMP"
+    return "test frame"
+
+
+@fact("carries", "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable.")
+def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return carries(_hop(step, frame))
+
+
+@fact("counts", "How many frames of each kind crossed a bridge in the step, as {'SYN': 3}; 0 for none.")
+def _counts(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("counts expects {kind: number}")
+    kinds = [carries(hop) for hop in step.frames]
+    return {kind: kinds.count(kind) for kind in expected}
+
+
+@fact("takes", "How many seconds the step took: for a connect, how long connect() waited for its answer.")
+def _takes(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return round(step.elapsed, 3)
 
 
 @fact("enters_by", "The bridge port the frame came in by: the other end of the sender's cable.")

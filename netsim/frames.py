@@ -43,6 +43,25 @@ class Tcp:
         return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
 
 
+ICMP_DEST_UNREACH = 3
+ICMP_PORT_UNREACH = 3
+
+
+@dataclass(frozen=True)
+class Icmp:
+    """An ICMP error, carrying the start of the packet it complains about (RFC 792)."""
+
+    src_ip: str
+    dst_ip: str
+    type: int
+    code: int
+    original: Tcp
+
+    def summary(self) -> str:
+        what = "port unreachable" if (self.type, self.code) == (3, 3) else f"type {self.type} code {self.code}"
+        return f"ICMP {self.src_ip} > {self.dst_ip} {what}"
+
+
 def initial_sequence(src_ip: str, dst_ip: str, sport: int, dport: int) -> int:
     """A deterministic stand-in for the kernel's random initial sequence number."""
     digest = 2166136261
@@ -55,13 +74,13 @@ def initial_sequence(src_ip: str, dst_ip: str, sport: int, dport: int) -> int:
 class Frame:
     src: str
     dst: str
-    payload: Arp | Tcp | None = None
+    payload: Arp | Tcp | Icmp | None = None
 
     @property
     def ethertype(self) -> int:
         if isinstance(self.payload, Arp):
             return ETH_P_ARP
-        return ETH_P_IP if isinstance(self.payload, Tcp) else ETH_P_TEST
+        return ETH_P_IP if isinstance(self.payload, Tcp | Icmp) else ETH_P_TEST
 
     def summary(self) -> str:
         if self.payload is not None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from netsim import arp, routing, tcp
 from netsim.addresses import LOOPBACK_NET
-from netsim.frames import Frame, Tcp
+from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Frame, Icmp, Tcp
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -28,10 +28,22 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
     if dev != "lo" and seg.dport in ns.drop_tcp_ports:
         sim.event(f"{ns.label}'s firewall silently drops {seg.summary()}")
         return
+    if dev != "lo" and seg.dport in ns.reject_tcp_ports:
+        # nft's `reject with icmp type port-unreachable`: a polite no, from the firewall this time.
+        sim.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP port unreachable")
+        output(sim, ns, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, seg))
+        return
     tcp.receive(sim, ns, dev, seg)
 
 
-def output(sim: Simulation, ns: Namespace, seg: Tcp) -> routing.NextHop | None:
+def receive_icmp(sim: Simulation, ns: Namespace, dev: str, icmp: Icmp) -> None:
+    """An ICMP error reaches the socket whose packet it quotes (tcp_v4_err)."""
+    if icmp.dst_ip not in {str(a) for a in ns.local_addresses()}:
+        return
+    tcp.error(sim, ns, icmp)
+
+
+def output(sim: Simulation, ns: Namespace, seg: Tcp | Icmp) -> routing.NextHop | None:
     """Send a segment: route it, then hand it to lo or to the neighbour layer."""
     hop = route(ns, seg.dst_ip)
     if hop is None:

@@ -25,16 +25,19 @@ class Neighbour:
     probes: int = 0
     parked: list = field(default_factory=list)  # packets waiting for the answer (arp_queue)
 
+    reachable_time: float = REACHABLE_TIME
+
     def current_state(self, now: float) -> str:
         """REACHABLE silently becomes STALE once its time is up; the kernel's timer does this."""
-        if self.state == "REACHABLE" and now - self.confirmed >= REACHABLE_TIME:
+        if self.state == "REACHABLE" and now - self.confirmed >= self.reachable_time:
             self.state = "STALE"
         return self.state
 
 
 class NeighbourTable:
-    def __init__(self) -> None:
+    def __init__(self, reachable_time: float = REACHABLE_TIME) -> None:
         self.entries: dict[str, Neighbour] = {}
+        self.reachable_time = reachable_time
 
     def get(self, ip: str) -> Neighbour | None:
         return self.entries.get(ip)
@@ -45,7 +48,7 @@ class NeighbourTable:
         if entry is None:
             if not create:
                 return None
-            entry = self.entries[ip] = Neighbour(ip, dev, mac, state, confirmed=now)
+            entry = self.entries[ip] = Neighbour(ip, dev, mac, state, confirmed=now, reachable_time=self.reachable_time)
             return entry
         old = entry.current_state(now)
         if state == "STALE" and entry.mac == mac and old in ("REACHABLE", "DELAY", "PROBE"):

@@ -41,6 +41,7 @@ class Namespace:
     neigh: NeighbourTable = field(default_factory=NeighbourTable)
     listeners: set[tuple[str, int]] = field(default_factory=set)
     drop_tcp_ports: set[int] = field(default_factory=set)
+    reject_tcp_ports: set[int] = field(default_factory=set)
     tcp_syn_retries: int = 6
     connections: list[Connection] = field(default_factory=list)
 

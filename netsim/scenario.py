@@ -81,7 +81,15 @@ class Host:
     drop_tcp_ports: list[int] = option(
         "A firewall on input that silently drops TCP segments to these ports.", factory=list
     )
+    reject_tcp_ports: list[int] = option(
+        "A firewall on input that rejects TCP segments to these ports with ICMP port unreachable.", factory=list
+    )
     tcp_syn_retries: int = option("SYN retransmissions before a connect times out.", 6)
+    reachable_time: float = option(
+        "Seconds an ARP answer stays REACHABLE (the kernel's base_reachable_time; it randomises from half to one "
+        "and a half times it, netsim uses it exactly).",
+        30.0,
+    )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
 
 
@@ -416,9 +424,10 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     ) from None
         for i, text in enumerate(host.listeners):
             _check_bind(s, hname, text, (*path_of(host), "listeners", i), src)
-        for i, port in enumerate(host.drop_tcp_ports):
-            if not 0 < port < 65536:
-                raise src.error((*path_of(host), "drop_tcp_ports", i), f"{port} is not a TCP port (1-65535)")
+        for key in ("drop_tcp_ports", "reject_tcp_ports"):
+            for i, port in enumerate(getattr(host, key)):
+                if not 0 < port < 65536:
+                    raise src.error((*path_of(host), key, i), f"{port} is not a TCP port (1-65535)")
 
 
 def _check_bind(s: Scenario, host: str, text: str, where: tuple, src: Source) -> None:

@@ -16,7 +16,8 @@ from netsim import arp, ipv4, tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
-from netsim.frames import Arp, Frame, Tcp, initial_sequence
+from netsim.frames import Arp, Frame, Icmp, Tcp, initial_sequence
+from netsim.neighbour import NeighbourTable
 from netsim.netns import Connection, Iface, Namespace
 from netsim.routing import RouteEntry
 from netsim.scenario import (
@@ -102,7 +103,9 @@ class Simulation:
     def _add_namespace(self, name: str, lo_up: bool) -> Namespace:
         host = self.scenario.hosts[name]
         ns = Namespace(name, host.label or name, tcp_syn_retries=host.tcp_syn_retries)
+        ns.neigh = NeighbourTable(host.reachable_time)
         ns.drop_tcp_ports = set(host.drop_tcp_ports)
+        ns.reject_tcp_ports = set(host.reject_tcp_ports)
         # Every namespace is born with its own loopback, down until someone brings it up.
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
         address = ipaddress.IPv4Interface("127.0.0.1/8") if lo_up else None
@@ -232,6 +235,8 @@ class Simulation:
             arp.receive(self, ns, dev, frame.payload)
         elif isinstance(frame.payload, Tcp):
             ipv4.receive(self, ns, dev, frame.payload)
+        elif isinstance(frame.payload, Icmp):
+            ipv4.receive_icmp(self, ns, dev, frame.payload)
 
     def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str, hop: int) -> None:
         if self._current is not None:
@@ -251,6 +256,7 @@ class Simulation:
         self._step = step
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
+        started = self.now
         getattr(self, f"_step_{step.action}")(getattr(step, step.action))
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
@@ -263,6 +269,7 @@ class Simulation:
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
         trace.time = self.now
+        trace.elapsed = self.now - started
         self._current = None
         return trace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from netsim.addresses import ANY
-from netsim.frames import Tcp, initial_sequence
+from netsim.frames import Icmp, Tcp, initial_sequence
 
 if TYPE_CHECKING:
     from netsim.netns import Connection, Namespace
@@ -31,14 +31,36 @@ def find_listener(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> t
     return None
 
 
-def retransmit_times(retries: int) -> list[float]:
-    """Offsets of each retransmitted SYN after the first: RTO 1 s, doubling: 1, 3, 7, 15 ..."""
-    return [float(2 ** (n + 1) - 1) for n in range(retries)]
+LINEAR_TIMEOUTS = 4  # tcp_syn_linear_timeouts: Linux 6.7 and later repeat a 1 s RTO this many times
 
 
-def syn_timeout(retries: int) -> float:
-    """Seconds from the first SYN to ETIMEDOUT: 127 s with the default tcp_syn_retries=6."""
-    return float(2 ** (retries + 1) - 1)
+def _timer_firings(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]:
+    """When the SYN retransmit timer fires: 1 s apart for the first linear + 1, then doubling."""
+    limit = float(2 ** (retries + 1) - 1)  # tcp_model_timeout: the exponential schedule's total
+    fires, t, n = [], 0.0, 0
+    while True:
+        n += 1
+        t += 1.0 if n <= linear + 1 else float(2 ** (n - linear - 1))
+        fires.append(t)
+        if t >= limit:
+            return fires
+
+
+def retransmit_times(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]:
+    """Offsets of each retransmitted SYN after the first: 1, 2, 3, 4, 5, 7, 11, 19 ... seconds.
+
+    The kernel (tcp_timer.c) retransmits each time its timer fires, until the time the classic
+    doubling schedule would have taken for `retries` retransmissions has passed.
+    """
+    return _timer_firings(retries, linear)[:-1]
+
+
+def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
+    """Seconds from the first SYN to ETIMEDOUT: the first timer firing at or after the limit.
+
+    7 s with tcp_syn_retries=2; 131 s with the default 6 (127 s on kernels before 6.7).
+    """
+    return _timer_firings(retries, linear)[-1]
 
 
 def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
@@ -71,6 +93,17 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
         ipv4.output(sim, ns, Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1))
     elif seg.flags == "RA":
         conn.state = "refused"
+
+
+def error(sim: Simulation, ns: Namespace, icmp: Icmp) -> None:
+    """ICMP port unreachable for a SYN_SENT socket: connect() fails at once with ECONNREFUSED."""
+    sent = icmp.original
+    quoted = (sent.src_ip, sent.sport, sent.dst_ip, sent.dport)
+    for conn in ns.connections:
+        mine = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == quoted
+        if mine and conn.state == "SYN_SENT" and (icmp.type, icmp.code) == (3, 3):
+            conn.state = "refused"
+            sim.event(f"{ns.label} reads the ICMP error: connection refused")
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

@@ -56,6 +56,7 @@ class StepTrace:
     action: str
     title: str | None
     time: float  # the simulated clock when the step ended, in seconds
+    elapsed: float = 0.0  # how long the step took on that clock
     frames: list[Hop] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -76,6 +77,7 @@ class StepTrace:
                 for ns, table in self.neigh.items()
             },
             "outcome": self.outcome,
+            "seconds": round(self.elapsed, 3),
             "links": {
                 ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
                 for ns, table in self.links.items()

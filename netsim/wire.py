@@ -10,7 +10,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from netsim.frames import ETH_P_ARP, ETH_P_IP, ETH_P_TEST, Arp, Tcp
+from netsim.frames import ETH_P_ARP, ETH_P_IP, ETH_P_TEST, Arp, Icmp, Tcp
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
@@ -65,12 +65,24 @@ def _tcp_ip(seg: Tcp) -> bytes:
     return ip + tcp
 
 
+def _icmp_ip(icmp: Icmp) -> bytes:
+    # Type, code, checksum, 4 unused bytes, then the offending IP header and its first 8 bytes.
+    quoted = _tcp_ip(icmp.original)[:28]
+    body = struct.pack("!BBHI", icmp.type, icmp.code, 0, 0) + quoted
+    body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(body), 0, 0, 64, 1, 0, _ip(icmp.src_ip), _ip(icmp.dst_ip))
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    return ip + body
+
+
 def encode(hop: Hop) -> bytes:
     """The bytes of the frame that crossed the bridge in `hop` (no FCS, as captures show)."""
     if isinstance(hop.payload, Arp):
         body, ethertype = _arp(hop.payload), ETH_P_ARP
     elif isinstance(hop.payload, Tcp):
         body, ethertype = _tcp_ip(hop.payload), ETH_P_IP
+    elif isinstance(hop.payload, Icmp):
+        body, ethertype = _icmp_ip(hop.payload), ETH_P_IP
     else:
         body, ethertype = TEST_PAYLOAD, ETH_P_TEST
     return _mac(hop.dst) + _mac(hop.src) + struct.pack("!H", ethertype) + body
@@ -101,6 +113,14 @@ def fields(hop: Hop) -> list[Field]:
             Field("TCP", "sequence number", 38, 4, str(p.seq)),
             Field("TCP", "acknowledgement number", 42, 4, str(p.ack)),
             Field("TCP", "flags", 47, 1, TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]),
+        ]
+    elif isinstance(p, Icmp):
+        out += [
+            Field("IPv4", "source address", 26, 4, p.src_ip),
+            Field("IPv4", "destination address", 30, 4, p.dst_ip),
+            Field("ICMP", "type", 34, 1, f"{p.type} (destination unreachable)" if p.type == 3 else str(p.type)),
+            Field("ICMP", "code", 35, 1, f"{p.code} (port unreachable)" if p.code == 3 else str(p.code)),
+            Field("ICMP", "quoted TCP ports", 62, 4, f"{p.original.sport} > {p.original.dport}"),
         ]
     else:
         out.append(Field("payload", "the note", 14, len(TEST_PAYLOAD), TEST_PAYLOAD.decode()))

@@ -101,8 +101,17 @@ steps:
     step = run(parse_scenario(text)).steps[0]
     syns = [h for h in step.frames if h.what.endswith("SYN")]
     assert step.outcome == "timeout"
-    assert len(syns) == 3 and [h.time for h in syns] == [0.0, 1.0, 3.0]
+    # Seen on a 6.18 kernel: one second apart five times (tcp_syn_linear_timeouts=4), then doubling.
+    assert [h.time for h in syns] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert step.time == 7.0
+
+
+def test_the_default_syn_retries_wait_131_seconds_with_eleven_syns() -> None:
+    from netsim.tcp import retransmit_times, syn_timeout
+
+    assert retransmit_times(6) == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]
+    assert syn_timeout(6) == 131.0
+    assert syn_timeout(6, linear=0) == 127.0  # the classic doubling, as before Linux 6.7
 
 
 def test_a_martian_127_packet_arriving_on_a_bridge_port_is_dropped() -> None:
@@ -150,3 +159,25 @@ steps:
     assert frame.frames == [] and [(x.host, x.accepted) for x in frame.arrivals] == [("b", True)]
     assert knock.outcome == "connected"
     assert knock.neigh["a"]["10.1.0.2"]["state"] == "REACHABLE"
+
+
+def test_a_firewall_reject_answers_with_icmp_port_unreachable_and_connect_is_refused() -> None:
+    from netsim.frames import Icmp
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    text = """
+title: reject
+bridges: {br0: {host: h, address: 10.0.0.1/24, ports: {p1: {}}}}
+hosts:
+  h: {listeners: ['0.0.0.0:80'], reject_tcp_ports: [80]}
+  a:
+    interfaces: {eth0: {address: 10.0.0.2/24, plug: br0.p1}}
+steps:
+  - {id: s, connect: {by: a, to: '10.0.0.1:80'}}
+"""
+    step = run(parse_scenario(text)).steps[0]
+    icmp = step.frames[-1].payload
+    assert isinstance(icmp, Icmp) and (icmp.type, icmp.code) == (3, 3)
+    assert icmp.original.dport == 80 and icmp.src_ip == "10.0.0.1"
+    assert (step.outcome, step.elapsed) == ("refused", 0.0)

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scapy.all import ARP, IP, TCP, Ether, rdpcap
+from scapy.all import ARP, ICMP, IP, TCP, Ether, IPerror, TCPerror, rdpcap
 
-from netsim.frames import Arp, Tcp
+from netsim.frames import Arp, Icmp, Tcp
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 from netsim.wire import TCP_FLAGS, checksum, pcap
@@ -45,6 +45,21 @@ def test_every_frame_dissects_to_what_the_trace_says(scenario: Path, tmp_path: P
                 p.target_mac,
                 p.target_ip,
             )
+        elif isinstance(hop.payload, Icmp):
+            p = hop.payload
+            icmp = pkt[ICMP]
+            assert (pkt[IP].src, pkt[IP].dst, icmp.type, icmp.code) == (p.src_ip, p.dst_ip, p.type, p.code)
+            quoted = pkt[IPerror]
+            assert (quoted.src, quoted.dst, pkt[TCPerror].sport, pkt[TCPerror].dport) == (
+                p.original.src_ip,
+                p.original.dst_ip,
+                p.original.sport,
+                p.original.dport,
+            )
+            rebuilt = Ether(bytes(pkt))
+            del rebuilt[IP].chksum, rebuilt[ICMP].chksum
+            again = Ether(bytes(rebuilt))
+            assert (again[IP].chksum, again[ICMP].chksum) == (pkt[IP].chksum, icmp.chksum)
         elif isinstance(hop.payload, Tcp):
             p = hop.payload
             ip, tcp = pkt[IP], pkt[TCP]

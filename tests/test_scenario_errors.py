@@ -66,7 +66,7 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {}",
             "  laptop: {colour: blue}",
             "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, drop_tcp_ports, "
-            "gateway, interfaces, label, listeners, routes, tcp_syn_retries",
+            "gateway, interfaces, label, listeners, reachable_time, reject_tcp_ports, routes, tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",

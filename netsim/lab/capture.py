@@ -107,6 +107,7 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         key = (s.bridge, s.data)
         if _entering(s):
             hop = {
+                "what": describe(s.data),
                 "bridge": s.bridge,
                 "in_port": s.dev,
                 "src": _mac(s.data[6:12]),
@@ -130,7 +131,30 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         hop["decision"] = _decision(hop, table)
         if hop["out_ports"] or hop["decision"] != "drop":
             table.add(hop["src"])
-    return [{k: hop[k] for k in ("bridge", "in_port", "src", "dst", "decision", "out_ports")} for hop in crossings]
+    keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports", "what")
+    return [{k: hop[k] for k in keys} for hop in crossings]
+
+
+def describe(data: bytes) -> str:
+    """What a captured frame carries, in words: shown beside a disagreement, never compared."""
+    ethertype = int.from_bytes(data[12:14], "big")
+    if ethertype == 0x0806:
+        op = int.from_bytes(data[20:22], "big")
+        sender, target = ".".join(map(str, data[28:32])), ".".join(map(str, data[38:42]))
+        return f"ARP who-has {target} tell {sender}" if op == 1 else f"ARP {sender} is-at {_mac(data[22:28])}"
+    if ethertype == 0x0800:
+        ihl = (data[14] & 0x0F) * 4
+        src, dst, proto = ".".join(map(str, data[26:30])), ".".join(map(str, data[30:34])), data[23]
+        if proto == 6:
+            tcp = data[14 + ihl :]
+            flags = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST", 0x11: "FIN-ACK"}
+            name = flags.get(tcp[13], f"flags 0x{tcp[13]:02x}")
+            sport, dport = int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")
+            return f"TCP {src}:{sport} > {dst}:{dport} {name}"
+        if proto == 1:
+            return f"ICMP {src} > {dst} type {data[14 + ihl]} code {data[15 + ihl]}"
+        return f"IPv4 {src} > {dst} protocol {proto}"
+    return "test frame" if ethertype == 0x88B5 else f"EtherType 0x{ethertype:04x}"
 
 
 def _entering(s: Seen) -> bool:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from netsim.errors import LabError
-from netsim.lab.netns import missing_requirement, run
+from netsim.lab.netns import ensure_nft, missing_requirement, run
 from netsim.scenario import load_scenario
 
 INSIDE = "NETSIM_LAB_INSIDE"
@@ -21,6 +21,8 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     if os.environ.get(INSIDE) == "1":
         return _inside(file)
     reason = missing_requirement()
+    if reason is None and any(h.drop_tcp_ports or h.reject_tcp_ports for h in scenario.hosts.values()):
+        reason = ensure_nft()
     if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -13,7 +13,13 @@ SIMPLIFICATIONS = {
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
+    "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
+    "commands add a little to the simulated clock",
 }
+
+
+def within(netsim_seconds: float, kernel_seconds: float) -> bool:
+    return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 
 
 def notes_for(scenario: Any) -> list[str]:
@@ -24,6 +30,7 @@ def notes_for(scenario: Any) -> list[str]:
     if any(s.wait is not None and s.wait >= 15 for s in scenario.steps):
         names.append("reachable-time")
     names.append("multicast")
+    names.append("timing")
     return [f"  {name}: {SIMPLIFICATIONS[name]}" for name in names]
 
 
@@ -62,6 +69,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     diffs = []
     if ours["outcome"] != theirs["outcome"]:
         diffs.append(f"outcome: netsim {ours['outcome']}, kernel {theirs['outcome']}")
+    if "seconds" in ours and "seconds" in theirs and not within(ours["seconds"], theirs["seconds"]):
+        diffs.append(f"seconds: netsim {ours['seconds']:g}, kernel {theirs['seconds']:g} (beyond the tolerance)")
     a, b = [_hop_key(h) for h in ours["frames"]], [_hop_key(h) for h in theirs["frames"]]
     if a != b:
         for i in range(max(len(a), len(b))):

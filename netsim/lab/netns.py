@@ -6,6 +6,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,6 +59,20 @@ def bridge_cmd(host: str, *args: str) -> str:
 
 def sysctl(host: str, key: str, value: str) -> None:
     run("ip", "netns", "exec", ns_name(host), "sysctl", "-q", "-w", f"{key}={value}")
+
+
+def ensure_nft() -> str | None:
+    """nftables for a scenario with a firewall: installed with apt when we are root; else why not."""
+    if shutil.which("nft"):
+        return None
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("lab: installing nftables with apt-get (this scenario has a firewall)", file=sys.stderr, flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nftables"]):
+            subprocess.run(cmd, capture_output=True, env=env, check=False)
+        if shutil.which("nft"):
+            return None
+    return "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
 
 
 def missing_requirement() -> str | None:

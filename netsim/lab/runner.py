@@ -10,12 +10,14 @@ import errno
 import ipaddress
 import json
 import socket
+import subprocess
 import sys
 import time
 from typing import Any
 
 from netsim import tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
+from netsim.errors import LabError
 from netsim.frames import ETH_P_ARP, ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run, sysctl
@@ -117,6 +119,8 @@ class Lab:
             for dev, iface in h.interfaces.items():
                 if h.absent:
                     continue
+                if h.reachable_time != 30:  # per interface: a namespace has no `default` to inherit from
+                    sysctl(host, f"net.ipv4.neigh.{dev}.base_reachable_time_ms", str(int(h.reachable_time * 1000)))
                 if iface.address:
                     ip(host, "addr", "add", iface.address, "dev", dev)
                 ip(host, "link", "set", dev, "up")
@@ -137,14 +141,30 @@ class Lab:
                 ip(host, "route", "add", route.to, *extra)
             for text in h.listeners:
                 self.listen(host, text)
-            if h.drop_tcp_ports:
-                raise NotImplementedError("drop_tcp_ports needs nftables in the lab; not supported yet")
+            if h.drop_tcp_ports or h.reject_tcp_ports:
+                self._firewall(host, h.drop_tcp_ports, h.reject_tcp_ports)
         for name, br in s.bridges.items():
             self.watch.add(br.host, name, name)
             for port in br.ports:
                 if (name, port) not in dynamic:
                     self.watch.add(br.host, name, port)
         time.sleep(SETTLE)
+
+    def _firewall(self, host: str, drop: list[int], reject: list[int]) -> None:
+        """An nftables input filter inside the host's own namespace, nowhere else."""
+        rules = [f"tcp dport {port} drop" for port in drop]
+        rules += [f"tcp dport {port} reject with icmp type port-unreachable" for port in reject]
+        ruleset = "table inet lab {\n  chain input {\n    type filter hook input priority 0; policy accept;\n"
+        ruleset += "".join(f'    iifname != "lo" {rule}\n' for rule in rules) + "  }\n}\n"
+        done = subprocess.run(
+            ["ip", "netns", "exec", ns_name(host), "nft", "-f", "-"],
+            input=ruleset,
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise LabError(f"nft could not load the firewall of {host}: {done.stderr.strip()}")
 
     def _netns(self, host: str) -> None:
         run("ip", "netns", "add", ns_name(host))
@@ -175,7 +195,9 @@ class Lab:
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
             known = {bridge: set(table) for bridge, table in fdb.items()}
             self.watch.start()
+            started = time.monotonic()
             outcome = getattr(self, f"_{step.action}")(getattr(step, step.action), step)
+            elapsed = time.monotonic() - started
             seen = self.watch.stop()
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
@@ -187,6 +209,7 @@ class Lab:
                     "fdb": fdb,
                     "neigh": self.neigh(),
                     "outcome": outcome,
+                    "seconds": round(elapsed, 3),
                     "links": self.links(),
                 }
             )

@@ -141,6 +141,9 @@ def render(scenario: Scenario) -> str:
             elif host < target:
                 lines.append(f"ip -n lab-{host} link add {dev} type veth peer name {end} netns lab-{target}")
             lines.append(f"ip -n lab-{host} link set {dev} address {s.host_mac(host, dev)}")
+            if h.reachable_time != 30:
+                ms = int(h.reachable_time * 1000)
+                lines.append(f"ip netns exec lab-{host} sysctl -qw net.ipv4.neigh.{dev}.base_reachable_time_ms={ms}")
             if iface.address:
                 lines.append(f"ip -n lab-{host} addr add {iface.address} dev {dev}")
             lines.append(f"ip -n lab-{host} link set {dev} up")
