@@ -24,6 +24,7 @@ if [ "${{BOTTOM_SIX_PRIVATE:-}}" != 1 ]; then
   exec unshare --net --mount --propagation private env BOTTOM_SIX_PRIVATE=1 bash "$0" "$@"
 fi
 mount -t tmpfs bottom-six /run   # `ip netns` keeps its files here, hidden from the rest of the machine
+{needs_nft}
 mkdir -p /run/netns
 declare -A LISTENER              # "host address:port" -> pid of the listening program
 trap 'kill ${{LISTENER[@]:-}} 2>/dev/null || true' EXIT
@@ -111,7 +112,14 @@ def _q(text: str) -> str:
 
 def render(scenario: Scenario) -> str:
     s = scenario
-    lines = [HEADER.format(title=s.title, file=s.file, name=s.name), "# --- The room ---"]
+    firewall = any(h.drop_tcp_ports or h.reject_tcp_ports for h in s.hosts.values())
+    needs_nft = (
+        'command -v nft >/dev/null || { echo "this scenario needs nft (package nftables)" >&2; exit 3; }'
+        if firewall
+        else ""
+    )
+    header = HEADER.format(title=s.title, file=s.file, name=s.name, needs_nft=needs_nft)
+    lines = [header, "# --- The room ---"]
     for host, h in s.hosts.items():
         if h.absent:
             continue  # made by a step below
@@ -162,6 +170,8 @@ def render(scenario: Scenario) -> str:
             if changed:
                 lines.append(f"bridge -n lab-{br.host} link set dev {port} {changed}")
     for host, h in s.hosts.items():
+        if (h.drop_tcp_ports or h.reject_tcp_ports) and not h.absent:
+            lines.extend(_firewall(host, h.drop_tcp_ports, h.reject_tcp_ports))
         for text in h.listeners:
             addr, port = text.rsplit(":", 1)
             lines.append(f"listen_on {host} {addr} {port}")
@@ -173,6 +183,22 @@ def render(scenario: Scenario) -> str:
     lines.append("")
     lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
     return "\n".join(lines) + "\n"
+
+
+def _firewall(host: str, drop: list[int], reject: list[int]) -> list[str]:
+    """An nftables input filter inside the host's namespace only (needs the nftables package)."""
+    rules = [f"tcp dport {port} drop" for port in drop]
+    rules += [f"tcp dport {port} reject with icmp type port-unreachable" for port in reject]
+    return [
+        f"ip netns exec lab-{host} nft -f - <<'NFT'   # {host}'s firewall",
+        "table inet lab {",
+        "  chain input {",
+        "    type filter hook input priority 0; policy accept;",
+        *(f'    iifname != "lo" {rule}' for rule in rules),
+        "  }",
+        "}",
+        "NFT",
+    ]
 
 
 def _netns(s: Scenario, host: str) -> list[str]:
