@@ -203,34 +203,28 @@ def _links(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return {host: {dev: link["state"] for dev, link in step.links.get(host, {}).items()} for host in expected}
 
 
+def _link_field(step: StepTrace, expected: Any, field: str, shape: str) -> Any:
+    """One field of `ip addr` for the interfaces a claim names, as {host: {dev: value}}."""
+    if not isinstance(expected, dict):
+        raise TypeError(f"expects {shape}")
+    return {
+        host: {dev: step.links.get(host, {}).get(dev, {}).get(field) for dev in devs} for host, devs in expected.items()
+    }
+
+
 @fact("addresses", "IPv4 addresses of some interfaces, as {host: {dev: ['10.88.0.2/16']}}.")
 def _addresses(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    if not isinstance(expected, dict):
-        raise TypeError("addresses expects {host: {dev: [address, ...]}}")
-    return {
-        host: {dev: step.links.get(host, {}).get(dev, {}).get("addresses") for dev in devs}
-        for host, devs in expected.items()
-    }
+    return _link_field(step, expected, "addresses", "{host: {dev: [address, ...]}}")
 
 
 @fact("cable", "Where the other end of a veth goes, as {host: {dev: 'other_host/dev'}}.")
 def _cable(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    if not isinstance(expected, dict):
-        raise TypeError("cable expects {host: {dev: 'host/dev'}}")
-    return {
-        host: {dev: step.links.get(host, {}).get(dev, {}).get("peer") for dev in devs}
-        for host, devs in expected.items()
-    }
+    return _link_field(step, expected, "peer", "{host: {dev: 'host/dev'}}")
 
 
 @fact("port_of", "Which bridge an interface is a port of, as {host: {dev: bridge or null}}.")
 def _port_of(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
-    if not isinstance(expected, dict):
-        raise TypeError("port_of expects {host: {dev: bridge}}")
-    return {
-        host: {dev: step.links.get(host, {}).get(dev, {}).get("master") for dev in devs}
-        for host, devs in expected.items()
-    }
+    return _link_field(step, expected, "master", "{host: {dev: bridge}}")
 
 
 @fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")
