@@ -127,6 +127,24 @@ def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> 
     context.close()
 
 
+@pytest.mark.parametrize("post", sorted(p.name for p in (ROOT / "docs" / "posts").glob("*.md")))
+def test_every_post_fits_a_phone_and_its_stepper_works(browser: tuple[object, str], post: str) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/posts/" + post.replace(".md", ".html"))
+    page.click(".ns-next")
+    assert page.locator(".ns-count").inner_text().startswith("Step 2 of ")
+    overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{post} scrolls sideways by {overflow}px on a phone"
+    assert errors == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{post.replace('.md', '')}-phone.png"))
+    context.close()
+
+
 @pytest.mark.parametrize(
     ("name", "width", "height", "scheme"),
     [
