@@ -308,10 +308,13 @@ class Scenario:
                     return name, dev
         return None
 
+    def static_devs(self, host: str) -> list[str]:
+        """The interfaces a host has from the start: its own, then the bridges it holds."""
+        return list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
+
     def default_dev(self, host: str) -> str:
         """The interface a step means when it names none: the host's only one."""
-        devs = list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
-        return devs[0]
+        return self.static_devs(host)[0]
 
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
@@ -533,8 +536,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
 
 
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
-    host = s.hosts[send.by]
-    devs = list(host.interfaces) + [b for b, br in s.bridges.items() if br.host == send.by]
+    devs = s.static_devs(send.by)
     # Interfaces that steps create, move in or rename: whether they exist yet, the simulation says.
     for st in s.steps:
         if st.veth_add and st.veth_add.by == send.by:
