@@ -92,6 +92,13 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     return markdown
 
 
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """Put back the figure contents that netsim's macros kept out of Markdown and search."""
+    for marker, inner in getattr(page, "netsim_set_aside", {}).items():
+        output = output.replace(marker, inner, 1)
+    return output
+
+
 def on_post_build(config: Any) -> None:
     site = Path(config["site_dir"])
     _write_feed(config, site)

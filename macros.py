@@ -44,6 +44,7 @@ def on_pre_page_macros(env: Any) -> None:
     source = Path(src).read_text(encoding="utf-8") if src else ""
     file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
+    env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
 
 
 def on_post_build(env: Any) -> None:

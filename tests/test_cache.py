@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def render_all(book: Book) -> list[str]:
     page = Page(book, "docs/posts/test.md", "", "margarets-room")
     _, trace = book.get("margarets-room")
-    return [page.figure(step.id) for step in trace.steps] + [page.stepper()]
+    out = [page.figure(step.id) for step in trace.steps] + [page.stepper()]
+    for marker, inner in page.set_aside.items():  # as the site's on_post_page hook does
+        out = [html.replace(marker, inner) for html in out]
+    return out
 
 
 def test_a_warm_cache_gives_byte_identical_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,6 +58,7 @@ class Page:
         self.source = source  # the whole file, front matter included, for line numbers
         self.default = scenario
         self.errors: list[NetsimError] = []
+        self.set_aside: dict[str, str] = {}  # marker -> figure contents, restored after Markdown
         self._claims = 0
         self._shown: dict[str, int] = {}  # "scenario/step" -> line of the figure
         self._claimed: set[str] = set()
@@ -146,7 +147,20 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
-        return figure.replace(FIGURE_ROOT, self._root())
+        return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
+
+    def _set_aside(self, figure: str) -> str:
+        """Keep the figure's inside out of Markdown and search: they only need its outer element.
+
+        The page gets `<figure ...><!--netsim:N--></figure>`, so its id still anchors links; the
+        site's on_post_page hook puts the inside back into the finished HTML.
+        """
+        match = re.match(r"(<figure[^>]*>)(.*)(</figure>)\Z", figure, re.S)
+        if match is None:
+            return figure
+        marker = f"<!--netsim:{len(self.set_aside)}-->"
+        self.set_aside[marker] = match.group(2)
+        return match.group(1) + marker + match.group(3)
 
     def _root(self) -> str:
         """From this page back to the site's root: docs/posts/x.md -> '../'."""
