@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 
 ## serve: build the site and serve it with live reload on http://127.0.0.1:8000
 serve: $(STAMP)
-	$(BIN)/mkdocs serve --livereload --watch netsim --watch diagrams
+	$(BIN)/python serve.py --livereload
 
 ## build: the strict build; a failing claim or a bad scenario fails it
 build: $(STAMP)
@@ -24,8 +24,8 @@ build: $(STAMP)
 
 ## test: lint, validate scenarios, strict build, then every test
 test: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py
-	$(BIN)/ruff format --check netsim tests benchmarks audit hooks.py macros.py
+	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py serve.py
+	$(BIN)/ruff format --check netsim tests benchmarks audit hooks.py macros.py serve.py
 	$(BIN)/python -m netsim check
 	$(BIN)/pytest
 

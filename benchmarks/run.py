@@ -38,9 +38,11 @@ def say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def build(src: Path, out: Path, cache: Path, templates: Path | None = None) -> float:
+def build(src: Path, out: Path, cache: Path, templates: Path | None = None, aside: Path | None = None) -> float:
     """One `mkdocs build` in a fresh process; `cache` holds netsim's figures, `templates` the theme's."""
     env = {**ENV, "NETSIM_CACHE_DIR": str(cache)}
+    if aside is not None:
+        env["NETSIM_BASELINE_ASIDE"] = str(aside)
     if templates is not None:
         env["NETSIM_JINJA_CACHE_DIR"] = str(templates)
     start = time.perf_counter()
@@ -55,7 +57,11 @@ def build(src: Path, out: Path, cache: Path, templates: Path | None = None) -> f
 
 
 def baseline_copy(work: Path) -> Path:
-    """The same pages with every macro already expanded: mkdocs and the theme, no netsim work."""
+    """The same pages with every macro already expanded: mkdocs and the theme, no netsim work.
+
+    Figure contents stay set aside exactly as in a real build and come back from the dump's
+    .aside.json files, so the baseline's pages are byte for byte the real ones.
+    """
     src = copy_site(work / "baseline")
     dump = work / "rendered"
     subprocess.run(
@@ -83,7 +89,7 @@ def build_costs(work: Path) -> dict:
         # cold: netsim's figure cache empty (the theme's template cache is warm, as in the baseline)
         times["cold"].append(build(ROOT, work / f"cold{n}", work / f"cold-cache-{n}"))
         times["warm"].append(build(ROOT, work / f"warm{n}", warm_cache))
-        times["baseline"].append(build(base_src, work / f"base{n}", warm_cache))
+        times["baseline"].append(build(base_src, work / f"base{n}", warm_cache, aside=work / "rendered"))
         # for the record: every cache empty, the theme's compiled templates included
         times["cold_everything"].append(
             build(ROOT, work / f"all{n}", work / f"all-cache-{n}", templates=work / f"all-jinja-{n}")
@@ -118,7 +124,7 @@ def live_reload(work: Path) -> dict:
     src = copy_site(work / "serve")
     port = 8700 + os.getpid() % 200
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}", "--livereload"],
+        [sys.executable, "serve.py", "-a", f"127.0.0.1:{port}", "--livereload"],  # what `make serve` runs
         cwd=src,
         env={**ENV, "NETSIM_CACHE_DIR": str(work / "serve-cache")},
         stdout=subprocess.DEVNULL,

@@ -47,7 +47,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
     root = copy_site(tmp_path / "src")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mkdocs", "serve", "-a", f"127.0.0.1:{port}", "--livereload"],
+        [sys.executable, "serve.py", "-a", f"127.0.0.1:{port}", "--livereload"],  # what `make serve` runs
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
