@@ -21,6 +21,7 @@ class Book:
         self._digest: dict[str, str] = {}
         self.figures = FigureCache(root)
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
+        self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
 
     def path(self, name: str) -> Path:
         return self.root / "diagrams" / f"{name}.yaml"

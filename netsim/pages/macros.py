@@ -180,16 +180,10 @@ class Page:
         index = trace.steps.index(step) + 1
         if view == "auto":
             view = _auto_view(scenario, step)
-        if view == "namespaces":
-            action = scenario.step(step.id)
-            knock = (action.connect.by, action.connect.to) if action.connect else None
-            svg = graph.namespaces(scenario, step, knock)
-            alt = _namespaces_alt(scenario, step, knock)
-        elif view == "rooms":
-            svg, alt = self._rooms(scenario, step)
-        else:
-            svg = graph.room(scenario, step)
-            alt = _room_alt(scenario, step)
+        key = (scenario.name, step.id, view)
+        if key not in self.book.diagrams:  # an inline figure and the stepper show the same diagram
+            self.book.diagrams[key] = self._diagram(scenario, step, view)
+        svg, alt = self.book.diagrams[key]
         show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
         parts = [
             f'<figure class="ns-figure {extra_class}" id="{element_id}" data-step="{index}" '
@@ -236,6 +230,16 @@ class Page:
                 "</div>",
             ]
         )
+
+    def _diagram(self, scenario: Scenario, step: StepTrace, view: str) -> tuple[str, str]:
+        """(SVG, text alternative) of one step in one view."""
+        if view == "namespaces":
+            action = scenario.step(step.id)
+            knock = (action.connect.by, action.connect.to) if action.connect else None
+            return graph.namespaces(scenario, step, knock), _namespaces_alt(scenario, step, knock)
+        if view == "rooms":
+            return self._rooms(scenario, step)
+        return graph.room(scenario, step), _room_alt(scenario, step)
 
     def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str]:
         action = scenario.step(step.id)
