@@ -41,8 +41,6 @@ from netsim.scenario import (
 from netsim.schema import error_at
 from netsim.trace import Arrival, Hop, StepTrace, Trace
 
-Endpoint = tuple[str, str, str]  # ("port", bridge, port) or ("iface", host, dev)
-
 
 class Simulation:
     def __init__(self, scenario: Scenario) -> None:

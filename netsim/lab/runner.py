@@ -38,12 +38,8 @@ from netsim.scenario import (
     VethAdd,
 )
 
-ERRNO_OUTCOME = {
-    errno.ECONNREFUSED: "refused",
-    errno.EHOSTUNREACH: "host-unreachable",
-    errno.ENETUNREACH: "network-unreachable",
-    errno.ETIMEDOUT: "timeout",
-}
+# The kernel's errno -> the trace's outcome, from the one table in netsim.tcp.
+ERRNO_OUTCOME = {getattr(errno, name): outcome for outcome, name in tcp.ERRNO_NAME.items() if name}
 SETTLE = 0.3  # seconds for links to come up before the first step
 
 

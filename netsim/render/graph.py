@@ -150,14 +150,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
     g = _base(f"{scenario.name}-{step.id}-rooms")
     g.graph_attr.update(rankdir="LR", compound="true")
     seats: dict[str, str] = {}  # address -> node id of the host's seat with that address
-    lo = g.add_subgraph(
-        name=f"cluster_lo_{host}",
-        label=f"lo · {label(scenario, host)}'s one-seat room",
-        style="rounded",
-        color="#57606a",
-    )
-    lo.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor="#ede9fe")
-    seats["127.0.0.1"] = f"{host}:lo"
+    seats["127.0.0.1"] = _lo_room(g, host, f"{label(scenario, host)}'s one-seat room", "#ede9fe")
     for bname, bridge in scenario.bridges.items():
         if bridge.host != host:
             continue
@@ -208,14 +201,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
         words = "connected ✓" if ok else f"{step.outcome} ✗"
         if addr.startswith("127.") and who != host:
             # The knocker's own loopback: a room of its own that the host's doorman never stands in.
-            own = g.add_subgraph(
-                name=f"cluster_lo_{who}",
-                label=f"lo · {label(scenario, who)}'s own one-seat room",
-                style="rounded",
-                color="#57606a",
-            )
-            own.add_node(f"{who}:lo", label="127.0.0.1\\n(lo)", fillcolor="#fef3c7")
-            door = f"{who}:lo"
+            door = _lo_room(g, who, f"{label(scenario, who)}'s own one-seat room", "#fef3c7")
         else:
             door = seats.get(addr, seats.get("127.0.0.1") if addr.startswith("127.") else None) or addr
         source = who if who != host else f"{host}-terminal"
@@ -238,6 +224,13 @@ _TITLE = re.compile(r"<title>[^<]*</title>")
 _IDS = re.compile(r' (?:id|class|font-family|xml:space)="[^"]*"')
 _NUMBER = re.compile(r"(-?\d+\.\d+)")
 _GEOMETRY = re.compile(r'( (?:points|d|x|y|cx|cy|rx|ry|width|height|viewBox|transform)=")([^"]*)"')
+
+
+def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str) -> str:
+    """A host's loopback drawn as a one-seat room; returns the seat's node id."""
+    room = g.add_subgraph(name=f"cluster_lo_{host}", label=f"lo · {title}", style="rounded", color="#57606a")
+    room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill)
+    return f"{host}:lo"
 
 
 def _svg(g: pgv.AGraph) -> str:
