@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve build test lint format check lab bench audit clean
+.PHONY: serve build test lint format check claims lab bench audit clean
 
 $(STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
@@ -27,7 +27,12 @@ test: $(STAMP)
 	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py serve.py
 	$(BIN)/ruff format --check netsim tests benchmarks audit hooks.py macros.py serve.py
 	$(BIN)/python -m netsim check
+	$(BIN)/python -m netsim claims
 	$(BIN)/pytest
+
+## claims: the claim audit; every claim must be falsifiable by a netsim fault or a scenario change
+claims: $(STAMP)
+	$(BIN)/python -m netsim claims
 
 lint: $(STAMP)
 	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py

@@ -139,6 +139,21 @@ def _notebook(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 
 @fact(
+    "forgets_in",
+    "Seconds until the MAC table forgets each host's badge unless it is seen again, as {host: seconds}.",
+)
+def _forgets_in(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("forgets_in expects {host: seconds}")
+    left = {
+        names.host_of_mac(mac, step): round(step.ageing[bridge] - age, 3)
+        for bridge, ages in step.fdb_ages.items()
+        for mac, age in ages.items()
+    }
+    return {host: left.get(host) for host in expected}
+
+
+@fact(
     "neighbours",
     "Entries of hosts' ARP tables after the step, as {host: {other_host or address: STATE}}; null for none.",
 )
@@ -179,6 +194,17 @@ def _counts(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
         raise TypeError("counts expects {kind: number}")
     kinds = [carries(hop) for hop in step.frames]
     return {kind: kinds.count(kind) for kind in expected}
+
+
+@fact(
+    "times",
+    "When frames of each kind crossed a bridge, in seconds from the step's start, as {'SYN': [0, 1, 2]}.",
+)
+def _times(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("times expects {kind: [seconds, ...]}")
+    start = step.time - step.elapsed
+    return {kind: [round(hop.time - start, 3) for hop in step.frames if carries(hop) == kind] for kind in expected}
 
 
 @fact("takes", "How many seconds the step took: for a connect, how long connect() waited for its answer.")
@@ -225,6 +251,13 @@ def _cable(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 @fact("port_of", "Which bridge an interface is a port of, as {host: {dev: bridge or null}}.")
 def _port_of(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return _link_field(step, expected, "master", "{host: {dev: bridge}}")
+
+
+@fact("routes", "A host's whole routing table after the step, as `ip route` prints it: {host: [line, ...]}.")
+def _routes(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("routes expects {host: ['default via ADDRESS dev DEV', ...]}")
+    return {host: step.routes.get(host, []) for host in expected}
 
 
 @fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")
@@ -280,7 +313,9 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def describe(step_id: str, facts: dict[str, Any]) -> str:
+def describe(step_id: str, facts: dict[str, Any], setup: bool = False) -> str:
     """The claim in words, for the tick's tooltip."""
     parts = [f"{k} = {_show(v)}" for k, v in facts.items() if k != "frame"]
+    if setup:
+        return f"The set-up of step {step_id}, not an outcome (checked all the same): " + "; ".join(parts)
     return f"Checked against step {step_id}: " + "; ".join(parts)

@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
     lab.add_argument("--compare", action="store_true", help="compare the kernel with netsim")
 
+    claims = sub.add_parser(
+        "claims", help="the claim audit: can every claim on every page fail? (exit 1 if one cannot)"
+    )
+    claims.add_argument("posts", type=Path, nargs="*", help="pages to audit (default: docs/posts/*.md)")
+    claims.add_argument("--verbose", "-v", action="store_true", help="list every claim and what catches it")
+
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -78,4 +84,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         from netsim.lab.cli import lab_main
 
         return lab_main(args.file, as_json=args.json, compare=args.compare)
+    if args.command == "claims":
+        from netsim.claimaudit.audit import audit, render
+
+        for post in args.posts:
+            if not post.is_file():
+                raise ScenarioError(str(post), 0, "", "no such page; expected a Markdown file such as docs/posts/x.md")
+        report = audit(Path.cwd(), args.posts or None)
+        print(render(report, verbose=args.verbose))
+        failed = [e for p in report.pages for e in p.errors]
+        for error in failed:
+            print(f"error: {error}", file=sys.stderr)
+        return 0 if report.ok and not failed else 1
     raise AssertionError(args.command)

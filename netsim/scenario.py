@@ -343,6 +343,11 @@ def parse_scenario(text: str, file: str = "scenario.yaml") -> Scenario:
     return _from_source(parse(text, file), Path(file).stem)
 
 
+def scenario_from_data(data: Any, file: str = "scenario.yaml") -> Scenario:
+    """The same as parse_scenario, from data already parsed (tools that edit scenarios)."""
+    return _from_source(Source(file, data), Path(file).stem)
+
+
 def _from_source(src: Source, name: str) -> Scenario:
     scenario: Scenario = build(Scenario, src.data, (), src)
     for key in ("name", "file"):

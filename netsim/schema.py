@@ -8,6 +8,7 @@ Formats that plain types cannot say (a MAC, an address with prefix) are `Annotat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import types
 import typing
@@ -145,10 +146,15 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     raise TypeError(f"unsupported field type {tp!r}")
 
 
+@functools.cache
+def _hints(cls: Any) -> dict[str, Any]:
+    return get_type_hints(cls, include_extras=True)  # slow, and a class's hints never change
+
+
 def _build_dataclass(cls: Any, value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, dict):
         raise src.error(path, f"{_found(value)} is not a mapping")
-    hints = get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in value:
         if key not in fields:

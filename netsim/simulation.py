@@ -263,6 +263,12 @@ class Simulation:
         }
         trace.neigh = {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()}
         trace.links = {name: _links(ns) for name, ns in self.namespaces.items()}
+        trace.routes = {name: _route_lines(ns) for name, ns in self.namespaces.items()}
+        trace.fdb_ages = {
+            name: {mac: self.now - b.fdb.entries[mac].updated for mac in trace.fdb[name]}
+            for name, b in self.bridges.items()
+        }
+        trace.ageing = {name: b.fdb.ageing_time for name, b in self.bridges.items()}
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
@@ -466,6 +472,19 @@ def _links(ns: Namespace) -> dict[str, dict]:
         }
         for name, iface in sorted(ns.ifaces.items())
     }
+
+
+def _route_lines(ns: Namespace) -> list[str]:
+    """`ip route` inside one namespace, in iproute2's words."""
+    lines = []
+    for r in ns.routes:
+        if r.via is not None:
+            lines.append(f"{'default' if r.network.prefixlen == 0 else r.network} via {r.via} dev {r.dev}")
+            continue
+        iface = ns.ifaces.get(r.dev)
+        src = f" src {iface.address.ip}" if iface is not None and iface.address is not None else ""
+        lines.append(f"{r.network} dev {r.dev} proto kernel scope link{src}")
+    return lines
 
 
 def _endpoint(text: str) -> tuple[str, int]:

@@ -66,6 +66,9 @@ class StepTrace:
     outcome: str | None = None
     listeners: dict[str, list[str]] = field(default_factory=dict)  # namespace -> ["ADDR:PORT"]
     links: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # namespace -> `ip addr`
+    routes: dict[str, list[str]] = field(default_factory=dict)  # namespace -> `ip route` lines
+    fdb_ages: dict[str, dict[str, float]] = field(default_factory=dict)  # bridge -> mac -> seconds since seen
+    ageing: dict[str, float] = field(default_factory=dict)  # bridge -> its ageing_time in seconds
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 from browser import CHROMIUM_ARGS, find_chromium, serve
 
+from netsim.scenario import load_scenario
+
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
 POST = "/posts/margarets-room.html"
+STEPS = [s.id for s in load_scenario(ROOT / "diagrams" / "margarets-room.yaml").steps]
+N = len(STEPS)
+ASK = STEPS.index("bob-asks-for-toasters") + 1  # the step with an ARP question in it
 CHROMIUM, WHY_NOT = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")
 
@@ -65,13 +70,13 @@ def visible_step(page: object) -> str:
 def test_buttons_and_keys_step_through_and_the_address_follows(page: object) -> None:
     page.goto(page.base + POST)  # type: ignore[attr-defined]
     count = page.locator(".ns-count")  # type: ignore[attr-defined]
-    assert count.inner_text() == "Step 1 of 19"
+    assert count.inner_text() == f"Step 1 of {N}"
     assert visible_step(page) == "margarets-room-step-1"
     first_table = page.locator("#margarets-room-step-1 table").first.inner_text()  # type: ignore[attr-defined]
     first_svg = page.locator("#margarets-room-step-1 img").get_attribute("src")  # type: ignore[attr-defined]
 
     page.click(".ns-next")  # type: ignore[attr-defined]
-    assert count.inner_text() == "Step 2 of 19"
+    assert count.inner_text() == f"Step 2 of {N}"
     assert page.url.endswith("#margarets-room-step-2")  # type: ignore[attr-defined]
     assert visible_step(page) == "margarets-room-step-2"
     assert page.locator("#margarets-room-step-2 table").first.inner_text() != first_table  # type: ignore[attr-defined]
@@ -82,28 +87,28 @@ def test_buttons_and_keys_step_through_and_the_address_follows(page: object) -> 
 
     page.focus(".ns-stepper")  # type: ignore[attr-defined]
     page.keyboard.press("ArrowRight")  # type: ignore[attr-defined]
-    assert count.inner_text() == "Step 3 of 19"
+    assert count.inner_text() == f"Step 3 of {N}"
     page.keyboard.press("ArrowLeft")  # type: ignore[attr-defined]
-    assert count.inner_text() == "Step 2 of 19"
+    assert count.inner_text() == f"Step 2 of {N}"
     assert page.locator(".ns-prev").is_enabled()  # type: ignore[attr-defined]
 
     page.go_back()  # type: ignore[attr-defined]
     page.wait_for_url("**#margarets-room-step-3")  # type: ignore[attr-defined]
-    page.wait_for_function("document.querySelector('.ns-count').textContent === 'Step 3 of 19'")  # type: ignore[attr-defined]
+    page.wait_for_function(f"document.querySelector('.ns-count').textContent === 'Step 3 of {N}'")  # type: ignore[attr-defined]
 
 
 def test_a_step_link_opens_that_step_on_a_fresh_load(page: object) -> None:
-    page.goto(page.base + POST + "#margarets-room-step-7")  # type: ignore[attr-defined]
-    assert page.locator(".ns-count").inner_text() == "Step 7 of 19"  # type: ignore[attr-defined]
-    assert visible_step(page) == "margarets-room-step-7"
-    assert page.locator("#margarets-room-step-7").is_visible()  # type: ignore[attr-defined]
-    assert "who-has 10.88.0.3" in page.locator("#margarets-room-step-7 figcaption").inner_text()  # type: ignore[attr-defined]
+    page.goto(page.base + POST + f"#margarets-room-step-{ASK}")  # type: ignore[attr-defined]
+    assert page.locator(".ns-count").inner_text() == f"Step {ASK} of {N}"  # type: ignore[attr-defined]
+    assert visible_step(page) == f"margarets-room-step-{ASK}"
+    assert page.locator(f"#margarets-room-step-{ASK}").is_visible()  # type: ignore[attr-defined]
+    assert "who-has 10.88.0.3" in page.locator(f"#margarets-room-step-{ASK} figcaption").inner_text()  # type: ignore[attr-defined]
 
 
 def test_the_bytes_of_a_frame_open_with_their_fields_named(page: object) -> None:
-    page.goto(page.base + POST + "#margarets-room-step-7")  # type: ignore[attr-defined]
-    page.click("#margarets-room-step-7 .ns-bytes summary")  # type: ignore[attr-defined]
-    text = page.locator("#margarets-room-step-7 .ns-bytes").inner_text()  # type: ignore[attr-defined]
+    page.goto(page.base + POST + f"#margarets-room-step-{ASK}")  # type: ignore[attr-defined]
+    page.click(f"#margarets-room-step-{ASK} .ns-bytes summary")  # type: ignore[attr-defined]
+    text = page.locator(f"#margarets-room-step-{ASK} .ns-bytes").inner_text()  # type: ignore[attr-defined]
     assert "opcode" in text and "1 (request)" in text and "ff ff ff ff ff ff" in text
 
 
@@ -112,7 +117,7 @@ def test_instant_navigation_keeps_the_stepper_working(page: object) -> None:
     page.click("article a[href$='margarets-room.html']")  # type: ignore[attr-defined]
     page.wait_for_selector(".ns-stepper.ns-js")  # type: ignore[attr-defined]
     page.click(".ns-next")  # type: ignore[attr-defined]
-    assert page.locator(".ns-count").inner_text() == "Step 2 of 19"  # type: ignore[attr-defined]
+    assert page.locator(".ns-count").inner_text() == f"Step 2 of {N}"  # type: ignore[attr-defined]
 
 
 def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> None:
@@ -121,8 +126,8 @@ def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> 
     page = context.new_page()
     page.goto(base + POST)
     steps = page.locator(".ns-stepper .ns-step")
-    assert steps.count() == 19
-    assert all(steps.nth(i).is_visible() for i in range(19))
+    assert steps.count() == N
+    assert all(steps.nth(i).is_visible() for i in range(N))
     assert not page.locator(".ns-stepper-controls").is_visible()
     context.close()
 
@@ -159,10 +164,10 @@ def test_screenshots_at_phone_and_desktop_widths(
     chromium, base = browser
     context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)  # type: ignore[attr-defined]
     page = context.new_page()
-    page.goto(base + POST + "#margarets-room-step-7")
-    assert page.locator(".ns-count").inner_text() == "Step 7 of 19"
+    page.goto(base + POST + f"#margarets-room-step-{ASK}")
+    assert page.locator(".ns-count").inner_text() == f"Step {ASK} of {N}"
     page.click(".ns-next")
-    assert page.locator(".ns-count").inner_text() == "Step 8 of 19"
+    assert page.locator(".ns-count").inner_text() == f"Step {ASK + 1} of {N}"
     overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the page scrolls sideways by {overflow}px at {width}px"
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import html
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
 
 log = logging.getLogger("mkdocs.plugins.netsim")
-CLAIM_CALL = re.compile(r"\{\{-?\s*claim\(")
+CLAIM_CALL = re.compile(r"\{\{-?\s*(?:claim|given)\(")
 ERRNO_TEXT = {
     "refused": "connection refused",
     "host-unreachable": "no route to host",
@@ -36,9 +37,22 @@ ERRNO_TEXT = {
 }
 
 
+@dataclass(frozen=True)
+class RecordedClaim:
+    """One claim() or given() call on a page, as the claim audit replays it."""
+
+    file: str
+    line: int
+    scenario: str
+    step: str
+    facts: dict[str, Any]
+    setup: bool
+
+
 class Page:
     MACROS = (
         "claim",
+        "given",
         "figure",
         "mac",
         "ip",
@@ -62,6 +76,7 @@ class Page:
         self._claims = 0
         self._shown: dict[str, int] = {}  # "scenario/step" -> line of the figure
         self._claimed: set[str] = set()
+        self.recorded: list[RecordedClaim] = []  # every claim and given, for the claim audit
         self._claim_lines = [source.count("\n", 0, m.start()) + 1 for m in CLAIM_CALL.finditer(source)]
 
     # --- looking things up --------------------------------------------------------------
@@ -88,7 +103,18 @@ class Page:
     # --- macros: claims -----------------------------------------------------------------
 
     def claim(self, ref: str, **facts: Any) -> str:
-        """State facts about a step; rendered as a small tick, or as a red box when false."""
+        """State facts about a step's outcome; rendered as a small tick, or as a red box when false."""
+        return self._check(ref, facts, setup=False)
+
+    def given(self, ref: str, **facts: Any) -> str:
+        """State facts that describe a step's set-up (what was done, not what came of it).
+
+        Checked like a claim, but rendered apart from the ticks: the claim audit cannot make such
+        a fact false without changing the input itself, so it must not look like a checked outcome.
+        """
+        return self._check(ref, facts, setup=True)
+
+    def _check(self, ref: str, facts: dict[str, Any], setup: bool) -> str:
         index = self._claims
         self._claims += 1
         line = self._claim_lines[index] if index < len(self._claim_lines) else 0
@@ -101,8 +127,12 @@ class Page:
         except KeyError as exc:
             failures = [str(exc.args[0])]
         self._claimed.add(f"{scenario.name}/{step}")
+        self.recorded.append(RecordedClaim(self.file, line, scenario.name, step, dict(facts), setup))
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
+        if setup:
+            tip = html.escape(claims.describe(step, facts, setup=True))
+            return f'<span class="ns-given" title="{tip}" aria-label="{tip}">set-up</span>'
         tip = html.escape(claims.describe(step, facts))
         return f'<span class="ns-claim" title="{tip}" aria-label="{tip}">✓</span>'
 
@@ -429,6 +459,11 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
 
 def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimError]:
     """Render one page's macros exactly as the site does and return every failed claim."""
+    return render_page(path, root, book).finish()
+
+
+def render_page(path: Path, root: Path, book: Book | None = None) -> Page:
+    """Render one page's macros exactly as the site does; the Page holds its claims and errors."""
     source = path.read_text(encoding="utf-8")
     meta, body = split_front_matter(source)
     try:
@@ -438,4 +473,4 @@ def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimE
     page = Page(book or Book(root), display, source, meta.get("scenario"))
     env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
     env.from_string(body).render(**page.functions())
-    return page.finish()
+    return page

@@ -38,6 +38,8 @@ def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None) ->
     verb = DECISION_WORDS[hop.decision]
     action = f"{verb} {where}".strip()
     sentence = f"{sender}'s {hop.what} for {dst}: {action} ({hop.reason})."
+    if sender == hop.src:  # a badge nobody wears: keep it as written ("bb:11:...", never "Bb:11:...")
+        return sentence
     return sentence[0].upper() + sentence[1:]
 
 

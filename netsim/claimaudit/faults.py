@@ -1,0 +1,327 @@
+"""Deliberate faults in netsim, one or two per mechanism, for the claim audit.
+
+Each fault swaps one function or constant of a mechanism module for a wrong version, for as long
+as the audit runs one simulation under it. Names say what the broken simulator would believe.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from netsim import arp, bridge, fdb, ipv4, neighbour, routing, simulation, tcp
+from netsim.frames import ARP_REQUEST, Icmp, Tcp
+
+Patch = tuple[Any, str, Any]  # (object, attribute, replacement)
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    mechanism: str
+    what: str  # the wrong belief, in words
+    patches: Callable[[], list[Patch]]
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        patches = self.patches()
+        saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
+        try:
+            for obj, attr, value in patches:
+                setattr(obj, attr, value)
+            yield
+        finally:
+            for obj, attr, value in reversed(saved):
+                setattr(obj, attr, value)
+
+
+# --- bridge ------------------------------------------------------------------------------------
+
+
+def _no_learning() -> list[Patch]:
+    return [(fdb.Fdb, "learn", lambda self, mac, port, now: "")]
+
+
+def _never_forgets() -> list[Patch]:
+    return [(fdb.Fdb, "expired", lambda self, entry, now: False)]
+
+
+def _refresh_keeps_time() -> list[Patch]:
+    original = fdb.Fdb.learn
+
+    def learn(self: fdb.Fdb, mac: str, port: str, now: float) -> str:
+        entry = self.entries.get(mac)
+        kept = entry.updated if entry is not None else None
+        result = original(self, mac, port, now)
+        if kept is not None and mac in self.entries:
+            self.entries[mac].updated = kept
+        return result
+
+    return [(fdb.Fdb, "learn", learn)]
+
+
+def _flood_back_out() -> list[Patch]:
+    def flood_everywhere(self: bridge.Bridge, in_port: str | None, flag: str) -> tuple[str, ...]:
+        return tuple(name for name, flags in self.ports.items() if getattr(flags, flag) and flags.enabled)
+
+    return [(bridge.Bridge, "_flood_ports", flood_everywhere)]
+
+
+def _unknown_dropped() -> list[Patch]:
+    original = bridge.Bridge.receive
+
+    def receive(self: bridge.Bridge, frame: Any, in_port: str, now: float) -> bridge.Decision:
+        d = original(self, frame, in_port, now)
+        if d.decision == "flood" and not d.to_host:
+            return bridge.Decision("drop", (), "unknown destination dropped", d.learned)
+        return d
+
+    return [(bridge.Bridge, "receive", receive)]
+
+
+def _broadcast_as_unicast() -> list[Patch]:
+    return [(bridge, "is_broadcast", lambda mac: False), (bridge, "is_group", lambda mac: False)]
+
+
+def _group_to_host_only() -> list[Patch]:
+    original = bridge.Bridge.receive
+
+    def receive(self: bridge.Bridge, frame: Any, in_port: str, now: float) -> bridge.Decision:
+        d = original(self, frame, in_port, now)
+        if bridge.is_group(frame.dst) and d.decision == "flood":
+            return bridge.Decision("local", (), "group frames are for the host", d.learned, self.name)
+        return d
+
+    return [(bridge.Bridge, "receive", receive)]
+
+
+def _group_source_accepted() -> list[Patch]:
+    return [(bridge, "is_valid_source", lambda mac: True)]
+
+
+# --- ARP and the neighbour table -------------------------------------------------------------------
+
+
+def _replier_forgets_asker() -> list[Patch]:
+    original = neighbour.NeighbourTable.update
+
+    def update(self: neighbour.NeighbourTable, *args: Any, create: bool, **kw: Any) -> Any:
+        return None if create else original(self, *args, create=create, **kw)
+
+    return [(neighbour.NeighbourTable, "update", update)]
+
+
+def _bystanders_learn() -> list[Patch]:
+    original = arp.receive
+
+    def receive(sim: Any, ns: Any, dev: str, packet: Any) -> None:
+        if packet.op == ARP_REQUEST and ns.neigh.get(packet.sender_ip) is None:
+            ns.neigh.update(packet.sender_ip, dev, packet.sender_mac, "STALE", sim.now, create=True)
+        original(sim, ns, dev, packet)
+
+    return [(arp, "receive", receive)]
+
+
+def _answer_leaves_stale() -> list[Patch]:
+    original = neighbour.NeighbourTable.update
+
+    def update(self: neighbour.NeighbourTable, ip: str, dev: str, mac: str, state: str, now: float, **kw: Any) -> Any:
+        return original(self, ip, dev, mac, "STALE" if state == "REACHABLE" else state, now, **kw)
+
+    return [(neighbour.NeighbourTable, "update", update)]
+
+
+def _one_question_only() -> list[Patch]:
+    return [(arp, "MCAST_SOLICIT", 1)]
+
+
+def _slow_questions() -> list[Patch]:
+    return [(arp, "RETRANS_TIME", 3.0)]
+
+
+# --- sockets, TCP and ICMP --------------------------------------------------------------------------
+
+
+def _lookup_ignores_address() -> list[Patch]:
+    def any_address(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> tuple[str, int] | None:
+        return next((entry for entry in sorted(listeners) if entry[1] == dport), None)
+
+    return [(tcp, "find_listener", any_address)]
+
+
+def _wildcard_first() -> list[Patch]:
+    def wildcard_first(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> tuple[str, int] | None:
+        if ("0.0.0.0", dport) in listeners:
+            return ("0.0.0.0", dport)
+        return (dst_ip, dport) if (dst_ip, dport) in listeners else None
+
+    return [(tcp, "find_listener", wildcard_first)]
+
+
+def _no_wildcard() -> list[Patch]:
+    def exact_only(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> tuple[str, int] | None:
+        return (dst_ip, dport) if (dst_ip, dport) in listeners else None
+
+    return [(tcp, "find_listener", exact_only)]
+
+
+def _no_reset() -> list[Patch]:
+    original = tcp.receive
+
+    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+        if seg.flags == "S" and tcp.find_listener(ns.listeners, seg.dst_ip, seg.dport) is None:
+            return  # a host that says nothing when nobody listens
+        original(sim, ns, dev, seg)
+
+    return [(tcp, "receive", receive)]
+
+
+def _icmp_ignored() -> list[Patch]:
+    return [(tcp, "error", lambda sim, ns, icmp: None)]
+
+
+def _classic_doubling() -> list[Patch]:
+    times, timeout = tcp.retransmit_times, tcp.syn_timeout
+    return [
+        (tcp, "retransmit_times", lambda retries, linear=0: times(retries, 0)),
+        (tcp, "syn_timeout", lambda retries, linear=0: timeout(retries, 0)),
+    ]
+
+
+def _drop_answers() -> list[Patch]:
+    original = ipv4.receive
+
+    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+        if dev != "lo" and seg.dport in ns.drop_tcp_ports:
+            ipv4.output(sim, ns, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
+            return
+        original(sim, ns, dev, seg)
+
+    return [(ipv4, "receive", receive)]
+
+
+# --- IP: routes, martians, weak host ---------------------------------------------------------------
+
+
+def _no_local_table() -> list[Patch]:
+    original = routing.lookup
+
+    def lookup(dst: Any, local: Any, routes: Any, lo_up: bool = True, up: Any = None) -> Any:
+        return original(dst, set(), routes, False, up)  # as if only the main table existed
+
+    return [(ipv4.routing, "lookup", lookup)]
+
+
+def _gateway_ignored() -> list[Patch]:
+    original = routing.lookup
+
+    def lookup(*args: Any, **kw: Any) -> Any:
+        hop = original(*args, **kw)
+        if hop is not None and hop.kind == "link":
+            return routing.NextHop("link", hop.dev, str(args[0]))
+        return hop
+
+    return [(ipv4.routing, "lookup", lookup)]
+
+
+def _martians_accepted() -> list[Patch]:
+    original = ipv4.receive
+    loopback = ipaddress.IPv4Network("127.0.0.0/8")
+
+    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+        if ipaddress.IPv4Address(seg.dst_ip) in loopback:
+            original(sim, ns, "lo", seg)  # as if route_localnet were on everywhere
+            return
+        original(sim, ns, dev, seg)
+
+    return [(ipv4, "receive", receive)]
+
+
+def _strong_host() -> list[Patch]:
+    original = ipv4.receive
+
+    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+        iface = ns.ifaces.get(dev)
+        if dev != "lo" and iface is not None and (iface.address is None or str(iface.address.ip) != seg.dst_ip):
+            return  # only the address of the interface it came in on
+        original(sim, ns, dev, seg)
+
+    return [(ipv4, "receive", receive)]
+
+
+# --- namespaces ---------------------------------------------------------------------------------
+
+
+def _lo_born_up() -> list[Patch]:
+    original = simulation.Simulation._add_namespace
+    return [(simulation.Simulation, "_add_namespace", lambda self, name, lo_up: original(self, name, True))]
+
+
+def _shared_loopback() -> list[Patch]:
+    def loopback(self: simulation.Simulation, ns: Any, seg: Tcp) -> None:
+        first = next(iter(self.namespaces.values()))  # the first host: the laptop, in every post
+        self._queue.append(lambda: ipv4.receive(self, first, "lo", seg))
+
+    return [(simulation.Simulation, "loopback", loopback)]
+
+
+def _lo_comes_up_empty() -> list[Patch]:
+    original = simulation.Simulation._step_link_set
+
+    def link_set(self: simulation.Simulation, change: Any) -> None:
+        original(self, change)
+        iface = self.namespaces[change.by].ifaces[change.dev]
+        if iface.kind == "loopback":
+            iface.address = None
+
+    return [(simulation.Simulation, "_step_link_set", link_set)]
+
+
+def _move_arrives_up() -> list[Patch]:
+    original = simulation.Simulation._step_link_move
+
+    def move(self: simulation.Simulation, step: Any) -> None:
+        original(self, step)
+        self.namespaces[step.to].ifaces[step.dev].up = True
+
+    return [(simulation.Simulation, "_step_link_move", move)]
+
+
+def _question_to_nobody() -> list[Patch]:
+    return [(arp, "BROADCAST", "02:00:00:00:00:00")]
+
+
+FAULTS: tuple[Fault, ...] = (
+    Fault("no-learning", "learning", "the bridge never writes a source into its table", _no_learning),
+    Fault("never-forgets", "ageing", "learned entries never expire", _never_forgets),
+    Fault("refresh-keeps-time", "ageing", "seeing a badge again does not restart its clock", _refresh_keeps_time),
+    Fault("flood-back-out", "flooding", "a flood also goes back out of the port it came in by", _flood_back_out),
+    Fault("unknown-dropped", "flooding", "a frame for an unknown badge is dropped, not flooded", _unknown_dropped),
+    Fault("broadcast-as-unicast", "broadcast", "ff:ff:ff:ff:ff:ff is looked up like any badge", _broadcast_as_unicast),
+    Fault("group-to-host-only", "broadcast", "a frame for everyone goes up to the host alone", _group_to_host_only),
+    Fault("group-source-accepted", "broadcast", "a frame signed with a group badge is learned", _group_source_accepted),
+    Fault("question-to-nobody", "ARP asker", "the question goes to one unknown badge, not to all", _question_to_nobody),
+    Fault("replier-forgets-asker", "ARP replier", "the replier does not note the asker", _replier_forgets_asker),
+    Fault("bystanders-learn", "ARP bystander", "everyone who hears a question notes the asker", _bystanders_learn),
+    Fault("answer-leaves-stale", "neighbour states", "an answer leaves the entry STALE", _answer_leaves_stale),
+    Fault("one-question", "neighbour states", "one unanswered question means FAILED", _one_question_only),
+    Fault("slow-questions", "neighbour states", "questions go 3 s apart instead of 1 s", _slow_questions),
+    Fault("lookup-ignores-address", "listener lookup", "any socket on the port answers", _lookup_ignores_address),
+    Fault("wildcard-first", "listener lookup", "0.0.0.0 is matched before the exact address", _wildcard_first),
+    Fault("no-wildcard", "listener lookup", "0.0.0.0 matches nothing", _no_wildcard),
+    Fault("no-reset", "RST/ICMP", "a host with no listener stays silent", _no_reset),
+    Fault("icmp-ignored", "RST/ICMP", "the client ignores ICMP port unreachable", _icmp_ignored),
+    Fault("drop-answers", "RST/ICMP", "a dropping firewall answers like a rejecting one", _drop_answers),
+    Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.7)", _classic_doubling),
+    Fault("no-local-table", "routing", "own addresses and 127/8 are routed like any others", _no_local_table),
+    Fault("gateway-ignored", "routing", "a gateway route is used as if on-link", _gateway_ignored),
+    Fault("martians-accepted", "routing", "127.0.0.1 is accepted on any interface", _martians_accepted),
+    Fault("strong-host", "routing", "a host answers only on the address of the ingress interface", _strong_host),
+    Fault("lo-born-up", "namespaces", "a new namespace's lo is up with 127.0.0.1 at once", _lo_born_up),
+    Fault("shared-loopback", "namespaces", "every namespace's 127.0.0.1 is the first host's lo", _shared_loopback),
+    Fault("lo-comes-up-empty", "namespaces", "lo gets no 127.0.0.1 when it first comes up", _lo_comes_up_empty),
+    Fault("move-arrives-up", "namespaces", "an interface moved into a namespace arrives up", _move_arrives_up),
+)
