@@ -1,0 +1,118 @@
+"""The claim audit: every claim on every post can fail, and one that cannot is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netsim import bridge, fdb, tcp
+from netsim.claimaudit import audit as audit_module
+from netsim.claimaudit.audit import audit, render
+from netsim.claimaudit.faults import FAULTS
+from netsim.pages.macros import render_page
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _page(tmp_path: Path, body: str, scenario: str = "margarets-room") -> Path:
+    page = tmp_path / "page.md"
+    page.write_text(f"---\nscenario: {scenario}\n---\n\n{body}\n", encoding="utf-8")
+    return page
+
+
+def test_every_claim_on_every_post_can_be_made_false() -> None:
+    report = audit(ROOT)
+    assert report.ok, render(report)
+    for page in report.pages:
+        assert page.claims, f"{page.file} has no claims at all"
+        assert page.faults_caught, f"no fault falsifies any claim of {page.file}"
+
+
+def test_a_claim_that_only_restates_its_step_is_named_with_its_line(tmp_path: Path) -> None:
+    page = _page(tmp_path, 'Bob asks.\n{{ claim("bob-asks-for-toasters", sent_by="bob") }}')
+    report = audit(ROOT, [page])
+    assert not report.ok
+    text = render(report)
+    assert "page.md:6: claim bob-asks-for-toasters: no fault and no perturbation falsifies sent_by='bob'" in text
+    assert "given()" in text
+
+
+def test_the_same_fact_stated_with_given_passes_and_is_counted_as_set_up(tmp_path: Path) -> None:
+    page = _page(
+        tmp_path, 'The tunnel moves.\n{{ given("bind-to-bridge", listening={"laptop": ["10.88.0.1:19001"]}) }}'
+    )
+    report = audit(ROOT, [page])
+    assert report.ok, render(report)
+    assert [c.claim.setup for c in report.pages[0].claims] == [True]
+
+
+def test_one_restating_fact_is_not_hidden_by_a_biting_one_beside_it(tmp_path: Path) -> None:
+    page = _page(tmp_path, '{{ claim("portainer-connects", outcome="refused", decision="flood") }}')
+    report = audit(ROOT, [page])
+    (result,) = report.pages[0].claims
+    assert result.caught_by["outcome"]  # lookup-ignores-address, no-reset, ... make it false
+    assert result.idle_facts == ["decision"] or not result.idle_facts  # decision is caught only by a group fault
+    assert result.caught_by["outcome"] and any("lookup-ignores-address" in b for b in result.caught_by["outcome"])
+
+
+def test_a_false_claim_fails_the_audit_too(tmp_path: Path) -> None:
+    page = _page(tmp_path, '{{ claim("portainer-connects", outcome="connected") }}')
+    report = audit(ROOT, [page])
+    assert not report.ok
+    assert "outcome: the page says 'connected'" in str(report.pages[0].errors[0])
+
+
+def test_given_renders_apart_from_a_checked_outcome(tmp_path: Path) -> None:
+    page = _page(
+        tmp_path,
+        '{{ given("bind-to-bridge", listening={"laptop": ["10.88.0.1:19001"]}) }}\n'
+        '{{ claim("portainer-connects", outcome="refused") }}',
+    )
+    rendered = render_page(page, ROOT)
+    assert rendered.finish() == []
+    html = (tmp_path / "page.md").read_text()  # the source, for the line numbers below
+    assert "given(" in html
+    given, claim = rendered.recorded
+    assert given.setup and not claim.setup
+    out = rendered.functions()["given"]("bind-to-bridge", listening={"laptop": ["10.88.0.1:19001"]})
+    assert 'class="ns-given"' in out and "✓" not in out and "not an outcome" in out
+
+
+def test_a_false_given_is_still_an_error(tmp_path: Path) -> None:
+    page = _page(tmp_path, '{{ given("bind-to-bridge", listening={"laptop": ["0.0.0.0:19001"]}) }}')
+    (error,) = render_page(page, ROOT).finish()
+    assert "listening: the page says" in str(error)
+
+
+def test_every_fault_puts_the_simulator_back_as_it_found_it() -> None:
+    before = (bridge.Bridge.receive, fdb.Fdb.learn, tcp.find_listener, tcp.retransmit_times, bridge.is_broadcast)
+    for fault in FAULTS:
+        with fault.applied():
+            pass
+    assert before == (
+        bridge.Bridge.receive,
+        fdb.Fdb.learn,
+        tcp.find_listener,
+        tcp.retransmit_times,
+        bridge.is_broadcast,
+    )
+
+
+def test_without_the_faults_the_claims_only_perturbations_reach_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The audit bites: take its faults away and the claims that only a broken mechanism can
+    # falsify (that a question goes to everyone, that bystanders note nothing) are listed.
+    monkeypatch.setattr(audit_module, "FAULTS", ())
+    report = audit(ROOT)
+    assert not report.ok
+    restating = {(c.claim.step, f) for p in report.pages for c in p.restating for f in c.idle_facts}
+    assert ("bob-asks-for-toasters", "broadcast") in restating
+    assert ("bob-asks-for-toasters", "neighbours") in restating
+
+
+def test_the_cli_exits_1_on_a_restating_claim_and_2_on_a_missing_page(tmp_path: Path) -> None:
+    from netsim.cli import main
+
+    page = _page(tmp_path, '{{ claim("bob-asks-for-toasters", sent_by="bob") }}')
+    assert main(["claims", str(page)]) == 1
+    assert main(["claims", str(tmp_path / "missing.md")]) == 2
