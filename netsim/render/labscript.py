@@ -157,6 +157,9 @@ def render(scenario: Scenario) -> str:
             lines.append(f"ip -n lab-{host} link set {dev} up")
         if h.gateway and not h.absent:
             lines.append(f"ip -n lab-{host} route add default via {h.gateway}")
+        for route in [] if h.absent else h.routes:
+            extra = (["via", route.via] if route.via else []) + (["dev", route.dev] if route.dev else [])
+            lines.append(shlex.join(["ip", "-n", f"lab-{host}", "route", "add", route.to, *extra]))
     dynamic = s.dynamic_ports()
     for name, br in s.bridges.items():
         for port, flags in br.ports.items():
