@@ -17,10 +17,10 @@ import jinja2
 import yaml
 
 from netsim import claims
-from netsim.errors import ClaimError, NetsimError, ScenarioError
+from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
 from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, graph, tables
+from netsim.render import bytes_view, escape, figfacts, graph, tables
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -147,7 +147,28 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
+        self._check_figure(scenario, trace, step, figure)
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
+
+    def _check_figure(self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str) -> None:
+        """Read back what the shipped figure depicts and fail the build where it contradicts the trace.
+
+        Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
+        """
+        names = FIGURE_NAME.findall(figure)
+        caption = re.search(r"<figcaption>(.*?)</figcaption>", figure, re.S)
+        body = figure[caption.end() :] if caption else figure
+        index = trace.steps.index(step) + 1
+        where = f"step {index} ({step.id})"
+        if len(names) != 1 or caption is None:
+            problems = [f"expected one diagram and a caption, found {len(names)} diagram(s)"]
+        else:
+            svg = self.book.figures.svg(names[0])
+            problems = figfacts.check(scenario, step, svg, caption.group(1), body)
+        if problems:
+            line = self._shown.get(f"{scenario.name}/{step.id}", 0)
+            name = f"figures/{names[0]}.svg" if names else "(no diagram)"
+            self._fail(FigureError(self.file, line, name, where, "; ".join(problems)))
 
     def _set_aside(self, figure: str) -> str:
         """Keep the figure's inside out of Markdown and search: they only need its outer element.
