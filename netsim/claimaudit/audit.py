@@ -10,6 +10,7 @@ from netsim import claims
 from netsim.claimaudit.faults import FAULTS, Fault
 from netsim.claimaudit.perturbations import perturbations
 from netsim.errors import NetsimError
+from netsim.pages import postguard
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, RecordedClaim, split_front_matter
 from netsim.scenario import Scenario
@@ -100,6 +101,7 @@ def _claims_of(path: Path, root: Path, book: Book) -> Page:
         display = str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         display = str(path)
+    postguard.check(body, display, postguard.body_offset(source, body), Page.MACROS)  # literal calls only
     page = Page(book, display, source, meta.get("scenario"))
     macros = {name: (lambda *a, **k: "") for name in Page.MACROS}
     macros.update(claim=page.claim, given=page.given)
