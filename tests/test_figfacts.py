@@ -153,13 +153,13 @@ def test_a_wrong_new_table_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_table_row_on_the_wrong_seat_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(monkeypatch, tables, "(<code>{port}</code>)</td>", "(<code>{bridge}</code>)</td>")
+    plant(monkeypatch, tables, "(<code>{escape(port)}</code>)</td>", "(<code>{escape(bridge)}</code>)</td>")
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
     assert "MAC table of podman0 shows" in str(error)
 
 
 def test_a_wrong_arp_state_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(monkeypatch, tables, "<td><code>{n['state']}</code>", "<td><code>REACHABLE</code>")
+    plant(monkeypatch, tables, "<td><code>{escape(n['state'])}</code>", "<td><code>REACHABLE</code>")
     errors = figure_errors(POST_ONE, monkeypatch)
     error = _one_step(errors, "bob-asks-for-toasters")
     assert "ARP tables show" in str(error) and "'REACHABLE'" in str(error)

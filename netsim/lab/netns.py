@@ -59,10 +59,6 @@ def bridge_cmd(host: str, *args: str) -> str:
     return run("bridge", "-n", ns_name(host), *args)
 
 
-def sysctl(host: str, key: str, value: str) -> None:
-    run("ip", "netns", "exec", ns_name(host), "sysctl", "-q", "-w", f"{key}={value}")
-
-
 def apt_install(package: str) -> bool:
     """Install a Debian package with apt-get when we are root; True when its command is then there.
 

@@ -11,7 +11,7 @@ import re
 
 import pygraphviz as pgv
 
-from netsim.render.words import label, port_label
+from netsim.render import words
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
 
@@ -26,6 +26,23 @@ STYLE = {  # decision -> (edge style, colour, word on the edge)
     "local": ("bold", "#7c3aed", "to host"),
     "drop": ("dotted", "#dc2626", "drop"),
 }
+
+
+def _text(value: str) -> str:
+    """Scenario text as a plain Graphviz label: never an HTML label, never an escape sequence.
+
+    pygraphviz makes a label that starts with '<' and ends with '>' an HTML label, and Graphviz
+    reads backslash sequences (\\N, \\G, \\l) in plain ones. '\\<' is drawn as '<' and '\\\\' as '\\'.
+    """
+    return value.replace("\\", "\\\\").replace("<", "\\<")
+
+
+def label(scenario: Scenario, host: str) -> str:
+    return _text(words.label(scenario, host))
+
+
+def port_label(scenario: Scenario, bridge: str, port: str) -> str:
+    return _text(words.port_label(scenario, bridge, port))
 
 
 def _base(name: str) -> pgv.AGraph:
@@ -59,7 +76,7 @@ def room(scenario: Scenario, step: StepTrace) -> str:
     for bname, bridge in scenario.bridges.items():
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
             style="rounded",
             color="#57606a",
             fontsize="12",
@@ -170,12 +187,12 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             continue
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
             style="rounded",
             color="#57606a",
         )
         addr = bridge.address.split("/")[0] if bridge.address else "?"
-        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({bname})", fillcolor="#ede9fe")
+        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor="#ede9fe")
         seats[addr] = f"{host}:{bname}"
         others = []
         for other, h in scenario.hosts.items():
@@ -297,9 +314,9 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         )
         for dev, link in links.items():
             down = link["state"] == "DOWN"
-            text = [dev, *link["addresses"]]
+            text = [_text(dev), *link["addresses"]]
             if link["master"]:
-                text.append(f"port of {link['master']}")
+                text.append(_text(f"port of {link['master']}"))
             text.append(link["state"])
             fill = {"loopback": "#ede9fe", "bridge": "#fff7ed"}.get(link["kind"], "#ffffff")
             sub.add_node(
