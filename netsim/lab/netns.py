@@ -57,10 +57,6 @@ def bridge_cmd(host: str, *args: str) -> str:
     return run("bridge", "-n", ns_name(host), *args)
 
 
-def sysctl(host: str, key: str, value: str) -> None:
-    run("ip", "netns", "exec", ns_name(host), "sysctl", "-q", "-w", f"{key}={value}")
-
-
 def ensure_nft() -> str | None:
     """nftables for a scenario with a firewall: installed with apt when we are root; else why not."""
     if shutil.which("nft"):
