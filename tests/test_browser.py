@@ -22,7 +22,7 @@ STEPS = [s.id for s in load_scenario(ROOT / "diagrams" / "margarets-room.yaml").
 N = len(STEPS)
 ASK = STEPS.index("bob-asks-for-toasters") + 1  # the step with an ARP question in it
 CHROMIUM, WHY_NOT = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")]
 
 
 @pytest.fixture(scope="module")
