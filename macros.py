@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mkdocs.exceptions import PluginError
+
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -18,8 +20,10 @@ if str(ROOT) not in sys.path:
 for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
     del sys.modules[_name]
 
-from netsim.pages.book import Book  # noqa: E402 - after the purge above, on purpose
+from netsim.pages import postguard  # noqa: E402
+from netsim.pages.book import Book  # noqa: E402
 from netsim.pages.macros import Page  # noqa: E402
+from netsim.render import escape  # noqa: E402 - after the purge above, on purpose
 
 _state: dict[str, Any] = {}
 
@@ -43,6 +47,13 @@ def on_pre_page_macros(env: Any) -> None:
     src = env.page.file.abs_src_path
     source = Path(src).read_text(encoding="utf-8") if src else ""
     file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
+    try:  # before anything renders: a post may only call the macros, with literal arguments
+        postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), Page.MACROS, env.env)
+        if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
+            line = next((n for n, text in enumerate(source.splitlines(), 1) if text.startswith("title:")), 1)
+            postguard.check(env.page.title, file, line - 1, Page.MACROS, env.env)
+    except postguard.PostError as exc:
+        raise PluginError(str(exc)) from None
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
 
@@ -57,5 +68,5 @@ def on_post_page_macros(env: Any) -> None:
     page = _state["page"]
     if page is not None and page.finish():
         env.markdown += '\n\n!!! failure "This page makes claims the simulation does not support"\n' + "".join(
-            f"    - `{e}`\n" for e in page.errors
+            f"    - <code>{escape.markdown(e)}</code>\n" for e in page.errors
         )

@@ -42,6 +42,20 @@ class ClaimError(NetsimError):
         return f"{self.file}:{self.line}: claim {self.claim}: {self.message}"
 
 
+@dataclass
+class FigureError(NetsimError):
+    """A figure (diagram, caption or tables) depicts what the step's trace did not do."""
+
+    file: str
+    line: int
+    figure: str  # the diagram's file in the built site, figures/NAME.svg
+    step: str  # "step N (id)"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: figure {self.figure} of {self.step}: {self.message}"
+
+
 # --- A lab that could not run on the real kernel -----------------------------------------
 
 

@@ -7,7 +7,6 @@ can call (`claim`, `figure`, `mac`, ...). The same class serves mkdocs-macros du
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 from collections.abc import Callable
@@ -18,9 +17,10 @@ import jinja2
 import yaml
 
 from netsim import claims
-from netsim.errors import ClaimError, NetsimError, ScenarioError
+from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
+from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, graph, tables
+from netsim.render import bytes_view, escape, figfacts, graph, tables
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -82,7 +82,7 @@ class Page:
         log.warning(str(error))
         return (
             '<span class="ns-error" role="alert"><strong>✗ Not true in the simulation.</strong> '
-            f"{html.escape(str(error))}</span>"
+            f"{escape.markdown(error)}</span>"
         )
 
     # --- macros: claims -----------------------------------------------------------------
@@ -103,7 +103,7 @@ class Page:
         self._claimed.add(f"{scenario.name}/{step}")
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
-        tip = html.escape(claims.describe(step, facts))
+        tip = escape.html(claims.describe(step, facts))
         return f'<span class="ns-claim" title="{tip}" aria-label="{tip}">✓</span>'
 
     # --- macros: figures ----------------------------------------------------------------
@@ -147,20 +147,44 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
+        self._check_figure(scenario, trace, step, figure)
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
+
+    def _check_figure(self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str) -> None:
+        """Read back what the shipped figure depicts and fail the build where it contradicts the trace.
+
+        Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
+        """
+        names = FIGURE_NAME.findall(figure)
+        caption = re.search(r"<figcaption>(.*?)</figcaption>", figure, re.S)
+        body = figure[caption.end() :] if caption else figure
+        index = trace.steps.index(step) + 1
+        where = f"step {index} ({step.id})"
+        if len(names) != 1 or caption is None:
+            problems = [f"expected one diagram and a caption, found {len(names)} diagram(s)"]
+        else:
+            svg = self.book.figures.svg(names[0])
+            problems = figfacts.check(scenario, step, svg, caption.group(1), body)
+        if problems:
+            line = self._shown.get(f"{scenario.name}/{step.id}", 0)
+            name = f"figures/{names[0]}.svg" if names else "(no diagram)"
+            self._fail(FigureError(self.file, line, name, where, "; ".join(problems)))
 
     def _set_aside(self, figure: str) -> str:
         """Keep the figure's inside out of Markdown and search: they only need its outer element.
 
+        The same keeps escaped HTML (code blocks, the try-it box) away from Markdown, which
+        could otherwise read a scenario's text as a fence, a link or a new block.
+
         The page gets `<figure ...><!--netsim:N--></figure>`, so its id still anchors links; the
         site's on_post_page hook puts the inside back into the finished HTML.
         """
-        match = re.match(r"(<figure[^>]*>)(.*)(</figure>)\Z", figure, re.S)
+        match = re.match(r"(<([a-z]+)\b[^>]*>)(.*)(</\2>)\Z", figure, re.S)
         if match is None:
             return figure
         marker = f"<!--netsim:{len(self.set_aside)}-->"
-        self.set_aside[marker] = match.group(2)
-        return match.group(1) + marker + match.group(3)
+        self.set_aside[marker] = match.group(3)
+        return match.group(1) + marker + match.group(4)
 
     def _root(self) -> str:
         """From this page back to the site's root: docs/posts/x.md -> '../'."""
@@ -186,11 +210,11 @@ class Page:
         svg, alt = self.book.diagrams[key]
         show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
         parts = [
-            f'<figure class="ns-figure {extra_class}" id="{element_id}" data-step="{index}" '
+            f'<figure class="ns-figure {extra_class}" id="{escape.html(element_id)}" data-step="{index}" '
             f'data-steps="{len(trace.steps)}">',
             f'<div class="ns-diagram">{_img(self.book.figures.store_svg(svg), svg, alt)}</div>',
             f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
-            f"{html.escape(step.title or step.id)}.</strong> {html.escape(step_caption(scenario, step))}</figcaption>",
+            f"{escape.html(step.title or step.id)}.</strong> {escape.html(step_caption(scenario, step))}</figcaption>",
         ]
         if view == "room":
             parts.append(tables.fdb_table(scenario, step))
@@ -205,7 +229,7 @@ class Page:
         """Every step of a scenario in one figure, with Previous / Next, keys and a link per step."""
         s = self._scenario(scenario)
         _, trace = self.book.get(s.name)
-        capture = self._root() + f"captures/{s.name}.pcap"
+        capture = self._root() + f"captures/{escape.url(s.name + '.pcap')}"
         for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
             self._shown.setdefault(f"{s.name}/{step.id}", self._line_of("stepper("))
         figures = [
@@ -221,12 +245,12 @@ class Page:
         )
         return "\n".join(
             [
-                f'<div class="ns-stepper" data-scenario="{s.name}" tabindex="0" role="group" '
-                f'aria-label="{html.escape(s.title)}: step through the scenario with the arrow keys">',
+                f'<div class="ns-stepper" data-scenario="{escape.html(s.name)}" tabindex="0" role="group" '
+                f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys">',
                 controls,
                 *figures,
                 f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
-                f'<a href="{capture}" download>{s.name}.pcap</a> (open it in Wireshark).</p>',
+                f'<a href="{capture}" download>{escape.html(s.name)}.pcap</a> (open it in Wireshark).</p>',
                 "</div>",
             ]
         )
@@ -257,12 +281,12 @@ class Page:
     def mac(self, host: str, dev: str | None = None, at: str | None = None, scenario: str | None = None) -> str:
         """A host's badge; `at` a step reads it from the trace, for interfaces that steps create."""
         if at is None:
-            return self._scenario(scenario).host_mac(host, dev)
+            return _mac(self._scenario(scenario).host_mac(host, dev))
         _s, trace, step_id = self._resolve(f"{scenario}/{at}" if scenario else at)
         link = trace.step(step_id).links.get(host, {}).get(dev or "eth0")
         if link is None:
             raise ScenarioError(self.file, 0, "", f"{host} has no interface {dev or 'eth0'} at step {step_id}")
-        return link["mac"]
+        return _mac(link["mac"])
 
     def ip(self, host: str, scenario: str | None = None) -> str:
         return str(self._scenario(scenario).addresses(host)[0].ip)
@@ -272,12 +296,12 @@ class Page:
         found = s.port_of(host)
         if found is None:
             raise ScenarioError(s.file, 0, "", f"{host} is not plugged into a bridge")
-        return port_label(s, *found)
+        return escape.markdown(port_label(s, *found))
 
     def step_link(self, ref: str, text: str | None = None) -> str:
         scenario, trace, step_id = self._resolve(ref)
         index = trace.steps.index(trace.step(step_id)) + 1
-        return f"[{text or f'step {index}'}](#{scenario.name}-step-{index})"
+        return f"[{escape.markdown(text or f'step {index}')}](#{escape.url(scenario.name)}-step-{index})"
 
     def connect_error(self, ref: str, name: str = "host.containers.internal", path: str = "/ping") -> str:
         """The Go error line a client prints for a connect step, built from the trace."""
@@ -287,7 +311,11 @@ class Page:
         if target is None or step.outcome not in ERRNO_TEXT:
             raise ScenarioError(scenario.file, 0, "", f"step {step_id} is not a failed connect")
         port = target.to.rsplit(":", 1)[1]
-        return f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
+        line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
+        try:
+            return escape.code_line(line)  # the post puts it inside its own ```text block
+        except ValueError as exc:
+            raise ScenarioError(scenario.file, 0, f"steps.{step_id}.connect.to", str(exc)) from None
 
     # --- the end of the page ----------------------------------------------------------------
 
@@ -305,25 +333,33 @@ class Page:
     # --- macros: the lab script -------------------------------------------------------------
 
     def try_it(self, scenario: str | None = None) -> str:
-        """A folded block with the scenario's shell script and a link to download it."""
+        """A folded block with the scenario's shell script and a link to download it.
+
+        The script is escaped `<pre><code>` set aside from Markdown, so no line of it can close a
+        fence or open a tag; the title is escaped HTML, the prose around it Markdown (for the
+        glossary's tooltips) with the scenario's name escaped for Markdown.
+        """
         from netsim.render.labscript import render as render_script
 
         s = self._scenario(scenario)
-        href = self._root() + f"scripts/{s.name}.sh"
-        body = [
-            f'Download <a href="{href}" download><code>{s.name}.sh</code></a> and run it as root on any Linux',
-            f"machine with iproute2 and Python 3: `sudo bash {s.name}.sh`. It builds this post's room out of",
-            "real network namespaces, a real bridge and veth cables, plays every step, and prints the MAC",
-            "table, the ARP tables and each connection's result, so you can set them beside the diagrams.",
-            "It moves itself into a private namespace first and touches nothing else on your machine.",
-            "The tests of this site run exactly this script and compare what it prints with the post.",
-            "",
-            "```bash",
-            *render_script(s).rstrip("\n").splitlines(),
-            "```",
-        ]
-        return f'??? example "Try it yourself: {s.title}, on your own machine"\n' + "\n".join(
-            f"    {line}" if line else "" for line in body
+        name = escape.markdown(s.name)
+        href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
+        script = self._set_aside(escape.code(render_script(s), "bash"))
+        return "\n".join(
+            [
+                '<details class="example" markdown>',
+                f"<summary>Try it yourself: {escape.html(s.title)}, on your own machine</summary>",
+                "",
+                f'Download <a href="{href}" download><code>{name}.sh</code></a> and run it as root on any Linux',
+                f"machine with iproute2 and Python 3: <code>sudo bash {name}.sh</code>. It builds this post's room",
+                "out of real network namespaces, a real bridge and veth cables, plays every step, and prints the",
+                "MAC table, the ARP tables and each connection's result, so you can set them beside the diagrams.",
+                "It moves itself into a private namespace first and touches nothing else on your machine.",
+                "The tests of this site run exactly this script and compare what it prints with the post.",
+                "",
+                script,
+                "</details>",
+            ]
         )
 
     def command(self, ref: str) -> str:
@@ -334,7 +370,7 @@ class Page:
         lines = commands(scenario, scenario.step(step_id))
         if not lines:
             raise ScenarioError(scenario.file, 0, "", f"step {step_id} runs no ip or bridge command")
-        return "```sh\n" + "\n".join(lines) + "\n```"
+        return self._set_aside(escape.code("\n".join(lines) + "\n", "sh"))
 
     # --- macros: reference tables for contributors -------------------------------------------
 
@@ -370,6 +406,14 @@ class Page:
         return macro
 
 
+def _mac(value: str) -> str:
+    """A MAC as the scenario's validation and the simulation make it; anything else is refused."""
+    if not MAC.fullmatch(value):
+        raise ScenarioError("", 0, "", f"{value!r} is not a MAC address")
+    return value
+
+
+MAC = re.compile(r"[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}")
 FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
 FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
 
@@ -379,7 +423,7 @@ def _img(name: str, svg: str, alt: str) -> str:
     size = re.search(r'<svg[^>]*\bwidth="(\d+)pt" height="(\d+)pt"', svg)
     width, height = (round(int(size.group(1)) * 4 / 3), round(int(size.group(2)) * 4 / 3)) if size else (800, 400)
     return (
-        f'<img class="ns-svg" src="{FIGURE_ROOT}figures/{name}.svg" alt="{html.escape(alt)}" '
+        f'<img class="ns-svg" src="{FIGURE_ROOT}figures/{name}.svg" alt="{escape.html(alt)}" '
         f'width="{width}" height="{height}" loading="lazy" decoding="async">'
     )
 
@@ -435,6 +479,7 @@ def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimE
         display = str(path.resolve().relative_to(root))
     except ValueError:
         display = str(path)
+    postguard.check(body, display, postguard.body_offset(source, body), Page.MACROS)
     page = Page(book or Book(root), display, source, meta.get("scenario"))
     env = jinja2.Environment(undefined=jinja2.ChainableUndefined)
     env.from_string(body).render(**page.functions())

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from netsim import wire
+from netsim.render.escape import html as escape
 from netsim.render.words import who
 from netsim.scenario import Scenario
 from netsim.trace import StepTrace

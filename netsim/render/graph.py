@@ -11,9 +11,13 @@ import re
 
 import pygraphviz as pgv
 
-from netsim.render.words import label, port_label
+from netsim.render import words
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
+
+# The classes below mark what a drawn element stands for (`ns-h2 ns-out`: the second frame's copy
+# leaving the bridge). _svg keeps them, with Graphviz's own name for the element, in the SVG, and
+# netsim.render.figfacts reads the figure back from there and holds it to the step's trace.
 
 FONT = "Helvetica"
 STYLE = {  # decision -> (edge style, colour, word on the edge)
@@ -22,6 +26,23 @@ STYLE = {  # decision -> (edge style, colour, word on the edge)
     "local": ("bold", "#7c3aed", "to host"),
     "drop": ("dotted", "#dc2626", "drop"),
 }
+
+
+def _text(value: str) -> str:
+    """Scenario text as a plain Graphviz label: never an HTML label, never an escape sequence.
+
+    pygraphviz makes a label that starts with '<' and ends with '>' an HTML label, and Graphviz
+    reads backslash sequences (\\N, \\G, \\l) in plain ones. '\\<' is drawn as '<' and '\\\\' as '\\'.
+    """
+    return value.replace("\\", "\\\\").replace("<", "\\<")
+
+
+def label(scenario: Scenario, host: str) -> str:
+    return _text(words.label(scenario, host))
+
+
+def port_label(scenario: Scenario, bridge: str, port: str) -> str:
+    return _text(words.port_label(scenario, bridge, port))
 
 
 def _base(name: str) -> pgv.AGraph:
@@ -51,15 +72,16 @@ def room(scenario: Scenario, step: StepTrace) -> str:
     states the decision in words.
     """
     g = _base(f"{scenario.name}-{step.id}")
+    g.graph_attr["class"] = "ns-view-room"
     for bname, bridge in scenario.bridges.items():
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
             style="rounded",
             color="#57606a",
             fontsize="12",
         )
-        sub.add_node(f"{bname}", label=_decisions(step, bname), shape="ellipse", fillcolor="#fff7ed")
+        sub.add_node(f"{bname}", label=_decisions(step, bname), shape="ellipse", fillcolor="#fff7ed", **_tag("bridge"))
         seat = [port_label(scenario, bname, bname), scenario.bridge_mac(bname)]
         if bridge.address:
             seat.append(bridge.address.split("/")[0])
@@ -127,19 +149,28 @@ def _draw_hop(
     ingress = f"{hop.bridge}:{hop.in_port}"
     sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
-    g.add_edge(ingress, sender, label=f"{tag}sends", dir="back", **sent)
-    g.add_edge(ingress, hop.bridge, **sent)
+    g.add_edge(ingress, sender, label=f"{tag}sends", dir="back", **sent, **_tag(f"h{number}", "sends"))
+    g.add_edge(ingress, hop.bridge, **sent, **_tag(f"h{number}", "in"))
     if hop.decision == "drop":
         node = f"drop-{number}-{hop.in_port}"
-        g.add_node(node, label=f"✗ dropped\\n{hop.reason}", shape="note", fillcolor="#fee2e2", color=colour)
-        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs)
+        _drop_mark(g, node, hop.reason, colour)
+        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
         return
     for port in hop.out_ports:
         seat = f"{hop.bridge}:{port}"
-        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs)
+        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
         target = _endpoint(scenario, hop.bridge, port, seating)
         if target != seat:  # an empty seat: the copy leaves and nobody takes it
-            g.add_edge(seat, target, **attrs)
+            g.add_edge(seat, target, **attrs, **_tag(f"h{number}", "deliver"))
+
+
+def _drop_mark(g: pgv.AGraph, node: str, reason: str, colour: str) -> None:
+    g.add_node(node, label=f"✗ dropped\\n{reason}", shape="note", fillcolor="#fee2e2", color=colour, **_tag("drop"))
+
+
+def _tag(*names: str) -> dict[str, str]:
+    """Graphviz's `class` attribute: what the element stands for, kept in the SVG for figfacts."""
+    return {"class": " ".join(f"ns-{n}" for n in names)}
 
 
 def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str] | None) -> str:
@@ -148,7 +179,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
     `knock` is (who, "ADDR:PORT") for a connect step; the edge carries the outcome.
     """
     g = _base(f"{scenario.name}-{step.id}-rooms")
-    g.graph_attr.update(rankdir="LR", compound="true")
+    g.graph_attr.update(rankdir="LR", compound="true", **{"class": "ns-view-rooms"})
     seats: dict[str, str] = {}  # address -> node id of the host's seat with that address
     seats["127.0.0.1"] = _lo_room(g, host, f"{label(scenario, host)}'s one-seat room", "#ede9fe")
     for bname, bridge in scenario.bridges.items():
@@ -156,12 +187,12 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             continue
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=f"{bname}" + (f" · {bridge.label}" if bridge.label else ""),
+            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
             style="rounded",
             color="#57606a",
         )
         addr = bridge.address.split("/")[0] if bridge.address else "?"
-        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({bname})", fillcolor="#ede9fe")
+        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor="#ede9fe")
         seats[addr] = f"{host}:{bname}"
         others = []
         for other, h in scenario.hosts.items():
@@ -189,7 +220,12 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             doors = [seats["127.0.0.1"]]
         node = f"doorman-{n}"
         g.add_node(
-            node, label=f"doorman\\nlistening on\\n{text}", shape="octagon", fillcolor="#dcfce7", color="#15803d"
+            node,
+            label=f"doorman\\nlistening on\\n{text}",
+            shape="octagon",
+            fillcolor="#dcfce7",
+            color="#15803d",
+            **_tag("doorman"),
         )
         for door in doors:
             g.add_edge(door, node, dir="none", color="#15803d", style="bold")
@@ -215,13 +251,19 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             fontcolor=colour,
             penwidth="2.5",
             style="solid" if ok else "dashed",
+            **_tag("knock"),
         )
     return _svg(g)
 
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TITLE = re.compile(r"<title>[^<]*</title>")
-_IDS = re.compile(r' (?:id|class|font-family|xml:space)="[^"]*"')
+_IDS = re.compile(r' (?:id|font-family|xml:space)="[^"]*"| class="(?!ns-)[^"]*"')
+# A marked element: Graphviz's <g class="node ns-..."> and its <title> (the element's own name,
+# "tail->head" for an edge) become <g class="ns-..." data-gv="..."> with no tooltip.
+_MARKED = re.compile(
+    r'<g id="[^"]*" class="(?:node|edge|graph)((?: ns&#45;[^" ]*)+)"([^>]*)>\n(?:<title>([^<]*)</title>)?'
+)
 _NUMBER = re.compile(r"(-?\d+\.\d+)")
 _GEOMETRY = re.compile(r'( (?:points|d|x|y|cx|cy|rx|ry|width|height|viewBox|transform)=")([^"]*)"')
 
@@ -237,10 +279,17 @@ def _svg(g: pgv.AGraph) -> str:
     svg = g.draw(format="svg", prog="dot").decode("utf-8")
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG goes inline
     # Graphviz's comments, tooltips, ids and 2-decimal coordinates cost a third of the page.
-    svg = _IDS.sub("", _TITLE.sub("", _COMMENT.sub("", svg)))
+    svg = _MARKED.sub(_marked, _COMMENT.sub("", svg))
+    svg = _IDS.sub("", _TITLE.sub("", svg))
     svg = svg.replace("<svg ", '<svg font-family="Helvetica,Arial,sans-serif" ', 1)
     # Round geometry only: the numbers inside attributes, never the text a reader sees.
     return _GEOMETRY.sub(lambda m: m.group(1) + _NUMBER.sub(_whole, m.group(2)) + '"', svg)
+
+
+def _marked(match: re.Match[str]) -> str:
+    classes = match.group(1).replace("&#45;", "-").strip()
+    name = f' data-gv="{match.group(3)}"' if match.group(3) is not None else ""
+    return f'<g class="{classes}"{name}{match.group(2)}>\n'
 
 
 def _whole(match: re.Match[str]) -> str:
@@ -255,7 +304,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
     create namespaces, move cable ends and bring links up.
     """
     g = _base(f"{scenario.name}-{step.id}-namespaces")
-    g.graph_attr.update(rankdir="LR", compound="true", newrank="true")
+    g.graph_attr.update(rankdir="LR", compound="true", newrank="true", **{"class": "ns-view-namespaces"})
     for host, links in step.links.items():
         sub = g.add_subgraph(
             name=f"cluster_ns_{host}",
@@ -265,9 +314,9 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         )
         for dev, link in links.items():
             down = link["state"] == "DOWN"
-            text = [dev, *link["addresses"]]
+            text = [_text(dev), *link["addresses"]]
             if link["master"]:
-                text.append(f"port of {link['master']}")
+                text.append(_text(f"port of {link['master']}"))
             text.append(link["state"])
             fill = {"loopback": "#ede9fe", "bridge": "#fff7ed"}.get(link["kind"], "#ffffff")
             sub.add_node(
@@ -282,7 +331,14 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         for n, text in enumerate(step.listeners.get(host, [])):
             addr, _port = text.rsplit(":", 1)
             node = f"{host}/doorman-{n}"
-            sub.add_node(node, label=f"doorman\\n{text}", shape="octagon", fillcolor="#dcfce7", color="#15803d")
+            sub.add_node(
+                node,
+                label=f"doorman\\n{text}",
+                shape="octagon",
+                fillcolor="#dcfce7",
+                color="#15803d",
+                **_tag("doorman"),
+            )
             for dev, link in links.items():
                 mine = [a.split("/")[0] for a in link["addresses"]]
                 if addr in mine or (addr == "0.0.0.0" and mine) or (addr.startswith("127.") and dev == "lo"):
@@ -314,11 +370,21 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 fontcolor=colour,
                 penwidth="2.5",
                 style="solid" if ok else "dashed",
+                **_tag("knock"),
             )
         else:
             nowhere = f"{who}/nowhere"
             g.add_node(nowhere, label=f"no way to {addr}", shape="note", fillcolor="#fee2e2", color=colour)
-            g.add_edge(source, nowhere, label=words, color=colour, fontcolor=colour, style="dashed", penwidth="2.5")
+            g.add_edge(
+                source,
+                nowhere,
+                label=words,
+                color=colour,
+                fontcolor=colour,
+                style="dashed",
+                penwidth="2.5",
+                **_tag("knock"),
+            )
     return _svg(g)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
-
+from netsim.render.escape import html as escape
 from netsim.render.words import label, port_label, who
 from netsim.scenario import Scenario
 from netsim.trace import StepTrace
@@ -12,7 +11,7 @@ from netsim.trace import StepTrace
 def fdb_table(scenario: Scenario, step: StepTrace) -> str:
     parts = []
     for bridge, table in step.fdb.items():
-        caption = f"MAC table of {bridge} after this step (<code>bridge fdb show</code>, learned entries)"
+        caption = f"MAC table of {escape(bridge)} after this step (<code>bridge fdb show</code>, learned entries)"
         if not table:
             parts.append(f'<p class="ns-empty">{caption}: empty. Every unicast note to anyone gets flooded.</p>')
             continue
@@ -22,8 +21,8 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
             mark = ' <span class="ns-new">new</span>' if new else ""
             row_class = ' class="ns-row-new"' if new else ""
             rows.append(
-                f"<tr{row_class}><td><code>{mac}</code>{mark}</td>"
-                f"<td>{escape(port_label(scenario, bridge, port))} (<code>{port}</code>)</td>"
+                f"<tr{row_class}><td><code>{escape(mac)}</code>{mark}</td>"
+                f"<td>{escape(port_label(scenario, bridge, port))} (<code>{escape(port)}</code>)</td>"
                 f"<td>{escape(who(scenario, mac, step))}</td></tr>"
             )
         parts.append(
@@ -46,8 +45,8 @@ def neigh_table(scenario: Scenario, step: StepTrace, hosts: list[str] | None = N
             rows.append(f"<tr><td>{escape(label(scenario, host))}</td><td colspan=3><em>no entries</em></td></tr>")
         for ip, n in table.items():
             rows.append(
-                f"<tr><td>{escape(label(scenario, host))}</td><td><code>{ip}</code></td>"
-                f"<td><code>{n['mac'] or '-'}</code></td><td><code>{n['state']}</code></td></tr>"
+                f"<tr><td>{escape(label(scenario, host))}</td><td><code>{escape(ip)}</code></td>"
+                f"<td><code>{escape(n['mac'] or '-')}</code></td><td><code>{escape(n['state'])}</code></td></tr>"
             )
     return (
         '<table class="ns-table"><caption>ARP tables after this step (<code>ip neigh</code> in each host)</caption>'

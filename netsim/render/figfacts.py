@@ -1,0 +1,317 @@
+"""Figures are claims too: read back what a rendered figure depicts and hold it to the trace.
+
+The reader trusts a diagram more than a sentence, so every figure a page ships is checked on
+every build like a claim. This module never asks a renderer what it meant to draw: it parses the
+SVG Graphviz wrote (the `ns-*` classes and element names graph.py keeps there, the colours, dash
+patterns and words on the lines) and the HTML of the caption and tables, recovers the facts a
+reader would read off them, and compares those with the step's trace.
+
+The legend below is the reader's key to the drawing. It is written out here on purpose instead of
+imported from graph.STYLE: a renderer whose table drew a forward in flood's colours must fail.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from netsim.scenario import Scenario
+from netsim.trace import Hop, StepTrace
+
+SVG = "{http://www.w3.org/2000/svg}"
+# decision -> (the word on the line, its colour, its dash pattern: None for a solid line)
+LEGEND = {
+    "forward": ("forward", "#1f6feb", None),
+    "flood": ("flood", "#d97706", "5,2"),
+    "local": ("to host", "#7c3aed", None),
+    "drop": ("drop", "#dc2626", "1,5"),
+}
+# What a caption says a bridge did, and the decision it stands for.
+CAPTION_VERBS = {"forwarded to": "forward", "flooded to": "flood", "dropped": "drop", "passed up to": "local"}
+OUTCOME_WORDS = {"connected ✓": "connected"}
+
+
+@dataclass
+class Mark:
+    """One marked element of a figure: what it stands for, its name, and how it looks."""
+
+    roles: list[str]  # the ns-* classes without the prefix: ["h2", "out"]
+    name: str  # Graphviz's name: the node's, or "tail->head" for an edge
+    texts: list[str]  # the words drawn, line by line
+    strokes: set[str] = field(default_factory=set)
+    dashes: set[str | None] = field(default_factory=set)
+
+    @property
+    def ends(self) -> tuple[str, str]:
+        tail, _, head = self.name.partition("->")
+        return tail, head
+
+
+@dataclass
+class Figure:
+    """What one SVG depicts, as read back from its elements."""
+
+    view: str
+    marks: list[Mark]
+
+    def with_role(self, *roles: str) -> list[Mark]:
+        return [m for m in self.marks if all(r in m.roles for r in roles)]
+
+
+def read_svg(svg: str) -> Figure:
+    """Parse a diagram as graph.py leaves it. Raises ValueError when it is not one."""
+    root = ET.fromstring(svg)
+    view = ""
+    marks = []
+    for g in root.iter(f"{SVG}g"):
+        roles = [c[3:] for c in g.get("class", "").split() if c.startswith("ns-")]
+        if not roles:
+            continue
+        if any(r.startswith("view-") for r in roles):
+            view = next(r[5:] for r in roles if r.startswith("view-"))
+            continue
+        texts = [t.text or "" for t in g.iter(f"{SVG}text")]
+        mark = Mark(roles, g.get("data-gv", ""), texts)
+        for path in g.iter(f"{SVG}path"):
+            mark.strokes.add(path.get("stroke", ""))
+            mark.dashes.add(path.get("stroke-dasharray"))
+        marks.append(mark)
+    if not view:
+        raise ValueError("the SVG names no view (no ns-view-* class on its graph)")
+    return Figure(view, marks)
+
+
+def drawn_decisions(mark: Mark) -> set[str]:
+    """Every decision the line's colour, dash pattern and word stand for (one, when consistent)."""
+    found: set[str] = set()
+    for decision, (word, colour, dash) in LEGEND.items():
+        if colour in mark.strokes:
+            found.add(decision)
+        if mark.dashes and mark.dashes == {dash} and dash is not None:
+            found.add(decision)
+        if any(_word(t) == word for t in mark.texts):
+            found.add(decision)
+    if mark.dashes and None not in mark.dashes and not found & {"flood", "drop"}:
+        found.add("dashed " + "/".join(sorted(d for d in mark.dashes if d)))
+    if mark.dashes == {None} and found & {"flood", "drop"}:
+        found.add("solid")
+    return found
+
+
+def _word(text: str) -> str:
+    """'2. flood' -> 'flood'."""
+    return re.sub(r"^\d+\. ", "", text.strip())
+
+
+# --- the room: frames through a bridge ---------------------------------------------------------
+
+
+def check_room(scenario: Scenario, step: StepTrace, fig: Figure) -> list[str]:
+    problems: list[str] = []
+    numbered = len(step.frames) > 1
+    drawn = {r for m in fig.marks for r in m.roles if re.fullmatch(r"h\d+", r)}
+    wanted = {f"h{n if numbered else 0}" for n in range(1, len(step.frames) + 1)}
+    for extra in sorted(drawn - wanted):
+        problems.append(f"draws frame {extra[1:]}, but the step has {len(step.frames)} frame(s)")
+    drops = {m.name: m for m in fig.with_role("drop")}
+    for n, hop in enumerate(step.frames, 1):
+        tag = f"h{n if numbered else 0}"
+        problems += [f"frame {n}: {p}" for p in _check_hop(hop, fig, tag, drops)]
+    for bridge in scenario.bridges:
+        problems += _check_bridge_words(step, fig, bridge)
+    return problems
+
+
+def _check_hop(hop: Hop, fig: Figure, tag: str, drops: dict[str, Mark]) -> list[str]:
+    problems = []
+    sends = fig.with_role(tag, "sends")
+    ingress = f"{hop.bridge}:{hop.in_port}"
+    if [m.ends[0] for m in sends] != [ingress]:
+        where = ", ".join(m.ends[0] for m in sends) or "nowhere"
+        problems.append(f"draws it entering at {where}; the trace has it enter {ingress}")
+    outs = fig.with_role(tag, "out")
+    for mark in outs:
+        if mark.ends[0] != hop.bridge:
+            problems.append(f"draws a copy leaving {mark.ends[0]}, not bridge {hop.bridge}")
+    for mark in [*outs, *fig.with_role(tag, "deliver")]:
+        seen = drawn_decisions(mark)
+        if seen != {hop.decision}:
+            shown = ", ".join(sorted(seen)) or "no decision"
+            problems.append(f"draws the line {mark.name} as {shown}; the trace says {hop.decision}")
+    heads = sorted(m.ends[1] for m in outs)
+    if hop.decision == "drop":
+        if len(outs) != 1 or heads[0] not in drops:
+            problems.append(f"the trace drops it, but the figure draws no drop mark for it (lines to {heads})")
+        elif not any("dropped" in t for t in drops[heads[0]].texts):
+            problems.append(f"its drop mark {heads[0]} does not say 'dropped'")
+    else:
+        want = sorted(f"{hop.bridge}:{p}" for p in hop.out_ports)
+        if heads != want:
+            problems.append(f"draws copies to {_seats(heads)}; the trace sends them to {_seats(want)}")
+        stray = [h for h in heads if h in drops]
+        if stray:
+            problems.append(f"draws a drop mark for a frame the trace does not drop: {stray}")
+    return problems
+
+
+def _seats(nodes: list[str]) -> str:
+    return "[" + ", ".join(n.split(":", 1)[-1] for n in nodes) + "]"
+
+
+def _check_bridge_words(step: StepTrace, fig: Figure, bridge: str) -> list[str]:
+    """The bridge's own box: one line per frame, '... → flood (reason)'."""
+    boxes = [m for m in fig.with_role("bridge") if m.name == bridge]
+    if len(boxes) != 1:
+        return [f"draws {len(boxes)} boxes for bridge {bridge}, expected 1"]
+    hops = [h for h in step.frames if h.bridge == bridge]
+    lines = [t for t in boxes[0].texts if "→" in t]
+    words = {w: d for d, (w, _c, _d) in LEGEND.items()}
+    said = [words.get(re.sub(r"^.*→ (.*?) \(.*$", r"\1", t), "?") for t in lines]
+    done = [h.decision for h in hops]
+    if said != done:
+        return [f"bridge {bridge}'s box says {said}; the trace decided {done}"]
+    return []
+
+
+# --- rooms and namespaces: doors and knocks -----------------------------------------------------
+
+
+def check_doors(step: StepTrace, fig: Figure, knocks: bool) -> list[str]:
+    problems = []
+    knock = fig.with_role("knock")
+    if knocks:
+        if len(knock) != 1:
+            problems.append(f"draws {len(knock)} knocks; a connect step has one")
+        else:
+            said = _outcome(knock[0].texts)
+            if said != step.outcome:
+                problems.append(f"the knock says {said!r}; the trace's connect() returned {step.outcome!r}")
+            good = "#15803d" in knock[0].strokes
+            if good != (step.outcome == "connected"):
+                problems.append(f"the knock is drawn {'green' if good else 'red'} for {step.outcome!r}")
+    elif knock:
+        problems.append("draws a knock in a step that makes no connection")
+    listening = sorted(t for m in fig.with_role("doorman") for t in m.texts if re.search(r":\d+$", t))
+    known = sorted({text for texts in step.listeners.values() for text in texts})
+    if listening and not set(listening) <= set(known):
+        problems.append(f"draws doormen listening on {listening}; the trace has {known}")
+    return problems
+
+
+def _outcome(texts: list[str]) -> str | None:
+    for text in texts:
+        text = text.strip()
+        if text in OUTCOME_WORDS:
+            return OUTCOME_WORDS[text]
+        if text.endswith(" ✗"):
+            return text[:-2]
+    return None
+
+
+# --- the caption and the tables ----------------------------------------------------------------
+
+SENTENCE = re.compile(r": (?P<verb>" + "|".join(CAPTION_VERBS) + r")(?P<where>.*?) \((?P<reason>[^()]*)\)\.(?= |$)")
+
+
+def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str]:
+    """The figcaption's sentences, one per frame (at most three), and the connect() result."""
+    text = html.unescape(re.sub(r"<strong>.*?</strong>", "", caption, flags=re.S)).strip()
+    problems = []
+    said = list(SENTENCE.finditer(text))
+    shown = step.frames[:3]
+    if len(said) != len(shown):
+        problems.append(f"the caption tells of {len(said)} frame(s); the trace has {len(step.frames)}")
+    for n, (hop, match) in enumerate(zip(shown, said, strict=False), 1):
+        decision = CAPTION_VERBS[match.group("verb")]
+        if decision != hop.decision:
+            problems.append(f"the caption says frame {n} was {match.group('verb')!r}; the trace says {hop.decision}")
+        ports = _ports_named(scenario, hop.bridge, match.group("where"))
+        if sorted(ports) != sorted(hop.out_ports):
+            problems.append(f"the caption sends frame {n} to {sorted(ports)}; the trace to {sorted(hop.out_ports)}")
+    outcome = re.search(r"connect\(\): ([a-z-]+)\.", text)
+    if (outcome.group(1) if outcome else None) != step.outcome:
+        problems.append(
+            f"the caption says connect() returned {outcome.group(1) if outcome else None!r}; "
+            f"the trace says {step.outcome!r}"
+        )
+    return problems
+
+
+def _ports_named(scenario: Scenario, bridge: str, where: str) -> list[str]:
+    """'seat 3, seat 7 and seat 9' -> the ports with those labels; unknown words -> '?word'."""
+    labels = {(p.label or name): name for name, p in scenario.bridges[bridge].ports.items()}
+    labels[f"{bridge} (the host's seat)"] = bridge
+    found = []
+    rest = where
+    for text in sorted(labels, key=len, reverse=True):
+        if re.search(rf"(?:^|, | and | ){re.escape(text)}(?=$|, | and )", rest):
+            found.append(labels[text])
+            rest = re.sub(rf"(?:^|, | and | ){re.escape(text)}(?=$|, | and )", "", rest, count=1)
+    if rest.strip(" ,"):
+        found.append("?" + rest.strip(" ,"))
+    return found
+
+
+ROW = re.compile(r"<tr(?P<cls>[^>]*)><td><code>(?P<a>[^<]*)</code>(?P<rest>.*?)</tr>", re.S)
+
+
+def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool) -> list[str]:
+    """The MAC tables (every learned line, the new ones marked) and the ARP tables."""
+    problems = []
+    for bridge, table in step.fdb.items():
+        at = body.find(f"MAC table of {bridge} ")
+        if at < 0:
+            if room:  # only the room view shows MAC tables
+                problems.append(f"the room shows no MAC table of {bridge}")
+            continue
+        end = body.find("</table>", at) if "<table" in body[max(0, at - 40) : at] else body.find("</p>", at)
+        part = body[at:end]
+        rows = {}
+        new = set()
+        for row in ROW.finditer(part):
+            port = re.search(r"\(<code>([^<]*)</code>\)", row.group("rest"))
+            rows[row.group("a")] = port.group(1) if port else "?"
+            marked = 'class="ns-new"' in row.group("rest")
+            if marked != ('class="ns-row-new"' in row.group("cls")):
+                problems.append(f"MAC table of {bridge}: row {row.group('a')} is half marked new")
+            if marked:
+                new.add(row.group("a"))
+        if rows != table:
+            problems.append(f"MAC table of {bridge} shows {rows}; the trace has {table}")
+        want_new = set(step.fdb_new.get(bridge, []))
+        if new != want_new:
+            problems.append(f"MAC table of {bridge} marks {sorted(new)} new; the trace learned {sorted(want_new)}")
+    at = body.find("ARP tables after this step")
+    if at >= 0:
+        part = body[at : body.find("</table>", at)]
+        cell = r"<td><code>([^<]*)</code></td>"
+        shown = sorted(
+            (html.unescape(host), ip, mac, state)
+            for host, ip, mac, state in re.findall(r"<tr><td>([^<]*)</td>" + cell * 3, part)
+        )
+        want = sorted(
+            (scenario.hosts[h].label or h if h in scenario.hosts else h, ip, n["mac"] or "-", str(n["state"]))
+            for h, table in step.neigh.items()
+            for ip, n in table.items()
+        )
+        if shown != want:
+            problems.append(f"ARP tables show {shown}; the trace has {want}")
+    return problems
+
+
+def check(scenario: Scenario, step: StepTrace, svg: str, caption: str, body: str) -> list[str]:
+    """Every way the figure of `step` (its SVG, caption and tables) contradicts the trace."""
+    try:
+        fig = read_svg(svg)
+    except (ET.ParseError, ValueError) as exc:
+        return [f"the diagram cannot be read back: {exc}"]
+    problems = []
+    if fig.view == "room":
+        problems += check_room(scenario, step, fig)
+    else:
+        problems += check_doors(step, fig, knocks=step.action == "connect")
+    problems += check_caption(scenario, step, caption)
+    problems += check_tables(scenario, step, body, room=fig.view == "room")
+    return problems

@@ -1,0 +1,262 @@
+"""Flags, orders and timer states no post's scenario reaches, each held to the kernel's behaviour.
+
+Every test here was shown to fail against the fault it guards (the fault is named in its
+docstring): the code was broken on purpose, the test watched fail, the code restored.
+"""
+
+from __future__ import annotations
+
+from conftest import MAC, simulate
+
+from netsim import tcp
+from netsim.neighbour import DELAY_FIRST_PROBE, UCAST_SOLICIT, NeighbourTable
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+
+MCAST = "01:00:5e:00:00:01"
+
+
+# --- the bridge: flags, hairpin, learning order, ports that are down --------------------------------
+
+
+def test_multicast_obeys_its_own_flood_flag_not_the_broadcast_one() -> None:
+    """Guards: multicast looked up under bcast_flood (br_flood() picks BR_MCAST_FLOOD for it)."""
+    trace = simulate(f"""
+        - {{id: no-mcast-to-p2, set_port: {{bridge: br0, port: p2, mcast_flood: false}}}}
+        - {{id: no-bcast-to-p3, set_port: {{bridge: br0, port: p3, bcast_flood: false}}}}
+        - {{id: mcast, send: {{by: a, dst: '{MCAST}'}}}}
+        - {{id: bcast, send: {{by: a, dst: broadcast}}}}
+    """)
+    assert trace.step("mcast").frames[0].out_ports == ("p3", "br0")
+    assert trace.step("bcast").frames[0].out_ports == ("p2", "br0")
+
+
+def test_unknown_unicast_obeys_flood_not_mcast_flood() -> None:
+    """Guards: unknown unicast looked up under a group flag."""
+    trace = simulate("""
+        - {id: no-mcast-to-p2, set_port: {bridge: br0, port: p2, mcast_flood: false, bcast_flood: false}}
+        - {id: unknown, send: {by: a, dst: c}}
+    """)
+    assert trace.step("unknown").frames[0].out_ports == ("p2", "p3")
+
+
+def test_hairpin_sends_a_flood_back_out_of_the_port_it_came_in_by() -> None:
+    """Guards: a flood that skips the ingress port even with hairpin on (should_deliver())."""
+    trace = simulate(
+        f"""
+        - {{id: unknown, send: {{by: a, dst: b}}}}
+        - {{id: bcast, send: {{by: a, dst: broadcast}}}}
+        - {{id: mcast, send: {{by: a, dst: '{MCAST}'}}}}
+        """,
+        p1="hairpin: true",
+    )
+    assert trace.step("unknown").frames[0].out_ports == ("p1", "p2", "p3")
+    assert trace.step("bcast").frames[0].out_ports == ("p1", "p2", "p3", "br0")
+    assert trace.step("mcast").frames[0].out_ports == ("p1", "p2", "p3", "br0")
+
+
+def test_without_hairpin_a_flood_never_goes_back_where_it_came_from() -> None:
+    step = simulate("- {id: unknown, send: {by: a, dst: b}}").steps[0]
+    assert "p1" not in step.frames[0].out_ports
+
+
+def test_the_bridge_learns_before_it_looks_up() -> None:
+    """Guards: lookup before learning. br_handle_frame_finish() learns first, so a frame to the
+    sender's own MAC finds it on the ingress port and is dropped, not flooded."""
+    step = simulate(f"- {{id: self, send: {{by: a, dst: '{MAC['a']}'}}}}").steps[0]
+    (hop,) = step.frames
+    assert (hop.decision, hop.out_ports, hop.learned) == ("drop", (), "new")
+    assert hop.reason == "destination is on the port it came from"
+
+
+def test_a_bridge_port_set_down_gets_no_copies_and_forwards_to_it_are_dropped() -> None:
+    """Guards: a port whose device is down still flooded or forwarded to (BR_STATE_DISABLED)."""
+    trace = simulate("""
+        - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
+        - {id: unknown, send: {by: a, dst: c}}
+        - {id: bcast, send: {by: a, dst: broadcast}}
+        - {id: to-b, send: {by: a, dst: b}}
+        - {id: p2-up, link_set: {by: host, dev: p2, up: true}}
+        - {id: to-b-again, send: {by: a, dst: b}}
+    """)
+    assert trace.step("p2-down").links["host"]["p2"]["state"] == "DOWN"
+    assert trace.step("unknown").frames[0].out_ports == ("p3",)
+    assert trace.step("bcast").frames[0].out_ports == ("p3", "br0")
+    hop = trace.step("to-b").frames[0]
+    assert (hop.decision, hop.reason) == ("drop", "p2 is down")
+    assert trace.step("to-b").arrivals == []
+    assert trace.step("to-b-again").frames[0].out_ports == ("p2",)
+
+
+# --- ARP and the neighbour table: known neighbours, DELAY and PROBE --------------------------------
+
+
+def test_a_request_from_a_known_neighbour_keeps_a_better_state() -> None:
+    """Guards: neigh_update() demoting a valid entry to STALE when the address has not changed."""
+    trace = simulate("""
+        - {id: a-asks, arp: {by: a, target: 10.0.0.11}}
+        - {id: b-uses-its-stale-entry, arp: {by: b, target: 10.0.0.10}}
+        - {id: b-probes, wait: 5}
+    """)
+    probe = [h for h in trace.step("b-probes").frames if h.src == MAC["b"]]
+    assert [(h.dst, h.decision) for h in probe] == [(MAC["a"], "forward")]  # unicast: a PROBE
+    assert trace.step("b-probes").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+
+
+def test_a_request_from_a_known_neighbour_with_a_new_mac_updates_the_entry() -> None:
+    """Guards: a neighbour update that keeps the old MAC (neigh_update() with OVERRIDE)."""
+    table = NeighbourTable()
+    table.update("10.0.0.11", "eth0", MAC["b"], "REACHABLE", 0.0, create=True)
+    entry = table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "STALE", 1.0, create=True)
+    assert entry is not None and (entry.mac, entry.state) == ("02:00:00:00:00:99", "STALE")
+    # The same MAC again, as STALE: a REACHABLE entry stays REACHABLE.
+    table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "REACHABLE", 2.0, create=True)
+    table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "STALE", 3.0, create=True)
+    assert table.get("10.0.0.11").state == "REACHABLE"  # type: ignore[union-attr]
+
+
+def test_using_a_stale_entry_goes_to_delay_then_probe_then_reachable() -> None:
+    """Guards: the DELAY and PROBE timers (neigh_timer_handler()): STALE in use -> DELAY, after
+    delay_first_probe_time with no confirmation -> PROBE with a unicast request -> REACHABLE."""
+    trace = simulate(f"""
+        - {{id: ask, arp: {{by: a, target: 10.0.0.11}}}}
+        - {{id: stale, wait: 30}}
+        - {{id: use, connect: {{by: a, to: '10.0.0.11:80'}}}}
+        - {{id: almost, wait: {DELAY_FIRST_PROBE - 0.5}}}
+        - {{id: probe, wait: 0.5}}
+    """)
+    assert trace.step("stale").neigh["a"]["10.0.0.11"]["state"] == "STALE"
+    assert trace.step("use").outcome == "refused"  # an RST confirms nothing
+    assert trace.step("use").neigh["a"]["10.0.0.11"]["state"] == "DELAY"
+    assert trace.step("almost").neigh["a"]["10.0.0.11"]["state"] == "DELAY"
+    assert trace.step("almost").frames == []
+    probe = trace.step("probe")
+    request = probe.frames[0]
+    assert (request.src, request.dst, request.decision) == (MAC["a"], MAC["b"], "forward")
+    assert request.what == "ARP who-has 10.0.0.11 tell 10.0.0.10"
+    assert probe.neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+
+
+def test_an_unanswered_probe_is_sent_ucast_solicit_times_then_fails() -> None:
+    """Guards: PROBE retrying broadcast, forever, or a wrong number of times before FAILED."""
+    trace = simulate(f"""
+        - {{id: ask, arp: {{by: a, target: 10.0.0.11}}}}
+        - {{id: stale, wait: 30}}
+        - {{id: use, connect: {{by: a, to: '10.0.0.11:80'}}}}
+        - {{id: b-gone, link_set: {{by: b, dev: eth0, up: false}}}}
+        - {{id: probing, wait: {DELAY_FIRST_PROBE}}}
+        - {{id: given-up, wait: {UCAST_SOLICIT}}}
+    """)
+    assert trace.step("probing").neigh["a"]["10.0.0.11"]["state"] == "PROBE"
+    probes = trace.step("probing").frames + trace.step("given-up").frames
+    assert [(h.dst, h.decision) for h in probes] == [(MAC["b"], "forward")] * UCAST_SOLICIT
+    assert trace.step("given-up").neigh["a"]["10.0.0.11"]["state"] == "FAILED"
+
+
+def test_a_confirmed_connection_cancels_the_probe() -> None:
+    """Guards: DELAY going to PROBE even after TCP confirmed the neighbour (dst_confirm())."""
+    trace = simulate(
+        f"""
+        - {{id: ask, arp: {{by: a, target: 10.0.0.1}}}}
+        - {{id: stale, wait: 30}}
+        - {{id: use, connect: {{by: a, to: '10.0.0.1:80'}}}}
+        - {{id: later, wait: {DELAY_FIRST_PROBE}}}
+        """,
+        listeners="0.0.0.0:80",
+    )
+    assert trace.step("use").outcome == "connected"
+    assert trace.step("use").neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
+    asked = [h for h in trace.step("later").frames if h.src == MAC["a"] and "who-has" in h.what]
+    assert asked == []  # a sends no probe (the host may probe a: its own entry was only used)
+
+
+# --- sockets and routes -----------------------------------------------------------------------------
+
+
+def test_an_exact_listener_wins_over_the_wildcard_when_both_exist() -> None:
+    """Guards: the wildcard looked up first (__inet_lookup_listener(): exact address, then ANY)."""
+    listeners = {("0.0.0.0", 80), ("10.0.0.1", 80)}
+    assert tcp.find_listener(listeners, "10.0.0.1", 80) == ("10.0.0.1", 80)
+    assert tcp.find_listener(listeners, "127.0.0.1", 80) == ("0.0.0.0", 80)
+    assert tcp.find_listener(listeners, "10.0.0.1", 81) is None
+    step = simulate("- {id: k, connect: {by: a, to: '10.0.0.1:80'}}", listeners="0.0.0.0:80, 10.0.0.1:80").steps[0]
+    assert step.outcome == "connected"
+    assert "host's listener on 10.0.0.1:80 answers SYN-ACK" in step.events
+
+
+def test_a_route_through_a_device_that_is_down_is_no_route() -> None:
+    """Guards: routes kept on a device that went down (fib_sync_down_dev() marks them dead)."""
+    trace = simulate("""
+        - {id: down, link_set: {by: a, dev: eth0, up: false}}
+        - {id: on-link, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: via-gateway, connect: {by: a, to: '192.0.2.1:80'}}
+        - {id: up, link_set: {by: a, dev: eth0, up: true}}
+        - {id: again, connect: {by: a, to: '10.0.0.1:80'}}
+    """)
+    assert trace.step("on-link").outcome == "network-unreachable"
+    assert trace.step("on-link").frames == []
+    assert trace.step("via-gateway").outcome == "network-unreachable"
+    assert trace.step("again").outcome == "refused"
+
+
+# --- namespaces: moves and names --------------------------------------------------------------------
+
+ROOMS = """
+title: rooms
+bridges:
+  br0: {host: h, mac: '02:00:00:00:00:01', address: 10.0.0.1/24, ports: {v0: {}}}
+hosts:
+  h: {listeners: ['0.0.0.0:80']}
+  c: {absent: true}
+  d: {absent: true}
+steps:
+  - {id: room-c, netns_add: c}
+  - {id: room-d, netns_add: d}
+  - {id: cable, veth_add: {by: h, name: v0, peer: t0, mac: '02:00:00:00:00:10', peer_mac: '02:00:00:00:00:11'}}
+  - {id: plug, link_set: {by: h, dev: v0, master: br0, up: true}}
+  - {id: move, link_move: {by: h, dev: t0, to: c}}
+"""
+
+
+def rooms(steps: str):  # noqa: ANN201 - a Trace
+    return run(parse_scenario(ROOMS + steps, "rooms.yaml"))
+
+
+def test_a_moved_end_that_was_up_with_an_address_arrives_down_and_bare() -> None:
+    """Guards: a move that keeps the address, the up state or the route (dev_change_net_namespace()
+    closes the device and the old namespace's inet device, with its addresses, goes away)."""
+    t = rooms("""
+  - {id: addr, addr_add: {by: c, dev: t0, address: 10.0.0.2/24}}
+  - {id: up, link_set: {by: c, dev: t0, up: true}}
+  - {id: lo, link_set: {by: c, dev: lo, up: true}}
+  - {id: onward, link_move: {by: c, dev: t0, to: d}}
+  - {id: knock, connect: {by: c, to: '10.0.0.1:80'}}
+  - {id: same-name, veth_add: {by: c, name: t0, peer: t5}}
+  - {id: same-name-up, link_set: {by: c, dev: t0, up: true}}
+  - {id: knock-again, connect: {by: c, to: '10.0.0.1:80'}}
+""")
+    assert t.step("up").links["c"]["t0"] == {
+        **t.step("up").links["c"]["t0"],
+        "state": "UP",
+        "addresses": ["10.0.0.2/24"],
+    }
+    moved = t.step("onward").links
+    assert "t0" not in moved["c"]
+    assert (moved["d"]["t0"]["state"], moved["d"]["t0"]["addresses"]) == ("DOWN", [])
+    assert t.step("knock").outcome == "network-unreachable"  # the route left with the device
+    # A new device under the old name inherits nothing: no address, so no route.
+    assert t.step("knock-again").outcome == "network-unreachable"
+
+
+def test_a_name_is_free_again_once_its_device_moved_away() -> None:
+    """Guards: a moved device left behind under its old name (the name stays taken)."""
+    t = rooms("""
+  - {id: again, veth_add: {by: h, name: t0, peer: t1}}
+  - {id: back, link_move: {by: c, dev: t0, to: d}}
+""")
+    links = t.step("again").links
+    assert links["h"]["t0"]["peer"] == "h/t1"
+    assert links["c"]["t0"]["peer"] == "h/v0" and links["h"]["v0"]["peer"] == "c/t0"
+    assert links["h"]["t0"]["mac"] != links["c"]["t0"]["mac"]
+    assert t.step("back").links["d"]["t0"]["peer"] == "h/v0"

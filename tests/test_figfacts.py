@@ -1,0 +1,199 @@
+"""Figures are claims too: what a diagram, caption and table depict is read back and held to the trace.
+
+Each planted fault below is a plausible renderer bug; the check must name the figure's file and step.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from sitecopy import ROOT, copy_site
+
+from netsim.errors import FigureError
+from netsim.pages.book import Book
+from netsim.pages.macros import check_page
+from netsim.render import figfacts, graph, tables, words
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+LAB = sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
+POST_ONE = ROOT / "docs" / "posts" / "margarets-room.md"
+
+
+def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: str) -> None:
+    """A fault in a renderer's source: rewrite one spot, run the module again, patch what changed."""
+    source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
+    changed: dict[str, object] = {"__name__": module.__name__}
+    exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
+    for name, value in changed.items():
+        if not name.startswith("__") and getattr(module, name, None) is not value:
+            monkeypatch.setattr(module, name, value)
+
+
+def figure_errors(page: Path, monkeypatch: pytest.MonkeyPatch, root: Path = ROOT) -> list[FigureError]:
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # render afresh: a planted fault must reach the figure
+    errors = check_page(page, root, Book(root))
+    return [e for e in errors if isinstance(e, FigureError)]
+
+
+# --- every figure the site and the lab scenarios draw agrees with its trace ------------------------
+
+
+def test_every_post_s_figures_agree_with_their_traces(monkeypatch: pytest.MonkeyPatch) -> None:
+    for post in sorted((ROOT / "docs" / "posts").glob("*.md")):
+        assert figure_errors(post, monkeypatch) == []
+
+
+@pytest.mark.parametrize("path", LAB, ids=lambda p: p.stem)
+def test_every_step_of_every_edge_case_draws_what_happened(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lab's edge cases (drops, hairpin, flood flags, ageing) drawn in every view they can take.
+    (tmp_path / "diagrams").mkdir()
+    shutil.copy(path, tmp_path / "diagrams" / path.name)
+    steps = [s.id for s in load_scenario(path).steps]
+    calls = [f'{{{{ figure("{s}", view="{v}") }}}}{{{{ claim("{s}") }}}}' for s in steps for v in ("room", "rooms")]
+    page = tmp_path / "page.md"
+    page.write_text(f"---\nscenario: {path.stem}\n---\n" + "\n".join(calls) + "\n{{ stepper() }}\n")
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
+    errors = [e for e in check_page(page, tmp_path, Book(tmp_path)) if isinstance(e, FigureError)]
+    assert errors == []
+
+
+def test_the_svg_is_read_back_edge_by_edge() -> None:
+    scenario = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    step = run(scenario).steps[0]  # Bob's first frame floods to three seats
+    fig = figfacts.read_svg(graph.room(scenario, step))
+    assert fig.view == "room"
+    outs = fig.with_role("h0", "out")
+    assert sorted(m.ends for m in outs) == [("podman0", f"podman0:{p}") for p in ("seat3", "seat7", "seat9")]
+    assert all(figfacts.drawn_decisions(m) == {"flood"} for m in outs)
+    assert [m.ends[0] for m in fig.with_role("h0", "sends")] == ["podman0:seat5"]
+
+
+# --- planted renderer faults: each one fails with the figure's file and step --------------------
+
+
+def _one_step(errors: list[FigureError], step: str) -> FigureError:
+    assert errors, "the planted fault went unnoticed"
+    for error in errors:
+        assert re.fullmatch(r"figures/[0-9a-f]{20}\.svg", error.figure)
+        assert error.file.endswith("margarets-room.md") and error.line > 0
+    found = [e for e in errors if f"({step})" in e.step]
+    assert found, [str(e) for e in errors]
+    return found[0]
+
+
+def test_a_forward_drawn_as_a_flood_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, graph, '"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#d97706", "flood")')
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    assert "as flood; the trace says forward" in str(error)
+
+
+def test_a_forward_drawn_in_flood_s_dashes_alone_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch, graph, '"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#1f6feb", "forward")'
+    )
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    assert "the trace says forward" in str(error)
+
+
+def test_a_flood_drawn_to_one_seat_too_few_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, graph, "    for port in hop.out_ports:\n", "    for port in hop.out_ports[1:]:\n")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
+    assert "draws copies to [seat7, seat9]; the trace sends them to [seat3, seat7, seat9]" in str(error)
+
+
+def test_a_caption_that_says_flooded_to_for_a_forward_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, words, '"forward": "forwarded to"', '"forward": "flooded to"')
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    assert "the caption says frame 1 was 'flooded to'; the trace says forward" in str(error)
+
+
+def test_a_caption_that_names_the_wrong_seats_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch, words, "    ports = [port_label(scenario, hop.bridge, p) for p in hop.out_ports]", "    ports = []"
+    )
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    assert "the caption sends frame 1 to []; the trace to ['seat5']" in str(error)
+
+
+def test_a_missing_drop_mark_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, graph, ', shape="note", fillcolor="#fee2e2", color=colour, **_tag("drop"))', ")")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "group-badge-note")
+    assert "draws no drop mark" in str(error)
+
+
+def test_a_drop_drawn_as_a_forward_to_a_seat_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch,
+        graph,
+        '    if hop.decision == "drop":\n        node',
+        '    if hop.decision == "never":\n        node',
+    )
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "group-badge-note")
+    assert "draws no drop mark" in str(error)
+
+
+def test_a_wrong_new_table_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch,
+        tables,
+        "new = mac in step.fdb_new.get(bridge, [])",
+        "new = mac not in step.fdb_new.get(bridge, [])",
+    )
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
+    assert "MAC table of podman0 marks [] new; the trace learned ['ba:11:22:33:44:55']" in str(error)
+
+
+def test_a_table_row_on_the_wrong_seat_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, tables, "(<code>{escape(port)}</code>)</td>", "(<code>{escape(bridge)}</code>)</td>")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
+    assert "MAC table of podman0 shows" in str(error)
+
+
+def test_a_wrong_arp_state_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, tables, "<td><code>{escape(n['state'])}</code>", "<td><code>REACHABLE</code>")
+    errors = figure_errors(POST_ONE, monkeypatch)
+    error = _one_step(errors, "bob-asks-for-toasters")
+    assert "ARP tables show" in str(error) and "'REACHABLE'" in str(error)
+
+
+def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = 'f"{step.outcome} ✗"\n        if addr.startswith("127.") and who != host:'
+    plant(monkeypatch, graph, old, old.replace('f"{step.outcome} ✗"', '"connected ✓"'))
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "portainer-connects")
+    assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
+
+
+def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None:
+    root = copy_site(tmp_path / "src")
+    renderer = root / "netsim" / "render" / "graph.py"
+    text = renderer.read_text(encoding="utf-8")
+    renderer.write_text(
+        text.replace('"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#d97706", "flood")')
+    )
+    shutil.copy2(ROOT / "Makefile", root / "Makefile")
+    for req in ROOT.glob("requirements*"):
+        shutil.copy2(req, root / req.name)
+    (root / ".venv").symlink_to((ROOT / ".venv").resolve())
+    result = subprocess.run(
+        ["make", "-o", ".venv/.installed", "build"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"NETSIM_CACHE_DIR": "off", "NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert re.search(
+        r"docs/posts/margarets-room\.md:\d+: figure figures/[0-9a-f]{20}\.svg of step \d+ \(alice-replies\): "
+        r"frame 1: draws the line podman0->podman0:seat5 as flood; the trace says forward",
+        result.stderr,
+    ), result.stderr[-3000:]

@@ -1,0 +1,105 @@
+"""A post's Jinja may call the site's macros with literal arguments and nothing else (issue 11)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sitecopy import copy_site
+
+from netsim.pages.macros import Page
+from netsim.pages.postguard import PostError, body_offset, check
+
+ALLOWED = [
+    "plain prose, no Jinja at all",
+    '{{ claim("alice-replies", decision="forward", copies_to=["bob"]) }}',
+    '{{ claim("x", links={"portainer": {"lo": "UP"}}, frame=-1, ok=true, none=none) }}',
+    '{{ figure("bob-writes-to-alice", view="room", neigh=False) }}',
+    '`{{ "{{" }} mac("alice") {{ "}}" }}`',
+    "{# a comment #}{% raw %}{{ anything }}{% endraw %}",
+]
+
+REFUSED = {
+    "{{ cycler.__init__.__globals__.os.system('touch MARK') }}": "'cycler.__init__.__globals__.os.system'",
+    "{{ lipsum.__globals__['os'].popen('id').read() }}": "a call of",
+    '{% set x = "y" %}': "{% set %}",
+    '{{ ip("alice") | upper }}': "the filter 'upper'",
+    "{{ self }}": "the name 'self'",
+    "{{ claim.__globals__ }}": "attribute access 'claim.__globals__'",
+    '{{ claim("x", outcome=ip("alice")) }}': "as an argument of claim()",
+    '{{ claim(*["x"]) }}': "*args or **kwargs",
+    '{{ claim("x", **{"a": 1}) }}': "*args or **kwargs",
+    '{{ claim("x", frame=1 + 1) }}': "a Add expression as an argument",
+    '{% import "macros.html" as m %}': "{% import %}",
+    '{% from "x.html" import y %}': "{% from ... import %}",
+    '{% include "../../etc/passwd" %}': "{% include %}",
+    '{% extends "base.html" %}': "{% extends %}",
+    "{% for i in range(10) %}x{% endfor %}": "{% for %}",
+    "{% if true %}x{% endif %}": "{% if %}",
+    "{% macro m() %}x{% endmacro %}": "{% macro %}",
+    "{% filter upper %}x{% endfilter %}": "the filter 'upper'",
+    "{{ claim('x'][0] }}": "does not parse",
+    "{{ range(99999999999) | list }}": "the filter 'list'",
+    '{{ "a" ~ "b" }}': "a Concat expression",
+}
+
+
+@pytest.mark.parametrize("body", ALLOWED)
+def test_literal_macro_calls_and_text_pass(body: str) -> None:
+    check(body, "docs/posts/p.md", 0, Page.MACROS)
+
+
+@pytest.mark.parametrize(("body", "words"), REFUSED.items())
+def test_everything_else_is_refused_with_file_and_line(body: str, words: str) -> None:
+    with pytest.raises(PostError) as caught:
+        check("line one\nline two\n" + body + "\n", "docs/posts/p.md", 4, Page.MACROS)
+    message = str(caught.value)
+    assert message.startswith("docs/posts/p.md:7: "), message  # 4 lines of front matter + line 3
+    assert words in message, message
+
+
+def test_the_line_counts_the_front_matter() -> None:
+    source = "---\ntitle: x\nscenario: y\n---\n\nprose\n{{ self }}\n"
+    body = source.split("---\n", 2)[2]
+    assert body_offset(source, body) == 4
+    with pytest.raises(PostError, match=r"^p\.md:7: the name 'self'"):
+        check(body, "p.md", body_offset(source, body), Page.MACROS)
+
+
+def test_a_post_that_tries_to_run_code_fails_the_build_and_runs_nothing(tmp_path: Path) -> None:
+    root = copy_site(tmp_path / "src")
+    mark = tmp_path / "MARK"
+    post = root / "docs" / "posts" / "margarets-room.md"
+    lines = post.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(30, f"{{{{ cycler.__init__.__globals__.os.system('touch {mark}') }}}}\n")
+    post.write_text("".join(lines), encoding="utf-8")
+    result = _build(root, tmp_path / "site")
+    assert result.returncode != 0
+    expected = "docs/posts/margarets-room.md:31: a call of attribute access 'cycler.__init__.__globals__.os.system'"
+    assert expected in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not mark.exists()
+
+
+def test_a_title_with_jinja_is_checked_too(tmp_path: Path) -> None:
+    # mkdocs-macros renders a page's title when it holds Jinja (a page outside the nav takes its
+    # title from the front matter), so the title is held to the same rule as the body.
+    root = copy_site(tmp_path / "src")
+    (root / "docs" / "posts" / "extra.md").write_text('---\ntitle: "{{ config.extra }}"\n---\n\nProse.\n', "utf-8")
+    result = _build(root, tmp_path / "site")
+    assert result.returncode != 0
+    assert "docs/posts/extra.md:2: attribute access 'config.extra' is not allowed" in result.stderr, result.stderr
+
+
+def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-d", str(site)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "NETSIM_CACHE_DIR": "off"},
+        check=False,
+    )
