@@ -68,8 +68,7 @@ def output(sim: Simulation, ns: Namespace, seg: Tcp | Icmp) -> routing.NextHop |
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    up = {name for name, iface in ns.ifaces.items() if iface.up}
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, up)
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
 
 
 def send_via_neighbour(
