@@ -568,7 +568,8 @@ def _route_lines(ns: Namespace) -> list[str]:
             lines.append(f"{'default' if r.network.prefixlen == 0 else r.network} via {r.via} dev {r.dev}")
             continue
         iface = ns.ifaces.get(r.dev)
-        src = f" src {iface.address.ip}" if iface is not None and iface.address is not None else ""
+        own = [a for a in iface.addresses if a.network == r.network] if iface is not None else []
+        src = f" src {own[0].ip}" if own else ""  # the subnet's primary address
         lines.append(f"{r.network} dev {r.dev} proto kernel scope link{src}")
     return lines
 

@@ -85,6 +85,12 @@ def test_a_false_given_is_still_an_error(tmp_path: Path) -> None:
     assert "listening: the page says" in str(error)
 
 
+def test_every_fault_patches_something_that_exists() -> None:
+    for fault in FAULTS:  # raises, naming the fault, if a mechanism it breaks was renamed
+        with fault.applied():
+            pass
+
+
 def test_every_fault_puts_the_simulator_back_as_it_found_it() -> None:
     before = (bridge.Bridge.receive, fdb.Fdb.learn, tcp.find_listener, tcp.retransmit_times, bridge.is_broadcast)
     for fault in FAULTS:

@@ -28,6 +28,9 @@ class Fault:
     @contextmanager
     def applied(self) -> Iterator[None]:
         patches = self.patches()
+        for obj, attr, _ in patches:  # a renamed mechanism must not leave a fault that patches nothing
+            if not hasattr(obj, attr):
+                raise AttributeError(f"fault {self.name} patches {getattr(obj, '__name__', obj)}.{attr}, which is gone")
         saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
         try:
             for obj, attr, value in patches:
@@ -106,21 +109,25 @@ def _group_source_accepted() -> list[Patch]:
 
 
 def _replier_forgets_asker() -> list[Patch]:
-    original = neighbour.NeighbourTable.update
+    original = arp.receive
 
-    def update(self: neighbour.NeighbourTable, *args: Any, create: bool, **kw: Any) -> Any:
-        return None if create else original(self, *args, create=create, **kw)
+    def receive(link: Any, ns: Any, dev: str, packet: Any, to_me: bool) -> None:
+        known = ns.neigh.get(packet.sender_ip, dev) is not None
+        original(link, ns, dev, packet, to_me)
+        if packet.op == ARP_REQUEST and not known:
+            ns.neigh.entries.pop(packet.sender_ip, None)  # answers, but notes nothing
 
-    return [(neighbour.NeighbourTable, "update", update)]
+    return [(arp, "receive", receive)]
 
 
 def _bystanders_learn() -> list[Patch]:
     original = arp.receive
 
-    def receive(sim: Any, ns: Any, dev: str, packet: Any) -> None:
-        if packet.op == ARP_REQUEST and ns.neigh.get(packet.sender_ip) is None:
-            ns.neigh.update(packet.sender_ip, dev, packet.sender_mac, "STALE", sim.now, create=True)
-        original(sim, ns, dev, packet)
+    def receive(link: Any, ns: Any, dev: str, packet: Any, to_me: bool) -> None:
+        if packet.op == ARP_REQUEST and ns.neigh.get(packet.sender_ip, dev) is None:
+            entry = ns.neigh.lookup(packet.sender_ip, dev)
+            ns.neigh.update(entry, packet.sender_mac, "STALE", override=True)
+        original(link, ns, dev, packet, to_me)
 
     return [(arp, "receive", receive)]
 
@@ -128,18 +135,18 @@ def _bystanders_learn() -> list[Patch]:
 def _answer_leaves_stale() -> list[Patch]:
     original = neighbour.NeighbourTable.update
 
-    def update(self: neighbour.NeighbourTable, ip: str, dev: str, mac: str, state: str, now: float, **kw: Any) -> Any:
-        return original(self, ip, dev, mac, "STALE" if state == "REACHABLE" else state, now, **kw)
+    def update(self: neighbour.NeighbourTable, entry: Any, mac: str, new: str, *, override: bool) -> bool:
+        return original(self, entry, mac, "STALE" if new == "REACHABLE" else new, override=override)
 
     return [(neighbour.NeighbourTable, "update", update)]
 
 
 def _one_question_only() -> list[Patch]:
-    return [(arp, "MCAST_SOLICIT", 1)]
+    return [(neighbour.NeighbourTable, "_max_probes", lambda self, entry: 1)]
 
 
 def _slow_questions() -> list[Patch]:
-    return [(arp, "RETRANS_TIME", 3.0)]
+    return [(neighbour, "RETRANS_TIME", 3.0)]
 
 
 # --- sockets, TCP and ICMP --------------------------------------------------------------------------
@@ -209,8 +216,8 @@ def _drop_answers() -> list[Patch]:
 def _no_local_table() -> list[Patch]:
     original = routing.lookup
 
-    def lookup(dst: Any, local: Any, routes: Any, lo_up: bool = True, up: Any = None) -> Any:
-        return original(dst, set(), routes, False, up)  # as if only the main table existed
+    def lookup(dst: Any, local: Any, routes: Any) -> Any:
+        return original(dst, set(), routes)  # as if only the main table existed
 
     return [(ipv4.routing, "lookup", lookup)]
 
@@ -245,7 +252,7 @@ def _strong_host() -> list[Patch]:
 
     def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
         iface = ns.ifaces.get(dev)
-        if dev != "lo" and iface is not None and (iface.address is None or str(iface.address.ip) != seg.dst_ip):
+        if dev != "lo" and iface is not None and seg.dst_ip not in {str(a.ip) for a in iface.addresses}:
             return  # only the address of the interface it came in on
         original(sim, ns, dev, seg)
 
@@ -275,7 +282,7 @@ def _lo_comes_up_empty() -> list[Patch]:
         original(self, change)
         iface = self.namespaces[change.by].ifaces[change.dev]
         if iface.kind == "loopback":
-            iface.address = None
+            iface.addresses = []
 
     return [(simulation.Simulation, "_step_link_set", link_set)]
 
