@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
 POST = "/posts/margarets-room.html"
 CHROMIUM, WHY_NOT = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")]
 
 
 @pytest.fixture(scope="module")
