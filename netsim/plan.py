@@ -1,0 +1,401 @@
+"""The plan: a scenario turned into kernel operations, once, for the lab and the reader alike.
+
+Each operation is an argument vector (a tuple of str), never a shell string. The lab executes
+the plan (netsim.lab.runner); the reader's try-it script is the same plan printed with
+`shlex.join` (netsim.render.labscript), the one place anything is quoted for a shell.
+
+An operation's first word is one of:
+
+- `ip`, `bridge`, `sleep`: real programs, run as they are by the lab and by the script;
+- one of HELPERS: a small action iproute2 cannot express (a raw frame, an ARP question, a TCP
+  connect or listener). The script defines each as a shell function; the lab performs it in
+  Python with the same arguments;
+- one of SHOWS (only in operations marked `show`): what the script prints for the reader. The
+  lab skips them, because it reads the same tables itself after every step.
+
+Free text from a scenario (titles, labels, descriptions) reaches the plan only through
+`one_line()`, reduced to letters, digits and a little punctuation.
+
+Adding a step kind: write one function below decorated with `@step_kind("name")` that
+returns the step's operations. The lab and the script need nothing more unless the step needs a
+new helper (then add it to HELPERS, to the script's header and to the lab's `_helper_*`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from netsim.addresses import BROADCAST, derived_mac, normalise_mac
+from netsim.scenario import Port, Scenario, Step
+
+# Shell functions of the try-it script that the lab performs in Python.
+HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on")
+# Shell functions and commands the script runs only to show the reader a table.
+SHOWS = ("show_fdb", "show_links", "show_neigh", "echo", "ip", "sleep")
+PROGRAMS = ("ip", "bridge", "sleep")
+NS_PREFIX = "lab-"
+SETTLE = "0.5"  # seconds for links to come up before the first step
+
+# What a new bridge port has: br_if.c new_nbp() sets BR_LEARNING | BR_FLOOD | BR_MCAST_FLOOD |
+# BR_BCAST_FLOOD, and hairpin off. The plan only states the flags a scenario changes.
+PORT_DEFAULTS = {"learning": True, "flood": True, "mcast_flood": True, "bcast_flood": True, "hairpin": False}
+SYN_RETRIES_DEFAULT = 6  # TCP_SYN_RETRIES, what a new namespace starts with
+REACHABLE_DEFAULT = 30.0  # seconds, neigh.default.base_reachable_time
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: an argument vector, and a note for the reader made from names only."""
+
+    argv: tuple[str, ...]
+    note: str = ""
+    show: bool = False  # printed by the script for the reader; the lab observes on its own
+
+    def __post_init__(self) -> None:
+        for arg in self.argv:
+            if not isinstance(arg, str) or "\0" in arg:
+                raise ValueError(f"operation argument {arg!r} is not text without NUL")
+        if self.argv and not self.show and self.argv[0] not in (*PROGRAMS, *HELPERS):
+            raise ValueError(f"{self.argv[0]!r} is not a program or helper the lab can run")
+        if self.argv and self.show and self.argv[0] not in SHOWS:
+            raise ValueError(f"{self.argv[0]!r} is not something the script shows")
+
+
+def ns(host: str) -> str:
+    """The name of a host's network namespace, in the lab and in the script."""
+    return NS_PREFIX + host
+
+
+def run(*argv: str, note: str = "") -> Op:
+    return Op(tuple(argv), one_line(note))
+
+
+def show(*argv: str) -> Op:
+    return Op(tuple(argv), show=True)
+
+
+def comment(text: str) -> Op:
+    return Op((), one_line(text), show=True)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9 ,.:()/_+=\u2019-]")
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """Free text reduced to a safe one-line form: a whitelist of characters, a bounded length.
+
+    Whitespace runs (newlines too) become one space; an apostrophe becomes a typographic one;
+    anything else outside the whitelist becomes '?'.
+    """
+    flat = _UNSAFE.sub("?", " ".join(text.replace("'", "\u2019").split()))
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def ip(host: str, *args: str, note: str = "") -> Op:
+    return run("ip", "-n", ns(host), *args, note=note)
+
+
+def bridge(host: str, *args: str, note: str = "") -> Op:
+    return run("bridge", "-n", ns(host), *args, note=note)
+
+
+def sysctl(host: str, *settings: str, note: str = "") -> Op:
+    return run("ip", "netns", "exec", ns(host), "sysctl", "-qw", *settings, note=note)
+
+
+def seconds(value: float) -> str:
+    """A duration for `sleep`, to the millisecond (the lab sleeps the same string)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+# --- The room: what exists before the first step -------------------------------------------
+
+
+def netns(s: Scenario, host: str) -> list[Op]:
+    """A host's namespace: made, IPv6 off (its neighbour discovery would teach the bridge behind
+    the scenario's back), and its TCP SYN retries when the scenario changes them."""
+    h = s.hosts[host]
+    out = [
+        run("ip", "netns", "add", ns(host), note=f"{host}: a network namespace of its own"),
+        sysctl(host, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", note="no IPv6"),
+    ]
+    if h.tcp_syn_retries != SYN_RETRIES_DEFAULT:
+        out.append(sysctl(host, f"net.ipv4.tcp_syn_retries={h.tcp_syn_retries}"))
+    return out
+
+
+def port_flags(owner: str, port: str, flags: Any, *, changed_only: bool) -> list[Op]:
+    """`bridge link set` for the flags given (a Port's non-defaults, or a set_port step's)."""
+    args: list[str] = []
+    for key, normal in PORT_DEFAULTS.items():
+        value = getattr(flags, key)
+        if value is None or (changed_only and value == normal):
+            continue
+        args += [key, "on" if value else "off"]
+    return [bridge(owner, "link", "set", "dev", port, *args)] if args else []
+
+
+def firewall(host: str, drop: list[int], reject: list[int]) -> list[Op]:
+    """An nftables input filter inside the host's own namespace, nowhere else."""
+    nft = ("ip", "netns", "exec", ns(host), "nft")
+    out = [
+        run(*nft, "add", "table", "inet", "lab", note=f"{host}'s firewall"),
+        run(*nft, "add", "chain", "inet", "lab", "input", "{ type filter hook input priority 0; policy accept; }"),
+    ]
+    for port in drop:
+        out.append(
+            run(*nft, "add", "rule", "inet", "lab", "input", "iifname", "!=", "lo", "tcp", "dport", str(port), "drop")
+        )
+    for port in reject:
+        rule = ("tcp", "dport", str(port), "reject", "with", "icmp", "type", "port-unreachable")
+        out.append(run(*nft, "add", "rule", "inet", "lab", "input", "iifname", "!=", "lo", *rule))
+    return out
+
+
+def setup(s: Scenario) -> list[Op]:
+    """Every operation that builds the room before the first step, in order."""
+    out = [comment("--- The room ---")]
+    for host, h in s.hosts.items():
+        if not h.absent:
+            out += [*netns(s, host), ip(host, "link", "set", "lo", "up")]
+    for name, br in s.bridges.items():
+        ageing = str(br.ageing_time * 100)  # iproute2 counts centiseconds
+        out.append(
+            ip(
+                br.host,
+                "link",
+                "add",
+                name,
+                "type",
+                "bridge",
+                "ageing_time",
+                ageing,
+                "stp_state",
+                "0",
+                "mcast_snooping",
+                "0",
+                note=f"the bridge {name}",
+            )
+        )
+        out.append(ip(br.host, "link", "set", name, "address", s.bridge_mac(name)))
+    for host, h in s.hosts.items():
+        if h.absent:
+            continue
+        for dev, iface in h.interfaces.items():
+            if not iface.plug:
+                continue
+            target, _, end = iface.plug.partition(".")
+            if target in s.bridges:
+                owner = s.bridges[target].host
+                out.append(comment(f"{host}'s cable: {dev} inside {host}, {end} on {target}"))
+                out.append(
+                    ip(owner, "link", "add", "name", end, "type", "veth", "peer", "name", dev, "netns", ns(host))
+                )
+                out.append(ip(owner, "link", "set", end, "address", s.port_mac(target, end)))
+                out.append(ip(owner, "link", "set", end, "master", target))
+            elif host < target:  # a cable between two hosts, made once
+                out.append(comment(f"a cable from {host} to {target}"))
+                out.append(
+                    ip(host, "link", "add", "name", dev, "type", "veth", "peer", "name", end, "netns", ns(target))
+                )
+            out.append(ip(host, "link", "set", dev, "address", s.host_mac(host, dev)))
+    dynamic = s.dynamic_ports()
+    for name, br in s.bridges.items():
+        for port, flags in br.ports.items():
+            if (name, port) in dynamic:
+                continue  # a later step plugs it in
+            if s.host_at(name, port) is None:
+                # An empty seat still needs a device. Its far end stays in the private namespace the
+                # lab and the script run in, out of every host's tables.
+                out.append(comment(f"an empty seat: {port} on {name}"))
+                out.append(run("ip", "link", "add", "name", port, "type", "veth", "peer", "name", f"{port}-x"))
+                out.append(run("ip", "link", "set", f"{port}-x", "up"))
+                out.append(run("ip", "link", "set", port, "netns", ns(br.host)))
+                out.append(ip(br.host, "link", "set", port, "address", s.port_mac(name, port)))
+                out.append(ip(br.host, "link", "set", port, "master", name))
+            out += port_flags(br.host, port, flags, changed_only=True)
+    for host, h in s.hosts.items():
+        if h.absent:
+            continue
+        for dev, iface in h.interfaces.items():
+            if h.reachable_time != REACHABLE_DEFAULT:  # per interface: a namespace has no `default` to inherit from
+                ms = round(h.reachable_time * 1000)
+                out.append(sysctl(host, f"net.ipv4.neigh.{dev}.base_reachable_time_ms={ms}"))
+            if iface.address:
+                out.append(ip(host, "addr", "add", iface.address, "dev", dev))
+            out.append(ip(host, "link", "set", dev, "up"))
+    for name, br in s.bridges.items():
+        if br.address:
+            out.append(ip(br.host, "addr", "add", br.address, "dev", name, note="the host's own seat"))
+        out.append(ip(br.host, "link", "set", name, "up"))
+        for port in br.ports:
+            if (name, port) not in dynamic:
+                out.append(ip(br.host, "link", "set", port, "up"))
+    for host, h in s.hosts.items():
+        if h.absent:
+            continue
+        if h.gateway:
+            out.append(ip(host, "route", "add", "default", "via", h.gateway))
+        for route in h.routes:
+            extra = (["via", route.via] if route.via else []) + (["dev", route.dev] if route.dev else [])
+            out.append(ip(host, "route", "add", route.to, *extra))
+        for text in h.listeners:
+            addr, port = text.rsplit(":", 1)
+            out.append(run("listen_on", host, addr, port))
+        if h.drop_tcp_ports or h.reject_tcp_ports:
+            out += firewall(host, h.drop_tcp_ports, h.reject_tcp_ports)
+    out.append(run("sleep", SETTLE, note="let the links come up"))
+    return out
+
+
+# --- Steps: one function per step kind -----------------------------------------------------
+
+StepOps = Callable[[Scenario, Step, Any], list[Op]]
+STEP_KINDS: dict[str, StepOps] = {}
+
+
+def step_kind(action: str) -> Callable[[StepOps], StepOps]:
+    """Register the operations of one step kind (the Step field named `action`)."""
+
+    def register(fn: StepOps) -> StepOps:
+        STEP_KINDS[action] = fn
+        return fn
+
+    return register
+
+
+def step_ops(s: Scenario, step: Step) -> list[Op]:
+    """A step's operations, including what the script shows the reader afterwards."""
+    return STEP_KINDS[step.action](s, step, getattr(step, step.action))
+
+
+def _show_fdb(s: Scenario) -> list[Op]:
+    return [show("show_fdb", br.host, name) for name, br in s.bridges.items()]
+
+
+def present(s: Scenario, step: Step) -> list[str]:
+    """The hosts whose namespace exists once `step` has run."""
+    made: set[str] = set()
+    for st in s.steps:
+        if st.netns_add:
+            made.add(st.netns_add)
+        if st is step:
+            break
+    return [h for h, host in s.hosts.items() if not host.absent or h in made]
+
+
+def _show_links(s: Scenario, step: Step) -> list[Op]:
+    return [show("show_links", *present(s, step))]
+
+
+def _show_neigh(s: Scenario, step: Step) -> list[Op]:
+    return [show("show_neigh", *present(s, step))]
+
+
+@step_kind("netns_add")
+def _netns_add(s: Scenario, step: Step, host: str) -> list[Op]:
+    return [*netns(s, host), *_show_links(s, step)]  # lo stays down, as in a fresh namespace
+
+
+@step_kind("veth_add")
+def _veth_add(s: Scenario, step: Step, a: Any) -> list[Op]:
+    mac = a.mac or derived_mac(f"veth/{a.by}/{a.name}")
+    peer_mac = a.peer_mac or derived_mac(f"veth/{a.by}/{a.peer}")
+    add = ip(
+        a.by, "link", "add", "name", a.name, "address", mac, "type", "veth", "peer", "name", a.peer, "address", peer_mac
+    )
+    return [add, *_show_links(s, step)]
+
+
+@step_kind("link_move")
+def _link_move(s: Scenario, step: Step, m: Any) -> list[Op]:
+    return [ip(m.by, "link", "set", "dev", m.dev, "netns", ns(m.to)), *_show_links(s, step)]
+
+
+@step_kind("link_rename")
+def _link_rename(s: Scenario, step: Step, r: Any) -> list[Op]:
+    return [ip(r.by, "link", "set", "dev", r.dev, "name", r.name), *_show_links(s, step)]
+
+
+@step_kind("link_set")
+def _link_set(s: Scenario, step: Step, c: Any) -> list[Op]:
+    out: list[Op] = []
+    if c.master is not None:
+        out.append(ip(c.by, "link", "set", "dev", c.dev, "master", c.master))
+        port: Port | None = s.bridges[c.master].ports.get(c.dev)
+        if port is not None:
+            out += port_flags(c.by, c.dev, port, changed_only=True)
+    if c.up is not None:
+        out.append(ip(c.by, "link", "set", "dev", c.dev, "up" if c.up else "down"))
+        out.append(run("sleep", "0.05"))
+    return [*out, *_show_links(s, step)]
+
+
+@step_kind("addr_add")
+def _addr_add(s: Scenario, step: Step, a: Any) -> list[Op]:
+    return [ip(a.by, "addr", "add", a.address, "dev", a.dev), *_show_links(s, step)]
+
+
+@step_kind("route_add")
+def _route_add(s: Scenario, step: Step, r: Any) -> list[Op]:
+    return [ip(r.by, "route", "add", r.to, "via", r.via), show("ip", "-n", ns(r.by), "route")]
+
+
+@step_kind("send")
+def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
+    dev = send.dev or s.default_dev(send.by)
+    named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
+    dst = named or s.host_mac(send.dst)
+    # The script waits a moment before it shows the table; the lab waits in its own watch.
+    return [run("send_frame", send.by, dev, dst, send.src or "self"), show("sleep", "0.2"), *_show_fdb(s)]
+
+
+@step_kind("arp")
+def _arp(s: Scenario, step: Step, resolve: Any) -> list[Op]:
+    return [run("ask_arp", resolve.by, resolve.target), run("sleep", "0.1"), *_show_fdb(s), *_show_neigh(s, step)]
+
+
+@step_kind("connect")
+def _connect(s: Scenario, step: Step, c: Any) -> list[Op]:
+    addr, port = c.to.rsplit(":", 1)
+    return [run("knock", c.by, addr, port), *_show_fdb(s), *_show_neigh(s, step)]
+
+
+@step_kind("listen")
+def _listen(s: Scenario, step: Step, sock: Any) -> list[Op]:
+    addr, port = sock.bind.rsplit(":", 1)
+    return [run("listen_on", sock.by, addr, port)]
+
+
+@step_kind("close")
+def _close(s: Scenario, step: Step, sock: Any) -> list[Op]:
+    addr, port = sock.bind.rsplit(":", 1)
+    return [run("close_on", sock.by, addr, port)]
+
+
+@step_kind("wait")
+def _wait(s: Scenario, step: Step, wait: float) -> list[Op]:
+    return [run("sleep", seconds(wait)), *_show_fdb(s)]
+
+
+@step_kind("set_port")
+def _set_port(s: Scenario, step: Step, c: Any) -> list[Op]:
+    return port_flags(s.bridges[c.bridge].host, c.port, c, changed_only=False)
+
+
+@step_kind("set_bridge")
+def _set_bridge(s: Scenario, step: Step, c: Any) -> list[Op]:
+    owner = s.bridges[c.bridge].host
+    return [
+        ip(owner, "link", "set", c.bridge, "type", "bridge", "ageing_time", str(c.ageing_time * 100)),
+        *_show_fdb(s),
+    ]
+
+
+def step_heading(s: Scenario, n: int, step: Step) -> Op:
+    """The line the script prints before a step: its number, id and a one-line title."""
+    title = one_line(step.title or step.action)
+    return show("echo", f"== step {n}/{len(s.steps)} {step.id}: {title}")

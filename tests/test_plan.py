@@ -1,0 +1,82 @@
+"""The plan: one list of argument vectors per scenario, which the lab executes and the script prints."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from netsim import plan
+from netsim.render.labscript import line, render
+from netsim.scenario import ACTIONS, load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml")) + sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
+KNOWN = {*plan.PROGRAMS, *plan.HELPERS, *plan.SHOWS}
+
+
+def test_every_step_kind_has_its_operations_in_the_plan() -> None:
+    assert set(plan.STEP_KINDS) == set(ACTIONS)
+
+
+def script_body(text: str) -> list[str]:
+    """The script's lines after its fixed header, without the fixed last line."""
+    body = text.split("\n# --- The room ---\n", 1)[1].splitlines()
+    assert body[-1].startswith("echo; echo ")
+    return body[:-1]
+
+
+def assert_each_line_is_one_quoted_vector(text: str) -> None:
+    for row in script_body(text):
+        if not row or row.startswith("# "):
+            continue
+        argv = shlex.split(row, comments=True)
+        assert argv[0] in KNOWN, row
+        joined = shlex.join(argv)
+        assert row == joined or row.startswith(joined + "   # "), row
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+def test_the_script_is_the_plan_printed(scenario: Path) -> None:
+    s = load_scenario(scenario)
+    text = render(s)
+    assert_each_line_is_one_quoted_vector(text)
+    ops = [op for op in plan.setup(s) if op.argv and not op.show]
+    for step in s.steps:
+        ops += [op for op in plan.step_ops(s, step) if not op.show]
+    printed = [row for row in script_body(text) if row and not row.startswith("#")]
+    for op in ops:  # every operation the lab performs is a line of the script, in order
+        assert line(op) in printed
+        printed = printed[printed.index(line(op)) + 1 :]
+
+
+def test_free_text_reaches_the_script_only_as_one_safe_line() -> None:
+    text = (ROOT / "diagrams" / "margarets-room.yaml").read_text()
+    hostile = "$(touch /tmp/MARK); `id` 'q' \"dq\" <b>"
+    text = text.replace("title: Margaret's room", f"title: {json.dumps(hostile)}")
+    assert "label: Alice" in text
+    text = text.replace("label: Alice", "label: 'Queen Bee $(touch /tmp/MARK)'")
+    s = parse_scenario(text, "diagrams/margarets-room.yaml")
+    assert s.title == hostile
+    script = render(s)
+    assert "$(" not in script.split("set -euo pipefail", 1)[0]  # the header's comment lines
+    assert "touch /tmp/MARK" not in script.replace("?(touch /tmp/MARK)", "")
+    assert "Queen Bee" not in script  # labels are not needed by the script at all
+    assert_each_line_is_one_quoted_vector(script)
+
+
+def test_one_line_keeps_a_whitelist_and_a_length() -> None:
+    assert plan.one_line("Margaret's room") == "Margaret\u2019s room"
+    assert plan.one_line("a\nb\r\nc") == "a b c"
+    assert plan.one_line('$(x) `y` <z>; "q"') == "?(x) ?y? ?z?? ?q?"
+    assert len(plan.one_line("a" * 500)) == 80
+
+
+def test_an_operation_is_an_argument_vector_of_known_programs() -> None:
+    with pytest.raises(ValueError):
+        plan.Op(("sh", "-c", "id"))
+    with pytest.raises(ValueError):
+        plan.Op(("ip", "a\0b"))
+    assert line(plan.run("ip", "-n", "lab-x", "link", "set", "a b", "up")) == "ip -n lab-x link set 'a b' up"
