@@ -58,6 +58,11 @@ class Interface:
     mac: Mac | None = option("The interface's MAC (its name badge). Derived from the name if omitted.", None)
     address: Cidr | None = option("IPv4 address with prefix, e.g. 10.88.0.3/16.", None)
     plug: str | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
+    duplicate: bool = option(
+        "The address is also another host's, on purpose (an address conflict the kernel allows); "
+        "otherwise a repeated address is refused as a mistake.",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -316,6 +321,18 @@ class Scenario:
         """The interface a step means when it names none: the host's only one."""
         return self.static_devs(host)[0]
 
+    def plug_order(self, bridge: str) -> list[str]:
+        """The order the lab plugs a bridge's ports in: hosts' cables as the hosts are listed, then
+        empty seats. The kernel floods the newest port first, so the order is part of the story."""
+        plugged = [
+            end
+            for host in self.hosts.values()
+            for iface in host.interfaces.values()
+            for target, _, end in [(iface.plug or "").partition(".")]
+            if target == bridge
+        ]
+        return plugged + [p for p in self.bridges[bridge].ports if p not in plugged]
+
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
         return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
@@ -446,7 +463,7 @@ def _check_bind(s: Scenario, host: str, text: str, where: tuple, src: Source) ->
 
 def _validate_unique(s: Scenario, src: Source) -> None:
     macs: dict[str, str] = {}
-    addrs: dict[Any, str] = {}
+    addrs: dict[Any, tuple[str, str]] = {}  # address -> (host, interface)
 
     def claim_mac(mac: str, owner: str, where: tuple) -> None:
         if not is_valid_source(mac):
@@ -459,25 +476,26 @@ def _validate_unique(s: Scenario, src: Source) -> None:
             raise src.error(where, f"MAC {mac} is already worn by {macs[mac]}; every badge must be unique")
         macs[mac] = owner
 
-    def claim_addr(text: str | None, owner: str, where: tuple) -> None:
+    def claim_addr(text: str | None, host: str, owner: str, where: tuple, duplicate: bool = False) -> None:
         if not text:
             return
         ip = ipaddress.IPv4Interface(text).ip
-        if ip in addrs:
-            raise src.error(where, f"address {ip} is already used by {addrs[ip]}")
-        addrs[ip] = owner
+        if ip in addrs and not (duplicate and addrs[ip][0] != host):
+            hint = "" if duplicate else "; if two hosts share it on purpose, say `duplicate: true`"
+            raise src.error(where, f"address {ip} is already used by {addrs[ip][1]}{hint}")
+        addrs.setdefault(ip, (host, owner))
 
     for bname, bridge in s.bridges.items():
         where = path_of(bridge)
         claim_mac(s.bridge_mac(bname), f"bridge {bname}", (*where, "mac"))
-        claim_addr(bridge.address, f"bridge {bname}", (*where, "address"))
+        claim_addr(bridge.address, bridge.host, f"bridge {bname}", (*where, "address"))
         for pname, port in bridge.ports.items():
             claim_mac(s.port_mac(bname, pname), f"port {bname}.{pname}", (*path_of(port), "mac"))
     for hname, host in s.hosts.items():
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
             claim_mac(s.host_mac(hname, dev), f"{hname}.{dev}", (*where, "mac"))
-            claim_addr(iface.address, f"{hname}.{dev}", (*where, "address"))
+            claim_addr(iface.address, hname, f"{hname}.{dev}", (*where, "address"), iface.duplicate)
 
 
 def _validate_steps(s: Scenario, src: Source) -> None:

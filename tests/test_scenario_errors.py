@@ -72,7 +72,8 @@ def test_the_good_scenario_parses() -> None:
             "address: 10.88.0.3/16",
             "address: 10.88.0.1/16",
             "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.address: "
-            "address 10.88.0.1 is already used by bridge podman0",
+            "address 10.88.0.1 is already used by bridge podman0; if two hosts share it on purpose, "
+            "say `duplicate: true`",
         ),
         (
             "mac: aa:42:81:9c:0e:33",
