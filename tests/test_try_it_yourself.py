@@ -54,7 +54,7 @@ def parse(output: str) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
-    if any(h.drop_tcp_ports or h.reject_tcp_ports for h in loaded.hosts.values()):
+    if loaded.needs_nft():
         why = ensure_nft()  # installs nftables with apt when it can
         if why:
             pytest.skip(why)
