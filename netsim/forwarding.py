@@ -49,8 +49,7 @@ def decide(ns: Namespace, indev: str, packet: Tcp | Icmp) -> Forward | Refuse:
     """What this host does with a packet that arrived on `indev` for someone else."""
     if not ns.ip_forward:
         return Refuse(f"{ns.label} does not forward (net.ipv4.ip_forward is 0): the packet is dropped")
-    up = {name for name, iface in ns.ifaces.items() if iface.up}
-    hop = routing.lookup(ipaddress.IPv4Address(packet.dst_ip), set(), ns.routes, ns.lo_up(), up)
+    hop = routing.lookup(ipaddress.IPv4Address(packet.dst_ip), set(), ns.routes)
     if hop is None or hop.neighbour is None:
         why = f"{ns.label} has no route to {packet.dst_ip}"
         return Refuse(why, _error(ns, packet, ICMP_DEST_UNREACH, ICMP_NET_UNREACH))
@@ -65,8 +64,7 @@ def _error(ns: Namespace, packet: Tcp | Icmp, kind: int, code: int) -> Icmp | No
     if isinstance(packet, Icmp):
         return None
     # icmp_send() with icmp_errors_use_inbound_ifaddr = 0: the source is picked by the route back.
-    up = {name for name, iface in ns.ifaces.items() if iface.up}
-    back = routing.lookup(ipaddress.IPv4Address(packet.src_ip), set(), ns.routes, ns.lo_up(), up)
+    back = routing.lookup(ipaddress.IPv4Address(packet.src_ip), set(), ns.routes)
     if back is None:
         return None
-    return Icmp(ns.source_address(back.dev), packet.src_ip, kind, code, packet)
+    return Icmp(ns.source_address(back.dev, back.neighbour), packet.src_ip, kind, code, packet)

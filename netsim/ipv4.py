@@ -11,9 +11,10 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import arp, forwarding, netfilter, routing, tcp
+from netsim import forwarding, netfilter, routing, tcp
 from netsim.addresses import LOOPBACK_NET
 from netsim.frames import Frame, Icmp, Tcp
+from netsim.neighbour import Parked
 from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, Skb
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     result = tcp.receive(stack, ns, packet)
     if result.confirms:
         # The answer proves the way to the neighbour works (dst_confirm): no need to ask again.
-        ns.neigh.confirm(nexthop(ns, packet.src_ip), stack.now)
+        ns.neigh.confirm(nexthop(ns, packet.src_ip))
     for reply in result.replies:
         if output(stack, ns, reply) is None:
             # tcp_conn_request() and tcp_v4_send_reset() give up when there is no route back.
@@ -86,6 +87,10 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
     if verdict.skb is None:
         return hop
     if hop.kind == "local":
+        if not ns.lo_up():
+            # The local route still points at lo; __dev_queue_xmit() drops for a device that is down.
+            stack.event(f"{ns.label} sends {packet.summary()} through lo, which is down: it is dropped")
+            return hop
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
         stack.loopback(ns, verdict.skb.packet)
         return hop
@@ -105,19 +110,21 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
     def frame_for(mac: str) -> Frame:
         return Frame(iface.mac, mac, packet)
 
-    send_via_neighbour(stack, ns, dev, neighbour, frame_for)
+    send_via_neighbour(stack, ns, dev, neighbour, frame_for, packet)
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    up = {name for name, iface in ns.ifaces.items() if iface.up}
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, ns.lo_up(), up)
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
 
 
-def send_via_neighbour(stack: Stack, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame]) -> None:
-    entry = arp.resolve(stack, ns, dev, ip)
-    if entry.state in ("INCOMPLETE",) or entry.mac is None:
-        entry.parked.append((dev, frame_for))  # arp_queue: sent when the answer comes
+def send_via_neighbour(
+    stack: Stack, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame], packet: object = None
+) -> None:
+    """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
+    entry = ns.neigh.lookup(ip, dev)
+    if ns.neigh.event_send(entry, Parked(dev, frame_for, packet)):
         return
+    assert entry.mac is not None
     stack.transmit(ns, dev, frame_for(entry.mac))
 
 

@@ -158,7 +158,7 @@ def _source_nat(stack: Stack, ns: Namespace, skb: Skb, outdev: str) -> None:
     if not conn.confirmed and not conn.nat:
         rule = next((r for r in nf.masquerade if r.matches(packet, outdev)), None)
         if rule is not None:
-            _masquerade(stack, ns, conn, outdev)
+            _masquerade(stack, ns, conn, outdev, packet)
     if conn.nat:
         seen_as = conn.reply.invert()  # how the far end sees this connection
         after = replace(packet, src_ip=seen_as.src, sport=seen_as.sport)
@@ -166,7 +166,7 @@ def _source_nat(stack: Stack, ns: Namespace, skb: Skb, outdev: str) -> None:
         _rewritten(stack, ns, POSTROUTING, packet, after)
 
 
-def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str) -> None:
+def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp) -> None:
     """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address.
 
     get_unique_tuple() keeps the source port when no other connection's reply would look the
@@ -175,9 +175,8 @@ def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str) -> None:
     port; the lab compares only that the port changed.
     """
     table = ns.netfilter.conntrack
-    address = ns.ifaces[outdev].address
-    assert table is not None and address is not None
-    new_src = str(address.ip)
+    assert table is not None
+    new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
     o = conn.original
     port = o.sport
     if table.taken(Tuple(o.dst, o.dport, new_src, port), stack.now, ignore=conn):

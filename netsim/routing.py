@@ -7,6 +7,7 @@ routes of equal length the first added wins here (the kernel then orders by metr
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netsim.addresses import LOOPBACK_NET
@@ -30,20 +31,18 @@ def lookup(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
-    lo_up: bool = True,
-    up: set[str] | None = None,
 ) -> NextHop | None:
-    """The local table first (own addresses and 127/8 go through lo), then longest prefix.
+    """The local table first (own addresses, and 127/8 once lo has 127.0.0.1), then longest prefix.
 
-    Routes through a device that is down are skipped, and with lo down the local table is empty:
-    a fresh namespace cannot even reach its own 127.0.0.1 ("Network is unreachable").
+    A fresh namespace's lo has no address until it first comes up, so it cannot even reach its
+    own 127.0.0.1 ("Network is unreachable"). Routes through a device that is down are not in
+    `routes` at all (fib_disable_ip() removed them); local ones stay, and point at lo, up or not.
     """
-    if lo_up and (dst in LOOPBACK_NET or dst in local_addresses):
+    loopback = any(a in LOOPBACK_NET for a in local_addresses)
+    if dst in local_addresses or (loopback and dst in LOOPBACK_NET):
         return NextHop("local", "lo")
     best: RouteEntry | None = None
     for route in routes:
-        if up is not None and route.dev not in up:
-            continue
         if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
             best = route
     if best is None:
@@ -55,22 +54,22 @@ def route_get(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
-    source_of: dict[str, str],
-    lo_up: bool = True,
-    up: set[str] | None = None,
+    source_of: Callable[[str, str], str],
 ) -> dict[str, str | None]:
     """`ip -j route get DST` (inet_rtm_getroute()): the route a packet to `dst` would take.
 
     The same lookup as a packet's; `prefsrc` is the address of the interface it leaves by
-    (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device).
+    (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device toward
+    the next hop), which `source_of(dev, next_hop)` answers.
     """
-    hop = lookup(dst, local_addresses, routes, lo_up, up)
+    hop = lookup(dst, local_addresses, routes)
     if hop is None:
         return {"error": "Network is unreachable"}
     if hop.kind == "local":
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": str(dst)}
     gateway = hop.neighbour if hop.neighbour != str(dst) else None
-    return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": source_of.get(hop.dev)}
+    prefsrc = source_of(hop.dev, hop.neighbour or str(dst))
+    return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": prefsrc}
 
 
 def route_get_text(result: dict[str, str | None]) -> str:

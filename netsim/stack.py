@@ -29,5 +29,8 @@ class Stack(Protocol):
     def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
         """Hand a packet to the namespace's own lo."""
 
-    def unreachable(self, ns: Namespace, neighbour: str) -> None:
-        """Tell waiting connects that the neighbour never answered."""
+    def unreachable(self, ns: Namespace, packets: list[object]) -> None:
+        """The neighbour never answered: tell the senders of these waiting packets."""
+
+    def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
+        """NAT changed a packet's header at a netfilter hook: record before and after."""

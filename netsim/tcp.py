@@ -105,6 +105,8 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     if conn is None or conn.state != "SYN_SENT":
         return Answer()
     if seg.flags == "SA":
+        # tcp_ack() sets sk_dst_pending_confirm; the ACK confirms the neighbour on its way out
+        # (sock_confirm_neigh() in ip_finish_output2()): IP does that when it sends the ACK.
         conn.state = "connected"
         ack = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1, ttl=conn.ttl)
         return Answer((ack,), confirms=True)

@@ -99,7 +99,7 @@ PY
 }}
 route_get() {{  # host address: which way the host's routing table sends a packet there
   echo "\\$ ip route get $2   (in $1)"
-  ip -n "lab-$1" route get "$2" || true
+  ip -n "lab-$1" route get "$2" 2>&1 || true
 }}
 show_conntrack() {{  # the connection tracking table of each host that has one
   for host in "$@"; do
