@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from netsim import arp, bridge, fdb, ipv4, neighbour, routing, simulation, tcp
+from netsim import arp, bridge, fdb, ipv4, neighbour, netfilter, routing, simulation, tcp
 from netsim.frames import ARP_REQUEST, Icmp, Tcp
 
 Patch = tuple[Any, str, Any]  # (object, attribute, replacement)
@@ -178,10 +178,10 @@ def _no_wildcard() -> list[Patch]:
 def _no_reset() -> list[Patch]:
     original = tcp.receive
 
-    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+    def receive(stack: Any, ns: Any, seg: Tcp) -> Any:
         if seg.flags == "S" and tcp.find_listener(ns.listeners, seg.dst_ip, seg.dport) is None:
-            return  # a host that says nothing when nobody listens
-        original(sim, ns, dev, seg)
+            return tcp.Answer()  # a host that says nothing when nobody listens
+        return original(stack, ns, seg)
 
     return [(tcp, "receive", receive)]
 
@@ -199,18 +199,15 @@ def _classic_doubling() -> list[Patch]:
 
 
 def _drop_answers() -> list[Patch]:
-    original = ipv4.receive
+    original = netfilter.hook
 
-    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
-        if dev != "lo" and seg.dport in ns.drop_tcp_ports:
-            ipv4.output(sim, ns, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
-            return
-        original(sim, ns, dev, seg)
+    def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
+        seg = skb.packet
+        if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in ns.drop_tcp_ports:
+            return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
+        return original(stack, ns, where, skb, indev, outdev)
 
-    return [(ipv4, "receive", receive)]
-
-
-# --- IP: routes, martians, weak host ---------------------------------------------------------------
+    return [(netfilter, "hook", hook)]
 
 
 def _no_local_table() -> list[Patch]:
@@ -238,11 +235,11 @@ def _martians_accepted() -> list[Patch]:
     original = ipv4.receive
     loopback = ipaddress.IPv4Network("127.0.0.0/8")
 
-    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
-        if ipaddress.IPv4Address(seg.dst_ip) in loopback:
-            original(sim, ns, "lo", seg)  # as if route_localnet were on everywhere
+    def receive(stack: Any, ns: Any, dev: str, packet: Any) -> None:
+        if ipaddress.IPv4Address(packet.dst_ip) in loopback:
+            original(stack, ns, "lo", packet)  # as if route_localnet were on everywhere
             return
-        original(sim, ns, dev, seg)
+        original(stack, ns, dev, packet)
 
     return [(ipv4, "receive", receive)]
 
@@ -250,16 +247,13 @@ def _martians_accepted() -> list[Patch]:
 def _strong_host() -> list[Patch]:
     original = ipv4.receive
 
-    def receive(sim: Any, ns: Any, dev: str, seg: Tcp) -> None:
+    def receive(stack: Any, ns: Any, dev: str, packet: Any) -> None:
         iface = ns.ifaces.get(dev)
-        if dev != "lo" and iface is not None and seg.dst_ip not in {str(a.ip) for a in iface.addresses}:
+        if dev != "lo" and iface is not None and packet.dst_ip not in {str(a.ip) for a in iface.addresses}:
             return  # only the address of the interface it came in on
-        original(sim, ns, dev, seg)
+        original(stack, ns, dev, packet)
 
     return [(ipv4, "receive", receive)]
-
-
-# --- namespaces ---------------------------------------------------------------------------------
 
 
 def _lo_born_up() -> list[Patch]:
