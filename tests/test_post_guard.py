@@ -105,7 +105,7 @@ def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_a_post_can_include_snippets_only_from_includes(tmp_path: Path) -> None:
+def test_a_post_cannot_include_a_file_from_outside_the_checkout(tmp_path: Path) -> None:
     root = copy_site(tmp_path / "src")
     post = root / "docs" / "posts" / "margarets-room.md"
     secret = tmp_path / "secret.txt"
