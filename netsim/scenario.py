@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
+from netsim.errors import ScenarioError
 from netsim.schema import Cidr, Endpoint, IPv4, Mac, build, option, path_of
 from netsim.yamlsource import Source, parse, read
 
@@ -148,6 +149,11 @@ class Socket:
 
     by: str = option("The host whose socket it is.")
     bind: Endpoint = option("The bind address and port, e.g. 127.0.0.1:19001 or 0.0.0.0:19001.")
+    may_fail: bool = option(
+        "The step shows bind() being refused (its outcome names the error); without it, a refused bind "
+        "is a mistake in the scenario and is reported as one.",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -572,7 +578,14 @@ class Sockets:
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
 
-    def listen(self, text: str, where: tuple, src: Source) -> None:
+    def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False) -> None:
+        try:
+            self._listen(text, where, src)
+        except ScenarioError:
+            if not may_fail:
+                raise  # a step that means to show the refusal says may_fail: true
+
+    def _listen(self, text: str, where: tuple, src: Source) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
@@ -676,7 +689,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"expected one of: {_names(s.bridges[action.bridge].ports)}",
                 )
         elif step.action == "listen":
-            sockets[by].listen(action.bind, (*apath, "bind"), src)
+            sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail)
         elif step.action == "close":
             sockets[by].close(action.bind)
         elif step.action == "netns_add":

@@ -379,8 +379,16 @@ class Simulation:
             ipv4.output(self, ns, syn)
 
     def _step_listen(self, sock: Socket) -> None:
-        self.namespaces[sock.by].listeners.add(_endpoint(sock.bind))
-        self.event(f"{self.namespaces[sock.by].label} listens on {sock.bind}")
+        assert self._current is not None
+        ns = self.namespaces[sock.by]
+        addr, port = _endpoint(sock.bind)
+        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, port)
+        if refused is not None:
+            self._current.outcome = refused
+            self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
+            return
+        ns.listeners.add((addr, port))
+        self.event(f"{ns.label} listens on {sock.bind}")
 
     def _step_close(self, sock: Socket) -> None:
         self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))

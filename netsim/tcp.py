@@ -32,8 +32,28 @@ ERRNO_NAME = {
     "host-unreachable": "EHOSTUNREACH",
     "network-unreachable": "ENETUNREACH",
     "timeout": "ETIMEDOUT",
+    # What listen() can get: bind() refusing the address.
+    "address-in-use": "EADDRINUSE",
+    "address-not-available": "EADDRNOTAVAIL",
 }
 OUTCOMES = tuple(ERRNO_NAME)
+
+
+def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+    """What bind() says to a listener for (addr, port): None, or the outcome of its errno.
+
+    inet_bind(): an address the namespace does not have is EADDRNOTAVAIL (ip_nonlocal_bind 0).
+    inet_csk_bind_conflict(): a port already listened on at the same address, or with 0.0.0.0 on
+    either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener (SO_REUSEPORT would).
+    `local` holds the namespace's addresses as text; 127/8 counts once lo has 127.0.0.1.
+    """
+    loopback = "127.0.0.1" in local and addr.startswith("127.")
+    if addr != str(ANY) and addr not in local and not loopback:
+        return "address-not-available"
+    for other, other_port in listeners:
+        if other_port == port and (other == addr or str(ANY) in (other, addr)):
+            return "address-in-use"
+    return None
 
 
 def find_listener(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> tuple[str, int] | None:

@@ -175,6 +175,25 @@ def _no_wildcard() -> list[Patch]:
     return [(tcp, "find_listener", exact_only)]
 
 
+def _nonlocal_bind() -> list[Patch]:
+    original = tcp.bind_error
+
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+        return original(local | {addr}, listeners, addr, port)  # as with ip_nonlocal_bind=1
+
+    return [(tcp, "bind_error", bind_error)]
+
+
+def _wildcard_shares_port() -> list[Patch]:
+    original = tcp.bind_error
+
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+        same = {(a, p) for a, p in listeners if a == addr}
+        return original(local, same, addr, port)  # only an identical address conflicts
+
+    return [(tcp, "bind_error", bind_error)]
+
+
 def _no_reset() -> list[Patch]:
     original = tcp.receive
 
@@ -313,6 +332,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("lookup-ignores-address", "listener lookup", "any socket on the port answers", _lookup_ignores_address),
     Fault("wildcard-first", "listener lookup", "0.0.0.0 is matched before the exact address", _wildcard_first),
     Fault("no-wildcard", "listener lookup", "0.0.0.0 matches nothing", _no_wildcard),
+    Fault("nonlocal-bind", "sockets", "a socket may be bound to an address the host does not have", _nonlocal_bind),
+    Fault("wildcard-shares-port", "sockets", "0.0.0.0 and a specific address share a port", _wildcard_shares_port),
     Fault("no-reset", "RST/ICMP", "a host with no listener stays silent", _no_reset),
     Fault("icmp-ignored", "RST/ICMP", "the client ignores ICMP port unreachable", _icmp_ignored),
     Fault("drop-answers", "RST/ICMP", "a dropping firewall answers like a rejecting one", _drop_answers),

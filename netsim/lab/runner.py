@@ -196,13 +196,18 @@ class Lab:
                     break
                 self.connections.append(conn)
 
-    def _helper_listen_on(self, host: str, addr: str, port: str) -> None:
+    def _helper_listen_on(self, host: str, addr: str, port: str) -> str | None:
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((addr, int(port)))
-        sock.listen(16)
+        try:
+            sock.bind((addr, int(port)))
+            sock.listen(16)
+        except OSError as exc:  # a step that shows bind() refusing (may_fail)
+            sock.close()
+            return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
         self.listeners[(host, addr, port)] = sock
+        return None
 
     def _helper_close_on(self, host: str, addr: str, port: str) -> None:
         listener = self.listeners.pop((host, addr, port), None)

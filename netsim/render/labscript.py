@@ -107,17 +107,36 @@ show_conntrack() {{  # the connection tracking table of each host that has one
     ip netns exec "lab-$host" cat /proc/net/nf_conntrack 2>/dev/null | sed 's/^ipv4 *2 //' || echo "(none)"
   done
 }}
-listen_on() {{  # host address port: a doorman that stays until close_on
+listen_on() {{  # host address port: a doorman that stays until close_on, or bind()'s refusal
+  local ready; ready=$(mktemp)
   ip netns exec "lab-$1" python3 -c '
-import socket, sys, time
+import errno, os, socket, sys
+def tell(word):  # one line for the shell, written whole
+    with open(sys.argv[3] + ".part", "w") as f:
+        f.write(word + "\n")
+    os.rename(sys.argv[3] + ".part", sys.argv[3])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+try:
+    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+except OSError as exc:
+    names = {{errno.EADDRINUSE: "address-in-use", errno.EADDRNOTAVAIL: "address-not-available"}}
+    tell(names.get(exc.errno, exc.strerror))
+    sys.exit(0)
+tell("listening")
 while True:
     s.accept()
-' "$2" "$3" &
-  LISTENER["$1 $2:$3"]=$!
-  sleep 0.3
-  echo "$1 listens on $2:$3"
+' "$2" "$3" "$ready" &
+  local pid=$!
+  rm -f "$ready"
+  until [ -s "$ready" ]; do sleep 0.05; done   # the listener says when bind() and listen() are done
+  local said; said=$(cat "$ready"); rm -f "$ready"
+  if [ "$said" = listening ]; then
+    LISTENER["$1 $2:$3"]=$pid
+    echo "$1 listens on $2:$3"
+  else
+    wait "$pid" 2>/dev/null || true
+    echo "listen $2:$3 -> $said"
+  fi
 }}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
