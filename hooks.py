@@ -300,8 +300,6 @@ def _with_policy(html: str, config: Any) -> str:
     return csp.add_to_page(html, shim)
 
 
-
-
 def _live_reload_with_a_nonce() -> None:
     """mkdocs serve injects an inline live-reload script, which the policy refuses: give that one
     script a fresh random nonce in each page it serves, and allow exactly that nonce."""
