@@ -108,12 +108,12 @@ show_conntrack() {{  # the connection tracking table of each host that has one
   done
 }}
 listen_on() {{  # host address port: a doorman that stays until close_on, or bind()'s refusal
-  local ready; ready=$(mktemp)
+  local dir; dir=$(mktemp -d); local ready="$dir/said"   # not there until the listener writes it
   ip netns exec "lab-$1" python3 -c '
 import errno, os, socket, sys
 def tell(word):  # one line for the shell, written whole
     with open(sys.argv[3] + ".part", "w") as f:
-        f.write(word + "\n")
+        print(word, file=f)
     os.rename(sys.argv[3] + ".part", sys.argv[3])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
@@ -127,9 +127,9 @@ while True:
     s.accept()
 ' "$2" "$3" "$ready" &
   local pid=$!
-  rm -f "$ready"
-  until [ -s "$ready" ]; do sleep 0.05; done   # the listener says when bind() and listen() are done
-  local said; said=$(cat "$ready"); rm -f "$ready"
+  # The listener says when bind() and listen() are done (or why not); a crash ends the wait too.
+  until [ -s "$ready" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  local said; said=$(cat "$ready" 2>/dev/null || echo "the listener did not start"); rm -rf "$dir"
   if [ "$said" = listening ]; then
     LISTENER["$1 $2:$3"]=$pid
     echo "$1 listens on $2:$3"
