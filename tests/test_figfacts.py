@@ -189,7 +189,7 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
         shutil.copy2(req, root / req.name)
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed", "build"],
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "build"],
         cwd=root,
         capture_output=True,
         text=True,
