@@ -261,3 +261,24 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
         page.wait_for_timeout(300)
         page.screenshot(path=str(SHOTS / f"{post}-{width}-{scheme}.png"))
     context.close()
+
+
+@pytest.mark.parametrize("transport", ["http", "file"])
+def test_a_tap_opens_the_diagram_full_screen(browser: tuple[object, str], built_site: Path, transport: str) -> None:
+    chromium, base = browser
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(root + POST + "#margarets-room-step-2")
+    page.tap("#margarets-room-step-2 .ns-diagram a.ns-open:visible")
+    dialog = page.locator("dialog.ns-full")
+    assert dialog.is_visible()
+    box = dialog.bounding_box()
+    assert box is not None and box["width"] >= 389 and box["height"] >= 843
+    # The wide layout at its natural size: its words at 10pt, 13.3 px on screen.
+    scale = page.evaluate("() => document.querySelector('dialog.ns-full svg text').getScreenCTM().a")
+    assert abs(scale - 4 / 3) < 0.01
+    assert page.url.endswith("#margarets-room-step-2")  # no navigation away
+    page.click(".ns-full-close")
+    assert page.locator("dialog.ns-full").count() == 0
+    context.close()
