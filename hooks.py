@@ -282,7 +282,47 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         aside = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
     for marker, inner in (aside or {}).items():
         output = output.replace(marker, inner, 1)
-    return output
+    return _with_policy(output, config)
+
+
+def on_post_template(output: str, template_name: str, config: Any) -> str:
+    return _with_policy(output, config) if template_name.endswith(".html") else output
+
+
+def _with_policy(html: str, config: Any) -> str:
+    """Every page gets the site's Content-Security-Policy (netsim/pages/csp.py)."""
+    sys.path.insert(0, str(ROOT))
+    from netsim.pages import csp
+
+    shim = (Path(config["docs_dir"]) / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
+    return csp.add_to_page(html, shim)
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    if command == "serve":
+        _live_reload_with_a_nonce()
+
+
+def _live_reload_with_a_nonce() -> None:
+    """mkdocs serve injects an inline live-reload script, which the policy refuses: give that one
+    script a fresh random nonce in each page it serves, and allow exactly that nonce."""
+    import secrets
+
+    from mkdocs.livereload import LiveReloadServer
+
+    inject = LiveReloadServer._inject_js_into_html
+    if getattr(inject, "with_nonce", False):
+        return
+
+    def with_nonce(self: LiveReloadServer, content: bytes, epoch: int) -> bytes:
+        html = inject(self, content, epoch)
+        nonce = secrets.token_urlsafe(18).encode()
+        at = html.rindex(b"<script>")  # the script mkdocs just put before </body>
+        html = html[:at] + b'<script nonce="' + nonce + b'">' + html[at + len(b"<script>") :]
+        return html.replace(b"script-src 'self'", b"script-src 'self' 'nonce-" + nonce + b"'", 1)
+
+    with_nonce.with_nonce = True  # type: ignore[attr-defined]
+    LiveReloadServer._inject_js_into_html = with_nonce  # type: ignore[method-assign]
 
 
 def on_post_build(config: Any) -> None:
