@@ -84,6 +84,8 @@ _SERIES = sys.modules.setdefault("_bottom_six_series", ModuleType("_bottom_six_s
 
 def on_startup(command: str, dirty: bool) -> None:
     _SERIES.__dict__["command"] = command
+    if command == "serve":
+        _live_reload_with_a_nonce()  # the policy allows its inline script by a nonce
 
 
 def on_files(files: Any, config: Any) -> Any:
@@ -296,11 +298,6 @@ def _with_policy(html: str, config: Any) -> str:
 
     shim = (Path(config["docs_dir"]) / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
     return csp.add_to_page(html, shim)
-
-
-def on_startup(command: str, dirty: bool) -> None:
-    if command == "serve":
-        _live_reload_with_a_nonce()
 
 
 def _live_reload_with_a_nonce() -> None:
