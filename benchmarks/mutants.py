@@ -44,7 +44,7 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests"
 def main(argv: list[str]) -> int:
     modules = argv or os.environ.get("MODULES", "").split() or DEFAULT
     mutmut = Path(sys.executable).with_name("mutmut")
-    env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
     children = os.environ.get("MUTANT_CHILDREN", "2")
     names = [f"{m}.*" for m in modules]
     run = subprocess.run([str(mutmut), "run", "--max-children", children, *names], cwd=ROOT, env=env, check=False)

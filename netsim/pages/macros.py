@@ -147,10 +147,12 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
-        self._check_figure(scenario, trace, step, figure)
+        self._check_figure(scenario, trace, step, figure, neigh)
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
 
-    def _check_figure(self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str) -> None:
+    def _check_figure(
+        self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str, neigh: bool | None = None
+    ) -> None:
         """Read back what the shipped figure depicts and fail the build where it contradicts the trace.
 
         Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
@@ -164,7 +166,7 @@ class Page:
             problems = [f"expected one diagram and a caption, found {len(names)} diagram(s)"]
         else:
             svg = self.book.figures.svg(names[0])
-            problems = figfacts.check(scenario, step, svg, caption.group(1), body)
+            problems = figfacts.check(scenario, step, svg, caption.group(1), body, neigh)
         if problems:
             line = self._shown.get(f"{scenario.name}/{step.id}", 0)
             name = f"figures/{names[0]}.svg" if names else "(no diagram)"
