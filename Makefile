@@ -14,11 +14,12 @@ XDIST   := -n $(WORKERS) --maxschedchunk=1
 
 .PHONY: serve build test lint format check lab bench audit clean mutants
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 ## serve: build the site and serve it with live reload on http://127.0.0.1:$(PORT) (make serve PORT=8001)

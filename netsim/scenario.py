@@ -58,6 +58,11 @@ class Interface:
     mac: Mac | None = option("The interface's MAC (its name badge). Derived from the name if omitted.", None)
     address: Cidr | None = option("IPv4 address with prefix, e.g. 10.88.0.3/16.", None)
     plug: str | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
+    duplicate: bool = option(
+        "The address is also another host's, on purpose (an address conflict the kernel allows); "
+        "otherwise a repeated address is refused as a mistake.",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -316,6 +321,18 @@ class Scenario:
         """The interface a step means when it names none: the host's only one."""
         return self.static_devs(host)[0]
 
+    def plug_order(self, bridge: str) -> list[str]:
+        """The order the lab plugs a bridge's ports in: hosts' cables as the hosts are listed, then
+        empty seats. The kernel floods the newest port first, so the order is part of the story."""
+        plugged = [
+            end
+            for host in self.hosts.values()
+            for iface in host.interfaces.values()
+            for target, _, end in [(iface.plug or "").partition(".")]
+            if target == bridge
+        ]
+        return plugged + [p for p in self.bridges[bridge].ports if p not in plugged]
+
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
         return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
@@ -371,7 +388,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
     for name, bridge in s.bridges.items():
         where = path_of(bridge)
         if not IFNAME_RE.match(name):
-            raise src.error(where, f"{name!r} is not an interface name (up to 15 letters, digits, - or _)")
+            raise src.error(where, _bad_ifname(name))
         if bridge.host not in s.hosts:
             raise src.error(
                 (*where, "host"),
@@ -390,8 +407,14 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
             if dev in s.bridges and s.bridges[dev].host == hname:
                 raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
+            if not iface.plug and not s.host_at(hname, dev):
+                raise src.error(
+                    where,
+                    f"{hname}.{dev} is not plugged anywhere, yet the host has it: a veth interface always has "
+                    "another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
+                )
             if not iface.plug:
-                continue
+                continue  # the other end names this one
             target, dot, end = iface.plug.partition(".")
             if not dot:
                 raise src.error((*where, "plug"), f"{iface.plug!r} is not 'BRIDGE.PORT' or 'HOST.INTERFACE'")
@@ -416,6 +439,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 other_host, other_dev = plugged[iface.plug]
                 raise src.error((*where, "plug"), f"{iface.plug} already has {other_host}.{other_dev}'s cable")
             plugged[iface.plug] = (hname, dev)
+        _check_gateways(s, hname, src)
         for i, route in enumerate(host.routes):
             if route.to != "default":
                 try:
@@ -425,28 +449,84 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                         (*path_of(host), "routes", i, "to"),
                         f"{route.to!r} is not 'default' or a network like 10.89.0.0/16",
                     ) from None
+        sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
-            _check_bind(s, hname, text, (*path_of(host), "listeners", i), src)
+            sockets.listen(text, (*path_of(host), "listeners", i), src)
         for key in ("drop_tcp_ports", "reject_tcp_ports"):
             for i, port in enumerate(getattr(host, key)):
                 if not 0 < port < 65536:
                     raise src.error((*path_of(host), key, i), f"{port} is not a TCP port (1-65535)")
 
 
-def _check_bind(s: Scenario, host: str, text: str, where: tuple, src: Source) -> None:
-    """bind() fails with EADDRNOTAVAIL for an address the host does not have."""
-    parsed = parse_endpoint(text)
-    assert parsed is not None  # the schema checked the shape
-    addr = parsed[0]
-    mine = {a.ip for a in s.addresses(host)}
-    if addr != ANY and addr not in LOOPBACK_NET and addr not in mine:
-        have = ", ".join(["0.0.0.0", "127.0.0.1", *sorted(str(a) for a in mine)])
-        raise src.error(where, f"{host} has no address {addr} to listen on; expected one of: {have}")
+def _check_gateways(s: Scenario, host: str, src: Source) -> None:
+    """fib_check_nh(): a gateway must be on one of the host's own networks (on the route's device,
+    when it names one); otherwise `ip route add` fails with "Nexthop has invalid gateway"."""
+    h = s.hosts[host]
+    nets = {dev: ipaddress.IPv4Interface(i.address).network for dev, i in h.interfaces.items() if i.address}
+    nets |= {
+        b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
+    }
+    wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
+    wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
+    for where, via, dev in wanted:
+        candidates = {dev: nets[dev]} if dev in nets else ({} if dev else nets)
+        if not any(ipaddress.IPv4Address(via) in net for net in candidates.values()):
+            on = f"{dev}'s network" if dev else "any of its networks"
+            have = ", ".join(f"{d} {n}" for d, n in sorted(candidates.items())) or "none"
+            raise src.error(
+                where,
+                f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+            )
+
+
+class Sockets:
+    """What bind() and listen() would say in one host's namespace, step by step.
+
+    inet_bind() refuses an address the namespace does not have (EADDRNOTAVAIL; ip_nonlocal_bind
+    is 0), and inet_csk_bind_conflict() refuses a port already listened on at the same address or
+    with the wildcard on either side (EADDRINUSE; SO_REUSEADDR does not help against a listener,
+    only SO_REUSEPORT would, and the lab does not set it).
+    """
+
+    def __init__(self, s: Scenario, host: str) -> None:
+        h = s.hosts[host]
+        self.host = host
+        self.exists = not h.absent
+        self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
+        self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
+        self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
+
+    def listen(self, text: str, where: tuple, src: Source) -> None:
+        parsed = parse_endpoint(text)
+        assert parsed is not None  # the schema checked the shape
+        addr, port = parsed
+        if not self.exists:
+            raise src.error(where, f"{self.host} has no namespace yet; expected a netns_add step before this one")
+        local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        if not local:
+            have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
+            raise src.error(
+                where,
+                f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
+                f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
+            )
+        for other, other_port, other_text in self.bound:
+            if other_port == port and (other == addr or ANY in (other, addr)):
+                raise src.error(
+                    where,
+                    f"{self.host} already listens on {other_text}; the kernel refuses a second listener on "
+                    f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
+                )
+        self.bound.append((addr, port, text))
+
+    def close(self, text: str) -> None:
+        self.bound = [b for b in self.bound if b[2] != text]
 
 
 def _validate_unique(s: Scenario, src: Source) -> None:
     macs: dict[str, str] = {}
-    addrs: dict[Any, str] = {}
+    addrs: dict[Any, tuple[str, str]] = {}  # address -> (host, interface)
 
     def claim_mac(mac: str, owner: str, where: tuple) -> None:
         if not is_valid_source(mac):
@@ -459,29 +539,34 @@ def _validate_unique(s: Scenario, src: Source) -> None:
             raise src.error(where, f"MAC {mac} is already worn by {macs[mac]}; every badge must be unique")
         macs[mac] = owner
 
-    def claim_addr(text: str | None, owner: str, where: tuple) -> None:
+    def claim_addr(text: str | None, host: str, owner: str, where: tuple, duplicate: bool = False) -> None:
         if not text:
             return
         ip = ipaddress.IPv4Interface(text).ip
-        if ip in addrs:
-            raise src.error(where, f"address {ip} is already used by {addrs[ip]}")
-        addrs[ip] = owner
+        if ip in addrs and not (duplicate and addrs[ip][0] != host):
+            hint = "" if duplicate else "; if two hosts share it on purpose, say `duplicate: true`"
+            raise src.error(where, f"address {ip} is already used by {addrs[ip][1]}{hint}")
+        addrs.setdefault(ip, (host, owner))
 
     for bname, bridge in s.bridges.items():
         where = path_of(bridge)
         claim_mac(s.bridge_mac(bname), f"bridge {bname}", (*where, "mac"))
-        claim_addr(bridge.address, f"bridge {bname}", (*where, "address"))
+        claim_addr(bridge.address, bridge.host, f"bridge {bname}", (*where, "address"))
         for pname, port in bridge.ports.items():
             claim_mac(s.port_mac(bname, pname), f"port {bname}.{pname}", (*path_of(port), "mac"))
     for hname, host in s.hosts.items():
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
             claim_mac(s.host_mac(hname, dev), f"{hname}.{dev}", (*where, "mac"))
-            claim_addr(iface.address, f"{hname}.{dev}", (*where, "address"))
+            claim_addr(iface.address, hname, f"{hname}.{dev}", (*where, "address"), iface.duplicate)
 
 
 def _validate_steps(s: Scenario, src: Source) -> None:
     seen: set[str] = set()
+    sockets = {name: Sockets(s, name) for name in s.hosts}
+    for name, host in s.hosts.items():
+        for text in host.listeners:
+            sockets[name].listen(text, (), src)  # checked with its line by _validate_topology
     for step in s.steps:
         where = path_of(step)
         if not STEP_ID_RE.match(step.id):
@@ -515,8 +600,10 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"bridge {action.bridge} has no port {action.port!r}; "
                     f"expected one of: {_names(s.bridges[action.bridge].ports)}",
                 )
-        elif step.action in ("listen", "close"):
-            _check_bind(s, by, action.bind, (*apath, "bind"), src)
+        elif step.action == "listen":
+            sockets[by].listen(action.bind, (*apath, "bind"), src)
+        elif step.action == "close":
+            sockets[by].close(action.bind)
         elif step.action == "netns_add":
             if action not in s.hosts or not s.hosts[action].absent:
                 absent = [h for h, host in s.hosts.items() if host.absent]
@@ -533,6 +620,32 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif step.action == "wait" and step.wait < 0:
             raise src.error(apath, f"{step.wait} is negative; expected seconds >= 0")
+        for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
+            name = getattr(action, field_name)
+            if not IFNAME_RE.match(name) or name == "lo":
+                raise src.error((*apath, field_name), _bad_ifname(name))
+        _follow_addresses(step, sockets)
+
+
+def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
+    """Keep each host's bindable addresses in step with the story."""
+    if step.netns_add:
+        sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
+    elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
+        sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
+    elif step.addr_add:
+        sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+
+
+def _bad_ifname(name: str) -> str:
+    why = (
+        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
+        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
+        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
+    )
+    if name == "lo":
+        why = "every namespace has its own lo already"
+    return f"{name!r} is not a usable interface name: {why}"
 
 
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:

@@ -164,7 +164,7 @@ def test_a_bad_scenario_is_a_visible_box_and_fails_strict(tmp_path: Path) -> Non
     assert "is not a MAC address (six hex pairs)" in html
     strict = mkdocs("build", "--strict", "-d", str(tmp_path / "b"), cwd=root)
     assert strict.returncode == 1
-    assert "diagrams/margarets-room.yaml:27: hosts.alice.interfaces.eth0.mac" in strict.stderr
+    assert "diagrams/margarets-room.yaml:28: hosts.alice.interfaces.eth0.mac" in strict.stderr
 
 
 def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:
