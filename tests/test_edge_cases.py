@@ -310,12 +310,12 @@ def test_the_story_a_step_tells_is_the_one_netsim_run_prints() -> None:
         - {id: close, close: {by: host, bind: '10.0.0.1:81'}}
         - {id: nowhere, connect: {by: b, to: '192.0.2.1:80'}}
     """)
-    bystanders = ["c ignores a request for someone else", "host ignores a request for someone else"]
-    assert trace.step("ask").events == ["b answers: 10.0.0.11 is at 02:00:00:00:00:0b", *bystanders]
+    bystanders = ["host ignores a request for someone else", "c ignores a request for someone else"]
+    assert trace.step("ask").events == [*bystanders, "b answers: 10.0.0.11 is at 02:00:00:00:00:0b"]
     assert trace.step("nobody").events == bystanders * 3 + ["a gives up on 10.0.0.99: nobody answered"]
     assert trace.step("knock").events == [
-        "c ignores a request for someone else",
         "host answers: 10.0.0.1 is at 02:00:00:00:00:01",
+        "c ignores a request for someone else",
         "a learns 10.0.0.1 is at 02:00:00:00:00:01",
         "no listener on host for 10.0.0.1:80: the kernel answers RST",
     ]
