@@ -92,6 +92,9 @@ def report(modules: list[str]) -> int:
         share = 100 * killed / checked if checked else 0.0
         print(f"{module:28} {checked:8} {killed:7} {len(eq):10} {len(survivors):9} {share:8.1f}%")
     checked, killed = total["checked"], total["killed"]
+    if not checked:
+        print("mutants: no mutant was checked (did the fast tests pass on the unmutated code?)", file=sys.stderr)
+        return 2
     share = 100 * killed / checked if checked else 0.0
     print(f"{'all':28} {checked:8} {killed:7} {total['equivalent']:10} {total['survived']:9} {share:8.1f}%")
     live = checked - total["equivalent"]
