@@ -75,6 +75,15 @@ class Route:
 
 
 @dataclass(frozen=True)
+class MasqueradeRule:
+    """Source NAT to the outgoing interface's address, as nftables writes it:
+    `ip saddr NETWORK oifname DEV masquerade` in a nat chain on the postrouting hook."""
+
+    saddr: str = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: str | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+
+
+@dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
@@ -96,6 +105,10 @@ class Host:
         30.0,
     )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
+    ip_forward: bool = option(
+        "net.ipv4.ip_forward: route packets that are for someone else (a new namespace's default is off).", False
+    )
+    masquerade: list[MasqueradeRule] = option("Masquerade (source NAT) rules loaded from the start.", factory=list)
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -125,6 +138,8 @@ class Connect:
 
     by: str = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
+    sport: int | None = option("The source port to bind first; the kernel picks one if omitted.", None)
+    ttl: int | None = option("IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None)
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,31 @@ class RouteAdd:
     via: IPv4 = option("The gateway.")
 
 
+@dataclass(frozen=True)
+class Forwarding:
+    """Turn routing for others on or off: `sysctl -w net.ipv4.ip_forward=1|0` in the host."""
+
+    by: str = option("The host.")
+    enabled: bool = option("true: forward packets for others; false: drop them (`1` or `0`).")
+
+
+@dataclass(frozen=True)
+class Masquerade:
+    """Add a masquerade rule: `nft add rule ip nat postrouting ip saddr NET oifname DEV masquerade`."""
+
+    by: str = option("The host whose nat table gets the rule.")
+    saddr: str = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: str | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+
+
+@dataclass(frozen=True)
+class RouteGet:
+    """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
+
+    by: str = option("The host that asks.")
+    to: IPv4 = option("The destination address.")
+
+
 ACTIONS = (
     "send",
     "arp",
@@ -229,6 +269,9 @@ ACTIONS = (
     "link_set",
     "addr_add",
     "route_add",
+    "ip_forward",
+    "masquerade",
+    "route_get",
 )
 
 
@@ -253,6 +296,9 @@ class Step:
     link_set: LinkSet | None = option(LinkSet.__doc__ or "", None)
     addr_add: AddrAdd | None = option(AddrAdd.__doc__ or "", None)
     route_add: RouteAdd | None = option(RouteAdd.__doc__ or "", None)
+    ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
+    masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
+    route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -336,6 +382,16 @@ class Scenario:
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
         return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
+
+    def needs_nft(self) -> bool:
+        """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
+        hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
+        return hosts or any(st.masquerade for st in self.steps)
+
+    def forwarding_hosts(self) -> list[str]:
+        """Hosts whose ip_forward the scenario sets, from the start or in a step."""
+        stepped = {st.ip_forward.by for st in self.steps if st.ip_forward}
+        return [h for h, host in self.hosts.items() if host.ip_forward or h in stepped]
 
     def addresses(self, host: str) -> list[ipaddress.IPv4Interface]:
         out = [ipaddress.IPv4Interface(i.address) for i in self.hosts[host].interfaces.values() if i.address]
@@ -452,10 +508,24 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
             sockets.listen(text, (*path_of(host), "listeners", i), src)
+        for i, rule in enumerate(host.masquerade):
+            _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
         for key in ("drop_tcp_ports", "reject_tcp_ports"):
             for i, port in enumerate(getattr(host, key)):
                 if not 0 < port < 65536:
                     raise src.error((*path_of(host), key, i), f"{port} is not a TCP port (1-65535)")
+
+
+def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
+    try:
+        ipaddress.IPv4Network(saddr)
+    except ValueError:
+        raise src.error((*where, "saddr"), f"{saddr!r} is not a network like 10.88.0.0/16") from None
+    if oifname is not None and oifname not in s.static_devs(host):
+        raise src.error(
+            (*where, "oifname"),
+            f"{host} has no interface {oifname!r}; expected one of: {_names(s.static_devs(host))}",
+        )
 
 
 def _check_gateways(s: Scenario, host: str, src: Source) -> None:
@@ -618,6 +688,13 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 raise src.error(
                     (*apath, "master"), f"{action.master!r} is not a bridge of {by}; expected one of: {_names(owned)}"
                 )
+        elif isinstance(action, Masquerade):
+            _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
+        elif isinstance(action, Connect):
+            if action.sport is not None and not 0 < action.sport < 65536:
+                raise src.error((*apath, "sport"), f"{action.sport} is not a TCP port (1-65535)")
+            if action.ttl is not None and not 0 < action.ttl < 256:
+                raise src.error((*apath, "ttl"), f"{action.ttl} is not a time to live (1-255)")
         elif step.action == "wait" and step.wait < 0:
             raise src.error(apath, f"{step.wait} is negative; expected seconds >= 0")
         for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
