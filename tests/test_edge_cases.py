@@ -353,4 +353,4 @@ def test_an_icmp_error_settles_only_the_connection_it_quotes() -> None:
     quoted = Tcp("10.0.0.10", "10.0.0.1", 40000, 80, "S")
     tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 3, quoted))  # type: ignore[arg-type]
     assert (mine.state, other.state) == ("refused", "SYN_SENT")
-    assert events == ["a reads the ICMP error: connection refused"]
+    assert events == ["a reads the ICMP error: refused"]
