@@ -35,7 +35,7 @@ from netsim.scenario import Port, Scenario, Step
 HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on")
 # Shell functions and commands the script runs only to show the reader a table.
 SHOWS = ("show_fdb", "show_links", "show_neigh", "echo", "ip", "sleep")
-PROGRAMS = ("ip", "bridge", "sleep")
+PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only for the private namespace the whole run lives in
 NS_PREFIX = "lab-"
 SETTLE = "0.5"  # seconds for links to come up before the first step
 
@@ -203,6 +203,10 @@ def setup(s: Scenario) -> list[Op]:
                 )
             out.append(ip(host, "link", "set", dev, "address", s.host_mac(host, dev)))
     dynamic = s.dynamic_ports()
+    if any((n, p) not in dynamic and s.host_at(n, p) is None for n, br in s.bridges.items() for p in br.ports):
+        # Empty seats' far ends live in the private namespace the run started in: no IPv6 there
+        # either, or their neighbour discovery would teach the bridge.
+        out.append(run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1", note="in this private namespace only"))
     for name, br in s.bridges.items():
         for port, flags in br.ports.items():
             if (name, port) in dynamic:
