@@ -1,9 +1,16 @@
-# The two commands a newcomer needs: `make serve` and `make test`. Everything else is optional.
+# The commands a newcomer needs: `make serve`, `make check` while writing, `make test` before a
+# pull request. Everything else is optional.
 PYTHON ?= python3
 export NO_MKDOCS_2_WARNING := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
+CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
+# pytest-xdist workers. The lab and try-it tests sleep on kernel timers rather than compute, so
+# more workers than cores pays; the longest waits start first, one per worker (tests/conftest.py).
+WORKERS ?= 4
+XDIST   := -n $(WORKERS) --maxschedchunk=1
 
 .PHONY: serve build test lint format check lab bench audit clean
 
@@ -14,27 +21,35 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
-## serve: build the site and serve it with live reload on http://127.0.0.1:8000
+## serve: build the site and serve it with live reload on http://127.0.0.1:$(PORT) (make serve PORT=8001)
 serve: $(STAMP)
-	$(BIN)/python serve.py --livereload
+	$(BIN)/python serve.py --livereload -a 127.0.0.1:$(PORT)
 
 ## build: the strict build; a failing claim or a bad scenario fails it
 build: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
-## test: lint, validate scenarios, strict build, then every test
-test: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py serve.py
-	$(BIN)/ruff format --check netsim tests benchmarks audit hooks.py macros.py serve.py
+## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
+##        root nor a browser (tests marked `lab` or `browser` are left out)
+check: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST) -m "not lab and not browser"
+
+## test: lint, validate scenarios, strict build, then every test (the lab and browser ones too)
+test: $(STAMP)
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/python -m netsim check
+	$(BIN)/pytest $(XDIST)
 
 lint: $(STAMP)
-	$(BIN)/ruff check netsim tests benchmarks audit hooks.py macros.py
+	$(BIN)/ruff check $(CODE)
 
 format: $(STAMP)
-	$(BIN)/ruff format netsim tests benchmarks audit hooks.py macros.py
-	$(BIN)/ruff check --fix netsim tests benchmarks audit hooks.py macros.py
+	$(BIN)/ruff format $(CODE)
+	$(BIN)/ruff check --fix $(CODE)
 
 ## lab: compare every scenario with the real kernel (needs root)
 lab: $(STAMP)

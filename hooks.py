@@ -14,8 +14,10 @@ from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import jinja2
 import yaml
 
 ROOT = Path(__file__).resolve().parent
@@ -57,13 +59,29 @@ def on_config(config: Any) -> Any:
     return config
 
 
+# The theme's compiled templates, kept in this process's memory between `mkdocs serve` rebuilds.
+# Never on disk: Jinja's bytecode cache holds marshalled code objects, and a cache inside the
+# checkout (as .cache/jinja was) is code that a pull request could supply. mkdocs loads this
+# file afresh on every rebuild, so the store lives in a module of its own that stays loaded.
+_HOLDER = sys.modules.setdefault("_bottom_six_templates", ModuleType("_bottom_six_templates"))
+_STORE: dict[str, tuple[str, Any]] = _HOLDER.__dict__.setdefault("compiled", {})
+
+
+class _MemoryBytecodeCache(jinja2.BytecodeCache):
+    """A template's compiled code, reused only for the same source (Jinja's checksum)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = _STORE.get(bucket.key, ("", None))
+        if code is not None and checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        _STORE[bucket.key] = (bucket.checksum, bucket.code)
+
+
 def on_env(env: Any, config: Any, files: Any) -> Any:
     """Keep the theme's compiled templates between rebuilds: a live reload need not recompile them."""
-    import jinja2
-
-    cache = Path(os.environ.get("NETSIM_JINJA_CACHE_DIR", ROOT / ".cache" / "jinja"))
-    cache.mkdir(parents=True, exist_ok=True)
-    env.bytecode_cache = jinja2.FileSystemBytecodeCache(str(cache))
+    env.bytecode_cache = _MemoryBytecodeCache()
     return env
 
 

@@ -38,13 +38,11 @@ def say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def build(src: Path, out: Path, cache: Path, templates: Path | None = None, aside: Path | None = None) -> float:
-    """One `mkdocs build` in a fresh process; `cache` holds netsim's figures, `templates` the theme's."""
+def build(src: Path, out: Path, cache: Path, aside: Path | None = None) -> float:
+    """One `mkdocs build` in a fresh process; `cache` holds netsim's figures (the theme compiles afresh)."""
     env = {**ENV, "NETSIM_CACHE_DIR": str(cache)}
     if aside is not None:
         env["NETSIM_BASELINE_ASIDE"] = str(aside)
-    if templates is not None:
-        env["NETSIM_JINJA_CACHE_DIR"] = str(templates)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(out)],
@@ -83,24 +81,19 @@ def build_costs(work: Path) -> dict:
     base_src = baseline_copy(work)
     warm_cache = work / "warm-cache"
     build(ROOT, work / "prime", warm_cache)  # fill the cache once, unmeasured
-    times: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": [], "cold_everything": []}
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}
     for n in range(RUNS):  # interleaved, so drift on the machine touches all of them alike
         say(f"builds, round {n + 1}/{RUNS}")
-        # cold: netsim's figure cache empty (the theme's template cache is warm, as in the baseline)
+        # cold: netsim's figure cache empty
         times["cold"].append(build(ROOT, work / f"cold{n}", work / f"cold-cache-{n}"))
         times["warm"].append(build(ROOT, work / f"warm{n}", warm_cache))
         times["baseline"].append(build(base_src, work / f"base{n}", warm_cache, aside=work / "rendered"))
-        # for the record: every cache empty, the theme's compiled templates included
-        times["cold_everything"].append(
-            build(ROOT, work / f"all{n}", work / f"all-cache-{n}", templates=work / f"all-jinja-{n}")
-        )
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "runs": RUNS,
         "median_seconds": {k: round(v, 3) for k, v in med.items()},
         "cold_over_baseline": round(med["cold"] / med["baseline"], 3),
         "warm_over_baseline": round(med["warm"] / med["baseline"], 3),
-        "cold_everything_over_baseline": round(med["cold_everything"] / med["baseline"], 3),
     }
 
 
@@ -218,7 +211,6 @@ def report(r: dict) -> None:
         print(f"  {k:9} {v:7.3f}")
     print(f"  cold / baseline {b['cold_over_baseline']:.3f}   (target <= 1.25)")
     print(f"  warm / baseline {b['warm_over_baseline']:.3f}   (target <= 1.05)")
-    print(f"  cold with the theme's template cache empty too / baseline {b['cold_everything_over_baseline']:.3f}")
     ident = r["identical_builds"]
     print(f"  two clean builds: {ident['files']} files, {len(ident['different'])} different {ident['different'] or ''}")
     print("\n== Live reload under mkdocs serve (median seconds) ==")

@@ -2,95 +2,92 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from netsim.addresses import BROADCAST, ZERO_MAC
 from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame
-from netsim.neighbour import (
-    DELAY_FIRST_PROBE,
-    MCAST_SOLICIT,
-    RETRANS_TIME,
-    UCAST_SOLICIT,
-    Neighbour,
-)
+from netsim.neighbour import LOCKTIME, UCAST_SOLICIT, Neighbour, Parked
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
-    from netsim.simulation import Simulation
 
 
-def receive(sim: Simulation, ns: Namespace, dev: str, arp: Arp) -> None:
-    """arp_process(): learn from what is heard, answer requests for our own addresses."""
+class Link(Protocol):
+    """The narrow interface ARP uses: the clock, a way onto the wire, a line for the story."""
+
+    now: float
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> None: ...
+
+    def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None: ...
+
+    def event(self, text: str) -> None: ...
+
+    def unreachable(self, ns: Namespace, packets: list[object]) -> None: ...
+
+
+class ArpOps:
+    """arp_hh_ops for one namespace: how the neighbour table probes, sends and gives up."""
+
+    def __init__(self, link: Link, ns: Namespace) -> None:
+        self.link, self.ns = link, ns
+
+    def solicit(self, entry: Neighbour) -> None:
+        """arp_solicit(): broadcast while INCOMPLETE; unicast to the old MAC while PROBE."""
+        unicast = entry.probes < UCAST_SOLICIT and entry.mac is not None
+        dst = entry.mac if unicast and entry.mac else BROADCAST
+        iface = self.ns.ifaces[entry.dev]
+        arp = Arp(ARP_REQUEST, iface.mac, self.ns.source_address(entry.dev, entry.ip), ZERO_MAC, entry.ip)
+        self.link.transmit(self.ns, entry.dev, Frame(iface.mac, dst, arp))
+
+    def output(self, entry: Neighbour, parked: list[Parked]) -> None:
+        if parked:
+            self.link.event(f"{self.ns.label} learns {entry.ip} is at {entry.mac}")
+        for packet in parked:
+            assert entry.mac is not None
+            self.link.transmit(self.ns, packet.dev, packet.frame_for(entry.mac))  # type: ignore[arg-type]
+
+    def error_report(self, entry: Neighbour, parked: list[Parked]) -> None:
+        self.link.event(f"{self.ns.label} gives up on {entry.ip}: nobody answered")
+        self.link.unreachable(self.ns, [p.packet for p in parked])
+
+
+def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
+    """arp_process(): answer requests for our own addresses; update entries we already have.
+
+    `to_me` is the frame's pkt_type: PACKET_HOST (unicast to this interface) or a broadcast.
+    """
     iface = ns.ifaces[dev]
     mine = arp.target_ip in {str(a) for a in ns.local_addresses()}
-    existing = ns.neigh.get(arp.sender_ip)
     if arp.op == ARP_REQUEST and mine:
-        # The replier learns the asker (STALE), then answers unicast: it will need the way back.
-        ns.neigh.update(arp.sender_ip, dev, arp.sender_mac, "STALE", sim.now, create=True)
+        # neigh_event_ns(): the replier learns the asker (STALE, overriding any old MAC) and answers
+        # unicast; it will need the way back. The weak host model: any of its addresses counts.
+        entry = ns.neigh.lookup(arp.sender_ip, dev)
+        ns.neigh.update(entry, arp.sender_mac, "STALE", override=True)
         reply = Arp(ARP_REPLY, iface.mac, arp.target_ip, arp.sender_mac, arp.sender_ip)
-        sim.event(f"{ns.label} answers: {arp.target_ip} is at {iface.mac}")
-        sim.transmit(ns, dev, Frame(iface.mac, arp.sender_mac, reply))
+        link.event(f"{ns.label} answers: {arp.target_ip} is at {iface.mac}")
+        link.transmit(ns, dev, Frame(iface.mac, arp.sender_mac, reply))
         return
-    if existing is None:
+    entry = ns.neigh.get(arp.sender_ip, dev)
+    if entry is None:
         # Bystanders and unsolicited replies create nothing (arp_accept is 0 by default).
         what = "a request for someone else" if arp.op == ARP_REQUEST else "a reply it never asked for"
-        sim.event(f"{ns.label} ignores {what}")
+        link.event(f"{ns.label} ignores {what}")
         return
-    was_waiting = existing.state in ("INCOMPLETE", "PROBE")
-    state = "REACHABLE" if arp.op == ARP_REPLY else "STALE"
-    ns.neigh.update(arp.sender_ip, dev, arp.sender_mac, state, sim.now, create=False)
-    if was_waiting and existing.state == "REACHABLE":
-        sim.event(f"{ns.label} learns {arp.sender_ip} is at {arp.sender_mac}")
-        parked, existing.parked = existing.parked, []
-        for out_dev, frame_for in parked:
-            sim.transmit(ns, out_dev, frame_for(arp.sender_mac))
+    # A gratuitous ARP (sender and target the same address) always overrides; any other different
+    # answer only once `locktime` has passed since the entry last changed: the first answer wins.
+    garp = arp.sender_ip == arp.target_ip
+    override = link.now > entry.updated + LOCKTIME or garp
+    # Only a unicast reply proves reachability; requests and broadcast replies leave it STALE.
+    state = "REACHABLE" if arp.op == ARP_REPLY and to_me else "STALE"
+    before = entry.mac
+    if not ns.neigh.update(entry, arp.sender_mac, state, override=override) and before not in (None, arp.sender_mac):
+        link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
 
 
-def resolve(sim: Simulation, ns: Namespace, dev: str, ip: str) -> Neighbour:
-    """Find (or start finding) the MAC for `ip`; the kernel's neigh_event_send()."""
-    entry = ns.neigh.get(ip)
-    state = entry.current_state(sim.now) if entry else None
-    if entry is not None and state == "STALE":
-        # Using a stale entry is allowed; it is checked DELAY_FIRST_PROBE later unless confirmed.
-        entry.state = "DELAY"
-        sim.schedule(DELAY_FIRST_PROBE, lambda: _delay_expired(sim, ns, entry))
-        return entry
-    if entry is not None and state in ("REACHABLE", "DELAY", "PROBE", "INCOMPLETE"):
-        return entry
-    entry = ns.neigh.entries[ip] = Neighbour(ip, dev, None, "INCOMPLETE", reachable_time=ns.neigh.reachable_time)
-    _solicit(sim, ns, entry)
+def resolve(ns: Namespace, dev: str, ip: str, parked: Parked | None = None) -> Neighbour:
+    """neigh_event_send() for `ip` on `dev`: use the entry, resolving it first if needed."""
+    entry = ns.neigh.lookup(ip, dev)
+    ns.neigh.event_send(entry, parked)
     return entry
-
-
-def _request(ns: Namespace, dev: str, ip: str, dst_mac: str) -> Frame:
-    iface = ns.ifaces[dev]
-    arp = Arp(ARP_REQUEST, iface.mac, ns.source_address(dev), ZERO_MAC, ip)
-    return Frame(iface.mac, dst_mac, arp)
-
-
-def _solicit(sim: Simulation, ns: Namespace, entry: Neighbour) -> None:
-    """One more request: broadcast while INCOMPLETE, unicast to the old MAC while PROBE."""
-    entry.probes += 1
-    dst = BROADCAST if entry.state == "INCOMPLETE" else (entry.mac or BROADCAST)
-    sim.transmit(ns, entry.dev, _request(ns, entry.dev, entry.ip, dst))
-    sim.schedule(RETRANS_TIME, lambda: _retransmit(sim, ns, entry))
-
-
-def _retransmit(sim: Simulation, ns: Namespace, entry: Neighbour) -> None:
-    if entry.state not in ("INCOMPLETE", "PROBE") or ns.neigh.get(entry.ip) is not entry:
-        return
-    limit = MCAST_SOLICIT if entry.state == "INCOMPLETE" else UCAST_SOLICIT
-    if entry.probes < limit:
-        _solicit(sim, ns, entry)
-        return
-    entry.state = "FAILED"
-    sim.event(f"{ns.label} gives up on {entry.ip} after {entry.probes} unanswered requests")
-    entry.parked = []  # the waiting packets are dropped and their senders told EHOSTUNREACH
-    sim.unreachable(ns, entry.ip)
-
-
-def _delay_expired(sim: Simulation, ns: Namespace, entry: Neighbour) -> None:
-    if entry.state != "DELAY":
-        return  # confirmed in the meantime
-    entry.state, entry.probes = "PROBE", 0
-    _solicit(sim, ns, entry)

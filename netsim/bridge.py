@@ -120,24 +120,49 @@ class Bridge:
         out = self._flood_ports(in_port, "flood")
         return Decision("flood", out, "destination unknown", learned)
 
-    # br_dev_xmit(): the host sending through the bridge device; nothing is learned
+    # br_dev_xmit() (br_device.c): the host sending through the bridge device; nothing is learned
     def transmit(self, frame: Frame, now: float) -> Decision:
         if is_group(frame.dst):
-            flag = "bcast_flood" if is_broadcast(frame.dst) else "mcast_flood"
-            return Decision("flood", self._flood_ports(None, flag), "broadcast from the host")
+            # br_flood() skips a port for its bcast_flood/mcast_flood flag only when the frame did not
+            # come from the bridge device itself (skb->dev != br->dev): the host's own floods reach all.
+            kind = "broadcast" if is_broadcast(frame.dst) else "multicast"
+            return Decision("flood", self._flood_ports(None, None), f"{kind} from the host: every port")
         entry = self.fdb.lookup(frame.dst, now)
-        if entry is not None and not entry.local:
-            return Decision("forward", (entry.port,), f"destination learned on {entry.port}")
+        if entry is not None and entry.port == self.name:
+            # The bridge's own MAC has no port (fdb->dst is NULL): br_forward() has nowhere to send it.
+            return Decision("drop", (), "addressed to the bridge's own MAC")
         if entry is not None:
-            return Decision("drop", (), "addressed to the host's own MAC")
+            # A port's own MAC is a local entry whose dst is that port: the frame leaves by it.
+            why = "a port's own MAC: out by that port" if entry.local else f"destination learned on {entry.port}"
+            if not self.ports[entry.port].enabled:
+                return Decision("drop", (), f"{entry.port} is down")
+            return Decision("forward", (entry.port,), why)
         return Decision("flood", self._flood_ports(None, "flood"), "destination unknown")
 
-    def _flood_ports(self, in_port: str | None, flag: str) -> Sequence[str]:
+    def disable_port(self, port: str) -> list[str]:
+        """br_stp_disable_port() (br_stp_if.c): the port stops forwarding and its learned MACs go."""
+        self.ports[port].enabled = False
+        self._eligible.clear()
+        return self.fdb.flush_port(port)
+
+    def enable_port(self, port: str) -> None:
+        """br_stp_enable_port(): with STP off the port forwards at once; it has learned nothing."""
+        self.ports[port].enabled = True
+        self._eligible.clear()
+
+    def has_carrier(self) -> bool:
+        """br_port_state_selection(): the bridge device has carrier while any port forwards."""
+        return any(flags.enabled for flags in self.ports.values())
+
+    def _flood_ports(self, in_port: str | None, flag: str | None) -> Sequence[str]:
         # br_flood()/should_deliver(): never back out of the ingress port unless hairpin is on
-        if flag not in self._eligible:
-            eligible = tuple(name for name, flags in self.ports.items() if getattr(flags, flag) and flags.enabled)
-            self._eligible[flag] = (eligible, {name: i for i, name in enumerate(eligible)})
-        eligible, index = self._eligible[flag]
+        key = flag or "all"
+        if key not in self._eligible:
+            eligible = tuple(
+                name for name, flags in self.ports.items() if (flag is None or getattr(flags, flag)) and flags.enabled
+            )
+            self._eligible[key] = (eligible, {name: i for i, name in enumerate(eligible)})
+        eligible, index = self._eligible[key]
         if in_port is None or in_port not in index or self.ports[in_port].hairpin:
             return eligible
         return Excluding(eligible, in_port, index)

@@ -49,6 +49,28 @@ class Fdb:
         entry.port, entry.updated = port, now
         return "moved" if moved else "refreshed"
 
+    def set_ageing_time(self, seconds: float, now: float) -> None:
+        """`ip link set BR type bridge ageing_time N`: br_set_ageing_time() runs the cleanup at once.
+
+        br_fdb_cleanup() deletes an entry when it expires under the ageing time in force then, so an
+        entry already expired stays gone however long the ageing time grows afterwards.
+        """
+        self.cleanup(now)  # what the garbage collector did while the old time was in force
+        self.ageing_time = seconds
+        self.cleanup(now)  # mod_delayed_work(..., gc_work, 0): the cleanup under the new time
+
+    def cleanup(self, now: float) -> None:
+        """br_fdb_cleanup(): delete every dynamic entry that has expired."""
+        for mac in [mac for mac, e in self.entries.items() if self.expired(e, now)]:
+            del self.entries[mac]
+
+    def flush_port(self, port: str) -> list[str]:
+        """br_fdb_delete_by_port(br, p, 0, 0): a disabled port forgets what it learned (not its own MAC)."""
+        gone = [mac for mac, e in self.entries.items() if e.port == port and not e.local]
+        for mac in gone:
+            del self.entries[mac]
+        return gone
+
     def learned(self, now: float) -> dict[str, str]:
         """The dynamic entries still alive: the 'master' lines of `bridge fdb show`."""
         return {mac: e.port for mac, e in sorted(self.entries.items()) if not e.local and not self.expired(e, now)}

@@ -6,9 +6,10 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import arp, routing, tcp
+from netsim import routing, tcp
 from netsim.addresses import LOOPBACK_NET
 from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Frame, Icmp, Tcp
+from netsim.neighbour import Parked
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -49,6 +50,10 @@ def output(sim: Simulation, ns: Namespace, seg: Tcp | Icmp) -> routing.NextHop |
     if hop is None:
         return None
     if hop.kind == "local":
+        if not ns.lo_up():
+            # The local route still points at lo; __dev_queue_xmit() drops for a device that is down.
+            sim.event(f"{ns.label} sends {seg.summary()} through lo, which is down: it is dropped")
+            return hop
         sim.event(f"{ns.label} sends {seg.summary()} through lo")
         sim.loopback(ns, seg)
         return hop
@@ -58,20 +63,22 @@ def output(sim: Simulation, ns: Namespace, seg: Tcp | Icmp) -> routing.NextHop |
     def frame_for(mac: str) -> Frame:
         return Frame(iface.mac, mac, seg)
 
-    send_via_neighbour(sim, ns, hop.dev, hop.neighbour, frame_for)
+    send_via_neighbour(sim, ns, hop.dev, hop.neighbour, frame_for, seg)
     return hop
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    up = {name for name, iface in ns.ifaces.items() if iface.up}
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, ns.lo_up(), up)
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
 
 
-def send_via_neighbour(sim: Simulation, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame]) -> None:
-    entry = arp.resolve(sim, ns, dev, ip)
-    if entry.state in ("INCOMPLETE",) or entry.mac is None:
-        entry.parked.append((dev, frame_for))  # arp_queue: sent when the answer comes
+def send_via_neighbour(
+    sim: Simulation, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame], packet: object = None
+) -> None:
+    """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
+    entry = ns.neigh.lookup(ip, dev)
+    if ns.neigh.event_send(entry, Parked(dev, frame_for, packet)):
         return
+    assert entry.mac is not None
     sim.transmit(ns, dev, frame_for(entry.mac))
 
 

@@ -1,68 +1,247 @@
-"""The neighbour (ARP) table of one namespace (net/core/neighbour.c), with its states.
+"""The neighbour table of one namespace and its state machine (net/core/neighbour.c).
 
-Simplification, named: the kernel picks REACHABLE's lifetime at random between 15 and 45 s
-(base_reachable_time 30 s); netsim always uses 30 s so the same scenario gives the same trace.
+Each entry has one timer, as in the kernel: neigh_timer_handler() moves REACHABLE to DELAY or
+STALE, DELAY to REACHABLE or PROBE, and gives up on INCOMPLETE and PROBE after their probes.
+__neigh_event_send() is what using an entry does; neigh_update() is what an ARP packet does.
+
+Simplification, named: the kernel picks the REACHABLE lifetime at random between half and one
+and a half times base_reachable_time (30 s by default); netsim uses the base exactly, so the same
+scenario gives the same trace.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 REACHABLE_TIME = 30.0  # base_reachable_time_ms / 1000, without the kernel's random spread
 DELAY_FIRST_PROBE = 5.0  # delay_first_probe_time
 RETRANS_TIME = 1.0  # retrans_time_ms / 1000: the gap between probes
-MCAST_SOLICIT = 3  # broadcast requests for an unknown address before FAILED
-UCAST_SOLICIT = 3  # unicast probes of a known address before FAILED
+MCAST_SOLICIT = 3  # mcast_solicit: broadcast requests for an unknown address before FAILED
+UCAST_SOLICIT = 3  # ucast_solicit: unicast probes of a known address before FAILED
+LOCKTIME = 1.0  # locktime: a different answer within this time of the last change is ignored
+MIN_TIMER = 0.01  # HZ/100: neigh_timer_handler() never arms its timer sooner than this
+
+VALID = ("REACHABLE", "STALE", "DELAY", "PROBE")  # NUD_VALID without PERMANENT and NOARP
+IN_TIMER = ("INCOMPLETE", "REACHABLE", "DELAY", "PROBE")  # NUD_IN_TIMER
+
+
+class Clock(Protocol):
+    """What the neighbour layer needs of the world: the time, and a timer."""
+
+    now: float
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> None: ...
+
+
+class NeighbourOps(Protocol):
+    """The protocol under the table (struct neigh_ops; ARP for IPv4)."""
+
+    def solicit(self, entry: Neighbour) -> None:
+        """Send one probe: broadcast while INCOMPLETE, unicast to the known MAC while PROBE."""
+
+    def output(self, entry: Neighbour, parked: list[Parked]) -> None:
+        """Send the packets that waited for the answer (neigh_update_process_arp_queue())."""
+
+    def error_report(self, entry: Neighbour, parked: list[Parked]) -> None:
+        """The waiting packets' senders hear "unreachable" (neigh_invalidate())."""
 
 
 @dataclass
+class Parked:
+    """A packet waiting in arp_queue: how to frame it once the MAC is known."""
+
+    dev: str
+    frame_for: Callable[[str], object]
+    packet: object = None
+
+
+@dataclass(eq=False)
 class Neighbour:
     ip: str
     dev: str
     mac: str | None
-    state: str  # INCOMPLETE | REACHABLE | STALE | DELAY | PROBE | FAILED
+    state: str  # NONE | INCOMPLETE | REACHABLE | STALE | DELAY | PROBE | FAILED
     confirmed: float = 0.0  # when reachability was last confirmed
+    used: float = 0.0  # when the entry was last used to send
+    updated: float = 0.0  # when its state or MAC last changed (the locktime window starts here)
     probes: int = 0
-    parked: list = field(default_factory=list)  # packets waiting for the answer (arp_queue)
-
-    reachable_time: float = REACHABLE_TIME
-
-    def current_state(self, now: float) -> str:
-        """REACHABLE silently becomes STALE once its time is up; the kernel's timer does this."""
-        if self.state == "REACHABLE" and now - self.confirmed >= self.reachable_time:
-            self.state = "STALE"
-        return self.state
+    parked: list[Parked] = field(default_factory=list)
+    timer: int = 0  # generation of the one pending timer; bumping it cancels that timer
 
 
 class NeighbourTable:
     def __init__(self, reachable_time: float = REACHABLE_TIME) -> None:
         self.entries: dict[str, Neighbour] = {}
         self.reachable_time = reachable_time
+        self.clock: Clock | None = None
+        self.ops: NeighbourOps | None = None
 
-    def get(self, ip: str) -> Neighbour | None:
-        return self.entries.get(ip)
+    def attach(self, clock: Clock, ops: NeighbourOps) -> None:
+        self.clock, self.ops = clock, ops
 
-    def update(self, ip: str, dev: str, mac: str, state: str, now: float, *, create: bool) -> Neighbour | None:
-        """neigh_update(): record what an ARP packet taught us; returns the entry, if any."""
+    @property
+    def now(self) -> float:
+        assert self.clock is not None
+        return self.clock.now
+
+    def get(self, ip: str, dev: str | None = None) -> Neighbour | None:
         entry = self.entries.get(ip)
+        return entry if entry is not None and (dev is None or entry.dev == dev) else None
+
+    def lookup(self, ip: str, dev: str) -> Neighbour:
+        """__neigh_lookup(..., creat=1): the entry, created in state NONE when missing."""
+        entry = self.get(ip, dev)
         if entry is None:
-            if not create:
-                return None
-            entry = self.entries[ip] = Neighbour(ip, dev, mac, state, confirmed=now, reachable_time=self.reachable_time)
-            return entry
-        old = entry.current_state(now)
-        if state == "STALE" and entry.mac == mac and old in ("REACHABLE", "DELAY", "PROBE"):
-            return entry  # same address, still valid: the kernel keeps the better state
-        entry.mac, entry.state, entry.dev = mac, state, dev
-        if state == "REACHABLE":
-            entry.confirmed, entry.probes = now, 0
+            now = self.now
+            # neigh_alloc(): never confirmed (two base reachable times ago), used now
+            entry = Neighbour(ip, dev, None, "NONE", confirmed=now - 2 * self.reachable_time, used=now, updated=now)
+            self.entries[ip] = entry
         return entry
 
-    def confirm(self, ip: str, now: float) -> None:
-        """An upper layer (TCP receiving an ACK) proved the neighbour is there: dst_confirm()."""
+    # --- timers ------------------------------------------------------------------------
+
+    def _add_timer(self, entry: Neighbour, when: float) -> None:
+        # neigh_add_timer() also moves `used` up to `confirmed`: an entry just confirmed counts as
+        # used then, so a short reachable time (<= delay_first_probe_time) ends in DELAY, not STALE.
+        entry.used = max(entry.used, entry.confirmed)
+        self._arm(entry, when)
+
+    def _arm(self, entry: Neighbour, when: float) -> None:
+        assert self.clock is not None
+        entry.timer += 1
+        generation = entry.timer
+        self.clock.schedule(max(0.0, when - self.now), lambda: self._timer_handler(entry, generation))
+
+    @staticmethod
+    def _del_timer(entry: Neighbour) -> None:
+        entry.timer += 1
+
+    def _max_probes(self, entry: Neighbour) -> int:
+        # neigh_max_probes(): ucast + app (0) + mcast_reprobes (0) in PROBE, mcast_probes otherwise
+        return UCAST_SOLICIT + (0 if entry.state == "PROBE" else MCAST_SOLICIT)
+
+    def _timer_handler(self, entry: Neighbour, generation: int) -> None:
+        """neigh_timer_handler()."""
+        if generation != entry.timer or self.entries.get(entry.ip) is not entry or entry.state not in IN_TIMER:
+            return
+        now = self.now
+        later = now + RETRANS_TIME
+        if entry.state == "REACHABLE":
+            if now <= entry.confirmed + self.reachable_time:
+                later = entry.confirmed + self.reachable_time  # confirmed meanwhile: still alive
+            elif now <= entry.used + DELAY_FIRST_PROBE:
+                entry.state, entry.updated = "DELAY", now  # used lately: check before trusting it again
+                later = now + DELAY_FIRST_PROBE
+            else:
+                entry.state, entry.updated = "STALE", now  # not used: no timer until someone uses it
+        elif entry.state == "DELAY":
+            if now <= entry.confirmed + DELAY_FIRST_PROBE:
+                entry.state, entry.updated = "REACHABLE", now  # an upper layer confirmed it meanwhile
+                later = entry.confirmed + self.reachable_time
+            else:
+                entry.state, entry.updated, entry.probes = "PROBE", now, 0
+        if entry.state in ("INCOMPLETE", "PROBE") and entry.probes >= self._max_probes(entry):
+            entry.state = "FAILED"
+            self._invalidate(entry)
+            return
+        if entry.state in IN_TIMER:
+            self._arm(entry, max(later, now + MIN_TIMER))
+        if entry.state in ("INCOMPLETE", "PROBE"):
+            self._probe(entry)
+
+    def _probe(self, entry: Neighbour) -> None:
+        assert self.ops is not None
+        self.ops.solicit(entry)
+        entry.probes += 1
+
+    def _invalidate(self, entry: Neighbour) -> None:
+        """neigh_invalidate(): every packet that waited is reported unreachable, then dropped."""
+        assert self.ops is not None
+        entry.updated = self.now
+        parked, entry.parked = entry.parked, []
+        self.ops.error_report(entry, parked)
+
+    # --- using an entry ----------------------------------------------------------------
+
+    def event_send(self, entry: Neighbour, parked: Parked | None = None) -> bool:
+        """neigh_event_send(): mark the entry used; start resolving it if needed.
+
+        Returns True when the packet had to wait (INCOMPLETE), False when it may go now.
+        """
+        now = self.now
+        entry.used = now
+        if entry.state in ("REACHABLE", "DELAY", "PROBE"):
+            return False
+        if entry.state not in ("STALE", "INCOMPLETE"):  # NONE or FAILED: ask again from scratch
+            entry.probes = UCAST_SOLICIT  # so arp_solicit() broadcasts (probes - ucast >= 0)
+            self._del_timer(entry)
+            entry.state, entry.updated = "INCOMPLETE", now
+            self._add_timer(entry, now + RETRANS_TIME)
+            if parked is not None:
+                entry.parked.append(parked)
+            self._probe(entry)  # immediate_probe
+            return True
+        if entry.state == "STALE":
+            # A stale entry may be used at once, but is checked delay_first_probe_time later.
+            self._del_timer(entry)
+            entry.state, entry.updated = "DELAY", now
+            self._add_timer(entry, now + DELAY_FIRST_PROBE)
+            return False
+        if parked is not None:
+            entry.parked.append(parked)  # INCOMPLETE: wait in arp_queue
+        return True
+
+    def confirm(self, ip: str) -> None:
+        """neigh_confirm() from sock_confirm_neigh(): TCP saw the peer answer. Only `confirmed`
+        moves; the state changes at the entry's next timer (DELAY becomes REACHABLE, no probe)."""
         entry = self.entries.get(ip)
-        if entry is not None and entry.mac is not None and entry.state != "FAILED":
-            entry.state, entry.confirmed, entry.probes = "REACHABLE", now, 0
+        if entry is not None:
+            entry.confirmed = self.now
+
+    # --- what ARP teaches --------------------------------------------------------------
+
+    def update(self, entry: Neighbour, mac: str, new: str, *, override: bool) -> bool:
+        """neigh_update() with a link-layer address; returns whether anything changed."""
+        old, now = entry.state, self.now
+        if new == "REACHABLE":
+            entry.confirmed = now
+        if old in VALID:
+            if mac != entry.mac and not override:
+                return False  # a different answer inside locktime: the first one stands
+            if mac == entry.mac and new == "STALE":
+                new = old  # same address, still valid: keep the better state
+        changed = new != old or mac != entry.mac
+        if changed:
+            entry.updated = now
+        if new != old:
+            self._del_timer(entry)
+            if new == "PROBE":
+                entry.probes = 0
+            if new in IN_TIMER:
+                self._add_timer(entry, now + (self.reachable_time if new == "REACHABLE" else 0.0))
+            entry.state = new
+        if mac != entry.mac:
+            entry.mac = mac
+            if new != "REACHABLE":
+                entry.confirmed = now - 2 * self.reachable_time
+        if new != old and old not in VALID:
+            assert self.ops is not None
+            parked, entry.parked = entry.parked, []
+            self.ops.output(entry, parked)
+        return changed
+
+    # --- links going away ----------------------------------------------------------------
+
+    def flush_dev(self, dev: str) -> list[str]:
+        """neigh_flush_dev(): the interface went down or lost carrier; its entries go."""
+        gone = [ip for ip, e in self.entries.items() if e.dev == dev]
+        for ip in gone:
+            entry = self.entries.pop(ip)
+            self._del_timer(entry)
+            entry.parked = []
+        return gone
 
     def snapshot(self, now: float) -> dict[str, dict[str, str | None]]:
         """What `ip neigh show` prints, as {ip: {mac, state, dev}}; sorted by address."""
@@ -71,6 +250,7 @@ class NeighbourTable:
             return tuple(int(part) for part in ip.split("."))
 
         return {
-            ip: {"mac": e.mac, "state": e.current_state(now), "dev": e.dev}
+            ip: {"mac": e.mac if e.state in VALID else None, "state": e.state, "dev": e.dev}
             for ip, e in sorted(self.entries.items(), key=lambda kv: key(kv[0]))
+            if e.state != "NONE"  # iproute2 hides NUD_NONE entries by default
         }

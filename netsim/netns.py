@@ -13,12 +13,13 @@ from netsim.routing import RouteEntry
 class Iface:
     name: str
     mac: str
-    address: ipaddress.IPv4Interface | None
+    addresses: list[ipaddress.IPv4Interface]  # in the order added; the first of a subnet is its primary
     kind: str  # "loopback", "veth" or "bridge" (the bridge device, the host's own seat in the room)
     ns: str = ""  # the namespace it is in now
     up: bool = True
     peer: Iface | None = None  # the other end of a veth cable
     master: str | None = None  # the bridge this interface is a port of; its name is the port's name
+    carrier: bool = True  # what the kernel last saw of the link (netif_carrier_ok)
 
 
 @dataclass
@@ -46,15 +47,24 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
-        # Weak host model: every address of every interface that is up is "mine", whichever the port.
-        return {i.address.ip for i in self.ifaces.values() if i.address is not None and i.up}
+        """The `local` routes: every address of every interface, up or down (weak host model).
+
+        fib_add_ifaddr() adds a local route per address and a link going down keeps it (only the
+        connected and broadcast routes go), so a host's own address stays its own.
+        """
+        return {a.ip for i in self.ifaces.values() for a in i.addresses}
 
     def lo_up(self) -> bool:
         lo = self.ifaces.get("lo")
         return lo is not None and lo.up
 
-    def source_address(self, dev: str) -> str:
+    def source_address(self, dev: str, toward: str | None = None) -> str:
+        """inet_select_addr(): the device's address on the same network as `toward`, else its first."""
         iface = self.ifaces.get(dev)
-        if iface is not None and iface.address is not None:
-            return str(iface.address.ip)
-        return "127.0.0.1"
+        if iface is None or not iface.addresses:
+            return "127.0.0.1"
+        if toward is not None:
+            for address in iface.addresses:
+                if ipaddress.IPv4Address(toward) in address.network:
+                    return str(address.ip)
+        return str(iface.addresses[0].ip)

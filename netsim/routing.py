@@ -26,20 +26,18 @@ def lookup(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
-    lo_up: bool = True,
-    up: set[str] | None = None,
 ) -> NextHop | None:
-    """The local table first (own addresses and 127/8 go through lo), then longest prefix.
+    """The local table first (own addresses, and 127/8 once lo has 127.0.0.1), then longest prefix.
 
-    Routes through a device that is down are skipped, and with lo down the local table is empty:
-    a fresh namespace cannot even reach its own 127.0.0.1 ("Network is unreachable").
+    A fresh namespace's lo has no address until it first comes up, so it cannot even reach its
+    own 127.0.0.1 ("Network is unreachable"). Routes through a device that is down are not in
+    `routes` at all (fib_disable_ip() removed them); local ones stay, and point at lo, up or not.
     """
-    if lo_up and (dst in LOOPBACK_NET or dst in local_addresses):
+    loopback = any(a in LOOPBACK_NET for a in local_addresses)
+    if dst in local_addresses or (loopback and dst in LOOPBACK_NET):
         return NextHop("local", "lo")
     best: RouteEntry | None = None
     for route in routes:
-        if up is not None and route.dev not in up:
-            continue
         if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
             best = route
     if best is None:

@@ -88,7 +88,9 @@ def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
     if conn is None or conn.state != "SYN_SENT":
         return
     if seg.flags == "SA":
-        ns.neigh.confirm(ipv4.nexthop(ns, seg.src_ip), sim.now)
+        # tcp_ack() sets sk_dst_pending_confirm; the ACK below confirms the neighbour on its way out
+        # (sock_confirm_neigh() in ip_finish_output2()).
+        ns.neigh.confirm(ipv4.nexthop(ns, seg.src_ip))
         conn.state = "connected"
         ipv4.output(sim, ns, Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1))
     elif seg.flags == "RA":

@@ -8,11 +8,12 @@ import http.server
 import io
 import os
 import shutil
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from netsim.lab.netns import apt_install
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -27,19 +28,11 @@ CHROMIUM_ARGS = [
 
 def find_chromium() -> tuple[str | None, str]:
     """(path, reason): Debian's chromium, installed with apt when we are root and it is missing."""
+    if shutil.which("chromium") is None and apt_install("chromium") is False and os.geteuid() == 0:
+        return None, "could not install chromium with apt-get (Debian package `chromium`)"
     path = shutil.which("chromium")
     if path:
         return path, ""
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("\nbrowser tests: installing Debian's chromium with apt-get (first run only)...", flush=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-            if done.returncode != 0:
-                return None, f"could not install chromium with apt-get: {done.stderr.strip()[-200:]}"
-        path = shutil.which("chromium")
-        if path:
-            return path, ""
     return None, "Chromium is not installed (Debian package `chromium`) and cannot be installed without root and apt"
 
 

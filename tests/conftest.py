@@ -1,11 +1,14 @@
-"""Shared helpers: small scenarios written inline, beside the tests that use them."""
+"""Shared helpers: small scenarios written inline, beside the tests that use them; the order the
+tests run in when pytest-xdist spreads them over several workers (`make test`)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import textwrap
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -55,10 +58,39 @@ def simulate(steps: str, **kwargs: object) -> Trace:
     return run(room(steps, **kwargs))  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site as `mkdocs build --strict` writes it, built once per test run."""
-    out = tmp_path_factory.mktemp("site")
+@cache
+def kernel_wait(scenario: Path) -> float:
+    """Seconds a replay of this scenario waits on real kernel timers: netsim's clock at its end."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(scenario))
+    return trace.steps[-1].time if trace.steps else 0.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, start the tests that wait on kernel timers first, one at the head of each worker.
+
+    They sleep rather than compute (post three's lab and script each wait two minutes for SYN
+    retries), so the run takes as long as the longest wait plus the rest spread over the workers,
+    not the sum of the waits. `make test` passes --maxschedchunk=1, so xdist hands each worker
+    two tests to start with: items 0-1 to the first, 2-3 to the second, and so on. Putting the
+    waits at the even places, longest first, starts each on a worker of its own.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: the order in the files is the clearest to read
+    waiting = [item for item in items if item.get_closest_marker("waits")]
+    waiting.sort(key=lambda item: -item.get_closest_marker("waits").args[0])  # type: ignore[union-attr]
+    rest = [item for item in items if not item.get_closest_marker("waits")]
+    ordered: list[pytest.Item] = []
+    for i, item in enumerate(waiting):
+        ordered.append(item)
+        if i < len(rest):
+            ordered.append(rest[i])
+    ordered.extend(rest[len(waiting) :])
+    items[:] = ordered
+
+
+def _build_site(out: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
         cwd=ROOT,
@@ -68,6 +100,23 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as `mkdocs build --strict` writes it, built once per test run (also under xdist:
+    the first worker to need it builds it, holding a lock, and the others read the same folder)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        out = tmp_path_factory.mktemp("site")
+        _build_site(out)
+        return out
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every worker of this run
+    out = shared / "built-site"
+    with open(shared / "built-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built-site.complete").exists():
+            _build_site(out)
+            (shared / "built-site.complete").touch()
     return out
 
 

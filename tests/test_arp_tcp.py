@@ -32,11 +32,14 @@ def test_an_unanswered_request_is_sent_three_times_then_fails() -> None:
 
 
 def test_reachable_becomes_stale_after_thirty_seconds() -> None:
+    # neigh_timer_handler(): still alive while now <= confirmed + reachable_time (time_before_eq)
     trace = simulate("""
         - {id: ask, arp: {by: a, target: 10.0.0.11}}
-        - {id: later, wait: 30}
+        - {id: just-before, wait: 29.9}
+        - {id: later, wait: 0.2}
     """)
-    assert trace.steps[1].neigh["a"]["10.0.0.11"]["state"] == "STALE"
+    assert trace.steps[1].neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert trace.steps[2].neigh["a"]["10.0.0.11"]["state"] == "STALE"
 
 
 # The observed matrix from linux-facts.md: host listeners on 127.0.0.1:8080, 10.0.0.1:8081 and

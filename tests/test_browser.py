@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
 POST = "/posts/margarets-room.html"
 CHROMIUM, WHY_NOT = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason=f"browser tests skipped: {WHY_NOT}")]
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +113,58 @@ def test_instant_navigation_keeps_the_stepper_working(page: object) -> None:
     page.wait_for_selector(".ns-stepper.ns-js")  # type: ignore[attr-defined]
     page.click(".ns-next")  # type: ignore[attr-defined]
     assert page.locator(".ns-count").inner_text() == "Step 2 of 19"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("transport", ["http", "file"])
+def test_the_stepper_starts_from_a_folder_too(browser: tuple[object, str], built_site: Path, transport: str) -> None:
+    # Opened from the folder the theme's document$ never fires; the stepper must start anyway.
+    chromium, base = browser
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(root + POST)
+    assert page.locator(".ns-count").inner_text() == "Step 1 of 19"
+    page.click(".ns-next")
+    page.click(".ns-next")
+    assert page.locator(".ns-count").inner_text() == "Step 3 of 19"
+    assert visible_step(page) == "margarets-room-step-3"
+    assert errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("transport", ["http", "file"])
+@pytest.mark.parametrize("width", [320, 390, 1280])
+def test_a_deep_link_lands_with_the_controls_below_the_header(
+    browser: tuple[object, str], built_site: Path, transport: str, width: int
+) -> None:
+    chromium, base = browser
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(root + POST + "#margarets-room-step-7", wait_until="load")
+    page.wait_for_timeout(200)  # the browser's own jump to the id comes after load
+    assert page.locator(".ns-count").inner_text() == "Step 7 of 19"
+    header = page.evaluate("() => document.querySelector('.md-header').getBoundingClientRect().bottom")
+    box = page.locator(".ns-stepper-controls").bounding_box()
+    assert box is not None and header <= box["y"] and box["y"] + box["height"] <= 800, (header, box)
+    context.close()
+
+
+@pytest.mark.parametrize("width", [320, 1280])
+@pytest.mark.parametrize("path", ["/index.html", POST, "/posts/three-ways-to-say-no.html"])
+def test_the_error_line_is_never_cut_off(browser: tuple[object, str], width: int, path: str) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(base + path)
+    cut = page.evaluate(
+        "() => [...document.querySelectorAll('pre code')].filter(c => c.textContent.includes('connection refused'))"
+        ".map(c => c.scrollWidth - c.clientWidth)"
+    )
+    assert cut and all(c <= 1 for c in cut), f"the error line's code block hides {cut} px at {width} px"
+    context.close()
 
 
 def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> None:

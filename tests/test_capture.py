@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from scapy.all import ARP, ICMP, IP, TCP, Ether, IPerror, TCPerror, rdpcap
+from scapy.layers.inet import ICMP, IP, TCP, IPerror, TCPerror  # not scapy.all: a third of the import time
+from scapy.layers.l2 import ARP, Ether
+from scapy.utils import rdpcap
 
 from netsim.frames import Arp, Icmp, Tcp
 from netsim.scenario import load_scenario

@@ -69,8 +69,10 @@ def test_the_bridge_learns_before_it_looks_up() -> None:
     assert hop.reason == "destination is on the port it came from"
 
 
-def test_a_bridge_port_set_down_gets_no_copies_and_forwards_to_it_are_dropped() -> None:
-    """Guards: a port whose device is down still flooded or forwarded to (BR_STATE_DISABLED)."""
+def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> None:
+    """Guards: a port whose device is down still flooded to, or still holding its learned MACs.
+    br_stp_disable_port() flushes them (br_fdb_delete_by_port()); the lab agrees
+    (tests/lab_scenarios/port-down-flushes-fdb.yaml)."""
     trace = simulate("""
         - {id: b-speaks, send: {by: b, dst: broadcast}}
         - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
@@ -81,12 +83,12 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forwards_to_it_are_dropped() 
         - {id: to-b-again, send: {by: a, dst: b}}
     """)
     assert trace.step("p2-down").links["host"]["p2"]["state"] == "DOWN"
+    assert MAC["b"] not in trace.step("p2-down").fdb["br0"]
     assert trace.step("unknown").frames[0].out_ports == ("p3",)
     assert trace.step("bcast").frames[0].out_ports == ("p3", "br0")
     hop = trace.step("to-b").frames[0]
-    assert (hop.decision, hop.reason) == ("drop", "p2 is down")
-    assert trace.step("to-b").arrivals == []
-    assert trace.step("to-b-again").frames[0].out_ports == ("p2",)
+    assert (hop.decision, hop.out_ports) == ("flood", ("p3",))
+    assert trace.step("to-b-again").frames[0].out_ports == ("p2", "p3")
 
 
 # --- ARP and the neighbour table: known neighbours, DELAY and PROBE --------------------------------
@@ -104,16 +106,43 @@ def test_a_request_from_a_known_neighbour_keeps_a_better_state() -> None:
     assert trace.step("b-probes").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
 
 
+class _Clock:
+    now = 0.0
+
+    def schedule(self, delay: float, callback: object) -> None:
+        pass
+
+
+class _Ops:
+    def solicit(self, entry: object) -> None:
+        pass
+
+    def output(self, entry: object, parked: object) -> None:
+        pass
+
+    def error_report(self, entry: object, parked: object) -> None:
+        pass
+
+
 def test_a_request_from_a_known_neighbour_with_a_new_mac_updates_the_entry() -> None:
-    """Guards: a neighbour update that keeps the old MAC (neigh_update() with OVERRIDE)."""
-    table = NeighbourTable()
-    table.update("10.0.0.11", "eth0", MAC["b"], "REACHABLE", 0.0, create=True)
-    entry = table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "STALE", 1.0, create=True)
-    assert entry is not None and (entry.mac, entry.state) == ("02:00:00:00:00:99", "STALE")
+    """Guards: a neighbour update that keeps the old MAC (neigh_update() with OVERRIDE), or that
+    takes a different answer inside locktime without it (arp_process(): the first answer wins)."""
+    clock, table = _Clock(), NeighbourTable()
+    table.attach(clock, _Ops())
+    entry = table.lookup("10.0.0.11", "eth0")
+    table.update(entry, MAC["b"], "REACHABLE", override=False)
+    clock.now = 0.5
+    assert not table.update(entry, "02:00:00:00:00:98", "REACHABLE", override=False)  # inside locktime
+    assert entry.mac == MAC["b"]
+    clock.now = 1.0
+    table.update(entry, "02:00:00:00:00:99", "STALE", override=True)  # neigh_event_ns() overrides
+    assert (entry.mac, entry.state) == ("02:00:00:00:00:99", "STALE")
     # The same MAC again, as STALE: a REACHABLE entry stays REACHABLE.
-    table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "REACHABLE", 2.0, create=True)
-    table.update("10.0.0.11", "eth0", "02:00:00:00:00:99", "STALE", 3.0, create=True)
-    assert table.get("10.0.0.11").state == "REACHABLE"  # type: ignore[union-attr]
+    clock.now = 2.0
+    table.update(entry, "02:00:00:00:00:99", "REACHABLE", override=False)
+    clock.now = 3.0
+    table.update(entry, "02:00:00:00:00:99", "STALE", override=True)
+    assert entry.state == "REACHABLE"
 
 
 def test_using_a_stale_entry_goes_to_delay_then_probe_then_reachable() -> None:
@@ -121,7 +150,7 @@ def test_using_a_stale_entry_goes_to_delay_then_probe_then_reachable() -> None:
     delay_first_probe_time with no confirmation -> PROBE with a unicast request -> REACHABLE."""
     trace = simulate(f"""
         - {{id: ask, arp: {{by: a, target: 10.0.0.11}}}}
-        - {{id: stale, wait: 30}}
+        - {{id: stale, wait: 31}}
         - {{id: use, connect: {{by: a, to: '10.0.0.11:80'}}}}
         - {{id: almost, wait: {DELAY_FIRST_PROBE - 0.5}}}
         - {{id: probe, wait: 0.5}}
@@ -142,7 +171,7 @@ def test_an_unanswered_probe_is_sent_ucast_solicit_times_then_fails() -> None:
     """Guards: PROBE retrying broadcast, forever, or a wrong number of times before FAILED."""
     trace = simulate(f"""
         - {{id: ask, arp: {{by: a, target: 10.0.0.11}}}}
-        - {{id: stale, wait: 30}}
+        - {{id: stale, wait: 31}}
         - {{id: use, connect: {{by: a, to: '10.0.0.11:80'}}}}
         - {{id: b-gone, link_set: {{by: b, dev: eth0, up: false}}}}
         - {{id: probing, wait: {DELAY_FIRST_PROBE}}}
@@ -150,7 +179,8 @@ def test_an_unanswered_probe_is_sent_ucast_solicit_times_then_fails() -> None:
     """)
     assert trace.step("probing").neigh["a"]["10.0.0.11"]["state"] == "PROBE"
     probes = trace.step("probing").frames + trace.step("given-up").frames
-    assert [(h.dst, h.decision) for h in probes] == [(MAC["b"], "forward")] * UCAST_SOLICIT
+    # b's port lost carrier with b's eth0 and forgot b's MAC: the unicast probes are flooded.
+    assert [(h.dst, h.decision) for h in probes] == [(MAC["b"], "flood")] * UCAST_SOLICIT
     assert trace.step("given-up").neigh["a"]["10.0.0.11"]["state"] == "FAILED"
 
 
@@ -159,14 +189,16 @@ def test_a_confirmed_connection_cancels_the_probe() -> None:
     trace = simulate(
         f"""
         - {{id: ask, arp: {{by: a, target: 10.0.0.1}}}}
-        - {{id: stale, wait: 30}}
+        - {{id: stale, wait: 31}}
         - {{id: use, connect: {{by: a, to: '10.0.0.1:80'}}}}
         - {{id: later, wait: {DELAY_FIRST_PROBE}}}
         """,
         listeners="0.0.0.0:80",
     )
     assert trace.step("use").outcome == "connected"
-    assert trace.step("use").neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
+    # neigh_confirm() only moves `confirmed`; DELAY turns REACHABLE at its timer, with no probe.
+    assert trace.step("use").neigh["a"]["10.0.0.1"]["state"] == "DELAY"
+    assert trace.step("later").neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
     asked = [h for h in trace.step("later").frames if h.src == MAC["a"] and "who-has" in h.what]
     assert asked == []  # a sends no probe (the host may probe a: its own entry was only used)
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import kernel_wait
 
 from netsim.lab.netns import ensure_nft, missing_requirement
 from netsim.render.labscript import render
@@ -15,8 +16,12 @@ from netsim.scenario import load_scenario
 from netsim.simulation import run
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml"))
+SCENARIOS = [
+    pytest.param(path, id=path.stem, marks=pytest.mark.waits(kernel_wait(path)))
+    for path in sorted(ROOT.glob("diagrams/*.yaml"))
+]
 REASON = missing_requirement()
+pytestmark = pytest.mark.lab
 
 FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
@@ -51,7 +56,7 @@ def parse(output: str) -> dict[str, dict]:
 
 
 @pytest.mark.skipif(REASON is not None, reason=f"the script needs what the lab needs: {REASON}")
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
     if any(h.drop_tcp_ports or h.reject_tcp_ports for h in loaded.hosts.values()):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,17 +59,34 @@ def bridge_cmd(host: str, *args: str) -> str:
     return run("bridge", "-n", ns_name(host), *args)
 
 
+def apt_install(package: str) -> bool:
+    """Install a Debian package with apt-get when we are root; True when its command is then there.
+
+    One install at a time: parallel test workers may all find the package missing at once, and
+    apt-get refuses to run while another holds its lock. The lock file serialises them, and the
+    ones that waited find the package installed.
+    """
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return False
+    with open(os.path.join(tempfile.gettempdir(), "netsim-apt-get.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if shutil.which(COMMAND_OF.get(package, package)):
+            return True
+        print(f"installing {package} with apt-get (first run only)", file=sys.stderr, flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt-get on the machine: wait for it
+        for cmd in (["apt-get", *wait, "update", "-qq"], ["apt-get", *wait, "install", "-y", "-qq", package]):
+            subprocess.run(cmd, capture_output=True, env=env, check=False)
+    return shutil.which(COMMAND_OF.get(package, package)) is not None
+
+
+COMMAND_OF = {"nftables": "nft"}
+
+
 def ensure_nft() -> str | None:
     """nftables for a scenario with a firewall: installed with apt when we are root; else why not."""
-    if shutil.which("nft"):
+    if shutil.which("nft") or apt_install("nftables"):
         return None
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("lab: installing nftables with apt-get (this scenario has a firewall)", file=sys.stderr, flush=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nftables"]):
-            subprocess.run(cmd, capture_output=True, env=env, check=False)
-        if shutil.which("nft"):
-            return None
     return "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
 
 

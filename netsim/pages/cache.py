@@ -2,6 +2,10 @@
 
 The key hashes the scenario file, the figure's arguments, every source file of netsim and the
 Graphviz version, so an edit to any of them renders afresh and nothing stale is ever served.
+
+The cache lives outside the checkout (in the user's cache folder): every key can be computed
+from files in a pull request, so a cache folder inside the checkout could arrive pre-filled with
+figures that were never rendered, or escaped, here.
 """
 
 from __future__ import annotations
@@ -34,9 +38,15 @@ def code_salt() -> str:
     return digest.hexdigest()
 
 
+def default_dir() -> Path:
+    """$XDG_CACHE_HOME/the-bottom-six/figures, else ~/.cache/the-bottom-six/figures."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "the-bottom-six" / "figures"
+
+
 class FigureCache:
-    def __init__(self, root: Path) -> None:
-        setting = os.environ.get("NETSIM_CACHE_DIR", str(root / ".cache" / "netsim"))
+    def __init__(self) -> None:
+        setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir()))
         self.dir = Path(setting) if setting != "off" else None
         self.salt = code_salt() if self.dir else ""
         self.hits = self.misses = 0
