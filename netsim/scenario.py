@@ -420,10 +420,10 @@ def scenario_path(root: Path, name: str) -> Path:
     return path
 
 
-def _safe(text: str) -> str:
-    """A name from outside, fit to repeat in a one-line error."""
+def _safe(text: str, limit: int = 300) -> str:
+    """A name or path from outside, fit to repeat in a one-line error (its end kept: the file's name)."""
     shown = repr(text)[1:-1]
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return shown if len(shown) <= limit else "..." + shown[-(limit - 3) :]
 
 
 def parse_scenario(text: str | bytes, file: str = "scenario.yaml") -> Scenario:

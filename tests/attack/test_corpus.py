@@ -194,6 +194,7 @@ def test_every_field_that_accepts_a_shell_payload_is_free_text() -> None:
     assert accepted and all(f.rsplit(".", 1)[-1] in ("title", "description", "label") for f in accepted), accepted
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"running the scripts needs what the lab needs: {REASON}")
 @pytest.mark.parametrize("payload", ACCEPTED_IN_TEXT)
 def test_hostile_text_runs_in_the_script_and_creates_nothing(payload: str, tmp_path: Path) -> None:
@@ -209,6 +210,7 @@ def test_hostile_text_runs_in_the_script_and_creates_nothing(payload: str, tmp_p
     assert not mark.exists()
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"lab unavailable: {REASON}")
 def test_hostile_text_in_the_lab_agrees_and_creates_nothing(tmp_path: Path) -> None:
     if ensure_nft():
