@@ -205,9 +205,9 @@ def test_hostile_text_runs_in_the_script_and_creates_nothing(payload: str, tmp_p
     script = tmp_path / "hostile.sh"
     script.write_text(render(scenario))
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, check=False)
+    assert not mark.exists(), "a payload ran"
     assert done.returncode == 0, done.stderr[-2000:]
     assert "connect 10.0.0.11:90 -> connected" in done.stdout  # the script really ran every step
-    assert not mark.exists()
 
 
 @pytest.mark.lab
