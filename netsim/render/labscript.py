@@ -57,9 +57,10 @@ ask_arp() {{  # host target-ip: the question "who has target-ip?", on the way th
   # The kernel only asks when it has a packet to deliver, and that packet would add traffic the
   # post does not describe. So we write the question ourselves, after creating the INCOMPLETE
   # entry the kernel would have made; the answer and every table change are the kernel's own.
-  local dev mine
-  read -r dev mine < <(ip -n "lab-$1" -j route get "$2" |
-    python3 -c 'import json, sys; r = json.load(sys.stdin)[0]; print(r["dev"], r["prefsrc"])')
+  local route dev mine
+  route=$(ip -n "lab-$1" -o route get "$2")   # "TARGET dev DEV src ADDRESS uid 0 ..."
+  dev=${{route#* dev }}; dev=${{dev%% *}}
+  mine=${{route#* src }}; mine=${{mine%% *}}
   ip -n "lab-$1" neigh replace "$2" dev "$dev" nud incomplete
   ip netns exec "lab-$1" python3 - "$dev" "$mine" "$2" <<'PY'
 import socket, sys
