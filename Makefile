@@ -12,13 +12,14 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 WORKERS ?= 4
 XDIST   := -n $(WORKERS) --maxschedchunk=1
 
-.PHONY: serve build test lint format check lab bench audit clean
+.PHONY: serve build test lint format check lab bench audit clean mutants
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
 	@echo "==> creating $(VENV) and installing pinned dependencies (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 ## serve: build the site and serve it with live reload on http://127.0.0.1:$(PORT) (make serve PORT=8001)
@@ -60,8 +61,19 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf site .cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf site .cache .pytest_cache .ruff_cache .hypothesis mutants
 
 ## audit: bytes on first load and Lighthouse scores per post (needs Node.js and Chromium)
 audit: $(STAMP)
 	$(BIN)/python audit/run.py
+
+## mutants: mutation testing with mutmut (pinned, own venv) against the fast tests; slow, per module
+MUTANTS_VENV := .venv-mutants
+$(MUTANTS_VENV)/.installed: requirements.txt requirements-mutants.txt
+	@echo "==> creating $(MUTANTS_VENV) with mutmut (first run only)"
+	$(PYTHON) -m venv $(MUTANTS_VENV)
+	$(MUTANTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutants.txt
+	@touch $@
+
+mutants: $(MUTANTS_VENV)/.installed
+	$(MUTANTS_VENV)/bin/python benchmarks/mutants.py $(MODULES)

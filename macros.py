@@ -23,7 +23,7 @@ for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")
 from netsim.pages import postguard  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
 from netsim.pages.macros import Page  # noqa: E402
-from netsim.render import escape  # noqa: E402 - after the purge above, on purpose
+from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
 
 _state: dict[str, Any] = {}
 
@@ -61,6 +61,8 @@ def on_pre_page_macros(env: Any) -> None:
 def on_post_build(env: Any) -> None:
     book, site = _state["book"], Path(env.conf["site_dir"])
     book.figures.write_figures(book.used_figures, site)
+    (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
+    (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     book.write_downloads(site)
 
 

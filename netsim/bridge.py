@@ -158,8 +158,12 @@ class Bridge:
         # br_flood()/should_deliver(): never back out of the ingress port unless hairpin is on
         key = flag or "all"
         if key not in self._eligible:
+            # br_add_if() puts a new port at the head of port_list (list_add_rcu()), and br_flood()
+            # walks it from there: the newest port gets its copy first. It decides who answers first.
             eligible = tuple(
-                name for name, flags in self.ports.items() if (flag is None or getattr(flags, flag)) and flags.enabled
+                name
+                for name, flags in reversed(self.ports.items())
+                if (flag is None or getattr(flags, flag)) and flags.enabled
             )
             self._eligible[key] = (eligible, {name: i for i, name in enumerate(eligible)})
         eligible, index = self._eligible[key]

@@ -1,4 +1,4 @@
-"""`python -m netsim`: run, check and describe scenarios from the command line."""
+"""`netsim` (or `python -m netsim`): start a post, run, check and describe scenarios."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ import sys
 from pathlib import Path
 
 from netsim.errors import NetsimError, ScenarioError
+from netsim.scaffold import ScaffoldError
 
 EXIT_BAD_INPUT = 2
 EXIT_LAB_UNAVAILABLE = 3
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m netsim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="netsim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    new = sub.add_parser("new", help="start a post: a scenario, a post that builds green, and its nav entry")
+    new.add_argument("name", help="the post's name in file names and addresses, e.g. two-seats")
+    new.add_argument("--title", help="the post's title (default: from the name)")
 
     run = sub.add_parser("run", help="simulate a scenario and print its trace")
     run.add_argument("file", type=Path)
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
-    except ScenarioError as exc:
+    except (ScenarioError, ScaffoldError) as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NetsimError as exc:
@@ -67,6 +72,14 @@ def one_line(text: str, limit: int = 2000) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     from netsim.scenario import load_scenario
 
+    if args.command == "new":
+        from netsim.scaffold import new_post
+
+        written = new_post(Path.cwd(), args.name, args.title)
+        for path in written:
+            print(f"wrote {path.relative_to(Path.cwd())}")
+        print("next: make serve, open the new post, and tell its story; `make check` before a pull request")
+        return 0
     if args.command == "run":
         from netsim.render.text import render
         from netsim.simulation import run
@@ -79,8 +92,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         files = args.files or sorted(Path("diagrams").glob("*.yaml"))
         if not files:
             raise ScenarioError("diagrams", 0, "", "no scenario files found; expected diagrams/*.yaml")
+        from netsim.simulation import run
+
         for file in files:
             scenario = load_scenario(file)
+            run(scenario)  # what only playing the story finds: a route or rename the kernel refuses then
             print(f"ok  {scenario.file}: {len(scenario.steps)} steps")
         return 0
     if args.command == "schema":

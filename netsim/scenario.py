@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
 from netsim.errors import ScenarioError
 from netsim.schema import (
+    IFNAME_PATTERN,
     Cidr,
     Dst,
     Endpoint,
@@ -60,6 +61,7 @@ REACHABLE = Range(
 )
 WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s a step")
 TCP_PORT = Range(1, 65535, "a TCP port")
+IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 
 # --- Topology ------------------------------------------------------------------------------
@@ -104,6 +106,11 @@ class Interface:
     mac: Mac | None = option("The interface's MAC (its name badge). Derived from the name if omitted.", None)
     address: Cidr | None = option("IPv4 address with prefix, e.g. 10.88.0.3/16.", None)
     plug: Plug | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
+    duplicate: bool = option(
+        "The address is also another host's, on purpose (an address conflict the kernel allows); "
+        "otherwise a repeated address is refused as a mistake.",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -372,6 +379,18 @@ class Scenario:
         """The interface a step means when it names none: the host's only one."""
         return self.static_devs(host)[0]
 
+    def plug_order(self, bridge: str) -> list[str]:
+        """The order the lab plugs a bridge's ports in: hosts' cables as the hosts are listed, then
+        empty seats. The kernel floods the newest port first, so the order is part of the story."""
+        plugged = [
+            end
+            for host in self.hosts.values()
+            for iface in host.interfaces.values()
+            for target, _, end in [(iface.plug or "").partition(".")]
+            if target == bridge
+        ]
+        return plugged + [p for p in self.bridges[bridge].ports if p not in plugged]
+
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
         return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
@@ -496,8 +515,14 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
             if dev in s.bridges and s.bridges[dev].host == hname:
                 raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
+            if not iface.plug and not s.host_at(hname, dev):
+                raise src.error(
+                    where,
+                    f"{hname}.{dev} is not plugged anywhere, yet the host has it: a veth interface always has "
+                    "another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
+                )
             if not iface.plug:
-                continue
+                continue  # the other end names this one
             target, dot, end = iface.plug.partition(".")
             if not dot:
                 raise src.error((*where, "plug"), f"{iface.plug!r} is not 'BRIDGE.PORT' or 'HOST.INTERFACE'")
@@ -522,24 +547,81 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 other_host, other_dev = plugged[iface.plug]
                 raise src.error((*where, "plug"), f"{iface.plug} already has {other_host}.{other_dev}'s cable")
             plugged[iface.plug] = (hname, dev)
+        _check_gateways(s, hname, src)
+        sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
-            _check_bind(s, hname, text, (*path_of(host), "listeners", i), src)
+            sockets.listen(text, (*path_of(host), "listeners", i), src)
 
 
-def _check_bind(s: Scenario, host: str, text: str, where: tuple, src: Source) -> None:
-    """bind() fails with EADDRNOTAVAIL for an address the host does not have."""
-    parsed = parse_endpoint(text)
-    assert parsed is not None  # the schema checked the shape
-    addr = parsed[0]
-    mine = _addresses(s)[host]
-    if addr != ANY and addr not in LOOPBACK_NET and addr not in mine:
-        have = ", ".join(["0.0.0.0", "127.0.0.1", *sorted(str(a) for a in mine)])
-        raise src.error(where, f"{host} has no address {addr} to listen on; expected one of: {have}")
+def _check_gateways(s: Scenario, host: str, src: Source) -> None:
+    """fib_check_nh(): a gateway must be on one of the host's own networks (on the route's device,
+    when it names one); otherwise `ip route add` fails with "Nexthop has invalid gateway"."""
+    h = s.hosts[host]
+    nets = {dev: ipaddress.IPv4Interface(i.address).network for dev, i in h.interfaces.items() if i.address}
+    nets |= {
+        b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
+    }
+    wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
+    wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
+    for where, via, dev in wanted:
+        candidates = {dev: nets[dev]} if dev in nets else ({} if dev else nets)
+        if not any(ipaddress.IPv4Address(via) in net for net in candidates.values()):
+            on = f"{dev}'s network" if dev else "any of its networks"
+            have = ", ".join(f"{d} {n}" for d, n in sorted(candidates.items())) or "none"
+            raise src.error(
+                where,
+                f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+            )
+
+
+class Sockets:
+    """What bind() and listen() would say in one host's namespace, step by step.
+
+    inet_bind() refuses an address the namespace does not have (EADDRNOTAVAIL; ip_nonlocal_bind
+    is 0), and inet_csk_bind_conflict() refuses a port already listened on at the same address or
+    with the wildcard on either side (EADDRINUSE; SO_REUSEADDR does not help against a listener,
+    only SO_REUSEPORT would, and the lab does not set it).
+    """
+
+    def __init__(self, s: Scenario, host: str) -> None:
+        h = s.hosts[host]
+        self.host = host
+        self.exists = not h.absent
+        self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
+        self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
+        self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
+
+    def listen(self, text: str, where: tuple, src: Source) -> None:
+        parsed = parse_endpoint(text)
+        assert parsed is not None  # the schema checked the shape
+        addr, port = parsed
+        if not self.exists:
+            raise src.error(where, f"{self.host} has no namespace yet; expected a netns_add step before this one")
+        local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        if not local:
+            have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
+            raise src.error(
+                where,
+                f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
+                f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
+            )
+        for other, other_port, other_text in self.bound:
+            if other_port == port and (other == addr or ANY in (other, addr)):
+                raise src.error(
+                    where,
+                    f"{self.host} already listens on {other_text}; the kernel refuses a second listener on "
+                    f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
+                )
+        self.bound.append((addr, port, text))
+
+    def close(self, text: str) -> None:
+        self.bound = [b for b in self.bound if b[2] != text]
 
 
 def _validate_unique(s: Scenario, src: Source) -> None:
     macs: dict[str, str] = {}
-    addrs: dict[Any, str] = {}
+    addrs: dict[Any, tuple[str, str]] = {}  # address -> (host, interface)
 
     def claim_mac(mac: str, owner: str, where: tuple) -> None:
         if not is_valid_source(mac):
@@ -552,29 +634,34 @@ def _validate_unique(s: Scenario, src: Source) -> None:
             raise src.error(where, f"MAC {mac} is already worn by {macs[mac]}; every badge must be unique")
         macs[mac] = owner
 
-    def claim_addr(text: str | None, owner: str, where: tuple) -> None:
+    def claim_addr(text: str | None, host: str, owner: str, where: tuple, duplicate: bool = False) -> None:
         if not text:
             return
         ip = ipaddress.IPv4Interface(text).ip
-        if ip in addrs:
-            raise src.error(where, f"address {ip} is already used by {addrs[ip]}")
-        addrs[ip] = owner
+        if ip in addrs and not (duplicate and addrs[ip][0] != host):
+            hint = "" if duplicate else "; if two hosts share it on purpose, say `duplicate: true`"
+            raise src.error(where, f"address {ip} is already used by {addrs[ip][1]}{hint}")
+        addrs.setdefault(ip, (host, owner))
 
     for bname, bridge in s.bridges.items():
         where = path_of(bridge)
         claim_mac(s.bridge_mac(bname), f"bridge {bname}", (*where, "mac"))
-        claim_addr(bridge.address, f"bridge {bname}", (*where, "address"))
+        claim_addr(bridge.address, bridge.host, f"bridge {bname}", (*where, "address"))
         for pname, port in bridge.ports.items():
             claim_mac(s.port_mac(bname, pname), f"port {bname}.{pname}", (*path_of(port), "mac"))
     for hname, host in s.hosts.items():
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
             claim_mac(s.host_mac(hname, dev), f"{hname}.{dev}", (*where, "mac"))
-            claim_addr(iface.address, f"{hname}.{dev}", (*where, "address"))
+            claim_addr(iface.address, hname, f"{hname}.{dev}", (*where, "address"), iface.duplicate)
 
 
 def _validate_steps(s: Scenario, src: Source) -> None:
     seen: set[str] = set()
+    sockets = {name: Sockets(s, name) for name in s.hosts}
+    for name, host in s.hosts.items():
+        for text in host.listeners:
+            sockets[name].listen(text, (), src)  # checked with its line by _validate_topology
     for step in s.steps:
         where = path_of(step)
         if step.id in seen:
@@ -606,8 +693,10 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"bridge {action.bridge} has no port {action.port!r}; "
                     f"expected one of: {_names(s.bridges[action.bridge].ports)}",
                 )
-        elif step.action in ("listen", "close"):
-            _check_bind(s, by, action.bind, (*apath, "bind"), src)
+        elif step.action == "listen":
+            sockets[by].listen(action.bind, (*apath, "bind"), src)
+        elif step.action == "close":
+            sockets[by].close(action.bind)
         elif step.action == "netns_add":
             if action not in s.hosts or not s.hosts[action].absent:
                 absent = [h for h, host in s.hosts.items() if host.absent]
@@ -622,6 +711,11 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 raise src.error(
                     (*apath, "master"), f"{action.master!r} is not a bridge of {by}; expected one of: {_names(owned)}"
                 )
+        for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
+            name = getattr(action, field_name)
+            if not IFNAME_RE.fullmatch(name) or name == "lo":
+                raise src.error((*apath, field_name), _bad_ifname(name))
+        _follow_addresses(step, sockets)
     _validate_real_time(s, src)
 
 
@@ -646,23 +740,6 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
             )
 
 
-def _addresses(s: Scenario) -> dict[str, set[ipaddress.IPv4Address]]:
-    """Every host's own addresses, gathered in one pass (checks look them up, never rescan)."""
-    cached = s.__dict__.get("_addresses_by_host")
-    if cached is None:
-        cached = {h: set() for h in s.hosts}
-        for bridge in s.bridges.values():
-            if bridge.address:
-                cached[bridge.host].add(ipaddress.IPv4Interface(bridge.address).ip)
-        for host, h in s.hosts.items():
-            cached[host].update(ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address)
-        for st in s.steps:
-            if st.addr_add and st.addr_add.by in cached:
-                cached[st.addr_add.by].add(ipaddress.IPv4Interface(st.addr_add.address).ip)
-        s.__dict__["_addresses_by_host"] = cached
-    return cached
-
-
 def _devices(s: Scenario) -> dict[str, list[str]]:
     """Every interface a host may have at some step, gathered in one pass over the steps."""
     cached = s.__dict__.get("_devices_by_host")
@@ -678,6 +755,27 @@ def _devices(s: Scenario) -> dict[str, list[str]]:
                 cached[st.link_rename.by].append(st.link_rename.name)
         s.__dict__["_devices_by_host"] = cached
     return cached
+
+
+def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
+    """Keep each host's bindable addresses in step with the story."""
+    if step.netns_add:
+        sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
+    elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
+        sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
+    elif step.addr_add:
+        sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+
+
+def _bad_ifname(name: str) -> str:
+    why = (
+        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
+        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
+        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
+    )
+    if name == "lo":
+        why = "every namespace has its own lo already"
+    return f"{name!r} is not a usable interface name: {why}"
 
 
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:

@@ -54,6 +54,7 @@ class Simulation:
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
+        self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self._build()
 
     # --- topology ---------------------------------------------------------------------
@@ -71,7 +72,9 @@ class Simulation:
         dynamic = s.dynamic_ports()
         for name, br in s.bridges.items():
             owner = self.namespaces[br.host]
-            for pname, port in br.ports.items():
+            self._port_order[name] = {p: i for i, p in enumerate([*br.ports, name])}
+            for pname in s.plug_order(name):
+                port = br.ports[pname]
                 if (name, pname) in dynamic:
                     continue  # plugged in by a later step
                 flags = PortFlags(port.learning, port.flood, port.mcast_flood, port.bcast_flood, port.hairpin)
@@ -209,20 +212,23 @@ class Simulation:
         owner = self.namespaces[self.scenario.bridges[bridge.name].host]
         for port in d.out_ports:
             if port == bridge.name:
-                self._queue.append(lambda: self._receive(owner, bridge.name, frame, index))
+                # br_pass_frame_up() -> netif_receive_skb(): the host handles its copy at once, while
+                # the copies sent over veth cables wait in the backlog (netif_rx()). The host answers first.
+                self._receive(owner, bridge.name, frame, index)
             else:
                 self._over_cable(owner.ifaces[port], frame, index)
 
     def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> int:
         if self._current is None:
             return -1
+        order = self._port_order[bridge.name]
         hop = Hop(
             bridge.name,
             in_port,
             frame.src,
             frame.dst,
             d.decision,
-            d.out_ports,
+            tuple(sorted(d.out_ports, key=lambda p: order.get(p, len(order)))),  # as the lab lists them
             frame.summary(),
             d.reason,
             d.learned,

@@ -67,6 +67,22 @@ def test_bad_input_exits_2_with_the_message_on_stderr(tmp_path: Path) -> None:
     )
 
 
+def test_check_plays_the_story_and_refuses_what_the_kernel_refuses_on_the_way(tmp_path: Path) -> None:
+    bad = tmp_path / "late.yaml"
+    bad.write_text(
+        "title: x\n"
+        "bridges:\n  br0: {host: h, address: 10.0.0.1/24, ports: {p1: {}}}\n"
+        "hosts:\n  h: {}\n  a: {interfaces: {eth0: {address: 10.0.0.10/24, plug: br0.p1}}}\n"
+        "steps:\n  - {id: r, route_add: {by: a, to: default, via: 10.9.9.9}}\n"
+    )
+    out = netsim("check", str(bad))
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip().endswith(
+        "late.yaml:8: steps[0].route_add.via: 10.9.9.9 is on none of a's networks that are up; "
+        "the kernel refuses the route (Nexthop has invalid gateway)"
+    )
+
+
 def test_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     out = netsim("run", str(tmp_path / "nope.yaml"))
     assert out.returncode == 2 and "cannot read file" in out.stderr

@@ -17,7 +17,7 @@ from sitecopy import ROOT, copy_site
 from netsim.errors import FigureError
 from netsim.pages.book import Book
 from netsim.pages.macros import check_page
-from netsim.render import figfacts, graph, tables, words
+from netsim.render import figfacts, graph, palette, tables, words
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 
@@ -28,6 +28,8 @@ POST_ONE = ROOT / "docs" / "posts" / "margarets-room.md"
 def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: str) -> None:
     """A fault in a renderer's source: rewrite one spot, run the module again, patch what changed."""
     source = Path(module.__file__ or "").read_text(encoding="utf-8")
+    if "mutmut generated" in source:  # make mutants: the file is mutmut's rewrite, faults planted already
+        pytest.skip("the renderer's source is mutmut's rewritten copy")
     assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
     changed: dict[str, object] = {"__name__": module.__name__}
     exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
@@ -91,14 +93,14 @@ def _one_step(errors: list[FigureError], step: str) -> FigureError:
 
 
 def test_a_forward_drawn_as_a_flood_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(monkeypatch, graph, '"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#d97706", "flood")')
+    plant(monkeypatch, graph, '"forward": ("solid", "forward", "forward")', '"forward": ("dashed", "flood", "flood")')
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
     assert "as flood; the trace says forward" in str(error)
 
 
 def test_a_forward_drawn_in_flood_s_dashes_alone_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(
-        monkeypatch, graph, '"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#1f6feb", "forward")'
+        monkeypatch, graph, '"forward": ("solid", "forward", "forward")', '"forward": ("dashed", "forward", "forward")'
     )
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
     assert "the trace says forward" in str(error)
@@ -125,7 +127,7 @@ def test_a_caption_that_names_the_wrong_seats_fails(monkeypatch: pytest.MonkeyPa
 
 
 def test_a_missing_drop_mark_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(monkeypatch, graph, ', shape="note", fillcolor="#fee2e2", color=colour, **_tag("drop"))', ")")
+    plant(monkeypatch, graph, '        fillcolor=gv("bad"),\n        color=colour,\n        **_tag("drop"),\n', "")
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "group-badge-note")
     assert "draws no drop mark" in str(error)
 
@@ -172,12 +174,15 @@ def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.Mon
     assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
 
 
+@pytest.mark.skipif(
+    "mutmut generated" in Path(graph.__file__).read_text(encoding="utf-8"), reason="make mutants: no site to build"
+)
 def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None:
     root = copy_site(tmp_path / "src")
     renderer = root / "netsim" / "render" / "graph.py"
     text = renderer.read_text(encoding="utf-8")
     renderer.write_text(
-        text.replace('"forward": ("solid", "#1f6feb", "forward")', '"forward": ("dashed", "#d97706", "flood")')
+        text.replace('"forward": ("solid", "forward", "forward")', '"forward": ("dashed", "flood", "flood")')
     )
     shutil.copy2(ROOT / "Makefile", root / "Makefile")
     for req in ROOT.glob("requirements*"):
@@ -197,3 +202,23 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
         r"frame 1: draws the line podman0->podman0:seat5 as flood; the trace says forward",
         result.stderr,
     ), result.stderr[-3000:]
+
+
+# --- colours are classes: the figure is read back from them ----------------------------------
+
+
+def test_a_palette_that_paints_forward_lines_in_flood_s_colour_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Forward's stand-in colour now turns into flood's class: the drawn line says flood.
+    plant(monkeypatch, palette, '"forward": ("#1f6feb",', '"forward": ("#d97706",')
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    assert "the trace says forward" in str(error)
+
+
+def test_no_colour_is_baked_into_a_shipped_diagram() -> None:
+    scenario = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    for step in run(scenario).steps[:3]:
+        for svg in (graph.room(scenario, step), graph.room(scenario, step, narrow=True)):
+            assert not re.search(r' (?:fill|stroke)="', svg)
+            assert "nc-s-cable" in svg and "nc-f-ink" in svg
+    with pytest.raises(ValueError, match="#123456, which is no role"):
+        palette.classes('<svg><path fill="#123456" d="M0,0"/></svg>')

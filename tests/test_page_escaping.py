@@ -150,7 +150,7 @@ def test_no_payload_becomes_markup_and_every_payload_is_shown(
 
 
 def diagram_texts(site: Path, html: str) -> list[str]:
-    files = sorted(set(re.findall(r'src="\.\./(figures/[0-9a-f]{20}\.svg)"', html)))
+    files = sorted(set(re.findall(r'href="\.\./(figures/[0-9a-f]{20}\.svg)"', html)))
     roots = [ET.fromstring((site / f).read_text(encoding="utf-8")) for f in files]
     return [t.text or "" for root in roots for t in root.iter() if t.tag.endswith("text")]
 
@@ -159,7 +159,7 @@ def diagram_texts(site: Path, html: str) -> list[str]:
 def test_diagrams_draw_payloads_as_plain_text(hostile_site: tuple[Path, dict[str, dict[str, str]]], name: str) -> None:
     site, used = hostile_site
     html = (site / POSTS[name]).read_text(encoding="utf-8")
-    files = sorted(set(re.findall(r'src="\.\./(figures/[0-9a-f]{20}\.svg)"', html)))
+    files = sorted(set(re.findall(r'href="\.\./(figures/[0-9a-f]{20}\.svg)"', html)))
     assert files
     for file in files:
         for element in ET.fromstring((site / file).read_text(encoding="utf-8")).iter():
@@ -173,7 +173,8 @@ def test_diagrams_draw_payloads_as_plain_text(hostile_site: tuple[Path, dict[str
     assert not missing, f"{name}: host labels not drawn as plain text: {missing}"
 
 
-SVG_ELEMENTS = {"svg", "g", "title", "polygon", "path", "text", "ellipse", "polyline", "a"}
+# "style": the palette a diagram file brings along when opened on its own (netsim.render.palette)
+SVG_ELEMENTS = {"svg", "g", "title", "polygon", "path", "text", "ellipse", "polyline", "a", "style"}
 
 
 def test_the_try_it_script_and_commands_are_escaped_code_blocks(hostile_site: tuple[Path, Any]) -> None:

@@ -72,7 +72,8 @@ def test_the_good_scenario_parses() -> None:
             "address: 10.88.0.3/16",
             "address: 10.88.0.1/16",
             "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.address: "
-            "address 10.88.0.1 is already used by bridge podman0",
+            "address 10.88.0.1 is already used by bridge podman0; if two hosts share it on purpose, "
+            "say `duplicate: true`",
         ),
         (
             "mac: aa:42:81:9c:0e:33",
@@ -97,7 +98,8 @@ def test_the_good_scenario_parses() -> None:
         (
             "  laptop: {}",
             "  laptop: {listeners: [10.88.0.9:80]}",
-            "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: laptop has no address 10.88.0.9 to listen on; "
+            "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: laptop has no address 10.88.0.9 to listen on at "
+            "this point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); "
             "expected one of: 0.0.0.0, 127.0.0.1, 10.88.0.1",
         ),
         (
@@ -126,6 +128,41 @@ def test_the_good_scenario_parses() -> None:
             "      seat3: {label: seat 3}",
             "      seat3: {label: seat 3, flood: off-ish}",
             "diagrams/bridge.yaml:7: bridges.podman0.ports.seat3.flood: 'off-ish' is not true or false",
+        ),
+        # What the kernel refuses, check refuses, in the kernel's words.
+        (
+            "  laptop: {}",
+            "  laptop: {listeners: ['0.0.0.0:80', '10.88.0.1:80']}",
+            "diagrams/bridge.yaml:9: hosts.laptop.listeners[1]: laptop already listens on 0.0.0.0:80; the kernel "
+            "refuses a second listener on 10.88.0.1:80 (EADDRINUSE, Address already in use): one address, or the "
+            "wildcard 0.0.0.0, per port",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    listen: {by: alice, bind: '10.88.0.9:80'}\n"
+            "  - id: later\n    addr_add: {by: alice, dev: eth0, address: 10.88.0.9/16}",
+            "diagrams/bridge.yaml:15: steps[0].listen.bind: alice has no address 10.88.0.9 to listen on at this "
+            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected one "
+            "of: 0.0.0.0, 127.0.0.1, 10.88.0.3",
+        ),
+        (
+            "  alice:\n",
+            "  alice:\n    gateway: 10.89.0.1\n",
+            "diagrams/bridge.yaml:11: hosts.alice.gateway: 10.89.0.1 is not on any of its networks "
+            "(eth0 10.88.0.0/16); the kernel refuses the route (Nexthop has invalid gateway)",
+        ),
+        (
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}",
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}\n"
+            "      eth1: {address: 10.99.0.3/16}",
+            "diagrams/bridge.yaml:13: hosts.alice.interfaces.eth1: alice.eth1 is not plugged anywhere, yet the host "
+            "has it: a veth interface always has another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: a/b, peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'a/b' is not a usable interface name: the kernel "
+            "refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
         ),
     ],
 )

@@ -54,7 +54,9 @@ def test_pages_link_to_files_so_the_site_works_from_a_folder(site: Path) -> None
 
 def test_diagrams_show_the_scenarios_addresses_and_badges(site: Path) -> None:
     html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
-    files = sorted(set(re.findall(r'<img class="ns-svg" src="\.\./(figures/[0-9a-f]{20}\.svg)"', html)))
+    files = sorted(
+        set(re.findall(r'<a class="ns-open ns-(?:wide|narrow)" href="\.\./(figures/[0-9a-f]{20}\.svg)"', html))
+    )
     assert len(files) >= 15
     svgs = [(site / f).read_text(encoding="utf-8") for f in files]
     assert all(svg.startswith("<svg") for svg in svgs)
@@ -70,7 +72,12 @@ def test_post_one_has_every_figure_and_every_claim_ticked(site: Path) -> None:
     steps = len(load_scenario(ROOT / "diagrams" / "margarets-room.yaml").steps)
     assert len(figures) == source.count("{{ figure(") + steps  # the inline figures and the stepper
     for fig in figures:
-        assert re.search(r'<img class="ns-svg" src="[^"]+\.svg" alt="[^"]{20,}" width="\d+" height="\d+"', fig)
+        for layout in ("wide", "narrow"):  # both layouts inline, each with its text alternative
+            assert re.search(
+                rf'<a class="ns-open ns-{layout}" href="[^"]+\.svg"[^>]*><svg [^>]*class="ns-svg" '
+                r'width="\d+" height="\d+" role="img" aria-label="[^"]{20,}"',
+                fig,
+            )
         assert "<figcaption>" in fig
     assert html.count('class="ns-claim"') == source.count("{{ claim(")
     assert "ns-error" not in html.replace(".ns-error", "")
@@ -164,7 +171,7 @@ def test_a_bad_scenario_is_a_visible_box_and_fails_strict(tmp_path: Path) -> Non
     assert "is not a MAC address (six hex pairs)" in html
     strict = mkdocs("build", "--strict", "-d", str(tmp_path / "b"), cwd=root)
     assert strict.returncode == 1
-    assert "diagrams/margarets-room.yaml:27: hosts.alice.interfaces.eth0.mac" in strict.stderr
+    assert "diagrams/margarets-room.yaml:28: hosts.alice.interfaces.eth0.mac" in strict.stderr
 
 
 def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from netsim.render import palette
+
 NETSIM = Path(__file__).resolve().parents[1]
 
 
@@ -74,7 +76,10 @@ class FigureCache:
         out = site_dir / "figures"
         out.mkdir(parents=True, exist_ok=True)
         for name in sorted(names):
-            (out / f"{name}.svg").write_text(self.svg(name), encoding="utf-8")
+            # Opened on its own (full screen without JavaScript) it has no page around it: it
+            # brings the palette along, in the system's colour scheme.
+            svg = self.svg(name).replace(">", f"><style>{palette.standalone_css()}</style>", 1)
+            (out / f"{name}.svg").write_text(svg, encoding="utf-8")
 
     def get(self, parts: tuple[str, ...], make: Callable[[], str]) -> str:
         if self.dir is None:

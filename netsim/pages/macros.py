@@ -20,7 +20,7 @@ from netsim import claims
 from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
 from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, tables
+from netsim.render import bytes_view, escape, figfacts, graph, palette, tables
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -155,20 +155,28 @@ class Page:
 
         Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
         """
-        names = FIGURE_NAME.findall(figure)
+        drawn = INLINE_SVG.findall(figure)  # (layout, name, svg) as the page ships them
         caption = re.search(r"<figcaption>(.*?)</figcaption>", figure, re.S)
         body = figure[caption.end() :] if caption else figure
         index = trace.steps.index(step) + 1
         where = f"step {index} ({step.id})"
-        if len(names) != 1 or caption is None:
-            problems = [f"expected one diagram and a caption, found {len(names)} diagram(s)"]
-        else:
-            svg = self.book.figures.svg(names[0])
+        line = self._shown.get(f"{scenario.name}/{step.id}", 0)
+        if [layout for layout, _n, _s in drawn] != ["wide", "narrow"] or caption is None:
+            found = f"{len(drawn)} diagram(s)" + ("" if caption else " and no caption")
+            self._fail(
+                FigureError(
+                    self.file,
+                    line,
+                    "(no diagram)",
+                    where,
+                    f"expected a wide and a narrow diagram and a caption, found {found}",
+                )
+            )
+            return
+        for _layout, name, svg in drawn:  # each layout is a figure of its own: both must agree
             problems = figfacts.check(scenario, step, svg, caption.group(1), body)
-        if problems:
-            line = self._shown.get(f"{scenario.name}/{step.id}", 0)
-            name = f"figures/{names[0]}.svg" if names else "(no diagram)"
-            self._fail(FigureError(self.file, line, name, where, "; ".join(problems)))
+            if problems:
+                self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 
     def _set_aside(self, figure: str) -> str:
         """Keep the figure's inside out of Markdown and search: they only need its outer element.
@@ -207,12 +215,12 @@ class Page:
         key = (scenario.name, step.id, view)
         if key not in self.book.diagrams:  # an inline figure and the stepper show the same diagram
             self.book.diagrams[key] = self._diagram(scenario, step, view)
-        svg, alt = self.book.diagrams[key]
+        wide, narrow, alt = self.book.diagrams[key]
         show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
         parts = [
             f'<figure class="ns-figure {extra_class}" id="{escape.html(element_id)}" data-step="{index}" '
             f'data-steps="{len(trace.steps)}">',
-            f'<div class="ns-diagram">{_img(self.book.figures.store_svg(svg), svg, alt)}</div>',
+            self._drawing(wide, narrow, alt),
             f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
             f"{escape.html(step.title or step.id)}.</strong> {escape.html(step_caption(scenario, step))}</figcaption>",
         ]
@@ -255,26 +263,36 @@ class Page:
             ]
         )
 
-    def _diagram(self, scenario: Scenario, step: StepTrace, view: str) -> tuple[str, str]:
-        """(SVG, text alternative) of one step in one view."""
+    def _drawing(self, wide: str, narrow: str, alt: str) -> str:
+        """Both layouts of a diagram, inline so the theme's colours reach them; the page shows the
+        wide one only where it fits without shrinking its text below the page's small text."""
+        fit = palette.fit_class(wide)
+        inner = "".join(
+            _inline(self.book.figures.store_svg(svg), svg, alt, layout)
+            for layout, svg in (("wide", wide), ("narrow", narrow))
+        )
+        return f'<div class="ns-diagram {fit}">{inner}</div>'
+
+    def _diagram(self, scenario: Scenario, step: StepTrace, view: str) -> tuple[str, str, str]:
+        """(wide SVG, narrow SVG, text alternative) of one step in one view."""
         if view == "namespaces":
             action = scenario.step(step.id)
             knock = (action.connect.by, action.connect.to) if action.connect else None
-            return graph.namespaces(scenario, step, knock), _namespaces_alt(scenario, step, knock)
+            alt = _namespaces_alt(scenario, step, knock)
+            return graph.namespaces(scenario, step, knock), graph.namespaces(scenario, step, knock, narrow=True), alt
         if view == "rooms":
             return self._rooms(scenario, step)
-        return graph.room(scenario, step), _room_alt(scenario, step)
+        return graph.room(scenario, step), graph.room(scenario, step, narrow=True), _room_alt(scenario, step)
 
-    def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str]:
+    def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
         action = scenario.step(step.id)
         owner = next(iter(scenario.bridges.values())).host if scenario.bridges else next(iter(scenario.hosts))
         knock = (action.connect.by, action.connect.to) if action.connect else None
-        svg = graph.rooms(scenario, step, owner, knock)
         doors = ", ".join(step.listeners.get(owner, [])) or "nothing"
         alt = f"The rooms {label(scenario, owner)} sits in: its loopback room and each bridge. It listens on {doors}."
         if knock:
             alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
-        return svg, alt
+        return graph.rooms(scenario, step, owner, knock), graph.rooms(scenario, step, owner, knock, narrow=True), alt
 
     # --- macros: values from the scenario -------------------------------------------------
 
@@ -416,15 +434,32 @@ def _mac(value: str) -> str:
 MAC = re.compile(r"[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}")
 FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
 FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
+INLINE_SVG = re.compile(  # one layout of a diagram as _inline writes it: (layout, name, svg)
+    r'<a class="ns-open ns-(wide|narrow)" href="@@netsim-figures@@/figures/([0-9a-f]{20})\.svg"[^>]*>'
+    r"(<svg\b.*?</svg>)</a>",
+    re.S,
+)
 
 
-def _img(name: str, svg: str, alt: str) -> str:
-    """The diagram as its own file: pages stay small, and the browser caches what repeats."""
-    size = re.search(r'<svg[^>]*\bwidth="(\d+)pt" height="(\d+)pt"', svg)
-    width, height = (round(int(size.group(1)) * 4 / 3), round(int(size.group(2)) * 4 / 3)) if size else (800, 400)
+def _inline(name: str, svg: str, alt: str, layout: str) -> str:
+    """One layout of a diagram, drawn in the page and linked to its own file (full screen).
+
+    Inline, the SVG's palette classes take the theme's colours; its size is given in CSS pixels
+    so it keeps its natural size where it fits and scales down (never below 0.96) where not.
+    """
+    width, height = palette.size_px(svg)
+    svg = re.sub(
+        r'<svg([^>]*?) width="\d+pt" height="\d+pt"',
+        lambda m: (
+            f'<svg{m.group(1)} class="ns-svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="{escape.html(alt)}"'
+        ),
+        svg.strip(),
+        count=1,
+    )
     return (
-        f'<img class="ns-svg" src="{FIGURE_ROOT}figures/{name}.svg" alt="{escape.html(alt)}" '
-        f'width="{width}" height="{height}" loading="lazy" decoding="async">'
+        f'<a class="ns-open ns-{layout}" href="{FIGURE_ROOT}figures/{name}.svg" '
+        f'title="Open the diagram full screen">{svg}</a>'
     )
 
 

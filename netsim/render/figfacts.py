@@ -21,13 +21,16 @@ from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
 
 SVG = "{http://www.w3.org/2000/svg}"
-# decision -> (the word on the line, its colour, its dash pattern: None for a solid line)
+# decision -> (the word on the line, its colour, its dash pattern: None for a solid line). The
+# colour is the palette class the line's stroke carries (`nc-s-flood`): the page's stylesheet,
+# generated from netsim.render.palette, paints each class in the reader's scheme.
 LEGEND = {
-    "forward": ("forward", "#1f6feb", None),
-    "flood": ("flood", "#d97706", "5,2"),
-    "local": ("to host", "#7c3aed", None),
-    "drop": ("drop", "#dc2626", "1,5"),
+    "forward": ("forward", "nc-s-forward", None),
+    "flood": ("flood", "nc-s-flood", "5,2"),
+    "local": ("to host", "nc-s-local", None),
+    "drop": ("drop", "nc-s-drop", "1,5"),
 }
+GOOD = "nc-s-ok"  # a knock that connected
 # What a caption says a bridge did, and the decision it stands for.
 CAPTION_VERBS = {"forwarded to": "forward", "flooded to": "flood", "dropped": "drop", "passed up to": "local"}
 OUTCOME_WORDS = {"connected ✓": "connected"}
@@ -75,7 +78,10 @@ def read_svg(svg: str) -> Figure:
         texts = [t.text or "" for t in g.iter(f"{SVG}text")]
         mark = Mark(roles, g.get("data-gv", ""), texts)
         for path in g.iter(f"{SVG}path"):
-            mark.strokes.add(path.get("stroke", ""))
+            painted = [c for c in path.get("class", "").split() if c.startswith("nc-s-")]
+            if path.get("stroke") is not None:  # a colour baked into the drawing: shown as it is
+                painted.append(path.get("stroke", ""))
+            mark.strokes.update(painted or [""])
             mark.dashes.add(path.get("stroke-dasharray"))
         marks.append(mark)
     if not view:
@@ -188,7 +194,7 @@ def check_doors(step: StepTrace, fig: Figure, knocks: bool) -> list[str]:
             said = _outcome(knock[0].texts)
             if said != step.outcome:
                 problems.append(f"the knock says {said!r}; the trace's connect() returned {step.outcome!r}")
-            good = "#15803d" in knock[0].strokes
+            good = GOOD in knock[0].strokes
             if good != (step.outcome == "connected"):
                 problems.append(f"the knock is drawn {'green' if good else 'red'} for {step.outcome!r}")
     elif knock:

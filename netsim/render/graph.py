@@ -8,10 +8,12 @@ style and label as well as colour, so the diagram keeps its meaning in greyscale
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pygraphviz as pgv
 
-from netsim.render import words
+from netsim.render import palette, words
+from netsim.render.palette import gv
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
 
@@ -19,12 +21,11 @@ from netsim.trace import Hop, StepTrace
 # leaving the bridge). _svg keeps them, with Graphviz's own name for the element, in the SVG, and
 # netsim.render.figfacts reads the figure back from there and holds it to the step's trace.
 
-FONT = "Helvetica"
-STYLE = {  # decision -> (edge style, colour, word on the edge)
-    "forward": ("solid", "#1f6feb", "forward"),
-    "flood": ("dashed", "#d97706", "flood"),
-    "local": ("bold", "#7c3aed", "to host"),
-    "drop": ("dotted", "#dc2626", "drop"),
+STYLE = {  # decision -> (edge style, palette role of its colour, word on the edge)
+    "forward": ("solid", "forward", "forward"),
+    "flood": ("dashed", "flood", "flood"),
+    "local": ("bold", "local", "to host"),
+    "drop": ("dotted", "drop", "drop"),
 }
 
 
@@ -37,71 +38,108 @@ def _text(value: str) -> str:
     return value.replace("\\", "\\\\").replace("<", "\\<")
 
 
-def label(scenario: Scenario, host: str) -> str:
-    return _text(words.label(scenario, host))
+def _lines(value: str, wrap: int = 0) -> str:
+    """Plain text, broken into lines of at most `wrap` characters (0: one line)."""
+    parts = textwrap.wrap(value, wrap, break_long_words=False) if wrap else [value]
+    return "\\n".join(_text(p) for p in parts)
 
 
-def port_label(scenario: Scenario, bridge: str, port: str) -> str:
-    return _text(words.port_label(scenario, bridge, port))
+def label(scenario: Scenario, host: str, wrap: int = 0) -> str:
+    return _lines(words.label(scenario, host), wrap)
+
+
+def port_label(scenario: Scenario, bridge: str, port: str, wrap: int = 0) -> str:
+    return _lines(words.port_label(scenario, bridge, port), wrap)
 
 
 def _base(name: str) -> pgv.AGraph:
     g = pgv.AGraph(directed=True, strict=False, name=name)
-    g.graph_attr.update(bgcolor="white", fontname=FONT, rankdir="TB", nodesep="0.35", ranksep="0.55", pad="0.2")
-    g.node_attr.update(fontname=FONT, fontsize="11", shape="box", style="rounded,filled", fillcolor="#f6f8fa")
-    g.edge_attr.update(fontname=FONT, fontsize="10")
+    font = palette.FONT
+    g.graph_attr.update(bgcolor=gv("paper"), fontname=font, fontsize=str(palette.TITLE), rankdir="TB")
+    g.graph_attr.update(nodesep="0.35", ranksep="0.55", pad="0.2")
+    text = str(palette.TEXT)
+    g.node_attr.update(fontname=font, fontsize=text, shape="box", style="rounded,filled", fillcolor=gv("box"))
+    g.node_attr.update(color=gv("ink"), fontcolor=gv("ink"))
+    g.edge_attr.update(fontname=font, fontsize=text, color=gv("ink"), fontcolor=gv("ink"))
     return g
 
 
-def _host_label(scenario: Scenario, host: str, dev: str, step: StepTrace | None = None) -> str:
+def _host_label(scenario: Scenario, host: str, dev: str, step: StepTrace | None = None, wrap: int = 0) -> str:
     link = step.links.get(host, {}).get(dev) if step is not None else None
     if link is not None:
-        lines = [label(scenario, host), link["mac"], *(a.split("/")[0] for a in link["addresses"])]
+        lines = [label(scenario, host, wrap), link["mac"], *(a.split("/")[0] for a in link["addresses"])]
     else:
         iface = scenario.hosts[host].interfaces[dev]
-        lines = [label(scenario, host), scenario.host_mac(host, dev)]
+        lines = [label(scenario, host, wrap), scenario.host_mac(host, dev)]
         if iface.address:
             lines.append(iface.address.split("/")[0])
     return "\\n".join(lines)
 
 
-def room(scenario: Scenario, step: StepTrace) -> str:
+def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
     """The bridge as a room: its decision-maker on top, the seats, everyone under their seat.
 
     A frame is drawn as sender -> seat -> bridge -> seat(s) -> receiver(s); the bridge node
-    states the decision in words.
+    states the decision in words. `narrow` is the phone's portrait layout: the seats in a column,
+    each with its occupant beside it inside the room, the words wrapped, the lines unlabelled
+    (the bridge's box and the caption say what each line is).
     """
     g = _base(f"{scenario.name}-{step.id}")
     g.graph_attr["class"] = "ns-view-room"
+    wrap = WRAP if narrow else 0
+    if narrow:
+        _narrow(g)
+        g.graph_attr["newrank"] = "true"
+    seating = _seating(scenario, step)
     for bname, bridge in scenario.bridges.items():
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
+            label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
             style="rounded",
-            color="#57606a",
-            fontsize="12",
+            color=gv("frame"),
         )
-        sub.add_node(f"{bname}", label=_decisions(step, bname), shape="ellipse", fillcolor="#fff7ed", **_tag("bridge"))
-        seat = [port_label(scenario, bname, bname), scenario.bridge_mac(bname)]
+        shape = "box" if narrow else "ellipse"
+        sub.add_node(bname, label=_decisions(step, bname, wrap), shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
+        seat = [port_label(scenario, bname, bname, wrap and WRAP_LABEL), scenario.bridge_mac(bname)]
         if bridge.address:
             seat.append(bridge.address.split("/")[0])
         seats = [*bridge.ports, bname]
-        for port in seats:
-            text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port)
-            fill = "#ede9fe" if port == bname else "#ffffff"
+        chain = [bname]  # narrow: what stands in one column, top to bottom
+        if narrow:  # a drop mark stands in the room, under the bridge
+            for n, hop in enumerate(step.frames, 1):
+                if hop.bridge == bname and hop.decision == "drop":
+                    chain.append(_drop_name(hop, n if len(step.frames) > 1 else 0))
+                    sub.add_node(chain[-1])
+                    g.add_edge(chain[-2], chain[-1], style="invis", weight="10")
+        for n, port in enumerate(seats):
+            text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port, wrap)
+            fill = gv("host") if port == bname else gv("paper")
             sub.add_node(f"{bname}:{port}", label=text, fillcolor=fill)
-            g.add_edge(bname, f"{bname}:{port}", style="invis")  # seats sit below the bridge
-        sub.add_subgraph([f"{bname}:{p}" for p in seats], rank="same")
+            if not narrow:
+                g.add_edge(bname, f"{bname}:{port}", style="invis")  # seats sit below the bridge
+            else:  # one seat under the other
+                above = chain[-1] if n == 0 else f"{bname}:{seats[n - 1]}"
+                g.add_edge(above, f"{bname}:{port}", style="invis", weight="10")
+        if not narrow:
+            sub.add_subgraph([f"{bname}:{p}" for p in seats], rank="same")
         owner = bridge.host
-        g.add_node(owner, label=label(scenario, owner), shape="box3d", fillcolor="#ede9fe")
-        g.add_edge(f"{bname}:{bname}", owner, dir="none", color="#8c959f")
-    seating = _seating(scenario, step)
+        (sub if narrow else g).add_node(
+            owner, label=label(scenario, owner, wrap and WRAP_LABEL), shape="box3d", fillcolor=gv("host")
+        )
+        g.add_edge(f"{bname}:{bname}", owner, dir="none", color=gv("cable"))
+        if narrow:  # the host under its own seat
+            g.add_edge(f"{bname}:{bname}", owner, style="invis", weight="10")
+            for (where, port), (host, dev) in seating.items():
+                if where == bname:  # the occupant beside the seat, inside the room
+                    sub.add_node(host, label=_host_label(scenario, host, dev, step, WRAP_LABEL))
+                    sub.add_subgraph([f"{bname}:{port}", host], rank="same")
     for (bname, port), (host, dev) in seating.items():
-        g.add_node(host, label=_host_label(scenario, host, dev, step))
+        if not narrow:
+            g.add_node(host, label=_host_label(scenario, host, dev, step))
         # The veth cable: one end in the host, the other end is the seat.
-        g.add_edge(f"{bname}:{port}", host, dir="none", color="#8c959f")
+        g.add_edge(f"{bname}:{port}", host, dir="none", color=gv("cable"))
     for n, hop in enumerate(step.frames, 1):
-        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0, seating)
+        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0, seating, words_on_lines=not narrow)
     return _svg(g)
 
 
@@ -122,14 +160,48 @@ def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple
     return seats
 
 
-def _decisions(step: StepTrace, bridge: str) -> str:
+def _narrow(g: pgv.AGraph) -> None:
+    """The phone's layout: tight spacing, small margins (the words keep their size)."""
+    g.graph_attr.update(nodesep="0.15", ranksep="0.2", pad="0.05")
+    g.node_attr.update(margin="0.06,0.03", width="0.3", height="0.3")
+
+
+def _stack(g: pgv.AGraph) -> None:
+    """Narrow: each room (cluster) under the one drawn before it, not beside it."""
+    g.node_attr["group"] = "column"  # one straight column where the lines allow
+    rooms = [list(sub.nodes()) for sub in g.subgraphs() if sub.name.startswith("cluster_")]
+    rooms = [r for r in rooms if r]
+    for room in rooms:  # and inside a room, one thing under the other
+        for a, b in zip(room, room[1:], strict=False):
+            g.add_edge(a, b, style="invis", weight="5")
+    for upper, lower in zip(rooms, rooms[1:], strict=False):
+        for a in upper:
+            for b in lower:
+                g.add_edge(a, b, style="invis")
+
+
+WRAP = 30  # characters per line of the narrow layout's sentences
+WRAP_LABEL = 18  # and of its names
+
+
+def _decisions(step: StepTrace, bridge: str, wrap: int = 0) -> str:
+    """The bridge's box: one line per frame, '... → flood (reason)'; `wrap` breaks long ones,
+    keeping '→ word (' on one line (figfacts reads the decision from there)."""
     lines = [f"{bridge}'s decision" if step.frames else "no frame this step"]
     hops = [h for h in step.frames if h.bridge == bridge]
     for n, hop in enumerate(hops, 1):
         tag = f"{n}. " if len(hops) > 1 else ""
         what = hop.what.replace("who-has", "who has")
-        lines.append(f"{tag}{what} → {STYLE[hop.decision][2]} ({hop.reason})")
-    return "\\n".join(lines)
+        said = f"→ {STYLE[hop.decision][2]} ({hop.reason})"
+        if not wrap:
+            lines.append(f"{tag}{what} {said}")
+            continue
+        lines += textwrap.wrap(f"{tag}{what}", wrap)
+        first, *rest = textwrap.wrap(said, wrap)
+        while "(" not in first and rest:  # the reason's bracket starts on the arrow's line
+            first = f"{first} {rest.pop(0)}"
+        lines += [first, *rest]
+    return "\\n".join(_text(line) for line in lines)
 
 
 def _endpoint(scenario: Scenario, bridge: str, port: str, seating: dict[tuple[str, str], tuple[str, str]]) -> str:
@@ -140,20 +212,29 @@ def _endpoint(scenario: Scenario, bridge: str, port: str, seating: dict[tuple[st
 
 
 def _draw_hop(
-    g: pgv.AGraph, scenario: Scenario, hop: Hop, number: int, seating: dict[tuple[str, str], tuple[str, str]]
+    g: pgv.AGraph,
+    scenario: Scenario,
+    hop: Hop,
+    number: int,
+    seating: dict[tuple[str, str], tuple[str, str]],
+    words_on_lines: bool = True,
 ) -> None:
-    style, colour, word = STYLE[hop.decision]
+    style, role, word = STYLE[hop.decision]
+    colour = gv(role)
     tag = f"{number}. " if number else ""
+    if not words_on_lines:
+        word, tag = "", ""
     attrs = dict(style=style, color=colour, fontcolor=colour, penwidth="2", constraint="false")
-    sent = dict(color="#24292f", fontcolor="#24292f", penwidth="2", constraint="false")
+    sent = dict(color=gv("ink"), fontcolor=gv("ink"), penwidth="2", constraint="false")
     ingress = f"{hop.bridge}:{hop.in_port}"
     sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
-    g.add_edge(ingress, sender, label=f"{tag}sends", dir="back", **sent, **_tag(f"h{number}", "sends"))
+    sends = f"{tag}sends" if words_on_lines else ""
+    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(f"h{number}", "sends"))
     g.add_edge(ingress, hop.bridge, **sent, **_tag(f"h{number}", "in"))
     if hop.decision == "drop":
-        node = f"drop-{number}-{hop.in_port}"
-        _drop_mark(g, node, hop.reason, colour)
+        node = _drop_name(hop, number)
+        _drop_mark(g, node, hop.reason, colour, 0 if words_on_lines else WRAP)
         g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
         return
     for port in hop.out_ports:
@@ -164,8 +245,19 @@ def _draw_hop(
             g.add_edge(seat, target, **attrs, **_tag(f"h{number}", "deliver"))
 
 
-def _drop_mark(g: pgv.AGraph, node: str, reason: str, colour: str) -> None:
-    g.add_node(node, label=f"✗ dropped\\n{reason}", shape="note", fillcolor="#fee2e2", color=colour, **_tag("drop"))
+def _drop_name(hop: Hop, number: int) -> str:
+    return f"drop-{number}-{hop.in_port}"
+
+
+def _drop_mark(g: pgv.AGraph, node: str, reason: str, colour: str, wrap: int = 0) -> None:
+    g.add_node(
+        node,
+        label=f"✗ dropped\\n{_lines(reason, wrap)}",
+        shape="note",
+        fillcolor=gv("bad"),
+        color=colour,
+        **_tag("drop"),
+    )
 
 
 def _tag(*names: str) -> dict[str, str]:
@@ -173,15 +265,18 @@ def _tag(*names: str) -> dict[str, str]:
     return {"class": " ".join(f"ns-{n}" for n in names)}
 
 
-def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str] | None) -> str:
+def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str] | None, narrow: bool = False) -> str:
     """The rooms a host sits in (each bridge and its lo), the doormen, and a knock on a door.
 
-    `knock` is (who, "ADDR:PORT") for a connect step; the edge carries the outcome.
+    `knock` is (who, "ADDR:PORT") for a connect step; the edge carries the outcome. `narrow`
+    draws it top to bottom for a phone.
     """
     g = _base(f"{scenario.name}-{step.id}-rooms")
-    g.graph_attr.update(rankdir="LR", compound="true", **{"class": "ns-view-rooms"})
+    g.graph_attr.update(rankdir="TB" if narrow else "LR", compound="true", **{"class": "ns-view-rooms"})
+    if narrow:
+        _narrow(g)
     seats: dict[str, str] = {}  # address -> node id of the host's seat with that address
-    seats["127.0.0.1"] = _lo_room(g, host, f"{label(scenario, host)}'s one-seat room", "#ede9fe")
+    seats["127.0.0.1"] = _lo_room(g, host, f"{label(scenario, host)}'s one-seat room", gv("host"))
     for bname, bridge in scenario.bridges.items():
         if bridge.host != host:
             continue
@@ -189,10 +284,10 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             name=f"cluster_{bname}",
             label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
             style="rounded",
-            color="#57606a",
+            color=gv("frame"),
         )
         addr = bridge.address.split("/")[0] if bridge.address else "?"
-        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor="#ede9fe")
+        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"))
         seats[addr] = f"{host}:{bname}"
         others = []
         for other, h in scenario.hosts.items():
@@ -207,12 +302,12 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             sub.add_node(
                 f"{bname}:others",
                 label="also here:\\n" + "\\n".join(others),
-                fillcolor="#ffffff",
+                fillcolor=gv("paper"),
                 style="rounded,dashed,filled",
             )
-    g.add_node(host, label=label(scenario, host), shape="box3d", fillcolor="#ede9fe")
+    g.add_node(host, label=label(scenario, host), shape="box3d", fillcolor=gv("host"))
     for seat in seats.values():
-        g.add_edge(host, seat, dir="none", color="#8c959f")
+        g.add_edge(host, seat, dir="none", color=gv("cable"))
     for n, text in enumerate(step.listeners.get(host, [])):
         addr, port = text.rsplit(":", 1)
         doors = list(seats.values()) if addr == "0.0.0.0" else [seats[a] for a in seats if a == addr]
@@ -223,26 +318,26 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             node,
             label=f"doorman\\nlistening on\\n{text}",
             shape="octagon",
-            fillcolor="#dcfce7",
-            color="#15803d",
+            fillcolor=gv("good"),
+            color=gv("ok"),
             **_tag("doorman"),
         )
         for door in doors:
-            g.add_edge(door, node, dir="none", color="#15803d", style="bold")
+            g.add_edge(door, node, dir="none", color=gv("ok"), style="bold")
     if knock is not None:
         who, target = knock
         addr, port = target.rsplit(":", 1)
         ok = step.outcome == "connected"
-        colour = "#15803d" if ok else "#dc2626"
+        colour = gv("ok") if ok else gv("drop")
         words = "connected ✓" if ok else f"{step.outcome} ✗"
         if addr.startswith("127.") and who != host:
             # The knocker's own loopback: a room of its own that the host's doorman never stands in.
-            door = _lo_room(g, who, f"{label(scenario, who)}'s own one-seat room", "#fef3c7")
+            door = _lo_room(g, who, f"{label(scenario, who)}'s own one-seat room", gv("own"))
         else:
             door = seats.get(addr, seats.get("127.0.0.1") if addr.startswith("127.") else None) or addr
         source = who if who != host else f"{host}-terminal"
         if who == host:
-            g.add_node(source, label=f"{label(scenario, host)}'s terminal", shape="box", fillcolor="#ffffff")
+            g.add_node(source, label=f"{label(scenario, host)}'s terminal", shape="box", fillcolor=gv("paper"))
         g.add_edge(
             source,
             door,
@@ -253,6 +348,8 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             style="solid" if ok else "dashed",
             **_tag("knock"),
         )
+    if narrow:
+        _stack(g)
     return _svg(g)
 
 
@@ -270,7 +367,7 @@ _GEOMETRY = re.compile(r'( (?:points|d|x|y|cx|cy|rx|ry|width|height|viewBox|tran
 
 def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str) -> str:
     """A host's loopback drawn as a one-seat room; returns the seat's node id."""
-    room = g.add_subgraph(name=f"cluster_lo_{host}", label=f"lo · {title}", style="rounded", color="#57606a")
+    room = g.add_subgraph(name=f"cluster_lo_{host}", label=f"lo · {title}", style="rounded", color=gv("frame"))
     room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill)
     return f"{host}:lo"
 
@@ -281,7 +378,8 @@ def _svg(g: pgv.AGraph) -> str:
     # Graphviz's comments, tooltips, ids and 2-decimal coordinates cost a third of the page.
     svg = _MARKED.sub(_marked, _COMMENT.sub("", svg))
     svg = _IDS.sub("", _TITLE.sub("", svg))
-    svg = svg.replace("<svg ", '<svg font-family="Helvetica,Arial,sans-serif" ', 1)
+    svg = svg.replace("<svg ", f'<svg font-family="{palette.FONT_STACK}" ', 1)
+    svg = palette.classes(svg)  # colours become classes: the page paints them in the reader's scheme
     # Round geometry only: the numbers inside attributes, never the text a reader sees.
     return _GEOMETRY.sub(lambda m: m.group(1) + _NUMBER.sub(_whole, m.group(2)) + '"', svg)
 
@@ -296,7 +394,7 @@ def _whole(match: re.Match[str]) -> str:
     return f"{float(match.group(1)):.0f}"
 
 
-def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None = None) -> str:
+def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None = None, narrow: bool = False) -> str:
     """Every namespace as a room of its own with its interfaces, the veth cables between them,
     the doormen (listening sockets), and for a connect step the knock and its answer.
 
@@ -304,13 +402,16 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
     create namespaces, move cable ends and bring links up.
     """
     g = _base(f"{scenario.name}-{step.id}-namespaces")
-    g.graph_attr.update(rankdir="LR", compound="true", newrank="true", **{"class": "ns-view-namespaces"})
+    g.graph_attr.update(rankdir="TB" if narrow else "LR", compound="true", newrank="true")
+    g.graph_attr["class"] = "ns-view-namespaces"
+    if narrow:
+        _narrow(g)
     for host, links in step.links.items():
         sub = g.add_subgraph(
             name=f"cluster_ns_{host}",
             label=f"{label(scenario, host)}'s namespace",
             style="rounded",
-            color="#57606a",
+            color=gv("frame"),
         )
         for dev, link in links.items():
             down = link["state"] == "DOWN"
@@ -318,16 +419,16 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             if link["master"]:
                 text.append(_text(f"port of {link['master']}"))
             text.append(link["state"])
-            fill = {"loopback": "#ede9fe", "bridge": "#fff7ed"}.get(link["kind"], "#ffffff")
+            fill = {"loopback": gv("host"), "bridge": gv("bridge")}.get(link["kind"], gv("paper"))
             sub.add_node(
                 f"{host}/{dev}",
                 label="\\n".join(text),
                 fillcolor=fill,
                 style="rounded,dashed,filled" if down else "rounded,filled",
-                color="#8c959f" if down else "black",
+                color=gv("cable") if down else gv("ink"),
             )
             if link["master"]:
-                g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color="#d97706", style="bold")
+                g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color=gv("flood"), style="bold")
         for n, text in enumerate(step.listeners.get(host, [])):
             addr, _port = text.rsplit(":", 1)
             node = f"{host}/doorman-{n}"
@@ -335,14 +436,14 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 node,
                 label=f"doorman\\n{text}",
                 shape="octagon",
-                fillcolor="#dcfce7",
-                color="#15803d",
+                fillcolor=gv("good"),
+                color=gv("ok"),
                 **_tag("doorman"),
             )
             for dev, link in links.items():
                 mine = [a.split("/")[0] for a in link["addresses"]]
                 if addr in mine or (addr == "0.0.0.0" and mine) or (addr.startswith("127.") and dev == "lo"):
-                    g.add_edge(f"{host}/{dev}", node, dir="none", color="#15803d", style="bold")
+                    g.add_edge(f"{host}/{dev}", node, dir="none", color=gv("ok"), style="bold")
     drawn: set[frozenset[str]] = set()
     for host, links in step.links.items():
         for dev, link in links.items():
@@ -351,16 +452,17 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 continue
             drawn.add(frozenset((f"{host}/{dev}", peer)))
             if peer.split("/")[0] in step.links:
-                g.add_edge(f"{host}/{dev}", peer, dir="none", label=" veth cable ", color="#1f6feb", penwidth="2.5")
+                cable = " veth " if narrow else " veth cable "
+                g.add_edge(f"{host}/{dev}", peer, dir="none", label=cable, color=gv("forward"), penwidth="2.5")
     if knock is not None:
         who, target = knock
         addr, port = target.rsplit(":", 1)
         where = _landing(step, who, addr)
         ok = step.outcome == "connected"
-        colour = "#15803d" if ok else "#dc2626"
+        colour = gv("ok") if ok else gv("drop")
         words = "connected ✓" if ok else f"{step.outcome} ✗"
         source = f"{who}/program"
-        g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor="#ffffff")
+        g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
         if where is not None:
             g.add_edge(
                 source,
@@ -374,7 +476,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             )
         else:
             nowhere = f"{who}/nowhere"
-            g.add_node(nowhere, label=f"no way to {addr}", shape="note", fillcolor="#fee2e2", color=colour)
+            g.add_node(nowhere, label=f"no way to {addr}", shape="note", fillcolor=gv("bad"), color=colour)
             g.add_edge(
                 source,
                 nowhere,
@@ -385,6 +487,8 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 penwidth="2.5",
                 **_tag("knock"),
             )
+    if narrow:
+        _stack(g)
     return _svg(g)
 
 
