@@ -30,6 +30,7 @@ from netsim.schema import (
     RouteTo,
     StepId,
     Text,
+    bad_ifname,
     build,
     option,
     path_of,
@@ -768,14 +769,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
 
 
 def _bad_ifname(name: str) -> str:
-    why = (
-        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
-        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
-        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
-    )
-    if name == "lo":
-        why = "every namespace has its own lo already"
-    return f"{name!r} is not a usable interface name: {why}"
+    return bad_ifname(name)
 
 
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:

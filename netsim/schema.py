@@ -106,6 +106,18 @@ def _check_text(value: str, limit: int) -> str | None:
     return value
 
 
+def bad_ifname(name: str) -> str:
+    """Why a name is no interface name here: the kernel's own rule first, then ours."""
+    why = (
+        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
+        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
+        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
+    )
+    if name == "lo":
+        why = "every namespace has its own lo already"
+    return f"{_found(name)} is not a usable interface name: {why}"
+
+
 def _check_format(fmt: Format, value: str) -> str | None:
     """The normalised value, or None when it does not have the format."""
     if fmt is TEXT_FORMAT:
@@ -196,6 +208,8 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
                 path, f"{_found(value)} is not {marker.expected}" + (hint if isinstance(value, bool) else "")
             )
         checked = _check_format(marker, value)
+        if checked is None and marker is IFNAME_FORMAT:
+            raise src.error(path, bad_ifname(value))
         if checked is None:
             raise src.error(path, f"{_found(value)} is not {marker.expected}")
         return checked

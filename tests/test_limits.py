@@ -88,8 +88,8 @@ def test_counts_are_bounded() -> None:
 def test_names_and_their_derived_names_fit_linux() -> None:
     long_port = room().replace("p0: {}", "p0123456789abc: {}").replace("br0.p0", "br0.p0123456789abc")
     assert "'p0123456789abc' is 14 characters; expected at most 13 (an empty seat's far end" in error(long_port)
-    assert "is not an interface name" in error(room().replace("br0:", "br0123456789abcd:"))
-    assert "'br0\\n' is not an interface name" in error(room().replace("  br0:", '  "br0\\n":'))
+    assert "is not a usable interface name: the kernel refuses it" in error(room().replace("br0:", "br0123456789abcd:"))
+    assert "'br0\\n' is not a usable interface name" in error(room().replace("  br0:", '  "br0\\n":'))
 
 
 def test_an_absent_host_has_nothing_from_the_start() -> None:
