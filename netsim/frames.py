@@ -37,6 +37,7 @@ class Tcp:
     flags: str  # "S", "SA", "A", "RA": the letters tcpdump prints
     seq: int = 0
     ack: int = 0
+    ttl: int = 64  # the IP header's time to live: net.ipv4.ip_default_ttl, minus one per router
 
     def summary(self) -> str:
         names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}
@@ -44,7 +45,17 @@ class Tcp:
 
 
 ICMP_DEST_UNREACH = 3
+ICMP_NET_UNREACH = 0
+ICMP_HOST_UNREACH = 1
 ICMP_PORT_UNREACH = 3
+ICMP_TIME_EXCEEDED = 11
+ICMP_EXC_TTL = 0
+ICMP_WORDS = {
+    (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network unreachable",
+    (ICMP_DEST_UNREACH, ICMP_HOST_UNREACH): "host unreachable",
+    (ICMP_DEST_UNREACH, ICMP_PORT_UNREACH): "port unreachable",
+    (ICMP_TIME_EXCEEDED, ICMP_EXC_TTL): "time exceeded",
+}
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,10 @@ class Icmp:
     type: int
     code: int
     original: Tcp
+    ttl: int = 64
 
     def summary(self) -> str:
-        what = "port unreachable" if (self.type, self.code) == (3, 3) else f"type {self.type} code {self.code}"
+        what = ICMP_WORDS.get((self.type, self.code), f"type {self.type} code {self.code}")
         return f"ICMP {self.src_ip} > {self.dst_ip} {what}"
 
 

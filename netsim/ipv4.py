@@ -1,4 +1,9 @@
-"""IPv4 in and out (ip_input.c, ip_output.c): martians, local delivery, route and neighbour."""
+"""IPv4 in and out (ip_input.c, ip_output.c): martians, the netfilter hooks, local delivery,
+forwarding, route and neighbour.
+
+Written against netsim.stack.Stack, the simulation's narrow face; filtering and NAT happen only
+in netsim.netfilter's hooks, the decision to forward only in netsim.forwarding.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +11,106 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import routing, tcp
+from netsim import forwarding, netfilter, routing, tcp
 from netsim.addresses import LOOPBACK_NET
-from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Frame, Icmp, Tcp
+from netsim.frames import Frame, Icmp, Tcp
 from netsim.neighbour import Parked
+from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, Skb
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
-    from netsim.simulation import Simulation
+    from netsim.stack import Stack
+
+Packet = Tcp | Icmp
 
 
-def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
-    src, dst = ipaddress.IPv4Address(seg.src_ip), ipaddress.IPv4Address(seg.dst_ip)
+def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
+    """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward()."""
+    src, dst = ipaddress.IPv4Address(packet.src_ip), ipaddress.IPv4Address(packet.dst_ip)
     if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET):
         # A martian: 127/8 belongs to lo alone (route_localnet is 0 by default).
-        sim.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
+        stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
         return
-    if dst not in ns.local_addresses() and dst not in LOOPBACK_NET:
-        # Simplification: netsim hosts do not forward (ip_forward is 0), so this is dropped.
-        sim.event(f"{ns.label} drops a packet for {dst}: not one of its addresses")
+    verdict = netfilter.hook(stack, ns, PREROUTING, Skb(packet), indev=dev)
+    if verdict.skb is None:
         return
-    if dev != "lo" and seg.dport in ns.drop_tcp_ports:
-        sim.event(f"{ns.label}'s firewall silently drops {seg.summary()}")
-        return
-    if dev != "lo" and seg.dport in ns.reject_tcp_ports:
-        # nft's `reject with icmp type port-unreachable`: a polite no, from the firewall this time.
-        sim.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP port unreachable")
-        output(sim, ns, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, seg))
-        return
-    tcp.receive(sim, ns, dev, seg)
+    skb = verdict.skb
+    dst = ipaddress.IPv4Address(skb.packet.dst_ip)  # NAT may have given it its true destination
+    if dst in ns.local_addresses() or dst in LOOPBACK_NET:
+        _deliver(stack, ns, dev, skb)
+    else:
+        _forward(stack, ns, dev, skb)
 
 
-def receive_icmp(sim: Simulation, ns: Namespace, dev: str, icmp: Icmp) -> None:
-    """An ICMP error reaches the socket whose packet it quotes (tcp_v4_err)."""
-    if icmp.dst_ip not in {str(a) for a in ns.local_addresses()}:
+def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
+    verdict = netfilter.hook(stack, ns, INPUT, skb, indev=dev)
+    if verdict.answer is not None:
+        output(stack, ns, verdict.answer)
+    if verdict.skb is None:
         return
-    tcp.error(sim, ns, icmp)
+    packet = verdict.skb.packet
+    if isinstance(packet, Icmp):
+        # An ICMP error reaches the socket whose packet it quotes (icmp_unreach() -> tcp_v4_err()).
+        tcp.error(stack, ns, packet)
+        return
+    result = tcp.receive(stack, ns, packet)
+    if result.confirms:
+        # The answer proves the way to the neighbour works (dst_confirm): no need to ask again.
+        ns.neigh.confirm(nexthop(ns, packet.src_ip))
+    for reply in result.replies:
+        if output(stack, ns, reply) is None:
+            # tcp_conn_request() and tcp_v4_send_reset() give up when there is no route back.
+            stack.event(f"{ns.label} has no route back to {reply.dst_ip}: it drops {packet.summary()}")
 
 
-def output(sim: Simulation, ns: Namespace, seg: Tcp | Icmp) -> routing.NextHop | None:
-    """Send a segment: route it, then hand it to lo or to the neighbour layer."""
-    hop = route(ns, seg.dst_ip)
+def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
+    decision = forwarding.decide(ns, dev, skb.packet)
+    if isinstance(decision, forwarding.Refuse):
+        stack.event(decision.why)
+        if decision.answer is not None:
+            stack.event(f"{ns.label} answers {decision.answer.summary()}")
+            output(stack, ns, decision.answer)
+        return
+    skb.packet = decision.packet
+    stack.event(f"{ns.label} forwards {skb.packet.summary()} out of {decision.dev} (TTL now {skb.packet.ttl})")
+    verdict = netfilter.hook(stack, ns, FORWARD, skb, indev=dev, outdev=decision.dev)
+    if verdict.skb is not None:
+        _finish(stack, ns, verdict.skb, decision.dev, decision.neighbour)
+
+
+def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | None:
+    """Send a locally made packet: route it, OUTPUT, then lo or POSTROUTING and the neighbour."""
+    hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    verdict = netfilter.hook(stack, ns, OUTPUT, Skb(packet), outdev=hop.dev)
+    if verdict.skb is None:
+        return hop
     if hop.kind == "local":
         if not ns.lo_up():
             # The local route still points at lo; __dev_queue_xmit() drops for a device that is down.
-            sim.event(f"{ns.label} sends {seg.summary()} through lo, which is down: it is dropped")
+            stack.event(f"{ns.label} sends {packet.summary()} through lo, which is down: it is dropped")
             return hop
-        sim.event(f"{ns.label} sends {seg.summary()} through lo")
-        sim.loopback(ns, seg)
+        stack.event(f"{ns.label} sends {packet.summary()} through lo")
+        stack.loopback(ns, verdict.skb.packet)
         return hop
-    iface = ns.ifaces[hop.dev]
     assert hop.neighbour is not None
+    _finish(stack, ns, verdict.skb, hop.dev, hop.neighbour)
+    return hop
+
+
+def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:
+    """ip_output() -> POSTROUTING -> ip_finish_output2(): hand the packet to the neighbour layer."""
+    verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev=dev)
+    if verdict.skb is None:
+        return
+    packet = verdict.skb.packet
+    iface = ns.ifaces[dev]
 
     def frame_for(mac: str) -> Frame:
-        return Frame(iface.mac, mac, seg)
+        return Frame(iface.mac, mac, packet)
 
-    send_via_neighbour(sim, ns, hop.dev, hop.neighbour, frame_for, seg)
-    return hop
+    send_via_neighbour(stack, ns, dev, neighbour, frame_for, packet)
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
@@ -72,14 +118,14 @@ def route(ns: Namespace, dst: str) -> routing.NextHop | None:
 
 
 def send_via_neighbour(
-    sim: Simulation, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame], packet: object = None
+    stack: Stack, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame], packet: object = None
 ) -> None:
     """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
     entry = ns.neigh.lookup(ip, dev)
     if ns.neigh.event_send(entry, Parked(dev, frame_for, packet)):
         return
     assert entry.mac is not None
-    sim.transmit(ns, dev, frame_for(entry.mac))
+    stack.transmit(ns, dev, frame_for(entry.mac))
 
 
 def nexthop(ns: Namespace, ip: str) -> str:

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from netsim.neighbour import NeighbourTable
+from netsim.netfilter import Netfilter
 from netsim.routing import RouteEntry
 
 
@@ -31,6 +32,7 @@ class Connection:
     dst_ip: str
     dport: int
     state: str = "SYN_SENT"  # or one of tcp.OUTCOMES
+    ttl: int = 64  # IP_TTL of the socket: what its packets leave with
 
 
 @dataclass
@@ -45,6 +47,8 @@ class Namespace:
     reject_tcp_ports: set[int] = field(default_factory=set)
     tcp_syn_retries: int = 6
     connections: list[Connection] = field(default_factory=list)
+    ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
+    netfilter: Netfilter = field(default_factory=Netfilter)
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).

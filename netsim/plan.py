@@ -32,9 +32,9 @@ from netsim.addresses import BROADCAST, derived_mac, normalise_mac
 from netsim.scenario import Port, Scenario, Step
 
 # Shell functions of the try-it script that the lab performs in Python.
-HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on")
+HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "route_get")
 # Shell functions and commands the script runs only to show the reader a table.
-SHOWS = ("show_fdb", "show_links", "show_neigh", "echo", "ip", "sleep")
+SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only for the private namespace the whole run lives in
 NS_PREFIX = "lab-"
 SETTLE = "0.5"  # seconds for links to come up before the first step
@@ -155,6 +155,30 @@ def firewall(host: str, drop: list[int], reject: list[int]) -> list[Op]:
     return out
 
 
+def nat_table(host: str) -> list[Op]:
+    """A nat chain on the postrouting hook inside the host's own namespace (`add` is idempotent)."""
+    nft = ("ip", "netns", "exec", ns(host), "nft")
+    chain = "{ type nat hook postrouting priority srcnat; policy accept; }"
+    return [
+        run(*nft, "add", "table", "ip", "labnat", note=f"{host}'s nat table"),
+        run(*nft, "add", "chain", "ip", "labnat", "postrouting", chain),
+    ]
+
+
+def masquerade(host: str, saddr: str, oifname: str | None) -> list[Op]:
+    """One masquerade rule, as nftables writes it: the source becomes the outgoing address."""
+    nft = ("ip", "netns", "exec", ns(host), "nft")
+    out = ["oifname", oifname] if oifname else []
+    rule = run(*nft, "add", "rule", "ip", "labnat", "postrouting", "ip", "saddr", saddr, *out, "masquerade")
+    return [*nat_table(host), rule]
+
+
+def forwarding(host: str, on: bool) -> Op:
+    """net.ipv4.ip_forward inside the host's namespace (a new namespace starts with 0)."""
+    note = f"{host} {'forwards' if on else 'does not forward'} packets for others"
+    return sysctl(host, f"net.ipv4.ip_forward={1 if on else 0}", note=note)
+
+
 def setup(s: Scenario) -> list[Op]:
     """Every operation that builds the room before the first step, in order."""
     out = [comment("--- The room ---")]
@@ -251,6 +275,10 @@ def setup(s: Scenario) -> list[Op]:
             out.append(run("listen_on", host, addr, port))
         if h.drop_tcp_ports or h.reject_tcp_ports:
             out += firewall(host, h.drop_tcp_ports, h.reject_tcp_ports)
+        if host in s.forwarding_hosts():
+            out.append(forwarding(host, h.ip_forward))
+        for rule in h.masquerade:
+            out += masquerade(host, rule.saddr, rule.oifname)
     out.append(run("sleep", SETTLE, note="let the links come up"))
     return out
 
@@ -364,10 +392,36 @@ def _arp(s: Scenario, step: Step, resolve: Any) -> list[Op]:
     return [run("ask_arp", resolve.by, resolve.target), run("sleep", "0.1"), *_show_fdb(s), *_show_neigh(s, step)]
 
 
+def _show_conntrack(s: Scenario, step: Step) -> list[Op]:
+    natting = {h for h, host in s.hosts.items() if host.masquerade}
+    for st in s.steps:
+        if st.masquerade:
+            natting.add(st.masquerade.by)
+        if st is step:
+            break
+    return [show("show_conntrack", *sorted(natting))] if natting else []
+
+
 @step_kind("connect")
 def _connect(s: Scenario, step: Step, c: Any) -> list[Op]:
     addr, port = c.to.rsplit(":", 1)
-    return [run("knock", c.by, addr, port), *_show_fdb(s), *_show_neigh(s, step)]
+    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl else []
+    return [run("knock", c.by, addr, port, *extra), *_show_fdb(s), *_show_neigh(s, step), *_show_conntrack(s, step)]
+
+
+@step_kind("ip_forward")
+def _ip_forward(s: Scenario, step: Step, c: Any) -> list[Op]:
+    return [forwarding(c.by, c.enabled)]
+
+
+@step_kind("masquerade")
+def _masquerade(s: Scenario, step: Step, m: Any) -> list[Op]:
+    return [*masquerade(m.by, m.saddr, m.oifname), show("ip", "netns", "exec", ns(m.by), "nft", "list", "ruleset")]
+
+
+@step_kind("route_get")
+def _route_get(s: Scenario, step: Step, r: Any) -> list[Op]:
+    return [run("route_get", r.by, r.to)]
 
 
 @step_kind("listen")

@@ -1,8 +1,13 @@
-"""Route lookup (net/ipv4/route.c, fib): local addresses, connected networks, gateways."""
+"""Route lookup (net/ipv4/route.c, fib_trie.c): local addresses, connected networks, gateways.
+
+fib_table_lookup() walks the trie for the longest prefix that contains the destination; among
+routes of equal length the first added wins here (the kernel then orders by metric, all 0 here).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netsim.addresses import LOOPBACK_NET
@@ -43,3 +48,35 @@ def lookup(
     if best is None:
         return None
     return NextHop("link", best.dev, str(best.via or dst))
+
+
+def route_get(
+    dst: ipaddress.IPv4Address,
+    local_addresses: set[ipaddress.IPv4Address],
+    routes: list[RouteEntry],
+    source_of: Callable[[str, str], str],
+) -> dict[str, str | None]:
+    """`ip -j route get DST` (inet_rtm_getroute()): the route a packet to `dst` would take.
+
+    The same lookup as a packet's; `prefsrc` is the address of the interface it leaves by
+    (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device toward
+    the next hop), which `source_of(dev, next_hop)` answers.
+    """
+    hop = lookup(dst, local_addresses, routes)
+    if hop is None:
+        return {"error": "Network is unreachable"}
+    if hop.kind == "local":
+        return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": str(dst)}
+    gateway = hop.neighbour if hop.neighbour != str(dst) else None
+    prefsrc = source_of(hop.dev, hop.neighbour or str(dst))
+    return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": prefsrc}
+
+
+def route_get_text(result: dict[str, str | None]) -> str:
+    """What `ip route get` prints as root for that result, as iproute2 words it."""
+    if "error" in result:
+        return f"RTNETLINK answers: {result['error']}"
+    if result["type"] == "local":
+        return f"local {result['dst']} dev lo src {result['prefsrc']} uid 0 \n    cache <local> "
+    via = f" via {result['gateway']}" if result["gateway"] else ""
+    return f"{result['dst']}{via} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache "

@@ -25,6 +25,7 @@ from netsim.schema import (
     LongText,
     Mac,
     Most,
+    Network,
     Plug,
     Range,
     RouteTo,
@@ -62,6 +63,7 @@ REACHABLE = Range(
 )
 WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s a step")
 TCP_PORT = Range(1, 65535, "a TCP port")
+TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
 IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 
@@ -124,6 +126,15 @@ class Route:
 
 
 @dataclass(frozen=True)
+class MasqueradeRule:
+    """Source NAT to the outgoing interface's address, as nftables writes it:
+    `ip saddr NETWORK oifname DEV masquerade` in a nat chain on the postrouting hook."""
+
+    saddr: Network = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: IfName | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+
+
+@dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
@@ -149,6 +160,12 @@ class Host:
         30.0,
     )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
+    ip_forward: bool = option(
+        "net.ipv4.ip_forward: route packets that are for someone else (a new namespace's default is off).", False
+    )
+    masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
+        "Masquerade (source NAT) rules loaded from the start.", factory=list
+    )
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -178,6 +195,12 @@ class Connect:
 
     by: HostName = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
+    sport: Annotated[int, TCP_PORT] | None = option(
+        "The source port to bind first; the kernel picks one if omitted.", None
+    )
+    ttl: Annotated[int, TTL] | None = option(
+        "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
+    )
 
 
 @dataclass(frozen=True)
@@ -266,6 +289,31 @@ class RouteAdd:
     via: IPv4 = option("The gateway.")
 
 
+@dataclass(frozen=True)
+class Forwarding:
+    """Turn routing for others on or off: `sysctl -w net.ipv4.ip_forward=1|0` in the host."""
+
+    by: HostName = option("The host.")
+    enabled: bool = option("true: forward packets for others; false: drop them (`1` or `0`).")
+
+
+@dataclass(frozen=True)
+class Masquerade:
+    """Add a masquerade rule: `nft add rule ip nat postrouting ip saddr NET oifname DEV masquerade`."""
+
+    by: HostName = option("The host whose nat table gets the rule.")
+    saddr: Network = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: IfName | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+
+
+@dataclass(frozen=True)
+class RouteGet:
+    """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
+
+    by: HostName = option("The host that asks.")
+    to: IPv4 = option("The destination address.")
+
+
 ACTIONS = (
     "send",
     "arp",
@@ -282,6 +330,9 @@ ACTIONS = (
     "link_set",
     "addr_add",
     "route_add",
+    "ip_forward",
+    "masquerade",
+    "route_get",
 )
 
 
@@ -306,6 +357,9 @@ class Step:
     link_set: LinkSet | None = option(LinkSet.__doc__ or "", None)
     addr_add: AddrAdd | None = option(AddrAdd.__doc__ or "", None)
     route_add: RouteAdd | None = option(RouteAdd.__doc__ or "", None)
+    ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
+    masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
+    route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -395,6 +449,16 @@ class Scenario:
     def dynamic_ports(self) -> set[tuple[str, str]]:
         """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
         return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
+
+    def needs_nft(self) -> bool:
+        """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
+        hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
+        return hosts or any(st.masquerade for st in self.steps)
+
+    def forwarding_hosts(self) -> list[str]:
+        """Hosts whose ip_forward the scenario sets, from the start or in a step."""
+        stepped = {st.ip_forward.by for st in self.steps if st.ip_forward}
+        return [h for h, host in self.hosts.items() if host.ip_forward or h in stepped]
 
     def addresses(self, host: str) -> list[ipaddress.IPv4Interface]:
         out = [ipaddress.IPv4Interface(i.address) for i in self.hosts[host].interfaces.values() if i.address]
@@ -552,6 +616,20 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
             sockets.listen(text, (*path_of(host), "listeners", i), src)
+        for i, rule in enumerate(host.masquerade):
+            _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
+
+
+def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
+    try:
+        ipaddress.IPv4Network(saddr)
+    except ValueError:
+        raise src.error((*where, "saddr"), f"{saddr!r} is not a network like 10.88.0.0/16") from None
+    if oifname is not None and oifname not in s.static_devs(host):
+        raise src.error(
+            (*where, "oifname"),
+            f"{host} has no interface {oifname!r}; expected one of: {_names(s.static_devs(host))}",
+        )
 
 
 def _check_gateways(s: Scenario, host: str, src: Source) -> None:
@@ -712,6 +790,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 raise src.error(
                     (*apath, "master"), f"{action.master!r} is not a bridge of {by}; expected one of: {_names(owned)}"
                 )
+        elif isinstance(action, Masquerade):
+            _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
         for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":

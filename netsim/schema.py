@@ -69,6 +69,7 @@ HOST_FORMAT = Format("host", "a host name: a letter, then up to 31 letters, digi
 STEP_ID_FORMAT = Format("step-id", "a step id: up to 64 lower-case letters, digits and -", r"[a-z0-9][a-z0-9-]{0,63}")
 PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTERN}\.{IFNAME_PATTERN}")
 ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
+NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
 DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
 TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
 LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
@@ -82,6 +83,7 @@ HostName = Annotated[str, HOST_FORMAT]
 StepId = Annotated[str, STEP_ID_FORMAT]
 Plug = Annotated[str, PLUG_FORMAT]
 RouteTo = Annotated[str, ROUTE_TO_FORMAT]
+Network = Annotated[str, NETWORK_FORMAT]
 Dst = Annotated[str, DST_FORMAT]
 Text = Annotated[str, TEXT_FORMAT]
 LongText = Annotated[str, LONG_TEXT_FORMAT]
@@ -145,6 +147,8 @@ def _check_format(fmt: Format, value: str) -> str | None:
             return str(ipaddress.IPv4Address(value))
         if fmt is ROUTE_TO_FORMAT:
             return value if value == "default" else str(ipaddress.IPv4Network(value))
+        if fmt is NETWORK_FORMAT:
+            return str(ipaddress.IPv4Network(value))
     except ValueError:
         return None
     raise AssertionError(fmt)

@@ -12,17 +12,19 @@ from collections import deque
 from collections.abc import Callable
 from itertools import count
 
-from netsim import arp, ipv4, tcp
+from netsim import arp, ipv4, routing, tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
 from netsim.frames import Arp, Frame, Icmp, Tcp, initial_sequence
 from netsim.neighbour import NeighbourTable
+from netsim.netfilter import Masquerade
 from netsim.netns import Connection, Iface, Namespace
 from netsim.routing import RouteEntry
 from netsim.scenario import (
     AddrAdd,
     Connect,
+    Forwarding,
     Host,
     LinkMove,
     LinkRename,
@@ -30,6 +32,7 @@ from netsim.scenario import (
     Resolve,
     Route,
     RouteAdd,
+    RouteGet,
     Scenario,
     Send,
     SetBridge,
@@ -38,8 +41,9 @@ from netsim.scenario import (
     Step,
     VethAdd,
 )
+from netsim.scenario import Masquerade as MasqueradeStep
 from netsim.schema import error_at
-from netsim.trace import Arrival, Hop, StepTrace, Trace
+from netsim.trace import Arrival, Hop, Rewrite, StepTrace, Trace
 
 
 class Simulation:
@@ -109,6 +113,9 @@ class Simulation:
         ns.neigh.attach(self, arp.ArpOps(self, ns))
         ns.drop_tcp_ports = set(host.drop_tcp_ports)
         ns.reject_tcp_ports = set(host.reject_tcp_ports)
+        ns.ip_forward = host.ip_forward
+        for rule in host.masquerade:
+            ns.netfilter.add_masquerade(Masquerade(ipaddress.IPv4Network(rule.saddr), rule.oifname))
         # Every namespace is born with its own loopback, down until someone brings it up.
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
         addresses = [ipaddress.IPv4Interface("127.0.0.1/8")] if lo_up else []
@@ -247,17 +254,19 @@ class Simulation:
         self._arrive(ns, dev, frame, True, "taken", hop)
         if isinstance(frame.payload, Arp):
             arp.receive(self, ns, dev, frame.payload, to_me=frame.dst == iface.mac)
-        elif isinstance(frame.payload, Tcp):
+        elif isinstance(frame.payload, Tcp | Icmp):
             ipv4.receive(self, ns, dev, frame.payload)
-        elif isinstance(frame.payload, Icmp):
-            ipv4.receive_icmp(self, ns, dev, frame.payload)
 
     def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str, hop: int) -> None:
         if self._current is not None:
             self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note, hop))
 
-    def loopback(self, ns: Namespace, seg: Tcp) -> None:
-        self._queue.append(lambda: ipv4.receive(self, ns, "lo", seg))
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
+        self._queue.append(lambda: ipv4.receive(self, ns, "lo", packet))
+
+    def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
+        if self._current is not None:
+            self._current.rewrites.append(Rewrite(host, hook, _ends(before), _ends(after)))
 
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """arp_error_report() -> ipv4_link_failure(): ICMP host unreachable to the packets' sender.
@@ -291,6 +300,11 @@ class Simulation:
         }
         trace.neigh = {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()}
         trace.links = {name: _links(ns) for name, ns in self.namespaces.items()}
+        trace.conntrack = {
+            name: ns.netfilter.conntrack.snapshot(self.now)
+            for name, ns in self.namespaces.items()
+            if ns.netfilter.conntrack is not None
+        }
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
@@ -333,10 +347,11 @@ class Simulation:
             if hop.dev == "lo" and ipaddress.IPv4Address(dst_ip).is_loopback
             else (dst_ip if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour))
         )
-        conn = Connection(src_ip, next(self._ports), dst_ip, dport)
+        sport = connect.sport if connect.sport is not None else next(self._ports)
+        conn = Connection(src_ip, sport, dst_ip, dport, ttl=connect.ttl or 64)
         ns.connections.append(conn)
         isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
-        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn)
+        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
         ipv4.output(self, ns, syn)
         for offset in tcp.retransmit_times(ns.tcp_syn_retries):
             self.schedule(offset, lambda: self._retransmit_syn(ns, conn, syn))
@@ -364,6 +379,31 @@ class Simulation:
     def _step_close(self, sock: Socket) -> None:
         self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))
         self.event(f"{self.namespaces[sock.by].label} stops listening on {sock.bind}")
+
+    def _step_ip_forward(self, change: Forwarding) -> None:
+        ns = self._namespace(change.by)
+        ns.ip_forward = change.enabled
+        self.event(f"{ns.label} {'now forwards' if change.enabled else 'no longer forwards'} packets for others")
+
+    def _step_masquerade(self, add: MasqueradeStep) -> None:
+        ns = self._namespace(add.by)
+        rule = Masquerade(ipaddress.IPv4Network(add.saddr), add.oifname)
+        ns.netfilter.add_masquerade(rule)
+        self.event(f"{ns.label}'s nat table: {rule.nft()}")
+
+    def _step_route_get(self, ask: RouteGet) -> None:
+        assert self._current is not None
+        ns = self._namespace(ask.by)
+        dst = ipaddress.IPv4Address(ask.to)
+        result = routing.route_get(dst, ns.local_addresses(), ns.routes, ns.source_address)
+        self._current.route = result
+        self.event(f"{ns.label}: ip route get {ask.to} -> {routing.route_get_text(result).split(chr(10))[0].strip()}")
+
+    def _namespace(self, host: str) -> Namespace:
+        ns = self.namespaces.get(host)
+        if ns is None:
+            raise self._fail("by", f"{host} has no namespace yet; expected a netns_add step before this one")
+        return ns
 
     def _step_wait(self, seconds: float) -> None:
         self.advance(seconds)
@@ -558,6 +598,13 @@ def _links(ns: Namespace) -> dict[str, dict]:
         }
         for name, iface in sorted(ns.ifaces.items())
     }
+
+
+def _ends(packet: Tcp | Icmp) -> str:
+    if isinstance(packet, Tcp):
+        return f"{packet.src_ip}:{packet.sport} > {packet.dst_ip}:{packet.dport}"
+    quoted = packet.original
+    return f"{packet.src_ip} > {packet.dst_ip} (quoting {_ends(quoted)})"
 
 
 def _endpoint(text: str) -> tuple[str, int]:

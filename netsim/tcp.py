@@ -1,15 +1,29 @@
-"""TCP's half of the story: which socket a SYN finds (inet_hashtables.c) and what it answers."""
+"""TCP's half of the story: which socket a SYN finds (inet_hashtables.c) and what it answers.
+
+TCP never sends on its own: it answers IP (netsim.ipv4) with the segments to send.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from netsim.addresses import ANY
-from netsim.frames import Icmp, Tcp, initial_sequence
+from netsim.frames import (
+    ICMP_DEST_UNREACH,
+    ICMP_EXC_TTL,
+    ICMP_HOST_UNREACH,
+    ICMP_NET_UNREACH,
+    ICMP_PORT_UNREACH,
+    ICMP_TIME_EXCEEDED,
+    Icmp,
+    Tcp,
+    initial_sequence,
+)
 
 if TYPE_CHECKING:
     from netsim.netns import Connection, Namespace
-    from netsim.simulation import Simulation
+    from netsim.stack import Stack
 
 # What connect() reports, by the errno the kernel would return.
 ERRNO_NAME = {
@@ -63,49 +77,64 @@ def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
     return _timer_firings(retries, linear)[-1]
 
 
-def receive(sim: Simulation, ns: Namespace, dev: str, seg: Tcp) -> None:
-    """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
-    from netsim import ipv4  # ipv4 calls back into tcp: import at use to keep one direction
+@dataclass(frozen=True)
+class Answer:
+    """What TCP hands back to IP after a segment: segments to send, and whether it proved the path."""
 
+    replies: tuple[Tcp, ...] = ()
+    confirms: bool = False
+
+
+def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
+    """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
     if seg.flags == "S":
         found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
         if found is None:
             # No socket matched: the kernel itself slams the door; no program ever hears of it.
-            sim.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
-            reply = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1)
-        else:
-            sim.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
-            isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
-            reply = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1)
-        ipv4.output(sim, ns, reply)
-        return
+            stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
+            return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
+        stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
+        isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
-        sim.event(f"{ns.label} completes the handshake")
-        return
+        stack.event(f"{ns.label} completes the handshake")
+        return Answer()
     conn = _connection(ns, seg)
     if conn is None or conn.state != "SYN_SENT":
-        return
+        return Answer()
     if seg.flags == "SA":
-        # tcp_ack() sets sk_dst_pending_confirm; the ACK below confirms the neighbour on its way out
-        # (sock_confirm_neigh() in ip_finish_output2()).
-        ns.neigh.confirm(ipv4.nexthop(ns, seg.src_ip))
+        # tcp_ack() sets sk_dst_pending_confirm; the ACK confirms the neighbour on its way out
+        # (sock_confirm_neigh() in ip_finish_output2()): IP does that when it sends the ACK.
         conn.state = "connected"
-        ipv4.output(sim, ns, Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1))
-    elif seg.flags == "RA":
+        ack = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1, ttl=conn.ttl)
+        return Answer((ack,), confirms=True)
+    if seg.flags == "RA":
         conn.state = "refused"
+    return Answer()
 
 
-def error(sim: Simulation, ns: Namespace, icmp: Icmp) -> None:
-    """ICMP port unreachable for a SYN_SENT socket: connect() fails at once with ECONNREFUSED."""
+# tcp_v4_err(): which outcome an ICMP error gives a connect() still in SYN_SENT. In that state any
+# of these ends the attempt at once, with icmp_err_convert[]'s errno (ICMP_TIME_EXCEEDED: EHOSTUNREACH).
+ICMP_OUTCOME = {
+    (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network-unreachable",
+    (ICMP_DEST_UNREACH, ICMP_HOST_UNREACH): "host-unreachable",
+    (ICMP_DEST_UNREACH, ICMP_PORT_UNREACH): "refused",
+    (ICMP_TIME_EXCEEDED, ICMP_EXC_TTL): "host-unreachable",
+}
+
+
+def error(stack: Stack, ns: Namespace, icmp: Icmp) -> None:
+    """An ICMP error for a SYN_SENT socket: connect() fails at once with the matching errno."""
     sent = icmp.original
     quoted = (sent.src_ip, sent.sport, sent.dst_ip, sent.dport)
+    outcome = ICMP_OUTCOME.get((icmp.type, icmp.code))
     for conn in ns.connections:
         mine = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == quoted
-        if mine and conn.state == "SYN_SENT" and (icmp.type, icmp.code) == (3, 3):
-            conn.state = "refused"
-            sim.event(f"{ns.label} reads the ICMP error: connection refused")
+        if mine and conn.state == "SYN_SENT" and outcome is not None:
+            conn.state = outcome
+            stack.event(f"{ns.label} reads the ICMP error: {outcome.replace('-', ' ')}")
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

@@ -28,7 +28,7 @@ class Hop:
     payload: Any = None  # the frames.Arp / frames.Tcp carried, for captures and byte views
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "bridge": self.bridge,
             "in_port": self.in_port,
             "src": self.src,
@@ -36,6 +36,27 @@ class Hop:
             "decision": self.decision,
             "out_ports": list(self.out_ports),
         }
+        header = ip_header(self.payload)
+        if header is not None:
+            out["ip"] = header
+        return out
+
+
+def ip_header(payload: Any) -> dict[str, Any] | None:
+    """The IPv4 header's addresses and time to live, for frames that carry IP."""
+    if payload is None or not hasattr(payload, "ttl"):
+        return None
+    return {"src": payload.src_ip, "dst": payload.dst_ip, "ttl": payload.ttl}
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A packet's header changed by NAT inside a host, at a netfilter hook."""
+
+    host: str
+    hook: str  # "postrouting" (masquerade) or "prerouting" (a reply turned back)
+    before: str  # "10.88.0.2:40000 > 192.168.1.50:9001"
+    after: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,9 @@ class StepTrace:
     outcome: str | None = None
     listeners: dict[str, list[str]] = field(default_factory=dict)  # namespace -> ["ADDR:PORT"]
     links: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # namespace -> `ip addr`
+    rewrites: list[Rewrite] = field(default_factory=list)  # NAT at work, in order
+    conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
+    route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +106,8 @@ class StepTrace:
                 ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
                 for ns, table in self.links.items()
             },
+            "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
+            "route": self.route,
         }
 
 
@@ -105,7 +131,10 @@ class Trace:
         """A trace read back from JSON (the lab's): frames lack the words netsim adds."""
         steps = []
         for s in data["steps"]:
-            frames = [Hop(**{**h, "out_ports": tuple(h["out_ports"])}, what="", reason="kernel") for h in s["frames"]]
+            frames = [
+                Hop(**{**_without(h, "ip"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
+                for h in s["frames"]
+            ]
             steps.append(
                 StepTrace(
                     s["id"],
@@ -117,9 +146,15 @@ class Trace:
                     neigh=s["neigh"],
                     outcome=s["outcome"],
                     links=s.get("links", {}),
+                    conntrack=s.get("conntrack", {}),
+                    route=s.get("route"),
                 )
             )
         return cls(data["scenario"], steps)
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
+
+
+def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k != key}

@@ -10,11 +10,12 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from netsim.frames import ETH_P_ARP, ETH_P_IP, ETH_P_TEST, Arp, Icmp, Tcp
+from netsim.frames import ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORDS, Arp, Icmp, Tcp
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
 TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14}
+ICMP_TYPE_WORDS = {3: "destination unreachable", 11: "time exceeded"}
 TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK"}
 
 
@@ -60,7 +61,8 @@ def _tcp_ip(seg: Tcp) -> bytes:
     )
     pseudo = _ip(seg.src_ip) + _ip(seg.dst_ip) + struct.pack("!BBH", 0, 6, len(header))
     tcp = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0, _ip(seg.src_ip), _ip(seg.dst_ip))
+    addresses = _ip(seg.src_ip) + _ip(seg.dst_ip)
+    ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), 0, 0x4000, seg.ttl, 6, 0) + addresses
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
     return ip + tcp
 
@@ -70,7 +72,8 @@ def _icmp_ip(icmp: Icmp) -> bytes:
     quoted = _tcp_ip(icmp.original)[:28]
     body = struct.pack("!BBHI", icmp.type, icmp.code, 0, 0) + quoted
     body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0xC0, 20 + len(body), 0, 0, 64, 1, 0, _ip(icmp.src_ip), _ip(icmp.dst_ip))
+    addresses = _ip(icmp.src_ip) + _ip(icmp.dst_ip)
+    ip = struct.pack("!BBHHHBBH", 0x45, 0xC0, 20 + len(body), 0, 0, icmp.ttl, 1, 0) + addresses
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
     return ip + body
 
@@ -106,6 +109,7 @@ def fields(hop: Hop) -> list[Field]:
         ]
     elif isinstance(p, Tcp):
         out += [
+            Field("IPv4", "time to live", 22, 1, str(p.ttl)),
             Field("IPv4", "source address", 26, 4, p.src_ip),
             Field("IPv4", "destination address", 30, 4, p.dst_ip),
             Field("TCP", "source port", 34, 2, str(p.sport)),
@@ -115,11 +119,14 @@ def fields(hop: Hop) -> list[Field]:
             Field("TCP", "flags", 47, 1, TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]),
         ]
     elif isinstance(p, Icmp):
+        words = ICMP_WORDS.get((p.type, p.code))
         out += [
+            Field("IPv4", "time to live", 22, 1, str(p.ttl)),
             Field("IPv4", "source address", 26, 4, p.src_ip),
             Field("IPv4", "destination address", 30, 4, p.dst_ip),
-            Field("ICMP", "type", 34, 1, f"{p.type} (destination unreachable)" if p.type == 3 else str(p.type)),
-            Field("ICMP", "code", 35, 1, f"{p.code} (port unreachable)" if p.code == 3 else str(p.code)),
+            Field("ICMP", "type", 34, 1, f"{p.type} ({ICMP_TYPE_WORDS.get(p.type, 'other')})"),
+            Field("ICMP", "code", 35, 1, f"{p.code} ({words})" if words else str(p.code)),
+            Field("ICMP", "quoted source address", 54, 4, p.original.src_ip),
             Field("ICMP", "quoted TCP ports", 62, 4, f"{p.original.sport} > {p.original.dport}"),
         ]
     else:

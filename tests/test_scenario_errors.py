@@ -66,7 +66,8 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {}",
             "  laptop: {colour: blue}",
             "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, drop_tcp_ports, "
-            "gateway, interfaces, label, listeners, reachable_time, reject_tcp_ports, routes, tcp_syn_retries",
+            "gateway, interfaces, ip_forward, label, listeners, masquerade, reachable_time, reject_tcp_ports, routes, "
+            "tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",
@@ -93,7 +94,7 @@ def test_the_good_scenario_parses() -> None:
             "    send: {by: alice, dst: broadcast}\n    wait: 3",
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
             "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
-            "link_rename, link_set, addr_add, route_add",
+            "link_rename, link_set, addr_add, route_add, ip_forward, masquerade, route_get",
         ),
         (
             "  laptop: {}",

@@ -12,6 +12,7 @@ from conftest import kernel_wait
 
 from netsim.lab.netns import ensure_nft, missing_requirement
 from netsim.render.labscript import render
+from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.lab
 FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^connect \S+ -> (\S+)")
+TUPLES = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
 
 
 def parse(output: str) -> dict[str, dict]:
@@ -33,20 +35,39 @@ def parse(output: str) -> dict[str, dict]:
     steps: dict[str, dict] = {}
     current: dict | None = None
     host = None
+    reading = None  # the section whose lines follow: "route" or "conntrack"
     for line in output.splitlines():
         if line.startswith("== step "):
             step_id = line.split()[3].rstrip(":")
-            current = steps[step_id] = {"fdb": {}, "neigh": {}, "outcome": None, "fdb_shown": False}
+            current = steps[step_id] = {
+                "fdb": {},
+                "neigh": {},
+                "outcome": None,
+                "fdb_shown": False,
+                "route": None,
+                "conntrack": {},
+            }
             host = None
+            reading = None
         elif current is None:
             continue
+        elif line.startswith("$ ip route get "):
+            reading, current["route"] = "route", []
+        elif reading == "route" and line:
+            current["route"].append(line)
+        elif line.startswith("-- conntrack table of "):
+            reading, host = "conntrack", line.split()[-1]
+            current["conntrack"][host] = []
+        elif reading == "conntrack" and (m := TUPLES.search(line)):
+            current["conntrack"][host].append(m.groups())
         elif line.startswith("$ bridge fdb show br "):
+            reading = None
             current["fdb_shown"] = True
             current["fdb"].setdefault(line.split()[5], {})
         elif m := FDB.match(line):
             current["fdb"].setdefault(m.group(3), {})[m.group(1)] = m.group(2)
         elif line.startswith("-- ip neigh in "):
-            host = line.split()[-1]
+            reading, host = None, line.split()[-1]
             current["neigh"][host] = {}
         elif (m := NEIGH.match(line)) and host is not None:
             current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
@@ -59,7 +80,7 @@ def parse(output: str) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
-    if any(h.drop_tcp_ports or h.reject_tcp_ports for h in loaded.hosts.values()):
+    if loaded.needs_nft():
         why = ensure_nft()  # installs nftables with apt when it can
         if why:
             pytest.skip(why)
@@ -78,3 +99,11 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             want = {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in step.neigh[host].items()}
             assert table == want, (step.id, host)
         assert got["outcome"] == step.outcome, step.id
+        if step.route is not None:
+            shown = [line.rstrip() for line in got["route"]]
+            assert shown == [line.rstrip() for line in route_get_text(step.route).splitlines()], step.id
+        for host, entries in got["conntrack"].items():
+            # The script's knock closes its connection (the lab keeps it open), so only the tuples,
+            # not the TCP state, are the post's.
+            want = [TUPLES.search(f"{e['original']} {e['reply']}").groups() for e in step.conntrack.get(host, [])]
+            assert sorted(entries) == sorted(want), (step.id, host)

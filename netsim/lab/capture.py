@@ -114,6 +114,7 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
                 "dst": _mac(s.data[0:6]),
                 "out_ports": [],
                 "when": s.when,
+                "data": s.data,
             }
             crossings.append(hop)
             pending.setdefault(key, []).append(hop)
@@ -132,7 +133,21 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         if hop["out_ports"] or hop["decision"] != "drop":
             table.add(hop["src"])
     keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports", "what")
-    return [{k: hop[k] for k in keys} for hop in crossings]
+    out = []
+    for hop in crossings:
+        item = {k: hop[k] for k in keys}
+        header = ip_header(hop["data"])
+        if header is not None:
+            item["ip"] = header
+        out.append(item)
+    return out
+
+
+def ip_header(data: bytes) -> dict | None:
+    """The IPv4 addresses and time to live of a captured frame, as the trace keeps them."""
+    if int.from_bytes(data[12:14], "big") != 0x0800:
+        return None
+    return {"src": ".".join(map(str, data[26:30])), "dst": ".".join(map(str, data[30:34])), "ttl": data[22]}
 
 
 def describe(data: bytes) -> str:

@@ -21,7 +21,7 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     if os.environ.get(INSIDE) == "1":
         return _inside(file)
     reason = missing_requirement()
-    if reason is None and any(h.drop_tcp_ports or h.reject_tcp_ports for h in scenario.hosts.values()):
+    if reason is None and scenario.needs_nft():
         reason = ensure_nft()
     if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)

@@ -15,6 +15,10 @@ SIMPLIFICATIONS = {
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "commands add a little to the simulated clock",
+    "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
+    "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
+    "netsim tracks TCP only and only from a SYN",
 }
 
 
@@ -31,6 +35,8 @@ def notes_for(scenario: Any) -> list[str]:
         names.append("reachable-time")
     names.append("multicast")
     names.append("timing")
+    if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade for s in scenario.steps):
+        names += ["conntrack", "nat-port"]
     return [f"  {name}: {SIMPLIFICATIONS[name]}" for name in names]
 
 
@@ -62,7 +68,17 @@ def _summary(step: dict[str, Any]) -> str:
 
 
 def _hop_key(hop: dict[str, Any]) -> tuple:
-    return (hop["bridge"], hop["in_port"], hop["src"], hop["dst"], hop["decision"], tuple(sorted(hop["out_ports"])))
+    ip = hop.get("ip")
+    header = (ip["src"], ip["dst"], ip["ttl"]) if ip else None
+    return (
+        hop["bridge"],
+        hop["in_port"],
+        hop["src"],
+        hop["dst"],
+        hop["decision"],
+        tuple(sorted(hop["out_ports"])),
+        header,
+    )
 
 
 def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
@@ -95,6 +111,13 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if ours.get("route") != theirs.get("route"):
+        diffs.append(f"ip route get: netsim {ours.get('route')}, kernel {theirs.get('route')}")
+    x, y = _conntrack(ours.get("conntrack", {})), _conntrack(theirs.get("conntrack", {}))
+    if x != y:
+        for host in sorted(set(x) | set(y)):
+            if x.get(host) != y.get(host):
+                diffs.append(f"conntrack {host}: netsim {x.get(host, [])}, kernel {y.get(host, [])}")
     for host in sorted(set(ours["neigh"]) | set(theirs["neigh"])):
         x, y = ours["neigh"].get(host, {}), theirs["neigh"].get(host, {})
         for addr in sorted(set(x) | set(y)):
@@ -104,8 +127,9 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out = key
-    return f"{bridge} {in_port} {src}>{dst} {decision} -> {', '.join(out) or 'nowhere'}"
+    bridge, in_port, src, dst, decision, out, header = key
+    ip = f" [IP {header[0]} > {header[1]} ttl {header[2]}]" if header else ""
+    return f"{bridge} {in_port} {src}>{dst}{ip} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:
@@ -113,6 +137,23 @@ def _show_link(link: dict[str, Any] | None) -> str:
         return "(none)"
     master = f" master {link['master']}" if link["master"] else ""
     return f"{link['kind']} {link['state']} {link['mac']} {' '.join(link['addresses']) or 'no address'}{master}"
+
+
+def _conntrack(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+    """Entries as comparable lines; a reply port that NAT changed reads 'another port' (nat-port)."""
+    out = {}
+    for host, entries in tables.items():
+        lines = []
+        for e in entries:
+            original = dict(kv.split("=", 1) for kv in e["original"].split())
+            reply = dict(kv.split("=", 1) for kv in e["reply"].split())
+            if reply["dport"] != original["sport"]:
+                reply["dport"] = "another-port"
+            shown = " ".join(f"{k}={v}" for k, v in reply.items())
+            lines.append(f"{e['state']} {e['original']} | {shown} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
+        if lines:
+            out[host] = sorted(lines)
+    return out
 
 
 def _show_n(entry: dict[str, Any] | None) -> str:

@@ -11,6 +11,7 @@ import errno
 import ipaddress
 import json
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class Lab:
         self.watch = Watch()
         self._nonce = 0
         self.present: set[str] = set()  # hosts whose namespace exists now
+        self._route: dict[str, Any] | None = None  # what a route_get step's `ip route get` said
         self._step: Step | None = None
 
     def say(self, text: str) -> None:
@@ -88,6 +90,7 @@ class Lab:
             self.watch.start()
             started = time.monotonic()
             outcome = None
+            self._route = None
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
             elapsed = time.monotonic() - started
@@ -106,6 +109,8 @@ class Lab:
                     "outcome": outcome,
                     "seconds": round(elapsed, 3),
                     "links": self.links(),
+                    "conntrack": self.conntrack(),
+                    "route": self._route,
                 }
             )
         return {"scenario": self.s.name, "steps": steps}
@@ -141,10 +146,32 @@ class Lab:
         )
         self._raw(host, dev, _mac(BROADCAST) + _mac(mac) + ETH_P_ARP.to_bytes(2, "big") + arp)
 
-    def _helper_knock(self, host: str, addr: str, port: str) -> str:
+    def _helper_route_get(self, host: str, addr: str) -> None:
+        """`ip -j route get`, kept in the trace's shape (netsim.routing.route_get)."""
+        done = subprocess.run(
+            ["ip", "-n", ns_name(host), "-j", "route", "get", addr], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            self._route = {"error": done.stderr.strip().removeprefix("RTNETLINK answers: ")}
+            return
+        r = json.loads(done.stdout)[0]
+        self._route = {
+            "type": r.get("type", "unicast"),
+            "dst": r["dst"],
+            "gateway": r.get("gateway"),
+            "dev": r["dev"],
+            "prefsrc": r.get("prefsrc"),
+        }
+
+    def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0") -> str:
         limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if int(sport):  # a chosen source port, as the script's knock binds it
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("0.0.0.0", int(sport)))
+        if int(ttl):
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(ttl))
         sock.settimeout(limit)
         try:
             sock.connect((addr, int(port)))
@@ -231,6 +258,18 @@ class Lab:
             out[host] = dict(sorted(table.items()))
         return out
 
+    def conntrack(self) -> dict[str, list[dict[str, Any]]]:
+        """Each namespace's connection tracking table, from /proc/net/nf_conntrack read inside it."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for host in self.s.hosts:
+            if host not in self.present:
+                continue
+            text = run("ip", "netns", "exec", ns_name(host), "cat", CONNTRACK_PROC, check=False)
+            entries = [e for e in (parse_conntrack(line) for line in text.splitlines()) if e is not None]
+            if entries:
+                out[host] = entries
+        return out
+
     def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
         out: dict[str, dict[str, dict[str, str | None]]] = {}
         for host in self.s.hosts:
@@ -255,6 +294,30 @@ class Lab:
         self.watch.close()
         for host in self.present:
             run("ip", "netns", "del", ns_name(host), check=False)
+
+
+CONNTRACK_PROC = "/proc/net/nf_conntrack"
+
+
+def parse_conntrack(line: str) -> dict[str, Any] | None:
+    """One line of /proc/net/nf_conntrack (or `conntrack -L`) in the trace's shape; TCP only.
+
+    `ipv4 2 tcp 6 431999 ESTABLISHED src=.. dst=.. sport=.. dport=.. src=.. dst=.. sport=.. dport=..
+    [ASSURED] mark=0 zone=0 use=2`: the first four key=value pairs are the original direction.
+    """
+    words = line.split()
+    if "tcp" not in words:
+        return None
+    rest = words[words.index("tcp") + 3 :]  # after "tcp 6 TIMEOUT"
+    state = rest[0]
+    pairs = [w.split("=", 1) for w in rest[1:] if "=" in w and w.split("=", 1)[0] in ("src", "dst", "sport", "dport")]
+    if len(pairs) < 8:
+        return None
+    first, second = dict(pairs[:4]), dict(pairs[4:8])
+    show = "src={src} dst={dst} sport={sport} dport={dport}"
+    flags = [w.strip("[]") for w in rest if w in ("[UNREPLIED]", "[ASSURED]")]
+    original, reply = show.format(**first), show.format(**second)
+    return {"proto": "tcp", "state": state, "original": original, "reply": reply, "flags": flags}
 
 
 def _mac(text: str) -> bytes:

@@ -74,14 +74,20 @@ s.bind((dev, 0))
 s.send(b"\\xff" * 6 + m(mac) + b"\\x08\\x06" + arp)
 PY
 }}
-knock() {{  # host address port: a TCP connect, and what the kernel answered
-  ip netns exec "lab-$1" python3 - "$2" "$3" <<'PY'
+knock() {{  # host address port [source-port ttl]: a TCP connect, and what the kernel answered
+  ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import errno, socket, sys
 addr, port = sys.argv[1], int(sys.argv[2])
+sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
 names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
          errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
 s = socket.socket()
 s.settimeout(300)
+if sport:  # a chosen source port (0: the kernel picks one)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport))
+if ttl:  # IP_TTL, as traceroute sets it (0: the default, 64)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
 try:
     s.connect((addr, port))
     result = "connected"
@@ -91,6 +97,16 @@ except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
 print(f"connect {{addr}}:{{port}} -> {{result}}")
 PY
+}}
+route_get() {{  # host address: which way the host's routing table sends a packet there
+  echo "\\$ ip route get $2   (in $1)"
+  ip -n "lab-$1" route get "$2" 2>&1 || true
+}}
+show_conntrack() {{  # the connection tracking table of each host that has one
+  for host in "$@"; do
+    echo "-- conntrack table of $host"
+    ip netns exec "lab-$host" cat /proc/net/nf_conntrack 2>/dev/null | sed 's/^ipv4 *2 //' || echo "(none)"
+  done
 }}
 listen_on() {{  # host address port: a doorman that stays until close_on
   ip netns exec "lab-$1" python3 -c '
@@ -124,10 +140,9 @@ def line(op: Op) -> str:
 
 def render(scenario: Scenario) -> str:
     s = scenario
-    firewall = any(h.drop_tcp_ports or h.reject_tcp_ports for h in s.hosts.values())
     needs_nft = (
         'command -v nft >/dev/null || { echo "this scenario needs nft (package nftables)" >&2; exit 3; }\n'
-        if firewall
+        if s.needs_nft()
         else ""
     )
     header = HEADER.format(title=plan.one_line(s.title), name=s.name, needs_nft=needs_nft)

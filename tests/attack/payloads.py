@@ -144,34 +144,73 @@ def _kind(tp: Any) -> str:
     return "text"
 
 
-def _walk(tp: Any, value: Any, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], str]]) -> None:
+def _walk(
+    tp: Any, value: Any, path: tuple[Any, ...], out: list[tuple[tuple[Any, ...], str]], seen: set[Any] | None = None
+) -> None:
+    """Each field of each dataclass once, where the base first gives a value for it if it does;
+    each mapping's keys once (they are names)."""
+    seen = set() if seen is None else seen
     tp = _unwrap(tp)
     origin = get_origin(tp)
     if dataclasses.is_dataclass(tp):
         hints = get_type_hints(tp, include_extras=True)
+        present = value if isinstance(value, dict) else {}
         for f in dataclasses.fields(tp):
             if f.name in ("name", "file") and tp is Scenario:
                 continue  # set from the file's name, never written
             if tp is Step and f.name in ACTIONS:
                 continue  # each step kind is attacked in the base's first step of that kind (below)
-            out.append(((*path, f.name), _kind(hints[f.name])))
-            if isinstance(value, dict) and f.name in value:
-                _walk(hints[f.name], value[f.name], (*path, f.name), out)
+            if (tp, f.name) not in seen and (f.name in present or not _given_later(tp, f.name)):
+                seen.add((tp, f.name))
+                out.append(((*path, f.name), _kind(hints[f.name])))
+            if f.name in present and not (tp is Scenario and f.name == "steps"):
+                _walk(hints[f.name], present[f.name], (*path, f.name), out, seen)
         if tp is Scenario:
+            _walk(Step, value["steps"][0], ("steps", 0), out, seen)
             hints = get_type_hints(Step, include_extras=True)
             for action in ACTIONS:
                 index = next((i for i, st in enumerate(value["steps"]) if action in st), None)
                 if index is None:
                     raise AssertionError(f"tests/attack/base.yaml has no {action} step: add one so it is attacked")
                 out.append((("steps", index, action), _kind(hints[action])))
-                _walk(hints[action], value["steps"][index][action], ("steps", index, action), out)
+                _walk(hints[action], value["steps"][index][action], ("steps", index, action), out, seen)
         return
-    if origin is dict and isinstance(value, dict) and value:
-        key = next(iter(value))
-        out.append((("key", (*path, key)), "key"))
-        _walk(get_args(tp)[1], value[key], (*path, key), out)
-    elif origin is list and isinstance(value, list) and value and tp is not list[Step]:
-        _walk(get_args(tp)[0], value[0], (*path, 0), out)
+    if origin is dict and isinstance(value, dict):
+        for key, item in value.items():
+            if ("key", path[-1]) not in seen:
+                seen.add(("key", path[-1]))
+                out.append((("key", (*path, key)), "key"))
+            _walk(get_args(tp)[1], item, (*path, key), out, seen)
+    elif origin is list and isinstance(value, list):
+        for i, item in enumerate(value):
+            _walk(get_args(tp)[0], item, (*path, i), out, seen)
+
+
+_BASE_FIELDS: dict[Any, set[str]] = {}
+
+
+def _given_later(tp: Any, name: str) -> bool:
+    """Whether the base gives this field a value somewhere (then it is attacked there)."""
+    if not _BASE_FIELDS:
+        _collect(Scenario, yaml.safe_load(BASE.read_text()))
+    return name in _BASE_FIELDS.get(tp, set())
+
+
+def _collect(tp: Any, value: Any) -> None:
+    tp = _unwrap(tp)
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        hints = get_type_hints(tp, include_extras=True)
+        for f in dataclasses.fields(tp):
+            if f.name in value:
+                _BASE_FIELDS.setdefault(tp, set()).add(f.name)
+                _collect(hints[f.name], value[f.name])
+    elif origin is dict and isinstance(value, dict):
+        for item in value.values():
+            _collect(get_args(tp)[1], item)
+    elif origin is list and isinstance(value, list):
+        for item in value:
+            _collect(get_args(tp)[0], item)
 
 
 def _unwrap(tp: Any) -> Any:

@@ -100,7 +100,7 @@ def test_the_cli_answers_each_payload_in_one_line(tmp_path: Path, capsys: pytest
     """One field of each kind through the real file path (read, size, bytes) and the CLI."""
     (tmp_path / "tests" / "attack").mkdir(parents=True)
     target = tmp_path / FILE
-    sample = {"steps[6].veth_add.peer", "title", "steps[2].wait", "hosts.h.tcp_syn_retries", "bridges.br0.<key>"}
+    sample = {"steps[6].veth_add.peer", "title", "steps[2].wait", "hosts.a.tcp_syn_retries", "bridges.br0.<key>"}
     seen: set[str] = set()
     for case in cases("/nonexistent/MARK"):
         if case.field not in sample:

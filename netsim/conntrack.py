@@ -1,0 +1,115 @@
+"""Connection tracking (net/netfilter/nf_conntrack_core.c, nf_conntrack_proto_tcp.c).
+
+One table per namespace. A connection is two tuples: the original direction as its first packet
+had it, and the reply direction the answers must have. NAT changes the reply tuple, which is
+how a reply to the laptop's Wi-Fi address is recognised as meant for a container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netsim.frames import Tcp
+
+ORIGINAL, REPLY = "original", "reply"
+# nf_conntrack_proto_tcp.c tcp_timeouts[], in seconds.
+TIMEOUTS = {"SYN_SENT": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
+
+
+@dataclass(frozen=True)
+class Tuple:
+    """nf_conntrack_tuple for TCP over IPv4: who to whom, by which ports."""
+
+    src: str
+    sport: int
+    dst: str
+    dport: int
+
+    def invert(self) -> Tuple:
+        return Tuple(self.dst, self.dport, self.src, self.sport)
+
+    def show(self) -> str:
+        return f"src={self.src} dst={self.dst} sport={self.sport} dport={self.dport}"
+
+
+def tuple_of(seg: Tcp) -> Tuple:
+    return Tuple(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+
+
+@dataclass(eq=False)
+class Conn:
+    original: Tuple
+    reply: Tuple
+    state: str = "SYN_SENT"
+    seen_reply: bool = False
+    assured: bool = False
+    confirmed: bool = False
+    nat: bool = False  # a source NAT binding: the reply tuple is not the original inverted
+    expires: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        """The fields `conntrack -L` and /proc/net/nf_conntrack print, as the trace keeps them."""
+        flags = (["UNREPLIED"] if not self.seen_reply else []) + (["ASSURED"] if self.assured else [])
+        return {
+            "proto": "tcp",
+            "state": self.state,
+            "original": self.original.show(),
+            "reply": self.reply.show(),
+            "flags": flags,
+        }
+
+
+@dataclass
+class Table:
+    conns: list[Conn] = field(default_factory=list)  # confirmed entries only
+
+    def find(self, t: Tuple, now: float) -> tuple[Conn, str] | None:
+        """__nf_conntrack_find_get(): an entry whose original or reply tuple is this packet's."""
+        for conn in self.conns:
+            if conn.expires <= now:
+                continue
+            if conn.original == t:
+                return conn, ORIGINAL
+            if conn.reply == t:
+                return conn, REPLY
+        return None
+
+    def taken(self, reply: Tuple, now: float, ignore: Conn | None = None) -> bool:
+        """nf_conntrack_tuple_taken(): would this reply tuple be confused with another entry's?"""
+        return any(c is not ignore and c.expires > now and reply in (c.reply, c.original.invert()) for c in self.conns)
+
+    def confirm(self, conn: Conn, now: float) -> None:
+        """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
+        if not conn.confirmed:
+            conn.confirmed = True
+            conn.expires = now + TIMEOUTS[conn.state]
+            self.conns.append(conn)
+
+    def kill(self, conn: Conn) -> None:
+        if conn in self.conns:
+            self.conns.remove(conn)
+
+    def snapshot(self, now: float) -> list[dict[str, object]]:
+        """What `conntrack -L` lists: expired entries are not shown even before gc removes them."""
+        return [c.to_json() for c in self.conns if c.expires > now]
+
+
+def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
+    """tcp_packet(), reduced to the handshake and resets. False: the entry is to be killed.
+
+    A RST as the very first answer kills the entry at once ("a fairly common problem case").
+    ASSURED is set when the handshake's last ACK moves SYN_RECV to ESTABLISHED.
+    """
+    if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
+        return False
+    if seg.flags == "RA":
+        conn.state = "CLOSE"
+    elif direction == REPLY and seg.flags == "SA" and conn.state == "SYN_SENT":
+        conn.state = "SYN_RECV"
+    elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
+        conn.state, conn.assured = "ESTABLISHED", True
+    if direction == REPLY:
+        conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
+    if conn.confirmed:
+        conn.expires = now + TIMEOUTS[conn.state]
+    return True

@@ -1,0 +1,36 @@
+"""The narrow face of the simulation that protocol modules see: the clock, the wire, the log.
+
+ipv4, tcp, arp and forwarding are written against this Protocol, never against Simulation, so
+the data flows one way: the simulation calls into the protocols, and they answer through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from netsim.frames import Frame, Icmp, Tcp
+    from netsim.netns import Namespace
+
+
+class Stack(Protocol):
+    now: float
+
+    def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
+        """Put a frame on an interface; it arrives after the current work is done."""
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> None:
+        """Run `callback` after `delay` simulated seconds."""
+
+    def event(self, text: str) -> None:
+        """Say what happened, in words, for the step's story."""
+
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
+        """Hand a packet to the namespace's own lo."""
+
+    def unreachable(self, ns: Namespace, packets: list[object]) -> None:
+        """The neighbour never answered: tell the senders of these waiting packets."""
+
+    def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
+        """NAT changed a packet's header at a netfilter hook: record before and after."""
