@@ -278,5 +278,3 @@ def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(map(str, value)) + "]" if value else "nothing"
     return repr(value)
-
-
