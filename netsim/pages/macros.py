@@ -103,7 +103,9 @@ class Page:
         self._claimed.add(f"{scenario.name}/{step}")
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
-        tip = escape.html(ticks.sentence(scenario, dict(facts)))
+        # In the middle of prose, which Markdown reads after this: escaped for Markdown (character
+        # references, valid in an attribute too), since the sentence carries the scenario's labels.
+        tip = escape.markdown(ticks.sentence(scenario, dict(facts)))
         return f'<button type="button" class="ns-claim" aria-label="{tip}" data-tip="{tip}">✓</button>'
 
     # --- macros: figures ----------------------------------------------------------------
