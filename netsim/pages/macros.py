@@ -233,7 +233,7 @@ class Page:
             if show_neigh:
                 parts.append(tables.neigh_table(scenario, step))
         if show_bytes and step.frames:
-            parts.append(bytes_view.render(scenario, step))
+            parts.append(bytes_view.render(scenario, step, root=FIGURE_ROOT))
         parts.append("</figure>")
         return "\n".join(parts)
 
