@@ -243,9 +243,7 @@ def check_path(step: StepTrace, fig: Figure) -> list[str]:
     notes = []
     for mark in fig.with_role("rewrite"):
         text = "\n".join(mark.texts)
-        before = re.search(r"before: (.+)", text)
-        after = re.search(r"after: (.+)", text)
-        notes.append((before.group(1).strip() if before else "?", after.group(1).strip() if after else "?"))
+        notes += [(b.strip(), a.strip()) for b, a in re.findall(r"before: (.+)\nafter: (.+)", text)]
     want = [(r.before, r.after) for r in step.rewrites]
     if sorted(notes) != sorted(want):
         problems.append(f"shows header rewrites {sorted(notes)}; the trace rewrote {sorted(want)}")

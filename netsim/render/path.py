@@ -13,8 +13,8 @@ from __future__ import annotations
 import pygraphviz as pgv
 
 from netsim import claims
-from netsim.render import graph
-from netsim.render.graph import STYLE, _base, _host_label, _narrow, _seating, _svg, _tag, _text, label
+from netsim.render import graph, words
+from netsim.render.graph import STYLE, _base, _host_label, _lines, _narrow, _seating, _svg, _tag, _text, label
 from netsim.render.palette import gv
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, ip_header
@@ -44,13 +44,16 @@ def packet_words(hop: Hop) -> str:
 
 
 def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, narrow: bool = False) -> str:
+    """Rooms side by side (one above the other on a phone), the routers between them, and in
+    each room the list of frames that crossed it, each with its IP header."""
     g = _base(f"{scenario.name}-{step.id}-path")
-    g.graph_attr.update(rankdir="TB" if narrow else "LR", compound="true", newrank="true", **{"class": "ns-view-path"})
+    g.graph_attr.update(rankdir="TB" if narrow else "LR", newrank="true", **{"class": "ns-view-path"})
     if narrow:
         _narrow(g)
     wrap = graph.WRAP_LABEL if narrow else 0
     seats = _seating(scenario, step)
     middle = routers(scenario, step)
+    groups = grouped(scenario, step)
     for bname, bridge in scenario.bridges.items():
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
@@ -58,11 +61,25 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             style="rounded",
             color=gv("frame"),
         )
-        sub.add_node(f"room:{bname}", label=_text(bname), shape="ellipse", fillcolor=gv("bridge"), **_tag("bridge"))
-        for (b, _port), (host, dev) in seats.items():
-            if b == bname and host not in middle:
-                sub.add_node(host, label=_host_label(scenario, host, dev, step, wrap))
-                g.add_edge(host, f"room:{bname}", dir="none", color=gv("cable"))
+        members = [(host, dev) for (b, _port), (host, dev) in seats.items() if b == bname and host not in middle]
+        for host, dev in members:
+            sub.add_node(host, label=_host_label(scenario, host, dev, step, wrap))
+        cards = []
+        for n, (numbers, hop, receivers) in enumerate(groups):
+            if hop.bridge != bname:
+                continue
+            node = f"packet-{n}"
+            sub.add_node(node, **_packet_card(scenario, step, numbers, hop, receivers, wrap))
+            cards.append(node)
+        if not cards:
+            sub.add_node(f"quiet:{bname}", label="no frame this step", shape="plaintext", fillcolor=gv("paper"))
+            cards.append(f"quiet:{bname}")
+        first = members[0][0] if members else None
+        if narrow:  # one card under the other
+            for a, b in zip([first, *cards] if first else cards, cards if first else cards[1:], strict=False):
+                g.add_edge(a, b, style="invis")
+        else:  # the cards stand in one column with the room's hosts
+            sub.add_subgraph([first, *cards] if first else cards, rank="same")
     for host in middle:
         state = ROUTER_WORDS[step.forwarding.get(host, False)]
         g.add_node(
@@ -73,28 +90,29 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             **_tag("router"),
         )
         for bname, bridge in scenario.bridges.items():
+            inside = [h for (b, _p), (h, _d) in seats.items() if b == bname and h not in middle]
             if bridge.host == host and bridge.address:
-                g.add_edge(
-                    host, f"room:{bname}", dir="none", color=gv("cable"), label=f"{bname} {_addr(bridge.address)}"
-                )
+                seat = f"{bname} {_addr(bridge.address)}"
+                for other in inside[:1]:
+                    g.add_edge(other, host, dir="none", color=gv("cable"), label=_text(seat), penwidth="2")
         for (bname, _port), (h, dev) in seats.items():
-            if h == host:
-                link = step.links.get(host, {}).get(dev, {})
-                where = " ".join(_addr(a) for a in link.get("addresses", []))
-                g.add_edge(host, f"room:{bname}", dir="none", color=gv("cable"), label=_text(f"{dev} {where}"))
-    for numbers, hop, receivers in grouped(scenario, step):
-        _draw_packet(g, scenario, step, numbers, hop, receivers)
-    for n, rewrite in enumerate(step.rewrites):
-        what = "masquerade (postrouting)" if rewrite.hook == "postrouting" else "the reply turned back (prerouting)"
-        node = f"rewrite-{n}"
-        g.add_node(
-            node,
-            label=f"{what}\\nbefore: {rewrite.before}\\nafter: {rewrite.after}",
-            shape="note",
-            fillcolor=gv("own"),
-            **_tag("rewrite"),
-        )
-        g.add_edge(rewrite.host, node, dir="none", color=gv("cable"), style="dashed")
+            if h != host:
+                continue
+            link = step.links.get(host, {}).get(dev, {})
+            where = " ".join(_addr(a) for a in link.get("addresses", []))
+            inside = [o for (b, _p), (o, _d) in seats.items() if b == bname and o not in middle]
+            for other in inside[:1]:
+                g.add_edge(host, other, dir="none", color=gv("cable"), label=_text(f"{dev} {where}"), penwidth="2")
+    for host in dict.fromkeys(r.host for r in step.rewrites):
+        lines = [f"headers {label(scenario, host)} rewrote (NAT):"]
+        for n, rewrite in enumerate((r for r in step.rewrites if r.host == host), 1):
+            what = "masquerade, on the way out" if rewrite.hook == "postrouting" else "turned back, on the way in"
+            lines += [f"{n}. {what}", f"before: {rewrite.before}", f"after: {rewrite.after}"]
+        node = f"rewrites-{host}"
+        g.add_node(node, label="\\l".join(lines) + "\\l", shape="note", fillcolor=gv("own"), **_tag("rewrite"))
+        g.add_edge(host, node, dir="none", color=gv("cable"), style="dashed")
+        if not narrow:
+            g.add_subgraph([host, node], rank="same")
     if knock is not None:
         _draw_knock(g, scenario, step, knock)
     return _svg(g)
@@ -112,36 +130,36 @@ def _ends(scenario: Scenario, step: StepTrace, hop: Hop) -> tuple[str, list[str]
 
 
 def grouped(scenario: Scenario, step: StepTrace) -> list[tuple[list[int], Hop, list[str]]]:
-    """Frames in order, identical neighbours (a SYN sent six times) folded into one line."""
+    """Frames in order of their first crossing; the same frame sent again (a SYN retransmitted
+    six times) joins its first one, on the same bridge."""
     out: list[tuple[list[int], Hop, list[str]]] = []
+    index: dict[tuple, int] = {}
     for n, hop in enumerate(step.frames, 1):
         sender, receivers = _ends(scenario, step, hop)
-        key = (sender, tuple(receivers), packet_words(hop), hop.decision)
-        if (
-            out
-            and (_ends(scenario, step, out[-1][1])[0], tuple(out[-1][2]), packet_words(out[-1][1]), out[-1][1].decision)
-            == key
-        ):
-            out[-1][0].append(n)
+        key = (hop.bridge, sender, tuple(receivers), packet_words(hop), hop.decision)
+        if key in index:
+            out[index[key]][0].append(n)
         else:
+            index[key] = len(out)
             out.append(([n], hop, receivers))
     return out
 
 
-def _draw_packet(
-    g: pgv.AGraph, scenario: Scenario, step: StepTrace, numbers: list[int], hop: Hop, receivers: list[str]
-) -> None:
-    style, role, _word = STYLE[hop.decision]
+def _packet_card(
+    scenario: Scenario, step: StepTrace, numbers: list[int], hop: Hop, receivers: list[str], wrap: int
+) -> dict[str, str]:
+    """One frame (or one frame sent several times) as a card: its number, kind, header, and route."""
+    _style, role, _word = STYLE[hop.decision]
     sender = _ends(scenario, step, hop)[0]
-    tag = f"{numbers[0]}." if len(numbers) == 1 else f"{numbers[0]}–{numbers[-1]}."
+    tag = ", ".join(str(n) for n in numbers)
     times = f" (×{len(numbers)})" if len(numbers) > 1 else ""
-    text = f"{tag} {packet_words(hop)}{times}"
-    attrs = dict(style=style, color=gv(role), fontcolor=gv(role), penwidth="2", constraint="false", label=_text(text))
+    names = [words.label(scenario, r) if r in scenario.hosts else r for r in dict.fromkeys(receivers)]
+    who = words.label(scenario, sender) if sender in scenario.hosts else sender
+    way = f"{who} → {', '.join(names) or 'nobody'}"
+    text = _text(f"{tag}. {packet_words(hop)}{times}") + "\\n" + _lines(way, wrap)
     roles = [f"p{n}" for n in numbers] + ["packet"]
-    targets = [r for r in receivers if g.has_node(r)] or [f"room:{hop.bridge}"]
-    for target in dict.fromkeys(targets):
-        g.add_edge(sender, target, **attrs, **_tag(*roles))
-        attrs["label"] = ""  # the words once per frame, on its first line
+    card = dict(label=text, shape="box", fillcolor=gv("paper"), color=gv(role), penwidth="2")
+    return {**card, **_tag(*roles)}
 
 
 def _draw_knock(g: pgv.AGraph, scenario: Scenario, step: StepTrace, knock: tuple[str, str]) -> None:
@@ -149,7 +167,7 @@ def _draw_knock(g: pgv.AGraph, scenario: Scenario, step: StepTrace, knock: tuple
     addr, port = target.rsplit(":", 1)
     ok = step.outcome == "connected"
     colour = gv("ok") if ok else gv("drop")
-    words = "connected ✓" if ok else f"{step.outcome} ✗"
+    said = "connected ✓" if ok else f"{step.outcome} ✗"
     source = f"{who}/program"
     g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
     g.add_edge(source, who, dir="none", color=gv("cable"))
@@ -160,7 +178,7 @@ def _draw_knock(g: pgv.AGraph, scenario: Scenario, step: StepTrace, knock: tuple
     g.add_edge(
         source,
         owner,
-        label=f"knock: {addr}:{port}\\n{words}",
+        label=f"knock: {addr}:{port}\\n{said}",
         color=colour,
         fontcolor=colour,
         penwidth="2.5",
