@@ -22,24 +22,29 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# Scenario files name this schema in their first line, for YAML editors; written from netsim's model.
+SCHEMA := diagrams/scenario.schema.json
+$(SCHEMA): $(STAMP) $(wildcard netsim/*.py)
+	$(BIN)/python -m netsim schema > $@.tmp && mv $@.tmp $@
+
 ## serve: build the site and serve it with live reload on http://127.0.0.1:$(PORT) (make serve PORT=8001)
-serve: $(STAMP)
+serve: $(STAMP) $(SCHEMA)
 	$(BIN)/python serve.py --livereload -a 127.0.0.1:$(PORT)
 
 ## build: the strict build; a failing claim or a bad scenario fails it
-build: $(STAMP)
+build: $(STAMP) $(SCHEMA)
 	$(BIN)/mkdocs build --strict
 
 ## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
 ##        root nor a browser (tests marked `lab` or `browser` are left out)
-check: $(STAMP)
+check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
 	$(BIN)/pytest $(XDIST) -m "not lab and not browser"
 
 ## test: lint, validate scenarios, strict build, then every test (the lab and browser ones too)
-test: $(STAMP)
+test: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check

@@ -6,6 +6,7 @@ These are about the series as a publication; everything about networks lives in 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -43,6 +44,8 @@ def reading_minutes(markdown: str) -> int:
 
 def on_config(config: Any) -> Any:
     POSTS.clear()
+    SERIES_ERRORS.clear()
+    serving = _SERIES.__dict__.get("command") == "serve"
     for path in sorted((Path(config["docs_dir"]) / "posts").glob("*.md")):
         meta, body = _front_matter(path)
         POSTS.append(
@@ -53,10 +56,164 @@ def on_config(config: Any) -> Any:
                 "date": meta.get("date"),
                 "number": meta.get("number", 0),
                 "minutes": reading_minutes(body),
+                "draft": meta.get("draft") is True,
             }
         )
-    POSTS.sort(key=lambda p: p["number"])
+    DRAFTS.clear()
+    if not serving:  # drafts are shown by `make serve` only: not built, not indexed, not in the feed
+        DRAFTS.update(p["src"] for p in POSTS if p["draft"])
+        POSTS[:] = [p for p in POSTS if not p["draft"]]
+        config["nav"] = _without(config["nav"], DRAFTS)
+    for src, message in series_errors(config, POSTS):
+        SERIES_ERRORS.setdefault(src, []).append(message)
+        SERIES_LOG.warning(message)  # a warning: `mkdocs build --strict` fails on it
+    POSTS.sort(key=lambda p: p["number"] if isinstance(p["number"], int) else 0)
     return config
+
+
+# --- The series' integrity: nav, numbers, dates, scenarios -----------------------------------
+
+SERIES_LOG = logging.getLogger("mkdocs.hooks.series")
+SERIES_ERRORS: dict[str, list[str]] = {}  # page src path ("" for mkdocs.yml) -> messages
+DRAFTS: set[str] = set()  # posts left out of this build
+# What `mkdocs` was started as ("serve" or "build"). mkdocs loads this file afresh on every
+# rebuild of `mkdocs serve` but calls on_startup only once, so the answer lives in a module of
+# its own that stays loaded.
+_SERIES = sys.modules.setdefault("_bottom_six_series", ModuleType("_bottom_six_series"))
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    _SERIES.__dict__["command"] = command
+    if command == "serve":
+        _live_reload_with_a_nonce()  # the policy allows its inline script by a nonce
+
+
+def on_files(files: Any, config: Any) -> Any:
+    for src in DRAFTS:
+        file = files.get_file_from_path(src)
+        if file is not None:
+            files.remove(file)
+    return files
+
+
+def _nav_paths(nav: Any) -> list[str]:
+    if isinstance(nav, str):
+        return [nav]
+    if isinstance(nav, dict):
+        return [p for value in nav.values() for p in _nav_paths(value)]
+    if isinstance(nav, list):
+        return [p for item in nav for p in _nav_paths(item)]
+    return []
+
+
+def _without(nav: Any, drop: set[str]) -> Any:
+    """The nav with the entries for these pages left out."""
+    if not isinstance(nav, list) or not drop:
+        return nav
+    kept = []
+    for item in nav:
+        paths = _nav_paths(item)
+        if paths and all(p in drop for p in paths):
+            continue
+        kept.append({k: _without(v, drop) for k, v in item.items()} if isinstance(item, dict) else item)
+    return kept
+
+
+def _line_of(path: Path, key: str) -> int:
+    """The line of `key:` in a file's front matter (1 if it is not there)."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines()[:60], 1):
+        if re.match(rf"{re.escape(key)}\s*:", line):
+            return number
+    return 1
+
+
+def series_errors(config: Any, posts: list[dict[str, Any]], today: date | None = None) -> list[tuple[str, str]]:
+    """(page, message) for each way the series does not hold together; each names file and line."""
+    docs = Path(config["docs_dir"])
+    root = Path(config["config_file_path"]).parent if config.get("config_file_path") else ROOT
+    today = today or date.today()
+    errors: list[tuple[str, str]] = []
+
+    def where(post: dict[str, Any], key: str) -> str:
+        path = docs / post["src"]
+        try:
+            shown = path.relative_to(root)
+        except ValueError:
+            shown = path
+        return f"{shown}:{_line_of(path, key)}"
+
+    in_nav = [p for p in _nav_paths(config["nav"]) if p.startswith("posts/")]
+    for post in posts:
+        if post["src"] not in in_nav:
+            errors.append(
+                (
+                    post["src"],
+                    f"{where(post, 'title')}: this post is not in `nav` in mkdocs.yml, so readers cannot reach it "
+                    f'from the menu; add a line like `  - "{post["number"]}. {post["title"]}": {post["src"]}`',
+                )
+            )
+    numbers: dict[int, dict[str, Any]] = {}
+    for post in posts:
+        number = post["number"]
+        if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+            errors.append((post["src"], f"{where(post, 'number')}: number: {number!r}; expected 1, 2, 3, ..."))
+        elif number in numbers:
+            first = numbers[number]["src"]
+            errors.append((post["src"], f"{where(post, 'number')}: number: {number} is also the number of {first}"))
+        else:
+            numbers[number] = post
+    expected = list(range(1, len(numbers) + 1))
+    if numbers and sorted(numbers) != expected:
+        missing = sorted(set(expected) - set(numbers))
+        last = numbers[max(numbers)]
+        errors.append(
+            (
+                last["src"],
+                f"{where(last, 'number')}: number: {last['number']}; the posts are numbered "
+                f"{', '.join(map(str, sorted(numbers)))}, expected {', '.join(map(str, expected))} "
+                f"(no post {', '.join(map(str, missing))})",
+            )
+        )
+    by_number = [p["src"] for p in sorted(numbers.values(), key=lambda p: p["number"])]
+    nav_order = [p for p in in_nav if p in by_number]
+    if nav_order != [p for p in by_number if p in nav_order]:
+        errors.append(("", f"mkdocs.yml:{_nav_line(root)}: nav lists the posts as {nav_order}; expected {by_number}"))
+    for post in posts:
+        when = post["date"]
+        if not isinstance(when, date):
+            errors.append((post["src"], f"{where(post, 'date')}: date: {when!r}; expected a date like 2026-12-05"))
+        elif when > today and not post["draft"]:
+            errors.append(
+                (
+                    post["src"],
+                    f"{where(post, 'date')}: date: {when} is in the future; publish on that day, or mark the "
+                    "post `draft: true` (drafts show under make serve and are left out of the build and the feed)",
+                )
+            )
+    known = sorted(p.stem for p in (root / "diagrams").glob("*.yaml"))
+    for post in posts:
+        scenario = _front_matter(docs / post["src"])[0].get("scenario")
+        if scenario is not None and str(scenario) not in known:
+            errors.append(
+                (
+                    post["src"],
+                    f"{where(post, 'scenario')}: scenario: no diagrams/{scenario}.yaml; expected one of: "
+                    f"{', '.join(known)}",
+                )
+            )
+    return errors
+
+
+def _code(text: str) -> str:
+    """Text as a Markdown code span, whatever backticks it holds (the span escapes HTML)."""
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{ticks} {text} {ticks}"
+
+
+def _nav_line(root: Path) -> int:
+    config = root / "mkdocs.yml"
+    lines = config.read_text(encoding="utf-8").splitlines() if config.exists() else []
+    return next((n for n, line in enumerate(lines, 1) if line.startswith("nav:")), 1)
 
 
 # The theme's compiled templates, kept in this process's memory between `mkdocs serve` rebuilds.
@@ -102,10 +259,16 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         ]
         markdown = markdown.replace("<!-- series-index -->", "\n".join(items))
     post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
+    problems = SERIES_ERRORS.get(page.file.src_path, [])
+    if post is not None or page.is_homepage:
+        problems = problems + SERIES_ERRORS.get("", [])
+    if problems:  # where the writer is looking, under make serve as in the log
+        markdown += '\n\n!!! failure "Series error"\n' + "".join(f"    - {_code(m)}\n" for m in problems)
     if post is not None:
+        draft = " · draft: not published" if post["draft"] else ""
         byline = (
             f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · '
-            f"{post['minutes']} min read</p>"
+            f"{post['minutes']} min read{draft}</p>"
         )
         # After the first heading, so the title stays on top.
         markdown = re.sub(r"^(# .*\n)", lambda m: m.group(1) + "\n" + byline + "\n", markdown, count=1, flags=re.M)
@@ -121,7 +284,42 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         aside = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
     for marker, inner in (aside or {}).items():
         output = output.replace(marker, inner, 1)
-    return output
+    return _with_policy(output, config)
+
+
+def on_post_template(output: str, template_name: str, config: Any) -> str:
+    return _with_policy(output, config) if template_name.endswith(".html") else output
+
+
+def _with_policy(html: str, config: Any) -> str:
+    """Every page gets the site's Content-Security-Policy (netsim/pages/csp.py)."""
+    sys.path.insert(0, str(ROOT))
+    from netsim.pages import csp
+
+    shim = (Path(config["docs_dir"]) / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
+    return csp.add_to_page(html, shim)
+
+
+def _live_reload_with_a_nonce() -> None:
+    """mkdocs serve injects an inline live-reload script, which the policy refuses: give that one
+    script a fresh random nonce in each page it serves, and allow exactly that nonce."""
+    import secrets
+
+    from mkdocs.livereload import LiveReloadServer
+
+    inject = LiveReloadServer._inject_js_into_html
+    if getattr(inject, "with_nonce", False):
+        return
+
+    def with_nonce(self: LiveReloadServer, content: bytes, epoch: int) -> bytes:
+        html = inject(self, content, epoch)
+        nonce = secrets.token_urlsafe(18).encode()
+        at = html.rindex(b"<script>")  # the script mkdocs just put before </body>
+        html = html[:at] + b'<script nonce="' + nonce + b'">' + html[at + len(b"<script>") :]
+        return html.replace(b"script-src 'self'", b"script-src 'self' 'nonce-" + nonce + b"'", 1)
+
+    with_nonce.with_nonce = True  # type: ignore[attr-defined]
+    LiveReloadServer._inject_js_into_html = with_nonce  # type: ignore[method-assign]
 
 
 def on_post_build(config: Any) -> None:

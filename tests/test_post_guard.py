@@ -103,3 +103,15 @@ def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "NETSIM_CACHE_DIR": "off"},
         check=False,
     )
+
+
+def test_a_post_cannot_include_a_file_from_outside_the_checkout(tmp_path: Path) -> None:
+    root = copy_site(tmp_path / "src")
+    post = root / "docs" / "posts" / "margarets-room.md"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the maintainer's secret\n", encoding="utf-8")
+    post.write_text(post.read_text(encoding="utf-8") + f'\n--8<-- "{secret}"\n', encoding="utf-8")
+    result = _build(root, tmp_path / "site")
+    assert result.returncode != 0
+    assert "Snippet at path" in result.stderr and "could not be found" in result.stderr, result.stderr
+    assert not any("maintainer's secret" in p.read_text("utf-8") for p in (tmp_path / "site").rglob("*.html"))

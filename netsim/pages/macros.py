@@ -472,10 +472,7 @@ def _inline(name: str, svg: str, alt: str, layout: str) -> str:
         svg.strip(),
         count=1,
     )
-    return (
-        f'<a class="ns-open ns-{layout}" href="{FIGURE_ROOT}figures/{name}.svg" '
-        f'title="Open the diagram full screen">{svg}</a>'
-    )
+    return f'<a class="ns-open ns-{layout}" href="{FIGURE_ROOT}figures/{name}.svg">{svg}</a>'
 
 
 BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", "addr_add", "route_add")

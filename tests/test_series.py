@@ -1,0 +1,108 @@
+"""The series holds together: every post in nav, numbers 1..N once each, no post from the future
+unless it is a draft, every post's scenario there. A slip is an error with file and line, in the
+log (strict builds fail) and in the page."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import date, timedelta
+from html import unescape
+from pathlib import Path
+
+from sitecopy import copy_site
+
+from netsim.scaffold import new_post
+
+ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+TOMORROW = date.today() + timedelta(days=1)
+
+
+def build(root: Path, out: Path, *strict: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", *strict, "-d", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=False,
+    )
+
+
+def edit(root: Path, name: str, old: str, new: str) -> None:
+    path = root / name
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, (name, old)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def text_of(html_file: Path) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html_file.read_text(encoding="utf-8")))
+
+
+def test_the_series_as_it_stands_holds_together(built_site: Path) -> None:
+    assert "Series error" not in (built_site / "index.html").read_text()
+
+
+def test_each_slip_is_one_located_error_in_the_log_and_in_its_page(tmp_path: Path) -> None:
+    root = copy_site(tmp_path / "src")
+    edit(root, "mkdocs.yml", '  - "3. Three ways to say no": posts/three-ways-to-say-no.md\n', "")  # out of nav
+    edit(root, "docs/posts/rooms-inside-rooms.md", "number: 2", "number: 1")  # post one's number, and no 2
+    edit(root, "docs/posts/margarets-room.md", "date: 2026-11-", f"date: {TOMORROW.isoformat()}\nold: 2026-11-")
+    edit(root, "docs/posts/rooms-inside-rooms.md", "scenario: rooms-inside-rooms", "scenario: rooms")
+    strict = build(root, tmp_path / "strict", "--strict")
+    assert strict.returncode == 1
+    log = [line for line in strict.stderr.splitlines() if line.startswith("WARNING")]
+    expected = [
+        "docs/posts/three-ways-to-say-no.md:2: this post is not in `nav` in mkdocs.yml, so readers cannot reach it",
+        "docs/posts/rooms-inside-rooms.md:7: number: 1 is also the number of posts/margarets-room.md",
+        "docs/posts/three-ways-to-say-no.md:7: number: 3; the posts are numbered 1, 3, expected 1, 2 (no post 2)",
+        f"docs/posts/margarets-room.md:6: date: {TOMORROW} is in the future; publish on that day, or mark the post "
+        "`draft: true`",
+        "docs/posts/rooms-inside-rooms.md:8: scenario: no diagrams/rooms.yaml; expected one of: ",
+    ]
+    for message in expected:
+        assert sum(message in line for line in log) == 1, (message, log)
+    lenient = build(root, tmp_path / "lenient")  # what make serve shows: the site, with the errors in it
+    assert lenient.returncode == 0, lenient.stderr
+    assert "is in the future" in text_of(tmp_path / "lenient" / "posts" / "margarets-room.html")
+    assert "not in `nav`" in text_of(tmp_path / "lenient" / "posts" / "three-ways-to-say-no.html")
+    assert "no diagrams/rooms.yaml" in text_of(tmp_path / "lenient" / "posts" / "rooms-inside-rooms.html")
+
+
+def draft_post(tmp_path: Path) -> Path:
+    """A copy of the site with a post four from `netsim new`, dated tomorrow and marked a draft."""
+    root = copy_site(tmp_path / "src")
+    new_post(root, "next-post", "Next post", today=TOMORROW)
+    edit(root, "docs/posts/next-post.md", "number: 4\n", "number: 4\ndraft: true\n")
+    return root
+
+
+def test_a_draft_from_the_future_is_left_out_of_the_build_the_index_and_the_feed(tmp_path: Path) -> None:
+    root = draft_post(tmp_path)
+    built = build(root, tmp_path / "site", "--strict")
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "site"
+    assert (site / "posts" / "three-ways-to-say-no.html").exists()
+    assert not (site / "posts" / "next-post.html").exists()
+    for page in ("index.html", "feed.xml", "sitemap.xml", "posts/three-ways-to-say-no.html"):  # nor a footer link
+        assert "next-post" not in (site / page).read_text(), page
+
+
+def test_make_serve_shows_drafts_marked_as_drafts(tmp_path: Path) -> None:
+    root = draft_post(tmp_path)
+    code = (  # mkdocs serve's own start-up and build, without the server: serve says "serve" to on_startup
+        "import sys\n"
+        "from mkdocs.config import load_config\n"
+        "from mkdocs.commands.build import build\n"
+        f"config = load_config(config_file={str(root / 'mkdocs.yml')!r}, site_dir={str(tmp_path / 'served')!r})\n"
+        "config.plugins.on_startup(command='serve', dirty=False)\n"
+        "build(config, serve_url='http://127.0.0.1:8000/')\n"
+    )
+    served = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=ENV)
+    assert served.returncode == 0, served.stderr
+    page = text_of(tmp_path / "served" / "posts" / "next-post.html")
+    assert "draft: not published" in page and "Series error" not in page
+    assert "Next post" in text_of(tmp_path / "served" / "index.html")
