@@ -139,8 +139,16 @@ def test_route_get_answers_as_iproute2_does() -> None:
     [
         ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/33}}", "[]", "'10.88.0.0/33' is not a network"),
         ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/16, oifname: wlan9}}", "[]", "no interface 'wlan9'"),
-        ("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', ttl: 0}}", "[]", "0 is not a time to live"),
-        ("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', sport: 70000}}", "[]", "70000 is not a TCP port"),
+        (
+            "  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', ttl: 0}}",
+            "[]",
+            "0 is out of range; expected a whole number from 1 to 255",
+        ),
+        (
+            "  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', sport: 70000}}",
+            "[]",
+            "70000 is out of range; expected a whole number from 1 to 65535",
+        ),
         ("  - {id: k, route_get: {by: c2}}", "[]", "to"),
     ],
 )
