@@ -31,6 +31,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: st
     if "mutmut generated" in source:  # make mutants: the file is mutmut's rewrite, faults planted already
         pytest.skip("the renderer's source is mutmut's rewritten copy")
     assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # a faulty renderer's figures never reach the shared cache
     changed: dict[str, object] = {"__name__": module.__name__}
     exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
     for name, value in changed.items():
