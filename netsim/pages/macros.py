@@ -29,7 +29,7 @@ from netsim.errors import (
 )
 from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, tables
+from netsim.render import bytes_view, escape, figfacts, graph, palette, tables, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -161,8 +161,10 @@ class Page:
         self._claimed.add(f"{scenario.name}/{step}")
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
-        tip = escape.html(claims.describe(step, facts))
-        return f'<span class="ns-claim" title="{tip}" aria-label="{tip}">✓</span>'
+        # In the middle of prose, which Markdown reads after this: escaped for Markdown (character
+        # references, valid in an attribute too), since the sentence carries the scenario's labels.
+        tip = escape.markdown(ticks.sentence(scenario, dict(facts)))
+        return f'<button type="button" class="ns-claim" aria-label="{tip}" data-tip="{tip}">✓</button>'
 
     # --- macros: figures ----------------------------------------------------------------
 
@@ -213,11 +215,13 @@ class Page:
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
         before = set(self.marks)
-        self._check_figure(scenario, trace, step, figure)
+        self._check_figure(scenario, trace, step, figure, neigh)
         problems = "".join(m for m in self.marks if m not in before)  # boxes right below the figure
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root())) + problems
 
-    def _check_figure(self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str) -> None:
+    def _check_figure(
+        self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str, neigh: bool | None = None
+    ) -> None:
         """Read back what the shipped figure depicts and fail the build where it contradicts the trace.
 
         Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
@@ -241,7 +245,7 @@ class Page:
             )
             return
         for _layout, name, svg in drawn:  # each layout is a figure of its own: both must agree
-            problems = figfacts.check(scenario, step, svg, caption.group(1), body)
+            problems = figfacts.check(scenario, step, svg, caption.group(1), body, neigh)
             if problems:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 
