@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import MAC, simulate
 
-from netsim import tcp
+from netsim import routing, tcp
 from netsim.errors import ScenarioError
 from netsim.neighbour import DELAY_FIRST_PROBE, UCAST_SOLICIT, NeighbourTable
 from netsim.scenario import parse_scenario
@@ -354,3 +354,32 @@ def test_an_icmp_error_settles_only_the_connection_it_quotes() -> None:
     tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 3, quoted))  # type: ignore[arg-type]
     assert (mine.state, other.state) == ("refused", "SYN_SENT")
     assert events == ["a reads the ICMP error: refused"]
+
+
+def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
+    """`ip route get`: the local table first (127/8 from 127.0.0.1), then on-link, then a gateway."""
+    trace = simulate("""
+        - {id: own, route_get: {by: a, to: 10.0.0.10}}
+        - {id: loopback, route_get: {by: a, to: 127.0.0.5}}
+        - {id: link, route_get: {by: a, to: 10.0.0.11}}
+        - {id: gateway, route_get: {by: a, to: 192.0.2.7}}
+        - {id: none, route_get: {by: b, to: 192.0.2.7}}
+    """)
+    local = {"type": "local", "gateway": None, "dev": "lo"}
+    assert trace.step("own").route == {**local, "dst": "10.0.0.10", "prefsrc": "10.0.0.10"}
+    assert trace.step("loopback").route == {**local, "dst": "127.0.0.5", "prefsrc": "127.0.0.1"}
+    unicast = {"type": "unicast", "dev": "eth0", "prefsrc": "10.0.0.10"}
+    assert trace.step("link").route == {**unicast, "dst": "10.0.0.11", "gateway": None}
+    assert trace.step("gateway").route == {**unicast, "dst": "192.0.2.7", "gateway": "10.0.0.1"}
+    assert trace.step("none").route == {"error": "Network is unreachable"}
+    said = {s.id: routing.route_get_text(s.route) for s in trace.steps if s.route}
+    assert said == {
+        "own": "local 10.0.0.10 dev lo src 10.0.0.10 uid 0 \n    cache <local> ",
+        "loopback": "local 127.0.0.5 dev lo src 127.0.0.1 uid 0 \n    cache <local> ",
+        "link": "10.0.0.11 dev eth0 src 10.0.0.10 uid 0 \n    cache ",
+        "gateway": "192.0.2.7 via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0 \n    cache ",
+        "none": "RTNETLINK answers: Network is unreachable",
+    }
+    assert trace.step("gateway").events == [
+        "a: ip route get 192.0.2.7 -> 192.0.2.7 via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0"
+    ]
