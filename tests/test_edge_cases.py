@@ -42,6 +42,18 @@ def test_unknown_unicast_obeys_flood_not_mcast_flood() -> None:
     assert trace.step("unknown").frames[0].out_ports == ("p2", "p3")
 
 
+def test_a_flag_set_off_and_on_again_floods_again() -> None:
+    trace = simulate("""
+        - {id: flood-off, set_port: {bridge: br0, port: p2, flood: false}}
+        - {id: unknown, send: {by: a, dst: c}}
+        - {id: flood-on, set_port: {bridge: br0, port: p2, flood: true}}
+        - {id: unknown-again, send: {by: b, dst: c}}
+        - {id: to-a, send: {by: c, dst: '02:00:00:00:00:99'}}
+    """)
+    assert trace.step("unknown").frames[0].out_ports == ("p3",)
+    assert trace.step("to-a").frames[0].out_ports == ("p1", "p2")
+
+
 def test_hairpin_sends_a_flood_back_out_of_the_port_it_came_in_by() -> None:
     """Guards: a flood that skips the ingress port even with hairpin on (should_deliver())."""
     trace = simulate(
@@ -85,6 +97,9 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> 
         - {id: to-b-again, send: {by: a, dst: b}}
     """)
     assert trace.step("p2-down").links["host"]["p2"]["state"] == "DOWN"
+    # br_fdb_delete_by_port(): the port forgets what it learned; other ports' entries stay.
+    assert trace.step("b-speaks").fdb["br0"] == {MAC["b"]: "p2"}
+    assert trace.step("unknown").fdb["br0"] == {MAC["a"]: "p1"}
     assert MAC["b"] not in trace.step("p2-down").fdb["br0"]
     assert trace.step("unknown").frames[0].out_ports == ("p3",)
     assert trace.step("bcast").frames[0].out_ports == ("p3", "br0")
@@ -354,6 +369,10 @@ def test_an_icmp_error_settles_only_the_connection_it_quotes() -> None:
     tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 3, quoted))  # type: ignore[arg-type]
     assert (mine.state, other.state) == ("refused", "SYN_SENT")
     assert events == ["a reads the ICMP error: refused"]
+    other_quoted = Tcp("10.0.0.10", "10.0.0.1", 40001, 81, "S")
+    tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 1, other_quoted))  # type: ignore[arg-type]
+    assert other.state == "host-unreachable"
+    assert events[-1] == "a reads the ICMP error: host unreachable"
 
 
 def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
