@@ -89,6 +89,7 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> 
     (tests/lab_scenarios/port-down-flushes-fdb.yaml)."""
     trace = simulate("""
         - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: c-speaks, send: {by: c, dst: broadcast}}
         - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
         - {id: unknown, send: {by: a, dst: c}}
         - {id: bcast, send: {by: a, dst: broadcast}}
@@ -98,8 +99,8 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> 
     """)
     assert trace.step("p2-down").links["host"]["p2"]["state"] == "DOWN"
     # br_fdb_delete_by_port(): the port forgets what it learned; other ports' entries stay.
-    assert trace.step("b-speaks").fdb["br0"] == {MAC["b"]: "p2"}
-    assert trace.step("unknown").fdb["br0"] == {MAC["a"]: "p1"}
+    assert trace.step("c-speaks").fdb["br0"] == {MAC["b"]: "p2", MAC["c"]: "p3"}
+    assert trace.step("p2-down").fdb["br0"] == {MAC["c"]: "p3"}
     assert MAC["b"] not in trace.step("p2-down").fdb["br0"]
     assert trace.step("unknown").frames[0].out_ports == ("p3",)
     assert trace.step("bcast").frames[0].out_ports == ("p3", "br0")
@@ -402,3 +403,42 @@ def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
     assert trace.step("gateway").events == [
         "a: ip route get 192.0.2.7 -> 192.0.2.7 via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0"
     ]
+
+
+def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
+    """neigh_timer_handler(): when REACHABLE runs out, an entry used within delay_first_probe_time
+    goes to DELAY (and is probed), one unused goes STALE."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 28}
+        - {id: use, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: expires, wait: 2}
+        - {id: delayed, wait: 5}
+        - {id: probed, wait: 1}
+    """)
+    state = {s.id: s.neigh["a"]["10.0.0.11"]["state"] for s in trace.steps}
+    assert state == {
+        "ask": "REACHABLE",
+        "later": "REACHABLE",
+        "use": "REACHABLE",
+        "expires": "REACHABLE",  # at exactly confirmed + reachable_time it still is
+        "delayed": "DELAY",
+        "probed": "REACHABLE",
+    }
+    probe = [h for h in trace.step("probed").frames if h.src == MAC["a"]]
+    assert [(h.dst, h.what) for h in probe] == [(MAC["b"], "ARP who-has 10.0.0.11 tell 10.0.0.10")]
+
+
+def test_a_confirmation_keeps_an_entry_reachable_past_its_first_deadline() -> None:
+    """neigh_timer_handler(): REACHABLE lasts reachable_time from the last confirmation."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: listen, listen: {by: b, bind: '0.0.0.0:80'}}
+        - {id: later, wait: 20}
+        - {id: confirm, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: first-deadline-past, wait: 25}
+        - {id: second-deadline-past, wait: 6}
+    """)
+    assert trace.step("confirm").outcome == "connected"
+    assert trace.step("first-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert trace.step("second-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "STALE"
