@@ -442,3 +442,14 @@ def test_a_confirmation_keeps_an_entry_reachable_past_its_first_deadline() -> No
     assert trace.step("confirm").outcome == "connected"
     assert trace.step("first-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
     assert trace.step("second-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "STALE"
+
+
+def test_a_device_set_down_forgets_its_neighbours_only() -> None:
+    """neigh_ifdown() -> neigh_flush_dev(): the entries of that device go, other hosts keep theirs."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: down, link_set: {by: a, dev: eth0, up: false}}
+    """)
+    assert list(trace.step("ask").neigh["a"]) == ["10.0.0.11"]
+    assert trace.step("down").neigh["a"] == {}
+    assert trace.step("down").neigh["b"] == trace.step("ask").neigh["b"] != {}
