@@ -7,7 +7,7 @@ docstring): the code was broken on purpose, the test watched fail, the code rest
 from __future__ import annotations
 
 import pytest
-from conftest import MAC, simulate
+from conftest import MAC, room, simulate
 
 from netsim import routing, tcp
 from netsim.errors import ScenarioError
@@ -453,3 +453,25 @@ def test_a_device_set_down_forgets_its_neighbours_only() -> None:
     assert list(trace.step("ask").neigh["a"]) == ["10.0.0.11"]
     assert trace.step("down").neigh["a"] == {}
     assert trace.step("down").neigh["b"] == trace.step("ask").neigh["b"] != {}
+
+
+def test_the_packet_that_waits_for_arp_leaves_as_soon_as_the_answer_comes() -> None:
+    """arp_queue: the SYN that needed the neighbour waits for the reply and is sent at once (no
+    retransmission a second later)."""
+    step = simulate("- {id: knock, connect: {by: a, to: '10.0.0.1:80'}}").steps[0]
+    assert [h.what for h in step.frames] == [
+        "ARP who-has 10.0.0.1 tell 10.0.0.10",
+        "ARP 10.0.0.1 is-at 02:00:00:00:00:01",
+        "TCP 10.0.0.10:40000 > 10.0.0.1:80 SYN",
+        "TCP 10.0.0.1:80 > 10.0.0.10:40000 RST",
+    ]
+    assert (step.outcome, step.elapsed) == ("refused", 0.0)
+
+
+def test_an_arp_table_figure_before_anyone_asked_says_so() -> None:
+    from netsim.render import tables
+
+    step = simulate("- {id: quiet, wait: 1}").steps[0]
+    assert tables.neigh_table(room("- {id: quiet, wait: 1}"), step) == (
+        '<p class="ns-empty">Nobody\'s ARP table has an entry yet.</p>'
+    )
