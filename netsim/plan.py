@@ -325,13 +325,15 @@ def _show_fdb(s: Scenario) -> list[Op]:
 
 def present(s: Scenario, step: Step) -> list[str]:
     """The hosts whose namespace exists once `step` has run."""
-    made: set[str] = set()
-    for st in s.steps:
-        if st.netns_add:
-            made.add(st.netns_add)
-        if st is step:
-            break
-    return [h for h, host in s.hosts.items() if not host.absent or h in made]
+    made = s.__dict__.get("_plan_made_at")
+    if made is None:  # one pass: (index of each step, index of the step that makes each host)
+        made = ({id(st): i for i, st in enumerate(s.steps)}, {})
+        for i, st in enumerate(s.steps):
+            if st.netns_add:
+                made[1].setdefault(st.netns_add, i)
+        s.__dict__["_plan_made_at"] = made
+    at = made[0].get(id(step), len(s.steps))
+    return [h for h, host in s.hosts.items() if not host.absent or made[1].get(h, len(s.steps)) <= at]
 
 
 def _show_links(s: Scenario, step: Step) -> list[Op]:

@@ -20,7 +20,7 @@ from netsim import claims
 from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
 from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, tables, ticks
+from netsim.render import bytes_view, escape, figfacts, graph, palette, path, tables, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -232,8 +232,13 @@ class Page:
             parts.append(tables.fdb_table(scenario, step))
             if show_neigh:
                 parts.append(tables.neigh_table(scenario, step))
+        if view == "path":
+            action = scenario.step(step.id)
+            if action.route_get is not None:
+                parts.append(tables.route_answer(scenario, step, action.route_get.by, action.route_get.to))
+            parts.append(tables.conntrack_table(scenario, step))
         if show_bytes and step.frames:
-            parts.append(bytes_view.render(scenario, step))
+            parts.append(bytes_view.render(scenario, step, root=FIGURE_ROOT))
         parts.append("</figure>")
         return "\n".join(parts)
 
@@ -286,6 +291,16 @@ class Page:
             return graph.namespaces(scenario, step, knock), graph.namespaces(scenario, step, knock, narrow=True), alt
         if view == "rooms":
             return self._rooms(scenario, step)
+        if view == "path":
+            action = scenario.step(step.id)
+            knock = (action.connect.by, action.connect.to) if action.connect else None
+            alt = _path_alt(scenario, step, knock)
+            return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
+        if view == "path":
+            action = scenario.step(step.id)
+            knock = (action.connect.by, action.connect.to) if action.connect else None
+            alt = _path_alt(scenario, step, knock)
+            return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
         return graph.room(scenario, step), graph.room(scenario, step, narrow=True), _room_alt(scenario, step)
 
     def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
@@ -467,12 +482,33 @@ def _inline(name: str, svg: str, alt: str, layout: str) -> str:
 BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", "addr_add", "route_add")
 
 
+ROUTING_STEPS = ("route_get", "ip_forward", "masquerade")
+
+
 def _auto_view(scenario: Scenario, step: StepTrace) -> str:
-    """Frames on a bridge: the room; building rooms: the namespaces; knocks: the doors."""
+    """Frames on a bridge: the room; building rooms: the namespaces; knocks: the doors; a way
+    from room to room: the path."""
+    routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
+    if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
+        return "path"
     builds_rooms = any(s.action in BUILD_STEPS for s in scenario.steps)
     if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
         return "namespaces"
     return "rooms" if step.action in ("connect", "listen", "close") else "room"
+
+
+def _path_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None) -> str:
+    rooms = ", ".join(scenario.bridges)
+    middle = ", ".join(label(scenario, h) for h in path.routers(scenario, step)) or "nobody"
+    text = f"Diagram of the rooms {rooms}, with {middle} between them."
+    for numbers, hop, _receivers in path.grouped(scenario, step):
+        times = f", {len(numbers)} times" if len(numbers) > 1 else ""
+        text += f" Frame {numbers[0]}: {path.packet_words(hop)}{times}."
+    for r in step.rewrites:
+        text += f" {label(scenario, r.host)} rewrites {r.before} as {r.after}."
+    if knock:
+        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+    return text
 
 
 def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None) -> str:
