@@ -17,9 +17,11 @@ from html import escape
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import yaml
+from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent
 WORDS_PER_MINUTE = 220
@@ -64,6 +66,7 @@ def on_config(config: Any) -> Any:
         DRAFTS.update(p["src"] for p in POSTS if p["draft"])
         POSTS[:] = [p for p in POSTS if not p["draft"]]
         config["nav"] = _without(config["nav"], DRAFTS)
+    _check_site_url(config, serving)
     for src, message in series_errors(config, POSTS):
         SERIES_ERRORS.setdefault(src, []).append(message)
         SERIES_LOG.warning(message)  # a warning: `mkdocs build --strict` fails on it
@@ -94,6 +97,29 @@ def on_files(files: Any, config: Any) -> Any:
         if file is not None:
             files.remove(file)
     return files
+
+
+LOOPBACK = re.compile(r"\A(localhost|127(\.\d+){3}|\[::1\]|0\.0\.0\.0)\Z", re.I)
+
+
+def _check_site_url(config: Any, serving: bool) -> None:
+    """A site built to publish never names this machine: SITE_URL is the public address, or unset.
+
+    Unset, nothing in the site is absolute (no canonical links, no og:url, an empty sitemap, the
+    feed's links relative to the feed), so the folder works on any host or opened from disk.
+    """
+    if serving:
+        return  # mkdocs serve sets its own local address, rightly
+    url = config.get("site_url") or ""
+    host = urlsplit(url).hostname or ""
+    if LOOPBACK.match(host) or LOOPBACK.match(f"[{host}]"):
+        raise PluginError(
+            f"site_url is {url}, an address on this machine, and a published site would send readers "
+            "there; set SITE_URL to the address the site is published at (https://example.org/blog/) "
+            "or leave it unset for a site without absolute links"
+        )
+    if not url:
+        SERIES_LOG.info("SITE_URL is not set: the site has no absolute links (feed links are relative)")
 
 
 def _nav_paths(nav: Any) -> list[str]:
@@ -284,7 +310,29 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         aside = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
     for marker, inner in (aside or {}).items():
         output = output.replace(marker, inner, 1)
+    for mark, error in (getattr(page, "netsim_marks", None) or {}).items():
+        output = _place(output, mark, error)
     return _with_policy(output, config)
+
+
+def _place(output: str, mark: str, error: tuple[str, str] | None) -> str:
+    """An error where its macro was called: a red box in text (a code span too), plain escaped
+    text inside a tag (an attribute), nothing for a mark no error claimed."""
+    parts = output.split(mark)
+    placed = parts[0]
+    for part in parts[1:]:
+        if error is None:
+            placed += part
+            continue
+        kind, message = error
+        if placed.rfind("<") > placed.rfind(">"):  # inside a tag: an attribute's value
+            placed += escape(f"✗ {kind}: {message}", quote=True) + part
+        else:
+            placed += (
+                f'<span class="ns-error" role="alert"><strong>✗ {escape(kind)}.</strong> {escape(message)}</span>'
+                + part
+            )
+    return placed
 
 
 def on_post_template(output: str, template_name: str, config: Any) -> str:
@@ -336,7 +384,9 @@ def _write_feed(config: Any, site: Path) -> None:
     items = []
     for p in reversed(POSTS):
         link = base + p["src"].replace(".md", ".html")
-        when = p["date"] if isinstance(p["date"], date) else date.fromisoformat(str(p["date"]))
+        if not isinstance(p["date"], date):
+            continue  # reported by series_errors, with its line; the feed never guesses a date
+        when = p["date"]
         stamp = format_datetime(datetime.combine(when, time(12), tzinfo=UTC))
         items.append(
             f"<item><title>{escape(p['title'])}</title><link>{escape(link)}</link>"

@@ -35,7 +35,7 @@ from netsim.scenario import Port, Scenario, Step
 HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "route_get")
 # Shell functions and commands the script runs only to show the reader a table.
 SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
-PROGRAMS = ("ip", "bridge", "sleep")
+PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
 SETTLE = "0.5"  # seconds for links to come up before the first step
 
@@ -127,6 +127,15 @@ def netns(s: Scenario, host: str) -> list[Op]:
     return out
 
 
+def reachable_time(s: Scenario, host: str, dev: str) -> list[Op]:
+    """A host's reachable time, on one of its devices: the sysctl is per device, and a namespace
+    has no `default` of its own for a new device to inherit, so every device gets it."""
+    h = s.hosts[host]
+    if h.reachable_time == REACHABLE_DEFAULT:
+        return []
+    return [sysctl(host, f"net.ipv4.neigh.{dev}.base_reachable_time_ms={round(h.reachable_time * 1000)}")]
+
+
 def port_flags(owner: str, port: str, flags: Any, *, changed_only: bool) -> list[Op]:
     """`bridge link set` for the flags given (a Port's non-defaults, or a set_port step's)."""
     args: list[str] = []
@@ -181,7 +190,12 @@ def forwarding(host: str, on: bool) -> Op:
 
 def setup(s: Scenario) -> list[Op]:
     """Every operation that builds the room before the first step, in order."""
-    out = [comment("--- The room ---")]
+    out = [
+        comment("--- The room ---"),
+        # The private namespace the lab and the script run in holds an empty seat's far end: with
+        # IPv6 on, its DAD and MLD frames would flood the bridge and be learned.
+        run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"),
+    ]
     for host, h in s.hosts.items():
         if not h.absent:
             out += [*netns(s, host), ip(host, "link", "set", "lo", "up")]
@@ -205,11 +219,13 @@ def setup(s: Scenario) -> list[Op]:
             )
         )
         out.append(ip(br.host, "link", "set", name, "address", s.bridge_mac(name)))
+        out += reachable_time(s, br.host, name)
+    made: set[tuple[str, str]] = set()  # cable ends that exist
     for host, h in s.hosts.items():
         if h.absent:
             continue
         for dev, iface in h.interfaces.items():
-            if not iface.plug:
+            if not iface.plug or (host, dev) in made:
                 continue
             target, _, end = iface.plug.partition(".")
             if target in s.bridges:
@@ -220,12 +236,15 @@ def setup(s: Scenario) -> list[Op]:
                 )
                 out.append(ip(owner, "link", "set", end, "address", s.port_mac(target, end)))
                 out.append(ip(owner, "link", "set", end, "master", target))
-            elif host < target:  # a cable between two hosts, made once
+            elif not s.hosts[target].absent:  # a cable between two hosts, made once, from this side
                 out.append(comment(f"a cable from {host} to {target}"))
                 out.append(
                     ip(host, "link", "add", "name", dev, "type", "veth", "peer", "name", end, "netns", ns(target))
                 )
-            out.append(ip(host, "link", "set", dev, "address", s.host_mac(host, dev)))
+                made.add((target, end))
+            made.add((host, dev))
+    for host, dev in sorted(made, key=lambda hd: (list(s.hosts).index(hd[0]), hd[1])):
+        out.append(ip(host, "link", "set", dev, "address", s.host_mac(host, dev)))
     dynamic = s.dynamic_ports()
     for name, br in s.bridges.items():
         for port, flags in br.ports.items():
@@ -245,9 +264,9 @@ def setup(s: Scenario) -> list[Op]:
         if h.absent:
             continue
         for dev, iface in h.interfaces.items():
-            if h.reachable_time != REACHABLE_DEFAULT:  # per interface: a namespace has no `default` to inherit from
-                ms = round(h.reachable_time * 1000)
-                out.append(sysctl(host, f"net.ipv4.neigh.{dev}.base_reachable_time_ms={ms}"))
+            if (host, dev) not in made:
+                continue
+            out += reachable_time(s, host, dev)
             if iface.address:
                 out.append(ip(host, "addr", "add", iface.address, "dev", dev))
             out.append(ip(host, "link", "set", dev, "up"))
@@ -306,13 +325,15 @@ def _show_fdb(s: Scenario) -> list[Op]:
 
 def present(s: Scenario, step: Step) -> list[str]:
     """The hosts whose namespace exists once `step` has run."""
-    made: set[str] = set()
-    for st in s.steps:
-        if st.netns_add:
-            made.add(st.netns_add)
-        if st is step:
-            break
-    return [h for h, host in s.hosts.items() if not host.absent or h in made]
+    made = s.__dict__.get("_plan_made_at")
+    if made is None:  # one pass: (index of each step, index of the step that makes each host)
+        made = ({id(st): i for i, st in enumerate(s.steps)}, {})
+        for i, st in enumerate(s.steps):
+            if st.netns_add:
+                made[1].setdefault(st.netns_add, i)
+        s.__dict__["_plan_made_at"] = made
+    at = made[0].get(id(step), len(s.steps))
+    return [h for h, host in s.hosts.items() if not host.absent or made[1].get(h, len(s.steps)) <= at]
 
 
 def _show_links(s: Scenario, step: Step) -> list[Op]:
@@ -335,12 +356,16 @@ def _veth_add(s: Scenario, step: Step, a: Any) -> list[Op]:
     add = ip(
         a.by, "link", "add", "name", a.name, "address", mac, "type", "veth", "peer", "name", a.peer, "address", peer_mac
     )
-    return [add, *_show_links(s, step)]
+    return [add, *reachable_time(s, a.by, a.name), *reachable_time(s, a.by, a.peer), *_show_links(s, step)]
 
 
 @step_kind("link_move")
 def _link_move(s: Scenario, step: Step, m: Any) -> list[Op]:
-    return [ip(m.by, "link", "set", "dev", m.dev, "netns", ns(m.to)), *_show_links(s, step)]
+    return [
+        ip(m.by, "link", "set", "dev", m.dev, "netns", ns(m.to)),
+        *reachable_time(s, m.to, m.dev),
+        *_show_links(s, step),
+    ]
 
 
 @step_kind("link_rename")

@@ -306,6 +306,7 @@ class Simulation:
             for name, b in self.bridges.items()
         }
         trace.ageing = {name: b.fdb.ageing_time for name, b in self.bridges.items()}
+        trace.forwarding = {name: ns.ip_forward for name, ns in self.namespaces.items()}
         trace.conntrack = {
             name: ns.netfilter.conntrack.snapshot(self.now)
             for name, ns in self.namespaces.items()

@@ -108,6 +108,18 @@ def test_the_bytes_of_a_frame_open_with_their_fields_named(page: object) -> None
     page.click(f"#margarets-room-step-{ASK} .ns-bytes summary")  # type: ignore[attr-defined]
     text = page.locator(f"#margarets-room-step-{ASK} .ns-bytes").inner_text()  # type: ignore[attr-defined]
     assert "opcode" in text and "1 (request)" in text and "ff ff ff ff ff ff" in text
+    assert "hardware type" in text and "42 bytes" in text
+    frame = page.locator("#margarets-room-step-7 .ns-frame").first  # type: ignore[attr-defined]
+    lit = "() => [...document.querySelectorAll('#margarets-room-step-7 .ns-lit')].map(e => e.tagName + e.textContent)"
+    frame.locator("tr[data-f]").nth(1).hover()  # the source MAC's row lights its six bytes
+    shown = page.evaluate(lit)  # type: ignore[attr-defined]
+    assert [x for x in shown if x.startswith("SPAN")] == ["SPANba", "SPAN11", "SPAN22", "SPAN33", "SPAN44", "SPAN55"]
+    assert [x[:12] for x in shown if x.startswith("TR")] == ["TRsource MAC"]
+    frame.locator(".ns-hex span").nth(20).hover()  # byte 20, the opcode's first: its row lights
+    rows = [x for x in page.evaluate(lit) if x.startswith("TR")]  # type: ignore[attr-defined]
+    assert len(rows) == 1 and "opcode" in rows[0]
+    link = frame.locator("tr[data-f] a").first.get_attribute("href")
+    assert link is not None and link.endswith("posts/margarets-room.html")
 
 
 def test_instant_navigation_keeps_the_stepper_working(page: object) -> None:
@@ -182,44 +194,146 @@ def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> 
     context.close()
 
 
-@pytest.mark.parametrize("post", sorted(p.name for p in (ROOT / "docs" / "posts").glob("*.md")))
-def test_every_post_fits_a_phone_and_its_stepper_works(browser: tuple[object, str], post: str) -> None:
+POSTS = sorted(p.stem for p in (ROOT / "docs" / "posts").glob("*.md"))
+
+# Every diagram of the page at once (the stepper's hidden steps shown for the measure), each
+# visible text's rendered size (its font size times the SVG's scale on screen) and contrast
+# (its fill against the fill of the shape behind it, or the page, alpha composited).
+MEASURE = """() => {
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.remove('ns-js'));
+  const rgba = c => { const m = c.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+  const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                     return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const x = lum(a), y = lum(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+  const page = rgba(getComputedStyle(document.querySelector('.md-main') || document.body).backgroundColor);
+  const pageBg = page[3] ? over(page, [255, 255, 255, 1]) : rgba(getComputedStyle(document.body).backgroundColor);
+  const small = parseFloat(getComputedStyle(document.documentElement).fontSize) * 0.64;
+  const texts = [], worst = [];
+  let layouts = new Set();
+  for (const svg of document.querySelectorAll('.ns-diagram svg')) {
+    if (!svg.getClientRects().length) continue;
+    layouts.add(svg.parentElement.classList.contains('ns-wide') ? 'wide' : 'narrow');
+    for (const t of svg.querySelectorAll('text')) {
+      if (!t.textContent.trim()) continue;
+      const size = parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a;
+      const box = t.getBoundingClientRect();
+      const x = box.left + box.width / 2, y = box.top + box.height / 2;
+      let bg = null;
+      if (x >= 0 && y >= 0 && x < innerWidth && y < innerHeight) {
+        for (const el of document.elementsFromPoint(x, y)) {
+          if (!['path', 'polygon', 'ellipse'].includes(el.localName)) continue;
+          const edge = el.parentElement.querySelector('path.nc-f-none');
+          if (edge) continue;  // a line or its arrowhead, not what the words sit on
+          const fill = getComputedStyle(el).fill;
+          if (fill === 'none') continue;
+          bg = over(rgba(fill), pageBg); break;
+        }
+      }
+      const ink = rgba(getComputedStyle(t).fill);
+      const under = bg || pageBg;
+      texts.push({text: t.textContent, size, contrast: ratio(over(ink, under), under), measured: !!bg});
+    }
+  }
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.add('ns-js'));
+  return {small, texts, layouts: [...layouts],
+          overflow: document.scrollingElement.scrollWidth - innerWidth};
+}"""
+
+
+@pytest.mark.parametrize("transport", ["http", "file"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [320, 390, 768, 1280])
+@pytest.mark.parametrize("post", POSTS)
+def test_every_diagram_reads_at_every_width_in_both_schemes(
+    browser: tuple[object, str], built_site: Path, post: str, width: int, scheme: str, transport: str
+) -> None:
     chromium, base = browser
-    context = chromium.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)  # type: ignore[attr-defined]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(base + "/posts/" + post.replace(".md", ".html"))
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.goto(f"{root}/posts/{post}.html")
+    assert page.evaluate("() => document.body.dataset.mdColorScheme") == ("slate" if scheme == "dark" else "default")
     page.click(".ns-next")
     assert page.locator(".ns-count").inner_text().startswith("Step 2 of ")
-    overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"{post} scrolls sideways by {overflow}px on a phone"
+    found = page.evaluate(MEASURE)
+    assert found["overflow"] <= 1, f"{post} scrolls sideways by {found['overflow']}px at {width}px"
+    texts = found["texts"]
+    assert len(texts) > 50
+    small = [(t["text"], round(t["size"], 1)) for t in texts if t["size"] < found["small"] - 0.05]
+    assert not small, f"diagram text under the page's small text ({found['small']:.1f}px) at {width}px: {small[:5]}"
+    measured = [t for t in texts if t["measured"]]
+    assert len(measured) > 10
+    faint = [(t["text"], round(t["contrast"], 2)) for t in texts if t["contrast"] < 4.5]
+    assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme: {faint[:5]}"
+    if width <= 390:
+        assert found["layouts"] == ["narrow"], found["layouts"]
+    # The MAC and ARP tables are the theme's tables; from 390 px every column shows without scrolling.
+    tables = page.evaluate(
+        "() => [...document.querySelectorAll('.ns-figure table')].filter(t => t.closest('details') === null)"
+        ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
+        " return [t.className, w ? w.scrollWidth - w.clientWidth : -1]; })"
+    )
+    assert tables and all(cls == "" and cut != -1 for cls, cut in tables), tables
+    if width >= 390:
+        assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
     assert errors == []
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{post.replace('.md', '')}-phone.png"))
+    if transport == "http":  # a person looks at these: build/screenshots/POST-WIDTH-SCHEME.png
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.goto(f"{root}/posts/{post}.html#{page.locator('.ns-stepper').get_attribute('data-scenario')}-step-2")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / f"{post}-{width}-{scheme}.png"))
     context.close()
 
 
-@pytest.mark.parametrize(
-    ("name", "width", "height", "scheme"),
-    [
-        ("desktop", 1280, 900, "light"),
-        ("desktop-dark", 1280, 900, "dark"),
-        ("phone", 390, 844, "light"),
-    ],
-)
-def test_screenshots_at_phone_and_desktop_widths(
-    browser: tuple[object, str], name: str, width: int, height: int, scheme: str
-) -> None:
+@pytest.mark.parametrize("transport", ["http", "file"])
+def test_a_tap_opens_the_diagram_full_screen(browser: tuple[object, str], built_site: Path, transport: str) -> None:
     chromium, base = browser
-    context = chromium.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)  # type: ignore[attr-defined]
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
     page = context.new_page()
-    page.goto(base + POST + f"#margarets-room-step-{ASK}")
-    assert page.locator(".ns-count").inner_text() == f"Step {ASK} of {N}"
-    page.click(".ns-next")
-    assert page.locator(".ns-count").inner_text() == f"Step {ASK + 1} of {N}"
+    page.goto(root + POST + "#margarets-room-step-2")
+    page.tap("#margarets-room-step-2 .ns-diagram a.ns-open:visible")
+    dialog = page.locator("dialog.ns-full")
+    assert dialog.is_visible()
+    box = dialog.bounding_box()
+    assert box is not None and box["width"] >= 389 and box["height"] >= 843
+    # The wide layout at its natural size: its words at 10pt, 13.3 px on screen.
+    scale = page.evaluate("() => document.querySelector('dialog.ns-full svg text').getScreenCTM().a")
+    assert abs(scale - 4 / 3) < 0.01
+    assert page.url.endswith("#margarets-room-step-2")  # no navigation away
+    page.click(".ns-full-close")
+    assert page.locator("dialog.ns-full").count() == 0
+    context.close()
+
+
+def test_a_tick_is_a_touch_target_that_says_what_was_checked(browser: tuple[object, str]) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(base + POST)
+    ticks = page.locator(".ns-claim")
+    assert ticks.count() > 20
+    for i in range(ticks.count()):
+        box = ticks.nth(i).bounding_box()
+        assert box is not None and box["width"] >= 44 and box["height"] >= 44, box
+        tip = ticks.nth(i).get_attribute("data-tip") or ""
+        assert tip.startswith("Checked: in the simulation, ") and tip.endswith("."), tip
+        assert not any(c in tip for c in "={}[]'_"), f"the tooltip reads like code: {tip}"
+    assert "floods the frame; copies go to Alice, Carlos and the Portainer container" in " ".join(
+        ticks.nth(i).get_attribute("data-tip") or "" for i in range(ticks.count())
+    )
+    tick = ticks.nth(3)
+    tick.scroll_into_view_if_needed()
+    shown = "el => getComputedStyle(el, '::after').display"
+    assert tick.evaluate(shown) == "none"
+    tick.tap()
+    assert tick.evaluate(shown) == "block"
+    tip = tick.evaluate("el => getComputedStyle(el, '::after').getPropertyValue('content')")
+    assert tip.strip('"') == tick.get_attribute("data-tip")
     overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
-    assert overflow <= 1, f"the page scrolls sideways by {overflow}px at {width}px"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"post-one-{name}.png"))
+    assert overflow <= 1, f"the open tooltip scrolls the page sideways by {overflow}px"
     context.close()

@@ -250,6 +250,18 @@ def _gateway_ignored() -> list[Patch]:
     return [(ipv4.routing, "lookup", lookup)]
 
 
+def _default_everywhere() -> list[Patch]:
+    original = routing.lookup
+
+    def lookup(dst: Any, local: Any, routes: Any) -> Any:
+        hop = original(dst, local, routes)
+        if hop is None and routes:
+            return routing.NextHop("link", routes[0].dev, str(dst))  # "it just goes out the card"
+        return hop
+
+    return [(ipv4.routing, "lookup", lookup)]
+
+
 def _martians_accepted() -> list[Patch]:
     original = ipv4.receive
     loopback = ipaddress.IPv4Network("127.0.0.0/8")
@@ -340,6 +352,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.7)", _classic_doubling),
     Fault("no-local-table", "routing", "own addresses and 127/8 are routed like any others", _no_local_table),
     Fault("gateway-ignored", "routing", "a gateway route is used as if on-link", _gateway_ignored),
+    Fault("default-everywhere", "routing", "with no route, a packet goes out of the first card", _default_everywhere),
     Fault("martians-accepted", "routing", "127.0.0.1 is accepted on any interface", _martians_accepted),
     Fault("strong-host", "routing", "a host answers only on the address of the ingress interface", _strong_host),
     Fault("lo-born-up", "namespaces", "a new namespace's lo is up with 127.0.0.1 at once", _lo_born_up),

@@ -63,8 +63,14 @@ class Watch:
         return sorted(self.seen, key=lambda s: s.when)
 
     def close(self) -> None:
+        """Stop the reading thread first, then close its sockets (never under its feet)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         for sock in self.sockets:
             sock.close()
+        self.sockets.clear()
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -6,15 +6,20 @@ from typing import Any
 
 # Where netsim or the lab knowingly differs from the kernel, the comparison names it.
 SIMPLIFICATIONS = {
-    "reachable-time": "netsim ages REACHABLE to STALE after exactly 30 s; the kernel picks 15-45 s at random, "
-    "so a wait between 15 and 45 s after an ARP answer may disagree",
-    "arp-request": "for an `arp` step the lab writes the asker's request itself and creates its INCOMPLETE "
-    "entry first (the kernel asks only when it has a packet to send); the answer and all tables are the kernel's",
+    "reachable-time": "netsim keeps an ARP answer REACHABLE for exactly the host's base reachable time (30 s "
+    "unless set); the kernel picks between half and one and a half times it at random, so a step that looks "
+    "inside that window may disagree",
+    "arp-step": "an `arp` step uses the entry as an application's first packet would (`ip neigh replace ... "
+    "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's",
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "commands add a little to the simulated clock",
+    "linkwatch": "the kernel acts on a carrier change up to a second late (linkwatch); the lab waits for it "
+    "to settle after each link step, netsim acts at once",
+    "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
+    "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -30,9 +35,14 @@ def notes_for(scenario: Any) -> list[str]:
     """The named simplifications that apply to this scenario, one line each."""
     names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
     if any(s.arp for s in scenario.steps):
-        names.append("arp-request")
-    if any(s.wait is not None and s.wait >= 15 for s in scenario.steps):
+        names.append("arp-step")
+    shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
+    if any(s.wait is not None and s.wait >= shortest / 2 for s in scenario.steps):
         names.append("reachable-time")
+    if any(s.action in ("link_set", "link_move", "link_del", "netns_del", "nomaster") for s in scenario.steps):
+        names.append("linkwatch")
+    if any(s.connect for s in scenario.steps) and any(h.tcp_syn_retries < 3 for h in scenario.hosts.values()):
+        names.append("timers-meet")
     names.append("multicast")
     names.append("timing")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade for s in scenario.steps):

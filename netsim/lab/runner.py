@@ -8,7 +8,6 @@ result has the same JSON shape as `python -m netsim run --json`.
 from __future__ import annotations
 
 import errno
-import ipaddress
 import json
 import socket
 import subprocess
@@ -18,13 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from netsim import plan, tcp
-from netsim.addresses import BROADCAST, ZERO_MAC
 from netsim.errors import LabError
-from netsim.frames import ETH_P_ARP, ETH_P_TEST
+from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
 from netsim.plan import Op
 from netsim.scenario import Scenario, Step
+
+LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # carrier may change
 
 # The kernel's errno -> the trace's outcome, from the one table in netsim.tcp.
 ERRNO_OUTCOME = {getattr(errno, name): outcome for outcome, name in tcp.ERRNO_NAME.items() if name}
@@ -67,7 +67,7 @@ class Lab:
         if op.show or not op.argv:
             return None  # what the script prints for the reader; the lab reads the tables itself
         name, args = op.argv[0], op.argv[1:]
-        if name in ("ip", "bridge"):
+        if name in ("ip", "bridge", "sysctl"):
             run(*op.argv)
             return None
         if name == "sleep":
@@ -85,7 +85,8 @@ class Lab:
         fdb = self.fdb()
         for n, step in enumerate(self.s.steps, 1):
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
-            known = {bridge: set(table) for bridge, table in fdb.items()}
+            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port.
+            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in fdb.items()}
             self._step = step
             self.watch.start()
             started = time.monotonic()
@@ -94,6 +95,8 @@ class Lab:
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
             elapsed = time.monotonic() - started
+            if step.action in LINK_STEPS:
+                self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
             if step.netns_add:
                 self.present.add(step.netns_add)
@@ -126,25 +129,18 @@ class Lab:
         self._raw(host, dev, _mac(dst) + _mac(src) + ETH_P_TEST.to_bytes(2, "big") + payload)
 
     def _helper_ask_arp(self, host: str, target: str) -> None:
-        # The kernel sends an ARP request only when it has a packet to deliver, and that packet
-        # would add frames the step does not narrate. So the lab writes the asker's request
-        # itself, with the bytes the kernel would use, after creating the INCOMPLETE entry the
-        # kernel would have made. The reply, and every table change, are the kernel's own.
-        route = json.loads(ip(host, "-j", "route", "get", target))[0]
-        dev = route["dev"]
-        mac = self._mac_of(host, dev)
-        ip(host, "neigh", "replace", target, "dev", dev, "nud", "incomplete")
-        arp = (
-            (1).to_bytes(2, "big")
-            + (0x0800).to_bytes(2, "big")
-            + bytes([6, 4])
-            + (1).to_bytes(2, "big")
-            + _mac(mac)
-            + ipaddress.IPv4Address(route["prefsrc"]).packed
-            + _mac(ZERO_MAC)
-            + ipaddress.IPv4Address(target).packed
-        )
-        self._raw(host, dev, _mac(BROADCAST) + _mac(mac) + ETH_P_ARP.to_bytes(2, "big") + arp)
+        # As an application's first packet does, without the packet: `ip neigh ... use` (NTF_USE)
+        # makes the kernel call neigh_event_send() on the entry. A known entry stays as it is (or
+        # goes STALE -> DELAY); an unknown one goes INCOMPLETE and the kernel itself asks, retries
+        # and gives up, exactly as for a connect(). Then wait while the kernel is still asking.
+        dev = json.loads(ip(host, "-j", "route", "get", target))[0]["dev"]
+        ip(host, "neigh", "replace", target, "dev", dev, "use")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            entries = json.loads(ip(host, "-j", "neigh", "show", target, "dev", dev) or "[]")
+            if not entries or "INCOMPLETE" not in (entries[0].get("state") or []):
+                return
+            time.sleep(0.02)
 
     def _helper_route_get(self, host: str, addr: str) -> None:
         """`ip -j route get`, kept in the trace's shape (netsim.routing.route_get)."""
@@ -241,6 +237,38 @@ class Lab:
             }
             out[name] = dict(sorted(learned.items()))
         return out
+
+    def port_macs(self, bridge: str) -> set[str]:
+        """The ports' own MACs: `permanent` entries on a port (the bridge's own has no port)."""
+        host = self.s.bridges[bridge].host
+        entries = json.loads(bridge_cmd(host, "-j", "fdb", "show", "br", bridge) or "[]")
+        return {
+            e["mac"]
+            for e in entries
+            if e.get("master") == bridge and "permanent" in (e.get("state") or "") and e.get("ifname") != bridge
+        }
+
+    def _settle_links(self, limit: float = 1.5) -> None:
+        """Wait until the kernel has acted on every carrier change (linkwatch, up to a second late).
+
+        A carrier change reaches the bridge (br_port_carrier_check()) and the neighbour table
+        (neigh_carrier_down()) only when linkwatch runs it, which also sets the operstate; so
+        wait until every interface's operstate agrees with its carrier.
+        """
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if all(self._settled(host) for host in self.present):
+                return
+            time.sleep(0.02)
+
+    def _settled(self, host: str) -> bool:
+        for link in json.loads(ip(host, "-j", "link", "show") or "[]"):
+            flags, state = link.get("flags", []), link.get("operstate", "UNKNOWN")
+            if "UP" not in flags or state == "UNKNOWN":
+                continue
+            if ("LOWER_UP" in flags) != (state == "UP"):
+                return False
+        return True
 
     def links(self) -> dict[str, dict[str, dict[str, Any]]]:
         """`ip -d addr show` in every namespace, in the trace's shape."""

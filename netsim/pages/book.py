@@ -7,7 +7,7 @@ from pathlib import Path
 
 from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
-from netsim.scenario import Scenario, load_scenario
+from netsim.scenario import Scenario, load_scenario, scenario_path
 from netsim.simulation import run
 from netsim.trace import Trace
 
@@ -19,7 +19,8 @@ class Book:
         self.root = root
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
-        self.figures = FigureCache()
+        self.figures = FigureCache(root)
+        self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
         self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
 
@@ -28,7 +29,7 @@ class Book:
 
     def get(self, name: str) -> tuple[Scenario, Trace]:
         if name not in self._loaded:
-            path = self.path(name)
+            path = scenario_path(self.root, name)  # a name from a page: checked, and inside diagrams/
             if not path.exists():
                 known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
                 raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")

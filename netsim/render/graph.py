@@ -167,17 +167,33 @@ def _narrow(g: pgv.AGraph) -> None:
 
 
 def _stack(g: pgv.AGraph) -> None:
-    """Narrow: each room (cluster) under the one drawn before it, not beside it."""
-    g.node_attr["group"] = "column"  # one straight column where the lines allow
-    rooms = [list(sub.nodes()) for sub in g.subgraphs() if sub.name.startswith("cluster_")]
-    rooms = [r for r in rooms if r]
-    for room in rooms:  # and inside a room, one thing under the other
-        for a, b in zip(room, room[1:], strict=False):
-            g.add_edge(a, b, style="invis", weight="5")
-    for upper, lower in zip(rooms, rooms[1:], strict=False):
-        for a in upper:
-            for b in lower:
-                g.add_edge(a, b, style="invis")
+    """Narrow: everything in one column, one thing per row, each room's things together.
+
+    Whoever knocks or owns the rooms stands on top, each doorman right under the last room he
+    guards, the rest at the bottom. Only this order places things (the drawn lines follow it,
+    constraint=false), so nothing stands beside anything and the width is the widest box.
+    """
+    rooms = [list(sub.nodes()) for sub in g.subgraphs() if sub.name.startswith("cluster_") and sub.nodes()]
+    room_of = {n: k for k, nodes in enumerate(rooms) for n in nodes}
+    lines = [e for e in g.edges() if e.attr.get("style") != "invis"]
+    top, after, rest = [], [[] for _ in rooms], []
+    for node in g.nodes():
+        if node in room_of:
+            continue
+        heads = [room_of[e[1]] for e in lines if e[0] == node and e[1] in room_of]
+        tails = [room_of[e[0]] for e in lines if e[1] == node and e[0] in room_of]
+        if heads and not tails:
+            top.append(node)
+        elif tails or heads:
+            after[max(tails + heads)].append(node)
+        else:
+            rest.append(node)
+    order = top + [n for k, nodes in enumerate(rooms) for n in nodes + after[k]] + rest
+    for edge in lines:
+        edge.attr["constraint"] = "false"
+    for a, b in zip(order, order[1:], strict=False):
+        g.add_edge(a, b, style="invis", weight="10")
+    g.node_attr["group"] = "column"
 
 
 WRAP = 30  # characters per line of the narrow layout's sentences
@@ -297,7 +313,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
                 if knock is not None and other == knock[0]:
                     sub.add_node(other, label=_host_label(scenario, other, dev))
                 else:
-                    others.append(label(scenario, other))
+                    others.append(label(scenario, other, WRAP_LABEL if narrow else 0))
         if others:  # the rest of the room, in one box: this view is about doors, not seats
             sub.add_node(
                 f"{bname}:others",

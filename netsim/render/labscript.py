@@ -53,25 +53,16 @@ s.bind((dev, 0))
 s.send(mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0"))
 PY
 }}
-ask_arp() {{  # host target-ip: the question "who has target-ip?", on the way the route picks
-  # The kernel only asks when it has a packet to deliver, and that packet would add traffic the
-  # post does not describe. So we write the question ourselves, after creating the INCOMPLETE
-  # entry the kernel would have made; the answer and every table change are the kernel's own.
-  local dev mine
-  read -r dev mine < <(ip -n "lab-$1" -j route get "$2" |
-    python3 -c 'import json, sys; r = json.load(sys.stdin)[0]; print(r["dev"], r["prefsrc"])')
-  ip -n "lab-$1" neigh replace "$2" dev "$dev" nud incomplete
-  ip netns exec "lab-$1" python3 - "$dev" "$mine" "$2" <<'PY'
-import socket, sys
-dev, ip, target = sys.argv[1:4]
-mac = open(f"/sys/class/net/{{dev}}/address").read().strip()
-m = lambda text: bytes.fromhex(text.replace(":", ""))
-a = lambda text: socket.inet_aton(text)
-arp = b"\\x00\\x01\\x08\\x00\\x06\\x04\\x00\\x01" + m(mac) + a(ip) + bytes(6) + a(target)
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((dev, 0))
-s.send(b"\\xff" * 6 + m(mac) + b"\\x08\\x06" + arp)
-PY
+ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
+  # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
+  # as it is, an unknown one is asked for by the kernel itself, retried and maybe given up on.
+  local dev
+  dev=$(ip -n "lab-$1" -j route get "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["dev"])')
+  ip -n "lab-$1" neigh replace "$2" dev "$dev" use
+  for _ in $(seq 50); do
+    ip -n "lab-$1" neigh show "$2" dev "$dev" | grep -q INCOMPLETE || return 0
+    sleep 0.1
+  done
 }}
 knock() {{  # host address port [source-port ttl]: a TCP connect, and what the kernel answered
   ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'

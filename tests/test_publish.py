@@ -1,0 +1,102 @@
+"""Publishing: a build never bakes this machine's address into the site, and the GitHub Actions
+workflow that tests and publishes it is valid."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from sitecopy import ROOT, copy_site
+
+WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
+LOCAL_LINK = re.compile(r'(?:href|src|content|xml:base)="https?://(?:127\.|localhost|\[::1\])|<(?:loc|link)>https?://')
+
+
+def build(root: Path, out: Path, site_url: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SITE_URL"} | {"NO_MKDOCS_2_WARNING": "1"}
+    if site_url is not None:
+        env["SITE_URL"] = site_url
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://localhost:8000/", "http://[::1]/"])
+def test_a_build_for_this_machines_address_is_refused_before_anything_is_written(tmp_path: Path, url: str) -> None:
+    refused = build(copy_site(tmp_path / "src"), tmp_path / "site", url)
+    assert refused.returncode == 1
+    assert f"site_url is {url}, an address on this machine" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_without_site_url_nothing_in_the_site_is_absolute(tmp_path: Path) -> None:
+    built = build(copy_site(tmp_path / "src"), tmp_path / "site", None)
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "site"
+    for page in site.rglob("*"):
+        if page.suffix in (".html", ".xml", ".json", ".txt"):
+            text = page.read_text(encoding="utf-8")  # (prose may name 127.0.0.1:8000; no link may)
+            assert not LOCAL_LINK.search(text), (page, LOCAL_LINK.search(text))
+            assert 'rel="canonical"' not in text and 'property="og:url"' not in text, page
+    assert "<loc>" not in (site / "sitemap.xml").read_text()
+    links = re.findall(r"<link>(.*?)</link>", (site / "feed.xml").read_text())
+    assert "posts/margarets-room.html" in links and not any("://" in link for link in links)
+
+
+def test_with_site_url_the_feed_canonical_links_and_sitemap_use_it(tmp_path: Path) -> None:
+    built = build(copy_site(tmp_path / "src"), tmp_path / "site", "https://example.org/six")
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "site"
+    assert "<link>https://example.org/six/posts/margarets-room.html</link>" in (site / "feed.xml").read_text()
+    page = (site / "posts" / "margarets-room.html").read_text()
+    assert '<link rel="canonical" href="https://example.org/six/posts/margarets-room.html">' in page
+    assert "<loc>https://example.org/six/posts/margarets-room.html</loc>" in (site / "sitemap.xml").read_text()
+
+
+def lint(workflow: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema (pinned) against the GitHub Actions workflow schema it ships with."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(workflow)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_workflow_file_is_valid() -> None:
+    result = lint(WORKFLOW)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_linter_refuses_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "publish.yml"
+    broken.write_text(WORKFLOW.read_text().replace("    runs-on: ubuntu-24.04\n", "    runs_on: ubuntu-24.04\n", 1))
+    result = lint(broken)
+    assert result.returncode == 1
+    assert "runs_on" in result.stdout + result.stderr
+
+
+def test_the_workflow_tests_then_publishes_site_with_the_repositorys_address() -> None:
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    test_runs = [step.get("run", "") for step in flow["jobs"]["test"]["steps"]]
+    assert any(run.endswith("make test") for run in test_runs)
+    publish = flow["jobs"]["publish"]
+    assert publish["needs"] == "test"
+    steps = publish["steps"]
+    configure = next(s for s in steps if s.get("uses", "").startswith("actions/configure-pages@"))
+    make_build = next(s for s in steps if s.get("run") == "make build")
+    assert make_build["env"]["SITE_URL"] == "${{ steps." + configure["id"] + ".outputs.base_url }}"
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert upload["with"]["path"] == "site"
+    assert steps[-1]["uses"].startswith("actions/deploy-pages@")
