@@ -336,3 +336,18 @@ def test_a_tick_is_a_touch_target_that_says_what_was_checked(browser: tuple[obje
     overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"the open tooltip scrolls the page sideways by {overflow}px"
     context.close()
+
+
+@pytest.mark.parametrize("word", ["ARP", "bridge", "namespace", "refused"])
+def test_search_finds_a_post_first_for_the_series_own_words(browser: tuple[object, str], word: str) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(base + "/index.html")
+    page.click(".md-search__input")
+    page.keyboard.type(word)
+    first = page.locator(".md-search-result__list a").first
+    first.wait_for(state="attached", timeout=15000)
+    href = first.get_attribute("href") or ""
+    assert "/posts/" in href or href.startswith("posts/"), f"{word!r}: the first result is {href}"
+    context.close()
