@@ -24,14 +24,16 @@ from netsim.simulation import run
 
 LAB = sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
 POST_ONE = ROOT / "docs" / "posts" / "margarets-room.md"
+UNDER_MUTMUT = ROOT.name == "mutants"  # make mutants runs the tests in mutmut's copy, ./mutants
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: str) -> None:
     """A fault in a renderer's source: rewrite one spot, run the module again, patch what changed."""
     source = Path(module.__file__ or "").read_text(encoding="utf-8")
-    if "mutmut generated" in source:  # make mutants: the file is mutmut's rewrite, faults planted already
-        pytest.skip("the renderer's source is mutmut's rewritten copy")
+    if UNDER_MUTMUT:  # make mutants plants its own faults in its own copy
+        pytest.skip("make mutants: the source is mutmut's rewritten copy")
     assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # a faulty renderer's figures never reach the shared cache
     changed: dict[str, object] = {"__name__": module.__name__}
     exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
     for name, value in changed.items():
@@ -194,9 +196,7 @@ def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.Mon
     assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
 
 
-@pytest.mark.skipif(
-    "mutmut generated" in Path(graph.__file__).read_text(encoding="utf-8"), reason="make mutants: no site to build"
-)
+@pytest.mark.skipif(UNDER_MUTMUT, reason="make mutants: no site to build in mutmut's copy")
 def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None:
     root = copy_site(tmp_path / "src")
     renderer = root / "netsim" / "render" / "graph.py"
