@@ -209,7 +209,7 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
         shutil.copy2(req, root / req.name)
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed", "build"],
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "build"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -284,12 +284,8 @@ def test_a_router_drawn_forwarding_when_it_does_not_fails(monkeypatch: pytest.Mo
 
 
 def test_a_ledger_row_with_its_directions_swapped_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(
-        monkeypatch,
-        tables,
-        "<td><code>{escape(str(e['reply']))}</code></td>",
-        "<td><code>{escape(str(e['original']))}</code></td>",
-    )
+    reply, original = "tuple_words(str(e['reply']))", "tuple_words(str(e['original']))"
+    plant(monkeypatch, tables, f"<td>{{escape({reply})}}</td>", f"<td>{{escape({original})}}</td>")
     errors = figure_errors(POST_FOUR, monkeypatch)
     assert any("the conntrack table of laptop shows" in str(e) for e in errors)
 
