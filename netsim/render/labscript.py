@@ -110,6 +110,14 @@ while True:
   sleep 0.3
   echo "$1 listens on $2:$3"
 }}
+close_all() {{  # host: every listener of the host goes (a socket keeps a namespace alive)
+  local key
+  for key in "${{!LISTENER[@]}}"; do
+    [ "${{key%% *}}" = "$1" ] || continue
+    kill "${{LISTENER[$key]}}"; wait "${{LISTENER[$key]}}" 2>/dev/null || true
+    unset 'LISTENER[$key]'
+  done
+}}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
   unset 'LISTENER["$1 $2:$3"]'
