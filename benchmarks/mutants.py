@@ -44,7 +44,7 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests"
 def main(argv: list[str]) -> int:
     modules = argv or os.environ.get("MODULES", "").split() or DEFAULT
     mutmut = Path(sys.executable).with_name("mutmut")
-    env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
     children = os.environ.get("MUTANT_CHILDREN", "2")
     names = [f"{m}.*" for m in modules]
     run = subprocess.run([str(mutmut), "run", "--max-children", children, *names], cwd=ROOT, env=env, check=False)
@@ -92,6 +92,9 @@ def report(modules: list[str]) -> int:
         share = 100 * killed / checked if checked else 0.0
         print(f"{module:28} {checked:8} {killed:7} {len(eq):10} {len(survivors):9} {share:8.1f}%")
     checked, killed = total["checked"], total["killed"]
+    if not checked:
+        print("mutants: no mutant was checked (did the fast tests pass on the unmutated code?)", file=sys.stderr)
+        return 2
     share = 100 * killed / checked if checked else 0.0
     print(f"{'all':28} {checked:8} {killed:7} {total['equivalent']:10} {total['survived']:9} {share:8.1f}%")
     live = checked - total["equivalent"]

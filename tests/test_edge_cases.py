@@ -294,3 +294,63 @@ def test_a_name_is_free_again_once_its_device_moved_away() -> None:
     assert links["c"]["t0"]["peer"] == "h/v0" and links["h"]["v0"]["peer"] == "c/t0"
     assert links["h"]["t0"]["mac"] != links["c"]["t0"]["mac"]
     assert t.step("back").links["d"]["t0"]["peer"] == "h/v0"
+
+
+# --- found by `make mutants`: behaviour no other test pinned ------------------------------------------
+
+
+def test_the_story_a_step_tells_is_the_one_netsim_run_prints() -> None:
+    """The events are the story `netsim run` tells and the caption of a step with no frame."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: nobody, arp: {by: a, target: 10.0.0.99}}
+        - {id: knock, connect: {by: a, to: '10.0.0.1:80'}}
+        - {id: listen, listen: {by: host, bind: '10.0.0.1:81'}}
+        - {id: knock2, connect: {by: a, to: '10.0.0.1:81'}}
+        - {id: close, close: {by: host, bind: '10.0.0.1:81'}}
+        - {id: nowhere, connect: {by: b, to: '192.0.2.1:80'}}
+    """)
+    bystanders = ["host ignores a request for someone else", "c ignores a request for someone else"]
+    assert trace.step("ask").events == [*bystanders, "b answers: 10.0.0.11 is at 02:00:00:00:00:0b"]
+    assert trace.step("nobody").events == bystanders * 3 + ["a gives up on 10.0.0.99: nobody answered"]
+    assert trace.step("knock").events == [
+        "host answers: 10.0.0.1 is at 02:00:00:00:00:01",
+        "c ignores a request for someone else",
+        "a learns 10.0.0.1 is at 02:00:00:00:00:01",
+        "no listener on host for 10.0.0.1:80: the kernel answers RST",
+    ]
+    assert trace.step("listen").events == ["host listens on 10.0.0.1:81"]
+    assert trace.step("knock2").events == [
+        "host's listener on 10.0.0.1:81 answers SYN-ACK",
+        "host completes the handshake",
+    ]
+    assert trace.step("close").events == ["host stops listening on 10.0.0.1:81"]
+    assert trace.step("nowhere").events == ["b has no route to 192.0.2.1"]
+
+
+def test_a_flood_that_skips_the_ingress_port_behaves_as_the_tuple_it_stands_for() -> None:
+    from netsim.bridge import Excluding
+
+    ports = ("p1", "p2", "p3")
+    rest = Excluding(ports, "p2", {p: i for i, p in enumerate(ports)})
+    assert (len(rest), list(rest), rest[0], rest[-1], rest[0:2]) == (2, ["p1", "p3"], "p1", "p3", ("p1", "p3"))
+    assert "p1" in rest and "p2" not in rest and "p9" not in rest
+    assert rest == ("p1", "p3") and rest == ["p1", "p3"] and rest != ("p1", "p2", "p3")
+    assert rest.__eq__(42) is NotImplemented
+    assert hash(rest) == hash(("p1", "p3")) and repr(rest) == "('p1', 'p3')"
+
+
+def test_an_icmp_error_settles_only_the_connection_it_quotes() -> None:
+    """tcp_v4_err() finds the socket by the quoted header; other connections are untouched."""
+    from netsim.frames import Icmp, Tcp
+    from netsim.netns import Connection, Namespace
+
+    ns = Namespace("a", "a")
+    mine, other = Connection("10.0.0.10", 40000, "10.0.0.1", 80), Connection("10.0.0.10", 40001, "10.0.0.1", 81)
+    ns.connections += [mine, other]
+    events: list[str] = []
+    sim = type("Sim", (), {"event": lambda self, text: events.append(text)})()
+    quoted = Tcp("10.0.0.10", "10.0.0.1", 40000, 80, "S")
+    tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 3, quoted))  # type: ignore[arg-type]
+    assert (mine.state, other.state) == ("refused", "SYN_SENT")
+    assert events == ["a reads the ICMP error: refused"]

@@ -15,6 +15,7 @@ import pytest
 from sitecopy import ROOT, copy_site
 
 from netsim.errors import FigureError
+from netsim.pages import macros
 from netsim.pages.book import Book
 from netsim.pages.macros import check_page
 from netsim.render import figfacts, graph, palette, tables, words
@@ -165,6 +166,23 @@ def test_a_wrong_arp_state_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     errors = figure_errors(POST_ONE, monkeypatch)
     error = _one_step(errors, "bob-asks-for-toasters")
     assert "ARP tables show" in str(error) and "'REACHABLE'" in str(error)
+
+
+def test_missing_arp_tables_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch,
+        tables,
+        "    names = hosts if hosts is not None else",
+        "    names = [] if hosts is not None else [] and",
+    )
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-asks-for-toasters")
+    assert "the figure says nobody's ARP table has an entry; the trace has entries" in str(error)
+
+
+def test_arp_tables_left_out_of_an_arp_step_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, macros, "any(h.ethertype == 0x0806 for h in step.frames)", "False")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-asks-for-toasters")
+    assert "the room shows no ARP tables for a step that sends ARP" in str(error)
 
 
 def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.MonkeyPatch) -> None:

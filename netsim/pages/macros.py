@@ -147,10 +147,12 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
-        self._check_figure(scenario, trace, step, figure)
+        self._check_figure(scenario, trace, step, figure, neigh)
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
 
-    def _check_figure(self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str) -> None:
+    def _check_figure(
+        self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str, neigh: bool | None = None
+    ) -> None:
         """Read back what the shipped figure depicts and fail the build where it contradicts the trace.
 
         Runs on every build, on cached figures too: a cache hit is checked like a fresh render.
@@ -174,7 +176,7 @@ class Page:
             )
             return
         for _layout, name, svg in drawn:  # each layout is a figure of its own: both must agree
-            problems = figfacts.check(scenario, step, svg, caption.group(1), body)
+            problems = figfacts.check(scenario, step, svg, caption.group(1), body, neigh)
             if problems:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 

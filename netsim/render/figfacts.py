@@ -263,8 +263,11 @@ def _ports_named(scenario: Scenario, bridge: str, where: str) -> list[str]:
 ROW = re.compile(r"<tr(?P<cls>[^>]*)><td><code>(?P<a>[^<]*)</code>(?P<rest>.*?)</tr>", re.S)
 
 
-def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool) -> list[str]:
-    """The MAC tables (every learned line, the new ones marked) and the ARP tables."""
+def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, neigh: bool | None = None) -> list[str]:
+    """The MAC tables (every learned line, the new ones marked) and the ARP tables.
+
+    A room whose step carries ARP shows the ARP tables unless the page asked for none (neigh=False).
+    """
     problems = []
     for bridge, table in step.fdb.items():
         at = body.find(f"MAC table of {bridge} ")
@@ -290,6 +293,12 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool) -> 
         if new != want_new:
             problems.append(f"MAC table of {bridge} marks {sorted(new)} new; the trace learned {sorted(want_new)}")
     at = body.find("ARP tables after this step")
+    anyone = any(step.neigh.values())
+    if "ARP table has an entry yet" in body and anyone:
+        problems.append("the figure says nobody's ARP table has an entry; the trace has entries")
+    arp = any(h.ethertype == 0x0806 for h in step.frames)
+    if at < 0 and room and anyone and (neigh or (neigh is None and arp)):
+        problems.append("the room shows no ARP tables for a step that sends ARP")
     if at >= 0:
         part = body[at : body.find("</table>", at)]
         cell = r"<td><code>([^<]*)</code></td>"
@@ -307,7 +316,9 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool) -> 
     return problems
 
 
-def check(scenario: Scenario, step: StepTrace, svg: str, caption: str, body: str) -> list[str]:
+def check(
+    scenario: Scenario, step: StepTrace, svg: str, caption: str, body: str, neigh: bool | None = None
+) -> list[str]:
     """Every way the figure of `step` (its SVG, caption and tables) contradicts the trace."""
     try:
         fig = read_svg(svg)
@@ -319,5 +330,5 @@ def check(scenario: Scenario, step: StepTrace, svg: str, caption: str, body: str
     else:
         problems += check_doors(step, fig, knocks=step.action == "connect")
     problems += check_caption(scenario, step, caption)
-    problems += check_tables(scenario, step, body, room=fig.view == "room")
+    problems += check_tables(scenario, step, body, room=fig.view == "room", neigh=neigh)
     return problems
