@@ -278,9 +278,3 @@ def _show(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(map(str, value)) + "]" if value else "nothing"
     return repr(value)
-
-
-def describe(step_id: str, facts: dict[str, Any]) -> str:
-    """The claim in words, for the tick's tooltip."""
-    parts = [f"{k} = {_show(v)}" for k, v in facts.items() if k != "frame"]
-    return f"Checked against step {step_id}: " + "; ".join(parts)

@@ -254,6 +254,15 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme: {faint[:5]}"
     if width <= 390:
         assert found["layouts"] == ["narrow"], found["layouts"]
+    # The MAC and ARP tables are the theme's tables; from 390 px every column shows without scrolling.
+    tables = page.evaluate(
+        "() => [...document.querySelectorAll('.ns-figure table')].filter(t => t.closest('details') === null)"
+        ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
+        " return [t.className, w ? w.scrollWidth - w.clientWidth : -1]; })"
+    )
+    assert tables and all(cls == "" and cut != -1 for cls, cut in tables), tables
+    if width >= 390:
+        assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
     assert errors == []
     if transport == "http":  # a person looks at these: build/screenshots/POST-WIDTH-SCHEME.png
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -281,4 +290,33 @@ def test_a_tap_opens_the_diagram_full_screen(browser: tuple[object, str], built_
     assert page.url.endswith("#margarets-room-step-2")  # no navigation away
     page.click(".ns-full-close")
     assert page.locator("dialog.ns-full").count() == 0
+    context.close()
+
+
+def test_a_tick_is_a_touch_target_that_says_what_was_checked(browser: tuple[object, str]) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, has_touch=True)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(base + POST)
+    ticks = page.locator(".ns-claim")
+    assert ticks.count() > 20
+    for i in range(ticks.count()):
+        box = ticks.nth(i).bounding_box()
+        assert box is not None and box["width"] >= 44 and box["height"] >= 44, box
+        tip = ticks.nth(i).get_attribute("data-tip") or ""
+        assert tip.startswith("Checked: in the simulation, ") and tip.endswith("."), tip
+        assert not any(c in tip for c in "={}[]'_"), f"the tooltip reads like code: {tip}"
+    assert "floods the frame; copies go to Alice, Carlos and the Portainer container" in " ".join(
+        ticks.nth(i).get_attribute("data-tip") or "" for i in range(ticks.count())
+    )
+    tick = ticks.nth(3)
+    tick.scroll_into_view_if_needed()
+    shown = "el => getComputedStyle(el, '::after').display"
+    assert tick.evaluate(shown) == "none"
+    tick.tap()
+    assert tick.evaluate(shown) == "block"
+    tip = tick.evaluate("el => getComputedStyle(el, '::after').getPropertyValue('content')")
+    assert tip.strip('"') == tick.get_attribute("data-tip")
+    overflow = page.evaluate("() => document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"the open tooltip scrolls the page sideways by {overflow}px"
     context.close()

@@ -20,7 +20,7 @@ from netsim import claims
 from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
 from netsim.pages import postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, tables
+from netsim.render import bytes_view, escape, figfacts, graph, palette, tables, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -103,8 +103,10 @@ class Page:
         self._claimed.add(f"{scenario.name}/{step}")
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
-        tip = escape.html(claims.describe(step, facts))
-        return f'<span class="ns-claim" title="{tip}" aria-label="{tip}">✓</span>'
+        # In the middle of prose, which Markdown reads after this: escaped for Markdown (character
+        # references, valid in an attribute too), since the sentence carries the scenario's labels.
+        tip = escape.markdown(ticks.sentence(scenario, dict(facts)))
+        return f'<button type="button" class="ns-claim" aria-label="{tip}" data-tip="{tip}">✓</button>'
 
     # --- macros: figures ----------------------------------------------------------------
 

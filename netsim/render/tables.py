@@ -26,7 +26,7 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
                 f"<td>{escape(who(scenario, mac, step))}</td></tr>"
             )
         parts.append(
-            f'<table class="ns-table"><caption>{caption}</caption>'
+            f"<table><caption>{caption}</caption>"
             "<thead><tr><th>badge (MAC)</th><th>seat (port)</th><th>worn by</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
@@ -49,7 +49,7 @@ def neigh_table(scenario: Scenario, step: StepTrace, hosts: list[str] | None = N
                 f"<td><code>{escape(n['mac'] or '-')}</code></td><td><code>{escape(n['state'])}</code></td></tr>"
             )
     return (
-        '<table class="ns-table"><caption>ARP tables after this step (<code>ip neigh</code> in each host)</caption>'
+        "<table><caption>ARP tables after this step (<code>ip neigh</code> in each host)</caption>"
         "<thead><tr><th>host</th><th>address</th><th>badge (MAC)</th><th>state</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )

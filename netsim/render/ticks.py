@@ -1,0 +1,109 @@
+"""The tick beside a checked sentence: what was checked, as one plain sentence a reader can read.
+
+"Checked: in the simulation, Margaret floods this frame to Alice, Carlos and the Portainer
+container." The claim's facts are put into words with the scenario's own names (labels, seats);
+a fact without words of its own here is still said plainly ("namespaces: laptop, portainer").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from netsim.render import words
+from netsim.scenario import Scenario
+
+DECISION = {
+    "flood": "floods the frame",
+    "forward": "forwards the frame",
+    "drop": "drops the frame",
+    "local": "passes the frame up to the host",
+}
+OUTCOME = {
+    "connected": "connect() succeeds",
+    "refused": "connect() is refused",
+    "host-unreachable": "connect() fails: no route to host",
+    "network-unreachable": "connect() fails: the network is unreachable",
+    "timeout": "connect() times out",
+}
+
+
+def _and(items: list[str]) -> str:
+    if not items:
+        return "nobody"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _plural(n: int, one: str) -> str:
+    return f"{n} {one}" + ("" if n == 1 else "s")
+
+
+def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
+    """The claim's facts as one sentence, starting 'Checked: in the simulation, ...'."""
+
+    def who(name: Any) -> str:
+        name = str(name)
+        if name in scenario.hosts:
+            return words.label(scenario, name)
+        for bridge in scenario.bridges:
+            if name in scenario.bridges[bridge].ports or name == bridge:
+                return words.port_label(scenario, bridge, name)
+        return name
+
+    def people(value: Any) -> str:
+        return _and([who(v) for v in value]) if isinstance(value, list | tuple) else who(value)
+
+    def table(value: Any) -> str:
+        if not value:
+            return "nothing"
+        parts = []
+        for key, inner in value.items():
+            if isinstance(inner, dict):
+                inner = ", ".join(
+                    f"{k} {v if not isinstance(v, list) else ' '.join(map(str, v))}" for k, v in inner.items()
+                )
+            if isinstance(inner, list | tuple):
+                inner = ", ".join(map(str, inner)) or "nothing"
+            parts.append(f"{who(key)}: {who(inner) if isinstance(inner, str) else inner}")
+        return "; ".join(parts)
+
+    said: dict[str, Callable[[Any], str]] = {
+        "decision": lambda v: f"the bridge {DECISION.get(v, v)}",
+        "copies_to": lambda v: f"copies go to {people(v)}",
+        "taken_by": lambda v: f"{people(v)} keep{'s' if len(v) == 1 else ''} it",
+        "thrown_away_by": lambda v: f"{people(v)} throw{'s' if len(v) == 1 else ''} it away",
+        "to_host": lambda v: "the host gets it" if v else "the host does not get it",
+        "broadcast": lambda v: "it is addressed to everyone" if v else "it is addressed to one badge",
+        "sent_by": lambda v: f"{who(v)} sends it",
+        "frames": lambda v: "no frame crosses the bridge" if v == 0 else f"{_plural(v, 'frame')} cross the bridge",
+        "learns": lambda v: (
+            "the MAC table learns nothing new"
+            if not v
+            else "the MAC table learns " + _and([f"{who(k)} on {who(p)}" for k, p in v.items()])
+        ),
+        "notebook": lambda v: (
+            "the MAC table holds " + (_and([f"{who(k)} on {who(p)}" for k, p in v.items()]) or "nothing")
+        ),
+        "neighbours": lambda v: f"the ARP tables hold {table(v)}",
+        "carries": lambda v: f"it carries {'an' if str(v)[0] in 'AEIOU' else 'a'} {v}",
+        "counts": lambda v: (
+            "no frame crosses the bridge"
+            if not v
+            else _and([_plural(n, k) for k, n in v.items()]) + " cross the bridge"
+        ),
+        "takes": lambda v: "it takes no time" if v == 0 else f"it takes {_plural(v, 'second')}",
+        "enters_by": lambda v: f"it comes in by {v}",
+        "namespaces": lambda v: f"the rooms are {people(v)}",
+        "links": lambda v: f"the interfaces are {table(v)}",
+        "addresses": lambda v: f"the addresses are {table(v)}",
+        "cable": lambda v: f"the cables run {table(v)}",
+        "port_of": lambda v: f"the ports are {table(v)}",
+        "outcome": lambda v: OUTCOME.get(v, f"connect() gets {v}"),
+        "seconds": lambda v: f"the clock reads {v} seconds",
+        "listening": lambda v: f"listening: {table(v)}",
+    }
+    frame = facts.get("frame")
+    parts = [said.get(k, lambda v, k=k: f"{k.replace('_', ' ')}: {v}")(v) for k, v in facts.items() if k != "frame"]
+    where = f"in frame {frame + 1 if isinstance(frame, int) else frame}, " if frame is not None else ""
+    text = "; ".join(parts)
+    return f"Checked: in the simulation, {where}{text}."
