@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -43,11 +44,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except (ScenarioError, ScaffoldError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except NetsimError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in netsim, never a traceback for what a file says
+        if os.environ.get("NETSIM_DEBUG"):
+            raise
+        print(
+            f"error: internal error, please report it (NETSIM_DEBUG=1 shows where): "
+            f"{type(exc).__name__}: {one_line(str(exc))}",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """A message on one line: control characters escaped, so input cannot forge more output."""
+    out = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
 def _dispatch(args: argparse.Namespace) -> int:

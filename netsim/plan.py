@@ -328,15 +328,24 @@ def _show_fdb(s: Scenario) -> list[Op]:
 
 def present(s: Scenario, step: Step) -> list[str]:
     """The hosts whose namespace exists once `step` has run."""
-    alive = {h for h, host in s.hosts.items() if not host.absent}
-    for st in s.steps:
-        if st.netns_add:
-            alive.add(st.netns_add)
-        if st.netns_del:
-            alive.discard(st.netns_del)
-        if st is step:
-            break
-    return [h for h in s.hosts if h in alive]
+    lives = s.__dict__.get("_plan_lives")
+    if lives is None:  # one pass: each step's index, and the steps that make or delete each host
+        lives = ({id(st): i for i, st in enumerate(s.steps)}, {}, {})
+        for i, st in enumerate(s.steps):
+            if st.netns_add:
+                lives[1].setdefault(st.netns_add, []).append(i)
+            if st.netns_del:
+                lives[2].setdefault(st.netns_del, []).append(i)
+        s.__dict__["_plan_lives"] = lives
+    at = lives[0].get(id(step), len(s.steps))
+
+    def alive(host: str) -> bool:
+        made = [i for i in lives[1].get(host, []) if i <= at]
+        gone = [i for i in lives[2].get(host, []) if i <= at]
+        born = max(made, default=-1 if not s.hosts[host].absent else None)
+        return born is not None and (not gone or max(gone) < born)
+
+    return [h for h in s.hosts if alive(h)]
 
 
 def _show_links(s: Scenario, step: Step) -> list[Op]:

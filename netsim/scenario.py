@@ -10,14 +10,61 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
-from netsim.schema import Cidr, Endpoint, IPv4, Mac, build, option, path_of
-from netsim.yamlsource import Source, parse, read
+from netsim.errors import ScenarioError
+from netsim.schema import (
+    IFNAME_PATTERN,
+    Cidr,
+    Dst,
+    Endpoint,
+    HostName,
+    IfName,
+    IPv4,
+    LongText,
+    Mac,
+    Most,
+    Network,
+    Plug,
+    Range,
+    RouteTo,
+    StepId,
+    Text,
+    bad_ifname,
+    build,
+    option,
+    path_of,
+)
+from netsim.yamlsource import Source, parse, parse_bytes, read
 
-IFNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,14}$")  # Linux IFNAMSIZ is 16 with the NUL
-STEP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# --- Stated limits: no scenario may make check, run, the lab or the build huge or endless ---------
+
+MAX_HOSTS = 64
+MAX_BRIDGES = 16
+MAX_PORTS = 64  # per bridge
+MAX_INTERFACES = 16  # per host
+MAX_ROUTES = 32  # per host
+MAX_LISTENERS = 64  # per host
+MAX_STEPS = 200
+MAX_WAIT = 3600.0  # seconds of one wait step
+MAX_REAL_SECONDS = 3600.0  # the lab and the script replay in real time: waits plus connect timeouts
+# An empty seat's far end is called PORT-x: two more bytes within Linux's 15.
+PORT_NAME_LIMIT = 13
+SCENARIO_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+# The kernel's own bounds, each with where it comes from.
+SYN_RETRIES = Range(1, 127, "net.ipv4.tcp_syn_retries is 1 to MAX_TCP_SYNCNT = 127 (net/ipv4/sysctl_net_ipv4.c)")
+AGEING = Range(0, 42_949_672, "IFLA_BR_AGEING_TIME is a u32 count of centiseconds (net/bridge/br_netlink.c)")
+REACHABLE = Range(
+    0.001,
+    2_147_483.647,
+    "base_reachable_time_ms is an int of milliseconds (net/core/neighbour.c, proc_dointvec_ms_jiffies)",
+)
+WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s a step")
+TCP_PORT = Range(1, 65535, "a TCP port")
+TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
+IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 
 # --- Topology ------------------------------------------------------------------------------
@@ -27,7 +74,7 @@ STEP_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 class Port:
     """One port of a bridge: a seat at the table."""
 
-    label: str | None = option("What the story calls this port, e.g. 'seat 3'.", None)
+    label: Text | None = option("What the story calls this port, e.g. 'seat 3'.", None)
     mac: Mac | None = option(
         "The port's own MAC (the bridge end of the veth cable). Derived from the name if omitted.",
         None,
@@ -43,12 +90,16 @@ class Port:
 class Bridge:
     """A Linux software bridge such as podman0 or docker0."""
 
-    host: str = option("The host whose kernel holds this bridge; it sits in the room as the bridge device.")
-    ports: dict[str, Port] = option("The bridge's ports, by interface name.", factory=dict)
-    label: str | None = option("What the story calls the bridge, e.g. 'the meeting room'.", None)
+    host: HostName = option("The host whose kernel holds this bridge; it sits in the room as the bridge device.")
+    ports: Annotated[dict[IfName, Port], Most(MAX_PORTS)] = option(
+        "The bridge's ports, by interface name.", factory=dict
+    )
+    label: Text | None = option("What the story calls the bridge, e.g. 'the meeting room'.", None)
     mac: Mac | None = option("The bridge device's own MAC. Derived from the name if omitted.", None)
     address: Cidr | None = option("The host's address on the bridge (its seat), e.g. 10.88.0.1/16.", None)
-    ageing_time: int = option("Seconds a learned entry lives after it was last seen; 0 learns nothing.", 300)
+    ageing_time: Annotated[int, AGEING] = option(
+        "Seconds a learned entry lives after it was last seen; 0 learns nothing.", 300
+    )
 
 
 @dataclass(frozen=True)
@@ -57,7 +108,7 @@ class Interface:
 
     mac: Mac | None = option("The interface's MAC (its name badge). Derived from the name if omitted.", None)
     address: Cidr | None = option("IPv4 address with prefix, e.g. 10.88.0.3/16.", None)
-    plug: str | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
+    plug: Plug | None = option("Where the other end of this veth cable goes: 'BRIDGE.PORT' or 'HOST.INTERFACE'.", None)
     duplicate: bool = option(
         "The address is also another host's, on purpose (an address conflict the kernel allows); "
         "otherwise a repeated address is refused as a mistake.",
@@ -69,9 +120,9 @@ class Interface:
 class Route:
     """A routing table entry beyond the connected routes each address adds by itself."""
 
-    to: str = option("'default' or a network such as 10.89.0.0/16.")
+    to: RouteTo = option("'default' or a network such as 10.89.0.0/16.")
     via: IPv4 | None = option("The gateway to hand packets to.", None)
-    dev: str | None = option("The interface to send on (found from the gateway when omitted).", None)
+    dev: IfName | None = option("The interface to send on (found from the gateway when omitted).", None)
 
 
 @dataclass(frozen=True)
@@ -79,27 +130,31 @@ class MasqueradeRule:
     """Source NAT to the outgoing interface's address, as nftables writes it:
     `ip saddr NETWORK oifname DEV masquerade` in a nat chain on the postrouting hook."""
 
-    saddr: str = option("The sources to rewrite, a network such as 10.88.0.0/16.")
-    oifname: str | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+    saddr: Network = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: IfName | None = option("Only packets leaving by this interface; any interface if omitted.", None)
 
 
 @dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
-    label: str | None = option("What the story calls this host, e.g. 'Alice' or 'the laptop'.", None)
-    interfaces: dict[str, Interface] = option("Interfaces besides lo, by name.", factory=dict)
+    label: Text | None = option("What the story calls this host, e.g. 'Alice' or 'the laptop'.", None)
+    interfaces: Annotated[dict[IfName, Interface], Most(MAX_INTERFACES)] = option(
+        "Interfaces besides lo, by name.", factory=dict
+    )
     gateway: IPv4 | None = option("Shorthand for a default route via this address.", None)
-    routes: list[Route] = option("Extra routes.", factory=list)
-    listeners: list[Endpoint] = option("TCP sockets listening from the start, as ADDRESS:PORT.", factory=list)
-    drop_tcp_ports: list[int] = option(
+    routes: Annotated[list[Route], Most(MAX_ROUTES)] = option("Extra routes.", factory=list)
+    listeners: Annotated[list[Endpoint], Most(MAX_LISTENERS)] = option(
+        "TCP sockets listening from the start, as ADDRESS:PORT.", factory=list
+    )
+    drop_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
         "A firewall on input that silently drops TCP segments to these ports.", factory=list
     )
-    reject_tcp_ports: list[int] = option(
+    reject_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
         "A firewall on input that rejects TCP segments to these ports with ICMP port unreachable.", factory=list
     )
-    tcp_syn_retries: int = option("SYN retransmissions before a connect times out.", 6)
-    reachable_time: float = option(
+    tcp_syn_retries: Annotated[int, SYN_RETRIES] = option("SYN retransmissions before a connect times out.", 6)
+    reachable_time: Annotated[float, REACHABLE] = option(
         "Seconds an ARP answer stays REACHABLE (the kernel's base_reachable_time; it randomises from half to one "
         "and a half times it, netsim uses it exactly).",
         30.0,
@@ -108,7 +163,9 @@ class Host:
     ip_forward: bool = option(
         "net.ipv4.ip_forward: route packets that are for someone else (a new namespace's default is off).", False
     )
-    masquerade: list[MasqueradeRule] = option("Masquerade (source NAT) rules loaded from the start.", factory=list)
+    masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
+        "Masquerade (source NAT) rules loaded from the start.", factory=list
+    )
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -118,17 +175,17 @@ class Host:
 class Send:
     """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
 
-    by: str = option("The host that sends.")
-    dst: str = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
+    by: HostName = option("The host that sends.")
+    dst: Dst = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
-    dev: str | None = option("The interface to send on; the host's only one if omitted.", None)
+    dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
 
 
 @dataclass(frozen=True)
 class Resolve:
     """Ask, by ARP, which MAC owns an IPv4 address."""
 
-    by: str = option("The host that asks.")
+    by: HostName = option("The host that asks.")
     target: IPv4 = option("The address whose owner is wanted.")
 
 
@@ -136,17 +193,21 @@ class Resolve:
 class Connect:
     """Open a TCP connection, as connect() does: route, ARP, SYN, and the answer."""
 
-    by: str = option("The host that connects.")
+    by: HostName = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
-    sport: int | None = option("The source port to bind first; the kernel picks one if omitted.", None)
-    ttl: int | None = option("IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None)
+    sport: Annotated[int, TCP_PORT] | None = option(
+        "The source port to bind first; the kernel picks one if omitted.", None
+    )
+    ttl: Annotated[int, TTL] | None = option(
+        "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
+    )
 
 
 @dataclass(frozen=True)
 class Socket:
     """Open or close a listening TCP socket."""
 
-    by: str = option("The host whose socket it is.")
+    by: HostName = option("The host whose socket it is.")
     bind: Endpoint = option("The bind address and port, e.g. 127.0.0.1:19001 or 0.0.0.0:19001.")
 
 
@@ -154,8 +215,8 @@ class Socket:
 class SetPort:
     """Change a bridge port's flags, as `bridge link set` does."""
 
-    bridge: str = option("The bridge.")
-    port: str = option("The port.")
+    bridge: IfName = option("The bridge.")
+    port: IfName = option("The port.")
     learning: bool | None = option("New learning flag.", None)
     flood: bool | None = option("New flood flag.", None)
     mcast_flood: bool | None = option("New mcast_flood flag.", None)
@@ -167,17 +228,17 @@ class SetPort:
 class SetBridge:
     """Change a bridge setting, as `ip link set BRIDGE type bridge ...` does."""
 
-    bridge: str = option("The bridge.")
-    ageing_time: int = option("New ageing time in seconds.")
+    bridge: IfName = option("The bridge.")
+    ageing_time: Annotated[int, AGEING] = option("New ageing time in seconds.")
 
 
 @dataclass(frozen=True)
 class VethAdd:
     """Create a veth pair, both ends in one namespace: `ip link add NAME type veth peer name PEER`."""
 
-    by: str = option("The host (namespace) the pair is created in.")
-    name: str = option("One end's name.")
-    peer: str = option("The other end's name.")
+    by: HostName = option("The host (namespace) the pair is created in.")
+    name: IfName = option("One end's name.")
+    peer: IfName = option("The other end's name.")
     mac: Mac | None = option("The first end's MAC. Derived from the names if omitted.", None)
     peer_mac: Mac | None = option("The other end's MAC. Derived from the names if omitted.", None)
 
@@ -186,36 +247,36 @@ class VethAdd:
 class LinkMove:
     """Move an interface into another namespace: `ip link set DEV netns TO`. It arrives down."""
 
-    by: str = option("The host the interface is in now.")
-    dev: str = option("The interface.")
-    to: str = option("The host (namespace) it moves to.")
+    by: HostName = option("The host the interface is in now.")
+    dev: IfName = option("The interface.")
+    to: HostName = option("The host (namespace) it moves to.")
 
 
 @dataclass(frozen=True)
 class LinkRename:
     """Rename an interface: `ip link set DEV name NAME`."""
 
-    by: str = option("The host the interface is in.")
-    dev: str = option("The interface's name now.")
-    name: str = option("Its new name.")
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface's name now.")
+    name: IfName = option("Its new name.")
 
 
 @dataclass(frozen=True)
 class LinkSet:
     """Bring an interface up or down, or plug it into a bridge: `ip link set DEV up|master BR`."""
 
-    by: str = option("The host the interface is in.")
-    dev: str = option("The interface.")
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
     up: bool | None = option("true: `up`; false: `down`.", None)
-    master: str | None = option("A bridge of this host to make the interface a port of.", None)
+    master: IfName | None = option("A bridge of this host to make the interface a port of.", None)
 
 
 @dataclass(frozen=True)
 class AddrAdd:
     """Give an interface an address: `ip addr add ADDRESS dev DEV` (adds the connected route)."""
 
-    by: str = option("The host the interface is in.")
-    dev: str = option("The interface.")
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
     address: Cidr = option("The address with prefix, e.g. 10.88.0.2/16.")
 
 
@@ -223,8 +284,8 @@ class AddrAdd:
 class RouteAdd:
     """Add a route: `ip route add TO via VIA`."""
 
-    by: str = option("The host.")
-    to: str = option("'default' or a network such as 10.89.0.0/16.")
+    by: HostName = option("The host.")
+    to: RouteTo = option("'default' or a network such as 10.89.0.0/16.")
     via: IPv4 = option("The gateway.")
 
 
@@ -266,7 +327,7 @@ class Unplug:
 class Forwarding:
     """Turn routing for others on or off: `sysctl -w net.ipv4.ip_forward=1|0` in the host."""
 
-    by: str = option("The host.")
+    by: HostName = option("The host.")
     enabled: bool = option("true: forward packets for others; false: drop them (`1` or `0`).")
 
 
@@ -274,16 +335,16 @@ class Forwarding:
 class Masquerade:
     """Add a masquerade rule: `nft add rule ip nat postrouting ip saddr NET oifname DEV masquerade`."""
 
-    by: str = option("The host whose nat table gets the rule.")
-    saddr: str = option("The sources to rewrite, a network such as 10.88.0.0/16.")
-    oifname: str | None = option("Only packets leaving by this interface; any interface if omitted.", None)
+    by: HostName = option("The host whose nat table gets the rule.")
+    saddr: Network = option("The sources to rewrite, a network such as 10.88.0.0/16.")
+    oifname: IfName | None = option("Only packets leaving by this interface; any interface if omitted.", None)
 
 
 @dataclass(frozen=True)
 class RouteGet:
     """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
 
-    by: str = option("The host that asks.")
+    by: HostName = option("The host that asks.")
     to: IPv4 = option("The destination address.")
 
 
@@ -318,17 +379,17 @@ ACTIONS = (
 class Step:
     """One step of the story; exactly one action key besides id and title."""
 
-    id: str = option("A stable name pages link to, e.g. 'bob-writes-to-alice'.")
-    title: str | None = option("A short heading for the step's figure.", None)
+    id: StepId = option("A stable name pages link to, e.g. 'bob-writes-to-alice'.")
+    title: Text | None = option("A short heading for the step's figure.", None)
     send: Send | None = option(Send.__doc__ or "", None)
     arp: Resolve | None = option(Resolve.__doc__ or "", None)
     connect: Connect | None = option(Connect.__doc__ or "", None)
     listen: Socket | None = option("Open a listening TCP socket.", None)
     close: Socket | None = option("Close a listening TCP socket.", None)
-    wait: float | None = option("Let this many seconds pass on the simulated clock.", None)
+    wait: Annotated[float, WAIT] | None = option("Let this many seconds pass on the simulated clock.", None)
     set_port: SetPort | None = option(SetPort.__doc__ or "", None)
     set_bridge: SetBridge | None = option(SetBridge.__doc__ or "", None)
-    netns_add: str | None = option("Create a host's network namespace (declared with `absent: true`).", None)
+    netns_add: HostName | None = option("Create a host's network namespace (declared with `absent: true`).", None)
     veth_add: VethAdd | None = option(VethAdd.__doc__ or "", None)
     link_move: LinkMove | None = option(LinkMove.__doc__ or "", None)
     link_rename: LinkRename | None = option(LinkRename.__doc__ or "", None)
@@ -357,11 +418,13 @@ class Step:
 class Scenario:
     """A scenario: a topology and the ordered steps a post narrates."""
 
-    title: str = option("The scenario's title.")
-    hosts: dict[str, Host] = option("The hosts (network namespaces), by name.")
-    steps: list[Step] = option("What happens, in order.")
-    description: str | None = option("One or two sentences on what the scenario shows.", None)
-    bridges: dict[str, Bridge] = option("The software bridges, by interface name.", factory=dict)
+    title: Text = option("The scenario's title.")
+    hosts: Annotated[dict[HostName, Host], Most(MAX_HOSTS)] = option("The hosts (network namespaces), by name.")
+    steps: Annotated[list[Step], Most(MAX_STEPS)] = option("What happens, in order.")
+    description: LongText | None = option("One or two sentences on what the scenario shows.", None)
+    bridges: Annotated[dict[IfName, Bridge], Most(MAX_BRIDGES)] = option(
+        "The software bridges, by interface name.", factory=dict
+    )
     name: str = field(default="", metadata={"doc": "Set from the file name; not written in the file."})
     file: str = field(default="", metadata={"doc": "Set from the path; not written in the file."})
 
@@ -401,11 +464,15 @@ class Scenario:
 
     def host_at(self, bridge: str, port: str) -> tuple[str, str] | None:
         """(host, interface) whose cable is plugged into bridge.port."""
-        for name, h in self.hosts.items():
-            for dev, iface in h.interfaces.items():
-                if iface.plug == f"{bridge}.{port}":
-                    return name, dev
-        return None
+        plugs = self.__dict__.get("_plugs")
+        if plugs is None:  # one pass over every interface, kept: callers ask for every port
+            plugs = {}
+            for name, h in self.hosts.items():
+                for dev, iface in h.interfaces.items():
+                    if iface.plug:
+                        plugs.setdefault(iface.plug, (name, dev))
+            self.__dict__["_plugs"] = plugs
+        return plugs.get(f"{bridge}.{port}")
 
     def static_devs(self, host: str) -> list[str]:
         """The interfaces a host has from the start: its own, then the bridges it holds."""
@@ -459,14 +526,47 @@ class Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Parse and validate a scenario file; raise ScenarioError naming file and line."""
+    """Parse and validate a scenario file; raise ScenarioError naming file and line.
+
+    Any path a maintainer names is accepted (the CLI, the tests), but the file's name must be a
+    scenario name and the file itself a regular file, not a symlink, FIFO or device. The build
+    reaches scenarios by name only, through `scenario_path`, which stays inside diagrams/.
+    """
     path = Path(path)
-    return _from_source(read(path, _display_path(path)), path.stem)
+    display = _display_path(path)
+    if path.suffix != ".yaml" or not SCENARIO_NAME_RE.fullmatch(path.stem):
+        raise ScenarioError(
+            display,
+            0,
+            "",
+            "is not a scenario file name; expected NAME.yaml, NAME of lower-case letters, digits, - or _",
+        )
+    return _from_source(read(path, display), path.stem)
 
 
-def parse_scenario(text: str, file: str = "scenario.yaml") -> Scenario:
-    """The same as load_scenario, from text (tests and tools that generate scenarios)."""
-    return _from_source(parse(text, file), Path(file).stem)
+def scenario_path(root: Path, name: str) -> Path:
+    """diagrams/NAME.yaml under `root` for a scenario name a page asked for; never outside diagrams/."""
+    if not SCENARIO_NAME_RE.fullmatch(name):
+        raise ScenarioError(
+            f"diagrams/{_safe(name)}.yaml", 0, "", "is not a scenario name; expected lower-case letters, digits, - or _"
+        )
+    folder = (root / "diagrams").resolve()
+    path = folder / f"{name}.yaml"
+    if path.resolve().parent != folder:  # e.g. a symlinked folder or file pointing elsewhere
+        raise ScenarioError(f"diagrams/{name}.yaml", 0, "", "resolves outside diagrams/; expected a file there")
+    return path
+
+
+def _safe(text: str, limit: int = 300) -> str:
+    """A name or path from outside, fit to repeat in a one-line error (its end kept: the file's name)."""
+    shown = repr(text)[1:-1]
+    return shown if len(shown) <= limit else "..." + shown[-(limit - 3) :]
+
+
+def parse_scenario(text: str | bytes, file: str = "scenario.yaml") -> Scenario:
+    """The same as load_scenario, from text or a file's bytes (tests and tools that generate scenarios)."""
+    src = parse_bytes(text, file) if isinstance(text, bytes) else parse(text, file)
+    return _from_source(src, Path(file).stem)
 
 
 def _from_source(src: Source, name: str) -> Scenario:
@@ -482,9 +582,10 @@ def _from_source(src: Source, name: str) -> Scenario:
 
 def _display_path(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
+        shown = str(path.absolute().relative_to(Path.cwd()))
     except ValueError:
-        return str(path)
+        shown = str(path)
+    return _safe(shown)
 
 
 def _validate(s: Scenario, src: Source) -> None:
@@ -494,25 +595,41 @@ def _validate(s: Scenario, src: Source) -> None:
 
 
 def _validate_topology(s: Scenario, src: Source) -> None:
-    for name, bridge in s.bridges.items():
+    for bridge in s.bridges.values():
         where = path_of(bridge)
-        if not IFNAME_RE.match(name):
-            raise src.error(where, _bad_ifname(name))
         if bridge.host not in s.hosts:
             raise src.error(
                 (*where, "host"),
                 f"{bridge.host!r} is not a host; expected one of: {_names(s.hosts)}",
             )
-        if bridge.ageing_time < 0:
-            raise src.error((*where, "ageing_time"), f"{bridge.ageing_time} is negative; expected seconds >= 0")
         for port in bridge.ports:
-            if not IFNAME_RE.match(port):
-                raise src.error((*where, "ports", port), f"{port!r} is not an interface name")
+            if len(port) > PORT_NAME_LIMIT:
+                raise src.error(
+                    (*where, "ports", port),
+                    f"{port!r} is {len(port)} characters; expected at most {PORT_NAME_LIMIT} "
+                    f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
+                )
+    for hname, host in s.hosts.items():
+        if host.absent:  # nothing can be set up in a namespace before a step creates it
+            held = [b for b, br in s.bridges.items() if br.host == hname]
+            given = [
+                k
+                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports")
+                if getattr(host, k)
+            ]
+            given += ["bridges " + ", ".join(held)] if held else []
+            given += ["gateway"] if host.gateway else []
+            if given:
+                raise src.error(
+                    (*path_of(host), "absent"),
+                    f"{hname} is absent until a netns_add step, but has {', '.join(given)} from the start; "
+                    "expected steps that add them after it exists",
+                )
     plugged: dict[str, tuple[str, str]] = {}
     for hname, host in s.hosts.items():
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
-            if dev == "lo" or not IFNAME_RE.match(dev):
+            if dev == "lo":
                 raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
             if dev in s.bridges and s.bridges[dev].host == hname:
                 raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
@@ -549,24 +666,11 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 raise src.error((*where, "plug"), f"{iface.plug} already has {other_host}.{other_dev}'s cable")
             plugged[iface.plug] = (hname, dev)
         _check_gateways(s, hname, src)
-        for i, route in enumerate(host.routes):
-            if route.to != "default":
-                try:
-                    ipaddress.IPv4Network(route.to)
-                except ValueError:
-                    raise src.error(
-                        (*path_of(host), "routes", i, "to"),
-                        f"{route.to!r} is not 'default' or a network like 10.89.0.0/16",
-                    ) from None
         sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
             sockets.listen(text, (*path_of(host), "listeners", i), src)
         for i, rule in enumerate(host.masquerade):
             _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
-        for key in ("drop_tcp_ports", "reject_tcp_ports"):
-            for i, port in enumerate(getattr(host, key)):
-                if not 0 < port < 65536:
-                    raise src.error((*path_of(host), key, i), f"{port} is not a TCP port (1-65535)")
 
 
 def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
@@ -692,8 +796,6 @@ def _validate_steps(s: Scenario, src: Source) -> None:
             sockets[name].listen(text, (), src)  # checked with its line by _validate_topology
     for step in s.steps:
         where = path_of(step)
-        if not STEP_ID_RE.match(step.id):
-            raise src.error((*where, "id"), f"{step.id!r} is not a step id (lower-case letters, digits, -)")
         if step.id in seen:
             raise src.error((*where, "id"), f"step id {step.id!r} is used twice")
         seen.add(step.id)
@@ -752,18 +854,50 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif isinstance(action, Masquerade):
             _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
-        elif isinstance(action, Connect):
-            if action.sport is not None and not 0 < action.sport < 65536:
-                raise src.error((*apath, "sport"), f"{action.sport} is not a TCP port (1-65535)")
-            if action.ttl is not None and not 0 < action.ttl < 256:
-                raise src.error((*apath, "ttl"), f"{action.ttl} is not a time to live (1-255)")
-        elif step.action == "wait" and step.wait < 0:
-            raise src.error(apath, f"{step.wait} is negative; expected seconds >= 0")
         for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
             name = getattr(action, field_name)
-            if not IFNAME_RE.match(name) or name == "lo":
+            if not IFNAME_RE.fullmatch(name) or name == "lo":
                 raise src.error((*apath, field_name), _bad_ifname(name))
         _follow_addresses(step, sockets)
+    _validate_real_time(s, src)
+
+
+def _validate_real_time(s: Scenario, src: Source) -> None:
+    """The lab and the reader's script replay the steps in real time: bound the worst case.
+
+    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout).
+    """
+    from netsim.tcp import syn_timeout
+
+    total = 0.0
+    for step in s.steps:
+        if step.wait is not None:
+            total += step.wait
+        elif step.connect is not None:
+            total += syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+        if total > MAX_REAL_SECONDS:
+            raise src.error(
+                path_of(step),
+                f"by this step the scenario may take {total:g} s of real time in the lab and the reader's script "
+                f"(waits plus the connects' SYN timeouts); expected at most {MAX_REAL_SECONDS:g} s",
+            )
+
+
+def _devices(s: Scenario) -> dict[str, list[str]]:
+    """Every interface a host may have at some step, gathered in one pass over the steps."""
+    cached = s.__dict__.get("_devices_by_host")
+    if cached is None:
+        cached = {h: s.static_devs(h) for h in s.hosts}
+        # Interfaces that steps create, move in or rename: whether they exist yet, the simulation says.
+        for st in s.steps:
+            if st.veth_add and st.veth_add.by in cached:
+                cached[st.veth_add.by] += [st.veth_add.name, st.veth_add.peer]
+            if st.link_move and st.link_move.to in cached:
+                cached[st.link_move.to].append(st.link_move.dev)
+            if st.link_rename and st.link_rename.by in cached:
+                cached[st.link_rename.by].append(st.link_rename.name)
+        s.__dict__["_devices_by_host"] = cached
+    return cached
 
 
 def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
@@ -782,26 +916,11 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
 
 
 def _bad_ifname(name: str) -> str:
-    why = (
-        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
-        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
-        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
-    )
-    if name == "lo":
-        why = "every namespace has its own lo already"
-    return f"{name!r} is not a usable interface name: {why}"
+    return bad_ifname(name)
 
 
 def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
-    devs = s.static_devs(send.by)
-    # Interfaces that steps create, move in or rename: whether they exist yet, the simulation says.
-    for st in s.steps:
-        if st.veth_add and st.veth_add.by == send.by:
-            devs += [st.veth_add.name, st.veth_add.peer]
-        if st.link_move and st.link_move.to == send.by:
-            devs.append(st.link_move.dev)
-        if st.link_rename and st.link_rename.by == send.by:
-            devs.append(st.link_rename.name)
+    devs = _devices(s)[send.by]
     if send.dev is not None and send.dev not in devs:
         raise src.error(
             (*where, "dev"),

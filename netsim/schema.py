@@ -8,7 +8,10 @@ Formats that plain types cannot say (a MAC, an address with prefix) are `Annotat
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
+import math
+import re
 import types
 import typing
 from dataclasses import MISSING, dataclass
@@ -21,22 +24,69 @@ from netsim.yamlsource import Path_, Source
 
 @dataclass(frozen=True)
 class Format:
-    """A string format beyond its type: how to check it and what to say when it fails."""
+    """A string format beyond its type: how to check it and what to say when it fails.
+
+    `pattern` must match the whole value (re.fullmatch: a trailing newline does not pass).
+    """
 
     name: str
     expected: str
     pattern: str | None = None
 
 
-MAC_FORMAT = Format("mac", "a MAC address (six hex pairs)", r"^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$")
+@dataclass(frozen=True)
+class Range:
+    """A number's bounds, inclusive, and where they come from (the kernel's, or a stated limit)."""
+
+    low: float
+    high: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Most:
+    """At most this many items in a list or mapping: a stated limit, so no input can be huge."""
+
+    count: int
+
+
+# Names end up in argument vectors, sysctl paths and file names: a conservative whitelist
+# inside what the kernel's dev_valid_name() allows (not empty, under IFNAMSIZ = 16 bytes with
+# the NUL, no '/', ':' or whitespace, not '.' or '..'). No '.' either: it would split a sysctl path.
+IFNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,14}"
+HOST_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
+TEXT_LIMIT = 200  # characters of a title or label
+LONG_TEXT_LIMIT = 1000  # characters of a description
+
+MAC_FORMAT = Format("mac", "a MAC address (six hex pairs)", r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
 CIDR_FORMAT = Format("ipv4-interface", "an IPv4 address with prefix, like 10.88.0.1/16")
 IPV4_FORMAT = Format("ipv4", "an IPv4 address, like 10.88.0.1")
 ENDPOINT_FORMAT = Format("endpoint", "an IPv4 address and port, like 10.88.0.1:19001")
+IFNAME_FORMAT = Format(
+    "ifname", "an interface name: a letter, then up to 14 letters, digits, - or _ (Linux's 15 bytes)", IFNAME_PATTERN
+)
+HOST_FORMAT = Format("host", "a host name: a letter, then up to 31 letters, digits, - or _", HOST_PATTERN)
+STEP_ID_FORMAT = Format("step-id", "a step id: up to 64 lower-case letters, digits and -", r"[a-z0-9][a-z0-9-]{0,63}")
+PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTERN}\.{IFNAME_PATTERN}")
+ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
+NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
+DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
+TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
+LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
 
 Mac = Annotated[str, MAC_FORMAT]
 Cidr = Annotated[str, CIDR_FORMAT]
 IPv4 = Annotated[str, IPV4_FORMAT]
 Endpoint = Annotated[str, ENDPOINT_FORMAT]
+IfName = Annotated[str, IFNAME_FORMAT]
+HostName = Annotated[str, HOST_FORMAT]
+StepId = Annotated[str, STEP_ID_FORMAT]
+Plug = Annotated[str, PLUG_FORMAT]
+RouteTo = Annotated[str, ROUTE_TO_FORMAT]
+Network = Annotated[str, NETWORK_FORMAT]
+Dst = Annotated[str, DST_FORMAT]
+Text = Annotated[str, TEXT_FORMAT]
+LongText = Annotated[str, LONG_TEXT_FORMAT]
 
 
 def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
@@ -47,10 +97,44 @@ def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_text(value: str, limit: int) -> str | None:
+    """One line of printable text: surrounding whitespace (a folded block's last newline) removed."""
+    value = value.strip()
+    if len(value) > limit or _CONTROL.search(value):
+        return None
+    return value
+
+
+def bad_ifname(name: str) -> str:
+    """Why a name is no interface name here: the kernel's own rule first, then ours."""
+    why = (
+        "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)"
+        if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
+        else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
+    )
+    if name == "lo":
+        why = "every namespace has its own lo already"
+    return f"{_found(name)} is not a usable interface name: {why}"
+
+
 def _check_format(fmt: Format, value: str) -> str | None:
     """The normalised value, or None when it does not have the format."""
-    if fmt is MAC_FORMAT:
-        return normalise_mac(value)
+    if fmt is TEXT_FORMAT:
+        return _check_text(value, TEXT_LIMIT)
+    if fmt is LONG_TEXT_FORMAT:
+        return _check_text(value, LONG_TEXT_LIMIT)
+    if len(value) > LONG_TEXT_LIMIT:  # no format below is that long; do not hand megabytes to a parser
+        return None
+    if fmt.pattern is not None and not re.fullmatch(fmt.pattern, value):
+        return None
+    if fmt is MAC_FORMAT or fmt is DST_FORMAT:
+        mac = normalise_mac(value)
+        return mac if mac is not None or fmt is MAC_FORMAT else value
+    if fmt.pattern is not None:
+        return value
     if fmt is ENDPOINT_FORMAT:
         parsed = parse_endpoint(value)
         return f"{parsed[0]}:{parsed[1]}" if parsed else None
@@ -61,6 +145,10 @@ def _check_format(fmt: Format, value: str) -> str | None:
             return str(ipaddress.IPv4Interface(value))
         if fmt is IPV4_FORMAT:
             return str(ipaddress.IPv4Address(value))
+        if fmt is ROUTE_TO_FORMAT:
+            return value if value == "default" else str(ipaddress.IPv4Network(value))
+        if fmt is NETWORK_FORMAT:
+            return str(ipaddress.IPv4Network(value))
     except ValueError:
         return None
     raise AssertionError(fmt)
@@ -70,7 +158,12 @@ def _describe(tp: Any) -> str:
     """What a person should have written, for error messages."""
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
-        return args[1].expected
+        marker = args[1]
+        if isinstance(marker, Range):
+            return f"{_describe(args[0])} from {marker.low:g} to {marker.high:g}"
+        if isinstance(marker, Most):
+            return f"{_describe(args[0])} (at most {marker.count})"
+        return marker.expected
     if origin in (Union, types.UnionType):
         return " or ".join(_describe(a) for a in args if a is not type(None))
     if origin is Literal:
@@ -86,22 +179,43 @@ def _describe(tp: Any) -> str:
 
 
 def _found(value: Any) -> str:
+    """What was found, in one short line whatever it is (an error message repeats it)."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return "a number too large to be meant"
+    text = repr(value)  # repr escapes newlines and control characters
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     """Check `value` against type `tp` and construct it; raise ScenarioError at `path`."""
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
+        marker = args[1]
+        if isinstance(marker, Range):
+            number = build(args[0], value, path, src)
+            if not marker.low <= number <= marker.high:
+                raise src.error(path, f"{_found(value)} is out of range; expected {_describe(tp)} ({marker.why})")
+            return number
+        if isinstance(marker, Most):
+            if isinstance(value, list | dict) and len(value) > marker.count:
+                raise src.error(path, f"{len(value)} items; expected at most {marker.count}")
+            return build(args[0], value, path, src)
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 10**30:
+            value = str(value)  # YAML read it as a number (an id like 404): it was meant as text
         if not isinstance(value, str):
-            raise src.error(path, f"{_found(value)} is not {args[1].expected}")
-        checked = _check_format(args[1], value)
+            hint = " (YAML reads yes, no, on and off as true or false: put quotes around it)"
+            raise src.error(
+                path, f"{_found(value)} is not {marker.expected}" + (hint if isinstance(value, bool) else "")
+            )
+        checked = _check_format(marker, value)
+        if checked is None and marker is IFNAME_FORMAT:
+            raise src.error(path, bad_ifname(value))
         if checked is None:
-            raise src.error(path, f"{value!r} is not {args[1].expected}")
+            raise src.error(path, f"{_found(value)} is not {marker.expected}")
         return checked
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
@@ -126,6 +240,9 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
+        if get_origin(args[0]) is Annotated:  # a name as a key: checked like any other name
+            for k in value:
+                build(args[0], k, (*path, k), src)
         return {k: build(args[1], v, (*path, k), src) for k, v in value.items()}
     if dataclasses.is_dataclass(tp):
         return _build_dataclass(tp, value, path, src)
@@ -136,20 +253,31 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     if tp is int or tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else int):
             raise src.error(path, f"{_found(value)} is not {_describe(tp)}")
-        return tp(value)
-    if tp is str:
+        try:
+            number = tp(value)
+        except OverflowError:  # an int beyond any float
+            raise src.error(path, f"{_found(value)} is not a finite number") from None
+        if tp is float and not math.isfinite(number):
+            raise src.error(path, f"{_found(value)} is not a finite number")
+        return number
+    if tp is str:  # plain text: held to the same one-line rule as Text, so a new field is safe
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             hint = " (YAML reads yes, no, on and off as true or false: put quotes around it)"
             raise src.error(path, f"{_found(value)} is not text" + (hint if isinstance(value, bool) else ""))
-        return str(value)
+        return build(Text, value, path, src)
     raise TypeError(f"unsupported field type {tp!r}")
+
+
+@functools.cache
+def _declared(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """A dataclass's type hints and fields, worked out once (get_type_hints is slow)."""
+    return get_type_hints(cls, include_extras=True), {f.name: f for f in dataclasses.fields(cls)}
 
 
 def _build_dataclass(cls: Any, value: Any, path: Path_, src: Source) -> Any:
     if not isinstance(value, dict):
         raise src.error(path, f"{_found(value)} is not a mapping")
-    hints = get_type_hints(cls, include_extras=True)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _declared(cls)
     for key in value:
         if key not in fields:
             known = ", ".join(sorted(fields))
@@ -185,10 +313,18 @@ def error_at(obj: Any, field: str, message: str) -> ScenarioError:
 def json_schema(tp: Any) -> dict[str, Any]:
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
-        fmt: Format = args[1]
-        out: dict[str, Any] = {"type": "string", "description": fmt.expected}
-        if fmt.pattern:
-            out["pattern"] = fmt.pattern
+        marker = args[1]
+        if isinstance(marker, Range):
+            return {**json_schema(args[0]), "minimum": marker.low, "maximum": marker.high}
+        if isinstance(marker, Most):
+            inner = json_schema(args[0])
+            key = "maxItems" if inner.get("type") == "array" else "maxProperties"
+            return {**inner, key: marker.count}
+        out: dict[str, Any] = {"type": "string", "description": marker.expected}
+        if marker.pattern:
+            out["pattern"] = f"^(?:{marker.pattern})$"
+        if marker in (TEXT_FORMAT, LONG_TEXT_FORMAT):
+            out["maxLength"] = TEXT_LIMIT if marker is TEXT_FORMAT else LONG_TEXT_LIMIT
         return out
     if origin in (Union, types.UnionType):
         alts = [json_schema(a) for a in args if a is not type(None)]
@@ -252,7 +388,9 @@ def field_reference(cls: Any, prefix: str = "") -> list[tuple[str, str, str, str
 def _strip_optional(tp: Any) -> Any:
     if get_origin(tp) in (Union, types.UnionType):
         rest = [a for a in get_args(tp) if a is not type(None)]
-        return rest[0] if len(rest) == 1 else tp
+        tp = rest[0] if len(rest) == 1 else tp
+    if get_origin(tp) is Annotated and isinstance(get_args(tp)[1], Range | Most):
+        return _strip_optional(get_args(tp)[0])
     return tp
 
 

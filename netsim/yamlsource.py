@@ -1,7 +1,16 @@
-"""Read YAML keeping the line of every value, so errors can point at the file and line."""
+"""Read YAML keeping the line of every value, so errors can point at the file and line.
+
+A scenario is plain data, and it comes from strangers: no anchors, aliases, merge keys or tags
+(no billion laughs, no custom constructors), at most MAX_BYTES, at most MAX_DEPTH levels deep,
+UTF-8 without NUL bytes, read only from a regular file that is not a symlink. Each refusal is a
+ScenarioError with the file and line.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +25,8 @@ Path_ = tuple[str | int, ...]
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # One loader used only to turn scalar nodes into Python values, exactly as safe_load would.
 _SCALARS = yaml.SafeLoader("")
+MAX_BYTES = 256 * 1024  # the largest scenario today is under 8 KiB
+MAX_DEPTH = 16  # a scenario nests five levels deep
 
 
 @dataclass
@@ -40,26 +51,69 @@ def dotted(path: Path_) -> str:
     """('hosts', 'alice', 'mac') -> 'hosts.alice.mac'; list indices as [n]."""
     out = ""
     for part in path:
+        if not isinstance(part, int) and not _PLAIN_KEY.fullmatch(part):
+            part = repr(part[:40] + "..." if len(part) > 40 else part)  # a stranger's key: one short line
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def read(path: str | Path, display: str | None = None) -> Source:
+    """A scenario file's YAML: a regular file, not a symlink, FIFO or device, at most MAX_BYTES."""
     name = display or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise ScenarioError(name, 0, "", f"cannot read file: {exc.strerror}") from exc
+        if exc.errno == 40:  # ELOOP: O_NOFOLLOW met a symlink
+            raise ScenarioError(name, 0, "", "is a symbolic link; expected a regular file") from None
+        raise ScenarioError(name, 0, "", f"cannot read file: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device would block or never end
+            raise ScenarioError(name, 0, "", "is not a regular file; expected a scenario file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(name, 0, "", f"cannot read file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    return parse_bytes(data, name)
+
+
+def parse_bytes(data: bytes, name: str) -> Source:
+    """Bytes to a Source: size, NUL and UTF-8 checked first, each with its line."""
+    if len(data) > MAX_BYTES:
+        raise ScenarioError(name, 0, "", f"is larger than {MAX_BYTES // 1024} KiB; expected a small scenario file")
+    if b"\0" in data:
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        raise ScenarioError(name, line, "", "contains a NUL byte; expected UTF-8 text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(name, line, "", f"byte 0x{data[exc.start]:02x} is not UTF-8; expected UTF-8 text") from None
     return parse(text, name)
 
 
 def parse(text: str, name: str) -> Source:
+    if len(text) > MAX_BYTES:
+        raise ScenarioError(name, 0, "", f"is larger than {MAX_BYTES // 1024} KiB; expected a small scenario file")
+    if "\0" in text:
+        raise ScenarioError(name, text.count("\n", 0, text.index("\0")) + 1, "", "contains a NUL character")
     try:
+        _plain_data_only(text, name)
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise ScenarioError(name, line, "", f"not valid YAML: {exc.problem}") from exc
+    except yaml.reader.ReaderError as exc:  # a control character: it has a position, not a mark
+        line = text.count("\n", 0, exc.position) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise ScenarioError(name, line, "", f"character {char!r} is not allowed in YAML") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(name, 0, "", f"not valid YAML: {_one_line(str(exc))}") from None
     src = Source(name, None)
     if node is None:
         raise ScenarioError(name, 1, "", "the file is empty; expected a scenario mapping")
@@ -67,12 +121,41 @@ def parse(text: str, name: str) -> Source:
     return src
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:200]
+
+
+def _plain_data_only(text: str, name: str) -> None:
+    """Refuse what makes YAML more than data, before anything is built from it (events only)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            raise ScenarioError(name, line, "", f"an alias (*{event.anchor}); a scenario is plain data: write it out")
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise ScenarioError(name, line, "", f"an anchor (&{anchor}); a scenario is plain data: no anchors")
+        tag = getattr(event, "tag", None)
+        if tag is not None:  # an explicit tag: the parser leaves plain and quoted values untagged
+            raise ScenarioError(name, line, "", f"a tag ({tag}); a scenario is plain data: no tags")
+        if isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.implicit[0]:
+            raise ScenarioError(name, line, "", "a merge key (<<); a scenario is plain data: no merge keys")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioError(name, line, "", f"nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _convert(node: yaml.Node, path: Path_, src: Source) -> Any:
     src.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(_SCALARS.construct_object(key_node))
+            if not isinstance(key_node, yaml.ScalarNode):  # a mapping or list as a key
+                raise ScenarioError(src.file, key_node.start_mark.line + 1, dotted(path), "a key must be plain text")
+            key = str(_scalar(key_node, path, src))
             if key in out:
                 where = key_node.start_mark.line + 1
                 raise ScenarioError(src.file, where, dotted((*path, key)), "key given twice")
@@ -80,4 +163,13 @@ def _convert(node: yaml.Node, path: Path_, src: Source) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), src) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node)
+    return _scalar(node, path, src)
+
+
+def _scalar(node: yaml.Node, path: Path_, src: Source) -> Any:
+    """A scalar as safe_load reads it; a value Python cannot hold is an error with its line."""
+    try:
+        return _SCALARS.construct_object(node)
+    except (ValueError, OverflowError, yaml.YAMLError) as exc:  # e.g. an integer of 5000 digits
+        where = node.start_mark.line + 1
+        raise ScenarioError(src.file, where, dotted(path), f"cannot read this value: {_one_line(str(exc))}") from None

@@ -86,7 +86,8 @@ def test_the_good_scenario_parses() -> None:
         (
             "  - id: hello",
             "  - id: Hello World",
-            "diagrams/bridge.yaml:14: steps[0].id: 'Hello World' is not a step id (lower-case letters, digits, -)",
+            "diagrams/bridge.yaml:14: steps[0].id: 'Hello World' is not a step id: "
+            "up to 64 lower-case letters, digits and -",
         ),
         (
             "    send: {by: alice, dst: broadcast}",
@@ -174,7 +175,10 @@ def test_each_mistake_is_named_with_file_and_line(old: str, new: str, message: s
 
 def test_a_missing_required_field_points_at_its_parent() -> None:
     text = GOOD.replace("    host: laptop\n", "")
-    assert error_for(text) == "diagrams/bridge.yaml:4: bridges.podman0.host: missing; expected text"
+    assert (
+        error_for(text) == "diagrams/bridge.yaml:4: bridges.podman0.host: missing; "
+        "expected a host name: a letter, then up to 31 letters, digits, - or _"
+    )
 
 
 def test_broken_yaml_names_the_line() -> None:

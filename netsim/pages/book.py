@@ -7,7 +7,7 @@ from pathlib import Path
 
 from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
-from netsim.scenario import Scenario, load_scenario
+from netsim.scenario import Scenario, load_scenario, scenario_path
 from netsim.simulation import run
 from netsim.trace import Trace
 
@@ -28,7 +28,7 @@ class Book:
 
     def get(self, name: str) -> tuple[Scenario, Trace]:
         if name not in self._loaded:
-            path = self.path(name)
+            path = scenario_path(self.root, name)  # a name from a page: checked, and inside diagrams/
             if not path.exists():
                 known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
                 raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")
