@@ -293,8 +293,8 @@ class RouteAdd:
 class AddrDel:
     """Take an address off an interface: `ip addr del ADDRESS dev DEV` (its routes go with it)."""
 
-    by: str = option("The host the interface is in.")
-    dev: str = option("The interface.")
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
     address: Cidr = option("The address with prefix, as it was added, e.g. 10.88.0.2/16.")
 
 
@@ -302,8 +302,8 @@ class AddrDel:
 class RouteDel:
     """Delete a route: `ip route del TO [via VIA]`."""
 
-    by: str = option("The host.")
-    to: str = option("'default' or a network such as 10.89.0.0/16.")
+    by: HostName = option("The host.")
+    to: RouteTo = option("'default' or a network such as 10.89.0.0/16.")
     via: IPv4 | None = option("The gateway, when the route has one.", None)
 
 
@@ -311,16 +311,16 @@ class RouteDel:
 class LinkDel:
     """Delete an interface: `ip link del DEV`. A veth cable goes whole: both ends vanish."""
 
-    by: str = option("The host the interface is in.")
-    dev: str = option("The interface.")
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
 
 
 @dataclass(frozen=True)
 class Unplug:
     """Unplug a port from its bridge: `ip link set DEV nomaster`. The cable stays, and stays up."""
 
-    by: str = option("The host the port is in (the bridge's host).")
-    dev: str = option("The port.")
+    by: HostName = option("The host the port is in (the bridge's host).")
+    dev: IfName = option("The port.")
 
 
 @dataclass(frozen=True)
@@ -399,7 +399,7 @@ class Step:
     addr_del: AddrDel | None = option(AddrDel.__doc__ or "", None)
     route_del: RouteDel | None = option(RouteDel.__doc__ or "", None)
     link_del: LinkDel | None = option(LinkDel.__doc__ or "", None)
-    netns_del: str | None = option(
+    netns_del: HostName | None = option(
         "Delete a host's network namespace: `ip netns del NS`; its interfaces, and the far ends of their "
         "cables, vanish with it.",
         None,

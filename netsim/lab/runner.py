@@ -92,12 +92,13 @@ class Lab:
             started = time.monotonic()
             outcome = None
             self._route = None
-            before = self._link_names() if step.netns_del else {}
+            before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
             if step.netns_del:
                 self.present.discard(step.netns_del)
-                self._wait_for_cleanup(before, step.netns_del)
+                if before:
+                    self._wait_for_cleanup(before, step.netns_del)
             elapsed = time.monotonic() - started
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
@@ -282,6 +283,10 @@ class Lab:
             if all(self._settled(host) for host in self.present):
                 return
             time.sleep(0.02)
+
+    def _has_cables_out(self, host: str) -> bool:
+        """Whether a veth end in `host` has its peer in another namespace (it would go too)."""
+        return any("link_netnsid" in e for e in json.loads(ip(host, "-j", "link", "show") or "[]"))
 
     def _link_names(self, skip: str = "") -> dict[str, set[str]]:
         hosts = [h for h in self.present if h != skip]
