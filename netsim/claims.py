@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.frames import Arp, Icmp, Tcp
+from netsim.frames import ICMP_WORDS, Arp, Icmp, Tcp
+from netsim.routing import route_get_text
 from netsim.scenario import Scenario
-from netsim.trace import Hop, StepTrace, Trace
+from netsim.trace import Hop, StepTrace, Trace, ip_header
 
 
 @dataclass(frozen=True)
@@ -164,11 +165,15 @@ def carries(hop: Hop) -> str:
     if isinstance(p, Tcp):
         return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}[p.flags]
     if isinstance(p, Icmp):
-        return "ICMP port unreachable" if (p.type, p.code) == (3, 3) else "ICMP"
+        return "ICMP " + ICMP_WORDS.get((p.type, p.code), f"type {p.type} code {p.code}")
     return "test frame"
 
 
-@fact("carries", "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable.")
+@fact(
+    "carries",
+    "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable, "
+    "ICMP network unreachable, ICMP time exceeded.",
+)
 def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return carries(_hop(step, frame))
 
@@ -242,6 +247,76 @@ def _listening(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     if not isinstance(expected, dict):
         raise TypeError("listening expects {host: ['ADDR:PORT', ...]}")
     return {host: step.listeners.get(host, []) for host in expected}
+
+
+# --- routes, routers and NAT (post four) ------------------------------------------------------
+
+
+@fact("addressed_to", "The host whose badge the frame's Ethernet destination is (the envelope), or 'broadcast'.")
+def _addressed_to(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    dst = _hop(step, frame).dst
+    return "broadcast" if dst == "ff:ff:ff:ff:ff:ff" else names.host_of_mac(dst, step)
+
+
+@fact("asks_for", "The address an ARP request asks about (its target IP).")
+def _asks_for(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    payload = _hop(step, frame).payload
+    if not isinstance(payload, Arp):
+        raise LookupError(f"frame {frame} is not ARP")
+    return payload.target_ip
+
+
+@fact("ip", "The frame's IPv4 header as it crossed the bridge: {'src': ..., 'dst': ..., 'ttl': ...}.")
+def _ip(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    header = ip_header(_hop(step, frame).payload)
+    if header is None:
+        raise LookupError(f"frame {frame} carries no IP packet")
+    return {key: header[key] for key in (expected if isinstance(expected, dict) else header)}
+
+
+@fact("crossed", "How many frames crossed each bridge in the step, as {'podman0': 2, 'wifi0': 0}.")
+def _crossed(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("crossed expects {bridge: number}")
+    return {bridge: sum(1 for hop in step.frames if hop.bridge == bridge) for bridge in expected}
+
+
+@fact("route", "What `ip route get` answered in a route_get step, its first line without `uid 0`.")
+def _route(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if step.route is None:
+        raise LookupError("the step asks no route")
+    return route_get_text(step.route).splitlines()[0].replace(" uid 0", "").strip()
+
+
+@fact("forwarding", "Whether hosts forward packets for others after the step, as {host: true or false}.")
+def _forwarding(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("forwarding expects {host: true or false}")
+    return {host: step.forwarding.get(host) for host in expected}
+
+
+@fact("rewrites", "The headers NAT rewrote in the step, in order, as [['before', 'after'], ...].")
+def _rewrites(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return [[r.before, r.after] for r in step.rewrites]
+
+
+@fact(
+    "conntrack",
+    "Connections a host tracks after the step, as {host: ['STATE original > reply', ...]} with each tuple "
+    "written `SRC:SPORT>DST:DPORT`; [] for none.",
+)
+def _conntrack(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    if not isinstance(expected, dict):
+        raise TypeError("conntrack expects {host: ['STATE a:p>b:q > c:r>d:s', ...]}")
+    return {host: [_conn_words(e) for e in step.conntrack.get(host, [])] for host in expected}
+
+
+def _conn_words(entry: dict[str, Any]) -> str:
+    def ends(text: str) -> str:
+        t = dict(kv.split("=", 1) for kv in text.split())
+        return f"{t['src']}:{t['sport']}>{t['dst']}:{t['dport']}"
+
+    return f"{entry['state']} {ends(entry['original'])} > {ends(entry['reply'])}"
 
 
 def _normalise(value: Any) -> Any:

@@ -300,6 +300,7 @@ class Simulation:
         }
         trace.neigh = {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()}
         trace.links = {name: _links(ns) for name, ns in self.namespaces.items()}
+        trace.forwarding = {name: ns.ip_forward for name, ns in self.namespaces.items()}
         trace.conntrack = {
             name: ns.netfilter.conntrack.snapshot(self.now)
             for name, ns in self.namespaces.items()

@@ -90,6 +90,7 @@ class StepTrace:
     rewrites: list[Rewrite] = field(default_factory=list)  # NAT at work, in order
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
+    forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
 
     def to_json(self) -> dict[str, Any]:
         return {

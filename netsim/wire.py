@@ -21,13 +21,18 @@ TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK"}
 
 @dataclass(frozen=True)
 class Field:
-    """One named run of bytes in a frame, for the byte view."""
+    """One named run of bytes in a frame, for the byte view: every byte belongs to one field."""
 
     layer: str
     name: str
     start: int
     length: int
     value: str
+    means: str = ""  # one plain sentence for a reader
+    post: str = ""  # the post that explains it (its file under posts/)
+
+
+POST_ONE, POST_THREE = "margarets-room.html", "three-ways-to-say-no.html"
 
 
 def _mac(text: str) -> bytes:
@@ -92,46 +97,136 @@ def encode(hop: Hop) -> bytes:
 
 
 def fields(hop: Hop) -> list[Field]:
-    """Every named field of the frame, with where it sits in the bytes."""
+    """Every field of the frame, with where it sits in the bytes: together they cover every byte once.
+
+    Short frames stay short: a veth never pads (drivers/net/veth.c hands the skb to its peer as
+    it is); only a physical NIC's driver pads to Ethernet's 60 bytes (eth_skb_pad), so a capture
+    on a bridge or veth shows a 42-byte ARP, and so does this view.
+    """
+    data = encode(hop)
+    F = Field
     out = [
-        Field("Ethernet", "destination MAC", 0, 6, hop.dst),
-        Field("Ethernet", "source MAC", 6, 6, hop.src),
-        Field("Ethernet", "EtherType", 12, 2, f"0x{hop.ethertype or ETH_P_TEST:04x}"),
+        F("Ethernet", "destination MAC", 0, 6, hop.dst, "The badge this frame is addressed to.", POST_ONE),
+        F("Ethernet", "source MAC", 6, 6, hop.src, "The sender's own badge; the bridge learns it.", POST_ONE),
+        F("Ethernet", "EtherType", 12, 2, f"0x{hop.ethertype or ETH_P_TEST:04x}", "What the rest carries.", POST_ONE),
     ]
     p = hop.payload
     if isinstance(p, Arp):
         out += [
-            Field("ARP", "opcode", 20, 2, "1 (request)" if p.op == 1 else "2 (reply)"),
-            Field("ARP", "sender MAC", 22, 6, p.sender_mac),
-            Field("ARP", "sender IP", 28, 4, p.sender_ip),
-            Field("ARP", "target MAC", 32, 6, p.target_mac),
-            Field("ARP", "target IP", 38, 4, p.target_ip),
+            F("ARP", "hardware type", 14, 2, "1 (Ethernet)", "The kind of address asked about: Ethernet.", POST_ONE),
+            F("ARP", "protocol type", 16, 2, "0x0800 (IPv4)", "The kind of address asked with: IPv4.", POST_ONE),
+            F("ARP", "hardware size", 18, 1, "6", "A MAC is 6 bytes long.", POST_ONE),
+            F("ARP", "protocol size", 19, 1, "4", "An IPv4 address is 4 bytes long.", POST_ONE),
+            F(
+                "ARP",
+                "opcode",
+                20,
+                2,
+                "1 (request)" if p.op == 1 else "2 (reply)",
+                "A question or its answer.",
+                POST_ONE,
+            ),
+            F("ARP", "sender MAC", 22, 6, p.sender_mac, "The asker's badge.", POST_ONE),
+            F("ARP", "sender IP", 28, 4, p.sender_ip, "The asker's address.", POST_ONE),
+            F("ARP", "target MAC", 32, 6, p.target_mac, "The badge sought (zeros in a question).", POST_ONE),
+            F("ARP", "target IP", 38, 4, p.target_ip, "The address whose badge is sought.", POST_ONE),
         ]
-    elif isinstance(p, Tcp):
+    elif isinstance(p, Tcp | Icmp):
+        out += _ipv4_fields(data, p.ttl, p.src_ip, p.dst_ip)
+    if isinstance(p, Tcp):
+        flags = TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]
+        window = int.from_bytes(data[48:50], "big")
         out += [
-            Field("IPv4", "time to live", 22, 1, str(p.ttl)),
-            Field("IPv4", "source address", 26, 4, p.src_ip),
-            Field("IPv4", "destination address", 30, 4, p.dst_ip),
-            Field("TCP", "source port", 34, 2, str(p.sport)),
-            Field("TCP", "destination port", 36, 2, str(p.dport)),
-            Field("TCP", "sequence number", 38, 4, str(p.seq)),
-            Field("TCP", "acknowledgement number", 42, 4, str(p.ack)),
-            Field("TCP", "flags", 47, 1, TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]),
+            F("TCP", "source port", 34, 2, str(p.sport), "The caller's door number.", POST_THREE),
+            F("TCP", "destination port", 36, 2, str(p.dport), "The door knocked on.", POST_THREE),
+            F("TCP", "sequence number", 38, 4, str(p.seq), "Where this side's bytes start counting.", POST_THREE),
+            F(
+                "TCP",
+                "acknowledgement number",
+                42,
+                4,
+                str(p.ack),
+                "The next byte expected from the other side.",
+                POST_THREE,
+            ),
+            F("TCP", "header length", 46, 1, "20 bytes", "Five 4-byte words: no options here.", POST_THREE),
+            F("TCP", "flags", 47, 1, flags, "What this segment says: a knock, a yes, a no.", POST_THREE),
+            F("TCP", "window", 48, 2, str(window), "How many bytes the sender may be sent next.", POST_THREE),
+            F("TCP", "checksum", 50, 2, f"0x{data[50:52].hex()}", "Guards the segment and both addresses.", POST_THREE),
+            F("TCP", "urgent pointer", 52, 2, "0", "Unused: nothing urgent.", POST_THREE),
         ]
     elif isinstance(p, Icmp):
         words = ICMP_WORDS.get((p.type, p.code))
         out += [
-            Field("IPv4", "time to live", 22, 1, str(p.ttl)),
-            Field("IPv4", "source address", 26, 4, p.src_ip),
-            Field("IPv4", "destination address", 30, 4, p.dst_ip),
-            Field("ICMP", "type", 34, 1, f"{p.type} ({ICMP_TYPE_WORDS.get(p.type, 'other')})"),
-            Field("ICMP", "code", 35, 1, f"{p.code} ({words})" if words else str(p.code)),
-            Field("ICMP", "quoted source address", 54, 4, p.original.src_ip),
-            Field("ICMP", "quoted TCP ports", 62, 4, f"{p.original.sport} > {p.original.dport}"),
+            F(
+                "ICMP",
+                "type",
+                34,
+                1,
+                f"{p.type} ({ICMP_TYPE_WORDS.get(p.type, 'other')})",
+                "What went wrong.",
+                POST_THREE,
+            ),
+            F(
+                "ICMP",
+                "code",
+                35,
+                1,
+                f"{p.code} ({words})" if words else str(p.code),
+                "Which kind of that.",
+                POST_THREE,
+            ),
+            F("ICMP", "checksum", 36, 2, f"0x{data[36:38].hex()}", "Guards the message.", POST_THREE),
+            F("ICMP", "unused", 38, 4, "0", "Four bytes this message leaves empty.", POST_THREE),
+            F(
+                "ICMP",
+                "quoted IPv4 header",
+                42,
+                20,
+                f"{p.original.src_ip} > {p.original.dst_ip}",
+                "The start of the packet that failed, so its sender knows which.",
+                POST_THREE,
+            ),
+            F(
+                "ICMP",
+                "quoted TCP ports and sequence",
+                62,
+                8,
+                f"{p.original.sport} > {p.original.dport}",
+                "Its first 8 bytes of TCP: the ports and the sequence number.",
+                POST_THREE,
+            ),
         ]
-    else:
-        out.append(Field("payload", "the note", 14, len(TEST_PAYLOAD), TEST_PAYLOAD.decode()))
+    elif not isinstance(p, Arp):
+        out.append(
+            F("payload", "the note", 14, len(TEST_PAYLOAD), TEST_PAYLOAD.decode(), "The words carried.", POST_ONE)
+        )
     return out
+
+
+def _ipv4_fields(data: bytes, ttl: int, src: str, dst: str) -> list[Field]:
+    F, post = Field, POST_THREE
+    proto = {6: "6 (TCP)", 1: "1 (ICMP)"}.get(data[23], str(data[23]))
+    return [
+        F("IPv4", "version and header length", 14, 1, "4, 20 bytes", "IPv4, with a 20-byte header.", post),
+        F("IPv4", "DSCP and ECN", 15, 1, f"0x{data[15]:02x}", "How to queue it (0xc0: network control).", post),
+        F("IPv4", "total length", 16, 2, str(int.from_bytes(data[16:18], "big")), "Bytes from here to the end.", post),
+        F(
+            "IPv4",
+            "identification",
+            18,
+            2,
+            str(int.from_bytes(data[18:20], "big")),
+            "Names the pieces of a split.",
+            post,
+        ),
+        F("IPv4", "flags and fragment offset", 20, 2, f"0x{data[20:22].hex()}", "0x4000: do not split it.", post),
+        F("IPv4", "time to live", 22, 1, str(ttl), "How many routers it may still cross.", post),
+        F("IPv4", "protocol", 23, 1, proto, "What the packet carries.", post),
+        F("IPv4", "header checksum", 24, 2, f"0x{data[24:26].hex()}", "Guards this header.", post),
+        F("IPv4", "source address", 26, 4, src, "Who sent the packet.", post),
+        F("IPv4", "destination address", 30, 4, dst, "Who it is for.", post),
+    ]
 
 
 def pcap(hops: list[Hop]) -> bytes:

@@ -103,6 +103,18 @@ def test_the_bytes_of_a_frame_open_with_their_fields_named(page: object) -> None
     page.click("#margarets-room-step-7 .ns-bytes summary")  # type: ignore[attr-defined]
     text = page.locator("#margarets-room-step-7 .ns-bytes").inner_text()  # type: ignore[attr-defined]
     assert "opcode" in text and "1 (request)" in text and "ff ff ff ff ff ff" in text
+    assert "hardware type" in text and "42 bytes" in text
+    frame = page.locator("#margarets-room-step-7 .ns-frame").first  # type: ignore[attr-defined]
+    lit = "() => [...document.querySelectorAll('#margarets-room-step-7 .ns-lit')].map(e => e.tagName + e.textContent)"
+    frame.locator("tr[data-f]").nth(1).hover()  # the source MAC's row lights its six bytes
+    shown = page.evaluate(lit)  # type: ignore[attr-defined]
+    assert [x for x in shown if x.startswith("SPAN")] == ["SPANba", "SPAN11", "SPAN22", "SPAN33", "SPAN44", "SPAN55"]
+    assert [x[:12] for x in shown if x.startswith("TR")] == ["TRsource MAC"]
+    frame.locator(".ns-hex span").nth(20).hover()  # byte 20, the opcode's first: its row lights
+    rows = [x for x in page.evaluate(lit) if x.startswith("TR")]  # type: ignore[attr-defined]
+    assert len(rows) == 1 and "opcode" in rows[0]
+    link = frame.locator("tr[data-f] a").first.get_attribute("href")
+    assert link is not None and link.endswith("posts/margarets-room.html")
 
 
 def test_instant_navigation_keeps_the_stepper_working(page: object) -> None:

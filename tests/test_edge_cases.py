@@ -7,9 +7,9 @@ docstring): the code was broken on purpose, the test watched fail, the code rest
 from __future__ import annotations
 
 import pytest
-from conftest import MAC, simulate
+from conftest import MAC, room, simulate
 
-from netsim import tcp
+from netsim import routing, tcp
 from netsim.errors import ScenarioError
 from netsim.neighbour import DELAY_FIRST_PROBE, UCAST_SOLICIT, NeighbourTable
 from netsim.scenario import parse_scenario
@@ -40,6 +40,18 @@ def test_unknown_unicast_obeys_flood_not_mcast_flood() -> None:
         - {id: unknown, send: {by: a, dst: c}}
     """)
     assert trace.step("unknown").frames[0].out_ports == ("p2", "p3")
+
+
+def test_a_flag_set_off_and_on_again_floods_again() -> None:
+    trace = simulate("""
+        - {id: flood-off, set_port: {bridge: br0, port: p2, flood: false}}
+        - {id: unknown, send: {by: a, dst: c}}
+        - {id: flood-on, set_port: {bridge: br0, port: p2, flood: true}}
+        - {id: unknown-again, send: {by: b, dst: c}}
+        - {id: to-a, send: {by: c, dst: '02:00:00:00:00:99'}}
+    """)
+    assert trace.step("unknown").frames[0].out_ports == ("p3",)
+    assert trace.step("to-a").frames[0].out_ports == ("p1", "p2")
 
 
 def test_hairpin_sends_a_flood_back_out_of_the_port_it_came_in_by() -> None:
@@ -77,6 +89,7 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> 
     (tests/lab_scenarios/port-down-flushes-fdb.yaml)."""
     trace = simulate("""
         - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: c-speaks, send: {by: c, dst: broadcast}}
         - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
         - {id: unknown, send: {by: a, dst: c}}
         - {id: bcast, send: {by: a, dst: broadcast}}
@@ -85,6 +98,9 @@ def test_a_bridge_port_set_down_gets_no_copies_and_forgets_what_it_learned() -> 
         - {id: to-b-again, send: {by: a, dst: b}}
     """)
     assert trace.step("p2-down").links["host"]["p2"]["state"] == "DOWN"
+    # br_fdb_delete_by_port(): the port forgets what it learned; other ports' entries stay.
+    assert trace.step("c-speaks").fdb["br0"] == {MAC["b"]: "p2", MAC["c"]: "p3"}
+    assert trace.step("p2-down").fdb["br0"] == {MAC["c"]: "p3"}
     assert MAC["b"] not in trace.step("p2-down").fdb["br0"]
     assert trace.step("unknown").frames[0].out_ports == ("p3",)
     assert trace.step("bcast").frames[0].out_ports == ("p3", "br0")
@@ -354,3 +370,108 @@ def test_an_icmp_error_settles_only_the_connection_it_quotes() -> None:
     tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 3, quoted))  # type: ignore[arg-type]
     assert (mine.state, other.state) == ("refused", "SYN_SENT")
     assert events == ["a reads the ICMP error: refused"]
+    other_quoted = Tcp("10.0.0.10", "10.0.0.1", 40001, 81, "S")
+    tcp.error(sim, ns, Icmp("10.0.0.1", "10.0.0.10", 3, 1, other_quoted))  # type: ignore[arg-type]
+    assert other.state == "host-unreachable"
+    assert events[-1] == "a reads the ICMP error: host unreachable"
+
+
+def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
+    """`ip route get`: the local table first (127/8 from 127.0.0.1), then on-link, then a gateway."""
+    trace = simulate("""
+        - {id: own, route_get: {by: a, to: 10.0.0.10}}
+        - {id: loopback, route_get: {by: a, to: 127.0.0.5}}
+        - {id: link, route_get: {by: a, to: 10.0.0.11}}
+        - {id: gateway, route_get: {by: a, to: 192.0.2.7}}
+        - {id: none, route_get: {by: b, to: 192.0.2.7}}
+    """)
+    local = {"type": "local", "gateway": None, "dev": "lo"}
+    assert trace.step("own").route == {**local, "dst": "10.0.0.10", "prefsrc": "10.0.0.10"}
+    assert trace.step("loopback").route == {**local, "dst": "127.0.0.5", "prefsrc": "127.0.0.1"}
+    unicast = {"type": "unicast", "dev": "eth0", "prefsrc": "10.0.0.10"}
+    assert trace.step("link").route == {**unicast, "dst": "10.0.0.11", "gateway": None}
+    assert trace.step("gateway").route == {**unicast, "dst": "192.0.2.7", "gateway": "10.0.0.1"}
+    assert trace.step("none").route == {"error": "Network is unreachable"}
+    said = {s.id: routing.route_get_text(s.route) for s in trace.steps if s.route}
+    assert said == {
+        "own": "local 10.0.0.10 dev lo src 10.0.0.10 uid 0 \n    cache <local> ",
+        "loopback": "local 127.0.0.5 dev lo src 127.0.0.1 uid 0 \n    cache <local> ",
+        "link": "10.0.0.11 dev eth0 src 10.0.0.10 uid 0 \n    cache ",
+        "gateway": "192.0.2.7 via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0 \n    cache ",
+        "none": "RTNETLINK answers: Network is unreachable",
+    }
+    assert trace.step("gateway").events == [
+        "a: ip route get 192.0.2.7 -> 192.0.2.7 via 10.0.0.1 dev eth0 src 10.0.0.10 uid 0"
+    ]
+
+
+def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
+    """neigh_timer_handler(): when REACHABLE runs out, an entry used within delay_first_probe_time
+    goes to DELAY (and is probed), one unused goes STALE."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 28}
+        - {id: use, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: expires, wait: 2}
+        - {id: delayed, wait: 5}
+        - {id: probed, wait: 1}
+    """)
+    state = {s.id: s.neigh["a"]["10.0.0.11"]["state"] for s in trace.steps}
+    assert state == {
+        "ask": "REACHABLE",
+        "later": "REACHABLE",
+        "use": "REACHABLE",
+        "expires": "REACHABLE",  # at exactly confirmed + reachable_time it still is
+        "delayed": "DELAY",
+        "probed": "REACHABLE",
+    }
+    probe = [h for h in trace.step("probed").frames if h.src == MAC["a"]]
+    assert [(h.dst, h.what) for h in probe] == [(MAC["b"], "ARP who-has 10.0.0.11 tell 10.0.0.10")]
+
+
+def test_a_confirmation_keeps_an_entry_reachable_past_its_first_deadline() -> None:
+    """neigh_timer_handler(): REACHABLE lasts reachable_time from the last confirmation."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: listen, listen: {by: b, bind: '0.0.0.0:80'}}
+        - {id: later, wait: 20}
+        - {id: confirm, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: first-deadline-past, wait: 25}
+        - {id: second-deadline-past, wait: 6}
+    """)
+    assert trace.step("confirm").outcome == "connected"
+    assert trace.step("first-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert trace.step("second-deadline-past").neigh["a"]["10.0.0.11"]["state"] == "STALE"
+
+
+def test_a_device_set_down_forgets_its_neighbours_only() -> None:
+    """neigh_ifdown() -> neigh_flush_dev(): the entries of that device go, other hosts keep theirs."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: down, link_set: {by: a, dev: eth0, up: false}}
+    """)
+    assert list(trace.step("ask").neigh["a"]) == ["10.0.0.11"]
+    assert trace.step("down").neigh["a"] == {}
+    assert trace.step("down").neigh["b"] == trace.step("ask").neigh["b"] != {}
+
+
+def test_the_packet_that_waits_for_arp_leaves_as_soon_as_the_answer_comes() -> None:
+    """arp_queue: the SYN that needed the neighbour waits for the reply and is sent at once (no
+    retransmission a second later)."""
+    step = simulate("- {id: knock, connect: {by: a, to: '10.0.0.1:80'}}").steps[0]
+    assert [h.what for h in step.frames] == [
+        "ARP who-has 10.0.0.1 tell 10.0.0.10",
+        "ARP 10.0.0.1 is-at 02:00:00:00:00:01",
+        "TCP 10.0.0.10:40000 > 10.0.0.1:80 SYN",
+        "TCP 10.0.0.1:80 > 10.0.0.10:40000 RST",
+    ]
+    assert (step.outcome, step.elapsed) == ("refused", 0.0)
+
+
+def test_an_arp_table_figure_before_anyone_asked_says_so() -> None:
+    from netsim.render import tables
+
+    step = simulate("- {id: quiet, wait: 1}").steps[0]
+    assert tables.neigh_table(room("- {id: quiet, wait: 1}"), step) == (
+        '<p class="ns-empty">Nobody\'s ARP table has an entry yet.</p>'
+    )

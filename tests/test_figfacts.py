@@ -18,20 +18,22 @@ from netsim.errors import FigureError
 from netsim.pages import macros
 from netsim.pages.book import Book
 from netsim.pages.macros import check_page
-from netsim.render import figfacts, graph, palette, tables, words
+from netsim.render import figfacts, graph, palette, path, tables, words
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 
 LAB = sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
 POST_ONE = ROOT / "docs" / "posts" / "margarets-room.md"
+UNDER_MUTMUT = ROOT.name == "mutants"  # make mutants runs the tests in mutmut's copy, ./mutants
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: str) -> None:
     """A fault in a renderer's source: rewrite one spot, run the module again, patch what changed."""
     source = Path(module.__file__ or "").read_text(encoding="utf-8")
-    if "mutmut generated" in source:  # make mutants: the file is mutmut's rewrite, faults planted already
-        pytest.skip("the renderer's source is mutmut's rewritten copy")
+    if UNDER_MUTMUT:  # make mutants plants its own faults in its own copy
+        pytest.skip("make mutants: the source is mutmut's rewritten copy")
     assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # a faulty renderer's figures never reach the shared cache
     changed: dict[str, object] = {"__name__": module.__name__}
     exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
     for name, value in changed.items():
@@ -61,7 +63,9 @@ def test_every_step_of_every_edge_case_draws_what_happened(
     (tmp_path / "diagrams").mkdir()
     shutil.copy(path, tmp_path / "diagrams" / path.name)
     steps = [s.id for s in load_scenario(path).steps]
-    calls = [f'{{{{ figure("{s}", view="{v}") }}}}{{{{ claim("{s}") }}}}' for s in steps for v in ("room", "rooms")]
+    calls = [
+        f'{{{{ figure("{s}", view="{v}") }}}}{{{{ claim("{s}") }}}}' for s in steps for v in ("room", "rooms", "path")
+    ]
     page = tmp_path / "page.md"
     page.write_text(f"---\nscenario: {path.stem}\n---\n" + "\n".join(calls) + "\n{{ stepper() }}\n")
     monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
@@ -192,9 +196,7 @@ def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.Mon
     assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
 
 
-@pytest.mark.skipif(
-    "mutmut generated" in Path(graph.__file__).read_text(encoding="utf-8"), reason="make mutants: no site to build"
-)
+@pytest.mark.skipif(UNDER_MUTMUT, reason="make mutants: no site to build in mutmut's copy")
 def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None:
     root = copy_site(tmp_path / "src")
     renderer = root / "netsim" / "render" / "graph.py"
@@ -207,7 +209,7 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
         shutil.copy2(req, root / req.name)
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed", "build"],
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "build"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -240,3 +242,60 @@ def test_no_colour_is_baked_into_a_shipped_diagram() -> None:
             assert "nc-s-cable" in svg and "nc-f-ink" in svg
     with pytest.raises(ValueError, match="#123456, which is no role"):
         palette.classes('<svg><path fill="#123456" d="M0,0"/></svg>')
+
+
+# --- the path view of post four: IP headers, rewritten headers, the ledger, ip route get ----------
+
+POST_FOUR = ROOT / "docs" / "posts" / "finding-the-way-out.md"
+
+
+def _four_step(errors: list[FigureError], step: str) -> FigureError:
+    assert errors, "the planted fault went unnoticed"
+    assert all(e.file.endswith("finding-the-way-out.md") and e.line > 0 for e in errors)
+    found = [e for e in errors if f"({step})" in e.step]
+    assert found, [str(e) for e in errors]
+    return found[0]
+
+
+def test_a_ttl_drawn_wrong_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, path, "TTL {header['ttl']}", "TTL 64")
+    errors = figure_errors(POST_FOUR, monkeypatch)
+    error = _four_step(errors, "no-way-back")
+    assert "is labelled ('10.88.0.2', '192.168.1.50', 64); its IP header is 10.88.0.2 → 192.168.1.50 TTL 63" in str(
+        error
+    )
+
+
+def test_a_rewrite_drawn_backwards_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch,
+        path,
+        'f"before: {rewrite.before}", f"after: {rewrite.after}"',
+        'f"before: {rewrite.after}", f"after: {rewrite.before}"',
+    )
+    error = _four_step(figure_errors(POST_FOUR, monkeypatch), "masqueraded")
+    assert "shows header rewrites" in str(error)
+
+
+def test_a_router_drawn_forwarding_when_it_does_not_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, path, "state = ROUTER_WORDS[step.forwarding.get(host, False)]", "state = ROUTER_WORDS[True]")
+    error = _four_step(figure_errors(POST_FOUR, monkeypatch), "forwarding-off")
+    assert "draws laptop with forwarding on; the trace disagrees" in str(error)
+
+
+def test_a_ledger_row_with_its_directions_swapped_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(
+        monkeypatch,
+        tables,
+        "<td><code>{escape(str(e['reply']))}</code></td>",
+        "<td><code>{escape(str(e['original']))}</code></td>",
+    )
+    errors = figure_errors(POST_FOUR, monkeypatch)
+    assert any("the conntrack table of laptop shows" in str(e) for e in errors)
+
+
+def test_a_route_answer_from_the_wrong_table_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, tables, "{route_get_text(step.route)}", "{route_get_text({'error': 'Network is unreachable'})}")
+    errors = figure_errors(POST_FOUR, monkeypatch)
+    error = _four_step(errors, "the-way-out")
+    assert "shows `ip route get` answering 'RTNETLINK answers: Network is unreachable'" in str(error)

@@ -63,7 +63,7 @@ def test_netsim_new_writes_a_post_that_builds_green_with_every_part(tmp_path: Pa
     made = netsim("new", "a-first-post", "--title", "A first post", cwd=root)
     assert made.returncode == 0, made.stderr
     assert "wrote docs/posts/a-first-post.md" in made.stdout
-    assert '  - "4. A first post": posts/a-first-post.md\n' in (root / "mkdocs.yml").read_text()
+    assert '  - "5. A first post": posts/a-first-post.md\n' in (root / "mkdocs.yml").read_text()
     built = mkdocs_build(root, tmp_path / "site")
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "posts" / "a-first-post.html").read_text()
@@ -176,7 +176,10 @@ def test_every_scenario_file_carries_the_schema_association_and_make_writes_the_
     shutil.copy2(ROOT / "Makefile", root / "Makefile")
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     made = subprocess.run(
-        ["make", "-o", ".venv/.installed", "diagrams/scenario.schema.json"], cwd=root, capture_output=True, text=True
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "diagrams/scenario.schema.json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert made.returncode == 0, made.stderr
     assert json.loads((root / "diagrams" / "scenario.schema.json").read_text()) == scenario_schema()

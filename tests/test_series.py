@@ -58,7 +58,7 @@ def test_each_slip_is_one_located_error_in_the_log_and_in_its_page(tmp_path: Pat
     expected = [
         "docs/posts/three-ways-to-say-no.md:2: this post is not in `nav` in mkdocs.yml, so readers cannot reach it",
         "docs/posts/rooms-inside-rooms.md:7: number: 1 is also the number of posts/margarets-room.md",
-        "docs/posts/three-ways-to-say-no.md:7: number: 3; the posts are numbered 1, 3, expected 1, 2 (no post 2)",
+        "docs/posts/finding-the-way-out.md:7: number: 4; the posts are numbered 1, 3, 4, expected 1, 2, 3 (no post 2)",
         f"docs/posts/margarets-room.md:6: date: {TOMORROW} is in the future; publish on that day, or mark the post "
         "`draft: true`",
         "docs/posts/rooms-inside-rooms.md:8: scenario: no diagrams/rooms.yaml; expected one of: ",
@@ -73,10 +73,10 @@ def test_each_slip_is_one_located_error_in_the_log_and_in_its_page(tmp_path: Pat
 
 
 def draft_post(tmp_path: Path) -> Path:
-    """A copy of the site with a post four from `netsim new`, dated tomorrow and marked a draft."""
+    """A copy of the site with a post five from `netsim new`, dated tomorrow and marked a draft."""
     root = copy_site(tmp_path / "src")
     new_post(root, "next-post", "Next post", today=TOMORROW)
-    edit(root, "docs/posts/next-post.md", "number: 4\n", "number: 4\ndraft: true\n")
+    edit(root, "docs/posts/next-post.md", "number: 5\n", "number: 5\ndraft: true\n")
     return root
 
 

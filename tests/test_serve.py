@@ -46,11 +46,14 @@ def _wait_for(check: Callable[[], bool], what: str, seconds: float = 40) -> None
 def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
     root = copy_site(tmp_path / "src")
     port = _free_port()
+    # The server's log goes to a file: a pipe nobody reads fills up (64 KiB) and blocks the server
+    # mid-rebuild once a page logs enough warnings.
+    log = (tmp_path / "serve.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "serve.py", "-a", f"127.0.0.1:{port}", "--livereload"],  # what `make serve` runs
         cwd=root,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
         start_new_session=True,
@@ -62,6 +65,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+        log.close()
 
 
 def _edit(path: Path, old: str, new: str) -> None:

@@ -37,3 +37,21 @@
     if (open(link)) { e.preventDefault(); e.stopPropagation(); }
   }, true);
 })();
+
+/* The bytes view: point at (tap, focus) a field and its bytes light up, or a byte and its field. */
+(function () {
+  "use strict";
+  var lit = [];
+  function light(target) {
+    lit.forEach(function (el) { el.classList.remove("ns-lit"); });
+    lit = [];
+    var cell = target && target.closest && target.closest(".ns-frame [data-f]");
+    if (!cell) return;
+    var frame = cell.closest(".ns-frame");
+    lit = Array.prototype.slice.call(frame.querySelectorAll('[data-f="' + cell.dataset.f + '"]'));
+    lit.forEach(function (el) { el.classList.add("ns-lit"); });
+  }
+  document.addEventListener("pointerover", function (e) { if (e.target.closest(".ns-bytes")) light(e.target); });
+  document.addEventListener("focusin", function (e) { if (e.target.closest(".ns-bytes")) light(e.target); });
+  document.addEventListener("click", function (e) { if (e.target.closest(".ns-bytes")) light(e.target); });
+})();

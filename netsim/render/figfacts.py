@@ -17,8 +17,9 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from netsim.routing import route_get_text
 from netsim.scenario import Scenario
-from netsim.trace import Hop, StepTrace
+from netsim.trace import Hop, StepTrace, ip_header
 
 SVG = "{http://www.w3.org/2000/svg}"
 # decision -> (the word on the line, its colour, its dash pattern: None for a solid line). The
@@ -216,6 +217,44 @@ def _outcome(texts: list[str]) -> str | None:
     return None
 
 
+# --- the path: packets from room to room, and the routers between -----------------------------
+
+HEADER = re.compile(r"(?:^|\. )(?P<kind>[A-Za-z -]+?) (?P<src>[\d.]+) → (?P<dst>[\d.]+) TTL (?P<ttl>\d+)")
+
+
+def check_path(step: StepTrace, fig: Figure) -> list[str]:
+    """Every frame drawn once, with the IP header the trace gives it; routers and NAT notes true."""
+    problems: list[str] = []
+    drawn = {int(r[1:]) for m in fig.with_role("packet") for r in m.roles if re.fullmatch(r"p\d+", r)}
+    wanted = set(range(1, len(step.frames) + 1))
+    if drawn != wanted:
+        problems.append(f"draws frames {sorted(drawn)}; the step has {len(step.frames)}")
+    for n, hop in enumerate(step.frames, 1):
+        texts = " ".join(t for m in fig.with_role(f"p{n}", "packet") for t in m.texts)
+        header = ip_header(hop.payload)
+        if header is None:
+            continue
+        said = HEADER.search(texts)
+        shown = (said.group("src"), said.group("dst"), int(said.group("ttl"))) if said else None
+        if shown != (header["src"], header["dst"], header["ttl"]):
+            problems.append(
+                f"frame {n} is labelled {shown}; its IP header is {header['src']} → {header['dst']} TTL {header['ttl']}"
+            )
+    notes = []
+    for mark in fig.with_role("rewrite"):
+        text = "\n".join(mark.texts)
+        notes += [(b.strip(), a.strip()) for b, a in re.findall(r"before: (.+)\nafter: (.+)", text)]
+    want = [(r.before, r.after) for r in step.rewrites]
+    if sorted(notes) != sorted(want):
+        problems.append(f"shows header rewrites {sorted(notes)}; the trace rewrote {sorted(want)}")
+    for mark in fig.with_role("router"):
+        text = " ".join(mark.texts)
+        said_on = "forwarding on" in text
+        if said_on != step.forwarding.get(mark.name, False):
+            problems.append(f"draws {mark.name} with forwarding {'on' if said_on else 'off'}; the trace disagrees")
+    return problems
+
+
 # --- the caption and the tables ----------------------------------------------------------------
 
 SENTENCE = re.compile(r": (?P<verb>" + "|".join(CAPTION_VERBS) + r")(?P<where>.*?) \((?P<reason>[^()]*)\)\.(?= |$)")
@@ -292,6 +331,22 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         want_new = set(step.fdb_new.get(bridge, []))
         if new != want_new:
             problems.append(f"MAC table of {bridge} marks {sorted(new)} new; the trace learned {sorted(want_new)}")
+    for host, entries in step.conntrack.items():
+        at = body.find("Connection tracking table of ")
+        rows = re.findall(
+            r"<tr><td><code>([^<]*)</code></td><td><code>([^<]*)</code></td><td><code>([^<]*)</code></td>"
+            r"<td>([^<]*)</td></tr>",
+            body[at : body.find("</table>", at)] if at >= 0 else "",
+        )
+        shown = sorted((s, o, r, "" if f == "-" else f) for s, o, r, f in rows)
+        want_rows = sorted((str(e["state"]), e["original"], e["reply"], " ".join(e["flags"])) for e in entries)
+        if at >= 0 and shown != want_rows:
+            problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")
+    route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)
+    if route is not None:
+        said = html.unescape(route.group(1))
+        if step.route is None or said != route_get_text(step.route):
+            problems.append(f"shows `ip route get` answering {said!r}; the trace has {step.route}")
     at = body.find("ARP tables after this step")
     anyone = any(step.neigh.values())
     if "ARP table has an entry yet" in body and anyone:
@@ -327,6 +382,9 @@ def check(
     problems = []
     if fig.view == "room":
         problems += check_room(scenario, step, fig)
+    elif fig.view == "path":
+        problems += check_path(step, fig)
+        problems += check_doors(step, fig, knocks=step.action == "connect")
     else:
         problems += check_doors(step, fig, knocks=step.action == "connect")
     problems += check_caption(scenario, step, caption)

@@ -53,3 +53,38 @@ def neigh_table(scenario: Scenario, step: StepTrace, hosts: list[str] | None = N
         "<thead><tr><th>host</th><th>address</th><th>badge (MAC)</th><th>state</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def conntrack_table(scenario: Scenario, step: StepTrace) -> str:
+    """Each host's connection tracking table (`conntrack -L`): both directions of each connection."""
+    parts = []
+    for host, entries in step.conntrack.items():
+        caption = (
+            f"Connection tracking table of {escape(label(scenario, host))} after this step "
+            "(<code>conntrack -L</code>): the way there, and the way back it expects"
+        )
+        if not entries:
+            parts.append(f'<p class="ns-empty">{caption}: empty.</p>')
+            continue
+        rows = [
+            f"<tr><td><code>{escape(str(e['state']))}</code></td><td><code>{escape(str(e['original']))}</code></td>"
+            f"<td><code>{escape(str(e['reply']))}</code></td>"
+            f"<td>{escape(' '.join(str(f) for f in e['flags'])) or '-'}</td></tr>"
+            for e in entries
+        ]
+        parts.append(
+            f'<table class="ns-table ns-conntrack"><caption>{caption}</caption>'
+            "<thead><tr><th>state</th><th>way there (original)</th><th>way back (reply)</th><th>flags</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    return "".join(parts)
+
+
+def route_answer(scenario: Scenario, step: StepTrace, by: str, to: str) -> str:
+    """`ip route get` as the reader would type it in the host, and what iproute2 prints."""
+    from netsim.routing import route_get_text
+
+    if step.route is None:
+        return ""
+    text = f"$ ip route get {to}   # in {label(scenario, by)}\n{route_get_text(step.route)}"
+    return f'<pre class="ns-route"><code>{escape(text)}</code></pre>'

@@ -1,0 +1,175 @@
+"""The host as a router: routes, forwarding, TTL, a router's ICMP, netfilter's hooks, conntrack, NAT.
+
+Each test reads like the behaviour it protects; the kernel agrees with the same scenarios in the
+lab (diagrams/finding-the-way-out.yaml, tests/lab_scenarios/*).
+"""
+
+from __future__ import annotations
+
+import ast
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from netsim import routing
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+from netsim.trace import ip_header
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TWO_ROOMS = """
+bridges:
+  podman0: {host: laptop, address: 10.88.0.1/16, ports: {s2: {}, s3: {}}}
+  wifi0: {host: ap, ports: {w23: {}, w50: {}}}
+hosts:
+  laptop:
+    interfaces: {wlan0: {mac: '3c:22:fb:00:01:23', address: 192.168.1.23/24, plug: wifi0.w23}}
+    ip_forward: FORWARD
+    masquerade: MASQ
+  c2:
+    interfaces: {eth0: {mac: '0a:58:0a:58:00:02', address: 10.88.0.2/16, plug: podman0.s2}}
+    gateway: 10.88.0.1
+    tcp_syn_retries: 1
+  c3:
+    interfaces: {eth0: {mac: '0a:58:0a:58:00:03', address: 10.88.0.3/16, plug: podman0.s3}}
+    gateway: 10.88.0.1
+  server:
+    interfaces: {eth0: {mac: '52:54:00:00:01:50', address: 192.168.1.50/24, plug: wifi0.w50}}
+    listeners: ['0.0.0.0:9001']
+  ap: {}
+"""
+
+
+def scenario(steps: str, forward: bool = True, masq: str = "[{saddr: 10.88.0.0/16, oifname: wlan0}]"):
+    text = "title: t\n" + TWO_ROOMS.replace("FORWARD", str(forward).lower()).replace("MASQ", masq) + "steps:\n" + steps
+    return parse_scenario(text, "two-rooms.yaml")
+
+
+def test_the_longest_prefix_wins_whatever_the_order() -> None:
+    routes = [
+        routing.RouteEntry(ipaddress.IPv4Network("10.0.0.0/8"), "eth0", ipaddress.IPv4Address("10.9.0.1")),
+        routing.RouteEntry(ipaddress.IPv4Network("10.20.0.0/16"), "eth0", ipaddress.IPv4Address("10.9.0.2")),
+        routing.RouteEntry(ipaddress.IPv4Network("0.0.0.0/0"), "eth0", ipaddress.IPv4Address("10.9.0.3")),
+    ]
+    for order in (routes, routes[::-1]):
+        assert routing.lookup(ipaddress.IPv4Address("10.20.1.1"), set(), order).neighbour == "10.9.0.2"
+        assert routing.lookup(ipaddress.IPv4Address("10.30.1.1"), set(), order).neighbour == "10.9.0.1"
+        assert routing.lookup(ipaddress.IPv4Address("8.8.8.8"), set(), order).neighbour == "10.9.0.3"
+
+
+def test_a_host_that_does_not_forward_drops_without_a_word() -> None:
+    trace = run(scenario("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001'}}", forward=False))
+    step = trace.step("k")
+    assert step.outcome == "timeout"
+    assert {h.bridge for h in step.frames} == {"podman0"}  # nothing reached the Wi-Fi, no ICMP came back
+    assert not any(h.payload.__class__.__name__ == "Icmp" for h in step.frames)
+
+
+def test_a_router_takes_one_off_the_ttl_and_the_masquerade_rewrites_the_source() -> None:
+    step = run(scenario("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', sport: 40000}}")).step("k")
+    assert step.outcome == "connected"
+    syns = [ip_header(h.payload) for h in step.frames if h.what.endswith(" SYN")]
+    assert syns == [
+        {"src": "10.88.0.2", "dst": "192.168.1.50", "ttl": 64},
+        {"src": "192.168.1.23", "dst": "192.168.1.50", "ttl": 63},
+    ]
+    (entry,) = step.conntrack["laptop"]
+    assert entry["reply"] == "src=192.168.1.50 dst=192.168.1.23 sport=9001 dport=40000"
+    assert entry["state"] == "ESTABLISHED" and entry["flags"] == ["ASSURED"]
+
+
+def test_a_second_connection_on_the_same_port_gets_another_port() -> None:
+    steps = (
+        "  - {id: one, connect: {by: c2, to: '192.168.1.50:9001', sport: 40000}}\n"
+        "  - {id: two, connect: {by: c3, to: '192.168.1.50:9001', sport: 40000}}\n"
+    )
+    step = run(scenario(steps)).step("two")
+    assert step.outcome == "connected"
+    replies = sorted(e["reply"].rsplit("dport=", 1)[1] for e in step.conntrack["laptop"])
+    assert replies[0] != replies[1] and "40000" in replies
+
+
+def test_without_masquerade_the_reply_has_no_way_back() -> None:
+    step = run(scenario("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001'}}", masq="[]")).step("k")
+    assert step.outcome == "timeout"
+    assert not any(h.what.endswith("SYN-ACK") for h in step.frames)
+    assert step.conntrack == {}  # no NAT rule, no conntrack in the namespace
+
+
+def test_ttl_one_is_refused_by_the_first_router_with_time_exceeded() -> None:
+    step = run(scenario("  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', ttl: 1}}")).step("k")
+    assert step.outcome == "host-unreachable" and step.elapsed == 0
+    assert step.frames[-1].what == "ICMP 10.88.0.1 > 10.88.0.2 time exceeded"
+
+
+def test_no_route_at_the_router_is_network_unreachable_at_once() -> None:
+    step = run(scenario("  - {id: k, connect: {by: c2, to: '198.51.100.7:443'}}")).step("k")
+    assert step.outcome == "network-unreachable" and step.elapsed == 0
+    assert step.frames[-1].what == "ICMP 10.88.0.1 > 10.88.0.2 network unreachable"
+
+
+def test_a_reset_as_the_first_answer_leaves_no_ledger_entry() -> None:
+    step = run(scenario("  - {id: k, connect: {by: c2, to: '192.168.1.50:9002'}}")).step("k")
+    assert step.outcome == "refused"
+    assert step.conntrack == {"laptop": []}
+
+
+def test_route_get_answers_as_iproute2_does() -> None:
+    steps = (
+        "  - {id: near, route_get: {by: c2, to: 10.88.0.1}}\n"
+        "  - {id: far, route_get: {by: c2, to: 192.168.1.50}}\n"
+        "  - {id: none, route_get: {by: server, to: 10.88.0.2}}\n"
+        "  - {id: own, route_get: {by: c2, to: 10.88.0.2}}\n"
+    )
+    trace = run(scenario(steps))
+    text = {s.id: routing.route_get_text(s.route).splitlines()[0] for s in trace.steps}
+    assert text == {
+        "near": "10.88.0.1 dev eth0 src 10.88.0.2 uid 0 ",
+        "far": "192.168.1.50 via 10.88.0.1 dev eth0 src 10.88.0.2 uid 0 ",
+        "none": "RTNETLINK answers: Network is unreachable",
+        "own": "local 10.88.0.2 dev lo src 10.88.0.2 uid 0 ",
+    }
+
+
+@pytest.mark.parametrize(
+    ("steps", "masq", "message"),
+    [
+        ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/33}}", "[]", "'10.88.0.0/33' is not a network"),
+        ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/16, oifname: wlan9}}", "[]", "no interface 'wlan9'"),
+        (
+            "  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', ttl: 0}}",
+            "[]",
+            "0 is out of range; expected a whole number from 1 to 255",
+        ),
+        (
+            "  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', sport: 70000}}",
+            "[]",
+            "70000 is out of range; expected a whole number from 1 to 65535",
+        ),
+        ("  - {id: k, route_get: {by: c2}}", "[]", "to"),
+    ],
+)
+def test_bad_routing_input_is_named_with_file_and_line(steps: str, masq: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        scenario(steps, masq=masq)
+    assert str(caught.value).startswith("two-rooms.yaml:") and message in str(caught.value)
+
+
+PROTOCOLS = ("ipv4", "tcp", "forwarding", "netfilter", "conntrack", "routing")
+
+
+@pytest.mark.parametrize("module", PROTOCOLS)
+def test_protocol_modules_never_import_the_simulation(module: str) -> None:
+    # They see the simulation only through netsim.stack.Stack: the data flows one way.
+    tree = ast.parse((ROOT / "netsim" / f"{module}.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "netsim.simulation" not in imported
+    if module in ("tcp", "netfilter", "conntrack", "routing", "forwarding"):
+        assert "netsim.ipv4" not in imported and not any(
+            isinstance(n, ast.ImportFrom) and n.module == "netsim" and any(a.name == "ipv4" for a in n.names)
+            for n in ast.walk(tree)
+        )
