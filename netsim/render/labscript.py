@@ -129,6 +129,14 @@ while True:
     echo "listen $2:$3 -> $said"
   fi
 }}
+close_all() {{  # host: every listener of the host goes (a socket keeps a namespace alive)
+  local key
+  for key in "${{!LISTENER[@]}}"; do
+    [ "${{key%% *}}" = "$1" ] || continue
+    kill "${{LISTENER[$key]}}"; wait "${{LISTENER[$key]}}" 2>/dev/null || true
+    unset 'LISTENER[$key]'
+  done
+}}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
   unset 'LISTENER["$1 $2:$3"]'
