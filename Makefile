@@ -4,7 +4,11 @@ PYTHON ?= python3
 export NO_MKDOCS_2_WARNING := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
+BUILD_STAMP := $(VENV)/.installed-build
 STAMP  := $(VENV)/.installed
+# Every requirement is pinned with its hashes (requirements-*.txt, written by `make lock`): pip
+# installs nothing whose hash is not listed.
+PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes
 PORT   ?= 8000
 CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 # pytest-xdist workers. The lab and try-it tests sleep on kernel timers rather than compute, so
@@ -12,27 +16,44 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 WORKERS ?= 4
 XDIST   := -n $(WORKERS) --maxschedchunk=1
 
-.PHONY: serve build test lint format check lab bench audit clean mutants
+.PHONY: serve build test lint format check lab bench audit clean mutants lock
 
-$(STAMP): requirements.txt pyproject.toml
+# The build set: what `make build` and `make serve` need, and all a reader building the site installs.
+$(BUILD_STAMP): requirements-build.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; found " + sys.version.split()[0] + ". Set PYTHON=/path/to/python3.11")'
-	@echo "==> creating $(VENV) and installing pinned dependencies (first run only)"
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
-	@touch $(STAMP)
+	@echo "==> installing the site's build dependencies into $(VENV), pinned with hashes (first run only)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements-build.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+# The test set on top: pytest, Playwright, ruff, scapy and what they pull in.
+$(STAMP): $(BUILD_STAMP) requirements.txt requirements-test.txt
+	@echo "==> installing the test dependencies into $(VENV), pinned with hashes (first run only)"
+	$(PIP) -r requirements.txt
+	@touch $@
+
+## lock: re-pin requirements-*.txt with hashes from the requirements-*.in files (after editing one)
+LOCK_VENV := build/lock-venv
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
+	@for set in build test mutants; do \
+	  echo "==> requirements-$$set.txt"; \
+	  $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
+	    --no-emit-find-links -o requirements-$$set.txt requirements-$$set.in || exit 1; \
+	done
 
 # Scenario files name this schema in their first line, for YAML editors; written from netsim's model.
 SCHEMA := diagrams/scenario.schema.json
-$(SCHEMA): $(STAMP) $(wildcard netsim/*.py)
+$(SCHEMA): $(BUILD_STAMP) $(wildcard netsim/*.py)
 	$(BIN)/python -m netsim schema > $@.tmp && mv $@.tmp $@
 
 ## serve: build the site and serve it with live reload on http://127.0.0.1:$(PORT) (make serve PORT=8001)
-serve: $(STAMP) $(SCHEMA)
+serve: $(BUILD_STAMP) $(SCHEMA)
 	$(BIN)/python serve.py --livereload -a 127.0.0.1:$(PORT)
 
 ## build: the strict build; a failing claim or a bad scenario fails it
-build: $(STAMP) $(SCHEMA)
+build: $(BUILD_STAMP) $(SCHEMA)
 	$(BIN)/mkdocs build --strict
 
 ## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
@@ -74,10 +95,11 @@ audit: $(STAMP)
 
 ## mutants: mutation testing with mutmut (pinned, own venv) against the fast tests; slow, per module
 MUTANTS_VENV := .venv-mutants
-$(MUTANTS_VENV)/.installed: requirements.txt requirements-mutants.txt
+$(MUTANTS_VENV)/.installed: requirements.txt requirements-build.txt requirements-test.txt requirements-mutants.txt
 	@echo "==> creating $(MUTANTS_VENV) with mutmut (first run only)"
 	$(PYTHON) -m venv $(MUTANTS_VENV)
-	$(MUTANTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-mutants.txt
+	$(MUTANTS_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements.txt -r requirements-mutants.txt
 	@touch $@
 
 mutants: $(MUTANTS_VENV)/.installed

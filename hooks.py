@@ -310,7 +310,29 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         aside = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
     for marker, inner in (aside or {}).items():
         output = output.replace(marker, inner, 1)
+    for mark, error in (getattr(page, "netsim_marks", None) or {}).items():
+        output = _place(output, mark, error)
     return _with_policy(output, config)
+
+
+def _place(output: str, mark: str, error: tuple[str, str] | None) -> str:
+    """An error where its macro was called: a red box in text (a code span too), plain escaped
+    text inside a tag (an attribute), nothing for a mark no error claimed."""
+    parts = output.split(mark)
+    placed = parts[0]
+    for part in parts[1:]:
+        if error is None:
+            placed += part
+            continue
+        kind, message = error
+        if placed.rfind("<") > placed.rfind(">"):  # inside a tag: an attribute's value
+            placed += escape(f"✗ {kind}: {message}", quote=True) + part
+        else:
+            placed += (
+                f'<span class="ns-error" role="alert"><strong>✗ {escape(kind)}.</strong> {escape(message)}</span>'
+                + part
+            )
+    return placed
 
 
 def on_post_template(output: str, template_name: str, config: Any) -> str:
@@ -362,7 +384,9 @@ def _write_feed(config: Any, site: Path) -> None:
     items = []
     for p in reversed(POSTS):
         link = base + p["src"].replace(".md", ".html")
-        when = p["date"] if isinstance(p["date"], date) else date.fromisoformat(str(p["date"]))
+        if not isinstance(p["date"], date):
+            continue  # reported by series_errors, with its line; the feed never guesses a date
+        when = p["date"]
         stamp = format_datetime(datetime.combine(when, time(12), tzinfo=UTC))
         items.append(
             f"<item><title>{escape(p['title'])}</title><link>{escape(link)}</link>"

@@ -7,11 +7,11 @@ the simulator show on the next reload without restarting the server.
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
-
-from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
@@ -26,6 +26,7 @@ from netsim.pages.macros import Page  # noqa: E402
 from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
 
 _state: dict[str, Any] = {}
+log = logging.getLogger("mkdocs.plugins.netsim")
 
 
 def define_env(env: Any) -> None:
@@ -53,9 +54,16 @@ def on_pre_page_macros(env: Any) -> None:
             line = next((n for n, text in enumerate(source.splitlines(), 1) if text.startswith("title:")), 1)
             postguard.check(env.page.title, file, line - 1, Page.MACROS, env.env)
     except postguard.PostError as exc:
-        raise PluginError(str(exc)) from None
+        # Nothing of this template is rendered: the page becomes one box saying why (make serve
+        # shows it where the writer looks), and the warning fails a strict build.
+        log.warning(f"{exc.kind}: {exc}")
+        env.markdown = f'!!! failure "{exc.kind}"\n    {escape.markdown(exc)}\n'
+        env.page.title = re.sub(r"[{}%#]", "", env.page.title or "")  # mkdocs-macros renders a title too
+        _state["page"] = None
+        return
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
+    env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
 
 
 def on_post_build(env: Any) -> None:
@@ -68,7 +76,5 @@ def on_post_build(env: Any) -> None:
 
 def on_post_page_macros(env: Any) -> None:
     page = _state["page"]
-    if page is not None and page.finish():
-        env.markdown += '\n\n!!! failure "This page makes claims the simulation does not support"\n' + "".join(
-            f"    - <code>{escape.markdown(e)}</code>\n" for e in page.errors
-        )
+    if page is not None:
+        page.finish()  # a step shown with no claim: its box goes where the figure is

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 class NetsimError(Exception):
     """Base class of every error netsim reports to a person."""
 
+    kind = "Error"  # what a person reads first, in the log and on the page's red box
+
 
 # --- A scenario file that cannot be used -------------------------------------------------
 
@@ -16,6 +18,7 @@ class NetsimError(Exception):
 class ScenarioError(NetsimError):
     """A scenario file is malformed: names the file, line, field, what was found and expected."""
 
+    kind = "Scenario error"
     file: str
     line: int
     field: str
@@ -33,6 +36,7 @@ class ScenarioError(NetsimError):
 class ClaimError(NetsimError):
     """A claim in a page disagrees with the trace (or cannot be checked at all)."""
 
+    kind = "Claim is false"
     file: str
     line: int
     claim: str
@@ -46,6 +50,7 @@ class ClaimError(NetsimError):
 class FigureError(NetsimError):
     """A figure (diagram, caption or tables) depicts what the step's trace did not do."""
 
+    kind = "Figure is false"
     file: str
     line: int
     figure: str  # the diagram's file in the built site, figures/NAME.svg
@@ -54,6 +59,49 @@ class FigureError(NetsimError):
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: figure {self.figure} of {self.step}: {self.message}"
+
+
+@dataclass
+class UnclaimedStep(NetsimError):
+    """A page shows a step (figure or stepper) but no claim checks what happened in it."""
+
+    kind = "Claim is missing"
+    file: str
+    line: int
+    step: str  # scenario/step
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.step}: this step is shown but no claim checks its outcome"
+
+
+# --- A macro call a page got wrong -------------------------------------------------------
+
+
+@dataclass
+class UnknownName(NetsimError):
+    """A macro was given a host, step, interface or scenario the scenario does not have."""
+
+    kind = "Unknown name"
+    file: str
+    line: int
+    what: str  # e.g. "mac('bob'): no host 'bob'"
+    known: list[str]
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.what}; expected one of: {', '.join(self.known)}"
+
+
+@dataclass
+class MacroError(NetsimError):
+    """A macro call that cannot run as written: wrong arguments, or a template that does not parse."""
+
+    kind = "Macro error"
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
 
 
 # --- A lab that could not run on the real kernel -----------------------------------------

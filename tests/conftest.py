@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from functools import cache
 from pathlib import Path
@@ -56,6 +58,18 @@ def room(steps: str, *, ageing: int = 300, p1: str = "", listeners: str = "") ->
 
 def simulate(steps: str, **kwargs: object) -> Trace:
     return run(room(steps, **kwargs))  # type: ignore[arg-type]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests never read or write the developer's figure cache (~/.cache/the-bottom-six): some
+    plant faults in the simulator or the renderers on purpose, and a figure drawn then must never
+    be served to a build later. One cache per run, set before any test module reads os.environ;
+    xdist's workers inherit it from the process that starts them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    run_cache = Path(tempfile.mkdtemp(prefix="netsim-test-figures-"))
+    config.add_cleanup(lambda: shutil.rmtree(run_cache, ignore_errors=True))
+    os.environ["NETSIM_CACHE_DIR"] = str(run_cache)
 
 
 @cache

@@ -33,6 +33,7 @@ def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: st
     if UNDER_MUTMUT:  # make mutants plants its own faults in its own copy
         pytest.skip("make mutants: the source is mutmut's rewritten copy")
     assert source.count(old) == 1, f"{old!r} is not once in {module.__name__}"
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # a faulty renderer's figures never reach the shared cache
     changed: dict[str, object] = {"__name__": module.__name__}
     exec(compile(source.replace(old, new), module.__file__ or "", "exec"), changed)  # noqa: S102
     for name, value in changed.items():
@@ -203,7 +204,7 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
         shutil.copy2(req, root / req.name)
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     result = subprocess.run(
-        ["make", "-o", ".venv/.installed", "build"],
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "build"],
         cwd=root,
         capture_output=True,
         text=True,

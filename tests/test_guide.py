@@ -176,7 +176,10 @@ def test_every_scenario_file_carries_the_schema_association_and_make_writes_the_
     shutil.copy2(ROOT / "Makefile", root / "Makefile")
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     made = subprocess.run(
-        ["make", "-o", ".venv/.installed", "diagrams/scenario.schema.json"], cwd=root, capture_output=True, text=True
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "diagrams/scenario.schema.json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert made.returncode == 0, made.stderr
     assert json.loads((root / "diagrams" / "scenario.schema.json").read_text()) == scenario_schema()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
@@ -82,6 +83,13 @@ def test_a_post_that_tries_to_run_code_fails_the_build_and_runs_nothing(tmp_path
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not mark.exists()
+    # What make serve shows (a build that is not strict): the page is one box saying why, and
+    # nothing of the template ran.
+    lenient = _build(root, tmp_path / "lenient", strict=False)
+    assert lenient.returncode == 0, lenient.stderr
+    page = (tmp_path / "lenient" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert "Macro error" in page and "cycler" in html.unescape(page)
+    assert not mark.exists()
 
 
 def test_a_title_with_jinja_is_checked_too(tmp_path: Path) -> None:
@@ -92,11 +100,15 @@ def test_a_title_with_jinja_is_checked_too(tmp_path: Path) -> None:
     result = _build(root, tmp_path / "site")
     assert result.returncode != 0
     assert "docs/posts/extra.md:2: attribute access 'config.extra' is not allowed" in result.stderr, result.stderr
+    lenient = _build(root, tmp_path / "lenient", strict=False)
+    assert lenient.returncode == 0, lenient.stderr
+    page = (tmp_path / "lenient" / "posts" / "extra.html").read_text(encoding="utf-8")
+    assert "Macro error" in page and "<title>{{ config.extra }}" in page  # shown as written, never rendered
 
 
-def _build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+def _build(root: Path, site: Path, strict: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-d", str(site)],
+        [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-d", str(site)],
         cwd=root,
         capture_output=True,
         text=True,

@@ -159,7 +159,12 @@ def make_build(root: Path) -> subprocess.CompletedProcess[str]:
     (root / ".venv").symlink_to((ROOT / ".venv").resolve())
     # -o: the venv is already installed; never let the test reinstall a shared one.
     return subprocess.run(
-        ["make", "-o", ".venv/.installed", "build"], cwd=root, capture_output=True, text=True, env=ENV, check=False
+        ["make", "-o", ".venv/.installed", "-o", ".venv/.installed-build", "build"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=False,
     )
 
 

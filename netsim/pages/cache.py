@@ -5,7 +5,9 @@ Graphviz version, so an edit to any of them renders afresh and nothing stale is 
 
 The cache lives outside the checkout (in the user's cache folder): every key can be computed
 from files in a pull request, so a cache folder inside the checkout could arrive pre-filled with
-figures that were never rendered, or escaped, here.
+figures that were never rendered, or escaped, here. Each checkout has a folder of its own there,
+as it had inside the checkout: a test that renders with a fault patched into memory (the source
+on disk, and so the key, unchanged) cannot leave its figure for another checkout.
 """
 
 from __future__ import annotations
@@ -40,15 +42,16 @@ def code_salt() -> str:
     return digest.hexdigest()
 
 
-def default_dir() -> Path:
-    """$XDG_CACHE_HOME/the-bottom-six/figures, else ~/.cache/the-bottom-six/figures."""
+def default_dir(root: Path) -> Path:
+    """$XDG_CACHE_HOME (else ~/.cache)/the-bottom-six/figures/<a hash of the checkout's path>."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "the-bottom-six" / "figures"
+    checkout = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return Path(base) / "the-bottom-six" / "figures" / checkout
 
 
 class FigureCache:
-    def __init__(self) -> None:
-        setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir()))
+    def __init__(self, root: Path) -> None:
+        setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir(root)))
         self.dir = Path(setting) if setting != "off" else None
         self.salt = code_salt() if self.dir else ""
         self.hits = self.misses = 0

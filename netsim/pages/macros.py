@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,15 @@ import jinja2
 import yaml
 
 from netsim import claims
-from netsim.errors import ClaimError, FigureError, NetsimError, ScenarioError
+from netsim.errors import (
+    ClaimError,
+    FigureError,
+    MacroError,
+    NetsimError,
+    ScenarioError,
+    UnclaimedStep,
+    UnknownName,
+)
 from netsim.pages import postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, tables, ticks
@@ -28,6 +37,7 @@ from netsim.trace import StepTrace, Trace
 
 log = logging.getLogger("mkdocs.plugins.netsim")
 CLAIM_CALL = re.compile(r"\{\{-?\s*claim\(")
+MACRO_CALL = re.compile(r"\{\{-?\s*(\w+)\(")
 ERRNO_TEXT = {
     "refused": "connection refused",
     "host-unreachable": "no route to host",
@@ -63,6 +73,19 @@ class Page:
         self._shown: dict[str, int] = {}  # "scenario/step" -> line of the figure
         self._claimed: set[str] = set()
         self._claim_lines = [source.count("\n", 0, m.start()) + 1 for m in CLAIM_CALL.finditer(source)]
+        # Where each macro call is, in the whole file (front matter included), in the order Jinja
+        # makes them: a post calls macros only with literal arguments (postguard), never in loops.
+        self._call_lines: dict[str, list[int]] = {}
+        for m in MACRO_CALL.finditer(source):
+            self._call_lines.setdefault(m.group(1), []).append(source.count("\n", 0, m.start()) + 1)
+        self._calls: dict[str, int] = {}
+        self._line = 0  # the line of the macro call running now
+        # Each error is a mark in the page (letters and digits only: safe in prose, code spans and
+        # attributes alike), replaced in the finished HTML by hooks.on_post_page with a red box, or
+        # with plain text inside a tag. A mark with None becomes nothing (a claim that was there).
+        self.marks: dict[str, tuple[str, str] | None] = {}
+        self._pending: dict[str, list[str]] = {}  # "scenario/step" -> marks for a missing claim
+        self._seen: set[str] = set()
 
     # --- looking things up --------------------------------------------------------------
 
@@ -70,20 +93,54 @@ class Page:
         name, _, step = ref.rpartition("/")
         name = name or self.default
         if not name:
-            raise ScenarioError(self.file, 0, "", f"{ref!r} names no scenario; set 'scenario:' in the front matter")
+            raise MacroError(self.file, self._line, f"{ref!r} names no scenario; set 'scenario:' in the front matter")
+        if not self.book.path(name).exists():
+            known = sorted(p.stem for p in self.book.path(name).parent.glob("*.yaml"))
+            # From the front matter: one cause, at its line, however many macros ask.
+            line = self._line_of("\nscenario:") + 1 if name == self.default else self._line
+            raise UnknownName(self.file, line, f"no scenario {name!r} (diagrams/{name}.yaml)", known)
         scenario, trace = self.book.get(name)
         return scenario, trace, step
 
     def _scenario(self, name: str | None = None) -> Scenario:
         return self._resolve(f"{name or ''}/x" if name else "x")[0]
 
-    def _fail(self, error: NetsimError) -> str:
+    def _fail(self, error: NetsimError, mark: str | None = None) -> str:
+        """Report an error once per cause: one log line per build, one box in the page, here."""
+        message = str(error)
+        if message in self._seen:
+            return ""
+        self._seen.add(message)
         self.errors.append(error)
-        log.warning(str(error))
-        return (
-            '<span class="ns-error" role="alert"><strong>✗ Not true in the simulation.</strong> '
-            f"{escape.markdown(error)}</span>"
-        )
+        if message not in self.book.logged:
+            self.book.logged.add(message)
+            log.warning(f"{error.kind}: {message}")
+        mark = mark or self._mark()
+        self.marks[mark] = (error.kind, message)
+        return mark
+
+    def _mark(self) -> str:
+        mark = f"nsmark{zlib.crc32(self.file.encode())}x{len(self.marks)}x"  # the same on every build
+        self.marks[mark] = None
+        return mark
+
+    def _unknown(self, macro: str, args: tuple[Any, ...], kwargs: dict[str, Any], exc: KeyError) -> NetsimError:
+        """A KeyError from a lookup, as an Unknown name error listing the names there are."""
+        text = str(exc.args[0]) if exc.args else ""
+        if text.startswith("no step "):  # Trace.step: "no step 'x' in scenario s; expected one of: ..."
+            what, _, known = text.partition("; expected one of: ")
+            return UnknownName(self.file, self._line, f"{macro}(): {what}", known.split(", "))
+        try:
+            scenario = self._scenario(kwargs.get("scenario"))
+        except NetsimError:
+            return MacroError(self.file, self._line, f"{macro}(): unknown name {text!r}")
+        if text not in scenario.hosts:
+            return UnknownName(
+                self.file, self._line, f"{macro}(): no host {text!r} in {scenario.name}", sorted(scenario.hosts)
+            )
+        host = scenario.hosts[text]
+        devs = sorted(host.interfaces)
+        return UnknownName(self.file, self._line, f"{macro}(): {text!r} has no such interface", devs)
 
     # --- macros: claims -----------------------------------------------------------------
 
@@ -96,10 +153,11 @@ class Page:
         try:
             scenario, trace, step = self._resolve(ref)
             failures = claims.check(scenario, trace, step, dict(facts))
-        except ScenarioError as exc:
+        except NetsimError as exc:
             return self._fail(exc)
         except KeyError as exc:
-            failures = [str(exc.args[0])]
+            self._line = line
+            return self._fail(self._unknown("claim", (ref,), facts, exc))
         self._claimed.add(f"{scenario.name}/{step}")
         if failures:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
@@ -115,14 +173,21 @@ class Page:
         try:
             scenario, trace, step_id = self._resolve(ref)
             step = trace.step(step_id)
-        except ScenarioError as exc:
+        except NetsimError as exc:
             return self._fail(exc)
         except KeyError as exc:
-            return self._fail(ScenarioError(self.file, 0, "", str(exc.args[0])))
+            return self._fail(self._unknown("figure", (ref,), {}, exc))
         key = f"{scenario.name}/{step.id}"
-        self._shown.setdefault(key, self._line_of(f'"{step.id}"'))
+        self._shown.setdefault(key, self._line or self._line_of(f'"{step.id}"'))
         index = trace.steps.index(step) + 1
-        return self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
+        figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
+        return figure + self._claim_mark(key)
+
+    def _claim_mark(self, key: str) -> str:
+        """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
+        mark = self._mark()
+        self._pending.setdefault(key, []).append(mark)
+        return mark
 
     def _step_figure(
         self,
@@ -149,8 +214,10 @@ class Page:
             parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
+        before = set(self.marks)
         self._check_figure(scenario, trace, step, figure, neigh)
-        return self._set_aside(figure.replace(FIGURE_ROOT, self._root()))
+        problems = "".join(m for m in self.marks if m not in before)  # boxes right below the figure
+        return self._set_aside(figure.replace(FIGURE_ROOT, self._root())) + problems
 
     def _check_figure(
         self, scenario: Scenario, trace: Trace, step: StepTrace, figure: str, neigh: bool | None = None
@@ -248,7 +315,8 @@ class Page:
         _, trace = self.book.get(s.name)
         capture = self._root() + f"captures/{escape.url(s.name + '.pcap')}"
         for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
-            self._shown.setdefault(f"{s.name}/{step.id}", self._line_of("stepper("))
+            self._shown.setdefault(f"{s.name}/{step.id}", self._line or self._line_of("stepper("))
+        missing = "".join(self._claim_mark(f"{s.name}/{step.id}") for step in trace.steps)
         figures = [
             self._step_figure(s, trace, step, f"{s.name}-step-{n}", extra_class="ns-step", show_bytes=True)
             for n, step in enumerate(trace.steps, 1)
@@ -260,16 +328,19 @@ class Page:
             '<button type="button" class="md-button ns-next" aria-label="Next step">Next ▶</button>'
             "</div>"
         )
-        return "\n".join(
-            [
-                f'<div class="ns-stepper" data-scenario="{escape.html(s.name)}" tabindex="0" role="group" '
-                f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys">',
-                controls,
-                *figures,
-                f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
-                f'<a href="{capture}" download>{escape.html(s.name)}.pcap</a> (open it in Wireshark).</p>',
-                "</div>",
-            ]
+        return (
+            "\n".join(
+                [
+                    f'<div class="ns-stepper" data-scenario="{escape.html(s.name)}" tabindex="0" role="group" '
+                    f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys">',
+                    controls,
+                    *figures,
+                    f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
+                    f'<a href="{capture}" download>{escape.html(s.name)}.pcap</a> (open it in Wireshark).</p>',
+                    "</div>",
+                ]
+            )
+            + missing
         )
 
     def _drawing(self, wide: str, narrow: str, alt: str) -> str:
@@ -322,7 +393,9 @@ class Page:
         _s, trace, step_id = self._resolve(f"{scenario}/{at}" if scenario else at)
         link = trace.step(step_id).links.get(host, {}).get(dev or "eth0")
         if link is None:
-            raise ScenarioError(self.file, 0, "", f"{host} has no interface {dev or 'eth0'} at step {step_id}")
+            devs = sorted(trace.step(step_id).links.get(host, {}))
+            what = f"mac(): {host} has no interface {dev or 'eth0'} at {step_id}"
+            raise UnknownName(self.file, self._line, what, devs)
         return _mac(link["mac"])
 
     def ip(self, host: str, scenario: str | None = None) -> str:
@@ -332,7 +405,7 @@ class Page:
         s = self._scenario(scenario)
         found = s.port_of(host)
         if found is None:
-            raise ScenarioError(s.file, 0, "", f"{host} is not plugged into a bridge")
+            raise MacroError(self.file, self._line, f"seat({host!r}): {host} is not plugged into a bridge")
         return escape.markdown(port_label(s, *found))
 
     def step_link(self, ref: str, text: str | None = None) -> str:
@@ -346,7 +419,7 @@ class Page:
         step = trace.step(step_id)
         target = scenario.step(step_id).connect
         if target is None or step.outcome not in ERRNO_TEXT:
-            raise ScenarioError(scenario.file, 0, "", f"step {step_id} is not a failed connect")
+            raise MacroError(self.file, self._line, f"connect_error(): step {step_id} is not a failed connect")
         port = target.to.rsplit(":", 1)[1]
         line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
         try:
@@ -359,8 +432,9 @@ class Page:
     def finish(self) -> list[NetsimError]:
         """Every figure shown must have at least one claim about its step."""
         for key, line in self._shown.items():
+            marks = self._pending.get(key) or [self._mark()]
             if key not in self._claimed:
-                self._fail(ClaimError(self.file, line, key, "this step is shown but no claim checks its outcome"))
+                self._fail(UnclaimedStep(self.file, line, key), mark=marks[0])
         return self.errors
 
     def _line_of(self, needle: str) -> int:
@@ -406,7 +480,7 @@ class Page:
         scenario, _trace, step_id = self._resolve(ref)
         lines = commands(scenario, scenario.step(step_id))
         if not lines:
-            raise ScenarioError(scenario.file, 0, "", f"step {step_id} runs no ip or bridge command")
+            raise MacroError(self.file, self._line, f"command(): step {step_id} runs no ip or bridge command")
         return self._set_aside(escape.code("\n".join(lines) + "\n", "sh"))
 
     # --- macros: reference tables for contributors -------------------------------------------
@@ -432,13 +506,21 @@ class Page:
         return {name: self._guarded(getattr(self, name)) for name in self.MACROS}
 
     def _guarded(self, fn: Callable[..., str]) -> Callable[..., str]:
+        name = fn.__name__
+
         def macro(*args: Any, **kwargs: Any) -> str:
+            count = self._calls.get(name, 0)
+            self._calls[name] = count + 1
+            lines = self._call_lines.get(name, [])
+            self._line = lines[count] if count < len(lines) else 0
             try:
                 return fn(*args, **kwargs)
             except NetsimError as exc:
                 return self._fail(exc)
             except KeyError as exc:
-                return self._fail(ScenarioError(self.file, 0, "", f"{fn.__name__}{args}: unknown name {exc}"))
+                return self._fail(self._unknown(name, args, kwargs, exc))
+            except (TypeError, ValueError) as exc:  # wrong arguments: the call as written cannot run
+                return self._fail(MacroError(self.file, self._line, f"{name}(): {exc}"))
 
         return macro
 

@@ -25,6 +25,8 @@ LITERALS = (nodes.Const, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair, nodes.
 class PostError(NetsimError):
     """A post's template does more than call the site's macros."""
 
+    kind = "Macro error"
+
     file: str
     line: int
     found: str
