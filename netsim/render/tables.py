@@ -67,14 +67,14 @@ def conntrack_table(scenario: Scenario, step: StepTrace) -> str:
             parts.append(f'<p class="ns-empty">{caption}: empty.</p>')
             continue
         rows = [
-            f"<tr><td>{escape(str(e['state']))}</td><td>{escape(tuple_words(str(e['original'])))}</td>"
-            f"<td>{escape(tuple_words(str(e['reply'])))}</td>"
-            f"<td>{escape(' '.join(str(f) for f in e['flags'])) or '-'}</td></tr>"
+            f"<tr><td>{escape(' '.join([str(e['state']), *(str(f) for f in e['flags'])]))}</td>"
+            f"<td>{escape(tuple_words(str(e['original'])))}</td>"
+            f"<td>{escape(tuple_words(str(e['reply'])))}</td></tr>"
             for e in entries
         ]
         parts.append(
             f"<table><caption>{caption}</caption>"
-            "<thead><tr><th>state</th><th>way there (original)</th><th>way back (reply)</th><th>flags</th></tr>"
+            "<thead><tr><th>state, flags</th><th>way there (original)</th><th>way back (reply)</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)
