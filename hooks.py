@@ -268,7 +268,13 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
     return env
 
 
+SEARCH_BOOST = {"posts/": 3.0, "contributing.md": 0.05}  # a reader searching 'ARP' wants a post, not the guide
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    for prefix, boost in SEARCH_BOOST.items():  # read by the theme's search index (its `boost`)
+        if page.file.src_path.startswith(prefix):
+            page.meta.setdefault("search", {}).setdefault("boost", boost)
     dump = os.environ.get("NETSIM_DUMP_MARKDOWN")
     if dump:  # benchmarks/run.py: the pages as they are once every macro has run
         target = Path(dump) / page.file.src_path

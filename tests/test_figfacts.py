@@ -279,12 +279,8 @@ def test_a_router_drawn_forwarding_when_it_does_not_fails(monkeypatch: pytest.Mo
 
 
 def test_a_ledger_row_with_its_directions_swapped_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(
-        monkeypatch,
-        tables,
-        "<td><code>{escape(str(e['reply']))}</code></td>",
-        "<td><code>{escape(str(e['original']))}</code></td>",
-    )
+    reply, original = "tuple_words(str(e['reply']))", "tuple_words(str(e['original']))"
+    plant(monkeypatch, tables, f"<td>{{escape({reply})}}</td>", f"<td>{{escape({original})}}</td>")
     errors = figure_errors(POST_FOUR, monkeypatch)
     assert any("the conntrack table of laptop shows" in str(e) for e in errors)
 

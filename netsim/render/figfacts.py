@@ -334,12 +334,13 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
     for host, entries in step.conntrack.items():
         at = body.find("Connection tracking table of ")
         rows = re.findall(
-            r"<tr><td><code>([^<]*)</code></td><td><code>([^<]*)</code></td><td><code>([^<]*)</code></td>"
-            r"<td>([^<]*)</td></tr>",
+            r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
             body[at : body.find("</table>", at)] if at >= 0 else "",
         )
-        shown = sorted((s, o, r, "" if f == "-" else f) for s, o, r, f in rows)
-        want_rows = sorted((str(e["state"]), e["original"], e["reply"], " ".join(e["flags"])) for e in entries)
+        shown = sorted((s, html.unescape(o), html.unescape(r)) for s, o, r in rows)
+        want_rows = sorted(
+            (" ".join([str(e["state"]), *e["flags"]]), _ends(e["original"]), _ends(e["reply"])) for e in entries
+        )
         if at >= 0 and shown != want_rows:
             problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")
     route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)
@@ -369,6 +370,12 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         if shown != want:
             problems.append(f"ARP tables show {shown}; the trace has {want}")
     return problems
+
+
+def _ends(conntrack_tuple: str) -> str:
+    """The trace's 'src=A dst=B sport=P dport=Q' as a reader reads it in the table: 'A:P > B:Q'."""
+    t = dict(kv.split("=", 1) for kv in conntrack_tuple.split())
+    return f"{t['src']}:{t['sport']} > {t['dst']}:{t['dport']}"
 
 
 def check(

@@ -7,6 +7,7 @@ style and label as well as colour, so the diagram keeps its meaning in greyscale
 
 from __future__ import annotations
 
+import html
 import re
 import textwrap
 
@@ -397,7 +398,34 @@ def _svg(g: pgv.AGraph) -> str:
     svg = svg.replace("<svg ", f'<svg font-family="{palette.FONT_STACK}" ', 1)
     svg = palette.classes(svg)  # colours become classes: the page paints them in the reader's scheme
     # Round geometry only: the numbers inside attributes, never the text a reader sees.
-    return _GEOMETRY.sub(lambda m: m.group(1) + _NUMBER.sub(_whole, m.group(2)) + '"', svg)
+    return _fit_words(_GEOMETRY.sub(lambda m: m.group(1) + _NUMBER.sub(_whole, m.group(2)) + '"', svg))
+
+
+_TEXT = re.compile(r'<text [^>]*?text-anchor="(\w+)" x="(-?\d+)" y="(-?\d+)" font-size="([\d.]+)">([^<]*)</text>')
+_BOX = re.compile(r'width="(\d+)pt" height="(\d+)pt"\s+viewBox="0 0 (\d+) (\d+)"')
+_SHIFT = re.compile(r"translate\((-?\d+) (-?\d+)\)")
+
+
+def _fit_words(svg: str) -> str:
+    """Grow the drawing to hold every word. Graphviz can place the label of a line that does not
+    shape the layout (constraint=false) past the drawing's edge, where the browser would clip it."""
+    box, shift = _BOX.search(svg), _SHIFT.search(svg)
+    if box is None or shift is None:
+        return svg
+    width, height = int(box.group(3)), int(box.group(4))
+    dx, dy = int(shift.group(1)), int(shift.group(2))
+    left, top, right, bottom = 0.0, 0.0, float(width), float(height)
+    for anchor, x, y, size, text in _TEXT.findall(svg):
+        half = 0.3 * float(size) * len(html.unescape(text))  # Helvetica's letters average ~0.55 em
+        mid = int(x) + dx + {"start": half, "end": -half}.get(anchor, 0.0)
+        base = int(y) + dy
+        left, right = min(left, mid - half - 2), max(right, mid + half + 2)
+        top, bottom = min(top, base - float(size) - 2), max(bottom, base + 4)
+    if (left, top, right, bottom) == (0.0, 0.0, width, height):
+        return svg
+    x0, y0 = int(left // 1), int(top // 1)
+    w, h = int(-(-right // 1)) - x0, int(-(-bottom // 1)) - y0
+    return _BOX.sub(f'width="{w}pt" height="{h}pt"\n viewBox="{x0} {y0} {w} {h}"', svg, count=1)
 
 
 def _marked(match: re.Match[str]) -> str:

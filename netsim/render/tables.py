@@ -63,17 +63,23 @@ def conntrack_table(scenario: Scenario, step: StepTrace) -> str:
             parts.append(f'<p class="ns-empty">{caption}: empty.</p>')
             continue
         rows = [
-            f"<tr><td><code>{escape(str(e['state']))}</code></td><td><code>{escape(str(e['original']))}</code></td>"
-            f"<td><code>{escape(str(e['reply']))}</code></td>"
-            f"<td>{escape(' '.join(str(f) for f in e['flags'])) or '-'}</td></tr>"
+            f"<tr><td>{escape(' '.join([str(e['state']), *(str(f) for f in e['flags'])]))}</td>"
+            f"<td>{escape(tuple_words(str(e['original'])))}</td>"
+            f"<td>{escape(tuple_words(str(e['reply'])))}</td></tr>"
             for e in entries
         ]
         parts.append(
-            f'<table class="ns-table ns-conntrack"><caption>{caption}</caption>'
-            "<thead><tr><th>state</th><th>way there (original)</th><th>way back (reply)</th><th>flags</th></tr>"
+            f"<table><caption>{caption}</caption>"
+            "<thead><tr><th>state, flags</th><th>way there (original)</th><th>way back (reply)</th></tr>"
             f"</thead><tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)
+
+
+def tuple_words(text: str) -> str:
+    """'src=A dst=B sport=P dport=Q' as 'A:P > B:Q' (it wraps on a phone)."""
+    t = dict(kv.split("=", 1) for kv in text.split())
+    return f"{t['src']}:{t['sport']} > {t['dst']}:{t['dport']}"
 
 
 def route_answer(scenario: Scenario, step: StepTrace, by: str, to: str) -> str:
