@@ -86,6 +86,14 @@ class Bridge:
         self.fdb.add_local(mac, name)  # br_if.c: a port's own MAC becomes a local entry
         self._eligible.clear()
 
+    def remove_port(self, name: str) -> None:
+        """br_del_if() -> del_nbp(): br_fdb_delete_by_port(br, p, 0, 1) forgets everything on the
+        port, its own MAC included, and the port leaves port_list."""
+        del self.ports[name]
+        for mac in [mac for mac, e in self.fdb.entries.items() if e.port == name]:
+            del self.fdb.entries[mac]
+        self._eligible.clear()
+
     def set_port_flags(self, port: str, **changes: bool) -> None:
         """`bridge link set dev PORT flood off ...`."""
         for key, value in changes.items():

@@ -32,7 +32,7 @@ from netsim.addresses import BROADCAST, derived_mac, normalise_mac
 from netsim.scenario import Port, Scenario, Step
 
 # Shell functions of the try-it script that the lab performs in Python.
-HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "route_get")
+HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "close_all", "route_get")
 # Shell functions and commands the script runs only to show the reader a table.
 SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
@@ -121,6 +121,9 @@ def netns(s: Scenario, host: str) -> list[Op]:
     out = [
         run("ip", "netns", "add", ns(host), note=f"{host}: a network namespace of its own"),
         sysctl(host, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", note="no IPv6"),
+        # The kernel's own default, whatever the machine set (systemd sets 1): deleting a primary
+        # address deletes its secondaries too (__inet_del_ifa(), net/ipv4/devinet.c).
+        sysctl(host, "net.ipv4.conf.all.promote_secondaries=0", "net.ipv4.conf.default.promote_secondaries=0"),
     ]
     if h.tcp_syn_retries != SYN_RETRIES_DEFAULT:
         out.append(sysctl(host, f"net.ipv4.tcp_syn_retries={h.tcp_syn_retries}"))
@@ -325,15 +328,24 @@ def _show_fdb(s: Scenario) -> list[Op]:
 
 def present(s: Scenario, step: Step) -> list[str]:
     """The hosts whose namespace exists once `step` has run."""
-    made = s.__dict__.get("_plan_made_at")
-    if made is None:  # one pass: (index of each step, index of the step that makes each host)
-        made = ({id(st): i for i, st in enumerate(s.steps)}, {})
+    lives = s.__dict__.get("_plan_lives")
+    if lives is None:  # one pass: each step's index, and the steps that make or delete each host
+        lives = ({id(st): i for i, st in enumerate(s.steps)}, {}, {})
         for i, st in enumerate(s.steps):
             if st.netns_add:
-                made[1].setdefault(st.netns_add, i)
-        s.__dict__["_plan_made_at"] = made
-    at = made[0].get(id(step), len(s.steps))
-    return [h for h, host in s.hosts.items() if not host.absent or made[1].get(h, len(s.steps)) <= at]
+                lives[1].setdefault(st.netns_add, []).append(i)
+            if st.netns_del:
+                lives[2].setdefault(st.netns_del, []).append(i)
+        s.__dict__["_plan_lives"] = lives
+    at = lives[0].get(id(step), len(s.steps))
+
+    def alive(host: str) -> bool:
+        made = [i for i in lives[1].get(host, []) if i <= at]
+        gone = [i for i in lives[2].get(host, []) if i <= at]
+        born = max(made, default=-1 if not s.hosts[host].absent else None)
+        return born is not None and (not gone or max(gone) < born)
+
+    return [h for h in s.hosts if alive(h)]
 
 
 def _show_links(s: Scenario, step: Step) -> list[Op]:
@@ -395,6 +407,33 @@ def _addr_add(s: Scenario, step: Step, a: Any) -> list[Op]:
 @step_kind("route_add")
 def _route_add(s: Scenario, step: Step, r: Any) -> list[Op]:
     return [ip(r.by, "route", "add", r.to, "via", r.via), show("ip", "-n", ns(r.by), "route")]
+
+
+@step_kind("addr_del")
+def _addr_del(s: Scenario, step: Step, a: Any) -> list[Op]:
+    return [ip(a.by, "addr", "del", a.address, "dev", a.dev), *_show_links(s, step)]
+
+
+@step_kind("route_del")
+def _route_del(s: Scenario, step: Step, r: Any) -> list[Op]:
+    via = ["via", r.via] if r.via else []
+    return [ip(r.by, "route", "del", r.to, *via), show("ip", "-n", ns(r.by), "route")]
+
+
+@step_kind("link_del")
+def _link_del(s: Scenario, step: Step, d: Any) -> list[Op]:
+    return [ip(d.by, "link", "del", "dev", d.dev), *_show_links(s, step)]
+
+
+@step_kind("netns_del")
+def _netns_del(s: Scenario, step: Step, host: str) -> list[Op]:
+    # The lab first closes the host's listening sockets: a socket keeps its namespace alive.
+    return [run("close_all", host), run("ip", "netns", "del", ns(host)), *_show_links(s, step)]
+
+
+@step_kind("nomaster")
+def _nomaster(s: Scenario, step: Step, u: Any) -> list[Op]:
+    return [ip(u.by, "link", "set", "dev", u.dev, "nomaster"), *_show_links(s, step), *_show_fdb(s)]
 
 
 @step_kind("send")

@@ -290,6 +290,40 @@ class RouteAdd:
 
 
 @dataclass(frozen=True)
+class AddrDel:
+    """Take an address off an interface: `ip addr del ADDRESS dev DEV` (its routes go with it)."""
+
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
+    address: Cidr = option("The address with prefix, as it was added, e.g. 10.88.0.2/16.")
+
+
+@dataclass(frozen=True)
+class RouteDel:
+    """Delete a route: `ip route del TO [via VIA]`."""
+
+    by: HostName = option("The host.")
+    to: RouteTo = option("'default' or a network such as 10.89.0.0/16.")
+    via: IPv4 | None = option("The gateway, when the route has one.", None)
+
+
+@dataclass(frozen=True)
+class LinkDel:
+    """Delete an interface: `ip link del DEV`. A veth cable goes whole: both ends vanish."""
+
+    by: HostName = option("The host the interface is in.")
+    dev: IfName = option("The interface.")
+
+
+@dataclass(frozen=True)
+class Unplug:
+    """Unplug a port from its bridge: `ip link set DEV nomaster`. The cable stays, and stays up."""
+
+    by: HostName = option("The host the port is in (the bridge's host).")
+    dev: IfName = option("The port.")
+
+
+@dataclass(frozen=True)
 class Forwarding:
     """Turn routing for others on or off: `sysctl -w net.ipv4.ip_forward=1|0` in the host."""
 
@@ -330,6 +364,11 @@ ACTIONS = (
     "link_set",
     "addr_add",
     "route_add",
+    "addr_del",
+    "route_del",
+    "link_del",
+    "netns_del",
+    "nomaster",
     "ip_forward",
     "masquerade",
     "route_get",
@@ -357,6 +396,15 @@ class Step:
     link_set: LinkSet | None = option(LinkSet.__doc__ or "", None)
     addr_add: AddrAdd | None = option(AddrAdd.__doc__ or "", None)
     route_add: RouteAdd | None = option(RouteAdd.__doc__ or "", None)
+    addr_del: AddrDel | None = option(AddrDel.__doc__ or "", None)
+    route_del: RouteDel | None = option(RouteDel.__doc__ or "", None)
+    link_del: LinkDel | None = option(LinkDel.__doc__ or "", None)
+    netns_del: HostName | None = option(
+        "Delete a host's network namespace: `ip netns del NS`; its interfaces, and the far ends of their "
+        "cables, vanish with it.",
+        None,
+    )
+    nomaster: Unplug | None = option(Unplug.__doc__ or "", None)
     ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
     masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
@@ -447,8 +495,13 @@ class Scenario:
         return plugged + [p for p in self.bridges[bridge].ports if p not in plugged]
 
     def dynamic_ports(self) -> set[tuple[str, str]]:
-        """(bridge, port) pairs that a `link_set ... master` step plugs in later."""
-        return {(st.link_set.master, st.link_set.dev) for st in self.steps if st.link_set and st.link_set.master}
+        """(bridge, port) pairs that a `link_set ... master` step plugs in later (not ones that have a
+        host's cable from the start and are plugged back after a `nomaster`)."""
+        return {
+            (st.link_set.master, st.link_set.dev)
+            for st in self.steps
+            if st.link_set and st.link_set.master and self.host_at(st.link_set.master, st.link_set.dev) is None
+        }
 
     def needs_nft(self) -> bool:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
@@ -782,6 +835,15 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 raise src.error(
                     apath, f"{action!r} is not a host declared with absent: true; expected one of: {_names(absent)}"
                 )
+        elif step.action == "netns_del" and action not in s.hosts:
+            raise src.error(apath, f"{action!r} is not a host; expected one of: {_names(s.hosts)}")
+        elif step.action == "route_del" and action.to != "default":
+            try:
+                ipaddress.IPv4Network(action.to)
+            except ValueError:
+                raise src.error(
+                    (*apath, "to"), f"{action.to!r} is not 'default' or a network like 10.89.0.0/16"
+                ) from None
         elif step.action == "link_move" and action.to not in s.hosts:
             raise src.error((*apath, "to"), f"{action.to!r} is not a host; expected one of: {_names(s.hosts)}")
         elif step.action == "link_set" and action.master is not None:
@@ -846,6 +908,11 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+    elif step.addr_del:
+        sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
+    elif step.netns_del:
+        sockets[step.netns_del].exists = False
+        sockets[step.netns_del].bound = []
 
 
 def _bad_ifname(name: str) -> str:

@@ -23,15 +23,18 @@ from netsim.netns import Connection, Iface, Namespace
 from netsim.routing import RouteEntry
 from netsim.scenario import (
     AddrAdd,
+    AddrDel,
     Connect,
     Forwarding,
     Host,
+    LinkDel,
     LinkMove,
     LinkRename,
     LinkSet,
     Resolve,
     Route,
     RouteAdd,
+    RouteDel,
     RouteGet,
     Scenario,
     Send,
@@ -39,6 +42,7 @@ from netsim.scenario import (
     SetPort,
     Socket,
     Step,
+    Unplug,
     VethAdd,
 )
 from netsim.scenario import Masquerade as MasqueradeStep
@@ -58,6 +62,7 @@ class Simulation:
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
+        self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self._build()
 
@@ -268,6 +273,12 @@ class Simulation:
         if self._current is not None:
             self._current.rewrites.append(Rewrite(host, hook, _ends(before), _ends(after)))
 
+    def connected(self, host: str, peer_ip: str) -> None:
+        """A handshake completed: both ends now hold a connection the lab keeps open."""
+        self._talked.add(host)
+        peer = ipaddress.IPv4Address(peer_ip)
+        self._talked.update(name for name, ns in self.namespaces.items() if peer in ns.local_addresses())
+
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """arp_error_report() -> ipv4_link_failure(): ICMP host unreachable to the packets' sender.
 
@@ -367,6 +378,8 @@ class Simulation:
             self.event(f"no answer: connect() gives up after {tcp.syn_timeout(ns.tcp_syn_retries):g} s")
             self._run_until(lambda: False, deadline)  # what else falls due in that same moment
         ns.connections.remove(conn)
+        if conn.state == "connected":
+            self.connected(ns.name, dst_ip)
         self._current.outcome = conn.state
 
     def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp) -> None:
@@ -585,6 +598,91 @@ class Simulation:
                 "the route (Nexthop has invalid gateway)",
             )
 
+    # --- steps that take the rooms apart --------------------------------------------------------
+
+    def _step_addr_del(self, change: AddrDel) -> None:
+        iface = self._iface(change.by, change.dev)
+        ns = self.namespaces[change.by]
+        gone = ipaddress.IPv4Interface(change.address)
+        if gone not in iface.addresses:
+            raise self._fail(
+                "address", f"{change.dev} has no {gone}; the kernel refuses (Cannot assign requested address)"
+            )
+        primary = next(a for a in iface.addresses if a.network == gone.network)
+        if gone == primary:
+            # __inet_del_ifa(): with promote_secondaries off (the default) the primary takes the
+            # secondaries of its subnet with it, and fib_del_ifaddr() its connected route.
+            dropped = [a for a in iface.addresses if a.network == gone.network]
+            ns.routes = [
+                r for r in ns.routes if not (r.dev == iface.name and r.via is None and r.network == gone.network)
+            ]
+        else:
+            dropped = [gone]
+        iface.addresses = [a for a in iface.addresses if a not in dropped]
+        also = f" and with it {', '.join(str(a) for a in dropped if a != gone)}" if len(dropped) > 1 else ""
+        self.event(f"{ns.label}'s {change.dev} loses {gone}{also}")
+
+    def _step_route_del(self, change: RouteDel) -> None:
+        ns = self.namespaces[change.by]
+        net = ipaddress.IPv4Network("0.0.0.0/0" if change.to == "default" else change.to)
+        via = ipaddress.IPv4Address(change.via) if change.via else None
+        for route in ns.routes:
+            if route.network == net and (via is None or route.via == via):
+                ns.routes.remove(route)
+                self.event(f"{ns.label} forgets its route to {change.to}")
+                return
+        raise self._fail("to", f"{change.by} has no route to {change.to}; the kernel refuses (No such process)")
+
+    def _step_link_del(self, change: LinkDel) -> None:
+        iface = self._iface(change.by, change.dev)
+        if iface.kind == "loopback":
+            raise self._fail("dev", "lo cannot be deleted; the kernel refuses (Operation not supported)")
+        if iface.kind == "bridge":
+            raise self._fail("dev", f"{change.dev} is a bridge; netsim does not model deleting a bridge")
+        for end in (iface, iface.peer):  # veth_dellink(): the pair goes together
+            if end is not None:
+                self._remove_iface(self.namespaces[end.ns], end)
+        self.event(f"{self.namespaces[change.by].label}'s {change.dev} is deleted, and its cable's other end with it")
+        self._sync_links()
+
+    def _step_netns_del(self, host: str) -> None:
+        ns = self.namespaces.get(host)
+        if ns is None:
+            raise self._fail("", f"{host} has no namespace at this step")
+        if any(br.host == host for br in self.scenario.bridges.values()):
+            raise self._fail("", f"{host} holds a bridge; netsim does not model deleting a bridge")
+        if host in self._talked:
+            raise self._fail(
+                "",
+                f"{host} has an open TCP connection; deleting it would close the connection (FIN or RST), "
+                "which netsim does not model",
+            )
+        for iface in list(ns.ifaces.values()):
+            if iface.peer is not None and iface.peer.ns != host:
+                self._remove_iface(self.namespaces[iface.peer.ns], iface.peer)  # default_device_exit()
+        del self.namespaces[host]
+        self.event(f"{ns.label}'s namespace is deleted, and with it every cable end it held")
+        self._sync_links()
+
+    def _step_nomaster(self, change: Unplug) -> None:
+        iface = self._iface(change.by, change.dev)
+        if iface.master is None:
+            raise self._fail("dev", f"{change.dev} is not a port of any bridge")
+        self.bridges[iface.master].remove_port(iface.name)
+        self.event(f"{change.dev} is unplugged from {iface.master}; its cable stays")
+        iface.master = None
+        self._sync_links()
+
+    def _remove_iface(self, ns: Namespace, iface: Iface) -> None:
+        """unregister_netdevice(): out of its bridge, its routes and neighbours gone with it."""
+        if iface.master is not None:
+            self.bridges[iface.master].remove_port(iface.name)
+        ns.routes = [r for r in ns.routes if r.dev != iface.name]
+        ns.neigh.flush_dev(iface.name)
+        del ns.ifaces[iface.name]
+        if iface.peer is not None:
+            iface.peer.peer = None
+
 
 def _links(ns: Namespace) -> dict[str, dict]:
     """`ip addr` inside one namespace, plus each veth end's peer (for the diagrams only)."""
@@ -593,7 +691,7 @@ def _links(ns: Namespace) -> dict[str, dict]:
             "kind": iface.kind,
             "state": "UP" if iface.up else "DOWN",
             "mac": iface.mac,
-            "addresses": [str(a) for a in iface.addresses],
+            "addresses": [str(a) for a in _listed(iface.addresses)],
             "master": iface.master,
             "peer": f"{iface.peer.ns}/{iface.peer.name}" if iface.peer else None,
         }
@@ -606,6 +704,13 @@ def _ends(packet: Tcp | Icmp) -> str:
         return f"{packet.src_ip}:{packet.sport} > {packet.dst_ip}:{packet.dport}"
     quoted = packet.original
     return f"{packet.src_ip} > {packet.dst_ip} (quoting {_ends(quoted)})"
+
+
+def _listed(addresses: list[ipaddress.IPv4Interface]) -> list[ipaddress.IPv4Interface]:
+    """`ip addr` order: primaries (the first address of each subnet) as added, then secondaries
+    (__inet_insert_ifa() puts a new primary after the last primary, a secondary at the end)."""
+    firsts = {a.network: a for a in reversed(addresses)}
+    return [a for a in addresses if firsts[a.network] == a] + [a for a in addresses if firsts[a.network] != a]
 
 
 def _endpoint(text: str) -> tuple[str, int]:

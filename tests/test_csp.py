@@ -141,6 +141,7 @@ def search_finds(page: object, word: str) -> int:
     return 0
 
 
+@pytest.mark.browser  # left out of make check, like tests/test_browser.py
 @needs_browser
 @pytest.mark.parametrize("where", ["http", "file"])
 def test_no_page_trips_the_policy_and_search_still_works(chromium: object, built_site: Path, where: str) -> None:
@@ -184,6 +185,7 @@ def injected_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site
 
 
+@pytest.mark.browser  # left out of make check, like tests/test_browser.py
 @needs_browser
 @pytest.mark.parametrize("where", ["http", "file"])
 def test_an_injected_script_handler_or_link_does_not_run(chromium: object, injected_site: Path, where: str) -> None:
@@ -199,6 +201,7 @@ def test_an_injected_script_handler_or_link_does_not_run(chromium: object, injec
         context.close()  # type: ignore[attr-defined]
 
 
+@pytest.mark.browser  # left out of make check, like tests/test_browser.py
 @needs_browser
 def test_live_reload_runs_under_the_policy(chromium: object, tmp_path: Path) -> None:
     root = copy_site(tmp_path / "src")

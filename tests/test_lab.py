@@ -121,6 +121,47 @@ def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
     assert again.returncode == 0, again.stdout + again.stderr
 
 
+def _inner_labs(outer: int) -> list[int]:
+    """Processes started by the lab run whose outer process is `outer` (they carry its pid)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            environ = (entry / "environ").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if f"NETSIM_LAB_PARENT={outer}".encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+@needs_lab
+@pytest.mark.waits(kernel_wait(ROOT / "tests" / "lab_scenarios" / "ageing.yaml"))
+def test_killing_the_outer_lab_stops_the_inner_one_at_once() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netsim", "lab", "tests/lab_scenarios/ageing.yaml"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "[3/" in proc.stderr.readline():  # the inner lab is in its waits
+            break
+    assert _inner_labs(proc.pid), "the inner lab should be running"
+    os.kill(proc.pid, signal.SIGKILL)  # the outer process only, as a closed terminal or OOM kill would
+    proc.wait(timeout=10)
+    stopped = time.monotonic() + 2
+    while _inner_labs(proc.pid) and time.monotonic() < stopped:
+        time.sleep(0.05)
+    left = _inner_labs(proc.pid)
+    for pid in left:  # never leave it behind, even when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "the inner lab played on after the outer one died"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to drop it")
 def test_without_root_the_lab_exits_3_with_one_line() -> None:
     # Root imports everything the command needs, then becomes `nobody` for good (real, effective and

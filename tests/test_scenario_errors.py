@@ -94,7 +94,8 @@ def test_the_good_scenario_parses() -> None:
             "    send: {by: alice, dst: broadcast}\n    wait: 3",
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
             "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
-            "link_rename, link_set, addr_add, route_add, ip_forward, masquerade, route_get",
+            "link_rename, link_set, addr_add, route_add, addr_del, route_del, link_del, netns_del, nomaster, "
+            "ip_forward, masquerade, route_get",
         ),
         (
             "  laptop: {}",

@@ -47,6 +47,13 @@ class Watch:
         sock.setblocking(False)
         self.sockets[sock] = (bridge, dev)
 
+    def remove(self, bridge: str, dev: str) -> None:
+        """Stop watching a device that left the bridge (between steps, so no reader is running)."""
+        for sock, where in list(self.sockets.items()):
+            if where == (bridge, dev):
+                del self.sockets[sock]
+                sock.close()
+
     def start(self) -> None:
         self._drain_all(record=False)  # forget what happened before this step
         self.seen = []
@@ -87,6 +94,8 @@ class Watch:
             try:
                 data, ancdata, _flags, addr = sock.recvmsg(65535, 64)
             except BlockingIOError:
+                return
+            except OSError:  # ENETDOWN, ENXIO: its device went away with a deleted link or namespace
                 return
             if record:
                 bridge, dev = self.sockets[sock]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,8 @@ from netsim.lab.netns import ensure_nft, missing_requirement, run
 from netsim.scenario import load_scenario
 
 INSIDE = "NETSIM_LAB_INSIDE"
+PARENT = "NETSIM_LAB_PARENT"  # the outer process's pid, which the inner one dies with
+PR_SET_PDEATHSIG = 1
 EXIT_UNAVAILABLE = 3
 
 
@@ -51,7 +55,12 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
 
 def kernel_trace(file: Path) -> dict:
     """Run the lab in a fresh private network and mount namespace and return its trace."""
-    env = {**os.environ, INSIDE: "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        INSIDE: "1",
+        PARENT: str(os.getpid()),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     cmd = [
         "unshare",
         "--net",
@@ -72,8 +81,19 @@ def kernel_trace(file: Path) -> dict:
     return json.loads(done.stdout)
 
 
+def _die_with_parent() -> None:
+    """PR_SET_PDEATHSIG: when the outer lab process dies, however it dies, this one gets SIGKILL at
+    once (its namespaces vanish with it) instead of playing on and failing on a closed pipe."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.environ.get(PARENT) and str(os.getppid()) != os.environ[PARENT]:
+        os._exit(1)  # the parent was already gone before the signal was armed
+
+
 def _inside(file: Path) -> int:
     from netsim.lab.runner import Lab
+
+    _die_with_parent()
 
     # A tmpfs of our own over /run: `ip netns` keeps its files there, out of the machine's sight.
     run("mount", "-t", "tmpfs", "netsim-lab", "/run")

@@ -92,14 +92,21 @@ class Lab:
             started = time.monotonic()
             outcome = None
             self._route = None
+            before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
+            if step.netns_del:
+                self.present.discard(step.netns_del)
+                if before:
+                    self._wait_for_cleanup(before, step.netns_del)
             elapsed = time.monotonic() - started
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
             if step.netns_add:
                 self.present.add(step.netns_add)
+            for bridge, dev in self._unplugged(step):
+                self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             fdb = self.fdb()
@@ -200,6 +207,11 @@ class Lab:
         sock.listen(16)
         self.listeners[(host, addr, port)] = sock
 
+    def _helper_close_all(self, host: str) -> None:
+        """Close a host's listening sockets: a socket holds its namespace alive after `ip netns del`."""
+        for key in [k for k in self.listeners if k[0] == host]:
+            self.listeners.pop(key).close()
+
     def _helper_close_on(self, host: str, addr: str, port: str) -> None:
         listener = self.listeners.pop((host, addr, port), None)
         if listener is not None:
@@ -233,6 +245,22 @@ class Lab:
             out[name] = dict(sorted(learned.items()))
         return out
 
+    def _unplugged(self, step: Step) -> list[tuple[str, str]]:
+        """(bridge, port) pairs a step takes out of their bridge."""
+        if step.nomaster:
+            return [(b, step.nomaster.dev) for b, br in self.s.bridges.items() if br.host == step.nomaster.by]
+        if step.link_del:
+            gone = [(step.link_del.by, step.link_del.dev)]
+            return [(b, dev) for b, br in self.s.bridges.items() for host, dev in gone if br.host == host]
+        if step.netns_del:
+            return [
+                (b, p)
+                for b in self.s.bridges
+                for p in self.s.bridges[b].ports
+                if (self.s.host_at(b, p) or ("",))[0] == step.netns_del  # its cable's far end went with it
+            ]
+        return []
+
     def port_macs(self, bridge: str) -> set[str]:
         """The ports' own MACs: `permanent` entries on a port (the bridge's own has no port)."""
         host = self.s.bridges[bridge].host
@@ -253,6 +281,25 @@ class Lab:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if all(self._settled(host) for host in self.present):
+                return
+            time.sleep(0.02)
+
+    def _has_cables_out(self, host: str) -> bool:
+        """Whether a veth end in `host` has its peer in another namespace (it would go too)."""
+        return any("link_netnsid" in e for e in json.loads(ip(host, "-j", "link", "show") or "[]"))
+
+    def _link_names(self, skip: str = "") -> dict[str, set[str]]:
+        hosts = [h for h in self.present if h != skip]
+        return {h: {e["ifname"] for e in json.loads(ip(h, "-j", "link", "show") or "[]")} for h in hosts}
+
+    def _wait_for_cleanup(self, before: dict[str, set[str]], gone: str, limit: float = 3.0) -> None:
+        """`ip netns del` only drops the name; cleanup_net() destroys the namespace's devices (and
+        the far ends of their cables) a moment later, in a workqueue. Wait for the far ends to go."""
+        far = {h: names for h, names in before.items() if h != gone}
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            now = {h: names for h, names in self._link_names(skip=gone).items() if h in far}
+            if any(now[h] != far[h] for h in now):
                 return
             time.sleep(0.02)
 

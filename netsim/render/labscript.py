@@ -107,8 +107,19 @@ while True:
     s.accept()
 ' "$2" "$3" &
   LISTENER["$1 $2:$3"]=$!
-  sleep 0.3
+  for _ in $(seq 100); do  # until the kernel lists the socket: a busy machine starts Python slowly
+    [ -n "$(ip netns exec "lab-$1" ss -Hltn "sport = :$3")" ] && break
+    sleep 0.1
+  done
   echo "$1 listens on $2:$3"
+}}
+close_all() {{  # host: every listener of the host goes (a socket keeps a namespace alive)
+  local key
+  for key in "${{!LISTENER[@]}}"; do
+    [ "${{key%% *}}" = "$1" ] || continue
+    kill "${{LISTENER[$key]}}"; wait "${{LISTENER[$key]}}" 2>/dev/null || true
+    unset 'LISTENER[$key]'
+  done
 }}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true

@@ -14,7 +14,19 @@ import pygraphviz as pgv
 
 from netsim import claims
 from netsim.render import graph, words
-from netsim.render.graph import STYLE, _base, _host_label, _lines, _narrow, _seating, _svg, _tag, _text, label
+from netsim.render.graph import (
+    STYLE,
+    _base,
+    _host_label,
+    _lines,
+    _narrow,
+    _seating,
+    _stack,
+    _svg,
+    _tag,
+    _text,
+    label,
+)
 from netsim.render.palette import gv
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, ip_header
@@ -115,6 +127,8 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             g.add_subgraph([host, node], rank="same")
     if knock is not None:
         _draw_knock(g, scenario, step, knock)
+    if narrow:
+        _stack(g)  # a phone: each room under the one before, one thing per row
     return _svg(g)
 
 
