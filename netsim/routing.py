@@ -68,7 +68,7 @@ def route_get(
     if hop.kind == "local":
         # The local table's entry answers: an own address is its own source; 127/8 is one route,
         # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1.
-        prefsrc = "127.0.0.1" if dst in LOOPBACK_NET and dst not in local_addresses else str(dst)
+        prefsrc = "127.0.0.1" if dst in LOOPBACK_NET else str(dst)
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
     gateway = hop.neighbour if hop.neighbour != str(dst) else None
     prefsrc = source_of(hop.dev, hop.neighbour or str(dst))

@@ -274,9 +274,10 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
         "() => [...document.querySelectorAll('.ns-figure table')]"
         ".filter(t => /^(MAC table of|ARP tables)/.test(t.caption ? t.caption.textContent : ''))"
         ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
-        " return [t.className, w ? w.scrollWidth - w.clientWidth : -1]; })"
+        " const box = w || t; return [t.className, box.scrollWidth - box.clientWidth]; })"
     )
-    assert all(cls == "" and cut != -1 for cls, cut in tables), tables
+    # (From a folder the theme never wraps its tables: the table itself is the scrolling box then.)
+    assert all(cls == "" for cls, _cut in tables), tables
     if width >= 390:
         assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
     assert errors == []

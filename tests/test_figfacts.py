@@ -173,12 +173,7 @@ def test_a_wrong_arp_state_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_arp_tables_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    plant(
-        monkeypatch,
-        tables,
-        "    names = hosts if hosts is not None else",
-        "    names = [] if hosts is not None else [] and",
-    )
+    plant(monkeypatch, tables, "    names = [h for h, t in step.neigh.items() if t]", "    names = []")
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-asks-for-toasters")
     assert "the figure says nobody's ARP table has an entry; the trace has entries" in str(error)
 

@@ -33,21 +33,17 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
     return "".join(parts)
 
 
-def neigh_table(scenario: Scenario, step: StepTrace, hosts: list[str] | None = None) -> str:
-    """`ip neigh` of each host that has entries (or of `hosts`, empty ones included)."""
-    names = hosts if hosts is not None else [h for h, t in step.neigh.items() if t]
+def neigh_table(scenario: Scenario, step: StepTrace) -> str:
+    """`ip neigh` of each host that has entries."""
+    names = [h for h, t in step.neigh.items() if t]
     if not names:
         return '<p class="ns-empty">Nobody\'s ARP table has an entry yet.</p>'
-    rows = []
-    for host in names:
-        table = step.neigh.get(host, {})
-        if not table:
-            rows.append(f"<tr><td>{escape(label(scenario, host))}</td><td colspan=3><em>no entries</em></td></tr>")
-        for ip, n in table.items():
-            rows.append(
-                f"<tr><td>{escape(label(scenario, host))}</td><td><code>{escape(ip)}</code></td>"
-                f"<td><code>{escape(n['mac'] or '-')}</code></td><td><code>{escape(n['state'])}</code></td></tr>"
-            )
+    rows = [
+        f"<tr><td>{escape(label(scenario, host))}</td><td><code>{escape(ip)}</code></td>"
+        f"<td><code>{escape(n['mac'] or '-')}</code></td><td><code>{escape(n['state'])}</code></td></tr>"
+        for host in names
+        for ip, n in step.neigh[host].items()
+    ]
     return (
         "<table><caption>ARP tables after this step (<code>ip neigh</code> in each host)</caption>"
         "<thead><tr><th>host</th><th>address</th><th>badge (MAC)</th><th>state</th></tr></thead>"
