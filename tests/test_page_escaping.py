@@ -178,3 +178,39 @@ def test_the_try_it_script_and_commands_are_escaped_code_blocks(hostile_site: tu
         page = parse((site / file).read_text(encoding="utf-8"))
         tags = [t for t, _a in page.tags]
         assert "details" in tags and "pre" in tags and "code" in tags
+
+
+# The free-text fields hostile() fills, by the dataclass that declares them.
+FILLED = {
+    ("Scenario", "title"),
+    ("Scenario", "description"),
+    ("Bridge", "label"),
+    ("Port", "label"),
+
+    ("Step", "title"),
+}
+
+
+def _free_text_fields() -> set[tuple[str, str]]:
+    """Every field the schema types as free text (Text or LongText): the only fields markup may reach."""
+    import dataclasses
+    import typing
+
+    from netsim import scenario
+    from netsim.schema import LongText, Text
+
+    found: set[tuple[str, str]] = set()
+    for obj in vars(scenario).values():
+        if not (dataclasses.is_dataclass(obj) and isinstance(obj, type) and obj.__module__ == scenario.__name__):
+            continue
+        for name, hint in typing.get_type_hints(obj, include_extras=True).items():
+            if Text in typing.get_args(hint) or LongText in typing.get_args(hint) or hint in (Text, LongText):
+                found.add((obj.__name__, name))
+    return found
+
+
+def test_every_free_text_field_of_the_schema_gets_a_payload() -> None:
+    """A free-text field added to the schema must join hostile() above, so its page output is checked."""
+    declared = _free_text_fields()
+    assert declared, "found no Text or LongText field in netsim.scenario: the schema walk is broken"
+    assert declared <= FILLED, f"free-text fields with no payload in hostile(): {sorted(declared - FILLED)}"

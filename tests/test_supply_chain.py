@@ -112,3 +112,16 @@ def test_apt_runs_only_in_the_setup_of_what_needs_it_and_says_so() -> None:
 
     for scenario in sorted((ROOT / "diagrams").glob("*.yaml")):
         assert "apt" not in render(load_scenario(scenario)).split(), scenario.name
+
+
+def test_the_checkout_tracks_no_symlink_and_no_virtualenv() -> None:
+    """A committed symlink points into one machine (a `.venv` linked to a developer's virtualenv
+    once broke every clean clone); the repository holds files only."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: nothing to ask git about")
+    listed = subprocess.run(["git", "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    links = [line.split("\t", 1)[1] for line in listed.splitlines() if line.startswith("120000 ")]
+    assert not links, f"symlinks are tracked: {links}; `git rm --cached` them"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    venvs = [p for p in tracked.splitlines() if p.split("/", 1)[0] in (".venv", ".venv-mutants")]
+    assert not venvs, f"a virtualenv is tracked: {venvs[:5]}"
