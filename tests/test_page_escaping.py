@@ -186,7 +186,6 @@ FILLED = {
     ("Scenario", "description"),
     ("Bridge", "label"),
     ("Port", "label"),
-
     ("Step", "title"),
 }
 

@@ -83,11 +83,19 @@ def apt_install(package: str) -> bool:
 COMMAND_OF = {"nftables": "nft"}
 
 
+NFT_MISSING = "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
+
+
+def nft_missing() -> str | None:
+    """Why the lab cannot load a scenario's firewall here, or None. The lab itself never installs."""
+    return None if shutil.which("nft") else NFT_MISSING
+
+
 def ensure_nft() -> str | None:
-    """nftables for a scenario with a firewall: installed with apt when we are root; else why not."""
+    """For test setups only: nftables installed with apt when we are root (with a printed line); else why not."""
     if shutil.which("nft") or apt_install("nftables"):
         return None
-    return "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
+    return NFT_MISSING
 
 
 def missing_requirement() -> str | None:
