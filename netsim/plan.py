@@ -37,7 +37,9 @@ HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "close_all
 SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
-SETTLE = "0.5"  # seconds for links to come up before the first step
+# Seconds for links to come up before the first step: linkwatch tells a bridge of a new port's
+# carrier up to a second late (net/core/link_watch.c), and until then the port drops what it gets.
+SETTLE = "1.5"
 
 # What a new bridge port has: br_if.c new_nbp() sets BR_LEARNING | BR_FLOOD | BR_MCAST_FLOOD |
 # BR_BCAST_FLOOD, and hairpin off. The plan only states the flags a scenario changes.

@@ -109,8 +109,11 @@ def test_the_bytes_of_a_frame_open_with_their_fields_named(page: object) -> None
     text = page.locator(f"#margarets-room-step-{ASK} .ns-bytes").inner_text()  # type: ignore[attr-defined]
     assert "opcode" in text and "1 (request)" in text and "ff ff ff ff ff ff" in text
     assert "hardware type" in text and "42 bytes" in text
-    frame = page.locator("#margarets-room-step-7 .ns-frame").first  # type: ignore[attr-defined]
-    lit = "() => [...document.querySelectorAll('#margarets-room-step-7 .ns-lit')].map(e => e.tagName + e.textContent)"
+    frame = page.locator(f"#margarets-room-step-{ASK} .ns-frame").first  # type: ignore[attr-defined]
+    lit = (
+        f"() => [...document.querySelectorAll('#margarets-room-step-{ASK} .ns-lit')]"
+        ".map(e => e.tagName + e.textContent)"
+    )
     frame.locator("tr[data-f]").nth(1).hover()  # the source MAC's row lights its six bytes
     shown = page.evaluate(lit)  # type: ignore[attr-defined]
     assert [x for x in shown if x.startswith("SPAN")] == ["SPANba", "SPAN11", "SPAN22", "SPAN33", "SPAN44", "SPAN55"]

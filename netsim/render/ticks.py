@@ -101,9 +101,31 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "outcome": lambda v: OUTCOME.get(v, f"connect() gets {v}"),
         "seconds": lambda v: f"the clock reads {v} seconds",
         "listening": lambda v: f"listening: {table(v)}",
+        "forgets_in": lambda v: (
+            "the MAC table forgets " + _and([f"{who(k)} in {_plural(n, 'second')}" for k, n in v.items()])
+        ),
+        "times": lambda v: (
+            _and([f"{k} at {', '.join(map(str, t))} s" for k, t in v.items()]) + " after the step starts"
+        ),
+        "routes": lambda v: f"the routing tables hold {table(v)}",
+        "addressed_to": lambda v: (
+            "it is addressed to everyone" if v == "broadcast" else f"its envelope is addressed to {who(v)}"
+        ),
+        "asks_for": lambda v: f"the ARP question asks who has {v}",
+        "ip": lambda v: f"its IP header reads {v.get('src')} to {v.get('dst')} with TTL {v.get('ttl')}",
+        "crossed": lambda v: _and([f"{_plural(n, 'frame')} cross {k}" for k, n in v.items()]),
+        "route": lambda v: f"ip route get answers {v}",
+        "forwarding": lambda v: _and([f"{who(k)} {'forwards' if on else 'does not forward'}" for k, on in v.items()]),
+        "rewrites": lambda v: "NAT rewrites " + (_and([f"{a} as {b}" for a, b in v]) if v else "nothing"),
+        "conntrack": lambda v: f"connection tracking holds {table(v)}",
     }
     frame = facts.get("frame")
-    parts = [said.get(k, lambda v, k=k: f"{k.replace('_', ' ')}: {v}")(v) for k, v in facts.items() if k != "frame"]
+
+    def plainly(key: str, value: Any) -> str:  # a fact with no words of its own above, still said in words
+        shown = table(value) if isinstance(value, dict) else people(value) if isinstance(value, list | tuple) else value
+        return f"{key.replace('_', ' ')}: {shown}"
+
+    parts = [said.get(k, lambda v, k=k: plainly(k, v))(v) for k, v in facts.items() if k != "frame"]
     where = f"in frame {frame + 1 if isinstance(frame, int) else frame}, " if frame is not None else ""
     text = "; ".join(parts)
     return f"Checked: in the simulation, {where}{text}."
