@@ -186,6 +186,7 @@ FILLED = {
     ("Scenario", "description"),
     ("Bridge", "label"),
     ("Port", "label"),
+    ("Host", "label"),
     ("Step", "title"),
 }
 
