@@ -99,10 +99,9 @@ def test_a_disagreement_exits_1_and_says_where(tmp_path: Path) -> None:
     assert result.stdout.strip().endswith("DISAGREE")
 
 
-@needs_lab
-@pytest.mark.waits(2 * kernel_wait(ROOT / "tests" / "lab_scenarios" / "ageing.yaml"))
-def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
-    before = machine_state()
+def _lab_in_its_waits() -> subprocess.Popen[str]:
+    """The ageing scenario's lab, started in its own session and returned once it is inside its
+    waits, with every namespace and cable built (or after 30 s)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "netsim", "lab", "tests/lab_scenarios/ageing.yaml"],
         cwd=ROOT,
@@ -114,9 +113,16 @@ def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if "[3/" in line:  # inside the waits, with every namespace and cable built
+        if "[3/" in proc.stderr.readline():
             break
+    return proc
+
+
+@needs_lab
+@pytest.mark.waits(2 * kernel_wait(ROOT / "tests" / "lab_scenarios" / "ageing.yaml"))
+def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
+    before = machine_state()
+    proc = _lab_in_its_waits()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
     assert machine_state() == before
@@ -140,19 +146,7 @@ def _inner_labs(outer: int) -> list[int]:
 @needs_lab
 @pytest.mark.waits(kernel_wait(ROOT / "tests" / "lab_scenarios" / "ageing.yaml"))
 def test_killing_the_outer_lab_stops_the_inner_one_at_once() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netsim", "lab", "tests/lab_scenarios/ageing.yaml"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if "[3/" in proc.stderr.readline():  # the inner lab is in its waits
-            break
+    proc = _lab_in_its_waits()
     assert _inner_labs(proc.pid), "the inner lab should be running"
     os.kill(proc.pid, signal.SIGKILL)  # the outer process only, as a closed terminal or OOM kill would
     proc.wait(timeout=10)
