@@ -2,7 +2,7 @@
 
     make mutants                                  # the default modules below
     make mutants MODULES="netsim.bridge netsim.fdb"
-    make mutants MUTANT_SAMPLE=40                 # 40 mutants drawn from each module (seeded)
+    make mutants MUTANT_SAMPLE=10                 # the same 10% of each module's mutants, every run
     .venv-mutants/bin/python benchmarks/mutants.py --report   # the table of the last run, no run
 
 mutmut (pinned in requirements-mutants.txt, in its own venv) rewrites each function of a module
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
@@ -69,10 +70,15 @@ def codes(module: str) -> dict[str, int | None]:
     return json.loads(path.read_text(encoding="utf-8"))["exit_code_by_key"] if path.exists() else {}
 
 
-def sample(names: list[str], size: int) -> list[str]:
-    """`size` of a module's mutants, the same ones every run (ordered by a hash of their name)."""
-    if size <= 0 or size >= len(names):
+def sample(names: list[str], percent: int) -> list[str]:
+    """`percent` % of a module's mutants, the same ones every run (ordered by a hash of their name).
+
+    Every module gives the same share, so the killed share over the whole sample estimates the
+    share over every mutant (a stratified sample with proportional allocation).
+    """
+    if percent <= 0 or percent >= 100:
         return names
+    size = max(1, math.ceil(len(names) * percent / 100))
     return sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:size]
 
 
@@ -80,7 +86,7 @@ def main(modules: list[str]) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
     children = os.environ.get("MUTANT_CHILDREN", "2")
-    size = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
+    percent = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
     start = time.monotonic()
     if not all(meta(m).exists() for m in modules):
         # First run: mutmut generates every mutant and times the tests, then stops at a name that
@@ -94,7 +100,7 @@ def main(modules: list[str]) -> int:
             return 2
     todo, equivalent = [], explained()
     for module in modules:
-        chosen = set(sample(sorted(codes(module)), size))
+        chosen = set(sample(sorted(codes(module)), percent))
         open_ = (*LIVE, "not checked")  # earlier survivors too: a test added since may kill them
         todo += [
             n
@@ -107,15 +113,15 @@ def main(modules: list[str]) -> int:
         if run.returncode not in (0, 1):
             print(f"mutants: mutmut run exited {run.returncode}", file=sys.stderr)
             return 2
-    return report(modules, size, time.monotonic() - start)
+    return report(modules, percent, time.monotonic() - start)
 
 
-def results(modules: list[str], size: int) -> dict[str, dict[str, str]]:
+def results(modules: list[str], percent: int) -> dict[str, dict[str, str]]:
     """module -> {mutant: status}, read from mutmut's own record of each mutant's exit code."""
     found: dict[str, dict[str, str]] = {}
     for module in modules:
         found_codes = codes(module)
-        chosen = set(sample(sorted(found_codes), size))
+        chosen = set(sample(sorted(found_codes), percent))
         found[module] = {
             name: STATUS.get(code, "not checked" if code is None else "suspicious")
             for name, code in found_codes.items()
@@ -131,8 +137,8 @@ def explained() -> set[str]:
     return set(re.findall(r"^\|\s*`([^`]+)`", SURVIVORS.read_text(encoding="utf-8"), re.M))
 
 
-def report(modules: list[str], size: int = 0, seconds: float | None = None) -> int:
-    table = results(modules, size)
+def report(modules: list[str], percent: int = 0, seconds: float | None = None) -> int:
+    table = results(modules, percent)
     equivalent = explained()
     total: Counter[str] = Counter()
     rows: dict[str, dict[str, int]] = {}
@@ -168,7 +174,7 @@ def report(modules: list[str], size: int = 0, seconds: float | None = None) -> i
         print(f"{total['mutants'] - total['checked']} mutant(s) not checked yet: run make mutants again to go on")
     summary = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "sample_per_module": size or None,
+        "sample_percent": percent or None,
         "seconds": None if seconds is None else round(seconds),
         "killed_percent": round(share, 1),
         "totals": dict(total),

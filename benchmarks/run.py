@@ -237,7 +237,7 @@ def mutation_report() -> None:
         print("\n== Mutation testing: no make mutants result yet ==")
         return
     m = json.loads(path.read_text(encoding="utf-8"))
-    sample = f", {m['sample_per_module']} mutants drawn per module" if m["sample_per_module"] else ""
+    sample = f", a {m['sample_percent']}% sample of each module" if m["sample_percent"] else ""
     minutes = f", {m['seconds'] / 60:.0f} min" if m["seconds"] else ""
     print(f"\n== Mutation testing (last make mutants: {m['date']}{sample}{minutes}) ==")
     print(f"  {'module':24} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")
