@@ -449,6 +449,10 @@ class Simulation:
 
     def _fail(self, field: str, message: str) -> ScenarioError:
         action = getattr(self._step, self._step.action) if self._step else None
+        if self._step is not None and not hasattr(action, "_where"):
+            # `netns_add: NAME` and `netns_del: NAME` hold a plain name, which keeps no line of its
+            # own: point at the step's line and name the action.
+            return error_at(self._step, self._step.action, message)
         return error_at(action if action is not None else self._step, field, message)
 
     def _iface(self, host: str, dev: str, field: str = "dev") -> Iface:
@@ -482,6 +486,10 @@ class Simulation:
 
     def _step_link_move(self, move: LinkMove) -> None:
         iface = self._iface(move.by, move.dev)
+        if iface.kind in ("bridge", "loopback"):
+            # A bridge and lo are netns_local: __dev_change_net_namespace() (net/core/dev.c) refuses
+            # them (-EINVAL) before it looks for a name clash (-EEXIST) in the target.
+            raise self._fail("dev", f"{iface.name} cannot leave its namespace; the kernel refuses (Invalid argument)")
         target = self.namespaces.get(move.to)
         if target is None:
             raise self._fail("to", f"{move.to} has no namespace yet; expected a netns_add step before this one")
@@ -497,9 +505,6 @@ class Simulation:
 
     def _detach(self, ns: Namespace, iface: Iface) -> None:
         """dev_change_net_namespace(): the device goes down and is unregistered from its old room."""
-        if iface.kind in ("bridge", "loopback"):
-            # A bridge and lo are netns_local: the kernel refuses to move them (-EINVAL).
-            raise self._fail("dev", f"{iface.name} cannot leave its namespace; the kernel refuses (Invalid argument)")
         if iface.master is not None:
             # NETDEV_UNREGISTER -> br_device_event() -> br_del_if(): the port leaves its bridge,
             # and del_nbp() forgets everything learned on it (net/bridge/br_if.c).
