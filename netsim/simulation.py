@@ -301,15 +301,26 @@ class Simulation:
 
     # --- steps ---------------------------------------------------------------------------
 
-    def run_step(self, step: Step) -> StepTrace:
+    def run_step(self, step: Step, at: float | None = None, observed: float | None = None) -> StepTrace:
+        """Play one step and record the tables after it.
+
+        `at` and `observed` replay another clock (the lab's): the step starts no earlier than
+        `at` and its tables are read no earlier than `observed`, the simulated time in between
+        passing as it did there, with every timer that falls due in it.
+        """
         self._step = step
+        if at is not None and at > self.now:
+            self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
-        started = self.now
+        started = trace.started = self.now
         by = getattr(getattr(step, step.action), "by", None)
         if by is not None:
             self._namespace(by)  # every step acts inside its host's namespace: it must exist now
         getattr(self, f"_step_{step.action}")(getattr(step, step.action))
+        trace.elapsed = self.now - started
+        if observed is not None and observed > self.now:
+            self.advance(observed - self.now)  # the lab still watching, then reading its tables
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
             name: [mac for mac, port in table.items() if before[name].get(mac) != port]
@@ -333,7 +344,6 @@ class Simulation:
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
         trace.time = self.now
-        trace.elapsed = self.now - started
         self._current = None
         return trace
 
@@ -796,7 +806,14 @@ def _endpoint(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def run(scenario: Scenario) -> Trace:
-    """Simulate every step of `scenario` from a fresh world; the same input, the same trace."""
+def run(scenario: Scenario, clock: list[tuple[float, float]] | None = None) -> Trace:
+    """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
+
+    `clock` gives each step's (start, tables read) time on another clock, the lab's measured
+    one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
+    """
     sim = Simulation(scenario)
-    return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
+    if clock is None:
+        return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
+    timed = zip(scenario.steps, clock, strict=True)
+    return Trace(scenario.name, [sim.run_step(step, at, seen) for step, (at, seen) in timed])

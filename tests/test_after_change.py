@@ -156,3 +156,16 @@ def test_a_port_moved_to_another_namespace_leaves_its_bridge_and_its_far_end_los
     assert moved.fdb["br0"] == {}
     assert "p1" not in moved.links["h"] and moved.links["z"]["p1"]["master"] is None
     assert moved.neigh["a"] == {}  # the far end lost carrier: neigh_carrier_down()
+
+
+def test_a_replayed_clock_lets_the_time_between_steps_pass_with_its_timers() -> None:
+    # tests/lab_scenarios/ageing-between-steps.yaml: what --compare does with the lab's measured clock
+    from netsim.scenario import load_scenario
+
+    scenario = load_scenario("tests/lab_scenarios/ageing-between-steps.yaml")
+    back_to_back = run(scenario).steps[1]
+    replayed = run(scenario, [(0.0, 0.2), (6.5, 6.7)]).steps[1]
+    assert [h.decision for h in back_to_back.frames] == ["forward"]
+    assert [h.decision for h in replayed.frames] == ["flood"]
+    assert replayed.to_json()["clock"] == {"at": 6.5, "observed": 6.7}
+    assert replayed.elapsed == back_to_back.elapsed == 0.0  # the step's own time is still its own
