@@ -15,7 +15,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["mkdocs.yml", "macros.py", "hooks.py", "serve.py", "includes", "docs", "diagrams", "netsim", "overrides"]
+SOURCES = [
+    "mkdocs.yml",
+    "macros.py",
+    "hooks.py",
+    "serve.py",
+    "includes",
+    "docs",
+    "diagrams",
+    "decoder",
+    "netsim",
+    "overrides",
+]
 # How mkdocs 1.6 ends a strict build whose only fault is warnings, after writing the whole site.
 STOPPED_BY_WARNINGS = re.compile(r"Aborted with \d+ warnings? in strict mode!")
 
