@@ -238,7 +238,7 @@ steps:
         (
             "veth-without-room",
             "  - id: bad\n    veth_add:\n      by: n\n      name: v0\n      peer: v1\n",
-            "bad.yaml:21: steps[0].veth_add.by: n has no namespace yet",
+            'bad.yaml:21: steps[0].veth_add.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
         ),
         (
             "veth-name-taken",
@@ -248,7 +248,7 @@ steps:
         (
             "move-to-no-room",
             "  - id: bad\n    link_move:\n      by: a\n      dev: eth0\n      to: n\n",
-            "bad.yaml:21: steps[0].link_move.to: n has no namespace yet; expected a netns_add step before this one",
+            'bad.yaml:21: steps[0].link_move.to: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
         ),
         (
             "move-onto-a-name",
@@ -258,17 +258,17 @@ steps:
         (
             "move-bridge",
             "  - id: bad\n    link_move:\n      by: h\n      dev: br0\n      to: a\n",
-            "bad.yaml:21: steps[0].link_move.dev: br0 cannot leave its namespace; the kernel refuses (Invalid argument)",  # noqa: E501
+            "bad.yaml:21: steps[0].link_move.dev: br0 cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",  # noqa: E501
         ),
         (
             "move-lo",
             "  - id: bad\n    link_move:\n      by: a\n      dev: lo\n      to: h\n",
-            "bad.yaml:21: steps[0].link_move.dev: lo cannot leave its namespace; the kernel refuses (Invalid argument)",
+            "bad.yaml:21: steps[0].link_move.dev: lo cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",  # noqa: E501
         ),
         (
             "move-unknown-dev",
             "  - id: bad\n    link_move:\n      by: a\n      dev: eth7\n      to: h\n",
-            "bad.yaml:21: steps[0].link_move.dev: a has no interface 'eth7' at this step; it has: lo, eth0",
+            "bad.yaml:21: steps[0].link_move.dev: a has no interface 'eth7' at this step; the kernel refuses (Cannot find device \"eth7\"); it has: lo, eth0",  # noqa: E501
         ),
         (
             "rename-onto-a-name",
@@ -308,7 +308,7 @@ steps:
         (
             "netns-del-missing",
             "  - id: bad\n    netns_del: n\n",
-            "bad.yaml:19: steps[0].netns_del: n has no namespace at this step",
+            'bad.yaml:19: steps[0].netns_del: n\'s namespace does not exist yet; the kernel refuses (Cannot remove namespace file "/run/netns/lab-n": No such file or directory)',  # noqa: E501
         ),
         (
             "netns-del-bridge",
@@ -323,7 +323,7 @@ steps:
         (
             "route-get-no-room",
             "  - id: bad\n    route_get:\n      by: n\n      to: 10.0.0.1\n",
-            "bad.yaml:21: steps[0].route_get.by: n has no namespace yet; expected a netns_add step before this one",
+            'bad.yaml:21: steps[0].route_get.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
         ),
     ],
 )
