@@ -71,12 +71,13 @@ build-zensical: $(ZENSICAL_VENV)/.installed
 	$(ZENSICAL_VENV)/bin/python -m netsim site-files site-zensical
 
 ## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
-##        root nor a browser (tests marked `lab`, `browser` or `generator` are left out)
+##        root nor a browser (tests marked `lab`, `browser` or `generator` are left out). The strict
+##        build is the tests' shared site (tests/conftest.py, built once) and the claim audit is
+##        test_claim_audit's first test, so neither runs twice; `make claims` prints its table.
 check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/python -m netsim claims
 	$(BIN)/pytest $(XDIST) -m "not lab and not browser and not generator"
 
 ## test: lint, validate scenarios, the claim audit, strict build, then every test (lab and browser too)
