@@ -507,3 +507,33 @@ def test_deleting_a_device_takes_its_own_routes_and_no_others() -> None:
         "dev": "br0",
         "prefsrc": "10.0.0.1",
     }
+
+
+def test_the_source_address_is_the_one_on_the_next_hop_s_network() -> None:
+    """Guards: `ip route get` answering with the interface's first address whatever the next hop.
+
+    With no `src` on the route, fib_result_prefsrc() asks inet_select_addr() (net/ipv4/devinet.c)
+    for the device's address in the next hop's subnet: the destination's when it is on-link, the
+    gateway's when the route goes through one.
+    """
+    trace = simulate("""
+        - {id: second-subnet, addr_add: {by: a, dev: eth0, address: 10.9.0.10/24}}
+        - {id: near, route_get: {by: a, to: 10.9.0.5}}
+        - {id: no-default, route_del: {by: a, to: default}}
+        - {id: default-on-the-second, route_add: {by: a, to: default, via: 10.9.0.1}}
+        - {id: far, route_get: {by: a, to: 192.0.2.7}}
+    """)
+    assert trace.step("near").route == {
+        "type": "unicast",
+        "dst": "10.9.0.5",
+        "gateway": None,
+        "dev": "eth0",
+        "prefsrc": "10.9.0.10",
+    }
+    assert trace.step("far").route == {
+        "type": "unicast",
+        "dst": "192.0.2.7",
+        "gateway": "10.9.0.1",
+        "dev": "eth0",
+        "prefsrc": "10.9.0.10",
+    }
