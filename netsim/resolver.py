@@ -8,12 +8,13 @@ nameserver line the library asks 127.0.0.1 (res_init.c, `INADDR_LOOPBACK` when n
 What getaddrinfo() returns, by what happened (nss_dns/dns-host.c, posix/getaddrinfo.c):
 - an address from a hosts line or an A record: success;
 - NXDOMAIN from a nameserver: EAI_NONAME, "Name or service not known" (Go: "no such host");
-- no nameserver answered (each refused, ICMP port unreachable): EAI_AGAIN, "Temporary failure in
-  name resolution". The library goes round its nameservers RES_DFLRETRY = 2 times.
+- no nameserver answered (each refused with ICMP port unreachable, or silent until its timeout):
+  EAI_AGAIN, "Temporary failure in name resolution". The library goes round its nameservers
+  RES_DFLRETRY = 2 times; a try waits RES_TIMEOUT = 5 s, doubled each round and shared among the
+  nameservers after the first (res_send.c, send_dg(): `retrans << ns_try`, divided by nscount).
 
 Simplifications, named: the order is always `files dns` (no mdns, no myhostname, no systemd-resolved
-module); no search domains and no `ndots`; a nameserver that stays silent is refused as a scenario
-netsim does not model (the library would wait RES_TIMEOUT = 5 s per try).
+module); no search domains and no `ndots`; no `options` line (timeout, attempts, rotate) in resolv.conf.
 """
 
 from __future__ import annotations
@@ -58,6 +59,20 @@ def files(lines: list[HostsLine], name: str) -> str | None:
 def nameservers(configured: list[str]) -> list[str]:
     """The servers the `dns` module asks, in order: resolv.conf's, or 127.0.0.1 when it names none."""
     return list(configured) or [DEFAULT_NAMESERVER]
+
+
+def timeout(round_: int, nscount: int) -> float:
+    """Seconds one try waits for its answer in round `round_` (0 first): send_dg()'s `seconds`."""
+    seconds = RES_TIMEOUT * (1 << round_)
+    if round_ > 0:
+        seconds = max(1.0, seconds // nscount)
+    return seconds
+
+
+def longest(configured: list[str]) -> float:
+    """The longest getaddrinfo() can wait: every try of every round silent."""
+    count = len(nameservers(configured))
+    return sum(timeout(r, count) * count for r in range(RES_DFLRETRY))
 
 
 def words(result: Result) -> str:

@@ -958,7 +958,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
 def _validate_real_time(s: Scenario, src: Source) -> None:
     """The lab and the reader's script replay the steps in real time: bound the worst case.
 
-    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout).
+    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout); a resolve
+    at most every try of the C library timing out (resolver.longest).
     """
     from netsim.tcp import syn_timeout
 
@@ -968,6 +969,10 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
             total += step.wait
         elif step.connect is not None:
             total += syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+        elif step.resolve is not None:
+            from netsim.resolver import longest
+
+            total += longest(s.hosts[step.resolve.by].nameservers)
         if total > MAX_REAL_SECONDS:
             raise src.error(
                 path_of(step),

@@ -294,6 +294,11 @@ class Simulation:
             self.event(f"{ns.label}'s lo is down: the 'host unreachable' it sends itself is lost")
             return
         for seg in packets:
+            if isinstance(seg, Udp):  # __udp4_lib_err(): a connected socket's next recv() fails (EHOSTUNREACH)
+                waiting = ns.udp_waiting.get((seg.src_ip, seg.sport))
+                if waiting is not None:
+                    waiting.refused = True
+                continue
             if not isinstance(seg, Tcp):
                 continue
             for conn in ns.connections:
@@ -446,8 +451,10 @@ class Simulation:
 
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
-        for _ in range(resolver.RES_DFLRETRY):
-            for server in resolver.nameservers(ns.nameservers):
+        servers = resolver.nameservers(ns.nameservers)
+        started = self.now
+        for round_ in range(resolver.RES_DFLRETRY):
+            for server in servers:
                 hop = ipv4.route(ns, server)
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
@@ -458,7 +465,8 @@ class Simulation:
                 waiting = udp.Waiting(query)
                 ns.udp_waiting[(src_ip, sport)] = waiting
                 ipv4.output(self, ns, query)
-                self._run_until(lambda w=waiting: w.done, self.now + resolver.RES_TIMEOUT)
+                deadline = self.now + resolver.timeout(round_, len(servers))
+                self._run_until(lambda w=waiting: w.done, deadline)
                 del ns.udp_waiting[(src_ip, sport)]
                 if waiting.answer is not None:
                     answer = waiting.answer
@@ -467,12 +475,9 @@ class Simulation:
                     if answer.answers:
                         return resolver.Result(lookup.name, answer.answers[0], source=server)
                     continue
-                if not waiting.refused:
-                    raise self._fail(
-                        "name",
-                        f"the nameserver {server} never answered; netsim does not model a silent nameserver "
-                        f"(the C library would wait {resolver.RES_TIMEOUT:g} s per try)",
-                    )
+                if not waiting.done:
+                    self.now = deadline
+                    self.event(f"{server} does not answer within {deadline - started:g} s of asking: the next try")
         return resolver.Result(lookup.name, error="try-again")
 
     def _namespace(self, host: str) -> Namespace:

@@ -117,6 +117,12 @@ def _variants(data: dict[str, Any]) -> Iterator[tuple[str, str | None, dict[str,
                 None,
                 lambda d, h=hname: d["hosts"][h].pop("nameservers"),
             )
+        elif host.get("interfaces") and bridge_addresses:
+            yield changed(
+                f"{hname}'s /etc/resolv.conf names {bridge_addresses[0]}",
+                None,
+                lambda d, h=hname: d["hosts"][h].__setitem__("nameservers", [bridge_addresses[0]]),
+            )
         for i, _server in enumerate(host.get("dns_servers") or []):
             yield changed(
                 f"{hname}'s DNS server {i + 1} knows no names",

@@ -349,9 +349,9 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         )
         if at >= 0 and shown != want_rows:
             problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")
-    answer = re.search(r'<pre class="ns-resolve"><code>.*\nanswer +(\S+)', body, re.S)
+    answer = re.search(r'<pre class="ns-resolve"><code>.*\nanswer: ([^ ,]+)', body, re.S)
     if answer is not None or step.resolved is not None:
-        said = html.unescape(answer.group(1)).rstrip(":") if answer else None
+        said = html.unescape(answer.group(1)) if answer else None
         r = step.resolved
         want = (r.address or r.error) if r is not None else None
         if said != want:

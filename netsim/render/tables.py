@@ -98,17 +98,17 @@ def resolve_answer(scenario: Scenario, step: StepTrace, by: str) -> str:
     if result is None:
         return ""
     host = scenario.hosts[by]
-    lines = [f"# getaddrinfo({result.name!r}) in {label(scenario, by)}", "/etc/nsswitch.conf  hosts: files dns"]
-    hosts = [f"{line.address} {' '.join(line.names)}" for line in host.hosts_file] or ["(empty)"]
-    lines += [f"{'/etc/hosts' if i == 0 else '':<19} {text}" for i, text in enumerate(hosts)]
-    servers = [f"nameserver {a}" for a in host.nameservers] or ["(no nameserver: the C library asks 127.0.0.1)"]
-    lines += [f"{'/etc/resolv.conf' if i == 0 else '':<19} {text}" for i, text in enumerate(servers)]
+    lines = [f"# in {label(scenario, by)}: getaddrinfo({result.name!r})", "/etc/nsswitch.conf: hosts: files dns"]
+    lines += ["/etc/hosts:", *(f"  {line.address} {' '.join(line.names)}" for line in host.hosts_file)]
+    lines += ["/etc/resolv.conf:", *(f"  nameserver {a}" for a in host.nameservers)]
+    if not host.nameservers:
+        lines.append("  (no nameserver: the C library asks 127.0.0.1)")
     if result.address is not None:
         where = "/etc/hosts" if result.source == "files" else f"the nameserver {result.source}"
-        lines.append(f"answer              {result.address} (from {where})")
+        lines.append(f"answer: {result.address} (from {where})")
     else:
         from netsim.resolver import ERRORS
 
         name, text, _ = ERRORS[result.error or "not-found"]
-        lines.append(f"answer              {result.error}: {text} ({name})")
+        lines.append(f"answer: {result.error}, {text} ({name})")
     return f'<pre class="ns-resolve"><code>{escape(chr(10).join(lines))}</code></pre>'
