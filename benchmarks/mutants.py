@@ -176,6 +176,7 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['equivalent']:6} {total['unexplained']:7}"
         f" {share:7.1f}%"
     )
+    print(f"equiv.: survivors {SURVIVORS.name} explains (equivalent, or cosmetic); unexpl.: the rest")
     print(f"killed {killed} of {checked} checked mutants ({share:.1f}%)", end="")
     live = checked - total["equivalent"]
     print(f"; {100 * killed / live:.1f}% of those not equivalent" if live else "")
