@@ -49,6 +49,7 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
     netfilter: Netfilter = field(default_factory=Netfilter)
+    route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).
