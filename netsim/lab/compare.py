@@ -22,6 +22,8 @@ SIMPLIFICATIONS = {
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
+    "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
     "netsim tracks TCP only and only from a SYN",
     "bridge-netfilter": "br_netfilter (built into some kernels, loaded by Docker) would hand frames that only cross "
@@ -37,9 +39,11 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
     return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 
 
-def notes_for(scenario: Any) -> list[str]:
-    """The named simplifications that apply to this scenario, one line each."""
+def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
+    """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
     names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    if netsim is not None and any(_empty_flood(h) for step in netsim["steps"] for h in step["frames"]):
+        names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
     shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
@@ -85,6 +89,10 @@ def _summary(step: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _empty_flood(hop: dict[str, Any]) -> bool:
+    return hop["decision"] == "flood" and not hop["out_ports"]
+
+
 def _nat_ports(step: dict[str, Any]) -> set[int]:
     """Source ports masquerade chose in this step's connections (a reply port not the original's)."""
     out = set()
@@ -107,7 +115,7 @@ def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset()) -> tuple
         hop["in_port"],
         hop["src"],
         hop["dst"],
-        hop["decision"],
+        "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
     )
