@@ -6,7 +6,18 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["mkdocs.yml", "macros.py", "hooks.py", "serve.py", "includes", "docs", "diagrams", "netsim", "overrides"]
+SOURCES = [
+    "mkdocs.yml",
+    "macros.py",
+    "hooks.py",
+    "serve.py",
+    "includes",
+    "docs",
+    "diagrams",
+    "decoder",
+    "netsim",
+    "overrides",
+]
 
 
 def copy_site(dest: Path) -> Path:
