@@ -183,7 +183,8 @@ def _packet_card(
     names = [words.label(scenario, r) if r in scenario.hosts else r for r in dict.fromkeys(receivers)]
     who = words.label(scenario, sender) if sender in scenario.hosts else sender
     way = f"{who} → {', '.join(names) or 'nobody'}"
-    text = _text(f"{tag}. {packet_words(hop)}{times}") + "\\n" + _lines(way, wrap)
+    # On a phone the header wraps too (at spaces: the figure check reads the lines joined by spaces).
+    text = _lines(f"{tag}. {packet_words(hop)}{times}", graph.WRAP if wrap else 0) + "\\n" + _lines(way, wrap)
     roles = [f"p{n}" for n in numbers] + ["packet"]
     card = dict(label=text, shape="box", fillcolor=gv("paper"), color=gv(role), penwidth="2")
     return {**card, **_tag(*roles)}
