@@ -16,9 +16,9 @@ NAT works as nf_nat_core.c does: the first packet of a connection binds it once 
 reply tuple; every packet after that, either way, is rewritten from the tuples alone
 (nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
-Simplifications, named: only TCP is tracked, and only from its SYN (the kernel also picks up
-connections mid-stream); the filter table has only the two input rules a scenario can state;
-NAT rules are masquerade and the published ports netavark writes, nothing else.
+Simplifications, named: only TCP is tracked (UDP, DNS here, passes untracked), and only from its
+SYN (the kernel also picks up connections mid-stream); the filter table has only the two input
+rules a scenario can state; NAT rules are masquerade and the published ports netavark writes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from netsim import conntrack
 from netsim.conntrack import ORIGINAL, REPLY, Conn, Table, Tuple, tuple_of
-from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Icmp, Tcp, initial_sequence
+from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Icmp, Tcp, Udp, initial_sequence
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING = "prerouting", "input", "forward", "output", "postrouting"
 HOOKS = (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING)
-Packet = Tcp | Icmp
+Packet = Tcp | Icmp | Udp
 SRC, DST = "src", "dst"  # enum nf_nat_manip_type
 # HOOK2MANIP(): PREROUTING and OUTPUT change the destination, POSTROUTING and INPUT the source.
 MANIP = {PREROUTING: DST, OUTPUT: DST, POSTROUTING: SRC, INPUT: SRC}
@@ -162,6 +162,8 @@ def hook(
 def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     """nf_conntrack_in(): find the packet's connection, or start one for a SYN. False: kill it."""
     packet = skb.packet
+    if isinstance(packet, Udp) or isinstance(packet, Icmp) and isinstance(packet.original, Udp):
+        return True  # simplification, named above: only TCP is tracked
     if isinstance(packet, Icmp):
         # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes.
         found = table.find(tuple_of(packet.original).invert(), stack.now)

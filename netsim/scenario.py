@@ -10,13 +10,14 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
 from netsim.errors import ScenarioError
 from netsim.schema import (
     IFNAME_PATTERN,
     Cidr,
+    DnsName,
     Dst,
     Endpoint,
     HostName,
@@ -47,6 +48,10 @@ MAX_INTERFACES = 16  # per host
 MAX_ROUTES = 32  # per host
 MAX_LISTENERS = 64  # per host
 MAX_STEPS = 200
+MAX_HOSTS_LINES = 64  # lines of one host's /etc/hosts
+MAX_NAMES = 8  # names on one /etc/hosts line
+MAX_NAMESERVERS = 3  # MAXNS in glibc's resolv.h: later nameserver lines are ignored
+MAX_RECORDS = 64  # names one DNS server answers for
 MAX_WAIT = 3600.0  # seconds of one wait step
 MAX_REAL_SECONDS = 3600.0  # the lab and the script replay in real time: waits plus connect timeouts
 # An empty seat's far end is called PORT-x: two more bytes within Linux's 15.
@@ -135,6 +140,27 @@ class MasqueradeRule:
 
 
 @dataclass(frozen=True)
+class HostsLine:
+    """One line of a host's /etc/hosts: an address and the names that mean it."""
+
+    address: IPv4 = option("The address, e.g. 10.88.0.1.")
+    names: Annotated[list[DnsName], Most(MAX_NAMES)] = option(
+        "The names for it, the canonical one first, e.g. [host.containers.internal, host.docker.internal]."
+    )
+
+
+@dataclass(frozen=True)
+class DnsServer:
+    """A small DNS server in the host (aardvark-dns's role): answers A questions on UDP port 53 from its
+    own records, and NXDOMAIN for every other name; it asks nobody else."""
+
+    listen: IPv4 = option("The address it listens on, one of the host's own, e.g. 10.88.0.1.")
+    records: Annotated[dict[DnsName, IPv4], Most(MAX_RECORDS)] = option(
+        "The names it knows and their addresses, e.g. {portainer: 10.88.0.2}.", factory=dict
+    )
+
+
+@dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
@@ -166,9 +192,33 @@ class Host:
     masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
         "Masquerade (source NAT) rules loaded from the start.", factory=list
     )
+    hosts_file: Annotated[list[HostsLine], Most(MAX_HOSTS_LINES)] = option(
+        "The host's /etc/hosts, line by line (empty if omitted). Only a `resolve` step reads it.", factory=list
+    )
+    nameservers: Annotated[list[IPv4], Most(MAX_NAMESERVERS)] = option(
+        "The `nameserver` lines of the host's /etc/resolv.conf, in order; with none, the C library asks 127.0.0.1.",
+        factory=list,
+    )
+    dns_servers: Annotated[list[DnsServer], Most(4)] = option(
+        "DNS servers running in the host from the start.", factory=list
+    )
 
 
 # --- Steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArpPacket:
+    """An ARP packet crafted by hand, as arping or a spoofer sends it; the kernels that hear it
+    treat it as any ARP (a gratuitous one has the same sender and target address)."""
+
+    op: Literal["request", "reply"] = option("'request' (who-has) or 'reply' (is-at).")
+    sender_ip: IPv4 = option("The address the packet claims for its sender.")
+    target_ip: IPv4 = option("The address asked for (a request) or answered to (a reply).")
+    sender_mac: Mac | None = option("The MAC it claims for the sender; the frame's source if omitted.", None)
+    target_mac: Mac | None = option(
+        "The target MAC; 00:00:00:00:00:00 for a request, the frame's destination for a reply, if omitted.", None
+    )
 
 
 @dataclass(frozen=True)
@@ -179,6 +229,7 @@ class Send:
     dst: Dst = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
     dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
+    arp: ArpPacket | None = option("Carry this ARP packet (EtherType 0x0806) instead of a test payload.", None)
 
 
 @dataclass(frozen=True)
@@ -381,6 +432,15 @@ class RouteGet:
     to: IPv4 = option("The destination address.")
 
 
+@dataclass(frozen=True)
+class NameLookup:
+    """Turn a name into an address as a program does: getaddrinfo() for IPv4, through /etc/nsswitch.conf's
+    `hosts: files dns` (the host's /etc/hosts, then the nameservers of its /etc/resolv.conf)."""
+
+    by: HostName = option("The host whose program asks.")
+    name: DnsName = option("The name, e.g. host.containers.internal.")
+
+
 ACTIONS = (
     "send",
     "arp",
@@ -407,6 +467,7 @@ ACTIONS = (
     "route_get",
     "publish",
     "route_localnet",
+    "resolve",
 )
 
 
@@ -445,6 +506,7 @@ class Step:
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
     publish: Publish | None = option(Publish.__doc__ or "", None)
     route_localnet: RouteLocalnet | None = option(RouteLocalnet.__doc__ or "", None)
+    resolve: NameLookup | None = option(NameLookup.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -553,6 +615,14 @@ class Scenario:
             if br.host == host and br.address and addr in ipaddress.IPv4Interface(br.address).network:
                 return str(ipaddress.IPv4Interface(br.address).network)
         return None
+
+    def needs_resolver(self) -> bool:
+        """Whether the lab and the script write each host's /etc files: a step resolves a name."""
+        return any(st.resolve for st in self.steps)
+
+    def needs_dnsmasq(self) -> bool:
+        """Whether the lab and the script run DNS servers (dnsmasq)."""
+        return any(h.dns_servers for h in self.hosts.values())
 
     def forwarding_hosts(self) -> list[str]:
         """Hosts whose ip_forward the scenario sets, from the start or in a step."""
@@ -665,7 +735,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             held = [b for b, br in s.bridges.items() if br.host == hname]
             given = [
                 k
-                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports")
+                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports", "dns_servers")
                 if getattr(host, k)
             ]
             given += ["bridges " + ", ".join(held)] if held else []
@@ -722,6 +792,27 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             sockets.listen(text, (*path_of(host), "listeners", i), src)
         for i, rule in enumerate(host.masquerade):
             _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
+        _check_dns_servers(s, hname, src)
+
+
+def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
+    """A DNS server binds UDP port 53 on one of the host's own addresses (127/8 included, as for any
+    socket); two servers on one address would collide (EADDRINUSE)."""
+    h = s.hosts[host]
+    mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
+    mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+    seen: set[str] = set()
+    for server in h.dns_servers:
+        addr = ipaddress.IPv4Address(server.listen)
+        if addr not in mine and addr not in LOOPBACK_NET:
+            have = ", ".join(["127.0.0.1", *sorted(str(a) for a in mine)])
+            raise src.error(
+                (*path_of(server), "listen"),
+                f"{host} has no address {addr} to listen on; expected one of: {have}",
+            )
+        if server.listen in seen:
+            raise src.error((*path_of(server), "listen"), f"{host} already has a DNS server on {server.listen}:53")
+        seen.add(server.listen)
 
 
 def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
@@ -770,6 +861,7 @@ class Sockets:
         h = s.hosts[host]
         self.host = host
         self.exists = not h.absent
+        self.deleted = ""  # the id of the step that deleted the namespace, if one did
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
@@ -787,7 +879,12 @@ class Sockets:
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         if not self.exists:
-            raise src.error(where, f"{self.host} has no namespace yet; expected a netns_add step before this one")
+            kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
+            if self.deleted:
+                raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
+            raise src.error(
+                where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one"
+            )
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
@@ -936,7 +1033,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
 def _validate_real_time(s: Scenario, src: Source) -> None:
     """The lab and the reader's script replay the steps in real time: bound the worst case.
 
-    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout).
+    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout); a resolve
+    at most every try of the C library timing out (resolver.longest).
     """
     from netsim.tcp import syn_timeout
 
@@ -946,6 +1044,10 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
             total += step.wait
         elif step.connect is not None:
             total += syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+        elif step.resolve is not None:
+            from netsim.resolver import longest
+
+            total += longest(s.hosts[step.resolve.by].nameservers)
         if total > MAX_REAL_SECONDS:
             raise src.error(
                 path_of(step),
@@ -975,6 +1077,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
     """Keep each host's bindable addresses in step with the story."""
     if step.netns_add:
         sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
+        sockets[step.netns_add].deleted = ""
     elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
@@ -983,6 +1086,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
     elif step.netns_del:
         sockets[step.netns_del].exists = False
+        sockets[step.netns_del].deleted = step.id
         sockets[step.netns_del].bound = []
 
 

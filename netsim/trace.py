@@ -42,6 +42,9 @@ class Hop:
         ports = tcp_ports(self.payload)
         if ports is not None:
             out["tcp"] = ports
+        dns = getattr(self.payload, "payload", None)  # a UDP datagram's DNS message
+        if dns is not None:
+            out["dns"] = dns.summary()
         return out
 
 
@@ -88,6 +91,7 @@ class StepTrace:
     title: str | None
     time: float  # the simulated clock when the step ended, in seconds
     elapsed: float = 0.0  # how long the step took on that clock
+    started: float = 0.0  # the clock when the step began (its tables are read at `time`)
     frames: list[Hop] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -104,6 +108,7 @@ class StepTrace:
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
+    resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,12 +121,14 @@ class StepTrace:
             },
             "outcome": self.outcome,
             "seconds": round(self.elapsed, 3),
+            "clock": {"at": round(self.started, 3), "observed": round(self.time, 3)},
             "links": {
                 ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
                 for ns, table in self.links.items()
             },
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
+            "resolved": self.resolved.to_json() if self.resolved is not None else None,
         }
 
 
@@ -146,7 +153,7 @@ class Trace:
         steps = []
         for s in data["steps"]:
             frames = [
-                Hop(**{**_without(h, "ip"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
+                Hop(**{**_without(h, "ip", "dns"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
                 for h in s["frames"]
             ]
             steps.append(
@@ -162,6 +169,7 @@ class Trace:
                     links=s.get("links", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
+                    resolved=_Resolved.from_json(s.get("resolved")),
                 )
             )
         return cls(data["scenario"], steps)
@@ -170,5 +178,22 @@ class Trace:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
 
-def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k != key}
+def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A resolve step's result read back from JSON (the lab's): no source, only what getaddrinfo gave."""
+
+    name: str
+    address: str | None
+    error: str | None
+    source: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> _Resolved | None:
+        return None if data is None else cls(data["name"], data.get("address"), data.get("error"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "address": self.address, "error": self.error}

@@ -126,12 +126,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _build_site(out: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SITE_URL"}  # as published with SITE_URL unset
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**env, "NO_MKDOCS_2_WARNING": "1"},
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -139,8 +140,10 @@ def _build_site(out: Path) -> None:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site as `mkdocs build --strict` writes it, built once per test run (also under xdist:
-    the first worker to need it builds it, holding a lock, and the others read the same folder)."""
+    """The site as `mkdocs build --strict` writes it with SITE_URL unset, built once per test run
+    (also under xdist: the first worker to need it builds it, holding a lock, and the others read
+    the same folder). Read it, never write to it: a test that needs a changed site builds a copy
+    (tests/sitecopy.py)."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         out = tmp_path_factory.mktemp("site")
         _build_site(out)

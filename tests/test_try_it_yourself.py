@@ -3,6 +3,7 @@ post claims: the same MAC tables, ARP tables and connect results as netsim's tra
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import kernel_wait
 
-from netsim.lab.netns import ensure_nft, missing_requirement
+from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render.labscript import render
 from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
@@ -49,6 +50,7 @@ def parse(output: str) -> dict[str, dict]:
                 "fdb_shown": False,
                 "route": None,
                 "conntrack": {},
+                "resolved": None,
             }
             host = None
             reading = None
@@ -74,6 +76,9 @@ def parse(output: str) -> dict[str, dict]:
             current["neigh"][host] = {}
         elif (m := NEIGH.match(line)) and host is not None:
             current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
+        elif line.startswith('{"name": '):  # what getaddrinfo() said (plan.RESOLVE_PY)
+            said = json.loads(line)
+            current["resolved"] = {k: said[k] for k in ("name", "address", "error")}
         elif m := CONNECT.match(line):
             current["outcome"] = m.group(1)
     return steps
@@ -83,10 +88,8 @@ def parse(output: str) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
-    if loaded.needs_nft():
-        why = ensure_nft()  # installs nftables with apt when it can
-        if why:
-            pytest.skip(why)
+    if why := ensure_tools(loaded):  # installs nftables or dnsmasq with apt when it can
+        pytest.skip(why)
     script = tmp_path / f"{loaded.name}.sh"
     script.write_text(render(loaded))
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
@@ -102,6 +105,7 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             want = {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in step.neigh[host].items()}
             assert table == want, (step.id, host)
         assert got["outcome"] == step.outcome, step.id
+        assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id
         if step.route is not None:
             shown = [line.rstrip() for line in got["route"]]
             assert shown == [line.rstrip() for line in route_get_text(step.route).splitlines()], step.id
@@ -110,3 +114,24 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             # not the TCP state, are the post's.
             want = [TUPLES.search(f"{e['original']} {e['reply']}").groups() for e in step.conntrack.get(host, [])]
             assert sorted(entries) == sorted(want), (step.id, host)
+
+
+GARP = ROOT / "tests" / "lab_scenarios" / "garp-within-locktime.yaml"
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"the script needs what the lab needs: {REASON}")
+def test_the_scripts_crafted_arp_packets_are_the_labs(tmp_path: Path) -> None:
+    """The reader's send_frame crafts ARP as the lab does (the lab test compares that one): a gratuitous
+    request overrides a's entry whenever it comes, a reply after locktime is believed, and h, which never
+    asked, learns nothing (arp_accept=0). Which answers fall inside locktime depends on how fast the
+    script runs, so those steps are the lab's to compare, not this test's."""
+    script = tmp_path / "garp.sh"
+    script.write_text(render(load_scenario(GARP)))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = parse(done.stdout)
+    gratuitous, last = printed["c-gratuitous-inside-locktime"], printed["b-answers-after-locktime"]
+    assert gratuitous["neigh"]["a"] == {"10.0.0.11": {"mac": "02:00:00:00:00:0c", "state": "STALE"}}
+    assert last["neigh"]["a"] == {"10.0.0.11": {"mac": "02:00:00:00:00:0b", "state": "REACHABLE"}}
+    assert all(step["neigh"]["h"] == {} for step in printed.values() if "h" in step["neigh"])
+    assert last["fdb"]["br0"]["02:00:00:00:00:0c"] == "p3"  # the crafted frames' source was learned

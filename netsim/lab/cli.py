@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from netsim.errors import LabError
-from netsim.lab.netns import missing_requirement, nft_missing, run
+from netsim.lab.netns import dnsmasq_missing, missing_requirement, nft_missing, run
 from netsim.scenario import load_scenario
 
 INSIDE = "NETSIM_LAB_INSIDE"
@@ -27,21 +27,24 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     reason = missing_requirement()
     if reason is None and scenario.needs_nft():
         reason = nft_missing()  # installing is the test setup's job (tests/test_lab.py), not the lab's
+    if reason is None and scenario.needs_dnsmasq():
+        reason = dnsmasq_missing()
     if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     kernel = kernel_trace(file)
     if compare:
+        from netsim.lab.compare import CLOCK_NOTE, measured_clock, notes_for
         from netsim.lab.compare import compare as diff
-        from netsim.lab.compare import notes_for
         from netsim.simulation import run as simulate
 
-        ours = simulate(scenario).to_json()
+        clock = measured_clock(scenario, kernel)
+        ours = simulate(scenario, clock).to_json()
         agree, lines = diff(ours, kernel)
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")
-        print("\n".join(notes_for(scenario, ours)))
+        print("\n".join(notes_for(scenario, ours) + ([CLOCK_NOTE] if clock is not None else [])))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1
     if as_json:

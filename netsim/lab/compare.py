@@ -22,6 +22,11 @@ SIMPLIFICATIONS = {
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
+    "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
+    "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
+    "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
+    "and port; a resolve step's seconds are getaddrinfo()'s own, without starting the helper processes",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -33,6 +38,24 @@ SIMPLIFICATIONS = {
     "chains, the masquerade of marked packets), not its per-network masquerade, forward or isolation rules; the "
     "per-network chain's name leaves out the network's ID; IPv4 and TCP only",
 }
+
+
+CLOCK_NOTE = (
+    "  lab-clock: netsim replays the steps at the moments the lab performed them: each step starts when "
+    "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
+    "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
+    "too, with every timer that falls due in it; `netsim run` and the pages play the steps back to back"
+)
+
+
+def measured_clock(scenario: Any, kernel: dict[str, Any]) -> list[tuple[float, float]] | None:
+    """Each step's (start, tables read) on the lab's clock, in the scenario's order; None when the
+    lab's trace does not give them for every step (then netsim plays the steps back to back)."""
+    seen = {s["id"]: s.get("clock") for s in kernel.get("steps", [])}
+    clock = [seen.get(step.id) for step in scenario.steps]
+    if any(c is None for c in clock):
+        return None
+    return [(float(c["at"]), float(c["observed"])) for c in clock if c is not None]
 
 
 def within(netsim_seconds: float, kernel_seconds: float) -> bool:
@@ -55,6 +78,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("timers-meet")
     names.append("multicast")
     names.append("timing")
+    if scenario.needs_resolver() or scenario.needs_dnsmasq():
+        names.append("resolver")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade or s.publish for s in scenario.steps):
         names += ["conntrack", "nat-port", "bridge-netfilter"]
     if any(s.publish for s in scenario.steps):
@@ -86,6 +111,9 @@ def _summary(step: dict[str, Any]) -> str:
     parts = [f"{len(step['frames'])} frame(s)"]
     if step["outcome"]:
         parts.append(f"connect {step['outcome']}")
+    resolved = step.get("resolved")
+    if resolved:
+        parts.append(f"{resolved['name']} -> {resolved['address'] or resolved['error']}")
     return ", ".join(parts)
 
 
@@ -108,8 +136,8 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
 def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
-    ports = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
-    header = (ip["src"], ip["dst"], ip["ttl"], ports) if ip else None
+    pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
+    header = (ip["src"], ip["dst"], ip["ttl"], pair) if ip else None
     return (
         hop["bridge"],
         hop["in_port"],
@@ -118,6 +146,7 @@ def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: b
         "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
+        hop.get("dns"),
     )
 
 
@@ -156,6 +185,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if ours.get("resolved") != theirs.get("resolved"):
+        diffs.append(f"getaddrinfo: netsim {ours.get('resolved')}, kernel {theirs.get('resolved')}")
     if ours.get("route") != theirs.get("route"):
         diffs.append(f"ip route get: netsim {ours.get('route')}, kernel {theirs.get('route')}")
     x, y = _conntrack(ours.get("conntrack", {})), _conntrack(theirs.get("conntrack", {}))
@@ -172,7 +203,7 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header = key
+    bridge, in_port, src, dst, decision, out, header, dns = key
     ports = header[3] if header else None
     where = (
         (f"{header[0]}:{ports[0]} > {header[1]}:{ports[1]}" if ports else f"{header[0]} > {header[1]}")
@@ -180,7 +211,8 @@ def _show_hop(key: tuple) -> str:
         else ""
     )
     ip = f" [IP {where} ttl {header[2]}]" if header else ""
-    return f"{bridge} {in_port} {src}>{dst}{ip} {decision} -> {', '.join(out) or 'nowhere'}"
+    said = f" [{dns}]" if dns else ""
+    return f"{bridge} {in_port} {src}>{dst}{ip}{said} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:

@@ -41,16 +41,23 @@ show_links() {{  # every host's interfaces, as `ip -br addr` shows them
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
-send_frame() {{  # host dev dst-mac src-mac: one raw Ethernet frame, as the kernel selftests send
-  ip netns exec "lab-$1" python3 - "$2" "$3" "$4" <<'PY'
+send_frame() {{  # host dev dst-mac src-mac [op sender-mac sender-ip target-mac target-ip]: one raw frame
+  ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import socket, sys
-dev, dst, src = sys.argv[1:4]
-if src == "self":  # the interface's own MAC, as the kernel reports it
-    src = open(f"/sys/class/net/{{dev}}/address").read().strip()
+dev, dst, src, *arp = sys.argv[1:]
+own = open(f"/sys/class/net/{{dev}}/address").read().strip()  # the interface's own MAC
+src = own if src == "self" else src
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
+if arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
+    op, smac, sip, tmac, tip = arp
+    body = bytes([0, 1, 8, 0, 6, 4, 0, 1 if op == "request" else 2]) + mac(own if smac == "self" else smac)
+    body += socket.inet_aton(sip) + mac(tmac) + socket.inet_aton(tip)
+    frame = mac(dst) + mac(src) + b"\\x08\\x06" + body.ljust(46, b"\\0")
+else:
+    frame = mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0")
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
-s.send(mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0"))
+s.send(frame)
 PY
 }}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
@@ -137,12 +144,45 @@ close_all() {{  # host: every listener of the host goes (a socket keeps a namesp
     unset 'LISTENER[$key]'
   done
 }}
+etc_files() {{  # host: its own /etc/nsswitch.conf, /etc/hosts and /etc/resolv.conf, kept in the private /run
+  mkdir -p "{etc}/$1"
+  echo "{nsswitch}" > "{etc}/$1/nsswitch.conf"
+  : > "{etc}/$1/hosts"; : > "{etc}/$1/resolv.conf"
+}}
+etc_hosts() {{  # host address name...: one line of the host's /etc/hosts
+  local host=$1 address=$2; shift 2
+  printf '%s\t%s\n' "$address" "$*" >> "{etc}/$host/hosts"
+}}
+etc_nameserver() {{  # host address: one nameserver line of the host's /etc/resolv.conf
+  printf 'nameserver %s\n' "$2" >> "{etc}/$1/resolv.conf"
+}}
+dns_server() {{  # host address dnsmasq ...: a DNS server inside the host, on address:53 only
+  local host=$1 listen=$2; shift 2
+  ip netns exec "lab-$host" "$@" &
+  LISTENER["dns $host $listen"]=$!
+  for _ in $(seq 200); do  # until port 53 on that address is taken: it listens
+    ip netns exec "lab-$host" python3 -c {probe} "$listen" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$host runs a DNS server on $listen:53"
+}}
+resolve_name() {{  # host name: getaddrinfo() inside the host, reading the host's own /etc files
+  echo "-- getaddrinfo($2) in $1, with its own /etc/hosts and /etc/resolv.conf"
+  unshare --mount --propagation private -- bash -c {bind_etc} - "{etc}/$1" "lab-$1" python3 -c {resolve_py} "$2"
+}}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
   unset 'LISTENER["$1 $2:$3"]'
   echo "$1 stops listening on $2:$3"
 }}
 """
+
+
+NEEDS_DNSMASQ = (
+    'command -v dnsmasq >/dev/null || { echo "this scenario needs dnsmasq (package dnsmasq-base)" >&2; exit 3; }\n'
+)
+# Exits 0 while nobody holds UDP port 53 on the address (the DNS server is not listening yet).
+PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind((sys.argv[1], 53))"
 
 
 def line(op: Op) -> str:
@@ -162,7 +202,18 @@ def render(scenario: Scenario) -> str:
         if s.needs_nft()
         else ""
     )
-    header = HEADER.format(title=plan.one_line(s.title), name=s.name, needs_nft=needs_nft)
+    if s.needs_dnsmasq():
+        needs_nft += NEEDS_DNSMASQ
+    header = HEADER.format(
+        title=plan.one_line(s.title),
+        name=s.name,
+        needs_nft=needs_nft,
+        etc=plan.ETC_DIR,
+        nsswitch=plan.NSSWITCH,
+        probe=shlex.quote(PROBE_PY),
+        bind_etc=shlex.quote(plan.BIND_ETC),
+        resolve_py=shlex.quote(plan.RESOLVE_PY),
+    )
     lines = [header, *(line(op) for op in plan.setup(s))]
     for n, step in enumerate(s.steps, 1):
         lines.append("")
