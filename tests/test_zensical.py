@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium
+from browser import find_chromium, launched
 from sitecompare import differences, page_view
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,14 +111,8 @@ CHROMIUM, WHY_NOT = find_chromium()
 def chromium() -> Iterator[object]:
     if CHROMIUM is None:
         pytest.skip(f"browser checks of the Zensical build skipped: {WHY_NOT}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched() as browser:
+        yield browser
 
 
 def test_the_step_through_and_the_decoder_work_in_the_zensical_build(zensical_site: Path, chromium: object) -> None:
