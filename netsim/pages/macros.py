@@ -646,7 +646,7 @@ def _inline(name: str, svg: str, alt: str, layout: str) -> str:
 BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", "addr_add", "route_add")
 
 
-ROUTING_STEPS = ("route_get", "ip_forward", "masquerade")
+ROUTING_STEPS = ("route_get", "ip_forward", "masquerade", "publish", "route_localnet")
 
 
 def _auto_view(scenario: Scenario, step: StepTrace) -> str:
