@@ -264,8 +264,8 @@ CASES = [
         "room",
         "body",
         None,
-        '<tr class="ns-row-new">',
-        "<tr>",
+        '<tr class="ns-row-new"',  # (the row also names the frame that taught it: data-learned-by)
+        "<tr",
         ["MAC table of podman0: row aa:42:81:9c:0e:33 is half marked new"],
     ),
     (
@@ -465,8 +465,8 @@ CASES = [
         "path",
         "svg",
         "packet-1",
-        "192.168.1.23 →",
-        "10.88.0.2 →",
+        "192.168.1.23:40003 →",
+        "10.88.0.2:40003 →",
         ["frame 2 is labelled ('10.88.0.2', '192.168.1.50', 63); its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"],
     ),
     (
