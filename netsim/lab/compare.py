@@ -20,6 +20,9 @@ SIMPLIFICATIONS = {
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
+    "ephemeral-port": "a source port in ip_local_port_range (32768-60999) is compared as 'a port from that "
+    "range': connect() without a bind lets the kernel pick one from a random offset (__inet_hash_connect()), "
+    "netsim numbers its own from 40000",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
     "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
@@ -80,6 +83,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
         names.append("resolver")
+    if any(s.connect for s in scenario.steps):
+        names.append("ephemeral-port")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade or s.publish for s in scenario.steps):
         names += ["conntrack", "nat-port", "bridge-netfilter"]
     if any(s.publish for s in scenario.steps):
@@ -133,10 +138,21 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
+EPHEMERAL = range(32768, 61000)  # ip_local_port_range's default, where connect() picks a port itself
+
+
+def _port(port: int, chosen: frozenset[int]) -> int | str:
+    """A port as compared: one masquerade chose is 'another port' (nat-port); one in the ephemeral
+    range is 'a port the kernel picks' (ephemeral-port); any other is compared as it is."""
+    if port in chosen:
+        return "another-port"
+    return "ephemeral" if port in EPHEMERAL else port
+
+
 def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
-    pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
+    pair = tuple(_port(p, chosen) for p in (tcp["sport"], tcp["dport"])) if tcp else None
     header = (ip["src"], ip["dst"], ip["ttl"], pair) if ip else None
     return (
         hop["bridge"],
