@@ -20,9 +20,9 @@ SIMPLIFICATIONS = {
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
-    "ephemeral-port": "a source port in ip_local_port_range (32768-60999) is compared as 'a port from that "
-    "range': connect() without a bind lets the kernel pick one from a random offset (__inet_hash_connect()), "
-    "netsim numbers its own from 40000",
+    "ephemeral-port": "a port from 32768 up (ip_local_port_range) is compared by which frames share it, not "
+    "by its number: connect() without a bind lets the kernel pick one from a random offset "
+    "(__inet_hash_connect()), netsim numbers its own from 40000",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
     "ports": "every frame's TCP ports are compared; a port from 32768 up (where the kernel picks a connect's "
@@ -141,21 +141,10 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
-EPHEMERAL = range(32768, 61000)  # ip_local_port_range's default, where connect() picks a port itself
-
-
-def _port(port: int, chosen: frozenset[int]) -> int | str:
-    """A port as compared: one masquerade chose is 'another port' (nat-port); one in the ephemeral
-    range is 'a port the kernel picks' (ephemeral-port); any other is compared as it is."""
-    if port in chosen:
-        return "another-port"
-    return "ephemeral" if port in EPHEMERAL else port
-
-
 def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
-    pair = tuple(_port(p, chosen) for p in (tcp["sport"], tcp["dport"])) if tcp else None
+    pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
     header = (ip["src"], ip["dst"], ip["ttl"], pair) if ip else None
     return (
         hop["bridge"],
