@@ -20,8 +20,13 @@ SIMPLIFICATIONS = {
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
+    "ephemeral-port": "a source port in ip_local_port_range (32768-60999) is compared as 'a port from that "
+    "range': connect() without a bind lets the kernel pick one from a random offset (__inet_hash_connect()), "
+    "netsim numbers its own from 40000",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "ports": "every frame's TCP ports are compared; a port from 32768 up (where the kernel picks a connect's "
+    "own port at random) is compared by which frames of the step share it, not by its number",
     "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
     "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
     "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
@@ -65,7 +70,7 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
 
 def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
-    names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    names = ["open-connections", "ports"] if any(s.connect for s in scenario.steps) else []
     if netsim is not None and any(_empty_flood(h) for step in netsim["steps"] for h in step["frames"]):
         names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
@@ -81,6 +86,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
         names.append("resolver")
+    if any(s.connect for s in scenario.steps):
+        names.append("ephemeral-port")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade or s.publish for s in scenario.steps):
         names += ["conntrack", "nat-port", "bridge-netfilter"]
     if any(s.publish for s in scenario.steps):
@@ -134,10 +141,21 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
+EPHEMERAL = range(32768, 61000)  # ip_local_port_range's default, where connect() picks a port itself
+
+
+def _port(port: int, chosen: frozenset[int]) -> int | str:
+    """A port as compared: one masquerade chose is 'another port' (nat-port); one in the ephemeral
+    range is 'a port the kernel picks' (ephemeral-port); any other is compared as it is."""
+    if port in chosen:
+        return "another-port"
+    return "ephemeral" if port in EPHEMERAL else port
+
+
 def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
-    pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
+    pair = tuple(_port(p, chosen) for p in (tcp["sport"], tcp["dport"])) if tcp else None
     header = (ip["src"], ip["dst"], ip["ttl"], pair) if ip else None
     return (
         hop["bridge"],
@@ -151,6 +169,28 @@ def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: b
     )
 
 
+EPHEMERAL = 32768  # ip_local_port_range starts here: a connect without a source port gets one at random
+
+
+def _ephemeral(keys: list[tuple]) -> list[tuple]:
+    """Ports from EPHEMERAL up, by the order they first appear in the step ("port#1", ...): the
+    kernel picks a connect's own port at random, so only which frames share one is compared."""
+    seen: dict[int, str] = {}
+
+    def name(port: Any) -> Any:
+        if isinstance(port, int) and port >= EPHEMERAL:
+            return seen.setdefault(port, f"port#{len(seen) + 1}")
+        return port
+
+    out = []
+    for key in keys:
+        header = key[6]
+        if header is not None and header[3] is not None:
+            header = (*header[:3], tuple(name(p) for p in header[3]))
+        out.append((*key[:6], header, *key[7:]))
+    return out
+
+
 def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     diffs = []
     if ours["outcome"] != theirs["outcome"]:
@@ -161,8 +201,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     # a trace recorded before frames carried their ports (tests/kernel_traces) is compared without.
     mine, kernels = frozenset(_nat_ports(ours)), frozenset(_nat_ports(theirs))
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
-    a = [_hop_key(h, mine, ports) for h in ours["frames"]]
-    b = [_hop_key(h, kernels, ports) for h in theirs["frames"]]
+    a = _ephemeral([_hop_key(h, mine, ports) for h in ours["frames"]])
+    b = _ephemeral([_hop_key(h, kernels, ports) for h in theirs["frames"]])
     if a != b:
         for i in range(max(len(a), len(b))):
             x = _show_hop(a[i]) if i < len(a) else "(none)"
