@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.frames import ICMP_WORDS, Arp, Icmp, Tcp
+from netsim import frames
+from netsim.frames import Arp
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, Trace, ip_header
@@ -174,20 +175,13 @@ def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any
 
 def carries(hop: Hop) -> str:
     """What a frame carries, in the words a post uses: 'ARP request', 'SYN', 'RST', ..."""
-    p = hop.payload
-    if isinstance(p, Arp):
-        return "ARP request" if p.op == 1 else "ARP reply"
-    if isinstance(p, Tcp):
-        return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}[p.flags]
-    if isinstance(p, Icmp):
-        return "ICMP " + ICMP_WORDS.get((p.type, p.code), f"type {p.type} code {p.code}")
-    return "test frame"
+    return frames.carries(hop.payload)
 
 
 @fact(
     "carries",
     "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable, "
-    "ICMP network unreachable, ICMP time exceeded.",
+    "ICMP admin prohibited, ICMP network unreachable, ICMP time exceeded.",
 )
 def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return carries(_hop(step, frame))
@@ -265,7 +259,11 @@ def _routes(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return {host: step.routes.get(host, []) for host in expected}
 
 
-@fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")
+@fact(
+    "outcome",
+    "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout; deadline when "
+    "the application stopped waiting first.",
+)
 def _outcome(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.outcome
 

@@ -45,6 +45,8 @@ class Namespace:
     listeners: set[tuple[str, int]] = field(default_factory=set)
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
+    reset_tcp_ports: set[int] = field(default_factory=set)
+    prohibit_tcp_ports: set[int] = field(default_factory=set)
     tcp_syn_retries: int = 6
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others

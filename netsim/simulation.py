@@ -50,6 +50,11 @@ from netsim.schema import error_at
 from netsim.trace import Arrival, Hop, Rewrite, StepTrace, Trace
 
 
+def application_deadline(connect: Connect) -> float | None:
+    """How long the program behind a connect() waits before it gives up itself, if it sets a limit."""
+    return connect.deadline
+
+
 class Simulation:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
@@ -118,6 +123,8 @@ class Simulation:
         ns.neigh.attach(self, arp.ArpOps(self, ns))
         ns.drop_tcp_ports = set(host.drop_tcp_ports)
         ns.reject_tcp_ports = set(host.reject_tcp_ports)
+        ns.reset_tcp_ports = set(host.reset_tcp_ports)
+        ns.prohibit_tcp_ports = set(host.prohibit_tcp_ports)
         ns.ip_forward = host.ip_forward
         for rule in host.masquerade:
             ns.netfilter.add_masquerade(Masquerade(ipaddress.IPv4Network(rule.saddr), rule.oifname))
@@ -352,6 +359,7 @@ class Simulation:
         self._run_until(lambda: entry.state != "INCOMPLETE", self.now + 60)
 
     def _step_connect(self, connect: Connect) -> None:
+        """connect(): route, SYN, retransmissions, and whichever answer or deadline comes first."""
         assert self._current is not None
         ns = self.namespaces[connect.by]
         dst_ip, dport = _endpoint(connect.to)
@@ -373,7 +381,12 @@ class Simulation:
         ipv4.output(self, ns, syn)
         for offset in tcp.retransmit_times(ns.tcp_syn_retries):
             self.schedule(offset, lambda: self._retransmit_syn(ns, conn, syn))
-        deadline = self.now + tcp.syn_timeout(ns.tcp_syn_retries)
+        kernel_gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
+        patience = application_deadline(connect)
+        if patience is not None and patience < kernel_gives_up:
+            self._connect_with_deadline(ns, conn, patience)
+            return
+        deadline = self.now + kernel_gives_up
         # When the last SYN timeout (tcp_write_timeout()) and an ARP failure (neigh_timer_handler())
         # fall due in the same jiffy, the kernel reported ETIMEDOUT in the lab, not EHOSTUNREACH:
         # the TCP timer goes first (tests/lab_scenarios/timers-meet.yaml).
@@ -386,6 +399,22 @@ class Simulation:
         ns.connections.remove(conn)
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
+        self._current.outcome = conn.state
+
+    def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:
+        """The application stops waiting before the kernel would (Go's Dialer.Timeout, a poll() with a
+        timeout): it closes the socket, which in SYN_SENT sends nothing (tcp_close() -> tcp_set_state
+        TCP_CLOSE) and cancels the retransmit timer, so no SYN follows."""
+        assert self._current is not None
+        deadline = self.now + seconds
+        self._run_until(lambda: conn.state != "SYN_SENT", deadline, inclusive=False)
+        if conn.state == "SYN_SENT":
+            self.now = deadline
+            conn.state = "deadline"
+            self.event(f"{ns.label}'s application stops waiting after {seconds:g} s and closes the socket")
+        ns.connections.remove(conn)
+        if conn.state == "connected":
+            self.connected(ns.name, conn.dst_ip)
         self._current.outcome = conn.state
 
     def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp) -> None:

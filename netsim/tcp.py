@@ -14,6 +14,7 @@ from netsim.frames import (
     ICMP_EXC_TTL,
     ICMP_HOST_UNREACH,
     ICMP_NET_UNREACH,
+    ICMP_PKT_FILTERED,
     ICMP_PORT_UNREACH,
     ICMP_TIME_EXCEEDED,
     Icmp,
@@ -32,6 +33,8 @@ ERRNO_NAME = {
     "host-unreachable": "EHOSTUNREACH",
     "network-unreachable": "ENETUNREACH",
     "timeout": "ETIMEDOUT",
+    # Not the kernel's: the application stopped waiting first (Go's "i/o timeout"); no errno at all.
+    "deadline": None,
     # What listen() can get: bind() refusing the address.
     "address-in-use": "EADDRINUSE",
     "address-not-available": "EADDRNOTAVAIL",
@@ -141,6 +144,7 @@ ICMP_OUTCOME = {
     (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network-unreachable",
     (ICMP_DEST_UNREACH, ICMP_HOST_UNREACH): "host-unreachable",
     (ICMP_DEST_UNREACH, ICMP_PORT_UNREACH): "refused",
+    (ICMP_DEST_UNREACH, ICMP_PKT_FILTERED): "host-unreachable",  # icmp_err_convert[13]: EHOSTUNREACH, fatal
     (ICMP_TIME_EXCEEDED, ICMP_EXC_TTL): "host-unreachable",
 }
 

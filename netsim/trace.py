@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsim.frames import carries
+
 
 @dataclass(frozen=True)
 class Hop:
@@ -35,6 +37,7 @@ class Hop:
             "dst": self.dst,
             "decision": self.decision,
             "out_ports": list(self.out_ports),
+            "carries": carries(self.payload),
         }
         header = ip_header(self.payload)
         if header is not None:

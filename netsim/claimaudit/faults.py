@@ -229,6 +229,36 @@ def _drop_answers() -> list[Patch]:
     return [(netfilter, "hook", hook)]
 
 
+def _reset_as_icmp() -> list[Patch]:
+    original = netfilter.hook
+
+    def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
+        seg = skb.packet
+        if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in ns.reset_tcp_ports:
+            return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
+        return original(stack, ns, where, skb, indev, outdev)
+
+    return [(netfilter, "hook", hook)]
+
+
+def _prohibited_as_refused() -> list[Patch]:
+    table = dict(tcp.ICMP_OUTCOME)
+    table[(3, 13)] = "refused"
+    return [(tcp, "ICMP_OUTCOME", table)]
+
+
+def _deadline_ignored() -> list[Patch]:
+    return [(simulation, "application_deadline", lambda connect: None)]
+
+
+def _close_keeps_knocking() -> list[Patch]:
+    def retransmit(self: Any, ns: Any, conn: Any, syn: Tcp) -> None:
+        if conn.state in ("SYN_SENT", "deadline"):
+            ipv4.output(self, ns, syn)
+
+    return [(simulation.Simulation, "_retransmit_syn", retransmit)]
+
+
 def _no_local_table() -> list[Patch]:
     original = routing.lookup
 
@@ -349,6 +379,15 @@ FAULTS: tuple[Fault, ...] = (
     Fault("no-reset", "RST/ICMP", "a host with no listener stays silent", _no_reset),
     Fault("icmp-ignored", "RST/ICMP", "the client ignores ICMP port unreachable", _icmp_ignored),
     Fault("drop-answers", "RST/ICMP", "a dropping firewall answers like a rejecting one", _drop_answers),
+    Fault("reset-as-icmp", "RST/ICMP", "a firewall's reset is sent as ICMP port unreachable", _reset_as_icmp),
+    Fault("prohibited-as-refused", "RST/ICMP", "ICMP admin prohibited reads as refused", _prohibited_as_refused),
+    Fault("deadline-ignored", "application deadline", "the application waits as long as the kernel", _deadline_ignored),
+    Fault(
+        "close-keeps-knocking",
+        "application deadline",
+        "the kernel goes on sending SYNs for a socket the application closed",
+        _close_keeps_knocking,
+    ),
     Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.7)", _classic_doubling),
     Fault("no-local-table", "routing", "own addresses and 127/8 are routed like any others", _no_local_table),
     Fault("gateway-ignored", "routing", "a gateway route is used as if on-link", _gateway_ignored),

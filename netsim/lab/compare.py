@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsim.scenario import FIREWALL_FIELDS
+
 # Where netsim or the lab knowingly differs from the kernel, the comparison names it.
 SIMPLIFICATIONS = {
     "reachable-time": "netsim keeps an ARP answer REACHABLE for exactly the host's base reachable time (30 s "
@@ -22,6 +24,11 @@ SIMPLIFICATIONS = {
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "br-netfilter": "netsim models a machine without br_netfilter; the lab and the script switch "
+    "bridge-nf-call-iptables off in a firewall's namespace (with it on, as wherever Docker runs, a firewall's "
+    "reset leaves by the SYN's own port, past the bridge and the ARP table)",
+    "deadline": "an application deadline is a socket timeout on connect() (a poll() that gives up, then close()), "
+    "as Go's dialer does it; the lab's Python and a Go program reach the kernel the same way",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
     "netsim tracks TCP only and only from a SYN",
 }
@@ -43,6 +50,10 @@ def notes_for(scenario: Any) -> list[str]:
         names.append("linkwatch")
     if any(s.connect for s in scenario.steps) and any(h.tcp_syn_retries < 3 for h in scenario.hosts.values()):
         names.append("timers-meet")
+    if any(any(getattr(h, k) for k in FIREWALL_FIELDS) for h in scenario.hosts.values()):
+        names.append("br-netfilter")
+    if any(s.connect and s.connect.deadline for s in scenario.steps):
+        names.append("deadline")
     names.append("multicast")
     names.append("timing")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade for s in scenario.steps):
@@ -88,6 +99,7 @@ def _hop_key(hop: dict[str, Any]) -> tuple:
         hop["decision"],
         tuple(sorted(hop["out_ports"])),
         header,
+        hop.get("carries"),
     )
 
 
@@ -137,9 +149,9 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header = key
+    bridge, in_port, src, dst, decision, out, header, what = key
     ip = f" [IP {header[0]} > {header[1]} ttl {header[2]}]" if header else ""
-    return f"{bridge} {in_port} {src}>{dst}{ip} {decision} -> {', '.join(out) or 'nowhere'}"
+    return f"{bridge} {in_port} {src}>{dst}{ip} {what} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:

@@ -166,8 +166,14 @@ class Lab:
             "prefsrc": r.get("prefsrc"),
         }
 
-    def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0") -> str:
-        limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
+    def _helper_knock(
+        self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", deadline: str = "0"
+    ) -> str:
+        # An application deadline is a timeout on the connect itself, as Go's Dialer sets one (a
+        # socket timeout: a non-blocking connect() and a poll() that gives up); without one, a
+        # limit well past the kernel's own SYN timeout.
+        patience = float(deadline)
+        limit = patience or tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if int(sport):  # a chosen source port, as the script's knock binds it
@@ -179,8 +185,8 @@ class Lab:
         try:
             sock.connect((addr, int(port)))
         except TimeoutError:
-            sock.close()
-            return "timeout"
+            sock.close()  # in SYN_SENT, close() sends nothing and stops the retransmissions
+            return "deadline" if patience else "timeout"
         except OSError as exc:
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")

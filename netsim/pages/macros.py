@@ -44,6 +44,9 @@ ERRNO_TEXT = {
     "host-unreachable": "no route to host",
     "network-unreachable": "network is unreachable",
     "timeout": "connection timed out",
+    # Go's own deadline: net.Dialer returns os.ErrDeadlineExceeded, whose text is "i/o timeout", in an
+    # OpError with no "connect:" (no system call failed; the dialer stopped waiting).
+    "deadline": "i/o timeout",
 }
 
 
@@ -453,7 +456,8 @@ class Page:
         if target is None or step.outcome not in ERRNO_TEXT:
             raise MacroError(self.file, self._line, f"connect_error(): step {step_id} is not a failed connect")
         port = target.to.rsplit(":", 1)[1]
-        line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
+        syscall = "" if step.outcome == "deadline" else "connect: "
+        line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: {syscall}{ERRNO_TEXT[step.outcome]}'
         try:
             return escape.code_line(line)  # the post puts it inside its own ```text block
         except ValueError as exc:

@@ -64,15 +64,16 @@ ask_arp() {{  # host target-ip: resolve target-ip the way an application's first
     sleep 0.1
   done
 }}
-knock() {{  # host address port [source-port ttl]: a TCP connect, and what the kernel answered
+knock() {{  # host address port [source-port ttl [deadline]]: a TCP connect, and what the kernel answered
   ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import errno, socket, sys
 addr, port = sys.argv[1], int(sys.argv[2])
 sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
+deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
 names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
          errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
 s = socket.socket()
-s.settimeout(300)
+s.settimeout(deadline or 300)  # a deadline gives up the way Go's dialer does: close() before the kernel
 if sport:  # a chosen source port (0: the kernel picks one)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", sport))
@@ -82,7 +83,7 @@ try:
     s.connect((addr, port))
     result = "connected"
 except TimeoutError:
-    result = "timeout"
+    result = "deadline (the application gave up: i/o timeout)" if deadline else "timeout"
 except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
 print(f"connect {{addr}}:{{port}} -> {{result}}")

@@ -25,6 +25,7 @@ OUTCOME = {
     "host-unreachable": "connect() fails: no route to host",
     "network-unreachable": "connect() fails: the network is unreachable",
     "timeout": "connect() times out",
+    "deadline": "the application stops waiting before the kernel gives up",
 }
 
 
