@@ -247,7 +247,8 @@ class Simulation:
             frame.src,
             frame.dst,
             d.decision,
-            tuple(sorted(d.out_ports, key=lambda p: order.get(p, len(order)))),  # as the lab lists them
+            # As the lab lists them: the scenario's ports, then any plugged in from elsewhere, the bridge last.
+            tuple(sorted(d.out_ports, key=lambda p: (p == bridge.name, order.get(p, len(order))))),
             frame.summary(),
             d.reason,
             d.learned,
@@ -521,12 +522,23 @@ class Simulation:
         iface.ns, iface.up, iface.addresses = move.to, False, []
         target.ifaces[move.dev] = iface
         self.event(f"{move.dev} moves from {source.label} into {target.label}, down and without an address")
+        self._sync_links()  # veth_close(): the far end loses carrier (and its neighbours with it)
 
     def _detach(self, ns: Namespace, iface: Iface) -> None:
+        """dev_change_net_namespace(): the device goes down and is unregistered from its old room."""
+        if iface.kind in ("bridge", "loopback"):
+            # A bridge and lo are netns_local: the kernel refuses to move them (-EINVAL).
+            raise self._fail("dev", f"{iface.name} cannot leave its namespace; the kernel refuses (Invalid argument)")
         if iface.master is not None:
-            raise self._fail("dev", f"{iface.name} is a port of {iface.master}; expected it to be free")
+            # NETDEV_UNREGISTER -> br_device_event() -> br_del_if(): the port leaves its bridge,
+            # and del_nbp() forgets everything learned on it (net/bridge/br_if.c).
+            self.bridges[iface.master].remove_port(iface.name)
+            self.event(f"{iface.name} leaves {iface.master}, which forgets what it learned there")
+            iface.master = None
         del ns.ifaces[iface.name]
+        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours.
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
+        self._flush_neighbours(ns, iface.name, "leaves")
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -664,6 +676,12 @@ class Simulation:
         iface.addresses = [a for a in iface.addresses if a not in dropped]
         also = f" and with it {', '.join(str(a) for a in dropped if a != gone)}" if len(dropped) > 1 else ""
         self.event(f"{ns.label}'s {change.dev} loses {gone}{also}")
+        if not iface.addresses:
+            # fib_inetaddr_event(NETDEV_DOWN) with the device's last address gone: "Disable IP",
+            # fib_disable_ip(dev, event, true) flushes every route through it, a gateway route too,
+            # and arp_ifdown() its neighbour entries (net/ipv4/fib_frontend.c).
+            ns.routes = [r for r in ns.routes if r.dev != iface.name]
+            self._flush_neighbours(ns, iface.name, "has no address left")
 
     def _step_route_del(self, change: RouteDel) -> None:
         ns = self.namespaces[change.by]

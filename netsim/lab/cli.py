@@ -36,11 +36,12 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
         from netsim.lab.compare import notes_for
         from netsim.simulation import run as simulate
 
-        agree, lines = diff(simulate(scenario).to_json(), kernel)
+        ours = simulate(scenario).to_json()
+        agree, lines = diff(ours, kernel)
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")
-        print("\n".join(notes_for(scenario)))
+        print("\n".join(notes_for(scenario, ours)))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1
     if as_json:

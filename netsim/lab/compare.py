@@ -29,6 +29,8 @@ SIMPLIFICATIONS = {
     "reset leaves by the SYN's own port, past the bridge and the ARP table)",
     "deadline": "an application deadline is a socket timeout on connect() (a poll() that gives up, then close()), "
     "as Go's dialer does it; the lab's Python and a Go program reach the kernel the same way",
+    "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
+    "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
     "netsim tracks TCP only and only from a SYN",
 }
@@ -38,9 +40,11 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
     return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 
 
-def notes_for(scenario: Any) -> list[str]:
-    """The named simplifications that apply to this scenario, one line each."""
+def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
+    """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
     names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    if netsim is not None and any(_empty_flood(h) for step in netsim["steps"] for h in step["frames"]):
+        names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
     shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
@@ -88,6 +92,10 @@ def _summary(step: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _empty_flood(hop: dict[str, Any]) -> bool:
+    return hop["decision"] == "flood" and not hop["out_ports"]
+
+
 def _hop_key(hop: dict[str, Any]) -> tuple:
     ip = hop.get("ip")
     header = (ip["src"], ip["dst"], ip["ttl"]) if ip else None
@@ -96,7 +104,7 @@ def _hop_key(hop: dict[str, Any]) -> tuple:
         hop["in_port"],
         hop["src"],
         hop["dst"],
-        hop["decision"],
+        "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
         hop.get("carries"),

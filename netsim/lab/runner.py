@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from netsim import plan, tcp
@@ -21,6 +22,7 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
+from netsim.neighbour import address_order, trace_key
 from netsim.plan import Op
 from netsim.scenario import Scenario, Step
 
@@ -260,6 +262,9 @@ class Lab:
         """(bridge, port) pairs a step takes out of their bridge."""
         if step.nomaster:
             return [(b, step.nomaster.dev) for b, br in self.s.bridges.items() if br.host == step.nomaster.by]
+        if step.link_move:  # a port moved out of its bridge's namespace leaves the bridge (br_del_if())
+            m = step.link_move
+            return [(b, m.dev) for b, br in self.s.bridges.items() if br.host == m.by]
         if step.link_del:
             gone = [(step.link_del.by, step.link_del.dev)]
             return [(b, dev) for b, br in self.s.bridges.items() for host, dev in gone if br.host == host]
@@ -362,17 +367,22 @@ class Lab:
             if host not in self.present:
                 continue
             entries = json.loads(ip(host, "-j", "neigh", "show") or "[]")
-            table = {}
-            for e in entries:
-                state = (e.get("state") or ["NONE"])[0]
-                table[e["dst"]] = {"mac": e.get("lladdr"), "state": state}
-            out[host] = dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+            held = [SimpleNamespace(ip=e["dst"], dev=e["dev"]) for e in entries]
+            ordered = sorted(entries, key=lambda e: (address_order(e["dst"]), e["dev"]))
+            out[host] = {
+                trace_key(e["dst"], e["dev"], held): {"mac": e.get("lladdr"), "state": (e.get("state") or ["NONE"])[0]}
+                for e in ordered
+            }
         return out
 
     def _ordered(self, hop: dict[str, Any]) -> dict[str, Any]:
         """Out ports in the scenario's order, the bridge itself last, as netsim lists them."""
-        order = [*self.s.bridges[hop["bridge"]].ports, hop["bridge"]]
-        return {**hop, "out_ports": sorted(hop["out_ports"], key=order.index)}
+        order = list(self.s.bridges[hop["bridge"]].ports)  # a port a step plugged in from elsewhere: after them
+
+        def rank(port: str) -> tuple[bool, int]:
+            return port == hop["bridge"], order.index(port) if port in order else len(order)
+
+        return {**hop, "out_ports": sorted(hop["out_ports"], key=rank)}
 
     def close(self) -> None:
         for sock in [*self.listeners.values(), *self.connections]:
