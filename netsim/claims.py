@@ -268,6 +268,15 @@ def _outcome(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.outcome
 
 
+@fact(
+    "answered_by",
+    "The listening socket that answered the connect's SYN, as 'ADDR:PORT' (which of several listeners on one "
+    "port the kernel's lookup chose); null when none did.",
+)
+def _answered_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return step.listener
+
+
 @fact("seconds", "The simulated clock when the step ended.")
 def _seconds(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.time

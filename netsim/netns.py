@@ -43,6 +43,7 @@ class Namespace:
     routes: list[RouteEntry] = field(default_factory=list)
     neigh: NeighbourTable = field(default_factory=NeighbourTable)
     listeners: set[tuple[str, int]] = field(default_factory=set)
+    reuseport: set[tuple[str, int]] = field(default_factory=set)  # listeners with SO_REUSEPORT
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)

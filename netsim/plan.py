@@ -502,7 +502,7 @@ def _route_get(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("listen")
 def _listen(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("listen_on", sock.by, addr, port)]
+    return [run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else []))]
 
 
 @step_kind("close")

@@ -227,6 +227,11 @@ class Socket:
 
     by: HostName = option("The host whose socket it is.")
     bind: Endpoint = option("The bind address and port, e.g. 127.0.0.1:19001 or 0.0.0.0:19001.")
+    reuseport: bool = option(
+        "SO_REUSEPORT: the socket may share its port with other listeners that set it too; the only way one on "
+        "0.0.0.0 and one on a specific address can listen on the same port.",
+        False,
+    )
     may_fail: bool = option(
         "The step shows bind() being refused (its outcome names the error); without it, a refused bind "
         "is a mistake in the scenario and is reported as one.",
@@ -750,7 +755,7 @@ class Sockets:
     inet_bind() refuses an address the namespace does not have (EADDRNOTAVAIL; ip_nonlocal_bind
     is 0), and inet_csk_bind_conflict() refuses a port already listened on at the same address or
     with the wildcard on either side (EADDRINUSE; SO_REUSEADDR does not help against a listener,
-    only SO_REUSEPORT would, and the lab does not set it).
+    only SO_REUSEPORT on both sockets does, for the same user, which the lab and the script are).
     """
 
     def __init__(self, s: Scenario, host: str) -> None:
@@ -760,16 +765,16 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
-        self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
+        self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
 
-    def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False) -> None:
+    def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False, reuseport: bool = False) -> None:
         try:
-            self._listen(text, where, src)
+            self._listen(text, where, src, reuseport)
         except ScenarioError:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
-    def _listen(self, text: str, where: tuple, src: Source) -> None:
+    def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
@@ -783,14 +788,14 @@ class Sockets:
                 f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
                 f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
             )
-        for other, other_port, other_text in self.bound:
-            if other_port == port and (other == addr or ANY in (other, addr)):
+        for other, other_port, other_text, shared in self.bound:
+            if other_port == port and (other == addr or ANY in (other, addr)) and not (reuseport and shared):
                 raise src.error(
                     where,
                     f"{self.host} already listens on {other_text}; the kernel refuses a second listener on "
                     f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
                 )
-        self.bound.append((addr, port, text))
+        self.bound.append((addr, port, text, reuseport))
 
     def close(self, text: str) -> None:
         self.bound = [b for b in self.bound if b[2] != text]
@@ -873,7 +878,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
         elif isinstance(action, Connect) and action.deadline is not None:
             _check_deadline(s, action, apath, src)
         elif step.action == "listen":
-            sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail)
+            sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail, action.reuseport)
         elif step.action == "close":
             sockets[by].close(action.bind)
         elif step.action == "netns_add":

@@ -277,6 +277,10 @@ class Simulation:
     def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
         self._queue.append(lambda: ipv4.receive(self, ns, "lo", packet))
 
+    def answered_by(self, listener: str) -> None:
+        if self._current is not None:
+            self._current.listener = listener
+
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
         if self._current is not None:
             self._current.rewrites.append(Rewrite(host, hook, _ends(before), _ends(after)))
@@ -426,16 +430,20 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, port)
+        local = {str(a) for a in ns.local_addresses()}
+        refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
         if refused is not None:
             self._current.outcome = refused
             self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
             return
         ns.listeners.add((addr, port))
-        self.event(f"{ns.label} listens on {sock.bind}")
+        if sock.reuseport:
+            ns.reuseport.add((addr, port))
+        self.event(f"{ns.label} listens on {sock.bind}" + (" (SO_REUSEPORT)" if sock.reuseport else ""))
 
     def _step_close(self, sock: Socket) -> None:
         self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))
+        self.namespaces[sock.by].reuseport.discard(_endpoint(sock.bind))
         self.event(f"{self.namespaces[sock.by].label} stops listening on {sock.bind}")
 
     def _step_ip_forward(self, change: Forwarding) -> None:

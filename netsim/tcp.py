@@ -42,12 +42,20 @@ ERRNO_NAME = {
 OUTCOMES = tuple(ERRNO_NAME)
 
 
-def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+def bind_error(
+    local: set[str],
+    listeners: set[tuple[str, int]],
+    addr: str,
+    port: int,
+    reuseport: bool = False,
+    shared: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
+) -> str | None:
     """What bind() says to a listener for (addr, port): None, or the outcome of its errno.
 
     inet_bind(): an address the namespace does not have is EADDRNOTAVAIL (ip_nonlocal_bind 0).
     inet_csk_bind_conflict(): a port already listened on at the same address, or with 0.0.0.0 on
-    either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener (SO_REUSEPORT would).
+    either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener. SO_REUSEPORT on both
+    sockets does (`shared` holds the listeners that set it; both belong to one user here).
     `local` holds the namespace's addresses as text; 127/8 counts once lo has 127.0.0.1.
     """
     loopback = "127.0.0.1" in local and addr.startswith("127.")
@@ -55,6 +63,8 @@ def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port
         return "address-not-available"
     for other, other_port in listeners:
         if other_port == port and (other == addr or str(ANY) in (other, addr)):
+            if reuseport and (other, other_port) in shared:
+                continue
             return "address-in-use"
     return None
 
@@ -117,6 +127,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
+        stack.answered_by(f"{found[0]}:{found[1]}")
         isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
     if seg.flags == "A":

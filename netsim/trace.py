@@ -96,6 +96,7 @@ class StepTrace:
     rewrites: list[Rewrite] = field(default_factory=list)  # NAT at work, in order
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
+    listener: str | None = None  # the listening socket (ADDR:PORT) that answered a connect's SYN
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +116,7 @@ class StepTrace:
             },
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
+            "listener": self.listener,
         }
 
 

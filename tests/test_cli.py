@@ -36,7 +36,18 @@ def test_run_json_has_the_documented_shape() -> None:
     trace = json.loads(out.stdout)
     assert set(trace) == {"scenario", "steps"}
     step = trace["steps"][0]
-    assert set(step) == {"id", "frames", "fdb", "neigh", "outcome", "seconds", "links", "conntrack", "route"}
+    assert set(step) == {
+        "id",
+        "frames",
+        "fdb",
+        "neigh",
+        "outcome",
+        "seconds",
+        "links",
+        "conntrack",
+        "route",
+        "listener",
+    }
     lo = step["links"]["alice"]["lo"]
     assert lo == {
         "kind": "loopback",

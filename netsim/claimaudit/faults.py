@@ -178,8 +178,8 @@ def _no_wildcard() -> list[Patch]:
 def _nonlocal_bind() -> list[Patch]:
     original = tcp.bind_error
 
-    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
-        return original(local | {addr}, listeners, addr, port)  # as with ip_nonlocal_bind=1
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int, *rest: Any) -> str | None:
+        return original(local | {addr}, listeners, addr, port, *rest)  # as with ip_nonlocal_bind=1
 
     return [(tcp, "bind_error", bind_error)]
 
@@ -187,9 +187,9 @@ def _nonlocal_bind() -> list[Patch]:
 def _wildcard_shares_port() -> list[Patch]:
     original = tcp.bind_error
 
-    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int, *rest: Any) -> str | None:
         same = {(a, p) for a, p in listeners if a == addr}
-        return original(local, same, addr, port)  # only an identical address conflicts
+        return original(local, same, addr, port, *rest)  # only an identical address conflicts
 
     return [(tcp, "bind_error", bind_error)]
 

@@ -141,6 +141,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if ours.get("listener") != theirs.get("listener"):
+        diffs.append(f"listener that answered: netsim {ours.get('listener')}, kernel {theirs.get('listener')}")
     if ours.get("route") != theirs.get("route"):
         diffs.append(f"ip route get: netsim {ours.get('route')}, kernel {theirs.get('route')}")
     x, y = _conntrack(ours.get("conntrack", {})), _conntrack(theirs.get("conntrack", {}))

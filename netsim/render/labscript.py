@@ -99,7 +99,7 @@ show_conntrack() {{  # the connection tracking table of each host that has one
     ip netns exec "lab-$host" cat /proc/net/nf_conntrack 2>/dev/null | sed 's/^ipv4 *2 //' || echo "(none)"
   done
 }}
-listen_on() {{  # host address port: a doorman that stays until close_on, or bind()'s refusal
+listen_on() {{  # host address port [reuseport]: a doorman that stays until close_on, or bind()'s refusal
   local dir; dir=$(mktemp -d); local ready="$dir/said"   # not there until the listener writes it
   ip netns exec "lab-$1" python3 -c '
 import errno, os, socket, sys
@@ -108,6 +108,8 @@ def tell(word):  # one line for the shell, written whole
         print(word, file=f)
     os.rename(sys.argv[3] + ".part", sys.argv[3])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if len(sys.argv) > 4:  # reuseport: may share its port with other listeners that set it too
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 try:
     s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
 except OSError as exc:
@@ -117,7 +119,7 @@ except OSError as exc:
 tell("listening")
 while True:
     s.accept()
-' "$2" "$3" "$ready" &
+' "$2" "$3" "$ready" ${{4:+"$4"}} &
   local pid=$!
   # The listener says when bind() and listen() are done (or why not); a crash ends the wait too.
   until [ -s "$ready" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done

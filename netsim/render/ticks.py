@@ -119,6 +119,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "forwarding": lambda v: _and([f"{who(k)} {'forwards' if on else 'does not forward'}" for k, on in v.items()]),
         "rewrites": lambda v: "NAT rewrites " + (_and([f"{a} as {b}" for a, b in v]) if v else "nothing"),
         "conntrack": lambda v: f"connection tracking holds {table(v)}",
+        "answered_by": lambda v: f"the listener on {v} answers the knock" if v else "no listener answers the knock",
     }
     frame = facts.get("frame")
 
