@@ -43,11 +43,13 @@ def test_run_json_has_the_documented_shape() -> None:
         "neigh",
         "outcome",
         "seconds",
+        "clock",
         "links",
         "conntrack",
         "route",
         "listener",
     }
+    assert step["clock"] == {"at": 0.0, "observed": 0.0}
     lo = step["links"]["alice"]["lo"]
     assert lo == {
         "kind": "loopback",

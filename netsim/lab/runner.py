@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -84,14 +85,20 @@ class Lab:
 
     def play(self) -> dict[str, Any]:
         steps = []
-        fdb = self.fdb()
+        first: float | None = None  # when the first step began: the lab's clock starts there, as netsim's does
+        pauses = _pauses()
         for n, step in enumerate(self.s.steps, 1):
+            if step.id in pauses:  # a test standing in for a loaded machine (NETSIM_LAB_PAUSE)
+                self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
+                time.sleep(pauses[step.id])
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
-            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port.
-            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in fdb.items()}
+            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
+            # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
+            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
             self._step = step
             self.watch.start()
             started = time.monotonic()
+            first = started if first is None else first
             outcome = None
             self._route = None
             self._listener: str | None = None
@@ -106,6 +113,7 @@ class Lab:
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
+            observed = time.monotonic()  # the tables below are read now (a few milliseconds)
             if step.netns_add:
                 self.present.add(step.netns_add)
             for bridge, dev in self._unplugged(step):
@@ -121,6 +129,9 @@ class Lab:
                     "neigh": self.neigh(),
                     "outcome": outcome,
                     "seconds": round(elapsed, 3),
+                    # When the step began and when its tables were read, on the lab's clock: a
+                    # loaded machine stretches the time between steps, and --compare replays it.
+                    "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
                     "links": self.links(),
                     "conntrack": self.conntrack(),
                     "route": self._route,
@@ -407,6 +418,22 @@ class Lab:
 
 
 CONNTRACK_PROC = "/proc/net/nf_conntrack"
+PAUSE_ENV = "NETSIM_LAB_PAUSE"  # "STEP=SECONDS,...": sleep before those steps (tests of the replayed clock)
+
+
+def _pauses() -> dict[str, float]:
+    """NETSIM_LAB_PAUSE, read once: the test's stand-in for a machine too loaded to keep up."""
+    text = os.environ.get(PAUSE_ENV, "").strip()
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        step, _, seconds = item.partition("=")
+        try:
+            out[step] = float(seconds)
+        except ValueError:
+            raise LabError(f"{PAUSE_ENV}: {item!r} is not STEP=SECONDS") from None
+        if not 0 <= out[step] <= 60:
+            raise LabError(f"{PAUSE_ENV}: {item!r}: expected 0 to 60 seconds")
+    return out
 
 
 def parse_conntrack(line: str) -> dict[str, Any] | None:
