@@ -16,7 +16,7 @@ from netsim import arp, ipv4, routing, tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
-from netsim.frames import Arp, Frame, Icmp, Tcp, initial_sequence
+from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame, Icmp, Tcp, initial_sequence
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade
 from netsim.netns import Connection, Iface, Namespace
@@ -365,7 +365,13 @@ class Simulation:
         src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.scenario.host_mac(send.dst)
-        self.transmit(ns, dev, Frame(src, dst))
+        payload = None
+        if send.arp is not None:  # a crafted ARP packet (arp_rcv() on every kernel that hears it)
+            a = send.arp
+            op = ARP_REQUEST if a.op == "request" else ARP_REPLY
+            target_mac = a.target_mac or (ZERO_MAC if op == ARP_REQUEST else dst)
+            payload = Arp(op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip)
+        self.transmit(ns, dev, Frame(src, dst, payload))
         self._drain()
 
     def _step_arp(self, resolve: Resolve) -> None:
@@ -556,6 +562,13 @@ class Simulation:
 
     def _step_link_move(self, move: LinkMove) -> None:
         iface = self._iface(move.by, move.dev)
+        if iface.kind in ("bridge", "loopback"):
+            # A bridge and lo are netns_immutable: __dev_change_net_namespace() (net/core/dev.c)
+            # refuses them (-EINVAL) before it looks for a name clash (-EEXIST) in the target.
+            raise self._fail(
+                "dev",
+                f"{iface.name} cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",
+            )
         target = self._namespace(move.to, "to")
         if move.dev in target.ifaces:
             raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}")
@@ -569,12 +582,6 @@ class Simulation:
 
     def _detach(self, ns: Namespace, iface: Iface) -> None:
         """dev_change_net_namespace(): the device goes down and is unregistered from its old room."""
-        if iface.kind in ("bridge", "loopback"):
-            # A bridge and lo are netns_immutable: dev_change_net_namespace() refuses to move them.
-            raise self._fail(
-                "dev",
-                f"{iface.name} cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",
-            )
         if iface.master is not None:
             # NETDEV_UNREGISTER -> br_device_event() -> br_del_if(): the port leaves its bridge,
             # and del_nbp() forgets everything learned on it (net/bridge/br_if.c).
