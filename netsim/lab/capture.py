@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from netsim.addresses import BROADCAST, is_group
 from netsim.frames import ICMP_WORDS
 from netsim.lab.netns import inside
+from netsim.wire import decode_dns
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -157,6 +158,9 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         header = ip_header(hop["data"])
         if header is not None:
             item["ip"] = header
+        dns = decode_dns(hop["data"])
+        if dns is not None:
+            item["dns"] = dns.summary()
         out.append(item)
     return out
 
@@ -184,6 +188,8 @@ def carries(data: bytes) -> str:
         if data[23] == 1:
             kind, code = data[14 + ihl], data[15 + ihl]
             return "ICMP " + ICMP_WORDS.get((kind, code), f"type {kind} code {code}")
+        if data[23] == 17:  # netsim's only UDP is DNS: the QR bit of the header's flags says which way
+            return "DNS answer" if data[14 + ihl + 8 + 2] & 0x80 else "DNS query"
         return f"IPv4 protocol {data[23]}"
     return "test frame" if ethertype == 0x88B5 else f"EtherType 0x{ethertype:04x}"
 
@@ -206,6 +212,9 @@ def describe(data: bytes) -> str:
             return f"TCP {src}:{sport} > {dst}:{dport} {name}"
         if proto == 1:
             return f"ICMP {src} > {dst} type {data[14 + ihl]} code {data[15 + ihl]}"
+        dns = decode_dns(data)
+        if dns is not None:
+            return f"UDP {src} > {dst} {dns.summary()}"
         return f"IPv4 {src} > {dst} protocol {proto}"
     return "test frame" if ethertype == 0x88B5 else f"EtherType 0x{ethertype:04x}"
 

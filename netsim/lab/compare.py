@@ -29,6 +29,11 @@ SIMPLIFICATIONS = {
     "reset leaves by the SYN's own port, past the bridge and the ARP table)",
     "deadline": "an application deadline is a socket timeout on connect() (a poll() that gives up, then close()), "
     "as Go's dialer does it; the lab's Python and a Go program reach the kernel the same way",
+    "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
+    "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
+    "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
+    "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
+    "and port; a resolve step's seconds are getaddrinfo()'s own, without starting the helper processes",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -78,6 +83,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("deadline")
     names.append("multicast")
     names.append("timing")
+    if scenario.needs_resolver() or scenario.needs_dnsmasq():
+        names.append("resolver")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade for s in scenario.steps):
         names += ["conntrack", "nat-port"]
     return [f"  {name}: {SIMPLIFICATIONS[name]}" for name in names]
@@ -107,6 +114,9 @@ def _summary(step: dict[str, Any]) -> str:
     parts = [f"{len(step['frames'])} frame(s)"]
     if step["outcome"]:
         parts.append(f"connect {step['outcome']}")
+    resolved = step.get("resolved")
+    if resolved:
+        parts.append(f"{resolved['name']} -> {resolved['address'] or resolved['error']}")
     return ", ".join(parts)
 
 
@@ -126,6 +136,7 @@ def _hop_key(hop: dict[str, Any], carries: bool = True) -> tuple:
         tuple(sorted(hop["out_ports"])),
         header,
         hop.get("carries") if carries else "",
+        hop.get("dns"),
     )
 
 
@@ -165,6 +176,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
     if "listener" in theirs and ours.get("listener") != theirs["listener"]:  # not in older recordings
         diffs.append(f"listener that answered: netsim {ours.get('listener')}, kernel {theirs.get('listener')}")
+    if ours.get("resolved") != theirs.get("resolved"):
+        diffs.append(f"getaddrinfo: netsim {ours.get('resolved')}, kernel {theirs.get('resolved')}")
     if ours.get("route") != theirs.get("route"):
         diffs.append(f"ip route get: netsim {ours.get('route')}, kernel {theirs.get('route')}")
     x, y = _conntrack(ours.get("conntrack", {})), _conntrack(theirs.get("conntrack", {}))
@@ -181,9 +194,10 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header, what = key
+    bridge, in_port, src, dst, decision, out, header, what, dns = key
     ip = f" [IP {header[0]} > {header[1]} ttl {header[2]}]" if header else ""
-    return f"{bridge} {in_port} {src}>{dst}{ip} {what} {decision} -> {', '.join(out) or 'nowhere'}"
+    said = f" [{dns}]" if dns else ""
+    return f"{bridge} {in_port} {src}>{dst}{ip}{said} {what} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:
