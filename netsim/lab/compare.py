@@ -27,6 +27,8 @@ SIMPLIFICATIONS = {
     "br-netfilter": "netsim models a machine without br_netfilter; the lab and the script switch "
     "bridge-nf-call-iptables off in a firewall's namespace (with it on, as wherever Docker runs, a firewall's "
     "reset leaves by the SYN's own port, past the bridge and the ARP table)",
+    "ephemeral-port": "a connection's source port is compared as 'a client port': the kernel picks it at "
+    "random from ip_local_port_range, netsim counts up from 40000; every other port is compared as it is",
     "deadline": "an application deadline is a socket timeout on connect() (a poll() that gives up, then close()), "
     "as Go's dialer does it; the lab's Python and a Go program reach the kernel the same way",
     "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
@@ -87,6 +89,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("br-netfilter")
     if any(s.connect and s.connect.deadline for s in scenario.steps):
         names.append("deadline")
+    if any(s.connect for s in scenario.steps):
+        names.append("ephemeral-port")
     names.append("multicast")
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
@@ -144,12 +148,23 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
+def _client_ports(step: dict[str, Any]) -> set[int]:
+    """Source ports of the step's SYNs: the client's port, which the kernel picks at random from
+    ip_local_port_range (inet_hash_connect()) and netsim picks from 40000 up (ephemeral-port)."""
+    return {h["tcp"]["sport"] for h in step["frames"] if h.get("carries") == "SYN" and "tcp" in h}
+
+
 def _hop_key(
-    hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True, carries: bool = True
+    hop: dict[str, Any],
+    chosen: frozenset[int] = frozenset(),
+    ports: bool = True,
+    carries: bool = True,
+    client: frozenset[int] = frozenset(),
 ) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
-    pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
+    named = {**{p: "a client port" for p in client}, **{p: "another-port" for p in chosen}}
+    pair = tuple(named.get(p, p) for p in (tcp["sport"], tcp["dport"])) if tcp else None
     header = (ip["src"], ip["dst"], ip["ttl"], pair) if ip else None
     return (
         hop["bridge"],
@@ -176,8 +191,9 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     mine, kernels = frozenset(_nat_ports(ours)), frozenset(_nat_ports(theirs))
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
     carries = all("carries" in h for h in theirs["frames"])
-    a = [_hop_key(h, mine, ports, carries) for h in ours["frames"]]
-    b = [_hop_key(h, kernels, ports, carries) for h in theirs["frames"]]
+    mine_c, kernels_c = frozenset(_client_ports(ours)), frozenset(_client_ports(theirs))
+    a = [_hop_key(h, mine, ports, carries, mine_c) for h in ours["frames"]]
+    b = [_hop_key(h, kernels, ports, carries, kernels_c) for h in theirs["frames"]]
     if a != b:
         for i in range(max(len(a), len(b))):
             x = _show_hop(a[i]) if i < len(a) else "(none)"
