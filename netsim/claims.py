@@ -270,8 +270,8 @@ def _outcome(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 @fact(
     "accepted_by",
-    "The listening socket that answered the connect's SYN, as 'ADDR:PORT' (which of several listeners on one "
-    "port the kernel's lookup chose); null when none did.",
+    "The listening socket that took the connection (its accept queue got it), as 'ADDR:PORT': which of several "
+    "listeners on one port the kernel's lookup chose; null when no handshake completed.",
 )
 def _accepted_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.listener

@@ -47,6 +47,7 @@ class Namespace:
     neigh: NeighbourTable = field(default_factory=NeighbourTable)
     listeners: set[tuple[str, int]] = field(default_factory=set)
     reuseport: set[tuple[str, int]] = field(default_factory=set)  # listeners with SO_REUSEPORT
+    half_open: dict[tuple[str, int, str, int], str] = field(default_factory=dict)  # SYN-ACK sent: by which listener
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)

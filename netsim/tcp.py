@@ -127,13 +127,17 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
-        stack.answered_by(f"{found[0]}:{found[1]}")
+        # The connection belongs to that listener once the handshake completes (its accept queue).
+        ns.half_open[(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)] = f"{found[0]}:{found[1]}"
         isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
         stack.event(f"{ns.label} completes the handshake")
+        listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
+        if listener is not None:
+            stack.answered_by(listener)
         return Answer()
     conn = _connection(ns, seg)
     if conn is None and seg.flags == "SA":
