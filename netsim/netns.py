@@ -33,6 +33,7 @@ class Connection:
     dport: int
     state: str = "SYN_SENT"  # or one of tcp.OUTCOMES
     ttl: int = 64  # IP_TTL of the socket: what its packets leave with
+    reads: str | None = None  # what a read() after connecting got: "eof" once the peer sent FIN
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
     netfilter: Netfilter = field(default_factory=Netfilter)
+    # Handshakes between SYN-ACK and ACK (the kernel's request socks), and the connections
+    # completed since a program last accepted: (listener, (local ip, port, peer ip, port)).
+    half_open: set[tuple[str, int, str, int]] = field(default_factory=set)
+    accepted: list[tuple[tuple[str, int], tuple[str, int, str, int]]] = field(default_factory=list)
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).

@@ -32,7 +32,17 @@ from netsim.addresses import BROADCAST, derived_mac, normalise_mac
 from netsim.scenario import Port, Scenario, Step
 
 # Shell functions of the try-it script that the lab performs in Python.
-HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "close_all", "route_get")
+HELPERS = (
+    "send_frame",
+    "ask_arp",
+    "knock",
+    "listen_on",
+    "close_on",
+    "close_all",
+    "route_get",
+    "start_sshd",
+    "ssh_forward",
+)
 # Shell functions and commands the script runs only to show the reader a table.
 SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
@@ -293,6 +303,8 @@ def setup(s: Scenario) -> list[Op]:
         for text in h.listeners:
             addr, port = text.rsplit(":", 1)
             out.append(run("listen_on", host, addr, port))
+        if h.sshd:
+            out.append(run("start_sshd", host, note=f"OpenSSH's server in {host}, with keys made for this run"))
         if h.drop_tcp_ports or h.reject_tcp_ports:
             out += firewall(host, h.drop_tcp_ports, h.reject_tcp_ports)
         if host in s.forwarding_hosts():
@@ -465,7 +477,8 @@ def _show_conntrack(s: Scenario, step: Step) -> list[Op]:
 @step_kind("connect")
 def _connect(s: Scenario, step: Step, c: Any) -> list[Op]:
     addr, port = c.to.rsplit(":", 1)
-    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl else []
+    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl or c.read else []
+    extra += ["read"] if c.read else []
     return [run("knock", c.by, addr, port, *extra), *_show_fdb(s), *_show_neigh(s, step), *_show_conntrack(s, step)]
 
 
@@ -482,6 +495,12 @@ def _masquerade(s: Scenario, step: Step, m: Any) -> list[Op]:
 @step_kind("route_get")
 def _route_get(s: Scenario, step: Step, r: Any) -> list[Op]:
     return [run("route_get", r.by, r.to)]
+
+
+@step_kind("ssh_forward")
+def _ssh_forward(s: Scenario, step: Step, f: Any) -> list[Op]:
+    gateway = "-g" if f.gateway_ports else "no-g"
+    return [run("ssh_forward", f.by, f.server, f.forward, gateway, note=f"ssh -N -L {f.forward} in {f.by}")]
 
 
 @step_kind("listen")

@@ -19,6 +19,7 @@ from netsim.schema import (
     Cidr,
     Dst,
     Endpoint,
+    ForwardSpec,
     HostName,
     IfName,
     IPv4,
@@ -166,6 +167,11 @@ class Host:
     masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
         "Masquerade (source NAT) rules loaded from the start.", factory=list
     )
+    sshd: bool = option(
+        "An OpenSSH server listens on 0.0.0.0:22 from the start (the lab runs the real sshd, with a key made "
+        "for the run).",
+        False,
+    )
 
 
 # --- Steps ---------------------------------------------------------------------------------
@@ -200,6 +206,11 @@ class Connect:
     )
     ttl: Annotated[int, TTL] | None = option(
         "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
+    )
+    read: bool = option(
+        "After connecting, read once and record what came: end-of-file (the other side closed) or nothing "
+        "(the connection waits). The lab waits up to two seconds for it.",
+        False,
     )
 
 
@@ -346,6 +357,18 @@ class Masquerade:
 
 
 @dataclass(frozen=True)
+class SshForward:
+    """Start `ssh -N -L FORWARD SERVER`: a listener here, and a tunnel whose far end connects from the server."""
+
+    by: HostName = option("The host ssh runs on (where its listener stands).")
+    server: IPv4 = option("The address of the host running sshd (a host with `sshd: true`).")
+    forward: ForwardSpec = option(
+        "The -L argument: [BIND:]PORT:HOST:HOSTPORT; HOST:HOSTPORT is connected from the server."
+    )
+    gateway_ports: bool = option("ssh's -g: with no bind address, listen on every address instead of loopback.", False)
+
+
+@dataclass(frozen=True)
 class RouteGet:
     """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
 
@@ -377,6 +400,7 @@ ACTIONS = (
     "ip_forward",
     "masquerade",
     "route_get",
+    "ssh_forward",
 )
 
 
@@ -413,6 +437,7 @@ class Step:
     ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
     masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
+    ssh_forward: SshForward | None = option(SshForward.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -512,6 +537,10 @@ class Scenario:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
         hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
         return hosts or any(st.masquerade for st in self.steps)
+
+    def needs_ssh(self) -> bool:
+        """Whether the lab and the script run OpenSSH: an sshd host or an ssh_forward step."""
+        return any(h.sshd for h in self.hosts.values()) or any(st.ssh_forward for st in self.steps)
 
     def forwarding_hosts(self) -> list[str]:
         """Hosts whose ip_forward the scenario sets, from the start or in a step."""
@@ -629,6 +658,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             ]
             given += ["bridges " + ", ".join(held)] if held else []
             given += ["gateway"] if host.gateway else []
+            given += ["sshd"] if host.sshd else []
             if given:
                 raise src.error(
                     (*path_of(host), "absent"),
@@ -733,6 +763,8 @@ class Sockets:
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
+        if h.sshd:
+            self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)"))
 
     def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False) -> None:
         try:
@@ -871,12 +903,33 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif isinstance(action, Masquerade):
             _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
+        elif isinstance(action, SshForward):
+            _check_ssh_forward(s, action, apath, src, sockets[by])
         for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":
                 raise src.error((*apath, field_name), _bad_ifname(name))
         _follow_addresses(step, sockets)
     _validate_real_time(s, src)
+
+
+def _check_ssh_forward(s: Scenario, fwd: SshForward, where: tuple, src: Source, sockets: Sockets) -> None:
+    """The server must be a host running sshd; the listener is tracked like any other socket
+    (its bind may fail: that is an outcome the step shows, as ssh reports it)."""
+    from netsim.sshforward import bind_addresses, parse
+
+    servers = {str(a.ip): name for name, h in s.hosts.items() if h.sshd for a in s.addresses(name) if not h.absent}
+    if fwd.server not in servers:
+        have = ", ".join(f"{addr} ({name})" for addr, name in sorted(servers.items())) or "none"
+        raise src.error(
+            (*where, "server"), f"no host with `sshd: true` has the address {fwd.server}; expected one of: {have}"
+        )
+    if servers[fwd.server] == fwd.by:
+        raise src.error((*where, "server"), f"{fwd.by} would tunnel to itself; expected another host's sshd")
+    forward = parse(fwd.forward)
+    assert forward is not None  # the schema checked the shape
+    addr, _ = bind_addresses(forward, fwd.gateway_ports)
+    sockets.listen(f"{addr}:{forward.port}", (*where, "forward"), src, may_fail=True)
 
 
 def _validate_real_time(s: Scenario, src: Source) -> None:

@@ -71,6 +71,11 @@ PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTE
 ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
 NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
 DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
+FORWARD_FORMAT = Format(
+    "ssh-forward",
+    "an ssh -L forward, [BIND:]PORT:HOST:HOSTPORT, with BIND empty, '*', 'localhost' or an IPv4 address and "
+    "HOST 'localhost' or an IPv4 address, like 10.88.0.1:19001:localhost:9001",
+)
 TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
 LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
 
@@ -87,6 +92,7 @@ Network = Annotated[str, NETWORK_FORMAT]
 Dst = Annotated[str, DST_FORMAT]
 Text = Annotated[str, TEXT_FORMAT]
 LongText = Annotated[str, LONG_TEXT_FORMAT]
+ForwardSpec = Annotated[str, FORWARD_FORMAT]
 
 
 def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
@@ -135,6 +141,11 @@ def _check_format(fmt: Format, value: str) -> str | None:
         return mac if mac is not None or fmt is MAC_FORMAT else value
     if fmt.pattern is not None:
         return value
+    if fmt is FORWARD_FORMAT:
+        from netsim.sshforward import parse as parse_forward
+
+        forward = parse_forward(value)
+        return forward.text() if forward else None
     if fmt is ENDPOINT_FORMAT:
         parsed = parse_endpoint(value)
         return f"{parsed[0]}:{parsed[1]}" if parsed else None

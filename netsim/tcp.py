@@ -114,13 +114,28 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
+        ns.half_open.add((seg.dst_ip, seg.dport, seg.src_ip, seg.sport))
         isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
-        stack.event(f"{ns.label} completes the handshake")
+        ends = (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
+        if ends in ns.half_open:
+            # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
+            ns.half_open.discard(ends)
+            found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
+            if found is not None:
+                ns.accepted.append((found, ends))
+            stack.event(f"{ns.label} completes the handshake")
         return Answer()
+    if seg.flags == "FA":
+        # tcp_fin(): the peer closed its side. The kernel ACKs at once; a read() now returns 0 bytes.
+        conn = _connection(ns, seg)
+        if conn is not None:
+            conn.reads = "eof"
+            stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
     conn = _connection(ns, seg)
     if conn is None or conn.state != "SYN_SENT":
         return Answer()

@@ -94,6 +94,8 @@ class StepTrace:
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
+    reads: str | None = None  # a connect step with read: "eof" or "waiting"
+    ssh_log: list[str] = field(default_factory=list)  # what ssh printed on its standard error
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +114,8 @@ class StepTrace:
             },
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
+            **({"reads": self.reads} if self.reads is not None else {}),
+            **({"ssh_log": self.ssh_log} if self.ssh_log else {}),
         }
 
 
@@ -152,6 +156,8 @@ class Trace:
                     links=s.get("links", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
+                    reads=s.get("reads"),
+                    ssh_log=s.get("ssh_log", []),
                 )
             )
         return cls(data["scenario"], steps)

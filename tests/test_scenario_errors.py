@@ -67,7 +67,7 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {colour: blue}",
             "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, drop_tcp_ports, "
             "gateway, interfaces, ip_forward, label, listeners, masquerade, reachable_time, reject_tcp_ports, routes, "
-            "tcp_syn_retries",
+            "sshd, tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",
@@ -95,7 +95,7 @@ def test_the_good_scenario_parses() -> None:
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
             "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
             "link_rename, link_set, addr_add, route_add, addr_del, route_del, link_del, netns_del, nomaster, "
-            "ip_forward, masquerade, route_get",
+            "ip_forward, masquerade, route_get, ssh_forward",
         ),
         (
             "  laptop: {}",

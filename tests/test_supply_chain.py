@@ -101,7 +101,10 @@ def test_apt_runs_only_in_the_setup_of_what_needs_it_and_says_so() -> None:
     body = body[: body.index("\ndef ")]
     assert body.index("print(") < body.index('"apt-get", *wait, "install"'), "the line is printed before apt runs"
     callers = subprocess.run(
-        ["git", "grep", "-l", "-e", "apt_install(", "-e", "ensure_nft("], cwd=ROOT, capture_output=True, text=True
+        ["git", "grep", "-l", "-e", "apt_install(", "-e", "ensure_nft(", "-e", "ensure_ssh("],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     outside = [c for c in callers if not c.startswith("tests/") and c != "netsim/lab/netns.py"]
     assert not outside, f"apt is run from {outside}: only test setups may install"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from netsim.errors import LabError
-from netsim.lab.netns import missing_requirement, nft_missing, run
+from netsim.lab.netns import missing_requirement, nft_missing, run, ssh_missing
 from netsim.scenario import load_scenario
 
 INSIDE = "NETSIM_LAB_INSIDE"
@@ -27,16 +27,18 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     reason = missing_requirement()
     if reason is None and scenario.needs_nft():
         reason = nft_missing()  # installing is the test setup's job (tests/test_lab.py), not the lab's
+    if reason is None and scenario.needs_ssh():
+        reason = ssh_missing()  # the same: tests/test_lab.py installs OpenSSH, the lab never does
     if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     kernel = kernel_trace(file)
     if compare:
         from netsim.lab.compare import compare as diff
-        from netsim.lab.compare import notes_for
+        from netsim.lab.compare import notes_for, ssh_link_neighbours
         from netsim.simulation import run as simulate
 
-        agree, lines = diff(simulate(scenario).to_json(), kernel)
+        agree, lines = diff(simulate(scenario).to_json(), kernel, loose=ssh_link_neighbours(scenario))
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")

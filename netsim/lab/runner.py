@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from netsim import plan, tcp
+from netsim import plan, sshforward, tcp
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
+from netsim.lab.openssh import OpenSSH
 from netsim.plan import Op
 from netsim.scenario import Scenario, Step
 
@@ -43,6 +44,10 @@ class Lab:
         self.present: set[str] = set()  # hosts whose namespace exists now
         self._route: dict[str, Any] | None = None  # what a route_get step's `ip route get` said
         self._step: Step | None = None
+        self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
+        self._reads: str | None = None  # what a connect step's read got
+        self._ssh_log: list[str] = []  # what ssh logged during the step
+        self._untimed = 0.0  # seconds of the step spent waiting on programs, not on the network
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -92,6 +97,7 @@ class Lab:
             started = time.monotonic()
             outcome = None
             self._route = None
+            self._reads, self._ssh_log, self._untimed = None, [], 0.0
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
@@ -99,7 +105,9 @@ class Lab:
                 self.present.discard(step.netns_del)
                 if before:
                     self._wait_for_cleanup(before, step.netns_del)
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started - self._untimed
+            if self.openssh is not None:
+                self._ssh_log += self.openssh.new_lines()
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
@@ -110,19 +118,22 @@ class Lab:
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             fdb = self.fdb()
-            steps.append(
-                {
-                    "id": step.id,
-                    "frames": [self._ordered(hop) for hop in hops(seen, known)],
-                    "fdb": fdb,
-                    "neigh": self.neigh(),
-                    "outcome": outcome,
-                    "seconds": round(elapsed, 3),
-                    "links": self.links(),
-                    "conntrack": self.conntrack(),
-                    "route": self._route,
-                }
-            )
+            result = {
+                "id": step.id,
+                "frames": [self._ordered(hop) for hop in hops(seen, known)],
+                "fdb": fdb,
+                "neigh": self.neigh(),
+                "outcome": outcome,
+                "seconds": round(elapsed, 3),
+                "links": self.links(),
+                "conntrack": self.conntrack(),
+                "route": self._route,
+                **({"reads": self._reads} if self._reads is not None else {}),
+                **({"ssh_log": self._ssh_log} if self._ssh_log else {}),
+            }
+            if step.ssh_forward:
+                del result["seconds"]  # how long ssh takes to log in is not the network's time
+            steps.append(result)
         return {"scenario": self.s.name, "steps": steps}
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
@@ -166,7 +177,28 @@ class Lab:
             "prefsrc": r.get("prefsrc"),
         }
 
-    def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0") -> str:
+    def _helper_start_sshd(self, host: str) -> None:
+        self.openssh = self.openssh or OpenSSH()
+        self.openssh.start_sshd(host)
+
+    def _helper_ssh_forward(self, host: str, server: str, spec: str, gateway: str) -> str | None:
+        """ssh -N -L from the host's namespace; the step's outcome is bind()'s refusal, if any."""
+        self.openssh = self.openssh or OpenSSH()
+        forward = sshforward.parse(spec)
+        if forward is None:
+            raise LabError(f"the plan asked for the forward {spec!r}, which is not [BIND:]PORT:HOST:HOSTPORT")
+        addr, _ = sshforward.bind_addresses(forward, gateway == "-g")
+        started = time.monotonic()
+        lines = self.openssh.forward(host, server, spec, gateway == "-g", (addr, forward.port))
+        self._untimed += time.monotonic() - started
+        self._ssh_log += lines
+        refused = {text: outcome for outcome, text in sshforward.BIND_STRERROR.items()}
+        for line in lines:
+            if line.startswith(f"bind [{addr}]:{forward.port}: "):
+                return refused.get(line.split(": ", 1)[1], line)
+        return None
+
+    def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", read: str = "") -> str:
         limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -185,8 +217,24 @@ class Lab:
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
         self.connections.append(sock)
+        if read == "read":
+            self._reads = self._read(sock)
         self._accept_all()
         return "connected"
+
+    def _read(self, sock: socket.socket, limit: float = 2.0) -> str:
+        """One read(): b'' is end-of-file; nothing within `limit` seconds means the connection waits."""
+        started = time.monotonic()
+        sock.settimeout(limit)
+        try:
+            data = sock.recv(1)
+            said = "eof" if data == b"" else "data"
+        except TimeoutError:
+            said = "waiting"
+        except ConnectionResetError:
+            said = "reset"
+        self._untimed += time.monotonic() - started
+        return said
 
     def _accept_all(self) -> None:
         """Take finished handshakes off every listener's queue, so closing it resets nothing."""
@@ -369,6 +417,8 @@ class Lab:
         return {**hop, "out_ports": sorted(hop["out_ports"], key=order.index)}
 
     def close(self) -> None:
+        if self.openssh is not None:
+            self.openssh.close()
         for sock in [*self.listeners.values(), *self.connections]:
             sock.close()
         self.watch.close()

@@ -22,7 +22,7 @@ from test_plan import assert_each_line_is_one_quoted_vector
 from attack.payloads import BASE, cases, fields, payloads
 from netsim import cli
 from netsim.errors import ScenarioError
-from netsim.lab.netns import ensure_nft, missing_requirement
+from netsim.lab.netns import ensure_nft, ensure_ssh, missing_requirement
 from netsim.render.labscript import render
 from netsim.scenario import parse_scenario
 from netsim.simulation import run
@@ -200,6 +200,8 @@ def test_every_field_that_accepts_a_shell_payload_is_free_text() -> None:
 def test_hostile_text_runs_in_the_script_and_creates_nothing(payload: str, tmp_path: Path) -> None:
     if ensure_nft():  # the base scenario has a firewall
         pytest.skip("nftables is not installed")
+    if why := ensure_ssh():  # and an ssh tunnel
+        pytest.skip(why)
     mark = tmp_path / "MARK"
     scenario = parse_scenario(hostile(payloads(str(mark))[payload]), "tests/attack/hostile.yaml")
     script = tmp_path / "hostile.sh"
@@ -215,6 +217,8 @@ def test_hostile_text_runs_in_the_script_and_creates_nothing(payload: str, tmp_p
 def test_hostile_text_in_the_lab_agrees_and_creates_nothing(tmp_path: Path) -> None:
     if ensure_nft():
         pytest.skip("nftables is not installed")
+    if why := ensure_ssh():
+        pytest.skip(why)
     mark = tmp_path / "MARK"
     target = tmp_path / "hostile.yaml"
     target.write_bytes(hostile(payloads(str(mark))["substitution"]))
