@@ -57,12 +57,13 @@ build: $(BUILD_STAMP) $(SCHEMA)
 	$(BIN)/mkdocs build --strict
 
 ## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
-##        root nor a browser (tests marked `lab` or `browser` are left out)
+##        root nor a browser (tests marked `lab` or `browser` are left out). The strict build is
+##        the tests' shared site (tests/conftest.py, built once) and the claim audit is
+##        test_claim_audit's first test, so neither runs twice; `make claims` prints its table.
 check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/python -m netsim claims
 	$(BIN)/pytest $(XDIST) -m "not lab and not browser"
 
 ## test: lint, validate scenarios, the claim audit, strict build, then every test (lab and browser too)

@@ -2,31 +2,46 @@
 
     make mutants                                  # the default modules below
     make mutants MODULES="netsim.bridge netsim.fdb"
+    make mutants MUTANT_SAMPLE=10                 # the same 10% of each module's mutants, every run
+    .venv-mutants/bin/python benchmarks/mutants.py --report   # the table of the last run, no run
 
 mutmut (pinned in requirements-mutants.txt, in its own venv) rewrites each function of a module
-into many slightly wrong versions, then runs the fast tests against each one; a mutant the tests
-do not notice "survives". This script runs mutmut, then prints per module how many mutants the
-tests killed, and checks every survivor against benchmarks/mutants-survivors.md, where each one
-the tests cannot kill is listed with the reason it is equivalent (it changes nothing a reader, a
-post or the lab could observe). It exits 1 when a survivor is not explained there.
+into many slightly wrong versions, then runs the fast tests that reach that function against each
+one; a mutant the tests do not notice "survives". This script runs mutmut, then prints per module
+how many mutants the tests killed, and checks every survivor against
+benchmarks/mutants-survivors.md, where each one the tests cannot kill is listed with the reason it
+is equivalent (it changes nothing a reader, a post or the lab could observe). It exits 1 when a
+survivor is not explained there.
 
-It is slow and uses every core it is given (MUTANT_CHILDREN, default 2): not part of `make test`.
-Figures are rendered afresh (NETSIM_CACHE_DIR=off) so a mutant in a renderer is never hidden
-behind a figure cached from the unmutated code.
+Runs are incremental: mutmut keeps each verdict in ./mutants until the function it mutated
+changes, so a second `make mutants` checks only the mutants not checked yet, plus every earlier
+survivor (a test added since may kill it). `make clean` (or `rm -rf mutants`) starts afresh.
+
+The table goes to stdout and to benchmarks/mutants-results.json (kept in git: `make bench` prints
+the last figure from it). It is slow and uses the cores it is given (MUTANT_CHILDREN, default 2):
+not part of `make test`. Figures are rendered afresh (NETSIM_CACHE_DIR=off) so a mutant in a
+renderer is never hidden behind a figure cached from the unmutated code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SURVIVORS = ROOT / "benchmarks" / "mutants-survivors.md"
+RESULTS = ROOT / "benchmarks" / "mutants-results.json"
+# Core mechanisms, the simulation that drives them, the claim checker and the renderers whose
+# output readers see (words, tables, the Graphviz figures) with the check that reads them back.
 DEFAULT = [
     "netsim.fdb",
     "netsim.bridge",
@@ -35,35 +50,82 @@ DEFAULT = [
     "netsim.routing",
     "netsim.tcp",
     "netsim.addresses",
+    "netsim.simulation",
+    "netsim.claims",
     "netsim.render.words",
     "netsim.render.tables",
+    "netsim.render.graph",
+    "netsim.render.figfacts",
 ]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests", 36: "timeout", 24: "timeout"}
+LIVE = ("survived", "no tests", "suspicious")
 
 
-def main(argv: list[str]) -> int:
-    modules = argv or os.environ.get("MODULES", "").split() or DEFAULT
+def meta(module: str) -> Path:
+    return ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
+
+
+def codes(module: str) -> dict[str, int | None]:
+    path = meta(module)
+    return json.loads(path.read_text(encoding="utf-8"))["exit_code_by_key"] if path.exists() else {}
+
+
+def sample(names: list[str], percent: int) -> list[str]:
+    """`percent` % of a module's mutants, the same ones every run (ordered by a hash of their name).
+
+    Every module gives the same share, so the killed share over the whole sample estimates the
+    share over every mutant (a stratified sample with proportional allocation).
+    """
+    if percent <= 0 or percent >= 100:
+        return names
+    size = max(1, math.ceil(len(names) * percent / 100))
+    return sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:size]
+
+
+def main(modules: list[str]) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
     env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
     children = os.environ.get("MUTANT_CHILDREN", "2")
-    names = [f"{m}.*" for m in modules]
-    run = subprocess.run([str(mutmut), "run", "--max-children", children, *names], cwd=ROOT, env=env, check=False)
-    if run.returncode not in (0, 1):
-        print(f"mutants: mutmut run exited {run.returncode}", file=sys.stderr)
-        return 2
-    return report(modules)
+    percent = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
+    start = time.monotonic()
+    if not all(meta(m).exists() for m in modules):
+        # First run: mutmut generates every mutant and times the tests, then stops at a name that
+        # selects no mutant (its "nothing matches" is expected): the names to run are known after.
+        print("mutants: generating mutants and timing the tests (first run only)", flush=True)
+        first = [str(mutmut), "run", "--max-children", children, "netsim.no-such-module.*"]
+        gen = subprocess.run(first, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
+        if not all(meta(m).exists() for m in modules):
+            print(gen.stdout[-3000:], gen.stderr[-3000:], sep="\n", file=sys.stderr)
+            print(f"mutants: mutmut generated no mutants for {', '.join(modules)}", file=sys.stderr)
+            return 2
+    todo, equivalent = [], explained()
+    for module in modules:
+        chosen = set(sample(sorted(codes(module)), percent))
+        open_ = (*LIVE, "not checked")  # earlier survivors too: a test added since may kill them
+        todo += [
+            n
+            for n, c in codes(module).items()
+            if n in chosen and n not in equivalent and STATUS.get(c, "not checked") in open_
+        ]
+    if todo:
+        print(f"mutants: checking {len(todo)} mutant(s) not killed yet", flush=True)
+        run = subprocess.run([str(mutmut), "run", "--max-children", children, *todo], cwd=ROOT, env=env, check=False)
+        if run.returncode not in (0, 1):
+            print(f"mutants: mutmut run exited {run.returncode}", file=sys.stderr)
+            return 2
+    return report(modules, percent, time.monotonic() - start)
 
 
-def results(modules: list[str]) -> dict[str, dict[str, str]]:
+def results(modules: list[str], percent: int) -> dict[str, dict[str, str]]:
     """module -> {mutant: status}, read from mutmut's own record of each mutant's exit code."""
     found: dict[str, dict[str, str]] = {}
     for module in modules:
-        meta = ROOT / "mutants" / (module.replace(".", "/") + ".py.meta")
-        if not meta.exists():
-            continue
-        codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+        found_codes = codes(module)
+        chosen = set(sample(sorted(found_codes), percent))
         found[module] = {
-            name: STATUS.get(code, "not checked" if code is None else "suspicious") for name, code in codes.items()
+            name: STATUS.get(code, "not checked" if code is None else "suspicious")
+            for name, code in found_codes.items()
+            if name in chosen
         }
     return found
 
@@ -75,34 +137,52 @@ def explained() -> set[str]:
     return set(re.findall(r"^\|\s*`([^`]+)`", SURVIVORS.read_text(encoding="utf-8"), re.M))
 
 
-def report(modules: list[str]) -> int:
-    table = results(modules)
+def report(modules: list[str], percent: int = 0, seconds: float | None = None) -> int:
+    table = results(modules, percent)
     equivalent = explained()
     total: Counter[str] = Counter()
+    rows: dict[str, dict[str, int]] = {}
     unexplained = []
-    print(f"\n{'module':28} {'mutants':>8} {'killed':>7} {'equivalent':>10} {'survived':>9} {'killed %':>9}")
+    head = f"{'module':24} {'mutants':>7} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}"
+    print("\n" + head)
     for module, statuses in table.items():
         count = Counter(statuses.values())
-        survivors = [n for n, s in statuses.items() if s in ("survived", "no tests", "suspicious")]
+        survivors = [n for n, s in statuses.items() if s in LIVE]
         eq = [n for n in survivors if n in equivalent]
         unexplained += [n for n in survivors if n not in equivalent]
         checked = sum(v for k, v in count.items() if k != "not checked")
         killed = count["killed"] + count["timeout"]
-        total.update(checked=checked, killed=killed, equivalent=len(eq), survived=len(survivors))
+        row = {"mutants": len(statuses), "checked": checked, "killed": killed, "equivalent": len(eq)}
+        row["unexplained"] = len(survivors) - len(eq)
+        rows[module] = row
+        total.update(row)
         share = 100 * killed / checked if checked else 0.0
-        print(f"{module:28} {checked:8} {killed:7} {len(eq):10} {len(survivors):9} {share:8.1f}%")
+        print(f"{module:24} {len(statuses):7} {checked:7} {killed:7} {len(eq):6} {row['unexplained']:7} {share:7.1f}%")
     checked, killed = total["checked"], total["killed"]
     if not checked:
         print("mutants: no mutant was checked (did the fast tests pass on the unmutated code?)", file=sys.stderr)
         return 2
-    share = 100 * killed / checked if checked else 0.0
-    print(f"{'all':28} {checked:8} {killed:7} {total['equivalent']:10} {total['survived']:9} {share:8.1f}%")
+    share = 100 * killed / checked
+    print(
+        f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['equivalent']:6} {total['unexplained']:7}"
+        f" {share:7.1f}%"
+    )
+    print(f"killed {killed} of {checked} checked mutants ({share:.1f}%)", end="")
     live = checked - total["equivalent"]
-    if live:
-        print(f"killed {killed} of {checked} mutants ({share:.1f}%); {100 * killed / live:.1f}% of the non-equivalent")
-    out = ROOT / "build" / "mutants.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"modules": table, "totals": dict(total)}, indent=1), encoding="utf-8")
+    print(f"; {100 * killed / live:.1f}% of those not equivalent" if live else "")
+    if total["checked"] < total["mutants"]:
+        print(f"{total['mutants'] - total['checked']} mutant(s) not checked yet: run make mutants again to go on")
+    summary = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "sample_percent": percent or None,
+        "seconds": None if seconds is None else round(seconds),
+        "killed_percent": round(share, 1),
+        "totals": dict(total),
+        "modules": rows,
+        "unexplained": sorted(unexplained),
+    }
+    RESULTS.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written: {RESULTS.relative_to(ROOT)}")
     if unexplained:
         print(f"\n{len(unexplained)} survivor(s) neither killed nor explained in {SURVIVORS.relative_to(ROOT)}:")
         for name in unexplained:
@@ -112,6 +192,8 @@ def report(modules: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--report"]:
-        sys.exit(report(sys.argv[2:] or os.environ.get("MODULES", "").split() or DEFAULT))
-    sys.exit(main(sys.argv[1:]))
+    args = sys.argv[1:]
+    chosen = [a for a in args if a != "--report"] or os.environ.get("MODULES", "").split() or DEFAULT
+    if "--report" in args:
+        sys.exit(report(chosen, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
+    sys.exit(main(chosen))

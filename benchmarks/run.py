@@ -227,6 +227,29 @@ def report(r: dict) -> None:
             f"  {row['hosts']:>6} {row['frames']:>9} {row['seconds']:>8.3f} {row['frames_per_second']:>10} {growth:>9}"
         )
     print(f"  peak memory, 1,000,000 frames among 1,000 hosts: {r['peak_memory_1m_frames_1000_hosts_mb']} MB")
+    mutation_report()
+
+
+def mutation_report() -> None:
+    """The last `make mutants` figure (benchmarks/mutants-results.json): measured there, not here."""
+    path = ROOT / "benchmarks" / "mutants-results.json"
+    if not path.exists():
+        print("\n== Mutation testing: no make mutants result yet ==")
+        return
+    m = json.loads(path.read_text(encoding="utf-8"))
+    sample = f", a {m['sample_percent']}% sample of each module" if m["sample_percent"] else ""
+    minutes = f", {m['seconds'] / 60:.0f} min" if m["seconds"] else ""
+    print(f"\n== Mutation testing (last make mutants: {m['date']}{sample}{minutes}) ==")
+    print(f"  {'module':24} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")
+    for name, row in m["modules"].items():
+        share = 100 * row["killed"] / row["checked"] if row["checked"] else 0.0
+        print(
+            f"  {name:24} {row['checked']:7} {row['killed']:7} {row['equivalent']:6} {row['unexplained']:7}"
+            f" {share:7.1f}%"
+        )
+    t = m["totals"]
+    print(f"  all: {t['killed']} of {t['checked']} checked killed ({m['killed_percent']}%, target >= 95%)", end="")
+    print(f"; {t['mutants'] - t['checked']} not checked" if t["mutants"] > t["checked"] else "")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             scenario = load_scenario(file)
             run(scenario)  # what only playing the story finds: a route or rename the kernel refuses then
             print(f"ok  {scenario.file}: {len(scenario.steps)} steps")
+        if not args.files and (Path.cwd() / "decoder" / "messages.yaml").exists():
+            from netsim import decoder
+            from netsim.pages.book import Book
+
+            words = decoder.load(Path.cwd())  # the error decoder's words, checked like a post's claims
+            problems = decoder.check(words, Book(Path.cwd()))
+            if problems:
+                raise problems[0]
+            print(f"ok  {words.file}: {len(words.entries)} entries, each outcome agrees with its scenario")
         return 0
     if args.command == "schema":
         from netsim.schemafile import scenario_schema

@@ -73,7 +73,9 @@ class Neighbour:
 
 class NeighbourTable:
     def __init__(self, reachable_time: float = REACHABLE_TIME) -> None:
-        self.entries: dict[str, Neighbour] = {}
+        # Keyed by (address, device), as neigh_lookup() keys the kernel's table: a host with two
+        # legs on one network holds one entry per leg, and each leg's link state is its own.
+        self.entries: dict[tuple[str, str], Neighbour] = {}
         self.reachable_time = reachable_time
         self.clock: Clock | None = None
         self.ops: NeighbourOps | None = None
@@ -87,8 +89,9 @@ class NeighbourTable:
         return self.clock.now
 
     def get(self, ip: str, dev: str | None = None) -> Neighbour | None:
-        entry = self.entries.get(ip)
-        return entry if entry is not None and (dev is None or entry.dev == dev) else None
+        if dev is not None:
+            return self.entries.get((ip, dev))
+        return next((e for (addr, _), e in self.entries.items() if addr == ip), None)
 
     def lookup(self, ip: str, dev: str) -> Neighbour:
         """__neigh_lookup(..., creat=1): the entry, created in state NONE when missing."""
@@ -97,7 +100,7 @@ class NeighbourTable:
             now = self.now
             # neigh_alloc(): never confirmed (two base reachable times ago), used now
             entry = Neighbour(ip, dev, None, "NONE", confirmed=now - 2 * self.reachable_time, used=now, updated=now)
-            self.entries[ip] = entry
+            self.entries[(ip, dev)] = entry
         return entry
 
     # --- timers ------------------------------------------------------------------------
@@ -124,7 +127,8 @@ class NeighbourTable:
 
     def _timer_handler(self, entry: Neighbour, generation: int) -> None:
         """neigh_timer_handler()."""
-        if generation != entry.timer or self.entries.get(entry.ip) is not entry or entry.state not in IN_TIMER:
+        current = self.entries.get((entry.ip, entry.dev)) is entry
+        if generation != entry.timer or not current or entry.state not in IN_TIMER:
             return
         now = self.now
         later = now + RETRANS_TIME
@@ -193,10 +197,10 @@ class NeighbourTable:
             entry.parked.append(parked)  # INCOMPLETE: wait in arp_queue
         return True
 
-    def confirm(self, ip: str) -> None:
+    def confirm(self, ip: str, dev: str | None = None) -> None:
         """neigh_confirm() from sock_confirm_neigh(): TCP saw the peer answer. Only `confirmed`
         moves; the state changes at the entry's next timer (DELAY becomes REACHABLE, no probe)."""
-        entry = self.entries.get(ip)
+        entry = self.get(ip, dev)
         if entry is not None:
             entry.confirmed = self.now
 
@@ -236,21 +240,31 @@ class NeighbourTable:
 
     def flush_dev(self, dev: str) -> list[str]:
         """neigh_flush_dev(): the interface went down or lost carrier; its entries go."""
-        gone = [ip for ip, e in self.entries.items() if e.dev == dev]
-        for ip in gone:
-            entry = self.entries.pop(ip)
+        gone = [key for key, e in self.entries.items() if e.dev == dev]
+        for key in gone:
+            entry = self.entries.pop(key)
             self._del_timer(entry)
             entry.parked = []
-        return gone
+        return [ip for ip, _ in gone]
 
     def snapshot(self, now: float) -> dict[str, dict[str, str | None]]:
-        """What `ip neigh show` prints, as {ip: {mac, state, dev}}; sorted by address."""
+        """What `ip neigh show` prints, as {ip: {mac, state, dev}}; sorted by address.
 
-        def key(ip: str) -> tuple[int, ...]:
-            return tuple(int(part) for part in ip.split("."))
-
+        An address held on two devices (a host with two legs on one network) is listed once per
+        device, as "IP dev DEV" (trace_key()), so neither entry hides the other.
+        """
+        shown = [e for e in self.entries.values() if e.state != "NONE"]  # iproute2 hides NUD_NONE
         return {
-            ip: {"mac": e.mac if e.state in VALID else None, "state": e.state, "dev": e.dev}
-            for ip, e in sorted(self.entries.items(), key=lambda kv: key(kv[0]))
-            if e.state != "NONE"  # iproute2 hides NUD_NONE entries by default
+            trace_key(e.ip, e.dev, shown): {"mac": e.mac if e.state in VALID else None, "state": e.state, "dev": e.dev}
+            for e in sorted(shown, key=lambda e: (address_order(e.ip), e.dev))
         }
+
+
+def address_order(ip: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in ip.split("."))
+
+
+def trace_key(ip: str, dev: str, entries: list) -> str:
+    """The trace's key for a neighbour entry: its address, or "IP dev DEV" when the address has
+    entries on more than one device. The lab keys `ip neigh` the same way."""
+    return f"{ip} dev {dev}" if sum(1 for e in entries if e.ip == ip) > 1 else ip

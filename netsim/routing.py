@@ -25,6 +25,7 @@ class NextHop:
     kind: str  # "local" (delivered through lo) or "link" (sent on dev to `neighbour`)
     dev: str
     neighbour: str | None = None
+    gateway: str | None = None  # the route's `via`, even when it is the destination itself
 
 
 def lookup(
@@ -47,7 +48,7 @@ def lookup(
             best = route
     if best is None:
         return None
-    return NextHop("link", best.dev, str(best.via or dst))
+    return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None)
 
 
 def route_get(
@@ -70,7 +71,9 @@ def route_get(
         # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1.
         prefsrc = "127.0.0.1" if dst in LOOPBACK_NET else str(dst)
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
-    gateway = hop.neighbour if hop.neighbour != str(dst) else None
+    # The matched route's gateway, even when it is the destination itself: with its subnet gone,
+    # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
+    gateway = hop.gateway
     prefsrc = source_of(hop.dev, hop.neighbour or str(dst))
     return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": prefsrc}
 

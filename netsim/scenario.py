@@ -759,6 +759,7 @@ class Sockets:
         h = s.hosts[host]
         self.host = host
         self.exists = not h.absent
+        self.deleted = ""  # the id of the step that deleted the namespace, if one did
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
@@ -778,7 +779,12 @@ class Sockets:
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         if not self.exists:
-            raise src.error(where, f"{self.host} has no namespace yet; expected a netns_add step before this one")
+            kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
+            if self.deleted:
+                raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
+            raise src.error(
+                where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one"
+            )
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
@@ -974,6 +980,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
     """Keep each host's bindable addresses in step with the story."""
     if step.netns_add:
         sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
+        sockets[step.netns_add].deleted = ""
     elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
@@ -982,6 +989,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
     elif step.netns_del:
         sockets[step.netns_del].exists = False
+        sockets[step.netns_del].deleted = step.id
         sockets[step.netns_del].bound = []
 
 

@@ -81,6 +81,22 @@ def kernel_wait(scenario: Path) -> float:
     return trace.steps[-1].time if trace.steps else 0.0
 
 
+MUTANT_ORDER = [
+    "test_kernel_traces.py",
+    "test_edge_cases.py",
+    "test_bridge.py",
+    "test_arp_tcp.py",
+    "test_namespaces.py",
+    "test_scenario_errors.py",
+    "test_figure_check.py",
+    "test_capture.py",
+    "test_cli.py",
+    "test_properties.py",
+    "test_claims.py",
+    "test_figfacts.py",
+]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, start the tests that wait on kernel timers first, one at the head of each worker.
 
@@ -90,6 +106,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     two tests to start with: items 0-1 to the first, 2-3 to the second, and so on. Putting the
     waits at the even places, longest first, starts each on a worker of its own.
     """
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        # make mutants (mutmut) stops at a mutant's first failing test (-x): the quick tests that
+        # see the most (netsim against the kernel's recordings) go first, the figure renders last.
+        items.sort(key=lambda item: MUTANT_ORDER.index(item.path.name) if item.path.name in MUTANT_ORDER else 6)
+        return
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return  # one process: the order in the files is the clearest to read
     waiting = [item for item in items if item.get_closest_marker("waits")]
@@ -105,12 +126,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _build_site(out: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SITE_URL"}  # as published with SITE_URL unset
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        env={**env, "NO_MKDOCS_2_WARNING": "1"},
         check=False,
     )
     assert result.returncode == 0, result.stderr
@@ -118,8 +140,10 @@ def _build_site(out: Path) -> None:
 
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site as `mkdocs build --strict` writes it, built once per test run (also under xdist:
-    the first worker to need it builds it, holding a lock, and the others read the same folder)."""
+    """The site as `mkdocs build --strict` writes it with SITE_URL unset, built once per test run
+    (also under xdist: the first worker to need it builds it, holding a lock, and the others read
+    the same folder). Read it, never write to it: a test that needs a changed site builds a copy
+    (tests/sitecopy.py)."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         out = tmp_path_factory.mktemp("site")
         _build_site(out)

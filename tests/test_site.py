@@ -13,17 +13,11 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from sitecopy import ROOT, copy_site
+from sitecopy import ROOT, copy_site, mkdocs_build, stopped_by_warnings
 
 from netsim.scenario import load_scenario
 
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-
-
-def mkdocs(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", *args], cwd=cwd, capture_output=True, text=True, env=ENV, check=False
-    )
 
 
 @pytest.fixture
@@ -139,16 +133,15 @@ def test_a_false_claim_is_a_visible_box_without_strict_and_a_failure_with_it(tmp
         'claim("alice-replies", decision="forward", copies_to=["bob"])',
         'claim("alice-replies", decision="flood", copies_to=["bob"])',
     )
-    lenient = mkdocs("build", "-d", str(tmp_path / "a"), cwd=root)
-    assert lenient.returncode == 0, lenient.stderr
-    html = (tmp_path / "a" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
-    assert 'class="ns-error"' in html and "the simulation did" in unescape(re.sub(r"<[^>]+>", "", html))
     # Exactly as the README and docs/contributing.md tell contributors: `make build` (what
     # `make test` runs too), never a variant with -q, which mkdocs 1.6 lets pass with warnings.
     strict = make_build(root)
     assert strict.returncode != 0, strict.stdout + strict.stderr
     assert re.search(r"docs/posts/margarets-room\.md:\d+: claim alice-replies", strict.stderr)
     assert re.search(r"Aborted with \d+ warnings? in strict mode", strict.stdout + strict.stderr)
+    # Stopped by its warnings alone, it wrote what a build without --strict (make serve) shows.
+    html = (root / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert 'class="ns-error"' in html and "the simulation did" in unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def make_build(root: Path) -> subprocess.CompletedProcess[str]:
@@ -170,13 +163,36 @@ def make_build(root: Path) -> subprocess.CompletedProcess[str]:
 
 def test_a_bad_scenario_is_a_visible_box_and_fails_strict(tmp_path: Path) -> None:
     root = _break(tmp_path, "diagrams/margarets-room.yaml", "mac: aa:42:81:9c:0e:33", "mac: aa:42:81:9c:0e")
-    lenient = mkdocs("build", "-d", str(tmp_path / "a"), cwd=root)
-    assert lenient.returncode == 0, lenient.stderr
-    html = unescape(re.sub(r"<[^>]+>", "", (tmp_path / "a" / "posts" / "margarets-room.html").read_text("utf-8")))
-    assert "is not a MAC address (six hex pairs)" in html
-    strict = mkdocs("build", "--strict", "-d", str(tmp_path / "b"), cwd=root)
-    assert strict.returncode == 1
+    strict = mkdocs_build(root, tmp_path / "b")
+    assert stopped_by_warnings(strict), strict.stdout + strict.stderr  # so b/ is what make serve shows
     assert "diagrams/margarets-room.yaml:28: hosts.alice.interfaces.eth0.mac" in strict.stderr
+    html = unescape(re.sub(r"<[^>]+>", "", (tmp_path / "b" / "posts" / "margarets-room.html").read_text("utf-8")))
+    assert "is not a MAC address (six hex pairs)" in html
+
+
+def test_a_strict_build_stopped_by_warnings_writes_what_a_lenient_build_writes(tmp_path: Path) -> None:
+    """What sitecopy.stopped_by_warnings relies on, so that one strict build can stand for both:
+    mkdocs writes every file before a strict build's warnings stop it, and --strict changes
+    nothing else. Pinned on a small site of mkdocs' own theme (a broken link warns)."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "mkdocs.yml").write_text("site_name: pin\nvalidation: {links: {not_found: warn}}\n")
+    (tmp_path / "docs" / "index.md").write_text("# Pin\n\n[gone](missing.md)\n")
+    (tmp_path / "docs" / "other.md").write_text("# Other\n\nText.\n")
+    strict = mkdocs_build(tmp_path, tmp_path / "strict")
+    lenient = mkdocs_build(tmp_path, tmp_path / "lenient", strict=False)
+    assert stopped_by_warnings(strict), strict.stderr
+    assert lenient.returncode == 0 and not stopped_by_warnings(lenient), lenient.stderr
+    assert "missing.md" in strict.stderr
+    files = {p.relative_to(tmp_path / "lenient") for p in (tmp_path / "lenient").rglob("*") if p.is_file()}
+    assert files == {p.relative_to(tmp_path / "strict") for p in (tmp_path / "strict").rglob("*") if p.is_file()}
+    dated = re.compile(rb"Build Date UTC : [^\n]*")  # mkdocs' theme stamps each page with the time
+
+    def content(site: str, file: Path) -> bytes:
+        return dated.sub(b"", (tmp_path / site / file).read_bytes())
+
+    for file in files:  # the sitemap's gzip header carries a time too
+        if file.suffix != ".gz":
+            assert content("lenient", file) == content("strict", file), file
 
 
 def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:

@@ -115,7 +115,7 @@ def _replier_forgets_asker() -> list[Patch]:
         known = ns.neigh.get(packet.sender_ip, dev) is not None
         original(link, ns, dev, packet, to_me)
         if packet.op == ARP_REQUEST and not known:
-            ns.neigh.entries.pop(packet.sender_ip, None)  # answers, but notes nothing
+            ns.neigh.entries.pop((packet.sender_ip, dev), None)  # answers, but notes nothing
 
     return [(arp, "receive", receive)]
 

@@ -34,15 +34,17 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
         return EXIT_UNAVAILABLE
     kernel = kernel_trace(file)
     if compare:
+        from netsim.lab.compare import CLOCK_NOTE, measured_clock, notes_for, ssh_link_neighbours
         from netsim.lab.compare import compare as diff
-        from netsim.lab.compare import notes_for, ssh_link_neighbours
         from netsim.simulation import run as simulate
 
-        agree, lines = diff(simulate(scenario).to_json(), kernel, loose=ssh_link_neighbours(scenario))
+        clock = measured_clock(scenario, kernel)
+        ours = simulate(scenario, clock).to_json()
+        agree, lines = diff(ours, kernel, loose=ssh_link_neighbours(scenario))
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")
-        print("\n".join(notes_for(scenario)))
+        print("\n".join(notes_for(scenario, ours) + ([CLOCK_NOTE] if clock is not None else [])))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1
     if as_json:

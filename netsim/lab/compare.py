@@ -22,6 +22,8 @@ SIMPLIFICATIONS = {
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
+    "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
     "netsim tracks TCP only and only from a SYN",
     "ssh": "netsim models the SSH connection as its TCP handshake and a channel as the server's connect, not "
@@ -33,6 +35,24 @@ SIMPLIFICATIONS = {
     "number, which netsim counts",
     "localhost": "the server resolves a target 'localhost' to 127.0.0.1 in netsim; the real sshd tries ::1 too",
 }
+
+
+CLOCK_NOTE = (
+    "  lab-clock: netsim replays the steps at the moments the lab performed them: each step starts when "
+    "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
+    "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
+    "too, with every timer that falls due in it; `netsim run` and the pages play the steps back to back"
+)
+
+
+def measured_clock(scenario: Any, kernel: dict[str, Any]) -> list[tuple[float, float]] | None:
+    """Each step's (start, tables read) on the lab's clock, in the scenario's order; None when the
+    lab's trace does not give them for every step (then netsim plays the steps back to back)."""
+    seen = {s["id"]: s.get("clock") for s in kernel.get("steps", [])}
+    clock = [seen.get(step.id) for step in scenario.steps]
+    if any(c is None for c in clock):
+        return None
+    return [(float(c["at"]), float(c["observed"])) for c in clock if c is not None]
 
 
 def ssh_link_neighbours(scenario: Any) -> set[tuple[str, str]]:
@@ -56,9 +76,11 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
     return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 
 
-def notes_for(scenario: Any) -> list[str]:
-    """The named simplifications that apply to this scenario, one line each."""
+def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
+    """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
     names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    if netsim is not None and any(_empty_flood(h) for step in netsim["steps"] for h in step["frames"]):
+        names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
     shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
@@ -106,6 +128,10 @@ def _summary(step: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _empty_flood(hop: dict[str, Any]) -> bool:
+    return hop["decision"] == "flood" and not hop["out_ports"]
+
+
 def _hop_key(hop: dict[str, Any]) -> tuple:
     ip = hop.get("ip")
     header = (ip["src"], ip["dst"], ip["ttl"]) if ip else None
@@ -114,7 +140,7 @@ def _hop_key(hop: dict[str, Any]) -> tuple:
         hop["in_port"],
         hop["src"],
         hop["dst"],
-        hop["decision"],
+        "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
     )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from netsim import plan, sshforward, tcp
@@ -22,6 +24,7 @@ from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
 from netsim.lab.openssh import OpenSSH
+from netsim.neighbour import address_order, trace_key
 from netsim.plan import Op
 from netsim.scenario import Scenario, Step
 
@@ -87,14 +90,20 @@ class Lab:
 
     def play(self) -> dict[str, Any]:
         steps = []
-        fdb = self.fdb()
+        first: float | None = None  # when the first step began: the lab's clock starts there, as netsim's does
+        pauses = _pauses()
         for n, step in enumerate(self.s.steps, 1):
+            if step.id in pauses:  # a test standing in for a loaded machine (NETSIM_LAB_PAUSE)
+                self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
+                time.sleep(pauses[step.id])
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
-            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port.
-            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in fdb.items()}
+            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
+            # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
+            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
             self._step = step
             self.watch.start()
             started = time.monotonic()
+            first = started if first is None else first
             outcome = None
             self._route = None
             self._reads, self._ssh_log, self._untimed = None, [], 0.0
@@ -111,6 +120,7 @@ class Lab:
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
+            observed = time.monotonic()  # the tables below are read now (a few milliseconds)
             if step.netns_add:
                 self.present.add(step.netns_add)
             for bridge, dev in self._unplugged(step):
@@ -125,6 +135,9 @@ class Lab:
                 "neigh": self.neigh(),
                 "outcome": outcome,
                 "seconds": round(elapsed, 3),
+                # When the step began and when its tables were read, on the lab's clock: a
+                # loaded machine stretches the time between steps, and --compare replays it.
+                "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
                 "links": self.links(),
                 "conntrack": self.conntrack(),
                 "route": self._route,
@@ -302,6 +315,9 @@ class Lab:
         """(bridge, port) pairs a step takes out of their bridge."""
         if step.nomaster:
             return [(b, step.nomaster.dev) for b, br in self.s.bridges.items() if br.host == step.nomaster.by]
+        if step.link_move:  # a port moved out of its bridge's namespace leaves the bridge (br_del_if())
+            m = step.link_move
+            return [(b, m.dev) for b, br in self.s.bridges.items() if br.host == m.by]
         if step.link_del:
             gone = [(step.link_del.by, step.link_del.dev)]
             return [(b, dev) for b, br in self.s.bridges.items() for host, dev in gone if br.host == host]
@@ -404,17 +420,22 @@ class Lab:
             if host not in self.present:
                 continue
             entries = json.loads(ip(host, "-j", "neigh", "show") or "[]")
-            table = {}
-            for e in entries:
-                state = (e.get("state") or ["NONE"])[0]
-                table[e["dst"]] = {"mac": e.get("lladdr"), "state": state}
-            out[host] = dict(sorted(table.items(), key=lambda kv: tuple(int(p) for p in kv[0].split("."))))
+            held = [SimpleNamespace(ip=e["dst"], dev=e["dev"]) for e in entries]
+            ordered = sorted(entries, key=lambda e: (address_order(e["dst"]), e["dev"]))
+            out[host] = {
+                trace_key(e["dst"], e["dev"], held): {"mac": e.get("lladdr"), "state": (e.get("state") or ["NONE"])[0]}
+                for e in ordered
+            }
         return out
 
     def _ordered(self, hop: dict[str, Any]) -> dict[str, Any]:
         """Out ports in the scenario's order, the bridge itself last, as netsim lists them."""
-        order = [*self.s.bridges[hop["bridge"]].ports, hop["bridge"]]
-        return {**hop, "out_ports": sorted(hop["out_ports"], key=order.index)}
+        order = list(self.s.bridges[hop["bridge"]].ports)  # a port a step plugged in from elsewhere: after them
+
+        def rank(port: str) -> tuple[bool, int]:
+            return port == hop["bridge"], order.index(port) if port in order else len(order)
+
+        return {**hop, "out_ports": sorted(hop["out_ports"], key=rank)}
 
     def close(self) -> None:
         if self.openssh is not None:
@@ -427,6 +448,22 @@ class Lab:
 
 
 CONNTRACK_PROC = "/proc/net/nf_conntrack"
+PAUSE_ENV = "NETSIM_LAB_PAUSE"  # "STEP=SECONDS,...": sleep before those steps (tests of the replayed clock)
+
+
+def _pauses() -> dict[str, float]:
+    """NETSIM_LAB_PAUSE, read once: the test's stand-in for a machine too loaded to keep up."""
+    text = os.environ.get(PAUSE_ENV, "").strip()
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        step, _, seconds = item.partition("=")
+        try:
+            out[step] = float(seconds)
+        except ValueError:
+            raise LabError(f"{PAUSE_ENV}: {item!r} is not STEP=SECONDS") from None
+        if not 0 <= out[step] <= 60:
+            raise LabError(f"{PAUSE_ENV}: {item!r}: expected 0 to 60 seconds")
+    return out
 
 
 def parse_conntrack(line: str) -> dict[str, Any] | None:

@@ -74,6 +74,7 @@ class Page:
         "try_it",
         "stepper",
         "command",
+        "decoder",
     )
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
@@ -514,6 +515,12 @@ class Page:
         if not lines:
             raise MacroError(self.file, self._line, f"command(): step {step_id} runs no ip or bridge command")
         return self._set_aside(escape.code("\n".join(lines) + "\n", "sh"))
+
+    def decoder(self) -> str:
+        """The error decoder: a paste box and every word it knows (decoder/messages.yaml)."""
+        from netsim.pages import decoderpage
+
+        return decoderpage.render(self)
 
     # --- macros: reference tables for contributors -------------------------------------------
 

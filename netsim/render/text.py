@@ -16,7 +16,7 @@ def neigh_lines(step: StepTrace, namespace: str) -> list[str]:
     out = []
     for ip, n in step.neigh.get(namespace, {}).items():
         lladdr = f" lladdr {n['mac']}" if n["mac"] else ""
-        out.append(f"{ip} dev {n.get('dev', '?')}{lladdr} {n['state']}")
+        out.append(f"{ip.split(' dev ')[0]} dev {n.get('dev', '?')}{lladdr} {n['state']}")
     return out
 
 

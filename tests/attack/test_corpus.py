@@ -13,13 +13,14 @@ import collections
 import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 from test_plan import assert_each_line_is_one_quoted_vector
 
-from attack.payloads import BASE, cases, fields, payloads
+from attack.payloads import BASE, Case, cases, fields, payloads
 from netsim import cli
 from netsim.errors import ScenarioError
 from netsim.lab.netns import ensure_nft, ensure_ssh, missing_requirement
@@ -36,8 +37,18 @@ ACCEPTED_IN_TEXT = ("semicolon", "substitution", "backticks", "single-quote", "d
 REASON = missing_requirement()
 
 
+@cache
+def all_cases() -> tuple[Case, ...]:
+    """The corpus, made once per process: several tests walk it."""
+    return tuple(cases("/nonexistent/MARK"))
+
+
+@cache
 def outcome(text: bytes) -> str:
-    """'refused' (with file:line) or 'accepted' (and the script is only quoted vectors)."""
+    """'refused' (with file:line) or 'accepted' (and the script is only quoted vectors).
+
+    Remembered per text within a process: the tests below ask again about cases the first one
+    judged (an AssertionError is never remembered, so a failing case fails every test that asks)."""
     try:
         scenario = parse_scenario(text, FILE)
         run(scenario)  # the simulation may refuse it too (with its line), never crash or hang
@@ -50,25 +61,26 @@ def outcome(text: bytes) -> str:
     return "accepted"
 
 
-def test_every_payload_in_every_field_is_refused_or_harmless() -> None:
-    results: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
-    for case in cases("/nonexistent/MARK"):
+# One test per payload, so that pytest-xdist spreads the ~3,000 cases over its workers.
+@pytest.mark.parametrize("payload", sorted(payloads("x")))
+def test_every_payload_in_every_field_is_refused_or_harmless(payload: str) -> None:
+    counts: collections.Counter[str] = collections.Counter()
+    for case in all_cases():
+        if case.payload != payload:
+            continue
         try:
-            results[case.payload][outcome(case.text)] += 1
+            counts[outcome(case.text)] += 1
         except AssertionError as exc:
             raise AssertionError(f"{case.field} = {case.payload}: {exc}") from None
-    total = sum(sum(c.values()) for c in results.values())
-    print(f"\n{total} cases over {len(fields())} fields:")
-    for name, counts in sorted(results.items()):
-        print(f"  {name:24} refused {counts['refused']:4}  accepted {counts['accepted']:3}")
-    assert len(results) == len(payloads("x"))
+    print(f"\n{payload}: refused {counts['refused']}, accepted {counts['accepted']} over {len(fields())} fields")
+    assert sum(counts.values()) > 0, f"no field gets the payload {payload}"
 
 
 def test_names_refuse_every_shell_payload() -> None:
     """Names and every other field that reaches a command line accept no payload with a shell
     meaning at all; only free text (titles, labels, descriptions) may carry one, and plan.one_line
     reduces it."""
-    for case in cases("/nonexistent/MARK"):
+    for case in all_cases():
         if case.payload not in (*SHELL, "trailing-newline", "dash-option", "glob-and-redirect"):
             continue
         if case.field.rsplit(".", 1)[-1] in ("title", "description", "label"):
@@ -80,7 +92,7 @@ def test_interface_names_have_at_most_15_bytes() -> None:
     """IFNAMSIZ is 16 with the NUL: every field that names an interface refuses 16 letters."""
     ifname_fields = ("dev", "name", "peer", "bridge", "port", "master", "interfaces.<key>", "ports.<key>")
     checked = 0
-    for case in cases("/nonexistent/MARK"):
+    for case in all_cases():
         if case.payload == "overlong-name" and case.field.endswith(ifname_fields):
             assert outcome(case.text) == "refused", case.field
             checked += 1
@@ -91,7 +103,7 @@ def test_the_corpus_covers_every_field_of_the_schema() -> None:
     walked = {f for f in map(str, fields())}
     for action in ("veth_add", "link_move", "route_add", "send"):  # spot checks of the walk
         assert any(f"'{action}'" in f for f in walked), action
-    paths = {case.field for case in cases("/nonexistent/MARK")}
+    paths = {case.field for case in all_cases()}
     for expected in ("steps[6].veth_add.peer", "steps[7].link_move.to", "steps[12].route_add.to", "hosts.h.<key>"):
         assert expected in paths
 
@@ -102,7 +114,7 @@ def test_the_cli_answers_each_payload_in_one_line(tmp_path: Path, capsys: pytest
     target = tmp_path / FILE
     sample = {"steps[6].veth_add.peer", "title", "steps[2].wait", "hosts.a.tcp_syn_retries", "bridges.br0.<key>"}
     seen: set[str] = set()
-    for case in cases("/nonexistent/MARK"):
+    for case in all_cases():
         if case.field not in sample:
             continue
         target.write_bytes(case.text)
@@ -188,9 +200,7 @@ def hostile(payload: str) -> bytes:
 
 
 def test_every_field_that_accepts_a_shell_payload_is_free_text() -> None:
-    accepted = {
-        c.field for c in cases("/nonexistent/MARK") if c.payload == "semicolon" and outcome(c.text) == "accepted"
-    }
+    accepted = {c.field for c in all_cases() if c.payload == "semicolon" and outcome(c.text) == "accepted"}
     assert accepted and all(f.rsplit(".", 1)[-1] in ("title", "description", "label") for f in accepted), accepted
 
 

@@ -1,0 +1,597 @@
+# ruff: noqa: E501  (the expected problems are quoted whole, as a contributor reads them)
+"""The figure check itself, fault by fault: each way a drawing, caption or table can contradict the trace.
+
+tests/test_figfacts.py plants faults in the renderers' source; these tests keep the renderers as
+they are and spoil what they produced instead, one detail at a time (a line's colour, its dashes,
+its word, its ends, a caption's verb or seat, a table's row, a knock's answer, a packet's TTL), and
+hold netsim.render.figfacts.check() to the exact problems a contributor would read. So they also
+run where the source cannot be rewritten (`make mutants` mutates it itself), and a check that
+stops seeing one kind of contradiction, or names it wrongly, fails here.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from netsim.render import figfacts, graph, path, tables, words
+from netsim.render.escape import html as escape
+from netsim.scenario import Scenario, load_scenario
+from netsim.simulation import run
+from netsim.trace import StepTrace
+
+M = "diagrams/margarets-room.yaml"
+F = "diagrams/finding-the-way-out.yaml"
+NOT_XML = "the diagram cannot be read back: no element found"
+
+
+def pieces(file: str, step_id: str, view: str) -> tuple[Scenario, StepTrace, dict[str, str]]:
+    """The SVG, caption and tables of one step, drawn as a page draws them."""
+    scenario = load_scenario(file)
+    step = run(scenario).step(step_id)
+    action = scenario.step(step.id)
+    knock = (action.connect.by, action.connect.to) if action.connect else None
+    if view == "room":
+        svg = graph.room(scenario, step)
+        body = tables.fdb_table(scenario, step) + tables.neigh_table(scenario, step)
+    elif view == "path":
+        svg = path.render(scenario, step, knock)
+        route = action.route_get
+        body = tables.route_answer(scenario, step, route.by, route.to) if route else ""
+        body += tables.conntrack_table(scenario, step)
+    else:
+        owner = next(iter(scenario.bridges.values())).host
+        svg, body = graph.rooms(scenario, step, owner, knock), ""
+    caption = f"<strong>Step 1: {escape(step.id)}.</strong> {escape(words.step_caption(scenario, step))}"
+    return scenario, step, {"svg": svg, "caption": caption, "body": body}
+
+
+def spoil(text: str, group: str | None, old: str, new: str) -> str:
+    """Replace `old` with `new` in the SVG group Graphviz named `group` (or anywhere when None)."""
+    if group is None:
+        assert old in text, old
+        return text.replace(old, new)
+    name = html.escape(group, quote=False).replace("-", "&#45;").replace(">", "&gt;")
+    found = re.search(rf'<g [^>]*data-gv="{re.escape(name)}"[^>]*>.*?</g>', text, re.S)
+    assert found is not None and old in found.group(0), (group, old)
+    return text[: found.start()] + found.group(0).replace(old, new) + text[found.end() :]
+
+
+@pytest.mark.parametrize(
+    ("file", "step", "view"),
+    [
+        (M, "alice-replies", "room"),
+        (M, "bob-writes-to-alice", "room"),
+        (M, "group-badge-note", "room"),
+        (M, "bob-asks-for-toasters", "room"),
+        (M, "portainer-connects", "rooms"),
+        (F, "masqueraded", "path"),
+        (F, "the-way-out", "path"),
+    ],
+)
+def test_a_true_figure_passes(file: str, step: str, view: str) -> None:
+    scenario, trace_step, parts = pieces(file, step, view)
+    assert figfacts.check(scenario, trace_step, parts["svg"], parts["caption"], parts["body"]) == []
+
+
+CASES = [
+    (
+        "forward-painted-as-flood",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        "nc-s-forward",
+        "nc-s-flood",
+        ["frame 1: draws the line podman0->podman0:seat5 as flood, forward, solid; the trace says forward"],
+    ),
+    (
+        "forward-dashed-like-flood",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        'stroke-width="2" d=',
+        'stroke-width="2" stroke-dasharray="5,2" d=',
+        ["frame 1: draws the line podman0->podman0:seat5 as flood, forward; the trace says forward"],
+    ),
+    (
+        "forward-dashed-oddly",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        'stroke-width="2" d=',
+        'stroke-width="2" stroke-dasharray="3,3" d=',
+        ["frame 1: draws the line podman0->podman0:seat5 as dashed 3,3, forward; the trace says forward"],
+    ),
+    (
+        "forward-worded-as-flood",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        ">forward<",
+        ">flood<",
+        ["frame 1: draws the line podman0->podman0:seat5 as flood, forward, solid; the trace says forward"],
+    ),
+    (
+        "forward-to-the-wrong-seat",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        "seat5",
+        "seat7",
+        ["frame 1: draws copies to [seat7]; the trace sends them to [seat5]"],
+    ),
+    (
+        "copy-leaving-another-bridge",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0->podman0:seat5",
+        'data-gv="podman0&#45;&gt;',
+        'data-gv="podman1&#45;&gt;',
+        ["frame 1: draws a copy leaving podman1, not bridge podman0"],
+    ),
+    (
+        "entering-at-the-wrong-seat",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0:seat3->alice",
+        "seat3",
+        "seat7",
+        ["frame 1: draws it entering at podman0:seat7; the trace has it enter podman0:seat3"],
+    ),
+    (
+        "a-frame-too-many",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0:seat3->podman0",
+        "ns-h0",
+        "ns-h2",
+        ["draws frame 2, but the step has 1 frame(s)"],
+    ),
+    (
+        "bridge-box-says-flood",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0",
+        "→ forward (",
+        "→ flood (",
+        ["bridge podman0's box says ['flood']; the trace decided ['forward']"],
+    ),
+    (
+        "no-view",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        None,
+        "ns-view-room",
+        "ns-room",
+        ["the diagram cannot be read back: the SVG names no view (no ns-view-* class on its graph)"],
+    ),
+    ("not-xml", M, "alice-replies", "room", "svg", None, "</svg>", "", [NOT_XML]),
+    (
+        "caption-says-flooded",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "forwarded to",
+        "flooded to",
+        ["the caption says frame 1 was 'flooded to'; the trace says forward"],
+    ),
+    (
+        "caption-names-another-seat",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "seat 5",
+        "seat 7",
+        ["the caption sends frame 1 to ['seat7']; the trace to ['seat5']"],
+    ),
+    (
+        "caption-names-a-stranger",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "seat 5",
+        "seat 5 and the roof",
+        ["the caption sends frame 1 to ['?and the roof', 'seat5']; the trace to ['seat5']"],
+    ),
+    (
+        "caption-tells-no-frame",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        ": forwarded to",
+        " forwarded to",
+        ["the caption tells of 0 frame(s); the trace has 1"],
+    ),
+    (
+        "caption-invents-a-connection",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "seat5).",
+        "seat5). connect(): refused.",
+        ["the caption says connect() returned 'refused'; the trace says None"],
+    ),
+    (
+        "table-row-not-new",
+        M,
+        "alice-replies",
+        "room",
+        "body",
+        None,
+        ' <span class="ns-new">new</span>',
+        "",
+        [
+            "MAC table of podman0: row aa:42:81:9c:0e:33 is half marked new",
+            "MAC table of podman0 marks [] new; the trace learned ['aa:42:81:9c:0e:33']",
+        ],
+    ),
+    (
+        "table-row-half-new",
+        M,
+        "alice-replies",
+        "room",
+        "body",
+        None,
+        '<tr class="ns-row-new">',
+        "<tr>",
+        ["MAC table of podman0: row aa:42:81:9c:0e:33 is half marked new"],
+    ),
+    (
+        "table-row-on-another-seat",
+        M,
+        "alice-replies",
+        "room",
+        "body",
+        None,
+        "(<code>seat5</code>)",
+        "(<code>seat7</code>)",
+        [
+            "MAC table of podman0 shows {'aa:42:81:9c:0e:33': 'seat3', 'ba:11:22:33:44:55': 'seat7'}; the trace has {'aa:42:81:9c:0e:33': 'seat3', 'ba:11:22:33:44:55': 'seat5'}"
+        ],
+    ),
+    (
+        "table-row-unreadable",
+        M,
+        "alice-replies",
+        "room",
+        "body",
+        None,
+        "(<code>seat5</code>)",
+        "seat7",
+        [
+            "MAC table of podman0 shows {'aa:42:81:9c:0e:33': 'seat3', 'ba:11:22:33:44:55': '?'}; the trace has {'aa:42:81:9c:0e:33': 'seat3', 'ba:11:22:33:44:55': 'seat5'}"
+        ],
+    ),
+    (
+        "no-mac-table",
+        M,
+        "alice-replies",
+        "room",
+        "body",
+        None,
+        "MAC table of podman0",
+        "Table of podman0",
+        ["the room shows no MAC table of podman0"],
+    ),
+    (
+        "flood-one-seat-short",
+        M,
+        "bob-writes-to-alice",
+        "room",
+        "svg",
+        "podman0->podman0:seat9",
+        "seat9",
+        "seat3",
+        ["frame 1: draws copies to [seat3, seat3, seat7]; the trace sends them to [seat3, seat7, seat9]"],
+    ),
+    (
+        "drop-mark-silent",
+        M,
+        "group-badge-note",
+        "room",
+        "svg",
+        "drop-0-seat5",
+        "✗ dropped",
+        "✗ gone",
+        ["frame 1: its drop mark drop-0-seat5 does not say 'dropped'"],
+    ),
+    (
+        "drop-without-its-mark",
+        M,
+        "group-badge-note",
+        "room",
+        "svg",
+        "drop-0-seat5",
+        "ns-drop",
+        "ns-seat",
+        ["frame 1: the trace drops it, but the figure draws no drop mark for it (lines to ['drop-0-seat5'])"],
+    ),
+    (
+        "caption-says-dropped-for-a-forward",
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "forwarded to seat 5",
+        "dropped",
+        [
+            "the caption says frame 1 was 'dropped'; the trace says forward",
+            "the caption sends frame 1 to []; the trace to ['seat5']",
+        ],
+    ),
+    (
+        "arp-state-wrong",
+        M,
+        "bob-asks-for-toasters",
+        "room",
+        "body",
+        None,
+        "REACHABLE",
+        "STALE",
+        [
+            "ARP tables show [('Alice', '10.88.0.5', 'ba:11:22:33:44:55', 'STALE'), ('Bob', '10.88.0.3', 'aa:42:81:9c:0e:33', 'STALE')]; the trace has [('Alice', '10.88.0.5', 'ba:11:22:33:44:55', 'STALE'), ('Bob', '10.88.0.3', 'aa:42:81:9c:0e:33', 'REACHABLE')]"
+        ],
+    ),
+    (
+        "arp-tables-left-out",
+        M,
+        "bob-asks-for-toasters",
+        "room",
+        "body",
+        None,
+        "ARP tables after this step",
+        "Tables after this step",
+        ["the room shows no ARP tables for a step that sends ARP"],
+    ),
+    (
+        "arp-tables-said-empty",
+        M,
+        "bob-asks-for-toasters",
+        "room",
+        "body",
+        None,
+        "ARP tables after this step",
+        "Nobody's ARP table has an entry yet",
+        [
+            "the figure says nobody's ARP table has an entry; the trace has entries",
+            "the room shows no ARP tables for a step that sends ARP",
+        ],
+    ),
+    (
+        "knock-says-connected",
+        M,
+        "portainer-connects",
+        "rooms",
+        "svg",
+        "portainer->laptop:podman0",
+        "refused ✗",
+        "connected ✓",
+        ["the knock says 'connected'; the trace's connect() returned 'refused'"],
+    ),
+    (
+        "knock-painted-green",
+        M,
+        "portainer-connects",
+        "rooms",
+        "svg",
+        "portainer->laptop:podman0",
+        "nc-s-drop",
+        "nc-s-ok",
+        ["the knock is drawn green for 'refused'"],
+    ),
+    (
+        "knock-says-nothing",
+        M,
+        "portainer-connects",
+        "rooms",
+        "svg",
+        "portainer->laptop:podman0",
+        "refused ✗",
+        "well",
+        ["the knock says None; the trace's connect() returned 'refused'"],
+    ),
+    (
+        "knock-missing",
+        M,
+        "portainer-connects",
+        "rooms",
+        "svg",
+        "portainer->laptop:podman0",
+        "ns-knock",
+        "ns-line",
+        ["draws 0 knocks; a connect step has one"],
+    ),
+    (
+        "doorman-on-a-port-nobody-opened",
+        M,
+        "portainer-connects",
+        "rooms",
+        "svg",
+        "doorman-0",
+        "127.0.0.1:19001",
+        "127.0.0.1:19002",
+        ["draws doormen listening on ['127.0.0.1:19002']; the trace has ['127.0.0.1:19001']"],
+    ),
+    (
+        "ttl-wrong",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "packet-1",
+        "TTL 63",
+        "TTL 64",
+        [
+            "frame 2 is labelled ('192.168.1.23', '192.168.1.50', 64); its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"
+        ],
+    ),
+    (
+        "address-wrong",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "packet-1",
+        "192.168.1.23 →",
+        "10.88.0.2 →",
+        ["frame 2 is labelled ('10.88.0.2', '192.168.1.50', 63); its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"],
+    ),
+    (
+        "header-unreadable",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "packet-1",
+        "TTL 63",
+        "hops 63",
+        ["frame 2 is labelled None; its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"],
+    ),
+    (
+        "packet-missing",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "packet-5",
+        "ns-p6",
+        "ns-q6",
+        [
+            "draws frames [1, 2, 3, 4, 5]; the step has 6",
+            "frame 6 is labelled None; its IP header is 192.168.1.23 → 192.168.1.50 TTL 63",
+        ],
+    ),
+    (
+        "rewrite-note-unreadable",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "rewrites-laptop",
+        "before:",
+        "after:",
+        [
+            "shows header rewrites []; the trace rewrote [('10.88.0.2:40003 > 192.168.1.50:9001', '192.168.1.23:40003 > 192.168.1.50:9001'), ('10.88.0.2:40003 > 192.168.1.50:9001', '192.168.1.23:40003 > 192.168.1.50:9001'), ('192.168.1.50:9001 > 192.168.1.23:40003', '192.168.1.50:9001 > 10.88.0.2:40003')]"
+        ],
+    ),
+    (
+        "router-not-forwarding",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "laptop",
+        "forwarding on",
+        "forwarding off",
+        ["draws laptop with forwarding off; the trace disagrees"],
+    ),
+    (
+        "conntrack-row-wrong",
+        F,
+        "masqueraded",
+        "path",
+        "body",
+        None,
+        "ESTABLISHED ASSURED",
+        "ESTABLISHED",
+        [
+            "the conntrack table of laptop shows [('ESTABLISHED', '10.88.0.2:40003 > 192.168.1.50:9001', '192.168.1.50:9001 > 192.168.1.23:40003')]; the trace has [('ESTABLISHED ASSURED', '10.88.0.2:40003 > 192.168.1.50:9001', '192.168.1.50:9001 > 192.168.1.23:40003')]"
+        ],
+    ),
+    (
+        "route-answer-wrong",
+        F,
+        "the-way-out",
+        "path",
+        "body",
+        None,
+        "src 10.88.0.2",
+        "src 10.88.0.9",
+        [
+            "shows `ip route get` answering '192.168.1.50 via 10.88.0.1 dev eth0 src 10.88.0.9 uid 0 \\n    cache '; the trace has {'type': 'unicast', 'dst': '192.168.1.50', 'gateway': '10.88.0.1', 'dev': 'eth0', 'prefsrc': '10.88.0.2'}"
+        ],
+    ),
+    (
+        "knock-in-a-route-step",
+        F,
+        "the-way-out",
+        "path",
+        "svg",
+        "laptop",
+        'class="ns-router"',
+        'class="ns-knock"',
+        ["draws a knock in a step that makes no connection"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("file", "step", "view", "part", "group", "old", "new", "problems"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_a_spoilt_figure_fails_with_what_it_got_wrong(
+    file: str, step: str, view: str, part: str, group: str | None, old: str, new: str, problems: list[str]
+) -> None:
+    scenario, trace_step, parts = pieces(file, step, view)
+    parts[part] = spoil(parts[part], group, old, new)
+    found = figfacts.check(scenario, trace_step, parts["svg"], parts["caption"], parts["body"])
+    if problems == [NOT_XML]:  # the parser's line and column depend on Graphviz's layout
+        assert len(found) == 1 and found[0].startswith(NOT_XML), found
+    else:
+        assert found == problems
+
+
+def test_the_room_s_tables_are_not_asked_of_other_views() -> None:
+    # Only the room shows MAC tables; the rooms and path views have none and must not fail for it.
+    scenario, step, parts = pieces(M, "portainer-connects", "rooms")
+    assert figfacts.check_tables(scenario, step, "", room=False) == []
+    assert figfacts.check_tables(scenario, step, "", room=True) == [
+        "the room shows no MAC table of podman0",
+        "the room shows no ARP tables for a step that sends ARP",
+    ]
+
+
+def test_a_page_that_asks_for_no_arp_tables_gets_none() -> None:
+    scenario, step, parts = pieces(M, "bob-asks-for-toasters", "room")
+    body = tables.fdb_table(scenario, step)
+    assert figfacts.check_tables(scenario, step, body, room=True, neigh=False) == []
+    assert figfacts.check_tables(scenario, step, body, room=True) == [
+        "the room shows no ARP tables for a step that sends ARP"
+    ]
+    assert figfacts.check_tables(scenario, step, body, room=True, neigh=True) == [
+        "the room shows no ARP tables for a step that sends ARP"
+    ]
