@@ -347,6 +347,15 @@ class Simulation:
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
+        trace.tunnels = [
+            {
+                "client": t.client,
+                "server": t.server,
+                "listen": f"{t.listen[0]}:{t.listen[1]}",
+                "target": f"{t.forward.host}:{t.forward.hostport}",
+            }
+            for t in self.tunnels.values()
+        ]
         trace.time = self.now
         self._current = None
         return trace
@@ -434,6 +443,8 @@ class Simulation:
                 result = sshforward.accept(self, tunnel, self.namespaces[tunnel.server])
                 if self._current is not None:
                     self._current.ssh_log.extend(result.log)
+                    listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+                    self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
                 if result.outcome != "connected":
                     # ssh closes the socket it accepted: FIN to the program that connected.
                     local_ip, local_port, peer_ip, peer_port = ends

@@ -97,6 +97,10 @@ class StepTrace:
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
     reads: str | None = None  # a connect step with read: "eof" or "waiting"
     ssh_log: list[str] = field(default_factory=list)  # what ssh printed on its standard error
+    # The ssh -L tunnels standing after the step: {client, server, listen "ADDR:PORT", target "HOST:PORT"};
+    # and the channel this step's connection opened: {tunnel listen, n, outcome, reads}. For the drawings.
+    tunnels: list[dict[str, str]] = field(default_factory=list)
+    channel: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
