@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
 from netsim.errors import ScenarioError
@@ -178,6 +178,20 @@ class Host:
 
 
 @dataclass(frozen=True)
+class ArpPacket:
+    """An ARP packet crafted by hand, as arping or a spoofer sends it; the kernels that hear it
+    treat it as any ARP (a gratuitous one has the same sender and target address)."""
+
+    op: Literal["request", "reply"] = option("'request' (who-has) or 'reply' (is-at).")
+    sender_ip: IPv4 = option("The address the packet claims for its sender.")
+    target_ip: IPv4 = option("The address asked for (a request) or answered to (a reply).")
+    sender_mac: Mac | None = option("The MAC it claims for the sender; the frame's source if omitted.", None)
+    target_mac: Mac | None = option(
+        "The target MAC; 00:00:00:00:00:00 for a request, the frame's destination for a reply, if omitted.", None
+    )
+
+
+@dataclass(frozen=True)
 class Send:
     """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
 
@@ -185,6 +199,7 @@ class Send:
     dst: Dst = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
     dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
+    arp: ArpPacket | None = option("Carry this ARP packet (EtherType 0x0806) instead of a test payload.", None)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from netsim import arp, ipv4, routing, sshforward, tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
-from netsim.frames import Arp, Frame, Icmp, Tcp, initial_sequence
+from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame, Icmp, Tcp, initial_sequence
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade
 from netsim.netns import Connection, Iface, Namespace
@@ -367,7 +367,13 @@ class Simulation:
         src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.scenario.host_mac(send.dst)
-        self.transmit(ns, dev, Frame(src, dst))
+        payload = None
+        if send.arp is not None:  # a crafted ARP packet (arp_rcv() on every kernel that hears it)
+            a = send.arp
+            op = ARP_REQUEST if a.op == "request" else ARP_REPLY
+            target_mac = a.target_mac or (ZERO_MAC if op == ARP_REQUEST else dst)
+            payload = Arp(op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip)
+        self.transmit(ns, dev, Frame(src, dst, payload))
         self._drain()
 
     def _step_arp(self, resolve: Resolve) -> None:

@@ -6,11 +6,15 @@ these tests hold netsim to it without root.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netsim.errors import ScenarioError
 from netsim.scenario import parse_scenario
 from netsim.simulation import run
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 ROOM = """\
 title: t
@@ -169,3 +173,32 @@ def test_a_replayed_clock_lets_the_time_between_steps_pass_with_its_timers() -> 
     assert [h.decision for h in replayed.frames] == ["flood"]
     assert replayed.to_json()["clock"] == {"at": 6.5, "observed": 6.7}
     assert replayed.elapsed == back_to_back.elapsed == 0.0  # the step's own time is still its own
+
+
+def test_the_labs_crafted_arp_packet_is_what_scapy_reads() -> None:
+    from scapy.layers.l2 import ARP
+
+    from netsim.lab.runner import arp_packet
+
+    packet = ARP(arp_packet("reply", "02:00:00:00:00:0c", "10.0.0.11", "02:00:00:00:00:0a", "10.0.0.10"))
+    assert (packet.op, packet.hwsrc, packet.psrc, packet.hwdst, packet.pdst) == (
+        2,
+        "02:00:00:00:00:0c",
+        "10.0.0.11",
+        "02:00:00:00:00:0a",
+        "10.0.0.10",
+    )
+
+
+def test_locktime_a_gratuitous_arp_and_ones_own_address_claimed() -> None:
+    # tests/lab_scenarios/garp-within-locktime.yaml: arp_process(), net/ipv4/arp.c
+    t = run(parse_scenario((ROOT_DIR / "tests/lab_scenarios/garp-within-locktime.yaml").read_text(), "garp.yaml"))
+    steps = {s.id: s for s in t.steps}
+    a = {sid: s.neigh["a"]["10.0.0.11"] for sid, s in steps.items()}
+    assert a["c-answers-too-inside-locktime"]["mac"] == "02:00:00:00:00:0b"  # the first answer stands
+    assert a["c-gratuitous-inside-locktime"] == {"mac": "02:00:00:00:00:0c", "state": "STALE", "dev": "eth0"}
+    assert a["b-answers-inside-locktime"]["mac"] == "02:00:00:00:00:0c"
+    assert a["b-answers-after-locktime"] == {"mac": "02:00:00:00:00:0b", "state": "REACHABLE", "dev": "eth0"}
+    gratuitous = steps["c-gratuitous-inside-locktime"]
+    assert gratuitous.neigh["h"] == {} and "10.0.0.11" not in gratuitous.neigh["b"]  # arp_accept=0; martian
+    assert len(gratuitous.frames) == 1  # b does not answer a request that claims its own address

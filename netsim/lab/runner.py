@@ -151,9 +151,18 @@ class Lab:
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
 
-    def _helper_send_frame(self, host: str, dev: str, dst: str, src: str) -> None:
-        if src == "self":  # the interface's own MAC, as the kernel reports it
-            src = self._mac_of(host, dev)
+    def _helper_send_frame(self, host: str, dev: str, dst: str, src: str, *arp: str) -> None:
+        own = self._mac_of(host, dev)  # the interface's own MAC, as the kernel reports it
+        src = own if src == "self" else src
+        if arp:  # OP SENDER-MAC SENDER-IP TARGET-MAC TARGET-IP: an ARP packet crafted by hand
+            op, sender_mac, sender_ip, target_mac, target_ip = arp
+            sender_mac = own if sender_mac == "self" else sender_mac
+            self._raw(
+                host,
+                dev,
+                _mac(dst) + _mac(src) + b"\x08\x06" + arp_packet(op, sender_mac, sender_ip, target_mac, target_ip),
+            )
+            return
         self._nonce += 1
         step_id = self._step.id if self._step else ""
         payload = f"netsim {self.s.name} {step_id} {self._nonce}".encode().ljust(46, b"\0")
@@ -485,6 +494,14 @@ def parse_conntrack(line: str) -> dict[str, Any] | None:
     flags = [w.strip("[]") for w in rest if w in ("[UNREPLIED]", "[ASSURED]")]
     original, reply = show.format(**first), show.format(**second)
     return {"proto": "tcp", "state": state, "original": original, "reply": reply, "flags": flags}
+
+
+def arp_packet(op: str, sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:
+    """An Ethernet/IPv4 ARP packet (RFC 826), padded to Ethernet's 46-byte minimum payload."""
+    code = 1 if op == "request" else 2
+    header = bytes([0, 1, 8, 0, 6, 4, 0, code])  # htype 1, ptype 0x0800, hlen 6, plen 4, op
+    body = _mac(sender_mac) + socket.inet_aton(sender_ip) + _mac(target_mac) + socket.inet_aton(target_ip)
+    return (header + body).ljust(46, b"\0")
 
 
 def _mac(text: str) -> bytes:
