@@ -63,7 +63,8 @@ def test_netsim_new_writes_a_post_that_builds_green_with_every_part(tmp_path: Pa
     made = netsim("new", "a-first-post", "--title", "A first post", cwd=root)
     assert made.returncode == 0, made.stderr
     assert "wrote docs/posts/a-first-post.md" in made.stdout
-    assert '  - "5. A first post": posts/a-first-post.md\n' in (root / "mkdocs.yml").read_text()
+    number = 1 + len(re.findall(r'^  - "\d+\. ', (ROOT / "mkdocs.yml").read_text(), re.M))  # after every post
+    assert f'  - "{number}. A first post": posts/a-first-post.md\n' in (root / "mkdocs.yml").read_text()
     built = mkdocs_build(root, tmp_path / "site")
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "posts" / "a-first-post.html").read_text()
