@@ -427,9 +427,8 @@ def tunnel(
     for listen, t in tunnels.items():
         if sshd is not None and listen in doormen[client]:
             g.add_edge(
-                doormen[client][listen], sshd, label=f"SSH connection\\n(-L {listen} → {t['target']})",
-                color=gv("cable"), penwidth="3", dir="both", arrowhead="none", arrowtail="none", constraint="false",
-                **_tag("ssh"),
+                doormen[client][listen], sshd, label=f"SSH connection\\nto {t['target']}",
+                color=gv("cable"), penwidth="3", dir="both", arrowhead="none", arrowtail="none", **_tag("ssh"),
             )  # fmt: skip
     if knock is not None:
         who, target = knock
