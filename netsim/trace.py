@@ -39,6 +39,9 @@ class Hop:
         header = ip_header(self.payload)
         if header is not None:
             out["ip"] = header
+        dns = getattr(self.payload, "payload", None)  # a UDP datagram's DNS message
+        if dns is not None:
+            out["dns"] = dns.summary()
         return out
 
 
@@ -101,6 +104,7 @@ class StepTrace:
     # and the channel this step's connection opened: {tunnel listen, n, outcome, reads}. For the drawings.
     tunnels: list[dict[str, str]] = field(default_factory=list)
     channel: dict[str, Any] | None = None
+    resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +126,7 @@ class StepTrace:
             "route": self.route,
             **({"reads": self.reads} if self.reads is not None else {}),
             **({"ssh_log": self.ssh_log} if self.ssh_log else {}),
+            "resolved": self.resolved.to_json() if self.resolved is not None else None,
         }
 
 
@@ -146,7 +151,7 @@ class Trace:
         steps = []
         for s in data["steps"]:
             frames = [
-                Hop(**{**_without(h, "ip"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
+                Hop(**{**_without(h, "ip", "dns"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
                 for h in s["frames"]
             ]
             steps.append(
@@ -164,6 +169,7 @@ class Trace:
                     route=s.get("route"),
                     reads=s.get("reads"),
                     ssh_log=s.get("ssh_log", []),
+                    resolved=_Resolved.from_json(s.get("resolved")),
                 )
             )
         return cls(data["scenario"], steps)
@@ -172,5 +178,22 @@ class Trace:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
 
-def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k != key}
+def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A resolve step's result read back from JSON (the lab's): no source, only what getaddrinfo gave."""
+
+    name: str
+    address: str | None
+    error: str | None
+    source: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> _Resolved | None:
+        return None if data is None else cls(data["name"], data.get("address"), data.get("error"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "address": self.address, "error": self.error}

@@ -3,6 +3,7 @@ post claims: the same MAC tables, ARP tables and connect results as netsim's tra
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from conftest import kernel_wait
 
 from netsim.lab.compare import ssh_link_neighbours
-from netsim.lab.netns import ensure_nft, ensure_ssh, missing_requirement
+from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render.labscript import render
 from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
@@ -51,6 +52,7 @@ def parse(output: str) -> dict[str, dict]:
                 "conntrack": {},
                 "reads": None,
                 "ssh_log": [],
+                "resolved": None,
             }
             host = None
             reading = None
@@ -76,6 +78,9 @@ def parse(output: str) -> dict[str, dict]:
             current["neigh"][host] = {}
         elif (m := NEIGH.match(line)) and host is not None:
             current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
+        elif line.startswith('{"name": '):  # what getaddrinfo() said (plan.RESOLVE_PY)
+            said = json.loads(line)
+            current["resolved"] = {k: said[k] for k in ("name", "address", "error")}
         elif m := CONNECT.match(line):
             current["outcome"] = m.group(1)
         elif m := READ.match(line):
@@ -89,11 +94,7 @@ def parse(output: str) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
-    if loaded.needs_nft():
-        why = ensure_nft()  # installs nftables with apt when it can
-        if why:
-            pytest.skip(why)
-    if loaded.needs_ssh() and (why := ensure_ssh()):
+    if why := ensure_tools(loaded):  # installs nftables or dnsmasq with apt when it can
         pytest.skip(why)
     script = tmp_path / f"{loaded.name}.sh"
     script.write_text(render(loaded))
@@ -115,6 +116,7 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
         assert got["outcome"] == step.outcome, step.id
         assert got["reads"] == step.reads, step.id  # what the client read: end-of-file, or nothing yet
         assert got["ssh_log"] == step.ssh_log, step.id  # what the real ssh said, word for word
+        assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id
         if step.route is not None:
             shown = [line.rstrip() for line in got["route"]]
             assert shown == [line.rstrip() for line in route_get_text(step.route).splitlines()], step.id

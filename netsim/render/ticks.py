@@ -126,6 +126,18 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "conntrack": lambda v: f"connection tracking holds {table(v)}",
         "reads": lambda v: READS.get(v, f"a read() gets {v}"),
         "ssh_says": lambda v: "ssh says nothing" if not v else "ssh says " + _and([f"\u2018{x}\u2019" for x in v]),
+        "resolves_to": lambda v: (
+            f"getaddrinfo() gives {v}"
+            if v not in ("not-found", "try-again")
+            else "getaddrinfo() fails: "
+            + ("Name or service not known" if v == "not-found" else "Temporary failure in name resolution")
+        ),
+        "answered_by": lambda v: "the answer comes from /etc/hosts" if v == "/etc/hosts" else f"{v} answers",
+        "dns_name": lambda v: f"the DNS question asks for {v}",
+        "dns_answer": lambda v: (
+            f"the DNS answer says {', '.join(v)}" if isinstance(v, list) else f"the DNS answer says {v}"
+        ),
+        "udp": lambda v: "its UDP ports are " + ", ".join(f"{k} {p}" for k, p in v.items()),
     }
     frame = facts.get("frame")
 
