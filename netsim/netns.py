@@ -57,6 +57,7 @@ class Namespace:
     # completed since a program last accepted: (listener, (local ip, port, peer ip, port)).
     half_open: set[tuple[str, int, str, int]] = field(default_factory=set)
     accepted: list[tuple[tuple[str, int], tuple[str, int, str, int]]] = field(default_factory=list)
+    route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
     # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
     # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets
     # waiting for an answer (by their own address and port).

@@ -31,7 +31,10 @@ NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^(?:connect|listen) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
-TUPLES = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
+# A connection that never saw an answer has [UNREPLIED] between its two directions.
+TUPLES = re.compile(
+    r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) (?:\[UNREPLIED\] )?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)"
+)
 
 
 def parse(output: str) -> dict[str, dict]:
