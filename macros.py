@@ -81,9 +81,17 @@ def on_post_build(env: Any) -> None:
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     book.write_downloads(site)
+    for name, png in book.previews.items():  # each post's share image (og:image)
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(png)
 
 
 def on_post_page_macros(env: Any) -> None:
     page = _state["page"]
     if page is not None:
         page.finish()  # a step shown with no claim: its box goes where the figure is
+        shared = page.preview(env.page.meta.get("title") or env.page.title or "")
+        if shared is not None:  # the first figure, as the picture a shared link shows (overrides/main.html)
+            name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
+            _state["book"].previews[name] = shared[0]
+            env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]

@@ -142,13 +142,14 @@ NSSWITCH = "hosts: files dns"
 RESOLVE_PY = """import json, socket, sys, time
 name = sys.argv[1]
 words = {socket.EAI_NONAME: "not-found", socket.EAI_AGAIN: "try-again"}
-started = time.monotonic()
+started = time.monotonic()  # CLOCK_MONOTONIC: the same clock the lab reads, across processes
 try:
     found = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
     said = {"name": name, "address": found[0][4][0], "error": None}
 except socket.gaierror as exc:
     said = {"name": name, "address": None, "error": words.get(exc.errno, exc.strerror), "text": exc.strerror}
 said["seconds"] = round(time.monotonic() - started, 3)
+said["started"] = started
 print(json.dumps(said))
 """
 # Binds a host's files over /etc in a fresh private mount namespace, then runs a command inside the host.

@@ -26,7 +26,8 @@ SIMPLIFICATIONS = {
     "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
     "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
     "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
-    "and port; a resolve step's seconds are getaddrinfo()'s own, without starting the helper processes",
+    "and port; a resolve step's seconds are getaddrinfo()'s own, and on the lab's clock it begins when getaddrinfo() "
+    "did, not when the helper processes started",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "

@@ -51,6 +51,7 @@ class Lab:
         self._route: dict[str, Any] | None = None  # what a route_get step's `ip route get` said
         self._resolved: dict[str, Any] | None = None  # what a resolve step's getaddrinfo() gave
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
+        self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
         self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
@@ -124,6 +125,7 @@ class Lab:
             elapsed = time.monotonic() - started - self._untimed
             if self._resolved is not None:  # the C library's own time, not the helper processes' start-up
                 elapsed = self._resolve_seconds
+                started = self._resolve_started  # the question left then: netsim's step begins there too
             if self.openssh is not None:
                 self._ssh_log += self.openssh.new_lines()
             if step.action in LINK_STEPS:
@@ -283,6 +285,7 @@ class Lab:
         said = json.loads(done.stdout)
         self._resolved = {k: said[k] for k in ("name", "address", "error")}
         self._resolve_seconds = float(said["seconds"])
+        self._resolve_started = float(said["started"])
 
     def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", read: str = "") -> str:
         limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
