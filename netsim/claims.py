@@ -180,7 +180,7 @@ def carries(hop: Hop) -> str:
 
 @fact(
     "carries",
-    "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable, "
+    "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, FIN-ACK, ICMP port unreachable, "
     "ICMP admin prohibited, ICMP network unreachable, ICMP time exceeded, DNS query, DNS answer.",
 )
 def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
@@ -287,6 +287,20 @@ def _listening(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     if not isinstance(expected, dict):
         raise TypeError("listening expects {host: ['ADDR:PORT', ...]}")
     return {host: step.listeners.get(host, []) for host in expected}
+
+
+@fact(
+    "reads",
+    "What one read() got after the connect (a connect step with `read: true`): eof (the other side closed) or "
+    "waiting (nothing came; the connection stays open).",
+)
+def _reads(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return step.reads
+
+
+@fact("ssh_says", "The lines ssh printed during the step: a bind it could not make, a channel that failed to open.")
+def _ssh_says(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return list(step.ssh_log)
 
 
 # --- routes, routers and NAT (post four) ------------------------------------------------------

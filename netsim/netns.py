@@ -36,6 +36,7 @@ class Connection:
     dport: int
     state: str = "SYN_SENT"  # or one of tcp.OUTCOMES
     ttl: int = 64  # IP_TTL of the socket: what its packets leave with
+    reads: str | None = None  # what a read() after connecting got: "eof" once the peer sent FIN
 
 
 @dataclass
@@ -56,6 +57,9 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
     netfilter: Netfilter = field(default_factory=Netfilter)
+    # The connections completed since a program last accepted: (listener, (local ip, port, peer ip,
+    # port)); those between SYN-ACK and ACK (the kernel's request socks) are in half_open above.
+    accepted: list[tuple[tuple[str, int], tuple[str, int, str, int]]] = field(default_factory=list)
     route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
     # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
     # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets

@@ -42,6 +42,8 @@ HELPERS = (
     "close_on",
     "close_all",
     "route_get",
+    "start_sshd",
+    "ssh_forward",
     "etc_files",
     "etc_hosts",
     "etc_nameserver",
@@ -472,6 +474,8 @@ def setup(s: Scenario) -> list[Op]:
         for text in h.listeners:
             addr, port = text.rsplit(":", 1)
             out.append(run("listen_on", host, addr, port))
+        if h.sshd:
+            out.append(run("start_sshd", host, note=f"OpenSSH's server in {host}, with keys made for this run"))
         ports = {key: getattr(h, key) for key in VERDICTS if getattr(h, key)}
         if ports:
             out += firewall(host, ports)
@@ -657,8 +661,10 @@ def _show_conntrack(s: Scenario, step: Step) -> list[Op]:
 @step_kind("connect")
 def _connect(s: Scenario, step: Step, c: Any) -> list[Op]:
     addr, port = c.to.rsplit(":", 1)
-    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl or c.deadline else []
-    extra += [f"{c.deadline:g}"] if c.deadline else []
+    # Positional after the address and port: source port, TTL, deadline ("0": none), "read".
+    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl or c.deadline or c.read else []
+    extra += [f"{c.deadline:g}" if c.deadline else "0"] if c.deadline or c.read else []
+    extra += ["read"] if c.read else []
     return [run("knock", c.by, addr, port, *extra), *_show_fdb(s), *_show_neigh(s, step), *_show_conntrack(s, step)]
 
 
@@ -685,6 +691,12 @@ def _route_localnet(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("route_get")
 def _route_get(s: Scenario, step: Step, r: Any) -> list[Op]:
     return [run("route_get", r.by, r.to)]
+
+
+@step_kind("ssh_forward")
+def _ssh_forward(s: Scenario, step: Step, f: Any) -> list[Op]:
+    gateway = "-g" if f.gateway_ports else "no-g"
+    return [run("ssh_forward", f.by, f.server, f.forward, gateway, note=f"ssh -N -L {f.forward} in {f.by}")]
 
 
 @step_kind("resolve")

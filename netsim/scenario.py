@@ -20,6 +20,7 @@ from netsim.schema import (
     DnsName,
     Dst,
     Endpoint,
+    ForwardSpec,
     HostName,
     IfName,
     IPv4,
@@ -205,6 +206,11 @@ class Host:
     masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
         "Masquerade (source NAT) rules loaded from the start.", factory=list
     )
+    sshd: bool = option(
+        "An OpenSSH server listens on 0.0.0.0:22 from the start (the lab runs the real sshd, with a key made "
+        "for the run).",
+        False,
+    )
     hosts_file: Annotated[list[HostsLine], Most(MAX_HOSTS_LINES)] = option(
         "The host's /etc/hosts, line by line (empty if omitted). Only a `resolve` step reads it.", factory=list
     )
@@ -269,6 +275,11 @@ class Connect:
         "Seconds the application waits for connect() before it gives up itself (Go's net.Dialer Timeout, "
         "30 s in Go's default HTTP transport); the kernel's own SYN timeout if omitted.",
         None,
+    )
+    read: bool = option(
+        "After connecting, read once and record what came: end-of-file (the other side closed) or nothing "
+        "(the connection waits). The lab waits up to two seconds for it.",
+        False,
     )
 
 
@@ -420,6 +431,18 @@ class Masquerade:
 
 
 @dataclass(frozen=True)
+class SshForward:
+    """Start `ssh -N -L FORWARD SERVER`: a listener here, and a tunnel whose far end connects from the server."""
+
+    by: HostName = option("The host ssh runs on (where its listener stands).")
+    server: IPv4 = option("The address of the host running sshd (a host with `sshd: true`).")
+    forward: ForwardSpec = option(
+        "The -L argument: [BIND:]PORT:HOST:HOSTPORT; HOST:HOSTPORT is connected from the server."
+    )
+    gateway_ports: bool = option("ssh's -g: with no bind address, listen on every address instead of loopback.", False)
+
+
+@dataclass(frozen=True)
 class Publish:
     """Publish a container's port on its host, as `podman run -p [HOST_IP:]PORT:TO_PORT` has netavark
     write it in nftables: destination NAT on prerouting and output, and a mark that has hairpin and
@@ -488,6 +511,7 @@ ACTIONS = (
     "ip_forward",
     "masquerade",
     "route_get",
+    "ssh_forward",
     "publish",
     "route_localnet",
     "resolve",
@@ -527,6 +551,7 @@ class Step:
     ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
     masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
+    ssh_forward: SshForward | None = option(SshForward.__doc__ or "", None)
     publish: Publish | None = option(Publish.__doc__ or "", None)
     route_localnet: RouteLocalnet | None = option(RouteLocalnet.__doc__ or "", None)
     resolve: NameLookup | None = option(NameLookup.__doc__ or "", None)
@@ -638,6 +663,10 @@ class Scenario:
             if br.host == host and br.address and addr in ipaddress.IPv4Interface(br.address).network:
                 return str(ipaddress.IPv4Interface(br.address).network)
         return None
+
+    def needs_ssh(self) -> bool:
+        """Whether the lab and the script run OpenSSH: an sshd host or an ssh_forward step."""
+        return any(h.sshd for h in self.hosts.values()) or any(st.ssh_forward for st in self.steps)
 
     def needs_resolver(self) -> bool:
         """Whether the lab and the script write each host's /etc files: a step resolves a name."""
@@ -761,6 +790,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             ]
             given += ["bridges " + ", ".join(held)] if held else []
             given += ["gateway"] if host.gateway else []
+            given += ["sshd"] if host.sshd else []
             if given:
                 raise src.error(
                     (*path_of(host), "absent"),
@@ -901,6 +931,8 @@ class Sockets:
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
+        if h.sshd:
+            self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
 
     def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False, reuseport: bool = False) -> None:
         try:
@@ -1046,6 +1078,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif isinstance(action, Masquerade):
             _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
+        elif isinstance(action, SshForward):
+            _check_ssh_forward(s, action, apath, src, sockets[by])
         elif isinstance(action, Publish):
             to_ip = action.to.rsplit(":", 1)[0]
             if s.publish_subnet(by, to_ip) is None:
@@ -1087,6 +1121,25 @@ def _check_deadline(s: Scenario, c: Connect, where: tuple, src: Source) -> None:
             f"{c.deadline:g} s is within a quarter of a second of a retransmitted SYN (at {close[0]:g} s); "
             "expected a deadline clear of the SYNs, so that it is clear whether that SYN goes out",
         )
+
+
+def _check_ssh_forward(s: Scenario, fwd: SshForward, where: tuple, src: Source, sockets: Sockets) -> None:
+    """The server must be a host running sshd; the listener is tracked like any other socket
+    (its bind may fail: that is an outcome the step shows, as ssh reports it)."""
+    from netsim.sshforward import bind_addresses, parse
+
+    servers = {str(a.ip): name for name, h in s.hosts.items() if h.sshd for a in s.addresses(name) if not h.absent}
+    if fwd.server not in servers:
+        have = ", ".join(f"{addr} ({name})" for addr, name in sorted(servers.items())) or "none"
+        raise src.error(
+            (*where, "server"), f"no host with `sshd: true` has the address {fwd.server}; expected one of: {have}"
+        )
+    if servers[fwd.server] == fwd.by:
+        raise src.error((*where, "server"), f"{fwd.by} would tunnel to itself; expected another host's sshd")
+    forward = parse(fwd.forward)
+    assert forward is not None  # the schema checked the shape
+    addr, _ = bind_addresses(forward, fwd.gateway_ports)
+    sockets.listen(f"{addr}:{forward.port}", (*where, "forward"), src, may_fail=True)
 
 
 def _validate_real_time(s: Scenario, src: Source) -> None:

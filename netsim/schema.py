@@ -71,6 +71,11 @@ PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTE
 ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
 NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
 DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
+FORWARD_FORMAT = Format(
+    "ssh-forward",
+    "an ssh -L forward, [BIND:]PORT:HOST:HOSTPORT, with BIND empty, '*', 'localhost' or an IPv4 address and "
+    "HOST 'localhost' or an IPv4 address, like 10.88.0.1:19001:localhost:9001",
+)
 # A host name as /etc/hosts and DNS take it (RFC 1123 2.1, RFC 1035 2.3.1): dot-separated labels
 # of letters, digits and inner hyphens, each at most 63 characters, 253 in all (checked below).
 # It is written into /etc/hosts and onto a command line: nothing else may pass.
@@ -98,6 +103,7 @@ Network = Annotated[str, NETWORK_FORMAT]
 Dst = Annotated[str, DST_FORMAT]
 Text = Annotated[str, TEXT_FORMAT]
 LongText = Annotated[str, LONG_TEXT_FORMAT]
+ForwardSpec = Annotated[str, FORWARD_FORMAT]
 DnsName = Annotated[str, DNS_NAME_FORMAT]
 
 
@@ -149,6 +155,11 @@ def _check_format(fmt: Format, value: str) -> str | None:
         return mac if mac is not None or fmt is MAC_FORMAT else value
     if fmt.pattern is not None:
         return value
+    if fmt is FORWARD_FORMAT:
+        from netsim.sshforward import parse as parse_forward
+
+        forward = parse_forward(value)
+        return forward.text() if forward else None
     if fmt is ENDPOINT_FORMAT:
         parsed = parse_endpoint(value)
         return f"{parsed[0]}:{parsed[1]}" if parsed else None

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from itertools import count
 
-from netsim import arp, dns, ipv4, resolver, routing, tcp, udp
+from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
@@ -57,6 +57,7 @@ from netsim.scenario import (
     SetBridge,
     SetPort,
     Socket,
+    SshForward,
     Step,
     Unplug,
     VethAdd,
@@ -85,6 +86,7 @@ class Simulation:
         self._step: Step | None = None
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
+        self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
         self._build()
 
@@ -130,6 +132,8 @@ class Simulation:
                 here.peer, there.peer = there, here
             ns = self.namespaces[name]
             ns.listeners = {_endpoint(text) for text in host.listeners}
+            if host.sshd:
+                ns.listeners.add((sshforward.WILDCARD, sshforward.SSH_PORT))  # sshd's ListenAddress 0.0.0.0
             self._routes(ns, host)
         self._sync_links()
 
@@ -377,6 +381,15 @@ class Simulation:
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
+        trace.tunnels = [
+            {
+                "client": t.client,
+                "server": t.server,
+                "listen": f"{t.listen[0]}:{t.listen[1]}",
+                "target": f"{t.forward.host}:{t.forward.hostport}",
+            }
+            for t in self.tunnels.values()
+        ]
         trace.time = self.now
         self._current = None
         return trace
@@ -412,18 +425,34 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[connect.by]
         dst_ip, dport = _endpoint(connect.to)
+        conn = self._open(ns, dst_ip, dport, connect.sport, connect.ttl or 64)
+        if conn.state == "connected":
+            self._serve_accepts()
+            if connect.read:
+                self._current.reads = conn.reads or "waiting"
+        if conn in ns.connections:
+            ns.connections.remove(conn)
+        self._current.outcome = conn.state
+
+    def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:
+        conn = self._open(ns, dst_ip, dport, None, 64)
+        if conn in ns.connections:
+            ns.connections.remove(conn)
+        return conn.state
+
+    def _open(self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int) -> Connection:
+        """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
         hop = ipv4.route(ns, dst_ip)
         if hop is None:
             self.event(f"{ns.label} has no route to {dst_ip}")
-            self._current.outcome = "network-unreachable"
-            return
+            return Connection("", 0, dst_ip, dport, state="network-unreachable")
         src_ip = (
             "127.0.0.1"
             if hop.dev == "lo" and ipaddress.IPv4Address(dst_ip).is_loopback
             else (dst_ip if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour))
         )
-        sport = connect.sport if connect.sport is not None else next(self._ports)
-        conn = Connection(src_ip, sport, dst_ip, dport, ttl=connect.ttl or 64)
+        sport = sport if sport is not None else next(self._ports)
+        conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
         isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
         syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
@@ -447,10 +476,30 @@ class Simulation:
             conn.state = "timeout"
             self.event(f"no answer: connect() gives up after {tcp.syn_timeout(ns.tcp_syn_retries):g} s")
             self._run_until(lambda: False, deadline)  # what else falls due in that same moment
-        ns.connections.remove(conn)
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
-        self._current.outcome = conn.state
+        return conn
+
+    def _serve_accepts(self) -> None:
+        """The programs behind the listeners accept what completed; an ssh -L listener relays it."""
+        for ns in list(self.namespaces.values()):
+            waiting, ns.accepted = ns.accepted, []
+            for (addr, port), ends in waiting:
+                tunnel = self.tunnels.get((ns.name, addr, port))
+                if tunnel is None:
+                    continue  # a plain listener: the connection stays open, nobody writes
+                result = sshforward.accept(self, tunnel, self.namespaces[tunnel.server])
+                if self._current is not None:
+                    self._current.ssh_log.extend(result.log)
+                    listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+                    self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
+                if result.outcome != "connected":
+                    # ssh closes the socket it accepted: FIN to the program that connected.
+                    local_ip, local_port, peer_ip, peer_port = ends
+                    seq = initial_sequence(local_ip, peer_ip, local_port, peer_port) + 1
+                    ack = initial_sequence(peer_ip, local_ip, peer_port, local_port) + 1
+                    ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack))
+                    self._run_until(lambda: False, self.now)
 
     def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:
         """The application stops waiting before the kernel would (Go's Dialer.Timeout, a poll() with a
@@ -492,6 +541,39 @@ class Simulation:
         if sock.reuseport:
             ns.reuseport.add((addr, port))
         self.event(f"{ns.label} listens on {sock.bind}" + (" (SO_REUSEPORT)" if sock.reuseport else ""))
+
+    def _step_ssh_forward(self, fwd: SshForward) -> None:
+        """ssh logs in over a TCP connection to the server's port 22, then binds its listener."""
+        assert self._current is not None
+        ns = self._namespace(fwd.by)
+        server = next(n for n in self.namespaces.values() if ipaddress.IPv4Address(fwd.server) in n.local_addresses())
+        login = self._open(ns, fwd.server, sshforward.SSH_PORT, None, 64)
+        self._serve_accepts()
+        if login.state != "connected":
+            ns.connections.remove(login)
+            self._current.outcome = login.state
+            self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
+            return
+        ns.connections.remove(login)  # the SSH connection stays up; netsim does not model its traffic
+        forward = sshforward.parse(fwd.forward)
+        assert forward is not None  # the schema checked it
+        addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
+        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, forward.port)
+        if refused is not None:
+            # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror"; with no socket bound
+            # the forward fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
+            self._current.outcome = refused
+            self._current.ssh_log.append(f"bind [{addr}]:{forward.port}: {sshforward.BIND_STRERROR[refused]}")
+            self.event(f"ssh cannot listen on {addr}:{forward.port}: {tcp.ERRNO_NAME[refused]}")
+            return
+        ns.listeners.add((addr, forward.port))
+        # Each listening socket is a channel of its own, before any forwarded connection.
+        tunnel = sshforward.Tunnel(fwd.by, server.name, forward, (addr, forward.port), [True] * (1 + twins))
+        self.tunnels[(fwd.by, addr, forward.port)] = tunnel
+        self.event(
+            f"ssh listens on {addr}:{forward.port}; what it accepts, {server.label} connects to "
+            f"{forward.host}:{forward.hostport}"
+        )
 
     def _step_close(self, sock: Socket) -> None:
         self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))

@@ -37,3 +37,7 @@ class Stack(Protocol):
 
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
         """NAT changed a packet's header at a netfilter hook: record before and after."""
+
+    def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:
+        """connect() from a namespace, played until it settles; its outcome (netsim.tcp.OUTCOMES).
+        The connection stays open if it connected (as the lab keeps it)."""

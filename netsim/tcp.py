@@ -138,7 +138,18 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
         if listener is not None:
             stack.answered_by(listener)
+            # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
+            found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
+            if found is not None:
+                ns.accepted.append((found, (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)))
         return Answer()
+    if seg.flags == "FA":
+        # tcp_fin(): the peer closed its side. The kernel ACKs at once; a read() now returns 0 bytes.
+        conn = _connection(ns, seg)
+        if conn is not None:
+            conn.reads = "eof"
+            stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
     conn = _connection(ns, seg)
     if conn is None and seg.flags == "SA":
         # An answer to a SYN this host never sent to that address (a reply that skipped the NAT

@@ -112,6 +112,12 @@ class StepTrace:
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
     listener: str | None = None  # the listening socket (ADDR:PORT) that answered a connect's SYN
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
+    reads: str | None = None  # a connect step with read: "eof" or "waiting"
+    ssh_log: list[str] = field(default_factory=list)  # what ssh printed on its standard error
+    # The ssh -L tunnels standing after the step: {client, server, listen "ADDR:PORT", target "HOST:PORT"};
+    # and the channel this step's connection opened: {tunnel listen, n, outcome, reads}. For the drawings.
+    tunnels: list[dict[str, str]] = field(default_factory=list)
+    channel: dict[str, Any] | None = None
     resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
 
     def to_json(self) -> dict[str, Any]:
@@ -133,6 +139,8 @@ class StepTrace:
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
             "listener": self.listener,
+            **({"reads": self.reads} if self.reads is not None else {}),
+            **({"ssh_log": self.ssh_log} if self.ssh_log else {}),
             "resolved": self.resolved.to_json() if self.resolved is not None else None,
         }
 
@@ -174,6 +182,8 @@ class Trace:
                     links=s.get("links", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
+                    reads=s.get("reads"),
+                    ssh_log=s.get("ssh_log", []),
                     resolved=_Resolved.from_json(s.get("resolved")),
                 )
             )

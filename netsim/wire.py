@@ -15,9 +15,9 @@ from netsim.frames import DNS_RCODES, ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORD
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
-TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04}
+TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04, "FA": 0x11}
 ICMP_TYPE_WORDS = {3: "destination unreachable", 11: "time exceeded"}
-TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK", 0x04: "RST"}
+TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK", 0x04: "RST", 0x11: "FIN, ACK"}
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def test_apt_runs_only_in_the_setup_of_what_needs_it_and_says_so() -> None:
     body = helper[helper.index("def apt_install") :]
     body = body[: body.index("\ndef ")]
     assert body.index("print(") < body.index('"apt-get", *wait, "install"'), "the line is printed before apt runs"
-    installers = ("apt_install(", "ensure_nft(", "ensure_dnsmasq(", "ensure_tools(")
+    installers = ("apt_install(", "ensure_nft(", "ensure_dnsmasq(", "ensure_ssh(", "ensure_tools(")
     callers = subprocess.run(
         ["git", "grep", "-l", *(arg for name in installers for arg in ("-e", name))],
         cwd=ROOT,

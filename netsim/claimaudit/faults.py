@@ -12,7 +12,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from netsim import arp, bridge, dns, fdb, ipv4, neighbour, netfilter, resolver, routing, simulation, tcp, udp
+from netsim import (
+    arp,
+    bridge,
+    dns,
+    fdb,
+    ipv4,
+    neighbour,
+    netfilter,
+    resolver,
+    routing,
+    simulation,
+    sshforward,
+    tcp,
+    udp,
+)
 from netsim.frames import ARP_REQUEST, DNS_NXDOMAIN, Dns, Icmp, Tcp
 
 Patch = tuple[Any, str, Any]  # (object, attribute, replacement)
@@ -382,6 +396,25 @@ def _question_to_nobody() -> list[Patch]:
     return [(arp, "BROADCAST", "02:00:00:00:00:00")]
 
 
+# --- ssh -L ------------------------------------------------------------------------------------
+
+
+def _far_end_unchecked() -> list[Patch]:
+    def accept(stack: Any, tunnel: sshforward.Tunnel, server: Any) -> sshforward.Accepted:
+        return sshforward.Accepted(tunnel.new_channel(), "connected", ())  # never asks the server
+
+    return [(sshforward, "accept", accept)]
+
+
+def _gateway_ports_default() -> list[Patch]:
+    original = sshforward.bind_addresses
+
+    def bind_addresses(forward: sshforward.Forward, gateway_ports: bool) -> tuple[str, int]:
+        return original(forward, True) if forward.bind is None else original(forward, gateway_ports)
+
+    return [(sshforward, "bind_addresses", bind_addresses)]
+
+
 # --- names ---------------------------------------------------------------------------------------
 
 NAMES = "name resolution"
@@ -409,6 +442,8 @@ def _udp_stays_silent() -> list[Patch]:
 
 FAULTS: tuple[Fault, ...] = (
     Fault("no-learning", "learning", "the bridge never writes a source into its table", _no_learning),
+    Fault("far-end-unchecked", "ssh -L", "a tunnel's far end always connects, ssh never closes", _far_end_unchecked),
+    Fault("wildcard-by-default", "ssh -L", "with no bind address ssh listens on every address", _gateway_ports_default),
     Fault("never-forgets", "ageing", "learned entries never expire", _never_forgets),
     Fault("refresh-keeps-time", "ageing", "seeing a badge again does not restart its clock", _refresh_keeps_time),
     Fault("flood-back-out", "flooding", "a flood also goes back out of the port it came in by", _flood_back_out),

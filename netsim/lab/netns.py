@@ -11,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netsim.errors import LabError, LabUnavailable
@@ -84,7 +85,7 @@ def apt_install(package: str) -> bool:
     return shutil.which(COMMAND_OF.get(package, package)) is not None
 
 
-COMMAND_OF = {"nftables": "nft", "dnsmasq-base": "dnsmasq"}
+COMMAND_OF = {"nftables": "nft", "dnsmasq-base": "dnsmasq", "openssh-client": "ssh", "openssh-server": "sshd"}
 
 
 NFT_MISSING = "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
@@ -100,6 +101,46 @@ def ensure_nft() -> str | None:
     if shutil.which("nft") or apt_install("nftables"):
         return None
     return NFT_MISSING
+
+
+SSH_MISSING = (
+    "this scenario runs OpenSSH and the lab needs `ssh`, `sshd` and `ssh-keygen` "
+    "(Debian packages openssh-client and openssh-server), which are not installed"
+)
+
+
+def sshd_path() -> str | None:
+    return shutil.which("sshd") or next((p for p in ("/usr/sbin/sshd", "/sbin/sshd") if Path(p).exists()), None)
+
+
+def ssh_missing() -> str | None:
+    """Why the lab cannot run OpenSSH here, or None. The lab itself never installs."""
+    if shutil.which("ssh") and shutil.which("ssh-keygen") and sshd_path():
+        return None
+    return SSH_MISSING
+
+
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+
+
+def _services_stay_down() -> bool:
+    """Whether installing a package here leaves its service stopped: policy-rc.d says 101 (deny)."""
+    if not Path(POLICY_RC_D).exists():
+        return False
+    done = subprocess.run([POLICY_RC_D, "ssh", "start"], capture_output=True, check=False, timeout=10)
+    return done.returncode == 101
+
+
+def ensure_ssh() -> str | None:
+    """For test setups only: OpenSSH installed with apt (with a printed line) when we are root and the
+    install cannot start the machine's own sshd service; else why not."""
+    if ssh_missing() is None:
+        return None
+    if not _services_stay_down():
+        return SSH_MISSING + "; not installed here, because the openssh-server package would start this machine's sshd"
+    for package in ("openssh-client", "openssh-server"):
+        apt_install(package)
+    return ssh_missing()
 
 
 DNSMASQ_MISSING = (
@@ -121,11 +162,13 @@ def ensure_dnsmasq() -> str | None:
 
 
 def ensure_tools(scenario: Scenario) -> str | None:
-    """For test setups only: what a scenario's lab and script need beyond iproute2 (nft, dnsmasq),
+    """For test setups only: what a scenario's lab and script need beyond iproute2 (nft, dnsmasq, OpenSSH),
     installed when we are root; else why not."""
     if scenario.needs_nft() and (why := ensure_nft()):
         return why
     if scenario.needs_dnsmasq() and (why := ensure_dnsmasq()):
+        return why
+    if scenario.needs_ssh() and (why := ensure_ssh()):
         return why
     return None
 

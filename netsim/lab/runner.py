@@ -21,11 +21,12 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from netsim import plan, tcp
+from netsim import plan, sshforward, tcp
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
+from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
@@ -53,6 +54,10 @@ class Lab:
         self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
+        self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
+        self._reads: str | None = None  # what a connect step's read got
+        self._ssh_log: list[str] = []  # what ssh logged during the step
+        self._untimed = 0.0  # seconds of the step spent waiting on programs, not on the network
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -109,6 +114,7 @@ class Lab:
             outcome = None
             self._route = None
             self._listener: str | None = None
+            self._reads, self._ssh_log, self._untimed = None, [], 0.0
             self._resolved = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
@@ -117,10 +123,12 @@ class Lab:
                 self.present.discard(step.netns_del)
                 if before:
                     self._wait_for_cleanup(before, step.netns_del)
-            elapsed = time.monotonic() - started
+            elapsed = time.monotonic() - started - self._untimed
             if self._resolved is not None:  # the C library's own time, not the helper processes' start-up
                 elapsed = self._resolve_seconds
                 started = self._resolve_started  # the question left then: netsim's step begins there too
+            if self.openssh is not None:
+                self._ssh_log += self.openssh.new_lines()
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
@@ -132,24 +140,27 @@ class Lab:
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             fdb = self.fdb()
-            steps.append(
-                {
-                    "id": step.id,
-                    "frames": [self._ordered(hop) for hop in hops(seen, known)],
-                    "fdb": fdb,
-                    "neigh": self.neigh(),
-                    "outcome": outcome,
-                    "seconds": round(elapsed, 3),
-                    # When the step began and when its tables were read, on the lab's clock: a
-                    # loaded machine stretches the time between steps, and --compare replays it.
-                    "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
-                    "links": self.links(),
-                    "conntrack": self.conntrack(),
-                    "route": self._route,
-                    "listener": self._listener,
-                    "resolved": self._resolved,
-                }
-            )
+            result = {
+                "id": step.id,
+                "frames": [self._ordered(hop) for hop in hops(seen, known)],
+                "fdb": fdb,
+                "neigh": self.neigh(),
+                "outcome": outcome,
+                "seconds": round(elapsed, 3),
+                # When the step began and when its tables were read, on the lab's clock: a
+                # loaded machine stretches the time between steps, and --compare replays it.
+                "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
+                "links": self.links(),
+                "conntrack": self.conntrack(),
+                "route": self._route,
+                "listener": self._listener,
+                "resolved": self._resolved,
+                **({"reads": self._reads} if self._reads is not None else {}),
+                **({"ssh_log": self._ssh_log} if self._ssh_log else {}),
+            }
+            if step.ssh_forward:
+                del result["seconds"]  # how long ssh takes to log in is not the network's time
+            steps.append(result)
         return {"scenario": self.s.name, "steps": steps}
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
@@ -201,6 +212,27 @@ class Lab:
             "dev": r["dev"],
             "prefsrc": r.get("prefsrc"),
         }
+
+    def _helper_start_sshd(self, host: str) -> None:
+        self.openssh = self.openssh or OpenSSH()
+        self.openssh.start_sshd(host)
+
+    def _helper_ssh_forward(self, host: str, server: str, spec: str, gateway: str) -> str | None:
+        """ssh -N -L from the host's namespace; the step's outcome is bind()'s refusal, if any."""
+        self.openssh = self.openssh or OpenSSH()
+        forward = sshforward.parse(spec)
+        if forward is None:
+            raise LabError(f"the plan asked for the forward {spec!r}, which is not [BIND:]PORT:HOST:HOSTPORT")
+        addr, _ = sshforward.bind_addresses(forward, gateway == "-g")
+        started = time.monotonic()
+        lines = self.openssh.forward(host, server, spec, gateway == "-g", (addr, forward.port))
+        self._untimed += time.monotonic() - started
+        self._ssh_log += lines
+        refused = {text: outcome for outcome, text in sshforward.BIND_STRERROR.items()}
+        for line in lines:
+            if line.startswith(f"bind [{addr}]:{forward.port}: "):
+                return refused.get(line.split(": ", 1)[1], line)
+        return None
 
     # --- names: each host's /etc files, DNS servers, getaddrinfo() --------------------------------
 
@@ -258,7 +290,7 @@ class Lab:
         self._resolve_started = float(said["started"])
 
     def _helper_knock(
-        self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", deadline: str = "0"
+        self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", deadline: str = "0", read: str = ""
     ) -> str:
         # An application deadline is a timeout on the connect itself, as Go's Dialer sets one (a
         # socket timeout: a non-blocking connect() and a poll() that gives up); without one, a
@@ -289,7 +321,23 @@ class Lab:
             time.sleep(0.01)
         if took:
             self._listener = f"{took[0][1]}:{took[0][2]}"
+        if read == "read":
+            self._reads = self._read(sock)
         return "connected"
+
+    def _read(self, sock: socket.socket, limit: float = 2.0) -> str:
+        """One read(): b'' is end-of-file; nothing within `limit` seconds means the connection waits."""
+        started = time.monotonic()
+        sock.settimeout(limit)
+        try:
+            data = sock.recv(1)
+            said = "eof" if data == b"" else "data"
+        except TimeoutError:
+            said = "waiting"
+        except ConnectionResetError:
+            said = "reset"
+        self._untimed += time.monotonic() - started
+        return said
 
     def _accept_all(self) -> list[tuple[str, str, str]]:
         """Take finished handshakes off every listener's queue, so closing it resets nothing.
@@ -486,6 +534,8 @@ class Lab:
         return {**hop, "out_ports": sorted(hop["out_ports"], key=rank)}
 
     def close(self) -> None:
+        if self.openssh is not None:
+            self.openssh.close()
         for proc in self.dns:
             proc.terminate()
             try:

@@ -431,6 +431,8 @@ class Page:
             return graph.namespaces(scenario, step, knock), graph.namespaces(scenario, step, knock, narrow=True), alt
         if view == "rooms":
             return self._rooms(scenario, step)
+        if view == "tunnel":
+            return self._tunnel(scenario, step)
         if view == "path":
             action = scenario.step(step.id)
             knock = (action.connect.by, action.connect.to) if action.connect else None
@@ -442,6 +444,29 @@ class Page:
             alt = _path_alt(scenario, step, knock)
             return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
         return graph.room(scenario, step), graph.room(scenario, step, narrow=True), _room_alt(scenario, step)
+
+    def _tunnel(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
+        forward = next(s.ssh_forward for s in scenario.steps if s.ssh_forward)
+        client = forward.by
+        server = next(h for h in scenario.hosts if any(str(a.ip) == forward.server for a in scenario.addresses(h)))
+        action = scenario.step(step.id)
+        knock = (action.connect.by, action.connect.to) if action.connect else None
+        tunnels = [t["listen"] for t in step.tunnels]
+        alt = (
+            f"{label(scenario, client)} and {label(scenario, server)}, each with its rooms; "
+            f"ssh -L listens on {', '.join(tunnels) or 'nothing yet'}, each joined to sshd by an SSH connection."
+        )
+        if knock:
+            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+        if step.reads is not None:
+            alt += f" Then it reads {'end-of-file' if step.reads == 'eof' else 'nothing yet'}."
+        if step.channel is not None:
+            alt += f" The server's channel {step.channel['n']}: {step.channel['outcome']}."
+        return (
+            graph.tunnel(scenario, step, client, server, knock),
+            graph.tunnel(scenario, step, client, server, knock, narrow=True),
+            alt,
+        )
 
     def _rooms(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
         action = scenario.step(step.id)
@@ -707,6 +732,8 @@ ROUTING_STEPS = ("route_get", "ip_forward", "masquerade", "publish", "route_loca
 def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     """Frames on a bridge: the room; building rooms: the namespaces; knocks: the doors; a way
     from room to room: the path."""
+    if any(s.ssh_forward for s in scenario.steps) and step.action not in ("send", "arp", "wait"):
+        return "tunnel"  # two hosts' rooms joined by SSH connections
     routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
     if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
         return "path"

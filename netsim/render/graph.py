@@ -373,6 +373,103 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
     return _svg(g)
 
 
+def tunnel(
+    scenario: Scenario, step: StepTrace, client: str, server: str, knock: tuple[str, str] | None, narrow: bool = False
+) -> str:
+    """Two hosts' rooms joined by SSH connections: the client's rooms with its doormen (ssh's among
+    them), the server's rooms with its own, one edge per tunnel from the client to sshd, a knock,
+    and the channel the server opened for it (the far end's connect, and what the knocker read)."""
+    g = _base(f"{scenario.name}-{step.id}-tunnel")
+    g.graph_attr.update(rankdir="TB" if narrow else "LR", compound="true", **{"class": "ns-view-tunnel"})
+    if narrow:
+        _narrow(g)
+    seats: dict[str, dict[str, str]] = {}  # host -> address -> node id of its seat
+    for host in (client, server):
+        box = g.add_subgraph(
+            name=f"cluster_host_{host}", label=label(scenario, host), style="rounded,dashed", color=gv("frame")
+        )
+        seats[host] = {"127.0.0.1": _lo_room(box, host, "its one-seat room", gv("host"))}
+        for bname, bridge in scenario.bridges.items():
+            if bridge.host != host:
+                continue
+            addrs = step.links.get(host, {}).get(bname, {}).get("addresses", [])
+            addr = addrs[0].split("/")[0] if addrs else "no address yet"
+            sub = box.add_subgraph(
+                name=f"cluster_{bname}", label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
+                style="rounded", color=gv("frame"),
+            )  # fmt: skip
+            sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"))
+            if addrs:
+                seats[host][addr] = f"{host}:{bname}"
+            for other, h in scenario.hosts.items():
+                for dev, iface in h.interfaces.items():
+                    if iface.plug and iface.plug.startswith(f"{bname}."):
+                        sub.add_node(other, label=_host_label(scenario, other, dev, step))
+        for dev, link in step.links.get(host, {}).items():
+            if link["kind"] == "veth" and link["addresses"] and not link["master"]:
+                addr = link["addresses"][0].split("/")[0]
+                box.add_node(f"{host}:{dev}", label=f"{addr}\\n({_text(dev)})", fillcolor=gv("host"))
+                seats[host][addr] = f"{host}:{dev}"
+    doormen: dict[str, dict[str, str]] = {client: {}, server: {}}
+    tunnels = {t["listen"]: t for t in step.tunnels if t["client"] == client}
+    for host in (client, server):
+        for n, text in enumerate(step.listeners.get(host, [])):
+            addr, port = text.rsplit(":", 1)
+            mine = seats[host]
+            doors = list(mine.values()) if addr == "0.0.0.0" else [mine[addr]] if addr in mine else []
+            who = "ssh -L" if text in tunnels else "sshd" if host == server and port == "22" else "doorman"
+            node = f"doorman-{host}-{n}"
+            g.add_node(
+                node, label=f"{who}\\nlistening on\\n{text}", shape="octagon", fillcolor=gv("good"), color=gv("ok"),
+                **_tag("doorman"),
+            )  # fmt: skip
+            doormen[host][text] = node
+            for door in doors:
+                g.add_edge(door, node, dir="none", color=gv("ok"), style="bold")
+    sshd = doormen[server].get("0.0.0.0:22")
+    for listen, t in tunnels.items():
+        if sshd is not None and listen in doormen[client]:
+            g.add_edge(
+                doormen[client][listen], sshd, label=f"SSH connection\\nto {t['target']}",
+                color=gv("cable"), penwidth="3", dir="both", arrowhead="none", arrowtail="none", **_tag("ssh"),
+            )  # fmt: skip
+    if knock is not None:
+        who, target = knock
+        addr, port = target.rsplit(":", 1)
+        ok = step.outcome == "connected"
+        colour = gv("ok") if ok else gv("drop")
+        words_ = "connected ✓" if ok else f"{step.outcome} ✗"
+        if step.reads is not None:
+            words_ += "\\nthen reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
+        door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
+        if addr.startswith("127."):
+            door = seats[who]["127.0.0.1"] if who in seats else None
+        door = door or seats.get(client, {}).get(addr) or addr
+        source = who if who not in (client, server) else f"{who}-terminal"
+        if who in (client, server):
+            g.add_node(source, label=f"{label(scenario, who)}'s terminal", shape="box", fillcolor=gv("paper"))
+        g.add_edge(
+            source, door, label=f"knock: {port}\\n{words_}", color=colour, fontcolor=colour, penwidth="2.5",
+            style="solid" if ok else "dashed", **_tag("knock"),
+        )  # fmt: skip
+        channel = step.channel
+        if channel is not None and sshd is not None:
+            target_t = tunnels.get(channel["listen"], {}).get("target", "?")
+            t_host, t_port = target_t.rsplit(":", 1)
+            t_addr = "127.0.0.1" if t_host == "localhost" else t_host
+            far = seats[server].get(t_addr, t_addr)
+            good = channel["outcome"] == "connected"
+            said = "connected" if good else f"open failed: {channel['outcome']}"
+            g.add_edge(
+                sshd, far, label=f"channel {channel['n']}: connect {t_port}\\n{said}",
+                color=gv("ok") if good else gv("drop"), fontcolor=gv("ok") if good else gv("drop"),
+                style="solid" if good else "dashed", penwidth="2", **_tag("channel"),
+            )  # fmt: skip
+    if narrow:
+        _stack(g)
+    return _svg(g)
+
+
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TITLE = re.compile(r"<title>[^<]*</title>")
 _IDS = re.compile(r' (?:id|font-family|xml:space)="[^"]*"| class="(?!ns-)[^"]*"')

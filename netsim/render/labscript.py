@@ -29,7 +29,16 @@ fi
 mount -t tmpfs bottom-six /run   # `ip netns` keeps its files here, hidden from the rest of the machine
 {needs_nft}mkdir -p /run/netns
 declare -A LISTENER              # "host address:port" -> pid of the listening program
-trap 'kill ${{LISTENER[@]:-}} 2>/dev/null || true' EXIT
+SSH_PIDS=()                      # sshd and ssh processes this script started
+SSH_DIR=""                       # their keys and config, made for this run only
+KEPT=$(mktemp)                   # pids of the processes that hold a knock's connection open
+cleanup() {{
+  kill ${{LISTENER[@]:-}} ${{SSH_PIDS[@]:-}} $(cat "$KEPT") 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -f "$KEPT"
+  [ -z "$SSH_DIR" ] || rm -rf "$SSH_DIR"
+}}
+trap cleanup EXIT
 
 show_fdb() {{  # the learned lines of the bridge's MAC table
   echo "\\$ bridge fdb show br $2   (learned entries)"
@@ -71,12 +80,13 @@ ask_arp() {{  # host target-ip: resolve target-ip the way an application's first
     sleep 0.1
   done
 }}
-knock() {{  # host address port [source-port ttl [deadline]]: a TCP connect, and what the kernel answered
-  ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
-import errno, socket, sys
+knock() {{  # host address port [source-port ttl deadline [read]]: a TCP connect, what the kernel answered
+  KEPT="$KEPT" ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
+import errno, os, signal, socket, sys
 addr, port = sys.argv[1], int(sys.argv[2])
 sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
 deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
+read = sys.argv[6:] == ["read"]  # then read once: end-of-file, or nothing for two seconds
 names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
          errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
 s = socket.socket()
@@ -94,7 +104,69 @@ except TimeoutError:
 except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
 print(f"connect {{addr}}:{{port}} -> {{result}}")
+if read and result == "connected":
+    s.settimeout(2)
+    try:
+        said = "eof" if s.recv(1) == b"" else "data"
+    except TimeoutError:
+        said = "waiting"
+    except ConnectionResetError:
+        said = "reset"
+    print(f"read -> {{said}}", flush=True)
+    if os.fork():  # the connection stays open until the script ends, as in the lab: a child keeps it
+        sys.exit(0)
+    with open(os.environ["KEPT"], "a") as f:
+        print(os.getpid(), file=f)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    signal.pause()
 PY
+}}
+ssh_keys() {{  # a private directory with a host key and a client key made for this run
+  [ -z "$SSH_DIR" ] || return 0
+  SSH_DIR=$(mktemp -d)
+  ssh-keygen -q -t ed25519 -N '' -C 'bottom six host key' -f "$SSH_DIR/host_key"
+  ssh-keygen -q -t ed25519 -N '' -C 'bottom six client key' -f "$SSH_DIR/client_key"
+  cp "$SSH_DIR/client_key.pub" "$SSH_DIR/authorized_keys"
+}}
+start_sshd() {{  # host: OpenSSH's server in the host's namespace, its own config, never /etc/ssh's
+  ssh_keys
+  mkdir -p /run/sshd   # privilege separation; this /run is the script's own
+  printf '%s\\n' 'Port 22' 'ListenAddress 0.0.0.0' "HostKey $SSH_DIR/host_key" \\
+    "AuthorizedKeysFile $SSH_DIR/authorized_keys" 'PermitRootLogin prohibit-password' \\
+    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UsePAM no' 'StrictModes no' \\
+    'AllowTcpForwarding yes' 'PidFile none' > "$SSH_DIR/sshd_config-$1"
+  ip netns exec "lab-$1" "$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f "$SSH_DIR/sshd_config-$1" \\
+    2>"$SSH_DIR/sshd-$1.log" &
+  local pid=$!; SSH_PIDS+=("$pid")
+  until ss -N "lab-$1" -Hltn 'sport = :22' | grep -q '0.0.0.0:22'; do
+    kill -0 "$pid" 2>/dev/null || {{ cat "$SSH_DIR/sshd-$1.log" >&2; echo "sshd did not start" >&2; exit 1; }}
+    sleep 0.05
+  done
+  echo "$1: sshd listens on 0.0.0.0:22"
+}}
+ssh_forward() {{  # host server forward -g|no-g: ssh -N -L from the host, until it listens or gives up
+  ssh_keys
+  local log="$SSH_DIR/ssh-${{#SSH_PIDS[@]}}.log" gflag=() parts
+  [ "$4" != -g ] || gflag=(-g)
+  IFS=: read -ra parts <<< "$3"
+  local port=${{parts[${{#parts[@]}}-3]}}
+  echo "\\$ ssh -N ${{gflag[*]:+-g }}-L $3 root@$2   (in $1)"
+  ip netns exec "lab-$1" ssh -N -F /dev/null -i "$SSH_DIR/client_key" -o IdentitiesOnly=yes \\
+    -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=no \\
+    -o "UserKnownHostsFile=$SSH_DIR/known_hosts" -o GlobalKnownHostsFile=/dev/null \\
+    -o ExitOnForwardFailure=yes "${{gflag[@]}}" -L "$3" "root@$2" 2> >(tee "$log") &
+  local pid=$!; SSH_PIDS+=("$pid")
+  until ss -N "lab-$1" -Hltnp "sport = :$port" | grep -q "pid=$pid,"; do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  sleep 0.1   # let tee pass on what ssh said
+  if kill -0 "$pid" 2>/dev/null; then echo "$1: ssh listens on port $port; the server connects to what it accepts"
+  elif grep -q 'Cannot assign requested address' "$log"; then echo "listen $3 -> address-not-available"
+  elif grep -q 'Address already in use' "$log"; then echo "listen $3 -> address-in-use"
+  else echo "listen $3 -> ssh exited"; fi
 }}
 route_get() {{  # host address: which way the host's routing table sends a packet there
   echo "\\$ ip route get $2   (in $1)"
@@ -124,8 +196,9 @@ except OSError as exc:
     tell(names.get(exc.errno, exc.strerror))
     sys.exit(0)
 tell("listening")
+kept = []  # accepted connections stay open until the script ends, as in the lab
 while True:
-    s.accept()
+    kept.append(s.accept())
 ' "$2" "$3" "$ready" ${{4:+"$4"}} &
   local pid=$!
   # The listener says when bind() and listen() are done (or why not); a crash ends the wait too.
@@ -205,6 +278,12 @@ def render(scenario: Scenario) -> str:
         if s.needs_nft()
         else ""
     )
+    if s.needs_ssh():
+        needs_nft += (
+            "{ command -v ssh && command -v ssh-keygen && { command -v sshd || [ -x /usr/sbin/sshd ]; }; } "
+            '>/dev/null || { echo "this scenario needs OpenSSH (packages openssh-client, openssh-server)" >&2; '
+            "exit 3; }\n"
+        )
     if s.needs_dnsmasq():
         needs_nft += NEEDS_DNSMASQ
     header = HEADER.format(

@@ -26,6 +26,12 @@ OUTCOME = {
     "network-unreachable": "connect() fails: the network is unreachable",
     "timeout": "connect() times out",
     "deadline": "the application stops waiting before the kernel gives up",
+    "address-not-available": "bind() is refused: no such address here (EADDRNOTAVAIL)",
+    "address-in-use": "bind() is refused: the port is taken (EADDRINUSE)",
+}
+READS = {
+    "eof": "the next read() gets end-of-file",
+    "waiting": "a read() gets nothing yet: the connection stays open",
 }
 
 
@@ -119,6 +125,8 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "forwarding": lambda v: _and([f"{who(k)} {'forwards' if on else 'does not forward'}" for k, on in v.items()]),
         "rewrites": lambda v: "NAT rewrites " + (_and([f"{a} as {b}" for a, b in v]) if v else "nothing"),
         "conntrack": lambda v: f"connection tracking holds {table(v)}",
+        "reads": lambda v: READS.get(v, f"a read() gets {v}"),
+        "ssh_says": lambda v: "ssh says nothing" if not v else "ssh says " + _and([f"\u2018{x}\u2019" for x in v]),
         "resolves_to": lambda v: (
             f"getaddrinfo() gives {v}"
             if v not in ("not-found", "try-again")

@@ -1,0 +1,153 @@
+"""ssh -L: where the client's listener stands, and what it does with each connection it accepts.
+
+Read from OpenSSH's channels.c (channel_fwd_bind_addr(), channel_setup_fwd_listener_tcpip(),
+channel_input_open_failure()) and ssh(1). The client binds a listener; for every connection it
+accepts it opens a "direct-tcpip" channel inside the SSH connection, and the *server* connects
+to the target. When that connect fails, the server answers the channel open with a failure, the
+client logs `channel N: open failed: connect failed: REASON` and closes the accepted socket: the
+program that connected sees end-of-file, never the refusal itself.
+
+Written against netsim.stack.Stack: the simulation lends it a way to connect from a namespace
+and to close an accepted connection; it never sees the Simulation itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netsim.netns import Namespace
+    from netsim.stack import Stack
+
+LOOPBACK = "127.0.0.1"
+WILDCARD = "0.0.0.0"
+SSH_PORT = 22
+
+# [BIND:]PORT:HOST:HOSTPORT with BIND empty, '*', 'localhost' or an IPv4 address, and HOST
+# 'localhost' or an IPv4 address. IPv6 forms ([::1]:...) and host names are not modelled.
+_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
+SPEC_PATTERN = rf"(?:(?:{_IPV4}|localhost|\*)?:)?\d{{1,5}}:(?:{_IPV4}|localhost):\d{{1,5}}"
+_SPEC = re.compile(rf"(?:(?P<bind>{_IPV4}|localhost|\*)?(?P<colon>:))?(?P<port>\d+):(?P<host>[^:]+):(?P<hostport>\d+)")
+
+# strerror() of the errno a failed connect() gets, as the server puts it in its open-failure message.
+STRERROR = {
+    "refused": "Connection refused",
+    "host-unreachable": "No route to host",
+    "network-unreachable": "Network is unreachable",
+    "timeout": "Connection timed out",
+}
+
+BIND_STRERROR = {"address-not-available": "Cannot assign requested address", "address-in-use": "Address already in use"}
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One -L forward as ssh parses it: the bind address as written (None when left out)."""
+
+    bind: str | None
+    port: int
+    host: str
+    hostport: int
+
+    def text(self) -> str:
+        lead = "" if self.bind is None else f"{self.bind}:"
+        return f"{lead}{self.port}:{self.host}:{self.hostport}"
+
+
+def parse(text: str) -> Forward | None:
+    """'10.88.0.1:19001:localhost:9001' -> Forward, or None when it is not that shape."""
+    m = _SPEC.fullmatch(text)
+    if m is None:
+        return None
+    bind = m.group("bind") if m.group("colon") else None
+    if bind is None and m.group("colon"):
+        bind = ""  # ':19001:...' is an empty bind address, which ssh reads as the wildcard
+    port, hostport = int(m.group("port")), int(m.group("hostport"))
+    if not (0 < port < 65536 and 0 < hostport < 65536):
+        return None
+    for addr in (bind, m.group("host")):
+        if addr not in (None, "", "*", "localhost"):
+            try:
+                ipaddress.IPv4Address(addr)
+            except ValueError:
+                return None
+    return Forward(bind, port, m.group("host"), hostport)
+
+
+def bind_addresses(forward: Forward, gateway_ports: bool) -> tuple[str, int]:
+    """(IPv4 address the listener binds, how many IPv6 listeners ssh adds beside it).
+
+    channel_fwd_bind_addr() for the client: no address -> the wildcard with GatewayPorts (-g),
+    else loopback; '' or '*' -> the wildcard; 'localhost' -> loopback whatever -g says (ssh
+    deliberately passes NULL so getaddrinfo() gives every loopback, 127.0.0.1 and ::1); any
+    other address -> exactly that address. The IPv6 twin (:: for the wildcard, ::1 for loopback)
+    is counted, not modelled: netsim has no IPv6, and the lab turns IPv6 off, where binding ::1
+    fails (no ::1 on lo) but binding :: still succeeds.
+    """
+    bind = forward.bind
+    if bind is None:
+        return (WILDCARD, 1) if gateway_ports else (LOOPBACK, 0)
+    if bind in ("", "*"):
+        return WILDCARD, 1
+    if bind == "localhost":
+        return LOOPBACK, 0
+    return bind, 0
+
+
+def target_address(forward: Forward) -> str:
+    """The target as the server resolves it: 'localhost' is 127.0.0.1 (its ::1 is not modelled)."""
+    return LOOPBACK if forward.host == "localhost" else forward.host
+
+
+@dataclass
+class Tunnel:
+    """One running `ssh -N -L ...`: its listener in the client's room, its channels, its log."""
+
+    client: str  # the namespace the listener stands in
+    server: str  # the namespace sshd connects from
+    forward: Forward
+    listen: tuple[str, int]
+    channels: list[bool] = field(default_factory=list)  # channel id -> in use (listeners count too)
+
+    def new_channel(self) -> int:
+        """channel_new(): the lowest free slot in the channel table."""
+        for i, used in enumerate(self.channels):
+            if not used:
+                self.channels[i] = True
+                return i
+        self.channels.append(True)
+        return len(self.channels) - 1
+
+    def free_channel(self, n: int) -> None:
+        self.channels[n] = False
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What happened to one connection the tunnel's listener accepted."""
+
+    channel: int
+    outcome: str  # the server's connect to the target: connected, refused, ...
+    log: tuple[str, ...]  # what ssh printed on its standard error
+
+
+def accept(stack: Stack, tunnel: Tunnel, server: Namespace) -> Accepted:
+    """channel_post_port_listener() -> a direct-tcpip channel; the server connects to the target.
+
+    On failure the server sends SSH2_MSG_CHANNEL_OPEN_FAILURE with reason "connect failed" and
+    strerror(); the client logs it (logit, so it shows at the default LogLevel INFO) and frees
+    the channel, which closes the accepted socket (channel_input_open_failure(), chan_mark_dead()).
+    """
+    n = tunnel.new_channel()
+    target = target_address(tunnel.forward)
+    stack.event(f"ssh opens channel {n}: the server connects to {target}:{tunnel.forward.hostport}")
+    outcome = stack.open_connection(server, target, tunnel.forward.hostport)
+    if outcome == "connected":
+        return Accepted(n, outcome, ())
+    tunnel.free_channel(n)
+    line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
+    stack.event(f"ssh says: {line}; it closes the connection it had accepted")
+    return Accepted(n, outcome, (line,))

@@ -1,0 +1,152 @@
+"""ssh -L as netsim models it (netsim.sshforward): where the listener stands, and what a client
+of the tunnel reads when the far side cannot connect. The lab checks the same against real OpenSSH
+(tests/test_lab.py, diagrams/the-doormans-address.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+from netsim.sshforward import Forward, bind_addresses, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+ROOMS = """
+title: Two rooms and a tunnel
+bridges:
+  br0:
+    host: laptop
+    address: 10.88.0.1/16
+    ports:
+      seat1: {label: seat 1}
+hosts:
+  laptop:
+    interfaces:
+      wlan0: {mac: 02:00:00:00:00:01, address: 192.168.1.23/24, plug: server.eth0}
+  box:
+    interfaces:
+      eth0: {mac: 02:00:00:00:00:02, address: 10.88.0.2/16, plug: br0.seat1}
+  server:
+    interfaces:
+      eth0: {mac: 02:00:00:00:00:03, address: 192.168.1.50/24}
+    sshd: true
+    listeners: [127.0.0.1:9001]
+steps:
+"""
+
+
+def scenario(steps: str):
+    return parse_scenario(ROOMS + steps, "rooms.yaml")
+
+
+@pytest.mark.parametrize(
+    ("spec", "gateway", "where"),
+    [
+        ("19001:localhost:9001", False, ("127.0.0.1", 0)),  # GatewayPorts no: loopback
+        ("19001:localhost:9001", True, ("0.0.0.0", 1)),  # -g: the wildcard, and its IPv6 twin
+        ("localhost:19001:localhost:9001", True, ("127.0.0.1", 0)),  # 'localhost' stays loopback even with -g
+        ("*:19001:localhost:9001", False, ("0.0.0.0", 1)),
+        (":19001:localhost:9001", False, ("0.0.0.0", 1)),  # an empty address is the wildcard too
+        ("0.0.0.0:19001:localhost:9001", False, ("0.0.0.0", 0)),  # IPv4's wildcard only
+        ("10.88.0.1:19001:localhost:9001", False, ("10.88.0.1", 0)),
+    ],
+)
+def test_the_bind_address_follows_channel_fwd_bind_addr(spec: str, gateway: bool, where: tuple[str, int]) -> None:
+    forward = parse(spec)
+    assert forward is not None
+    assert bind_addresses(forward, gateway) == where
+
+
+def test_a_forward_is_parsed_as_ssh_reads_it() -> None:
+    assert parse("19001:localhost:9001") == Forward(None, 19001, "localhost", 9001)
+    assert parse("10.88.0.1:19001:127.0.0.1:9001") == Forward("10.88.0.1", 19001, "127.0.0.1", 9001)
+    for bad in ("19001", "19001:localhost", "70000:localhost:1", "host.example:1:localhost:2", "1:h:2", ""):
+        assert parse(bad) is None, bad
+
+
+def test_a_refused_far_end_is_a_connect_that_succeeds_then_reads_end_of_file() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '0.0.0.0:19001:localhost:9002'}}
+  - {id: knock, connect: {by: box, to: '10.88.0.1:19001', read: true}}
+"""
+        )
+    )
+    knock = trace.step("knock")
+    assert knock.outcome == "connected"
+    assert knock.reads == "eof"
+    assert knock.ssh_log == ["channel 1: open failed: connect failed: Connection refused"]
+    # On the bridge: the handshake, then ssh's FIN and the box's kernel acknowledging it.
+    assert [hop.payload.flags for hop in knock.frames if hop.payload is not None and hasattr(hop.payload, "flags")][
+        -5:
+    ] == ["S", "SA", "A", "FA", "A"]
+
+
+def test_a_far_end_that_answers_leaves_the_client_waiting_and_ssh_silent() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+  - {id: knock-again, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+"""
+        )
+    )
+    assert trace.step("tunnel").listeners["laptop"] == ["127.0.0.1:19001"]
+    assert (trace.step("knock").reads, trace.step("knock").ssh_log) == ("waiting", [])
+    assert trace.step("knock-again").reads == "waiting"
+
+
+def test_channel_numbers_skip_the_listeners_and_the_channels_still_open() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '*:19001:localhost:9001'}}
+  - {id: open, connect: {by: laptop, to: '127.0.0.1:19001'}}
+  - {id: stop, close: {by: server, bind: '127.0.0.1:9001'}}
+  - {id: fails, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+  - {id: fails-again, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+"""
+        )
+    )
+    # channels 0 and 1: the 0.0.0.0 and :: listeners; 2: the open connection; 3 fails and is freed.
+    assert trace.step("fails").ssh_log == ["channel 3: open failed: connect failed: Connection refused"]
+    assert trace.step("fails-again").ssh_log == ["channel 3: open failed: connect failed: Connection refused"]
+
+
+def test_a_bind_the_room_cannot_take_is_the_steps_outcome_in_ssh_words() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: loopback, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: everywhere, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '0.0.0.0:19001:localhost:9001'}}
+  - {id: nowhere, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '10.99.0.1:19002:localhost:9001'}}
+"""
+        )
+    )
+    assert trace.step("loopback").outcome is None
+    assert trace.step("everywhere").outcome == "address-in-use"
+    assert trace.step("everywhere").ssh_log == ["bind [0.0.0.0]:19001: Address already in use"]
+    assert trace.step("nowhere").outcome == "address-not-available"
+    assert trace.step("nowhere").ssh_log == ["bind [10.99.0.1]:19002: Cannot assign requested address"]
+
+
+def test_a_tunnel_needs_a_host_running_sshd() -> None:
+    with pytest.raises(ScenarioError, match=r"rooms.yaml:\d+: steps\[0\].ssh_forward.server: no host with `sshd"):
+        scenario("  - {id: t, ssh_forward: {by: laptop, server: 10.88.0.2, forward: '19001:localhost:9001'}}\n")
+    with pytest.raises(ScenarioError, match=r"is not .*ssh -L forward"):
+        scenario("  - {id: t, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:[::1]:9001'}}\n")
+
+
+def test_without_openssh_the_lab_exits_3_with_the_reason(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from netsim.lab import cli as lab_cli
+
+    monkeypatch.setattr(lab_cli, "missing_requirement", lambda: None)  # as if root with namespaces
+    monkeypatch.setattr(lab_cli, "ssh_missing", lambda: "the lab needs `sshd` (Debian package openssh-server)")
+    monkeypatch.setattr(lab_cli, "kernel_trace", lambda file: pytest.fail("the lab ran without OpenSSH"))
+    assert lab_cli.lab_main(ROOT / "diagrams" / "the-doormans-address.yaml", as_json=False, compare=True) == 3
+    assert "lab unavailable: the lab needs `sshd`" in capsys.readouterr().err
