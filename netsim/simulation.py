@@ -425,7 +425,8 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[connect.by]
         dst_ip, dport = _endpoint(connect.to)
-        conn = self._open(ns, dst_ip, dport, connect.sport, connect.ttl or 64)
+        patience = application_deadline(connect)
+        conn = self._open(ns, dst_ip, dport, connect.sport, connect.ttl or 64, patience)
         if conn.state == "connected":
             self._serve_accepts()
             if connect.read:
@@ -440,7 +441,9 @@ class Simulation:
             ns.connections.remove(conn)
         return conn.state
 
-    def _open(self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int) -> Connection:
+    def _open(
+        self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
+    ) -> Connection:
         """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
         hop = ipv4.route(ns, dst_ip)
         if hop is None:
@@ -462,10 +465,9 @@ class Simulation:
         # instant, it goes last (the kernel's copy runs a little late, and later each time).
         self._arm_syn(ns, conn, syn, [0.0, *tcp.retransmit_times(ns.tcp_syn_retries)])
         kernel_gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
-        patience = application_deadline(connect)
         if patience is not None and patience < kernel_gives_up:
             self._connect_with_deadline(ns, conn, patience)
-            return
+            return conn
         deadline = self.now + kernel_gives_up
         # When the last SYN timeout (tcp_write_timeout()) and an ARP failure (neigh_timer_handler())
         # fall due in the same jiffy, the kernel reported ETIMEDOUT in the lab, not EHOSTUNREACH:
@@ -488,6 +490,10 @@ class Simulation:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
                     continue  # a plain listener: the connection stays open, nobody writes
+                if self._current is not None:
+                    # ssh's own socket took it: the listener that answers the knock is the one at the
+                    # far end, if the channel reaches one (sshforward.accept's connect says which).
+                    self._current.listener = None
                 result = sshforward.accept(self, tunnel, self.namespaces[tunnel.server])
                 if self._current is not None:
                     self._current.ssh_log.extend(result.log)
@@ -512,10 +518,9 @@ class Simulation:
             self.now = deadline
             conn.state = "deadline"
             self.event(f"{ns.label}'s application stops waiting after {seconds:g} s and closes the socket")
-        ns.connections.remove(conn)
-        if conn.state == "connected":
+            ns.connections.remove(conn)
+        elif conn.state == "connected":
             self.connected(ns.name, conn.dst_ip)
-        self._current.outcome = conn.state
 
     def _arm_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
         """Arm the timer for the next retransmission (times[0] is now, times[1] the next one)."""

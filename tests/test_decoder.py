@@ -56,6 +56,12 @@ CORPUS = {
     "TimeoutError: timed out": ["io-timeout", "io-timeout"],
     "java.net.ConnectException: Connection refused": ["java-connect", "refused"],
     "Error: connect ECONNREFUSED 10.88.0.1:19001": ["node-connect", "refused", "address"],
+    'Get "http://127.0.0.1:19001/ping": EOF': ["address", "eof"],
+    "curl: (52) Empty reply from server": ["eof"],
+    "channel 2: open failed: connect failed: Connection refused": ["channel-failed", "refused"],
+    "dial tcp: lookup protainer on 10.88.0.1:53: no such host": ["go-dial", "go-lookup", "address", "no-such-host"],
+    "curl: (6) Could not resolve host: nosuchhost.invalid": ["no-such-host"],
+    "socket.gaierror: [Errno -3] Temporary failure in name resolution": ["try-again", "try-again"],
 }
 
 

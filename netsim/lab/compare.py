@@ -47,7 +47,8 @@ SIMPLIFICATIONS = {
     "ssh": "netsim models the SSH connection as its TCP handshake and a channel as the server's connect, "
     "not SSH's own messages (key exchange, channel open, window adjust); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
-    "that), the time ssh takes to log in is not compared, and the SSH connection should cross a cable, not "
+    "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
+    "compared, and the SSH connection should cross a cable, not "
     "a watched bridge; netsim's listeners never write, so a target that speaks first (sshd's own banner) "
     "reads as waiting in netsim, as data in the lab",
     "ssh-ipv6": "netsim has no IPv6: the lab turns it off, so ssh's ::1 twin of a loopback listener fails to bind "
