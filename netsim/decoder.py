@@ -207,6 +207,23 @@ def _entry(src: Source, path: tuple[str | int, ...], raw: Any, posts: dict[str, 
     )
 
 
+def published(decoder: Decoder, root: Path) -> Decoder:
+    """The words whose post is published: a draft post is not in the built site, so its words wait
+    with it (they are still validated and checked against their scenarios)."""
+    import yaml
+
+    drafts = set()
+    for path in (root / "docs" / "posts").glob("*.md"):
+        match = re.match(r"\A---\n(.*?)\n---\n", path.read_text(encoding="utf-8"), re.S)
+        if match and (yaml.safe_load(match.group(1)) or {}).get("draft") is True:
+            drafts.add(path.stem)
+    return Decoder(
+        decoder.file,
+        tuple(e for e in decoder.entries if e.post not in drafts),
+        tuple(n for n in decoder.addresses if n.post not in drafts),
+    )
+
+
 def headings(post: Path) -> list[str]:
     """The anchors of a post's headings, as the site's table of contents makes them."""
     from markdown.extensions.toc import slugify

@@ -28,7 +28,7 @@ class _Article(HTMLParser):
             self.depth += 1
         if not self.depth:
             return
-        if tag in ("script", "style", "svg", "template", "noscript"):
+        if tag in ("script", "style", "svg", "template"):
             self.skip += 1
         if tag == "a" and a.get("href") and not a.get("class", "").startswith(("headerlink", "ns-open")):
             self.links.append(a["href"] or "")
@@ -38,7 +38,7 @@ class _Article(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "article" and self.depth:
             self.depth -= 1
-        elif self.depth and tag in ("script", "style", "svg", "template", "noscript") and self.skip:
+        elif self.depth and tag in ("script", "style", "svg", "template") and self.skip:
             self.skip -= 1
 
     def handle_data(self, data: str) -> None:

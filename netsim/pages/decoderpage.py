@@ -40,6 +40,7 @@ def render(page: Page) -> str:
         page._fail(problem)
     if problems:
         return ""
+    data = dec.published(data, root)
     titles = {p.stem: _title(p) for p in (root / "docs" / "posts").glob("*.md")}
     site_root = page._root()
 
