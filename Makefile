@@ -16,7 +16,7 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 WORKERS ?= 4
 XDIST   := -n $(WORKERS) --maxschedchunk=1
 
-.PHONY: serve build test lint format check claims lab bench audit clean mutants lock
+.PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -37,7 +37,7 @@ $(STAMP): $(BUILD_STAMP) requirements.txt requirements-test.txt
 LOCK_VENV := build/lock-venv
 lock:
 	@test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet pip-tools)
-	@for set in build test mutants; do \
+	@for set in build test mutants zensical; do \
 	  echo "==> requirements-$$set.txt"; \
 	  $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url \
 	    --no-emit-find-links -o requirements-$$set.txt requirements-$$set.in || exit 1; \
@@ -56,15 +56,29 @@ serve: $(BUILD_STAMP) $(SCHEMA)
 build: $(BUILD_STAMP) $(SCHEMA)
 	$(BIN)/mkdocs build --strict
 
+## build-zensical: the same site built by Zensical (pinned, own venv) into site-zensical/
+ZENSICAL_VENV := .venv-zensical
+$(ZENSICAL_VENV)/.installed: requirements-build.txt requirements-zensical.txt
+	@echo "==> creating $(ZENSICAL_VENV) with Zensical, pinned with hashes (first run only)"
+	@test -x $(ZENSICAL_VENV)/bin/python || $(PYTHON) -m venv $(ZENSICAL_VENV)
+	$(ZENSICAL_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes \
+	  -r requirements-build.txt -r requirements-zensical.txt
+	@touch $@
+
+build-zensical: $(ZENSICAL_VENV)/.installed
+	$(ZENSICAL_VENV)/bin/python -m netsim guard-pages
+	$(ZENSICAL_VENV)/bin/zensical build --clean -f zensical.yml
+	$(ZENSICAL_VENV)/bin/python -m netsim site-files site-zensical
+
 ## check: the fast loop: lint, validate scenarios, strict build, every test that needs neither
-##        root nor a browser (tests marked `lab` or `browser` are left out). The strict build is
-##        the tests' shared site (tests/conftest.py, built once) and the claim audit is
+##        root nor a browser (tests marked `lab`, `browser` or `generator` are left out). The strict
+##        build is the tests' shared site (tests/conftest.py, built once) and the claim audit is
 ##        test_claim_audit's first test, so neither runs twice; `make claims` prints its table.
 check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/pytest $(XDIST) -m "not lab and not browser"
+	$(BIN)/pytest $(XDIST) -m "not lab and not browser and not generator"
 
 ## test: lint, validate scenarios, the claim audit, strict build, then every test (lab and browser too)
 test: $(STAMP) $(SCHEMA)
@@ -90,11 +104,12 @@ lab: $(STAMP)
 	@for f in diagrams/*.yaml; do $(BIN)/python -m netsim lab $$f --compare || exit 1; done
 
 ## bench: measure build cost and simulator speed (prints a table, writes benchmarks/results.json)
-bench: $(STAMP)
+bench: $(STAMP) $(ZENSICAL_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/generators.py
 
 clean:
-	rm -rf site .cache .pytest_cache .ruff_cache .hypothesis mutants
+	rm -rf site site-zensical .cache .pytest_cache .ruff_cache .hypothesis mutants
 
 ## audit: bytes on first load and Lighthouse scores per post (needs Node.js and Chromium)
 audit: $(STAMP)

@@ -282,14 +282,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         target.write_text(markdown, encoding="utf-8")
         aside = json.dumps(getattr(page, "netsim_set_aside", {}))
         target.with_suffix(".aside.json").write_text(aside, encoding="utf-8")
-    if "<!-- series-index -->" in markdown:
-        here = Path(page.file.src_path).parent
-        items = [
-            f"{p['number']}. **[{p['title']}]({Path(p['src']).relative_to(here) if here != Path() else p['src']})**"
-            f" · {p['date']} · {p['minutes']} min read  \n   {p['description']}"
-            for p in POSTS
-        ]
-        markdown = markdown.replace("<!-- series-index -->", "\n".join(items))
+    if SERIES_INDEX in markdown:
+        markdown = markdown.replace(SERIES_INDEX, series_index(Path(page.file.src_path).parent))
     post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
     problems = SERIES_ERRORS.get(page.file.src_path, [])
     if post is not None or page.is_homepage:
@@ -297,14 +291,30 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if problems:  # where the writer is looking, under make serve as in the log
         markdown += '\n\n!!! failure "Series error"\n' + "".join(f"    - {_code(m)}\n" for m in problems)
     if post is not None:
-        draft = " · draft: not published" if post["draft"] else ""
-        byline = (
-            f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · '
-            f"{post['minutes']} min read{draft}</p>"
-        )
         # After the first heading, so the title stays on top.
-        markdown = re.sub(r"^(# .*\n)", lambda m: m.group(1) + "\n" + byline + "\n", markdown, count=1, flags=re.M)
+        line = byline(post)
+        markdown = re.sub(r"^(# .*\n)", lambda m: m.group(1) + "\n" + line + "\n", markdown, count=1, flags=re.M)
     return markdown
+
+
+SERIES_INDEX = "<!-- series-index -->"
+
+
+def series_index(here: Path) -> str:
+    """The posts in reading order, as Markdown for a page in folder `here` (index.md: Path())."""
+    return "\n".join(
+        f"{p['number']}. **[{p['title']}]({Path(p['src']).relative_to(here) if here != Path() else p['src']})**"
+        f" · {p['date']} · {p['minutes']} min read  \n   {p['description']}"
+        for p in POSTS
+    )
+
+
+def byline(post: dict[str, Any]) -> str:
+    draft = " · draft: not published" if post["draft"] else ""
+    return (
+        f'<p class="ns-byline">Post {post["number"]} of the series · {post["date"]} · '
+        f"{post['minutes']} min read{draft}</p>"
+    )
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:

@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
-    del sys.modules[_name]
+# Zensical loads this file again for every page: there the netsim modules (and the scenarios they
+# simulated) are kept for the whole build instead.
+ZENSICAL = "zensical" in sys.modules
+if not ZENSICAL:
+    for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
+        del sys.modules[_name]
 
 from netsim.pages import postguard  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
@@ -90,6 +94,11 @@ class _RecordedSet(set):
 
 
 def define_env(env: Any) -> None:
+    if type(env).__module__.startswith("zensical"):
+        from netsim.pages import zensical
+
+        zensical.define_env(env, ROOT)
+        return
     book = _state["book"] = Book(ROOT)
     _state["page"] = None
     _state["serving"] = _serving()

@@ -59,7 +59,14 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     `to_me` is the frame's pkt_type: PACKET_HOST (unicast to this interface) or a broadcast.
     """
     iface = ns.ifaces[dev]
-    mine = arp.target_ip in {str(a) for a in ns.local_addresses()}
+    own = {str(a) for a in ns.local_addresses()}
+    mine = arp.target_ip in own
+    if arp.op == ARP_REQUEST and mine and arp.sender_ip in own:
+        # A request that claims one of our own addresses as its sender (someone announcing our
+        # address): ip_route_input_noref() fails, fib_validate_source() finding the source local
+        # (inet_lookup_ifaddr_rcu(): a martian source), so there is no answer and no entry.
+        link.event(f"{ns.label} hears its own address {arp.sender_ip} claimed by {arp.sender_mac}: no answer")
+        return
     if arp.op == ARP_REQUEST and mine:
         # neigh_event_ns(): the replier learns the asker (STALE, overriding any old MAC) and answers
         # unicast; it will need the way back. The weak host model: any of its addresses counts.

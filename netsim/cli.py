@@ -40,6 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
     lab.add_argument("--compare", action="store_true", help="compare the kernel with netsim")
 
+    files = sub.add_parser(
+        "site-files", help="after a build by another generator (Zensical): figures, scripts, captures, palette, CSP"
+    )
+    files.add_argument("site", type=Path, help="the built site's folder")
+
+    guard = sub.add_parser(
+        "guard-pages", help="refuse pages that use Jinja beyond literal macro calls (before a build)"
+    )
+    guard.add_argument("pages", type=Path, nargs="*", help="Markdown pages (default: docs/**/*.md)")
+
     claims = sub.add_parser(
         "claims", help="the claim audit: can every claim on every page fail? (exit 1 if one cannot)"
     )
@@ -113,6 +123,28 @@ def _dispatch(args: argparse.Namespace) -> int:
             if problems:
                 raise problems[0]
             print(f"ok  {words.file}: {len(words.entries)} entries, each outcome agrees with its scenario")
+        return 0
+    if args.command == "site-files":
+        from netsim.pages import sitefiles
+
+        try:
+            counts = sitefiles.write(args.site, Path.cwd())
+        except FileNotFoundError as exc:
+            print(f"netsim: {exc}", file=sys.stderr)
+            return 2
+        made = f"{counts['pages']} pages, {counts['figures']} diagrams, {counts['posts']} posts"
+        print(f"ok  {args.site}: {made}, scripts, captures, feed")
+        return 0
+    if args.command == "guard-pages":
+        from netsim.pages import postguard
+        from netsim.pages.macros import Page, split_front_matter
+
+        pages = args.pages or sorted(Path("docs").rglob("*.md"))
+        for path in pages:
+            source = path.read_text(encoding="utf-8")
+            _, body = split_front_matter(source)
+            postguard.check(body, str(path), postguard.body_offset(source, body), Page.MACROS)
+        print(f"ok  {len(pages)} pages use only literal macro calls")
         return 0
     if args.command == "schema":
         from netsim.schemafile import scenario_schema

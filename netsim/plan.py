@@ -443,8 +443,15 @@ def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
     dev = send.dev or s.default_dev(send.by)
     named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
     dst = named or s.host_mac(send.dst)
+    src = send.src or "self"
+    arp: list[str] = []
+    if send.arp is not None:  # OP SENDER-MAC SENDER-IP TARGET-MAC TARGET-IP, each checked by the schema
+        a = send.arp
+        target_mac = a.target_mac or ("00:00:00:00:00:00" if a.op == "request" else dst)
+        arp = [a.op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip]
     # The script waits a moment before it shows the table; the lab waits in its own watch.
-    return [run("send_frame", send.by, dev, dst, send.src or "self"), show("sleep", "0.2"), *_show_fdb(s)]
+    ops = [run("send_frame", send.by, dev, dst, src, *arp), show("sleep", "0.2"), *_show_fdb(s)]
+    return ops + (_show_neigh(s, step) if arp else [])
 
 
 @step_kind("arp")

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
 from netsim.errors import ScenarioError
@@ -172,6 +172,20 @@ class Host:
 
 
 @dataclass(frozen=True)
+class ArpPacket:
+    """An ARP packet crafted by hand, as arping or a spoofer sends it; the kernels that hear it
+    treat it as any ARP (a gratuitous one has the same sender and target address)."""
+
+    op: Literal["request", "reply"] = option("'request' (who-has) or 'reply' (is-at).")
+    sender_ip: IPv4 = option("The address the packet claims for its sender.")
+    target_ip: IPv4 = option("The address asked for (a request) or answered to (a reply).")
+    sender_mac: Mac | None = option("The MAC it claims for the sender; the frame's source if omitted.", None)
+    target_mac: Mac | None = option(
+        "The target MAC; 00:00:00:00:00:00 for a request, the frame's destination for a reply, if omitted.", None
+    )
+
+
+@dataclass(frozen=True)
 class Send:
     """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
 
@@ -179,6 +193,7 @@ class Send:
     dst: Dst = option("Destination: a MAC, a host's name (its interface's MAC) or 'broadcast'.")
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
     dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
+    arp: ArpPacket | None = option("Carry this ARP packet (EtherType 0x0806) instead of a test payload.", None)
 
 
 @dataclass(frozen=True)
@@ -729,6 +744,7 @@ class Sockets:
         h = s.hosts[host]
         self.host = host
         self.exists = not h.absent
+        self.deleted = ""  # the id of the step that deleted the namespace, if one did
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
@@ -746,7 +762,12 @@ class Sockets:
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         if not self.exists:
-            raise src.error(where, f"{self.host} has no namespace yet; expected a netns_add step before this one")
+            kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
+            if self.deleted:
+                raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
+            raise src.error(
+                where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one"
+            )
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
@@ -921,6 +942,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
     """Keep each host's bindable addresses in step with the story."""
     if step.netns_add:
         sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
+        sockets[step.netns_add].deleted = ""
     elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
@@ -929,6 +951,7 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
     elif step.netns_del:
         sockets[step.netns_del].exists = False
+        sockets[step.netns_del].deleted = step.id
         sockets[step.netns_del].bound = []
 
 

@@ -16,10 +16,11 @@ from netsim import arp, ipv4, routing, tcp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
-from netsim.frames import Arp, Frame, Icmp, Tcp, initial_sequence
+from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame, Icmp, Tcp, initial_sequence
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade
 from netsim.netns import Connection, Iface, Namespace
+from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
     AddrAdd,
@@ -64,6 +65,7 @@ class Simulation:
         self._step: Step | None = None
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
+        self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
         self._build()
 
     # --- topology ---------------------------------------------------------------------
@@ -299,12 +301,26 @@ class Simulation:
 
     # --- steps ---------------------------------------------------------------------------
 
-    def run_step(self, step: Step) -> StepTrace:
+    def run_step(self, step: Step, at: float | None = None, observed: float | None = None) -> StepTrace:
+        """Play one step and record the tables after it.
+
+        `at` and `observed` replay another clock (the lab's): the step starts no earlier than
+        `at` and its tables are read no earlier than `observed`, the simulated time in between
+        passing as it did there, with every timer that falls due in it.
+        """
         self._step = step
+        if at is not None and at > self.now:
+            self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
-        started = self.now
+        started = trace.started = self.now
+        by = getattr(getattr(step, step.action), "by", None)
+        if by is not None:
+            self._namespace(by)  # every step acts inside its host's namespace: it must exist now
         getattr(self, f"_step_{step.action}")(getattr(step, step.action))
+        trace.elapsed = self.now - started
+        if observed is not None and observed > self.now:
+            self.advance(observed - self.now)  # the lab still watching, then reading its tables
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
             name: [mac for mac, port in table.items() if before[name].get(mac) != port]
@@ -328,7 +344,6 @@ class Simulation:
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
         trace.time = self.now
-        trace.elapsed = self.now - started
         self._current = None
         return trace
 
@@ -339,7 +354,13 @@ class Simulation:
         src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
         dst = named or self.scenario.host_mac(send.dst)
-        self.transmit(ns, dev, Frame(src, dst))
+        payload = None
+        if send.arp is not None:  # a crafted ARP packet (arp_rcv() on every kernel that hears it)
+            a = send.arp
+            op = ARP_REQUEST if a.op == "request" else ARP_REPLY
+            target_mac = a.target_mac or (ZERO_MAC if op == ARP_REQUEST else dst)
+            payload = Arp(op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip)
+        self.transmit(ns, dev, Frame(src, dst, payload))
         self._drain()
 
     def _step_arp(self, resolve: Resolve) -> None:
@@ -428,16 +449,33 @@ class Simulation:
         self._current.route = result
         self.event(f"{ns.label}: ip route get {ask.to} -> {routing.route_get_text(result).split(chr(10))[0].strip()}")
 
-    def _namespace(self, host: str) -> Namespace:
+    def _namespace(self, host: str, field: str = "by") -> Namespace:
         ns = self.namespaces.get(host)
         if ns is None:
-            raise self._fail("by", f"{host} has no namespace yet; expected a netns_add step before this one")
+            raise self._fail(field, self._no_namespace(host))
         return ns
+
+    def _no_namespace(self, host: str) -> str:
+        """Why a host's namespace is missing, with what `ip -n NS ...` says then (iproute2's netns_switch())."""
+        kernel = f'the kernel refuses (Cannot open network namespace "{ns_name(host)}": No such file or directory)'
+        if host in self._deleted:
+            return f"{host}'s namespace was deleted at step {self._deleted[host]!r}; {kernel}"
+        return f"{host} has no namespace yet; {kernel}; expected a netns_add step before this one"
 
     def _step_wait(self, seconds: float) -> None:
         self.advance(seconds)
 
     def _step_set_port(self, change: SetPort) -> None:
+        if change.port not in self.bridges[change.bridge].ports:
+            owner = self.namespaces[self.scenario.bridges[change.bridge].host]
+            kernel = (  # a device that is no bridge port has no bridge link to set (br_setlink())
+                "RTNETLINK answers: Operation not supported"
+                if change.port in owner.ifaces
+                else f'Cannot find bridge device "{change.port}"'
+            )
+            raise self._fail(
+                "port", f"{change.port} is not a port of {change.bridge} at this step; the kernel refuses ({kernel})"
+            )
         names = ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin")
         changes = {name: getattr(change, name) for name in names if getattr(change, name) is not None}
         self.bridges[change.bridge].set_port_flags(change.port, **changes)
@@ -449,19 +487,24 @@ class Simulation:
 
     def _fail(self, field: str, message: str) -> ScenarioError:
         action = getattr(self._step, self._step.action) if self._step else None
+        if isinstance(action, str) and self._step is not None:  # netns_add/netns_del name a host: point at it
+            return error_at(self._step, self._step.action, message)
         return error_at(action if action is not None else self._step, field, message)
 
     def _iface(self, host: str, dev: str, field: str = "dev") -> Iface:
-        ns = self.namespaces.get(host)
-        if ns is None:
-            raise self._fail("by", f"{host} has no namespace yet; expected a netns_add step before this one")
+        ns = self._namespace(host)
         if dev not in ns.ifaces:
-            raise self._fail(field, f"{host} has no interface {dev!r} at this step; it has: {', '.join(ns.ifaces)}")
+            raise self._fail(
+                field,
+                f'{host} has no interface {dev!r} at this step; the kernel refuses (Cannot find device "{dev}"); '
+                f"it has: {', '.join(ns.ifaces)}",
+            )
         return ns.ifaces[dev]
 
     def _step_netns_add(self, host: str) -> None:
         if host in self.namespaces:
             raise self._fail("", f"{host}'s namespace exists already")
+        self._deleted.pop(host, None)
         self._add_namespace(host, lo_up=False)
         self.event(f"a new room for {self.namespaces[host].label}: only lo, and it is down")
 
@@ -482,9 +525,14 @@ class Simulation:
 
     def _step_link_move(self, move: LinkMove) -> None:
         iface = self._iface(move.by, move.dev)
-        target = self.namespaces.get(move.to)
-        if target is None:
-            raise self._fail("to", f"{move.to} has no namespace yet; expected a netns_add step before this one")
+        if iface.kind in ("bridge", "loopback"):
+            # A bridge and lo are netns_immutable: __dev_change_net_namespace() (net/core/dev.c)
+            # refuses them (-EINVAL) before it looks for a name clash (-EEXIST) in the target.
+            raise self._fail(
+                "dev",
+                f"{iface.name} cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",
+            )
+        target = self._namespace(move.to, "to")
         if move.dev in target.ifaces:
             raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}")
         source = self.namespaces[move.by]
@@ -497,9 +545,6 @@ class Simulation:
 
     def _detach(self, ns: Namespace, iface: Iface) -> None:
         """dev_change_net_namespace(): the device goes down and is unregistered from its old room."""
-        if iface.kind in ("bridge", "loopback"):
-            # A bridge and lo are netns_local: the kernel refuses to move them (-EINVAL).
-            raise self._fail("dev", f"{iface.name} cannot leave its namespace; the kernel refuses (Invalid argument)")
         if iface.master is not None:
             # NETDEV_UNREGISTER -> br_device_event() -> br_del_if(): the port leaves its bridge,
             # and del_nbp() forgets everything learned on it (net/bridge/br_if.c).
@@ -680,7 +725,10 @@ class Simulation:
     def _step_netns_del(self, host: str) -> None:
         ns = self.namespaces.get(host)
         if ns is None:
-            raise self._fail("", f"{host} has no namespace at this step")
+            # `ip netns del` of a name that is not there: unlink() of its file fails (iproute2 netns_delete()).
+            kernel = f'Cannot remove namespace file "/run/netns/{ns_name(host)}": No such file or directory'
+            when = f"was deleted at step {self._deleted[host]!r}" if host in self._deleted else "does not exist yet"
+            raise self._fail("", f"{host}'s namespace {when}; the kernel refuses ({kernel})")
         if any(br.host == host for br in self.scenario.bridges.values()):
             raise self._fail("", f"{host} holds a bridge; netsim does not model deleting a bridge")
         if host in self._talked:
@@ -693,6 +741,7 @@ class Simulation:
             if iface.peer is not None and iface.peer.ns != host:
                 self._remove_iface(self.namespaces[iface.peer.ns], iface.peer)  # default_device_exit()
         del self.namespaces[host]
+        self._deleted[host] = self._step.id if self._step else ""
         self.event(f"{ns.label}'s namespace is deleted, and with it every cable end it held")
         self._sync_links()
 
@@ -764,7 +813,14 @@ def _endpoint(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def run(scenario: Scenario) -> Trace:
-    """Simulate every step of `scenario` from a fresh world; the same input, the same trace."""
+def run(scenario: Scenario, clock: list[tuple[float, float]] | None = None) -> Trace:
+    """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
+
+    `clock` gives each step's (start, tables read) time on another clock, the lab's measured
+    one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
+    """
     sim = Simulation(scenario)
-    return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
+    if clock is None:
+        return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
+    timed = zip(scenario.steps, clock, strict=True)
+    return Trace(scenario.name, [sim.run_step(step, at, seen) for step, (at, seen) in timed])

@@ -78,6 +78,7 @@ class StepTrace:
     title: str | None
     time: float  # the simulated clock when the step ended, in seconds
     elapsed: float = 0.0  # how long the step took on that clock
+    started: float = 0.0  # the clock when the step began (its tables are read at `time`)
     frames: list[Hop] = field(default_factory=list)
     arrivals: list[Arrival] = field(default_factory=list)
     events: list[str] = field(default_factory=list)
@@ -106,6 +107,7 @@ class StepTrace:
             },
             "outcome": self.outcome,
             "seconds": round(self.elapsed, 3),
+            "clock": {"at": round(self.started, 3), "observed": round(self.time, 3)},
             "links": {
                 ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
                 for ns, table in self.links.items()

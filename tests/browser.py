@@ -73,3 +73,18 @@ def serve(directory: Path, compress: bool = False) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+
+
+@contextmanager
+def launched() -> Iterator[object]:
+    """Chromium through Playwright, closed afterwards (the caller has checked find_chromium())."""
+    from playwright.sync_api import sync_playwright
+
+    path, why = find_chromium()
+    assert path is not None, why
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

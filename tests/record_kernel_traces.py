@@ -35,7 +35,7 @@ def digest(path: Path) -> str:
 
 def record(path: Path) -> str:
     sys.path.insert(0, str(ROOT))
-    from netsim.lab.compare import compare
+    from netsim.lab.compare import compare, measured_clock
     from netsim.scenario import load_scenario
     from netsim.simulation import run
 
@@ -49,7 +49,8 @@ def record(path: Path) -> str:
     if done.returncode != 0:
         return f"{path.name}: the lab failed (exit {done.returncode}): {done.stderr.strip()[-400:]}"
     kernel = json.loads(done.stdout)
-    agree, lines = compare(run(load_scenario(path)).to_json(), kernel)
+    scenario = load_scenario(path)
+    agree, lines = compare(run(scenario, measured_clock(scenario, kernel)).to_json(), kernel)  # as --compare does
     if not agree:
         return f"{path.name}: the kernel and netsim disagree, not recorded:\n" + "\n".join(lines)
     kept = {

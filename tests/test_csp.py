@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium, serve
+from browser import find_chromium, launched, serve
 from sitecopy import copy_site
 from test_serve import _fetch, _free_port, _wait_for
 
@@ -96,14 +96,8 @@ PAGES = [
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched() as browser:
+        yield browser
 
 
 def open_page(chromium: object, url: str) -> tuple[object, object, list[str]]:

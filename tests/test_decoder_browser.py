@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM_ARGS, find_chromium, serve
+from browser import find_chromium, launched, serve
 from test_decoder import CORPUS, DATA
 
 from netsim import decoder
@@ -28,14 +28,8 @@ EXTRA = [
 
 @pytest.fixture(scope="module")
 def browser(built_site: Path) -> Iterator[tuple[object, str]]:
-    from playwright.sync_api import sync_playwright
-
-    with serve(built_site) as base, sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium, base
-        finally:
-            chromium.close()
+    with serve(built_site) as base, launched() as chromium:
+        yield chromium, base
 
 
 def _open(browser: tuple[object, str], url: str) -> tuple[object, list[str]]:

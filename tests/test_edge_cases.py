@@ -475,3 +475,35 @@ def test_an_arp_table_figure_before_anyone_asked_says_so() -> None:
     assert tables.neigh_table(room("- {id: quiet, wait: 1}"), step) == (
         '<p class="ns-empty">Nobody\'s ARP table has an entry yet.</p>'
     )
+
+
+def test_deleting_a_device_takes_its_own_routes_and_no_others() -> None:
+    """Guards: unregister_netdevice() keeping the deleted device's routes and dropping the rest.
+
+    fib_disable_ip() (net/ipv4/fib_frontend.c) flushes the routes whose next hop is on the device
+    going away; the host's route through br0 stays, so br0's network is still reachable.
+    """
+    trace = simulate("""
+        - {id: cable, veth_add: {by: host, name: v0, peer: v1}}
+        - {id: address, addr_add: {by: host, dev: v0, address: 10.9.0.1/24}}
+        - {id: up, link_set: {by: host, dev: v0, up: true}}
+        - {id: far-before, route_get: {by: host, to: 10.9.0.5}}
+        - {id: gone, link_del: {by: host, dev: v0}}
+        - {id: far-after, route_get: {by: host, to: 10.9.0.5}}
+        - {id: near-after, route_get: {by: host, to: 10.0.0.10}}
+    """)
+    assert trace.step("far-before").route == {
+        "type": "unicast",
+        "dst": "10.9.0.5",
+        "gateway": None,
+        "dev": "v0",
+        "prefsrc": "10.9.0.1",
+    }
+    assert trace.step("far-after").route == {"error": "Network is unreachable"}
+    assert trace.step("near-after").route == {
+        "type": "unicast",
+        "dst": "10.0.0.10",
+        "gateway": None,
+        "dev": "br0",
+        "prefsrc": "10.0.0.1",
+    }

@@ -595,3 +595,9 @@ def test_a_page_that_asks_for_no_arp_tables_gets_none() -> None:
     assert figfacts.check_tables(scenario, step, body, room=True, neigh=True) == [
         "the room shows no ARP tables for a step that sends ARP"
     ]
+
+
+def test_a_step_without_a_route_lookup_shows_no_route_answer() -> None:
+    scenario, step, _parts = pieces(M, "alice-replies", "room")
+    assert step.route is None
+    assert tables.route_answer(scenario, step, "alice", "10.88.0.5") == ""

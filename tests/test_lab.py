@@ -72,9 +72,41 @@ def test_the_lab_prints_the_same_json_shape_as_run() -> None:
         for hop in step["frames"]:
             assert hop.pop("what")
     assert lab["steps"][0]["seconds"] < 0.5
+    assert lab["steps"][0]["clock"]["at"] == 0 <= lab["steps"][0]["clock"]["observed"]
     for step in (*lab["steps"], *sim["steps"]):
         del step["seconds"]  # compared within a tolerance by --compare, not to the millisecond
+        del step["clock"]  # the lab's measured clock, which --compare replays (see the test below)
     assert lab == sim
+
+
+PAUSED = ROOT / "tests" / "lab_scenarios" / "ageing-between-steps.yaml"
+
+
+@needs_lab
+@pytest.mark.waits(8)
+def test_time_the_lab_loses_between_steps_is_replayed_not_a_disagreement() -> None:
+    """A machine too loaded to keep up, played by a pause the lab takes before one step: the bridge
+    entry ages out in it. Back to back, netsim would still forward; replaying the lab's measured
+    clock, it floods as the kernel did, and --compare says so and agrees."""
+    from netsim.lab.compare import compare, measured_clock
+    from netsim.simulation import run
+
+    env = {**os.environ, "NETSIM_LAB_PAUSE": "b-to-a=6"}
+    done = netsim("lab", str(PAUSED), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    kernel = json.loads(done.stdout)
+    assert [h["decision"] for h in kernel["steps"][1]["frames"]] == ["flood"]  # the pause mattered
+    assert kernel["steps"][1]["clock"]["at"] >= 6
+    scenario = load_scenario(PAUSED)
+    back_to_back, _ = compare(run(scenario).to_json(), kernel)
+    assert not back_to_back  # without the replay this would be a timing flake
+    clock = measured_clock(scenario, kernel)
+    assert clock is not None
+    replayed, lines = compare(run(scenario, clock).to_json(), kernel)
+    assert replayed, "\n".join(lines)
+    shown = netsim("lab", str(PAUSED), "--compare", env=env)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "lab-clock: netsim replays the steps at the moments the lab performed them" in shown.stdout
 
 
 @needs_lab

@@ -109,7 +109,10 @@ def test_renaming_an_interface_that_is_up_is_an_error_with_its_line() -> None:
 def test_a_step_on_an_interface_that_does_not_exist_yet_names_what_does() -> None:
     with pytest.raises(ScenarioError) as info:
         trace("  - {id: room, netns_add: c}\n  - {id: up, link_set: {by: c, dev: eth0, up: true}}")
-    assert str(info.value).endswith("steps[1].link_set.dev: c has no interface 'eth0' at this step; it has: lo")
+    assert str(info.value).endswith(
+        "steps[1].link_set.dev: c has no interface 'eth0' at this step; "
+        'the kernel refuses (Cannot find device "eth0"); it has: lo'
+    )
 
 
 def test_netns_add_needs_a_host_declared_absent() -> None:

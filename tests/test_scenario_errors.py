@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from netsim.errors import ScenarioError
+from netsim.errors import NetsimError, ScenarioError
 from netsim.scenario import parse_scenario
+from netsim.simulation import run
 
 GOOD = """\
 title: t
@@ -200,3 +201,137 @@ def test_two_cables_in_one_seat_are_refused() -> None:
         "  bob:\n    interfaces:\n      eth0: {mac: ba:11:22:33:44:55, plug: podman0.seat3}\nsteps:",
     )
     assert error_for(text).endswith("podman0.seat3 already has alice.eth0's cable")
+
+
+# --- mistakes only the simulation can see: the step that cannot happen at that point -------------
+
+ROOMS = """\
+title: t
+bridges:
+  br0:
+    host: h
+    address: 10.0.0.1/24
+    ports:
+      p1: {}
+      p2: {}
+hosts:
+  h: {}
+  a:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}
+  b:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}
+  n: {absent: true}
+steps:
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "steps", "message"),
+    [
+        (
+            "netns-twice",
+            "  - id: made\n    netns_add: n\n  - id: bad\n    netns_add: n\n",
+            "bad.yaml:21: steps[1].netns_add: n's namespace exists already",
+        ),
+        (
+            "veth-without-room",
+            "  - id: bad\n    veth_add:\n      by: n\n      name: v0\n      peer: v1\n",
+            'bad.yaml:21: steps[0].veth_add.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+        (
+            "veth-name-taken",
+            "  - id: bad\n    veth_add:\n      by: a\n      name: eth0\n      peer: v1\n",
+            "bad.yaml:21: steps[0].veth_add.name: a already has an interface 'eth0'",
+        ),
+        (
+            "move-to-no-room",
+            "  - id: bad\n    link_move:\n      by: a\n      dev: eth0\n      to: n\n",
+            'bad.yaml:21: steps[0].link_move.to: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+        (
+            "move-onto-a-name",
+            "  - id: bad\n    link_move:\n      by: a\n      dev: eth0\n      to: b\n",
+            "bad.yaml:21: steps[0].link_move.dev: b already has an interface 'eth0'",
+        ),
+        (
+            "move-bridge",
+            "  - id: bad\n    link_move:\n      by: h\n      dev: br0\n      to: a\n",
+            "bad.yaml:21: steps[0].link_move.dev: br0 cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",  # noqa: E501
+        ),
+        (
+            "move-lo",
+            "  - id: bad\n    link_move:\n      by: a\n      dev: lo\n      to: h\n",
+            "bad.yaml:21: steps[0].link_move.dev: lo cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",  # noqa: E501
+        ),
+        (
+            "move-unknown-dev",
+            "  - id: bad\n    link_move:\n      by: a\n      dev: eth7\n      to: h\n",
+            "bad.yaml:21: steps[0].link_move.dev: a has no interface 'eth7' at this step; the kernel refuses (Cannot find device \"eth7\"); it has: lo, eth0",  # noqa: E501
+        ),
+        (
+            "rename-onto-a-name",
+            "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: lo\n",
+            "bad.yaml:23: steps[0].link_rename.name: 'lo' is not a usable interface name: every namespace has its own lo already",  # noqa: E501
+        ),
+        (
+            "rename-up",
+            "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: eth9\n",
+            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; the kernel renames only interfaces that are down",
+        ),
+        (
+            "addr-twice",
+            "  - id: bad\n    addr_add:\n      by: a\n      dev: eth0\n      address: 10.0.0.10/24\n",
+            "bad.yaml:21: steps[0].addr_add.address: eth0 has 10.0.0.10 already; the kernel refuses it (File exists)",
+        ),
+        (
+            "addr-del-missing",
+            "  - id: bad\n    addr_del:\n      by: a\n      dev: eth0\n      address: 10.0.0.11/24\n",
+            "bad.yaml:21: steps[0].addr_del.address: eth0 has no 10.0.0.11/24; the kernel refuses (Cannot assign requested address)",  # noqa: E501
+        ),
+        (
+            "route-del-missing",
+            "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/16\n",
+            "bad.yaml:21: steps[0].route_del.to: a has no route to 10.9.0.0/16; the kernel refuses (No such process)",
+        ),
+        (
+            "link-del-lo",
+            "  - id: bad\n    link_del:\n      by: a\n      dev: lo\n",
+            "bad.yaml:21: steps[0].link_del.dev: lo cannot be deleted; the kernel refuses (Operation not supported)",
+        ),
+        (
+            "link-del-bridge",
+            "  - id: bad\n    link_del:\n      by: h\n      dev: br0\n",
+            "bad.yaml:21: steps[0].link_del.dev: br0 is a bridge; netsim does not model deleting a bridge",
+        ),
+        (
+            "netns-del-missing",
+            "  - id: bad\n    netns_del: n\n",
+            'bad.yaml:19: steps[0].netns_del: n\'s namespace does not exist yet; the kernel refuses (Cannot remove namespace file "/run/netns/lab-n": No such file or directory)',  # noqa: E501
+        ),
+        (
+            "netns-del-bridge",
+            "  - id: bad\n    netns_del: h\n",
+            "bad.yaml:19: steps[0].netns_del: h holds a bridge; netsim does not model deleting a bridge",
+        ),
+        (
+            "nomaster-not-a-port",
+            "  - id: bad\n    nomaster:\n      by: a\n      dev: eth0\n",
+            "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge",
+        ),
+        (
+            "route-get-no-room",
+            "  - id: bad\n    route_get:\n      by: n\n      to: 10.0.0.1\n",
+            'bad.yaml:21: steps[0].route_get.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+    ],
+)
+def test_a_step_that_cannot_happen_names_its_file_line_field_and_the_kernel_s_answer(
+    case: str, steps: str, message: str
+) -> None:
+    # Each field of a step sits on a line of its own here, so the message names the field that is
+    # wrong (steps[0].link_move.dev), not only the step; the kernel's errno is named where it has one.
+    with pytest.raises(NetsimError) as info:
+        run(parse_scenario(ROOMS + steps, "bad.yaml"))
+    assert str(info.value) == message

@@ -107,3 +107,24 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             # not the TCP state, are the post's.
             want = [TUPLES.search(f"{e['original']} {e['reply']}").groups() for e in step.conntrack.get(host, [])]
             assert sorted(entries) == sorted(want), (step.id, host)
+
+
+GARP = ROOT / "tests" / "lab_scenarios" / "garp-within-locktime.yaml"
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"the script needs what the lab needs: {REASON}")
+def test_the_scripts_crafted_arp_packets_are_the_labs(tmp_path: Path) -> None:
+    """The reader's send_frame crafts ARP as the lab does (the lab test compares that one): a gratuitous
+    request overrides a's entry whenever it comes, a reply after locktime is believed, and h, which never
+    asked, learns nothing (arp_accept=0). Which answers fall inside locktime depends on how fast the
+    script runs, so those steps are the lab's to compare, not this test's."""
+    script = tmp_path / "garp.sh"
+    script.write_text(render(load_scenario(GARP)))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    printed = parse(done.stdout)
+    gratuitous, last = printed["c-gratuitous-inside-locktime"], printed["b-answers-after-locktime"]
+    assert gratuitous["neigh"]["a"] == {"10.0.0.11": {"mac": "02:00:00:00:00:0c", "state": "STALE"}}
+    assert last["neigh"]["a"] == {"10.0.0.11": {"mac": "02:00:00:00:00:0b", "state": "REACHABLE"}}
+    assert all(step["neigh"]["h"] == {} for step in printed.values() if "h" in step["neigh"])
+    assert last["fdb"]["br0"]["02:00:00:00:00:0c"] == "p3"  # the crafted frames' source was learned

@@ -32,16 +32,17 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
         return EXIT_UNAVAILABLE
     kernel = kernel_trace(file)
     if compare:
+        from netsim.lab.compare import CLOCK_NOTE, measured_clock, notes_for
         from netsim.lab.compare import compare as diff
-        from netsim.lab.compare import notes_for
         from netsim.simulation import run as simulate
 
-        ours = simulate(scenario).to_json()
+        clock = measured_clock(scenario, kernel)
+        ours = simulate(scenario, clock).to_json()
         agree, lines = diff(ours, kernel)
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")
-        print("\n".join(notes_for(scenario, ours)))
+        print("\n".join(notes_for(scenario, ours) + ([CLOCK_NOTE] if clock is not None else [])))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1
     if as_json:

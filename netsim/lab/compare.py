@@ -29,6 +29,24 @@ SIMPLIFICATIONS = {
 }
 
 
+CLOCK_NOTE = (
+    "  lab-clock: netsim replays the steps at the moments the lab performed them: each step starts when "
+    "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
+    "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
+    "too, with every timer that falls due in it; `netsim run` and the pages play the steps back to back"
+)
+
+
+def measured_clock(scenario: Any, kernel: dict[str, Any]) -> list[tuple[float, float]] | None:
+    """Each step's (start, tables read) on the lab's clock, in the scenario's order; None when the
+    lab's trace does not give them for every step (then netsim plays the steps back to back)."""
+    seen = {s["id"]: s.get("clock") for s in kernel.get("steps", [])}
+    clock = [seen.get(step.id) for step in scenario.steps]
+    if any(c is None for c in clock):
+        return None
+    return [(float(c["at"]), float(c["observed"])) for c in clock if c is not None]
+
+
 def within(netsim_seconds: float, kernel_seconds: float) -> bool:
     return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -84,14 +85,20 @@ class Lab:
 
     def play(self) -> dict[str, Any]:
         steps = []
-        fdb = self.fdb()
+        first: float | None = None  # when the first step began: the lab's clock starts there, as netsim's does
+        pauses = _pauses()
         for n, step in enumerate(self.s.steps, 1):
+            if step.id in pauses:  # a test standing in for a loaded machine (NETSIM_LAB_PAUSE)
+                self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
+                time.sleep(pauses[step.id])
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
-            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port.
-            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in fdb.items()}
+            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
+            # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
+            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
             self._step = step
             self.watch.start()
             started = time.monotonic()
+            first = started if first is None else first
             outcome = None
             self._route = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
@@ -105,6 +112,7 @@ class Lab:
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
+            observed = time.monotonic()  # the tables below are read now (a few milliseconds)
             if step.netns_add:
                 self.present.add(step.netns_add)
             for bridge, dev in self._unplugged(step):
@@ -120,6 +128,9 @@ class Lab:
                     "neigh": self.neigh(),
                     "outcome": outcome,
                     "seconds": round(elapsed, 3),
+                    # When the step began and when its tables were read, on the lab's clock: a
+                    # loaded machine stretches the time between steps, and --compare replays it.
+                    "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
                     "links": self.links(),
                     "conntrack": self.conntrack(),
                     "route": self._route,
@@ -129,9 +140,18 @@ class Lab:
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
 
-    def _helper_send_frame(self, host: str, dev: str, dst: str, src: str) -> None:
-        if src == "self":  # the interface's own MAC, as the kernel reports it
-            src = self._mac_of(host, dev)
+    def _helper_send_frame(self, host: str, dev: str, dst: str, src: str, *arp: str) -> None:
+        own = self._mac_of(host, dev)  # the interface's own MAC, as the kernel reports it
+        src = own if src == "self" else src
+        if arp:  # OP SENDER-MAC SENDER-IP TARGET-MAC TARGET-IP: an ARP packet crafted by hand
+            op, sender_mac, sender_ip, target_mac, target_ip = arp
+            sender_mac = own if sender_mac == "self" else sender_mac
+            self._raw(
+                host,
+                dev,
+                _mac(dst) + _mac(src) + b"\x08\x06" + arp_packet(op, sender_mac, sender_ip, target_mac, target_ip),
+            )
+            return
         self._nonce += 1
         step_id = self._step.id if self._step else ""
         payload = f"netsim {self.s.name} {step_id} {self._nonce}".encode().ljust(46, b"\0")
@@ -387,6 +407,22 @@ class Lab:
 
 
 CONNTRACK_PROC = "/proc/net/nf_conntrack"
+PAUSE_ENV = "NETSIM_LAB_PAUSE"  # "STEP=SECONDS,...": sleep before those steps (tests of the replayed clock)
+
+
+def _pauses() -> dict[str, float]:
+    """NETSIM_LAB_PAUSE, read once: the test's stand-in for a machine too loaded to keep up."""
+    text = os.environ.get(PAUSE_ENV, "").strip()
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        step, _, seconds = item.partition("=")
+        try:
+            out[step] = float(seconds)
+        except ValueError:
+            raise LabError(f"{PAUSE_ENV}: {item!r} is not STEP=SECONDS") from None
+        if not 0 <= out[step] <= 60:
+            raise LabError(f"{PAUSE_ENV}: {item!r}: expected 0 to 60 seconds")
+    return out
 
 
 def parse_conntrack(line: str) -> dict[str, Any] | None:
@@ -408,6 +444,14 @@ def parse_conntrack(line: str) -> dict[str, Any] | None:
     flags = [w.strip("[]") for w in rest if w in ("[UNREPLIED]", "[ASSURED]")]
     original, reply = show.format(**first), show.format(**second)
     return {"proto": "tcp", "state": state, "original": original, "reply": reply, "flags": flags}
+
+
+def arp_packet(op: str, sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:
+    """An Ethernet/IPv4 ARP packet (RFC 826), padded to Ethernet's 46-byte minimum payload."""
+    code = 1 if op == "request" else 2
+    header = bytes([0, 1, 8, 0, 6, 4, 0, code])  # htype 1, ptype 0x0800, hlen 6, plen 4, op
+    body = _mac(sender_mac) + socket.inet_aton(sender_ip) + _mac(target_mac) + socket.inet_aton(target_ip)
+    return (header + body).ljust(46, b"\0")
 
 
 def _mac(text: str) -> bytes:

@@ -36,7 +36,7 @@ DIRECTIVES = {
 # The theme's configuration is the last `__config` of a page (page content comes before it);
 # its worker address is checked against the only shape the theme writes.
 CONFIG = re.compile(r'<script id="__config" type="application/json">(.*?)</script>', re.S)
-WORKER = re.compile(r"(?:(?:\.\./)*|/(?:[\w.-]+/)*)assets/javascripts/workers/search\.[0-9a-f]+\.min\.js")
+WORKER = re.compile(r"(?:\./|(?:\.\./)*|/(?:[\w.-]+/)*)assets/javascripts/workers/search\.[0-9a-f]+\.min\.js")
 BOOTSTRAP = re.compile(r"document\.write\(`<html><body><script>(.*?)<\\/script>")
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 

@@ -77,8 +77,11 @@ class Page:
         "decoder",
     )
 
-    def __init__(self, book: Book, file: str, source: str, scenario: str | None) -> None:
+    def __init__(self, book: Book, file: str, source: str, scenario: str | None, inline: bool = False) -> None:
         self.book = book
+        # With a generator that runs no hooks after a page (Zensical), nothing is set aside to be put
+        # back later: figures go into the page as they are, and an error is its box at once.
+        self.inline = inline
         self.file = file  # as a person finds it: docs/posts/...md
         self.source = source  # the whole file, front matter included, for line numbers
         self.default = scenario
@@ -133,6 +136,8 @@ class Page:
             log.warning(f"{error.kind}: {message}")
         mark = mark or self._mark()
         self.marks[mark] = (error.kind, message)
+        if self.inline:
+            return error_box(error.kind, message)
         return mark
 
     def _mark(self) -> str:
@@ -218,6 +223,8 @@ class Page:
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
+        if self.inline:  # no end of page to come back at: the primary build is the one that checks this
+            return ""
         mark = self._mark()
         self._pending.setdefault(key, []).append(mark)
         return mark
@@ -249,7 +256,9 @@ class Page:
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
         before = set(self.marks)
         self._check_figure(scenario, trace, step, figure, neigh)
-        problems = "".join(m for m in self.marks if m not in before)  # boxes right below the figure
+        problems = "".join(  # boxes right below the figure
+            error_box(*self.marks[m]) if self.inline and self.marks[m] else m for m in self.marks if m not in before
+        )
         return self._set_aside(figure.replace(FIGURE_ROOT, self._root())) + problems
 
     def _check_figure(
@@ -292,7 +301,7 @@ class Page:
         site's on_post_page hook puts the inside back into the finished HTML.
         """
         match = re.match(r"(<([a-z]+)\b[^>]*>)(.*)(</\2>)\Z", figure, re.S)
-        if match is None:
+        if match is None or self.inline:
             return figure
         marker = f"<!--netsim:{len(self.set_aside)}-->"
         self.set_aside[marker] = match.group(3)
@@ -562,6 +571,11 @@ class Page:
                 return self._fail(MacroError(self.file, self._line, f"{name}(): {exc}"))
 
         return macro
+
+
+def error_box(kind: str, message: str) -> str:
+    """An error as the reader sees it in the page: a red box, all text escaped."""
+    return f'<span class="ns-error" role="alert"><strong>✗ {escape.html(kind)}.</strong> {escape.html(message)}</span>'
 
 
 def _mac(value: str) -> str:

@@ -41,16 +41,23 @@ show_links() {{  # every host's interfaces, as `ip -br addr` shows them
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
-send_frame() {{  # host dev dst-mac src-mac: one raw Ethernet frame, as the kernel selftests send
-  ip netns exec "lab-$1" python3 - "$2" "$3" "$4" <<'PY'
+send_frame() {{  # host dev dst-mac src-mac [op sender-mac sender-ip target-mac target-ip]: one raw frame
+  ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import socket, sys
-dev, dst, src = sys.argv[1:4]
-if src == "self":  # the interface's own MAC, as the kernel reports it
-    src = open(f"/sys/class/net/{{dev}}/address").read().strip()
+dev, dst, src, *arp = sys.argv[1:]
+own = open(f"/sys/class/net/{{dev}}/address").read().strip()  # the interface's own MAC
+src = own if src == "self" else src
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
+if arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
+    op, smac, sip, tmac, tip = arp
+    body = bytes([0, 1, 8, 0, 6, 4, 0, 1 if op == "request" else 2]) + mac(own if smac == "self" else smac)
+    body += socket.inet_aton(sip) + mac(tmac) + socket.inet_aton(tip)
+    frame = mac(dst) + mac(src) + b"\\x08\\x06" + body.ljust(46, b"\\0")
+else:
+    frame = mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0")
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
-s.send(mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0"))
+s.send(frame)
 PY
 }}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would

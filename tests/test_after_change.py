@@ -1,0 +1,204 @@
+"""After things change: what the kernel does once state exists, and what it refuses then.
+
+Each behaviour here was first seen in the lab (tests/lab_scenarios/, named beside each test);
+these tests hold netsim to it without root.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+ROOM = """\
+title: t
+bridges:
+  br0:
+    host: h
+    mac: 02:00:00:00:00:01
+    address: 10.0.0.1/24
+    ports:
+      p1: {}
+      p2: {}
+      p3: {}
+hosts:
+  h: {listeners: ['0.0.0.0:80']}
+  a:
+    gateway: 10.0.0.1
+    interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}
+  b:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}
+      eth1: {mac: "02:00:00:00:00:1b", address: 10.0.0.21/24, plug: br0.p3}
+  c: {}
+  z: {absent: true}
+steps:
+  - {id: c-made-and-gone, netns_del: c}
+"""
+FIRST_STEP_LINE = ROOM.count("\n")  # the appended step's line in the file
+
+
+def trace(steps: str):  # noqa: ANN201 - a Trace
+    return run(parse_scenario(ROOM + steps, "after.yaml"))
+
+
+def refusal(step: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        trace(step)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        (
+            "  - {id: again, netns_del: c}",
+            "steps[1].netns_del: c's namespace was deleted at step 'c-made-and-gone'; the kernel refuses "
+            '(Cannot remove namespace file "/run/netns/lab-c": No such file or directory)',
+        ),
+        (
+            "  - {id: never, netns_del: z}",
+            "steps[1].netns_del: z's namespace does not exist yet; the kernel refuses "
+            '(Cannot remove namespace file "/run/netns/lab-z": No such file or directory)',
+        ),
+        (
+            "  - {id: ask, arp: {by: c, target: 10.0.0.1}}",
+            "steps[1].arp.by: c's namespace was deleted at step 'c-made-and-gone'; the kernel refuses "
+            '(Cannot open network namespace "lab-c": No such file or directory)',
+        ),
+        (
+            "  - {id: ear, listen: {by: c, bind: '0.0.0.0:81'}}",
+            "steps[1].listen.bind: c's namespace was deleted at step 'c-made-and-gone'; the kernel refuses "
+            '(Cannot open network namespace "lab-c": No such file or directory)',
+        ),
+        (
+            "  - {id: into-c, link_move: {by: a, dev: eth0, to: c}}",
+            "steps[1].link_move.to: c's namespace was deleted at step 'c-made-and-gone'",
+        ),
+        (
+            "  - {id: move-bridge, link_move: {by: h, dev: br0, to: a}}",
+            "steps[1].link_move.dev: br0 cannot leave its namespace; the kernel refuses "
+            "(The interface netns is immutable.)",
+        ),
+    ],
+)
+def test_a_step_naming_a_deleted_or_missing_namespace_is_refused_with_the_kernels_words(step: str, words: str) -> None:
+    message = refusal(step)
+    assert message.startswith(f"after.yaml:{FIRST_STEP_LINE + 1}: "), message
+    assert words in message
+
+
+def test_a_port_whose_cable_went_with_a_namespace_is_gone_for_flags_and_links() -> None:
+    gone = "  - {id: b-gone, netns_del: b}\n"
+    flags = refusal(gone + "  - {id: flags, set_port: {bridge: br0, port: p2, flood: false}}")
+    assert 'p2 is not a port of br0 at this step; the kernel refuses (Cannot find bridge device "p2")' in flags
+    link = refusal(gone + "  - {id: up, link_set: {by: h, dev: p3, up: true}}")
+    assert "h has no interface 'p3' at this step; the kernel refuses (Cannot find device \"p3\")" in link
+
+
+def test_flags_on_an_unplugged_port_are_refused_as_the_kernel_does() -> None:
+    message = refusal("  - {id: out, nomaster: {by: h, dev: p1}}\n  - {id: flags, set_port: {bridge: br0, port: p1}}")
+    assert "p1 is not a port of br0 at this step; the kernel refuses (RTNETLINK answers: Operation not supported)" in (
+        message
+    )
+
+
+def test_the_last_address_deleted_takes_routes_and_neighbours_one_of_two_does_not() -> None:
+    # tests/lab_scenarios/addr-del-last-address.yaml and addr-del-keeps-gateway.yaml
+    t = trace(
+        "  - {id: talk, connect: {by: a, to: '10.0.0.1:80'}}\n"
+        "  - {id: second, addr_add: {by: a, dev: eth0, address: 10.5.0.10/24}}\n"
+        "  - {id: first-gone, addr_del: {by: a, dev: eth0, address: 10.0.0.10/24}}\n"
+        "  - {id: via, route_get: {by: a, to: 10.0.0.1}}\n"
+        "  - {id: last-gone, addr_del: {by: a, dev: eth0, address: 10.5.0.10/24}}\n"
+        "  - {id: nothing, route_get: {by: a, to: 10.0.0.1}}\n"
+    )
+    steps = {s.id: s for s in t.steps}
+    assert steps["first-gone"].neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
+    assert steps["first-gone"].routes["a"] == [
+        "default via 10.0.0.1 dev eth0",
+        "10.5.0.0/24 dev eth0 proto kernel scope link src 10.5.0.10",
+    ]
+    assert steps["via"].route == {
+        "type": "unicast",
+        "dst": "10.0.0.1",
+        "gateway": "10.0.0.1",
+        "dev": "eth0",
+        "prefsrc": "10.5.0.10",
+    }
+    assert steps["last-gone"].neigh["a"] == {}
+    assert steps["last-gone"].routes["a"] == []
+    assert steps["nothing"].route == {"error": "Network is unreachable"}
+
+
+def test_two_legs_on_one_network_hold_one_entry_each_and_lose_only_their_own() -> None:
+    # tests/lab_scenarios/two-legs-one-bridge.yaml
+    t = trace(
+        "  - {id: ask, arp: {by: a, target: 10.0.0.11}}\n  - {id: leg-down, link_set: {by: b, dev: eth0, up: false}}"
+    )
+    both = t.steps[1].neigh["b"]
+    assert set(both) == {"10.0.0.10 dev eth0", "10.0.0.10 dev eth1"}
+    assert t.steps[2].neigh["b"] == {"10.0.0.10": {"mac": "02:00:00:00:00:0a", "state": "STALE", "dev": "eth1"}}
+
+
+def test_a_port_moved_to_another_namespace_leaves_its_bridge_and_its_far_end_loses_carrier() -> None:
+    # tests/lab_scenarios/port-moved-out.yaml and link-move-up-addressed.yaml
+    t = trace(
+        "  - {id: a-speaks, send: {by: a, dst: broadcast}}\n"
+        "  - {id: ask, arp: {by: a, target: 10.0.0.1}}\n"
+        "  - {id: z-made, netns_add: z}\n"
+        "  - {id: moved, link_move: {by: h, dev: p1, to: z}}\n"
+    )
+    moved = t.steps[-1]
+    assert "02:00:00:00:00:0a" in t.steps[1].fdb["br0"]
+    assert moved.fdb["br0"] == {}
+    assert "p1" not in moved.links["h"] and moved.links["z"]["p1"]["master"] is None
+    assert moved.neigh["a"] == {}  # the far end lost carrier: neigh_carrier_down()
+
+
+def test_a_replayed_clock_lets_the_time_between_steps_pass_with_its_timers() -> None:
+    # tests/lab_scenarios/ageing-between-steps.yaml: what --compare does with the lab's measured clock
+    from netsim.scenario import load_scenario
+
+    scenario = load_scenario("tests/lab_scenarios/ageing-between-steps.yaml")
+    back_to_back = run(scenario).steps[1]
+    replayed = run(scenario, [(0.0, 0.2), (6.5, 6.7)]).steps[1]
+    assert [h.decision for h in back_to_back.frames] == ["forward"]
+    assert [h.decision for h in replayed.frames] == ["flood"]
+    assert replayed.to_json()["clock"] == {"at": 6.5, "observed": 6.7}
+    assert replayed.elapsed == back_to_back.elapsed == 0.0  # the step's own time is still its own
+
+
+def test_the_labs_crafted_arp_packet_is_what_scapy_reads() -> None:
+    from scapy.layers.l2 import ARP
+
+    from netsim.lab.runner import arp_packet
+
+    packet = ARP(arp_packet("reply", "02:00:00:00:00:0c", "10.0.0.11", "02:00:00:00:00:0a", "10.0.0.10"))
+    assert (packet.op, packet.hwsrc, packet.psrc, packet.hwdst, packet.pdst) == (
+        2,
+        "02:00:00:00:00:0c",
+        "10.0.0.11",
+        "02:00:00:00:00:0a",
+        "10.0.0.10",
+    )
+
+
+def test_locktime_a_gratuitous_arp_and_ones_own_address_claimed() -> None:
+    # tests/lab_scenarios/garp-within-locktime.yaml: arp_process(), net/ipv4/arp.c
+    t = run(parse_scenario((ROOT_DIR / "tests/lab_scenarios/garp-within-locktime.yaml").read_text(), "garp.yaml"))
+    steps = {s.id: s for s in t.steps}
+    a = {sid: s.neigh["a"]["10.0.0.11"] for sid, s in steps.items()}
+    assert a["c-answers-too-inside-locktime"]["mac"] == "02:00:00:00:00:0b"  # the first answer stands
+    assert a["c-gratuitous-inside-locktime"] == {"mac": "02:00:00:00:00:0c", "state": "STALE", "dev": "eth0"}
+    assert a["b-answers-inside-locktime"]["mac"] == "02:00:00:00:00:0c"
+    assert a["b-answers-after-locktime"] == {"mac": "02:00:00:00:00:0b", "state": "REACHABLE", "dev": "eth0"}
+    gratuitous = steps["c-gratuitous-inside-locktime"]
+    assert gratuitous.neigh["h"] == {} and "10.0.0.11" not in gratuitous.neigh["b"]  # arp_accept=0; martian
+    assert len(gratuitous.frames) == 1  # b does not answer a request that claims its own address
