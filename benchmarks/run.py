@@ -126,8 +126,14 @@ def identical_builds(work: Path) -> dict:
 
 
 def _fetch(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own server
-        return response.read().decode("utf-8")
+    """The page as served now; on a loaded machine the server may take a while to answer."""
+    for _ in range(10):
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - our own server
+                return response.read().decode("utf-8")
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"{url} did not answer in 300 s")
 
 
 def live_reload(work: Path, site: Path) -> dict:
