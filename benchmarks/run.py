@@ -18,6 +18,7 @@ import filecmp
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -44,11 +45,16 @@ def say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def build(src: Path, out: Path, cache: Path, aside: Path | None = None) -> float:
-    """One `mkdocs build` in a fresh process; `cache` holds netsim's figures (the theme compiles afresh)."""
+def build(src: Path, out: Path, cache: Path, aside: Path | None = None) -> tuple[float, float]:
+    """One `mkdocs build` in a fresh process; `cache` holds netsim's figures (the theme compiles afresh).
+
+    Returns its wall time and its CPU time (user + system): on a shared machine the wall time
+    carries the other processes' load, the CPU time much less so.
+    """
     env = {**ENV, "NETSIM_CACHE_DIR": str(cache)}
     if aside is not None:
         env["NETSIM_BASELINE_ASIDE"] = str(aside)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(out)],
@@ -57,7 +63,9 @@ def build(src: Path, out: Path, cache: Path, aside: Path | None = None) -> float
         check=True,
         stderr=subprocess.DEVNULL,
     )
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def baseline_copy(work: Path, site: Path) -> Path:
@@ -91,21 +99,30 @@ def build_costs(work: Path, site: Path) -> dict:
     warm_cache = work / "warm-cache"
     build(site, work / "prime", warm_cache)  # fill the cache once, unmeasured
     times: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}
-    ratios: dict[str, list[float]] = {"cold": [], "warm": []}
+    cpu: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}
+    ratios: dict[str, list[float]] = {"cold": [], "warm": [], "cold_cpu": [], "warm_cpu": []}
     for n in range(RUNS):  # interleaved, so drift on the machine touches all of them alike
         say(f"builds of {site.name}, round {n + 1}/{RUNS} (load {load()})")
-        # cold: netsim's figure cache empty
-        times["cold"].append(build(site, work / f"cold{n}", work / f"cold-cache-{n}"))
-        times["warm"].append(build(site, work / f"warm{n}", warm_cache))
-        times["baseline"].append(build(base_src, work / f"base{n}", warm_cache, aside=work / "rendered"))
-        for kind in ratios:  # each round's own ratio: the three builds ran within seconds of each other
+        for kind, (src, cache, aside) in {
+            "cold": (site, work / f"cold-cache-{n}", None),  # netsim's figure cache empty
+            "warm": (site, warm_cache, None),
+            "baseline": (base_src, warm_cache, work / "rendered"),
+        }.items():
+            wall, used = build(src, work / f"{kind}{n}", cache, aside=aside)
+            times[kind].append(wall)
+            cpu[kind].append(used)
+        for kind in ("cold", "warm"):  # each round's own ratio: its builds ran within seconds of each other
             ratios[kind].append(times[kind][-1] / times["baseline"][-1])
+            ratios[f"{kind}_cpu"].append(cpu[kind][-1] / cpu["baseline"][-1])
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "runs": RUNS,
         "median_seconds": {k: round(v, 3) for k, v in med.items()},
+        "median_cpu_seconds": {k: round(statistics.median(v), 3) for k, v in cpu.items()},
         "cold_over_baseline": round(statistics.median(ratios["cold"]), 3),
         "warm_over_baseline": round(statistics.median(ratios["warm"]), 3),
+        "cold_over_baseline_cpu": round(statistics.median(ratios["cold_cpu"]), 3),
+        "warm_over_baseline_cpu": round(statistics.median(ratios["warm_cpu"]), 3),
     }
 
 
@@ -134,6 +151,12 @@ def _fetch(url: str) -> str:
         except TimeoutError:
             continue
     raise TimeoutError(f"{url} did not answer in 300 s")
+
+
+def _cpu_of(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def live_reload(work: Path, site: Path) -> dict:
@@ -166,18 +189,24 @@ def live_reload(work: Path, site: Path) -> dict:
         }
         for name, (path, old, new) in cases.items():
             original = path.read_text(encoding="utf-8")
-            samples = []
+            samples, cpu = [], []
             for n in range(RUNS):
                 say(f"live reload of {site.name}, {name} {n + 1}/{RUNS} (load {load()})")
                 marker = new.format(n=f" {n}x")
                 time.sleep(1.0)  # let the server settle between edits
+                used = _cpu_of(proc.pid)
                 start = time.perf_counter()
                 path.write_text(original.replace(old, marker), encoding="utf-8")
                 while marker.split(" ", 1)[-1] not in _fetch(url).replace("&#39;", "'"):
                     time.sleep(0.01)
                 samples.append(time.perf_counter() - start)
+                cpu.append(_cpu_of(proc.pid) - used)
             path.write_text(original, encoding="utf-8")
-            result[name] = {"median_seconds": round(statistics.median(samples), 3), "samples": len(samples)}
+            result[name] = {
+                "median_seconds": round(statistics.median(samples), 3),
+                "median_cpu_seconds": round(statistics.median(cpu), 3),  # the server's, for the rebuild
+                "samples": len(samples),
+            }
         return result
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -192,6 +221,13 @@ FIGURES = {  # what the report shows for each site, and where it is in the resul
     "warm / baseline": ("build", "warm_over_baseline"),
     "prose-edit reload (s)": ("live_reload", "prose_edit", "median_seconds"),
     "scenario-edit reload (s)": ("live_reload", "scenario_edit", "median_seconds"),
+    "cold build CPU (s)": ("build", "median_cpu_seconds", "cold"),
+    "warm build CPU (s)": ("build", "median_cpu_seconds", "warm"),
+    "baseline build CPU (s)": ("build", "median_cpu_seconds", "baseline"),
+    "cold / baseline, CPU": ("build", "cold_over_baseline_cpu"),
+    "warm / baseline, CPU": ("build", "warm_over_baseline_cpu"),
+    "prose-edit reload CPU (s)": ("live_reload", "prose_edit", "median_cpu_seconds"),
+    "scenario-edit reload CPU (s)": ("live_reload", "scenario_edit", "median_cpu_seconds"),
 }
 TARGETS = {
     "cold / baseline": "<= 1.25",
