@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.frames import ICMP_WORDS, Arp, Icmp, Tcp
+from netsim.frames import DNS_RCODES, ICMP_WORDS, Arp, Icmp, Tcp, Udp
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, Trace, ip_header
@@ -181,13 +181,15 @@ def carries(hop: Hop) -> str:
         return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}[p.flags]
     if isinstance(p, Icmp):
         return "ICMP " + ICMP_WORDS.get((p.type, p.code), f"type {p.type} code {p.code}")
+    if isinstance(p, Udp):
+        return "DNS answer" if p.payload.response else "DNS query"
     return "test frame"
 
 
 @fact(
     "carries",
     "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable, "
-    "ICMP network unreachable, ICMP time exceeded.",
+    "ICMP network unreachable, ICMP time exceeded, DNS query, DNS answer.",
 )
 def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return carries(_hop(step, frame))
@@ -350,6 +352,64 @@ def _conn_words(entry: dict[str, Any]) -> str:
         return f"{t['src']}:{t['sport']}>{t['dst']}:{t['dport']}"
 
     return f"{entry['state']} {ends(entry['original'])} > {ends(entry['reply'])}"
+
+
+# --- names (post six) -----------------------------------------------------------------------------
+
+
+def _resolved(step: StepTrace) -> Any:
+    if step.resolved is None:
+        raise LookupError("the step resolves no name")
+    return step.resolved
+
+
+@fact(
+    "resolves_to",
+    "What getaddrinfo() gave in a resolve step: the address, or not-found (EAI_NONAME, Name or service not "
+    "known) or try-again (EAI_AGAIN).",
+)
+def _resolves_to(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    result = _resolved(step)
+    return result.address if result.address is not None else result.error
+
+
+@fact(
+    "answered_by",
+    "Where a resolve step's answer came from: '/etc/hosts', or the address of the nameserver that answered.",
+)
+def _answered_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    source = _resolved(step).source
+    return "/etc/hosts" if source == "files" else source or None
+
+
+def _dns(step: StepTrace, frame: int) -> Any:
+    payload = _hop(step, frame).payload
+    if not isinstance(payload, Udp):
+        raise LookupError(f"frame {frame} carries no DNS message")
+    return payload
+
+
+@fact("dns_name", "The name a DNS message in the frame asks about (its question).")
+def _dns_name(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return _dns(step, frame).payload.name
+
+
+@fact(
+    "dns_answer",
+    "What a DNS answer in the frame says: its addresses as a list, or its result code (NXDOMAIN) when it has none.",
+)
+def _dns_answer(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    msg = _dns(step, frame).payload
+    if not msg.response:
+        raise LookupError(f"frame {frame} is a DNS query, not an answer")
+    return list(msg.answers) if msg.answers else DNS_RCODES.get(msg.rcode, str(msg.rcode))
+
+
+@fact("udp", "The UDP ports of the frame's datagram, as {'sport': 40001, 'dport': 53}.")
+def _udp(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    dgram = _dns(step, frame)
+    ports = {"sport": dgram.sport, "dport": dgram.dport}
+    return {key: ports[key] for key in (expected if isinstance(expected, dict) else ports)}
 
 
 def _normalise(value: Any) -> Any:

@@ -26,6 +26,7 @@ from netsim.frames import (
     ICMP_TIME_EXCEEDED,
     Icmp,
     Tcp,
+    Udp,
 )
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Forward:
-    packet: Tcp | Icmp  # with its TTL already decremented
+    packet: Tcp | Icmp | Udp  # with its TTL already decremented
     dev: str
     neighbour: str
 
@@ -45,7 +46,7 @@ class Refuse:
     answer: Icmp | None = None  # the router's own ICMP error, if it sends one
 
 
-def decide(ns: Namespace, indev: str, packet: Tcp | Icmp) -> Forward | Refuse:
+def decide(ns: Namespace, indev: str, packet: Tcp | Icmp | Udp) -> Forward | Refuse:
     """What this host does with a packet that arrived on `indev` for someone else."""
     if not ns.ip_forward:
         return Refuse(f"{ns.label} does not forward (net.ipv4.ip_forward is 0): the packet is dropped")
@@ -60,7 +61,7 @@ def decide(ns: Namespace, indev: str, packet: Tcp | Icmp) -> Forward | Refuse:
     return Forward(replace(packet, ttl=packet.ttl - 1), hop.dev, hop.neighbour)
 
 
-def _error(ns: Namespace, packet: Tcp | Icmp, kind: int, code: int) -> Icmp | None:
+def _error(ns: Namespace, packet: Tcp | Icmp | Udp, kind: int, code: int) -> Icmp | None:
     if isinstance(packet, Icmp):
         return None
     # icmp_send() with icmp_errors_use_inbound_ifaddr = 0: the source is picked by the route back.

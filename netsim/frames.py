@@ -1,4 +1,5 @@
-"""Ethernet frames and the two payloads netsim carries: ARP and TCP segments."""
+"""Ethernet frames and the payloads netsim carries: ARP, TCP segments, ICMP errors and UDP datagrams
+(DNS, the only thing netsim sends over UDP)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,46 @@ class Tcp:
         return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
 
 
+DNS_PORT = 53
+DNS_NOERROR = 0
+DNS_NXDOMAIN = 3
+DNS_RCODES = {DNS_NOERROR: "NOERROR", DNS_NXDOMAIN: "NXDOMAIN"}
+
+
+@dataclass(frozen=True)
+class Dns:
+    """A DNS message with one question for an A record (RFC 1035 4.1), and its answers if a reply."""
+
+    id: int
+    name: str
+    response: bool = False
+    answers: tuple[str, ...] = ()  # IPv4 addresses, one A record each
+    rcode: int = DNS_NOERROR
+    ttl: int = 0  # the answers' time to live in seconds (dnsmasq's local-ttl for its own records: 0)
+
+    def summary(self) -> str:
+        if not self.response:
+            return f"DNS query A? {self.name}"
+        if self.rcode != DNS_NOERROR:
+            return f"DNS answer {self.name}: {DNS_RCODES.get(self.rcode, self.rcode)}"
+        return f"DNS answer {self.name} A {', '.join(self.answers)}"
+
+
+@dataclass(frozen=True)
+class Udp:
+    """A UDP datagram; netsim's only UDP payload is DNS."""
+
+    src_ip: str
+    dst_ip: str
+    sport: int
+    dport: int
+    payload: Dns
+    ttl: int = 64
+
+    def summary(self) -> str:
+        return f"UDP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {self.payload.summary()}"
+
+
 ICMP_DEST_UNREACH = 3
 ICMP_NET_UNREACH = 0
 ICMP_HOST_UNREACH = 1
@@ -66,7 +107,7 @@ class Icmp:
     dst_ip: str
     type: int
     code: int
-    original: Tcp
+    original: Tcp | Udp
     ttl: int = 64
 
     def summary(self) -> str:
@@ -86,13 +127,13 @@ def initial_sequence(src_ip: str, dst_ip: str, sport: int, dport: int) -> int:
 class Frame:
     src: str
     dst: str
-    payload: Arp | Tcp | Icmp | None = None
+    payload: Arp | Tcp | Icmp | Udp | None = None
 
     @property
     def ethertype(self) -> int:
         if isinstance(self.payload, Arp):
             return ETH_P_ARP
-        return ETH_P_IP if isinstance(self.payload, Tcp | Icmp) else ETH_P_TEST
+        return ETH_P_IP if isinstance(self.payload, Tcp | Icmp | Udp) else ETH_P_TEST
 
     def summary(self) -> str:
         if self.payload is not None:

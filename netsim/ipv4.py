@@ -11,9 +11,9 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import forwarding, netfilter, routing, tcp
+from netsim import forwarding, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET
-from netsim.frames import Frame, Icmp, Tcp
+from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
 from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, Skb
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from netsim.netns import Namespace
     from netsim.stack import Stack
 
-Packet = Tcp | Icmp
+Packet = Tcp | Icmp | Udp
 
 
 def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
@@ -50,8 +50,16 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         return
     packet = verdict.skb.packet
     if isinstance(packet, Icmp):
-        # An ICMP error reaches the socket whose packet it quotes (icmp_unreach() -> tcp_v4_err()).
-        tcp.error(stack, ns, packet)
+        # An ICMP error reaches the socket whose packet it quotes (icmp_unreach() -> tcp_v4_err()
+        # or __udp4_lib_err()).
+        if isinstance(packet.original, Udp):
+            udp.error(stack, ns, packet)
+        else:
+            tcp.error(stack, ns, packet)
+        return
+    if isinstance(packet, Udp):
+        for answer in udp.receive(stack, ns, packet):
+            output(stack, ns, answer)
         return
     result = tcp.receive(stack, ns, packet)
     if result.confirms:

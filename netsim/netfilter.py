@@ -10,9 +10,9 @@ first (NF_IP_PRI_CONNTRACK, -200), then NAT's reverse mapping on PREROUTING, the
 (0), source NAT on POSTROUTING (NF_IP_PRI_NAT_SRC, 100), and last the conntrack confirm
 (NF_IP_PRI_CONNTRACK_CONFIRM). Nothing outside this module filters or rewrites a packet.
 
-Simplifications, named: only TCP is tracked, and only from its SYN (the kernel also picks up
-connections mid-stream); the filter table has only the two input rules a scenario can state;
-NAT is only masquerade.
+Simplifications, named: only TCP is tracked (UDP, DNS here, passes untracked), and only from its
+SYN (the kernel also picks up connections mid-stream); the filter table has only the two input
+rules a scenario can state; NAT is only masquerade.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from netsim import conntrack
 from netsim.conntrack import ORIGINAL, REPLY, Conn, Table, Tuple, tuple_of
-from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Icmp, Tcp, initial_sequence
+from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Icmp, Tcp, Udp, initial_sequence
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING = "prerouting", "input", "forward", "output", "postrouting"
 HOOKS = (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING)
-Packet = Tcp | Icmp
+Packet = Tcp | Icmp | Udp
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ def hook(
 def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     """nf_conntrack_in(): find the packet's connection, or start one for a SYN. False: kill it."""
     packet = skb.packet
+    if isinstance(packet, Udp) or isinstance(packet, Icmp) and isinstance(packet.original, Udp):
+        return True  # simplification, named above: only TCP is tracked
     if isinstance(packet, Icmp):
         # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes.
         found = table.find(tuple_of(packet.original).invert(), stack.now)

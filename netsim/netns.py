@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from netsim.dns import Server as DnsServer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
 from netsim.routing import RouteEntry
+from netsim.scenario import HostsLine
+from netsim.udp import Waiting
 
 
 @dataclass(eq=False)
@@ -49,6 +52,13 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
     netfilter: Netfilter = field(default_factory=Netfilter)
+    # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
+    # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets
+    # waiting for an answer (by their own address and port).
+    hosts_file: list[HostsLine] = field(default_factory=list)
+    nameservers: list[str] = field(default_factory=list)
+    dns_servers: dict[str, DnsServer] = field(default_factory=dict)
+    udp_waiting: dict[tuple[str, int], Waiting] = field(default_factory=dict)
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).

@@ -23,6 +23,7 @@ new helper (then add it to HELPERS, to the script's header and to the lab's `_he
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +31,23 @@ from typing import Any
 
 from netsim.addresses import BROADCAST, derived_mac, normalise_mac
 from netsim.scenario import Port, Scenario, Step
+from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 
 # Shell functions of the try-it script that the lab performs in Python.
-HELPERS = ("send_frame", "ask_arp", "knock", "listen_on", "close_on", "close_all", "route_get")
+HELPERS = (
+    "send_frame",
+    "ask_arp",
+    "knock",
+    "listen_on",
+    "close_on",
+    "close_all",
+    "route_get",
+    "etc_files",
+    "etc_hosts",
+    "etc_nameserver",
+    "dns_server",
+    "resolve_name",
+)
 # Shell functions and commands the script runs only to show the reader a table.
 SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
@@ -111,6 +126,88 @@ def sysctl(host: str, *settings: str, note: str = "") -> Op:
 def seconds(value: float) -> str:
     """A duration for `sleep`, to the millisecond (the lab sleeps the same string)."""
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+# --- Names: each host's own /etc files and DNS servers ---------------------------------------
+
+# Where each host's /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf are kept, in the private /run
+# of the lab and of the script; a resolve binds them over /etc in a mount namespace of its own, so the
+# machine's /etc is never written (`ip netns exec` would read /etc/netns/NAME/, which is the machine's).
+ETC_DIR = "/run/bottom-six-etc"
+NSSWITCH = "hosts: files dns"
+# The one program a resolve runs, in both the lab and the script: the C library's getaddrinfo() for
+# IPv4 inside the host, printing one JSON line. Fixed text; the name arrives as an argument.
+RESOLVE_PY = """import json, socket, sys, time
+name = sys.argv[1]
+words = {socket.EAI_NONAME: "not-found", socket.EAI_AGAIN: "try-again"}
+started = time.monotonic()
+try:
+    found = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    said = {"name": name, "address": found[0][4][0], "error": None}
+except socket.gaierror as exc:
+    said = {"name": name, "address": None, "error": words.get(exc.errno, exc.strerror), "text": exc.strerror}
+said["seconds"] = round(time.monotonic() - started, 3)
+print(json.dumps(said))
+"""
+# Binds a host's files over /etc in a fresh private mount namespace, then runs a command inside the host.
+BIND_ETC = (
+    'for f in hosts resolv.conf nsswitch.conf; do mount --bind "$1/$f" "/etc/$f"; done; shift; exec ip netns exec "$@"'
+)
+
+
+def dns_name(name: str) -> str:
+    """A name checked again where it is written into a file or onto a command line (the reader checked it)."""
+    if len(name) > DNS_NAME_LIMIT or not re.fullmatch(DNS_NAME_FORMAT.pattern or "", name):
+        raise ValueError(f"{name!r} is not a host name; refusing to write it")
+    return name
+
+
+def ipv4(text: str) -> str:
+    return str(ipaddress.IPv4Address(text))  # raises ValueError for anything else
+
+
+def resolve_argv(host: str, name: str, program: str = RESOLVE_PY) -> tuple[str, ...]:
+    """getaddrinfo() inside `host` with its own /etc files: the argument vector both lab and script run."""
+    return (
+        *("unshare", "--mount", "--propagation", "private", "--", "bash", "-c", BIND_ETC, "-"),
+        *(f"{ETC_DIR}/{host}", ns(host), "python3", "-c", program, dns_name(name)),
+    )
+
+
+HOST_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+def dnsmasq_argv(listen: str, records: tuple[str, ...] | list[str]) -> list[str]:
+    """dnsmasq as aardvark-dns's stand-in: only LISTEN:53, no upstream, no /etc/hosts, the records
+    given as NAME=ADDRESS, and NXDOMAIN for every other name (`local=/#/`: every domain is local)."""
+    argv = ["dnsmasq", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"]
+    argv += [f"--listen-address={ipv4(listen)}", "--port=53", "--local=/#/", "--user=root", "--pid-file="]
+    for record in records:
+        name, _, address = record.partition("=")
+        argv.append(f"--host-record={dns_name(name)},{ipv4(address)}")
+    return argv
+
+
+def name_files(s: Scenario) -> list[Op]:
+    """Every host's /etc files, written before any namespace is used to resolve a name."""
+    out = [comment("--- Names: each host's own /etc/hosts and /etc/resolv.conf ---")]
+    for host, h in s.hosts.items():
+        out.append(run("etc_files", host, note=f"{host}: {NSSWITCH}"))
+        for line in h.hosts_file:
+            out.append(run("etc_hosts", host, ipv4(line.address), *(dns_name(n) for n in line.names)))
+        for server in h.nameservers:
+            out.append(run("etc_nameserver", host, ipv4(server)))
+    return out
+
+
+def dns_servers(s: Scenario) -> list[Op]:
+    out = []
+    for host, h in s.hosts.items():
+        for server in h.dns_servers:
+            records = [f"{dns_name(name)}={ipv4(addr)}" for name, addr in server.records.items()]
+            argv = [*dnsmasq_argv(server.listen, records), "--keep-in-foreground"]
+            out.append(run("dns_server", host, ipv4(server.listen), *argv, note=f"a DNS server in {host}"))
+    return out
 
 
 # --- The room: what exists before the first step -------------------------------------------
@@ -299,6 +396,9 @@ def setup(s: Scenario) -> list[Op]:
             out.append(forwarding(host, h.ip_forward))
         for rule in h.masquerade:
             out += masquerade(host, rule.saddr, rule.oifname)
+    if s.needs_resolver():
+        out += name_files(s)
+    out += dns_servers(s)
     out.append(run("sleep", SETTLE, note="let the links come up"))
     return out
 
@@ -489,6 +589,11 @@ def _masquerade(s: Scenario, step: Step, m: Any) -> list[Op]:
 @step_kind("route_get")
 def _route_get(s: Scenario, step: Step, r: Any) -> list[Op]:
     return [run("route_get", r.by, r.to)]
+
+
+@step_kind("resolve")
+def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
+    return [run("resolve_name", r.by, dns_name(r.name)), *_show_fdb(s), *_show_neigh(s, step)]
 
 
 @step_kind("listen")

@@ -139,19 +139,29 @@ def check_title(title: str) -> None:
 
 
 def next_number(posts: Path) -> int:
+    """The first number no post has: after the last post, or the gap a draft written ahead left."""
     numbers = [0]
     for path in posts.glob("*.md"):
         match = re.match(r"\A---\n(.*?)\n---\n", path.read_text(encoding="utf-8"), re.S)
         meta = yaml.safe_load(match.group(1)) if match else None
         if isinstance(meta, dict) and isinstance(meta.get("number"), int):
             numbers.append(meta["number"])
-    return max(numbers) + 1
+    return min(n for n in range(1, max(numbers) + 2) if n not in numbers)
 
 
-def nav_with(mkdocs_yml: str, entry: str) -> str:
-    """mkdocs.yml's text with `entry` after the last post in `nav` (comments and layout kept)."""
+def _nav_number(line: str) -> int:
+    """The number a nav line's label starts with (`- "4. Title": ...`); 0 when it has none."""
+    found = re.match(r"""\s*- ["']?(\d+)\.""", line)
+    return int(found.group(1)) if found else 0
+
+
+def nav_with(mkdocs_yml: str, entry: str, number: int | None = None) -> str:
+    """mkdocs.yml's text with `entry` after the last post in `nav` numbered below `number` (all of
+    them when None), so the posts stay in order (comments and layout kept)."""
     lines = mkdocs_yml.splitlines(keepends=True)
-    last = max((i for i, line in enumerate(lines) if NAV_POST.match(line)), default=None)
+    posts = [i for i, line in enumerate(lines) if NAV_POST.match(line)]
+    below = [i for i in posts if number is None or _nav_number(lines[i]) < number]
+    last = max(below or posts, default=None)
     if last is None:
         raise ScaffoldError('mkdocs.yml: found no post in `nav` (a line like `  - "1. Title": posts/x.md`)')
     indent = NAV_POST.match(lines[last]).group(1)  # type: ignore[union-attr]
@@ -174,7 +184,9 @@ def new_post(root: Path, name: str, title: str | None = None, today: date | None
     texts = {
         scenario: scenario_text(name, title),
         post: post_text(name, title, number, today or date.today()),
-        config: nav_with(config.read_text(encoding="utf-8"), f"{json.dumps(f'{number}. {title}')}: posts/{name}.md"),
+        config: nav_with(
+            config.read_text(encoding="utf-8"), f"{json.dumps(f'{number}. {title}')}: posts/{name}.md", number
+        ),
     }
     for path, text in texts.items():  # everything computed above: nothing is half-written
         tmp = path.with_name(path.name + ".tmp")

@@ -17,6 +17,7 @@ from netsim.errors import ScenarioError
 from netsim.schema import (
     IFNAME_PATTERN,
     Cidr,
+    DnsName,
     Dst,
     Endpoint,
     HostName,
@@ -47,6 +48,10 @@ MAX_INTERFACES = 16  # per host
 MAX_ROUTES = 32  # per host
 MAX_LISTENERS = 64  # per host
 MAX_STEPS = 200
+MAX_HOSTS_LINES = 64  # lines of one host's /etc/hosts
+MAX_NAMES = 8  # names on one /etc/hosts line
+MAX_NAMESERVERS = 3  # MAXNS in glibc's resolv.h: later nameserver lines are ignored
+MAX_RECORDS = 64  # names one DNS server answers for
 MAX_WAIT = 3600.0  # seconds of one wait step
 MAX_REAL_SECONDS = 3600.0  # the lab and the script replay in real time: waits plus connect timeouts
 # An empty seat's far end is called PORT-x: two more bytes within Linux's 15.
@@ -135,6 +140,27 @@ class MasqueradeRule:
 
 
 @dataclass(frozen=True)
+class HostsLine:
+    """One line of a host's /etc/hosts: an address and the names that mean it."""
+
+    address: IPv4 = option("The address, e.g. 10.88.0.1.")
+    names: Annotated[list[DnsName], Most(MAX_NAMES)] = option(
+        "The names for it, the canonical one first, e.g. [host.containers.internal, host.docker.internal]."
+    )
+
+
+@dataclass(frozen=True)
+class DnsServer:
+    """A small DNS server in the host (aardvark-dns's role): answers A questions on UDP port 53 from its
+    own records, and NXDOMAIN for every other name; it asks nobody else."""
+
+    listen: IPv4 = option("The address it listens on, one of the host's own, e.g. 10.88.0.1.")
+    records: Annotated[dict[DnsName, IPv4], Most(MAX_RECORDS)] = option(
+        "The names it knows and their addresses, e.g. {portainer: 10.88.0.2}.", factory=dict
+    )
+
+
+@dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
@@ -165,6 +191,16 @@ class Host:
     )
     masquerade: Annotated[list[MasqueradeRule], Most(MAX_ROUTES)] = option(
         "Masquerade (source NAT) rules loaded from the start.", factory=list
+    )
+    hosts_file: Annotated[list[HostsLine], Most(MAX_HOSTS_LINES)] = option(
+        "The host's /etc/hosts, line by line (empty if omitted). Only a `resolve` step reads it.", factory=list
+    )
+    nameservers: Annotated[list[IPv4], Most(MAX_NAMESERVERS)] = option(
+        "The `nameserver` lines of the host's /etc/resolv.conf, in order; with none, the C library asks 127.0.0.1.",
+        factory=list,
+    )
+    dns_servers: Annotated[list[DnsServer], Most(4)] = option(
+        "DNS servers running in the host from the start.", factory=list
     )
 
 
@@ -368,6 +404,15 @@ class RouteGet:
     to: IPv4 = option("The destination address.")
 
 
+@dataclass(frozen=True)
+class NameLookup:
+    """Turn a name into an address as a program does: getaddrinfo() for IPv4, through /etc/nsswitch.conf's
+    `hosts: files dns` (the host's /etc/hosts, then the nameservers of its /etc/resolv.conf)."""
+
+    by: HostName = option("The host whose program asks.")
+    name: DnsName = option("The name, e.g. host.containers.internal.")
+
+
 ACTIONS = (
     "send",
     "arp",
@@ -392,6 +437,7 @@ ACTIONS = (
     "ip_forward",
     "masquerade",
     "route_get",
+    "resolve",
 )
 
 
@@ -428,6 +474,7 @@ class Step:
     ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
     masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
+    resolve: NameLookup | None = option(NameLookup.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -527,6 +574,14 @@ class Scenario:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
         hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
         return hosts or any(st.masquerade for st in self.steps)
+
+    def needs_resolver(self) -> bool:
+        """Whether the lab and the script write each host's /etc files: a step resolves a name."""
+        return any(st.resolve for st in self.steps)
+
+    def needs_dnsmasq(self) -> bool:
+        """Whether the lab and the script run DNS servers (dnsmasq)."""
+        return any(h.dns_servers for h in self.hosts.values())
 
     def forwarding_hosts(self) -> list[str]:
         """Hosts whose ip_forward the scenario sets, from the start or in a step."""
@@ -639,7 +694,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             held = [b for b, br in s.bridges.items() if br.host == hname]
             given = [
                 k
-                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports")
+                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports", "dns_servers")
                 if getattr(host, k)
             ]
             given += ["bridges " + ", ".join(held)] if held else []
@@ -696,6 +751,27 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             sockets.listen(text, (*path_of(host), "listeners", i), src)
         for i, rule in enumerate(host.masquerade):
             _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
+        _check_dns_servers(s, hname, src)
+
+
+def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
+    """A DNS server binds UDP port 53 on one of the host's own addresses (127/8 included, as for any
+    socket); two servers on one address would collide (EADDRINUSE)."""
+    h = s.hosts[host]
+    mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
+    mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+    seen: set[str] = set()
+    for server in h.dns_servers:
+        addr = ipaddress.IPv4Address(server.listen)
+        if addr not in mine and addr not in LOOPBACK_NET:
+            have = ", ".join(["127.0.0.1", *sorted(str(a) for a in mine)])
+            raise src.error(
+                (*path_of(server), "listen"),
+                f"{host} has no address {addr} to listen on; expected one of: {have}",
+            )
+        if server.listen in seen:
+            raise src.error((*path_of(server), "listen"), f"{host} already has a DNS server on {server.listen}:53")
+        seen.add(server.listen)
 
 
 def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
@@ -903,7 +979,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
 def _validate_real_time(s: Scenario, src: Source) -> None:
     """The lab and the reader's script replay the steps in real time: bound the worst case.
 
-    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout).
+    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout); a resolve
+    at most every try of the C library timing out (resolver.longest).
     """
     from netsim.tcp import syn_timeout
 
@@ -913,6 +990,10 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
             total += step.wait
         elif step.connect is not None:
             total += syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+        elif step.resolve is not None:
+            from netsim.resolver import longest
+
+            total += longest(s.hosts[step.resolve.by].nameservers)
         if total > MAX_REAL_SECONDS:
             raise src.error(
                 path_of(step),

@@ -71,6 +71,17 @@ PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTE
 ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
 NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
 DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
+# A host name as /etc/hosts and DNS take it (RFC 1123 2.1, RFC 1035 2.3.1): dot-separated labels
+# of letters, digits and inner hyphens, each at most 63 characters, 253 in all (checked below).
+# It is written into /etc/hosts and onto a command line: nothing else may pass.
+DNS_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DNS_NAME_LIMIT = 253
+DNS_NAME_FORMAT = Format(
+    "dns-name",
+    "a host name such as host.containers.internal: labels of letters, digits and inner hyphens, "
+    "each at most 63 characters, joined by dots, 253 characters in all",
+    rf"{DNS_LABEL}(?:\.{DNS_LABEL})*",
+)
 TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
 LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
 
@@ -87,6 +98,7 @@ Network = Annotated[str, NETWORK_FORMAT]
 Dst = Annotated[str, DST_FORMAT]
 Text = Annotated[str, TEXT_FORMAT]
 LongText = Annotated[str, LONG_TEXT_FORMAT]
+DnsName = Annotated[str, DNS_NAME_FORMAT]
 
 
 def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
@@ -129,6 +141,8 @@ def _check_format(fmt: Format, value: str) -> str | None:
     if len(value) > LONG_TEXT_LIMIT:  # no format below is that long; do not hand megabytes to a parser
         return None
     if fmt.pattern is not None and not re.fullmatch(fmt.pattern, value):
+        return None
+    if fmt is DNS_NAME_FORMAT and len(value) > DNS_NAME_LIMIT:
         return None
     if fmt is MAC_FORMAT or fmt is DST_FORMAT:
         mac = normalise_mac(value)

@@ -12,11 +12,23 @@ from collections import deque
 from collections.abc import Callable
 from itertools import count
 
-from netsim import arp, ipv4, routing, tcp
+from netsim import arp, dns, ipv4, resolver, routing, tcp, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
-from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame, Icmp, Tcp, initial_sequence
+from netsim.frames import (
+    ARP_REPLY,
+    ARP_REQUEST,
+    DNS_NXDOMAIN,
+    DNS_PORT,
+    Arp,
+    Dns,
+    Frame,
+    Icmp,
+    Tcp,
+    Udp,
+    initial_sequence,
+)
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade
 from netsim.netns import Connection, Iface, Namespace
@@ -32,6 +44,7 @@ from netsim.scenario import (
     LinkMove,
     LinkRename,
     LinkSet,
+    NameLookup,
     Resolve,
     Route,
     RouteAdd,
@@ -123,6 +136,9 @@ class Simulation:
         ns.ip_forward = host.ip_forward
         for rule in host.masquerade:
             ns.netfilter.add_masquerade(Masquerade(ipaddress.IPv4Network(rule.saddr), rule.oifname))
+        ns.hosts_file = list(host.hosts_file)
+        ns.nameservers = list(host.nameservers)
+        ns.dns_servers = {d.listen: dns.Server(d.listen, dict(d.records)) for d in host.dns_servers}
         # Every namespace is born with its own loopback, down until someone brings it up.
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
         addresses = [ipaddress.IPv4Interface("127.0.0.1/8")] if lo_up else []
@@ -262,14 +278,14 @@ class Simulation:
         self._arrive(ns, dev, frame, True, "taken", hop)
         if isinstance(frame.payload, Arp):
             arp.receive(self, ns, dev, frame.payload, to_me=frame.dst == iface.mac)
-        elif isinstance(frame.payload, Tcp | Icmp):
+        elif isinstance(frame.payload, Tcp | Icmp | Udp):
             ipv4.receive(self, ns, dev, frame.payload)
 
     def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str, hop: int) -> None:
         if self._current is not None:
             self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note, hop))
 
-    def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
         self._queue.append(lambda: ipv4.receive(self, ns, "lo", packet))
 
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
@@ -292,6 +308,11 @@ class Simulation:
             self.event(f"{ns.label}'s lo is down: the 'host unreachable' it sends itself is lost")
             return
         for seg in packets:
+            if isinstance(seg, Udp):  # __udp4_lib_err(): a connected socket's next recv() fails (EHOSTUNREACH)
+                waiting = ns.udp_waiting.get((seg.src_ip, seg.sport))
+                if waiting is not None:
+                    waiting.refused = True
+                continue
             if not isinstance(seg, Tcp):
                 continue
             for conn in ns.connections:
@@ -448,6 +469,49 @@ class Simulation:
         result = routing.route_get(dst, ns.local_addresses(), ns.routes, ns.source_address)
         self._current.route = result
         self.event(f"{ns.label}: ip route get {ask.to} -> {routing.route_get_text(result).split(chr(10))[0].strip()}")
+
+    def _step_resolve(self, lookup: NameLookup) -> None:
+        """getaddrinfo(name, AF_INET): `files` (/etc/hosts), then `dns` (netsim.resolver)."""
+        assert self._current is not None
+        ns = self._namespace(lookup.by)
+        found = resolver.files(ns.hosts_file, lookup.name)
+        if found is not None:
+            self.event(f"{ns.label}'s /etc/hosts says {lookup.name} is {found}: no question is sent")
+            self._current.resolved = resolver.Result(lookup.name, found, source="files")
+            return
+        self.event(f"{lookup.name} is not in {ns.label}'s /etc/hosts: the resolver asks DNS")
+        self._current.resolved = self._ask_dns(ns, lookup)
+
+    def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
+        """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
+        servers = resolver.nameservers(ns.nameservers)
+        for round_ in range(resolver.RES_DFLRETRY):
+            for server in servers:
+                hop = ipv4.route(ns, server)
+                if hop is None:
+                    self.event(f"{ns.label} has no route to the nameserver {server}")
+                    continue  # connect() fails with ENETUNREACH: the next server
+                src_ip = "127.0.0.1" if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour)
+                sport = next(self._ports)
+                query = Udp(src_ip, server, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
+                waiting = udp.Waiting(query)
+                ns.udp_waiting[(src_ip, sport)] = waiting
+                ipv4.output(self, ns, query)
+                deadline = self.now + resolver.timeout(round_, len(servers))
+                self._run_until(lambda w=waiting: w.done, deadline)
+                del ns.udp_waiting[(src_ip, sport)]
+                if waiting.answer is not None:
+                    answer = waiting.answer
+                    if answer.rcode == DNS_NXDOMAIN:
+                        return resolver.Result(lookup.name, error="not-found", source=server)
+                    if answer.answers:
+                        return resolver.Result(lookup.name, answer.answers[0], source=server)
+                    continue
+                if not waiting.done:
+                    self.now = deadline
+                    waited = resolver.timeout(round_, len(servers))
+                    self.event(f"{server} does not answer within {waited:g} s: the next try")
+        return resolver.Result(lookup.name, error="try-again")
 
     def _namespace(self, host: str, field: str = "by") -> Namespace:
         ns = self.namespaces.get(host)

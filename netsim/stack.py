@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from netsim.frames import Frame, Icmp, Tcp
+    from netsim.frames import Frame, Icmp, Tcp, Udp
     from netsim.netns import Namespace
 
 
@@ -26,7 +26,7 @@ class Stack(Protocol):
     def event(self, text: str) -> None:
         """Say what happened, in words, for the step's story."""
 
-    def loopback(self, ns: Namespace, packet: Tcp | Icmp) -> None:
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
         """Hand a packet to the namespace's own lo."""
 
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:

@@ -39,6 +39,9 @@ class Hop:
         header = ip_header(self.payload)
         if header is not None:
             out["ip"] = header
+        dns = getattr(self.payload, "payload", None)  # a UDP datagram's DNS message
+        if dns is not None:
+            out["dns"] = dns.summary()
         return out
 
 
@@ -95,6 +98,7 @@ class StepTrace:
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
+    resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +118,7 @@ class StepTrace:
             },
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
+            "resolved": self.resolved.to_json() if self.resolved is not None else None,
         }
 
 
@@ -138,7 +143,7 @@ class Trace:
         steps = []
         for s in data["steps"]:
             frames = [
-                Hop(**{**_without(h, "ip"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
+                Hop(**{**_without(h, "ip", "dns"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
                 for h in s["frames"]
             ]
             steps.append(
@@ -154,6 +159,7 @@ class Trace:
                     links=s.get("links", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
+                    resolved=_Resolved.from_json(s.get("resolved")),
                 )
             )
         return cls(data["scenario"], steps)
@@ -162,5 +168,22 @@ class Trace:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
 
 
-def _without(d: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k != key}
+def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A resolve step's result read back from JSON (the lab's): no source, only what getaddrinfo gave."""
+
+    name: str
+    address: str | None
+    error: str | None
+    source: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> _Resolved | None:
+        return None if data is None else cls(data["name"], data.get("address"), data.get("error"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "address": self.address, "error": self.error}

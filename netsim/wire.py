@@ -1,4 +1,5 @@
-"""Frames as bytes on the wire: Ethernet II, ARP, IPv4 and TCP with real lengths and checksums.
+"""Frames as bytes on the wire: Ethernet II, ARP, IPv4, TCP, ICMP, UDP and DNS with real lengths and
+checksums.
 
 Used by the capture (.pcap) renderer and the byte view of a step. The simulation itself never
 needs bytes; this module only writes down what a trace's frames would look like.
@@ -10,7 +11,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from netsim.frames import ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORDS, Arp, Icmp, Tcp
+from netsim.frames import DNS_RCODES, ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORDS, Arp, Dns, Icmp, Tcp, Udp
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
@@ -32,7 +33,14 @@ class Field:
     post: str = ""  # the post that explains it (its file under posts/)
 
 
-POST_ONE, POST_THREE = "margarets-room.html", "three-ways-to-say-no.html"
+POST_ONE, POST_THREE, POST_SIX = "margarets-room.html", "three-ways-to-say-no.html", "a-name-for-the-host.html"
+# DNS header flags (RFC 1035 4.1.1), as seen on the wire in the lab (tests/test_capture.py keeps the
+# bytes). The C library's query asks for recursion (RD) and nothing else; dnsmasq answers a name of its
+# own records as an authority (QR, AA, RD, RA: 0x8580) and a name it has no data for without AA (0x8183).
+DNS_QUERY_FLAGS = 0x0100
+DNS_ANSWER_FLAGS = 0x8580
+DNS_NO_DATA_FLAGS = 0x8180
+QTYPE_A, QCLASS_IN = 1, 1
 
 
 def _mac(text: str) -> bytes:
@@ -72,9 +80,73 @@ def _tcp_ip(seg: Tcp) -> bytes:
     return ip + tcp
 
 
+def _ip_header(src: str, dst: str, proto: int, ttl: int, length: int, tos: int = 0, df: bool = True) -> bytes:
+    ip = struct.pack("!BBHHHBBH", 0x45, tos, 20 + length, 0, 0x4000 if df else 0, ttl, proto, 0) + _ip(src) + _ip(dst)
+    return ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+
+
+def dns_message(msg: Dns) -> bytes:
+    """A DNS message (RFC 1035 4.1): header, one question for an A record, and its answers."""
+    if not msg.response:
+        flags = DNS_QUERY_FLAGS
+    else:
+        flags = (DNS_ANSWER_FLAGS if msg.answers else DNS_NO_DATA_FLAGS) | msg.rcode
+    header = struct.pack("!HHHHHH", msg.id, flags, 1, len(msg.answers), 0, 0)
+    question = _qname(msg.name) + struct.pack("!HH", QTYPE_A, QCLASS_IN)
+    # Each answer names the question's name by a pointer to offset 12 (message compression, 4.1.4).
+    answers = b"".join(struct.pack("!HHHIH", 0xC00C, QTYPE_A, QCLASS_IN, msg.ttl, 4) + _ip(a) for a in msg.answers)
+    return header + question + answers
+
+
+def _qname(name: str) -> bytes:
+    labels = [label.encode("ascii") for label in name.rstrip(".").split(".")]
+    return b"".join(bytes([len(label)]) + label for label in labels) + b"\0"
+
+
+def _udp_ip(dgram: Udp) -> bytes:
+    body = dns_message(dgram.payload)
+    header = struct.pack("!HHHH", dgram.sport, dgram.dport, 8 + len(body), 0)
+    pseudo = _ip(dgram.src_ip) + _ip(dgram.dst_ip) + struct.pack("!BBH", 0, 17, 8 + len(body))
+    # A computed checksum of 0 is sent as 0xffff (RFC 768): 0 means "no checksum".
+    check = checksum(pseudo + header + body) or 0xFFFF
+    udp = header[:6] + struct.pack("!H", check) + body
+    return _ip_header(dgram.src_ip, dgram.dst_ip, 17, dgram.ttl, len(udp)) + udp
+
+
+def decode_dns(data: bytes) -> Dns | None:
+    """The DNS message of a captured Ethernet frame (UDP port 53 either way), or None: for the lab."""
+    if len(data) < 42 or int.from_bytes(data[12:14], "big") != ETH_P_IP or data[23] != 17:
+        return None
+    ihl = (data[14] & 0x0F) * 4
+    udp = data[14 + ihl :]
+    if 53 not in (int.from_bytes(udp[0:2], "big"), int.from_bytes(udp[2:4], "big")):
+        return None
+    msg = udp[8:]
+    try:
+        ident, flags, qdcount, ancount = struct.unpack("!HHHH", msg[:8])
+        labels, at = [], 12
+        while msg[at]:
+            labels.append(msg[at + 1 : at + 1 + msg[at]].decode("ascii"))
+            at += 1 + msg[at]
+        at += 5  # the zero byte, QTYPE and QCLASS
+        answers = []
+        for _ in range(ancount):
+            at += 2 if msg[at] & 0xC0 == 0xC0 else msg.index(b"\0", at) + 1 - at
+            rtype, _rclass, ttl, length = struct.unpack("!HHIH", msg[at : at + 10])
+            if rtype == QTYPE_A:
+                answers.append(".".join(map(str, msg[at + 10 : at + 14])))
+            at += 10 + length
+    except (IndexError, struct.error, UnicodeDecodeError):
+        return None
+    if qdcount != 1:
+        return None
+    return Dns(ident, ".".join(labels), bool(flags & 0x8000), tuple(answers), flags & 0x000F)
+
+
 def _icmp_ip(icmp: Icmp) -> bytes:
     # Type, code, checksum, 4 unused bytes, then the offending IP header and its first 8 bytes.
-    quoted = _tcp_ip(icmp.original)[:28]
+    original = icmp.original
+    quoted = (_udp_ip(original) if isinstance(original, Udp) else _tcp_ip(original))[:28]
     body = struct.pack("!BBHI", icmp.type, icmp.code, 0, 0) + quoted
     body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
     addresses = _ip(icmp.src_ip) + _ip(icmp.dst_ip)
@@ -91,6 +163,8 @@ def encode(hop: Hop) -> bytes:
         body, ethertype = _tcp_ip(hop.payload), ETH_P_IP
     elif isinstance(hop.payload, Icmp):
         body, ethertype = _icmp_ip(hop.payload), ETH_P_IP
+    elif isinstance(hop.payload, Udp):
+        body, ethertype = _udp_ip(hop.payload), ETH_P_IP
     else:
         body, ethertype = TEST_PAYLOAD, ETH_P_TEST
     return _mac(hop.dst) + _mac(hop.src) + struct.pack("!H", ethertype) + body
@@ -131,8 +205,10 @@ def fields(hop: Hop) -> list[Field]:
             F("ARP", "target MAC", 32, 6, p.target_mac, "The badge sought (zeros in a question).", POST_ONE),
             F("ARP", "target IP", 38, 4, p.target_ip, "The address whose badge is sought.", POST_ONE),
         ]
-    elif isinstance(p, Tcp | Icmp):
+    elif isinstance(p, Tcp | Icmp | Udp):
         out += _ipv4_fields(data, p.ttl, p.src_ip, p.dst_ip)
+    if isinstance(p, Udp):
+        out += _udp_fields(data, p)
     if isinstance(p, Tcp):
         flags = TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]
         window = int.from_bytes(data[48:50], "big")
@@ -189,15 +265,17 @@ def fields(hop: Hop) -> list[Field]:
             ),
             F(
                 "ICMP",
-                "quoted TCP ports and sequence",
+                "quoted UDP header" if isinstance(p.original, Udp) else "quoted TCP ports and sequence",
                 62,
                 8,
                 f"{p.original.sport} > {p.original.dport}",
-                "Its first 8 bytes of TCP: the ports and the sequence number.",
+                "Its UDP header: ports, length and checksum."
+                if isinstance(p.original, Udp)
+                else "Its first 8 bytes of TCP: the ports and the sequence number.",
                 POST_THREE,
             ),
         ]
-    elif not isinstance(p, Arp):
+    elif not isinstance(p, Arp | Udp):
         out.append(
             F("payload", "the note", 14, len(TEST_PAYLOAD), TEST_PAYLOAD.decode(), "The words carried.", POST_ONE)
         )
@@ -206,7 +284,7 @@ def fields(hop: Hop) -> list[Field]:
 
 def _ipv4_fields(data: bytes, ttl: int, src: str, dst: str) -> list[Field]:
     F, post = Field, POST_THREE
-    proto = {6: "6 (TCP)", 1: "1 (ICMP)"}.get(data[23], str(data[23]))
+    proto = {6: "6 (TCP)", 1: "1 (ICMP)", 17: "17 (UDP)"}.get(data[23], str(data[23]))
     return [
         F("IPv4", "version and header length", 14, 1, "4, 20 bytes", "IPv4, with a 20-byte header.", post),
         F("IPv4", "DSCP and ECN", 15, 1, f"0x{data[15]:02x}", "How to queue it (0xc0: network control).", post),
@@ -227,6 +305,39 @@ def _ipv4_fields(data: bytes, ttl: int, src: str, dst: str) -> list[Field]:
         F("IPv4", "source address", 26, 4, src, "Who sent the packet.", post),
         F("IPv4", "destination address", 30, 4, dst, "Who it is for.", post),
     ]
+
+
+def _udp_fields(data: bytes, p: Udp) -> list[Field]:
+    F, post = Field, POST_SIX
+    msg = p.payload
+    out = [
+        F("UDP", "source port", 34, 2, str(p.sport), "The asker's port, picked at random.", post),
+        F("UDP", "destination port", 36, 2, str(p.dport), "Port 53: DNS.", post),
+        F("UDP", "length", 38, 2, str(int.from_bytes(data[38:40], "big")), "Bytes of UDP header and data.", post),
+        F("UDP", "checksum", 40, 2, f"0x{data[40:42].hex()}", "Guards the datagram and both addresses.", post),
+    ]
+    flags = int.from_bytes(data[44:46], "big")
+    kind = f"answer, {DNS_RCODES.get(msg.rcode, msg.rcode)}" if msg.response else "query, recursion desired"
+    out += [
+        F("DNS", "id", 42, 2, str(msg.id), "A random number the answer must repeat.", post),
+        F("DNS", "flags", 44, 2, f"0x{flags:04x} ({kind})", "Question or answer, and how it went.", post),
+        F("DNS", "counts", 46, 8, f"1 question, {len(msg.answers)} answers", "How many of each section follow.", post),
+    ]
+    qlen = len(_qname(msg.name))
+    out += [
+        F("DNS", "name asked", 54, qlen, msg.name, "The name, one length-prefixed label at a time.", post),
+        F("DNS", "type and class", 54 + qlen, 4, "A, IN", "An IPv4 address, on the Internet.", post),
+    ]
+    at = 58 + qlen
+    for address in msg.answers:
+        out += [
+            F("DNS", "answer's name", at, 2, "pointer to byte 12", "The same name, by reference.", post),
+            F("DNS", "answer's type, class, TTL", at + 2, 8, f"A, IN, {msg.ttl} s", "Keep it this long.", post),
+            F("DNS", "address length", at + 10, 2, "4", "An IPv4 address follows.", post),
+            F("DNS", "address", at + 12, 4, address, "The answer.", post),
+        ]
+        at += 16
+    return out
 
 
 def pcap(hops: list[Hop]) -> bytes:

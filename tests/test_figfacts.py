@@ -290,3 +290,21 @@ def test_a_route_answer_from_the_wrong_table_fails(monkeypatch: pytest.MonkeyPat
     errors = figure_errors(POST_FOUR, monkeypatch)
     error = _four_step(errors, "the-way-out")
     assert "shows `ip route get` answering 'RTNETLINK answers: Network is unreachable'" in str(error)
+
+
+POST_SIX = ROOT / "docs" / "posts" / "a-name-for-the-host.md"
+
+
+def test_a_resolve_answer_from_the_wrong_source_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    plant(monkeypatch, tables, 'lines.append(f"answer: {result.address} (from', 'lines.append(f"answer: 10.9.9.9 (from')
+    errors = figure_errors(POST_SIX, monkeypatch)
+    assert any("shows getaddrinfo() giving '10.9.9.9'; the trace has '10.88.0.1'" in str(e) for e in errors), errors
+
+
+def test_a_caption_that_names_another_answer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    def wrong(scenario: object, step: object) -> str:
+        return words.step_caption(scenario, step).replace(": 10.88.0.1.", ": 10.88.0.9.")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(macros, "step_caption", wrong)
+    errors = figure_errors(POST_SIX, monkeypatch)
+    assert any("the caption says getaddrinfo gave" in str(e) for e in errors), errors

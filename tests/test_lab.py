@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import kernel_wait
 
-from netsim.lab.netns import ensure_nft, missing_requirement
+from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def machine_state() -> str:
 @needs_lab
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_kernel_agrees_with_netsim(scenario: Path) -> None:
-    if load_scenario(scenario).needs_nft() and (why := ensure_nft()):  # the test setup installs, never the lab
+    if why := ensure_tools(load_scenario(scenario)):  # the test setup installs, never the lab
         pytest.skip(why)
     before = machine_state()
     result = netsim("lab", str(scenario.relative_to(ROOT)), "--compare")

@@ -66,9 +66,9 @@ def test_the_good_scenario_parses() -> None:
         (
             "  laptop: {}",
             "  laptop: {colour: blue}",
-            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, drop_tcp_ports, "
-            "gateway, interfaces, ip_forward, label, listeners, masquerade, reachable_time, reject_tcp_ports, routes, "
-            "tcp_syn_retries",
+            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, dns_servers, "
+            "drop_tcp_ports, gateway, hosts_file, interfaces, ip_forward, label, listeners, masquerade, nameservers, "
+            "reachable_time, reject_tcp_ports, routes, tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",
@@ -96,7 +96,7 @@ def test_the_good_scenario_parses() -> None:
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
             "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
             "link_rename, link_set, addr_add, route_add, addr_del, route_del, link_del, netns_del, nomaster, "
-            "ip_forward, masquerade, route_get",
+            "ip_forward, masquerade, route_get, resolve",
         ),
         (
             "  laptop: {}",

@@ -100,8 +100,12 @@ def test_apt_runs_only_in_the_setup_of_what_needs_it_and_says_so() -> None:
     body = helper[helper.index("def apt_install") :]
     body = body[: body.index("\ndef ")]
     assert body.index("print(") < body.index('"apt-get", *wait, "install"'), "the line is printed before apt runs"
+    installers = ("apt_install(", "ensure_nft(", "ensure_dnsmasq(", "ensure_tools(")
     callers = subprocess.run(
-        ["git", "grep", "-l", "-e", "apt_install(", "-e", "ensure_nft("], cwd=ROOT, capture_output=True, text=True
+        ["git", "grep", "-l", *(arg for name in installers for arg in ("-e", name))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     outside = [c for c in callers if not c.startswith("tests/") and c != "netsim/lab/netns.py"]
     assert not outside, f"apt is run from {outside}: only test setups may install"

@@ -3,6 +3,7 @@ post claims: the same MAC tables, ARP tables and connect results as netsim's tra
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import kernel_wait
 
-from netsim.lab.netns import ensure_nft, missing_requirement
+from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render.labscript import render
 from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
@@ -46,6 +47,7 @@ def parse(output: str) -> dict[str, dict]:
                 "fdb_shown": False,
                 "route": None,
                 "conntrack": {},
+                "resolved": None,
             }
             host = None
             reading = None
@@ -71,6 +73,9 @@ def parse(output: str) -> dict[str, dict]:
             current["neigh"][host] = {}
         elif (m := NEIGH.match(line)) and host is not None:
             current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
+        elif line.startswith('{"name": '):  # what getaddrinfo() said (plan.RESOLVE_PY)
+            said = json.loads(line)
+            current["resolved"] = {k: said[k] for k in ("name", "address", "error")}
         elif m := CONNECT.match(line):
             current["outcome"] = m.group(1)
     return steps
@@ -80,10 +85,8 @@ def parse(output: str) -> dict[str, dict]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
     loaded = load_scenario(scenario)
-    if loaded.needs_nft():
-        why = ensure_nft()  # installs nftables with apt when it can
-        if why:
-            pytest.skip(why)
+    if why := ensure_tools(loaded):  # installs nftables or dnsmasq with apt when it can
+        pytest.skip(why)
     script = tmp_path / f"{loaded.name}.sh"
     script.write_text(render(loaded))
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
@@ -99,6 +102,7 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             want = {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in step.neigh[host].items()}
             assert table == want, (step.id, host)
         assert got["outcome"] == step.outcome, step.id
+        assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id
         if step.route is not None:
             shown = [line.rstrip() for line in got["route"]]
             assert shown == [line.rstrip() for line in route_get_text(step.route).splitlines()], step.id

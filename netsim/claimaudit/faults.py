@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from netsim import arp, bridge, fdb, ipv4, neighbour, netfilter, routing, simulation, tcp
-from netsim.frames import ARP_REQUEST, Icmp, Tcp
+from netsim import arp, bridge, dns, fdb, ipv4, neighbour, netfilter, resolver, routing, simulation, tcp, udp
+from netsim.frames import ARP_REQUEST, DNS_NXDOMAIN, Dns, Icmp, Tcp
 
 Patch = tuple[Any, str, Any]  # (object, attribute, replacement)
 
@@ -326,6 +326,31 @@ def _question_to_nobody() -> list[Patch]:
     return [(arp, "BROADCAST", "02:00:00:00:00:00")]
 
 
+# --- names ---------------------------------------------------------------------------------------
+
+NAMES = "name resolution"
+
+
+def _hosts_file_ignored() -> list[Patch]:
+    return [(resolver, "files", lambda lines, name: None)]
+
+
+def _server_knows_nothing() -> list[Patch]:
+    def answer(self: dns.Server, query: Dns) -> Dns:
+        return Dns(query.id, query.name, response=True, rcode=DNS_NXDOMAIN)
+
+    return [(dns.Server, "answer", answer)]
+
+
+def _udp_stays_silent() -> list[Patch]:
+    original = udp.receive
+
+    def receive(stack: Any, ns: Any, packet: Any) -> list[Any]:
+        return [p for p in original(stack, ns, packet) if not isinstance(p, Icmp)]
+
+    return [(udp, "receive", receive)]
+
+
 FAULTS: tuple[Fault, ...] = (
     Fault("no-learning", "learning", "the bridge never writes a source into its table", _no_learning),
     Fault("never-forgets", "ageing", "learned entries never expire", _never_forgets),
@@ -359,4 +384,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("shared-loopback", "namespaces", "every namespace's 127.0.0.1 is the first host's lo", _shared_loopback),
     Fault("lo-comes-up-empty", "namespaces", "lo gets no 127.0.0.1 when it first comes up", _lo_comes_up_empty),
     Fault("move-arrives-up", "namespaces", "an interface moved into a namespace arrives up", _move_arrives_up),
+    Fault("hosts-file-ignored", NAMES, "getaddrinfo() skips /etc/hosts and asks DNS", _hosts_file_ignored),
+    Fault("server-knows-nothing", NAMES, "the DNS server answers NXDOMAIN for every name", _server_knows_nothing),
+    Fault("udp-stays-silent", NAMES, "a datagram to a closed UDP port gets no ICMP back", _udp_stays_silent),
 )

@@ -105,6 +105,30 @@ def _variants(data: dict[str, Any]) -> Iterator[tuple[str, str | None, dict[str,
                 )
 
             yield changed(f"{hname}'s firewall drops what it rejected and rejects what it dropped", None, swap)
+        for i, _line in enumerate(host.get("hosts_file") or []):
+            yield changed(
+                f"{hname}'s /etc/hosts loses line {i + 1}",
+                None,
+                lambda d, h=hname, n=i: d["hosts"][h]["hosts_file"].pop(n),
+            )
+        if host.get("nameservers"):
+            yield changed(
+                f"{hname}'s /etc/resolv.conf names no nameserver",
+                None,
+                lambda d, h=hname: d["hosts"][h].pop("nameservers"),
+            )
+        elif host.get("interfaces") and bridge_addresses:
+            yield changed(
+                f"{hname}'s /etc/resolv.conf names {bridge_addresses[0]}",
+                None,
+                lambda d, h=hname: d["hosts"][h].__setitem__("nameservers", [bridge_addresses[0]]),
+            )
+        for i, _server in enumerate(host.get("dns_servers") or []):
+            yield changed(
+                f"{hname}'s DNS server {i + 1} knows no names",
+                None,
+                lambda d, h=hname, n=i: d["hosts"][h]["dns_servers"][n].__setitem__("records", {}),
+            )
         retries = host.get("tcp_syn_retries", 6)
         yield changed(
             f"{hname} tcp_syn_retries {retries} -> {retries + 1}",
@@ -138,6 +162,14 @@ def _variants(data: dict[str, Any]) -> Iterator[tuple[str, str | None, dict[str,
                 sid,
                 lambda d, k=n: d["steps"][k]["arp"].__setitem__(
                     "target", _shift(d["steps"][k]["arp"]["target"] + "/24").split("/")[0]
+                ),
+            )
+        if "resolve" in step:
+            yield changed(
+                f"{sid}: asks for another name",
+                sid,
+                lambda d, k=n: d["steps"][k]["resolve"].__setitem__(
+                    "name", "other-" + d["steps"][k]["resolve"]["name"]
                 ),
             )
         if "wait" in step:

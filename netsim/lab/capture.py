@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from netsim.addresses import BROADCAST, is_group
 from netsim.lab.netns import inside
+from netsim.wire import decode_dns
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -154,6 +155,9 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         header = ip_header(hop["data"])
         if header is not None:
             item["ip"] = header
+        dns = decode_dns(hop["data"])
+        if dns is not None:
+            item["dns"] = dns.summary()
         out.append(item)
     return out
 
@@ -183,6 +187,9 @@ def describe(data: bytes) -> str:
             return f"TCP {src}:{sport} > {dst}:{dport} {name}"
         if proto == 1:
             return f"ICMP {src} > {dst} type {data[14 + ihl]} code {data[15 + ihl]}"
+        dns = decode_dns(data)
+        if dns is not None:
+            return f"UDP {src} > {dst} {dns.summary()}"
         return f"IPv4 {src} > {dst} protocol {proto}"
     return "test frame" if ethertype == 0x88B5 else f"EtherType 0x{ethertype:04x}"
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from netsim.errors import LabError
-from netsim.lab.netns import missing_requirement, nft_missing, run
+from netsim.lab.netns import dnsmasq_missing, missing_requirement, nft_missing, run
 from netsim.scenario import load_scenario
 
 INSIDE = "NETSIM_LAB_INSIDE"
@@ -27,6 +27,8 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     reason = missing_requirement()
     if reason is None and scenario.needs_nft():
         reason = nft_missing()  # installing is the test setup's job (tests/test_lab.py), not the lab's
+    if reason is None and scenario.needs_dnsmasq():
+        reason = dnsmasq_missing()
     if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE

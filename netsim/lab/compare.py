@@ -22,6 +22,11 @@ SIMPLIFICATIONS = {
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
+    "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
+    "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
+    "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
+    "and port; a resolve step's seconds are getaddrinfo()'s own, without starting the helper processes",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -67,6 +72,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("timers-meet")
     names.append("multicast")
     names.append("timing")
+    if scenario.needs_resolver() or scenario.needs_dnsmasq():
+        names.append("resolver")
     if any(h.masquerade for h in scenario.hosts.values()) or any(s.masquerade for s in scenario.steps):
         names += ["conntrack", "nat-port"]
     return [f"  {name}: {SIMPLIFICATIONS[name]}" for name in names]
@@ -96,6 +103,9 @@ def _summary(step: dict[str, Any]) -> str:
     parts = [f"{len(step['frames'])} frame(s)"]
     if step["outcome"]:
         parts.append(f"connect {step['outcome']}")
+    resolved = step.get("resolved")
+    if resolved:
+        parts.append(f"{resolved['name']} -> {resolved['address'] or resolved['error']}")
     return ", ".join(parts)
 
 
@@ -114,6 +124,7 @@ def _hop_key(hop: dict[str, Any]) -> tuple:
         "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
+        hop.get("dns"),
     )
 
 
@@ -147,6 +158,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if ours.get("resolved") != theirs.get("resolved"):
+        diffs.append(f"getaddrinfo: netsim {ours.get('resolved')}, kernel {theirs.get('resolved')}")
     if ours.get("route") != theirs.get("route"):
         diffs.append(f"ip route get: netsim {ours.get('route')}, kernel {theirs.get('route')}")
     x, y = _conntrack(ours.get("conntrack", {})), _conntrack(theirs.get("conntrack", {}))
@@ -163,9 +176,10 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header = key
+    bridge, in_port, src, dst, decision, out, header, dns = key
     ip = f" [IP {header[0]} > {header[1]} ttl {header[2]}]" if header else ""
-    return f"{bridge} {in_port} {src}>{dst}{ip} {decision} -> {', '.join(out) or 'nowhere'}"
+    said = f" [{dns}]" if dns else ""
+    return f"{bridge} {in_port} {src}>{dst}{ip}{said} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:

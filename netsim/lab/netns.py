@@ -11,8 +11,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from netsim.errors import LabError, LabUnavailable
+
+if TYPE_CHECKING:
+    from netsim.scenario import Scenario
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/run/netns"
@@ -80,7 +84,7 @@ def apt_install(package: str) -> bool:
     return shutil.which(COMMAND_OF.get(package, package)) is not None
 
 
-COMMAND_OF = {"nftables": "nft"}
+COMMAND_OF = {"nftables": "nft", "dnsmasq-base": "dnsmasq"}
 
 
 NFT_MISSING = "this scenario has a firewall and the lab needs `nft` (Debian package nftables), which is not installed"
@@ -96,6 +100,34 @@ def ensure_nft() -> str | None:
     if shutil.which("nft") or apt_install("nftables"):
         return None
     return NFT_MISSING
+
+
+DNSMASQ_MISSING = (
+    "this scenario runs a DNS server and the lab needs `dnsmasq` (Debian package dnsmasq-base), which is not installed"
+)
+
+
+def dnsmasq_missing() -> str | None:
+    """Why the lab cannot run a scenario's DNS server here, or None. The lab itself never installs."""
+    return None if shutil.which("dnsmasq") else DNSMASQ_MISSING
+
+
+def ensure_dnsmasq() -> str | None:
+    """For test setups only: dnsmasq-base (the binary alone, no service that would start on the machine)
+    installed with apt when we are root, with a printed line; else why not."""
+    if shutil.which("dnsmasq") or apt_install("dnsmasq-base"):
+        return None
+    return DNSMASQ_MISSING
+
+
+def ensure_tools(scenario: Scenario) -> str | None:
+    """For test setups only: what a scenario's lab and script need beyond iproute2 (nft, dnsmasq),
+    installed when we are root; else why not."""
+    if scenario.needs_nft() and (why := ensure_nft()):
+        return why
+    if scenario.needs_dnsmasq() and (why := ensure_dnsmasq()):
+        return why
+    return None
 
 
 def missing_requirement() -> str | None:

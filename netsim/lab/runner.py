@@ -7,9 +7,12 @@ result has the same JSON shape as `python -m netsim run --json`.
 
 from __future__ import annotations
 
+import ctypes
 import errno
+import ipaddress
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +27,7 @@ from netsim.frames import ETH_P_TEST
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
 from netsim.neighbour import address_order, trace_key
-from netsim.plan import Op
+from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
 
 LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # carrier may change
@@ -45,6 +48,9 @@ class Lab:
         self._nonce = 0
         self.present: set[str] = set()  # hosts whose namespace exists now
         self._route: dict[str, Any] | None = None  # what a route_get step's `ip route get` said
+        self._resolved: dict[str, Any] | None = None  # what a resolve step's getaddrinfo() gave
+        self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
+        self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
 
     def say(self, text: str) -> None:
@@ -101,6 +107,7 @@ class Lab:
             first = started if first is None else first
             outcome = None
             self._route = None
+            self._resolved = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
@@ -109,6 +116,8 @@ class Lab:
                 if before:
                     self._wait_for_cleanup(before, step.netns_del)
             elapsed = time.monotonic() - started
+            if self._resolved is not None:  # the C library's own time, not the helper processes' start-up
+                elapsed = self._resolve_seconds
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
@@ -134,6 +143,7 @@ class Lab:
                     "links": self.links(),
                     "conntrack": self.conntrack(),
                     "route": self._route,
+                    "resolved": self._resolved,
                 }
             )
         return {"scenario": self.s.name, "steps": steps}
@@ -187,6 +197,60 @@ class Lab:
             "dev": r["dev"],
             "prefsrc": r.get("prefsrc"),
         }
+
+    # --- names: each host's /etc files, DNS servers, getaddrinfo() --------------------------------
+
+    def _etc(self, host: str, name: str) -> str:
+        if not plan.HOST_NAME_RE.fullmatch(host) or name not in ("hosts", "resolv.conf", "nsswitch.conf"):
+            raise LabError(f"refusing to write {host}/{name}")
+        return os.path.join(ETC_DIR, host, name)
+
+    def _helper_etc_files(self, host: str) -> None:
+        os.makedirs(os.path.dirname(self._etc(host, "hosts")), exist_ok=True)
+        for name, text in (("nsswitch.conf", NSSWITCH + "\n"), ("hosts", ""), ("resolv.conf", "")):
+            with open(self._etc(host, name), "w") as f:
+                f.write(text)
+
+    def _helper_etc_hosts(self, host: str, address: str, *names: str) -> None:
+        line = "\t".join([str(ipaddress.IPv4Address(address)), " ".join(dns_name(n) for n in names)])
+        with open(self._etc(host, "hosts"), "a") as f:
+            f.write(line + "\n")
+
+    def _helper_etc_nameserver(self, host: str, address: str) -> None:
+        with open(self._etc(host, "resolv.conf"), "a") as f:
+            f.write(f"nameserver {ipaddress.IPv4Address(address)}\n")
+
+    def _helper_dns_server(self, host: str, listen: str, *program: str) -> None:
+        """dnsmasq in the host (plan.dnsmasq_argv), on LISTEN:53 only; it dies with the lab."""
+        if not program or program[0] != "dnsmasq":
+            raise LabError(f"the plan asked to run {program[:1]} as a DNS server")
+        argv = ["ip", "netns", "exec", ns_name(host), *program]
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_lab)
+        self.dns.append(proc)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until port 53 is taken on that address: it listens
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+                raise LabError(f"dnsmasq in {host} exited: {err.strip()}")
+            with inside(host):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                probe.bind((listen, 53))
+            except OSError:
+                return
+            finally:
+                probe.close()
+            time.sleep(0.05)
+        raise LabError(f"dnsmasq in {host} did not start listening on {listen}:53")
+
+    def _helper_resolve_name(self, host: str, name: str) -> None:
+        """getaddrinfo() by the real C library inside the host, with the host's own /etc files."""
+        done = subprocess.run(resolve_argv(host, name), capture_output=True, text=True, check=False, timeout=60)
+        if done.returncode != 0 or not done.stdout.strip():
+            raise LabError(f"resolving {name} in {host} failed: {done.stderr.strip()}")
+        said = json.loads(done.stdout)
+        self._resolved = {k: said[k] for k in ("name", "address", "error")}
+        self._resolve_seconds = float(said["seconds"])
 
     def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0") -> str:
         limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
@@ -399,6 +463,13 @@ class Lab:
         return {**hop, "out_ports": sorted(hop["out_ports"], key=rank)}
 
     def close(self) -> None:
+        for proc in self.dns:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         for sock in [*self.listeners.values(), *self.connections]:
             sock.close()
         self.watch.close()
@@ -444,6 +515,11 @@ def parse_conntrack(line: str) -> dict[str, Any] | None:
     flags = [w.strip("[]") for w in rest if w in ("[UNREPLIED]", "[ASSURED]")]
     original, reply = show.format(**first), show.format(**second)
     return {"proto": "tcp", "state": state, "original": original, "reply": reply, "flags": flags}
+
+
+def _die_with_lab() -> None:
+    """PR_SET_PDEATHSIG in the child: a DNS server never outlives the lab, however the lab ends."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def arp_packet(op: str, sender_mac: str, sender_ip: str, target_mac: str, target_ip: str) -> bytes:

@@ -341,6 +341,10 @@ class Page:
             parts.append(tables.fdb_table(scenario, step))
             if show_neigh:
                 parts.append(tables.neigh_table(scenario, step))
+        if step.resolved is not None:
+            lookup = scenario.step(step.id).resolve
+            if lookup is not None:
+                parts.append(tables.resolve_answer(scenario, step, lookup.by))
         if view == "path":
             action = scenario.step(step.id)
             if action.route_get is not None:

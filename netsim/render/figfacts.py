@@ -275,6 +275,12 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
         ports = _ports_named(scenario, hop.bridge, match.group("where"))
         if sorted(ports) != sorted(hop.out_ports):
             problems.append(f"the caption sends frame {n} to {sorted(ports)}; the trace to {sorted(hop.out_ports)}")
+    resolved = re.search(r"getaddrinfo\(([^)]*)\): ([0-9a-z.-]+)\.(?:\s|$)", text)
+    said_name = (resolved.group(1), resolved.group(2)) if resolved else None
+    r = step.resolved
+    want_name = (r.name, r.address or r.error) if r is not None else None
+    if said_name != want_name:
+        problems.append(f"the caption says getaddrinfo gave {said_name}; the trace says {want_name}")
     outcome = re.search(r"connect\(\): ([a-z-]+)\.", text)
     if (outcome.group(1) if outcome else None) != step.outcome:
         problems.append(
@@ -343,6 +349,13 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         )
         if at >= 0 and shown != want_rows:
             problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")
+    answer = re.search(r'<pre class="ns-resolve"><code>.*\nanswer: ([^ ,]+)', body, re.S)
+    if answer is not None or step.resolved is not None:
+        said = html.unescape(answer.group(1)) if answer else None
+        r = step.resolved
+        want = (r.address or r.error) if r is not None else None
+        if said != want:
+            problems.append(f"shows getaddrinfo() giving {said!r}; the trace has {want!r}")
     route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)
     if route is not None:
         said = html.unescape(route.group(1))

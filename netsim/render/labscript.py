@@ -144,12 +144,45 @@ close_all() {{  # host: every listener of the host goes (a socket keeps a namesp
     unset 'LISTENER[$key]'
   done
 }}
+etc_files() {{  # host: its own /etc/nsswitch.conf, /etc/hosts and /etc/resolv.conf, kept in the private /run
+  mkdir -p "{etc}/$1"
+  echo "{nsswitch}" > "{etc}/$1/nsswitch.conf"
+  : > "{etc}/$1/hosts"; : > "{etc}/$1/resolv.conf"
+}}
+etc_hosts() {{  # host address name...: one line of the host's /etc/hosts
+  local host=$1 address=$2; shift 2
+  printf '%s\t%s\n' "$address" "$*" >> "{etc}/$host/hosts"
+}}
+etc_nameserver() {{  # host address: one nameserver line of the host's /etc/resolv.conf
+  printf 'nameserver %s\n' "$2" >> "{etc}/$1/resolv.conf"
+}}
+dns_server() {{  # host address dnsmasq ...: a DNS server inside the host, on address:53 only
+  local host=$1 listen=$2; shift 2
+  ip netns exec "lab-$host" "$@" &
+  LISTENER["dns $host $listen"]=$!
+  for _ in $(seq 200); do  # until port 53 on that address is taken: it listens
+    ip netns exec "lab-$host" python3 -c {probe} "$listen" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "$host runs a DNS server on $listen:53"
+}}
+resolve_name() {{  # host name: getaddrinfo() inside the host, reading the host's own /etc files
+  echo "-- getaddrinfo($2) in $1, with its own /etc/hosts and /etc/resolv.conf"
+  unshare --mount --propagation private -- bash -c {bind_etc} - "{etc}/$1" "lab-$1" python3 -c {resolve_py} "$2"
+}}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
   unset 'LISTENER["$1 $2:$3"]'
   echo "$1 stops listening on $2:$3"
 }}
 """
+
+
+NEEDS_DNSMASQ = (
+    'command -v dnsmasq >/dev/null || { echo "this scenario needs dnsmasq (package dnsmasq-base)" >&2; exit 3; }\n'
+)
+# Exits 0 while nobody holds UDP port 53 on the address (the DNS server is not listening yet).
+PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind((sys.argv[1], 53))"
 
 
 def line(op: Op) -> str:
@@ -169,7 +202,18 @@ def render(scenario: Scenario) -> str:
         if s.needs_nft()
         else ""
     )
-    header = HEADER.format(title=plan.one_line(s.title), name=s.name, needs_nft=needs_nft)
+    if s.needs_dnsmasq():
+        needs_nft += NEEDS_DNSMASQ
+    header = HEADER.format(
+        title=plan.one_line(s.title),
+        name=s.name,
+        needs_nft=needs_nft,
+        etc=plan.ETC_DIR,
+        nsswitch=plan.NSSWITCH,
+        probe=shlex.quote(PROBE_PY),
+        bind_etc=shlex.quote(plan.BIND_ETC),
+        resolve_py=shlex.quote(plan.RESOLVE_PY),
+    )
     lines = [header, *(line(op) for op in plan.setup(s))]
     for n, step in enumerate(s.steps, 1):
         lines.append("")

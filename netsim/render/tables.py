@@ -90,3 +90,25 @@ def route_answer(scenario: Scenario, step: StepTrace, by: str, to: str) -> str:
         return ""
     text = f"$ ip route get {to}   # in {label(scenario, by)}\n{route_get_text(step.route)}"
     return f'<pre class="ns-route"><code>{escape(text)}</code></pre>'
+
+
+def resolve_answer(scenario: Scenario, step: StepTrace, by: str) -> str:
+    """A resolve step as the reader would look at it in the host: the /etc files it read, and the answer."""
+    result = step.resolved
+    if result is None:
+        return ""
+    host = scenario.hosts[by]
+    lines = [f"# in {label(scenario, by)}: getaddrinfo({result.name!r})", "/etc/nsswitch.conf: hosts: files dns"]
+    lines += ["/etc/hosts:", *(f"  {line.address} {' '.join(line.names)}" for line in host.hosts_file)]
+    lines += ["/etc/resolv.conf:", *(f"  nameserver {a}" for a in host.nameservers)]
+    if not host.nameservers:
+        lines.append("  (no nameserver: the C library asks 127.0.0.1)")
+    if result.address is not None:
+        where = "/etc/hosts" if result.source == "files" else f"the nameserver {result.source}"
+        lines.append(f"answer: {result.address} (from {where})")
+    else:
+        from netsim.resolver import ERRORS
+
+        name, text, _ = ERRORS[result.error or "not-found"]
+        lines.append(f"answer: {result.error}, {text} ({name})")
+    return f'<pre class="ns-resolve"><code>{escape(chr(10).join(lines))}</code></pre>'

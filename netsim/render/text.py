@@ -36,6 +36,8 @@ def render(scenario: Scenario, trace: Trace) -> str:
             lines.append(f"  * {event}")
         if step.outcome is not None:
             lines.append(f"  => connect: {step.outcome}")
+        if step.resolved is not None:
+            lines.append(f"  => getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}")
         fdb = fdb_lines(step)
         lines.append("  bridge fdb show (learned):" + ("" if fdb else " (empty)"))
         lines.extend(f"    {line}" for line in fdb)

@@ -118,6 +118,18 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "forwarding": lambda v: _and([f"{who(k)} {'forwards' if on else 'does not forward'}" for k, on in v.items()]),
         "rewrites": lambda v: "NAT rewrites " + (_and([f"{a} as {b}" for a, b in v]) if v else "nothing"),
         "conntrack": lambda v: f"connection tracking holds {table(v)}",
+        "resolves_to": lambda v: (
+            f"getaddrinfo() gives {v}"
+            if v not in ("not-found", "try-again")
+            else "getaddrinfo() fails: "
+            + ("Name or service not known" if v == "not-found" else "Temporary failure in name resolution")
+        ),
+        "answered_by": lambda v: "the answer comes from /etc/hosts" if v == "/etc/hosts" else f"{v} answers",
+        "dns_name": lambda v: f"the DNS question asks for {v}",
+        "dns_answer": lambda v: (
+            f"the DNS answer says {', '.join(v)}" if isinstance(v, list) else f"the DNS answer says {v}"
+        ),
+        "udp": lambda v: "its UDP ports are " + ", ".join(f"{k} {p}" for k, p in v.items()),
     }
     frame = facts.get("frame")
 

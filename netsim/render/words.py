@@ -49,6 +49,8 @@ def step_caption(scenario: Scenario, step: StepTrace) -> str:
         parts.append(f"…and {len(step.frames) - 3} more frame(s).")
     if step.outcome:
         parts.append(f"connect(): {step.outcome}.")
+    if step.resolved is not None:
+        parts.append(f"getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}.")
     if not parts:
         parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)

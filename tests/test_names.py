@@ -1,0 +1,129 @@
+"""Name resolution: getaddrinfo() through `hosts: files dns`, each room's own /etc files, a DNS
+server on the bridge, and the plan that writes those files and names for the lab and the script."""
+
+from __future__ import annotations
+
+import pytest
+
+from netsim import plan
+from netsim.errors import ScenarioError
+from netsim.frames import DNS_NXDOMAIN, Icmp, Udp
+from netsim.render.labscript import render
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+
+ROOM = """\
+title: names
+bridges:
+  br0:
+    host: laptop
+    address: 10.88.0.1/16
+    ports:
+      seat9: {}
+hosts:
+  laptop:
+    hosts_file: [{address: 127.0.0.1, names: [localhost]}]
+    dns_servers:
+      - listen: 10.88.0.1
+        records: {web: 10.88.0.3}
+  box:
+    interfaces:
+      eth0: {mac: 0a:58:0a:58:00:02, address: 10.88.0.2/16, plug: br0.seat9}
+    hosts_file:
+      - {address: 10.88.0.1, names: [host.containers.internal, host.docker.internal]}
+      - {address: 10.88.0.99, names: [HOST.containers.internal]}
+    nameservers: [10.88.0.1]
+steps:
+  - {id: step, resolve: {by: box, name: NAME}}
+"""
+
+
+def resolve(name: str, by: str = "box", room: str = ROOM) -> tuple:
+    step = run(parse_scenario(room.replace("NAME", name).replace("by: box", f"by: {by}"), "names.yaml")).steps[0]
+    return step.resolved, step.frames
+
+
+def test_a_name_in_the_hosts_file_is_answered_without_a_question_on_the_wire() -> None:
+    result, frames = resolve("host.docker.internal")
+    assert (result.address, result.source, frames) == ("10.88.0.1", "files", [])
+
+
+def test_the_first_hosts_line_wins_whatever_the_case() -> None:
+    result, _ = resolve("Host.Containers.Internal")
+    assert result.address == "10.88.0.1"
+
+
+def test_a_name_no_file_holds_is_asked_of_the_nameserver_over_udp_53() -> None:
+    result, frames = resolve("web")
+    assert (result.address, result.source) == ("10.88.0.3", "10.88.0.1")
+    query, answer = (hop.payload for hop in frames[-2:])
+    assert isinstance(query, Udp) and isinstance(answer, Udp)
+    assert (query.dst_ip, query.dport, query.payload.name, query.payload.response) == ("10.88.0.1", 53, "web", False)
+    assert (answer.sport, answer.dport, answer.payload.id) == (53, query.sport, query.payload.id)
+    assert answer.payload.answers == ("10.88.0.3",)
+
+
+def test_a_name_nobody_knows_is_nxdomain_and_not_found() -> None:
+    result, frames = resolve("protainer")
+    assert (result.address, result.error) == (None, "not-found")
+    assert frames[-1].payload.payload.rcode == DNS_NXDOMAIN
+
+
+def test_each_room_has_its_own_view_of_a_name() -> None:
+    result, _ = resolve("host.containers.internal", by="laptop")
+    # The laptop's resolv.conf names nobody: the C library asks 127.0.0.1, where nobody listens.
+    assert (result.address, result.error) == (None, "try-again")
+
+
+def test_a_refusing_nameserver_is_asked_twice_then_try_again() -> None:
+    room = ROOM.replace("listen: 10.88.0.1", "listen: 127.0.0.1")  # the server no longer on the bridge
+    result, frames = resolve("web", room=room)
+    assert result.error == "try-again"
+    kinds = [type(hop.payload).__name__ for hop in frames if not hasattr(hop.payload, "op")]
+    assert kinds == ["Udp", "Icmp", "Udp", "Icmp"]  # RES_DFLRETRY rounds, each refused
+    assert all(isinstance(h.payload, Icmp) and h.payload.code == 3 for h in frames if isinstance(h.payload, Icmp))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("names: [localhost]", "names: ['local;host']", "is not a host name such as host.containers.internal"),
+        ("names: [localhost]", "names: ['-x']", "is not a host name"),
+        ("names: [localhost]", "names: ['a..b']", "is not a host name"),
+        ("name: NAME", "name: 'web $(touch x)'", "is not a host name"),
+        ("records: {web: 10.88.0.3}", "records: {'we b': 10.88.0.3}", "is not a host name"),
+        ("listen: 10.88.0.1", "listen: 10.88.0.7", "laptop has no address 10.88.0.7 to listen on"),
+        ("nameservers: [10.88.0.1]", "nameservers: [10.88.0.1, 1.1.1.1, 8.8.8.8, 9.9.9.9]", "expected at most 3"),
+    ],
+)
+def test_bad_names_are_refused_at_the_reader_with_file_and_line(old: str, new: str, message: str) -> None:
+    assert old in ROOM
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(ROOM.replace(old, new).replace("NAME", "web"), "diagrams/names.yaml")
+    assert str(info.value).startswith("diagrams/names.yaml:") and message in str(info.value)
+
+
+def test_a_name_longer_than_253_characters_is_refused() -> None:
+    long = ".".join(["a" * 63] * 4)  # 255 characters
+    with pytest.raises(ScenarioError, match="is not a host name"):
+        parse_scenario(ROOM.replace("NAME", long), "names.yaml")
+
+
+@pytest.mark.parametrize("bad", ["web;reboot", "web\nnameserver 6.6.6.6", "-o", "", "a" * 254])
+def test_the_writer_refuses_what_is_no_host_name_even_if_the_reader_let_it_by(bad: str) -> None:
+    with pytest.raises(ValueError):
+        plan.dns_name(bad)
+    with pytest.raises(ValueError):
+        plan.resolve_argv("box", bad)
+
+
+def test_the_script_writes_each_rooms_files_and_resolves_as_the_lab_does() -> None:
+    s = parse_scenario(ROOM.replace("NAME", "web"), "names.yaml")
+    script = render(s)
+    assert "etc_hosts box 10.88.0.1 host.containers.internal host.docker.internal" in script
+    assert "etc_nameserver box 10.88.0.1" in script
+    assert "resolve_name box web" in script
+    dns = next(op for op in plan.setup(s) if op.argv[:1] == ("dns_server",))
+    assert dns.argv[3:] == (*plan.dnsmasq_argv("10.88.0.1", ["web=10.88.0.3"]), "--keep-in-foreground")
+    assert "--host-record=web,10.88.0.3" in dns.argv and "--local=/#/" in dns.argv
+    assert "/etc/netns" not in script  # the machine's /etc is never written
