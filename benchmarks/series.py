@@ -2,7 +2,8 @@
 
 The trend matters before the series is long: the bench measures the real site and this one (eight
 posts by default) in the same run and reports the growth per post. Post k beyond the real ones is
-a copy of real post ((k - 1) mod n) + 1 with its scenario, both under a new name; the copy's
+a copy of real post ((k - 1) mod n) + 1 with its scenario, both under a new name (drafts are left
+out, as a build leaves them out, so the built and the served series agree); the copy's
 scenario file is the original's bytes, so its figures are the same content under another name,
 as a series that reuses a set-up would have. Numbers, nav entries and the index follow, so the
 copy builds green with `--strict` like the real site.
@@ -28,18 +29,26 @@ def _meta(text: str, key: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
+def _draft(post: Path) -> bool:
+    return (_meta(post.read_text(encoding="utf-8"), "draft") or "").split("#")[0].strip() == "true"
+
+
 def real_posts(root: Path) -> list[Path]:
-    """The site's posts in series order (front matter `number`)."""
-    posts = sorted((root / "docs" / "posts").glob("*.md"))
+    """The site's published posts in series order (front matter `number`); drafts are not built."""
+    posts = [p for p in sorted((root / "docs" / "posts").glob("*.md")) if not _draft(p)]
     return sorted(posts, key=lambda p: int(_meta(p.read_text(encoding="utf-8"), "number") or 0))
 
 
 def grow(dest: Path, posts: int, root: Path = ROOT) -> Path:
     """A copy of the site at `root` in `dest`, with copies added until it has `posts` posts."""
     src = copy_site(dest)
-    real = real_posts(src)
     config = src / "mkdocs.yml"
     nav = config.read_text(encoding="utf-8")
+    for post in (src / "docs" / "posts").glob("*.md"):  # a draft shows under serve only: leave it out
+        if _draft(post):
+            post.unlink()
+            nav = "".join(line for line in nav.splitlines(keepends=True) if f"posts/{post.name}" not in line)
+    real = real_posts(src)
     last_entry = max(nav.index(f"posts/{p.name}\n") for p in real)
     insert_at = nav.index("\n", last_entry) + 1
     entries = ""
