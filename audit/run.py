@@ -2,9 +2,11 @@
 
 Builds the site, serves it on localhost with gzip (as any static host does), runs Lighthouse
 (pinned in audit/package.json) with Debian's Chromium against each post, prints a table and
-writes build/audit/results.json.
-Targets (from the issue): performance >= 95, accessibility 100, best practices >= 95, SEO >= 90, and
-post one under 350 KB transferred on first load.
+writes build/audit/results.json (results-mobile.json for the phone preset).
+Targets (from the issues): performance >= 95, accessibility 100, best practices >= 95, SEO >= 90, and
+every post under 200 KB transferred on first load. Lighthouse's desktop preset by default;
+`AUDIT_PRESET=mobile make audit` runs its phone emulation (a slow CPU and network, simulated: on a
+busy machine its timings swing widely, so read them against index.html's in the same run).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from browser import CHROMIUM_ARGS, find_chromium, serve  # noqa: E402
 
 OUT = ROOT / "build" / "audit"
 TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 95, "seo": 90}
-BYTE_BUDGET = {"posts/margarets-room.html": 350_000}
+BYTE_BUDGET = 200_000  # every post, on first load
+PRESET = os.environ.get("AUDIT_PRESET", "desktop")
 
 
 def main() -> int:
@@ -62,7 +65,7 @@ def main() -> int:
                         f"--chrome-path={chromium}",
                         "--chrome-flags=" + " ".join(["--headless=new", *CHROMIUM_ARGS]),
                         "--only-categories=performance,accessibility,best-practices,seo",
-                        "--preset=desktop",
+                        *(["--preset=desktop"] if PRESET == "desktop" else []),
                     ],
                     check=True,
                 )
@@ -77,19 +80,24 @@ def main() -> int:
                     **scores,
                     "bytes": int(data["audits"]["total-byte-weight"]["numericValue"]),
                     "requests": len(data["audits"]["network-requests"]["details"]["items"]),
+                    "elements": int(data["audits"]["dom-size"]["numericValue"]),
                     "page_bytes_uncompressed": (site / page).stat().st_size,
                     "accessibility-failures": failed_a11y,
                 }
-    (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\n{'page':38} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5} {'KB':>7} {'reqs':>5} {'HTML KB raw':>12}")
+    written = OUT / ("results.json" if PRESET == "desktop" else f"results-{PRESET}.json")
+    written.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nLighthouse, {PRESET} preset")
+    head = f"{'page':38} {'perf':>5} {'a11y':>5} {'best':>5} {'seo':>5} {'KB':>7} {'reqs':>5} {'elements':>9}"
+    print(f"{head} {'HTML KB raw':>12}")
     for page, r in results.items():
         print(
             f"{page:38} {r['performance']:>5} {r['accessibility']:>5} {r['best-practices']:>5} {r['seo']:>5} "
-            f"{r['bytes'] / 1000:>7.1f} {r['requests']:>5} {r['page_bytes_uncompressed'] / 1000:>12.1f}"
+            f"{r['bytes'] / 1000:>7.1f} {r['requests']:>5} {r['elements']:>9} "
+            f"{r['page_bytes_uncompressed'] / 1000:>12.1f}"
         )
         for problem in _misses(page, r):
             print(f"    below target: {problem}")
-    print(f"\nwritten: {OUT / 'results.json'}")
+    print(f"\nwritten: {written}")
     return 0
 
 
@@ -99,8 +107,8 @@ def _ids(data: dict, category: str) -> set[str]:
 
 def _misses(page: str, r: dict) -> list[str]:
     out = [f"{k} {r[k]} < {v}" for k, v in TARGETS.items() if r[k] < v]
-    if page in BYTE_BUDGET and r["bytes"] > BYTE_BUDGET[page]:
-        out.append(f"{r['bytes'] / 1000:.1f} KB > {BYTE_BUDGET[page] / 1000:.0f} KB")
+    if page.startswith("posts/") and r["bytes"] > BYTE_BUDGET:
+        out.append(f"{r['bytes'] / 1000:.1f} KB > {BYTE_BUDGET / 1000:.0f} KB")
     out += [f"accessibility audit failed: {a}" for a in r["accessibility-failures"]]
     return out
 

@@ -58,6 +58,15 @@ DEFAULT = [
     "netsim.render.figfacts",
 ]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests", 36: "timeout", 24: "timeout"}
+STATUS.update({-24: "timeout", 152: "timeout", 255: "timeout", 34: "skipped", 37: "killed"})
+STATUS.update({-9: "killed", -11: "killed"})  # the mutant crashed the tests
+try:  # mutmut's own reading of its exit codes, where this runs in its venv
+    from mutmut.stats import status_by_exit_code
+
+    STATUS.update({k: v for k, v in status_by_exit_code.items() if k is not None})
+    STATUS.update({k: "killed" for k, v in status_by_exit_code.items() if v in ("segfault", "caught by type check")})
+except ImportError:
+    pass
 LIVE = ("survived", "no tests", "suspicious")
 
 
@@ -156,8 +165,8 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         row["unexplained"] = len(survivors) - len(eq)
         rows[module] = row
         total.update(row)
-        share = 100 * killed / checked if checked else 0.0
-        print(f"{module:24} {len(statuses):7} {checked:7} {killed:7} {len(eq):6} {row['unexplained']:7} {share:7.1f}%")
+        share = f"{100 * killed / checked:7.1f}%" if checked else "       -"
+        print(f"{module:24} {len(statuses):7} {checked:7} {killed:7} {len(eq):6} {row['unexplained']:7} {share}")
     checked, killed = total["checked"], total["killed"]
     if not checked:
         print("mutants: no mutant was checked (did the fast tests pass on the unmutated code?)", file=sys.stderr)
@@ -167,6 +176,7 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['equivalent']:6} {total['unexplained']:7}"
         f" {share:7.1f}%"
     )
+    print(f"equiv.: survivors {SURVIVORS.name} explains (equivalent, or cosmetic); unexpl.: the rest")
     print(f"killed {killed} of {checked} checked mutants ({share:.1f}%)", end="")
     live = checked - total["equivalent"]
     print(f"; {100 * killed / live:.1f}% of those not equivalent" if live else "")

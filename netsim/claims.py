@@ -178,7 +178,7 @@ def carries(hop: Hop) -> str:
     if isinstance(p, Arp):
         return "ARP request" if p.op == 1 else "ARP reply"
     if isinstance(p, Tcp):
-        return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}[p.flags]
+        return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST"}[p.flags]
     if isinstance(p, Icmp):
         return "ICMP " + ICMP_WORDS.get((p.type, p.code), f"type {p.type} code {p.code}")
     if isinstance(p, Udp):

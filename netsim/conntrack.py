@@ -44,7 +44,9 @@ class Conn:
     seen_reply: bool = False
     assured: bool = False
     confirmed: bool = False
-    nat: bool = False  # a source NAT binding: the reply tuple is not the original inverted
+    snat: bool = False  # a source NAT binding (IPS_SRC_NAT): the reply's destination was changed
+    dnat: bool = False  # a destination NAT binding (IPS_DST_NAT): the reply's source was changed
+    bound: set[str] = field(default_factory=set)  # the NAT kinds already decided (nf_nat_initialized())
     expires: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -102,7 +104,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     """
     if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
         return False
-    if seg.flags == "RA":
+    if seg.flags in ("RA", "R"):
         conn.state = "CLOSE"
     elif direction == REPLY and seg.flags == "SA" and conn.state == "SYN_SENT":
         conn.state = "SYN_RECV"

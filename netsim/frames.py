@@ -35,13 +35,13 @@ class Tcp:
     dst_ip: str
     sport: int
     dport: int
-    flags: str  # "S", "SA", "A", "RA": the letters tcpdump prints
+    flags: str  # "S", "SA", "A", "RA", "R": the letters tcpdump prints
     seq: int = 0
     ack: int = 0
     ttl: int = 64  # the IP header's time to live: net.ipv4.ip_default_ttl, minus one per router
 
     def summary(self) -> str:
-        names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST"}
+        names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST"}
         return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
 
 

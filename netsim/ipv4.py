@@ -26,16 +26,17 @@ Packet = Tcp | Icmp | Udp
 
 def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
     """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward()."""
-    src, dst = ipaddress.IPv4Address(packet.src_ip), ipaddress.IPv4Address(packet.dst_ip)
-    if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET):
-        # A martian: 127/8 belongs to lo alone (route_localnet is 0 by default).
-        stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
-        return
     verdict = netfilter.hook(stack, ns, PREROUTING, Skb(packet), indev=dev)
     if verdict.skb is None:
         return
     skb = verdict.skb
-    dst = ipaddress.IPv4Address(skb.packet.dst_ip)  # NAT may have given it its true destination
+    # Routing comes after PREROUTING, so it sees the destination NAT gave the packet.
+    src, dst = ipaddress.IPv4Address(skb.packet.src_ip), ipaddress.IPv4Address(skb.packet.dst_ip)
+    if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET) and dev not in ns.route_localnet:
+        # ip_route_input_slow(): a 127/8 source or destination on any device but lo is a martian,
+        # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
+        stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
+        return
     if dst in ns.local_addresses() or dst in LOOPBACK_NET:
         _deliver(stack, ns, dev, skb)
     else:
@@ -94,16 +95,35 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
     verdict = netfilter.hook(stack, ns, OUTPUT, Skb(packet), outdev=hop.dev)
     if verdict.skb is None:
         return hop
+    skb = verdict.skb
+    if skb.packet.dst_ip != packet.dst_ip:
+        # nf_nat_ipv4_local_fn(): a new destination needs a new route (ip_route_me_harder()).
+        sent = hop
+        hop = route(ns, skb.packet.dst_ip)
+        if hop is None:
+            stack.event(f"{ns.label} has no route to {skb.packet.dst_ip}: the packet is dropped")
+            return sent
+        src = ipaddress.IPv4Address(skb.packet.src_ip)
+        if src in LOOPBACK_NET and hop.dev != "lo" and hop.dev not in ns.route_localnet:
+            # __mkroute_output(): a 127/8 source may leave by another device only with route_localnet.
+            stack.event(
+                f"{ns.label} may not send from {src} out of {hop.dev} (route_localnet is 0): the packet is dropped"
+            )
+            return sent
     if hop.kind == "local":
         if not ns.lo_up():
             # The local route still points at lo; __dev_queue_xmit() drops for a device that is down.
             stack.event(f"{ns.label} sends {packet.summary()} through lo, which is down: it is dropped")
             return hop
+        # ip_output() passes POSTROUTING on the way to lo too (where conntrack confirms).
+        verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev="lo")
+        if verdict.skb is None:
+            return hop
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
         stack.loopback(ns, verdict.skb.packet)
         return hop
     assert hop.neighbour is not None
-    _finish(stack, ns, verdict.skb, hop.dev, hop.neighbour)
+    _finish(stack, ns, skb, hop.dev, hop.neighbour)
     return hop
 
 

@@ -6,13 +6,19 @@ Every packet crosses some of them, in this order (net/ipv4/ip_input.c, ip_forwar
     leaving:    OUTPUT -> POSTROUTING
 
 At each hook the registered functions run by priority, as the kernel's do: connection tracking
-first (NF_IP_PRI_CONNTRACK, -200), then NAT's reverse mapping on PREROUTING, the filter table
-(0), source NAT on POSTROUTING (NF_IP_PRI_NAT_SRC, 100), and last the conntrack confirm
-(NF_IP_PRI_CONNTRACK_CONFIRM). Nothing outside this module filters or rewrites a packet.
+first (NF_IP_PRI_CONNTRACK, -200), destination NAT on PREROUTING and OUTPUT (NF_IP_PRI_NAT_DST,
+-100), the filter table (0), source NAT on POSTROUTING and INPUT (NF_IP_PRI_NAT_SRC, 100), and
+last the conntrack confirm (NF_IP_PRI_CONNTRACK_CONFIRM). Nothing outside this module filters or
+rewrites a packet.
+
+NAT works as nf_nat_core.c does: the first packet of a connection binds it once per kind
+(destination at PREROUTING/OUTPUT, source at POSTROUTING/INPUT) by changing the connection's
+reply tuple; every packet after that, either way, is rewritten from the tuples alone
+(nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
 Simplifications, named: only TCP is tracked (UDP, DNS here, passes untracked), and only from its
 SYN (the kernel also picks up connections mid-stream); the filter table has only the two input
-rules a scenario can state; NAT is only masquerade.
+rules a scenario can state; NAT rules are masquerade and the published ports netavark writes.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ if TYPE_CHECKING:
 PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING = "prerouting", "input", "forward", "output", "postrouting"
 HOOKS = (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING)
 Packet = Tcp | Icmp | Udp
+SRC, DST = "src", "dst"  # enum nf_nat_manip_type
+# HOOK2MANIP(): PREROUTING and OUTPUT change the destination, POSTROUTING and INPUT the source.
+MANIP = {PREROUTING: DST, OUTPUT: DST, POSTROUTING: SRC, INPUT: SRC}
+MASQ_MARK = 0x2000  # netavark's mark for "masquerade this" (src/firewall/nft.rs, MASK)
+LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,37 @@ class Masquerade:
         return f"ip saddr {self.saddr}{out} masquerade"
 
 
+@dataclass(frozen=True)
+class PortForward:
+    """One published port, in the shape netavark's nftables driver writes (src/firewall/nft.rs):
+
+        PREROUTING, OUTPUT:      fib daddr type local jump NETAVARK-HOSTPORT-DNAT
+        NETAVARK-HOSTPORT-DNAT:  [ip daddr HOST_IP] tcp dport PORT jump nv_..._dnat
+        nv_..._dnat:             ip saddr SUBNET [ip daddr HOST_IP] tcp dport PORT jump NETAVARK-HOSTPORT-SETMARK
+                                 ip saddr 127.0.0.1 [ip daddr HOST_IP] tcp dport PORT jump NETAVARK-HOSTPORT-SETMARK
+                                 [ip daddr HOST_IP] tcp dport PORT dnat ip to TO_IP:TO_PORT
+        NETAVARK-HOSTPORT-SETMARK: meta mark set meta mark | 0x2000
+        POSTROUTING:             meta mark & 0x2000 == 0x2000 masquerade
+
+    `snat` false leaves out the two SETMARK lines (a rule set netavark does not write), to show
+    what they are for.
+    """
+
+    port: int
+    to_ip: str
+    to_port: int
+    subnet: ipaddress.IPv4Network
+    host_ip: str | None = None
+    snat: bool = True
+
+    def matches(self, packet: Tcp) -> bool:
+        return packet.dport == self.port and self.host_ip in (None, packet.dst_ip)
+
+    def marks(self, packet: Tcp) -> bool:
+        src = ipaddress.IPv4Address(packet.src_ip)
+        return self.snat and (src in self.subnet or src == LOOPBACK)
+
+
 @dataclass
 class Skb:
     """A packet on its way through one host, with the connection it belongs to (skb->_nfct)."""
@@ -58,6 +100,7 @@ class Skb:
     packet: Packet
     conn: Conn | None = None
     direction: str | None = None  # ORIGINAL, REPLY, or "related" (an ICMP error about a reply)
+    mark: int = 0  # skb->mark, `meta mark` in nftables
 
 
 @dataclass(frozen=True)
@@ -71,11 +114,19 @@ class Netfilter:
     """One namespace's rules and its conntrack table."""
 
     masquerade: list[Masquerade] = field(default_factory=list)
+    ports: list[PortForward] = field(default_factory=list)  # published ports, in the order added
+    mark_masquerade: bool = False  # POSTROUTING: meta mark & 0x2000 == 0x2000 masquerade
     # Conntrack starts in a namespace when a rule needs it (nf_ct_netns_get()): here, NAT.
     conntrack: Table | None = None
 
     def add_masquerade(self, rule: Masquerade) -> None:
         self.masquerade.append(rule)
+        if self.conntrack is None:
+            self.conntrack = Table()
+
+    def add_port(self, rule: PortForward) -> None:
+        self.ports.append(rule)
+        self.mark_masquerade = True  # netavark adds it with the network, once
         if self.conntrack is None:
             self.conntrack = Table()
 
@@ -90,7 +141,8 @@ def hook(
         if not _conntrack_in(stack, table, skb):
             return Verdict(None)
         if where == PREROUTING:
-            _nat_reverse(stack, ns, skb)
+            _related_reverse(stack, ns, skb)
+        _nat(stack, ns, skb, where, outdev)
     if where == INPUT and indev != "lo" and isinstance(skb.packet, Tcp):
         seg = skb.packet
         if seg.dport in ns.drop_tcp_ports:
@@ -100,8 +152,8 @@ def hook(
             # nft's `reject with icmp type port-unreachable` (nf_reject_ipv4.c, nf_send_unreach()).
             stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP port unreachable")
             return Verdict(None, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, seg))
-    if where == POSTROUTING and outdev is not None:
-        _source_nat(stack, ns, skb, outdev)
+    if where in (POSTROUTING, INPUT) and table is not None:
+        _nat(stack, ns, skb, where, outdev)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None:
         table.confirm(skb.conn, stack.now)
     return Verdict(skb)
@@ -133,39 +185,75 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     return True
 
 
-def _nat_reverse(stack: Stack, ns: Namespace, skb: Skb) -> None:
-    """nf_nat_ipv4_pre_routing(): a reply to a masqueraded connection gets its true destination."""
-    conn = skb.conn
-    if conn is None or not conn.nat:
+def _related_reverse(stack: Stack, ns: Namespace, skb: Skb) -> None:
+    """nf_nat_icmp_reply_translation(): an ICMP error about a masqueraded connection's packet has
+    its outer header and the quoted one both turned back."""
+    conn, packet = skb.conn, skb.packet
+    if conn is None or not conn.snat or skb.direction != "related" or not isinstance(packet, Icmp):
         return
-    packet = skb.packet
     home = conn.original  # where the connection really started
-    if skb.direction == REPLY and isinstance(packet, Tcp):
-        skb.packet = replace(packet, dst_ip=home.src, dport=home.sport)
-    elif skb.direction == "related" and isinstance(packet, Icmp):
-        # nf_nat_icmp_reply_translation(): the outer header and the quoted one are both turned back.
-        inner = replace(packet.original, src_ip=home.src, sport=home.sport)
-        skb.packet = replace(packet, dst_ip=home.src, original=inner)
-    else:
-        return
+    inner = replace(packet.original, src_ip=home.src, sport=home.sport)
+    skb.packet = replace(packet, dst_ip=home.src, original=inner)
     _rewritten(stack, ns, PREROUTING, packet, skb.packet)
 
 
-def _source_nat(stack: Stack, ns: Namespace, skb: Skb, outdev: str) -> None:
-    """nf_nat_inet_fn() at POSTROUTING: bind a new connection once, then rewrite by the binding."""
+def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) -> None:
+    """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet()."""
     conn, packet = skb.conn, skb.packet
-    if conn is None or skb.direction != ORIGINAL or not isinstance(packet, Tcp):
+    if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp):
         return
-    nf: Netfilter = ns.netfilter
-    if not conn.confirmed and not conn.nat:
-        rule = next((r for r in nf.masquerade if r.matches(packet, outdev)), None)
-        if rule is not None:
-            _masquerade(stack, ns, conn, outdev, packet)
-    if conn.nat:
-        seen_as = conn.reply.invert()  # how the far end sees this connection
-        after = replace(packet, src_ip=seen_as.src, sport=seen_as.sport)
+    manip = MANIP[where]
+    if skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound:
+        # Only an unconfirmed connection consults the rules; without a matching one it gets a
+        # null binding (nf_nat_alloc_null_binding()) and no rule is asked again.
+        conn.bound.add(manip)
+        if manip == DST:
+            _destination_rules(stack, ns, skb, conn, packet)
+        elif where == POSTROUTING and outdev is not None:
+            _source_rules(stack, ns, skb, conn, packet, outdev)
+    # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
+    kind = manip if skb.direction == ORIGINAL else (SRC if manip == DST else DST)
+    if not (conn.snat if kind == SRC else conn.dnat):
+        return
+    # The packet is made to look like the other direction's tuple, inverted (nf_nat_manip_pkt()).
+    target = (conn.reply if skb.direction == ORIGINAL else conn.original).invert()
+    if manip == SRC:
+        after = replace(packet, src_ip=target.src, sport=target.sport)
+    else:
+        after = replace(packet, dst_ip=target.dst, dport=target.dport)
+    if after != packet:
         skb.packet = after
-        _rewritten(stack, ns, POSTROUTING, packet, after)
+        _rewritten(stack, ns, where, packet, after)
+
+
+def _is_local(ns: Namespace, addr: str) -> bool:
+    """`fib daddr type local`: one of the namespace's own addresses, or 127/8."""
+    a = ipaddress.IPv4Address(addr)
+    return a in ns.local_addresses() or a.is_loopback
+
+
+def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp) -> None:
+    """The published ports: netavark's chains, first match wins (nft_nat_eval() -> nf_nat_setup_info())."""
+    if not _is_local(ns, packet.dst_ip):
+        return
+    rule = next((r for r in ns.netfilter.ports if r.matches(packet)), None)
+    if rule is None:
+        return
+    if rule.marks(packet):
+        skb.mark |= MASQ_MARK
+    r = conn.reply
+    conn.reply, conn.dnat = Tuple(rule.to_ip, rule.to_port, r.dst, r.dport), True
+    marked = " and marks it for masquerade" if skb.mark & MASQ_MARK else ""
+    stack.event(
+        f"{ns.label} sends what comes for {packet.dst_ip}:{packet.dport} to {rule.to_ip}:{rule.to_port}{marked}"
+    )
+
+
+def _source_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp, outdev: str) -> None:
+    nf: Netfilter = ns.netfilter
+    marked = nf.mark_masquerade and skb.mark & MASQ_MARK
+    if marked or any(r.matches(packet, outdev) for r in nf.masquerade):
+        _masquerade(stack, ns, conn, outdev, packet)
 
 
 def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp) -> None:
@@ -179,15 +267,15 @@ def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tc
     table = ns.netfilter.conntrack
     assert table is not None
     new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
-    o = conn.original
+    o, far = conn.original, conn.reply  # the far end as it stands after any destination NAT
     port = o.sport
-    if table.taken(Tuple(o.dst, o.dport, new_src, port), stack.now, ignore=conn):
+    if table.taken(Tuple(far.src, far.sport, new_src, port), stack.now, ignore=conn):
         offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % 64512
         for i in range(64512):
             port = 1024 + (offset + i) % 64512
-            if not table.taken(Tuple(o.dst, o.dport, new_src, port), stack.now, ignore=conn):
+            if not table.taken(Tuple(far.src, far.sport, new_src, port), stack.now, ignore=conn):
                 break
-    conn.reply, conn.nat = Tuple(o.dst, o.dport, new_src, port), True
+    conn.reply, conn.snat = Tuple(far.src, far.sport, new_src, port), True
     stack.event(f"{ns.label} masquerades {o.src}:{o.sport} as {new_src}:{port} on {outdev}")
 
 

@@ -52,6 +52,7 @@ class Namespace:
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others
     netfilter: Netfilter = field(default_factory=Netfilter)
+    route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
     # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
     # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets
     # waiting for an answer (by their own address and port).

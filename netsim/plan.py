@@ -284,6 +284,72 @@ def masquerade(host: str, saddr: str, oifname: str | None) -> list[Op]:
     return [*nat_table(host), rule]
 
 
+# netavark's table and chains (src/firewall/nft.rs): one table for every network it manages.
+NV = ("inet", "netavark")
+NV_DNAT, NV_SETMARK = "NETAVARK-HOSTPORT-DNAT", "NETAVARK-HOSTPORT-SETMARK"
+
+
+def dnat_chain(subnet: str) -> str:
+    """netavark's per-network chain name, nv_ID_SUBNET_dnat (its ID, a hash, left out here)."""
+    return "nv_" + subnet.replace(".", "_").replace("/", "_nm") + "_dnat"
+
+
+def netavark_base(host: str) -> list[Op]:
+    """What netavark writes once per host before any port: the nat base chains, the jump to its
+    port chain for every local destination, and masquerade for what is marked 0x2000."""
+    nft = ("ip", "netns", "exec", ns(host), "nft")
+    chains = (
+        ("PREROUTING", "{ type nat hook prerouting priority dstnat; policy accept; }"),
+        ("OUTPUT", "{ type nat hook output priority -100; policy accept; }"),
+        ("POSTROUTING", "{ type nat hook postrouting priority srcnat; policy accept; }"),
+    )
+    out = [run(*nft, "add", "table", *NV, note=f"{host}'s netavark table")]
+    out += [run(*nft, "add", "chain", *NV, name, spec) for name, spec in chains]
+    out += [run(*nft, "add", "chain", *NV, name) for name in (NV_DNAT, NV_SETMARK)]
+    out += [
+        run(*nft, "add", "rule", *NV, hook, "fib", "daddr", "type", "local", "jump", NV_DNAT)
+        for hook in ("PREROUTING", "OUTPUT")
+    ]
+    out.append(
+        run(*nft, "add", "rule", *NV, "POSTROUTING", "meta", "mark", "&", "0x2000", "==", "0x2000", "masquerade")
+    )
+    out.append(run(*nft, "add", "rule", *NV, NV_SETMARK, "meta", "mark", "set", "meta", "mark", "|", "0x2000"))
+    return out
+
+
+def publish(s: Scenario, step: Step, p: Any) -> list[Op]:
+    """One published port's rules, as netavark writes them for `-p [HOST_IP:]PORT:TO_PORT`."""
+    nft = ("ip", "netns", "exec", ns(p.by), "nft")
+    to_ip, to_port = p.to.rsplit(":", 1)
+    subnet = s.publish_subnet(p.by, to_ip)
+    assert subnet is not None  # validated with the scenario
+    chain = dnat_chain(subnet)
+    earlier = [st.publish for st in _before(s, step) if st.publish and st.publish.by == p.by]
+    out = [] if earlier else netavark_base(p.by)
+    if not any(s.publish_subnet(p.by, e.to.rsplit(":", 1)[0]) == subnet for e in earlier):
+        out.append(run(*nft, "add", "chain", *NV, chain))
+    daddr = ["ip", "daddr", p.host_ip] if p.host_ip else []
+    dport = ["tcp", "dport", str(p.port)]
+    out.append(run(*nft, "add", "rule", *NV, NV_DNAT, *daddr, *dport, "jump", chain))
+    if p.snat:
+        for src in (subnet, "127.0.0.1"):
+            out.append(run(*nft, "add", "rule", *NV, chain, "ip", "saddr", src, *daddr, *dport, "jump", NV_SETMARK))
+    out.append(run(*nft, "add", "rule", *NV, chain, *daddr, *dport, "dnat", "ip", "to", f"{to_ip}:{to_port}"))
+    return out
+
+
+def _before(s: Scenario, step: Step) -> list[Step]:
+    """The steps before `step`."""
+    return s.steps[: next(i for i, st in enumerate(s.steps) if st is step)]
+
+
+def no_bridge_netfilter(host: str) -> Op:
+    """br_netfilter (built in here, loaded by Docker elsewhere) hands bridged IPv4 to the host's own
+    netfilter hooks, so NAT would touch frames that only cross the bridge. netavark does not rely on
+    it and netsim does not model it: off in the host's own namespace (-e: fine where it is absent)."""
+    return run("ip", "netns", "exec", ns(host), "sysctl", "-qew", "net.bridge.bridge-nf-call-iptables=0")
+
+
 def forwarding(host: str, on: bool) -> Op:
     """net.ipv4.ip_forward inside the host's namespace (a new namespace starts with 0)."""
     note = f"{host} {'forwards' if on else 'does not forward'} packets for others"
@@ -379,6 +445,8 @@ def setup(s: Scenario) -> list[Op]:
         for port in br.ports:
             if (name, port) not in dynamic:
                 out.append(ip(br.host, "link", "set", port, "up"))
+    if s.needs_nft():
+        out += [no_bridge_netfilter(host) for host in dict.fromkeys(br.host for br in s.bridges.values())]
     for host, h in s.hosts.items():
         if h.absent:
             continue
@@ -564,6 +632,8 @@ def _show_conntrack(s: Scenario, step: Step) -> list[Op]:
     for st in s.steps:
         if st.masquerade:
             natting.add(st.masquerade.by)
+        if st.publish:
+            natting.add(st.publish.by)
         if st is step:
             break
     return [show("show_conntrack", *sorted(natting))] if natting else []
@@ -584,6 +654,16 @@ def _ip_forward(s: Scenario, step: Step, c: Any) -> list[Op]:
 @step_kind("masquerade")
 def _masquerade(s: Scenario, step: Step, m: Any) -> list[Op]:
     return [*masquerade(m.by, m.saddr, m.oifname), show("ip", "netns", "exec", ns(m.by), "nft", "list", "ruleset")]
+
+
+@step_kind("publish")
+def _publish(s: Scenario, step: Step, p: Any) -> list[Op]:
+    return [*publish(s, step, p), show("ip", "netns", "exec", ns(p.by), "nft", "list", "table", *NV)]
+
+
+@step_kind("route_localnet")
+def _route_localnet(s: Scenario, step: Step, r: Any) -> list[Op]:
+    return [sysctl(r.by, f"net.ipv4.conf.{r.dev}.route_localnet={1 if r.enabled else 0}")]
 
 
 @step_kind("route_get")

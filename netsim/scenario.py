@@ -397,6 +397,34 @@ class Masquerade:
 
 
 @dataclass(frozen=True)
+class Publish:
+    """Publish a container's port on its host, as `podman run -p [HOST_IP:]PORT:TO_PORT` has netavark
+    write it in nftables: destination NAT on prerouting and output, and a mark that has hairpin and
+    loopback traffic masqueraded."""
+
+    by: HostName = option("The host whose nat table gets the rules (the one holding the container's bridge).")
+    port: Annotated[int, TCP_PORT] = option("The port on the host, as `-p PORT:...` names it.")
+    to: Endpoint = option("The container's ADDRESS:PORT the knocks are sent on to.")
+    host_ip: IPv4 | None = option(
+        "Only knocks on this address of the host, as `-p HOST_IP:PORT:...`; every local address if omitted.", None
+    )
+    snat: bool = option(
+        "Mark knocks from the container network and from 127.0.0.1 for masquerade, as netavark does; false "
+        "leaves those two rules out (a rule set netavark does not write) to show what they are for.",
+        True,
+    )
+
+
+@dataclass(frozen=True)
+class RouteLocalnet:
+    """Let 127/8 addresses be routed on an interface: `sysctl -w net.ipv4.conf.DEV.route_localnet=1|0`."""
+
+    by: HostName = option("The host.")
+    dev: IfName = option("The interface.")
+    enabled: bool = option("true: 127/8 may arrive on and leave by DEV; false: such packets are martians.")
+
+
+@dataclass(frozen=True)
 class RouteGet:
     """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
 
@@ -437,6 +465,8 @@ ACTIONS = (
     "ip_forward",
     "masquerade",
     "route_get",
+    "publish",
+    "route_localnet",
     "resolve",
 )
 
@@ -474,6 +504,8 @@ class Step:
     ip_forward: Forwarding | None = option(Forwarding.__doc__ or "", None)
     masquerade: Masquerade | None = option(Masquerade.__doc__ or "", None)
     route_get: RouteGet | None = option(RouteGet.__doc__ or "", None)
+    publish: Publish | None = option(Publish.__doc__ or "", None)
+    route_localnet: RouteLocalnet | None = option(RouteLocalnet.__doc__ or "", None)
     resolve: NameLookup | None = option(NameLookup.__doc__ or "", None)
 
     @property
@@ -573,7 +605,16 @@ class Scenario:
     def needs_nft(self) -> bool:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
         hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
-        return hosts or any(st.masquerade for st in self.steps)
+        return hosts or any(st.masquerade or st.publish for st in self.steps)
+
+    def publish_subnet(self, host: str, to_ip: str) -> str | None:
+        """The network of the host's bridge that holds a published port's container address: the
+        `ip saddr SUBNET` netavark writes for the containers of that network."""
+        addr = ipaddress.IPv4Address(to_ip)
+        for br in self.bridges.values():
+            if br.host == host and br.address and addr in ipaddress.IPv4Interface(br.address).network:
+                return str(ipaddress.IPv4Interface(br.address).network)
+        return None
 
     def needs_resolver(self) -> bool:
         """Whether the lab and the script write each host's /etc files: a step resolves a name."""
@@ -968,6 +1009,19 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 )
         elif isinstance(action, Masquerade):
             _check_masquerade(s, by, action.saddr, action.oifname, apath, src)
+        elif isinstance(action, Publish):
+            to_ip = action.to.rsplit(":", 1)[0]
+            if s.publish_subnet(by, to_ip) is None:
+                nets = [br.address for br in s.bridges.values() if br.host == by and br.address]
+                raise src.error(
+                    (*apath, "to"),
+                    f"{to_ip} is on none of {by}'s bridges' networks; expected an address in one of: "
+                    f"{_names(nets) if nets else '(none: ' + by + ' holds no bridge with an address)'}",
+                )
+        elif isinstance(action, RouteLocalnet) and action.dev not in s.static_devs(by) and action.dev != "lo":
+            raise src.error(
+                (*apath, "dev"), f"{by} has no interface {action.dev!r}; expected one of: {_names(s.static_devs(by))}"
+            )
         for field_name in {"veth_add": ("name", "peer"), "link_rename": ("name",)}.get(step.action, ()):
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":

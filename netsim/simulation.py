@@ -30,7 +30,7 @@ from netsim.frames import (
     initial_sequence,
 )
 from netsim.neighbour import NeighbourTable
-from netsim.netfilter import Masquerade
+from netsim.netfilter import Masquerade, PortForward
 from netsim.netns import Connection, Iface, Namespace
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
@@ -45,11 +45,13 @@ from netsim.scenario import (
     LinkRename,
     LinkSet,
     NameLookup,
+    Publish,
     Resolve,
     Route,
     RouteAdd,
     RouteDel,
     RouteGet,
+    RouteLocalnet,
     Scenario,
     Send,
     SetBridge,
@@ -414,8 +416,10 @@ class Simulation:
         isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
         syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
         ipv4.output(self, ns, syn)
-        for offset in tcp.retransmit_times(ns.tcp_syn_retries):
-            self.schedule(offset, lambda: self._retransmit_syn(ns, conn, syn))
+        # tcp_retransmit_timer() arms the timer again each time it fires, so each retransmission's
+        # timer is armed after every timer armed before it fired: among timers due in the same
+        # instant, it goes last (the kernel's copy runs a little late, and later each time).
+        self._arm_syn(ns, conn, syn, [0.0, *tcp.retransmit_times(ns.tcp_syn_retries)])
         deadline = self.now + tcp.syn_timeout(ns.tcp_syn_retries)
         # When the last SYN timeout (tcp_write_timeout()) and an ARP failure (neigh_timer_handler())
         # fall due in the same jiffy, the kernel reported ETIMEDOUT in the lab, not EHOSTUNREACH:
@@ -431,9 +435,15 @@ class Simulation:
             self.connected(ns.name, dst_ip)
         self._current.outcome = conn.state
 
-    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp) -> None:
+    def _arm_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
+        """Arm the timer for the next retransmission (times[0] is now, times[1] the next one)."""
+        if len(times) > 1:
+            self.schedule(times[1] - times[0], lambda: self._retransmit_syn(ns, conn, syn, times[1:]))
+
+    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
         if conn.state == "SYN_SENT":
             ipv4.output(self, ns, syn)
+            self._arm_syn(ns, conn, syn, times)
 
     def _step_listen(self, sock: Socket) -> None:
         assert self._current is not None
@@ -461,6 +471,24 @@ class Simulation:
         rule = Masquerade(ipaddress.IPv4Network(add.saddr), add.oifname)
         ns.netfilter.add_masquerade(rule)
         self.event(f"{ns.label}'s nat table: {rule.nft()}")
+
+    def _step_publish(self, pub: Publish) -> None:
+        ns = self._namespace(pub.by)
+        to_ip, to_port = _endpoint(pub.to)
+        subnet = self.scenario.publish_subnet(pub.by, to_ip)
+        assert subnet is not None  # validated with the scenario
+        rule = PortForward(pub.port, to_ip, to_port, ipaddress.IPv4Network(subnet), pub.host_ip, pub.snat)
+        ns.netfilter.add_port(rule)
+        where = f"{pub.host_ip}:{pub.port}" if pub.host_ip else f"port {pub.port} of every address"
+        self.event(f"{ns.label}'s nat table sends {where} to {pub.to}")
+
+    def _step_route_localnet(self, change: RouteLocalnet) -> None:
+        ns = self._namespace(change.by)
+        if change.enabled:
+            ns.route_localnet.add(change.dev)
+        else:
+            ns.route_localnet.discard(change.dev)
+        self.event(f"{ns.label}'s {change.dev}: route_localnet {1 if change.enabled else 0}")
 
     def _step_route_get(self, ask: RouteGet) -> None:
         assert self._current is not None

@@ -122,6 +122,12 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         stack.event(f"{ns.label} completes the handshake")
         return Answer()
     conn = _connection(ns, seg)
+    if conn is None and seg.flags == "SA":
+        # An answer to a SYN this host never sent to that address (a reply that skipped the NAT
+        # that would have turned it back): no socket matches, and tcp_v4_send_reset() answers a
+        # segment carrying an ACK with a bare RST whose sequence number is that ACK.
+        stack.event(f"{ns.label} has no connection with {seg.src_ip}:{seg.sport}: it answers RST")
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
     if conn is None or conn.state != "SYN_SENT":
         return Answer()
     if seg.flags == "SA":

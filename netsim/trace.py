@@ -39,6 +39,9 @@ class Hop:
         header = ip_header(self.payload)
         if header is not None:
             out["ip"] = header
+        ports = tcp_ports(self.payload)
+        if ports is not None:
+            out["tcp"] = ports
         dns = getattr(self.payload, "payload", None)  # a UDP datagram's DNS message
         if dns is not None:
             out["dns"] = dns.summary()
@@ -50,6 +53,13 @@ def ip_header(payload: Any) -> dict[str, Any] | None:
     if payload is None or not hasattr(payload, "ttl"):
         return None
     return {"src": payload.src_ip, "dst": payload.dst_ip, "ttl": payload.ttl}
+
+
+def tcp_ports(payload: Any) -> dict[str, int] | None:
+    """A TCP segment's ports, the half of a header NAT may rewrite besides the addresses."""
+    if payload is None or not hasattr(payload, "sport") or not hasattr(payload, "flags"):
+        return None
+    return {"sport": payload.sport, "dport": payload.dport}
 
 
 @dataclass(frozen=True)

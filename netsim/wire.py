@@ -15,9 +15,9 @@ from netsim.frames import DNS_RCODES, ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORD
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
-TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14}
+TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04}
 ICMP_TYPE_WORDS = {3: "destination unreachable", 11: "time exceeded"}
-TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK"}
+TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK", 0x04: "RST"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def _arp(arp: Arp) -> bytes:
 
 
 def _tcp_ip(seg: Tcp) -> bytes:
-    window = 0 if seg.flags == "RA" else 64240
+    window = 0 if seg.flags in ("RA", "R") else 64240
     header = struct.pack(
         "!HHIIBBHHH", seg.sport, seg.dport, seg.seq, seg.ack, 5 << 4, TCP_FLAGS[seg.flags], window, 0, 0
     )

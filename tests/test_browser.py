@@ -194,7 +194,52 @@ def test_without_javascript_every_step_is_shown(browser: tuple[object, str]) -> 
     assert steps.count() == N
     assert all(steps.nth(i).is_visible() for i in range(N))
     assert not page.locator(".ns-stepper-controls").is_visible()
+    # Each with its drawing: inline, or the file of the same drawing the prose shows inline.
+    for i in range(N):
+        drawing = steps.nth(i).locator(".ns-diagram :is(svg, img):visible")
+        assert drawing.count() == 1, f"step {i + 1}"
+        src = drawing.first.get_attribute("src")
+        if src is not None:
+            assert page.request.get(page.url.rsplit("/", 1)[0] + "/" + src).ok, src
+    page.click(f"#margarets-room-step-{ASK} .ns-bytes summary")
+    assert page.locator(f"#margarets-room-step-{ASK} .ns-bytes .ns-fields").first.is_visible()
     context.close()
+
+
+def test_a_step_its_bytes_and_the_script_are_made_only_when_asked_for(page: object) -> None:
+    # netsim/pages/lazy.py: the page's live document holds the step on show, not all of them.
+    page.goto(page.base + POST)  # type: ignore[attr-defined]
+    elements = "() => document.getElementsByTagName('*').length"
+    at_first = page.evaluate(elements)  # type: ignore[attr-defined]
+    live = page.locator(".ns-stepper > figure.ns-step")  # type: ignore[attr-defined]
+    assert live.count() == 1 and page.locator(".ns-frame").count() == 0  # type: ignore[attr-defined]
+    assert page.locator("details.example pre").count() == 0  # type: ignore[attr-defined]
+    page.click(".ns-next")  # type: ignore[attr-defined]
+    assert live.count() == 2
+    # Step 2's drawing is also in the prose: the step shows a copy of it, not the file's image.
+    assert page.locator("#margarets-room-step-2 .ns-diagram svg:visible").count() == 1  # type: ignore[attr-defined]
+    assert page.locator("#margarets-room-step-2 .ns-diagram img").count() == 0  # type: ignore[attr-defined]
+    page.click("#margarets-room-step-2 .ns-bytes summary")  # type: ignore[attr-defined]
+    assert page.locator("#margarets-room-step-2 .ns-frame").count() >= 1  # type: ignore[attr-defined]
+    assert page.locator("#margarets-room-step-1 .ns-frame").count() == 0  # type: ignore[attr-defined]
+    page.click("details.example summary")  # type: ignore[attr-defined]
+    assert "ip netns add" in page.locator("details.example pre").inner_text()  # type: ignore[attr-defined]
+    page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")  # type: ignore[attr-defined]
+    assert live.count() == N
+    everything = page.evaluate(elements)  # type: ignore[attr-defined]
+    print(f"post one: {at_first} elements on load, {everything} with every step made")
+    assert at_first < everything / 2
+
+
+def test_print_shows_every_step_with_its_drawing(page: object) -> None:
+    page.goto(page.base + POST)  # type: ignore[attr-defined]
+    page.emulate_media(media="print")  # type: ignore[attr-defined]
+    steps = page.locator(".ns-stepper > figure.ns-step")  # type: ignore[attr-defined]
+    assert steps.count() == N
+    for i in range(N):
+        assert steps.nth(i).is_visible(), f"step {i + 1}"
+        assert steps.nth(i).locator(".ns-diagram svg:visible").count() == 1, f"step {i + 1}"
+    assert not page.locator(".ns-stepper-controls").is_visible()  # type: ignore[attr-defined]
 
 
 POSTS = sorted(p.stem for p in (ROOT / "docs" / "posts").glob("*.md"))
@@ -203,6 +248,7 @@ POSTS = sorted(p.stem for p in (ROOT / "docs" / "posts").glob("*.md"))
 # visible text's rendered size (its font size times the SVG's scale on screen) and contrast
 # (its fill against the fill of the shape behind it, or the page, alpha composited).
 MEASURE = """() => {
+  window.dispatchEvent(new Event('beforeprint'));  // the print path makes every waiting step
   document.querySelectorAll('.ns-stepper').forEach(s => s.classList.remove('ns-js'));
   const rgba = c => { const m = c.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
   const over = (top, under) => top.slice(0, 3).map((v, i) => v * top[3] + under[i] * (1 - top[3])).concat([1]);

@@ -101,3 +101,35 @@ def test_fault_listener_lookup_ignores_the_bound_address(monkeypatch: pytest.Mon
     monkeypatch.setattr(tcp, "find_listener", any_address)
     failures = _fails(monkeypatch)
     assert any("outcome: the page says 'refused', the simulation did 'connected'" in f for f in failures)
+
+
+# --- what a contributor reads when a claim is false, or cannot be checked ---------------------------
+
+
+def test_a_false_claim_says_what_the_page_said_and_what_happened() -> None:
+    from netsim import claims
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    scenario = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    trace = run(scenario)
+    step = "bob-writes-to-alice"  # Bob's first frame: flooded to three seats
+    assert claims.check(scenario, trace, step, {"copies_to": []}) == [
+        "copies_to: the page says nothing, the simulation did [alice, carlos, portainer]"
+    ]
+    assert claims.check(scenario, trace, step, {"copies_to": ["alice"], "decision": "forward", "frame": 0}) == [
+        "copies_to: the page says [alice], the simulation did [alice, carlos, portainer]",
+        "decision: the page says 'forward', the simulation did 'flood'",
+    ]
+    assert claims.check(scenario, trace, step, {"decision": "flood", "frame": 3}) == [
+        "decision: cannot be checked: only 1 frame(s) crossed a bridge in this step"
+    ]
+    assert claims.check(scenario, trace, step, {})[0].startswith("a claim must state at least one fact; expected")
+    assert claims.check(scenario, trace, step, {"colour": "red"})[0].startswith("unknown fact 'colour'; expected")
+    # The tick's tooltip says the same facts in words.
+    assert claims.describe(step, {"copies_to": [], "decision": "flood", "frame": 0}) == (
+        "Checked against step bob-writes-to-alice: copies_to = nothing; decision = 'flood'"
+    )
+    assert claims.describe(step, {"copies_to": ["a", "b"]}, setup=True) == (
+        "The set-up of step bob-writes-to-alice, not an outcome (checked all the same): copies_to = [a, b]"
+    )

@@ -507,3 +507,68 @@ def test_deleting_a_device_takes_its_own_routes_and_no_others() -> None:
         "dev": "br0",
         "prefsrc": "10.0.0.1",
     }
+
+
+def test_the_source_address_is_the_one_on_the_next_hop_s_network() -> None:
+    """Guards: `ip route get` answering with the interface's first address whatever the next hop.
+
+    With no `src` on the route, fib_result_prefsrc() asks inet_select_addr() (net/ipv4/devinet.c)
+    for the device's address in the next hop's subnet: the destination's when it is on-link, the
+    gateway's when the route goes through one.
+    """
+    trace = simulate("""
+        - {id: second-subnet, addr_add: {by: a, dev: eth0, address: 10.9.0.10/24}}
+        - {id: near, route_get: {by: a, to: 10.9.0.5}}
+        - {id: no-default, route_del: {by: a, to: default}}
+        - {id: default-on-the-second, route_add: {by: a, to: default, via: 10.9.0.1}}
+        - {id: far, route_get: {by: a, to: 192.0.2.7}}
+    """)
+    assert trace.step("near").route == {
+        "type": "unicast",
+        "dst": "10.9.0.5",
+        "gateway": None,
+        "dev": "eth0",
+        "prefsrc": "10.9.0.10",
+    }
+    assert trace.step("far").route == {
+        "type": "unicast",
+        "dst": "192.0.2.7",
+        "gateway": "10.9.0.1",
+        "dev": "eth0",
+        "prefsrc": "10.9.0.10",
+    }
+
+
+def test_a_port_plugged_back_gets_the_flags_the_topology_declares_for_it() -> None:
+    """Guards: the declared flags handed to the new port in the wrong order (hairpin lost).
+
+    del_nbp() frees the port and new_nbp() (net/bridge/br_if.c) makes a new one with defaults; the
+    lab then sets the flags the topology declares for that port (netsim/plan.py), as at the start.
+    So p1, declared hairpin, reflects a frame for a MAC learned on p1 itself, before and after.
+    """
+    trace = simulate(
+        """
+        - {id: before, send: {by: a, dst: a}}
+        - {id: out, nomaster: {by: host, dev: p1}}
+        - {id: back, link_set: {by: host, dev: p1, master: br0}}
+        - {id: after, send: {by: a, dst: a}}
+        """,
+        p1="hairpin: true",
+    )
+    for step in ("before", "after"):
+        hop = trace.step(step).frames[0]
+        assert (hop.decision, hop.out_ports) == ("forward", ("p1",)), step
+
+
+def test_any_address_in_127_8_is_bindable_once_lo_has_127_0_0_1() -> None:
+    """Guards: the loopback test of bind() turned around (127/8 bindable only while lo lacks 127.0.0.1).
+
+    inet_bind() asks inet_addr_type(): the local route `127.0.0.0/8 dev lo`, which lo gets with
+    127.0.0.1 when it first comes up (fib_add_ifaddr()), makes every 127.x address local.
+    """
+    up = {"127.0.0.1", "10.0.0.10"}
+    assert tcp.bind_error(up, set(), "127.0.0.5", 81) is None
+    assert tcp.bind_error({"10.0.0.10"}, set(), "127.0.0.5", 81) == "address-not-available"
+    assert tcp.bind_error(up, {("127.0.0.5", 81)}, "127.0.0.5", 81) == "address-in-use"
+    trace = simulate("- {id: listen-127, listen: {by: a, bind: '127.0.0.5:81'}}")
+    assert trace.step("listen-127").listeners["a"] == ["127.0.0.5:81"]

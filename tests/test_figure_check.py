@@ -465,8 +465,8 @@ CASES = [
         "path",
         "svg",
         "packet-1",
-        "192.168.1.23 →",
-        "10.88.0.2 →",
+        "192.168.1.23:40003 →",
+        "10.88.0.2:40003 →",
         ["frame 2 is labelled ('10.88.0.2', '192.168.1.50', 63); its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"],
     ),
     (
@@ -601,3 +601,29 @@ def test_a_step_without_a_route_lookup_shows_no_route_answer() -> None:
     scenario, step, _parts = pieces(M, "alice-replies", "room")
     assert step.route is None
     assert tables.route_answer(scenario, step, "alice", "10.88.0.5") == ""
+
+
+def test_the_knock_points_at_the_host_that_owns_the_address() -> None:
+    # The path view draws a connect() from a program to the room of the host holding the address.
+    _scenario, _step, parts = pieces(F, "masqueraded", "path")
+    knocks = figfacts.read_svg(parts["svg"]).with_role("knock")
+    assert [k.ends for k in knocks] == [("portainer/program", "server")]
+
+
+def test_a_knock_lands_on_the_interface_that_holds_the_address() -> None:
+    # The namespaces view draws a connect() to the very device with that address (the bridge in
+    # the laptop's room for 10.88.0.1), to the knocker's own lo for 127/8 once lo is up, and to
+    # nowhere while lo is down.
+    scenario = load_scenario("diagrams/rooms-inside-rooms.yaml")
+    trace = run(scenario)
+    landed = {}
+    for step in ("knock-in-the-dark", "knock-on-own-door", "knock-on-the-laptops-seat"):
+        action = scenario.step(step).connect
+        assert action is not None
+        svg = graph.namespaces(scenario, trace.step(step), (action.by, action.to))
+        landed[step] = [k.ends[1] for k in figfacts.read_svg(svg).with_role("knock")]
+    assert landed == {
+        "knock-in-the-dark": ["portainer/nowhere"],
+        "knock-on-own-door": ["portainer/lo"],
+        "knock-on-the-laptops-seat": ["laptop/podman0"],
+    }

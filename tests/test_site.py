@@ -65,14 +65,25 @@ def test_post_one_has_every_figure_and_every_claim_ticked(site: Path) -> None:
     figures = re.findall(r'<figure class="ns-figure .*?</figure>', html, re.S)
     steps = len(load_scenario(ROOT / "diagrams" / "margarets-room.yaml").steps)
     assert len(figures) == source.count("{{ figure(") + steps  # the inline figures and the stepper
+    inline = set(re.findall(r'<a class="ns-open ns-(?:wide|narrow)" href="([^"]+\.svg)"><svg ', html))
+    shared = 0
     for fig in figures:
-        for layout in ("wide", "narrow"):  # both layouts inline, each with its text alternative
-            assert re.search(
+        for layout in ("wide", "narrow"):  # both layouts inline, each with its text alternative,
+            drawn = re.search(
                 rf'<a class="ns-open ns-{layout}" href="[^"]+\.svg"[^>]*><svg [^>]*class="ns-svg" '
                 r'width="\d+" height="\d+" role="img" aria-label="[^"]{20,}"',
                 fig,
             )
+            # or, in a later step of the stepper, the file of a drawing the page draws inline
+            pointer = re.search(
+                rf'<a class="ns-open ns-{layout} ns-shared" href="([^"]+\.svg)"><img src="\1" width="\d+" '
+                r'height="\d+" alt="[^"]{20,}"',
+                fig,
+            )
+            assert drawn or (pointer and pointer.group(1) in inline), fig[:300]
+            shared += drawn is None
         assert "<figcaption>" in fig
+    assert shared > 0  # post one shows several of its steps in the prose as well
     assert html.count('class="ns-claim"') == source.count("{{ claim(")
     assert "ns-error" not in html.replace(".ns-error", "")
     assert (
@@ -264,3 +275,31 @@ def _quiet_strict(path: Path, command: re.Pattern[str]) -> list[str]:
         if "--strict" in args and ("-q" in args or "--quiet" in args):
             found.append(f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}")
     return found
+
+
+def test_only_the_first_step_of_a_stepper_is_live_the_rest_wait_in_noscript(site: Path) -> None:
+    """netsim/pages/lazy.py: later steps, every step's bytes and the try-it script are noscript text
+    until a reader asks for them (the page's live document stays small); without JavaScript the
+    browser shows them as they are."""
+    from netsim.pages import lazy
+
+    for post in sorted((site / "posts").glob("*.html")):
+        html = post.read_text(encoding="utf-8")
+        name = re.search(r'<div class="ns-stepper" data-scenario="([^"]+)"', html).group(1)
+        steps = len(load_scenario(ROOT / "diagrams" / f"{name}.yaml").steps)
+        waiting = re.findall(r'<noscript class="ns-later" data-id="([^"]+)">(.*?)</noscript>', html, re.S)
+        ids = [i for i, _inner in waiting]
+        assert [i for i in ids if re.fullmatch(rf"{name}-step-\d+", i)] == [
+            f"{name}-step-{n}" for n in range(2, steps + 1)
+        ], post.name
+        assert f"{name}-script" in ids, post.name
+        # Each waiting step holds its whole figure, with the figure's id for a link to land on.
+        for ident, inner in waiting:
+            if ident.startswith(f"{name}-step-") and not ident.endswith("-bytes"):
+                assert inner.startswith(f'<figure class="ns-figure ns-step" id="{ident}"'), ident
+        live = re.sub(r"<noscript\b.*?</noscript>", "", html, flags=re.S)
+        assert live.count('class="ns-figure ns-step"') == 1, post.name
+        assert 'class="ns-frame"' not in live  # no byte is in the live page until asked for
+        assert 'class="language-bash highlight"' not in live  # nor the try-it script
+    with pytest.raises(ValueError, match="would end it early"):
+        lazy.later("<p>x</p></NoScript><script>", "a-step")

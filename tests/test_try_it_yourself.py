@@ -28,7 +28,10 @@ pytestmark = pytest.mark.lab
 FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^(?:connect|listen) \S+ -> (\S+)")
-TUPLES = re.compile(r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)")
+# A connection that never saw an answer has [UNREPLIED] between its two directions.
+TUPLES = re.compile(
+    r"src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) (?:\[UNREPLIED\] )?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)"
+)
 
 
 def parse(output: str) -> dict[str, dict]:

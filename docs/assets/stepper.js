@@ -1,8 +1,61 @@
 /* Step through a scenario: Previous / Next, arrow keys, and an address per step.
- * Without this script every step is simply shown one after another. */
+ * Without this script every step is simply shown one after another.
+ *
+ * Only the first step is in the live page; the others, and every step's bytes, wait in
+ * <noscript class="ns-later"> (netsim/pages/lazy.py): a text node with JavaScript on, so the
+ * browser never styles or lays them out. later() turns one into elements when it is needed:
+ * the reader steps to it, opens the bytes (or the try-it script), or prints. */
 (function () {
   "use strict";
   var live = []; // [{stepper, onAddress}] for the steppers of the page on show
+
+  // A waiting part as elements. Its inside is the noscript's HTML: text with scripting on, or
+  // elements when the theme's instant navigation parsed the page without scripting.
+  function later(noscript) {
+    var template = document.createElement("template");
+    template.innerHTML = noscript.innerHTML;
+    var part = template.content;
+    // A drawing the page already shows inline: a copy of that one instead of its image.
+    // (Found by the file's name: the theme may have made the page's links absolute.)
+    part.querySelectorAll("a.ns-shared").forEach(function (link) {
+      var name = (link.getAttribute("href").match(/figures\/[0-9a-f]+\.svg$/) || [""])[0];
+      var same = name && Array.prototype.find.call(
+        document.querySelectorAll('a.ns-open:not(.ns-shared)[href$="/' + name + '"] > svg'),
+        function (svg) { return !svg.closest("noscript"); });
+      if (!same) return; // the image stays: the same drawing, from its file
+      var img = link.querySelector("img");
+      if (img) img.replaceWith(same.cloneNode(true));
+      link.classList.remove("ns-shared");
+    });
+    // The bytes of a step just shown still wait for the reader to open them.
+    part.querySelectorAll("details.ns-bytes:not([open])").forEach(function (details) {
+      var wait = document.createElement("template");
+      wait.className = "ns-later";
+      Array.prototype.slice.call(details.childNodes).forEach(function (node) {
+        if (node.nodeName !== "SUMMARY") wait.content.appendChild(node);
+      });
+      details.appendChild(wait);
+    });
+    var first = part.firstElementChild;
+    noscript.replaceWith(part);
+    return first;
+  }
+
+  // A folded part (a step's bytes, the try-it script) is made when the reader opens it.
+  function unfold(details) {
+    var wait = details.querySelector(":scope > .ns-later");
+    if (!wait) return;
+    if (wait.nodeName === "TEMPLATE") wait.replaceWith(wait.content);
+    else later(wait);
+  }
+  // Before the click opens it (keys on the summary click too); a toggle by other means after.
+  document.addEventListener("click", function (e) {
+    var summary = e.target.closest && e.target.closest("details > summary");
+    if (summary) unfold(summary.parentElement);
+  }, true);
+  document.addEventListener("toggle", function (e) {
+    if (e.target.nodeName === "DETAILS" && e.target.open) unfold(e.target);
+  }, true);
 
   function header() {
     var h = document.querySelector(".md-header");
@@ -19,26 +72,35 @@
 
   function setup(stepper) {
     stepper.dataset.ready = "1";
-    var steps = Array.prototype.slice.call(stepper.querySelectorAll(".ns-step"));
+    // The steps in order: live figures, and the waiting ones (their id in data-id).
+    var steps = Array.prototype.slice.call(stepper.querySelectorAll(":scope > .ns-step, :scope > noscript.ns-later"));
+    var ids = steps.map(function (s) { return s.id || s.dataset.id; });
     var prev = stepper.querySelector(".ns-prev");
     var next = stepper.querySelector(".ns-next");
     var count = stepper.querySelector(".ns-count");
     var current = 0;
     stepper.classList.add("ns-js");
 
+    function step(k) {
+      if (steps[k].nodeName === "NOSCRIPT") steps[k] = later(steps[k]);
+      return steps[k];
+    }
+    stepper.nsAll = function () { steps.forEach(function (_s, k) { step(k); }); };
+
     function show(i, remember) {
       i = Math.max(0, Math.min(steps.length - 1, i));
       var from = current;
-      steps.forEach(function (s, k) { s.classList.toggle("ns-current", k === i); });
+      var shown = step(i);
+      steps.forEach(function (s, k) { if (s.classList) s.classList.toggle("ns-current", k === i); });
       count.textContent = "Step " + (i + 1) + " of " + steps.length;
       prev.disabled = i === 0;
       next.disabled = i === steps.length - 1;
-      if (remember && i !== current) history.pushState(null, "", "#" + steps[i].id);
+      if (remember && i !== current) history.pushState(null, "", "#" + ids[i]);
       current = i;
-      stepper.dispatchEvent(new CustomEvent("ns-step", { detail: { from: from, to: i, step: steps[i] } }));
+      stepper.dispatchEvent(new CustomEvent("ns-step", { detail: { from: from, to: i, step: shown, moved: remember } }));
     }
     function fromAddress(scroll) {
-      var k = steps.findIndex(function (s) { return "#" + s.id === location.hash; });
+      var k = ids.indexOf(decodeURIComponent(location.hash.slice(1)));
       if (k < 0) return false;
       show(k, false);
       if (scroll) land(stepper);
@@ -61,6 +123,18 @@
     } else {
       show(0, false);
     }
+  }
+
+  // Print shows every step (netsim.css): make the waiting ones first.
+  function everyStep() {
+    live.forEach(function (l) { if (document.contains(l.stepper)) l.stepper.nsAll(); });
+  }
+  window.addEventListener("beforeprint", everyStep);
+  if (window.matchMedia) {
+    var print = window.matchMedia("print");
+    var onPrint = function (e) { if (e.matches) everyStep(); };
+    if (print.addEventListener) print.addEventListener("change", onPrint);
+    else if (print.addListener) print.addListener(onPrint);
   }
 
   function init() {

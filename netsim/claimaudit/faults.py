@@ -322,6 +322,27 @@ def _move_arrives_up() -> list[Patch]:
     return [(simulation.Simulation, "_step_link_move", move)]
 
 
+# --- NAT ------------------------------------------------------------------------------------------
+
+
+def _reply_not_turned_back() -> list[Patch]:
+    original = netfilter._nat
+
+    def nat(stack: Any, ns: Any, skb: Any, where: str, outdev: str | None) -> None:
+        if skb.direction != netfilter.REPLY:  # only the first direction is ever rewritten
+            original(stack, ns, skb, where, outdev)
+
+    return [(netfilter, "_nat", nat)]
+
+
+def _hairpin_unmarked() -> list[Patch]:
+    return [(netfilter.PortForward, "marks", lambda self, packet: False)]
+
+
+def _localnet_everywhere() -> list[Patch]:
+    return [(ipv4, "LOOPBACK_NET", ipaddress.IPv4Network("0.0.0.0/32"))]
+
+
 def _question_to_nobody() -> list[Patch]:
     return [(arp, "BROADCAST", "02:00:00:00:00:00")]
 
@@ -384,6 +405,14 @@ FAULTS: tuple[Fault, ...] = (
     Fault("shared-loopback", "namespaces", "every namespace's 127.0.0.1 is the first host's lo", _shared_loopback),
     Fault("lo-comes-up-empty", "namespaces", "lo gets no 127.0.0.1 when it first comes up", _lo_comes_up_empty),
     Fault("move-arrives-up", "namespaces", "an interface moved into a namespace arrives up", _move_arrives_up),
+    Fault("reply-not-turned-back", "NAT", "an answer keeps the addresses it was sent with", _reply_not_turned_back),
+    Fault(
+        "hairpin-unmarked",
+        "NAT",
+        "a published port never masquerades its hairpin or loopback knocks",
+        _hairpin_unmarked,
+    ),
+    Fault("localnet-everywhere", "NAT", "127/8 may arrive on and leave by any interface", _localnet_everywhere),
     Fault("hosts-file-ignored", NAMES, "getaddrinfo() skips /etc/hosts and asks DNS", _hosts_file_ignored),
     Fault("server-knows-nothing", NAMES, "the DNS server answers NXDOMAIN for every name", _server_knows_nothing),
     Fault("udp-stays-silent", NAMES, "a datagram to a closed UDP port gets no ICMP back", _udp_stays_silent),

@@ -155,6 +155,9 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         header = ip_header(hop["data"])
         if header is not None:
             item["ip"] = header
+        ports = tcp_ports(hop["data"])
+        if ports is not None:
+            item["tcp"] = ports
         dns = decode_dns(hop["data"])
         if dns is not None:
             item["dns"] = dns.summary()
@@ -167,6 +170,14 @@ def ip_header(data: bytes) -> dict | None:
     if int.from_bytes(data[12:14], "big") != 0x0800:
         return None
     return {"src": ".".join(map(str, data[26:30])), "dst": ".".join(map(str, data[30:34])), "ttl": data[22]}
+
+
+def tcp_ports(data: bytes) -> dict | None:
+    """The TCP ports of a captured frame, as the trace keeps them."""
+    if int.from_bytes(data[12:14], "big") != 0x0800 or data[23] != 6:
+        return None
+    tcp = data[14 + (data[14] & 0x0F) * 4 :]
+    return {"sport": int.from_bytes(tcp[0:2], "big"), "dport": int.from_bytes(tcp[2:4], "big")}
 
 
 def describe(data: bytes) -> str:

@@ -28,7 +28,7 @@ from netsim.errors import (
     UnclaimedStep,
     UnknownName,
 )
-from netsim.pages import postguard
+from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, tables, ticks
 from netsim.render.words import label, port_label, step_caption
@@ -105,6 +105,11 @@ class Page:
         self.marks: dict[str, tuple[str, str] | None] = {}
         self._pending: dict[str, list[str]] = {}  # "scenario/step" -> marks for a missing claim
         self._seen: set[str] = set()
+        # Set-aside markers of the figures drawn in the prose, and of the stepper's steps after
+        # the first (shown later, netsim.pages.lazy): a later step reuses a drawing of the prose.
+        self._prose: list[str] = []
+        self._later: list[str] = []
+        self._lazy: list[str] = []  # other set-aside parts inside a noscript (the try-it script)
 
     # --- looking things up --------------------------------------------------------------
 
@@ -219,6 +224,7 @@ class Page:
         self._shown.setdefault(key, self._line or self._line_of(f'"{step.id}"'))
         index = trace.steps.index(step) + 1
         figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
+        self._prose += SET_ASIDE.findall(figure)
         return figure + self._claim_mark(key)
 
     def _claim_mark(self, key: str) -> str:
@@ -363,10 +369,18 @@ class Page:
         for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
             self._shown.setdefault(f"{s.name}/{step.id}", self._line or self._line_of("stepper("))
         missing = "".join(self._claim_mark(f"{s.name}/{step.id}") for step in trace.steps)
-        figures = [
-            self._step_figure(s, trace, step, f"{s.name}-step-{n}", extra_class="ns-step", show_bytes=True)
-            for n, step in enumerate(trace.steps, 1)
-        ]
+        figures = []
+        for n, step in enumerate(trace.steps, 1):
+            ident = f"{s.name}-step-{n}"
+            figure = self._step_figure(s, trace, step, ident, extra_class="ns-step", show_bytes=True)
+            markers = SET_ASIDE.findall(figure)
+            if n == 1:  # on show at first: live, but its bytes wait until the reader opens them
+                for marker in markers:
+                    self.set_aside[marker] = lazy.bytes_later(self.set_aside[marker], f"{ident}-bytes")
+            else:  # the rest wait until the reader steps to them (netsim.pages.lazy)
+                self._later += markers
+                figure = lazy.later(figure, ident)
+            figures.append(figure)
         controls = (
             '<div class="ns-stepper-controls">'
             '<button type="button" class="md-button ns-prev" aria-label="Previous step">◀ Previous</button>'
@@ -476,7 +490,15 @@ class Page:
     # --- the end of the page ----------------------------------------------------------------
 
     def finish(self) -> list[NetsimError]:
-        """Every figure shown must have at least one claim about its step."""
+        """Every figure shown must have at least one claim about its step.
+
+        Also: a later step of the stepper points at the prose's drawing where it is the same one.
+        """
+        drawn = set().union(*(lazy.drawn_inline(self.set_aside[m]) for m in self._prose))
+        for marker in self._later:
+            self.set_aside[marker] = lazy.shared_diagrams(self.set_aside[marker], drawn)
+        for marker in self._later + self._lazy:  # what goes inside a noscript, once it is known
+            lazy.check(self.set_aside[marker], marker)
         for key, line in self._shown.items():
             marks = self._pending.get(key) or [self._mark()]
             if key not in self._claimed:
@@ -502,6 +524,8 @@ class Page:
         name = escape.markdown(s.name)
         href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
         script = self._set_aside(escape.code(render_script(s), "bash"))
+        self._lazy += SET_ASIDE.findall(script)
+        script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
         return "\n".join(
             [
                 '<details class="example" markdown>',
@@ -591,6 +615,7 @@ def _mac(value: str) -> str:
 
 MAC = re.compile(r"[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}")
 FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
+SET_ASIDE = re.compile(r"<!--netsim:\d+-->")  # where _set_aside kept a figure's inside
 FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
 INLINE_SVG = re.compile(  # one layout of a diagram as _inline writes it: (layout, name, svg)
     r'<a class="ns-open ns-(wide|narrow)" href="@@netsim-figures@@/figures/([0-9a-f]{20})\.svg"[^>]*>'
@@ -621,7 +646,7 @@ def _inline(name: str, svg: str, alt: str, layout: str) -> str:
 BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", "addr_add", "route_add")
 
 
-ROUTING_STEPS = ("route_get", "ip_forward", "masquerade")
+ROUTING_STEPS = ("route_get", "ip_forward", "masquerade", "publish", "route_localnet")
 
 
 def _auto_view(scenario: Scenario, step: StepTrace) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
-from netsim.trace import Hop, StepTrace, ip_header
+from netsim.trace import Hop, StepTrace, ip_header, tcp_ports
 
 SVG = "{http://www.w3.org/2000/svg}"
 # decision -> (the word on the line, its colour, its dash pattern: None for a solid line). The
@@ -219,7 +219,10 @@ def _outcome(texts: list[str]) -> str | None:
 
 # --- the path: packets from room to room, and the routers between -----------------------------
 
-HEADER = re.compile(r"(?:^|\. )(?P<kind>[A-Za-z -]+?) (?P<src>[\d.]+) → (?P<dst>[\d.]+) TTL (?P<ttl>\d+)")
+HEADER = re.compile(
+    r"(?:^|\. )(?P<kind>[A-Za-z -]+?) (?P<src>[\d.]+)(?::(?P<sport>\d+))? → (?P<dst>[\d.]+)(?::(?P<dport>\d+))? "
+    r"TTL (?P<ttl>\d+)"
+)
 
 
 def check_path(step: StepTrace, fig: Figure) -> list[str]:
@@ -239,6 +242,21 @@ def check_path(step: StepTrace, fig: Figure) -> list[str]:
         if shown != (header["src"], header["dst"], header["ttl"]):
             problems.append(
                 f"frame {n} is labelled {shown}; its IP header is {header['src']} → {header['dst']} TTL {header['ttl']}"
+            )
+        ports = tcp_ports(hop.payload)
+        if (
+            said
+            and ports
+            and said.group("sport")
+            and (int(said.group("sport")), int(said.group("dport")))
+            != (
+                ports["sport"],
+                ports["dport"],
+            )
+        ):
+            problems.append(
+                f"frame {n} is labelled with ports {said.group('sport')} → {said.group('dport')}; its TCP "
+                f"header has {ports['sport']} → {ports['dport']}"
             )
     notes = []
     for mark in fig.with_role("rewrite"):

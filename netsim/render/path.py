@@ -29,9 +29,16 @@ from netsim.render.graph import (
 )
 from netsim.render.palette import gv
 from netsim.scenario import Scenario
-from netsim.trace import Hop, StepTrace, ip_header
+from netsim.trace import Hop, StepTrace, ip_header, tcp_ports
 
 ROUTER_WORDS = {True: "forwarding on", False: "forwarding off"}
+# Which half of the header each netfilter hook's NAT rewrites (HOOK2MANIP()), and when.
+REWRITE_WORDS = {
+    "prerouting": "destination, as it arrives (prerouting)",
+    "output": "destination, as a program sends it (output)",
+    "postrouting": "source, as it leaves (postrouting)",
+    "input": "source, before a program reads it (input)",
+}
 
 
 def routers(scenario: Scenario, step: StepTrace) -> list[str]:
@@ -47,12 +54,19 @@ def routers(scenario: Scenario, step: StepTrace) -> list[str]:
 
 
 def packet_words(hop: Hop) -> str:
-    """What a line says about its frame: the kind, and for IP the header's addresses and TTL."""
+    """What a line says about its frame: the kind, and for IP the header's addresses (with the
+    ports, for TCP) and TTL."""
     header = ip_header(hop.payload)
     kind = claims.carries(hop)
     if header is None:
         return hop.what.replace("who-has", "who has")
-    return f"{kind} {header['src']} → {header['dst']} TTL {header['ttl']}"
+    ports = tcp_ports(hop.payload)
+    src, dst = (
+        (f"{header['src']}:{ports['sport']}", f"{header['dst']}:{ports['dport']}")
+        if ports
+        else (header["src"], header["dst"])
+    )
+    return f"{kind} {src} → {dst} TTL {header['ttl']}"
 
 
 def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, narrow: bool = False) -> str:
@@ -118,8 +132,7 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
     for host in dict.fromkeys(r.host for r in step.rewrites):
         lines = [f"headers {label(scenario, host)} rewrote (NAT):"]
         for n, rewrite in enumerate((r for r in step.rewrites if r.host == host), 1):
-            what = "masquerade, on the way out" if rewrite.hook == "postrouting" else "turned back, on the way in"
-            lines += [f"{n}. {what}", f"before: {rewrite.before}", f"after: {rewrite.after}"]
+            lines += [f"{n}. {REWRITE_WORDS[rewrite.hook]}", f"before: {rewrite.before}", f"after: {rewrite.after}"]
         node = f"rewrites-{host}"
         g.add_node(node, label="\\l".join(lines) + "\\l", shape="note", fillcolor=gv("own"), **_tag("rewrite"))
         g.add_edge(host, node, dir="none", color=gv("cable"), style="dashed")
@@ -170,7 +183,8 @@ def _packet_card(
     names = [words.label(scenario, r) if r in scenario.hosts else r for r in dict.fromkeys(receivers)]
     who = words.label(scenario, sender) if sender in scenario.hosts else sender
     way = f"{who} → {', '.join(names) or 'nobody'}"
-    text = _text(f"{tag}. {packet_words(hop)}{times}") + "\\n" + _lines(way, wrap)
+    # On a phone the header wraps too (at spaces: the figure check reads the lines joined by spaces).
+    text = _lines(f"{tag}. {packet_words(hop)}{times}", graph.WRAP if wrap else 0) + "\\n" + _lines(way, wrap)
     roles = [f"p{n}" for n in numbers] + ["packet"]
     card = dict(label=text, shape="box", fillcolor=gv("paper"), color=gv(role), penwidth="2")
     return {**card, **_tag(*roles)}
