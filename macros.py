@@ -170,6 +170,9 @@ def on_post_build(env: Any) -> None:
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     book.write_downloads(site)
+    for name, png in book.previews.items():  # each post's share image (og:image)
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_bytes(png)
 
 
 def on_post_page_macros(env: Any) -> None:
@@ -179,6 +182,11 @@ def on_post_page_macros(env: Any) -> None:
         return
     if page is not None:
         page.finish()  # a step shown with no claim: its box goes where the figure is
+        shared = page.preview(env.page.meta.get("title") or env.page.title or "")
+        if shared is not None:  # the first figure, as the picture a shared link shows (overrides/main.html)
+            name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
+            _state["book"].previews[name] = shared[0]
+            env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
     if _state["serving"]:
         _remember(env, page)
 
@@ -198,6 +206,11 @@ def _remember(env: Any, page: Page | None) -> None:
         "marks": dict(page.marks) if page is not None else {},
         "svgs": {name: book.figures.svg(name) for name in figures},
         "errors": [(e.kind, str(e)) for e in page.errors] if page is not None else _state.get("guard", []),
+        "preview": (
+            (env.page.netsim_preview, book.previews[env.page.netsim_preview], env.page.netsim_preview_alt)
+            if getattr(env.page, "netsim_preview", None) in book.previews
+            else None
+        ),
     }
 
 
@@ -215,4 +228,8 @@ def _replay(env: Any, entry: dict[str, Any]) -> None:
         if message not in book.logged:  # each cause once per rebuild, as a render logs it
             book.logged.add(message)
             log.warning(f"{kind}: {message}")
+    if entry["preview"] is not None:  # the picture a shared link shows
+        name, picture, alt = entry["preview"]
+        book.previews[name] = picture
+        env.page.netsim_preview, env.page.netsim_preview_alt = name, alt
     env.render = lambda markdown, force_rendering=False: entry["markdown"]  # instead of Jinja, this once

@@ -202,3 +202,57 @@ def test_locktime_a_gratuitous_arp_and_ones_own_address_claimed() -> None:
     gratuitous = steps["c-gratuitous-inside-locktime"]
     assert gratuitous.neigh["h"] == {} and "10.0.0.11" not in gratuitous.neigh["b"]  # arp_accept=0; martian
     assert len(gratuitous.frames) == 1  # b does not answer a request that claims its own address
+
+
+KERNEL_WORDS = """
+exec 2>&1
+mount -t tmpfs netsim-words /run
+ip netns add lab-c && ip netns add lab-h && ip netns add lab-d
+ip -n lab-h link add br0 type bridge
+ip -n lab-h link add p3 type veth peer name eth0 netns lab-c
+ip -n lab-h link add p1 type veth peer name x1
+ip -n lab-h link set p1 master br0 && ip -n lab-h link set p1 nomaster
+ip netns del lab-c
+sleep 0.5
+echo "@netns_del"; ip netns del lab-c
+echo "@never"; ip netns del lab-z
+echo "@in_deleted"; ip -n lab-c link show
+echo "@device"; ip -n lab-h link set dev p3 up
+echo "@bridge_device"; bridge -n lab-h link set dev p3 flood off
+echo "@unplugged"; bridge -n lab-h link set dev p1 flood off
+echo "@immutable"; ip -n lab-h link set dev br0 netns lab-d
+"""
+
+
+@pytest.mark.lab
+def test_the_refusals_quote_what_the_kernel_and_iproute2_really_say() -> None:
+    """Each refusal above, performed for real in a private namespace: check's message holds the
+    words ip and bridge print (the lab's own namespace names, lab-HOST)."""
+    from netsim.lab.netns import missing_requirement
+
+    if (why := missing_requirement()) is not None:
+        pytest.skip(f"lab unavailable: {why}")
+    import subprocess
+
+    done = subprocess.run(
+        ["unshare", "--net", "--mount", "--propagation", "private", "--", "sh", "-c", KERNEL_WORDS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    said = dict(part.split("\n", 1) for part in done.stdout.split("@")[1:])
+    said = {k: v.strip().removeprefix("Error: ") for k, v in said.items()}
+    gone = "  - {id: b-gone, netns_del: b}\n"
+    unplugged = "  - {id: out, nomaster: {by: h, dev: p1}}\n  - {id: flags, set_port: {bridge: br0, port: p1}}"
+    ours = {
+        "netns_del": refusal("  - {id: again, netns_del: c}"),
+        "never": refusal("  - {id: never, netns_del: z}"),
+        "in_deleted": refusal("  - {id: ask, arp: {by: c, target: 10.0.0.1}}"),
+        "device": refusal(gone + "  - {id: up, link_set: {by: h, dev: p3, up: true}}"),
+        "bridge_device": refusal(gone + "  - {id: flags, set_port: {bridge: br0, port: p3, flood: false}}"),
+        "unplugged": refusal(unplugged),
+        "immutable": refusal("  - {id: move-bridge, link_move: {by: h, dev: br0, to: a}}"),
+    }
+    for case, message in ours.items():
+        assert said[case] and said[case] in message, (case, said[case], message)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from browser import CHROMIUM_ARGS, find_chromium, serve
 
 from netsim.scenario import load_scenario
@@ -242,7 +243,12 @@ def test_print_shows_every_step_with_its_drawing(page: object) -> None:
     assert not page.locator(".ns-stepper-controls").is_visible()  # type: ignore[attr-defined]
 
 
-POSTS = sorted(p.stem for p in (ROOT / "docs" / "posts").glob("*.md"))
+# The published posts: a draft (`draft: true`) is built by `make serve` only.
+POSTS = sorted(
+    p.stem
+    for p in (ROOT / "docs" / "posts").glob("*.md")
+    if yaml.safe_load(p.read_text(encoding="utf-8").split("---\n")[1]).get("draft") is not True
+)
 
 # Every diagram of the page at once (the stepper's hidden steps shown for the measure), each
 # visible text's rendered size (its font size times the SVG's scale on screen) and contrast
@@ -405,4 +411,135 @@ def test_search_finds_a_post_first_for_the_series_own_words(browser: tuple[objec
     first.wait_for(state="attached", timeout=15000)
     href = first.get_attribute("href") or ""
     assert "/posts/" in href or href.startswith("posts/"), f"{word!r}: the first result is {href}"
+    context.close()
+
+
+# --- Frames that move (docs/assets/motion.js) ------------------------------------------------
+
+# The replay frozen and walked every 40 ms: where each shown frame is, how far from the nearest
+# point of a frame's line (on screen), and how many frames are shown at once.
+WALK = """(id) => {
+  const anims = document.getAnimations();
+  anims.forEach(a => a.pause());
+  const fig = document.getElementById(id);
+  const svg = [...fig.querySelectorAll('.ns-diagram svg')].find(s => s.getClientRects().length);
+  const dots = [...svg.querySelectorAll('.ns-dot')];
+  const lines = [...svg.querySelectorAll('g.ns-sends, g.ns-in, g.ns-out, g.ns-deliver, g.ns-knock')].map(e => {
+    const p = e.querySelector('path'), m = p.getScreenCTM(), n = p.getTotalLength(), pts = [];
+    for (let k = 0; k <= 200; k++) { const q = p.getPointAtLength(n * k / 200);
+      pts.push([m.a * q.x + m.c * q.y + m.e, m.b * q.x + m.d * q.y + m.f]); }
+    return pts;
+  });
+  const samples = [], together = [], rows = [];
+  const row = fig.querySelector('tr.ns-row-new');
+  for (let t = 0; t <= 6000; t += 40) {
+    anims.forEach(a => { a.currentTime = t; });
+    let shown = 0;
+    for (const dot of dots) {
+      if (parseFloat(getComputedStyle(dot).opacity) < 0.6) continue;
+      shown += 1;
+      const r = dot.getBoundingClientRect(), x = r.x + r.width / 2, y = r.y + r.height / 2;
+      let off = Infinity;
+      for (const pts of lines) for (const [a, b] of pts) off = Math.min(off, Math.hypot(a - x, b - y));
+      samples.push({t, x: Math.round(x), y: Math.round(y), off});
+    }
+    together.push(shown);
+    if (row) rows.push(parseFloat(getComputedStyle(row).opacity));
+  }
+  const crosses = svg.querySelectorAll('.ns-cross').length;
+  return {dots: dots.length, lines: lines.length, samples, together, rows, crosses,
+          outs: svg.querySelectorAll('g.ns-out').length};
+}"""
+
+
+# The replay's animations (the theme animates its buttons too).
+OURS = (
+    "() => document.getAnimations().filter(a => a.effect && a.effect.target"
+    " && a.effect.target.closest && a.effect.target.closest('.ns-figure')).length"
+)
+
+
+def _step_to(page: object, n: int) -> str:
+    """Step with the Next button to step n (from 1), or to 1 by Next then Previous: as a reader does."""
+    if n == 1:
+        page.click(".ns-next")  # type: ignore[attr-defined]
+        page.click(".ns-prev")  # type: ignore[attr-defined]
+    for _ in range(n - 1):
+        page.click(".ns-next")  # type: ignore[attr-defined]
+    return f"margarets-room-step-{n}"
+
+
+def test_a_frame_travels_along_the_lines_it_takes_and_its_notebook_line_appears(page: object) -> None:
+    page.goto(page.base + POST)  # type: ignore[attr-defined]
+    found = page.evaluate(WALK, _step_to(page, 2))  # type: ignore[attr-defined]
+    # Alice's reply: from Alice to her seat, into the bridge, out to seat 5, to Bob: four moves.
+    assert found["dots"] == found["lines"] == 4, found["dots"]
+    samples = found["samples"]
+    assert len(samples) > 20
+    worst = max(s["off"] for s in samples)
+    assert worst < 3, f"a frame was drawn {worst:.1f} px away from every line it takes"
+    assert len({(s["x"], s["y"]) for s in samples}) > 15  # it moves
+    assert max(found["together"]) == 1  # one frame, one copy at a time
+    # Alice's line in the notebook is written as her frame reaches the bridge, not before.
+    rows = found["rows"]
+    assert rows[0] == 0 and rows[-1] == 1, rows
+    appears = next(k for k, o in enumerate(rows) if o == 1) * 40
+    arrives = [s["t"] for s in samples]
+    assert min(arrives) < appears < max(arrives)  # after the frame left Alice, before it reached Bob
+
+
+def test_copies_fan_out_on_a_flood_and_a_cross_marks_a_drop(page: object) -> None:
+    page.goto(page.base + POST)  # type: ignore[attr-defined]
+    flood = page.evaluate(WALK, _step_to(page, 1))  # type: ignore[attr-defined]
+    assert flood["outs"] == 3  # flooded to seats 3, 7 and 9
+    assert max(flood["together"]) == 3  # three copies travel at once
+    assert max(s["off"] for s in flood["samples"]) < 3
+    assert flood["crosses"] == 0
+    # A person looks at this one: the three copies on their way (build/screenshots/).
+    at = next(k for k, n in enumerate(flood["together"]) if n == 3) * 40 + 80
+    page.evaluate(f"() => document.getAnimations().forEach(a => {{ a.currentTime = {at}; }})")  # type: ignore[attr-defined]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator("#margarets-room-step-1 .ns-diagram").screenshot(path=str(SHOTS / "motion-flood.png"))  # type: ignore[attr-defined]
+    page.goto(page.base + POST)  # type: ignore[attr-defined]
+    drop = page.evaluate(WALK, _step_to(page, STEPS.index("group-badge-note") + 1))  # type: ignore[attr-defined]
+    assert drop["crosses"] == 1 and drop["outs"] == 1
+
+
+def test_every_step_with_frames_or_a_knock_moves_in_every_post(browser: tuple[object, str]) -> None:
+    chromium, base = browser
+    context = chromium.new_context(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    page = context.new_page()
+    for post in POSTS:
+        page.goto(f"{base}/posts/{post}.html")
+        total = int(page.locator(".ns-count").inner_text().split(" of ")[1])
+        for n in range(2, total + 1):
+            page.click(".ns-next")
+            marked = page.evaluate(
+                "() => { const f = document.querySelector('.ns-step.ns-current');"
+                " const s = [...f.querySelectorAll('.ns-diagram svg')].find(s => s.getClientRects().length);"
+                " return s.querySelectorAll('g.ns-in, g.ns-knock, g.ns-packet').length; }"
+            )
+            moving = page.evaluate(OURS)
+            assert (moving > 0) == (marked > 0), f"{post} step {n}: {marked} marked, {moving} animations"
+    context.close()
+
+
+@pytest.mark.parametrize("transport", ["http", "file"])
+def test_reduced_motion_keeps_the_figure_still(browser: tuple[object, str], built_site: Path, transport: str) -> None:
+    chromium, base = browser
+    root = base if transport == "http" else built_site.as_uri()
+    context = chromium.new_context(reduced_motion="reduce")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(root + POST)
+    page.click(".ns-next")
+    assert page.evaluate(OURS) == 0
+    assert page.locator(".ns-dot").count() == 0
+    context.close()
+    context = chromium.new_context(reduced_motion="no-preference")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(root + POST)
+    page.click(".ns-next")
+    assert page.evaluate(OURS) > 0  # the same step moves otherwise
+    # and when the replay is over, the figure is the static one again
+    page.wait_for_function(f"() => !document.querySelector('.ns-dot') && !({OURS})()", timeout=15000)
     context.close()

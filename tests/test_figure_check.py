@@ -264,8 +264,8 @@ CASES = [
         "room",
         "body",
         None,
-        '<tr class="ns-row-new">',
-        "<tr>",
+        '<tr class="ns-row-new"',  # (the row also names the frame that taught it: data-learned-by)
+        "<tr",
         ["MAC table of podman0: row aa:42:81:9c:0e:33 is half marked new"],
     ),
     (

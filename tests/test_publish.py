@@ -17,10 +17,12 @@ WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
 LOCAL_LINK = re.compile(r'(?:href|src|content|xml:base)="https?://(?:127\.|localhost|\[::1\])|<(?:loc|link)>https?://')
 
 
-def build(root: Path, out: Path, site_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SITE_URL"} | {"NO_MKDOCS_2_WARNING": "1"}
+def build(root: Path, out: Path, site_url: str | None, repo_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SITE_URL", "REPO_URL")} | {"NO_MKDOCS_2_WARNING": "1"}
     if site_url is not None:
         env["SITE_URL"] = site_url
+    if repo_url is not None:
+        env["REPO_URL"] = repo_url
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
         cwd=root,
@@ -50,16 +52,29 @@ def test_without_site_url_nothing_in_the_site_is_absolute(built_site: Path) -> N
     assert "<loc>" not in (site / "sitemap.xml").read_text()
     links = re.findall(r"<link>(.*?)</link>", (site / "feed.xml").read_text())
     assert "posts/margarets-room.html" in links and not any("://" in link for link in links)
+    page = (site / "posts" / "margarets-room.html").read_text()
+    assert '<meta property="og:image" content="../previews/posts/margarets-room.png">' in page
+    # No REPO_URL: no link to a source repository anywhere (the project records none).
+    assert not any('class="md-source"' in p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
 
 
 def test_with_site_url_the_feed_canonical_links_and_sitemap_use_it(tmp_path: Path) -> None:
-    built = build(copy_site(tmp_path / "src"), tmp_path / "site", "https://example.org/six")
+    repo = "https://github.com/example/bottom-six"
+    built = build(copy_site(tmp_path / "src"), tmp_path / "site", "https://example.org/six", repo)
     assert built.returncode == 0, built.stderr
     site = tmp_path / "site"
     assert "<link>https://example.org/six/posts/margarets-room.html</link>" in (site / "feed.xml").read_text()
     page = (site / "posts" / "margarets-room.html").read_text()
     assert '<link rel="canonical" href="https://example.org/six/posts/margarets-room.html">' in page
     assert "<loc>https://example.org/six/posts/margarets-room.html</loc>" in (site / "sitemap.xml").read_text()
+    # A shared link's picture must be absolute to be fetched: it is, once the site knows its address.
+    image = "https://example.org/six/previews/posts/margarets-room.png"
+    assert f'<meta property="og:image" content="{image}">' in page
+    assert f'<meta name="twitter:image" content="{image}">' in page
+    # REPO_URL: the header (and the phone's menu) link to the source, and the theme fetches nothing
+    # about it from GitHub's API (the site makes no request to another host).
+    assert page.count(f'<a href="{repo}" title="Go to repository" class="md-source">') == 2
+    assert 'data-md-component="source"' not in page
 
 
 def lint(workflow: Path) -> subprocess.CompletedProcess[str]:
@@ -95,6 +110,7 @@ def test_the_workflow_tests_then_publishes_site_with_the_repositorys_address() -
     configure = next(s for s in steps if s.get("uses", "").startswith("actions/configure-pages@"))
     make_build = next(s for s in steps if s.get("run") == "make build")
     assert make_build["env"]["SITE_URL"] == "${{ steps." + configure["id"] + ".outputs.base_url }}"
+    assert make_build["env"]["REPO_URL"] == "${{ github.server_url }}/${{ github.repository }}"
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
     assert upload["with"]["path"] == "site"
     assert steps[-1]["uses"].startswith("actions/deploy-pages@")

@@ -303,3 +303,33 @@ def test_only_the_first_step_of_a_stepper_is_live_the_rest_wait_in_noscript(site
         assert 'class="language-bash highlight"' not in live  # nor the try-it script
     with pytest.raises(ValueError, match="would end it early"):
         lazy.later("<p>x</p></NoScript><script>", "a-step")
+
+
+def test_every_post_shares_its_first_diagram_as_a_picture(site: Path) -> None:
+    """og:image: the first diagram of each post, drawn to a 1200 x 630 PNG at build time."""
+    import hashlib
+    import struct
+
+    from netsim.pages.macros import render_page
+
+    pictures = set()
+    for post in sorted((site / "posts").glob("*.html")):
+        html = post.read_text(encoding="utf-8")
+        name = f"../previews/posts/{post.stem}.png"
+        assert f'<meta property="og:image" content="{name}">' in html, post.name
+        assert f'<meta name="twitter:image" content="{name}">' in html, post.name
+        assert '<meta name="twitter:card" content="summary_large_image">' in html
+        alt = re.search(r'<meta property="og:image:alt" content="([^"]+)">', html)
+        assert alt and alt.group(1).startswith("A diagram from "), post.name
+        png = (site / "previews" / "posts" / f"{post.stem}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR", post.name
+        assert struct.unpack(">II", png[16:24]) == (1200, 630), post.name
+        pictures.add(hashlib.sha256(png).hexdigest())
+        # It is the post's first figure: the step the first figure() call names.
+        source = ROOT / "docs" / "posts" / f"{post.stem}.md"
+        first = re.search(r'\{\{ figure\("(?:[\w-]+/)?([\w-]+)"', source.read_text(encoding="utf-8"))
+        page = render_page(source, ROOT)
+        assert page.first is not None and first is not None and page.first[1].id == first.group(1)
+    assert len(pictures) == len(list((site / "posts").glob("*.html")))  # each post its own
+    index = (site / "index.html").read_text(encoding="utf-8")  # a page without a diagram: no picture
+    assert "og:image" not in index and '<meta name="twitter:card" content="summary">' in index

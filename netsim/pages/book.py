@@ -22,6 +22,7 @@ class Book:
         self.figures = FigureCache(root)
         self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
+        self.previews: dict[str, bytes] = {}  # "previews/posts/x.png" -> each post's share image
         self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
 
     def path(self, name: str) -> Path:

@@ -85,17 +85,24 @@ class FigureCache:
             (out / f"{name}.svg").write_text(svg, encoding="utf-8")
 
     def get(self, parts: tuple[str, ...], make: Callable[[], str]) -> str:
+        return self._get(parts, ".html", lambda: make().encode("utf-8")).decode("utf-8")
+
+    def get_png(self, parts: tuple[str, ...], make: Callable[[], bytes]) -> bytes:
+        """The same for a picture (a post's share image, netsim.render.preview)."""
+        return self._get(parts, ".png", make)
+
+    def _get(self, parts: tuple[str, ...], suffix: str, make: Callable[[], bytes]) -> bytes:
         if self.dir is None:
             return make()
         key = hashlib.sha256("\0".join((self.salt, *parts)).encode()).hexdigest()
-        path = self.dir / key[:2] / f"{key}.html"
+        path = self.dir / key[:2] / f"{key}{suffix}"
         if path.exists():
             self.hits += 1
-            return path.read_text(encoding="utf-8")
+            return path.read_bytes()
         self.misses += 1
-        text = make()
+        data = make()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_bytes(data)
         tmp.replace(path)  # atomic: a reader never sees half a figure
-        return text
+        return data

@@ -30,7 +30,7 @@ from netsim.errors import (
 )
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, path, tables, ticks
+from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -110,6 +110,7 @@ class Page:
         self._prose: list[str] = []
         self._later: list[str] = []
         self._lazy: list[str] = []  # other set-aside parts inside a noscript (the try-it script)
+        self.first: tuple[Scenario, StepTrace, str] | None = None  # the first figure: the share image
 
     # --- looking things up --------------------------------------------------------------
 
@@ -225,6 +226,8 @@ class Page:
         index = trace.steps.index(step) + 1
         figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
         self._prose += SET_ASIDE.findall(figure)
+        if self.first is None:
+            self.first = (scenario, step, _auto_view(scenario, step) if view == "auto" else view)
         return figure + self._claim_mark(key)
 
     def _claim_mark(self, key: str) -> str:
@@ -369,6 +372,8 @@ class Page:
         for step in trace.steps:  # every step is shown here, so each needs a claim somewhere
             self._shown.setdefault(f"{s.name}/{step.id}", self._line or self._line_of("stepper("))
         missing = "".join(self._claim_mark(f"{s.name}/{step.id}") for step in trace.steps)
+        if self.first is None and trace.steps:
+            self.first = (s, trace.steps[0], _auto_view(s, trace.steps[0]))
         figures = []
         for n, step in enumerate(trace.steps, 1):
             ident = f"{s.name}-step-{n}"
@@ -504,6 +509,22 @@ class Page:
             if key not in self._claimed:
                 self._fail(UnclaimedStep(self.file, line, key), mark=marks[0])
         return self.errors
+
+    def preview(self, title: str) -> tuple[bytes, str] | None:
+        """The page's share image (og:image) and its text alternative: the wide drawing of the page's
+        first figure, as a PNG (netsim.render.preview); None for a page without a figure."""
+        if self.first is None:
+            return None
+        scenario, step, view = self.first
+
+        def make() -> bytes:
+            with graph.kept_graphs() as kept:
+                self._diagram(scenario, step, view)
+            return preview.png(kept[0], title)  # the wide layout is drawn first
+
+        parts = ("preview", scenario.name, self.book.digest(scenario.name), step.id, view, title)
+        alt = f"A diagram from {title}: {step.title or step.id}. {step_caption(scenario, step)}"
+        return self.book.figures.get_png(parts, make), alt
 
     def _line_of(self, needle: str) -> int:
         at = self.source.find(needle)

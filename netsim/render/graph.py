@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pygraphviz as pgv
 
@@ -389,7 +391,23 @@ def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str) -> str:
     return f"{host}:lo"
 
 
+_KEPT: list[list[pgv.AGraph]] = []  # kept_graphs() listening, innermost last
+
+
+@contextmanager
+def kept_graphs() -> Iterator[list[pgv.AGraph]]:
+    """The graphs drawn while this lasts, in order (netsim.render.preview rasterises one)."""
+    kept: list[pgv.AGraph] = []
+    _KEPT.append(kept)
+    try:
+        yield kept
+    finally:
+        _KEPT.remove(kept)
+
+
 def _svg(g: pgv.AGraph) -> str:
+    if _KEPT:
+        _KEPT[-1].append(g)
     svg = g.draw(format="svg", prog="dot").decode("utf-8")
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG goes inline
     # Graphviz's comments, tooltips, ids and 2-decimal coordinates cost a third of the page.

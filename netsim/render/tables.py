@@ -19,7 +19,7 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
         for mac, port in table.items():
             new = mac in step.fdb_new.get(bridge, [])
             mark = ' <span class="ns-new">new</span>' if new else ""
-            row_class = ' class="ns-row-new"' if new else ""
+            row_class = f' class="ns-row-new"{_taught_by(step, bridge, mac)}' if new else ""
             rows.append(
                 f"<tr{row_class}><td><code>{escape(mac)}</code>{mark}</td>"
                 f"<td>{escape(port_label(scenario, bridge, port))} (<code>{escape(port)}</code>)</td>"
@@ -31,6 +31,18 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)
+
+
+def _taught_by(step: StepTrace, bridge: str, mac: str) -> str:
+    """` data-learned-by="N"`: the frame (numbered as the diagram numbers them, 0 when the step has
+    one) whose arrival taught the bridge this entry; docs/assets/motion.js writes the line in
+    the notebook as that frame reaches the bridge. Nothing if no frame of the step taught it."""
+    hops = list(enumerate(step.frames, 1))
+    taught = [n for n, h in hops if h.bridge == bridge and h.src == mac and h.learned in ("new", "moved")]
+    taught = taught or [n for n, h in hops if h.bridge == bridge and h.src == mac]
+    if not taught:
+        return ""
+    return f' data-learned-by="{taught[0] if len(step.frames) > 1 else 0}"'
 
 
 def neigh_table(scenario: Scenario, step: StepTrace) -> str:
