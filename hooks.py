@@ -268,7 +268,9 @@ def on_env(env: Any, config: Any, files: Any) -> Any:
     return env
 
 
-SEARCH_BOOST = {"posts/": 3.0, "contributing.md": 0.05}  # a reader searching 'ARP' wants a post, not the guide
+# A reader searching "ARP" or "refused" wants the post that explains it, not the guide or the decoder
+# (whose reference repeats every word of the series).
+SEARCH_BOOST = {"posts/": 3.0, "contributing.md": 0.05, "decoder.md": 0.05}
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:

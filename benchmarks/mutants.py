@@ -119,8 +119,9 @@ def main(modules: list[str]) -> int:
     if todo:
         print(f"mutants: checking {len(todo)} mutant(s) not killed yet", flush=True)
         run = subprocess.run([str(mutmut), "run", "--max-children", children, *todo], cwd=ROOT, env=env, check=False)
-        if run.returncode not in (0, 1):
-            print(f"mutants: mutmut run exited {run.returncode}", file=sys.stderr)
+        if run.returncode not in (0, 1):  # interrupted: every verdict reached so far is kept
+            print(f"mutants: mutmut run exited {run.returncode}; the table counts what it checked", file=sys.stderr)
+            report(modules, percent, time.monotonic() - start)
             return 2
     return report(modules, percent, time.monotonic() - start)
 

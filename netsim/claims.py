@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.frames import DNS_RCODES, ICMP_WORDS, Arp, Icmp, Tcp, Udp
+from netsim import frames
+from netsim.frames import DNS_RCODES, Arp, Udp
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, Trace, ip_header
@@ -174,22 +175,13 @@ def _neighbours(names: Names, step: StepTrace, expected: Any, frame: int) -> Any
 
 def carries(hop: Hop) -> str:
     """What a frame carries, in the words a post uses: 'ARP request', 'SYN', 'RST', ..."""
-    p = hop.payload
-    if isinstance(p, Arp):
-        return "ARP request" if p.op == 1 else "ARP reply"
-    if isinstance(p, Tcp):
-        return {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST"}[p.flags]
-    if isinstance(p, Icmp):
-        return "ICMP " + ICMP_WORDS.get((p.type, p.code), f"type {p.type} code {p.code}")
-    if isinstance(p, Udp):
-        return "DNS answer" if p.payload.response else "DNS query"
-    return "test frame"
+    return frames.carries(hop.payload)
 
 
 @fact(
     "carries",
     "What the frame carries: ARP request, ARP reply, SYN, SYN-ACK, ACK, RST, ICMP port unreachable, "
-    "ICMP network unreachable, ICMP time exceeded, DNS query, DNS answer.",
+    "ICMP admin prohibited, ICMP network unreachable, ICMP time exceeded, DNS query, DNS answer.",
 )
 def _carries(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return carries(_hop(step, frame))
@@ -267,9 +259,22 @@ def _routes(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return {host: step.routes.get(host, []) for host in expected}
 
 
-@fact("outcome", "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout.")
+@fact(
+    "outcome",
+    "What connect() got: connected, refused, host-unreachable, network-unreachable or timeout; deadline when "
+    "the application stopped waiting first.",
+)
 def _outcome(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.outcome
+
+
+@fact(
+    "accepted_by",
+    "The listening socket that took the connection (its accept queue got it), as 'ADDR:PORT': which of several "
+    "listeners on one port the kernel's lookup chose; null when no handshake completed.",
+)
+def _accepted_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return step.listener
 
 
 @fact("seconds", "The simulated clock when the step ended.")

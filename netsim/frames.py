@@ -89,12 +89,14 @@ ICMP_DEST_UNREACH = 3
 ICMP_NET_UNREACH = 0
 ICMP_HOST_UNREACH = 1
 ICMP_PORT_UNREACH = 3
+ICMP_PKT_FILTERED = 13  # "communication administratively prohibited" (RFC 1812), nft's admin-prohibited
 ICMP_TIME_EXCEEDED = 11
 ICMP_EXC_TTL = 0
 ICMP_WORDS = {
     (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network unreachable",
     (ICMP_DEST_UNREACH, ICMP_HOST_UNREACH): "host unreachable",
     (ICMP_DEST_UNREACH, ICMP_PORT_UNREACH): "port unreachable",
+    (ICMP_DEST_UNREACH, ICMP_PKT_FILTERED): "admin prohibited",
     (ICMP_TIME_EXCEEDED, ICMP_EXC_TTL): "time exceeded",
 }
 
@@ -113,6 +115,25 @@ class Icmp:
     def summary(self) -> str:
         what = ICMP_WORDS.get((self.type, self.code), f"type {self.type} code {self.code}")
         return f"ICMP {self.src_ip} > {self.dst_ip} {what}"
+
+
+TCP_FLAG_WORDS = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST"}
+
+
+def carries(payload: Arp | Tcp | Icmp | Udp | None) -> str:
+    """What a frame carries, in the words a post uses: 'ARP request', 'SYN', 'RST', ...
+
+    The lab names a captured frame the same way (netsim.lab.capture.carries), so the two compare.
+    """
+    if isinstance(payload, Arp):
+        return "ARP request" if payload.op == ARP_REQUEST else "ARP reply"
+    if isinstance(payload, Tcp):
+        return TCP_FLAG_WORDS[payload.flags]
+    if isinstance(payload, Icmp):
+        return "ICMP " + ICMP_WORDS.get((payload.type, payload.code), f"type {payload.type} code {payload.code}")
+    if isinstance(payload, Udp):
+        return "DNS answer" if payload.payload.response else "DNS query"
+    return "test frame"
 
 
 def initial_sequence(src_ip: str, dst_ip: str, sport: int, dport: int) -> int:

@@ -17,8 +17,9 @@ reply tuple; every packet after that, either way, is rewritten from the tuples a
 (nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
 Simplifications, named: only TCP is tracked (UDP, DNS here, passes untracked), and only from its
-SYN (the kernel also picks up connections mid-stream); the filter table has only the two input
-rules a scenario can state; NAT rules are masquerade and the published ports netavark writes.
+SYN (the kernel also picks up connections mid-stream); the filter table has only the input rules
+a scenario can state (drop, and three kinds of reject); NAT rules are masquerade and the published
+ports netavark writes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from netsim import conntrack
 from netsim.conntrack import ORIGINAL, REPLY, Conn, Table, Tuple, tuple_of
-from netsim.frames import ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Icmp, Tcp, Udp, initial_sequence
+from netsim.frames import ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, ICMP_PORT_UNREACH, Icmp, Tcp, Udp, initial_sequence
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -106,7 +107,7 @@ class Skb:
 @dataclass(frozen=True)
 class Verdict:
     skb: Skb | None  # None: dropped (NF_DROP) or taken over (NF_STOLEN)
-    answer: Icmp | None = None  # what a reject sends back
+    answer: Packet | None = None  # what a reject sends back
 
 
 @dataclass
@@ -152,6 +153,19 @@ def hook(
             # nft's `reject with icmp type port-unreachable` (nf_reject_ipv4.c, nf_send_unreach()).
             stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP port unreachable")
             return Verdict(None, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, seg))
+        if seg.dport in ns.prohibit_tcp_ports:
+            # `reject with icmpx admin-prohibited`: nft_reject_inet maps it to ICMP code 13 for IPv4
+            # (NFT_REJECT_ICMPX_ADMIN_PROHIBITED -> ICMP_PKT_FILTERED, net/netfilter/nft_reject.c).
+            stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP admin prohibited")
+            return Verdict(None, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, seg))
+        if seg.dport in ns.reset_tcp_ports:
+            if seg.flags != "S":  # simplification, named: the bare RST answering an ACK is not modelled
+                return Verdict(None)
+            # `reject with tcp reset` (nf_reject_ipv4.c, nf_send_reset()): for a segment without ACK
+            # the reset to a SYN acknowledges seq + 1 with RST|ACK, from the address the SYN was sent to:
+            # byte for byte what tcp_v4_send_reset() sends when no socket listens.
+            stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with a TCP reset")
+            return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1))
     if where in (POSTROUTING, INPUT) and table is not None:
         _nat(stack, ns, skb, where, outdev)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None:

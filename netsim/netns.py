@@ -46,8 +46,12 @@ class Namespace:
     routes: list[RouteEntry] = field(default_factory=list)
     neigh: NeighbourTable = field(default_factory=NeighbourTable)
     listeners: set[tuple[str, int]] = field(default_factory=set)
+    reuseport: set[tuple[str, int]] = field(default_factory=set)  # listeners with SO_REUSEPORT
+    half_open: dict[tuple[str, int, str, int], str] = field(default_factory=dict)  # SYN-ACK sent: by which listener
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
+    reset_tcp_ports: set[int] = field(default_factory=set)
+    prohibit_tcp_ports: set[int] = field(default_factory=set)
     tcp_syn_retries: int = 6
     connections: list[Connection] = field(default_factory=list)
     ip_forward: bool = False  # net.ipv4.ip_forward: a new namespace does not route for others

@@ -140,13 +140,14 @@ NSSWITCH = "hosts: files dns"
 RESOLVE_PY = """import json, socket, sys, time
 name = sys.argv[1]
 words = {socket.EAI_NONAME: "not-found", socket.EAI_AGAIN: "try-again"}
-started = time.monotonic()
+started = time.monotonic()  # CLOCK_MONOTONIC: the same clock the lab reads, across processes
 try:
     found = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
     said = {"name": name, "address": found[0][4][0], "error": None}
 except socket.gaierror as exc:
     said = {"name": name, "address": None, "error": words.get(exc.errno, exc.strerror), "text": exc.strerror}
 said["seconds"] = round(time.monotonic() - started, 3)
+said["started"] = started
 print(json.dumps(said))
 """
 # Binds a host's files over /etc in a fresh private mount namespace, then runs a command inside the host.
@@ -249,20 +250,33 @@ def port_flags(owner: str, port: str, flags: Any, *, changed_only: bool) -> list
     return [bridge(owner, "link", "set", "dev", port, *args)] if args else []
 
 
-def firewall(host: str, drop: list[int], reject: list[int]) -> list[Op]:
+# How each firewall list of a host is written as an nftables verdict. In an `inet` table, `icmpx`
+# names a reject that nft_reject_inet turns into ICMP code 13 for IPv4 (admin-prohibited).
+VERDICTS = {
+    "drop_tcp_ports": ("drop",),
+    "reject_tcp_ports": ("reject", "with", "icmp", "type", "port-unreachable"),
+    "reset_tcp_ports": ("reject", "with", "tcp", "reset"),
+    "prohibit_tcp_ports": ("reject", "with", "icmpx", "type", "admin-prohibited"),
+}
+
+
+def firewall(host: str, ports: dict[str, list[int]]) -> list[Op]:
     """An nftables input filter inside the host's own namespace, nowhere else."""
     nft = ("ip", "netns", "exec", ns(host), "nft")
     out = [
+        # br_netfilter (loaded wherever Docker runs) would pass bridged frames through these rules
+        # too, and make `reject with tcp reset` send its RST straight out of the port the SYN came
+        # in by, past the bridge and the ARP table (nf_send_reset(), nf_reject_ipv4.c). netsim models
+        # a machine without it; the setting is per namespace, and -e lets a machine without the
+        # module skip it.
+        run("ip", "netns", "exec", ns(host), "sysctl", "-qew", "net.bridge.bridge-nf-call-iptables=0"),
         run(*nft, "add", "table", "inet", "lab", note=f"{host}'s firewall"),
         run(*nft, "add", "chain", "inet", "lab", "input", "{ type filter hook input priority 0; policy accept; }"),
     ]
-    for port in drop:
-        out.append(
-            run(*nft, "add", "rule", "inet", "lab", "input", "iifname", "!=", "lo", "tcp", "dport", str(port), "drop")
-        )
-    for port in reject:
-        rule = ("tcp", "dport", str(port), "reject", "with", "icmp", "type", "port-unreachable")
-        out.append(run(*nft, "add", "rule", "inet", "lab", "input", "iifname", "!=", "lo", *rule))
+    for key, verdict in VERDICTS.items():
+        for port in ports.get(key, []):
+            rule = ("iifname", "!=", "lo", "tcp", "dport", str(port), *verdict)
+            out.append(run(*nft, "add", "rule", "inet", "lab", "input", *rule))
     return out
 
 
@@ -458,8 +472,9 @@ def setup(s: Scenario) -> list[Op]:
         for text in h.listeners:
             addr, port = text.rsplit(":", 1)
             out.append(run("listen_on", host, addr, port))
-        if h.drop_tcp_ports or h.reject_tcp_ports:
-            out += firewall(host, h.drop_tcp_ports, h.reject_tcp_ports)
+        ports = {key: getattr(h, key) for key in VERDICTS if getattr(h, key)}
+        if ports:
+            out += firewall(host, ports)
         if host in s.forwarding_hosts():
             out.append(forwarding(host, h.ip_forward))
         for rule in h.masquerade:
@@ -642,7 +657,8 @@ def _show_conntrack(s: Scenario, step: Step) -> list[Op]:
 @step_kind("connect")
 def _connect(s: Scenario, step: Step, c: Any) -> list[Op]:
     addr, port = c.to.rsplit(":", 1)
-    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl else []
+    extra = [str(c.sport or 0), str(c.ttl or 0)] if c.sport or c.ttl or c.deadline else []
+    extra += [f"{c.deadline:g}"] if c.deadline else []
     return [run("knock", c.by, addr, port, *extra), *_show_fdb(s), *_show_neigh(s, step), *_show_conntrack(s, step)]
 
 
@@ -679,7 +695,7 @@ def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("listen")
 def _listen(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("listen_on", sock.by, addr, port)]
+    return [run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else []))]
 
 
 @step_kind("close")

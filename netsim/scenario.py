@@ -68,9 +68,13 @@ REACHABLE = Range(
 )
 WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s a step")
 TCP_PORT = Range(1, 65535, "a TCP port")
+DEADLINE = Range(0.1, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s")
 TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
 IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
+
+# The host fields that load an input firewall rule, one list of TCP ports per kind of answer.
+FIREWALL_FIELDS = ("drop_tcp_ports", "reject_tcp_ports", "reset_tcp_ports", "prohibit_tcp_ports")
 
 # --- Topology ------------------------------------------------------------------------------
 
@@ -179,6 +183,15 @@ class Host:
     reject_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
         "A firewall on input that rejects TCP segments to these ports with ICMP port unreachable.", factory=list
     )
+    reset_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
+        "A firewall on input that rejects TCP segments to these ports with a TCP reset (`reject with tcp reset`).",
+        factory=list,
+    )
+    prohibit_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
+        "A firewall on input that rejects TCP segments to these ports with ICMP administratively prohibited "
+        "(`reject with icmpx admin-prohibited`, firewalld's default reject).",
+        factory=list,
+    )
     tcp_syn_retries: Annotated[int, SYN_RETRIES] = option("SYN retransmissions before a connect times out.", 6)
     reachable_time: Annotated[float, REACHABLE] = option(
         "Seconds an ARP answer stays REACHABLE (the kernel's base_reachable_time; it randomises from half to one "
@@ -252,6 +265,11 @@ class Connect:
     ttl: Annotated[int, TTL] | None = option(
         "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
     )
+    deadline: Annotated[float, DEADLINE] | None = option(
+        "Seconds the application waits for connect() before it gives up itself (Go's net.Dialer Timeout, "
+        "30 s in Go's default HTTP transport); the kernel's own SYN timeout if omitted.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -260,6 +278,11 @@ class Socket:
 
     by: HostName = option("The host whose socket it is.")
     bind: Endpoint = option("The bind address and port, e.g. 127.0.0.1:19001 or 0.0.0.0:19001.")
+    reuseport: bool = option(
+        "SO_REUSEPORT: the socket may share its port with other listeners that set it too; the only way one on "
+        "0.0.0.0 and one on a specific address can listen on the same port.",
+        False,
+    )
     may_fail: bool = option(
         "The step shows bind() being refused (its outcome names the error); without it, a refused bind "
         "is a mistake in the scenario and is reported as one.",
@@ -604,7 +627,7 @@ class Scenario:
 
     def needs_nft(self) -> bool:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
-        hosts = any(h.drop_tcp_ports or h.reject_tcp_ports or h.masquerade for h in self.hosts.values())
+        hosts = any(h.masquerade or any(getattr(h, k) for k in FIREWALL_FIELDS) for h in self.hosts.values())
         return hosts or any(st.masquerade or st.publish for st in self.steps)
 
     def publish_subnet(self, host: str, to_ip: str) -> str | None:
@@ -734,9 +757,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         if host.absent:  # nothing can be set up in a namespace before a step creates it
             held = [b for b, br in s.bridges.items() if br.host == hname]
             given = [
-                k
-                for k in ("interfaces", "listeners", "routes", "drop_tcp_ports", "reject_tcp_ports", "dns_servers")
-                if getattr(host, k)
+                k for k in ("interfaces", "listeners", "routes", *FIREWALL_FIELDS, "dns_servers") if getattr(host, k)
             ]
             given += ["bridges " + ", ".join(held)] if held else []
             given += ["gateway"] if host.gateway else []
@@ -787,6 +808,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                 raise src.error((*where, "plug"), f"{iface.plug} already has {other_host}.{other_dev}'s cable")
             plugged[iface.plug] = (hname, dev)
         _check_gateways(s, hname, src)
+        _check_firewall(host, src)
         sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
             sockets.listen(text, (*path_of(host), "listeners", i), src)
@@ -813,6 +835,19 @@ def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
         if server.listen in seen:
             raise src.error((*path_of(server), "listen"), f"{host} already has a DNS server on {server.listen}:53")
         seen.add(server.listen)
+
+
+def _check_firewall(host: Host, src: Source) -> None:
+    """One answer per port: a port in two of the firewall lists would leave the rule order to chance."""
+    owner: dict[int, str] = {}
+    for key in FIREWALL_FIELDS:
+        for i, port in enumerate(getattr(host, key)):
+            if port in owner and owner[port] != key:
+                raise src.error(
+                    (*path_of(host), key, i),
+                    f"port {port} is already in {owner[port]}; expected each port in one firewall list only",
+                )
+            owner[port] = key
 
 
 def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, where: tuple, src: Source) -> None:
@@ -854,7 +889,7 @@ class Sockets:
     inet_bind() refuses an address the namespace does not have (EADDRNOTAVAIL; ip_nonlocal_bind
     is 0), and inet_csk_bind_conflict() refuses a port already listened on at the same address or
     with the wildcard on either side (EADDRINUSE; SO_REUSEADDR does not help against a listener,
-    only SO_REUSEPORT would, and the lab does not set it).
+    only SO_REUSEPORT on both sockets does, for the same user, which the lab and the script are).
     """
 
     def __init__(self, s: Scenario, host: str) -> None:
@@ -865,16 +900,16 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
-        self.bound: list[tuple[ipaddress.IPv4Address, int, str]] = []
+        self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
 
-    def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False) -> None:
+    def listen(self, text: str, where: tuple, src: Source, may_fail: bool = False, reuseport: bool = False) -> None:
         try:
-            self._listen(text, where, src)
+            self._listen(text, where, src, reuseport)
         except ScenarioError:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
-    def _listen(self, text: str, where: tuple, src: Source) -> None:
+    def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
@@ -893,14 +928,14 @@ class Sockets:
                 f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
                 f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
             )
-        for other, other_port, other_text in self.bound:
-            if other_port == port and (other == addr or ANY in (other, addr)):
+        for other, other_port, other_text, shared in self.bound:
+            if other_port == port and (other == addr or ANY in (other, addr)) and not (reuseport and shared):
                 raise src.error(
                     where,
                     f"{self.host} already listens on {other_text}; the kernel refuses a second listener on "
                     f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
                 )
-        self.bound.append((addr, port, text))
+        self.bound.append((addr, port, text, reuseport))
 
     def close(self, text: str) -> None:
         self.bound = [b for b in self.bound if b[2] != text]
@@ -980,8 +1015,10 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"bridge {action.bridge} has no port {action.port!r}; "
                     f"expected one of: {_names(s.bridges[action.bridge].ports)}",
                 )
+        elif isinstance(action, Connect) and action.deadline is not None:
+            _check_deadline(s, action, apath, src)
         elif step.action == "listen":
-            sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail)
+            sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail, action.reuseport)
         elif step.action == "close":
             sockets[by].close(action.bind)
         elif step.action == "netns_add":
@@ -1030,6 +1067,28 @@ def _validate_steps(s: Scenario, src: Source) -> None:
     _validate_real_time(s, src)
 
 
+def _check_deadline(s: Scenario, c: Connect, where: tuple, src: Source) -> None:
+    """An application deadline too close to the kernel's own SYN timeout is a race the lab cannot
+    replay: which of the two fires first would depend on the machine's load."""
+    from netsim.tcp import retransmit_times, syn_timeout
+
+    retries = s.hosts[c.by].tcp_syn_retries
+    kernel = syn_timeout(retries)
+    if c.deadline is not None and abs(c.deadline - kernel) < 1:
+        raise src.error(
+            (*where, "deadline"),
+            f"{c.deadline:g} s is within a second of {c.by}'s own SYN timeout ({kernel:g} s); expected a deadline "
+            "at least a second shorter or longer, so that it is clear which gives up first",
+        )
+    close = [t for t in retransmit_times(retries) if abs(t - (c.deadline or 0)) < 0.25]
+    if close:
+        raise src.error(
+            (*where, "deadline"),
+            f"{c.deadline:g} s is within a quarter of a second of a retransmitted SYN (at {close[0]:g} s); "
+            "expected a deadline clear of the SYNs, so that it is clear whether that SYN goes out",
+        )
+
+
 def _validate_real_time(s: Scenario, src: Source) -> None:
     """The lab and the reader's script replay the steps in real time: bound the worst case.
 
@@ -1043,7 +1102,8 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
         if step.wait is not None:
             total += step.wait
         elif step.connect is not None:
-            total += syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+            kernel = syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
+            total += min(kernel, step.connect.deadline or kernel)
         elif step.resolve is not None:
             from netsim.resolver import longest
 

@@ -66,6 +66,11 @@ from netsim.schema import error_at
 from netsim.trace import Arrival, Hop, Rewrite, StepTrace, Trace
 
 
+def application_deadline(connect: Connect) -> float | None:
+    """How long the program behind a connect() waits before it gives up itself, if it sets a limit."""
+    return connect.deadline
+
+
 class Simulation:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
@@ -135,6 +140,8 @@ class Simulation:
         ns.neigh.attach(self, arp.ArpOps(self, ns))
         ns.drop_tcp_ports = set(host.drop_tcp_ports)
         ns.reject_tcp_ports = set(host.reject_tcp_ports)
+        ns.reset_tcp_ports = set(host.reset_tcp_ports)
+        ns.prohibit_tcp_ports = set(host.prohibit_tcp_ports)
         ns.ip_forward = host.ip_forward
         for rule in host.masquerade:
             ns.netfilter.add_masquerade(Masquerade(ipaddress.IPv4Network(rule.saddr), rule.oifname))
@@ -290,6 +297,10 @@ class Simulation:
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
         self._queue.append(lambda: ipv4.receive(self, ns, "lo", packet))
 
+    def answered_by(self, listener: str) -> None:
+        if self._current is not None:
+            self._current.listener = listener
+
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
         if self._current is not None:
             self._current.rewrites.append(Rewrite(host, hook, _ends(before), _ends(after)))
@@ -397,6 +408,7 @@ class Simulation:
         self._run_until(lambda: entry.state != "INCOMPLETE", self.now + 60)
 
     def _step_connect(self, connect: Connect) -> None:
+        """connect(): route, SYN, retransmissions, and whichever answer or deadline comes first."""
         assert self._current is not None
         ns = self.namespaces[connect.by]
         dst_ip, dport = _endpoint(connect.to)
@@ -420,7 +432,12 @@ class Simulation:
         # timer is armed after every timer armed before it fired: among timers due in the same
         # instant, it goes last (the kernel's copy runs a little late, and later each time).
         self._arm_syn(ns, conn, syn, [0.0, *tcp.retransmit_times(ns.tcp_syn_retries)])
-        deadline = self.now + tcp.syn_timeout(ns.tcp_syn_retries)
+        kernel_gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
+        patience = application_deadline(connect)
+        if patience is not None and patience < kernel_gives_up:
+            self._connect_with_deadline(ns, conn, patience)
+            return
+        deadline = self.now + kernel_gives_up
         # When the last SYN timeout (tcp_write_timeout()) and an ARP failure (neigh_timer_handler())
         # fall due in the same jiffy, the kernel reported ETIMEDOUT in the lab, not EHOSTUNREACH:
         # the TCP timer goes first (tests/lab_scenarios/timers-meet.yaml).
@@ -433,6 +450,22 @@ class Simulation:
         ns.connections.remove(conn)
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
+        self._current.outcome = conn.state
+
+    def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:
+        """The application stops waiting before the kernel would (Go's Dialer.Timeout, a poll() with a
+        timeout): it closes the socket, which in SYN_SENT sends nothing (tcp_close() -> tcp_set_state
+        TCP_CLOSE) and cancels the retransmit timer, so no SYN follows."""
+        assert self._current is not None
+        deadline = self.now + seconds
+        self._run_until(lambda: conn.state != "SYN_SENT", deadline, inclusive=False)
+        if conn.state == "SYN_SENT":
+            self.now = deadline
+            conn.state = "deadline"
+            self.event(f"{ns.label}'s application stops waiting after {seconds:g} s and closes the socket")
+        ns.connections.remove(conn)
+        if conn.state == "connected":
+            self.connected(ns.name, conn.dst_ip)
         self._current.outcome = conn.state
 
     def _arm_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
@@ -449,16 +482,20 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, port)
+        local = {str(a) for a in ns.local_addresses()}
+        refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
         if refused is not None:
             self._current.outcome = refused
             self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
             return
         ns.listeners.add((addr, port))
-        self.event(f"{ns.label} listens on {sock.bind}")
+        if sock.reuseport:
+            ns.reuseport.add((addr, port))
+        self.event(f"{ns.label} listens on {sock.bind}" + (" (SO_REUSEPORT)" if sock.reuseport else ""))
 
     def _step_close(self, sock: Socket) -> None:
         self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))
+        self.namespaces[sock.by].reuseport.discard(_endpoint(sock.bind))
         self.event(f"{self.namespaces[sock.by].label} stops listening on {sock.bind}")
 
     def _step_ip_forward(self, change: Forwarding) -> None:

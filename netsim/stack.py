@@ -32,5 +32,8 @@ class Stack(Protocol):
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """The neighbour never answered: tell the senders of these waiting packets."""
 
+    def answered_by(self, listener: str) -> None:
+        """A listening socket (ADDR:PORT) completed a handshake: record which one, for the step's trace."""
+
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
         """NAT changed a packet's header at a netfilter hook: record before and after."""

@@ -14,6 +14,7 @@ from netsim.frames import (
     ICMP_EXC_TTL,
     ICMP_HOST_UNREACH,
     ICMP_NET_UNREACH,
+    ICMP_PKT_FILTERED,
     ICMP_PORT_UNREACH,
     ICMP_TIME_EXCEEDED,
     Icmp,
@@ -32,6 +33,8 @@ ERRNO_NAME = {
     "host-unreachable": "EHOSTUNREACH",
     "network-unreachable": "ENETUNREACH",
     "timeout": "ETIMEDOUT",
+    # Not the kernel's: the application stopped waiting first (Go's "i/o timeout"); no errno at all.
+    "deadline": None,
     # What listen() can get: bind() refusing the address.
     "address-in-use": "EADDRINUSE",
     "address-not-available": "EADDRNOTAVAIL",
@@ -39,12 +42,20 @@ ERRNO_NAME = {
 OUTCOMES = tuple(ERRNO_NAME)
 
 
-def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+def bind_error(
+    local: set[str],
+    listeners: set[tuple[str, int]],
+    addr: str,
+    port: int,
+    reuseport: bool = False,
+    shared: frozenset[tuple[str, int]] | set[tuple[str, int]] = frozenset(),
+) -> str | None:
     """What bind() says to a listener for (addr, port): None, or the outcome of its errno.
 
     inet_bind(): an address the namespace does not have is EADDRNOTAVAIL (ip_nonlocal_bind 0).
     inet_csk_bind_conflict(): a port already listened on at the same address, or with 0.0.0.0 on
-    either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener (SO_REUSEPORT would).
+    either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener. SO_REUSEPORT on both
+    sockets does (`shared` holds the listeners that set it; both belong to one user here).
     `local` holds the namespace's addresses as text; 127/8 counts once lo has 127.0.0.1.
     """
     loopback = "127.0.0.1" in local and addr.startswith("127.")
@@ -52,6 +63,8 @@ def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port
         return "address-not-available"
     for other, other_port in listeners:
         if other_port == port and (other == addr or str(ANY) in (other, addr)):
+            if reuseport and (other, other_port) in shared:
+                continue
             return "address-in-use"
     return None
 
@@ -114,12 +127,17 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
+        # The connection belongs to that listener once the handshake completes (its accept queue).
+        ns.half_open[(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)] = f"{found[0]}:{found[1]}"
         isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
         stack.event(f"{ns.label} completes the handshake")
+        listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
+        if listener is not None:
+            stack.answered_by(listener)
         return Answer()
     conn = _connection(ns, seg)
     if conn is None and seg.flags == "SA":
@@ -147,6 +165,7 @@ ICMP_OUTCOME = {
     (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network-unreachable",
     (ICMP_DEST_UNREACH, ICMP_HOST_UNREACH): "host-unreachable",
     (ICMP_DEST_UNREACH, ICMP_PORT_UNREACH): "refused",
+    (ICMP_DEST_UNREACH, ICMP_PKT_FILTERED): "host-unreachable",  # icmp_err_convert[13]: EHOSTUNREACH, fatal
     (ICMP_TIME_EXCEEDED, ICMP_EXC_TTL): "host-unreachable",
 }
 

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from netsim.frames import carries
+
 
 @dataclass(frozen=True)
 class Hop:
@@ -35,6 +37,7 @@ class Hop:
             "dst": self.dst,
             "decision": self.decision,
             "out_ports": list(self.out_ports),
+            "carries": carries(self.payload),
         }
         header = ip_header(self.payload)
         if header is not None:
@@ -107,6 +110,7 @@ class StepTrace:
     rewrites: list[Rewrite] = field(default_factory=list)  # NAT at work, in order
     conntrack: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # namespace -> `conntrack -L`
     route: dict[str, Any] | None = None  # a route_get step's answer (`ip -j route get`)
+    listener: str | None = None  # the listening socket (ADDR:PORT) that answered a connect's SYN
     forwarding: dict[str, bool] = field(default_factory=dict)  # namespace -> net.ipv4.ip_forward
     resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
 
@@ -128,6 +132,7 @@ class StepTrace:
             },
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
+            "listener": self.listener,
             "resolved": self.resolved.to_json() if self.resolved is not None else None,
         }
 

@@ -256,3 +256,17 @@ def test_the_refusals_quote_what_the_kernel_and_iproute2_really_say() -> None:
     }
     for case, message in ours.items():
         assert said[case] and said[case] in message, (case, said[case], message)
+
+
+def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range() -> None:
+    from netsim.lab.compare import compare
+
+    def one(sport: int, dport: int) -> dict:
+        hop = {"bridge": "br0", "in_port": "p1", "src": "02:00:00:00:00:0a", "dst": "02:00:00:00:00:01"}
+        hop |= {"decision": "local", "out_ports": ["br0"], "ip": {"src": "10.0.0.10", "dst": "10.0.0.1", "ttl": 64}}
+        step = {"id": "s", "frames": [{**hop, "tcp": {"sport": sport, "dport": dport}}], "fdb": {}, "neigh": {}}
+        return {"steps": [{**step, "outcome": "connected", "links": {}, "route": None}]}
+
+    assert compare(one(40000, 80), one(54384, 80))[0]  # both picked from ip_local_port_range
+    assert not compare(one(40000, 80), one(40000, 81))[0]  # a listener's port is compared as it is
+    assert not compare(one(40000, 80), one(1024, 80))[0]  # and so is one outside the range

@@ -184,3 +184,55 @@ steps:
     assert isinstance(icmp, Icmp) and (icmp.type, icmp.code) == (3, 3)
     assert icmp.original.dport == 80 and icmp.src_ip == "10.0.0.1"
     assert (step.outcome, step.elapsed) == ("refused", 0.0)
+
+
+FIREWALL = """
+title: firewall answers
+bridges: {br0: {host: h, address: 10.0.0.1/24, ports: {p1: {}}}}
+hosts:
+  h: {listeners: ['0.0.0.0:80', '0.0.0.0:81'], reset_tcp_ports: [80], prohibit_tcp_ports: [81], drop_tcp_ports: [82]}
+  a:
+    interfaces: {eth0: {address: 10.0.0.2/24, plug: br0.p1}}
+    gateway: 10.0.0.1
+steps:
+  - {id: reset, connect: {by: a, to: '10.0.0.1:80'}}
+  - {id: prohibited, connect: {by: a, to: '10.0.0.1:81'}}
+  - {id: nobody, connect: {by: a, to: '10.0.0.1:83'}}
+  - {id: impatient, connect: {by: a, to: '10.0.0.1:82', deadline: 30}}
+  - {id: later, wait: 8}
+"""
+
+
+def test_a_firewall_reset_is_the_same_rst_the_kernel_sends_when_nobody_listens() -> None:
+    from netsim.frames import Tcp
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    reset, _, nobody, *_ = run(parse_scenario(FIREWALL)).steps
+    ours, kernels = reset.frames[-1].payload, nobody.frames[-1].payload
+    assert isinstance(ours, Tcp) and isinstance(kernels, Tcp)
+    assert (reset.outcome, reset.elapsed) == ("refused", 0.0)  # though a socket listens behind the rule
+    # nf_send_reset() and tcp_v4_send_reset() answer a SYN alike: RST|ACK, seq 0, ack = its seq + 1.
+    assert (ours.flags, ours.seq, ours.src_ip) == (kernels.flags, kernels.seq, kernels.src_ip) == ("RA", 0, "10.0.0.1")
+
+
+def test_admin_prohibited_is_no_route_to_host_at_once() -> None:
+    from netsim.frames import Icmp
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    step = run(parse_scenario(FIREWALL)).steps[1]
+    icmp = step.frames[-1].payload
+    assert isinstance(icmp, Icmp) and (icmp.type, icmp.code) == (3, 13)  # ICMP_PKT_FILTERED
+    assert (step.outcome, step.elapsed) == ("host-unreachable", 0.0)  # icmp_err_convert[13]: EHOSTUNREACH
+
+
+def test_an_application_deadline_ends_the_knocking_before_the_kernel_would() -> None:
+    from netsim.scenario import parse_scenario
+    from netsim.simulation import run
+
+    *_, impatient, later = run(parse_scenario(FIREWALL)).steps
+    syns = [h.time - (impatient.time - impatient.elapsed) for h in impatient.frames if h.what.endswith("SYN")]
+    assert (impatient.outcome, impatient.elapsed) == ("deadline", 30.0)
+    assert syns == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0]
+    assert later.frames == []  # the SYN due at 35 s never leaves: a closed socket sends nothing

@@ -122,3 +122,25 @@ def test_the_cli_exits_1_on_a_restating_claim_and_2_on_a_missing_page(tmp_path: 
     page = _page(tmp_path, '{{ claim("bob-asks-for-toasters", sent_by="bob") }}')
     assert main(["claims", str(page)]) == 1
     assert main(["claims", str(tmp_path / "missing.md")]) == 2
+
+
+def test_every_fault_takes_the_arguments_of_what_it_replaces() -> None:
+    # A replacement with a narrower signature crashes the faulted run part way, and a crash is
+    # not a falsified claim: such a fault would quietly catch nothing.
+    import inspect
+
+    from netsim.claimaudit.faults import FAULTS
+
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for fault in FAULTS:
+        for obj, attr, value in fault.patches():
+            original = getattr(obj, attr)
+            if not (inspect.isfunction(original) and callable(value)):
+                continue
+            given = inspect.signature(original).parameters.values()
+            params = [p for p in given if p.kind in positional]
+            keywords = {p.name: None for p in given if p.kind == inspect.Parameter.KEYWORD_ONLY}
+            try:
+                inspect.signature(value).bind(*range(len(params)), **keywords)
+            except TypeError as exc:
+                raise AssertionError(f"fault {fault.name}: {attr} cannot take {[p.name for p in params]}") from exc

@@ -36,8 +36,8 @@ def test_run_json_has_the_documented_shape() -> None:
     trace = json.loads(out.stdout)
     assert set(trace) == {"scenario", "steps"}
     step = trace["steps"][0]
-    shape = {"id", "frames", "fdb", "neigh", "outcome", "seconds", "clock", "links", "conntrack", "route", "resolved"}
-    assert set(step) == shape
+    shape = {"id", "frames", "fdb", "neigh", "outcome", "seconds", "clock", "links", "conntrack", "route"}
+    assert set(step) == shape | {"resolved", "listener"}
     assert step["clock"] == {"at": 0.0, "observed": 0.0}
     lo = step["links"]["alice"]["lo"]
     assert lo == {
@@ -47,9 +47,9 @@ def test_run_json_has_the_documented_shape() -> None:
         "addresses": ["127.0.0.1/8"],
         "master": None,
     }
-    assert set(step["frames"][0]) == {"bridge", "in_port", "src", "dst", "decision", "out_ports"}
+    assert set(step["frames"][0]) == {"bridge", "in_port", "src", "dst", "decision", "out_ports", "carries"}
     outcomes = {s["outcome"] for s in trace["steps"]}
-    assert outcomes <= {None, "connected", "refused", "host-unreachable", "network-unreachable", "timeout"}
+    assert outcomes <= {None, "connected", "refused", "host-unreachable", "network-unreachable", "timeout", "deadline"}
     assert all(set(n) == {"mac", "state"} for s in trace["steps"] for t in s["neigh"].values() for n in t.values())
 
 

@@ -68,7 +68,7 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {colour: blue}",
             "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, dns_servers, "
             "drop_tcp_ports, gateway, hosts_file, interfaces, ip_forward, label, listeners, masquerade, nameservers, "
-            "reachable_time, reject_tcp_ports, routes, tcp_syn_retries",
+            "prohibit_tcp_ports, reachable_time, reject_tcp_ports, reset_tcp_ports, routes, tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",
@@ -160,6 +160,26 @@ def test_the_good_scenario_parses() -> None:
             "      eth1: {address: 10.99.0.3/16}",
             "diagrams/bridge.yaml:13: hosts.alice.interfaces.eth1: alice.eth1 is not plugged anywhere, yet the host "
             "has it: a veth interface always has another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {drop_tcp_ports: [80], reset_tcp_ports: [81, 80]}",
+            "diagrams/bridge.yaml:9: hosts.laptop.reset_tcp_ports[1]: port 80 is already in drop_tcp_ports; "
+            "expected each port in one firewall list only",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "connect: {by: alice, to: '10.88.0.1:80', deadline: 131.5}",
+            "diagrams/bridge.yaml:15: steps[0].connect.deadline: 131.5 s is within a second of alice's own SYN "
+            "timeout (131 s); expected a deadline at least a second shorter or longer, so that it is clear which "
+            "gives up first",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "connect: {by: alice, to: '10.88.0.1:80', deadline: 7.1}",
+            "diagrams/bridge.yaml:15: steps[0].connect.deadline: 7.1 s is within a quarter of a second of a "
+            "retransmitted SYN (at 7 s); expected a deadline clear of the SYNs, so that it is clear whether that "
+            "SYN goes out",
         ),
         (
             "  - id: hello\n    send: {by: alice, dst: broadcast}",

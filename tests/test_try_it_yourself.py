@@ -12,6 +12,7 @@ import pytest
 from conftest import kernel_wait
 
 from netsim.lab.netns import ensure_tools, missing_requirement
+from netsim.render import text
 from netsim.render.labscript import render
 from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
@@ -50,6 +51,8 @@ def parse(output: str) -> dict[str, dict]:
                 "fdb_shown": False,
                 "route": None,
                 "conntrack": {},
+                "fdb_lines": [],  # as the kernel's tools printed them, for on_your_machine()'s format
+                "neigh_lines": {},
                 "resolved": None,
             }
             host = None
@@ -71,11 +74,14 @@ def parse(output: str) -> dict[str, dict]:
             current["fdb"].setdefault(line.split()[5], {})
         elif m := FDB.match(line):
             current["fdb"].setdefault(m.group(3), {})[m.group(1)] = m.group(2)
+            current["fdb_lines"].append(line.strip())
         elif line.startswith("-- ip neigh in "):
             reading, host = None, line.split()[-1]
             current["neigh"][host] = {}
+            current["neigh_lines"][host] = []
         elif (m := NEIGH.match(line)) and host is not None:
             current["neigh"][host][m.group(1)] = {"mac": m.group(2), "state": m.group(3)}
+            current["neigh_lines"][host].append(line.strip())
         elif line.startswith('{"name": '):  # what getaddrinfo() said (plan.RESOLVE_PY)
             said = json.loads(line)
             current["resolved"] = {k: said[k] for k in ("name", "address", "error")}
@@ -105,6 +111,12 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             want = {ip: {"mac": n["mac"], "state": n["state"]} for ip, n in step.neigh[host].items()}
             assert table == want, (step.id, host)
         assert got["outcome"] == step.outcome, step.id
+        # The lines on_your_machine() shows in the posts, in iproute2's format, are the kernel's own
+        # lines (only their order may differ): the format cannot drift from the real tools'.
+        if got["fdb_shown"]:
+            assert sorted(got["fdb_lines"]) == sorted(text.fdb_lines(step)), step.id
+        for host, lines in got["neigh_lines"].items():
+            assert sorted(lines) == sorted(text.neigh_lines(step, host)), (step.id, host)
         assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id
         if step.route is not None:
             shown = [line.rstrip() for line in got["route"]]

@@ -178,8 +178,8 @@ def _no_wildcard() -> list[Patch]:
 def _nonlocal_bind() -> list[Patch]:
     original = tcp.bind_error
 
-    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
-        return original(local | {addr}, listeners, addr, port)  # as with ip_nonlocal_bind=1
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int, *rest: Any) -> str | None:
+        return original(local | {addr}, listeners, addr, port, *rest)  # as with ip_nonlocal_bind=1
 
     return [(tcp, "bind_error", bind_error)]
 
@@ -187,9 +187,9 @@ def _nonlocal_bind() -> list[Patch]:
 def _wildcard_shares_port() -> list[Patch]:
     original = tcp.bind_error
 
-    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int) -> str | None:
+    def bind_error(local: set[str], listeners: set[tuple[str, int]], addr: str, port: int, *rest: Any) -> str | None:
         same = {(a, p) for a, p in listeners if a == addr}
-        return original(local, same, addr, port)  # only an identical address conflicts
+        return original(local, same, addr, port, *rest)  # only an identical address conflicts
 
     return [(tcp, "bind_error", bind_error)]
 
@@ -227,6 +227,41 @@ def _drop_answers() -> list[Patch]:
         return original(stack, ns, where, skb, indev, outdev)
 
     return [(netfilter, "hook", hook)]
+
+
+def _reset_as_icmp() -> list[Patch]:
+    original = netfilter.hook
+
+    def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
+        seg = skb.packet
+        if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in ns.reset_tcp_ports:
+            return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
+        return original(stack, ns, where, skb, indev, outdev)
+
+    return [(netfilter, "hook", hook)]
+
+
+def _prohibited_as_refused() -> list[Patch]:
+    table = dict(tcp.ICMP_OUTCOME)
+    table[(3, 13)] = "refused"
+    return [(tcp, "ICMP_OUTCOME", table)]
+
+
+def _deadline_ignored() -> list[Patch]:
+    return [(simulation, "application_deadline", lambda connect: None)]
+
+
+def _close_keeps_knocking() -> list[Patch]:
+    original = simulation.Simulation._retransmit_syn
+
+    def retransmit(self: Any, ns: Any, conn: Any, syn: Tcp, times: list[float]) -> None:
+        if conn.state == "deadline":  # as if close() left the retransmit timer running
+            ipv4.output(self, ns, syn)
+            self._arm_syn(ns, conn, syn, times)
+            return
+        original(self, ns, conn, syn, times)
+
+    return [(simulation.Simulation, "_retransmit_syn", retransmit)]
 
 
 def _no_local_table() -> list[Patch]:
@@ -395,6 +430,15 @@ FAULTS: tuple[Fault, ...] = (
     Fault("no-reset", "RST/ICMP", "a host with no listener stays silent", _no_reset),
     Fault("icmp-ignored", "RST/ICMP", "the client ignores ICMP port unreachable", _icmp_ignored),
     Fault("drop-answers", "RST/ICMP", "a dropping firewall answers like a rejecting one", _drop_answers),
+    Fault("reset-as-icmp", "RST/ICMP", "a firewall's reset is sent as ICMP port unreachable", _reset_as_icmp),
+    Fault("prohibited-as-refused", "RST/ICMP", "ICMP admin prohibited reads as refused", _prohibited_as_refused),
+    Fault("deadline-ignored", "application deadline", "the application waits as long as the kernel", _deadline_ignored),
+    Fault(
+        "close-keeps-knocking",
+        "application deadline",
+        "the kernel goes on sending SYNs for a socket the application closed",
+        _close_keeps_knocking,
+    ),
     Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.7)", _classic_doubling),
     Fault("no-local-table", "routing", "own addresses and 127/8 are routed like any others", _no_local_table),
     Fault("gateway-ignored", "routing", "a gateway route is used as if on-link", _gateway_ignored),

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from netsim.errors import ScenarioError
-from netsim.scenario import Scenario, scenario_from_data
+from netsim.scenario import FIREWALL_FIELDS, Scenario, scenario_from_data
 
 
 @dataclass(frozen=True)
@@ -95,16 +95,20 @@ def _variants(data: dict[str, Any]) -> Iterator[tuple[str, str | None, dict[str,
                     None,
                     lambda d, h=hname, n=i, o=other: d["hosts"][h]["listeners"].__setitem__(n, o),
                 )
-        if host.get("drop_tcp_ports") or host.get("reject_tcp_ports"):
+        if any(host.get(key) for key in FIREWALL_FIELDS):
 
-            def swap(d: dict[str, Any], h: str = hname) -> None:
+            def rotate(d: dict[str, Any], h: str = hname) -> None:
                 hh = d["hosts"][h]
-                hh["drop_tcp_ports"], hh["reject_tcp_ports"] = (
-                    hh.get("reject_tcp_ports", []),
-                    hh.get("drop_tcp_ports", []),
-                )
+                lists = [hh.get(key, []) for key in FIREWALL_FIELDS]
+                for key, ports in zip(FIREWALL_FIELDS, lists[-1:] + lists[:-1], strict=True):
+                    hh[key] = ports
 
-            yield changed(f"{hname}'s firewall drops what it rejected and rejects what it dropped", None, swap)
+            yield changed(
+                f"{hname}'s firewall answers each port the next way (drop -> port unreachable -> reset -> "
+                "admin prohibited -> drop)",
+                None,
+                rotate,
+            )
         for i, _line in enumerate(host.get("hosts_file") or []):
             yield changed(
                 f"{hname}'s /etc/hosts loses line {i + 1}",
@@ -156,6 +160,8 @@ def _variants(data: dict[str, Any]) -> Iterator[tuple[str, str | None, dict[str,
                     yield changed(
                         f"{sid}: sent to {dst}", sid, lambda d, k=n, t=dst: d["steps"][k]["send"].__setitem__("dst", t)
                     )
+        if "connect" in step and step["connect"].get("deadline"):
+            yield changed(f"{sid}: no deadline", sid, lambda d, k=n: d["steps"][k]["connect"].pop("deadline"))
         if "arp" in step:
             yield changed(
                 f"{sid}: asks for another address",

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from netsim.addresses import BROADCAST, is_group
+from netsim.frames import ICMP_WORDS
 from netsim.lab.netns import inside
 from netsim.wire import decode_dns
 
@@ -148,10 +149,12 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         hop["decision"] = _decision(hop, table)
         if hop["out_ports"] or hop["decision"] != "drop":
             table.add(hop["src"])
-    keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports", "what")
+    keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports")
     out = []
     for hop in crossings:
         item = {k: hop[k] for k in keys}
+        item["carries"] = carries(hop["data"])
+        item["what"] = hop["what"]
         header = ip_header(hop["data"])
         if header is not None:
             item["ip"] = header
@@ -170,6 +173,28 @@ def ip_header(data: bytes) -> dict | None:
     if int.from_bytes(data[12:14], "big") != 0x0800:
         return None
     return {"src": ".".join(map(str, data[26:30])), "dst": ".".join(map(str, data[30:34])), "ttl": data[22]}
+
+
+TCP_FLAGS = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST"}
+
+
+def carries(data: bytes) -> str:
+    """What a captured frame carries, in netsim.frames.carries' words, so the two can be compared."""
+    ethertype = int.from_bytes(data[12:14], "big")
+    if ethertype == 0x0806:
+        return "ARP request" if int.from_bytes(data[20:22], "big") == 1 else "ARP reply"
+    if ethertype == 0x0800:
+        ihl = (data[14] & 0x0F) * 4
+        if data[23] == 6:
+            flags = data[14 + ihl + 13]
+            return TCP_FLAGS.get(flags, f"TCP flags 0x{flags:02x}")
+        if data[23] == 1:
+            kind, code = data[14 + ihl], data[15 + ihl]
+            return "ICMP " + ICMP_WORDS.get((kind, code), f"type {kind} code {code}")
+        if data[23] == 17:  # netsim's only UDP is DNS: the QR bit of the header's flags says which way
+            return "DNS answer" if data[14 + ihl + 8 + 2] & 0x80 else "DNS query"
+        return f"IPv4 protocol {data[23]}"
+    return "test frame" if ethertype == 0x88B5 else f"EtherType 0x{ethertype:04x}"
 
 
 def tcp_ports(data: bytes) -> dict | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from netsim.scenario import FIREWALL_FIELDS
+
 # Where netsim or the lab knowingly differs from the kernel, the comparison names it.
 SIMPLIFICATIONS = {
     "reachable-time": "netsim keeps an ARP answer REACHABLE for exactly the host's base reachable time (30 s "
@@ -20,13 +22,24 @@ SIMPLIFICATIONS = {
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
     "SYN's go first (what the kernel did in the lab); the order inside one jiffy is the kernel's timer wheel's",
+    "ephemeral-port": "a port from 32768 up (ip_local_port_range) is compared by which frames share it, not "
+    "by its number: connect() without a bind lets the kernel pick one from a random offset "
+    "(__inet_hash_connect()), netsim numbers its own from 40000",
     "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
+    "br-netfilter": "netsim models a machine without br_netfilter; the lab and the script switch "
+    "bridge-nf-call-iptables off in a firewall's namespace (with it on, as wherever Docker runs, a firewall's "
+    "reset leaves by the SYN's own port, past the bridge and the ARP table)",
+    "deadline": "an application deadline is a socket timeout on connect() (a poll() that gives up, then close()), "
+    "as Go's dialer does it; the lab's Python and a Go program reach the kernel the same way",
+    "ports": "every frame's TCP ports are compared; a port from 32768 up (where the kernel picks a connect's "
+    "own port at random) is compared by which frames of the step share it, not by its number",
     "resolver": "names are resolved by the real C library (getaddrinfo() for IPv4, in Python) with "
     "`hosts: files dns`, the host's own /etc/hosts and /etc/resolv.conf bound over /etc; a DNS server is "
     "dnsmasq with the scenario's records and NXDOMAIN for the rest (aardvark-dns would ask the host's own "
     "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
-    "and port; a resolve step's seconds are getaddrinfo()'s own, without starting the helper processes",
+    "and port; a resolve step's seconds are getaddrinfo()'s own, and on the lab's clock it begins when getaddrinfo() "
+    "did, not when the helper processes started",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -64,7 +77,7 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
 
 def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
-    names = ["open-connections"] if any(s.connect for s in scenario.steps) else []
+    names = ["open-connections", "ports"] if any(s.connect for s in scenario.steps) else []
     if netsim is not None and any(_empty_flood(h) for step in netsim["steps"] for h in step["frames"]):
         names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
@@ -76,6 +89,10 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("linkwatch")
     if any(s.connect for s in scenario.steps) and any(h.tcp_syn_retries < 3 for h in scenario.hosts.values()):
         names.append("timers-meet")
+    if any(any(getattr(h, k) for k in FIREWALL_FIELDS) for h in scenario.hosts.values()):
+        names.append("br-netfilter")
+    if any(s.connect and s.connect.deadline for s in scenario.steps):
+        names.append("deadline")
     names.append("multicast")
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
@@ -133,7 +150,12 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
-def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: bool = True) -> tuple:
+def _hop_key(
+    hop: dict[str, Any],
+    chosen: frozenset[int] = frozenset(),
+    ports: bool = True,
+    carries: bool = True,
+) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
     pair = tuple("another-port" if p in chosen else p for p in (tcp["sport"], tcp["dport"])) if tcp else None
@@ -146,8 +168,31 @@ def _hop_key(hop: dict[str, Any], chosen: frozenset[int] = frozenset(), ports: b
         "drop" if _empty_flood(hop) else hop["decision"],  # named: empty-flood
         tuple(sorted(hop["out_ports"])),
         header,
+        hop.get("carries") if carries else "",
         hop.get("dns"),
     )
+
+
+EPHEMERAL = 32768  # ip_local_port_range starts here: a connect without a source port gets one at random
+
+
+def _ephemeral(keys: list[tuple]) -> list[tuple]:
+    """Ports from EPHEMERAL up, by the order they first appear in the step ("port#1", ...): the
+    kernel picks a connect's own port at random, so only which frames share one is compared."""
+    seen: dict[int, str] = {}
+
+    def name(port: Any) -> Any:
+        if isinstance(port, int) and port >= EPHEMERAL:
+            return seen.setdefault(port, f"port#{len(seen) + 1}")
+        return port
+
+    out = []
+    for key in keys:
+        header = key[6]
+        if header is not None and header[3] is not None:
+            header = (*header[:3], tuple(name(p) for p in header[3]))
+        out.append((*key[:6], header, *key[7:]))
+    return out
 
 
 def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
@@ -157,11 +202,13 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     if "seconds" in ours and "seconds" in theirs and not within(ours["seconds"], theirs["seconds"]):
         diffs.append(f"seconds: netsim {ours['seconds']:g}, kernel {theirs['seconds']:g} (beyond the tolerance)")
     # Ports masquerade chose are compared as "another port" (nat-port), every other port as it is;
-    # a trace recorded before frames carried their ports (tests/kernel_traces) is compared without.
+    # a trace recorded before frames carried their ports, or what they carry (tests/kernel_traces),
+    # is compared without them; every live lab run has both.
     mine, kernels = frozenset(_nat_ports(ours)), frozenset(_nat_ports(theirs))
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
-    a = [_hop_key(h, mine, ports) for h in ours["frames"]]
-    b = [_hop_key(h, kernels, ports) for h in theirs["frames"]]
+    carries = all("carries" in h for h in theirs["frames"])
+    a = _ephemeral([_hop_key(h, mine, ports, carries) for h in ours["frames"]])
+    b = _ephemeral([_hop_key(h, kernels, ports, carries) for h in theirs["frames"]])
     if a != b:
         for i in range(max(len(a), len(b))):
             x = _show_hop(a[i]) if i < len(a) else "(none)"
@@ -185,6 +232,8 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if "listener" in theirs and ours.get("listener") != theirs["listener"]:  # not in older recordings
+        diffs.append(f"listener that answered: netsim {ours.get('listener')}, kernel {theirs.get('listener')}")
     if ours.get("resolved") != theirs.get("resolved"):
         diffs.append(f"getaddrinfo: netsim {ours.get('resolved')}, kernel {theirs.get('resolved')}")
     if ours.get("route") != theirs.get("route"):
@@ -203,7 +252,7 @@ def _step_diffs(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header, dns = key
+    bridge, in_port, src, dst, decision, out, header, what, dns = key
     ports = header[3] if header else None
     where = (
         (f"{header[0]}:{ports[0]} > {header[1]}:{ports[1]}" if ports else f"{header[0]} > {header[1]}")
@@ -212,7 +261,7 @@ def _show_hop(key: tuple) -> str:
     )
     ip = f" [IP {where} ttl {header[2]}]" if header else ""
     said = f" [{dns}]" if dns else ""
-    return f"{bridge} {in_port} {src}>{dst}{ip}{said} {decision} -> {', '.join(out) or 'nowhere'}"
+    return f"{bridge} {in_port} {src}>{dst}{ip}{said} {what} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
 def _show_link(link: dict[str, Any] | None) -> str:

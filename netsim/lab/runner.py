@@ -50,6 +50,7 @@ class Lab:
         self._route: dict[str, Any] | None = None  # what a route_get step's `ip route get` said
         self._resolved: dict[str, Any] | None = None  # what a resolve step's getaddrinfo() gave
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
+        self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
 
@@ -107,6 +108,7 @@ class Lab:
             first = started if first is None else first
             outcome = None
             self._route = None
+            self._listener: str | None = None
             self._resolved = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
@@ -118,6 +120,7 @@ class Lab:
             elapsed = time.monotonic() - started
             if self._resolved is not None:  # the C library's own time, not the helper processes' start-up
                 elapsed = self._resolve_seconds
+                started = self._resolve_started  # the question left then: netsim's step begins there too
             if step.action in LINK_STEPS:
                 self._settle_links()  # observation waiting for the kernel; not the step's own time
             seen = self.watch.stop()
@@ -143,6 +146,7 @@ class Lab:
                     "links": self.links(),
                     "conntrack": self.conntrack(),
                     "route": self._route,
+                    "listener": self._listener,
                     "resolved": self._resolved,
                 }
             )
@@ -251,9 +255,16 @@ class Lab:
         said = json.loads(done.stdout)
         self._resolved = {k: said[k] for k in ("name", "address", "error")}
         self._resolve_seconds = float(said["seconds"])
+        self._resolve_started = float(said["started"])
 
-    def _helper_knock(self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0") -> str:
-        limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
+    def _helper_knock(
+        self, host: str, addr: str, port: str, sport: str = "0", ttl: str = "0", deadline: str = "0"
+    ) -> str:
+        # An application deadline is a timeout on the connect itself, as Go's Dialer sets one (a
+        # socket timeout: a non-blocking connect() and a poll() that gives up); without one, a
+        # limit well past the kernel's own SYN timeout.
+        patience = float(deadline)
+        limit = patience or tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries) + 5
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if int(sport):  # a chosen source port, as the script's knock binds it
@@ -265,18 +276,26 @@ class Lab:
         try:
             sock.connect((addr, int(port)))
         except TimeoutError:
-            sock.close()
-            return "timeout"
+            sock.close()  # in SYN_SENT, close() sends nothing and stops the retransmissions
+            return "deadline" if patience else "timeout"
         except OSError as exc:
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
         self.connections.append(sock)
-        self._accept_all()
+        # connect() returns on the SYN-ACK; the listener's queue gets the connection when the
+        # ACK is processed, a moment later: wait for it, and note which listener took it.
+        deadline = time.monotonic() + 1.0
+        while not (took := self._accept_all()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if took:
+            self._listener = f"{took[0][1]}:{took[0][2]}"
         return "connected"
 
-    def _accept_all(self) -> None:
-        """Take finished handshakes off every listener's queue, so closing it resets nothing."""
-        for listener in self.listeners.values():
+    def _accept_all(self) -> list[tuple[str, str, str]]:
+        """Take finished handshakes off every listener's queue, so closing it resets nothing.
+        Returns the listeners (host, address, port) that had one."""
+        took = []
+        for key, listener in self.listeners.items():
             listener.setblocking(False)
             while True:
                 try:
@@ -284,11 +303,15 @@ class Lab:
                 except (BlockingIOError, OSError):
                     break
                 self.connections.append(conn)
+                took.append(key)
+        return took
 
-    def _helper_listen_on(self, host: str, addr: str, port: str) -> str | None:
+    def _helper_listen_on(self, host: str, addr: str, port: str, reuseport: str = "") -> str | None:
         with inside(host):
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((addr, int(port)))
             sock.listen(16)

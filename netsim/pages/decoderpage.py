@@ -89,14 +89,16 @@ def render(page: Page) -> str:
         "",
         "<noscript><p>The paste box needs JavaScript; every word it knows is explained below.</p></noscript>",
         "",
-        "## Every word the decoder knows",
+        # Out of the site's search: a reader searching "refused" wants the post that explains it, and
+        # this reference repeats every word of the series (the page itself stays findable).
+        "## Every word the decoder knows { data-search-exclude }",
         "",
     ]
     for kind, heading in (("outcome", "What the kernel answered"), ("wording", "How each program says it")):
-        parts += [f"### {heading}", ""]
+        parts += [f"### {heading} {{ data-search-exclude }}", ""]
         for e in (e for e in data.entries if e.kind == kind):
             parts += _entry_markdown(page, e, titles)
-    parts += ["### Addresses", "", "| address | what it is | explained in |", "|---|---|---|"]
+    parts += ["### Addresses { data-search-exclude }", "", "| address | what it is | explained in |", "|---|---|---|"]
     for n in data.addresses:
         link = f"[{escape.markdown(titles[n.post])}](posts/{n.post}.md)"
         parts.append(f"| <code>{escape.html(n.prefix)}</code> | {escape.markdown(n.says)} | {link} |")
@@ -113,7 +115,7 @@ def _wire(page: Page, shown: dec.Shown) -> str:
 
 def _entry_markdown(page: Page, e: dec.Entry, titles: dict[str, str]) -> list[str]:
     lines = [
-        f'<h4 id="token-{e.id}"><code>{escape.html(e.token)}</code></h4>',
+        f'<h4 id="token-{e.id}" data-search-exclude><code>{escape.html(e.token)}</code></h4>',
         "",
         f"**Who says it:** {escape.markdown(e.layer)}. {escape.markdown(e.meaning)}",
         "",

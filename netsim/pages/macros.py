@@ -30,7 +30,7 @@ from netsim.errors import (
 )
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, ticks
+from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, text, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
@@ -44,6 +44,9 @@ ERRNO_TEXT = {
     "host-unreachable": "no route to host",
     "network-unreachable": "network is unreachable",
     "timeout": "connection timed out",
+    # Go's own deadline: net.Dialer returns os.ErrDeadlineExceeded, whose text is "i/o timeout", in an
+    # OpError with no "connect:" (no system call failed; the dialer stopped waiting).
+    "deadline": "i/o timeout",
 }
 
 
@@ -74,6 +77,7 @@ class Page:
         "try_it",
         "stepper",
         "command",
+        "on_your_machine",
         "decoder",
     )
 
@@ -486,7 +490,8 @@ class Page:
         if target is None or step.outcome not in ERRNO_TEXT:
             raise MacroError(self.file, self._line, f"connect_error(): step {step_id} is not a failed connect")
         port = target.to.rsplit(":", 1)[1]
-        line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: connect: {ERRNO_TEXT[step.outcome]}'
+        syscall = "" if step.outcome == "deadline" else "connect: "
+        line = f'Get "https://{name}:{port}{path}": dial tcp {target.to}: {syscall}{ERRNO_TEXT[step.outcome]}'
         try:
             return escape.code_line(line)  # the post puts it inside its own ```text block
         except ValueError as exc:
@@ -573,6 +578,35 @@ class Page:
         if not lines:
             raise MacroError(self.file, self._line, f"command(): step {step_id} runs no ip or bridge command")
         return self._set_aside(escape.code("\n".join(lines) + "\n", "sh"))
+
+    def on_your_machine(self, command: str, ref: str, host: str | None = None) -> str:
+        """What `ip neigh` or `bridge fdb show` prints on a real laptop at a step: the lines come
+        from the trace in iproute2's own format (netsim.render.text, which the try-it test holds to
+        the kernel's output line for line), under the command a reader would type with Podman."""
+        scenario, trace, step_id = self._resolve(ref)
+        step = trace.step(step_id)
+        owned = [b for b, br in scenario.bridges.items() if br.host == host]
+        if command == "ip neigh":
+            if host not in scenario.hosts:
+                raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
+            lines = text.neigh_lines(step, host)
+            if owned:  # the laptop: its entries on the bridge
+                lines = [line for line in lines if f" dev {owned[0]} " in f"{line} "]
+                typed = f"ip neigh show dev {owned[0]}"
+            else:
+                typed = f"podman exec {host} ip neigh"
+        elif command == "bridge fdb show":
+            bridges = list(scenario.bridges)
+            if not bridges:
+                raise MacroError(self.file, self._line, f"on_your_machine(): {scenario.name} has no bridge")
+            lines = [line for line in text.fdb_lines(step) if line.endswith(f" master {bridges[0]}")]
+            typed = f"bridge fdb show br {bridges[0]} | grep master | grep -v permanent"
+        else:
+            raise MacroError(
+                self.file, self._line, f"on_your_machine(): {command!r}; expected 'ip neigh' or 'bridge fdb show'"
+            )
+        shown = "\n".join([f"$ {typed}", *(escape.code_line(line) for line in lines)]) + "\n"
+        return self._set_aside(escape.code(shown, "text"))
 
     def decoder(self) -> str:
         """The error decoder: a paste box and every word it knows (decoder/messages.yaml)."""

@@ -62,6 +62,8 @@ def write_series(site: Path, root: Path) -> int:
     config.setdefault("site_url", None)
     config.setdefault("site_description", "")
     hooks.on_config(config)
+    for src in hooks.DRAFTS:  # MkDocs leaves a draft out (hooks.on_files); a generator without hooks built it
+        (site / src.replace(".md", ".html")).unlink(missing_ok=True)
     for post in hooks.POSTS:
         page = site / post["src"].replace(".md", ".html")
         if page.is_file():

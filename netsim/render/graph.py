@@ -295,7 +295,8 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
     if narrow:
         _narrow(g)
     seats: dict[str, str] = {}  # address -> node id of the host's seat with that address
-    seats["127.0.0.1"] = _lo_room(g, host, f"{label(scenario, host)}'s one-seat room", gv("host"))
+    wrap = WRAP_LABEL if narrow else 0
+    seats["127.0.0.1"] = _lo_room(g, host, f"{words.label(scenario, host)}'s one-seat room", gv("host"), wrap)
     for bname, bridge in scenario.bridges.items():
         if bridge.host != host:
             continue
@@ -348,10 +349,10 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
         addr, port = target.rsplit(":", 1)
         ok = step.outcome == "connected"
         colour = gv("ok") if ok else gv("drop")
-        words = "connected ✓" if ok else f"{step.outcome} ✗"
+        said = "connected ✓" if ok else f"{step.outcome} ✗"
         if addr.startswith("127.") and who != host:
             # The knocker's own loopback: a room of its own that the host's doorman never stands in.
-            door = _lo_room(g, who, f"{label(scenario, who)}'s own one-seat room", gv("own"))
+            door = _lo_room(g, who, f"{words.label(scenario, who)}'s own one-seat room", gv("own"), wrap)
         else:
             door = seats.get(addr, seats.get("127.0.0.1") if addr.startswith("127.") else None) or addr
         source = who if who != host else f"{host}-terminal"
@@ -360,7 +361,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
         g.add_edge(
             source,
             door,
-            label=f"knock: {port}\\n{words}",
+            label=f"knock: {port}\\n{said}",
             color=colour,
             fontcolor=colour,
             penwidth="2.5",
@@ -384,9 +385,11 @@ _NUMBER = re.compile(r"(-?\d+\.\d+)")
 _GEOMETRY = re.compile(r'( (?:points|d|x|y|cx|cy|rx|ry|width|height|viewBox|transform)=")([^"]*)"')
 
 
-def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str) -> str:
-    """A host's loopback drawn as a one-seat room; returns the seat's node id."""
-    room = g.add_subgraph(name=f"cluster_lo_{host}", label=f"lo · {title}", style="rounded", color=gv("frame"))
+def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str, wrap: int = 0) -> str:
+    """A host's loopback drawn as a one-seat room (`title` plain text); returns the seat's node id."""
+    room = g.add_subgraph(
+        name=f"cluster_lo_{host}", label=_lines(f"lo · {title}", wrap), style="rounded", color=gv("frame")
+    )
     room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill)
     return f"{host}:lo"
 

@@ -71,15 +71,16 @@ ask_arp() {{  # host target-ip: resolve target-ip the way an application's first
     sleep 0.1
   done
 }}
-knock() {{  # host address port [source-port ttl]: a TCP connect, and what the kernel answered
+knock() {{  # host address port [source-port ttl [deadline]]: a TCP connect, and what the kernel answered
   ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import errno, socket, sys
 addr, port = sys.argv[1], int(sys.argv[2])
 sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
+deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
 names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
          errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
 s = socket.socket()
-s.settimeout(300)
+s.settimeout(deadline or 300)  # a deadline gives up the way Go's dialer does: close() before the kernel
 if sport:  # a chosen source port (0: the kernel picks one)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", sport))
@@ -89,7 +90,7 @@ try:
     s.connect((addr, port))
     result = "connected"
 except TimeoutError:
-    result = "timeout"
+    result = "deadline (the application gave up: i/o timeout)" if deadline else "timeout"
 except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
 print(f"connect {{addr}}:{{port}} -> {{result}}")
@@ -105,7 +106,7 @@ show_conntrack() {{  # the connection tracking table of each host that has one
     ip netns exec "lab-$host" cat /proc/net/nf_conntrack 2>/dev/null | sed 's/^ipv4 *2 //' || echo "(none)"
   done
 }}
-listen_on() {{  # host address port: a doorman that stays until close_on, or bind()'s refusal
+listen_on() {{  # host address port [reuseport]: a doorman that stays until close_on, or bind()'s refusal
   local dir; dir=$(mktemp -d); local ready="$dir/said"   # not there until the listener writes it
   ip netns exec "lab-$1" python3 -c '
 import errno, os, socket, sys
@@ -114,6 +115,8 @@ def tell(word):  # one line for the shell, written whole
         print(word, file=f)
     os.rename(sys.argv[3] + ".part", sys.argv[3])
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if len(sys.argv) > 4:  # reuseport: may share its port with other listeners that set it too
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 try:
     s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
 except OSError as exc:
@@ -123,7 +126,7 @@ except OSError as exc:
 tell("listening")
 while True:
     s.accept()
-' "$2" "$3" "$ready" &
+' "$2" "$3" "$ready" ${{4:+"$4"}} &
   local pid=$!
   # The listener says when bind() and listen() are done (or why not); a crash ends the wait too.
   until [ -s "$ready" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done

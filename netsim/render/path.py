@@ -106,6 +106,7 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
                 g.add_edge(a, b, style="invis")
         else:  # the cards stand in one column with the room's hosts
             sub.add_subgraph([first, *cards] if first else cards, rank="same")
+    cut = "\\n" if narrow else " "  # a phone: a cable's name above its address, so its words stay narrow
     for host in middle:
         state = ROUTER_WORDS[step.forwarding.get(host, False)]
         g.add_node(
@@ -118,17 +119,18 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
         for bname, bridge in scenario.bridges.items():
             inside = [h for (b, _p), (h, _d) in seats.items() if b == bname and h not in middle]
             if bridge.host == host and bridge.address:
-                seat = f"{bname} {_addr(bridge.address)}"
+                seat = cut.join(_text(part) for part in (bname, _addr(bridge.address)))
                 for other in inside[:1]:
-                    g.add_edge(other, host, dir="none", color=gv("cable"), label=_text(seat), penwidth="2")
+                    g.add_edge(other, host, dir="none", color=gv("cable"), label=seat, penwidth="2")
         for (bname, _port), (h, dev) in seats.items():
             if h != host:
                 continue
             link = step.links.get(host, {}).get(dev, {})
             where = " ".join(_addr(a) for a in link.get("addresses", []))
+            words_ = cut.join(_text(part) for part in (dev, *where.split())) if narrow else _text(f"{dev} {where}")
             inside = [o for (b, _p), (o, _d) in seats.items() if b == bname and o not in middle]
             for other in inside[:1]:
-                g.add_edge(host, other, dir="none", color=gv("cable"), label=_text(f"{dev} {where}"), penwidth="2")
+                g.add_edge(host, other, dir="none", color=gv("cable"), label=words_, penwidth="2")
     for host in dict.fromkeys(r.host for r in step.rewrites):
         lines = [f"headers {label(scenario, host)} rewrote (NAT):"]
         for n, rewrite in enumerate((r for r in step.rewrites if r.host == host), 1):

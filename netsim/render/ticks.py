@@ -25,6 +25,7 @@ OUTCOME = {
     "host-unreachable": "connect() fails: no route to host",
     "network-unreachable": "connect() fails: the network is unreachable",
     "timeout": "connect() times out",
+    "deadline": "the application stops waiting before the kernel gives up",
 }
 
 
@@ -130,6 +131,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
             f"the DNS answer says {', '.join(v)}" if isinstance(v, list) else f"the DNS answer says {v}"
         ),
         "udp": lambda v: "its UDP ports are " + ", ".join(f"{k} {p}" for k, p in v.items()),
+        "accepted_by": lambda v: f"the listener on {v} answers the knock" if v else "no listener answers the knock",
     }
     frame = facts.get("frame")
 

@@ -1,0 +1,44 @@
+"""on_your_machine(): the command a reader would type on a real laptop, and what it would print
+at that step, in the tool's own format (tests/test_try_it_yourself.py holds the format to the
+kernel's output line for line)."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import jinja2
+
+from netsim.pages.book import Book
+from netsim.pages.macros import Page
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shown(call: str, scenario: str) -> tuple[str, Page]:
+    page = Page(Book(ROOT), "page.md", f"---\nscenario: {scenario}\n---\n\n{call}\n", scenario)
+    out = jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(call).render(**page.functions())
+    for marker, inside in page.set_aside.items():  # as the site's hook puts it back
+        out = out.replace(marker, inside)
+    return html.unescape(re.sub(r"<[^>]+>", "", out)), page
+
+
+def test_the_containers_arp_table_after_nobody_answered() -> None:
+    text, page = shown('{{ on_your_machine("ip neigh", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
+    assert not page.errors
+    assert "$ podman exec portainer ip neigh" in text
+    assert "10.88.0.99 dev eth0 FAILED" in text
+    assert "10.88.0.1 dev eth0 lladdr 5e:88:00:00:00:01 REACHABLE" in text
+
+
+def test_the_notebook_after_carlos_writes() -> None:
+    text, page = shown('{{ on_your_machine("bridge fdb show", "carlos-writes-to-alice") }}', "margarets-room")
+    assert not page.errors
+    assert "$ bridge fdb show br podman0 | grep master | grep -v permanent" in text
+    assert "ca:12:34:56:78:9a dev seat7 master podman0" in text
+
+
+def test_an_unknown_command_is_a_clear_error() -> None:
+    _, page = shown('{{ on_your_machine("ip route", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
+    assert page.errors and "expected 'ip neigh' or 'bridge fdb show'" in str(page.errors[0])
