@@ -345,11 +345,8 @@ def mutation_report() -> None:
     print(f"\n== Mutation testing (last make mutants: {m['date']}{sample}{minutes}) ==")
     print(f"  {'module':24} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")
     for name, row in m["modules"].items():
-        share = 100 * row["killed"] / row["checked"] if row["checked"] else 0.0
-        print(
-            f"  {name:24} {row['checked']:7} {row['killed']:7} {row['equivalent']:6} {row['unexplained']:7}"
-            f" {share:7.1f}%"
-        )
+        share = f"{100 * row['killed'] / row['checked']:7.1f}%" if row["checked"] else "       -"
+        print(f"  {name:24} {row['checked']:7} {row['killed']:7} {row['equivalent']:6} {row['unexplained']:7} {share}")
     t = m["totals"]
     print(f"  all: {t['killed']} of {t['checked']} checked killed ({m['killed_percent']}%, target >= 95%)", end="")
     print(f"; {t['mutants'] - t['checked']} not checked" if t["mutants"] > t["checked"] else "")
