@@ -7,10 +7,12 @@ the simulator show on the next reload without restarting the server.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent
@@ -32,6 +34,64 @@ from netsim.render import escape, palette  # noqa: E402 - after the purge above,
 _state: dict[str, Any] = {}
 log = logging.getLogger("mkdocs.plugins.netsim")
 
+# `make serve` rebuilds every page on every edit, and a page's macros are most of a page's cost.
+# They give the same Markdown as long as what they read is the same: the page's own source, the
+# scenarios it asks for (and the list of scenario files, which an unknown name's error lists),
+# and the site's code and data (netsim, this file, hooks.py, decoder/, includes/). So under serve
+# a page whose inputs are all unchanged since the previous rebuild gets its previous Markdown,
+# figures and error boxes back, and its errors are logged again; any other page renders afresh.
+# Builds never use this (each is a fresh process). tests/test_serve_rebuild.py checks that a
+# rebuild after an edit writes the same files as a full build. The memo lives in a module of its
+# own, since mkdocs-macros loads this file afresh on every rebuild.
+_PAGES = sys.modules.setdefault("_bottom_six_pages", ModuleType("_bottom_six_pages"))
+_MEMO: dict[str, dict[str, Any]] = _PAGES.__dict__.setdefault("memo", {})
+_PAGES.__dict__.setdefault("hits", 0)
+SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
+
+
+def _serving() -> bool:
+    return getattr(sys.modules.get("_bottom_six_series"), "command", None) == "serve"  # set by hooks.py
+
+
+def _digest_of(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+    return digest.hexdigest()
+
+
+def _site_key() -> str:
+    files: list[Path] = []
+    for name in SITE_INPUTS:
+        top = ROOT / name
+        files += (
+            sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
+        )
+    return _digest_of(files)
+
+
+def _scenario_digest(name: str) -> str:
+    return _digest_of([ROOT / "diagrams" / f"{name}.yaml"]) if re.fullmatch(r"[a-z0-9-]+", name) else ""
+
+
+def _listing() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "diagrams").glob("*.yaml"))
+
+
+class _RecordedSet(set):
+    """A set that also tells the page being rendered what was put into it."""
+
+    def update(self, *others: Any) -> None:
+        for other in others:
+            items = set(other)
+            _state["figures"].update(items)
+            super().update(items)
+
+    def add(self, item: Any) -> None:
+        _state["figures"].add(item)
+        super().add(item)
+
 
 def define_env(env: Any) -> None:
     if type(env).__module__.startswith("zensical"):
@@ -39,8 +99,21 @@ def define_env(env: Any) -> None:
 
         zensical.define_env(env, ROOT)
         return
-    _state["book"] = Book(ROOT)
+    book = _state["book"] = Book(ROOT)
     _state["page"] = None
+    _state["serving"] = _serving()
+    if _state["serving"]:
+        _state["site_key"] = _site_key()
+        _state["listing"] = _listing()
+        _state["reads"] = set()
+        get = book.get
+
+        def recorded_get(name: str) -> Any:  # which scenarios a page's macros read
+            _state["reads"].add(name)
+            return get(name)
+
+        book.get = recorded_get  # type: ignore[method-assign]
+        book.used_figures = _RecordedSet(book.used_figures)  # which diagrams a page's macros used
 
     def call(name: str) -> Any:
         def macro(*args: Any, **kwargs: Any) -> Any:
@@ -57,6 +130,21 @@ def on_pre_page_macros(env: Any) -> None:
     src = env.page.file.abs_src_path
     source = Path(src).read_text(encoding="utf-8") if src else ""
     file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
+    _state["hit"], _state["guard"] = None, []
+    env.__dict__.pop("render", None)  # never a replay left over from a page that failed
+    if _state["serving"]:
+        key = hashlib.sha256("\0".join((_state["site_key"], file, source, env.page.title or "")).encode()).hexdigest()
+        _state["key"], _state["reads"] = key, set()
+        _state["figures"] = set()
+        entry = _MEMO.get(file)
+        if (
+            entry is not None
+            and entry["key"] == key
+            and entry["listing"] == _state["listing"]
+            and all(_scenario_digest(name) == digest for name, digest in entry["reads"].items())
+        ):
+            _replay(env, entry)
+            return
     try:  # before anything renders: a post may only call the macros, with literal arguments
         postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), Page.MACROS, env.env)
         if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
@@ -66,6 +154,7 @@ def on_pre_page_macros(env: Any) -> None:
         # Nothing of this template is rendered: the page becomes one box saying why (make serve
         # shows it where the writer looks), and the warning fails a strict build.
         log.warning(f"{exc.kind}: {exc}")
+        _state["guard"] = [(exc.kind, str(exc))]
         env.markdown = f'!!! failure "{exc.kind}"\n    {escape.markdown(exc)}\n'
         env.page.title = re.sub(r"[{}%#]", "", env.page.title or "")  # mkdocs-macros renders a title too
         _state["page"] = None
@@ -88,6 +177,9 @@ def on_post_build(env: Any) -> None:
 
 def on_post_page_macros(env: Any) -> None:
     page = _state["page"]
+    if _state.get("hit") is not None:
+        env.__dict__.pop("render", None)  # mkdocs-macros' own again, for the next page
+        return
     if page is not None:
         page.finish()  # a step shown with no claim: its box goes where the figure is
         shared = page.preview(env.page.meta.get("title") or env.page.title or "")
@@ -95,3 +187,49 @@ def on_post_page_macros(env: Any) -> None:
             name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
             _state["book"].previews[name] = shared[0]
             env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
+    if _state["serving"]:
+        _remember(env, page)
+
+
+def _remember(env: Any, page: Page | None) -> None:
+    """Keep what this page's macros made, and what they read, for the next rebuild."""
+    book = _state["book"]
+    file = str(Path(env.page.file.abs_src_path).resolve().relative_to(ROOT)) if env.page.file.abs_src_path else ""
+    figures = _state["figures"]
+    _MEMO[file] = {
+        "key": _state["key"],
+        "listing": _state["listing"],
+        "reads": {name: _scenario_digest(name) for name in _state["reads"]},
+        "markdown": env.markdown,
+        "title": env.page.title,
+        "set_aside": dict(page.set_aside) if page is not None else {},
+        "marks": dict(page.marks) if page is not None else {},
+        "svgs": {name: book.figures.svg(name) for name in figures},
+        "errors": [(e.kind, str(e)) for e in page.errors] if page is not None else _state.get("guard", []),
+        "preview": (
+            (env.page.netsim_preview, book.previews[env.page.netsim_preview], env.page.netsim_preview_alt)
+            if getattr(env.page, "netsim_preview", None) in book.previews
+            else None
+        ),
+    }
+
+
+def _replay(env: Any, entry: dict[str, Any]) -> None:
+    """This page as the previous rebuild made it: Markdown, figures, error boxes and log lines."""
+    book = _state["book"]
+    _PAGES.__dict__["hits"] += 1
+    _state["hit"], _state["page"] = entry, None
+    env.page.title = entry["title"]
+    env.page.netsim_set_aside = dict(entry["set_aside"])
+    env.page.netsim_marks = dict(entry["marks"])
+    set.update(book.used_figures, entry["svgs"])
+    book.figures.svgs.update(entry["svgs"])
+    for kind, message in entry["errors"]:
+        if message not in book.logged:  # each cause once per rebuild, as a render logs it
+            book.logged.add(message)
+            log.warning(f"{kind}: {message}")
+    if entry["preview"] is not None:  # the picture a shared link shows
+        name, picture, alt = entry["preview"]
+        book.previews[name] = picture
+        env.page.netsim_preview, env.page.netsim_preview_alt = name, alt
+    env.render = lambda markdown, force_rendering=False: entry["markdown"]  # instead of Jinja, this once

@@ -103,11 +103,16 @@ CASES = [
     ),
     (
         "netsim/simulation.py",
-        "        del ns.ifaces[iface.name]\n        ns.routes = [r for r in ns.routes if r.dev != iface.name]\n",
-        "        del ns.ifaces[iface.name]\n",
+        '        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours.\n        ns.routes = [r for r in ns.routes if r.dev != iface.name]\n        self._flush_neighbours(ns, iface.name, "leaves")\n',
+        '        self._flush_neighbours(ns, iface.name, "leaves")\n',
         "arrives_down_and_bare",
     ),
-    ("netsim/simulation.py", "        del ns.ifaces[iface.name]\n", "", "name_is_free"),
+    (
+        "netsim/simulation.py",
+        "            iface.master = None\n        del ns.ifaces[iface.name]\n",
+        "            iface.master = None\n",
+        "name_is_free",
+    ),
 ]
 
 

@@ -1,0 +1,96 @@
+"""Under `make serve`, a rebuild after an edit renders only the pages whose inputs changed (the
+edited page, the pages that use an edited scenario) and replays the rest (macros.py): the files it
+writes must be the files a full build of the edited site writes, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sitecopy import copy_site
+
+# mkdocs serve's own sequence: one on_startup("serve"), then a fresh config and a build into the
+# same folder on every change (mkdocs/commands/serve.py), here without the server around it.
+SERVE = """
+import json, sys
+from pathlib import Path
+from mkdocs.config import load_config
+from mkdocs.commands.build import build
+
+root, out, edits = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+URL = "http://127.0.0.1:8000/"
+
+def rebuild(first=False):
+    config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out / "site"))
+    if first:
+        config.plugins.on_startup(command="serve", dirty=False)
+    config.site_url = URL
+    build(config, serve_url=URL)
+
+rebuild(first=True)
+rendered = []
+for file, old, new, keep in edits:
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, (file, old)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    before = sys.modules["_bottom_six_pages"].hits
+    rebuild()
+    rendered.append(sys.modules["_bottom_six_pages"].hits - before)
+    if keep:
+        import shutil
+        shutil.copytree(out / "site", out / keep)
+print(json.dumps(rendered))
+"""
+
+
+def serve(root: Path, out: Path, edits: list[tuple[str, str, str, str]]) -> list[int]:
+    """Build as `make serve` does, then apply each edit and rebuild; the replayed pages per rebuild."""
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE, str(root), str(out), json.dumps(edits)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def files(site: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(site)): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.suffix != ".gz"  # sitemap.xml.gz: gzip's header carries the time
+    }
+
+
+def test_a_rebuild_after_a_prose_and_a_scenario_edit_writes_what_a_full_build_writes(tmp_path: Path) -> None:
+    prose = ("docs/posts/margarets-room.md", "an old acquaintance", "an old friend", "after-prose")
+    scenario = (
+        "diagrams/three-ways-to-say-no.yaml",
+        "title: A door with a doorman",
+        "title: A door with a porter",
+        "after-scenario",
+    )
+    replayed = serve(copy_site(tmp_path / "served"), tmp_path / "served-out", [prose, scenario])
+    pages = len(list((tmp_path / "served" / "docs").rglob("*.md")))
+    # Only the edited page renders after the prose edit; after the scenario edit, the pages that
+    # use three-ways-to-say-no render again: post three, the guide and the decoder.
+    assert replayed == [pages - 1, pages - 3], replayed
+    # The references: full serve builds of the site as each edit left it, each in a fresh process.
+    for n, keep in enumerate(["after-prose", "after-scenario"]):
+        fresh = copy_site(tmp_path / f"fresh-{n}")
+        for earlier in [prose, scenario][: n + 1]:
+            path = fresh / earlier[0]
+            path.write_text(path.read_text(encoding="utf-8").replace(earlier[1], earlier[2]), encoding="utf-8")
+        serve(fresh, tmp_path / f"fresh-{n}-out", [])
+        want, got = files(tmp_path / f"fresh-{n}-out" / "site"), files(tmp_path / "served-out" / keep)
+        assert sorted(got) == sorted(want), set(got) ^ set(want)
+        different = [name for name in want if got[name] != want[name]]
+        assert not different, (keep, different)
+    assert "an old friend" in (tmp_path / "served-out" / "after-prose" / "posts" / "margarets-room.html").read_text()
+    three = tmp_path / "served-out" / "after-scenario" / "posts" / "three-ways-to-say-no.html"
+    assert "A door with a porter" in three.read_text()
