@@ -93,7 +93,7 @@ def test_buttons_and_keys_step_through_and_the_address_follows(page: object) -> 
 
     page.go_back()  # type: ignore[attr-defined]
     page.wait_for_url("**#margarets-room-step-3")  # type: ignore[attr-defined]
-    page.wait_for_function(f"document.querySelector('.ns-count').textContent === 'Step 3 of {N}'")  # type: ignore[attr-defined]
+    page.wait_for_function(f"() => document.querySelector('.ns-count').textContent === 'Step 3 of {N}'")  # type: ignore[attr-defined]
 
 
 def test_a_step_link_opens_that_step_on_a_fresh_load(page: object) -> None:
