@@ -438,11 +438,6 @@ class Page:
             knock = (action.connect.by, action.connect.to) if action.connect else None
             alt = _path_alt(scenario, step, knock)
             return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
-        if view == "path":
-            action = scenario.step(step.id)
-            knock = (action.connect.by, action.connect.to) if action.connect else None
-            alt = _path_alt(scenario, step, knock)
-            return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
         return graph.room(scenario, step), graph.room(scenario, step, narrow=True), _room_alt(scenario, step)
 
     def _tunnel(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
