@@ -231,28 +231,25 @@ def _classic_doubling() -> list[Patch]:
     ]
 
 
-def _drop_answers() -> list[Patch]:
-    original = netfilter.hook
+def _answered_with_port_unreachable(ports: str) -> Callable[[], list[Patch]]:
+    """A firewall whose rule for the ports in `ns.<ports>` answers with ICMP port unreachable."""
 
-    def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
-        seg = skb.packet
-        if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in ns.drop_tcp_ports:
-            return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
-        return original(stack, ns, where, skb, indev, outdev)
+    def patches() -> list[Patch]:
+        original = netfilter.hook
 
-    return [(netfilter, "hook", hook)]
+        def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
+            seg = skb.packet
+            if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in getattr(ns, ports):
+                return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
+            return original(stack, ns, where, skb, indev, outdev)
+
+        return [(netfilter, "hook", hook)]
+
+    return patches
 
 
-def _reset_as_icmp() -> list[Patch]:
-    original = netfilter.hook
-
-    def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
-        seg = skb.packet
-        if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in ns.reset_tcp_ports:
-            return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
-        return original(stack, ns, where, skb, indev, outdev)
-
-    return [(netfilter, "hook", hook)]
+_drop_answers = _answered_with_port_unreachable("drop_tcp_ports")
+_reset_as_icmp = _answered_with_port_unreachable("reset_tcp_ports")
 
 
 def _prohibited_as_refused() -> list[Patch]:
