@@ -141,9 +141,9 @@ def search_finds(page: object, word: str) -> int:
 @pytest.mark.browser  # left out of make check, like tests/test_browser.py
 @needs_browser
 @pytest.mark.parametrize("where", ["http", "file"])
-def test_no_page_trips_the_policy_and_search_still_works(chromium: object, built_site: Path, where: str) -> None:
-    with serve(built_site) as base:
-        root = base if where == "http" else built_site.resolve().as_uri()
+def test_no_page_trips_the_policy_and_search_still_works(chromium: object, generated_site: Path, where: str) -> None:
+    with serve(generated_site) as base:
+        root = base if where == "http" else generated_site.resolve().as_uri()
         for path in PAGES if where == "http" else PAGES[:-1]:  # 404.html is for a server: absolute paths
             context, page, console = open_page(chromium, f"{root.rstrip('/')}/{path}")
             if path == "posts/margarets-room.html":

@@ -10,8 +10,6 @@ difference that remains, with why; today there is none.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 import subprocess
 import sys
@@ -26,42 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "site-zensical"
 pytestmark = pytest.mark.generator
 KNOWN: dict[str, list[str]] = {}  # page -> differences still expected, each with its reason in a comment
-
-
-@pytest.fixture(scope="module")
-def zensical_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make build-zensical`, exactly as a maintainer runs it (it creates .venv-zensical the first
-    time); once per test run, also under xdist, where the first worker builds and the rest wait."""
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    shared = (
-        tmp_path_factory.getbasetemp().parent
-        if os.environ.get("PYTEST_XDIST_WORKER")
-        else Path(tmp_path_factory.getbasetemp())
-    )
-    with open(shared / "zensical.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = shared / "zensical.complete"
-        if not done.exists():
-            _build()
-            done.touch()
-    return SITE
-
-
-def _build() -> None:
-    result = subprocess.run(
-        ["make", "build-zensical"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    if result.returncode != 0 and "Could not find a version" in result.stderr:
-        pytest.skip(f"Zensical could not be installed from the package index: {result.stderr.strip()[-300:]}")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "ok  site-zensical:" in result.stdout
 
 
 def test_both_generators_show_a_reader_the_same_pages(built_site: Path, zensical_site: Path) -> None:

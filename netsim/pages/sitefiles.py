@@ -36,10 +36,15 @@ def write(site: Path, root: Path) -> dict[str, int]:
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
     shim = (root / "docs" / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
+    styles = tuple(
+        h
+        for bundle in sorted((site / "assets" / "javascripts").glob("bundle.*.js"))
+        for h in csp.theme_style_hashes(bundle.read_text(encoding="utf-8"))
+    )
     for page in pages:
         html = page.read_text(encoding="utf-8")
         if "Content-Security-Policy" not in html:
-            page.write_text(csp.add_to_page(html, shim), encoding="utf-8")
+            page.write_text(csp.add_to_page(html, shim, styles), encoding="utf-8")
     posts = write_series(site, root)
     return {"pages": len(pages), "figures": len(names), "posts": posts}
 
