@@ -636,9 +636,12 @@ def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
         a = send.arp
         target_mac = a.target_mac or ("00:00:00:00:00:00" if a.op == "request" else dst)
         arp = [a.op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip]
+    elif send.syn is not None:  # syn SRC-IP SRC-PORT DST-IP DST-PORT, each checked by the schema
+        (sip, _, sport), (dip, _, dport) = send.syn.src.rpartition(":"), send.syn.dst.rpartition(":")
+        arp = ["syn", sip, sport, dip, dport]
     # The script waits a moment before it shows the table; the lab waits in its own watch.
     ops = [run("send_frame", send.by, dev, dst, src, *arp), show("sleep", "0.2"), *_show_fdb(s)]
-    return ops + (_show_neigh(s, step) if arp else [])
+    return ops + (_show_neigh(s, step) if send.arp is not None else [])
 
 
 @step_kind("arp")

@@ -241,6 +241,15 @@ class ArpPacket:
 
 
 @dataclass(frozen=True)
+class SynPacket:
+    """A TCP SYN written by hand, IPv4 header and all, as hping3 or scapy sends one: no socket of the
+    sender stands behind it, so whatever comes back is answered by nobody there."""
+
+    src: Endpoint = option("The source ADDRESS:PORT the packet claims, e.g. 192.168.1.66:45000.")
+    dst: Endpoint = option("The ADDRESS:PORT it is addressed to, e.g. 127.0.0.1:19001.")
+
+
+@dataclass(frozen=True)
 class Send:
     """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
 
@@ -249,6 +258,9 @@ class Send:
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
     dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
     arp: ArpPacket | None = option("Carry this ARP packet (EtherType 0x0806) instead of a test payload.", None)
+    syn: SynPacket | None = option(
+        "Carry this TCP SYN in an IPv4 packet (EtherType 0x0800) instead of a test payload.", None
+    )
 
 
 @dataclass(frozen=True)
@@ -1221,6 +1233,8 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dst"),
             f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
         )
+    if send.arp is not None and send.syn is not None:
+        raise src.error((*where, "syn"), "a frame carries one packet: an arp or a syn, not both")
 
 
 def _names(items: Any) -> str:

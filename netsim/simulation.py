@@ -407,6 +407,9 @@ class Simulation:
             op = ARP_REQUEST if a.op == "request" else ARP_REPLY
             target_mac = a.target_mac or (ZERO_MAC if op == ARP_REQUEST else dst)
             payload = Arp(op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip)
+        elif send.syn is not None:  # a hand-made SYN: every kernel that takes it runs it through ip_rcv()
+            (sip, sport), (dip, dport) = _endpoint(send.syn.src), _endpoint(send.syn.dst)
+            payload = Tcp(sip, dip, sport, dport, "S")
         self.transmit(ns, dev, Frame(src, dst, payload))
         self._drain()
 
