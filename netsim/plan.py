@@ -36,6 +36,7 @@ from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 # Shell functions of the try-it script that the lab performs in Python.
 HELPERS = (
     "send_frame",
+    "set_address",
     "ask_arp",
     "knock",
     "listen_on",
@@ -577,6 +578,8 @@ def _link_rename(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("link_set")
 def _link_set(s: Scenario, step: Step, c: Any) -> list[Op]:
     out: list[Op] = []
+    if c.address is not None:  # a MAC the kernel refuses (the schema allows no other): the outcome
+        return [run("set_address", c.by, c.dev, c.address), *_show_links(s, step)]
     if c.master is not None:
         out.append(ip(c.by, "link", "set", "dev", c.dev, "master", c.master))
         port: Port | None = s.bridges[c.master].ports.get(c.dev)

@@ -365,12 +365,19 @@ class LinkRename:
 
 @dataclass(frozen=True)
 class LinkSet:
-    """Bring an interface up or down, or plug it into a bridge: `ip link set DEV up|master BR`."""
+    """Bring an interface up or down, plug it into a bridge, or ask for a new MAC:
+    `ip link set DEV up|master BR|address MAC`."""
 
     by: HostName = option("The host the interface is in.")
     dev: IfName = option("The interface.")
     up: bool | None = option("true: `up`; false: `down`.", None)
     master: IfName | None = option("A bridge of this host to make the interface a port of.", None)
+    address: Mac | None = option(
+        "A new MAC for the interface, which the kernel refuses (EADDRNOTAVAIL, the step's outcome "
+        "address-not-available) when it is a group or all-zero address. Only such a refusal is modelled: a "
+        "MAC the kernel would accept belongs in the interface's own `mac`.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -1082,6 +1089,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 ) from None
         elif step.action == "link_move" and action.to not in s.hosts:
             raise src.error((*apath, "to"), f"{action.to!r} is not a host; expected one of: {_names(s.hosts)}")
+        elif step.action == "link_set" and action.address is not None and is_valid_source(action.address):
+            raise src.error(
+                (*apath, "address"),
+                f"{action.address} is a unicast MAC, which the kernel would accept; expected a group or all-zero "
+                "address (only the refusal is modelled): give the interface this MAC with its own `mac:` instead",
+            )
         elif step.action == "link_set" and action.master is not None:
             owned = [b for b, br in s.bridges.items() if br.host == by]
             if action.master not in owned:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from itertools import count
 
 from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, udp
-from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
+from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
 from netsim.frames import (
@@ -790,6 +790,13 @@ class Simulation:
 
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
+        if change.address is not None and refuses_as_address(change.address):
+            # do_setlink() sets the address before master and flags; its error ends the whole request.
+            assert self._current is not None
+            self._current.outcome = "address-not-available"
+            label = self.namespaces[change.by].label
+            self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
+            return
         if change.master is not None:
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)

@@ -189,6 +189,19 @@ class Lab:
         payload = f"netsim {self.s.name} {step_id} {self._nonce}".encode().ljust(46, b"\0")
         self._raw(host, dev, _mac(dst) + _mac(src) + ETH_P_TEST.to_bytes(2, "big") + payload)
 
+    def _helper_set_address(self, host: str, dev: str, mac: str) -> str | None:
+        """`ip link set dev DEV address MAC`; the step's outcome is the kernel's refusal, if any."""
+        done = subprocess.run(
+            ["ip", "-n", ns_name(host), "link", "set", "dev", dev, "address", mac],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return None
+        said = done.stderr.strip().removeprefix("RTNETLINK answers: ")
+        return "address-not-available" if said == "Cannot assign requested address" else f"refused: {said}"
+
     def _helper_ask_arp(self, host: str, target: str) -> None:
         # As an application's first packet does, without the packet: `ip neigh ... use` (NTF_USE)
         # makes the kernel call neigh_event_send() on the entry. A known entry stays as it is (or

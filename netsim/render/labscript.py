@@ -82,6 +82,12 @@ s.bind((dev, 0))
 s.send(frame)
 PY
 }}
+set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group or all-zero one
+  local said
+  if said=$(ip -n "lab-$1" link set dev "$2" address "$3" 2>&1); then echo "address $3 -> accepted"
+  elif [[ $said == *"Cannot assign requested address"* ]]; then echo "address $3 -> address-not-available"
+  else echo "address $3 -> refused: $said"; fi
+}}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
   # as it is, an unknown one is asked for by the kernel itself, retried and maybe given up on.
