@@ -51,7 +51,8 @@ HELPERS = (
     "resolve_name",
 )
 # Shell functions and commands the script runs only to show the reader a table.
-SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
+# mark_clock prints the script's own clock (when a step began, when its tables were read).
+SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep", "mark_clock")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
 # What a line of the plan's nftables batches may hold: keywords, names, addresses, numbers, the
