@@ -741,7 +741,8 @@ def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
     if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
         return "path"
-    builds_rooms = any(s.action in BUILD_STEPS for s in scenario.steps)
+    # A refused MAC (link_set address) changes nothing: it builds no room.
+    builds_rooms = any(s.action in BUILD_STEPS and not (s.link_set and s.link_set.address) for s in scenario.steps)
     if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
         return "namespaces"
     return "rooms" if step.action in ("connect", "listen", "close") else "room"
