@@ -533,6 +533,17 @@ CASES = [
         ["draws laptop with forwarding off; the trace disagrees"],
     ),
     (
+        "router-said-to-forward",
+        F,
+        "the-way-out",
+        "path",
+        "svg",
+        "laptop",
+        "forwarding off",
+        "forwarding on",
+        ["draws laptop with forwarding on; the trace disagrees"],
+    ),
+    (
         "router-of-no-namespace",
         F,
         "masqueraded",
@@ -698,6 +709,17 @@ CASES = [
         ["the channel is drawn green for 'refused'"],
     ),
     (
+        "failed-channel-drawn-solid",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        ' stroke-dasharray="5,2" d=',
+        " d=",
+        ["the channel is drawn solid for 'refused'"],
+    ),
+    (
         "channel-to-the-wrong-seat",
         D,
         "tunnel-to-nobody",
@@ -828,6 +850,10 @@ def test_the_rooms_view_says_whose_room_each_is() -> None:
     assert words.label(scenario, "laptop") in texts
     assert f"lo · {words.label(scenario, 'portainer')}'s own one-seat room" in texts
     assert f"lo · {words.label(scenario, 'laptop')}'s one-seat room" in texts
+    # The host's own knock starts at its terminal, a box of its own named for it.
+    svg = graph.rooms(scenario, step, "laptop", ("laptop", "127.0.0.1:19001"))
+    texts = [html.unescape(m) for m in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    assert f"{words.label(scenario, 'laptop')}'s terminal" in texts
 
 
 def test_a_knock_on_127_lands_in_the_knockers_own_loopback_in_the_tunnel_view() -> None:

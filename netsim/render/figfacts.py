@@ -284,7 +284,7 @@ def _holds(step: StepTrace, seat: str, addr: str) -> bool:
     host, _, dev = seat.partition(":")
     if dev == "lo":
         return addr.startswith("127.")
-    link = step.links.get(host, {}).get(dev, {})
+    link = step.links.get(host, {}).get(dev) or {}
     return any(a.split("/")[0] == addr for a in link.get("addresses", []))
 
 
@@ -351,6 +351,8 @@ def check_tunnel(step: StepTrace, fig: Figure, knocked: str | None) -> list[str]
             problems.append(f"the channel says {said!r}; the trace has channel {n}, {result}")
         if (GOOD in c.strokes) != (outcome == "connected"):
             problems.append(f"the channel is drawn {'green' if GOOD in c.strokes else 'red'} for {outcome!r}")
+        if (c.dashes == {None}) != (outcome == "connected"):  # as a knock: solid when it connected
+            problems.append(f"the channel is drawn {'solid' if c.dashes == {None} else 'dashed'} for {outcome!r}")
         target = next((t["target"] for t in step.tunnels if t["listen"] == step.channel["listen"]), "")
         t_host, _, t_port = target.rpartition(":")
         t_addr = "127.0.0.1" if t_host == "localhost" else t_host
