@@ -5,6 +5,7 @@ TCP never sends on its own: it answers IP (netsim.ipv4) with the segments to sen
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,7 +48,7 @@ LISTEN_BACKLOG = 128
 
 def bind_error(
     local: set[str],
-    listeners: set[tuple[str, int]],
+    listeners: Collection[tuple[str, int]],
     addr: str,
     port: int,
     reuseport: bool = False,
