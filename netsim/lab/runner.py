@@ -30,6 +30,7 @@ from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
+from netsim.timerwheel import kernel_hz
 
 LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # carrier may change
 
@@ -139,19 +140,24 @@ class Lab:
                 self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
-            fdb = self.fdb()
+            fdb, neigh, links, conntrack = self.fdb(), self.neigh(), self.links(), self.conntrack()
+            read = time.monotonic()  # the reading is done: a timer due until now may show in the tables
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known)],
                 "fdb": fdb,
-                "neigh": self.neigh(),
+                "neigh": neigh,
                 "outcome": outcome,
                 "seconds": round(elapsed, 3),
-                # When the step began and when its tables were read, on the lab's clock: a
-                # loaded machine stretches the time between steps, and --compare replays it.
-                "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
-                "links": self.links(),
-                "conntrack": self.conntrack(),
+                # When the step began and when its tables were read (from, until), on the lab's
+                # clock: a loaded machine stretches the time between steps, and --compare replays it.
+                "clock": {
+                    "at": round(started - first, 3),
+                    "observed": round(observed - first, 3),
+                    "read": round(read - first, 3),
+                },
+                "links": links,
+                "conntrack": conntrack,
                 "route": self._route,
                 "listener": self._listener,
                 "resolved": self._resolved,
@@ -162,7 +168,8 @@ class Lab:
                 del result["seconds"]  # how long ssh takes to log in is not the network's time
                 del result["listener"]  # sshd accepts the login, not one of the lab's sockets: not seen
             steps.append(result)
-        return {"scenario": self.s.name, "steps": steps}
+        # The kernel's HZ sets how late its timers may fire (netsim.timerwheel); None when unknown.
+        return {"scenario": self.s.name, "steps": steps, "hz": kernel_hz()}
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
 
