@@ -5,10 +5,14 @@ rounding, kernel/time/timer.c) or the time the lab spent reading its tables allo
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
-from netsim import timerwheel
+import pytest
+
+from netsim import plan, timerwheel
 from netsim.lab.compare import compare, timer_notes, unordered_runs
+from netsim.lab.runner import Lab
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
@@ -149,3 +153,16 @@ def test_without_a_replayed_clock_nothing_is_allowed() -> None:
     kernel = copy.deepcopy(trace.to_json())
     kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] = "DELAY"
     assert not compare(trace.to_json(), kernel)[0]  # no trace given: every table as read
+
+
+def test_the_labs_configuring_commands_are_not_counted_in_a_steps_seconds() -> None:
+    """A step's seconds in the lab leave out the `ip`/`nft` processes that configure the kernel (netsim
+    counts them as instant; a loaded machine stretches their start-up): execute() sets them aside."""
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2's ip is not installed")
+    lab = Lab(parse_scenario(DELAYED, "delayed.yaml"), progress=False)
+    lab.execute(plan.Op(("ip", "-V")))  # harmless anywhere: prints iproute2's version
+    assert lab._untimed > 0
+    lab._untimed = 0.0
+    lab.execute(plan.Op(("sleep", "0.01")))  # a wait is the step's own time
+    assert lab._untimed == 0.0
