@@ -145,8 +145,11 @@ class Lab:
                 self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
-            fdb, neigh, links, conntrack = self.fdb(), self.neigh(), self.links(), self.conntrack()
-            read = time.monotonic()  # the reading is done: a timer due until now may show in the tables
+            # The tables timers change first, then the time their reading ended: a timer due until
+            # then may show in them (--compare allows it: timer-edge); the rest after.
+            neigh, fdb = self.neigh(), self.fdb()
+            read = time.monotonic()
+            links, conntrack = self.links(), self.conntrack()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known)],
