@@ -355,19 +355,28 @@ class Simulation:
     # --- steps ---------------------------------------------------------------------------
 
     def run_step(
-        self, step: Step, at: float | None = None, observed: float | None = None, read: float | None = None
+        self,
+        step: Step,
+        at: float | None = None,
+        observed: float | None = None,
+        read: float | None = None,
+        drawn: dict[str, dict[str, float]] | None = None,
     ) -> StepTrace:
         """Play one step and record the tables after it.
 
         `at` and `observed` replay another clock (the lab's): the step starts no earlier than
         `at` and its tables are read no earlier than `observed`, the simulated time in between
         passing as it did there, with every timer that falls due in it. `read` is when the reading
-        ended there. On a replayed clock the trace also notes what the kernel may show instead at
+        ended there; `drawn` is the kernel's REACHABLE lifetime per host and device. On a replayed
+        clock the trace also notes what the kernel may show instead at
         a timer's edge (StepTrace.neigh_edges, fdb_edges): the tables before each timer the kernel's
         wheel may fire after `observed`, and after every timer due before `read`.
         """
         self._step = step
         self._read_at, self._unfired = observed, []
+        for host, devs in (drawn or {}).items():  # the kernel's own REACHABLE lifetimes (neighbour.py)
+            if host in self.namespaces:
+                self.namespaces[host].neigh.drawn = dict(devs)
         if at is not None and at > self.now:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
@@ -1104,14 +1113,22 @@ def _endpoint(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def run(scenario: Scenario, clock: list[tuple[float, ...]] | None = None, hz: int | None = None) -> Trace:
+def run(
+    scenario: Scenario,
+    clock: list[tuple[float, ...]] | None = None,
+    hz: int | None = None,
+    drawn: list[dict[str, dict[str, float]]] | None = None,
+) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
     `clock` gives each step's (start, tables read[, reading ended]) time on another clock, the lab's
     measured one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
     """
     sim = Simulation(scenario, hz)
+    draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
-        return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
-    timed = zip(scenario.steps, clock, strict=True)
-    return Trace(scenario.name, [sim.run_step(step, *times) for step, times in timed])
+        return Trace(
+            scenario.name, [sim.run_step(step, drawn=d) for step, d in zip(scenario.steps, draws, strict=True)]
+        )
+    timed = zip(scenario.steps, clock, draws, strict=True)
+    return Trace(scenario.name, [sim.run_step(step, *times, drawn=d) for step, times, d in timed])

@@ -166,3 +166,29 @@ def test_the_labs_configuring_commands_are_not_counted_in_a_steps_seconds() -> N
     lab._untimed = 0.0
     lab.execute(plan.Op(("sleep", "0.01")))  # a wait is the step's own time
     assert lab._untimed == 0.0
+
+
+ANSWERED = """
+title: an answer kept for the kernel's random time
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
+steps:
+  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}   # b answers: REACHABLE
+  - {id: twenty-seconds, wait: 20}
+"""
+
+
+def test_netsim_keeps_an_answer_for_the_kernels_own_draw_when_it_has_it() -> None:
+    """neigh_rand_reach_time() drew 16 s for a's eth0 (the lab reads it: `ip ntable show`): the entry is
+    STALE after 20 s, as the kernel's was; with the base 30 s (no draw known) it is still REACHABLE."""
+    s = parse_scenario(ANSWERED, "answered.yaml")
+    drawn = [{"a": {"eth0": 16.0}}, {"a": {"eth0": 16.0}}]
+    assert run(s, drawn=drawn).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == "STALE"
+    assert run(s).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert run(s, drawn=[{"a": {"eth0": 44.0}}] * 2).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == (
+        "REACHABLE"
+    )

@@ -8,9 +8,10 @@ from netsim.scenario import FIREWALL_FIELDS
 
 # Where netsim or the lab knowingly differs from the kernel, the comparison names it.
 SIMPLIFICATIONS = {
-    "reachable-time": "netsim keeps an ARP answer REACHABLE for exactly the host's base reachable time (30 s "
-    "unless set); the kernel picks between half and one and a half times it at random, so a step that looks "
-    "inside that window may disagree",
+    "reachable-time": "the kernel keeps an ARP answer REACHABLE for a time it draws at random per device, "
+    "between half and one and a half times the base reachable time (neigh_rand_reach_time()); the lab reads "
+    "each draw (`ip ntable show`: reachable) after every step and netsim uses it here, while `netsim run` and "
+    "the pages use the base exactly (30 s unless set)",
     "arp-step": "an `arp` step uses the entry as an application's first packet would (`ip neigh replace ... "
     "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's",
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
@@ -101,6 +102,14 @@ def measured_clock(scenario: Any, kernel: dict[str, Any]) -> list[tuple[float, f
     if any(c is None for c in clock):
         return None
     return [(float(c["at"]), float(c["observed"]), float(c.get("read", c["observed"]))) for c in clock if c]
+
+
+def measured_reachable(scenario: Any, kernel: dict[str, Any]) -> list[dict[str, dict[str, float]]] | None:
+    """Each step's REACHABLE lifetimes as the kernel drew them ({host: {dev: seconds}}, read with
+    `ip ntable show`), in the scenario's order; None when the lab's trace does not give them."""
+    seen = {s["id"]: (s.get("clock") or {}).get("reachable") for s in kernel.get("steps", [])}
+    drawn = [seen.get(step.id) for step in scenario.steps]
+    return None if any(d is None for d in drawn) else [d for d in drawn if d is not None]
 
 
 def ssh_link_neighbours(scenario: Any) -> set[tuple[str, str]]:

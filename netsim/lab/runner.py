@@ -163,6 +163,7 @@ class Lab:
                     "at": round(started - first, 3),
                     "observed": round(observed - first, 3),
                     "read": round(read - first, 3),
+                    "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
                 },
                 "links": links,
                 "conntrack": conntrack,
@@ -528,6 +529,15 @@ class Lab:
             entries = [e for e in (parse_conntrack(line) for line in text.splitlines()) if e is not None]
             if entries:
                 out[host] = entries
+        return out
+
+    def reachable(self) -> dict[str, dict[str, float]]:
+        """Each device's REACHABLE lifetime as the kernel drew it (parms->reachable_time, between half
+        and one and a half times the base: neigh_rand_reach_time()), from `ip ntable show`."""
+        out: dict[str, dict[str, float]] = {}
+        for host in sorted(self.present):
+            tables = json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]")
+            out[host] = {t["dev"]: t["reachable"] / 1000 for t in tables if t.get("dev") and "reachable" in t}
         return out
 
     def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
