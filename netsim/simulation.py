@@ -89,6 +89,7 @@ class Simulation:
         # were before each timer that the kernel might not have fired yet by then.
         self._read_at: float | None = None
         self._unfired: list[tuple[float, float, dict[str, Any]]] = []
+        self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
@@ -277,9 +278,15 @@ class Simulation:
 
     def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> int:
         if self._current is None:
+            if self._firing is not None:
+                self._between.append(self._hop(bridge, in_port, frame, d))  # a timer's, between steps
             return -1
+        self._current.frames.append(self._hop(bridge, in_port, frame, d))
+        return len(self._current.frames) - 1
+
+    def _hop(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> Hop:
         order = self._port_order[bridge.name]
-        hop = Hop(
+        return Hop(
             bridge.name,
             in_port,
             frame.src,
@@ -295,8 +302,6 @@ class Simulation:
             frame.payload,
             self._firing,
         )
-        self._current.frames.append(hop)
-        return len(self._current.frames) - 1
 
     def _receive(self, ns: Namespace, dev: str, frame: Frame, hop: int = -1) -> None:
         iface = ns.ifaces[dev]
@@ -381,6 +386,11 @@ class Simulation:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
+        if at is not None:
+            # Frames of timers netsim fired before the step that the kernel's wheel may fire after the
+            # lab's watch started again: they may lead the kernel's frames of this step.
+            trace.may_lead = [h for h in self._between if h.timer is not None and h.timer[0] + h.timer[1] > at]
+        self._between = []
         started = trace.started = self.now
         by = getattr(getattr(step, step.action), "by", None)
         if by is not None:

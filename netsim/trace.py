@@ -128,6 +128,7 @@ class StepTrace:
     # (bridge, MAC) -> [(port or None, why)].
     neigh_edges: dict[tuple[str, str], list[tuple[dict[str, Any] | None, str]]] = field(default_factory=dict)
     fdb_edges: dict[tuple[str, str], list[tuple[str | None, str]]] = field(default_factory=dict)
+    may_lead: list[Hop] = field(default_factory=list)  # a late timer's frames from before the step
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -97,13 +97,14 @@ steps:
   - {id: b-asks, arp: {by: b, target: 10.0.0.10}}    # a learns b: STALE
   - {id: a-uses-it, arp: {by: a, target: 10.0.0.11}} # STALE -> DELAY, its timer due 5 s later
   - {id: later, wait: 4.8}                           # then DELAY -> PROBE, b answers: REACHABLE
+  - {id: after, wait: 1}
 """
 
 
 def lab_clock(observed: float, read: float) -> list[tuple[float, float, float]]:
     """a uses its entry at 1.0 s: the DELAY timer falls due at 6.0 s; the last step's tables are read
     from `observed` until `read`."""
-    return [(0.0, 0.01, 0.02), (1.0, 1.01, 1.02), (1.1, observed, read)]
+    return [(0.0, 0.01, 0.02), (1.0, 1.01, 1.02), (1.1, observed, read), (read + 0.5, read + 1.6, read + 1.61)]
 
 
 def state_at_the_read(observed: float, read: float, kernel_state: str) -> tuple[bool, list[str], str]:
@@ -192,3 +193,41 @@ def test_netsim_keeps_an_answer_for_the_kernels_own_draw_when_it_has_it() -> Non
     assert run(s, drawn=[{"a": {"eth0": 44.0}}] * 2).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == (
         "REACHABLE"
     )
+
+
+def late_probe(observed: float, kernel_frames: int, at_next: float | None = None) -> tuple[bool, list[str]]:
+    """a's DELAY timer (due 6.0 s) sends a probe and b answers. The kernel's step `later`, read from
+    `observed`, has the first `kernel_frames` of those; its step `after` (when it begins at `at_next`)
+    has the rest, or else they fell between the two steps."""
+    s = parse_scenario(DELAYED, "delayed.yaml")
+    times = lab_clock(observed, observed + 0.01)
+    if at_next is not None:
+        times[3] = (at_next, at_next + 1.1, at_next + 1.11)
+    trace = run(s, times, hz=250)
+    ours = trace.to_json()
+    kernel = copy.deepcopy(ours)
+    # The probe and its answer, as netsim sends them when the timer fires inside the step.
+    probe = run(s, lab_clock(6.05, 6.06), hz=250).to_json()["steps"][2]["frames"]
+    assert [h["carries"] for h in probe] == ["ARP request", "ARP reply"]
+    kernel["steps"][2]["frames"] = probe[:kernel_frames]
+    kernel["steps"][3]["frames"] = probe[kernel_frames:] if at_next is not None else []
+    kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] = "DELAY" if kernel_frames == 0 else "REACHABLE"
+    return compare(ours, kernel, trace=trace)
+
+
+def test_a_late_timers_frames_may_fall_after_the_watch_stopped_and_into_the_next_step() -> None:
+    # netsim fires the timer at 6.0 inside the step read at 6.05; the kernel's fired after 6.05 (within
+    # its 0.26 s): the step has none of its frames and the entry is still DELAY.
+    agree, lines = late_probe(6.05, 0)
+    assert agree, "\n".join(lines)
+    assert any("due at 6.000 s sent are not in the kernel's step" in line for line in lines)
+    assert any("(timer-edge)" in line and "DELAY" in line for line in lines)
+    # netsim fires it between the steps (read at 5.95, next step at 6.05); the kernel's came after 6.05.
+    agree, lines = late_probe(5.95, 0, at_next=6.05)
+    assert agree, "\n".join(lines)
+    assert any("first 2 frame(s) came from timers due at 6.000 s, before the step began" in line for line in lines)
+
+
+def test_a_timer_cannot_be_later_than_its_slack() -> None:
+    assert not late_probe(6.4, 0)[0]  # 0.4 s late: beyond the 0.26 s a 5 s timer may be
+    assert not late_probe(5.95, 0, at_next=6.4)[0]

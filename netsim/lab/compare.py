@@ -316,6 +316,42 @@ def _as_sets(a: list[tuple], b: list[tuple], step: Any, allowed: list[str]) -> l
     return out
 
 
+def _late_timers(a: list[tuple], b: list[tuple], step: Any, allowed: list[str], key: Any) -> list[tuple] | None:
+    """netsim's frames as the kernel's late timers would have them, when that is what the kernel saw:
+    the frames of timers netsim fired before the lab's watch stopped but the wheel may fire after
+    (dropped, latest first), and those of timers netsim fired before the step began that the wheel
+    may fire after the watch started (leading). None when no such reading matches."""
+    if step is None:
+        return None
+    late: dict[int, list[int]] = {}  # timer -> indices of its frames, for timers that may fire after the read
+    for i, hop in enumerate(step.frames):
+        if hop.timer is not None and hop.timer[0] + hop.timer[1] > step.time:
+            late.setdefault(hop.timer[2], []).append(i)
+    order = sorted(late, key=lambda n: step.frames[late[n][0]].timer[0], reverse=True)
+    lead = [key(h) for h in step.may_lead]
+    for n_lead in range(len(lead) + 1):
+        for n_late in range(len(order) + 1):
+            gone = {i for n in order[:n_late] for i in late[n]}
+            if lead[:n_lead] + [k for i, k in enumerate(a) if i not in gone] != b:
+                continue
+            if n_lead:
+                timers = sorted({h.timer[0] for h in step.may_lead[:n_lead] if h.timer})
+                allowed.append(
+                    f"the kernel's first {n_lead} frame(s) came from timers due at "
+                    f"{', '.join(f'{t:.3f}' for t in timers)} s, before the step began, which the timer wheel "
+                    "fired late, after the lab's watch started (timer-edge)"
+                )
+            if n_late:
+                timers = sorted(step.frames[late[n][0]].timer for n in order[:n_late])
+                allowed.append(
+                    f"the frames netsim's timers due at {', '.join(f'{t[0]:.3f}' for t in timers)} s sent are not "
+                    f"in the kernel's step: the timer wheel may fire them up to {max(t[1] for t in timers):.3f} s "
+                    f"late, after the watch stopped at {step.time:.3f} s (timer-edge)"
+                )
+            return b
+    return None
+
+
 def _edge(
     edges: dict[tuple[str, str], list[tuple[Any, str]]],
     key: tuple[str, str],
@@ -359,6 +395,11 @@ def _step_diffs(
     a = _ephemeral([_hop_key(h, mine, ports, carries) for h in ours["frames"]])
     b = _ephemeral([_hop_key(h, kernels, ports, carries) for h in theirs["frames"]])
     b = _as_sets(a, b, step, allowed) if a != b else b
+    if a != b and step is not None:
+        later = _late_timers(
+            a, b, step, allowed, lambda hop: _ephemeral([_hop_key(hop.to_json(), mine, ports, carries)])[0]
+        )
+        a = later if later is not None else a
     if a != b:
         for i in range(max(len(a), len(b))):
             x = _show_hop(a[i]) if i < len(a) else "(none)"
