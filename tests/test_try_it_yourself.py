@@ -29,7 +29,7 @@ pytestmark = pytest.mark.lab
 
 FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
-CONNECT = re.compile(r"^(?:connect|listen) \S+ -> (\S+)")
+CONNECT = re.compile(r"^(?:connect|listen|address) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
 CLOCK = re.compile(rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_READ})$")  # mark_clock's lines
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")

@@ -35,7 +35,8 @@ def render(scenario: Scenario, trace: Trace) -> str:
         for event in step.events:
             lines.append(f"  * {event}")
         if step.outcome is not None:
-            lines.append(f"  => connect: {step.outcome}")
+            verb = "ip link set" if step.action == "link_set" else "connect"
+            lines.append(f"  => {verb}: {step.outcome}")
         if step.resolved is not None:
             lines.append(f"  => getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}")
         fdb = fdb_lines(step)
