@@ -167,6 +167,14 @@ def test_the_labs_configuring_commands_are_not_counted_in_a_steps_seconds() -> N
     lab._untimed = 0.0
     lab.execute(plan.Op(("sleep", "0.01")))  # a wait is the step's own time
     assert lab._untimed == 0.0
+    # A helper netsim counts as instant (a crafted frame, `ip route get`) is set aside too; one whose
+    # time is the network's (a connect) is not.
+    lab._helper_route_get = lambda *args: lab.execute(plan.Op(("sleep", "0.01")))  # type: ignore[method-assign]
+    lab._helper_knock = lambda *args: lab.execute(plan.Op(("sleep", "0.01")))  # type: ignore[method-assign]
+    lab.execute(plan.Op(("knock", "a", "10.0.0.11", "80")))
+    assert lab._untimed == 0.0
+    lab.execute(plan.Op(("route_get", "a", "10.0.0.11")))
+    assert lab._untimed >= 0.01
 
 
 ANSWERED = """

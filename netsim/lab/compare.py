@@ -19,8 +19,8 @@ SIMPLIFICATIONS = {
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "Python add a little to the simulated clock; the `ip`, `bridge`, `sysctl` and `nft` commands that configure "
-    "the kernel are not counted in the lab's seconds (netsim counts them as instant; their processes' start-up "
-    "is the lab's, and a loaded machine stretches it)",
+    "the kernel, a crafted frame's sending and `ip route get` are not counted in the lab's seconds (netsim counts "
+    "them as instant; their processes' start-up is the lab's, and a loaded machine stretches it)",
     "linkwatch": "the kernel acts on a carrier change up to a second late (linkwatch); the lab waits for it "
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
