@@ -415,7 +415,7 @@ class Lab:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((addr, int(port)))
-            sock.listen(16)
+            sock.listen(tcp.LISTEN_BACKLOG)
         except OSError as exc:  # a step that shows bind() refusing (may_fail)
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
