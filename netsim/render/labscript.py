@@ -39,6 +39,11 @@ cleanup() {{
   [ -z "$SSH_DIR" ] || rm -rf "$SSH_DIR"
 }}
 trap cleanup EXIT
+START_US=${{EPOCHREALTIME/[.,]/}}  # microseconds: each step prints when it began and when its tables were read
+mark_clock() {{  # what: "# at SECONDS s: what", seconds since the script began (the post's clock replays them)
+  local us=$(( ${{EPOCHREALTIME/[.,]/}} - START_US ))
+  printf '# at %d.%06d s: %s\\n' $(( us / 1000000 )) $(( us % 1000000 )) "$1"
+}}
 
 show_fdb() {{  # the learned lines of the bridge's MAC table
   echo "\\$ bridge fdb show br $2   (learned entries)"
@@ -47,17 +52,33 @@ show_fdb() {{  # the learned lines of the bridge's MAC table
 show_links() {{  # every host's interfaces, as `ip -br addr` shows them
   for host in "$@"; do echo "-- ip addr in $host"; ip -n "lab-$host" -br addr show; done
 }}
+show_listeners() {{  # a host's listening TCP sockets, as `ss -ltn` shows them
+  echo "-- ss -ltn in $1"; ip netns exec "lab-$1" ss -ltn
+}}
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
-send_frame() {{  # host dev dst-mac src-mac [op sender-mac sender-ip target-mac target-ip]: one raw frame
+send_frame() {{  # host dev dst-mac src-mac [ARP: op sender-mac sender-ip target-mac target-ip]
+  # or [a TCP SYN: syn src-ip src-port dst-ip dst-port]: one raw frame
   ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
-import socket, sys
+import socket, struct, sys
 dev, dst, src, *arp = sys.argv[1:]
 own = open(f"/sys/class/net/{{dev}}/address").read().strip()  # the interface's own MAC
 src = own if src == "self" else src
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
-if arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
+def checksum(data):  # RFC 1071
+    total = sum(struct.unpack(f"!{{len(data) // 2}}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+if arp[:1] == ["syn"]:  # a TCP SYN written by hand, as hping3 sends one: no socket behind it
+    sip, sport, dip, dport = socket.inet_aton(arp[1]), int(arp[2]), socket.inet_aton(arp[3]), int(arp[4])
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x02, 64240, 0, 0)
+    tcp = tcp[:16] + struct.pack("!H", checksum(sip + dip + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0) + sip + dip
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    frame = mac(dst) + mac(src) + b"\\x08\\x00" + ip + tcp
+elif arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
     op, smac, sip, tmac, tip = arp
     body = bytes([0, 1, 8, 0, 6, 4, 0, 1 if op == "request" else 2]) + mac(own if smac == "self" else smac)
     body += socket.inet_aton(sip) + mac(tmac) + socket.inet_aton(tip)
@@ -68,6 +89,12 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
 s.send(frame)
 PY
+}}
+set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group or all-zero one
+  local said
+  if said=$(ip -n "lab-$1" link set dev "$2" address "$3" 2>&1); then echo "address $3 -> accepted"
+  elif [[ $said == *"Cannot assign requested address"* ]]; then echo "address $3 -> address-not-available"
+  else echo "address $3 -> refused: $said"; fi
 }}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
@@ -190,7 +217,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if len(sys.argv) > 4:  # reuseport: may share its port with other listeners that set it too
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 try:
-    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128)  # the backlog ssh itself uses
 except OSError as exc:
     names = {{errno.EADDRINUSE: "address-in-use", errno.EADDRNOTAVAIL: "address-not-available"}}
     tell(names.get(exc.errno, exc.strerror))
@@ -261,11 +288,23 @@ NEEDS_DNSMASQ = (
 PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind((sys.argv[1], 53))"
 
 
+# What the script prints of its own clock (mark_clock), which tests/test_try_it_yourself.py replays
+# netsim at, as `netsim lab --compare` replays the lab's (lab-clock).
+CLOCK_BEGINS, CLOCK_READ = "step begins", "tables read"
+TABLES = ("show_fdb", "show_links", "show_neigh", "show_conntrack")
+
+
 def line(op: Op) -> str:
-    """One operation as a shell line: `shlex.join` of its argument vector, and its note."""
+    """One operation as a shell line: `shlex.join` of its argument vector, and its note. Lines the
+    program reads on its standard input come first, one quoted word each of `printf '%s\\n'`."""
     text = shlex.join(op.argv)
     if shlex.split(text) != list(op.argv):  # the quoting point checks itself
         raise AssertionError(f"{op.argv!r} does not survive shell quoting")
+    if op.stdin:
+        feed = ["printf", "%s\\n", *op.stdin]
+        if shlex.split(shlex.join(feed)) != feed:
+            raise AssertionError(f"{op.stdin!r} does not survive shell quoting")
+        text = " \\\n  ".join([shlex.join(feed[:2]), *map(shlex.quote, op.stdin)]) + " \\\n  | " + text
     if op.note:
         return f"{text}   # {op.note}" if text else f"# {op.note}"
     return text
@@ -301,7 +340,13 @@ def render(scenario: Scenario) -> str:
         lines.append("")
         lines.append(line(plan.show("echo")))
         lines.append(line(plan.step_heading(s, n, step)))
-        lines.extend(line(op) for op in plan.step_ops(s, step))
+        lines.append(line(plan.show("mark_clock", CLOCK_BEGINS)))
+        ops = plan.step_ops(s, step)
+        # The tables are read where the first one is shown (the lab reads its own at the same point).
+        read = next((i for i, op in enumerate(ops) if op.show and op.argv and op.argv[0] in TABLES), len(ops))
+        lines.extend(line(op) for op in ops[:read])
+        lines.append(line(plan.show("mark_clock", CLOCK_READ)))
+        lines.extend(line(op) for op in ops[read:])
     lines.append("")
     lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
     return "\n".join(lines) + "\n"
