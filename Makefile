@@ -11,15 +11,17 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes
 PORT   ?= 8000
 CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
-# pytest-xdist workers. `make check` computes and never waits: one worker per core (each worker
-# collects the tests and warms its own caches, so more only costs). `make test` also runs the lab
-# and try-it tests, which sleep on kernel timers rather than compute, so more workers than cores
-# pays there; the longest waits start first, one per worker (tests/conftest.py). loadgroup keeps
-# the tests that share a cache (xdist_group: the claim audit's traces, the attack corpus's
-# outcomes) on one worker; --no-loadscope-reorder keeps conftest's order of the waits.
+# pytest-xdist workers. `make check` computes and never waits: one worker per core, each given
+# whole files (--dist loadfile), so the tests of a file share what it caches per process (the
+# claim audit's traces, the attack corpus's outcomes) and each worker collects once; more
+# workers than cores only add that per-worker cost. `make test` also runs the lab and try-it
+# tests, which sleep on kernel timers rather than compute: there more workers than cores pays,
+# test by test (a file of lab tests must not queue on one worker), the longest waits first, one
+# per worker (tests/conftest.py). (xdist's loadgroup would group finer, but pytest 9 ignores the
+# node-id suffix xdist 3.8 groups by: Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= 4
-XDIST   := -n $(WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST   := -n $(WORKERS) --maxschedchunk=1
 
 .PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock
 
@@ -83,7 +85,7 @@ check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/pytest -n $(CHECK_WORKERS) --dist loadgroup -m "not lab and not browser and not generator"
+	$(BIN)/pytest -n $(CHECK_WORKERS) --dist loadfile -m "not lab and not browser and not generator"
 
 ## test: lint, validate scenarios, then every test (lab and browser too); the strict build and the
 ##       claim audit run inside pytest as in `make check` (`make claims` prints the audit's table)

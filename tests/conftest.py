@@ -102,12 +102,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     They sleep rather than compute (post three's lab and script each wait two minutes for SYN
     retries), so the run takes as long as the longest wait plus the rest spread over the workers,
-    not the sum of the waits. The Makefile runs `--dist loadgroup --no-loadscope-reorder`: xdist
-    hands out units (a test, or all the tests of one xdist_group) in this order, one to each of
-    the N workers, then a second to each, then one more whenever a worker's queue runs low. So
-    the N longest waits go first, then N quick tests to queue behind them, then the other waits
-    each paired with a quick test. (Under plain `--dist load --maxschedchunk=1` each worker is
-    handed two tests to start with, items 0-1 to the first: the waits go at the even places.)
+    not the sum of the waits. `make test` passes --maxschedchunk=1, so xdist hands each worker
+    two tests to start with: items 0-1 to the first, 2-3 to the second, and so on. Putting the
+    waits at the even places, longest first, starts each on a worker of its own.
     """
     if os.environ.get("MUTANT_UNDER_TEST"):
         # make mutants (mutmut) stops at a mutant's first failing test (-x): the quick tests that
@@ -119,9 +116,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     waiting = [item for item in items if item.get_closest_marker("waits")]
     waiting.sort(key=lambda item: -item.get_closest_marker("waits").args[0])  # type: ignore[union-attr]
     rest = [item for item in items if not item.get_closest_marker("waits")]
-    heads = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) if config.getoption("dist") == "loadgroup" else 0
-    ordered: list[pytest.Item] = [*waiting[:heads], *rest[:heads]]
-    waiting, rest = waiting[heads:], rest[heads:]
+    ordered: list[pytest.Item] = []
     for i, item in enumerate(waiting):
         ordered.append(item)
         if i < len(rest):

@@ -13,9 +13,8 @@ from netsim.claimaudit.faults import FAULTS
 from netsim.pages.macros import render_page
 
 ROOT = Path(__file__).resolve().parent.parent
-# One worker runs this file under `make check` (pytest-xdist's loadgroup), so that its audits share
-# the faulted and perturbed traces of each scenario (MEMO) instead of each simulating them afresh.
-pytestmark = pytest.mark.xdist_group("claim-audit")
+# `make check` runs this file on one worker (--dist loadfile), so that its audits share the faulted
+# and perturbed traces of each scenario (`memo`) instead of each simulating them afresh.
 
 
 @pytest.fixture(scope="module")

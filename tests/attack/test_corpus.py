@@ -35,10 +35,6 @@ SHELL = ("newline-command", "semicolon", "substitution", "backticks", "single-qu
 # Shell payloads that free text may carry (one line, printable): what the scripts must survive.
 ACCEPTED_IN_TEXT = ("semicolon", "substitution", "backticks", "single-quote", "double-quote", "glob-and-redirect")
 REASON = missing_requirement()
-# The tests that walk the corpus run on one worker (pytest-xdist's loadgroup, as the Makefile runs
-# it): they ask again about cases the per-payload tests judged, and `outcome` remembers them
-# within a process. The lab tests below stay apart, so they wait alongside the rest.
-corpus = pytest.mark.xdist_group("attack-corpus")
 
 
 @cache
@@ -65,8 +61,9 @@ def outcome(text: bytes) -> str:
     return "accepted"
 
 
-# One test per payload, so that a failure names its payload.
-@corpus
+# One test per payload, so that a failure names its payload. `make check` runs this file on one
+# worker (--dist loadfile): the tests after it ask again about the cases these judged, and
+# `outcome` remembers them within a process.
 @pytest.mark.parametrize("payload", sorted(payloads("x")))
 def test_every_payload_in_every_field_is_refused_or_harmless(payload: str) -> None:
     counts: collections.Counter[str] = collections.Counter()
@@ -81,7 +78,6 @@ def test_every_payload_in_every_field_is_refused_or_harmless(payload: str) -> No
     assert sum(counts.values()) > 0, f"no field gets the payload {payload}"
 
 
-@corpus
 def test_names_refuse_every_shell_payload() -> None:
     """Names and every other field that reaches a command line accept no payload with a shell
     meaning at all; only free text (titles, labels, descriptions) may carry one, and plan.one_line
@@ -94,7 +90,6 @@ def test_names_refuse_every_shell_payload() -> None:
         assert outcome(case.text) == "refused", (case.field, case.payload)
 
 
-@corpus
 def test_interface_names_have_at_most_15_bytes() -> None:
     """IFNAMSIZ is 16 with the NUL: every field that names an interface refuses 16 letters."""
     ifname_fields = ("dev", "name", "peer", "bridge", "port", "master", "interfaces.<key>", "ports.<key>")
@@ -107,7 +102,6 @@ def test_interface_names_have_at_most_15_bytes() -> None:
     assert checked >= 10
 
 
-@corpus
 def test_the_corpus_covers_every_field_of_the_schema() -> None:
     walked = {f for f in map(str, fields())}
     for action in ("veth_add", "link_move", "route_add", "send"):  # spot checks of the walk
@@ -117,7 +111,6 @@ def test_the_corpus_covers_every_field_of_the_schema() -> None:
         assert expected in paths
 
 
-@corpus
 def test_the_cli_answers_each_payload_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One field of each kind through the real file path (read, size, bytes) and the CLI."""
     (tmp_path / "tests" / "attack").mkdir(parents=True)
@@ -209,7 +202,6 @@ def hostile(payload: str) -> bytes:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
 
 
-@corpus
 def test_every_field_that_accepts_a_shell_payload_is_free_text() -> None:
     accepted = {c.field for c in all_cases() if c.payload == "semicolon" and outcome(c.text) == "accepted"}
     assert accepted and all(f.rsplit(".", 1)[-1] in ("title", "description", "label") for f in accepted), accepted
