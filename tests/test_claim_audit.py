@@ -154,3 +154,13 @@ def test_every_fault_takes_the_arguments_of_what_it_replaces() -> None:
                 inspect.signature(value).bind(*range(len(params)), **keywords)
             except TypeError as exc:
                 raise AssertionError(f"fault {fault.name}: {attr} cannot take {[p.name for p in params]}") from exc
+
+
+def test_an_audit_that_shares_traces_reports_what_one_that_simulates_afresh_reports(tmp_path: Path, memo: Memo) -> None:
+    # The tests above share each scenario's faulted and perturbed traces (memo); the CLI simulates
+    # afresh. Both must say the same, or the shared traces would hide a claim that cannot fail.
+    page = _page(tmp_path, '{{ claim("portainer-connects", outcome="refused", decision="flood") }}')
+    audit(ROOT, [page], memo)  # fills the memo, if the tests above have not
+    shared, fresh = audit(ROOT, [page], memo), audit(ROOT, [page])
+    assert shared.variants == fresh.variants > len(FAULTS)
+    assert render(shared, verbose=True) == render(fresh, verbose=True)
