@@ -53,7 +53,17 @@ HELPERS = (
 )
 # Shell functions and commands the script runs only to show the reader a table.
 # mark_clock prints the script's own clock (when a step began, when its tables were read).
-SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep", "mark_clock")
+SHOWS = (
+    "show_fdb",
+    "show_links",
+    "show_neigh",
+    "show_listeners",
+    "show_conntrack",
+    "echo",
+    "ip",
+    "sleep",
+    "mark_clock",
+)
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
 # What a line of the plan's nftables batches may hold: keywords, names, addresses, numbers, the
@@ -730,13 +740,16 @@ def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("listen")
 def _listen(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else []))]
+    return [
+        run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else [])),
+        show("show_listeners", sock.by),
+    ]
 
 
 @step_kind("close")
 def _close(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("close_on", sock.by, addr, port)]
+    return [run("close_on", sock.by, addr, port), show("show_listeners", sock.by)]
 
 
 @step_kind("wait")

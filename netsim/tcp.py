@@ -41,6 +41,9 @@ ERRNO_NAME = {
     "address-not-available": "EADDRNOTAVAIL",
 }
 OUTCOMES = tuple(ERRNO_NAME)
+# The backlog the lab's and the script's listeners pass to listen(): ssh's own for a forwarded port
+# (SSH_LISTEN_BACKLOG in OpenSSH's ssh.h), so `ss -ltn` shows what it shows for a real tunnel.
+LISTEN_BACKLOG = 128
 
 
 def bind_error(

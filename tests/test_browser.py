@@ -336,10 +336,12 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme: {faint[:5]}"
     if width <= 390:
         assert found["layouts"] == ["narrow"], found["layouts"]
-    # The MAC and ARP tables are the theme's tables; from 390 px every column shows without scrolling.
+    # The MAC, ARP and conntrack tables are the theme's tables; from 390 px every column shows
+    # without scrolling.
     tables = page.evaluate(
         "() => [...document.querySelectorAll('.ns-figure table')]"
-        ".filter(t => /^(MAC table of|ARP tables)/.test(t.caption ? t.caption.textContent : ''))"
+        ".filter(t => /^(MAC table of|ARP tables|Connection tracking table)/"
+        ".test(t.caption ? t.caption.textContent : ''))"
         ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
         " const box = w || t; return [t.className, box.scrollWidth - box.clientWidth]; })"
     )
@@ -347,6 +349,12 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     assert all(cls == "" for cls, _cut in tables), tables
     if width >= 390:
         assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
+    # A command's output under a figure (ip route get, a lookup's answer) wraps; none of it hidden.
+    hidden = page.evaluate(
+        "() => [...document.querySelectorAll('.ns-figure :is(pre.ns-route, pre.ns-resolve) > code')]"
+        ".map(c => [c.textContent.split('\\n')[0], c.scrollWidth - c.clientWidth]).filter(x => x[1] > 1)"
+    )
+    assert not hidden, f"a command's output under a figure is cut at {width}px: {hidden[:3]}"
     assert errors == []
     if transport == "http":  # a person looks at these: build/screenshots/POST-WIDTH-SCHEME.png
         SHOTS.mkdir(parents=True, exist_ok=True)

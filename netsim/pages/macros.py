@@ -630,9 +630,16 @@ class Page:
                 raise MacroError(self.file, self._line, f"on_your_machine(): {scenario.name} has no bridge")
             lines = [line for line in text.fdb_lines(step) if line.endswith(f" master {bridges[0]}")]
             typed = f"bridge fdb show br {bridges[0]} | grep master | grep -v permanent"
+        elif command == "ss -ltn":
+            if host not in scenario.hosts:
+                raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
+            lines = text.ss_lines(step, host)
+            typed = "ss -ltn" if owned else f"podman exec {host} ss -ltn"  # the laptop owns the bridge
         else:
             raise MacroError(
-                self.file, self._line, f"on_your_machine(): {command!r}; expected 'ip neigh' or 'bridge fdb show'"
+                self.file,
+                self._line,
+                f"on_your_machine(): {command!r}; expected 'ip neigh', 'bridge fdb show' or 'ss -ltn'",
             )
         shown = "\n".join([f"$ {typed}", *(escape.code_line(line) for line in lines)]) + "\n"
         return self._set_aside(escape.code(shown, "text"))

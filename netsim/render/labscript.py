@@ -52,6 +52,9 @@ show_fdb() {{  # the learned lines of the bridge's MAC table
 show_links() {{  # every host's interfaces, as `ip -br addr` shows them
   for host in "$@"; do echo "-- ip addr in $host"; ip -n "lab-$host" -br addr show; done
 }}
+show_listeners() {{  # a host's listening TCP sockets, as `ss -ltn` shows them
+  echo "-- ss -ltn in $1"; ip netns exec "lab-$1" ss -ltn
+}}
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
@@ -214,7 +217,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if len(sys.argv) > 4:  # reuseport: may share its port with other listeners that set it too
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 try:
-    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128)  # the backlog ssh itself uses
 except OSError as exc:
     names = {{errno.EADDRINUSE: "address-in-use", errno.EADDRNOTAVAIL: "address-not-available"}}
     tell(names.get(exc.errno, exc.strerror))
