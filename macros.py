@@ -136,17 +136,12 @@ def on_pre_page_macros(env: Any) -> None:
     file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
     _state["hit"], _state["guard"] = None, []
     env.__dict__.pop("render", None)  # never a replay left over from a page that failed
-    key = hashlib.sha256("\0".join((_state["site_key"], file, source, env.page.title or "")).encode()).hexdigest()
+    key = _page_key(file, source)
     _state["key"], _state["reads"], _state["file"] = key, set(), file
     _state["figures"] = set()
-    entry = _MEMO.get(file)
-    if entry is None or entry["key"] != key:
-        entry = _state["store"].load(key)
-    if (
-        entry is not None
-        and entry["listing"] == _state["listing"]
-        and all(_read_digest(name) == digest for name, digest in entry["reads"].items())
-    ):
+    _state["title_in"] = env.page.title or ""
+    entry = _lookup(file, key)
+    if entry is not None and entry["title_in"] == _state["title_in"]:
         _replay(env, entry)
         return
     try:  # before anything renders: a post may only call the macros, with literal arguments
@@ -167,6 +162,24 @@ def on_pre_page_macros(env: Any) -> None:
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
     env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
+
+
+def _page_key(file: str, source: str) -> str:
+    return hashlib.sha256("\0".join((_state["site_key"], file, source)).encode()).hexdigest()
+
+
+def _lookup(file: str, key: str) -> dict[str, Any] | None:
+    """The page's last result if everything it read is as it was (its title is checked apart)."""
+    entry = _MEMO.get(file)
+    if entry is None or entry["key"] != key:
+        entry = _state["store"].load(key)
+    if (
+        entry is not None
+        and entry["listing"] == _state["listing"]
+        and all(_read_digest(name) == digest for name, digest in entry["reads"].items())
+    ):
+        return entry
+    return None
 
 
 def on_post_build(env: Any) -> None:
@@ -204,6 +217,7 @@ def _remember(env: Any, page: Page | None) -> None:
         "listing": _state["listing"],
         "reads": {name: _read_digest(name) for name in _state["reads"]},
         "markdown": env.markdown,
+        "title_in": _state["title_in"],
         "title": env.page.title,
         "set_aside": dict(page.set_aside) if page is not None else {},
         "marks": dict(page.marks) if page is not None else {},
@@ -228,7 +242,7 @@ def _replay(env: Any, entry: dict[str, Any]) -> None:
     env.page.netsim_set_aside = dict(entry["set_aside"])
     env.page.netsim_marks = dict(entry["marks"])
     set.update(book.used_figures, entry["svgs"])
-    book.figures.svgs.update(entry["svgs"])
+    book.figures.svgs.update({name: svg for name, svg in entry["svgs"].items() if svg is not None})
     for kind, message in entry["errors"]:
         if message not in book.logged:  # each cause once per rebuild, as a render logs it
             book.logged.add(message)

@@ -59,6 +59,7 @@ class PageStore:
     def __init__(self, root: Path) -> None:
         setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir(root)))
         self.dir = Path(setting) / "pages" if setting != "off" else None
+        self.svg_dir = Path(setting) / "svg"  # netsim.pages.cache keeps every diagram there
 
     def load(self, key: str) -> dict[str, Any] | None:
         if self.dir is None:
@@ -75,12 +76,18 @@ class PageStore:
             entry["preview"] = (name, base64.b64decode(png), alt)
         entry["marks"] = {m: tuple(e) if e is not None else None for m, e in entry["marks"].items()}
         entry["errors"] = [tuple(e) for e in entry["errors"]]
+        # The diagrams by name only: their files are in the figure cache, which wrote them when they
+        # were drawn. One gone (a cache folder cleared by hand) and the page renders afresh.
+        if not all((self.svg_dir / f"{name}.svg").is_file() for name in entry["svgs"]):
+            return None
+        entry["svgs"] = dict.fromkeys(entry["svgs"])
         return entry
 
     def save(self, entry: dict[str, Any]) -> None:
         if self.dir is None:
             return
         data = dict(entry)
+        data["svgs"] = sorted(entry["svgs"])  # the files themselves are in the figure cache
         if data.get("preview") is not None:
             name, png, alt = data["preview"]
             data["preview"] = (name, base64.b64encode(png).decode("ascii"), alt)
