@@ -51,9 +51,15 @@ HELPERS = (
     "resolve_name",
 )
 # Shell functions and commands the script runs only to show the reader a table.
-SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep")
+# mark_clock prints the script's own clock (when a step began, when its tables were read).
+SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep", "mark_clock")
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
+# What a line of the plan's nftables batches may hold: keywords, names, addresses, numbers, the
+# chain specs' braces and semicolons. No quote, `#`, `$`, backslash or newline: a scenario's value
+# that reached a rule with one would change the rule set's meaning, so it is refused here too
+# (the scenario's reader validated every value first).
+NFT_LINE = re.compile(r"[A-Za-z0-9_.:/&|=!{}; -]+")
 # Seconds for links to come up before the first step: linkwatch tells a bridge of a new port's
 # carrier up to a second late (net/core/link_watch.c), and until then the port drops what it gets.
 SETTLE = "1.5"
@@ -72,11 +78,19 @@ class Op:
     argv: tuple[str, ...]
     note: str = ""
     show: bool = False  # printed by the script for the reader; the lab observes on its own
+    # Lines the program reads on its standard input (only `nft -f -`, see nft_batch()): the lab
+    # passes them on a pipe, the script with `printf '%s\n' LINE... |`, each line quoted by shlex.
+    stdin: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for arg in self.argv:
             if not isinstance(arg, str) or "\0" in arg:
                 raise ValueError(f"operation argument {arg!r} is not text without NUL")
+        if self.stdin and self.argv[-3:] != ("nft", "-f", "-"):
+            raise ValueError(f"only `nft -f -` reads lines from the plan, not {self.argv!r}")
+        for text in self.stdin:
+            if not isinstance(text, str) or not NFT_LINE.fullmatch(text):
+                raise ValueError(f"nftables line {text!r} has a character outside the plan's nftables words")
         if self.argv and not self.show and self.argv[0] not in (*PROGRAMS, *HELPERS):
             raise ValueError(f"{self.argv[0]!r} is not a program or helper the lab can run")
         if self.argv and self.show and self.argv[0] not in SHOWS:
@@ -262,42 +276,47 @@ VERDICTS = {
 }
 
 
+def nft_batch(host: str, commands: list[tuple[str, ...]], note: str = "") -> Op:
+    """nftables commands as one transaction inside the host's namespace: `nft -f -` reads them on
+    its standard input and applies all or none (one netlink batch, nf_tables_commit()), in one
+    process instead of one `ip netns exec nft` per rule. Each command is the argument vector
+    `nft` would take (nft joins its arguments with spaces and parses the line, so the words are the
+    same); NFT_LINE checks every line."""
+    return Op(("ip", "netns", "exec", ns(host), "nft", "-f", "-"), one_line(note), stdin=tuple(map(" ".join, commands)))
+
+
 def firewall(host: str, ports: dict[str, list[int]]) -> list[Op]:
     """An nftables input filter inside the host's own namespace, nowhere else."""
-    nft = ("ip", "netns", "exec", ns(host), "nft")
-    out = [
+    commands: list[tuple[str, ...]] = [
+        ("add", "table", "inet", "lab"),
+        ("add", "chain", "inet", "lab", "input", "{ type filter hook input priority 0; policy accept; }"),
+    ]
+    for key, verdict in VERDICTS.items():
+        for port in ports.get(key, []):
+            rule = ("iifname", "!=", "lo", "tcp", "dport", str(port), *verdict)
+            commands.append(("add", "rule", "inet", "lab", "input", *rule))
+    return [
         # br_netfilter (loaded wherever Docker runs) would pass bridged frames through these rules
         # too, and make `reject with tcp reset` send its RST straight out of the port the SYN came
         # in by, past the bridge and the ARP table (nf_send_reset(), nf_reject_ipv4.c). netsim models
         # a machine without it; the setting is per namespace, and -e lets a machine without the
         # module skip it.
         run("ip", "netns", "exec", ns(host), "sysctl", "-qew", "net.bridge.bridge-nf-call-iptables=0"),
-        run(*nft, "add", "table", "inet", "lab", note=f"{host}'s firewall"),
-        run(*nft, "add", "chain", "inet", "lab", "input", "{ type filter hook input priority 0; policy accept; }"),
+        nft_batch(host, commands, note=f"{host}'s firewall"),
     ]
-    for key, verdict in VERDICTS.items():
-        for port in ports.get(key, []):
-            rule = ("iifname", "!=", "lo", "tcp", "dport", str(port), *verdict)
-            out.append(run(*nft, "add", "rule", "inet", "lab", "input", *rule))
-    return out
 
 
-def nat_table(host: str) -> list[Op]:
-    """A nat chain on the postrouting hook inside the host's own namespace (`add` is idempotent)."""
-    nft = ("ip", "netns", "exec", ns(host), "nft")
+def nat_table() -> list[tuple[str, ...]]:
+    """A nat chain on the postrouting hook (`add` is idempotent: a second masquerade keeps it)."""
     chain = "{ type nat hook postrouting priority srcnat; policy accept; }"
-    return [
-        run(*nft, "add", "table", "ip", "labnat", note=f"{host}'s nat table"),
-        run(*nft, "add", "chain", "ip", "labnat", "postrouting", chain),
-    ]
+    return [("add", "table", "ip", "labnat"), ("add", "chain", "ip", "labnat", "postrouting", chain)]
 
 
 def masquerade(host: str, saddr: str, oifname: str | None) -> list[Op]:
     """One masquerade rule, as nftables writes it: the source becomes the outgoing address."""
-    nft = ("ip", "netns", "exec", ns(host), "nft")
-    out = ["oifname", oifname] if oifname else []
-    rule = run(*nft, "add", "rule", "ip", "labnat", "postrouting", "ip", "saddr", saddr, *out, "masquerade")
-    return [*nat_table(host), rule]
+    out = ("oifname", oifname) if oifname else ()
+    rule = ("add", "rule", "ip", "labnat", "postrouting", "ip", "saddr", saddr, *out, "masquerade")
+    return [nft_batch(host, [*nat_table(), rule], note=f"{host}'s nat table")]
 
 
 # netavark's table and chains (src/firewall/nft.rs): one table for every network it manages.
@@ -310,48 +329,46 @@ def dnat_chain(subnet: str) -> str:
     return "nv_" + subnet.replace(".", "_").replace("/", "_nm") + "_dnat"
 
 
-def netavark_base(host: str) -> list[Op]:
+def netavark_base() -> list[tuple[str, ...]]:
     """What netavark writes once per host before any port: the nat base chains, the jump to its
     port chain for every local destination, and masquerade for what is marked 0x2000."""
-    nft = ("ip", "netns", "exec", ns(host), "nft")
     chains = (
         ("PREROUTING", "{ type nat hook prerouting priority dstnat; policy accept; }"),
         ("OUTPUT", "{ type nat hook output priority -100; policy accept; }"),
         ("POSTROUTING", "{ type nat hook postrouting priority srcnat; policy accept; }"),
     )
-    out = [run(*nft, "add", "table", *NV, note=f"{host}'s netavark table")]
-    out += [run(*nft, "add", "chain", *NV, name, spec) for name, spec in chains]
-    out += [run(*nft, "add", "chain", *NV, name) for name in (NV_DNAT, NV_SETMARK)]
+    out: list[tuple[str, ...]] = [("add", "table", *NV)]
+    out += [("add", "chain", *NV, name, spec) for name, spec in chains]
+    out += [("add", "chain", *NV, name) for name in (NV_DNAT, NV_SETMARK)]
     out += [
-        run(*nft, "add", "rule", *NV, hook, "fib", "daddr", "type", "local", "jump", NV_DNAT)
+        ("add", "rule", *NV, hook, "fib", "daddr", "type", "local", "jump", NV_DNAT)
         for hook in ("PREROUTING", "OUTPUT")
     ]
-    out.append(
-        run(*nft, "add", "rule", *NV, "POSTROUTING", "meta", "mark", "&", "0x2000", "==", "0x2000", "masquerade")
-    )
-    out.append(run(*nft, "add", "rule", *NV, NV_SETMARK, "meta", "mark", "set", "meta", "mark", "|", "0x2000"))
+    out.append(("add", "rule", *NV, "POSTROUTING", "meta", "mark", "&", "0x2000", "==", "0x2000", "masquerade"))
+    out.append(("add", "rule", *NV, NV_SETMARK, "meta", "mark", "set", "meta", "mark", "|", "0x2000"))
     return out
 
 
 def publish(s: Scenario, step: Step, p: Any) -> list[Op]:
-    """One published port's rules, as netavark writes them for `-p [HOST_IP:]PORT:TO_PORT`."""
-    nft = ("ip", "netns", "exec", ns(p.by), "nft")
+    """One published port's rules, as netavark writes them for `-p [HOST_IP:]PORT:TO_PORT`: one
+    transaction (netavark too commits its rules in one netlink batch)."""
     to_ip, to_port = p.to.rsplit(":", 1)
     subnet = s.publish_subnet(p.by, to_ip)
     assert subnet is not None  # validated with the scenario
     chain = dnat_chain(subnet)
     earlier = [st.publish for st in _before(s, step) if st.publish and st.publish.by == p.by]
-    out = [] if earlier else netavark_base(p.by)
+    out = [] if earlier else netavark_base()
     if not any(s.publish_subnet(p.by, e.to.rsplit(":", 1)[0]) == subnet for e in earlier):
-        out.append(run(*nft, "add", "chain", *NV, chain))
-    daddr = ["ip", "daddr", p.host_ip] if p.host_ip else []
-    dport = ["tcp", "dport", str(p.port)]
-    out.append(run(*nft, "add", "rule", *NV, NV_DNAT, *daddr, *dport, "jump", chain))
+        out.append(("add", "chain", *NV, chain))
+    daddr = ("ip", "daddr", p.host_ip) if p.host_ip else ()
+    dport = ("tcp", "dport", str(p.port))
+    out.append(("add", "rule", *NV, NV_DNAT, *daddr, *dport, "jump", chain))
     if p.snat:
         for src in (subnet, "127.0.0.1"):
-            out.append(run(*nft, "add", "rule", *NV, chain, "ip", "saddr", src, *daddr, *dport, "jump", NV_SETMARK))
-    out.append(run(*nft, "add", "rule", *NV, chain, *daddr, *dport, "dnat", "ip", "to", f"{to_ip}:{to_port}"))
-    return out
+            out.append(("add", "rule", *NV, chain, "ip", "saddr", src, *daddr, *dport, "jump", NV_SETMARK))
+    out.append(("add", "rule", *NV, chain, *daddr, *dport, "dnat", "ip", "to", f"{to_ip}:{to_port}"))
+    note = f"{p.by}'s netavark rules for port {p.port}"
+    return [nft_batch(p.by, out, note=note)]
 
 
 def _before(s: Scenario, step: Step) -> list[Step]:

@@ -21,18 +21,31 @@ def test_every_step_kind_has_its_operations_in_the_plan() -> None:
     assert set(plan.STEP_KINDS) == set(ACTIONS)
 
 
+CONTINUED = " \\\n  "  # how the script continues one command on the next line
+
+
 def script_body(text: str) -> list[str]:
-    """The script's lines after its fixed header, without the fixed last line."""
-    body = text.split("\n# --- The room ---\n", 1)[1].splitlines()
+    """The script's commands after its fixed header, without the fixed last line (a command
+    continued over several lines is one)."""
+    body = text.split("\n# --- The room ---\n", 1)[1].replace(CONTINUED, " ").splitlines()
     assert body[-1].startswith("echo; echo ")
     return body[:-1]
 
 
 def assert_each_line_is_one_quoted_vector(text: str) -> None:
+    """Each command is one quoted argument vector; the only pipe feeds an nftables batch's lines
+    (each one of the plan's nftables words) to `nft -f -`."""
     for row in script_body(text):
         if not row or row.startswith("# "):
             continue
         argv = shlex.split(row, comments=True)
+        if "|" in argv:
+            bar = argv.index("|")
+            feed, argv = argv[:bar], argv[bar + 1 :]
+            assert feed[:2] == ["printf", "%s\\n"] and argv[-3:] == ["nft", "-f", "-"], row
+            assert all(plan.NFT_LINE.fullmatch(text) for text in feed[2:]), row
+            assert row.startswith(" ".join(shlex.quote(a) for a in feed) + " | "), row
+            row = row.rsplit(" | ", 1)[1]  # a rule may hold " | " itself (meta mark | 0x2000); the note never does
         assert argv[0] in KNOWN, row
         joined = shlex.join(argv)
         assert row == joined or row.startswith(joined + "   # "), row
@@ -48,8 +61,8 @@ def test_the_script_is_the_plan_printed(scenario: Path) -> None:
         ops += [op for op in plan.step_ops(s, step) if not op.show]
     printed = [row for row in script_body(text) if row and not row.startswith("#")]
     for op in ops:  # every operation the lab performs is a line of the script, in order
-        assert line(op) in printed
-        printed = printed[printed.index(line(op)) + 1 :]
+        assert line(op).replace(CONTINUED, " ") in printed
+        printed = printed[printed.index(line(op).replace(CONTINUED, " ")) + 1 :]
 
 
 def test_free_text_reaches_the_script_only_as_one_safe_line() -> None:

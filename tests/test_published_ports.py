@@ -6,10 +6,14 @@ lab (diagrams/publishing-a-port.yaml, tests/lab_scenarios/publish-*.yaml, hairpi
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+
 import pytest
 
 from netsim import plan
 from netsim.errors import ScenarioError
+from netsim.render import labscript
 from netsim.scenario import parse_scenario
 from netsim.simulation import run
 from netsim.trace import ip_header, tcp_ports
@@ -145,11 +149,40 @@ def test_the_plan_writes_netavarks_rules_once_then_one_set_per_port_as_argument_
         "room.yaml",
     )
     first, second = (plan.step_ops(s, s.step(i)) for i in ("pub", "pub2"))
-    rules = [op.argv[op.argv.index("nft") + 1 :] for op in first + second if not op.show and "nft" in op.argv]
+    # Each publish step is one nftables transaction (`nft -f -`, its lines on stdin), not a call per rule.
+    batches = [op for op in first + second if not op.show and "nft" in op.argv]
+    assert [op.argv[-3:] for op in batches] == [("nft", "-f", "-")] * 2
+    rules = [tuple(text.split()) for op in batches for text in op.stdin]
     assert sum(r[:2] == ("add", "table") for r in rules) == 1  # the base once
     assert ("add", "chain", "inet", "netavark", "nv_10_88_0_0_nm16_dnat") in rules
+    assert sum(r[:2] == ("add", "chain") for r in rules) == 6  # 5 base chains and the network's, once
     assert (
         "add", "rule", "inet", "netavark", "nv_10_88_0_0_nm16_dnat",
         "ip", "daddr", "127.0.0.1", "tcp", "dport", "8443", "dnat", "ip", "to", "10.88.0.3:443",
     ) in rules  # fmt: skip
     assert all(isinstance(a, str) for op in first + second for a in op.argv)
+
+
+def test_an_nftables_line_with_a_character_outside_the_rules_words_is_refused() -> None:
+    """The plan's nftables lines reach `nft -f` and the reader's shell: a quote, `#`, `;` outside a
+    chain spec's words, a newline or `$` from a value that slipped past the reader is refused."""
+    ok = plan.nft_batch("laptop", [("add", "rule", "inet", "netavark", "X", "tcp", "dport", "80", "accept")])
+    assert ok.stdin == ("add rule inet netavark X tcp dport 80 accept",)
+    for bad in ("80\nflush ruleset", "80 # x", "'80'", "$(reboot)", "80\\"):
+        with pytest.raises(ValueError, match="outside the plan's nftables words"):
+            plan.nft_batch("laptop", [("add", "rule", "inet", "netavark", "X", "tcp", "dport", bad, "accept")])
+    with pytest.raises(ValueError, match="only `nft -f -` reads lines"):
+        plan.Op(("ip", "link"), stdin=("add table ip x",))
+
+
+def test_the_scripts_nftables_batch_reads_back_as_the_labs_lines() -> None:
+    """The one quoting point: the script's `printf '%s\\n' LINE... | ip netns exec ... nft -f -` gives nft
+    exactly the lines the lab pipes to it."""
+    s = parse_scenario(ROOM + PUBLISH, "room.yaml")
+    (op,) = [op for op in plan.step_ops(s, s.step("pub")) if op.stdin]
+    text = labscript.line(op)
+    feed, _, command = text.rpartition(" \\\n  | ")
+    assert shlex.split(feed.replace(" \\\n  ", " ")) == ["printf", "%s\\n", *op.stdin]  # a shell joins continued lines
+    assert shlex.split(command.split("   #")[0]) == list(op.argv)
+    printed = subprocess.run(["bash", "-c", feed], capture_output=True, text=True, check=True).stdout
+    assert printed.splitlines() == list(op.stdin)

@@ -14,7 +14,7 @@ from conftest import kernel_wait
 from netsim.lab.compare import ssh_link_neighbours
 from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render import text
-from netsim.render.labscript import render
+from netsim.render.labscript import CLOCK_BEGINS, CLOCK_READ, render
 from netsim.routing import route_get_text
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -31,6 +31,7 @@ FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^(?:connect|listen) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
+CLOCK = re.compile(rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_READ})$")  # mark_clock's lines
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
 # A connection that never saw an answer has [UNREPLIED] between its two directions.
 TUPLES = re.compile(
@@ -59,11 +60,14 @@ def parse(output: str) -> dict[str, dict]:
                 "reads": None,
                 "ssh_log": [],
                 "resolved": None,
+                "clock": {},  # CLOCK_BEGINS and CLOCK_READ: seconds on the script's clock
             }
             host = None
             reading = None
         elif current is None:
             continue
+        elif m := CLOCK.match(line):
+            current["clock"][m.group(2)] = float(m.group(1))
         elif line.startswith("$ ip route get "):
             reading, current["route"] = "route", []
         elif reading == "route" and line:
@@ -99,6 +103,31 @@ def parse(output: str) -> dict[str, dict]:
     return steps
 
 
+def script_clock(printed: dict[str, dict]) -> list[tuple[float, float]]:
+    """Each step's (start, tables read) on the script's own clock, from its first step on: netsim is
+    replayed at those moments, as `netsim lab --compare` replays the lab's (lab-clock). A loaded
+    machine stretches the time between the script's commands, and every timer due in it (an entry
+    going STALE, a MAC ageing out) falls due in netsim too."""
+    first = next(iter(printed.values()))["clock"][CLOCK_BEGINS]
+    return [(got["clock"][CLOCK_BEGINS] - first, got["clock"][CLOCK_READ] - first) for got in printed.values()]
+
+
+def test_the_scripts_clock_is_read_per_step_and_replayed() -> None:
+    """The script's mark_clock lines are parsed per step and become netsim's replayed clock: a pause the
+    script took (here 40 s before the second step, on a 30 s reachable time) lets an entry go STALE."""
+    out = "\n".join(
+        [
+            "== step 1/2 ask: x",
+            f"# at 2.500000 s: {CLOCK_BEGINS}",
+            f"# at 2.600000 s: {CLOCK_READ}",
+            "== step 2/2 later: y",
+            f"# at 42.600000 s: {CLOCK_BEGINS}",
+            f"# at 42.700000 s: {CLOCK_READ}",
+        ]
+    )
+    assert script_clock(parse(out)) == [(0.0, pytest.approx(0.1)), (pytest.approx(40.1), pytest.approx(40.2))]
+
+
 @pytest.mark.skipif(REASON is not None, reason=f"the script needs what the lab needs: {REASON}")
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) -> None:
@@ -110,8 +139,8 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
     printed = parse(done.stdout)
-    trace = run(loaded)
-    assert list(printed) == [s.id for s in trace.steps]
+    assert list(printed) == [s.id for s in loaded.steps]
+    trace = run(loaded, script_clock(printed))
     for step in trace.steps:
         got = printed[step.id]
         if got["fdb_shown"]:

@@ -45,10 +45,10 @@ def inside(host: str) -> Iterator[None]:
             _setns(here.fileno())
 
 
-def run(*args: str, check: bool = True) -> str:
-    """Run one command; a failure is a LabError naming the command and what it printed."""
+def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
+    """Run one command (`stdin`: what it reads); a failure is a LabError naming the command and what it printed."""
     try:
-        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=30)
+        done = subprocess.run(args, capture_output=True, text=True, check=False, timeout=30, input=stdin)
     except FileNotFoundError as exc:
         raise LabUnavailable(f"{args[0]} is not installed (it comes with iproute2)") from exc
     if check and done.returncode != 0:

@@ -83,7 +83,7 @@ class Lab:
             return None  # what the script prints for the reader; the lab reads the tables itself
         name, args = op.argv[0], op.argv[1:]
         if name in ("ip", "bridge", "sysctl"):
-            run(*op.argv)
+            run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
             return None
         if name == "sleep":
             if float(args[0]) >= 1:

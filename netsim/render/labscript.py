@@ -39,6 +39,11 @@ cleanup() {{
   [ -z "$SSH_DIR" ] || rm -rf "$SSH_DIR"
 }}
 trap cleanup EXIT
+START_US=${{EPOCHREALTIME/[.,]/}}  # microseconds: each step prints when it began and when its tables were read
+mark_clock() {{  # what: "# at SECONDS s: what", seconds since the script began (the post's clock replays them)
+  local us=$(( ${{EPOCHREALTIME/[.,]/}} - START_US ))
+  printf '# at %d.%06d s: %s\\n' $(( us / 1000000 )) $(( us % 1000000 )) "$1"
+}}
 
 show_fdb() {{  # the learned lines of the bridge's MAC table
   echo "\\$ bridge fdb show br $2   (learned entries)"
@@ -261,11 +266,23 @@ NEEDS_DNSMASQ = (
 PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind((sys.argv[1], 53))"
 
 
+# What the script prints of its own clock (mark_clock), which tests/test_try_it_yourself.py replays
+# netsim at, as `netsim lab --compare` replays the lab's (lab-clock).
+CLOCK_BEGINS, CLOCK_READ = "step begins", "tables read"
+TABLES = ("show_fdb", "show_links", "show_neigh", "show_conntrack")
+
+
 def line(op: Op) -> str:
-    """One operation as a shell line: `shlex.join` of its argument vector, and its note."""
+    """One operation as a shell line: `shlex.join` of its argument vector, and its note. Lines the
+    program reads on its standard input come first, one quoted word each of `printf '%s\\n'`."""
     text = shlex.join(op.argv)
     if shlex.split(text) != list(op.argv):  # the quoting point checks itself
         raise AssertionError(f"{op.argv!r} does not survive shell quoting")
+    if op.stdin:
+        feed = ["printf", "%s\\n", *op.stdin]
+        if shlex.split(shlex.join(feed)) != feed:
+            raise AssertionError(f"{op.stdin!r} does not survive shell quoting")
+        text = " \\\n  ".join([shlex.join(feed[:2]), *map(shlex.quote, op.stdin)]) + " \\\n  | " + text
     if op.note:
         return f"{text}   # {op.note}" if text else f"# {op.note}"
     return text
@@ -301,7 +318,13 @@ def render(scenario: Scenario) -> str:
         lines.append("")
         lines.append(line(plan.show("echo")))
         lines.append(line(plan.step_heading(s, n, step)))
-        lines.extend(line(op) for op in plan.step_ops(s, step))
+        lines.append(line(plan.show("mark_clock", CLOCK_BEGINS)))
+        ops = plan.step_ops(s, step)
+        # The tables are read where the first one is shown (the lab reads its own at the same point).
+        read = next((i for i, op in enumerate(ops) if op.show and op.argv and op.argv[0] in TABLES), len(ops))
+        lines.extend(line(op) for op in ops[:read])
+        lines.append(line(plan.show("mark_clock", CLOCK_READ)))
+        lines.extend(line(op) for op in ops[read:])
     lines.append("")
     lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
     return "\n".join(lines) + "\n"
