@@ -2,7 +2,9 @@
 
 mkdocs-macros runs this file again on every rebuild of `mkdocs serve`, but Python would keep the
 netsim modules it imported the first time. Dropping them from sys.modules first makes an edit to
-the simulator show on the next reload without restarting the server.
+the simulator show on the next reload without restarting the server; when netsim's files are as
+they were at the last import, the modules are kept (importing them again is a good part of a
+reload's time).
 """
 
 from __future__ import annotations
@@ -22,9 +24,20 @@ if str(ROOT) not in sys.path:
 # Zensical loads this file again for every page: there the netsim modules (and the scenarios they
 # simulated) are kept for the whole build instead.
 ZENSICAL = "zensical" in sys.modules
-if not ZENSICAL:
+_LOADED = sys.modules.setdefault("_bottom_six_netsim", ModuleType("_bottom_six_netsim"))
+
+
+def _netsim_files() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "netsim").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
+    _LOADED.__dict__["digest"] = _now
 
 from netsim.pages import pagestore, postguard  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
@@ -187,7 +200,7 @@ def on_post_build(env: Any) -> None:
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
-    book.write_downloads(site)
+    book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"])
     for name, png in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_bytes(png)
