@@ -30,6 +30,12 @@ def is_valid_source(mac: str) -> bool:
     return not is_group(mac) and mac != ZERO_MAC
 
 
+def refuses_as_address(mac: str) -> bool:
+    """dev_set_mac_address() -> eth_prepare_mac_addr_change() (net/ethernet/eth.c): an Ethernet card
+    may not wear a MAC that !is_valid_ether_addr(), a group or all-zero one: -EADDRNOTAVAIL."""
+    return is_group(mac) or mac == ZERO_MAC
+
+
 def derived_mac(name: str) -> str:
     """A stable, locally administered unicast MAC for an interface the scenario left unnamed."""
     digest = 0

@@ -36,6 +36,7 @@ from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 # Shell functions of the try-it script that the lab performs in Python.
 HELPERS = (
     "send_frame",
+    "set_address",
     "ask_arp",
     "knock",
     "listen_on",
@@ -52,7 +53,17 @@ HELPERS = (
 )
 # Shell functions and commands the script runs only to show the reader a table.
 # mark_clock prints the script's own clock (when a step began, when its tables were read).
-SHOWS = ("show_fdb", "show_links", "show_neigh", "show_conntrack", "echo", "ip", "sleep", "mark_clock")
+SHOWS = (
+    "show_fdb",
+    "show_links",
+    "show_neigh",
+    "show_listeners",
+    "show_conntrack",
+    "echo",
+    "ip",
+    "sleep",
+    "mark_clock",
+)
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"
 # What a line of the plan's nftables batches may hold: keywords, names, addresses, numbers, the
@@ -594,6 +605,8 @@ def _link_rename(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("link_set")
 def _link_set(s: Scenario, step: Step, c: Any) -> list[Op]:
     out: list[Op] = []
+    if c.address is not None:  # a MAC the kernel refuses (the schema allows no other): the outcome
+        return [run("set_address", c.by, c.dev, c.address), *_show_links(s, step)]
     if c.master is not None:
         out.append(ip(c.by, "link", "set", "dev", c.dev, "master", c.master))
         port: Port | None = s.bridges[c.master].ports.get(c.dev)
@@ -653,9 +666,12 @@ def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
         a = send.arp
         target_mac = a.target_mac or ("00:00:00:00:00:00" if a.op == "request" else dst)
         arp = [a.op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip]
+    elif send.syn is not None:  # syn SRC-IP SRC-PORT DST-IP DST-PORT, each checked by the schema
+        (sip, _, sport), (dip, _, dport) = send.syn.src.rpartition(":"), send.syn.dst.rpartition(":")
+        arp = ["syn", sip, sport, dip, dport]
     # The script waits a moment before it shows the table; the lab waits in its own watch.
     ops = [run("send_frame", send.by, dev, dst, src, *arp), show("sleep", "0.2"), *_show_fdb(s)]
-    return ops + (_show_neigh(s, step) if arp else [])
+    return ops + (_show_neigh(s, step) if send.arp is not None else [])
 
 
 @step_kind("arp")
@@ -724,13 +740,16 @@ def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("listen")
 def _listen(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else []))]
+    return [
+        run("listen_on", sock.by, addr, port, *(["reuseport"] if sock.reuseport else [])),
+        show("show_listeners", sock.by),
+    ]
 
 
 @step_kind("close")
 def _close(s: Scenario, step: Step, sock: Any) -> list[Op]:
     addr, port = sock.bind.rsplit(":", 1)
-    return [run("close_on", sock.by, addr, port)]
+    return [run("close_on", sock.by, addr, port), show("show_listeners", sock.by)]
 
 
 @step_kind("wait")

@@ -241,6 +241,15 @@ class ArpPacket:
 
 
 @dataclass(frozen=True)
+class SynPacket:
+    """A TCP SYN written by hand, IPv4 header and all, as hping3 or scapy sends one: no socket of the
+    sender stands behind it, so whatever comes back is answered by nobody there."""
+
+    src: Endpoint = option("The source ADDRESS:PORT the packet claims, e.g. 192.168.1.66:45000.")
+    dst: Endpoint = option("The ADDRESS:PORT it is addressed to, e.g. 127.0.0.1:19001.")
+
+
+@dataclass(frozen=True)
 class Send:
     """Send one raw Ethernet frame, as the kernel's selftests do with a chosen source MAC."""
 
@@ -249,6 +258,9 @@ class Send:
     src: Mac | None = option("Source MAC; the sending interface's own MAC if omitted.", None)
     dev: IfName | None = option("The interface to send on; the host's only one if omitted.", None)
     arp: ArpPacket | None = option("Carry this ARP packet (EtherType 0x0806) instead of a test payload.", None)
+    syn: SynPacket | None = option(
+        "Carry this TCP SYN in an IPv4 packet (EtherType 0x0800) instead of a test payload.", None
+    )
 
 
 @dataclass(frozen=True)
@@ -353,12 +365,19 @@ class LinkRename:
 
 @dataclass(frozen=True)
 class LinkSet:
-    """Bring an interface up or down, or plug it into a bridge: `ip link set DEV up|master BR`."""
+    """Bring an interface up or down, plug it into a bridge, or ask for a new MAC:
+    `ip link set DEV up|master BR|address MAC`."""
 
     by: HostName = option("The host the interface is in.")
     dev: IfName = option("The interface.")
     up: bool | None = option("true: `up`; false: `down`.", None)
     master: IfName | None = option("A bridge of this host to make the interface a port of.", None)
+    address: Mac | None = option(
+        "A new MAC for the interface, which the kernel refuses (EADDRNOTAVAIL, the step's outcome "
+        "address-not-available) when it is a group or all-zero address. Only such a refusal is modelled: a "
+        "MAC the kernel would accept belongs in the interface's own `mac`.",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -1070,6 +1089,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 ) from None
         elif step.action == "link_move" and action.to not in s.hosts:
             raise src.error((*apath, "to"), f"{action.to!r} is not a host; expected one of: {_names(s.hosts)}")
+        elif step.action == "link_set" and action.address is not None and is_valid_source(action.address):
+            raise src.error(
+                (*apath, "address"),
+                f"{action.address} is a unicast MAC, which the kernel would accept; expected a group or all-zero "
+                "address (only the refusal is modelled): give the interface this MAC with its own `mac:` instead",
+            )
         elif step.action == "link_set" and action.master is not None:
             owned = [b for b, br in s.bridges.items() if br.host == by]
             if action.master not in owned:
@@ -1221,6 +1246,8 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dst"),
             f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
         )
+    if send.arp is not None and send.syn is not None:
+        raise src.error((*where, "syn"), "a frame carries one packet: an arp or a syn, not both")
 
 
 def _names(items: Any) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from itertools import count
 
 from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, udp
-from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac
+from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
 from netsim.frames import (
@@ -407,6 +407,9 @@ class Simulation:
             op = ARP_REQUEST if a.op == "request" else ARP_REPLY
             target_mac = a.target_mac or (ZERO_MAC if op == ARP_REQUEST else dst)
             payload = Arp(op, a.sender_mac or src, a.sender_ip, target_mac, a.target_ip)
+        elif send.syn is not None:  # a hand-made SYN: every kernel that takes it runs it through ip_rcv()
+            (sip, sport), (dip, dport) = _endpoint(send.syn.src), _endpoint(send.syn.dst)
+            payload = Tcp(sip, dip, sport, dport, "S")
         self.transmit(ns, dev, Frame(src, dst, payload))
         self._drain()
 
@@ -787,6 +790,13 @@ class Simulation:
 
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
+        if change.address is not None and refuses_as_address(change.address):
+            # do_setlink() sets the address before master and flags; its error ends the whole request.
+            assert self._current is not None
+            self._current.outcome = "address-not-available"
+            label = self.namespaces[change.by].label
+            self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
+            return
         if change.master is not None:
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)

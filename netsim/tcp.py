@@ -5,6 +5,7 @@ TCP never sends on its own: it answers IP (netsim.ipv4) with the segments to sen
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,11 +41,14 @@ ERRNO_NAME = {
     "address-not-available": "EADDRNOTAVAIL",
 }
 OUTCOMES = tuple(ERRNO_NAME)
+# The backlog the lab's and the script's listeners pass to listen(): ssh's own for a forwarded port
+# (SSH_LISTEN_BACKLOG in OpenSSH's ssh.h), so `ss -ltn` shows what it shows for a real tunnel.
+LISTEN_BACKLOG = 128
 
 
 def bind_error(
     local: set[str],
-    listeners: set[tuple[str, int]],
+    listeners: Collection[tuple[str, int]],
     addr: str,
     port: int,
     reuseport: bool = False,

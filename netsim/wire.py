@@ -67,7 +67,8 @@ def _arp(arp: Arp) -> bytes:
     )
 
 
-def _tcp_ip(seg: Tcp) -> bytes:
+def tcp_ip(seg: Tcp) -> bytes:
+    """The IPv4 packet carrying `seg`, both checksums right (the lab sends a hand-made SYN with it)."""
     window = 0 if seg.flags in ("RA", "R") else 64240
     header = struct.pack(
         "!HHIIBBHHH", seg.sport, seg.dport, seg.seq, seg.ack, 5 << 4, TCP_FLAGS[seg.flags], window, 0, 0
@@ -146,7 +147,7 @@ def decode_dns(data: bytes) -> Dns | None:
 def _icmp_ip(icmp: Icmp) -> bytes:
     # Type, code, checksum, 4 unused bytes, then the offending IP header and its first 8 bytes.
     original = icmp.original
-    quoted = (_udp_ip(original) if isinstance(original, Udp) else _tcp_ip(original))[:28]
+    quoted = (_udp_ip(original) if isinstance(original, Udp) else tcp_ip(original))[:28]
     body = struct.pack("!BBHI", icmp.type, icmp.code, 0, 0) + quoted
     body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
     addresses = _ip(icmp.src_ip) + _ip(icmp.dst_ip)
@@ -160,7 +161,7 @@ def encode(hop: Hop) -> bytes:
     if isinstance(hop.payload, Arp):
         body, ethertype = _arp(hop.payload), ETH_P_ARP
     elif isinstance(hop.payload, Tcp):
-        body, ethertype = _tcp_ip(hop.payload), ETH_P_IP
+        body, ethertype = tcp_ip(hop.payload), ETH_P_IP
     elif isinstance(hop.payload, Icmp):
         body, ethertype = _icmp_ip(hop.payload), ETH_P_IP
     elif isinstance(hop.payload, Udp):

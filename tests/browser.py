@@ -88,3 +88,19 @@ def launched() -> Iterator[object]:
             yield chromium
         finally:
             chromium.close()
+
+
+# The theme's search, as a reader types into it: mkdocs-material's form and result list, or the
+# dialog Zensical 0.0.73 opens in an open shadow root (Playwright's CSS selectors reach into it).
+SEARCH = {
+    "mkdocs": ("input.md-search__input", ".md-search-result__list a"),
+    "zensical": ("dialog[open] input[role=combobox]", "dialog[open] ol[role=listbox] a[role=option]"),
+}
+
+
+def search_of(page: object) -> tuple[str, str]:
+    """(input, result link) selectors of the search on this page, by the generator that built it."""
+    generator = page.evaluate(  # type: ignore[attr-defined]
+        "() => (document.querySelector('meta[name=generator]') || {content: ''}).content"
+    )
+    return SEARCH["zensical" if generator.startswith("zensical") else "mkdocs"]

@@ -158,6 +158,61 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder every xdist worker of this run sees (the run's base temp without xdist)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.getbasetemp().parent
+    return Path(tmp_path_factory.getbasetemp())
+
+
+ZENSICAL_SITE = ROOT / "site-zensical"
+
+
+def _build_zensical() -> None:
+    """`make build-zensical`, exactly as a maintainer runs it (it creates .venv-zensical, Zensical
+    pinned with hashes, the first time)."""
+    if shutil.which("make") is None:
+        pytest.skip("Zensical build skipped: make is not installed")
+    result = subprocess.run(
+        ["make", "build-zensical"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    if result.returncode != 0 and "Could not find a version" in result.stderr:
+        pytest.skip(f"Zensical could not be installed from the package index: {result.stderr.strip()[-300:]}")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "ok  site-zensical:" in result.stdout
+
+
+@pytest.fixture(scope="session")
+def zensical_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site as `make build-zensical` writes it (site-zensical/), built once per test run; under
+    xdist the first worker to need it builds it, holding a lock, and the others wait and read it."""
+    shared = _shared_dir(tmp_path_factory)
+    with open(shared / "zensical.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "zensical.complete"
+        if not done.exists():
+            _build_zensical()
+            done.touch()
+    return ZENSICAL_SITE
+
+
+@pytest.fixture(
+    scope="session",
+    params=["mkdocs", pytest.param("zensical", marks=pytest.mark.generator)],
+)
+def generated_site(request: pytest.FixtureRequest) -> Path:
+    """The built site, once per generator: the browser tests run against the MkDocs build (the
+    default, `built_site`) and against the Zensical build (`zensical_site`), the same tests on
+    both. A test's id says which: test_x[mkdocs], test_x[zensical]."""
+    return request.getfixturevalue("built_site" if request.param == "mkdocs" else "zensical_site")
+
+
 @pytest.fixture
 def margaret() -> Trace:
     from netsim.scenario import load_scenario

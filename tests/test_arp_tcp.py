@@ -236,3 +236,48 @@ def test_an_application_deadline_ends_the_knocking_before_the_kernel_would() -> 
     assert (impatient.outcome, impatient.elapsed) == ("deadline", 30.0)
     assert syns == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0]
     assert later.frames == []  # the SYN due at 35 s never leaves: a closed socket sends nothing
+
+
+# --- found unguarded by `make mutants`: each test below failed with the mutant it names planted ---
+
+
+def test_a_knock_on_another_loopback_address_comes_from_127_0_0_1() -> None:
+    # The local table's route for 127.0.0.0/8 carries `src 127.0.0.1` (fib_add_ifaddr() adds it
+    # with the address of lo as prefsrc): a connect() to 127.0.0.2 leaves from 127.0.0.1, not from
+    # 127.0.0.2 (`ip route get 127.0.0.2` says "local 127.0.0.2 dev lo src 127.0.0.1").
+    step = simulate("- {id: self, connect: {by: host, to: '127.0.0.2:80'}}", listeners="'0.0.0.0:80'").steps[0]
+    assert step.outcome == "connected"
+    assert step.events[0] == "host sends TCP 127.0.0.1:40000 > 127.0.0.2:80 SYN through lo"
+
+
+def test_an_application_deadline_does_not_delay_a_knock_that_is_answered() -> None:
+    # The deadline is how long the program is willing to wait, not how long it waits: an answered
+    # SYN ends the wait at once (simulation._connect_with_deadline stops when the state changes).
+    step = simulate(
+        "- {id: quick, connect: {by: a, to: '10.0.0.1:80', deadline: 2.5}}", listeners="'0.0.0.0:80'"
+    ).steps[0]
+    assert step.outcome == "connected"
+    assert step.elapsed < 0.1
+
+
+def test_an_open_connection_keeps_its_namespace_from_being_deleted_a_refused_one_does_not() -> None:
+    from netsim.errors import ScenarioError
+
+    base = "- {id: knock, connect: {by: a, to: '10.0.0.1:%s'%s}}\n- {id: gone, netns_del: a}"
+    for port, deadline in (("80", ""), ("80", ", deadline: 2.5")):
+        with pytest.raises(ScenarioError, match="a has an open TCP connection"):
+            simulate(base % (port, deadline), listeners="'0.0.0.0:80'")
+    for port, deadline in (("81", ""), ("81", ", deadline: 2.5")):  # refused: nothing stays open
+        trace = simulate(base % (port, deadline), listeners="'0.0.0.0:80'")
+        assert trace.steps[0].outcome == "refused"
+
+
+def test_one_listener_sharing_the_port_does_not_excuse_another_that_does_not() -> None:
+    # inet_csk_bind_conflict() walks every socket on the port: a SO_REUSEPORT one that shares is
+    # skipped, and the next one, which does not share, still refuses the bind.
+    from netsim.tcp import bind_error
+
+    local = {"127.0.0.1", "10.0.0.1"}
+    shared, alone = ("127.0.0.1", 80), ("10.0.0.1", 80)
+    for order in ([shared, alone], [alone, shared]):
+        assert bind_error(local, order, "0.0.0.0", 80, reuseport=True, shared={shared}) == "address-in-use"

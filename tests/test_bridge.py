@@ -144,3 +144,19 @@ def test_the_group_test_is_the_lowest_bit_of_the_first_byte() -> None:
     assert is_group("bb:11:22:33:44:55")  # the essay's Bob: 0xbb is odd
     assert not is_group("ba:11:22:33:44:55")
     assert not is_valid_source("00:00:00:00:00:00")
+
+
+def test_the_host_sending_to_a_down_ports_own_mac_is_dropped_at_that_port() -> None:
+    # br_dev_xmit() finds the port's own MAC (a local entry, which disabling the port keeps) and
+    # calls br_forward(); should_deliver() refuses a port that is not forwarding, so it is dropped.
+    from netsim.bridge import Bridge, PortFlags
+    from netsim.frames import Frame
+
+    bridge = Bridge("br0", MAC["br0"], 300.0)
+    bridge.add_port("p1", "02:00:00:00:01:01", PortFlags())
+    bridge.add_port("p2", "02:00:00:00:01:02", PortFlags())
+    bridge.disable_port("p1")
+    decision = bridge.transmit(Frame(MAC["br0"], "02:00:00:00:01:01"), 0.0)
+    assert (decision.decision, decision.out_ports, decision.reason) == ("drop", (), "p1 is down")
+    bridge.enable_port("p1")
+    assert bridge.transmit(Frame(MAC["br0"], "02:00:00:00:01:01"), 0.0).out_ports == ("p1",)

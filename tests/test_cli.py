@@ -25,7 +25,7 @@ def netsim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_run_tells_the_story_step_by_step() -> None:
     out = netsim("run", "diagrams/margarets-room.yaml")
     assert out.returncode == 0, out.stderr
-    assert "[1/22] bob-writes-to-alice" in out.stdout
+    assert "[1/23] bob-writes-to-alice" in out.stdout
     assert "seat5 -> flood -> seat3, seat7, seat9" in out.stdout
     assert "ba:11:22:33:44:55 dev seat5 master podman0" in out.stdout
     assert "=> connect: refused" in out.stdout
@@ -49,7 +49,17 @@ def test_run_json_has_the_documented_shape() -> None:
     }
     assert set(step["frames"][0]) == {"bridge", "in_port", "src", "dst", "decision", "out_ports", "carries"}
     outcomes = {s["outcome"] for s in trace["steps"]}
-    assert outcomes <= {None, "connected", "refused", "host-unreachable", "network-unreachable", "timeout", "deadline"}
+    assert outcomes <= {
+        None,
+        "connected",
+        "refused",
+        "host-unreachable",
+        "network-unreachable",
+        "timeout",
+        "deadline",
+        "address-not-available",  # bind() refused, or a MAC the kernel will not give a card
+        "address-in-use",
+    }
     assert all(set(n) == {"mac", "state"} for s in trace["steps"] for t in s["neigh"].values() for n in t.values())
 
 

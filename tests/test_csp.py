@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import find_chromium, launched, serve
+from browser import find_chromium, launched, search_of, serve
 from sitecopy import copy_site
 from test_serve import _fetch, _free_port, _wait_for
 
@@ -127,12 +127,13 @@ def wait_until(page: object, expression: str, seconds: float = 15) -> None:
 
 def search_finds(page: object, word: str) -> int:
     """Type into search until results come (a query typed before the index is ready finds nothing)."""
+    field, results = search_of(page)  # mkdocs-material's search or Zensical's (tests/browser.py)
     page.keyboard.press("/")  # type: ignore[attr-defined]  # the theme's shortcut opens search
     for _attempt in range(8):
-        page.fill("input.md-search__input", "")  # type: ignore[attr-defined]
+        page.fill(field, "")  # type: ignore[attr-defined]
         page.keyboard.type(word)  # type: ignore[attr-defined]  # the theme reads the query on keyup
         page.wait_for_timeout(1500)  # type: ignore[attr-defined]
-        found = page.locator(".md-search-result__item").count()  # type: ignore[attr-defined]
+        found = page.locator(results).count()  # type: ignore[attr-defined]
         if found:
             return found
     return 0
@@ -141,9 +142,9 @@ def search_finds(page: object, word: str) -> int:
 @pytest.mark.browser  # left out of make check, like tests/test_browser.py
 @needs_browser
 @pytest.mark.parametrize("where", ["http", "file"])
-def test_no_page_trips_the_policy_and_search_still_works(chromium: object, built_site: Path, where: str) -> None:
-    with serve(built_site) as base:
-        root = base if where == "http" else built_site.resolve().as_uri()
+def test_no_page_trips_the_policy_and_search_still_works(chromium: object, generated_site: Path, where: str) -> None:
+    with serve(generated_site) as base:
+        root = base if where == "http" else generated_site.resolve().as_uri()
         for path in PAGES if where == "http" else PAGES[:-1]:  # 404.html is for a server: absolute paths
             context, page, console = open_page(chromium, f"{root.rstrip('/')}/{path}")
             if path == "posts/margarets-room.html":

@@ -27,8 +27,8 @@ EXTRA = [
 
 
 @pytest.fixture(scope="module")
-def browser(built_site: Path) -> Iterator[tuple[object, str]]:
-    with serve(built_site) as base, launched() as chromium:
+def browser(generated_site: Path) -> Iterator[tuple[object, str]]:
+    with serve(generated_site) as base, launched() as chromium:
         yield chromium, base
 
 
@@ -50,9 +50,9 @@ def _open(browser: tuple[object, str], url: str) -> tuple[object, list[str]]:
 
 @pytest.mark.parametrize("transport", ["http", "file"])
 def test_the_page_matcher_agrees_with_netsim_on_every_line(
-    browser: tuple[object, str], built_site: Path, transport: str
+    browser: tuple[object, str], generated_site: Path, transport: str
 ) -> None:
-    url = f"{browser[1]}/decoder.html" if transport == "http" else (built_site / "decoder.html").as_uri()
+    url = f"{browser[1]}/decoder.html" if transport == "http" else (generated_site / "decoder.html").as_uri()
     page, problems = _open(browser, url)
     shown = decoder.published(DATA, ROOT)  # the page carries the words of published posts only
     for line in [*CORPUS, *EXTRA]:
@@ -80,7 +80,7 @@ def _entry(ident: str, match: list[str]) -> decoder.Entry:
     return decoder.Entry(ident, "wording", ident, tuple(match), "", "", (), (), "", "", 0)
 
 
-def test_a_pasted_line_is_explained_word_by_word_with_links(browser: tuple[object, str], built_site: Path) -> None:
+def test_a_pasted_line_is_explained_word_by_word_with_links(browser: tuple[object, str], generated_site: Path) -> None:
     page, problems = _open(browser, f"{browser[1]}/decoder.html")
     line = "dial tcp 10.88.0.1:19001: connect: <b>connection refused</b>"
     page.fill("#ns-decoder-input", line)
@@ -94,7 +94,7 @@ def test_a_pasted_line_is_explained_word_by_word_with_links(browser: tuple[objec
     refused = items.nth(3)
     assert "1 SYN and 1 RST" in refused.inner_text()
     assert refused.locator("a").get_attribute("href") == "posts/three-ways-to-say-no.html#no-the-kernel-slams-the-door"
-    assert (built_site / "posts" / "three-ways-to-say-no.html").exists()
+    assert (generated_site / "posts" / "three-ways-to-say-no.html").exists()
     assert page.locator("#ns-decoder-output b").count() == 0  # pasted markup stays text
     page.click(".ns-decoder-example >> text=Python")
     assert page.input_value("#ns-decoder-input") == "OSError: [Errno 113] No route to host"

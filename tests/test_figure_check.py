@@ -23,6 +23,8 @@ from netsim.simulation import run
 from netsim.trace import StepTrace
 
 M = "diagrams/margarets-room.yaml"
+D = "diagrams/the-doormans-address.yaml"
+N = "diagrams/a-name-for-the-host.yaml"
 F = "diagrams/finding-the-way-out.yaml"
 NOT_XML = "the diagram cannot be read back: no element found"
 
@@ -41,6 +43,12 @@ def pieces(file: str, step_id: str, view: str) -> tuple[Scenario, StepTrace, dic
         route = action.route_get
         body = tables.route_answer(scenario, step, route.by, route.to) if route else ""
         body += tables.conntrack_table(scenario, step)
+    elif view == "tunnel":
+        svg, body = graph.tunnel(scenario, step, "laptop", "server", knock), ""
+    elif view == "resolve":
+        assert action.resolve is not None
+        svg = graph.namespaces(scenario, step, knock)
+        body = tables.resolve_answer(scenario, step, action.resolve.by)
     else:
         owner = next(iter(scenario.bridges.values())).host
         svg, body = graph.rooms(scenario, step, owner, knock), ""
@@ -69,6 +77,12 @@ def spoil(text: str, group: str | None, old: str, new: str) -> str:
         (M, "portainer-connects", "rooms"),
         (F, "masqueraded", "path"),
         (F, "the-way-out", "path"),
+        (D, "terminal-knocks", "tunnel"),
+        (N, "in-the-container", "resolve"),
+        (N, "a-name-on-the-wire", "resolve"),
+        (D, "container-knocks", "tunnel"),
+        (D, "tunnel-to-nobody", "tunnel"),
+        (D, "a-stranger-knocks", "tunnel"),
     ],
 )
 def test_a_true_figure_passes(file: str, step: str, view: str) -> None:
@@ -519,6 +533,39 @@ CASES = [
         ["draws laptop with forwarding off; the trace disagrees"],
     ),
     (
+        "router-of-no-namespace",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "laptop",
+        'data-gv="laptop"',
+        'data-gv="nobody"',
+        ["draws a router 'nobody'; the trace has no such namespace"],
+    ),
+    (
+        "conntrack-table-of-someone-else",
+        F,
+        "masqueraded",
+        "path",
+        "body",
+        None,
+        "Connection tracking table of the laptop",
+        "Connection tracking table of the server",
+        ["shows no conntrack table of the laptop; the trace has one"],
+    ),
+    (
+        "resolved-from-the-wrong-place",
+        N,
+        "in-the-container",
+        "resolve",
+        "body",
+        None,
+        "(from /etc/hosts)",
+        "(from the nameserver 10.88.0.1)",
+        ["says the answer came from 'the nameserver 10.88.0.1'; the trace's came from '/etc/hosts'"],
+    ),
+    (
         "conntrack-row-wrong",
         F,
         "masqueraded",
@@ -554,6 +601,148 @@ CASES = [
         'class="ns-router"',
         'class="ns-knock"',
         ["draws a knock in a step that makes no connection"],
+    ),
+    # The tunnel (post five): who listens, the SSH connections, where a knock lands, the channel.
+    (
+        "tunnel-listener-drawn-as-a-plain-doorman",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "doorman-laptop-0",
+        ">ssh &#45;L<",
+        ">doorman<",
+        [
+            "draws 'doorman' listening on 127.0.0.1:19001 in laptop; the trace's tunnels are [('laptop', '127.0.0.1:19001')]"
+        ],
+    ),
+    (
+        "a-program-drawn-as-sshd",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "doorman-server-1",
+        ">doorman<",
+        ">sshd<",
+        ["draws sshd listening on 127.0.0.1:9001"],
+    ),
+    (
+        "ssh-connection-to-another-target",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "doorman-laptop-0->doorman-server-0",
+        "to localhost:9001",
+        "to localhost:9002",
+        [
+            "draws SSH connections [('127.0.0.1:19001', 'SSH connection to localhost:9002')]; the trace's tunnels give [('127.0.0.1:19001', 'SSH connection to localhost:9001')]"
+        ],
+    ),
+    (
+        "knock-on-the-wrong-seat",
+        D,
+        "container-knocks",
+        "tunnel",
+        "svg",
+        "portainer->laptop:podman0",
+        "laptop:podman0",
+        "laptop:wlan0",
+        ["the knock on 10.88.0.1 lands on laptop:wlan0, which does not hold that address"],
+    ),
+    (
+        "knock-on-someone-else-s-loopback",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "laptop-terminal->laptop:lo",
+        "laptop:lo",
+        "server:lo",
+        ["the knock on 127.0.0.1 lands on server:lo, which does not hold that address"],
+    ),
+    (
+        "end-of-file-drawn-as-waiting",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "laptop-terminal->laptop:lo",
+        "then reads end&#45;of&#45;file",
+        "then reads nothing yet",
+        ["the knock says 'then reads nothing yet' after connecting; the trace says 'then reads end-of-file'"],
+    ),
+    (
+        "channel-with-another-number",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        "channel 2:",
+        "channel 1:",
+        [
+            "the channel says 'channel 1: connect 9001 open failed: refused'; the trace has channel 2, open failed: refused"
+        ],
+    ),
+    (
+        "failed-channel-painted-green",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        'class="nc-f-none nc-s-drop"',
+        'class="nc-f-none nc-s-ok"',
+        ["the channel is drawn green for 'refused'"],
+    ),
+    (
+        "channel-to-the-wrong-seat",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        "server:lo",
+        "server:eth0",
+        ["the channel connects to server:eth0; the tunnel's target is localhost:9001 on server"],
+    ),
+    (
+        "channel-to-another-port",
+        D,
+        "tunnel-to-nobody",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        "connect 9001",
+        "connect 9002",
+        ["the channel says 'channel 2: connect 9002 open failed: refused'; the tunnel's target port is 9001"],
+    ),
+    (
+        "a-channel-that-was-never-opened",
+        D,
+        "container-knocks",
+        "tunnel",
+        "svg",
+        "doorman-laptop-0->doorman-server-0",
+        'class="ns-ssh"',
+        'class="ns-channel"',
+        [
+            "draws SSH connections []; the trace's tunnels give [('127.0.0.1:19001', 'SSH connection to localhost:9001')]",
+            "draws a channel in a step whose connection opened none",
+        ],
+    ),
+    (
+        "seat-at-the-wrong-address",
+        D,
+        "container-knocks",
+        "tunnel",
+        "svg",
+        "laptop:podman0",
+        ">10.88.0.1<",
+        ">10.88.0.2<",
+        ["seats laptop:podman0 at '10.88.0.2'; the trace gives it no such address"],
     ),
 ]
 
@@ -627,3 +816,35 @@ def test_a_knock_lands_on_the_interface_that_holds_the_address() -> None:
         "knock-on-own-door": ["portainer/lo"],
         "knock-on-the-laptops-seat": ["laptop/podman0"],
     }
+
+
+def test_the_rooms_view_says_whose_room_each_is() -> None:
+    # The host's box carries its label, and a knock on 127/8 by someone else lands in a one-seat
+    # room of the knocker's own, titled with the knocker's name: never the host's lo.
+    scenario = load_scenario(M)
+    step = run(scenario).step("portainer-connects")
+    svg = graph.rooms(scenario, step, "laptop", ("portainer", "127.0.0.1:19001"))
+    texts = [t for m in re.findall(r"<text[^>]*>([^<]*)</text>", svg) for t in [html.unescape(m)]]
+    assert words.label(scenario, "laptop") in texts
+    assert f"lo · {words.label(scenario, 'portainer')}'s own one-seat room" in texts
+    assert f"lo · {words.label(scenario, 'laptop')}'s one-seat room" in texts
+
+
+def test_a_knock_on_127_lands_in_the_knockers_own_loopback_in_the_tunnel_view() -> None:
+    # The server's own terminal knocking on 127.0.0.1 reaches the server's lo, not the laptop's.
+    scenario = load_scenario(D)
+    step = run(scenario).step("a-stranger-knocks")
+    svg = graph.tunnel(scenario, step, "laptop", "server", ("server", "127.0.0.1:9001"))
+    fig = figfacts.read_svg(svg)
+    assert [k.ends for k in fig.with_role("knock")] == [("server-terminal", "server:lo")]
+    assert figfacts.check_tunnel(step, fig, "127.0.0.1:9001") == []
+    # The laptop's own terminal knocking on the bridge's address reaches the laptop's podman0 seat.
+    svg = graph.tunnel(scenario, step, "laptop", "server", ("laptop", "10.88.0.1:19001"))
+    fig = figfacts.read_svg(svg)
+    assert [k.ends for k in fig.with_role("knock")] == [("laptop-terminal", "laptop:podman0")]
+    assert figfacts.check_tunnel(step, fig, "10.88.0.1:19001") == []
+    # The container's 127.0.0.1 is its own lo, drawn as a one-seat room of its own.
+    svg = graph.tunnel(scenario, step, "laptop", "server", ("portainer", "127.0.0.1:19001"))
+    fig = figfacts.read_svg(svg)
+    assert [k.ends for k in fig.with_role("knock")] == [("portainer", "portainer:lo")]
+    assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []

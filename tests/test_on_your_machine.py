@@ -41,4 +41,20 @@ def test_the_notebook_after_carlos_writes() -> None:
 
 def test_an_unknown_command_is_a_clear_error() -> None:
     _, page = shown('{{ on_your_machine("ip route", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
-    assert page.errors and "expected 'ip neigh' or 'bridge fdb show'" in str(page.errors[0])
+    assert page.errors and "expected 'ip neigh', 'bridge fdb show' or 'ss -ltn'" in str(page.errors[0])
+
+
+def test_the_doormen_before_and_after_the_fix() -> None:
+    # ss -ltn on the laptop: the tunnel on its loopback, then on the bridge's address instead.
+    before, page = shown('{{ on_your_machine("ss -ltn", "terminal-curl", host="laptop") }}', "margarets-room")
+    after, _ = shown('{{ on_your_machine("ss -ltn", "bind-to-bridge", host="laptop") }}', "margarets-room")
+    assert not page.errors
+    assert "$ ss -ltn" in before and "State  Recv-Q Send-Q Local Address:Port  Peer Address:PortProcess" in before
+    assert "LISTEN 0      128        127.0.0.1:19001      0.0.0.0:*" in before and "10.88.0.1:19001" not in before
+    assert "LISTEN 0      128        10.88.0.1:19001      0.0.0.0:*" in after and "127.0.0.1:19001" not in after
+
+
+def test_ss_inside_a_container_is_typed_through_podman() -> None:
+    text, page = shown('{{ on_your_machine("ss -ltn", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
+    assert not page.errors
+    assert "$ podman exec portainer ss -ltn" in text and "127.0.0.1:19001" in text

@@ -187,6 +187,19 @@ def test_the_good_scenario_parses() -> None:
             "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'a/b' is not a usable interface name: the kernel "
             "refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
         ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "link_set: {by: alice, dev: eth0, address: ba:11:22:33:44:55}",
+            "diagrams/bridge.yaml:15: steps[0].link_set.address: ba:11:22:33:44:55 is a unicast MAC, which the "
+            "kernel would accept; expected a group or all-zero address (only the refusal is modelled): give the "
+            "interface this MAC with its own `mac:` instead",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "send: {by: alice, dst: laptop, arp: {op: request, sender_ip: 10.88.0.3, target_ip: 10.88.0.1}, "
+            "syn: {src: '10.88.0.3:4000', dst: '127.0.0.1:80'}}",
+            "diagrams/bridge.yaml:15: steps[0].send.syn: a frame carries one packet: an arp or a syn, not both",
+        ),
     ],
 )
 def test_each_mistake_is_named_with_file_and_line(old: str, new: str, message: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netsim.errors import ScenarioError
-from netsim.scenario import parse_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 from netsim.sshforward import Forward, bind_addresses, parse
 
@@ -150,3 +150,13 @@ def test_without_openssh_the_lab_exits_3_with_the_reason(monkeypatch: pytest.Mon
     monkeypatch.setattr(lab_cli, "kernel_trace", lambda file: pytest.fail("the lab ran without OpenSSH"))
     assert lab_cli.lab_main(ROOT / "diagrams" / "the-doormans-address.yaml", as_json=False, compare=True) == 3
     assert "lab unavailable: the lab needs `sshd`" in capsys.readouterr().err
+
+
+def test_a_forward_that_cannot_listen_says_so_with_the_errno() -> None:
+    # channel_setup_fwd_listener_tcpip(): bind() fails, ssh logs the error and, without
+    # ExitOnForwardFailure, goes on without that listener; post five's first step shows the log.
+    root = Path(__file__).resolve().parent.parent
+    step = run(load_scenario(root / "diagrams" / "the-doormans-address.yaml")).steps[0]
+    assert step.outcome == "address-not-available"
+    assert step.events[-1] == "ssh cannot listen on 10.88.0.1:19001: EADDRNOTAVAIL"
+    assert "10.88.0.1:19001" not in step.listeners["laptop"]

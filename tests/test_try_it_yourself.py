@@ -29,7 +29,7 @@ pytestmark = pytest.mark.lab
 
 FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
-CONNECT = re.compile(r"^(?:connect|listen) \S+ -> (\S+)")
+CONNECT = re.compile(r"^(?:connect|listen|address) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
 CLOCK = re.compile(rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_READ})$")  # mark_clock's lines
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
@@ -57,6 +57,7 @@ def parse(output: str) -> dict[str, dict]:
                 "conntrack": {},
                 "fdb_lines": [],  # as the kernel's tools printed them, for on_your_machine()'s format
                 "neigh_lines": {},
+                "ss_lines": {},  # `ss -ltn` as the kernel's ss printed it, per host
                 "reads": None,
                 "ssh_log": [],
                 "resolved": None,
@@ -84,6 +85,11 @@ def parse(output: str) -> dict[str, dict]:
         elif m := FDB.match(line):
             current["fdb"].setdefault(m.group(3), {})[m.group(1)] = m.group(2)
             current["fdb_lines"].append(line.strip())
+        elif line.startswith("-- ss -ltn in "):
+            reading, host = "ss", line.split()[-1]
+            current["ss_lines"][host] = []
+        elif reading == "ss" and line.startswith(("State ", "LISTEN ")):
+            current["ss_lines"][host].append(line.rstrip())
         elif line.startswith("-- ip neigh in "):
             reading, host = None, line.split()[-1]
             current["neigh"][host] = {}
@@ -165,6 +171,11 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
                 step.id,
                 host,
             )
+        for host, lines in got["ss_lines"].items():
+            # What on_your_machine("ss -ltn") shows is the kernel's ss to the space: header first, then
+            # the listening sockets (in the kernel's hash order, so compared sorted).
+            want = [line.rstrip() for line in text.ss_lines(step, host)]
+            assert lines[:1] == want[:1] and sorted(lines[1:]) == sorted(want[1:]), (step.id, host, lines, want)
         assert got["reads"] == step.reads, step.id  # what the client read: end-of-file, or nothing yet
         assert got["ssh_log"] == step.ssh_log, step.id  # what the real ssh said, word for word
         assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id

@@ -5,63 +5,24 @@ Its authors' successor, Zensical, reads mkdocs.yml; netsim's page layer talks to
 an adapter (netsim/pages/zensical.py) and writes what MkDocs hooks would (netsim/pages/sitefiles.py).
 These tests build with both and compare what a reader sees: the visible text of every page, the
 figures by content hash, the claims with their sentences, and the links. KNOWN lists any
-difference that remains, with why; today there is none.
+difference that remains, with why; today there is none. The browser tests (test_browser.py,
+test_decoder_browser.py, test_csp.py) run on both builds through the `generated_site` fixture.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
+import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import find_chromium, launched
 from sitecompare import differences, page_view
 
 ROOT = Path(__file__).resolve().parent.parent
-SITE = ROOT / "site-zensical"
 pytestmark = pytest.mark.generator
 KNOWN: dict[str, list[str]] = {}  # page -> differences still expected, each with its reason in a comment
-
-
-@pytest.fixture(scope="module")
-def zensical_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`make build-zensical`, exactly as a maintainer runs it (it creates .venv-zensical the first
-    time); once per test run, also under xdist, where the first worker builds and the rest wait."""
-    if shutil.which("make") is None:
-        pytest.skip("make is not installed")
-    shared = (
-        tmp_path_factory.getbasetemp().parent
-        if os.environ.get("PYTEST_XDIST_WORKER")
-        else Path(tmp_path_factory.getbasetemp())
-    )
-    with open(shared / "zensical.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = shared / "zensical.complete"
-        if not done.exists():
-            _build()
-            done.touch()
-    return SITE
-
-
-def _build() -> None:
-    result = subprocess.run(
-        ["make", "build-zensical"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-    if result.returncode != 0 and "Could not find a version" in result.stderr:
-        pytest.skip(f"Zensical could not be installed from the package index: {result.stderr.strip()[-300:]}")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "ok  site-zensical:" in result.stdout
 
 
 def test_both_generators_show_a_reader_the_same_pages(built_site: Path, zensical_site: Path) -> None:
@@ -93,6 +54,17 @@ def test_every_figure_a_zensical_page_shows_is_there(zensical_site: Path) -> Non
     assert (zensical_site / "scripts" / "margarets-room.sh").is_file()
 
 
+def test_search_offers_only_pages_the_site_has(zensical_site: Path) -> None:
+    """Zensical indexes every page it builds, drafts too; site-files drops what MkDocs left out."""
+    data = json.loads((zensical_site / "search.json").read_text(encoding="utf-8"))
+    pages = {item["location"].split("#")[0] for item in data["items"]}
+    assert "posts/margarets-room.html" in pages
+    missing = sorted(p for p in pages if not (zensical_site / p).is_file())
+    assert not missing, f"search offers pages the site does not have: {missing}"
+    script = (zensical_site / "search.js").read_text(encoding="utf-8")  # what a folder's reader searches
+    assert script.startswith("var __index = ") and json.loads(script[len("var __index = ") : -1]) == data
+
+
 def test_a_post_with_jinja_beyond_a_macro_call_is_refused_before_zensical_runs(tmp_path: Path) -> None:
     """Zensical's Jinja is not the guarded one: `make build-zensical` checks every page first."""
     bad = tmp_path / "probe.md"
@@ -102,29 +74,3 @@ def test_a_post_with_jinja_beyond_a_macro_call_is_refused_before_zensical_runs(t
     )
     assert result.returncode != 0
     assert f"{bad}:6" in result.stderr and "is not allowed" in result.stderr, result.stderr
-
-
-CHROMIUM, WHY_NOT = find_chromium()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    if CHROMIUM is None:
-        pytest.skip(f"browser checks of the Zensical build skipped: {WHY_NOT}")
-    with launched() as browser:
-        yield browser
-
-
-def test_the_step_through_and_the_decoder_work_in_the_zensical_build(zensical_site: Path, chromium: object) -> None:
-    page = chromium.new_page()  # type: ignore[attr-defined]
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("request", lambda r: r.url.startswith(("file:", "data:")) or problems.append(f"request: {r.url}"))
-    page.goto((zensical_site / "posts" / "margarets-room.html").as_uri())
-    stepper = page.locator(".ns-stepper").first
-    stepper.locator(".ns-next").click()
-    assert stepper.locator(".ns-count").inner_text().startswith("Step 2 of")
-    page.goto((zensical_site / "decoder.html").as_uri())
-    page.fill("#ns-decoder-input", "dial tcp 10.88.0.1:19001: connect: connection refused")
-    assert page.locator(".ns-decoder-token").count() == 4
-    assert problems == []

@@ -119,6 +119,10 @@ def _group_source_accepted() -> list[Patch]:
     return [(bridge, "is_valid_source", lambda mac: True)]
 
 
+def _group_address_worn() -> list[Patch]:
+    return [(simulation, "refuses_as_address", lambda mac: False)]  # as if is_valid_ether_addr() passed all
+
+
 # --- ARP and the neighbour table -------------------------------------------------------------------
 
 
@@ -448,6 +452,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("broadcast-as-unicast", "broadcast", "ff:ff:ff:ff:ff:ff is looked up like any badge", _broadcast_as_unicast),
     Fault("group-to-host-only", "broadcast", "a frame for everyone goes up to the host alone", _group_to_host_only),
     Fault("group-source-accepted", "broadcast", "a frame signed with a group badge is learned", _group_source_accepted),
+    Fault("group-address-worn", "MAC addresses", "a card may be given a group or all-zero MAC", _group_address_worn),
     Fault("question-to-nobody", "ARP asker", "the question goes to one unknown badge, not to all", _question_to_nobody),
     Fault("replier-forgets-asker", "ARP replier", "the replier does not note the asker", _replier_forgets_asker),
     Fault("bystanders-learn", "ARP bystander", "everyone who hears a question notes the asker", _bystanders_learn),

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from netsim import plan, sshforward, tcp
+from netsim import plan, sshforward, tcp, wire
 from netsim.errors import LabError
-from netsim.frames import ETH_P_TEST
+from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
 from netsim.lab.openssh import OpenSSH
@@ -169,6 +169,12 @@ class Lab:
     def _helper_send_frame(self, host: str, dev: str, dst: str, src: str, *arp: str) -> None:
         own = self._mac_of(host, dev)  # the interface's own MAC, as the kernel reports it
         src = own if src == "self" else src
+        if arp[:1] == ("syn",):  # syn SRC-IP SRC-PORT DST-IP DST-PORT: a TCP SYN written by hand
+            _, sip, sport, dip, dport = arp
+            self._raw(
+                host, dev, _mac(dst) + _mac(src) + b"\x08\x00" + wire.tcp_ip(Tcp(sip, dip, int(sport), int(dport), "S"))
+            )
+            return
         if arp:  # OP SENDER-MAC SENDER-IP TARGET-MAC TARGET-IP: an ARP packet crafted by hand
             op, sender_mac, sender_ip, target_mac, target_ip = arp
             sender_mac = own if sender_mac == "self" else sender_mac
@@ -182,6 +188,19 @@ class Lab:
         step_id = self._step.id if self._step else ""
         payload = f"netsim {self.s.name} {step_id} {self._nonce}".encode().ljust(46, b"\0")
         self._raw(host, dev, _mac(dst) + _mac(src) + ETH_P_TEST.to_bytes(2, "big") + payload)
+
+    def _helper_set_address(self, host: str, dev: str, mac: str) -> str | None:
+        """`ip link set dev DEV address MAC`; the step's outcome is the kernel's refusal, if any."""
+        done = subprocess.run(
+            ["ip", "-n", ns_name(host), "link", "set", "dev", dev, "address", mac],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return None
+        said = done.stderr.strip().removeprefix("RTNETLINK answers: ")
+        return "address-not-available" if said == "Cannot assign requested address" else f"refused: {said}"
 
     def _helper_ask_arp(self, host: str, target: str) -> None:
         # As an application's first packet does, without the packet: `ip neigh ... use` (NTF_USE)
@@ -367,7 +386,7 @@ class Lab:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((addr, int(port)))
-            sock.listen(16)
+            sock.listen(tcp.LISTEN_BACKLOG)
         except OSError as exc:  # a step that shows bind() refusing (may_fail)
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")

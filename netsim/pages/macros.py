@@ -114,6 +114,9 @@ class Page:
         self._prose: list[str] = []
         self._later: list[str] = []
         self._lazy: list[str] = []  # other set-aside parts inside a noscript (the try-it script)
+        # Inline mode (Zensical): the drawings the prose has drawn so far. A post's stepper comes
+        # after its prose, so its later steps point at those as finish() does under MkDocs.
+        self._drawn_inline: set[str] = set()
         self.first: tuple[Scenario, StepTrace, str] | None = None  # the first figure: the share image
 
     # --- looking things up --------------------------------------------------------------
@@ -230,6 +233,8 @@ class Page:
         index = trace.steps.index(step) + 1
         figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
         self._prose += SET_ASIDE.findall(figure)
+        if self.inline:  # nothing set aside: the drawings are in the figure itself
+            self._drawn_inline |= lazy.drawn_inline(figure)
         if self.first is None:
             self.first = (scenario, step, _auto_view(scenario, step) if view == "auto" else view)
         return figure + self._claim_mark(key)
@@ -386,8 +391,12 @@ class Page:
             if n == 1:  # on show at first: live, but its bytes wait until the reader opens them
                 for marker in markers:
                     self.set_aside[marker] = lazy.bytes_later(self.set_aside[marker], f"{ident}-bytes")
+                if self.inline:
+                    figure = lazy.bytes_later(figure, f"{ident}-bytes")
             else:  # the rest wait until the reader steps to them (netsim.pages.lazy)
                 self._later += markers
+                if self.inline:
+                    figure = lazy.shared_diagrams(figure, self._drawn_inline)
                 figure = lazy.later(figure, ident)
             figures.append(figure)
         controls = (
@@ -621,9 +630,16 @@ class Page:
                 raise MacroError(self.file, self._line, f"on_your_machine(): {scenario.name} has no bridge")
             lines = [line for line in text.fdb_lines(step) if line.endswith(f" master {bridges[0]}")]
             typed = f"bridge fdb show br {bridges[0]} | grep master | grep -v permanent"
+        elif command == "ss -ltn":
+            if host not in scenario.hosts:
+                raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
+            lines = text.ss_lines(step, host)
+            typed = "ss -ltn" if owned else f"podman exec {host} ss -ltn"  # the laptop owns the bridge
         else:
             raise MacroError(
-                self.file, self._line, f"on_your_machine(): {command!r}; expected 'ip neigh' or 'bridge fdb show'"
+                self.file,
+                self._line,
+                f"on_your_machine(): {command!r}; expected 'ip neigh', 'bridge fdb show' or 'ss -ltn'",
             )
         shown = "\n".join([f"$ {typed}", *(escape.code_line(line) for line in lines)]) + "\n"
         return self._set_aside(escape.code(shown, "text"))
@@ -732,7 +748,8 @@ def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
     if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
         return "path"
-    builds_rooms = any(s.action in BUILD_STEPS for s in scenario.steps)
+    # A refused MAC (link_set address) changes nothing: it builds no room.
+    builds_rooms = any(s.action in BUILD_STEPS and not (s.link_set and s.link_set.address) for s in scenario.steps)
     if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
         return "namespaces"
     return "rooms" if step.action in ("connect", "listen", "close") else "room"

@@ -36,10 +36,15 @@ def write(site: Path, root: Path) -> dict[str, int]:
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
     shim = (root / "docs" / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
+    styles = tuple(
+        h
+        for bundle in sorted((site / "assets" / "javascripts").glob("bundle.*.js"))
+        for h in csp.theme_style_hashes(bundle.read_text(encoding="utf-8"))
+    )
     for page in pages:
         html = page.read_text(encoding="utf-8")
         if "Content-Security-Policy" not in html:
-            page.write_text(csp.add_to_page(html, shim), encoding="utf-8")
+            page.write_text(csp.add_to_page(html, shim, styles), encoding="utf-8")
     posts = write_series(site, root)
     return {"pages": len(pages), "figures": len(names), "posts": posts}
 
@@ -76,4 +81,26 @@ def write_series(site: Path, root: Path) -> int:
         listing = markdown.markdown(hooks.series_index(Path()).replace(".md", ".html"))
         index.write_text(html.replace(hooks.SERIES_INDEX, listing, 1), encoding="utf-8")
     hooks._write_feed(config, site)
+    prune_search(site)
     return len(hooks.POSTS)
+
+
+def prune_search(site: Path) -> int:
+    """Drop from Zensical's search index every section of a page the site does not have (a draft
+    left out above), so search never offers a reader a page that is not there; return how many.
+
+    The index is search.json (fetched over http) and search.js (`var __index = {...};`, loaded
+    as a script when the site is opened from a folder): both are written again from one list.
+    """
+    index = site / "search.json"
+    if not index.is_file():
+        return 0
+    data = json.loads(index.read_text(encoding="utf-8"))
+    kept = [item for item in data["items"] if (site / (item["location"].split("#")[0] or "index.html")).is_file()]
+    dropped = len(data["items"]) - len(kept)
+    data["items"] = kept
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    index.write_text(text, encoding="utf-8")
+    if (site / "search.js").is_file():
+        (site / "search.js").write_text(f"var __index = {text};", encoding="utf-8")
+    return dropped

@@ -17,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from netsim.render.words import label
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, ip_header, tcp_ports
@@ -268,8 +269,97 @@ def check_path(step: StepTrace, fig: Figure) -> list[str]:
     for mark in fig.with_role("router"):
         text = " ".join(mark.texts)
         said_on = "forwarding on" in text
-        if said_on != step.forwarding.get(mark.name, False):
+        if mark.name not in step.forwarding:
+            problems.append(f"draws a router {mark.name!r}; the trace has no such namespace")
+        elif said_on != step.forwarding[mark.name]:
             problems.append(f"draws {mark.name} with forwarding {'on' if said_on else 'off'}; the trace disagrees")
+    return problems
+
+
+# --- the tunnel: ssh -L's listener, the SSH connection, the knock and the server's channel --------
+
+
+def _holds(step: StepTrace, seat: str, addr: str) -> bool:
+    """Does the seat named `seat` ("host:dev", as graph.py names it) hold `addr` in the trace?"""
+    host, _, dev = seat.partition(":")
+    if dev == "lo":
+        return addr.startswith("127.")
+    link = step.links.get(host, {}).get(dev, {})
+    return any(a.split("/")[0] == addr for a in link.get("addresses", []))
+
+
+def check_tunnel(step: StepTrace, fig: Figure, knocked: str | None) -> list[str]:
+    """Who listens where, one SSH connection per tunnel, where the knock lands, and the channel the
+    server opened for it: each as the trace has it. `knocked` is the connect step's "ADDR:PORT"."""
+    problems = []
+    seats = fig.with_role("seat")
+    for seat in seats:
+        shown = seat.texts[0].strip() if seat.texts else ""
+        host, _, dev = seat.name.partition(":")
+        bare = shown == "no address yet" and not step.links.get(host, {}).get(dev, {}).get("addresses")
+        if not bare and not _holds(step, seat.name, shown):
+            problems.append(f"seats {seat.name} at {shown!r}; the trace gives it no such address")
+    # Every address of a drawn host has its seat: lo, its bridges, and its cables outside a bridge.
+    for host in sorted({s.name.partition(":")[0] for s in seats if not s.name.endswith(":lo")}):
+        for dev, link in step.links.get(host, {}).items():
+            if link.get("addresses") and not link.get("master") and f"{host}:{dev}" not in {s.name for s in seats}:
+                problems.append(f"draws no seat for {host}'s {dev}, which holds {link['addresses'][0]}")
+    ours = {(t["client"], t["listen"]): t for t in step.tunnels}
+    doormen = {}
+    for m in fig.with_role("doorman"):
+        host = re.sub(r"^doorman-(.*)-\d+$", r"\1", m.name)
+        listen = next((t.strip() for t in m.texts if re.search(r":\d+$", t)), "")
+        doormen[m.name] = listen
+        who = m.texts[0].strip() if m.texts else ""
+        if (who == "ssh -L") != ((host, listen) in ours):
+            problems.append(f"draws {who!r} listening on {listen} in {host}; the trace's tunnels are {sorted(ours)}")
+        if who == "sshd" and not listen.endswith(":22"):
+            problems.append(f"draws sshd listening on {listen}")
+    drawn = sorted((doormen.get(m.ends[0], "?"), " ".join(m.texts)) for m in fig.with_role("ssh"))
+    want = sorted((t["listen"], f"SSH connection to {t['target']}") for t in step.tunnels)
+    if drawn != want:
+        problems.append(f"draws SSH connections {drawn}; the trace's tunnels give {want}")
+    knock = fig.with_role("knock")
+    if knocked and len(knock) == 1:
+        addr = knocked.rsplit(":", 1)[0]
+        tail, head = knock[0].ends
+        knocker = tail.removesuffix("-terminal")
+        # A knock lands on a seat holding the address (its own lo for 127/8), or on the bare address
+        # when no seat drawn holds it.
+        own = [m.name for m in seats if _holds(step, m.name, addr)]
+        if addr.startswith("127."):
+            own = [n for n in own if n.startswith(f"{knocker}:")]
+        if re.fullmatch(r"[\d.]+", addr) and head not in (own or [addr]):
+            problems.append(f"the knock on {addr} lands on {head}, which does not hold that address")
+        reads = next((t.strip() for t in knock[0].texts if t.strip().startswith("then reads")), None)
+        want_reads = (
+            None if step.reads is None else "then reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
+        )
+        if reads != want_reads:
+            problems.append(f"the knock says {reads!r} after connecting; the trace says {want_reads!r}")
+    channel = fig.with_role("channel")
+    if step.channel is None:
+        if channel:
+            problems.append("draws a channel in a step whose connection opened none")
+    elif len(channel) != 1:
+        problems.append(f"draws {len(channel)} channels; the trace has channel {step.channel['n']}")
+    else:
+        c, n, outcome = channel[0], step.channel["n"], step.channel["outcome"]
+        said = " ".join(t.strip() for t in c.texts)
+        result = "connected" if outcome == "connected" else f"open failed: {outcome}"
+        if not said.startswith(f"channel {n}: connect ") or not said.endswith(result):
+            problems.append(f"the channel says {said!r}; the trace has channel {n}, {result}")
+        if (GOOD in c.strokes) != (outcome == "connected"):
+            problems.append(f"the channel is drawn {'green' if GOOD in c.strokes else 'red'} for {outcome!r}")
+        target = next((t["target"] for t in step.tunnels if t["listen"] == step.channel["listen"]), "")
+        t_host, _, t_port = target.rpartition(":")
+        t_addr = "127.0.0.1" if t_host == "localhost" else t_host
+        head = c.ends[1]
+        server = next((t["server"] for t in step.tunnels if t["listen"] == step.channel["listen"]), "")
+        if not (head.startswith(f"{server}:") and _holds(step, head, t_addr) or head == t_addr):
+            problems.append(f"the channel connects to {head}; the tunnel's target is {target} on {server}")
+        if f"connect {t_port}" not in said:
+            problems.append(f"the channel says {said!r}; the tunnel's target port is {t_port}")
     return problems
 
 
@@ -356,7 +446,9 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         if new != want_new:
             problems.append(f"MAC table of {bridge} marks {sorted(new)} new; the trace learned {sorted(want_new)}")
     for host, entries in step.conntrack.items():
-        at = body.find("Connection tracking table of ")
+        at = body.find(f"Connection tracking table of {html.escape(label(scenario, host), quote=False)} after")
+        if at < 0 and "Connection tracking table of " in body:
+            problems.append(f"shows no conntrack table of {label(scenario, host)}; the trace has one")
         rows = re.findall(
             r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>",
             body[at : body.find("</table>", at)] if at >= 0 else "",
@@ -367,13 +459,18 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         )
         if at >= 0 and shown != want_rows:
             problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")
-    answer = re.search(r'<pre class="ns-resolve"><code>.*\nanswer: ([^ ,]+)', body, re.S)
+    answer = re.search(r'<pre class="ns-resolve"><code>.*\nanswer: ([^ ,]+)(?: \(from ([^)\n]*)\))?', body, re.S)
     if answer is not None or step.resolved is not None:
         said = html.unescape(answer.group(1)) if answer else None
         r = step.resolved
         want = (r.address or r.error) if r is not None else None
         if said != want:
             problems.append(f"shows getaddrinfo() giving {said!r}; the trace has {want!r}")
+        elif r is not None and r.address is not None:
+            source = html.unescape(answer.group(2) or "") if answer else ""
+            where = "/etc/hosts" if r.source == "files" else f"the nameserver {r.source}"
+            if source != where:
+                problems.append(f"says the answer came from {source!r}; the trace's came from {where!r}")
     route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)
     if route is not None:
         said = html.unescape(route.group(1))
@@ -423,6 +520,10 @@ def check(
     elif fig.view == "path":
         problems += check_path(step, fig)
         problems += check_doors(step, fig, knocks=step.action == "connect")
+    elif fig.view == "tunnel":
+        problems += check_doors(step, fig, knocks=step.action == "connect")
+        action = scenario.step(step.id)
+        problems += check_tunnel(step, fig, action.connect.to if action.connect else None)
     else:
         problems += check_doors(step, fig, knocks=step.action == "connect")
     problems += check_caption(scenario, step, caption)

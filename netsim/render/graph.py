@@ -398,7 +398,7 @@ def tunnel(
                 name=f"cluster_{bname}", label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
                 style="rounded", color=gv("frame"),
             )  # fmt: skip
-            sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"))
+            sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"), **_tag("seat"))
             if addrs:
                 seats[host][addr] = f"{host}:{bname}"
             for other, h in scenario.hosts.items():
@@ -408,7 +408,7 @@ def tunnel(
         for dev, link in step.links.get(host, {}).items():
             if link["kind"] == "veth" and link["addresses"] and not link["master"]:
                 addr = link["addresses"][0].split("/")[0]
-                box.add_node(f"{host}:{dev}", label=f"{addr}\\n({_text(dev)})", fillcolor=gv("host"))
+                box.add_node(f"{host}:{dev}", label=f"{addr}\\n({_text(dev)})", fillcolor=gv("host"), **_tag("seat"))
                 seats[host][addr] = f"{host}:{dev}"
     doormen: dict[str, dict[str, str]] = {client: {}, server: {}}
     tunnels = {t["listen"]: t for t in step.tunnels if t["client"] == client}
@@ -443,8 +443,10 @@ def tunnel(
             words_ += "\\nthen reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
         door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
         if addr.startswith("127."):
-            door = seats[who]["127.0.0.1"] if who in seats else None
-        door = door or seats.get(client, {}).get(addr) or addr
+            # Every namespace has a lo of its own: a knock on 127/8 lands in the knocker's own room.
+            own = f"{label(scenario, who)}'s own one-seat room"
+            door = seats[who]["127.0.0.1"] if who in seats else _lo_room(g, who, own, gv("own"))
+        door = door or addr  # an address no seat drawn holds: the knock ends at the bare address
         source = who if who not in (client, server) else f"{who}-terminal"
         if who in (client, server):
             g.add_node(source, label=f"{label(scenario, who)}'s terminal", shape="box", fillcolor=gv("paper"))
@@ -487,7 +489,7 @@ def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str, wrap: int = 0) -> 
     room = g.add_subgraph(
         name=f"cluster_lo_{host}", label=_lines(f"lo · {title}", wrap), style="rounded", color=gv("frame")
     )
-    room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill)
+    room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill, **_tag("seat"))
     return f"{host}:lo"
 
 

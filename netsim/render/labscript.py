@@ -52,17 +52,33 @@ show_fdb() {{  # the learned lines of the bridge's MAC table
 show_links() {{  # every host's interfaces, as `ip -br addr` shows them
   for host in "$@"; do echo "-- ip addr in $host"; ip -n "lab-$host" -br addr show; done
 }}
+show_listeners() {{  # a host's listening TCP sockets, as `ss -ltn` shows them
+  echo "-- ss -ltn in $1"; ip netns exec "lab-$1" ss -ltn
+}}
 show_neigh() {{  # every host's ARP table
   for host in "$@"; do echo "-- ip neigh in $host"; ip -n "lab-$host" neigh show; done
 }}
-send_frame() {{  # host dev dst-mac src-mac [op sender-mac sender-ip target-mac target-ip]: one raw frame
+send_frame() {{  # host dev dst-mac src-mac [ARP: op sender-mac sender-ip target-mac target-ip]
+  # or [a TCP SYN: syn src-ip src-port dst-ip dst-port]: one raw frame
   ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
-import socket, sys
+import socket, struct, sys
 dev, dst, src, *arp = sys.argv[1:]
 own = open(f"/sys/class/net/{{dev}}/address").read().strip()  # the interface's own MAC
 src = own if src == "self" else src
 mac = lambda text: bytes.fromhex(text.replace(":", ""))
-if arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
+def checksum(data):  # RFC 1071
+    total = sum(struct.unpack(f"!{{len(data) // 2}}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+if arp[:1] == ["syn"]:  # a TCP SYN written by hand, as hping3 sends one: no socket behind it
+    sip, sport, dip, dport = socket.inet_aton(arp[1]), int(arp[2]), socket.inet_aton(arp[3]), int(arp[4])
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x02, 64240, 0, 0)
+    tcp = tcp[:16] + struct.pack("!H", checksum(sip + dip + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0) + sip + dip
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    frame = mac(dst) + mac(src) + b"\\x08\\x00" + ip + tcp
+elif arp:  # an ARP packet crafted by hand (RFC 826), as arping sends one
     op, smac, sip, tmac, tip = arp
     body = bytes([0, 1, 8, 0, 6, 4, 0, 1 if op == "request" else 2]) + mac(own if smac == "self" else smac)
     body += socket.inet_aton(sip) + mac(tmac) + socket.inet_aton(tip)
@@ -73,6 +89,12 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
 s.send(frame)
 PY
+}}
+set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group or all-zero one
+  local said
+  if said=$(ip -n "lab-$1" link set dev "$2" address "$3" 2>&1); then echo "address $3 -> accepted"
+  elif [[ $said == *"Cannot assign requested address"* ]]; then echo "address $3 -> address-not-available"
+  else echo "address $3 -> refused: $said"; fi
 }}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
@@ -195,7 +217,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if len(sys.argv) > 4:  # reuseport: may share its port with other listeners that set it too
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 try:
-    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(16)
+    s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(128)  # the backlog ssh itself uses
 except OSError as exc:
     names = {{errno.EADDRINUSE: "address-in-use", errno.EADDRNOTAVAIL: "address-not-available"}}
     tell(names.get(exc.errno, exc.strerror))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netsim.scenario import Scenario
+from netsim.tcp import LISTEN_BACKLOG
 from netsim.trace import StepTrace, Trace
 
 
@@ -20,6 +21,30 @@ def neigh_lines(step: StepTrace, namespace: str) -> list[str]:
     return out
 
 
+SS_HEADER = ("State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "Process")
+
+
+def ss_lines(step: StepTrace, namespace: str) -> list[str]:
+    """`ss -ltn` inside one namespace: a header, then a LISTEN line per listening socket, laid out as
+    iproute2's ss lays out columns that fit the screen (each as wide as its header or its widest
+    value; addresses right-aligned against the colon). An empty accept queue, and ssh's backlog."""
+    rows = [
+        ("LISTEN", "0", str(LISTEN_BACKLOG), *listen.rsplit(":", 1), "0.0.0.0", "*", "")
+        for listen in step.listeners.get(namespace, [])
+    ]
+    widths = [max(len(row[i]) for row in [SS_HEADER, *rows]) for i in range(len(SS_HEADER))]
+
+    def line(row: tuple[str, ...]) -> str:
+        state, recv, send, local, port, peer, peer_port, process = row
+        w = widths
+        return (
+            f"{state:<{w[0]}} {recv:<{w[1]}} {send:<{w[2]}} {local:>{w[3]}}:{port:<{w[4]}} "
+            f"{peer:>{w[5]}}:{peer_port:<{w[6]}}{process:<{w[7]}}"
+        )
+
+    return [line(SS_HEADER), *(line(row) for row in rows)]
+
+
 def frame_line(hop) -> str:  # noqa: ANN001 - trace.Hop
     out = ", ".join(hop.out_ports) or "nowhere"
     return f"{hop.in_port} -> {hop.decision} -> {out}   {hop.src} > {hop.dst}  {hop.what}  ({hop.reason})"
@@ -35,7 +60,8 @@ def render(scenario: Scenario, trace: Trace) -> str:
         for event in step.events:
             lines.append(f"  * {event}")
         if step.outcome is not None:
-            lines.append(f"  => connect: {step.outcome}")
+            verb = "ip link set" if step.action == "link_set" else "connect"
+            lines.append(f"  => {verb}: {step.outcome}")
         if step.resolved is not None:
             lines.append(f"  => getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}")
         fdb = fdb_lines(step)

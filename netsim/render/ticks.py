@@ -26,7 +26,7 @@ OUTCOME = {
     "network-unreachable": "connect() fails: the network is unreachable",
     "timeout": "connect() times out",
     "deadline": "the application stops waiting before the kernel gives up",
-    "address-not-available": "bind() is refused: no such address here (EADDRNOTAVAIL)",
+    "address-not-available": "the kernel refuses the address: Cannot assign requested address (EADDRNOTAVAIL)",
     "address-in-use": "bind() is refused: the port is taken (EADDRINUSE)",
 }
 READS = {
