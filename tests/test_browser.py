@@ -336,10 +336,12 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme: {faint[:5]}"
     if width <= 390:
         assert found["layouts"] == ["narrow"], found["layouts"]
-    # The MAC and ARP tables are the theme's tables; from 390 px every column shows without scrolling.
+    # The MAC, ARP and conntrack tables are the theme's tables; from 390 px every column shows
+    # without scrolling.
     tables = page.evaluate(
         "() => [...document.querySelectorAll('.ns-figure table')]"
-        ".filter(t => /^(MAC table of|ARP tables)/.test(t.caption ? t.caption.textContent : ''))"
+        ".filter(t => /^(MAC table of|ARP tables|Connection tracking table)/"
+        ".test(t.caption ? t.caption.textContent : ''))"
         ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
         " const box = w || t; return [t.className, box.scrollWidth - box.clientWidth]; })"
     )

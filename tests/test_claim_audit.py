@@ -8,11 +8,19 @@ import pytest
 
 from netsim import bridge, fdb, tcp
 from netsim.claimaudit import audit as audit_module
-from netsim.claimaudit.audit import audit, render
+from netsim.claimaudit.audit import Memo, audit, render
 from netsim.claimaudit.faults import FAULTS
 from netsim.pages.macros import render_page
 
 ROOT = Path(__file__).resolve().parent.parent
+# `make check` runs this file on one worker (--dist loadfile), so that its audits share the faulted
+# and perturbed traces of each scenario (`memo`) instead of each simulating them afresh.
+
+
+@pytest.fixture(scope="module")
+def memo() -> Memo:
+    """Traces by fault and scenario text, for this file's audits only: nothing here patches netsim."""
+    return {}
 
 
 def _page(tmp_path: Path, body: str, scenario: str = "margarets-room") -> Path:
@@ -21,44 +29,44 @@ def _page(tmp_path: Path, body: str, scenario: str = "margarets-room") -> Path:
     return page
 
 
-def test_every_claim_on_every_post_can_be_made_false() -> None:
-    report = audit(ROOT)
+def test_every_claim_on_every_post_can_be_made_false(memo: Memo) -> None:
+    report = audit(ROOT, memo=memo)
     assert report.ok, render(report)
     for page in report.pages:
         assert page.claims, f"{page.file} has no claims at all"
         assert page.faults_caught, f"no fault falsifies any claim of {page.file}"
 
 
-def test_a_claim_that_only_restates_its_step_is_named_with_its_line(tmp_path: Path) -> None:
+def test_a_claim_that_only_restates_its_step_is_named_with_its_line(tmp_path: Path, memo: Memo) -> None:
     page = _page(tmp_path, 'Bob asks.\n{{ claim("bob-asks-for-toasters", sent_by="bob") }}')
-    report = audit(ROOT, [page])
+    report = audit(ROOT, [page], memo)
     assert not report.ok
     text = render(report)
     assert "page.md:6: claim bob-asks-for-toasters: no fault and no perturbation falsifies sent_by='bob'" in text
     assert "given()" in text
 
 
-def test_the_same_fact_stated_with_given_passes_and_is_counted_as_set_up(tmp_path: Path) -> None:
+def test_the_same_fact_stated_with_given_passes_and_is_counted_as_set_up(tmp_path: Path, memo: Memo) -> None:
     page = _page(
         tmp_path, 'The tunnel moves.\n{{ given("bind-to-bridge", listening={"laptop": ["10.88.0.1:19001"]}) }}'
     )
-    report = audit(ROOT, [page])
+    report = audit(ROOT, [page], memo)
     assert report.ok, render(report)
     assert [c.claim.setup for c in report.pages[0].claims] == [True]
 
 
-def test_one_restating_fact_is_not_hidden_by_a_biting_one_beside_it(tmp_path: Path) -> None:
+def test_one_restating_fact_is_not_hidden_by_a_biting_one_beside_it(tmp_path: Path, memo: Memo) -> None:
     page = _page(tmp_path, '{{ claim("portainer-connects", outcome="refused", decision="flood") }}')
-    report = audit(ROOT, [page])
+    report = audit(ROOT, [page], memo)
     (result,) = report.pages[0].claims
     assert result.caught_by["outcome"]  # lookup-ignores-address, no-reset, ... make it false
     assert result.idle_facts == ["decision"] or not result.idle_facts  # decision is caught only by a group fault
     assert result.caught_by["outcome"] and any("lookup-ignores-address" in b for b in result.caught_by["outcome"])
 
 
-def test_a_false_claim_fails_the_audit_too(tmp_path: Path) -> None:
+def test_a_false_claim_fails_the_audit_too(tmp_path: Path, memo: Memo) -> None:
     page = _page(tmp_path, '{{ claim("portainer-connects", outcome="connected") }}')
-    report = audit(ROOT, [page])
+    report = audit(ROOT, [page], memo)
     assert not report.ok
     assert "outcome: the page says 'connected'" in str(report.pages[0].errors[0])
 
@@ -105,11 +113,13 @@ def test_every_fault_puts_the_simulator_back_as_it_found_it() -> None:
     )
 
 
-def test_without_the_faults_the_claims_only_perturbations_reach_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_the_faults_the_claims_only_perturbations_reach_are_named(
+    monkeypatch: pytest.MonkeyPatch, memo: Memo
+) -> None:
     # The audit bites: take its faults away and the claims that only a broken mechanism can
     # falsify (that a question goes to everyone, that bystanders note nothing) are listed.
     monkeypatch.setattr(audit_module, "FAULTS", ())
-    report = audit(ROOT)
+    report = audit(ROOT, memo=memo)
     assert not report.ok
     restating = {(c.claim.step, f) for p in report.pages for c in p.restating for f in c.idle_facts}
     assert ("bob-asks-for-toasters", "broadcast") in restating
@@ -144,3 +154,13 @@ def test_every_fault_takes_the_arguments_of_what_it_replaces() -> None:
                 inspect.signature(value).bind(*range(len(params)), **keywords)
             except TypeError as exc:
                 raise AssertionError(f"fault {fault.name}: {attr} cannot take {[p.name for p in params]}") from exc
+
+
+def test_an_audit_that_shares_traces_reports_what_one_that_simulates_afresh_reports(tmp_path: Path, memo: Memo) -> None:
+    # The tests above share each scenario's faulted and perturbed traces (memo); the CLI simulates
+    # afresh. Both must say the same, or the shared traces would hide a claim that cannot fail.
+    page = _page(tmp_path, '{{ claim("portainer-connects", outcome="refused", decision="flood") }}')
+    audit(ROOT, [page], memo)  # fills the memo, if the tests above have not
+    shared, fresh = audit(ROOT, [page], memo), audit(ROOT, [page])
+    assert shared.variants == fresh.variants > len(FAULTS)
+    assert render(shared, verbose=True) == render(fresh, verbose=True)

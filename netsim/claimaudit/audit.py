@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,7 +109,36 @@ def _claims_of(path: Path, root: Path, book: Book) -> Page:
     return page
 
 
-def audit(root: Path, posts: Iterable[Path] | None = None) -> Report:
+# What one fault or the perturbations did to one scenario's text: the traces (or why the run
+# crashed), which depend on nothing else, so a caller auditing several page sets may share them.
+Variants = list[tuple[str, str | None, Scenario, Trace | str]]  # (label, perturbed step, scenario, trace)
+Memo = MutableMapping[tuple[str, str], Variants]
+
+
+def _variants(book: Book, name: str, fault: Fault | None) -> Variants:
+    """The traces of `name` under `fault`, or (fault None) under each perturbation of its file."""
+    scenario, _ = book.get(name)
+    if fault is not None:
+        try:
+            with fault.applied():
+                return [(f"fault {fault.name}", None, scenario, run(scenario))]
+        except Exception as exc:  # noqa: BLE001 - a broken simulator may fail any way at all
+            return [(f"fault {fault.name} on {name}", None, scenario, f"{type(exc).__name__}: {exc}")]
+    out: Variants = []
+    for p in perturbations(scenario, book.path(name).read_text(encoding="utf-8")):
+        try:
+            out.append((f"perturbation {p.what}", p.step, p.scenario, run(p.scenario)))
+        except Exception as exc:  # noqa: BLE001 - e.g. a step that no longer makes sense
+            out.append((f"{name}: {p.what}", p.step, p.scenario, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def audit(root: Path, posts: Iterable[Path] | None = None, memo: Memo | None = None) -> Report:
+    """Replay the claims of `posts` (every post) against every fault and perturbation.
+
+    `memo`, when given, keeps each scenario's faulted and perturbed traces by fault and file text
+    for the next call (the tests audit several small pages against the same scenarios). It must
+    not outlive the simulator it was filled with: a process that patches netsim starts afresh."""
     book = Book(root)
     files = sorted(posts if posts is not None else (root / "docs" / "posts").glob("*.md"))
     pages = []
@@ -125,32 +154,22 @@ def audit(root: Path, posts: Iterable[Path] | None = None) -> Report:
     crashed: dict[str, str] = {}
     variants = 0
 
-    for fault in FAULTS:
+    for fault in (*FAULTS, None):  # None: the perturbations of each scenario's file
         for name in names:
-            scenario, _ = book.get(name)
-            variants += 1
-            try:
-                with fault.applied():
-                    trace = run(scenario)
-            except Exception as exc:  # noqa: BLE001 - a broken simulator may fail any way at all
-                crashed[f"fault {fault.name} on {name}"] = f"{type(exc).__name__}: {exc}"
-                continue
-            for c in by_scenario[name]:
-                _falsify(results[id(c)], scenario, trace, f"fault {fault.name}")
-
-    for name in names:
-        scenario, _ = book.get(name)
-        text = book.path(name).read_text(encoding="utf-8")
-        for p in perturbations(scenario, text):
-            variants += 1
-            try:
-                trace = run(p.scenario)
-            except Exception as exc:  # noqa: BLE001 - e.g. a step that no longer makes sense
-                crashed[f"{name}: {p.what}"] = f"{type(exc).__name__}: {exc}"
-                continue
-            for c in by_scenario[name]:
-                if c.step != p.step:
-                    _falsify(results[id(c)], p.scenario, trace, f"perturbation {p.what}")
+            key = (f"fault {fault.name}" if fault else "perturbations", book.path(name).read_text(encoding="utf-8"))
+            found = memo.get(key) if memo is not None else None
+            if found is None:
+                found = _variants(book, name, fault)
+                if memo is not None:
+                    memo[key] = found
+            for label, step, scenario, trace in found:
+                variants += 1
+                if isinstance(trace, str):
+                    crashed[label] = trace
+                    continue
+                for c in by_scenario[name]:
+                    if step is None or c.step != step:
+                        _falsify(results[id(c)], scenario, trace, label)
 
     for file, cs in recorded:
         rs = [results[id(c)] for c in cs]

@@ -61,7 +61,9 @@ def outcome(text: bytes) -> str:
     return "accepted"
 
 
-# One test per payload, so that pytest-xdist spreads the ~3,000 cases over its workers.
+# One test per payload, so that a failure names its payload. `make check` runs this file on one
+# worker (--dist loadfile): the tests after it ask again about the cases these judged, and
+# `outcome` remembers them within a process.
 @pytest.mark.parametrize("payload", sorted(payloads("x")))
 def test_every_payload_in_every_field_is_refused_or_harmless(payload: str) -> None:
     counts: collections.Counter[str] = collections.Counter()
