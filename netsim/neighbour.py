@@ -5,8 +5,11 @@ STALE, DELAY to REACHABLE or PROBE, and gives up on INCOMPLETE and PROBE after t
 __neigh_event_send() is what using an entry does; neigh_update() is what an ARP packet does.
 
 Simplification, named: the kernel picks the REACHABLE lifetime at random between half and one
-and a half times base_reachable_time (30 s by default); netsim uses the base exactly, so the same
-scenario gives the same trace.
+and a half times base_reachable_time (30 s by default), once per device (neigh_rand_reach_time(),
+when the parameters are made or base_reachable_time is set, and again every 300 s in
+neigh_periodic_work()); netsim uses the base exactly, so the same scenario gives the same trace.
+Compared with the kernel, netsim takes the kernel's own draw instead (`drawn`, read by the lab with
+`ip ntable show`), so an entry goes STALE when the kernel's did.
 """
 
 from __future__ import annotations
@@ -76,7 +79,9 @@ class NeighbourTable:
         # Keyed by (address, device), as neigh_lookup() keys the kernel's table: a host with two
         # legs on one network holds one entry per leg, and each leg's link state is its own.
         self.entries: dict[tuple[str, str], Neighbour] = {}
-        self.reachable_time = reachable_time
+        self.reachable_time = reachable_time  # base_reachable_time
+        # The kernel's random REACHABLE lifetime per device (parms->reachable_time), when known.
+        self.drawn: dict[str, float] = {}
         self.clock: Clock | None = None
         self.ops: NeighbourOps | None = None
 
@@ -87,6 +92,10 @@ class NeighbourTable:
     def now(self) -> float:
         assert self.clock is not None
         return self.clock.now
+
+    def reachable(self, dev: str) -> float:
+        """How long an entry on `dev` stays REACHABLE: the kernel's draw when known, else the base."""
+        return self.drawn.get(dev, self.reachable_time)
 
     def get(self, ip: str, dev: str | None = None) -> Neighbour | None:
         if dev is not None:
@@ -133,8 +142,8 @@ class NeighbourTable:
         now = self.now
         later = now + RETRANS_TIME
         if entry.state == "REACHABLE":
-            if now <= entry.confirmed + self.reachable_time:
-                later = entry.confirmed + self.reachable_time  # confirmed meanwhile: still alive
+            if now <= entry.confirmed + self.reachable(entry.dev):
+                later = entry.confirmed + self.reachable(entry.dev)  # confirmed meanwhile: still alive
             elif now <= entry.used + DELAY_FIRST_PROBE:
                 entry.state, entry.updated = "DELAY", now  # used lately: check before trusting it again
                 later = now + DELAY_FIRST_PROBE
@@ -143,7 +152,7 @@ class NeighbourTable:
         elif entry.state == "DELAY":
             if now <= entry.confirmed + DELAY_FIRST_PROBE:
                 entry.state, entry.updated = "REACHABLE", now  # an upper layer confirmed it meanwhile
-                later = entry.confirmed + self.reachable_time
+                later = entry.confirmed + self.reachable(entry.dev)
             else:
                 entry.state, entry.updated, entry.probes = "PROBE", now, 0
         if entry.state in ("INCOMPLETE", "PROBE") and entry.probes >= self._max_probes(entry):
@@ -224,7 +233,7 @@ class NeighbourTable:
             if new == "PROBE":
                 entry.probes = 0
             if new in IN_TIMER:
-                self._add_timer(entry, now + (self.reachable_time if new == "REACHABLE" else 0.0))
+                self._add_timer(entry, now + (self.reachable(entry.dev) if new == "REACHABLE" else 0.0))
             entry.state = new
         if mac != entry.mac:
             entry.mac = mac

@@ -11,8 +11,9 @@ import ipaddress
 from collections import deque
 from collections.abc import Callable
 from itertools import count
+from typing import Any
 
-from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, udp
+from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.errors import ScenarioError
@@ -73,14 +74,22 @@ def application_deadline(connect: Connect) -> float | None:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, hz: int | None = None) -> None:
         self.scenario = scenario
+        self.hz = hz  # the kernel's HZ when compared with one (timerwheel.slack()); None: any
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
         self.namespaces: dict[str, Namespace] = {}
         self._queue: deque[Callable[[], None]] = deque()
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        # (due, order, callback, slack): slack is how late the kernel's timer wheel may fire it
+        self._timers: list[tuple[float, int, Callable[[], None], float]] = []
         self._seq = count()
+        self._firing: tuple[float, float, int] | None = None  # the timer firing now: (due, slack, n)
+        # While a step runs on a replayed clock: the time its tables are read, and the tables as they
+        # were before each timer that the kernel might not have fired yet by then.
+        self._read_at: float | None = None
+        self._unfired: list[tuple[float, float, dict[str, Any]]] = []
+        self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
@@ -189,7 +198,7 @@ class Simulation:
     # --- the clock ---------------------------------------------------------------------
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (self.now + delay, next(self._seq), callback))
+        heapq.heappush(self._timers, (self.now + delay, next(self._seq), callback, timerwheel.slack(delay, self.hz)))
 
     def _drain(self) -> None:
         while self._queue:
@@ -207,10 +216,16 @@ class Simulation:
             and self._timers
             and (self._timers[0][0] < deadline or inclusive and self._timers[0][0] == deadline)
         ):
-            when, _, callback = heapq.heappop(self._timers)
+            when, n, callback, slack = heapq.heappop(self._timers)
+            if self._read_at is not None and when + slack > self._read_at:
+                # The kernel may fire this one after the tables are read: keep its neighbours as
+                # they were (the bridge's ageing is no timer here: see _edges()).
+                self._unfired.append((when, slack, {"neigh": self._tables()["neigh"], "fdb": {}}))
             self.now = max(self.now, when)
+            self._firing = (when, slack, n)
             callback()
             self._drain()
+            self._firing = None
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds
@@ -263,9 +278,15 @@ class Simulation:
 
     def _record(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> int:
         if self._current is None:
+            if self._firing is not None:
+                self._between.append(self._hop(bridge, in_port, frame, d))  # a timer's, between steps
             return -1
+        self._current.frames.append(self._hop(bridge, in_port, frame, d))
+        return len(self._current.frames) - 1
+
+    def _hop(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> Hop:
         order = self._port_order[bridge.name]
-        hop = Hop(
+        return Hop(
             bridge.name,
             in_port,
             frame.src,
@@ -279,9 +300,8 @@ class Simulation:
             self.now,
             frame.ethertype,
             frame.payload,
+            self._firing,
         )
-        self._current.frames.append(hop)
-        return len(self._current.frames) - 1
 
     def _receive(self, ns: Namespace, dev: str, frame: Frame, hop: int = -1) -> None:
         iface = ns.ifaces[dev]
@@ -339,18 +359,38 @@ class Simulation:
 
     # --- steps ---------------------------------------------------------------------------
 
-    def run_step(self, step: Step, at: float | None = None, observed: float | None = None) -> StepTrace:
+    def run_step(
+        self,
+        step: Step,
+        at: float | None = None,
+        observed: float | None = None,
+        read: float | None = None,
+        drawn: dict[str, dict[str, float]] | None = None,
+    ) -> StepTrace:
         """Play one step and record the tables after it.
 
         `at` and `observed` replay another clock (the lab's): the step starts no earlier than
         `at` and its tables are read no earlier than `observed`, the simulated time in between
-        passing as it did there, with every timer that falls due in it.
+        passing as it did there, with every timer that falls due in it. `read` is when the reading
+        ended there; `drawn` is the kernel's REACHABLE lifetime per host and device. On a replayed
+        clock the trace also notes what the kernel may show instead at
+        a timer's edge (StepTrace.neigh_edges, fdb_edges): the tables before each timer the kernel's
+        wheel may fire after `observed`, and after every timer due before `read`.
         """
         self._step = step
+        self._read_at, self._unfired = observed, []
+        for host, devs in (drawn or {}).items():  # the kernel's own REACHABLE lifetimes (neighbour.py)
+            if host in self.namespaces:
+                self.namespaces[host].neigh.drawn = dict(devs)
         if at is not None and at > self.now:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
+        if at is not None:
+            # Frames of timers netsim fired before the step that the kernel's wheel may fire after the
+            # lab's watch started again: they may lead the kernel's frames of this step.
+            trace.may_lead = [h for h in self._between if h.timer is not None and h.timer[0] + h.timer[1] > at]
+        self._between = []
         started = trace.started = self.now
         by = getattr(getattr(step, step.action), "by", None)
         if by is not None:
@@ -392,7 +432,56 @@ class Simulation:
         ]
         trace.time = self.now
         self._current = None
+        if observed is not None:
+            self._edges(trace, read if read is not None else observed)
+        self._read_at = None
         return trace
+
+    def _tables(self) -> dict[str, Any]:
+        """The tables a step's comparison with the kernel reads: neighbours and learned MACs."""
+        return {
+            "neigh": {name: ns.neigh.snapshot(self.now) for name, ns in self.namespaces.items()},
+            "fdb": {name: b.fdb.learned(self.now) for name, b in self.bridges.items()},
+        }
+
+    def _edges(self, trace: StepTrace, read: float) -> None:
+        """What the kernel may show instead of `trace`'s tables, read from trace.time until `read`:
+
+        - a timer due before the read that the timer wheel may fire after it (timerwheel.slack())
+          leaves its entry as it was;
+        - a timer due while the tables are read (until `read`) may have fired already;
+        - a learned MAC that expired before the read stays listed until the bridge's cleanup runs,
+          delayed work armed for the earliest expiry and at least 10 ms apart (br_fdb_cleanup()),
+          which may itself run late by its timer's slack.
+        """
+        self._read_at = None
+        observed = trace.time
+        shown = {"neigh": trace.neigh, "fdb": trace.fdb}
+        others = [
+            (t, f"its timer, due at {when:.3f} s, may fire up to {slack:.3f} s late")
+            for when, slack, t in self._unfired
+        ]
+        if read > self.now:
+            self.advance(read - self.now)  # the lab's watch is off while it reads: nothing recorded
+            others.append(
+                (self._tables(), f"its timer falls due while the tables were read ({observed:.3f}-{read:.3f} s)")
+            )
+        for name, b in self.bridges.items():
+            late = timerwheel.slack(b.fdb.ageing_time, self.hz) + 0.01
+            listed = {"fdb": {name: b.fdb.learned(observed - late)}, "neigh": {}}
+            others.append(
+                (listed, f"an expired entry stays listed until br_fdb_cleanup() runs, up to {late:.3f} s late")
+            )
+        for tables, why in others:
+            for host, table in tables["neigh"].items():
+                for key in set(table) | set(shown["neigh"].get(host, {})):
+                    mine, theirs = shown["neigh"].get(host, {}).get(key), table.get(key)
+                    if _entry(mine) != _entry(theirs):
+                        trace.neigh_edges.setdefault((host, key), []).append((_entry(theirs), why))
+            for bridge, table in tables["fdb"].items():
+                for mac in set(table) | set(shown["fdb"].get(bridge, {})):
+                    if shown["fdb"].get(bridge, {}).get(mac) != table.get(mac):
+                        trace.fdb_edges.setdefault((bridge, mac), []).append((table.get(mac), why))
 
     def _step_send(self, send: Send) -> None:
         dev = send.dev or self.scenario.default_dev(send.by)
@@ -1034,19 +1123,32 @@ def _listed(addresses: list[ipaddress.IPv4Interface]) -> list[ipaddress.IPv4Inte
     return [a for a in addresses if firsts[a.network] == a] + [a for a in addresses if firsts[a.network] != a]
 
 
+def _entry(n: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A neighbour entry as the comparison sees it: its MAC and state."""
+    return None if n is None else {"mac": n["mac"], "state": n["state"]}
+
+
 def _endpoint(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     return host, int(port)
 
 
-def run(scenario: Scenario, clock: list[tuple[float, float]] | None = None) -> Trace:
+def run(
+    scenario: Scenario,
+    clock: list[tuple[float, ...]] | None = None,
+    hz: int | None = None,
+    drawn: list[dict[str, dict[str, float]]] | None = None,
+) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
-    `clock` gives each step's (start, tables read) time on another clock, the lab's measured
-    one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
+    `clock` gives each step's (start, tables read[, reading ended]) time on another clock, the lab's
+    measured one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
     """
-    sim = Simulation(scenario)
+    sim = Simulation(scenario, hz)
+    draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
-        return Trace(scenario.name, [sim.run_step(step) for step in scenario.steps])
-    timed = zip(scenario.steps, clock, strict=True)
-    return Trace(scenario.name, [sim.run_step(step, at, seen) for step, (at, seen) in timed])
+        return Trace(
+            scenario.name, [sim.run_step(step, drawn=d) for step, d in zip(scenario.steps, draws, strict=True)]
+        )
+    timed = zip(scenario.steps, clock, draws, strict=True)
+    return Trace(scenario.name, [sim.run_step(step, *times, drawn=d) for step, times, d in timed])

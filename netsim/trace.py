@@ -28,6 +28,10 @@ class Hop:
     time: float = 0.0
     ethertype: int = 0
     payload: Any = None  # the frames.Arp / frames.Tcp carried, for captures and byte views
+    # The kernel timer whose firing sent this frame: (due, slack, n), slack being how late the timer
+    # wheel may fire it (netsim.timerwheel.slack()), n which timer; None when the step itself sent it.
+    # Only the comparison with the kernel reads it.
+    timer: tuple[float, float, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -119,6 +123,12 @@ class StepTrace:
     tunnels: list[dict[str, str]] = field(default_factory=list)
     channel: dict[str, Any] | None = None
     resolved: Any = None  # a resolve step's netsim.resolver.Result: what getaddrinfo() gave
+    # What the kernel may show instead, at a timer's edge (only the comparison with the kernel reads
+    # these; see netsim.timerwheel): (host, neighbour key) -> [(entry or None, why)], and
+    # (bridge, MAC) -> [(port or None, why)].
+    neigh_edges: dict[tuple[str, str], list[tuple[dict[str, Any] | None, str]]] = field(default_factory=dict)
+    fdb_edges: dict[tuple[str, str], list[tuple[str | None, str]]] = field(default_factory=dict)
+    may_lead: list[Hop] = field(default_factory=list)  # a late timer's frames from before the step
 
     def to_json(self) -> dict[str, Any]:
         return {

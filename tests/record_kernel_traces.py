@@ -35,7 +35,7 @@ def digest(path: Path) -> str:
 
 def record(path: Path) -> str:
     sys.path.insert(0, str(ROOT))
-    from netsim.lab.compare import compare, measured_clock, ssh_link_neighbours
+    from netsim.lab.compare import compare, measured_clock, measured_reachable, ssh_link_neighbours
     from netsim.scenario import load_scenario
     from netsim.simulation import run
 
@@ -50,8 +50,10 @@ def record(path: Path) -> str:
         return f"{path.name}: the lab failed (exit {done.returncode}): {done.stderr.strip()[-400:]}"
     kernel = json.loads(done.stdout)
     scenario = load_scenario(path)
-    ours = run(scenario, measured_clock(scenario, kernel)).to_json()
-    agree, lines = compare(ours, kernel, loose=ssh_link_neighbours(scenario))  # as --compare does
+    clock = measured_clock(scenario, kernel)
+    trace = run(scenario, clock, hz=kernel.get("hz"), drawn=measured_reachable(scenario, kernel))
+    # as --compare does
+    agree, lines = compare(trace.to_json(), kernel, loose=ssh_link_neighbours(scenario), trace=trace if clock else None)
     if not agree:
         return f"{path.name}: the kernel and netsim disagree, not recorded:\n" + "\n".join(lines)
     kept = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from netsim.lab.compare import compare, measured_clock, ssh_link_neighbours
+from netsim.lab.compare import compare, measured_clock, measured_reachable, ssh_link_neighbours
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 
@@ -35,8 +35,11 @@ def test_netsim_does_what_the_kernel_did(recording: Path) -> None:
     loaded = load_scenario(scenario)
     # Replayed at the moments the lab performed the steps, as --compare does (lab-clock); a recording
     # made before the lab kept its clock is compared with the steps back to back.
-    ours = run(loaded, measured_clock(loaded, kept["trace"])).to_json()
-    agree, lines = compare(ours, kept["trace"], loose=ssh_link_neighbours(loaded))
+    clock = measured_clock(loaded, kept["trace"])
+    trace = run(loaded, clock, hz=kept["trace"].get("hz"), drawn=measured_reachable(loaded, kept["trace"]))
+    agree, lines = compare(
+        trace.to_json(), kept["trace"], loose=ssh_link_neighbours(loaded), trace=trace if clock else None
+    )
     assert agree, f"netsim no longer does what kernel {kept['kernel']} did in {kept['scenario']}:\n" + "\n".join(lines)
 
 

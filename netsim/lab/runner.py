@@ -17,7 +17,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,6 +31,7 @@ from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
+from netsim.timerwheel import kernel_hz
 
 LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # carrier may change
 
@@ -83,7 +85,11 @@ class Lab:
             return None  # what the script prints for the reader; the lab reads the tables itself
         name, args = op.argv[0], op.argv[1:]
         if name in ("ip", "bridge", "sysctl"):
-            run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
+            # A command that configures the kernel: netsim counts it as instant, and how long the
+            # process takes to start and finish (much longer on a loaded machine) is not the
+            # network's time, so the step's seconds leave it out (named: timing).
+            with self._aside():
+                run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
             return None
         if name == "sleep":
             if float(args[0]) >= 1:
@@ -93,7 +99,19 @@ class Lab:
         if name not in plan.HELPERS:
             raise LabError(f"the plan asked for {name!r}, which the lab does not know")
         helper: Callable[..., str | None] = getattr(self, f"_helper_{name}")
+        if name in INSTANT:
+            with self._aside():
+                return helper(*args)
         return helper(*args)
+
+    @contextmanager
+    def _aside(self) -> Iterator[None]:
+        """Time the lab spends on its own processes, not on the network: left out of the step's seconds."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self._untimed += time.monotonic() - began
 
     def play(self) -> dict[str, Any]:
         steps = []
@@ -139,19 +157,28 @@ class Lab:
                 self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
-            fdb = self.fdb()
+            # The tables timers change first, then the time their reading ended: a timer due until
+            # then may show in them (--compare allows it: timer-edge); the rest after.
+            neigh, fdb = self.neigh(), self.fdb()
+            read = time.monotonic()
+            links, conntrack = self.links(), self.conntrack()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known)],
                 "fdb": fdb,
-                "neigh": self.neigh(),
+                "neigh": neigh,
                 "outcome": outcome,
                 "seconds": round(elapsed, 3),
-                # When the step began and when its tables were read, on the lab's clock: a
-                # loaded machine stretches the time between steps, and --compare replays it.
-                "clock": {"at": round(started - first, 3), "observed": round(observed - first, 3)},
-                "links": self.links(),
-                "conntrack": self.conntrack(),
+                # When the step began and when its tables were read (from, until), on the lab's
+                # clock: a loaded machine stretches the time between steps, and --compare replays it.
+                "clock": {
+                    "at": round(started - first, 3),
+                    "observed": round(observed - first, 3),
+                    "read": round(read - first, 3),
+                    "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
+                },
+                "links": links,
+                "conntrack": conntrack,
                 "route": self._route,
                 "listener": self._listener,
                 "resolved": self._resolved,
@@ -162,7 +189,8 @@ class Lab:
                 del result["seconds"]  # how long ssh takes to log in is not the network's time
                 del result["listener"]  # sshd accepts the login, not one of the lab's sockets: not seen
             steps.append(result)
-        return {"scenario": self.s.name, "steps": steps}
+        # The kernel's HZ sets how late its timers may fire (netsim.timerwheel); None when unknown.
+        return {"scenario": self.s.name, "steps": steps, "hz": kernel_hz()}
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
 
@@ -207,7 +235,8 @@ class Lab:
         # makes the kernel call neigh_event_send() on the entry. A known entry stays as it is (or
         # goes STALE -> DELAY); an unknown one goes INCOMPLETE and the kernel itself asks, retries
         # and gives up, exactly as for a connect(). Then wait while the kernel is still asking.
-        dev = json.loads(ip(host, "-j", "route", "get", target))[0]["dev"]
+        with self._aside():  # finding the device is the lab's lookup; what follows is the network's time
+            dev = json.loads(ip(host, "-j", "route", "get", target))[0]["dev"]
         ip(host, "neigh", "replace", target, "dev", dev, "use")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -534,6 +563,15 @@ class Lab:
                 out[host] = entries
         return out
 
+    def reachable(self) -> dict[str, dict[str, float]]:
+        """Each device's REACHABLE lifetime as the kernel drew it (parms->reachable_time, between half
+        and one and a half times the base: neigh_rand_reach_time()), from `ip ntable show`."""
+        out: dict[str, dict[str, float]] = {}
+        for host in sorted(self.present):
+            tables = json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]")
+            out[host] = {t["dev"]: t["reachable"] / 1000 for t in tables if t.get("dev") and "reachable" in t}
+        return out
+
     def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
         out: dict[str, dict[str, dict[str, str | None]]] = {}
         for host in self.s.hosts:
@@ -575,6 +613,9 @@ class Lab:
 
 
 CONNTRACK_PROC = "/proc/net/nf_conntrack"
+# Helpers that netsim counts as instant (a crafted frame leaves at once, `ip route get` only asks):
+# their time, an `ip` process or two (much longer on a loaded machine), is left out of the step's seconds.
+INSTANT = ("send_frame", "route_get")
 PAUSE_ENV = "NETSIM_LAB_PAUSE"  # "STEP=SECONDS,...": sleep before those steps (tests of the replayed clock)
 
 

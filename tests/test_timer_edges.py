@@ -1,0 +1,241 @@
+"""What the kernel's timers leave open, and only that: the comparison with the kernel allows a frame
+order or a table value that netsim did not have only where a timer's slack (the timer wheel's
+rounding, kernel/time/timer.c) or the time the lab spent reading its tables allows it, and says so."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+
+from netsim import plan, timerwheel
+from netsim.lab.compare import compare, timer_notes, unordered_runs
+from netsim.lab.runner import Lab
+from netsim.scenario import load_scenario, parse_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+POST_SEVEN = ROOT / "diagrams" / "publishing-a-port.yaml"
+
+
+def test_the_wheel_granularity_is_the_kernels_table() -> None:
+    # kernel/time/timer.c's table for HZ 1000: level 0 1 ms up to 63 ms, level 1 8 ms, level 2 64 ms
+    # (from 512 ms), level 3 512 ms (from ~4 s), level 4 4 s (from ~32 s), level 5 32 s (from ~4 min).
+    assert [timerwheel.granularity(j) for j in (62, 63, 503, 504, 4031, 4032, 32255, 32256, 300_000)] == [
+        1,
+        8,
+        8,
+        64,
+        64,
+        512,
+        512,
+        4096,
+        32768,
+    ]
+    assert timerwheel.slack(5.0, 250) == (64 + 1) / 250  # DELAY's 5 s at HZ 250: 1250 jiffies, level 2
+    assert timerwheel.slack(5.0) == (512 + 1) / 1000  # unknown HZ: the largest, HZ 1000's level 3
+
+
+def clock(s, gap: float, waits: dict[str, float]) -> list[tuple[float, float, float]]:
+    """A lab clock: steps `gap` apart (a wait step takes its time), tables read 10-20 ms after."""
+    out, t = [], 0.0
+    for step in s.steps:
+        out.append((t, t + 0.01, t + 0.02))
+        t += waits.get(step.id, gap)
+    return out
+
+
+WAITS = {"a-quiet-moment": 6.5, "hairpin-without-snat": 7.5, "loopback-without-localnet": 7.5}
+
+
+def swapped_probes(gap: float) -> tuple[bool, list[str]]:
+    """Post seven's quiet moment, with the kernel's first two probe-and-answer pairs the other way round."""
+    s = load_scenario(POST_SEVEN)
+    trace = run(s, clock(s, gap, WAITS), hz=250)
+    kernel = copy.deepcopy(trace.to_json())
+    quiet = next(st for st in kernel["steps"] if st["id"] == "a-quiet-moment")
+    quiet["frames"][0:2], quiet["frames"][2:4] = quiet["frames"][2:4], quiet["frames"][0:2]
+    return compare(trace.to_json(), kernel, trace=trace)
+
+
+def test_probes_whose_timers_fall_due_within_their_slack_are_compared_as_a_set_and_said() -> None:
+    # Steps 50 ms apart: the DELAY timers of the entries they used fall due 5 s later, 50 ms apart,
+    # well within the 0.26 s a 5 s timer may fire late at HZ 250.
+    agree, lines = swapped_probes(0.05)
+    assert agree, "\n".join(lines)
+    said = [line for line in lines if "(timer-order)" in line]
+    assert len(said) == 1 and "frames 1-8" in said[0] and "0.260 s late" in said[0]
+    assert timer_notes(lines) and "timer-order" in timer_notes(lines)[0]
+
+
+def test_probes_whose_timers_are_further_apart_than_their_slack_keep_their_order() -> None:
+    # Steps a second apart: the probes' timers fall due a second apart, beyond any slack: the swap
+    # is a disagreement.
+    agree, lines = swapped_probes(1.0)
+    assert not agree
+    assert any(line.strip().startswith("frame 1:") for line in lines)
+    assert not timer_notes(lines)
+
+
+def test_runs_need_timers_a_steps_own_frames_keep_their_order() -> None:
+    s = load_scenario(POST_SEVEN)
+    trace = run(s, clock(s, 0.05, WAITS), hz=250)
+    assert unordered_runs(trace.step("from-the-phone").frames) == []  # a connect: its frames are the step's
+
+
+DELAYED = """
+title: a used entry checked five seconds later
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
+steps:
+  - {id: b-asks, arp: {by: b, target: 10.0.0.10}}    # a learns b: STALE
+  - {id: a-uses-it, arp: {by: a, target: 10.0.0.11}} # STALE -> DELAY, its timer due 5 s later
+  - {id: later, wait: 4.8}                           # then DELAY -> PROBE, b answers: REACHABLE
+  - {id: after, wait: 1}
+"""
+
+
+def lab_clock(observed: float, read: float) -> list[tuple[float, float, float]]:
+    """a uses its entry at 1.0 s: the DELAY timer falls due at 6.0 s; the last step's tables are read
+    from `observed` until `read`."""
+    return [(0.0, 0.01, 0.02), (1.0, 1.01, 1.02), (1.1, observed, read), (read + 0.5, read + 1.6, read + 1.61)]
+
+
+def state_at_the_read(observed: float, read: float, kernel_state: str) -> tuple[bool, list[str], str]:
+    """netsim replayed on that clock, against a kernel that showed `kernel_state` for a's entry."""
+    s = parse_scenario(DELAYED, "delayed.yaml")
+    trace = run(s, lab_clock(observed, read), hz=250)
+    ours = trace.to_json()
+    kernel = copy.deepcopy(ours)
+    kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] = kernel_state
+    agree, lines = compare(ours, kernel, trace=trace)
+    return agree, lines, ours["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"]
+
+
+def test_a_table_read_within_a_timers_slack_may_show_the_state_before_it_and_says_so() -> None:
+    agree, lines, netsim = state_at_the_read(6.1, 6.11, "DELAY")  # a 5 s timer may fire 0.26 s late
+    assert netsim == "REACHABLE" and agree, "\n".join(lines)
+    (said,) = [line for line in lines if "(timer-edge)" in line]
+    assert "neigh a 10.0.0.11: netsim 02:00:00:00:00:0b REACHABLE, kernel 02:00:00:00:00:0b DELAY" in said
+    assert "due at 6.000 s, may fire up to 0.260 s late" in said
+    assert timer_notes(lines) and "timer-edge" in timer_notes(lines)[0]
+
+
+def test_a_table_read_past_a_timers_slack_must_show_the_state_after_it() -> None:
+    agree, lines, netsim = state_at_the_read(6.4, 6.41, "DELAY")
+    assert netsim == "REACHABLE" and not agree
+    assert any("neigh a 10.0.0.11: netsim 02:00:00:00:00:0b REACHABLE, kernel" in line for line in lines)
+    assert not any("(timer-edge)" in line for line in lines)
+
+
+def test_only_the_state_the_timer_leaves_is_allowed() -> None:
+    agree, lines, _ = state_at_the_read(6.1, 6.11, "STALE")  # never what a's entry was: not allowed
+    assert not agree
+
+
+def test_a_timer_due_while_the_tables_were_read_may_have_fired() -> None:
+    # Read from 5.9 s to 6.1 s: netsim has the entry in DELAY at 5.9; the kernel may have read it after
+    # its timer fired at 6.0 and b answered the probe.
+    agree, lines, netsim = state_at_the_read(5.9, 6.1, "REACHABLE")
+    assert netsim == "DELAY" and agree, "\n".join(lines)
+    assert any("while the tables were read (5.900-6.100 s)" in line for line in lines)
+    assert not state_at_the_read(5.9, 5.95, "REACHABLE")[0]  # the reading ended before 6.0
+
+
+def test_without_a_replayed_clock_nothing_is_allowed() -> None:
+    s = parse_scenario(DELAYED, "delayed.yaml")
+    trace = run(s, lab_clock(6.1, 6.11), hz=250)
+    kernel = copy.deepcopy(trace.to_json())
+    kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] = "DELAY"
+    assert not compare(trace.to_json(), kernel)[0]  # no trace given: every table as read
+
+
+def test_the_labs_configuring_commands_are_not_counted_in_a_steps_seconds() -> None:
+    """A step's seconds in the lab leave out the `ip`/`nft` processes that configure the kernel (netsim
+    counts them as instant; a loaded machine stretches their start-up): execute() sets them aside."""
+    if shutil.which("ip") is None:
+        pytest.skip("iproute2's ip is not installed")
+    lab = Lab(parse_scenario(DELAYED, "delayed.yaml"), progress=False)
+    lab.execute(plan.Op(("ip", "-V")))  # harmless anywhere: prints iproute2's version
+    assert lab._untimed > 0
+    lab._untimed = 0.0
+    lab.execute(plan.Op(("sleep", "0.01")))  # a wait is the step's own time
+    assert lab._untimed == 0.0
+    # A helper netsim counts as instant (a crafted frame, `ip route get`) is set aside too; one whose
+    # time is the network's (a connect) is not.
+    lab._helper_route_get = lambda *args: lab.execute(plan.Op(("sleep", "0.01")))  # type: ignore[method-assign]
+    lab._helper_knock = lambda *args: lab.execute(plan.Op(("sleep", "0.01")))  # type: ignore[method-assign]
+    lab.execute(plan.Op(("knock", "a", "10.0.0.11", "80")))
+    assert lab._untimed == 0.0
+    lab.execute(plan.Op(("route_get", "a", "10.0.0.11")))
+    assert lab._untimed >= 0.01
+
+
+ANSWERED = """
+title: an answer kept for the kernel's random time
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
+steps:
+  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}   # b answers: REACHABLE
+  - {id: twenty-seconds, wait: 20}
+"""
+
+
+def test_netsim_keeps_an_answer_for_the_kernels_own_draw_when_it_has_it() -> None:
+    """neigh_rand_reach_time() drew 16 s for a's eth0 (the lab reads it: `ip ntable show`): the entry is
+    STALE after 20 s, as the kernel's was; with the base 30 s (no draw known) it is still REACHABLE."""
+    s = parse_scenario(ANSWERED, "answered.yaml")
+    drawn = [{"a": {"eth0": 16.0}}, {"a": {"eth0": 16.0}}]
+    assert run(s, drawn=drawn).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == "STALE"
+    assert run(s).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == "REACHABLE"
+    assert run(s, drawn=[{"a": {"eth0": 44.0}}] * 2).step("twenty-seconds").neigh["a"]["10.0.0.11"]["state"] == (
+        "REACHABLE"
+    )
+
+
+def late_probe(observed: float, kernel_frames: int, at_next: float | None = None) -> tuple[bool, list[str]]:
+    """a's DELAY timer (due 6.0 s) sends a probe and b answers. The kernel's step `later`, read from
+    `observed`, has the first `kernel_frames` of those; its step `after` (when it begins at `at_next`)
+    has the rest, or else they fell between the two steps."""
+    s = parse_scenario(DELAYED, "delayed.yaml")
+    times = lab_clock(observed, observed + 0.01)
+    if at_next is not None:
+        times[3] = (at_next, at_next + 1.1, at_next + 1.11)
+    trace = run(s, times, hz=250)
+    ours = trace.to_json()
+    kernel = copy.deepcopy(ours)
+    # The probe and its answer, as netsim sends them when the timer fires inside the step.
+    probe = run(s, lab_clock(6.05, 6.06), hz=250).to_json()["steps"][2]["frames"]
+    assert [h["carries"] for h in probe] == ["ARP request", "ARP reply"]
+    kernel["steps"][2]["frames"] = probe[:kernel_frames]
+    kernel["steps"][3]["frames"] = probe[kernel_frames:] if at_next is not None else []
+    kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] = "DELAY" if kernel_frames == 0 else "REACHABLE"
+    return compare(ours, kernel, trace=trace)
+
+
+def test_a_late_timers_frames_may_fall_after_the_watch_stopped_and_into_the_next_step() -> None:
+    # netsim fires the timer at 6.0 inside the step read at 6.05; the kernel's fired after 6.05 (within
+    # its 0.26 s): the step has none of its frames and the entry is still DELAY.
+    agree, lines = late_probe(6.05, 0)
+    assert agree, "\n".join(lines)
+    assert any("due at 6.000 s sent are not in the kernel's step" in line for line in lines)
+    assert any("(timer-edge)" in line and "DELAY" in line for line in lines)
+    # netsim fires it between the steps (read at 5.95, next step at 6.05); the kernel's came after 6.05.
+    agree, lines = late_probe(5.95, 0, at_next=6.05)
+    assert agree, "\n".join(lines)
+    assert any("first 2 frame(s) came from timers due at 6.000 s, before the step began" in line for line in lines)
+
+
+def test_a_timer_cannot_be_later_than_its_slack() -> None:
+    assert not late_probe(6.4, 0)[0]  # 0.4 s late: beyond the 0.26 s a 5 s timer may be
+    assert not late_probe(5.95, 0, at_next=6.4)[0]
