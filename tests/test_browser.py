@@ -349,6 +349,12 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     assert all(cls == "" for cls, _cut in tables), tables
     if width >= 390:
         assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
+    # A command's output under a figure (ip route get, a lookup's answer) wraps; none of it hidden.
+    hidden = page.evaluate(
+        "() => [...document.querySelectorAll('.ns-figure :is(pre.ns-route, pre.ns-resolve) > code')]"
+        ".map(c => [c.textContent.split('\\n')[0], c.scrollWidth - c.clientWidth]).filter(x => x[1] > 1)"
+    )
+    assert not hidden, f"a command's output under a figure is cut at {width}px: {hidden[:3]}"
     assert errors == []
     if transport == "http":  # a person looks at these: build/screenshots/POST-WIDTH-SCHEME.png
         SHOTS.mkdir(parents=True, exist_ok=True)
