@@ -2,7 +2,9 @@
 
 mkdocs-macros runs this file again on every rebuild of `mkdocs serve`, but Python would keep the
 netsim modules it imported the first time. Dropping them from sys.modules first makes an edit to
-the simulator show on the next reload without restarting the server.
+the simulator show on the next reload without restarting the server; when netsim's files are as
+they were at the last import, the modules are kept (importing them again is a good part of a
+reload's time).
 """
 
 from __future__ import annotations
@@ -22,11 +24,22 @@ if str(ROOT) not in sys.path:
 # Zensical loads this file again for every page: there the netsim modules (and the scenarios they
 # simulated) are kept for the whole build instead.
 ZENSICAL = "zensical" in sys.modules
-if not ZENSICAL:
+_LOADED = sys.modules.setdefault("_bottom_six_netsim", ModuleType("_bottom_six_netsim"))
+
+
+def _netsim_files() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "netsim").rglob("*.py")):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
+    _LOADED.__dict__["digest"] = _now
 
-from netsim.pages import postguard  # noqa: E402
+from netsim.pages import pagestore, postguard  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
 from netsim.pages.macros import Page  # noqa: E402
 from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
@@ -34,23 +47,23 @@ from netsim.render import escape, palette  # noqa: E402 - after the purge above,
 _state: dict[str, Any] = {}
 log = logging.getLogger("mkdocs.plugins.netsim")
 
-# `make serve` rebuilds every page on every edit, and a page's macros are most of a page's cost.
-# They give the same Markdown as long as what they read is the same: the page's own source, the
-# scenarios it asks for (and the list of scenario files, which an unknown name's error lists),
-# and the site's code and data (netsim, this file, hooks.py, decoder/, includes/). So under serve
-# a page whose inputs are all unchanged since the previous rebuild gets its previous Markdown,
-# figures and error boxes back, and its errors are logged again; any other page renders afresh.
-# Builds never use this (each is a fresh process). tests/test_serve_rebuild.py checks that a
-# rebuild after an edit writes the same files as a full build. The memo lives in a module of its
-# own, since mkdocs-macros loads this file afresh on every rebuild.
+# A page's macros are most of a page's cost, and they give the same Markdown as long as what they
+# read is the same: the page's own source, the scenarios it asks for (and the list of scenario
+# files, which an unknown name's error lists), the posts' front matter for the decoder page, the
+# site's code and data (netsim, this file, hooks.py, decoder/, includes/) and the libraries that
+# draw and highlight. So a page whose inputs are all unchanged since it was last rendered gets its
+# Markdown, figures and error boxes back, and its errors are logged again; any other page renders
+# afresh. The result is kept in memory between the rebuilds of `make serve` and on disk for the
+# next build (netsim.pages.pagestore, outside the checkout; NETSIM_CACHE_DIR=off turns it off).
+# tests/test_serve_rebuild.py checks that a rebuild after an edit writes the same files as a full
+# build, and tests/test_page_store.py that a replayed build writes what a fresh one does. The
+# memo lives in a module of its own, since mkdocs-macros loads this file afresh on every rebuild.
 _PAGES = sys.modules.setdefault("_bottom_six_pages", ModuleType("_bottom_six_pages"))
 _MEMO: dict[str, dict[str, Any]] = _PAGES.__dict__.setdefault("memo", {})
-_PAGES.__dict__.setdefault("hits", 0)
+_PAGES.__dict__.setdefault("hits", 0)  # pages replayed
+_PAGES.__dict__.setdefault("renders", 0)  # pages whose macros ran
 SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
-
-
-def _serving() -> bool:
-    return getattr(sys.modules.get("_bottom_six_series"), "command", None) == "serve"  # set by hooks.py
+POSTS_READ = "@posts"  # the read a decoder() call makes: every post's front matter
 
 
 def _digest_of(paths: list[Path]) -> str:
@@ -68,10 +81,13 @@ def _site_key() -> str:
         files += (
             sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
         )
-    return _digest_of(files)
+    return hashlib.sha256((_digest_of(files) + pagestore.libraries()).encode()).hexdigest()
 
 
-def _scenario_digest(name: str) -> str:
+def _read_digest(name: str) -> str:
+    """The digest of one thing a page read: a scenario file, or (POSTS_READ) the posts' front matter."""
+    if name == POSTS_READ:
+        return pagestore.posts_front_matter(ROOT)
     return _digest_of([ROOT / "diagrams" / f"{name}.yaml"]) if re.fullmatch(r"[a-z0-9-]+", name) else ""
 
 
@@ -101,22 +117,23 @@ def define_env(env: Any) -> None:
         return
     book = _state["book"] = Book(ROOT)
     _state["page"] = None
-    _state["serving"] = _serving()
-    if _state["serving"]:
-        _state["site_key"] = _site_key()
-        _state["listing"] = _listing()
-        _state["reads"] = set()
-        get = book.get
+    _state["store"] = pagestore.PageStore(ROOT)
+    _state["site_key"] = _site_key()
+    _state["listing"] = _listing()
+    _state["reads"] = set()
+    get = book.get
 
-        def recorded_get(name: str) -> Any:  # which scenarios a page's macros read
-            _state["reads"].add(name)
-            return get(name)
+    def recorded_get(name: str) -> Any:  # which scenarios a page's macros read
+        _state["reads"].add(name)
+        return get(name)
 
-        book.get = recorded_get  # type: ignore[method-assign]
-        book.used_figures = _RecordedSet(book.used_figures)  # which diagrams a page's macros used
+    book.get = recorded_get  # type: ignore[method-assign]
+    book.used_figures = _RecordedSet(book.used_figures)  # which diagrams a page's macros used
 
     def call(name: str) -> Any:
         def macro(*args: Any, **kwargs: Any) -> Any:
+            if name == "decoder":  # it lists the posts by title: their front matter is an input
+                _state["reads"].add(POSTS_READ)
             return _state["page"].functions()[name](*args, **kwargs)
 
         macro.__name__ = name
@@ -132,19 +149,14 @@ def on_pre_page_macros(env: Any) -> None:
     file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
     _state["hit"], _state["guard"] = None, []
     env.__dict__.pop("render", None)  # never a replay left over from a page that failed
-    if _state["serving"]:
-        key = hashlib.sha256("\0".join((_state["site_key"], file, source, env.page.title or "")).encode()).hexdigest()
-        _state["key"], _state["reads"] = key, set()
-        _state["figures"] = set()
-        entry = _MEMO.get(file)
-        if (
-            entry is not None
-            and entry["key"] == key
-            and entry["listing"] == _state["listing"]
-            and all(_scenario_digest(name) == digest for name, digest in entry["reads"].items())
-        ):
-            _replay(env, entry)
-            return
+    key = _page_key(file, source)
+    _state["key"], _state["reads"], _state["file"] = key, set(), file
+    _state["figures"] = set()
+    _state["title_in"] = env.page.title or ""
+    entry = _lookup(file, key)
+    if entry is not None and entry["title_in"] == _state["title_in"]:
+        _replay(env, entry)
+        return
     try:  # before anything renders: a post may only call the macros, with literal arguments
         postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), Page.MACROS, env.env)
         if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
@@ -159,9 +171,28 @@ def on_pre_page_macros(env: Any) -> None:
         env.page.title = re.sub(r"[{}%#]", "", env.page.title or "")  # mkdocs-macros renders a title too
         _state["page"] = None
         return
+    _PAGES.__dict__["renders"] += 1
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
     env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
+
+
+def _page_key(file: str, source: str) -> str:
+    return hashlib.sha256("\0".join((_state["site_key"], file, source)).encode()).hexdigest()
+
+
+def _lookup(file: str, key: str) -> dict[str, Any] | None:
+    """The page's last result if everything it read is as it was (its title is checked apart)."""
+    entry = _MEMO.get(file)
+    if entry is None or entry["key"] != key:
+        entry = _state["store"].load(key)
+    if (
+        entry is not None
+        and entry["listing"] == _state["listing"]
+        and all(_read_digest(name) == digest for name, digest in entry["reads"].items())
+    ):
+        return entry
+    return None
 
 
 def on_post_build(env: Any) -> None:
@@ -169,7 +200,7 @@ def on_post_build(env: Any) -> None:
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
-    book.write_downloads(site)
+    book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"])
     for name, png in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_bytes(png)
@@ -187,20 +218,19 @@ def on_post_page_macros(env: Any) -> None:
             name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
             _state["book"].previews[name] = shared[0]
             env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
-    if _state["serving"]:
-        _remember(env, page)
+    _remember(env, page)
 
 
 def _remember(env: Any, page: Page | None) -> None:
     """Keep what this page's macros made, and what they read, for the next rebuild."""
     book = _state["book"]
-    file = str(Path(env.page.file.abs_src_path).resolve().relative_to(ROOT)) if env.page.file.abs_src_path else ""
     figures = _state["figures"]
-    _MEMO[file] = {
+    entry = _MEMO[_state["file"]] = {
         "key": _state["key"],
         "listing": _state["listing"],
-        "reads": {name: _scenario_digest(name) for name in _state["reads"]},
+        "reads": {name: _read_digest(name) for name in _state["reads"]},
         "markdown": env.markdown,
+        "title_in": _state["title_in"],
         "title": env.page.title,
         "set_aside": dict(page.set_aside) if page is not None else {},
         "marks": dict(page.marks) if page is not None else {},
@@ -212,18 +242,20 @@ def _remember(env: Any, page: Page | None) -> None:
             else None
         ),
     }
+    _state["store"].save(entry)
 
 
 def _replay(env: Any, entry: dict[str, Any]) -> None:
-    """This page as the previous rebuild made it: Markdown, figures, error boxes and log lines."""
+    """This page as it was last made: Markdown, figures, error boxes and log lines."""
     book = _state["book"]
+    _MEMO[_state["file"]] = entry
     _PAGES.__dict__["hits"] += 1
     _state["hit"], _state["page"] = entry, None
     env.page.title = entry["title"]
     env.page.netsim_set_aside = dict(entry["set_aside"])
     env.page.netsim_marks = dict(entry["marks"])
     set.update(book.used_figures, entry["svgs"])
-    book.figures.svgs.update(entry["svgs"])
+    book.figures.svgs.update({name: svg for name, svg in entry["svgs"].items() if svg is not None})
     for kind, message in entry["errors"]:
         if message not in book.logged:  # each cause once per rebuild, as a render logs it
             book.logged.add(message)

@@ -1,12 +1,13 @@
-"""A synthetic, longer series for `make bench`: the real posts plus copies under new names.
+"""Series of a chosen length for `make bench`: the site's posts, published, plus copies if needed.
 
-The trend matters before the series is long: the bench measures the real site and this one (eight
-posts by default) in the same run and reports the growth per post. Post k beyond the real ones is
-a copy of real post ((k - 1) mod n) + 1 with its scenario, both under a new name (drafts are left
-out, as a build leaves them out, so the built and the served series agree); the copy's
-scenario file is the original's bytes, so its figures are the same content under another name,
-as a series that reuses a set-up would have. Numbers, nav entries and the index follow, so the
-copy builds green with `--strict` like the real site.
+The trend matters before the series is long: the bench measures a short series and a long one
+(three and eight posts unless BENCH_SMALL / BENCH_POSTS say otherwise) in the same run and reports
+the growth per post. A series of n posts is the site's first n posts in series order, every one
+published (a draft's `draft:` line is dropped, so the built and the served series agree), the
+later posts removed with their nav entries. Beyond the site's own posts, post k is a copy of post
+((k - 1) mod n) + 1 with its scenario, both under a new name; the copy's scenario file is the
+original's bytes. Numbers, nav entries and the index follow, so the series builds green with
+`--strict` like the real site.
 """
 
 from __future__ import annotations
@@ -34,21 +35,27 @@ def _draft(post: Path) -> bool:
 
 
 def real_posts(root: Path) -> list[Path]:
-    """The site's published posts in series order (front matter `number`); drafts are not built."""
-    posts = [p for p in sorted((root / "docs" / "posts").glob("*.md")) if not _draft(p)]
+    """The site's posts in series order (front matter `number`), drafts too."""
+    posts = sorted((root / "docs" / "posts").glob("*.md"))
     return sorted(posts, key=lambda p: int(_meta(p.read_text(encoding="utf-8"), "number") or 0))
 
 
 def grow(dest: Path, posts: int, root: Path = ROOT) -> Path:
-    """A copy of the site at `root` in `dest`, with copies added until it has `posts` posts."""
+    """A copy of the site at `root` in `dest` with exactly `posts` posts, all published."""
     src = copy_site(dest)
     config = src / "mkdocs.yml"
     nav = config.read_text(encoding="utf-8")
-    for post in (src / "docs" / "posts").glob("*.md"):  # a draft shows under serve only: leave it out
-        if _draft(post):
-            post.unlink()
-            nav = "".join(line for line in nav.splitlines(keepends=True) if f"posts/{post.name}" not in line)
-    real = real_posts(src)
+    every = real_posts(src)
+    for post in every:
+        text = post.read_text(encoding="utf-8")
+        front = FRONT.match(text)
+        if front and _draft(post):
+            head = re.sub(r"^draft:.*\n", "", front.group(1) + "\n", flags=re.M).rstrip("\n")
+            post.write_text(f"---\n{head}\n---\n{text[front.end() :]}", encoding="utf-8")
+    for post in every[posts:]:  # a shorter series: the later posts are not written yet
+        post.unlink()
+        nav = "".join(line for line in nav.splitlines(keepends=True) if f"posts/{post.name}" not in line)
+    real = every[:posts]
     last_entry = max(nav.index(f"posts/{p.name}\n") for p in real)
     insert_at = nav.index("\n", last_entry) + 1
     entries = ""

@@ -5,6 +5,7 @@ writes must be the files a full build of the edited site writes, byte for byte."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,13 +47,17 @@ print(json.dumps(rendered))
 """
 
 
-def serve(root: Path, out: Path, edits: list[tuple[str, str, str, str]]) -> list[int]:
-    """Build as `make serve` does, then apply each edit and rebuild; the replayed pages per rebuild."""
+def serve(root: Path, out: Path, edits: list[tuple[str, str, str, str]], cache: str | None = None) -> list[int]:
+    """Build as `make serve` does, then apply each edit and rebuild; the replayed pages per rebuild.
+
+    `cache` is NETSIM_CACHE_DIR for it ("off": every page rendered, nothing replayed from disk).
+    """
     done = subprocess.run(
         [sys.executable, "-c", SERVE, str(root), str(out), json.dumps(edits)],
         cwd=root,
         capture_output=True,
         text=True,
+        env={**os.environ, **({"NETSIM_CACHE_DIR": cache} if cache else {})},
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -80,13 +85,14 @@ def test_a_rebuild_after_a_prose_and_a_scenario_edit_writes_what_a_full_build_wr
     # Only the edited page renders after the prose edit; after the scenario edit, the pages that
     # use three-ways-to-say-no render again: post three, the guide and the decoder.
     assert replayed == [pages - 1, pages - 3], replayed
-    # The references: full serve builds of the site as each edit left it, each in a fresh process.
+    # The references: full serve builds of the site as each edit left it, each in a fresh process
+    # with no page or figure cache (a replay compared with a replay would prove nothing).
     for n, keep in enumerate(["after-prose", "after-scenario"]):
         fresh = copy_site(tmp_path / f"fresh-{n}")
         for earlier in [prose, scenario][: n + 1]:
             path = fresh / earlier[0]
             path.write_text(path.read_text(encoding="utf-8").replace(earlier[1], earlier[2]), encoding="utf-8")
-        serve(fresh, tmp_path / f"fresh-{n}-out", [])
+        serve(fresh, tmp_path / f"fresh-{n}-out", [], cache="off")
         want, got = files(tmp_path / f"fresh-{n}-out" / "site"), files(tmp_path / "served-out" / keep)
         assert sorted(got) == sorted(want), set(got) ^ set(want)
         different = [name for name in want if got[name] != want[name]]

@@ -208,25 +208,43 @@ def test_a_strict_build_stopped_by_warnings_writes_what_a_lenient_build_writes(t
             assert content("lenient", file) == content("strict", file), file
 
 
-def test_the_macros_module_reloads_netsim_on_every_rebuild() -> None:
+def test_the_macros_module_reloads_netsim_when_its_files_change(tmp_path: Path) -> None:
+    """mkdocs-macros loads macros.py afresh on every `make serve` rebuild: netsim's modules are
+    imported again when its files changed since the last import, and kept when they did not."""
     import importlib.util
+
+    modules: list[object] = []
 
     def load() -> object:
         spec = importlib.util.spec_from_file_location("macros", ROOT / "macros.py")
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        modules.append(module)
         return sys.modules["netsim.bridge"]
 
     saved = {name: mod for name, mod in sys.modules.items() if name == "netsim" or name.startswith("netsim.")}
+    loaded = sys.modules.get("_bottom_six_netsim")
+    recorded = dict(loaded.__dict__) if loaded is not None else None
     try:
         first = load()
-        second = load()
-        assert first is not second
+        assert load() is first  # nothing changed: the modules are kept
+        sys.modules["_bottom_six_netsim"].digest = "netsim as it was before an edit"
+        assert load() is not first  # an edit: imported again
+        # The digest is of netsim's files: an edit to one changes it.
+        copy = tmp_path / "netsim"
+        shutil.copytree(ROOT / "netsim", copy, ignore=shutil.ignore_patterns("__pycache__"))
+        macros = modules[-1]
+        macros.ROOT = tmp_path  # type: ignore[attr-defined]
+        before = macros._netsim_files()  # type: ignore[attr-defined]
+        (copy / "bridge.py").write_text((copy / "bridge.py").read_text() + "\n# an edit\n")
+        assert macros._netsim_files() != before  # type: ignore[attr-defined]
     finally:  # give the other tests back the modules they imported
         for name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
             del sys.modules[name]
         sys.modules.update(saved)
+        if loaded is not None and recorded is not None:
+            loaded.__dict__.update(recorded)
 
 
 def test_post_one_offers_the_script_the_tests_run(site: Path) -> None:

@@ -39,22 +39,34 @@ class Book:
             self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._loaded[name]
 
-    def write_downloads(self, site_dir: Path) -> None:
-        """Each scenario's "try it yourself" script and its capture, from the traces already made."""
+    def write_downloads(
+        self, site_dir: Path, kept: dict[str, tuple[str, str, bytes]] | None = None, salt: str = ""
+    ) -> None:
+        """Each scenario's "try it yourself" script and its capture, from the traces already made.
+
+        `kept` (make serve's, between rebuilds) holds what earlier rebuilds made, under the scenario
+        file's bytes and `salt` (a digest of the site's code): an unchanged scenario is not
+        simulated again just for its downloads.
+        """
         from netsim.render.labscript import render
         from netsim.wire import pcap
 
         (site_dir / "scripts").mkdir(parents=True, exist_ok=True)
         (site_dir / "captures").mkdir(parents=True, exist_ok=True)
         for path in sorted((self.root / "diagrams").glob("*.yaml")):
-            try:
-                scenario, trace = self.get(path.stem)
-            except ScenarioError:
-                continue  # the page that uses it shows the error in a box; strict builds fail on it
-            (site_dir / "scripts" / f"{scenario.name}.sh").write_text(render(scenario), encoding="utf-8")
-            (site_dir / "captures" / f"{scenario.name}.pcap").write_bytes(
-                pcap([hop for step in trace.steps for hop in step.frames])
-            )
+            key = hashlib.sha256(f"{salt}\0{path.name}\0".encode() + path.read_bytes()).hexdigest()
+            made = kept.get(key) if kept is not None else None
+            if made is None:
+                try:
+                    scenario, trace = self.get(path.stem)
+                except ScenarioError:
+                    continue  # the page that uses it shows the error in a box; strict builds fail on it
+                made = (scenario.name, render(scenario), pcap([hop for step in trace.steps for hop in step.frames]))
+                if kept is not None:
+                    kept[key] = made
+            name, script, capture = made
+            (site_dir / "scripts" / f"{name}.sh").write_text(script, encoding="utf-8")
+            (site_dir / "captures" / f"{name}.pcap").write_bytes(capture)
 
     def digest(self, name: str) -> str:
         """The scenario file's content hash: part of every cached figure's key."""

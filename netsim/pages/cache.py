@@ -14,23 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
 from netsim.render import palette
+from netsim.render.layout import default_dir, graphviz_version
 
 NETSIM = Path(__file__).resolve().parents[1]
-
-
-@cache
-def graphviz_version() -> str:
-    import pygraphviz as pgv
-
-    svg = pgv.AGraph().draw(format="svg", prog="dot").decode()
-    found = re.search(r"graphviz version ([^\s]+)", svg)
-    return f"pygraphviz {pgv.__version__}, graphviz {found.group(1) if found else 'unknown'}"
 
 
 def code_salt() -> str:
@@ -40,13 +30,6 @@ def code_salt() -> str:
         digest.update(str(path.relative_to(NETSIM)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def default_dir(root: Path) -> Path:
-    """$XDG_CACHE_HOME (else ~/.cache)/the-bottom-six/figures/<a hash of the checkout's path>."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    checkout = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return Path(base) / "the-bottom-six" / "figures" / checkout
 
 
 class FigureCache:

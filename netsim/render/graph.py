@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pygraphviz as pgv
 
-from netsim.render import palette, words
+from netsim.render import layout, palette, words
 from netsim.render.palette import gv
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
@@ -510,7 +510,7 @@ def kept_graphs() -> Iterator[list[pgv.AGraph]]:
 def _svg(g: pgv.AGraph) -> str:
     if _KEPT:
         _KEPT[-1].append(g)
-    svg = g.draw(format="svg", prog="dot").decode("utf-8")
+    svg = layout.svg(g)  # Graphviz's output, reused for a graph of the same text (netsim.render.layout)
     svg = svg[svg.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG goes inline
     # Graphviz's comments, tooltips, ids and 2-decimal coordinates cost a third of the page.
     svg = _MARKED.sub(_marked, _COMMENT.sub("", svg))

@@ -1,0 +1,80 @@
+"""Graphviz layouts are cached under the graph's own text (netsim/render/layout.py, issue 23):
+the same text gives the same drawing without running Graphviz again, whatever scenario asked;
+changed text runs it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygraphviz as pgv
+import pytest
+
+from netsim.render import graph, layout
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty layout cache on disk and in memory, with counters from zero."""
+    monkeypatch.setenv("NETSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(layout, "_MEMORY", {})
+    monkeypatch.setattr(layout, "STATS", {"hits": 0, "misses": 0})
+    return tmp_path / "cache"
+
+
+def room(label: str) -> pgv.AGraph:
+    g = pgv.AGraph(directed=True)
+    g.add_edge("a", "b", label=label)
+    return g
+
+
+def test_the_same_text_is_laid_out_once_and_changed_text_again(fresh: Path) -> None:
+    first = layout.svg(room("frame 1"))
+    assert layout.STATS == {"hits": 0, "misses": 1}
+    assert layout.svg(room("frame 1")) == first  # another graph object, the same text
+    assert layout.STATS == {"hits": 1, "misses": 1}
+    changed = layout.svg(room("frame 2"))
+    assert layout.STATS == {"hits": 1, "misses": 2}
+    assert "frame 2" in changed and "frame 2" not in first
+    layout._MEMORY.clear()  # a later process: read back from disk, as Graphviz drew it
+    assert layout.svg(room("frame 2")) == changed == room("frame 2").draw(format="svg", prog="dot").decode()
+    assert layout.STATS == {"hits": 2, "misses": 2}
+
+
+def test_off_runs_graphviz_every_time(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
+    layout.svg(room("x"))
+    layout.svg(room("x"))
+    assert layout.STATS == {"hits": 0, "misses": 2}
+    assert not fresh.exists()
+
+
+def test_a_scenario_edit_lays_out_only_what_it_changes_in_a_drawing(fresh: Path, tmp_path: Path) -> None:
+    """The figure cache is keyed by the scenario file, so any edit to it renders every figure
+    afresh; the layouts are keyed by what is drawn. A step title (in the caption, not the drawing)
+    reuses every layout, and the drawing is the same; a host's label lays every step out again."""
+    original = (ROOT / "diagrams" / "margarets-room.yaml").read_text(encoding="utf-8")
+    edits = {
+        "as-is": original,
+        "step-title": original.replace("title: Alice writes back", "title: Alice answers"),
+        "label": original.replace("label: Alice", "label: Alicia"),
+    }
+    assert len(set(edits.values())) == 3
+    drawn, stats = {}, {}
+    for name, text in edits.items():
+        path = tmp_path / name / "diagrams" / "margarets-room.yaml"
+        path.parent.mkdir(parents=True)
+        path.write_text(text, encoding="utf-8")
+        scenario = load_scenario(path)
+        before = dict(layout.STATS)
+        drawn[name] = [graph.room(scenario, step) for step in run(scenario).steps]
+        stats[name] = {k: layout.STATS[k] - before[k] for k in before}
+    steps = len(drawn["as-is"])
+    assert steps > 3 and stats["as-is"] == {"hits": 0, "misses": steps}, stats
+    assert stats["step-title"] == {"hits": steps, "misses": 0}, stats
+    assert drawn["step-title"] == drawn["as-is"]
+    assert stats["label"] == {"hits": 0, "misses": steps}, stats
+    assert all("Alicia" in svg for svg in drawn["label"])
