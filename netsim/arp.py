@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from netsim.addresses import BROADCAST, ZERO_MAC
+from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC
 from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame
 from netsim.neighbour import LOCKTIME, UCAST_SOLICIT, Neighbour, Parked
 
@@ -38,8 +39,19 @@ class ArpOps:
         unicast = entry.probes < UCAST_SOLICIT and entry.mac is not None
         dst = entry.mac if unicast and entry.mac else BROADCAST
         iface = self.ns.ifaces[entry.dev]
-        arp = Arp(ARP_REQUEST, iface.mac, self.ns.source_address(entry.dev, entry.ip), ZERO_MAC, entry.ip)
+        arp = Arp(ARP_REQUEST, iface.mac, self.sender_address(entry), ZERO_MAC, entry.ip)
         self.link.transmit(self.ns, entry.dev, Frame(iface.mac, dst, arp))
+
+    def sender_address(self, entry: Neighbour) -> str:
+        """The address a request says it is from: arp_solicit() with arp_announce 0 takes the source
+        of the packet waiting last in arp_queue when that is any local address of the host (127.0.0.1
+        included: inet_addr_type_dev_table() finds it RTN_LOCAL), else inet_select_addr() on the
+        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1"."""
+        waiting = entry.parked[-1].packet if entry.parked else None
+        src = getattr(waiting, "src_ip", None)
+        if src is not None and ipaddress.IPv4Address(src) in self.ns.local_addresses():
+            return str(src)
+        return self.ns.source_address(entry.dev, entry.ip)
 
     def output(self, entry: Neighbour, parked: list[Parked]) -> None:
         if parked:
@@ -61,6 +73,12 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     iface = ns.ifaces[dev]
     own = {str(a) for a in ns.local_addresses()}
     mine = arp.target_ip in own
+    if arp.op == ARP_REQUEST and mine and _martian_sender(ns, dev, arp.sender_ip):
+        # ip_route_input_noref(skb, tip, sip, ...) fails for a sender no packet may come from
+        # (ip_route_input_slow(), net/ipv4/route.c: a 127/8 source without route_localnet on this
+        # device, a multicast or limited broadcast one), so arp_process() neither answers nor learns.
+        link.event(f"{ns.label} ignores a request from {arp.sender_ip}: a martian source on {dev}")
+        return
     if arp.op == ARP_REQUEST and mine and arp.sender_ip in own:
         # A request that claims one of our own addresses as its sender (someone announcing our
         # address): ip_route_input_noref() fails, fib_validate_source() finding the source local
@@ -91,6 +109,12 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     before = entry.mac
     if not ns.neigh.update(entry, arp.sender_mac, state, override=override) and before not in (None, arp.sender_mac):
         link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
+
+
+def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:
+    ip = ipaddress.IPv4Address(sender)
+    loopback = ip in LOOPBACK_NET and dev not in ns.route_localnet
+    return loopback or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")
 
 
 def resolve(ns: Namespace, dev: str, ip: str, parked: Parked | None = None) -> Neighbour:

@@ -56,7 +56,8 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         if isinstance(packet.original, Udp):
             udp.error(stack, ns, packet)
         else:
-            tcp.error(stack, ns, packet)
+            for again in tcp.error(stack, ns, packet).replies:
+                output(stack, ns, again)
         return
     if isinstance(packet, Udp):
         for answer in udp.receive(stack, ns, packet):

@@ -150,7 +150,13 @@ class NeighbourTable:
             else:
                 entry.state, entry.updated = "STALE", now  # not used: no timer until someone uses it
         elif entry.state == "DELAY":
-            if now <= entry.confirmed + DELAY_FIRST_PROBE:
+            # The kernel's wheel fires this timer at least a jiffy after it was due (calc_index(),
+            # kernel/time/timer.c, rounds the expiry up to the next bucket); netsim fires it on
+            # time, so the kernel's time_before_eq(now, confirmed + delay_first_probe_time) is a
+            # strict "<" here: a confirmation in the very jiffy the DELAY began (the SYN-ACK to the
+            # SYN that used a STALE entry) is already too old, and the entry is probed
+            # (tests/lab_scenarios/stale-use-confirmed-at-once.yaml).
+            if now < entry.confirmed + DELAY_FIRST_PROBE:
                 entry.state, entry.updated = "REACHABLE", now  # an upper layer confirmed it meanwhile
                 later = entry.confirmed + self.reachable(entry.dev)
             else:

@@ -37,6 +37,8 @@ class Connection:
     state: str = "SYN_SENT"  # or one of tcp.OUTCOMES
     ttl: int = 64  # IP_TTL of the socket: what its packets leave with
     reads: str | None = None  # what a read() after connecting got: "eof" once the peer sent FIN
+    sent: float = 0.0  # when its SYN last left (tcp_skb_timestamp of the retransmit queue's head)
+    firings: int = 0  # how often the retransmit timer fired (icsk_retransmits, tp->total_rto)
 
 
 @dataclass

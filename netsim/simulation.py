@@ -16,6 +16,7 @@ from typing import Any
 from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
+from netsim.conntrack import REPLY, tuple_of
 from netsim.errors import ScenarioError
 from netsim.frames import (
     ARP_REPLY,
@@ -352,10 +353,22 @@ class Simulation:
                 continue
             if not isinstance(seg, Tcp):
                 continue
+            quoted = {(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)}
+            table = ns.netfilter.conntrack
+            found = table.find(tuple_of(seg).invert(), self.now) if table is not None else None
+            if found is not None and found[1] == REPLY:
+                # The error quotes the packet as NAT left it; nf_nat_icmp_reply_translation() turns
+                # the quote back into what the socket sent (a DNAT'd 127.0.0.1:9002, say).
+                t = found[0].original
+                quoted.add((t.src, t.sport, t.dst, t.dport))
             for conn in ns.connections:
                 sent = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
-                if conn.state == "SYN_SENT" and sent == (seg.src_ip, seg.sport, seg.dst_ip, seg.dport):
+                if conn.state == "SYN_SENT" and sent in quoted:
+                    # tcp_v4_err(): ICMP_HOST_UNREACH may send the SYN once more (tcp.rto_revert) first.
+                    again = tcp.rto_revert(self, ns, conn)
                     conn.state = "host-unreachable"
+                    if again is not None:
+                        ipv4.output(self, ns, again)
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -551,6 +564,7 @@ class Simulation:
         ns.connections.append(conn)
         isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
         syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
+        conn.sent = self.now
         ipv4.output(self, ns, syn)
         # tcp_retransmit_timer() arms the timer again each time it fires, so each retransmission's
         # timer is armed after every timer armed before it fired: among timers due in the same
@@ -621,6 +635,8 @@ class Simulation:
 
     def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
         if conn.state == "SYN_SENT":
+            conn.firings += 1
+            conn.sent = self.now
             ipv4.output(self, ns, syn)
             self._arm_syn(ns, conn, syn, times)
 

@@ -185,16 +185,51 @@ ICMP_OUTCOME = {
 }
 
 
-def error(stack: Stack, ns: Namespace, icmp: Icmp) -> None:
-    """An ICMP error for a SYN_SENT socket: connect() fails at once with the matching errno."""
+def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
+    """An ICMP error for a SYN_SENT socket: connect() fails at once with the matching errno.
+
+    A host or network unreachable may first send the SYN once more (rto_revert()); IP sends it.
+    """
     sent = icmp.original
     quoted = (sent.src_ip, sent.sport, sent.dst_ip, sent.dport)
     outcome = ICMP_OUTCOME.get((icmp.type, icmp.code))
     for conn in ns.connections:
         mine = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == quoted
         if mine and conn.state == "SYN_SENT" and outcome is not None:
+            revert = icmp.type == ICMP_DEST_UNREACH and icmp.code in (ICMP_NET_UNREACH, ICMP_HOST_UNREACH)
+            again = rto_revert(stack, ns, conn) if revert else None
             conn.state = outcome
             stack.event(f"{ns.label} reads the ICMP error: {outcome.replace('-', ' ')}")
+            return Answer((again,) if again else ())
+    return Answer()
+
+
+def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
+    """tcp_ld_RTO_revert() (net/ipv4/tcp_ipv4.c, RFC 6069), which tcp_v4_err() runs for a host or
+    network unreachable before it ends a SYN_SENT connect() with tcp_done(): if the retransmit timer
+    has backed off, undo one doubling; if the shorter timeout has already run out since the last
+    SYN, tcp_retransmit_timer() sends the SYN once more at once. The socket closes right after, so
+    nobody waits for an answer, but the SYN is real: with the neighbour FAILED it starts a new ARP
+    resolution (a broadcast, the entry INCOMPLETE again) (tests/lab_scenarios/ghost-after-stale.yaml).
+
+    icsk_backoff counts only the exponential firings: Linux 6.7 and later leave the first
+    tcp_syn_linear_timeouts of a SYN at 1 s without backing off (tcp_retransmit_timer(),
+    net/ipv4/tcp_timer.c), and with no backoff there is nothing to revert. No RTT was ever measured
+    in SYN_SENT, so the base is TCP_TIMEOUT_INIT (1 s).
+    """
+    backoff = conn.firings - LINEAR_TIMEOUTS
+    if backoff < 1:
+        return None
+    rto = float(2 ** (backoff - 1))  # inet_csk_rto_backoff() after icsk_backoff--
+    if rto - (stack.now - conn.sent) > 0:
+        return None  # only the timer is re-armed, and tcp_done() stops it
+    if conn.firings >= len(retransmit_times(ns.tcp_syn_retries)):
+        return None  # tcp_write_timeout() would give up instead of sending
+    conn.firings += 1
+    conn.sent = stack.now
+    stack.event(f"{ns.label}'s TCP undoes one backoff (RFC 6069): the SYN is overdue and goes once more")
+    isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
+    return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

@@ -270,3 +270,57 @@ def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range() -> N
     assert compare(one(40000, 80), one(54384, 80))[0]  # both picked from ip_local_port_range
     assert not compare(one(40000, 80), one(40000, 81))[0]  # a listener's port is compared as it is
     assert not compare(one(40000, 80), one(1024, 80))[0]  # and so is one outside the range
+
+
+GHOST = """
+title: ghost
+bridges:
+  br0:
+    host: h
+    mac: 02:00:00:00:00:01
+    ports: {p1: {}, p2: {}}
+hosts:
+  h: {}
+  a:
+    reachable_time: 1
+    interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}
+  b:
+    interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}
+steps:
+  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}
+  - {id: b-gone, netns_del: b}
+  - {id: a-waits, wait: WAIT}
+  - {id: a-connects-ghost, connect: {by: a, to: '10.0.0.11:80'}}
+"""
+
+
+@pytest.mark.parametrize(("wait", "again"), [(3.3, True), (0.3, False)])
+def test_an_arp_failure_after_the_syn_backed_off_sends_it_once_more(wait: float, again: bool) -> None:
+    # tests/lab_scenarios/ghost-rto-revert.yaml: tcp_ld_RTO_revert() (net/ipv4/tcp_ipv4.c). With the
+    # wait, the probes to the vanished b fail (FAILED at 9 s) between the 1 s SYN timers: the SYN of
+    # 7 s after the connect makes a new INCOMPLETE entry, whose failure at 10 s undoes one backoff
+    # (4 s -> 2 s, 3 s since that SYN): the SYN goes once more, a fourth broadcast, the entry stays
+    # INCOMPLETE. Without the wait the SYN that finds FAILED is the one of 11 s: 4 s, 3 s since, none.
+    trace = run(parse_scenario(GHOST.replace("WAIT", str(wait)), "ghost.yaml"))
+    step = trace.step("a-connects-ghost")
+    assert step.outcome == "host-unreachable"
+    broadcasts = [h for h in step.frames if h.dst == "ff:ff:ff:ff:ff:ff"]
+    assert len(broadcasts) == (4 if again else 3)
+    assert step.neigh["a"]["10.0.0.11"]["state"] == ("INCOMPLETE" if again else "FAILED")
+
+
+def test_a_syn_from_loopback_asks_tell_127_0_0_1_and_gets_no_answer() -> None:
+    # tests/lab_scenarios/localnet-arp-tell-loopback.yaml: arp_solicit() takes the waiting packet's
+    # local source, and arp_process() on the far side refuses a 127/8 sender (ip_route_input_slow()).
+    trace = run(
+        parse_scenario((ROOT_DIR / "tests/lab_scenarios/localnet-arp-tell-loopback.yaml").read_text(), "l.yaml")
+    )
+    knock = trace.step("laptop-knocks")
+    assert [h.what for h in knock.frames] == ["ARP who-has 10.88.0.3 tell 127.0.0.1"] * 3
+    assert knock.outcome == "host-unreachable"
+    assert knock.neigh["agent"] == {}
+    # An ordinary connect still asks with the bridge's own address, and is answered.
+    assert trace.step("laptop-knew-the-agent").frames[0].what == "ARP who-has 10.88.0.3 tell 10.88.0.1"
+    for step, sender in (("asked-from-127-0-0-2", "127.0.0.2"), ("asked-from-multicast", "224.0.0.5")):
+        assert len(trace.step(step).frames) == 1  # the request only: nobody answers
+        assert sender not in trace.step(step).neigh["agent"]  # and nobody learns the sender

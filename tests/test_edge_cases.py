@@ -202,8 +202,12 @@ def test_an_unanswered_probe_is_sent_ucast_solicit_times_then_fails() -> None:
     assert trace.step("given-up").neigh["a"]["10.0.0.11"]["state"] == "FAILED"
 
 
-def test_a_confirmed_connection_cancels_the_probe() -> None:
-    """Guards: DELAY going to PROBE even after TCP confirmed the neighbour (dst_confirm())."""
+def test_a_confirmation_as_the_delay_begins_is_too_old() -> None:
+    """Guards: a DELAY that began with the SYN its SYN-ACK confirmed turning REACHABLE unprobed.
+
+    The kernel's DELAY timer fires at least a jiffy late (calc_index(), kernel/time/timer.c), so
+    time_before_eq(now, confirmed + delay_first_probe_time) fails for a confirmation in the jiffy
+    the DELAY began: the entry is probed (tests/lab_scenarios/stale-use-confirmed-at-once.yaml)."""
     trace = simulate(
         f"""
         - {{id: ask, arp: {{by: a, target: 10.0.0.1}}}}
@@ -214,8 +218,29 @@ def test_a_confirmed_connection_cancels_the_probe() -> None:
         listeners="0.0.0.0:80",
     )
     assert trace.step("use").outcome == "connected"
-    # neigh_confirm() only moves `confirmed`; DELAY turns REACHABLE at its timer, with no probe.
     assert trace.step("use").neigh["a"]["10.0.0.1"]["state"] == "DELAY"
+    asked = [h for h in trace.step("later").frames if h.src == MAC["a"] and "who-has" in h.what]
+    assert [h.dst for h in asked] == [MAC["br0"]]  # one unicast probe, answered
+    assert trace.step("later").neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
+
+
+def test_a_confirmed_connection_cancels_the_probe() -> None:
+    """Guards: DELAY going to PROBE even after TCP confirmed the neighbour (dst_confirm())."""
+    trace = simulate(
+        """
+        - {id: ask, arp: {by: a, target: 10.0.0.1}}
+        - {id: stale, wait: 31}
+        - {id: use, connect: {by: a, to: '10.0.0.1:80'}}
+        - {id: meanwhile, wait: 2}
+        - {id: again, connect: {by: a, to: '10.0.0.1:80'}}
+        - {id: later, wait: 4}
+        """,
+        listeners="0.0.0.0:80",
+    )
+    assert trace.step("again").outcome == "connected"
+    # neigh_confirm() only moves `confirmed`; DELAY, begun 2 s before this confirmation, turns
+    # REACHABLE at its timer, with no probe.
+    assert trace.step("again").neigh["a"]["10.0.0.1"]["state"] == "DELAY"
     assert trace.step("later").neigh["a"]["10.0.0.1"]["state"] == "REACHABLE"
     asked = [h for h in trace.step("later").frames if h.src == MAC["a"] and "who-has" in h.what]
     assert asked == []  # a sends no probe (the host may probe a: its own entry was only used)
