@@ -175,6 +175,51 @@ def test_the_labs_configuring_commands_are_not_counted_in_a_steps_seconds() -> N
     assert lab._untimed == 0.0
     lab.execute(plan.Op(("route_get", "a", "10.0.0.11")))
     assert lab._untimed >= 0.01
+    # The pause an `arp` step's script makes before showing the tables is the lab's observing; a
+    # `wait` step's sleep is that step's own time.
+    steps = {step.action: step for step in parse_scenario(ARP_THEN_WAIT, "arp.yaml").steps}
+    for action, untimed in (("arp", True), ("wait", False)):
+        lab._step, lab._untimed = steps[action], 0.0
+        lab.execute(plan.Op(("sleep", "0.01")))
+        assert (lab._untimed >= 0.01) is untimed, action
+
+
+ARP_THEN_WAIT = """
+title: an arp step, then a wait
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+steps:
+  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}
+  - {id: later, wait: 1}
+"""
+
+
+def test_the_arp_steps_netlink_messages_are_read_as_the_kernel_writes_them() -> None:
+    """netsim.lab.neighwatch parses RTM_NEWNEIGH as include/uapi/linux/neighbour.h lays it out: a
+    notification for our device names the address and state; another device's is not ours."""
+    import socket as sock
+    import struct
+
+    from netsim.lab import neighwatch as nw
+
+    def message(ifindex: int, state: int, seq: int = 0) -> bytes:
+        body = nw.NDMSG.pack(sock.AF_INET, 0, 0, ifindex, state, 0, 1)
+        body += struct.pack("=HH", 8, nw.NDA_DST) + sock.inet_aton("10.0.0.11")
+        return nw.NLMSGHDR.pack(nw.NLMSGHDR.size + len(body), nw.RTM_NEWNEIGH, 0, seq, 0) + body
+
+    ack = nw.NLMSGHDR.pack(nw.NLMSGHDR.size + 4, nw.NLMSG_ERROR, 0, 1, 0) + struct.pack("=i", 0)
+    watch = object.__new__(nw.NeighWatch)
+    watch.ifindex = 3
+    data = message(3, 0x20) + message(4, 0x02) + ack + message(3, 0x01, seq=2)
+    assert list(watch._messages(data)) == [
+        (0, None, "10.0.0.11", "FAILED"),
+        (0, None, None, None),  # device 4 is not the one asked on
+        (1, 0, None, None),  # the request's ACK
+        (2, None, "10.0.0.11", "INCOMPLETE"),  # the answer to RTM_GETNEIGH
+    ]
 
 
 ANSWERED = """

@@ -13,14 +13,17 @@ SIMPLIFICATIONS = {
     "each draw (`ip ntable show`: reachable) after every step and netsim uses it here, while `netsim run` and "
     "the pages use the base exactly (30 s unless set)",
     "arp-step": "an `arp` step uses the entry as an application's first packet would (`ip neigh replace ... "
-    "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's",
+    "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's; the lab "
+    "sends that request from its own netlink socket and times the step from it to the kernel's notification that "
+    "the entry settled (no `ip` process is timed)",
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "Python add a little to the simulated clock; the `ip`, `bridge`, `sysctl` and `nft` commands that configure "
-    "the kernel, a crafted frame's sending and `ip route get` are not counted in the lab's seconds (netsim counts "
-    "them as instant; their processes' start-up is the lab's, and a loaded machine stretches it)",
+    "the kernel, a crafted frame's sending, `ip route get` and the pauses a script makes before showing its "
+    "tables are not counted in the lab's seconds (netsim counts them as instant; their processes' start-up is the "
+    "lab's, and a loaded machine stretches it)",
     "linkwatch": "the kernel acts on a carrier change up to a second late (linkwatch); the lab waits for it "
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "

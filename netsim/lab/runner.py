@@ -26,6 +26,7 @@ from netsim import plan, sshforward, tcp, wire
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
+from netsim.lab.neighwatch import NeighWatch
 from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
 from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
@@ -94,6 +95,12 @@ class Lab:
         if name == "sleep":
             if float(args[0]) >= 1:
                 self.say(f"waiting {args[0]} s of real time")
+            if self._step is not None and self._step.action != "wait":
+                # A pause the script makes for the kernel to settle before it shows the tables (after
+                # an `arp` step, a link going up): the lab's observing, not the step's network time.
+                with self._aside():
+                    time.sleep(float(args[0]))
+                return None
             time.sleep(float(args[0]))
             return None
         if name not in plan.HELPERS:
@@ -234,16 +241,22 @@ class Lab:
         # As an application's first packet does, without the packet: `ip neigh ... use` (NTF_USE)
         # makes the kernel call neigh_event_send() on the entry. A known entry stays as it is (or
         # goes STALE -> DELAY); an unknown one goes INCOMPLETE and the kernel itself asks, retries
-        # and gives up, exactly as for a connect(). Then wait while the kernel is still asking.
+        # and gives up, exactly as for a connect(). The request goes from the lab's own netlink
+        # socket and the kernel's notifications say when the entry settled (netsim.lab.neighwatch):
+        # only the kernel's time is timed, no `ip` process's start-up.
         with self._aside():  # finding the device is the lab's lookup; what follows is the network's time
-            dev = json.loads(ip(host, "-j", "route", "get", target))[0]["dev"]
-        ip(host, "neigh", "replace", target, "dev", dev, "use")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            entries = json.loads(ip(host, "-j", "neigh", "show", target, "dev", dev) or "[]")
-            if not entries or "INCOMPLETE" not in (entries[0].get("state") or []):
-                return
-            time.sleep(0.02)
+            way = json.loads(ip(host, "-j", "route", "get", target))[0]
+            if way.get("type", "unicast") != "unicast":
+                return  # its own address (lo), a broadcast: no neighbour to ask for, as in netsim
+            with inside(host):
+                watch = NeighWatch(way["dev"])
+        try:
+            if watch.use(target) == "INCOMPLETE":
+                watch.settled(target, limit=10)
+        except OSError as exc:
+            raise LabError(f"`ip -n {ns_name(host)} neigh replace {target} dev {way['dev']} use`: {exc}") from exc
+        finally:
+            watch.close()
 
     def _helper_route_get(self, host: str, addr: str) -> None:
         """`ip -j route get`, kept in the trace's shape (netsim.routing.route_get)."""
