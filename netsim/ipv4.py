@@ -123,6 +123,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
         stack.loopback(ns, verdict.skb.packet)
         return hop
+    if hop.kind in ("broadcast", "multicast"):
+        # TCP never gets here (tcp_v4_connect() refuses such a route: ENETUNREACH); a datagram to a
+        # broadcast or multicast address is a simplification netsim does not model: it is dropped.
+        stack.event(f"netsim does not send {hop.kind} packets: {packet.summary()} is dropped")
+        return hop
     assert hop.neighbour is not None
     _finish(stack, ns, skb, hop.dev, hop.neighbour)
     return hop
@@ -143,7 +148,7 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes)
+    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, ns.broadcast_addresses())
 
 
 def send_via_neighbour(

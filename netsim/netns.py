@@ -79,6 +79,17 @@ class Namespace:
         """
         return {a.ip for i in self.ifaces.values() for a in i.addresses}
 
+    def broadcast_addresses(self) -> dict[ipaddress.IPv4Address, str]:
+        """The local table's broadcast routes: each subnet's broadcast address on an interface that
+        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them)."""
+        return {
+            a.network.broadcast_address: i.name
+            for i in self.ifaces.values()
+            if i.up and i.kind != "loopback"
+            for a in i.addresses
+            if a.network.prefixlen < 31
+        }
+
     def lo_up(self) -> bool:
         lo = self.ifaces.get("lo")
         return lo is not None and lo.up

@@ -20,9 +20,14 @@ class RouteEntry:
     via: ipaddress.IPv4Address | None = None
 
 
+ANY_ADDRESS = ipaddress.IPv4Address("0.0.0.0")
+
+
 @dataclass(frozen=True)
 class NextHop:
-    kind: str  # "local" (delivered through lo) or "link" (sent on dev to `neighbour`)
+    # "local" (delivered through lo), "link" (sent on dev to `neighbour`), "broadcast" (a subnet's
+    # broadcast address, from the local table) or "multicast" (224/4, on the device the table picks)
+    kind: str
     dev: str
     neighbour: str | None = None
     gateway: str | None = None  # the route's `via`, even when it is the destination itself
@@ -32,22 +37,34 @@ def lookup(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
+    broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
 ) -> NextHop | None:
     """The local table first (own addresses, and 127/8 once lo has 127.0.0.1), then longest prefix.
 
     A fresh namespace's lo has no address until it first comes up, so it cannot even reach its
     own 127.0.0.1 ("Network is unreachable"). Routes through a device that is down are not in
     `routes` at all (fib_disable_ip() removed them); local ones stay, and point at lo, up or not.
+
+    The local table also holds each subnet's broadcast address (fib_add_ifaddr(), net/ipv4/
+    fib_frontend.c, for a prefix shorter than /31; not the network's own address any more), given
+    in `broadcasts` with its device. A packet for 0.0.0.0 is one for the host itself
+    (ip_route_output_key_hash_rcu(), net/ipv4/route.c: no destination means the loopback). A
+    multicast destination takes the device of the route that matches it, without its gateway
+    (__mkroute_output() makes it RTN_MULTICAST).
     """
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
-    if dst in local_addresses or (loopback and dst in LOOPBACK_NET):
+    if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
+    if broadcasts and dst in broadcasts:
+        return NextHop("broadcast", broadcasts[dst])
     best: RouteEntry | None = None
     for route in routes:
         if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
             best = route
     if best is None:
         return None
+    if dst.is_multicast:
+        return NextHop("multicast", best.dev)
     return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None)
 
 
@@ -56,6 +73,7 @@ def route_get(
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
     source_of: Callable[[str, str], str],
+    broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
 ) -> dict[str, str | None]:
     """`ip -j route get DST` (inet_rtm_getroute()): the route a packet to `dst` would take.
 
@@ -63,14 +81,18 @@ def route_get(
     (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device toward
     the next hop), which `source_of(dev, next_hop)` answers.
     """
-    hop = lookup(dst, local_addresses, routes)
+    hop = lookup(dst, local_addresses, routes, broadcasts)
     if hop is None:
         return {"error": "Network is unreachable"}
     if hop.kind == "local":
         # The local table's entry answers: an own address is its own source; 127/8 is one route,
-        # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1.
-        prefsrc = "127.0.0.1" if dst in LOOPBACK_NET else str(dst)
+        # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1,
+        # as it is for 0.0.0.0 (the loopback's own address).
+        prefsrc = "127.0.0.1" if dst in LOOPBACK_NET or dst == ANY_ADDRESS else str(dst)
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
+    if hop.kind in ("broadcast", "multicast"):
+        prefsrc = source_of(hop.dev, str(dst))
+        return {"type": hop.kind, "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
     # The matched route's gateway, even when it is the destination itself: with its subnet gone,
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
     gateway = hop.gateway
@@ -84,5 +106,8 @@ def route_get_text(result: dict[str, str | None]) -> str:
         return f"RTNETLINK answers: {result['error']}"
     if result["type"] == "local":
         return f"local {result['dst']} dev lo src {result['prefsrc']} uid 0 \n    cache <local> "
+    if result["type"] in ("broadcast", "multicast"):
+        flag = "<local,brd>" if result["type"] == "broadcast" else "<mc>"
+        return f"{result['type']} {result['dst']} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache {flag} "
     via = f" via {result['gateway']}" if result["gateway"] else ""
     return f"{result['dst']}{via} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache "

@@ -550,9 +550,18 @@ class Simulation:
         self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
     ) -> Connection:
         """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
+        if dst_ip == str(routing.ANY_ADDRESS):
+            # ip_route_connect() -> ip_route_output_key_hash_rcu(): no destination is the loopback;
+            # tcp_v4_connect() takes the route's address (net/ipv4/tcp_ipv4.c).
+            self.event(f"{ns.label} connects to 0.0.0.0, which the kernel takes for 127.0.0.1")
+            dst_ip = "127.0.0.1"
         hop = ipv4.route(ns, dst_ip)
         if hop is None:
             self.event(f"{ns.label} has no route to {dst_ip}")
+            return Connection("", 0, dst_ip, dport, state="network-unreachable")
+        if hop.kind in ("broadcast", "multicast"):
+            # tcp_v4_connect(): a route flagged RTCF_BROADCAST or RTCF_MULTICAST is -ENETUNREACH.
+            self.event(f"{ns.label} may not connect to the {hop.kind} address {dst_ip}: network unreachable")
             return Connection("", 0, dst_ip, dport, state="network-unreachable")
         src_ip = (
             "127.0.0.1"
@@ -726,7 +735,7 @@ class Simulation:
         assert self._current is not None
         ns = self._namespace(ask.by)
         dst = ipaddress.IPv4Address(ask.to)
-        result = routing.route_get(dst, ns.local_addresses(), ns.routes, ns.source_address)
+        result = routing.route_get(dst, ns.local_addresses(), ns.routes, ns.source_address, ns.broadcast_addresses())
         self._current.route = result
         self.event(f"{ns.label}: ip route get {ask.to} -> {routing.route_get_text(result).split(chr(10))[0].strip()}")
 

@@ -324,3 +324,19 @@ def test_a_syn_from_loopback_asks_tell_127_0_0_1_and_gets_no_answer() -> None:
     for step, sender in (("asked-from-127-0-0-2", "127.0.0.2"), ("asked-from-multicast", "224.0.0.5")):
         assert len(trace.step(step).frames) == 1  # the request only: nobody answers
         assert sender not in trace.step(step).neigh["agent"]  # and nobody learns the sender
+
+
+def test_broadcast_multicast_and_any_destinations_route_as_the_kernels_local_table_says() -> None:
+    # tests/lab_scenarios/odd-destinations.yaml: fib_add_ifaddr()'s broadcast route, tcp_v4_connect()
+    # refusing it, 0.0.0.0 as the loopback (ip_route_output_key_hash_rcu()).
+    trace = run(parse_scenario((ROOT_DIR / "tests/lab_scenarios/odd-destinations.yaml").read_text(), "odd.yaml"))
+    assert trace.step("a-to-broadcast").outcome == "network-unreachable"
+    assert trace.step("a-to-broadcast").frames == []  # refused before anything is sent
+    assert trace.step("a-to-network").frames[0].what == "ARP who-has 10.0.0.0 tell 10.0.0.10"
+    assert trace.step("a-to-any").outcome == "connected"
+    assert trace.step("a-to-any").listener == "0.0.0.0:80"
+    routes = {s.id: s.route for s in trace.steps if s.route}
+    assert routes["route-broadcast"]["type"] == "broadcast"
+    assert routes["route-network"]["type"] == "unicast"
+    assert (routes["route-multicast"]["type"], routes["route-multicast"]["gateway"]) == ("multicast", None)
+    assert (routes["route-any"]["type"], routes["route-any"]["prefsrc"]) == ("local", "127.0.0.1")

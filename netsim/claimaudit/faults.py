@@ -224,7 +224,7 @@ def _no_reset() -> list[Patch]:
 
 
 def _icmp_ignored() -> list[Patch]:
-    return [(tcp, "error", lambda sim, ns, icmp: None)]
+    return [(tcp, "error", lambda sim, ns, icmp: tcp.Answer())]
 
 
 def _classic_doubling() -> list[Patch]:
@@ -282,7 +282,7 @@ def _close_keeps_knocking() -> list[Patch]:
 def _no_local_table() -> list[Patch]:
     original = routing.lookup
 
-    def lookup(dst: Any, local: Any, routes: Any) -> Any:
+    def lookup(dst: Any, local: Any, routes: Any, broadcasts: Any = None) -> Any:
         return original(dst, set(), routes)  # as if only the main table existed
 
     return [(ipv4.routing, "lookup", lookup)]
@@ -303,8 +303,8 @@ def _gateway_ignored() -> list[Patch]:
 def _default_everywhere() -> list[Patch]:
     original = routing.lookup
 
-    def lookup(dst: Any, local: Any, routes: Any) -> Any:
-        hop = original(dst, local, routes)
+    def lookup(dst: Any, local: Any, routes: Any, broadcasts: Any = None) -> Any:
+        hop = original(dst, local, routes, broadcasts)
         if hop is None and routes:
             return routing.NextHop("link", routes[0].dev, str(dst))  # "it just goes out the card"
         return hop
