@@ -102,6 +102,10 @@ class Bridge:
 
     # br_handle_frame() / br_handle_frame_finish(): a frame arriving on a port
     def receive(self, frame: Frame, in_port: str, now: float) -> Decision:
+        if not self.ports[in_port].enabled:
+            # br_handle_frame(): a port in STP state DISABLED (its bridge device is down) drops what
+            # arrives, before any learning.
+            return Decision("drop", (), f"{in_port} is disabled: the bridge is down")
         if not is_valid_source(frame.src):
             return Decision("drop", (), "source is a group or all-zero address")
         learned = ""

@@ -199,7 +199,12 @@ class Simulation:
     # --- the clock ---------------------------------------------------------------------
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (self.now + delay, next(self._seq), callback, timerwheel.slack(delay, self.hz)))
+        slack = timerwheel.slack(delay, self.hz)
+        if self._firing is not None:
+            # Armed by a timer that itself may have fired late (a PROBE's next probe, a SYN's next
+            # retransmission): the kernel arms it from the moment it really ran, so the lateness adds up.
+            slack += self._firing[1]
+        heapq.heappush(self._timers, (self.now + delay, next(self._seq), callback, slack))
 
     def _drain(self) -> None:
         while self._queue:
@@ -966,7 +971,12 @@ class Simulation:
             for iface in ns.ifaces.values():
                 if iface.master is None:
                     continue
-                bridge, forwarding = self.bridges[iface.master], self._carrier(iface)
+                # br_port_carrier_check() / br_stp_enable_bridge() (net/bridge/br_if.c, br_stp_if.c):
+                # a port forwards while its device has carrier and the bridge device itself is up;
+                # br_dev_stop() disables every port (and forgets what they learned) at once.
+                bridge = self.bridges[iface.master]
+                bridge_up = ns.ifaces[iface.master].up if iface.master in ns.ifaces else True
+                forwarding = self._carrier(iface) and bridge_up
                 if bridge.ports[iface.name].enabled and not forwarding:
                     gone = bridge.disable_port(iface.name)
                     forgot = f"; it forgets {', '.join(gone)}" if gone else ""

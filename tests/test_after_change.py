@@ -340,3 +340,16 @@ def test_broadcast_multicast_and_any_destinations_route_as_the_kernels_local_tab
     assert routes["route-network"]["type"] == "unicast"
     assert (routes["route-multicast"]["type"], routes["route-multicast"]["gateway"]) == ("multicast", None)
     assert (routes["route-any"]["type"], routes["route-any"]["prefsrc"]) == ("local", "127.0.0.1")
+
+
+def test_a_bridge_set_down_disables_its_ports_and_up_again_they_learn_afresh() -> None:
+    # tests/lab_scenarios/bridge-down.yaml: br_dev_stop() -> br_stp_disable_bridge(); br_handle_frame().
+    trace = run(parse_scenario((ROOT_DIR / "tests/lab_scenarios/bridge-down.yaml").read_text(), "bd.yaml"))
+    assert trace.step("br0-down").fdb["br0"] == {}  # every port forgot what it learned
+    (frame,) = trace.step("a-to-b-bridge-down").frames
+    assert (frame.decision, frame.out_ports) == ("drop", ())
+    assert trace.step("a-connects-b-down").outcome == "deadline"
+    assert trace.step("h-to-own-address").outcome == "connected"  # the local route stays
+    assert trace.step("h-route").route == {"error": "Network is unreachable"}
+    (frame,) = trace.step("a-to-b-bridge-up").frames
+    assert frame.decision == "flood"  # up again, the ports learn afresh: b is unknown
