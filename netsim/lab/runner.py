@@ -245,9 +245,10 @@ class Lab:
         # socket and the kernel's notifications say when the entry settled (netsim.lab.neighwatch):
         # only the kernel's time is timed, no `ip` process's start-up.
         with self._aside():  # finding the device is the lab's lookup; what follows is the network's time
-            way = json.loads(ip(host, "-j", "route", "get", target))[0]
-            if way.get("type", "unicast") != "unicast":
-                return  # its own address (lo), a broadcast: no neighbour to ask for, as in netsim
+            found = run("ip", "-n", ns_name(host), "-j", "route", "get", target, check=False)
+            way = json.loads(found)[0] if found.strip() else {}
+            if way.get("type", "unicast") != "unicast" or "dev" not in way:
+                return  # no route, its own address (lo), a broadcast: nobody to ask, as in netsim
             with inside(host):
                 watch = NeighWatch(way["dev"])
         try:

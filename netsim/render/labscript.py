@@ -99,8 +99,13 @@ set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group 
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
   # as it is, an unknown one is asked for by the kernel itself, retried and maybe given up on.
-  local dev
-  dev=$(ip -n "lab-$1" -j route get "$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["dev"])')
+  # No route, the host's own address or a broadcast one: nobody to ask.
+  local way dev
+  way=$(ip -n "lab-$1" -j route get "$2" 2>/dev/null) || return 0
+  dev=$(printf '%s' "$way" | python3 -c 'import json, sys
+r = json.load(sys.stdin)[0]
+print(r["dev"] if r.get("type", "unicast") == "unicast" else "")')
+  [ -n "$dev" ] || return 0
   ip -n "lab-$1" neigh replace "$2" dev "$dev" use
   for _ in $(seq 50); do
     ip -n "lab-$1" neigh show "$2" dev "$dev" | grep -q INCOMPLETE || return 0
