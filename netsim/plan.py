@@ -251,6 +251,10 @@ def netns(s: Scenario, host: str) -> list[Op]:
         # The kernel's own default, whatever the machine set (systemd sets 1): deleting a primary
         # address deletes its secondaries too (__inet_del_ifa(), net/ipv4/devinet.c).
         sysctl(host, "net.ipv4.conf.all.promote_secondaries=0", "net.ipv4.conf.default.promote_secondaries=0"),
+        # Likewise reverse-path filtering: off, as netsim models it (systemd sets 2, and a new
+        # namespace copies init_net's IPv4 settings, net.core.devconf_inherit_init_net 0); with it
+        # on, a source with no route back is a martian (fib_validate_source(), fib_frontend.c).
+        sysctl(host, "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"),
     ]
     if h.tcp_syn_retries != SYN_RETRIES_DEFAULT:
         out.append(sysctl(host, f"net.ipv4.tcp_syn_retries={h.tcp_syn_retries}"))

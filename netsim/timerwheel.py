@@ -10,6 +10,15 @@ timers in one bucket fire in the same tick, in an order that is the wheel's (and
 CPUs'), not their expiry's. netsim fires every timer exactly on time; the comparison with the
 kernel allows this lateness, and says so, where it decides what the kernel shows.
 
+Checked against kernel/time/timer.c (torvalds/linux): `#define LVL_CLK_SHIFT 3`, `#define LVL_BITS 6`
+(LVL_SIZE 64), `LVL_START(n) ((LVL_SIZE - 1) << (((n) - 1) * LVL_CLK_SHIFT))`, LVL_DEPTH 9 when
+HZ > 100 and 8 otherwise; calc_wheel_index() picks the first level whose LVL_START the delta is
+below, and calc_index() sets `expires = (expires >> LVL_SHIFT(lvl)) + 1; *bucket_expiry = expires
+<< LVL_SHIFT(lvl)`: a timer fires one to LVL_GRAN(lvl) jiffies after it was due, never on time
+(which is why netsim's DELAY check is strict: netsim.neighbour). The table in that file's header
+(HZ 250: level 1 from 256 ms in 32 ms steps, level 2 from ~2 s in 256 ms steps) is what
+granularity() gives.
+
 The lab reads the kernel's HZ (CONFIG_HZ, from /proc/config.gz or /boot/config-RELEASE); when it
 is not known, the slack is the largest over the HZ values kernels are built with.
 """
@@ -18,7 +27,7 @@ from __future__ import annotations
 
 LVL_CLK_SHIFT = 3  # each level is 8 times coarser than the one below
 LVL_SIZE = 64  # buckets per level (LVL_BITS = 6)
-LEVELS = 9  # LVL_DEPTH for HZ > 100 (8 for HZ = 100; the longest timers here are far below either cap)
+LEVELS = 9  # LVL_DEPTH for HZ > 100 (8 for HZ = 100: level 8 starts past 15 days there, far beyond any timer here)
 HZ_CHOICES = (100, 250, 300, 1000)  # CONFIG_HZ_100 / _250 / _300 / _1000
 
 
