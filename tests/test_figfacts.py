@@ -5,6 +5,7 @@ Each planted fault below is a plausible renderer bug; the check must name the fi
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +25,9 @@ from netsim.simulation import run
 
 LAB = sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
 POST_ONE = ROOT / "docs" / "posts" / "margarets-room.md"
-UNDER_MUTMUT = ROOT.name == "mutants"  # make mutants runs the tests in mutmut's copy, ./mutants
+# make mutants runs the tests in mutmut's copy (./mutants), which sets MUTANT_UNDER_TEST for them
+# (mutmut.mutation.trampoline); a checkout that merely sits in a folder named "mutants" is no copy.
+UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
 
 
 def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: str) -> None:
