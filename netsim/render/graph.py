@@ -94,6 +94,12 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         _narrow(g)
         g.graph_attr["newrank"] = "true"
     seating = _seating(scenario, step)
+    # Narrow: frames that take the same way (a SYN sent again) share one set of lines, marked
+    # with every frame's number (the bridge's box still lists each), so a phone draws no bundles.
+    ways: dict[tuple[object, ...], list[int]] = {}
+    for n, hop in enumerate(step.frames, 1):
+        way = (hop.bridge, hop.in_port, hop.decision, tuple(hop.out_ports), hop.reason)
+        ways.setdefault(way if narrow else (n,), []).append(n if len(step.frames) > 1 else 0)
     bottom = ""  # narrow: the last room's owner, the next room stands under it
     for bname, bridge in scenario.bridges.items():
         if narrow and bottom:
@@ -113,9 +119,10 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         seats = [*bridge.ports, bname]
         chain = [bname]  # narrow: what stands in one column, top to bottom
         if narrow:  # a drop mark stands in the room, under the bridge
-            for n, hop in enumerate(step.frames, 1):
+            for numbers in ways.values():
+                hop = step.frames[max(numbers[0], 1) - 1]
                 if hop.bridge == bname and hop.decision == "drop":
-                    chain.append(_drop_name(hop, n if len(step.frames) > 1 else 0))
+                    chain.append(_drop_name(hop, numbers[0]))
                     sub.add_node(chain[-1])
                     g.add_edge(chain[-2], chain[-1], style="invis", weight="10")
         for n, port in enumerate(seats):
@@ -145,8 +152,9 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
             g.add_node(host, label=_host_label(scenario, host, dev, step))
         # The veth cable: one end in the host, the other end is the seat.
         g.add_edge(f"{bname}:{port}", host, dir="none", color=gv("cable"))
-    for n, hop in enumerate(step.frames, 1):
-        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0, seating, words_on_lines=not narrow)
+    for first, *also in ways.values():
+        hop = step.frames[max(first, 1) - 1]
+        _draw_hop(g, scenario, hop, first, seating, words_on_lines=not narrow, also=also)
     return _svg(g)
 
 
@@ -169,7 +177,7 @@ def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple
 
 def _narrow(g: pgv.AGraph) -> None:
     """The phone's layout: tight spacing, small margins (the words keep their size)."""
-    g.graph_attr.update(nodesep="0.15", ranksep="0.2", pad="0.05")
+    g.graph_attr.update(nodesep="0.04", ranksep="0.2", pad="0.05")
     g.node_attr.update(margin="0.06,0.03", width="0.3", height="0.3")
 
 
@@ -178,14 +186,19 @@ def _stack(g: pgv.AGraph) -> None:
 
     Each thing stands next to what its lines join, so the lines stay short: whoever knocks right
     above the first room it knocks into, a router or doorman right under the first room it stands
-    in (between the rooms it joins), a note or a line's words under the thing it belongs to, the
-    rest at the bottom. Only this order places things (the drawn lines follow it,
-    constraint=false), so nothing stands beside anything and the width is the widest box.
+    in (between the rooms it joins), a line's words next to its line, the rest at the bottom.
+    Only this order places things (the drawn lines follow it, constraint=false), so nothing
+    stands beside anything: the width is the widest box and the lines that go round it.
     """
     rooms = [list(sub.nodes()) for sub in g.subgraphs() if sub.name.startswith("cluster_") and sub.nodes()]
     room_of = {n: k for k, nodes in enumerate(rooms) for n in nodes}
     lines = [e for e in g.edges() if e.attr.get("style") != "invis"]
     boxes = _words_off_lines(g, lines)
+    walls = list(g.subgraphs())
+    while walls:  # a room's walls closer to what stands in it (Graphviz leaves 8pt)
+        wall = walls.pop()
+        wall.graph_attr["margin"] = "4"
+        walls += wall.subgraphs()
     before, after, rest = [[] for _ in rooms], [[] for _ in rooms], []
     for node in g.nodes():
         if node in room_of or node in boxes:
@@ -198,11 +211,9 @@ def _stack(g: pgv.AGraph) -> None:
             after[min(tails + heads)].append(node)
         else:
             rest.append(node)
-    order = [n for k, nodes in enumerate(rooms) for n in before[k] + nodes + after[k]]
-    for node in rest:  # joined to nothing in a room: under the first placed thing it is joined to
-        near = [str(e[1] if e[0] == node else e[0]) for e in lines if node in (e[0], e[1])]
-        placed = [order.index(n) for n in near if n in order]
-        order.insert(min(placed) + 1 if placed else len(order), node)
+    # Joined to nothing in a room (a NAT note, a router's own program): at the bottom, out of the
+    # way of the lines between the rooms.
+    order = [n for k, nodes in enumerate(rooms) for n in before[k] + nodes + after[k]] + rest
     for box, (tail, head) in boxes.items():  # a line's words under its tail, else above its head
         at = order.index(tail) + 1 if tail not in room_of else order.index(head) if head not in room_of else None
         if at is None:  # both ends in rooms: right after the tail's room and what follows it
@@ -280,8 +291,11 @@ def _draw_hop(
     number: int,
     seating: dict[tuple[str, str], tuple[str, str]],
     words_on_lines: bool = True,
+    also: list[int] | None = None,
 ) -> None:
+    """One frame's lines, marked `ns-hN` (and `ns-hM` for each frame in `also` that took the same way)."""
     style, role, word = STYLE[hop.decision]
+    h = [f"h{n}" for n in [number, *(also or [])]]
     colour = gv(role)
     tag = f"{number}. " if number else ""
     if not words_on_lines:
@@ -292,19 +306,19 @@ def _draw_hop(
     sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
     sends = f"{tag}sends" if words_on_lines else ""
-    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(f"h{number}", "sends"))
-    g.add_edge(ingress, hop.bridge, **sent, **_tag(f"h{number}", "in"))
+    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(*h, "sends"))
+    g.add_edge(ingress, hop.bridge, **sent, **_tag(*h, "in"))
     if hop.decision == "drop":
         node = _drop_name(hop, number)
         _drop_mark(g, node, hop.reason, colour, 0 if words_on_lines else WRAP)
-        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
+        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         return
     for port in hop.out_ports:
         seat = f"{hop.bridge}:{port}"
-        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
+        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         target = _endpoint(scenario, hop.bridge, port, seating)
         if target != seat:  # an empty seat: the copy leaves and nobody takes it
-            g.add_edge(seat, target, **attrs, **_tag(f"h{number}", "deliver"))
+            g.add_edge(seat, target, **attrs, **_tag(*h, "deliver"))
 
 
 def _drop_name(hop: Hop, number: int) -> str:
