@@ -271,6 +271,14 @@ MEASURE = """() => {
   for (const svg of document.querySelectorAll('.ns-diagram svg')) {
     if (!svg.getClientRects().length) continue;
     layouts.add(svg.parentElement.classList.contains('ns-wide') ? 'wide' : 'narrow');
+    // The filled shapes (not a line or its arrowhead), each styled and measured once per drawing
+    // rather than once per word in it.
+    const shapes = [];
+    for (const el of svg.querySelectorAll('path, polygon, ellipse')) {
+      if (el.parentElement.querySelector(':scope > path.nc-f-none')) continue;
+      const fill = getComputedStyle(el).fill;
+      if (fill !== 'none') shapes.push({fill, b: el.getBBox()});
+    }
     for (const t of svg.querySelectorAll('text')) {
       if (!t.textContent.trim()) continue;
       const size = parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a;
@@ -278,11 +286,7 @@ MEASURE = """() => {
       // holds the words' centre, in the drawing's own coordinates, so off-screen ones count too.
       const tb = t.getBBox(), cx = tb.x + tb.width / 2, cy = tb.y + tb.height / 2;
       let bg = null, area = Infinity;
-      for (const el of svg.querySelectorAll('path, polygon, ellipse')) {
-        if (el.parentElement.querySelector(':scope > path.nc-f-none')) continue;
-        const fill = getComputedStyle(el).fill;
-        if (fill === 'none') continue;
-        const b = el.getBBox();
+      for (const {fill, b} of shapes) {
         if (cx < b.x || cx > b.x + b.width || cy < b.y || cy > b.y + b.height) continue;
         if (b.width * b.height < area) { area = b.width * b.height; bg = over(rgba(fill), pageBg); }
       }
