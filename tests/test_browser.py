@@ -368,6 +368,40 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     context.close()
 
 
+# Every narrow figure box of the page (the stepper's hidden steps shown, as for print), and how
+# far its drawing runs past the box: the box pans sideways by that much.
+NARROW = """() => {
+  window.dispatchEvent(new Event('beforeprint'));
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.remove('ns-js'));
+  const shown = sel => [...document.querySelectorAll(sel)].filter(b => b.getClientRects().length);
+  const boxes = shown('.ns-diagram .ns-narrow'), wide = shown('.ns-diagram .ns-wide').length;
+  const wider = boxes.filter(b => b.scrollWidth - b.clientWidth > 1)
+    .map(b => [b.closest('figure').id, b.getAttribute('href').split('/').pop(), b.scrollWidth - b.clientWidth]);
+  const page = document.scrollingElement.scrollWidth - innerWidth;
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.add('ns-js'));
+  return {boxes: boxes.length, wide, wider, page};
+}"""
+
+
+@pytest.mark.parametrize("width", [320, 390])
+@pytest.mark.parametrize("post", POSTS)
+def test_no_narrow_figure_scrolls_sideways_on_a_phone(browser: tuple[object, str], post: str, width: int) -> None:
+    # The one-column layout a phone gets fits its column: no figure's box pans sideways, and the
+    # page does not either (graph._stack keeps the lines that go round the column close to it).
+    chromium, base = browser
+    context = chromium.new_context(  # type: ignore[attr-defined]
+        viewport={"width": width, "height": 900}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(f"{base}/posts/{post}.html")
+    found = page.evaluate(NARROW)
+    assert found["boxes"] >= 5 and found["wide"] == 0, found  # every figure, in the narrow layout
+    wider = found["wider"]
+    assert not wider, f"{post} at {width}px: narrow figures scroll sideways (figure, file, px): {wider}"
+    assert found["page"] <= 1, f"{post} scrolls sideways by {found['page']}px at {width}px"
+    context.close()
+
+
 @pytest.mark.parametrize("transport", ["http", "file"])
 def test_a_tap_opens_the_diagram_full_screen(browser: tuple[object, str], generated_site: Path, transport: str) -> None:
     chromium, base = browser
