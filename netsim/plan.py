@@ -58,6 +58,7 @@ SHOWS = (
     "show_links",
     "show_neigh",
     "show_listeners",
+    "show_hosts",
     "show_conntrack",
     "echo",
     "ip",
@@ -734,7 +735,12 @@ def _ssh_forward(s: Scenario, step: Step, f: Any) -> list[Op]:
 
 @step_kind("resolve")
 def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
-    return [run("resolve_name", r.by, dns_name(r.name)), *_show_fdb(s), *_show_neigh(s, step)]
+    return [
+        show("show_hosts", r.by),  # the file the resolver reads, as `cat` inside the host shows it
+        run("resolve_name", r.by, dns_name(r.name)),
+        *_show_fdb(s),
+        *_show_neigh(s, step),
+    ]
 
 
 @step_kind("listen")
