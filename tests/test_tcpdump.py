@@ -25,7 +25,7 @@ def real_tcpdump() -> str:
     """The tcpdump binary: installed with apt (it prints a line) when we are root and it is missing."""
     found = shutil.which("tcpdump") or (apt_install("tcpdump") and shutil.which("tcpdump"))
     if not found:
-        pytest.skip("tcpdump is not installed, and installing it needs root and apt-get (Debian package tcpdump)")
+        pytest.skip("tcpdump is not installed, and installing it needs root and apt (Debian package tcpdump)")
     return found
 
 
