@@ -97,16 +97,18 @@ def main(modules: list[str]) -> int:
     children = os.environ.get("MUTANT_CHILDREN", "2")
     percent = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
     start = time.monotonic()
+    # mutmut (re)generates the mutants, and forgets the verdicts of every function changed since
+    # its last run, only when it runs; so a first pass stops at a name that selects no mutant (its
+    # "nothing matches" is expected), and the names to check are then those of the code as it is
+    # now. Without it, a run after a change checked the old survivors only and left the changed
+    # functions' mutants "not checked" for the run after. New tests are timed here too.
+    print("mutants: generating the mutants of changed code and timing new tests", flush=True)
+    first = [str(mutmut), "run", "--max-children", children, "netsim.no-such-module.*"]
+    gen = subprocess.run(first, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
     if not all(meta(m).exists() for m in modules):
-        # First run: mutmut generates every mutant and times the tests, then stops at a name that
-        # selects no mutant (its "nothing matches" is expected): the names to run are known after.
-        print("mutants: generating mutants and timing the tests (first run only)", flush=True)
-        first = [str(mutmut), "run", "--max-children", children, "netsim.no-such-module.*"]
-        gen = subprocess.run(first, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
-        if not all(meta(m).exists() for m in modules):
-            print(gen.stdout[-3000:], gen.stderr[-3000:], sep="\n", file=sys.stderr)
-            print(f"mutants: mutmut generated no mutants for {', '.join(modules)}", file=sys.stderr)
-            return 2
+        print(gen.stdout[-3000:], gen.stderr[-3000:], sep="\n", file=sys.stderr)
+        print(f"mutants: mutmut generated no mutants for {', '.join(modules)}", file=sys.stderr)
+        return 2
     todo, equivalent = [], explained()
     for module in modules:
         chosen = set(sample(sorted(codes(module)), percent))

@@ -7,7 +7,7 @@ docstring): the code was broken on purpose, the test watched fail, the code rest
 from __future__ import annotations
 
 import pytest
-from conftest import MAC, room, simulate
+from conftest import MAC, ROOM, room, simulate
 
 from netsim import routing, tcp
 from netsim.errors import ScenarioError
@@ -572,3 +572,16 @@ def test_any_address_in_127_8_is_bindable_once_lo_has_127_0_0_1() -> None:
     assert tcp.bind_error(up, {("127.0.0.5", 81)}, "127.0.0.5", 81) == "address-in-use"
     trace = simulate("- {id: listen-127, listen: {by: a, bind: '127.0.0.5:81'}}")
     assert trace.step("listen-127").listeners["a"] == ["127.0.0.5:81"]
+
+
+def test_a_route_that_names_only_its_device_is_on_link() -> None:
+    """`ip route add 10.9.0.0/16 dev eth0`: a scenario's route with a device and no gateway sends
+    straight out of that device (scope link), asking ARP for the destination itself."""
+    text = ROOM.format(steps="  - {id: far, route_get: {by: b, to: 10.9.0.5}}", ageing=300, p1="", listeners="")
+    text = text.replace(
+        "interfaces: {eth0: {mac: 02:00:00:00:00:0b, address: 10.0.0.11/24, plug: br0.p2}}",
+        "interfaces: {eth0: {mac: 02:00:00:00:00:0b, address: 10.0.0.11/24, plug: br0.p2}}\n"
+        "    routes: [{to: 10.9.0.0/16, dev: eth0}]",
+    )
+    route = run(parse_scenario(text, "room.yaml")).step("far").route
+    assert route == {"type": "unicast", "dst": "10.9.0.5", "gateway": None, "dev": "eth0", "prefsrc": "10.0.0.11"}

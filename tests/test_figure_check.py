@@ -15,12 +15,13 @@ import html
 import re
 
 import pytest
+from conftest import ROOM, room
 
 from netsim.render import figfacts, graph, path, tables, words
 from netsim.render.escape import html as escape
-from netsim.scenario import Scenario, load_scenario
+from netsim.scenario import Scenario, load_scenario, parse_scenario
 from netsim.simulation import run
-from netsim.trace import StepTrace
+from netsim.trace import Hop, StepTrace
 
 M = "diagrams/margarets-room.yaml"
 D = "diagrams/the-doormans-address.yaml"
@@ -123,6 +124,17 @@ CASES = [
         'stroke-width="2" d=',
         'stroke-width="2" stroke-dasharray="3,3" d=',
         ["frame 1: draws the line podman0->podman0:seat5 as dashed 3,3, forward; the trace says forward"],
+    ),
+    (
+        "delivery-painted-as-flood",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0:seat5->bob",
+        "nc-s-forward",
+        "nc-s-flood",
+        ["frame 1: draws the line podman0:seat5->bob as flood, solid; the trace says forward"],
     ),
     (
         "forward-worded-as-flood",
@@ -874,3 +886,120 @@ def test_a_knock_on_127_lands_in_the_knockers_own_loopback_in_the_tunnel_view() 
     fig = figfacts.read_svg(svg)
     assert [k.ends for k in fig.with_role("knock")] == [("portainer", "portainer:lo")]
     assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []
+
+
+# --- what a renderer draws that the figure check does not read back (each kills a planted fault) ---
+
+
+def _texts(svg: str) -> list[str]:
+    """Every line of words a reader sees in the SVG."""
+    return [html.unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_a_bridge_without_a_label_is_titled_with_its_name_alone() -> None:
+    # The room's title is "br0 · the label" only when the scenario gives one: never a dangling " · ".
+    scenario = room("- {id: s, send: {by: a, dst: b}}")
+    step = run(scenario).step("s")
+    assert scenario.bridges["br0"].label is None
+    assert "br0" in _texts(graph.room(scenario, step))
+    assert not [t for t in _texts(graph.room(scenario, step)) if t.startswith("br0 ·")]
+
+
+def test_the_narrow_room_draws_one_line_to_a_drop_mark() -> None:
+    # The phone's room stacks a drop mark under its bridge with a line nobody sees: the only line
+    # drawn to the mark is the frame's own, once.
+    scenario = load_scenario("tests/lab_scenarios/hairpin.yaml")
+    step = run(scenario).step("to-c-from-p1")
+    assert [h.decision for h in step.frames] == ["drop"]
+    svg = graph.room(scenario, step, narrow=True)
+    assert figfacts.check(scenario, step, svg, f"<strong>x</strong> {words.step_caption(scenario, step)}", "") == [
+        "the room shows no MAC table of br0"
+    ]
+    with graph.kept_graphs() as kept:
+        graph.room(scenario, step, narrow=True)
+    drawn = [e for e in kept[0].edges() if e[1].startswith("drop-") and e.attr.get("style") != "invis"]
+    assert [(e[0], e.attr.get("class")) for e in drawn] == [("br0", "ns-h0 ns-out")]
+
+
+def test_a_seat_shows_the_addresses_its_occupant_has_at_that_step() -> None:
+    # An address added by a step is drawn on the seat's occupant (the trace's `ip addr`, not the topology's).
+    scenario = load_scenario("tests/lab_scenarios/addr-del-keeps-gateway.yaml")
+    step = run(scenario).step("a-second-subnet")
+    assert {"10.0.0.10", "10.5.0.10"} <= set(_texts(graph.room(scenario, step)))
+
+
+def test_the_mac_table_names_who_wears_a_badge_made_by_a_step() -> None:
+    # The container's eth0 is created by a step (veth_add and a move): its MAC is in no topology,
+    # yet the notebook's "worn by" names the container, from the step's links.
+    scenario = load_scenario("diagrams/rooms-inside-rooms.yaml")
+    step = run(scenario).step("first-note")
+    row = re.search(r"<td><code>0a:58:0a:58:00:02</code>.*?</tr>", tables.fdb_table(scenario, step))
+    assert row is not None and row.group(0).endswith(f"<td>{escape(words.label(scenario, 'portainer'))}</td></tr>")
+
+
+def test_a_notebook_line_is_written_when_the_frame_that_moved_the_badge_arrives() -> None:
+    # data-learned-by names the frame that made the entry new or moved it, not an earlier frame
+    # that only refreshed it on the same bridge.
+    mac = "02:00:00:00:00:0a"
+    frames = [
+        Hop("br0", "p1", mac, "ff:ff:ff:ff:ff:ff", "flood", ("p2",), "x", "broadcast", "refreshed"),
+        Hop("br1", "p1", mac, "ff:ff:ff:ff:ff:ff", "flood", ("p2",), "x", "broadcast", "new"),
+        Hop("br0", "p2", mac, "ff:ff:ff:ff:ff:ff", "flood", ("p1",), "x", "broadcast", "moved"),
+    ]
+    step = StepTrace("s", "send", None, 0.0, frames=frames, fdb={"br0": {mac: "p2"}}, fdb_new={"br0": [mac]})
+    assert tables._taught_by(step, "br0", mac) == ' data-learned-by="3"'
+    assert tables._taught_by(step, "br1", mac) == ' data-learned-by="2"'
+
+
+def test_a_flood_of_an_unknown_destination_says_so_in_the_caption() -> None:
+    # Frames through a bridge that knows nobody yet: the caption gives the bridge's reason.
+    scenario = room("- {id: s, send: {by: a, dst: b}}")
+    step = run(scenario).step("s")
+    assert [h.decision for h in step.frames] == ["flood"]
+    assert words.step_caption(scenario, step) == "A's test frame for b: flooded to p2 and p3 (destination unknown)."
+
+
+def test_a_caption_of_events_alone_tells_at_most_three() -> None:
+    # A step with no frame, connect() or lookup is told by its first three events only.
+    scenario = load_scenario("tests/lab_scenarios/rename-then-up.yaml")
+    step = run(scenario).step("a-down")
+    assert not step.frames and step.outcome is None and len(step.events) > 3
+    assert words.step_caption(scenario, step) == " ".join(e + "." for e in step.events[:3])
+
+
+def test_a_doorman_on_any_address_guards_every_seat_of_its_host() -> None:
+    # The tunnel view joins sshd on 0.0.0.0:22 to each of the server's seats (its lo and eth0);
+    # a doorman on 127.0.0.1 to the lo alone.
+    scenario = load_scenario(D)
+    step = run(scenario).step("too-early")
+    assert step.listeners["server"] == ["0.0.0.0:22", "127.0.0.1:9001"]
+    with graph.kept_graphs() as kept:
+        graph.tunnel(scenario, step, "laptop", "server", None)
+    doors = sorted((e[1], e[0]) for e in kept[0].edges() if e[1].startswith("doorman-server-"))
+    assert doors == [
+        ("doorman-server-0", "server:eth0"),
+        ("doorman-server-0", "server:lo"),
+        ("doorman-server-1", "server:lo"),
+    ]
+
+
+def test_a_doorman_on_any_127_address_stands_at_lo() -> None:
+    # 127.0.0.2 is lo's too (the whole 127/8 is local once lo has 127.0.0.1): its doorman is drawn at lo.
+    scenario = room("- {id: s, connect: {by: host, to: '127.0.0.2:80'}}", listeners="'127.0.0.2:80'")
+    step = run(scenario).step("s")
+    assert step.listeners["host"] == ["127.0.0.2:80"] and step.outcome == "connected"
+    with graph.kept_graphs() as kept:
+        svg = graph.namespaces(scenario, step, ("host", "127.0.0.2:80"))
+    assert [e[0] for e in kept[0].edges() if e[1] == "host/doorman-0"] == ["host/lo"]
+    # The knock starts at a box saying whose program knocks, and no other box says it.
+    assert kept[0].get_node("host/program").attr["label"] == "a program in\\nhost"
+    assert _texts(svg).count("a program in") == 1
+    assert [k.ends for k in figfacts.read_svg(svg).with_role("knock")] == [("host/program", "host/lo")]
+
+
+def test_a_caption_s_seats_are_read_longest_name_first() -> None:
+    # "seat 1" is also the end of "spare seat 1": the longer name is taken first, so both are found.
+    text = ROOM.format(steps="  - {id: s, send: {by: a, dst: b}}", ageing=300, p1="label: spare seat 1", listeners="")
+    scenario = parse_scenario(text.replace("p2: {}", "p2: {label: seat 1}"), "room.yaml")
+    found = figfacts._ports_named(scenario, "br0", " spare seat 1 and seat 1")
+    assert sorted(found) == ["p1", "p2"]

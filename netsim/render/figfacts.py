@@ -382,7 +382,7 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
         decision = CAPTION_VERBS[match.group("verb")]
         if decision != hop.decision:
             problems.append(f"the caption says frame {n} was {match.group('verb')!r}; the trace says {hop.decision}")
-        ports = _ports_named(scenario, hop.bridge, match.group("where"))
+        ports = _ports_named(scenario, hop.bridge, match.group("where"), hop.out_ports)
         if sorted(ports) != sorted(hop.out_ports):
             problems.append(f"the caption sends frame {n} to {sorted(ports)}; the trace to {sorted(hop.out_ports)}")
     resolved = re.search(r"getaddrinfo\(([^)]*)\): ([0-9a-z.-]+)\.(?:\s|$)", text)
@@ -400,9 +400,13 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
     return problems
 
 
-def _ports_named(scenario: Scenario, bridge: str, where: str) -> list[str]:
-    """'seat 3, seat 7 and seat 9' -> the ports with those labels; unknown words -> '?word'."""
-    labels = {(p.label or name): name for name, p in scenario.bridges[bridge].ports.items()}
+def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str, ...] = ()) -> list[str]:
+    """'seat 3, seat 7 and seat 9' -> the ports with those labels; unknown words -> '?word'.
+
+    `plugged`: ports of the bridge in the trace; one a step plugged in has no label but its name."""
+    declared = scenario.bridges[bridge].ports
+    labels = {name: name for name in plugged if name not in declared and name != bridge}
+    labels.update({(p.label or name): name for name, p in declared.items()})
     labels[f"{bridge} (the host's seat)"] = bridge
     found = []
     rest = where

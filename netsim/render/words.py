@@ -21,7 +21,8 @@ def label(scenario: Scenario, host: str) -> str:
 def port_label(scenario: Scenario, bridge: str, port: str) -> str:
     if port == bridge:
         return f"{bridge} (the host's seat)"
-    return scenario.bridges[bridge].ports[port].label or port
+    declared = scenario.bridges[bridge].ports.get(port)  # None for a port a step plugged in (link_set master)
+    return (declared.label if declared else None) or port
 
 
 def who(scenario: Scenario, mac: str, step: StepTrace | None = None) -> str:
