@@ -89,8 +89,8 @@ def parse(output: str) -> dict[str, dict]:
         elif line.startswith("-- cat /etc/hosts in "):
             reading, host = "hosts", line.split()[-1]
             current["hosts_lines"][host] = []
-        elif reading == "hosts":  # the file's lines, up to the resolver's own line
-            if line.startswith("-- "):
+        elif reading == "hosts":  # the file's lines, up to the step's end (a blank line) or the next table
+            if not line or line.startswith("-- "):
                 reading = None
             else:
                 current["hosts_lines"][host].append(line)
