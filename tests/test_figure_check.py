@@ -998,8 +998,9 @@ def test_a_doorman_on_any_127_address_stands_at_lo() -> None:
 
 
 def test_a_caption_s_seats_are_read_longest_name_first() -> None:
-    # "seat 1" is also the end of "spare seat 1": the longer name is taken first, so both are found.
-    text = ROOM.format(steps="  - {id: s, send: {by: a, dst: b}}", ageing=300, p1="label: spare seat 1", listeners="")
+    # "seat 1" is also the end of "back seat 1": the longer name is taken first (not the one that
+    # sorts first either way), so both are found.
+    text = ROOM.format(steps="  - {id: s, send: {by: a, dst: b}}", ageing=300, p1="label: back seat 1", listeners="")
     scenario = parse_scenario(text.replace("p2: {}", "p2: {label: seat 1}"), "room.yaml")
-    found = figfacts._ports_named(scenario, "br0", " spare seat 1 and seat 1")
+    found = figfacts._ports_named(scenario, "br0", " back seat 1 and seat 1")
     assert sorted(found) == ["p1", "p2"]
