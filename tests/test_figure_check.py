@@ -15,7 +15,7 @@ import html
 import re
 
 import pytest
-from conftest import ROOM, room
+from conftest import ROOM, ROOT, room
 
 from netsim.render import figfacts, graph, path, tables, words
 from netsim.render.escape import html as escape
@@ -1004,3 +1004,21 @@ def test_a_caption_s_seats_are_read_longest_name_first() -> None:
     scenario = parse_scenario(text.replace("p2: {}", "p2: {label: seat 1}"), "room.yaml")
     found = figfacts._ports_named(scenario, "br0", " back seat 1 and seat 1")
     assert sorted(found) == ["p1", "p2"]
+
+
+def test_a_channel_to_a_target_other_than_localhost_lands_on_the_seat_holding_it() -> None:
+    # ssh -L 19001:192.168.1.50:9001: the server's sshd connects to its own eth0 address, not to
+    # its lo, and the figure check holds the channel to that seat.
+    text = (
+        (ROOT / D)
+        .read_text(encoding="utf-8")
+        .replace("forward: '19001:localhost:9001'", "forward: '19001:192.168.1.50:9001'")
+    )
+    scenario = parse_scenario(
+        text.replace("listeners: [127.0.0.1:9001]", "listeners: [127.0.0.1:9001, 192.168.1.50:9001]"), D
+    )
+    step = run(scenario).step("terminal-knocks")
+    assert step.channel is not None and step.channel["outcome"] == "connected"
+    fig = figfacts.read_svg(graph.tunnel(scenario, step, "laptop", "server", ("laptop", "127.0.0.1:19001")))
+    assert [c.ends[1] for c in fig.with_role("channel")] == ["server:eth0"]
+    assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []
