@@ -721,6 +721,17 @@ CASES = [
         ["the channel is drawn green for 'refused'"],
     ),
     (
+        "connected-channel-drawn-dashed",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        'stroke-width="2" d=',
+        'stroke-width="2" stroke-dasharray="5,2" d=',
+        ["the channel is drawn dashed for 'connected'"],
+    ),
+    (
         "failed-channel-drawn-solid",
         D,
         "tunnel-to-nobody",
