@@ -15,13 +15,16 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 # whole files (--dist loadfile), so the tests of a file share what it caches per process (the
 # claim audit's traces, the attack corpus's outcomes) and each worker collects once; more
 # workers than cores only add that per-worker cost. `make test` also runs the lab and try-it
-# tests, which sleep on kernel timers rather than compute: there more workers than cores pays,
-# test by test (a file of lab tests must not queue on one worker), the longest waits first, one
-# per worker (tests/conftest.py). (xdist's loadgroup would group finer, but pytest 9 ignores the
-# node-id suffix xdist 3.8 groups by: Node.nodeid no longer reads _nodeid.)
+# tests (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a
+# pytest of their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU), longest
+# waits first (tests/conftest.py), at the same time as a pytest of every other test on WORKERS
+# workers, test by test (--maxschedchunk=1: nothing queues behind a long test). (xdist's
+# loadgroup would group finer, but pytest 9 ignores the node-id suffix xdist 3.8 groups by:
+# Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
-WORKERS ?= 4
-XDIST   := -n $(WORKERS) --maxschedchunk=1
+WORKERS ?= $(CHECK_WORKERS)
+WAIT_WORKERS ?= 12
+WAITING := tests/test_lab.py tests/test_try_it_yourself.py
 
 .PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock
 
@@ -88,12 +91,13 @@ check: $(STAMP) $(SCHEMA)
 	$(BIN)/pytest -n $(CHECK_WORKERS) --dist loadfile -m "not lab and not browser and not generator"
 
 ## test: lint, validate scenarios, then every test (lab and browser too); the strict build and the
-##       claim audit run inside pytest as in `make check` (`make claims` prints the audit's table)
+##       claim audit run inside pytest as in `make check` (`make claims` prints the audit's table).
+##       The lab and try-it tests (WAITING) run beside the rest in a pytest of their own (tests/run.py).
 test: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/pytest $(XDIST)
+	$(BIN)/python tests/run.py --workers $(WORKERS) --wait-workers $(WAIT_WORKERS) $(WAITING)
 
 ## claims: the claim audit; every claim must be falsifiable by a netsim fault or a scenario change
 claims: $(STAMP)

@@ -116,6 +116,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     waiting = [item for item in items if item.get_closest_marker("waits")]
     waiting.sort(key=lambda item: -item.get_closest_marker("waits").args[0])  # type: ignore[union-attr]
     rest = [item for item in items if not item.get_closest_marker("waits")]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if len(rest) < min(len(waiting), workers):
+        # Nearly all wait (tests/run.py gives the lab and try-it files a run of their own): the
+        # longest waits head the workers, each with one of the shortest behind it, and the rest
+        # follow longest first, so no long wait queues behind another. (With fewer than two tests
+        # a worker, xdist deals them out one by one: longest first is then the whole rule.)
+        if len(items) < 2 * workers:
+            items[:] = waiting + rest
+            return
+        heads = waiting[:workers]
+        spare = rest + waiting[workers:][::-1]  # the computing tests, then the shortest waits
+        tails = spare[: len(heads)]
+        paired = [item for pair in zip(heads, tails, strict=True) for item in pair]
+        items[:] = paired + spare[len(heads) :][::-1]
+        return
     ordered: list[pytest.Item] = []
     for i, item in enumerate(waiting):
         ordered.append(item)

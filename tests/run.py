@@ -1,0 +1,82 @@
+"""`make test`: the tests that wait on kernel timers and the tests that compute, side by side.
+
+The lab and try-it tests (the files named on the command line) mostly sleep: post three's lab and
+script each wait about 146 s for the kernel's SYN retries. Run among the computing tests on one
+worker per core, they hold the workers while the CPU idles. Here they get a pytest of their own
+with many workers (--wait-workers; a sleeping worker costs memory, not CPU), started at the same
+time as a pytest for every other test on about one worker per core (--workers). The computing
+run's output streams as it goes; the waiting run's is printed when both are done. The exit status
+is the first failure's (0 when both pass), and a one-line summary says how each ended.
+
+    python tests/run.py --workers 2 --wait-workers 12 tests/test_lab.py tests/test_try_it_yourself.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for the computing tests")
+    parser.add_argument("--wait-workers", type=int, default=12, help="workers for the waiting tests")
+    parser.add_argument("waiting", nargs="+", help="the test files whose tests wait on kernel timers")
+    parser.add_argument("--computing", nargs="*", default=[], help="the computing tests (default: all the others)")
+    parser.add_argument("--pytest-args", default="", help="more arguments for both pytest runs, space-separated")
+    args = parser.parse_args(argv)
+    for name in args.waiting:
+        if not (ROOT / name).is_file():
+            parser.error(f"{name}: no such test file")
+    extra = args.pytest_args.split()
+    pytest = [sys.executable, "-m", "pytest", *extra]
+    # --maxschedchunk=1: a worker is handed one test at a time (after two to start), so no test
+    # queues behind a two-minute wait; tests/conftest.py puts the longest waits first.
+    waiting_cmd = [*pytest, "-n", str(args.wait_workers), "--maxschedchunk=1", *args.waiting]
+    computing_cmd = [*pytest, "-n", str(args.workers), "--maxschedchunk=1", *args.computing]
+    computing_cmd += [f"--ignore={name}" for name in args.waiting]
+
+    log = tempfile.NamedTemporaryFile("w+", prefix="waiting-tests-", suffix=".log", delete=False)  # noqa: SIM115
+    started = time.monotonic()
+    waiting = subprocess.Popen(waiting_cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    computing = subprocess.Popen(computing_cmd, cwd=ROOT)
+    children = (waiting, computing)
+
+    def forward(signum: int, _frame: object) -> None:  # a CI timeout's SIGTERM reaches both runs
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    ended: dict[str, tuple[int, float]] = {}
+    while len(ended) < 2:
+        try:
+            for name, child in (("waiting", waiting), ("computing", computing)):
+                if name not in ended and child.poll() is not None:
+                    ended[name] = (child.returncode, time.monotonic() - started)
+            time.sleep(0.2)
+        except KeyboardInterrupt:  # Ctrl-C reached both pytests too (one process group); let them stop
+            continue
+
+    log.seek(0)
+    print(f"\n===== the tests that wait on kernel timers: {' '.join(args.waiting)} =====", flush=True)
+    sys.stdout.write(log.read())
+    log.close()
+    os.unlink(log.name)
+    for name in ("computing", "waiting"):
+        code, seconds = ended[name]
+        print(f"{name} tests: {'passed' if code == 0 else f'exit {code}'} after {seconds:.0f} s")
+    codes = [ended["computing"][0], ended["waiting"][0]]
+    return next((code for code in codes if code != 0), 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

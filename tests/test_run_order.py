@@ -1,0 +1,67 @@
+"""How `make test` runs the tests: the waiting ones in a pytest of their own beside the computing
+ones (tests/run.py), the longest waits first (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import pytest_collection_modifyitems
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Item:
+    """What the ordering reads of a test: its `waits` marker, if any."""
+
+    def __init__(self, name: str, waits: float | None = None) -> None:
+        self.name, self.waits = name, waits
+
+    def get_closest_marker(self, name: str) -> SimpleNamespace | None:
+        return SimpleNamespace(args=(self.waits,)) if name == "waits" and self.waits is not None else None
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def ordered(items: list[Item], workers: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.delenv("MUTANT_UNDER_TEST", raising=False)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(workers))
+    pytest_collection_modifyitems(None, items)  # type: ignore[arg-type]
+    return [item.name for item in items]
+
+
+def test_the_longest_waits_head_the_workers_each_with_a_short_one_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    # xdist (--maxschedchunk=1) hands each worker two tests to start with, items 0-1 to the first,
+    # 2-3 to the second, then one at a time from the front as workers free up.
+    items = [Item(f"w{s}", s) for s in (1, 147, 38, 20, 5, 3, 2)] + [Item("shape")]
+    assert ordered(items, 3, monkeypatch) == ["w147", "shape", "w38", "w1", "w20", "w2", "w5", "w3"]
+
+
+def test_fewer_tests_than_two_a_worker_go_longest_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [Item("w1", 1), Item("w9", 9), Item("w4", 4)]
+    assert ordered(items, 12, monkeypatch) == ["w9", "w4", "w1"]
+
+
+def test_mixed_runs_put_one_wait_before_each_computing_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [Item("a"), Item("b"), Item("w3", 3), Item("c"), Item("w8", 8)]
+    assert ordered(items, 2, monkeypatch) == ["w8", "a", "w3", "b", "c"]
+
+
+def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> None:
+    (tmp_path / "test_sleeps.py").write_text("def test_waits():\n    assert False, 'the kernel disagreed'\n")
+    (tmp_path / "test_computes.py").write_text("def test_adds():\n    assert 1 + 1 == 2\n")
+    done = subprocess.run(
+        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
+         "--computing", str(tmp_path / "test_computes.py"), "--pytest-args", f"-c /dev/null --rootdir {tmp_path}",
+         str(tmp_path / "test_sleeps.py")],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the kernel disagreed" in done.stdout  # the waiting run's output, printed at the end
+    assert "computing tests: passed" in done.stdout
+    assert "waiting tests: exit 1" in done.stdout
