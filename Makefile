@@ -18,12 +18,13 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 # tests (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a
 # pytest of their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU), longest
 # waits first (tests/conftest.py), at the same time as a pytest of every other test on WORKERS
-# workers, test by test (--maxschedchunk=1: nothing queues behind a long test). (xdist's
+# workers, test by test (--maxschedchunk=1: nothing queues behind a long test), niced so that a
+# waking lab, whose steps are timed, gets a core at once. (xdist's
 # loadgroup would group finer, but pytest 9 ignores the node-id suffix xdist 3.8 groups by:
 # Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= $(CHECK_WORKERS)
-WAIT_WORKERS ?= 12
+WAIT_WORKERS ?= 8
 WAITING := tests/test_lab.py tests/test_try_it_yourself.py
 
 .PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock

@@ -271,6 +271,14 @@ MEASURE = """() => {
   for (const svg of document.querySelectorAll('.ns-diagram svg')) {
     if (!svg.getClientRects().length) continue;
     layouts.add(svg.parentElement.classList.contains('ns-wide') ? 'wide' : 'narrow');
+    // The filled shapes (not a line or its arrowhead), each styled and measured once per drawing
+    // rather than once per word in it.
+    const shapes = [];
+    for (const el of svg.querySelectorAll('path, polygon, ellipse')) {
+      if (el.parentElement.querySelector(':scope > path.nc-f-none')) continue;
+      const fill = getComputedStyle(el).fill;
+      if (fill !== 'none') shapes.push({fill, b: el.getBBox()});
+    }
     for (const t of svg.querySelectorAll('text')) {
       if (!t.textContent.trim()) continue;
       const size = parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a;
@@ -278,11 +286,7 @@ MEASURE = """() => {
       // holds the words' centre, in the drawing's own coordinates, so off-screen ones count too.
       const tb = t.getBBox(), cx = tb.x + tb.width / 2, cy = tb.y + tb.height / 2;
       let bg = null, area = Infinity;
-      for (const el of svg.querySelectorAll('path, polygon, ellipse')) {
-        if (el.parentElement.querySelector(':scope > path.nc-f-none')) continue;
-        const fill = getComputedStyle(el).fill;
-        if (fill === 'none') continue;
-        const b = el.getBBox();
+      for (const {fill, b} of shapes) {
         if (cx < b.x || cx > b.x + b.width || cy < b.y || cy > b.y + b.height) continue;
         if (b.width * b.height < area) { area = b.width * b.height; bg = over(rgba(fill), pageBg); }
       }
@@ -361,6 +365,40 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
         page.goto(f"{root}/posts/{post}.html#{page.locator('.ns-stepper').get_attribute('data-scenario')}-step-2")
         page.wait_for_timeout(300)
         page.screenshot(path=str(SHOTS / f"{post}-{width}-{scheme}.png"))
+    context.close()
+
+
+# Every narrow figure box of the page (the stepper's hidden steps shown, as for print), and how
+# far its drawing runs past the box: the box pans sideways by that much.
+NARROW = """() => {
+  window.dispatchEvent(new Event('beforeprint'));
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.remove('ns-js'));
+  const shown = sel => [...document.querySelectorAll(sel)].filter(b => b.getClientRects().length);
+  const boxes = shown('.ns-diagram .ns-narrow'), wide = shown('.ns-diagram .ns-wide').length;
+  const wider = boxes.filter(b => b.scrollWidth - b.clientWidth > 1)
+    .map(b => [b.closest('figure').id, b.getAttribute('href').split('/').pop(), b.scrollWidth - b.clientWidth]);
+  const page = document.scrollingElement.scrollWidth - innerWidth;
+  document.querySelectorAll('.ns-stepper').forEach(s => s.classList.add('ns-js'));
+  return {boxes: boxes.length, wide, wider, page};
+}"""
+
+
+@pytest.mark.parametrize("width", [320, 390])
+@pytest.mark.parametrize("post", POSTS)
+def test_no_narrow_figure_scrolls_sideways_on_a_phone(browser: tuple[object, str], post: str, width: int) -> None:
+    # The one-column layout a phone gets fits its column: no figure's box pans sideways, and the
+    # page does not either (graph._stack keeps the lines that go round the column close to it).
+    chromium, base = browser
+    context = chromium.new_context(  # type: ignore[attr-defined]
+        viewport={"width": width, "height": 900}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    page.goto(f"{base}/posts/{post}.html")
+    found = page.evaluate(NARROW)
+    assert found["boxes"] >= 5 and found["wide"] == 0, found  # every figure, in the narrow layout
+    wider = found["wider"]
+    assert not wider, f"{post} at {width}px: narrow figures scroll sideways (figure, file, px): {wider}"
+    assert found["page"] <= 1, f"{post} scrolls sideways by {found['page']}px at {width}px"
     context.close()
 
 

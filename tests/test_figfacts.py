@@ -91,6 +91,28 @@ def test_the_svg_is_read_back_edge_by_edge() -> None:
     assert [m.ends[0] for m in fig.with_role("h0", "sends")] == ["podman0:seat5"]
 
 
+def test_a_narrow_figure_reads_a_line_by_the_words_in_its_box() -> None:
+    # On a phone the knock's words stand in a box of their own in the column (graph._stack); the
+    # box shares a mark with its line, and the figure is read as if the words were on the line.
+    scenario = load_scenario(ROOT / "diagrams" / "publishing-a-port.yaml")
+    step = next(s for s in run(scenario).steps if s.outcome == "refused")
+    action = scenario.step(step.id)
+    svg = path.render(scenario, step, (action.connect.by, action.connect.to), narrow=True)
+    box = re.search(r'<g class="ns-words (ns-w\d+)"[^>]*>(?:(?!</g>).)*knock: ', svg, re.S)
+    assert box is not None, "the narrow path view draws no box with the knock's words"
+    (knock,) = figfacts.read_svg(svg).with_role("knock")
+    assert box.group(1)[3:] in knock.roles and "refused ✗" in [t.strip() for t in knock.texts]
+    assert figfacts.check_doors(step, figfacts.read_svg(svg), knocks=True) == []
+    # The same words belonging to no line, or to two: the figure is refused, not read half.
+    lost = svg.replace(f"ns-words {box.group(1)}", "ns-words ns-w999")
+    with pytest.raises(ValueError, match="belong to 0 lines"):
+        figfacts.read_svg(lost)
+    (other,) = re.findall(r'<g class="((?!ns-words)ns-[^"]*)" data-gv="[^"]*&#45;&gt;', svg)[:1]
+    twice = svg.replace(f'class="{other}"', f'class="{other} {box.group(1)}"', 1)
+    with pytest.raises(ValueError, match="belong to 2 lines"):
+        figfacts.read_svg(twice)
+
+
 # --- planted renderer faults: each one fails with the figure's file and step --------------------
 
 

@@ -88,7 +88,19 @@ def read_svg(svg: str) -> Figure:
         marks.append(mark)
     if not view:
         raise ValueError("the SVG names no view (no ns-view-* class on its graph)")
-    return Figure(view, marks)
+    return Figure(view, _words_to_lines(marks))
+
+
+def _words_to_lines(marks: list[Mark]) -> list[Mark]:
+    """The narrow layout draws a line's words in a box of their own, marked like its line (`ns-wN`);
+    they are that line's words. A box with no line, or more than one, is refused."""
+    for box in (m for m in marks if "words" in m.roles):
+        tags = [r for r in box.roles if re.fullmatch(r"w\d+", r)]
+        lines = [m for m in marks if "words" not in m.roles and tags and tags[0] in m.roles]
+        if len(tags) != 1 or len(lines) != 1:
+            raise ValueError(f"the words {box.texts} belong to {len(lines)} lines of the figure, not one")
+        lines[0].texts += box.texts
+    return [m for m in marks if "words" not in m.roles]
 
 
 def drawn_decisions(mark: Mark) -> set[str]:
@@ -261,7 +273,8 @@ def check_path(step: StepTrace, fig: Figure) -> list[str]:
             )
     notes = []
     for mark in fig.with_role("rewrite"):
-        text = "\n".join(mark.texts)
+        # On a phone a long line goes on in the next, indented (Graphviz writes the indent as spaces).
+        text = re.sub(r"\n\s+", " ", "\n".join(mark.texts))
         notes += [(b.strip(), a.strip()) for b, a in re.findall(r"before: (.+)\nafter: (.+)", text)]
     want = [(r.before, r.after) for r in step.rewrites]
     if sorted(notes) != sorted(want):

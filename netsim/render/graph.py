@@ -43,7 +43,7 @@ def _text(value: str) -> str:
 
 def _lines(value: str, wrap: int = 0) -> str:
     """Plain text, broken into lines of at most `wrap` characters (0: one line)."""
-    parts = textwrap.wrap(value, wrap, break_long_words=False) if wrap else [value]
+    parts = textwrap.wrap(value, wrap, break_long_words=False, break_on_hyphens=False) if wrap else [value]
     return "\\n".join(_text(p) for p in parts)
 
 
@@ -94,7 +94,17 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         _narrow(g)
         g.graph_attr["newrank"] = "true"
     seating = _seating(scenario, step)
+    # Narrow: frames that take the same way (a SYN sent again) share one set of lines, marked
+    # with every frame's number (the bridge's box still lists each), so a phone draws no bundles.
+    ways: dict[tuple[object, ...], list[int]] = {}
+    for n, hop in enumerate(step.frames, 1):
+        way = (hop.bridge, hop.in_port, hop.decision, tuple(hop.out_ports), hop.reason)
+        ways.setdefault(way if narrow else (n,), []).append(n if len(step.frames) > 1 else 0)
+    bottom = ""  # narrow: the last room's owner, the next room stands under it
     for bname, bridge in scenario.bridges.items():
+        if narrow and bottom:
+            g.add_edge(bottom, bname, style="invis", weight="10")
+        bottom = bridge.host
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
             label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
@@ -109,9 +119,10 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         seats = [*bridge.ports, bname]
         chain = [bname]  # narrow: what stands in one column, top to bottom
         if narrow:  # a drop mark stands in the room, under the bridge
-            for n, hop in enumerate(step.frames, 1):
+            for numbers in ways.values():
+                hop = step.frames[max(numbers[0], 1) - 1]
                 if hop.bridge == bname and hop.decision == "drop":
-                    chain.append(_drop_name(hop, n if len(step.frames) > 1 else 0))
+                    chain.append(_drop_name(hop, numbers[0]))
                     sub.add_node(chain[-1])
                     g.add_edge(chain[-2], chain[-1], style="invis", weight="10")
         for n, port in enumerate(seats):
@@ -141,8 +152,9 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
             g.add_node(host, label=_host_label(scenario, host, dev, step))
         # The veth cable: one end in the host, the other end is the seat.
         g.add_edge(f"{bname}:{port}", host, dir="none", color=gv("cable"))
-    for n, hop in enumerate(step.frames, 1):
-        _draw_hop(g, scenario, hop, n if len(step.frames) > 1 else 0, seating, words_on_lines=not narrow)
+    for first, *also in ways.values():
+        hop = step.frames[max(first, 1) - 1]
+        _draw_hop(g, scenario, hop, first, seating, words_on_lines=not narrow, also=also)
     return _svg(g)
 
 
@@ -165,33 +177,49 @@ def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple
 
 def _narrow(g: pgv.AGraph) -> None:
     """The phone's layout: tight spacing, small margins (the words keep their size)."""
-    g.graph_attr.update(nodesep="0.15", ranksep="0.2", pad="0.05")
+    g.graph_attr.update(nodesep="0.04", ranksep="0.2", pad="0.05")
     g.node_attr.update(margin="0.06,0.03", width="0.3", height="0.3")
 
 
 def _stack(g: pgv.AGraph) -> None:
     """Narrow: everything in one column, one thing per row, each room's things together.
 
-    Whoever knocks or owns the rooms stands on top, each doorman right under the last room he
-    guards, the rest at the bottom. Only this order places things (the drawn lines follow it,
-    constraint=false), so nothing stands beside anything and the width is the widest box.
+    Each thing stands next to what its lines join, so the lines stay short: whoever knocks right
+    above the first room it knocks into, a router or doorman right under the first room it stands
+    in (between the rooms it joins), a line's words next to its line, the rest at the bottom.
+    Only this order places things (the drawn lines follow it, constraint=false), so nothing
+    stands beside anything: the width is the widest box and the lines that go round it.
     """
     rooms = [list(sub.nodes()) for sub in g.subgraphs() if sub.name.startswith("cluster_") and sub.nodes()]
     room_of = {n: k for k, nodes in enumerate(rooms) for n in nodes}
     lines = [e for e in g.edges() if e.attr.get("style") != "invis"]
-    top, after, rest = [], [[] for _ in rooms], []
+    boxes = _words_off_lines(g, lines)
+    walls = list(g.subgraphs())
+    while walls:  # a room's walls closer to what stands in it (Graphviz leaves 8pt)
+        wall = walls.pop()
+        wall.graph_attr["margin"] = "4"
+        walls += wall.subgraphs()
+    before, after, rest = [[] for _ in rooms], [[] for _ in rooms], []
     for node in g.nodes():
-        if node in room_of:
+        if node in room_of or node in boxes:
             continue
         heads = [room_of[e[1]] for e in lines if e[0] == node and e[1] in room_of]
         tails = [room_of[e[0]] for e in lines if e[1] == node and e[0] in room_of]
         if heads and not tails:
-            top.append(node)
+            before[min(heads)].append(node)
         elif tails or heads:
-            after[max(tails + heads)].append(node)
+            after[min(tails + heads)].append(node)
         else:
             rest.append(node)
-    order = top + [n for k, nodes in enumerate(rooms) for n in nodes + after[k]] + rest
+    # Joined to nothing in a room (a NAT note, a router's own program): at the bottom, out of the
+    # way of the lines between the rooms.
+    order = [n for k, nodes in enumerate(rooms) for n in before[k] + nodes + after[k]] + rest
+    for box, (tail, head) in boxes.items():  # a line's words under its tail, else above its head
+        at = order.index(tail) + 1 if tail not in room_of else order.index(head) if head not in room_of else None
+        if at is None:  # both ends in rooms: right after the tail's room and what follows it
+            k = room_of[tail]
+            at = order.index((rooms[k] + after[k])[-1]) + 1
+        order.insert(at, box)
     for edge in lines:
         edge.attr["constraint"] = "false"
     for a, b in zip(order, order[1:], strict=False):
@@ -199,8 +227,34 @@ def _stack(g: pgv.AGraph) -> None:
     g.node_attr["group"] = "column"
 
 
-WRAP = 30  # characters per line of the narrow layout's sentences
-WRAP_LABEL = 18  # and of its names
+def _words_off_lines(g: pgv.AGraph, lines: list[pgv.Edge]) -> dict[str, tuple[str, str]]:
+    """Narrow: each labelled line's words move off the line into a box of their own in the column.
+
+    A line that does not shape the layout runs round the column, and its words would ride out
+    beside it, wider than a phone. The box is outlined in the line's colour, and the two share a
+    mark (`ns-wN`), so netsim.render.figfacts reads the box's words as the line's. Returns
+    box -> (tail, head) of its line.
+    """
+    boxes: dict[str, tuple[str, str]] = {}
+    for edge in lines:
+        words = (edge.attr.get("label") or "").strip()
+        if not words:
+            continue
+        mark = f"w{len(boxes) + 1}"
+        box = f"words-{len(boxes) + 1}"
+        colour = edge.attr.get("fontcolor") or edge.attr.get("color") or gv("ink")
+        g.add_node(
+            box, label=words, shape="box", style="rounded,dashed,filled", fillcolor=gv("paper"),
+            color=edge.attr.get("color") or gv("ink"), fontcolor=colour, **_tag("words", mark),
+        )  # fmt: skip
+        edge.attr["label"] = ""
+        edge.attr["class"] = f"{edge.attr.get('class') or 'ns-line'} ns-{mark}"
+        boxes[box] = (str(edge[0]), str(edge[1]))
+    return boxes
+
+
+WRAP = 24  # characters per line of the narrow layout's sentences
+WRAP_LABEL = 16  # and of its names
 
 
 def _decisions(step: StepTrace, bridge: str, wrap: int = 0) -> str:
@@ -215,8 +269,8 @@ def _decisions(step: StepTrace, bridge: str, wrap: int = 0) -> str:
         if not wrap:
             lines.append(f"{tag}{what} {said}")
             continue
-        lines += textwrap.wrap(f"{tag}{what}", wrap)
-        first, *rest = textwrap.wrap(said, wrap)
+        lines += textwrap.wrap(f"{tag}{what}", wrap, break_on_hyphens=False)
+        first, *rest = textwrap.wrap(said, wrap, break_on_hyphens=False)
         while "(" not in first and rest:  # the reason's bracket starts on the arrow's line
             first = f"{first} {rest.pop(0)}"
         lines += [first, *rest]
@@ -237,8 +291,11 @@ def _draw_hop(
     number: int,
     seating: dict[tuple[str, str], tuple[str, str]],
     words_on_lines: bool = True,
+    also: list[int] | None = None,
 ) -> None:
+    """One frame's lines, marked `ns-hN` (and `ns-hM` for each frame in `also` that took the same way)."""
     style, role, word = STYLE[hop.decision]
+    h = [f"h{n}" for n in [number, *(also or [])]]
     colour = gv(role)
     tag = f"{number}. " if number else ""
     if not words_on_lines:
@@ -249,19 +306,19 @@ def _draw_hop(
     sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
     sends = f"{tag}sends" if words_on_lines else ""
-    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(f"h{number}", "sends"))
-    g.add_edge(ingress, hop.bridge, **sent, **_tag(f"h{number}", "in"))
+    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(*h, "sends"))
+    g.add_edge(ingress, hop.bridge, **sent, **_tag(*h, "in"))
     if hop.decision == "drop":
         node = _drop_name(hop, number)
         _drop_mark(g, node, hop.reason, colour, 0 if words_on_lines else WRAP)
-        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
+        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         return
     for port in hop.out_ports:
         seat = f"{hop.bridge}:{port}"
-        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(f"h{number}", "out"))
+        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         target = _endpoint(scenario, hop.bridge, port, seating)
         if target != seat:  # an empty seat: the copy leaves and nobody takes it
-            g.add_edge(seat, target, **attrs, **_tag(f"h{number}", "deliver"))
+            g.add_edge(seat, target, **attrs, **_tag(*h, "deliver"))
 
 
 def _drop_name(hop: Hop, number: int) -> str:
@@ -302,7 +359,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             continue
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
+            label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
             style="rounded",
             color=gv("frame"),
         )
@@ -384,18 +441,19 @@ def tunnel(
     if narrow:
         _narrow(g)
     seats: dict[str, dict[str, str]] = {}  # host -> address -> node id of its seat
+    wrap = WRAP_LABEL if narrow else 0
     for host in (client, server):
         box = g.add_subgraph(
-            name=f"cluster_host_{host}", label=label(scenario, host), style="rounded,dashed", color=gv("frame")
+            name=f"cluster_host_{host}", label=label(scenario, host, wrap), style="rounded,dashed", color=gv("frame")
         )
-        seats[host] = {"127.0.0.1": _lo_room(box, host, "its one-seat room", gv("host"))}
+        seats[host] = {"127.0.0.1": _lo_room(box, host, "its one-seat room", gv("host"), wrap)}
         for bname, bridge in scenario.bridges.items():
             if bridge.host != host:
                 continue
             addrs = step.links.get(host, {}).get(bname, {}).get("addresses", [])
             addr = addrs[0].split("/")[0] if addrs else "no address yet"
             sub = box.add_subgraph(
-                name=f"cluster_{bname}", label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
+                name=f"cluster_{bname}", label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
                 style="rounded", color=gv("frame"),
             )  # fmt: skip
             sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"), **_tag("seat"))
@@ -404,7 +462,7 @@ def tunnel(
             for other, h in scenario.hosts.items():
                 for dev, iface in h.interfaces.items():
                     if iface.plug and iface.plug.startswith(f"{bname}."):
-                        sub.add_node(other, label=_host_label(scenario, other, dev, step))
+                        sub.add_node(other, label=_host_label(scenario, other, dev, step, wrap))
         for dev, link in step.links.get(host, {}).items():
             if link["kind"] == "veth" and link["addresses"] and not link["master"]:
                 addr = link["addresses"][0].split("/")[0]
@@ -573,7 +631,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
     for host, links in step.links.items():
         sub = g.add_subgraph(
             name=f"cluster_ns_{host}",
-            label=f"{label(scenario, host)}'s namespace",
+            label=_lines(f"{words.label(scenario, host)}'s namespace", WRAP if narrow else 0),
             style="rounded",
             color=gv("frame"),
         )
@@ -624,14 +682,14 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         where = _landing(step, who, addr)
         ok = step.outcome == "connected"
         colour = gv("ok") if ok else gv("drop")
-        words = "connected ✓" if ok else f"{step.outcome} ✗"
+        said = "connected ✓" if ok else f"{step.outcome} ✗"
         source = f"{who}/program"
         g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
         if where is not None:
             g.add_edge(
                 source,
                 where,
-                label=f"knock: {addr}:{port}\\n{words}",
+                label=f"knock: {addr}:{port}\\n{said}",
                 color=colour,
                 fontcolor=colour,
                 penwidth="2.5",
@@ -644,7 +702,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             g.add_edge(
                 source,
                 nowhere,
-                label=words,
+                label=said,
                 color=colour,
                 fontcolor=colour,
                 style="dashed",

@@ -10,6 +10,8 @@ line may carry several identical frames: `ns-p3 ns-p4 ...`), `ns-rewrite` on a N
 
 from __future__ import annotations
 
+import textwrap
+
 import pygraphviz as pgv
 
 from netsim import claims
@@ -83,7 +85,7 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
     for bname, bridge in scenario.bridges.items():
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=_text(bname + (f" · {bridge.label}" if bridge.label else "")),
+            label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
             style="rounded",
             color=gv("frame"),
         )
@@ -132,11 +134,14 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             for other in inside[:1]:
                 g.add_edge(host, other, dir="none", color=gv("cable"), label=words_, penwidth="2")
     for host in dict.fromkeys(r.host for r in step.rewrites):
-        lines = [f"headers {label(scenario, host)} rewrote (NAT):"]
+        lines = _wrapped(f"headers {words.label(scenario, host)} rewrote (NAT):", narrow)
         for n, rewrite in enumerate((r for r in step.rewrites if r.host == host), 1):
-            lines += [f"{n}. {REWRITE_WORDS[rewrite.hook]}", f"before: {rewrite.before}", f"after: {rewrite.after}"]
+            lines += _wrapped(f"{n}. {REWRITE_WORDS[rewrite.hook]}", narrow)
+            for said in (f"before: {rewrite.before}", f"after: {rewrite.after}"):
+                lines += _wrapped(said, narrow)
         node = f"rewrites-{host}"
-        g.add_node(node, label="\\l".join(lines) + "\\l", shape="note", fillcolor=gv("own"), **_tag("rewrite"))
+        text = "\\l".join(_text(line) for line in lines) + "\\l"
+        g.add_node(node, label=text, shape="note", fillcolor=gv("own"), **_tag("rewrite"))
         g.add_edge(host, node, dir="none", color=gv("cable"), style="dashed")
         if not narrow:
             g.add_subgraph([host, node], rank="same")
@@ -145,6 +150,14 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
     if narrow:
         _stack(g)  # a phone: each room under the one before, one thing per row
     return _svg(g)
+
+
+def _wrapped(sentence: str, narrow: bool) -> list[str]:
+    """A phone: a note's sentence in lines of graph.WRAP characters, the second and later ones
+    indented (netsim.render.figfacts joins an indented line to the one above it)."""
+    if not narrow:
+        return [sentence]
+    return textwrap.wrap(sentence, graph.WRAP, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def _addr(cidr: str) -> str:
