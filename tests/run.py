@@ -12,7 +12,7 @@ The computing run is niced (--computing-nice): the lab compares how long each st
 tolerance of half a second, so when a lab wakes up it must get a core at once, not share it with
 a site build; the computing tests take what the sleeping labs leave, which is nearly all of it.
 
-    python tests/run.py --workers 2 --wait-workers 8 tests/test_lab.py tests/test_try_it_yourself.py
+    python tests/run.py --workers 2 --wait-workers 6 tests/test_lab.py tests/test_try_it_yourself.py
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for the computing tests")
-    parser.add_argument("--wait-workers", type=int, default=8, help="workers for the waiting tests")
+    parser.add_argument("--wait-workers", type=int, default=6, help="workers for the waiting tests")
     parser.add_argument("--computing-nice", type=int, default=10, help="niceness added to the computing run")
     parser.add_argument("waiting", nargs="+", help="the test files whose tests wait on kernel timers")
     parser.add_argument("--computing", nargs="*", default=[], help="the computing tests (default: all the others)")
