@@ -58,6 +58,7 @@ SHOWS = (
     "show_links",
     "show_neigh",
     "show_listeners",
+    "show_hosts",
     "show_conntrack",
     "echo",
     "ip",
@@ -734,7 +735,14 @@ def _ssh_forward(s: Scenario, step: Step, f: Any) -> list[Op]:
 
 @step_kind("resolve")
 def _resolve(s: Scenario, step: Step, r: Any) -> list[Op]:
-    return [run("resolve_name", r.by, dns_name(r.name)), *_show_fdb(s), *_show_neigh(s, step)]
+    return [
+        run("resolve_name", r.by, dns_name(r.name)),
+        *_show_fdb(s),
+        *_show_neigh(s, step),
+        # The file the resolver read, as `cat` inside the host shows it: last, after the tables were
+        # read, so that it delays neither the step's frames nor the reading (their clock is replayed).
+        show("show_hosts", r.by),
+    ]
 
 
 @step_kind("listen")

@@ -421,6 +421,10 @@ class Simulation:
         trace.listeners = {
             name: [f"{ip}:{port}" for ip, port in sorted(ns.listeners)] for name, ns in self.namespaces.items()
         }
+        trace.hosts_files = {
+            name: [(str(line.address), tuple(line.names)) for line in ns.hosts_file]
+            for name, ns in self.namespaces.items()
+        }
         trace.tunnels = [
             {
                 "client": t.client,

@@ -107,6 +107,7 @@ class StepTrace:
     neigh: dict[str, dict[str, dict[str, str | None]]] = field(default_factory=dict)
     outcome: str | None = None
     listeners: dict[str, list[str]] = field(default_factory=dict)  # namespace -> ["ADDR:PORT"]
+    hosts_files: dict[str, list[tuple[str, tuple[str, ...]]]] = field(default_factory=dict)  # ns -> /etc/hosts
     links: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # namespace -> `ip addr`
     routes: dict[str, list[str]] = field(default_factory=dict)  # namespace -> `ip route` lines
     fdb_ages: dict[str, dict[str, float]] = field(default_factory=dict)  # bridge -> mac -> seconds since seen

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netsim.frames import DNS_RCODES, ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORDS, Arp, Dns, Icmp, Tcp, Udp
@@ -341,16 +342,25 @@ def _udp_fields(data: bytes, p: Udp) -> list[Field]:
     return out
 
 
-def pcap(hops: list[Hop]) -> bytes:
+def pcap(hops: list[Hop], epoch: int = 0) -> bytes:
     """A classic libpcap file (LINKTYPE_ETHERNET) of the frames, timestamped by the simulated clock.
 
     Frames at the same simulated instant are spaced one microsecond apart to keep their order.
+    `epoch` moves the clock's zero to that many seconds after 1970 (tcpdump's -ttttt takes a first
+    packet stamped 0 for "no first packet yet").
     """
     out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    last = -1
-    for hop in hops:
-        micros = max(int(round(hop.time * 1_000_000)), last + 1)
-        last = micros
+    for hop, micros in zip(hops, timestamps(hops), strict=True):
         data = encode(hop)
-        out.append(struct.pack("<IIII", micros // 1_000_000, micros % 1_000_000, len(data), len(data)) + data)
+        seconds = epoch + micros // 1_000_000
+        out.append(struct.pack("<IIII", seconds, micros % 1_000_000, len(data), len(data)) + data)
     return b"".join(out)
+
+
+def timestamps(hops: Sequence[Hop]) -> list[int]:
+    """Each frame's time in microseconds on the simulated clock, frames at the same instant one
+    microsecond apart so that their order survives (the capture's and tcpdump's lines share them)."""
+    out: list[int] = []
+    for hop in hops:
+        out.append(max(int(round(hop.time * 1_000_000)), out[-1] + 1 if out else 0))
+    return out

@@ -41,7 +41,7 @@ def test_the_notebook_after_carlos_writes() -> None:
 
 def test_an_unknown_command_is_a_clear_error() -> None:
     _, page = shown('{{ on_your_machine("ip route", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
-    assert page.errors and "expected 'ip neigh', 'bridge fdb show' or 'ss -ltn'" in str(page.errors[0])
+    assert page.errors and "expected one of 'ip neigh', 'bridge fdb show', 'ss -ltn'" in str(page.errors[0])
 
 
 def test_the_doormen_before_and_after_the_fix() -> None:
@@ -58,3 +58,34 @@ def test_ss_inside_a_container_is_typed_through_podman() -> None:
     text, page = shown('{{ on_your_machine("ss -ltn", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
     assert not page.errors
     assert "$ podman exec portainer ss -ltn" in text and "127.0.0.1:19001" in text
+
+
+def test_the_containers_hosts_file_as_podman_writes_it() -> None:
+    # formatLine() in containers/common's etchosts: the address, a tab, the names.
+    call = '{{ on_your_machine("cat /etc/hosts", "in-the-container", host="portainer") }}'
+    text, page = shown(call, "a-name-for-the-host")
+    assert not page.errors
+    assert "$ podman exec portainer cat /etc/hosts" in text
+    assert "10.88.0.1       host.containers.internal host.docker.internal" in text  # the tab, as a terminal shows it
+    laptop, _ = shown('{{ on_your_machine("cat /etc/hosts", "on-the-laptop", host="laptop") }}', "a-name-for-the-host")
+    assert "$ cat /etc/hosts" in laptop and "host.containers.internal" not in laptop
+
+
+def test_tcpdump_on_the_bridge_shows_the_refused_knock() -> None:
+    text, page = shown('{{ on_your_machine("tcpdump", "kernel-says-no") }}', "three-ways-to-say-no")
+    assert not page.errors
+    assert "$ tcpdump -ttttt -eni podman0" in text
+    assert "listening on podman0, link-type EN10MB (Ethernet), snapshot length 262144 bytes" in text
+    assert "> 10.88.0.1.19001: Flags [S], seq " in text and "10.88.0.1.19001 > 10.88.0.2." in text
+    assert "Flags [R.], seq 0, ack " in text
+
+
+def test_tcpdump_shows_the_syns_a_second_apart() -> None:
+    text, _ = shown('{{ on_your_machine("tcpdump", "silence") }}', "three-ways-to-say-no")
+    stamps = [line.split()[0] for line in text.splitlines() if "Flags [S]" in line]
+    assert stamps == [f"00:00:0{n}.000000" for n in range(6)]
+
+
+def test_tcpdump_with_nothing_on_the_wire_is_a_clear_error() -> None:
+    _, page = shown('{{ on_your_machine("tcpdump", "the-client-gives-up/and-then-quiet") }}', "three-ways-to-say-no")
+    assert page.errors and "no frame crosses podman0" in str(page.errors[0])

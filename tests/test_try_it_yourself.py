@@ -58,6 +58,7 @@ def parse(output: str) -> dict[str, dict]:
                 "fdb_lines": [],  # as the kernel's tools printed them, for on_your_machine()'s format
                 "neigh_lines": {},
                 "ss_lines": {},  # `ss -ltn` as the kernel's ss printed it, per host
+                "hosts_lines": {},  # `cat /etc/hosts` inside a host that resolves a name
                 "reads": None,
                 "ssh_log": [],
                 "resolved": None,
@@ -85,6 +86,14 @@ def parse(output: str) -> dict[str, dict]:
         elif m := FDB.match(line):
             current["fdb"].setdefault(m.group(3), {})[m.group(1)] = m.group(2)
             current["fdb_lines"].append(line.strip())
+        elif line.startswith("-- cat /etc/hosts in "):
+            reading, host = "hosts", line.split()[-1]
+            current["hosts_lines"][host] = []
+        elif reading == "hosts":  # the file's lines, up to the step's end (a blank line) or the next table
+            if not line or line.startswith("-- "):
+                reading = None
+            else:
+                current["hosts_lines"][host].append(line)
         elif line.startswith("-- ss -ltn in "):
             reading, host = "ss", line.split()[-1]
             current["ss_lines"][host] = []
@@ -200,6 +209,9 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
             # the listening sockets (in the kernel's hash order, so compared sorted).
             want = [line.rstrip() for line in text.ss_lines(step, host)]
             assert lines[:1] == want[:1] and sorted(lines[1:]) == sorted(want[1:]), (step.id, host, lines, want)
+        for host, lines in got["hosts_lines"].items():
+            # What on_your_machine("cat /etc/hosts") shows is the file the host's resolver read, byte for byte.
+            assert lines == text.hosts_lines(step, host), (step.id, host, lines)
         assert got["reads"] == step.reads, step.id  # what the client read: end-of-file, or nothing yet
         assert got["ssh_log"] == step.ssh_log, step.id  # what the real ssh said, word for word
         assert got["resolved"] == (step.resolved.to_json() if step.resolved is not None else None), step.id

@@ -30,13 +30,15 @@ from netsim.errors import (
 )
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
-from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, text, ticks
+from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
 from netsim.render.words import label, port_label, step_caption
 from netsim.scenario import Scenario
 from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
 
 log = logging.getLogger("mkdocs.plugins.netsim")
+# The commands on_your_machine() knows.
+ON_YOUR_MACHINE = ("ip neigh", "bridge fdb show", "ss -ltn", "cat /etc/hosts", "tcpdump")
 CLAIM_CALL = re.compile(r"\{\{-?\s*(?:claim|given)\(")
 MACRO_CALL = re.compile(r"\{\{-?\s*(\w+)\(")
 ERRNO_TEXT = {
@@ -609,9 +611,12 @@ class Page:
         return self._set_aside(escape.code("\n".join(lines) + "\n", "sh"))
 
     def on_your_machine(self, command: str, ref: str, host: str | None = None) -> str:
-        """What `ip neigh` or `bridge fdb show` prints on a real laptop at a step: the lines come
-        from the trace in iproute2's own format (netsim.render.text, which the try-it test holds to
-        the kernel's output line for line), under the command a reader would type with Podman."""
+        """What a command prints on a real laptop at a step, under the command a reader would type
+        with Podman: the lines come from the trace in the tool's own format. `ip neigh`, `bridge fdb
+        show` and `ss -ltn` are iproute2's (netsim.render.text; the try-it test holds them to the
+        kernel's output line for line); `tcpdump` is tcpdump 4.99's (netsim.render.tcpdump; the real
+        tcpdump reads the same frames in tests/test_tcpdump.py); `cat /etc/hosts` is the file as
+        Podman writes it (the try-it script writes it the same way and its resolver reads it)."""
         scenario, trace, step_id = self._resolve(ref)
         step = trace.step(step_id)
         owned = [b for b, br in scenario.bridges.items() if br.host == host]
@@ -630,6 +635,21 @@ class Page:
                 raise MacroError(self.file, self._line, f"on_your_machine(): {scenario.name} has no bridge")
             lines = [line for line in text.fdb_lines(step) if line.endswith(f" master {bridges[0]}")]
             typed = f"bridge fdb show br {bridges[0]} | grep master | grep -v permanent"
+        elif command == "cat /etc/hosts":
+            if host not in scenario.hosts:
+                raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
+            lines = text.hosts_lines(step, host)
+            typed = "cat /etc/hosts" if owned else f"podman exec {host} cat /etc/hosts"
+        elif command == "tcpdump":
+            bridges = list(scenario.bridges)
+            if not bridges:
+                raise MacroError(self.file, self._line, f"on_your_machine(): {scenario.name} has no bridge")
+            seen = tcpdump.seen_on(bridges[0], step.frames)
+            if not seen:
+                why = f"on_your_machine(): no frame crosses {bridges[0]} at {step_id}"
+                raise MacroError(self.file, self._line, why)
+            lines = [*tcpdump.banner(bridges[0]), *tcpdump.lines(seen)]
+            typed = tcpdump.typed(bridges[0])
         elif command == "ss -ltn":
             if host not in scenario.hosts:
                 raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
@@ -639,9 +659,10 @@ class Page:
             raise MacroError(
                 self.file,
                 self._line,
-                f"on_your_machine(): {command!r}; expected 'ip neigh', 'bridge fdb show' or 'ss -ltn'",
+                f"on_your_machine(): {command!r}; expected one of {', '.join(map(repr, ON_YOUR_MACHINE))}",
             )
-        shown = "\n".join([f"$ {typed}", *(escape.code_line(line) for line in lines)]) + "\n"
+        # A terminal shows a tab as spaces to the next multiple of eight, and so does the page.
+        shown = "\n".join([f"$ {typed}", *(escape.code_line(line.expandtabs(8)) for line in lines)]) + "\n"
         return self._set_aside(escape.code(shown, "text"))
 
     def decoder(self) -> str:

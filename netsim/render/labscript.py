@@ -273,6 +273,10 @@ resolve_name() {{  # host name: getaddrinfo() inside the host, reading the host'
   echo "-- getaddrinfo($2) in $1, with its own /etc/hosts and /etc/resolv.conf"
   unshare --mount --propagation private -- bash -c {bind_etc} - "{etc}/$1" "lab-$1" python3 -c {resolve_py} "$2"
 }}
+show_hosts() {{  # host: its /etc/hosts, read by `cat` where its resolver reads it
+  echo "-- cat /etc/hosts in $1"
+  unshare --mount --propagation private -- bash -c {bind_etc} - "{etc}/$1" "lab-$1" cat /etc/hosts
+}}
 close_on() {{
   kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
   unset 'LISTENER["$1 $2:$3"]'

@@ -45,6 +45,12 @@ def ss_lines(step: StepTrace, namespace: str) -> list[str]:
     return [line(SS_HEADER), *(line(row) for row in rows)]
 
 
+def hosts_lines(step: StepTrace, namespace: str) -> list[str]:
+    """`cat /etc/hosts` inside one namespace, each line as Podman writes it: the address, a tab, the
+    names separated by spaces (formatLine() in containers/common pkg/etchosts/hosts.go)."""
+    return [f"{address}\t{' '.join(names)}" for address, names in step.hosts_files.get(namespace, [])]
+
+
 def frame_line(hop) -> str:  # noqa: ANN001 - trace.Hop
     out = ", ".join(hop.out_ports) or "nowhere"
     return f"{hop.in_port} -> {hop.decision} -> {out}   {hop.src} > {hop.dst}  {hop.what}  ({hop.reason})"
