@@ -402,6 +402,49 @@ def test_no_narrow_figure_scrolls_sideways_on_a_phone(browser: tuple[object, str
     context.close()
 
 
+BUDGET = 200_000  # bytes transferred on a post's first load (issue 14; audit/run.py's BYTE_BUDGET)
+# Zensical 0.0.73 fetches its whole search index (search.json, about 300 KB gzipped) soon after
+# every page loads, mostly before the network is quiet, not always (so not strict): 440-500 KB a
+# post. docs/assets/lazy-search.js holds back only mkdocs-material's index.
+ZENSICAL_INDEX = pytest.mark.xfail(
+    strict=False, reason="Zensical 0.0.73 fetches its 300 KB search index as every page loads"
+)
+
+
+@pytest.mark.parametrize("post", POSTS)
+def test_a_post_loads_under_200_kb_on_a_phone(
+    request: pytest.FixtureRequest, browser: tuple[object, str], generated_site: Path, post: str
+) -> None:
+    # What a phone downloads opening the post with nothing cached, served gzipped as a static host
+    # serves it: every response's bytes on the wire (headers and encoded body) until the network
+    # is quiet. A figure not yet shown costs nothing here only if it is really not fetched.
+    if "zensical" in request.node.callspec.id:
+        request.applymarker(ZENSICAL_INDEX)
+    chromium, _ = browser
+    with serve(generated_site, compress=True) as base:
+        context = chromium.new_context(  # type: ignore[attr-defined]
+            viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        page = context.new_page()
+        done: list[object] = []
+        page.on("requestfinished", lambda r: done.append(r))
+        page.goto(f"{base}/posts/{post}.html", wait_until="networkidle")
+        page.wait_for_timeout(1500)  # Zensical asks for its index a moment after the page is quiet
+        wire = sorted(
+            ((s["responseBodySize"] + s["responseHeadersSize"], r.url[len(base) :]) for r in done for s in [r.sizes()]),
+            reverse=True,
+        )
+        html = next(r for r in done if r.url.endswith(f"/posts/{post}.html"))
+        assert html.response().headers.get("content-encoding") == "gzip"  # measured as a host sends it
+        total = sum(n for n, _url in wire)
+        print(f"{post}: {total / 1000:.1f} KB in {len(wire)} responses on first load; largest {wire[:3]}")
+        assert total < BUDGET, f"{post}: {total / 1000:.1f} KB on first load (> 200 KB); largest: {wire[:4]}"
+        if "zensical" not in request.node.callspec.id:  # the index held back comes when search is used
+            with page.expect_response(lambda r: r.url.endswith("/search/search_index.json")):
+                page.click("label.md-header__button[for='__search']")  # the phone's search button
+        context.close()
+
+
 @pytest.mark.parametrize("transport", ["http", "file"])
 def test_a_tap_opens_the_diagram_full_screen(browser: tuple[object, str], generated_site: Path, transport: str) -> None:
     chromium, base = browser

@@ -15,7 +15,7 @@ import html
 import re
 
 import pytest
-from conftest import ROOM, room
+from conftest import ROOM, ROOT, room
 
 from netsim.render import figfacts, graph, path, tables, words
 from netsim.render.escape import html as escape
@@ -721,6 +721,17 @@ CASES = [
         ["the channel is drawn green for 'refused'"],
     ),
     (
+        "connected-channel-drawn-dashed",
+        D,
+        "terminal-knocks",
+        "tunnel",
+        "svg",
+        "doorman-server-0->server:lo",
+        'stroke-width="2" d=',
+        'stroke-width="2" stroke-dasharray="5,2" d=',
+        ["the channel is drawn dashed for 'connected'"],
+    ),
+    (
         "failed-channel-drawn-solid",
         D,
         "tunnel-to-nobody",
@@ -998,8 +1009,27 @@ def test_a_doorman_on_any_127_address_stands_at_lo() -> None:
 
 
 def test_a_caption_s_seats_are_read_longest_name_first() -> None:
-    # "seat 1" is also the end of "spare seat 1": the longer name is taken first, so both are found.
-    text = ROOM.format(steps="  - {id: s, send: {by: a, dst: b}}", ageing=300, p1="label: spare seat 1", listeners="")
+    # "seat 1" is also the end of "back seat 1": the longer name is taken first (not the one that
+    # sorts first either way), so both are found.
+    text = ROOM.format(steps="  - {id: s, send: {by: a, dst: b}}", ageing=300, p1="label: back seat 1", listeners="")
     scenario = parse_scenario(text.replace("p2: {}", "p2: {label: seat 1}"), "room.yaml")
-    found = figfacts._ports_named(scenario, "br0", " spare seat 1 and seat 1")
+    found = figfacts._ports_named(scenario, "br0", " back seat 1 and seat 1")
     assert sorted(found) == ["p1", "p2"]
+
+
+def test_a_channel_to_a_target_other_than_localhost_lands_on_the_seat_holding_it() -> None:
+    # ssh -L 19001:192.168.1.50:9001: the server's sshd connects to its own eth0 address, not to
+    # its lo, and the figure check holds the channel to that seat.
+    text = (
+        (ROOT / D)
+        .read_text(encoding="utf-8")
+        .replace("forward: '19001:localhost:9001'", "forward: '19001:192.168.1.50:9001'")
+    )
+    scenario = parse_scenario(
+        text.replace("listeners: [127.0.0.1:9001]", "listeners: [127.0.0.1:9001, 192.168.1.50:9001]"), D
+    )
+    step = run(scenario).step("terminal-knocks")
+    assert step.channel is not None and step.channel["outcome"] == "connected"
+    fig = figfacts.read_svg(graph.tunnel(scenario, step, "laptop", "server", ("laptop", "127.0.0.1:19001")))
+    assert [c.ends[1] for c in fig.with_role("channel")] == ["server:eth0"]
+    assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []
