@@ -17,16 +17,17 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 # workers than cores only add that per-worker cost. `make test` also runs the lab and try-it
 # tests (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a
 # pytest of their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU; but each
-# lab's steps are timed, and more labs at once contend when they wake: six finish the waits,
-# about 1,100 s of test time, within the computing tests' five minutes), longest waits first
+# lab's steps are timed, and more labs at once contend when they wake: four finish the waits,
+# about 1,100 s of test time, in about five minutes, well within the computing tests' run; with six,
+# a clean-clone run failed two lab comparisons on timers at their edge), longest waits first
 # (tests/conftest.py), at the same time as a pytest of every other test on WORKERS
-# workers, test by test (--maxschedchunk=1: nothing queues behind a long test), niced so that a
-# waking lab, whose steps are timed, gets a core at once. (xdist's
+# workers, test by test (--maxschedchunk=1: nothing queues behind a long test), niced and
+# SCHED_IDLE so that a waking lab, whose steps are timed, gets a core at once. (xdist's
 # loadgroup would group finer, but pytest 9 ignores the node-id suffix xdist 3.8 groups by:
 # Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= $(CHECK_WORKERS)
-WAIT_WORKERS ?= 6
+WAIT_WORKERS ?= 4
 WAITING := tests/test_lab.py tests/test_try_it_yourself.py
 
 .PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock

@@ -57,7 +57,10 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
     (tmp_path / "test_sleeps.py").write_text("def test_waits():\n    assert False, 'the kernel disagreed'\n")
     # The computing run is niced, so a waking lab gets a core at once (its steps are timed).
     niced = min(os.nice(0) + 10, 19)
-    (tmp_path / "test_computes.py").write_text(f"import os\n\ndef test_niced():\n    assert os.nice(0) == {niced}\n")
+    (tmp_path / "test_computes.py").write_text(
+        f"import os\n\ndef test_niced():\n    assert os.nice(0) == {niced}\n"
+        "    assert os.sched_getscheduler(0) == os.SCHED_IDLE\n"
+    )
     done = subprocess.run(
         [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
          "--computing", str(tmp_path / "test_computes.py"), "--pytest-args", f"-c /dev/null --rootdir {tmp_path}",
