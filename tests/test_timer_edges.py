@@ -85,8 +85,8 @@ def test_runs_need_timers_a_steps_own_frames_keep_their_order() -> None:
     assert unordered_runs(trace.step("from-the-phone").frames) == []  # a connect: its frames are the step's
 
 
-DELAYED = """
-title: a used entry checked five seconds later
+# Two hosts on one bridge, nothing else: the topology of the neighbour-timer scenarios below.
+TWO_SEATS = """\
 bridges:
   br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
 hosts:
@@ -94,11 +94,19 @@ hosts:
   a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
   b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
 steps:
-  - {id: b-asks, arp: {by: b, target: 10.0.0.10}}    # a learns b: STALE
+"""
+
+DELAYED = (
+    """
+title: a used entry checked five seconds later
+"""
+    + TWO_SEATS
+    + """  - {id: b-asks, arp: {by: b, target: 10.0.0.10}}    # a learns b: STALE
   - {id: a-uses-it, arp: {by: a, target: 10.0.0.11}} # STALE -> DELAY, its timer due 5 s later
   - {id: later, wait: 4.8}                           # then DELAY -> PROBE, b answers: REACHABLE
   - {id: after, wait: 1}
 """
+)
 
 
 def lab_clock(observed: float, read: float) -> list[tuple[float, float, float]]:
@@ -222,18 +230,15 @@ def test_the_arp_steps_netlink_messages_are_read_as_the_kernel_writes_them() -> 
     ]
 
 
-ANSWERED = """
+ANSWERED = (
+    """
 title: an answer kept for the kernel's random time
-bridges:
-  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
-hosts:
-  h: {}
-  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
-  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
-steps:
-  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}   # b answers: REACHABLE
+"""
+    + TWO_SEATS
+    + """  - {id: a-asks, arp: {by: a, target: 10.0.0.11}}   # b answers: REACHABLE
   - {id: twenty-seconds, wait: 20}
 """
+)
 
 
 def test_netsim_keeps_an_answer_for_the_kernels_own_draw_when_it_has_it() -> None:
