@@ -859,6 +859,13 @@ def test_a_page_that_asks_for_no_arp_tables_gets_none() -> None:
     ]
 
 
+def test_the_connection_tracking_table_names_the_command_that_lists_it() -> None:
+    # The reader types what the caption names: `conntrack -L` lists the table (`-l` is no option).
+    scenario, step, _parts = pieces(F, "masqueraded", "path")
+    assert step.conntrack
+    assert "(<code>conntrack -L</code>)" in tables.conntrack_table(scenario, step)
+
+
 def test_a_step_without_a_route_lookup_shows_no_route_answer() -> None:
     scenario, step, _parts = pieces(M, "alice-replies", "room")
     assert step.route is None
