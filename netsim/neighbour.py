@@ -35,7 +35,7 @@ class Clock(Protocol):
 
     now: float
 
-    def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = ...) -> None: ...
+    def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = "a timer") -> None: ...
 
 
 class NeighbourOps(Protocol):
