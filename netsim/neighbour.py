@@ -83,6 +83,8 @@ class NeighbourTable:
         self.reachable_time = reachable_time  # base_reachable_time
         # The kernel's random REACHABLE lifetime per device (parms->reachable_time), when known.
         self.drawn: dict[str, float] = {}
+        # base_reachable_time set on one device while the host runs (a reachable_time step).
+        self.base: dict[str, float] = {}
         self.clock: Clock | None = None
         self.ops: NeighbourOps | None = None
 
@@ -95,8 +97,10 @@ class NeighbourTable:
         return self.clock.now
 
     def reachable(self, dev: str) -> float:
-        """How long an entry on `dev` stays REACHABLE: the kernel's draw when known, else the base."""
-        return self.drawn.get(dev, self.reachable_time)
+        """How long an entry on `dev` stays REACHABLE: the kernel's draw when known, else the base.
+        Read when a timer is armed and again when it fires (neigh_timer_handler() compares with
+        parms->reachable_time as it is then), so a change reaches entries at their next timer."""
+        return self.drawn.get(dev, self.base.get(dev, self.reachable_time))
 
     def get(self, ip: str, dev: str | None = None) -> Neighbour | None:
         if dev is not None:

@@ -41,6 +41,7 @@ from netsim.scenario import (
     AddrAdd,
     AddrDel,
     Connect,
+    FirewallDel,
     Forwarding,
     Host,
     LinkDel,
@@ -49,6 +50,7 @@ from netsim.scenario import (
     LinkSet,
     NameLookup,
     Publish,
+    ReachableTime,
     Resolve,
     Route,
     RouteAdd,
@@ -57,6 +59,7 @@ from netsim.scenario import (
     RouteLocalnet,
     Scenario,
     Send,
+    Sends,
     SetBridge,
     SetPort,
     Socket,
@@ -424,11 +427,13 @@ class Simulation:
         """
         self._step = step
         self._read_at, self._unfired = observed, []
-        for host, devs in (drawn or {}).items():  # the kernel's own REACHABLE lifetimes (neighbour.py)
-            if host in self.namespaces:
-                self.namespaces[host].neigh.drawn = dict(devs)
         if at is not None and at > self.now:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
+        # The kernel's own REACHABLE lifetimes (neighbour.py), as the lab read them after this step:
+        # from its start (before it, the previous step's draw held: a reachable_time step draws anew).
+        for host, devs in (drawn or {}).items():
+            if host in self.namespaces:
+                self.namespaces[host].neigh.drawn = dict(devs)
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
         if at is not None:
@@ -531,6 +536,13 @@ class Simulation:
                 for mac in set(table) | set(shown["fdb"].get(bridge, {})):
                     if shown["fdb"].get(bridge, {}).get(mac) != table.get(mac):
                         trace.fdb_edges.setdefault((bridge, mac), []).append((table.get(mac), why))
+
+    def _step_sends(self, burst: Sends) -> None:
+        """Each frame goes and is handled before the next is sent (the lab sends them one process
+        after another); a MAC seen on a second port moves there at once (br_fdb_update())."""
+        for send in burst.frames:
+            self._namespace(send.by)
+            self._step_send(send)
 
     def _step_send(self, send: Send) -> None:
         dev = send.dev or self.scenario.default_dev(send.by)
@@ -773,6 +785,22 @@ class Simulation:
         else:
             ns.route_localnet.discard(change.dev)
         self.event(f"{ns.label}'s {change.dev}: route_localnet {1 if change.enabled else 0}")
+
+    def _step_firewall_del(self, change: FirewallDel) -> None:
+        """The rule is gone from the next packet on: nf_tables_commit() swaps in the new rule set and
+        nft_do_chain() walks it per packet (net/netfilter/nf_tables_api.c, nf_tables_core.c); these
+        rules match no conntrack state, so a flow already under way meets the change too."""
+        ns = self._namespace(change.by)
+        getattr(ns, change.rule).discard(change.port)
+        self.event(f"{ns.label}'s firewall loses its rule for TCP port {change.port} ({change.rule})")
+
+    def _step_reachable_time(self, change: ReachableTime) -> None:
+        """neigh_proc_base_reachable_time() (net/core/neighbour.c): the device's parms get the new base and
+        a new draw at once (netsim: the base exactly); the timers already armed stay as they are."""
+        self._iface(change.by, change.dev)
+        ns = self.namespaces[change.by]
+        ns.neigh.base[change.dev] = change.seconds
+        self.event(f"{ns.label}'s {change.dev}: an ARP answer now stays REACHABLE for {change.seconds:g} s")
 
     def _step_route_get(self, ask: RouteGet) -> None:
         assert self._current is not None

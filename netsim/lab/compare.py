@@ -148,7 +148,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
-    shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
+    changed = [s.reachable_time.seconds for s in scenario.steps if s.reachable_time]
+    shortest = min([h.reachable_time for h in scenario.hosts.values()] + changed, default=30.0)
     if any(s.wait is not None and s.wait >= shortest / 2 for s in scenario.steps):
         names.append("reachable-time")
     if any(s.action in ("link_set", "link_move", "link_del", "netns_del", "nomaster") for s in scenario.steps):
