@@ -29,6 +29,7 @@ from netsim.schema import (
     Most,
     Network,
     Plug,
+    ProgramName,
     Range,
     RouteTo,
     StepId,
@@ -71,6 +72,9 @@ WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time
 TCP_PORT = Range(1, 65535, "a TCP port")
 DEADLINE = Range(0.1, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s")
 TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
+# PID_MAX_LIMIT on 64-bit (include/linux/threads.h); 0 is the idle task, never a listener.
+PID = Range(1, 4_194_304, "a process id is 1 to PID_MAX_LIMIT = 4194304 (include/linux/threads.h)")
+FD = Range(0, 1_048_576, "a file descriptor is 0 to fs.nr_open's default, 1048576 (fs/file.c)")
 IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 
@@ -155,6 +159,16 @@ class HostsLine:
 
 
 @dataclass(frozen=True)
+class Program:
+    """The program holding a host's listening sockets on one port, as `ss -ltnp` names it. Only the
+    page's `ss -ltnp` reads it: the lab's and the script's listeners are their own programs."""
+
+    name: ProgramName = option("Its command name, the kernel's comm (at most 15 characters), e.g. ssh.")
+    pid: Annotated[int, PID] = option("Its process id, e.g. 2817.")
+    fd: Annotated[int, FD] = option("The file descriptor it holds the socket on.", 3)
+
+
+@dataclass(frozen=True)
 class DnsServer:
     """A small DNS server in the host (aardvark-dns's role): answers A questions on UDP port 53 from its
     own records, and NXDOMAIN for every other name; it asks nobody else."""
@@ -177,6 +191,11 @@ class Host:
     routes: Annotated[list[Route], Most(MAX_ROUTES)] = option("Extra routes.", factory=list)
     listeners: Annotated[list[Endpoint], Most(MAX_LISTENERS)] = option(
         "TCP sockets listening from the start, as ADDRESS:PORT.", factory=list
+    )
+    programs: Annotated[dict[Endpoint, Program], Most(MAX_LISTENERS)] = option(
+        "The program behind each listener, by its ADDRESS:PORT, for `ss -ltnp` on the page, e.g. "
+        "{'127.0.0.1:19001': {name: ssh, pid: 2817, fd: 5}}.",
+        factory=dict,
     )
     drop_tcp_ports: Annotated[list[Annotated[int, TCP_PORT]], Most(MAX_LISTENERS)] = option(
         "A firewall on input that silently drops TCP segments to these ports.", factory=list
@@ -841,6 +860,29 @@ def _validate(s: Scenario, src: Source) -> None:
     _validate_topology(s, src)
     _validate_unique(s, src)
     _validate_steps(s, src)
+    _validate_programs(s, src)
+
+
+def _validate_programs(s: Scenario, src: Source) -> None:
+    """A program named for a listener the host never has is a slip: `ss -ltnp` would never show it."""
+    from netsim.sshforward import bind_addresses, parse
+
+    for name, host in s.hosts.items():
+        bound = set(host.listeners) | ({"0.0.0.0:22"} if host.sshd else set())
+        for step in s.steps:
+            if step.listen is not None and step.listen.by == name:
+                bound.add(step.listen.bind)
+            if step.ssh_forward is not None and step.ssh_forward.by == name:
+                forward = parse(step.ssh_forward.forward)
+                assert forward is not None  # the schema checked the shape
+                bound.add(f"{bind_addresses(forward, step.ssh_forward.gateway_ports)[0]}:{forward.port}")
+        for listen in host.programs:
+            if listen not in bound:
+                raise src.error(
+                    (*path_of(host), "programs", listen),
+                    f"{name} never listens on {listen}; expected one of its listeners: "
+                    f"{_names(sorted(bound)) or 'none'}",
+                )
 
 
 def _validate_topology(s: Scenario, src: Source) -> None:

@@ -87,6 +87,13 @@ DNS_NAME_FORMAT = Format(
     "each at most 63 characters, joined by dots, 253 characters in all",
     rf"{DNS_LABEL}(?:\.{DNS_LABEL})*",
 )
+# A program's command name as the kernel keeps it (TASK_COMM_LEN is 16 bytes with the NUL) and
+# `ss -p` prints it inside quotes: no quote, comma or bracket may pass, nor anything HTML minds.
+PROGRAM_FORMAT = Format(
+    "program",
+    "a command name: a letter or digit, then up to 14 letters, digits, ., - or _ (Linux's comm)",
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}",
+)
 TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
 LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
 
@@ -105,6 +112,7 @@ Text = Annotated[str, TEXT_FORMAT]
 LongText = Annotated[str, LONG_TEXT_FORMAT]
 ForwardSpec = Annotated[str, FORWARD_FORMAT]
 DnsName = Annotated[str, DNS_NAME_FORMAT]
+ProgramName = Annotated[str, PROGRAM_FORMAT]
 
 
 def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
@@ -185,7 +193,7 @@ def _describe(tp: Any) -> str:
     if origin is Annotated:
         marker = args[1]
         if isinstance(marker, Range):
-            return f"{_describe(args[0])} from {marker.low:g} to {marker.high:g}"
+            return f"{_describe(args[0])} from {_number(marker.low)} to {_number(marker.high)}"
         if isinstance(marker, Most):
             return f"{_describe(args[0])} (at most {marker.count})"
         return marker.expected
@@ -201,6 +209,11 @@ def _describe(tp: Any) -> str:
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return {str: "text", int: "a whole number", bool: "true or false", float: "a number"}[tp]
+
+
+def _number(x: float) -> str:
+    """A bound as a reader writes it: whole numbers in full (4194304, not 4.1943e+06)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _found(value: Any) -> str:

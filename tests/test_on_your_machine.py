@@ -89,3 +89,17 @@ def test_tcpdump_shows_the_syns_a_second_apart() -> None:
 def test_tcpdump_with_nothing_on_the_wire_is_a_clear_error() -> None:
     _, page = shown('{{ on_your_machine("tcpdump", "the-client-gives-up/and-then-quiet") }}', "three-ways-to-say-no")
     assert page.errors and "no frame crosses podman0" in str(page.errors[0])
+
+
+def test_ss_ltnp_names_the_program_the_scenario_names() -> None:
+    # The tunnel is ssh's, started anew for the new address (hosts.laptop.programs); ss -p prints
+    # it as users:(("comm",pid=N,fd=N)).
+    text, page = shown('{{ on_your_machine("ss -ltnp", "bind-to-bridge", host="laptop") }}', "margarets-room")
+    assert not page.errors
+    assert "$ ss -ltnp" in text
+    assert 'LISTEN 0      128        10.88.0.1:19001      0.0.0.0:*    users:(("ssh",pid=3390,fd=4))' in text
+
+
+def test_ss_ltnp_without_a_named_program_is_a_clear_error() -> None:
+    _, page = shown('{{ on_your_machine("ss -ltnp", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
+    assert page.errors and "name it in rooms-inside-rooms's hosts.portainer.programs" in str(page.errors[0])

@@ -41,6 +41,25 @@ def test_the_good_scenario_parses() -> None:
     ("old", "new", "message"),
     [
         (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:81': {name: ssh, pid: 2817}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:81': laptop never listens on 10.88.0.1:81; "
+            "expected one of its listeners: 10.88.0.1:80",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: 'ss\"h', pid: 2817}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.name: 'ss\"h' is not a command name: "
+            "a letter or digit, then up to 14 letters, digits, ., - or _ (Linux's comm)",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 0}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.pid: 0 is out of range; "
+            "expected a whole number from 1 to 4194304 (a process id is 1 to PID_MAX_LIMIT = 4194304 "
+            "(include/linux/threads.h))",
+        ),
+        (
             "mac: aa:42:81:9c:0e:33",
             "mac: aa:42:81:9c:0e",
             "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.mac: "
@@ -68,7 +87,8 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {colour: blue}",
             "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, dns_servers, "
             "drop_tcp_ports, gateway, hosts_file, interfaces, ip_forward, label, listeners, masquerade, nameservers, "
-            "prohibit_tcp_ports, reachable_time, reject_tcp_ports, reset_tcp_ports, routes, sshd, tcp_syn_retries",
+            "programs, prohibit_tcp_ports, reachable_time, reject_tcp_ports, reset_tcp_ports, routes, sshd, "
+            "tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",

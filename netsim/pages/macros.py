@@ -38,7 +38,7 @@ from netsim.trace import StepTrace, Trace
 
 log = logging.getLogger("mkdocs.plugins.netsim")
 # The commands on_your_machine() knows.
-ON_YOUR_MACHINE = ("ip neigh", "bridge fdb show", "ss -ltn", "cat /etc/hosts", "tcpdump")
+ON_YOUR_MACHINE = ("ip neigh", "bridge fdb show", "ss -ltn", "ss -ltnp", "cat /etc/hosts", "tcpdump")
 CLAIM_CALL = re.compile(r"\{\{-?\s*(?:claim|given)\(")
 MACRO_CALL = re.compile(r"\{\{-?\s*(\w+)\(")
 ERRNO_TEXT = {
@@ -650,11 +650,12 @@ class Page:
                 raise MacroError(self.file, self._line, why)
             lines = [*tcpdump.banner(bridges[0]), *tcpdump.lines(seen)]
             typed = tcpdump.typed(bridges[0])
-        elif command == "ss -ltn":
+        elif command in ("ss -ltn", "ss -ltnp"):
             if host not in scenario.hosts:
                 raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
-            lines = text.ss_lines(step, host)
-            typed = "ss -ltn" if owned else f"podman exec {host} ss -ltn"  # the laptop owns the bridge
+            users = self._ss_users(scenario, step, host) if command == "ss -ltnp" else None
+            lines = text.ss_lines(step, host, users)
+            typed = command if owned else f"podman exec {host} {command}"  # the laptop owns the bridge
         else:
             raise MacroError(
                 self.file,
@@ -664,6 +665,22 @@ class Page:
         # A terminal shows a tab as spaces to the next multiple of eight, and so does the page.
         shown = "\n".join([f"$ {typed}", *(escape.code_line(line.expandtabs(8)) for line in lines)]) + "\n"
         return self._set_aside(escape.code(shown, "text"))
+
+    def _ss_users(self, scenario: Scenario, step: StepTrace, host: str) -> dict[str, str]:
+        """What `ss -p` says holds each of the host's listeners at the step: the program the
+        scenario names for it (hosts.HOST.programs)."""
+        programs = scenario.hosts[host].programs
+        users = {}
+        for listen in step.listeners.get(host, []):
+            program = programs.get(listen)
+            if program is None:
+                why = (
+                    f"on_your_machine(): ss -ltnp shows the program behind {listen}; name it in "
+                    f"{scenario.name}'s hosts.{host}.programs, e.g. '{listen}': {{name: ssh, pid: 2817, fd: 5}}"
+                )
+                raise MacroError(self.file, self._line, why)
+            users[listen] = text.ss_users(program.name, program.pid, program.fd)
+        return users
 
     def decoder(self) -> str:
         """The error decoder: a paste box and every word it knows (decoder/messages.yaml)."""

@@ -24,15 +24,25 @@ def neigh_lines(step: StepTrace, namespace: str) -> list[str]:
 SS_HEADER = ("State", "Recv-Q", "Send-Q", "Local Address", "Port", "Peer Address", "Port", "Process")
 
 
-def ss_lines(step: StepTrace, namespace: str) -> list[str]:
-    """`ss -ltn` inside one namespace: a header, then a LISTEN line per listening socket, laid out as
-    iproute2's ss lays out columns that fit the screen (each as wide as its header or its widest
-    value; addresses right-aligned against the colon). An empty accept queue, and ssh's backlog."""
-    rows = [
-        ("LISTEN", "0", str(LISTEN_BACKLOG), *listen.rsplit(":", 1), "0.0.0.0", "*", "")
-        for listen in step.listeners.get(namespace, [])
+def ss_users(name: str, pid: int, fd: int) -> str:
+    """What `ss -p` prints for a socket one process holds (proc_ctx_print() in iproute2's misc/ss.c:
+    `out(" users:(%s)")`, each holder as ("comm",pid=N,fd=N)), leading space included."""
+    return f' users:(("{name}",pid={pid},fd={fd}))'
+
+
+def ss_table(rows: list[tuple[str, str]]) -> list[str]:
+    """`ss -ltn` or `ss -ltnp` as iproute2's ss prints it into a pipe: a header, then a LISTEN line
+    per (ADDRESS:PORT, process text) row, with an empty accept queue and ssh's backlog.
+
+    Piped, ss sets each column to its widest value (render_calc_width(): compact output, no
+    screen to spread over), addresses right-aligned against their colon. A column's width is
+    measured when its field is flushed (field_flush()), and the last line's process field never
+    is: the header is padded to the widest process of every line but the last."""
+    cells = [
+        ("LISTEN", "0", str(LISTEN_BACKLOG), *listen.rsplit(":", 1), "0.0.0.0", "*", users) for listen, users in rows
     ]
-    widths = [max(len(row[i]) for row in [SS_HEADER, *rows]) for i in range(len(SS_HEADER))]
+    widths = [max(len(row[i]) for row in [SS_HEADER, *cells]) for i in range(len(SS_HEADER) - 1)]
+    widths.append(max(len(row[-1]) for row in [SS_HEADER, *cells[:-1]]))
 
     def line(row: tuple[str, ...]) -> str:
         state, recv, send, local, port, peer, peer_port, process = row
@@ -42,7 +52,14 @@ def ss_lines(step: StepTrace, namespace: str) -> list[str]:
             f"{peer:>{w[5]}}:{peer_port:<{w[6]}}{process:<{w[7]}}"
         )
 
-    return [line(SS_HEADER), *(line(row) for row in rows)]
+    return [line(SS_HEADER), *(line(row) for row in cells)]
+
+
+def ss_lines(step: StepTrace, namespace: str, users: dict[str, str] | None = None) -> list[str]:
+    """`ss -ltn` inside one namespace, in the trace's order; with `users` (ADDRESS:PORT -> what
+    ss_users() says for it), `ss -ltnp`. The kernel lists its listeners in the order of its
+    listening hash, which is seeded per namespace: a real machine may print them in another order."""
+    return ss_table([(listen, (users or {}).get(listen, "")) for listen in step.listeners.get(namespace, [])])
 
 
 def hosts_lines(step: StepTrace, namespace: str) -> list[str]:

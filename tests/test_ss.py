@@ -1,0 +1,137 @@
+"""The `ss -ltnp` a post shows (on_your_machine("ss -ltnp", ...)) is the real ss's, to the space: for every
+set of listeners a scenario's host holds at some step, programs with the scenario's names listen on the
+same addresses and descriptors in a private network namespace, and the real ss must print the page's
+lines (with the pids the kernel gave them, which no page can know)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netsim.lab.netns import missing_requirement
+from netsim.render import text
+from netsim.scenario import Program, load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+REASON = missing_requirement() or (None if shutil.which("ss") else "ss (iproute2) is not installed")
+
+# One program: its comm set as the scenario names it, its socket moved to the scenario's descriptor,
+# "ready" once it listens; then it waits to be killed. Started with only 0, 1 and 2 open.
+PROGRAM = """
+import os, signal, socket, sys
+name, addr, port, fd = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with open("/proc/self/comm", "w") as f:
+    f.write(name)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((addr, port))
+s.listen(128)
+if s.fileno() != fd:
+    os.dup2(s.fileno(), fd, inheritable=False)
+    os.close(s.fileno())
+print("ready", flush=True)
+signal.pause()
+"""
+
+# Inside `unshare --net`: lo up, the listeners' other addresses on a veth end, one program per
+# listener, then `ss -ltnp` as a reader types it, piped.
+DRIVER = """
+import json, subprocess, sys
+want = json.loads(sys.argv[1])
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+subprocess.run(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
+for addr in sorted({w["addr"] for w in want} - {"0.0.0.0"}):
+    if not addr.startswith("127."):
+        subprocess.run(["ip", "addr", "add", addr + "/32", "dev", "v0"], check=True)
+procs = []
+try:
+    for w in want:
+        p = subprocess.Popen([sys.executable, "-c", PROGRAM, w["name"], w["addr"], str(w["port"]), str(w["fd"])],
+                             stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout.readline().strip() == "ready", w
+    shown = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=True).stdout
+    pids = {f'{w["addr"]}:{w["port"]}': p.pid for w, p in zip(want, procs)}
+    print(json.dumps({"ss": shown, "pids": pids}))
+finally:
+    for p in procs:
+        p.kill()
+        p.wait()
+"""
+
+
+def held(path: Path) -> list[tuple[str, dict[str, Program]]]:
+    """Each different set of listeners a host with named programs holds at some step of a scenario."""
+    scenario = load_scenario(path)
+    trace = run(scenario)
+    seen: list[tuple[str, dict[str, Program]]] = []
+    for step in trace.steps:
+        for host, h in scenario.hosts.items():
+            listening = step.listeners.get(host, [])
+            if h.programs and listening:
+                programs = {listen: h.programs[listen] for listen in listening}
+                if (host, programs) not in seen:
+                    seen.append((host, programs))
+    return seen
+
+
+CASES = [
+    (f"{path.stem}-{host}-{i}", programs)
+    for path in sorted(ROOT.glob("diagrams/*.yaml"))
+    for i, (host, programs) in enumerate(held(path))
+]
+# Names and descriptors of different lengths, the longest last and then first: the header's padding
+# leaves out the last line's process (see text.ss_table).
+CASES += [
+    (
+        "widths",
+        {
+            "127.0.0.1:19001": Program("ssh", 2817, 5),
+            "0.0.0.0:9000": Program("portainer-agent", 1, 17),
+            "10.88.0.1:22": Program("x", 2, 3),
+        },
+    )
+]
+
+
+def real_ss(programs: dict[str, Program]) -> tuple[list[str], dict[str, int]]:
+    want = [
+        {"addr": listen.rsplit(":", 1)[0], "port": int(listen.rsplit(":", 1)[1]), "name": p.name, "fd": p.fd}
+        for listen, p in programs.items()
+    ]
+    driver = f"PROGRAM = {PROGRAM!r}\n{DRIVER}"
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", driver, json.dumps(want)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    got = json.loads(done.stdout)
+    return got["ss"].splitlines(), got["pids"]
+
+
+@pytest.mark.skipif(REASON is not None, reason=f"the real ss runs in a network namespace of its own: {REASON}")
+@pytest.mark.parametrize(("programs"), [c[1] for c in CASES], ids=[c[0] for c in CASES])
+def test_every_line_is_the_real_ss(programs: dict[str, Program]) -> None:
+    lines, pids = real_ss(programs)
+    # The kernel lists listeners in its listening hash's order, seeded per namespace: the page's lines
+    # are laid out again in the order this ss printed them, each with the pid its program got.
+    order = [re.split(r"\s+", line)[3] for line in lines[1:]]
+    assert sorted(order) == sorted(programs), lines
+    rows = [(listen, text.ss_users(programs[listen].name, pids[listen], programs[listen].fd)) for listen in order]
+    assert text.ss_table(rows) == lines
+
+
+def test_the_cases_cover_the_posts() -> None:
+    """Post one's tunnel and post three's two listeners are among the sets checked against the real ss."""
+    ids = [c[0] for c in CASES]
+    assert any(i.startswith("margarets-room-laptop") for i in ids)
+    assert any(i.startswith("three-ways-to-say-no-laptop") for i in ids)
