@@ -48,9 +48,8 @@ def reason_words(scenario: Scenario, bridge: str, reason: str, story: bool) -> s
     """Why the bridge decided as it did (netsim.bridge's reason), in the story's words if asked."""
     if not story:
         return reason
-    learned = re.fullmatch(r"destination learned on (\S+)", reason)
-    if learned:
-        return f"badge in the notebook at {port_label(scenario, bridge, learned.group(1), story)}"
+    if re.fullmatch(r"destination learned on \S+", reason):  # the seat is named beside it: no label here
+        return "badge in the notebook"
     said = {
         "destination unknown": "badge not in the notebook",
         "broadcast: every port and the host": "the magic badge: every seat and the host",
