@@ -65,23 +65,7 @@ class RecordedClaim:
 
 
 class Page:
-    MACROS = (
-        "claim",
-        "given",
-        "figure",
-        "mac",
-        "ip",
-        "seat",
-        "step_link",
-        "connect_error",
-        "field_reference",
-        "fact_reference",
-        "try_it",
-        "stepper",
-        "command",
-        "on_your_machine",
-        "decoder",
-    )
+    MACROS = postguard.MACROS
 
     def __init__(self, book: Book, file: str, source: str, scenario: str | None, inline: bool = False) -> None:
         self.book = book

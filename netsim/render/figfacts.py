@@ -540,18 +540,18 @@ def check(
         fig = read_svg(svg)
     except (ET.ParseError, ValueError) as exc:
         return [f"the diagram cannot be read back: {exc}"]
-    problems = []
+    knocks = step.action == "connect"
     if fig.view == "room":
-        problems += check_room(scenario, step, fig)
+        problems = check_room(scenario, step, fig)
     elif fig.view == "path":
-        problems += check_path(step, fig)
-        problems += check_doors(step, fig, knocks=step.action == "connect")
+        problems = check_path(step, fig) + check_doors(step, fig, knocks=knocks)
     elif fig.view == "tunnel":
-        problems += check_doors(step, fig, knocks=step.action == "connect")
         action = scenario.step(step.id)
-        problems += check_tunnel(step, fig, action.connect.to if action.connect else None)
+        problems = check_doors(step, fig, knocks=knocks) + check_tunnel(
+            step, fig, action.connect.to if action.connect else None
+        )
     else:
-        problems += check_doors(step, fig, knocks=step.action == "connect")
+        problems = check_doors(step, fig, knocks=knocks)
     problems += check_caption(scenario, step, caption)
     problems += check_tables(scenario, step, body, room=fig.view == "room", neigh=neigh)
     return problems

@@ -520,7 +520,8 @@ def tunnel(
         )  # fmt: skip
         channel = step.channel
         if channel is not None and sshd is not None:
-            target_t = tunnels.get(channel["listen"], {}).get("target", "?")
+            # A channel is opened for a connection one of the drawn client's tunnels accepted.
+            target_t = tunnels[channel["listen"]]["target"]
             t_host, t_port = target_t.rsplit(":", 1)
             t_addr = "127.0.0.1" if t_host == "localhost" else t_host
             far = seats[server].get(t_addr, t_addr)
@@ -657,7 +658,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             )
             if link["master"]:
                 g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color=gv("flood"), style="bold")
-        for n, text in enumerate(step.listeners.get(host, [])):
+        for n, text in enumerate(step.listeners[host]):  # every namespace's, empty or not
             addr, _port = text.rsplit(":", 1)
             node = f"{host}/doorman-{n}"
             sub.add_node(
