@@ -61,6 +61,11 @@ def on_config(config: Any) -> Any:
                 "draft": meta.get("draft") is True,
             }
         )
+    baseline = os.environ.get("NETSIM_BASELINE_ASIDE")
+    for post in POSTS if baseline else []:  # benchmarks/run.py's baseline: its pages are pre-expanded
+        saved = (Path(baseline) / post["src"]).with_suffix(".aside.json")
+        if saved.exists():
+            post["minutes"] = json.loads(saved.read_text(encoding="utf-8"))["minutes"]
     DRAFTS.clear()
     if not serving:  # drafts are shown by `make serve` only: not built, not indexed, not in the feed
         DRAFTS.update(p["src"] for p in POSTS if p["draft"])
@@ -282,8 +287,23 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         target = Path(dump) / page.file.src_path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(markdown, encoding="utf-8")
-        aside = json.dumps(getattr(page, "netsim_set_aside", {}))
-        target.with_suffix(".aside.json").write_text(aside, encoding="utf-8")
+        preview = getattr(page, "netsim_preview", None)
+        post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
+        made = {
+            "set_aside": getattr(page, "netsim_set_aside", {}),
+            "marks": getattr(page, "netsim_marks", {}),
+            "preview": [preview, page.netsim_preview_alt] if preview else None,
+            "minutes": post["minutes"] if post else None,  # of the prose, not of what the macros made
+        }
+        target.with_suffix(".aside.json").write_text(json.dumps(made), encoding="utf-8")
+    baseline = os.environ.get("NETSIM_BASELINE_ASIDE")
+    if baseline:  # benchmarks/run.py's baseline: pages pre-expanded, what the macros made read back
+        saved = (Path(baseline) / page.file.src_path).with_suffix(".aside.json")
+        made = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
+        page.netsim_set_aside = made.get("set_aside", {})
+        page.netsim_marks = {m: tuple(e) if e else None for m, e in made.get("marks", {}).items()}
+        if made.get("preview"):  # the share image (overrides/main.html)
+            page.netsim_preview, page.netsim_preview_alt = made["preview"]
     if SERIES_INDEX in markdown:
         markdown = markdown.replace(SERIES_INDEX, series_index(Path(page.file.src_path).parent))
     post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
@@ -321,12 +341,7 @@ def byline(post: dict[str, Any]) -> str:
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
     """Put back the figure contents that netsim's macros kept out of Markdown and search."""
-    aside = getattr(page, "netsim_set_aside", None)
-    baseline = os.environ.get("NETSIM_BASELINE_ASIDE")
-    if not aside and baseline:  # benchmarks/run.py's baseline: pages pre-expanded, figures from disk
-        saved = (Path(baseline) / page.file.src_path).with_suffix(".aside.json")
-        aside = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}
-    for marker, inner in (aside or {}).items():
+    for marker, inner in (getattr(page, "netsim_set_aside", None) or {}).items():
         output = output.replace(marker, inner, 1)
     for mark, error in (getattr(page, "netsim_marks", None) or {}).items():
         output = _place(output, mark, error)

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent
 if str(ROOT) not in sys.path:
@@ -41,8 +41,10 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
 
 from netsim.pages import pagestore, postguard  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
-from netsim.pages.macros import Page  # noqa: E402
 from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
+
+if TYPE_CHECKING:
+    from netsim.pages.macros import Page
 
 _state: dict[str, Any] = {}
 log = logging.getLogger("mkdocs.plugins.netsim")
@@ -139,7 +141,7 @@ def define_env(env: Any) -> None:
         macro.__name__ = name
         return macro
 
-    for name in Page.MACROS:
+    for name in postguard.MACROS:  # netsim.pages.macros (the simulator too) loads on the first page rendered
         env.macro(call(name), name)
 
 
@@ -158,10 +160,10 @@ def on_pre_page_macros(env: Any) -> None:
         _replay(env, entry)
         return
     try:  # before anything renders: a post may only call the macros, with literal arguments
-        postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), Page.MACROS, env.env)
+        postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), postguard.MACROS, env.env)
         if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
             line = next((n for n, text in enumerate(source.splitlines(), 1) if text.startswith("title:")), 1)
-            postguard.check(env.page.title, file, line - 1, Page.MACROS, env.env)
+            postguard.check(env.page.title, file, line - 1, postguard.MACROS, env.env)
     except postguard.PostError as exc:
         # Nothing of this template is rendered: the page becomes one box saying why (make serve
         # shows it where the writer looks), and the warning fails a strict build.
@@ -172,6 +174,8 @@ def on_pre_page_macros(env: Any) -> None:
         _state["page"] = None
         return
     _PAGES.__dict__["renders"] += 1
+    from netsim.pages.macros import Page
+
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
     env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
@@ -200,7 +204,7 @@ def on_post_build(env: Any) -> None:
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
-    book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"])
+    book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"], _state["store"])
     for name, png in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_bytes(png)

@@ -1,16 +1,50 @@
-"""`make serve`: `mkdocs serve`, but looking for edits every 0.1 s instead of every 0.5 s.
+"""`make serve`: `mkdocs serve`, looking for edits every 0.1 s and rebuilding only what an edit touches.
 
 mkdocs watches files by polling (watchdog's PollingObserver, 0.5 s by default); half a second of
 waiting on average is most of the time a writer waits for a reload. The trees watched here are
 small, so looking five times as often costs nothing noticeable.
+
+On every edit mkdocs rebuilds the whole site in this process. netsim's macros already replay each
+page whose inputs are unchanged (macros.py); the rest of a rebuild is mkdocs' own, and most of it
+gives the same result as last time for every page the edit did not touch (issue 23). So, in this
+process only, each of these steps is kept under everything that determines its result, and done
+again only when one of those changed:
+
+- listing the theme's files (about 14,500 of them in mkdocs-material, walked on every rebuild):
+  the installed theme cannot change under a running server, the site's own overrides are listed
+  afresh each time;
+- the theme's compiled templates, also those the search plugin loads for its translations
+  (mkdocs makes a fresh Jinja environment for each);
+- a page's Markdown conversion, under the page's Markdown as the plugins left it, the site's file
+  list (links resolve against it), the Markdown settings and the snippet files the page pulls in;
+  the warnings a conversion logged (a broken link) are logged again when it is reused;
+- a page's search-index entries, under its HTML, table of contents, title and front matter.
+
+The template of every page is still rendered (the menu lists every page, so a title edit reaches
+them all) and every file is written. tests/test_serve_rebuild.py checks that a rebuild after an
+edit writes exactly what a full build of the edited site writes, file by file.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
+import logging
+import os
+import re
 import sys
+import sysconfig
+from pathlib import Path
+from typing import Any
 
+import jinja2
 import mkdocs.livereload
+from material.plugins.search.plugin import SearchIndex
 from mkdocs.__main__ import cli
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.theme import Theme
 
 POLLING_INTERVAL = 0.1
 _init = mkdocs.livereload.LiveReloadServer.__init__
@@ -21,7 +55,187 @@ def _faster_init(self: mkdocs.livereload.LiveReloadServer, *args: object, **kwar
     _init(self, *args, **kwargs)  # type: ignore[arg-type]
 
 
-mkdocs.livereload.LiveReloadServer.__init__ = _faster_init  # type: ignore[method-assign]
+# --- what earlier rebuilds made, in this process -------------------------------------------------
+
+STATS = {"converted": 0, "reused": 0}  # pages converted from Markdown, and reused, in this process
+_THEME_FILES: dict[str, list[tuple[str, str]]] = {}
+_COMPILED: dict[str, tuple[str, Any]] = {}
+_CONVERTED: dict[str, tuple[str, dict[str, Any]]] = {}  # page src_uri -> (key, result)
+_INDEXED: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # page url -> (key, entries)
+_INSTALLED = {Path(sysconfig.get_paths()[name]).resolve() for name in ("purelib", "platlib")}
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()
+
+
+def _installed(folder: str) -> bool:
+    path = Path(folder).resolve()
+    return any(path.is_relative_to(top) for top in _INSTALLED)
+
+
+def _listing(folder: str) -> list[str]:
+    return sorted(str(Path(d, f).relative_to(folder)) for d, _dirs, files in os.walk(folder) for f in files)
+
+
+_add_files_from_theme = Files.add_files_from_theme
+
+
+def _theme_files(self: Files, env: jinja2.Environment, config: Any) -> None:
+    dirs = list(config.theme.dirs)
+    key = _digest(
+        dirs,
+        list(config.theme.static_templates),
+        config.use_directory_urls,
+        config.site_dir,
+        sorted(f.src_uri for f in self),  # a docs file of the same name wins over the theme's
+        [_listing(d) for d in dirs if not _installed(d)],
+    )
+    if key in _THEME_FILES:
+        for path, folder in _THEME_FILES[key]:
+            self.append(File(path, folder, config.site_dir, config.use_directory_urls))
+        return
+    before = {id(f) for f in self}
+    _add_files_from_theme(self, env, config)
+    _THEME_FILES[key] = [(f.src_path, f.src_dir) for f in self if id(f) not in before]
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """A template's compiled code, reused only for the same source (Jinja's checksum)."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = _COMPILED.get(bucket.key, ("", None))
+        if code is not None and checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        _COMPILED[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_get_env = Theme.get_env
+
+
+def _theme_env(self: Theme) -> jinja2.Environment:
+    env = _get_env(self)
+    env.bytecode_cache = _CompiledTemplates()
+    return env
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _files_key(files: Files) -> str:
+    """The site's files as links see them, worked out once per build (a build makes its own Files)."""
+    key = getattr(files, "_serve_key", None)
+    if key is None:
+        key = _digest(sorted((f.src_uri, f.dest_uri, f.url, str(f.inclusion)) for f in files))
+        files._serve_key = key  # type: ignore[attr-defined]
+    return key
+
+
+SNIPPET = re.compile(r"^\s*-{1,}8<-{1,}\s+[\"']([^\"'\n]+)[\"']", re.M)
+
+
+def _snippets(config: Any, markdown: str) -> list[tuple[str, str]]:
+    """The snippet files a page pulls in (`--8<-- "file"`) and every page appends (the glossary),
+    with their contents. pymdownx.snippets reads them from its base path, the folder mkdocs runs in;
+    a snippet inside a snippet is not followed (none of the site's snippets has one)."""
+    settings = (config["mdx_configs"] or {}).get("pymdownx.snippets", {})
+    found = []
+    for name in [*settings.get("auto_append", []), *SNIPPET.findall(markdown)]:
+        path = Path(name)
+        found.append((name, path.read_text(encoding="utf-8") if path.is_file() else "\0missing"))
+    return found
+
+
+_render = Page.render
+
+
+def _convert(self: Page, config: Any, files: Files) -> None:
+    if self.markdown is None:
+        _render(self, config, files)
+        return
+    key = _digest(
+        self.file.src_uri,
+        self.markdown,
+        _files_key(files),
+        config["markdown_extensions"],
+        config["mdx_configs"],
+        config.use_directory_urls,
+        str(config.validation),
+        config.docs_dir,
+        _snippets(config, self.markdown),
+    )
+    kept = _CONVERTED.get(self.file.src_uri)
+    if kept is not None and kept[0] == key:
+        STATS["reused"] += 1
+        made = kept[1]
+        self.content, self.toc = made["content"], copy.deepcopy(made["toc"])
+        self._title_from_render = made["title"]
+        self.present_anchor_ids = set(made["anchors"])
+        if made["links"] is not None:
+            self.links_to_anchors = {files.get_file_from_path(src): dict(v) for src, v in made["links"].items()}
+        for record in made["log"]:  # the same warnings as a conversion gives (mkdocs counts them)
+            logging.getLogger(record.name).handle(record)
+        return
+    STATS["converted"] += 1
+    recorder = _Recorder()
+    logger = logging.getLogger("mkdocs")
+    logger.addHandler(recorder)
+    try:
+        _render(self, config, files)
+    finally:
+        logger.removeHandler(recorder)
+    links = getattr(self, "links_to_anchors", None)
+    _CONVERTED[self.file.src_uri] = (
+        key,
+        {
+            "content": self.content,
+            "toc": copy.deepcopy(self.toc),
+            "title": self._title_from_render,
+            "anchors": set(self.present_anchor_ids or ()),
+            "links": {f.src_uri: dict(v) for f, v in links.items()} if links is not None else None,
+            "log": recorder.records,
+        },
+    )
+
+
+def _toc(items: Any) -> list[Any]:
+    return [(i.id, i.title, i.level, _toc(i.children)) for i in items]
+
+
+_add_entry = SearchIndex.add_entry_from_context
+
+
+def _index(self: SearchIndex, page: Page) -> None:
+    key = _digest(page.url, page.content, _toc(page.toc), page.title, page.meta, self.config)
+    kept = _INDEXED.get(page.url)
+    if kept is not None and kept[0] == key:
+        self.entries.extend(copy.deepcopy(kept[1]))
+        return
+    before = len(self.entries)
+    _add_entry(self, page)
+    _INDEXED[page.url] = (key, copy.deepcopy(self.entries[before:]))
+
+
+def keep_between_rebuilds() -> None:
+    """Patch mkdocs (in this process) to reuse what earlier rebuilds made; once only."""
+    if getattr(Page.render, "serve_kept", False):
+        return
+    mkdocs.livereload.LiveReloadServer.__init__ = _faster_init  # type: ignore[method-assign]
+    Files.add_files_from_theme = _theme_files  # type: ignore[method-assign]
+    Theme.get_env = _theme_env  # type: ignore[method-assign]
+    Page.render = _convert  # type: ignore[method-assign]
+    SearchIndex.add_entry_from_context = _index  # type: ignore[method-assign]
+    _convert.serve_kept = True  # type: ignore[attr-defined]
+
 
 if __name__ == "__main__":
+    keep_between_rebuilds()
     sys.exit(cli(["serve", *sys.argv[1:]]))

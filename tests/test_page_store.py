@@ -26,8 +26,11 @@ config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out))
 config.plugins.on_startup(command="build", dirty=False)
 build(config)
 pages = sys.modules["_bottom_six_pages"]
-print(json.dumps([pages.hits, pages.renders]))
+print(json.dumps([pages.hits, pages.renders, "netsim.simulation" in sys.modules]))
 """
+
+
+SIMULATED: dict[Path, bool] = {}  # each build's output folder: did the build load the simulator?
 
 
 def build(root: Path, out: Path, cache: str) -> tuple[int, int]:
@@ -41,7 +44,7 @@ def build(root: Path, out: Path, cache: str) -> tuple[int, int]:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    hits, renders = json.loads(done.stdout.strip().splitlines()[-1])
+    hits, renders, SIMULATED[out] = json.loads(done.stdout.strip().splitlines()[-1])
     return hits, renders
 
 
@@ -65,6 +68,8 @@ def test_a_replayed_build_writes_what_an_uncached_build_writes_and_edits_re_rend
     assert hits == 0 and pages > 4, (hits, pages)
     assert build(root, tmp_path / "second", cache) == (pages, 0)  # every page replayed
     same_files(tmp_path / "second", tmp_path / "first")
+    # Nothing simulated, not even for the try-it scripts and captures: netsim's work is all kept.
+    assert SIMULATED[tmp_path / "first"] and not SIMULATED[tmp_path / "second"]
 
     # A scenario's text: post three, the guide and the decoder read it; every other page replays.
     edit(root / "diagrams" / "three-ways-to-say-no.yaml", "title: A door with a doorman", "title: A door with a porter")

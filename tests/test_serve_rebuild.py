@@ -1,5 +1,6 @@
 """Under `make serve`, a rebuild after an edit renders only the pages whose inputs changed (the
-edited page, the pages that use an edited scenario) and replays the rest (macros.py): the files it
+edited page, the pages that use an edited scenario) and replays the rest (macros.py), and converts
+from Markdown only the pages whose Markdown, links or snippets changed (serve.py): the files it
 writes must be the files a full build of the edited site writes, byte for byte."""
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from mkdocs.commands.build import build
 
 root, out, edits = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 URL = "http://127.0.0.1:8000/"
+import serve  # what `make serve` runs: it keeps what a rebuild can reuse, in this process
+serve.keep_between_rebuilds()
 
 def rebuild(first=False):
     config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out / "site"))
@@ -31,24 +34,28 @@ def rebuild(first=False):
     build(config, serve_url=URL)
 
 rebuild(first=True)
-rendered = []
+rendered, converted = [], []
 for file, old, new, keep in edits:
     path = root / file
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, (file, old)
     path.write_text(text.replace(old, new), encoding="utf-8")
-    before = sys.modules["_bottom_six_pages"].hits
+    before, was = sys.modules["_bottom_six_pages"].hits, serve.STATS["converted"]
     rebuild()
     rendered.append(sys.modules["_bottom_six_pages"].hits - before)
+    converted.append(serve.STATS["converted"] - was)
     if keep:
         import shutil
         shutil.copytree(out / "site", out / keep)
-print(json.dumps(rendered))
+print(json.dumps([rendered, converted]))
 """
 
 
-def serve(root: Path, out: Path, edits: list[tuple[str, str, str, str]], cache: str | None = None) -> list[int]:
-    """Build as `make serve` does, then apply each edit and rebuild; the replayed pages per rebuild.
+def serve(
+    root: Path, out: Path, edits: list[tuple[str, str, str, str]], cache: str | None = None
+) -> tuple[list[int], list[int]]:
+    """Build as `make serve` does, then apply each edit and rebuild; per rebuild, the pages replayed
+    by the macros and the pages converted from Markdown.
 
     `cache` is NETSIM_CACHE_DIR for it ("off": every page rendered, nothing replayed from disk).
     """
@@ -61,7 +68,8 @@ def serve(root: Path, out: Path, edits: list[tuple[str, str, str, str]], cache: 
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    replayed, converted = json.loads(done.stdout.strip().splitlines()[-1])
+    return replayed, converted
 
 
 def files(site: Path) -> dict[str, bytes]:
@@ -72,7 +80,7 @@ def files(site: Path) -> dict[str, bytes]:
     }
 
 
-def test_a_rebuild_after_a_prose_and_a_scenario_edit_writes_what_a_full_build_writes(tmp_path: Path) -> None:
+def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_path: Path) -> None:
     prose = ("docs/posts/margarets-room.md", "an old acquaintance", "an old friend", "after-prose")
     scenario = (
         "diagrams/three-ways-to-say-no.yaml",
@@ -80,16 +88,27 @@ def test_a_rebuild_after_a_prose_and_a_scenario_edit_writes_what_a_full_build_wr
         "title: A door with a porter",
         "after-scenario",
     )
-    replayed = serve(copy_site(tmp_path / "served"), tmp_path / "served-out", [prose, scenario])
+    # A comment in the scenario the guide shows whole (a snippet): the guide's macros give the same
+    # Markdown as before, but the snippet it pulls in has changed.
+    snippet = ("diagrams/two-seats.yaml", "every address, badge", "each address, badge", "after-snippet")
+    # A post's title: the index lists it, the decoder names it, its own page shows it.
+    title = ("docs/posts/margarets-room.md", "title: Margaret's room", "title: Margaret's own room", "after-title")
+    edits = [prose, scenario, snippet, title]
+    replayed, converted = serve(copy_site(tmp_path / "served"), tmp_path / "served-out", edits)
     pages = len(list((tmp_path / "served" / "docs").rglob("*.md")))
     # Only the edited page renders after the prose edit; after the scenario edit, the pages that
     # use three-ways-to-say-no render again: post three, the guide and the decoder.
-    assert replayed == [pages - 1, pages - 3], replayed
+    assert replayed[:2] == [pages - 1, pages - 3], replayed
+    # Converted from Markdown: the edited post; none after the scenario edit (a figure's contents
+    # are set aside, out of the Markdown, and put back into the finished page); the guide, whose
+    # snippet changed; the post and the index, which lists it by title. Every other conversion is
+    # reused, and what the pages show is checked against full builds below.
+    assert converted == [1, 0, 1, 2], converted
     # The references: full serve builds of the site as each edit left it, each in a fresh process
     # with no page or figure cache (a replay compared with a replay would prove nothing).
-    for n, keep in enumerate(["after-prose", "after-scenario"]):
+    for n, keep in enumerate(e[3] for e in edits):
         fresh = copy_site(tmp_path / f"fresh-{n}")
-        for earlier in [prose, scenario][: n + 1]:
+        for earlier in edits[: n + 1]:
             path = fresh / earlier[0]
             path.write_text(path.read_text(encoding="utf-8").replace(earlier[1], earlier[2]), encoding="utf-8")
         serve(fresh, tmp_path / f"fresh-{n}-out", [], cache="off")
@@ -100,3 +119,5 @@ def test_a_rebuild_after_a_prose_and_a_scenario_edit_writes_what_a_full_build_wr
     assert "an old friend" in (tmp_path / "served-out" / "after-prose" / "posts" / "margarets-room.html").read_text()
     three = tmp_path / "served-out" / "after-scenario" / "posts" / "three-ways-to-say-no.html"
     assert "A door with a porter" in three.read_text()
+    assert "each address, badge" in (tmp_path / "served-out" / "after-snippet" / "contributing.html").read_text()
+    assert "s own room" in (tmp_path / "served-out" / "after-title" / "index.html").read_text()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
-from netsim.scenario import Scenario, load_scenario, scenario_path
-from netsim.simulation import run
-from netsim.trace import Trace
+
+if TYPE_CHECKING:
+    from netsim.scenario import Scenario
+    from netsim.trace import Trace
 
 
 class Book:
@@ -30,6 +32,11 @@ class Book:
 
     def get(self, name: str) -> tuple[Scenario, Trace]:
         if name not in self._loaded:
+            # Imported here: a build that replays every page (macros.py) simulates nothing, and
+            # importing the simulator is a good part of such a build's own cost.
+            from netsim.scenario import load_scenario, scenario_path
+            from netsim.simulation import run
+
             path = scenario_path(self.root, name)  # a name from a page: checked, and inside diagrams/
             if not path.exists():
                 known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
@@ -40,30 +47,39 @@ class Book:
         return self._loaded[name]
 
     def write_downloads(
-        self, site_dir: Path, kept: dict[str, tuple[str, str, bytes]] | None = None, salt: str = ""
+        self,
+        site_dir: Path,
+        kept: dict[str, tuple[str, str, bytes]] | None = None,
+        salt: str = "",
+        store: Any = None,
     ) -> None:
         """Each scenario's "try it yourself" script and its capture, from the traces already made.
 
-        `kept` (make serve's, between rebuilds) holds what earlier rebuilds made, under the scenario
-        file's bytes and `salt` (a digest of the site's code): an unchanged scenario is not
-        simulated again just for its downloads.
+        `kept` (make serve's, between rebuilds) and `store` (a netsim.pages.pagestore.PageStore, on
+        disk for the next build) hold what earlier builds made, under the scenario file's bytes and
+        `salt` (a digest of the site's code): an unchanged scenario is not simulated again just for
+        its downloads.
         """
-        from netsim.render.labscript import render
-        from netsim.wire import pcap
-
         (site_dir / "scripts").mkdir(parents=True, exist_ok=True)
         (site_dir / "captures").mkdir(parents=True, exist_ok=True)
         for path in sorted((self.root / "diagrams").glob("*.yaml")):
             key = hashlib.sha256(f"{salt}\0{path.name}\0".encode() + path.read_bytes()).hexdigest()
             made = kept.get(key) if kept is not None else None
+            if made is None and store is not None:
+                made = store.load_download(key)
             if made is None:
+                from netsim.render.labscript import render
+                from netsim.wire import pcap
+
                 try:
                     scenario, trace = self.get(path.stem)
                 except ScenarioError:
                     continue  # the page that uses it shows the error in a box; strict builds fail on it
                 made = (scenario.name, render(scenario), pcap([hop for step in trace.steps for hop in step.frames]))
-                if kept is not None:
-                    kept[key] = made
+                if store is not None:
+                    store.save_download(key, made)
+            if kept is not None:
+                kept[key] = made
             name, script, capture = made
             (site_dir / "scripts" / f"{name}.sh").write_text(script, encoding="utf-8")
             (site_dir / "captures" / f"{name}.pcap").write_bytes(capture)

@@ -36,9 +36,16 @@ class FigureCache:
     def __init__(self, root: Path) -> None:
         setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir(root)))
         self.dir = Path(setting) if setting != "off" else None
-        self.salt = code_salt() if self.dir else ""
+        self._salt: str | None = None
         self.hits = self.misses = 0
         self.svgs: dict[str, str] = {}  # diagrams rendered in this process, by name
+
+    @property
+    def salt(self) -> str:
+        """code_salt(), worked out on the first figure asked for: a build replaying every page asks none."""
+        if self._salt is None:
+            self._salt = code_salt() if self.dir else ""
+        return self._salt
 
     def store_svg(self, svg: str) -> str:
         """Keep a diagram under a name made from its content; return the name."""

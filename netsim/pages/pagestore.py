@@ -96,3 +96,24 @@ class PageStore:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         tmp.replace(path)  # atomic: a reader never sees half an entry
+
+    def load_download(self, key: str) -> tuple[str, str, bytes] | None:
+        """A scenario's try-it script and capture (netsim.pages.book.write_downloads), if kept."""
+        if self.dir is None:
+            return None
+        try:
+            data = json.loads((self.dir / "downloads" / f"{key}.json").read_text(encoding="utf-8"))
+            return data["name"], data["script"], base64.b64decode(data["pcap"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent, or unreadable: made afresh
+
+    def save_download(self, key: str, made: tuple[str, str, bytes]) -> None:
+        if self.dir is None:
+            return
+        name, script, capture = made
+        path = self.dir / "downloads" / f"{key}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        data = {"name": name, "script": script, "pcap": base64.b64encode(capture).decode("ascii")}
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half an entry
