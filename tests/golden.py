@@ -43,11 +43,12 @@ def figures(root: Path = ROOT) -> dict[str, str]:
     diagram: Callable[..., tuple[str, str, str]] = Page._diagram
     lay_out: Callable[..., str] = layout.svg
 
-    def recording(self: Page, scenario: object, step: object, view: str) -> tuple[str, str, str]:
+    def recording(self: Page, scenario: object, step: object, view: str, story: bool = False) -> tuple[str, str, str]:
         texts.clear()
-        result = diagram(self, scenario, step, view)
+        result = diagram(self, scenario, step, view, story)
         wide, narrow = texts  # every view draws exactly these two
-        name = f"{scenario.name}/{step.id}.{view}"  # type: ignore[attr-defined]
+        # A figure before a post's reveal speaks the story's words: kept beside the kernel's.
+        name = f"{scenario.name}/{step.id}.{view}" + (".story" if story else "")  # type: ignore[attr-defined]
         drawn[f"{name}.dot"], drawn[f"{name}.narrow.dot"] = wide, narrow
         return result
 

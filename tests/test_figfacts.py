@@ -180,7 +180,10 @@ def test_a_caption_that_says_flooded_to_for_a_forward_fails(monkeypatch: pytest.
 
 def test_a_caption_that_names_the_wrong_seats_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(
-        monkeypatch, words, "    ports = [port_label(scenario, hop.bridge, p) for p in hop.out_ports]", "    ports = []"
+        monkeypatch,
+        words,
+        "    ports = [port_label(scenario, hop.bridge, p, story) for p in hop.out_ports]",
+        "    ports = []",
     )
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
     assert "the caption sends frame 1 to []; the trace to ['seat5']" in str(error)
@@ -357,8 +360,8 @@ def test_a_resolve_answer_from_the_wrong_source_fails(monkeypatch: pytest.Monkey
 
 
 def test_a_caption_that_names_another_answer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    def wrong(scenario: object, step: object) -> str:
-        return words.step_caption(scenario, step).replace(": 10.88.0.1.", ": 10.88.0.9.")  # type: ignore[arg-type]
+    def wrong(scenario: object, step: object, story: bool = False) -> str:
+        return words.step_caption(scenario, step, story).replace(": 10.88.0.1.", ": 10.88.0.9.")  # type: ignore[arg-type]
 
     monkeypatch.setattr(macros, "step_caption", wrong)
     errors = figure_errors(POST_SIX, monkeypatch)
