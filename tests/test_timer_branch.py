@@ -14,7 +14,7 @@ import pytest
 
 from netsim import neighbour
 from netsim.lab.compare import compare_with_kernel, timer_notes
-from netsim.scenario import load_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,8 +110,8 @@ REDRAW = ROOT / "tests" / "kernel_edges" / "listener-address-deleted-redraw.json
 
 
 def redrawn() -> tuple[Any, dict[str, Any]]:
-    kept = json.loads(REDRAW.read_text(encoding="utf-8"))
-    return load_scenario(ROOT / kept["scenario"]), kept["trace"]
+    kept = json.loads(REDRAW.read_text(encoding="utf-8"))  # the scenario as it was then, and the run
+    return parse_scenario(kept["scenario_text"], "listener-address-deleted.yaml"), kept["trace"]
 
 
 def test_a_redraw_inside_a_step_is_found_and_said() -> None:

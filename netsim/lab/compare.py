@@ -222,6 +222,7 @@ def _compare_step(
 
 
 EPSILON = 1e-6  # how far past the event it now follows a postponed timer fires
+MAX_PAIRS = 400  # a redraw and a late timer together: at most this many replays for one step
 
 
 def compare_with_kernel(
@@ -257,19 +258,21 @@ def compare_with_kernel(
             if _agree_until(trace, kernel, loose, i):
                 continue
             found = None
-            tries = [
-                ({**postpone, n: late}, redraws, why) for n, late, why in branch_candidates(trace, i, clock, postpone)
-            ]
-            tries += [(postpone, {**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
-            for late_timers, redrawn, why in tries:
-                tried = replay(late_timers, redrawn)
+            late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
+            redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
+            tries = [(p, redraws, [why]) for p, why in late] + [(postpone, r, [why]) for r, why in redrawn]
+            # A redraw inside the step and one late timer together (the redraw moved the timers);
+            # a late timer alone or a redraw alone is tried first.
+            tries += [(p, r, [rw, lw]) for r, rw in redrawn for p, lw in late][:MAX_PAIRS]
+            for late_timers, redrawn_at, whys in tries:
+                tried = replay(late_timers, redrawn_at)
                 if _agree_until(tried, kernel, loose, i):
-                    found = late_timers, redrawn, why, tried
+                    found = late_timers, redrawn_at, whys, tried
                     break
             if found is None:
                 break  # no single late timer or redraw explains it: the step disagrees
-            postpone, redraws, why, trace = found
-            said.setdefault(scenario.steps[i].id, []).append(why)
+            postpone, redraws, whys, trace = found
+            said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
     return agree, lines, trace, clock is not None
 
