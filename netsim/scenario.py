@@ -39,6 +39,7 @@ from netsim.schema import (
     option,
     path_of,
 )
+from netsim.tcp import LISTEN_BACKLOG
 from netsim.yamlsource import Source, parse, parse_bytes, read
 
 # --- Stated limits: no scenario may make check, run, the lab or the build huge or endless ---------
@@ -158,6 +159,10 @@ class HostsLine:
     )
 
 
+# listen() keeps min(backlog, net.core.somaxconn) (__sys_listen() in net/socket.c; 4096 by default).
+BACKLOG = Range(0, 4096, "a listen() backlog is 0 to net.core.somaxconn's default, 4096 (net/socket.c)")
+
+
 @dataclass(frozen=True)
 class Program:
     """The program holding a host's listening sockets on one port, as `ss -ltnp` names it. Only the
@@ -166,6 +171,11 @@ class Program:
     name: ProgramName = option("Its command name, the kernel's comm (at most 15 characters), e.g. ssh.")
     pid: Annotated[int, PID] = option("Its process id, e.g. 2817.")
     fd: Annotated[int, FD] = option("The file descriptor it holds the socket on.", 3)
+    backlog: Annotated[int, BACKLOG] = option(
+        "The backlog it passed to listen(), which ss shows as Send-Q: ssh's is 128 (SSH_LISTEN_BACKLOG), "
+        "python3 -m http.server's 5 (socketserver's request_queue_size).",
+        LISTEN_BACKLOG,
+    )
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,9 @@ def find_listener(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> t
     return None
 
 
-LINEAR_TIMEOUTS = 4  # tcp_syn_linear_timeouts: Linux 6.7 and later repeat a 1 s RTO this many times
+# tcp_syn_linear_timeouts: commit ccce324dabfe ("tcp: make the first N SYN RTO backoffs linear", net-next
+# May 2023, first released in Linux 6.5; the shared facts file says 6.7) repeats a 1 s RTO this many times.
+LINEAR_TIMEOUTS = 4
 
 
 def _timer_firings(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]:
@@ -109,7 +111,7 @@ def retransmit_times(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]
 def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
     """Seconds from the first SYN to ETIMEDOUT: the first timer firing at or after the limit.
 
-    7 s with tcp_syn_retries=2; 131 s with the default 6 (127 s on kernels before 6.7).
+    7 s with tcp_syn_retries=2; 131 s with the default 6 (127 s on kernels before 6.5).
     """
     return _timer_firings(retries, linear)[-1]
 
@@ -212,7 +214,7 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     nobody waits for an answer, but the SYN is real: with the neighbour FAILED it starts a new ARP
     resolution (a broadcast, the entry INCOMPLETE again) (tests/lab_scenarios/ghost-after-stale.yaml).
 
-    icsk_backoff counts only the exponential firings: Linux 6.7 and later leave the first
+    icsk_backoff counts only the exponential firings: Linux 6.5 and later leave the first
     tcp_syn_linear_timeouts of a SYN at 1 s without backing off (tcp_retransmit_timer(),
     net/ipv4/tcp_timer.c), and with no backoff there is nothing to revert. No RTT was ever measured
     in SYN_SENT, so the base is TCP_TIMEOUT_INIT (1 s).

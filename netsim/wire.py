@@ -172,6 +172,32 @@ def encode(hop: Hop) -> bytes:
     return _mac(hop.dst) + _mac(hop.src) + struct.pack("!H", ethertype) + body
 
 
+def _arp_parties(p: Arp) -> list[Field]:
+    """Sender and target swap roles between a question and its answer (arp_process() in
+    net/ipv4/arp.c answers with the asker as target): in a reply the sender is the one answering."""
+    F = Field
+    if p.op == 1:
+        words = (
+            "The asker's badge.",
+            "The asker's address.",
+            "Zeros: this badge is what is asked for.",
+            "The address whose badge is asked for.",
+        )
+    else:
+        words = (
+            "The answer: the badge that goes with the sender IP.",
+            "The address that was asked about.",
+            "The asker's badge: the answer goes straight back to it.",
+            "The asker's address.",
+        )
+    return [
+        F("ARP", "sender MAC", 22, 6, p.sender_mac, words[0], POST_ONE),
+        F("ARP", "sender IP", 28, 4, p.sender_ip, words[1], POST_ONE),
+        F("ARP", "target MAC", 32, 6, p.target_mac, words[2], POST_ONE),
+        F("ARP", "target IP", 38, 4, p.target_ip, words[3], POST_ONE),
+    ]
+
+
 def fields(hop: Hop) -> list[Field]:
     """Every field of the frame, with where it sits in the bytes: together they cover every byte once.
 
@@ -183,7 +209,15 @@ def fields(hop: Hop) -> list[Field]:
     F = Field
     out = [
         F("Ethernet", "destination MAC", 0, 6, hop.dst, "The badge this frame is addressed to.", POST_ONE),
-        F("Ethernet", "source MAC", 6, 6, hop.src, "The sender's own badge; the bridge learns it.", POST_ONE),
+        F(
+            "Ethernet",
+            "source MAC",
+            6,
+            6,
+            hop.src,
+            "The sender's own badge; a bridge that takes the frame in notes it against that seat.",
+            POST_ONE,
+        ),
         F("Ethernet", "EtherType", 12, 2, f"0x{hop.ethertype or ETH_P_TEST:04x}", "What the rest carries.", POST_ONE),
     ]
     p = hop.payload
@@ -202,10 +236,7 @@ def fields(hop: Hop) -> list[Field]:
                 "A question or its answer.",
                 POST_ONE,
             ),
-            F("ARP", "sender MAC", 22, 6, p.sender_mac, "The asker's badge.", POST_ONE),
-            F("ARP", "sender IP", 28, 4, p.sender_ip, "The asker's address.", POST_ONE),
-            F("ARP", "target MAC", 32, 6, p.target_mac, "The badge sought (zeros in a question).", POST_ONE),
-            F("ARP", "target IP", 38, 4, p.target_ip, "The address whose badge is sought.", POST_ONE),
+            *_arp_parties(p),
         ]
     elif isinstance(p, Tcp | Icmp | Udp):
         out += _ipv4_fields(data, p.ttl, p.src_ip, p.dst_ip)

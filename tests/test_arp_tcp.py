@@ -120,7 +120,7 @@ def test_the_default_syn_retries_wait_131_seconds_with_eleven_syns() -> None:
 
     assert retransmit_times(6) == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]
     assert syn_timeout(6) == 131.0
-    assert syn_timeout(6, linear=0) == 127.0  # the classic doubling, as before Linux 6.7
+    assert syn_timeout(6, linear=0) == 127.0  # the classic doubling, as before Linux 6.5
 
 
 def test_a_martian_127_packet_arriving_on_a_bridge_port_is_dropped() -> None:

@@ -45,3 +45,14 @@ def test_short_frames_are_not_padded_on_a_veth() -> None:
     assert len(wire.encode(arp)) == 42
     names = [f.name for f in wire.fields(arp)]
     assert names[3:7] == ["hardware type", "protocol type", "hardware size", "protocol size"]
+
+
+def test_an_arp_reply_names_the_answerer_as_its_sender() -> None:
+    # In a reply the sender is the one answering and the target is the asker (arp_process(),
+    # net/ipv4/arp.c); the fields' sentences follow the opcode, not the question's roles.
+    scenario = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    hops = [h for s in run(scenario).steps for h in s.frames if h.ethertype == 0x0806]
+    for op, sender, target in ((1, "asker", "asked for"), (2, "answer", "asker")):
+        hop = next(h for h in hops if h.payload.op == op)
+        means = {f.name: f.means for f in wire.fields(hop)}
+        assert sender in means["sender MAC"] and target in means["target MAC"], means

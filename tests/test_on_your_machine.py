@@ -27,7 +27,7 @@ def shown(call: str, scenario: str) -> tuple[str, Page]:
 def test_the_containers_arp_table_after_nobody_answered() -> None:
     text, page = shown('{{ on_your_machine("ip neigh", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
     assert not page.errors
-    assert "$ podman exec portainer ip neigh" in text
+    assert "$ nsenter -n -t \"$(podman inspect -f '{{.State.Pid}}' portainer)\" ip neigh" in text
     assert "10.88.0.99 dev eth0 FAILED" in text
     assert "10.88.0.1 dev eth0 lladdr 5e:88:00:00:00:01 REACHABLE" in text
 
@@ -57,7 +57,10 @@ def test_the_doormen_before_and_after_the_fix() -> None:
 def test_ss_inside_a_container_is_typed_through_podman() -> None:
     text, page = shown('{{ on_your_machine("ss -ltn", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
     assert not page.errors
-    assert "$ podman exec portainer ss -ltn" in text and "127.0.0.1:19001" in text
+    assert (
+        "$ nsenter -n -t \"$(podman inspect -f '{{.State.Pid}}' portainer)\" ss -ltn" in text
+        and "127.0.0.1:19001" in text
+    )
 
 
 def test_the_containers_hosts_file_as_podman_writes_it() -> None:
@@ -65,7 +68,7 @@ def test_the_containers_hosts_file_as_podman_writes_it() -> None:
     call = '{{ on_your_machine("cat /etc/hosts", "in-the-container", host="portainer") }}'
     text, page = shown(call, "a-name-for-the-host")
     assert not page.errors
-    assert "$ podman exec portainer cat /etc/hosts" in text
+    assert "$ cat \"$(podman inspect -f '{{.HostsPath}}' portainer)\"" in text
     assert "10.88.0.1       host.containers.internal host.docker.internal" in text  # the tab, as a terminal shows it
     laptop, _ = shown('{{ on_your_machine("cat /etc/hosts", "on-the-laptop", host="laptop") }}', "a-name-for-the-host")
     assert "$ cat /etc/hosts" in laptop and "host.containers.internal" not in laptop

@@ -26,13 +26,13 @@ REASON = missing_requirement() or (None if shutil.which("ss") else "ss (iproute2
 # "ready" once it listens; then it waits to be killed. Started with only 0, 1 and 2 open.
 PROGRAM = """
 import os, signal, socket, sys
-name, addr, port, fd = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+name, addr, port, fd, backlog = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 with open("/proc/self/comm", "w") as f:
     f.write(name)
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((addr, port))
-s.listen(128)
+s.listen(backlog)
 if s.fileno() != fd:
     os.dup2(s.fileno(), fd, inheritable=False)
     os.close(s.fileno())
@@ -53,8 +53,8 @@ for addr in sorted({w["addr"] for w in want} - {"0.0.0.0"}):
 procs = []
 try:
     for w in want:
-        p = subprocess.Popen([sys.executable, "-c", PROGRAM, w["name"], w["addr"], str(w["port"]), str(w["fd"])],
-                             stdout=subprocess.PIPE, text=True)
+        argv = [w["name"], w["addr"], str(w["port"]), str(w["fd"]), str(w["backlog"])]
+        p = subprocess.Popen([sys.executable, "-c", PROGRAM, *argv], stdout=subprocess.PIPE, text=True)
         procs.append(p)
         assert p.stdout.readline().strip() == "ready", w
     shown = subprocess.run(["ss", "-ltnp"], capture_output=True, text=True, check=True).stdout
@@ -103,7 +103,13 @@ CASES += [
 
 def real_ss(programs: dict[str, Program]) -> tuple[list[str], dict[str, int]]:
     want = [
-        {"addr": listen.rsplit(":", 1)[0], "port": int(listen.rsplit(":", 1)[1]), "name": p.name, "fd": p.fd}
+        {
+            "addr": listen.rsplit(":", 1)[0],
+            "port": int(listen.rsplit(":", 1)[1]),
+            "name": p.name,
+            "fd": p.fd,
+            "backlog": p.backlog,
+        }
         for listen, p in programs.items()
     ]
     driver = f"PROGRAM = {PROGRAM!r}\n{DRIVER}"
@@ -127,7 +133,7 @@ def test_every_line_is_the_real_ss(programs: dict[str, Program]) -> None:
     order = [re.split(r"\s+", line)[3] for line in lines[1:]]
     assert sorted(order) == sorted(programs), lines
     rows = [(listen, text.ss_users(programs[listen].name, pids[listen], programs[listen].fd)) for listen in order]
-    assert text.ss_table(rows) == lines
+    assert text.ss_table(rows, {listen: p.backlog for listen, p in programs.items()}) == lines
 
 
 def test_the_cases_cover_the_posts() -> None:

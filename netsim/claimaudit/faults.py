@@ -476,7 +476,7 @@ FAULTS: tuple[Fault, ...] = (
         "the kernel goes on sending SYNs for a socket the application closed",
         _close_keeps_knocking,
     ),
-    Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.7)", _classic_doubling),
+    Fault("classic-doubling", "retransmission timing", "SYNs double from the start (before 6.5)", _classic_doubling),
     Fault("no-local-table", "routing", "own addresses and 127/8 are routed like any others", _no_local_table),
     Fault("gateway-ignored", "routing", "a gateway route is used as if on-link", _gateway_ignored),
     Fault("default-everywhere", "routing", "with no route, a packet goes out of the first card", _default_everywhere),

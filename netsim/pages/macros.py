@@ -52,6 +52,12 @@ ERRNO_TEXT = {
 }
 
 
+def _in_netns(host: str, command: str) -> str:
+    """A laptop's command run in a container's network namespace. Not `podman exec`: many images
+    (Portainer's among them, built FROM scratch) carry no ip, ss or cat; nsenter brings the laptop's."""
+    return f"nsenter -n -t \"$(podman inspect -f '{{{{.State.Pid}}}}' {host})\" {command}"
+
+
 @dataclass(frozen=True)
 class RecordedClaim:
     """One claim() or given() call on a page, as the claim audit replays it."""
@@ -641,7 +647,7 @@ class Page:
                 lines = [line for line in lines if f" dev {owned[0]} " in f"{line} "]
                 typed = f"ip neigh show dev {owned[0]}"
             else:
-                typed = f"podman exec {host} ip neigh"
+                typed = _in_netns(host, "ip neigh")
         elif command == "bridge fdb show":
             bridges = list(scenario.bridges)
             if not bridges:
@@ -652,7 +658,7 @@ class Page:
             if host not in scenario.hosts:
                 raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
             lines = text.hosts_lines(step, host)
-            typed = "cat /etc/hosts" if owned else f"podman exec {host} cat /etc/hosts"
+            typed = "cat /etc/hosts" if owned else f"cat \"$(podman inspect -f '{{{{.HostsPath}}}}' {host})\""
         elif command == "tcpdump":
             bridges = list(scenario.bridges)
             if not bridges:
@@ -667,8 +673,9 @@ class Page:
             if host not in scenario.hosts:
                 raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
             users = self._ss_users(scenario, step, host) if command == "ss -ltnp" else None
-            lines = text.ss_lines(step, host, users)
-            typed = command if owned else f"podman exec {host} {command}"  # the laptop owns the bridge
+            backlogs = {listen: p.backlog for listen, p in scenario.hosts[host].programs.items()}
+            lines = text.ss_lines(step, host, users, backlogs)
+            typed = command if owned else _in_netns(host, command)  # the laptop owns the bridge
         else:
             raise MacroError(
                 self.file,

@@ -30,16 +30,26 @@ def ss_users(name: str, pid: int, fd: int) -> str:
     return f' users:(("{name}",pid={pid},fd={fd}))'
 
 
-def ss_table(rows: list[tuple[str, str]]) -> list[str]:
+def ss_table(rows: list[tuple[str, str]], backlogs: dict[str, int] | None = None) -> list[str]:
     """`ss -ltn` or `ss -ltnp` as iproute2's ss prints it into a pipe: a header, then a LISTEN line
-    per (ADDRESS:PORT, process text) row, with an empty accept queue and ssh's backlog.
+    per (ADDRESS:PORT, process text) row, with an empty accept queue and the listener's backlog
+    (`backlogs`, ADDRESS:PORT -> listen()'s backlog; ssh's 128 when not given).
 
     Piped, ss sets each column to its widest value (render_calc_width(): compact output, no
     screen to spread over), addresses right-aligned against their colon. A column's width is
     measured when its field is flushed (field_flush()), and the last line's process field never
     is: the header is padded to the widest process of every line but the last."""
     cells = [
-        ("LISTEN", "0", str(LISTEN_BACKLOG), *listen.rsplit(":", 1), "0.0.0.0", "*", users) for listen, users in rows
+        (
+            "LISTEN",
+            "0",
+            str((backlogs or {}).get(listen, LISTEN_BACKLOG)),
+            *listen.rsplit(":", 1),
+            "0.0.0.0",
+            "*",
+            users,
+        )
+        for listen, users in rows
     ]
     widths = [max(len(row[i]) for row in [SS_HEADER, *cells]) for i in range(len(SS_HEADER) - 1)]
     widths.append(max(len(row[-1]) for row in [SS_HEADER, *cells[:-1]]))
@@ -55,11 +65,13 @@ def ss_table(rows: list[tuple[str, str]]) -> list[str]:
     return [line(SS_HEADER), *(line(row) for row in cells)]
 
 
-def ss_lines(step: StepTrace, namespace: str, users: dict[str, str] | None = None) -> list[str]:
+def ss_lines(
+    step: StepTrace, namespace: str, users: dict[str, str] | None = None, backlogs: dict[str, int] | None = None
+) -> list[str]:
     """`ss -ltn` inside one namespace, in the trace's order; with `users` (ADDRESS:PORT -> what
     ss_users() says for it), `ss -ltnp`. The kernel lists its listeners in the order of its
     listening hash, which is seeded per namespace: a real machine may print them in another order."""
-    return ss_table([(listen, (users or {}).get(listen, "")) for listen in step.listeners.get(namespace, [])])
+    return ss_table([(listen, (users or {}).get(listen, "")) for listen in step.listeners.get(namespace, [])], backlogs)
 
 
 def hosts_lines(step: StepTrace, namespace: str) -> list[str]:
