@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
