@@ -396,6 +396,14 @@ steps:
             "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge",
         ),
         (
+            # The second frame's host has no namespace yet: the message names that frame, at its line.
+            "sends-second-frame-no-room",
+            "  - id: bad\n    sends:\n      frames:\n        - {by: a, dst: b}\n        - {by: n, dst: a, dev: v1}\n"
+            "  - {id: room, netns_add: n}\n  - {id: cable, veth_add: {by: h, name: v0, peer: v1}}\n"
+            "  - {id: move, link_move: {by: h, dev: v1, to: n}}\n",
+            'bad.yaml:23: steps[0].sends.frames[1].by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+        (
             "route-get-no-room",
             "  - id: bad\n    route_get:\n      by: n\n      to: 10.0.0.1\n",
             'bad.yaml:21: steps[0].route_get.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
