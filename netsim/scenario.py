@@ -1084,13 +1084,7 @@ class Sockets:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
-        if not self.exists:
-            kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
-            if self.deleted:
-                raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
-            raise src.error(
-                where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one"
-            )
+        self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
@@ -1107,6 +1101,15 @@ class Sockets:
                     f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
                 )
         self.bound.append((addr, port, text, reuseport))
+
+    def need_namespace(self, where: tuple, src: Source) -> None:
+        """Refuse a step in a namespace that does not exist at this point, with what `ip netns exec` says."""
+        if self.exists:
+            return
+        kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
+        if self.deleted:
+            raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
+        raise src.error(where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one")
 
     def close(self, text: str) -> None:
         self.bound = [b for b in self.bound if b[2] != text]
@@ -1248,6 +1251,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"{_names(nets) if nets else '(none: ' + by + ' holds no bridge with an address)'}",
                 )
         elif isinstance(action, FirewallDel):
+            sockets[by].need_namespace((*apath, "by"), src)  # the namespace first, as `ip netns exec` fails first
             rules = firewall[by].get(action.rule, [])
             if action.port not in rules:
                 raise src.error(

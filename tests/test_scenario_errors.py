@@ -404,6 +404,11 @@ steps:
             'bad.yaml:23: steps[0].sends.frames[1].by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
         ),
         (
+            "firewall-del-no-room",
+            "  - id: bad\n    firewall_del:\n      by: n\n      rule: drop_tcp_ports\n      port: 82\n",
+            'bad.yaml:21: steps[0].firewall_del.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+        (
             "route-get-no-room",
             "  - id: bad\n    route_get:\n      by: n\n      to: 10.0.0.1\n",
             'bad.yaml:21: steps[0].route_get.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
