@@ -73,9 +73,11 @@ WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time
 TCP_PORT = Range(1, 65535, "a TCP port")
 DEADLINE = Range(0.1, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s")
 TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
-# PID_MAX_LIMIT on 64-bit (include/linux/threads.h); 0 is the idle task, never a listener.
-PID = Range(1, 4_194_304, "a process id is 1 to PID_MAX_LIMIT = 4194304 (include/linux/threads.h)")
-FD = Range(0, 1_048_576, "a file descriptor is 0 to fs.nr_open's default, 1048576 (fs/file.c)")
+# pid_max is at most PID_MAX_LIMIT on 64-bit (include/linux/threads.h) and alloc_pid() hands out ids
+# below it (kernel/pid.c); 0 is the idle task, never a listener. A descriptor is below fs.nr_open,
+# whose default is 1024 * 1024 (sysctl_nr_open, fs/file.c; RLIMIT_NOFILE may not exceed it).
+PID = Range(1, 4_194_303, "a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 (include/linux/threads.h, kernel/pid.c)")
+FD = Range(0, 1_048_575, "a file descriptor is 0 to fs.nr_open - 1 = 1048575 (nr_open's default, fs/file.c)")
 IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 

@@ -56,8 +56,22 @@ def test_the_good_scenario_parses() -> None:
             "laptop: {}",
             "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 0}}}",
             "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.pid: 0 is out of range; "
-            "expected a whole number from 1 to 4194304 (a process id is 1 to PID_MAX_LIMIT = 4194304 "
-            "(include/linux/threads.h))",
+            "expected a whole number from 1 to 4194303 (a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 "
+            "(include/linux/threads.h, kernel/pid.c))",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 4194304}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.pid: 4194304 is out of range; "
+            "expected a whole number from 1 to 4194303 (a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 "
+            "(include/linux/threads.h, kernel/pid.c))",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 9, fd: 1048576}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.fd: 1048576 is out of range; "
+            "expected a whole number from 0 to 1048575 (a file descriptor is 0 to fs.nr_open - 1 = 1048575 "
+            "(nr_open's default, fs/file.c))",
         ),
         (
             "mac: aa:42:81:9c:0e:33",
