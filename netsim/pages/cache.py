@@ -64,7 +64,9 @@ class FigureCache:
         if name in self.svgs:
             return self.svgs[name]
         assert self.dir is not None  # a name from a cached figure implies a cache directory
-        return (self.dir / "svg" / f"{name}.svg").read_text(encoding="utf-8")
+        path = self.dir / "svg" / f"{name}.svg"
+        kept = writeback.pending(path)  # asked to be written, not yet on disk
+        return kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")
 
     def write_figures(self, names: set[str], site_dir: Path) -> None:
         """Put every diagram the pages used into site/figures/."""

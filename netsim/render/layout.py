@@ -67,9 +67,10 @@ def svg(g: pgv.AGraph) -> str:
         return _MEMORY[key]
     folder = _dir()
     path = folder / f"{key}.svg" if folder is not None else None
-    if path is not None and path.exists():
+    kept = writeback.pending(path) if path is not None else None  # asked to be written, not yet on disk
+    if kept is not None or (path is not None and path.exists()):
         STATS["hits"] += 1
-        drawn = path.read_text(encoding="utf-8")
+        drawn = kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")  # type: ignore[union-attr]
     else:
         STATS["misses"] += 1
         # The graph itself, not one parsed back from its text: parsing can order nodes differently.
