@@ -30,7 +30,7 @@ WORKERS ?= $(CHECK_WORKERS)
 WAIT_WORKERS ?= 4
 WAITING := tests/test_lab.py tests/test_try_it_yourself.py
 
-.PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock
+.PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock golden
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -113,6 +113,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format $(CODE)
 	$(BIN)/ruff check --fix $(CODE)
+
+## golden: after a change meant to alter figures, rewrite tests/golden (the DOT text of every figure
+##         the posts draw, which `make check` compares) and print which changed; review `git diff tests/golden`
+golden: $(STAMP)
+	$(BIN)/python tests/golden.py
 
 ## lab: compare every scenario with the real kernel (needs root)
 lab: $(STAMP)

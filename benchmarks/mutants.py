@@ -3,6 +3,7 @@
     make mutants                                  # the default modules below
     make mutants MODULES="netsim.bridge netsim.fdb"
     make mutants MUTANT_SAMPLE=10                 # the same 10% of each module's mutants, every run
+    make mutants MUTANT_SAMPLE=3 MUTANT_SEED=2    # another 3%
     .venv-mutants/bin/python benchmarks/mutants.py --report   # the table of the last run, no run
 
 mutmut (pinned in requirements-mutants.txt, in its own venv) rewrites each function of a module
@@ -68,6 +69,7 @@ try:  # mutmut's own reading of its exit codes, where this runs in its venv
 except ImportError:
     pass
 LIVE = ("survived", "no tests", "suspicious")
+SEED = os.environ.get("MUTANT_SEED", "")  # which sample MUTANT_SAMPLE draws (see sample())
 
 
 def meta(module: str) -> Path:
@@ -79,8 +81,9 @@ def codes(module: str) -> dict[str, int | None]:
     return json.loads(path.read_text(encoding="utf-8"))["exit_code_by_key"] if path.exists() else {}
 
 
-def sample(names: list[str], percent: int) -> list[str]:
-    """`percent` % of a module's mutants, the same ones every run (ordered by a hash of their name).
+def sample(names: list[str], percent: int, seed: str = "") -> list[str]:
+    """`percent` % of a module's mutants, the same ones every run (ordered by a hash of their name
+    and `seed`, MUTANT_SEED: another seed draws another sample).
 
     Every module gives the same share, so the killed share over the whole sample estimates the
     share over every mutant (a stratified sample with proportional allocation).
@@ -88,7 +91,7 @@ def sample(names: list[str], percent: int) -> list[str]:
     if percent <= 0 or percent >= 100:
         return names
     size = max(1, math.ceil(len(names) * percent / 100))
-    return sorted(names, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:size]
+    return sorted(names, key=lambda n: hashlib.sha256((seed + n).encode()).hexdigest())[:size]
 
 
 def main(modules: list[str]) -> int:
@@ -111,7 +114,7 @@ def main(modules: list[str]) -> int:
         return 2
     todo, equivalent = [], explained()
     for module in modules:
-        chosen = set(sample(sorted(codes(module)), percent))
+        chosen = set(sample(sorted(codes(module)), percent, SEED))
         # Earlier survivors too (a test added since may kill them), but not those explained in the
         # survivors file, unless their function changed since (mutmut forgot the verdict): the
         # reason given may no longer hold, and a mutant never checked would drop out of the table.
@@ -136,7 +139,7 @@ def results(modules: list[str], percent: int) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for module in modules:
         found_codes = codes(module)
-        chosen = set(sample(sorted(found_codes), percent))
+        chosen = set(sample(sorted(found_codes), percent, SEED))
         found[module] = {
             name: STATUS.get(code, "not checked" if code is None else "suspicious")
             for name, code in found_codes.items()
@@ -191,6 +194,7 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
     summary = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "sample_percent": percent or None,
+        "sample_seed": SEED if percent else None,
         "seconds": None if seconds is None else round(seconds),
         "killed_percent": round(share, 1),
         "totals": dict(total),

@@ -401,6 +401,7 @@ def mutation_report() -> None:
         return
     m = json.loads(path.read_text(encoding="utf-8"))
     sample = f", a {m['sample_percent']}% sample of each module" if m["sample_percent"] else ""
+    sample += f" (MUTANT_SEED={m['sample_seed']})" if m.get("sample_seed") else ""
     minutes = f", {m['seconds'] / 60:.0f} min" if m["seconds"] else ""
     print(f"\n== Mutation testing (last make mutants: {m['date']}{sample}{minutes}) ==")
     print(f"  {'module':24} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")

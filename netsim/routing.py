@@ -96,7 +96,8 @@ def route_get(
     # The matched route's gateway, even when it is the destination itself: with its subnet gone,
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
     gateway = hop.gateway
-    prefsrc = source_of(hop.dev, hop.neighbour or str(dst))
+    assert hop.neighbour is not None  # lookup() names a link's neighbour: the gateway or dst itself
+    prefsrc = source_of(hop.dev, hop.neighbour)
     return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": prefsrc}
 
 

@@ -851,9 +851,7 @@ class Simulation:
         self.event(f"a new room for {self.namespaces[host].label}: only lo, and it is down")
 
     def _step_veth_add(self, add: VethAdd) -> None:
-        ns = self.namespaces.get(add.by)
-        if ns is None:
-            raise self._fail("by", f"{add.by} has no namespace yet")
+        ns = self._namespace(add.by)  # the scenario reader refuses it first (steps[N].veth_add.by)
         for name in (add.name, add.peer):
             if name in ns.ifaces:
                 raise self._fail("name", f"{add.by} already has an interface {name!r}")

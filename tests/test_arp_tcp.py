@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from conftest import MAC, simulate
+
+from netsim import tcp
+from netsim.frames import Tcp
+from netsim.netns import Connection, Namespace
 
 
 def test_arp_request_is_broadcast_and_the_reply_is_unicast() -> None:
@@ -281,3 +287,15 @@ def test_one_listener_sharing_the_port_does_not_excuse_another_that_does_not() -
     shared, alone = ("127.0.0.1", 80), ("10.0.0.1", 80)
     for order in ([shared, alone], [alone, shared]):
         assert bind_error(local, order, "0.0.0.0", 80, reuseport=True, shared={shared}) == "address-in-use"
+
+
+def test_the_syn_a_revert_sends_once_more_is_the_connections_own() -> None:
+    # tcp_ld_RTO_revert() has tcp_retransmit_timer() resend the head of the retransmit queue: the
+    # very SYN connect() sent (its addresses, ports, sequence number and TTL), not a new one. In the
+    # lab's scenarios that SYN waits on an ARP answer that never comes, so only this shows its fields.
+    stack = SimpleNamespace(now=20.0, event=lambda text: None)
+    conn = Connection("10.0.0.10", 40000, "10.0.0.11", 80, ttl=7, sent=12.0, firings=tcp.LINEAR_TIMEOUTS + 1)
+    syn = tcp.rto_revert(stack, Namespace("a", "A"), conn)  # type: ignore[arg-type]
+    isn = tcp.initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80)
+    assert syn == Tcp("10.0.0.10", "10.0.0.11", 40000, 80, "S", isn, ttl=7)
+    assert (conn.firings, conn.sent) == (tcp.LINEAR_TIMEOUTS + 2, 20.0)

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import golden
 import pytest
 from sitecopy import ROOT, copy_site
 
@@ -53,11 +54,36 @@ def figure_errors(page: Path, monkeypatch: pytest.MonkeyPatch, root: Path = ROOT
 # --- every figure the site and the lab scenarios draw agrees with its trace ------------------------
 
 
-def test_every_post_s_figures_agree_with_their_traces(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every error, not only the figure check's: a renderer that raises surfaces as a MacroError.
-    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
-    for post in sorted((ROOT / "docs" / "posts").glob("*.md")):
-        assert check_page(post, ROOT, Book(ROOT)) == []
+def test_every_post_renders_cleanly_and_every_figure_is_the_golden_one() -> None:
+    # Every post rendered afresh as the site does: any error fails, not only the figure check's (a
+    # renderer that raises surfaces as a MacroError). Then how each figure looks, which figfacts
+    # cannot see (a colour, a fill, a line's width, a box's shape, a title's wrapping, the order
+    # things stand in), is compared with tests/golden (see tests/golden.py).
+    now, before = golden.figures(), golden.kept()  # figures() fails on a post's errors
+    assert before, "tests/golden holds no figure: run make golden"
+    meant = "If the change is meant, run `make golden` and review `git diff tests/golden`."
+    assert not any(golden.differences(now, before)), golden.summary(now, before) + "\n\n" + meant
+
+
+def test_a_golden_figure_s_change_is_reported_file_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The report a contributor reads: which figure changed, and the changed line itself.
+    before = {"s/a.room.dot": 'digraph {\n\ta [style="rounded,filled"];\n}\n', "s/gone.room.dot": "digraph {}\n"}
+    now = {"s/a.room.dot": "digraph {\n\ta [style=rounded];\n}\n", "s/b.room.dot": "digraph {}\n"}
+    report = golden.summary(now, before)
+    assert report.splitlines()[:4] == [
+        "2 figures: 1 changed, 1 new, 1 gone",
+        "  changed: s/a.room.dot",
+        "  new: s/b.room.dot",
+        "  gone: s/gone.room.dot",
+    ]
+    assert '-\ta [style="rounded,filled"];' in report and "+\ta [style=rounded];" in report
+    # make golden writes the figures as drawn, removes those no post draws, and reports the same.
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "x.room.dot").write_text("digraph {}\n")
+    monkeypatch.setattr(golden, "figures", lambda: {"s/b.room.dot": "digraph {}\n"})
+    assert golden.write(tmp_path) == 0
+    assert golden.kept(tmp_path) == {"s/b.room.dot": "digraph {}\n"}
+    assert not (tmp_path / "old").exists()
 
 
 @pytest.mark.parametrize("path", LAB, ids=lambda p: p.stem)
@@ -154,7 +180,10 @@ def test_a_caption_that_says_flooded_to_for_a_forward_fails(monkeypatch: pytest.
 
 def test_a_caption_that_names_the_wrong_seats_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(
-        monkeypatch, words, "    ports = [port_label(scenario, hop.bridge, p) for p in hop.out_ports]", "    ports = []"
+        monkeypatch,
+        words,
+        "    ports = [port_label(scenario, hop.bridge, p, story) for p in hop.out_ports]",
+        "    ports = []",
     )
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
     assert "the caption sends frame 1 to []; the trace to ['seat5']" in str(error)
@@ -331,8 +360,8 @@ def test_a_resolve_answer_from_the_wrong_source_fails(monkeypatch: pytest.Monkey
 
 
 def test_a_caption_that_names_another_answer_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    def wrong(scenario: object, step: object) -> str:
-        return words.step_caption(scenario, step).replace(": 10.88.0.1.", ": 10.88.0.9.")  # type: ignore[arg-type]
+    def wrong(scenario: object, step: object, story: bool = False) -> str:
+        return words.step_caption(scenario, step, story).replace(": 10.88.0.1.", ": 10.88.0.9.")  # type: ignore[arg-type]
 
     monkeypatch.setattr(macros, "step_caption", wrong)
     errors = figure_errors(POST_SIX, monkeypatch)

@@ -789,6 +789,34 @@ CASES = [
         ">10.88.0.2<",
         ["seats laptop:podman0 at '10.88.0.2'; the trace gives it no such address"],
     ),
+    (
+        "ssh-connection-from-a-seat",  # the line starts at no doorman: the tunnel it stands for is '?'
+        D,
+        "container-knocks",
+        "tunnel",
+        "svg",
+        "doorman-laptop-0->doorman-server-0",
+        'data-gv="doorman&#45;laptop&#45;0&#45;&gt;',
+        'data-gv="laptop:lo&#45;&gt;',
+        [
+            "draws SSH connections [('?', 'SSH connection to localhost:9001')]; "
+            "the trace's tunnels give [('127.0.0.1:19001', 'SSH connection to localhost:9001')]"
+        ],
+    ),
+    (
+        "no-seat-for-an-address-outside-a-bridge",  # the server's eth0 holds an address, no bridge
+        D,
+        "container-knocks",
+        "tunnel",
+        "svg",
+        "server:eth0",
+        'data-gv="server:eth0"',
+        'data-gv="server:eth9"',
+        [
+            "seats server:eth9 at '192.168.1.50'; the trace gives it no such address",
+            "draws no seat for server's eth0, which holds 192.168.1.50/24",
+        ],
+    ),
 ]
 
 
@@ -912,8 +940,21 @@ def test_a_bridge_without_a_label_is_titled_with_its_name_alone() -> None:
     scenario = room("- {id: s, send: {by: a, dst: b}}")
     step = run(scenario).step("s")
     assert scenario.bridges["br0"].label is None
-    assert "br0" in _texts(graph.room(scenario, step))
-    assert not [t for t in _texts(graph.room(scenario, step)) if t.startswith("br0 ·")]
+    owner = scenario.bridges["br0"].host
+    with graph.kept_graphs() as kept:  # the room, rooms and tunnel views each draw the bridge's room
+        graph.room(scenario, step)
+        graph.rooms(scenario, step, owner, None)
+        graph.tunnel(scenario, step, owner, "a", None)
+    titles = [sub.graph_attr["label"] for g in kept for sub in _all_subgraphs(g) if sub.name == "cluster_br0"]
+    assert titles == ["br0", "br0", "br0"]
+
+
+def _all_subgraphs(g: object) -> list:  # type: ignore[type-arg]
+    found, todo = [], list(g.subgraphs())  # type: ignore[attr-defined]
+    while todo:
+        found.append(todo.pop())
+        todo += found[-1].subgraphs()
+    return found
 
 
 def test_the_narrow_room_draws_one_line_to_a_drop_mark() -> None:
@@ -1032,4 +1073,21 @@ def test_a_channel_to_a_target_other_than_localhost_lands_on_the_seat_holding_it
     assert step.channel is not None and step.channel["outcome"] == "connected"
     fig = figfacts.read_svg(graph.tunnel(scenario, step, "laptop", "server", ("laptop", "127.0.0.1:19001")))
     assert [c.ends[1] for c in fig.with_role("channel")] == ["server:eth0"]
+    assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []
+
+
+def test_a_channel_to_an_address_no_seat_holds_ends_at_the_bare_address() -> None:
+    # ssh -L 19001:192.168.1.77:9001, an address on the server's wire that nobody holds: sshd's
+    # connect fails (no host answers ARP) and the channel is drawn to the bare address, as a knock
+    # on an address no seat holds is.
+    text = (
+        (ROOT / D)
+        .read_text(encoding="utf-8")
+        .replace("forward: '19001:localhost:9001'", "forward: '19001:192.168.1.77:9001'")
+    )
+    scenario = parse_scenario(text, D)
+    step = run(scenario).step("terminal-knocks")
+    assert step.channel is not None and step.channel["outcome"] == "host-unreachable"
+    fig = figfacts.read_svg(graph.tunnel(scenario, step, "laptop", "server", ("laptop", "127.0.0.1:19001")))
+    assert [c.ends for c in fig.with_role("channel")] == [("doorman-server-0", "192.168.1.77")]
     assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []

@@ -217,13 +217,29 @@ class Page:
         key = f"{scenario.name}/{step.id}"
         self._shown.setdefault(key, self._line or self._line_of(f'"{step.id}"'))
         index = trace.steps.index(step) + 1
-        figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh)
+        story = self._before_reveal()
+        figure = self._step_figure(scenario, trace, step, f"{scenario.name}-figure-{index}", view, neigh, story=story)
         self._prose += SET_ASIDE.findall(figure)
         if self.inline:  # nothing set aside: the drawings are in the figure itself
             self._drawn_inline |= lazy.drawn_inline(figure)
         if self.first is None:
             self.first = (scenario, step, _auto_view(scenario, step) if view == "auto" else view)
         return figure + self._claim_mark(key)
+
+    def _before_reveal(self) -> bool:
+        """Whether the macro running now stands before the heading the front matter's `reveal:` names:
+        the story's part of the post, whose figures speak the story's words (netsim.render.words)."""
+        meta, _body = split_front_matter(self.source)
+        heading = meta.get("reveal")
+        if heading is None:
+            return False
+        found = re.search(rf"^#+ {re.escape(str(heading))}[ \t]*$", self.source, re.M)
+        if found is None:
+            at = self.source[: self.source.find("reveal:")].count("\n") + 1
+            raise MacroError(
+                self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
+            )
+        return self._line < self.source.count("\n", 0, found.start()) + 1
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
@@ -243,6 +259,7 @@ class Page:
         neigh: bool | None = None,
         extra_class: str = "",
         show_bytes: bool = False,
+        story: bool = False,
     ) -> str:
         parts = (
             scenario.name,
@@ -253,9 +270,11 @@ class Page:
             repr(neigh),
             extra_class,
             repr(show_bytes),
+            repr(story),
         )
         figure = self.book.figures.get(
-            parts, lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes)
+            parts,
+            lambda: self._render_figure(scenario, trace, step, element_id, view, neigh, extra_class, show_bytes, story),
         )
         self.book.used_figures.update(FIGURE_NAME.findall(figure))
         before = set(self.marks)
@@ -325,13 +344,14 @@ class Page:
         neigh: bool | None,
         extra_class: str,
         show_bytes: bool,
+        story: bool = False,
     ) -> str:
         index = trace.steps.index(step) + 1
         if view == "auto":
             view = _auto_view(scenario, step)
-        key = (scenario.name, step.id, view)
+        key = (scenario.name, step.id, view, story)
         if key not in self.book.diagrams:  # an inline figure and the stepper show the same diagram
-            self.book.diagrams[key] = self._diagram(scenario, step, view)
+            self.book.diagrams[key] = self._diagram(scenario, step, view, story)
         wide, narrow, alt = self.book.diagrams[key]
         show_neigh = neigh if neigh is not None else any(h.ethertype == 0x0806 for h in step.frames)
         parts = [
@@ -339,10 +359,11 @@ class Page:
             f'data-steps="{len(trace.steps)}">',
             self._drawing(wide, narrow, alt),
             f"<figcaption><strong>Step {index} of {len(trace.steps)}: "
-            f"{escape.html(step.title or step.id)}.</strong> {escape.html(step_caption(scenario, step))}</figcaption>",
+            f"{escape.html(step.title or step.id)}.</strong> "
+            f"{escape.html(step_caption(scenario, step, story))}</figcaption>",
         ]
         if view == "room":
-            parts.append(tables.fdb_table(scenario, step))
+            parts.append(tables.fdb_table(scenario, step, story))
             if show_neigh:
                 parts.append(tables.neigh_table(scenario, step))
         if step.resolved is not None:
@@ -417,8 +438,12 @@ class Page:
         )
         return f'<div class="ns-diagram {fit}">{inner}</div>'
 
-    def _diagram(self, scenario: Scenario, step: StepTrace, view: str) -> tuple[str, str, str]:
-        """(wide SVG, narrow SVG, text alternative) of one step in one view."""
+    def _diagram(self, scenario: Scenario, step: StepTrace, view: str, story: bool = False) -> tuple[str, str, str]:
+        """(wide SVG, narrow SVG, text alternative) of one step in one view; `story`: in the story's words."""
+        if story and view != "room":
+            raise MacroError(
+                self.file, self._line, f"figure(): the story's words are drawn in the room view only, not {view!r}"
+            )
         if view == "namespaces":
             action = scenario.step(step.id)
             knock = (action.connect.by, action.connect.to) if action.connect else None
@@ -433,7 +458,11 @@ class Page:
             knock = (action.connect.by, action.connect.to) if action.connect else None
             alt = _path_alt(scenario, step, knock)
             return path.render(scenario, step, knock), path.render(scenario, step, knock, narrow=True), alt
-        return graph.room(scenario, step), graph.room(scenario, step, narrow=True), _room_alt(scenario, step)
+        return (
+            graph.room(scenario, step, story=story),
+            graph.room(scenario, step, narrow=True, story=story),
+            _room_alt(scenario, step, story),
+        )
 
     def _tunnel(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
         forward = next(s.ssh_forward for s in scenario.steps if s.ssh_forward)
@@ -802,13 +831,14 @@ def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] 
     return text
 
 
-def _room_alt(scenario: Scenario, step: StepTrace) -> str:
+def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
     seats = []
     for bridge, br in scenario.bridges.items():
         for port in br.ports:
             found = scenario.host_at(bridge, port)
-            seats.append(f"{port_label(scenario, bridge, port)}: {label(scenario, found[0]) if found else 'empty'}")
-    return f"Diagram of the room. Seats: {'; '.join(seats)}. {step_caption(scenario, step)}"
+            seat = port_label(scenario, bridge, port, story)
+            seats.append(f"{seat}: {label(scenario, found[0]) if found else 'empty'}")
+    return f"Diagram of the room. Seats: {'; '.join(seats)}. {step_caption(scenario, step, story)}"
 
 
 # --- Checking a page without mkdocs (tests, tools) -------------------------------------------

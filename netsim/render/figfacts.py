@@ -17,7 +17,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
-from netsim.render.words import label
+from netsim.render import words
+from netsim.render.words import DECISION_WORDS, STORY_DECISION_WORDS, STORY_EDGE_WORDS, label, port_label
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace, ip_header, tcp_ports
@@ -34,7 +35,10 @@ LEGEND = {
 }
 GOOD = "nc-s-ok"  # a knock that connected
 # What a caption says a bridge did, and the decision it stands for.
-CAPTION_VERBS = {"forwarded to": "forward", "flooded to": "flood", "dropped": "drop", "passed up to": "local"}
+CAPTION_VERBS = {
+    **{verb: decision for decision, verb in DECISION_WORDS.items()},
+    **{verb: decision for decision, verb in STORY_DECISION_WORDS.items()},  # a figure before the reveal
+}
 OUTCOME_WORDS = {"connected ✓": "connected"}
 
 
@@ -111,7 +115,7 @@ def drawn_decisions(mark: Mark) -> set[str]:
             found.add(decision)
         if mark.dashes and mark.dashes == {dash} and dash is not None:
             found.add(decision)
-        if any(_word(t) == word for t in mark.texts):
+        if any(_word(t) in (word, STORY_EDGE_WORDS[decision]) for t in mark.texts):
             found.add(decision)
     if mark.dashes and None not in mark.dashes and not found & {"flood", "drop"}:
         found.add("dashed " + "/".join(sorted(d for d in mark.dashes if d)))
@@ -187,7 +191,7 @@ def _check_bridge_words(step: StepTrace, fig: Figure, bridge: str) -> list[str]:
         return [f"draws {len(boxes)} boxes for bridge {bridge}, expected 1"]
     hops = [h for h in step.frames if h.bridge == bridge]
     lines = [t for t in boxes[0].texts if "→" in t]
-    words = {w: d for d, (w, _c, _d) in LEGEND.items()}
+    words = {w: d for d, (w, _c, _d) in LEGEND.items()} | {w: d for d, w in STORY_EDGE_WORDS.items()}
     said = [words.get(re.sub(r"^.*→ (.*?) \(.*$", r"\1", t), "?") for t in lines]
     done = [h.decision for h in hops]
     if said != done:
@@ -421,6 +425,7 @@ def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str
     labels = {name: name for name in plugged if name not in declared and name != bridge}
     labels.update({(p.label or name): name for name, p in declared.items()})
     labels[f"{bridge} (the host's seat)"] = bridge
+    labels[port_label(scenario, bridge, bridge, story=True)] = bridge  # a caption before the reveal
     found = []
     rest = where
     for text in sorted(labels, key=len, reverse=True):
@@ -443,6 +448,8 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
     problems = []
     for bridge, table in step.fdb.items():
         at = body.find(f"MAC table of {bridge} ")
+        if at < 0:  # before the reveal: the notebook of the room
+            at = body.find(f"The notebook of {html.escape(words.bridge_title(scenario, bridge, True), quote=True)} ")
         if at < 0:
             if room:  # only the room view shows MAC tables
                 problems.append(f"the room shows no MAC table of {bridge}")
@@ -452,8 +459,8 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         rows = {}
         new = set()
         for row in ROW.finditer(part):
-            port = re.search(r"\(<code>([^<]*)</code>\)", row.group("rest"))
-            rows[row.group("a")] = port.group(1) if port else "?"
+            port = re.search(r"\(<code>([^<]*)</code>\)|data-port=\"([^\"]*)\"", row.group("rest"))
+            rows[row.group("a")] = (port.group(1) or port.group(2)) if port else "?"
             marked = 'class="ns-new"' in row.group("rest")
             if marked != ('class="ns-row-new"' in row.group("cls")):
                 problems.append(f"MAC table of {bridge}: row {row.group('a')} is half marked new")
@@ -533,18 +540,18 @@ def check(
         fig = read_svg(svg)
     except (ET.ParseError, ValueError) as exc:
         return [f"the diagram cannot be read back: {exc}"]
-    problems = []
+    knocks = step.action == "connect"
     if fig.view == "room":
-        problems += check_room(scenario, step, fig)
+        problems = check_room(scenario, step, fig)
     elif fig.view == "path":
-        problems += check_path(step, fig)
-        problems += check_doors(step, fig, knocks=step.action == "connect")
+        problems = check_path(step, fig) + check_doors(step, fig, knocks=knocks)
     elif fig.view == "tunnel":
-        problems += check_doors(step, fig, knocks=step.action == "connect")
         action = scenario.step(step.id)
-        problems += check_tunnel(step, fig, action.connect.to if action.connect else None)
+        problems = check_doors(step, fig, knocks=knocks) + check_tunnel(
+            step, fig, action.connect.to if action.connect else None
+        )
     else:
-        problems += check_doors(step, fig, knocks=step.action == "connect")
+        problems = check_doors(step, fig, knocks=knocks)
     problems += check_caption(scenario, step, caption)
     problems += check_tables(scenario, step, body, room=fig.view == "room", neigh=neigh)
     return problems

@@ -51,8 +51,8 @@ def label(scenario: Scenario, host: str, wrap: int = 0) -> str:
     return _lines(words.label(scenario, host), wrap)
 
 
-def port_label(scenario: Scenario, bridge: str, port: str, wrap: int = 0) -> str:
-    return _lines(words.port_label(scenario, bridge, port), wrap)
+def port_label(scenario: Scenario, bridge: str, port: str, wrap: int = 0, story: bool = False) -> str:
+    return _lines(words.port_label(scenario, bridge, port, story), wrap)
 
 
 def _base(name: str) -> pgv.AGraph:
@@ -79,8 +79,10 @@ def _host_label(scenario: Scenario, host: str, dev: str, step: StepTrace | None 
     return "\\n".join(lines)
 
 
-def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
+def room(scenario: Scenario, step: StepTrace, narrow: bool = False, story: bool = False) -> str:
     """The bridge as a room: its decision-maker on top, the seats, everyone under their seat.
+
+    `story`: in the story's words (netsim.render.words), for a figure before the post's reveal.
 
     A frame is drawn as sender -> seat -> bridge -> seat(s) -> receiver(s); the bridge node
     states the decision in words. `narrow` is the phone's portrait layout: the seats in a column,
@@ -107,13 +109,14 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         bottom = bridge.host
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
-            label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
+            label=_lines(words.bridge_title(scenario, bname, story), wrap),
             style="rounded",
             color=gv("frame"),
         )
         shape = "box" if narrow else "ellipse"
-        sub.add_node(bname, label=_decisions(step, bname, wrap), shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
-        seat = [port_label(scenario, bname, bname, wrap and WRAP_LABEL), scenario.bridge_mac(bname)]
+        box = _decisions(step, bname, wrap, scenario, story)
+        sub.add_node(bname, label=box, shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
+        seat = [port_label(scenario, bname, bname, wrap and WRAP_LABEL, story), scenario.bridge_mac(bname)]
         if bridge.address:
             seat.append(bridge.address.split("/")[0])
         seats = [*bridge.ports, bname]
@@ -126,7 +129,7 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
                     sub.add_node(chain[-1])
                     g.add_edge(chain[-2], chain[-1], style="invis", weight="10")
         for n, port in enumerate(seats):
-            text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port, wrap)
+            text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port, wrap, story)
             fill = gv("host") if port == bname else gv("paper")
             sub.add_node(f"{bname}:{port}", label=text, fillcolor=fill)
             if not narrow:
@@ -154,7 +157,7 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False) -> str:
         g.add_edge(f"{bname}:{port}", host, dir="none", color=gv("cable"))
     for first, *also in ways.values():
         hop = step.frames[max(first, 1) - 1]
-        _draw_hop(g, scenario, hop, first, seating, words_on_lines=not narrow, also=also)
+        _draw_hop(g, scenario, hop, first, seating, words_on_lines=not narrow, also=also, story=story)
     return _svg(g)
 
 
@@ -257,15 +260,15 @@ WRAP = 24  # characters per line of the narrow layout's sentences
 WRAP_LABEL = 16  # and of its names
 
 
-def _decisions(step: StepTrace, bridge: str, wrap: int = 0) -> str:
+def _decisions(step: StepTrace, bridge: str, wrap: int, scenario: Scenario, story: bool = False) -> str:
     """The bridge's box: one line per frame, '... → flood (reason)'; `wrap` breaks long ones,
     keeping '→ word (' on one line (figfacts reads the decision from there)."""
-    lines = [f"{bridge}'s decision" if step.frames else "no frame this step"]
+    lines = [words.decision_head(bridge, story) if step.frames else "no frame this step"]
     hops = [h for h in step.frames if h.bridge == bridge]
     for n, hop in enumerate(hops, 1):
         tag = f"{n}. " if len(hops) > 1 else ""
-        what = hop.what.replace("who-has", "who has")
-        said = f"→ {STYLE[hop.decision][2]} ({hop.reason})"
+        what = words.frame_words(hop.what, story).replace("who-has", "who has")
+        said = f"→ {words.edge_word(hop.decision, story)} ({words.reason_words(scenario, bridge, hop.reason, story)})"
         if not wrap:
             lines.append(f"{tag}{what} {said}")
             continue
@@ -292,9 +295,11 @@ def _draw_hop(
     seating: dict[tuple[str, str], tuple[str, str]],
     words_on_lines: bool = True,
     also: list[int] | None = None,
+    story: bool = False,
 ) -> None:
     """One frame's lines, marked `ns-hN` (and `ns-hM` for each frame in `also` that took the same way)."""
-    style, role, word = STYLE[hop.decision]
+    style, role, _word = STYLE[hop.decision]
+    word = words.edge_word(hop.decision, story)
     h = [f"h{n}" for n in [number, *(also or [])]]
     colour = gv(role)
     tag = f"{number}. " if number else ""
@@ -310,7 +315,8 @@ def _draw_hop(
     g.add_edge(ingress, hop.bridge, **sent, **_tag(*h, "in"))
     if hop.decision == "drop":
         node = _drop_name(hop, number)
-        _drop_mark(g, node, hop.reason, colour, 0 if words_on_lines else WRAP)
+        why = words.reason_words(scenario, hop.bridge, hop.reason, story)
+        _drop_mark(g, node, why, colour, 0 if words_on_lines else WRAP)
         g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         return
     for port in hop.out_ports:
@@ -514,7 +520,8 @@ def tunnel(
         )  # fmt: skip
         channel = step.channel
         if channel is not None and sshd is not None:
-            target_t = tunnels.get(channel["listen"], {}).get("target", "?")
+            # A channel is opened for a connection one of the drawn client's tunnels accepted.
+            target_t = tunnels[channel["listen"]]["target"]
             t_host, t_port = target_t.rsplit(":", 1)
             t_addr = "127.0.0.1" if t_host == "localhost" else t_host
             far = seats[server].get(t_addr, t_addr)
@@ -651,7 +658,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             )
             if link["master"]:
                 g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color=gv("flood"), style="bold")
-        for n, text in enumerate(step.listeners.get(host, [])):
+        for n, text in enumerate(step.listeners[host]):  # every namespace's, empty or not
             addr, _port = text.rsplit(":", 1)
             node = f"{host}/doorman-{n}"
             sub.add_node(

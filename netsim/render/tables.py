@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from netsim.render import words
 from netsim.render.escape import html as escape
 from netsim.render.words import label, port_label, who
 from netsim.scenario import Scenario
 from netsim.trace import StepTrace
 
 
-def fdb_table(scenario: Scenario, step: StepTrace) -> str:
+def fdb_table(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
+    """The learned lines of each bridge's MAC table; `story`: as the notebook of the room, its seats by
+    their names only (each port's real name stays in a `data-port` attribute, which figfacts reads)."""
     parts = []
     for bridge, table in step.fdb.items():
-        caption = f"MAC table of {escape(bridge)} after this step (<code>bridge fdb show</code>, learned entries)"
+        if story:
+            caption = f"The notebook of {escape(words.bridge_title(scenario, bridge, story))} after this step"
+        else:
+            caption = f"MAC table of {escape(bridge)} after this step (<code>bridge fdb show</code>, learned entries)"
         if not table:
             parts.append(f'<p class="ns-empty">{caption}: empty. Every unicast note to anyone gets flooded.</p>')
             continue
@@ -20,14 +26,20 @@ def fdb_table(scenario: Scenario, step: StepTrace) -> str:
             new = mac in step.fdb_new.get(bridge, [])
             mark = ' <span class="ns-new">new</span>' if new else ""
             row_class = f' class="ns-row-new"{_taught_by(step, bridge, mac)}' if new else ""
+            seat = escape(port_label(scenario, bridge, port, story))
+            where = (
+                f'<td data-port="{escape(port)}">{seat}</td>'
+                if story
+                else f"<td>{seat} (<code>{escape(port)}</code>)</td>"
+            )
             rows.append(
-                f"<tr{row_class}><td><code>{escape(mac)}</code>{mark}</td>"
-                f"<td>{escape(port_label(scenario, bridge, port))} (<code>{escape(port)}</code>)</td>"
+                f"<tr{row_class}><td><code>{escape(mac)}</code>{mark}</td>{where}"
                 f"<td>{escape(who(scenario, mac, step))}</td></tr>"
             )
+        heads = ("badge", "seat") if story else ("badge (MAC)", "seat (port)")
         parts.append(
             f"<table><caption>{caption}</caption>"
-            "<thead><tr><th>badge (MAC)</th><th>seat (port)</th><th>worn by</th></tr></thead>"
+            f"<thead><tr><th>{heads[0]}</th><th>{heads[1]}</th><th>worn by</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)

@@ -1,6 +1,13 @@
-"""Names and sentences for people: who wears a MAC, what a seat is called, what a step did."""
+"""Names and sentences for people: who wears a MAC, what a seat is called, what a step did.
+
+Two vocabularies: the kernel's (bridge, port, test frame, flood), and the story's (the room, the
+seat, the note, a copy to every seat), which a post's figures speak before the post names the
+real things (its front matter's `reveal:`). netsim.render.figfacts reads both back.
+"""
 
 from __future__ import annotations
+
+import re
 
 from netsim.claims import Names
 from netsim.scenario import Scenario
@@ -12,15 +19,70 @@ DECISION_WORDS = {
     "drop": "dropped",
     "local": "passed up to",
 }
+STORY_DECISION_WORDS = {
+    "forward": "handed to",
+    "flood": "copied to",
+    "drop": "thrown away",
+    "local": "handed up to",
+}
+# The word on a drawn line, per decision: the kernel's, and the story's (no word in both).
+EDGE_WORDS = {"forward": "forward", "flood": "flood", "local": "to host", "drop": "drop"}
+STORY_EDGE_WORDS = {"forward": "hand on", "flood": "copy", "local": "to the host", "drop": "bin"}
+
+
+class NoStoryWords(ValueError):
+    """Something a figure before the reveal would show has no words in the story."""
+
+
+def frame_words(what: str, story: bool) -> str:
+    """What a frame is: 'test frame' in the kernel's words, 'note' in the story's."""
+    if not story:
+        return what
+    said = {"test frame": "note", "test frame (broadcast)": "note for the magic badge"}.get(what)
+    if said is None:
+        raise NoStoryWords(f"the story has no word for a {what!r}: show this step after the reveal")
+    return said
+
+
+def reason_words(scenario: Scenario, bridge: str, reason: str, story: bool) -> str:
+    """Why the bridge decided as it did (netsim.bridge's reason), in the story's words if asked."""
+    if not story:
+        return reason
+    if re.fullmatch(r"destination learned on \S+", reason):  # the seat is named beside it: no label here
+        return "badge in the notebook"
+    said = {
+        "destination unknown": "badge not in the notebook",
+        "broadcast: every port and the host": "the magic badge: every seat and the host",
+        "destination is on the port it came from": "the badge sits at the seat it came from",
+    }.get(reason)
+    if said is None:
+        raise NoStoryWords(f"the story has no words for {reason!r}: show this step after the reveal")
+    return said
+
+
+def edge_word(decision: str, story: bool) -> str:
+    return (STORY_EDGE_WORDS if story else EDGE_WORDS)[decision]
+
+
+def bridge_title(scenario: Scenario, bridge: str, story: bool = False) -> str:
+    """'podman0 · Margaret's room'; the story's is only the room's name."""
+    name = scenario.bridges[bridge].label
+    if story:
+        return name or "the room"
+    return bridge + (f" · {name}" if name else "")
+
+
+def decision_head(bridge: str, story: bool = False) -> str:
+    return "what the receptionist did" if story else f"{bridge}'s decision"
 
 
 def label(scenario: Scenario, host: str) -> str:
     return scenario.hosts[host].label or host
 
 
-def port_label(scenario: Scenario, bridge: str, port: str) -> str:
+def port_label(scenario: Scenario, bridge: str, port: str, story: bool = False) -> str:
     if port == bridge:
-        return f"{bridge} (the host's seat)"
+        return f"{label(scenario, scenario.bridges[bridge].host)}'s seat" if story else f"{bridge} (the host's seat)"
     declared = scenario.bridges[bridge].ports.get(port)  # None for a port a step plugged in (link_set master)
     return (declared.label if declared else None) or port
 
@@ -30,24 +92,29 @@ def who(scenario: Scenario, mac: str, step: StepTrace | None = None) -> str:
     return label(scenario, host) if host in scenario.hosts else mac
 
 
-def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None) -> str:
-    """'Bob's test frame for Alice: flooded to seat 3, seat 7 and seat 9 (destination unknown).'"""
-    dst = "everyone (broadcast)" if hop.dst == "ff:ff:ff:ff:ff:ff" else who(scenario, hop.dst, step)
+def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None, story: bool = False) -> str:
+    """'Bob's test frame for Alice: flooded to seat 3, seat 7 and seat 9 (destination unknown).'
+    In the story: 'Bob's note for Alice: copied to seat 3, seat 7 and seat 9 (badge not in the notebook).'"""
+    magic = "the magic badge" if story else "everyone (broadcast)"
+    dst = magic if hop.dst == "ff:ff:ff:ff:ff:ff" else who(scenario, hop.dst, step)
     sender = who(scenario, hop.src, step)
-    ports = [port_label(scenario, hop.bridge, p) for p in hop.out_ports]
+    ports = [port_label(scenario, hop.bridge, p, story) for p in hop.out_ports]
     where = _join(ports) if ports else ""
-    verb = DECISION_WORDS[hop.decision]
+    verb = (STORY_DECISION_WORDS if story else DECISION_WORDS)[hop.decision]
     action = f"{verb} {where}".strip()
-    sentence = f"{sender}'s {hop.what} for {dst}: {action} ({hop.reason})."
+    what = frame_words(hop.what, story)
+    sentence = f"{sender}'s {what} for {dst}: {action} ({reason_words(scenario, hop.bridge, hop.reason, story)})."
     if sender == hop.src:  # a badge nobody wears: keep it as written ("bb:11:...", never "Bb:11:...")
         return sentence
     return sentence[0].upper() + sentence[1:]
 
 
-def step_caption(scenario: Scenario, step: StepTrace) -> str:
-    parts = [hop_sentence(scenario, hop, step) for hop in step.frames[:3]]
+def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
+    parts = [hop_sentence(scenario, hop, step, story) for hop in step.frames[:3]]
+    if story and (step.outcome or step.resolved is not None or not step.frames):
+        raise NoStoryWords(f"the story tells of notes only, and step {step.id} is not one: show it after the reveal")
     if len(step.frames) > 3:
-        parts.append(f"…and {len(step.frames) - 3} more frame(s).")
+        parts.append(f"…and {len(step.frames) - 3} more {'note(s)' if story else 'frame(s)'}.")
     if step.outcome:
         parts.append(f"connect(): {step.outcome}.")
     if step.resolved is not None:

@@ -1,0 +1,122 @@
+"""The golden figures: the Graphviz source of every diagram the posts draw, kept in tests/golden/.
+
+figfacts (netsim.render.figfacts) holds each figure's meaning to the trace: which lines are
+forwards, floods and drops, which doors are knocked on. It cannot see how a figure looks: a
+colour, a fill, a line's thickness or dashes on a box, a wrapped title, the order things stand
+in. A reader sees all of that, so tests/test_figfacts.py compares the DOT text of every figure of
+every post (wide and narrow) with the copy kept here, and fails on any difference.
+
+    make golden        # after a change that should alter figures: rewrite tests/golden, print what changed
+
+Review `git diff tests/golden` before committing it: every changed line is a change a reader will
+see. The DOT text, not the SVG, is kept: it is what netsim writes (Graphviz, pinned, lays it out
+the same way every time), a third of the SVG's size, and a diff of it reads as what changed
+(`style="rounded,filled"`, `label="..."`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def figures(root: Path = ROOT) -> dict[str, str]:
+    """`scenario/step.view[.narrow].dot` -> the DOT text of that figure, for every figure the posts draw.
+
+    The posts are rendered exactly as the site renders them (check_page), afresh, and must render
+    without an error: a figure contradicting its trace (figfacts), a false claim, a renderer that
+    raises. Each diagram drawn on the way is recorded as the DOT text netsim hands Graphviz for it,
+    wide first, then narrow.
+    """
+    from netsim.pages.book import Book
+    from netsim.pages.macros import Page, check_page
+    from netsim.render import layout
+
+    drawn: dict[str, str] = {}
+    texts: list[str] = []  # the DOT text of each graph netsim hands Graphviz, before its layout
+    diagram: Callable[..., tuple[str, str, str]] = Page._diagram
+    lay_out: Callable[..., str] = layout.svg
+
+    def recording(self: Page, scenario: object, step: object, view: str, story: bool = False) -> tuple[str, str, str]:
+        texts.clear()
+        result = diagram(self, scenario, step, view, story)
+        wide, narrow = texts  # every view draws exactly these two
+        # A figure before a post's reveal speaks the story's words: kept beside the kernel's.
+        name = f"{scenario.name}/{step.id}.{view}" + (".story" if story else "")  # type: ignore[attr-defined]
+        drawn[f"{name}.dot"], drawn[f"{name}.narrow.dot"] = wide, narrow
+        return result
+
+    def laying_out(g: object) -> str:
+        texts.append(layout.text(g))  # type: ignore[arg-type]
+        return lay_out(g)
+
+    # Drawn afresh: the figure cache would hand back a page's figures without drawing them.
+    cache, os.environ["NETSIM_CACHE_DIR"] = os.environ.get("NETSIM_CACHE_DIR"), "off"
+    Page._diagram, layout.svg = recording, laying_out  # type: ignore[method-assign]
+    try:
+        book = Book(root)
+        for post in sorted((root / "docs" / "posts").glob("*.md")):
+            # Every error, not only the figure check's: a renderer that raises is a MacroError.
+            errors = check_page(post, root, book)
+            if errors:
+                raise AssertionError(f"{post.name} does not render cleanly:\n" + "\n".join(map(str, errors)))
+    finally:
+        Page._diagram, layout.svg = diagram, lay_out  # type: ignore[method-assign]
+        if cache is None:
+            del os.environ["NETSIM_CACHE_DIR"]
+        else:
+            os.environ["NETSIM_CACHE_DIR"] = cache
+    return drawn
+
+
+def kept(golden: Path = GOLDEN) -> dict[str, str]:
+    return {str(p.relative_to(golden)): p.read_text(encoding="utf-8") for p in sorted(golden.rglob("*.dot"))}
+
+
+def differences(now: dict[str, str], before: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """(changed, new, gone) file names."""
+    changed = sorted(n for n in now.keys() & before.keys() if now[n] != before[n])
+    return changed, sorted(now.keys() - before.keys()), sorted(before.keys() - now.keys())
+
+
+def summary(now: dict[str, str], before: dict[str, str], diff_lines: int = 40) -> str:
+    """What differs, file by file, and the first lines of the first changed file's diff."""
+    changed, new, gone = differences(now, before)
+    lines = [f"{len(now)} figures: {len(changed)} changed, {len(new)} new, {len(gone)} gone"]
+    lines += [f"  changed: {n}" for n in changed] + [f"  new: {n}" for n in new] + [f"  gone: {n}" for n in gone]
+    if changed:
+        first = changed[0]
+        diff = difflib.unified_diff(
+            before[first].splitlines(), now[first].splitlines(), f"golden/{first}", f"drawn/{first}", lineterm="", n=1
+        )
+        lines += list(diff)[:diff_lines]
+    return "\n".join(lines)
+
+
+def write(golden: Path = GOLDEN) -> int:
+    now, before = figures(), kept(golden)
+    for name, text in now.items():
+        path = golden / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if before.get(name) != text:
+            path.write_text(text, encoding="utf-8")
+    for name in before.keys() - now.keys():
+        (golden / name).unlink()
+    for folder in sorted(golden.iterdir()) if golden.exists() else []:
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    print(summary(now, before, diff_lines=0))
+    shown = golden.relative_to(ROOT) if golden.is_relative_to(ROOT) else golden
+    print(f"written: {shown}/ (review `git diff {shown}` before committing)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(write())

@@ -1,0 +1,85 @@
+"""Before a post's reveal (front matter `reveal: HEADING`), its figures speak the story: a room, seats,
+badges, notes and a notebook; from the heading on, the kernel's names. Both are read back and held
+to the trace by the figure check (netsim.render.figfacts)."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import jinja2
+
+from netsim.pages.book import Book
+from netsim.pages.macros import Page, split_front_matter
+from netsim.render import figfacts, graph, tables
+from netsim.render.words import step_caption
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_WORDS = ("test frame", "flood", "podman0", "bridge fdb show", "MAC table", "(port)", "seat5", "decision")
+
+
+def page_text(calls: str, reveal: str = "The real names") -> tuple[str, Page]:
+    """A page of margarets-room: `calls`, then the reveal's heading, then the same calls again."""
+    source = f"---\nscenario: margarets-room\nreveal: {reveal}\n---\n\n{calls}\n\n## The real names\n\n{calls}\n"
+    _meta, body = split_front_matter(source)
+    page = Page(Book(ROOT), "page.md", source, "margarets-room")
+    out = jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(body).render(**page.functions())
+    for marker, inside in page.set_aside.items():
+        out = out.replace(marker, inside)
+    return out, page
+
+
+def visible(part: str) -> str:
+    """The words a reader sees: the text of the HTML and of the SVG, without tags or attributes."""
+    return html.unescape(re.sub(r"<[^>]+>", " ", part))
+
+
+def test_a_figure_before_the_reveal_speaks_the_story_and_after_it_the_kernel() -> None:
+    out, page = page_text('{{ figure("bob-writes-to-alice") }}')
+    assert not page.errors, page.errors
+    before, after = out.split("The real names")
+    story, real = visible(before), visible(after)
+    for word in REAL_WORDS:
+        assert word not in story, word
+    for word in ("note", "copy", "badge not in the notebook", "the laptop's seat", "The notebook of Margaret's room"):
+        assert word in story, word
+    for word in ("test frame", "flood", "podman0 (the host's seat)", "bridge fdb show", "seat5"):
+        assert word in real, word
+
+
+def test_post_one_names_its_reveal() -> None:
+    meta, _body = split_front_matter((ROOT / "docs" / "posts" / "margarets-room.md").read_text(encoding="utf-8"))
+    assert meta["reveal"] == "The real names"
+
+
+def test_a_reveal_that_names_no_heading_is_a_clear_error() -> None:
+    _out, page = page_text('{{ figure("bob-writes-to-alice") }}', reveal="The unreal names")
+    assert page.errors
+    assert str(page.errors[0]) == (
+        "page.md:3: reveal: 'The unreal names' is no heading of this page; expected the heading's text"
+    )
+
+
+def test_a_step_the_story_has_no_words_for_must_come_after_the_reveal() -> None:
+    # ARP is named in post one after the reveal: before it, the story has no word for it.
+    _out, page = page_text('{{ figure("bob-asks-for-toasters") }}')
+    assert len(page.errors) == 1
+    assert "the story has no word for a 'ARP who-has 10.88.0.3 tell 10.88.0.5'" in str(page.errors[0])
+
+
+def test_the_figure_check_reads_the_story_words_back() -> None:
+    """A story figure whose words say a different decision than the trace fails the figure check."""
+    scenario = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    step = run(scenario).step("alice-replies")  # a forward: "hand on"
+    svg = graph.room(scenario, step, story=True)
+    caption = step_caption(scenario, step, story=True)
+    notebook = tables.fdb_table(scenario, step, story=True)
+    assert figfacts.check(scenario, step, svg, caption, notebook) == []
+    assert figfacts.check(scenario, step, svg.replace("hand on", "copy"), caption, notebook)
+    assert figfacts.check(scenario, step, svg, caption.replace("handed to", "copied to"), notebook)
+    wrong_seat = notebook.replace('data-port="seat3"', 'data-port="seat7"')
+    assert wrong_seat != notebook
+    assert figfacts.check(scenario, step, svg, caption, wrong_seat)
