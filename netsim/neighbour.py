@@ -35,7 +35,7 @@ class Clock(Protocol):
 
     now: float
 
-    def schedule(self, delay: float, callback: Callable[[], None]) -> None: ...
+    def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = "a timer") -> None: ...
 
 
 class NeighbourOps(Protocol):
@@ -75,13 +75,16 @@ class Neighbour:
 
 
 class NeighbourTable:
-    def __init__(self, reachable_time: float = REACHABLE_TIME) -> None:
+    def __init__(self, reachable_time: float = REACHABLE_TIME, owner: str = "") -> None:
+        self.owner = owner  # whose table, to name its timers
         # Keyed by (address, device), as neigh_lookup() keys the kernel's table: a host with two
         # legs on one network holds one entry per leg, and each leg's link state is its own.
         self.entries: dict[tuple[str, str], Neighbour] = {}
         self.reachable_time = reachable_time  # base_reachable_time
         # The kernel's random REACHABLE lifetime per device (parms->reachable_time), when known.
         self.drawn: dict[str, float] = {}
+        # base_reachable_time set on one device while the host runs (a reachable_time step).
+        self.base: dict[str, float] = {}
         self.clock: Clock | None = None
         self.ops: NeighbourOps | None = None
 
@@ -94,8 +97,10 @@ class NeighbourTable:
         return self.clock.now
 
     def reachable(self, dev: str) -> float:
-        """How long an entry on `dev` stays REACHABLE: the kernel's draw when known, else the base."""
-        return self.drawn.get(dev, self.reachable_time)
+        """How long an entry on `dev` stays REACHABLE: the kernel's draw when known, else the base.
+        Read when a timer is armed and again when it fires (neigh_timer_handler() compares with
+        parms->reachable_time as it is then), so a change reaches entries at their next timer."""
+        return self.drawn.get(dev, self.base.get(dev, self.reachable_time))
 
     def get(self, ip: str, dev: str | None = None) -> Neighbour | None:
         if dev is not None:
@@ -124,7 +129,12 @@ class NeighbourTable:
         assert self.clock is not None
         entry.timer += 1
         generation = entry.timer
-        self.clock.schedule(max(0.0, when - self.now), lambda: self._timer_handler(entry, generation))
+        self.clock.schedule(
+            max(0.0, when - self.now),
+            lambda: self._timer_handler(entry, generation),
+            f"{self.owner}'s neighbour {entry.ip} on {entry.dev}, {entry.state} "
+            "(neigh_timer_handler(), net/core/neighbour.c)",
+        )
 
     @staticmethod
     def _del_timer(entry: Neighbour) -> None:
@@ -134,11 +144,11 @@ class NeighbourTable:
         # neigh_max_probes(): ucast + app (0) + mcast_reprobes (0) in PROBE, mcast_probes otherwise
         return UCAST_SOLICIT + (0 if entry.state == "PROBE" else MCAST_SOLICIT)
 
-    def _timer_handler(self, entry: Neighbour, generation: int) -> None:
-        """neigh_timer_handler()."""
+    def _timer_handler(self, entry: Neighbour, generation: int) -> bool:
+        """neigh_timer_handler(); False when the timer was cancelled (del_timer()) meanwhile."""
         current = self.entries.get((entry.ip, entry.dev)) is entry
         if generation != entry.timer or not current or entry.state not in IN_TIMER:
-            return
+            return False
         now = self.now
         later = now + RETRANS_TIME
         if entry.state == "REACHABLE":
@@ -164,11 +174,12 @@ class NeighbourTable:
         if entry.state in ("INCOMPLETE", "PROBE") and entry.probes >= self._max_probes(entry):
             entry.state = "FAILED"
             self._invalidate(entry)
-            return
+            return True
         if entry.state in IN_TIMER:
             self._arm(entry, max(later, now + MIN_TIMER))
         if entry.state in ("INCOMPLETE", "PROBE"):
             self._probe(entry)
+        return True
 
     def _probe(self, entry: Neighbour) -> None:
         assert self.ops is not None
@@ -238,9 +249,9 @@ class NeighbourTable:
             self._del_timer(entry)
             if new == "PROBE":
                 entry.probes = 0
+            entry.state = new  # before the timer, which is named after the state it was armed in
             if new in IN_TIMER:
                 self._add_timer(entry, now + (self.reachable(entry.dev) if new == "REACHABLE" else 0.0))
-            entry.state = new
         if mac != entry.mac:
             entry.mac = mac
             if new != "REACHABLE":

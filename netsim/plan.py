@@ -301,16 +301,23 @@ def nft_batch(host: str, commands: list[tuple[str, ...]], note: str = "") -> Op:
     return Op(("ip", "netns", "exec", ns(host), "nft", "-f", "-"), one_line(note), stdin=tuple(map(" ".join, commands)))
 
 
+def firewall_rules(ports: dict[str, list[int]]) -> list[tuple[str, ...]]:
+    """The input chain's rules, in VERDICTS' order (the first rule that matches decides)."""
+    commands: list[tuple[str, ...]] = []
+    for key, verdict in VERDICTS.items():
+        for port in ports.get(key, []):
+            rule = ("iifname", "!=", "lo", "tcp", "dport", str(port), *verdict)
+            commands.append(("add", "rule", "inet", "lab", "input", *rule))
+    return commands
+
+
 def firewall(host: str, ports: dict[str, list[int]]) -> list[Op]:
     """An nftables input filter inside the host's own namespace, nowhere else."""
     commands: list[tuple[str, ...]] = [
         ("add", "table", "inet", "lab"),
         ("add", "chain", "inet", "lab", "input", "{ type filter hook input priority 0; policy accept; }"),
+        *firewall_rules(ports),
     ]
-    for key, verdict in VERDICTS.items():
-        for port in ports.get(key, []):
-            rule = ("iifname", "!=", "lo", "tcp", "dport", str(port), *verdict)
-            commands.append(("add", "rule", "inet", "lab", "input", *rule))
     return [
         # br_netfilter (loaded wherever Docker runs) would pass bridged frames through these rules
         # too, and make `reject with tcp reset` send its RST straight out of the port the SYN came
@@ -662,6 +669,18 @@ def _nomaster(s: Scenario, step: Step, u: Any) -> list[Op]:
 
 @step_kind("send")
 def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
+    # The script waits a moment before it shows the table; the lab waits in its own watch.
+    ops = [_send_frame(s, send), show("sleep", "0.2"), *_show_fdb(s)]
+    return ops + (_show_neigh(s, step) if send.arp is not None else [])
+
+
+@step_kind("sends")
+def _sends(s: Scenario, step: Step, burst: Any) -> list[Op]:
+    ops = [*(_send_frame(s, send) for send in burst.frames), show("sleep", "0.2"), *_show_fdb(s)]
+    return ops + (_show_neigh(s, step) if any(send.arp is not None for send in burst.frames) else [])
+
+
+def _send_frame(s: Scenario, send: Any) -> Op:
     dev = send.dev or s.default_dev(send.by)
     named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
     dst = named or s.host_mac(send.dst)
@@ -674,9 +693,7 @@ def _send(s: Scenario, step: Step, send: Any) -> list[Op]:
     elif send.syn is not None:  # syn SRC-IP SRC-PORT DST-IP DST-PORT, each checked by the schema
         (sip, _, sport), (dip, _, dport) = send.syn.src.rpartition(":"), send.syn.dst.rpartition(":")
         arp = ["syn", sip, sport, dip, dport]
-    # The script waits a moment before it shows the table; the lab waits in its own watch.
-    ops = [run("send_frame", send.by, dev, dst, src, *arp), show("sleep", "0.2"), *_show_fdb(s)]
-    return ops + (_show_neigh(s, step) if send.arp is not None else [])
+    return run("send_frame", send.by, dev, dst, src, *arp)
 
 
 @step_kind("arp")
@@ -724,6 +741,26 @@ def _publish(s: Scenario, step: Step, p: Any) -> list[Op]:
 @step_kind("route_localnet")
 def _route_localnet(s: Scenario, step: Step, r: Any) -> list[Op]:
     return [sysctl(r.by, f"net.ipv4.conf.{r.dev}.route_localnet={1 if r.enabled else 0}")]
+
+
+@step_kind("firewall_del")
+def _firewall_del(s: Scenario, step: Step, f: Any) -> list[Op]:
+    # One transaction (nf_tables_commit()): the chain emptied and the other rules added back, so no
+    # packet meets an empty chain in between; what is left is what deleting the one rule leaves.
+    left = firewall_rules(s.firewall_after(f.by, step))
+    return [
+        nft_batch(f.by, [("flush", "chain", "inet", "lab", "input"), *left], note=f"{f.by}'s firewall, one rule less"),
+        show("ip", "netns", "exec", ns(f.by), "nft", "list", "chain", "inet", "lab", "input"),
+    ]
+
+
+@step_kind("reachable_time")
+def _reachable_time(s: Scenario, step: Step, r: Any) -> list[Op]:
+    ms = round(r.seconds * 1000)
+    return [
+        sysctl(r.by, f"net.ipv4.neigh.{r.dev}.base_reachable_time_ms={ms}"),
+        show("ip", "-n", ns(r.by), "ntable", "show", "name", "arp_cache", "dev", r.dev),
+    ]
 
 
 @step_kind("route_get")

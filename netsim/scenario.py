@@ -282,6 +282,18 @@ class Send:
     )
 
 
+MAX_FRAMES = 8  # frames one `sends` step sends
+
+
+@dataclass(frozen=True)
+class Sends:
+    """Send several raw frames one right after another within one step, in order (each as a `send`
+    step sends it); the tables are read once, after the last. Two hosts sending from the same MAC
+    move it from port to port within the step (br_fdb_update(), net/bridge/br_fdb.c)."""
+
+    frames: Annotated[list[Send], Most(MAX_FRAMES)] = option("The frames, in the order they are sent.")
+
+
 @dataclass(frozen=True)
 class Resolve:
     """Ask, by ARP, which MAC owns an IPv4 address."""
@@ -509,6 +521,35 @@ class RouteLocalnet:
 
 
 @dataclass(frozen=True)
+class FirewallDel:
+    """Delete one rule of a host's input firewall while it runs: the rule for `port` in one of the host's
+    lists (`drop_tcp_ports`, `reject_tcp_ports`, `reset_tcp_ports`, `prohibit_tcp_ports`). The lab and
+    the script rewrite the input chain without it in one nftables transaction (`nft -f -`: flush the
+    chain, add the other rules), which leaves what `nft delete rule ... handle N` leaves."""
+
+    by: HostName = option("The host whose firewall loses the rule.")
+    rule: Literal["drop_tcp_ports", "reject_tcp_ports", "reset_tcp_ports", "prohibit_tcp_ports"] = option(
+        "The host's list the rule came from."
+    )
+    port: Annotated[int, TCP_PORT] = option("The TCP port of the rule.")
+
+
+@dataclass(frozen=True)
+class ReachableTime:
+    """Change how long an ARP answer stays REACHABLE on one of a host's interfaces, while it runs:
+    `sysctl -w net.ipv4.neigh.DEV.base_reachable_time_ms=MS`. The kernel draws the interface's new
+    lifetime at once (neigh_proc_base_reachable_time()); an entry already REACHABLE keeps the timer
+    it has, and is measured against the new lifetime when that timer fires (neigh_timer_handler())."""
+
+    by: HostName = option("The host.")
+    dev: IfName = option("The interface whose neighbour parameters change.")
+    seconds: Annotated[float, REACHABLE] = option(
+        "The new base reachable time in seconds (the kernel keeps an answer REACHABLE between half and one and a "
+        "half times it; netsim uses it exactly)."
+    )
+
+
+@dataclass(frozen=True)
 class RouteGet:
     """Ask the host's routing table which way a packet would go: `ip route get ADDRESS`."""
 
@@ -553,6 +594,9 @@ ACTIONS = (
     "publish",
     "route_localnet",
     "resolve",
+    "reachable_time",
+    "firewall_del",
+    "sends",
 )
 
 
@@ -593,6 +637,9 @@ class Step:
     publish: Publish | None = option(Publish.__doc__ or "", None)
     route_localnet: RouteLocalnet | None = option(RouteLocalnet.__doc__ or "", None)
     resolve: NameLookup | None = option(NameLookup.__doc__ or "", None)
+    reachable_time: ReachableTime | None = option(ReachableTime.__doc__ or "", None)
+    firewall_del: FirewallDel | None = option(FirewallDel.__doc__ or "", None)
+    sends: Sends | None = option(Sends.__doc__ or "", None)
 
     @property
     def action(self) -> str:
@@ -612,6 +659,16 @@ class Scenario:
     )
     name: str = field(default="", metadata={"doc": "Set from the file name; not written in the file."})
     file: str = field(default="", metadata={"doc": "Set from the path; not written in the file."})
+
+    def firewall_after(self, host: str, step: Step) -> dict[str, list[int]]:
+        """A host's input firewall rules, list by list, once `step` has run (firewall_del steps)."""
+        rules = {k: list(getattr(self.hosts[host], k)) for k in FIREWALL_FIELDS}
+        for st in self.steps:
+            if st.firewall_del and st.firewall_del.by == host and st.firewall_del.port in rules[st.firewall_del.rule]:
+                rules[st.firewall_del.rule].remove(st.firewall_del.port)
+            if st is step:
+                break
+        return rules
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -1074,6 +1131,7 @@ def _validate_unique(s: Scenario, src: Source) -> None:
 def _validate_steps(s: Scenario, src: Source) -> None:
     seen: set[str] = set()
     sockets = {name: Sockets(s, name) for name in s.hosts}
+    firewall = {name: {k: list(getattr(h, k)) for k in FIREWALL_FIELDS} for name, h in s.hosts.items()}
     for name, host in s.hosts.items():
         for text in host.listeners:
             sockets[name].listen(text, (), src)  # checked with its line by _validate_topology
@@ -1096,6 +1154,16 @@ def _validate_steps(s: Scenario, src: Source) -> None:
             raise src.error((*apath, "by"), f"{by!r} is not a host; expected one of: {_names(s.hosts)}")
         if isinstance(action, Send):
             _validate_send(s, action, apath, src)
+        elif isinstance(action, Sends):
+            if len(action.frames) < 2:
+                raise src.error(
+                    (*apath, "frames"), f"{len(action.frames)} frame(s); expected 2 or more (one is a `send`)"
+                )
+            for i, frame in enumerate(action.frames):
+                fpath = (*apath, "frames", i)
+                if frame.by not in s.hosts:
+                    raise src.error((*fpath, "by"), f"{frame.by!r} is not a host; expected one of: {_names(s.hosts)}")
+                _validate_send(s, frame, fpath, src)
         elif isinstance(action, SetPort | SetBridge):
             if action.bridge not in s.bridges:
                 raise src.error(
@@ -1156,6 +1224,19 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"{to_ip} is on none of {by}'s bridges' networks; expected an address in one of: "
                     f"{_names(nets) if nets else '(none: ' + by + ' holds no bridge with an address)'}",
                 )
+        elif isinstance(action, FirewallDel):
+            rules = firewall[by].get(action.rule, [])
+            if action.port not in rules:
+                raise src.error(
+                    (*apath, "port"),
+                    f"{by} has no {action.rule} rule for port {action.port} at this step; the kernel refuses "
+                    f"(Could not process rule: No such file or directory); expected one of: {_names(map(str, rules))}",
+                )
+            rules.remove(action.port)
+        elif isinstance(action, ReachableTime) and action.dev not in [*_devices(s)[by], "lo"]:
+            raise src.error(
+                (*apath, "dev"), f"{by} has no interface {action.dev!r}; expected one of: {_names(_devices(s)[by])}"
+            )
         elif isinstance(action, RouteLocalnet) and action.dev not in s.static_devs(by) and action.dev != "lo":
             raise src.error(
                 (*apath, "dev"), f"{by} has no interface {action.dev!r}; expected one of: {_names(s.static_devs(by))}"

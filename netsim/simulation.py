@@ -10,6 +10,7 @@ import heapq
 import ipaddress
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -40,6 +41,7 @@ from netsim.scenario import (
     AddrAdd,
     AddrDel,
     Connect,
+    FirewallDel,
     Forwarding,
     Host,
     LinkDel,
@@ -48,6 +50,7 @@ from netsim.scenario import (
     LinkSet,
     NameLookup,
     Publish,
+    ReachableTime,
     Resolve,
     Route,
     RouteAdd,
@@ -56,6 +59,7 @@ from netsim.scenario import (
     RouteLocalnet,
     Scenario,
     Send,
+    Sends,
     SetBridge,
     SetPort,
     Socket,
@@ -74,10 +78,28 @@ def application_deadline(connect: Connect) -> float | None:
     return connect.deadline
 
 
+@dataclass(frozen=True)
+class FiredTimer:
+    """A timer that fired and did something (a cancelled one is not listed): which one (its order
+    of arming, `n`), when it was due, how late the kernel's wheel may fire it, what it is, and when
+    netsim fired it (`late` after `due` when a branch postponed it)."""
+
+    n: int
+    due: float
+    slack: float
+    name: str
+    late: float = 0.0
+
+
 class Simulation:
-    def __init__(self, scenario: Scenario, hz: int | None = None) -> None:
+    def __init__(self, scenario: Scenario, hz: int | None = None, postpone: dict[int, float] | None = None) -> None:
         self.scenario = scenario
         self.hz = hz  # the kernel's HZ when compared with one (timerwheel.slack()); None: any
+        # Timers (by order of arming) the kernel fired this many seconds late, within their slack:
+        # the side of a timer's edge the kernel took, which the comparison found (netsim.lab.compare).
+        self.postpone = dict(postpone or {})
+        self.fired: list[FiredTimer] = []
+        self._armed: dict[int, tuple[float, float, str]] = {}  # n -> (due, slack, name)
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
         self.namespaces: dict[str, Namespace] = {}
@@ -150,7 +172,7 @@ class Simulation:
     def _add_namespace(self, name: str, lo_up: bool) -> Namespace:
         host = self.scenario.hosts[name]
         ns = Namespace(name, host.label or name, tcp_syn_retries=host.tcp_syn_retries)
-        ns.neigh = NeighbourTable(host.reachable_time)
+        ns.neigh = NeighbourTable(host.reachable_time, owner=host.label or name)
         ns.neigh.attach(self, arp.ArpOps(self, ns))
         ns.drop_tcp_ports = set(host.drop_tcp_ports)
         ns.reject_tcp_ports = set(host.reject_tcp_ports)
@@ -198,13 +220,19 @@ class Simulation:
 
     # --- the clock ---------------------------------------------------------------------
 
-    def schedule(self, delay: float, callback: Callable[[], None]) -> None:
+    def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = "a timer") -> None:
+        """Arm a timer; `callback` returns False when it found itself cancelled (nothing done)."""
         slack = timerwheel.slack(delay, self.hz)
         if self._firing is not None:
             # Armed by a timer that itself may have fired late (a PROBE's next probe, a SYN's next
             # retransmission): the kernel arms it from the moment it really ran, so the lateness adds up.
             slack += self._firing[1]
-        heapq.heappush(self._timers, (self.now + delay, next(self._seq), callback, slack))
+        n = next(self._seq)
+        due = self.now + delay
+        self._armed[n] = (due, slack, name)
+        # A postponed timer fires that much later, and may still be late by what is left of its slack.
+        late = min(self.postpone.get(n, 0.0), slack)
+        heapq.heappush(self._timers, (due + late, n, callback, slack - late))
 
     def _drain(self) -> None:
         while self._queue:
@@ -229,7 +257,9 @@ class Simulation:
                 self._unfired.append((when, slack, {"neigh": self._tables()["neigh"], "fdb": {}}))
             self.now = max(self.now, when)
             self._firing = (when, slack, n)
-            callback()
+            if callback() is not False:
+                due, full, name = self._armed[n]
+                self.fired.append(FiredTimer(n, due, full, name, when - due))
             self._drain()
             self._firing = None
 
@@ -397,11 +427,13 @@ class Simulation:
         """
         self._step = step
         self._read_at, self._unfired = observed, []
-        for host, devs in (drawn or {}).items():  # the kernel's own REACHABLE lifetimes (neighbour.py)
-            if host in self.namespaces:
-                self.namespaces[host].neigh.drawn = dict(devs)
         if at is not None and at > self.now:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
+        # The kernel's own REACHABLE lifetimes (neighbour.py), as the lab read them after this step:
+        # from its start (before it, the previous step's draw held: a reachable_time step draws anew).
+        for host, devs in (drawn or {}).items():
+            if host in self.namespaces:
+                self.namespaces[host].neigh.drawn = dict(devs)
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
         if at is not None:
@@ -504,6 +536,13 @@ class Simulation:
                 for mac in set(table) | set(shown["fdb"].get(bridge, {})):
                     if shown["fdb"].get(bridge, {}).get(mac) != table.get(mac):
                         trace.fdb_edges.setdefault((bridge, mac), []).append((table.get(mac), why))
+
+    def _step_sends(self, burst: Sends) -> None:
+        """Each frame goes and is handled before the next is sent (the lab sends them one process
+        after another); a MAC seen on a second port moves there at once (br_fdb_update())."""
+        for send in burst.frames:
+            self._namespace(send.by)
+            self._step_send(send)
 
     def _step_send(self, send: Send) -> None:
         dev = send.dev or self.scenario.default_dev(send.by)
@@ -649,14 +688,21 @@ class Simulation:
     def _arm_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
         """Arm the timer for the next retransmission (times[0] is now, times[1] the next one)."""
         if len(times) > 1:
-            self.schedule(times[1] - times[0], lambda: self._retransmit_syn(ns, conn, syn, times[1:]))
+            self.schedule(
+                times[1] - times[0],
+                lambda: self._retransmit_syn(ns, conn, syn, times[1:]),
+                f"{ns.label}'s SYN retransmission to {conn.dst_ip}:{conn.dport} "
+                "(tcp_retransmit_timer(), net/ipv4/tcp_timer.c)",
+            )
 
-    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
-        if conn.state == "SYN_SENT":
-            conn.firings += 1
-            conn.sent = self.now
-            ipv4.output(self, ns, syn)
-            self._arm_syn(ns, conn, syn, times)
+    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> bool:
+        if conn.state != "SYN_SENT":
+            return False
+        conn.firings += 1
+        conn.sent = self.now
+        ipv4.output(self, ns, syn)
+        self._arm_syn(ns, conn, syn, times)
+        return True
 
     def _step_listen(self, sock: Socket) -> None:
         assert self._current is not None
@@ -739,6 +785,22 @@ class Simulation:
         else:
             ns.route_localnet.discard(change.dev)
         self.event(f"{ns.label}'s {change.dev}: route_localnet {1 if change.enabled else 0}")
+
+    def _step_firewall_del(self, change: FirewallDel) -> None:
+        """The rule is gone from the next packet on: nf_tables_commit() swaps in the new rule set and
+        nft_do_chain() walks it per packet (net/netfilter/nf_tables_api.c, nf_tables_core.c); these
+        rules match no conntrack state, so a flow already under way meets the change too."""
+        ns = self._namespace(change.by)
+        getattr(ns, change.rule).discard(change.port)
+        self.event(f"{ns.label}'s firewall loses its rule for TCP port {change.port} ({change.rule})")
+
+    def _step_reachable_time(self, change: ReachableTime) -> None:
+        """neigh_proc_base_reachable_time() (net/core/neighbour.c): the device's parms get the new base and
+        a new draw at once (netsim: the base exactly); the timers already armed stay as they are."""
+        self._iface(change.by, change.dev)
+        ns = self.namespaces[change.by]
+        ns.neigh.base[change.dev] = change.seconds
+        self.event(f"{ns.label}'s {change.dev}: an ARP answer now stays REACHABLE for {change.seconds:g} s")
 
     def _step_route_get(self, ask: RouteGet) -> None:
         assert self._current is not None
@@ -1175,17 +1237,24 @@ def run(
     clock: list[tuple[float, ...]] | None = None,
     hz: int | None = None,
     drawn: list[dict[str, dict[str, float]]] | None = None,
+    postpone: dict[int, float] | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
     `clock` gives each step's (start, tables read[, reading ended]) time on another clock, the lab's
     measured one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
+    `postpone` fires the timers it names (by order of arming) that many seconds late, within their
+    slack: the kernel's side of a timer's edge (netsim.lab.compare.compare_with_kernel()). The
+    timers that fired are in the trace's `fired`.
     """
-    sim = Simulation(scenario, hz)
+    sim = Simulation(scenario, hz, postpone)
     draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
-        return Trace(
+        trace = Trace(
             scenario.name, [sim.run_step(step, drawn=d) for step, d in zip(scenario.steps, draws, strict=True)]
         )
-    timed = zip(scenario.steps, clock, draws, strict=True)
-    return Trace(scenario.name, [sim.run_step(step, *times, drawn=d) for step, times, d in timed])
+    else:
+        timed = zip(scenario.steps, clock, draws, strict=True)
+        trace = Trace(scenario.name, [sim.run_step(step, *times, drawn=d) for step, times, d in timed])
+    trace.fired = sim.fired
+    return trace

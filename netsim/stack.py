@@ -20,8 +20,8 @@ class Stack(Protocol):
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         """Put a frame on an interface; it arrives after the current work is done."""
 
-    def schedule(self, delay: float, callback: Callable[[], None]) -> None:
-        """Run `callback` after `delay` simulated seconds."""
+    def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = "a timer") -> None:
+        """Run `callback` after `delay` simulated seconds (`name` says which timer, for the comparison)."""
 
     def event(self, text: str) -> None:
         """Say what happened, in words, for the step's story."""

@@ -160,6 +160,9 @@ class StepTrace:
 class Trace:
     scenario: str
     steps: list[StepTrace]
+    # The timers that fired, in order (netsim.simulation.FiredTimer): the comparison with the kernel
+    # looks here for one whose edge the kernel took the other side of.
+    fired: list[Any] = field(default_factory=list)
 
     def step(self, step_id: str) -> StepTrace:
         for step in self.steps:

@@ -35,9 +35,8 @@ def digest(path: Path) -> str:
 
 def record(path: Path) -> str:
     sys.path.insert(0, str(ROOT))
-    from netsim.lab.compare import compare, measured_clock, measured_reachable, ssh_link_neighbours
+    from netsim.lab.compare import compare_with_kernel, ssh_link_neighbours
     from netsim.scenario import load_scenario
-    from netsim.simulation import run
 
     done = subprocess.run(
         [sys.executable, "-m", "netsim", "lab", str(path.relative_to(ROOT)), "--json"],
@@ -50,10 +49,7 @@ def record(path: Path) -> str:
         return f"{path.name}: the lab failed (exit {done.returncode}): {done.stderr.strip()[-400:]}"
     kernel = json.loads(done.stdout)
     scenario = load_scenario(path)
-    clock = measured_clock(scenario, kernel)
-    trace = run(scenario, clock, hz=kernel.get("hz"), drawn=measured_reachable(scenario, kernel))
-    # as --compare does
-    agree, lines = compare(trace.to_json(), kernel, loose=ssh_link_neighbours(scenario), trace=trace if clock else None)
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel, loose=ssh_link_neighbours(scenario))  # as --compare
     if not agree:
         return f"{path.name}: the kernel and netsim disagree, not recorded:\n" + "\n".join(lines)
     kept = {

@@ -127,7 +127,7 @@ def test_a_request_from_a_known_neighbour_keeps_a_better_state() -> None:
 class _Clock:
     now = 0.0
 
-    def schedule(self, delay: float, callback: object) -> None:
+    def schedule(self, delay: float, callback: object, name: str = "") -> None:
         pass
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from netsim.lab.compare import compare, measured_clock, measured_reachable, ssh_link_neighbours
+from netsim.lab.compare import compare_with_kernel, ssh_link_neighbours
 from netsim.scenario import load_scenario
-from netsim.simulation import run
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = sorted((ROOT / "tests" / "kernel_traces").glob("*.json"))
@@ -33,13 +32,10 @@ def test_netsim_does_what_the_kernel_did(recording: Path) -> None:
     if hashlib.sha256(scenario.read_bytes()).hexdigest() != kept["sha256"]:
         pytest.skip(f"{kept['scenario']} changed since the kernel was recorded; re-record: {RECORD} {kept['scenario']}")
     loaded = load_scenario(scenario)
-    # Replayed at the moments the lab performed the steps, as --compare does (lab-clock); a recording
-    # made before the lab kept its clock is compared with the steps back to back.
-    clock = measured_clock(loaded, kept["trace"])
-    trace = run(loaded, clock, hz=kept["trace"].get("hz"), drawn=measured_reachable(loaded, kept["trace"]))
-    agree, lines = compare(
-        trace.to_json(), kept["trace"], loose=ssh_link_neighbours(loaded), trace=trace if clock else None
-    )
+    # Replayed at the moments the lab performed the steps, as --compare does (lab-clock), on the side
+    # of each timer's edge the kernel took (timer-branch); a recording made before the lab kept its
+    # clock is compared with the steps back to back.
+    agree, lines, _, _ = compare_with_kernel(loaded, kept["trace"], loose=ssh_link_neighbours(loaded))
     assert agree, f"netsim no longer does what kernel {kept['kernel']} did in {kept['scenario']}:\n" + "\n".join(lines)
 
 

@@ -116,7 +116,8 @@ def test_the_good_scenario_parses() -> None:
             "diagrams/bridge.yaml:14: steps[0]: a step needs exactly one action; found send, wait; expected one "
             "of: send, arp, connect, listen, close, wait, set_port, set_bridge, netns_add, veth_add, link_move, "
             "link_rename, link_set, addr_add, route_add, addr_del, route_del, link_del, netns_del, nomaster, "
-            "ip_forward, masquerade, route_get, ssh_forward, publish, route_localnet, resolve",
+            "ip_forward, masquerade, route_get, ssh_forward, publish, route_localnet, resolve, reachable_time, "
+            "firewall_del, sends",
         ),
         (
             "  laptop: {}",

@@ -36,25 +36,14 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
         return EXIT_UNAVAILABLE
     kernel = kernel_trace(file)
     if compare:
-        from netsim.lab.compare import (
-            CLOCK_NOTE,
-            measured_clock,
-            measured_reachable,
-            notes_for,
-            ssh_link_neighbours,
-            timer_notes,
-        )
-        from netsim.lab.compare import compare as diff
-        from netsim.simulation import run as simulate
+        from netsim.lab.compare import CLOCK_NOTE, compare_with_kernel, notes_for, ssh_link_neighbours, timer_notes
 
-        clock = measured_clock(scenario, kernel)
-        trace = simulate(scenario, clock, hz=kernel.get("hz"), drawn=measured_reachable(scenario, kernel))
+        agree, lines, trace, replayed = compare_with_kernel(scenario, kernel, loose=ssh_link_neighbours(scenario))
         ours = trace.to_json()
-        agree, lines = diff(ours, kernel, loose=ssh_link_neighbours(scenario), trace=trace if clock else None)
         print(f"# {scenario.file}: netsim against the kernel ({os.uname().release}, HZ {kernel.get('hz') or '?'})")
         print("\n".join(lines))
         print("Named simplifications (known, not hidden):")
-        notes = notes_for(scenario, ours) + ([CLOCK_NOTE] if clock is not None else []) + timer_notes(lines)
+        notes = notes_for(scenario, ours) + ([CLOCK_NOTE] if replayed else []) + timer_notes(lines)
         print("\n".join(notes))
         print("agree" if agree else "DISAGREE")
         return 0 if agree else 1

@@ -76,6 +76,11 @@ TIMER_NOTES = {
     "within each other's slack: the timer wheel (kernel/time/timer.c, calc_index()) rounds a timer's expiry up "
     "to its level's bucket (1/8 of the delay at most) and fires one bucket's timers in one tick, in no order "
     "of their expiry; netsim fires each on time, in order",
+    "timer-branch": "timer-branch: where a step disagreed, netsim was replayed with one timer that fired near it "
+    "made late within its slack (just past another timer, a step's start or the lab's reading), one timer at a "
+    "time; the first that made every step so far agree is the side of the timer's edge the kernel took, and "
+    "netsim follows it in every later step (a late neighbour timer probes later or not at all, a late SYN goes "
+    "after another timer's frames); only that timer is late, and each is named under its step",
     "timer-edge": "timer-edge: a neighbour entry or learned MAC may be shown as netsim had it just before a "
     "timer that the wheel may fire after the read (its slack, at the kernel's HZ), or just after a timer due "
     "while the lab read the tables, or (a MAC) until br_fdb_cleanup()'s delayed work removes it; only those "
@@ -143,7 +148,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
-    shortest = min((h.reachable_time for h in scenario.hosts.values()), default=30.0)
+    changed = [s.reachable_time.seconds for s in scenario.steps if s.reachable_time]
+    shortest = min([h.reachable_time for h in scenario.hosts.values()] + changed, default=30.0)
     if any(s.wait is not None and s.wait >= shortest / 2 for s in scenario.steps):
         names.append("reachable-time")
     if any(s.action in ("link_set", "link_move", "link_del", "netns_del", "nomaster") for s in scenario.steps):
@@ -172,6 +178,7 @@ def compare(
     kernel: dict[str, Any],
     loose: set[tuple[str, str]] | None = None,
     trace: Any = None,
+    branches: dict[str, list[str]] | None = None,
 ) -> tuple[bool, list[str]]:
     """(agree, report lines). `loose` neighbour entries are compared by address and MAC, not state.
 
@@ -179,27 +186,125 @@ def compare(
     open is allowed and said, each on a line starting with "~" under its step: frames that timers
     due within each other's slack sent (compared as a set: timer-order), and the tables at a timer's
     edge (timer-edge). Without it every frame is compared in order and every table at the read.
+    `branches` are the lines compare_with_kernel() says under a step where netsim took the kernel's
+    side of a timer's edge (timer-branch).
     """
     lines: list[str] = []
     agree = True
-    ksteps = {s["id"]: s for s in kernel["steps"]}
-    traced = {s.id: s for s in trace.steps} if trace is not None else {}
     for n, ours in enumerate(netsim["steps"], 1):
-        theirs = ksteps.get(ours["id"])
-        if theirs is None:
+        diffs, allowed = _compare_step(ours, kernel, loose, trace)
+        if diffs is None:
             lines.append(f"✗ [{n}] {ours['id']}: the kernel run has no such step")
             agree = False
             continue
-        allowed: list[str] = []
-        diffs = _step_diffs(ours, theirs, loose or set(), traced.get(ours["id"]), allowed)
         mark = "✓" if not diffs else "✗"
         lines.append(f"{mark} [{n}] {ours['id']}" + ("" if diffs else f": {_summary(ours)}"))
         for d in diffs:
             lines.append(f"    {d}")
-        for a in allowed:
+        for a in [*(branches or {}).get(ours["id"], []), *allowed]:
             lines.append(f"    ~ {a}")
         agree = agree and not diffs
     return agree, lines
+
+
+def _compare_step(
+    ours: dict[str, Any], kernel: dict[str, Any], loose: set[tuple[str, str]] | None, trace: Any
+) -> tuple[list[str] | None, list[str]]:
+    """(differences, allowances) of one of netsim's steps against the kernel's; None: no such step."""
+    theirs = next((s for s in kernel["steps"] if s["id"] == ours["id"]), None)
+    if theirs is None:
+        return None, []
+    traced = next((s for s in trace.steps if s.id == ours["id"]), None) if trace is not None else None
+    allowed: list[str] = []
+    return _step_diffs(ours, theirs, loose or set(), traced, allowed), allowed
+
+
+EPSILON = 1e-6  # how far past the event it now follows a postponed timer fires
+
+
+def compare_with_kernel(
+    scenario: Any, kernel: dict[str, Any], loose: set[tuple[str, str]] | None = None
+) -> tuple[bool, list[str], Any, bool]:
+    """Replay `scenario` on the lab's clock and compare it with the kernel's trace, step by step:
+    (agree, report lines, netsim's trace, whether the lab's clock was replayed).
+
+    Where a step disagrees, the kernel may have taken the other side of a timer's edge: the timer
+    wheel fires a timer up to its slack late (calc_index(), kernel/time/timer.c), so it may have
+    fired after another timer, a step's start or the lab's reading of its tables where netsim fired
+    it before. Each timer that fired near the step (due from the previous step's start to the end of
+    this step's reading) is tried late, just past each such event within its slack, one at a time,
+    the earliest first; netsim is replayed from scratch with it, and the first that makes every step
+    so far agree is the branch netsim follows from then on, said under the step with the timer, its
+    due time, how late and its source (timer-branch). Nothing else is allowed: a step no single late
+    timer explains disagrees.
+    """
+    from netsim.simulation import run as simulate
+
+    clock = measured_clock(scenario, kernel)
+    hz, drawn = kernel.get("hz"), measured_reachable(scenario, kernel)
+
+    def replay(postpone: dict[int, float]) -> Any:
+        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone)
+
+    postpone: dict[int, float] = {}
+    trace = replay(postpone)
+    said: dict[str, list[str]] = {}
+    if clock is not None:
+        for i in range(len(scenario.steps)):
+            if _agree_until(trace, kernel, loose, i):
+                continue
+            found = None
+            for n, late, why in branch_candidates(trace, i, clock, postpone):
+                tried = replay({**postpone, n: late})
+                if _agree_until(tried, kernel, loose, i):
+                    found = n, late, why, tried
+                    break
+            if found is None:
+                break  # no single late timer explains it: the step disagrees
+            n, late, why, trace = found
+            postpone[n] = late
+            said.setdefault(scenario.steps[i].id, []).append(why)
+    agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
+    return agree, lines, trace, clock is not None
+
+
+def _agree_until(trace: Any, kernel: dict[str, Any], loose: set[tuple[str, str]] | None, last: int) -> bool:
+    ours = trace.to_json()["steps"]
+    return all(_compare_step(ours[k], kernel, loose, trace)[0] == [] for k in range(last + 1))
+
+
+def branch_candidates(
+    trace: Any, i: int, clock: list[tuple[float, float, float]], postpone: dict[int, float]
+) -> list[tuple[int, float, str]]:
+    """(timer, seconds late, what to say) for each timer that fired near step `i` and might have
+    fired after an event that netsim put after it: another timer due no earlier (which netsim fired
+    after it), or a step's start or reading, within the timer's slack; the least late first."""
+    lo, hi = (clock[i - 1][0] if i else 0.0), clock[i][2]
+    marks = {}
+    for k, (at, observed, read) in enumerate(clock, 1):
+        marks.setdefault(at, f"the lab began step {k} at {at:.3f} s")
+        marks.setdefault(observed, f"the lab read step {k}'s tables at {observed:.3f} s")
+        marks.setdefault(read, f"the lab's reading of step {k}'s tables ended at {read:.3f} s")
+    out = []
+    fired = trace.fired
+    for k, x in enumerate(fired):
+        if x.n in postpone or x.due > hi or x.due + x.slack <= lo:
+            continue
+        events = {y.due: f"{y.name}, due at {y.due:.3f} s" for y in reversed(fired[k + 1 :]) if y.due >= x.due}
+        events.update({t: why for t, why in marks.items() if t not in events})
+        for t, what in events.items():
+            if x.due <= t < x.due + x.slack:
+                late = t - x.due + EPSILON
+                out.append(
+                    (
+                        x.n,
+                        late,
+                        f"the kernel fired a timer late, and netsim follows it from here (timer-branch): {x.name}, "
+                        f"due at {x.due:.3f} s, fired {late:.3f} s late, after {what}; the timer wheel may fire it "
+                        f"up to {x.slack:.3f} s late (calc_index(), kernel/time/timer.c)",
+                    )
+                )
+    return sorted(out, key=lambda c: c[1])
 
 
 def unordered_runs(frames: list[Any]) -> list[tuple[int, int, str]]:

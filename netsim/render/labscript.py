@@ -31,6 +31,7 @@ mount -t tmpfs bottom-six /run   # `ip netns` keeps its files here, hidden from 
 declare -A LISTENER              # "host address:port" -> pid of the listening program
 SSH_PIDS=()                      # sshd and ssh processes this script started
 SSH_DIR=""                       # their keys and config, made for this run only
+declare -A SSH_SHOWN             # ssh log -> how many of its lines the script has shown
 KEPT=$(mktemp)                   # pids of the processes that hold a knock's connection open
 cleanup() {{
   kill ${{LISTENER[@]:-}} ${{SSH_PIDS[@]:-}} $(cat "$KEPT") 2>/dev/null || true
@@ -115,6 +116,8 @@ print(r["dev"] if r.get("type", "unicast") == "unicast" else "")')
 knock() {{  # host address port [source-port ttl deadline [read]]: a TCP connect, what the kernel answered
   KEPT="$KEPT" ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
 import errno, os, signal, socket, sys
+def say(line):  # one write() per line: with PYTHONUNBUFFERED print() writes the newline apart
+    os.write(1, (line + "\\n").encode())
 addr, port = sys.argv[1], int(sys.argv[2])
 sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
 deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
@@ -135,7 +138,7 @@ except TimeoutError:
     result = "deadline (the application gave up: i/o timeout)" if deadline else "timeout"
 except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
-print(f"connect {{addr}}:{{port}} -> {{result}}")
+say(f"connect {{addr}}:{{port}} -> {{result}}")
 if read and result == "connected":
     s.settimeout(2)
     try:
@@ -144,7 +147,7 @@ if read and result == "connected":
         said = "waiting"
     except ConnectionResetError:
         said = "reset"
-    print(f"read -> {{said}}", flush=True)
+    say(f"read -> {{said}}")
     if os.fork():  # the connection stays open until the script ends, as in the lab: a child keeps it
         sys.exit(0)
     with open(os.environ["KEPT"], "a") as f:
@@ -154,6 +157,20 @@ if read and result == "connected":
         os.dup2(null, fd)
     signal.pause()
 PY
+  ssh_said
+}}
+ssh_said() {{  # what each ssh said on its standard error since it was last shown, here, between steps' lines
+  # ssh writes its log line before it closes the connection it failed to forward, so a knock that
+  # read end-of-file finds it in the file; printed here, it never runs into another program's line.
+  [ -n "$SSH_DIR" ] || return 0
+  local log said
+  for log in "$SSH_DIR"/ssh-*.log; do
+    [ -e "$log" ] || continue
+    said=$(tail -n +$(( ${{SSH_SHOWN[$log]:-0}} + 1 )) "$log")
+    [ -n "$said" ] || continue
+    printf '%s\\n' "$said" | tr -d '\\r'   # a CR before the newline, if ssh wrote one, goes
+    SSH_SHOWN[$log]=$(( ${{SSH_SHOWN[$log]:-0}} + $(printf '%s\\n' "$said" | wc -l) ))
+  done
 }}
 ssh_keys() {{  # a private directory with a host key and a client key made for this run
   [ -z "$SSH_DIR" ] || return 0
@@ -188,13 +205,13 @@ ssh_forward() {{  # host server forward -g|no-g: ssh -N -L from the host, until 
   ip netns exec "lab-$1" ssh -N -F /dev/null -i "$SSH_DIR/client_key" -o IdentitiesOnly=yes \\
     -o IdentityAgent=none -o BatchMode=yes -o StrictHostKeyChecking=no \\
     -o "UserKnownHostsFile=$SSH_DIR/known_hosts" -o GlobalKnownHostsFile=/dev/null \\
-    -o ExitOnForwardFailure=yes "${{gflag[@]}}" -L "$3" "root@$2" 2> >(tee "$log") &
+    -o ExitOnForwardFailure=yes "${{gflag[@]}}" -L "$3" "root@$2" 2>"$log" &
   local pid=$!; SSH_PIDS+=("$pid")
   until ss -N "lab-$1" -Hltnp "sport = :$port" | grep -q "pid=$pid,"; do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  sleep 0.1   # let tee pass on what ssh said
+  ssh_said   # its own file, shown between the script's lines: never in the middle of another program's
   if kill -0 "$pid" 2>/dev/null; then echo "$1: ssh listens on port $port; the server connects to what it accepts"
   elif grep -q 'Cannot assign requested address' "$log"; then echo "listen $3 -> address-not-available"
   elif grep -q 'Address already in use' "$log"; then echo "listen $3 -> address-in-use"

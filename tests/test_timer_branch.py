@@ -1,0 +1,103 @@
+"""The side of a timer's edge the kernel took, followed: when a step disagrees and one timer fired
+late within its slack (the timer wheel, calc_index(), kernel/time/timer.c) explains it, netsim is
+replayed with that timer late and follows the kernel from then on, and the comparison says so.
+Nothing else passes: a mechanism netsim gets wrong still disagrees. Without root: the "kernel"
+here is netsim itself with one timer made late, or a trace the real kernel left (tests/kernel_traces)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netsim import neighbour
+from netsim.lab.compare import compare_with_kernel, timer_notes
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+GARP = load_scenario(ROOT / "tests" / "lab_scenarios" / "garp-new-mac-after-locktime.yaml")
+# The lab's clock of one run: (step began, tables read, reading ended). The second connect begins
+# at 3.1 s, so its third SYN falls due at 5.1 s, 0.1 s after b's DELAY timer for a (due at 5.0 s,
+# and a 5 s timer may fire 0.26 s late at HZ 250).
+CLOCK = [(0.0, 0.18, 0.21), (0.33, 2.49, 2.5), (2.56, 2.73, 2.75), (3.1, 5.8, 5.82), (5.9, 12.9, 13.0)]
+
+
+def kernel_of(postpone: dict[int, float], hz: int = 250, clock: list | None = None) -> dict[str, Any]:
+    """netsim's trace with `postpone`'s timers late, as the lab would record it (at HZ 250)."""
+    clock = clock or CLOCK
+    trace = run(GARP, clock, hz=hz, postpone=postpone).to_json()
+    trace["hz"] = 250
+    for step, (_, _, read) in zip(trace["steps"], clock, strict=True):
+        step["clock"]["read"] = read
+    return trace
+
+
+def b_delay_timer(clock: list | None = None) -> int:
+    fired = run(GARP, clock or CLOCK, hz=250).fired
+    (timer,) = [f for f in fired if f.name.startswith("b's neighbour 10.0.0.10 on eth0, DELAY")]
+    assert timer.due == pytest.approx(5.0) and timer.slack == pytest.approx(0.26)
+    return timer.n
+
+
+def test_a_timer_the_kernel_fired_late_is_followed_in_the_steps_after_it_and_said() -> None:
+    kernel = kernel_of({b_delay_timer(): 0.12})  # b's probe after a's third SYN, which goes to c
+    assert [s["outcome"] for s in kernel["steps"]][3] == "deadline"
+    netsim = run(GARP, CLOCK, hz=250).to_json()
+    assert netsim["steps"][3]["outcome"] == "connected"  # on time, b's probe comes first
+    agree, lines, trace, replayed = compare_with_kernel(GARP, kernel)
+    assert agree and replayed, "\n".join(lines)
+    assert trace.to_json()["steps"][3]["outcome"] == "deadline"
+    (said,) = [line for line in lines if "(timer-branch)" in line]
+    assert lines.index(said) == 1 + next(i for i, line in enumerate(lines) if line.startswith("✓ [4] a-connects-again"))
+    assert "b's neighbour 10.0.0.10 on eth0, DELAY (neigh_timer_handler(), net/core/neighbour.c)" in said
+    assert "due at 5.000 s, fired 0.100 s late, after a's SYN retransmission" in said
+    assert "up to 0.260 s late (calc_index(), kernel/time/timer.c)" in said
+    assert any("timer-branch:" in note for note in timer_notes(lines))
+
+
+def test_a_timer_later_than_its_slack_is_not_followed() -> None:
+    # The second connect begins at 3.3 s: its third SYN falls due at 5.3 s. The "kernel" fired b's
+    # DELAY timer 0.32 s late, after that SYN (possible at HZ 1000, where a 5 s timer may be 0.513 s
+    # late), but says HZ 250: 0.26 s at most, before the SYN. Nothing explains step 4.
+    clock = [*CLOCK[:3], (3.3, 5.8, 5.82), CLOCK[4]]
+    kernel = kernel_of({b_delay_timer(clock): 0.32}, hz=1000, clock=clock)
+    assert kernel["steps"][3]["outcome"] == "deadline"
+    agree, lines, _, _ = compare_with_kernel(GARP, kernel)
+    assert not agree
+    assert any(line.startswith("✗ [4] a-connects-again") for line in lines)
+    assert not any("(timer-branch)" in line for line in lines)
+
+
+def test_without_a_disagreement_no_timer_is_made_late() -> None:
+    agree, lines, trace, _ = compare_with_kernel(GARP, kernel_of({}))
+    assert agree and not any(f.late for f in trace.fired)
+    assert not any("(timer-branch)" in line for line in lines)
+
+
+def recorded(name: str) -> tuple[Any, dict[str, Any]]:
+    kept = json.loads((ROOT / "tests" / "kernel_traces" / f"{name}.json").read_text(encoding="utf-8"))
+    return load_scenario(ROOT / kept["scenario"]), kept["trace"]
+
+
+@pytest.mark.parametrize(
+    "name", ["stale-use-confirmed-at-once", "neigh-delay-probe-confirm", "listener-address-deleted"]
+)
+def test_a_planted_fault_still_disagrees_with_the_kernel(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DELAY that runs out goes STALE instead of PROBE (neigh_timer_handler() probes): no late timer
+    makes netsim do what the kernel did."""
+    scenario, kernel = recorded(name)
+    assert compare_with_kernel(scenario, kernel)[0]  # as recorded, they agree
+    handler = neighbour.NeighbourTable._timer_handler
+
+    def stale_not_probe(self: neighbour.NeighbourTable, entry: neighbour.Neighbour, generation: int) -> bool:
+        if generation == entry.timer and entry.state == "DELAY" and self.now >= entry.confirmed + 5.0:
+            entry.state, entry.updated = "STALE", self.now
+            return True
+        return handler(self, entry, generation)
+
+    monkeypatch.setattr(neighbour.NeighbourTable, "_timer_handler", stale_not_probe)
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree, "\n".join(lines)
