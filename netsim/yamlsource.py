@@ -8,6 +8,7 @@ ScenarioError with the file and line.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -102,8 +103,7 @@ def parse(text: str, name: str) -> Source:
     if "\0" in text:
         raise ScenarioError(name, text.count("\n", 0, text.index("\0")) + 1, "", "contains a NUL character")
     try:
-        _plain_data_only(text, name)
-        node = yaml.compose(text, Loader=_LOADER)
+        events = _plain_data_only(text, name)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -114,10 +114,14 @@ def parse(text: str, name: str) -> Source:
         raise ScenarioError(name, line, "", f"character {char!r} is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         raise ScenarioError(name, 0, "", f"not valid YAML: {_one_line(str(exc))}") from None
-    src = Source(name, None)
-    if node is None:
+    documents = [e for e in events if isinstance(e, yaml.DocumentStartEvent)]
+    if len(documents) > 1:  # what yaml.compose says of a second document
+        line = documents[1].start_mark.line + 1
+        raise ScenarioError(name, line, "", "not valid YAML: but found another document")
+    if not documents:
         raise ScenarioError(name, 1, "", "the file is empty; expected a scenario mapping")
-    src.data = _convert(node, (), src)
+    src = Source(name, None)
+    src.data = _build(events, src)
     return src
 
 
@@ -125,10 +129,16 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def _plain_data_only(text: str, name: str) -> None:
-    """Refuse what makes YAML more than data, before anything is built from it (events only)."""
+def _plain_data_only(text: str, name: str) -> list[yaml.Event]:
+    """Refuse what makes YAML more than data, before anything is built from it; the events, for _build.
+
+    The whole text is parsed first, so a syntax error anywhere is reported before a mistake in
+    the data (a key given twice, a value Python cannot hold) that comes earlier in the file.
+    """
     depth = 0
+    events = []
     for event in yaml.parse(text, Loader=_LOADER):
+        events.append(event)
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             raise ScenarioError(name, line, "", f"an alias (*{event.anchor}); a scenario is plain data: write it out")
@@ -146,24 +156,98 @@ def _plain_data_only(text: str, name: str) -> None:
                 raise ScenarioError(name, line, "", f"nested more than {MAX_DEPTH} levels deep")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+    return events
 
 
-def _convert(node: yaml.Node, path: Path_, src: Source) -> Any:
-    src.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):  # a mapping or list as a key
-                raise ScenarioError(src.file, key_node.start_mark.line + 1, dotted(path), "a key must be plain text")
-            key = str(_scalar(key_node, path, src))
-            if key in out:
-                where = key_node.start_mark.line + 1
-                raise ScenarioError(src.file, where, dotted((*path, key)), "key given twice")
-            out[key] = _convert(value_node, (*path, key), src)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), src) for i, item in enumerate(node.value)]
-    return _scalar(node, path, src)
+class _Mapping:
+    """A mapping being built: its path, its keys so far, and the key whose value comes next."""
+
+    __slots__ = ("key", "out", "path")
+
+    def __init__(self, path: Path_) -> None:
+        self.path = path
+        self.out: dict[str, Any] = {}
+        self.key: str | None = None
+
+
+def _build(events: list[yaml.Event], src: Source) -> Any:
+    """The one document's events to plain data, the line of each value by its path.
+
+    What yaml.compose and a walk of its nodes would give, from the events already parsed: each
+    scalar's tag resolved as the composer resolves it, its value made as safe_load makes it.
+    """
+    stack: list[_Mapping | tuple[Path_, list[Any]]] = []
+    root: Any = None
+
+    def place(value: Any) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        if isinstance(top, _Mapping):
+            assert top.key is not None
+            top.out[top.key] = value
+            top.key = None
+        else:
+            top[1].append(value)
+
+    def path_of_next() -> Path_:
+        """The path of the value the next event starts (inside a mapping, after its key)."""
+        top = stack[-1]
+        if isinstance(top, _Mapping):
+            return (*top.path, top.key)  # type: ignore[arg-type]
+        return (*top[0], len(top[1]))
+
+    for event in events:
+        if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentStartEvent)):
+            continue
+        if isinstance(event, yaml.DocumentEndEvent):
+            break
+        top = stack[-1] if stack else None
+        line = event.start_mark.line + 1
+        if isinstance(top, _Mapping) and top.key is None and not isinstance(event, yaml.MappingEndEvent):
+            # A key.
+            if not isinstance(event, yaml.ScalarEvent):  # a mapping or list as a key
+                raise ScenarioError(src.file, line, dotted(top.path), "a key must be plain text")
+            key = str(_scalar_of(event, top.path, src))
+            if key in top.out:
+                raise ScenarioError(src.file, line, dotted((*top.path, key)), "key given twice")
+            top.key = key
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            done = stack.pop()
+            place(done.out if isinstance(done, _Mapping) else done[1])
+            continue
+        path = path_of_next() if stack else ()
+        src.lines[path] = line
+        if isinstance(event, yaml.MappingStartEvent):
+            stack.append(_Mapping(path))
+        elif isinstance(event, yaml.SequenceStartEvent):
+            stack.append((path, []))
+        else:
+            place(_scalar_of(event, path, src))
+    return root
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(value: str, implicit: tuple[bool, bool]) -> str:
+    """The tag yaml.compose gives an untagged scalar (a pure function of its text and style)."""
+    return _SCALARS.resolve(yaml.ScalarNode, value, implicit)
+
+
+def _scalar_of(event: yaml.ScalarEvent, path: Path_, src: Source) -> Any:
+    tag = _tag(event.value, event.implicit)
+    if tag == _STR:  # SafeConstructor.construct_yaml_str: the text as it is
+        return event.value
+    node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+    try:
+        return _scalar(node, path, src)
+    finally:
+        _SCALARS.constructed_objects.pop(node, None)  # the loader remembers every node it made
 
 
 def _scalar(node: yaml.Node, path: Path_, src: Source) -> Any:

@@ -7,12 +7,12 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 from functools import cache
 from pathlib import Path
 
+import prerun
 import pytest
 
 from netsim.scenario import Scenario, parse_scenario
@@ -142,13 +142,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _build_site(out: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SITE_URL"}  # as published with SITE_URL unset
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**env, "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
+    result = prerun.python(
+        ["-m", "mkdocs", "build", "--strict", "-d", str(out)], cwd=ROOT, env={**env, "NO_MKDOCS_2_WARNING": "1"}
     )
     assert result.returncode == 0, result.stderr
 

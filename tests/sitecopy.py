@@ -11,8 +11,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+import prerun
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
@@ -45,14 +46,12 @@ def copy_site(dest: Path) -> Path:
 def mkdocs_build(
     root: Path, out: Path, *, strict: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """`mkdocs build [--strict] -d out` in `root`, in a fresh process, as a contributor runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", *(["--strict"] if strict else []), "-d", str(out)],
+    """`mkdocs build [--strict] -d out` in `root`, in a fresh process, as a contributor runs it
+    (tests/prerun.py: a process that starts with the libraries loaded)."""
+    return prerun.python(
+        ["-m", "mkdocs", "build", *(["--strict"] if strict else []), "-d", str(out)],
         cwd=root,
-        capture_output=True,
-        text=True,
         env={**(os.environ if env is None else env), "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
     )
 
 

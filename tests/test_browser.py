@@ -308,7 +308,13 @@ MEASURE = """() => {
 @pytest.mark.parametrize("width", [320, 390, 768, 1280])
 @pytest.mark.parametrize("post", POSTS)
 def test_every_diagram_reads_at_every_width_in_both_schemes(
-    browser: tuple[object, str], generated_site: Path, post: str, width: int, scheme: str, transport: str
+    request: pytest.FixtureRequest,
+    browser: tuple[object, str],
+    generated_site: Path,
+    post: str,
+    width: int,
+    scheme: str,
+    transport: str,
 ) -> None:
     chromium, base = browser
     root = base if transport == "http" else generated_site.as_uri()
@@ -360,7 +366,10 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     )
     assert not hidden, f"a command's output under a figure is cut at {width}px: {hidden[:3]}"
     assert errors == []
-    if transport == "http":  # a person looks at these: build/screenshots/POST-WIDTH-SCHEME.png
+    # A person looks at these: build/screenshots/POST-WIDTH-SCHEME.png, of the site MkDocs builds
+    # (the one published). The file has no generator in its name: a second pass over Zensical's
+    # build only reloaded the page to overwrite it.
+    if transport == "http" and "zensical" not in request.node.callspec.id:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.goto(f"{root}/posts/{post}.html#{page.locator('.ns-stepper').get_attribute('data-scenario')}-step-2")
         page.wait_for_timeout(300)

@@ -8,10 +8,9 @@ escaped here. So the theme's compiled templates stay in memory, and figures are 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+import prerun
 from sitecopy import copy_site
 
 
@@ -19,14 +18,7 @@ def test_a_build_writes_and_reads_no_cache_inside_the_checkout(tmp_path: Path) -
     root = copy_site(tmp_path / "src")
     env = {k: v for k, v in os.environ.items() if k not in ("NETSIM_CACHE_DIR", "NETSIM_JINJA_CACHE_DIR")}
     env |= {"NO_MKDOCS_2_WARNING": "1", "XDG_CACHE_HOME": str(tmp_path / "user-cache")}
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    result = prerun.python(["-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")], cwd=root, env=env)
     assert result.returncode == 0, result.stderr
     assert not (root / ".cache").exists(), sorted(str(p.relative_to(root)) for p in (root / ".cache").rglob("*"))
     assert any((tmp_path / "user-cache" / "the-bottom-six" / "figures").glob("*/*/*.html"))  # one folder per checkout

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
+import prerun
 import pytest
 from browser import find_chromium, launched, search_of, serve
 from sitecopy import copy_site
@@ -173,13 +174,10 @@ def injected_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     post.write_text(text.replace("# Margaret's room\n", "# Margaret's room\n" + attack, 1), encoding="utf-8")
     site = root / "site"
-    subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-d", str(site)],
-        cwd=root,
-        capture_output=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-        check=True,
+    built = prerun.python(
+        ["-m", "mkdocs", "build", "-d", str(site)], cwd=root, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     )
+    assert built.returncode == 0, built.stderr
     return site
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from html import unescape
 from pathlib import Path
 
+import prerun
 from sitecopy import copy_site
 
 from netsim.errors import MacroError, UnclaimedStep, UnknownName
@@ -65,14 +64,7 @@ def test_in_the_built_page_each_box_is_where_its_mistake_is(tmp_path: Path) -> N
     text = text.replace('{{ claim("bob-writes-again", decision="forward", copies_to=["alice"], learns={}) }}', "", 1)
     post.write_text(text, encoding="utf-8")
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    built = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-d", str(tmp_path / "site")],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    built = prerun.python(["-m", "mkdocs", "build", "-d", str(tmp_path / "site")], cwd=root, env=env)
     assert built.returncode == 0, built.stderr
     log = [line for line in built.stderr.splitlines() if line.startswith("WARNING")]
     unknown = [line for line in log if "Unknown name: docs/posts/margarets-room.md:" in line]

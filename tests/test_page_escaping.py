@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import prerun
 import pytest
 import yaml
 from sitecopy import copy_site
@@ -114,13 +113,10 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
         used[name] = hostile(data)
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     site = root / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+    result = prerun.python(
+        ["-m", "mkdocs", "build", "--strict", "-d", str(site)],
         cwd=root,
-        capture_output=True,
-        text=True,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "NETSIM_CACHE_DIR": "off"},
-        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return site, used

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import prerun
 import pytest
 import yaml
 from sitecopy import ROOT, copy_site
@@ -23,14 +24,7 @@ def build(root: Path, out: Path, site_url: str | None, repo_url: str | None = No
         env["SITE_URL"] = site_url
     if repo_url is not None:
         env["REPO_URL"] = repo_url
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    return prerun.python(["-m", "mkdocs", "build", "--strict", "-d", str(out)], cwd=root, env=env)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://localhost:8000/", "http://[::1]/"])

@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
 
+import prerun
 from sitecopy import copy_site, stopped_by_warnings
 
 from netsim.scaffold import new_post
@@ -21,14 +21,7 @@ TOMORROW = date.today() + timedelta(days=1)
 
 
 def build(root: Path, out: Path, *strict: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", *strict, "-d", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        check=False,
-    )
+    return prerun.python(["-m", "mkdocs", "build", *strict, "-d", str(out)], cwd=root, env=ENV)
 
 
 def edit(root: Path, name: str, old: str, new: str) -> None:
@@ -102,7 +95,7 @@ def test_make_serve_shows_drafts_marked_as_drafts(tmp_path: Path) -> None:
         "config.plugins.on_startup(command='serve', dirty=False)\n"
         "build(config, serve_url='http://127.0.0.1:8000/')\n"
     )
-    served = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, env=ENV)
+    served = prerun.python(["-c", code], cwd=root, env=ENV)
     assert served.returncode == 0, served.stderr
     page = text_of(tmp_path / "served" / "posts" / "next-post.html")
     assert "draft: not published" in page and "Series error" not in page

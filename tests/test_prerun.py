@@ -1,0 +1,59 @@
+"""tests/prerun.py runs `python -m ...` / `python -c ...` as a fresh process would: the folder's own
+modules, the given environment, the exit status and both output streams."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import prerun
+
+
+def both(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[object, object]:
+    """(prerun's answer, a fresh process's answer) as (exit status, stdout, stderr)."""
+    fresh = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    ours = prerun.python(args, cwd=cwd, env=env, timeout=60)
+    return (ours.returncode, ours.stdout, ours.stderr), (fresh.returncode, fresh.stdout, fresh.stderr)
+
+
+def test_the_folder_s_own_modules_are_imported_afresh_every_time(tmp_path: Path) -> None:
+    # A copy of the site with its own netsim, macros.py and hooks.py: the build must use those,
+    # never modules the server or an earlier build loaded.
+    for n in (1, 2):
+        site = tmp_path / f"copy{n}"
+        (site / "netsim").mkdir(parents=True)
+        (site / "netsim" / "__init__.py").write_text(f"MARK = 'copy {n}'\n")
+        (site / "netsim" / "__main__.py").write_text("import netsim, sys\nprint(netsim.MARK, sys.argv[1:])\n")
+        (site / "macros.py").write_text(f"MARK = 'macros {n}'\n")
+        ours, fresh = both(["-m", "netsim", "a", "b"], site)
+        assert ours == fresh == (0, f"copy {n} ['a', 'b']\n", "")
+        ours, fresh = both(["-c", "import macros, sys; print(macros.MARK, sys.argv)", "x"], site)
+        assert ours == fresh == (0, f"macros {n} ['-c', 'x']\n", "")
+
+
+def test_the_environment_exit_status_and_streams_are_a_fresh_process_s(tmp_path: Path) -> None:
+    env = {**os.environ, "PRERUN_PROBE": "one"}
+    env.pop("NETSIM_CACHE_DIR", None)
+    probe = "import os, sys; print(os.environ.get('PRERUN_PROBE'), 'NETSIM_CACHE_DIR' in os.environ, os.getcwd())"
+    assert both(["-c", probe], tmp_path, env) == ((0, f"one False {tmp_path}\n", ""),) * 2
+    for code, status in (("raise SystemExit(3)", 3), ("import sys; sys.exit('no')", 1), ("print('out')", 0)):
+        ours, fresh = both(["-c", "import sys; print('x'); print('y', file=sys.stderr)\n" + code], tmp_path)
+        assert ours == fresh and ours[0] == status, (ours, fresh)
+    ours, fresh = both(["-c", "raise ValueError('boom')"], tmp_path)
+    assert ours[0] == fresh[0] == 1 and ours[2] == fresh[2] and "ValueError: boom" in ours[2]
+    ours, fresh = both(["-m", "no_such_module_here"], tmp_path)
+    assert ours[0] == fresh[0] == 1 and "No module named no_such_module_here" in ours[2]
+
+
+def test_a_build_that_hangs_times_out_as_subprocess_run_would(tmp_path: Path) -> None:
+    try:
+        prerun.python(["-c", "import time; time.sleep(30)"], cwd=tmp_path, timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
+    else:
+        raise AssertionError("no timeout")
+    assert prerun.python(["-c", "print(1)"], cwd=tmp_path).stdout == "1\n"  # a new server after it
