@@ -126,9 +126,13 @@ def main(modules: list[str]) -> int:
         ]
     if todo:
         print(f"mutants: checking {len(todo)} mutant(s) not killed yet", flush=True)
-        run = subprocess.run([str(mutmut), "run", "--max-children", children, *todo], cwd=ROOT, env=env, check=False)
-        if run.returncode not in (0, 1):  # interrupted: every verdict reached so far is kept
-            print(f"mutants: mutmut run exited {run.returncode}; the table counts what it checked", file=sys.stderr)
+        try:
+            command = [str(mutmut), "run", "--max-children", children, *todo]
+            code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+        except KeyboardInterrupt:  # Ctrl-C reaches mutmut too, which keeps what it has checked
+            code = 130
+        if code not in (0, 1):  # interrupted: every verdict reached so far is kept
+            print(f"mutants: mutmut run exited {code}; the table counts what it checked", file=sys.stderr)
             report(modules, percent, time.monotonic() - start)
             return 2
     return report(modules, percent, time.monotonic() - start)
@@ -185,7 +189,7 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['equivalent']:6} {total['unexplained']:7}"
         f" {share:7.1f}%"
     )
-    print(f"equiv.: survivors {SURVIVORS.name} explains (equivalent, or cosmetic); unexpl.: the rest")
+    print(f"equiv.: survivors {SURVIVORS.name} explains as equivalent; unexpl.: the rest")
     print(f"killed {killed} of {checked} checked mutants ({share:.1f}%)", end="")
     live = checked - total["equivalent"]
     print(f"; {100 * killed / live:.1f}% of those not equivalent" if live else "")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from netsim.errors import ScenarioError
+from netsim.routing import route_get_text
 from netsim.scenario import parse_scenario
 from netsim.simulation import run
 
@@ -338,6 +339,11 @@ def test_broadcast_multicast_and_any_destinations_route_as_the_kernels_local_tab
     routes = {s.id: s.route for s in trace.steps if s.route}
     assert routes["route-broadcast"]["type"] == "broadcast"
     assert routes["route-network"]["type"] == "unicast"
+    # As iproute2 prints them (print_route(): RTCF_BROADCAST|RTCF_LOCAL as <local,brd>, RTCF_MULTICAST
+    # as <mc>); the lab's try-it test compares the same text with the kernel's, as root.
+    said = {s: route_get_text(r).splitlines()[1] for s, r in routes.items()}
+    assert said["route-broadcast"] == "    cache <local,brd> "
+    assert said["route-multicast"] == "    cache <mc> "
     assert (routes["route-multicast"]["type"], routes["route-multicast"]["gateway"]) == ("multicast", None)
     assert (routes["route-any"]["type"], routes["route-any"]["prefsrc"]) == ("local", "127.0.0.1")
 

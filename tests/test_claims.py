@@ -133,3 +133,17 @@ def test_a_false_claim_says_what_the_page_said_and_what_happened() -> None:
     assert claims.describe(step, {"copies_to": ["a", "b"]}, setup=True) == (
         "The set-up of step bob-writes-to-alice, not an outcome (checked all the same): copies_to = [a, b]"
     )
+
+
+def test_a_claim_that_states_no_fact_lists_the_facts_it_could_state() -> None:
+    # The message a writer reads for an empty claim names every fact, one after the other.
+    from conftest import room
+
+    from netsim import claims
+    from netsim.simulation import run
+
+    scenario = room("- {id: s, send: {by: a, dst: b}}")
+    (message,) = claims.check(scenario, run(scenario), "s", {})
+    said, listed = message.split("; expected one of: ")
+    assert said == "a claim must state at least one fact"
+    assert listed.split(", ") == list(claims.FACTS) and len(claims.FACTS) > 1

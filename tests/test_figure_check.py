@@ -11,6 +11,7 @@ stops seeing one kind of contradiction, or names it wrongly, fails here.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 
@@ -859,6 +860,13 @@ def test_a_page_that_asks_for_no_arp_tables_gets_none() -> None:
     ]
 
 
+def test_the_connection_tracking_table_names_the_command_that_lists_it() -> None:
+    # The reader types what the caption names: `conntrack -L` lists the table (`-l` is no option).
+    scenario, step, _parts = pieces(F, "masqueraded", "path")
+    assert step.conntrack
+    assert "(<code>conntrack -L</code>)" in tables.conntrack_table(scenario, step)
+
+
 def test_a_step_without_a_route_lookup_shows_no_route_answer() -> None:
     scenario, step, _parts = pieces(M, "alice-replies", "room")
     assert step.route is None
@@ -971,6 +979,19 @@ def test_the_narrow_room_draws_one_line_to_a_drop_mark() -> None:
         graph.room(scenario, step, narrow=True)
     drawn = [e for e in kept[0].edges() if e[1].startswith("drop-") and e.attr.get("style") != "invis"]
     assert [(e[0], e.attr.get("class")) for e in drawn] == [("br0", "ns-h0 ns-out")]
+
+
+def test_the_narrow_room_stacks_two_drop_marks_one_under_the_other() -> None:
+    # Two frames dropped at one bridge in one step (the hairpin drop, and the same frame had it come
+    # in on p2): the phone's room stands the second mark under the first, not beside the bridge.
+    scenario = load_scenario("tests/lab_scenarios/hairpin.yaml")
+    step = run(scenario).step("to-c-from-p1")
+    (hop,) = step.frames
+    step = dataclasses.replace(step, frames=[hop, dataclasses.replace(hop, in_port="p2")])
+    with graph.kept_graphs() as kept:
+        graph.room(scenario, step, narrow=True)
+    stacked = [(str(e[0]), str(e[1])) for e in kept[0].edges() if e.attr.get("style") == "invis"]
+    assert ("br0", "drop-1-p1") in stacked and ("drop-1-p1", "drop-2-p2") in stacked
 
 
 def test_a_seat_shows_the_addresses_its_occupant_has_at_that_step() -> None:
