@@ -113,6 +113,7 @@ class Simulation:
         self._read_at: float | None = None
         self._unfired: list[tuple[float, float, dict[str, Any]]] = []
         self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
+        self._redraw: tuple[float, dict[str, dict[str, float]]] | None = None  # (when, the kernel's draws)
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
@@ -250,6 +251,7 @@ class Simulation:
             and self._timers
             and (self._timers[0][0] < deadline or inclusive and self._timers[0][0] == deadline)
         ):
+            self._apply_redraw(self._timers[0][0])
             when, n, callback, slack = heapq.heappop(self._timers)
             if self._read_at is not None and when + slack > self._read_at:
                 # The kernel may fire this one after the tables are read: keep its neighbours as
@@ -262,6 +264,14 @@ class Simulation:
                 self.fired.append(FiredTimer(n, due, full, name, when - due))
             self._drain()
             self._firing = None
+
+    def _apply_redraw(self, before: float) -> None:
+        """The kernel's REACHABLE lifetimes the lab read, in force once their moment has come."""
+        if self._redraw is not None and self._redraw[0] <= before:
+            for host, devs in self._redraw[1].items():
+                if host in self.namespaces:
+                    self.namespaces[host].neigh.drawn = dict(devs)
+            self._redraw = None
 
     def advance(self, seconds: float) -> None:
         end = self.now + seconds
@@ -414,6 +424,7 @@ class Simulation:
         observed: float | None = None,
         read: float | None = None,
         drawn: dict[str, dict[str, float]] | None = None,
+        redraw_at: float | None = None,
     ) -> StepTrace:
         """Play one step and record the tables after it.
 
@@ -431,9 +442,10 @@ class Simulation:
             self.advance(at - self.now)  # nothing is recorded: the lab's watch was off then too
         # The kernel's own REACHABLE lifetimes (neighbour.py), as the lab read them after this step:
         # from its start (before it, the previous step's draw held: a reachable_time step draws anew).
-        for host, devs in (drawn or {}).items():
-            if host in self.namespaces:
-                self.namespaces[host].neigh.drawn = dict(devs)
+        # `redraw_at`: the kernel drew them anew during the step, at its periodic redraw
+        # (neigh_periodic_work(): every parms of the table, every 300 s), not before it.
+        self._redraw = (redraw_at if redraw_at is not None else self.now, dict(drawn or {}))
+        self._apply_redraw(self.now)
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
         if at is not None:
@@ -449,6 +461,7 @@ class Simulation:
         trace.elapsed = self.now - started
         if observed is not None and observed > self.now:
             self.advance(observed - self.now)  # the lab still watching, then reading its tables
+        self._apply_redraw(float("inf"))  # what the lab read after the step holds from here on
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
             name: [mac for mac, port in table.items() if before[name].get(mac) != port]
@@ -1238,6 +1251,7 @@ def run(
     hz: int | None = None,
     drawn: list[dict[str, dict[str, float]]] | None = None,
     postpone: dict[int, float] | None = None,
+    redraws: dict[int, float] | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -1245,7 +1259,8 @@ def run(
     measured one (see netsim.lab.compare.measured_clock()); without it, steps take only their own time.
     `postpone` fires the timers it names (by order of arming) that many seconds late, within their
     slack: the kernel's side of a timer's edge (netsim.lab.compare.compare_with_kernel()). The
-    timers that fired are in the trace's `fired`.
+    timers that fired are in the trace's `fired`. `redraws` (step index -> time) puts the kernel's
+    new REACHABLE draws of a step in force at that moment of the step instead of at its start.
     """
     sim = Simulation(scenario, hz, postpone)
     draws = drawn or [{} for _ in scenario.steps]
@@ -1254,7 +1269,10 @@ def run(
             scenario.name, [sim.run_step(step, drawn=d) for step, d in zip(scenario.steps, draws, strict=True)]
         )
     else:
-        timed = zip(scenario.steps, clock, draws, strict=True)
-        trace = Trace(scenario.name, [sim.run_step(step, *times, drawn=d) for step, times, d in timed])
+        timed = enumerate(zip(scenario.steps, clock, draws, strict=True))
+        trace = Trace(
+            scenario.name,
+            [sim.run_step(step, *times, drawn=d, redraw_at=(redraws or {}).get(i)) for i, (step, times, d) in timed],
+        )
     trace.fired = sim.fired
     return trace

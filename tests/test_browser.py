@@ -350,7 +350,7 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     # without scrolling.
     tables = page.evaluate(
         "() => [...document.querySelectorAll('.ns-figure table')]"
-        ".filter(t => /^(MAC table of|ARP tables|Connection tracking table)/"
+        ".filter(t => /^(MAC table of|The notebook of|ARP tables|Connection tracking table)/"
         ".test(t.caption ? t.caption.textContent : ''))"
         ".map(t => { const w = t.closest('.md-typeset__scrollwrap');"
         " const box = w || t; return [t.className, box.scrollWidth - box.clientWidth]; })"

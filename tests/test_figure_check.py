@@ -497,6 +497,17 @@ CASES = [
         ["frame 2 is labelled ('10.88.0.2', '192.168.1.50', 63); its IP header is 192.168.1.23 → 192.168.1.50 TTL 63"],
     ),
     (
+        "port-wrong",
+        F,
+        "masqueraded",
+        "path",
+        "svg",
+        "packet-1",
+        "192.168.1.23:40003 →",
+        "192.168.1.23:40004 →",
+        ["frame 2 is labelled with ports 40004 → 9001; its TCP header has 40003 → 9001"],
+    ),
+    (
         "header-unreadable",
         F,
         "masqueraded",

@@ -14,7 +14,7 @@ import pytest
 
 from netsim import neighbour
 from netsim.lab.compare import compare_with_kernel, timer_notes
-from netsim.scenario import load_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,3 +101,47 @@ def test_a_planted_fault_still_disagrees_with_the_kernel(name: str, monkeypatch:
     monkeypatch.setattr(neighbour.NeighbourTable, "_timer_handler", stale_not_probe)
     agree, lines, _, _ = compare_with_kernel(scenario, kernel)
     assert not agree, "\n".join(lines)
+
+
+# A real lab run (tests/kernel_edges) in which the kernel's periodic redraw of every device's REACHABLE
+# time (neigh_periodic_work(), every 300 s) fell inside a 39 s step: the draw the lab read after the
+# step did not hold through it. This is what failed `make test` as a flake three times.
+REDRAW = ROOT / "tests" / "kernel_edges" / "listener-address-deleted-redraw.json"
+
+
+def redrawn() -> tuple[Any, dict[str, Any]]:
+    kept = json.loads(REDRAW.read_text(encoding="utf-8"))  # the scenario as it was then, and the run
+    return parse_scenario(kept["scenario_text"], "listener-address-deleted.yaml"), kept["trace"]
+
+
+def test_a_redraw_inside_a_step_is_found_and_said() -> None:
+    scenario, kernel = redrawn()
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    (said,) = [line for line in lines if "drew the REACHABLE times anew during the step" in line]
+    assert "neigh_periodic_work(), net/core/neighbour.c, every 300 s" in said
+    assert lines.index(said) == 1 + next(i for i, line in enumerate(lines) if line.startswith("✓ [5] a-connects-after"))
+
+
+def test_without_the_redraw_the_same_run_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netsim.lab import compare
+
+    monkeypatch.setattr(compare, "redraw_candidates", lambda *args: [])
+    scenario, kernel = redrawn()
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree
+    assert any(line.startswith("✗ [5] a-connects-after") for line in lines)
+
+
+def test_a_planted_fault_still_disagrees_with_the_redrawn_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = neighbour.NeighbourTable._timer_handler
+
+    def stale_not_probe(self: neighbour.NeighbourTable, entry: neighbour.Neighbour, generation: int) -> bool:
+        if generation == entry.timer and entry.state == "DELAY" and self.now >= entry.confirmed + 5.0:
+            entry.state, entry.updated = "STALE", self.now
+            return True
+        return handler(self, entry, generation)
+
+    monkeypatch.setattr(neighbour.NeighbourTable, "_timer_handler", stale_not_probe)
+    scenario, kernel = redrawn()
+    assert not compare_with_kernel(scenario, kernel)[0]

@@ -11,7 +11,9 @@ SIMPLIFICATIONS = {
     "reachable-time": "the kernel keeps an ARP answer REACHABLE for a time it draws at random per device, "
     "between half and one and a half times the base reachable time (neigh_rand_reach_time()); the lab reads "
     "each draw (`ip ntable show`: reachable) after every step and netsim uses it here, while `netsim run` and "
-    "the pages use the base exactly (30 s unless set)",
+    "the pages use the base exactly (30 s unless set); the kernel draws anew for every device every 300 s "
+    "(neigh_periodic_work()), which may fall inside a step: then netsim puts the new draw in force after the "
+    "neighbour timer the comparison names (timer-branch)",
     "arp-step": "an `arp` step uses the entry as an application's first packet would (`ip neigh replace ... "
     "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's; the lab "
     "sends that request from its own netlink socket and times the step from it to the kernel's notification that "
@@ -220,6 +222,7 @@ def _compare_step(
 
 
 EPSILON = 1e-6  # how far past the event it now follows a postponed timer fires
+MAX_PAIRS = 400  # a redraw and a late timer together: at most this many replays for one step
 
 
 def compare_with_kernel(
@@ -243,27 +246,33 @@ def compare_with_kernel(
     clock = measured_clock(scenario, kernel)
     hz, drawn = kernel.get("hz"), measured_reachable(scenario, kernel)
 
-    def replay(postpone: dict[int, float]) -> Any:
-        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone)
+    def replay(postpone: dict[int, float], redraws: dict[int, float]) -> Any:
+        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws)
 
     postpone: dict[int, float] = {}
-    trace = replay(postpone)
+    redraws: dict[int, float] = {}
+    trace = replay(postpone, redraws)
     said: dict[str, list[str]] = {}
     if clock is not None:
         for i in range(len(scenario.steps)):
             if _agree_until(trace, kernel, loose, i):
                 continue
             found = None
-            for n, late, why in branch_candidates(trace, i, clock, postpone):
-                tried = replay({**postpone, n: late})
+            late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
+            redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
+            tries = [(p, redraws, [why]) for p, why in late] + [(postpone, r, [why]) for r, why in redrawn]
+            # A redraw inside the step and one late timer together (the redraw moved the timers);
+            # a late timer alone or a redraw alone is tried first.
+            tries += [(p, r, [rw, lw]) for r, rw in redrawn for p, lw in late][:MAX_PAIRS]
+            for late_timers, redrawn_at, whys in tries:
+                tried = replay(late_timers, redrawn_at)
                 if _agree_until(tried, kernel, loose, i):
-                    found = n, late, why, tried
+                    found = late_timers, redrawn_at, whys, tried
                     break
             if found is None:
-                break  # no single late timer explains it: the step disagrees
-            n, late, why, trace = found
-            postpone[n] = late
-            said.setdefault(scenario.steps[i].id, []).append(why)
+                break  # no single late timer or redraw explains it: the step disagrees
+            postpone, redraws, whys, trace = found
+            said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
     return agree, lines, trace, clock is not None
 
@@ -271,6 +280,40 @@ def compare_with_kernel(
 def _agree_until(trace: Any, kernel: dict[str, Any], loose: set[tuple[str, str]] | None, last: int) -> bool:
     ours = trace.to_json()["steps"]
     return all(_compare_step(ours[k], kernel, loose, trace)[0] == [] for k in range(last + 1))
+
+
+def redraw_candidates(
+    trace: Any, i: int, clock: list[tuple[float, float, float]], drawn: list[dict[str, dict[str, float]]] | None
+) -> list[tuple[float, str]]:
+    """(moment, what to say) at which the kernel may have drawn step `i`'s REACHABLE lifetimes anew
+    during the step, when the lab read another draw after it than after the step before: the
+    periodic redraw (neigh_periodic_work(), net/core/neighbour.c: every 300 s, for every device of
+    every namespace at once) falls anywhere in a step, so each neighbour timer of a host whose draw
+    changed may have met the old lifetime: just after each such timer, the earliest first."""
+    if not drawn or i == 0 or drawn[i] == drawn[i - 1]:
+        return []
+    at, observed, _ = clock[i]
+    changed: dict[str, list[str]] = {}
+    for host, devs in drawn[i].items():
+        for dev, seconds in sorted(devs.items()):
+            old = drawn[i - 1].get(host, {}).get(dev)
+            if old != seconds:
+                changed.setdefault(host, []).append(f"{dev} {old if old is None else round(old, 3)} -> {seconds:.3f} s")
+    out = []
+    for timer in trace.fired:
+        owner = next((h for h in changed if timer.name.startswith(f"{h}'s neighbour ")), None)
+        if owner is None or not at <= timer.due + timer.late <= observed:
+            continue
+        out.append(
+            (
+                timer.due + timer.late + EPSILON,
+                f"the kernel drew the REACHABLE times anew during the step, and netsim follows it (timer-branch): "
+                f"{owner}'s {', '.join(changed[owner])} as the lab read them before and after it; the periodic redraw "
+                f"(neigh_periodic_work(), net/core/neighbour.c, every 300 s for every device) came after "
+                f"{timer.name}, due at {timer.due:.3f} s, so that timer met the old time",
+            )
+        )
+    return sorted(out)
 
 
 def branch_candidates(
