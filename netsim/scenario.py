@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -901,6 +902,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
     for hname, host in s.hosts.items():
+        _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
             held = [b for b, br in s.bridges.items() if br.host == hname]
             given = [
@@ -985,12 +987,31 @@ def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
         seen.add(server.listen)
 
 
+def _check_whole_ms(seconds: float, where: tuple, src: Source) -> None:
+    """base_reachable_time_ms takes whole milliseconds (proc_dointvec_ms_jiffies()): a fraction of one
+    would be rounded by the script and the lab, yet kept by the simulator, and the two would disagree."""
+    if (Decimal(repr(seconds)) * 1000) % 1:
+        raise src.error(
+            where,
+            f"{seconds!r} s is not a whole number of milliseconds; expected seconds with at most three decimals "
+            "(the kernel takes base_reachable_time_ms, an int of milliseconds)",
+        )
+
+
 def _check_firewall(host: Host, src: Source) -> None:
     """One answer per port: a port in two of the firewall lists would leave the rule order to chance."""
     owner: dict[int, str] = {}
     for key in FIREWALL_FIELDS:
         for i, port in enumerate(getattr(host, key)):
-            if port in owner and owner[port] != key:
+            if port in owner and owner[port] == key:
+                # nf_tables keeps two identical rules, each with its own handle, and deleting one
+                # (nf_tables_delrule()) leaves the other; netsim holds one rule per port and would drop both.
+                raise src.error(
+                    (*path_of(host), key, i),
+                    f"port {port} is in {key} twice; the kernel would load two identical rules, and a "
+                    "firewall_del would remove only one of them; expected each port once",
+                )
+            if port in owner:
                 raise src.error(
                     (*path_of(host), key, i),
                     f"port {port} is already in {owner[port]}; expected each port in one firewall list only",
@@ -1152,6 +1173,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
         by = getattr(action, "by", None)
         if by is not None and by not in s.hosts:
             raise src.error((*apath, "by"), f"{by!r} is not a host; expected one of: {_names(s.hosts)}")
+        if isinstance(action, ReachableTime):
+            _check_whole_ms(action.seconds, (*apath, "seconds"), src)
         if isinstance(action, Send):
             _validate_send(s, action, apath, src)
         elif isinstance(action, Sends):

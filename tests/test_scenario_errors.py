@@ -190,6 +190,27 @@ def test_the_good_scenario_parses() -> None:
         ),
         (
             "send: {by: alice, dst: broadcast}",
+            "reachable_time: {by: alice, dev: eth0, seconds: 0.0019}",
+            "diagrams/bridge.yaml:15: steps[0].reachable_time.seconds: 0.0019 s is not a whole number of "
+            "milliseconds; expected seconds with at most three decimals (the kernel takes "
+            "base_reachable_time_ms, an int of milliseconds)",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {reachable_time: 12.3456}",
+            "diagrams/bridge.yaml:9: hosts.laptop.reachable_time: 12.3456 s is not a whole number of "
+            "milliseconds; expected seconds with at most three decimals (the kernel takes "
+            "base_reachable_time_ms, an int of milliseconds)",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {drop_tcp_ports: [82, 82]}",
+            "diagrams/bridge.yaml:9: hosts.laptop.drop_tcp_ports[1]: port 82 is in drop_tcp_ports twice; the "
+            "kernel would load two identical rules, and a firewall_del would remove only one of them; expected "
+            "each port once",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
             "connect: {by: alice, to: '10.88.0.1:80', deadline: 131.5}",
             "diagrams/bridge.yaml:15: steps[0].connect.deadline: 131.5 s is within a second of alice's own SYN "
             "timeout (131 s); expected a deadline at least a second shorter or longer, so that it is clear which "
