@@ -11,20 +11,21 @@ STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check --require-hashes
 PORT   ?= 8000
 CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
-# pytest-xdist workers. `make check` computes and never waits: one worker per core, each given
-# whole files (--dist loadfile), so the tests of a file share what it caches per process (the
-# claim audit's traces, the attack corpus's outcomes) and each worker collects once; more
-# workers than cores only add that per-worker cost. `make test` also runs the lab and try-it
-# tests (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a
-# pytest of their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU; but each
-# lab's steps are timed, and more labs at once contend when they wake: four finish the waits,
-# about 1,100 s of test time, in about five minutes, well within the computing tests' run; with six,
-# a clean-clone run failed two lab comparisons on timers at their edge), longest waits first
-# (tests/conftest.py), at the same time as a pytest of every other test on WORKERS
-# workers, test by test (--maxschedchunk=1: nothing queues behind a long test), niced and
-# SCHED_IDLE so that a waking lab, whose steps are timed, gets a core at once. (xdist's
-# loadgroup would group finer, but pytest 9 ignores the node-id suffix xdist 3.8 groups by:
-# Node.nodeid no longer reads _nodeid.)
+# pytest-xdist workers. `make check` computes and never waits: one worker per core, each given whole
+# files (--dist loadfile), so the tests of a file share what it caches per process (the claim
+# audit's traces, the attack corpus's outcomes) and each worker collects once; more workers than
+# cores only add that per-worker cost. The files go out longest first (tests/conftest.py, LONGEST),
+# not by how many tests each holds (xdist's default, which left the one-test page-store and
+# serve-rebuild files, 26 s between them, for last). `make test` also runs the lab and try-it tests
+# (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a pytest of
+# their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU; but each lab's steps
+# are timed, and more labs at once contend when they wake: four finish the waits, about 1,100 s of
+# test time, in about five minutes, well within the computing tests' run; with six, a clean-clone
+# run failed two lab comparisons on timers at their edge), longest waits first (tests/conftest.py),
+# at the same time as a pytest of every other test on WORKERS workers, test by test
+# (--maxschedchunk=1: nothing queues behind a long test), niced and SCHED_IDLE so that a waking lab,
+# whose steps are timed, gets a core at once. (xdist's loadgroup would group finer, but pytest 9
+# ignores the node-id suffix xdist 3.8 groups by: Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= $(CHECK_WORKERS)
 WAIT_WORKERS ?= 4
@@ -92,7 +93,7 @@ check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/pytest -n $(CHECK_WORKERS) --dist loadfile -m "not lab and not browser and not generator"
+	$(BIN)/pytest -n $(CHECK_WORKERS) --dist loadfile --no-loadscope-reorder -m "not lab and not browser and not generator"
 
 ## test: lint, validate scenarios, then every test (lab and browser too); the strict build and the
 ##       claim audit run inside pytest as in `make check` (`make claims` prints the audit's table).

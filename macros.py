@@ -39,7 +39,7 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
         del sys.modules[_name]
     _LOADED.__dict__["digest"] = _now
 
-from netsim.pages import pagestore, postguard  # noqa: E402
+from netsim.pages import pagestore, postguard, writeback  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
 from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
 
@@ -208,6 +208,7 @@ def on_post_build(env: Any) -> None:
     for name, png in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
         (site / name).write_bytes(png)
+    writeback.flush()  # the cache files written behind the build: on disk before the build ends
 
 
 def on_post_page_macros(env: Any) -> None:

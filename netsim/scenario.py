@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -73,9 +74,11 @@ WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time
 TCP_PORT = Range(1, 65535, "a TCP port")
 DEADLINE = Range(0.1, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s")
 TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
-# PID_MAX_LIMIT on 64-bit (include/linux/threads.h); 0 is the idle task, never a listener.
-PID = Range(1, 4_194_304, "a process id is 1 to PID_MAX_LIMIT = 4194304 (include/linux/threads.h)")
-FD = Range(0, 1_048_576, "a file descriptor is 0 to fs.nr_open's default, 1048576 (fs/file.c)")
+# pid_max is at most PID_MAX_LIMIT on 64-bit (include/linux/threads.h) and alloc_pid() hands out ids
+# below it (kernel/pid.c); 0 is the idle task, never a listener. A descriptor is below fs.nr_open,
+# whose default is 1024 * 1024 (sysctl_nr_open, fs/file.c; RLIMIT_NOFILE may not exceed it).
+PID = Range(1, 4_194_303, "a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 (include/linux/threads.h, kernel/pid.c)")
+FD = Range(0, 1_048_575, "a file descriptor is 0 to fs.nr_open - 1 = 1048575 (nr_open's default, fs/file.c)")
 IFNAME_RE = re.compile(IFNAME_PATTERN)  # used with fullmatch: the same rule as IfName
 
 
@@ -911,6 +914,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
     for hname, host in s.hosts.items():
+        _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
             held = [b for b, br in s.bridges.items() if br.host == hname]
             given = [
@@ -995,12 +999,31 @@ def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
         seen.add(server.listen)
 
 
+def _check_whole_ms(seconds: float, where: tuple, src: Source) -> None:
+    """base_reachable_time_ms takes whole milliseconds (proc_dointvec_ms_jiffies()): a fraction of one
+    would be rounded by the script and the lab, yet kept by the simulator, and the two would disagree."""
+    if (Decimal(repr(seconds)) * 1000) % 1:
+        raise src.error(
+            where,
+            f"{seconds!r} s is not a whole number of milliseconds; expected seconds with at most three decimals "
+            "(the kernel takes base_reachable_time_ms, an int of milliseconds)",
+        )
+
+
 def _check_firewall(host: Host, src: Source) -> None:
     """One answer per port: a port in two of the firewall lists would leave the rule order to chance."""
     owner: dict[int, str] = {}
     for key in FIREWALL_FIELDS:
         for i, port in enumerate(getattr(host, key)):
-            if port in owner and owner[port] != key:
+            if port in owner and owner[port] == key:
+                # nf_tables keeps two identical rules, each with its own handle, and deleting one
+                # (nf_tables_delrule()) leaves the other; netsim holds one rule per port and would drop both.
+                raise src.error(
+                    (*path_of(host), key, i),
+                    f"port {port} is in {key} twice; the kernel would load two identical rules, and a "
+                    "firewall_del would remove only one of them; expected each port once",
+                )
+            if port in owner:
                 raise src.error(
                     (*path_of(host), key, i),
                     f"port {port} is already in {owner[port]}; expected each port in one firewall list only",
@@ -1073,13 +1096,7 @@ class Sockets:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
-        if not self.exists:
-            kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
-            if self.deleted:
-                raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
-            raise src.error(
-                where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one"
-            )
+        self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
@@ -1096,6 +1113,15 @@ class Sockets:
                     f"{text} (EADDRINUSE, Address already in use): one address, or the wildcard 0.0.0.0, per port",
                 )
         self.bound.append((addr, port, text, reuseport))
+
+    def need_namespace(self, where: tuple, src: Source) -> None:
+        """Refuse a step in a namespace that does not exist at this point, with what `ip netns exec` says."""
+        if self.exists:
+            return
+        kernel = f'the kernel refuses (Cannot open network namespace "lab-{self.host}": No such file or directory)'
+        if self.deleted:
+            raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
+        raise src.error(where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one")
 
     def close(self, text: str) -> None:
         self.bound = [b for b in self.bound if b[2] != text]
@@ -1162,6 +1188,8 @@ def _validate_steps(s: Scenario, src: Source) -> None:
         by = getattr(action, "by", None)
         if by is not None and by not in s.hosts:
             raise src.error((*apath, "by"), f"{by!r} is not a host; expected one of: {_names(s.hosts)}")
+        if isinstance(action, ReachableTime):
+            _check_whole_ms(action.seconds, (*apath, "seconds"), src)
         if isinstance(action, Send):
             _validate_send(s, action, apath, src)
         elif isinstance(action, Sends):
@@ -1235,6 +1263,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"{_names(nets) if nets else '(none: ' + by + ' holds no bridge with an address)'}",
                 )
         elif isinstance(action, FirewallDel):
+            sockets[by].need_namespace((*apath, "by"), src)  # the namespace first, as `ip netns exec` fails first
             rules = firewall[by].get(action.rule, [])
             if action.port not in rules:
                 raise src.error(

@@ -117,6 +117,7 @@ class Simulation:
         self._ports = count(40000)  # ephemeral source ports, deterministic
         self._current: StepTrace | None = None
         self._step: Step | None = None
+        self._frame: Send | None = None  # the frame of a `sends` step being sent: errors point at it
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
@@ -554,8 +555,12 @@ class Simulation:
         """Each frame goes and is handled before the next is sent (the lab sends them one process
         after another); a MAC seen on a second port moves there at once (br_fdb_update())."""
         for send in burst.frames:
-            self._namespace(send.by)
-            self._step_send(send)
+            self._frame = send
+            try:
+                self._namespace(send.by)
+                self._step_send(send)
+            finally:
+                self._frame = None
 
     def _step_send(self, send: Send) -> None:
         dev = send.dev or self.scenario.default_dev(send.by)
@@ -903,6 +908,8 @@ class Simulation:
     # --- steps that build the rooms (post two) ------------------------------------------------
 
     def _fail(self, field: str, message: str) -> ScenarioError:
+        if self._frame is not None:  # steps[N].sends.frames[I].FIELD, at that frame's line
+            return error_at(self._frame, field, message)
         action = getattr(self._step, self._step.action) if self._step else None
         if isinstance(action, str) and self._step is not None:  # netns_add/netns_del name a host: point at it
             return error_at(self._step, self._step.action, message)

@@ -97,6 +97,27 @@ MUTANT_ORDER = [
 ]
 
 
+# The files of computing tests that take longest (CPU seconds in `make check`, measured 2026-11-28:
+# figfacts 23, the attack corpus 15, page store 14, claim audit 14, serve rebuild 12, serve 7,
+# series 7), handed out first. xdist gives a worker the next file (`make check`, --dist loadfile)
+# or test (`make test`) as it frees up, so the long ones start early and the short ones fill in at
+# the end, instead of one worker running a long file alone while the other has nothing left.
+LONGEST = [
+    "test_figfacts.py",
+    "test_corpus.py",
+    "test_page_store.py",
+    "test_claim_audit.py",
+    "test_serve_rebuild.py",
+    "test_serve.py",
+    "test_series.py",
+]
+
+
+def _longest_first(item: pytest.Item) -> int:
+    name = getattr(getattr(item, "path", None), "name", "")
+    return LONGEST.index(name) if name in LONGEST else len(LONGEST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, start the tests that wait on kernel timers first, one at the head of each worker.
 
@@ -116,6 +137,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     waiting = [item for item in items if item.get_closest_marker("waits")]
     waiting.sort(key=lambda item: -item.get_closest_marker("waits").args[0])  # type: ignore[union-attr]
     rest = [item for item in items if not item.get_closest_marker("waits")]
+    rest.sort(key=_longest_first)  # stable: within a file, and among the rest, the order is the files'
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if len(rest) < min(len(waiting), workers):
         # Nearly all wait (tests/run.py gives the lab and try-it files a run of their own): the

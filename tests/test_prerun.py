@@ -57,3 +57,10 @@ def test_a_build_that_hangs_times_out_as_subprocess_run_would(tmp_path: Path) ->
     else:
         raise AssertionError("no timeout")
     assert prerun.python(["-c", "print(1)"], cwd=tmp_path).stdout == "1\n"  # a new server after it
+
+
+def test_a_stopped_server_leaves_no_folder_behind(tmp_path: Path) -> None:
+    server = prerun._Server()
+    assert server.run(["-c", "print(2)"], tmp_path, dict(os.environ), 60) == (0, "2\n", "")
+    server.stop()
+    assert server.proc.poll() is not None and not os.path.exists(server.home)

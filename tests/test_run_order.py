@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 class Item:
     """What the ordering reads of a test: its `waits` marker, if any."""
 
-    def __init__(self, name: str, waits: float | None = None) -> None:
-        self.name, self.waits = name, waits
+    def __init__(self, name: str, waits: float | None = None, file: str = "test_x.py") -> None:
+        self.name, self.waits, self.path = name, waits, Path("tests") / file
 
     def get_closest_marker(self, name: str) -> SimpleNamespace | None:
         return SimpleNamespace(args=(self.waits,)) if name == "waits" and self.waits is not None else None
@@ -51,6 +51,20 @@ def test_fewer_tests_than_two_a_worker_go_longest_first(monkeypatch: pytest.Monk
 def test_mixed_runs_put_one_wait_before_each_computing_test(monkeypatch: pytest.MonkeyPatch) -> None:
     items = [Item("a"), Item("b"), Item("w3", 3), Item("c"), Item("w8", 8)]
     assert ordered(items, 2, monkeypatch) == ["w8", "a", "w3", "b", "c"]
+
+
+def test_the_longest_files_of_computing_tests_go_first_each_kept_in_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [
+        Item("a1", file="test_a.py"),
+        Item("s1", file="test_series.py"),
+        Item("f1", file="test_figfacts.py"),
+        Item("a2", file="test_a.py"),
+        Item("f2", file="test_figfacts.py"),
+        Item("b1", file="test_b.py"),
+    ]
+    assert ordered(items, 2, monkeypatch) == ["f1", "f2", "s1", "a1", "a2", "b1"]
+    items = [Item("a1", file="test_a.py"), Item("w8", 8), Item("f1", file="test_figfacts.py"), Item("w3", 3)]
+    assert ordered(items, 2, monkeypatch) == ["w8", "f1", "w3", "a1"]  # the waits still lead
 
 
 def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> None:

@@ -56,8 +56,22 @@ def test_the_good_scenario_parses() -> None:
             "laptop: {}",
             "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 0}}}",
             "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.pid: 0 is out of range; "
-            "expected a whole number from 1 to 4194304 (a process id is 1 to PID_MAX_LIMIT = 4194304 "
-            "(include/linux/threads.h))",
+            "expected a whole number from 1 to 4194303 (a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 "
+            "(include/linux/threads.h, kernel/pid.c))",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 4194304}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.pid: 4194304 is out of range; "
+            "expected a whole number from 1 to 4194303 (a process id is 1 to PID_MAX_LIMIT - 1 = 4194303 "
+            "(include/linux/threads.h, kernel/pid.c))",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:80': {name: ssh, pid: 9, fd: 1048576}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:80'.fd: 1048576 is out of range; "
+            "expected a whole number from 0 to 1048575 (a file descriptor is 0 to fs.nr_open - 1 = 1048575 "
+            "(nr_open's default, fs/file.c))",
         ),
         (
             "mac: aa:42:81:9c:0e:33",
@@ -187,6 +201,27 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {drop_tcp_ports: [80], reset_tcp_ports: [81, 80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.reset_tcp_ports[1]: port 80 is already in drop_tcp_ports; "
             "expected each port in one firewall list only",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "reachable_time: {by: alice, dev: eth0, seconds: 0.0019}",
+            "diagrams/bridge.yaml:15: steps[0].reachable_time.seconds: 0.0019 s is not a whole number of "
+            "milliseconds; expected seconds with at most three decimals (the kernel takes "
+            "base_reachable_time_ms, an int of milliseconds)",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {reachable_time: 12.3456}",
+            "diagrams/bridge.yaml:9: hosts.laptop.reachable_time: 12.3456 s is not a whole number of "
+            "milliseconds; expected seconds with at most three decimals (the kernel takes "
+            "base_reachable_time_ms, an int of milliseconds)",
+        ),
+        (
+            "  laptop: {}",
+            "  laptop: {drop_tcp_ports: [82, 82]}",
+            "diagrams/bridge.yaml:9: hosts.laptop.drop_tcp_ports[1]: port 82 is in drop_tcp_ports twice; the "
+            "kernel would load two identical rules, and a firewall_del would remove only one of them; expected "
+            "each port once",
         ),
         (
             "send: {by: alice, dst: broadcast}",
@@ -373,6 +408,19 @@ steps:
             "nomaster-not-a-port",
             "  - id: bad\n    nomaster:\n      by: a\n      dev: eth0\n",
             "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge",
+        ),
+        (
+            # The second frame's host has no namespace yet: the message names that frame, at its line.
+            "sends-second-frame-no-room",
+            "  - id: bad\n    sends:\n      frames:\n        - {by: a, dst: b}\n        - {by: n, dst: a, dev: v1}\n"
+            "  - {id: room, netns_add: n}\n  - {id: cable, veth_add: {by: h, name: v0, peer: v1}}\n"
+            "  - {id: move, link_move: {by: h, dev: v1, to: n}}\n",
+            'bad.yaml:23: steps[0].sends.frames[1].by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
+        ),
+        (
+            "firewall-del-no-room",
+            "  - id: bad\n    firewall_del:\n      by: n\n      rule: drop_tcp_ports\n      port: 82\n",
+            'bad.yaml:21: steps[0].firewall_del.by: n has no namespace yet; the kernel refuses (Cannot open network namespace "lab-n": No such file or directory); expected a netns_add step before this one',  # noqa: E501
         ),
         (
             "route-get-no-room",

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import jinja2
+import pytest
 
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, split_front_matter
@@ -21,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REAL_WORDS = ("test frame", "flood", "podman0", "bridge fdb show", "MAC table", "(port)", "seat5", "decision")
 
 
-def page_text(calls: str, reveal: str = "The real names") -> tuple[str, Page]:
+def page_text(calls: str, reveal: str = "The real names", key: str = "reveal") -> tuple[str, Page]:
     """A page of margarets-room: `calls`, then the reveal's heading, then the same calls again."""
-    source = f"---\nscenario: margarets-room\nreveal: {reveal}\n---\n\n{calls}\n\n## The real names\n\n{calls}\n"
+    source = f"---\nscenario: margarets-room\n{key}: {reveal}\n---\n\n{calls}\n\n## The real names\n\n{calls}\n"
     _meta, body = split_front_matter(source)
     page = Page(Book(ROOT), "page.md", source, "margarets-room")
     out = jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(body).render(**page.functions())
@@ -57,6 +58,16 @@ def test_post_one_names_its_reveal() -> None:
 
 def test_a_reveal_that_names_no_heading_is_a_clear_error() -> None:
     _out, page = page_text('{{ figure("bob-writes-to-alice") }}', reveal="The unreal names")
+    assert page.errors
+    assert str(page.errors[0]) == (
+        "page.md:3: reveal: 'The unreal names' is no heading of this page; expected the heading's text"
+    )
+
+
+@pytest.mark.parametrize("key", ['"reveal"', "'reveal'", "reveal "])
+def test_a_reveal_under_a_quoted_key_names_the_key_s_line(key: str) -> None:
+    # Text after the front matter that says "reveal:" must not be taken for the key either.
+    _out, page = page_text('reveal: {{ figure("bob-writes-to-alice") }}', reveal="The unreal names", key=key)
     assert page.errors
     assert str(page.errors[0]) == (
         "page.md:3: reveal: 'The unreal names' is no heading of this page; expected the heading's text"

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from netsim.pages import writeback
 from netsim.render import palette
 from netsim.render.layout import default_dir, graphviz_version
 
@@ -39,6 +40,7 @@ class FigureCache:
         self._salt: str | None = None
         self.hits = self.misses = 0
         self.svgs: dict[str, str] = {}  # diagrams rendered in this process, by name
+        self.written: set[str] = set()  # diagrams on disk, or on their way there
 
     @property
     def salt(self) -> str:
@@ -53,16 +55,18 @@ class FigureCache:
         self.svgs[name] = svg
         if self.dir is not None:
             path = self.dir / "svg" / f"{name}.svg"
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(svg, encoding="utf-8")
+            if name not in self.written and not path.exists():
+                writeback.write(path, svg.encode("utf-8"))  # behind the build, atomically
+            self.written.add(name)
         return name
 
     def svg(self, name: str) -> str:
         if name in self.svgs:
             return self.svgs[name]
         assert self.dir is not None  # a name from a cached figure implies a cache directory
-        return (self.dir / "svg" / f"{name}.svg").read_text(encoding="utf-8")
+        path = self.dir / "svg" / f"{name}.svg"
+        kept = writeback.pending(path)  # asked to be written, not yet on disk
+        return kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")
 
     def write_figures(self, names: set[str], site_dir: Path) -> None:
         """Put every diagram the pages used into site/figures/."""
@@ -85,14 +89,12 @@ class FigureCache:
         if self.dir is None:
             return make()
         key = hashlib.sha256("\0".join((self.salt, *parts)).encode()).hexdigest()
-        path = self.dir / key[:2] / f"{key}{suffix}"
-        if path.exists():
+        path = self.dir / "made" / f"{key}{suffix}"  # one folder: a folder per key was a mkdir per figure
+        kept = writeback.pending(path)
+        if kept is not None or path.exists():
             self.hits += 1
-            return path.read_bytes()
+            return kept if kept is not None else path.read_bytes()
         self.misses += 1
         data = make()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)  # atomic: a reader never sees half a figure
+        writeback.write(path, data)  # behind the build, atomically
         return data

@@ -241,7 +241,7 @@ class Page:
             return False
         found = re.search(rf"^#+ {re.escape(str(heading))}[ \t]*$", self.source, re.M)
         if found is None:
-            at = self.source[: self.source.find("reveal:")].count("\n") + 1
+            at = _key_line(self.source, "reveal")
             raise MacroError(
                 self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
             )
@@ -851,6 +851,15 @@ def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
 # --- Checking a page without mkdocs (tests, tools) -------------------------------------------
 
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+def _key_line(source: str, key: str) -> int:
+    """The line of a front-matter key, written plain or quoted (`reveal:`, `"reveal":`, `'reveal':`)."""
+    match = FRONT_MATTER.match(source)
+    front = match.group(1) if match else ""
+    start = match.start(1) if match else 0
+    found = re.search(rf"""^[ \t]*(?:{key}|"{key}"|'{key}')[ \t]*:""", front, re.M)
+    return source.count("\n", 0, start + found.start()) + 1 if found else 1
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from netsim.pages import writeback
 from netsim.pages.cache import default_dir, graphviz_version
 
 # Libraries whose output lands in a page: drawing, highlighting, templating, reading YAML.
@@ -91,11 +92,8 @@ class PageStore:
         if data.get("preview") is not None:
             name, png, alt = data["preview"]
             data["preview"] = (name, base64.b64encode(png).decode("ascii"), alt)
-        path = self.dir / entry["key"][:2] / f"{entry['key']}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half an entry
+        # Behind the build, atomically, after the diagrams it names (netsim.pages.writeback).
+        writeback.write(self.dir / entry["key"][:2] / f"{entry['key']}.json", json.dumps(data).encode("utf-8"))
 
     def load_download(self, key: str) -> tuple[str, str, bytes] | None:
         """A scenario's try-it script and capture (netsim.pages.book.write_downloads), if kept."""
@@ -111,9 +109,5 @@ class PageStore:
         if self.dir is None:
             return
         name, script, capture = made
-        path = self.dir / "downloads" / f"{key}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         data = {"name": name, "script": script, "pcap": base64.b64encode(capture).decode("ascii")}
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)  # atomic: a reader never sees half an entry
+        writeback.write(self.dir / "downloads" / f"{key}.json", json.dumps(data).encode("utf-8"))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pygraphviz as pgv
 
+from netsim.pages import writeback
+
 CHECKOUT = Path(__file__).resolve().parents[2]
 _MEMORY: dict[str, str] = {}
 STATS = {"hits": 0, "misses": 0}  # layouts reused and layouts run, in this process
@@ -64,19 +66,17 @@ def svg(g: pgv.AGraph) -> str:
         STATS["hits"] += 1
         return _MEMORY[key]
     folder = _dir()
-    path = folder / key[:2] / f"{key}.svg" if folder is not None else None
-    if path is not None and path.exists():
+    path = folder / f"{key}.svg" if folder is not None else None
+    kept = writeback.pending(path) if path is not None else None  # asked to be written, not yet on disk
+    if kept is not None or (path is not None and path.exists()):
         STATS["hits"] += 1
-        drawn = path.read_text(encoding="utf-8")
+        drawn = kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")  # type: ignore[union-attr]
     else:
         STATS["misses"] += 1
         # The graph itself, not one parsed back from its text: parsing can order nodes differently.
         drawn = g.draw(format="svg", prog="dot").decode("utf-8")
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(drawn, encoding="utf-8")
-            tmp.replace(path)  # atomic: a reader never sees half a layout
+            writeback.write(path, drawn.encode("utf-8"))  # behind the build, atomically
     if folder is not None:  # with the cache off, every layout runs (a test planting a fault sees it)
         _MEMORY[key] = drawn
     return drawn
