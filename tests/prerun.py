@@ -115,6 +115,9 @@ for line in sys.stdin:
         gc.freeze()  # the children's collector leaves the loaded libraries alone (fewer pages copied)
     sys.stdout.write(json.dumps({"code": os.waitstatus_to_exitcode(status)}) + "\n")
     sys.stdout.flush()
+# The pytest process is gone (an xdist worker ends without running atexit): leave no folder.
+import shutil
+shutil.rmtree(os.getcwd(), ignore_errors=True)
 """
 
 

@@ -64,3 +64,7 @@ def test_a_stopped_server_leaves_no_folder_behind(tmp_path: Path) -> None:
     assert server.run(["-c", "print(2)"], tmp_path, dict(os.environ), 60) == (0, "2\n", "")
     server.stop()
     assert server.proc.poll() is not None and not os.path.exists(server.home)
+    orphan = prerun._Server()  # its pytest process ended without stopping it: stdin closes
+    assert orphan.proc.stdin is not None
+    orphan.proc.stdin.close()
+    assert orphan.proc.wait(timeout=60) == 0 and not os.path.exists(orphan.home)
