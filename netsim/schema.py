@@ -94,8 +94,10 @@ PROGRAM_FORMAT = Format(
     "a command name: a letter or digit, then up to 14 letters, digits, ., - or _ (Linux's comm)",
     r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}",
 )
-TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control characters")
-LONG_TEXT_FORMAT = Format("long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control characters")
+TEXT_FORMAT = Format("text", f"one line of text, at most {TEXT_LIMIT} characters, no control or invisible characters")
+LONG_TEXT_FORMAT = Format(
+    "long-text", f"text of at most {LONG_TEXT_LIMIT} characters, no control or invisible characters"
+)
 
 Mac = Annotated[str, MAC_FORMAT]
 Cidr = Annotated[str, CIDR_FORMAT]
@@ -123,7 +125,10 @@ def option(doc: str, default: Any = MISSING, *, factory: Any = MISSING) -> Any:
     return dataclasses.field(default=default, metadata=meta)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Control characters, and the invisible ones that reorder or hide text (bidirectional overrides and
+# isolates, zero-width marks, the BOM): a caption, an SVG label or an alt text would read other than
+# it is written (the "Trojan Source" trick, CVE-2021-42574).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def _check_text(value: str, limit: int) -> str | None:

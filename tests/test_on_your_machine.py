@@ -106,3 +106,22 @@ def test_ss_ltnp_names_the_program_the_scenario_names() -> None:
 def test_ss_ltnp_without_a_named_program_is_a_clear_error() -> None:
     _, page = shown('{{ on_your_machine("ss -ltnp", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
     assert page.errors and "name it in rooms-inside-rooms's hosts.portainer.programs" in str(page.errors[0])
+
+
+def test_a_host_the_command_cannot_run_in_is_a_clear_error() -> None:
+    # An unknown host, a host given to a command that reads the bridge, and a host whose namespace
+    # does not exist yet each name what is wrong instead of printing an empty table.
+    for call, scenario, expected in (
+        ('on_your_machine("tcpdump", "nobody-home", host="nosuchhost")', "three-ways-to-say-no", "is not in"),
+        (
+            'on_your_machine("bridge fdb show", "nobody-home", host="portainer")',
+            "three-ways-to-say-no",
+            "reads the bridge",
+        ),
+        ('on_your_machine("ip neigh", "new-room", host="laptop")', "rooms-inside-rooms", None),
+    ):
+        _, page = shown("{{ " + call + " }}", scenario)
+        if expected is None:
+            assert not page.errors, page.errors
+        else:
+            assert page.errors and expected in str(page.errors[0]), page.errors

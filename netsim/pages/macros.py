@@ -638,6 +638,19 @@ class Page:
         Podman writes it (the try-it script writes it the same way and its resolver reads it)."""
         scenario, trace, step_id = self._resolve(ref)
         step = trace.step(step_id)
+        if host is not None and host not in scenario.hosts:
+            known = ", ".join(scenario.hosts)
+            raise MacroError(
+                self.file,
+                self._line,
+                f"on_your_machine(): host {host!r} is not in {scenario.name}; expected one of {known}",
+            )
+        if command in ("tcpdump", "bridge fdb show") and host is not None:
+            why = f"on_your_machine(): {command} reads the bridge, not a host; leave out host={host!r}"
+            raise MacroError(self.file, self._line, why)
+        if host is not None and host not in step.listeners:  # the trace lists every namespace's listeners
+            why = f"on_your_machine(): {host} has no network namespace at step {step_id}; nothing to run it in"
+            raise MacroError(self.file, self._line, why)
         owned = [b for b, br in scenario.bridges.items() if br.host == host]
         if command == "ip neigh":
             if host not in scenario.hosts:

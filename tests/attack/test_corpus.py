@@ -149,6 +149,17 @@ def test_yaml_that_is_more_than_data_is_refused_with_its_line() -> None:
         assert expected in str(caught.value), str(caught.value)
 
 
+def test_text_that_reads_other_than_it_is_written_is_refused() -> None:
+    # A right-to-left override or a zero-width space shows a caption, a label or an alt text in
+    # another order or with hidden letters than the scenario's text has (CVE-2021-42574).
+    base = BASE.read_text()
+    title_line = base.splitlines().index("title: Every step kind") + 1
+    for invisible in ("\u202e", "\u2066", "\u200b", "\u200f", "\ufeff"):
+        with pytest.raises(ScenarioError) as caught:
+            parse_scenario(base.replace("title: Every step kind", f"title: a{invisible}b"), FILE)
+        assert f":{title_line}: title:" in str(caught.value) and "invisible" in str(caught.value), str(caught.value)
+
+
 def test_a_billion_laughs_is_refused_before_it_is_built() -> None:
     laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     for n in range(1, 10):
