@@ -82,14 +82,8 @@ def recorded(name: str) -> tuple[Any, dict[str, Any]]:
     return load_scenario(ROOT / kept["scenario"]), kept["trace"]
 
 
-@pytest.mark.parametrize(
-    "name", ["stale-use-confirmed-at-once", "neigh-delay-probe-confirm", "listener-address-deleted"]
-)
-def test_a_planted_fault_still_disagrees_with_the_kernel(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DELAY that runs out goes STALE instead of PROBE (neigh_timer_handler() probes): no late timer
-    makes netsim do what the kernel did."""
-    scenario, kernel = recorded(name)
-    assert compare_with_kernel(scenario, kernel)[0]  # as recorded, they agree
+def plant_stale_not_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planted fault: a DELAY entry that runs out goes STALE instead of PROBE."""
     handler = neighbour.NeighbourTable._timer_handler
 
     def stale_not_probe(self: neighbour.NeighbourTable, entry: neighbour.Neighbour, generation: int) -> bool:
@@ -99,6 +93,17 @@ def test_a_planted_fault_still_disagrees_with_the_kernel(name: str, monkeypatch:
         return handler(self, entry, generation)
 
     monkeypatch.setattr(neighbour.NeighbourTable, "_timer_handler", stale_not_probe)
+
+
+@pytest.mark.parametrize(
+    "name", ["stale-use-confirmed-at-once", "neigh-delay-probe-confirm", "listener-address-deleted"]
+)
+def test_a_planted_fault_still_disagrees_with_the_kernel(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DELAY that runs out goes STALE instead of PROBE (neigh_timer_handler() probes): no late timer
+    makes netsim do what the kernel did."""
+    scenario, kernel = recorded(name)
+    assert compare_with_kernel(scenario, kernel)[0]  # as recorded, they agree
+    plant_stale_not_probe(monkeypatch)
     agree, lines, _, _ = compare_with_kernel(scenario, kernel)
     assert not agree, "\n".join(lines)
 
@@ -134,14 +139,6 @@ def test_without_the_redraw_the_same_run_disagrees(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_planted_fault_still_disagrees_with_the_redrawn_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    handler = neighbour.NeighbourTable._timer_handler
-
-    def stale_not_probe(self: neighbour.NeighbourTable, entry: neighbour.Neighbour, generation: int) -> bool:
-        if generation == entry.timer and entry.state == "DELAY" and self.now >= entry.confirmed + 5.0:
-            entry.state, entry.updated = "STALE", self.now
-            return True
-        return handler(self, entry, generation)
-
-    monkeypatch.setattr(neighbour.NeighbourTable, "_timer_handler", stale_not_probe)
+    plant_stale_not_probe(monkeypatch)
     scenario, kernel = redrawn()
     assert not compare_with_kernel(scenario, kernel)[0]
