@@ -239,13 +239,13 @@ class Page:
         heading = meta.get("reveal")
         if heading is None:
             return False
-        found = re.search(rf"^#+ {re.escape(str(heading))}[ \t]*$", self.source, re.M)
+        found = headings(self.source).get(str(heading).strip())
         if found is None:
             at = _key_line(self.source, "reveal")
             raise MacroError(
                 self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
             )
-        return self._line < self.source.count("\n", 0, found.start()) + 1
+        return self._line < found
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
@@ -864,6 +864,38 @@ def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
 # --- Checking a page without mkdocs (tests, tools) -------------------------------------------
 
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+
+
+def headings(source: str) -> dict[str, int]:
+    """A page's headings as Markdown reads them, by text, each with the 1-based line of its first
+    appearance: `#` to `######` then the text, a closing run of `#` dropped (CommonMark 4.2); a
+    line in the front matter (a YAML comment) or inside a fenced code block is not a heading."""
+    front = FRONT_MATTER.match(source)
+    first = source.count("\n", 0, front.end()) + 1 if front else 1
+    found: dict[str, int] = {}
+    fence = ""
+    for number, line in enumerate(source.split("\n")[first - 1 :], start=first):
+        opened = _FENCE.match(line)
+        if fence:
+            if (
+                opened
+                and opened.group(1)[0] == fence[0]
+                and len(opened.group(1)) >= len(fence)
+                and not line.strip(" `~")
+            ):
+                fence = ""
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            found.setdefault((atx.group(1) or "").strip(), number)
+    return found
 
 
 def _key_line(source: str, key: str) -> int:
