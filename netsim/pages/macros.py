@@ -7,6 +7,8 @@ can call (`claim`, `figure`, `mac`, ...). The same class serves mkdocs-macros du
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 import zlib
@@ -778,6 +780,7 @@ def _mac(value: str) -> str:
 MAC = re.compile(r"[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}")
 FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
 SET_ASIDE = re.compile(r"<!--netsim:\d+-->")  # where _set_aside kept a figure's inside
+ERROR_MARK = re.compile(r"nsmark\d+x\d+x")  # where Page._mark left room for an error box
 FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
 INLINE_SVG = re.compile(  # one layout of a diagram as _inline writes it: (layout, name, svg)
     r'<a class="ns-open ns-(wide|narrow)" href="@@netsim-figures@@/figures/([0-9a-f]{20})\.svg"[^>]*>'
@@ -911,7 +914,14 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     match = FRONT_MATTER.match(text)
     if not match:
         return {}, text
-    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+    return copy.deepcopy(_front_matter(match.group(1))), text[match.end() :]
+
+
+@functools.lru_cache(maxsize=256)
+def _front_matter(yaml_text: str) -> dict[str, Any]:
+    """A page's front matter, parsed once per text: every figure asks for `reveal:`, and every
+    rebuild under `make serve` for every page (callers get a copy, so none can change another's)."""
+    return yaml.safe_load(yaml_text) or {}
 
 
 def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimError]:
