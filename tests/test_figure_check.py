@@ -204,6 +204,18 @@ CASES = [
         ["bridge podman0's box says ['flood']; the trace decided ['forward']"],
     ),
     (
+        # A word no legend has is read as '?' (make mutants: figfacts x__check_bridge_words__mutmut_29).
+        "bridge-box-says-no-word",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0",
+        "→ forward (",
+        "→ teleport (",
+        ["bridge podman0's box says ['?']; the trace decided ['forward']"],
+    ),
+    (
         "no-view",
         M,
         "alice-replies",
