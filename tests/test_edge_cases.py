@@ -650,3 +650,25 @@ def test_a_caption_names_the_hosts_seat_in_the_words_of_its_view() -> None:
     (hop,) = step.frames
     assert ": copied to p2, p3 and host's seat (" in words.hop_sentence(scenario, hop, step, story=True)
     assert ": flooded to p2, p3 and br0 (the host's seat) (" in words.hop_sentence(scenario, hop, step)
+
+
+def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:
+    """Guards (make mutants, graph x__fit_words__mutmut_23): the drawing's top edge started at 1
+    instead of 0, so every figure, all of whose words fit, lost the top point of its drawing. The
+    golden figures keep the DOT text, not the SVG this rewrites; so the SVG is held here."""
+    from netsim.render.graph import _fit_words
+
+    def svg(text: str) -> str:
+        return (
+            '<svg width="100pt" height="50pt"\n viewBox="0 0 100 50">\n'
+            '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 46)">\n'
+            f"{text}\n</g>\n</svg>"
+        )
+
+    fits = svg('<text text-anchor="middle" x="50" y="-20" font-size="10">hi</text>')
+    assert _fit_words(fits) == fits
+    # "wide words" starts at 98+4 and is ~60 wide; "up" sits with its top 16 above the drawing.
+    wide = '<text text-anchor="start" x="98" y="-20" font-size="10">wide words</text>'
+    high = '<text text-anchor="middle" x="50" y="-50" font-size="10">up</text>'
+    grown = _fit_words(svg(f"{wide}\n{high}"))
+    assert grown.startswith('<svg width="164pt" height="66pt"\n viewBox="0 -16 164 66">')
