@@ -653,9 +653,10 @@ def test_a_caption_names_the_hosts_seat_in_the_words_of_its_view() -> None:
 
 
 def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:
-    """Guards (make mutants, graph x__fit_words__mutmut_23): the drawing's top edge started at 1
-    instead of 0, so every figure, all of whose words fit, lost the top point of its drawing. The
-    golden figures keep the DOT text, not the SVG this rewrites; so the SVG is held here."""
+    """Guards (make mutants, graph _fit_words): the drawing's top edge starting at 1 instead of 0,
+    so every figure, all of whose words fit, lost its top point (x__fit_words__mutmut_23); a word
+    past the left edge measured from its wrong end (_55); the bottom margin one point off (_78).
+    The golden figures keep the DOT text, not the SVG this rewrites; so the SVG is held here."""
     from netsim.render.graph import _fit_words
 
     def svg(text: str) -> str:
@@ -665,10 +666,14 @@ def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:
             f"{text}\n</g>\n</svg>"
         )
 
-    fits = svg('<text text-anchor="middle" x="50" y="-20" font-size="10">hi</text>')
+    def word(anchor: str, x: int, y: int, text: str) -> str:
+        return f'<text text-anchor="{anchor}" x="{x}" y="{y}" font-size="10">{text}</text>'
+
+    fits = svg(word("middle", 50, -20, "hi"))
     assert _fit_words(fits) == fits
-    # "wide words" starts at 98+4 and is ~60 wide; "up" sits with its top 16 above the drawing.
-    wide = '<text text-anchor="start" x="98" y="-20" font-size="10">wide words</text>'
-    high = '<text text-anchor="middle" x="50" y="-50" font-size="10">up</text>'
-    grown = _fit_words(svg(f"{wide}\n{high}"))
-    assert grown.startswith('<svg width="164pt" height="66pt"\n viewBox="0 -16 164 66">')
+    # ~0.3 em each side of a letter's middle, plus 2 points (4 under the baseline), as graph.py reckons:
+    # "wide words" ends at 164, "left side" starts at -50, "up" tops at -16, "down" ends at 60.
+    words = [word("start", 98, -20, "wide words"), word("end", 2, -20, "left side")]
+    words += [word("middle", 50, -50, "up"), word("middle", 50, 10, "down")]
+    grown = _fit_words(svg("\n".join(words)))
+    assert grown.startswith('<svg width="214pt" height="76pt"\n viewBox="-50 -16 214 76">')
