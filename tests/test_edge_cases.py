@@ -677,3 +677,15 @@ def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:
     words += [word("middle", 50, -50, "up"), word("middle", 50, 10, "down")]
     grown = _fit_words(svg("\n".join(words)))
     assert grown.startswith('<svg width="214pt" height="76pt"\n viewBox="-50 -16 214 76">')
+
+
+def test_a_port_set_down_says_what_it_forgot_and_only_if_anything() -> None:
+    """Guards (make mutants, simulation _sync_links__mutmut_18): a port that had learned nothing
+    still said "it forgets" followed by nothing. The events are the story `netsim run` tells."""
+    trace = simulate("""
+        - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
+        - {id: p3-down, link_set: {by: host, dev: p3, up: false}}
+    """)
+    assert trace.step("p2-down").events[-1] == f"br0 stops using p2; it forgets {MAC['b']}"
+    assert trace.step("p3-down").events[-1] == "br0 stops using p3"
