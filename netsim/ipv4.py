@@ -156,7 +156,7 @@ def send_via_neighbour(
 ) -> None:
     """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
     entry = ns.neigh.lookup(ip, dev)
-    if ns.neigh.event_send(entry, Parked(dev, frame_for, packet)):
+    if ns.neigh.output(entry, Parked(dev, frame_for, packet)):
         return
     assert entry.mac is not None
     stack.transmit(ns, dev, frame_for(entry.mac))
