@@ -898,6 +898,29 @@ def _validate_programs(s: Scenario, src: Source) -> None:
                 )
 
 
+def _check_one_name_each(s: Scenario, src: Source) -> None:
+    """A namespace holds one interface of each name (dev_get_valid_name(), net/core/dev.c, says
+    EEXIST): the bridge host's lo, its bridges, their ports (its ends of the seats' cables) and its
+    own interfaces. An interface named lo or after its own bridge is refused later, in its words."""
+    for hname, host in s.hosts.items():
+        taken: dict[str, str] = {"lo": "loopback, which every namespace has"}
+        names: list[tuple[str, str, tuple]] = []
+        for bname, bridge in s.bridges.items():
+            if bridge.host == hname:
+                names.append((bname, f"bridge {bname}", path_of(bridge)))
+                names += [(port, f"port of bridge {bname}", (*path_of(bridge), "ports", port)) for port in bridge.ports]
+        ports = {name for name, what, _ in names if what.startswith("port")}
+        names += [(dev, "interface", path_of(iface)) for dev, iface in host.interfaces.items() if dev in ports]
+        for name, what, where in names:
+            if name in taken:
+                raise src.error(
+                    where,
+                    f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
+                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                )
+            taken[name] = what
+
+
 def _validate_topology(s: Scenario, src: Source) -> None:
     for bridge in s.bridges.values():
         where = path_of(bridge)
@@ -913,6 +936,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"{port!r} is {len(port)} characters; expected at most {PORT_NAME_LIMIT} "
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
+    _check_one_name_each(s, src)
     for hname, host in s.hosts.items():
         _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it

@@ -250,6 +250,42 @@ def test_the_good_scenario_parses() -> None:
             "kernel would accept; expected a group or all-zero address (only the refusal is modelled): give the "
             "interface this MAC with its own `mac:` instead",
         ),
+        # Names the kernel refuses (issue 12: an outsider's lab runs failed on them; now `check` says so).
+        (
+            "      eth0: {mac",
+            "      all: {mac",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.all: 'all' is not a usable interface name: the "
+            "kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are sysctl "
+            "directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: default, peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'default' is not a usable interface name: the "
+            "kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are sysctl "
+            "directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)",
+        ),
+        (
+            "      seat3: {label: seat 3}",
+            "      lo: {label: seat 3}",
+            "diagrams/bridge.yaml:7: bridges.podman0.ports.lo: 'lo' is already laptop's loopback, which every "
+            "namespace has: the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: "
+            "File exists); expected another name",
+        ),
+        (
+            "      seat3: {label: seat 3}",
+            "      seat3: {label: seat 3}\n      podman0: {}",
+            "diagrams/bridge.yaml:8: bridges.podman0.ports.podman0: 'podman0' is already laptop's bridge podman0: "
+            "the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: File exists); "
+            "expected another name",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {interfaces: {seat3: {mac: 02:00:00:00:00:09, plug: alice.eth1}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.interfaces.seat3: 'seat3' is already laptop's port of bridge "
+            "podman0: the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: File "
+            "exists); expected another name",
+        ),
         (
             "send: {by: alice, dst: broadcast}",
             "send: {by: alice, dst: laptop, arp: {op: request, sender_ip: 10.88.0.3, target_ip: 10.88.0.1}, "
