@@ -1075,6 +1075,21 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     nets |= {
         b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
     }
+    # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
+    # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
+    # then the gateway's default, then `routes`, as the lab and the script add them.
+    have: dict[ipaddress.IPv4Network, str] = {net: f"its connected route on {dev}" for dev, net in nets.items()}
+    given = [((*path_of(h), "gateway"), "default", f"its gateway {h.gateway}")] if h.gateway else []
+    given += [((*path_of(r), "to"), r.to, f"its route to {r.to} via {r.via or r.dev}") for r in h.routes]
+    for where, to, what in given:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        if net in have:
+            raise src.error(
+                where,
+                f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
     wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
     for where, via, dev in wanted:

@@ -1095,6 +1095,15 @@ class Simulation:
         ns = self.namespaces.get(add.by)
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
+        net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
+        if any(r.network == net for r in ns.routes):
+            # `ip route add` is NLM_F_CREATE|NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c)
+            # finds the alias with the same tos and metric and answers EEXIST.
+            raise self._fail(
+                "to",
+                f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(

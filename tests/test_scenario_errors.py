@@ -185,6 +185,19 @@ def test_the_good_scenario_parses() -> None:
         ),
         (
             "  alice:\n",
+            "  alice:\n    gateway: 10.88.0.1\n    routes: [{to: default, via: 10.88.0.9}]\n",
+            "diagrams/bridge.yaml:12: hosts.alice.routes[0].to: alice has a route to default already (its gateway "
+            "10.88.0.1); the kernel refuses a second one to the same destination (RTNETLINK answers: File exists)",
+        ),
+        (
+            "  alice:\n",
+            "  alice:\n    routes: [{to: 10.89.0.0/16, via: 10.88.0.1}, {to: 10.89.0.0/16, via: 10.88.0.9}]\n",
+            "diagrams/bridge.yaml:11: hosts.alice.routes[1].to: alice has a route to 10.89.0.0/16 already (its route "
+            "to 10.89.0.0/16 via 10.88.0.1); the kernel refuses a second one to the same destination (RTNETLINK "
+            "answers: File exists)",
+        ),
+        (
+            "  alice:\n",
             "  alice:\n    gateway: 10.89.0.1\n",
             "diagrams/bridge.yaml:11: hosts.alice.gateway: 10.89.0.1 is not on any of its networks "
             "(eth0 10.88.0.0/16); the kernel refuses the route (Nexthop has invalid gateway)",
@@ -419,6 +432,12 @@ steps:
             "route-del-missing",
             "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/16\n",
             "bad.yaml:21: steps[0].route_del.to: a has no route to 10.9.0.0/16; the kernel refuses (No such process)",
+        ),
+        (
+            "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.0.0.0/24\n      via: 10.0.0.1\n",
+            "bad.yaml:21: steps[0].route_add.to: a has a route to 10.0.0.0/24 already; the kernel refuses a second "
+            "one to the same destination (RTNETLINK answers: File exists)",
         ),
         (
             "link-del-lo",
