@@ -111,7 +111,7 @@ class Bridge:
         reserved = link_local_group(frame.dst)
         if reserved == 0x01:
             # br_handle_frame(): "IEEE MAC (Pause)" goes to drop, before any learning.
-            return Decision("drop", (), "a pause frame (01:80:c2:00:00:01): dropped before learning")
+            return Decision("drop", (), "a pause frame, 01:80:c2:00:00:01: dropped before learning")
         learned = ""
         if self.ports[in_port].learning:
             learned = self.fdb.learn(frame.src, in_port, now)  # before the decision, always
