@@ -5,6 +5,8 @@
     make mutants MUTANT_SAMPLE=10                 # the same 10% of each module's mutants, every run
     make mutants MUTANT_SAMPLE=3 MUTANT_SEED=2    # another 3%
     .venv-mutants/bin/python benchmarks/mutants.py --report   # the table of the last run, no run
+    MUTANT_SAMPLE=4 MUTANT_SEED=2 .venv-mutants/bin/python benchmarks/mutants.py --settle
+                                                  # re-run timeouts and unexplained survivors alone
 
 mutmut (pinned in requirements-mutants.txt, in its own venv) rewrites each function of a module
 into many slightly wrong versions, then runs the fast tests that reach that function against each
@@ -17,6 +19,13 @@ survivor is not explained there.
 Runs are incremental: mutmut keeps each verdict in ./mutants until the function it mutated
 changes, so a second `make mutants` checks only the mutants not checked yet, plus every earlier
 survivor (a test added since may kill it). `make clean` (or `rm -rf mutants`) starts afresh.
+
+mutmut's verdicts can mislead on a loaded machine: its time limit is wall time (a few times what
+the tests took unmutated), so a mutant the tests would kill a little later reads "timeout"; and
+it runs for a mutant only the tests that reached the function when it timed them, so a test added
+since is not run on it. The table counts timeouts as killed (as mutmut does) and says how many are
+not settled; `--settle` re-runs each sampled timeout and unexplained survivor alone against the
+whole fast selection under a CPU-time limit (see settle()), which the load does not stretch.
 
 The table goes to stdout and to benchmarks/mutants-results.json (kept in git: `make bench` prints
 the last figure from it). It is slow and uses the cores it is given (MUTANT_CHILDREN, default 2):
@@ -31,9 +40,12 @@ import json
 import math
 import os
 import re
+import resource
+import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +82,11 @@ except ImportError:
     pass
 LIVE = ("survived", "no tests", "suspicious")
 SEED = os.environ.get("MUTANT_SEED", "")  # which sample MUTANT_SAMPLE draws (see sample())
+MUTMUT = Path(sys.executable).with_name("mutmut")
+ENV = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
+# `--settle` keeps its verdicts here, each with the hash mutmut gave the mutated function: a
+# verdict on a function changed since is void (mutmut re-checks that function's mutants anyway).
+SETTLED = ROOT / "mutants" / "settled.json"
 
 
 def meta(module: str) -> Path:
@@ -94,23 +111,30 @@ def sample(names: list[str], percent: int, seed: str = "") -> list[str]:
     return sorted(names, key=lambda n: hashlib.sha256((seed + n).encode()).hexdigest())[:size]
 
 
-def main(modules: list[str]) -> int:
-    mutmut = Path(sys.executable).with_name("mutmut")
-    env = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
-    children = os.environ.get("MUTANT_CHILDREN", "2")
-    percent = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
-    start = time.monotonic()
-    # mutmut (re)generates the mutants, and forgets the verdicts of every function changed since
-    # its last run, only when it runs; so a first pass stops at a name that selects no mutant (its
-    # "nothing matches" is expected), and the names to check are then those of the code as it is
-    # now. Without it, a run after a change checked the old survivors only and left the changed
-    # functions' mutants "not checked" for the run after. New tests are timed here too.
+def generate(modules: list[str], children: str) -> bool:
+    """Have mutmut (re)generate the mutants of changed code in ./mutants; False if it made none.
+
+    mutmut (re)generates the mutants, and forgets the verdicts of every function changed since
+    its last run, only when it runs; so this pass stops at a name that selects no mutant (its
+    "nothing matches" is expected), and the names to check are then those of the code as it is
+    now. Without it, a run after a change checked the old survivors only and left the changed
+    functions' mutants "not checked" for the run after. New tests are timed here too.
+    """
     print("mutants: generating the mutants of changed code and timing new tests", flush=True)
-    first = [str(mutmut), "run", "--max-children", children, "netsim.no-such-module.*"]
-    gen = subprocess.run(first, cwd=ROOT, env=env, check=False, capture_output=True, text=True)
+    first = [str(MUTMUT), "run", "--max-children", children, "netsim.no-such-module.*"]
+    gen = subprocess.run(first, cwd=ROOT, env=ENV, check=False, capture_output=True, text=True)
     if not all(meta(m).exists() for m in modules):
         print(gen.stdout[-3000:], gen.stderr[-3000:], sep="\n", file=sys.stderr)
         print(f"mutants: mutmut generated no mutants for {', '.join(modules)}", file=sys.stderr)
+        return False
+    return True
+
+
+def main(modules: list[str]) -> int:
+    children = os.environ.get("MUTANT_CHILDREN", "2")
+    percent = int(os.environ.get("MUTANT_SAMPLE", "0") or 0)
+    start = time.monotonic()
+    if not generate(modules, children):
         return 2
     todo, equivalent = [], explained()
     for module in modules:
@@ -127,8 +151,8 @@ def main(modules: list[str]) -> int:
     if todo:
         print(f"mutants: checking {len(todo)} mutant(s) not killed yet", flush=True)
         try:
-            command = [str(mutmut), "run", "--max-children", children, *todo]
-            code = subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
+            command = [str(MUTMUT), "run", "--max-children", children, *todo]
+            code = subprocess.run(command, cwd=ROOT, env=ENV, check=False).returncode
         except KeyboardInterrupt:  # Ctrl-C reaches mutmut too, which keeps what it has checked
             code = 130
         if code not in (0, 1):  # interrupted: every verdict reached so far is kept
@@ -136,6 +160,105 @@ def main(modules: list[str]) -> int:
             report(modules, percent, time.monotonic() - start)
             return 2
     return report(modules, percent, time.monotonic() - start)
+
+
+def settle(modules: list[str], percent: int) -> int:
+    """`--settle`: a verdict of the whole fast selection for each sampled mutant that mutmut timed
+    out, or left alive with no reason in the survivors file.
+
+    mutmut stops a mutant's tests after a wall time of `timeout_multiplier` times what the tests it
+    mapped to the function took unmutated, so on a loaded machine a mutant the tests would kill a
+    little later reads "timeout"; and it runs only the tests that reached the function when it
+    timed them, so a test added since is not run on it. Here each such mutant runs every test of
+    mutmut's selection in its copy (./mutants) with the mutant set (MUTANT_UNDER_TEST), stopping
+    at the first failure, under a limit of CPU time, which the load does not stretch:
+    MUTANT_SETTLE_CPU seconds, by default three times what the unmutated selection takes. A
+    failing test is a kill, a clean pass a survivor, a run past the limit a mutant that really
+    loops (killed by timeout). The verdict goes into mutmut's own record, and a timeout confirmed
+    as a loop into mutants/settled.json, with the hash of the function it mutated.
+    """
+    children = os.environ.get("MUTANT_CHILDREN", "2")
+    start = time.monotonic()
+    if not generate(modules, children):
+        return 2
+    equivalent, loops = explained(), settled_loops()
+    todo = [
+        (module, name)
+        for module, statuses in results(modules, percent).items()
+        for name, status in statuses.items()
+        if (status == "timeout" and name not in loops) or (status in LIVE and name not in equivalent)
+    ]
+    if not todo:
+        print("mutants: every sampled mutant has a settled verdict")
+        return report(modules, percent, time.monotonic() - start)
+    tool = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+    command = [sys.executable, "-m", "pytest", "--rootdir=.", "--tb=line", "-x", "-q", "-p", "no:randomly"]
+    command += [*tool.get("pytest_add_cli_args", []), *tool["pytest_add_cli_args_test_selection"]]
+
+    def run(mutant: str, cpu: int | None = None) -> tuple[int, float]:
+        """pytest's exit code in mutmut's copy with `mutant` planted ("" none), and its CPU seconds."""
+
+        def limit() -> None:
+            if cpu:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        env = {**ENV, "MUTANT_UNDER_TEST": mutant}
+        out = subprocess.run(
+            command, cwd=ROOT / "mutants", env=env, preexec_fn=limit, capture_output=True, text=True, check=False
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        if out.returncode not in (0, 1, -signal.SIGXCPU, -signal.SIGKILL):
+            print(out.stdout[-3000:], out.stderr[-3000:], sep="\n", file=sys.stderr)
+        return out.returncode, used
+
+    # Planted faults must show: mutmut's own check that its copy is the code the tests import.
+    if run("fail")[0] != 1:
+        print("mutants: the tests pass with every mutated function failing: not mutmut's copy?", file=sys.stderr)
+        return 2
+    cpu = int(os.environ.get("MUTANT_SETTLE_CPU", "0") or 0)
+    if not cpu:
+        code, used = run("")
+        if code != 0:
+            print(f"mutants: the fast selection fails unmutated (exit {code}); fix that first", file=sys.stderr)
+            return 2
+        cpu = max(60, math.ceil(3 * used))
+        print(f"mutants: the unmutated selection took {used:.0f} s of CPU; each mutant may take {cpu} s", flush=True)
+    print(f"mutants: settling {len(todo)} mutant(s), one at a time", flush=True)
+    record = json.loads(SETTLED.read_text(encoding="utf-8")) if SETTLED.exists() else {}
+    for module, name in todo:
+        code, used = run(name, cpu)
+        verdict = {0: "survived", 1: "killed", -signal.SIGXCPU: "loops", -signal.SIGKILL: "loops"}.get(code)
+        print(f"  {name}: {verdict or f'pytest exited {code}'} ({used:.0f} s of CPU)", flush=True)
+        if verdict is None:
+            continue  # an error of the run itself, printed above: no verdict
+        if verdict == "loops":
+            record[name] = {"module": module, "function_hash": function_hash(module, name), "cpu_limit": cpu}
+            SETTLED.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            continue  # mutmut's timeout stands, now confirmed
+        record.pop(name, None)
+        data = json.loads(meta(module).read_text(encoding="utf-8"))
+        data["exit_code_by_key"][name] = code
+        meta(module).write_text(json.dumps(data, indent=4), encoding="utf-8")
+    SETTLED.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report(modules, percent, time.monotonic() - start)
+
+
+def function_hash(module: str, mutant: str) -> str | None:
+    """The hash mutmut keeps of the function `mutant` mutates, as that function is now."""
+    path = meta(module)
+    hashes = json.loads(path.read_text(encoding="utf-8")).get("hash_by_function_name", {}) if path.exists() else {}
+    # netsim.fdb.xǁFdbǁlearn__mutmut_8 mutates xǁFdbǁlearn of netsim.fdb
+    return hashes.get(mutant.rsplit("__mutmut_", 1)[0].removeprefix(module + "."))
+
+
+def settled_loops() -> set[str]:
+    """Timeouts `--settle` confirmed as loops, on functions unchanged since (same hash)."""
+    if not SETTLED.exists():
+        return set()
+    record = json.loads(SETTLED.read_text(encoding="utf-8"))
+    return {n for n, r in record.items() if r["function_hash"] == function_hash(r["module"], n)}
 
 
 def results(modules: list[str], percent: int) -> dict[str, dict[str, str]]:
@@ -161,38 +284,51 @@ def explained() -> set[str]:
 
 def report(modules: list[str], percent: int = 0, seconds: float | None = None) -> int:
     table = results(modules, percent)
-    equivalent = explained()
+    equivalent, loops = explained(), settled_loops()
     total: Counter[str] = Counter()
     rows: dict[str, dict[str, int]] = {}
-    unexplained = []
-    head = f"{'module':24} {'mutants':>7} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}"
-    print("\n" + head)
+    unexplained, unsettled = [], []
+    head = f"{'module':24} {'mutants':>7} {'checked':>7} {'killed':>7} {'t/o':>4} {'unsett.':>7} {'equiv.':>6}"
+    print("\n" + head + f" {'unexpl.':>7} {'killed %':>8}")
     for module, statuses in table.items():
         count = Counter(statuses.values())
         survivors = [n for n, s in statuses.items() if s in LIVE]
         eq = [n for n in survivors if n in equivalent]
         unexplained += [n for n in survivors if n not in equivalent]
+        timeouts = [n for n, s in statuses.items() if s == "timeout"]
+        unsettled += [n for n in timeouts if n not in loops]
         checked = sum(v for k, v in count.items() if k != "not checked")
         killed = count["killed"] + count["timeout"]
-        row = {"mutants": len(statuses), "checked": checked, "killed": killed, "equivalent": len(eq)}
+        row = {"mutants": len(statuses), "checked": checked, "killed": killed, "timeouts": len(timeouts)}
+        row["unsettled"] = len([n for n in timeouts if n not in loops])
+        row["equivalent"] = len(eq)
         row["unexplained"] = len(survivors) - len(eq)
         rows[module] = row
         total.update(row)
         share = f"{100 * killed / checked:7.1f}%" if checked else "       -"
-        print(f"{module:24} {len(statuses):7} {checked:7} {killed:7} {len(eq):6} {row['unexplained']:7} {share}")
+        print(
+            f"{module:24} {len(statuses):7} {checked:7} {killed:7} {len(timeouts):4} {row['unsettled']:7} {len(eq):6}"
+            f" {row['unexplained']:7} {share}"
+        )
     checked, killed = total["checked"], total["killed"]
     if not checked:
         print("mutants: no mutant was checked (did the fast tests pass on the unmutated code?)", file=sys.stderr)
         return 2
     share = 100 * killed / checked
     print(
-        f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['equivalent']:6} {total['unexplained']:7}"
-        f" {share:7.1f}%"
+        f"{'all':24} {total['mutants']:7} {checked:7} {killed:7} {total['timeouts']:4} {total['unsettled']:7}"
+        f" {total['equivalent']:6} {total['unexplained']:7} {share:7.1f}%"
+    )
+    print(
+        f"t/o: killed by mutmut's timeout, of which unsett.: not confirmed as a loop by {Path(__file__).name} --settle"
     )
     print(f"equiv.: survivors {SURVIVORS.name} explains as equivalent; unexpl.: the rest")
     print(f"killed {killed} of {checked} checked mutants ({share:.1f}%)", end="")
     live = checked - total["equivalent"]
     print(f"; {100 * killed / live:.1f}% of those not equivalent" if live else "")
+    if unsettled:
+        worst = 100 * (killed - len(unsettled)) / checked
+        print(f"{len(unsettled)} timeout(s) not settled: had they all survived, {worst:.1f}% (run --settle)")
     if total["checked"] < total["mutants"]:
         print(f"{total['mutants'] - total['checked']} mutant(s) not checked yet: run make mutants again to go on")
     summary = {
@@ -201,9 +337,11 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         "sample_seed": SEED if percent else None,
         "seconds": None if seconds is None else round(seconds),
         "killed_percent": round(share, 1),
+        "worst_case_percent": round(100 * (killed - len(unsettled)) / checked, 1),
         "totals": dict(total),
         "modules": rows,
         "unexplained": sorted(unexplained),
+        "unsettled_timeouts": sorted(unsettled),
     }
     RESULTS.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"written: {RESULTS.relative_to(ROOT)}")
@@ -217,7 +355,9 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    chosen = [a for a in args if a != "--report"] or os.environ.get("MODULES", "").split() or DEFAULT
+    chosen = [a for a in args if a not in ("--report", "--settle")] or os.environ.get("MODULES", "").split() or DEFAULT
     if "--report" in args:
         sys.exit(report(chosen, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
+    if "--settle" in args:
+        sys.exit(settle(chosen, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
     sys.exit(main(chosen))

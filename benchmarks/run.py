@@ -404,13 +404,22 @@ def mutation_report() -> None:
     sample += f" (MUTANT_SEED={m['sample_seed']})" if m.get("sample_seed") else ""
     minutes = f", {m['seconds'] / 60:.0f} min" if m["seconds"] else ""
     print(f"\n== Mutation testing (last make mutants: {m['date']}{sample}{minutes}) ==")
-    print(f"  {'module':24} {'checked':>7} {'killed':>7} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")
+    print(f"  {'module':24} {'checked':>7} {'killed':>7} {'t/o':>4} {'equiv.':>6} {'unexpl.':>7} {'killed %':>8}")
     for name, row in m["modules"].items():
         share = f"{100 * row['killed'] / row['checked']:7.1f}%" if row["checked"] else "       -"
-        print(f"  {name:24} {row['checked']:7} {row['killed']:7} {row['equivalent']:6} {row['unexplained']:7} {share}")
+        timeouts = row.get("timeouts", 0)
+        print(
+            f"  {name:24} {row['checked']:7} {row['killed']:7} {timeouts:4} {row['equivalent']:6}"
+            f" {row['unexplained']:7} {share}"
+        )
     t = m["totals"]
     print(f"  all: {t['killed']} of {t['checked']} checked killed ({m['killed_percent']}%, target >= 95%)", end="")
     print(f"; {t['mutants'] - t['checked']} not checked" if t["mutants"] > t["checked"] else "")
+    print("  (t/o: killed by mutmut's timeout, counted in killed", end="")
+    if t.get("unsettled"):
+        print(f"; {t['unsettled']} not settled: had they survived, {m['worst_case_percent']}%)")
+    else:
+        print("; each one re-run alone and confirmed)" if "unsettled" in t else ")")
 
 
 if __name__ == "__main__":

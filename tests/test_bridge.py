@@ -98,6 +98,20 @@ def test_a_frame_claiming_the_bridges_own_mac_does_not_move_it() -> None:
     assert trace.steps[1].frames[0].decision == "local"
 
 
+def test_each_hop_records_what_learning_did_with_its_sender() -> None:
+    # Hop.learned (trace.py): new, refreshed (same port again, br_fdb_update() renews `updated`),
+    # moved, local (a frame claiming the bridge's own MAC never moves it), not-learned (ageing 0).
+    trace = simulate(f"""
+        - {{id: first, send: {{by: a, dst: broadcast}}}}
+        - {{id: again, send: {{by: a, dst: broadcast}}}}
+        - {{id: moved, send: {{by: b, src: '{MAC["a"]}', dst: broadcast}}}}
+        - {{id: spoof, send: {{by: c, src: '{MAC["br0"]}', dst: broadcast}}}}
+    """)
+    assert [s.frames[0].learned for s in trace.steps] == ["new", "refreshed", "moved", "local"]
+    zero = simulate("- {id: s, send: {by: a, dst: broadcast}}", ageing=0).steps[0]
+    assert zero.frames[0].learned == "not-learned"
+
+
 def test_entries_age_out_after_ageing_time() -> None:
     trace = simulate(
         """

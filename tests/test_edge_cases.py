@@ -624,3 +624,43 @@ def test_a_route_that_names_only_its_device_is_on_link() -> None:
     )
     route = run(parse_scenario(text, "room.yaml")).step("far").route
     assert route == {"type": "unicast", "dst": "10.9.0.5", "gateway": None, "dev": "eth0", "prefsrc": "10.0.0.11"}
+
+
+def test_every_line_of_the_mac_table_shows_its_seat_and_marks_only_new_lines() -> None:
+    """Guards (make mutants, tables fdb_table): a line the step did not write marked with anything
+    (`x_fdb_table__mutmut_28`), or a seat named from the wrong argument (`_47`, "False" in the seat
+    column). figfacts reads the rows' badges, marks and data-port, not the seat's words: so the rows
+    are pinned whole, as the reader sees them, in both the technical and the story view."""
+    from netsim.render import tables
+
+    scenario = room(
+        """
+        - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: a-speaks, send: {by: a, dst: broadcast}}
+        """,
+        p1="label: the window seat",
+    )
+    step = run(scenario).step("a-speaks")
+    new_a = '<tr class="ns-row-new" data-learned-by="0"><td><code>02:00:00:00:00:0a</code>'
+    new_a += ' <span class="ns-new">new</span></td>'
+    old_b = "<tr><td><code>02:00:00:00:00:0b</code></td>"
+    technical = tables.fdb_table(scenario, step)
+    rows = f"{new_a}<td>the window seat (<code>p1</code>)</td><td>a</td></tr>"
+    rows += f"{old_b}<td>p2 (<code>p2</code>)</td><td>b</td></tr>"
+    assert technical[technical.index("<tbody>") :] == f"<tbody>{rows}</tbody></table>"
+    story = tables.fdb_table(scenario, step, story=True)
+    rows = f'{new_a}<td data-port="p1">the window seat</td><td>a</td></tr>'
+    rows += f'{old_b}<td data-port="p2">p2</td><td>b</td></tr>'
+    assert story[story.index("<tbody>") :] == f"<tbody>{rows}</tbody></table>"
+
+
+def test_a_caption_names_the_hosts_seat_in_the_words_of_its_view() -> None:
+    """Guards (make mutants, words x_hop_sentence__mutmut_36): the seats a frame went to named in the
+    kernel's words in the story's caption ("br0 (the host's seat)" instead of "host's seat")."""
+    from netsim.render import words
+
+    scenario = room("- {id: s, send: {by: a, dst: broadcast}}")
+    step = run(scenario).steps[0]
+    (hop,) = step.frames
+    assert ": copied to p2, p3 and host's seat (" in words.hop_sentence(scenario, hop, step, story=True)
+    assert ": flooded to p2, p3 and br0 (the host's seat) (" in words.hop_sentence(scenario, hop, step)

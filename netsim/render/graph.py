@@ -114,7 +114,7 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False, story: bool 
             color=gv("frame"),
         )
         shape = "box" if narrow else "ellipse"
-        box = _decisions(step, bname, wrap, scenario, story)
+        box = _decisions(step, bname, wrap, story)
         sub.add_node(bname, label=box, shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
         seat = [port_label(scenario, bname, bname, wrap and WRAP_LABEL, story), scenario.bridge_mac(bname)]
         if bridge.address:
@@ -260,7 +260,7 @@ WRAP = 24  # characters per line of the narrow layout's sentences
 WRAP_LABEL = 16  # and of its names
 
 
-def _decisions(step: StepTrace, bridge: str, wrap: int, scenario: Scenario, story: bool = False) -> str:
+def _decisions(step: StepTrace, bridge: str, wrap: int, story: bool = False) -> str:
     """The bridge's box: one line per frame, '... → flood (reason)'; `wrap` breaks long ones,
     keeping '→ word (' on one line (figfacts reads the decision from there)."""
     lines = [words.decision_head(bridge, story) if step.frames else "no frame this step"]
@@ -268,7 +268,7 @@ def _decisions(step: StepTrace, bridge: str, wrap: int, scenario: Scenario, stor
     for n, hop in enumerate(hops, 1):
         tag = f"{n}. " if len(hops) > 1 else ""
         what = words.frame_words(hop.what, story).replace("who-has", "who has")
-        said = f"→ {words.edge_word(hop.decision, story)} ({words.reason_words(scenario, bridge, hop.reason, story)})"
+        said = f"→ {words.edge_word(hop.decision, story)} ({words.reason_words(hop.reason, story)})"
         if not wrap:
             lines.append(f"{tag}{what} {said}")
             continue
@@ -315,7 +315,7 @@ def _draw_hop(
     g.add_edge(ingress, hop.bridge, **sent, **_tag(*h, "in"))
     if hop.decision == "drop":
         node = _drop_name(hop, number)
-        why = words.reason_words(scenario, hop.bridge, hop.reason, story)
+        why = words.reason_words(hop.reason, story)
         _drop_mark(g, node, why, colour, 0 if words_on_lines else WRAP)
         g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         return

@@ -44,7 +44,7 @@ def frame_words(what: str, story: bool) -> str:
     return said
 
 
-def reason_words(scenario: Scenario, bridge: str, reason: str, story: bool) -> str:
+def reason_words(reason: str, story: bool) -> str:
     """Why the bridge decided as it did (netsim.bridge's reason), in the story's words if asked."""
     if not story:
         return reason
@@ -103,7 +103,7 @@ def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None, st
     verb = (STORY_DECISION_WORDS if story else DECISION_WORDS)[hop.decision]
     action = f"{verb} {where}".strip()
     what = frame_words(hop.what, story)
-    sentence = f"{sender}'s {what} for {dst}: {action} ({reason_words(scenario, hop.bridge, hop.reason, story)})."
+    sentence = f"{sender}'s {what} for {dst}: {action} ({reason_words(hop.reason, story)})."
     if sender == hop.src:  # a badge nobody wears: keep it as written ("bb:11:...", never "Bb:11:...")
         return sentence
     return sentence[0].upper() + sentence[1:]
