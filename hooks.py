@@ -5,6 +5,8 @@ These are about the series as a publication; everything about networks lives in 
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import math
@@ -33,7 +35,13 @@ def _front_matter(path: Path) -> tuple[dict[str, Any], str]:
     match = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
     if not match:
         return {}, text
-    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+    return copy.deepcopy(_parsed(match.group(1))), text[match.end() :]
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(yaml_text: str) -> dict[str, Any]:
+    """Front matter parsed once per text: `make serve` reads every post's on every rebuild."""
+    return yaml.safe_load(yaml_text) or {}
 
 
 def reading_minutes(markdown: str) -> int:
@@ -340,32 +348,62 @@ def byline(post: dict[str, Any]) -> str:
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    """Put back the figure contents that netsim's macros kept out of Markdown and search."""
-    for marker, inner in (getattr(page, "netsim_set_aside", None) or {}).items():
-        output = output.replace(marker, inner, 1)
-    for mark, error in (getattr(page, "netsim_marks", None) or {}).items():
-        output = _place(output, mark, error)
+    """Put back the figure contents that netsim's macros kept out of Markdown and search, and each
+    error box where its macro was called: one pass over the page for each kind of marker (a
+    replace per marker costed a page's length each, a tenth of a reload on a long series)."""
+    sys.path.insert(0, str(ROOT))
+    from netsim.pages.macros import ERROR_MARK, SET_ASIDE
+
+    aside = getattr(page, "netsim_set_aside", None) or {}
+    if aside:
+        output = _put_back(output, SET_ASIDE, lambda marker, _inside_tag: aside[marker], aside, once=True)
+    marks = getattr(page, "netsim_marks", None) or {}
+    if marks:
+        output = _put_back(
+            output, ERROR_MARK, lambda mark, inside_tag: _error_box(marks[mark], inside_tag), marks, once=False
+        )
     return _with_policy(output, config)
 
 
-def _place(output: str, mark: str, error: tuple[str, str] | None) -> str:
+def _put_back(output: str, marker: re.Pattern[str], put: Any, known: dict[str, Any], once: bool) -> str:
+    """Each marker in `known` replaced by put(marker, inside_tag) in one pass (only its first
+    appearance when `once`); `inside_tag` says whether the text made so far leaves us inside a
+    tag (an attribute's value); a marker not in `known` is left as it is."""
+    made: list[str] = []
+    inside_tag = False
+    at = 0
+    done: set[str] = set()
+    for found in marker.finditer(output):
+        text = found.group(0)
+        if text not in known or text in done:
+            continue
+        if once:
+            done.add(text)
+        chunk = output[at : found.start()]
+        inside_tag = _after(chunk, inside_tag)
+        replacement = put(text, inside_tag)
+        made += (chunk, replacement)
+        inside_tag = _after(replacement, inside_tag)
+        at = found.end()
+    made.append(output[at:])
+    return "".join(made)
+
+
+def _after(text: str, inside_tag: bool) -> bool:
+    """Whether, after `text`, the last angle bracket seen opens a tag (`<`) rather than closes one."""
+    opened, closed = text.rfind("<"), text.rfind(">")
+    return inside_tag if opened == closed == -1 else opened > closed
+
+
+def _error_box(error: tuple[str, str] | None, inside_tag: bool) -> str:
     """An error where its macro was called: a red box in text (a code span too), plain escaped
     text inside a tag (an attribute), nothing for a mark no error claimed."""
-    parts = output.split(mark)
-    placed = parts[0]
-    for part in parts[1:]:
-        if error is None:
-            placed += part
-            continue
-        kind, message = error
-        if placed.rfind("<") > placed.rfind(">"):  # inside a tag: an attribute's value
-            placed += escape(f"✗ {kind}: {message}", quote=True) + part
-        else:
-            placed += (
-                f'<span class="ns-error" role="alert"><strong>✗ {escape(kind)}.</strong> {escape(message)}</span>'
-                + part
-            )
-    return placed
+    if error is None:
+        return ""
+    kind, message = error
+    if inside_tag:
+        return escape(f"✗ {kind}: {message}", quote=True)
+    return f'<span class="ns-error" role="alert"><strong>✗ {escape(kind)}.</strong> {escape(message)}</span>'
 
 
 def on_post_template(output: str, template_name: str, config: Any) -> str:

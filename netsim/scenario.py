@@ -870,10 +870,26 @@ def _display_path(path: Path) -> str:
 
 
 def _validate(s: Scenario, src: Source) -> None:
+    _validate_names(s, src)
     _validate_topology(s, src)
     _validate_unique(s, src)
     _validate_steps(s, src)
     _validate_programs(s, src)
+
+
+def _validate_names(s: Scenario, src: Source) -> None:
+    """A name `dst:` would read another way is refused: `dst: broadcast` is ff:ff:ff:ff:ff:ff and a
+    MAC-shaped name is that MAC (plan._send_frame), so such a host could never be addressed by name."""
+    for kind, names in (("hosts", s.hosts), ("bridges", s.bridges)):
+        for name in names:
+            if name.lower() == "broadcast":
+                raise src.error(
+                    (kind, name), f"{name!r} is the word `dst:` uses for ff:ff:ff:ff:ff:ff; expected another name"
+                )
+            if normalise_mac(name) is not None:
+                raise src.error(
+                    (kind, name), f"{name!r} reads as a MAC address in `dst:`; expected a name that is not a MAC"
+                )
 
 
 def _validate_programs(s: Scenario, src: Source) -> None:

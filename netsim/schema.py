@@ -255,7 +255,8 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
                 raise src.error(path, f"{len(value)} items; expected at most {marker.count}")
             return build(args[0], value, path, src)
         if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) < 10**30:
-            value = str(value)  # YAML read it as a number (an id like 404): it was meant as text
+            # YAML read it as a number (an id like 404): it was meant as text, as written
+            value = src.texts.get(path, str(value))
         if not isinstance(value, str):
             hint = " (YAML reads yes, no, on and off as true or false: put quotes around it)"
             raise src.error(

@@ -37,6 +37,9 @@ class Source:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    # The text as written of each value YAML read as a number: a field that wants text takes
+    # this, not str() of the number (YAML 1.1 reads 0123 as octal 83, 1_000 as 1000, 1:30 as 90).
+    texts: dict[Path_, str] = field(default_factory=dict)
 
     def line(self, path: Path_) -> int:
         """The line of `path`, or of its nearest parent that has one (for a missing key)."""
@@ -210,7 +213,8 @@ def _build(events: list[yaml.Event], src: Source) -> Any:
             # A key.
             if not isinstance(event, yaml.ScalarEvent):  # a mapping or list as a key
                 raise ScenarioError(src.file, line, dotted(top.path), "a key must be plain text")
-            key = str(_scalar_of(event, top.path, src))
+            # The key as written: YAML would read a key 0123 as the number 83, yes as True.
+            key = event.value
             if key in top.out:
                 raise ScenarioError(src.file, line, dotted((*top.path, key)), "key given twice")
             top.key = key
@@ -231,6 +235,7 @@ def _build(events: list[yaml.Event], src: Source) -> Any:
 
 
 _STR = "tag:yaml.org,2002:str"
+_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -243,6 +248,8 @@ def _scalar_of(event: yaml.ScalarEvent, path: Path_, src: Source) -> Any:
     tag = _tag(event.value, event.implicit)
     if tag == _STR:  # SafeConstructor.construct_yaml_str: the text as it is
         return event.value
+    if tag in _NUMBERS:
+        src.texts[path] = event.value
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
         return _scalar(node, path, src)

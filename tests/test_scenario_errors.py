@@ -492,3 +492,36 @@ def test_a_step_that_cannot_happen_names_its_file_line_field_and_the_kernel_s_an
     with pytest.raises(NetsimError) as info:
         run(parse_scenario(ROOMS + steps, "bad.yaml"))
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("written", ["0123", "1_000", "0x1f", "1:30", "1e3", "404", "0o17", ".5"])
+def test_a_title_that_yaml_reads_as_a_number_is_kept_as_written(written: str) -> None:
+    # YAML 1.1 reads 0123 as octal 83, 1_000 as 1000, 0x1f as 31, 1:30 as 90 and 1e3 as 1000.0:
+    # text that looks like a number must stay what its author typed.
+    assert parse_scenario(GOOD.replace("title: t", f"title: {written}")).title == written
+
+
+@pytest.mark.parametrize("written", ["0123", "0x1f", "1e3", "404"])
+def test_a_step_id_that_yaml_reads_as_a_number_is_kept_as_written(written: str) -> None:
+    assert parse_scenario(GOOD.replace("id: hello", f"id: {written}")).steps[0].id == written
+
+
+def test_a_key_that_yaml_reads_as_a_number_is_kept_as_written() -> None:
+    # A key 0123 would be the number 83; as a port name it stays 0123 (and is refused as one).
+    message = error_for(GOOD.replace("seat3: {label: seat 3}", "0123: {label: seat 3}"))
+    assert "'0123'" in message, message
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("broadcast", "hosts.broadcast: 'broadcast' is the word `dst:` uses for ff:ff:ff:ff:ff:ff"),
+        ("Broadcast", "hosts.Broadcast: 'Broadcast' is the word `dst:` uses for ff:ff:ff:ff:ff:ff"),
+        ("aa-42-81-9c-0e-34", "hosts.aa-42-81-9c-0e-34: 'aa-42-81-9c-0e-34' reads as a MAC address in `dst:`"),
+    ],
+)
+def test_a_host_name_that_dst_would_read_another_way_is_refused(name: str, message: str) -> None:
+    # `dst: broadcast` means ff:ff:ff:ff:ff:ff and `dst: aa-42-...` that MAC: a host so named could
+    # never be addressed by its name.
+    text = GOOD.replace("  alice:\n", f"  {name}:\n").replace("by: alice", f"by: {name}")
+    assert message in error_for(text)

@@ -94,3 +94,34 @@ def test_the_figure_check_reads_the_story_words_back() -> None:
     wrong_seat = notebook.replace('data-port="seat3"', 'data-port="seat7"')
     assert wrong_seat != notebook
     assert figfacts.check(scenario, step, svg, caption, wrong_seat)
+
+
+def test_the_reveal_is_a_heading_as_markdown_reads_one() -> None:
+    from netsim.pages.macros import headings
+
+    source = (
+        "---\n# The real names (a YAML comment)\nreveal: The real names\n---\n\n"
+        "```sh\n# The real names\n```\n\n"  # a shell comment in a code block: not a heading
+        "~~~~\n```\n## The real names\n~~~~\n\n"  # a shorter fence of the other kind does not close it
+        "#The real names\n\n"  # no space after the hashes: a paragraph
+        "## The real names ##\n"  # a closing run of hashes is not part of the text
+    )
+    assert headings(source) == {"The real names": 17}
+    assert headings("# One\n    # indented four: code\n   ### Two   #  \n") == {"One": 1, "Two": 3}
+
+
+def test_a_heading_inside_code_does_not_start_the_reveal() -> None:
+    # The first "## The real names" is inside a fenced block: the figure under it is still the story's.
+    calls = '{{ figure("bob-writes-to-alice") }}'
+    source = (
+        f"---\nscenario: margarets-room\nreveal: The real names\n---\n\n"
+        f"```\n## The real names\n```\n\n{calls}\n\n## The real names\n\n{calls}\n"
+    )
+    _meta, body = split_front_matter(source)
+    page = Page(Book(ROOT), "page.md", source, "margarets-room")
+    out = jinja2.Environment(undefined=jinja2.ChainableUndefined).from_string(body).render(**page.functions())
+    for marker, inside in page.set_aside.items():
+        out = out.replace(marker, inside)
+    story, real = out.rsplit("## The real names", 1)
+    assert not page.errors
+    assert "seat5" not in visible(story) and "seat5" in visible(real)

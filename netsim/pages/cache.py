@@ -33,6 +33,11 @@ def code_salt() -> str:
     return digest.hexdigest()
 
 
+# A diagram as site/figures/ gets it, kept in this process: `make serve` writes every figure
+# into a fresh site on each rebuild, and reading and restyling each one was most of that.
+_STANDALONE: dict[tuple[str, str], bytes] = {}
+
+
 class FigureCache:
     def __init__(self, root: Path) -> None:
         setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir(root)))
@@ -72,11 +77,19 @@ class FigureCache:
         """Put every diagram the pages used into site/figures/."""
         out = site_dir / "figures"
         out.mkdir(parents=True, exist_ok=True)
+        # Opened on its own (full screen without JavaScript) a diagram has no page around it: it
+        # brings the palette along, in the system's colour scheme.
+        style = f"><style>{palette.standalone_css()}</style>"
         for name in sorted(names):
-            # Opened on its own (full screen without JavaScript) it has no page around it: it
-            # brings the palette along, in the system's colour scheme.
-            svg = self.svg(name).replace(">", f"><style>{palette.standalone_css()}</style>", 1)
-            (out / f"{name}.svg").write_text(svg, encoding="utf-8")
+            key = (name, style)  # a name is its SVG's hash: with the style, the file's whole content
+            data = _STANDALONE.get(key) if self.dir is not None else None
+            if data is None:
+                data = self.svg(name).replace(">", style, 1).encode("utf-8")
+                if self.dir is not None:  # no cache asked for: nothing kept (make mutants)
+                    if len(_STANDALONE) >= 4096:
+                        _STANDALONE.clear()
+                    _STANDALONE[key] = data
+            (out / f"{name}.svg").write_bytes(data)
 
     def get(self, parts: tuple[str, ...], make: Callable[[], str]) -> str:
         return self._get(parts, ".html", lambda: make().encode("utf-8")).decode("utf-8")

@@ -7,6 +7,8 @@ can call (`claim`, `figure`, `mac`, ...). The same class serves mkdocs-macros du
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 import re
 import zlib
@@ -239,13 +241,13 @@ class Page:
         heading = meta.get("reveal")
         if heading is None:
             return False
-        found = re.search(rf"^#+ {re.escape(str(heading))}[ \t]*$", self.source, re.M)
+        found = headings(self.source).get(str(heading).strip())
         if found is None:
             at = _key_line(self.source, "reveal")
             raise MacroError(
                 self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
             )
-        return self._line < self.source.count("\n", 0, found.start()) + 1
+        return self._line < found
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
@@ -778,6 +780,7 @@ def _mac(value: str) -> str:
 MAC = re.compile(r"[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}")
 FIGURE_ROOT = "@@netsim-figures@@/"  # replaced per page by the path back to the site's root
 SET_ASIDE = re.compile(r"<!--netsim:\d+-->")  # where _set_aside kept a figure's inside
+ERROR_MARK = re.compile(r"nsmark\d+x\d+x")  # where Page._mark left room for an error box
 FIGURE_NAME = re.compile(r"@@netsim-figures@@/figures/([0-9a-f]{20})\.svg")
 INLINE_SVG = re.compile(  # one layout of a diagram as _inline writes it: (layout, name, svg)
     r'<a class="ns-open ns-(wide|narrow)" href="@@netsim-figures@@/figures/([0-9a-f]{20})\.svg"[^>]*>'
@@ -866,6 +869,38 @@ def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
 FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.S)
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+
+
+def headings(source: str) -> dict[str, int]:
+    """A page's headings as Markdown reads them, by text, each with the 1-based line of its first
+    appearance: `#` to `######` then the text, a closing run of `#` dropped (CommonMark 4.2); a
+    line in the front matter (a YAML comment) or inside a fenced code block is not a heading."""
+    front = FRONT_MATTER.match(source)
+    first = source.count("\n", 0, front.end()) + 1 if front else 1
+    found: dict[str, int] = {}
+    fence = ""
+    for number, line in enumerate(source.split("\n")[first - 1 :], start=first):
+        opened = _FENCE.match(line)
+        if fence:
+            if (
+                opened
+                and opened.group(1)[0] == fence[0]
+                and len(opened.group(1)) >= len(fence)
+                and not line.strip(" `~")
+            ):
+                fence = ""
+            continue
+        if opened:
+            fence = opened.group(1)
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            found.setdefault((atx.group(1) or "").strip(), number)
+    return found
+
+
 def _key_line(source: str, key: str) -> int:
     """The line of a front-matter key, written plain or quoted (`reveal:`, `"reveal":`, `'reveal':`)."""
     match = FRONT_MATTER.match(source)
@@ -879,7 +914,14 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     match = FRONT_MATTER.match(text)
     if not match:
         return {}, text
-    return yaml.safe_load(match.group(1)) or {}, text[match.end() :]
+    return copy.deepcopy(_front_matter(match.group(1))), text[match.end() :]
+
+
+@functools.lru_cache(maxsize=256)
+def _front_matter(yaml_text: str) -> dict[str, Any]:
+    """A page's front matter, parsed once per text: every figure asks for `reveal:`, and every
+    rebuild under `make serve` for every page (callers get a copy, so none can change another's)."""
+    return yaml.safe_load(yaml_text) or {}
 
 
 def check_page(path: Path, root: Path, book: Book | None = None) -> list[NetsimError]:
