@@ -1117,6 +1117,12 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
             )
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+            raise src.error(
+                where,
+                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+            )
 
 
 class Sockets:
@@ -1136,6 +1142,8 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
+        self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1147,12 +1155,26 @@ class Sockets:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
+    def _broadcast(self, addr: ipaddress.IPv4Address) -> bool:
+        """255.255.255.255, or a subnet broadcast of one of the host's own addresses (its local table's)."""
+        return addr == ipaddress.IPv4Address("255.255.255.255") or any(
+            addr == i.network.broadcast_address and i.network.prefixlen < 31 for i in self.ifaddrs
+        )
+
     def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        if not local and (addr.is_multicast or self._broadcast(addr)):
+            # inet_bind() takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+            # net/ipv4/af_inet.c), though no SYN to one is ever answered (tcp_v4_rcv()).
+            raise src.error(
+                where,
+                f"{addr} is a broadcast or multicast address: the kernel would let a socket bind it, but no "
+                "connection can reach it, and netsim does not model such a listener; expected a unicast address",
+            )
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
             raise src.error(
@@ -1437,8 +1459,10 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+        sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
+        sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id

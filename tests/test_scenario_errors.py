@@ -263,6 +263,20 @@ def test_the_good_scenario_parses() -> None:
             "kernel would accept; expected a group or all-zero address (only the refusal is modelled): give the "
             "interface this MAC with its own `mac:` instead",
         ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "listen: {by: alice, bind: '10.88.255.255:80'}",
+            "diagrams/bridge.yaml:15: steps[0].listen.bind: 10.88.255.255 is a broadcast or multicast address: the "
+            "kernel would let a socket bind it, but no connection can reach it, and netsim does not model such a "
+            "listener; expected a unicast address",
+        ),
+        (
+            "send: {by: alice, dst: broadcast}",
+            "listen: {by: alice, bind: '224.0.0.1:80'}",
+            "diagrams/bridge.yaml:15: steps[0].listen.bind: 224.0.0.1 is a broadcast or multicast address: the "
+            "kernel would let a socket bind it, but no connection can reach it, and netsim does not model such a "
+            "listener; expected a unicast address",
+        ),
         # Names the kernel refuses (issue 12: an outsider's lab runs failed on them; now `check` says so).
         (
             "      eth0: {mac",
@@ -381,7 +395,8 @@ steps:
         (
             "veth-name-taken",
             "  - id: bad\n    veth_add:\n      by: a\n      name: eth0\n      peer: v1\n",
-            "bad.yaml:21: steps[0].veth_add.name: a already has an interface 'eth0'",
+            "bad.yaml:21: steps[0].veth_add.name: a already has an interface 'eth0'; the kernel refuses a second one "
+            "(RTNETLINK answers: File exists)",
         ),
         (
             "move-to-no-room",
@@ -391,7 +406,8 @@ steps:
         (
             "move-onto-a-name",
             "  - id: bad\n    link_move:\n      by: a\n      dev: eth0\n      to: b\n",
-            "bad.yaml:21: steps[0].link_move.dev: b already has an interface 'eth0'",
+            "bad.yaml:21: steps[0].link_move.dev: b already has an interface 'eth0'; the kernel refuses a second one "
+            "(RTNETLINK answers: File exists)",
         ),
         (
             "move-bridge",
@@ -416,7 +432,9 @@ steps:
         (
             "rename-up",
             "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: eth9\n",
-            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; the kernel renames only interfaces that are down",
+            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
+            "up (kernels before 6.2 refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): "
+            "set it down first",
         ),
         (
             "addr-twice",
@@ -432,6 +450,12 @@ steps:
             "route-del-missing",
             "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/16\n",
             "bad.yaml:21: steps[0].route_del.to: a has no route to 10.9.0.0/16; the kernel refuses (No such process)",
+        ),
+        (
+            "route-add-broadcast",  # fib_check_nh_v4_gw(): RTN_BROADCAST is no gateway
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 10.0.0.255\n",
+            "bad.yaml:21: steps[0].route_add.via: 10.0.0.255 is a broadcast address; the kernel refuses the route "
+            "(Nexthop has invalid gateway: fib_check_nh_v4_gw() takes only a unicast or local gateway)",
         ),
         (
             "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
@@ -525,3 +549,20 @@ def test_a_host_name_that_dst_would_read_another_way_is_refused(name: str, messa
     # never be addressed by its name.
     text = GOOD.replace("  alice:\n", f"  {name}:\n").replace("by: alice", f"by: {name}")
     assert message in error_for(text)
+
+
+def test_a_frame_from_a_host_with_no_declared_interface_must_name_its_interface() -> None:
+    # n's only interface came by a step (link_move): `dev:` cannot default to it (it crashed before).
+    steps = (
+        "  - {id: room, netns_add: n}\n"
+        "  - {id: cable, veth_add: {by: h, name: v9, peer: t9}}\n"
+        "  - {id: hand, link_move: {by: h, dev: t9, to: n}}\n"
+        "  - {id: up, link_set: {by: n, dev: t9, up: true}}\n"
+        "  - id: hello\n    send:\n      by: n\n      dst: broadcast\n"
+    )
+    with pytest.raises(NetsimError) as info:
+        run(parse_scenario(ROOMS + steps, "bad.yaml"))
+    assert str(info.value) == (
+        "bad.yaml:25: steps[4].send.by: n declares no interface in the file, so the frame's interface must be "
+        "named; expected dev: one of t9"
+    )

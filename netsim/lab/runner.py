@@ -251,11 +251,12 @@ class Lab:
                 return  # no route, its own address (lo), a broadcast: nobody to ask, as in netsim
             with inside(host):
                 watch = NeighWatch(way["dev"])
+            hop = way.get("gateway", target)  # a packet for an address off the host's networks uses the gateway
         try:
-            if watch.use(target) == "INCOMPLETE":
-                watch.settled(target, limit=10)
+            if watch.use(hop) == "INCOMPLETE":
+                watch.settled(hop, limit=10)
         except OSError as exc:
-            raise LabError(f"`ip -n {ns_name(host)} neigh replace {target} dev {way['dev']} use`: {exc}") from exc
+            raise LabError(f"`ip -n {ns_name(host)} neigh replace {hop} dev {way['dev']} use`: {exc}") from exc
         finally:
             watch.close()
 
