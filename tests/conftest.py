@@ -60,11 +60,43 @@ def simulate(steps: str, **kwargs: object) -> Trace:
     return run(room(steps, **kwargs))  # type: ignore[arg-type]
 
 
+# `make check` is the loop between "save" and "all green"; `make test` is the full run. With
+# --quick (make check), the tests that try many generated cases try a sample of them: fewer random
+# stories per property (QUICK_EXAMPLES instead of 150), a fixed covering quarter of the attack
+# corpus (every field and every payload still tried, not every pair), one view of each lab edge
+# case (in turn) instead of all three, and the served site compared with a full build after the
+# last edit only. Every test still runs, and every assertion holds as written; `make test` (and
+# CI) runs every case.
+QUICK_EXAMPLES = 40
+_quick = False
+
+
+def quick() -> bool:
+    """True under `pytest --quick` (`make check`): sample the generated cases, see above."""
+    return _quick
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="the fast loop (make check): a sample of each test's generated cases; make test runs them all",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("quick"):
+        return "--quick: a sample of the generated cases (make check); make test runs them all"
+    return None
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The tests never read or write the developer's figure cache (~/.cache/the-bottom-six): some
     plant faults in the simulator or the renderers on purpose, and a figure drawn then must never
     be served to a build later. One cache per run, set before any test module reads os.environ;
     xdist's workers inherit it from the process that starts them."""
+    global _quick
+    _quick = bool(config.getoption("quick"))
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
     run_cache = Path(tempfile.mkdtemp(prefix="netsim-test-figures-"))

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
+import prerun
 from sitecopy import copy_site
 from test_serve_rebuild import files
 
@@ -35,13 +34,12 @@ SIMULATED: dict[Path, bool] = {}  # each build's output folder: did the build lo
 
 def build(root: Path, out: Path, cache: str) -> tuple[int, int]:
     """A build of `root` into `out` with NETSIM_CACHE_DIR=cache: (pages replayed, pages rendered)."""
-    done = subprocess.run(
-        [sys.executable, "-c", BUILD, str(root), str(out)],
+    # A fresh process as far as the site is concerned (tests/prerun.py): only the libraries are
+    # loaded already, never netsim, so "did the build load the simulator?" is this build's answer.
+    done = prerun.python(
+        ["-c", BUILD, str(root), str(out)],
         cwd=root,
-        capture_output=True,
-        text=True,
         env={**os.environ, "NETSIM_CACHE_DIR": cache, "NO_MKDOCS_2_WARNING": "1"},
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     hits, renders, SIMULATED[out] = json.loads(done.stdout.strip().splitlines()[-1])

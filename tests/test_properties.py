@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import MAC, room
+from conftest import MAC, QUICK_EXAMPLES, quick, room
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +14,10 @@ from netsim.trace import Trace
 
 PORTS = {"a": "p1", "b": "p2", "c": "p3"}
 SOURCES = [MAC["a"], MAC["b"], MAC["c"], "02:00:00:00:00:99", "03:00:00:00:00:01", "00:00:00:00:00:00"]
-# make mutants asks for fewer random stories per mutant (each survivor runs every test).
-EXAMPLES = int(os.environ.get("NETSIM_PROPERTY_EXAMPLES", "150"))
+# make mutants asks for fewer random stories per mutant (each survivor runs every test); make
+# check (pytest --quick, tests/conftest.py) for fewer too, make test for all 150.
+EXAMPLES = int(os.environ.get("NETSIM_PROPERTY_EXAMPLES", QUICK_EXAMPLES if quick() else 150))
+SAME_TWICE = QUICK_EXAMPLES if quick() else 50  # stories run twice each, to compare the traces
 DESTS = ["a", "b", "c", "broadcast", MAC["br0"], "02:00:00:00:00:99", "01:00:5e:00:00:01"]
 
 send = st.builds(
@@ -75,7 +77,7 @@ def test_after_a_host_sends_the_bridge_knows_its_port_until_it_ages_out(actions:
             assert (step.fdb["br0"].get(mac) == port) == alive, (mac, step.id)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=SAME_TWICE, deadline=None)
 @given(stories)
 def test_the_same_scenario_always_gives_the_same_trace(actions: list[str]) -> None:
     first, _ = story(actions)
