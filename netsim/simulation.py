@@ -302,6 +302,12 @@ class Simulation:
             return
         if iface.kind == "bridge":
             bridge = self.bridges[dev]
+            if not bridge.has_carrier():
+                # No port forwards, so the bridge has no carrier (br_port_state_selection()), and a
+                # device without carrier sends through the noop qdisc (dev_deactivate(), net/sched/
+                # sch_generic.c): the frame is dropped before anything, a capture on it included.
+                self.event(f"{ns.label}'s {dev} has no carrier: the frame goes nowhere")
+                return
             self._deliver(bridge, dev, frame, bridge.transmit(frame, self.now))
             return
         self._over_cable(iface, frame)
@@ -1032,7 +1038,14 @@ class Simulation:
             label = self.namespaces[change.by].label
             self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
             return
-        if change.master is not None:
+        if change.master is not None and iface.master == change.master:
+            pass  # do_set_master() (net/core/rtnetlink.c): already this bridge's port, nothing changes
+        elif change.master is not None:
+            if iface.master is not None:
+                # do_set_master(): the old master lets go first (ndo_del_slave -> br_del_if(), which
+                # forgets every entry on the port, net/bridge/br_if.c), then the new one takes it.
+                self.bridges[iface.master].remove_port(iface.name)
+                self.event(f"{change.dev} leaves {iface.master}")
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)
             flags = (

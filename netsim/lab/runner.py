@@ -163,6 +163,9 @@ class Lab:
             for bridge, dev in self._unplugged(step):
                 self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
+                for bridge, br in self.s.bridges.items():
+                    if br.host == step.link_set.by:  # it left any other bridge (do_set_master()); once only
+                        self.watch.remove(bridge, step.link_set.dev)
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             # The tables timers change first, then the time their reading ended: a timer due until
             # then may show in them (--compare allows it: timer-edge); the rest after.
