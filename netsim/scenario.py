@@ -914,6 +914,29 @@ def _validate_programs(s: Scenario, src: Source) -> None:
                 )
 
 
+def _check_one_name_each(s: Scenario, src: Source) -> None:
+    """A namespace holds one interface of each name (dev_get_valid_name(), net/core/dev.c, says
+    EEXIST): the bridge host's lo, its bridges, their ports (its ends of the seats' cables) and its
+    own interfaces. An interface named lo or after its own bridge is refused later, in its words."""
+    for hname, host in s.hosts.items():
+        taken: dict[str, str] = {"lo": "loopback, which every namespace has"}
+        names: list[tuple[str, str, tuple]] = []
+        for bname, bridge in s.bridges.items():
+            if bridge.host == hname:
+                names.append((bname, f"bridge {bname}", path_of(bridge)))
+                names += [(port, f"port of bridge {bname}", (*path_of(bridge), "ports", port)) for port in bridge.ports]
+        ports = {name for name, what, _ in names if what.startswith("port")}
+        names += [(dev, "interface", path_of(iface)) for dev, iface in host.interfaces.items() if dev in ports]
+        for name, what, where in names:
+            if name in taken:
+                raise src.error(
+                    where,
+                    f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
+                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                )
+            taken[name] = what
+
+
 def _validate_topology(s: Scenario, src: Source) -> None:
     for bridge in s.bridges.values():
         where = path_of(bridge)
@@ -929,6 +952,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"{port!r} is {len(port)} characters; expected at most {PORT_NAME_LIMIT} "
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
+    _check_one_name_each(s, src)
     for hname, host in s.hosts.items():
         _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
@@ -1067,6 +1091,21 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     nets |= {
         b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
     }
+    # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
+    # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
+    # then the gateway's default, then `routes`, as the lab and the script add them.
+    have: dict[ipaddress.IPv4Network, str] = {net: f"its connected route on {dev}" for dev, net in nets.items()}
+    given = [((*path_of(h), "gateway"), "default", f"its gateway {h.gateway}")] if h.gateway else []
+    given += [((*path_of(r), "to"), r.to, f"its route to {r.to} via {r.via or r.dev}") for r in h.routes]
+    for where, to, what in given:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        if net in have:
+            raise src.error(
+                where,
+                f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
     wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
     for where, via, dev in wanted:
@@ -1077,6 +1116,12 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             raise src.error(
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+            )
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+            raise src.error(
+                where,
+                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
 
 
@@ -1097,6 +1142,8 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
+        self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1108,12 +1155,26 @@ class Sockets:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
+    def _broadcast(self, addr: ipaddress.IPv4Address) -> bool:
+        """255.255.255.255, or a subnet broadcast of one of the host's own addresses (its local table's)."""
+        return addr == ipaddress.IPv4Address("255.255.255.255") or any(
+            addr == i.network.broadcast_address and i.network.prefixlen < 31 for i in self.ifaddrs
+        )
+
     def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        if not local and (addr.is_multicast or self._broadcast(addr)):
+            # inet_bind() takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+            # net/ipv4/af_inet.c), though no SYN to one is ever answered (tcp_v4_rcv()).
+            raise src.error(
+                where,
+                f"{addr} is a broadcast or multicast address: the kernel would let a socket bind it, but no "
+                "connection can reach it, and netsim does not model such a listener; expected a unicast address",
+            )
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
             raise src.error(
@@ -1398,8 +1459,10 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+        sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
+        sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id
