@@ -734,8 +734,9 @@ class Scenario:
         return list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
 
     def default_dev(self, host: str) -> str:
-        """The interface a step means when it names none: the host's only one."""
-        return self.static_devs(host)[0]
+        """The interface a step means when it names none: the host's only one, whether the file gives it
+        or a step does (a cable end moved in); _validate_send() made sure there is exactly one."""
+        return _devices(self)[host][0]
 
     def plug_order(self, bridge: str) -> list[str]:
         """The order the lab plugs a bridge's ports in: hosts' cables as the hosts are listed, then
@@ -915,14 +916,18 @@ def _validate_programs(s: Scenario, src: Source) -> None:
 
 
 def _validate_topology(s: Scenario, src: Source) -> None:
-    for bridge in s.bridges.values():
+    for bname, bridge in s.bridges.items():
         where = path_of(bridge)
+        if bname == "lo":
+            raise src.error(where, bad_ifname(bname))
         if bridge.host not in s.hosts:
             raise src.error(
                 (*where, "host"),
                 f"{bridge.host!r} is not a host; expected one of: {_names(s.hosts)}",
             )
         for port in bridge.ports:
+            if port == "lo":
+                raise src.error((*where, "ports", port), bad_ifname(port))
             if len(port) > PORT_NAME_LIMIT:
                 raise src.error(
                     (*where, "ports", port),
@@ -950,7 +955,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
             if dev == "lo":
-                raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
+                raise src.error(where, bad_ifname(dev))
             if dev in s.bridges and s.bridges[dev].host == hname:
                 raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
             if not iface.plug and not s.host_at(hname, dev):
@@ -993,6 +998,49 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         for i, rule in enumerate(host.masquerade):
             _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
         _check_dns_servers(s, hname, src)
+    _check_device_names(s, src)
+
+
+def _check_device_names(s: Scenario, src: Source) -> None:
+    """One name per device in a namespace: register_netdevice() -> dev_get_valid_name() refuses a name
+    already in use (EEXIST, net/core/dev.c). A bridge's ports live in its host's namespace beside the
+    host's own interfaces and bridges; an empty seat's far end, PORT-x, in the namespace the lab and
+    the script run in (plan.py), one for every empty seat of every bridge."""
+    taken: dict[str, dict[str, str]] = {
+        h: {dev: f"{h}.{dev}" for dev in host.interfaces} for h, host in s.hosts.items()
+    }
+    for bname, bridge in s.bridges.items():
+        taken[bridge.host].setdefault(bname, f"the bridge {bname}")
+    dynamic = s.dynamic_ports()  # devices a step makes and plugs in: the simulation checks their names
+    outer: dict[str, str] = {}  # far ends of empty seats
+    for bname, bridge in s.bridges.items():
+        for port in bridge.ports:
+            if (bname, port) in dynamic:
+                continue
+            where = (*path_of(bridge), "ports", port)
+            names = taken[bridge.host]
+            if port in names:
+                raise src.error(
+                    where,
+                    f"{bridge.host} already has an interface {port!r} ({names[port]}); the kernel refuses a second "
+                    "by that name (EEXIST, File exists)",
+                )
+            names[port] = f"a port of {bname}"
+            if s.host_at(bname, port) is not None:
+                continue
+            for name in (port, f"{port}-x"):
+                if name in outer:
+                    raise src.error(
+                        where,
+                        f"{outer[name]} has an empty seat {port} too; both far ends would be called {port}-x in "
+                        "the namespace the lab and the script run in, and the kernel refuses the second "
+                        "(EEXIST, File exists); expected another name"
+                        if name == f"{port}-x" and outer[name] != "lo"
+                        else f"{name!r} is already the far end of {outer[name]}'s empty seat in the namespace "
+                        "the lab and the script run in; the kernel refuses a second (EEXIST, File exists); "
+                        "expected another name",
+                    )
+            outer[f"{port}-x"] = bname
 
 
 def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
@@ -1300,6 +1348,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":
                 raise src.error((*apath, field_name), _bad_ifname(name))
+        if step.action == "veth_add" and action.name == action.peer:
+            raise src.error(
+                (*apath, "peer"),
+                f"{action.peer!r} is also the name of the other end, in the same namespace; the kernel refuses a "
+                "second device by that name (EEXIST, File exists); expected two names",
+            )
         _follow_addresses(step, sockets)
     _validate_real_time(s, src)
 
@@ -1424,8 +1478,23 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dst"),
             f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
         )
+    if send.dst in s.hosts and normalise_mac(send.dst) is None and not s.static_devs(send.dst):
+        # host_mac() names a host by its first interface in the file; one made by steps has none there.
+        raise src.error(
+            (*where, "dst"),
+            f"{send.dst} has no interface in the file, so its name is no MAC; expected a MAC (such as "
+            f"{_a_mac(s)}) or a host with an interface of its own",
+        )
     if send.arp is not None and send.syn is not None:
         raise src.error((*where, "syn"), "a frame carries one packet: an arp or a syn, not both")
+
+
+def _a_mac(s: Scenario) -> str:
+    """A MAC of the scenario to show in a message, as an example of what `dst:` takes."""
+    for name, host in s.hosts.items():
+        for dev in host.interfaces:
+            return s.host_mac(name, dev)
+    return "02:00:00:00:00:01"
 
 
 def _names(items: Any) -> str:

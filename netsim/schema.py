@@ -139,6 +139,12 @@ def _check_text(value: str, limit: int) -> str | None:
     return value
 
 
+# register_netdevice() -> devinet_sysctl_register() (net/ipv4/devinet.c) makes net/ipv4/conf/NAME; a
+# device called `all` or `default` would collide with the two entries every namespace has, and the
+# kernel refuses it with EINVAL ("RTNETLINK answers: Invalid argument"; seen in `unshare -n` on 6.18).
+RESERVED_IFNAMES = ("all", "default")
+
+
 def bad_ifname(name: str) -> str:
     """Why a name is no interface name here: the kernel's own rule first, then ours."""
     why = (
@@ -146,8 +152,13 @@ def bad_ifname(name: str) -> str:
         if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
         else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
     )
+    if name in RESERVED_IFNAMES:
+        why = (
+            "the kernel refuses to register a device by this name (EINVAL, Invalid argument: "
+            "devinet_sysctl_register() would collide with net/ipv4/conf/{all,default}, net/ipv4/devinet.c)"
+        )
     if name == "lo":
-        why = "every namespace has its own lo already"
+        why = "every namespace has its own lo already; the kernel refuses a second (EEXIST, File exists)"
     return f"{_found(name)} is not a usable interface name: {why}"
 
 
@@ -161,6 +172,8 @@ def _check_format(fmt: Format, value: str) -> str | None:
         return None
     if fmt.pattern is not None and not re.fullmatch(fmt.pattern, value):
         return None
+    if fmt is IFNAME_FORMAT and value in RESERVED_IFNAMES:
+        return None  # no device can have it, so no field may name one
     if fmt is DNS_NAME_FORMAT and len(value) > DNS_NAME_LIMIT:
         return None
     if fmt is MAC_FORMAT or fmt is DST_FORMAT:

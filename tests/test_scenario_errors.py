@@ -362,7 +362,7 @@ steps:
         (
             "rename-onto-a-name",
             "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: lo\n",
-            "bad.yaml:23: steps[0].link_rename.name: 'lo' is not a usable interface name: every namespace has its own lo already",  # noqa: E501
+            "bad.yaml:23: steps[0].link_rename.name: 'lo' is not a usable interface name: every namespace has its own lo already; the kernel refuses a second (EEXIST, File exists)",  # noqa: E501
         ),
         (
             "rename-up",
