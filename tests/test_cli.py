@@ -25,7 +25,7 @@ def netsim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_run_tells_the_story_step_by_step() -> None:
     out = netsim("run", "diagrams/margarets-room.yaml")
     assert out.returncode == 0, out.stderr
-    assert "[1/23] bob-writes-to-alice" in out.stdout
+    assert "[1/24] bob-writes-to-alice" in out.stdout
     assert "seat5 -> flood -> seat3, seat7, seat9" in out.stdout
     assert "ba:11:22:33:44:55 dev seat5 master podman0" in out.stdout
     assert "=> connect: refused" in out.stdout

@@ -96,6 +96,53 @@ def test_the_figure_check_reads_the_story_words_back() -> None:
     assert figfacts.check(scenario, step, svg, caption, wrong_seat)
 
 
+# The kernel's names a tick may not use before the reveal (whole words: "Portainer" is a name).
+KERNEL_WORDS = re.compile(r"\b(frames?|MAC|bridge|flood\w*|forward\w*|connect\(\)|ARP|ports?|fdb|SYN|RST|podman0)\b")
+
+
+def tips(part: str) -> list[str]:
+    """The sentences the ticks and set-up marks of a piece of page say when pressed."""
+    return [html.unescape(t) for t in re.findall(r'data-tip="([^"]*)"', part)]
+
+
+def test_a_tick_before_the_reveal_speaks_the_story_and_after_it_the_kernel() -> None:
+    call = '{{ claim("bob-writes-to-alice", decision="flood", learns={"bob": "seat5"}) }}'
+    out, page = page_text(call + ' {{ claim("terminal-curl", outcome="connected") }}')
+    assert not page.errors, page.errors
+    before, after = out.split("The real names")
+    story, real = tips(before), tips(after)
+    assert len(story) == len(real) == 2
+    for tip in story:
+        assert not KERNEL_WORDS.search(tip), tip
+    assert "the receptionist hands a copy to every other seat" in story[0]
+    assert "the notebook gains Bob at seat 5" in story[0]
+    assert "the knock is answered" in story[1]
+    assert "the bridge floods the frame" in real[0] and "MAC table" in real[0]
+    assert "connect() succeeds" in real[1]
+
+
+def test_every_tick_before_post_one_s_reveal_speaks_the_story() -> None:
+    """The post's own claims before its reveal, rendered where they stand: no kernel word in a tip."""
+    source = (ROOT / "docs" / "posts" / "margarets-room.md").read_text(encoding="utf-8")
+    _meta, body = split_front_matter(source)
+    story_part = body.split("\n## The real names\n")[0]
+    calls = re.findall(r"\{\{ (?:claim|given)\(.*?\) \}\}", story_part)
+    assert len(calls) >= 8, calls  # the morning at the table is all claimed
+    out, page = page_text("\n".join(calls))
+    assert not page.errors, page.errors
+    before = out.split("The real names")[0]
+    said = tips(before)
+    assert len(said) == len(calls)
+    for tip in said:
+        assert not KERNEL_WORDS.search(tip), tip
+
+
+def test_a_claim_the_story_has_no_words_for_must_come_after_the_reveal() -> None:
+    _out, page = page_text('{{ claim("portainer-connects", counts={"SYN": 1, "RST": 1}) }}')
+    assert len(page.errors) == 1  # after the reveal the same claim is fine
+    assert "the story has no words for counts: put this claim after the reveal" in str(page.errors[0])
+
+
 def test_the_reveal_is_a_heading_as_markdown_reads_one() -> None:
     from netsim.pages.macros import headings
 

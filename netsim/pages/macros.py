@@ -33,8 +33,8 @@ from netsim.errors import (
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
-from netsim.render.words import label, port_label, step_caption
-from netsim.scenario import Scenario
+from netsim.render.words import NoStoryWords, label, port_label, step_caption
+from netsim.scenario import Scenario, Step
 from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
 
@@ -203,7 +203,13 @@ class Page:
             return self._fail(ClaimError(self.file, line, text, "; ".join(failures)))
         # In the middle of prose, which Markdown reads after this: escaped for Markdown (character
         # references, valid in an attribute too), since the sentence carries the scenario's labels.
-        tip = escape.markdown(ticks.sentence(scenario, dict(facts)))
+        self._line = line or self._line  # the claim's own line: where it stands against the reveal
+        try:  # before the reveal, the tick speaks the story, as the figures there do
+            said = ticks.sentence(scenario, dict(facts), story=self._before_reveal())
+        except NoStoryWords as exc:
+            self._line = line
+            return self._fail(MacroError(self.file, line, f"claim {text}: {exc}"))
+        tip = escape.markdown(said)
         if setup:  # set-up, not an outcome: no tick, so it never passes for a checked result
             return (
                 f'<button type="button" class="ns-given" aria-label="Set-up, not an outcome: {tip}" '
@@ -814,6 +820,14 @@ BUILD_STEPS = ("netns_add", "veth_add", "link_move", "link_rename", "link_set", 
 ROUTING_STEPS = ("route_get", "ip_forward", "masquerade", "publish", "route_localnet")
 
 
+def _builds_nothing(step: Step) -> bool:
+    """A link_set that only asks for a MAC, or only switches a card off."""
+    change = step.link_set
+    if change is None:
+        return False
+    return change.address is not None or (change.up is False and change.master is None)
+
+
 def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     """Frames on a bridge: the room; building rooms: the namespaces; knocks: the doors; a way
     from room to room: the path."""
@@ -822,8 +836,9 @@ def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
     if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
         return "path"
-    # A refused MAC (link_set address) changes nothing: it builds no room.
-    builds_rooms = any(s.action in BUILD_STEPS and not (s.link_set and s.link_set.address) for s in scenario.steps)
+    # A refused MAC (link_set address) changes nothing, and a card switched off (a machine that is
+    # down) takes nothing apart: neither builds a room.
+    builds_rooms = any(s.action in BUILD_STEPS and not _builds_nothing(s) for s in scenario.steps)
     if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
         return "namespaces"
     return "rooms" if step.action in ("connect", "listen", "close") else "room"

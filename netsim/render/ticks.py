@@ -45,8 +45,12 @@ def _plural(n: int, one: str) -> str:
     return f"{n} {one}" + ("" if n == 1 else "s")
 
 
-def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
-    """The claim's facts as one sentence, starting 'Checked: in the simulation, ...'."""
+def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> str:
+    """The claim's facts as one sentence, starting 'Checked: in the simulation, ...'.
+
+    `story`: in the story's words (a room, seats, badges, notes, a notebook), for a tick before the
+    post's reveal, as the figures there speak them (netsim.render.words). A fact the story has no
+    words for raises words.NoStoryWords: such a claim belongs after the reveal."""
 
     def who(name: Any) -> str:
         name = str(name)
@@ -54,7 +58,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
             return words.label(scenario, name)
         for bridge in scenario.bridges:
             if name in scenario.bridges[bridge].ports or name == bridge:
-                return words.port_label(scenario, bridge, name)
+                return words.port_label(scenario, bridge, name, story=story)
         return name
 
     def people(value: Any) -> str:
@@ -141,13 +145,71 @@ def sentence(scenario: Scenario, facts: dict[str, Any]) -> str:
         "udp": lambda v: "its UDP ports are " + ", ".join(f"{k} {p}" for k, p in v.items()),
         "accepted_by": lambda v: f"the listener on {v} answers the knock" if v else "no listener answers the knock",
     }
+    if story:
+        said = _story_words(said, who)
     frame = facts.get("frame")
 
     def plainly(key: str, value: Any) -> str:  # a fact with no words of its own above, still said in words
         shown = table(value) if isinstance(value, dict) else people(value) if isinstance(value, list | tuple) else value
         return f"{key.replace('_', ' ')}: {shown}"
 
+    unsaid = [k for k in facts if k != "frame" and k not in said]
+    if story and unsaid:
+        raise words.NoStoryWords(f"the story has no words for {', '.join(unsaid)}: put this claim after the reveal")
     parts = [said.get(k, lambda v, k=k: plainly(k, v))(v) for k, v in facts.items() if k != "frame"]
-    where = f"in frame {frame + 1 if isinstance(frame, int) else frame}, " if frame is not None else ""
+    note = "note" if story else "frame"
+    where = f"in {note} {frame + 1 if isinstance(frame, int) else frame}, " if frame is not None else ""
     text = "; ".join(parts)
     return f"Checked: in the simulation, {where}{text}."
+
+
+STORY_DECISION = {
+    "flood": "the receptionist hands a copy to every other seat",
+    "forward": "the receptionist hands the note to one seat",
+    "drop": "the receptionist throws the note away",
+    "local": "the receptionist hands the note up to the host's seat",
+}
+STORY_OUTCOME = {
+    "connected": "the knock is answered",
+    "refused": "the knock is refused",
+}
+
+
+def _story_words(said: dict[str, Callable[[Any], str]], who: Callable[[Any], str]) -> dict[str, Callable[[Any], str]]:
+    """The facts a tick before the reveal can state, in the story's words: the kernel's names for
+    them (bridge, frame, MAC table, connect()) come only from the reveal on."""
+
+    def notes(n: int) -> str:
+        return "no note passes through the room" if n == 0 else f"{_plural(n, 'note')} pass through the room"
+
+    def outcome(value: Any) -> str:
+        if value not in STORY_OUTCOME:
+            raise words.NoStoryWords(f"the story has no words for the outcome {value!r}")
+        return STORY_OUTCOME[value]
+
+    def decision(value: Any) -> str:
+        if value not in STORY_DECISION:
+            raise words.NoStoryWords(f"the story has no words for the decision {value!r}")
+        return STORY_DECISION[value]
+
+    story = {
+        "decision": decision,
+        "to_host": lambda v: "the host's seat gets it" if v else "the host's seat does not get it",
+        "broadcast": lambda v: "it carries the magic badge" if v else "it carries one person's badge",
+        "frames": notes,
+        "learns": lambda v: (
+            "the notebook gains nothing new"
+            if not v
+            else "the notebook gains " + _and([f"{who(k)} at {who(p)}" for k, p in v.items()])
+        ),
+        "notebook": lambda v: (
+            "the notebook holds " + (_and([f"{who(k)} at {who(p)}" for k, p in v.items()]) or "nothing")
+        ),
+        "forgets_in": lambda v: (
+            "the notebook forgets " + _and([f"{who(k)} in {_plural(n, 'second')}" for k, n in v.items()])
+        ),
+        "outcome": outcome,
+    }
+    # Facts whose plain words are already the story's: who gets a copy, keeps it, bins it, sends it.
+    kept = ("copies_to", "taken_by", "thrown_away_by", "sent_by", "takes", "seconds")
+    return {**{k: said[k] for k in kept}, **story}
