@@ -1107,14 +1107,30 @@ def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, w
         )
 
 
+# `ip route add` asks for NLM_F_CREATE | NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c) returns
+# EEXIST when the table holds a route of the same prefix, tos and metric (a connected route too).
+ROUTE_EXISTS = (
+    "the kernel refuses a second (EEXIST, File exists: `ip route add` asks for NLM_F_EXCL, and "
+    "fib_table_insert() finds a route of the same prefix and metric, net/ipv4/fib_trie.c); "
+    "expected one route per destination, or a route_del before"
+)
+# fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c): the gateway's own route must be RTN_UNICAST or
+# RTN_LOCAL; a subnet's broadcast address is RTN_BROADCAST in the local table.
+BROADCAST_GATEWAY = (
+    "the kernel refuses the route (EINVAL, Nexthop has invalid gateway: fib_check_nh_v4_gw() takes a "
+    "unicast or local gateway only, net/ipv4/fib_semantics.c)"
+)
+
+
 def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     """fib_check_nh(): a gateway must be on one of the host's own networks (on the route's device,
-    when it names one); otherwise `ip route add` fails with "Nexthop has invalid gateway"."""
+    when it names one), and not their broadcast address; otherwise `ip route add` fails with "Nexthop
+    has invalid gateway". Every interface of the file is up when the routes are added (plan.py adds
+    the gateway, then the routes, in that order), so each network's connected route is there too."""
     h = s.hosts[host]
-    nets = {dev: ipaddress.IPv4Interface(i.address).network for dev, i in h.interfaces.items() if i.address}
-    nets |= {
-        b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
-    }
+    owned = {dev: ipaddress.IPv4Interface(i.address) for dev, i in h.interfaces.items() if i.address}
+    owned |= {b: ipaddress.IPv4Interface(br.address) for b, br in s.bridges.items() if br.host == host and br.address}
+    nets = {dev: a.network for dev, a in owned.items()}
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
     wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
     for where, via, dev in wanted:
@@ -1126,6 +1142,20 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
             )
+        for d, net in sorted(nets.items()):
+            if net.prefixlen < 31 and ipaddress.IPv4Address(via) == net.broadcast_address:
+                raise src.error(where, f"{via} is the broadcast address of {d}'s network {net}; {BROADCAST_GATEWAY}")
+    table = {a.network: f"{dev}'s own network, {a}" for dev, a in reversed(owned.items())}
+    added = [((*path_of(h), "gateway"), "default", f"gateway, via {h.gateway}")] if h.gateway else []
+    added += [
+        (path_of(r), r.to, f"routes[{i}], " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
+        for i, r in enumerate(h.routes)
+    ]
+    for where, to, name in added:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        if net in table:
+            raise src.error(where, f"{host} already has a route to {to} ({table[net]}); {ROUTE_EXISTS}")
+        table[net] = name
 
 
 class Sockets:

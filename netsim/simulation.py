@@ -38,6 +38,8 @@ from netsim.netns import Connection, Iface, Namespace
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
+    BROADCAST_GATEWAY,
+    ROUTE_EXISTS,
     AddrAdd,
     AddrDel,
     Connect,
@@ -1095,6 +1097,17 @@ class Simulation:
         ns = self.namespaces.get(add.by)
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
+        gateway = ipaddress.IPv4Address(add.via)
+        if gateway in ns.broadcast_addresses():
+            # fib_check_nh_v4_gw() runs first (fib_create_info()), then fib_table_insert()'s EEXIST
+            dev = ns.broadcast_addresses()[gateway]
+            net = next(a.network for a in ns.ifaces[dev].addresses if a.network.broadcast_address == gateway)
+            raise self._fail("via", f"{add.via} is the broadcast address of {dev}'s network {net}; {BROADCAST_GATEWAY}")
+        net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
+        same = next((r for r in ns.routes if r.network == net), None)
+        if same is not None and self._dev_for(ns, gateway) is not None:
+            had = f"via {same.via}" if same.via else f"{same.dev}'s own network"
+            raise self._fail("to", f"{add.by} already has a route to {add.to} ({had}); {ROUTE_EXISTS}")
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(

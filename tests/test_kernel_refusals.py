@@ -171,3 +171,93 @@ def test_two_empty_seats_of_one_name_on_bridges_of_two_hosts_are_refused() -> No
         "p3-x in the namespace the lab and the script run in, and the kernel refuses the second "
         "(EEXIST, File exists); expected another name"
     )
+
+
+# --- routes the kernel will not add (outsider's 38, 42, 43, 55) --------------------------------------
+
+EEXIST_ROUTE = (
+    "the kernel refuses a second (EEXIST, File exists: `ip route add` asks for NLM_F_EXCL, and "
+    "fib_table_insert() finds a route of the same prefix and metric, net/ipv4/fib_trie.c); "
+    "expected one route per destination, or a route_del before"
+)
+BAD_GATEWAY = (
+    "the kernel refuses the route (EINVAL, Nexthop has invalid gateway: fib_check_nh_v4_gw() takes a "
+    "unicast or local gateway only, net/ipv4/fib_semantics.c)"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  b:\n",
+            "    routes:\n      - {to: 10.9.0.0/16, via: 10.0.0.1}\n      - {to: 10.9.0.0/16, via: 10.0.0.11}\n  b:\n",
+            f"bad.yaml:17: hosts.a.routes[1]: a already has a route to 10.9.0.0/16 (routes[0], via 10.0.0.1); "
+            f"{EEXIST_ROUTE}",
+        ),
+        (
+            "  b:\n",
+            "    gateway: 10.0.0.1\n    routes:\n      - {to: default, via: 10.0.0.11}\n  b:\n",
+            f"bad.yaml:17: hosts.a.routes[0]: a already has a route to default (gateway, via 10.0.0.1); {EEXIST_ROUTE}",
+        ),
+        (
+            "  b:\n",
+            "    routes:\n      - {to: 10.0.0.0/24, via: 10.0.0.1}\n  b:\n",
+            f"bad.yaml:16: hosts.a.routes[0]: a already has a route to 10.0.0.0/24 (eth0's own network, "
+            f"10.0.0.10/24); {EEXIST_ROUTE}",
+        ),
+        (
+            "  b:\n",
+            "    routes:\n      - {to: 10.9.0.0/16, via: 10.0.0.255}\n  b:\n",
+            f"bad.yaml:16: hosts.a.routes[0].via: 10.0.0.255 is the broadcast address of eth0's network "
+            f"10.0.0.0/24; {BAD_GATEWAY}",
+        ),
+        (
+            "  b:\n",
+            "    gateway: 10.0.0.255\n  b:\n",
+            f"bad.yaml:15: hosts.a.gateway: 10.0.0.255 is the broadcast address of eth0's network 10.0.0.0/24; "
+            f"{BAD_GATEWAY}",
+        ),
+        (
+            "steps:\n",
+            "steps:\n  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n"
+            "  - {id: two, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.11}}\n",
+            f"bad.yaml:21: steps[1].route_add.to: a already has a route to 10.9.0.0/16 (via 10.0.0.1); {EEXIST_ROUTE}",
+        ),
+        (
+            "steps:\n",
+            "steps:\n  - {id: one, route_add: {by: a, to: 10.0.0.0/24, via: 10.0.0.1}}\n",
+            f"bad.yaml:20: steps[0].route_add.to: a already has a route to 10.0.0.0/24 (eth0's own network); "
+            f"{EEXIST_ROUTE}",
+        ),
+        (
+            "steps:\n",
+            "steps:\n  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.255}}\n",
+            f"bad.yaml:20: steps[0].route_add.via: 10.0.0.255 is the broadcast address of eth0's network "
+            f"10.0.0.0/24; {BAD_GATEWAY}",
+        ),
+    ],
+)
+def test_a_route_the_kernel_will_not_add_is_refused(old: str, new: str, message: str) -> None:
+    assert old in ROOMS
+    assert refusal(ROOMS.replace(old, new, 1)) == message
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "  - {id: gone, route_del: {by: a, to: 10.9.0.0/16}}\n",
+        # fib_disable_ip() takes every route through a device that goes down; up does not bring them back
+        "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n  - {id: up, link_set: {by: a, dev: eth0, up: true}}\n",
+    ],
+)
+def test_a_route_may_be_added_again_once_the_first_is_gone(between: str) -> None:
+    check(
+        ROOMS + "  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n" + between
+        + "  - {id: two, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.11}}\n"
+    )
+
+
+def test_the_network_s_own_address_is_a_gateway_the_kernel_takes() -> None:
+    # 10.0.0.0 is no broadcast address (no subnet-zero broadcast route): RTN_UNICAST, accepted (seen in unshare)
+    check(ROOMS.replace("  b:\n", "    gateway: 10.0.0.0\n  b:\n", 1))
