@@ -126,8 +126,10 @@ class Bridge:
         if entry is not None:
             if entry.port == in_port and not self.ports[in_port].hairpin:
                 return Decision("drop", (), "destination is on the port it came from", learned)
-            if not self.ports[entry.port].enabled:
-                return Decision("drop", (), f"{entry.port} is down", learned)
+            # should_deliver() refuses a port that is not forwarding, but no learned entry points at
+            # one: a disabled port learns nothing, and disabling it forgot what it had learned
+            # (br_stp_disable_port() -> br_fdb_delete_by_port()); a port's own MAC was taken above.
+            assert self.ports[entry.port].enabled, f"a learned MAC on disabled port {entry.port}"
             return Decision("forward", (entry.port,), f"destination learned on {entry.port}", learned)
         out = self._flood_ports(in_port, "flood")
         return Decision("flood", out, "destination unknown", learned)

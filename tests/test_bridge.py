@@ -98,16 +98,32 @@ def test_a_frame_claiming_the_bridges_own_mac_does_not_move_it() -> None:
     assert trace.steps[1].frames[0].decision == "local"
 
 
-def test_each_hop_records_what_learning_did_with_its_sender() -> None:
-    # Hop.learned (trace.py): new, refreshed (same port again, br_fdb_update() renews `updated`),
-    # moved, local (a frame claiming the bridge's own MAC never moves it), not-learned (ageing 0).
+def test_each_hop_records_its_decision_its_reason_and_what_learning_did() -> None:
+    # Learning comes before the decision on every path of br_handle_frame_finish(), so Hop.learned
+    # (trace.py) says new, refreshed (same port again: br_fdb_update() renews `updated`), moved, or
+    # local (a frame claiming the bridge's own MAC never moves it) whatever the bridge then decided;
+    # the reason is the caption's words for that decision. (Each field was once dropped or misspelt
+    # unnoticed by make mutants: fdb learn _8, _30; bridge receive _74, _131.)
     trace = simulate(f"""
         - {{id: first, send: {{by: a, dst: broadcast}}}}
-        - {{id: again, send: {{by: a, dst: broadcast}}}}
+        - {{id: b-answers, send: {{by: b, dst: a}}}}
+        - {{id: a-again, send: {{by: a, dst: b}}}}
         - {{id: moved, send: {{by: b, src: '{MAC["a"]}', dst: broadcast}}}}
         - {{id: spoof, send: {{by: c, src: '{MAC["br0"]}', dst: broadcast}}}}
+        - {{id: same-port, send: {{by: b, dst: '{MAC["a"]}'}}}}
+        - {{id: unknown, send: {{by: c, dst: '02:00:00:00:00:99'}}}}
+        - {{id: group, send: {{by: c, dst: '01:00:5e:00:00:01'}}}}
     """)
-    assert [s.frames[0].learned for s in trace.steps] == ["new", "refreshed", "moved", "local"]
+    assert [(s.frames[0].decision, s.frames[0].learned, s.frames[0].reason) for s in trace.steps] == [
+        ("flood", "new", "broadcast: every port and the host"),
+        ("forward", "new", "destination learned on p1"),
+        ("forward", "refreshed", "destination learned on p2"),
+        ("flood", "moved", "broadcast: every port and the host"),
+        ("flood", "local", "broadcast: every port and the host"),
+        ("drop", "refreshed", "destination is on the port it came from"),
+        ("flood", "new", "destination unknown"),
+        ("flood", "refreshed", "multicast: flooded without snooping"),
+    ]
     zero = simulate("- {id: s, send: {by: a, dst: broadcast}}", ageing=0).steps[0]
     assert zero.frames[0].learned == "not-learned"
 

@@ -650,3 +650,42 @@ def test_a_caption_names_the_hosts_seat_in_the_words_of_its_view() -> None:
     (hop,) = step.frames
     assert ": copied to p2, p3 and host's seat (" in words.hop_sentence(scenario, hop, step, story=True)
     assert ": flooded to p2, p3 and br0 (the host's seat) (" in words.hop_sentence(scenario, hop, step)
+
+
+def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:
+    """Guards (make mutants, graph _fit_words): the drawing's top edge starting at 1 instead of 0,
+    so every figure, all of whose words fit, lost its top point (x__fit_words__mutmut_23); a word
+    past the left edge measured from its wrong end (_55); the bottom margin one point off (_78).
+    The golden figures keep the DOT text, not the SVG this rewrites; so the SVG is held here."""
+    from netsim.render.graph import _fit_words
+
+    def svg(text: str) -> str:
+        return (
+            '<svg width="100pt" height="50pt"\n viewBox="0 0 100 50">\n'
+            '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 46)">\n'
+            f"{text}\n</g>\n</svg>"
+        )
+
+    def word(anchor: str, x: int, y: int, text: str) -> str:
+        return f'<text text-anchor="{anchor}" x="{x}" y="{y}" font-size="10">{text}</text>'
+
+    fits = svg(word("middle", 50, -20, "hi"))
+    assert _fit_words(fits) == fits
+    # ~0.3 em each side of a letter's middle, plus 2 points (4 under the baseline), as graph.py reckons:
+    # "wide words" ends at 164, "left side" starts at -50, "up" tops at -16, "down" ends at 60.
+    words = [word("start", 98, -20, "wide words"), word("end", 2, -20, "left side")]
+    words += [word("middle", 50, -50, "up"), word("middle", 50, 10, "down")]
+    grown = _fit_words(svg("\n".join(words)))
+    assert grown.startswith('<svg width="214pt" height="76pt"\n viewBox="-50 -16 214 76">')
+
+
+def test_a_port_set_down_says_what_it_forgot_and_only_if_anything() -> None:
+    """Guards (make mutants, simulation _sync_links__mutmut_18): a port that had learned nothing
+    still said "it forgets" followed by nothing. The events are the story `netsim run` tells."""
+    trace = simulate("""
+        - {id: b-speaks, send: {by: b, dst: broadcast}}
+        - {id: p2-down, link_set: {by: host, dev: p2, up: false}}
+        - {id: p3-down, link_set: {by: host, dev: p3, up: false}}
+    """)
+    assert trace.step("p2-down").events[-1] == f"br0 stops using p2; it forgets {MAC['b']}"
+    assert trace.step("p3-down").events[-1] == "br0 stops using p3"

@@ -204,6 +204,18 @@ CASES = [
         ["bridge podman0's box says ['flood']; the trace decided ['forward']"],
     ),
     (
+        # A word no legend has is read as '?' (make mutants: figfacts x__check_bridge_words__mutmut_29).
+        "bridge-box-says-no-word",
+        M,
+        "alice-replies",
+        "room",
+        "svg",
+        "podman0",
+        "→ forward (",
+        "→ teleport (",
+        ["bridge podman0's box says ['?']; the trace decided ['forward']"],
+    ),
+    (
         "no-view",
         M,
         "alice-replies",
@@ -1123,3 +1135,18 @@ def test_a_channel_to_an_address_no_seat_holds_ends_at_the_bare_address() -> Non
     fig = figfacts.read_svg(graph.tunnel(scenario, step, "laptop", "server", ("laptop", "127.0.0.1:19001")))
     assert [c.ends for c in fig.with_role("channel")] == [("doorman-server-0", "192.168.1.77")]
     assert figfacts.check_tunnel(step, fig, "127.0.0.1:19001") == []
+
+
+def test_each_hosts_conntrack_table_is_read_up_to_its_own_end() -> None:
+    # Two hosts' tables one after the other (the laptop's masquerade and the server's view of the
+    # same connection): each is read alone. Guards figfacts x_check_tables__mutmut_151 (make
+    # mutants): a table read on past its end, taking in the next host's rows as its own.
+    scenario = load_scenario(F)
+    step = run(scenario).step("masqueraded")
+    seen = "src=192.168.1.23 dst=192.168.1.50 sport=40003 dport=9001"
+    back = "src=192.168.1.50 dst=192.168.1.23 sport=9001 dport=40003"
+    server = {"proto": "tcp", "state": "ESTABLISHED", "original": seen, "reply": back, "flags": []}
+    both = dataclasses.replace(step, conntrack={**step.conntrack, "server": [server]})
+    body = tables.conntrack_table(scenario, both)
+    assert body.count("<table>") == 2
+    assert figfacts.check_tables(scenario, both, body, room=False) == []
