@@ -248,12 +248,15 @@ def test_a_route_the_kernel_will_not_add_is_refused(old: str, new: str, message:
     [
         "  - {id: gone, route_del: {by: a, to: 10.9.0.0/16}}\n",
         # fib_disable_ip() takes every route through a device that goes down; up does not bring them back
-        "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n  - {id: up, link_set: {by: a, dev: eth0, up: true}}\n",
+        "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n"
+        "  - {id: up, link_set: {by: a, dev: eth0, up: true}}\n",
     ],
 )
 def test_a_route_may_be_added_again_once_the_first_is_gone(between: str) -> None:
     check(
-        ROOMS + "  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n" + between
+        ROOMS
+        + "  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n"
+        + between
         + "  - {id: two, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.11}}\n"
     )
 
