@@ -734,9 +734,8 @@ class Scenario:
         return list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
 
     def default_dev(self, host: str) -> str:
-        """The interface a step means when it names none: the host's only one, whether the file gives it
-        or a step does (a cable end moved in); _validate_send() made sure there is exactly one."""
-        return _devices(self)[host][0]
+        """The interface a step means when it names none: the host's only one."""
+        return self.static_devs(host)[0]
 
     def plug_order(self, bridge: str) -> list[str]:
         """The order the lab plugs a bridge's ports in: hosts' cables as the hosts are listed, then
@@ -915,25 +914,74 @@ def _validate_programs(s: Scenario, src: Source) -> None:
                 )
 
 
-def _validate_topology(s: Scenario, src: Source) -> None:
+def _check_one_name_each(s: Scenario, src: Source) -> None:
+    """A namespace holds one interface of each name (dev_get_valid_name(), net/core/dev.c, says
+    EEXIST): the bridge host's lo, its bridges, their ports (its ends of the seats' cables) and its
+    own interfaces. An interface named lo or after its own bridge is refused later, in its words."""
+    for hname, host in s.hosts.items():
+        taken: dict[str, str] = {"lo": "loopback, which every namespace has"}
+        names: list[tuple[str, str, tuple]] = []
+        for bname, bridge in s.bridges.items():
+            if bridge.host == hname:
+                names.append((bname, f"bridge {bname}", path_of(bridge)))
+                names += [(port, f"port of bridge {bname}", (*path_of(bridge), "ports", port)) for port in bridge.ports]
+        ports = {name for name, what, _ in names if what.startswith("port")}
+        names += [(dev, "interface", path_of(iface)) for dev, iface in host.interfaces.items() if dev in ports]
+        for name, what, where in names:
+            if name in taken:
+                raise src.error(
+                    where,
+                    f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
+                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                )
+            taken[name] = what
+
+
+def _check_empty_seats(s: Scenario, src: Source) -> None:
+    """An empty seat is a veth pair made in the namespace the lab and the script run in, PORT and
+    PORT-x, before PORT moves to its bridge's host (plan.py); PORT-x stays there. Two empty seats of
+    one name, on bridges of two hosts, would make a second PORT-x there: EEXIST (dev_get_valid_name(),
+    net/core/dev.c). Seats a step plugs in later are made by that step, not here."""
+    dynamic = s.dynamic_ports()
+    outer: dict[str, str] = {}  # a far end's name -> the bridge whose empty seat it is
     for bname, bridge in s.bridges.items():
+        for port in bridge.ports:
+            if (bname, port) in dynamic or s.host_at(bname, port) is not None:
+                continue
+            where = (*path_of(bridge), "ports", port)
+            if f"{port}-x" in outer:
+                raise src.error(
+                    where,
+                    f"{outer[f'{port}-x']} has an empty seat {port} too; both far ends would be called {port}-x in "
+                    "the namespace the lab and the script run in, and the kernel refuses the second "
+                    "(EEXIST, File exists); expected another name",
+                )
+            if port in outer:
+                raise src.error(
+                    where,
+                    f"{port!r} is already the far end of {outer[port]}'s empty seat in the namespace the lab and "
+                    "the script run in; the kernel refuses a second (EEXIST, File exists); expected another name",
+                )
+            outer[f"{port}-x"] = bname
+
+
+def _validate_topology(s: Scenario, src: Source) -> None:
+    for bridge in s.bridges.values():
         where = path_of(bridge)
-        if bname == "lo":
-            raise src.error(where, bad_ifname(bname))
         if bridge.host not in s.hosts:
             raise src.error(
                 (*where, "host"),
                 f"{bridge.host!r} is not a host; expected one of: {_names(s.hosts)}",
             )
         for port in bridge.ports:
-            if port == "lo":
-                raise src.error((*where, "ports", port), bad_ifname(port))
             if len(port) > PORT_NAME_LIMIT:
                 raise src.error(
                     (*where, "ports", port),
                     f"{port!r} is {len(port)} characters; expected at most {PORT_NAME_LIMIT} "
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
+    _check_one_name_each(s, src)
+    _check_empty_seats(s, src)
     for hname, host in s.hosts.items():
         _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
@@ -955,7 +1003,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         for dev, iface in host.interfaces.items():
             where = path_of(iface)
             if dev == "lo":
-                raise src.error(where, bad_ifname(dev))
+                raise src.error(where, f"{dev!r} is not a usable interface name (lo is always there)")
             if dev in s.bridges and s.bridges[dev].host == hname:
                 raise src.error(where, f"{dev!r} is already this host's bridge {dev}")
             if not iface.plug and not s.host_at(hname, dev):
@@ -998,49 +1046,6 @@ def _validate_topology(s: Scenario, src: Source) -> None:
         for i, rule in enumerate(host.masquerade):
             _check_masquerade(s, hname, rule.saddr, rule.oifname, (*path_of(host), "masquerade", i), src)
         _check_dns_servers(s, hname, src)
-    _check_device_names(s, src)
-
-
-def _check_device_names(s: Scenario, src: Source) -> None:
-    """One name per device in a namespace: register_netdevice() -> dev_get_valid_name() refuses a name
-    already in use (EEXIST, net/core/dev.c). A bridge's ports live in its host's namespace beside the
-    host's own interfaces and bridges; an empty seat's far end, PORT-x, in the namespace the lab and
-    the script run in (plan.py), one for every empty seat of every bridge."""
-    taken: dict[str, dict[str, str]] = {
-        h: {dev: f"{h}.{dev}" for dev in host.interfaces} for h, host in s.hosts.items()
-    }
-    for bname, bridge in s.bridges.items():
-        taken[bridge.host].setdefault(bname, f"the bridge {bname}")
-    dynamic = s.dynamic_ports()  # devices a step makes and plugs in: the simulation checks their names
-    outer: dict[str, str] = {}  # far ends of empty seats
-    for bname, bridge in s.bridges.items():
-        for port in bridge.ports:
-            if (bname, port) in dynamic:
-                continue
-            where = (*path_of(bridge), "ports", port)
-            names = taken[bridge.host]
-            if port in names:
-                raise src.error(
-                    where,
-                    f"{bridge.host} already has an interface {port!r} ({names[port]}); the kernel refuses a second "
-                    "by that name (EEXIST, File exists)",
-                )
-            names[port] = f"a port of {bname}"
-            if s.host_at(bname, port) is not None:
-                continue
-            for name in (port, f"{port}-x"):
-                if name in outer:
-                    raise src.error(
-                        where,
-                        f"{outer[name]} has an empty seat {port} too; both far ends would be called {port}-x in "
-                        "the namespace the lab and the script run in, and the kernel refuses the second "
-                        "(EEXIST, File exists); expected another name"
-                        if name == f"{port}-x" and outer[name] != "lo"
-                        else f"{name!r} is already the far end of {outer[name]}'s empty seat in the namespace "
-                        "the lab and the script run in; the kernel refuses a second (EEXIST, File exists); "
-                        "expected another name",
-                    )
-            outer[f"{port}-x"] = bname
 
 
 def _check_dns_servers(s: Scenario, host: str, src: Source) -> None:
@@ -1107,30 +1112,29 @@ def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, w
         )
 
 
-# `ip route add` asks for NLM_F_CREATE | NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c) returns
-# EEXIST when the table holds a route of the same prefix, tos and metric (a connected route too).
-ROUTE_EXISTS = (
-    "the kernel refuses a second (EEXIST, File exists: `ip route add` asks for NLM_F_EXCL, and "
-    "fib_table_insert() finds a route of the same prefix and metric, net/ipv4/fib_trie.c); "
-    "expected one route per destination, or a route_del before"
-)
-# fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c): the gateway's own route must be RTN_UNICAST or
-# RTN_LOCAL; a subnet's broadcast address is RTN_BROADCAST in the local table.
-BROADCAST_GATEWAY = (
-    "the kernel refuses the route (EINVAL, Nexthop has invalid gateway: fib_check_nh_v4_gw() takes a "
-    "unicast or local gateway only, net/ipv4/fib_semantics.c)"
-)
-
-
 def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     """fib_check_nh(): a gateway must be on one of the host's own networks (on the route's device,
-    when it names one), and not their broadcast address; otherwise `ip route add` fails with "Nexthop
-    has invalid gateway". Every interface of the file is up when the routes are added (plan.py adds
-    the gateway, then the routes, in that order), so each network's connected route is there too."""
+    when it names one); otherwise `ip route add` fails with "Nexthop has invalid gateway"."""
     h = s.hosts[host]
-    owned = {dev: ipaddress.IPv4Interface(i.address) for dev, i in h.interfaces.items() if i.address}
-    owned |= {b: ipaddress.IPv4Interface(br.address) for b, br in s.bridges.items() if br.host == host and br.address}
-    nets = {dev: a.network for dev, a in owned.items()}
+    nets = {dev: ipaddress.IPv4Interface(i.address).network for dev, i in h.interfaces.items() if i.address}
+    nets |= {
+        b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
+    }
+    # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
+    # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
+    # then the gateway's default, then `routes`, as the lab and the script add them.
+    have: dict[ipaddress.IPv4Network, str] = {net: f"its connected route on {dev}" for dev, net in nets.items()}
+    given = [((*path_of(h), "gateway"), "default", f"its gateway {h.gateway}")] if h.gateway else []
+    given += [((*path_of(r), "to"), r.to, f"its route to {r.to} via {r.via or r.dev}") for r in h.routes]
+    for where, to, what in given:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        if net in have:
+            raise src.error(
+                where,
+                f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
     wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
     for where, via, dev in wanted:
@@ -1142,20 +1146,12 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
             )
-        for d, net in sorted(nets.items()):
-            if net.prefixlen < 31 and ipaddress.IPv4Address(via) == net.broadcast_address:
-                raise src.error(where, f"{via} is the broadcast address of {d}'s network {net}; {BROADCAST_GATEWAY}")
-    table = {a.network: f"{dev}'s own network, {a}" for dev, a in reversed(owned.items())}
-    added = [((*path_of(h), "gateway"), "default", f"gateway, via {h.gateway}")] if h.gateway else []
-    added += [
-        (path_of(r), r.to, f"routes[{i}], " + (f"via {r.via}" if r.via else f"dev {r.dev}"))
-        for i, r in enumerate(h.routes)
-    ]
-    for where, to, name in added:
-        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
-        if net in table:
-            raise src.error(where, f"{host} already has a route to {to} ({table[net]}); {ROUTE_EXISTS}")
-        table[net] = name
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+            raise src.error(
+                where,
+                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+            )
 
 
 class Sockets:
@@ -1175,6 +1171,8 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
+        self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1186,12 +1184,26 @@ class Sockets:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
+    def _broadcast(self, addr: ipaddress.IPv4Address) -> bool:
+        """255.255.255.255, or a subnet broadcast of one of the host's own addresses (its local table's)."""
+        return addr == ipaddress.IPv4Address("255.255.255.255") or any(
+            addr == i.network.broadcast_address and i.network.prefixlen < 31 for i in self.ifaddrs
+        )
+
     def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        if not local and (addr.is_multicast or self._broadcast(addr)):
+            # inet_bind() takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+            # net/ipv4/af_inet.c), though no SYN to one is ever answered (tcp_v4_rcv()).
+            raise src.error(
+                where,
+                f"{addr} is a broadcast or multicast address: the kernel would let a socket bind it, but no "
+                "connection can reach it, and netsim does not model such a listener; expected a unicast address",
+            )
         if not local:
             have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
             raise src.error(
@@ -1482,8 +1494,10 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+        sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
+        sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id

@@ -53,7 +53,9 @@ class Most:
 # Names end up in argument vectors, sysctl paths and file names: a conservative whitelist
 # inside what the kernel's dev_valid_name() allows (not empty, under IFNAMSIZ = 16 bytes with
 # the NUL, no '/', ':' or whitespace, not '.' or '..'). No '.' either: it would split a sysctl path.
-IFNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,14}"
+# Not `all` or `default`: devinet_sysctl_register() (net/ipv4/devinet.c) refuses them with EINVAL
+# (sysctl_dev_name_is_allowed(), include/net/ip.h), as they name net.ipv4.conf's own directories.
+IFNAME_PATTERN = r"(?!(?:all|default)$)[A-Za-z][A-Za-z0-9_-]{0,14}"
 HOST_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 TEXT_LIMIT = 200  # characters of a title or label
 LONG_TEXT_LIMIT = 1000  # characters of a description
@@ -139,12 +141,6 @@ def _check_text(value: str, limit: int) -> str | None:
     return value
 
 
-# register_netdevice() -> devinet_sysctl_register() (net/ipv4/devinet.c) makes net/ipv4/conf/NAME; a
-# device called `all` or `default` would collide with the two entries every namespace has, and the
-# kernel refuses it with EINVAL ("RTNETLINK answers: Invalid argument"; seen in `unshare -n` on 6.18).
-RESERVED_IFNAMES = ("all", "default")
-
-
 def bad_ifname(name: str) -> str:
     """Why a name is no interface name here: the kernel's own rule first, then ours."""
     why = (
@@ -152,13 +148,13 @@ def bad_ifname(name: str) -> str:
         if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
         else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
     )
-    if name in RESERVED_IFNAMES:
+    if name in ("all", "default"):
         why = (
-            "the kernel refuses to register a device by this name (EINVAL, Invalid argument: "
-            "devinet_sysctl_register() would collide with net/ipv4/conf/{all,default}, net/ipv4/devinet.c)"
+            "the kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are "
+            "sysctl directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)"
         )
     if name == "lo":
-        why = "every namespace has its own lo already; the kernel refuses a second (EEXIST, File exists)"
+        why = "every namespace has its own lo already"
     return f"{_found(name)} is not a usable interface name: {why}"
 
 
@@ -172,8 +168,6 @@ def _check_format(fmt: Format, value: str) -> str | None:
         return None
     if fmt.pattern is not None and not re.fullmatch(fmt.pattern, value):
         return None
-    if fmt is IFNAME_FORMAT and value in RESERVED_IFNAMES:
-        return None  # no device can have it, so no field may name one
     if fmt is DNS_NAME_FORMAT and len(value) > DNS_NAME_LIMIT:
         return None
     if fmt is MAC_FORMAT or fmt is DST_FORMAT:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
+from netsim import arp, dns, forwarding, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import REPLY, tuple_of
@@ -38,8 +38,6 @@ from netsim.netns import Connection, Iface, Namespace
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
-    BROADCAST_GATEWAY,
-    ROUTE_EXISTS,
     AddrAdd,
     AddrDel,
     Connect,
@@ -91,6 +89,11 @@ class FiredTimer:
     slack: float
     name: str
     late: float = 0.0
+
+
+# What `ip link` says when a namespace has an interface of that name already (dev_get_valid_name(),
+# or __dev_change_net_namespace(), net/core/dev.c: EEXIST).
+EEXIST = "; the kernel refuses a second one (RTNETLINK answers: File exists)"
 
 
 class Simulation:
@@ -217,6 +220,8 @@ class Simulation:
 
     @staticmethod
     def _dev_for(ns: Namespace, via: ipaddress.IPv4Address) -> str | None:
+        if via in ns.broadcast_addresses():
+            return None  # fib_check_nh_v4_gw(): a gateway must be RTN_UNICAST or RTN_LOCAL
         for route in ns.routes:
             if route.via is None and via in route.network and ns.ifaces[route.dev].up:
                 return route.dev
@@ -297,6 +302,12 @@ class Simulation:
             return
         if iface.kind == "bridge":
             bridge = self.bridges[dev]
+            if not bridge.has_carrier():
+                # No port forwards, so the bridge has no carrier (br_port_state_selection()), and a
+                # device without carrier sends through the noop qdisc (dev_deactivate(), net/sched/
+                # sch_generic.c): the frame is dropped before anything, a capture on it included.
+                self.event(f"{ns.label}'s {dev} has no carrier: the frame goes nowhere")
+                return
             self._deliver(bridge, dev, frame, bridge.transmit(frame, self.now))
             return
         self._over_cable(iface, frame)
@@ -387,9 +398,21 @@ class Simulation:
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """arp_error_report() -> ipv4_link_failure(): ICMP host unreachable to the packets' sender.
 
-        The sender is this namespace itself, so the ICMP error comes back through lo: with lo
-        down it is lost, and a waiting connect() hears nothing (it times out instead).
+        A packet this host forwards gets its ICMP error back across the network, one for each
+        packet that waited (icmp_send(); its rate limit, a burst of six per destination,
+        inet_peer_xrlim_allow(), is not modelled). A packet of its own: the ICMP error comes back
+        through lo; with lo down it is lost, and a waiting connect() hears nothing (it times out).
         """
+        own = {str(a) for a in ns.local_addresses()}
+        forwarded = [p for p in packets if isinstance(p, Tcp | Udp) and p.src_ip not in own]
+        for packet in forwarded:
+            answer = forwarding.host_unreachable(ns, packet)
+            if answer is not None:
+                self.event(f"{ns.label} tells {packet.src_ip}: host {packet.dst_ip} unreachable")
+                ipv4.output(self, ns, answer)
+        packets = [p for p in packets if p not in forwarded]
+        if not packets:
+            return
         if not ns.lo_up():
             self.event(f"{ns.label}'s lo is down: the 'host unreachable' it sends itself is lost")
             return
@@ -565,6 +588,13 @@ class Simulation:
                 self._frame = None
 
     def _step_send(self, send: Send) -> None:
+        if not send.dev and not self.scenario.static_devs(send.by):
+            have = sorted(d for d, i in self._namespace(send.by).ifaces.items() if i.kind != "loopback")
+            raise self._fail(
+                "by",
+                f"{send.by} declares no interface in the file, so the frame's interface must be named; expected "
+                f"dev: one of {', '.join(have) or '(none yet)'}",
+            )
         dev = send.dev or self.scenario.default_dev(send.by)
         iface = self._iface(send.by, dev)
         ns = self.namespaces[send.by]
@@ -589,8 +619,10 @@ class Simulation:
         if hop is None or hop.kind != "link":
             self.event(f"{ns.label} has no on-link route to {resolve.target}: nothing to ask")
             return
-        # What an application's first packet does, without the packet: neigh_event_send().
-        entry = arp.resolve(ns, hop.dev, resolve.target)
+        # What an application's first packet does, without the packet: neigh_event_send() on the
+        # route's next hop, the gateway for an address off the host's networks (ip_finish_output2()).
+        assert hop.neighbour is not None
+        entry = arp.resolve(ns, hop.dev, hop.neighbour)
         self._run_until(lambda: entry.state != "INCOMPLETE", self.now + 60)
 
     def _step_connect(self, connect: Connect) -> None:
@@ -938,7 +970,7 @@ class Simulation:
         ns = self._namespace(add.by)  # the scenario reader refuses it first (steps[N].veth_add.by)
         for name in (add.name, add.peer):
             if name in ns.ifaces:
-                raise self._fail("name", f"{add.by} already has an interface {name!r}")
+                raise self._fail("name", f"{add.by} already has an interface {name!r}{EEXIST}")
         mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
         peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
         one = Iface(add.name, mac, [], "veth", ns=add.by, up=False)
@@ -958,7 +990,7 @@ class Simulation:
             )
         target = self._namespace(move.to, "to")
         if move.dev in target.ifaces:
-            raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}")
+            raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}{EEXIST}")
         source = self.namespaces[move.by]
         self._detach(source, iface)
         # Moving drops the interface's addresses and brings it down, as the kernel does.
@@ -984,9 +1016,13 @@ class Simulation:
         iface = self._iface(rename.by, rename.dev)
         ns = self.namespaces[rename.by]
         if rename.name in ns.ifaces:
-            raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}")
+            raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}{EEXIST}")
         if iface.up:
-            raise self._fail("dev", f"{rename.dev} is up; the kernel renames only interfaces that are down")
+            raise self._fail(
+                "dev",
+                f"{rename.dev} is up; netsim does not model renaming an interface that is up (kernels before 6.2 "
+                "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
+            )
         del ns.ifaces[rename.dev]
         iface.name = rename.name
         ns.ifaces[rename.name] = iface
@@ -1002,7 +1038,25 @@ class Simulation:
             label = self.namespaces[change.by].label
             self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
             return
-        if change.master is not None:
+        if change.master is not None and iface.kind in ("bridge", "loopback"):
+            # br_add_if() (net/bridge/br_if.c): no loopback or non-Ethernet device (EINVAL), and "No
+            # bridging of bridges" (ELOOP), itself included; the errnos as strace shows them.
+            why = (
+                "is a bridge; the kernel refuses to make it a port of {m} (ELOOP, Too many levels of symbolic "
+                "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)"
+                if iface.kind == "bridge"
+                else "is the loopback; the kernel refuses to make it a port of {m} (EINVAL, Invalid argument: "
+                "br_add_if() takes Ethernet devices only, net/bridge/br_if.c)"
+            )
+            raise self._fail("dev", f"{change.dev} " + why.format(m=change.master))
+        if change.master is not None and iface.master == change.master:
+            pass  # do_set_master() (net/core/rtnetlink.c): already this bridge's port, nothing changes
+        elif change.master is not None:
+            if iface.master is not None:
+                # do_set_master(): the old master lets go first (ndo_del_slave -> br_del_if(), which
+                # forgets every entry on the port, net/bridge/br_if.c), then the new one takes it.
+                self.bridges[iface.master].remove_port(iface.name)
+                self.event(f"{change.dev} leaves {iface.master}")
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)
             flags = (
@@ -1097,17 +1151,21 @@ class Simulation:
         ns = self.namespaces.get(add.by)
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
-        gateway = ipaddress.IPv4Address(add.via)
-        if gateway in ns.broadcast_addresses():
-            # fib_check_nh_v4_gw() runs first (fib_create_info()), then fib_table_insert()'s EEXIST
-            dev = ns.broadcast_addresses()[gateway]
-            net = next(a.network for a in ns.ifaces[dev].addresses if a.network.broadcast_address == gateway)
-            raise self._fail("via", f"{add.via} is the broadcast address of {dev}'s network {net}; {BROADCAST_GATEWAY}")
         net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
-        same = next((r for r in ns.routes if r.network == net), None)
-        if same is not None and self._dev_for(ns, gateway) is not None:
-            had = f"via {same.via}" if same.via else f"{same.dev}'s own network"
-            raise self._fail("to", f"{add.by} already has a route to {add.to} ({had}); {ROUTE_EXISTS}")
+        if any(r.network == net for r in ns.routes):
+            # `ip route add` is NLM_F_CREATE|NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c)
+            # finds the alias with the same tos and metric and answers EEXIST.
+            raise self._fail(
+                "to",
+                f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        if ipaddress.IPv4Address(add.via) in ns.broadcast_addresses():
+            raise self._fail(
+                "via",
+                f"{add.via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+            )
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(

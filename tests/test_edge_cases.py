@@ -432,11 +432,12 @@ def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
 
 def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
     """neigh_timer_handler(): when REACHABLE runs out, an entry used within delay_first_probe_time
-    goes to DELAY (and is probed), one unused goes STALE."""
+    goes to DELAY (and is probed), one unused goes STALE. "Used" is neigh_event_send(): `ip neigh
+    ... use` (NTF_USE, the `arp` step) here; a packet sent while REACHABLE does not count (below)."""
     trace = simulate("""
         - {id: ask, arp: {by: a, target: 10.0.0.11}}
         - {id: later, wait: 28}
-        - {id: use, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: use, arp: {by: a, target: 10.0.0.11}}
         - {id: expires, wait: 2}
         - {id: delayed, wait: 5}
         - {id: probed, wait: 1}
@@ -452,6 +453,19 @@ def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
     }
     probe = [h for h in trace.step("probed").frames if h.src == MAC["a"]]
     assert [(h.dst, h.what) for h in probe] == [(MAC["b"], "ARP who-has 10.0.0.11 tell 10.0.0.10")]
+
+
+def test_a_packet_through_a_reachable_entry_is_no_use_and_it_goes_stale() -> None:
+    """neigh_output() (include/net/neighbour.h): a REACHABLE entry sends with its cached header and
+    never reaches neigh_event_send(); the refused knock's RST confirms nothing either."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 28}
+        - {id: knock, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: expires, wait: 3}
+    """)
+    assert trace.step("knock").outcome == "refused"
+    assert trace.step("expires").neigh["a"]["10.0.0.11"]["state"] == "STALE"
 
 
 def test_a_confirmation_keeps_an_entry_reachable_past_its_first_deadline() -> None:

@@ -49,7 +49,7 @@ def refusal(text: str) -> str:
     return str(info.value)
 
 
-# --- a step that names no interface, on a host that only steps gave one (outsider's 96 and 97) --------
+# --- a frame to a host that only steps gave an interface (after the outsider's 96 and 97) ------------
 
 BUILT = ROOMS + (
     "  - {id: room, netns_add: n}\n"
@@ -58,108 +58,28 @@ BUILT = ROOMS + (
 )
 
 
-def test_a_send_without_dev_on_a_host_built_by_steps_uses_its_only_interface() -> None:
-    trace = run(parse_scenario(BUILT + "  - {id: hello, send: {by: n, dst: broadcast}}\n", "ok.yaml"))
-    # The frame leaves by the eth0 that moved in (a's MAC), and the bridge learns it on p1.
-    assert "02:00:00:00:00:0a" in trace.steps[-1].fdb["br0"]
-
-
-def test_frames_of_a_sends_step_without_dev_on_a_host_built_by_steps_are_sent() -> None:
+def test_a_frame_to_a_host_with_no_interface_in_the_file_names_a_mac_instead() -> None:
+    # `dst: n` means n's first interface in the file (host_mac()); n has none there: it crashed.
     text = (
-        BUILT + "  - id: two\n    sends:\n      frames:\n        - {by: n, dst: broadcast}\n        - {by: b, dst: n}\n"
+        BUILT
+        + "  - id: two\n    sends:\n      frames:\n"
+        + "        - {by: n, dst: broadcast, dev: eth0}\n        - {by: b, dst: n}\n"
     )
-    with pytest.raises(NetsimError) as info:  # `dst: n`: n has no interface in the file to name a MAC by
-        check(text)
-    assert str(info.value) == (
+    assert refusal(text) == (
         "bad.yaml:27: steps[3].sends.frames[1].dst: n has no interface in the file, so its name is no MAC; "
         "expected a MAC (such as 02:00:00:00:00:0a) or a host with an interface of its own"
     )
     check(text.replace("dst: n}", "dst: '02:00:00:00:00:0a'}"))
 
 
-# --- names the kernel will not register (outsider's 24, 25, 65, 107) -------------------------------
-
-ALL_DEFAULT = (
-    "the kernel refuses to register a device by this name (EINVAL, Invalid argument: "
-    "devinet_sysctl_register() would collide with net/ipv4/conf/{all,default}, net/ipv4/devinet.c)"
-)
+# --- names the kernel will not register (outsider's 107; 24, 25 and 65 are in test_scenario_errors) ---
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        (
-            'eth0: {mac: "02:00:00:00:00:0a"',
-            'all: {mac: "02:00:00:00:00:0a"',
-            f"bad.yaml:14: hosts.a.interfaces.all: 'all' is not a usable interface name: {ALL_DEFAULT}",
-        ),
-        (
-            "  br0:\n",
-            "  default:\n",
-            f"bad.yaml:4: bridges.default: 'default' is not a usable interface name: {ALL_DEFAULT}",
-        ),
-        (
-            "      p3: {}\n",
-            "      all: {}\n",
-            f"bad.yaml:9: bridges.br0.ports.all: 'all' is not a usable interface name: {ALL_DEFAULT}",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: v, veth_add: {by: h, name: v0, peer: default}}\n",
-            f"bad.yaml:20: steps[0].veth_add.peer: 'default' is not a usable interface name: {ALL_DEFAULT}",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: v, link_rename: {by: a, dev: eth0, name: all}}\n",
-            f"bad.yaml:20: steps[0].link_rename.name: 'all' is not a usable interface name: {ALL_DEFAULT}",
-        ),
-        (
-            "      p3: {}\n",
-            "      lo: {}\n",
-            "bad.yaml:9: bridges.br0.ports.lo: 'lo' is not a usable interface name: every namespace has its own lo "
-            "already; the kernel refuses a second (EEXIST, File exists)",
-        ),
-        (
-            "  br0:\n",
-            "  lo:\n",
-            "bad.yaml:4: bridges.lo: 'lo' is not a usable interface name: every namespace has its own lo "
-            "already; the kernel refuses a second (EEXIST, File exists)",
-        ),
-        (
-            "      p3: {}\n",
-            "      br0: {}\n",
-            "bad.yaml:9: bridges.br0.ports.br0: h already has an interface 'br0' (the bridge br0); "
-            "the kernel refuses a second by that name (EEXIST, File exists)",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: v, veth_add: {by: h, name: v0, peer: v0}}\n",
-            "bad.yaml:20: steps[0].veth_add.peer: 'v0' is also the name of the other end, in the same namespace; "
-            "the kernel refuses a second device by that name (EEXIST, File exists); expected two names",
-        ),
-    ],
-)
-def test_a_name_the_kernel_will_not_register_is_refused(old: str, new: str, message: str) -> None:
-    assert old in ROOMS
-    assert refusal(ROOMS.replace(old, new, 1)) == message
-
-
-def test_a_port_named_like_an_interface_of_the_bridge_s_host_is_refused() -> None:
-    text = ROOMS.replace("  h: {}\n", "  h:\n    interfaces:\n      p3: {plug: a.eth1}\n").replace(
-        '      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}\n',
-        '      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}\n      eth1: {}\n',
-    )
+def test_a_veth_whose_two_ends_share_a_name_is_refused() -> None:
+    text = ROOMS + "  - {id: v, veth_add: {by: h, name: v0, peer: v0}}\n"
     assert refusal(text) == (
-        "bad.yaml:9: bridges.br0.ports.p3: h already has an interface 'p3' (h.p3); "
-        "the kernel refuses a second by that name (EEXIST, File exists)"
-    )
-
-
-def test_two_bridges_of_one_host_may_not_share_a_port_name() -> None:
-    text = ROOMS.replace("hosts:\n", "  br1:\n    host: h\n    ports:\n      p3: {}\nhosts:\n")
-    assert refusal(text) == (
-        "bad.yaml:13: bridges.br1.ports.p3: h already has an interface 'p3' (a port of br0); "
-        "the kernel refuses a second by that name (EEXIST, File exists)"
+        "bad.yaml:20: steps[0].veth_add.peer: 'v0' is also the name of the other end, in the same namespace; "
+        "the kernel refuses a second device by that name (EEXIST, File exists); expected two names"
     )
 
 
@@ -171,76 +91,10 @@ def test_two_empty_seats_of_one_name_on_bridges_of_two_hosts_are_refused() -> No
         "p3-x in the namespace the lab and the script run in, and the kernel refuses the second "
         "(EEXIST, File exists); expected another name"
     )
+    check(text.replace("      p3: {}\nhosts:", "      p4: {}\nhosts:"))
 
 
-# --- routes the kernel will not add (outsider's 38, 42, 43, 55) --------------------------------------
-
-EEXIST_ROUTE = (
-    "the kernel refuses a second (EEXIST, File exists: `ip route add` asks for NLM_F_EXCL, and "
-    "fib_table_insert() finds a route of the same prefix and metric, net/ipv4/fib_trie.c); "
-    "expected one route per destination, or a route_del before"
-)
-BAD_GATEWAY = (
-    "the kernel refuses the route (EINVAL, Nexthop has invalid gateway: fib_check_nh_v4_gw() takes a "
-    "unicast or local gateway only, net/ipv4/fib_semantics.c)"
-)
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "message"),
-    [
-        (
-            "  b:\n",
-            "    routes:\n      - {to: 10.9.0.0/16, via: 10.0.0.1}\n      - {to: 10.9.0.0/16, via: 10.0.0.11}\n  b:\n",
-            f"bad.yaml:17: hosts.a.routes[1]: a already has a route to 10.9.0.0/16 (routes[0], via 10.0.0.1); "
-            f"{EEXIST_ROUTE}",
-        ),
-        (
-            "  b:\n",
-            "    gateway: 10.0.0.1\n    routes:\n      - {to: default, via: 10.0.0.11}\n  b:\n",
-            f"bad.yaml:17: hosts.a.routes[0]: a already has a route to default (gateway, via 10.0.0.1); {EEXIST_ROUTE}",
-        ),
-        (
-            "  b:\n",
-            "    routes:\n      - {to: 10.0.0.0/24, via: 10.0.0.1}\n  b:\n",
-            f"bad.yaml:16: hosts.a.routes[0]: a already has a route to 10.0.0.0/24 (eth0's own network, "
-            f"10.0.0.10/24); {EEXIST_ROUTE}",
-        ),
-        (
-            "  b:\n",
-            "    routes:\n      - {to: 10.9.0.0/16, via: 10.0.0.255}\n  b:\n",
-            f"bad.yaml:16: hosts.a.routes[0].via: 10.0.0.255 is the broadcast address of eth0's network "
-            f"10.0.0.0/24; {BAD_GATEWAY}",
-        ),
-        (
-            "  b:\n",
-            "    gateway: 10.0.0.255\n  b:\n",
-            f"bad.yaml:15: hosts.a.gateway: 10.0.0.255 is the broadcast address of eth0's network 10.0.0.0/24; "
-            f"{BAD_GATEWAY}",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n"
-            "  - {id: two, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.11}}\n",
-            f"bad.yaml:21: steps[1].route_add.to: a already has a route to 10.9.0.0/16 (via 10.0.0.1); {EEXIST_ROUTE}",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: one, route_add: {by: a, to: 10.0.0.0/24, via: 10.0.0.1}}\n",
-            f"bad.yaml:20: steps[0].route_add.to: a already has a route to 10.0.0.0/24 (eth0's own network); "
-            f"{EEXIST_ROUTE}",
-        ),
-        (
-            "steps:\n",
-            "steps:\n  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.255}}\n",
-            f"bad.yaml:20: steps[0].route_add.via: 10.0.0.255 is the broadcast address of eth0's network "
-            f"10.0.0.0/24; {BAD_GATEWAY}",
-        ),
-    ],
-)
-def test_a_route_the_kernel_will_not_add_is_refused(old: str, new: str, message: str) -> None:
-    assert old in ROOMS
-    assert refusal(ROOMS.replace(old, new, 1)) == message
+# --- routes the kernel adds (its refusals, outsider's 38, 42, 43 and 55, are in test_scenario_errors) ---
 
 
 @pytest.mark.parametrize(
@@ -264,3 +118,45 @@ def test_a_route_may_be_added_again_once_the_first_is_gone(between: str) -> None
 def test_the_network_s_own_address_is_a_gateway_the_kernel_takes() -> None:
     # 10.0.0.0 is no broadcast address (no subnet-zero broadcast route): RTN_UNICAST, accepted (seen in unshare)
     check(ROOMS.replace("  b:\n", "    gateway: 10.0.0.0\n  b:\n", 1))
+
+
+# --- what br_add_if() will not make a port (outsider's 104, 105, 106) --------------------------------
+
+TWO_BRIDGES = ROOMS.replace("hosts:\n", "  br1:\n    host: h\n    ports: {}\nhosts:\n")
+
+
+@pytest.mark.parametrize(
+    ("dev", "master", "message"),
+    [
+        (
+            "br1",
+            "br0",
+            "br1 is a bridge; the kernel refuses to make it a port of br0 (ELOOP, Too many levels of symbolic "
+            "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)",
+        ),
+        (
+            "br0",
+            "br0",
+            "br0 is a bridge; the kernel refuses to make it a port of br0 (ELOOP, Too many levels of symbolic "
+            "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)",
+        ),
+        (
+            "lo",
+            "br0",
+            "lo is the loopback; the kernel refuses to make it a port of br0 (EINVAL, Invalid argument: "
+            "br_add_if() takes Ethernet devices only, net/bridge/br_if.c)",
+        ),
+    ],
+)
+def test_what_a_bridge_will_not_take_as_a_port_is_refused(dev: str, master: str, message: str) -> None:
+    # errnos seen with strace on `ip link set DEV master br0` in `unshare -n` (6.18)
+    text = TWO_BRIDGES + f"  - id: plug\n    link_set:\n      by: h\n      dev: {dev}\n      master: {master}\n"
+    assert refusal(text) == f"bad.yaml:25: steps[0].link_set.dev: {message}"
+
+
+def test_a_veth_end_may_still_become_a_port() -> None:
+    check(
+        TWO_BRIDGES
+        + "  - {id: v, veth_add: {by: h, name: v0, peer: v1}}\n"
+        + "  - {id: plug, link_set: {by: h, dev: v0, master: br1}}\n"
+    )
