@@ -1205,11 +1205,16 @@ class Sockets:
                 "connection can reach it, and netsim does not model such a listener; expected a unicast address",
             )
         if not local:
-            have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
+            # inet_addr_type_table() says RTN_LOCAL for the host's own addresses, and for all of 127/8
+            # once lo has 127.0.0.1/8 (its local route is the whole /8, fib_add_ifaddr()).
+            own = sorted(self.mine, key=int)
+            have = ["0.0.0.0", *([f"one of its own addresses ({', '.join(map(str, own))})"] if own else [])]
+            have += ["any address in 127.0.0.0/8"] if self.loopback else []
+            expected = " or ".join([", ".join(have[:-1]), have[-1]] if len(have) > 1 else have)
             raise src.error(
                 where,
                 f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
-                f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
+                f"(EADDRNOTAVAIL, Cannot assign requested address); expected {expected}",
             )
         for other, other_port, other_text, shared in self.bound:
             if other_port == port and (other == addr or ANY in (other, addr)) and not (reuseport and shared):

@@ -7,6 +7,8 @@ kernel takes. `check` is parse_scenario() then run(), as the CLI does; no root i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netsim.errors import NetsimError
@@ -160,3 +162,65 @@ def test_a_veth_end_may_still_become_a_port() -> None:
         + "  - {id: v, veth_add: {by: h, name: v0, peer: v1}}\n"
         + "  - {id: plug, link_set: {by: h, dev: v0, master: br1}}\n"
     )
+
+
+# --- a chosen source port the kernel will not give (outsider's 84) -----------------------------------
+# The lab and the script bind the connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR, then connect.
+# What the kernel said to each case, in `unshare -n` (6.18): bind() EADDRINUSE beside a listener on the
+# port; connect() EADDRNOTAVAIL for a second socket with an open one's four addresses and ports; both
+# fine for another destination, or after a connect that was refused.
+
+LISTENING = ROOMS + (
+    "  - {id: a-listens, listen: {by: a, bind: '0.0.0.0:8080'}}\n"
+    "  - {id: b-listens, listen: {by: b, bind: '0.0.0.0:9000'}}\n"
+    "  - {id: b-listens-too, listen: {by: b, bind: '0.0.0.0:9001'}}\n"
+)
+
+
+def test_a_source_port_a_listener_holds_is_refused() -> None:
+    text = LISTENING + "  - id: knock\n    connect:\n      by: a\n      to: '10.0.0.11:9000'\n      sport: 8080\n"
+    assert refusal(text) == (
+        "bad.yaml:25: steps[3].connect.sport: a listens on 0.0.0.0:8080 already; the kernel refuses to bind the "
+        "connecting socket to 0.0.0.0:8080 (EADDRINUSE, Address already in use: a listener keeps its port even "
+        "from a socket with SO_REUSEADDR, which the lab and the script set; inet_csk_bind_conflict(), "
+        "net/ipv4/inet_connection_sock.c); expected another sport"
+    )
+
+
+def test_a_second_connection_with_the_same_addresses_and_ports_is_refused() -> None:
+    knock = "  - id: {id}\n    connect:\n      by: a\n      to: '10.0.0.11:{port}'\n      sport: 40100\n"
+    text = LISTENING + knock.format(id="first", port=9000) + knock.format(id="again", port=9000)
+    assert refusal(text) == (
+        "bad.yaml:30: steps[4].connect.sport: a's connection 10.0.0.10:40100 > 10.0.0.11:9000 from step 'first' "
+        "is open still (the lab keeps it open; closed, it would wait in TIME_WAIT); the kernel refuses a second "
+        "socket with the same addresses and ports (EADDRNOTAVAIL, Cannot assign requested address: "
+        "__inet_check_established(), net/ipv4/inet_hashtables.c); expected another sport"
+    )
+    check(LISTENING + knock.format(id="first", port=9000) + knock.format(id="elsewhere", port=9001))
+    # A refused connect leaves no socket behind: the same four again are fine.
+    check(LISTENING + knock.format(id="first", port=9002) + knock.format(id="again", port=9002))
+
+
+def test_the_lab_refuses_what_check_refuses_before_any_namespace_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outsider's lab run of such a scenario died with "internal error" (OSError from bind()).
+    from netsim.lab import cli
+
+    monkeypatch.setattr(cli, "missing_requirement", lambda: "no root here")  # the lab would stop here next
+    monkeypatch.delenv(cli.INSIDE, raising=False)
+    path = tmp_path / "sport.yaml"
+    path.write_text(LISTENING + "  - {id: knock, connect: {by: a, to: '10.0.0.11:9000', sport: 8080}}\n")
+    with pytest.raises(NetsimError, match=r"steps\[3\]\.connect\.sport: a listens on 0\.0\.0\.0:8080 already"):
+        cli.lab_main(path, as_json=False, compare=True)
+
+
+def test_a_refused_bind_names_every_kind_of_address_the_kernel_would_take() -> None:
+    # The outsider's 26: the list named 127.0.0.1 only, though any 127/8 address binds once lo has 127.0.0.1/8.
+    check(ROOMS + "  - {id: l, listen: {by: a, bind: '127.6.7.8:80'}}\n")
+    assert refusal(ROOMS + "  - {id: l, listen: {by: a, bind: '10.0.0.99:80'}}\n").endswith(
+        "expected 0.0.0.0, one of its own addresses (10.0.0.10) or any address in 127.0.0.0/8"
+    )
+    # A namespace a step made has lo down and bare: no 127/8 yet, and no address of its own.
+    made = ROOMS + "  - {id: room, netns_add: n}\n  - {id: l, listen: {by: n, bind: '127.0.0.1:80'}}\n"
+    assert refusal(made).endswith("(EADDRNOTAVAIL, Cannot assign requested address); expected 0.0.0.0")
