@@ -38,6 +38,11 @@ def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
         # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
         stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
         return
+    if dev != "lo" and src in ns.local_addresses():
+        # fib_validate_source() (net/ipv4/fib_frontend.c): a packet from outside whose source is one of
+        # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
+        stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
+        return
     if dst in ns.local_addresses() or dst in LOOPBACK_NET:
         _deliver(stack, ns, dev, skb)
     elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():

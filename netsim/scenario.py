@@ -937,6 +937,34 @@ def _check_one_name_each(s: Scenario, src: Source) -> None:
             taken[name] = what
 
 
+def _check_empty_seats(s: Scenario, src: Source) -> None:
+    """An empty seat is a veth pair made in the namespace the lab and the script run in, PORT and
+    PORT-x, before PORT moves to its bridge's host (plan.py); PORT-x stays there. Two empty seats of
+    one name, on bridges of two hosts, would make a second PORT-x there: EEXIST (dev_get_valid_name(),
+    net/core/dev.c). Seats a step plugs in later are made by that step, not here."""
+    dynamic = s.dynamic_ports()
+    outer: dict[str, str] = {}  # a far end's name -> the bridge whose empty seat it is
+    for bname, bridge in s.bridges.items():
+        for port in bridge.ports:
+            if (bname, port) in dynamic or s.host_at(bname, port) is not None:
+                continue
+            where = (*path_of(bridge), "ports", port)
+            if f"{port}-x" in outer:
+                raise src.error(
+                    where,
+                    f"{outer[f'{port}-x']} has an empty seat {port} too; both far ends would be called {port}-x in "
+                    "the namespace the lab and the script run in, and the kernel refuses the second "
+                    "(EEXIST, File exists); expected another name",
+                )
+            if port in outer:
+                raise src.error(
+                    where,
+                    f"{port!r} is already the far end of {outer[port]}'s empty seat in the namespace the lab and "
+                    "the script run in; the kernel refuses a second (EEXIST, File exists); expected another name",
+                )
+            outer[f"{port}-x"] = bname
+
+
 def _validate_topology(s: Scenario, src: Source) -> None:
     for bridge in s.bridges.values():
         where = path_of(bridge)
@@ -953,6 +981,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
     _check_one_name_each(s, src)
+    _check_empty_seats(s, src)
     for hname, host in s.hosts.items():
         _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
@@ -1176,11 +1205,16 @@ class Sockets:
                 "connection can reach it, and netsim does not model such a listener; expected a unicast address",
             )
         if not local:
-            have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
+            # inet_addr_type_table() says RTN_LOCAL for the host's own addresses, and for all of 127/8
+            # once lo has 127.0.0.1/8 (its local route is the whole /8, fib_add_ifaddr()).
+            own = sorted(self.mine, key=int)
+            have = ["0.0.0.0", *([f"one of its own addresses ({', '.join(map(str, own))})"] if own else [])]
+            have += ["any address in 127.0.0.0/8"] if self.loopback else []
+            expected = " or ".join([", ".join(have[:-1]), have[-1]] if len(have) > 1 else have)
             raise src.error(
                 where,
                 f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
-                f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
+                f"(EADDRNOTAVAIL, Cannot assign requested address); expected {expected}",
             )
         for other, other_port, other_text, shared in self.bound:
             if other_port == port and (other == addr or ANY in (other, addr)) and not (reuseport and shared):
@@ -1361,6 +1395,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":
                 raise src.error((*apath, field_name), _bad_ifname(name))
+        if step.action == "veth_add" and action.name == action.peer:
+            raise src.error(
+                (*apath, "peer"),
+                f"{action.peer!r} is also the name of the other end, in the same namespace; the kernel refuses a "
+                "second device by that name (EEXIST, File exists); expected two names",
+            )
         _follow_addresses(step, sockets)
     _validate_real_time(s, src)
 
@@ -1487,8 +1527,23 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dst"),
             f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
         )
+    if send.dst in s.hosts and normalise_mac(send.dst) is None and not s.static_devs(send.dst):
+        # host_mac() names a host by its first interface in the file; one made by steps has none there.
+        raise src.error(
+            (*where, "dst"),
+            f"{send.dst} has no interface in the file, so its name is no MAC; expected a MAC (such as "
+            f"{_a_mac(s)}) or a host with an interface of its own",
+        )
     if send.arp is not None and send.syn is not None:
         raise src.error((*where, "syn"), "a frame carries one packet: an arp or a syn, not both")
+
+
+def _a_mac(s: Scenario) -> str:
+    """A MAC of the scenario to show in a message, as an example of what `dst:` takes."""
+    for name, host in s.hosts.items():
+        for dev in host.interfaces:
+            return s.host_mac(name, dev)
+    return "02:00:00:00:00:01"
 
 
 def _names(items: Any) -> str:

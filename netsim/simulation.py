@@ -124,6 +124,8 @@ class Simulation:
         self._step: Step | None = None
         self._frame: Send | None = None  # the frame of a `sends` step being sent: errors point at it
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
+        # (host, src, sport, dst, dport) of each connection made from a chosen sport -> its step's id
+        self._chosen: dict[tuple[str, str, int, str, int], str] = {}
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
@@ -632,6 +634,8 @@ class Simulation:
         dst_ip, dport = _endpoint(connect.to)
         patience = application_deadline(connect)
         conn = self._open(ns, dst_ip, dport, connect.sport, connect.ttl or 64, patience)
+        if conn.state == "connected" and connect.sport is not None and self._step is not None:
+            self._chosen[(ns.name, conn.src_ip, conn.sport, conn.dst_ip, conn.dport)] = self._step.id
         if conn.state == "connected":
             self._serve_accepts()
             if connect.read:
@@ -650,6 +654,8 @@ class Simulation:
         self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
     ) -> Connection:
         """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
+        if sport is not None:
+            self._check_bind(ns, sport)
         if dst_ip == str(routing.ANY_ADDRESS):
             # ip_route_connect() -> ip_route_output_key_hash_rcu(): no destination is the loopback;
             # tcp_v4_connect() takes the route's address (net/ipv4/tcp_ipv4.c).
@@ -668,6 +674,17 @@ class Simulation:
             if hop.dev == "lo" and ipaddress.IPv4Address(dst_ip).is_loopback
             else (dst_ip if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour))
         )
+        if sport is not None and (ns.name, src_ip, sport, dst_ip, dport) in self._chosen:
+            first = self._chosen[(ns.name, src_ip, sport, dst_ip, dport)]
+            # __inet_hash_connect() -> __inet_check_established() (net/ipv4/inet_hashtables.c) finds
+            # the established socket with these four and answers EADDRNOTAVAIL.
+            raise self._fail(
+                "sport",
+                f"{ns.name}'s connection {src_ip}:{sport} > {dst_ip}:{dport} from step {first!r} is open still (the "
+                "lab keeps it open; closed, it would wait in TIME_WAIT); the kernel refuses a second socket with "
+                "the same addresses and ports (EADDRNOTAVAIL, Cannot assign requested address: "
+                "__inet_check_established(), net/ipv4/inet_hashtables.c); expected another sport",
+            )
         sport = sport if sport is not None else next(self._ports)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
@@ -696,6 +713,20 @@ class Simulation:
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
         return conn
+
+    def _check_bind(self, ns: Namespace, sport: int) -> None:
+        """The lab and the script bind a connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR first;
+        inet_csk_bind_conflict() (net/ipv4/inet_connection_sock.c) lets no socket share a port with a
+        listener on it, SO_REUSEADDR or not: EADDRINUSE."""
+        held = sorted(f"{addr}:{port}" for addr, port in ns.listeners if port == sport)
+        if held:
+            raise self._fail(
+                "sport",
+                f"{ns.name} listens on {held[0]} already; the kernel refuses to bind the connecting socket to "
+                f"0.0.0.0:{sport} (EADDRINUSE, Address already in use: a listener keeps its port even from a socket "
+                "with SO_REUSEADDR, which the lab and the script set; inet_csk_bind_conflict(), "
+                "net/ipv4/inet_connection_sock.c); expected another sport",
+            )
 
     def _serve_accepts(self) -> None:
         """The programs behind the listeners accept what completed; an ssh -L listener relays it."""
@@ -1038,6 +1069,17 @@ class Simulation:
             label = self.namespaces[change.by].label
             self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
             return
+        if change.master is not None and iface.kind in ("bridge", "loopback"):
+            # br_add_if() (net/bridge/br_if.c): no loopback or non-Ethernet device (EINVAL), and "No
+            # bridging of bridges" (ELOOP), itself included; the errnos as strace shows them.
+            why = (
+                "is a bridge; the kernel refuses to make it a port of {m} (ELOOP, Too many levels of symbolic "
+                "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)"
+                if iface.kind == "bridge"
+                else "is the loopback; the kernel refuses to make it a port of {m} (EINVAL, Invalid argument: "
+                "br_add_if() takes Ethernet devices only, net/bridge/br_if.c)"
+            )
+            raise self._fail("dev", f"{change.dev} " + why.format(m=change.master))
         if change.master is not None and iface.master == change.master:
             pass  # do_set_master() (net/core/rtnetlink.c): already this bridge's port, nothing changes
         elif change.master is not None:

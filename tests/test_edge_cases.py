@@ -6,13 +6,15 @@ docstring): the code was broken on purpose, the test watched fail, the code rest
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import MAC, ROOM, room, simulate
 
 from netsim import routing, tcp
 from netsim.errors import ScenarioError
 from netsim.neighbour import DELAY_FIRST_PROBE, UCAST_SOLICIT, NeighbourTable
-from netsim.scenario import parse_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
 MCAST = "01:00:5e:00:00:01"
@@ -703,3 +705,14 @@ def test_a_port_set_down_says_what_it_forgot_and_only_if_anything() -> None:
     """)
     assert trace.step("p2-down").events[-1] == f"br0 stops using p2; it forgets {MAC['b']}"
     assert trace.step("p3-down").events[-1] == "br0 stops using p3"
+
+
+def test_a_packet_from_the_receivers_own_address_is_a_martian() -> None:
+    """fib_validate_source() (net/ipv4/fib_frontend.c): a SYN from outside claiming the receiver's own
+    address is dropped before TCP, so nobody answers SYN-ACK through lo (accept_local is 0)."""
+    root = Path(__file__).resolve().parent.parent
+    trace = run(load_scenario(root / "tests" / "lab_scenarios" / "spoofed-local-source.yaml"))
+    for step, host in (("to-laptop-from-laptop", "the laptop"), ("to-ann-from-ann", "ann")):
+        events = trace.step(step).events
+        assert any(e.startswith(f"{host} drops a packet from its own address") for e in events), events
+        assert not any("SYN-ACK" in e or "RST" in e for e in events), events

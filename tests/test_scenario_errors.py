@@ -138,7 +138,7 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {listeners: [10.88.0.9:80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: laptop has no address 10.88.0.9 to listen on at "
             "this point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); "
-            "expected one of: 0.0.0.0, 127.0.0.1, 10.88.0.1",
+            "expected 0.0.0.0, one of its own addresses (10.88.0.1) or any address in 127.0.0.0/8",
         ),
         (
             "  laptop: {}",
@@ -180,8 +180,8 @@ def test_the_good_scenario_parses() -> None:
             "  - id: hello\n    listen: {by: alice, bind: '10.88.0.9:80'}\n"
             "  - id: later\n    addr_add: {by: alice, dev: eth0, address: 10.88.0.9/16}",
             "diagrams/bridge.yaml:15: steps[0].listen.bind: alice has no address 10.88.0.9 to listen on at this "
-            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected one "
-            "of: 0.0.0.0, 127.0.0.1, 10.88.0.3",
+            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected "
+            "0.0.0.0, one of its own addresses (10.88.0.3) or any address in 127.0.0.0/8",
         ),
         (
             "  alice:\n",

@@ -368,7 +368,11 @@ class Lab:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if int(sport):  # a chosen source port, as the script's knock binds it
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", int(sport)))
+            try:
+                sock.bind(("0.0.0.0", int(sport)))
+            except OSError as exc:  # `check` refuses such a step first; never an "internal error" here
+                sock.close()
+                return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
         if int(ttl):
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(ttl))
         sock.settimeout(limit)
