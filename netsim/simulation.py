@@ -395,6 +395,8 @@ class Simulation:
         """A handshake completed: both ends now hold a connection the lab keeps open."""
         self._talked.add(host)
         peer = ipaddress.IPv4Address(peer_ip)
+        if peer.is_loopback or peer in self.namespaces[host].local_addresses():
+            return  # its own address (127.0.0.1 too): the local table delivers it at home (fib_lookup())
         self._talked.update(name for name, ns in self.namespaces.items() if peer in ns.local_addresses())
 
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
