@@ -1196,14 +1196,11 @@ class Sockets:
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
-        if not local and (addr.is_multicast or self._broadcast(addr)):
-            # inet_bind() takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
-            # net/ipv4/af_inet.c), though no SYN to one is ever answered (tcp_v4_rcv()).
-            raise src.error(
-                where,
-                f"{addr} is a broadcast or multicast address: the kernel would let a socket bind it, but no "
-                "connection can reach it, and netsim does not model such a listener; expected a unicast address",
-            )
+        # inet_bind() also takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+        # net/ipv4/af_inet.c; seen in `unshare -n`), though no SYN to one is ever answered
+        # (tcp_v4_conn_request() drops it). A subnet's broadcast is one only while its interface is up:
+        # the simulation, which knows, refuses it otherwise (Simulation._step_listen()).
+        local = local or addr.is_multicast or self._broadcast(addr)
         if not local:
             # inet_addr_type_table() says RTN_LOCAL for the host's own addresses, and for all of 127/8
             # once lo has 127.0.0.1/8 (its local route is the whole /8, fib_add_ifaddr()).

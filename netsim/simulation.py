@@ -6,8 +6,10 @@ Frames move through one FIFO queue, so causes come before effects in the trace; 
 
 from __future__ import annotations
 
+import errno
 import heapq
 import ipaddress
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -793,8 +795,22 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        local = {str(a) for a in ns.local_addresses()}
+        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
         refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
+        if refused is not None and not sock.may_fail:
+            # The scenario reader refused what it could see; this is what only the story's state
+            # shows, such as a subnet's broadcast address while its interface is down.
+            name = tcp.ERRNO_NAME[refused]
+            why = (
+                f"has no address {addr} to listen on at this point"
+                if refused == "address-not-available"
+                else f"cannot listen on {sock.bind} at this point"
+            )
+            raise self._fail(
+                "bind",
+                f"{sock.by} {why}; the kernel refuses the bind ({name}, {os.strerror(getattr(errno, name))}); "
+                "expected may_fail: true to show the refusal, or what it can bind then",
+            )
         if refused is not None:
             self._current.outcome = refused
             self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
@@ -820,7 +836,8 @@ class Simulation:
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
-        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, forward.port)
+        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
+        refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
         if refused is not None:
             # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror"; with no socket bound
             # the forward fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
