@@ -132,3 +132,15 @@ def test_a_connection_to_its_own_loopback_keeps_no_other_room_from_going() -> No
     )
     assert t.step("home").outcome == "connected"
     assert "c" not in t.step("c-gone").links
+
+
+def test_an_address_on_a_bridge_port_is_refused_as_netsim_s_limit() -> None:
+    # The kernel allows it, but the port's own stack never sees what arrives there (br_handle_frame()):
+    # netsim says it does not model it, in either order (address first, or port first).
+    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+        trace(BUILD + "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n")
+    early = BUILD.replace(
+        "  - {id: plug,", "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n  - {id: plug,"
+    )
+    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+        trace(early)
