@@ -31,7 +31,7 @@ WORKERS ?= $(CHECK_WORKERS)
 WAIT_WORKERS ?= 4
 WAITING := tests/test_lab.py tests/test_try_it_yourself.py
 
-.PHONY: serve build build-zensical test lint format check claims lab bench audit clean mutants lock golden
+.PHONY: serve build build-zensical test lint format check claims lab bench bench-tests audit clean mutants lock golden
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -131,6 +131,11 @@ lab: $(STAMP)
 bench: $(STAMP) $(ZENSICAL_VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/generators.py
+
+## bench-tests: what make check's tests cost, in CPU seconds per file, with the wall time and the
+##              load (writes build/bench/tests.json; make bench-tests ARGS=--full for make test's cases)
+bench-tests: $(STAMP)
+	$(BIN)/python benchmarks/tests.py --workers $(CHECK_WORKERS) $(ARGS)
 
 clean:
 	rm -rf site site-zensical .cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -25,6 +25,12 @@ def is_broadcast(mac: str) -> bool:
     return mac == BROADCAST
 
 
+def link_local_group(mac: str) -> int | None:
+    """is_link_local_ether_addr() (include/linux/etherdevice.h): 01:80:c2:00:00:00 to :0f, the
+    addresses IEEE 802.1D reserves for a link (STP, pause, LACP, 802.1X, LLDP); the last byte."""
+    return int(mac[-2:], 16) if mac.lower()[:-1] == "01:80:c2:00:00:0" else None
+
+
 def is_valid_source(mac: str) -> bool:
     """br_input.c drops frames whose source is a group address or all zeros."""
     return not is_group(mac) and mac != ZERO_MAC

@@ -73,6 +73,21 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     iface = ns.ifaces[dev]
     own = {str(a) for a in ns.local_addresses()}
     mine = arp.target_ip in own
+    target = ipaddress.IPv4Address(arp.target_ip)
+    if target.is_multicast or (target in LOOPBACK_NET and dev not in ns.route_localnet):
+        # arp_process() drops "bad requests for 127.x.x.x and requests for multicast addresses"
+        # (and replies naming such a target) before anything else: no answer, nothing learned.
+        link.event(f"{ns.label} drops an ARP packet for {arp.target_ip}: no answer, nothing learned")
+        return
+    if arp.sender_ip == "0.0.0.0":
+        # arp_process(): "IPv4 duplicate address detection packet (RFC2131)": a probe (arping -D)
+        # is answered, to the prober's MAC and for 0.0.0.0, when the address is ours; nobody learns
+        # anything from it (it returns before neigh_event_ns()).
+        if arp.op == ARP_REQUEST and mine:
+            reply = Arp(ARP_REPLY, iface.mac, arp.target_ip, arp.sender_mac, arp.sender_ip)
+            link.event(f"{ns.label} answers a probe: {arp.target_ip} is at {iface.mac}")
+            link.transmit(ns, dev, Frame(iface.mac, arp.sender_mac, reply))
+        return
     if arp.op == ARP_REQUEST and mine and _martian_sender(ns, dev, arp.sender_ip):
         # ip_route_input_noref(skb, tip, sip, ...) fails for a sender no packet may come from
         # (ip_route_input_slow(), net/ipv4/route.c: a 127/8 source without route_localnet on this

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from netsim.addresses import is_broadcast, is_group, is_valid_source
+from netsim.addresses import is_broadcast, is_group, is_valid_source, link_local_group
 from netsim.fdb import Fdb
 from netsim.frames import Frame
 
@@ -108,9 +108,19 @@ class Bridge:
             return Decision("drop", (), f"{in_port} is disabled: the bridge is down")
         if not is_valid_source(frame.src):
             return Decision("drop", (), "source is a group or all-zero address")
+        reserved = link_local_group(frame.dst)
+        if reserved == 0x01:
+            # br_handle_frame(): "IEEE MAC (Pause)" goes to drop, before any learning.
+            return Decision("drop", (), "a pause frame, 01:80:c2:00:00:01: dropped before learning")
         learned = ""
         if self.ports[in_port].learning:
             learned = self.fdb.learn(frame.src, in_port, now)  # before the decision, always
+        if reserved is not None and reserved != 0x00:
+            # br_handle_frame(): the other reserved link-local addresses are forwarded only when the
+            # port's and bridge's group_fwd_mask say so (0 by default); __br_handle_local_finish()
+            # learns the source and the frame goes to the port device's own stack, not the bridge's.
+            # 01:80:c2:00:00:00 (STP) is forwarded like any multicast while STP is off.
+            return Decision("drop", (), "a reserved link-local group address: not forwarded", learned)
 
         if is_broadcast(frame.dst):
             out = self._flood_ports(in_port, "bcast_flood")

@@ -22,6 +22,7 @@ from netsim import routing
 from netsim.frames import (
     ICMP_DEST_UNREACH,
     ICMP_EXC_TTL,
+    ICMP_HOST_UNREACH,
     ICMP_NET_UNREACH,
     ICMP_TIME_EXCEEDED,
     Icmp,
@@ -50,7 +51,7 @@ def decide(ns: Namespace, indev: str, packet: Tcp | Icmp | Udp) -> Forward | Ref
     """What this host does with a packet that arrived on `indev` for someone else."""
     if not ns.ip_forward:
         return Refuse(f"{ns.label} does not forward (net.ipv4.ip_forward is 0): the packet is dropped")
-    hop = routing.lookup(ipaddress.IPv4Address(packet.dst_ip), set(), ns.routes)
+    hop = routing.lookup(ipaddress.IPv4Address(packet.dst_ip), ns.local_addresses(), ns.routes)
     if hop is None or hop.neighbour is None:
         why = f"{ns.label} has no route to {packet.dst_ip}"
         return Refuse(why, _error(ns, packet, ICMP_DEST_UNREACH, ICMP_NET_UNREACH))
@@ -59,6 +60,13 @@ def decide(ns: Namespace, indev: str, packet: Tcp | Icmp | Udp) -> Forward | Ref
         why = f"the packet's time to live runs out at {ns.label}"
         return Refuse(why, _error(ns, packet, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL))
     return Forward(replace(packet, ttl=packet.ttl - 1), hop.dev, hop.neighbour)
+
+
+def host_unreachable(ns: Namespace, packet: Tcp | Icmp | Udp) -> Icmp | None:
+    """The router's answer when the next hop never answered ARP: neigh_invalidate() hands each
+    waiting packet to arp_error_report() -> ipv4_link_failure(), which sends ICMP destination
+    unreachable, code host unreachable (net/core/neighbour.c, net/ipv4/arp.c, route.c)."""
+    return _error(ns, packet, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH)
 
 
 def _error(ns: Namespace, packet: Tcp | Icmp | Udp, kind: int, code: int) -> Icmp | None:

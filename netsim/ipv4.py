@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from netsim.stack import Stack
 
 Packet = Tcp | Icmp | Udp
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
@@ -37,8 +38,19 @@ def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
         # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
         stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
         return
+    if dev != "lo" and src in ns.local_addresses():
+        # fib_validate_source() (net/ipv4/fib_frontend.c): a packet from outside whose source is one of
+        # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
+        stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
+        return
     if dst in ns.local_addresses() or dst in LOOPBACK_NET:
         _deliver(stack, ns, dev, skb)
+    elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():
+        # ip_route_input_slow() (net/ipv4/route.c): 255.255.255.255 and a local subnet's broadcast
+        # are RTN_BROADCAST (brd_input), delivered here and never forwarded, and TCP drops them
+        # (tcp_v4_conn_request(): RTCF_BROADCAST; no reset either); a multicast group nobody here
+        # joined is dropped. netsim has no broadcast or multicast listeners to hand one to.
+        stack.event(f"{ns.label} drops a packet for {dst}: a broadcast or multicast address is not forwarded")
     else:
         _forward(stack, ns, dev, skb)
 
@@ -156,7 +168,7 @@ def send_via_neighbour(
 ) -> None:
     """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
     entry = ns.neigh.lookup(ip, dev)
-    if ns.neigh.event_send(entry, Parked(dev, frame_for, packet)):
+    if ns.neigh.output(entry, Parked(dev, frame_for, packet)):
         return
     assert entry.mac is not None
     stack.transmit(ns, dev, frame_for(entry.mac))

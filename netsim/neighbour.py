@@ -155,7 +155,9 @@ class NeighbourTable:
             if now <= entry.confirmed + self.reachable(entry.dev):
                 later = entry.confirmed + self.reachable(entry.dev)  # confirmed meanwhile: still alive
             elif now <= entry.used + DELAY_FIRST_PROBE:
-                entry.state, entry.updated = "DELAY", now  # used lately: check before trusting it again
+                # used lately (through neigh_event_send(), not the cached header: output()), or a
+                # reachable time within delay_first_probe_time: check before trusting it again
+                entry.state, entry.updated = "DELAY", now
                 later = now + DELAY_FIRST_PROBE
             else:
                 entry.state, entry.updated = "STALE", now  # not used: no timer until someone uses it
@@ -195,8 +197,22 @@ class NeighbourTable:
 
     # --- using an entry ----------------------------------------------------------------
 
+    def output(self, entry: Neighbour, parked: Parked) -> bool:
+        """neigh_output() (include/net/neighbour.h), what a packet does: a REACHABLE entry sends it
+        with the cached header (neigh_hh_output(), or neigh_connected_output() before the header is
+        cached) and does not mark the entry used; only the other states go through
+        neigh_resolve_output() and neigh_event_send(), which do. So packets sent while REACHABLE do
+        not keep an entry out of STALE: when its timer finds the confirmation too old, it goes DELAY
+        only if it was used, or confirmed (neigh_add_timer()), within delay_first_probe_time.
+
+        Returns True when the packet had to wait (INCOMPLETE), False when it may go now."""
+        if entry.state == "REACHABLE":
+            return False
+        return self.event_send(entry, parked)
+
     def event_send(self, entry: Neighbour, parked: Parked | None = None) -> bool:
-        """neigh_event_send(): mark the entry used; start resolving it if needed.
+        """neigh_event_send(): mark the entry used; start resolving it if needed. A packet reaches it
+        through output(); `ip neigh ... use` (NTF_USE, the lab's `arp` step) calls it directly.
 
         Returns True when the packet had to wait (INCOMPLETE), False when it may go now.
         """

@@ -242,6 +242,10 @@ def dns_servers(s: Scenario) -> list[Op]:
 # --- The room: what exists before the first step -------------------------------------------
 
 
+# IPv4 per-device settings whose kernel default (0) netsim models, pinned in every namespace.
+INHERITED = ("arp_ignore", "arp_announce", "arp_filter", "arp_accept", "arp_notify", "accept_local", "proxy_arp")
+
+
 def netns(s: Scenario, host: str) -> list[Op]:
     """A host's namespace: made, IPv6 off (its neighbour discovery would teach the bridge behind
     the scenario's back), and its TCP SYN retries when the scenario changes them."""
@@ -256,6 +260,15 @@ def netns(s: Scenario, host: str) -> list[Op]:
         # namespace copies init_net's IPv4 settings, net.core.devconf_inherit_init_net 0); with it
         # on, a source with no route back is a martian (fib_validate_source(), fib_frontend.c).
         sysctl(host, "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"),
+        # And the rest of what a new namespace copies from the machine's own IPv4 settings
+        # (devinet_init_net(), net/ipv4/devinet.c): the kernel's defaults, which netsim models,
+        # whatever the machine set (Docker and Podman turn ip_forward on; hardening guides change
+        # arp_ignore and arp_announce). Forwarding comes on only where the scenario says so.
+        sysctl(
+            host, "net.ipv4.ip_forward=0", *(f"net.ipv4.conf.{w}.{k}=0" for w in ("all", "default") for k in INHERITED)
+        ),
+        # ICMP redirects off: netsim does not model them (the `redirects` simplification).
+        sysctl(host, "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.default.send_redirects=0"),
     ]
     if h.tcp_syn_retries != SYN_RETRIES_DEFAULT:
         out.append(sysctl(host, f"net.ipv4.tcp_syn_retries={h.tcp_syn_retries}"))

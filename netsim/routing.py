@@ -21,6 +21,7 @@ class RouteEntry:
 
 
 ANY_ADDRESS = ipaddress.IPv4Address("0.0.0.0")
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,15 @@ def lookup(
         return None
     if dst.is_multicast:
         return NextHop("multicast", best.dev)
+    if dst == LIMITED_BROADCAST:
+        # __mkroute_output(): 255.255.255.255 is RTN_BROADCAST on the matching route's device,
+        # without its gateway (fi = NULL), and connect() refuses it (tcp_v4_connect(): RTCF_BROADCAST).
+        return NextHop("broadcast", best.dev)
+    if best.via is not None and best.via in local_addresses:
+        # A gateway that is the host's own address: fib_check_nh_v4_gw() keeps its scope (host),
+        # and rt_set_nexthop() uses a gateway only of scope link (net/ipv4/fib_semantics.c,
+        # route.c), so the destination is resolved on the route's device as if on-link.
+        return NextHop("link", best.dev, str(dst), None)
     return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None)
 
 

@@ -914,6 +914,57 @@ def _validate_programs(s: Scenario, src: Source) -> None:
                 )
 
 
+def _check_one_name_each(s: Scenario, src: Source) -> None:
+    """A namespace holds one interface of each name (dev_get_valid_name(), net/core/dev.c, says
+    EEXIST): the bridge host's lo, its bridges, their ports (its ends of the seats' cables) and its
+    own interfaces. An interface named lo or after its own bridge is refused later, in its words."""
+    for hname, host in s.hosts.items():
+        taken: dict[str, str] = {"lo": "loopback, which every namespace has"}
+        names: list[tuple[str, str, tuple]] = []
+        for bname, bridge in s.bridges.items():
+            if bridge.host == hname:
+                names.append((bname, f"bridge {bname}", path_of(bridge)))
+                names += [(port, f"port of bridge {bname}", (*path_of(bridge), "ports", port)) for port in bridge.ports]
+        ports = {name for name, what, _ in names if what.startswith("port")}
+        names += [(dev, "interface", path_of(iface)) for dev, iface in host.interfaces.items() if dev in ports]
+        for name, what, where in names:
+            if name in taken:
+                raise src.error(
+                    where,
+                    f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
+                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                )
+            taken[name] = what
+
+
+def _check_empty_seats(s: Scenario, src: Source) -> None:
+    """An empty seat is a veth pair made in the namespace the lab and the script run in, PORT and
+    PORT-x, before PORT moves to its bridge's host (plan.py); PORT-x stays there. Two empty seats of
+    one name, on bridges of two hosts, would make a second PORT-x there: EEXIST (dev_get_valid_name(),
+    net/core/dev.c). Seats a step plugs in later are made by that step, not here."""
+    dynamic = s.dynamic_ports()
+    outer: dict[str, str] = {}  # a far end's name -> the bridge whose empty seat it is
+    for bname, bridge in s.bridges.items():
+        for port in bridge.ports:
+            if (bname, port) in dynamic or s.host_at(bname, port) is not None:
+                continue
+            where = (*path_of(bridge), "ports", port)
+            if f"{port}-x" in outer:
+                raise src.error(
+                    where,
+                    f"{outer[f'{port}-x']} has an empty seat {port} too; both far ends would be called {port}-x in "
+                    "the namespace the lab and the script run in, and the kernel refuses the second "
+                    "(EEXIST, File exists); expected another name",
+                )
+            if port in outer:
+                raise src.error(
+                    where,
+                    f"{port!r} is already the far end of {outer[port]}'s empty seat in the namespace the lab and "
+                    "the script run in; the kernel refuses a second (EEXIST, File exists); expected another name",
+                )
+            outer[f"{port}-x"] = bname
+
+
 def _validate_topology(s: Scenario, src: Source) -> None:
     for bridge in s.bridges.values():
         where = path_of(bridge)
@@ -929,6 +980,8 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                     f"{port!r} is {len(port)} characters; expected at most {PORT_NAME_LIMIT} "
                     f"(an empty seat's far end is called {port}-x, and Linux names have at most 15 bytes)",
                 )
+    _check_one_name_each(s, src)
+    _check_empty_seats(s, src)
     for hname, host in s.hosts.items():
         _check_whole_ms(host.reachable_time, (*path_of(host), "reachable_time"), src)
         if host.absent:  # nothing can be set up in a namespace before a step creates it
@@ -1067,6 +1120,21 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     nets |= {
         b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
     }
+    # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
+    # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
+    # then the gateway's default, then `routes`, as the lab and the script add them.
+    have: dict[ipaddress.IPv4Network, str] = {net: f"its connected route on {dev}" for dev, net in nets.items()}
+    given = [((*path_of(h), "gateway"), "default", f"its gateway {h.gateway}")] if h.gateway else []
+    given += [((*path_of(r), "to"), r.to, f"its route to {r.to} via {r.via or r.dev}") for r in h.routes]
+    for where, to, what in given:
+        net = ipaddress.IPv4Network("0.0.0.0/0" if to == "default" else to)
+        if net in have:
+            raise src.error(
+                where,
+                f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
     wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
     for where, via, dev in wanted:
@@ -1077,6 +1145,12 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             raise src.error(
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+            )
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+            raise src.error(
+                where,
+                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
 
 
@@ -1097,6 +1171,8 @@ class Sockets:
         self.loopback = not h.absent  # lo has 127.0.0.1 once it has been up
         self.mine = {ipaddress.IPv4Interface(i.address).ip for i in h.interfaces.values() if i.address}
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
+        self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
+        self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1108,18 +1184,34 @@ class Sockets:
             if not may_fail:
                 raise  # a step that means to show the refusal says may_fail: true
 
+    def _broadcast(self, addr: ipaddress.IPv4Address) -> bool:
+        """255.255.255.255, or a subnet broadcast of one of the host's own addresses (its local table's)."""
+        return addr == ipaddress.IPv4Address("255.255.255.255") or any(
+            addr == i.network.broadcast_address and i.network.prefixlen < 31 for i in self.ifaddrs
+        )
+
     def _listen(self, text: str, where: tuple, src: Source, reuseport: bool) -> None:
         parsed = parse_endpoint(text)
         assert parsed is not None  # the schema checked the shape
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        # inet_bind() also takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+        # net/ipv4/af_inet.c; seen in `unshare -n`), though no SYN to one is ever answered
+        # (tcp_v4_conn_request() drops it). A subnet's broadcast is one only while its interface is up:
+        # the simulation, which knows, refuses it otherwise (Simulation._step_listen()).
+        local = local or addr.is_multicast or self._broadcast(addr)
         if not local:
-            have = ["0.0.0.0", *(["127.0.0.1"] if self.loopback else []), *sorted(str(a) for a in self.mine)]
+            # inet_addr_type_table() says RTN_LOCAL for the host's own addresses, and for all of 127/8
+            # once lo has 127.0.0.1/8 (its local route is the whole /8, fib_add_ifaddr()).
+            own = sorted(self.mine, key=int)
+            have = ["0.0.0.0", *([f"one of its own addresses ({', '.join(map(str, own))})"] if own else [])]
+            have += ["any address in 127.0.0.0/8"] if self.loopback else []
+            expected = " or ".join([", ".join(have[:-1]), have[-1]] if len(have) > 1 else have)
             raise src.error(
                 where,
                 f"{self.host} has no address {addr} to listen on at this point; the kernel refuses the bind "
-                f"(EADDRNOTAVAIL, Cannot assign requested address); expected one of: {', '.join(have)}",
+                f"(EADDRNOTAVAIL, Cannot assign requested address); expected {expected}",
             )
         for other, other_port, other_text, shared in self.bound:
             if other_port == port and (other == addr or ANY in (other, addr)) and not (reuseport and shared):
@@ -1300,6 +1392,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
             name = getattr(action, field_name)
             if not IFNAME_RE.fullmatch(name) or name == "lo":
                 raise src.error((*apath, field_name), _bad_ifname(name))
+        if step.action == "veth_add" and action.name == action.peer:
+            raise src.error(
+                (*apath, "peer"),
+                f"{action.peer!r} is also the name of the other end, in the same namespace; the kernel refuses a "
+                "second device by that name (EEXIST, File exists); expected two names",
+            )
         _follow_addresses(step, sockets)
     _validate_real_time(s, src)
 
@@ -1398,8 +1496,10 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
+        sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
+        sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id
@@ -1424,8 +1524,23 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dst"),
             f"{send.dst!r} is not a MAC, a host or 'broadcast'; expected one of: broadcast, {_names(s.hosts)}",
         )
+    if send.dst in s.hosts and normalise_mac(send.dst) is None and not s.static_devs(send.dst):
+        # host_mac() names a host by its first interface in the file; one made by steps has none there.
+        raise src.error(
+            (*where, "dst"),
+            f"{send.dst} has no interface in the file, so its name is no MAC; expected a MAC (such as "
+            f"{_a_mac(s)}) or a host with an interface of its own",
+        )
     if send.arp is not None and send.syn is not None:
         raise src.error((*where, "syn"), "a frame carries one packet: an arp or a syn, not both")
+
+
+def _a_mac(s: Scenario) -> str:
+    """A MAC of the scenario to show in a message, as an example of what `dst:` takes."""
+    for name, host in s.hosts.items():
+        for dev in host.interfaces:
+            return s.host_mac(name, dev)
+    return "02:00:00:00:00:01"
 
 
 def _names(items: Any) -> str:

@@ -53,7 +53,9 @@ class Most:
 # Names end up in argument vectors, sysctl paths and file names: a conservative whitelist
 # inside what the kernel's dev_valid_name() allows (not empty, under IFNAMSIZ = 16 bytes with
 # the NUL, no '/', ':' or whitespace, not '.' or '..'). No '.' either: it would split a sysctl path.
-IFNAME_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,14}"
+# Not `all` or `default`: devinet_sysctl_register() (net/ipv4/devinet.c) refuses them with EINVAL
+# (sysctl_dev_name_is_allowed(), include/net/ip.h), as they name net.ipv4.conf's own directories.
+IFNAME_PATTERN = r"(?!(?:all|default)$)[A-Za-z][A-Za-z0-9_-]{0,14}"
 HOST_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 TEXT_LIMIT = 200  # characters of a title or label
 LONG_TEXT_LIMIT = 1000  # characters of a description
@@ -146,6 +148,11 @@ def bad_ifname(name: str) -> str:
         if len(name) > 15 or any(c in name for c in "/: \t\n") or name in ("", ".", "..")
         else "the kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter"
     )
+    if name in ("all", "default"):
+        why = (
+            "the kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are "
+            "sysctl directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)"
+        )
     if name == "lo":
         why = "every namespace has its own lo already"
     return f"{_found(name)} is not a usable interface name: {why}"

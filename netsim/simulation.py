@@ -6,15 +6,17 @@ Frames move through one FIFO queue, so causes come before effects in the trace; 
 
 from __future__ import annotations
 
+import errno
 import heapq
 import ipaddress
+import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from netsim import arp, dns, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
+from netsim import arp, dns, forwarding, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import REPLY, tuple_of
@@ -91,6 +93,11 @@ class FiredTimer:
     late: float = 0.0
 
 
+# What `ip link` says when a namespace has an interface of that name already (dev_get_valid_name(),
+# or __dev_change_net_namespace(), net/core/dev.c: EEXIST).
+EEXIST = "; the kernel refuses a second one (RTNETLINK answers: File exists)"
+
+
 def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     """The source address of a socket bound to none, as the route to `dst_ip` gives it.
 
@@ -132,6 +139,8 @@ class Simulation:
         self._step: Step | None = None
         self._frame: Send | None = None  # the frame of a `sends` step being sent: errors point at it
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
+        # (host, src, sport, dst, dport) of each connection made from a chosen sport -> its step's id
+        self._chosen: dict[tuple[str, str, int, str, int], str] = {}
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
@@ -228,6 +237,8 @@ class Simulation:
 
     @staticmethod
     def _dev_for(ns: Namespace, via: ipaddress.IPv4Address) -> str | None:
+        if via in ns.broadcast_addresses():
+            return None  # fib_check_nh_v4_gw(): a gateway must be RTN_UNICAST or RTN_LOCAL
         for route in ns.routes:
             if route.via is None and via in route.network and ns.ifaces[route.dev].up:
                 return route.dev
@@ -308,6 +319,12 @@ class Simulation:
             return
         if iface.kind == "bridge":
             bridge = self.bridges[dev]
+            if not bridge.has_carrier():
+                # No port forwards, so the bridge has no carrier (br_port_state_selection()), and a
+                # device without carrier sends through the noop qdisc (dev_deactivate(), net/sched/
+                # sch_generic.c): the frame is dropped before anything, a capture on it included.
+                self.event(f"{ns.label}'s {dev} has no carrier: the frame goes nowhere")
+                return
             self._deliver(bridge, dev, frame, bridge.transmit(frame, self.now))
             return
         self._over_cable(iface, frame)
@@ -398,9 +415,21 @@ class Simulation:
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """arp_error_report() -> ipv4_link_failure(): ICMP host unreachable to the packets' sender.
 
-        The sender is this namespace itself, so the ICMP error comes back through lo: with lo
-        down it is lost, and a waiting connect() hears nothing (it times out instead).
+        A packet this host forwards gets its ICMP error back across the network, one for each
+        packet that waited (icmp_send(); its rate limit, a burst of six per destination,
+        inet_peer_xrlim_allow(), is not modelled). A packet of its own: the ICMP error comes back
+        through lo; with lo down it is lost, and a waiting connect() hears nothing (it times out).
         """
+        own = {str(a) for a in ns.local_addresses()}
+        forwarded = [p for p in packets if isinstance(p, Tcp | Udp) and p.src_ip not in own]
+        for packet in forwarded:
+            answer = forwarding.host_unreachable(ns, packet)
+            if answer is not None:
+                self.event(f"{ns.label} tells {packet.src_ip}: host {packet.dst_ip} unreachable")
+                ipv4.output(self, ns, answer)
+        packets = [p for p in packets if p not in forwarded]
+        if not packets:
+            return
         if not ns.lo_up():
             self.event(f"{ns.label}'s lo is down: the 'host unreachable' it sends itself is lost")
             return
@@ -576,6 +605,13 @@ class Simulation:
                 self._frame = None
 
     def _step_send(self, send: Send) -> None:
+        if not send.dev and not self.scenario.static_devs(send.by):
+            have = sorted(d for d, i in self._namespace(send.by).ifaces.items() if i.kind != "loopback")
+            raise self._fail(
+                "by",
+                f"{send.by} declares no interface in the file, so the frame's interface must be named; expected "
+                f"dev: one of {', '.join(have) or '(none yet)'}",
+            )
         dev = send.dev or self.scenario.default_dev(send.by)
         iface = self._iface(send.by, dev)
         ns = self.namespaces[send.by]
@@ -600,8 +636,10 @@ class Simulation:
         if hop is None or hop.kind != "link":
             self.event(f"{ns.label} has no on-link route to {resolve.target}: nothing to ask")
             return
-        # What an application's first packet does, without the packet: neigh_event_send().
-        entry = arp.resolve(ns, hop.dev, resolve.target)
+        # What an application's first packet does, without the packet: neigh_event_send() on the
+        # route's next hop, the gateway for an address off the host's networks (ip_finish_output2()).
+        assert hop.neighbour is not None
+        entry = arp.resolve(ns, hop.dev, hop.neighbour)
         self._run_until(lambda: entry.state != "INCOMPLETE", self.now + 60)
 
     def _step_connect(self, connect: Connect) -> None:
@@ -611,6 +649,8 @@ class Simulation:
         dst_ip, dport = _endpoint(connect.to)
         patience = application_deadline(connect)
         conn = self._open(ns, dst_ip, dport, connect.sport, connect.ttl or 64, patience)
+        if conn.state == "connected" and connect.sport is not None and self._step is not None:
+            self._chosen[(ns.name, conn.src_ip, conn.sport, conn.dst_ip, conn.dport)] = self._step.id
         if conn.state == "connected":
             self._serve_accepts()
             if connect.read:
@@ -629,6 +669,8 @@ class Simulation:
         self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
     ) -> Connection:
         """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
+        if sport is not None:
+            self._check_bind(ns, sport)
         if dst_ip == str(routing.ANY_ADDRESS):
             # ip_route_connect() -> ip_route_output_key_hash_rcu(): no destination is the loopback;
             # tcp_v4_connect() takes the route's address (net/ipv4/tcp_ipv4.c).
@@ -643,6 +685,17 @@ class Simulation:
             self.event(f"{ns.label} may not connect to the {hop.kind} address {dst_ip}: network unreachable")
             return Connection("", 0, dst_ip, dport, state="network-unreachable")
         src_ip = _source(ns, hop, dst_ip)
+        if sport is not None and (ns.name, src_ip, sport, dst_ip, dport) in self._chosen:
+            first = self._chosen[(ns.name, src_ip, sport, dst_ip, dport)]
+            # __inet_hash_connect() -> __inet_check_established() (net/ipv4/inet_hashtables.c) finds
+            # the established socket with these four and answers EADDRNOTAVAIL.
+            raise self._fail(
+                "sport",
+                f"{ns.name}'s connection {src_ip}:{sport} > {dst_ip}:{dport} from step {first!r} is open still (the "
+                "lab keeps it open; closed, it would wait in TIME_WAIT); the kernel refuses a second socket with "
+                "the same addresses and ports (EADDRNOTAVAIL, Cannot assign requested address: "
+                "__inet_check_established(), net/ipv4/inet_hashtables.c); expected another sport",
+            )
         sport = sport if sport is not None else next(self._ports)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
@@ -671,6 +724,20 @@ class Simulation:
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
         return conn
+
+    def _check_bind(self, ns: Namespace, sport: int) -> None:
+        """The lab and the script bind a connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR first;
+        inet_csk_bind_conflict() (net/ipv4/inet_connection_sock.c) lets no socket share a port with a
+        listener on it, SO_REUSEADDR or not: EADDRINUSE."""
+        held = sorted(f"{addr}:{port}" for addr, port in ns.listeners if port == sport)
+        if held:
+            raise self._fail(
+                "sport",
+                f"{ns.name} listens on {held[0]} already; the kernel refuses to bind the connecting socket to "
+                f"0.0.0.0:{sport} (EADDRINUSE, Address already in use: a listener keeps its port even from a socket "
+                "with SO_REUSEADDR, which the lab and the script set; inet_csk_bind_conflict(), "
+                "net/ipv4/inet_connection_sock.c); expected another sport",
+            )
 
     def _serve_accepts(self) -> None:
         """The programs behind the listeners accept what completed; an ssh -L listener relays it."""
@@ -735,8 +802,22 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        local = {str(a) for a in ns.local_addresses()}
+        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
         refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
+        if refused is not None and not sock.may_fail:
+            # The scenario reader refused what it could see; this is what only the story's state
+            # shows, such as a subnet's broadcast address while its interface is down.
+            name = tcp.ERRNO_NAME[refused]
+            why = (
+                f"has no address {addr} to listen on at this point"
+                if refused == "address-not-available"
+                else f"cannot listen on {sock.bind} at this point"
+            )
+            raise self._fail(
+                "bind",
+                f"{sock.by} {why}; the kernel refuses the bind ({name}, {os.strerror(getattr(errno, name))}); "
+                "expected may_fail: true to show the refusal, or what it can bind then",
+            )
         if refused is not None:
             self._current.outcome = refused
             self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
@@ -762,7 +843,8 @@ class Simulation:
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
-        refused = tcp.bind_error({str(a) for a in ns.local_addresses()}, ns.listeners, addr, forward.port)
+        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
+        refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
         if refused is not None:
             # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror"; with no socket bound
             # the forward fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
@@ -945,7 +1027,7 @@ class Simulation:
         ns = self._namespace(add.by)  # the scenario reader refuses it first (steps[N].veth_add.by)
         for name in (add.name, add.peer):
             if name in ns.ifaces:
-                raise self._fail("name", f"{add.by} already has an interface {name!r}")
+                raise self._fail("name", f"{add.by} already has an interface {name!r}{EEXIST}")
         mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
         peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
         one = Iface(add.name, mac, [], "veth", ns=add.by, up=False)
@@ -965,7 +1047,7 @@ class Simulation:
             )
         target = self._namespace(move.to, "to")
         if move.dev in target.ifaces:
-            raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}")
+            raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}{EEXIST}")
         source = self.namespaces[move.by]
         self._detach(source, iface)
         # Moving drops the interface's addresses and brings it down, as the kernel does.
@@ -991,9 +1073,13 @@ class Simulation:
         iface = self._iface(rename.by, rename.dev)
         ns = self.namespaces[rename.by]
         if rename.name in ns.ifaces:
-            raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}")
+            raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}{EEXIST}")
         if iface.up:
-            raise self._fail("dev", f"{rename.dev} is up; the kernel renames only interfaces that are down")
+            raise self._fail(
+                "dev",
+                f"{rename.dev} is up; netsim does not model renaming an interface that is up (kernels before 6.2 "
+                "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
+            )
         del ns.ifaces[rename.dev]
         iface.name = rename.name
         ns.ifaces[rename.name] = iface
@@ -1009,7 +1095,25 @@ class Simulation:
             label = self.namespaces[change.by].label
             self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
             return
-        if change.master is not None:
+        if change.master is not None and iface.kind in ("bridge", "loopback"):
+            # br_add_if() (net/bridge/br_if.c): no loopback or non-Ethernet device (EINVAL), and "No
+            # bridging of bridges" (ELOOP), itself included; the errnos as strace shows them.
+            why = (
+                "is a bridge; the kernel refuses to make it a port of {m} (ELOOP, Too many levels of symbolic "
+                "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)"
+                if iface.kind == "bridge"
+                else "is the loopback; the kernel refuses to make it a port of {m} (EINVAL, Invalid argument: "
+                "br_add_if() takes Ethernet devices only, net/bridge/br_if.c)"
+            )
+            raise self._fail("dev", f"{change.dev} " + why.format(m=change.master))
+        if change.master is not None and iface.master == change.master:
+            pass  # do_set_master() (net/core/rtnetlink.c): already this bridge's port, nothing changes
+        elif change.master is not None:
+            if iface.master is not None:
+                # do_set_master(): the old master lets go first (ndo_del_slave -> br_del_if(), which
+                # forgets every entry on the port, net/bridge/br_if.c), then the new one takes it.
+                self.bridges[iface.master].remove_port(iface.name)
+                self.event(f"{change.dev} leaves {iface.master}")
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)
             flags = (
@@ -1104,6 +1208,21 @@ class Simulation:
         ns = self.namespaces.get(add.by)
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
+        net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
+        if any(r.network == net for r in ns.routes):
+            # `ip route add` is NLM_F_CREATE|NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c)
+            # finds the alias with the same tos and metric and answers EEXIST.
+            raise self._fail(
+                "to",
+                f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
+                "destination (RTNETLINK answers: File exists)",
+            )
+        if ipaddress.IPv4Address(add.via) in ns.broadcast_addresses():
+            raise self._fail(
+                "via",
+                f"{add.via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+            )
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(

@@ -6,13 +6,15 @@ docstring): the code was broken on purpose, the test watched fail, the code rest
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import MAC, ROOM, room, simulate
 
 from netsim import routing, tcp
 from netsim.errors import ScenarioError
 from netsim.neighbour import DELAY_FIRST_PROBE, UCAST_SOLICIT, NeighbourTable
-from netsim.scenario import parse_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
 MCAST = "01:00:5e:00:00:01"
@@ -432,11 +434,12 @@ def test_ip_route_get_answers_as_the_kernel_and_iproute2_do() -> None:
 
 def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
     """neigh_timer_handler(): when REACHABLE runs out, an entry used within delay_first_probe_time
-    goes to DELAY (and is probed), one unused goes STALE."""
+    goes to DELAY (and is probed), one unused goes STALE. "Used" is neigh_event_send(): `ip neigh
+    ... use` (NTF_USE, the `arp` step) here; a packet sent while REACHABLE does not count (below)."""
     trace = simulate("""
         - {id: ask, arp: {by: a, target: 10.0.0.11}}
         - {id: later, wait: 28}
-        - {id: use, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: use, arp: {by: a, target: 10.0.0.11}}
         - {id: expires, wait: 2}
         - {id: delayed, wait: 5}
         - {id: probed, wait: 1}
@@ -452,6 +455,19 @@ def test_a_reachable_entry_used_lately_goes_to_delay_not_stale() -> None:
     }
     probe = [h for h in trace.step("probed").frames if h.src == MAC["a"]]
     assert [(h.dst, h.what) for h in probe] == [(MAC["b"], "ARP who-has 10.0.0.11 tell 10.0.0.10")]
+
+
+def test_a_packet_through_a_reachable_entry_is_no_use_and_it_goes_stale() -> None:
+    """neigh_output() (include/net/neighbour.h): a REACHABLE entry sends with its cached header and
+    never reaches neigh_event_send(); the refused knock's RST confirms nothing either."""
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 28}
+        - {id: knock, connect: {by: a, to: '10.0.0.11:80'}}
+        - {id: expires, wait: 3}
+    """)
+    assert trace.step("knock").outcome == "refused"
+    assert trace.step("expires").neigh["a"]["10.0.0.11"]["state"] == "STALE"
 
 
 def test_a_confirmation_keeps_an_entry_reachable_past_its_first_deadline() -> None:
@@ -706,3 +722,14 @@ def test_a_connection_leaves_from_the_address_on_the_destinations_network() -> N
         "TCP 10.5.0.10:40000 > 10.5.0.11:80 SYN",
         "TCP 10.5.0.11:80 > 10.5.0.10:40000 RST",
     ]
+
+
+def test_a_packet_from_the_receivers_own_address_is_a_martian() -> None:
+    """fib_validate_source() (net/ipv4/fib_frontend.c): a SYN from outside claiming the receiver's own
+    address is dropped before TCP, so nobody answers SYN-ACK through lo (accept_local is 0)."""
+    root = Path(__file__).resolve().parent.parent
+    trace = run(load_scenario(root / "tests" / "lab_scenarios" / "spoofed-local-source.yaml"))
+    for step, host in (("to-laptop-from-laptop", "the laptop"), ("to-ann-from-ann", "ann")):
+        events = trace.step(step).events
+        assert any(e.startswith(f"{host} drops a packet from its own address") for e in events), events
+        assert not any("SYN-ACK" in e or "RST" in e for e in events), events

@@ -102,7 +102,9 @@ def test_renaming_an_interface_that_is_up_is_an_error_with_its_line() -> None:
     with pytest.raises(ScenarioError) as info:
         trace(BUILD + "  - {id: again, link_rename: {by: c, dev: eth0, name: eth1}}")
     assert str(info.value) == (
-        "rooms.yaml:18: steps[8].link_rename.dev: eth0 is up; the kernel renames only interfaces that are down"
+        "rooms.yaml:18: steps[8].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
+        "up (kernels before 6.2 refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): "
+        "set it down first"
     )
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import prerun
+import pytest
 
 
 def both(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[object, object]:
@@ -49,14 +50,23 @@ def test_the_environment_exit_status_and_streams_are_a_fresh_process_s(tmp_path:
     assert ours[0] == fresh[0] == 1 and "No module named no_such_module_here" in ours[2]
 
 
-def test_a_build_that_hangs_times_out_as_subprocess_run_would(tmp_path: Path) -> None:
+def test_a_build_that_hangs_times_out_as_subprocess_run_would(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server of this test's own: a timeout kills the server, and the one this process shares
+    # has the libraries loaded (the next site build in this worker would load them all again).
+    monkeypatch.setattr(prerun, "_server", None)
     try:
-        prerun.python(["-c", "import time; time.sleep(30)"], cwd=tmp_path, timeout=1)
-    except subprocess.TimeoutExpired:
-        pass
-    else:
-        raise AssertionError("no timeout")
-    assert prerun.python(["-c", "print(1)"], cwd=tmp_path).stdout == "1\n"  # a new server after it
+        try:
+            prerun.python(["-c", "import time; time.sleep(30)"], cwd=tmp_path, timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            raise AssertionError("no timeout")
+        assert prerun._server is None  # killed with its build
+        assert prerun.python(["-c", "print(1)"], cwd=tmp_path).stdout == "1\n"  # a new server after it
+        assert prerun._server is not None
+    finally:
+        if prerun._server is not None:
+            prerun._server.stop()
 
 
 def test_a_stopped_server_leaves_no_folder_behind(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {listeners: [10.88.0.9:80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.listeners[0]: laptop has no address 10.88.0.9 to listen on at "
             "this point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); "
-            "expected one of: 0.0.0.0, 127.0.0.1, 10.88.0.1",
+            "expected 0.0.0.0, one of its own addresses (10.88.0.1) or any address in 127.0.0.0/8",
         ),
         (
             "  laptop: {}",
@@ -180,8 +180,21 @@ def test_the_good_scenario_parses() -> None:
             "  - id: hello\n    listen: {by: alice, bind: '10.88.0.9:80'}\n"
             "  - id: later\n    addr_add: {by: alice, dev: eth0, address: 10.88.0.9/16}",
             "diagrams/bridge.yaml:15: steps[0].listen.bind: alice has no address 10.88.0.9 to listen on at this "
-            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected one "
-            "of: 0.0.0.0, 127.0.0.1, 10.88.0.3",
+            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected "
+            "0.0.0.0, one of its own addresses (10.88.0.3) or any address in 127.0.0.0/8",
+        ),
+        (
+            "  alice:\n",
+            "  alice:\n    gateway: 10.88.0.1\n    routes: [{to: default, via: 10.88.0.9}]\n",
+            "diagrams/bridge.yaml:12: hosts.alice.routes[0].to: alice has a route to default already (its gateway "
+            "10.88.0.1); the kernel refuses a second one to the same destination (RTNETLINK answers: File exists)",
+        ),
+        (
+            "  alice:\n",
+            "  alice:\n    routes: [{to: 10.89.0.0/16, via: 10.88.0.1}, {to: 10.89.0.0/16, via: 10.88.0.9}]\n",
+            "diagrams/bridge.yaml:11: hosts.alice.routes[1].to: alice has a route to 10.89.0.0/16 already (its route "
+            "to 10.89.0.0/16 via 10.88.0.1); the kernel refuses a second one to the same destination (RTNETLINK "
+            "answers: File exists)",
         ),
         (
             "  alice:\n",
@@ -249,6 +262,50 @@ def test_the_good_scenario_parses() -> None:
             "diagrams/bridge.yaml:15: steps[0].link_set.address: ba:11:22:33:44:55 is a unicast MAC, which the "
             "kernel would accept; expected a group or all-zero address (only the refusal is modelled): give the "
             "interface this MAC with its own `mac:` instead",
+        ),
+        (
+            # The kernel takes a broadcast or multicast address (tests/test_kernel_refusals.py); not 10.88.0.0.
+            "send: {by: alice, dst: broadcast}",
+            "listen: {by: alice, bind: '10.88.0.0:80'}",
+            "diagrams/bridge.yaml:15: steps[0].listen.bind: alice has no address 10.88.0.0 to listen on at this "
+            "point; the kernel refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected "
+            "0.0.0.0, one of its own addresses (10.88.0.3) or any address in 127.0.0.0/8",
+        ),
+        # Names the kernel refuses (issue 12: an outsider's lab runs failed on them; now `check` says so).
+        (
+            "      eth0: {mac",
+            "      all: {mac",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.all: 'all' is not a usable interface name: the "
+            "kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are sysctl "
+            "directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: default, peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'default' is not a usable interface name: the "
+            "kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are sysctl "
+            "directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)",
+        ),
+        (
+            "      seat3: {label: seat 3}",
+            "      lo: {label: seat 3}",
+            "diagrams/bridge.yaml:7: bridges.podman0.ports.lo: 'lo' is already laptop's loopback, which every "
+            "namespace has: the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: "
+            "File exists); expected another name",
+        ),
+        (
+            "      seat3: {label: seat 3}",
+            "      seat3: {label: seat 3}\n      podman0: {}",
+            "diagrams/bridge.yaml:8: bridges.podman0.ports.podman0: 'podman0' is already laptop's bridge podman0: "
+            "the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: File exists); "
+            "expected another name",
+        ),
+        (
+            "laptop: {}",
+            "laptop: {interfaces: {seat3: {mac: 02:00:00:00:00:09, plug: alice.eth1}}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.interfaces.seat3: 'seat3' is already laptop's port of bridge "
+            "podman0: the kernel refuses a second interface of one name in a namespace (RTNETLINK answers: File "
+            "exists); expected another name",
         ),
         (
             "send: {by: alice, dst: broadcast}",
@@ -332,7 +389,8 @@ steps:
         (
             "veth-name-taken",
             "  - id: bad\n    veth_add:\n      by: a\n      name: eth0\n      peer: v1\n",
-            "bad.yaml:21: steps[0].veth_add.name: a already has an interface 'eth0'",
+            "bad.yaml:21: steps[0].veth_add.name: a already has an interface 'eth0'; the kernel refuses a second one "
+            "(RTNETLINK answers: File exists)",
         ),
         (
             "move-to-no-room",
@@ -342,7 +400,8 @@ steps:
         (
             "move-onto-a-name",
             "  - id: bad\n    link_move:\n      by: a\n      dev: eth0\n      to: b\n",
-            "bad.yaml:21: steps[0].link_move.dev: b already has an interface 'eth0'",
+            "bad.yaml:21: steps[0].link_move.dev: b already has an interface 'eth0'; the kernel refuses a second one "
+            "(RTNETLINK answers: File exists)",
         ),
         (
             "move-bridge",
@@ -367,7 +426,9 @@ steps:
         (
             "rename-up",
             "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: eth9\n",
-            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; the kernel renames only interfaces that are down",
+            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
+            "up (kernels before 6.2 refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): "
+            "set it down first",
         ),
         (
             "addr-twice",
@@ -383,6 +444,18 @@ steps:
             "route-del-missing",
             "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/16\n",
             "bad.yaml:21: steps[0].route_del.to: a has no route to 10.9.0.0/16; the kernel refuses (No such process)",
+        ),
+        (
+            "route-add-broadcast",  # fib_check_nh_v4_gw(): RTN_BROADCAST is no gateway
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 10.0.0.255\n",
+            "bad.yaml:21: steps[0].route_add.via: 10.0.0.255 is a broadcast address; the kernel refuses the route "
+            "(Nexthop has invalid gateway: fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+        ),
+        (
+            "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.0.0.0/24\n      via: 10.0.0.1\n",
+            "bad.yaml:21: steps[0].route_add.to: a has a route to 10.0.0.0/24 already; the kernel refuses a second "
+            "one to the same destination (RTNETLINK answers: File exists)",
         ),
         (
             "link-del-lo",
@@ -470,3 +543,20 @@ def test_a_host_name_that_dst_would_read_another_way_is_refused(name: str, messa
     # never be addressed by its name.
     text = GOOD.replace("  alice:\n", f"  {name}:\n").replace("by: alice", f"by: {name}")
     assert message in error_for(text)
+
+
+def test_a_frame_from_a_host_with_no_declared_interface_must_name_its_interface() -> None:
+    # n's only interface came by a step (link_move): `dev:` cannot default to it (it crashed before).
+    steps = (
+        "  - {id: room, netns_add: n}\n"
+        "  - {id: cable, veth_add: {by: h, name: v9, peer: t9}}\n"
+        "  - {id: hand, link_move: {by: h, dev: t9, to: n}}\n"
+        "  - {id: up, link_set: {by: n, dev: t9, up: true}}\n"
+        "  - id: hello\n    send:\n      by: n\n      dst: broadcast\n"
+    )
+    with pytest.raises(NetsimError) as info:
+        run(parse_scenario(ROOMS + steps, "bad.yaml"))
+    assert str(info.value) == (
+        "bad.yaml:25: steps[4].send.by: n declares no interface in the file, so the frame's interface must be "
+        "named; expected dev: one of t9"
+    )

@@ -142,3 +142,13 @@ def test_a_planted_fault_still_disagrees_with_the_redrawn_run(monkeypatch: pytes
     plant_stale_not_probe(monkeypatch)
     scenario, kernel = redrawn()
     assert not compare_with_kernel(scenario, kernel)[0]
+
+
+def test_a_tie_netsim_orders_differently_is_named_where_a_router_meets_a_connect() -> None:
+    # The same-tick order (all timers of a tick before the packets they send) is not modelled: the
+    # comparison names it where a forwarding host can give up on a next hop while a sender retries.
+    from netsim.lab.compare import notes_for
+
+    router = load_scenario(ROOT / "tests" / "lab_scenarios" / "router-arp-fails-icmp.yaml")
+    assert any(line.startswith("  same-tick: ") for line in notes_for(router))
+    assert not any(line.startswith("  same-tick: ") for line in notes_for(GARP))  # nobody forwards there

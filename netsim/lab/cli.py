@@ -24,6 +24,9 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     scenario = load_scenario(file)  # a bad scenario is reported before any namespace exists
     if os.environ.get(INSIDE) == "1":
         return _inside(file)
+    from netsim.simulation import run as simulate
+
+    simulate(scenario)  # what `check` refuses as the story plays (a step the kernel would refuse) stops here too
     reason = missing_requirement()
     if reason is None and scenario.needs_nft():
         reason = nft_missing()  # installing is the test setup's job (tests/test_lab.py), not the lab's

@@ -21,6 +21,14 @@ SIMPLIFICATIONS = {
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
+    "same-tick": "timers of different hosts due in one tick of the timer wheel all run before the packets they "
+    "sent are received (__run_timers(), kernel/time/timer.c, then NET_RX), the most recently armed first "
+    "(enqueue_timer() adds at the head); netsim runs each timer's consequences at once, in the order the timers "
+    "were armed: a router giving up on a next hop (ICMP host unreachable) in the same tick as the sender's next SYN "
+    "may show one SYN and one ICMP more or less than the kernel",
+    "redirects": "netsim does not model ICMP redirects (ip_rt_send_redirect(), net/ipv4/route.c: a router sending a "
+    "packet back out of the interface it came in by, toward the sender's own network, tells the sender of the "
+    "shorter way); the lab and the script turn send_redirects off in every namespace to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "Python add a little to the simulated clock; the `ip`, `bridge`, `sysctl` and `nft` commands that configure "
     "the kernel, a crafted frame's sending, `ip route get` and the pauses a script makes before showing its "
@@ -163,6 +171,10 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     if any(s.connect and s.connect.deadline for s in scenario.steps):
         names.append("deadline")
     names.append("multicast")
+    if scenario.forwarding_hosts():
+        names.append("redirects")
+        if any(s.connect for s in scenario.steps):
+            names.append("same-tick")
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
         names.append("resolver")

@@ -163,6 +163,9 @@ class Lab:
             for bridge, dev in self._unplugged(step):
                 self.watch.remove(bridge, dev)  # no longer a way into the bridge
             if step.link_set and step.link_set.master:  # a new port: watch it from the next step on
+                for bridge, br in self.s.bridges.items():
+                    if br.host == step.link_set.by:  # it left any other bridge (do_set_master()); once only
+                        self.watch.remove(bridge, step.link_set.dev)
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             # The tables timers change first, then the time their reading ended: a timer due until
             # then may show in them (--compare allows it: timer-edge); the rest after.
@@ -251,11 +254,12 @@ class Lab:
                 return  # no route, its own address (lo), a broadcast: nobody to ask, as in netsim
             with inside(host):
                 watch = NeighWatch(way["dev"])
+            hop = way.get("gateway", target)  # a packet for an address off the host's networks uses the gateway
         try:
-            if watch.use(target) == "INCOMPLETE":
-                watch.settled(target, limit=10)
+            if watch.use(hop) == "INCOMPLETE":
+                watch.settled(hop, limit=10)
         except OSError as exc:
-            raise LabError(f"`ip -n {ns_name(host)} neigh replace {target} dev {way['dev']} use`: {exc}") from exc
+            raise LabError(f"`ip -n {ns_name(host)} neigh replace {hop} dev {way['dev']} use`: {exc}") from exc
         finally:
             watch.close()
 
@@ -364,7 +368,11 @@ class Lab:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if int(sport):  # a chosen source port, as the script's knock binds it
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("0.0.0.0", int(sport)))
+            try:
+                sock.bind(("0.0.0.0", int(sport)))
+            except OSError as exc:  # `check` refuses such a step first; never an "internal error" here
+                sock.close()
+                return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
         if int(ttl):
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(ttl))
         sock.settimeout(limit)

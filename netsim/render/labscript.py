@@ -100,16 +100,17 @@ set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group 
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
   # as it is, an unknown one is asked for by the kernel itself, retried and maybe given up on.
-  # No route, the host's own address or a broadcast one: nobody to ask.
-  local way dev
+  # No route, the host's own address or a broadcast one: nobody to ask. Off the host's networks
+  # the packet would go to the route's gateway, so that is the entry used.
+  local way dev hop
   way=$(ip -n "lab-$1" -j route get "$2" 2>/dev/null) || return 0
-  dev=$(printf '%s' "$way" | python3 -c 'import json, sys
+  read -r dev hop < <(printf '%s' "$way" | python3 -c 'import json, sys
 r = json.load(sys.stdin)[0]
-print(r["dev"] if r.get("type", "unicast") == "unicast" else "")')
-  [ -n "$dev" ] || return 0
-  ip -n "lab-$1" neigh replace "$2" dev "$dev" use
+print(r["dev"], r.get("gateway", r["dst"]) if r.get("type", "unicast") == "unicast" else "")')
+  [ -n "$hop" ] || return 0
+  ip -n "lab-$1" neigh replace "$hop" dev "$dev" use
   for _ in $(seq 50); do
-    ip -n "lab-$1" neigh show "$2" dev "$dev" | grep -q INCOMPLETE || return 0
+    ip -n "lab-$1" neigh show "$hop" dev "$dev" | grep -q INCOMPLETE || return 0
     sleep 0.1
   done
 }}

@@ -1,0 +1,258 @@
+"""What the kernel refuses, `check` refuses, in the kernel's own words; what it accepts, `check` accepts.
+
+Each case comes from a scenario an outside tester wrote and ran against the kernel (issue 12): the
+lab or the reader's script died on a command `check` had let through, or `check` refused what the
+kernel takes. `check` is parse_scenario() then run(), as the CLI does; no root is needed here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netsim.errors import NetsimError
+from netsim.scenario import parse_scenario
+from netsim.simulation import run
+
+ROOMS = """\
+title: t
+bridges:
+  br0:
+    host: h
+    address: 10.0.0.1/24
+    ports:
+      p1: {}
+      p2: {}
+      p3: {}
+hosts:
+  h: {}
+  a:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}
+  b:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}
+  n: {absent: true}
+steps:
+"""
+
+
+def check(text: str) -> None:
+    """What `python -m netsim check FILE` does: read and validate the file, then play the story."""
+    if text.endswith("steps:\n"):
+        text += "  - {id: pause, wait: 1}\n"  # a scenario tells a story: at least one step
+    run(parse_scenario(text, "bad.yaml"))
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(NetsimError) as info:
+        check(text)
+    return str(info.value)
+
+
+# --- a frame to a host that only steps gave an interface (after the outsider's 96 and 97) ------------
+
+BUILT = ROOMS + (
+    "  - {id: room, netns_add: n}\n"
+    "  - {id: move, link_move: {by: a, dev: eth0, to: n}}\n"
+    "  - {id: up, link_set: {by: n, dev: eth0, up: true}}\n"
+)
+
+
+def test_a_frame_to_a_host_with_no_interface_in_the_file_names_a_mac_instead() -> None:
+    # `dst: n` means n's first interface in the file (host_mac()); n has none there: it crashed.
+    text = (
+        BUILT
+        + "  - id: two\n    sends:\n      frames:\n"
+        + "        - {by: n, dst: broadcast, dev: eth0}\n        - {by: b, dst: n}\n"
+    )
+    assert refusal(text) == (
+        "bad.yaml:27: steps[3].sends.frames[1].dst: n has no interface in the file, so its name is no MAC; "
+        "expected a MAC (such as 02:00:00:00:00:0a) or a host with an interface of its own"
+    )
+    check(text.replace("dst: n}", "dst: '02:00:00:00:00:0a'}"))
+
+
+# --- names the kernel will not register (outsider's 107; 24, 25 and 65 are in test_scenario_errors) ---
+
+
+def test_a_veth_whose_two_ends_share_a_name_is_refused() -> None:
+    text = ROOMS + "  - {id: v, veth_add: {by: h, name: v0, peer: v0}}\n"
+    assert refusal(text) == (
+        "bad.yaml:20: steps[0].veth_add.peer: 'v0' is also the name of the other end, in the same namespace; "
+        "the kernel refuses a second device by that name (EEXIST, File exists); expected two names"
+    )
+
+
+def test_two_empty_seats_of_one_name_on_bridges_of_two_hosts_are_refused() -> None:
+    # Each empty seat's far end, PORT-x, stays in the one namespace the lab and the script run in.
+    text = ROOMS.replace("hosts:\n", "  br1:\n    host: b\n    ports:\n      p3: {}\nhosts:\n")
+    assert refusal(text) == (
+        "bad.yaml:13: bridges.br1.ports.p3: br0 has an empty seat p3 too; both far ends would be called "
+        "p3-x in the namespace the lab and the script run in, and the kernel refuses the second "
+        "(EEXIST, File exists); expected another name"
+    )
+    check(text.replace("      p3: {}\nhosts:", "      p4: {}\nhosts:"))
+
+
+# --- routes the kernel adds (its refusals, outsider's 38, 42, 43 and 55, are in test_scenario_errors) ---
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        "  - {id: gone, route_del: {by: a, to: 10.9.0.0/16}}\n",
+        # fib_disable_ip() takes every route through a device that goes down; up does not bring them back
+        "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n"
+        "  - {id: up, link_set: {by: a, dev: eth0, up: true}}\n",
+    ],
+)
+def test_a_route_may_be_added_again_once_the_first_is_gone(between: str) -> None:
+    check(
+        ROOMS
+        + "  - {id: one, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.1}}\n"
+        + between
+        + "  - {id: two, route_add: {by: a, to: 10.9.0.0/16, via: 10.0.0.11}}\n"
+    )
+
+
+def test_the_network_s_own_address_is_a_gateway_the_kernel_takes() -> None:
+    # 10.0.0.0 is no broadcast address (no subnet-zero broadcast route): RTN_UNICAST, accepted (seen in unshare)
+    check(ROOMS.replace("  b:\n", "    gateway: 10.0.0.0\n  b:\n", 1))
+
+
+# --- what br_add_if() will not make a port (outsider's 104, 105, 106) --------------------------------
+
+TWO_BRIDGES = ROOMS.replace("hosts:\n", "  br1:\n    host: h\n    ports: {}\nhosts:\n")
+
+
+@pytest.mark.parametrize(
+    ("dev", "master", "message"),
+    [
+        (
+            "br1",
+            "br0",
+            "br1 is a bridge; the kernel refuses to make it a port of br0 (ELOOP, Too many levels of symbolic "
+            "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)",
+        ),
+        (
+            "br0",
+            "br0",
+            "br0 is a bridge; the kernel refuses to make it a port of br0 (ELOOP, Too many levels of symbolic "
+            "links: Can not enslave a bridge to a bridge; br_add_if(), net/bridge/br_if.c)",
+        ),
+        (
+            "lo",
+            "br0",
+            "lo is the loopback; the kernel refuses to make it a port of br0 (EINVAL, Invalid argument: "
+            "br_add_if() takes Ethernet devices only, net/bridge/br_if.c)",
+        ),
+    ],
+)
+def test_what_a_bridge_will_not_take_as_a_port_is_refused(dev: str, master: str, message: str) -> None:
+    # errnos seen with strace on `ip link set DEV master br0` in `unshare -n` (6.18)
+    text = TWO_BRIDGES + f"  - id: plug\n    link_set:\n      by: h\n      dev: {dev}\n      master: {master}\n"
+    assert refusal(text) == f"bad.yaml:25: steps[0].link_set.dev: {message}"
+
+
+def test_a_veth_end_may_still_become_a_port() -> None:
+    check(
+        TWO_BRIDGES
+        + "  - {id: v, veth_add: {by: h, name: v0, peer: v1}}\n"
+        + "  - {id: plug, link_set: {by: h, dev: v0, master: br1}}\n"
+    )
+
+
+# --- a chosen source port the kernel will not give (outsider's 84) -----------------------------------
+# The lab and the script bind the connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR, then connect.
+# What the kernel said to each case, in `unshare -n` (6.18): bind() EADDRINUSE beside a listener on the
+# port; connect() EADDRNOTAVAIL for a second socket with an open one's four addresses and ports; both
+# fine for another destination, or after a connect that was refused.
+
+LISTENING = ROOMS + (
+    "  - {id: a-listens, listen: {by: a, bind: '0.0.0.0:8080'}}\n"
+    "  - {id: b-listens, listen: {by: b, bind: '0.0.0.0:9000'}}\n"
+    "  - {id: b-listens-too, listen: {by: b, bind: '0.0.0.0:9001'}}\n"
+)
+
+
+def test_a_source_port_a_listener_holds_is_refused() -> None:
+    text = LISTENING + "  - id: knock\n    connect:\n      by: a\n      to: '10.0.0.11:9000'\n      sport: 8080\n"
+    assert refusal(text) == (
+        "bad.yaml:25: steps[3].connect.sport: a listens on 0.0.0.0:8080 already; the kernel refuses to bind the "
+        "connecting socket to 0.0.0.0:8080 (EADDRINUSE, Address already in use: a listener keeps its port even "
+        "from a socket with SO_REUSEADDR, which the lab and the script set; inet_csk_bind_conflict(), "
+        "net/ipv4/inet_connection_sock.c); expected another sport"
+    )
+
+
+def test_a_second_connection_with_the_same_addresses_and_ports_is_refused() -> None:
+    knock = "  - id: {id}\n    connect:\n      by: a\n      to: '10.0.0.11:{port}'\n      sport: 40100\n"
+    text = LISTENING + knock.format(id="first", port=9000) + knock.format(id="again", port=9000)
+    assert refusal(text) == (
+        "bad.yaml:30: steps[4].connect.sport: a's connection 10.0.0.10:40100 > 10.0.0.11:9000 from step 'first' "
+        "is open still (the lab keeps it open; closed, it would wait in TIME_WAIT); the kernel refuses a second "
+        "socket with the same addresses and ports (EADDRNOTAVAIL, Cannot assign requested address: "
+        "__inet_check_established(), net/ipv4/inet_hashtables.c); expected another sport"
+    )
+    check(LISTENING + knock.format(id="first", port=9000) + knock.format(id="elsewhere", port=9001))
+    # A refused connect leaves no socket behind: the same four again are fine.
+    check(LISTENING + knock.format(id="first", port=9002) + knock.format(id="again", port=9002))
+
+
+def test_the_lab_refuses_what_check_refuses_before_any_namespace_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outsider's lab run of such a scenario died with "internal error" (OSError from bind()).
+    from netsim.lab import cli
+
+    monkeypatch.setattr(cli, "missing_requirement", lambda: "no root here")  # the lab would stop here next
+    monkeypatch.delenv(cli.INSIDE, raising=False)
+    path = tmp_path / "sport.yaml"
+    path.write_text(LISTENING + "  - {id: knock, connect: {by: a, to: '10.0.0.11:9000', sport: 8080}}\n")
+    with pytest.raises(NetsimError, match=r"steps\[3\]\.connect\.sport: a listens on 0\.0\.0\.0:8080 already"):
+        cli.lab_main(path, as_json=False, compare=True)
+
+
+def test_a_refused_bind_names_every_kind_of_address_the_kernel_would_take() -> None:
+    # The outsider's 26: the list named 127.0.0.1 only, though any 127/8 address binds once lo has 127.0.0.1/8.
+    check(ROOMS + "  - {id: l, listen: {by: a, bind: '127.6.7.8:80'}}\n")
+    assert refusal(ROOMS + "  - {id: l, listen: {by: a, bind: '10.0.0.99:80'}}\n").endswith(
+        "expected 0.0.0.0, one of its own addresses (10.0.0.10) or any address in 127.0.0.0/8"
+    )
+    # A namespace a step made has lo down and bare: no 127/8 yet, and no address of its own.
+    made = ROOMS + "  - {id: room, netns_add: n}\n  - {id: l, listen: {by: n, bind: '127.0.0.1:80'}}\n"
+    assert refusal(made).endswith("(EADDRNOTAVAIL, Cannot assign requested address); expected 0.0.0.0")
+
+
+# --- what bind() takes beyond the host's own addresses (outsider's 28 and 29) ------------------------
+# inet_addr_valid_or_nonlocal() (net/ipv4/af_inet.c) takes RTN_BROADCAST and RTN_MULTICAST too; seen in
+# `unshare -n` (6.18): 10.0.0.255 (the subnet's broadcast, its interface up), 255.255.255.255 and any of
+# 224/4 bind; the network's own 10.0.0.0 does not, nor the broadcast once its interface is down.
+
+
+@pytest.mark.parametrize("addr", ["10.0.0.255", "255.255.255.255", "224.0.0.1", "239.255.0.9"])
+def test_a_listener_on_a_broadcast_or_multicast_address_is_what_the_kernel_allows(addr: str) -> None:
+    trace = run(
+        parse_scenario(
+            ROOMS
+            + f"  - {{id: l, listen: {{by: a, bind: '{addr}:8080'}}}}\n"
+            + "  - {id: wild, listen: {by: a, bind: '0.0.0.0:8080', may_fail: true}}\n"
+            + "  - {id: in, connect: {by: b, to: '10.0.0.10:8080'}}\n",
+            "ok.yaml",
+        )
+    )
+    # The wildcard on the same port is refused; a SYN to a's own address finds no listener there.
+    assert [st.outcome for st in trace.steps] == [None, "address-in-use", "refused"]
+
+
+def test_a_subnet_broadcast_is_no_bind_address_while_its_interface_is_down() -> None:
+    down = ROOMS + "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n"
+    assert refusal(down + "  - {id: l, listen: {by: a, bind: '10.0.0.255:8080'}}\n") == (
+        "bad.yaml:21: steps[1].listen.bind: a has no address 10.0.0.255 to listen on at this point; the kernel "
+        "refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected may_fail: true to show the "
+        "refusal, or what it can bind then"
+    )
+    trace = run(parse_scenario(down + "  - {id: l, listen: {by: a, bind: '10.0.0.255:8080', may_fail: true}}\n"))
+    assert trace.steps[-1].outcome == "address-not-available"
