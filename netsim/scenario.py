@@ -322,7 +322,10 @@ class Connect:
     by: HostName = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
     sport: Annotated[int, TCP_PORT] | None = option(
-        "The source port to bind first; the kernel picks one if omitted.", None
+        "The source port to bind first, on 0.0.0.0 with SO_REUSEADDR as the lab and the script do; the kernel "
+        "picks one if omitted. A port one of the host's listeners holds (EADDRINUSE), or the four addresses and "
+        "ports of a connection still open (EADDRNOTAVAIL), is refused.",
+        None,
     )
     ttl: Annotated[int, TTL] | None = option(
         "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
