@@ -95,7 +95,7 @@ class FiredTimer:
 
 # What `ip link` says when a namespace has an interface of that name already (dev_get_valid_name(),
 # or __dev_change_net_namespace(), net/core/dev.c: EEXIST).
-EEXIST = "; the kernel refuses a second one (RTNETLINK answers: File exists)"
+EEXIST = "; the kernel refuses a second one (EEXIST, RTNETLINK answers: File exists)"
 
 
 def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
@@ -1199,7 +1199,9 @@ class Simulation:
         ns = self.namespaces[add.by]
         address = ipaddress.IPv4Interface(add.address)
         if any(a.ip == address.ip for a in iface.addresses):
-            raise self._fail("address", f"{add.dev} has {address.ip} already; the kernel refuses it (File exists)")
+            raise self._fail(
+                "address", f"{add.dev} has {address.ip} already; the kernel refuses it (EEXIST, File exists)"
+            )
         iface.addresses.append(address)  # a second address adds; it does not replace
         self._connected_routes(ns, iface)
         self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
@@ -1215,12 +1217,12 @@ class Simulation:
             raise self._fail(
                 "to",
                 f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
-                "destination (RTNETLINK answers: File exists)",
+                "destination (EEXIST, RTNETLINK answers: File exists)",
             )
         if ipaddress.IPv4Address(add.via) in ns.broadcast_addresses():
             raise self._fail(
                 "via",
-                f"{add.via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                f"{add.via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
@@ -1228,7 +1230,7 @@ class Simulation:
             raise self._fail(
                 "via",
                 f"{add.via} is on none of {add.by}'s networks that are up; the kernel refuses "
-                "the route (Nexthop has invalid gateway)",
+                "the route (ENETUNREACH, Nexthop has invalid gateway)",
             )
 
     # --- steps that take the rooms apart --------------------------------------------------------
