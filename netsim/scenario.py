@@ -322,7 +322,10 @@ class Connect:
     by: HostName = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
     sport: Annotated[int, TCP_PORT] | None = option(
-        "The source port to bind first; the kernel picks one if omitted.", None
+        "The source port to bind first, on 0.0.0.0 with SO_REUSEADDR as the lab and the script do; the kernel "
+        "picks one if omitted. A port one of the host's listeners holds (EADDRINUSE), or the four addresses and "
+        "ports of a connection still open (EADDRNOTAVAIL), is refused.",
+        None,
     )
     ttl: Annotated[int, TTL] | None = option(
         "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
@@ -932,7 +935,7 @@ def _check_one_name_each(s: Scenario, src: Source) -> None:
                 raise src.error(
                     where,
                     f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
-                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                    "name in a namespace (EEXIST, RTNETLINK answers: File exists); expected another name",
                 )
             taken[name] = what
 
@@ -1132,7 +1135,7 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             raise src.error(
                 where,
                 f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
-                "destination (RTNETLINK answers: File exists)",
+                "destination (EEXIST, RTNETLINK answers: File exists)",
             )
         have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
@@ -1144,12 +1147,13 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             have = ", ".join(f"{d} {n}" for d, n in sorted(candidates.items())) or "none"
             raise src.error(
                 where,
-                f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+                f"{via} is not on {on} ({have}); the kernel refuses the route "
+                "(ENETUNREACH, Nexthop has invalid gateway)",
             )
         if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
             raise src.error(
                 where,
-                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                f"{via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
 

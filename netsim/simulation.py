@@ -106,7 +106,20 @@ class FiredTimer:
 
 # What `ip link` says when a namespace has an interface of that name already (dev_get_valid_name(),
 # or __dev_change_net_namespace(), net/core/dev.c: EEXIST).
-EEXIST = "; the kernel refuses a second one (RTNETLINK answers: File exists)"
+EEXIST = "; the kernel refuses a second one (EEXIST, RTNETLINK answers: File exists)"
+
+
+def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
+    """The source address of a socket bound to none, as the route to `dst_ip` gives it.
+
+    ip_route_output_key_hash_rcu() (net/ipv4/route.c): to a local address the source is the local
+    route's preferred source, which is that address itself (fib_add_ifaddr() adds it with
+    `src ADDRESS`), except in 127.0.0.0/8, whose local route says `src 127.0.0.1`; anything else
+    leaves by a device, which picks its own address (inet_select_addr()).
+    """
+    if hop.kind != "local":
+        return ns.source_address(hop.dev, hop.neighbour)
+    return "127.0.0.1" if ipaddress.IPv4Address(dst_ip).is_loopback else dst_ip
 
 
 class Simulation:
@@ -684,11 +697,7 @@ class Simulation:
             # tcp_v4_connect(): a route flagged RTCF_BROADCAST or RTCF_MULTICAST is -ENETUNREACH.
             self.event(f"{ns.label} may not connect to the {hop.kind} address {dst_ip}: network unreachable")
             return Connection("", 0, dst_ip, dport, state="network-unreachable")
-        src_ip = (
-            "127.0.0.1"
-            if hop.dev == "lo" and ipaddress.IPv4Address(dst_ip).is_loopback
-            else (dst_ip if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour))
-        )
+        src_ip = _source(ns, hop, dst_ip)
         if sport is not None and (ns.name, src_ip, sport, dst_ip, dport) in self._chosen:
             first = self._chosen[(ns.name, src_ip, sport, dst_ip, dport)]
             # __inet_hash_connect() -> __inet_check_established() (net/ipv4/inet_hashtables.c) finds
@@ -944,7 +953,7 @@ class Simulation:
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
                     continue  # connect() fails with ENETUNREACH: the next server
-                src_ip = "127.0.0.1" if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour)
+                src_ip = _source(ns, hop, server)
                 sport = next(self._ports)
                 query = Udp(src_ip, server, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
                 waiting = udp.Waiting(query)
@@ -1205,7 +1214,9 @@ class Simulation:
         ns = self.namespaces[add.by]
         address = ipaddress.IPv4Interface(add.address)
         if any(a.ip == address.ip for a in iface.addresses):
-            raise self._fail("address", f"{add.dev} has {address.ip} already; the kernel refuses it (File exists)")
+            raise self._fail(
+                "address", f"{add.dev} has {address.ip} already; the kernel refuses it (EEXIST, File exists)"
+            )
         if iface.master is not None:
             raise self._fail("dev", _PORT_ADDRESS.format(dev=add.dev, master=iface.master))
         iface.addresses.append(address)  # a second address adds; it does not replace
@@ -1223,12 +1234,12 @@ class Simulation:
             raise self._fail(
                 "to",
                 f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
-                "destination (RTNETLINK answers: File exists)",
+                "destination (EEXIST, RTNETLINK answers: File exists)",
             )
         if ipaddress.IPv4Address(add.via) in ns.broadcast_addresses():
             raise self._fail(
                 "via",
-                f"{add.via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                f"{add.via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
         self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
@@ -1236,7 +1247,7 @@ class Simulation:
             raise self._fail(
                 "via",
                 f"{add.via} is on none of {add.by}'s networks that are up; the kernel refuses "
-                "the route (Nexthop has invalid gateway)",
+                "the route (ENETUNREACH, Nexthop has invalid gateway)",
             )
 
     # --- steps that take the rooms apart --------------------------------------------------------
