@@ -98,6 +98,19 @@ class FiredTimer:
 EEXIST = "; the kernel refuses a second one (EEXIST, RTNETLINK answers: File exists)"
 
 
+def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
+    """The source address of a socket bound to none, as the route to `dst_ip` gives it.
+
+    ip_route_output_key_hash_rcu() (net/ipv4/route.c): to a local address the source is the local
+    route's preferred source, which is that address itself (fib_add_ifaddr() adds it with
+    `src ADDRESS`), except in 127.0.0.0/8, whose local route says `src 127.0.0.1`; anything else
+    leaves by a device, which picks its own address (inet_select_addr()).
+    """
+    if hop.kind != "local":
+        return ns.source_address(hop.dev, hop.neighbour)
+    return "127.0.0.1" if ipaddress.IPv4Address(dst_ip).is_loopback else dst_ip
+
+
 class Simulation:
     def __init__(self, scenario: Scenario, hz: int | None = None, postpone: dict[int, float] | None = None) -> None:
         self.scenario = scenario
@@ -671,11 +684,7 @@ class Simulation:
             # tcp_v4_connect(): a route flagged RTCF_BROADCAST or RTCF_MULTICAST is -ENETUNREACH.
             self.event(f"{ns.label} may not connect to the {hop.kind} address {dst_ip}: network unreachable")
             return Connection("", 0, dst_ip, dport, state="network-unreachable")
-        src_ip = (
-            "127.0.0.1"
-            if hop.dev == "lo" and ipaddress.IPv4Address(dst_ip).is_loopback
-            else (dst_ip if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour))
-        )
+        src_ip = _source(ns, hop, dst_ip)
         if sport is not None and (ns.name, src_ip, sport, dst_ip, dport) in self._chosen:
             first = self._chosen[(ns.name, src_ip, sport, dst_ip, dport)]
             # __inet_hash_connect() -> __inet_check_established() (net/ipv4/inet_hashtables.c) finds
@@ -931,7 +940,7 @@ class Simulation:
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
                     continue  # connect() fails with ENETUNREACH: the next server
-                src_ip = "127.0.0.1" if hop.kind == "local" else ns.source_address(hop.dev, hop.neighbour)
+                src_ip = _source(ns, hop, server)
                 sport = next(self._ports)
                 query = Udp(src_ip, server, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
                 waiting = udp.Waiting(query)
