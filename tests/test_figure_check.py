@@ -1152,3 +1152,32 @@ def test_each_hosts_conntrack_table_is_read_up_to_its_own_end() -> None:
     body = tables.conntrack_table(scenario, both)
     assert body.count("<table>") == 2
     assert figfacts.check_tables(scenario, both, body, room=False) == []
+
+
+def test_a_caption_names_the_call_that_gave_the_outcome() -> None:
+    # A refused bind is bind()'s, a refused MAC change ip link's, an application's own limit the
+    # program's: never connect() for what no socket did (a cold read found all three).
+    from netsim.render.figfacts import check_caption
+    from netsim.render.words import step_caption
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    seen = set()
+    for name in ("rooms-inside-rooms", "margarets-room", "three-ways-to-say-no"):
+        scenario = load_scenario(ROOT / "diagrams" / f"{name}.yaml")
+        for step in run(scenario).steps:
+            if not step.outcome or step.frames[3:]:
+                continue
+            caption = step_caption(scenario, step)
+            assert check_caption(scenario, step, caption) == [], (name, step.id, caption)
+            seen.add(
+                (
+                    step.action,
+                    caption.rsplit(": ", 1)[0].rsplit(". ", 1)[-1] if step.outcome != "deadline" else "program",
+                )
+            )
+            if step.action != "connect":
+                assert "connect():" not in caption, caption
+                lied = caption.replace(caption.rsplit(". ", 1)[-1], f"connect(): {step.outcome}.")
+                assert check_caption(scenario, step, lied), lied
+    assert {a for a, _ in seen} >= {"connect", "listen", "link_set"}, seen

@@ -211,10 +211,11 @@ class Page:
             return self._fail(MacroError(self.file, line, f"claim {text}: {exc}"))
         tip = escape.markdown(said)
         if setup:  # set-up, not an outcome: no tick, so it never passes for a checked result
-            return (
-                f'<button type="button" class="ns-given" aria-label="Set-up, not an outcome: {tip}" '
-                f'data-tip="Set-up, not an outcome: {tip}">set-up</button>'
+            given = "Set-up, not an outcome (the scenario says so; the simulation agrees): " + escape.markdown(
+                said.removeprefix("Checked: ")
             )
+            return f'<button type="button" class="ns-given" aria-label="{given}" data-tip="{given}">set-up</button>'
+
         return f'<button type="button" class="ns-claim" aria-label="{tip}" data-tip="{tip}">✓</button>'
 
     # --- macros: figures ----------------------------------------------------------------

@@ -408,13 +408,32 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
     want_name = (r.name, r.address or r.error) if r is not None else None
     if said_name != want_name:
         problems.append(f"the caption says getaddrinfo gave {said_name}; the trace says {want_name}")
-    outcome = re.search(r"connect\(\): ([a-z-]+)\.", text)
-    if (outcome.group(1) if outcome else None) != step.outcome:
+    said_call, said_outcome = _outcome_said(text)
+    if said_outcome != step.outcome:
         problems.append(
-            f"the caption says connect() returned {outcome.group(1) if outcome else None!r}; "
-            f"the trace says {step.outcome!r}"
+            f"the caption says {said_call or 'connect()'} returned {said_outcome!r}; the trace says {step.outcome!r}"
         )
+    elif said_outcome is not None and said_call not in CALLS_OF.get(step.action, ()):
+        problems.append(f"the caption puts the outcome on {said_call}; a {step.action} step's comes from another call")
     return problems
+
+
+# Which call a step's outcome comes from, by step action: the caption must name that one.
+CALLS_OF = {
+    "connect": ("connect()", "the program"),
+    "listen": ("bind()",),
+    "link_set": ("ip link set … address",),
+    "ssh_forward": ("ssh -L", "ssh's connect() to port 22"),
+}
+OUTCOME = re.compile(r"(connect\(\)|bind\(\)|ip link set … address|ssh -L|ssh's connect\(\) to port 22): ([a-z-]+)\.")
+
+
+def _outcome_said(text: str) -> tuple[str | None, str | None]:
+    """The call and the outcome the caption names, or (None, None)."""
+    if "The program stopped waiting and closed the socket" in text:
+        return "the program", "deadline"
+    found = OUTCOME.search(text)
+    return (found.group(1), found.group(2)) if found else (None, None)
 
 
 def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str, ...] = ()) -> list[str]:

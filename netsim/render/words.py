@@ -116,12 +116,30 @@ def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> st
     if len(step.frames) > 3:
         parts.append(f"…and {len(step.frames) - 3} more {'note(s)' if story else 'frame(s)'}.")
     if step.outcome:
-        parts.append(f"connect(): {step.outcome}.")
+        parts.append(outcome_words(step))
     if step.resolved is not None:
         parts.append(f"getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}.")
     if not parts:
         parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)
+
+
+BIND_ERRORS = ("address-in-use", "address-not-available")  # what bind() gives, not a login's connect()
+
+
+def outcome_words(step: StepTrace) -> str:
+    """A step's outcome under the call that gave it: connect() for a connect, bind() for a listen,
+    the program itself when it stopped waiting, ip link for an address change (never connect() for
+    what no socket did)."""
+    if step.action == "connect" and step.outcome == "deadline":
+        return "The program stopped waiting and closed the socket: connect() never gave an answer."
+    call = {
+        "connect": "connect()",
+        "listen": "bind()",
+        "link_set": "ip link set … address",
+        "ssh_forward": "ssh -L" if step.outcome in BIND_ERRORS else "ssh's connect() to port 22",
+    }.get(step.action, step.action)
+    return f"{call}: {step.outcome}."
 
 
 def _join(items: list[str]) -> str:
