@@ -322,7 +322,10 @@ class Connect:
     by: HostName = option("The host that connects.")
     to: Endpoint = option("ADDRESS:PORT to connect to.")
     sport: Annotated[int, TCP_PORT] | None = option(
-        "The source port to bind first; the kernel picks one if omitted.", None
+        "The source port to bind first, on 0.0.0.0 with SO_REUSEADDR as the lab and the script do; the kernel "
+        "picks one if omitted. A port one of the host's listeners holds (EADDRINUSE), or the four addresses and "
+        "ports of a connection still open (EADDRNOTAVAIL), is refused.",
+        None,
     )
     ttl: Annotated[int, TTL] | None = option(
         "IP_TTL for the socket's packets (64 if omitted), as traceroute sets it.", None
@@ -932,7 +935,7 @@ def _check_one_name_each(s: Scenario, src: Source) -> None:
                 raise src.error(
                     where,
                     f"{name!r} is already {hname}'s {taken[name]}: the kernel refuses a second interface of one "
-                    "name in a namespace (RTNETLINK answers: File exists); expected another name",
+                    "name in a namespace (EEXIST, RTNETLINK answers: File exists); expected another name",
                 )
             taken[name] = what
 
@@ -1132,7 +1135,7 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             raise src.error(
                 where,
                 f"{host} has a route to {to} already ({have[net]}); the kernel refuses a second one to the same "
-                "destination (RTNETLINK answers: File exists)",
+                "destination (EEXIST, RTNETLINK answers: File exists)",
             )
         have[net] = what
     wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
@@ -1144,12 +1147,13 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             have = ", ".join(f"{d} {n}" for d, n in sorted(candidates.items())) or "none"
             raise src.error(
                 where,
-                f"{via} is not on {on} ({have}); the kernel refuses the route (Nexthop has invalid gateway)",
+                f"{via} is not on {on} ({have}); the kernel refuses the route "
+                "(ENETUNREACH, Nexthop has invalid gateway)",
             )
         if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
             raise src.error(
                 where,
-                f"{via} is a broadcast address; the kernel refuses the route (Nexthop has invalid gateway: "
+                f"{via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
 
@@ -1196,14 +1200,11 @@ class Sockets:
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
-        if not local and (addr.is_multicast or self._broadcast(addr)):
-            # inet_bind() takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
-            # net/ipv4/af_inet.c), though no SYN to one is ever answered (tcp_v4_rcv()).
-            raise src.error(
-                where,
-                f"{addr} is a broadcast or multicast address: the kernel would let a socket bind it, but no "
-                "connection can reach it, and netsim does not model such a listener; expected a unicast address",
-            )
+        # inet_bind() also takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
+        # net/ipv4/af_inet.c; seen in `unshare -n`), though no SYN to one is ever answered
+        # (tcp_v4_conn_request() drops it). A subnet's broadcast is one only while its interface is up:
+        # the simulation, which knows, refuses it otherwise (Simulation._step_listen()).
+        local = local or addr.is_multicast or self._broadcast(addr)
         if not local:
             # inet_addr_type_table() says RTN_LOCAL for the host's own addresses, and for all of 127/8
             # once lo has 127.0.0.1/8 (its local route is the whole /8, fib_add_ifaddr()).

@@ -150,7 +150,7 @@ def bad_ifname(name: str) -> str:
     )
     if name in ("all", "default"):
         why = (
-            "the kernel refuses it (RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are "
+            "the kernel refuses it (EINVAL, RTNETLINK answers: Invalid argument): net.ipv4.conf.all and .default are "
             "sysctl directories of their own (devinet_sysctl_register(), net/ipv4/devinet.c)"
         )
     if name == "lo":

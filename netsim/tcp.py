@@ -60,10 +60,14 @@ def bind_error(
     inet_csk_bind_conflict(): a port already listened on at the same address, or with 0.0.0.0 on
     either side, is EADDRINUSE; SO_REUSEADDR does not help against a listener. SO_REUSEPORT on both
     sockets does (`shared` holds the listeners that set it; both belong to one user here).
-    `local` holds the namespace's addresses as text; 127/8 counts once lo has 127.0.0.1.
+    `local` holds the namespace's addresses as text, and its subnets' broadcast addresses (their
+    interfaces up); 127/8 counts once lo has 127.0.0.1. inet_addr_valid_or_nonlocal() (net/ipv4/
+    af_inet.c) takes RTN_LOCAL, RTN_BROADCAST and RTN_MULTICAST: 255.255.255.255 and 224/4 are the
+    last two whatever the tables hold (__inet_dev_addr_type(), net/ipv4/fib_frontend.c).
     """
     loopback = "127.0.0.1" in local and addr.startswith("127.")
-    if addr != str(ANY) and addr not in local and not loopback:
+    anywhere = addr == "255.255.255.255" or 224 <= int(addr.split(".")[0]) <= 239
+    if addr != str(ANY) and addr not in local and not loopback and not anywhere:
         return "address-not-available"
     for other, other_port in listeners:
         if other_port == port and (other == addr or str(ANY) in (other, addr)):

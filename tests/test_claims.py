@@ -147,3 +147,23 @@ def test_a_claim_that_states_no_fact_lists_the_facts_it_could_state() -> None:
     said, listed = message.split("; expected one of: ")
     assert said == "a claim must state at least one fact"
     assert listed.split(", ") == list(claims.FACTS) and len(claims.FACTS) > 1
+
+
+def test_a_seat_whose_device_the_step_does_not_list_is_named_from_the_scenario() -> None:
+    # Names.host_at() follows a port's cable in the step's links when the step lists the port's
+    # device; a port it does not list (deleted, or not made yet) is named from the scenario's
+    # plugs, or as bridge.port. (make mutants: claims host_at__mutmut_7, a crash on such a port,
+    # survived as a "timeout".)
+    import dataclasses
+
+    from conftest import room
+
+    from netsim.claims import Names
+    from netsim.simulation import run
+
+    scenario = room("- {id: s, send: {by: a, dst: b}}")
+    step = run(scenario).steps[0]
+    names = Names(scenario)
+    assert names.host_at("br0", "p1", step) == "a"
+    assert names.host_at("br0", "p1", dataclasses.replace(step, links={"host": {}})) == "a"
+    assert names.host_at("br0", "p9", dataclasses.replace(step, links={})) == "br0.p9"

@@ -91,7 +91,7 @@ def test_check_plays_the_story_and_refuses_what_the_kernel_refuses_on_the_way(tm
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().endswith(
         "late.yaml:8: steps[0].route_add.via: 10.9.9.9 is on none of a's networks that are up; "
-        "the kernel refuses the route (Nexthop has invalid gateway)"
+        "the kernel refuses the route (ENETUNREACH, Nexthop has invalid gateway)"
     )
 
 

@@ -707,6 +707,23 @@ def test_a_port_set_down_says_what_it_forgot_and_only_if_anything() -> None:
     assert trace.step("p3-down").events[-1] == "br0 stops using p3"
 
 
+def test_a_connection_leaves_from_the_address_on_the_destinations_network() -> None:
+    """Guards (make mutants, simulation x__source__mutmut_7): the source taken as the device's first
+    address whatever the destination. The connected route of 10.5.0.0/24 says `src 10.5.0.10`
+    (fib_add_ifaddr()), so a knock on 10.5.0.11 leaves from 10.5.0.10, not from 10.0.0.10."""
+    trace = simulate("""
+        - {id: second, addr_add: {by: a, dev: eth0, address: 10.5.0.10/24}}
+        - {id: b-second, addr_add: {by: b, dev: eth0, address: 10.5.0.11/24}}
+        - {id: knock, connect: {by: a, to: '10.5.0.11:80'}}
+    """)
+    assert [h.what for h in trace.step("knock").frames] == [
+        "ARP who-has 10.5.0.11 tell 10.5.0.10",
+        "ARP 10.5.0.11 is-at 02:00:00:00:00:0b",
+        "TCP 10.5.0.10:40000 > 10.5.0.11:80 SYN",
+        "TCP 10.5.0.11:80 > 10.5.0.10:40000 RST",
+    ]
+
+
 def test_a_packet_from_the_receivers_own_address_is_a_martian() -> None:
     """fib_validate_source() (net/ipv4/fib_frontend.c): a SYN from outside claiming the receiver's own
     address is dropped before TCP, so nobody answers SYN-ACK through lo (accept_local is 0)."""

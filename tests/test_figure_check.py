@@ -1015,6 +1015,8 @@ def test_the_narrow_room_stacks_two_drop_marks_one_under_the_other() -> None:
         graph.room(scenario, step, narrow=True)
     stacked = [(str(e[0]), str(e[1])) for e in kept[0].edges() if e.attr.get("style") == "invis"]
     assert ("br0", "drop-1-p1") in stacked and ("drop-1-p1", "drop-2-p2") in stacked
+    # Both stand in the room (graph x_room__mutmut_155 of make mutants left the second outside it).
+    assert {"drop-1-p1", "drop-2-p2"} <= {str(n) for n in kept[0].get_subgraph("cluster_br0").nodes()}
 
 
 def test_a_seat_shows_the_addresses_its_occupant_has_at_that_step() -> None:

@@ -224,3 +224,35 @@ def test_a_refused_bind_names_every_kind_of_address_the_kernel_would_take() -> N
     # A namespace a step made has lo down and bare: no 127/8 yet, and no address of its own.
     made = ROOMS + "  - {id: room, netns_add: n}\n  - {id: l, listen: {by: n, bind: '127.0.0.1:80'}}\n"
     assert refusal(made).endswith("(EADDRNOTAVAIL, Cannot assign requested address); expected 0.0.0.0")
+
+
+# --- what bind() takes beyond the host's own addresses (outsider's 28 and 29) ------------------------
+# inet_addr_valid_or_nonlocal() (net/ipv4/af_inet.c) takes RTN_BROADCAST and RTN_MULTICAST too; seen in
+# `unshare -n` (6.18): 10.0.0.255 (the subnet's broadcast, its interface up), 255.255.255.255 and any of
+# 224/4 bind; the network's own 10.0.0.0 does not, nor the broadcast once its interface is down.
+
+
+@pytest.mark.parametrize("addr", ["10.0.0.255", "255.255.255.255", "224.0.0.1", "239.255.0.9"])
+def test_a_listener_on_a_broadcast_or_multicast_address_is_what_the_kernel_allows(addr: str) -> None:
+    trace = run(
+        parse_scenario(
+            ROOMS
+            + f"  - {{id: l, listen: {{by: a, bind: '{addr}:8080'}}}}\n"
+            + "  - {id: wild, listen: {by: a, bind: '0.0.0.0:8080', may_fail: true}}\n"
+            + "  - {id: in, connect: {by: b, to: '10.0.0.10:8080'}}\n",
+            "ok.yaml",
+        )
+    )
+    # The wildcard on the same port is refused; a SYN to a's own address finds no listener there.
+    assert [st.outcome for st in trace.steps] == [None, "address-in-use", "refused"]
+
+
+def test_a_subnet_broadcast_is_no_bind_address_while_its_interface_is_down() -> None:
+    down = ROOMS + "  - {id: down, link_set: {by: a, dev: eth0, up: false}}\n"
+    assert refusal(down + "  - {id: l, listen: {by: a, bind: '10.0.0.255:8080'}}\n") == (
+        "bad.yaml:21: steps[1].listen.bind: a has no address 10.0.0.255 to listen on at this point; the kernel "
+        "refuses the bind (EADDRNOTAVAIL, Cannot assign requested address); expected may_fail: true to show the "
+        "refusal, or what it can bind then"
+    )
+    trace = run(parse_scenario(down + "  - {id: l, listen: {by: a, bind: '10.0.0.255:8080', may_fail: true}}\n"))
+    assert trace.steps[-1].outcome == "address-not-available"

@@ -127,3 +127,18 @@ def test_the_script_writes_each_rooms_files_and_resolves_as_the_lab_does() -> No
     assert dns.argv[3:] == (*plan.dnsmasq_argv("10.88.0.1", ["web=10.88.0.3"]), "--keep-in-foreground")
     assert "--host-record=web,10.88.0.3" in dns.argv and "--local=/#/" in dns.argv
     assert "/etc/netns" not in script  # the machine's /etc is never written
+
+
+def test_a_query_to_the_rooms_own_nameserver_leaves_from_that_address() -> None:
+    # The laptop asks its own DNS server on 10.88.0.1: the local route's source is the address
+    # itself (ip_route_output_key_hash_rcu(), RTN_LOCAL), as tcpdump -i lo shows; 127.0.0.1 only
+    # for an address in 127.0.0.0/8. (make mutants: simulation _ask_dns__mutmut_17 survived a
+    # source chosen apart from connect()'s, which had 127.0.0.1 for every local nameserver.)
+    room = ROOM.replace("  laptop:\n", "  laptop:\n    nameservers: [10.88.0.1]\n")
+    step = run(parse_scenario(room.replace("NAME", "web").replace("by: box", "by: laptop"), "names.yaml")).steps[0]
+    assert step.resolved.address == "10.88.0.3"
+    assert "laptop sends UDP 10.88.0.1:40000 > 10.88.0.1:53 DNS query A? web through lo" in step.events
+    loopback = ROOM.replace("listen: 10.88.0.1", "listen: 127.0.0.53")
+    loopback = loopback.replace("  laptop:\n", "  laptop:\n    nameservers: [127.0.0.53]\n")
+    step = run(parse_scenario(loopback.replace("NAME", "web").replace("by: box", "by: laptop"), "names.yaml")).steps[0]
+    assert "laptop sends UDP 127.0.0.1:40000 > 127.0.0.53:53 DNS query A? web through lo" in step.events

@@ -160,3 +160,19 @@ def test_a_forward_that_cannot_listen_says_so_with_the_errno() -> None:
     assert step.outcome == "address-not-available"
     assert step.events[-1] == "ssh cannot listen on 10.88.0.1:19001: EADDRNOTAVAIL"
     assert "10.88.0.1:19001" not in step.listeners["laptop"]
+
+
+def test_a_far_end_the_server_has_no_route_to_fails_the_channel_with_that_errno() -> None:
+    # connect() fails at once with ENETUNREACH (no route: no socket ever waits), and ssh logs it.
+    # (make mutants: simulation open_connection__mutmut_12, a socket that never was "closed", survived.)
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:10.99.0.1:80'}}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+"""
+        )
+    )
+    knock = trace.step("knock")
+    assert (knock.outcome, knock.reads) == ("connected", "eof")
+    assert knock.ssh_log == ["channel 1: open failed: connect failed: Network is unreachable"]
