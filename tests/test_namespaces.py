@@ -121,3 +121,26 @@ def test_netns_add_needs_a_host_declared_absent() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario(BASE + "  - {id: room, netns_add: h}", "rooms.yaml")
     assert "'h' is not a host declared with absent: true; expected one of: c" in str(info.value)
+
+
+def test_a_connection_to_its_own_loopback_keeps_no_other_room_from_going() -> None:
+    # h talks to 127.0.0.1, which only ever reaches h itself: c's namespace may still be deleted
+    # (a connection held in c would forbid it; netsim does not model the FIN or RST it would send).
+    t = trace(
+        "  - {id: room, netns_add: c}\n  - {id: lo, link_set: {by: c, dev: lo, up: true}}\n"
+        "  - {id: home, connect: {by: h, to: '127.0.0.1:80'}}\n  - {id: c-gone, netns_del: c}\n"
+    )
+    assert t.step("home").outcome == "connected"
+    assert "c" not in t.step("c-gone").links
+
+
+def test_an_address_on_a_bridge_port_is_refused_as_netsim_s_limit() -> None:
+    # The kernel allows it, but the port's own stack never sees what arrives there (br_handle_frame()):
+    # netsim says it does not model it, in either order (address first, or port first).
+    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+        trace(BUILD + "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n")
+    early = BUILD.replace(
+        "  - {id: plug,", "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n  - {id: plug,"
+    )
+    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+        trace(early)
