@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: " + " ".join(command[1:]), file=sys.stderr, flush=True)
         load_before = os.getloadavg()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.monotonic()
+        started, launched = time.monotonic(), time.time()
         done = subprocess.run(command, cwd=ROOT, env=env, check=False)
         if not log.exists():
             return done.returncode or 1  # pytest stopped before any test (its error is above)
@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{rest:8.1f}  the other {max(0, len(per_file) - args.top)} files")
     print(f"{in_tests:8.1f}  in the tests; {total - in_tests:.1f} more outside them (start-up, collection)")
     print(f"{total:8.1f}  CPU seconds in all; wall {wall:.1f} s on {args.workers} workers")
+    last = max((r["end"] for r in tests), default=first)
+    print(
+        f"          the first test started {first - launched:.1f} s after launch (start-up, collection),"
+        f" the last ended {launched + wall - last:.1f} s before the end; times below from the first test's start"
+    )
     for name, w in sorted(workers.items()):
         print(f"          {name}: {w['cpu']:.1f} CPU s, busy until {w['busy_until']:.1f} s")
     print(f"          load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (1 min)")

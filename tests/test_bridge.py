@@ -190,3 +190,13 @@ def test_the_host_sending_to_a_down_ports_own_mac_is_dropped_at_that_port() -> N
     assert (decision.decision, decision.out_ports, decision.reason) == ("drop", (), "p1 is down")
     bridge.enable_port("p1")
     assert bridge.transmit(Frame(MAC["br0"], "02:00:00:00:01:01"), 0.0).out_ports == ("p1",)
+
+
+def test_a_pause_frame_is_dropped_before_learning_and_says_so() -> None:
+    # br_handle_frame(): 01:80:c2:00:00:01 (802.3x pause) is dropped before learning; the reason is
+    # the caption's words. (make mutants: bridge receive__mutmut_34 misspelt it unnoticed.)
+    step = simulate("- {id: s, send: {by: a, dst: '01:80:c2:00:00:01'}}").steps[0]
+    (hop,) = step.frames
+    assert (hop.decision, hop.learned) == ("drop", "")
+    assert hop.reason == "a pause frame, 01:80:c2:00:00:01: dropped before learning"
+    assert step.fdb == {"br0": {}}
