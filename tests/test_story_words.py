@@ -172,3 +172,15 @@ def test_a_heading_inside_code_does_not_start_the_reveal() -> None:
     story, real = out.rsplit("## The real names", 1)
     assert not page.errors
     assert "seat5" not in visible(story) and "seat5" in visible(real)
+
+
+def test_a_story_caption_names_the_magic_badge_once() -> None:
+    # A broadcast note in the story: "Alice's note for the magic badge: copied to ...", not "... for the
+    # magic badge for the magic badge" (an adversary's finding).
+    from netsim.scenario import parse_scenario
+    from tests.test_scenario_errors import GOOD
+
+    scenario = parse_scenario(GOOD.replace("seat3: {label: seat 3}", "seat3: {label: seat 3}\n      seat4: {}"))
+    caption = step_caption(scenario, run(scenario).steps[0], story=True)
+    assert "for the magic badge for" not in caption, caption
+    assert caption.startswith("Alice's note for the magic badge: "), caption

@@ -102,7 +102,7 @@ def hop_sentence(scenario: Scenario, hop: Hop, step: StepTrace | None = None, st
     where = _join(ports) if ports else ""
     verb = (STORY_DECISION_WORDS if story else DECISION_WORDS)[hop.decision]
     action = f"{verb} {where}".strip()
-    what = frame_words(hop.what, story)
+    what = frame_words(hop.what, story).removesuffix(f" for {dst}")  # 'note for the magic badge' says it once
     sentence = f"{sender}'s {what} for {dst}: {action} ({reason_words(hop.reason, story)})."
     if sender == hop.src:  # a badge nobody wears: keep it as written ("bb:11:...", never "Bb:11:...")
         return sentence
