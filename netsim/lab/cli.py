@@ -13,6 +13,7 @@ from pathlib import Path
 from netsim.errors import LabError
 from netsim.lab.netns import dnsmasq_missing, missing_requirement, nft_missing, run, ssh_missing
 from netsim.scenario import load_scenario
+from netsim.simulation import run as simulate  # imported at once: the lab may drop root before it plays
 
 INSIDE = "NETSIM_LAB_INSIDE"
 PARENT = "NETSIM_LAB_PARENT"  # the outer process's pid, which the inner one dies with
@@ -24,6 +25,7 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
     scenario = load_scenario(file)  # a bad scenario is reported before any namespace exists
     if os.environ.get(INSIDE) == "1":
         return _inside(file)
+    simulate(scenario)  # what `check` refuses as the story plays (a step the kernel would refuse) stops here too
     reason = missing_requirement()
     if reason is None and scenario.needs_nft():
         reason = nft_missing()  # installing is the test setup's job (tests/test_lab.py), not the lab's
@@ -31,12 +33,9 @@ def lab_main(file: Path, *, as_json: bool, compare: bool) -> int:
         reason = ssh_missing()  # the same: tests/test_lab.py installs OpenSSH, the lab never does
     if reason is None and scenario.needs_dnsmasq():
         reason = dnsmasq_missing()
-    if reason is not None:  # first, and from modules already imported: it also answers a user without root
+    if reason is not None:
         print(f"lab unavailable: {reason}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    from netsim.simulation import run as simulate
-
-    simulate(scenario)  # what `check` refuses as the story plays (a step the kernel would refuse) stops here too
     kernel = kernel_trace(file)
     if compare:
         from netsim.lab.compare import CLOCK_NOTE, compare_with_kernel, notes_for, ssh_link_neighbours, timer_notes
