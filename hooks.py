@@ -5,8 +5,6 @@ These are about the series as a publication; everything about networks lives in 
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import logging
 import math
@@ -22,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-import yaml
 from mkdocs.exceptions import PluginError
 
 ROOT = Path(__file__).resolve().parent
@@ -30,18 +27,19 @@ WORDS_PER_MINUTE = 220
 POSTS: list[dict[str, Any]] = []
 
 
+def _netsim() -> None:
+    """This checkout's netsim first on the import path (a copied site imports its own, not the installed
+    one), without a new entry on every call: the page hooks run for every page of every build."""
+    if sys.path[:1] != [str(ROOT)]:
+        sys.path.insert(0, str(ROOT))
+
+
 def _front_matter(path: Path) -> tuple[dict[str, Any], str]:
-    text = path.read_text(encoding="utf-8")
-    match = re.match(r"\A---\n(.*?)\n---\n", text, re.S)
-    if not match:
-        return {}, text
-    return copy.deepcopy(_parsed(match.group(1))), text[match.end() :]
+    """A page's front matter and body, as netsim's macros read them (one parser, one cache)."""
+    _netsim()
+    from netsim.pages.macros import split_front_matter
 
-
-@functools.lru_cache(maxsize=256)
-def _parsed(yaml_text: str) -> dict[str, Any]:
-    """Front matter parsed once per text: `make serve` reads every post's on every rebuild."""
-    return yaml.safe_load(yaml_text) or {}
+    return split_front_matter(path.read_text(encoding="utf-8"))
 
 
 def reading_minutes(markdown: str) -> int:
@@ -351,7 +349,7 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     """Put back the figure contents that netsim's macros kept out of Markdown and search, and each
     error box where its macro was called: one pass over the page for each kind of marker (a
     replace per marker costed a page's length each, a tenth of a reload on a long series)."""
-    sys.path.insert(0, str(ROOT))
+    _netsim()
     from netsim.pages.macros import ERROR_MARK, SET_ASIDE
 
     aside = getattr(page, "netsim_set_aside", None) or {}
@@ -412,7 +410,7 @@ def on_post_template(output: str, template_name: str, config: Any) -> str:
 
 def _with_policy(html: str, config: Any) -> str:
     """Every page gets the site's Content-Security-Policy (netsim/pages/csp.py)."""
-    sys.path.insert(0, str(ROOT))
+    _netsim()
     from netsim.pages import csp
 
     shim = (Path(config["docs_dir"]) / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
@@ -444,7 +442,7 @@ def _live_reload_with_a_nonce() -> None:
 def on_post_build(config: Any) -> None:
     site = Path(config["site_dir"])
     _write_feed(config, site)
-    sys.path.insert(0, str(ROOT))
+    _netsim()
     from netsim.schemafile import scenario_schema
 
     (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
