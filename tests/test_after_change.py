@@ -273,6 +273,33 @@ def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range() -> N
     assert not compare(one(40000, 80), one(1024, 80))[0]  # and so is one outside the range
 
 
+def test_an_arp_packets_addresses_are_compared_not_only_its_kind() -> None:
+    # RFC 826's sender and target fields: "who-has 10.0.0.11 tell 127.0.0.1" (arp_solicit() taking a
+    # loopback source, net/ipv4/arp.c) is another packet than "... tell 10.0.0.10", with the same
+    # MACs and the same kind. A recording from before frames kept them is held to what its words say.
+    from netsim.lab.compare import compare
+
+    def one(sender: str, target: str, target_mac: str = "00:00:00:00:00:00", words: bool = False) -> dict:
+        hop = {"bridge": "br0", "in_port": "p1", "src": "02:00:00:00:00:0a", "dst": "ff:ff:ff:ff:ff:ff"}
+        hop |= {"decision": "flood", "out_ports": ["p2"], "carries": "ARP request"}
+        arp = {"sender_mac": "02:00:00:00:00:0a", "sender_ip": sender, "target_mac": target_mac, "target_ip": target}
+        hop |= {"what": f"ARP who-has {target} tell {sender}"} if words else {"arp": arp}
+        step = {"id": "s", "frames": [hop], "fdb": {}, "neigh": {}, "outcome": None, "links": {}, "route": None}
+        return {"steps": [step]}
+
+    ours = one("10.0.0.10", "10.0.0.11")
+    assert compare(ours, one("10.0.0.10", "10.0.0.11"))[0]
+    agree, lines = compare(ours, one("127.0.0.1", "10.0.0.11"))
+    assert not agree
+    assert "[ARP sender_mac 02:00:00:00:00:0a sender_ip 10.0.0.10" in lines[1]
+    assert "sender_ip 127.0.0.1" in lines[1]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.12"))[0]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.11", target_mac="ff:ff:ff:ff:ff:ff"))[0]
+    assert compare(ours, one("10.0.0.10", "10.0.0.11", words=True))[0]
+    assert not compare(ours, one("127.0.0.1", "10.0.0.11", words=True))[0]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.12", words=True))[0]
+
+
 GHOST = """
 title: ghost
 bridges:
