@@ -1208,8 +1208,10 @@ class Simulation:
                     self.event(f"{iface.master} stops using {iface.name}{forgot}")
                 elif forwarding and not bridge.ports[iface.name].enabled:
                     bridge.enable_port(iface.name)
-                    again = "forwards on {port} again" if key in self._forwarded else "starts forwarding on {port}"
-                    self.event(f"{iface.master} " + again.format(port=iface.name))
+                    # why: its cable now has both ends up (veth_open()), or the bridge device came up
+                    why = "now that it has carrier" if not iface.carrier else f"now that {iface.master} is up"
+                    verb = "forwards on {port} again" if key in self._forwarded else "starts forwarding on {port}"
+                    self.event(f"{iface.master} {verb.format(port=iface.name)}, {why}")
                 if bridge.ports[iface.name].enabled:
                     self._forwarded.add(key)
         for ns in self.namespaces.values():
