@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from netsim.frames import carries
+from netsim.frames import Arp, carries
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class Hop:
         header = ip_header(self.payload)
         if header is not None:
             out["ip"] = header
+        arp = arp_fields(self.payload)
+        if arp is not None:
+            out["arp"] = arp
         ports = tcp_ports(self.payload)
         if ports is not None:
             out["tcp"] = ports
@@ -60,6 +63,19 @@ def ip_header(payload: Any) -> dict[str, Any] | None:
     if payload is None or not hasattr(payload, "ttl"):
         return None
     return {"src": payload.src_ip, "dst": payload.dst_ip, "ttl": payload.ttl}
+
+
+def arp_fields(payload: Any) -> dict[str, str] | None:
+    """An ARP packet's sender and target addresses (RFC 826), for frames that carry ARP: which
+    address a request asks for and which one it says it comes from, as the lab reads them."""
+    if not isinstance(payload, Arp):
+        return None
+    return {
+        "sender_mac": payload.sender_mac,
+        "sender_ip": payload.sender_ip,
+        "target_mac": payload.target_mac,
+        "target_ip": payload.target_ip,
+    }
 
 
 def tcp_ports(payload: Any) -> dict[str, int] | None:

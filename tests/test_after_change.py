@@ -273,6 +273,33 @@ def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range() -> N
     assert not compare(one(40000, 80), one(1024, 80))[0]  # and so is one outside the range
 
 
+def test_an_arp_packets_addresses_are_compared_not_only_its_kind() -> None:
+    # RFC 826's sender and target fields: "who-has 10.0.0.11 tell 127.0.0.1" (arp_solicit() taking a
+    # loopback source, net/ipv4/arp.c) is another packet than "... tell 10.0.0.10", with the same
+    # MACs and the same kind. A recording from before frames kept them is held to what its words say.
+    from netsim.lab.compare import compare
+
+    def one(sender: str, target: str, target_mac: str = "00:00:00:00:00:00", words: bool = False) -> dict:
+        hop = {"bridge": "br0", "in_port": "p1", "src": "02:00:00:00:00:0a", "dst": "ff:ff:ff:ff:ff:ff"}
+        hop |= {"decision": "flood", "out_ports": ["p2"], "carries": "ARP request"}
+        arp = {"sender_mac": "02:00:00:00:00:0a", "sender_ip": sender, "target_mac": target_mac, "target_ip": target}
+        hop |= {"what": f"ARP who-has {target} tell {sender}"} if words else {"arp": arp}
+        step = {"id": "s", "frames": [hop], "fdb": {}, "neigh": {}, "outcome": None, "links": {}, "route": None}
+        return {"steps": [step]}
+
+    ours = one("10.0.0.10", "10.0.0.11")
+    assert compare(ours, one("10.0.0.10", "10.0.0.11"))[0]
+    agree, lines = compare(ours, one("127.0.0.1", "10.0.0.11"))
+    assert not agree
+    assert "[ARP sender_mac 02:00:00:00:00:0a sender_ip 10.0.0.10" in lines[1]
+    assert "sender_ip 127.0.0.1" in lines[1]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.12"))[0]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.11", target_mac="ff:ff:ff:ff:ff:ff"))[0]
+    assert compare(ours, one("10.0.0.10", "10.0.0.11", words=True))[0]
+    assert not compare(ours, one("127.0.0.1", "10.0.0.11", words=True))[0]
+    assert not compare(ours, one("10.0.0.10", "10.0.0.12", words=True))[0]
+
+
 GHOST = """
 title: ghost
 bridges:
@@ -308,6 +335,25 @@ def test_an_arp_failure_after_the_syn_backed_off_sends_it_once_more(wait: float,
     broadcasts = [h for h in step.frames if h.dst == "ff:ff:ff:ff:ff:ff"]
     assert len(broadcasts) == (4 if again else 3)
     assert step.neigh["a"]["10.0.0.11"]["state"] == ("INCOMPLETE" if again else "FAILED")
+
+
+def test_the_syn_a_revert_sends_once_more_passes_conntrack_and_renews_its_entry() -> None:
+    # The SYN tcp_ld_RTO_revert() sends goes out like any other (ip_queue_xmit(): OUTPUT, then
+    # POSTROUTING, then the neighbour), so with conntrack on (a's masquerade rule) tcp_packet() renews
+    # the entry's SYN_SENT timeout, 120 s (nf_conntrack_proto_tcp.c). The SYN before it left at
+    # 10.3 s and the revert sends it at 13.3 s: read at 131.3 s, the entry is still there; had the
+    # SYN bypassed conntrack, the entry would have gone at 130.3 s.
+    masquerade = "steps:\n  - {id: a-masquerades, masquerade: {by: a, saddr: 10.0.0.0/24}}\n"
+    text = GHOST.replace("WAIT", "3.3").replace("steps:\n", masquerade) + "  - {id: later, wait: 118}\n"
+    trace = run(parse_scenario(text, "ghost.yaml"))
+    step = trace.step("a-connects-ghost")
+    assert "a's TCP undoes one backoff (RFC 6069): the SYN is overdue and goes once more" in step.events
+    assert len([h for h in step.frames if h.dst == "ff:ff:ff:ff:ff:ff"]) == 4
+    later = trace.step("later")
+    assert later.time == pytest.approx(131.3)
+    assert [(c["state"], c["original"]) for c in later.conntrack["a"]] == [
+        ("SYN_SENT", "src=10.0.0.10 dst=10.0.0.11 sport=40000 dport=80")
+    ]
 
 
 def test_a_syn_from_loopback_asks_tell_127_0_0_1_and_gets_no_answer() -> None:

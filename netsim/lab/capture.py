@@ -158,6 +158,9 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
         header = ip_header(hop["data"])
         if header is not None:
             item["ip"] = header
+        arp = arp_fields(hop["data"])
+        if arp is not None:
+            item["arp"] = arp
         ports = tcp_ports(hop["data"])
         if ports is not None:
             item["tcp"] = ports
@@ -173,6 +176,18 @@ def ip_header(data: bytes) -> dict | None:
     if int.from_bytes(data[12:14], "big") != 0x0800:
         return None
     return {"src": ".".join(map(str, data[26:30])), "dst": ".".join(map(str, data[30:34])), "ttl": data[22]}
+
+
+def arp_fields(data: bytes) -> dict | None:
+    """An ARP packet's sender and target addresses, as the trace keeps them (netsim.trace.arp_fields)."""
+    if int.from_bytes(data[12:14], "big") != 0x0806:
+        return None
+    return {
+        "sender_mac": _mac(data[22:28]),
+        "sender_ip": _ip(data[28:32]),
+        "target_mac": _mac(data[32:38]),
+        "target_ip": _ip(data[38:42]),
+    }
 
 
 TCP_FLAGS = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST"}
@@ -232,6 +247,10 @@ def describe(data: bytes) -> str:
 
 def _entering(s: Seen) -> bool:
     return s.outgoing if s.dev == s.bridge else not s.outgoing
+
+
+def _ip(raw: bytes) -> str:
+    return ".".join(map(str, raw))
 
 
 def _mac(raw: bytes) -> str:

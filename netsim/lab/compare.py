@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from netsim.scenario import FIREWALL_FIELDS
@@ -421,11 +422,37 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
+ARP_FIELDS = ("sender_mac", "sender_ip", "target_mac", "target_ip")
+# A recording made before frames kept their ARP addresses still names some in its words for the
+# frame (netsim.lab.capture.describe(), read from the same bytes): a request's two IPs ("who-has
+# TARGET tell SENDER"), a reply's sender IP and MAC ("SENDER is-at MAC"); those are compared there.
+ARP_IN_WORDS = {"ARP request": ("sender_ip", "target_ip"), "ARP reply": ("sender_ip", "sender_mac")}
+WHO_HAS = re.compile(r"ARP who-has (?P<target_ip>\S+) tell (?P<sender_ip>\S+)$")
+IS_AT = re.compile(r"ARP (?P<sender_ip>\S+) is-at (?P<sender_mac>\S+)$")
+
+
+def _arp_key(hop: dict[str, Any], every_field: bool) -> tuple | None:
+    """What an ARP frame's payload says (RFC 826's sender and target addresses), as compared: every
+    field where both traces keep them, else those the recording's words for the frame name."""
+    said = hop.get("what", "")
+    words = WHO_HAS.match(said) or IS_AT.match(said)
+    arp = hop.get("arp") or (words.groupdict() if words else None)
+    if arp is None:
+        return None
+    kind = hop.get("carries") or ("ARP request" if said.startswith("ARP who-has") else "ARP reply")
+    return tuple((f, arp.get(f)) for f in (ARP_FIELDS if every_field else ARP_IN_WORDS[kind]))
+
+
+def _is_arp(hop: dict[str, Any]) -> bool:
+    return "arp" in hop or str(hop.get("what", "")).startswith("ARP ")
+
+
 def _hop_key(
     hop: dict[str, Any],
     chosen: frozenset[int] = frozenset(),
     ports: bool = True,
     carries: bool = True,
+    arp: bool = True,
 ) -> tuple:
     ip = hop.get("ip")
     tcp = hop.get("tcp") if ports else None
@@ -441,6 +468,7 @@ def _hop_key(
         header,
         hop.get("carries") if carries else "",
         hop.get("dns"),
+        _arp_key(hop, arp),
     )
 
 
@@ -555,12 +583,13 @@ def _step_diffs(
     mine, kernels = frozenset(_nat_ports(ours)), frozenset(_nat_ports(theirs))
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
     carries = all("carries" in h for h in theirs["frames"])
-    a = _ephemeral([_hop_key(h, mine, ports, carries) for h in ours["frames"]])
-    b = _ephemeral([_hop_key(h, kernels, ports, carries) for h in theirs["frames"]])
+    arp = all("arp" in h for h in theirs["frames"] if _is_arp(h))  # every ARP field, or those its words name
+    a = _ephemeral([_hop_key(h, mine, ports, carries, arp) for h in ours["frames"]])
+    b = _ephemeral([_hop_key(h, kernels, ports, carries, arp) for h in theirs["frames"]])
     b = _as_sets(a, b, step, allowed) if a != b else b
     if a != b and step is not None:
         later = _late_timers(
-            a, b, step, allowed, lambda hop: _ephemeral([_hop_key(hop.to_json(), mine, ports, carries)])[0]
+            a, b, step, allowed, lambda hop: _ephemeral([_hop_key(hop.to_json(), mine, ports, carries, arp)])[0]
         )
         a = later if later is not None else a
     if a != b:
@@ -612,7 +641,7 @@ def _step_diffs(
 
 
 def _show_hop(key: tuple) -> str:
-    bridge, in_port, src, dst, decision, out, header, what, dns = key
+    bridge, in_port, src, dst, decision, out, header, what, dns, arp = key
     ports = header[3] if header else None
     where = (
         (f"{header[0]}:{ports[0]} > {header[1]}:{ports[1]}" if ports else f"{header[0]} > {header[1]}")
@@ -621,6 +650,7 @@ def _show_hop(key: tuple) -> str:
     )
     ip = f" [IP {where} ttl {header[2]}]" if header else ""
     said = f" [{dns}]" if dns else ""
+    said += f" [ARP {' '.join(f'{k} {v}' for k, v in arp)}]" if arp else ""
     return f"{bridge} {in_port} {src}>{dst}{ip}{said} {what} {decision} -> {', '.join(out) or 'nowhere'}"
 
 
