@@ -262,3 +262,21 @@ def test_a_room_s_alt_text_seats_whoever_the_step_s_cable_reaches() -> None:
         "Diagram of the room. Seats: seat 9: the container."
     )
     assert _room_alt(scenario, trace.step("new-room")).startswith("Diagram of the room. Seats: seat 9: empty.")
+
+
+def test_an_empty_notebook_still_passes_notes_for_the_host_s_own_badge_up() -> None:
+    """An empty MAC table floods frames to the ports' far ends, not frames to the bridge's own MAC:
+    that is a permanent local entry (br_handle_frame_finish() passes it up). Post one's step 6 once
+    said 'Every unicast note to anyone gets flooded'."""
+    from netsim.render.tables import fdb_table
+
+    step = run(MARGARET).step("ten-quiet-seconds")
+    assert step.fdb == {"podman0": {}}
+    for story in (True, False):
+        said = html.unescape(re.sub(r"<[^>]+>", "", fdb_table(MARGARET, step, story)))
+        assert "to anyone gets flooded" not in said
+        assert (
+            "the laptop's own badge still goes straight to the laptop's seat"
+            if story
+            else "still goes up to the laptop"
+        ) in said, said
