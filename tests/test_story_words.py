@@ -280,3 +280,16 @@ def test_an_empty_notebook_still_passes_notes_for_the_host_s_own_badge_up() -> N
             if story
             else "still goes up to the laptop"
         ) in said, said
+
+
+def test_a_drawn_knock_says_its_outcome_in_words_not_netsim_s_id() -> None:
+    """The knock's label in a figure said "host-unreachable ✗"; it says "no route to host ✗", and the
+    figure check reads only those words back (an id drawn instead is an outcome of no step)."""
+    from netsim.render.words import KNOCK_WORDS, knock_words
+
+    assert knock_words("host-unreachable") == "no route to host ✗"
+    assert knock_words("network-unreachable") == "network unreachable ✗"
+    for outcome, said in KNOCK_WORDS.items():
+        assert "-" not in said
+        assert figfacts._outcome([said]) == outcome
+    assert figfacts._outcome(["host-unreachable ✗"]) != "host-unreachable"

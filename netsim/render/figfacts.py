@@ -39,7 +39,7 @@ CAPTION_VERBS = {
     **{verb: decision for decision, verb in DECISION_WORDS.items()},
     **{verb: decision for decision, verb in STORY_DECISION_WORDS.items()},  # a figure before the reveal
 }
-OUTCOME_WORDS = {"connected ✓": "connected"}
+OUTCOME_WORDS = {said: outcome for outcome, said in words.KNOCK_WORDS.items()}
 
 
 @dataclass
@@ -230,7 +230,7 @@ def _outcome(texts: list[str]) -> str | None:
         if text in OUTCOME_WORDS:
             return OUTCOME_WORDS[text]
         if text.endswith(" ✗"):
-            return text[:-2]
+            return "?" + text[:-2]  # words of no outcome: netsim's own id, say
     return None
 
 

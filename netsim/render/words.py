@@ -142,6 +142,21 @@ KERNEL_WORDS = {
 }
 
 
+# The words on a drawn knock: short, as the kernel's (no netsim id such as "host-unreachable").
+KNOCK_WORDS = {
+    "connected": "connected ✓",
+    "refused": "refused ✗",
+    "host-unreachable": "no route to host ✗",
+    "network-unreachable": "network unreachable ✗",
+    "timeout": "timed out ✗",
+    "deadline": "stopped waiting ✗",
+}
+
+
+def knock_words(outcome: str | None) -> str:
+    return KNOCK_WORDS.get(outcome or "", f"{outcome} ✗")
+
+
 def kernel_words(outcome: str) -> str:
     return KERNEL_WORDS.get(outcome, outcome)
 
