@@ -413,7 +413,12 @@ def mutation_report() -> None:
             f" {row['unexplained']:7} {share}"
         )
     t = m["totals"]
-    print(f"  all: {t['killed']} of {t['checked']} checked killed ({m['killed_percent']}%, target >= 95%)", end="")
+    # A sample's figure with what it can claim of every mutant: n and the 95% Wilson interval.
+    interval = m.get("killed_ci95_percent")
+    claim = f"; 95% CI {interval[0]}-{interval[1]}%, Wilson, n={m['sample_size']}" if interval else ""
+    print(
+        f"  all: {t['killed']} of {t['checked']} checked killed ({m['killed_percent']}%{claim}; target >= 95%)", end=""
+    )
     print(f"; {t['mutants'] - t['checked']} not checked" if t["mutants"] > t["checked"] else "")
     print("  (t/o: killed by mutmut's timeout, counted in killed", end="")
     if t.get("unsettled"):

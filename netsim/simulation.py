@@ -1236,7 +1236,7 @@ class Simulation:
                     self.event(f"{iface.master} stops using {iface.name}{forgot}")
                 elif forwarding and not bridge.ports[iface.name].enabled:
                     bridge.enable_port(iface.name)
-                    self.event(f"{iface.master} forwards on {iface.name} again")
+                    self.event(f"{iface.master} starts forwarding on {iface.name}, now that it has carrier")
         for ns in self.namespaces.values():
             for iface in ns.ifaces.values():
                 carrier = self._carrier(iface)

@@ -658,14 +658,14 @@ def test_every_line_of_the_mac_table_shows_its_seat_and_marks_only_new_lines() -
 
 def test_a_caption_names_the_hosts_seat_in_the_words_of_its_view() -> None:
     """Guards (make mutants, words x_hop_sentence__mutmut_36): the seats a frame went to named in the
-    kernel's words in the story's caption ("br0 (the host's seat)" instead of "host's seat")."""
+    kernel's words in the story's caption ("br0 (host's seat)" instead of "host's seat")."""
     from netsim.render import words
 
     scenario = room("- {id: s, send: {by: a, dst: broadcast}}")
     step = run(scenario).steps[0]
     (hop,) = step.frames
     assert ": copied to p2, p3 and host's seat (" in words.hop_sentence(scenario, hop, step, story=True)
-    assert ": flooded to p2, p3 and br0 (the host's seat) (" in words.hop_sentence(scenario, hop, step)
+    assert ": flooded to p2, p3 and br0 (host's seat) (" in words.hop_sentence(scenario, hop, step)
 
 
 def test_a_drawing_grows_to_hold_a_word_past_its_edge_and_only_then() -> None:

@@ -144,3 +144,17 @@ def test_an_address_on_a_bridge_port_is_refused_as_netsim_s_limit() -> None:
     )
     with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
         trace(early)
+
+
+def test_a_port_whose_cable_first_gets_carrier_starts_forwarding_rather_than_again() -> None:
+    """Post two plugs veth0 into podman0 while the container's end is down: the port never forwarded
+    (br_add_if() enables a port only if its device is up with carrier), so when eth0 comes up the
+    bridge starts forwarding on it for the first time (br_port_carrier_check()), not 'again'."""
+    from pathlib import Path
+
+    from netsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    trace = run(load_scenario(root / "diagrams" / "rooms-inside-rooms.yaml"))
+    assert not any("podman0" in e and "veth0" in e for e in trace.step("plug-into-podman0").events if "forward" in e)
+    assert "podman0 starts forwarding on veth0, now that it has carrier" in trace.step("eth0-up").events

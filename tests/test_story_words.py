@@ -47,7 +47,7 @@ def test_a_figure_before_the_reveal_speaks_the_story_and_after_it_the_kernel() -
         assert word not in story, word
     for word in ("note", "copy", "badge not in the notebook", "the laptop's seat", "The notebook of Margaret's room"):
         assert word in story, word
-    for word in ("test frame", "flood", "podman0 (the host's seat)", "bridge fdb show", "seat5"):
+    for word in ("test frame", "flood", "podman0 (the laptop's seat)", "bridge fdb show", "seat5"):
         assert word in real, word
 
 

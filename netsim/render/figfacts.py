@@ -443,7 +443,7 @@ def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str
     declared = scenario.bridges[bridge].ports
     labels = {name: name for name in plugged if name not in declared and name != bridge}
     labels.update({(p.label or name): name for name, p in declared.items()})
-    labels[f"{bridge} (the host's seat)"] = bridge
+    labels[port_label(scenario, bridge, bridge)] = bridge  # "podman0 (the laptop's seat)"
     labels[port_label(scenario, bridge, bridge, story=True)] = bridge  # a caption before the reveal
     found = []
     rest = where

@@ -81,8 +81,9 @@ def label(scenario: Scenario, host: str) -> str:
 
 
 def port_label(scenario: Scenario, bridge: str, port: str, story: bool = False) -> str:
-    if port == bridge:
-        return f"{label(scenario, scenario.bridges[bridge].host)}'s seat" if story else f"{bridge} (the host's seat)"
+    if port == bridge:  # the bridge device itself, where its own host sits: not a port like the others
+        seat = f"{label(scenario, scenario.bridges[bridge].host)}'s seat"
+        return seat if story else f"{bridge} ({seat})"
     declared = scenario.bridges[bridge].ports.get(port)  # None for a port a step plugged in (link_set master)
     return (declared.label if declared else None) or port
 
