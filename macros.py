@@ -39,7 +39,7 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
         del sys.modules[_name]
     _LOADED.__dict__["digest"] = _now
 
-from netsim.pages import pagestore, postguard, writeback  # noqa: E402
+from netsim.pages import pagestore, postguard, prerender, writeback  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
 from netsim.render import escape, palette  # noqa: E402 - after the purge above, on purpose
 
@@ -119,6 +119,7 @@ def define_env(env: Any) -> None:
         return
     book = _state["book"] = Book(ROOT)
     _state["page"] = None
+    _state["started"], _state["pool"] = False, None
     _state["store"] = pagestore.PageStore(ROOT)
     _state["site_key"] = _site_key()
     _state["listing"] = _listing()
@@ -145,16 +146,63 @@ def define_env(env: Any) -> None:
         env.macro(call(name), name)
 
 
+def _file_of(src: str | None, src_path: str) -> str:
+    """A page as its key names it: its path in the checkout (docs/posts/x.md)."""
+    return str(Path(src).resolve().relative_to(ROOT)) if src else src_path
+
+
+def _start_workers(env: Any) -> None:
+    """On a build's first page: fork workers to render the pages the page store lacks (netsim.pages.prerender).
+
+    Only where there is a store to hand the results back through, and at least two pages to share."""
+    old = _PAGES.__dict__.pop("pool", None)
+    if old is not None:  # a build that failed half-way left it (make serve): reap its workers
+        old.close()
+    workers = prerender.workers_wanted()
+    files = env.variables.get("files")
+    if ZENSICAL or workers == 0 or _state["store"].dir is None or files is None:
+        return
+    pages: dict[str, Any] = {}
+    for doc in files.documentation_pages():
+        if doc.page is None or not doc.abs_src_path:
+            continue
+        file = _file_of(doc.abs_src_path, doc.src_path)
+        key = _page_key(file, Path(doc.abs_src_path).read_text(encoding="utf-8"))
+        if not (_MEMO.get(file, {}).get("key") == key or _state["store"].has(key)):
+            pages[file] = doc.page
+    if len(pages) < 2:
+        return
+    config, plugin = env.conf, env.conf.plugins["macros"]
+
+    def render(file: str) -> None:  # in a worker: the page as the build renders it, into the store
+        _state["pool"] = None  # this process renders what it takes, and waits for nobody
+        page = config.plugins.on_pre_page(pages[file], config=config, files=files)
+        page.read_source(config)
+        plugin.on_page_markdown(page.markdown, page=page, config=config, files=files)
+        _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
+        writeback.flush()  # on disk before the build is told
+
+    writeback.flush()  # nothing half-written is inherited
+    _state["pool"] = _PAGES.__dict__["pool"] = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1))
+
+
 def on_pre_page_macros(env: Any) -> None:
+    if not _state.get("started"):
+        _state["started"] = True
+        _start_workers(env)
     src = env.page.file.abs_src_path
     source = Path(src).read_text(encoding="utf-8") if src else ""
-    file = str(Path(src).resolve().relative_to(ROOT)) if src else env.page.file.src_path
+    file = _file_of(src, env.page.file.src_path)
     _state["hit"], _state["guard"] = None, []
     env.__dict__.pop("render", None)  # never a replay left over from a page that failed
     key = _page_key(file, source)
     _state["key"], _state["reads"], _state["file"] = key, set(), file
     _state["figures"] = set()
     _state["title_in"] = env.page.title or ""
+    pool, _state["by_worker"] = _state.get("pool"), False
+    if pool is not None and not pool.take(file):  # a worker has it: its result comes from the store
+        _state["by_worker"], records = pool.wait(file)
+        prerender.relog(records, skip=log.name)  # the replay logs netsim's own errors
     entry = _lookup(file, key)
     if entry is not None and entry["title_in"] == _state["title_in"]:
         _replay(env, entry)
@@ -200,6 +248,10 @@ def _lookup(file: str, key: str) -> dict[str, Any] | None:
 
 
 def on_post_build(env: Any) -> None:
+    pool = _PAGES.__dict__.pop("pool", None)
+    if pool is not None:
+        pool.close()
+        log.info(f"{pool.by_workers()} of {len(pool.jobs)} pages rendered by {pool.workers} worker process(es)")
     book, site = _state["book"], Path(env.conf["site_dir"])
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
@@ -254,7 +306,8 @@ def _replay(env: Any, entry: dict[str, Any]) -> None:
     """This page as it was last made: Markdown, figures, error boxes and log lines."""
     book = _state["book"]
     _MEMO[_state["file"]] = entry
-    _PAGES.__dict__["hits"] += 1
+    # Rendered in this build by a worker (netsim.pages.prerender), or replayed from an earlier one.
+    _PAGES.__dict__["renders" if _state["by_worker"] else "hits"] += 1
     _state["hit"], _state["page"] = entry, None
     env.page.title = entry["title"]
     env.page.netsim_set_aside = dict(entry["set_aside"])

@@ -21,6 +21,8 @@ class Book:
         self.root = root
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
+        self._scripts: dict[str, str] = {}  # scenario -> its try-it script
+        self._kept: set[str] = set()  # scenarios whose downloads keep_downloads() has stored
         self.figures = FigureCache(root)
         self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
@@ -46,6 +48,31 @@ class Book:
             self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
         return self._loaded[name]
 
+    def script(self, name: str) -> str:
+        """The scenario's "try it yourself" script, written once per build (a page shows it, the
+        site offers it for download)."""
+        if name not in self._scripts:
+            from netsim.render.labscript import render
+
+            self._scripts[name] = render(self.get(name)[0])
+        return self._scripts[name]
+
+    def _download_key(self, path: Path, salt: str) -> str:
+        return hashlib.sha256(f"{salt}\0{path.name}\0".encode() + path.read_bytes()).hexdigest()
+
+    def _made(self, name: str) -> tuple[str, str, bytes]:
+        from netsim.wire import pcap
+
+        scenario, trace = self.get(name)
+        return scenario.name, self.script(name), pcap([hop for step in trace.steps for hop in step.frames])
+
+    def keep_downloads(self, salt: str, store: Any) -> None:
+        """Put the downloads of every scenario this process has simulated into `store`, once each
+        (a worker of netsim.pages.prerender, for the build that writes them)."""
+        for name in sorted(set(self._loaded) - self._kept):
+            self._kept.add(name)
+            store.save_download(self._download_key(self.path(name), salt), self._made(name))
+
     def write_downloads(
         self,
         site_dir: Path,
@@ -63,19 +90,15 @@ class Book:
         (site_dir / "scripts").mkdir(parents=True, exist_ok=True)
         (site_dir / "captures").mkdir(parents=True, exist_ok=True)
         for path in sorted((self.root / "diagrams").glob("*.yaml")):
-            key = hashlib.sha256(f"{salt}\0{path.name}\0".encode() + path.read_bytes()).hexdigest()
+            key = self._download_key(path, salt)
             made = kept.get(key) if kept is not None else None
             if made is None and store is not None:
                 made = store.load_download(key)
             if made is None:
-                from netsim.render.labscript import render
-                from netsim.wire import pcap
-
                 try:
-                    scenario, trace = self.get(path.stem)
+                    made = self._made(path.stem)
                 except ScenarioError:
                     continue  # the page that uses it shows the error in a box; strict builds fail on it
-                made = (scenario.name, render(scenario), pcap([hop for step in trace.steps for hop in step.frames]))
                 if store is not None:
                     store.save_download(key, made)
             if kept is not None:

@@ -603,12 +603,10 @@ class Page:
         fence or open a tag; the title is escaped HTML, the prose around it Markdown (for the
         glossary's tooltips) with the scenario's name escaped for Markdown.
         """
-        from netsim.render.labscript import render as render_script
-
         s = self._scenario(scenario)
         name = escape.markdown(s.name)
         href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
-        script = self._set_aside(escape.code(render_script(s), "bash"))
+        script = self._set_aside(escape.code(self.book.script(s.name), "bash"))
         self._lazy += SET_ASIDE.findall(script)
         script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
         return "\n".join(

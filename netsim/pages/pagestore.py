@@ -84,6 +84,10 @@ class PageStore:
         entry["svgs"] = dict.fromkeys(entry["svgs"])
         return entry
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is kept under `key` (load() may still refuse it)."""
+        return self.dir is not None and (self.dir / key[:2] / f"{key}.json").is_file()
+
     def save(self, entry: dict[str, Any]) -> None:
         if self.dir is None:
             return

@@ -77,4 +77,14 @@ def flush() -> None:
         raise error
 
 
-atexit.register(_QUEUE.join)  # a process that ends before a build's end (a test) still writes its cache
+def _forked() -> None:
+    """In a forked child (netsim.pages.prerender): a queue, a lock and a writer of its own."""
+    global _QUEUE, _LOCK
+    _QUEUE = queue.Queue()
+    _LOCK = threading.Lock()
+    _PENDING.clear()
+    _STATE.update(thread=None, error=None)
+
+
+os.register_at_fork(after_in_child=_forked)
+atexit.register(lambda: _QUEUE.join())  # a process that ends before a build's end (a test) still writes its cache

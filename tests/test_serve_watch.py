@@ -1,0 +1,93 @@
+"""How `make serve` hears of an edit (serve.py): inotify, so a save is seen as it happens, also a
+save that renames a new file over the old one, in a watched folder or over a watched single file
+(mkdocs.yml), again and again."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers.polling import PollingObserver
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import serve  # noqa: E402
+
+
+class Heard(FileSystemEventHandler):
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.event = threading.Event()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:  # what mkdocs' own handler counts as an edit
+            self.paths.append(str(event.src_path))
+            self.event.set()
+
+    def after(self, edit: object, within: float = 3.0) -> float:
+        """Seconds from running `edit` (a callable) until an event arrives; fails if none does."""
+        self.event.clear()
+        start = time.monotonic()
+        edit()  # type: ignore[operator]
+        assert self.event.wait(within), f"no event within {within} s"
+        return time.monotonic() - start
+
+
+def _renamed_over(path: Path, text: str) -> None:
+    """An editor's atomic save: a new file, renamed over the old one."""
+    tmp = path.with_name(path.name + ".swp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[Path, Path, Heard]]:
+    if serve.INOTIFY_MISSING is not None:
+        pytest.skip(f"no inotify here ({serve.INOTIFY_MISSING}); make serve polls everything")
+    folder, single = tmp_path / "docs", tmp_path / "mkdocs.yml"
+    (folder / "posts").mkdir(parents=True)
+    (folder / "posts" / "a.md").write_text("one", encoding="utf-8")
+    single.write_text("site_name: x\n", encoding="utf-8")
+    observer = serve.observer()
+    heard = Heard()
+    observer.schedule(heard, str(folder), recursive=True)  # as LiveReloadServer.watch does
+    observer.schedule(heard, str(single), recursive=True)
+    observer.start()
+    try:
+        yield folder, single, heard
+    finally:
+        observer.stop()
+        observer.join()
+
+
+def test_make_serve_is_told_by_inotify() -> None:
+    if serve.INOTIFY_MISSING is not None:
+        pytest.skip(f"no inotify here ({serve.INOTIFY_MISSING}); make serve polls everything")
+    assert type(serve.observer()).__name__ == "InotifyObserver"
+
+
+def test_serve_polling_asks_for_polling_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVE_POLLING", "1")
+    assert isinstance(serve.observer(), PollingObserver)
+
+
+def test_edits_in_a_folder_are_heard_at_once(watched: tuple[Path, Path, Heard]) -> None:
+    folder, _single, heard = watched
+    post = folder / "posts" / "a.md"
+    heard.after(lambda: post.write_text("two", encoding="utf-8"))  # written in place
+    heard.after(lambda: _renamed_over(post, "three"))  # renamed over it
+    heard.after(lambda: _renamed_over(post, "four"))  # and again: the folder's watch holds
+    heard.after(lambda: (folder / "new").mkdir() or (folder / "new" / "b.md").write_text("b"))  # a new folder
+
+
+def test_a_single_file_replaced_by_rename_is_still_watched(watched: tuple[Path, Path, Heard]) -> None:
+    _folder, single, heard = watched
+    for n in range(3):  # after the first rename, an inotify watch on the file would hear nothing
+        time.sleep(0.05)
+        heard.after(lambda n=n: _renamed_over(single, f"site_name: x{n}\n"))
