@@ -142,6 +142,8 @@ class Simulation:
         # the side of a timer's edge the kernel took, which the comparison found (netsim.lab.compare).
         self.postpone = dict(postpone or {})
         self.fired: list[FiredTimer] = []
+        # Every timer that came due, with what it found (a stale one does nothing): (when, n, name)
+        self.popped: list[tuple[float, int, str]] = []
         self._armed: dict[int, tuple[float, float, str]] = {}  # n -> (due, slack, name)
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
@@ -320,6 +322,7 @@ class Simulation:
                     tick.append(heapq.heappop(self._timers))
                 tick.sort(key=lambda t: -t[1])
             for when, n, callback, slack in tick:
+                self.popped.append((when, n, self._armed[n][2]))
                 if self._read_at is not None and when + slack > self._read_at:
                     # The kernel may fire this one after the tables are read: keep its neighbours as
                     # they were (the bridge's ageing is no timer here: see _edges()).
@@ -1363,6 +1366,8 @@ class Simulation:
             if iface.peer is not None and iface.peer.ns != host:
                 self._remove_iface(self.namespaces[iface.peer.ns], iface.peer)  # default_device_exit()
         del self.namespaces[host]
+        ns.half_open.clear()  # its sockets go with it: no request sock sends again
+        ns.requests.clear()
         self._deleted[host] = self._step.id if self._step else ""
         self.event(f"{ns.label}'s namespace is deleted, and with it every cable end it held")
         self._sync_links()
@@ -1473,4 +1478,5 @@ def run(
             [sim.run_step(step, *times, drawn=d, redraw_at=(redraws or {}).get(i)) for i, (step, times, d) in timed],
         )
     trace.fired = sim.fired
+    trace.popped = sim.popped
     return trace

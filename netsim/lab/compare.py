@@ -286,7 +286,7 @@ def compare_with_kernel(
                     found = late_timers, redrawn_at, one_tick, whys, tried
                     break
             if found is None:
-                break  # no single late timer, redraw or tick explains it: the step disagrees
+                break  # no late timer, redraw or tick explains it: the step disagrees
             postpone, redraws, ticks, whys, trace = found
             said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
@@ -341,17 +341,19 @@ def tick_candidates(
     from netsim.simulation import TICK_EPSILON
 
     lo, hi = (clock[i - 1][0] if i else 0.0), clock[i][2]
-    moments: dict[float, list[Any]] = {}
-    for timer in trace.fired:
-        when = timer.due + timer.late
+    # Every timer that came due counts, a stale one too: a timer another one due at the same moment
+    # re-armed (a retransmitted SYN re-arms the request sock's) was still pending in that tick.
+    moments: dict[float, list[tuple[float, int, str]]] = {}
+    for when, n, name in trace.popped:
         if lo <= when <= hi and not any(abs(when - t) < TICK_EPSILON for t in ticks):
             key = next((m for m in moments if abs(m - when) < TICK_EPSILON), when)
-            moments.setdefault(key, []).append(timer)
+            moments.setdefault(key, []).append((when, n, name))
+    fired = {t.n for t in trace.fired}
     out = []
     for when, timers in sorted(moments.items()):
-        if len(timers) < 2:
+        if len(timers) < 2 or not any(n in fired for _, n, _ in timers):
             continue
-        names = "; ".join(t.name for t in sorted(timers, key=lambda t: -t.n))
+        names = "; ".join(name for _, _, name in sorted(timers, key=lambda t: -t[1]))
         out.append(
             (
                 when,
