@@ -124,8 +124,22 @@ def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> st
             f"getaddrinfo({step.resolved.name}): {resolved_words(step.resolved.address, step.resolved.error)}."
         )
     if not parts:
-        parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
+        parts = [sentence(e) for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)
+
+
+def sentence(event: str) -> str:
+    """An event as a sentence: 'the laptop's veth0 is now up' -> 'The laptop's veth0 is now up.'
+    A name the kernel spells in lower case ('podman0 stops using seat13', a MAC) stays as it is."""
+    return capital(event) + "."
+
+
+def capital(text: str) -> str:
+    """A capital where English starts a sentence ('the laptop ...' -> 'The laptop ...'); a name the
+    kernel spells in lower case (podman0, a MAC, conntrack) stays as spelled."""
+    if text.split(" ", 1)[0] in ("the", "a", "an", "inside", "no", "nothing"):
+        return text[0].upper() + text[1:]
+    return text
 
 
 BIND_ERRORS = ("address-in-use", "address-not-available")  # what bind() gives, not a login's connect()
