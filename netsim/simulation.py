@@ -951,7 +951,7 @@ class Simulation:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
         servers = resolver.nameservers(ns.nameservers)
         for round_ in range(resolver.RES_DFLRETRY):
-            for server in servers:
+            for index, server in enumerate(servers):
                 hop = ipv4.route(ns, server)
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
@@ -962,7 +962,7 @@ class Simulation:
                 waiting = udp.Waiting(query)
                 ns.udp_waiting[(src_ip, sport)] = waiting
                 ipv4.output(self, ns, query)
-                deadline = self.now + resolver.timeout(round_, len(servers))
+                deadline = self.now + resolver.timeout(index, len(servers))
                 self._run_until(lambda w=waiting: w.done, deadline)
                 del ns.udp_waiting[(src_ip, sport)]
                 if waiting.answer is not None:
@@ -974,7 +974,7 @@ class Simulation:
                     continue
                 if not waiting.done:
                     self.now = deadline
-                    waited = resolver.timeout(round_, len(servers))
+                    waited = resolver.timeout(index, len(servers))
                     self.event(f"{server} does not answer within {waited:g} s: the next try")
         return resolver.Result(lookup.name, error="try-again")
 
