@@ -950,7 +950,7 @@ class Simulation:
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
         servers = resolver.nameservers(ns.nameservers)
-        for round_ in range(resolver.RES_DFLRETRY):
+        for _round in range(resolver.RES_DFLRETRY):
             for index, server in enumerate(servers):
                 hop = ipv4.route(ns, server)
                 if hop is None:
