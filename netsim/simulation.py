@@ -17,7 +17,7 @@ from itertools import count
 from typing import Any
 
 from netsim import arp, dns, forwarding, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
-from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
+from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import REPLY, tuple_of
 from netsim.errors import ScenarioError
@@ -693,8 +693,14 @@ class Simulation:
     def _step_arp(self, resolve: Resolve) -> None:
         ns = self.namespaces[resolve.by]
         hop = ipv4.route(ns, resolve.target)
+        if hop is not None and hop.kind in ("local", "broadcast", "multicast"):
+            # A local address goes through lo; a broadcast or multicast one has a NUD_NOARP entry
+            # with a fixed MAC (arp_constructor(), net/ipv4/arp.c): no question goes out.
+            what = "one of its own addresses" if hop.kind == "local" else f"a {hop.kind} address"
+            self.event(f"{resolve.target} is {what} for {ns.label}: nothing to ask")
+            return
         if hop is None or hop.kind != "link":
-            self.event(f"{ns.label} has no on-link route to {resolve.target}: nothing to ask")
+            self.event(f"{ns.label} has no route to {resolve.target}: nothing to ask")
             return
         # What an application's first packet does, without the packet: neigh_event_send() on the
         # route's next hop, the gateway for an address off the host's networks (ip_finish_output2()).
@@ -1455,10 +1461,16 @@ def _ends(packet: Tcp | Icmp) -> str:
 
 
 def _listed(addresses: list[ipaddress.IPv4Interface]) -> list[ipaddress.IPv4Interface]:
-    """`ip addr` order: primaries (the first address of each subnet) as added, then secondaries
-    (__inet_insert_ifa() puts a new primary after the last primary, a secondary at the end)."""
+    """`ip addr` order: primaries (the first address of each subnet), then secondaries as added.
+
+    __inet_insert_ifa() (net/ipv4/devinet.c) puts a new primary after the last primary whose scope
+    is at least its own, a secondary at the end. iproute2 gives a 127/8 address scope host unless
+    told otherwise (default_scope(), ip/ipaddress.c), so such a primary goes before the universe
+    ones (outsider's 67: 127.0.0.5/8 added last on eth1 is listed first)."""
     firsts = {a.network: a for a in reversed(addresses)}
-    return [a for a in addresses if firsts[a.network] == a] + [a for a in addresses if firsts[a.network] != a]
+    primaries = [a for a in addresses if firsts[a.network] == a]
+    primaries.sort(key=lambda a: a.ip not in LOOPBACK_NET)  # stable: host scope first, each kind as added
+    return primaries + [a for a in addresses if firsts[a.network] != a]
 
 
 def _entry(n: dict[str, Any] | None) -> dict[str, Any] | None:
