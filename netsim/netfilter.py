@@ -169,7 +169,9 @@ def hook(
             return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1))
     if where in (POSTROUTING, INPUT) and table is not None:
         _nat(stack, ns, skb, where, outdev)
-    if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None:
+    if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:
+        # __nf_conntrack_confirm(): an error attached to a connection in the reply direction (an
+        # ICMP about a SYN that never got through) does not confirm it.
         table.confirm(skb.conn, stack.now)
     return Verdict(skb)
 
@@ -179,6 +181,8 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     packet = skb.packet
     if isinstance(packet, Udp) or isinstance(packet, Icmp) and isinstance(packet.original, Udp):
         return True  # simplification, named above: only TCP is tracked
+    if isinstance(packet, Icmp) and skb.conn is not None:
+        return True  # attached where it was made (nf_ct_attach()): nf_conntrack_in() looks no further
     if isinstance(packet, Icmp):
         # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes,
         # found by that packet's tuple inverted; RELATED_REPLY when that is the reply tuple.
