@@ -38,6 +38,7 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
     _LOADED.__dict__["digest"] = _now
+    _LOADED.__dict__["traces"] = {}  # simulated by the old code: none is reused
 
 from netsim.pages import pagestore, postguard, prerender, writeback  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
@@ -117,7 +118,7 @@ def define_env(env: Any) -> None:
 
         zensical.define_env(env, ROOT)
         return
-    book = _state["book"] = Book(ROOT)
+    book = _state["book"] = Book(ROOT, _LOADED.__dict__.setdefault("traces", {}))
     _state["page"] = None
     _state["started"], _state["pool"] = False, None
     _state["store"] = pagestore.PageStore(ROOT)
@@ -208,7 +209,9 @@ def on_pre_page_macros(env: Any) -> None:
         _replay(env, entry)
         return
     try:  # before anything renders: a post may only call the macros, with literal arguments
-        postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), postguard.MACROS, env.env)
+        markdown = env.markdown
+        tree = postguard.check(markdown, file, postguard.body_offset(source, markdown), postguard.MACROS, env.env)
+        _compile_parsed(env.env, markdown, tree)
         if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
             line = next((n for n, text in enumerate(source.splitlines(), 1) if text.startswith("title:")), 1)
             postguard.check(env.page.title, file, line - 1, postguard.MACROS, env.env)
@@ -227,6 +230,17 @@ def on_pre_page_macros(env: Any) -> None:
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
     env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
+
+
+def _compile_parsed(jinja: Any, markdown: str, tree: Any) -> None:
+    """mkdocs-macros compiles the page from its text, which parses it again (a sixth of a prose
+    reload): its next from_string() of this very text compiles the tree the guard parsed."""
+
+    def from_string(source: Any, *args: Any, **kwargs: Any) -> Any:
+        jinja.__dict__.pop("from_string", None)  # once: the next call is Jinja's own again
+        return type(jinja).from_string(jinja, tree if source is markdown else source, *args, **kwargs)
+
+    jinja.from_string = from_string
 
 
 def _page_key(file: str, source: str) -> str:

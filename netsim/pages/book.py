@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 class Book:
     """Every scenario a build needs, simulated at most once per build."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, traces: dict[str, tuple[str, Scenario, Trace]] | None = None) -> None:
         self.root = root
+        # `traces`: what earlier builds in this process simulated, by name, with the file's digest
+        # (make serve's, kept by macros.py for as long as netsim's code is unchanged): a prose
+        # edit does not simulate its scenarios again. One per name: the file as it was last read.
+        self._traces = traces
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
@@ -43,9 +47,17 @@ class Book:
             if not path.exists():
                 known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
                 raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")
-            scenario = load_scenario(path)
-            self._loaded[name] = (scenario, run(scenario))
-            self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            last = self._traces.get(name) if self._traces is not None else None
+            if last is not None and last[0] == digest:
+                kept = last[1], last[2]
+            else:
+                scenario = load_scenario(path)
+                kept = (scenario, run(scenario))
+                # Kept only if the file did not change while it was read (else the next build reads it).
+                if self._traces is not None and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                    self._traces[name] = (digest, *kept)
+            self._loaded[name], self._digest[name] = kept, digest
         return self._loaded[name]
 
     def script(self, name: str) -> str:

@@ -112,6 +112,7 @@ class Page:
         # after its prose, so its later steps point at those as finish() does under MkDocs.
         self._drawn_inline: set[str] = set()
         self.first: tuple[Scenario, StepTrace, str] | None = None  # the first figure: the share image
+        self._reveal: int | tuple[int, Any] | None = None  # the reveal heading's line (0: none), or where it is wrong
 
     # --- looking things up --------------------------------------------------------------
 
@@ -244,17 +245,17 @@ class Page:
     def _before_reveal(self) -> bool:
         """Whether the macro running now stands before the heading the front matter's `reveal:` names:
         the story's part of the post, whose figures speak the story's words (netsim.render.words)."""
-        meta, _body = split_front_matter(self.source)
-        heading = meta.get("reveal")
-        if heading is None:
-            return False
-        found = headings(self.source).get(str(heading).strip())
-        if found is None:
-            at = _key_line(self.source, "reveal")
+        if self._reveal is None:  # the page's source is fixed: its headings are read once, not per macro
+            meta, _body = split_front_matter(self.source)
+            heading = meta.get("reveal")
+            found = headings(self.source).get(str(heading).strip()) if heading is not None else 0
+            self._reveal = found if found is not None else (_key_line(self.source, "reveal"), heading)
+        if isinstance(self._reveal, tuple):
+            at, heading = self._reveal
             raise MacroError(
                 self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
             )
-        return self._line < found
+        return self._line < self._reveal if self._reveal else False
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
