@@ -39,6 +39,7 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
         del sys.modules[_name]
     _LOADED.__dict__["digest"] = _now
     _LOADED.__dict__["traces"] = {}  # simulated by the old code: none is reused
+    _LOADED.__dict__["memo"] = {}
 
 from netsim.pages import pagestore, postguard, prerender, writeback  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
@@ -118,7 +119,8 @@ def define_env(env: Any) -> None:
 
         zensical.define_env(env, ROOT)
         return
-    book = _state["book"] = Book(ROOT, _LOADED.__dict__.setdefault("traces", {}))
+    kept = _LOADED.__dict__
+    book = _state["book"] = Book(ROOT, kept.setdefault("traces", {}), kept.setdefault("memo", {}))
     _state["page"] = None
     _state["started"], _state["pool"] = False, None
     _state["store"] = pagestore.PageStore(ROOT)

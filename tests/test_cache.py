@@ -71,3 +71,21 @@ def test_make_serve_simulates_a_scenario_again_only_when_its_file_changed(
     assert runs == ["margarets-room"] * 2
     assert "Carla" in {h.label for h in scenario.hosts.values()}
     assert Book(root).get("margarets-room")[1] is not Book(root).get("margarets-room")[1]  # no traces: each its own
+
+
+def test_make_serve_checks_a_figure_once_and_reports_its_fault_on_every_rebuild(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A figure's read-back check (figfacts) is kept with the figure between make serve's rebuilds
+    (Book's memo): checked once, its fault is still reported by every page and rebuild that shows it."""
+    from netsim.errors import FigureError
+    from netsim.render import figfacts
+
+    calls: list[str] = []
+    monkeypatch.setattr(figfacts, "check", lambda *args: calls.append("checked") or ["drawn wrong (planted)"])
+    memo: dict = {}
+    for _rebuild in range(2):
+        page = Page(Book(ROOT, {}, memo), "docs/posts/test.md", "", "margarets-room")
+        page.figure("bob-writes-to-alice")
+        assert [str(e) for e in page.errors if isinstance(e, FigureError) and "planted" in str(e)], page.errors
+    assert calls == ["checked", "checked"]  # the wide and the narrow layout, in the first rebuild only

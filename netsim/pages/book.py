@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
@@ -17,12 +20,20 @@ if TYPE_CHECKING:
 class Book:
     """Every scenario a build needs, simulated at most once per build."""
 
-    def __init__(self, root: Path, traces: dict[str, tuple[str, Scenario, Trace]] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        traces: dict[str, tuple[str, Scenario, Trace]] | None = None,
+        memo: dict[tuple[Any, ...], Any] | None = None,
+    ) -> None:
         self.root = root
         # `traces`: what earlier builds in this process simulated, by name, with the file's digest
         # (make serve's, kept by macros.py for as long as netsim's code is unchanged): a prose
         # edit does not simulate its scenarios again. One per name: the file as it was last read.
         self._traces = traces
+        # `memo`: results of pure functions of a page's inputs (highlighted code, a figure's check),
+        # kept by macros.py between make serve's rebuilds while netsim's code is unchanged.
+        self._memo = memo
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
@@ -59,6 +70,17 @@ class Book:
                     self._traces[name] = (digest, *kept)
             self._loaded[name], self._digest[name] = kept, digest
         return self._loaded[name]
+
+    def remember(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """make(), or what it gave last time for `key` in this process (make serve); `key` must hold
+        everything the result depends on, and the result must not be changed by its users."""
+        if self._memo is None:
+            return make()
+        if key not in self._memo:
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[key] = make()
+        return self._memo[key]
 
     def script(self, name: str) -> str:
         """The scenario's "try it yourself" script, written once per build (a page shows it, the

@@ -325,8 +325,14 @@ class Page:
                 )
             )
             return
-        for _layout, name, svg in drawn:  # each layout is a figure of its own: both must agree
-            problems = figfacts.check(scenario, step, svg, caption.group(1), body, neigh)
+        said = caption.group(1)
+
+        def check() -> list[tuple[str, list[str]]]:
+            return [(name, figfacts.check(scenario, step, svg, said, body, neigh)) for _l, name, svg in drawn]
+
+        # The same figure of the same step checks the same: make serve checks it again only when it changed.
+        key = ("figfacts", scenario.name, self.book.digest(scenario.name), step.id, figure, repr(neigh))
+        for name, problems in self.book.remember(key, check):  # each layout is a figure of its own: both must agree
             if problems:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 
@@ -607,7 +613,8 @@ class Page:
         s = self._scenario(scenario)
         name = escape.markdown(s.name)
         href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
-        script = self._set_aside(escape.code(self.book.script(s.name), "bash"))
+        text = self.book.script(s.name)
+        script = self._set_aside(self.book.remember(("code", text, "bash"), lambda: escape.code(text, "bash")))
         self._lazy += SET_ASIDE.findall(script)
         script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
         return "\n".join(
