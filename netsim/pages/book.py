@@ -88,7 +88,8 @@ class Book:
         if name not in self._scripts:
             from netsim.render.labscript import render
 
-            self._scripts[name] = render(self.get(name)[0])
+            scenario = self.get(name)[0]
+            self._scripts[name] = self.remember(("script", name, self.digest(name)), lambda: render(scenario))
         return self._scripts[name]
 
     def _download_key(self, path: Path, salt: str) -> str:
