@@ -4,6 +4,8 @@
     make mutants MODULES="netsim.bridge netsim.fdb"
     make mutants MUTANT_SAMPLE=10                 # the same 10% of each module's mutants, every run
     make mutants MUTANT_SAMPLE=3 MUTANT_SEED=2    # another 3%
+    make mutants MUTANT_SAMPLE=10 MUTANT_SEED=3 MUTANT_DISJOINT_FROM=4:2 MODULES="netsim.fdb netsim.arp"
+                                                  # 10%, less the mutants of the 4% seed-2 sample
     .venv-mutants/bin/python benchmarks/mutants.py --report   # the table of the last run, no run
     MUTANT_SAMPLE=4 MUTANT_SEED=2 .venv-mutants/bin/python benchmarks/mutants.py --settle
                                                   # re-run timeouts and unexplained survivors alone
@@ -91,6 +93,10 @@ except ImportError:
     pass
 LIVE = ("survived", "no tests", "suspicious")
 SEED = os.environ.get("MUTANT_SEED", "")  # which sample MUTANT_SAMPLE draws (see sample())
+# MUTANT_DISJOINT_FROM=PERCENT:SEED leaves out of this sample the mutants of that one, so two samples
+# share no mutant (their figures are then two independent estimates); such a run writes its table
+# beside the main results (benchmarks/mutants-results-seedN.json), not over them.
+DISJOINT = os.environ.get("MUTANT_DISJOINT_FROM", "")
 MUTMUT = Path(sys.executable).with_name("mutmut")
 ENV = {**os.environ, "NETSIM_CACHE_DIR": "off", "PYTHONDONTWRITEBYTECODE": "1", "NETSIM_PROPERTY_EXAMPLES": "25"}
 # `--settle` keeps its verdicts here, each with the hash mutmut gave the mutated function: a
@@ -120,6 +126,19 @@ def sample(names: list[str], percent: int, seed: str = "") -> list[str]:
     return sorted(names, key=lambda n: hashlib.sha256((seed + n).encode()).hexdigest())[:size]
 
 
+def chosen(names: list[str], percent: int) -> set[str]:
+    """The sampled mutants of one module: sample(), less those of MUTANT_DISJOINT_FROM's sample."""
+    picked = set(sample(names, percent, SEED))
+    if DISJOINT:
+        other_percent, _, other_seed = DISJOINT.partition(":")
+        picked -= set(sample(names, int(other_percent), other_seed))
+    return picked
+
+
+def results_path() -> Path:
+    return RESULTS.with_name(f"mutants-results-seed{SEED}.json") if DISJOINT else RESULTS
+
+
 def generate(modules: list[str], children: str) -> bool:
     """Have mutmut (re)generate the mutants of changed code in ./mutants; False if it made none.
 
@@ -147,14 +166,14 @@ def main(modules: list[str]) -> int:
         return 2
     todo, equivalent = [], explained()
     for module in modules:
-        chosen = set(sample(sorted(codes(module)), percent, SEED))
+        picked = chosen(sorted(codes(module)), percent)
         # Earlier survivors too (a test added since may kill them), but not those explained in the
         # survivors file, unless their function changed since (mutmut forgot the verdict): the
         # reason given may no longer hold, and a mutant never checked would drop out of the table.
         todo += [
             n
             for n, c in codes(module).items()
-            if n in chosen
+            if n in picked
             and (STATUS.get(c, "not checked") == "not checked" or (n not in equivalent and STATUS.get(c) in LIVE))
         ]
     if todo:
@@ -275,11 +294,11 @@ def results(modules: list[str], percent: int) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = {}
     for module in modules:
         found_codes = codes(module)
-        chosen = set(sample(sorted(found_codes), percent, SEED))
+        picked = chosen(sorted(found_codes), percent)
         found[module] = {
             name: STATUS.get(code, "not checked" if code is None else "suspicious")
             for name, code in found_codes.items()
-            if name in chosen
+            if name in picked
         }
     return found
 
@@ -376,6 +395,7 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "sample_percent": percent or None,
         "sample_seed": SEED if percent else None,
+        "disjoint_from": DISJOINT or None,
         "seconds": None if seconds is None else round(seconds),
         "killed_percent": round(share, 1),
         # What the sample says of every mutant: n and the 95% Wilson interval (wilson()); none for
@@ -388,8 +408,8 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
         "unexplained": sorted(unexplained),
         "unsettled_timeouts": sorted(unsettled),
     }
-    RESULTS.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"written: {RESULTS.relative_to(ROOT)}")
+    results_path().write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"written: {results_path().relative_to(ROOT)}")
     if unexplained:
         print(f"\n{len(unexplained)} survivor(s) neither killed nor explained in {SURVIVORS.relative_to(ROOT)}:")
         for name in unexplained:
@@ -400,9 +420,9 @@ def report(modules: list[str], percent: int = 0, seconds: float | None = None) -
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    chosen = [a for a in args if a not in ("--report", "--settle")] or os.environ.get("MODULES", "").split() or DEFAULT
+    modules = [a for a in args if a not in ("--report", "--settle")] or os.environ.get("MODULES", "").split() or DEFAULT
     if "--report" in args:
-        sys.exit(report(chosen, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
+        sys.exit(report(modules, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
     if "--settle" in args:
-        sys.exit(settle(chosen, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
-    sys.exit(main(chosen))
+        sys.exit(settle(modules, int(os.environ.get("MUTANT_SAMPLE", "0") or 0)))
+    sys.exit(main(modules))

@@ -103,7 +103,8 @@ ICMP_WORDS = {
 
 @dataclass(frozen=True)
 class Icmp:
-    """An ICMP error, carrying the start of the packet it complains about (RFC 792)."""
+    """An ICMP error, carrying the packet it complains about: the whole of it, up to 576 bytes in
+    all (__icmp_send(), net/ipv4/icmp.c; RFC 792 asks only for the IP header and 8 bytes more)."""
 
     src_ip: str
     dst_ip: str

@@ -274,7 +274,7 @@ class ArpPacket:
 
 @dataclass(frozen=True)
 class SynPacket:
-    """A TCP SYN written by hand, IPv4 header and all, as hping3 or scapy sends one: no socket of the
+    """A TCP SYN written by hand, IPv4 header and all, as scapy's sendp() sends one: no socket of the
     sender stands behind it, so whatever comes back is answered by nobody there."""
 
     src: Endpoint = option("The source ADDRESS:PORT the packet claims, e.g. 192.168.1.66:45000.")

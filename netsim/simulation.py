@@ -155,6 +155,9 @@ class Simulation:
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
+        # (bridge, port) of each port that has forwarded since it was plugged in: the first time a
+        # port starts forwarding is not "again"
+        self._forwarded: set[tuple[str, str]] = set()
         self._build()
 
     # --- topology ---------------------------------------------------------------------
@@ -1137,19 +1140,22 @@ class Simulation:
                 else PortFlags()
             )
             bridge.add_port(change.dev, iface.mac, flags)
+            self._forwarded.discard((change.master, change.dev))  # plugged in anew: no history here
             iface.master = change.master
             self.event(f"{change.dev} becomes a port of {change.master}")
             bridge.ports[change.dev].enabled = self._carrier(iface)
         if change.up is not None:
             ns = self.namespaces[change.by]
             iface.up = change.up
-            self.event(f"{ns.label}'s {change.dev} is now {'up' if change.up else 'down'}")
             if iface.kind == "loopback" and change.up and not iface.addresses:
                 # inetdev_event(NETDEV_UP): lo gets 127.0.0.1/8 the first time it comes up, for good
                 iface.addresses = [ipaddress.IPv4Interface("127.0.0.1/8")]
             if change.up and iface.kind != "loopback":
-                self._connected_routes(ns, iface)  # NETDEV_UP: fib_add_ifaddr() for each address
+                added = self._connected_routes(ns, iface)  # NETDEV_UP: fib_add_ifaddr() for each address
+                routes = f", and with it a route to {', '.join(str(r.network) for r in added)}" if added else ""
+                self.event(f"{ns.label}'s {change.dev} is now up{routes}")
             else:
+                self.event(f"{ns.label}'s {change.dev} is now {'up' if change.up else 'down'}")
                 # NETDEV_DOWN: fib_disable_ip() flushes every route through the device, a gateway
                 # route too (it does not come back with the link), and arp_ifdown() its neighbours.
                 ns.routes = [r for r in ns.routes if r.dev != iface.name]
@@ -1157,14 +1163,20 @@ class Simulation:
         self._sync_links()
 
     @staticmethod
-    def _connected_routes(ns: Namespace, iface: Iface) -> None:
-        """fib_add_ifaddr(): each address's network is reachable on its interface (proto kernel)."""
+    def _connected_routes(ns: Namespace, iface: Iface) -> list[RouteEntry]:
+        """fib_add_ifaddr(): each address's network is reachable on its interface (proto kernel).
+        Returns the routes it added, for the event text."""
         if not iface.up:
-            return  # added when the link comes up
+            # fib_add_ifaddr() returns before the prefix route while the device is down
+            # (net/ipv4/fib_frontend.c); fib_netdev_event(NETDEV_UP) adds it when the link comes up.
+            return []
+        added = []
         for address in iface.addresses:
             route = RouteEntry(address.network, iface.name)
             if route not in ns.routes:
                 ns.routes.append(route)
+                added.append(route)
+        return added
 
     def _carrier(self, iface: Iface) -> bool:
         if not iface.up:
@@ -1187,6 +1199,7 @@ class Simulation:
                 # a port forwards while its device has carrier and the bridge device itself is up;
                 # br_dev_stop() disables every port (and forgets what they learned) at once.
                 bridge = self.bridges[iface.master]
+                key = (iface.master, iface.name)
                 bridge_up = ns.ifaces[iface.master].up if iface.master in ns.ifaces else True
                 forwarding = self._carrier(iface) and bridge_up
                 if bridge.ports[iface.name].enabled and not forwarding:
@@ -1195,7 +1208,12 @@ class Simulation:
                     self.event(f"{iface.master} stops using {iface.name}{forgot}")
                 elif forwarding and not bridge.ports[iface.name].enabled:
                     bridge.enable_port(iface.name)
-                    self.event(f"{iface.master} starts forwarding on {iface.name}, now that it has carrier")
+                    # why: its cable now has both ends up (veth_open()), or the bridge device came up
+                    why = "now that it has carrier" if not iface.carrier else f"now that {iface.master} is up"
+                    verb = "forwards on {port} again" if key in self._forwarded else "starts forwarding on {port}"
+                    self.event(f"{iface.master} {verb.format(port=iface.name)}, {why}")
+                if bridge.ports[iface.name].enabled:
+                    self._forwarded.add(key)
         for ns in self.namespaces.values():
             for iface in ns.ifaces.values():
                 carrier = self._carrier(iface)
@@ -1220,8 +1238,15 @@ class Simulation:
         if iface.master is not None:
             raise self._fail("dev", _PORT_ADDRESS.format(dev=add.dev, master=iface.master))
         iface.addresses.append(address)  # a second address adds; it does not replace
-        self._connected_routes(ns, iface)
-        self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
+        if self._connected_routes(ns, iface):
+            self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
+        elif not iface.up:
+            self.event(
+                f"{ns.label}'s {add.dev} gets {add.address}; its route to {address.network} "
+                f"waits until {add.dev} comes up"
+            )
+        else:
+            self.event(f"{ns.label}'s {add.dev} gets {add.address}")
 
     def _step_route_add(self, add: RouteAdd) -> None:
         ns = self.namespaces.get(add.by)

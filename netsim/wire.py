@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,14 +146,34 @@ def decode_dns(data: bytes) -> Dns | None:
     return Dns(ident, ".".join(labels), bool(flags & 0x8000), tuple(answers), flags & 0x000F)
 
 
-def _icmp_ip(icmp: Icmp) -> bytes:
-    # Type, code, checksum, 4 unused bytes, then the offending IP header and its first 8 bytes.
+# __icmp_send() (net/ipv4/icmp.c) quotes "as much as we can without exceeding 576 bytes": the
+# whole offending packet, cut to 576 less its own IP and ICMP headers (RFC 1812 4.3.2.3). RFC 792's
+# "IP header plus 64 bits" is only the least a sender may quote.
+ICMP_ROOM = 576 - 20 - 8
+
+
+def icmp_quote(icmp: Icmp) -> bytes:
+    """The offending packet as the ICMP error carries it (the whole of it, for netsim's packets)."""
     original = icmp.original
-    quoted = (_udp_ip(original) if isinstance(original, Udp) else tcp_ip(original))[:28]
+    return (_udp_ip(original) if isinstance(original, Udp) else tcp_ip(original))[:ICMP_ROOM]
+
+
+def icmp_ident(quoted: bytes) -> int:
+    """The ICMP error's IP ID. The kernel sends its errors without DF (icmp_sk_init(): pmtudisc
+    IP_PMTUDISC_DONT), so ip_select_ident() draws the ID from a hashed per-destination counter that
+    starts at a random point; netsim cannot know that counter and makes up a fixed stand-in from
+    the quoted packet, non-zero as real ones almost always are."""
+    return zlib.crc32(quoted) % 0xFFFF + 1
+
+
+def _icmp_ip(icmp: Icmp) -> bytes:
+    # Type, code, checksum, 4 unused bytes, then the offending packet (icmp_quote()). TOS 0xc0:
+    # __icmp_send() marks errors IPTOS_PREC_INTERNETCONTROL; no DF (see icmp_ident()).
+    quoted = icmp_quote(icmp)
     body = struct.pack("!BBHI", icmp.type, icmp.code, 0, 0) + quoted
     body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
     addresses = _ip(icmp.src_ip) + _ip(icmp.dst_ip)
-    ip = struct.pack("!BBHHHBBH", 0x45, 0xC0, 20 + len(body), 0, 0, icmp.ttl, 1, 0) + addresses
+    ip = struct.pack("!BBHHHBBH", 0x45, 0xC0, 20 + len(body), icmp_ident(quoted), 0, icmp.ttl, 1, 0) + addresses
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
     return ip + body
 
@@ -258,7 +279,7 @@ def fields(hop: Hop) -> list[Field]:
                 "The next byte expected from the other side.",
                 POST_THREE,
             ),
-            F("TCP", "header length", 46, 1, "20 bytes", "Five 4-byte words: no options here.", POST_THREE),
+            F("TCP", "header length", 46, 1, "20 bytes", _tcp_options_words(p.flags), POST_THREE),
             F("TCP", "flags", 47, 1, flags, "What this segment says: a knock, a yes, a no.", POST_THREE),
             F("TCP", "window", 48, 2, str(window), "How many bytes the sender may be sent next.", POST_THREE),
             F("TCP", "checksum", 50, 2, f"0x{data[50:52].hex()}", "Guards the segment and both addresses.", POST_THREE),
@@ -287,26 +308,7 @@ def fields(hop: Hop) -> list[Field]:
             ),
             F("ICMP", "checksum", 36, 2, f"0x{data[36:38].hex()}", "Guards the message.", POST_THREE),
             F("ICMP", "unused", 38, 4, "0", "Four bytes this message leaves empty.", POST_THREE),
-            F(
-                "ICMP",
-                "quoted IPv4 header",
-                42,
-                20,
-                f"{p.original.src_ip} > {p.original.dst_ip}",
-                "The start of the packet that failed, so its sender knows which.",
-                POST_THREE,
-            ),
-            F(
-                "ICMP",
-                "quoted UDP header" if isinstance(p.original, Udp) else "quoted TCP ports and sequence",
-                62,
-                8,
-                f"{p.original.sport} > {p.original.dport}",
-                "Its UDP header: ports, length and checksum."
-                if isinstance(p.original, Udp)
-                else "Its first 8 bytes of TCP: the ports and the sequence number.",
-                POST_THREE,
-            ),
+            *_quoted_fields(data, p),
         ]
     elif not isinstance(p, Arp | Udp):
         out.append(
@@ -315,29 +317,119 @@ def fields(hop: Hop) -> list[Field]:
     return out
 
 
+def _quoted_fields(data: bytes, p: Icmp) -> list[Field]:
+    """The packet an ICMP error quotes, from byte 42 to the end (icmp_quote()): its IP header, then
+    the TCP or UDP header and whatever followed it."""
+    F, inner = Field, p.original
+    quoted = len(data) - 42
+    out = [
+        F(
+            "ICMP",
+            "quoted IPv4 header",
+            42,
+            20,
+            f"{inner.src_ip} > {inner.dst_ip}",
+            "The packet that failed, quoted whole (as much as fits in 576 bytes): first its IP header.",
+            POST_THREE,
+        )
+    ]
+    if isinstance(inner, Udp):
+        out.append(
+            F(
+                "ICMP",
+                "quoted UDP header",
+                62,
+                8,
+                f"{inner.sport} > {inner.dport}",
+                "Its ports, length and checksum.",
+                POST_THREE,
+            )
+        )
+        if quoted > 28:
+            out.append(
+                F(
+                    "ICMP",
+                    "quoted DNS message",
+                    70,
+                    quoted - 28,
+                    inner.payload.name,
+                    "The question it carried.",
+                    POST_SIX,
+                )
+            )
+        return out
+    flags = TCP_FLAG_NAMES[TCP_FLAGS[inner.flags]]
+    out.append(
+        F(
+            "ICMP",
+            "quoted TCP segment",
+            62,
+            quoted - 20,
+            f"{inner.sport} > {inner.dport}, {flags}, seq {inner.seq}",
+            "The whole TCP segment; its first 8 bytes, the ports and the sequence number, tell the sender's "
+            "kernel which connection failed (tcp_v4_err()).",
+            POST_THREE,
+        )
+    )
+    return out
+
+
+# What an IPv4 header's TOS byte and flags say, for the values netsim sends; any other is said plainly.
+TOS_WORDS = {
+    0x00: "Ordinary traffic: no special queueing, no congestion mark.",
+    0xC0: "Network control (class selector 6): Linux marks its ICMP errors so (__icmp_send()).",
+}
+FRAG_WORDS = {
+    0x4000: "Do not fragment: too big for a link, it is dropped and its sender told (path MTU discovery).",
+    0x0000: "May be fragmented, and is not: Linux sends its ICMP errors without do-not-fragment.",
+}
+
+
 def _ipv4_fields(data: bytes, ttl: int, src: str, dst: str) -> list[Field]:
     F, post = Field, POST_THREE
     proto = {6: "6 (TCP)", 1: "1 (ICMP)", 17: "17 (UDP)"}.get(data[23], str(data[23]))
+    tos, frag, ident = data[15], int.from_bytes(data[20:22], "big"), int.from_bytes(data[18:20], "big")
     return [
         F("IPv4", "version and header length", 14, 1, "4, 20 bytes", "IPv4, with a 20-byte header.", post),
-        F("IPv4", "DSCP and ECN", 15, 1, f"0x{data[15]:02x}", "How to queue it (0xc0: network control).", post),
+        F("IPv4", "DSCP and ECN", 15, 1, f"0x{tos:02x}", TOS_WORDS.get(tos, f"DSCP {tos >> 2}, ECN {tos & 3}."), post),
         F("IPv4", "total length", 16, 2, str(int.from_bytes(data[16:18], "big")), "Bytes from here to the end.", post),
+        F("IPv4", "identification", 18, 2, str(ident), _ident_words(ident, frag), post),
         F(
             "IPv4",
-            "identification",
-            18,
+            "flags and fragment offset",
+            20,
             2,
-            str(int.from_bytes(data[18:20], "big")),
-            "Names the pieces of a split.",
+            f"0x{frag:04x}",
+            FRAG_WORDS.get(frag, f"Flags 0x{frag >> 13:x}, fragment offset {frag & 0x1FFF}."),
             post,
         ),
-        F("IPv4", "flags and fragment offset", 20, 2, f"0x{data[20:22].hex()}", "0x4000: do not split it.", post),
         F("IPv4", "time to live", 22, 1, str(ttl), "How many routers it may still cross.", post),
         F("IPv4", "protocol", 23, 1, proto, "What the packet carries.", post),
         F("IPv4", "header checksum", 24, 2, f"0x{data[24:26].hex()}", "Guards this header.", post),
         F("IPv4", "source address", 26, 4, src, "Who sent the packet.", post),
         F("IPv4", "destination address", 30, 4, dst, "Who it is for.", post),
     ]
+
+
+def _tcp_options_words(flags: str) -> str:
+    if "S" in flags:  # tcp_syn_options(), tcp_synack_options(): MSS, SACK, timestamps, window scale
+        return (
+            "Five 4-byte words: no options. A real SYN carries 20 bytes of them (MSS, timestamps…); "
+            "netsim leaves them out."
+        )
+    return "Five 4-byte words: no options here."
+
+
+def _ident_words(ident: int, frag: int) -> str:
+    if frag & 0x4000:
+        return (
+            f"Names the pieces of a split, and this packet may not be split. netsim writes {ident}; a real "
+            "connection's packets show a number here (ip_select_ident_segs())."
+        )
+    return (
+        "Names the pieces if it is split. Linux draws it from a hashed counter (ip_select_ident()), "
+        "so yours will differ; netsim makes one up."
+    )
 
 
 def _udp_fields(data: bytes, p: Udp) -> list[Field]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from netsim import wire
+from netsim.frames import Icmp
 from netsim.render import bytes_view
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -56,3 +57,34 @@ def test_an_arp_reply_names_the_answerer_as_its_sender() -> None:
         hop = next(h for h in hops if h.payload.op == op)
         means = {f.name: f.means for f in wire.fields(hop)}
         assert sender in means["sender MAC"] and target in means["target MAC"], means
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_what_a_field_means_explains_the_value_shown(path: Path) -> None:
+    """The 'what it means' column once was fixed text: flags 0x0000 were explained as '0x4000: do not
+    split it', a TOS of 0x00 as '0xc0: network control'. A sentence may name no other hex value than
+    the one shown, and says 'do not fragment' only where DF is set."""
+    for step in run(load_scenario(path)).steps:
+        for hop in step.frames:
+            for field in wire.fields(hop):
+                for number in re.findall(r"0x[0-9a-f]+", field.means):
+                    assert number in field.value, f"{step.id}: {hop.what}: {field}"
+                if field.name == "flags and fragment offset":
+                    df = int(field.value, 16) & 0x4000
+                    assert ("Do not fragment" in field.means) == bool(df), f"{step.id}: {field}"
+
+
+def test_an_icmp_error_quotes_the_whole_packet_it_refuses() -> None:
+    """__icmp_send() (net/ipv4/icmp.c) quotes as much of the offending packet as fits in 576 bytes:
+    for netsim's 40-byte SYN, the whole of it, so the frame is 14 + 20 + 8 + 40 = 82 bytes (it was 70,
+    RFC 792's header-and-8-bytes). The byte view says what is quoted and the frame's length."""
+    scenario = load_scenario(ROOT / "diagrams" / "three-ways-to-say-no.yaml")
+    step = run(scenario).step("firewall-says-no")
+    hop = next(h for h in step.frames if isinstance(h.payload, Icmp))
+    data, syn = wire.encode(hop), wire.tcp_ip(hop.payload.original)
+    assert len(syn) == 40 and len(data) == 82 and data[42:] == syn
+    fields = {f.name: f for f in wire.fields(hop)}
+    assert (fields["quoted TCP segment"].start, fields["quoted TCP segment"].length) == (62, 20)
+    assert "quoted whole" in fields["quoted IPv4 header"].means
+    assert f"{hop.payload.original.dport}, SYN, seq {hop.payload.original.seq}" in fields["quoted TCP segment"].value
+    assert "port unreachable, from the laptop, 82 bytes" in bytes_view.render(scenario, step)

@@ -16,7 +16,7 @@ from scapy.utils import rdpcap
 from netsim.frames import Arp, Dns, Icmp, Tcp, Udp
 from netsim.scenario import load_scenario
 from netsim.simulation import run
-from netsim.wire import TCP_FLAGS, checksum, dns_message, pcap
+from netsim.wire import TCP_FLAGS, _udp_ip, checksum, dns_message, pcap, tcp_ip
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml")) + sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
@@ -60,6 +60,13 @@ def test_every_frame_dissects_to_what_the_trace_says(scenario: Path, tmp_path: P
                 p.original.sport,
                 p.original.dport,
             )
+            # __icmp_send() quotes the whole offending packet (up to 576 bytes in all), not RFC 792's
+            # header and 8 bytes: the quote is the packet as its sender put it on the wire.
+            original = tcp_ip(p.original) if isinstance(p.original, Tcp) else _udp_ip(p.original)
+            assert bytes(quoted) == original
+            assert len(pkt) == 14 + 20 + 8 + len(original) and pkt[IP].len == 20 + 8 + len(original)
+            # no DF (icmp_sk_init(): IP_PMTUDISC_DONT), so ip_select_ident() numbers it; TOS 0xc0
+            assert (pkt[IP].flags, pkt[IP].tos) == (0, 0xC0) and pkt[IP].id != 0
             rebuilt = Ether(bytes(pkt))
             del rebuilt[IP].chksum, rebuilt[ICMP].chksum
             again = Ether(bytes(rebuilt))

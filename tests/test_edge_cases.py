@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MAC, ROOM, room, simulate
+from conftest import MAC, ROOM, ROOT, room, simulate
 
 from netsim import routing, tcp
 from netsim.errors import ScenarioError
@@ -733,3 +733,34 @@ def test_a_packet_from_the_receivers_own_address_is_a_martian() -> None:
         events = trace.step(step).events
         assert any(e.startswith(f"{host} drops a packet from its own address") for e in events), events
         assert not any("SYN-ACK" in e or "RST" in e for e in events), events
+
+
+def test_an_address_on_a_down_interface_says_its_route_waits_for_the_link() -> None:
+    """fib_add_ifaddr() adds the prefix route only while the device is up (net/ipv4/fib_frontend.c):
+    the event text says what the simulation did, not "and a route to" before the route exists
+    (post two's step 15 said so once while eth0 was down)."""
+    trace = simulate("""
+        - {id: a-down, link_set: {by: a, dev: eth0, up: false}}
+        - {id: second, addr_add: {by: a, dev: eth0, address: 10.5.0.10/24}}
+        - {id: a-up, link_set: {by: a, dev: eth0, up: true}}
+        - {id: third, addr_add: {by: a, dev: eth0, address: 10.6.0.10/24}}
+    """)
+    assert trace.step("second").events == [
+        "a's eth0 gets 10.5.0.10/24; its route to 10.5.0.0/24 waits until eth0 comes up"
+    ]
+    assert trace.step("a-up").events[0] == "a's eth0 is now up, and with it a route to 10.0.0.0/24, 10.5.0.0/24"
+    assert trace.step("third").events == ["a's eth0 gets 10.6.0.10/24, and a route to 10.6.0.0/24"]
+
+
+def test_a_port_forwards_again_only_if_it_forwarded_before() -> None:
+    """The bridge's event names the port's history: a port whose cable first gets both ends up
+    "starts forwarding" (post two's veth0), one that had forwarded and stopped "forwards again"."""
+    trace = simulate("""
+        - {id: a-down, link_set: {by: a, dev: eth0, up: false}}
+        - {id: a-up, link_set: {by: a, dev: eth0, up: true}}
+    """)
+    assert trace.step("a-down").events[-1] == "br0 stops using p1"
+    assert trace.step("a-up").events[-1] == "br0 forwards on p1 again, now that it has carrier"
+    post_two = run(load_scenario(ROOT / "diagrams" / "rooms-inside-rooms.yaml"))
+    assert "podman0 starts forwarding on veth0, now that it has carrier" in post_two.step("eth0-up").events
+    assert not any("again" in e for s in post_two.steps for e in s.events)

@@ -1181,3 +1181,47 @@ def test_a_caption_names_the_call_that_gave_the_outcome() -> None:
                 lied = caption.replace(caption.rsplit(". ", 1)[-1], f"connect(): {step.outcome}.")
                 assert check_caption(scenario, step, lied), lied
     assert {a for a, _ in seen} >= {"connect", "listen", "link_set"}, seen
+
+
+def test_an_ssh_forward_s_bind_error_is_ssh_l_s_and_any_other_its_connect_s() -> None:
+    # ssh -L binds its listener first (bind() errors: ssh -L), then connects to sshd on port 22.
+    from netsim.render.figfacts import check_caption
+    from netsim.render.words import step_caption
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    scenario = load_scenario(ROOT / "diagrams" / "the-doormans-address.yaml")
+    taken = run(scenario).step("every-door-taken")
+    assert (taken.action, taken.outcome) == ("ssh_forward", "address-in-use")
+    refused = dataclasses.replace(taken, outcome="refused")  # sshd not listening: connect() is refused
+    for step, said, lied in (
+        (taken, "ssh -L: address-in-use.", "ssh's connect() to port 22: address-in-use."),
+        (refused, "ssh's connect() to port 22: refused.", "ssh -L: refused."),
+    ):
+        caption = step_caption(scenario, step)
+        assert caption.endswith(said), caption
+        assert check_caption(scenario, step, caption) == []
+        assert check_caption(scenario, step, caption.replace(said, lied)) == [
+            f"the caption puts {step.outcome!r} on {lied.rsplit(': ', 1)[0]}; ssh -L's bind() did not give it"
+        ]
+
+
+def test_a_connect_the_program_gave_up_on_is_the_programs_not_connects() -> None:
+    # The client stopped waiting (a deadline): connect() gave no answer, so a caption that puts
+    # "deadline" on connect() says something no socket did, and the figure check refuses it.
+    from netsim.render.figfacts import check_caption
+    from netsim.render.words import step_caption
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    scenario = load_scenario(ROOT / "diagrams" / "the-client-gives-up.yaml")
+    step = run(scenario).step("dialer-gives-up")
+    assert step.action == "connect" and step.outcome == "deadline"
+    caption = step_caption(scenario, step)
+    ending = "The program stopped waiting and closed the socket: connect() never gave an answer."
+    assert caption.endswith(ending), caption
+    assert check_caption(scenario, step, caption) == []
+    lied = caption.replace(ending, "connect(): deadline.")
+    assert check_caption(scenario, step, lied) == [
+        "the caption puts 'deadline' on connect(); only the program stops waiting"
+    ]

@@ -111,3 +111,15 @@ def test_make_bench_prints_the_samples_interval(
     assert (
         "340 of 347 checked killed (98.0%; 95% CI 95.9-99.0%, Wilson, n=347; target >= 95%)" in capsys.readouterr().out
     )
+
+
+def test_a_second_sample_can_share_no_mutant_with_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"netsim.fdb.x_learn__mutmut_{n}" for n in range(1, 401)]
+    first = set(mutants.sample(names, 4, "2"))
+    monkeypatch.setattr(mutants, "SEED", "3")
+    assert set(mutants.sample(names, 10, "3")) & first  # drawn alone, the two samples overlap here
+    monkeypatch.setattr(mutants, "DISJOINT", "4:2")
+    second = mutants.chosen(names, 10)
+    assert not second & first
+    assert second == set(mutants.sample(names, 10, "3")) - first
+    assert mutants.results_path().name == "mutants-results-seed3.json"

@@ -136,14 +136,18 @@ def test_a_connection_to_its_own_loopback_keeps_no_other_room_from_going() -> No
 
 def test_an_address_on_a_bridge_port_is_refused_as_netsim_s_limit() -> None:
     # The kernel allows it, but the port's own stack never sees what arrives there (br_handle_frame()):
-    # netsim says it does not model it, in either order (address first, or port first).
-    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+    # netsim says it does not model it, in either order (address first, or port first), at the field
+    # that makes the second half: the address's device, or the port's master.
+    limit = "v0 is a port of br0; netsim does not model an address on a bridge port"
+    with pytest.raises(ScenarioError, match=limit) as late:
         trace(BUILD + "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n")
+    assert str(late.value).startswith("rooms.yaml:18: steps[8].addr_add.dev: ")
     early = BUILD.replace(
         "  - {id: plug,", "  - {id: a, addr_add: {by: h, dev: v0, address: 10.1.0.1/24}}\n  - {id: plug,"
     )
-    with pytest.raises(ScenarioError, match="v0 is a port of br0; netsim does not model an address on a bridge port"):
+    with pytest.raises(ScenarioError, match=limit) as first:
         trace(early)
+    assert str(first.value).startswith("rooms.yaml:16: steps[6].link_set.master: ")
 
 
 def test_a_port_whose_cable_first_gets_carrier_starts_forwarding_rather_than_again() -> None:

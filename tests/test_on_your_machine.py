@@ -27,7 +27,7 @@ def shown(call: str, scenario: str) -> tuple[str, Page]:
 def test_the_containers_arp_table_after_nobody_answered() -> None:
     text, page = shown('{{ on_your_machine("ip neigh", "nobody-home", host="portainer") }}', "three-ways-to-say-no")
     assert not page.errors
-    assert "$ nsenter -n -t \"$(podman inspect -f '{{.State.Pid}}' portainer)\" ip neigh" in text
+    assert "$ sudo nsenter -n -t \"$(sudo podman inspect -f '{{.State.Pid}}' portainer)\" ip neigh" in text
     assert "10.88.0.99 dev eth0 FAILED" in text
     assert "10.88.0.1 dev eth0 lladdr 5e:88:00:00:00:01 REACHABLE" in text
 
@@ -58,7 +58,7 @@ def test_ss_inside_a_container_is_typed_through_podman() -> None:
     text, page = shown('{{ on_your_machine("ss -ltn", "its-own-doorman", host="portainer") }}', "rooms-inside-rooms")
     assert not page.errors
     assert (
-        "$ nsenter -n -t \"$(podman inspect -f '{{.State.Pid}}' portainer)\" ss -ltn" in text
+        "$ sudo nsenter -n -t \"$(sudo podman inspect -f '{{.State.Pid}}' portainer)\" ss -ltn" in text
         and "127.0.0.1:19001" in text
     )
 

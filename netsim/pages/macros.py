@@ -57,7 +57,7 @@ ERRNO_TEXT = {
 def _in_netns(host: str, command: str) -> str:
     """A laptop's command run in a container's network namespace. Not `podman exec`: many images
     (Portainer's among them, built FROM scratch) carry no ip, ss or cat; nsenter brings the laptop's."""
-    return f"nsenter -n -t \"$(podman inspect -f '{{{{.State.Pid}}}}' {host})\" {command}"
+    return f"sudo nsenter -n -t \"$(sudo podman inspect -f '{{{{.State.Pid}}}}' {host})\" {command}"
 
 
 @dataclass(frozen=True)

@@ -413,8 +413,14 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
         problems.append(
             f"the caption says {said_call or 'connect()'} returned {said_outcome!r}; the trace says {step.outcome!r}"
         )
+    elif (said_call == "the program") != (said_outcome == "deadline"):
+        # connect() never returns "deadline": the program stopped waiting (words.outcome_words()).
+        problems.append(f"the caption puts {said_outcome!r} on {said_call}; only the program stops waiting")
     elif said_outcome is not None and said_call not in CALLS_OF.get(step.action, ()):
         problems.append(f"the caption puts the outcome on {said_call}; a {step.action} step's comes from another call")
+    elif step.action == "ssh_forward" and (said_call == "ssh -L") != (step.outcome in words.BIND_ERRORS):
+        # ssh -L's own bind() fails with the bind errors; any other failure is its connect() to sshd.
+        problems.append(f"the caption puts {said_outcome!r} on {said_call}; ssh -L's bind() did not give it")
     return problems
 
 

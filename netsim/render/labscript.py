@@ -72,7 +72,7 @@ def checksum(data):  # RFC 1071
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
-if arp[:1] == ["syn"]:  # a TCP SYN written by hand, as hping3 sends one: no socket behind it
+if arp[:1] == ["syn"]:  # a TCP SYN written by hand in a whole frame, as scapy's sendp() sends one: no socket behind it
     sip, sport, dip, dport = socket.inet_aton(arp[1]), int(arp[2]), socket.inet_aton(arp[3]), int(arp[4])
     tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x02, 64240, 0, 0)
     tcp = tcp[:16] + struct.pack("!H", checksum(sip + dip + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]

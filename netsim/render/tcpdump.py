@@ -31,7 +31,7 @@ from netsim.frames import (
     Udp,
 )
 from netsim.trace import Hop
-from netsim.wire import dns_message, encode, timestamps
+from netsim.wire import dns_message, encode, icmp_quote, timestamps
 
 SNAPLEN = 262144  # tcpdump's default snapshot length (MAXIMUM_SNAPLEN in netdissect.h)
 ETHERTYPES = {ETH_P_IP: "IPv4", ETH_P_ARP: "ARP"}
@@ -141,7 +141,8 @@ def _icmp(p: Icmp) -> str:
         what = "time exceeded in-transit"
     else:
         what = f"type-#{p.type}"
-    return f"{p.src_ip} > {p.dst_ip}: ICMP {what}, length 36"  # 8 bytes of ICMP header, 28 quoted
+    # print-icmp.c prints the ICMP message's length: its 8-byte header and the packet it quotes
+    return f"{p.src_ip} > {p.dst_ip}: ICMP {what}, length {8 + len(icmp_quote(p))}"
 
 
 def _udp(p: Udp) -> str:
