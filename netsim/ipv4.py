@@ -83,6 +83,43 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         if output(stack, ns, reply) is None:
             # tcp_conn_request() and tcp_v4_send_reset() give up when there is no route back.
             stack.event(f"{ns.label} has no route back to {reply.dst_ip}: it drops {packet.summary()}")
+        elif result.request is not None:
+            _arm_request(stack, ns, result.request, reply)
+
+
+def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], synack: Tcp) -> None:
+    """The request sock's timer (reqsk_timer_handler(), net/ipv4/inet_connection_sock.c): armed
+    with the first SYN-ACK, re-armed from now by a retransmitted SYN (tcp_check_req()); each time
+    it fires the SYN-ACK goes again (inet_rtx_syn_ack()) and the timeout doubles, until
+    tcp_synack_retries firings, when the request is dropped. The handshake's ACK stops it."""
+    state = ns.requests.setdefault(key, [0, 0])  # [num_timeout, which arming is current]
+    state[1] += 1
+    arming = state[1]
+
+    def fire() -> bool:
+        if ns.requests.get(key) is not state or state[1] != arming:
+            return False  # the handshake completed, or a retransmitted SYN re-armed it
+        if state[0] >= tcp.SYNACK_RETRIES or key not in ns.half_open:
+            del ns.requests[key]
+            ns.half_open.pop(key, None)
+            stack.event(f"{ns.label} drops the half-open connection from {key[0]}:{key[1]}: no ACK came")
+            return True
+        state[0] += 1
+        stack.event(f"{ns.label} sends its SYN-ACK to {key[0]}:{key[1]} again: no ACK came")
+        if output(stack, ns, synack) is not None:
+            _arm_request(stack, ns, key, synack)
+        else:  # inet_rtx_syn_ack() failed (no route): the request is dropped
+            del ns.requests[key]
+            ns.half_open.pop(key, None)
+        return True
+
+    delay = tcp.request_timeout(state[0])
+    stack.schedule(
+        delay,
+        fire,
+        f"{ns.label}'s SYN-ACK retransmission to {key[0]}:{key[1]} "
+        "(reqsk_timer_handler(), net/ipv4/inet_connection_sock.c)",
+    )
 
 
 def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:

@@ -40,6 +40,7 @@ PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING = "prerouting", "input", "forwar
 HOOKS = (PREROUTING, INPUT, FORWARD, OUTPUT, POSTROUTING)
 Packet = Tcp | Icmp | Udp
 SRC, DST = "src", "dst"  # enum nf_nat_manip_type
+RELATED, RELATED_REPLY = "related", "related-reply"  # enum ip_conntrack_info
 # HOOK2MANIP(): PREROUTING and OUTPUT change the destination, POSTROUTING and INPUT the source.
 MANIP = {PREROUTING: DST, OUTPUT: DST, POSTROUTING: SRC, INPUT: SRC}
 MASQ_MARK = 0x2000  # netavark's mark for "masquerade this" (src/firewall/nft.rs, MASK)
@@ -100,7 +101,9 @@ class Skb:
 
     packet: Packet
     conn: Conn | None = None
-    direction: str | None = None  # ORIGINAL, REPLY, or "related" (an ICMP error about a reply)
+    # ORIGINAL, REPLY, or for an ICMP error RELATED or RELATED_REPLY (the way the error travels:
+    # RELATED_REPLY is an error about a packet of the original direction, coming back)
+    direction: str | None = None
     mark: int = 0  # skb->mark, `meta mark` in nftables
 
 
@@ -141,8 +144,6 @@ def hook(
     if where in (PREROUTING, OUTPUT) and table is not None:
         if not _conntrack_in(stack, table, skb):
             return Verdict(None)
-        if where == PREROUTING:
-            _related_reverse(stack, ns, skb)
         _nat(stack, ns, skb, where, outdev)
     if where == INPUT and indev != "lo" and isinstance(skb.packet, Tcp):
         seg = skb.packet
@@ -179,10 +180,11 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     if isinstance(packet, Udp) or isinstance(packet, Icmp) and isinstance(packet.original, Udp):
         return True  # simplification, named above: only TCP is tracked
     if isinstance(packet, Icmp):
-        # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes.
+        # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes,
+        # found by that packet's tuple inverted; RELATED_REPLY when that is the reply tuple.
         found = table.find(tuple_of(packet.original).invert(), stack.now)
-        if found is not None and found[1] == REPLY:
-            skb.conn, skb.direction = found[0], "related"
+        if found is not None:
+            skb.conn, skb.direction = found[0], RELATED_REPLY if found[1] == REPLY else RELATED
         return True
     found = table.find(tuple_of(packet), stack.now)
     if found is None:
@@ -199,21 +201,44 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     return True
 
 
-def _related_reverse(stack: Stack, ns: Namespace, skb: Skb) -> None:
-    """nf_nat_icmp_reply_translation(): an ICMP error about a masqueraded connection's packet has
-    its outer header and the quoted one both turned back."""
+def _icmp_reply_translation(stack: Stack, ns: Namespace, skb: Skb, where: str) -> None:
+    """nf_nat_icmp_reply_translation() (net/netfilter/nf_nat_proto.c), at every NAT hook: an ICMP
+    error related to a NATed connection gets the packet it quotes turned back into what its sender
+    sent, and its own header turned to match, so the error reaches the socket it is about.
+
+    With `dir` the way the error travels, the hook's manipulation applies when the connection has
+    that kind of NAT, taken the other way round for RELATED_REPLY (statusbit ^= IPS_NAT_MASK); the
+    quote gets the other manipulation (!manip) from the tuple of the other direction, the outer
+    header this hook's manipulation from that tuple inverted. So a router's error about a
+    masqueraded SYN is turned back at PREROUTING, the host's own error about one (its ARP for the
+    next hop failed) at OUTPUT, and its error about a SYN it sent to a published port's container at
+    POSTROUTING."""
     conn, packet = skb.conn, skb.packet
-    if conn is None or not conn.snat or skb.direction != "related" or not isinstance(packet, Icmp):
+    assert conn is not None and isinstance(packet, Icmp)
+    manip = MANIP[where]
+    applies = manip if skb.direction == RELATED else (SRC if manip == DST else DST)
+    if not (conn.snat if applies == SRC else conn.dnat):
         return
-    home = conn.original  # where the connection really started
-    inner = replace(packet.original, src_ip=home.src, sport=home.sport)
-    skb.packet = replace(packet, dst_ip=home.src, original=inner)
-    _rewritten(stack, ns, PREROUTING, packet, skb.packet)
+    other = conn.original if skb.direction == RELATED_REPLY else conn.reply  # ct->tuplehash[!dir]
+    target = other.invert()
+    inner = packet.original
+    if manip == DST:  # the quote's source, the outer destination
+        inner = replace(inner, src_ip=other.src, sport=other.sport)
+        after = replace(packet, dst_ip=target.dst, original=inner)
+    else:  # the quote's destination, the outer source
+        inner = replace(inner, dst_ip=other.dst, dport=other.dport)
+        after = replace(packet, src_ip=target.src, original=inner)
+    if after != packet:
+        skb.packet = after
+        _rewritten(stack, ns, where, packet, after)
 
 
 def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) -> None:
     """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet()."""
     conn, packet = skb.conn, skb.packet
+    if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
+        _icmp_reply_translation(stack, ns, skb, where)  # nf_nat_inet_fn(): IP_CT_RELATED{,_REPLY}
+        return
     if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp):
         return
     manip = MANIP[where]

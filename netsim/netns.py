@@ -51,6 +51,9 @@ class Namespace:
     listeners: set[tuple[str, int]] = field(default_factory=set)
     reuseport: set[tuple[str, int]] = field(default_factory=set)  # listeners with SO_REUSEPORT
     half_open: dict[tuple[str, int, str, int], str] = field(default_factory=dict)  # SYN-ACK sent: by which listener
+    # Their request socks' retransmission timers: how often each fired (num_timeout) and which
+    # arming is current (mod_timer() replaces the pending one; netsim's older timers find it stale).
+    requests: dict[tuple[str, int, str, int], list[int]] = field(default_factory=dict)
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)

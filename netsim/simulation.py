@@ -91,6 +91,9 @@ _PORT_ADDRESS = (
 )
 
 
+TICK_EPSILON = 1e-9  # timers due within this of each other are due at one moment
+
+
 @dataclass(frozen=True)
 class FiredTimer:
     """A timer that fired and did something (a cancelled one is not listed): which one (its order
@@ -123,18 +126,30 @@ def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, hz: int | None = None, postpone: dict[int, float] | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        hz: int | None = None,
+        postpone: dict[int, float] | None = None,
+        ticks: tuple[float, ...] = (),
+    ) -> None:
         self.scenario = scenario
+        # Moments at which the kernel fired the timers due together in one tick (same-tick), which
+        # the comparison found; netsim otherwise fires them one after another.
+        self.ticks = ticks
         self.hz = hz  # the kernel's HZ when compared with one (timerwheel.slack()); None: any
         # Timers (by order of arming) the kernel fired this many seconds late, within their slack:
         # the side of a timer's edge the kernel took, which the comparison found (netsim.lab.compare).
         self.postpone = dict(postpone or {})
         self.fired: list[FiredTimer] = []
+        # Every timer that came due, with what it found (a stale one does nothing): (when, n, name)
+        self.popped: list[tuple[float, int, str]] = []
         self._armed: dict[int, tuple[float, float, str]] = {}  # n -> (due, slack, name)
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
         self.namespaces: dict[str, Namespace] = {}
-        self._queue: deque[Callable[[], None]] = deque()
+        # The backlog (netif_rx()): what arrives waits here, with the timer whose firing sent it
+        self._queue: deque[tuple[Callable[[], None], tuple[float, float, int] | None]] = deque()
         # (due, order, callback, slack): slack is how late the kernel's timer wheel may fire it
         self._timers: list[tuple[float, int, Callable[[], None], float]] = []
         self._seq = count()
@@ -274,9 +289,15 @@ class Simulation:
         late = min(self.postpone.get(n, 0.0), slack)
         heapq.heappush(self._timers, (due + late, n, callback, slack - late))
 
+    def _later(self, work: Callable[[], None]) -> None:
+        """Put work in the backlog, remembering which timer's firing queued it."""
+        self._queue.append((work, self._firing))
+
     def _drain(self) -> None:
         while self._queue:
-            self._queue.popleft()()
+            work, self._firing = self._queue.popleft()
+            work()
+        self._firing = None
 
     def _run_until(self, done: Callable[[], bool], deadline: float, *, inclusive: bool = True) -> None:
         """Process frames, then timers in time order, until `done()` or the deadline.
@@ -291,18 +312,30 @@ class Simulation:
             and (self._timers[0][0] < deadline or inclusive and self._timers[0][0] == deadline)
         ):
             self._apply_redraw(self._timers[0][0])
-            when, n, callback, slack = heapq.heappop(self._timers)
-            if self._read_at is not None and when + slack > self._read_at:
-                # The kernel may fire this one after the tables are read: keep its neighbours as
-                # they were (the bridge's ageing is no timer here: see _edges()).
-                self._unfired.append((when, slack, {"neigh": self._tables()["neigh"], "fdb": {}}))
-            self.now = max(self.now, when)
-            self._firing = (when, slack, n)
-            if callback() is not False:
-                due, full, name = self._armed[n]
-                self.fired.append(FiredTimer(n, due, full, name, when - due))
+            tick = [heapq.heappop(self._timers)]
+            if any(abs(tick[0][0] - t) < TICK_EPSILON for t in self.ticks):
+                # The kernel fired the timers due at this moment in one tick of the wheel, and every
+                # one of them ran before any packet they sent was received: __run_timers()
+                # (kernel/time/timer.c) is the timer softirq, and what they send over a veth waits in
+                # the backlog (netif_rx()) for NET_RX, which comes after it. The most recently armed
+                # fires first: enqueue_timer() adds it at the head of its bucket, and
+                # expire_timers() runs the bucket from its head. (Otherwise netsim fires timers due
+                # together in the order they were armed, each with its consequences.)
+                while self._timers and abs(self._timers[0][0] - tick[0][0]) < TICK_EPSILON:
+                    tick.append(heapq.heappop(self._timers))
+                tick.sort(key=lambda t: -t[1])
+            for when, n, callback, slack in tick:
+                self.popped.append((when, n, self._armed[n][2]))
+                if self._read_at is not None and when + slack > self._read_at:
+                    # The kernel may fire this one after the tables are read: keep its neighbours as
+                    # they were (the bridge's ageing is no timer here: see _edges()).
+                    self._unfired.append((when, slack, {"neigh": self._tables()["neigh"], "fdb": {}}))
+                self.now = max(self.now, when)
+                self._firing = (when, slack, n)
+                if callback() is not False:
+                    due, full, name = self._armed[n]
+                    self.fired.append(FiredTimer(n, due, full, name, when - due))
             self._drain()
-            self._firing = None
 
     def _apply_redraw(self, before: float) -> None:
         """The kernel's REACHABLE lifetimes the lab read, in force once their moment has come."""
@@ -324,7 +357,7 @@ class Simulation:
             self._current.events.append(text)
 
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
-        self._queue.append(lambda: self._transmit(ns, dev, frame))
+        self._later(lambda: self._transmit(ns, dev, frame))
 
     def _transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         iface = ns.ifaces[dev]
@@ -354,7 +387,7 @@ class Simulation:
             bridge = self.bridges[other.master]
             self._deliver(bridge, other.name, frame, bridge.receive(frame, other.name, self.now))
         else:
-            self._queue.append(lambda: self._receive(self.namespaces[other.ns], other.name, frame, hop))
+            self._later(lambda: self._receive(self.namespaces[other.ns], other.name, frame, hop))
 
     def _deliver(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
         index = self._record(bridge, in_port, frame, d)
@@ -410,7 +443,7 @@ class Simulation:
             self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note, hop))
 
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
-        self._queue.append(lambda: ipv4.receive(self, ns, "lo", packet))
+        self._later(lambda: ipv4.receive(self, ns, "lo", packet))
 
     def answered_by(self, listener: str) -> None:
         if self._current is not None:
@@ -437,11 +470,11 @@ class Simulation:
         through lo; with lo down it is lost, and a waiting connect() hears nothing (it times out).
         """
         own = {str(a) for a in ns.local_addresses()}
-        forwarded = [p for p in packets if isinstance(p, Tcp | Udp) and p.src_ip not in own]
+        forwarded = [p for p in packets if isinstance(p, Tcp | Udp) and self._sent_by(ns, p) not in own]
         for packet in forwarded:
             answer = forwarding.host_unreachable(ns, packet)
             if answer is not None:
-                self.event(f"{ns.label} tells {packet.src_ip}: host {packet.dst_ip} unreachable")
+                self.event(f"{ns.label} tells {self._sent_by(ns, packet)}: host {packet.dst_ip} unreachable")
                 ipv4.output(self, ns, answer)
         packets = [p for p in packets if p not in forwarded]
         if not packets:
@@ -473,6 +506,17 @@ class Simulation:
                     conn.state = "host-unreachable"
                     if again is not None:
                         ipv4.output(self, ns, again)
+
+    def _sent_by(self, ns: Namespace, packet: Tcp | Udp) -> str:
+        """Who really sent a packet that waited for a neighbour: a forwarded packet masquerade gave
+        this host's own address is still another host's (its connection's original source); the
+        ICMP error about it goes through OUTPUT, whose nf_nat_icmp_reply_translation() turns it
+        toward that host, as ipv4_link_failure() -> icmp_send() has it."""
+        table = ns.netfilter.conntrack
+        if table is None or not isinstance(packet, Tcp):
+            return packet.src_ip
+        found = table.find(tuple_of(packet).invert(), self.now)
+        return found[0].original.src if found is not None and found[1] == REPLY else packet.src_ip
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -1347,6 +1391,8 @@ class Simulation:
             if iface.peer is not None and iface.peer.ns != host:
                 self._remove_iface(self.namespaces[iface.peer.ns], iface.peer)  # default_device_exit()
         del self.namespaces[host]
+        ns.half_open.clear()  # its sockets go with it: no request sock sends again
+        ns.requests.clear()
         self._deleted[host] = self._step.id if self._step else ""
         self.event(f"{ns.label}'s namespace is deleted, and with it every cable end it held")
         self._sync_links()
@@ -1431,6 +1477,7 @@ def run(
     drawn: list[dict[str, dict[str, float]]] | None = None,
     postpone: dict[int, float] | None = None,
     redraws: dict[int, float] | None = None,
+    ticks: tuple[float, ...] = (),
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -1440,8 +1487,10 @@ def run(
     slack: the kernel's side of a timer's edge (netsim.lab.compare.compare_with_kernel()). The
     timers that fired are in the trace's `fired`. `redraws` (step index -> time) puts the kernel's
     new REACHABLE draws of a step in force at that moment of the step instead of at its start.
+    `ticks` are moments at which the timers due together fire in one tick, all before the packets
+    they send are received (the kernel's order, which the comparison found: same-tick).
     """
-    sim = Simulation(scenario, hz, postpone)
+    sim = Simulation(scenario, hz, postpone, ticks)
     draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
         trace = Trace(
@@ -1454,4 +1503,5 @@ def run(
             [sim.run_step(step, *times, drawn=d, redraw_at=(redraws or {}).get(i)) for i, (step, times, d) in timed],
         )
     trace.fired = sim.fired
+    trace.popped = sim.popped
     return trace

@@ -122,10 +122,24 @@ def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
 
 @dataclass(frozen=True)
 class Answer:
-    """What TCP hands back to IP after a segment: segments to send, and whether it proved the path."""
+    """What TCP hands back to IP after a segment: segments to send, and whether it proved the path.
+    `request`: the SYN-ACK in `replies` is a request sock's, whose retransmission timer IP arms
+    once the SYN-ACK has a route (tcp_conn_request(), net/ipv4/tcp_input.c)."""
 
     replies: tuple[Tcp, ...] = ()
     confirms: bool = False
+    request: tuple[str, int, str, int] | None = None
+
+
+# net.ipv4.tcp_synack_retries: a request sock's SYN-ACK is sent again this many times, at 1, 3, 7,
+# 15 and 31 s (TCP_TIMEOUT_INIT doubling, reqsk_timeout()), and the request is dropped at 63 s.
+SYNACK_RETRIES = 5
+TCP_RTO_MAX = 120.0
+
+
+def request_timeout(num_timeout: int) -> float:
+    """reqsk_timeout(): the request's timeout, TCP_TIMEOUT_INIT (1 s) doubled per firing, at most TCP_RTO_MAX."""
+    return min(float(1 << num_timeout), TCP_RTO_MAX)
 
 
 def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
@@ -136,16 +150,24 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             # No socket matched: the kernel itself slams the door; no program ever hears of it.
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
-        stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
-        # The connection belongs to that listener once the handshake completes (its accept queue).
-        ns.half_open[(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)] = f"{found[0]}:{found[1]}"
+        key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+        if key in ns.half_open:
+            # tcp_check_req(): a retransmitted SYN for a request sock gets its SYN-ACK again
+            # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()).
+            stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again and answers SYN-ACK again")
+        else:
+            stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
+            # The connection belongs to that listener once the handshake completes (its accept queue).
+            ns.half_open[key] = f"{found[0]}:{found[1]}"
         isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
-        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
+        synack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1)
+        return Answer((synack,), request=key)
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
         stack.event(f"{ns.label} completes the handshake")
         listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
+        ns.requests.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)  # its timer stops
         if listener is not None:
             stack.answered_by(listener)
             # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
@@ -160,6 +182,15 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             conn.reads = "eof"
             stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
+    key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+    if seg.flags in ("R", "RA") and key in ns.half_open:
+        # tcp_check_req(): a reset in the request's window drops the request sock (embryonic_reset:
+        # inet_csk_reqsk_queue_drop()). Every reset netsim sends answers the SYN-ACK with the
+        # sequence number it acknowledged, so every one is in the window.
+        del ns.half_open[key]
+        ns.requests.pop(key, None)
+        stack.event(f"{ns.label} drops the half-open connection from {seg.src_ip}:{seg.sport}: it was reset")
+        return Answer()
     conn = _connection(ns, seg)
     if conn is None and seg.flags == "SA":
         # An answer to a SYN this host never sent to that address (a reply that skipped the NAT

@@ -179,6 +179,8 @@ class Trace:
     # The timers that fired, in order (netsim.simulation.FiredTimer): the comparison with the kernel
     # looks here for one whose edge the kernel took the other side of.
     fired: list[Any] = field(default_factory=list)
+    # Every timer that came due, stale ones too: (when, n, name), for timers due at one moment.
+    popped: list[tuple[float, int, str]] = field(default_factory=list)
 
     def step(self, step_id: str) -> StepTrace:
         for step in self.steps:

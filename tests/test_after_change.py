@@ -273,6 +273,32 @@ def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range() -> N
     assert not compare(one(40000, 80), one(1024, 80))[0]  # and so is one outside the range
 
 
+def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range_in_conntrack_too() -> None:
+    # The outsider's masquerade-icmp-back: a connect without sport behind masquerade agreed frame by
+    # frame but disagreed on conntrack (kernel sport=42396, netsim 40000), its ports read literally.
+    from netsim.lab.compare import compare
+
+    def one(*conns: tuple[int, int]) -> dict:
+        entries = [
+            {
+                "state": "ESTABLISHED",
+                "flags": ["ASSURED"],
+                "proto": "tcp",
+                "original": f"src=10.88.0.2 dst=192.168.1.50 sport={sport} dport={dport}",
+                "reply": f"src=192.168.1.50 dst=192.168.1.23 sport={dport} dport={sport}",
+            }
+            for sport, dport in conns
+        ]
+        step = {"id": "s", "frames": [], "fdb": {}, "neigh": {}, "outcome": None, "links": {}, "route": None}
+        return {"steps": [{**step, "conntrack": {"laptop": entries}}]}
+
+    assert compare(one((40000, 9001)), one((42396, 9001)))[0]  # picked from ip_local_port_range
+    assert not compare(one((40000, 9001)), one((40000, 9002)))[0]  # the listener's port, as it is
+    assert not compare(one((40000, 9001)), one((1024, 9001)))[0]  # one outside the range, as it is
+    assert compare(one((40000, 9001), (40001, 9002)), one((51000, 9002), (47000, 9001)))[0]
+    assert not compare(one((40000, 9001), (40001, 9001)), one((51000, 9001), (51000, 9001)))[0]  # shared or not
+
+
 def test_an_arp_packets_addresses_are_compared_not_only_its_kind() -> None:
     # RFC 826's sender and target fields: "who-has 10.0.0.11 tell 127.0.0.1" (arp_solicit() taking a
     # loopback source, net/ipv4/arp.c) is another packet than "... tell 10.0.0.10", with the same

@@ -245,8 +245,8 @@ def test_arp_tables_left_out_of_an_arp_step_fail(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    old = 'f"{step.outcome} ✗"\n        if addr.startswith("127.") and who != host:'
-    plant(monkeypatch, graph, old, old.replace('f"{step.outcome} ✗"', '"connected ✓"'))
+    old = 'words.knock_words(step.outcome)\n        if addr.startswith("127.") and who != host:'
+    plant(monkeypatch, graph, old, old.replace("words.knock_words(step.outcome)", '"connected ✓"'))
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "portainer-connects")
     assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
 

@@ -279,7 +279,7 @@ CASES = [
         "caption",
         None,
         "seat5).",
-        "seat5). connect(): refused.",
+        "seat5). connect(): Connection refused (ECONNREFUSED).",
         ["the caption says connect() returned 'refused'; the trace says None"],
     ),
     (
@@ -1195,8 +1195,16 @@ def test_an_ssh_forward_s_bind_error_is_ssh_l_s_and_any_other_its_connect_s() ->
     assert (taken.action, taken.outcome) == ("ssh_forward", "address-in-use")
     refused = dataclasses.replace(taken, outcome="refused")  # sshd not listening: connect() is refused
     for step, said, lied in (
-        (taken, "ssh -L: address-in-use.", "ssh's connect() to port 22: address-in-use."),
-        (refused, "ssh's connect() to port 22: refused.", "ssh -L: refused."),
+        (
+            taken,
+            "ssh -L: Address already in use (EADDRINUSE).",
+            "ssh's connect() to port 22: Address already in use (EADDRINUSE).",
+        ),
+        (
+            refused,
+            "ssh's connect() to port 22: Connection refused (ECONNREFUSED).",
+            "ssh -L: Connection refused (ECONNREFUSED).",
+        ),
     ):
         caption = step_caption(scenario, step)
         assert caption.endswith(said), caption

@@ -273,6 +273,15 @@ def test_glossary_terms_explain_themselves(site: Path) -> None:
     html = (site / "posts" / "margarets-room.html").read_text(encoding="utf-8")
     assert re.search(r'<abbr title="Address Resolution Protocol[^"]*">ARP</abbr>', html)
     assert re.search(r'<abbr title="Virtual Ethernet pair[^"]*">veth</abbr>', html)
+    # "SYN-ACK" is its own term: once SYN's definition ("may I connect?") sat on the SYN of "SYN-ACK"
+    # (abbr matches at word boundaries, longest term first). RST's must not contradict post three,
+    # where a firewall rule sends one while something listens.
+    three = (site / "posts" / "three-ways-to-say-no.html").read_text(encoding="utf-8")
+    assert re.search(r'<abbr title="The second segment of a TCP handshake[^"]*">SYN-ACK</abbr>', three)
+    for page in (html, three):
+        assert "</abbr>-ACK" not in page
+    rst = re.search(r'<abbr title="([^"]*)">RST</abbr>', three)
+    assert rst and "firewall" in rst.group(1), rst
 
 
 def test_every_table_names_each_column(site: Path) -> None:

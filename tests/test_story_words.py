@@ -13,7 +13,7 @@ import pytest
 
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, split_front_matter
-from netsim.render import figfacts, graph, tables
+from netsim.render import figfacts, graph, tables, ticks
 from netsim.render.words import step_caption
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -184,3 +184,112 @@ def test_a_story_caption_names_the_magic_badge_once() -> None:
     caption = step_caption(scenario, run(scenario).steps[0], story=True)
     assert "for the magic badge for" not in caption, caption
     assert caption.startswith("Alice's note for the magic badge: "), caption
+
+
+MARGARET = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+
+
+@pytest.mark.parametrize(
+    ("facts", "said"),
+    [
+        # a cold reader found "bob None" (Python's None, a raw host id) in post one's ticks
+        (
+            {"neighbours": {"portainer": {"bob": None}, "laptop": {"bob": None}}},
+            "in the ARP tables, the Portainer container has no entry for Bob; the laptop has no entry for Bob",
+        ),
+        (
+            {"neighbours": {"carlos": {"bob": None, "alice": None}, "bob": {"alice": "REACHABLE"}}},
+            "in the ARP tables, Carlos has no entry for Bob or Alice; Bob has Alice REACHABLE",
+        ),
+        ({"frames": 1}, "1 frame crosses the bridge"),  # not "1 frame cross"
+        ({"frames": 2}, "2 frames cross the bridge"),
+        ({"counts": {"SYN": 1}}, "1 SYN crosses the bridge"),
+        ({"counts": {"SYN": 1, "RST": 1}}, "1 SYN and 1 RST cross the bridge"),
+        ({"crossed": {"podman0": 1}}, "1 frame crosses podman0"),
+        # "the addresses are the container: lo ." for an empty list
+        ({"addresses": {"portainer": {"lo": []}}}, "the Portainer container's lo has no address"),
+        (
+            {"links": {"portainer": {"eth0": "DOWN", "lo": "UP"}}},
+            "the Portainer container's eth0 is DOWN and its lo is UP",
+        ),
+        ({"listening": {"laptop": []}}, "nothing listens on the laptop"),
+        ({"listening": {"laptop": ["10.88.0.1:19001"]}}, "the laptop listens on 10.88.0.1:19001"),
+        (
+            {"cable": {"laptop": {"seat9": "portainer/eth0"}}},
+            "the laptop's seat9 is cabled to the Portainer container's eth0",
+        ),
+        ({"routes": {"portainer": []}}, "the Portainer container's routing table is empty"),
+        (
+            {"ip": {"src": "10.88.0.2", "dst": "10.88.0.1"}},
+            "its IP header reads 10.88.0.2 to 10.88.0.1",
+        ),  # no "TTL None"
+        ({"carries": "RST"}, "it carries an RST"),
+        ({"carries": "SYN"}, "it carries a SYN"),
+        ({"carries": "ICMP port unreachable"}, "it carries an ICMP port unreachable"),
+        ({"carries": "DNS query"}, "it carries a DNS query"),
+        ({"udp": {"dport": 53}}, "its UDP destination port is 53"),
+    ],
+)
+def test_a_tick_says_its_facts_in_reader_words(facts: dict, said: str) -> None:
+    assert ticks.sentence(MARGARET, facts) == f"Checked: in the simulation, {said}."
+
+
+def test_a_caption_says_an_outcome_in_the_kernel_s_words() -> None:
+    """Captions once showed netsim's ids ("connect(): network-unreachable.", "bind(): address-in-use.");
+    they say what strerror() says, with the errno, as the ticks and the prose do."""
+    seen = {}
+    for name in ("margarets-room", "rooms-inside-rooms", "three-ways-to-say-no", "the-doormans-address"):
+        scenario = load_scenario(ROOT / "diagrams" / f"{name}.yaml")
+        for step in run(scenario).steps:
+            if step.outcome and step.outcome != "deadline":
+                caption = step_caption(scenario, step)
+                assert not re.search(r"\b[a-z]+-[a-z]+(?:-[a-z]+)*\.$", caption), caption
+                seen[step.outcome] = caption.rsplit(": ", 1)[-1]
+    assert seen["network-unreachable"] == "Network is unreachable (ENETUNREACH)."
+    assert seen["address-in-use"] == "Address already in use (EADDRINUSE)."
+    assert seen["host-unreachable"] == "No route to host (EHOSTUNREACH)."
+    assert seen["refused"] == "Connection refused (ECONNREFUSED)."
+
+
+def test_a_room_s_alt_text_seats_whoever_the_step_s_cable_reaches() -> None:
+    """Post two plugs the container into seat 9 by steps: the alt text read the scenario's static
+    cables and said "seat 9: empty" while the container sent its first note through it."""
+    from netsim.pages.macros import _room_alt
+
+    scenario = load_scenario(ROOT / "diagrams" / "rooms-inside-rooms.yaml")
+    trace = run(scenario)
+    assert _room_alt(scenario, trace.step("first-note")).startswith(
+        "Diagram of the room. Seats: seat 9: the container."
+    )
+    assert _room_alt(scenario, trace.step("new-room")).startswith("Diagram of the room. Seats: seat 9: empty.")
+
+
+def test_an_empty_notebook_still_passes_notes_for_the_host_s_own_badge_up() -> None:
+    """An empty MAC table floods frames to the ports' far ends, not frames to the bridge's own MAC:
+    that is a permanent local entry (br_handle_frame_finish() passes it up). Post one's step 6 once
+    said 'Every unicast note to anyone gets flooded'."""
+    from netsim.render.tables import fdb_table
+
+    step = run(MARGARET).step("ten-quiet-seconds")
+    assert step.fdb == {"podman0": {}}
+    for story in (True, False):
+        said = html.unescape(re.sub(r"<[^>]+>", "", fdb_table(MARGARET, step, story)))
+        assert "to anyone gets flooded" not in said
+        assert (
+            "the laptop's own badge still goes straight to the laptop's seat"
+            if story
+            else "still goes up to the laptop"
+        ) in said, said
+
+
+def test_a_drawn_knock_says_its_outcome_in_words_not_netsim_s_id() -> None:
+    """The knock's label in a figure said "host-unreachable ✗"; it says "no route to host ✗", and the
+    figure check reads only those words back (an id drawn instead is an outcome of no step)."""
+    from netsim.render.words import KNOCK_WORDS, knock_words
+
+    assert knock_words("host-unreachable") == "no route to host ✗"
+    assert knock_words("network-unreachable") == "network unreachable ✗"
+    for outcome, said in KNOCK_WORDS.items():
+        assert "-" not in said
+        assert figfacts._outcome([said]) == outcome
+    assert figfacts._outcome(["host-unreachable ✗"]) != "host-unreachable"

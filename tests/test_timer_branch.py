@@ -144,11 +144,48 @@ def test_a_planted_fault_still_disagrees_with_the_redrawn_run(monkeypatch: pytes
     assert not compare_with_kernel(scenario, kernel)[0]
 
 
-def test_a_tie_netsim_orders_differently_is_named_where_a_router_meets_a_connect() -> None:
-    # The same-tick order (all timers of a tick before the packets they send) is not modelled: the
-    # comparison names it where a forwarding host can give up on a next hop while a sender retries.
-    from netsim.lab.compare import notes_for
+SAME_TICK = ROOT / "tests" / "kernel_traces" / "router-arp-fails-same-tick.json"
 
-    router = load_scenario(ROOT / "tests" / "lab_scenarios" / "router-arp-fails-icmp.yaml")
-    assert any(line.startswith("  same-tick: ") for line in notes_for(router))
-    assert not any(line.startswith("  same-tick: ") for line in notes_for(GARP))  # nobody forwards there
+
+def same_tick() -> tuple[Any, dict[str, Any]]:
+    kept = json.loads(SAME_TICK.read_text(encoding="utf-8"))
+    return load_scenario(ROOT / kept["scenario"]), kept["trace"]
+
+
+def test_timers_due_together_are_fired_in_one_tick_where_the_kernel_did_and_it_is_said() -> None:
+    # The kernel's recording: the router's giving up and ann's fourth SYN fell due in one tick; the
+    # router's three ICMPs came first, then the SYN, which met a FAILED entry and asks again.
+    scenario, kernel = same_tick()
+    carried = [h["carries"] for h in kernel["steps"][0]["frames"]]
+    assert carried[-4:] == ["ICMP host unreachable"] * 3 + ["SYN"]  # (its ARP leaves by a cable, unseen)
+    agree, lines, trace, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    (said,) = [line for line in lines if "(same-tick)" in line]
+    assert "the kernel fired the timers due at 3.000 s in one tick, and netsim follows it" in said
+    assert "the laptop's neighbour 10.77.0.99 on eth1, INCOMPLETE (neigh_timer_handler()" in said
+    assert "ann's SYN retransmission to 10.77.0.99:8080" in said
+    assert any(note.startswith("  same-tick: ") for note in timer_notes(lines))
+    assert trace.steps[0].neigh["laptop"]["10.77.0.99"]["state"] == "INCOMPLETE"
+
+
+def test_netsim_alone_fires_them_one_after_another_and_without_the_tick_it_disagrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netsim.lab import compare
+
+    scenario, kernel = same_tick()
+    alone = [h.payload.__class__.__name__ for h in run(scenario).steps[0].frames]
+    assert alone[-5:] == ["Tcp", "Icmp", "Icmp", "Icmp", "Icmp"]  # the SYN waits too: a fourth ICMP
+    monkeypatch.setattr(compare, "tick_candidates", lambda *args: [])
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree
+    assert not any("(same-tick)" in line for line in lines)
+
+
+def test_a_planted_fault_still_disagrees_with_the_run_in_one_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A router that stays quiet when it gives up (no ICMP): no tick, no late timer explains that.
+    from netsim import forwarding
+
+    monkeypatch.setattr(forwarding, "host_unreachable", lambda ns, packet: None)
+    scenario, kernel = same_tick()
+    assert not compare_with_kernel(scenario, kernel)[0]

@@ -22,11 +22,6 @@ SIMPLIFICATIONS = {
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
-    "same-tick": "timers of different hosts due in one tick of the timer wheel all run before the packets they "
-    "sent are received (__run_timers(), kernel/time/timer.c, then NET_RX), the most recently armed first "
-    "(enqueue_timer() adds at the head); netsim runs each timer's consequences at once, in the order the timers "
-    "were armed: a router giving up on a next hop (ICMP host unreachable) in the same tick as the sender's next SYN "
-    "may show one SYN and one ICMP more or less than the kernel",
     "redirects": "netsim does not model ICMP redirects (ip_rt_send_redirect(), net/ipv4/route.c: a router sending a "
     "packet back out of the interface it came in by, toward the sender's own network, tells the sender of the "
     "shorter way); the lab and the script turn send_redirects off in every namespace to match",
@@ -92,6 +87,13 @@ TIMER_NOTES = {
     "time; the first that made every step so far agree is the side of the timer's edge the kernel took, and "
     "netsim follows it in every later step (a late neighbour timer probes later or not at all, a late SYN goes "
     "after another timer's frames); only that timer is late, and each is named under its step",
+    "same-tick": "same-tick: netsim fires timers due at one moment one after another, each with what it sends, in "
+    "the order they were armed; the kernel may fire them in one tick of the timer wheel, all before the packets "
+    "they sent are received (__run_timers(), kernel/time/timer.c, then NET_RX from the backlog), the most "
+    "recently armed first (enqueue_timer() adds at the head of its bucket); where a step disagreed, netsim was "
+    "replayed with the timers due at one moment fired so, and it follows that from then on (a router giving up "
+    "on a next hop in the tick of the sender's next SYN: its ICMP errors come before that SYN, which then "
+    "starts a new resolution); each is named under its step",
     "timer-edge": "timer-edge: a neighbour entry or learned MAC may be shown as netsim had it just before a "
     "timer that the wheel may fire after the read (its slack, at the kernel's HZ), or just after a timer due "
     "while the lab read the tables, or (a MAC) until br_fdb_cleanup()'s delayed work removes it; only those "
@@ -174,8 +176,6 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     names.append("multicast")
     if scenario.forwarding_hosts():
         names.append("redirects")
-        if any(s.connect for s in scenario.steps):
-            names.append("same-tick")
     names.append("timing")
     if scenario.needs_resolver() or scenario.needs_dnsmasq():
         names.append("resolver")
@@ -259,12 +259,13 @@ def compare_with_kernel(
     clock = measured_clock(scenario, kernel)
     hz, drawn = kernel.get("hz"), measured_reachable(scenario, kernel)
 
-    def replay(postpone: dict[int, float], redraws: dict[int, float]) -> Any:
-        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws)
+    def replay(postpone: dict[int, float], redraws: dict[int, float], ticks: tuple[float, ...]) -> Any:
+        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws, ticks=ticks)
 
     postpone: dict[int, float] = {}
     redraws: dict[int, float] = {}
-    trace = replay(postpone, redraws)
+    ticks: tuple[float, ...] = ()
+    trace = replay(postpone, redraws, ticks)
     said: dict[str, list[str]] = {}
     if clock is not None:
         for i in range(len(scenario.steps)):
@@ -273,18 +274,20 @@ def compare_with_kernel(
             found = None
             late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
             redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
-            tries = [(p, redraws, [why]) for p, why in late] + [(postpone, r, [why]) for r, why in redrawn]
+            tries = [(p, redraws, ticks, [why]) for p, why in late]
+            tries += [(postpone, r, ticks, [why]) for r, why in redrawn]
+            tries += [(postpone, redraws, (*ticks, t), [why]) for t, why in tick_candidates(trace, i, clock, ticks)]
             # A redraw inside the step and one late timer together (the redraw moved the timers);
             # a late timer alone or a redraw alone is tried first.
-            tries += [(p, r, [rw, lw]) for r, rw in redrawn for p, lw in late][:MAX_PAIRS]
-            for late_timers, redrawn_at, whys in tries:
-                tried = replay(late_timers, redrawn_at)
+            tries += [(p, r, ticks, [rw, lw]) for r, rw in redrawn for p, lw in late][:MAX_PAIRS]
+            for late_timers, redrawn_at, one_tick, whys in tries:
+                tried = replay(late_timers, redrawn_at, one_tick)
                 if _agree_until(tried, kernel, loose, i):
-                    found = late_timers, redrawn_at, whys, tried
+                    found = late_timers, redrawn_at, one_tick, whys, tried
                     break
             if found is None:
-                break  # no single late timer or redraw explains it: the step disagrees
-            postpone, redraws, whys, trace = found
+                break  # no late timer, redraw or tick explains it: the step disagrees
+            postpone, redraws, ticks, whys, trace = found
             said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
     return agree, lines, trace, clock is not None
@@ -327,6 +330,40 @@ def redraw_candidates(
             )
         )
     return sorted(out)
+
+
+def tick_candidates(
+    trace: Any, i: int, clock: list[tuple[float, float, float]], ticks: tuple[float, ...]
+) -> list[tuple[float, str]]:
+    """(moment, what to say) for each moment near step `i` at which two timers or more fell due
+    together, which netsim fired one after another, each with its consequences: the kernel fires
+    them in one tick, all before what they sent is received (same-tick); the earliest first."""
+    from netsim.simulation import TICK_EPSILON
+
+    lo, hi = (clock[i - 1][0] if i else 0.0), clock[i][2]
+    # Every timer that came due counts, a stale one too: a timer another one due at the same moment
+    # re-armed (a retransmitted SYN re-arms the request sock's) was still pending in that tick.
+    moments: dict[float, list[tuple[float, int, str]]] = {}
+    for when, n, name in trace.popped:
+        if lo <= when <= hi and not any(abs(when - t) < TICK_EPSILON for t in ticks):
+            key = next((m for m in moments if abs(m - when) < TICK_EPSILON), when)
+            moments.setdefault(key, []).append((when, n, name))
+    fired = {t.n for t in trace.fired}
+    out = []
+    for when, timers in sorted(moments.items()):
+        if len(timers) < 2 or not any(n in fired for _, n, _ in timers):
+            continue
+        names = "; ".join(name for _, _, name in sorted(timers, key=lambda t: -t[1]))
+        out.append(
+            (
+                when,
+                f"the kernel fired the timers due at {when:.3f} s in one tick, and netsim follows it (same-tick): "
+                f"{names}, the most recently armed first (enqueue_timer() adds at the head of the bucket); "
+                "every timer of a tick runs before the packets it sent are received (__run_timers(), "
+                "kernel/time/timer.c, before NET_RX takes them from the backlog)",
+            )
+        )
+    return out
 
 
 def branch_candidates(
@@ -662,20 +699,43 @@ def _show_link(link: dict[str, Any] | None) -> str:
 
 
 def _conntrack(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
-    """Entries as comparable lines; a reply port that NAT changed reads 'another port' (nat-port)."""
+    """Entries as comparable lines; a reply port that NAT changed reads 'another port' (nat-port),
+    and a port from EPHEMERAL up reads "port#1", "port#2", ... (ports): the kernel picked it at
+    random for a connect without a bind, so which entries share it is compared, not its number.
+    They are numbered in the order of the entries with those ports left out, which is the same
+    on both sides when the entries are."""
     out = {}
     for host, entries in tables.items():
-        lines = []
+        parsed = []
         for e in entries:
             original = dict(kv.split("=", 1) for kv in e["original"].split())
             reply = dict(kv.split("=", 1) for kv in e["reply"].split())
             if reply["dport"] != original["sport"]:
                 reply["dport"] = "another-port"
-            shown = " ".join(f"{k}={v}" for k, v in reply.items())
-            lines.append(f"{e['state']} {e['original']} | {shown} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
+            parsed.append((e, original, reply))
+        parsed.sort(key=lambda p: (p[0]["state"], _blind(p[1]), _blind(p[2]), p[0]["flags"]))
+        names: dict[str, str] = {}
+        lines = []
+        for e, original, reply in parsed:
+            there, back = (" ".join(f"{k}={_port_name(k, v, names)}" for k, v in d.items()) for d in (original, reply))
+            lines.append(f"{e['state']} {there} | {back} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
         if lines:
             out[host] = sorted(lines)
     return out
+
+
+def _picked(key: str, value: str) -> bool:
+    """Whether a tuple's field is a port the kernel may have picked at random (ephemeral-port)."""
+    return key in ("sport", "dport") and value.isdigit() and int(value) >= EPHEMERAL
+
+
+def _port_name(key: str, value: str, names: dict[str, str]) -> str:
+    return names.setdefault(value, f"port#{len(names) + 1}") if _picked(key, value) else value
+
+
+def _blind(tuple_: dict[str, str]) -> list[tuple[str, str]]:
+    """A conntrack tuple with its ports from EPHEMERAL up left out, to order entries by."""
+    return [(k, "*" if _picked(k, v) else v) for k, v in tuple_.items()]
 
 
 def _show_n(entry: dict[str, Any] | None) -> str:

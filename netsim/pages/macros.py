@@ -33,7 +33,7 @@ from netsim.errors import (
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
-from netsim.render.words import NoStoryWords, label, port_label, step_caption
+from netsim.render.words import NoStoryWords, kernel_words, label, port_label, step_caption
 from netsim.scenario import Scenario, Step
 from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
@@ -498,7 +498,7 @@ class Page:
             f"ssh -L listens on {', '.join(tunnels) or 'nothing yet'}, each joined to sshd by an SSH connection."
         )
         if knock:
-            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
         if step.reads is not None:
             alt += f" Then it reads {'end-of-file' if step.reads == 'eof' else 'nothing yet'}."
         if step.channel is not None:
@@ -516,7 +516,7 @@ class Page:
         doors = ", ".join(step.listeners.get(owner, [])) or "nothing"
         alt = f"The rooms {label(scenario, owner)} sits in: its loopback room and each bridge. It listens on {doors}."
         if knock:
-            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
         return graph.rooms(scenario, step, owner, knock), graph.rooms(scenario, step, owner, knock, narrow=True), alt
 
     # --- macros: values from the scenario -------------------------------------------------
@@ -861,7 +861,7 @@ def _path_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None
     for r in step.rewrites:
         text += f" {label(scenario, r.host)} rewrites {r.before} as {r.after}."
     if knock:
-        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
     return text
 
 
@@ -872,15 +872,16 @@ def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] 
         rooms.append(f"{label(scenario, host)}'s namespace: {devs}")
     text = "Diagram of the namespaces. " + "; ".join(rooms) + "."
     if knock:
-        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {step.outcome}."
+        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
     return text
 
 
 def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
     seats = []
+    seating = graph._seating(scenario, step)  # who is at each seat at this step, as the figure draws it
     for bridge, br in scenario.bridges.items():
         for port in br.ports:
-            found = scenario.host_at(bridge, port)
+            found = seating.get((bridge, port))
             seat = port_label(scenario, bridge, port, story)
             seats.append(f"{seat}: {label(scenario, found[0]) if found else 'empty'}")
     return f"Diagram of the room. Seats: {'; '.join(seats)}. {step_caption(scenario, step, story)}"

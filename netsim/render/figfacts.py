@@ -39,7 +39,7 @@ CAPTION_VERBS = {
     **{verb: decision for decision, verb in DECISION_WORDS.items()},
     **{verb: decision for decision, verb in STORY_DECISION_WORDS.items()},  # a figure before the reveal
 }
-OUTCOME_WORDS = {"connected ✓": "connected"}
+OUTCOME_WORDS = {said: outcome for outcome, said in words.KNOCK_WORDS.items()}
 
 
 @dataclass
@@ -230,7 +230,7 @@ def _outcome(texts: list[str]) -> str | None:
         if text in OUTCOME_WORDS:
             return OUTCOME_WORDS[text]
         if text.endswith(" ✗"):
-            return text[:-2]
+            return "?" + text[:-2]  # words of no outcome: netsim's own id, say
     return None
 
 
@@ -402,10 +402,10 @@ def check_caption(scenario: Scenario, step: StepTrace, caption: str) -> list[str
         ports = _ports_named(scenario, hop.bridge, match.group("where"), hop.out_ports)
         if sorted(ports) != sorted(hop.out_ports):
             problems.append(f"the caption sends frame {n} to {sorted(ports)}; the trace to {sorted(hop.out_ports)}")
-    resolved = re.search(r"getaddrinfo\(([^)]*)\): ([0-9a-z.-]+)\.(?:\s|$)", text)
+    resolved = re.search(r"getaddrinfo\(([^)]*)\): ([^.]+(?:\.[0-9]+)*)\.(?:\s|$)", text)
     said_name = (resolved.group(1), resolved.group(2)) if resolved else None
     r = step.resolved
-    want_name = (r.name, r.address or r.error) if r is not None else None
+    want_name = (r.name, words.resolved_words(r.address, r.error)) if r is not None else None
     if said_name != want_name:
         problems.append(f"the caption says getaddrinfo gave {said_name}; the trace says {want_name}")
     said_call, said_outcome = _outcome_said(text)
@@ -431,15 +431,21 @@ CALLS_OF = {
     "link_set": ("ip link set … address",),
     "ssh_forward": ("ssh -L", "ssh's connect() to port 22"),
 }
-OUTCOME = re.compile(r"(connect\(\)|bind\(\)|ip link set … address|ssh -L|ssh's connect\(\) to port 22): ([a-z-]+)\.")
+OUTCOME = re.compile(r"(connect\(\)|bind\(\)|ip link set … address|ssh -L|ssh's connect\(\) to port 22): ([^.]+)\.")
+# The kernel's words back to netsim's outcome; "deadline" too, so that a caption putting the
+# program's deadline on a call is told why it is wrong (no call returns it).
+SAID_OUTCOME = {said: outcome for outcome, said in words.KERNEL_WORDS.items()} | {"deadline": "deadline"}
 
 
 def _outcome_said(text: str) -> tuple[str | None, str | None]:
-    """The call and the outcome the caption names, or (None, None)."""
+    """The call and the outcome the caption names (netsim's id for the kernel's words), or (None, None)."""
     if "The program stopped waiting and closed the socket" in text:
         return "the program", "deadline"
     found = OUTCOME.search(text)
-    return (found.group(1), found.group(2)) if found else (None, None)
+    if not found:
+        return None, None
+    # words that are not the kernel's (netsim's own id, "network-unreachable") match no outcome
+    return found.group(1), SAID_OUTCOME.get(found.group(2), f"?{found.group(2)}")
 
 
 def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str, ...] = ()) -> list[str]:

@@ -412,7 +412,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
         addr, port = target.rsplit(":", 1)
         ok = step.outcome == "connected"
         colour = gv("ok") if ok else gv("drop")
-        said = "connected ✓" if ok else f"{step.outcome} ✗"
+        said = words.knock_words(step.outcome)
         if addr.startswith("127.") and who != host:
             # The knocker's own loopback: a room of its own that the host's doorman never stands in.
             door = _lo_room(g, who, f"{words.label(scenario, who)}'s own one-seat room", gv("own"), wrap)
@@ -502,7 +502,7 @@ def tunnel(
         addr, port = target.rsplit(":", 1)
         ok = step.outcome == "connected"
         colour = gv("ok") if ok else gv("drop")
-        words_ = "connected ✓" if ok else f"{step.outcome} ✗"
+        words_ = words.knock_words(step.outcome)
         if step.reads is not None:
             words_ += "\\nthen reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
         door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
@@ -689,7 +689,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         where = _landing(step, who, addr)
         ok = step.outcome == "connected"
         colour = gv("ok") if ok else gv("drop")
-        said = "connected ✓" if ok else f"{step.outcome} ✗"
+        said = words.knock_words(step.outcome)
         source = f"{who}/program"
         g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
         if where is not None:

@@ -210,7 +210,7 @@ def _draw_knock(g: pgv.AGraph, scenario: Scenario, step: StepTrace, knock: tuple
     addr, port = target.rsplit(":", 1)
     ok = step.outcome == "connected"
     colour = gv("ok") if ok else gv("drop")
-    said = "connected ✓" if ok else f"{step.outcome} ✗"
+    said = words.knock_words(step.outcome)
     source = f"{who}/program"
     g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
     g.add_edge(source, who, dir="none", color=gv("cable"))

@@ -19,7 +19,7 @@ def fdb_table(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
         else:
             caption = f"MAC table of {escape(bridge)} after this step (<code>bridge fdb show</code>, learned entries)"
         if not table:
-            parts.append(f'<p class="ns-empty">{caption}: empty. Every unicast note to anyone gets flooded.</p>')
+            parts.append(f'<p class="ns-empty">{caption}: empty. {_what_empty_means(scenario, bridge, story)}</p>')
             continue
         rows = []
         for mac, port in table.items():
@@ -43,6 +43,22 @@ def fdb_table(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)
+
+
+def _what_empty_means(scenario: Scenario, bridge: str, story: bool) -> str:
+    """An empty learned table floods a frame to any port's far end, but not one to the bridge's own
+    MAC or a port's: those are permanent local entries (br_fdb_insert_local()), never forgotten, and
+    br_handle_frame_finish() passes such a frame up to the host (net/bridge/br_input.c)."""
+    host = escape(label(scenario, scenario.bridges[bridge].host))
+    if story:
+        return (
+            "A note to anyone in a seat is copied to every other seat until their badge is heard again; "
+            f"a note to {host}'s own badge still goes straight to {host}'s seat."
+        )
+    return (
+        "A frame to any MAC behind a port is flooded until that MAC is seen again; a frame to "
+        f"<code>{escape(bridge)}</code>'s own MAC (a permanent local entry, not shown) still goes up to {host}."
+    )
 
 
 def _taught_by(step: StepTrace, bridge: str, mac: str) -> str:

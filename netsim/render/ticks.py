@@ -41,8 +41,27 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
 def _plural(n: int, one: str) -> str:
     return f"{n} {one}" + ("" if n == 1 else "s")
+
+
+# Capitals read out letter by letter, from the first letter's name; SYN and FIN are said as words.
+SAID_AS_WORDS = ("SYN", "FIN")
+
+
+def _article(word: str) -> str:
+    """'an' before a vowel sound: an ARP request, an RST, an ICMP message; a SYN, a DNS query."""
+    first = word.split(" ")[0].split("-")[0]
+    if first.isupper() and first not in SAID_AS_WORDS:
+        return "an" if first[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+UDP_PORT = {"sport": "source port", "dport": "destination port"}
 
 
 def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> str:
@@ -63,6 +82,59 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
 
     def people(value: Any) -> str:
         return _and([who(v) for v in value]) if isinstance(value, list | tuple) else who(value)
+
+    def each_host(value: Any, say: Callable[[str, Any], str]) -> str:
+        """{host: what} as one clause per host, in reader words (never a raw id, never None)."""
+        if not isinstance(value, dict) or not value:
+            return "nothing"
+        return "; ".join(say(who(host), inner) for host, inner in value.items())
+
+    def neighbours(owner: str, entries: Any) -> str:
+        # {other host or address: STATE, or None for no entry}
+        known = [f"{who(k)} {v}" for k, v in entries.items() if v is not None]
+        unknown = [who(k) for k, v in entries.items() if v is None]
+        said = ([_and(known)] if known else []) + ([f"no entry for {_or(unknown)}"] if unknown else [])
+        return f"{owner} has {' and '.join(said) if said else 'no entry'}"
+
+    def its(owner: str, said: list[str]) -> str:
+        """'the container's ceth0 is DOWN and its lo is UP'"""
+        return _and([f"{owner if n == 0 else 'its'}{chr(39) + 's' if n == 0 else ''} {x}" for n, x in enumerate(said)])
+
+    def links(owner: str, devs: Any) -> str:
+        return its(owner, [f"{dev} is {state}" for dev, state in devs.items()])
+
+    def addresses(owner: str, devs: Any) -> str:
+        return its(owner, [f"{dev} has {_and(list(map(str, a))) if a else 'no address'}" for dev, a in devs.items()])
+
+    def cables(owner: str, devs: Any) -> str:
+        def end(text: Any) -> str:
+            host, _, dev = str(text).partition("/")
+            return f"{who(host)}'s {dev}" if dev else "nothing"
+
+        return _and([f"{owner}'s {dev} is cabled to {end(peer)}" for dev, peer in devs.items()])
+
+    def ports(owner: str, devs: Any) -> str:
+        return _and(
+            [f"{owner}'s {dev} is {f'a port of {m}' if m else 'a port of no bridge'}" for dev, m in devs.items()]
+        )
+
+    def listening(owner: str, endpoints: Any) -> str:
+        return f"{owner} listens on {_and(list(endpoints))}" if endpoints else f"nothing listens on {owner}"
+
+    def lines_of(what: str) -> Callable[[str, Any], str]:
+        def say(owner: str, lines: Any) -> str:
+            return f"{owner}'s {what} holds {_and(list(lines))}" if lines else f"{owner}'s {what} is empty"
+
+        return say
+
+    def crossing(items: list[tuple[int, str]], where: str) -> str:
+        verb = "crosses" if len(items) == 1 and items[0][0] == 1 else "cross"
+        return f"{_and([_plural(n, k) for n, k in items])} {verb} {where}"
+
+    def ip_header(v: dict[str, Any]) -> str:
+        ttl = f" with TTL {v['ttl']}" if v.get("ttl") is not None else ""
+        ends = f" {v.get('src')} to {v.get('dst')}" if "src" in v or "dst" in v else ""
+        return f"its IP header reads{ends}{ttl}".replace("reads with", "has")
 
     def table(value: Any) -> str:
         if not value:
@@ -86,7 +158,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
         "to_host": lambda v: "the host gets it" if v else "the host does not get it",
         "broadcast": lambda v: "it is addressed to everyone" if v else "it is addressed to one badge",
         "sent_by": lambda v: f"{who(v)} sends it",
-        "frames": lambda v: "no frame crosses the bridge" if v == 0 else f"{_plural(v, 'frame')} cross the bridge",
+        "frames": lambda v: "no frame crosses the bridge" if v == 0 else crossing([(v, "frame")], "the bridge"),
         "learns": lambda v: (
             "the MAC table learns nothing new"
             if not v
@@ -95,40 +167,39 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
         "notebook": lambda v: (
             "the MAC table holds " + (_and([f"{who(k)} on {who(p)}" for k, p in v.items()]) or "nothing")
         ),
-        "neighbours": lambda v: f"the ARP tables hold {table(v)}",
-        "carries": lambda v: f"it carries {'an' if str(v)[0] in 'AEIOU' else 'a'} {v}",
+        "neighbours": lambda v: f"in the ARP tables, {each_host(v, neighbours)}",
+        "carries": lambda v: f"it carries {_article(str(v))} {v}",
         "counts": lambda v: (
-            "no frame crosses the bridge"
-            if not v
-            else _and([_plural(n, k) for k, n in v.items()]) + " cross the bridge"
+            "no frame crosses the bridge" if not v else crossing([(n, k) for k, n in v.items()], "the bridge")
         ),
         "takes": lambda v: "it takes no time" if v == 0 else f"it takes {_plural(v, 'second')}",
         "enters_by": lambda v: f"it comes in by {v}",
         "namespaces": lambda v: f"the rooms are {people(v)}",
-        "links": lambda v: f"the interfaces are {table(v)}",
-        "addresses": lambda v: f"the addresses are {table(v)}",
-        "cable": lambda v: f"the cables run {table(v)}",
-        "port_of": lambda v: f"the ports are {table(v)}",
+        "links": lambda v: each_host(v, links),
+        "addresses": lambda v: each_host(v, addresses),
+        "cable": lambda v: each_host(v, cables),
+        "port_of": lambda v: each_host(v, ports),
         "outcome": lambda v: OUTCOME.get(v, f"connect() gets {v}"),
         "seconds": lambda v: f"the clock reads {v} seconds",
-        "listening": lambda v: f"listening: {table(v)}",
+        "listening": lambda v: each_host(v, listening),
         "forgets_in": lambda v: (
             "the MAC table forgets " + _and([f"{who(k)} in {_plural(n, 'second')}" for k, n in v.items()])
         ),
         "times": lambda v: (
-            _and([f"{k} at {', '.join(map(str, t))} s" for k, t in v.items()]) + " after the step starts"
+            _and([f"{_plural(len(t), k) if len(t) > 1 else k} at {_and(list(map(str, t)))}" for k, t in v.items()])
+            + " seconds after the step starts"
         ),
-        "routes": lambda v: f"the routing tables hold {table(v)}",
+        "routes": lambda v: each_host(v, lines_of("routing table")),
         "addressed_to": lambda v: (
             "it is addressed to everyone" if v == "broadcast" else f"its envelope is addressed to {who(v)}"
         ),
         "asks_for": lambda v: f"the ARP question asks who has {v}",
-        "ip": lambda v: f"its IP header reads {v.get('src')} to {v.get('dst')} with TTL {v.get('ttl')}",
-        "crossed": lambda v: _and([f"{_plural(n, 'frame')} cross {k}" for k, n in v.items()]),
+        "ip": ip_header,
+        "crossed": lambda v: _and([crossing([(n, "frame")], k) for k, n in v.items()]),
         "route": lambda v: f"ip route get answers {v}",
         "forwarding": lambda v: _and([f"{who(k)} {'forwards' if on else 'does not forward'}" for k, on in v.items()]),
         "rewrites": lambda v: "NAT rewrites " + (_and([f"{a} as {b}" for a, b in v]) if v else "nothing"),
-        "conntrack": lambda v: f"connection tracking holds {table(v)}",
+        "conntrack": lambda v: each_host(v, lines_of("connection tracking table")),
         "reads": lambda v: READS.get(v, f"a read() gets {v}"),
         "ssh_says": lambda v: "ssh says nothing" if not v else "ssh says " + _and([f"\u2018{x}\u2019" for x in v]),
         "resolves_to": lambda v: (
@@ -142,7 +213,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
         "dns_answer": lambda v: (
             f"the DNS answer says {', '.join(v)}" if isinstance(v, list) else f"the DNS answer says {v}"
         ),
-        "udp": lambda v: "its UDP ports are " + ", ".join(f"{k} {p}" for k, p in v.items()),
+        "udp": lambda v: "its UDP " + _and([f"{UDP_PORT.get(k, k)} is {p}" for k, p in v.items()]),
         "accepted_by": lambda v: f"the listener on {v} answers the knock" if v else "no listener answers the knock",
     }
     if story:

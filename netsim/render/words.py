@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from netsim.claims import Names
+from netsim.resolver import ERRORS
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
 
@@ -119,13 +120,53 @@ def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> st
     if step.outcome:
         parts.append(outcome_words(step))
     if step.resolved is not None:
-        parts.append(f"getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}.")
+        parts.append(
+            f"getaddrinfo({step.resolved.name}): {resolved_words(step.resolved.address, step.resolved.error)}."
+        )
     if not parts:
         parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)
 
 
 BIND_ERRORS = ("address-in-use", "address-not-available")  # what bind() gives, not a login's connect()
+# Each outcome as the kernel says it: strerror()'s words and the errno, as a program prints them
+# (never netsim's own ids, "network-unreachable", in front of a reader).
+KERNEL_WORDS = {
+    "connected": "connected",
+    "refused": "Connection refused (ECONNREFUSED)",
+    "host-unreachable": "No route to host (EHOSTUNREACH)",
+    "network-unreachable": "Network is unreachable (ENETUNREACH)",
+    "timeout": "Connection timed out (ETIMEDOUT)",
+    "address-in-use": "Address already in use (EADDRINUSE)",
+    "address-not-available": "Cannot assign requested address (EADDRNOTAVAIL)",
+}
+
+
+# The words on a drawn knock: short, as the kernel's (no netsim id such as "host-unreachable").
+KNOCK_WORDS = {
+    "connected": "connected ✓",
+    "refused": "refused ✗",
+    "host-unreachable": "no route to host ✗",
+    "network-unreachable": "network unreachable ✗",
+    "timeout": "timed out ✗",
+    "deadline": "stopped waiting ✗",
+}
+
+
+def knock_words(outcome: str | None) -> str:
+    return KNOCK_WORDS.get(outcome or "", f"{outcome} ✗")
+
+
+def kernel_words(outcome: str) -> str:
+    return KERNEL_WORDS.get(outcome, outcome)
+
+
+def resolved_words(address: str | None, error: str | None) -> str:
+    """What getaddrinfo() gave: the address, or the C library's words for the error (gai_strerror())."""
+    if address:
+        return address
+    name, text, _ = ERRORS[error or "not-found"]
+    return f"{text} ({name})"
 
 
 def outcome_words(step: StepTrace) -> str:
@@ -140,7 +181,7 @@ def outcome_words(step: StepTrace) -> str:
         "link_set": "ip link set … address",
         "ssh_forward": "ssh -L" if step.outcome in BIND_ERRORS else "ssh's connect() to port 22",
     }.get(step.action, step.action)
-    return f"{call}: {step.outcome}."
+    return f"{call}: {kernel_words(step.outcome or '')}."
 
 
 def _join(items: list[str]) -> str:
