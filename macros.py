@@ -10,6 +10,7 @@ reload's time).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import re
 import sys
@@ -185,6 +186,12 @@ def _start_workers(env: Any) -> None:
         _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
         writeback.flush()  # on disk before the build is told
 
+    # What every process rendering pages needs, loaded once before the fork rather than once in each
+    # (the build would load it for its own first page anyway): the simulator, the renderers, the
+    # figure cache's digest of netsim's code (and so Graphviz's version).
+    for name in ("netsim.pages.macros", "netsim.render.labscript", "netsim.simulation", "netsim.wire"):
+        importlib.import_module(name)
+    _state["book"].figures.salt  # noqa: B018 - worked out here, once
     writeback.flush()  # nothing half-written is inherited
     _state["pool"] = _PAGES.__dict__["pool"] = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1))
 
