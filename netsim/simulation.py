@@ -1311,7 +1311,8 @@ class Simulation:
                 f"{add.via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
-        self.event(f"{ns.label} sends everything for {add.to} to {add.via}")
+        what = "everything it has no other route for" if add.to == "default" else f"everything for {add.to}"
+        self.event(f"{ns.label} sends {what} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
             raise self._fail(
                 "via",

@@ -284,6 +284,31 @@ def test_glossary_terms_explain_themselves(site: Path) -> None:
     assert rst and "firewall" in rst.group(1), rst
 
 
+# netsim's own ids for outcomes, which the generated words must put in the kernel's words
+NETSIM_IDS = r"\b(?:network-unreachable|host-unreachable|address-in-use|address-not-available|not-found|try-again)\b"
+
+
+def test_generated_words_leak_no_python_and_no_netsim_ids(site: Path) -> None:
+    """Every tick, figure label, caption and alt text netsim writes on every page is read by people:
+    a cold reader found Python's None ('bob None'), 'lo .' for an empty list, '1 frame cross' and
+    netsim's ids ('connect(): network-unreachable.', 'host-unreachable ✗') among them."""
+    generated = re.compile(
+        r'(?:data-tip|aria-label)="([^"]*)"|<figcaption>(.*?)</figcaption>|<caption>(.*?)</caption>'
+        r'|<p class="ns-empty">(.*?)</p>|<text [^>]*>([^<]*)</text>',
+        re.S,
+    )
+    pages = sorted(site.glob("posts/*.html"))
+    assert len(pages) >= 8
+    seen = 0
+    for page in pages:
+        for match in generated.finditer(page.read_text(encoding="utf-8")):
+            text = unescape(re.sub(r"<[^>]+>", "", next(g for g in match.groups() if g is not None)))
+            seen += 1
+            for bad in (r"\bNone\b", r" \.(?:\s|$)", r"(?:^|[,;] )1 [\w-]+ cross\b", NETSIM_IDS, r"\bTTL None"):
+                assert not re.search(bad, text), f"{page.name}: {bad!r} in {text!r}"
+    assert seen > 1000, seen
+
+
 def test_every_table_names_each_column(site: Path) -> None:
     # A screen reader reads a cell with its column's header; a table whose corner header is left
     # empty leaves its first column unnamed (Lighthouse: td-has-header, accessibility 96).

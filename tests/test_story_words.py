@@ -293,3 +293,18 @@ def test_a_drawn_knock_says_its_outcome_in_words_not_netsim_s_id() -> None:
         assert "-" not in said
         assert figfacts._outcome([said]) == outcome
     assert figfacts._outcome(["host-unreachable ✗"]) != "host-unreachable"
+
+
+def test_a_caption_told_by_events_is_sentences() -> None:
+    """A step without frames is captioned by its events: each a sentence with a capital ('The
+    container's eth0 is now up.', not '. the container's'), a device's own name left as spelled,
+    and a default route said in words, not 'everything for default'."""
+    scenario = load_scenario(ROOT / "diagrams" / "rooms-inside-rooms.yaml")
+    trace = run(scenario)
+    up = step_caption(scenario, trace.step("eth0-up"))
+    assert up == (
+        "The container's eth0 is now up, and with it a route to 10.88.0.0/16. "
+        "podman0 starts forwarding on veth0, now that it has carrier."
+    )
+    way_out = step_caption(scenario, trace.step("a-way-out"))
+    assert way_out == "The container sends everything it has no other route for to 10.88.0.1.", way_out

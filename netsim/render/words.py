@@ -124,8 +124,17 @@ def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> st
             f"getaddrinfo({step.resolved.name}): {resolved_words(step.resolved.address, step.resolved.error)}."
         )
     if not parts:
-        parts = [e + "." for e in step.events[:3]] or ["No frame crosses the bridge."]
+        parts = [sentence(e) for e in step.events[:3]] or ["No frame crosses the bridge."]
     return " ".join(parts)
+
+
+def sentence(event: str) -> str:
+    """An event as a sentence: 'the laptop's veth0 is now up' -> 'The laptop's veth0 is now up.'
+    A name the kernel spells in lower case ('podman0 stops using seat13', a MAC) stays as it is."""
+    first = event.split(" ", 1)[0]
+    if first in ("the", "a", "an", "inside", "no", "nothing"):
+        event = event[0].upper() + event[1:]
+    return event + "."
 
 
 BIND_ERRORS = ("address-in-use", "address-not-available")  # what bind() gives, not a login's connect()
