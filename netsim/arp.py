@@ -10,6 +10,9 @@ from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC
 from netsim.frames import ARP_REPLY, ARP_REQUEST, Arp, Frame
 from netsim.neighbour import LOCKTIME, UCAST_SOLICIT, Neighbour, Parked
 
+LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+ANY = ipaddress.IPv4Address("0.0.0.0")
+
 if TYPE_CHECKING:
     from netsim.netns import Namespace
 
@@ -41,6 +44,18 @@ class ArpOps:
         iface = self.ns.ifaces[entry.dev]
         arp = Arp(ARP_REQUEST, iface.mac, self.sender_address(entry), ZERO_MAC, entry.ip)
         self.link.transmit(self.ns, entry.dev, Frame(iface.mac, dst, arp))
+
+    def constructor(self, entry: Neighbour) -> None:
+        """arp_constructor() (net/ipv4/arp.c): the entry's type is inet_addr_type_dev_table() of its
+        address on its device. A multicast address is NUD_NOARP with its mapped MAC (arp_mc_map());
+        a broadcast one (255.255.255.255, 0.0.0.0, or the local table's broadcast route for this
+        device) is NUD_NOARP with the device's broadcast MAC. Such an entry is never asked for,
+        never times out, and no ARP packet changes it (__neigh_update() without ADMIN)."""
+        ip = ipaddress.IPv4Address(entry.ip)
+        if ip.is_multicast:
+            entry.state, entry.mac = "NOARP", multicast_mac(ip)
+        elif ip in (LIMITED_BROADCAST, ANY) or self.ns.broadcast_addresses().get(ip) == entry.dev:
+            entry.state, entry.mac = "NOARP", BROADCAST
 
     def sender_address(self, entry: Neighbour) -> str:
         """The address a request says it is from: arp_solicit() with arp_announce 0 takes the source
@@ -127,9 +142,19 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
 
 
 def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:
+    # ip_route_input_slow(): a multicast or limited-broadcast source goes to martian_source. A
+    # subnet's broadcast address is no martian: it passes, and the asker's entry is made NOARP
+    # (ArpOps.constructor()); nor is 0.1.2.3 to a current kernel, which takes 0.0.0.0/8 but 0.0.0.0
+    # as unicast (the lab's 6.18 answers it and learns it STALE: lab scenario arp-senders-crafted).
     ip = ipaddress.IPv4Address(sender)
     loopback = ip in LOOPBACK_NET and dev not in ns.route_localnet
-    return loopback or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255")
+    return loopback or ip.is_multicast or ip == LIMITED_BROADCAST
+
+
+def multicast_mac(ip: ipaddress.IPv4Address) -> str:
+    """ip_eth_mc_map(): 01:00:5e, then the group's low 23 bits."""
+    low = int(ip) & 0x7FFFFF
+    return f"01:00:5e:{low >> 16:02x}:{(low >> 8) & 0xFF:02x}:{low & 0xFF:02x}"
 
 
 def resolve(ns: Namespace, dev: str, ip: str, parked: Parked | None = None) -> Neighbour:

@@ -172,9 +172,18 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
         stack.loopback(ns, verdict.skb.packet)
         return hop
-    if hop.kind in ("broadcast", "multicast"):
-        # TCP never gets here (tcp_v4_connect() refuses such a route: ENETUNREACH); a datagram to a
-        # broadcast or multicast address is a simplification netsim does not model: it is dropped.
+    if hop.kind == "broadcast":
+        # connect() never gets here (tcp_v4_connect() refuses such a route: ENETUNREACH), but an answer
+        # can: a SYN whose source is a subnet's broadcast address is no martian, and its SYN-ACK goes
+        # back to that address (outsider's 72). __mkroute_output() makes the route RTN_BROADCAST and
+        # ip_finish_output2() hands the packet to the address's own neighbour entry, which
+        # arp_constructor() made NUD_NOARP with ff:ff:ff:ff:ff:ff: it leaves at once, unasked.
+        # (ip_mc_output() also loops a copy back to the host itself, where TCP drops it as not
+        # PACKET_HOST; that copy never reaches the wire.)
+        _finish(stack, ns, skb, hop.dev, str(skb.packet.dst_ip))
+        return hop
+    if hop.kind == "multicast":
+        # A datagram to a multicast group is a simplification netsim does not model: it is dropped.
         stack.event(f"netsim does not send {hop.kind} packets: {packet.summary()} is dropped")
         return hop
     assert hop.neighbour is not None

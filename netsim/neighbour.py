@@ -50,6 +50,9 @@ class NeighbourOps(Protocol):
     def error_report(self, entry: Neighbour, parked: list[Parked]) -> None:
         """The waiting packets' senders hear "unreachable" (neigh_invalidate())."""
 
+    def constructor(self, entry: Neighbour) -> None:
+        """Set up a new entry (tbl->constructor): NOARP with a fixed MAC where no asking is needed."""
+
 
 @dataclass
 class Parked:
@@ -65,7 +68,7 @@ class Neighbour:
     ip: str
     dev: str
     mac: str | None
-    state: str  # NONE | INCOMPLETE | REACHABLE | STALE | DELAY | PROBE | FAILED
+    state: str  # NONE | INCOMPLETE | REACHABLE | STALE | DELAY | PROBE | FAILED | NOARP
     confirmed: float = 0.0  # when reachability was last confirmed
     used: float = 0.0  # when the entry was last used to send
     updated: float = 0.0  # when its state or MAC last changed (the locktime window starts here)
@@ -114,6 +117,8 @@ class NeighbourTable:
             now = self.now
             # neigh_alloc(): never confirmed (two base reachable times ago), used now
             entry = Neighbour(ip, dev, None, "NONE", confirmed=now - 2 * self.reachable_time, used=now, updated=now)
+            if self.ops is not None:
+                self.ops.constructor(entry)  # ___neigh_create() calls tbl->constructor (arp_constructor())
             self.entries[(ip, dev)] = entry
         return entry
 
@@ -206,7 +211,7 @@ class NeighbourTable:
         only if it was used, or confirmed (neigh_add_timer()), within delay_first_probe_time.
 
         Returns True when the packet had to wait (INCOMPLETE), False when it may go now."""
-        if entry.state == "REACHABLE":
+        if entry.state in ("REACHABLE", "NOARP"):
             return False
         return self.event_send(entry, parked)
 
@@ -218,7 +223,7 @@ class NeighbourTable:
         """
         now = self.now
         entry.used = now
-        if entry.state in ("REACHABLE", "DELAY", "PROBE"):
+        if entry.state in ("REACHABLE", "NOARP", "DELAY", "PROBE"):  # NUD_CONNECTED | NUD_DELAY | NUD_PROBE
             return False
         if entry.state not in ("STALE", "INCOMPLETE"):  # NONE or FAILED: ask again from scratch
             entry.probes = UCAST_SOLICIT  # so arp_solicit() broadcasts (probes - ucast >= 0)
@@ -251,6 +256,10 @@ class NeighbourTable:
     def update(self, entry: Neighbour, mac: str, new: str, *, override: bool) -> bool:
         """neigh_update() with a link-layer address; returns whether anything changed."""
         old, now = entry.state, self.now
+        if old == "NOARP":
+            # __neigh_update(): without NEIGH_UPDATE_F_ADMIN an entry in NUD_NOARP (or PERMANENT) is
+            # left as it is, so no ARP packet can move a broadcast or multicast address to a MAC.
+            return False
         if new == "REACHABLE":
             entry.confirmed = now
         if old in VALID:
@@ -295,7 +304,8 @@ class NeighbourTable:
         An address held on two devices (a host with two legs on one network) is listed once per
         device, as "IP dev DEV" (trace_key()), so neither entry hides the other.
         """
-        shown = [e for e in self.entries.values() if e.state != "NONE"]  # iproute2 hides NUD_NONE
+        # iproute2 hides NUD_NONE, and NUD_NOARP unless asked (`ip neigh show nud all`)
+        shown = [e for e in self.entries.values() if e.state not in ("NONE", "NOARP")]
         return {
             trace_key(e.ip, e.dev, shown): {"mac": e.mac if e.state in VALID else None, "state": e.state, "dev": e.dev}
             for e in sorted(shown, key=lambda e: (address_order(e.ip), e.dev))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from netsim.addresses import LOOPBACK_NET
 from netsim.dns import Server as DnsServer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
@@ -98,7 +99,9 @@ class Namespace:
         return lo is not None and lo.up
 
     def source_address(self, dev: str, toward: str | None = None) -> str:
-        """inet_select_addr(): the device's address on the same network as `toward`, else its first."""
+        """inet_select_addr(): the device's address on the same network as `toward`, else its first
+        of scope universe: a 127/8 address has scope host (iproute2's default_scope()) and is skipped
+        for a destination elsewhere (`ifa->ifa_scope > scope`)."""
         iface = self.ifaces.get(dev)
         if iface is None or not iface.addresses:
             return "127.0.0.1"
@@ -106,4 +109,5 @@ class Namespace:
             for address in iface.addresses:
                 if ipaddress.IPv4Address(toward) in address.network:
                     return str(address.ip)
-        return str(iface.addresses[0].ip)
+        universe = [a for a in iface.addresses if a.ip not in LOOPBACK_NET]
+        return str((universe or iface.addresses)[0].ip)

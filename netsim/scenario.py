@@ -1235,7 +1235,18 @@ class Sockets:
             raise src.error(where, f"{self.host}'s namespace was deleted at step {self.deleted!r}; {kernel}")
         raise src.error(where, f"{self.host} has no namespace yet; {kernel}; expected a netns_add step before this one")
 
-    def close(self, text: str) -> None:
+    def close(self, text: str, where: tuple, src: Source) -> None:
+        """Closing is the application's own act: there must be a listener it opened on that address and port
+        (the lab's runner has nothing to stop otherwise, and a story would narrate a door that never opened)."""
+        self.need_namespace(where, src)
+        opened = [b[2] for b in self.bound if not b[2].endswith("(sshd)")]
+        if text not in opened:
+            sshd = "; sshd's 0.0.0.0:22 is a daemon's, not a story's listener" if text == "0.0.0.0:22" else ""
+            raise src.error(
+                where,
+                f"{self.host} has no listener on {text} at this step, so there is nothing to close{sshd}; "
+                f"expected one of: {', '.join(dict.fromkeys(opened)) or '(none)'}",
+            )
         self.bound = [b for b in self.bound if b[2] != text]
 
 
@@ -1331,7 +1342,7 @@ def _validate_steps(s: Scenario, src: Source) -> None:
         elif step.action == "listen":
             sockets[by].listen(action.bind, (*apath, "bind"), src, action.may_fail, action.reuseport)
         elif step.action == "close":
-            sockets[by].close(action.bind)
+            sockets[by].close(action.bind, (*apath, "bind"), src)
         elif step.action == "netns_add":
             if action not in s.hosts or not s.hosts[action].absent:
                 absent = [h for h, host in s.hosts.items() if host.absent]

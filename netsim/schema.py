@@ -158,6 +158,28 @@ def bad_ifname(name: str) -> str:
     return f"{_found(name)} is not a usable interface name: {why}"
 
 
+def bad_port(value: str) -> str | None:
+    """Why an otherwise well-formed ADDRESS:PORT is refused for its port, or None."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or len(port) > 6:
+        return None
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return None
+    if int(port) == 0:
+        return (
+            f"{_found(value)}: port 0 is not modelled (a listener bound to port 0 gets a free port the kernel "
+            "picks, inet_csk_get_port(); a SYN to port 0 is answered like one to a closed port); "
+            "expected a port from 1 to 65535, like 10.88.0.1:19001"
+        )
+    if int(port) > 65535:
+        return (
+            f"{_found(value)}: port {int(port)} is beyond 65535, a TCP port's 16 bits; expected a port from 1 to 65535"
+        )
+    return None
+
+
 def _check_format(fmt: Format, value: str) -> str | None:
     """The normalised value, or None when it does not have the format."""
     if fmt is TEXT_FORMAT:
@@ -265,6 +287,8 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
         checked = _check_format(marker, value)
         if checked is None and marker is IFNAME_FORMAT:
             raise src.error(path, bad_ifname(value))
+        if checked is None and marker is ENDPOINT_FORMAT and (why := bad_port(value)):
+            raise src.error(path, why)
         if checked is None:
             raise src.error(path, f"{_found(value)} is not {marker.expected}")
         return checked

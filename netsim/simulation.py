@@ -17,7 +17,7 @@ from itertools import count
 from typing import Any
 
 from netsim import arp, dns, forwarding, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
-from netsim.addresses import BROADCAST, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
+from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import REPLY, tuple_of
 from netsim.errors import ScenarioError
@@ -693,8 +693,14 @@ class Simulation:
     def _step_arp(self, resolve: Resolve) -> None:
         ns = self.namespaces[resolve.by]
         hop = ipv4.route(ns, resolve.target)
+        if hop is not None and hop.kind in ("local", "broadcast", "multicast"):
+            # A local address goes through lo; a broadcast or multicast one has a NUD_NOARP entry
+            # with a fixed MAC (arp_constructor(), net/ipv4/arp.c): no question goes out.
+            what = "one of its own addresses" if hop.kind == "local" else f"a {hop.kind} address"
+            self.event(f"{resolve.target} is {what} for {ns.label}: nothing to ask")
+            return
         if hop is None or hop.kind != "link":
-            self.event(f"{ns.label} has no on-link route to {resolve.target}: nothing to ask")
+            self.event(f"{ns.label} has no route to {resolve.target}: nothing to ask")
             return
         # What an application's first packet does, without the packet: neigh_event_send() on the
         # route's next hop, the gateway for an address off the host's networks (ip_finish_output2()).
@@ -994,8 +1000,8 @@ class Simulation:
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
         servers = resolver.nameservers(ns.nameservers)
-        for round_ in range(resolver.RES_DFLRETRY):
-            for server in servers:
+        for _round in range(resolver.RES_DFLRETRY):
+            for index, server in enumerate(servers):
                 hop = ipv4.route(ns, server)
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
@@ -1006,7 +1012,7 @@ class Simulation:
                 waiting = udp.Waiting(query)
                 ns.udp_waiting[(src_ip, sport)] = waiting
                 ipv4.output(self, ns, query)
-                deadline = self.now + resolver.timeout(round_, len(servers))
+                deadline = self.now + resolver.timeout(index, len(servers))
                 self._run_until(lambda w=waiting: w.done, deadline)
                 del ns.udp_waiting[(src_ip, sport)]
                 if waiting.answer is not None:
@@ -1018,7 +1024,7 @@ class Simulation:
                     continue
                 if not waiting.done:
                     self.now = deadline
-                    waited = resolver.timeout(round_, len(servers))
+                    waited = resolver.timeout(index, len(servers))
                     self.event(f"{server} does not answer within {waited:g} s: the next try")
         return resolver.Result(lookup.name, error="try-again")
 
@@ -1455,10 +1461,16 @@ def _ends(packet: Tcp | Icmp) -> str:
 
 
 def _listed(addresses: list[ipaddress.IPv4Interface]) -> list[ipaddress.IPv4Interface]:
-    """`ip addr` order: primaries (the first address of each subnet) as added, then secondaries
-    (__inet_insert_ifa() puts a new primary after the last primary, a secondary at the end)."""
+    """`ip addr` order: primaries (the first address of each subnet), then secondaries as added.
+
+    __inet_insert_ifa() (net/ipv4/devinet.c) puts a new primary after the last primary whose scope
+    is at least its own, a secondary at the end. iproute2 gives a 127/8 address scope host unless
+    told otherwise (default_scope(), ip/ipaddress.c), so such a primary goes before the universe
+    ones (outsider's 67: 127.0.0.5/8 added last on eth1 is listed first)."""
     firsts = {a.network: a for a in reversed(addresses)}
-    return [a for a in addresses if firsts[a.network] == a] + [a for a in addresses if firsts[a.network] != a]
+    primaries = [a for a in addresses if firsts[a.network] == a]
+    primaries.sort(key=lambda a: a.ip not in LOOPBACK_NET)  # stable: host scope first, each kind as added
+    return primaries + [a for a in addresses if firsts[a.network] != a]
 
 
 def _entry(n: dict[str, Any] | None) -> dict[str, Any] | None:

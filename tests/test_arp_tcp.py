@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from types import SimpleNamespace
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import MAC, simulate
 
 from netsim import tcp
 from netsim.frames import Tcp
-from netsim.netns import Connection, Namespace
+from netsim.netns import Connection, Iface, Namespace
 
 
 def test_arp_request_is_broadcast_and_the_reply_is_unicast() -> None:
@@ -299,3 +300,63 @@ def test_the_syn_a_revert_sends_once_more_is_the_connections_own() -> None:
     isn = tcp.initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80)
     assert syn == Tcp("10.0.0.10", "10.0.0.11", 40000, 80, "S", isn, ttl=7)
     assert (conn.firings, conn.sent) == (tcp.LINEAR_TIMEOUTS + 2, 20.0)
+
+
+# --- broadcast addresses in the neighbour table (outsider round 5: 72, 74) ------------------------------
+
+
+def test_a_request_claiming_the_subnet_broadcast_cannot_poison_it() -> None:
+    # arp_constructor() makes the entry for 10.0.0.255 NUD_NOARP with ff:ff:ff:ff:ff:ff; __neigh_update()
+    # leaves NOARP alone, and `ip neigh show` hides it. netsim recorded c's MAC there, STALE.
+    step = simulate(
+        "- {id: s, send: {by: c, dst: broadcast, arp: {op: request, sender_ip: 10.0.0.255, target_ip: 10.0.0.11}}}"
+    ).steps[0]
+    assert [(h.src, h.dst) for h in step.frames] == [(MAC["c"], "ff:ff:ff:ff:ff:ff"), (MAC["b"], MAC["c"])]
+    assert "10.0.0.255" not in step.neigh["b"]
+
+
+def test_a_sender_in_0_0_0_0_slash_8_other_than_0_0_0_0_is_an_ordinary_address() -> None:
+    # A current kernel takes 0.0.0.0/8 but 0.0.0.0 as unicast: the lab's 6.18 answered 0.1.2.3 and
+    # learned it STALE (lab scenario arp-senders-crafted), as netsim does. Pinned, as it is easy to "fix".
+    step = simulate(
+        "- {id: s, send: {by: c, dst: broadcast, arp: {op: request, sender_ip: 0.1.2.3, target_ip: 10.0.0.11}}}"
+    ).steps[0]
+    assert [h.src for h in step.frames] == [MAC["c"], MAC["b"]]
+    assert step.neigh["b"]["0.1.2.3"] == {"mac": MAC["c"], "state": "STALE", "dev": "eth0"}
+
+
+def test_a_syn_from_the_subnet_broadcast_is_answered_to_every_port() -> None:
+    # Not a martian (only multicast, 255.255.255.255 and 0/8 sources are); the SYN-ACK is routed
+    # RTN_BROADCAST and leaves through the NOARP entry: ff:ff:ff:ff:ff:ff, no ARP asked. netsim dropped it.
+    step = simulate(
+        "- {id: s, send: {by: a, dst: host, syn: {src: '10.0.0.255:5556', dst: '10.0.0.1:80'}}}",
+        listeners="'0.0.0.0:80'",
+    ).steps[0]
+    assert [(h.src, h.dst, h.what) for h in step.frames][:2] == [
+        (MAC["a"], MAC["br0"], "TCP 10.0.0.255:5556 > 10.0.0.1:80 SYN"),
+        (MAC["br0"], "ff:ff:ff:ff:ff:ff", "TCP 10.0.0.1:80 > 10.0.0.255:5556 SYN-ACK"),
+    ]
+    assert step.frames[1].decision == "flood"
+    assert "10.0.0.255" not in step.neigh["host"]
+
+
+def test_a_127_address_is_listed_first_and_never_chosen_as_a_source_elsewhere() -> None:
+    # iproute2 gives 127/8 scope host; __inet_insert_ifa() puts a primary after the last primary of at
+    # least its scope, so `ip addr` lists it first (outsider's 67); inet_select_addr() skips it for a
+    # destination on none of the device's networks. netsim listed it last, and took it as that source.
+    trace = simulate("""
+        - {id: net, addr_add: {by: c, dev: eth0, address: 10.2.0.0/24}}
+        - {id: lo-net, addr_add: {by: c, dev: eth0, address: 127.0.0.5/8}}
+        - {id: second, addr_add: {by: c, dev: eth0, address: 10.0.0.13/24}}
+    """)
+    assert trace.step("second").links["c"]["eth0"]["addresses"] == [
+        "127.0.0.5/8",
+        "10.0.0.12/24",
+        "10.2.0.0/24",
+        "10.0.0.13/24",
+    ]
+    ns = Namespace("c", "c")
+    added = ["127.0.0.5/8", "10.2.0.7/24"]
+    ns.ifaces["eth0"] = Iface("eth0", MAC["c"], [ipaddress.IPv4Interface(a) for a in added], "veth")
+    assert ns.source_address("eth0", "10.9.0.9") == "10.2.0.7"  # a `dev eth0` route to 10.9/16
+    assert ns.source_address("eth0", "10.2.0.1") == "10.2.0.7"

@@ -143,6 +143,9 @@ class _Ops:
     def error_report(self, entry: object, parked: object) -> None:
         pass
 
+    def constructor(self, entry: object) -> None:
+        pass
+
 
 def test_a_request_from_a_known_neighbour_with_a_new_mac_updates_the_entry() -> None:
     """Guards: a neighbour update that keeps the old MAC (neigh_update() with OVERRIDE), or that

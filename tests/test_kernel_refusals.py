@@ -256,3 +256,40 @@ def test_a_subnet_broadcast_is_no_bind_address_while_its_interface_is_down() -> 
     )
     trace = run(parse_scenario(down + "  - {id: l, listen: {by: a, bind: '10.0.0.255:8080', may_fail: true}}\n"))
     assert trace.steps[-1].outcome == "address-not-available"
+
+
+# --- closing a listener that was never opened; port 0 (outsider round 5: 80c, 80g, 80h) ---------------
+
+
+def test_closing_a_listener_that_was_never_opened_is_refused() -> None:
+    # `check` let it through and `run` narrated "a stops listening on 0.0.0.0:82": a door that never opened.
+    text = ROOMS.replace("plug: br0.p1}\n", "plug: br0.p1}\n    listeners: ['0.0.0.0:81']\n", 1)
+    assert refusal(text + "  - {id: cl, close: {by: a, bind: '0.0.0.0:82'}}\n") == (
+        "bad.yaml:21: steps[0].close.bind: a has no listener on 0.0.0.0:82 at this step, so there is nothing to "
+        "close; expected one of: 0.0.0.0:81"
+    )
+    check(text + "  - {id: cl, close: {by: a, bind: '0.0.0.0:81'}}\n")
+    twice = (
+        text + "  - {id: cl, close: {by: a, bind: '0.0.0.0:81'}}\n  - {id: again, close: {by: a, bind: '0.0.0.0:81'}}\n"
+    )
+    assert "a has no listener on 0.0.0.0:81 at this step" in refusal(twice)
+    reopened = text + (
+        "  - {id: cl, close: {by: a, bind: '0.0.0.0:81'}}\n"
+        "  - {id: op, listen: {by: a, bind: '10.0.0.10:82'}}\n"
+        "  - {id: again, close: {by: a, bind: '10.0.0.10:82'}}\n"
+    )
+    check(reopened)
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [("connect: {by: a, to: '10.0.0.11:0'}", "connect.to"), ("listen: {by: a, bind: '0.0.0.0:0'}", "listen.bind")],
+)
+def test_port_zero_is_refused_for_its_port_not_its_shape(step: str, field: str) -> None:
+    # It said "is not an IPv4 address and port", which '10.0.0.11:0' plainly is.
+    message = refusal(ROOMS + f"  - {{id: x, {step}}}\n")
+    assert message.startswith(f"bad.yaml:20: steps[0].{field}: ")
+    assert "port 0 is not modelled" in message and "expected a port from 1 to 65535" in message
+    assert "is not an IPv4 address and port" not in message
+    assert "port 70000 is beyond 65535" in refusal(ROOMS + "  - {id: x, connect: {by: a, to: '10.0.0.11:70000'}}\n")
+    assert "is not an IPv4 address and port" in refusal(ROOMS + "  - {id: x, connect: {by: a, to: '10.0.0:80'}}\n")

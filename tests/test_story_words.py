@@ -308,3 +308,17 @@ def test_a_caption_told_by_events_is_sentences() -> None:
     )
     way_out = step_caption(scenario, trace.step("a-way-out"))
     assert way_out == "The container sends everything it has no other route for to 10.88.0.1.", way_out
+
+
+def test_a_namespaces_alt_text_is_sentences_in_the_kernel_s_words() -> None:
+    """'Diagram of the namespaces. the laptop's namespace: … the container knocks on 127.0.0.1:19001:
+    network-unreachable.' was read out to a screen-reader user; it is sentences with the kernel's words."""
+    from netsim.pages.macros import _namespaces_alt
+
+    scenario = load_scenario(ROOT / "diagrams" / "rooms-inside-rooms.yaml")
+    step = run(scenario).step("knock-in-the-dark")
+    alt = _namespaces_alt(scenario, step, ("portainer", "127.0.0.1:19001"))
+    assert alt == (
+        "Diagram of the namespaces. The laptop's namespace: lo up, podman0 up; the container's namespace: lo down."
+        " The container knocks on 127.0.0.1:19001: Network is unreachable (ENETUNREACH)."
+    ), alt

@@ -279,6 +279,13 @@ def _close_keeps_knocking() -> list[Patch]:
     return [(simulation.Simulation, "_retransmit_syn", retransmit)]
 
 
+def _close_keeps_listening() -> list[Patch]:
+    def close(self: Any, sock: Any) -> None:  # as if close() on a listener left it in the socket table
+        self.event(f"{self.namespaces[sock.by].label} stops listening on {sock.bind}")
+
+    return [(simulation.Simulation, "_step_close", close)]
+
+
 def _no_local_table() -> list[Patch]:
     original = routing.lookup
 
@@ -464,6 +471,9 @@ FAULTS: tuple[Fault, ...] = (
     Fault("no-wildcard", "listener lookup", "0.0.0.0 matches nothing", _no_wildcard),
     Fault("nonlocal-bind", "sockets", "a socket may be bound to an address the host does not have", _nonlocal_bind),
     Fault("wildcard-shares-port", "sockets", "0.0.0.0 and a specific address share a port", _wildcard_shares_port),
+    Fault(
+        "close-keeps-listening", "sockets", "a listener the application closed still answers", _close_keeps_listening
+    ),
     Fault("no-reset", "RST/ICMP", "a host with no listener stays silent", _no_reset),
     Fault("icmp-ignored", "RST/ICMP", "the client ignores ICMP port unreachable", _icmp_ignored),
     Fault("drop-answers", "RST/ICMP", "a dropping firewall answers like a rejecting one", _drop_answers),

@@ -33,7 +33,7 @@ from netsim.errors import (
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
-from netsim.render.words import NoStoryWords, kernel_words, label, port_label, step_caption
+from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, step_caption
 from netsim.scenario import Scenario, Step
 from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
@@ -493,12 +493,12 @@ class Page:
         action = scenario.step(step.id)
         knock = (action.connect.by, action.connect.to) if action.connect else None
         tunnels = [t["listen"] for t in step.tunnels]
-        alt = (
+        alt = capital(
             f"{label(scenario, client)} and {label(scenario, server)}, each with its rooms; "
             f"ssh -L listens on {', '.join(tunnels) or 'nothing yet'}, each joined to sshd by an SSH connection."
         )
         if knock:
-            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
+            alt += " " + _knock_alt(scenario, step, knock)
         if step.reads is not None:
             alt += f" Then it reads {'end-of-file' if step.reads == 'eof' else 'nothing yet'}."
         if step.channel is not None:
@@ -516,7 +516,7 @@ class Page:
         doors = ", ".join(step.listeners.get(owner, [])) or "nothing"
         alt = f"The rooms {label(scenario, owner)} sits in: its loopback room and each bridge. It listens on {doors}."
         if knock:
-            alt += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
+            alt += " " + _knock_alt(scenario, step, knock)
         return graph.rooms(scenario, step, owner, knock), graph.rooms(scenario, step, owner, knock, narrow=True), alt
 
     # --- macros: values from the scenario -------------------------------------------------
@@ -851,6 +851,11 @@ def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     return "rooms" if step.action in ("connect", "listen", "close") else "room"
 
 
+def _knock_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str]) -> str:
+    """'The container knocks on 10.88.0.1:19001: Connection refused (ECONNREFUSED).'"""
+    return capital(f"{label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}.")
+
+
 def _path_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None) -> str:
     rooms = ", ".join(scenario.bridges)
     middle = ", ".join(label(scenario, h) for h in path.routers(scenario, step)) or "nobody"
@@ -859,9 +864,9 @@ def _path_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None
         times = f", {len(numbers)} times" if len(numbers) > 1 else ""
         text += f" Frame {numbers[0]}: {path.packet_words(hop)}{times}."
     for r in step.rewrites:
-        text += f" {label(scenario, r.host)} rewrites {r.before} as {r.after}."
+        text += " " + capital(f"{label(scenario, r.host)} rewrites {r.before} as {r.after}.")
     if knock:
-        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
+        text += " " + _knock_alt(scenario, step, knock)
     return text
 
 
@@ -870,9 +875,9 @@ def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] 
     for host, links in step.links.items():
         devs = ", ".join(f"{dev} {link['state'].lower()}" for dev, link in links.items())
         rooms.append(f"{label(scenario, host)}'s namespace: {devs}")
-    text = "Diagram of the namespaces. " + "; ".join(rooms) + "."
+    text = "Diagram of the namespaces. " + capital("; ".join(rooms)) + "."
     if knock:
-        text += f" {label(scenario, knock[0])} knocks on {knock[1]}: {kernel_words(step.outcome or '')}."
+        text += " " + _knock_alt(scenario, step, knock)
     return text
 
 

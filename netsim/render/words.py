@@ -131,10 +131,15 @@ def step_caption(scenario: Scenario, step: StepTrace, story: bool = False) -> st
 def sentence(event: str) -> str:
     """An event as a sentence: 'the laptop's veth0 is now up' -> 'The laptop's veth0 is now up.'
     A name the kernel spells in lower case ('podman0 stops using seat13', a MAC) stays as it is."""
-    first = event.split(" ", 1)[0]
-    if first in ("the", "a", "an", "inside", "no", "nothing"):
-        event = event[0].upper() + event[1:]
-    return event + "."
+    return capital(event) + "."
+
+
+def capital(text: str) -> str:
+    """A capital where English starts a sentence ('the laptop ...' -> 'The laptop ...'); a name the
+    kernel spells in lower case (podman0, a MAC, conntrack) stays as spelled."""
+    if text.split(" ", 1)[0] in ("the", "a", "an", "inside", "no", "nothing"):
+        return text[0].upper() + text[1:]
+    return text
 
 
 BIND_ERRORS = ("address-in-use", "address-not-available")  # what bind() gives, not a login's connect()
