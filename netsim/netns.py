@@ -55,6 +55,9 @@ class Namespace:
     # Their request socks' retransmission timers: how often each fired (num_timeout) and which
     # arming is current (mod_timer() replaces the pending one; netsim's older timers find it stale).
     requests: dict[tuple[str, int, str, int], list[int]] = field(default_factory=dict)
+    # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
+    # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
+    established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)
