@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import forwarding, netfilter, routing, tcp, udp
+from netsim import forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET
 from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
@@ -142,6 +142,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
+    if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, stack.now):
+        # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)
+        stack.event(f"{ns.label} sends no {packet.summary()}: its ICMP rate limit for {packet.dst_ip} is spent")
+        return hop
     verdict = netfilter.hook(stack, ns, OUTPUT, Skb(packet), outdev=hop.dev)
     if verdict.skb is None:
         return hop
