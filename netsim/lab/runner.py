@@ -160,6 +160,8 @@ class Lab:
                 # the step's start, so the step begins when it left. Two frames a second apart decide
                 # ARP's locktime (outsider's 85: the lab's gap and the kernel's differed by 0.5 s).
                 started = self._sent_at
+            if n == 1:
+                first = started  # the lab's clock starts where netsim's does: when the first step's packet left
             if self.openssh is not None:
                 self._ssh_log += self.openssh.new_lines()
             if step.action in LINK_STEPS:
