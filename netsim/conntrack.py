@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netsim.frames import Tcp
+from netsim.frames import Tcp, Udp
 
 ORIGINAL, REPLY = "original", "reply"
 # nf_conntrack_proto_tcp.c tcp_timeouts[], in seconds.
 TIMEOUTS = {"SYN_SENT": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
+# nf_conntrack_proto_udp.c: a UDP entry lives nf_conntrack_udp_timeout (30 s) from its last packet
+# (udp_timeout_stream, 120 s, once a reply came more than 2 s after the first packet: not reached here).
+UDP = "UDP"
+TIMEOUTS[UDP] = 30
 
 
 @dataclass(frozen=True)
@@ -24,16 +28,17 @@ class Tuple:
     sport: int
     dst: str
     dport: int
+    proto: str = "tcp"
 
     def invert(self) -> Tuple:
-        return Tuple(self.dst, self.dport, self.src, self.sport)
+        return Tuple(self.dst, self.dport, self.src, self.sport, self.proto)
 
     def show(self) -> str:
         return f"src={self.src} dst={self.dst} sport={self.sport} dport={self.dport}"
 
 
-def tuple_of(seg: Tcp) -> Tuple:
-    return Tuple(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+def tuple_of(seg: Tcp | Udp) -> Tuple:
+    return Tuple(seg.src_ip, seg.sport, seg.dst_ip, seg.dport, "udp" if isinstance(seg, Udp) else "tcp")
 
 
 @dataclass(eq=False)
@@ -47,13 +52,14 @@ class Conn:
     snat: bool = False  # a source NAT binding (IPS_SRC_NAT): the reply's destination was changed
     dnat: bool = False  # a destination NAT binding (IPS_DST_NAT): the reply's source was changed
     bound: set[str] = field(default_factory=set)  # the NAT kinds already decided (nf_nat_initialized())
+    masq_dev: str | None = None  # the device masquerade took its address from (nat->masq_index)
     expires: float = 0.0
 
     def to_json(self) -> dict[str, object]:
         """The fields `conntrack -L` and /proc/net/nf_conntrack print, as the trace keeps them."""
         flags = (["UNREPLIED"] if not self.seen_reply else []) + (["ASSURED"] if self.assured else [])
         return {
-            "proto": "tcp",
+            "proto": self.original.proto,
             "state": self.state,
             "original": self.original.show(),
             "reply": self.reply.show(),
@@ -92,8 +98,17 @@ class Table:
             self.conns.remove(conn)
 
     def snapshot(self, now: float) -> list[dict[str, object]]:
-        """What `conntrack -L` lists: expired entries are not shown even before gc removes them."""
-        return [c.to_json() for c in self.conns if c.expires > now]
+        """What `conntrack -L` lists: expired entries are not shown even before gc removes them.
+        TCP only: the lab reads TCP entries, and netsim's only UDP is DNS."""
+        return [c.to_json() for c in self.conns if c.expires > now and c.original.proto == "tcp"]
+
+
+def track_udp(conn: Conn, direction: str, now: float) -> None:
+    """udp_packet(): no states; a reply marks the entry replied, and every packet refreshes it."""
+    if direction == REPLY:
+        conn.seen_reply = True
+    if conn.confirmed:
+        conn.expires = now + TIMEOUTS[UDP]
 
 
 def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:

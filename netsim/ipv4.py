@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 
 from netsim import forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET
+from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
-from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, Skb
+from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, RELATED, RELATED_REPLY, Skb
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -58,7 +59,7 @@ def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
 def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     verdict = netfilter.hook(stack, ns, INPUT, skb, indev=dev)
     if verdict.answer is not None:
-        output(stack, ns, verdict.answer)
+        output(stack, ns, verdict.answer, about=skb)
     if verdict.skb is None:
         return
     packet = verdict.skb.packet
@@ -128,7 +129,7 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         stack.event(decision.why)
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
-            output(stack, ns, decision.answer)
+            output(stack, ns, decision.answer, about=skb)
         return
     skb.packet = decision.packet
     stack.event(f"{ns.label} forwards {skb.packet.summary()} out of {decision.dev} (TTL now {skb.packet.ttl})")
@@ -137,8 +138,12 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         _finish(stack, ns, verdict.skb, decision.dev, decision.neighbour)
 
 
-def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | None:
-    """Send a locally made packet: route it, OUTPUT, then lo or POSTROUTING and the neighbour."""
+def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None) -> routing.NextHop | None:
+    """Send a locally made packet: route it, OUTPUT, then lo or POSTROUTING and the neighbour.
+
+    `about`: for an ICMP error, the packet it is about, whose connection it belongs to at once:
+    icmp_glue_bits() calls nf_ct_attach() (net/ipv4/icmp.c), so an error about a packet whose
+    connection is not yet confirmed (a DNATed SYN whose TTL ran out here) is RELATED to it too."""
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
@@ -147,7 +152,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet) -> routing.NextHop | Non
         # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)
         stack.event(f"{ns.label} sends no {packet.summary()}: its ICMP rate limit for {packet.dst_ip} is spent")
         return hop
-    verdict = netfilter.hook(stack, ns, OUTPUT, Skb(packet), outdev=hop.dev)
+    skb = Skb(packet)
+    if about is not None and about.conn is not None and isinstance(packet, Icmp):
+        # nf_ct_attach(): an error about an original-direction packet travels the reply way.
+        skb.conn, skb.direction = about.conn, RELATED_REPLY if about.direction == ORIGINAL else RELATED
+    verdict = netfilter.hook(stack, ns, OUTPUT, skb, outdev=hop.dev)
     if verdict.skb is None:
         return hop
     skb = verdict.skb

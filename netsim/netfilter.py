@@ -16,8 +16,8 @@ NAT works as nf_nat_core.c does: the first packet of a connection binds it once 
 reply tuple; every packet after that, either way, is rewritten from the tuples alone
 (nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
-Simplifications, named: only TCP is tracked (UDP, DNS here, passes untracked), and only from its
-SYN (the kernel also picks up connections mid-stream); the filter table has only the input rules
+Simplifications, named: TCP is tracked only from its SYN (the kernel also picks up connections
+mid-stream), and UDP (DNS here) without udp_timeout_stream; the filter table has only the input rules
 a scenario can state (drop, and three kinds of reject); NAT rules are masquerade and the published
 ports netavark writes.
 """
@@ -169,7 +169,9 @@ def hook(
             return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1))
     if where in (POSTROUTING, INPUT) and table is not None:
         _nat(stack, ns, skb, where, outdev)
-    if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None:
+    if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:
+        # __nf_conntrack_confirm(): an error attached to a connection in the reply direction (an
+        # ICMP about a SYN that never got through) does not confirm it.
         table.confirm(skb.conn, stack.now)
     return Verdict(skb)
 
@@ -177,8 +179,8 @@ def hook(
 def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     """nf_conntrack_in(): find the packet's connection, or start one for a SYN. False: kill it."""
     packet = skb.packet
-    if isinstance(packet, Udp) or isinstance(packet, Icmp) and isinstance(packet.original, Udp):
-        return True  # simplification, named above: only TCP is tracked
+    if isinstance(packet, Icmp) and skb.conn is not None:
+        return True  # attached where it was made (nf_ct_attach()): nf_conntrack_in() looks no further
     if isinstance(packet, Icmp):
         # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes,
         # found by that packet's tuple inverted; RELATED_REPLY when that is the reply tuple.
@@ -188,13 +190,17 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         return True
     found = table.find(tuple_of(packet), stack.now)
     if found is None:
-        if packet.flags != "S":
+        if isinstance(packet, Tcp) and packet.flags != "S":
             return True  # simplification: not tracked (the kernel would pick it up)
         t = tuple_of(packet)
-        skb.conn, skb.direction = Conn(t, t.invert(), expires=stack.now), ORIGINAL
+        state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT"
+        skb.conn, skb.direction = Conn(t, t.invert(), state=state, expires=stack.now), ORIGINAL
         return True
     conn, direction = found
     skb.conn, skb.direction = conn, direction
+    if isinstance(packet, Udp):
+        conntrack.track_udp(conn, direction, stack.now)
+        return True
     if not conntrack.track(conn, direction, packet, stack.now):
         stack.event(f"conntrack forgets {conn.original.show()}: its first answer was a reset")
         table.kill(conn)
@@ -239,14 +245,14 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) 
     if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
         _icmp_reply_translation(stack, ns, skb, where)  # nf_nat_inet_fn(): IP_CT_RELATED{,_REPLY}
         return
-    if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp):
+    if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp | Udp):
         return
     manip = MANIP[where]
     if skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound:
         # Only an unconfirmed connection consults the rules; without a matching one it gets a
         # null binding (nf_nat_alloc_null_binding()) and no rule is asked again.
         conn.bound.add(manip)
-        if manip == DST:
+        if manip == DST and isinstance(packet, Tcp):  # published ports are TCP (netavark's, for TCP)
             _destination_rules(stack, ns, skb, conn, packet)
         elif where == POSTROUTING and outdev is not None:
             _source_rules(stack, ns, skb, conn, packet, outdev)
@@ -288,14 +294,14 @@ def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet
     )
 
 
-def _source_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp, outdev: str) -> None:
+def _source_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp | Udp, outdev: str) -> None:
     nf: Netfilter = ns.netfilter
     marked = nf.mark_masquerade and skb.mark & MASQ_MARK
     if marked or any(r.matches(packet, outdev) for r in nf.masquerade):
         _masquerade(stack, ns, conn, outdev, packet)
 
 
-def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp) -> None:
+def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp | Udp) -> None:
     """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address.
 
     get_unique_tuple() keeps the source port when no other connection's reply would look the
@@ -308,14 +314,28 @@ def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tc
     new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
     o, far = conn.original, conn.reply  # the far end as it stands after any destination NAT
     port = o.sport
-    if table.taken(Tuple(far.src, far.sport, new_src, port), stack.now, ignore=conn):
+    if table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), stack.now, ignore=conn):
         offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % 64512
         for i in range(64512):
             port = 1024 + (offset + i) % 64512
-            if not table.taken(Tuple(far.src, far.sport, new_src, port), stack.now, ignore=conn):
+            if not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), stack.now, ignore=conn):
                 break
-    conn.reply, conn.snat = Tuple(far.src, far.sport, new_src, port), True
+    conn.reply, conn.snat, conn.masq_dev = Tuple(far.src, far.sport, new_src, port, far.proto), True, outdev
     stack.event(f"{ns.label} masquerades {o.src}:{o.sport} as {new_src}:{port} on {outdev}")
+
+
+def masquerade_gone(stack: Stack, ns: Namespace, dev: str, address: str | None = None) -> None:
+    """nf_nat_masquerade.c: when the device masquerade took an address from goes down
+    (masq_device_event(), NETDEV_DOWN) or that address is deleted from it (masq_inet_event()),
+    every connection masqueraded there is deleted (nf_nat_masq_schedule() -> device_cmp(),
+    inet_cmp(): the same device, and the reply's destination that address): its address is gone."""
+    table = ns.netfilter.conntrack
+    if table is None:
+        return
+    gone = [c for c in table.conns if c.masq_dev == dev and (address is None or c.reply.dst == address)]
+    for conn in gone:
+        table.kill(conn)
+        stack.event(f"{ns.label}'s conntrack forgets {conn.original.show()}: its masquerade address went with {dev}")
 
 
 def _rewritten(stack: Stack, ns: Namespace, where: str, before: Packet, after: Packet) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from netsim import arp, dns, forwarding, ipv4, resolver, routing, sshforward, tcp, timerwheel, udp
+from netsim import arp, dns, forwarding, ipv4, netfilter, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import REPLY, tuple_of
@@ -449,7 +449,7 @@ class Simulation:
         if self._current is not None:
             self._current.listener = listener
 
-    def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
+    def rewrite(self, host: str, hook: str, before: Tcp | Icmp | Udp, after: Tcp | Icmp | Udp) -> None:
         if self._current is not None:
             self._current.rewrites.append(Rewrite(host, hook, _ends(before), _ends(after)))
 
@@ -1210,6 +1210,7 @@ class Simulation:
                 # route too (it does not come back with the link), and arp_ifdown() its neighbours.
                 ns.routes = [r for r in ns.routes if r.dev != iface.name]
                 self._flush_neighbours(ns, iface.name, "is down")
+                netfilter.masquerade_gone(self, ns, iface.name)
         self._sync_links()
 
     @staticmethod
@@ -1349,6 +1350,8 @@ class Simulation:
         iface.addresses = [a for a in iface.addresses if a not in dropped]
         also = f" and with it {', '.join(str(a) for a in dropped if a != gone)}" if len(dropped) > 1 else ""
         self.event(f"{ns.label}'s {change.dev} loses {gone}{also}")
+        for address in dropped:
+            netfilter.masquerade_gone(self, ns, iface.name, str(address.ip))
         if not iface.addresses:
             # fib_inetaddr_event(NETDEV_DOWN) with the device's last address gone: "Disable IP",
             # fib_disable_ip(dev, event, true) flushes every route through it, a gateway route too,
@@ -1453,8 +1456,8 @@ def _route_lines(ns: Namespace) -> list[str]:
     return lines
 
 
-def _ends(packet: Tcp | Icmp) -> str:
-    if isinstance(packet, Tcp):
+def _ends(packet: Tcp | Icmp | Udp) -> str:
+    if isinstance(packet, Tcp | Udp):
         return f"{packet.src_ip}:{packet.sport} > {packet.dst_ip}:{packet.dport}"
     quoted = packet.original
     return f"{packet.src_ip} > {packet.dst_ip} (quoting {_ends(quoted)})"

@@ -35,7 +35,7 @@ class Stack(Protocol):
     def answered_by(self, listener: str) -> None:
         """A listening socket (ADDR:PORT) completed a handshake: record which one, for the step's trace."""
 
-    def rewrite(self, host: str, hook: str, before: Tcp | Icmp, after: Tcp | Icmp) -> None:
+    def rewrite(self, host: str, hook: str, before: Tcp | Icmp | Udp, after: Tcp | Icmp | Udp) -> None:
         """NAT changed a packet's header at a netfilter hook: record before and after."""
 
     def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:

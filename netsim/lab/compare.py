@@ -55,7 +55,8 @@ SIMPLIFICATIONS = {
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
-    "netsim tracks TCP only and only from a SYN",
+    "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); only TCP entries are "
+    "compared (the lab reads those)",
     "ssh": "netsim models the SSH connection as its TCP handshake and a channel as the server's connect, "
     "not SSH's own messages (key exchange, channel open, window adjust); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
