@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from netsim.addresses import LOOPBACK_NET
 from netsim.dns import Server as DnsServer
+from netsim.icmp import Peer as IcmpPeer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
 from netsim.routing import RouteEntry
@@ -77,6 +78,7 @@ class Namespace:
     nameservers: list[str] = field(default_factory=list)
     dns_servers: dict[str, DnsServer] = field(default_factory=dict)
     udp_waiting: dict[tuple[str, int], Waiting] = field(default_factory=dict)
+    icmp_peers: dict[str, IcmpPeer] = field(default_factory=dict)  # ICMP error rate limit per destination
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).
