@@ -10,6 +10,7 @@ reload's time).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import re
 import sys
@@ -38,6 +39,8 @@ if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
     _LOADED.__dict__["digest"] = _now
+    _LOADED.__dict__["traces"] = {}  # simulated by the old code: none is reused
+    _LOADED.__dict__["memo"] = {}
 
 from netsim.pages import pagestore, postguard, prerender, writeback  # noqa: E402
 from netsim.pages.book import Book  # noqa: E402
@@ -117,7 +120,8 @@ def define_env(env: Any) -> None:
 
         zensical.define_env(env, ROOT)
         return
-    book = _state["book"] = Book(ROOT)
+    kept = _LOADED.__dict__
+    book = _state["book"] = Book(ROOT, kept.setdefault("traces", {}), kept.setdefault("memo", {}))
     _state["page"] = None
     _state["started"], _state["pool"] = False, None
     _state["store"] = pagestore.PageStore(ROOT)
@@ -182,6 +186,12 @@ def _start_workers(env: Any) -> None:
         _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
         writeback.flush()  # on disk before the build is told
 
+    # What every process rendering pages needs, loaded once before the fork rather than once in each
+    # (the build would load it for its own first page anyway): the simulator, the renderers, the
+    # figure cache's digest of netsim's code (and so Graphviz's version).
+    for name in ("netsim.pages.macros", "netsim.render.labscript", "netsim.simulation", "netsim.wire"):
+        importlib.import_module(name)
+    _state["book"].figures.salt  # noqa: B018 - worked out here, once
     writeback.flush()  # nothing half-written is inherited
     _state["pool"] = _PAGES.__dict__["pool"] = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1))
 
@@ -208,7 +218,9 @@ def on_pre_page_macros(env: Any) -> None:
         _replay(env, entry)
         return
     try:  # before anything renders: a post may only call the macros, with literal arguments
-        postguard.check(env.markdown, file, postguard.body_offset(source, env.markdown), postguard.MACROS, env.env)
+        markdown = env.markdown
+        tree = postguard.check(markdown, file, postguard.body_offset(source, markdown), postguard.MACROS, env.env)
+        _compile_parsed(env.env, markdown, tree)
         if "{" in (env.page.title or ""):  # mkdocs-macros renders a title with Jinja in it too
             line = next((n for n, text in enumerate(source.splitlines(), 1) if text.startswith("title:")), 1)
             postguard.check(env.page.title, file, line - 1, postguard.MACROS, env.env)
@@ -227,6 +239,17 @@ def on_pre_page_macros(env: Any) -> None:
     _state["page"] = Page(_state["book"], file, source, env.page.meta.get("scenario"))
     env.page.netsim_set_aside = _state["page"].set_aside  # read back by hooks.on_post_page
     env.page.netsim_marks = _state["page"].marks  # the error boxes, placed by hooks.on_post_page
+
+
+def _compile_parsed(jinja: Any, markdown: str, tree: Any) -> None:
+    """mkdocs-macros compiles the page from its text, which parses it again (a sixth of a prose
+    reload): its next from_string() of this very text compiles the tree the guard parsed."""
+
+    def from_string(source: Any, *args: Any, **kwargs: Any) -> Any:
+        jinja.__dict__.pop("from_string", None)  # once: the next call is Jinja's own again
+        return type(jinja).from_string(jinja, tree if source is markdown else source, *args, **kwargs)
+
+    jinja.from_string = from_string
 
 
 def _page_key(file: str, source: str) -> str:

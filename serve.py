@@ -26,6 +26,8 @@ again only when one of those changed:
   the warnings a conversion logged (a broken link) are logged again when it is reused;
 - a page's search-index entries, under its HTML, table of contents, title and front matter.
 
+The served site itself is made in memory (/dev/shm) where there is room (site_folder()).
+
 The template of every page is still rendered (the menu lists every page, so a title edit reaches
 them all) and every file is written. tests/test_serve_rebuild.py checks that a rebuild after an
 edit writes exactly what a full build of the edited site writes, file by file.
@@ -39,8 +41,10 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +274,30 @@ def keep_between_rebuilds() -> None:
     _convert.serve_kept = True  # type: ignore[attr-defined]
 
 
+MEMORY = Path("/dev/shm")  # a tmpfs on Linux: files made and removed without a disk's journal
+MEMORY_FREE = 512 * 1024 * 1024  # the served site is some 13 MB; leave room for anything else there
+
+
+def site_folder(environ: dict[str, str], memory: Path = MEMORY) -> Path | None:
+    """Where mkdocs serve should make its temporary site, or None for the usual temporary folder.
+
+    Every rebuild empties the served site and writes its few hundred files again; on a disk each
+    new file is a journal entry, in memory a fraction of that (measured on this machine: 300
+    figure-sized files in 60-95 ms under /tmp on ext4, 13-36 ms in /dev/shm). So in memory when
+    there is a tmpfs with room to spare, unless the user chose a folder (TMPDIR)."""
+    if environ.get("TMPDIR") or not (memory.is_dir() and os.access(memory, os.W_OK | os.X_OK)):
+        return None
+    stats = os.statvfs(memory)
+    return memory if stats.f_bavail * stats.f_frsize >= MEMORY_FREE else None
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    """SIGTERM ends the server as Ctrl-C does, so mkdocs removes its temporary site (in memory too)."""
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
     keep_between_rebuilds()
+    tempfile.tempdir = str(site_folder(dict(os.environ)) or tempfile.gettempdir())  # mkdocs serve's mkdtemp()
     sys.exit(cli(["serve", *sys.argv[1:]]))

@@ -331,7 +331,11 @@ def per_diagram() -> dict:
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
+    from netsim.pages.prerender import workers_wanted
+
+    # A cold build shares its pages with this many forked workers (netsim/pages/prerender.py).
     results: dict = {"python": sys.version.split()[0], "runs": RUNS}
+    results.update(workers=workers_wanted(), cores=os.cpu_count())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         say("per-diagram costs")
@@ -360,7 +364,8 @@ def main() -> int:
 def report(r: dict) -> None:
     pdg, n, big = r["per_diagram"], r["posts"]["small"], r["posts"]["large"]
     print(f"\n== Build and reload: a series of {n} posts and one of {big} (medians of {r['runs']} runs) ==")
-    print(f"  load average {r['load_before']} before, {r['load_after']} after (two cores, shared)")
+    print(f"  load average {r['load_before']} before, {r['load_after']} after ({r.get('cores')} cores, shared)")
+    print(f"  builds that render pages fork {r.get('workers')} worker(s) (NETSIM_WORKERS; netsim/pages/prerender.py)")
     print(f"  {'':26} {f'{n} posts':>9} {f'{big} posts':>9} {'per post':>9}   target at {big}")
     for name, path in FIGURES.items():
         small, large = figure(r["small"], path), figure(r["large"], path)

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from netsim import forwarding, netfilter, routing, tcp, udp
+from netsim import forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET
 from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
@@ -147,6 +147,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
+    if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, stack.now):
+        # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)
+        stack.event(f"{ns.label} sends no {packet.summary()}: its ICMP rate limit for {packet.dst_ip} is spent")
+        return hop
     skb = Skb(packet)
     if about is not None and about.conn is not None and isinstance(packet, Icmp):
         # nf_ct_attach(): an error about an original-direction packet travels the reply way.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from netsim.addresses import LOOPBACK_NET
 from netsim.dns import Server as DnsServer
+from netsim.icmp import Peer as IcmpPeer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
 from netsim.routing import RouteEntry
@@ -55,6 +56,9 @@ class Namespace:
     # Their request socks' retransmission timers: how often each fired (num_timeout) and which
     # arming is current (mod_timer() replaces the pending one; netsim's older timers find it stale).
     requests: dict[tuple[str, int, str, int], list[int]] = field(default_factory=dict)
+    # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
+    # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
+    established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)
@@ -74,6 +78,7 @@ class Namespace:
     nameservers: list[str] = field(default_factory=list)
     dns_servers: dict[str, DnsServer] = field(default_factory=dict)
     udp_waiting: dict[tuple[str, int], Waiting] = field(default_factory=dict)
+    icmp_peers: dict[str, IcmpPeer] = field(default_factory=dict)  # ICMP error rate limit per destination
 
     def local_addresses(self) -> set[ipaddress.IPv4Address]:
         """The `local` routes: every address of every interface, up or down (weak host model).

@@ -465,8 +465,8 @@ class Simulation:
         """arp_error_report() -> ipv4_link_failure(): ICMP host unreachable to the packets' sender.
 
         A packet this host forwards gets its ICMP error back across the network, one for each
-        packet that waited (icmp_send(); its rate limit, a burst of six per destination,
-        inet_peer_xrlim_allow(), is not modelled). A packet of its own: the ICMP error comes back
+        packet that waited (icmp_send(), within its rate limit per destination: netsim.icmp,
+        applied in ipv4.output()). A packet of its own: the ICMP error comes back
         through lo; with lo down it is lost, and a waiting connect() hears nothing (it times out).
         """
         own = {str(a) for a in ns.local_addresses()}

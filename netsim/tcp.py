@@ -134,6 +134,7 @@ class Answer:
 # net.ipv4.tcp_synack_retries: a request sock's SYN-ACK is sent again this many times, at 1, 3, 7,
 # 15 and 31 s (TCP_TIMEOUT_INIT doubling, reqsk_timeout()), and the request is dropped at 63 s.
 SYNACK_RETRIES = 5
+INVALID_RATELIMIT = 0.5  # net.ipv4.tcp_invalid_ratelimit: 500 ms between out-of-window answers
 TCP_RTO_MAX = 120.0
 
 
@@ -144,6 +145,19 @@ def request_timeout(num_timeout: int) -> float:
 
 def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
+    local = (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
+    if seg.flags == "S" and local in ns.established:
+        # __inet_lookup_skb() finds the established socket before any listener, and a SYN there
+        # gets an RFC 5961 challenge ACK (tcp_validate_incoming() -> tcp_send_challenge_ack(),
+        # net/ipv4/tcp_input.c), at most one per 500 ms per socket (tcp_oow_rate_limited(),
+        # net.ipv4.tcp_invalid_ratelimit); the connection itself is left as it is.
+        if stack.now - ns.established[local] < INVALID_RATELIMIT:
+            stack.event(f"{ns.label} hears a SYN on an established connection again: no second challenge ACK yet")
+            return Answer()
+        ns.established[local] = stack.now
+        stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
+        mine = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport) + 1
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, seg.seq + 1),))
     if seg.flags == "S":
         found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
         if found is None:
@@ -169,6 +183,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
         ns.requests.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)  # its timer stops
         if listener is not None:
+            ns.established.setdefault(local, float("-inf"))
             stack.answered_by(listener)
             # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
             found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
@@ -204,6 +219,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # tcp_ack() sets sk_dst_pending_confirm; the ACK confirms the neighbour on its way out
         # (sock_confirm_neigh() in ip_finish_output2()): IP does that when it sends the ACK.
         conn.state = "connected"
+        ns.established.setdefault((conn.src_ip, conn.sport, conn.dst_ip, conn.dport), float("-inf"))
         ack = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1, ttl=conn.ttl)
         return Answer((ack,), confirms=True)
     if seg.flags == "RA":

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from conftest import MAC, simulate
 
-from netsim import tcp
-from netsim.frames import Tcp
+from netsim import icmp, tcp
+from netsim.frames import Icmp, Tcp
 from netsim.netns import Connection, Iface, Namespace
+from netsim.scenario import load_scenario
+from netsim.simulation import run
 
 
 def test_arp_request_is_broadcast_and_the_reply_is_unicast() -> None:
@@ -360,3 +363,32 @@ def test_a_127_address_is_listed_first_and_never_chosen_as_a_source_elsewhere() 
     ns.ifaces["eth0"] = Iface("eth0", MAC["c"], [ipaddress.IPv4Interface(a) for a in added], "veth")
     assert ns.source_address("eth0", "10.9.0.9") == "10.2.0.7"  # a `dev eth0` route to 10.9/16
     assert ns.source_address("eth0", "10.2.0.1") == "10.2.0.7"
+
+
+# --- the ICMP error rate limit per destination (netsim.icmp; outsider round 5, 61) ----------------------
+
+
+def test_a_new_peer_gets_a_burst_of_six_then_one_a_second() -> None:
+    # inet_peer_xrlim_allow(): tokens grow with time up to 6 x 1 s; a new peer starts 60 s back.
+    peers: dict[str, icmp.Peer] = {}
+    assert [icmp.allow(peers, "10.0.0.10", 0.0) for _ in range(8)] == [True] * 6 + [False] * 2
+    assert icmp.allow(peers, "10.0.0.11", 0.0)  # another destination has its own bucket
+    assert not icmp.allow(peers, "10.0.0.10", 0.5)
+    assert icmp.allow(peers, "10.0.0.10", 1.0) and not icmp.allow(peers, "10.0.0.10", 1.0)
+    assert [icmp.allow(peers, "10.0.0.10", 100.0) for _ in range(7)] == [True] * 6 + [False]
+
+
+def test_only_the_ratemask_types_are_limited() -> None:
+    assert icmp.limited(3, 3) and icmp.limited(3, 13) and icmp.limited(11, 0)
+    assert not icmp.limited(3, 4)  # fragmentation needed is never limited
+    assert not icmp.limited(0, 0) and not icmp.limited(8, 0)  # echo reply and request are not errors
+
+
+def test_eight_rejected_syns_at_once_get_six_answers_as_the_lab_s_kernel_gave() -> None:
+    # tests/lab_scenarios/icmp-ratelimit-burst.yaml, recorded: 8 SYNs and 6 ICMP errors, then 2 and 2.
+    trace = run(load_scenario(Path(__file__).parent / "lab_scenarios" / "icmp-ratelimit-burst.yaml"))
+
+    def errors(step: str) -> int:
+        return sum(isinstance(h.payload, Icmp) for h in trace.step(step).frames)
+
+    assert (errors("eight-at-once"), errors("two-more")) == (6, 2)

@@ -45,6 +45,8 @@ def _wait_for(check: Callable[[], bool], what: str, seconds: float = 40) -> None
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
     root = copy_site(tmp_path / "src")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     port = _free_port()
     # The server's log goes to a file: a pipe nobody reads fills up (64 KiB) and blocks the server
     # mid-rebuild once a page logs enough warnings.
@@ -55,17 +57,21 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
         stdout=subprocess.DEVNULL,
         stderr=log,
         text=True,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        # Its temporary site in a folder of the test's, to see it removed when the server is stopped.
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "TMPDIR": str(temporary)},
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: "Margaret" in _fetch(base), "the first build")
         yield root, base, proc
+        assert list(temporary.glob("mkdocs_*")), "the served site is not where TMPDIR says"
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
         log.close()
+    # SIGTERM ends serve.py as Ctrl-C does: mkdocs removes its temporary site (in /dev/shm, memory).
+    assert not list(temporary.glob("mkdocs_*"))
 
 
 def _edit(path: Path, old: str, new: str) -> None:

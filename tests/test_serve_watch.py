@@ -91,3 +91,11 @@ def test_a_single_file_replaced_by_rename_is_still_watched(watched: tuple[Path, 
     for n in range(3):  # after the first rename, an inotify watch on the file would hear nothing
         time.sleep(0.05)
         heard.after(lambda n=n: _renamed_over(single, f"site_name: x{n}\n"))
+
+
+def test_the_served_site_is_made_in_memory_unless_the_user_chose_a_folder(tmp_path: Path) -> None:
+    assert serve.site_folder({}, tmp_path) == tmp_path  # a writable folder with room to spare
+    assert serve.site_folder({"TMPDIR": "/var/tmp"}, tmp_path) is None  # the user's choice stands
+    assert serve.site_folder({}, tmp_path / "missing") is None
+    if Path("/dev/shm").is_dir():
+        assert serve.site_folder({}) in (Path("/dev/shm"), None)

@@ -55,6 +55,7 @@ class Lab:
         self._resolved: dict[str, Any] | None = None  # what a resolve step's getaddrinfo() gave
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
         self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
+        self._sent_at: float | None = None  # when a send step's first crafted frame left
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
         self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
@@ -141,6 +142,7 @@ class Lab:
             self._listener: str | None = None
             self._reads, self._ssh_log, self._untimed = None, [], 0.0
             self._resolved = None
+            self._sent_at = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             for op in plan.step_ops(self.s, step):
                 outcome = self.execute(op) or outcome
@@ -152,6 +154,14 @@ class Lab:
             if self._resolved is not None:  # the C library's own time, not the helper processes' start-up
                 elapsed = self._resolve_seconds
                 started = self._resolve_started  # the question left then: netsim's step begins there too
+            if self._sent_at is not None:
+                # A crafted frame leaves when the lab has found the interface's MAC and entered the
+                # namespace, an `ip` process later (a second on a loaded machine): netsim sends it at
+                # the step's start, so the step begins when it left. Two frames a second apart decide
+                # ARP's locktime (outsider's 85: the lab's gap and the kernel's differed by 0.5 s).
+                started = self._sent_at
+            if n == 1:
+                first = started  # the lab's clock starts where netsim's does: when the first step's packet left
             if self.openssh is not None:
                 self._ssh_log += self.openssh.new_lines()
             if step.action in LINK_STEPS:
@@ -463,6 +473,8 @@ class Lab:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         try:
             sock.bind((dev, 0))
+            if self._sent_at is None:
+                self._sent_at = time.monotonic()  # the step's first frame leaves now (play())
             sock.send(frame)
         finally:
             sock.close()

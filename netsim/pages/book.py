@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
@@ -17,8 +20,20 @@ if TYPE_CHECKING:
 class Book:
     """Every scenario a build needs, simulated at most once per build."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        traces: dict[str, tuple[str, Scenario, Trace]] | None = None,
+        memo: dict[tuple[Any, ...], Any] | None = None,
+    ) -> None:
         self.root = root
+        # `traces`: what earlier builds in this process simulated, by name, with the file's digest
+        # (make serve's, kept by macros.py for as long as netsim's code is unchanged): a prose
+        # edit does not simulate its scenarios again. One per name: the file as it was last read.
+        self._traces = traces
+        # `memo`: results of pure functions of a page's inputs (highlighted code, a figure's check),
+        # kept by macros.py between make serve's rebuilds while netsim's code is unchanged.
+        self._memo = memo
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
@@ -43,10 +58,29 @@ class Book:
             if not path.exists():
                 known = ", ".join(sorted(p.stem for p in (self.root / "diagrams").glob("*.yaml")))
                 raise ScenarioError(f"diagrams/{name}.yaml", 0, "", f"no such scenario; expected one of: {known}")
-            scenario = load_scenario(path)
-            self._loaded[name] = (scenario, run(scenario))
-            self._digest[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            last = self._traces.get(name) if self._traces is not None else None
+            if last is not None and last[0] == digest:
+                kept = last[1], last[2]
+            else:
+                scenario = load_scenario(path)
+                kept = (scenario, run(scenario))
+                # Kept only if the file did not change while it was read (else the next build reads it).
+                if self._traces is not None and hashlib.sha256(path.read_bytes()).hexdigest() == digest:
+                    self._traces[name] = (digest, *kept)
+            self._loaded[name], self._digest[name] = kept, digest
         return self._loaded[name]
+
+    def remember(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """make(), or what it gave last time for `key` in this process (make serve); `key` must hold
+        everything the result depends on, and the result must not be changed by its users."""
+        if self._memo is None:
+            return make()
+        if key not in self._memo:
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[key] = make()
+        return self._memo[key]
 
     def script(self, name: str) -> str:
         """The scenario's "try it yourself" script, written once per build (a page shows it, the
@@ -54,7 +88,8 @@ class Book:
         if name not in self._scripts:
             from netsim.render.labscript import render
 
-            self._scripts[name] = render(self.get(name)[0])
+            scenario = self.get(name)[0]
+            self._scripts[name] = self.remember(("script", name, self.digest(name)), lambda: render(scenario))
         return self._scripts[name]
 
     def _download_key(self, path: Path, salt: str) -> str:

@@ -112,6 +112,7 @@ class Page:
         # after its prose, so its later steps point at those as finish() does under MkDocs.
         self._drawn_inline: set[str] = set()
         self.first: tuple[Scenario, StepTrace, str] | None = None  # the first figure: the share image
+        self._reveal: int | tuple[int, Any] | None = None  # the reveal heading's line (0: none), or where it is wrong
 
     # --- looking things up --------------------------------------------------------------
 
@@ -244,17 +245,17 @@ class Page:
     def _before_reveal(self) -> bool:
         """Whether the macro running now stands before the heading the front matter's `reveal:` names:
         the story's part of the post, whose figures speak the story's words (netsim.render.words)."""
-        meta, _body = split_front_matter(self.source)
-        heading = meta.get("reveal")
-        if heading is None:
-            return False
-        found = headings(self.source).get(str(heading).strip())
-        if found is None:
-            at = _key_line(self.source, "reveal")
+        if self._reveal is None:  # the page's source is fixed: its headings are read once, not per macro
+            meta, _body = split_front_matter(self.source)
+            heading = meta.get("reveal")
+            found = headings(self.source).get(str(heading).strip()) if heading is not None else 0
+            self._reveal = found if found is not None else (_key_line(self.source, "reveal"), heading)
+        if isinstance(self._reveal, tuple):
+            at, heading = self._reveal
             raise MacroError(
                 self.file, at, f"reveal: {heading!r} is no heading of this page; expected the heading's text"
             )
-        return self._line < found
+        return self._line < self._reveal if self._reveal else False
 
     def _claim_mark(self, key: str) -> str:
         """A place for the box saying no claim checks this step; empty once a claim does (finish())."""
@@ -324,8 +325,14 @@ class Page:
                 )
             )
             return
-        for _layout, name, svg in drawn:  # each layout is a figure of its own: both must agree
-            problems = figfacts.check(scenario, step, svg, caption.group(1), body, neigh)
+        said = caption.group(1)
+
+        def check() -> list[tuple[str, list[str]]]:
+            return [(name, figfacts.check(scenario, step, svg, said, body, neigh)) for _l, name, svg in drawn]
+
+        # The same figure of the same step checks the same: make serve checks it again only when it changed.
+        key = ("figfacts", scenario.name, self.book.digest(scenario.name), step.id, figure, repr(neigh))
+        for name, problems in self.book.remember(key, check):  # each layout is a figure of its own: both must agree
             if problems:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 
@@ -606,7 +613,8 @@ class Page:
         s = self._scenario(scenario)
         name = escape.markdown(s.name)
         href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
-        script = self._set_aside(escape.code(self.book.script(s.name), "bash"))
+        text = self.book.script(s.name)
+        script = self._set_aside(self.book.remember(("code", text, "bash"), lambda: escape.code(text, "bash")))
         self._lazy += SET_ASIDE.findall(script)
         script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
         return "\n".join(

@@ -65,8 +65,9 @@ def check(
     offset: int,
     macros: Collection[str],
     environment: jinja2.Environment | None = None,
-) -> None:
-    """Raise PostError at the first construct a post may not use; `offset` is the front matter's lines."""
+) -> nodes.Template:
+    """Raise PostError at the first construct a post may not use; `offset` is the front matter's lines.
+    Returns the parsed template (macros.py compiles it rather than parse the text again)."""
     env = environment or jinja2.Environment()
     try:
         tree = env.parse(body)
@@ -81,6 +82,7 @@ def check(
             if not isinstance(part, nodes.Call):
                 raise PostError(file, offset + part.lineno, f"{_describe(part)} is not allowed")
             _check_call(part, file, offset, macros)
+    return tree
 
 
 def _check_call(call: nodes.Call, file: str, offset: int, macros: Collection[str]) -> None:

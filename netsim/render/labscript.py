@@ -98,8 +98,9 @@ set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group 
   else echo "address $3 -> refused: $said"; fi
 }}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
-  # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a known entry stays
-  # as it is, an unknown one is asked for by the kernel itself, retried and maybe given up on.
+  # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a REACHABLE entry stays
+  # as it is, a STALE one starts its 5 s DELAY towards a unicast check, an unknown one is asked for
+  # by the kernel itself, retried and maybe given up on.
   # No route, the host's own address or a broadcast one: nobody to ask. Off the host's networks
   # the packet would go to the route's gateway, so that is the entry used.
   local way dev hop

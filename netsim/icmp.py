@@ -1,0 +1,47 @@
+"""The rate limit on ICMP errors a host sends (net/ipv4/icmp.c, net/ipv4/inetpeer.c).
+
+icmp_send() asks icmpv4_xrlim_allow() before it sends an error of a type in net.ipv4.icmp_ratemask
+(6168 by default: destination unreachable, source quench, time exceeded, parameter problem), except
+"fragmentation needed" and anything leaving by lo. The limit is a token bucket per destination
+address (the namespace's inet_peer for it, inet_peer_xrlim_allow()): tokens grow with time, at most
+XRLIM_BURST_FACTOR times net.ipv4.icmp_ratelimit (1000 ms), and each error spends one ratelimit's
+worth. A new peer starts as if last seen 60 s ago (inet_getpeer(): rate_last = jiffies - 60*HZ), so
+a full burst of six: the seventh error within a second to one host is not sent, and a client's SYN
+that met a reject is retransmitted instead (outsider's 61). nft's `reject` goes through icmp_send()
+too (nf_send_unreach()).
+
+Simplification, named: the global limit (icmp_global_allow(), icmp_msgs_per_sec 1000, burst 50 per
+namespace) is not modelled; no scenario here comes near it. Peers are never forgotten (the kernel's
+inet_peer GC drops unused ones after a while; a forgotten peer starts with a full burst again, as
+one not used for six seconds does here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RATELIMIT = 1.0  # net.ipv4.icmp_ratelimit, 1000 ms
+BURST_FACTOR = 6  # XRLIM_BURST_FACTOR
+RATEMASK = (3, 4, 11, 12)  # the types in net.ipv4.icmp_ratemask = 6168
+ICMP_FRAG_NEEDED = 4  # code 4 of type 3 is never limited
+
+
+@dataclass
+class Peer:
+    tokens: float = 0.0  # rate_tokens, in seconds
+    last: float = -60.0  # rate_last: a new peer starts 60 s back, a full burst
+
+
+def limited(type_: int, code: int) -> bool:
+    """Whether icmpv4_mask_allow() leaves an error of this type to the rate limit."""
+    return type_ in RATEMASK and not (type_ == 3 and code == ICMP_FRAG_NEEDED)
+
+
+def allow(peers: dict[str, Peer], dst: str, now: float) -> bool:
+    """inet_peer_xrlim_allow(): spend one token of `dst`'s bucket, if there is one to spend."""
+    peer = peers.setdefault(dst, Peer(last=now - 60.0))
+    tokens = min(peer.tokens + now - peer.last, BURST_FACTOR * RATELIMIT)
+    peer.last = now
+    ok = tokens >= RATELIMIT - 1e-9
+    peer.tokens = tokens - RATELIMIT if ok else tokens
+    return ok
