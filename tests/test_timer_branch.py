@@ -6,6 +6,7 @@ here is netsim itself with one timer made late, or a trace the real kernel left 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,41 @@ def test_a_planted_fault_still_disagrees_with_the_run_in_one_tick(monkeypatch: p
     monkeypatch.setattr(forwarding, "host_unreachable", lambda ns, packet: None)
     scenario, kernel = same_tick()
     assert not compare_with_kernel(scenario, kernel)[0]
+
+
+# A real lab run (tests/kernel_edges) of bridge-down with a pause before br0-up, as a loaded CI
+# machine made it: b's DELAY timer (due 5.000 s, slack 0.260 s) fired after the lab read step 7's
+# tables (5.137 s) and after step 8 began (5.181 s), so its probe follows a's test frame there.
+# The least late choice that made step 7 agree (past the reading) leaves step 8 disagreeing; the
+# same timer must be allowed later still within its slack.
+PROBE_LATER = ROOT / "tests" / "kernel_edges" / "bridge-down-probe-after-next-step.json"
+BRIDGE_DOWN = ROOT / "tests" / "lab_scenarios" / "bridge-down.yaml"
+
+
+def test_a_timer_made_late_for_one_step_may_be_later_still_for_the_next() -> None:
+    agree, lines, trace, _ = compare_with_kernel(load_scenario(BRIDGE_DOWN), json.loads(PROBE_LATER.read_text()))
+    assert agree, "\n".join(lines)
+    said = [line for line in lines if "(timer-branch)" in line]
+    assert len(said) == 2
+    assert "fired 0.137 s late, after the lab read step 7's tables at 5.137 s" in said[0]
+    assert "fired 0.181 s late, after the lab began step 8 at 5.181 s" in said[1]
+    assert [h.decision for h in trace.steps[7].frames][0] == "flood"  # b unknown until its late probe
+
+
+def test_a_timer_is_never_made_later_than_its_slack(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same run with b's timer allowed only 0.15 s (less than the 0.181 s step 8 needs): it disagrees.
+    kernel = json.loads(PROBE_LATER.read_text())
+    from netsim import simulation
+
+    real = simulation.run
+
+    def tight(*args: Any, **kwargs: Any) -> Any:
+        trace = real(*args, **kwargs)
+        trace.fired[:] = [dataclasses.replace(t, slack=min(t.slack, 0.15)) for t in trace.fired]
+        return trace
+
+    from netsim.lab import compare
+
+    monkeypatch.setattr(simulation, "run", tight)
+    agree, lines, _, _ = compare.compare_with_kernel(load_scenario(BRIDGE_DOWN), kernel)
+    assert not agree, "\n".join(lines)

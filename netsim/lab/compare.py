@@ -382,12 +382,16 @@ def branch_candidates(
     out = []
     fired = trace.fired
     for k, x in enumerate(fired):
-        if x.n in postpone or x.due > hi or x.due + x.slack <= lo:
+        if x.due > hi or x.due + x.slack <= lo:
             continue
+        # A timer already made late may be later still, within its slack: the least late choice
+        # that made an earlier step agree may leave a later one disagreeing (the kernel fired it
+        # after the next step began, not only after the last reading: bridge-down at load).
+        since = x.due + postpone.get(x.n, 0.0)
         events = {y.due: f"{y.name}, due at {y.due:.3f} s" for y in reversed(fired[k + 1 :]) if y.due >= x.due}
         events.update({t: why for t, why in marks.items() if t not in events})
         for t, what in events.items():
-            if x.due <= t < x.due + x.slack:
+            if x.due <= t < x.due + x.slack and t > since:
                 late = t - x.due + EPSILON
                 out.append(
                     (
