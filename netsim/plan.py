@@ -52,7 +52,8 @@ HELPERS = (
     "resolve_name",
 )
 # Shell functions and commands the script runs only to show the reader a table.
-# mark_clock prints the script's own clock (when a step began, when its tables were read).
+# mark_clock prints the script's own clock (when a step began, when its tables were read);
+# mark_reachable the REACHABLE lifetimes the kernel drew (the test replays netsim with them).
 SHOWS = (
     "show_fdb",
     "show_links",
@@ -64,6 +65,7 @@ SHOWS = (
     "ip",
     "sleep",
     "mark_clock",
+    "mark_reachable",
 )
 PROGRAMS = ("ip", "bridge", "sleep", "sysctl")  # sysctl only ever in the private room itself
 NS_PREFIX = "lab-"

@@ -16,8 +16,9 @@ from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render import text
 from netsim.render.labscript import CLOCK_BEGINS, CLOCK_READ, render
 from netsim.routing import route_get_text
-from netsim.scenario import load_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
+from netsim.timerwheel import kernel_hz
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = [
@@ -32,6 +33,7 @@ NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^(?:connect|listen|address) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
 CLOCK = re.compile(rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_READ})$")  # mark_clock's lines
+REACHABLE = re.compile(r"^# REACHABLE ms:((?: \S+/\S+=\d+)*)$")  # mark_reachable's line
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
 # A connection that never saw an answer has [UNREPLIED] between its two directions.
 TUPLES = re.compile(
@@ -63,6 +65,7 @@ def parse(output: str) -> dict[str, dict]:
                 "ssh_log": [],
                 "resolved": None,
                 "clock": {},  # CLOCK_BEGINS and CLOCK_READ: seconds on the script's clock
+                "reachable": {},  # {host: {dev: seconds}}: the REACHABLE lifetimes the kernel drew
             }
             host = None
             reading = None
@@ -70,6 +73,11 @@ def parse(output: str) -> dict[str, dict]:
             continue
         elif m := CLOCK.match(line):
             current["clock"][m.group(2)] = float(m.group(1))
+        elif m := REACHABLE.match(line):
+            for item in m.group(1).split():
+                where, ms = item.split("=")
+                host_name, dev = where.split("/")
+                current["reachable"].setdefault(host_name, {})[dev] = int(ms) / 1000
         elif line.startswith("$ ip route get "):
             reading, current["route"] = "route", []
         elif reading == "route" and line:
@@ -131,6 +139,43 @@ def script_clock(printed: dict[str, dict]) -> list[tuple[float, float]]:
     return list(zip(begins, reads, [*begins[1:], reads[-1]], strict=True))
 
 
+def script_reachable(printed: dict[str, dict]) -> list[dict[str, dict[str, float]]]:
+    """Each step's REACHABLE lifetimes ({host: {dev: seconds}}) as the kernel drew them (half to one and
+    a half times the base, neigh_rand_reach_time()): the script prints them when they change, so a
+    step without the line keeps the last ones."""
+    drawn: list[dict[str, dict[str, float]]] = []
+    for got in printed.values():
+        drawn.append(got["reachable"] or (drawn[-1] if drawn else {}))
+    return drawn
+
+
+def test_the_kernels_reachable_lifetimes_are_read_and_replayed() -> None:
+    """mark_reachable's line is parsed and carried to the steps that print none; netsim replayed with a
+    drawn 16 s lets an entry go STALE by 20 s, where its own 30 s would keep it REACHABLE."""
+    scenario = parse_scenario(
+        "title: t\nhosts:\n  a:\n    interfaces: {eth0: {mac: '02:00:00:00:00:0a', address: 10.0.0.1/24, "
+        "plug: b.eth0}}\n  b:\n    interfaces: {eth0: {mac: '02:00:00:00:00:0b', address: 10.0.0.2/24}}\n"
+        "steps:\n  - {id: ask, arp: {by: a, target: 10.0.0.2}}\n  - {id: later, wait: 20}\n",
+        "t.yaml",
+    )
+    out = "\n".join(
+        [
+            "== step 1/2 ask: x",
+            f"# at 2.500000 s: {CLOCK_BEGINS}",
+            f"# at 2.600000 s: {CLOCK_READ}",
+            "# REACHABLE ms: a/eth0=16000 a/lo=20000 b/eth0=44000 b/lo=30000",
+            "== step 2/2 later: y",
+            f"# at 2.700000 s: {CLOCK_BEGINS}",
+            f"# at 22.700000 s: {CLOCK_READ}",
+        ]
+    )
+    drawn = script_reachable(parse(out))
+    assert drawn == [{"a": {"eth0": 16.0, "lo": 20.0}, "b": {"eth0": 44.0, "lo": 30.0}}] * 2
+    replayed = run(scenario, script_clock(parse(out)), drawn=drawn).steps[1].neigh["a"]["10.0.0.2"]["state"]
+    fixed = run(scenario, script_clock(parse(out))).steps[1].neigh["a"]["10.0.0.2"]["state"]
+    assert (replayed, fixed) == ("STALE", "REACHABLE")
+
+
 def edge_allows(step, kind: str, key: tuple[str, str], value: object) -> bool:
     """Whether netsim's trace allows the kernel's `value` at a timer's edge (see tests/test_timer_edges.py):
     the same allowance `netsim lab --compare` makes and names."""
@@ -169,7 +214,12 @@ def test_the_script_prints_what_the_post_claims(scenario: Path, tmp_path: Path) 
     assert done.returncode == 0, done.stderr
     printed = parse(done.stdout)
     assert list(printed) == [s.id for s in loaded.steps]
-    trace = run(loaded, script_clock(printed))
+    # Replayed at the script's moments, with the REACHABLE lifetimes the kernel drew this run, as
+    # `netsim lab --compare` does (a CI run at load 16 once read DELAY at 22.8 s where netsim's fixed
+    # 30 s said REACHABLE: the kernel had drawn less than 22.8 s).
+    drawn = script_reachable(printed)
+    assert drawn[0], "the first step prints the kernel's REACHABLE lifetimes (mark_reachable)"
+    trace = run(loaded, script_clock(printed), hz=kernel_hz(), drawn=drawn)
     for step in trace.steps:
         got = printed[step.id]
         edged: set[str] = set()  # addresses and MACs a timer's edge let differ: their lines differ too

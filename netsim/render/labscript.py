@@ -46,6 +46,21 @@ mark_clock() {{  # what: "# at SECONDS s: what", seconds since the script began 
   printf '# at %d.%06d s: %s\\n' $(( us / 1000000 )) $(( us % 1000000 )) "$1"
 }}
 
+SHOWN_REACHABLE=""
+mark_reachable() {{  # "# REACHABLE ms: host/dev=MS ...": how long the kernel keeps each device's entries
+  # REACHABLE this run, drawn between half and one and a half times the base (neigh_rand_reach_time());
+  # printed when it changed (a new device, a new base), so the post's replay can use the same ones
+  local ns out=""
+  for ns in /run/netns/lab-*; do
+    [ -e "$ns" ] || continue
+    ns=${{ns#/run/netns/}}
+    out+=$(ip -n "$ns" ntable show name arp_cache |
+      awk -v h="${{ns#lab-}}" '$1 == "dev" {{ d = $2 }}
+        $3 == "reachable" && d != "" {{ printf " %s/%s=%s", h, d, $4 }}')
+  done
+  [ "$out" = "$SHOWN_REACHABLE" ] || echo "# REACHABLE ms:$out"
+  SHOWN_REACHABLE=$out
+}}
 show_fdb() {{  # the learned lines of the bridge's MAC table
   echo "\\$ bridge fdb show br $2   (learned entries)"
   bridge -n "lab-$1" fdb show br "$2" | grep ' master ' | grep -v permanent || echo "(empty)"
@@ -374,6 +389,7 @@ def render(scenario: Scenario) -> str:
         read = next((i for i, op in enumerate(ops) if op.show and op.argv and op.argv[0] in TABLES), len(ops))
         lines.extend(line(op) for op in ops[:read])
         lines.append(line(plan.show("mark_clock", CLOCK_READ)))
+        lines.append(line(plan.show("mark_reachable")))
         lines.extend(line(op) for op in ops[read:])
     lines.append("")
     lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
