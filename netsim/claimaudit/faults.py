@@ -81,8 +81,13 @@ def _refresh_keeps_time() -> list[Patch]:
 
 
 def _flood_back_out() -> list[Patch]:
-    def flood_everywhere(self: bridge.Bridge, in_port: str | None, flag: str) -> tuple[str, ...]:
-        return tuple(name for name, flags in self.ports.items() if getattr(flags, flag) and flags.enabled)
+    def flood_everywhere(self: bridge.Bridge, in_port: str | None, flag: str | None) -> tuple[str, ...]:
+        # flag None: every enabled port (a frame the host itself sends), as _flood_ports() reads it
+        return tuple(
+            name
+            for name, flags in reversed(self.ports.items())
+            if (flag is None or getattr(flags, flag)) and flags.enabled
+        )
 
     return [(bridge.Bridge, "_flood_ports", flood_everywhere)]
 
@@ -352,7 +357,9 @@ def _lo_born_up() -> list[Patch]:
 def _shared_loopback() -> list[Patch]:
     def loopback(self: simulation.Simulation, ns: Any, seg: Tcp) -> None:
         first = next(iter(self.namespaces.values()))  # the first host: the laptop, in every post
-        self._queue.append(lambda: ipv4.receive(self, first, "lo", seg))
+        # Through the simulator's own backlog (_later), as the real loopback() queues it: a patch
+        # that wrote to the backlog by hand crashed every run part way and so caught no claim.
+        self._later(lambda: ipv4.receive(self, first, "lo", seg))
 
     return [(simulation.Simulation, "loopback", loopback)]
 
