@@ -386,6 +386,18 @@ def _move_arrives_up() -> list[Patch]:
     return [(simulation.Simulation, "_step_link_move", move)]
 
 
+def _rename_draws_a_new_badge() -> list[Patch]:
+    original = simulation.Simulation._step_link_rename
+
+    def rename(self: simulation.Simulation, step: Any) -> None:
+        original(self, step)
+        iface = self.namespaces[step.by].ifaces[step.name]
+        first, rest = iface.mac.split(":", 1)  # a new, still unicast, locally administered badge
+        iface.mac = f"{int(first, 16) ^ 0x04:02x}:{rest}"
+
+    return [(simulation.Simulation, "_step_link_rename", rename)]
+
+
 # --- NAT ------------------------------------------------------------------------------------------
 
 
@@ -503,6 +515,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("shared-loopback", "namespaces", "every namespace's 127.0.0.1 is the first host's lo", _shared_loopback),
     Fault("lo-comes-up-empty", "namespaces", "lo gets no 127.0.0.1 when it first comes up", _lo_comes_up_empty),
     Fault("move-arrives-up", "namespaces", "an interface moved into a namespace arrives up", _move_arrives_up),
+    Fault("rename-draws-a-new-badge", "namespaces", "a renamed interface gets a new MAC", _rename_draws_a_new_badge),
     Fault("reply-not-turned-back", "NAT", "an answer keeps the addresses it was sent with", _reply_not_turned_back),
     Fault(
         "hairpin-unmarked",
