@@ -1264,7 +1264,7 @@ class Simulation:
                 "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
             )
         del ns.ifaces[rename.dev]
-        iface.name = rename.name
+        iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
         ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
         self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
