@@ -242,6 +242,11 @@ def _addresses(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return _link_field(step, expected, "addresses", "{host: {dev: [address, ...]}}")
 
 
+@fact("badges", "The MAC address some interfaces wear after the step, as {host: {dev: 'aa:42:81:9c:0e:33'}}.")
+def _badges(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
+    return _link_field(step, expected, "mac", "{host: {dev: mac}}")
+
+
 @fact("cable", "Where the other end of a veth goes, as {host: {dev: 'other_host/dev'}}.")
 def _cable(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return _link_field(step, expected, "peer", "{host: {dev: 'host/dev'}}")

@@ -254,7 +254,12 @@ class NeighbourTable:
     # --- what ARP teaches --------------------------------------------------------------
 
     def update(self, entry: Neighbour, mac: str, new: str, *, override: bool) -> bool:
-        """neigh_update() with a link-layer address; returns whether anything changed."""
+        """neigh_update() with a link-layer address; returns whether anything changed.
+
+        `new` is REACHABLE or STALE, the two states arp_process() gives (net/ipv4/arp.c); of
+        __neigh_update()'s branches for the others (a PROBE's count reset, a timer due at once)
+        netsim keeps none."""
+        assert new in ("REACHABLE", "STALE"), new
         old, now = entry.state, self.now
         if old == "NOARP":
             # __neigh_update(): without NEIGH_UPDATE_F_ADMIN an entry in NUD_NOARP (or PERMANENT) is
@@ -272,11 +277,9 @@ class NeighbourTable:
             entry.updated = now
         if new != old:
             self._del_timer(entry)
-            if new == "PROBE":
-                entry.probes = 0
             entry.state = new  # before the timer, which is named after the state it was armed in
-            if new in IN_TIMER:
-                self._add_timer(entry, now + (self.reachable(entry.dev) if new == "REACHABLE" else 0.0))
+            if new == "REACHABLE":  # in NUD_IN_TIMER; STALE is not
+                self._add_timer(entry, now + self.reachable(entry.dev))
         if mac != entry.mac:
             entry.mac = mac
             if new != "REACHABLE":

@@ -1140,6 +1140,12 @@ class Simulation:
         ns = self.namespaces[rename.by]
         if rename.name in ns.ifaces:
             raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}{EEXIST}")
+        if iface.kind == "bridge" or iface.master is not None:
+            # The kernel renames either (dev_change_name(), net/core/dev.c: a port stays its bridge's,
+            # which holds the device, not the name); netsim, its figures and the lab's plan know a
+            # bridge and its ports by the names the scenario gives them.
+            what = "a bridge" if iface.kind == "bridge" else f"a port of {iface.master}"
+            raise self._fail("dev", f"{rename.dev} is {what}; netsim does not model renaming a bridge or its ports")
         if iface.up:
             raise self._fail(
                 "dev",
@@ -1147,7 +1153,7 @@ class Simulation:
                 "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
             )
         del ns.ifaces[rename.dev]
-        iface.name = rename.name
+        iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
         ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
         self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
@@ -1251,7 +1257,9 @@ class Simulation:
                 # br_dev_stop() disables every port (and forgets what they learned) at once.
                 bridge = self.bridges[iface.master]
                 key = (iface.master, iface.name)
-                bridge_up = ns.ifaces[iface.master].up if iface.master in ns.ifaces else True
+                # The bridge is in the port's namespace: a port that moves leaves it (_step_link_move),
+                # and a bridge cannot move, be renamed or be deleted.
+                bridge_up = ns.ifaces[iface.master].up
                 forwarding = self._carrier(iface) and bridge_up
                 if bridge.ports[iface.name].enabled and not forwarding:
                     gone = bridge.disable_port(iface.name)

@@ -198,10 +198,12 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
     key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
-    if seg.flags in ("R", "RA") and key in ns.half_open:
+    if seg.flags == "R" and key in ns.half_open:
         # tcp_check_req(): a reset in the request's window drops the request sock (embryonic_reset:
-        # inet_csk_reqsk_queue_drop()). Every reset netsim sends answers the SYN-ACK with the
-        # sequence number it acknowledged, so every one is in the window.
+        # inet_csk_reqsk_queue_drop()). The bare RST that answers the SYN-ACK carries the sequence
+        # number the SYN-ACK acknowledged, so it is in the window. An RST|ACK answers a SYN (seq 0,
+        # acknowledging that SYN): its ACK is not the SYN-ACK's (tcp_check_req() hands it to the
+        # listener, which discards a reset) and its seq is outside the window, so the request stays.
         del ns.half_open[key]
         ns.requests.pop(key, None)
         stack.event(f"{ns.label} drops the half-open connection from {seg.src_ip}:{seg.sport}: it was reset")

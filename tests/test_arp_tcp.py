@@ -392,3 +392,74 @@ def test_eight_rejected_syns_at_once_get_six_answers_as_the_lab_s_kernel_gave() 
         return sum(isinstance(h.payload, Icmp) for h in trace.step(step).frames)
 
     assert (errors("eight-at-once"), errors("two-more")) == (6, 2)
+
+
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [
+        ("10.0.0.255", "a broadcast address"),
+        ("255.255.255.255", "a broadcast address"),
+        ("224.0.0.251", "a multicast address"),
+        ("10.0.0.10", "one of its own addresses"),
+    ],
+)
+def test_an_arp_step_to_an_address_with_no_question_to_ask_sends_nothing(target: str, what: str) -> None:
+    # arp_constructor() makes a broadcast or multicast neighbour NUD_NOARP with a fixed MAC, and a
+    # local address goes through lo: `ip neigh ... use` asks nobody, and the step says why.
+    step = simulate(f"- {{id: s, arp: {{by: a, target: {target}}}}}").steps[0]
+    assert step.frames == []
+    assert step.events == [f"{target} is {what} for a: nothing to ask"]
+    assert target not in step.neigh["a"]
+
+
+def test_only_the_bare_rst_answering_the_syn_ack_resets_a_half_open_connection() -> None:
+    # tcp_check_req() (net/ipv4/tcp_minisocks.c): the RST a peer sends for our SYN-ACK (seq = the
+    # SYN-ACK's ack) drops the request sock; an RST|ACK, which answers a SYN (seq 0, the ACK of that
+    # SYN, not of our SYN-ACK), is discarded and the request stays (a crafted SYN from the listener's
+    # own address and port to the peer's earns one).
+    events: list[str] = []
+    stack = SimpleNamespace(now=1.0, event=events.append)
+    ns = Namespace("host", "host")
+    key = ("10.0.0.12", 5556, "10.0.0.1", 80)
+    ns.half_open[key] = "0.0.0.0:80"
+    ns.requests[key] = [1]
+    rst_ack = Tcp("10.0.0.12", "10.0.0.1", 5556, 80, "RA", 0, 7)  # answers a SYN of seq 6 from :80
+    assert tcp.receive(stack, ns, rst_ack) == tcp.Answer()  # type: ignore[arg-type]
+    assert key in ns.half_open and key in ns.requests and events == []
+    rst = Tcp("10.0.0.12", "10.0.0.1", 5556, 80, "R", 1001, 0)  # the peer's SYN had seq 1000
+    assert tcp.receive(stack, ns, rst) == tcp.Answer()  # type: ignore[arg-type]
+    assert key not in ns.half_open and key not in ns.requests
+    assert events == ["host drops the half-open connection from 10.0.0.12:5556: it was reset"]
+
+
+def test_an_answer_that_changes_nothing_does_not_restart_locktime() -> None:
+    # __neigh_update() moves `updated` (where arp_process()'s locktime window starts) only when the
+    # state or the MAC changes: "otherwise we risk to move the locktime window with noop updates and
+    # ignore relevant ARP updates". b's repeated answer at 5 s changes nothing, so c's different
+    # answer in the same instant is 5 s past the last change, outside locktime (1 s), and wins.
+    trace = simulate("""
+        - {id: ask, arp: {by: a, target: 10.0.0.11}}
+        - {id: later, wait: 5}
+        - {id: again, send: {by: b, dst: a, arp: {op: reply, sender_ip: 10.0.0.11, target_ip: 10.0.0.10}}}
+        - {id: claim, send: {by: c, dst: a, arp: {op: reply, sender_ip: 10.0.0.11, target_ip: 10.0.0.10}}}
+    """)
+    again, claim = trace.steps[2:]
+    assert again.events == [] and again.neigh["a"]["10.0.0.11"]["mac"] == MAC["b"]
+    assert claim.events == []
+    assert claim.neigh["a"]["10.0.0.11"] == {"mac": MAC["c"], "state": "REACHABLE", "dev": "eth0"}
+
+
+def test_a_change_of_state_alone_restarts_locktime() -> None:
+    # The other half of the same rule: b's unicast answer moves a's STALE entry (learnt from b's own
+    # question) to REACHABLE with the same MAC; that is a change, so c's different answer in the same
+    # instant falls inside locktime and is ignored.
+    trace = simulate("""
+        - {id: asks, arp: {by: b, target: 10.0.0.10}}
+        - {id: later, wait: 5}
+        - {id: answer, send: {by: b, dst: a, arp: {op: reply, sender_ip: 10.0.0.11, target_ip: 10.0.0.10}}}
+        - {id: claim, send: {by: c, dst: a, arp: {op: reply, sender_ip: 10.0.0.11, target_ip: 10.0.0.10}}}
+    """)
+    answer, claim = trace.steps[2:]
+    assert answer.neigh["a"]["10.0.0.11"] == {"mac": MAC["b"], "state": "REACHABLE", "dev": "eth0"}
+    assert claim.events == [f"a keeps 10.0.0.11 at {MAC['b']}: a different answer inside locktime is ignored"]
+    assert claim.neigh["a"]["10.0.0.11"]["mac"] == MAC["b"]

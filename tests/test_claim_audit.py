@@ -164,3 +164,31 @@ def test_an_audit_that_shares_traces_reports_what_one_that_simulates_afresh_repo
     shared, fresh = audit(ROOT, [page], memo), audit(ROOT, [page])
     assert shared.variants == fresh.variants > len(FAULTS)
     assert render(shared, verbose=True) == render(fresh, verbose=True)
+
+
+def test_no_fault_crashes_part_way_through_a_posts_scenario() -> None:
+    # A fault whose own code fails (a patch that writes the simulator's backlog in the wrong shape,
+    # a flag it cannot read) stops its run at that step, and every claim after it goes untested:
+    # shared-loopback caught nothing on any page for that reason. A step the broken belief cannot
+    # carry out (a bind it refuses) is a consequence of the fault, not a crash, and may stop a run.
+    from netsim.claimaudit.audit import CRASHED, _variants
+    from netsim.pages.book import Book
+
+    book = Book(ROOT)
+    names = sorted({p.stem for p in (ROOT / "diagrams").glob("*.yaml")})
+    crashes = [
+        f"{label}: {why}"
+        for fault in FAULTS
+        for name in names
+        for label, _step, _scenario, why in _variants(book, name, fault)
+        if isinstance(why, str) and (why.startswith(CRASHED) or not why.startswith("could not"))
+    ]
+    assert crashes == [], "\n".join(crashes)
+
+
+def test_shared_loopback_catches_the_knock_on_an_empty_container_door(tmp_path: Path, memo: Memo) -> None:
+    # Post two's container knocks on its own 127.0.0.1:19001 after its doorman left; with every
+    # namespace's 127.0.0.1 the laptop's lo, the laptop's tunnel would answer instead.
+    page = _page(tmp_path, '{{ claim("knock-on-empty-door", outcome="refused") }}', scenario="rooms-inside-rooms")
+    (result,) = audit(ROOT, [page], memo).pages[0].claims
+    assert "fault shared-loopback" in result.caught_by["outcome"]

@@ -212,8 +212,8 @@ def test_a_wrong_new_table_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(
         monkeypatch,
         tables,
-        "new = mac in step.fdb_new.get(bridge, [])",
-        "new = mac not in step.fdb_new.get(bridge, [])",
+        "new = mac in step.fdb_new[bridge]",
+        "new = mac not in step.fdb_new[bridge]",
     )
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
     assert "MAC table of podman0 marks [] new; the trace learned ['ba:11:22:33:44:55']" in str(error)

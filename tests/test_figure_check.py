@@ -261,6 +261,17 @@ CASES = [
         ["the caption sends frame 1 to ['?and the roof', 'seat5']; the trace to ['seat5']"],
     ),
     (
+        "caption-names-a-seat-twice",  # each seat named is read once: a second mention is a stranger
+        M,
+        "alice-replies",
+        "room",
+        "caption",
+        None,
+        "seat 5",
+        "seat 5 and seat 5",
+        ["the caption sends frame 1 to ['?and seat 5', 'seat5']; the trace to ['seat5']"],
+    ),
+    (
         "caption-tells-no-frame",
         M,
         "alice-replies",

@@ -431,6 +431,19 @@ steps:
             "bad.yaml:23: steps[0].link_rename.name: 'lo' is not a usable interface name: every namespace has its own lo already",  # noqa: E501
         ),
         (
+            "rename-bridge",  # netsim knows a bridge by its name in the scenario (this crashed it: KeyError)
+            "  - {id: down, link_set: {by: h, dev: br0, up: false}}\n"
+            "  - id: bad\n    link_rename:\n      by: h\n      dev: br0\n      name: br9\n",
+            "bad.yaml:22: steps[1].link_rename.dev: br0 is a bridge; netsim does not model renaming a bridge or its "
+            "ports",
+        ),
+        (
+            "rename-port",  # and its ports by theirs (the kernel renames either)
+            "  - id: bad\n    link_rename:\n      by: h\n      dev: p1\n      name: p9\n",
+            "bad.yaml:21: steps[0].link_rename.dev: p1 is a port of br0; netsim does not model renaming a bridge or "
+            "its ports",
+        ),
+        (
             "rename-up",
             "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: eth9\n",
             "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
@@ -458,6 +471,14 @@ steps:
             "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 10.0.0.255\n",
             "bad.yaml:21: steps[0].route_add.via: 10.0.0.255 is a broadcast address; the kernel refuses the route "
             "(EINVAL, Nexthop has invalid gateway: fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+        ),
+        (
+            # fib_check_nh_v4_gw(): a gateway on none of the host's networks that are up has no
+            # connected route to it, so fib_lookup() finds none for it (ENETUNREACH)
+            "route-add-gateway-off-every-network",
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 10.7.0.1\n",
+            "bad.yaml:21: steps[0].route_add.via: 10.7.0.1 is on none of a's networks that are up; the kernel refuses "
+            "the route (ENETUNREACH, Nexthop has invalid gateway)",
         ),
         (
             "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())

@@ -65,16 +65,27 @@ class Report:
         return not any(p.restating or p.errors for p in self.pages)
 
 
-def run(scenario: Scenario) -> Trace:
-    """Simulate as far as the (perhaps broken) simulator gets: steps before a crash still count."""
+CRASHED = "crashed at"  # a run that failed part way with an error of the simulator's code, not a refused step
+PART_WAY = ("could not carry out", CRASHED)
+
+
+def run(scenario: Scenario, stopped: list[str] | None = None) -> Trace:
+    """Simulate as far as the (perhaps broken) simulator gets: steps before a crash still count.
+
+    Why it stopped, if it did, goes into `stopped`: a fault whose own code fails part way tests no
+    claim after that step, and must not pass unnoticed for a fault that catches nothing."""
     steps = []
     try:
         sim = Simulation(scenario)
         for step in scenario.steps:
             steps.append(sim.run_step(step))
-    except Exception:  # noqa: BLE001 - a broken simulator may fail any way at all
+    except Exception as exc:  # noqa: BLE001 - a broken simulator may fail any way at all
         if not steps:
             raise
+        if stopped is not None:  # a step the broken belief cannot carry out is one thing, a broken fault another
+            how = "could not carry out" if isinstance(exc, NetsimError) else CRASHED
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            stopped.append(f"{how} step {scenario.steps[len(steps)].id}: {type(exc).__name__}: {first}")
     return Trace(scenario.name, steps)
 
 
@@ -119,11 +130,14 @@ def _variants(book: Book, name: str, fault: Fault | None) -> Variants:
     """The traces of `name` under `fault`, or (fault None) under each perturbation of its file."""
     scenario, _ = book.get(name)
     if fault is not None:
+        stopped: list[str] = []
         try:
             with fault.applied():
-                return [(f"fault {fault.name}", None, scenario, run(scenario))]
+                out: Variants = [(f"fault {fault.name}", None, scenario, run(scenario, stopped))]
         except Exception as exc:  # noqa: BLE001 - a broken simulator may fail any way at all
             return [(f"fault {fault.name} on {name}", None, scenario, f"{type(exc).__name__}: {exc}")]
+        # The part-way stop, as a variant of its own that tests nothing: the report lists it.
+        return out + [(f"fault {fault.name} on {name}", None, scenario, why) for why in stopped]
     out: Variants = []
     for p in perturbations(scenario, book.path(name).read_text(encoding="utf-8")):
         try:
@@ -163,10 +177,11 @@ def audit(root: Path, posts: Iterable[Path] | None = None, memo: Memo | None = N
                 if memo is not None:
                     memo[key] = found
             for label, step, scenario, trace in found:
-                variants += 1
                 if isinstance(trace, str):
                     crashed[label] = trace
+                    variants += not trace.startswith(PART_WAY)  # a whole run that crashed was still tried
                     continue
+                variants += 1
                 for c in by_scenario[name]:
                     if step is None or c.step != step:
                         _falsify(results[id(c)], scenario, trace, label)
@@ -196,6 +211,9 @@ def render(report: Report, verbose: bool = False) -> str:
                 f"{facts}, so it only restates the input; rewrite it to check an outcome, or state it with "
                 "given() if it describes the set-up"
             )
+    for label, why in report.crashed.items():
+        if why.startswith(CRASHED):  # the fault's own code is broken: the claims after it go untested
+            lines.append(f"note: {label} {why}; no claim after that step was tested against it")
     uncaught = [f for f in report.faults if not any(f.name in p.faults_caught for p in report.pages)]
     for f in uncaught:
         lines.append(f"note: fault {f.name} ({f.mechanism}: {f.what}) falsifies no claim on any page")

@@ -81,8 +81,13 @@ def _refresh_keeps_time() -> list[Patch]:
 
 
 def _flood_back_out() -> list[Patch]:
-    def flood_everywhere(self: bridge.Bridge, in_port: str | None, flag: str) -> tuple[str, ...]:
-        return tuple(name for name, flags in self.ports.items() if getattr(flags, flag) and flags.enabled)
+    def flood_everywhere(self: bridge.Bridge, in_port: str | None, flag: str | None) -> tuple[str, ...]:
+        # flag None: every enabled port (a frame the host itself sends), as _flood_ports() reads it
+        return tuple(
+            name
+            for name, flags in reversed(self.ports.items())
+            if (flag is None or getattr(flags, flag)) and flags.enabled
+        )
 
     return [(bridge.Bridge, "_flood_ports", flood_everywhere)]
 
@@ -352,7 +357,9 @@ def _lo_born_up() -> list[Patch]:
 def _shared_loopback() -> list[Patch]:
     def loopback(self: simulation.Simulation, ns: Any, seg: Tcp) -> None:
         first = next(iter(self.namespaces.values()))  # the first host: the laptop, in every post
-        self._queue.append(lambda: ipv4.receive(self, first, "lo", seg))
+        # Through the simulator's own backlog (_later), as the real loopback() queues it: a patch
+        # that wrote to the backlog by hand crashed every run part way and so caught no claim.
+        self._later(lambda: ipv4.receive(self, first, "lo", seg))
 
     return [(simulation.Simulation, "loopback", loopback)]
 
@@ -377,6 +384,18 @@ def _move_arrives_up() -> list[Patch]:
         self.namespaces[step.to].ifaces[step.dev].up = True
 
     return [(simulation.Simulation, "_step_link_move", move)]
+
+
+def _rename_draws_a_new_badge() -> list[Patch]:
+    original = simulation.Simulation._step_link_rename
+
+    def rename(self: simulation.Simulation, step: Any) -> None:
+        original(self, step)
+        iface = self.namespaces[step.by].ifaces[step.name]
+        first, rest = iface.mac.split(":", 1)  # a new, still unicast, locally administered badge
+        iface.mac = f"{int(first, 16) ^ 0x04:02x}:{rest}"
+
+    return [(simulation.Simulation, "_step_link_rename", rename)]
 
 
 # --- NAT ------------------------------------------------------------------------------------------
@@ -496,6 +515,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("shared-loopback", "namespaces", "every namespace's 127.0.0.1 is the first host's lo", _shared_loopback),
     Fault("lo-comes-up-empty", "namespaces", "lo gets no 127.0.0.1 when it first comes up", _lo_comes_up_empty),
     Fault("move-arrives-up", "namespaces", "an interface moved into a namespace arrives up", _move_arrives_up),
+    Fault("rename-draws-a-new-badge", "namespaces", "a renamed interface gets a new MAC", _rename_draws_a_new_badge),
     Fault("reply-not-turned-back", "NAT", "an answer keeps the addresses it was sent with", _reply_not_turned_back),
     Fault(
         "hairpin-unmarked",

@@ -23,7 +23,7 @@ def fdb_table(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
             continue
         rows = []
         for mac, port in table.items():
-            new = mac in step.fdb_new.get(bridge, [])
+            new = mac in step.fdb_new[bridge]  # the step lists every bridge's new lines, none or some
             mark = ' <span class="ns-new">new</span>' if new else ""
             row_class = f' class="ns-row-new"{_taught_by(step, bridge, mac)}' if new else ""
             seat = escape(port_label(scenario, bridge, port, story))

@@ -106,6 +106,9 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
     def addresses(owner: str, devs: Any) -> str:
         return its(owner, [f"{dev} has {_and(list(map(str, a))) if a else 'no address'}" for dev, a in devs.items()])
 
+    def badges(owner: str, devs: Any) -> str:
+        return its(owner, [f"{dev} wears {mac or 'no MAC'}" for dev, mac in devs.items()])
+
     def cables(owner: str, devs: Any) -> str:
         def end(text: Any) -> str:
             host, _, dev = str(text).partition("/")
@@ -177,6 +180,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
         "namespaces": lambda v: f"the rooms are {people(v)}",
         "links": lambda v: each_host(v, links),
         "addresses": lambda v: each_host(v, addresses),
+        "badges": lambda v: each_host(v, badges),
         "cable": lambda v: each_host(v, cables),
         "port_of": lambda v: each_host(v, ports),
         "outcome": lambda v: OUTCOME.get(v, f"connect() gets {v}"),
