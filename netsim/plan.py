@@ -167,10 +167,13 @@ ETC_DIR = "/run/bottom-six-etc"
 NSSWITCH = "hosts: files dns"
 # The one program a resolve runs, in both the lab and the script: the C library's getaddrinfo() for
 # IPv4 inside the host, printing one JSON line. Fixed text; the name arrives as an argument.
-RESOLVE_PY = """import json, socket, sys, time
+RESOLVE_PY = """import json, os, socket, sys, time
 name = sys.argv[1]
 words = {socket.EAI_NONAME: "not-found", socket.EAI_AGAIN: "try-again"}
 started = time.monotonic()  # CLOCK_MONOTONIC: the same clock the lab reads, across processes
+if "START_US" in os.environ:  # the try-it script's clock (its mark_clock lines): when the question left
+    us = time.time_ns() // 1000 - int(os.environ["START_US"])
+    print(f"# at {us // 1000000}.{us % 1000000:06d} s: first packet leaves", flush=True)
 try:
     found = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
     said = {"name": name, "address": found[0][4][0], "error": None}

@@ -5,9 +5,11 @@ at the moment ssh writes them (they once ran onto a knock's "read -> eof" under 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -49,10 +51,14 @@ def test_a_knock_writes_each_line_in_one_write_even_unbuffered(monkeypatch: pyte
     monkeypatch.setattr(os, "write", lambda fd, data: chunks.append(data.decode()) or len(data))
     monkeypatch.setattr(os, "fork", lambda: 1)  # the parent's side: it exits; no child keeps the socket
     monkeypatch.setattr(sys, "argv", ["-", "127.0.0.1", str(port), "0", "0", "0", "read"])
+    monkeypatch.setenv("START_US", str(time.time_ns() // 1000 - 2_500_000))  # the script began 2.5 s ago
     with pytest.raises(SystemExit):
         exec(knock_program(render(load_scenario(DOORMAN))), {"__name__": "__main__"})  # noqa: S102
     server.close()
-    assert chunks == [f"connect 127.0.0.1:{port} -> connected\n", "read -> eof\n"]
+    mark, *said = chunks
+    found = re.fullmatch(r"# at (\d+\.\d{6}) s: first packet leaves\n", mark)  # when the SYN left
+    assert found and 2.5 <= float(found.group(1)) < 60, mark
+    assert said == [f"connect 127.0.0.1:{port} -> connected\n", "read -> eof\n"]
 
 
 def test_sshs_messages_go_to_its_file_and_are_shown_between_lines() -> None:

@@ -27,9 +27,10 @@ SIMPLIFICATIONS = {
     "shorter way); the lab and the script turn send_redirects off in every namespace to match",
     "timing": "how long a step took is compared within max(0.5 s, 10%): the kernel's timers and the lab's own "
     "Python add a little to the simulated clock; the `ip`, `bridge`, `sysctl` and `nft` commands that configure "
-    "the kernel, a crafted frame's sending, `ip route get` and the pauses a script makes before showing its "
-    "tables are not counted in the lab's seconds (netsim counts them as instant; their processes' start-up is the "
-    "lab's, and a loaded machine stretches it)",
+    "the kernel, a crafted frame's sending, `ip route get`, the pauses a script makes before showing its "
+    "tables and the wait for a deleted namespace's devices to go (cleanup_net() runs later, in a workqueue) are "
+    "not counted in the lab's seconds (netsim counts them as instant; their processes' start-up is the lab's, "
+    "and a loaded machine stretches it)",
     "linkwatch": "the kernel acts on a carrier change up to a second late (linkwatch); the lab waits for it "
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "

@@ -40,7 +40,8 @@ cleanup() {{
   [ -z "$SSH_DIR" ] || rm -rf "$SSH_DIR"
 }}
 trap cleanup EXIT
-START_US=${{EPOCHREALTIME/[.,]/}}  # microseconds: each step prints when it began and when its tables were read
+export START_US=${{EPOCHREALTIME/[.,]/}}  # microseconds: each step prints when it began, when its first
+# packet left (the programs that send it print that) and when its tables were read
 mark_clock() {{  # what: "# at SECONDS s: what", seconds since the script began (the post's clock replays them)
   local us=$(( ${{EPOCHREALTIME/[.,]/}} - START_US ))
   printf '# at %d.%06d s: %s\\n' $(( us / 1000000 )) $(( us % 1000000 )) "$1"
@@ -103,7 +104,10 @@ else:
     frame = mac(dst) + mac(src) + b"\\x88\\xb5" + b"a note from the bottom six".ljust(46, b"\\0")
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind((dev, 0))
+import os, time
+us = time.time_ns() // 1000 - int(os.environ["START_US"])
 s.send(frame)
+print(f"# at {{us // 1000000}}.{{us % 1000000:06d}} s: first packet leaves")  # mark_clock's line, from inside
 PY
 }}
 set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group or all-zero one
@@ -124,6 +128,7 @@ ask_arp() {{  # host target-ip: resolve target-ip the way an application's first
 r = json.load(sys.stdin)[0]
 print(r["dev"], r.get("gateway", r["dst"]) if r.get("type", "unicast") == "unicast" else "")')
   [ -n "$hop" ] || return 0
+  mark_clock "first packet leaves"  # after the lookup's processes: the request leaves now
   ip -n "lab-$1" neigh replace "$hop" dev "$dev" use
   for _ in $(seq 50); do
     ip -n "lab-$1" neigh show "$hop" dev "$dev" | grep -q INCOMPLETE || return 0
@@ -132,9 +137,12 @@ print(r["dev"], r.get("gateway", r["dst"]) if r.get("type", "unicast") == "unica
 }}
 knock() {{  # host address port [source-port ttl deadline [read]]: a TCP connect, what the kernel answered
   KEPT="$KEPT" ip netns exec "lab-$1" python3 - "${{@:2}}" <<'PY'
-import errno, os, signal, socket, sys
+import errno, os, signal, socket, sys, time
 def say(line):  # one write() per line: with PYTHONUNBUFFERED print() writes the newline apart
     os.write(1, (line + "\\n").encode())
+def mark(us):  # mark_clock's line from inside: when the SYN really left (Python's start-up is not the network's)
+    us -= int(os.environ["START_US"])
+    say(f"# at {{us // 1000000}}.{{us % 1000000:06d}} s: first packet leaves")
 addr, port = sys.argv[1], int(sys.argv[2])
 sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 0)
 deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
@@ -148,6 +156,7 @@ if sport:  # a chosen source port (0: the kernel picks one)
     s.bind(("0.0.0.0", sport))
 if ttl:  # IP_TTL, as traceroute sets it (0: the default, 64)
     s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+left = time.time_ns() // 1000
 try:
     s.connect((addr, port))
     result = "connected"
@@ -155,6 +164,7 @@ except TimeoutError:
     result = "deadline (the application gave up: i/o timeout)" if deadline else "timeout"
 except OSError as exc:
     result = names.get(exc.errno, exc.strerror)
+mark(left)
 say(f"connect {{addr}}:{{port}} -> {{result}}")
 if read and result == "connected":
     s.settimeout(2)
@@ -334,6 +344,8 @@ PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 # What the script prints of its own clock (mark_clock), which tests/test_try_it_yourself.py replays
 # netsim at, as `netsim lab --compare` replays the lab's (lab-clock).
 CLOCK_BEGINS, CLOCK_READ = "step begins", "tables read"
+# Printed by the programs that send a step's first packet (knock, send_frame, getaddrinfo's): when it left.
+CLOCK_LEFT = "first packet leaves"
 TABLES = ("show_fdb", "show_links", "show_neigh", "show_conntrack")
 
 
