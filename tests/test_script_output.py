@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,108 @@ def test_sshs_messages_go_to_its_file_and_are_shown_between_lines() -> None:
     assert forward.rstrip().splitlines()[-5].strip().startswith("ssh_said")
     knock = script.split("\nknock() {", 1)[1].split("\n}\n", 1)[0]
     assert knock.splitlines()[-1].strip() == "ssh_said"  # after the knock's lines, before the step's tables
+
+
+def send_frame_program(script: str) -> str:
+    """The Python program the script's send_frame() runs (its here-document)."""
+    body = script.split("\nsend_frame() {", 1)[1]
+    return body.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+
+
+# Every post's scenario that writes a frame by hand (notes, a group-signed note, a broadcast into a
+# new cable, SYNs), and ARP questions written by hand, which no post has yet.
+FRAME_SCENARIOS = [
+    *sorted(p for p in (ROOT / "diagrams").glob("*.yaml") if "send:" in p.read_text() or "sends:" in p.read_text()),
+    ROOT / "tests" / "lab_scenarios" / "arp-senders-crafted.yaml",
+]
+
+
+@pytest.mark.parametrize("path", FRAME_SCENARIOS, ids=lambda p: p.stem)
+def test_a_frame_the_script_writes_is_the_frame_the_page_shows(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The byte view and the capture show a note as 40 bytes and an ARP packet as 42, as the kernel
+    # sends them on a veth cable (it pads nothing there: netif_receive counts a gratuitous ARP as 42
+    # bytes). The script once padded every frame it wrote to 60, so a reader's own capture differed.
+    import builtins
+    import io
+
+    from netsim import plan, wire
+    from netsim.simulation import run as simulate
+
+    scenario = load_scenario(path)
+    trace = simulate(scenario)
+    program = send_frame_program(render(scenario))
+    sent: list[bytes] = []
+
+    class Socket:  # AF_PACKET as the program uses it: bind to a device, send one whole frame
+        def __init__(self, *args: object) -> None:
+            pass
+
+        def bind(self, address: object) -> None:
+            pass
+
+        def send(self, frame: bytes) -> int:
+            sent.append(frame)
+            return len(frame)
+
+    checked = 0
+    for step in scenario.steps:
+        ops = [op for op in plan.step_ops(scenario, step) if op.argv and op.argv[0] == "send_frame"]
+        if not ops:
+            continue
+        shown = [wire.encode(hop) for hop in trace.step(step.id).frames]
+        for op in ops:
+            host, dev = op.argv[1], op.argv[2]
+            own = trace.step(step.id).links[host][dev]["mac"]
+
+            def fake_open(p: object, *a: Any, own: str = own, real: Any = builtins.open, **k: Any) -> Any:
+                return io.StringIO(own + "\n") if str(p).startswith("/sys/") else real(p, *a, **k)
+
+            monkeypatch.setattr(socket, "socket", Socket)
+            monkeypatch.setattr(builtins, "open", fake_open)
+            monkeypatch.setattr(sys, "argv", ["-", *op.argv[2:]])
+            monkeypatch.setenv("START_US", str(time.time_ns() // 1000))  # the script's clock, which it prints
+            exec(program, {"__name__": "__main__"})  # noqa: S102
+            monkeypatch.undo()
+            frame = sent.pop()
+            page = [f.hex() for f in shown]
+            said = f"{path.stem} {step.id}: the script writes {len(frame)} bytes {frame.hex()}; the page shows {page}"
+            assert frame in shown, said
+            checked += 1
+    assert checked, f"{path.stem}: no step writes a frame by hand"
+
+
+def test_a_knock_that_connects_keeps_its_connection_open_as_the_lab_does() -> None:
+    # The lab holds every connection it makes until the end, so its figures show no FIN. The
+    # script's knock once closed a connection it did not read from, and the reader's own capture
+    # had a FIN and its answer the figure did not. Now a child process keeps it, as for a read.
+    import signal
+    import subprocess
+    import tempfile
+
+    program = knock_program(render(load_scenario(DOORMAN)))
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    with tempfile.NamedTemporaryFile("r") as kept:
+        done = subprocess.run(
+            [sys.executable, "-c", program, "127.0.0.1", str(port)],
+            env={**os.environ, "KEPT": kept.name, "START_US": str(time.time_ns() // 1000)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert done.stdout.splitlines()[-1] == f"connect 127.0.0.1:{port} -> connected"
+        conn, _ = server.accept()
+        conn.settimeout(1.0)
+        try:
+            with pytest.raises(TimeoutError):  # nothing comes: no FIN while the script runs
+                conn.recv(1)
+        finally:
+            pids = [int(p) for p in kept.read().split()]
+            for pid in pids:
+                os.kill(pid, signal.SIGTERM)
+        assert len(pids) == 1
+        conn.settimeout(10)
+        assert conn.recv(1) == b""  # and the FIN comes when the script's cleanup ends the keeper
+        conn.close()
+    server.close()

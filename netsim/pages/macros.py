@@ -627,6 +627,8 @@ class Page:
                 "out of real network namespaces, a real bridge and veth cables, plays every step, and prints the",
                 "MAC table, the ARP tables and each connection's result, so you can set them beside the diagrams.",
                 "It moves itself into a private namespace first and touches nothing else on your machine.",
+                "As in the site's lab, every connection it opens stays open until it ends, and a frame it writes",
+                "by hand is the very frame shown under the diagrams, byte for byte.",
                 "The tests of this site run exactly this script and compare what it prints with the post.",
                 "",
                 script,
