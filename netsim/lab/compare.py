@@ -99,6 +99,13 @@ TIMER_NOTES = {
     "replayed with the timers due at one moment fired so, and it follows that from then on (a router giving up "
     "on a next hop in the tick of the sender's next SYN: its ICMP errors come before that SYN, which then "
     "starts a new resolution); each is named under its step",
+    "timer-search": "timer-search: the replay tries one late timer, one redraw or one moment's tick at a time "
+    "per step (and a redraw with one late timer); where the kernel's wheel did several of these in one step it "
+    "still disagrees: timers of different levels of the wheel meet often (calc_index(), kernel/time/timer.c: "
+    "at HZ 250 a 5 s neighbour timer may fire 256 ms late, a 1 s SYN retransmission 32 ms), so a SYN due with "
+    "two DELAY timers may go first while those two fire in one tick, and a request sock's SYN-ACK and a SYN "
+    "due together at 1 s may also share one; netsim cannot know the kernel's buckets (they depend on the "
+    "jiffy each timer was armed in), and the search does not combine them",
     "timer-edge": "timer-edge: a neighbour entry or learned MAC may be shown as netsim had it just before a "
     "timer that the wheel may fire after the read (its slack, at the kernel's HZ), or just after a timer due "
     "while the lab read the tables, or (a MAC) until br_fdb_cleanup()'s delayed work removes it; only those "
@@ -278,6 +285,7 @@ def compare_with_kernel(
                 continue
             found = None
             late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
+            late += bucket_candidates(trace, branch_candidates(trace, i, clock, postpone), postpone)
             redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
             tries = [(p, redraws, ticks, [why]) for p, why in late]
             tries += [(postpone, r, ticks, [why]) for r, why in redrawn]
@@ -291,7 +299,16 @@ def compare_with_kernel(
                     found = late_timers, redrawn_at, one_tick, whys, tried
                     break
             if found is None:
-                break  # no late timer, redraw or tick explains it: the step disagrees
+                # No late timer, redraw or tick explains it: the step disagrees. When timers met near
+                # it, say what the search left untried (timer-search).
+                met = sorted({round(t, 3) for t, _ in tick_candidates(trace, i, clock, ticks)})
+                if met:
+                    said.setdefault(scenario.steps[i].id, []).append(
+                        f"timers fell due together at {', '.join(f'{t:.3f}' for t in met)} s near this step; "
+                        f"no one of them fired as one tick, no one timer fired late and no redraw explains it "
+                        "(timer-search)"
+                    )
+                break
             postpone, redraws, ticks, whys, trace = found
             said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)
@@ -407,6 +424,31 @@ def branch_candidates(
                     )
                 )
     return sorted(out, key=lambda c: c[1])
+
+
+def bucket_candidates(
+    trace: Any, late: list[tuple[int, float, str]], postpone: dict[int, float]
+) -> list[tuple[dict[int, float], str]]:
+    """Each late timer of `late` with the timers in its bucket of the wheel late alike: timers due in
+    the same instant with the same slack were armed together with the same delay, so calc_index()
+    (kernel/time/timer.c) files them in one bucket, and the kernel fires them in one tick: when one
+    of them is late, all of them are (two hosts' DELAY timers armed by one exchange). Tried after each
+    timer alone."""
+    from netsim.simulation import TICK_EPSILON
+
+    by_n = {x.n: x for x in trace.fired}
+    out = []
+    for n, t, why in late:
+        x = by_n[n]
+        mates = [
+            y.n for y in trace.fired if y.n != n and abs(y.due - x.due) < TICK_EPSILON and abs(y.slack - x.slack) < 1e-9
+        ]
+        if mates:
+            names = "; ".join(by_n[m].name for m in mates)
+            out.append(
+                ({**postpone, n: t, **{m: t for m in mates}}, f"{why}; with it the timers of its bucket: {names}")
+            )
+    return out
 
 
 def unordered_runs(frames: list[Any]) -> list[tuple[int, int, str]]:
