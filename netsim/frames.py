@@ -91,6 +91,7 @@ ICMP_HOST_UNREACH = 1
 ICMP_PORT_UNREACH = 3
 ICMP_PKT_FILTERED = 13  # "communication administratively prohibited" (RFC 1812), nft's admin-prohibited
 ICMP_TIME_EXCEEDED = 11
+ICMP_PARAMETERPROB = 12  # tcp_v4_err() names it; netsim never sends one
 ICMP_EXC_TTL = 0
 ICMP_WORDS = {
     (ICMP_DEST_UNREACH, ICMP_NET_UNREACH): "network unreachable",

@@ -160,13 +160,18 @@ def hook(
             stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with ICMP admin prohibited")
             return Verdict(None, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, seg))
         if seg.dport in ns.reset_tcp_ports:
-            if seg.flags != "S":  # simplification, named: the bare RST answering an ACK is not modelled
-                return Verdict(None)
-            # `reject with tcp reset` (nf_reject_ipv4.c, nf_send_reset()): for a segment without ACK
-            # the reset to a SYN acknowledges seq + 1 with RST|ACK, from the address the SYN was sent to:
-            # byte for byte what tcp_v4_send_reset() sends when no socket listens.
+            if "R" in seg.flags:
+                return Verdict(None)  # nf_reject_ip_tcphdr_get(): never a reset to a reset
+            # `reject with tcp reset` (nf_reject_ipv4.c, nf_send_reset() -> nf_reject_ip_tcphdr_put()),
+            # from the address the segment was sent to. A segment with ACK (a SYN-ACK answering this
+            # host's own connect) gets a bare RST whose sequence number is that ACK, in the sender's
+            # window, so a listener's request sock is dropped (tcp_check_req()); one without ACK (a
+            # SYN) gets RST|ACK acknowledging seq + 1: byte for byte what tcp_v4_send_reset() sends.
             stack.event(f"{ns.label}'s firewall rejects {seg.summary()} with a TCP reset")
-            return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1))
+            if "A" in seg.flags:
+                return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0))
+            syn_fin = ("S" in seg.flags) + ("F" in seg.flags)
+            return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + syn_fin))
     if where in (POSTROUTING, INPUT) and table is not None:
         _nat(stack, ns, skb, where, outdev)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:

@@ -59,6 +59,9 @@ class Namespace:
     # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
     # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
     established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
+    # The established ones that are SSH connections (an ssh -L's, either end): their segments carry
+    # SSH's messages, which the simulation reads (Stack.ssh_segment).
+    ssh_sessions: set[tuple[str, int, str, int]] = field(default_factory=set)
     drop_tcp_ports: set[int] = field(default_factory=set)
     reject_tcp_ports: set[int] = field(default_factory=set)
     reset_tcp_ports: set[int] = field(default_factory=set)

@@ -157,6 +157,7 @@ class Simulation:
         # While a step runs on a replayed clock: the time its tables are read, and the tables as they
         # were before each timer that the kernel might not have fired yet by then.
         self._read_at: float | None = None
+        self._unclaimed: str | None = None  # a listener that completed a handshake no connect step took
         self._unfired: list[tuple[float, float, dict[str, Any]]] = []
         self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
         self._redraw: tuple[float, dict[str, dict[str, float]]] | None = None  # (when, the kernel's draws)
@@ -446,8 +447,14 @@ class Simulation:
         self._later(lambda: ipv4.receive(self, ns, "lo", packet))
 
     def answered_by(self, listener: str) -> None:
-        if self._current is not None:
+        action = self._step.action if self._step is not None else None
+        if self._current is not None and action in ("connect", "ssh_forward"):
             self._current.listener = listener
+        elif self._unclaimed is None:
+            # A handshake completed outside a connect (a channel open that reached sshd once its link
+            # came back): the connection waits in the listener's queue, and the lab's accept after
+            # the next connect that succeeds takes it with that connect's own (runner._accept_all()).
+            self._unclaimed = listener
 
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp | Udp, after: Tcp | Icmp | Udp) -> None:
         if self._current is not None:
@@ -561,9 +568,11 @@ class Simulation:
         if by is not None:
             self._namespace(by)  # every step acts inside its host's namespace: it must exist now
         getattr(self, f"_step_{step.action}")(getattr(step, step.action))
+        self._serve_channels()
         trace.elapsed = self.now - started
         if observed is not None and observed > self.now:
             self.advance(observed - self.now)  # the lab still watching, then reading its tables
+            self._serve_channels()
         self._apply_redraw(float("inf"))  # what the lab read after the step holds from here on
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
@@ -719,6 +728,10 @@ class Simulation:
             self._chosen[(ns.name, conn.src_ip, conn.sport, conn.dst_ip, conn.dport)] = self._step.id
         if conn.state == "connected":
             self._serve_accepts()
+            self._serve_channels()
+            if self._current.listener is None:
+                self._current.listener = self._unclaimed
+            self._unclaimed = None
             if connect.read:
                 self._current.reads = conn.reads or "waiting"
         if conn in ns.connections:
@@ -817,18 +830,112 @@ class Simulation:
                     # ssh's own socket took it: the listener that answers the knock is the one at the
                     # far end, if the channel reaches one (sshforward.accept's connect says which).
                     self._current.listener = None
+                if not self._send_ssh(tunnel):
+                    # The channel open waits in the SSH connection (on a neighbour that cannot be
+                    # resolved, a link without carrier): the server connects when it arrives.
+                    n = tunnel.new_channel()
+                    tunnel.waiting.append(sshforward.Opening(n, ends))
+                    self.event(f"ssh's open of channel {n} has not reached {tunnel.server}: the SSH connection waits")
+                    if self._current is not None:
+                        listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+                        self._current.channel = {"listen": listen, "n": n, "outcome": "waiting"}
+                    continue
                 result = sshforward.accept(self, tunnel, self.namespaces[tunnel.server])
-                if self._current is not None:
-                    self._current.ssh_log.extend(result.log)
-                    listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
-                    self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
-                if result.outcome != "connected":
-                    # ssh closes the socket it accepted: FIN to the program that connected.
-                    local_ip, local_port, peer_ip, peer_port = ends
-                    seq = initial_sequence(local_ip, peer_ip, local_port, peer_port) + 1
-                    ack = initial_sequence(peer_ip, local_ip, peer_port, local_port) + 1
-                    ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack))
-                    self._run_until(lambda: False, self.now)
+                self._channel_answered(tunnel, ns, ends, result)
+
+    def _channel_answered(
+        self, tunnel: sshforward.Tunnel, ns: Namespace, ends: tuple[str, int, str, int], result: sshforward.Accepted
+    ) -> None:
+        """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
+        if self._current is not None:
+            self._current.ssh_log.extend(result.log)
+            listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+            self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
+        if result.outcome != "connected":
+            # ssh closes the socket it accepted: FIN to the program that connected.
+            local_ip, local_port, peer_ip, peer_port = ends
+            seq = initial_sequence(local_ip, peer_ip, local_port, peer_port) + 1
+            ack = initial_sequence(peer_ip, local_ip, peer_port, local_port) + 1
+            ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack))
+            self._run_until(lambda: False, self.now)
+
+    def _serve_channels(self) -> None:
+        """Channel opens that reached the server late (the SSH connection's path came back): the server
+        connects to the target for each, in order, and ssh hears the answer."""
+        for tunnel in self.tunnels.values():
+            arrived, tunnel.arrived = tunnel.arrived, []
+            for opening in arrived:
+                result = sshforward.answer(self, tunnel, self.namespaces[tunnel.server], opening.n)
+                self._channel_answered(tunnel, self.namespaces[tunnel.client], opening.ends, result)
+
+    def _rto_floor(self) -> float:
+        """An established connection's first retransmission timeout on a cable: TCP_RTO_MIN (200 ms)
+        plus the measured round trip (microseconds), which usecs_to_jiffies() in __tcp_set_rto()
+        rounds up to the next jiffy (net/ipv4/tcp_input.c): 204 ms at HZ 250."""
+        hz = self.hz or 1000
+        return (int(0.2 * hz) + 1) / hz
+
+    def _send_ssh(self, tunnel: sshforward.Tunnel) -> bool:
+        """ssh writes a channel open into its SSH connection (one segment; its bytes are not modelled):
+        True when the server heard it at once. Otherwise TCP's retransmission timer runs
+        (tcp_retransmit_timer(), net/ipv4/tcp_timer.c): each resend goes through the neighbour
+        again, which turns a FAILED entry INCOMPLETE and asks anew (__neigh_event_send())."""
+        if tunnel.session is None:
+            return True
+        client = self.namespaces.get(tunnel.client)
+        if client is None:
+            return False
+        cip, cport, sip, sport = tunnel.session
+        tunnel.reached = False
+        seq = initial_sequence(cip, sip, cport, sport) + 1
+        ack = initial_sequence(sip, cip, sport, cport) + 1
+        ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+        self._run_until(lambda: tunnel.reached, self.now)
+        if not tunnel.reached and not tunnel.unacked:
+            tunnel.unacked, tunnel.rto = True, self._rto_floor()
+            self._arm_ssh_rto(tunnel)
+        return tunnel.reached
+
+    def _arm_ssh_rto(self, tunnel: sshforward.Tunnel) -> None:
+        def fire() -> bool:
+            if not tunnel.unacked:
+                return False
+            # tcp_retransmit_timer(): the RTO doubles each time, up to TCP_RTO_MAX.
+            tunnel.rto = min(tunnel.rto * 2, tcp.TCP_RTO_MAX)
+            assert tunnel.session is not None
+            cip, cport, sip, sport = tunnel.session
+            seq = initial_sequence(cip, sip, cport, sport) + 1
+            ack = initial_sequence(sip, cip, sport, cport) + 1
+            client = self.namespaces.get(tunnel.client)
+            if client is not None:
+                ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+            if tunnel.unacked:
+                self._arm_ssh_rto(tunnel)
+            return True
+
+        self.schedule(
+            tunnel.rto,
+            fire,
+            f"{tunnel.client}'s retransmission of the SSH connection's unacknowledged data to {tunnel.server} "
+            "(tcp_retransmit_timer(), net/ipv4/tcp_timer.c)",
+        )
+
+    def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
+        """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK."""
+        for tunnel in self.tunnels.values():
+            if tunnel.session is None:
+                continue
+            cip, cport, sip, sport = tunnel.session
+            if ns.name == tunnel.server and (seg.src_ip, seg.sport, seg.dst_ip, seg.dport) == tunnel.session:
+                tunnel.reached = True
+                tunnel.arrived.extend(tunnel.waiting)  # TCP delivers what waited, in order
+                tunnel.waiting = []
+                self.event(f"{ns.label}'s sshd hears from ssh over the SSH connection; its TCP acknowledges")
+                return Tcp(sip, cip, sport, cport, "A", seg.ack, seg.seq + 1)
+            if ns.name == tunnel.client and (seg.dst_ip, seg.dport, seg.src_ip, seg.sport) == tunnel.session:
+                tunnel.unacked = False  # tcp_ack(): everything sent is acknowledged, the timer stops
+                return None
+        return None
 
     def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:
         """The application stops waiting before the kernel would (Go's Dialer.Timeout, a poll() with a
@@ -905,7 +1012,8 @@ class Simulation:
             self._current.outcome = login.state
             self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
             return
-        ns.connections.remove(login)  # the SSH connection stays up; netsim does not model its traffic
+        ns.connections.remove(login)  # the SSH connection stays up; its segments are ssh_segment()'s
+        session = (login.src_ip, login.sport, login.dst_ip, login.dport)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
@@ -921,6 +1029,9 @@ class Simulation:
         ns.listeners.add((addr, forward.port))
         # Each listening socket is a channel of its own, before any forwarded connection.
         tunnel = sshforward.Tunnel(fwd.by, server.name, forward, (addr, forward.port), [True] * (1 + twins))
+        tunnel.session = session
+        ns.ssh_sessions.add(session)
+        server.ssh_sessions.add((session[2], session[3], session[0], session[1]))
         self.tunnels[(fwd.by, addr, forward.port)] = tunnel
         self.event(
             f"ssh listens on {addr}:{forward.port}; what it accepts, {server.label} connects to "

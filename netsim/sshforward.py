@@ -111,6 +111,16 @@ class Tunnel:
     forward: Forward
     listen: tuple[str, int]
     channels: list[bool] = field(default_factory=list)  # channel id -> in use (listeners count too)
+    # The SSH connection itself: (client ip, port, server ip, 22). A channel opens only when its
+    # SSH_MSG_CHANNEL_OPEN crosses it: a TCP segment from the client, retransmitted on TCP's timer
+    # until the server's ACK comes (tcp_retransmit_timer()); openings sent but not yet heard by the
+    # server wait, in order, and those heard are the server's to connect.
+    session: tuple[str, int, str, int] | None = None
+    waiting: list[Opening] = field(default_factory=list)
+    arrived: list[Opening] = field(default_factory=list)
+    unacked: bool = False  # data sent that the server has not acknowledged: the RTO timer runs
+    rto: float = 0.0  # the retransmission timeout the timer was armed with last
+    reached: bool = False  # the server heard the last segment sent
 
     def new_channel(self) -> int:
         """channel_new(): the lowest free slot in the channel table."""
@@ -123,6 +133,14 @@ class Tunnel:
 
     def free_channel(self, n: int) -> None:
         self.channels[n] = False
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A channel whose open is on its way: its number, and the accepted connection's ends."""
+
+    n: int
+    ends: tuple[str, int, str, int]
 
 
 @dataclass(frozen=True)
@@ -141,7 +159,11 @@ def accept(stack: Stack, tunnel: Tunnel, server: Namespace) -> Accepted:
     strerror(); the client logs it (logit, so it shows at the default LogLevel INFO) and frees
     the channel, which closes the accepted socket (channel_input_open_failure(), chan_mark_dead()).
     """
-    n = tunnel.new_channel()
+    return answer(stack, tunnel, server, tunnel.new_channel())
+
+
+def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int) -> Accepted:
+    """The server has channel n's open: it connects to the target and answers (accept()'s second half)."""
     target = target_address(tunnel.forward)
     stack.event(f"ssh opens channel {n}: the server connects to {target}:{tunnel.forward.hostport}")
     outcome = stack.open_connection(server, target, tunnel.forward.hostport)

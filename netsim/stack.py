@@ -38,6 +38,9 @@ class Stack(Protocol):
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp | Udp, after: Tcp | Icmp | Udp) -> None:
         """NAT changed a packet's header at a netfilter hook: record before and after."""
 
+    def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
+        """A segment of an SSH connection reached one of its ends: what that end sends back."""
+
     def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:
         """connect() from a namespace, played until it settles; its outcome (netsim.tcp.OUTCOMES).
         The connection stays open if it connected (as the lab keeps it)."""

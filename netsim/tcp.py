@@ -15,6 +15,7 @@ from netsim.frames import (
     ICMP_EXC_TTL,
     ICMP_HOST_UNREACH,
     ICMP_NET_UNREACH,
+    ICMP_PARAMETERPROB,
     ICMP_PKT_FILTERED,
     ICMP_PORT_UNREACH,
     ICMP_TIME_EXCEEDED,
@@ -146,6 +147,10 @@ def request_timeout(num_timeout: int) -> float:
 def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
     local = (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
+    if local in ns.ssh_sessions and seg.flags == "A":
+        # Data or its acknowledgement on an established SSH connection: ssh and sshd read it.
+        reply = stack.ssh_segment(ns, seg)
+        return Answer((reply,) if reply is not None else ())
     if seg.flags == "S" and local in ns.established:
         # __inet_lookup_skb() finds the established socket before any listener, and a SYN there
         # gets an RFC 5961 challenge ACK (tcp_validate_incoming() -> tcp_send_challenge_ack(),
@@ -158,6 +163,17 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
         mine = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport) + 1
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, seg.seq + 1),))
+    opener = _connection(ns, seg) if seg.flags == "S" else None
+    if opener is not None and opener.state == "SYN_SENT":
+        # __inet_lookup_skb() finds a socket in SYN_SENT with these very addresses and ports before
+        # any listener: a simultaneous open (tcp_rcv_synsent_state_process(), net/ipv4/tcp_input.c,
+        # "it can be connect to self"). The socket goes to SYN_RECV and answers SYN-ACK with its
+        # own sequence number; a socket connecting to its own address and port hears its own SYN,
+        # then its own SYN-ACK, and connect() returns 0 with no listener anywhere.
+        opener.state = "SYN_RECV"
+        stack.event(f"{ns.label}'s connecting socket hears a SYN for itself: a simultaneous open, it answers SYN-ACK")
+        mine = initial_sequence(opener.src_ip, opener.dst_ip, opener.sport, opener.dport)
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", mine, seg.seq + 1, ttl=opener.ttl),))
     if seg.flags == "S":
         found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
         if found is None:
@@ -215,6 +231,13 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # segment carrying an ACK with a bare RST whose sequence number is that ACK.
         stack.event(f"{ns.label} has no connection with {seg.src_ip}:{seg.sport}: it answers RST")
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
+    if conn is not None and conn.state == "SYN_RECV" and seg.flags == "SA":
+        # tcp_validate_incoming() lets a SYN-ACK through in SYN_RECV when it acknowledges what this
+        # socket sent (the simultaneous-open case); tcp_rcv_state_process() moves it to ESTABLISHED.
+        conn.state = "connected"
+        ns.established.setdefault((conn.src_ip, conn.sport, conn.dst_ip, conn.dport), float("-inf"))
+        stack.event(f"{ns.label}'s socket hears the SYN-ACK of its simultaneous open: established")
+        return Answer()
     if conn is None or conn.state != "SYN_SENT":
         return Answer()
     if seg.flags == "SA":
@@ -256,7 +279,23 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
             conn.state = outcome
             stack.event(f"{ns.label} reads the ICMP error: {outcome.replace('-', ' ')}")
             return Answer((again,) if again else ())
+    request = (sent.dst_ip, sent.dport, sent.src_ip, sent.sport)
+    if sent.flags == "SA" and request in ns.half_open and request_aborts(icmp):
+        # tcp_v4_err() -> tcp_req_err() (net/ipv4/tcp_ipv4.c): the error quotes a request sock's
+        # SYN-ACK with its own sequence number (snt_isn): the request is dropped without a word.
+        del ns.half_open[request]
+        ns.requests.pop(request, None)
+        stack.event(f"{ns.label} drops the half-open connection from {sent.dst_ip}:{sent.dport}: an ICMP error")
     return Answer()
+
+
+def request_aborts(icmp: Icmp) -> bool:
+    """tcp_v4_err() on a request sock (TCP_NEW_SYN_RECV): only a parameter problem, a time exceeded,
+    or a network or host unreachable drop it; any other error, port unreachable and admin prohibited
+    among them, leaves it to retransmit its SYN-ACK (tcp_req_err()'s `abort`)."""
+    if icmp.type == ICMP_TIME_EXCEEDED or icmp.type == ICMP_PARAMETERPROB:
+        return True
+    return icmp.type == ICMP_DEST_UNREACH and icmp.code in (ICMP_NET_UNREACH, ICMP_HOST_UNREACH)
 
 
 def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:

@@ -394,6 +394,47 @@ def test_eight_rejected_syns_at_once_get_six_answers_as_the_lab_s_kernel_gave() 
     assert (errors("eight-at-once"), errors("two-more")) == (6, 2)
 
 
+LAB = Path(__file__).resolve().parent / "lab_scenarios"
+
+
+def test_a_socket_connecting_to_its_own_address_and_port_opens_simultaneously_with_itself() -> None:
+    # tcp_rcv_synsent_state_process(): its own SYN finds it in SYN_SENT before any listener.
+    steps = run(load_scenario(LAB / "self-connect.yaml")).steps
+    assert [s.outcome for s in steps] == ["connected", "connected", "refused"]
+    assert [s.listener for s in steps] == [None, None, None]  # nothing listens anywhere
+
+
+def test_a_firewall_reset_of_a_synack_is_a_bare_rst_that_ends_the_request_sock() -> None:
+    reset, after, prohibited, later = run(load_scenario(LAB / "synack-reset-by-client.yaml")).steps
+    segs = [f.payload for f in reset.frames if isinstance(f.payload, Tcp)]
+    synacks = [s for s in segs if s.flags == "SA"]
+    resets = [s for s in segs if "R" in s.flags]
+    # nf_reject_ip_tcphdr_put(): for a segment with ACK, RST alone, its sequence number that ACK.
+    assert [(r.flags, r.seq) for r in resets] == [("R", s.ack) for s in synacks] and len(resets) == 3
+    # Each reset dropped its request sock (tcp_check_req()): no SYN-ACK of 41001 comes on its own.
+    assert not [f for f in after.frames if isinstance(f.payload, Tcp)]
+    # Admin prohibited leaves the request alone (tcp_req_err() aborts for none but net/host
+    # unreachable, time exceeded and parameter problem): its SYN-ACK comes again after the connect.
+    again = [f.payload for f in later.frames if isinstance(f.payload, Tcp)]
+    assert again and all(s.flags == "SA" and s.dport == 41000 for s in again)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "drops"),
+    [(3, 1, True), (3, 0, True), (11, 0, True), (12, 0, True), (3, 3, False), (3, 13, False)],
+)
+def test_an_icmp_error_about_a_synack_drops_the_request_only_for_the_kernels_fatal_kinds(
+    kind: int, code: int, drops: bool
+) -> None:
+    ns = Namespace("ben", "ben")
+    key = ("10.1.0.10", 41000, "10.1.0.11", 80)
+    ns.half_open[key] = "0.0.0.0:80"
+    synack = Tcp("10.1.0.11", "10.1.0.10", 80, 41000, "SA", 7, 8)
+    stack = SimpleNamespace(now=0.0, event=lambda text: None)
+    tcp.error(stack, ns, Icmp("10.1.0.10", "10.1.0.11", kind, code, synack))  # type: ignore[arg-type]
+    assert (key not in ns.half_open) is drops
+
+
 @pytest.mark.parametrize(
     ("target", "what"),
     [

@@ -176,3 +176,32 @@ def test_a_far_end_the_server_has_no_route_to_fails_the_channel_with_that_errno(
     knock = trace.step("knock")
     assert (knock.outcome, knock.reads) == ("connected", "eof")
     assert knock.ssh_log == ["channel 1: open failed: connect failed: Network is unreachable"]
+
+
+def test_a_channel_open_waits_for_a_dead_ssh_connection_and_goes_when_its_link_returns() -> None:
+    # The channel opens when ssh's segment reaches sshd (tests/lab_scenarios/tunnel-over-dead-link.yaml,
+    # recorded): with the server's eth0 down nothing answers the knock, and the laptop's entry for the
+    # server is INCOMPLETE; TCP's retransmissions keep asking after it FAILED, and once the link is
+    # back the waiting open reaches sshd, which connects to the agent and acknowledges (its entry DELAY).
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: down, link_set: {by: server, dev: eth0, up: false}}
+  - {id: dead, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+  - {id: later, wait: 4}
+  - {id: up, link_set: {by: server, dev: eth0, up: true}}
+  - {id: back, wait: 3}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+"""
+        )
+    )
+    dead, later, back, knock = (trace.step(s) for s in ("dead", "later", "back", "knock"))
+    assert (dead.outcome, dead.listener, dead.channel["outcome"]) == ("connected", None, "waiting")
+    assert dead.neigh["laptop"]["192.168.1.50"]["state"] == "INCOMPLETE"
+    assert later.neigh["laptop"]["192.168.1.50"]["state"] == "INCOMPLETE"  # a resend after FAILED (3 s)
+    # The open that waited reached sshd, which connected to the agent: channel 1 is answered. No connect
+    # of the lab's took that connection in this step; the next one's accept does (runner._accept_all()).
+    assert (back.channel, back.listener) == ({"listen": "127.0.0.1:19001", "n": 1, "outcome": "connected"}, None)
+    assert back.neigh["server"]["192.168.1.23"]["state"] == "DELAY"
+    assert (knock.listener, knock.channel["n"]) == ("127.0.0.1:9001", 2)  # at once now; channel 1 is open

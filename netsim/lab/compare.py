@@ -58,8 +58,11 @@ SIMPLIFICATIONS = {
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
     "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); only TCP entries are "
     "compared (the lab reads those)",
-    "ssh": "netsim models the SSH connection as its TCP handshake and a channel as the server's connect, "
-    "not SSH's own messages (key exchange, channel open, window adjust); so the neighbour entries between "
+    "ssh": "netsim models the SSH connection as its TCP handshake and one segment per channel open (the "
+    "channel opens when that segment reaches the server; it is resent on TCP's timer from 200 ms plus a "
+    "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
+    "modelled), and a channel as the server's connect; not SSH's other messages (key exchange, channel "
+    "confirmation, window adjust); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
     "compared, and the SSH connection should cross a cable, not "
