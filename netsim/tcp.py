@@ -161,8 +161,11 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             return Answer()
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
+        # tcp_send_ack(): the socket's own snd_nxt and rcv_nxt, whatever the forged SYN carried
+        # (no data flows in netsim, so each side's initial sequence number + 1)
         mine = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport) + 1
-        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, seg.seq + 1),))
+        theirs = initial_sequence(seg.src_ip, seg.dst_ip, seg.sport, seg.dport) + 1
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":
         # __inet_lookup_skb() finds a socket in SYN_SENT with these very addresses and ports before

@@ -131,18 +131,22 @@ RENDERERS = ("netsim.render.graph.", "netsim.render.words.", "netsim.render.tabl
 GOLDEN_TEST = "test_every_post_renders_cleanly_and_every_figure_is_the_golden_one"
 
 
-# The files of computing tests that take longest (CPU seconds in `make check`, measured 2026-11-28:
-# figfacts 23, the attack corpus 15, page store 14, claim audit 14, serve rebuild 12, serve 7,
-# series 7), handed out first. xdist gives a worker the next file (`make check`, --dist loadfile)
-# or test (`make test`) as it frees up, so the long ones start early and the short ones fill in at
-# the end, instead of one worker running a long file alone while the other has nothing left.
+# The files of computing tests that take longest (CPU seconds in `make check`, measured 2026-11-29
+# at load 5-20: figfacts 24-27, claim audit 16, page store 12-14, serve 9-23 (one test: a server's
+# builds, which wait on a subprocess), serve rebuild 8-10, capture 10 (39 before one sharkd read
+# every capture), the attack corpus 9, prerender 8, series 7), handed out first. xdist gives a
+# worker the next file (`make check`, --dist loadfile) or test (`make test`) as it frees up, so the
+# long ones start early and the short ones fill in at the end, instead of one worker running a
+# long file alone while the other has nothing left.
 LONGEST = [
     "test_figfacts.py",
-    "test_corpus.py",
-    "test_page_store.py",
     "test_claim_audit.py",
-    "test_serve_rebuild.py",
+    "test_page_store.py",
     "test_serve.py",
+    "test_serve_rebuild.py",
+    "test_capture.py",
+    "test_corpus.py",
+    "test_prerender.py",
     "test_series.py",
 ]
 

@@ -13,6 +13,13 @@ tolerance of half a second, so when a lab wakes up it must get a core at once, n
 a site build; the computing tests take what the sleeping labs leave, which is nearly all of it.
 
     python tests/run.py --workers 2 --wait-workers 6 tests/test_lab.py tests/test_try_it_yourself.py
+
+or, as `make test` does, by marker: every test marked so, in whatever file, waits (the attack
+corpus runs the generated script and the lab too, and a test of the decoder runs curl in a
+namespace; in the computing run, niced and SCHED_IDLE, they held a computing worker for 30 to 130
+s each at load 15, and four of them hit their two-minute timeout), and every other test computes:
+
+    python tests/run.py --workers 2 --wait-workers 4 --waiting-marker "lab or waits"
 """
 
 from __future__ import annotations
@@ -34,10 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for the computing tests")
     parser.add_argument("--wait-workers", type=int, default=6, help="workers for the waiting tests")
     parser.add_argument("--computing-nice", type=int, default=10, help="niceness added to the computing run")
-    parser.add_argument("waiting", nargs="+", help="the test files whose tests wait on kernel timers")
+    parser.add_argument("waiting", nargs="*", help="the test files whose tests wait on kernel timers")
+    parser.add_argument(
+        "--waiting-marker",
+        help="a pytest marker expression: the tests it selects wait (in any file), all the others compute",
+    )
     parser.add_argument("--computing", nargs="*", default=[], help="the computing tests (default: all the others)")
     parser.add_argument("--pytest-args", default="", help="more arguments for both pytest runs, space-separated")
     args = parser.parse_args(argv)
+    if bool(args.waiting) == bool(args.waiting_marker):
+        parser.error("name the waiting test files or give --waiting-marker, not both")
     for name in args.waiting:
         if not (ROOT / name).is_file():
             parser.error(f"{name}: no such test file")
@@ -47,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     # queues behind a two-minute wait; tests/conftest.py puts the longest waits first.
     waiting_cmd = [*pytest, "-n", str(args.wait_workers), "--maxschedchunk=1", *args.waiting]
     computing_cmd = [*pytest, "-n", str(args.workers), "--maxschedchunk=1", *args.computing]
+    if args.waiting_marker:  # the two runs split the same tests by the marker: each test runs once
+        waiting_cmd += ["-m", args.waiting_marker, *args.computing]
+        computing_cmd += ["-m", f"not ({args.waiting_marker})"]
     computing_cmd += [f"--ignore={name}" for name in args.waiting]
 
     log = tempfile.NamedTemporaryFile("w+", prefix="waiting-tests-", suffix=".log", delete=False)  # noqa: SIM115

@@ -504,3 +504,37 @@ def test_a_change_of_state_alone_restarts_locktime() -> None:
     assert answer.neigh["a"]["10.0.0.11"] == {"mac": MAC["b"], "state": "REACHABLE", "dev": "eth0"}
     assert claim.events == [f"a keeps 10.0.0.11 at {MAC['b']}: a different answer inside locktime is ignored"]
     assert claim.neigh["a"]["10.0.0.11"]["mac"] == MAC["b"]
+
+
+def test_a_challenge_ack_carries_the_connection_s_own_numbers_not_the_forged_syn_s() -> None:
+    # tcp_send_challenge_ack() -> tcp_send_ack(): seq is the socket's snd_nxt (its SYN-ACK's seq + 1)
+    # and ack its rcv_nxt (the client's SYN + 1), whatever the forged SYN's own sequence number.
+    trace = simulate(
+        """
+        - {id: connects, connect: {by: a, to: '10.0.0.1:80', sport: 41000}}
+        - {id: forged, send: {by: c, dst: host, syn: {src: '10.0.0.10:41000', dst: '10.0.0.1:80'}}}
+        """,
+        listeners="'0.0.0.0:80'",
+    )
+    syn, synack, _ = [h.payload for h in trace.steps[0].frames if isinstance(h.payload, Tcp)]
+    forged, challenge = [h.payload for h in trace.steps[1].frames if isinstance(h.payload, Tcp)]
+    assert (forged.flags, challenge.flags) == ("S", "A")
+    assert (challenge.seq, challenge.ack) == (synack.seq + 1, syn.seq + 1)
+    assert trace.steps[1].events[0] == "host hears a SYN on an established connection: it answers with a challenge ACK"
+
+
+def test_a_syn_ack_nobody_asked_for_is_reset_and_the_reset_drops_the_half_open_connection() -> None:
+    # b writes a SYN by hand (no socket of its own): host's listener answers SYN-ACK, b's kernel has
+    # no socket for it and answers a bare RST whose seq is the SYN-ACK's ack (tcp_v4_send_reset()),
+    # which is in the request's window: host drops the request (tcp_check_req()).
+    step = simulate(
+        "- {id: s, send: {by: b, dst: host, syn: {src: '10.0.0.11:5556', dst: '10.0.0.1:80'}}}",
+        listeners="'0.0.0.0:80'",
+    ).steps[0]
+    syn, synack, rst = [h.payload for h in step.frames if isinstance(h.payload, Tcp)]
+    assert (synack.flags, rst.flags) == ("SA", "R")
+    assert (rst.seq, rst.ack, synack.ack) == (syn.seq + 1, 0, syn.seq + 1)
+    assert step.events[-2:] == [
+        "b has no connection with 10.0.0.1:80: it answers RST",
+        "host drops the half-open connection from 10.0.0.11:5556: it was reset",
+    ]

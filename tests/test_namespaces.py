@@ -4,6 +4,7 @@ state, addresses and routes do, one mechanism per test."""
 from __future__ import annotations
 
 import pytest
+from conftest import simulate
 
 from netsim.errors import ScenarioError
 from netsim.scenario import parse_scenario
@@ -162,3 +163,17 @@ def test_a_port_whose_cable_first_gets_carrier_starts_forwarding_rather_than_aga
     trace = run(load_scenario(root / "diagrams" / "rooms-inside-rooms.yaml"))
     assert not any("podman0" in e and "veth0" in e for e in trace.step("plug-into-podman0").events if "forward" in e)
     assert "podman0 starts forwarding on veth0, now that it has carrier" in trace.step("eth0-up").events
+
+
+def test_renaming_one_interface_leaves_the_other_routes_as_they_were() -> None:
+    # dev_change_name() touches one device: the routes through b's eth0 keep their gateway.
+    trace = simulate("""
+        - {id: route, route_add: {by: b, to: 10.9.0.0/16, via: 10.0.0.1}}
+        - {id: cable, veth_add: {by: b, name: v0, peer: v1}}
+        - {id: rename, link_rename: {by: b, dev: v0, name: wan0}}
+    """)
+    assert trace.steps[2].routes["b"] == [
+        "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.11",
+        "10.9.0.0/16 via 10.0.0.1 dev eth0",
+    ]
+    assert "wan0" in trace.steps[2].links["b"]

@@ -85,3 +85,22 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
     assert "the kernel disagreed" in done.stdout  # the waiting run's output, printed at the end
     assert "computing tests: passed" in done.stdout
     assert "waiting tests: exit 1" in done.stdout
+
+
+def test_run_py_splits_by_marker_and_runs_each_test_once(tmp_path: Path) -> None:
+    # make test: the tests marked `lab` wait, wherever they are; they run beside the others, not niced.
+    base = os.nice(0)
+    niced = min(base + 10, 19)
+    (tmp_path / "test_mixed.py").write_text(
+        "import os\n\nimport pytest\n\n\n"
+        f"@pytest.mark.lab\ndef test_runs_the_lab():\n    assert os.nice(0) == {base}\n\n\n"
+        f"def test_computes():\n    assert os.nice(0) == {niced}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0", "--waiting-marker", "lab",
+         "--computing", str(tmp_path), "--pytest-args", f"-c /dev/null --rootdir {tmp_path} -p no:randomly"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("1 passed, 1 deselected") == 2, done.stdout
+    assert "computing tests: passed" in done.stdout and "waiting tests: passed" in done.stdout

@@ -175,3 +175,58 @@ def test_a_knock_that_connects_keeps_its_connection_open_as_the_lab_does() -> No
         assert conn.recv(1) == b""  # and the FIN comes when the script's cleanup ends the keeper
         conn.close()
     server.close()
+
+
+def listen_program(script: str) -> str:
+    """The Python program the script's listen_on() runs (its single-quoted argument)."""
+    body = script.split("\nlisten_on() {", 1)[1]
+    return body.split("python3 -c '\n", 1)[1].split('\n\' "$2"', 1)[0]
+
+
+def test_stopping_a_listener_closes_the_doorway_not_what_it_accepted() -> None:
+    # The lab's close_on closes the listening socket alone; accepted connections stay open until the
+    # end. The script's listener once kept them in its own process, so close_on's kill sent a FIN the
+    # figures lack (cold read 8: post one's step 20 on podman0). Now a keeper per connection holds it.
+    import signal
+    import subprocess
+    import tempfile
+
+    program = listen_program(render(load_scenario(DOORMAN)))
+    with tempfile.TemporaryDirectory() as tmp, tempfile.NamedTemporaryFile("r") as kept:
+        probe = socket.create_server(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        ready = os.path.join(tmp, "said")
+        listener = subprocess.Popen(
+            [sys.executable, "-c", program, "127.0.0.1", str(port), ready], env={**os.environ, "KEPT": kept.name}
+        )
+        try:
+            for _ in range(600):
+                if os.path.exists(ready):
+                    break
+                time.sleep(0.05)
+            assert Path(ready).read_text().strip() == "listening"
+            client = socket.create_connection(("127.0.0.1", port), timeout=10)
+            for _ in range(600):  # the keeper writes its pid once it holds the connection
+                if kept.read().strip():
+                    break
+                kept.seek(0)
+                time.sleep(0.05)
+            kept.seek(0)
+        finally:
+            listener.send_signal(signal.SIGTERM)  # close_on's kill
+            listener.wait(timeout=30)
+        pids = [int(p) for p in kept.read().split()]
+        assert len(pids) == 1
+        try:
+            with pytest.raises(ConnectionRefusedError):  # the doorway is closed: the keeper holds no listener
+                socket.create_connection(("127.0.0.1", port), timeout=10)
+            client.settimeout(1.0)
+            with pytest.raises(TimeoutError):  # and the accepted connection stays: no FIN
+                client.recv(1)
+        finally:
+            for pid in pids:
+                os.kill(pid, signal.SIGTERM)
+        client.settimeout(10)
+        assert client.recv(1) == b""  # the FIN comes when the script's cleanup ends the keeper
+        client.close()

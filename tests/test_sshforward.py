@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from netsim.errors import ScenarioError
+from netsim.frames import Tcp
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 from netsim.sshforward import Forward, bind_addresses, parse
@@ -84,6 +85,11 @@ def test_a_refused_far_end_is_a_connect_that_succeeds_then_reads_end_of_file() -
     assert [hop.payload.flags for hop in knock.frames if hop.payload is not None and hasattr(hop.payload, "flags")][
         -5:
     ] == ["S", "SA", "A", "FA", "A"]
+    # The numbers a capture shows: the FIN continues ssh's side (the SYN-ACK's seq + 1) and
+    # acknowledges the box's SYN; tcp_fin()'s ACK acknowledges the FIN, which counts one (seq + 1).
+    syn, synack, _, fin, ack = [h.payload for h in knock.frames if isinstance(h.payload, Tcp)][-5:]
+    assert (fin.seq, fin.ack) == (synack.seq + 1, syn.seq + 1)
+    assert (ack.seq, ack.ack) == (fin.ack, fin.seq + 1)
 
 
 def test_a_far_end_that_answers_leaves_the_client_waiting_and_ssh_silent() -> None:

@@ -228,3 +228,21 @@ def test_a_timer_is_never_made_later_than_its_slack(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(simulation, "run", tight)
     agree, lines, _, _ = compare.compare_with_kernel(load_scenario(BRIDGE_DOWN), kernel)
     assert not agree, "\n".join(lines)
+
+
+# A real lab run (tests/kernel_edges) of the second outsider's 85: at 5 s a SYN retransmission and two
+# DELAY timers fell due together; the kernel sent the SYN first and fired the two DELAY timers in one
+# later tick (a 5 s timer sits on a coarser level of the wheel). The search tries one late timer or
+# one moment's tick at a time, not both: the step disagrees, and the report says what was left untried.
+SPOOF = ROOT / "tests" / "kernel_edges" / "request-spoof-within-locktime"
+
+
+def test_a_step_no_one_allowance_explains_disagrees_and_says_what_the_search_left_untried() -> None:
+    kernel = json.loads(SPOOF.with_suffix(".json").read_text(encoding="utf-8"))
+    carried = [h["carries"] for h in kernel["steps"][3]["frames"]]
+    assert carried[11:15] == ["SYN", "SYN-ACK", "ARP request", "ARP request"]  # the SYN's answer first
+    agree, lines, _, _ = compare_with_kernel(load_scenario(SPOOF.with_suffix(".yaml")), kernel)
+    assert not agree
+    (said,) = [line for line in lines if "(timer-search)" in line]
+    assert "timers fell due together at 6.093, 7.093, 8.093, 9.093, 10.093 s" in said
+    assert any(note.startswith("  timer-search: ") for note in timer_notes(lines))

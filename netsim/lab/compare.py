@@ -99,6 +99,13 @@ TIMER_NOTES = {
     "replayed with the timers due at one moment fired so, and it follows that from then on (a router giving up "
     "on a next hop in the tick of the sender's next SYN: its ICMP errors come before that SYN, which then "
     "starts a new resolution); each is named under its step",
+    "timer-search": "timer-search: the replay tries one late timer, one redraw or one moment's tick at a time "
+    "per step (and a redraw with one late timer); where the kernel's wheel did several of these in one step it "
+    "still disagrees: timers of different levels of the wheel meet often (calc_index(), kernel/time/timer.c: "
+    "at HZ 250 a 5 s neighbour timer may fire 256 ms late, a 1 s SYN retransmission 32 ms), so a SYN due with "
+    "two DELAY timers may go first while those two fire in one tick, and a request sock's SYN-ACK and a SYN "
+    "due together at 1 s may also share one; netsim cannot know the kernel's buckets (they depend on the "
+    "jiffy each timer was armed in), and the search does not combine them",
     "timer-edge": "timer-edge: a neighbour entry or learned MAC may be shown as netsim had it just before a "
     "timer that the wheel may fire after the read (its slack, at the kernel's HZ), or just after a timer due "
     "while the lab read the tables, or (a MAC) until br_fdb_cleanup()'s delayed work removes it; only those "
@@ -291,7 +298,16 @@ def compare_with_kernel(
                     found = late_timers, redrawn_at, one_tick, whys, tried
                     break
             if found is None:
-                break  # no late timer, redraw or tick explains it: the step disagrees
+                # No late timer, redraw or tick explains it: the step disagrees. When timers met near
+                # it, say what the search left untried (timer-search).
+                met = sorted({round(t, 3) for t, _ in tick_candidates(trace, i, clock, ticks)})
+                if met:
+                    said.setdefault(scenario.steps[i].id, []).append(
+                        f"timers fell due together at {', '.join(f'{t:.3f}' for t in met)} s near this step; "
+                        f"no one of them fired as one tick, no one timer fired late and no redraw explains it "
+                        "(timer-search)"
+                    )
+                break
             postpone, redraws, ticks, whys, trace = found
             said.setdefault(scenario.steps[i].id, []).extend(whys)
     agree, lines = compare(trace.to_json(), kernel, loose, trace if clock else None, said)

@@ -260,8 +260,8 @@ show_conntrack() {{  # the connection tracking table of each host that has one
 }}
 listen_on() {{  # host address port [reuseport]: a doorman that stays until close_on, or bind()'s refusal
   local dir; dir=$(mktemp -d); local ready="$dir/said"   # not there until the listener writes it
-  ip netns exec "lab-$1" python3 -c '
-import errno, os, socket, sys
+  KEPT="$KEPT" ip netns exec "lab-$1" python3 -c '
+import errno, os, signal, socket, sys
 def tell(word):  # one line for the shell, written whole
     with open(sys.argv[3] + ".part", "w") as f:
         print(word, file=f)
@@ -276,9 +276,17 @@ except OSError as exc:
     tell(names.get(exc.errno, exc.strerror))
     sys.exit(0)
 tell("listening")
-kept = []  # accepted connections stay open until the script ends, as in the lab
+# Each accepted connection is held by a keeper process of its own until the script ends, as in the
+# lab: close_on then closes the listening socket alone, and no FIN leaves for what it accepted.
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
 while True:
-    kept.append(s.accept())
+    conn, _ = s.accept()
+    if os.fork() == 0:
+        s.close()  # the keeper must not hold the doorway open after close_on
+        with open(os.environ["KEPT"], "a") as f:
+            print(os.getpid(), file=f)
+        signal.pause()
+    conn.close()
 ' "$2" "$3" "$ready" ${{4:+"$4"}} &
   local pid=$!
   # The listener says when bind() and listen() are done (or why not); a crash ends the wait too.
