@@ -246,3 +246,27 @@ def test_a_step_no_one_allowance_explains_disagrees_and_says_what_the_search_lef
     (said,) = [line for line in lines if "(timer-search)" in line]
     assert "timers fell due together at 6.093, 7.093, 8.093, 9.093, 10.093 s" in said
     assert any(note.startswith("  timer-search: ") for note in timer_notes(lines))
+
+
+# A real lab run (tests/kernel_edges) of the second outsider's 44, which flaked at load: two DELAY timers
+# armed by one exchange (due at 5.000 s, same delay, one bucket of the wheel) both fired after step 3
+# began at 5.060 s. One of them late alone explains nothing; the two late together do.
+BUCKET = ROOT / "tests" / "kernel_edges" / "router-delay-timers-one-bucket"
+
+
+def test_timers_of_one_bucket_are_made_late_together() -> None:
+    kernel = json.loads(BUCKET.with_suffix(".json").read_text(encoding="utf-8"))
+    assert [h["carries"] for h in kernel["steps"][2]["frames"]][:2] == ["SYN", "ARP request"]  # probes after it
+    agree, lines, trace, _ = compare_with_kernel(load_scenario(BUCKET.with_suffix(".yaml")), kernel)
+    assert agree, "\n".join(lines)
+    (said,) = [line for line in lines if "(timer-branch)" in line]
+    assert "after the lab began step 3 at 5.060 s" in said and "with it the timers of its bucket" in said
+    assert [h.what.split()[0] for h in trace.steps[2].frames[:2]] == ["TCP", "ARP"]
+
+
+def test_without_the_bucket_the_kept_run_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netsim.lab import compare
+
+    monkeypatch.setattr(compare, "bucket_candidates", lambda *args: [])
+    kernel = json.loads(BUCKET.with_suffix(".json").read_text(encoding="utf-8"))
+    assert not compare_with_kernel(load_scenario(BUCKET.with_suffix(".yaml")), kernel)[0]

@@ -285,6 +285,7 @@ def compare_with_kernel(
                 continue
             found = None
             late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
+            late += bucket_candidates(trace, branch_candidates(trace, i, clock, postpone), postpone)
             redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
             tries = [(p, redraws, ticks, [why]) for p, why in late]
             tries += [(postpone, r, ticks, [why]) for r, why in redrawn]
@@ -423,6 +424,31 @@ def branch_candidates(
                     )
                 )
     return sorted(out, key=lambda c: c[1])
+
+
+def bucket_candidates(
+    trace: Any, late: list[tuple[int, float, str]], postpone: dict[int, float]
+) -> list[tuple[dict[int, float], str]]:
+    """Each late timer of `late` with the timers in its bucket of the wheel late alike: timers due in
+    the same instant with the same slack were armed together with the same delay, so calc_index()
+    (kernel/time/timer.c) files them in one bucket, and the kernel fires them in one tick: when one
+    of them is late, all of them are (two hosts' DELAY timers armed by one exchange). Tried after each
+    timer alone."""
+    from netsim.simulation import TICK_EPSILON
+
+    by_n = {x.n: x for x in trace.fired}
+    out = []
+    for n, t, why in late:
+        x = by_n[n]
+        mates = [
+            y.n for y in trace.fired if y.n != n and abs(y.due - x.due) < TICK_EPSILON and abs(y.slack - x.slack) < 1e-9
+        ]
+        if mates:
+            names = "; ".join(by_n[m].name for m in mates)
+            out.append(
+                ({**postpone, n: t, **{m: t for m in mates}}, f"{why}; with it the timers of its bucket: {names}")
+            )
+    return out
 
 
 def unordered_runs(frames: list[Any]) -> list[tuple[int, int, str]]:
