@@ -20,6 +20,13 @@ TEST_PAYLOAD = b"a note from the bottom six"
 TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04, "FA": 0x11}
 ICMP_TYPE_WORDS = {3: "destination unreachable", 11: "time exceeded"}
 TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK", 0x04: "RST", 0x11: "FIN, ACK"}
+# What a segment's two ports are, by who sends it: a SYN comes from the caller and a SYN-ACK answers
+# it from the door knocked on; any other segment may go either way, so it is named by its sender.
+PORT_WORDS = {
+    "S": ("The caller's door number.", "The door knocked on."),
+    "SA": ("The door that was knocked on, answering.", "The caller's door number."),
+}
+NEUTRAL_PORTS = ("The sending side's door number.", "The receiving side's door number.")
 
 
 @dataclass(frozen=True)
@@ -267,8 +274,8 @@ def fields(hop: Hop) -> list[Field]:
         flags = TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]
         window = int.from_bytes(data[48:50], "big")
         out += [
-            F("TCP", "source port", 34, 2, str(p.sport), "The caller's door number.", POST_THREE),
-            F("TCP", "destination port", 36, 2, str(p.dport), "The door knocked on.", POST_THREE),
+            F("TCP", "source port", 34, 2, str(p.sport), PORT_WORDS.get(p.flags, NEUTRAL_PORTS)[0], POST_THREE),
+            F("TCP", "destination port", 36, 2, str(p.dport), PORT_WORDS.get(p.flags, NEUTRAL_PORTS)[1], POST_THREE),
             F("TCP", "sequence number", 38, 4, str(p.seq), "Where this side's bytes start counting.", POST_THREE),
             F(
                 "TCP",
@@ -436,8 +443,18 @@ def _udp_fields(data: bytes, p: Udp) -> list[Field]:
     F, post = Field, POST_SIX
     msg = p.payload
     out = [
-        F("UDP", "source port", 34, 2, str(p.sport), "The asker's port, picked at random.", post),
-        F("UDP", "destination port", 36, 2, str(p.dport), "Port 53: DNS.", post),
+        # An answer goes back the way the question came: from port 53 to the asker's port.
+        *(
+            (
+                F("UDP", "source port", 34, 2, str(p.sport), "Port 53: DNS, answering.", post),
+                F("UDP", "destination port", 36, 2, str(p.dport), "The asker's port, picked at random.", post),
+            )
+            if msg.response
+            else (
+                F("UDP", "source port", 34, 2, str(p.sport), "The asker's port, picked at random.", post),
+                F("UDP", "destination port", 36, 2, str(p.dport), "Port 53: DNS.", post),
+            )
+        ),
         F("UDP", "length", 38, 2, str(int.from_bytes(data[38:40], "big")), "Bytes of UDP header and data.", post),
         F("UDP", "checksum", 40, 2, f"0x{data[40:42].hex()}", "Guards the datagram and both addresses.", post),
     ]

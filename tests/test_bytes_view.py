@@ -88,3 +88,23 @@ def test_an_icmp_error_quotes_the_whole_packet_it_refuses() -> None:
     assert "quoted whole" in fields["quoted IPv4 header"].means
     assert f"{hop.payload.original.dport}, SYN, seq {hop.payload.original.seq}" in fields["quoted TCP segment"].value
     assert "port unreachable, from the laptop, 82 bytes" in bytes_view.render(scenario, step)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_a_port_called_the_callers_is_the_callers(path: Path) -> None:
+    """The port sentences once were fixed per field: a SYN-ACK's source port (the door knocked on, 19001)
+    was 'the caller's door number' (cold read 8). Whatever a sentence calls the caller's door must be a
+    port some SYN left from, and the door knocked on a port some SYN went to; a DNS answer's port 53 is
+    its source."""
+    steps = run(load_scenario(path)).steps
+    hops = [h for s in steps for h in s.frames]
+    syns = [h.payload for h in hops if getattr(h.payload, "flags", None) == "S"]
+    callers, knocked = {str(p.sport) for p in syns}, {str(p.dport) for p in syns}
+    for hop in hops:
+        for field in wire.fields(hop):
+            if "caller's door" in field.means:
+                assert field.value in callers, f"{hop.what}: {field}"
+            if "door knocked on" in field.means or "door that was knocked on" in field.means:
+                assert field.value in knocked, f"{hop.what}: {field}"
+            if field.layer == "UDP" and "Port 53" in field.means:
+                assert field.value == "53", f"{hop.what}: {field}"

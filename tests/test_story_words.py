@@ -322,3 +322,15 @@ def test_a_namespaces_alt_text_is_sentences_in_the_kernel_s_words() -> None:
         "Diagram of the namespaces. The laptop's namespace: lo up, podman0 up; the container's namespace: lo down."
         " The container knocks on 127.0.0.1:19001: Network is unreachable (ENETUNREACH)."
     ), alt
+
+
+def test_two_rooms_alt_text_seats_each_in_its_own_room() -> None:
+    """Post one's forged knock draws Margaret's room and the café's Wi-Fi; the alt text once listed
+    every seat as one room's, so a screen reader put the container in the café (cold read 8)."""
+    from netsim.pages.macros import _room_alt
+
+    scenario = load_scenario(ROOT / "diagrams" / "who-else-can-knock.yaml")
+    trace = run(scenario)
+    alt = _room_alt(scenario, trace.step("stranger-forges-a-loopback-knock"))
+    assert alt.startswith("Diagram of 2 rooms. Margaret's room (podman0), seats: seat 9: "), alt
+    assert "The café's Wi-Fi (wifi0), seats: " in alt and "seat 9" not in alt.split("Wi-Fi (wifi0)")[1], alt

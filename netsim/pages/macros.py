@@ -884,14 +884,22 @@ def _namespaces_alt(scenario: Scenario, step: StepTrace, knock: tuple[str, str] 
 
 
 def _room_alt(scenario: Scenario, step: StepTrace, story: bool = False) -> str:
-    seats = []
+    rooms = []
     seating = graph._seating(scenario, step)  # who is at each seat at this step, as the figure draws it
     for bridge, br in scenario.bridges.items():
+        seats = []
         for port in br.ports:
             found = seating.get((bridge, port))
             seat = port_label(scenario, bridge, port, story)
             seats.append(f"{seat}: {label(scenario, found[0]) if found else 'empty'}")
-    return f"Diagram of the room. Seats: {'; '.join(seats)}. {step_caption(scenario, step, story)}"
+        rooms.append((f"{br.label} ({bridge})" if br.label else bridge, seats))
+    caption = step_caption(scenario, step, story)
+    if len(rooms) == 1:
+        return f"Diagram of the room. Seats: {'; '.join(rooms[0][1])}. {caption}"
+    # Each room with its own seats, as the figure draws them (cold read 8: one list put a container
+    # in the café's Wi-Fi for a screen reader).
+    each = " ".join(f"{capital(name)}, seats: {'; '.join(seats)}." for name, seats in rooms)
+    return f"Diagram of {len(rooms)} rooms. {each} {caption}"
 
 
 # --- Checking a page without mkdocs (tests, tools) -------------------------------------------
