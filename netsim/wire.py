@@ -273,9 +273,10 @@ def fields(hop: Hop) -> list[Field]:
     if isinstance(p, Tcp):
         flags = TCP_FLAG_NAMES[TCP_FLAGS[p.flags]]
         window = int.from_bytes(data[48:50], "big")
+        from_words, to_words = PORT_WORDS.get(p.flags, NEUTRAL_PORTS)
         out += [
-            F("TCP", "source port", 34, 2, str(p.sport), PORT_WORDS.get(p.flags, NEUTRAL_PORTS)[0], POST_THREE),
-            F("TCP", "destination port", 36, 2, str(p.dport), PORT_WORDS.get(p.flags, NEUTRAL_PORTS)[1], POST_THREE),
+            F("TCP", "source port", 34, 2, str(p.sport), from_words, POST_THREE),
+            F("TCP", "destination port", 36, 2, str(p.dport), to_words, POST_THREE),
             F("TCP", "sequence number", 38, 4, str(p.seq), "Where this side's bytes start counting.", POST_THREE),
             F(
                 "TCP",
@@ -442,19 +443,12 @@ def _ident_words(ident: int, frag: int) -> str:
 def _udp_fields(data: bytes, p: Udp) -> list[Field]:
     F, post = Field, POST_SIX
     msg = p.payload
+    asker, server = "The asker's port, picked at random.", "Port 53: DNS."
+    # An answer goes back the way the question came: from port 53 to the asker's port.
+    from_words, to_words = ("Port 53: DNS, answering.", asker) if msg.response else (asker, server)
     out = [
-        # An answer goes back the way the question came: from port 53 to the asker's port.
-        *(
-            (
-                F("UDP", "source port", 34, 2, str(p.sport), "Port 53: DNS, answering.", post),
-                F("UDP", "destination port", 36, 2, str(p.dport), "The asker's port, picked at random.", post),
-            )
-            if msg.response
-            else (
-                F("UDP", "source port", 34, 2, str(p.sport), "The asker's port, picked at random.", post),
-                F("UDP", "destination port", 36, 2, str(p.dport), "Port 53: DNS.", post),
-            )
-        ),
+        F("UDP", "source port", 34, 2, str(p.sport), from_words, post),
+        F("UDP", "destination port", 36, 2, str(p.dport), to_words, post),
         F("UDP", "length", 38, 2, str(int.from_bytes(data[38:40], "big")), "Bytes of UDP header and data.", post),
         F("UDP", "checksum", 40, 2, f"0x{data[40:42].hex()}", "Guards the datagram and both addresses.", post),
     ]
