@@ -1098,7 +1098,9 @@ def _check_firewall(host: Host, src: Source) -> None:
             if port in owner:
                 raise src.error(
                     (*path_of(host), key, i),
-                    f"port {port} is already in {owner[port]}; expected each port in one firewall list only",
+                    f"port {port} is already in {owner[port]}; the kernel would load both rules and the first in "
+                    "the chain would answer (nft_do_chain() stops at the first verdict), but the scenario format has "
+                    "no rule order (a stated limit of netsim); expected each port in one firewall list only",
                 )
             owner[port] = key
 

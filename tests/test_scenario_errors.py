@@ -215,7 +215,9 @@ def test_the_good_scenario_parses() -> None:
             "  laptop: {}",
             "  laptop: {drop_tcp_ports: [80], reset_tcp_ports: [81, 80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.reset_tcp_ports[1]: port 80 is already in drop_tcp_ports; "
-            "expected each port in one firewall list only",
+            "the kernel would load both rules and the first in the chain would answer (nft_do_chain() stops at the "
+            "first verdict), but the scenario format has no rule order (a stated limit of netsim); expected each "
+            "port in one firewall list only",
         ),
         (
             "send: {by: alice, dst: broadcast}",

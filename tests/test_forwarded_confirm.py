@@ -1,0 +1,76 @@
+"""A TCP segment's pending confirmation travels with it (skb->dst_pending_confirm): every host whose
+ip_finish_output2() hands it to a neighbour confirms that neighbour (sock_confirm_neigh(),
+include/net/sock.h), a router forwarding it too. Without root: a real lab run kept in
+tests/kernel_edges (the second outsider's 87, which flaked at load) and netsim's own traces."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netsim import ipv4
+from netsim.frames import Tcp
+from netsim.lab.compare import compare_with_kernel
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+
+ROOT = Path(__file__).resolve().parent.parent
+KEPT = ROOT / "tests" / "kernel_edges" / "self-hairpin-forwarded-ack-confirms"
+ROUTER = ROOT / "tests" / "lab_scenarios" / "router-forwarded-ack-confirms.yaml"
+
+
+def kept() -> tuple[Any, dict[str, Any]]:
+    return load_scenario(KEPT.with_suffix(".yaml")), json.loads(KEPT.with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def only_the_sender_confirms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old model: the ACK confirms the neighbour at the host that sent it; a router forwards it
+    without its pending confirmation."""
+    real = ipv4._forward
+
+    def forward_unconfirmed(stack: Any, ns: Any, dev: str, skb: Any) -> None:
+        if isinstance(skb.packet, Tcp):
+            skb.packet = dataclasses.replace(skb.packet, pending_confirm=False)
+        real(stack, ns, dev, skb)
+
+    monkeypatch.setattr(ipv4, "_forward", forward_unconfirmed)
+
+
+def test_the_kernel_run_where_a_dnated_ack_confirmed_the_laptops_entry_agrees() -> None:
+    scenario, kernel = kept()
+    last = kernel["steps"][4]
+    assert [h["carries"] for h in last["frames"]] == ["SYN"] * 6  # no probe for the container
+    assert last["neigh"]["laptop"]["10.88.0.2"]["state"] == "REACHABLE"
+    agree, lines, trace, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    timer = next(f for f in trace.fired if f.name.startswith("laptop's neighbour 10.88.0.2 on podman0, DELAY"))
+    assert kernel["steps"][4]["clock"]["at"] < timer.due < kernel["steps"][4]["clock"]["observed"]
+
+
+def test_confirming_only_at_the_sender_disagrees_with_that_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    only_the_sender_confirms(monkeypatch)
+    scenario, kernel = kept()
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree
+    assert any(line.startswith("✗ [5] self-no-snat") for line in lines)
+
+
+def router_probes(trace: Any) -> list[str]:
+    return [h.what for h in trace.steps[3].frames if h.what.startswith("ARP who-has") and "tell 10." in h.what]
+
+
+def test_the_router_probes_the_client_but_not_the_server_whose_ack_it_forwarded() -> None:
+    trace = run(load_scenario(ROUTER))
+    probes = router_probes(trace)
+    assert "ARP who-has 10.1.0.10 tell 10.1.0.1" in probes  # no ACK toward ann confirmed that entry
+    assert "ARP who-has 10.2.0.11 tell 10.2.0.1" not in probes
+    assert trace.steps[3].neigh["router"]["10.2.0.11"]["state"] == "DELAY"  # REACHABLE, then used: DELAY again
+
+
+def test_without_the_forwarded_confirmation_the_router_probes_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    only_the_sender_confirms(monkeypatch)
+    assert "ARP who-has 10.2.0.11 tell 10.2.0.1" in router_probes(run(load_scenario(ROUTER)))
