@@ -124,6 +124,11 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     decision = forwarding.decide(ns, dev, skb.packet)
     if isinstance(decision, forwarding.Refuse):
         stack.event(decision.why)
+        if decision.no_route and not icmp.ip_error_allow(ns.icmp_peers, skb.packet.src_ip, stack.now):
+            # ip_error() (net/ipv4/route.c) spends its tokens first, even for a packet icmp_send() would
+            # not answer; with none left it sends nothing.
+            stack.event(f"{ns.label} sends no ICMP about it: ip_error()'s rate limit for {skb.packet.src_ip} is spent")
+            return
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
             output(stack, ns, decision.answer, about=skb)

@@ -1,4 +1,6 @@
-"""A TCP segment's pending confirmation travels with it (skb->dst_pending_confirm): every host whose
+"""What routers do that a single host never shows, each pinned by a real lab run (tests/kernel_edges).
+
+A TCP segment's pending confirmation travels with it (skb->dst_pending_confirm): every host whose
 ip_finish_output2() hands it to a neighbour confirms that neighbour (sock_confirm_neigh(),
 include/net/sock.h), a router forwarding it too. Without root: a real lab run kept in
 tests/kernel_edges (the second outsider's 87, which flaked at load) and netsim's own traces."""
@@ -74,3 +76,50 @@ def test_the_router_probes_the_client_but_not_the_server_whose_ack_it_forwarded(
 def test_without_the_forwarded_confirmation_the_router_probes_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     only_the_sender_confirms(monkeypatch)
     assert "ARP who-has 10.2.0.11 tell 10.2.0.1" in router_probes(run(load_scenario(ROUTER)))
+
+
+# outsider3's 09: a router with no route answers from ip_error(), whose rate limit shares the peer's
+# tokens with icmp_send()'s: each error costs two seconds of tokens. A real lab run kept.
+NO_ROUTE = ROOT / "tests" / "kernel_edges" / "two-routers-ip-error-ratelimit"
+
+
+def no_route_run() -> tuple[Any, dict[str, Any]]:
+    kernel = json.loads(NO_ROUTE.with_suffix(".json").read_text(encoding="utf-8"))
+    return load_scenario(NO_ROUTE.with_suffix(".yaml")), kernel
+
+
+def test_the_fifth_error_a_second_apart_is_not_sent_and_the_kernel_run_agrees() -> None:
+    scenario, kernel = no_route_run()
+    carried = [h["carries"] for h in kernel["steps"][5]["frames"] if h["in_port"] in ("ps", "bc")]
+    assert carried.count("ICMP network unreachable") == 5 and carried.count("SYN-ACK") == 8
+    agree, lines, trace, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    said = [e for e in trace.steps[5].events if "ip_error()'s rate limit for 10.30.0.10 is spent" in e]
+    assert said
+
+
+def test_without_ip_errors_own_bucket_that_run_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netsim import icmp
+
+    monkeypatch.setattr(icmp, "ip_error_allow", lambda *args: True)
+    scenario, kernel = no_route_run()
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree
+    assert any(line.startswith("✗ [6] no-way-back") for line in lines)
+
+
+def test_ip_error_spends_from_the_peer_icmp_send_spends_from() -> None:
+    from netsim import icmp
+
+    peers: dict[str, icmp.Peer] = {}
+    sent = []
+    for second in range(6):  # one offending packet a second, each answered through both checks
+        sent.append(icmp.ip_error_allow(peers, "10.0.0.9", float(second)) and icmp.allow(peers, "10.0.0.9", second))
+    assert sent == [True, True, True, True, False, False]
+
+
+def test_the_third_knock_into_no_route_gets_no_icmp_and_times_out() -> None:
+    scenario = load_scenario(ROOT / "tests" / "lab_scenarios" / "no-route-errors-ratelimited.yaml")
+    trace = run(scenario)
+    assert [s.outcome for s in trace.steps] == ["network-unreachable", "network-unreachable", "timeout"]
+    assert any("its ICMP rate limit for 10.1.0.10 is spent" in e for e in trace.steps[2].events)  # ip_error() took half
