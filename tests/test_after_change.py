@@ -433,7 +433,7 @@ def test_a_bridge_set_down_disables_its_ports_and_up_again_they_learn_afresh() -
     assert frame.decision == "flood"  # up again, the ports learn afresh: b is unknown
 
 
-GHOST = """\
+DELETED_ROOM = """\
 title: t
 bridges:
   br0:
@@ -457,7 +457,7 @@ def test_a_deleted_namespace_keeps_no_neighbour_timer() -> None:
     """outsider3's 21: the container's DELAY entry for the laptop (its RST used the entry it learned
     from the laptop's request) went with its namespace (cleanup_net(), neigh_ifdown(),
     net/core/neighbour.c); netsim's ghost probed three times into no cable and gave up."""
-    trace = run(parse_scenario(GHOST, "ghost.yaml"))
+    trace = run(parse_scenario(DELETED_ROOM, "room.yaml"))
     assert "10.88.0.1" in trace.steps[0].neigh["ctr"]  # there was an entry with a timer to run
     said = [e for step in trace.steps[1:] for e in step.events]
     assert not [e for e in said if e.startswith("ctr ") or "has no cable" in e], said
