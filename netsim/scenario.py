@@ -1334,6 +1334,18 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"{action.bridge!r} is not a bridge; expected one of: {_names(s.bridges)}",
                 )
             if isinstance(action, SetPort) and action.port not in s.bridges[action.bridge].ports:
+                # A port an earlier step renames is the reason, not the name: say that first (outsider3's
+                # r30), rather than offer the old name, which the kernel would no longer know.
+                renamed = next(
+                    (e for e in s.steps[: s.steps.index(step)] if e.link_rename and e.link_rename.name == action.port),
+                    None,
+                )
+                if renamed is not None and renamed.link_rename is not None:
+                    raise src.error(
+                        (*path_of(renamed), "link_rename", "dev"),
+                        f"{renamed.link_rename.dev} is a port of {action.bridge}, renamed {action.port!r} here and "
+                        f"used by that name at step {step.id!r}; netsim does not model renaming a bridge or its ports",
+                    )
                 raise src.error(
                     (*apath, "port"),
                     f"bridge {action.bridge} has no port {action.port!r}; "

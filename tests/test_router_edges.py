@@ -83,9 +83,33 @@ def test_without_the_forwarded_confirmation_the_router_probes_the_server(monkeyp
 NO_ROUTE = ROOT / "tests" / "kernel_edges" / "two-routers-ip-error-ratelimit"
 
 
-def no_route_run() -> tuple[Any, dict[str, Any]]:
-    kernel = json.loads(NO_ROUTE.with_suffix(".json").read_text(encoding="utf-8"))
-    return load_scenario(NO_ROUTE.with_suffix(".yaml")), kernel
+NO_ROAD = ROOT / "tests" / "kernel_edges" / "no-road-repeated"  # outsider3's 42, run by the kernel helper
+
+
+def no_route_run(kept: Path = NO_ROUTE) -> tuple[Any, dict[str, Any]]:
+    kernel = json.loads(kept.with_suffix(".json").read_text(encoding="utf-8"))
+    return load_scenario(kept.with_suffix(".yaml")), kernel
+
+
+def test_six_knocks_on_no_road_agree_with_the_kernel_only_with_ip_errors_bucket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netsim import icmp
+
+    scenario, kernel = no_route_run(NO_ROAD)
+    unreachable = "network-unreachable"
+    assert [s["outcome"] for s in kernel["steps"]] == [
+        unreachable,
+        unreachable,
+        "timeout",
+        unreachable,
+        "timeout",
+        unreachable,
+    ]
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    monkeypatch.setattr(icmp, "ip_error_allow", lambda *args: True)
+    assert not compare_with_kernel(scenario, kernel)[0]
 
 
 def test_the_fifth_error_a_second_apart_is_not_sent_and_the_kernel_run_agrees() -> None:

@@ -518,6 +518,15 @@ steps:
             "bad.yaml:19: steps[0].netns_del: h holds a bridge; netsim does not model deleting a bridge",
         ),
         (
+            # outsider3's r30: the port renamed, then used by its new name; the rename is the reason
+            "set-port-by-new-name",
+            "  - id: down\n    link_set: {by: h, dev: p1, up: false}\n"
+            "  - id: renamed\n    link_rename: {by: h, dev: p1, name: seat1}\n"
+            "  - id: bad\n    set_port: {bridge: br0, port: seat1, flood: false}\n",
+            "bad.yaml:22: steps[1].link_rename.dev: p1 is a port of br0, renamed 'seat1' here and used by that "
+            "name at step 'bad'; netsim does not model renaming a bridge or its ports",
+        ),
+        (
             "nomaster-not-a-port",
             "  - id: bad\n    nomaster:\n      by: a\n      dev: eth0\n",
             "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge; the kernel would accept this and "
