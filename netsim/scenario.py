@@ -1027,6 +1027,15 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                         f"bridge {target} has no port {end!r}; expected one of: {_names(s.bridges[target].ports)}",
                     )
             elif target in s.hosts:
+                if (target, end) == (hname, dev):
+                    # A veth pair needs two ends: `ip link add eth0 type veth peer name eth0` in one
+                    # namespace is refused (EEXIST, RTNETLINK answers: File exists) (outsider3's b10).
+                    raise src.error(
+                        (*where, "plug"),
+                        f"{hname}.{dev} is plugged into itself; a cable needs two ends, and the kernel refuses a "
+                        "veth whose peer has its own name in its own namespace (EEXIST, RTNETLINK answers: File "
+                        "exists); expected plug: 'BRIDGE.PORT' or another host's 'HOST.INTERFACE'",
+                    )
                 other = s.hosts[target].interfaces.get(end)
                 if other is None:
                     raise src.error((*where, "plug"), f"host {target} has no interface {end!r}")

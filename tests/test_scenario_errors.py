@@ -212,6 +212,15 @@ def test_the_good_scenario_parses() -> None:
             "has it: a veth interface always has another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
         ),
         (
+            # outsider3's b10: a cable plugged into itself
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}",
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: alice.eth0}",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.plug: alice.eth0 is plugged into itself; a cable "
+            "needs two ends, and the kernel refuses a veth whose peer has its own name in its own namespace "
+            "(EEXIST, RTNETLINK answers: File exists); expected plug: 'BRIDGE.PORT' or another host's "
+            "'HOST.INTERFACE'",
+        ),
+        (
             "  laptop: {}",
             "  laptop: {drop_tcp_ports: [80], reset_tcp_ports: [81, 80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.reset_tcp_ports[1]: port 80 is already in drop_tcp_ports; "

@@ -238,22 +238,3 @@ def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
     sent = [h for s in ("dead", "later") for h in trace.step(s).frames if isinstance(h.payload, Tcp)]
     assert [round(h.time, 2) for h in sent] == [0.0, 0.2, 0.6, 1.41, 3.02]  # the RTO doubling from 0.2 s
     assert {(h.payload.flags, h.payload.seq, h.payload.ack) for h in sent} == {("A", syn.seq + 1, synack.seq + 1)}
-
-
-def test_a_channel_the_server_answers_only_after_the_knocks_step_is_refused_with_the_limit() -> None:
-    # outsider3's 43: the target's address is on the server's network but nobody holds it, so sshd's
-    # connect() waits for ARP to give up (3 s, neigh_timer_handler()); the lab had read ssh's log and
-    # the connection by then, netsim played it inside the step.
-    with pytest.raises(ScenarioError) as caught:
-        run(
-            scenario(
-                """
-  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:192.168.1.99:80'}}
-  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
-"""
-            )
-        )
-    said = str(caught.value)
-    assert said.startswith("rooms.yaml:24: steps[1].connect.to: the SSH server's connect to 192.168.1.99:80")
-    assert "ends only after 3 s (host-unreachable); netsim does not model a channel answered after" in said
-    assert "expected a target that answers within that" in said
