@@ -77,6 +77,7 @@ def on_config(config: Any) -> Any:
         DRAFTS.update(p["src"] for p in POSTS if p["draft"])
         POSTS[:] = [p for p in POSTS if not p["draft"]]
         config["nav"] = _without(config["nav"], DRAFTS)
+    _SERIES.__dict__["drafts"] = frozenset(DRAFTS)  # macros.py's workers, started before on_files, skip them too
     _check_site_url(config, serving)
     for src, message in series_errors(config, POSTS):
         SERIES_ERRORS.setdefault(src, []).append(message)

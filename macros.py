@@ -148,6 +148,11 @@ def define_env(env: Any) -> None:
 
     for name in postguard.MACROS:  # netsim.pages.macros (the simulator too) loads on the first page rendered
         env.macro(call(name), name)
+    # The workers start at pre_build, the first event after this plugin's own on_config; an earlier
+    # load of this file's (a plugin collection kept across make serve's rebuilds) is replaced.
+    events = env.conf.plugins.events["pre_build"]
+    events[:] = [m for m in events if not getattr(m, "netsim_prerender", False)]
+    env.conf.plugins._register_event("pre_build", _start_at_pre_build, plugin_name="macros")
 
 
 def _file_of(src: str | None, src_path: str) -> str:
@@ -155,32 +160,64 @@ def _file_of(src: str | None, src_path: str) -> str:
     return str(Path(src).resolve().relative_to(ROOT)) if src else src_path
 
 
-def _start_workers(env: Any) -> None:
-    """On a build's first page: fork workers to render the pages the page store lacks (netsim.pages.prerender).
+def _start_at_pre_build(config: Any) -> None:
+    """The build's pre_build event: fork the workers now, before mkdocs lists the theme's files
+    (some 14,500 of them) and reads the pages, so they render while the build does its own work."""
+    if not _state.get("started"):
+        _state["started"] = True
+        _start_workers(config)
 
-    Only where there is a store to hand the results back through, and at least two pages to share."""
+
+_start_at_pre_build.netsim_prerender = True  # type: ignore[attr-defined] - replaced on the next define_env
+# Before mkdocs-macros' own pre_build, which only writes its variables out for its debug log (as
+# JSON, whatever the log level: a tenth of a second on a busy machine).
+_start_at_pre_build.mkdocs_priority = 50  # type: ignore[attr-defined]
+
+
+def _start_workers(config: Any) -> None:
+    """Fork workers to render the pages the page store lacks (netsim.pages.prerender).
+
+    This process lists the docs folder as mkdocs will (the theme's files aside), less the drafts
+    hooks.py leaves out; a worker makes the pages it takes as mkdocs does (with the navigation, for
+    their titles). Only where there is a store to hand the results back through, and at least two
+    pages to share."""
     old = _PAGES.__dict__.pop("pool", None)
     if old is not None:  # a build that failed half-way left it (make serve): reap its workers
         old.close()
     workers = prerender.workers_wanted()
-    files = env.variables.get("files")
-    if ZENSICAL or workers == 0 or _state["store"].dir is None or files is None:
+    if ZENSICAL or workers == 0 or _state["store"].dir is None:
         return
+    from mkdocs.structure.files import get_files
+
+    files = get_files(config)
+    drafts = sys.modules.get("_bottom_six_series", ModuleType("")).__dict__.get("drafts", ())
     pages: dict[str, Any] = {}
     for doc in files.documentation_pages():
-        if doc.page is None or not doc.abs_src_path:
+        if not doc.abs_src_path or doc.src_uri in drafts:
             continue
         file = _file_of(doc.abs_src_path, doc.src_path)
         key = _page_key(file, Path(doc.abs_src_path).read_text(encoding="utf-8"))
         if not (_MEMO.get(file, {}).get("key") == key or _state["store"].has(key)):
-            pages[file] = doc.page
+            pages[file] = doc
     if len(pages) < 2:
         return
-    config, plugin = env.conf, env.conf.plugins["macros"]
+    plugin = config.plugins["macros"]
+
+    def page_of(file: str) -> Any:  # in a worker: the page as mkdocs makes it, with its title from the nav
+        if pages[file].page is None:
+            from mkdocs.structure.nav import get_navigation
+
+            logging.disable(logging.CRITICAL)  # what the navigation has to say, the build says itself
+            try:
+                nav = get_navigation(files, config)
+            finally:
+                logging.disable(logging.NOTSET)
+            plugin.on_nav(nav, config=config, files=files)
+        return pages[file].page
 
     def render(file: str) -> None:  # in a worker: the page as the build renders it, into the store
         _state["pool"] = None  # this process renders what it takes, and waits for nobody
-        page = config.plugins.on_pre_page(pages[file], config=config, files=files)
+        page = config.plugins.on_pre_page(page_of(file), config=config, files=files)
         page.read_source(config)
         plugin.on_page_markdown(page.markdown, page=page, config=config, files=files)
         _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
@@ -197,9 +234,6 @@ def _start_workers(env: Any) -> None:
 
 
 def on_pre_page_macros(env: Any) -> None:
-    if not _state.get("started"):
-        _state["started"] = True
-        _start_workers(env)
     src = env.page.file.abs_src_path
     source = Path(src).read_text(encoding="utf-8") if src else ""
     file = _file_of(src, env.page.file.src_path)
