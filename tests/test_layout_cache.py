@@ -78,3 +78,21 @@ def test_a_scenario_edit_lays_out_only_what_it_changes_in_a_drawing(fresh: Path,
     assert drawn["step-title"] == drawn["as-is"]
     assert stats["label"] == {"hits": 0, "misses": steps}, stats
     assert all("Alicia" in svg for svg in drawn["label"])
+
+
+def test_only_geometry_is_rounded_to_whole_points_as_python_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """graph._svg rounds the numbers of geometry attributes (half to even, as float formatting
+    does), keeps an attribute with no fraction as it is, and never touches the words or a font's size."""
+    drawn = (
+        '<?xml version="1.0"?>\n<svg width="62pt" height="44pt"\n viewBox="0.00 0.00 62.40 44.50">\n'
+        '<g id="graph0" class="graph" transform="scale(1 1) rotate(0) translate(4 40.5)">\n'
+        '<polygon fill="none" stroke="none" points="-4,4 -4,-40.5 58.4,-40.5 13.5,4 -0.4,4"/>\n'
+        '<text text-anchor="middle" x="27.5" y="-14.3" font-size="14.00">at 1.5</text>\n'
+        "</g>\n</svg>\n"
+    )
+    monkeypatch.setattr(layout, "svg", lambda g: drawn)
+    svg = graph._svg(pgv.AGraph())
+    assert 'viewBox="0 0 62 44"' in svg  # 62.40 down, 44.50 to the even 44
+    assert 'transform="scale(1 1) rotate(0) translate(4 40)"' in svg  # 40.5 to the even 40
+    assert 'points="-4,4 -4,-40 58,-40 14,4 -0,4"' in svg  # 13.5 up to the even 14; -0.4 is "-0"
+    assert 'x="28" y="-14" font-size="14.00">at 1.5</text>' in svg  # 27.5 to 28; words kept

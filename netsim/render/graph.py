@@ -583,7 +583,7 @@ def _svg(g: pgv.AGraph) -> str:
     svg = svg.replace("<svg ", f'<svg font-family="{palette.FONT_STACK}" ', 1)
     svg = palette.classes(svg)  # colours become classes: the page paints them in the reader's scheme
     # Round geometry only: the numbers inside attributes, never the text a reader sees.
-    return _fit_words(_GEOMETRY.sub(lambda m: m.group(1) + _NUMBER.sub(_whole, m.group(2)) + '"', svg))
+    return _fit_words(_GEOMETRY.sub(_rounded, svg))
 
 
 _TEXT = re.compile(r'<text [^>]*?text-anchor="(\w+)" x="(-?\d+)" y="(-?\d+)" font-size="([\d.]+)">([^<]*)</text>')
@@ -619,8 +619,24 @@ def _marked(match: re.Match[str]) -> str:
     return f'<g class="{classes}"{name}{match.group(2)}>\n'
 
 
+def _rounded(match: re.Match[str]) -> str:
+    """A geometry attribute with its numbers rounded to whole points; most have no fraction left
+    to round (Graphviz drops a fraction of .00), and those are kept as they are."""
+    value = match.group(2)
+    return match.group(1) + _NUMBER.sub(_whole, value) + '"' if "." in value else match.group(0)
+
+
+_WHOLE: dict[str, str] = {}  # a number as Graphviz wrote it -> rounded: the same few recur in every drawing
+
+
 def _whole(match: re.Match[str]) -> str:
-    return f"{float(match.group(1)):.0f}"
+    number = match.group(1)
+    rounded = _WHOLE.get(number)
+    if rounded is None:
+        if len(_WHOLE) >= 65536:
+            _WHOLE.clear()
+        rounded = _WHOLE[number] = f"{float(number):.0f}"
+    return rounded
 
 
 def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None = None, narrow: bool = False) -> str:
