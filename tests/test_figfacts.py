@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -20,7 +21,7 @@ from sitecopy import ROOT, copy_site
 from netsim.errors import ClaimError, FigureError
 from netsim.pages import macros
 from netsim.pages.book import Book
-from netsim.pages.macros import check_page
+from netsim.pages.macros import check_page, split_front_matter
 from netsim.render import figfacts, graph, palette, path, tables, words
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -46,10 +47,37 @@ def plant(monkeypatch: pytest.MonkeyPatch, module: ModuleType, old: str, new: st
             monkeypatch.setattr(module, name, value)
 
 
-def figure_errors(page: Path, monkeypatch: pytest.MonkeyPatch, root: Path = ROOT) -> list[FigureError]:
+def figure_errors(
+    page: Path, monkeypatch: pytest.MonkeyPatch, root: Path = ROOT, step: str | None = None
+) -> list[FigureError]:
+    """The figure check's errors on `page`, rendered afresh; with `step`, only the figures the page
+    draws of that step are rendered (step_figures)."""
     monkeypatch.setenv("NETSIM_CACHE_DIR", "off")  # render afresh: a planted fault must reach the figure
-    errors = check_page(page, root, Book(root))
+    if step is None:
+        errors = check_page(page, root, Book(root))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            alone = Path(tmp) / page.name
+            alone.write_text(step_figures(page.read_text(encoding="utf-8"), step), encoding="utf-8")
+            errors = check_page(alone, root, Book(root))
     return [e for e in errors if isinstance(e, FigureError)]
+
+
+def step_figures(source: str, step: str) -> str:
+    """The post with its front matter, its headings and its `figure()` and `claim()` calls of one
+    step, every other line left blank: a planted renderer fault meant for that step is looked for
+    in the figures the post draws of it, at the post's own lines. Rendering the whole of post one
+    (~60 figures, its stepper's among them) cost ~0.4 CPU s a fault; a fault that shows only in
+    the stepper's drawing of its step is looked for in the whole post. Every figure of every post
+    is still drawn and checked (test_every_post_renders_cleanly_...), and a fault is still seen
+    failing a whole site's strict build (test_a_planted_renderer_fault_fails_the_strict_build)."""
+    _, body = split_front_matter(source)
+    head = source[: len(source) - len(body)]
+    call = re.compile(r"\{\{-?\s*(?:figure|claim)\(\s*\"" + re.escape(step) + r"\"[^}]*\}\}")
+    # Headings stay: a figure drawn after the one `reveal:` names uses the real names.
+    lines = [line if line.startswith("#") else "".join(call.findall(line)) for line in body.split("\n")]
+    assert any("figure(" in line for line in lines), f"the post draws no figure() of {step}"
+    return head + "\n".join(lines)
 
 
 # --- every figure the site and the lab scenarios draw agrees with its trace ------------------------
@@ -156,7 +184,7 @@ def _one_step(errors: list[FigureError], step: str) -> FigureError:
 
 def test_a_forward_drawn_as_a_flood_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, graph, '"forward": ("solid", "forward", "forward")', '"forward": ("dashed", "flood", "flood")')
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="alice-replies"), "alice-replies")
     assert "as flood; the trace says forward" in str(error)
 
 
@@ -164,18 +192,19 @@ def test_a_forward_drawn_in_flood_s_dashes_alone_fails(monkeypatch: pytest.Monke
     plant(
         monkeypatch, graph, '"forward": ("solid", "forward", "forward")', '"forward": ("dashed", "forward", "forward")'
     )
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="alice-replies"), "alice-replies")
     assert "the trace says forward" in str(error)
 
 
 def test_a_flood_drawn_to_one_seat_too_few_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, graph, "    for port in hop.out_ports:\n", "    for port in hop.out_ports[1:]:\n")
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="bob-writes-to-alice"), "bob-writes-to-alice")
     assert "draws copies to [seat7, seat9]; the trace sends them to [seat3, seat7, seat9]" in str(error)
 
 
 def test_a_caption_that_says_flooded_to_for_a_forward_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, words, '"forward": "forwarded to"', '"forward": "flooded to"')
+    # Seen only in the stepper's drawing of the step (the figure() there tells the story's words).
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
     assert "the caption says frame 1 was 'flooded to'; the trace says forward" in str(error)
 
@@ -187,13 +216,13 @@ def test_a_caption_that_names_the_wrong_seats_fails(monkeypatch: pytest.MonkeyPa
         "    ports = [port_label(scenario, hop.bridge, p, story) for p in hop.out_ports]",
         "    ports = []",
     )
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="alice-replies"), "alice-replies")
     assert "the caption sends frame 1 to []; the trace to ['seat5']" in str(error)
 
 
 def test_a_missing_drop_mark_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, graph, '        fillcolor=gv("bad"),\n        color=colour,\n        **_tag("drop"),\n', "")
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "group-badge-note")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="group-badge-note"), "group-badge-note")
     assert "draws no drop mark" in str(error)
 
 
@@ -204,7 +233,7 @@ def test_a_drop_drawn_as_a_forward_to_a_seat_fails(monkeypatch: pytest.MonkeyPat
         '    if hop.decision == "drop":\n        node',
         '    if hop.decision == "never":\n        node',
     )
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "group-badge-note")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="group-badge-note"), "group-badge-note")
     assert "draws no drop mark" in str(error)
 
 
@@ -215,39 +244,40 @@ def test_a_wrong_new_table_row_fails(monkeypatch: pytest.MonkeyPatch) -> None:
         "new = mac in step.fdb_new[bridge]",
         "new = mac not in step.fdb_new[bridge]",
     )
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="bob-writes-to-alice"), "bob-writes-to-alice")
     assert "MAC table of podman0 marks [] new; the trace learned ['ba:11:22:33:44:55']" in str(error)
 
 
 def test_a_table_row_on_the_wrong_seat_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, tables, "(<code>{escape(port)}</code>)</td>", "(<code>{escape(bridge)}</code>)</td>")
+    # Seen only in the stepper's drawing of the step (the figure() there tells the story's words).
     error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-writes-to-alice")
     assert "MAC table of podman0 shows" in str(error)
 
 
 def test_a_wrong_arp_state_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, tables, "<td><code>{escape(n['state'])}</code>", "<td><code>REACHABLE</code>")
-    errors = figure_errors(POST_ONE, monkeypatch)
+    errors = figure_errors(POST_ONE, monkeypatch, step="bob-asks-for-toasters")
     error = _one_step(errors, "bob-asks-for-toasters")
     assert "ARP tables show" in str(error) and "'REACHABLE'" in str(error)
 
 
 def test_missing_arp_tables_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, tables, "    names = [h for h, t in step.neigh.items() if t]", "    names = []")
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-asks-for-toasters")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="bob-asks-for-toasters"), "bob-asks-for-toasters")
     assert "the figure says nobody's ARP table has an entry; the trace has entries" in str(error)
 
 
 def test_arp_tables_left_out_of_an_arp_step_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, macros, "any(h.ethertype == 0x0806 for h in step.frames)", "False")
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "bob-asks-for-toasters")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="bob-asks-for-toasters"), "bob-asks-for-toasters")
     assert "the room shows no ARP tables for a step that sends ARP" in str(error)
 
 
 def test_a_knock_that_says_connected_for_a_refusal_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     old = 'words.knock_words(step.outcome)\n        if addr.startswith("127.") and who != host:'
     plant(monkeypatch, graph, old, old.replace("words.knock_words(step.outcome)", '"connected ✓"'))
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "portainer-connects")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="portainer-connects"), "portainer-connects")
     assert "the knock says 'connected'; the trace's connect() returned 'refused'" in str(error)
 
 
@@ -285,7 +315,7 @@ def test_a_planted_renderer_fault_fails_the_strict_build(tmp_path: Path) -> None
 def test_a_palette_that_paints_forward_lines_in_flood_s_colour_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     # Forward's stand-in colour now turns into flood's class: the drawn line says flood.
     plant(monkeypatch, palette, '"forward": ("#1f6feb",', '"forward": ("#d97706",')
-    error = _one_step(figure_errors(POST_ONE, monkeypatch), "alice-replies")
+    error = _one_step(figure_errors(POST_ONE, monkeypatch, step="alice-replies"), "alice-replies")
     assert "the trace says forward" in str(error)
 
 
@@ -314,7 +344,7 @@ def _four_step(errors: list[FigureError], step: str) -> FigureError:
 
 def test_a_ttl_drawn_wrong_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, path, "TTL {header['ttl']}", "TTL 64")
-    errors = figure_errors(POST_FOUR, monkeypatch)
+    errors = figure_errors(POST_FOUR, monkeypatch, step="no-way-back")
     error = _four_step(errors, "no-way-back")
     assert "is labelled ('10.88.0.2', '192.168.1.50', 64); its IP header is 10.88.0.2 → 192.168.1.50 TTL 63" in str(
         error
@@ -328,13 +358,13 @@ def test_a_rewrite_drawn_backwards_fails(monkeypatch: pytest.MonkeyPatch) -> Non
         'f"before: {rewrite.before}", f"after: {rewrite.after}"',
         'f"before: {rewrite.after}", f"after: {rewrite.before}"',
     )
-    error = _four_step(figure_errors(POST_FOUR, monkeypatch), "masqueraded")
+    error = _four_step(figure_errors(POST_FOUR, monkeypatch, step="masqueraded"), "masqueraded")
     assert "shows header rewrites" in str(error)
 
 
 def test_a_router_drawn_forwarding_when_it_does_not_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, path, "state = ROUTER_WORDS[step.forwarding.get(host, False)]", "state = ROUTER_WORDS[True]")
-    error = _four_step(figure_errors(POST_FOUR, monkeypatch), "forwarding-off")
+    error = _four_step(figure_errors(POST_FOUR, monkeypatch, step="forwarding-off"), "forwarding-off")
     assert "draws laptop with forwarding on; the trace disagrees" in str(error)
 
 
@@ -347,7 +377,7 @@ def test_a_ledger_row_with_its_directions_swapped_fails(monkeypatch: pytest.Monk
 
 def test_a_route_answer_from_the_wrong_table_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     plant(monkeypatch, tables, "{route_get_text(step.route)}", "{route_get_text({'error': 'Network is unreachable'})}")
-    errors = figure_errors(POST_FOUR, monkeypatch)
+    errors = figure_errors(POST_FOUR, monkeypatch, step="the-way-out")
     error = _four_step(errors, "the-way-out")
     assert "shows `ip route get` answering 'RTNETLINK answers: Network is unreachable'" in str(error)
 

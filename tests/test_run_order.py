@@ -104,3 +104,46 @@ def test_run_py_splits_by_marker_and_runs_each_test_once(tmp_path: Path) -> None
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("1 passed, 1 deselected") == 2, done.stdout
     assert "computing tests: passed" in done.stdout and "waiting tests: passed" in done.stdout
+
+
+def test_the_order_is_worked_out_after_deselection_and_reads_no_deselected_wait(tmp_path: Path) -> None:
+    # pytest calls a conftest's hook before its own -m deselection unless the hook says trylast:
+    # then `make test`'s waiting run (-m "lab or waits") put the two longest waits side by side,
+    # items 0 and 1, on one worker, once the computing tests between them were deselected; and
+    # every lab scenario was simulated for its `waits` marker in `make check`, which runs none.
+    ours = ROOT / "tests" / "conftest.py"
+    (tmp_path / "conftest.py").write_text(
+        "import importlib.util, sys\n"
+        f"sys.path.insert(0, {str(ours.parent)!r})\n"
+        f"spec = importlib.util.spec_from_file_location('bottom_six_conftest', {str(ours)!r})\n"
+        "ours = sys.modules['bottom_six_conftest'] = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(ours)\n"
+        "pytest_collection_modifyitems = ours.pytest_collection_modifyitems\n"
+    )
+    (tmp_path / "test_x.py").write_text(
+        "import pytest\n"
+        "from pathlib import Path\n"
+        "from bottom_six_conftest import kernel_wait\n\n"
+        "def test_c1(): pass\n"
+        "def test_c2(): pass\n"
+        "@pytest.mark.lab\ndef test_l1(): pass\n"
+        "@pytest.mark.lab\ndef test_l2(): pass\n"
+        "@pytest.mark.lab\n@pytest.mark.waits(3)\ndef test_w3(): pass\n"
+        "@pytest.mark.lab\n@pytest.mark.waits(9)\ndef test_w9(): pass\n"
+        "@pytest.mark.lab\n@pytest.mark.waits(kernel_wait(Path('no-such-scenario.yaml')))\ndef test_never(): pass\n"
+    )
+    env = {**os.environ, "PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": "2"}
+
+    def collected(*args: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-c", "/dev/null", "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
+             "--collect-only", "-q", *args, str(tmp_path / "test_x.py")],
+            cwd=tmp_path, capture_output=True, text=True, check=False, env=env, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return [line.split("::")[1] for line in done.stdout.splitlines() if "::" in line]
+
+    # The computing run, as make check: the wait of a test it deselects is never worked out.
+    assert collected("-m", "not lab") == ["test_c1", "test_c2"]
+    # The waiting run: each wait at the head of a worker's first two, a test that does not wait behind it.
+    assert collected("-m", "lab", "-k", "not never") == ["test_w9", "test_l1", "test_w3", "test_l2"]

@@ -147,6 +147,17 @@ def _variants(book: Book, name: str, fault: Fault | None) -> Variants:
     return out
 
 
+def variants_of(book: Book, name: str, fault: Fault | None, memo: Memo | None = None) -> Variants:
+    """_variants(), kept in `memo` (when given) by fault and the scenario file's text."""
+    key = (f"fault {fault.name}" if fault else "perturbations", book.path(name).read_text(encoding="utf-8"))
+    found = memo.get(key) if memo is not None else None
+    if found is None:
+        found = _variants(book, name, fault)
+        if memo is not None:
+            memo[key] = found
+    return found
+
+
 def audit(root: Path, posts: Iterable[Path] | None = None, memo: Memo | None = None) -> Report:
     """Replay the claims of `posts` (every post) against every fault and perturbation.
 
@@ -170,13 +181,7 @@ def audit(root: Path, posts: Iterable[Path] | None = None, memo: Memo | None = N
 
     for fault in (*FAULTS, None):  # None: the perturbations of each scenario's file
         for name in names:
-            key = (f"fault {fault.name}" if fault else "perturbations", book.path(name).read_text(encoding="utf-8"))
-            found = memo.get(key) if memo is not None else None
-            if found is None:
-                found = _variants(book, name, fault)
-                if memo is not None:
-                    memo[key] = found
-            for label, step, scenario, trace in found:
+            for label, step, scenario, trace in variants_of(book, name, fault, memo):
                 if isinstance(trace, str):
                     crashed[label] = trace
                     variants += not trace.startswith(PART_WAY)  # a whole run that crashed was still tried
