@@ -238,3 +238,25 @@ def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
     sent = [h for s in ("dead", "later") for h in trace.step(s).frames if isinstance(h.payload, Tcp)]
     assert [round(h.time, 2) for h in sent] == [0.0, 0.2, 0.6, 1.41, 3.02]  # the RTO doubling from 0.2 s
     assert {(h.payload.flags, h.payload.seq, h.payload.ack) for h in sent} == {("A", syn.seq + 1, synack.seq + 1)}
+
+
+def test_the_lab_reads_ssh_s_own_failed_connect_as_the_outcome(tmp_path: Path) -> None:
+    # outsider3's 55 and 59: ssh exits with this line when its connect() to the server fails; the lab
+    # recorded no outcome for the step. Only a finished ssh is asked (a live one is still logging in).
+    import subprocess
+
+    from netsim.lab.openssh import Client
+
+    log = tmp_path / "ssh-0.log"
+    log.write_text("ssh: connect to host 192.168.1.50 port 22: No route to host\r\n", encoding="utf-8")
+    done = subprocess.Popen(["true"])
+    done.wait()
+    assert Client(done, log).connect_failure() == "No route to host"
+    running = subprocess.Popen(["sleep", "5"])
+    try:
+        assert Client(running, log).connect_failure() is None
+    finally:
+        running.kill()
+        running.wait()
+    log.write_text("bind [127.0.0.1]:19001: Address already in use\n", encoding="utf-8")
+    assert Client(done, log).connect_failure() is None
