@@ -149,6 +149,14 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    mine = route(ns, packet.src_ip)
+    if isinstance(packet, Tcp) and (mine is None or mine.kind != "local"):
+        # A socket's source the host no longer has (its address was deleted): ip_route_output_key_hash_rcu()
+        # (net/ipv4/route.c) wants a non-zero saddr to be local (__ip_dev_find(), which falls back on the
+        # local table), else -ENETUNREACH: nothing leaves, not even an ARP request; TCP's timer tries
+        # again (outsider3's 56: netsim sent the SSH connection's segment from the deleted address).
+        stack.event(f"{ns.label} has no address {packet.src_ip} any more: {packet.summary()} finds no route")
+        return None
     limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
     if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, stack.now):
         # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)

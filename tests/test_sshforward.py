@@ -260,3 +260,14 @@ def test_the_lab_reads_ssh_s_own_failed_connect_as_the_outcome(tmp_path: Path) -
         running.wait()
     log.write_text("bind [127.0.0.1]:19001: Address already in use\n", encoding="utf-8")
     assert Client(done, log).connect_failure() is None
+
+
+def test_a_connection_whose_source_address_was_deleted_sends_nothing() -> None:
+    # outsider3's 56 (tests/lab_scenarios/ssh-source-address-deleted.yaml): the route for a saddr the
+    # host no longer has fails (ip_route_output_key_hash_rcu()), so the channel open never leaves: no
+    # ARP from the new address teaches the server it, and the laptop resolves nothing.
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-source-address-deleted.yaml"))
+    again = trace.step("through-again")
+    assert (again.outcome, again.reads, again.ssh_log) == ("connected", "waiting", [])
+    assert "192.168.1.24" not in again.neigh["server"] and again.neigh["laptop"] == {}
+    assert any("has no address 192.168.1.23 any more" in e for e in again.events)
