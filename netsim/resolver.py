@@ -49,6 +49,29 @@ class Result:
         return {"name": self.name, "address": self.address, "error": self.error}
 
 
+def numeric(name: str) -> str | None:
+    """The address a numeric host name stands for, as getaddrinfo() parses it before it asks any
+    NSS module (gaih_inet(), posix/getaddrinfo.c: __inet_aton_exact()): inet_aton()'s forms, so
+    "10.88.0.1", "10.1" and "167772161" are all addresses; None for a name (outsider3's 86-88)."""
+    import socket
+
+    if not name or any(c.isspace() for c in name):
+        return None  # __inet_aton_exact() wants the whole string
+    try:
+        return socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        return None
+
+
+def answered_from(source: str) -> str:
+    """Where an answer came from, in the words the pages use."""
+    if source == "files":
+        return "/etc/hosts"
+    if source == "numeric":
+        return "the name itself, a numeric address"
+    return f"the nameserver {source}"
+
+
 def files(lines: list[HostsLine], name: str) -> str | None:
     """The `files` module: the address of the first /etc/hosts line that names `name`."""
     wanted = name.lower().rstrip(".")

@@ -1120,6 +1120,11 @@ class Simulation:
         """getaddrinfo(name, AF_INET): `files` (/etc/hosts), then `dns` (netsim.resolver)."""
         assert self._current is not None
         ns = self._namespace(lookup.by)
+        parsed = resolver.numeric(lookup.name)
+        if parsed is not None:
+            self.event(f"{lookup.name} is a numeric address, {parsed}: getaddrinfo() parses it and asks no one")
+            self._current.resolved = resolver.Result(lookup.name, parsed, source="numeric")
+            return
         found = resolver.files(ns.hosts_file, lookup.name)
         if found is not None:
             self.event(f"{ns.label}'s /etc/hosts says {lookup.name} is {found}: no question is sent")

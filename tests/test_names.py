@@ -157,3 +157,26 @@ def test_a_silent_nameserver_is_waited_for_by_its_place_in_resolv_conf_not_by_th
 
     assert [resolver.timeout(i, count) for i in range(count)] == waits
     assert resolver.longest([f"10.0.0.{i}" for i in range(count)]) == 2 * sum(waits)
+
+
+def test_a_numeric_name_is_parsed_not_looked_up() -> None:
+    """outsider3's 86-88 (tests/lab_scenarios/resolve-numeric-names.yaml): getaddrinfo() takes
+    inet_aton()'s forms as addresses before files or DNS; /etc/hosts naming "123" does not matter."""
+    from pathlib import Path
+
+    from netsim import resolver
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    assert [resolver.numeric(n) for n in ("10.1", "167772161", "123", "nobody", "1.2.3.4 x")] == [
+        "10.0.0.1",
+        "10.0.0.1",
+        "0.0.0.123",
+        None,
+        None,
+    ]
+    trace = run(load_scenario(Path(__file__).parent / "lab_scenarios" / "resolve-numeric-names.yaml"))
+    answers = {s.id: (s.resolved.address, s.resolved.source, len(s.frames)) for s in trace.steps if s.resolved}
+    assert answers["digits-in-hosts"] == ("0.0.0.123", "numeric", 0)
+    assert answers["one-number"] == ("10.0.0.1", "numeric", 0)
+    assert answers["a-name"][0] is None

@@ -525,7 +525,9 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
             problems.append(f"shows getaddrinfo() giving {said!r}; the trace has {want!r}")
         elif r is not None and r.address is not None:
             source = html.unescape(answer.group(2) or "") if answer else ""
-            where = "/etc/hosts" if r.source == "files" else f"the nameserver {r.source}"
+            from netsim.resolver import answered_from
+
+            where = answered_from(r.source)
             if source != where:
                 problems.append(f"says the answer came from {source!r}; the trace's came from {where!r}")
     route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)
