@@ -45,6 +45,7 @@ class Forward:
 class Refuse:
     why: str
     answer: Icmp | None = None  # the router's own ICMP error, if it sends one
+    no_route: bool = False  # ip_error()'s answer, which has its own rate limit (netsim.icmp.ip_error_allow())
 
 
 def decide(ns: Namespace, indev: str, packet: Tcp | Icmp | Udp) -> Forward | Refuse:
@@ -54,7 +55,7 @@ def decide(ns: Namespace, indev: str, packet: Tcp | Icmp | Udp) -> Forward | Ref
     hop = routing.lookup(ipaddress.IPv4Address(packet.dst_ip), ns.local_addresses(), ns.routes)
     if hop is None or hop.neighbour is None:
         why = f"{ns.label} has no route to {packet.dst_ip}"
-        return Refuse(why, _error(ns, packet, ICMP_DEST_UNREACH, ICMP_NET_UNREACH))
+        return Refuse(why, _error(ns, packet, ICMP_DEST_UNREACH, ICMP_NET_UNREACH), no_route=True)
     if packet.ttl <= 1:
         # ip_forward(): "if (ip_hdr(skb)->ttl <= 1) goto too_many_hops;"
         why = f"the packet's time to live runs out at {ns.label}"

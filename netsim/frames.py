@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netsim.addresses import BROADCAST
 
@@ -39,6 +39,13 @@ class Tcp:
     seq: int = 0
     ack: int = 0
     ttl: int = 64  # the IP header's time to live: net.ipv4.ip_default_ttl, minus one per router
+    # skb->dst_pending_confirm: tcp_transmit_skb() copies the socket's sk_dst_pending_confirm (set by
+    # tcp_ack() when the peer answered) into the segment, and every ip_finish_output2() the segment
+    # passes confirms the neighbour it is handed to (sock_confirm_neigh(), include/net/sock.h). The
+    # bit is the skb's: skb_scrub_packet() (net/core/skbuff.c), which a veth crossing into another
+    # namespace runs, leaves it, so a router forwarding the segment confirms its own next hop too.
+    # Not part of what the wire shows: left out of equality.
+    pending_confirm: bool = field(default=False, compare=False)
 
     def summary(self) -> str:
         names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST", "FA": "FIN-ACK"}

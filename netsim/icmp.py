@@ -10,6 +10,12 @@ a full burst of six: the seventh error within a second to one host is not sent, 
 that met a reject is retransmitted instead (outsider's 61). nft's `reject` goes through icmp_send()
 too (nf_send_unreach()).
 
+A router that has no route for a packet answers from ip_error() (net/ipv4/route.c), which keeps a
+bucket of its own on the same inet_peer, that of the offending packet's source: it spends
+ip_rt_error_cost (1 s) of rate_tokens, at most ip_rt_error_burst (5 s) of them, before it calls
+icmp_send(), whose check above spends another second of the same tokens. So a sender whose packets
+meet no route gets four errors a second apart, not an endless one a second (outsider3's 09).
+
 Simplification, named: the global limit (icmp_global_allow(), icmp_msgs_per_sec 1000, burst 50 per
 namespace) is not modelled; no scenario here comes near it. Peers are never forgotten (the kernel's
 inet_peer GC drops unused ones after a while; a forgotten peer starts with a full burst again, as
@@ -22,6 +28,8 @@ from dataclasses import dataclass
 
 RATELIMIT = 1.0  # net.ipv4.icmp_ratelimit, 1000 ms
 BURST_FACTOR = 6  # XRLIM_BURST_FACTOR
+ERROR_COST = 1.0  # ip_rt_error_cost, HZ (net.ipv4.route.error_cost)
+ERROR_BURST = 5.0  # ip_rt_error_burst, 5 * HZ (net.ipv4.route.error_burst)
 RATEMASK = (3, 4, 11, 12)  # the types in net.ipv4.icmp_ratemask = 6168
 ICMP_FRAG_NEEDED = 4  # code 4 of type 3 is never limited
 
@@ -45,3 +53,15 @@ def allow(peers: dict[str, Peer], dst: str, now: float) -> bool:
     ok = tokens >= RATELIMIT - 1e-9
     peer.tokens = tokens - RATELIMIT if ok else tokens
     return ok
+
+
+def ip_error_allow(peers: dict[str, Peer], src: str, now: float) -> bool:
+    """ip_error()'s own check on the source's peer: tokens grow with time up to ERROR_BURST, and an
+    error costs ERROR_COST; rate_last moves to now either way. False: no ICMP at all."""
+    peer = peers.setdefault(src, Peer(last=now - 60.0))
+    peer.tokens = min(peer.tokens + now - peer.last, ERROR_BURST)
+    peer.last = now
+    if peer.tokens >= ERROR_COST - 1e-9:
+        peer.tokens -= ERROR_COST
+        return True
+    return False

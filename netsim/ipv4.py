@@ -77,9 +77,6 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
             output(stack, ns, answer)
         return
     result = tcp.receive(stack, ns, packet)
-    if result.confirms:
-        # The answer proves the way to the neighbour works (dst_confirm): no need to ask again.
-        ns.neigh.confirm(nexthop(ns, packet.src_ip))
     for reply in result.replies:
         if output(stack, ns, reply) is None:
             # tcp_conn_request() and tcp_v4_send_reset() give up when there is no route back.
@@ -127,6 +124,11 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     decision = forwarding.decide(ns, dev, skb.packet)
     if isinstance(decision, forwarding.Refuse):
         stack.event(decision.why)
+        if decision.no_route and not icmp.ip_error_allow(ns.icmp_peers, skb.packet.src_ip, stack.now):
+            # ip_error() (net/ipv4/route.c) spends its tokens first, even for a packet icmp_send() would
+            # not answer; with none left it sends nothing.
+            stack.event(f"{ns.label} sends no ICMP about it: ip_error()'s rate limit for {skb.packet.src_ip} is spent")
+            return
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
             output(stack, ns, decision.answer, about=skb)
@@ -226,8 +228,14 @@ def route(ns: Namespace, dst: str) -> routing.NextHop | None:
 def send_via_neighbour(
     stack: Stack, ns: Namespace, dev: str, ip: str, frame_for: Callable[[str], Frame], packet: object = None
 ) -> None:
-    """neigh_output(): through the neighbour entry; a packet waits in arp_queue while INCOMPLETE."""
+    """ip_finish_output2() then neigh_output(): through the neighbour entry; a packet waits in
+    arp_queue while INCOMPLETE. A segment that carries a pending confirmation (an ACK to a SYN-ACK,
+    Tcp.pending_confirm) confirms the entry first (sock_confirm_neigh(), include/net/sock.h), here
+    and at every router that forwards it: the bit travels with the skb (outsider's 87: a DNATed
+    ACK kept the laptop's DELAY entry for the container from probing)."""
     entry = ns.neigh.lookup(ip, dev)
+    if isinstance(packet, Tcp) and packet.pending_confirm:
+        ns.neigh.confirm_entry(entry)
     if ns.neigh.output(entry, Parked(dev, frame_for, packet)):
         return
     assert entry.mac is not None

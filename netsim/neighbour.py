@@ -249,7 +249,11 @@ class NeighbourTable:
         moves; the state changes at the entry's next timer (DELAY becomes REACHABLE, no probe)."""
         entry = self.get(ip, dev)
         if entry is not None:
-            entry.confirmed = self.now
+            self.confirm_entry(entry)
+
+    def confirm_entry(self, entry: Neighbour) -> None:
+        """neigh_confirm() (include/net/neighbour.h): `confirmed` moves to now, nothing else."""
+        entry.confirmed = self.now
 
     # --- what ARP teaches --------------------------------------------------------------
 

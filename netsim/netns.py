@@ -112,6 +112,15 @@ class Namespace:
         for a destination elsewhere (`ifa->ifa_scope > scope`)."""
         iface = self.ifaces.get(dev)
         if iface is None or not iface.addresses:
+            # No address on the device: inet_select_addr() (net/ipv4/devinet.c) walks every device,
+            # lo first, and in_dev_select_addr() takes the first address whose scope is not link and
+            # within the route's: a 127/8 address has scope host, wider than a route's scope link or
+            # universe allows, so it is skipped (outsider3's 69: an unnumbered eth0 sends from eth1's).
+            others = sorted(self.ifaces.values(), key=lambda i: i.name != "lo")
+            for other in others:
+                for address in other.addresses:
+                    if address.ip not in LOOPBACK_NET:
+                        return str(address.ip)
             return "127.0.0.1"
         if toward is not None:
             for address in iface.addresses:

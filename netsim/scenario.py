@@ -1030,6 +1030,15 @@ def _validate_topology(s: Scenario, src: Source) -> None:
                         f"bridge {target} has no port {end!r}; expected one of: {_names(s.bridges[target].ports)}",
                     )
             elif target in s.hosts:
+                if (target, end) == (hname, dev):
+                    # A veth pair needs two ends: `ip link add eth0 type veth peer name eth0` in one
+                    # namespace is refused (EEXIST, RTNETLINK answers: File exists) (outsider3's b10).
+                    raise src.error(
+                        (*where, "plug"),
+                        f"{hname}.{dev} is plugged into itself; a cable needs two ends, and the kernel refuses a "
+                        "veth whose peer has its own name in its own namespace (EEXIST, RTNETLINK answers: File "
+                        "exists); expected plug: 'BRIDGE.PORT' or another host's 'HOST.INTERFACE'",
+                    )
                 other = s.hosts[target].interfaces.get(end)
                 if other is None:
                     raise src.error((*where, "plug"), f"host {target} has no interface {end!r}")
@@ -1101,7 +1110,9 @@ def _check_firewall(host: Host, src: Source) -> None:
             if port in owner:
                 raise src.error(
                     (*path_of(host), key, i),
-                    f"port {port} is already in {owner[port]}; expected each port in one firewall list only",
+                    f"port {port} is already in {owner[port]}; the kernel would load both rules and the first in "
+                    "the chain would answer (nft_do_chain() stops at the first verdict), but the scenario format has "
+                    "no rule order (a stated limit of netsim); expected each port in one firewall list only",
                 )
             owner[port] = key
 
@@ -1335,6 +1346,18 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                     f"{action.bridge!r} is not a bridge; expected one of: {_names(s.bridges)}",
                 )
             if isinstance(action, SetPort) and action.port not in s.bridges[action.bridge].ports:
+                # A port an earlier step renames is the reason, not the name: say that first (outsider3's
+                # r30), rather than offer the old name, which the kernel would no longer know.
+                renamed = next(
+                    (e for e in s.steps[: s.steps.index(step)] if e.link_rename and e.link_rename.name == action.port),
+                    None,
+                )
+                if renamed is not None and renamed.link_rename is not None:
+                    raise src.error(
+                        (*path_of(renamed), "link_rename", "dev"),
+                        f"{renamed.link_rename.dev} is a port of {action.bridge}, renamed {action.port!r} here and "
+                        f"used by that name at step {step.id!r}; netsim does not model renaming a bridge or its ports",
+                    )
                 raise src.error(
                     (*apath, "port"),
                     f"bridge {action.bridge} has no port {action.port!r}; "

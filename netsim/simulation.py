@@ -514,6 +514,15 @@ class Simulation:
                     conn.state = "host-unreachable"
                     if again is not None:
                         ipv4.output(self, ns, again)
+            for src, sport, dst, dport in quoted:
+                request = (dst, dport, src, sport)
+                if seg.flags == "SA" and request in ns.half_open:
+                    # A request sock's SYN-ACK that waited: the host unreachable it sends itself reaches
+                    # tcp_v4_err() -> tcp_req_err() with abort (net/ipv4/tcp_ipv4.c), which drops the
+                    # request; no SYN-ACK is sent again to start a new resolution (outsider3's 48, 66).
+                    del ns.half_open[request]
+                    ns.requests.pop(request, None)
+                    self.event(f"{ns.label} drops the half-open connection from {dst}:{dport}: host unreachable")
 
     def _sent_by(self, ns: Namespace, packet: Tcp | Udp) -> str:
         """Who really sent a packet that waited for a neighbour: a forwarded packet masquerade gave
@@ -1040,9 +1049,20 @@ class Simulation:
         )
 
     def _step_close(self, sock: Socket) -> None:
-        self.namespaces[sock.by].listeners.discard(_endpoint(sock.bind))
-        self.namespaces[sock.by].reuseport.discard(_endpoint(sock.bind))
-        self.event(f"{self.namespaces[sock.by].label} stops listening on {sock.bind}")
+        ns = self.namespaces[sock.by]
+        where = _endpoint(sock.bind)
+        ns.listeners.discard(where)
+        ns.reuseport.discard(where)
+        self.event(f"{ns.label} stops listening on {sock.bind}")
+        # Its request socks die with it: reqsk_timer_handler() (net/ipv4/inet_connection_sock.c) finds
+        # the listener no longer in TCP_LISTEN and drops the request without a SYN-ACK, and a segment
+        # for one is looked up afresh (tcp_v4_rcv()) and finds no socket (outsider3's 52).
+        gone = [key for key, listener in ns.half_open.items() if listener == f"{where[0]}:{where[1]}"]
+        for key in gone:
+            del ns.half_open[key]
+            ns.requests.pop(key, None)
+        if gone:
+            self.event(f"{ns.label} drops the half-open connections its listener had: {len(gone)}")
 
     def _step_ip_forward(self, change: Forwarding) -> None:
         ns = self._namespace(change.by)
@@ -1402,9 +1422,22 @@ class Simulation:
         iface = self._iface(add.by, add.dev)
         ns = self.namespaces[add.by]
         address = ipaddress.IPv4Interface(add.address)
-        if any(a.ip == address.ip for a in iface.addresses):
+        same = [a for a in iface.addresses if a.ip == address.ip]
+        if any(a.network.prefixlen == address.network.prefixlen for a in same):
+            # __inet_insert_ifa() (net/ipv4/devinet.c): the same mask, subnet and local address is a duplicate.
             raise self._fail(
-                "address", f"{add.dev} has {address.ip} already; the kernel refuses it (EEXIST, File exists)"
+                "address",
+                f"{add.dev} has {address} already; the kernel refuses it (EEXIST, File exists; iproute2 prints "
+                "'Error: ipv4: Address already assigned.')",
+            )
+        if same:
+            # The same address with another mask is a new entry for the kernel (__inet_insert_ifa() compares
+            # the mask first), which netsim's one-address-one-network interfaces cannot hold (outsider3's r28).
+            raise self._fail(
+                "address",
+                f"{add.dev} has {same[0]} already; the kernel would add {address} beside it (another prefix is "
+                "another entry, __inet_insert_ifa(), net/ipv4/devinet.c), but netsim does not model one address "
+                f"with two prefixes (a stated limit of netsim); expected another address, or addr_del {same[0]} first",
             )
         if iface.master is not None:
             raise self._fail("dev", _PORT_ADDRESS.format(dev=add.dev, master=iface.master))
@@ -1515,7 +1548,8 @@ class Simulation:
             raise self._fail(
                 "",
                 f"{host} has an open TCP connection; deleting it would close the connection (FIN or RST), "
-                "which netsim does not model",
+                "which netsim does not model; expected a namespace with no open connection (delete it before its "
+                "connections, or let its knocks go to a closed port)",
             )
         for iface in list(ns.ifaces.values()):
             if iface.peer is not None and iface.peer.ns != host:
@@ -1523,6 +1557,11 @@ class Simulation:
         del self.namespaces[host]
         ns.half_open.clear()  # its sockets go with it: no request sock sends again
         ns.requests.clear()
+        for name in list(ns.ifaces):
+            # cleanup_net() unregisters every device of the namespace, and neigh_ifdown()
+            # (net/core/neighbour.c) drops each one's entries with their timers: no probe is sent from
+            # a deleted namespace (outsider3's 21 saw netsim's ghost entry probe and fail).
+            ns.neigh.flush_dev(name)
         self._deleted[host] = self._step.id if self._step else ""
         self.event(f"{ns.label}'s namespace is deleted, and with it every cable end it held")
         self._sync_links()
@@ -1530,7 +1569,14 @@ class Simulation:
     def _step_nomaster(self, change: Unplug) -> None:
         iface = self._iface(change.by, change.dev)
         if iface.master is None:
-            raise self._fail("dev", f"{change.dev} is not a port of any bridge")
+            # do_set_master() (net/core/rtnetlink.c) with no master to leave does nothing and succeeds; a
+            # step that changes nothing is taken for a mistake in the story (outsider3's r14).
+            ports = sorted(i.name for i in self.namespaces[change.by].ifaces.values() if i.master is not None)
+            raise self._fail(
+                "dev",
+                f"{change.dev} is not a port of any bridge; the kernel would accept this and change nothing, which "
+                f"netsim takes for a mistake in the story; expected a port of a bridge: {', '.join(ports) or '(none)'}",
+            )
         self.bridges[iface.master].remove_port(iface.name)
         self.event(f"{change.dev} is unplugged from {iface.master}; its cable stays")
         iface.master = None

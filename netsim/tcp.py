@@ -123,12 +123,11 @@ def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
 
 @dataclass(frozen=True)
 class Answer:
-    """What TCP hands back to IP after a segment: segments to send, and whether it proved the path.
-    `request`: the SYN-ACK in `replies` is a request sock's, whose retransmission timer IP arms
-    once the SYN-ACK has a route (tcp_conn_request(), net/ipv4/tcp_input.c)."""
+    """What TCP hands back to IP after a segment: segments to send (one that proves the path carries
+    Tcp.pending_confirm). `request`: the SYN-ACK in `replies` is a request sock's, whose
+    retransmission timer IP arms once the SYN-ACK has a route (tcp_conn_request(), net/ipv4/tcp_input.c)."""
 
     replies: tuple[Tcp, ...] = ()
-    confirms: bool = False
     request: tuple[str, int, str, int] | None = None
 
 
@@ -244,12 +243,23 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     if conn is None or conn.state != "SYN_SENT":
         return Answer()
     if seg.flags == "SA":
-        # tcp_ack() sets sk_dst_pending_confirm; the ACK confirms the neighbour on its way out
-        # (sock_confirm_neigh() in ip_finish_output2()): IP does that when it sends the ACK.
+        # tcp_ack() sets sk_dst_pending_confirm; the ACK carries it (skb->dst_pending_confirm) and
+        # confirms the neighbour on its way out (sock_confirm_neigh() in ip_finish_output2()), and
+        # again at every router that forwards it: IP does that (netsim.ipv4.send_via_neighbour()).
         conn.state = "connected"
         ns.established.setdefault((conn.src_ip, conn.sport, conn.dst_ip, conn.dport), float("-inf"))
-        ack = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "A", seg.ack, seg.seq + 1, ttl=conn.ttl)
-        return Answer((ack,), confirms=True)
+        ack = Tcp(
+            conn.src_ip,
+            conn.dst_ip,
+            conn.sport,
+            conn.dport,
+            "A",
+            seg.ack,
+            seg.seq + 1,
+            ttl=conn.ttl,
+            pending_confirm=True,
+        )
+        return Answer((ack,))
     if seg.flags == "RA":
         conn.state = "refused"
     return Answer()

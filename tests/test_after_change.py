@@ -431,3 +431,70 @@ def test_a_bridge_set_down_disables_its_ports_and_up_again_they_learn_afresh() -
     assert trace.step("h-route").route == {"error": "Network is unreachable"}
     (frame,) = trace.step("a-to-b-bridge-up").frames
     assert frame.decision == "flood"  # up again, the ports learn afresh: b is unknown
+
+
+DELETED_ROOM = """\
+title: t
+bridges:
+  br0:
+    host: laptop
+    address: 10.88.0.1/16
+    ports: {s2: {}}
+hosts:
+  laptop:
+    reachable_time: 2
+  ctr:
+    interfaces:
+      eth0: {mac: 02:00:00:00:00:02, address: 10.88.0.2/16, plug: br0.s2}
+steps:
+  - {id: knock, connect: {by: laptop, to: '10.88.0.2:81'}}
+  - {id: room-gone, netns_del: ctr}
+  - {id: later, wait: 8}
+"""
+
+
+def test_a_deleted_namespace_keeps_no_neighbour_timer() -> None:
+    """outsider3's 21: the container's DELAY entry for the laptop (its RST used the entry it learned
+    from the laptop's request) went with its namespace (cleanup_net(), neigh_ifdown(),
+    net/core/neighbour.c); netsim's ghost probed three times into no cable and gave up."""
+    trace = run(parse_scenario(DELETED_ROOM, "room.yaml"))
+    assert "10.88.0.1" in trace.steps[0].neigh["ctr"]  # there was an entry with a timer to run
+    said = [e for step in trace.steps[1:] for e in step.events]
+    assert not [e for e in said if e.startswith("ctr ") or "has no cable" in e], said
+
+
+def lab_scenario(name: str) -> Path:
+    return ROOT_DIR / "tests" / "lab_scenarios" / f"{name}.yaml"
+
+
+def test_a_closed_listener_sends_no_more_syn_acks() -> None:
+    """outsider3's 52 (request-dies-with-its-listener): reqsk_timer_handler() drops a request whose
+    listener is gone; netsim sent the SYN-ACK again after close()."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(lab_scenario("request-dies-with-its-listener")))
+    after = trace.step("quiet-after")
+    assert not [h for h in after.frames if h.what.endswith("SYN-ACK")]
+    assert any("drops the half-open connections its listener had: 1" in e for e in trace.step("door-closes").events)
+
+
+def test_a_request_whose_syn_ack_met_a_failed_neighbour_is_dropped() -> None:
+    """outsider3's 48 and 66 (request-dies-with-its-neighbour): the host unreachable the server sends
+    itself aborts the request (tcp_req_err()); netsim kept it and asked ARP again with each SYN-ACK."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(lab_scenario("request-dies-with-its-neighbour")))
+    tail = trace.step("tail")
+    asked = [h for h in tail.frames if h.what == "ARP who-has 10.3.0.99 tell 10.3.0.5"]
+    assert len(asked) == 2  # the second and third of the first round (1 s apart); no new round after it fails
+    assert tail.neigh["srv"]["10.3.0.99"]["state"] == "FAILED"
+    assert any("drops the half-open connection from 10.3.0.99:45001: host unreachable" in e for e in tail.events)
+
+
+def test_an_unnumbered_device_borrows_another_devices_address_not_loopbacks() -> None:
+    """outsider3's 69 (unnumbered-device-borrows-source): inet_select_addr() skips 127.0.0.1 (scope host)."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(lab_scenario("unnumbered-device-borrows-source")))
+    assert trace.step("ask").route["prefsrc"] == "10.5.0.1"
+    assert [h.what for h in trace.step("knock").frames][:1] == ["ARP who-has 10.7.0.11 tell 10.5.0.1"]

@@ -212,10 +212,21 @@ def test_the_good_scenario_parses() -> None:
             "has it: a veth interface always has another end; expected plug: 'BRIDGE.PORT' or 'HOST.INTERFACE'",
         ),
         (
+            # outsider3's b10: a cable plugged into itself
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}",
+            "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: alice.eth0}",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.plug: alice.eth0 is plugged into itself; a cable "
+            "needs two ends, and the kernel refuses a veth whose peer has its own name in its own namespace "
+            "(EEXIST, RTNETLINK answers: File exists); expected plug: 'BRIDGE.PORT' or another host's "
+            "'HOST.INTERFACE'",
+        ),
+        (
             "  laptop: {}",
             "  laptop: {drop_tcp_ports: [80], reset_tcp_ports: [81, 80]}",
             "diagrams/bridge.yaml:9: hosts.laptop.reset_tcp_ports[1]: port 80 is already in drop_tcp_ports; "
-            "expected each port in one firewall list only",
+            "the kernel would load both rules and the first in the chain would answer (nft_do_chain() stops at the "
+            "first verdict), but the scenario format has no rule order (a stated limit of netsim); expected each "
+            "port in one firewall list only",
         ),
         (
             "send: {by: alice, dst: broadcast}",
@@ -453,8 +464,17 @@ steps:
         (
             "addr-twice",
             "  - id: bad\n    addr_add:\n      by: a\n      dev: eth0\n      address: 10.0.0.10/24\n",
-            "bad.yaml:21: steps[0].addr_add.address: eth0 has 10.0.0.10 already; the kernel refuses it (EEXIST, File "
-            "exists)",
+            "bad.yaml:21: steps[0].addr_add.address: eth0 has 10.0.0.10/24 already; the kernel refuses it (EEXIST, "
+            "File exists; iproute2 prints 'Error: ipv4: Address already assigned.')",
+        ),
+        (
+            # outsider3's r28: the kernel adds the same address with another prefix; netsim cannot hold it
+            "addr-other-prefix",
+            "  - id: bad\n    addr_add:\n      by: a\n      dev: eth0\n      address: 10.0.0.10/16\n",
+            "bad.yaml:21: steps[0].addr_add.address: eth0 has 10.0.0.10/24 already; the kernel would add 10.0.0.10/16 "
+            "beside it (another prefix is another entry, __inet_insert_ifa(), net/ipv4/devinet.c), but netsim does "
+            "not model one address with two prefixes (a stated limit of netsim); expected another address, or "
+            "addr_del 10.0.0.10/24 first",
         ),
         (
             "addr-del-missing",
@@ -507,9 +527,19 @@ steps:
             "bad.yaml:19: steps[0].netns_del: h holds a bridge; netsim does not model deleting a bridge",
         ),
         (
+            # outsider3's r30: the port renamed, then used by its new name; the rename is the reason
+            "set-port-by-new-name",
+            "  - id: down\n    link_set: {by: h, dev: p1, up: false}\n"
+            "  - id: renamed\n    link_rename: {by: h, dev: p1, name: seat1}\n"
+            "  - id: bad\n    set_port: {bridge: br0, port: seat1, flood: false}\n",
+            "bad.yaml:22: steps[1].link_rename.dev: p1 is a port of br0, renamed 'seat1' here and used by that "
+            "name at step 'bad'; netsim does not model renaming a bridge or its ports",
+        ),
+        (
             "nomaster-not-a-port",
             "  - id: bad\n    nomaster:\n      by: a\n      dev: eth0\n",
-            "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge",
+            "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge; the kernel would accept this and "
+            "change nothing, which netsim takes for a mistake in the story; expected a port of a bridge: (none)",
         ),
         (
             # The second frame's host has no namespace yet: the message names that frame, at its line.

@@ -109,12 +109,13 @@ class Watch:
                 self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
 
 
-def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
+def hops(seen: list[Seen], known: dict[str, set[str]], unlearning: dict[str, set[str]] | None = None) -> list[dict]:
     """Group sightings into bridge crossings in the trace's JSON shape.
 
     Forward and flood can look alike (a flood with one eligible port leaves by one port), so the
     decision for a unicast frame comes from the kernel's own table: `known[bridge]` holds the MACs
-    in `bridge fdb show` before the step; sources seen earlier in the step are added as they pass.
+    in `bridge fdb show` before the step; sources seen earlier in the step are added as they pass,
+    except where they came in by a port of `unlearning[bridge]` (learning off, or an ageing time of 0).
     """
     crossings: list[dict] = []
     pending: dict[tuple[str, bytes], list[dict]] = {}  # identical frames crossing the same bridge
@@ -147,7 +148,12 @@ def hops(seen: list[Seen], known: dict[str, set[str]]) -> list[dict]:
     for hop in crossings:
         table = learned.setdefault(hop["bridge"], set())
         hop["decision"] = _decision(hop, table)
-        if hop["out_ports"] or hop["decision"] != "drop":
+        # A source is learned only where its way in learns: br_handle_frame_finish() calls
+        # br_fdb_update() only for a port with BR_LEARNING, and br_fdb_update() learns nothing when
+        # the ageing time is 0 (net/bridge/br_input.c, br_fdb.c). Otherwise a frame to it that
+        # leaves by one port is a flood with one eligible port, not a forward (outsider3's 25).
+        quiet = (unlearning or {}).get(hop["bridge"], set())
+        if (hop["out_ports"] or hop["decision"] != "drop") and hop["in_port"] not in quiet:
             table.add(hop["src"])
     keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports")
     out = []

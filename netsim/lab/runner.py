@@ -133,6 +133,7 @@ class Lab:
             # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
             # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
             known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
+            unlearning = self.unlearning()
             self._step = step
             self.watch.start()
             started = time.monotonic()
@@ -185,7 +186,7 @@ class Lab:
             links, conntrack = self.links(), self.conntrack()
             result = {
                 "id": step.id,
-                "frames": [self._ordered(hop) for hop in hops(seen, known)],
+                "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning)],
                 "fdb": fdb,
                 "neigh": neigh,
                 "outcome": outcome,
@@ -513,6 +514,19 @@ class Lab:
                 if (self.s.host_at(b, p) or ("",))[0] == step.netns_del  # its cable's far end went with it
             ]
         return []
+
+    def unlearning(self) -> dict[str, set[str]]:
+        """Each bridge's ports that learn no source MAC: learning off (BR_LEARNING), or every port
+        when the bridge's ageing time is 0 (br_fdb_update() returns at once, net/bridge/br_fdb.c)."""
+        out: dict[str, set[str]] = {}
+        for name, br in self.s.bridges.items():
+            if br.host not in self.present:
+                continue
+            ports = json.loads(bridge_cmd(br.host, "-j", "-d", "link", "show", "master", name) or "[]")
+            info = json.loads(ip(br.host, "-j", "-d", "link", "show", "dev", name) or "[]")
+            ageing = info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
+            out[name] = {p["ifname"] for p in ports if ageing == 0 or p.get("learning") is False}
+        return out
 
     def port_macs(self, bridge: str) -> set[str]:
         """The ports' own MACs: `permanent` entries on a port (the bridge's own has no port)."""
