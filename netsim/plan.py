@@ -448,6 +448,7 @@ def setup(s: Scenario) -> list[Op]:
                 br.host,
                 "link",
                 "add",
+                "name",
                 name,
                 "type",
                 "bridge",
@@ -460,7 +461,7 @@ def setup(s: Scenario) -> list[Op]:
                 note=f"the bridge {name}",
             )
         )
-        out.append(ip(br.host, "link", "set", name, "address", s.bridge_mac(name)))
+        out.append(ip(br.host, "link", "set", "dev", name, "address", s.bridge_mac(name)))
         out += reachable_time(s, br.host, name)
     made: set[tuple[str, str]] = set()  # cable ends that exist
     for host, h in s.hosts.items():
@@ -476,8 +477,8 @@ def setup(s: Scenario) -> list[Op]:
                 out.append(
                     ip(owner, "link", "add", "name", end, "type", "veth", "peer", "name", dev, "netns", ns(host))
                 )
-                out.append(ip(owner, "link", "set", end, "address", s.port_mac(target, end)))
-                out.append(ip(owner, "link", "set", end, "master", target))
+                out.append(ip(owner, "link", "set", "dev", end, "address", s.port_mac(target, end)))
+                out.append(ip(owner, "link", "set", "dev", end, "master", target))
             elif not s.hosts[target].absent:  # a cable between two hosts, made once, from this side
                 out.append(comment(f"a cable from {host} to {target}"))
                 out.append(
@@ -486,7 +487,7 @@ def setup(s: Scenario) -> list[Op]:
                 made.add((target, end))
             made.add((host, dev))
     for host, dev in sorted(made, key=lambda hd: (list(s.hosts).index(hd[0]), hd[1])):
-        out.append(ip(host, "link", "set", dev, "address", s.host_mac(host, dev)))
+        out.append(ip(host, "link", "set", "dev", dev, "address", s.host_mac(host, dev)))
     dynamic = s.dynamic_ports()
     for name, br in s.bridges.items():
         for port, flags in br.ports.items():
@@ -497,10 +498,10 @@ def setup(s: Scenario) -> list[Op]:
                 # lab and the script run in, out of every host's tables.
                 out.append(comment(f"an empty seat: {port} on {name}"))
                 out.append(run("ip", "link", "add", "name", port, "type", "veth", "peer", "name", f"{port}-x"))
-                out.append(run("ip", "link", "set", f"{port}-x", "up"))
-                out.append(run("ip", "link", "set", port, "netns", ns(br.host)))
-                out.append(ip(br.host, "link", "set", port, "address", s.port_mac(name, port)))
-                out.append(ip(br.host, "link", "set", port, "master", name))
+                out.append(run("ip", "link", "set", "dev", f"{port}-x", "up"))
+                out.append(run("ip", "link", "set", "dev", port, "netns", ns(br.host)))
+                out.append(ip(br.host, "link", "set", "dev", port, "address", s.port_mac(name, port)))
+                out.append(ip(br.host, "link", "set", "dev", port, "master", name))
             out += port_flags(br.host, port, flags, changed_only=True)
     for host, h in s.hosts.items():
         if h.absent:
@@ -511,14 +512,14 @@ def setup(s: Scenario) -> list[Op]:
             out += reachable_time(s, host, dev)
             if iface.address:
                 out.append(ip(host, "addr", "add", iface.address, "dev", dev))
-            out.append(ip(host, "link", "set", dev, "up"))
+            out.append(ip(host, "link", "set", "dev", dev, "up"))
     for name, br in s.bridges.items():
         if br.address:
             out.append(ip(br.host, "addr", "add", br.address, "dev", name, note="the host's own seat"))
-        out.append(ip(br.host, "link", "set", name, "up"))
+        out.append(ip(br.host, "link", "set", "dev", name, "up"))
         for port in br.ports:
             if (name, port) not in dynamic:
-                out.append(ip(br.host, "link", "set", port, "up"))
+                out.append(ip(br.host, "link", "set", "dev", port, "up"))
     if s.needs_nft():
         out += [no_bridge_netfilter(host) for host in dict.fromkeys(br.host for br in s.bridges.values())]
     for host, h in s.hosts.items():
@@ -833,7 +834,7 @@ def _set_port(s: Scenario, step: Step, c: Any) -> list[Op]:
 def _set_bridge(s: Scenario, step: Step, c: Any) -> list[Op]:
     owner = s.bridges[c.bridge].host
     return [
-        ip(owner, "link", "set", c.bridge, "type", "bridge", "ageing_time", str(c.ageing_time * 100)),
+        ip(owner, "link", "set", "dev", c.bridge, "type", "bridge", "ageing_time", str(c.ageing_time * 100)),
         *_show_fdb(s),
     ]
 

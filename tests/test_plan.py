@@ -93,3 +93,43 @@ def test_an_operation_is_an_argument_vector_of_known_programs() -> None:
     with pytest.raises(ValueError):
         plan.Op(("ip", "a\0b"))
     assert line(plan.run("ip", "-n", "lab-x", "link", "set", "a b", "up")) == "ip -n lab-x link set 'a b' up"
+
+
+def _device_positions(argv: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each (keyword, word after it) where an `ip link` command names a device: after `set`, `del`
+    and `add`, and after `peer` in a veth pair."""
+    words = list(argv)
+    if words[:1] != ["ip"] or "link" not in words:
+        return []
+    rest = words[words.index("link") + 1 :]
+    found = [(rest[0], rest[1])] if rest and rest[0] in ("set", "del", "add") else []
+    if rest[:2] == ["add", "name"]:  # add name NAME [address MAC] type KIND [peer name PEER ...]
+        i = 3
+        while i < len(rest) and rest[i] != "type":
+            i += 2  # a setting and its value
+        if rest[i + 1 : i + 3] == ["veth", "peer"]:
+            found.append(("peer", rest[i + 3]))
+    return found
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_every_ip_link_command_names_its_device_after_dev_or_name(path: Path) -> None:
+    # iproute2 reads a keyword wherever a name may stand (iplink_parse(), ip/iplink.c): a port named
+    # `up` made `ip link set up master br0` fail with "dev argument is required". After `dev` or
+    # `name` the next word is taken as it is, whatever it is.
+    s = load_scenario(path)
+    ops = [op for op in plan.setup(s) if op.argv and not op.show]
+    for step in s.steps:
+        ops += [op for op in plan.step_ops(s, step) if not op.show]
+    for op in ops:
+        for keyword, word in _device_positions(op.argv):
+            expected = {"set": ("dev", "lo"), "del": ("dev",), "add": ("name",), "peer": ("name",)}[keyword]
+            assert word in expected, f"{shlex.join(op.argv)}: a device named after `{keyword}` without `dev`/`name`"
+
+
+def test_names_that_are_ip_keywords_reach_ip_as_names() -> None:
+    s = load_scenario(ROOT / "tests" / "lab_scenarios" / "ip-keywords-as-names.yaml")
+    lines = {shlex.join(op.argv) for op in plan.setup(s) if op.argv}
+    assert "ip -n lab-sw link set dev up master master" in lines
+    assert "ip -n lab-sw link add name down type veth peer name type netns lab-ben" in lines
+    assert "ip -n lab-sw link add name master type bridge ageing_time 30000 stp_state 0 mcast_snooping 0" in lines
