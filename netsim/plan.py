@@ -401,7 +401,7 @@ def publish(s: Scenario, step: Step, p: Any) -> list[Op]:
     out = [] if earlier else netavark_base()
     if not any(s.publish_subnet(p.by, e.to.rsplit(":", 1)[0]) == subnet for e in earlier):
         out.append(("add", "chain", *NV, chain))
-    daddr = ("ip", "daddr", p.host_ip) if p.host_ip else ()
+    daddr = ("ip", "daddr", p.daddr) if p.daddr else ()
     dport = ("tcp", "dport", str(p.port))
     out.append(("add", "rule", *NV, NV_DNAT, *daddr, *dport, "jump", chain))
     if p.snat:

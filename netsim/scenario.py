@@ -518,13 +518,21 @@ class Publish:
     port: Annotated[int, TCP_PORT] = option("The port on the host, as `-p PORT:...` names it.")
     to: Endpoint = option("The container's ADDRESS:PORT the knocks are sent on to.")
     host_ip: IPv4 | None = option(
-        "Only knocks on this address of the host, as `-p HOST_IP:PORT:...`; every local address if omitted.", None
+        "Only knocks on this address of the host, as `-p HOST_IP:PORT:...`; every local address if omitted or 0.0.0.0.",
+        None,
     )
     snat: bool = option(
         "Mark knocks from the container network and from 127.0.0.1 for masquerade, as netavark does; false "
         "leaves those two rules out (a rule set netavark does not write) to show what they are for.",
         True,
     )
+
+    @property
+    def daddr(self) -> str | None:
+        """The address the rules match, if any. netavark reads HOST_IP 0.0.0.0 as every address, as if
+        it were left out: no `ip daddr` in the rules (get_dnat_rules_for_addr_family(),
+        src/firewall/nft.rs), not a match on 0.0.0.0, which no packet is sent to."""
+        return None if self.host_ip in (None, "0.0.0.0") else self.host_ip
 
 
 @dataclass(frozen=True)

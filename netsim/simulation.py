@@ -1080,9 +1080,9 @@ class Simulation:
         to_ip, to_port = _endpoint(pub.to)
         subnet = self.scenario.publish_subnet(pub.by, to_ip)
         assert subnet is not None  # validated with the scenario
-        rule = PortForward(pub.port, to_ip, to_port, ipaddress.IPv4Network(subnet), pub.host_ip, pub.snat)
+        rule = PortForward(pub.port, to_ip, to_port, ipaddress.IPv4Network(subnet), pub.daddr, pub.snat)
         ns.netfilter.add_port(rule)
-        where = f"{pub.host_ip}:{pub.port}" if pub.host_ip else f"port {pub.port} of every address"
+        where = f"{pub.daddr}:{pub.port}" if pub.daddr else f"port {pub.port} of every address"
         self.event(f"{ns.label}'s nat table sends {where} to {pub.to}")
 
     def _step_route_localnet(self, change: RouteLocalnet) -> None:

@@ -130,6 +130,20 @@ def test_published_on_loopback_only_ignores_the_wifi_and_needs_route_localnet_fr
     assert ("10.88.0.1", 41002, "10.88.0.3", 9001) in headers(local, "podman0")  # masqueraded: marked 0x2000
 
 
+def test_published_on_0_0_0_0_is_published_on_every_address_as_netavark_writes_it() -> None:
+    # netavark reads HOST_IP 0.0.0.0 as "every address" and writes no `ip daddr` (its nft.rs,
+    # get_dnat_rules_for_addr_family()); a rule matching daddr 0.0.0.0 would match no packet.
+    steps = (
+        "  - {id: pub, publish: {by: laptop, port: 8080, to: '10.88.0.3:9001', host_ip: 0.0.0.0}}\n"
+        "  - {id: wifi, connect: {by: phone, to: '192.168.1.23:8080', sport: 41000}}\n"
+    )
+    assert trace(steps).step("wifi").outcome == "connected"
+    s = parse_scenario(ROOM + steps, "room.yaml")
+    words = [w for op in plan.step_ops(s, s.steps[0]) for w in (*op.argv, *(op.stdin or ()))]
+    assert not any("daddr 0.0.0.0" in w for w in words), words
+    assert any("NETAVARK-HOSTPORT-DNAT tcp dport 8080 jump" in w for w in words), words
+
+
 def test_a_published_port_with_nobody_listening_is_refused_and_conntrack_forgets_it() -> None:
     steps = "  - {id: pub, publish: {by: laptop, port: 8080, to: '10.88.0.2:9001'}}\n"
     k = trace(steps + "  - {id: k, connect: {by: phone, to: '192.168.1.23:8080', sport: 41000}}\n").step("k")
