@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from netsim import forwarding, icmp, netfilter, routing, tcp, udp
-from netsim.addresses import LOOPBACK_NET
+from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
@@ -33,7 +33,7 @@ def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
         return
     skb = verdict.skb
     # Routing comes after PREROUTING, so it sees the destination NAT gave the packet.
-    src, dst = ipaddress.IPv4Address(skb.packet.src_ip), ipaddress.IPv4Address(skb.packet.dst_ip)
+    src, dst = v4_address(skb.packet.src_ip), v4_address(skb.packet.dst_ip)
     if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET) and dev not in ns.route_localnet:
         # ip_route_input_slow(): a 127/8 source or destination on any device but lo is a martian,
         # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
@@ -239,7 +239,7 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
 
 
 def route(ns: Namespace, dst: str) -> routing.NextHop | None:
-    return routing.lookup(ipaddress.IPv4Address(dst), ns.local_addresses(), ns.routes, ns.broadcast_addresses())
+    return routing.lookup(v4_address(dst), ns.local_addresses(), ns.routes, ns.broadcast_addresses())
 
 
 def send_via_neighbour(

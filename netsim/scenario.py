@@ -667,7 +667,10 @@ class Step:
 
     @property
     def action(self) -> str:
-        return next(name for name in ACTIONS if getattr(self, name) is not None)
+        found = self.__dict__.get("_action")  # a step is frozen: its action is looked for once
+        if found is None:
+            found = self.__dict__["_action"] = next(name for name in ACTIONS if getattr(self, name) is not None)
+        return found
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -126,9 +127,14 @@ def test_without_the_faults_the_claims_only_perturbations_reach_are_named(
     assert ("bob-asks-for-toasters", "neighbours") in restating
 
 
-def test_the_cli_exits_1_on_a_restating_claim_and_2_on_a_missing_page(tmp_path: Path) -> None:
+def test_the_cli_exits_1_on_a_restating_claim_and_2_on_a_missing_page(
+    tmp_path: Path, memo: Memo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from netsim.cli import main
 
+    # The CLI's audit with this file's shared traces: it reports what one simulating afresh reports
+    # (test_an_audit_that_shares_traces_reports_what_one_that_simulates_afresh_reports).
+    monkeypatch.setattr(audit_module, "audit", functools.partial(audit, memo=memo))
     page = _page(tmp_path, '{{ claim("bob-asks-for-toasters", sent_by="bob") }}')
     assert main(["claims", str(page)]) == 1
     assert main(["claims", str(tmp_path / "missing.md")]) == 2

@@ -113,10 +113,13 @@ def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
         used[name] = hostile(data)
         path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     site = root / "site"
+    # With the run's figure cache and page store (tests/conftest.py): the pages whose scenarios
+    # carry the payloads, and their figures, are keyed by that text and so rendered here; the
+    # pages that read neither scenario replay what the tests' shared build (built_site) stored.
     result = prerun.python(
         ["-m", "mkdocs", "build", "--strict", "-d", str(site)],
         cwd=root,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "NETSIM_CACHE_DIR": "off"},
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return site, used

@@ -144,10 +144,9 @@ def resolve_answer(scenario: Scenario, step: StepTrace, by: str) -> str:
     if not host.nameservers:
         lines.append("  (no nameserver: the C library asks 127.0.0.1)")
     if result.address is not None:
-        from netsim.resolver import answered_from
+        from netsim.resolver import where
 
-        where = answered_from(result.source)
-        lines.append(f"answer: {result.address} (from {where})")
+        lines.append(f"answer: {result.address} (from {where(result)})")
     else:
         from netsim.resolver import ERRORS
 
