@@ -197,4 +197,3 @@ def test_a_silent_nameserver_is_waited_for_by_its_place_in_resolv_conf_not_by_th
 
     assert [resolver.timeout(i, count) for i in range(count)] == waits
     assert resolver.longest([f"10.0.0.{i}" for i in range(count)]) == 2 * sum(waits)
-
