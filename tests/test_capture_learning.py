@@ -38,18 +38,3 @@ def test_a_source_in_by_a_learning_port_is_known_from_then_on() -> None:
     crossed = hops(sightings(), {"br0": set()}, {"br0": set()})
     assert crossed[1]["decision"] == "forward"  # as the bridge would: it learned Ben on s2
     assert hops(sightings(), {"br0": set()})[1]["decision"] == "forward"  # nothing said: every port learns
-
-
-def test_a_cable_between_two_hosts_is_named_as_unwatched() -> None:
-    # outsider3's "hidden simplification": the lab captures on bridges only; a host-to-host cable's
-    # frames are compared in neither trace, and the comparison must say so.
-    from pathlib import Path
-
-    from netsim.lab.compare import notes_for
-    from netsim.scenario import load_scenario
-
-    kept = Path(__file__).parent / "lab_scenarios"
-    cabled = notes_for(load_scenario(kept / "ssh-source-address-deleted.yaml"))
-    assert any(n.startswith("  cables: the lab watches frames on bridges' ports only") for n in cabled)
-    bridged = notes_for(load_scenario(kept / "unlearning-port-one-way-out.yaml"))
-    assert not any(n.startswith("  cables:") for n in bridged)

@@ -82,9 +82,6 @@ SIMPLIFICATIONS = {
     "bridge-netfilter": "br_netfilter (built into some kernels, loaded by Docker) would hand frames that only cross "
     "a bridge to the host's own netfilter; netavark does not rely on it and netsim does not model it, so the lab "
     "turns net.bridge.bridge-nf-call-iptables off in each namespace holding a bridge",
-    "cables": "the lab watches frames on bridges' ports only: a cable plugged host to host (plug: "
-    "'HOST.INTERFACE') is not watched, so its frames are compared in neither trace (netsim's own trace and "
-    "pages have them); the steps' outcomes, reads and tables are compared all the same",
     "publish": "a publish step writes netavark's rules for one port (table inet netavark, its DNAT and SETMARK "
     "chains, the masquerade of marked packets), not its per-network masquerade, forward or isolation rules; the "
     "per-network chain's name leaves out the network's ID; IPv4 and TCP only",
@@ -210,9 +207,6 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     if any(s.connect and s.connect.deadline for s in scenario.steps):
         names.append("deadline")
     names.append("multicast")
-    plugs = [i.plug for h in scenario.hosts.values() for i in h.interfaces.values() if i.plug]
-    if any(plug.split(".")[0] in scenario.hosts for plug in plugs):
-        names.append("cables")
     if scenario.forwarding_hosts():
         names.append("redirects")
     names.append("timing")
