@@ -39,6 +39,12 @@ def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
         # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
         stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
         return
+    if dev != "lo" and (src.is_multicast or src == LIMITED_BROADCAST or int(src) == 0):
+        # ip_route_input_slow() (net/ipv4/route.c): a multicast, limited-broadcast or zero source goes
+        # to martian_source (ipv4_is_zeronet() is 0.0.0.0 alone now): a SYN from 0.0.0.0, as a host with
+        # no address to send from makes (outsider3's 102), is never answered.
+        stack.event(f"{ns.label} drops a packet from {src} that arrived on {dev}: a martian source")
+        return
     if dev != "lo" and src in ns.local_addresses():
         # fib_validate_source() (net/ipv4/fib_frontend.c): a packet from outside whose source is one of
         # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
@@ -218,8 +224,8 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
 def _owns(ns: Namespace, ip: str) -> bool:
     """__ip_dev_find(): `ip` is an address of one of the host's devices, or in lo's 127/8."""
     address = ipaddress.IPv4Address(ip)
-    if address in ns.local_addresses():
-        return True
+    if address in ns.local_addresses() or address == ipaddress.IPv4Address(0):
+        return True  # a zero saddr is not checked: the route picks one, or none (outsider3's 102)
     lo = ns.ifaces.get("lo")
     return address in LOOPBACK_NET and lo is not None and any(address in a.network for a in lo.addresses)
 

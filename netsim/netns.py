@@ -116,12 +116,13 @@ class Namespace:
             # lo first, and in_dev_select_addr() takes the first address whose scope is not link and
             # within the route's: a 127/8 address has scope host, wider than a route's scope link or
             # universe allows, so it is skipped (outsider3's 69: an unnumbered eth0 sends from eth1's).
+            # With none anywhere it gives 0: an ARP probe from 0.0.0.0, SYNs from 0.0.0.0 (outsider3's 102).
             others = sorted(self.ifaces.values(), key=lambda i: i.name != "lo")
             for other in others:
                 for address in other.addresses:
                     if address.ip not in LOOPBACK_NET:
                         return str(address.ip)
-            return "127.0.0.1"
+            return "0.0.0.0"
         if toward is not None:
             for address in iface.addresses:
                 if ipaddress.IPv4Address(toward) in address.network:

@@ -108,6 +108,9 @@ def route_get(
     gateway = hop.gateway
     assert hop.neighbour is not None  # lookup() names a link's neighbour: the gateway or dst itself
     prefsrc = source_of(hop.dev, hop.neighbour)
+    # No address of a fitting scope anywhere: inet_select_addr() gives 0, and rt_fill_info() puts no
+    # RTA_PREFSRC in the answer (outsider3's 102).
+    prefsrc = None if prefsrc == str(ANY_ADDRESS) else prefsrc
     return {"type": "unicast", "dst": str(dst), "gateway": gateway, "dev": hop.dev, "prefsrc": prefsrc}
 
 
@@ -121,4 +124,5 @@ def route_get_text(result: dict[str, str | None]) -> str:
         flag = "<local,brd>" if result["type"] == "broadcast" else "<mc>"
         return f"{result['type']} {result['dst']} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache {flag} "
     via = f" via {result['gateway']}" if result["gateway"] else ""
-    return f"{result['dst']}{via} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache "
+    src = f" src {result['prefsrc']}" if result["prefsrc"] else ""
+    return f"{result['dst']}{via} dev {result['dev']}{src} uid 0 \n    cache "

@@ -509,3 +509,18 @@ def test_a_knock_on_a_lo_that_is_down_is_tracked_before_it_is_dropped() -> None:
     assert step.outcome == "timeout"
     tracked = [e for e in step.conntrack["box"] if "sport=41002" in e["original"]]
     assert [(e["state"], e["flags"]) for e in tracked] == [("SYN_SENT", ["UNREPLIED"])]
+
+
+def test_with_no_address_to_borrow_the_source_is_zero_and_the_syns_are_martians() -> None:
+    """outsider3's 102 (unnumbered-nothing-to-borrow): inet_select_addr() gives 0, not 127.0.0.1."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(lab_scenario("unnumbered-nothing-to-borrow")))
+    assert trace.step("ask").route["prefsrc"] is None
+    knock = trace.step("knock")
+    assert [h.what for h in knock.frames][:2] == [
+        "ARP who-has 10.7.0.11 tell 0.0.0.0",
+        "ARP 10.7.0.11 is-at 02:b0:00:00:00:0b",
+    ]
+    assert knock.outcome == "timeout" and knock.neigh["x"]["10.7.0.11"]["state"] == "REACHABLE"
+    assert any("drops a packet from 0.0.0.0 that arrived on eth0: a martian source" in e for e in knock.events)
