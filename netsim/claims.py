@@ -399,11 +399,12 @@ def _resolves_to(names: Names, step: StepTrace, expected: Any, frame: int) -> An
 
 @fact(
     "answered_by",
-    "Where a resolve step's answer came from: '/etc/hosts', or the address of the nameserver that answered.",
+    "Where a resolve step's answer came from: '/etc/hosts', the address of the nameserver that answered, or "
+    "'the name itself' when the name is an address (getaddrinfo() asks nobody then).",
 )
 def _answered_by(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     source = _resolved(step).source
-    return "/etc/hosts" if source == "files" else source or None
+    return {"files": "/etc/hosts", "numeric": "the name itself"}.get(source, source or None)
 
 
 def _dns(step: StepTrace, frame: int) -> Any:

@@ -5,6 +5,12 @@ reads /etc/hosts (nss_files/files-hosts.c: the first line naming the name, witho
 then the `dns` module asks the nameservers of /etc/resolv.conf (resolv/res_send.c). With no
 nameserver line the library asks 127.0.0.1 (res_init.c, `INADDR_LOOPBACK` when nscount is 0).
 
+Before any of that, getaddrinfo() reads the name as an address if it is one (gaih_inet() in
+posix/getaddrinfo.c calls __inet_aton_exact() first): "10.88.0.1" is 10.88.0.1 at once, and so are
+inet_aton's shorter forms ("10.1" and "167772161" are 10.0.0.1; a part with a leading 0 is octal, 0x
+hex). No file is read and no question is sent, so a hosts line or a DNS record whose name is such a
+number is never found (third outsider's 86-88).
+
 What getaddrinfo() returns, by what happened (nss_dns/dns-host.c, posix/getaddrinfo.c):
 - an address from a hosts line or an A record: success;
 - NXDOMAIN from a nameserver: EAI_NONAME, "Name or service not known" (Go: "no such host");
@@ -43,10 +49,51 @@ class Result:
     name: str
     address: str | None = None
     error: str | None = None
-    source: str = ""  # "files" or the nameserver's address that answered; "" when none did
+    source: str = ""  # "files", "numeric" (the name is an address) or the nameserver's address; "" when none did
 
     def to_json(self) -> dict[str, str | None]:
         return {"name": self.name, "address": self.address, "error": self.error}
+
+
+def numeric(name: str) -> str | None:
+    """The address `name` spells, read as glibc's inet_aton_exact() reads it (resolv/inet_addr.c), or
+    None: one to four parts joined by dots, each decimal, octal after a leading 0 or hex after 0x;
+    every part but the last one byte, the last filling the bytes left; nothing after the last digit."""
+    parts = name.split(".")
+    if len(parts) > 4:
+        return None
+    values = []
+    for part in parts:
+        if not part or not part[0].isdigit():
+            return None
+        if part[0] == "0" and part[1:2] in ("x", "X"):
+            base, digits = 16, part[2:]
+            if not digits:  # "0x" alone has no digit: not a number
+                return None
+        elif part[0] == "0":
+            base, digits = 8, part[1:]
+        else:
+            base, digits = 10, part
+        allowed = "0123456789abcdefABCDEF"[: 22 if base == 16 else base]
+        if any(c not in allowed for c in digits):
+            return None
+        values.append(int(digits, base) if digits else 0)
+    *leading, last = values
+    if any(v > 0xFF for v in leading) or last >= 1 << (8 * (4 - len(leading))):
+        return None
+    number = last
+    for i, v in enumerate(leading):
+        number |= v << (8 * (3 - i))
+    return ".".join(str((number >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def where(result: Result) -> str:
+    """Where an answer came from, as the pages say it."""
+    if result.source == "files":
+        return "/etc/hosts"
+    if result.source == "numeric":
+        return "the name itself, an address"
+    return f"the nameserver {result.source}"
 
 
 def files(lines: list[HostsLine], name: str) -> str | None:

@@ -1121,6 +1121,11 @@ class Simulation:
         """getaddrinfo(name, AF_INET): `files` (/etc/hosts), then `dns` (netsim.resolver)."""
         assert self._current is not None
         ns = self._namespace(lookup.by)
+        address = resolver.numeric(lookup.name)
+        if address is not None:  # gaih_inet(): __inet_aton_exact() before any NSS module
+            self.event(f"{lookup.name} is an address already ({address}): getaddrinfo() reads no file and asks nobody")
+            self._current.resolved = resolver.Result(lookup.name, address, source="numeric")
+            return
         found = resolver.files(ns.hosts_file, lookup.name)
         if found is not None:
             self.event(f"{ns.label}'s /etc/hosts says {lookup.name} is {found}: no question is sent")

@@ -48,6 +48,46 @@ def test_a_name_in_the_hosts_file_is_answered_without_a_question_on_the_wire() -
     assert (result.address, result.source, frames) == ("10.88.0.1", "files", [])
 
 
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [
+        ("10.88.0.3", "10.88.0.3"),
+        ("167772161", "10.0.0.1"),
+        ("10.1", "10.0.0.1"),
+        ("0x0a000001", "10.0.0.1"),
+        ("010.0.0.1", "8.0.0.1"),
+        ("123", "0.0.0.123"),
+        ("10.0.65535", "10.0.255.255"),
+    ],
+)
+def test_a_name_that_spells_an_address_is_that_address_with_no_file_read_and_no_question(
+    name: str, address: str
+) -> None:
+    # gaih_inet() (glibc posix/getaddrinfo.c) tries __inet_aton_exact() before any NSS module: no
+    # /etc/hosts line and no DNS record can answer for such a name (third outsider's 86-88).
+    room = ROOM.replace("records: {web: 10.88.0.3}", "records: {web: 10.88.0.3, '123': 10.88.0.5}")
+    result, frames = resolve(name, room=room)
+    assert (result.address, result.source, frames) == (address, "numeric", [])
+
+
+@pytest.mark.parametrize("name", ["1.2.3.256", "1.2.3.4.5", "08.1.1.1", "0x", "10.0.65536", "4294967296", "web1"])
+def test_what_inet_aton_refuses_is_a_name_to_look_up(name: str) -> None:
+    result, _frames = resolve(name)
+    assert result.source != "numeric"
+
+
+def test_numbers_are_read_as_the_c_librarys_inet_aton_reads_them() -> None:
+    socket = pytest.importorskip("socket")
+    from netsim.resolver import numeric
+
+    for name in ["10.88.0.1", "167772161", "10.1", "0x0a000001", "010.0.0.1", "1.2.3.256", "0x", "08.1", "1.16777215"]:
+        try:
+            expected = socket.inet_ntoa(socket.inet_aton(name))
+        except OSError:
+            expected = None
+        assert numeric(name) == expected, name
+
+
 def test_the_first_hosts_line_wins_whatever_the_case() -> None:
     result, _ = resolve("Host.Containers.Internal")
     assert result.address == "10.88.0.1"

@@ -31,6 +31,10 @@ SIMPLIFICATIONS = {
     "tables and the wait for a deleted namespace's devices to go (cleanup_net() runs later, in a workqueue) are "
     "not counted in the lab's seconds (netsim counts them as instant; their processes' start-up is the lab's, "
     "and a loaded machine stretches it)",
+    "cables": "frames are captured where they cross a bridge (each port and the bridge device); a cable from "
+    "one host straight to another (a veth pair with no bridge on it) is not watched, so what crosses it is "
+    "compared only by what it leaves behind: the step's outcome and seconds, the neighbour, route and conntrack "
+    "tables; a difference in the frames themselves there (an extra SYN-ACK, a missing probe) is not seen",
     "linkwatch": "the kernel acts on a carrier change up to a second late (linkwatch); the lab waits for it "
     "to settle after each link step, netsim acts at once",
     "timers-meet": "when a SYN's last timeout and an ARP failure fall due in the same instant, netsim lets the "
@@ -169,6 +173,18 @@ def within(netsim_seconds: float, kernel_seconds: float) -> bool:
     return abs(netsim_seconds - kernel_seconds) <= max(0.5, 0.1 * netsim_seconds)
 
 
+def _host_to_host_cable(scenario: Any) -> bool:
+    """Whether a cable runs from one host to another with no bridge on it: plugged so from the start, or
+    made by a `link_add` step (both ends in one namespace, one moved or plugged later)."""
+    plugged = (
+        iface.plug.partition(".")[0] in scenario.hosts
+        for h in scenario.hosts.values()
+        for iface in h.interfaces.values()
+        if iface.plug
+    )
+    return any(plugged) or any(s.action == "link_add" for s in scenario.steps)
+
+
 def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
     names = ["open-connections", "ports"] if any(s.connect for s in scenario.steps) else []
@@ -182,6 +198,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("reachable-time")
     if any(s.action in ("link_set", "link_move", "link_del", "netns_del", "nomaster") for s in scenario.steps):
         names.append("linkwatch")
+    if _host_to_host_cable(scenario):
+        names.append("cables")
     if any(s.connect for s in scenario.steps) and any(h.tcp_syn_retries < 3 for h in scenario.hosts.values()):
         names.append("timers-meet")
     if any(any(getattr(h, k) for k in FIREWALL_FIELDS) for h in scenario.hosts.values()):

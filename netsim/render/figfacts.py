@@ -17,6 +17,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+from netsim import resolver
 from netsim.render import words
 from netsim.render.words import DECISION_WORDS, STORY_DECISION_WORDS, STORY_EDGE_WORDS, label, port_label
 from netsim.routing import route_get_text
@@ -525,7 +526,7 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
             problems.append(f"shows getaddrinfo() giving {said!r}; the trace has {want!r}")
         elif r is not None and r.address is not None:
             source = html.unescape(answer.group(2) or "") if answer else ""
-            where = "/etc/hosts" if r.source == "files" else f"the nameserver {r.source}"
+            where = resolver.where(r)
             if source != where:
                 problems.append(f"says the answer came from {source!r}; the trace's came from {where!r}")
     route = re.search(r'<pre class="ns-route"><code>[^\n]*\n(.*?)</code></pre>', body, re.S)

@@ -144,8 +144,9 @@ def resolve_answer(scenario: Scenario, step: StepTrace, by: str) -> str:
     if not host.nameservers:
         lines.append("  (no nameserver: the C library asks 127.0.0.1)")
     if result.address is not None:
-        where = "/etc/hosts" if result.source == "files" else f"the nameserver {result.source}"
-        lines.append(f"answer: {result.address} (from {where})")
+        from netsim.resolver import where
+
+        lines.append(f"answer: {result.address} (from {where(result)})")
     else:
         from netsim.resolver import ERRORS
 
