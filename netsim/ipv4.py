@@ -149,6 +149,13 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    if isinstance(packet, Tcp) and not _owns(ns, packet.src_ip):
+        # A socket's source the host no longer has (its address was deleted): ip_route_output_key_hash_rcu()
+        # (net/ipv4/route.c) wants a non-zero saddr to be local (__ip_dev_find(): an address of a device,
+        # or the local table's 127/8), else -ENETUNREACH: nothing leaves, not even an ARP request; TCP's
+        # timer tries again (outsider3's 56: netsim sent the SSH connection's segment from the deleted address).
+        stack.event(f"{ns.label} has no address {packet.src_ip} any more: {packet.summary()} finds no route")
+        return None
     limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
     if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, stack.now):
         # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)
@@ -177,13 +184,14 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
             )
             return sent
     if hop.kind == "local":
+        # ip_output() passes POSTROUTING on the way to lo too (where conntrack confirms), before the
+        # device: a SYN lost to a lo that is down has its conntrack entry all the same (outsider3's 58).
+        verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev="lo")
+        if verdict.skb is None:
+            return hop
         if not ns.lo_up():
             # The local route still points at lo; __dev_queue_xmit() drops for a device that is down.
             stack.event(f"{ns.label} sends {packet.summary()} through lo, which is down: it is dropped")
-            return hop
-        # ip_output() passes POSTROUTING on the way to lo too (where conntrack confirms).
-        verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev="lo")
-        if verdict.skb is None:
             return hop
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
         stack.loopback(ns, verdict.skb.packet)
@@ -205,6 +213,15 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     assert hop.neighbour is not None
     _finish(stack, ns, skb, hop.dev, hop.neighbour)
     return hop
+
+
+def _owns(ns: Namespace, ip: str) -> bool:
+    """__ip_dev_find(): `ip` is an address of one of the host's devices, or in lo's 127/8."""
+    address = ipaddress.IPv4Address(ip)
+    if address in ns.local_addresses():
+        return True
+    lo = ns.ifaces.get("lo")
+    return address in LOOPBACK_NET and lo is not None and any(address in a.network for a in lo.addresses)
 
 
 def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:

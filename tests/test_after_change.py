@@ -498,3 +498,14 @@ def test_an_unnumbered_device_borrows_another_devices_address_not_loopbacks() ->
     trace = run(load_scenario(lab_scenario("unnumbered-device-borrows-source")))
     assert trace.step("ask").route["prefsrc"] == "10.5.0.1"
     assert [h.what for h in trace.step("knock").frames][:1] == ["ARP who-has 10.7.0.11 tell 10.5.0.1"]
+
+
+def test_a_knock_on_a_lo_that_is_down_is_tracked_before_it_is_dropped() -> None:
+    """outsider3's 58 (lo-down-syn-still-tracked): POSTROUTING confirms the entry before lo drops the SYN."""
+    from netsim.scenario import load_scenario
+
+    trace = run(load_scenario(lab_scenario("lo-down-syn-still-tracked")))
+    step = trace.step("knock-lo-down")
+    assert step.outcome == "timeout"
+    tracked = [e for e in step.conntrack["box"] if "sport=41002" in e["original"]]
+    assert [(e["state"], e["flags"]) for e in tracked] == [("SYN_SENT", ["UNREPLIED"])]

@@ -238,3 +238,36 @@ def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
     sent = [h for s in ("dead", "later") for h in trace.step(s).frames if isinstance(h.payload, Tcp)]
     assert [round(h.time, 2) for h in sent] == [0.0, 0.2, 0.6, 1.41, 3.02]  # the RTO doubling from 0.2 s
     assert {(h.payload.flags, h.payload.seq, h.payload.ack) for h in sent} == {("A", syn.seq + 1, synack.seq + 1)}
+
+
+def test_the_lab_reads_ssh_s_own_failed_connect_as_the_outcome(tmp_path: Path) -> None:
+    # outsider3's 55 and 59: ssh exits with this line when its connect() to the server fails; the lab
+    # recorded no outcome for the step. Only a finished ssh is asked (a live one is still logging in).
+    import subprocess
+
+    from netsim.lab.openssh import Client
+
+    log = tmp_path / "ssh-0.log"
+    log.write_text("ssh: connect to host 192.168.1.50 port 22: No route to host\r\n", encoding="utf-8")
+    done = subprocess.Popen(["true"])
+    done.wait()
+    assert Client(done, log).connect_failure() == "No route to host"
+    running = subprocess.Popen(["sleep", "5"])
+    try:
+        assert Client(running, log).connect_failure() is None
+    finally:
+        running.kill()
+        running.wait()
+    log.write_text("bind [127.0.0.1]:19001: Address already in use\n", encoding="utf-8")
+    assert Client(done, log).connect_failure() is None
+
+
+def test_a_connection_whose_source_address_was_deleted_sends_nothing() -> None:
+    # outsider3's 56 (tests/lab_scenarios/ssh-source-address-deleted.yaml): the route for a saddr the
+    # host no longer has fails (ip_route_output_key_hash_rcu()), so the channel open never leaves: no
+    # ARP from the new address teaches the server it, and the laptop resolves nothing.
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-source-address-deleted.yaml"))
+    again = trace.step("through-again")
+    assert (again.outcome, again.reads, again.ssh_log) == ("connected", "waiting", [])
+    assert "192.168.1.24" not in again.neigh["server"] and again.neigh["laptop"] == {}
+    assert any("has no address 192.168.1.23 any more" in e for e in again.events)

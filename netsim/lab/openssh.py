@@ -26,6 +26,7 @@ PR_SET_PDEATHSIG = 1
 START_LIMIT = 20.0  # seconds for sshd to listen, or ssh to log in and bind; generous for a loaded machine
 # What ssh prints that a trace records: a bind refused (IPv4 only: netsim has no IPv6) and a channel
 # the server could not open (channels.c, channel_setup_fwd_listener_tcpip(), channel_input_open_failure()).
+CONNECT_FAILED = re.compile(r"^ssh: connect to host \S+ port \d+: (.+)$", re.M)
 LOGGED = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
 
 
@@ -45,6 +46,14 @@ class Client:
         text = self.log.read_text(errors="replace")
         fresh, self.read = text[self.read :], len(text)
         return [line for line in fresh.splitlines() if LOGGED.match(line)]
+
+    def connect_failure(self) -> str | None:
+        """strerror() of ssh's own connect() to the server, when that failed and ssh exited
+        (ssh_connect_direct(), sshconnect.c: "ssh: connect to host H port P: STRERROR")."""
+        if self.proc.poll() is None:
+            return None
+        found = CONNECT_FAILED.search(self.log.read_text(errors="replace"))
+        return found.group(1) if found else None
 
 
 class OpenSSH:

@@ -305,8 +305,15 @@ class Lab:
         addr, _ = sshforward.bind_addresses(forward, gateway == "-g")
         started = time.monotonic()
         lines = self.openssh.forward(host, server, spec, gateway == "-g", (addr, forward.port))
-        self._untimed += time.monotonic() - started
+        failed = self.openssh.clients[-1].connect_failure()
+        if failed is None:
+            # Logging in (key exchange, authentication) is ssh's own time, which netsim does not model;
+            # a connect() that failed is the network's time, and the step's (outsider3's 55, 59).
+            self._untimed += time.monotonic() - started
         self._ssh_log += lines
+        if failed is not None:
+            errors = {text: outcome for outcome, text in sshforward.STRERROR.items()}
+            return errors.get(failed, f"ssh: {failed}")
         refused = {text: outcome for outcome, text in sshforward.BIND_STRERROR.items()}
         for line in lines:
             if line.startswith(f"bind [{addr}]:{forward.port}: "):
