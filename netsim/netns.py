@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from netsim.addresses import LOOPBACK_NET
 from netsim.dns import Server as DnsServer
+from netsim.frames import Tcp
 from netsim.icmp import Peer as IcmpPeer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
@@ -41,6 +42,10 @@ class Connection:
     reads: str | None = None  # what a read() after connecting got: "eof" once the peer sent FIN
     sent: float = 0.0  # when its SYN last left (tcp_skb_timestamp of the retransmit queue's head)
     firings: int = 0  # how often the retransmit timer fired (icsk_retransmits, tp->total_rto)
+    isn: int = 0  # the sequence number its SYN carries (snd_una until a SYN-ACK acknowledges it)
+    armed: int = 0  # which arming of its retransmission timer is current (a re-arm makes older ones stale)
+    syn: Tcp | None = None  # the SYN it sends again
+    schedule: list[float] = field(default_factory=list)  # its retransmissions' times, from the last one's
 
 
 @dataclass
@@ -56,6 +61,10 @@ class Namespace:
     # Their request socks' retransmission timers: how often each fired (num_timeout) and which
     # arming is current (mod_timer() replaces the pending one; netsim's older timers find it stale).
     requests: dict[tuple[str, int, str, int], list[int]] = field(default_factory=dict)
+    # Each request's rcv_isn (the SYN's sequence number it was made from) and last_oow_ack_time
+    # (tcp_check_req(): a SYN with another number is out of the request's window).
+    request_isn: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
+    request_oow_ack: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
     # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
     # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
     established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)

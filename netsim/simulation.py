@@ -169,6 +169,8 @@ class Simulation:
         self._talked: set[str] = set()  # hosts with an open TCP connection (the lab keeps them open)
         # (host, src, sport, dst, dport) of each connection made from a chosen sport -> its step's id
         self._chosen: dict[tuple[str, str, int, str, int], str] = {}
+        # The ISN of the last socket opened on each four (addresses and ports, in any namespace), and when.
+        self._isns: dict[tuple[str, int, str, int], tuple[int, float]] = {}
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
@@ -754,6 +756,21 @@ class Simulation:
             ns.connections.remove(conn)
         return conn.state
 
+    def _initial_sequence(self, ns: Namespace, conn: Connection) -> int:
+        """The kernel's ISN is a keyed hash of the four addresses and ports plus a clock that ticks every
+        64 ns (secure_tcp_seq(), net/core/secure_seq.c; the key is the machine's, so every namespace shares
+        it). netsim's hash stands in for the first socket on a four; a later socket on the same four, in any
+        namespace, starts the clock's ticks since further on, so a server still
+        holding the first one's request can tell the two apart (tcp_check_req())."""
+        four = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport)  # the hash's key (net_secret) is the machine's
+        earlier = self._isns.get(four)
+        if earlier is None:
+            isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
+        else:
+            isn = (earlier[0] + round((self.now - earlier[1]) * 1e9) // 64) & 0xFFFFFFFF
+        self._isns[four] = (isn, self.now)
+        return isn
+
     def _open(
         self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
     ) -> Connection:
@@ -788,8 +805,8 @@ class Simulation:
         sport = sport if sport is not None else next(self._ports)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
-        isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
-        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
+        conn.isn = self._initial_sequence(ns, conn)
+        syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
         conn.sent = self.now
         ipv4.output(self, ns, syn)
         # tcp_retransmit_timer() arms the timer again each time it fires, so each retransmission's
@@ -964,16 +981,27 @@ class Simulation:
 
     def _arm_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> None:
         """Arm the timer for the next retransmission (times[0] is now, times[1] the next one)."""
+        conn.syn, conn.schedule = syn, times
         if len(times) > 1:
+            armed = conn.armed
             self.schedule(
                 times[1] - times[0],
-                lambda: self._retransmit_syn(ns, conn, syn, times[1:]),
+                lambda: self._retransmit_syn(ns, conn, syn, times[1:], armed),
                 f"{ns.label}'s SYN retransmission to {conn.dst_ip}:{conn.dport} "
                 "(tcp_retransmit_timer(), net/ipv4/tcp_timer.c)",
             )
 
-    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float]) -> bool:
-        if conn.state != "SYN_SENT":
+    def rearm_syn(self, ns: Namespace, conn: Connection, jiffies: int) -> None:
+        # The pending timer goes stale; the next retransmission comes after `jiffies` ticks, and the
+        # ones after it keep their spacing (inet_csk_reset_xmit_timer() changes the timer, not the RTO).
+        assert conn.syn is not None
+        conn.armed += 1
+        times = conn.schedule
+        soon = jiffies / (self.hz or 1000)
+        self._arm_syn(ns, conn, conn.syn, [0.0, soon, *(soon + t - times[1] for t in times[2:])])
+
+    def _retransmit_syn(self, ns: Namespace, conn: Connection, syn: Tcp, times: list[float], armed: int) -> bool:
+        if conn.state != "SYN_SENT" or armed != conn.armed:
             return False
         conn.firings += 1
         conn.sent = self.now

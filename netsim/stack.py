@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from netsim.frames import Frame, Icmp, Tcp, Udp
-    from netsim.netns import Namespace
+    from netsim.netns import Connection, Namespace
 
 
 class Stack(Protocol):
@@ -31,6 +31,10 @@ class Stack(Protocol):
 
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """The neighbour never answered: tell the senders of these waiting packets."""
+
+    def rearm_syn(self, ns: Namespace, conn: Connection, jiffies: int) -> None:
+        """inet_csk_reset_xmit_timer() on a connecting socket: its SYN goes again `jiffies` ticks from now,
+        and its later retransmissions keep their spacing after that."""
 
     def answered_by(self, listener: str) -> None:
         """A listening socket (ADDR:PORT) completed a handshake: record which one, for the step's trace."""

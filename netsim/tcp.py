@@ -136,6 +136,7 @@ class Answer:
 SYNACK_RETRIES = 5
 INVALID_RATELIMIT = 0.5  # net.ipv4.tcp_invalid_ratelimit: 500 ms between out-of-window answers
 TCP_RTO_MAX = 120.0
+TCP_TIMEOUT_MIN = 2  # jiffies (include/net/tcp.h)
 
 
 def request_timeout(num_timeout: int) -> float:
@@ -183,6 +184,9 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+        isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
+        if key in ns.half_open and ns.request_isn.get(key, seg.seq) != seg.seq:
+            return _out_of_window_syn(stack, ns, seg, key, isn)
         if key in ns.half_open:
             # tcp_check_req(): a retransmitted SYN for a request sock gets its SYN-ACK again
             # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()).
@@ -191,9 +195,23 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
             # The connection belongs to that listener once the handshake completes (its accept queue).
             ns.half_open[key] = f"{found[0]}:{found[1]}"
-        isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
+            ns.request_isn[key] = seg.seq
+            ns.request_oow_ack.pop(key, None)
         synack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1)
         return Answer((synack,), request=key)
+    if seg.flags == "A" and (seg.src_ip, seg.sport, seg.dst_ip, seg.dport) not in ns.half_open:
+        conn = _connection(ns, seg)
+        if conn is not None and conn.state == "SYN_SENT" and seg.ack != (conn.isn + 1) & 0xFFFFFFFF:
+            # tcp_rcv_synsent_state_process() (net/ipv4/tcp_input.c): an ACK that acknowledges nothing this
+            # socket sent goes to reset_and_undo, and tcp_v4_send_reset() answers it with a bare RST whose
+            # sequence number is that ACK's. The socket stays in SYN_SENT; its SYN goes again on its timer.
+            stack.event(f"{ns.label}'s connecting socket hears an ACK for a SYN it never sent: it answers RST")
+            if conn.firings == 0:
+                # "Previous FIN/ACK or RST/ACK might be ignored": a socket that has not retransmitted yet
+                # sends its SYN again TCP_TIMEOUT_MIN (2 jiffies) from now, not a second later.
+                stack.event(f"{ns.label}'s connecting socket will send its SYN again in two ticks")
+                stack.rearm_syn(ns, conn, TCP_TIMEOUT_MIN)
+            return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
@@ -339,8 +357,28 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
 
 
+def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, int, str, int], isn: int) -> Answer:
+    """tcp_check_req() (net/ipv4/tcp_minisocks.c): a SYN for a request sock that is not the SYN it was made
+    from (another initial sequence number: a new socket on the same four) is out of the request's window:
+    "send ACK and drop", at most one ACK per 500 ms per request (tcp_oow_rate_limited(),
+    net.ipv4.tcp_invalid_ratelimit). The ACK is the request's own: its SYN-ACK's number + 1, acknowledging
+    the first SYN (tcp_v4_reqsk_send_ack()). Simplified: a new number within the request's receive window
+    (a socket opened within about 4 ms of the first) would reset the request instead; netsim sends the ACK."""
+    last = ns.request_oow_ack.get(key)
+    if last is not None and stack.now - last < INVALID_RATELIMIT:
+        stack.event(f"{ns.label}'s half-open connection hears another SYN out of its window: no second ACK yet")
+        return Answer()
+    ns.request_oow_ack[key] = stack.now
+    stack.event(
+        f"{ns.label}'s half-open connection from {seg.src_ip}:{seg.sport} hears a SYN that is not the one it "
+        "answered (another sequence number): it answers with a bare ACK and drops it"
+    )
+    ack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", isn + 1, (ns.request_isn[key] + 1) & 0xFFFFFFFF)
+    return Answer((ack,))
+
+
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:
-    for conn in ns.connections:
+    for conn in reversed(ns.connections):  # the newest socket on these four: an older one is closed
         if (conn.dst_ip, conn.dport, conn.src_ip, conn.sport) == (
             seg.src_ip,
             seg.sport,

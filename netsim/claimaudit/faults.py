@@ -274,12 +274,12 @@ def _deadline_ignored() -> list[Patch]:
 def _close_keeps_knocking() -> list[Patch]:
     original = simulation.Simulation._retransmit_syn
 
-    def retransmit(self: Any, ns: Any, conn: Any, syn: Tcp, times: list[float]) -> None:
+    def retransmit(self: Any, ns: Any, conn: Any, syn: Tcp, times: list[float], armed: int) -> None:
         if conn.state == "deadline":  # as if close() left the retransmit timer running
             ipv4.output(self, ns, syn)
             self._arm_syn(ns, conn, syn, times)
             return
-        original(self, ns, conn, syn, times)
+        original(self, ns, conn, syn, times, armed)
 
     return [(simulation.Simulation, "_retransmit_syn", retransmit)]
 
