@@ -175,8 +175,8 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # then its own SYN-ACK, and connect() returns 0 with no listener anywhere.
         opener.state = "SYN_RECV"
         stack.event(f"{ns.label}'s connecting socket hears a SYN for itself: a simultaneous open, it answers SYN-ACK")
-        mine = initial_sequence(opener.src_ip, opener.dst_ip, opener.sport, opener.dport)
-        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", mine, seg.seq + 1, ttl=opener.ttl),))
+        synack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", opener.isn, seg.seq + 1, ttl=opener.ttl)
+        return Answer((synack,))
     if seg.flags == "S":
         found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
         if found is None:
@@ -353,8 +353,7 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     conn.firings += 1
     conn.sent = stack.now
     stack.event(f"{ns.label}'s TCP undoes one backoff (RFC 6069): the SYN is overdue and goes once more")
-    isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
-    return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", isn, ttl=conn.ttl)
+    return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
 
 
 def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, int, str, int], isn: int) -> Answer:
