@@ -298,9 +298,10 @@ def test_the_syn_a_revert_sends_once_more_is_the_connections_own() -> None:
     # very SYN connect() sent (its addresses, ports, sequence number and TTL), not a new one. In the
     # lab's scenarios that SYN waits on an ARP answer that never comes, so only this shows its fields.
     stack = SimpleNamespace(now=20.0, event=lambda text: None)
-    conn = Connection("10.0.0.10", 40000, "10.0.0.11", 80, ttl=7, sent=12.0, firings=tcp.LINEAR_TIMEOUTS + 1)
+    # The socket's own number, which need not be the four's hash (a later socket on the same four's is not)
+    isn = (tcp.initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80) + 123_456_789) & 0xFFFFFFFF
+    conn = Connection("10.0.0.10", 40000, "10.0.0.11", 80, ttl=7, sent=12.0, firings=tcp.LINEAR_TIMEOUTS + 1, isn=isn)
     syn = tcp.rto_revert(stack, Namespace("a", "A"), conn)  # type: ignore[arg-type]
-    isn = tcp.initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80)
     assert syn == Tcp("10.0.0.10", "10.0.0.11", 40000, 80, "S", isn, ttl=7)
     assert (conn.firings, conn.sent) == (tcp.LINEAR_TIMEOUTS + 2, 20.0)
 
