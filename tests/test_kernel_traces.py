@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,31 @@ def test_most_scenarios_have_a_recording() -> None:
     scenarios = sorted(ROOT.glob("diagrams/*.yaml")) + sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
     missing = [str(p.relative_to(ROOT)) for p in scenarios if str(p.relative_to(ROOT)) not in recorded]
     assert len(missing) <= len(scenarios) // 4, f"no kernel recording for {missing}; record them: {RECORD}"
+
+
+# A function of the kernel (or the C library, OpenSSH, iproute2) as `name()`, or a source path.
+CITATION = re.compile(r"\b[a-z_][a-z0-9_]*\(\)|\b[\w-]+(?:/[\w.-]+)+\.(?:c|h|rs)\b")
+
+
+def header(path: Path) -> str:
+    """The comment lines at the top of a scenario, after the schema line."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return " ".join(line for line in lines[: next(i for i, line in enumerate(lines) if not line.startswith("#"))])
+
+
+def test_every_lab_scenario_says_where_the_behaviour_it_pins_lives() -> None:
+    # Issue 12: each edge scenario names the kernel behaviour it pins and where in the source it
+    # lives, so a disagreement starts from the code that explains it, not from a guess.
+    uncited = [
+        p.name for p in sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml")) if not CITATION.search(header(p))
+    ]
+    assert not uncited, f"these lab scenarios name no source (a function() or a path/file.c): {uncited}"
+
+
+def test_a_header_without_a_source_is_caught(tmp_path: Path) -> None:
+    told = tmp_path / "told.yaml"
+    told.write_text("# schema\n# Learned entries expire after ageing_time.\ntitle: x\n", encoding="utf-8")
+    cited = tmp_path / "cited.yaml"
+    cited.write_text("# schema\n# They expire (br_fdb_cleanup(), net/bridge/br_fdb.c).\ntitle: x\n", encoding="utf-8")
+    assert not CITATION.search(header(told))
+    assert CITATION.search(header(cited))
