@@ -1323,6 +1323,41 @@ class Simulation:
         ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
         self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
 
+    def _loop_through(self, iface: Iface, master: str) -> str | None:
+        """Why making `iface` a port of `master` would close a loop of bridges, or None.
+
+        The kernel accepts it: br_add_if() (net/bridge/br_if.c) checks for bridges enslaved to
+        bridges, not for a second path between two, and with STP off (the default) every port
+        forwards at once, so a broadcast goes round by br_flood() (net/bridge/br_forward.c) on each
+        bridge for ever: an Ethernet frame has no TTL. That storm is no story netsim can tell.
+        """
+        far = iface.peer.master if iface.peer is not None else None
+        if far is None:
+            return None
+        storm = (
+            "; with STP off (the kernel's default) the kernel accepts it, and every broadcast then goes round "
+            "the loop for ever (br_flood() on each bridge; an Ethernet frame has no TTL): a broadcast storm, "
+            "which netsim does not model; expected one path between any two bridges"
+        )
+        if far == master:
+            return f"both ends of {iface.name}'s cable would be ports of {master}{storm}"
+        # The bridges already joined to `master` by cables whose two ends are both bridge ports.
+        seen, todo = {master: [master]}, [master]
+        while todo:
+            here = todo.pop()
+            owner = self.namespaces.get(self.scenario.bridges[here].host)
+            for name in self.bridges[here].ports:
+                port = owner.ifaces.get(name) if owner is not None else None
+                there = port.peer.master if port is not None and port.peer is not None else None
+                if port is not iface and there is not None and there not in seen:
+                    seen[there] = [*seen[here], f"{name}'s cable", there]
+                    todo.append(there)
+        if far in seen:
+            joined = " -> ".join(seen[far])
+            second = f"so {iface.name}'s cable would be a second path"
+            return f"{master} and {far} are joined already ({joined}), {second}{storm}"
+        return None
+
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
         if change.address is not None and refuses_as_address(change.address):
@@ -1353,6 +1388,9 @@ class Simulation:
                 # forgets every entry on the port, net/bridge/br_if.c), then the new one takes it.
                 self.bridges[iface.master].remove_port(iface.name)
                 self.event(f"{change.dev} leaves {iface.master}")
+            loop = self._loop_through(iface, change.master)
+            if loop is not None:
+                raise self._fail("master", loop)
             bridge = self.bridges[change.master]
             port = self.scenario.bridges[change.master].ports.get(change.dev)
             flags = (

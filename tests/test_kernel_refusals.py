@@ -293,3 +293,64 @@ def test_port_zero_is_refused_for_its_port_not_its_shape(step: str, field: str) 
     assert "is not an IPv4 address and port" not in message
     assert "port 70000 is beyond 65535" in refusal(ROOMS + "  - {id: x, connect: {by: a, to: '10.0.0.11:70000'}}\n")
     assert "is not an IPv4 address and port" in refusal(ROOMS + "  - {id: x, connect: {by: a, to: '10.0.0:80'}}\n")
+
+
+# --- a loop of bridges (outsider 4's r16: check crashed with a RecursionError) -------------------------
+
+JOINED = """\
+title: t
+bridges:
+  br0:
+    host: h
+    ports: {p1: {}, p2: {}, p3: {}}
+  br1:
+    host: h
+    ports: {q1: {}}
+hosts:
+  h:
+    interfaces:
+      x1: {mac: "02:00:00:00:0e:01", plug: br0.p1}
+      x2: {mac: "02:00:00:00:0e:02", plug: br0.p2}
+  a:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p3}
+  b:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br1.q1}
+steps:
+  - {id: join-one, link_set: {by: h, dev: x1, master: br1, up: true}}
+"""
+SHOUT = "  - {id: shout, send: {by: a, dst: broadcast}}\n"
+CABLE = (
+    '  - {id: cable, veth_add: {by: h, name: j0, peer: j1, mac: "02:00:00:00:00:e0", peer_mac: "02:00:00:00:00:e1"}}\n'
+)
+
+
+def test_one_cable_between_two_bridges_is_a_story() -> None:
+    check(JOINED + SHOUT)
+
+
+def test_a_second_cable_between_two_bridges_is_refused_at_the_step_that_closes_the_loop() -> None:
+    told = refusal(JOINED + "  - {id: join-two, link_set: {by: h, dev: x2, master: br1, up: true}}\n" + SHOUT)
+    assert told.startswith("bad.yaml:22: steps[1].link_set.master: br1 and br0 are joined already (br1 -> x1's cable")
+    assert "broadcast storm" in told and "expected one path between any two bridges" in told
+
+
+def test_a_cable_with_both_ends_on_one_bridge_is_refused() -> None:
+    told = refusal(
+        JOINED
+        + CABLE
+        + "  - {id: one-end, link_set: {by: h, dev: j0, master: br1, up: true}}\n"
+        + "  - {id: other-end, link_set: {by: h, dev: j1, master: br1, up: true}}\n"
+    )
+    assert "steps[3].link_set.master: both ends of j1's cable would be ports of br1" in told
+
+
+def test_a_loop_through_three_bridges_is_refused_and_a_chain_is_not() -> None:
+    three = JOINED.replace("  br1:\n", "  br2:\n    host: h\n    ports: {}\n  br1:\n", 1) + (
+        CABLE + "  - {id: j0-br1, link_set: {by: h, dev: j0, master: br1, up: true}}\n"
+        "  - {id: j1-br2, link_set: {by: h, dev: j1, master: br2, up: true}}\n"
+    )
+    check(three + SHOUT)  # br0 - br1 - br2: a chain
+    told = refusal(three + "  - {id: x2-br2, link_set: {by: h, dev: x2, master: br2, up: true}}\n" + SHOUT)
+    assert "br2 and br0 are joined already (br2 -> j1's cable -> br1 -> x1's cable -> br0)" in told
