@@ -1,9 +1,24 @@
 """getaddrinfo() for IPv4, as the GNU C library does it inside one namespace and mount namespace.
 
 /etc/nsswitch.conf's `hosts: files dns` sets the order (nss/nsswitch.c): first the `files` module
-reads /etc/hosts (nss_files/files-hosts.c: the first line naming the name, without regard to case),
-then the `dns` module asks the nameservers of /etc/resolv.conf (resolv/res_send.c). With no
-nameserver line the library asks 127.0.0.1 (res_init.c, `INADDR_LOOPBACK` when nscount is 0).
+reads /etc/hosts (nss_files/files-hosts.c: gethostbyname4_r() collects every line naming the name,
+without regard to case), then the `dns` module asks the nameservers of /etc/resolv.conf
+(resolv/res_send.c). With no nameserver line the library asks 127.0.0.1 (res_init.c,
+`INADDR_LOOPBACK` when nscount is 0).
+
+When there is more than one address, getaddrinfo() sorts them by RFC 6724 (rfc3484_sort(),
+posix/getaddrinfo.c) before it returns; a program that connects to the first connects to the first
+after sorting, not the file's first line (fourth outsider's F1, F2). For IPv4 with IPv6 off (the lab
+turns it off, netsim has none) the rules that can tell two addresses apart are: 1, a destination
+with no route (the UDP connect() the library makes to learn the source fails) goes last; 2, one
+whose scope matches its source's goes first; 8, the smaller scope goes first (127/8 and
+169.254/16 are scope 2, everything else 14: default_scopes); 9, the longest prefix shared with the
+source, counted only within the source's subnet, whose length comes from __check_pf()'s address
+list, which it returns only when the host has an IPv6 address: with none, the length is 0, and
+`0xffffffff << (32 - 0)` is all ones on x86 (the shift count is taken mod 32), so only a
+destination equal to its own source (one of the host's addresses) scores; 10, file order.
+Labels (rule 5) and precedences (rule 6) are the same for every IPv4 address; rules 3, 4 and 7
+look at IPv6 flags and tunnels.
 
 Before any of that, getaddrinfo() reads the name as an address if it is one (gaih_inet() in
 posix/getaddrinfo.c calls __inet_aton_exact() first): "10.88.0.1" is 10.88.0.1 at once, and so are
@@ -22,11 +37,15 @@ What getaddrinfo() returns, by what happened (nss_dns/dns-host.c, posix/getaddri
   5, 3 and 6 s in each round (the lab measured 28.0 s for three silent ones, outsider's 78).
 
 Simplifications, named: the order is always `files dns` (no mdns, no myhostname, no systemd-resolved
-module); no search domains and no `ndots`; no `options` line (timeout, attempts, rotate) in resolv.conf.
+module); no search domains and no `ndots`; no `options` line (timeout, attempts, rotate) in resolv.conf;
+no /etc/gai.conf (its default tables); with IPv6 on, rule 9 would also prefer destinations in the
+source's own subnet (the prefix length known), which netsim, without IPv6, never needs.
 """
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netsim.scenario import HostsLine
@@ -96,13 +115,41 @@ def where(result: Result) -> str:
     return f"the nameserver {result.source}"
 
 
-def files(lines: list[HostsLine], name: str) -> str | None:
-    """The `files` module: the address of the first /etc/hosts line that names `name`."""
+def files(lines: list[HostsLine], name: str) -> list[str]:
+    """The `files` module: the address of every /etc/hosts line that names `name`, in file order."""
     wanted = name.lower().rstrip(".")
-    for line in lines:
-        if any(n.lower() == wanted for n in line.names):
-            return line.address
-    return None
+    return [line.address for line in lines if any(n.lower() == wanted for n in line.names)]
+
+
+# default_scopes (posix/getaddrinfo.c): link-local 169.254/16 and loopback 127/8 are scope 2, the rest 14
+LINK_SCOPE = (ipaddress.IPv4Network("169.254.0.0/16"), ipaddress.IPv4Network("127.0.0.0/8"))
+
+
+def scope(address: str) -> int:
+    """get_scope() of an IPv4 address under the default table."""
+    return 2 if any(ipaddress.IPv4Address(address) in net for net in LINK_SCOPE) else 14
+
+
+def common_prefix(dst: str, src: str) -> int:
+    """Rule 9's score with IPv6 off (see the module's notes): 32 when the destination is its own
+    source, else 0."""
+    return 32 if dst == src else 0
+
+
+def sort(addresses: list[str], source: Callable[[str], str | None]) -> list[str]:
+    """rfc3484_sort() over IPv4 addresses; `source(address)` is the source address the kernel picks
+    for a datagram to it, or None when it has no route (connect() fails: rule 1)."""
+    sources = {a: source(a) for a in addresses}
+
+    def key(item: tuple[int, str]) -> tuple[int, ...]:
+        order, dst = item
+        src = sources[dst]
+        if src is None:  # rule 1: after every usable one; rules 2 and 9 need a source, rule 8 does not
+            return (1, 0, scope(dst), 0, order)
+        mismatch = int(scope(dst) != scope(src))  # rule 2
+        return (0, mismatch, scope(dst), -common_prefix(dst, src), order)  # rules 8, 9, 10
+
+    return [dst for _, dst in sorted(enumerate(addresses), key=key)]
 
 
 def nameservers(configured: list[str]) -> list[str]:

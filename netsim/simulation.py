@@ -1154,13 +1154,25 @@ class Simulation:
             self.event(f"{lookup.name} is an address already ({address}): getaddrinfo() reads no file and asks nobody")
             self._current.resolved = resolver.Result(lookup.name, address, source="numeric")
             return
-        found = resolver.files(ns.hosts_file, lookup.name)
-        if found is not None:
+        lines = resolver.files(ns.hosts_file, lookup.name)
+        if lines:
+            found = resolver.sort(lines, lambda dst: self._datagram_source(ns, dst))[0]
             self.event(f"{ns.label}'s /etc/hosts says {lookup.name} is {found}: no question is sent")
+            if len(lines) > 1:
+                self.event(
+                    f"{ns.label}'s /etc/hosts has {len(lines)} lines for {lookup.name} ({', '.join(lines)}); "
+                    f"getaddrinfo() sorts them (RFC 6724, rfc3484_sort()) and {found} comes first"
+                )
             self._current.resolved = resolver.Result(lookup.name, found, source="files")
             return
         self.event(f"{lookup.name} is not in {ns.label}'s /etc/hosts: the resolver asks DNS")
         self._current.resolved = self._ask_dns(ns, lookup)
+
+    def _datagram_source(self, ns: Namespace, dst: str) -> str | None:
+        """The source a UDP connect() to `dst` gets (getaddrinfo() makes one to sort its answers), or
+        None when connect() fails for want of a route (ip_route_connect(), net/ipv4/datagram.c)."""
+        hop = ipv4.route(ns, dst)
+        return None if hop is None else _source(ns, hop, dst)
 
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from netsim import plan
+from netsim import plan, resolver
 from netsim.errors import ScenarioError
 from netsim.frames import DNS_NXDOMAIN, Icmp, Udp
 from netsim.render.labscript import render
@@ -88,9 +88,29 @@ def test_numbers_are_read_as_the_c_librarys_inet_aton_reads_them() -> None:
         assert numeric(name) == expected, name
 
 
-def test_the_first_hosts_line_wins_whatever_the_case() -> None:
+def test_the_file_order_stands_whatever_the_case_when_rfc_6724_cannot_tell_the_lines_apart() -> None:
     result, _ = resolve("Host.Containers.Internal")
     assert result.address == "10.88.0.1"
+
+
+SOURCES = {"10.88.0.5": "10.88.0.2", "10.89.0.5": "10.88.0.2", "10.88.0.2": "10.88.0.2", "127.0.0.1": "127.0.0.1"}
+SOURCES["169.254.1.1"] = "10.88.0.2"
+
+
+@pytest.mark.parametrize(
+    ("lines", "first", "rule"),
+    [
+        (["192.0.2.5", "10.88.0.5"], "10.88.0.5", "1: no route, last"),
+        (["10.88.0.5", "127.0.0.1"], "127.0.0.1", "8: loopback is link scope, smaller"),
+        (["169.254.1.1", "10.88.0.5"], "10.88.0.5", "2: link scope from a global source, after"),
+        (["10.88.0.5", "10.88.0.2"], "10.88.0.2", "9: with no IPv6 only the host's own address scores"),
+        (["10.89.0.5", "10.88.0.5"], "10.89.0.5", "10: the file's order"),
+        (["192.0.2.5", "169.254.2.2"], "169.254.2.2", "8 among the unusable: rules 2 and 9 need a source"),
+    ],
+)
+def test_getaddrinfo_sorts_the_hosts_lines_as_rfc3484_sort_does(lines: list[str], first: str, rule: str) -> None:
+    # Outsider 4's F1 and F2: the file's first line was returned; glibc sorts (posix/getaddrinfo.c)
+    assert resolver.sort(lines, SOURCES.get)[0] == first, rule
 
 
 def test_a_name_no_file_holds_is_asked_of_the_nameserver_over_udp_53() -> None:
