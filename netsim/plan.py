@@ -160,7 +160,7 @@ def seconds(value: float) -> str:
 
 # --- Names: each host's own /etc files and DNS servers ---------------------------------------
 
-# Where each host's /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf are kept, in the private /run
+# Where each host's /etc/hosts, /etc/resolv.conf, /etc/nsswitch.conf and /etc/host.conf are kept, in the private /run
 # of the lab and of the script; a resolve binds them over /etc in a mount namespace of its own, so the
 # machine's /etc is never written (`ip netns exec` would read /etc/netns/NAME/, which is the machine's).
 ETC_DIR = "/run/bottom-six-etc"
@@ -184,8 +184,15 @@ said["started"] = started
 print(json.dumps(said))
 """
 # Binds a host's files over /etc in a fresh private mount namespace, then runs a command inside the host.
+# host.conf says `multi on` (as Debian, Ubuntu and Fedora ship it): with it, a lookup for IPv4 gets
+# every /etc/hosts line naming the name, not the first (nss_files gethostbyname3_r(), HCONF_FLAG_MULTI),
+# and getaddrinfo() sorts them (netsim.resolver). A machine with no /etc/host.conf has no file to
+# cover, and glibc's default (multi off) applies there.
+HOST_CONF = "multi on"
 BIND_ETC = (
-    'for f in hosts resolv.conf nsswitch.conf; do mount --bind "$1/$f" "/etc/$f"; done; shift; exec ip netns exec "$@"'
+    "for f in hosts resolv.conf nsswitch.conf host.conf; do "
+    '[ "$f" != host.conf ] || [ -e /etc/host.conf ] || continue; '
+    'mount --bind "$1/$f" "/etc/$f"; done; shift; exec ip netns exec "$@"'
 )
 
 

@@ -189,6 +189,14 @@ def test_the_script_writes_each_rooms_files_and_resolves_as_the_lab_does() -> No
     assert "/etc/netns" not in script  # the machine's /etc is never written
 
 
+def test_each_room_reads_every_hosts_line_whatever_the_machines_host_conf_says() -> None:
+    # With `multi off` (glibc's default when /etc/host.conf says nothing) an IPv4 lookup stops at the
+    # first line and nothing is sorted; netsim models `multi on`, so lab and script say it in each room.
+    script = render(parse_scenario(ROOM.replace("NAME", "web"), "names.yaml"))
+    assert 'echo "multi on" > "/run/bottom-six-etc/$1/host.conf"' in script
+    assert "nsswitch.conf host.conf; do" in plan.BIND_ETC and plan.HOST_CONF == "multi on"
+
+
 def test_a_query_to_the_rooms_own_nameserver_leaves_from_that_address() -> None:
     # The laptop asks its own DNS server on 10.88.0.1: the local route's source is the address
     # itself (ip_route_output_key_hash_rcu(), RTN_LOCAL), as tcpdump -i lo shows; 127.0.0.1 only

@@ -323,13 +323,19 @@ class Lab:
     # --- names: each host's /etc files, DNS servers, getaddrinfo() --------------------------------
 
     def _etc(self, host: str, name: str) -> str:
-        if not plan.HOST_NAME_RE.fullmatch(host) or name not in ("hosts", "resolv.conf", "nsswitch.conf"):
+        if not plan.HOST_NAME_RE.fullmatch(host) or name not in ("hosts", "resolv.conf", "nsswitch.conf", "host.conf"):
             raise LabError(f"refusing to write {host}/{name}")
         return os.path.join(ETC_DIR, host, name)
 
     def _helper_etc_files(self, host: str) -> None:
         os.makedirs(os.path.dirname(self._etc(host, "hosts")), exist_ok=True)
-        for name, text in (("nsswitch.conf", NSSWITCH + "\n"), ("hosts", ""), ("resolv.conf", "")):
+        files = (
+            ("nsswitch.conf", NSSWITCH + "\n"),
+            ("host.conf", plan.HOST_CONF + "\n"),
+            ("hosts", ""),
+            ("resolv.conf", ""),
+        )
+        for name, text in files:
             with open(self._etc(host, name), "w") as f:
                 f.write(text)
 

@@ -308,9 +308,10 @@ close_all() {{  # host: every listener of the host goes (a socket keeps a namesp
     unset 'LISTENER[$key]'
   done
 }}
-etc_files() {{  # host: its own /etc/nsswitch.conf, /etc/hosts and /etc/resolv.conf, kept in the private /run
+etc_files() {{  # host: its own /etc/nsswitch.conf, host.conf, hosts and resolv.conf, kept in the private /run
   mkdir -p "{etc}/$1"
   echo "{nsswitch}" > "{etc}/$1/nsswitch.conf"
+  echo "{host_conf}" > "{etc}/$1/host.conf"
   : > "{etc}/$1/hosts"; : > "{etc}/$1/resolv.conf"
 }}
 etc_hosts() {{  # host address name...: one line of the host's /etc/hosts
@@ -398,6 +399,7 @@ def render(scenario: Scenario) -> str:
         needs_nft=needs_nft,
         etc=plan.ETC_DIR,
         nsswitch=plan.NSSWITCH,
+        host_conf=plan.HOST_CONF,
         probe=shlex.quote(PROBE_PY),
         bind_etc=shlex.quote(plan.BIND_ETC),
         resolve_py=shlex.quote(plan.RESOLVE_PY),
