@@ -16,9 +16,8 @@ import time
 from dataclasses import dataclass, field
 
 from netsim.addresses import BROADCAST, is_group
-from netsim.frames import ICMP_WORDS, TCP_FLAG_WORDS
+from netsim.frames import ICMP_WORDS
 from netsim.lab.netns import inside
-from netsim.wire import TCP_FLAGS as WIRE_TCP_FLAGS
 from netsim.wire import decode_dns
 
 ETH_P_ALL = 0x0003
@@ -197,10 +196,7 @@ def arp_fields(data: bytes) -> dict | None:
     }
 
 
-# Every flag byte netsim writes (netsim.wire.TCP_FLAGS), named in netsim's own words
-# (netsim.frames.TCP_FLAG_WORDS): one table, so a segment netsim can send is never a bare
-# "TCP flags 0x11" in the lab while netsim calls it FIN-ACK.
-TCP_FLAGS = {bits: TCP_FLAG_WORDS[letters] for letters, bits in WIRE_TCP_FLAGS.items()}
+TCP_FLAGS = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST"}
 
 
 def carries(data: bytes) -> str:
@@ -242,7 +238,8 @@ def describe(data: bytes) -> str:
         src, dst, proto = ".".join(map(str, data[26:30])), ".".join(map(str, data[30:34])), data[23]
         if proto == 6:
             tcp = data[14 + ihl :]
-            name = TCP_FLAGS.get(tcp[13], f"flags 0x{tcp[13]:02x}")
+            flags = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST", 0x11: "FIN-ACK"}
+            name = flags.get(tcp[13], f"flags 0x{tcp[13]:02x}")
             sport, dport = int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")
             return f"TCP {src}:{sport} > {dst}:{dport} {name}"
         if proto == 1:
