@@ -4,12 +4,13 @@ Prints a table and writes the same figures to build/bench/results.json. Nothing 
 the figures are measured on this machine, in this run, and compared with baselines measured in
 the same run. Build and reload figures are measured twice (issue 23): on a series of three posts
 and one of eight (benchmarks/series.py: the site's first posts, all published, and copies under
-new names past its own; BENCH_SMALL and BENCH_POSTS change the lengths), with the growth per post
-between them, so a cost that grows with the series shows before it bites. Targets at eight
-posts: cold build <= 1.25x and warm build <= 1.05x the baseline; reload under 0.5 s after a prose
-edit and under 0.8 s after a scenario edit; >= 200,000 frames/s through a bridge, each tenfold
-step in frames costing <= 11x; byte-identical builds. Every figure is the median of BENCH_RUNS
-runs (5 unless set), and the load average is recorded beside them: the machine is shared.
+new names past its own; BENCH_SMALL and BENCH_POSTS change the lengths, BENCH_ONLY=builds measures
+these alone), with the growth per post between them, so a cost that grows with the series shows
+before it bites. Targets at eight posts: cold build <= 1.25x and warm build <= 1.05x the
+baseline; reload under 0.5 s after a prose edit and under 0.8 s after a scenario edit; >= 200,000
+frames/s through a bridge, each tenfold step in frames costing <= 11x; byte-identical builds. Every
+figure is the median of BENCH_RUNS runs (5 unless set), and the load average is recorded beside
+them: the machine is shared.
 The baseline is the same series with every macro already expanded and netsim's files (figures,
 share images, scripts, captures) already made: mkdocs, the theme, mkdocs-macros and the site's hooks
 with no netsim work, writing the real site byte for byte (checked each run). "cold" starts with an
@@ -44,6 +45,9 @@ OUT = ROOT / "build" / "bench"
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 POSTS = int(os.environ.get("BENCH_POSTS", "8"))
 SMALL = int(os.environ.get("BENCH_SMALL", "3"))
+# BENCH_ONLY=builds: the build and reload figures alone (issue 23's table), without the per-diagram,
+# simulator-scale, memory and identical-build parts (a million-frame run among them).
+ONLY_BUILDS = os.environ.get("BENCH_ONLY") == "builds"
 # Every build may write its bytecode (into the bench's own copies): the unmeasured first build of
 # each kind compiles it, as a checkout's first build does. With PYTHONDONTWRITEBYTECODE inherited,
 # every measured build compiled netsim afresh (about 0.45 s of CPU, in the cold, warm and baseline
@@ -342,12 +346,13 @@ def main() -> int:
     results.update(workers=workers_wanted(), cores=os.cpu_count())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        say("per-diagram costs")
-        results["per_diagram"] = per_diagram()
-        say("simulator scale")
-        results["scale"] = scale.table([1_000, 10_000, 100_000, 1_000_000], [10, 1_000, 10_000])
-        say("peak memory of a million-frame run (tracemalloc)")
-        results["peak_memory_1m_frames_1000_hosts_mb"] = round(scale.peak_memory(1_000_000, 1_000) / 1e6, 1)
+        if not ONLY_BUILDS:
+            say("per-diagram costs")
+            results["per_diagram"] = per_diagram()
+            say("simulator scale")
+            results["scale"] = scale.table([1_000, 10_000, 100_000, 1_000_000], [10, 1_000, 10_000])
+            say("peak memory of a million-frame run (tracemalloc)")
+            results["peak_memory_1m_frames_1000_hosts_mb"] = round(scale.peak_memory(1_000_000, 1_000) / 1e6, 1)
         short = series.grow(work / f"series-{SMALL}", SMALL)
         longer = series.grow(work / f"series-{POSTS}", POSTS)
         results["posts"] = {"small": SMALL, "large": POSTS}
@@ -357,7 +362,8 @@ def main() -> int:
             results[key]["live_reload"] = live_reload(work / f"{key}-reload", site)
         results["load_after"] = load()
         results["growth_per_post"] = growth(results)
-        results["identical_builds"] = identical_builds(work)
+        if not ONLY_BUILDS:
+            results["identical_builds"] = identical_builds(work)
         shutil.rmtree(work, ignore_errors=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report(results)
@@ -366,7 +372,7 @@ def main() -> int:
 
 
 def report(r: dict) -> None:
-    pdg, n, big = r["per_diagram"], r["posts"]["small"], r["posts"]["large"]
+    n, big = r["posts"]["small"], r["posts"]["large"]
     print(f"\n== Build and reload: a series of {n} posts and one of {big} (medians of {r['runs']} runs) ==")
     print(f"  load average {r['load_before']} before, {r['load_after']} after ({r.get('cores')} cores, shared)")
     print(f"  builds that render pages fork {r.get('workers')} worker(s) (NETSIM_WORKERS; netsim/pages/prerender.py)")
@@ -386,8 +392,11 @@ def report(r: dict) -> None:
             f"  {size} posts: builds at load {b['load_median']} (median); the baseline's site "
             + (f"DIFFERS from the real one in {differ}" if differ else "equals the real one, file by file")
         )
+    if "identical_builds" not in r:  # BENCH_ONLY=builds
+        return
     ident = r["identical_builds"]
     print(f"  two clean builds: {ident['files']} files, {len(ident['different'])} different {ident['different'] or ''}")
+    pdg = r["per_diagram"]
     print("\n== Per diagram (median) ==")
     print(f"  simulate one scenario  {pdg['simulate_scenario_ms']:.2f} ms")
     print(f"  render one diagram     {pdg['render_diagram_ms']:.2f} ms")

@@ -583,7 +583,7 @@ def _svg(g: pgv.AGraph) -> str:
     svg = svg.replace("<svg ", f'<svg font-family="{palette.FONT_STACK}" ', 1)
     svg = palette.classes(svg)  # colours become classes: the page paints them in the reader's scheme
     # Round geometry only: the numbers inside attributes, never the text a reader sees.
-    return _fit_words(_GEOMETRY.sub(_rounded, svg))
+    return _fit_words(_rounded(svg))
 
 
 _TEXT = re.compile(r'<text [^>]*?text-anchor="(\w+)" x="(-?\d+)" y="(-?\d+)" font-size="([\d.]+)">([^<]*)</text>')
@@ -619,24 +619,34 @@ def _marked(match: re.Match[str]) -> str:
     return f'<g class="{classes}"{name}{match.group(2)}>\n'
 
 
-def _rounded(match: re.Match[str]) -> str:
-    """A geometry attribute with its numbers rounded to whole points; most have no fraction left
-    to round (Graphviz drops a fraction of .00), and those are kept as they are."""
-    value = match.group(2)
-    return match.group(1) + _NUMBER.sub(_whole, value) + '"' if "." in value else match.group(0)
+def _rounded(svg: str) -> str:
+    """The numbers of every geometry attribute rounded to whole points; most have no fraction left
+    to round (Graphviz drops a fraction of .00), and those are kept as they are. All the values are
+    rounded in one pass, joined by a quote (which no value holds, and no number spans): a callback
+    per attribute and per number was a third of a figure's post-processing (issue 23)."""
+    parts = _GEOMETRY.split(svg)  # text, then ' name="', value, text, for each attribute
+    if len(parts) == 1:
+        return svg
+    values = '"'.join(parts[2::3])
+    if "." in values:
+        numbers = _NUMBER.split(values)  # text, number, text, ...
+        numbers[1::2] = map(_WHOLE.__getitem__, numbers[1::2])
+        values = "".join(numbers)
+    parts[2::3] = [value + '"' for value in values.split('"')]
+    return "".join(parts)
 
 
-_WHOLE: dict[str, str] = {}  # a number as Graphviz wrote it -> rounded: the same few recur in every drawing
+class _Whole(dict[str, str]):
+    """A number as Graphviz wrote it -> rounded: the same few recur in every drawing."""
+
+    def __missing__(self, number: str) -> str:
+        if len(self) >= 65536:
+            self.clear()
+        rounded = self[number] = f"{float(number):.0f}"
+        return rounded
 
 
-def _whole(match: re.Match[str]) -> str:
-    number = match.group(1)
-    rounded = _WHOLE.get(number)
-    if rounded is None:
-        if len(_WHOLE) >= 65536:
-            _WHOLE.clear()
-        rounded = _WHOLE[number] = f"{float(number):.0f}"
-    return rounded
+_WHOLE = _Whole()
 
 
 def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None = None, narrow: bool = False) -> str:

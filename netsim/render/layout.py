@@ -38,12 +38,20 @@ def graphviz_version() -> str:
 def default_dir(root: Path) -> Path:
     """$XDG_CACHE_HOME (else ~/.cache)/the-bottom-six/figures/<a hash of the checkout's path>."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    checkout = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return Path(base) / "the-bottom-six" / "figures" / checkout
+    return Path(base) / "the-bottom-six" / "figures" / _checkout(root)
+
+
+@cache
+def _checkout(root: Path) -> str:
+    """A hash of the checkout's real path. Resolving it walks the path on disk: once a process, not
+    once for each of a build's ~270 layouts (issue 23)."""
+    return hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
 
 
 def _dir() -> Path | None:
-    setting = os.environ.get("NETSIM_CACHE_DIR", str(default_dir(CHECKOUT)))
+    setting = os.environ.get("NETSIM_CACHE_DIR")
+    if setting is None:
+        setting = str(default_dir(CHECKOUT))
     return Path(setting) / "layouts" if setting != "off" else None
 
 

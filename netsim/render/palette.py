@@ -54,30 +54,46 @@ def gv(role: str) -> str:
     return ROLES[role][0]
 
 
-_PAINTED = re.compile(r"<(polygon|path|ellipse|polyline|text)\b([^>]*?)(/?)>")
+# Greedy to the element's end ("/" taken off after): a lazy match tried the end at every character.
+_PAINTED = re.compile(r"<(polygon|path|ellipse|polyline|text)\b([^>]*)>")
 _PAINT = re.compile(r' (fill|stroke)="([^"]*)"')
 
 
 def classes(svg: str) -> str:
     """Every fill and stroke colour of a Graphviz SVG as a palette class; text without one is ink."""
+    # One split of the drawing and one of each painted element's attributes, each element's classes
+    # looked up by its tag and colours: a callback per element was most of a figure's post-processing
+    # (issue 23: a cold build draws some 270 figures).
+    parts = _PAINTED.split(svg)  # text, then tag and attributes, text, for each element
+    for at in range(1, len(parts), 3):
+        tag, attrs = parts[at : at + 2]
+        end = "/" if attrs.endswith("/") else ""
+        attrs = attrs[: len(attrs) - len(end)]
+        pieces = _PAINT.split(attrs)  # the other attributes, then kind, colour, the others, ...
+        key = (tag, *pieces[1::3], "", *pieces[2::3])
+        names = _CLASSES.get(key)
+        if names is None:
+            names = _CLASSES[key] = _class_names(tag, list(zip(pieces[1::3], pieces[2::3], strict=True)))
+        parts[at : at + 2] = (f'<{tag} class="{names}"{"".join(pieces[0::3])}{end}>', "")
+    return "".join(parts)
 
-    def paint(match: re.Match[str]) -> str:
-        tag, attrs, end = match.groups()
-        names = []
-        for kind, colour in _PAINT.findall(attrs):
-            if colour in ("none", "transparent"):
-                names.append(f"nc-{kind[0]}-none")
-                continue
-            role = _BY_STANDIN.get(colour.lower()) or _NAMED.get(colour.lower())
-            if role is None:
-                raise ValueError(f"a diagram was drawn with {colour}, which is no role of netsim.render.palette")
-            names.append(f"nc-{kind[0]}-{role}")
-        if tag == "text" and not any(n.startswith("nc-f-") for n in names):
-            names.append("nc-f-ink")
-        attrs = _PAINT.sub("", attrs)
-        return f'<{tag} class="{" ".join(names)}"{attrs}{end}>'
 
-    return _PAINTED.sub(paint, svg)
+_CLASSES: dict[tuple[str, ...], str] = {}  # (tag, kinds, "", colours) -> the element's class names
+
+
+def _class_names(tag: str, paints: list[tuple[str, str]]) -> str:
+    names = []
+    for kind, colour in paints:
+        if colour in ("none", "transparent"):
+            names.append(f"nc-{kind[0]}-none")
+            continue
+        role = _BY_STANDIN.get(colour.lower()) or _NAMED.get(colour.lower())
+        if role is None:
+            raise ValueError(f"a diagram was drawn with {colour}, which is no role of netsim.render.palette")
+        names.append(f"nc-{kind[0]}-{role}")
+    if tag == "text" and not any(n.startswith("nc-f-") for n in names):
+        names.append("nc-f-ink")
+    return " ".join(names)
 
 
 def css() -> str:
