@@ -1403,8 +1403,12 @@ def _validate_steps(s: Scenario, src: Source) -> None:
         elif step.action == "link_set" and action.master is not None:
             owned = [b for b, br in s.bridges.items() if br.host == by]
             if action.master not in owned:
+                # iproute2 looks the master's name up in `by`'s own namespace (ll_name_to_index()), before the kernel
+                # is asked: a bridge of another host is no device there.
                 raise src.error(
-                    (*apath, "master"), f"{action.master!r} is not a bridge of {by}; expected one of: {_names(owned)}"
+                    (*apath, "master"),
+                    f"{action.master!r} is not a bridge of {by}, so ip refuses in {by}'s namespace (Error: argument "
+                    f'"{action.master}" is wrong: Device does not exist); expected one of: {_names(owned)}',
                 )
         elif isinstance(action, Masquerade):
             _check_masquerade(s, by, action.saddr, action.oifname, apath, src)

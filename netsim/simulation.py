@@ -1630,9 +1630,10 @@ class Simulation:
         if host in self._talked:
             raise self._fail(
                 "",
-                f"{host} has an open TCP connection; deleting it would close the connection (FIN or RST), "
-                "which netsim does not model; expected a namespace with no open connection (delete it before its "
-                "connections, or let its knocks go to a closed port)",
+                f"{host} has an open TCP connection, whose socket keeps the namespace alive: `ip netns del` only "
+                "removes its name (net_ns_put() frees it when the last reference goes), and closing the socket to "
+                "let it go would send a FIN or RST, which netsim does not model; expected a namespace with no open "
+                "connection (delete it before its connections, or let its knocks go to a closed port)",
             )
         for iface in list(ns.ifaces.values()):
             if iface.peer is not None and iface.peer.ns != host:

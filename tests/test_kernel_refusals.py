@@ -354,3 +354,10 @@ def test_a_loop_through_three_bridges_is_refused_and_a_chain_is_not() -> None:
     check(three + SHOUT)  # br0 - br1 - br2: a chain
     told = refusal(three + "  - {id: x2-br2, link_set: {by: h, dev: x2, master: br2, up: true}}\n" + SHOUT)
     assert "br2 and br0 are joined already (br2 -> j1's cable -> br1 -> x1's cable -> br0)" in told
+
+
+def test_a_bridge_of_another_host_is_no_device_in_this_one() -> None:
+    # outsider 4's r12: located, and now in ip's own words (seen in a throwaway namespace)
+    told = refusal(ROOMS + "  - {id: plug, link_set: {by: a, dev: eth0, master: br0}}\n")
+    assert "steps[0].link_set.master: 'br0' is not a bridge of a" in told
+    assert 'Error: argument "br0" is wrong: Device does not exist' in told
