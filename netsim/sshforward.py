@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from netsim.netns import Namespace
     from netsim.stack import Stack
 
@@ -152,24 +154,27 @@ class Accepted:
     log: tuple[str, ...]  # what ssh printed on its standard error
 
 
-def accept(stack: Stack, tunnel: Tunnel, server: Namespace) -> Accepted:
-    """channel_post_port_listener() -> a direct-tcpip channel; the server connects to the target.
+def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int, heard: Callable[[Accepted], None]) -> None:
+    """The server has channel n's open: it connects to the target, and ssh hears the answer (`heard`)
+    when the kernel decides that connect, in whatever step is running then.
 
-    On failure the server sends SSH2_MSG_CHANNEL_OPEN_FAILURE with reason "connect failed" and
-    strerror(); the client logs it (logit, so it shows at the default LogLevel INFO) and frees
-    the channel, which closes the accepted socket (channel_input_open_failure(), chan_mark_dead()).
+    sshd's connect is non-blocking (connect_next() in channels.c): a refusal or a connection comes
+    back at once, an address nobody holds only when its ARP gives up (neigh_timer_handler(),
+    net/core/neighbour.c: mcast_solicit 3 x retrans_time 1 s, then EHOSTUNREACH). On failure the
+    server sends SSH2_MSG_CHANNEL_OPEN_FAILURE with reason "connect failed" and strerror(); the client
+    logs it (logit, so it shows at the default LogLevel INFO) and frees the channel, which closes the
+    accepted socket (channel_input_open_failure(), chan_mark_dead()).
     """
-    return answer(stack, tunnel, server, tunnel.new_channel())
-
-
-def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int) -> Accepted:
-    """The server has channel n's open: it connects to the target and answers (accept()'s second half)."""
     target = target_address(tunnel.forward)
     stack.event(f"ssh opens channel {n}: the server connects to {target}:{tunnel.forward.hostport}")
-    outcome = stack.open_connection(server, target, tunnel.forward.hostport)
-    if outcome == "connected":
-        return Accepted(n, outcome, ())
-    tunnel.free_channel(n)
-    line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
-    stack.event(f"ssh says: {line}; it closes the connection it had accepted")
-    return Accepted(n, outcome, (line,))
+
+    def settled(outcome: str) -> None:
+        if outcome == "connected":
+            heard(Accepted(n, outcome, ()))
+            return
+        tunnel.free_channel(n)
+        line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
+        stack.event(f"ssh says: {line}; it closes the connection it had accepted")
+        heard(Accepted(n, outcome, (line,)))
+
+    stack.start_connection(server, target, tunnel.forward.hostport, settled)

@@ -71,10 +71,9 @@ SIMPLIFICATIONS = {
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
     "compared, and the SSH connection should cross a cable, not "
     "a watched bridge; netsim's listeners never write, so a target that speaks first (sshd's own banner) "
-    "reads as waiting in netsim, as data in the lab; sshd's connect to a channel's target is played inside the "
-    "knock's step, while the lab reads what ssh said and the knock's connection (a `read`) one second after the "
-    "knock, three with a read: a target that answers later (an address nobody holds: its ARP gives up at 3 s) "
-    "shows its failure in netsim's step (eof, ssh's 'open failed' line, the seconds) and not in the lab's",
+    "reads as waiting in netsim, as data in the lab; netsim's own run reads a knock's connection at once, "
+    "the lab's read waits up to two seconds after the connect (netsim, replaying the lab's clock, counts what "
+    "came until the lab read its tables)",
     "ssh-ipv6": "netsim has no IPv6: the lab turns it off, so ssh's ::1 twin of a loopback listener fails to bind "
     "and only its IPv4 bind lines are compared; the :: twin of a wildcard listener binds and takes a channel "
     "number, which netsim counts",

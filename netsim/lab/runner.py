@@ -416,7 +416,10 @@ class Lab:
         if took:
             self._listener = f"{took[0][1]}:{took[0][2]}"
         if read == "read":
-            self._reads = self._read(sock)
+            # netsim reads at once. No socket of the lab's took the connection (ssh's -L listener did):
+            # the second it waited above already let ssh's channel be answered, so one more is enough,
+            # and the read ends well before an ARP that fails (3 s) closes the connection (outsider's 43).
+            self._reads = self._read(sock, 2.0 if took else 1.0)
         return "connected"
 
     def _read(self, sock: socket.socket, limit: float = 2.0) -> str:
