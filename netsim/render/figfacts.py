@@ -364,7 +364,7 @@ def check_tunnel(step: StepTrace, fig: Figure, knocked: str | None) -> list[str]
     else:
         c, n, outcome = channel[0], step.channel["n"], step.channel["outcome"]
         said = " ".join(t.strip() for t in c.texts)
-        result = "connected" if outcome == "connected" else f"open failed: {outcome}"
+        result = words.channel_words(outcome)
         if not said.startswith(f"channel {n}: connect ") or not said.endswith(result):
             problems.append(f"the channel says {said!r}; the trace has channel {n}, {result}")
         if (GOOD in c.strokes) != (outcome == "connected"):

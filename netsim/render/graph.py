@@ -526,7 +526,7 @@ def tunnel(
             t_addr = "127.0.0.1" if t_host == "localhost" else t_host
             far = seats[server].get(t_addr, t_addr)
             good = channel["outcome"] == "connected"
-            said = "connected" if good else f"open failed: {channel['outcome']}"
+            said = words.channel_words(channel["outcome"])
             g.add_edge(
                 sshd, far, label=f"channel {channel['n']}: connect {t_port}\\n{said}",
                 color=gv("ok") if good else gv("drop"), fontcolor=gv("ok") if good else gv("drop"),
