@@ -1144,11 +1144,15 @@ class Simulation:
         local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
         refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
         if refused is not None:
-            # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror"; with no socket bound
-            # the forward fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
+            # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror", printed only when ADDR was
+            # the last address ssh tried (sshforward.refusal_printed()); with no socket bound the forward
+            # fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
             self._current.outcome = refused
-            self._current.ssh_log.append(f"bind [{addr}]:{forward.port}: {sshforward.BIND_STRERROR[refused]}")
+            if sshforward.refusal_printed(forward):
+                self._current.ssh_log.append(f"bind [{addr}]:{forward.port}: {sshforward.BIND_STRERROR[refused]}")
             self.event(f"ssh cannot listen on {addr}:{forward.port}: {tcp.ERRNO_NAME[refused]}")
+            if not sshforward.exits_on_refusal(forward, fwd.gateway_ports):
+                self.event("its IPv6 twin binds, so ssh keeps running (IPv6 is not modelled)")
             return
         ns.listeners.add((addr, forward.port))
         # Each listening socket is a channel of its own, before any forwarded connection.

@@ -99,6 +99,25 @@ def bind_addresses(forward: Forward, gateway_ports: bool) -> tuple[str, int]:
     return bind, 0
 
 
+def refusal_printed(forward: Forward) -> bool:
+    """Whether ssh prints, at its default LogLevel, the kernel's refusal of the IPv4 bind.
+
+    channel_setup_fwd_listener_tcpip() tries every address getaddrinfo() gives and logs a failed bind
+    with error() only for the last one, verbose() (not shown at LogLevel INFO) for the others. Only an
+    explicit IPv4 address is a list of one; loopback comes as 127.0.0.1 then ::1, the wildcard as
+    0.0.0.0 then :: (outsider4's F5, F8: the lab saw both lines at LogLevel VERBOSE, in that order), so
+    the line printed is the IPv6 one, which netsim does not model.
+    """
+    return forward.bind not in (None, "", "*", "localhost")
+
+
+def exits_on_refusal(forward: Forward, gateway_ports: bool) -> bool:
+    """Whether a refused IPv4 bind leaves ssh with no listener at all, so ExitOnForwardFailure ends it.
+    The :: twin of a wildcard still binds (the IPv4 socket held the port, not the IPv6 one): ssh stays,
+    listening on :: only. The ::1 twin of loopback fails in the lab (no ::1 there)."""
+    return bind_addresses(forward, gateway_ports)[1] == 0
+
+
 def target_address(forward: Forward) -> str:
     """The target as the server resolves it: 'localhost' is 127.0.0.1 (its ::1 is not modelled)."""
     return LOOPBACK if forward.host == "localhost" else forward.host

@@ -12,7 +12,7 @@ from netsim.errors import ScenarioError
 from netsim.frames import Tcp
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
-from netsim.sshforward import Forward, bind_addresses, parse
+from netsim.sshforward import Forward, bind_addresses, exits_on_refusal, parse, refusal_printed
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOMS = """
@@ -337,3 +337,37 @@ def test_the_fin_ssh_closes_a_knock_with_confirms_the_knockers_neighbour_entry()
     after = trace.step("after")
     assert after.neigh["laptop"]["10.88.0.2"]["state"] == "REACHABLE"
     assert not [h for h in after.frames if h.what.startswith("ARP")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "printed", "exits"),
+    [
+        ("19001:localhost:9001", False, True),  # 127.0.0.1, then ::1 (which fails in the lab too)
+        ("localhost:19001:localhost:9001", False, True),
+        ("*:19001:localhost:9001", False, False),  # 0.0.0.0, then :: (which binds: ssh stays)
+        (":19001:localhost:9001", False, False),
+        ("0.0.0.0:19001:localhost:9001", True, True),  # one address: the last, so error() prints it
+        ("10.88.0.1:19001:localhost:9001", True, True),
+    ],
+)
+def test_ssh_prints_a_refused_bind_only_for_the_last_address_it_tries(spec: str, printed: bool, exits: bool) -> None:
+    # channel_setup_fwd_listener_tcpip(): error() for the last address, verbose() for the others;
+    # ExitOnForwardFailure only when no socket bound (outsider4's F5 and F8, seen at LogLevel VERBOSE).
+    forward = parse(spec)
+    assert forward is not None
+    assert (refusal_printed(forward), exits_on_refusal(forward, False)) == (printed, exits)
+
+
+def test_a_loopback_or_wildcard_forward_on_a_taken_port_fails_without_an_ipv4_line() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: taken, listen: {by: laptop, bind: '0.0.0.0:19001'}}
+  - {id: loopback, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: star, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '*:19001:localhost:9001'}}
+"""
+        )
+    )
+    for step in ("loopback", "star"):
+        assert (trace.step(step).outcome, trace.step(step).ssh_log) == ("address-in-use", [])
+    assert any("ssh keeps running" in e for e in trace.step("star").events)
