@@ -69,8 +69,8 @@ SIMPLIFICATIONS = {
     "confirmation, window adjust); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
-    "compared, and the SSH connection should cross a cable, not "
-    "a watched bridge; netsim's listeners never write, so a target that speaks first (sshd's own banner) "
+    "compared, and `check` refuses an SSH connection that crosses a bridge (the lab would capture SSH's own "
+    "messages there); netsim's listeners never write, so a target that speaks first (sshd's own banner) "
     "reads as waiting in netsim, as data in the lab; netsim's own run reads a knock's connection at once, "
     "the lab's read waits up to two seconds after the connect (netsim, replaying the lab's clock, counts what "
     "came until the lab read its tables)",
