@@ -917,6 +917,8 @@ class Simulation:
             for (addr, port), ends in waiting:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
+                    if self._speaks_first(ns, addr, port):
+                        self._banner(ends)
                     continue  # a plain listener: the connection stays open, nobody writes
                 if self._current is not None:
                     # ssh's own socket took it: the listener that answers the knock is the one at the
@@ -947,10 +949,35 @@ class Simulation:
             lambda result: self._channel_answered(tunnel, opening.ends, result),
         )
 
+    def _speaks_first(self, ns: Namespace, addr: str, port: int) -> bool:
+        """A listener whose program writes before it reads: sshd on its port 22 sends its version banner as
+        soon as it accepts (RFC 4253 section 4.2; sshd's kex_exchange_identification()). The lab's own
+        listeners never write."""
+        host = self.scenario.hosts.get(ns.name)
+        return host is not None and host.sshd and (addr, port) == (sshforward.WILDCARD, sshforward.SSH_PORT)
+
+    def _banner(self, ends: tuple[str, int, str, int]) -> None:
+        """The accepted connection's far end reads data (the banner's segment itself is not modelled)."""
+        local_ip, local_port, peer_ip, peer_port = ends
+        for ns in self.namespaces.values():
+            for conn in ns.connections:
+                if (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == (peer_ip, peer_port, local_ip, local_port):
+                    conn.reads = conn.reads or "data"
+                    self.event(f"{ns.label} hears sshd's banner: its next read() returns data")
+
     def _channel_answered(
         self, tunnel: sshforward.Tunnel, ends: tuple[str, int, str, int], result: sshforward.Accepted
     ) -> None:
         """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
+        server = self.namespaces.get(tunnel.server)
+        target = sshforward.target_address(tunnel.forward)
+        held = next((n for n in self.namespaces.values() if ipaddress.ip_address(target) in n.local_addresses()), None)
+        if result.outcome == "connected" and server is not None:
+            # The target is the server itself (127/8, or an address it holds) or another host: if sshd answers
+            # there, its banner crosses the channel and ssh writes it to the accepted connection.
+            there = server if ipaddress.ip_address(target).is_loopback else held
+            if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
+                self._banner(ends)
         if self._current is not None:
             self._current.ssh_log.extend(result.log)
             listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"

@@ -378,3 +378,23 @@ def test_a_loopback_or_wildcard_forward_on_a_taken_port_fails_without_an_ipv4_li
     for step in ("loopback", "star"):
         assert (trace.step(step).outcome, trace.step(step).ssh_log) == ("address-in-use", [])
     assert any("ssh keeps running" in e for e in trace.step("star").events)
+
+
+def test_sshd_speaks_first_straight_and_through_a_tunnel() -> None:
+    # kex_exchange_identification(): sshd sends its banner on accept, so a read gets data (outsider4's 87).
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-banner-speaks-first.yaml"))
+    assert [trace.step(s).reads for s in ("straight", "through")] == ["data", "data"]
+
+
+def test_a_connection_sshd_took_is_not_compared_by_listener_but_named() -> None:
+    from netsim.lab.compare import _step_diffs
+
+    step = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-banner-speaks-first.yaml")).steps[0]
+    ours = step.to_json()
+    theirs = {**ours, "listener": None}
+    allowed: list[str] = []
+    assert ours["listener"] == "0.0.0.0:22"
+    assert _step_diffs(ours, theirs, set(), allowed=allowed) == []
+    assert allowed == ["listener: netsim sshd's 0.0.0.0:22, which the lab does not see (ssh)"]
+    other = _step_diffs({**ours, "listener": "0.0.0.0:80"}, theirs, set())
+    assert other == ["listener that answered: netsim 0.0.0.0:80, kernel None"]

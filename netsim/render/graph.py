@@ -504,7 +504,7 @@ def tunnel(
         colour = gv("ok") if ok else gv("drop")
         words_ = words.knock_words(step.outcome)
         if step.reads is not None:
-            words_ += "\\nthen reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
+            words_ += "\\nthen reads " + words.read_words(step.reads)
         door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
         if addr.startswith("127."):
             # Every namespace has a lo of its own: a knock on 127/8 lands in the knocker's own room.

@@ -210,3 +210,8 @@ def channel_words(outcome: str) -> str:
     if outcome == "connected":
         return "connected"
     return "no answer yet" if outcome == "waiting" else f"open failed: {outcome}"
+
+
+def read_words(reads: str) -> str:
+    """What one read() after a connect got, as figures and their alt text say it."""
+    return {"eof": "end-of-file", "data": "the server's first bytes"}.get(reads, "nothing yet")
