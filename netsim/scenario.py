@@ -336,8 +336,9 @@ class Connect:
         None,
     )
     read: bool = option(
-        "After connecting, read once and record what came: end-of-file (the other side closed) or nothing "
-        "(the connection waits). The lab waits up to two seconds for it.",
+        "After connecting, read once and record what came: end-of-file (the other side closed), data (the "
+        "server spoke first: sshd's banner) or nothing (the connection waits). The lab waits up to two seconds "
+        "for it.",
         False,
     )
 
