@@ -505,7 +505,10 @@ def tunnel(
         words_ = words.knock_words(step.outcome)
         if step.reads is not None:
             words_ += "\\nthen reads " + words.read_words(step.reads)
-        door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
+        door = None
+        if who != client or not addr.startswith("127."):
+            # a seat of the client's, or one of the server's own (a knock straight on its sshd)
+            door = seats.get(client, {}).get(addr) or seats.get(server, {}).get(addr)
         if addr.startswith("127."):
             # Every namespace has a lo of its own: a knock on 127/8 lands in the knocker's own room.
             own = f"{label(scenario, who)}'s own one-seat room"
