@@ -296,8 +296,8 @@ def _listening(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
 
 @fact(
     "reads",
-    "What one read() got after the connect (a connect step with `read: true`): eof (the other side closed) or "
-    "waiting (nothing came; the connection stays open).",
+    "What one read() got after the connect (a connect step with `read: true`): eof (the other side closed), "
+    "data (the server spoke first: sshd's banner) or waiting (nothing came; the connection stays open).",
 )
 def _reads(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return step.reads

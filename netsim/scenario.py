@@ -336,8 +336,9 @@ class Connect:
         None,
     )
     read: bool = option(
-        "After connecting, read once and record what came: end-of-file (the other side closed) or nothing "
-        "(the connection waits). The lab waits up to two seconds for it.",
+        "After connecting, read once and record what came: end-of-file (the other side closed), data (the "
+        "server spoke first: sshd's banner) or nothing (the connection waits). The lab waits up to two seconds "
+        "for it.",
         False,
     )
 
@@ -1499,8 +1500,9 @@ def _check_ssh_forward(s: Scenario, fwd: SshForward, where: tuple, src: Source, 
 def _validate_real_time(s: Scenario, src: Source) -> None:
     """The lab and the reader's script replay the steps in real time: bound the worst case.
 
-    A wait takes its seconds; a connect at most the host's SYN timeout (tcp.syn_timeout); a resolve
-    at most every try of the C library timing out (resolver.longest).
+    A wait takes its seconds; a connect (an ssh_forward's too: ssh's connect() to its server) at most
+    the host's SYN timeout (tcp.syn_timeout); a resolve at most every try of the C library timing out
+    (resolver.longest).
     """
     from netsim.tcp import syn_timeout
 
@@ -1511,6 +1513,8 @@ def _validate_real_time(s: Scenario, src: Source) -> None:
         elif step.connect is not None:
             kernel = syn_timeout(s.hosts[step.connect.by].tcp_syn_retries)
             total += min(kernel, step.connect.deadline or kernel)
+        elif step.ssh_forward is not None:  # ssh's own connect() to the server
+            total += syn_timeout(s.hosts[step.ssh_forward.by].tcp_syn_retries)
         elif step.resolve is not None:
             from netsim.resolver import longest
 

@@ -173,6 +173,12 @@ class Simulation:
         self._isns: dict[tuple[str, int, str, int], tuple[int, float]] = {}
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
+        # Non-blocking connects the kernel has not decided yet (start_connection()), and their owners.
+        self._connecting: list[tuple[Namespace, Connection, Callable[[str], None]]] = []
+        self._settling = False
+        self._reading: Connection | None = None  # a connect step's connection that reads until the step ends
+        # What ssh logged while no step ran (between two steps on the lab's clock): the next step's.
+        self._ssh_said: list[str] = []
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
         # (bridge, port) of each port that has forwarded since it was plugged in: the first time a
         # port starts forwarding is not "again"
@@ -302,6 +308,8 @@ class Simulation:
             work, self._firing = self._queue.popleft()
             work()
         self._firing = None
+        if self._connecting:
+            self._settle_connects()
 
     def _run_until(self, done: Callable[[], bool], deadline: float, *, inclusive: bool = True) -> None:
         """Process frames, then timers in time order, until `done()` or the deadline.
@@ -570,6 +578,7 @@ class Simulation:
         self._apply_redraw(self.now)
         before = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         self._current = trace = StepTrace(step.id, step.action, step.title, self.now)
+        trace.ssh_log, self._ssh_said = self._ssh_said, []  # what ssh said since the last step's tables
         if at is not None:
             # Frames of timers netsim fired before the step that the kernel's wheel may fire after the
             # lab's watch started again: they may lead the kernel's frames of this step.
@@ -585,6 +594,14 @@ class Simulation:
         if observed is not None and observed > self.now:
             self.advance(observed - self.now)  # the lab still watching, then reading its tables
             self._serve_channels()
+        if self._reading is not None:
+            # A read waits for what comes: netsim's own run reads at once; the lab's read went on until
+            # (at most) it read its tables, so a FIN ssh sends meanwhile is end-of-file there too.
+            conn, self._reading = self._reading, None
+            trace.reads = conn.reads or "waiting"
+            for ns in self.namespaces.values():
+                if conn in ns.connections:
+                    ns.connections.remove(conn)
         self._apply_redraw(float("inf"))  # what the lab read after the step holds from here on
         trace.fdb = {name: b.fdb.learned(self.now) for name, b in self.bridges.items()}
         trace.fdb_new = {
@@ -746,15 +763,55 @@ class Simulation:
             self._unclaimed = None
             if connect.read:
                 self._current.reads = conn.reads or "waiting"
-        if conn in ns.connections:
+                self._reading = conn  # on the lab's clock, what came until it stopped reading counts
+        if conn in ns.connections and self._reading is not conn:
             ns.connections.remove(conn)
         self._current.outcome = conn.state
 
-    def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:
-        conn = self._open(ns, dst_ip, dport, None, 64)
+    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[str], None]) -> None:
+        """A non-blocking connect(): its SYN leaves now and `settled(outcome)` runs when the kernel decides,
+        in whatever step is running then (at once for a refusal or an answer; an ARP that fails, 3 s later).
+
+        sshd connects to a channel's target this way (connect_next() in OpenSSH's channels.c opens the
+        socket O_NONBLOCK, and channel_post_connecting() answers the channel open when the socket
+        becomes writable): the channel's failure waits for the kernel's own timers."""
+        conn = self._begin(ns, dst_ip, dport, None, 64)
+        if conn.state == "SYN_SENT":
+            self._run_until(lambda: conn.state != "SYN_SENT", self.now)  # what settles it at once
+        if conn.state != "SYN_SENT":
+            self._settle(ns, conn, settled)
+            return
+        gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
+
+        def timeout() -> bool:
+            if conn.state != "SYN_SENT":
+                return False
+            conn.state = "timeout"  # tcp_write_timeout(): the last SYN's timeout ends connect()
+            self.event(f"no answer: {ns.label}'s connect() gives up after {gives_up:g} s")
+            return True
+
+        self.schedule(gives_up, timeout, f"{ns.label}'s SYN timeout to {dst_ip}:{dport} (tcp_write_timeout())")
+        self._connecting.append((ns, conn, settled))
+
+    def _settle(self, ns: Namespace, conn: Connection, settled: Callable[[str], None]) -> None:
         if conn in ns.connections:
             ns.connections.remove(conn)
-        return conn.state
+        if conn.state == "connected":
+            self.connected(ns.name, conn.dst_ip)
+        settled(conn.state)
+
+    def _settle_connects(self) -> None:
+        """Hand each non-blocking connect the kernel has decided to its owner (start_connection())."""
+        while not self._settling and any(conn.state != "SYN_SENT" for _, conn, _ in self._connecting):
+            self._settling = True
+            try:
+                done = [c for c in self._connecting if c[1].state != "SYN_SENT"]
+                self._connecting = [c for c in self._connecting if c[1].state == "SYN_SENT"]
+                for ns, conn, settled in done:
+                    self._settle(ns, conn, settled)
+                self._drain()
+            finally:
+                self._settling = False
 
     def _initial_sequence(self, ns: Namespace, conn: Connection) -> int:
         """The kernel's ISN is a keyed hash of the four addresses and ports plus a clock that ticks every
@@ -771,10 +828,9 @@ class Simulation:
         self._isns[four] = (isn, self.now)
         return isn
 
-    def _open(
-        self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
-    ) -> Connection:
-        """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
+    def _begin(self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int) -> Connection:
+        """connect()'s first half: route, source, port, and the first SYN with its retransmissions armed.
+        A connect the route refuses comes back settled (not SYN_SENT) and holds no socket."""
         if sport is not None:
             self._check_bind(ns, sport)
         if dst_ip == str(routing.ANY_ADDRESS):
@@ -813,6 +869,15 @@ class Simulation:
         # timer is armed after every timer armed before it fired: among timers due in the same
         # instant, it goes last (the kernel's copy runs a little late, and later each time).
         self._arm_syn(ns, conn, syn, [0.0, *tcp.retransmit_times(ns.tcp_syn_retries)])
+        return conn
+
+    def _open(
+        self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
+    ) -> Connection:
+        """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
+        conn = self._begin(ns, dst_ip, dport, sport, ttl)
+        if conn.state != "SYN_SENT":
+            return conn
         kernel_gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
         if patience is not None and patience < kernel_gives_up:
             self._connect_with_deadline(ns, conn, patience)
@@ -852,48 +917,96 @@ class Simulation:
             for (addr, port), ends in waiting:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
+                    if self._speaks_first(ns, addr, port):
+                        self._banner(ends)
                     continue  # a plain listener: the connection stays open, nobody writes
                 if self._current is not None:
                     # ssh's own socket took it: the listener that answers the knock is the one at the
-                    # far end, if the channel reaches one (sshforward.accept's connect says which).
+                    # far end, if the channel reaches one (sshforward.answer's connect says which).
                     self._current.listener = None
+                # channel_post_port_listener(): a direct-tcpip channel, numbered at once (channel_new()).
+                n = tunnel.new_channel()
+                if self._current is not None:
+                    # No answer yet: the open is on its way, or the server's connect is (the answer, if
+                    # it comes within this step, replaces this).
+                    listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+                    self._current.channel = {"listen": listen, "n": n, "outcome": "waiting"}
                 if not self._send_ssh(tunnel):
                     # The channel open waits in the SSH connection (on a neighbour that cannot be
                     # resolved, a link without carrier): the server connects when it arrives.
-                    n = tunnel.new_channel()
                     tunnel.waiting.append(sshforward.Opening(n, ends))
                     self.event(f"ssh's open of channel {n} has not reached {tunnel.server}: the SSH connection waits")
-                    if self._current is not None:
-                        listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
-                        self._current.channel = {"listen": listen, "n": n, "outcome": "waiting"}
                     continue
-                result = sshforward.accept(self, tunnel, self.namespaces[tunnel.server])
-                self._channel_answered(tunnel, ns, ends, result)
+                self._open_channel(tunnel, sshforward.Opening(n, ends))
+
+    def _open_channel(self, tunnel: sshforward.Tunnel, opening: sshforward.Opening) -> None:
+        """The server has the channel's open: its connect runs on the kernel's clock, and ssh hears the answer."""
+        sshforward.answer(
+            self,
+            tunnel,
+            self.namespaces[tunnel.server],
+            opening.n,
+            lambda result: self._channel_answered(tunnel, opening.ends, result),
+        )
+
+    def _speaks_first(self, ns: Namespace, addr: str, port: int) -> bool:
+        """A listener whose program writes before it reads: sshd on its port 22 sends its version banner as
+        soon as it accepts (RFC 4253 section 4.2; sshd's kex_exchange_identification()). The lab's own
+        listeners never write."""
+        host = self.scenario.hosts.get(ns.name)
+        return host is not None and host.sshd and (addr, port) == (sshforward.WILDCARD, sshforward.SSH_PORT)
+
+    def _banner(self, ends: tuple[str, int, str, int]) -> None:
+        """The accepted connection's far end reads data (the banner's segment itself is not modelled)."""
+        local_ip, local_port, peer_ip, peer_port = ends
+        for ns in self.namespaces.values():
+            for conn in ns.connections:
+                if (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == (peer_ip, peer_port, local_ip, local_port):
+                    conn.reads = conn.reads or "data"
+                    self.event(f"{ns.label} hears sshd's banner: its next read() returns data")
 
     def _channel_answered(
-        self, tunnel: sshforward.Tunnel, ns: Namespace, ends: tuple[str, int, str, int], result: sshforward.Accepted
+        self, tunnel: sshforward.Tunnel, ends: tuple[str, int, str, int], result: sshforward.Accepted
     ) -> None:
         """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
+        server = self.namespaces.get(tunnel.server)
+        target = sshforward.target_address(tunnel.forward)
+        held = next((n for n in self.namespaces.values() if ipaddress.ip_address(target) in n.local_addresses()), None)
+        if result.outcome == "connected" and server is not None:
+            # The target is the server itself (127/8, or an address it holds) or another host: if sshd answers
+            # there, its banner crosses the channel and ssh writes it to the accepted connection.
+            there = server if ipaddress.ip_address(target).is_loopback else held
+            if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
+                self._banner(ends)
         if self._current is not None:
             self._current.ssh_log.extend(result.log)
             listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
             self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
-        if result.outcome != "connected":
-            # ssh closes the socket it accepted: FIN to the program that connected.
+        else:
+            self._ssh_said.extend(result.log)  # between two steps: the lab reads it with the next one
+        ns = self.namespaces.get(tunnel.client)
+        if result.outcome != "connected" and ns is not None:
+            # ssh closes the socket it accepted: FIN to the program that connected. The handshake's
+            # ACK moved that socket's snd_una, so tcp_ack() set sk_dst_pending_confirm
+            # (sk_dst_confirm()); the FIN, its first segment, carries it and confirms the neighbour
+            # (sock_confirm_neigh() in ip_finish_output2()): a container's entry goes REACHABLE.
             local_ip, local_port, peer_ip, peer_port = ends
             seq = initial_sequence(local_ip, peer_ip, local_port, peer_port) + 1
             ack = initial_sequence(peer_ip, local_ip, peer_port, local_port) + 1
-            ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack))
-            self._run_until(lambda: False, self.now)
+            fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
+            ipv4.output(self, ns, fin)
+            if self._settling:
+                self._drain()  # inside the clock's own loop, which goes on from here
+            else:
+                self._run_until(lambda: False, self.now)
 
     def _serve_channels(self) -> None:
         """Channel opens that reached the server late (the SSH connection's path came back): the server
         connects to the target for each, in order, and ssh hears the answer."""
-        for tunnel in self.tunnels.values():
+        for tunnel in list(self.tunnels.values()):
             arrived, tunnel.arrived = tunnel.arrived, []
             for opening in arrived:
-                result = sshforward.answer(self, tunnel, self.namespaces[tunnel.server], opening.n)
-                self._channel_answered(tunnel, self.namespaces[tunnel.client], opening.ends, result)
+                self._open_channel(tunnel, opening)
 
     def _rto_floor(self) -> float:
         """An established connection's first retransmission timeout on a cable: TCP_RTO_MIN (200 ms)
@@ -1058,11 +1171,15 @@ class Simulation:
         local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
         refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
         if refused is not None:
-            # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror"; with no socket bound
-            # the forward fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
+            # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror", printed only when ADDR was
+            # the last address ssh tried (sshforward.refusal_printed()); with no socket bound the forward
+            # fails (the lab runs ssh with ExitOnForwardFailure=yes, and ssh exits).
             self._current.outcome = refused
-            self._current.ssh_log.append(f"bind [{addr}]:{forward.port}: {sshforward.BIND_STRERROR[refused]}")
+            if sshforward.refusal_printed(forward):
+                self._current.ssh_log.append(f"bind [{addr}]:{forward.port}: {sshforward.BIND_STRERROR[refused]}")
             self.event(f"ssh cannot listen on {addr}:{forward.port}: {tcp.ERRNO_NAME[refused]}")
+            if not sshforward.exits_on_refusal(forward, fwd.gateway_ports):
+                self.event("its IPv6 twin binds, so ssh keeps running (IPv6 is not modelled)")
             return
         ns.listeners.add((addr, forward.port))
         # Each listening socket is a channel of its own, before any forwarded connection.

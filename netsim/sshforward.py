@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from netsim.netns import Namespace
     from netsim.stack import Stack
 
@@ -97,6 +99,25 @@ def bind_addresses(forward: Forward, gateway_ports: bool) -> tuple[str, int]:
     return bind, 0
 
 
+def refusal_printed(forward: Forward) -> bool:
+    """Whether ssh prints, at its default LogLevel, the kernel's refusal of the IPv4 bind.
+
+    channel_setup_fwd_listener_tcpip() tries every address getaddrinfo() gives and logs a failed bind
+    with error() only for the last one, verbose() (not shown at LogLevel INFO) for the others. Only an
+    explicit IPv4 address is a list of one; loopback comes as 127.0.0.1 then ::1, the wildcard as
+    0.0.0.0 then :: (outsider4's F5, F8: the lab saw both lines at LogLevel VERBOSE, in that order), so
+    the line printed is the IPv6 one, which netsim does not model.
+    """
+    return forward.bind not in (None, "", "*", "localhost")
+
+
+def exits_on_refusal(forward: Forward, gateway_ports: bool) -> bool:
+    """Whether a refused IPv4 bind leaves ssh with no listener at all, so ExitOnForwardFailure ends it.
+    The :: twin of a wildcard still binds (the IPv4 socket held the port, not the IPv6 one): ssh stays,
+    listening on :: only. The ::1 twin of loopback fails in the lab (no ::1 there)."""
+    return bind_addresses(forward, gateway_ports)[1] == 0
+
+
 def target_address(forward: Forward) -> str:
     """The target as the server resolves it: 'localhost' is 127.0.0.1 (its ::1 is not modelled)."""
     return LOOPBACK if forward.host == "localhost" else forward.host
@@ -152,24 +173,27 @@ class Accepted:
     log: tuple[str, ...]  # what ssh printed on its standard error
 
 
-def accept(stack: Stack, tunnel: Tunnel, server: Namespace) -> Accepted:
-    """channel_post_port_listener() -> a direct-tcpip channel; the server connects to the target.
+def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int, heard: Callable[[Accepted], None]) -> None:
+    """The server has channel n's open: it connects to the target, and ssh hears the answer (`heard`)
+    when the kernel decides that connect, in whatever step is running then.
 
-    On failure the server sends SSH2_MSG_CHANNEL_OPEN_FAILURE with reason "connect failed" and
-    strerror(); the client logs it (logit, so it shows at the default LogLevel INFO) and frees
-    the channel, which closes the accepted socket (channel_input_open_failure(), chan_mark_dead()).
+    sshd's connect is non-blocking (connect_next() in channels.c): a refusal or a connection comes
+    back at once, an address nobody holds only when its ARP gives up (neigh_timer_handler(),
+    net/core/neighbour.c: mcast_solicit 3 x retrans_time 1 s, then EHOSTUNREACH). On failure the
+    server sends SSH2_MSG_CHANNEL_OPEN_FAILURE with reason "connect failed" and strerror(); the client
+    logs it (logit, so it shows at the default LogLevel INFO) and frees the channel, which closes the
+    accepted socket (channel_input_open_failure(), chan_mark_dead()).
     """
-    return answer(stack, tunnel, server, tunnel.new_channel())
-
-
-def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int) -> Accepted:
-    """The server has channel n's open: it connects to the target and answers (accept()'s second half)."""
     target = target_address(tunnel.forward)
     stack.event(f"ssh opens channel {n}: the server connects to {target}:{tunnel.forward.hostport}")
-    outcome = stack.open_connection(server, target, tunnel.forward.hostport)
-    if outcome == "connected":
-        return Accepted(n, outcome, ())
-    tunnel.free_channel(n)
-    line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
-    stack.event(f"ssh says: {line}; it closes the connection it had accepted")
-    return Accepted(n, outcome, (line,))
+
+    def settled(outcome: str) -> None:
+        if outcome == "connected":
+            heard(Accepted(n, outcome, ()))
+            return
+        tunnel.free_channel(n)
+        line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
+        stack.event(f"ssh says: {line}; it closes the connection it had accepted")
+        heard(Accepted(n, outcome, (line,)))
+
+    stack.start_connection(server, target, tunnel.forward.hostport, settled)

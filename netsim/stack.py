@@ -45,6 +45,7 @@ class Stack(Protocol):
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
         """A segment of an SSH connection reached one of its ends: what that end sends back."""
 
-    def open_connection(self, ns: Namespace, dst_ip: str, dport: int) -> str:
-        """connect() from a namespace, played until it settles; its outcome (netsim.tcp.OUTCOMES).
-        The connection stays open if it connected (as the lab keeps it)."""
+    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[str], None]) -> None:
+        """A non-blocking connect() from a namespace: `settled(outcome)` (netsim.tcp.OUTCOMES) runs when the
+        kernel decides it, at once or on a later timer. The connection stays open if it connected (as the
+        lab keeps it)."""

@@ -4,8 +4,11 @@ No root: sightings stand in for what the AF_PACKET sockets saw."""
 
 from __future__ import annotations
 
-from netsim.frames import ETH_P_TEST
+from netsim import wire
+from netsim.frames import ETH_P_TEST, Tcp, carries
+from netsim.lab import capture
 from netsim.lab.capture import Seen, hops
+from netsim.trace import Hop
 
 ANN, BEN = "02:a0:00:00:00:0a", "02:b0:00:00:00:0b"
 
@@ -38,3 +41,12 @@ def test_a_source_in_by_a_learning_port_is_known_from_then_on() -> None:
     crossed = hops(sightings(), {"br0": set()}, {"br0": set()})
     assert crossed[1]["decision"] == "forward"  # as the bridge would: it learned Ben on s2
     assert hops(sightings(), {"br0": set()})[1]["decision"] == "forward"  # nothing said: every port learns
+
+
+def test_the_lab_names_every_segment_netsim_sends_in_netsims_words() -> None:
+    # ssh's FIN-ACK closing a tunnel's connection crossed a watched bridge and the lab called it
+    # "TCP flags 0x11" (outsider4's F4): every flag set netsim puts on the wire must read the same.
+    for letters in wire.TCP_FLAGS:
+        seg = Tcp("10.88.0.1", "10.88.0.2", 19001, 40001, letters, 1, 2)
+        hop = Hop("br0", "s1", ANN, BEN, "forward", ("s2",), "", "", payload=seg)
+        assert capture.carries(wire.encode(hop)) == carries(seg), letters

@@ -12,7 +12,7 @@ from netsim.errors import ScenarioError
 from netsim.frames import Tcp
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
-from netsim.sshforward import Forward, bind_addresses, parse
+from netsim.sshforward import Forward, bind_addresses, exits_on_refusal, parse, refusal_printed
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOMS = """
@@ -271,3 +271,123 @@ def test_a_connection_whose_source_address_was_deleted_sends_nothing() -> None:
     assert (again.outcome, again.reads, again.ssh_log) == ("connected", "waiting", [])
     assert "192.168.1.24" not in again.neigh["server"] and again.neigh["laptop"] == {}
     assert any("has no address 192.168.1.23 any more" in e for e in again.events)
+
+
+NOBODY = """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:192.168.1.77:80'}}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+  - {id: knock-2, connect: {by: laptop, to: '127.0.0.1:19001'}}
+  - {id: later, wait: 5}
+"""
+NO_ROUTE = "open failed: connect failed: No route to host"
+
+
+def test_a_target_nobody_holds_fails_the_channel_when_the_servers_arp_gives_up_not_in_the_knocks_step() -> None:
+    # sshd's connect is non-blocking (connect_next(), channels.c): the knock connects at once and
+    # reads nothing; the server's ARP for 192.168.1.77 fails 3 s later (neigh_timer_handler()), and
+    # only then does ssh log both channels' failures and close their connections
+    # (tests/lab_scenarios/ssh-target-nobody-two-channels.yaml, the outsider's 43).
+    trace = run(scenario(NOBODY))
+    knock, knock2, later = (trace.step(s) for s in ("knock", "knock-2", "later"))
+    assert (knock.outcome, knock.elapsed, knock.reads, knock.ssh_log) == ("connected", 0.0, "waiting", [])
+    assert knock.channel == {"listen": "127.0.0.1:19001", "n": 1, "outcome": "waiting"}
+    assert knock.neigh["server"]["192.168.1.77"]["state"] == "INCOMPLETE"
+    assert (knock2.ssh_log, knock2.channel["n"]) == ([], 2)  # channel 1 is still open: the next is 2
+    assert later.ssh_log == [f"channel 1: {NO_ROUTE}", f"channel 2: {NO_ROUTE}"]
+    assert later.channel == {"listen": "127.0.0.1:19001", "n": 2, "outcome": "host-unreachable"}
+    assert later.neigh["server"]["192.168.1.77"]["state"] == "FAILED"
+
+
+def test_on_the_labs_clock_the_failure_lands_in_the_step_running_then_and_the_read_sees_it() -> None:
+    # Replayed on the lab's clock (start, tables read): the failure 3 s after the knock (at 3.6 s)
+    # falls in the knock's own step when the lab read until 3.8 s, and that read gets end-of-file;
+    # channel 1 is free again for the second knock. Between two steps (the lab read until 1 s), what
+    # ssh says is the next step's: the lab reads ssh's log when that step ends.
+    trace = run(scenario(NOBODY), clock=[(0.0, 0.5), (0.6, 3.8), (3.9, 4.0), (4.1, 9.1)])
+    knock, knock2, later = (trace.step(s) for s in ("knock", "knock-2", "later"))
+    assert (knock.reads, knock.ssh_log, knock2.ssh_log) == ("eof", [f"channel 1: {NO_ROUTE}"], [])
+    assert (knock2.channel["n"], later.ssh_log) == (1, [f"channel 1: {NO_ROUTE}"])
+    between = run(scenario(NOBODY), clock=[(0.0, 0.5), (0.6, 1.0), (3.9, 4.0), (4.1, 9.1)])
+    assert (between.step("knock").reads, between.step("knock").ssh_log) == ("waiting", [])
+    assert between.step("knock-2").ssh_log == [f"channel 1: {NO_ROUTE}"]
+
+
+def test_a_target_that_refuses_fails_the_channel_in_the_knocks_own_step() -> None:
+    # The server's SYN meets the laptop's kernel, which has no listener on 9999: RST at once.
+    trace = run(
+        scenario(
+            """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:192.168.1.23:9999'}}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
+"""
+        )
+    )
+    knock = trace.step("knock")
+    assert (knock.reads, knock.ssh_log) == ("eof", ["channel 1: open failed: connect failed: Connection refused"])
+    assert knock.channel["outcome"] == "refused"
+
+
+def test_the_fin_ssh_closes_a_knock_with_confirms_the_knockers_neighbour_entry() -> None:
+    # The accepted socket's handshake ACK set sk_dst_pending_confirm; the FIN ssh closes it with
+    # carries it (sock_confirm_neigh()), so the DELAY timer finds the entry confirmed: REACHABLE,
+    # no unicast probe (tests/lab_scenarios/ssh-close-crosses-a-bridge.yaml: the kernel sent none).
+    text = (ROOT / "tests" / "lab_scenarios" / "ssh-close-crosses-a-bridge.yaml").read_text()
+    trace = run(parse_scenario(text + "  - {id: after, wait: 6}\n", "bridge.yaml"))
+    assert trace.step("knock-closed").frames[-2].what.endswith("FIN-ACK")
+    after = trace.step("after")
+    assert after.neigh["laptop"]["10.88.0.2"]["state"] == "REACHABLE"
+    assert not [h for h in after.frames if h.what.startswith("ARP")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "printed", "exits"),
+    [
+        ("19001:localhost:9001", False, True),  # 127.0.0.1, then ::1 (which fails in the lab too)
+        ("localhost:19001:localhost:9001", False, True),
+        ("*:19001:localhost:9001", False, False),  # 0.0.0.0, then :: (which binds: ssh stays)
+        (":19001:localhost:9001", False, False),
+        ("0.0.0.0:19001:localhost:9001", True, True),  # one address: the last, so error() prints it
+        ("10.88.0.1:19001:localhost:9001", True, True),
+    ],
+)
+def test_ssh_prints_a_refused_bind_only_for_the_last_address_it_tries(spec: str, printed: bool, exits: bool) -> None:
+    # channel_setup_fwd_listener_tcpip(): error() for the last address, verbose() for the others;
+    # ExitOnForwardFailure only when no socket bound (outsider4's F5 and F8, seen at LogLevel VERBOSE).
+    forward = parse(spec)
+    assert forward is not None
+    assert (refusal_printed(forward), exits_on_refusal(forward, False)) == (printed, exits)
+
+
+def test_a_loopback_or_wildcard_forward_on_a_taken_port_fails_without_an_ipv4_line() -> None:
+    trace = run(
+        scenario(
+            """
+  - {id: taken, listen: {by: laptop, bind: '0.0.0.0:19001'}}
+  - {id: loopback, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: star, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '*:19001:localhost:9001'}}
+"""
+        )
+    )
+    for step in ("loopback", "star"):
+        assert (trace.step(step).outcome, trace.step(step).ssh_log) == ("address-in-use", [])
+    assert any("ssh keeps running" in e for e in trace.step("star").events)
+
+
+def test_sshd_speaks_first_straight_and_through_a_tunnel() -> None:
+    # kex_exchange_identification(): sshd sends its banner on accept, so a read gets data (outsider4's 87).
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-banner-speaks-first.yaml"))
+    assert [trace.step(s).reads for s in ("straight", "through")] == ["data", "data"]
+
+
+def test_a_connection_sshd_took_is_not_compared_by_listener_but_named() -> None:
+    from netsim.lab.compare import _step_diffs
+
+    step = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "ssh-banner-speaks-first.yaml")).steps[0]
+    ours = step.to_json()
+    theirs = {**ours, "listener": None}
+    allowed: list[str] = []
+    assert ours["listener"] == "0.0.0.0:22"
+    assert _step_diffs(ours, theirs, set(), allowed=allowed) == []
+    assert allowed == ["listener: netsim sshd's 0.0.0.0:22, which the lab does not see (ssh)"]
+    other = _step_diffs({**ours, "listener": "0.0.0.0:80"}, theirs, set())
+    assert other == ["listener that answered: netsim 0.0.0.0:80, kernel None"]

@@ -427,10 +427,12 @@ def _question_to_nobody() -> list[Patch]:
 
 
 def _far_end_unchecked() -> list[Patch]:
-    def accept(stack: Any, tunnel: sshforward.Tunnel, server: Any) -> sshforward.Accepted:
-        return sshforward.Accepted(tunnel.new_channel(), "connected", ())  # never asks the server
+    def answer(
+        stack: Any, tunnel: sshforward.Tunnel, server: Any, n: int, heard: Callable[[sshforward.Accepted], None]
+    ) -> None:
+        heard(sshforward.Accepted(n, "connected", ()))  # never asks the server
 
-    return [(sshforward, "accept", accept)]
+    return [(sshforward, "answer", answer)]
 
 
 def _gateway_ports_default() -> list[Patch]:

@@ -15,8 +15,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from netsim import wire
 from netsim.addresses import BROADCAST, is_group
-from netsim.frames import ICMP_WORDS
+from netsim.frames import ICMP_WORDS, TCP_FLAG_WORDS
 from netsim.lab.netns import inside
 from netsim.wire import decode_dns
 
@@ -196,7 +197,9 @@ def arp_fields(data: bytes) -> dict | None:
     }
 
 
-TCP_FLAGS = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST"}
+# The lab names a segment's flags with netsim's own words for the bits netsim sends (FIN-ACK included:
+# ssh closing a tunnel's connection; outsider4's F4), so a frame that crosses a watched bridge compares.
+TCP_FLAGS = {bits: TCP_FLAG_WORDS[letters] for letters, bits in wire.TCP_FLAGS.items()}
 
 
 def carries(data: bytes) -> str:

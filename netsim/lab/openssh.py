@@ -107,9 +107,13 @@ class OpenSSH:
                 raise LabError(f"sshd did not start in {host}: {(self.dir / f'sshd-{host}.log').read_text()[-500:]}")
             time.sleep(0.02)
 
-    def forward(self, host: str, server: str, spec: str, gateway: bool, listen: tuple[str, int]) -> list[str]:
+    def forward(
+        self, host: str, server: str, spec: str, gateway: bool, listen: tuple[str, int], connect_limit: float = 0.0
+    ) -> list[str]:
         """`ssh -N -L spec root@server` from the host's namespace; the lines it logged. Returns once
-        its listener stands (or ssh has exited: ExitOnForwardFailure makes a refused bind fatal)."""
+        its listener stands (or ssh has exited: ExitOnForwardFailure makes a refused bind fatal).
+        `connect_limit`: how long ssh's own connect() to the server may take (the host's SYN timeout,
+        tcp_write_timeout()): a server that drops port 22 makes ssh wait that long before it gives up."""
         self._keygen()
         n = len(self.clients)
         log = self.dir / f"ssh-{n}.log"
@@ -121,6 +125,9 @@ class OpenSSH:
             "-o", "StrictHostKeyChecking=no",  # a throwaway host key, made for this run
             "-o", f"UserKnownHostsFile={self.dir / 'known_hosts'}", "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "ExitOnForwardFailure=yes",
+            # VERBOSE shows every refused bind, not only the last address's (the runner keeps what INFO
+            # would print: sshforward.refusal_printed()), so the kernel's refusal is always read.
+            "-o", "LogLevel=VERBOSE",
             *(["-g"] if gateway else []),
             "-L", spec, f"root@{server}",
         ]  # fmt: skip
@@ -128,10 +135,11 @@ class OpenSSH:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, preexec_fn=_die_with_lab)
         client = Client(proc, log)
         self.clients.append(client)
-        deadline = time.monotonic() + START_LIMIT
+        deadline = time.monotonic() + START_LIMIT + connect_limit  # outsider4's F9: 20 s was less than a SYN timeout
+        bind = f"bind [{listen[0]}]:{listen[1]}: "
         while not _listening(host, *listen, pid=proc.pid):
-            if proc.poll() is not None:
-                break
+            if proc.poll() is not None or bind in log.read_text(errors="replace"):
+                break  # exited, or refused: a wildcard's :: twin may still stand (outsider4's F8)
             if time.monotonic() > deadline:
                 raise LabError(f"ssh -L {spec} neither listened nor exited: {log.read_text()[-500:]}")
             time.sleep(0.02)

@@ -304,19 +304,22 @@ class Lab:
             raise LabError(f"the plan asked for the forward {spec!r}, which is not [BIND:]PORT:HOST:HOSTPORT")
         addr, _ = sshforward.bind_addresses(forward, gateway == "-g")
         started = time.monotonic()
-        lines = self.openssh.forward(host, server, spec, gateway == "-g", (addr, forward.port))
+        connect_limit = tcp.syn_timeout(self.s.hosts[host].tcp_syn_retries)
+        lines = self.openssh.forward(host, server, spec, gateway == "-g", (addr, forward.port), connect_limit)
         failed = self.openssh.clients[-1].connect_failure()
         if failed is None:
             # Logging in (key exchange, authentication) is ssh's own time, which netsim does not model;
             # a connect() that failed is the network's time, and the step's (outsider3's 55, 59).
             self._untimed += time.monotonic() - started
-        self._ssh_log += lines
+        ours = f"bind [{addr}]:{forward.port}: "
+        printed = sshforward.refusal_printed(forward)  # ssh runs at LogLevel VERBOSE: keep what INFO shows
+        self._ssh_log += [line for line in lines if printed or not line.startswith(ours)]
         if failed is not None:
             errors = {text: outcome for outcome, text in sshforward.STRERROR.items()}
             return errors.get(failed, f"ssh: {failed}")
         refused = {text: outcome for outcome, text in sshforward.BIND_STRERROR.items()}
         for line in lines:
-            if line.startswith(f"bind [{addr}]:{forward.port}: "):
+            if line.startswith(ours):
                 return refused.get(line.split(": ", 1)[1], line)
         return None
 
@@ -422,7 +425,10 @@ class Lab:
         if took:
             self._listener = f"{took[0][1]}:{took[0][2]}"
         if read == "read":
-            self._reads = self._read(sock)
+            # netsim reads at once. No socket of the lab's took the connection (ssh's -L listener did):
+            # the second it waited above already let ssh's channel be answered, so one more is enough,
+            # and the read ends well before an ARP that fails (3 s) closes the connection (outsider's 43).
+            self._reads = self._read(sock, 2.0 if took else 1.0)
         return "connected"
 
     def _read(self, sock: socket.socket, limit: float = 2.0) -> str:

@@ -33,7 +33,7 @@ from netsim.errors import (
 from netsim.pages import lazy, postguard
 from netsim.pages.book import Book
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
-from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, step_caption
+from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, read_words, step_caption
 from netsim.scenario import Scenario, Step
 from netsim.schema import field_reference
 from netsim.trace import StepTrace, Trace
@@ -500,7 +500,7 @@ class Page:
         if knock:
             alt += " " + _knock_alt(scenario, step, knock)
         if step.reads is not None:
-            alt += f" Then it reads {'end-of-file' if step.reads == 'eof' else 'nothing yet'}."
+            alt += f" Then it reads {read_words(step.reads)}."
         if step.channel is not None:
             alt += f" The server's channel {step.channel['n']}: {step.channel['outcome']}."
         return (

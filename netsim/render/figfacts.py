@@ -350,9 +350,7 @@ def check_tunnel(step: StepTrace, fig: Figure, knocked: str | None) -> list[str]
         if re.fullmatch(r"[\d.]+", addr) and head not in (own or [addr]):
             problems.append(f"the knock on {addr} lands on {head}, which does not hold that address")
         reads = next((t.strip() for t in knock[0].texts if t.strip().startswith("then reads")), None)
-        want_reads = (
-            None if step.reads is None else "then reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
-        )
+        want_reads = None if step.reads is None else "then reads " + words.read_words(step.reads)
         if reads != want_reads:
             problems.append(f"the knock says {reads!r} after connecting; the trace says {want_reads!r}")
     channel = fig.with_role("channel")
@@ -364,7 +362,7 @@ def check_tunnel(step: StepTrace, fig: Figure, knocked: str | None) -> list[str]
     else:
         c, n, outcome = channel[0], step.channel["n"], step.channel["outcome"]
         said = " ".join(t.strip() for t in c.texts)
-        result = "connected" if outcome == "connected" else f"open failed: {outcome}"
+        result = words.channel_words(outcome)
         if not said.startswith(f"channel {n}: connect ") or not said.endswith(result):
             problems.append(f"the channel says {said!r}; the trace has channel {n}, {result}")
         if (GOOD in c.strokes) != (outcome == "connected"):

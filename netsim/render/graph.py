@@ -504,8 +504,11 @@ def tunnel(
         colour = gv("ok") if ok else gv("drop")
         words_ = words.knock_words(step.outcome)
         if step.reads is not None:
-            words_ += "\\nthen reads " + ("end-of-file" if step.reads == "eof" else "nothing yet")
-        door = seats.get(client, {}).get(addr) if who != client or not addr.startswith("127.") else None
+            words_ += "\\nthen reads " + words.read_words(step.reads)
+        door = None
+        if who != client or not addr.startswith("127."):
+            # a seat of the client's, or one of the server's own (a knock straight on its sshd)
+            door = seats.get(client, {}).get(addr) or seats.get(server, {}).get(addr)
         if addr.startswith("127."):
             # Every namespace has a lo of its own: a knock on 127/8 lands in the knocker's own room.
             own = f"{label(scenario, who)}'s own one-seat room"
@@ -526,7 +529,7 @@ def tunnel(
             t_addr = "127.0.0.1" if t_host == "localhost" else t_host
             far = seats[server].get(t_addr, t_addr)
             good = channel["outcome"] == "connected"
-            said = "connected" if good else f"open failed: {channel['outcome']}"
+            said = words.channel_words(channel["outcome"])
             g.add_edge(
                 sshd, far, label=f"channel {channel['n']}: connect {t_port}\\n{said}",
                 color=gv("ok") if good else gv("drop"), fontcolor=gv("ok") if good else gv("drop"),

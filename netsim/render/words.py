@@ -202,3 +202,16 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def channel_words(outcome: str) -> str:
+    """What a tunnel figure says of a channel: the server's connect, or no answer yet (the open is on
+    its way, or the server's connect waits for the kernel: an address nobody holds fails 3 s later)."""
+    if outcome == "connected":
+        return "connected"
+    return "no answer yet" if outcome == "waiting" else f"open failed: {outcome}"
+
+
+def read_words(reads: str) -> str:
+    """What one read() after a connect got, as figures and their alt text say it."""
+    return {"eof": "end-of-file", "data": "the server's first bytes"}.get(reads, "nothing yet")
