@@ -70,11 +70,12 @@ SIMPLIFICATIONS = {
     "confirmation, window adjust); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
-    "compared, and the SSH connection should cross a cable, not a watched bridge (the lab would capture SSH's "
-    "own messages there, which netsim does not model, and their ACKs confirm neighbours); sshd's banner is a "
-    "read's data, its segment is not modelled (a knock on port 22 that crosses a bridge would show it in the "
-    "lab), and which socket took a connection sshd accepted is not compared (the lab sees only its own "
-    "listeners); netsim's own run reads a knock's connection at once, "
+    "compared; where the SSH connection crosses a watched bridge, its segments after the handshake (SSH's own "
+    "messages, their ACKs, ssh's FIN or RST when it exits) are not compared frame by frame, in the lab or in "
+    "netsim: only the login's SYN and the server's SYN-ACK or RST are; sshd's banner is a read's data, its segment "
+    "is not modelled (a knock on port 22 from another host across a bridge would show it in the lab); "
+    "which socket took a connection sshd accepted is not compared (the lab sees only its own listeners); "
+    "netsim's own run reads a knock's connection at once, "
     "the lab's read waits up to two seconds after the connect (netsim, replaying the lab's clock, counts what "
     "came until the lab read its tables)",
     "ssh-ipv6": "netsim has no IPv6: the lab turns it off, so ssh's ::1 twin of a loopback listener fails to bind "
@@ -556,6 +557,30 @@ def _arp_key(hop: dict[str, Any], every_field: bool) -> tuple | None:
     return tuple((f, arp.get(f)) for f in (ARP_FIELDS if every_field else ARP_IN_WORDS[kind]))
 
 
+SSH_PORT = 22
+
+
+def _ssh_message(hop: dict[str, Any], loose: set[tuple[str, str]]) -> bool:
+    """A segment of an SSH connection after its handshake: not compared frame by frame (named: ssh).
+
+    The SSH connection's addresses are those of `loose`, the neighbour entries between each ssh
+    client and its server (ssh_link_neighbours()). A TCP segment between two of them with port 22 on
+    one side is compared when it is the login's SYN, the server's SYN-ACK or the server's RST (no
+    sshd there); any other carries SSH's own messages (version lines, key exchange, channel opens,
+    their ACKs) or ssh's exit (a FIN, or a RST when bytes were left unread: tcp_close(),
+    net/ipv4/tcp.c), whose number, sizes and timing depend on OpenSSH's version and keys, which
+    netsim does not model: its one segment per channel open is compared by its effects.
+    """
+    ip, tcp = hop.get("ip"), hop.get("tcp")
+    if not ip or not tcp or SSH_PORT not in (tcp["sport"], tcp["dport"]):
+        return False
+    ends = {addr for _, addr in loose}
+    if ip["src"] not in ends or ip["dst"] not in ends:
+        return False
+    what = hop.get("carries")
+    return not (what == "SYN" or (tcp["sport"] == SSH_PORT and what in ("SYN-ACK", "RST")))
+
+
 def _is_arp(hop: dict[str, Any]) -> bool:
     return "arp" in hop or str(hop.get("what", "")).startswith("ARP ")
 
@@ -697,8 +722,10 @@ def _step_diffs(
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
     carries = all("carries" in h for h in theirs["frames"])
     arp = all("arp" in h for h in theirs["frames"] if _is_arp(h))  # every ARP field, or those its words name
-    a = _ephemeral([_hop_key(h, mine, ports, carries, arp) for h in ours["frames"]])
-    b = _ephemeral([_hop_key(h, kernels, ports, carries, arp) for h in theirs["frames"]])
+    ours_frames = [h for h in ours["frames"] if not _ssh_message(h, loose)]
+    theirs_frames = [h for h in theirs["frames"] if not _ssh_message(h, loose)]
+    a = _ephemeral([_hop_key(h, mine, ports, carries, arp) for h in ours_frames])
+    b = _ephemeral([_hop_key(h, kernels, ports, carries, arp) for h in theirs_frames])
     b = _as_sets(a, b, step, allowed) if a != b else b
     if a != b and step is not None:
         later = _late_timers(
