@@ -93,6 +93,7 @@ def copy_small_site(dest: Path, keep: tuple[str, ...] = FIRST_POSTS) -> Path:
     words = yaml.safe_load(decoder.read_text(encoding="utf-8"))
     for kind in ("entries", "addresses"):
         words[kind] = [item for item in words[kind] if item["post"] in keep]
+    assert words["entries"], f"the decoder explains no word in {keep}: keep a post it names"
     decoder.write_text(yaml.safe_dump(words, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
     return dest
 
