@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import prerun
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [
@@ -40,6 +41,60 @@ def copy_site(dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / name)
+    return dest
+
+
+# The posts of the small site: the first three, which link only to each other, and between them
+# every kind of page the build machinery treats differently (a reveal, a decoder's post, a try-it).
+FIRST_POSTS = ("margarets-room", "rooms-inside-rooms", "three-ways-to-say-no")
+NAV_POST = re.compile(r'^  - "(\d+)\. (.*)": posts/([a-z0-9-]+)\.md$', re.M)
+
+
+def copy_small_site(dest: Path, keep: tuple[str, ...] = FIRST_POSTS) -> Path:
+    """A copy of the site with only the posts in `keep`, rewritten so that it builds strict and
+    green: the nav lists them numbered 1..N in the nav's order, each post's `number` follows, a
+    link to a post left out becomes its text, and the decoder keeps the words whose post is kept.
+
+    For the tests of the build machinery (page store, serve rebuilds, prerender workers, caches,
+    series checks, the post guard): what they check does not depend on how many posts there are,
+    and a build of these three costs about 60 per cent of one of all eight (uncached: 4.8 CPU
+    seconds against 8.0, most of the rest the theme and mkdocs). The full site is still
+    built strict once per run (conftest.py's `built_site`), and the claim audit covers every post.
+    Every scenario file is kept: a scenario no page reads costs nothing, and the list of them
+    (which an unknown name's error prints) stays the checkout's.
+    """
+    copy_site(dest)
+    config = (dest / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = [m.group(3) for m in NAV_POST.finditer(config)]
+    assert set(keep) <= set(listed), (keep, listed)
+    numbers = {name: n for n, name in enumerate([name for name in listed if name in keep], 1)}
+
+    def nav_line(m: re.Match[str]) -> str:
+        name = m.group(3)
+        return f'  - "{numbers[name]}. {m.group(2)}": posts/{name}.md' if name in numbers else "\x00"
+
+    config = NAV_POST.sub(nav_line, config).replace("\x00\n", "")
+    (dest / "mkdocs.yml").write_text(config, encoding="utf-8")
+    dropped = set(listed) - set(keep)
+    names = "|".join(map(re.escape, sorted(dropped))) or "(?!)"  # (?!): nothing dropped, no link matches
+    link = re.compile(r"\[([^\]]+)\]\((?:\.\./posts/|posts/)?(?:" + names + r")\.md(?:#[^)]*)?\)")
+    for post in sorted((dest / "docs" / "posts").glob("*.md")):
+        if post.stem in dropped:
+            post.unlink()
+            continue
+        text = post.read_text(encoding="utf-8")
+        text, found = re.subn(r"^number: \d+$", f"number: {numbers[post.stem]}", text, count=1, flags=re.M)
+        assert found == 1, post
+        post.write_text(link.sub(r"\1", text), encoding="utf-8")
+    for page in (dest / "docs").glob("*.md"):  # the pages that are not posts
+        text = page.read_text(encoding="utf-8")
+        assert not link.search(text), (page, link.search(text))
+    decoder = dest / "decoder" / "messages.yaml"
+    words = yaml.safe_load(decoder.read_text(encoding="utf-8"))
+    for kind in ("entries", "addresses"):
+        words[kind] = [item for item in words[kind] if item["post"] in keep]
+    assert words["entries"], f"the decoder explains no word in {keep}: keep a post it names"
+    decoder.write_text(yaml.safe_dump(words, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
     return dest
 
 

@@ -3,6 +3,7 @@
 Jinja's bytecode cache is marshalled code: one on disk inside the checkout is code a pull request
 can bring. Figures cached as HTML inside the checkout could likewise arrive pre-filled, never
 escaped here. So the theme's compiled templates stay in memory, and figures are cached outside.
+The build is the small site's (tests/sitecopy.py): every cache a build writes, it writes for any post.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import os
 from pathlib import Path
 
 import prerun
-from sitecopy import copy_site
+from sitecopy import copy_small_site
 
 
 def test_a_build_writes_and_reads_no_cache_inside_the_checkout(tmp_path: Path) -> None:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")
     env = {k: v for k, v in os.environ.items() if k not in ("NETSIM_CACHE_DIR", "NETSIM_JINJA_CACHE_DIR")}
     env |= {"NO_MKDOCS_2_WARNING": "1", "XDG_CACHE_HOME": str(tmp_path / "user-cache")}
     result = prerun.python(["-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")], cwd=root, env=env)

@@ -9,7 +9,7 @@ from html import unescape
 from pathlib import Path
 
 import prerun
-from sitecopy import copy_site
+from sitecopy import copy_small_site
 
 from netsim.errors import MacroError, UnclaimedStep, UnknownName
 from netsim.pages.book import Book
@@ -57,7 +57,7 @@ def test_one_bad_scenario_is_one_error_however_often_the_page_asks(tmp_path: Pat
 
 
 def test_in_the_built_page_each_box_is_where_its_mistake_is(tmp_path: Path) -> None:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")  # posts 1-3 (tests/sitecopy.py): the boxes are per page
     post = root / "docs" / "posts" / "margarets-room.md"
     text = post.read_text(encoding="utf-8")
     text = text.replace("# Margaret's room\n", '# Margaret\'s room\n\nA badge: `{{ mac("zoe") }}` here.\n', 1)

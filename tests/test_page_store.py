@@ -1,6 +1,7 @@
 """A build replays each page whose inputs are unchanged since it was last rendered (macros.py,
 netsim/pages/pagestore.py, issue 23): the files it writes must be the files a build without any
-cache writes, byte for byte, and a page re-renders when anything it read has changed."""
+cache writes, byte for byte, and a page re-renders when anything it read has changed. On the small
+site (tests/sitecopy.py): the replay is per page, whatever the number of posts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from pathlib import Path
 
 import prerun
-from sitecopy import copy_site
+from sitecopy import copy_small_site
 from test_serve_rebuild import files
 
 # `mkdocs build`'s own sequence (mkdocs/__main__.py), in a process that then says how many pages
@@ -60,7 +61,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_a_replayed_build_writes_what_an_uncached_build_writes_and_edits_re_render(tmp_path: Path) -> None:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")
     cache = str(tmp_path / "cache")
     hits, pages = build(root, tmp_path / "first", cache)
     assert hits == 0 and pages > 4, (hits, pages)

@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 
 import pytest
-from sitecopy import copy_site, mkdocs_build, stopped_by_warnings
+from sitecopy import copy_small_site, mkdocs_build, stopped_by_warnings
 
 from netsim.pages.macros import Page
 from netsim.pages.postguard import PostError, body_offset, check
@@ -68,7 +68,7 @@ def test_the_line_counts_the_front_matter() -> None:
 
 
 def test_a_post_that_tries_to_run_code_fails_the_build_and_runs_nothing(tmp_path: Path) -> None:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")  # posts 1-3: the guard is per page
     mark = tmp_path / "MARK"
     post = root / "docs" / "posts" / "margarets-room.md"
     lines = post.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -90,7 +90,7 @@ def test_a_post_that_tries_to_run_code_fails_the_build_and_runs_nothing(tmp_path
 def test_a_title_with_jinja_is_checked_too(tmp_path: Path) -> None:
     # mkdocs-macros renders a page's title when it holds Jinja (a page outside the nav takes its
     # title from the front matter), so the title is held to the same rule as the body.
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")  # posts 1-3: the guard is per page
     (root / "docs" / "posts" / "extra.md").write_text('---\ntitle: "{{ config.extra }}"\n---\n\nProse.\n', "utf-8")
     result = mkdocs_build(root, tmp_path / "site")
     assert result.returncode != 0
@@ -101,7 +101,7 @@ def test_a_title_with_jinja_is_checked_too(tmp_path: Path) -> None:
 
 
 def test_a_post_cannot_include_a_file_from_outside_the_checkout(tmp_path: Path) -> None:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")  # posts 1-3: the guard is per page
     post = root / "docs" / "posts" / "margarets-room.md"
     secret = tmp_path / "secret.txt"
     secret.write_text("the maintainer's secret\n", encoding="utf-8")

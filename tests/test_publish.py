@@ -12,7 +12,7 @@ from pathlib import Path
 import prerun
 import pytest
 import yaml
-from sitecopy import ROOT, copy_site
+from sitecopy import ROOT, copy_small_site
 
 WORKFLOW = ROOT / ".github" / "workflows" / "publish.yml"
 LOCAL_LINK = re.compile(r'(?:href|src|content|xml:base)="https?://(?:127\.|localhost|\[::1\])|<(?:loc|link)>https?://')
@@ -29,7 +29,7 @@ def build(root: Path, out: Path, site_url: str | None, repo_url: str | None = No
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://localhost:8000/", "http://[::1]/"])
 def test_a_build_for_this_machines_address_is_refused_before_anything_is_written(tmp_path: Path, url: str) -> None:
-    refused = build(copy_site(tmp_path / "src"), tmp_path / "site", url)
+    refused = build(copy_small_site(tmp_path / "src"), tmp_path / "site", url)  # posts 1-3: tests/sitecopy.py
     assert refused.returncode == 1
     assert f"site_url is {url}, an address on this machine" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -54,7 +54,8 @@ def test_without_site_url_nothing_in_the_site_is_absolute(built_site: Path) -> N
 
 def test_with_site_url_the_feed_canonical_links_and_sitemap_use_it(tmp_path: Path) -> None:
     repo = "https://github.com/example/bottom-six"
-    built = build(copy_site(tmp_path / "src"), tmp_path / "site", "https://example.org/six", repo)
+    # Posts 1-3 (tests/sitecopy.py): every page's links are made the same way, however many there are.
+    built = build(copy_small_site(tmp_path / "src"), tmp_path / "site", "https://example.org/six", repo)
     assert built.returncode == 0, built.stderr
     site = tmp_path / "site"
     assert "<link>https://example.org/six/posts/margarets-room.html</link>" in (site / "feed.xml").read_text()

@@ -13,6 +13,10 @@ import pytest
 from conftest import pytest_collection_modifyitems
 
 ROOT = Path(__file__).resolve().parent.parent
+# The throwaway test files below use no Hypothesis. Its pytest plugin costs each pytest they start
+# ~1.7 CPU s where PYTHONDONTWRITEBYTECODE is set (pytest rewrites the asserts of a plugin's whole
+# package, ~90 modules, and may not keep the result), and these tests start seven.
+NO_HYPOTHESIS = "-p no:hypothesispytest"
 
 
 class Item:
@@ -77,7 +81,8 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
     )
     done = subprocess.run(
         [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
-         "--computing", str(tmp_path / "test_computes.py"), "--pytest-args", f"-c /dev/null --rootdir {tmp_path}",
+         "--computing", str(tmp_path / "test_computes.py"),
+         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} {NO_HYPOTHESIS}",
          str(tmp_path / "test_sleeps.py")],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
@@ -98,7 +103,8 @@ def test_run_py_splits_by_marker_and_runs_each_test_once(tmp_path: Path) -> None
     )
     done = subprocess.run(
         [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0", "--waiting-marker", "lab",
-         "--computing", str(tmp_path), "--pytest-args", f"-c /dev/null --rootdir {tmp_path} -p no:randomly"],
+         "--computing", str(tmp_path),
+         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} -p no:randomly {NO_HYPOTHESIS}"],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
@@ -137,6 +143,7 @@ def test_the_order_is_worked_out_after_deselection_and_reads_no_deselected_wait(
     def collected(*args: str) -> list[str]:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-c", "/dev/null", "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
+             *NO_HYPOTHESIS.split(),
              "--collect-only", "-q", *args, str(tmp_path / "test_x.py")],
             cwd=tmp_path, capture_output=True, text=True, check=False, env=env, timeout=120,
         )  # fmt: skip

@@ -1,7 +1,8 @@
 """Under `make serve`, a rebuild after an edit renders only the pages whose inputs changed (the
 edited page, the pages that use an edited scenario) and replays the rest (macros.py), and converts
 from Markdown only the pages whose Markdown, links or snippets changed (serve.py): the files it
-writes must be the files a full build of the edited site writes, byte for byte."""
+writes must be the files a full build of the edited site writes, byte for byte. On the small site
+(tests/sitecopy.py): what a rebuild reuses is per page, whatever the number of posts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import prerun
 from conftest import quick
-from sitecopy import copy_site
+from sitecopy import copy_small_site
 
 # mkdocs serve's own sequence: one on_startup("serve"), then a fresh config and a build into the
 # same folder on every change (mkdocs/commands/serve.py), here without the server around it.
@@ -93,7 +94,7 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     # A post's title: the index lists it, the decoder names it, its own page shows it.
     title = ("docs/posts/margarets-room.md", "title: Margaret's room", "title: Margaret's own room", "after-title")
     edits = [prose, scenario, snippet, title]
-    replayed, converted = serve(copy_site(tmp_path / "served"), tmp_path / "served-out", edits)
+    replayed, converted = serve(copy_small_site(tmp_path / "served"), tmp_path / "served-out", edits)
     pages = len(list((tmp_path / "served" / "docs").rglob("*.md")))
     # Only the edited page renders after the prose edit; after the scenario edit, the pages that
     # use three-ways-to-say-no render again: post three, the guide and the decoder.
@@ -109,7 +110,7 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     # pages the scenario and snippet edits re-rendered are still in it as they were then.
     checked = [len(edits) - 1] if quick() else range(len(edits))
     for n, keep in ((n, edits[n][3]) for n in checked):
-        fresh = copy_site(tmp_path / f"fresh-{n}")
+        fresh = copy_small_site(tmp_path / f"fresh-{n}")
         for earlier in edits[: n + 1]:
             path = fresh / earlier[0]
             path.write_text(path.read_text(encoding="utf-8").replace(earlier[1], earlier[2]), encoding="utf-8")

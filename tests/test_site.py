@@ -13,7 +13,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from sitecopy import ROOT, copy_site, mkdocs_build, stopped_by_warnings
+from sitecopy import ROOT, copy_small_site, mkdocs_build, stopped_by_warnings
 
 from netsim.scenario import load_scenario
 
@@ -131,7 +131,7 @@ def test_light_and_dark_schemes_and_search_are_there(site: Path) -> None:
 
 
 def _break(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    root = copy_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src")  # posts 1-3 (tests/sitecopy.py): a box is per page
     path = root / file
     text = path.read_text(encoding="utf-8")
     assert old in text
