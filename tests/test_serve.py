@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sitecopy import copy_small_site
+from sitecopy import copy_site
 
 PAGE = "/posts/margarets-room.html"
 
@@ -52,9 +52,7 @@ def _wait_for(check: Callable[[], bool], what: str, seconds: float = DEADLINE) -
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, str, subprocess.Popen[str]]]:
-    # Post one and the cheapest other (tests/sitecopy.py; the decoder needs a post of its words): a
-    # netsim edit re-renders every page, and what a reload shows does not depend on how many there are.
-    root = copy_small_site(tmp_path / "src", ("margarets-room", "a-name-for-the-host"))
+    root = copy_site(tmp_path / "src")
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     port = _free_port()
