@@ -113,6 +113,11 @@ class FiredTimer:
 EEXIST = "; the kernel refuses a second one (EEXIST, RTNETLINK answers: File exists)"
 
 
+def _still_queued(ns: Namespace, syn: Tcp) -> bool:
+    """Whether a copy of `syn` waits in one of this namespace's arp_queues (an INCOMPLETE entry)."""
+    return any(p.packet == syn for entry in ns.neigh.entries.values() for p in entry.parked)
+
+
 def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     """The source address of a socket bound to none, as the route to `dst_ip` gives it.
 
@@ -1117,8 +1122,15 @@ class Simulation:
         if conn.state != "SYN_SENT" or armed != conn.armed:
             return False
         conn.firings += 1
-        conn.sent = self.now
-        ipv4.output(self, ns, syn)
+        if _still_queued(ns, syn):
+            # skb_still_in_host_queue() (net/ipv4/tcp_output.c): the last copy of this SYN still waits
+            # in this host's arp_queue (its fast clone is busy), so __tcp_retransmit_skb() sends
+            # nothing (-EBUSY) and leaves the SYN's timestamp; the timer backs off all the same. So an
+            # RFC 6069 revert later measures from the SYN that did leave (outsider 4's 16).
+            self.event(f"{ns.label}'s SYN still waits for its neighbour: the retransmission sends nothing")
+        else:
+            conn.sent = self.now
+            ipv4.output(self, ns, syn)
         self._arm_syn(ns, conn, syn, times)
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ from conftest import MAC, simulate
 
 from netsim import icmp, tcp
 from netsim.frames import Icmp, Tcp
+from netsim.lab.compare import compare_with_kernel
 from netsim.netns import Connection, Iface, Namespace
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -539,3 +541,30 @@ def test_a_syn_ack_nobody_asked_for_is_reset_and_the_reset_drops_the_half_open_c
         "b has no connection with 10.0.0.1:80: it answers RST",
         "host drops the half-open connection from 10.0.0.11:5556: it was reset",
     ]
+
+
+QUEUED = Path(__file__).resolve().parent / "kernel_edges" / "syn-retransmit-while-queued"
+
+
+def _kept_run_agrees() -> bool:
+    scenario = load_scenario(QUEUED.with_suffix(".yaml"))
+    kernel = json.loads(QUEUED.with_suffix(".json").read_text(encoding="utf-8"))
+    return compare_with_kernel(scenario, kernel)[0]
+
+
+def test_a_syn_retransmission_sends_nothing_while_the_last_copy_waits_for_arp() -> None:
+    # outsider 4's 16 (its kernel run kept): the revert measures from the SYN that left, not the skipped firing
+    kernel = json.loads(QUEUED.with_suffix(".json").read_text(encoding="utf-8"))
+    last = kernel["steps"][3]
+    assert [h["carries"] for h in last["frames"]].count("ARP request") == 7  # 3 unicast + 4 broadcast
+    assert last["neigh"]["ann"]["10.88.0.11"]["state"] == "INCOMPLETE"
+    assert _kept_run_agrees()
+
+
+def test_a_retransmission_that_left_again_while_queued_disagrees_with_that_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import netsim.simulation
+
+    monkeypatch.setattr(netsim.simulation, "_still_queued", lambda ns, syn: False)
+    assert not _kept_run_agrees()
