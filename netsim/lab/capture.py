@@ -241,8 +241,7 @@ def describe(data: bytes) -> str:
         src, dst, proto = ".".join(map(str, data[26:30])), ".".join(map(str, data[30:34])), data[23]
         if proto == 6:
             tcp = data[14 + ihl :]
-            flags = {0x02: "SYN", 0x12: "SYN-ACK", 0x10: "ACK", 0x14: "RST", 0x04: "RST", 0x11: "FIN-ACK"}
-            name = flags.get(tcp[13], f"flags 0x{tcp[13]:02x}")
+            name = TCP_FLAGS.get(tcp[13], f"flags 0x{tcp[13]:02x}")
             sport, dport = int.from_bytes(tcp[0:2], "big"), int.from_bytes(tcp[2:4], "big")
             return f"TCP {src}:{sport} > {dst}:{dport} {name}"
         if proto == 1:
