@@ -557,28 +557,25 @@ def _arp_key(hop: dict[str, Any], every_field: bool) -> tuple | None:
     return tuple((f, arp.get(f)) for f in (ARP_FIELDS if every_field else ARP_IN_WORDS[kind]))
 
 
-SSH_PORT = 22
-
-
-def _ssh_message(hop: dict[str, Any], loose: set[tuple[str, str]]) -> bool:
+def _ssh_message(hop: dict[str, Any], ends: set[str]) -> bool:
     """A segment of an SSH connection after its handshake: not compared frame by frame (named: ssh).
 
-    The SSH connection's addresses are those of `loose`, the neighbour entries between each ssh
-    client and its server (ssh_link_neighbours()). A TCP segment between two of them with port 22 on
-    one side is compared when it is the login's SYN, the server's SYN-ACK or the server's RST (no
-    sshd there); any other carries SSH's own messages (version lines, key exchange, channel opens,
-    their ACKs) or ssh's exit (a FIN, or a RST when bytes were left unread: tcp_close(),
-    net/ipv4/tcp.c), whose number, sizes and timing depend on OpenSSH's version and keys, which
-    netsim does not model: its one segment per channel open is compared by its effects.
+    `ends` are the SSH connections' addresses: those of the neighbour entries between each ssh
+    client and its server (ssh_link_neighbours(), the comparison's `loose`). A TCP segment between
+    two of them with port 22 on one side is compared when it is the login's SYN, the server's
+    SYN-ACK or the server's RST (no sshd there); any other carries SSH's own messages (version
+    lines, key exchange, channel opens, their ACKs) or ssh's exit (a FIN, or a RST when bytes were
+    left unread: tcp_close(), net/ipv4/tcp.c), whose number, sizes and timing depend on OpenSSH's
+    version and keys, which netsim does not model: its one segment per channel open is compared by
+    its effects.
     """
     ip, tcp = hop.get("ip"), hop.get("tcp")
-    if not ip or not tcp or SSH_PORT not in (tcp["sport"], tcp["dport"]):
+    if not ip or not tcp or sshforward.SSH_PORT not in (tcp["sport"], tcp["dport"]):
         return False
-    ends = {addr for _, addr in loose}
     if ip["src"] not in ends or ip["dst"] not in ends:
         return False
     what = hop.get("carries")
-    return not (what == "SYN" or (tcp["sport"] == SSH_PORT and what in ("SYN-ACK", "RST")))
+    return not (what == "SYN" or (tcp["sport"] == sshforward.SSH_PORT and what in ("SYN-ACK", "RST")))
 
 
 def _is_arp(hop: dict[str, Any]) -> bool:
@@ -722,8 +719,9 @@ def _step_diffs(
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
     carries = all("carries" in h for h in theirs["frames"])
     arp = all("arp" in h for h in theirs["frames"] if _is_arp(h))  # every ARP field, or those its words name
-    ours_frames = [h for h in ours["frames"] if not _ssh_message(h, loose)]
-    theirs_frames = [h for h in theirs["frames"] if not _ssh_message(h, loose)]
+    ends = {addr for _, addr in loose}  # the SSH connections' addresses
+    ours_frames = [h for h in ours["frames"] if not _ssh_message(h, ends)]
+    theirs_frames = [h for h in theirs["frames"] if not _ssh_message(h, ends)]
     a = _ephemeral([_hop_key(h, mine, ports, carries, arp) for h in ours_frames])
     b = _ephemeral([_hop_key(h, kernels, ports, carries, arp) for h in theirs_frames])
     b = _as_sets(a, b, step, allowed) if a != b else b
