@@ -8,20 +8,44 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from scapy.layers.dns import DNS, DNSQR
-from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, TCPerror, UDPerror  # not scapy.all: a third of the time
-from scapy.layers.l2 import ARP, Ether
-from scapy.utils import rdpcap, wrpcap
 
 from netsim.frames import Arp, Dns, Icmp, Tcp, Udp
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 from netsim.wire import TCP_FLAGS, _udp_ip, checksum, dns_message, pcap, tcp_ip
 
+if TYPE_CHECKING:  # imported for real by the `scapy` fixture below, when this file's first test runs
+    from scapy.layers.dns import DNS, DNSQR
+    from scapy.layers.inet import ICMP, IP, TCP, UDP, IPerror, TCPerror, UDPerror
+    from scapy.layers.l2 import ARP, Ether
+    from scapy.utils import rdpcap, wrpcap
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted(ROOT.glob("diagrams/*.yaml")) + sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
+
+
+SCAPY = {
+    "scapy.layers.dns": ("DNS", "DNSQR"),
+    # not scapy.all: a third of the time
+    "scapy.layers.inet": ("ICMP", "IP", "TCP", "UDP", "IPerror", "TCPerror", "UDPerror"),
+    "scapy.layers.l2": ("ARP", "Ether"),
+    "scapy.utils": ("rdpcap", "wrpcap"),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def scapy() -> None:
+    """scapy's layers, imported as this file's first test starts rather than as pytest collects it:
+    the import (~1 CPU s: scapy reads the machine's interfaces and routes over rtnetlink) was paid
+    by every xdist worker of `make check`, though only one of them runs this file."""
+    import importlib
+
+    for module, names in SCAPY.items():
+        loaded = importlib.import_module(module)
+        globals().update({name: getattr(loaded, name) for name in names})
 
 
 def capture(path: Path, tmp_path: Path) -> tuple[list, Path]:
