@@ -122,17 +122,18 @@ def test_every_step_of_every_edge_case_draws_what_happened(
     # The lab's edge cases (drops, hairpin, flood flags, ageing) drawn in every view they can take.
     (tmp_path / "diagrams").mkdir()
     shutil.copy(path, tmp_path / "diagrams" / path.name)
-    steps = [s.id for s in load_scenario(path).steps]
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
+    book = Book(tmp_path)  # the page's own: the scenario is read and simulated once, here and for the page
+    steps = [s.id for s in book.get(path.stem)[0].steps]
     views = ("room", "rooms", "path")
     if quick():  # make check: each edge case in one of the views, in turn (tests/conftest.py); make test: all
         views = (views[LAB.index(path) % len(views)],)
     calls = [f'{{{{ figure("{s}", view="{v}") }}}}{{{{ claim("{s}") }}}}' for s in steps for v in views]
     page = tmp_path / "page.md"
     page.write_text(f"---\nscenario: {path.stem}\n---\n" + "\n".join(calls) + "\n{{ stepper() }}\n")
-    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
     # The claims name no fact (each fails for that alone); every other error counts, a renderer
     # that raises (a MacroError) as much as a figure that contradicts its trace (a FigureError).
-    errors = [e for e in check_page(page, tmp_path, Book(tmp_path)) if not isinstance(e, ClaimError)]
+    errors = [e for e in check_page(page, tmp_path, book) if not isinstance(e, ClaimError)]
     assert errors == []
 
 

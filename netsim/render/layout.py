@@ -68,23 +68,24 @@ def text(g: pgv.AGraph) -> str:
 
 def svg(g: pgv.AGraph) -> str:
     """`dot` run on the graph, as SVG text: from the cache when the same text was laid out before."""
+    folder = _dir()
+    if folder is None:  # the cache off: every layout runs, and the graph's text, the key, is not needed
+        STATS["misses"] += 1
+        return g.draw(format="svg", prog="dot").decode("utf-8")
     dot = text(g)
     key = hashlib.sha256(f"{graphviz_version()}\0{dot}".encode()).hexdigest()
     if key in _MEMORY:
         STATS["hits"] += 1
         return _MEMORY[key]
-    folder = _dir()
-    path = folder / f"{key}.svg" if folder is not None else None
-    kept = writeback.pending(path) if path is not None else None  # asked to be written, not yet on disk
-    if kept is not None or (path is not None and path.exists()):
+    path = folder / f"{key}.svg"
+    kept = writeback.pending(path)  # asked to be written, not yet on disk
+    if kept is not None or path.exists():
         STATS["hits"] += 1
-        drawn = kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")  # type: ignore[union-attr]
+        drawn = kept.decode("utf-8") if kept is not None else path.read_text(encoding="utf-8")
     else:
         STATS["misses"] += 1
         # The graph itself, not one parsed back from its text: parsing can order nodes differently.
         drawn = g.draw(format="svg", prog="dot").decode("utf-8")
-        if path is not None:
-            writeback.write(path, drawn.encode("utf-8"))  # behind the build, atomically
-    if folder is not None:  # with the cache off, every layout runs (a test planting a fault sees it)
-        _MEMORY[key] = drawn
+        writeback.write(path, drawn.encode("utf-8"))  # behind the build, atomically
+    _MEMORY[key] = drawn
     return drawn
