@@ -35,6 +35,34 @@ def _netsim_files() -> str:
     return digest.hexdigest()
 
 
+SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
+
+
+def _digest_of(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+    return digest.hexdigest()
+
+
+def _site_inputs() -> str:
+    files: list[Path] = []
+    for name in SITE_INPUTS:
+        top = ROOT / name
+        files += (
+            sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
+        )
+    return _digest_of(files)
+
+
+# The site's code and data as this build keys its pages (_site_key), read before netsim's modules
+# are checked and imported below: an edit that lands while a rebuild starts (make serve) is then
+# either in both or newer than the key, and never old code under the new key. Read after the
+# modules, such a page was kept under the edited code's key, made by the code before the edit, and
+# replayed by every later rebuild and build (the page store is on disk).
+_INPUTS = "" if ZENSICAL else _site_inputs()
+
 if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
@@ -67,26 +95,11 @@ _PAGES = sys.modules.setdefault("_bottom_six_pages", ModuleType("_bottom_six_pag
 _MEMO: dict[str, dict[str, Any]] = _PAGES.__dict__.setdefault("memo", {})
 _PAGES.__dict__.setdefault("hits", 0)  # pages replayed
 _PAGES.__dict__.setdefault("renders", 0)  # pages whose macros ran
-SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
 POSTS_READ = "@posts"  # the read a decoder() call makes: every post's front matter
 
 
-def _digest_of(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
-    return digest.hexdigest()
-
-
 def _site_key() -> str:
-    files: list[Path] = []
-    for name in SITE_INPUTS:
-        top = ROOT / name
-        files += (
-            sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
-        )
-    return hashlib.sha256((_digest_of(files) + pagestore.libraries()).encode()).hexdigest()
+    return hashlib.sha256((_INPUTS + pagestore.libraries()).encode()).hexdigest()
 
 
 def _read_digest(name: str) -> str:

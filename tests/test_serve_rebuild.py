@@ -124,3 +124,52 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     assert "A door with a porter" in three.read_text()
     assert "each address, badge" in (tmp_path / "served-out" / "after-snippet" / "contributing.html").read_text()
     assert "s own room" in (tmp_path / "served-out" / "after-title" / "index.html").read_text()
+
+
+# A netsim edit that lands as a rebuild starts: after macros.py has checked netsim's files (the
+# modules are kept), before define_env keys the pages (it makes the page store just before).
+EDIT_AS_A_REBUILD_STARTS = """
+import sys
+from pathlib import Path
+from mkdocs.config import load_config
+from mkdocs.commands.build import build
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+URL = "http://127.0.0.1:8000/"
+import serve
+serve.keep_between_rebuilds()
+
+def rebuild(first=False):
+    config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out))
+    if first:
+        config.plugins.on_startup(command="serve", dirty=False)
+    config.site_url = URL
+    build(config, serve_url=URL)
+
+rebuild(first=True)
+store = sys.modules["netsim.pages.pagestore"].PageStore
+made = store.__init__
+def edit_then_make(self, *args, **kwargs):
+    words = root / "netsim" / "render" / "words.py"
+    text = words.read_text(encoding="utf-8")
+    words.write_text(text.replace('"forward": "forwarded to"', '"forward": "walked straight to"'), encoding="utf-8")
+    store.__init__ = made
+    made(self, *args, **kwargs)
+store.__init__ = edit_then_make
+rebuild()  # the rebuild the edit lands in
+rebuild()  # the rebuild the edit asks for
+"""
+
+
+def test_an_edit_that_lands_as_a_rebuild_starts_shows_on_the_next(tmp_path: Path) -> None:
+    """What a rebuild made while an edit landed is never kept as the edited site's: the page the
+    old code made was once kept under the new code's key, so no later rebuild, and no later build
+    from the same page store, showed the edit."""
+    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
+    done = prerun.python(
+        ["-c", EDIT_AS_A_REBUILD_STARTS, str(root), str(tmp_path / "site")],
+        cwd=root,
+        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "walked straight to" in (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
