@@ -106,7 +106,10 @@ def _read_digest(name: str) -> str:
     """The digest of one thing a page read: a scenario file, or (POSTS_READ) the posts' front matter."""
     if name == POSTS_READ:
         return pagestore.posts_front_matter(ROOT)
-    return _digest_of([ROOT / "diagrams" / f"{name}.yaml"]) if re.fullmatch(r"[a-z0-9-]+", name) else ""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):  # netsim.scenario.SCENARIO_NAME_RE
+        return ""
+    path = ROOT / "diagrams" / f"{name}.yaml"  # hashed as Book.digest() hashes what it simulated
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
 def _listing() -> list[str]:
@@ -140,12 +143,21 @@ def define_env(env: Any) -> None:
     _state["store"] = pagestore.PageStore(ROOT)
     _state["site_key"] = _site_key()
     _state["listing"] = _listing()
-    _state["reads"] = set()
+    _state["reads"] = {}
     get = book.get
 
-    def recorded_get(name: str) -> Any:  # which scenarios a page's macros read
-        _state["reads"].add(name)
-        return get(name)
+    def recorded_get(name: str) -> Any:  # which scenarios a page's macros read, and what they read
+        try:
+            got = get(name)
+        except Exception:
+            _state["reads"][name] = _read_digest(name)  # no such file: the page changes when it comes
+            raise
+        # The bytes simulated, not the file as it is once the page is done: an edit that lands
+        # meanwhile is then newer than the page, and the next rebuild renders it again.
+        if name not in _state["reads"]:
+            _state["reads"][name] = ""  # book.digest() asks this get() again
+            _state["reads"][name] = book.digest(name)
+        return got
 
     book.get = recorded_get  # type: ignore[method-assign]
     book.used_figures = _RecordedSet(book.used_figures)  # which diagrams a page's macros used
@@ -153,7 +165,7 @@ def define_env(env: Any) -> None:
     def call(name: str) -> Any:
         def macro(*args: Any, **kwargs: Any) -> Any:
             if name == "decoder":  # it lists the posts by title: their front matter is an input
-                _state["reads"].add(POSTS_READ)
+                _state["reads"].setdefault(POSTS_READ, _read_digest(POSTS_READ))  # before it reads them
             return _state["page"].functions()[name](*args, **kwargs)
 
         macro.__name__ = name
@@ -253,7 +265,7 @@ def on_pre_page_macros(env: Any) -> None:
     _state["hit"], _state["guard"] = None, []
     env.__dict__.pop("render", None)  # never a replay left over from a page that failed
     key = _page_key(file, source)
-    _state["key"], _state["reads"], _state["file"] = key, set(), file
+    _state["key"], _state["reads"], _state["file"] = key, {}, file
     _state["figures"] = set()
     _state["title_in"] = env.page.title or ""
     pool, _state["by_worker"] = _state.get("pool"), False
@@ -355,7 +367,7 @@ def _remember(env: Any, page: Page | None) -> None:
     entry = _MEMO[_state["file"]] = {
         "key": _state["key"],
         "listing": _state["listing"],
-        "reads": {name: _read_digest(name) for name in _state["reads"]},
+        "reads": dict(_state["reads"]),
         "markdown": env.markdown,
         "title_in": _state["title_in"],
         "title": env.page.title,

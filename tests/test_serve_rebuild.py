@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import prerun
@@ -173,3 +174,56 @@ def test_an_edit_that_lands_as_a_rebuild_starts_shows_on_the_next(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "walked straight to" in (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+
+
+# A scenario edit that lands while a page that reads it renders: after the page's macros read the
+# scenario, before the page's result is kept (its last step, Page.finish).
+EDIT_AS_A_PAGE_RENDERS = """
+import sys
+from pathlib import Path
+from mkdocs.config import load_config
+from mkdocs.commands.build import build
+
+root, out = Path(sys.argv[1]), Path(sys.argv[2])
+URL = "http://127.0.0.1:8000/"
+import serve
+serve.keep_between_rebuilds()
+
+def rebuild(first=False):
+    config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out))
+    if first:
+        config.plugins.on_startup(command="serve", dirty=False)
+    config.site_url = URL
+    build(config, serve_url=URL)
+
+def edit(name, old, new):
+    text = (root / name).read_text(encoding="utf-8")
+    (root / name).write_text(text.replace(old, new), encoding="utf-8")
+
+rebuild(first=True)
+page = sys.modules["netsim.pages.macros"].Page
+finish = page.finish
+def edit_then_finish(self):
+    edit("diagrams/margarets-room.yaml", "label: Carlos", "label: Carla")
+    page.finish = finish
+    return finish(self)
+page.finish = edit_then_finish
+edit("docs/posts/margarets-room.md", "an old acquaintance", "an old friend")
+rebuild()  # the rebuild the prose edit asked for: the scenario edit lands in it
+rebuild()  # the rebuild the scenario edit asks for
+"""
+
+
+def test_a_scenario_edit_that_lands_as_its_page_renders_shows_on_the_next_rebuild(tmp_path: Path) -> None:
+    """A page is kept under the digest of the scenario bytes it was made from, not of the file as
+    it is once the page is done: else the page the old scenario made is replayed as the new one's."""
+    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
+    done = prerun.python(
+        ["-c", EDIT_AS_A_PAGE_RENDERS, str(root), str(tmp_path / "site")],
+        cwd=root,
+        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    page = (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    assert "an old friend" in page
+    assert re.search(r"Carla(&#x27;|&#39;|')s test frame", page), "the scenario edit is not shown"
