@@ -35,6 +35,34 @@ def _netsim_files() -> str:
     return digest.hexdigest()
 
 
+SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
+
+
+def _digest_of(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
+    return digest.hexdigest()
+
+
+def _site_inputs() -> str:
+    files: list[Path] = []
+    for name in SITE_INPUTS:
+        top = ROOT / name
+        files += (
+            sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
+        )
+    return _digest_of(files)
+
+
+# The site's code and data as this build keys its pages (_site_key), read before netsim's modules
+# are checked and imported below: an edit that lands while a rebuild starts (make serve) is then
+# either in both or newer than the key, and never old code under the new key. Read after the
+# modules, such a page was kept under the edited code's key, made by the code before the edit, and
+# replayed by every later rebuild and build (the page store is on disk).
+_INPUTS = "" if ZENSICAL else _site_inputs()
+
 if not ZENSICAL and _LOADED.__dict__.get("digest") != (_now := _netsim_files()):
     for _name in [m for m in sys.modules if m == "netsim" or m.startswith("netsim.")]:
         del sys.modules[_name]
@@ -67,33 +95,21 @@ _PAGES = sys.modules.setdefault("_bottom_six_pages", ModuleType("_bottom_six_pag
 _MEMO: dict[str, dict[str, Any]] = _PAGES.__dict__.setdefault("memo", {})
 _PAGES.__dict__.setdefault("hits", 0)  # pages replayed
 _PAGES.__dict__.setdefault("renders", 0)  # pages whose macros ran
-SITE_INPUTS = ("netsim", "macros.py", "hooks.py", "decoder", "includes", "mkdocs.yml")
 POSTS_READ = "@posts"  # the read a decoder() call makes: every post's front matter
 
 
-def _digest_of(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"\0missing")
-    return digest.hexdigest()
-
-
 def _site_key() -> str:
-    files: list[Path] = []
-    for name in SITE_INPUTS:
-        top = ROOT / name
-        files += (
-            sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if top.is_dir() else [top]
-        )
-    return hashlib.sha256((_digest_of(files) + pagestore.libraries()).encode()).hexdigest()
+    return hashlib.sha256((_INPUTS + pagestore.libraries()).encode()).hexdigest()
 
 
 def _read_digest(name: str) -> str:
     """The digest of one thing a page read: a scenario file, or (POSTS_READ) the posts' front matter."""
     if name == POSTS_READ:
         return pagestore.posts_front_matter(ROOT)
-    return _digest_of([ROOT / "diagrams" / f"{name}.yaml"]) if re.fullmatch(r"[a-z0-9-]+", name) else ""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):  # netsim.scenario.SCENARIO_NAME_RE
+        return ""
+    path = ROOT / "diagrams" / f"{name}.yaml"  # hashed as Book.digest() hashes what it simulated
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
 def _listing() -> list[str]:
@@ -127,12 +143,21 @@ def define_env(env: Any) -> None:
     _state["store"] = pagestore.PageStore(ROOT)
     _state["site_key"] = _site_key()
     _state["listing"] = _listing()
-    _state["reads"] = set()
+    _state["reads"] = {}
     get = book.get
 
-    def recorded_get(name: str) -> Any:  # which scenarios a page's macros read
-        _state["reads"].add(name)
-        return get(name)
+    def recorded_get(name: str) -> Any:  # which scenarios a page's macros read, and what they read
+        try:
+            got = get(name)
+        except Exception:
+            _state["reads"][name] = _read_digest(name)  # no such file: the page changes when it comes
+            raise
+        # The bytes simulated, not the file as it is once the page is done: an edit that lands
+        # meanwhile is then newer than the page, and the next rebuild renders it again.
+        if name not in _state["reads"]:
+            _state["reads"][name] = ""  # book.digest() asks this get() again
+            _state["reads"][name] = book.digest(name)
+        return got
 
     book.get = recorded_get  # type: ignore[method-assign]
     book.used_figures = _RecordedSet(book.used_figures)  # which diagrams a page's macros used
@@ -140,7 +165,7 @@ def define_env(env: Any) -> None:
     def call(name: str) -> Any:
         def macro(*args: Any, **kwargs: Any) -> Any:
             if name == "decoder":  # it lists the posts by title: their front matter is an input
-                _state["reads"].add(POSTS_READ)
+                _state["reads"].setdefault(POSTS_READ, _read_digest(POSTS_READ))  # before it reads them
             return _state["page"].functions()[name](*args, **kwargs)
 
         macro.__name__ = name
@@ -240,7 +265,7 @@ def on_pre_page_macros(env: Any) -> None:
     _state["hit"], _state["guard"] = None, []
     env.__dict__.pop("render", None)  # never a replay left over from a page that failed
     key = _page_key(file, source)
-    _state["key"], _state["reads"], _state["file"] = key, set(), file
+    _state["key"], _state["reads"], _state["file"] = key, {}, file
     _state["figures"] = set()
     _state["title_in"] = env.page.title or ""
     pool, _state["by_worker"] = _state.get("pool"), False
@@ -342,7 +367,7 @@ def _remember(env: Any, page: Page | None) -> None:
     entry = _MEMO[_state["file"]] = {
         "key": _state["key"],
         "listing": _state["listing"],
-        "reads": {name: _read_digest(name) for name in _state["reads"]},
+        "reads": dict(_state["reads"]),
         "markdown": env.markdown,
         "title_in": _state["title_in"],
         "title": env.page.title,

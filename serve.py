@@ -10,6 +10,13 @@ complete). A watched single file (mkdocs.yml) is watched through its folder, so 
 over it is seen too. Where inotify cannot be used (not Linux, no inotify in a container, or
 SERVE_POLLING=1), everything is polled every 0.1 s and mkdocs waits its own 0.1 s, as before.
 
+Only an edit starts a rebuild: a file written, made, removed, renamed or touched (EDITS), outside
+the folders where Python keeps compiled code (__pycache__). inotify also reports a file opened and
+closed unwritten, and every rebuild reads the watched files (mkdocs.yml, the pages, macros.py's
+digest of netsim); taken for edits, each rebuild asked for the next, for ever (390 rebuilds after
+one netsim edit in tests/test_serve.py). A rebuild after a netsim edit also writes the edited
+module's compiled code beside it, which would ask for one rebuild more.
+
 On every edit mkdocs rebuilds the whole site in this process. netsim's macros already replay each
 page whose inputs are unchanged (macros.py); the rest of a rebuild is mkdocs' own, and most of it
 gives the same result as last time for every page the edit did not touch (issue 23). So, in this
@@ -55,9 +62,85 @@ from mkdocs.__main__ import cli
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.theme import Theme
-from watchdog.observers.api import BaseObserver
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirModifiedEvent,
+    DirMovedEvent,
+    FileAttribEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 from watchdog.utils import UnsupportedLibcError
+
+POLLING_INTERVAL = 0.1  # where inotify is not available
+QUIET = 0.03  # with inotify: no change for this long and the rebuild starts (mkdocs waits 0.1 s)
+log = logging.getLogger("mkdocs.serve")
+_init = mkdocs.livereload.LiveReloadServer.__init__
+
+
+# What changes a file or a folder; not FileOpenedEvent or FileClosedNoWriteEvent, which a read gives.
+EDITS: list[type[FileSystemEvent]] = [
+    FileModifiedEvent,
+    FileClosedEvent,  # closed after writing
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileAttribEvent,  # touched (os.utime) or chmod-ed; reading changes only the access time, unreported
+    DirModifiedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+]
+COMPILED = "__pycache__"  # where Python writes a module's compiled code as it imports it
+
+
+def _compiled(path: bytes | str) -> bool:
+    return COMPILED in Path(os.fsdecode(path)).parts
+
+
+class _Edits(FileSystemEventHandler):
+    """mkdocs' handler, told of an event only if it touches something besides compiled code."""
+
+    def __init__(self, handler: FileSystemEventHandler) -> None:
+        self.handler = handler
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        if not all(_compiled(p) for p in (event.src_path, event.dest_path) if p):
+            self.handler.dispatch(event)
+
+
+class _EditsOnly(BaseObserver):
+    """A watcher whose every watch hears edits only (LiveReloadServer.watch() schedules without a filter)."""
+
+    def schedule(
+        self,
+        event_handler: FileSystemEventHandler,
+        path: str | Path,
+        *,
+        recursive: bool = False,
+        event_filter: list[type[FileSystemEvent]] | None = None,
+        follow_symlink: bool = False,
+    ) -> ObservedWatch:
+        return super().schedule(
+            _Edits(event_handler),
+            path,
+            recursive=recursive,
+            event_filter=EDITS if event_filter is None else event_filter,
+            follow_symlink=follow_symlink,
+        )
+
+
+class _PollingEdits(_EditsOnly, PollingObserver):
+    pass
+
 
 try:  # Linux only: elsewhere every watched path is polled
     from watchdog.observers.inotify import InotifyObserver
@@ -66,23 +149,21 @@ except (ImportError, OSError, UnsupportedLibcError) as _missing:
 else:
     INOTIFY_MISSING = None
 
-POLLING_INTERVAL = 0.1  # where inotify is not available
-QUIET = 0.03  # with inotify: no change for this long and the rebuild starts (mkdocs waits 0.1 s)
-log = logging.getLogger("mkdocs.serve")
-_init = mkdocs.livereload.LiveReloadServer.__init__
+    class _InotifyEdits(_EditsOnly, InotifyObserver):
+        pass
 
 
 def observer() -> BaseObserver:
-    """The watcher `make serve` uses: inotify where it can, else mkdocs' own polling."""
+    """The watcher `make serve` uses: inotify where it can, else mkdocs' own polling; edits only."""
     missing = INOTIFY_MISSING
     if missing is None and os.environ.get("SERVE_POLLING") != "1":
         try:
-            return InotifyObserver()  # fails where the kernel or a container gives no inotify
+            return _InotifyEdits()  # fails where the kernel or a container gives no inotify
         except OSError as exc:
             missing = str(exc)
     if missing is not None:
         log.info(f"inotify is not available ({missing}): looking for edits every {POLLING_INTERVAL} s")
-    return PollingObserver(timeout=POLLING_INTERVAL)
+    return _PollingEdits(timeout=POLLING_INTERVAL)
 
 
 def _faster_init(self: mkdocs.livereload.LiveReloadServer, *args: object, **kwargs: object) -> None:
