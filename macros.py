@@ -123,7 +123,7 @@ def define_env(env: Any) -> None:
     kept = _LOADED.__dict__
     book = _state["book"] = Book(ROOT, kept.setdefault("traces", {}), kept.setdefault("memo", {}))
     _state["page"] = None
-    _state["started"], _state["pool"] = False, None
+    _state["started"], _state["pool"], _state["late"] = False, None, None
     _state["store"] = pagestore.PageStore(ROOT)
     _state["site_key"] = _site_key()
     _state["listing"] = _listing()
@@ -217,11 +217,19 @@ def _start_workers(config: Any) -> None:
 
     def render(file: str) -> None:  # in a worker: the page as the build renders it, into the store
         _state["pool"] = None  # this process renders what it takes, and waits for nobody
+        _state["late"] = prerender.Prerender.serving  # its pages' late jobs: its own, after its pages
         page = config.plugins.on_pre_page(page_of(file), config=config, files=files)
         page.read_source(config)
         plugin.on_page_markdown(page.markdown, page=page, config=config, files=files)
-        _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
         writeback.flush()  # on disk before the build is told
+
+    def late(item: tuple[str, Any]) -> None:  # a late job, in a worker or the build: into the caches
+        kind, what = item
+        if kind == "preview":
+            _state["book"].share_image(what)  # into the figure cache, where on_post_build finds it
+        else:
+            _state["book"].keep_download(what, _state["site_key"], _state["store"])
+        writeback.flush()  # on disk before the build looks
 
     # What every process rendering pages needs, loaded once before the fork rather than once in each
     # (the build would load it for its own first page anyway): the simulator, the renderers, the
@@ -230,7 +238,11 @@ def _start_workers(config: Any) -> None:
         importlib.import_module(name)
     _state["book"].figures.salt  # noqa: B018 - worked out here, once
     writeback.flush()  # nothing half-written is inherited
-    _state["pool"] = _PAGES.__dict__["pool"] = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1))
+    pool = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1), late)
+    _state["pool"] = _PAGES.__dict__["pool"] = _state["late"] = pool
+    # Every scenario's try-it script and capture, written at the end (on_post_build): late jobs.
+    for name in _listing():
+        pool.later(("download", name))
 
 
 def on_pre_page_macros(env: Any) -> None:
@@ -306,17 +318,18 @@ def _lookup(file: str, key: str) -> dict[str, Any] | None:
 
 def on_post_build(env: Any) -> None:
     pool = _PAGES.__dict__.pop("pool", None)
+    _state["late"] = None
     if pool is not None:
-        pool.close()
+        pool.close()  # the late jobs too: their share images and downloads are in the caches now
         log.info(f"{pool.by_workers()} of {len(pool.jobs)} pages rendered by {pool.workers} worker process(es)")
     book, site = _state["book"], Path(env.conf["site_dir"])
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"], _state["store"])
-    for name, png in book.previews.items():  # each post's share image (og:image)
+    for name, image in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
-        (site / name).write_bytes(png)
+        (site / name).write_bytes(book.share_image(image))  # made here if no late job made it
     writeback.flush()  # the cache files written behind the build: on disk before the build ends
 
 
@@ -330,7 +343,12 @@ def on_post_page_macros(env: Any) -> None:
         shared = page.preview(env.page.meta.get("title") or env.page.title or "")
         if shared is not None:  # the first figure, as the picture a shared link shows (overrides/main.html)
             name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
-            _state["book"].previews[name] = shared[0]
+            late = _state.get("late")
+            if late is not None:  # a cold build: the PNG is a late job, its file written at the end
+                late.later(("preview", shared[0]))
+                _state["book"].previews[name] = shared[0]
+            else:
+                _state["book"].previews[name] = _state["book"].share_image(shared[0])
             env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
     _remember(env, page)
 

@@ -96,6 +96,46 @@ def test_a_job_that_fails_or_a_worker_that_dies_is_left_to_the_build(tmp_path: P
     assert all(pids == [build] for job, pids in done.items() if job < "page5")  # nobody left to take them
 
 
+def test_late_jobs_are_done_by_whoever_is_free_and_close_waits_for_them(tmp_path: Path) -> None:
+    """A worker's own late jobs (from its pages) are done by it after its pages; the build's are done
+    by a worker or by the build itself (while it waits, or at close()); each at least once, and every
+    one before close() returns. A late job that fails is dropped (the build makes what it lacks)."""
+    build = os.getpid()
+
+    def work(job: str) -> None:
+        time.sleep(0.02)
+        _did(tmp_path, job)
+        pool = Prerender.serving
+        assert pool is not None  # in a worker: the pool it works for
+        pool.later(f"own-{job}")
+
+    def late(item: str) -> None:
+        if item == "late-bad":
+            raise RuntimeError("a late job that fails")
+        time.sleep(0.01)
+        _did(tmp_path, item)
+
+    jobs = [f"page{n}" for n in range(6)]
+    pool = Prerender(jobs, work, 1, late)
+    assert Prerender.serving is None  # the build works for no pool
+    for n in range(4):
+        pool.later(f"late-{n}")
+    pool.later("late-bad")
+    _wait_for("page5.*", tmp_path)  # the worker starts from the back
+    for job in jobs:
+        if pool.take(job):
+            _did(tmp_path, job)
+        else:
+            assert pool.wait(job)[0]
+    pool.close()
+    done = _doers(tmp_path)
+    mine = [job for job in jobs if done[job] != [build]]
+    assert mine and sorted(f"own-{job}" for job in mine) == sorted(j for j in done if j.startswith("own-"))
+    assert all(done[f"own-{job}"] == done[job] for job in mine)  # by the worker that rendered the page
+    assert all(len(done[f"late-{n}"]) == 1 for n in range(4)), done
+    assert "late-bad" not in done
+
+
 def test_netsim_workers_sets_the_number(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETSIM_WORKERS", "0")
     assert workers_wanted() == 0

@@ -11,6 +11,9 @@ from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
 
 T = TypeVar("T")
+# A post's share image as a page names it: (scenario, the scenario file's digest, step, view, title).
+# Book.share_image() makes the PNG; a cold build leaves that to a late job (netsim.pages.prerender).
+SharedImage = tuple[str, str, str, str, str]
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
@@ -37,11 +40,12 @@ class Book:
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
-        self._kept: set[str] = set()  # scenarios whose downloads keep_downloads() has stored
+        self._kept: set[str] = set()  # scenarios whose downloads keep_download() has stored
         self.figures = FigureCache(root)
         self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
-        self.previews: dict[str, bytes] = {}  # "previews/posts/x.png" -> each post's share image
+        # "previews/posts/x.png" -> each post's share image, or what names it (made at the build's end)
+        self.previews: dict[str, bytes | SharedImage] = {}
         self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
 
     def path(self, name: str) -> Path:
@@ -101,12 +105,20 @@ class Book:
         scenario, trace = self.get(name)
         return scenario.name, self.script(name), pcap([hop for step in trace.steps for hop in step.frames])
 
-    def keep_downloads(self, salt: str, store: Any) -> None:
-        """Put the downloads of every scenario this process has simulated into `store`, once each
-        (a worker of netsim.pages.prerender, for the build that writes them)."""
-        for name in sorted(set(self._loaded) - self._kept):
+    def keep_download(self, name: str, salt: str, store: Any) -> None:
+        """Put one scenario's downloads into `store` (a late job of netsim.pages.prerender, for the
+        build that writes them); a scenario that fails to load raises, and the build reports it."""
+        if name not in self._kept:
             self._kept.add(name)
             store.save_download(self._download_key(self.path(name), salt), self._made(name))
+
+    def share_image(self, image: bytes | SharedImage) -> bytes:
+        """A post's share image as a PNG: kept in the figure cache under what determines it."""
+        if isinstance(image, bytes):
+            return image
+        from netsim.pages.macros import draw_share_image
+
+        return self.figures.get_png(("preview", *image), lambda: draw_share_image(self, image))
 
     def write_downloads(
         self,

@@ -31,7 +31,7 @@ from netsim.errors import (
     UnknownName,
 )
 from netsim.pages import lazy, postguard
-from netsim.pages.book import Book
+from netsim.pages.book import Book, SharedImage
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
 from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, read_words, step_caption
 from netsim.scenario import Scenario, Step
@@ -581,21 +581,15 @@ class Page:
                 self._fail(UnclaimedStep(self.file, line, key), mark=marks[0])
         return self.errors
 
-    def preview(self, title: str) -> tuple[bytes, str] | None:
-        """The page's share image (og:image) and its text alternative: the wide drawing of the page's
-        first figure, as a PNG (netsim.render.preview); None for a page without a figure."""
+    def preview(self, title: str) -> tuple[SharedImage, str] | None:
+        """The page's share image (og:image) and its text alternative: what names the wide drawing of
+        the page's first figure (Book.share_image() makes it a PNG, at once or at the build's end);
+        None for a page without a figure."""
         if self.first is None:
             return None
         scenario, step, view = self.first
-
-        def make() -> bytes:
-            with graph.kept_graphs() as kept:
-                self._diagram(scenario, step, view)
-            return preview.png(kept[0], title)  # the wide layout is drawn first
-
-        parts = ("preview", scenario.name, self.book.digest(scenario.name), step.id, view, title)
         alt = f"A diagram from {title}: {step.title or step.id}. {step_caption(scenario, step)}"
-        return self.book.figures.get_png(parts, make), alt
+        return (scenario.name, self.book.digest(scenario.name), step.id, view, title), alt
 
     def _line_of(self, needle: str) -> int:
         at = self.source.find(needle)
@@ -778,6 +772,19 @@ class Page:
                 return self._fail(MacroError(self.file, self._line, f"{name}(): {exc}"))
 
         return macro
+
+
+def draw_share_image(book: Book, image: SharedImage) -> bytes:
+    """A share image as a PNG (netsim.render.preview): the wide layout of the diagram it names, its title above.
+
+    It is drawn from the scenario as this process reads it, which must be the file the page read."""
+    name, digest, step_id, view, title = image
+    scenario, trace = book.get(name)
+    if book.digest(name) != digest:
+        raise ValueError(f"diagrams/{name}.yaml changed while the site was built; build again")
+    with graph.kept_graphs() as kept:
+        Page(book, "", "", None)._diagram(scenario, trace.step(step_id), view)
+    return preview.png(kept[0], title)  # the wide layout is drawn first
 
 
 def error_box(kind: str, message: str) -> str:
