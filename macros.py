@@ -123,7 +123,7 @@ def define_env(env: Any) -> None:
     kept = _LOADED.__dict__
     book = _state["book"] = Book(ROOT, kept.setdefault("traces", {}), kept.setdefault("memo", {}))
     _state["page"] = None
-    _state["started"], _state["pool"], _state["late"] = False, None, None
+    _state["started"], _state["pool"] = False, None
     _state["store"] = pagestore.PageStore(ROOT)
     _state["site_key"] = _site_key()
     _state["listing"] = _listing()
@@ -217,7 +217,7 @@ def _start_workers(config: Any) -> None:
 
     def render(file: str) -> None:  # in a worker: the page as the build renders it, into the store
         _state["pool"] = None  # this process renders what it takes, and waits for nobody
-        _state["late"] = prerender.Prerender.serving  # its pages' late jobs: its own, after its pages
+        _state["book"].late = prerender.Prerender.serving  # its pages' late jobs: its own, after its pages
         page = config.plugins.on_pre_page(page_of(file), config=config, files=files)
         page.read_source(config)
         plugin.on_page_markdown(page.markdown, page=page, config=config, files=files)
@@ -227,6 +227,8 @@ def _start_workers(config: Any) -> None:
         kind, what = item
         if kind == "preview":
             _state["book"].share_image(what)  # into the figure cache, where on_post_build finds it
+        elif kind == "code":
+            _state["book"].made_code(what)  # into the figure cache, where hooks.on_post_page finds it
         else:
             _state["book"].keep_download(what, _state["site_key"], _state["store"])
         writeback.flush()  # on disk before the build looks
@@ -239,7 +241,7 @@ def _start_workers(config: Any) -> None:
     _state["book"].figures.salt  # noqa: B018 - worked out here, once
     writeback.flush()  # nothing half-written is inherited
     pool = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1), late)
-    _state["pool"] = _PAGES.__dict__["pool"] = _state["late"] = pool
+    _state["pool"] = _PAGES.__dict__["pool"] = _state["book"].late = pool
     # Every scenario's try-it script and capture, written at the end (on_post_build): late jobs.
     for name in _listing():
         pool.later(("download", name))
@@ -255,6 +257,7 @@ def on_pre_page_macros(env: Any) -> None:
     _state["key"], _state["reads"], _state["file"] = key, set(), file
     _state["figures"] = set()
     _state["title_in"] = env.page.title or ""
+    env.page.netsim_put_back = _state["book"].made_code  # a set-aside part made late: hooks.on_post_page
     pool, _state["by_worker"] = _state.get("pool"), False
     if pool is not None and not pool.take(file):  # a worker has it: its result comes from the store
         _state["by_worker"], records = pool.wait(file)
@@ -318,7 +321,7 @@ def _lookup(file: str, key: str) -> dict[str, Any] | None:
 
 def on_post_build(env: Any) -> None:
     pool = _PAGES.__dict__.pop("pool", None)
-    _state["late"] = None
+    _state["book"].late = None
     if pool is not None:
         pool.close()  # the late jobs too: their share images and downloads are in the caches now
         log.info(f"{pool.by_workers()} of {len(pool.jobs)} pages rendered by {pool.workers} worker process(es)")
@@ -343,7 +346,7 @@ def on_post_page_macros(env: Any) -> None:
         shared = page.preview(env.page.meta.get("title") or env.page.title or "")
         if shared is not None:  # the first figure, as the picture a shared link shows (overrides/main.html)
             name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
-            late = _state.get("late")
+            late = _state["book"].late
             if late is not None:  # a cold build: the PNG is a late job, its file written at the end
                 late.later(("preview", shared[0]))
                 _state["book"].previews[name] = shared[0]

@@ -6,6 +6,7 @@ page a worker rendered failing the strict build with its message once."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from test_page_store import edit, same_files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from netsim.pages.book import LATE_CODE  # noqa: E402
 from netsim.pages.prerender import Prerender, workers_wanted  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the workers are forked: Linux only")
@@ -169,6 +171,11 @@ def test_a_build_with_workers_writes_the_same_site_and_a_false_claim_still_fails
     assert f" of {pages} pages rendered" in rendered[0], (pages, rendered)  # every page but the draft
     assert not (tmp_path / "shared" / "posts" / "the-whole-path.html").exists()
     assert 'class="ns-error"' in (tmp_path / "shared" / "posts" / "three-ways-to-say-no.html").read_text()
+    # What a page needs only at the end was left to late jobs: its try-it script's highlighting (put
+    # back by hooks.on_post_page) and its share image (named, not drawn, in the page's entry).
+    entries = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "pages").glob("*/*.json")]
+    assert any(part.startswith(LATE_CODE) for e in entries for part in e.get("set_aside", {}).values()), entries
+    assert any(e.get("preview") and isinstance(e["preview"][1], list) for e in entries), entries
     alone = mkdocs_build(root, tmp_path / "alone", env={**env, "NETSIM_WORKERS": "0", "NETSIM_CACHE_DIR": "off"})
     assert stopped_by_warnings(alone)
     same_files(tmp_path / "shared", tmp_path / "alone")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +16,16 @@ T = TypeVar("T")
 # A post's share image as a page names it: (scenario, the scenario file's digest, step, view, title).
 # Book.share_image() makes the PNG; a cold build leaves that to a late job (netsim.pages.prerender).
 SharedImage = tuple[str, str, str, str, str]
+# A set-aside code block whose highlighting is a late job: this, its language, NUL, its text (a NUL
+# is never in a page: the scripts refuse one). Book.made_code() gives the block's inside.
+LATE_CODE = "\0netsim-late-code\0"
+
+
+@functools.cache
+def pygments_version() -> str:
+    """Part of a highlighted block's key in the figure cache: another Pygments may colour it otherwise."""
+    return metadata.version("Pygments")
+
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
@@ -47,6 +59,8 @@ class Book:
         # "previews/posts/x.png" -> each post's share image, or what names it (made at the build's end)
         self.previews: dict[str, bytes | SharedImage] = {}
         self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
+        # Where a cold build's late jobs go (a netsim.pages.prerender.Prerender), else None: made at once.
+        self.late: Any = None
 
     def path(self, name: str) -> Path:
         return self.root / "diagrams" / f"{name}.yaml"
@@ -111,6 +125,16 @@ class Book:
         if name not in self._kept:
             self._kept.add(name)
             store.save_download(self._download_key(self.path(name), salt), self._made(name))
+
+    def made_code(self, part: str) -> str:
+        """A set-aside part as the page ships it: a code block left to a late job (netsim.pages.macros.
+        late_code) highlighted, from the figure cache if a late job made it; any other part as it is."""
+        if not part.startswith(LATE_CODE):
+            return part
+        from netsim.pages.macros import code_block
+
+        language, _, text = part[len(LATE_CODE) :].partition("\0")
+        return self.figures.get(("code", pygments_version(), language, text), lambda: code_block(text, language))
 
     def share_image(self, image: bytes | SharedImage) -> bytes:
         """A post's share image as a PNG: kept in the figure cache under what determines it."""
