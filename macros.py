@@ -242,9 +242,6 @@ def _start_workers(config: Any) -> None:
     writeback.flush()  # nothing half-written is inherited
     pool = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1), late)
     _state["pool"] = _PAGES.__dict__["pool"] = _state["book"].late = pool
-    # Every scenario's try-it script and capture, written at the end (on_post_build): late jobs.
-    for name in _listing():
-        pool.later(("download", name))
 
 
 def on_pre_page_macros(env: Any) -> None:
@@ -353,6 +350,11 @@ def on_post_page_macros(env: Any) -> None:
             else:
                 _state["book"].previews[name] = _state["book"].share_image(shared[0])
             env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
+        late = _state["book"].late
+        # The try-it script and capture of each scenario this page simulated, written at the end
+        # (on_post_build): late jobs of the process that simulated it, which need not simulate it again.
+        for name in _state["book"].handed_out() if late is not None else ():
+            late.later(("download", name))
     _remember(env, page)
 
 

@@ -53,6 +53,7 @@ class Book:
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
         self._kept: set[str] = set()  # scenarios whose downloads keep_download() has stored
+        self._handed: set[str] = set()  # scenarios handed_out() has named
         self.figures = FigureCache(root)
         self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
@@ -118,6 +119,12 @@ class Book:
 
         scenario, trace = self.get(name)
         return scenario.name, self.script(name), pcap([hop for step in trace.steps for hop in step.frames])
+
+    def handed_out(self) -> list[str]:
+        """The scenarios simulated since the last call: each one's downloads, a late job, once."""
+        new = sorted(set(self._loaded) - self._handed)
+        self._handed.update(new)
+        return new
 
     def keep_download(self, name: str, salt: str, store: Any) -> None:
         """Put one scenario's downloads into `store` (a late job of netsim.pages.prerender, for the
