@@ -296,8 +296,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         target.write_text(markdown, encoding="utf-8")
         preview = getattr(page, "netsim_preview", None)
         post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
+        put_back = getattr(page, "netsim_put_back", None) or (lambda part: part)  # every part as it ships
         made = {
-            "set_aside": getattr(page, "netsim_set_aside", {}),
+            "set_aside": {m: put_back(part) for m, part in getattr(page, "netsim_set_aside", {}).items()},
             "marks": getattr(page, "netsim_marks", {}),
             "preview": [preview, page.netsim_preview_alt] if preview else None,
             "minutes": post["minutes"] if post else None,  # of the prose, not of what the macros made
@@ -354,8 +355,9 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     from netsim.pages.macros import ERROR_MARK, SET_ASIDE
 
     aside = getattr(page, "netsim_set_aside", None) or {}
+    made = getattr(page, "netsim_put_back", None) or (lambda part: part)  # a part made late (macros.py)
     if aside:
-        output = _put_back(output, SET_ASIDE, lambda marker, _inside_tag: aside[marker], aside, once=True)
+        output = _put_back(output, SET_ASIDE, lambda marker, _inside_tag: made(aside[marker]), aside, once=True)
     marks = getattr(page, "netsim_marks", None) or {}
     if marks:
         output = _put_back(

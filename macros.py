@@ -242,11 +242,21 @@ def _start_workers(config: Any) -> None:
 
     def render(file: str) -> None:  # in a worker: the page as the build renders it, into the store
         _state["pool"] = None  # this process renders what it takes, and waits for nobody
+        _state["book"].late = prerender.Prerender.serving  # its pages' late jobs: its own, after its pages
         page = config.plugins.on_pre_page(page_of(file), config=config, files=files)
         page.read_source(config)
         plugin.on_page_markdown(page.markdown, page=page, config=config, files=files)
-        _state["book"].keep_downloads(_state["site_key"], _state["store"])  # its scripts and captures too
         writeback.flush()  # on disk before the build is told
+
+    def late(item: tuple[str, Any]) -> None:  # a late job, in a worker or the build: into the caches
+        kind, what = item
+        if kind == "preview":
+            _state["book"].share_image(what)  # into the figure cache, where on_post_build finds it
+        elif kind == "code":
+            _state["book"].made_code(what)  # into the figure cache, where hooks.on_post_page finds it
+        else:
+            _state["book"].keep_download(what, _state["site_key"], _state["store"])
+        writeback.flush()  # on disk before the build looks
 
     # What every process rendering pages needs, loaded once before the fork rather than once in each
     # (the build would load it for its own first page anyway): the simulator, the renderers, the
@@ -255,7 +265,8 @@ def _start_workers(config: Any) -> None:
         importlib.import_module(name)
     _state["book"].figures.salt  # noqa: B018 - worked out here, once
     writeback.flush()  # nothing half-written is inherited
-    _state["pool"] = _PAGES.__dict__["pool"] = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1))
+    pool = prerender.Prerender(list(pages), render, min(workers, len(pages) - 1), late)
+    _state["pool"] = _PAGES.__dict__["pool"] = _state["book"].late = pool
 
 
 def on_pre_page_macros(env: Any) -> None:
@@ -268,6 +279,7 @@ def on_pre_page_macros(env: Any) -> None:
     _state["key"], _state["reads"], _state["file"] = key, {}, file
     _state["figures"] = set()
     _state["title_in"] = env.page.title or ""
+    env.page.netsim_put_back = _state["book"].made_code  # a set-aside part made late: hooks.on_post_page
     pool, _state["by_worker"] = _state.get("pool"), False
     if pool is not None and not pool.take(file):  # a worker has it: its result comes from the store
         _state["by_worker"], records = pool.wait(file)
@@ -331,17 +343,18 @@ def _lookup(file: str, key: str) -> dict[str, Any] | None:
 
 def on_post_build(env: Any) -> None:
     pool = _PAGES.__dict__.pop("pool", None)
+    _state["book"].late = None
     if pool is not None:
-        pool.close()
+        pool.close()  # the late jobs too: their share images and downloads are in the caches now
         log.info(f"{pool.by_workers()} of {len(pool.jobs)} pages rendered by {pool.workers} worker process(es)")
     book, site = _state["book"], Path(env.conf["site_dir"])
     book.figures.write_figures(book.used_figures, site)
     (site / "assets").mkdir(parents=True, exist_ok=True)  # the diagrams' palette and layouts, one source
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
     book.write_downloads(site, _PAGES.__dict__.setdefault("downloads", {}), _state["site_key"], _state["store"])
-    for name, png in book.previews.items():  # each post's share image (og:image)
+    for name, image in book.previews.items():  # each post's share image (og:image)
         (site / name).parent.mkdir(parents=True, exist_ok=True)
-        (site / name).write_bytes(png)
+        (site / name).write_bytes(book.share_image(image))  # made here if no late job made it
     writeback.flush()  # the cache files written behind the build: on disk before the build ends
 
 
@@ -355,8 +368,18 @@ def on_post_page_macros(env: Any) -> None:
         shared = page.preview(env.page.meta.get("title") or env.page.title or "")
         if shared is not None:  # the first figure, as the picture a shared link shows (overrides/main.html)
             name = "previews/" + env.page.file.src_uri.removesuffix(".md") + ".png"
-            _state["book"].previews[name] = shared[0]
+            late = _state["book"].late
+            if late is not None:  # a cold build: the PNG is a late job, its file written at the end
+                late.later(("preview", shared[0]))
+                _state["book"].previews[name] = shared[0]
+            else:
+                _state["book"].previews[name] = _state["book"].share_image(shared[0])
             env.page.netsim_preview, env.page.netsim_preview_alt = name, shared[1]
+        late = _state["book"].late
+        # The try-it script and capture of each scenario this page simulated, written at the end
+        # (on_post_build): late jobs of the process that simulated it, which need not simulate it again.
+        for name in _state["book"].handed_out() if late is not None else ():
+            late.later(("download", name))
     _remember(env, page)
 
 

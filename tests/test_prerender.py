@@ -6,6 +6,7 @@ page a worker rendered failing the strict build with its message once."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from test_page_store import edit, same_files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from netsim.pages.book import LATE_CODE  # noqa: E402
 from netsim.pages.prerender import Prerender, workers_wanted  # noqa: E402
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the workers are forked: Linux only")
@@ -96,6 +98,46 @@ def test_a_job_that_fails_or_a_worker_that_dies_is_left_to_the_build(tmp_path: P
     assert all(pids == [build] for job, pids in done.items() if job < "page5")  # nobody left to take them
 
 
+def test_late_jobs_are_done_by_whoever_is_free_and_close_waits_for_them(tmp_path: Path) -> None:
+    """A worker's own late jobs (from its pages) are done by it after its pages; the build's are done
+    by a worker or by the build itself (while it waits, or at close()); each at least once, and every
+    one before close() returns. A late job that fails is dropped (the build makes what it lacks)."""
+    build = os.getpid()
+
+    def work(job: str) -> None:
+        time.sleep(0.02)
+        _did(tmp_path, job)
+        pool = Prerender.serving
+        assert pool is not None  # in a worker: the pool it works for
+        pool.later(f"own-{job}")
+
+    def late(item: str) -> None:
+        if item == "late-bad":
+            raise RuntimeError("a late job that fails")
+        time.sleep(0.01)
+        _did(tmp_path, item)
+
+    jobs = [f"page{n}" for n in range(6)]
+    pool = Prerender(jobs, work, 1, late)
+    assert Prerender.serving is None  # the build works for no pool
+    for n in range(4):
+        pool.later(f"late-{n}")
+    pool.later("late-bad")
+    _wait_for("page5.*", tmp_path)  # the worker starts from the back
+    for job in jobs:
+        if pool.take(job):
+            _did(tmp_path, job)
+        else:
+            assert pool.wait(job)[0]
+    pool.close()
+    done = _doers(tmp_path)
+    mine = [job for job in jobs if done[job] != [build]]
+    assert mine and sorted(f"own-{job}" for job in mine) == sorted(j for j in done if j.startswith("own-"))
+    assert all(done[f"own-{job}"] == done[job] for job in mine)  # by the worker that rendered the page
+    assert all(len(done[f"late-{n}"]) == 1 for n in range(4)), done
+    assert "late-bad" not in done
+
+
 def test_netsim_workers_sets_the_number(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NETSIM_WORKERS", "0")
     assert workers_wanted() == 0
@@ -129,6 +171,11 @@ def test_a_build_with_workers_writes_the_same_site_and_a_false_claim_still_fails
     assert f" of {pages} pages rendered" in rendered[0], (pages, rendered)  # every page but the draft
     assert not (tmp_path / "shared" / "posts" / "the-whole-path.html").exists()
     assert 'class="ns-error"' in (tmp_path / "shared" / "posts" / "three-ways-to-say-no.html").read_text()
+    # What a page needs only at the end was left to late jobs: its try-it script's highlighting (put
+    # back by hooks.on_post_page) and its share image (named, not drawn, in the page's entry).
+    entries = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "pages").glob("*/*.json")]
+    assert any(part.startswith(LATE_CODE) for e in entries for part in e.get("set_aside", {}).values()), entries
+    assert any(e.get("preview") and isinstance(e["preview"][1], list) for e in entries), entries
     alone = mkdocs_build(root, tmp_path / "alone", env={**env, "NETSIM_WORKERS": "0", "NETSIM_CACHE_DIR": "off"})
     assert stopped_by_warnings(alone)
     same_files(tmp_path / "shared", tmp_path / "alone")

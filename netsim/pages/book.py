@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -11,6 +13,19 @@ from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
 
 T = TypeVar("T")
+# A post's share image as a page names it: (scenario, the scenario file's digest, step, view, title).
+# Book.share_image() makes the PNG; a cold build leaves that to a late job (netsim.pages.prerender).
+SharedImage = tuple[str, str, str, str, str]
+# A set-aside code block whose highlighting is a late job: this, its language, NUL, its text (a NUL
+# is never in a page: the scripts refuse one). Book.made_code() gives the block's inside.
+LATE_CODE = "\0netsim-late-code\0"
+
+
+@functools.cache
+def pygments_version() -> str:
+    """Part of a highlighted block's key in the figure cache: another Pygments may colour it otherwise."""
+    return metadata.version("Pygments")
+
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
@@ -37,12 +52,16 @@ class Book:
         self._loaded: dict[str, tuple[Scenario, Trace]] = {}
         self._digest: dict[str, str] = {}
         self._scripts: dict[str, str] = {}  # scenario -> its try-it script
-        self._kept: set[str] = set()  # scenarios whose downloads keep_downloads() has stored
+        self._kept: set[str] = set()  # scenarios whose downloads keep_download() has stored
+        self._handed: set[str] = set()  # scenarios handed_out() has named
         self.figures = FigureCache(root)
         self.logged: set[str] = set()  # error messages already in this build's log: each cause once
         self.used_figures: set[str] = set()  # diagram files the pages of this build refer to
-        self.previews: dict[str, bytes] = {}  # "previews/posts/x.png" -> each post's share image
+        # "previews/posts/x.png" -> each post's share image, or what names it (made at the build's end)
+        self.previews: dict[str, bytes | SharedImage] = {}
         self.diagrams: dict[tuple[str, str, str], tuple[str, str]] = {}  # (scenario, step, view) -> (svg, alt)
+        # Where a cold build's late jobs go (a netsim.pages.prerender.Prerender), else None: made at once.
+        self.late: Any = None
 
     def path(self, name: str) -> Path:
         return self.root / "diagrams" / f"{name}.yaml"
@@ -101,12 +120,36 @@ class Book:
         scenario, trace = self.get(name)
         return scenario.name, self.script(name), pcap([hop for step in trace.steps for hop in step.frames])
 
-    def keep_downloads(self, salt: str, store: Any) -> None:
-        """Put the downloads of every scenario this process has simulated into `store`, once each
-        (a worker of netsim.pages.prerender, for the build that writes them)."""
-        for name in sorted(set(self._loaded) - self._kept):
+    def handed_out(self) -> list[str]:
+        """The scenarios simulated since the last call: each one's downloads, a late job, once."""
+        new = sorted(set(self._loaded) - self._handed)
+        self._handed.update(new)
+        return new
+
+    def keep_download(self, name: str, salt: str, store: Any) -> None:
+        """Put one scenario's downloads into `store` (a late job of netsim.pages.prerender, for the
+        build that writes them); a scenario that fails to load raises, and the build reports it."""
+        if name not in self._kept:
             self._kept.add(name)
             store.save_download(self._download_key(self.path(name), salt), self._made(name))
+
+    def made_code(self, part: str) -> str:
+        """A set-aside part as the page ships it: a code block left to a late job (netsim.pages.macros.
+        late_code) highlighted, from the figure cache if a late job made it; any other part as it is."""
+        if not part.startswith(LATE_CODE):
+            return part
+        from netsim.pages.macros import code_block
+
+        language, _, text = part[len(LATE_CODE) :].partition("\0")
+        return self.figures.get(("code", pygments_version(), language, text), lambda: code_block(text, language))
+
+    def share_image(self, image: bytes | SharedImage) -> bytes:
+        """A post's share image as a PNG: kept in the figure cache under what determines it."""
+        if isinstance(image, bytes):
+            return image
+        from netsim.pages.macros import draw_share_image
+
+        return self.figures.get_png(("preview", *image), lambda: draw_share_image(self, image))
 
     def write_downloads(
         self,

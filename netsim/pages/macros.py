@@ -31,7 +31,7 @@ from netsim.errors import (
     UnknownName,
 )
 from netsim.pages import lazy, postguard
-from netsim.pages.book import Book
+from netsim.pages.book import LATE_CODE, Book, SharedImage
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
 from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, read_words, step_caption
 from netsim.scenario import Scenario, Step
@@ -352,6 +352,15 @@ class Page:
         self.set_aside[marker] = match.group(3)
         return match.group(1) + marker + match.group(4)
 
+    def _late_code(self, text: str, language: str) -> str:
+        """What _set_aside(escape.code(text, language)) gives, its inside left to a late job: the page
+        needs it only when hooks.on_post_page puts it back, once every page is made."""
+        head, tail = _code_outside(language)
+        marker = f"<!--netsim:{len(self.set_aside)}-->"
+        self.set_aside[marker] = LATE_CODE + language + "\0" + text
+        self.book.late.later(("code", self.set_aside[marker]))
+        return head + marker + tail
+
     def _root(self) -> str:
         """From this page back to the site's root: docs/posts/x.md -> '../'."""
         return "../" * max(0, len(Path(self.file).parts) - 2)
@@ -574,28 +583,23 @@ class Page:
         for marker in self._later:
             self.set_aside[marker] = lazy.shared_diagrams(self.set_aside[marker], drawn)
         for marker in self._later + self._lazy:  # what goes inside a noscript, once it is known
-            lazy.check(self.set_aside[marker], marker)
+            if not self.set_aside[marker].startswith(LATE_CODE):  # code_block() checks those
+                lazy.check(self.set_aside[marker], marker)
         for key, line in self._shown.items():
             marks = self._pending.get(key) or [self._mark()]
             if key not in self._claimed:
                 self._fail(UnclaimedStep(self.file, line, key), mark=marks[0])
         return self.errors
 
-    def preview(self, title: str) -> tuple[bytes, str] | None:
-        """The page's share image (og:image) and its text alternative: the wide drawing of the page's
-        first figure, as a PNG (netsim.render.preview); None for a page without a figure."""
+    def preview(self, title: str) -> tuple[SharedImage, str] | None:
+        """The page's share image (og:image) and its text alternative: what names the wide drawing of
+        the page's first figure (Book.share_image() makes it a PNG, at once or at the build's end);
+        None for a page without a figure."""
         if self.first is None:
             return None
         scenario, step, view = self.first
-
-        def make() -> bytes:
-            with graph.kept_graphs() as kept:
-                self._diagram(scenario, step, view)
-            return preview.png(kept[0], title)  # the wide layout is drawn first
-
-        parts = ("preview", scenario.name, self.book.digest(scenario.name), step.id, view, title)
         alt = f"A diagram from {title}: {step.title or step.id}. {step_caption(scenario, step)}"
-        return self.book.figures.get_png(parts, make), alt
+        return (scenario.name, self.book.digest(scenario.name), step.id, view, title), alt
 
     def _line_of(self, needle: str) -> int:
         at = self.source.find(needle)
@@ -614,7 +618,10 @@ class Page:
         name = escape.markdown(s.name)
         href = self._root() + f"scripts/{escape.url(s.name + '.sh')}"
         text = self.book.script(s.name)
-        script = self._set_aside(self.book.remember(("code", text, "bash"), lambda: escape.code(text, "bash")))
+        if self.book.late is not None and not self.inline:  # a cold build: highlighted at the end
+            script = self._late_code(text, "bash")
+        else:
+            script = self._set_aside(self.book.remember(("code", text, "bash"), lambda: escape.code(text, "bash")))
         self._lazy += SET_ASIDE.findall(script)
         script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
         return "\n".join(
@@ -778,6 +785,42 @@ class Page:
                 return self._fail(MacroError(self.file, self._line, f"{name}(): {exc}"))
 
         return macro
+
+
+@functools.cache
+def _code_outside(language: str) -> tuple[str, str]:
+    """The element escape.code() wraps a block of `language` in, opened and closed."""
+    match = _OUTSIDE.match(escape.code("x\n", language))
+    assert match is not None, language
+    return match.group(1), match.group(3)
+
+
+_OUTSIDE = re.compile(r"(<([a-z]+)\b[^>]*>).*(</\2>)\Z", re.S)  # as Page._set_aside splits a part
+
+
+def code_block(text: str, language: str) -> str:
+    """The inside of escape.code(text, language), as Page._late_code() set it aside: the same bytes
+    _set_aside() keeps, checked as finish() checks what goes inside a noscript."""
+    made = escape.code(text, language)
+    head, tail = _code_outside(language)
+    if not (made.startswith(head) and made.endswith(tail)):
+        raise ValueError(f"a highlighted {language} block is not wrapped as {head}...{tail}")
+    inside = made[len(head) : len(made) - len(tail)]
+    lazy.check(inside, f"a {language} block")
+    return inside
+
+
+def draw_share_image(book: Book, image: SharedImage) -> bytes:
+    """A share image as a PNG (netsim.render.preview): the wide layout of the diagram it names, its title above.
+
+    It is drawn from the scenario as this process reads it, which must be the file the page read."""
+    name, digest, step_id, view, title = image
+    scenario, trace = book.get(name)
+    if book.digest(name) != digest:
+        raise ValueError(f"diagrams/{name}.yaml changed while the site was built; build again")
+    with graph.kept_graphs() as kept:
+        Page(book, "", "", None)._diagram(scenario, trace.step(step_id), view)
+    return preview.png(kept[0], title)  # the wide layout is drawn first
 
 
 def error_box(kind: str, message: str) -> str:

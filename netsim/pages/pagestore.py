@@ -72,9 +72,9 @@ class PageStore:
             return None  # absent, or unreadable: render afresh
         if entry.get("key") != key:
             return None
-        if entry.get("preview") is not None:
+        if entry.get("preview") is not None:  # the PNG itself, or what names it in the figure cache
             name, png, alt = entry["preview"]
-            entry["preview"] = (name, base64.b64decode(png), alt)
+            entry["preview"] = (name, base64.b64decode(png) if isinstance(png, str) else tuple(png), alt)
         entry["marks"] = {m: tuple(e) if e is not None else None for m, e in entry["marks"].items()}
         entry["errors"] = [tuple(e) for e in entry["errors"]]
         # The diagrams by name only: their files are in the figure cache, which wrote them when they
@@ -95,7 +95,7 @@ class PageStore:
         data["svgs"] = sorted(entry["svgs"])  # the files themselves are in the figure cache
         if data.get("preview") is not None:
             name, png, alt = data["preview"]
-            data["preview"] = (name, base64.b64encode(png).decode("ascii"), alt)
+            data["preview"] = (name, base64.b64encode(png).decode("ascii") if isinstance(png, bytes) else png, alt)
         # Behind the build, atomically, after the diagrams it names (netsim.pages.writeback).
         writeback.write(self.dir / entry["key"][:2] / f"{entry['key']}.json", json.dumps(data).encode("utf-8"))
 
