@@ -127,9 +127,9 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     assert "s own room" in (tmp_path / "served-out" / "after-title" / "index.html").read_text()
 
 
-# A netsim edit that lands as a rebuild starts: after macros.py has checked netsim's files (the
-# modules are kept), before define_env keys the pages (it makes the page store just before).
-EDIT_AS_A_REBUILD_STARTS = """
+# What both edit-in-a-window scripts start from: serve's rebuilds, in one process, as make serve runs
+# them (the site at argv[1], built into argv[2]).
+REBUILDS = """
 import sys
 from pathlib import Path
 from mkdocs.config import load_config
@@ -146,7 +146,14 @@ def rebuild(first=False):
         config.plugins.on_startup(command="serve", dirty=False)
     config.site_url = URL
     build(config, serve_url=URL)
+"""
 
+
+# A netsim edit that lands as a rebuild starts: after macros.py has checked netsim's files (the
+# modules are kept), before define_env keys the pages (it makes the page store just before).
+EDIT_AS_A_REBUILD_STARTS = (
+    REBUILDS
+    + """
 rebuild(first=True)
 store = sys.modules["netsim.pages.pagestore"].PageStore
 made = store.__init__
@@ -160,42 +167,33 @@ store.__init__ = edit_then_make
 rebuild()  # the rebuild the edit lands in
 rebuild()  # the rebuild the edit asks for
 """
+)
+
+
+def _rebuild_twice(tmp_path: Path, script: str) -> None:
+    """Run an edit-in-a-window script on the two-post copy, with a page store of its own."""
+    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
+    done = prerun.python(
+        ["-c", script, str(root), str(tmp_path / "site")],
+        cwd=root,
+        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_an_edit_that_lands_as_a_rebuild_starts_shows_on_the_next(tmp_path: Path) -> None:
     """What a rebuild made while an edit landed is never kept as the edited site's: the page the
     old code made was once kept under the new code's key, so no later rebuild, and no later build
     from the same page store, showed the edit."""
-    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
-    done = prerun.python(
-        ["-c", EDIT_AS_A_REBUILD_STARTS, str(root), str(tmp_path / "site")],
-        cwd=root,
-        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    _rebuild_twice(tmp_path, EDIT_AS_A_REBUILD_STARTS)
     assert "walked straight to" in (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
 
 
 # A scenario edit that lands while a page that reads it renders: after the page's macros read the
 # scenario, before the page's result is kept (its last step, Page.finish).
-EDIT_AS_A_PAGE_RENDERS = """
-import sys
-from pathlib import Path
-from mkdocs.config import load_config
-from mkdocs.commands.build import build
-
-root, out = Path(sys.argv[1]), Path(sys.argv[2])
-URL = "http://127.0.0.1:8000/"
-import serve
-serve.keep_between_rebuilds()
-
-def rebuild(first=False):
-    config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(out))
-    if first:
-        config.plugins.on_startup(command="serve", dirty=False)
-    config.site_url = URL
-    build(config, serve_url=URL)
-
+EDIT_AS_A_PAGE_RENDERS = (
+    REBUILDS
+    + """
 def edit(name, old, new):
     text = (root / name).read_text(encoding="utf-8")
     (root / name).write_text(text.replace(old, new), encoding="utf-8")
@@ -212,18 +210,13 @@ edit("docs/posts/margarets-room.md", "an old acquaintance", "an old friend")
 rebuild()  # the rebuild the prose edit asked for: the scenario edit lands in it
 rebuild()  # the rebuild the scenario edit asks for
 """
+)
 
 
 def test_a_scenario_edit_that_lands_as_its_page_renders_shows_on_the_next_rebuild(tmp_path: Path) -> None:
     """A page is kept under the digest of the scenario bytes it was made from, not of the file as
     it is once the page is done: else the page the old scenario made is replayed as the new one's."""
-    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
-    done = prerun.python(
-        ["-c", EDIT_AS_A_PAGE_RENDERS, str(root), str(tmp_path / "site")],
-        cwd=root,
-        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    _rebuild_twice(tmp_path, EDIT_AS_A_PAGE_RENDERS)
     page = (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
     assert "an old friend" in page
     assert re.search(r"Carla(&#x27;|&#39;|')s test frame", page), "the scenario edit is not shown"
