@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 from html import escape
@@ -296,7 +297,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         target.write_text(markdown, encoding="utf-8")
         preview = getattr(page, "netsim_preview", None)
         post = next((p for p in POSTS if p["src"] == page.file.src_path), None)
-        put_back = getattr(page, "netsim_put_back", None) or (lambda part: part)  # every part as it ships
+        put_back = _as_shipped(page)
         made = {
             "set_aside": {m: put_back(part) for m, part in getattr(page, "netsim_set_aside", {}).items()},
             "marks": getattr(page, "netsim_marks", {}),
@@ -347,6 +348,11 @@ def byline(post: dict[str, Any]) -> str:
     )
 
 
+def _as_shipped(page: Any) -> Callable[[str], str]:
+    """A set-aside part as the page ships it: a part made late (macros.py) filled in, any other as it is."""
+    return getattr(page, "netsim_put_back", None) or (lambda part: part)
+
+
 def on_post_page(output: str, page: Any, config: Any) -> str:
     """Put back the figure contents that netsim's macros kept out of Markdown and search, and each
     error box where its macro was called: one pass over the page for each kind of marker (a
@@ -355,7 +361,7 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     from netsim.pages.macros import ERROR_MARK, SET_ASIDE
 
     aside = getattr(page, "netsim_set_aside", None) or {}
-    made = getattr(page, "netsim_put_back", None) or (lambda part: part)  # a part made late (macros.py)
+    made = _as_shipped(page)
     if aside:
         output = _put_back(output, SET_ASIDE, lambda marker, _inside_tag: made(aside[marker]), aside, once=True)
     marks = getattr(page, "netsim_marks", None) or {}
