@@ -7,6 +7,7 @@ fetched here. Screenshots land in build/screenshots/ for a person to look at.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,7 +167,21 @@ def test_a_deep_link_lands_with_the_controls_below_the_header(
     context = chromium.new_context(viewport={"width": width, "height": 800})  # type: ignore[attr-defined]
     page = context.new_page()
     page.goto(root + POST + f"#margarets-room-step-{ASK}", wait_until="load")
-    page.wait_for_timeout(200)  # the browser's own jump to the id comes after load
+    # The browser's own jump to the id comes after load, and later still on a loaded machine: wait
+    # (up to 5 s) for the stepper to show the step and the controls to be clear of the header,
+    # then assert both, so a page that never gets there still fails with what it showed.
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            """([want]) => {
+              const count = document.querySelector('.ns-count');
+              const controls = document.querySelector('.ns-stepper-controls');
+              if (!count || !controls || count.textContent.trim() !== want) return false;
+              const top = controls.getBoundingClientRect().top;
+              return document.querySelector('.md-header').getBoundingClientRect().bottom <= top;
+            }""",
+            arg=[f"Step {ASK} of {N}"],
+            timeout=5000,
+        )
     assert page.locator(".ns-count").inner_text() == f"Step {ASK} of {N}"
     header = page.evaluate("() => document.querySelector('.md-header').getBoundingClientRect().bottom")
     box = page.locator(".ns-stepper-controls").bounding_box()
