@@ -82,10 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--computing", nargs="*", default=[], help="the computing tests (default: all the others)")
     parser.add_argument(
-        "--no-zensical-venv",
-        dest="zensical_venv",
-        action="store_false",
-        help="do not install .venv-zensical at the start (the first Zensical test installs it when needed)",
+        "--zensical-venv",
+        action="store_true",
+        help="install .venv-zensical beside the tests from the start (make test; else the first Zensical test does)",
     )
     parser.add_argument("--pytest-args", default="", help="more arguments for both pytest runs, space-separated")
     args = parser.parse_args(argv)
