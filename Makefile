@@ -107,7 +107,8 @@ test: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/python tests/run.py --workers $(WORKERS) --wait-workers $(WAIT_WORKERS) --waiting-marker "$(WAITING)"
+	$(BIN)/python tests/run.py --workers $(WORKERS) --wait-workers $(WAIT_WORKERS) --waiting-marker "$(WAITING)" \
+	  --zensical-venv
 
 ## claims: the claim audit; every claim must be falsifiable by a netsim fault or a scenario change
 claims: $(STAMP)

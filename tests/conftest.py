@@ -279,6 +279,7 @@ def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 ZENSICAL_SITE = ROOT / "site-zensical"
+ZENSICAL_VENV_LOCK = ROOT / "build" / "zensical-venv.lock"  # tests/run.py's, held while it installs the venv
 
 
 def _build_zensical() -> None:
@@ -286,7 +287,18 @@ def _build_zensical() -> None:
     pinned with hashes, the first time)."""
     if shutil.which("make") is None:
         pytest.skip("Zensical build skipped: make is not installed")
-    result = subprocess.run(
+    ZENSICAL_VENV_LOCK.parent.mkdir(exist_ok=True)
+    with open(ZENSICAL_VENV_LOCK, "w") as installing:
+        fcntl.flock(installing, fcntl.LOCK_EX)  # tests/run.py may be installing the venv: wait for it
+        result = _make_build_zensical()
+    if result.returncode != 0 and "Could not find a version" in result.stderr:
+        pytest.skip(f"Zensical could not be installed from the package index: {result.stderr.strip()[-300:]}")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "ok  site-zensical:" in result.stdout
+
+
+def _make_build_zensical() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         ["make", "build-zensical"],
         cwd=ROOT,
         capture_output=True,
@@ -295,10 +307,6 @@ def _build_zensical() -> None:
         timeout=900,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
-    if result.returncode != 0 and "Could not find a version" in result.stderr:
-        pytest.skip(f"Zensical could not be installed from the package index: {result.stderr.strip()[-300:]}")
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    assert "ok  site-zensical:" in result.stdout
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,9 @@ s each at load 15, and four of them hit their two-minute timeout), and every oth
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +36,38 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Held while .venv-zensical is installed; tests/conftest.py's zensical_site takes it before its
+# `make build-zensical`, so that make finds the venv installed and never installs it twice at once.
+ZENSICAL_VENV_LOCK = ROOT / "build" / "zensical-venv.lock"
+
+
+def install_zensical_venv(preexec: object, log: object) -> subprocess.Popen[bytes] | None:
+    """Start `make .venv-zensical/.installed` (a no-op when it is up to date) beside the tests.
+
+    In a clean clone it is a pip install of about a minute, which the first Zensical test did inside a
+    computing worker, long after the run began, while the other worker soon waited on the same build.
+    Started here it overlaps the first minutes of the run instead. The lock is taken before either
+    pytest starts and handed to make, so no test's build can begin before the install ends.
+    """
+    if shutil.which("make") is None:
+        return None  # the Zensical tests skip, as they do without make
+    ZENSICAL_VENV_LOCK.parent.mkdir(exist_ok=True)
+    fd = os.open(ZENSICAL_VENV_LOCK, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # Not make's jobserver: `make test` starts this script, and its pipe is not passed on.
+        env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+        return subprocess.Popen(
+            ["make", "--no-print-directory", ".venv-zensical/.installed"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(fd,),  # the lock lasts as long as make and pip, which inherit it
+            preexec_fn=preexec,  # noqa: PLW1509
+        )
+    finally:
+        os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a pytest marker expression: the tests it selects wait (in any file), all the others compute",
     )
     parser.add_argument("--computing", nargs="*", default=[], help="the computing tests (default: all the others)")
+    parser.add_argument(
+        "--zensical-venv",
+        action="store_true",
+        help="install .venv-zensical beside the tests from the start (make test; else the first Zensical test does)",
+    )
     parser.add_argument("--pytest-args", default="", help="more arguments for both pytest runs, space-separated")
     args = parser.parse_args(argv)
     if bool(args.waiting) == bool(args.waiting_marker):
@@ -78,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(os, "sched_setscheduler"):
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
+    install_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read at the end
+    installing = install_zensical_venv(yield_to_the_labs, install_log) if args.zensical_venv else None
     computing = subprocess.Popen(computing_cmd, cwd=ROOT, preexec_fn=yield_to_the_labs)  # noqa: PLW1509
-    children = (waiting, computing)
+    children = (waiting, computing, *([installing] if installing else []))
 
     def forward(_signum: int, _frame: object) -> None:
         """A CI timeout's SIGTERM stops both runs as Ctrl-C does: pytest-xdist ends its workers on
@@ -99,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # Ctrl-C reached both pytests too (one process group); let them stop
             continue
 
+    if installing is not None:
+        installing.wait()  # done long before; a failure shows in the Zensical tests, which run make again
+        install_log.seek(0)
+        if installing.returncode != 0:
+            print(f"\n===== installing .venv-zensical failed =====\n{install_log.read()}", flush=True)
     log.seek(0)
     print(f"\n===== the tests that wait on kernel timers: {' '.join(args.waiting)} =====", flush=True)
     sys.stdout.write(log.read())
