@@ -31,18 +31,24 @@ again only when one of those changed:
 - a page's Markdown conversion, under the page's Markdown as the plugins left it, the site's file
   list (links resolve against it), the Markdown settings and the snippet files the page pulls in;
   the warnings a conversion logged (a broken link) are logged again when it is reused;
-- a page's search-index entries, under its HTML, table of contents, title and front matter.
+- a page's search-index entries, under its HTML, table of contents, title and front matter;
+- a page's template output (before the on_post_page hooks, which still run), under everything the
+  template can see: the page, the menu with every page's title and state, the configuration, the
+  plugins' settings, the hooks' and the site's own templates' sources. Anything in the context
+  this cannot describe exactly (an object of an unknown kind) makes the page render afresh.
 
 The served site itself is made in memory (/dev/shm) where there is room (site_folder()).
 
-The template of every page is still rendered (the menu lists every page, so a title edit reaches
-them all) and every file is written. tests/test_serve_rebuild.py checks that a rebuild after an
-edit writes exactly what a full build of the edited site writes, file by file.
+A title edit still renders every page again (the menu lists every page), and every file is still
+written. tests/test_serve_rebuild.py checks that a rebuild after an edit writes exactly what a
+full build of the edited site writes, file by file.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
+import enum
 import hashlib
 import json
 import logging
@@ -53,12 +59,14 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import jinja2
 import mkdocs.livereload
 from material.plugins.search.plugin import SearchIndex
 from mkdocs.__main__ import cli
+from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.theme import Theme
@@ -176,11 +184,12 @@ def _faster_init(self: mkdocs.livereload.LiveReloadServer, *args: object, **kwar
 
 # --- what earlier rebuilds made, in this process -------------------------------------------------
 
-STATS = {"converted": 0, "reused": 0}  # pages converted from Markdown, and reused, in this process
+STATS = {"converted": 0, "reused": 0, "rendered": 0, "kept": 0}  # pages converted / templates rendered, and reused
 _THEME_FILES: dict[str, list[tuple[str, str]]] = {}
 _COMPILED: dict[str, tuple[str, Any]] = {}
 _CONVERTED: dict[str, tuple[str, dict[str, Any]]] = {}  # page src_uri -> (key, result)
 _INDEXED: dict[str, tuple[str, list[dict[str, Any]]]] = {}  # page url -> (key, entries)
+_RENDERED: dict[str, tuple[str, str]] = {}  # page url -> (key, the template's output)
 _INSTALLED = {Path(sysconfig.get_paths()[name]).resolve() for name in ("purelib", "platlib")}
 
 
@@ -237,7 +246,132 @@ _get_env = Theme.get_env
 def _theme_env(self: Theme) -> jinja2.Environment:
     env = _get_env(self)
     env.bytecode_cache = _CompiledTemplates()
+    env.template_class = _KeptTemplate
     return env
+
+
+class _Unknown(Exception):
+    """Something in a page's context that _stable() cannot describe by its contents."""
+
+
+# Kinds whose instances are described by their attributes, one by one: mkdocs' pages, sections,
+# links, files, tables of contents, configuration values, the theme. Anything else that is not
+# plain data raises _Unknown, and the page renders afresh: a key must never miss a difference.
+_WALKED = ("mkdocs.structure.", "mkdocs.config.", "mkdocs.theme", "mkdocs.utils.babel_stub")
+# What the site's macros leave on a page for hooks.on_post_page, which runs after the template on
+# every rebuild: the set-aside parts (a scenario's figures, changed by a scenario edit without a
+# change to the page's HTML) and the error marks. No template reads them (tests/test_serve_rebuild.py
+# checks overrides/); the page's preview image, which overrides/main.html shows, stays in the key.
+FOR_HOOKS_ONLY = frozenset({"netsim_put_back", "netsim_set_aside", "netsim_marks"})
+# The theme shows a page's HTML and table of contents on that page only (mkdocs-material's
+# partials/content.html, toc.html and nav-item.html read `page.content` and `page.toc`); the menu
+# shows the other pages' titles, addresses and front matter. The site's overrides/main.html shows
+# the page's own preview image and its description. So another page's body and preview are left
+# out, and a prose or scenario edit renders only the pages it changes again, not every page whose
+# menu lists one of them.
+THIS_PAGE_ONLY = frozenset(
+    {"content", "markdown", "toc", "present_anchor_ids", "links_to_anchors", "netsim_preview", "netsim_preview_alt"}
+)
+# The time of the build: mkdocs puts it in every context, and nothing the site renders shows it
+# (full builds are byte-identical; tests/test_serve_rebuild.py checks no template names it).
+UNSHOWN = frozenset({"build_date_utc"})
+LONG = 512  # a longer string (a page's HTML) goes into a key as its hash: JSON-escaping it cost more
+
+
+def _stable(value: Any, seen: dict[int, int]) -> Any:
+    """`value` as plain data for a digest, every object once (a page's parent lists the page again).
+
+    A page met here is another page than the one rendered (_context_key() describes that one first)."""
+    if isinstance(value, str) and len(value) > LONG:
+        return ["text", hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, datetime.date):
+        return ["date", value.isoformat()]
+    if isinstance(value, enum.Enum):
+        return ["enum", type(value).__qualname__, value.name]
+    if isinstance(value, type):  # a class (a configuration option's kind): installed code, by name
+        return ["class", value.__module__, value.__qualname__]
+    if id(value) in seen:
+        return ["seen", seen[id(value)]]
+    seen[id(value)] = len(seen)
+    if isinstance(value, BasePlugin):  # its settings, not its state (the search index, the macros)
+        return ["plugin", type(value).__qualname__, _stable(dict(value.config), seen)]
+    if isinstance(value, ModuleType):  # a hook module: its source, read afresh
+        source = Path(value.__file__).read_bytes() if value.__file__ else b""
+        return ["module", value.__name__, hashlib.sha256(source).hexdigest()]
+    if isinstance(value, dict):  # also mkdocs' Config and PluginCollection
+        return ["dict", type(value).__qualname__, [[str(k), _stable(v, seen)] for k, v in value.items()]]
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_stable(v, seen) for v in value]
+        if isinstance(value, set | frozenset):
+            items.sort(key=repr)
+        return ["list", type(value).__qualname__, items]
+    kind = type(value)
+    if (kind.__module__, kind.__qualname__) in (("babel.core", "Locale"), ("mkdocs.utils.babel_stub", "Locale")):
+        return ["locale", str(value)]  # the theme's language: its identifier names it whole
+    if kind.__module__.startswith(_WALKED) and hasattr(value, "__dict__"):
+        left_out = FOR_HOOKS_ONLY | THIS_PAGE_ONLY if isinstance(value, Page) else FOR_HOOKS_ONLY
+        return ["object", kind.__qualname__, _fields(value, left_out, seen)]
+    raise _Unknown(f"{kind.__module__}.{kind.__qualname__}")
+
+
+def _fields(value: Any, left_out: frozenset[str], seen: dict[int, int]) -> list[list[Any]]:
+    return [[k, _stable(v, seen)] for k, v in sorted(vars(value).items()) if k not in left_out]
+
+
+_THIS_BUILD: dict[str, Any] = {}  # the configuration this build renders with, and what it gives every page
+
+
+def _for_every_page(config: Any) -> tuple[str, list[tuple[str, str]]]:
+    """The configuration's digest and the site's own templates, worked out once per build: each
+    page's template sees the same ones (the pages render after every page's Markdown is done,
+    and no plugin or hook of the site changes the configuration while they do)."""
+    if _THIS_BUILD.get("config") is not config:
+        _THIS_BUILD.update(config=config, made=(_digest(_stable(config, {})), _own_templates(list(config.theme.dirs))))
+    return _THIS_BUILD["made"]
+
+
+def _context_key(name: str | None, context: dict[str, Any], page: Page, config: Any) -> str:
+    """Everything the template `name` can show of `context`, rendering `page`, as one digest."""
+    seen = {id(page): 0}  # the page itself whole, first: elsewhere (the menu) it is a reference
+    this_page = _fields(page, FOR_HOOKS_ONLY, seen)
+    shown = {k: v for k, v in context.items() if k not in UNSHOWN and v is not config}
+    return _digest(name, this_page, _stable(shown, seen), _for_every_page(config))
+
+
+def _own_templates(dirs: list[str]) -> list[tuple[str, str]]:
+    """The site's own template folders' files (overrides/) with their contents; the installed theme's
+    cannot change under a running server."""
+    found = []
+    for folder in (d for d in dirs if not _installed(d)):
+        for name in _listing(folder):
+            found.append((name, hashlib.sha256(Path(folder, name).read_bytes()).hexdigest()))
+    return found
+
+
+class _KeptTemplate(jinja2.Template):
+    """A page's template output reused when nothing it is rendered from has changed."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        context = dict(*args, **kwargs)
+        page, config = context.get("page"), context.get("config")
+        if not isinstance(page, Page) or not page.active or config is None:  # not a page (sitemap, 404)
+            return super().render(context)
+        try:
+            key = _context_key(self.name, context, page, config)
+        except _Unknown as unknown:
+            log.debug(f"{page.file.src_uri}: rendered afresh ({unknown} in its context)")
+            key = None
+        kept = _RENDERED.get(page.url)
+        if key is not None and kept is not None and kept[0] == key:
+            STATS["kept"] += 1
+            return kept[1]
+        STATS["rendered"] += 1
+        output = super().render(context)
+        if key is not None:
+            _RENDERED[page.url] = (key, output)
+        return output
 
 
 class _Recorder(logging.Handler):

@@ -36,28 +36,29 @@ def rebuild(first=False):
     build(config, serve_url=URL)
 
 rebuild(first=True)
-rendered, converted = [], []
+rendered, converted, templated = [], [], []
 for file, old, new, keep in edits:
     path = root / file
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, (file, old)
     path.write_text(text.replace(old, new), encoding="utf-8")
-    before, was = sys.modules["_bottom_six_pages"].hits, serve.STATS["converted"]
+    before, was, drawn = sys.modules["_bottom_six_pages"].hits, serve.STATS["converted"], serve.STATS["rendered"]
     rebuild()
     rendered.append(sys.modules["_bottom_six_pages"].hits - before)
     converted.append(serve.STATS["converted"] - was)
+    templated.append(serve.STATS["rendered"] - drawn)
     if keep:
         import shutil
         shutil.copytree(out / "site", out / keep)
-print(json.dumps([rendered, converted]))
+print(json.dumps([rendered, converted, templated]))
 """
 
 
 def serve(
     root: Path, out: Path, edits: list[tuple[str, str, str, str]], cache: str | None = None
-) -> tuple[list[int], list[int]]:
+) -> tuple[list[int], list[int], list[int]]:
     """Build as `make serve` does, then apply each edit and rebuild; per rebuild, the pages replayed
-    by the macros and the pages converted from Markdown.
+    by the macros, the pages converted from Markdown and the pages whose template rendered.
 
     `cache` is NETSIM_CACHE_DIR for it ("off": every page rendered, nothing replayed from disk).
     """
@@ -69,8 +70,8 @@ def serve(
         env={**os.environ, **({"NETSIM_CACHE_DIR": cache} if cache else {})},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    replayed, converted = json.loads(done.stdout.strip().splitlines()[-1])
-    return replayed, converted
+    replayed, converted, templated = json.loads(done.stdout.strip().splitlines()[-1])
+    return replayed, converted, templated
 
 
 def files(site: Path) -> dict[str, bytes]:
@@ -95,7 +96,7 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     # A post's title: the index lists it, the decoder names it, its own page shows it.
     title = ("docs/posts/margarets-room.md", "title: Margaret's room", "title: Margaret's own room", "after-title")
     edits = [prose, scenario, snippet, title]
-    replayed, converted = serve(copy_small_site(tmp_path / "served"), tmp_path / "served-out", edits)
+    replayed, converted, templated = serve(copy_small_site(tmp_path / "served"), tmp_path / "served-out", edits)
     pages = len(list((tmp_path / "served" / "docs").rglob("*.md")))
     # Only the edited page renders after the prose edit; after the scenario edit, the pages that
     # use three-ways-to-say-no render again: post three, the guide and the decoder.
@@ -105,6 +106,11 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     # snippet changed; the post and the index, which lists it by title. Every other conversion is
     # reused, and what the pages show is checked against full builds below.
     assert converted == [1, 0, 1, 2], converted
+    # Rendered through the theme's template (serve.py): the edited post; after the scenario edit,
+    # post three alone (its figures are put back after the template, by hooks.on_post_page, but its
+    # preview image's description, in its head, names the scenario's title); the guide; after the
+    # title edit every page, whose menu lists the post by its title.
+    assert templated == [1, 1, 1, pages], templated
     # The references: full serve builds of the site as each edit left it, each in a fresh process
     # with no page or figure cache (a replay compared with a replay would prove nothing). Under
     # make check (pytest --quick, tests/conftest.py), only the site as the last edit left it: the
@@ -220,3 +226,109 @@ def test_a_scenario_edit_that_lands_as_its_page_renders_shows_on_the_next_rebuil
     page = (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
     assert "an old friend" in page
     assert re.search(r"Carla(&#x27;|&#39;|')s test frame", page), "the scenario edit is not shown"
+
+
+# The served site made to match one whole folder after another, rebuilding after each, as make
+# serve does when an author's edit spans several files (a new post: the post, its nav entry, the
+# decoder's words). argv[3]: the folders in order, each with the name its built site is kept under.
+STATES = (
+    REBUILDS
+    + """
+import json, shutil
+states = json.loads(sys.argv[3])
+
+def tree(top):
+    return {p.relative_to(top) for p in top.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+def become(state):
+    want, have = tree(state), tree(root)
+    for name in have - want:
+        (root / name).unlink()
+    for name in sorted(want):
+        if name not in have or (root / name).read_bytes() != (state / name).read_bytes():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(state / name, root / name)
+
+rebuild(first=True)
+for state, keep in states:
+    become(Path(state))
+    rebuild()
+    shutil.copytree(out, out.parent / keep)
+"""
+)
+
+
+def test_a_rebuild_after_a_code_config_new_or_deleted_post_edit_writes_what_a_full_build_writes(
+    tmp_path: Path,
+) -> None:
+    """serve.py keeps a page's template output under everything the template can see: after an
+    edit to netsim's code, to mkdocs.yml, a post added and a post removed, a rebuild writes the
+    files a full build of the site as edited writes, byte for byte, and each edit shows."""
+    import shutil
+
+    two = ("margarets-room", "a-name-for-the-host")  # the decoder's words need a post of theirs
+    base = copy_small_site(tmp_path / "state-base", two)
+
+    def edited(state: Path) -> Path:
+        for name, old, new in (
+            ("netsim/schemafile.py", '"title": "netsim scenario"', '"title": "a netsim scenario"'),
+            ("mkdocs.yml", "copyright: Written in the first person", "copyright: Written, in the first person"),
+        ):
+            text = (state / name).read_text(encoding="utf-8")
+            assert text.count(old) == 1, (name, old)
+            (state / name).write_text(text.replace(old, new), encoding="utf-8")
+        return state
+
+    code = tmp_path / "state-code"
+    shutil.copytree(base, code)
+    schema = code / "netsim" / "schemafile.py"
+    schema.write_text(
+        schema.read_text(encoding="utf-8").replace('"title": "netsim scenario"', '"title": "a netsim scenario"'),
+        encoding="utf-8",
+    )
+    config = tmp_path / "state-config"
+    shutil.copytree(base, config)
+    edited(config)
+    # The post added between the two: the second is numbered third from then on.
+    added = edited(copy_small_site(tmp_path / "state-added", (*two, "rooms-inside-rooms")))
+    states = [(code, "after-code"), (config, "after-config"), (added, "after-new-post"), (config, "after-deleted-post")]
+    served = tmp_path / "served"
+    shutil.copytree(base, served)
+    done = prerun.python(
+        ["-c", STATES, str(served), str(tmp_path / "out" / "site"), json.dumps([[str(s), k] for s, k in states])],
+        cwd=served,
+        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    kept = tmp_path / "out"
+    assert '"title": "a netsim scenario"' in (kept / "after-code" / "scenario.schema.json").read_text()
+    assert "Written, in the first person" in (kept / "after-config" / "index.html").read_text()
+    assert (kept / "after-new-post" / "posts" / "rooms-inside-rooms.html").is_file()
+    assert not (kept / "after-deleted-post" / "posts" / "rooms-inside-rooms.html").exists()
+    # The references: full builds of each state in a fresh process, no page or figure cache. Under
+    # make check, the post added and the post removed (the code and config edits are in both).
+    checked = states[2:] if quick() else states
+    for n, (state, keep) in enumerate(checked):
+        fresh = tmp_path / f"fresh-{n}"
+        shutil.copytree(state, fresh, ignore=shutil.ignore_patterns("__pycache__"))
+        serve(fresh, tmp_path / f"fresh-{n}-out", [], cache="off")
+        want, got = files(tmp_path / f"fresh-{n}-out" / "site"), files(kept / keep)
+        assert sorted(got) == sorted(want), (keep, set(got) ^ set(want))
+        different = [name for name in want if got[name] != want[name]]
+        assert not different, (keep, different)
+
+
+def test_the_site_s_templates_read_only_what_a_kept_page_render_is_keyed_on() -> None:
+    """serve.py leaves out of a page's key the build's time, the macros' state for hooks.on_post_page
+    and other pages' bodies and previews: the theme reads none of them, and neither may the site's
+    own templates (a template that did would show a stale page after an edit under make serve)."""
+    import serve
+
+    root = Path(__file__).resolve().parent.parent
+    for template in sorted((root / "overrides").rglob("*.html")):
+        text = template.read_text(encoding="utf-8")
+        for name in (*serve.UNSHOWN, *serve.FOR_HOOKS_ONLY):
+            assert name not in text, (template.name, name)
+        for name in serve.THIS_PAGE_ONLY:  # the page's own, never another's (nav_item.content)
+            for use in re.finditer(rf"(\w+)\.{name}\b", text):
+                assert use.group(1) == "page", (template.name, use.group(0))
