@@ -16,6 +16,16 @@ from pygraphviz import graphviz as gv
 
 FIND, CREATE = 0, 1  # pygraphviz.agraph._Action
 NODE, EDGE = 1, 3  # cgraph's AGNODE and AGEDGE, the kinds pygraphviz's ItemAttribute is given
+GRAPHS, NODES, EDGES = 0, 1, 2  # whose defaults: pygraphviz's graph_attr, node_attr and edge_attr
+
+
+def defaults(g: pgv.AGraph, kind: int, /, **attr: str) -> None:
+    """g.graph_attr.update(**attr) (or node_attr, edge_attr) on a root graph: each attribute's
+    default for the whole graph, declared in turn, as pygraphviz's Attribute.__setitem__ does."""
+    if gv.agroot(g.handle) != g.handle:
+        raise ValueError("defaults() sets a root graph's defaults; a subgraph's take graph_attr")
+    for key, value in attr.items():
+        gv.agattr_label(g.handle, kind, key.encode("utf-8"), value.encode("utf-8"))
 
 
 def add_node(g: pgv.AGraph, name: str, /, **attr: str) -> None:

@@ -58,12 +58,14 @@ def port_label(scenario: Scenario, bridge: str, port: str, wrap: int = 0, story:
 def _base(name: str) -> pgv.AGraph:
     g = pgv.AGraph(directed=True, strict=False, name=name)
     font = palette.FONT
-    g.graph_attr.update(bgcolor=gv("paper"), fontname=font, fontsize=str(palette.TITLE), rankdir="TB")
-    g.graph_attr.update(nodesep="0.35", ranksep="0.55", pad="0.2")
+    cgraph.defaults(g, cgraph.GRAPHS, bgcolor=gv("paper"), fontname=font, fontsize=str(palette.TITLE), rankdir="TB")
+    cgraph.defaults(g, cgraph.GRAPHS, nodesep="0.35", ranksep="0.55", pad="0.2")
     text = str(palette.TEXT)
-    g.node_attr.update(fontname=font, fontsize=text, shape="box", style="rounded,filled", fillcolor=gv("box"))
-    g.node_attr.update(color=gv("ink"), fontcolor=gv("ink"))
-    g.edge_attr.update(fontname=font, fontsize=text, color=gv("ink"), fontcolor=gv("ink"))
+    cgraph.defaults(
+        g, cgraph.NODES, fontname=font, fontsize=text, shape="box", style="rounded,filled", fillcolor=gv("box")
+    )
+    cgraph.defaults(g, cgraph.NODES, color=gv("ink"), fontcolor=gv("ink"))
+    cgraph.defaults(g, cgraph.EDGES, fontname=font, fontsize=text, color=gv("ink"), fontcolor=gv("ink"))
     return g
 
 
@@ -184,8 +186,8 @@ def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple
 
 def _narrow(g: pgv.AGraph) -> None:
     """The phone's layout: tight spacing, small margins (the words keep their size)."""
-    g.graph_attr.update(nodesep="0.04", ranksep="0.2", pad="0.05")
-    g.node_attr.update(margin="0.06,0.03", width="0.3", height="0.3")
+    cgraph.defaults(g, cgraph.GRAPHS, nodesep="0.04", ranksep="0.2", pad="0.05")
+    cgraph.defaults(g, cgraph.NODES, margin="0.06,0.03", width="0.3", height="0.3")
 
 
 def _stack(g: pgv.AGraph) -> None:
