@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pygraphviz as pgv
 
-from netsim.render import layout, palette, words
+from netsim.render import cgraph, layout, palette, words
 from netsim.render.palette import gv
 from netsim.scenario import Scenario
 from netsim.trace import Hop, StepTrace
@@ -58,12 +58,14 @@ def port_label(scenario: Scenario, bridge: str, port: str, wrap: int = 0, story:
 def _base(name: str) -> pgv.AGraph:
     g = pgv.AGraph(directed=True, strict=False, name=name)
     font = palette.FONT
-    g.graph_attr.update(bgcolor=gv("paper"), fontname=font, fontsize=str(palette.TITLE), rankdir="TB")
-    g.graph_attr.update(nodesep="0.35", ranksep="0.55", pad="0.2")
+    cgraph.defaults(g, cgraph.GRAPHS, bgcolor=gv("paper"), fontname=font, fontsize=str(palette.TITLE), rankdir="TB")
+    cgraph.defaults(g, cgraph.GRAPHS, nodesep="0.35", ranksep="0.55", pad="0.2")
     text = str(palette.TEXT)
-    g.node_attr.update(fontname=font, fontsize=text, shape="box", style="rounded,filled", fillcolor=gv("box"))
-    g.node_attr.update(color=gv("ink"), fontcolor=gv("ink"))
-    g.edge_attr.update(fontname=font, fontsize=text, color=gv("ink"), fontcolor=gv("ink"))
+    cgraph.defaults(
+        g, cgraph.NODES, fontname=font, fontsize=text, shape="box", style="rounded,filled", fillcolor=gv("box")
+    )
+    cgraph.defaults(g, cgraph.NODES, color=gv("ink"), fontcolor=gv("ink"))
+    cgraph.defaults(g, cgraph.EDGES, fontname=font, fontsize=text, color=gv("ink"), fontcolor=gv("ink"))
     return g
 
 
@@ -105,7 +107,7 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False, story: bool 
     bottom = ""  # narrow: the last room's owner, the next room stands under it
     for bname, bridge in scenario.bridges.items():
         if narrow and bottom:
-            g.add_edge(bottom, bname, style="invis", weight="10")
+            cgraph.add_edge(g, bottom, bname, style="invis", weight="10")
         bottom = bridge.host
         sub = g.add_subgraph(
             name=f"cluster_{bname}",
@@ -115,7 +117,7 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False, story: bool 
         )
         shape = "box" if narrow else "ellipse"
         box = _decisions(step, bname, wrap, story)
-        sub.add_node(bname, label=box, shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
+        cgraph.add_node(sub, bname, label=box, shape=shape, fillcolor=gv("bridge"), **_tag("bridge"))
         seat = [port_label(scenario, bname, bname, wrap and WRAP_LABEL, story), scenario.bridge_mac(bname)]
         if bridge.address:
             seat.append(bridge.address.split("/")[0])
@@ -126,35 +128,39 @@ def room(scenario: Scenario, step: StepTrace, narrow: bool = False, story: bool 
                 hop = step.frames[max(numbers[0], 1) - 1]
                 if hop.bridge == bname and hop.decision == "drop":
                     chain.append(_drop_name(hop, numbers[0]))
-                    sub.add_node(chain[-1])
-                    g.add_edge(chain[-2], chain[-1], style="invis", weight="10")
+                    cgraph.add_node(sub, chain[-1])
+                    cgraph.add_edge(g, chain[-2], chain[-1], style="invis", weight="10")
         for n, port in enumerate(seats):
             text = "\\n".join(seat) if port == bname else port_label(scenario, bname, port, wrap, story)
             fill = gv("host") if port == bname else gv("paper")
-            sub.add_node(f"{bname}:{port}", label=text, fillcolor=fill)
+            cgraph.add_node(sub, f"{bname}:{port}", label=text, fillcolor=fill)
             if not narrow:
-                g.add_edge(bname, f"{bname}:{port}", style="invis")  # seats sit below the bridge
+                cgraph.add_edge(g, bname, f"{bname}:{port}", style="invis")  # seats sit below the bridge
             else:  # one seat under the other
                 above = chain[-1] if n == 0 else f"{bname}:{seats[n - 1]}"
-                g.add_edge(above, f"{bname}:{port}", style="invis", weight="10")
+                cgraph.add_edge(g, above, f"{bname}:{port}", style="invis", weight="10")
         if not narrow:
             sub.add_subgraph([f"{bname}:{p}" for p in seats], rank="same")
         owner = bridge.host
-        (sub if narrow else g).add_node(
-            owner, label=label(scenario, owner, wrap and WRAP_LABEL), shape="box3d", fillcolor=gv("host")
+        cgraph.add_node(
+            sub if narrow else g,
+            owner,
+            label=label(scenario, owner, wrap and WRAP_LABEL),
+            shape="box3d",
+            fillcolor=gv("host"),
         )
-        g.add_edge(f"{bname}:{bname}", owner, dir="none", color=gv("cable"))
+        cgraph.add_edge(g, f"{bname}:{bname}", owner, dir="none", color=gv("cable"))
         if narrow:  # the host under its own seat
-            g.add_edge(f"{bname}:{bname}", owner, style="invis", weight="10")
+            cgraph.add_edge(g, f"{bname}:{bname}", owner, style="invis", weight="10")
             for (where, port), (host, dev) in seating.items():
                 if where == bname:  # the occupant beside the seat, inside the room
-                    sub.add_node(host, label=_host_label(scenario, host, dev, step, WRAP_LABEL))
+                    cgraph.add_node(sub, host, label=_host_label(scenario, host, dev, step, WRAP_LABEL))
                     sub.add_subgraph([f"{bname}:{port}", host], rank="same")
     for (bname, port), (host, dev) in seating.items():
         if not narrow:
-            g.add_node(host, label=_host_label(scenario, host, dev, step))
+            cgraph.add_node(g, host, label=_host_label(scenario, host, dev, step))
         # The veth cable: one end in the host, the other end is the seat.
-        g.add_edge(f"{bname}:{port}", host, dir="none", color=gv("cable"))
+        cgraph.add_edge(g, f"{bname}:{port}", host, dir="none", color=gv("cable"))
     for first, *also in ways.values():
         hop = step.frames[max(first, 1) - 1]
         _draw_hop(g, scenario, hop, first, seating, words_on_lines=not narrow, also=also, story=story)
@@ -180,8 +186,8 @@ def _seating(scenario: Scenario, step: StepTrace) -> dict[tuple[str, str], tuple
 
 def _narrow(g: pgv.AGraph) -> None:
     """The phone's layout: tight spacing, small margins (the words keep their size)."""
-    g.graph_attr.update(nodesep="0.04", ranksep="0.2", pad="0.05")
-    g.node_attr.update(margin="0.06,0.03", width="0.3", height="0.3")
+    cgraph.defaults(g, cgraph.GRAPHS, nodesep="0.04", ranksep="0.2", pad="0.05")
+    cgraph.defaults(g, cgraph.NODES, margin="0.06,0.03", width="0.3", height="0.3")
 
 
 def _stack(g: pgv.AGraph) -> None:
@@ -226,7 +232,7 @@ def _stack(g: pgv.AGraph) -> None:
     for edge in lines:
         edge.attr["constraint"] = "false"
     for a, b in zip(order, order[1:], strict=False):
-        g.add_edge(a, b, style="invis", weight="10")
+        cgraph.add_edge(g, a, b, style="invis", weight="10")
     g.node_attr["group"] = "column"
 
 
@@ -246,8 +252,8 @@ def _words_off_lines(g: pgv.AGraph, lines: list[pgv.Edge]) -> dict[str, tuple[st
         mark = f"w{len(boxes) + 1}"
         box = f"words-{len(boxes) + 1}"
         colour = edge.attr.get("fontcolor") or edge.attr.get("color") or gv("ink")
-        g.add_node(
-            box, label=words, shape="box", style="rounded,dashed,filled", fillcolor=gv("paper"),
+        cgraph.add_node(
+            g, box, label=words, shape="box", style="rounded,dashed,filled", fillcolor=gv("paper"),
             color=edge.attr.get("color") or gv("ink"), fontcolor=colour, **_tag("words", mark),
         )  # fmt: skip
         edge.attr["label"] = ""
@@ -311,20 +317,20 @@ def _draw_hop(
     sender = _endpoint(scenario, hop.bridge, hop.in_port, seating)
     # Drawn along the cable (seat -> host, arrow reversed) so it runs beside it, not around.
     sends = f"{tag}sends" if words_on_lines else ""
-    g.add_edge(ingress, sender, label=sends, dir="back", **sent, **_tag(*h, "sends"))
-    g.add_edge(ingress, hop.bridge, **sent, **_tag(*h, "in"))
+    cgraph.add_edge(g, ingress, sender, label=sends, dir="back", **sent, **_tag(*h, "sends"))
+    cgraph.add_edge(g, ingress, hop.bridge, **sent, **_tag(*h, "in"))
     if hop.decision == "drop":
         node = _drop_name(hop, number)
         why = words.reason_words(hop.reason, story)
         _drop_mark(g, node, why, colour, 0 if words_on_lines else WRAP)
-        g.add_edge(hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
+        cgraph.add_edge(g, hop.bridge, node, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         return
     for port in hop.out_ports:
         seat = f"{hop.bridge}:{port}"
-        g.add_edge(hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
+        cgraph.add_edge(g, hop.bridge, seat, label=f"{tag}{word}", **attrs, **_tag(*h, "out"))
         target = _endpoint(scenario, hop.bridge, port, seating)
         if target != seat:  # an empty seat: the copy leaves and nobody takes it
-            g.add_edge(seat, target, **attrs, **_tag(*h, "deliver"))
+            cgraph.add_edge(g, seat, target, **attrs, **_tag(*h, "deliver"))
 
 
 def _drop_name(hop: Hop, number: int) -> str:
@@ -332,7 +338,8 @@ def _drop_name(hop: Hop, number: int) -> str:
 
 
 def _drop_mark(g: pgv.AGraph, node: str, reason: str, colour: str, wrap: int = 0) -> None:
-    g.add_node(
+    cgraph.add_node(
+        g,
         node,
         label=f"✗ dropped\\n{_lines(reason, wrap)}",
         shape="note",
@@ -370,7 +377,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             color=gv("frame"),
         )
         addr = bridge.address.split("/")[0] if bridge.address else "?"
-        sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"))
+        cgraph.add_node(sub, f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"))
         seats[addr] = f"{host}:{bname}"
         others = []
         for other, h in scenario.hosts.items():
@@ -378,26 +385,28 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
                 if not (iface.plug and iface.plug.startswith(f"{bname}.")):
                     continue
                 if knock is not None and other == knock[0]:
-                    sub.add_node(other, label=_host_label(scenario, other, dev))
+                    cgraph.add_node(sub, other, label=_host_label(scenario, other, dev))
                 else:
                     others.append(label(scenario, other, WRAP_LABEL if narrow else 0))
         if others:  # the rest of the room, in one box: this view is about doors, not seats
-            sub.add_node(
+            cgraph.add_node(
+                sub,
                 f"{bname}:others",
                 label="also here:\\n" + "\\n".join(others),
                 fillcolor=gv("paper"),
                 style="rounded,dashed,filled",
             )
-    g.add_node(host, label=label(scenario, host), shape="box3d", fillcolor=gv("host"))
+    cgraph.add_node(g, host, label=label(scenario, host), shape="box3d", fillcolor=gv("host"))
     for seat in seats.values():
-        g.add_edge(host, seat, dir="none", color=gv("cable"))
+        cgraph.add_edge(g, host, seat, dir="none", color=gv("cable"))
     for n, text in enumerate(step.listeners.get(host, [])):
         addr, port = text.rsplit(":", 1)
         doors = list(seats.values()) if addr == "0.0.0.0" else [seats[a] for a in seats if a == addr]
         if addr.startswith("127.") and addr not in seats:
             doors = [seats["127.0.0.1"]]
         node = f"doorman-{n}"
-        g.add_node(
+        cgraph.add_node(
+            g,
             node,
             label=f"doorman\\nlistening on\\n{text}",
             shape="octagon",
@@ -406,7 +415,7 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             **_tag("doorman"),
         )
         for door in doors:
-            g.add_edge(door, node, dir="none", color=gv("ok"), style="bold")
+            cgraph.add_edge(g, door, node, dir="none", color=gv("ok"), style="bold")
     if knock is not None:
         who, target = knock
         addr, port = target.rsplit(":", 1)
@@ -420,8 +429,9 @@ def rooms(scenario: Scenario, step: StepTrace, host: str, knock: tuple[str, str]
             door = seats.get(addr, seats.get("127.0.0.1") if addr.startswith("127.") else None) or addr
         source = who if who != host else f"{host}-terminal"
         if who == host:
-            g.add_node(source, label=f"{label(scenario, host)}'s terminal", shape="box", fillcolor=gv("paper"))
-        g.add_edge(
+            cgraph.add_node(g, source, label=f"{label(scenario, host)}'s terminal", shape="box", fillcolor=gv("paper"))
+        cgraph.add_edge(
+            g,
             source,
             door,
             label=f"knock: {port}\\n{said}",
@@ -462,17 +472,21 @@ def tunnel(
                 name=f"cluster_{bname}", label=_lines(bname + (f" · {bridge.label}" if bridge.label else ""), wrap),
                 style="rounded", color=gv("frame"),
             )  # fmt: skip
-            sub.add_node(f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"), **_tag("seat"))
+            cgraph.add_node(
+                sub, f"{host}:{bname}", label=f"{addr}\\n({_text(bname)})", fillcolor=gv("host"), **_tag("seat")
+            )
             if addrs:
                 seats[host][addr] = f"{host}:{bname}"
             for other, h in scenario.hosts.items():
                 for dev, iface in h.interfaces.items():
                     if iface.plug and iface.plug.startswith(f"{bname}."):
-                        sub.add_node(other, label=_host_label(scenario, other, dev, step, wrap))
+                        cgraph.add_node(sub, other, label=_host_label(scenario, other, dev, step, wrap))
         for dev, link in step.links.get(host, {}).items():
             if link["kind"] == "veth" and link["addresses"] and not link["master"]:
                 addr = link["addresses"][0].split("/")[0]
-                box.add_node(f"{host}:{dev}", label=f"{addr}\\n({_text(dev)})", fillcolor=gv("host"), **_tag("seat"))
+                cgraph.add_node(
+                    box, f"{host}:{dev}", label=f"{addr}\\n({_text(dev)})", fillcolor=gv("host"), **_tag("seat")
+                )
                 seats[host][addr] = f"{host}:{dev}"
     doormen: dict[str, dict[str, str]] = {client: {}, server: {}}
     tunnels = {t["listen"]: t for t in step.tunnels if t["client"] == client}
@@ -483,18 +497,18 @@ def tunnel(
             doors = list(mine.values()) if addr == "0.0.0.0" else [mine[addr]] if addr in mine else []
             who = "ssh -L" if text in tunnels else "sshd" if host == server and port == "22" else "doorman"
             node = f"doorman-{host}-{n}"
-            g.add_node(
-                node, label=f"{who}\\nlistening on\\n{text}", shape="octagon", fillcolor=gv("good"), color=gv("ok"),
+            cgraph.add_node(
+                g, node, label=f"{who}\\nlistening on\\n{text}", shape="octagon", fillcolor=gv("good"), color=gv("ok"),
                 **_tag("doorman"),
             )  # fmt: skip
             doormen[host][text] = node
             for door in doors:
-                g.add_edge(door, node, dir="none", color=gv("ok"), style="bold")
+                cgraph.add_edge(g, door, node, dir="none", color=gv("ok"), style="bold")
     sshd = doormen[server].get("0.0.0.0:22")
     for listen, t in tunnels.items():
         if sshd is not None and listen in doormen[client]:
-            g.add_edge(
-                doormen[client][listen], sshd, label=f"SSH connection\\nto {t['target']}",
+            cgraph.add_edge(
+                g, doormen[client][listen], sshd, label=f"SSH connection\\nto {t['target']}",
                 color=gv("cable"), penwidth="3", dir="both", arrowhead="none", arrowtail="none", **_tag("ssh"),
             )  # fmt: skip
     if knock is not None:
@@ -516,9 +530,9 @@ def tunnel(
         door = door or addr  # an address no seat drawn holds: the knock ends at the bare address
         source = who if who not in (client, server) else f"{who}-terminal"
         if who in (client, server):
-            g.add_node(source, label=f"{label(scenario, who)}'s terminal", shape="box", fillcolor=gv("paper"))
-        g.add_edge(
-            source, door, label=f"knock: {port}\\n{words_}", color=colour, fontcolor=colour, penwidth="2.5",
+            cgraph.add_node(g, source, label=f"{label(scenario, who)}'s terminal", shape="box", fillcolor=gv("paper"))
+        cgraph.add_edge(
+            g, source, door, label=f"knock: {port}\\n{words_}", color=colour, fontcolor=colour, penwidth="2.5",
             style="solid" if ok else "dashed", **_tag("knock"),
         )  # fmt: skip
         channel = step.channel
@@ -530,8 +544,8 @@ def tunnel(
             far = seats[server].get(t_addr, t_addr)
             good = channel["outcome"] == "connected"
             said = words.channel_words(channel["outcome"])
-            g.add_edge(
-                sshd, far, label=f"channel {channel['n']}: connect {t_port}\\n{said}",
+            cgraph.add_edge(
+                g, sshd, far, label=f"channel {channel['n']}: connect {t_port}\\n{said}",
                 color=gv("ok") if good else gv("drop"), fontcolor=gv("ok") if good else gv("drop"),
                 style="solid" if good else "dashed", penwidth="2", **_tag("channel"),
             )  # fmt: skip
@@ -557,7 +571,7 @@ def _lo_room(g: pgv.AGraph, host: str, title: str, fill: str, wrap: int = 0) -> 
     room = g.add_subgraph(
         name=f"cluster_lo_{host}", label=_lines(f"lo · {title}", wrap), style="rounded", color=gv("frame")
     )
-    room.add_node(f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill, **_tag("seat"))
+    cgraph.add_node(room, f"{host}:lo", label="127.0.0.1\\n(lo)", fillcolor=fill, **_tag("seat"))
     return f"{host}:lo"
 
 
@@ -678,7 +692,8 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 text.append(_text(f"port of {link['master']}"))
             text.append(link["state"])
             fill = {"loopback": gv("host"), "bridge": gv("bridge")}.get(link["kind"], gv("paper"))
-            sub.add_node(
+            cgraph.add_node(
+                sub,
                 f"{host}/{dev}",
                 label="\\n".join(text),
                 fillcolor=fill,
@@ -686,11 +701,14 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
                 color=gv("cable") if down else gv("ink"),
             )
             if link["master"]:
-                g.add_edge(f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color=gv("flood"), style="bold")
+                cgraph.add_edge(
+                    g, f"{host}/{dev}", f"{host}/{link['master']}", dir="none", color=gv("flood"), style="bold"
+                )
         for n, text in enumerate(step.listeners[host]):  # every namespace's, empty or not
             addr, _port = text.rsplit(":", 1)
             node = f"{host}/doorman-{n}"
-            sub.add_node(
+            cgraph.add_node(
+                sub,
                 node,
                 label=f"doorman\\n{text}",
                 shape="octagon",
@@ -701,7 +719,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             for dev, link in links.items():
                 mine = [a.split("/")[0] for a in link["addresses"]]
                 if addr in mine or (addr == "0.0.0.0" and mine) or (addr.startswith("127.") and dev == "lo"):
-                    g.add_edge(f"{host}/{dev}", node, dir="none", color=gv("ok"), style="bold")
+                    cgraph.add_edge(g, f"{host}/{dev}", node, dir="none", color=gv("ok"), style="bold")
     drawn: set[frozenset[str]] = set()
     for host, links in step.links.items():
         for dev, link in links.items():
@@ -711,7 +729,7 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             drawn.add(frozenset((f"{host}/{dev}", peer)))
             if peer.split("/")[0] in step.links:
                 cable = " veth " if narrow else " veth cable "
-                g.add_edge(f"{host}/{dev}", peer, dir="none", label=cable, color=gv("forward"), penwidth="2.5")
+                cgraph.add_edge(g, f"{host}/{dev}", peer, dir="none", label=cable, color=gv("forward"), penwidth="2.5")
     if knock is not None:
         who, target = knock
         addr, port = target.rsplit(":", 1)
@@ -720,9 +738,10 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
         colour = gv("ok") if ok else gv("drop")
         said = words.knock_words(step.outcome)
         source = f"{who}/program"
-        g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
+        cgraph.add_node(g, source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
         if where is not None:
-            g.add_edge(
+            cgraph.add_edge(
+                g,
                 source,
                 where,
                 label=f"knock: {addr}:{port}\\n{said}",
@@ -734,8 +753,9 @@ def namespaces(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | Non
             )
         else:
             nowhere = f"{who}/nowhere"
-            g.add_node(nowhere, label=f"no way to {addr}", shape="note", fillcolor=gv("bad"), color=colour)
-            g.add_edge(
+            cgraph.add_node(g, nowhere, label=f"no way to {addr}", shape="note", fillcolor=gv("bad"), color=colour)
+            cgraph.add_edge(
+                g,
                 source,
                 nowhere,
                 label=said,

@@ -15,7 +15,7 @@ import textwrap
 import pygraphviz as pgv
 
 from netsim import claims
-from netsim.render import graph, words
+from netsim.render import cgraph, graph, words
 from netsim.render.graph import (
     STYLE,
     _base,
@@ -91,27 +91,28 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
         )
         members = [(host, dev) for (b, _port), (host, dev) in seats.items() if b == bname and host not in middle]
         for host, dev in members:
-            sub.add_node(host, label=_host_label(scenario, host, dev, step, wrap))
+            cgraph.add_node(sub, host, label=_host_label(scenario, host, dev, step, wrap))
         cards = []
         for n, (numbers, hop, receivers) in enumerate(groups):
             if hop.bridge != bname:
                 continue
             node = f"packet-{n}"
-            sub.add_node(node, **_packet_card(scenario, step, numbers, hop, receivers, wrap))
+            cgraph.add_node(sub, node, **_packet_card(scenario, step, numbers, hop, receivers, wrap))
             cards.append(node)
         if not cards:
-            sub.add_node(f"quiet:{bname}", label="no frame this step", shape="plaintext", fillcolor=gv("paper"))
+            cgraph.add_node(sub, f"quiet:{bname}", label="no frame this step", shape="plaintext", fillcolor=gv("paper"))
             cards.append(f"quiet:{bname}")
         first = members[0][0] if members else None
         if narrow:  # one card under the other
             for a, b in zip([first, *cards] if first else cards, cards if first else cards[1:], strict=False):
-                g.add_edge(a, b, style="invis")
+                cgraph.add_edge(g, a, b, style="invis")
         else:  # the cards stand in one column with the room's hosts
             sub.add_subgraph([first, *cards] if first else cards, rank="same")
     cut = "\\n" if narrow else " "  # a phone: a cable's name above its address, so its words stay narrow
     for host in middle:
         state = ROUTER_WORDS[step.forwarding.get(host, False)]
-        g.add_node(
+        cgraph.add_node(
+            g,
             host,
             label=f"{label(scenario, host, wrap)}\\n(a router: {state})",
             shape="box3d",
@@ -123,7 +124,7 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             if bridge.host == host and bridge.address:
                 seat = cut.join(_text(part) for part in (bname, _addr(bridge.address)))
                 for other in inside[:1]:
-                    g.add_edge(other, host, dir="none", color=gv("cable"), label=seat, penwidth="2")
+                    cgraph.add_edge(g, other, host, dir="none", color=gv("cable"), label=seat, penwidth="2")
         for (bname, _port), (h, dev) in seats.items():
             if h != host:
                 continue
@@ -132,7 +133,7 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
             words_ = cut.join(_text(part) for part in (dev, *where.split())) if narrow else _text(f"{dev} {where}")
             inside = [o for (b, _p), (o, _d) in seats.items() if b == bname and o not in middle]
             for other in inside[:1]:
-                g.add_edge(host, other, dir="none", color=gv("cable"), label=words_, penwidth="2")
+                cgraph.add_edge(g, host, other, dir="none", color=gv("cable"), label=words_, penwidth="2")
     for host in dict.fromkeys(r.host for r in step.rewrites):
         lines = _wrapped(f"headers {words.label(scenario, host)} rewrote (NAT):", narrow)
         for n, rewrite in enumerate((r for r in step.rewrites if r.host == host), 1):
@@ -141,8 +142,8 @@ def render(scenario: Scenario, step: StepTrace, knock: tuple[str, str] | None, n
                 lines += _wrapped(said, narrow)
         node = f"rewrites-{host}"
         text = "\\l".join(_text(line) for line in lines) + "\\l"
-        g.add_node(node, label=text, shape="note", fillcolor=gv("own"), **_tag("rewrite"))
-        g.add_edge(host, node, dir="none", color=gv("cable"), style="dashed")
+        cgraph.add_node(g, node, label=text, shape="note", fillcolor=gv("own"), **_tag("rewrite"))
+        cgraph.add_edge(g, host, node, dir="none", color=gv("cable"), style="dashed")
         if not narrow:
             g.add_subgraph([host, node], rank="same")
     if knock is not None:
@@ -212,13 +213,14 @@ def _draw_knock(g: pgv.AGraph, scenario: Scenario, step: StepTrace, knock: tuple
     colour = gv("ok") if ok else gv("drop")
     said = words.knock_words(step.outcome)
     source = f"{who}/program"
-    g.add_node(source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
-    g.add_edge(source, who, dir="none", color=gv("cable"))
+    cgraph.add_node(g, source, label=f"a program in\\n{label(scenario, who)}", shape="box", fillcolor=gv("paper"))
+    cgraph.add_edge(g, source, who, dir="none", color=gv("cable"))
     owner = claims.Names(scenario).host_of_ip(addr)
     if owner not in scenario.hosts or not g.has_node(owner):
         owner = f"{who}/nowhere"
-        g.add_node(owner, label=f"{addr}\\n(nobody in these rooms)", shape="note", fillcolor=gv("bad"))
-    g.add_edge(
+        cgraph.add_node(g, owner, label=f"{addr}\\n(nobody in these rooms)", shape="note", fillcolor=gv("bad"))
+    cgraph.add_edge(
+        g,
         source,
         owner,
         label=f"knock: {addr}:{port}\\n{said}",
