@@ -452,23 +452,9 @@ def on_post_build(config: Any) -> None:
     site = Path(config["site_dir"])
     _write_feed(config, site)
     _netsim()
-    (site / "scenario.schema.json").write_text(_schema_text(), encoding="utf-8")
+    from netsim.schemafile import schema_text
 
-
-# The schema is netsim's code, not the site's content: under `make serve` it changes only when netsim
-# is loaded afresh (macros.py drops it from sys.modules after an edit), so the text is kept with the
-# module it came from. Building and dumping it was a tenth of a prose-edit reload's CPU.
-_SCHEMA = sys.modules.setdefault("_bottom_six_schema", ModuleType("_bottom_six_schema"))
-
-
-def _schema_text() -> str:
-    from netsim import schemafile
-
-    kept = _SCHEMA.__dict__.get("kept")
-    if kept is None or kept[0] is not schemafile:
-        kept = (schemafile, json.dumps(schemafile.scenario_schema(), indent=2) + "\n")
-        _SCHEMA.__dict__["kept"] = kept
-    return kept[1]
+    (site / "scenario.schema.json").write_text(schema_text(), encoding="utf-8")
 
 
 def _write_feed(config: Any, site: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -147,9 +146,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"ok  {len(pages)} pages use only literal macro calls")
         return 0
     if args.command == "schema":
-        from netsim.schemafile import scenario_schema
+        from netsim.schemafile import schema_text
 
-        print(json.dumps(scenario_schema(), indent=2))
+        sys.stdout.write(schema_text())
         return 0
     if args.command == "script":
         from netsim.render.labscript import render as render_script

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from netsim.scenario import Scenario
@@ -17,3 +19,11 @@ def scenario_schema() -> dict[str, Any]:
         "title": "netsim scenario",
         **schema,
     }
+
+
+@functools.cache
+def schema_text() -> str:
+    """scenario.schema.json as written: the schema is netsim's code, so under `make serve` it is made
+    once per load of netsim (macros.py drops netsim from sys.modules after an edit to it). Building
+    and dumping it on every rebuild was a tenth of a prose-edit reload's CPU."""
+    return json.dumps(scenario_schema(), indent=2) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from netsim.pages import csp
 from netsim.pages.book import Book
 from netsim.render import palette
-from netsim.schemafile import scenario_schema
+from netsim.schemafile import schema_text
 
 FIGURE_REF = re.compile(r'figures/([0-9a-f]{20})\.svg"')
 
@@ -34,7 +34,7 @@ def write(site: Path, root: Path) -> dict[str, int]:
     book.write_downloads(site)
     (site / "assets").mkdir(parents=True, exist_ok=True)
     (site / "assets" / "diagrams.css").write_text(palette.css() + palette.layout_css(), encoding="utf-8")
-    (site / "scenario.schema.json").write_text(json.dumps(scenario_schema(), indent=2) + "\n", encoding="utf-8")
+    (site / "scenario.schema.json").write_text(schema_text(), encoding="utf-8")
     shim = (root / "docs" / "assets" / "vendor" / "iframe-worker-shim.js").read_text(encoding="utf-8")
     styles = tuple(
         h
