@@ -580,7 +580,10 @@ def test_search_finds_a_post_first_for_the_series_own_words(
     page.click(".md-search__input")  # both themes open their search from the header's field
     # The whole word in one input event: typed a key at a time, a loaded machine can show the
     # results for "re" (with the link already saying ?h=refused) before those for "refused".
+    # Then one key that changes nothing: mkdocs-material reads the field on keyup (or when its
+    # index becomes ready), never on input, so a fill alone after the index is ready finds nothing.
     page.locator(field).first.fill(word)
+    page.locator(field).first.press("End")
     first = page.locator(results).first
     first.wait_for(state="attached", timeout=15000)
     href = first.get_attribute("href") or ""
