@@ -113,6 +113,23 @@ def pytest_configure(config: pytest.Config) -> None:
     run_cache = Path(tempfile.mkdtemp(prefix="netsim-test-figures-"))
     config.add_cleanup(lambda: shutil.rmtree(run_cache, ignore_errors=True))
     os.environ["NETSIM_CACHE_DIR"] = str(run_cache)
+    os.environ.setdefault("NETSIM_LAYOUT_CACHE_DIR", str(_test_layouts(run_cache)))
+
+
+def _test_layouts(run_cache: Path) -> Path:
+    """Graphviz's layouts for the tests, kept from run to run, also for the figures a test renders
+    with NETSIM_CACHE_DIR=off (netsim/render/layout.py). A layout is keyed by the whole DOT text
+    netsim made and Graphviz's version, all Graphviz reads: a fault planted in netsim changes the
+    text, so it still reaches the drawing, and netsim's work after the layout (graph._svg, the
+    figure check) runs every time. The 153 lab edge cases' figures alone were ~2,600 layouts,
+    about a quarter of the figure check's CPU. Outside the checkout, as the figure cache is
+    (netsim/pages/cache.py); make mutants keeps them for its run only, since a mutant of
+    layout.py could write a drawing under another text's key."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        return run_cache / "layouts"
+    from netsim.render.layout import default_dir
+
+    return default_dir(ROOT) / "test-layouts"
 
 
 @cache

@@ -17,7 +17,11 @@ from sitecopy import copy_small_site
 
 def test_a_build_writes_and_reads_no_cache_inside_the_checkout(tmp_path: Path) -> None:
     root = copy_small_site(tmp_path / "src")
-    env = {k: v for k, v in os.environ.items() if k not in ("NETSIM_CACHE_DIR", "NETSIM_JINJA_CACHE_DIR")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("NETSIM_CACHE_DIR", "NETSIM_JINJA_CACHE_DIR", "NETSIM_LAYOUT_CACHE_DIR")
+    }
     env |= {"NO_MKDOCS_2_WARNING": "1", "XDG_CACHE_HOME": str(tmp_path / "user-cache")}
     result = prerun.python(["-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")], cwd=root, env=env)
     assert result.returncode == 0, result.stderr

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty layout cache on disk and in memory, with counters from zero."""
     monkeypatch.setenv("NETSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("NETSIM_LAYOUT_CACHE_DIR", raising=False)  # the tests' own (tests/conftest.py)
     monkeypatch.setattr(layout, "_MEMORY", {})
     monkeypatch.setattr(layout, "STATS", {"hits": 0, "misses": 0})
     return tmp_path / "cache"
@@ -49,6 +50,19 @@ def test_off_runs_graphviz_every_time(fresh: Path, monkeypatch: pytest.MonkeyPat
     layout.svg(room("x"))
     layout.svg(room("x"))
     assert layout.STATS == {"hits": 0, "misses": 2}
+    assert not fresh.exists()
+
+
+def test_a_layout_folder_of_its_own_keeps_layouts_with_the_figure_cache_off(
+    fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the tests run with (tests/conftest.py): figures rendered afresh, layouts kept by their text.
+    monkeypatch.setenv("NETSIM_CACHE_DIR", "off")
+    monkeypatch.setenv("NETSIM_LAYOUT_CACHE_DIR", str(tmp_path / "layouts"))
+    first = layout.svg(room("x"))
+    layout._MEMORY.clear()  # a later process: from the folder
+    assert layout.svg(room("x")) == first
+    assert layout.STATS == {"hits": 1, "misses": 1}
     assert not fresh.exists()
 
 

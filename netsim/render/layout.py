@@ -8,7 +8,8 @@ of running it again. What netsim does with the SVG afterwards (graph._svg) runs 
 edit there shows at once.
 
 Kept in memory for this process and on disk beside the figure cache (outside the checkout, for
-the reason netsim/pages/cache.py gives; NETSIM_CACHE_DIR=off turns both off).
+the reason netsim/pages/cache.py gives; NETSIM_CACHE_DIR=off turns both off, unless
+NETSIM_LAYOUT_CACHE_DIR names a folder for the layouts alone).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def _checkout(root: Path) -> str:
 
 
 def _dir() -> Path | None:
+    # NETSIM_LAYOUT_CACHE_DIR keeps layouts there even with NETSIM_CACHE_DIR=off: the tests render
+    # every figure afresh (a fault planted in netsim must reach it) yet need not run Graphviz again
+    # on a DOT text it laid out before, since the key is all Graphviz reads (tests/conftest.py).
+    layouts = os.environ.get("NETSIM_LAYOUT_CACHE_DIR")
+    if layouts:
+        return Path(layouts)
     setting = os.environ.get("NETSIM_CACHE_DIR")
     if setting is None:
         setting = str(default_dir(CHECKOUT))
