@@ -78,3 +78,23 @@ def test_a_stopped_server_leaves_no_folder_behind(tmp_path: Path) -> None:
     assert orphan.proc.stdin is not None
     orphan.proc.stdin.close()
     assert orphan.proc.wait(timeout=60) == 0 and not os.path.exists(orphan.home)
+
+
+def test_the_theme_s_compiled_templates_and_nothing_else_carry_over_to_the_next_build(tmp_path: Path) -> None:
+    # hooks.py keeps the theme's compiled templates in module _bottom_six_templates (each under its
+    # source's checksum); the server hands what one build compiled to the builds after it.
+    server = prerun._Server()
+    try:
+        keep = (
+            "import sys, types; holder = sys.modules.setdefault('_bottom_six_templates', "
+            "types.ModuleType('t')); holder.__dict__.setdefault('compiled', {})['probe'] = "
+            "('sum', compile('6 * 7', 't', 'eval')); import json; json.PROBE = 1"
+        )
+        assert server.run(["-c", keep], tmp_path, dict(os.environ), 60) == (0, "", "")
+        read = (
+            "import sys, json; checksum, code = sys.modules['_bottom_six_templates'].compiled['probe']; "
+            "print(checksum, eval(code), hasattr(json, 'PROBE'))"
+        )
+        assert server.run(["-c", read], tmp_path, dict(os.environ), 60) == (0, "sum 42 False\n", "")
+    finally:
+        server.stop()
