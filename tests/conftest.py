@@ -125,7 +125,7 @@ def _test_layouts(run_cache: Path) -> Path:
     about a quarter of the figure check's CPU. Outside the checkout, as the figure cache is
     (netsim/pages/cache.py); make mutants keeps them for its run only, since a mutant of
     layout.py could write a drawing under another text's key."""
-    if os.environ.get("MUTANT_UNDER_TEST"):
+    if "MUTANT_UNDER_TEST" in os.environ:  # mutmut sets it for the runs it starts, whatever its value
         return run_cache / "layouts"
     from netsim.render.layout import default_dir
 
