@@ -20,6 +20,11 @@ Simplification, named: the global limit (icmp_global_allow(), icmp_msgs_per_sec 
 namespace) is not modelled; no scenario here comes near it. Peers are never forgotten (the kernel's
 inet_peer GC drops unused ones after a while; a forgotten peer starts with a full burst again, as
 one not used for six seconds does here).
+
+Tokens are seconds here, jiffies in the kernel, and netsim's timers fire on time where the kernel's
+wheel fires them a little late (netsim.timerwheel): a retransmitted SYN that comes 16 ms late finds
+16 ms more in its sender's bucket. So a refusal also says when the bucket would have allowed
+(wait()): the comparison with the kernel tries a late timer past that moment (timer-branch).
 """
 
 from __future__ import annotations
@@ -65,3 +70,10 @@ def ip_error_allow(peers: dict[str, Peer], src: str, now: float) -> bool:
         peer.tokens -= ERROR_COST
         return True
     return False
+
+
+def wait(peers: dict[str, Peer], addr: str, cost: float) -> float:
+    """Seconds after the last check of `addr`'s bucket until it holds `cost`: a check that came that
+    much later would have passed (inet_peer_xrlim_allow() and ip_error() add the time since rate_last)."""
+    peer = peers.get(addr)
+    return 0.0 if peer is None else max(cost - peer.tokens, 0.0)  # a new peer starts full (inet_getpeer())

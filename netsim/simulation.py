@@ -150,6 +150,7 @@ class Simulation:
         self.fired: list[FiredTimer] = []
         # Every timer that came due, with what it found (a stale one does nothing): (when, n, name)
         self.popped: list[tuple[float, int, str]] = []
+        self.refills: list[tuple[float, str]] = []  # (moment, what): a refused rate limit's bucket allows again
         self._armed: dict[int, tuple[float, float, str]] = {}  # n -> (due, slack, name)
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
@@ -372,6 +373,9 @@ class Simulation:
     def event(self, text: str) -> None:
         if self._current is not None:
             self._current.events.append(text)
+
+    def refill(self, at: float, what: str) -> None:
+        self.refills.append((at, what))
 
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         self._later(lambda: self._transmit(ns, dev, frame))
@@ -1906,4 +1910,5 @@ def run(
         )
     trace.fired = sim.fired
     trace.popped = sim.popped
+    trace.refills = sim.refills
     return trace

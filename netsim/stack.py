@@ -26,6 +26,10 @@ class Stack(Protocol):
     def event(self, text: str) -> None:
         """Say what happened, in words, for the step's story."""
 
+    def refill(self, at: float, what: str) -> None:
+        """A rate limit refused: at `at` its bucket would have allowed. A timer the kernel fired late
+        past that moment sent what netsim refused (the comparison's timer-branch)."""
+
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
         """Hand a packet to the namespace's own lo."""
 

@@ -181,6 +181,8 @@ class Trace:
     fired: list[Any] = field(default_factory=list)
     # Every timer that came due, stale ones too: (when, n, name), for timers due at one moment.
     popped: list[tuple[float, int, str]] = field(default_factory=list)
+    # When each refused rate limit's bucket would have allowed: (moment, what), for a late timer.
+    refills: list[tuple[float, str]] = field(default_factory=list)
 
     def step(self, step_id: str) -> StepTrace:
         for step in self.steps:

@@ -100,10 +100,12 @@ TIMER_NOTES = {
     "to its level's bucket (1/8 of the delay at most) and fires one bucket's timers in one tick, in no order "
     "of their expiry; netsim fires each on time, in order",
     "timer-branch": "timer-branch: where a step disagreed, netsim was replayed with one timer that fired near it "
-    "made late within its slack (just past another timer, a step's start or the lab's reading), one timer at a "
+    "made late within its slack (just past another timer, a step's start, the lab's reading, or the moment a rate "
+    "limit netsim refused would have had its token), one timer at a "
     "time; the first that made every step so far agree is the side of the timer's edge the kernel took, and "
     "netsim follows it in every later step (a late neighbour timer probes later or not at all, a late SYN goes "
-    "after another timer's frames); only that timer is late, and each is named under its step",
+    "after another timer's frames, a late SYN finds the ICMP token netsim's on-time one did not); only that "
+    "timer is late, and each is named under its step",
     "same-tick": "same-tick: netsim fires timers due at one moment one after another, each with what it sends, in "
     "the order they were armed; the kernel may fire them in one tick of the timer wheel, all before the packets "
     "they sent are received (__run_timers(), kernel/time/timer.c, then NET_RX from the backlog), the most "
@@ -437,6 +439,9 @@ def branch_candidates(
         since = x.due + postpone.get(x.n, 0.0)
         events = {y.due: f"{y.name}, due at {y.due:.3f} s" for y in reversed(fired[k + 1 :]) if y.due >= x.due}
         events.update({t: why for t, why in marks.items() if t not in events})
+        # A rate limit netsim refused whose bucket filled within this timer's slack: fired that late,
+        # what it sent found the token (icmpv4_xrlim_allow(), net/ipv4/icmp.c; ip_error(), route.c).
+        events.update({t: f"the moment {what}" for t, what in trace.refills if t not in events})
         for t, what in events.items():
             if x.due <= t < x.due + x.slack and t > since:
                 late = t - x.due + EPSILON
