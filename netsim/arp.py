@@ -28,6 +28,8 @@ class Link(Protocol):
 
     def event(self, text: str) -> None: ...
 
+    def refill(self, at: float, what: str) -> None: ...
+
     def unreachable(self, ns: Namespace, packets: list[object]) -> None: ...
 
 
@@ -139,6 +141,8 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     before = entry.mac
     if not ns.neigh.update(entry, arp.sender_mac, state, override=override) and before not in (None, arp.sender_mac):
         link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
+        if not override:  # an answer a late timer sent after locktime had passed would have won (neigh_update())
+            link.refill(entry.updated + LOCKTIME, f"{ns.label}'s locktime for {arp.sender_ip} ran out")
 
 
 def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:

@@ -27,8 +27,9 @@ class Stack(Protocol):
         """Say what happened, in words, for the step's story."""
 
     def refill(self, at: float, what: str) -> None:
-        """A rate limit refused: at `at` its bucket would have allowed. A timer the kernel fired late
-        past that moment sent what netsim refused (the comparison's timer-branch)."""
+        """A limit in time refused (an ICMP bucket, TCP's out-of-window answers, ARP's locktime): at `at`
+        it would have allowed. What a timer the kernel fired late past that moment sent would have
+        passed (the comparison's timer-branch)."""
 
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
         """Hand a packet to the namespace's own lo."""

@@ -158,6 +158,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # net.ipv4.tcp_invalid_ratelimit); the connection itself is left as it is.
         if stack.now - ns.established[local] < INVALID_RATELIMIT:
             stack.event(f"{ns.label} hears a SYN on an established connection again: no second challenge ACK yet")
+            stack.refill(ns.established[local] + INVALID_RATELIMIT, f"{ns.label}'s challenge ACK limit allowed again")
             return Answer()
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
@@ -366,6 +367,7 @@ def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, in
     last = ns.request_oow_ack.get(key)
     if last is not None and stack.now - last < INVALID_RATELIMIT:
         stack.event(f"{ns.label}'s half-open connection hears another SYN out of its window: no second ACK yet")
+        stack.refill(last + INVALID_RATELIMIT, f"{ns.label}'s out-of-window ACK limit allowed again")
         return Answer()
     ns.request_oow_ack[key] = stack.now
     stack.event(

@@ -270,3 +270,24 @@ def test_without_the_bucket_the_kept_run_disagrees(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(compare, "bucket_candidates", lambda *args: [])
     kernel = json.loads(BUCKET.with_suffix(".json").read_text(encoding="utf-8"))
     assert not compare_with_kernel(load_scenario(BUCKET.with_suffix(".yaml")), kernel)[0]
+
+
+# Each limit in time that refused in a scenario's story says when it would have allowed: the
+# comparison tries a late timer past that moment (a late SYN finding the ICMP token, a late answer
+# landing after ARP's locktime). (scenario, what the story says, what the refill names)
+REFUSALS = [
+    ("garp-within-locktime", "a different answer inside locktime is ignored", "locktime for"),
+    ("duplicate-address-first-answer", "a different answer inside locktime is ignored", "locktime for"),
+    ("syn-into-established", "no second challenge ACK yet", "challenge ACK limit allowed again"),
+    ("icmp-ratelimit-burst", "ICMP rate limit for", "ICMP rate limit for"),
+    ("no-route-errors-ratelimited", "rate limit for", "rate limit for"),
+]
+
+
+@pytest.mark.parametrize(("name", "said", "named"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_every_limit_that_refused_says_when_it_would_allow(name: str, said: str, named: str) -> None:
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / f"{name}.yaml"))
+    refused = [e for s in trace.steps for e in s.events if said in e]
+    assert refused, f"{name}'s story no longer says {said!r}"
+    assert len([r for r in trace.refills if named in r[1]]) >= len(refused), (refused, trace.refills)
+    assert all(at > 0.0 for at, _ in trace.refills)  # a moment after a check, never "at once"

@@ -439,8 +439,9 @@ def branch_candidates(
         since = x.due + postpone.get(x.n, 0.0)
         events = {y.due: f"{y.name}, due at {y.due:.3f} s" for y in reversed(fired[k + 1 :]) if y.due >= x.due}
         events.update({t: why for t, why in marks.items() if t not in events})
-        # A rate limit netsim refused whose bucket filled within this timer's slack: fired that late,
-        # what it sent found the token (icmpv4_xrlim_allow(), net/ipv4/icmp.c; ip_error(), route.c).
+        # A limit in time netsim refused that allowed again within this timer's slack: fired that late,
+        # what it sent passed (an ICMP bucket's token: icmpv4_xrlim_allow(), net/ipv4/icmp.c, ip_error(),
+        # route.c; tcp_oow_rate_limited(), tcp_input.c; ARP's locktime, neigh_update(), neighbour.c).
         events.update({t: f"the moment {what}" for t, what in trace.refills if t not in events})
         for t, what in events.items():
             if x.due <= t < x.due + x.slack and t > since:
