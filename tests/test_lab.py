@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,64 @@ def test_the_kernel_agrees_with_netsim(scenario: Path) -> None:
         pytest.skip(why)
     before = machine_state()
     result = netsim("lab", str(scenario.relative_to(ROOT)), "--compare")
+    if result.returncode != 0 and only_where_timers_met(result.stdout):
+        # Every step that disagreed is one where several kernel timers fell due together, and netsim
+        # says its search does not combine their lateness (timer-search, a named simplification): on
+        # a loaded machine the kernel's wheel may have done two things at once. A mechanism netsim
+        # gets wrong disagrees again; a coincidence of timers seldom repeats. Once, and said.
+        first = result.stdout
+        result = netsim("lab", str(scenario.relative_to(ROOT)), "--compare")
+        head = "\n".join(line for line in first.splitlines() if line.startswith(("✗", "    ")))
+        warnings.warn(f"{scenario.name} disagreed where timers met (timer-search), run again:\n{head}", stacklevel=1)
+        assert result.returncode == 0, f"first run:\n{first}\nsecond run:\n{result.stdout}{result.stderr}"
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("agree")
     assert machine_state() == before
+
+
+def only_where_timers_met(report: str) -> bool:
+    """Whether every step that disagreed in a --compare report carries a timer-search line."""
+    failed: list[list[str]] = []
+    current: list[str] | None = None
+    for line in report.splitlines():
+        if line.startswith("✗ ["):
+            current = [line]
+            failed.append(current)
+        elif current is not None and line.startswith("    "):
+            current.append(line)
+        else:
+            current = None  # a step that agreed, or the notes below the steps
+    return bool(failed) and all(any("(timer-search)" in line for line in step) for step in failed)
+
+
+CAUGHT = """# x.yaml: netsim against the kernel
+✓ [1] knock: 10 frame(s), connect connected
+✗ [2] knock-nobody
+    seconds: netsim 3, kernel 3.604 (beyond the tolerance)
+    ~ timers fell due together at 5.000 s near this step; no one of them fired as one tick (timer-search)
+✗ [3] other
+    frame 1: netsim (none); kernel ARP
+Named simplifications (known, not hidden):
+  timer-search: the replay tries one late timer (timer-search)
+DISAGREE
+"""
+
+
+def test_a_disagreement_is_run_again_only_where_timers_met() -> None:
+    assert not only_where_timers_met(CAUGHT)  # step 3 disagrees with no timers meeting: a real failure
+    both = CAUGHT.replace(
+        "    frame 1: netsim (none); kernel ARP\n", "    frame 1: x\n    ~ timers fell (timer-search)\n"
+    )
+    assert only_where_timers_met(both)
+    assert not only_where_timers_met(CAUGHT.replace("✗", "✓"))  # nothing disagreed
+    # The named simplification's own line, below the steps, does not count for a step.
+    assert not only_where_timers_met(
+        CAUGHT.replace(
+            "    ~ timers fell due together at 5.000 s near this step; "
+            "no one of them fired as one tick (timer-search)\n",
+            "",
+        )
+    )
 
 
 @needs_lab
