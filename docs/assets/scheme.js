@@ -5,11 +5,12 @@
  * dark-scheme reader sees the post drawn light, then repainted dark. Here, right after the theme's
  * palette.js (which applies a palette the reader chose before) and before the post, a reader who
  * chose none gets the palette the bundle will choose, by its rule (mkdocs-material 9.8.2,
- * src/templates/assets/javascripts/components/palette/index.ts, watchPalette; Zensical's bundle
- * has the same): the first input of the palette form whose data-md-color-media matches, else the
- * first input. The bundle then finds that palette already shown and sets the same values again.
- * Loaded by overrides/partials/javascripts/palette.html, as a file: the pages' policy refuses
- * inline scripts (netsim/pages/csp.py).
+ * src/templates/assets/javascripts/components/palette/index.ts, watchPalette): the first input of
+ * the palette form whose data-md-color-media matches, else the first input. The bundle then finds
+ * that palette already shown and sets the same values again. Loaded by
+ * overrides/partials/javascripts/palette.html, as a file: the pages' policy refuses inline scripts
+ * (netsim/pages/csp.py). The Zensical build (zensical.yml inherits mkdocs.yml's custom_dir) loads
+ * it too; Zensical 0.0.73's bundle (no source map) has the same rule and the same late change.
  */
 (function () {
   "use strict";
