@@ -406,6 +406,52 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     context.close()
 
 
+# Every change of the body's colour scheme, with whether the post had begun to arrive: watched
+# from before the page's first script runs.
+SCHEME_WATCH = """
+window.__schemes = [];
+new MutationObserver(records => records.forEach(r => {
+  const now = r.target.getAttribute(r.attributeName);
+  if (r.target === document.body && now !== r.oldValue)
+    window.__schemes.push([now, !!document.querySelector('.md-main')]);
+})).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                       attributeFilter: ['data-md-color-scheme']});
+"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_readers_scheme_is_there_before_the_post_and_a_switch_still_works(
+    browser: tuple[object, str], scheme: str
+) -> None:
+    # docs/assets/scheme.js: with no palette chosen, the one the reader's system asks for is on the
+    # body before the post arrives, so a dark-scheme reader never sees the post drawn light first
+    # (the theme's bundle, at the end of the page, used to make that change). The toggle still
+    # switches both ways, and the choice then made is kept for the next page.
+    chromium, base = browser
+    mine, other = ("slate", "default") if scheme == "dark" else ("default", "slate")
+    context = chromium.new_context(viewport={"width": 390, "height": 844}, color_scheme=scheme)  # type: ignore[attr-defined]
+    context.add_init_script(SCHEME_WATCH)
+    page = context.new_page()
+    page.goto(base + POST)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)  # the bundle's palette component has run
+    body = "() => document.body.dataset.mdColorScheme"
+    assert page.evaluate(body) == mine
+    changes = page.evaluate("() => window.__schemes")
+    assert changes == ([["slate", False]] if scheme == "dark" else []), changes
+    toggle = "form[data-md-component=palette] label:not([hidden])"
+    page.click(toggle)
+    page.wait_for_function(f"() => document.body.dataset.mdColorScheme === '{other}'")
+    page.click(toggle)
+    page.wait_for_function(f"() => document.body.dataset.mdColorScheme === '{mine}'")
+    page.click(toggle)  # chosen now, and kept over the system's scheme on the next page
+    page.wait_for_function(f"() => document.body.dataset.mdColorScheme === '{other}'")
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.evaluate(body) == other
+    context.close()
+
+
 # Every narrow figure box of the page (the stepper's hidden steps shown, as for print), and how
 # far its drawing runs past the box: the box pans sideways by that much.
 NARROW = """() => {
