@@ -103,6 +103,22 @@ def test_the_key_changes_with_what_is_drawn_and_refuses_what_it_cannot_write() -
         figkey.canonical(object())
 
 
+def test_make_serve_works_out_a_step_s_key_once_per_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Books sharing traces and a memo (make serve's rebuilds while netsim's code is unchanged) work
+    a step's key out once: a prose edit does not write its scenario's traces out again."""
+    calls: list[str] = []
+    real = figkey.figure_key
+    monkeypatch.setattr(figkey, "figure_key", lambda s, t, step: calls.append(step.id) or real(s, t, step))
+    traces: dict = {}
+    memo: dict = {}
+    for _rebuild in range(2):
+        page = Page(Book(ROOT, traces, memo), "docs/posts/test.md", "", "margarets-room")
+        page.figure("alice-replies")
+        page.stepper()
+    _scenario, trace = Book(ROOT).get("margarets-room")
+    assert sorted(calls) == sorted(step.id for step in trace.steps)
+
+
 # make serve's rebuilds (tests/test_serve_rebuild.py), each followed by the figures it rendered: the
 # files it added to the figure cache that hold a figure.
 COUNTED = """

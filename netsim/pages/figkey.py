@@ -31,52 +31,56 @@ LEFT_OUT = frozenset({("Scenario", "title"), ("Scenario", "description"), ("Step
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[str, ...]:
-    """The fields of a dataclass the key is made of, in their declared order."""
-    return tuple(f.name for f in dataclasses.fields(cls) if (cls.__name__, f.name) not in LEFT_OUT)
+def _fields(cls: type, whole: bool) -> tuple[str, ...]:
+    """The fields of a dataclass the key is made of (all of them if `whole`), in their declared order."""
+    return tuple(f.name for f in dataclasses.fields(cls) if whole or (cls.__name__, f.name) not in LEFT_OUT)
 
 
-def _write(obj: Any, out: list[str]) -> None:
-    """Append obj's canonical text: type-tagged, so 1, 1.0, True and "1" all differ."""
+def _write(obj: Any, out: list[str], whole: bool = False) -> None:
+    """Append obj's canonical text: type-tagged, so 1, 1.0, True and "1" all differ; the fields
+    LEFT_OUT names are left out unless `whole`."""
     if obj is None or isinstance(obj, (bool, int, float, str)):
         out.append(f"{type(obj).__name__}:{obj!r},")
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
         out.append(f"{cls.__module__}.{cls.__qualname__}(")
-        for name in _fields(cls):  # declared fields only: not what a class caches in its __dict__
+        for name in _fields(cls, whole):  # declared fields only: not what a class caches in its __dict__
             out.append(name + "=")
-            _write(getattr(obj, name), out)
+            _write(getattr(obj, name), out, whole)
         out.append("),")
     elif isinstance(obj, dict):  # in its order: the order of hosts and ports is drawn
         out.append("{")
         for key, value in obj.items():
-            _write(key, out)
-            _write(value, out)
+            _write(key, out, whole)
+            _write(value, out, whole)
         out.append("},")
     elif isinstance(obj, (list, tuple)):
         out.append("[" if isinstance(obj, list) else "(")
         for item in obj:
-            _write(item, out)
+            _write(item, out, whole)
         out.append("],")
     elif isinstance(obj, (set, frozenset)):
-        out.append("set{" + "".join(sorted(canonical(item) for item in obj)) + "},")
+        out.append("set{" + "".join(sorted(canonical(item, whole) for item in obj)) + "},")
     else:  # never a repr that might carry an address in memory, or leave out what it holds
         raise TypeError(f"no canonical form for a {type(obj).__name__} in a figure's inputs")
 
 
-def canonical(obj: Any) -> str:
-    """obj written out so that equal inputs give equal text and different inputs different text."""
+def canonical(obj: Any, whole: bool = False) -> str:
+    """obj written out so that equal inputs give equal text and different inputs different text
+    (less the fields LEFT_OUT names, unless `whole`)."""
     out: list[str] = []
-    _write(obj, out)
+    _write(obj, out, whole)
     return "".join(out)
 
 
-def scenario_key(scenario: Scenario) -> str:
-    """A digest of the scenario less its display text (LEFT_OUT), worked out once per scenario
-    object: Book keeps a scenario between make serve's rebuilds while its file is unchanged."""
-    found = scenario.__dict__.get("_figkey")
+def scenario_key(scenario: Scenario, whole: bool = False) -> str:
+    """A digest of the scenario less its display text (LEFT_OUT; all of it if `whole`), worked out
+    once per scenario object: Book keeps a scenario between make serve's rebuilds while its file
+    is unchanged."""
+    kept = "_figkey_whole" if whole else "_figkey"
+    found = scenario.__dict__.get(kept)
     if found is None:  # a frozen dataclass: kept beside its fields, as Scenario.host_at keeps its plugs
-        found = scenario.__dict__["_figkey"] = hashlib.sha256(canonical(scenario).encode()).hexdigest()
+        found = scenario.__dict__[kept] = hashlib.sha256(canonical(scenario, whole).encode()).hexdigest()
     return found
 
 

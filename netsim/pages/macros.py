@@ -338,10 +338,17 @@ class Page:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
 
     def _figure_key(self, scenario: Scenario, trace: Trace, step: StepTrace) -> str:
-        """figkey.figure_key(), once per step on this page (its prose figure and its stepper's share it)."""
+        """figkey.figure_key(), once per step on this page (its prose figure and its stepper's share it)
+        and, under make serve, once per scenario: the whole of it (its titles too) determines its
+        trace while netsim's code is unchanged (Book's memo lasts no longer), so a prose edit pays
+        nothing. Not by the file's digest: Book.get may read a file again that changed meanwhile."""
         found = self._keys.get(id(step))
         if found is None or found[0] is not step:
-            found = self._keys[id(step)] = (step, figkey.figure_key(scenario, trace, step))
+            memo = ("figkey", scenario.name, figkey.scenario_key(scenario, whole=True), step.id)
+            found = self._keys[id(step)] = (
+                step,
+                self.book.remember(memo, lambda: figkey.figure_key(scenario, trace, step)),
+            )
         return found[1]
 
     def _set_aside(self, figure: str) -> str:
