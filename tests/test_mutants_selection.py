@@ -32,6 +32,7 @@ LEFT_OUT = {
     "test_csp.py": "a site build",
     "test_decoder_browser.py": "a browser",
     "test_error_kinds.py": "a site build",
+    "test_figkey.py": "the figure cache's key, under make serve's rebuilds (site builds)",
     "test_guide.py": "site builds of a new post",
     "test_lab.py": "root, and the kernel's timers (minutes)",
     "test_kernel_numbers.py": "a post's words against a recorded kernel trace, not netsim's mechanisms",

@@ -13,7 +13,8 @@ from netsim.errors import ScenarioError
 from netsim.pages.cache import FigureCache
 
 T = TypeVar("T")
-# A post's share image as a page names it: (scenario, the scenario file's digest, step, view, title).
+# A post's share image as a page names it: (scenario, its step's netsim.pages.figkey.figure_key, step, view,
+# title).
 # Book.share_image() makes the PNG; a cold build leaves that to a late job (netsim.pages.prerender).
 SharedImage = tuple[str, str, str, str, str]
 # A set-aside code block whose highlighting is a late job: this, its language, NUL, its text (a NUL
@@ -186,6 +187,6 @@ class Book:
             (site_dir / "captures" / f"{name}.pcap").write_bytes(capture)
 
     def digest(self, name: str) -> str:
-        """The scenario file's content hash: part of every cached figure's key."""
+        """The scenario file's content hash: what a page read (macros.py), the try-it script's key."""
         self.get(name)
         return self._digest[name]

@@ -1,7 +1,8 @@
 """A disk cache of rendered figures, keyed by everything that determines them.
 
-The key hashes the scenario file, the figure's arguments, every source file of netsim and the
-Graphviz version, so an edit to any of them renders afresh and nothing stale is ever served.
+The key hashes what the figure is drawn from (netsim.pages.figkey: the scenario and the step's
+trace as netsim read them), the figure's arguments, every source file of netsim and the Graphviz
+version, so an edit to any of them renders afresh and nothing stale is ever served.
 
 The cache lives outside the checkout (in the user's cache folder): every key can be computed
 from files in a pull request, so a cache folder inside the checkout could arrive pre-filled with

@@ -30,7 +30,7 @@ from netsim.errors import (
     UnclaimedStep,
     UnknownName,
 )
-from netsim.pages import lazy, postguard
+from netsim.pages import figkey, lazy, postguard
 from netsim.pages.book import LATE_CODE, Book, SharedImage
 from netsim.render import bytes_view, escape, figfacts, graph, palette, path, preview, tables, tcpdump, text, ticks
 from netsim.render.words import NoStoryWords, capital, kernel_words, label, port_label, read_words, step_caption
@@ -113,6 +113,7 @@ class Page:
         self._drawn_inline: set[str] = set()
         self.first: tuple[Scenario, StepTrace, str] | None = None  # the first figure: the share image
         self._reveal: int | tuple[int, Any] | None = None  # the reveal heading's line (0: none), or where it is wrong
+        self._keys: dict[int, tuple[StepTrace, str]] = {}  # id(step) -> (step, its figkey.figure_key), for this page
 
     # --- looking things up --------------------------------------------------------------
 
@@ -279,7 +280,7 @@ class Page:
     ) -> str:
         parts = (
             scenario.name,
-            self.book.digest(scenario.name),
+            self._figure_key(scenario, trace, step),  # what it is drawn from, not the whole file (issue 23)
             step.id,
             element_id,
             view,
@@ -331,10 +332,24 @@ class Page:
             return [(name, figfacts.check(scenario, step, svg, said, body, neigh)) for _l, name, svg in drawn]
 
         # The same figure of the same step checks the same: make serve checks it again only when it changed.
-        key = ("figfacts", scenario.name, self.book.digest(scenario.name), step.id, figure, repr(neigh))
+        key = ("figfacts", scenario.name, self._figure_key(scenario, trace, step), step.id, figure, repr(neigh))
         for name, problems in self.book.remember(key, check):  # each layout is a figure of its own: both must agree
             if problems:
                 self._fail(FigureError(self.file, line, f"figures/{name}.svg", where, "; ".join(problems)))
+
+    def _figure_key(self, scenario: Scenario, trace: Trace, step: StepTrace) -> str:
+        """figkey.figure_key(), once per step on this page (its prose figure and its stepper's share it)
+        and, under make serve, once per scenario: the whole of it (its titles too) determines its
+        trace while netsim's code is unchanged (Book's memo lasts no longer), so a prose edit pays
+        nothing. Not by the file's digest: Book.get may read a file again that changed meanwhile."""
+        found = self._keys.get(id(step))
+        if found is None or found[0] is not step:
+            memo = ("figkey", scenario.name, figkey.scenario_key(scenario, whole=True), step.id)
+            found = self._keys[id(step)] = (
+                step,
+                self.book.remember(memo, lambda: figkey.figure_key(scenario, trace, step)),
+            )
+        return found[1]
 
     def _set_aside(self, figure: str) -> str:
         """Keep the figure's inside out of Markdown and search: they only need its outer element.
@@ -599,7 +614,8 @@ class Page:
             return None
         scenario, step, view = self.first
         alt = f"A diagram from {title}: {step.title or step.id}. {step_caption(scenario, step)}"
-        return (scenario.name, self.book.digest(scenario.name), step.id, view, title), alt
+        _, trace = self.book.get(scenario.name)
+        return (scenario.name, self._figure_key(scenario, trace, step), step.id, view, title), alt
 
     def _line_of(self, needle: str) -> int:
         at = self.source.find(needle)
@@ -814,9 +830,9 @@ def draw_share_image(book: Book, image: SharedImage) -> bytes:
     """A share image as a PNG (netsim.render.preview): the wide layout of the diagram it names, its title above.
 
     It is drawn from the scenario as this process reads it, which must be the file the page read."""
-    name, digest, step_id, view, title = image
+    name, key, step_id, view, title = image
     scenario, trace = book.get(name)
-    if book.digest(name) != digest:
+    if figkey.figure_key(scenario, trace, trace.step(step_id)) != key:
         raise ValueError(f"diagrams/{name}.yaml changed while the site was built; build again")
     with graph.kept_graphs() as kept:
         Page(book, "", "", None)._diagram(scenario, trace.step(step_id), view)
