@@ -1181,6 +1181,7 @@ class Simulation:
             return
         ns.connections.remove(login)  # the SSH connection stays up; its segments are ssh_segment()'s
         session = (login.src_ip, login.sport, login.dst_ip, login.dport)
+        self._login_confirms(ns, server, session)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
@@ -1207,6 +1208,34 @@ class Simulation:
         self.event(
             f"ssh listens on {addr}:{forward.port}; what it accepts, {server.label} connects to "
             f"{forward.host}:{forward.hostport}"
+        )
+
+    def _login_confirms(self, client: Namespace, server: Namespace, session: tuple[str, int, str, int]) -> None:
+        """ssh's login (version lines, key exchange, authentication, the forward's request) is data both
+        ways: each end's tcp_ack() sees its own data acknowledged and sets sk_dst_pending_confirm
+        (sk_dst_confirm(), net/ipv4/tcp_input.c), and its next segment confirms the neighbour it is
+        handed to (sock_confirm_neigh() in ip_finish_output2(), net/ipv4/ip_output.c). So the server's
+        entry for the client, DELAY since its SYN-ACK, goes REACHABLE at its timer instead of probing.
+
+        The login's own bytes are not modelled (named: ssh), so this is one confirmation of each end's
+        first hop, a jiffy after the handshake: a real login takes several round trips and its
+        crypto, never less than that, and a confirmation in the very jiffy the DELAY began would be
+        too old (Neighbours' DELAY branch). A router between them would be confirmed too (the bit
+        travels with the skb); netsim compares only on-link ssh neighbours loosely and leaves that out.
+        """
+        cip, _cport, sip, _sport = session
+        hops = [(client, ipv4.nexthop(client, sip)), (server, ipv4.nexthop(server, cip))]
+
+        def confirm() -> bool:
+            for ns, ip in hops:
+                ns.neigh.confirm(ip)
+            return True
+
+        self.schedule(
+            1 / (self.hz or 1000),
+            confirm,
+            f"ssh's login over {cip} > {sip}:22: each end's TCP sees its data acknowledged and confirms its "
+            "neighbour (sock_confirm_neigh(), include/net/sock.h)",
         )
 
     def _step_close(self, sock: Socket) -> None:

@@ -391,3 +391,51 @@ def test_a_connection_sshd_took_is_not_compared_by_listener_but_named() -> None:
     assert allowed == ["listener: netsim sshd's 0.0.0.0:22, which the lab does not see (ssh)"]
     other = _step_diffs({**ours, "listener": "0.0.0.0:80"}, theirs, set())
     assert other == ["listener that answered: netsim 0.0.0.0:80, kernel None"]
+
+
+# A real lab run of tests/lab_scenarios/ssh-source-address-deleted.yaml on a clock as slow as a loaded
+# machine's (the clean-clone CI of 67a1649 failed there): its last step came 10 s after the login.
+LOGIN_CONFIRMS = ROOT / "tests" / "kernel_edges" / "ssh-login-confirms-server-entry.json"
+
+
+def login_run() -> tuple[object, dict]:
+    import json
+
+    kept = json.loads(LOGIN_CONFIRMS.read_text(encoding="utf-8"))
+    return parse_scenario(kept["scenario_text"], "ssh-source-address-deleted.yaml"), kept["trace"]
+
+
+def test_the_logins_messages_confirm_the_servers_entry_so_it_never_probes_the_deleted_address() -> None:
+    from netsim.lab.compare import compare_with_kernel
+
+    scenario, kernel = login_run()
+    last = kernel["steps"][4]
+    assert last["clock"]["at"] > 8  # DELAY's 5 s and three probes would have run out by then
+    assert last["neigh"]["server"]["192.168.1.23"] == {"mac": "3c:22:fb:00:01:23", "state": "REACHABLE"}
+    agree, lines, trace, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    assert trace.steps[4].neigh["server"]["192.168.1.23"]["state"] == "REACHABLE"
+
+
+def test_without_the_logins_confirmation_that_run_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
+    from netsim.lab.compare import compare_with_kernel
+    from netsim.simulation import Simulation
+
+    monkeypatch.setattr(Simulation, "_login_confirms", lambda self, client, server, session: None)
+    scenario, kernel = login_run()
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    assert not agree
+    assert "    neigh server 192.168.1.23: netsim - FAILED, kernel 3c:22:fb:00:01:23 REACHABLE" in lines
+
+
+def test_the_login_confirms_a_jiffy_after_the_handshake_not_in_its_own_jiffy() -> None:
+    # A confirmation in the jiffy the server's DELAY began is too old at its timer (the kernel's
+    # time_before_eq() on a timer that fires at least a jiffy late): the login must come after it.
+    scenario = parse_scenario(
+        ROOMS + "  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}\n"
+        "  - {id: wait, wait: 6}\n",
+        "rooms.yaml",
+    )
+    trace = run(scenario)
+    assert trace.steps[1].neigh["server"]["192.168.1.23"]["state"] == "REACHABLE"
+    assert not [e for e in trace.steps[1].events if "192.168.1.23" in e]  # no probe, no answer
