@@ -10,6 +10,7 @@ import errno
 import functools
 import heapq
 import ipaddress
+import math
 import os
 from collections import deque
 from collections.abc import Callable
@@ -138,8 +139,12 @@ class Simulation:
         hz: int | None = None,
         postpone: dict[int, float] | None = None,
         ticks: tuple[float, ...] = (),
+        tick_phase: float | None = None,
     ) -> None:
         self.scenario = scenario
+        # Where the kernel's jiffies ticked on the lab's clock: at t with t * hz + tick_phase whole
+        # (the lab's trace, "tick_phase"); None when not compared with a recorded run.
+        self.tick_phase = tick_phase
         # Moments at which the kernel fired the timers due together in one tick (same-tick), which
         # the comparison found; netsim otherwise fires them one after another.
         self.ticks = ticks
@@ -376,6 +381,20 @@ class Simulation:
 
     def refill(self, at: float, what: str) -> None:
         self.refills.append((at, what))
+
+    def passed_at(self, since: float, seconds: float) -> float:
+        """A limit the kernel keeps in jiffies allows again when whole ticks enough have passed:
+        jiffies - last >= msecs_to_jiffies(ms) (tcp_oow_rate_limited(), net/ipv4/tcp_input.c). The
+        jiffies tick where CLOCK_MONOTONIC is a multiple of TICK_NSEC (tick_init_jiffy_update(),
+        kernel/time/tick-sched.c), so with the lab's phase known, the moment is that tick: two SYNs
+        0.4995 s apart on the lab's clock were 125 ticks apart in one real run, and the second was
+        answered. Without it (netsim run, the pages), the limit counts seconds."""
+        if self.hz is None or self.tick_phase is None or not math.isfinite(since):
+            return since + seconds  # (-inf: the limit never refused yet)
+        hz, phase = self.hz, self.tick_phase
+        ticks = math.ceil(seconds * hz - 1e-9)  # msecs_to_jiffies() rounds up
+        last = math.floor(since * hz + phase + 1e-9)  # the jiffies count at `since`
+        return (last + ticks - phase) / hz
 
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         self._later(lambda: self._transmit(ns, dev, frame))
@@ -1913,6 +1932,7 @@ def run(
     postpone: dict[int, float] | None = None,
     redraws: dict[int, float] | None = None,
     ticks: tuple[float, ...] = (),
+    tick_phase: float | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -1923,9 +1943,10 @@ def run(
     timers that fired are in the trace's `fired`. `redraws` (step index -> time) puts the kernel's
     new REACHABLE draws of a step in force at that moment of the step instead of at its start.
     `ticks` are moments at which the timers due together fire in one tick, all before the packets
-    they send are received (the kernel's order, which the comparison found: same-tick).
+    they send are received (the kernel's order, which the comparison found: same-tick). `tick_phase`
+    places the kernel's jiffies on the lab's clock (Simulation.passed_at()).
     """
-    sim = Simulation(scenario, hz, postpone, ticks)
+    sim = Simulation(scenario, hz, postpone, ticks, tick_phase)
     draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
         trace = Trace(

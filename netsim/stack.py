@@ -26,6 +26,11 @@ class Stack(Protocol):
     def event(self, text: str) -> None:
         """Say what happened, in words, for the step's story."""
 
+    def passed_at(self, since: float, seconds: float) -> float:
+        """The first moment the kernel counts `seconds` as passed since `since`: a limit kept in jiffies
+        (tcp_oow_rate_limited()) compares whole ticks, so this is a tick of the kernel's clock where the
+        lab's tick phase is known, else simply since + seconds."""
+
     def refill(self, at: float, what: str) -> None:
         """A limit in time refused (an ICMP bucket, TCP's out-of-window answers, ARP's locktime): at `at`
         it would have allowed. What a timer the kernel fired late past that moment sent would have

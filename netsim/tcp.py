@@ -156,9 +156,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # gets an RFC 5961 challenge ACK (tcp_validate_incoming() -> tcp_send_challenge_ack(),
         # net/ipv4/tcp_input.c), at most one per 500 ms per socket (tcp_oow_rate_limited(),
         # net.ipv4.tcp_invalid_ratelimit); the connection itself is left as it is.
-        if stack.now - ns.established[local] < INVALID_RATELIMIT:
+        allowed = stack.passed_at(ns.established[local], INVALID_RATELIMIT)  # counted in jiffies
+        if stack.now < allowed:
             stack.event(f"{ns.label} hears a SYN on an established connection again: no second challenge ACK yet")
-            stack.refill(ns.established[local] + INVALID_RATELIMIT, f"{ns.label}'s challenge ACK limit allowed again")
+            stack.refill(allowed, f"{ns.label}'s challenge ACK limit allowed again")
             return Answer()
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
@@ -365,9 +366,10 @@ def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, in
     the first SYN (tcp_v4_reqsk_send_ack()). Simplified: a new number within the request's receive window
     (a socket opened within about 4 ms of the first) would reset the request instead; netsim sends the ACK."""
     last = ns.request_oow_ack.get(key)
-    if last is not None and stack.now - last < INVALID_RATELIMIT:
+    allowed = None if last is None else stack.passed_at(last, INVALID_RATELIMIT)  # counted in jiffies
+    if allowed is not None and stack.now < allowed:
         stack.event(f"{ns.label}'s half-open connection hears another SYN out of its window: no second ACK yet")
-        stack.refill(last + INVALID_RATELIMIT, f"{ns.label}'s out-of-window ACK limit allowed again")
+        stack.refill(allowed, f"{ns.label}'s out-of-window ACK limit allowed again")
         return Answer()
     ns.request_oow_ack[key] = stack.now
     stack.event(

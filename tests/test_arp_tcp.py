@@ -526,6 +526,55 @@ def test_a_challenge_ack_carries_the_connection_s_own_numbers_not_the_forged_syn
     assert trace.steps[1].events[0] == "host hears a SYN on an established connection: it answers with a challenge ACK"
 
 
+# A real lab run kept: two forged SYNs 0.499982 s apart on the lab's clock, 125 jiffies apart in the
+# kernel, which answered the second (tcp_oow_rate_limited() counts ticks, not seconds).
+TICKS_RUN = Path(__file__).resolve().parent / "kernel_edges" / "challenge-ack-125-ticks-in-under-half-a-second.json"
+
+
+def ticks_run() -> tuple[object, dict]:
+    from netsim.scenario import parse_scenario
+
+    kept = json.loads(TICKS_RUN.read_text(encoding="utf-8"))
+    return parse_scenario(kept["scenario_text"], "syn-into-established.yaml"), kept["trace"]
+
+
+def test_the_out_of_window_limit_counts_jiffies_where_the_lab_says_where_they_ticked() -> None:
+    scenario, kernel = ticks_run()
+    first, again = kernel["steps"][1], kernel["steps"][2]
+    assert 0.4999 < again["clock"]["at"] - first["clock"]["at"] < 0.5  # under the limit in seconds
+    assert [h["carries"] for h in again["frames"]] == ["SYN", "ACK"]  # and yet the kernel answered
+    agree, lines, trace, _ = compare_with_kernel(scenario, kernel)
+    assert agree, "\n".join(lines)
+    assert "it answers with a challenge ACK" in trace.steps[2].events[0]
+
+
+def test_without_the_tick_phase_that_run_disagrees_and_the_limit_counts_seconds() -> None:
+    scenario, kernel = ticks_run()
+    agree, lines, _, _ = compare_with_kernel(scenario, {k: v for k, v in kernel.items() if k != "tick_phase"})
+    assert not agree
+    assert any(line.startswith("✗ [3] forged-syn-again-at-once") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("phase", "since", "allowed"),
+    [
+        (None, 0.1, 0.6),  # no tick grid known: seconds
+        (0.0, 0.0, 0.5),  # since on a tick: 125 ticks later
+        (0.5, 0.0, 0.498),  # since half a tick in: the 125th tick comes 2 ms early
+        (0.999, 0.0, 0.496004),  # since just before a tick: almost a whole tick early
+        (0.0, 0.003, 0.5),  # since inside the tick that began at 0
+    ],
+)
+def test_passed_at_is_the_tick_the_limit_allows_from(phase: float | None, since: float, allowed: float) -> None:
+    from netsim.simulation import Simulation
+
+    sim = Simulation(load_scenario(Path(__file__).resolve().parent / "lab_scenarios" / "syn-into-established.yaml"))
+    sim.hz, sim.tick_phase = 250, phase
+    assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(allowed, abs=1e-9)
+    sim.hz = None
+    assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(since + 0.5)
+
+
 def test_a_syn_ack_nobody_asked_for_is_reset_and_the_reset_drops_the_half_open_connection() -> None:
     # b writes a SYN by hand (no socket of its own): host's listener answers SYN-ACK, b's kernel has
     # no socket for it and answers a bare RST whose seq is the SYN-ACK's ack (tcp_v4_send_reset()),

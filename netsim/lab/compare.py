@@ -137,7 +137,9 @@ CLOCK_NOTE = (
     "  lab-clock: netsim replays the steps at the moments the lab performed them: each step starts when "
     "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
     "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
-    "too, with every timer that falls due in it; `netsim run` and the pages play the steps back to back"
+    "too, with every timer that falls due in it; a limit the kernel counts in jiffies (TCP's out-of-window "
+    "answers) counts the same ticks, placed on the lab's clock by the phase the lab read; `netsim run` and "
+    "the pages play the steps back to back"
 )
 
 
@@ -299,9 +301,12 @@ def compare_with_kernel(
 
     clock = measured_clock(scenario, kernel)
     hz, drawn = kernel.get("hz"), measured_reachable(scenario, kernel)
+    phase = kernel.get("tick_phase") if clock is not None else None  # where the jiffies ticked on the lab's clock
 
     def replay(postpone: dict[int, float], redraws: dict[int, float], ticks: tuple[float, ...]) -> Any:
-        return simulate(scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws, ticks=ticks)
+        return simulate(
+            scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws, ticks=ticks, tick_phase=phase
+        )
 
     postpone: dict[int, float] = {}
     redraws: dict[int, float] = {}

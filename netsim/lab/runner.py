@@ -194,9 +194,11 @@ class Lab:
                 # When the step began and when its tables were read (from, until), on the lab's
                 # clock: a loaded machine stretches the time between steps, and --compare replays it.
                 "clock": {
-                    "at": round(started - first, 3),
-                    "observed": round(observed - first, 3),
-                    "read": round(read - first, 3),
+                    # To the microsecond: a limit kept in jiffies is decided by which 4 ms tick each
+                    # moment fell in (tick_phase, below).
+                    "at": round(started - first, 6),
+                    "observed": round(observed - first, 6),
+                    "read": round(read - first, 6),
                     "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
                 },
                 "links": links,
@@ -212,7 +214,15 @@ class Lab:
                 del result["listener"]  # sshd accepts the login, not one of the lab's sockets: not seen
             steps.append(result)
         # The kernel's HZ sets how late its timers may fire (netsim.timerwheel); None when unknown.
-        return {"scenario": self.s.name, "steps": steps, "hz": kernel_hz()}
+        hz = kernel_hz()
+        out: dict[str, Any] = {"scenario": self.s.name, "steps": steps, "hz": hz}
+        if hz is not None and first is not None:
+            # Where the jiffies ticked on the lab's clock: the kernel's ticks fall where CLOCK_MONOTONIC
+            # (Python's time.monotonic()) is a multiple of TICK_NSEC (tick_init_jiffy_update(),
+            # kernel/time/tick-sched.c), so the tick count at t seconds into the run is
+            # floor(t * hz + tick_phase) plus a constant (Simulation.passed_at()).
+            out["tick_phase"] = round((first * hz) % 1.0, 6)
+        return out
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
 
