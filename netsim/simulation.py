@@ -384,17 +384,19 @@ class Simulation:
 
     def passed_at(self, since: float, seconds: float) -> float:
         """A limit the kernel keeps in jiffies allows again when whole ticks enough have passed:
-        jiffies - last >= msecs_to_jiffies(ms) (tcp_oow_rate_limited(), net/ipv4/tcp_input.c). The
-        jiffies tick where CLOCK_MONOTONIC is a multiple of TICK_NSEC (tick_init_jiffy_update(),
-        kernel/time/tick-sched.c), so with the lab's phase known, the moment is that tick: two SYNs
-        0.4995 s apart on the lab's clock were 125 ticks apart in one real run, and the second was
-        answered. Without it (netsim run, the pages), the limit counts seconds."""
+        jiffies - last >= sysctl_tcp_invalid_ratelimit, HZ/2 ticks by default (__tcp_oow_rate_limited(),
+        net/ipv4/tcp_input.c). The jiffies tick where CLOCK_MONOTONIC is a multiple of TICK_NSEC
+        (tick_init_jiffy_update(), kernel/time/tick-sched.c, since about 6.4; an older kernel's grid
+        may lie elsewhere, and a wrong phase is then no worse than seconds: either may be a tick off),
+        so with the lab's phase known, the moment is that tick: two SYNs 0.499982 s apart on the
+        lab's clock were 125 ticks apart in one real run, and the second was answered. Without it
+        (netsim run, the pages), the limit counts seconds."""
         if self.hz is None or self.tick_phase is None or not math.isfinite(since):
             return since + seconds  # (-inf: the limit never refused yet)
-        hz, phase = self.hz, self.tick_phase
-        ticks = math.ceil(seconds * hz - 1e-9)  # msecs_to_jiffies() rounds up
-        last = math.floor(since * hz + phase + 1e-9)  # the jiffies count at `since`
-        return (last + ticks - phase) / hz
+        tick, phase = timerwheel.tick_nsec(self.hz) / 1e9, self.tick_phase
+        ticks = math.ceil(seconds * self.hz - 1e-9)  # HZ/2 for 500 ms
+        last = math.floor(since / tick + phase + 1e-9)  # the jiffies count at `since` (less a constant)
+        return (last + ticks - phase) * tick
 
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         self._later(lambda: self._transmit(ns, dev, frame))
@@ -1234,7 +1236,11 @@ class Simulation:
         ways: each end's tcp_ack() sees its own data acknowledged and sets sk_dst_pending_confirm
         (sk_dst_confirm(), net/ipv4/tcp_input.c), and its next segment confirms the neighbour it is
         handed to (sock_confirm_neigh() in ip_finish_output2(), net/ipv4/ip_output.c). So the server's
-        entry for the client, DELAY since its SYN-ACK, goes REACHABLE at its timer instead of probing.
+        entry for the client, DELAY since its SYN-ACK, goes REACHABLE at its timer instead of probing:
+        sshd's socket got no confirmation from the handshake (its SYN-ACK was the request sock's, so
+        the last ACK found nothing in flight), its first comes when its banner is acknowledged. The
+        client's first hop was confirmed by the handshake already (its SYN acknowledged); the login
+        confirms it again.
 
         The login's own bytes are not modelled (named: ssh), so this is one confirmation of each end's
         first hop, a jiffy after the handshake: a real login takes several round trips and its

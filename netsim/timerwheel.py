@@ -31,6 +31,12 @@ LEVELS = 9  # LVL_DEPTH for HZ > 100 (8 for HZ = 100: level 8 starts past 15 day
 HZ_CHOICES = (100, 250, 300, 1000)  # CONFIG_HZ_100 / _250 / _300 / _1000
 
 
+def tick_nsec(hz: int) -> int:
+    """TICK_NSEC (include/vdso/jiffies.h): one jiffy in nanoseconds, rounded; 3,333,333 at HZ 300, so
+    the ticks there are not whole multiples of 1/HZ s."""
+    return (1_000_000_000 + hz // 2) // hz
+
+
 def level_start(n: int) -> int:
     """LVL_START(n): the first delay, in jiffies, that level n holds."""
     return (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)

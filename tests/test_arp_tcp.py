@@ -556,23 +556,31 @@ def test_without_the_tick_phase_that_run_disagrees_and_the_limit_counts_seconds(
 
 
 @pytest.mark.parametrize(
-    ("phase", "since", "allowed"),
+    ("hz", "phase", "since", "allowed"),
     [
-        (None, 0.1, 0.6),  # no tick grid known: seconds
-        (0.0, 0.0, 0.5),  # since on a tick: 125 ticks later
-        (0.5, 0.0, 0.498),  # since half a tick in: the 125th tick comes 2 ms early
-        (0.999, 0.0, 0.496004),  # since just before a tick: almost a whole tick early
-        (0.0, 0.003, 0.5),  # since inside the tick that began at 0
+        (250, None, 0.1, 0.6),  # no tick grid known: seconds
+        (250, 0.0, 0.0, 0.5),  # since on a tick: 125 ticks later
+        (250, 0.5, 0.0, 0.498),  # since half a tick in: the 125th tick comes 2 ms early
+        (250, 0.999, 0.0, 0.496004),  # since just before a tick: almost a whole tick early
+        (250, 0.0, 0.003, 0.5),  # since inside the tick that began at 0
+        (300, 0.0, 0.0, 150 * 0.003333333),  # TICK_NSEC is 3,333,333 ns at HZ 300: 150 of them
+        (1000, 0.25, 0.0, 0.49975),
     ],
 )
-def test_passed_at_is_the_tick_the_limit_allows_from(phase: float | None, since: float, allowed: float) -> None:
+def test_passed_at_is_the_tick_a_limit_allows_from(hz: int, phase: float | None, since: float, allowed: float) -> None:
     from netsim.simulation import Simulation
 
     sim = Simulation(load_scenario(Path(__file__).resolve().parent / "lab_scenarios" / "syn-into-established.yaml"))
-    sim.hz, sim.tick_phase = 250, phase
+    sim.hz, sim.tick_phase = hz, phase
     assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(allowed, abs=1e-9)
     sim.hz = None
     assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(since + 0.5)
+
+
+def test_tick_nsec_is_the_kernels_rounded_jiffy() -> None:
+    from netsim.timerwheel import tick_nsec
+
+    assert [tick_nsec(hz) for hz in (100, 250, 300, 1000)] == [10_000_000, 4_000_000, 3_333_333, 1_000_000]
 
 
 def test_a_syn_ack_nobody_asked_for_is_reset_and_the_reset_drops_the_half_open_connection() -> None:

@@ -32,7 +32,7 @@ from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
-from netsim.timerwheel import kernel_hz
+from netsim.timerwheel import kernel_hz, tick_nsec
 
 LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # carrier may change
 
@@ -220,8 +220,9 @@ class Lab:
             # Where the jiffies ticked on the lab's clock: the kernel's ticks fall where CLOCK_MONOTONIC
             # (Python's time.monotonic()) is a multiple of TICK_NSEC (tick_init_jiffy_update(),
             # kernel/time/tick-sched.c), so the tick count at t seconds into the run is
-            # floor(t * hz + tick_phase) plus a constant (Simulation.passed_at()).
-            out["tick_phase"] = round((first * hz) % 1.0, 6)
+            # floor(t / TICK_NSEC + tick_phase) plus a constant (Simulation.passed_at()).
+            tick = tick_nsec(hz)
+            out["tick_phase"] = round((round(first * 1e9) % tick) / tick, 6)
         return out
 
     # --- the helpers: what the script's shell functions do, here in Python ------------------
