@@ -142,8 +142,8 @@ class Simulation:
         tick_phase: float | None = None,
     ) -> None:
         self.scenario = scenario
-        # Where the kernel's jiffies ticked on the lab's clock: at t with t * hz + tick_phase whole
-        # (the lab's trace, "tick_phase"); None when not compared with a recorded run.
+        # Where the kernel's jiffies ticked on the lab's clock: at t with t / TICK_NSEC + tick_phase
+        # whole (the lab's trace, "tick_phase"); None when not compared with a recorded run.
         self.tick_phase = tick_phase
         # Moments at which the kernel fired the timers due together in one tick (same-tick), which
         # the comparison found; netsim otherwise fires them one after another.
