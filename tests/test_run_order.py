@@ -71,6 +71,17 @@ def test_the_longest_files_of_computing_tests_go_first_each_kept_in_its_order(mo
     assert ordered(items, 2, monkeypatch) == ["w8", "f1", "w3", "a1"]  # the waits still lead
 
 
+def run_py_on(tmp_path: Path, pytest_args: str = "") -> subprocess.CompletedProcess[str]:
+    """tests/run.py with tmp_path's test_sleeps.py waiting and its test_computes.py computing."""
+    return subprocess.run(
+        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
+         "--computing", str(tmp_path / "test_computes.py"),
+         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} {pytest_args} {NO_HYPOTHESIS}",
+         str(tmp_path / "test_sleeps.py")],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
 def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> None:
     (tmp_path / "test_sleeps.py").write_text("def test_waits():\n    assert False, 'the kernel disagreed'\n")
     # The computing run is niced, so a waking lab gets a core at once (its steps are timed).
@@ -79,13 +90,7 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
         f"import os\n\ndef test_niced():\n    assert os.nice(0) == {niced}\n"
         "    assert os.sched_getscheduler(0) == os.SCHED_IDLE\n"
     )
-    done = subprocess.run(
-        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
-         "--computing", str(tmp_path / "test_computes.py"),
-         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} {NO_HYPOTHESIS}",
-         str(tmp_path / "test_sleeps.py")],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    done = run_py_on(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the kernel disagreed" in done.stdout  # the waiting run's output, printed at the end
     assert "computing tests: passed" in done.stdout
@@ -104,13 +109,7 @@ def test_a_waiting_test_that_failed_beside_the_computing_run_runs_once_more_afte
         f"def test_agrees():\n    Path({str(tmp_path / 'agreed')!r}).open('a').write('x')\n"
     )
     (tmp_path / "test_computes.py").write_text("def test_computes():\n    pass\n")
-    done = subprocess.run(
-        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0",
-         "--computing", str(tmp_path / "test_computes.py"),
-         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} -p no:randomly {NO_HYPOTHESIS}",
-         str(tmp_path / "test_sleeps.py")],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
-    )  # fmt: skip
+    done = run_py_on(tmp_path, "-p no:randomly")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "the kernel disagreed" in out  # the first report stays in the log
