@@ -30,6 +30,8 @@ class Link(Protocol):
 
     def refill(self, at: float, what: str) -> None: ...
 
+    def passed_at(self, since: float, seconds: float, *, after: bool = False) -> float: ...
+
     def unreachable(self, ns: Namespace, packets: list[object]) -> None: ...
 
 
@@ -134,15 +136,17 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
         return
     # A gratuitous ARP (sender and target the same address) always overrides; any other different
     # answer only once `locktime` has passed since the entry last changed: the first answer wins.
+    # The kernel asks time_after(jiffies, n->updated + locktime), in whole ticks: 251 at HZ 250.
     garp = arp.sender_ip == arp.target_ip
-    override = link.now > entry.updated + LOCKTIME or garp
+    unlocked = link.passed_at(entry.updated, LOCKTIME, after=True)
+    override = link.now >= unlocked or garp
     # Only a unicast reply proves reachability; requests and broadcast replies leave it STALE.
     state = "REACHABLE" if arp.op == ARP_REPLY and to_me else "STALE"
     before = entry.mac
     if not ns.neigh.update(entry, arp.sender_mac, state, override=override) and before not in (None, arp.sender_mac):
         link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
         if not override:  # an answer a late timer sent after locktime had passed would have won (neigh_update())
-            link.refill(entry.updated + LOCKTIME, f"{ns.label}'s locktime for {arp.sender_ip} ran out")
+            link.refill(unlocked, f"{ns.label}'s locktime for {arp.sender_ip} ran out")
 
 
 def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:

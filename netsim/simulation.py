@@ -382,7 +382,7 @@ class Simulation:
     def refill(self, at: float, what: str) -> None:
         self.refills.append((at, what))
 
-    def passed_at(self, since: float, seconds: float) -> float:
+    def passed_at(self, since: float, seconds: float, *, after: bool = False) -> float:
         """A limit the kernel keeps in jiffies allows again when whole ticks enough have passed:
         jiffies - last >= sysctl_tcp_invalid_ratelimit, HZ/2 ticks by default (__tcp_oow_rate_limited(),
         net/ipv4/tcp_input.c). The jiffies tick where CLOCK_MONOTONIC is a multiple of TICK_NSEC
@@ -390,11 +390,14 @@ class Simulation:
         may lie elsewhere, and a wrong phase is then no worse than seconds: either may be a tick off),
         so with the lab's phase known, the moment is that tick: two SYNs 0.499982 s apart on the
         lab's clock were 125 ticks apart in one real run, and the second was answered. Without it
-        (netsim run, the pages), the limit counts seconds."""
+        (netsim run, the pages), the limit counts seconds.
+
+        `after`: the kernel asks time_after(jiffies, last + ticks), strictly later, as ARP's locktime
+        does (arp_process(), net/ipv4/arp.c): one tick more, or on seconds a moment past them."""
         if self.hz is None or self.tick_phase is None or not math.isfinite(since):
-            return since + seconds  # (-inf: the limit never refused yet)
+            return since + seconds + (TICK_EPSILON if after else 0.0)  # (-inf: the limit never refused yet)
         tick, phase = timerwheel.tick_nsec(self.hz) / 1e9, self.tick_phase
-        ticks = math.ceil(seconds * self.hz - 1e-9)  # HZ/2 for 500 ms
+        ticks = math.ceil(seconds * self.hz - 1e-9) + after  # HZ/2 for 500 ms
         last = math.floor(since / tick + phase + 1e-9)  # the jiffies count at `since` (less a constant)
         return (last + ticks - phase) * tick
 

@@ -26,10 +26,11 @@ class Stack(Protocol):
     def event(self, text: str) -> None:
         """Say what happened, in words, for the step's story."""
 
-    def passed_at(self, since: float, seconds: float) -> float:
+    def passed_at(self, since: float, seconds: float, *, after: bool = False) -> float:
         """The first moment the kernel counts `seconds` as passed since `since`: a limit kept in jiffies
         (tcp_oow_rate_limited()) compares whole ticks, so this is a tick of the kernel's clock where the
-        lab's tick phase is known, else simply since + seconds."""
+        lab's tick phase is known, else simply since + seconds. `after`: strictly later (time_after(),
+        ARP's locktime), one tick more."""
 
     def refill(self, at: float, what: str) -> None:
         """A limit in time refused (an ICMP bucket, TCP's out-of-window answers, ARP's locktime): at `at`

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 from pathlib import Path
@@ -575,6 +576,37 @@ def test_passed_at_is_the_tick_a_limit_allows_from(hz: int, phase: float | None,
     assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(allowed, abs=1e-9)
     sim.hz = None
     assert sim.passed_at(since, tcp.INVALID_RATELIMIT) == pytest.approx(since + 0.5)
+
+
+@pytest.mark.parametrize(
+    ("phase", "since", "allowed"),
+    [
+        (None, 0.1, 1.1 + 1e-9),  # no tick grid known: a moment past the seconds
+        (0.0, 0.0, 1.004),  # time_after(jiffies, updated + 250): the 251st tick
+        (0.5, 0.0, 1.002),  # updated half a tick in: that tick comes 2 ms early
+    ],
+)
+def test_time_after_asks_one_tick_more(phase: float | None, since: float, allowed: float) -> None:
+    from netsim.neighbour import LOCKTIME
+    from netsim.simulation import Simulation
+
+    sim = Simulation(load_scenario(Path(__file__).resolve().parent / "lab_scenarios" / "garp-within-locktime.yaml"))
+    sim.hz, sim.tick_phase = 250, phase
+    assert sim.passed_at(since, LOCKTIME, after=True) == pytest.approx(allowed, abs=1e-12)
+
+
+@pytest.mark.parametrize(("gap", "kept"), [(1.002, True), (1.0041, False)])
+def test_arps_locktime_counts_ticks_on_the_labs_clock(gap: float, kept: bool) -> None:
+    # arp_process(): override = time_after(jiffies, n->updated + LOCKTIME). On the lab's clock with
+    # its ticks at multiples of 4 ms (HZ 250, phase 0), c's different answer 1.002 s after b's is 250
+    # ticks later, not yet past: b's stands. Counted in seconds it would have won. At 1.0041 s, 251.
+    garp = load_scenario(Path(__file__).resolve().parent / "lab_scenarios" / "garp-within-locktime.yaml")
+    two = dataclasses.replace(garp, steps=garp.steps[:2])
+    clock = [(0.0, 0.01, 0.02), (gap, gap + 0.01, gap + 0.02)]
+    entry = run(two, clock, hz=250, tick_phase=0.0).steps[1].neigh["a"]["10.0.0.11"]
+    assert entry["mac"] == (MAC["b"] if kept else "02:00:00:00:00:0c")
+    seconds = run(two, clock, hz=250).steps[1].neigh["a"]["10.0.0.11"]  # no phase: seconds, as the pages
+    assert seconds["mac"] == "02:00:00:00:00:0c"
 
 
 def test_tick_nsec_is_the_kernels_rounded_jiffy() -> None:

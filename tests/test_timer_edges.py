@@ -205,6 +205,50 @@ steps:
 """
 
 
+def test_an_arp_step_begins_when_its_request_leaves_not_before_the_labs_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab finds the device with an `ip route get` process first, which a loaded machine stretches
+    (a third of a second at load 12): the step, and with it the moment the entry changed that ARP's
+    locktime counts from, begins when the netlink request leaves. Stamped before the lookup instead,
+    a CI run at load 12 had c's answer 1.1 s after b's in netsim and 0.8 s in the kernel
+    (garp-within-locktime: netsim took it, the kernel kept b's)."""
+    import contextlib
+    import json
+    import time
+
+    from netsim.lab import runner
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+
+    def slow_route_get(*argv: str, **_: object) -> str:
+        now[0] += 0.3  # the lookup's process, on a loaded machine
+        return json.dumps([{"dst": "10.0.0.11", "dev": "eth0", "prefsrc": "10.0.0.10"}])
+
+    used: list[float] = []
+
+    class Watch:
+        def __init__(self, dev: str) -> None:
+            assert dev == "eth0"
+
+        def use(self, hop: str) -> str:
+            used.append(now[0])  # the request leaves
+            now[0] += 0.001  # the kernel asks, b answers
+            return "REACHABLE"
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(runner, "run", slow_route_get)
+    monkeypatch.setattr(runner, "inside", lambda host: contextlib.nullcontext())
+    monkeypatch.setattr(runner, "NeighWatch", Watch)
+    lab = Lab(parse_scenario(ARP_THEN_WAIT, "arp.yaml"), progress=False)
+    lab._step, lab._untimed, lab._sent_at = lab.s.steps[0], 0.0, None
+    lab.execute(plan.Op(("ask_arp", "a", "10.0.0.11")))
+    assert used == [100.3]
+    assert lab._sent_at == 100.3  # play() starts the step's clock here
+    assert lab._untimed == pytest.approx(0.3)  # and the lookup is not in the step's seconds either
+
+
 def test_the_arp_steps_netlink_messages_are_read_as_the_kernel_writes_them() -> None:
     """netsim.lab.neighwatch parses RTM_NEWNEIGH as include/uapi/linux/neighbour.h lays it out: a
     notification for our device names the address and state; another device's is not ours."""

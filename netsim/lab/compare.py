@@ -18,8 +18,8 @@ SIMPLIFICATIONS = {
     "neighbour timer the comparison names (timer-branch)",
     "arp-step": "an `arp` step uses the entry as an application's first packet would (`ip neigh replace ... "
     "use`, neigh_event_send()), without the packet itself; all frames and tables are the kernel's; the lab "
-    "sends that request from its own netlink socket and times the step from it to the kernel's notification that "
-    "the entry settled (no `ip` process is timed)",
+    "sends that request from its own netlink socket, begins the step as it leaves (after its own `ip route get` "
+    "lookup) and times it from there to the kernel's notification that the entry settled (no `ip` process is timed)",
     "open-connections": "connections stay open until the run ends, in the lab as in netsim, so no FIN or RST "
     "from closing them appears in any step",
     "multicast": "netsim floods multicast like broadcast; the lab turns multicast snooping off to match",
@@ -138,8 +138,8 @@ CLOCK_NOTE = (
     "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
     "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
     "too, with every timer that falls due in it; a limit the kernel counts in jiffies (TCP's out-of-window "
-    "answers) counts the same ticks, placed on the lab's clock by the phase the lab read; `netsim run` and "
-    "the pages play the steps back to back"
+    "answers, ARP's locktime) counts the same ticks, placed on the lab's clock by the phase the lab read; "
+    "`netsim run` and the pages play the steps back to back"
 )
 
 

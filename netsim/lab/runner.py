@@ -55,7 +55,7 @@ class Lab:
         self._resolved: dict[str, Any] | None = None  # what a resolve step's getaddrinfo() gave
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
         self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
-        self._sent_at: float | None = None  # when a send step's first crafted frame left
+        self._sent_at: float | None = None  # when a step's first packet left (a crafted frame, an arp step's request)
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
         self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
@@ -157,9 +157,9 @@ class Lab:
                 elapsed = self._resolve_seconds
                 started = self._resolve_started  # the question left then: netsim's step begins there too
             if self._sent_at is not None:
-                # A crafted frame leaves when the lab has found the interface's MAC and entered the
-                # namespace, an `ip` process later (a second on a loaded machine): netsim sends it at
-                # the step's start, so the step begins when it left. Two frames a second apart decide
+                # A crafted frame (or an `arp` step's request) leaves when the lab has found the interface
+                # and entered the namespace, an `ip` process later (a second on a loaded machine): netsim
+                # sends it at the step's start, so the step begins when it left. Two frames a second apart decide
                 # ARP's locktime (outsider's 85: the lab's gap and the kernel's differed by 0.5 s).
                 started = self._sent_at
             if n == 1:
@@ -278,6 +278,11 @@ class Lab:
             with inside(host):
                 watch = NeighWatch(way["dev"])
             hop = way.get("gateway", target)  # a packet for an address off the host's networks uses the gateway
+        if self._sent_at is None:
+            # The step begins when the request leaves, not before the lookup above: an `ip` process that
+            # takes a loaded machine a third of a second would put the entry's change (and with it ARP's
+            # locktime) that much later in the kernel than in netsim (garp-within-locktime, CI at load 12).
+            self._sent_at = time.monotonic()
         try:
             if watch.use(hop) == "INCOMPLETE":
                 watch.settled(hop, limit=10)
