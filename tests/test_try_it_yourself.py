@@ -14,7 +14,7 @@ from conftest import kernel_wait
 from netsim.lab.compare import ssh_link_neighbours
 from netsim.lab.netns import ensure_tools, missing_requirement
 from netsim.render import text
-from netsim.render.labscript import CLOCK_BEGINS, CLOCK_LEFT, CLOCK_READ, render
+from netsim.render.labscript import CLOCK_BEGINS, CLOCK_LEFT, CLOCK_READ, CLOCK_SHOWN, render
 from netsim.routing import route_get_text
 from netsim.scenario import Scenario, load_scenario, parse_scenario
 from netsim.simulation import run
@@ -32,7 +32,9 @@ FDB = re.compile(r"^([0-9a-f:]{17}) dev (\S+) master (\S+)")
 NEIGH = re.compile(r"^(\S+) dev \S+(?: lladdr ([0-9a-f:]{17}))? (\S+)")
 CONNECT = re.compile(r"^(?:connect|listen|address) \S+ -> (\S+)")
 READ = re.compile(r"^read -> (\S+)")
-CLOCK = re.compile(rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_LEFT}|{CLOCK_READ})$")  # mark_clock's lines
+CLOCK = re.compile(
+    rf"^# at (\d+\.\d+) s: ({CLOCK_BEGINS}|{CLOCK_LEFT}|{CLOCK_READ}|{CLOCK_SHOWN})$"
+)  # mark_clock's lines
 REACHABLE = re.compile(r"^# REACHABLE ms:((?: \S+/\S+=\d+)*)$")  # mark_reachable's line
 SSH_SAYS = re.compile(r"^(bind \[\d+\.\d+\.\d+\.\d+\]:\d+: .*|channel \d+: open failed: .*)$")
 # A connection that never saw an answer has [UNREPLIED] between its two directions.
@@ -138,8 +140,11 @@ def script_clock(printed: dict[str, dict]) -> list[tuple[float, float]]:
     first = starts[0]
     begins = [got["clock"][CLOCK_BEGINS] - first for got in steps]
     reads = [got["clock"][CLOCK_READ] - first for got in steps]
-    # The tables are shown from the read mark until the next step begins (the last: at the mark).
-    return list(zip([t - first for t in starts], reads, [*begins[1:], reads[-1]], strict=True))
+    # The tables are shown from the read mark until the next step begins; the last step's, until the
+    # script says they were shown (a CI run at load 12 read the laptop's DELAY entry REACHABLE: its
+    # timer fell due 11 ms after the read mark, and the `ip` processes took longer than that).
+    shown = steps[-1]["clock"].get(CLOCK_SHOWN, steps[-1]["clock"][CLOCK_READ]) - first
+    return list(zip([t - first for t in starts], reads, [*begins[1:], shown], strict=True))
 
 
 def script_reachable(printed: dict[str, dict]) -> list[dict[str, dict[str, float]]]:
@@ -248,6 +253,36 @@ def test_a_run_that_read_expiring_fdb_entries_as_stale_agrees(tmp_path: Path) ->
     printed = (ROOT / "tests" / "kernel_edges" / "margarets-room-script-stale-fdb.txt").read_text(encoding="utf-8")
     assert "aa:42:81:9c:0e:33 dev seat3 master podman0 stale" in printed
     agrees_with_the_post(loaded, printed, hz=250)  # the kernel that printed it ran at HZ 250
+
+
+def test_a_timer_due_while_the_last_tables_are_shown_may_have_fired() -> None:
+    # The CI of 2026-11-30 (load 12), kept as it printed: the last step's read mark came at 18.075 s and
+    # the laptop's entry for the container, DELAY since its DNS answer at 13.09 s, showed REACHABLE. Its
+    # DELAY timer (5 s) found it confirmed, at 18.09 s or later, while the `ip` processes showed the
+    # tables. Without a mark where the showing ended, the replay read at the mark and said DELAY.
+    loaded = load_scenario(ROOT / "diagrams" / "a-name-for-the-host.yaml")
+    kept = ROOT / "tests" / "kernel_edges" / "a-name-for-the-host-script-delay-fires-while-shown.txt"
+    printed = kept.read_text(encoding="utf-8")
+    assert CLOCK_SHOWN not in printed  # the script printed no such mark then
+    with pytest.raises(AssertionError, match="back-to-the-bug.*10.88.0.2"):
+        agrees_with_the_post(loaded, printed, hz=250)
+    # The script now says when the last tables were shown. That run's cannot have been before 18.09 s,
+    # or the laptop's entry would not have shown REACHABLE; placed there (by hand: the mark was not
+    # printed then), the replay lets the timer have fired, and it agrees.
+    done = "\ndone: everything above"
+    shown = printed.replace(done, f"# at 18.090000 s: {CLOCK_SHOWN}\n{done}")
+    assert shown != printed
+    agrees_with_the_post(loaded, shown, hz=250)
+    # Before that timer's due time, it may not have fired: the entry must show DELAY.
+    early = printed.replace(done, f"# at 18.080000 s: {CLOCK_SHOWN}\n{done}")
+    with pytest.raises(AssertionError, match="back-to-the-bug.*10.88.0.2"):
+        agrees_with_the_post(loaded, early, hz=250)
+
+
+def test_the_script_says_when_its_last_tables_were_shown() -> None:
+    script = render(load_scenario(ROOT / "diagrams" / "a-name-for-the-host.yaml"))
+    last = script.rindex("== step ")
+    assert script.index(f"mark_clock '{CLOCK_SHOWN}'", last) < script.index("done: everything above")
 
 
 def agrees_with_the_post(loaded: Scenario, output: str, hz: int | None = None) -> None:

@@ -357,6 +357,9 @@ PROBE_PY = "import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 # What the script prints of its own clock (mark_clock), which tests/test_try_it_yourself.py replays
 # netsim at, as `netsim lab --compare` replays the lab's (lab-clock).
 CLOCK_BEGINS, CLOCK_READ = "step begins", "tables read"
+# After the last step's tables: where their reading ended (another step's begins where the last ended). The
+# `ip` processes that show them take a loaded machine a while, and a timer may fall due meanwhile.
+CLOCK_SHOWN = "tables shown"
 # Printed by the programs that send a step's first packet (knock, send_frame, getaddrinfo's): when it left.
 CLOCK_LEFT = "first packet leaves"
 TABLES = ("show_fdb", "show_links", "show_neigh", "show_conntrack")
@@ -417,6 +420,7 @@ def render(scenario: Scenario) -> str:
         lines.append(line(plan.show("mark_clock", CLOCK_READ)))
         lines.append(line(plan.show("mark_reachable")))
         lines.extend(line(op) for op in ops[read:])
+    lines.append(line(plan.show("mark_clock", CLOCK_SHOWN)))
     lines.append("")
     lines.append('echo; echo "done: everything above lived in namespaces that vanish now"')
     return "\n".join(lines) + "\n"
