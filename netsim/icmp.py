@@ -21,7 +21,9 @@ namespace) is not modelled; no scenario here comes near it. Peers are never forg
 inet_peer GC drops unused ones after a while; a forgotten peer starts with a full burst again, as
 one not used for six seconds does here).
 
-Tokens are seconds here, jiffies in the kernel, and netsim's timers fire on time where the kernel's
+Tokens are jiffies in the kernel: a bucket fills by whole ticks between two looks at it. On the lab's
+clock, whose tick phase the lab reads, netsim looks at the moment of the last tick (Stack.tick_at());
+elsewhere (`netsim run`, the pages) it counts seconds. netsim's timers fire on time where the kernel's
 wheel fires them a little late (netsim.timerwheel): a retransmitted SYN that comes 16 ms late finds
 16 ms more in its sender's bucket. So a refusal also says when the bucket would have allowed
 (wait()): the comparison with the kernel tries a late timer past that moment (timer-branch).
@@ -37,6 +39,9 @@ ERROR_COST = 1.0  # ip_rt_error_cost, HZ (net.ipv4.route.error_cost)
 ERROR_BURST = 5.0  # ip_rt_error_burst, 5 * HZ (net.ipv4.route.error_burst)
 RATEMASK = (3, 4, 11, 12)  # the types in net.ipv4.icmp_ratemask = 6168
 ICMP_FRAG_NEEDED = 4  # code 4 of type 3 is never limited
+# Under a tick at any HZ: a bucket counted in ticks of TICK_NSEC (3,333,333 ns at HZ 300) holds its HZ
+# ticks a tenth of a microsecond short of a second, and that is a full ratelimit's worth.
+TOLERANCE = 1e-6
 
 
 @dataclass
@@ -55,7 +60,7 @@ def allow(peers: dict[str, Peer], dst: str, now: float) -> bool:
     peer = peers.setdefault(dst, Peer(last=now - 60.0))
     tokens = min(peer.tokens + now - peer.last, BURST_FACTOR * RATELIMIT)
     peer.last = now
-    ok = tokens >= RATELIMIT - 1e-9
+    ok = tokens >= RATELIMIT - TOLERANCE
     peer.tokens = tokens - RATELIMIT if ok else tokens
     return ok
 
@@ -66,7 +71,7 @@ def ip_error_allow(peers: dict[str, Peer], src: str, now: float) -> bool:
     peer = peers.setdefault(src, Peer(last=now - 60.0))
     peer.tokens = min(peer.tokens + now - peer.last, ERROR_BURST)
     peer.last = now
-    if peer.tokens >= ERROR_COST - 1e-9:
+    if peer.tokens >= ERROR_COST - TOLERANCE:
         peer.tokens -= ERROR_COST
         return True
     return False

@@ -130,16 +130,17 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     decision = forwarding.decide(ns, dev, skb.packet)
     if isinstance(decision, forwarding.Refuse):
         stack.event(decision.why)
-        if decision.no_route and not icmp.ip_error_allow(ns.icmp_peers, skb.packet.src_ip, stack.now):
+        jiffies = stack.tick_at(stack.now)  # the buckets count whole ticks (now = jiffies)
+        if decision.no_route and not icmp.ip_error_allow(ns.icmp_peers, skb.packet.src_ip, jiffies):
             # ip_error() (net/ipv4/route.c) spends its tokens first, even for a packet icmp_send() would
             # not answer; with none left it sends nothing.
             stack.event(f"{ns.label} sends no ICMP about it: ip_error()'s rate limit for {skb.packet.src_ip} is spent")
             src, what = skb.packet.src_ip, f"{ns.label}'s ip_error() rate limit for {skb.packet.src_ip}"
-            stack.refill(stack.now + icmp.wait(ns.icmp_peers, src, icmp.ERROR_COST), f"{what} held a token again")
+            stack.refill(jiffies + icmp.wait(ns.icmp_peers, src, icmp.ERROR_COST), f"{what} held a token again")
             if decision.answer is not None and icmp.limited(decision.answer.type, decision.answer.code):
                 # icmp_send() spends its own token of the same bucket right after (icmpv4_xrlim_allow())
                 cost = icmp.ERROR_COST + icmp.RATELIMIT
-                stack.refill(stack.now + icmp.wait(ns.icmp_peers, src, cost), f"{what} held two tokens again")
+                stack.refill(jiffies + icmp.wait(ns.icmp_peers, src, cost), f"{what} held two tokens again")
             return
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
@@ -169,10 +170,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         stack.event(f"{ns.label} has no address {packet.src_ip} any more: {packet.summary()} finds no route")
         return None
     limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
-    if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, stack.now):
+    jiffies = stack.tick_at(stack.now)  # the bucket counts whole ticks (now = jiffies)
+    if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, jiffies):
         # icmp_send() -> icmpv4_xrlim_allow(): this destination's burst is spent (netsim.icmp)
         stack.event(f"{ns.label} sends no {packet.summary()}: its ICMP rate limit for {packet.dst_ip} is spent")
-        again = stack.now + icmp.wait(ns.icmp_peers, packet.dst_ip, icmp.RATELIMIT)
+        again = jiffies + icmp.wait(ns.icmp_peers, packet.dst_ip, icmp.RATELIMIT)
         stack.refill(again, f"{ns.label}'s ICMP rate limit for {packet.dst_ip} held a token again")
         return hop
     skb = Skb(packet)

@@ -396,10 +396,17 @@ class Simulation:
         does (arp_process(), net/ipv4/arp.c): one tick more, or on seconds a moment past them."""
         if self.hz is None or self.tick_phase is None or not math.isfinite(since):
             return since + seconds + (TICK_EPSILON if after else 0.0)  # (-inf: the limit never refused yet)
-        tick, phase = timerwheel.tick_nsec(self.hz) / 1e9, self.tick_phase
         ticks = math.ceil(seconds * self.hz - 1e-9) + after  # HZ/2 for 500 ms
-        last = math.floor(since / tick + phase + 1e-9)  # the jiffies count at `since` (less a constant)
-        return (last + ticks - phase) * tick
+        return self.tick_at(since) + ticks * timerwheel.tick_nsec(self.hz) / 1e9
+
+    def tick_at(self, t: float) -> float:
+        """The moment of the kernel's last jiffies tick at or before `t` on the lab's clock (passed_at()):
+        what `jiffies` says at `t`, as a time. A bucket kept in jiffies (an ICMP rate limit) fills by
+        whole ticks between two looks at it. Without the lab's phase, `t` itself: seconds."""
+        if self.hz is None or self.tick_phase is None or not math.isfinite(t):
+            return t
+        tick, phase = timerwheel.tick_nsec(self.hz) / 1e9, self.tick_phase
+        return (math.floor(t / tick + phase + 1e-9) - phase) * tick
 
     def transmit(self, ns: Namespace, dev: str, frame: Frame) -> None:
         self._later(lambda: self._transmit(ns, dev, frame))

@@ -32,6 +32,10 @@ class Stack(Protocol):
         lab's tick phase is known, else simply since + seconds. `after`: strictly later (time_after(),
         ARP's locktime), one tick more."""
 
+    def tick_at(self, t: float) -> float:
+        """What the kernel's `jiffies` says at `t`, as a moment: its last tick at or before `t` where the
+        lab's tick phase is known, else `t` itself."""
+
     def refill(self, at: float, what: str) -> None:
         """A limit in time refused (an ICMP bucket, TCP's out-of-window answers, ARP's locktime): at `at`
         it would have allowed. What a timer the kernel fired late past that moment sent would have

@@ -401,6 +401,28 @@ def test_eight_rejected_syns_at_once_get_six_answers_as_the_lab_s_kernel_gave() 
 LAB = Path(__file__).resolve().parent / "lab_scenarios"
 
 
+@pytest.mark.parametrize(
+    ("hz", "phase", "answered"), [(250, None, 0), (250, 0.0, 0), (250, 0.9, 1), (300, 0.0, 0), (300, 0.9, 1)]
+)
+def test_the_icmp_bucket_fills_by_whole_ticks_on_the_labs_clock(hz: int, phase: float | None, answered: int) -> None:
+    # inet_peer_xrlim_allow() (net/ipv4/inetpeer.c) adds jiffies - rate_last to the tokens. Six errors at
+    # 1 s spend a full bucket; a seventh SYN 0.999 s later needs HZ ticks. With the ticks at 0.4 ms past
+    # every 4 ms (HZ 250, phase 0.9), 1 s and 1.999 s are 250 ticks apart: answered. With the ticks on
+    # whole seconds (phase 0), 249: not; counted in seconds (no phase, the pages), 0.999 s: not.
+    burst = load_scenario(LAB / "icmp-ratelimit-burst.yaml")
+    six = dataclasses.replace(
+        burst.steps[1], sends=dataclasses.replace(burst.steps[1].sends, frames=burst.steps[1].sends.frames[:6])
+    )
+    seventh = dataclasses.replace(
+        burst.steps[3], sends=dataclasses.replace(burst.steps[3].sends, frames=burst.steps[3].sends.frames[:1])
+    )
+    scenario = dataclasses.replace(burst, steps=[burst.steps[0], six, seventh])
+    clock = [(0.0, 0.01, 0.02), (1.0, 1.01, 1.02), (1.999, 2.01, 2.02)]  # the first step: ben learns ann
+    trace = run(scenario, clock, hz=hz, tick_phase=phase)  # at HZ 300, 300 ticks are 0.9999999 s: a full second
+    errors = [sum(isinstance(h.payload, Icmp) for h in step.frames) for step in trace.steps[1:]]
+    assert errors == [6, answered]
+
+
 def test_a_socket_connecting_to_its_own_address_and_port_opens_simultaneously_with_itself() -> None:
     # tcp_rcv_synsent_state_process(): its own SYN finds it in SYN_SENT before any listener.
     steps = run(load_scenario(LAB / "self-connect.yaml")).steps

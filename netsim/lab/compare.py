@@ -138,8 +138,8 @@ CLOCK_NOTE = (
     "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
     "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
     "too, with every timer that falls due in it; a limit the kernel counts in jiffies (TCP's out-of-window "
-    "answers, ARP's locktime) counts the same ticks, placed on the lab's clock by the phase the lab read; "
-    "`netsim run` and the pages play the steps back to back"
+    "answers, ARP's locktime, the ICMP rate limits' buckets) counts the same ticks, placed on the lab's "
+    "clock by the phase the lab read; `netsim run` and the pages play the steps back to back"
 )
 
 
