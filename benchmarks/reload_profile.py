@@ -20,6 +20,7 @@ from __future__ import annotations
 import cProfile
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -60,7 +61,8 @@ def main() -> int:
         import serve
 
         serve.keep_between_rebuilds()
-        site = Path(tmp) / "site"
+        memory = serve.site_folder(dict(os.environ))  # where make serve puts its site: in memory when it can
+        site = Path(tempfile.mkdtemp(prefix="reload-site-", dir=memory)) if memory else Path(tmp) / "site"
 
         def rebuild(first: bool = False) -> None:  # mkdocs serve's own sequence (mkdocs/commands/serve.py)
             config = load_config(config_file=str(root / "mkdocs.yml"), site_dir=str(site))
@@ -86,6 +88,7 @@ def main() -> int:
                     rebuild()
                     samples.setdefault(kind, []).append((cpu() - used, time.perf_counter() - start))
                 path.write_text(original, encoding="utf-8")
+                rebuild()  # as make serve rebuilds after the revert: the next edit's rebuild is that edit's alone
         load = os.getloadavg()[0]
         for kind, got in samples.items():
             print(f"{posts} posts, {kind}-edit rebuilds, CPU s each: {', '.join(f'{c:.3f}' for c, _ in got)}")
@@ -94,7 +97,9 @@ def main() -> int:
                 f"{posts} posts, {kind}-edit rebuild: CPU {statistics.median(c for c, _ in got):.3f} s, "
                 f"wall {statistics.median(w for _, w in got):.3f} s (median of {len(got)}, load {load:.1f})"
             )
-        print(f"reused in this process: {serve.STATS}")
+        print(f"reused in this process: {serve.STATS}; the site in {site.parent}")
+        if memory:
+            shutil.rmtree(site, ignore_errors=True)
     return 0
 
 
