@@ -137,7 +137,10 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     # A gratuitous ARP (sender and target the same address) always overrides; any other different
     # answer only once `locktime` has passed since the entry last changed: the first answer wins.
     # The kernel asks time_after(jiffies, n->updated + locktime), in whole ticks: 251 at HZ 250.
-    garp = arp.sender_ip == arp.target_ip
+    # arp_is_garp(): a gratuitous reply must also name its sender's MAC as the target's, and the
+    # address must be a unicast one (inet_addr_type_dev_table(): RTN_UNICAST; the entry being there
+    # already rules out our own addresses and the subnet's broadcast, NOARP).
+    garp = arp.sender_ip == arp.target_ip and (arp.op == ARP_REQUEST or arp.target_mac == arp.sender_mac)
     unlocked = link.passed_at(entry.updated, LOCKTIME, after=True)
     override = link.now >= unlocked or garp
     # Only a unicast reply proves reachability; requests and broadcast replies leave it STALE.

@@ -26,9 +26,10 @@ Packet = Tcp | Icmp | Udp
 LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet) -> None:
-    """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward()."""
-    verdict = netfilter.hook(stack, ns, PREROUTING, Skb(packet), indev=dev)
+def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet, pkt_type: str = "host") -> None:
+    """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward(). `pkt_type`:
+    what the frame's destination MAC made it (Skb.pkt_type); lo's own packets are PACKET_HOST."""
+    verdict = netfilter.hook(stack, ns, PREROUTING, Skb(packet, pkt_type=pkt_type), indev=dev)
     if verdict.skb is None:
         return
     skb = verdict.skb
@@ -80,7 +81,16 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         return
     if isinstance(packet, Udp):
         for answer in udp.receive(stack, ns, packet):
+            if isinstance(answer, Icmp) and verdict.skb.pkt_type != "host":
+                # __icmp_send(): "no replies to physical multicast/broadcast", nor to another's MAC.
+                stack.event(f"{ns.label} sends no {answer.summary()}: the datagram came in a frame not addressed to it")
+                continue
             output(stack, ns, answer)
+        return
+    if verdict.skb.pkt_type != "host":
+        # tcp_v4_rcv() (net/ipv4/tcp_ipv4.c): `if (skb->pkt_type != PACKET_HOST) goto discard_it;`, after
+        # netfilter's INPUT: no socket sees it, nothing answers (no RST either).
+        stack.event(f"{ns.label}'s TCP drops {packet.summary()}: it came in a {verdict.skb.pkt_type} frame")
         return
     result = tcp.receive(stack, ns, packet)
     for reply in result.replies:
@@ -128,6 +138,14 @@ def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], sy
 
 def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
     decision = forwarding.decide(ns, dev, skb.packet)
+    if skb.pkt_type != "host":
+        # ip_forward() (net/ipv4/ip_forward.c) drops a packet that was not PACKET_HOST before anything;
+        # with no route, ip_error() runs instead and spends its tokens, and __icmp_send() sends nothing
+        # about a packet that came in a broadcast, multicast or another's frame.
+        if isinstance(decision, forwarding.Refuse) and decision.no_route:
+            icmp.ip_error_allow(ns.icmp_peers, skb.packet.src_ip, stack.tick_at(stack.now))
+        stack.event(f"{ns.label} does not forward {skb.packet.summary()}: it came in a {skb.pkt_type} frame")
+        return
     if isinstance(decision, forwarding.Refuse):
         stack.event(decision.why)
         jiffies = stack.tick_at(stack.now)  # the buckets count whole ticks (now = jiffies)
@@ -159,6 +177,11 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     `about`: for an ICMP error, the packet it is about, whose connection it belongs to at once:
     icmp_glue_bits() calls nf_ct_attach() (net/ipv4/icmp.c), so an error about a packet whose
     connection is not yet confirmed (a DNATed SYN whose TTL ran out here) is RELATED to it too."""
+    if about is not None and isinstance(packet, Icmp) and about.pkt_type != "host":
+        # __icmp_send(): "no replies to physical multicast/broadcast" (skb_in->pkt_type != PACKET_HOST),
+        # before its rate limit: an nft reject of a packet in a broadcast frame sends nothing.
+        stack.event(f"{ns.label} sends no {packet.summary()}: its packet came in a {about.pkt_type} frame")
+        return None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None

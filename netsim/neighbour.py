@@ -296,6 +296,19 @@ class NeighbourTable:
 
     # --- links going away ----------------------------------------------------------------
 
+    def invalidate(self, ip: str, dev: str) -> bool:
+        """arp_invalidate(dev, ip, false) (net/ipv4/arp.c): an entry that is not NUD_VALID (NOARP is)
+        goes to FAILED, its waiting packets reported (__neigh_update() -> neigh_invalidate() from
+        INCOMPLETE or PROBE), and is removed (neigh_remove_one()); a valid one stays. Whether it went."""
+        entry = self.get(ip, dev)
+        if entry is None or entry.state in VALID or entry.state == "NOARP":
+            return False
+        self._del_timer(entry)
+        if entry.state == "INCOMPLETE":
+            self._invalidate(entry)
+        self.entries.pop((ip, dev), None)
+        return True
+
     def flush_dev(self, dev: str) -> list[str]:
         """neigh_flush_dev(): the interface went down or lost carrier; its entries go."""
         gone = [key for key, e in self.entries.items() if e.dev == dev]

@@ -105,6 +105,10 @@ class Skb:
     # RELATED_REPLY is an error about a packet of the original direction, coming back)
     direction: str | None = None
     mark: int = 0  # skb->mark, `meta mark` in nftables
+    # skb->pkt_type as eth_type_trans() set it from the frame's destination MAC: "host" (ours),
+    # "broadcast", "multicast" (a group address) or "otherhost". TCP, forwarding and every ICMP error
+    # want PACKET_HOST (tcp_v4_rcv(), ip_forward(), __icmp_send()).
+    pkt_type: str = "host"
 
 
 @dataclass(frozen=True)

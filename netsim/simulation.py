@@ -21,7 +21,7 @@ from typing import Any
 from netsim import arp, dns, forwarding, ipv4, netfilter, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
 from netsim.bridge import Bridge, Decision, PortFlags
-from netsim.conntrack import REPLY, tuple_of
+from netsim.conntrack import ORIGINAL, REPLY, tuple_of
 from netsim.errors import ScenarioError
 from netsim.frames import (
     ARP_REPLY,
@@ -448,7 +448,7 @@ class Simulation:
             if port == bridge.name:
                 # br_pass_frame_up() -> netif_receive_skb(): the host handles its copy at once, while
                 # the copies sent over veth cables wait in the backlog (netif_rx()). The host answers first.
-                self._receive(owner, bridge.name, frame, index)
+                self._receive(owner, bridge.name, frame, index, in_port)
             else:
                 self._over_cable(owner.ifaces[port], frame, index)
 
@@ -479,16 +479,23 @@ class Simulation:
             self._firing,
         )
 
-    def _receive(self, ns: Namespace, dev: str, frame: Frame, hop: int = -1) -> None:
+    def _receive(self, ns: Namespace, dev: str, frame: Frame, hop: int = -1, in_port: str | None = None) -> None:
         iface = ns.ifaces[dev]
-        if frame.dst not in (iface.mac, BROADCAST):
+        # eth_type_trans() sets pkt_type against the device the frame came in by: for a frame the bridge
+        # passed up, the port it arrived on (veth_xmit() -> __dev_forward_skb()); br_handle_frame() then
+        # makes the bridge's own MAC PACKET_HOST too, and br_pass_frame_up() keeps what it was.
+        own = {iface.mac} | ({ns.ifaces[in_port].mac} if in_port in ns.ifaces else set())
+        pkt_type = frame_pkt_type(frame.dst, own)
+        if pkt_type == "otherhost":
+            # arp_rcv() and ip_rcv_core() drop PACKET_OTHERHOST.
             self._arrive(ns, dev, frame, False, f"not addressed to {iface.mac}: thrown away", hop)
             return
         self._arrive(ns, dev, frame, True, "taken", hop)
         if isinstance(frame.payload, Arp):
-            arp.receive(self, ns, dev, frame.payload, to_me=frame.dst == iface.mac)
+            # arp_process(): a frame to a group address is handled as a broadcast one.
+            arp.receive(self, ns, dev, frame.payload, to_me=pkt_type == "host")
         elif isinstance(frame.payload, Tcp | Icmp | Udp):
-            ipv4.receive(self, ns, dev, frame.payload)
+            ipv4.receive(self, ns, dev, frame.payload, pkt_type)
 
     def _arrive(self, ns: Namespace, dev: str, frame: Frame, accepted: bool, note: str, hop: int) -> None:
         if self._current is not None:
@@ -583,7 +590,13 @@ class Simulation:
         if table is None or not isinstance(packet, Tcp):
             return packet.src_ip
         found = table.find(tuple_of(packet).invert(), self.now)
-        return found[0].original.src if found is not None and found[1] == REPLY else packet.src_ip
+        if found is not None and found[1] == REPLY:
+            return found[0].original.src
+        if found is not None and found[1] == ORIGINAL and found[0].dnat:
+            # A published port's answer, which un-DNAT gave this host's address as its source: the error
+            # goes to the container that answered (the reply tuple's source), translated the same way.
+            return found[0].reply.src
+        return packet.src_ip
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -1721,7 +1734,16 @@ class Simulation:
             )
         if iface.master is not None:
             raise self._fail("dev", _PORT_ADDRESS.format(dev=add.dev, master=iface.master))
+        # __inet_insert_ifa(): an address in the subnet of one with the same mask is a secondary one.
+        primary = not any(a.network == address.network for a in iface.addresses)
         iface.addresses.append(address)  # a second address adds; it does not replace
+        broadcast = str(address.network.broadcast_address)
+        if primary and iface.up and address.network.prefixlen < 31 and ns.neigh.invalidate(broadcast, add.dev):
+            # fib_add_ifaddr() (net/ipv4/fib_frontend.c): the subnet's new broadcast route, and
+            # arp_invalidate() for that address: an entry still asking (or given up) goes.
+            self.event(
+                f"{ns.label} forgets its unanswered entry for {broadcast}: it is {address.network}'s broadcast now"
+            )
         if self._connected_routes(ns, iface):
             self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
         elif not iface.up:
@@ -1908,6 +1930,17 @@ def _route_lines(ns: Namespace) -> list[str]:
         src = f" src {own[0].ip}" if own else ""  # the subnet's primary address
         lines.append(f"{r.network} dev {r.dev} proto kernel scope link{src}")
     return lines
+
+
+def frame_pkt_type(dst: str, own: set[str]) -> str:
+    """eth_type_trans() (net/ethernet/eth.c): PACKET_HOST for one of `own` MACs, PACKET_BROADCAST for
+    ff:ff:ff:ff:ff:ff, PACKET_MULTICAST for any other group address (the first octet's low bit), else
+    PACKET_OTHERHOST."""
+    if dst in own:
+        return "host"
+    if dst == BROADCAST:
+        return "broadcast"
+    return "multicast" if int(dst.split(":", 1)[0], 16) & 1 else "otherhost"
 
 
 def _ends(packet: Tcp | Icmp | Udp) -> str:
