@@ -328,11 +328,11 @@ def _martians_accepted() -> list[Patch]:
     original = ipv4.receive
     loopback = ipaddress.IPv4Network("127.0.0.0/8")
 
-    def receive(stack: Any, ns: Any, dev: str, packet: Any) -> None:
+    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host") -> None:
         if ipaddress.IPv4Address(packet.dst_ip) in loopback:
-            original(stack, ns, "lo", packet)  # as if route_localnet were on everywhere
+            original(stack, ns, "lo", packet, pkt_type)  # as if route_localnet were on everywhere
             return
-        original(stack, ns, dev, packet)
+        original(stack, ns, dev, packet, pkt_type)
 
     return [(ipv4, "receive", receive)]
 
@@ -340,11 +340,11 @@ def _martians_accepted() -> list[Patch]:
 def _strong_host() -> list[Patch]:
     original = ipv4.receive
 
-    def receive(stack: Any, ns: Any, dev: str, packet: Any) -> None:
+    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host") -> None:
         iface = ns.ifaces.get(dev)
         if dev != "lo" and iface is not None and packet.dst_ip not in {str(a.ip) for a in iface.addresses}:
             return  # only the address of the interface it came in on
-        original(stack, ns, dev, packet)
+        original(stack, ns, dev, packet, pkt_type)
 
     return [(ipv4, "receive", receive)]
 
