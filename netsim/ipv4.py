@@ -26,10 +26,14 @@ Packet = Tcp | Icmp | Udp
 LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def receive(stack: Stack, ns: Namespace, dev: str, packet: Packet, pkt_type: str = "host") -> None:
+def receive(
+    stack: Stack, ns: Namespace, dev: str, packet: Packet, pkt_type: str = "host", skb: Skb | None = None
+) -> None:
     """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward(). `pkt_type`:
-    what the frame's destination MAC made it (Skb.pkt_type); lo's own packets are PACKET_HOST."""
-    verdict = netfilter.hook(stack, ns, PREROUTING, Skb(packet, pkt_type=pkt_type), indev=dev)
+    what the frame's destination MAC made it (Skb.pkt_type); lo's own packets are PACKET_HOST, and
+    come with the skb they left in (`skb`), whose connection conntrack does not look up again."""
+    arrived = Skb(packet, pkt_type=pkt_type) if skb is None else Skb(packet, skb.conn, skb.direction, skb.mark)
+    verdict = netfilter.hook(stack, ns, PREROUTING, arrived, indev=dev)
     if verdict.skb is None:
         return
     skb = verdict.skb
@@ -233,7 +237,7 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
             stack.event(f"{ns.label} sends {packet.summary()} through lo, which is down: it is dropped")
             return hop
         stack.event(f"{ns.label} sends {packet.summary()} through lo")
-        stack.loopback(ns, verdict.skb.packet)
+        stack.loopback(ns, verdict.skb.packet, verdict.skb)  # the skb keeps its connection (skb->_nfct) across lo
         return hop
     if hop.kind == "broadcast":
         # connect() never gets here (tcp_v4_connect() refuses such a route: ENETUNREACH), but an answer

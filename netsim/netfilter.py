@@ -188,8 +188,10 @@ def hook(
 def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
     """nf_conntrack_in(): find the packet's connection, or start one for a SYN. False: kill it."""
     packet = skb.packet
-    if isinstance(packet, Icmp) and skb.conn is not None:
-        return True  # attached where it was made (nf_ct_attach()): nf_conntrack_in() looks no further
+    if skb.conn is not None:
+        # nf_conntrack_in(): "Previously seen (loopback or untracked)? Ignore." A packet looped through lo
+        # keeps the connection OUTPUT gave it; an ICMP error, the one nf_ct_attach() gave it where it was made.
+        return True
     if isinstance(packet, Icmp):
         # nf_conntrack_inet_error(): an error is RELATED to the connection of the packet it quotes,
         # found by that packet's tuple inverted; RELATED_REPLY when that is the reply tuple.

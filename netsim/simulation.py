@@ -37,7 +37,7 @@ from netsim.frames import (
     initial_sequence,
 )
 from netsim.neighbour import NeighbourTable
-from netsim.netfilter import Masquerade, PortForward
+from netsim.netfilter import Masquerade, PortForward, Skb
 from netsim.netns import Connection, Iface, Namespace
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
@@ -501,8 +501,8 @@ class Simulation:
         if self._current is not None:
             self._current.arrivals.append(Arrival(ns.name, dev, frame.summary(), accepted, note, hop))
 
-    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
-        self._later(lambda: ipv4.receive(self, ns, "lo", packet))
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp, skb: Skb | None = None) -> None:
+        self._later(lambda: ipv4.receive(self, ns, "lo", packet, skb=skb))
 
     def answered_by(self, listener: str) -> None:
         action = self._step.action if self._step is not None else None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from netsim.frames import Frame, Icmp, Tcp, Udp
+    from netsim.netfilter import Skb
     from netsim.netns import Connection, Namespace
 
 
@@ -41,8 +42,8 @@ class Stack(Protocol):
         it would have allowed. What a timer the kernel fired late past that moment sent would have
         passed (the comparison's timer-branch)."""
 
-    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp) -> None:
-        """Hand a packet to the namespace's own lo."""
+    def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp, skb: Skb | None = None) -> None:
+        """Hand a packet to the namespace's own lo; `skb`, what it carried out (its connection)."""
 
     def unreachable(self, ns: Namespace, packets: list[object]) -> None:
         """The neighbour never answered: tell the senders of these waiting packets."""

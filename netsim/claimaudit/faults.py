@@ -328,11 +328,11 @@ def _martians_accepted() -> list[Patch]:
     original = ipv4.receive
     loopback = ipaddress.IPv4Network("127.0.0.0/8")
 
-    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host") -> None:
+    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host", skb: Any = None) -> None:
         if ipaddress.IPv4Address(packet.dst_ip) in loopback:
-            original(stack, ns, "lo", packet, pkt_type)  # as if route_localnet were on everywhere
+            original(stack, ns, "lo", packet, pkt_type, skb)  # as if route_localnet were on everywhere
             return
-        original(stack, ns, dev, packet, pkt_type)
+        original(stack, ns, dev, packet, pkt_type, skb)
 
     return [(ipv4, "receive", receive)]
 
@@ -340,11 +340,11 @@ def _martians_accepted() -> list[Patch]:
 def _strong_host() -> list[Patch]:
     original = ipv4.receive
 
-    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host") -> None:
+    def receive(stack: Any, ns: Any, dev: str, packet: Any, pkt_type: str = "host", skb: Any = None) -> None:
         iface = ns.ifaces.get(dev)
         if dev != "lo" and iface is not None and packet.dst_ip not in {str(a.ip) for a in iface.addresses}:
             return  # only the address of the interface it came in on
-        original(stack, ns, dev, packet, pkt_type)
+        original(stack, ns, dev, packet, pkt_type, skb)
 
     return [(ipv4, "receive", receive)]
 
@@ -355,7 +355,7 @@ def _lo_born_up() -> list[Patch]:
 
 
 def _shared_loopback() -> list[Patch]:
-    def loopback(self: simulation.Simulation, ns: Any, seg: Tcp) -> None:
+    def loopback(self: simulation.Simulation, ns: Any, seg: Tcp, skb: Any = None) -> None:
         first = next(iter(self.namespaces.values()))  # the first host: the laptop, in every post
         # Through the simulator's own backlog (_later), as the real loopback() queues it: a patch
         # that wrote to the backlog by hand crashed every run part way and so caught no claim.
