@@ -111,6 +111,14 @@ def track_udp(conn: Conn, direction: str, now: float) -> None:
         conn.expires = now + TIMEOUTS[UDP]
 
 
+def invalid(conn: Conn, direction: str, seg: Tcp) -> bool:
+    """A SYN going the reply way of an entry past SYN_SENT: tcp_conntracks[REPLY][TCP_SYN_SET]
+    (net/netfilter/nf_conntrack_proto_tcp.c) is sIV for every state but SYN_SENT (a simultaneous
+    open), SYN_SENT2 and TIME_WAIT (neither modelled). nf_conntrack_tcp_packet() returns -NF_ACCEPT:
+    the packet goes on without its entry, and no NAT touches it."""
+    return direction == REPLY and seg.flags == "S" and conn.state != "SYN_SENT"
+
+
 def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     """tcp_packet(), reduced to the handshake and resets. False: the entry is to be killed.
 

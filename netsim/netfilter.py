@@ -208,6 +208,9 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         skb.conn, skb.direction = Conn(t, t.invert(), state=state, expires=stack.now), ORIGINAL
         return True
     conn, direction = found
+    if isinstance(packet, Tcp) and conntrack.invalid(conn, direction, packet):
+        stack.event(f"conntrack finds {packet.summary()} invalid for {conn.original.show()}: it goes on untracked")
+        return True
     skb.conn, skb.direction = conn, direction
     if isinstance(packet, Udp):
         conntrack.track_udp(conn, direction, stack.now)
