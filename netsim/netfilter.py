@@ -270,6 +270,8 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) 
             _destination_rules(stack, ns, skb, conn, packet)
         elif where == POSTROUTING and outdev is not None:
             _source_rules(stack, ns, skb, conn, packet, outdev)
+        if manip == SRC and not conn.snat:
+            _null_binding(stack, ns, conn)
     # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
     kind = manip if skb.direction == ORIGINAL else (SRC if manip == DST else DST)
     if not (conn.snat if kind == SRC else conn.dnat):
@@ -323,19 +325,42 @@ def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tc
     Simplification, named: netsim's offset comes from a hash, so the same scenario gives the same
     port; the lab compares only that the port changed.
     """
-    table = ns.netfilter.conntrack
-    assert table is not None
     new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
     o, far = conn.original, conn.reply  # the far end as it stands after any destination NAT
+    port = _unique_port(ns, conn, new_src, stack.now)
+    conn.reply, conn.snat, conn.masq_dev = Tuple(far.src, far.sport, new_src, port, far.proto), True, outdev
+    stack.event(f"{ns.label} masquerades {o.src}:{o.sport} as {new_src}:{port} on {outdev}")
+
+
+def _unique_port(ns: Namespace, conn: Conn, new_src: str, now: float) -> int:
+    """get_unique_tuple() (net/netfilter/nf_nat_core.c) for a source manip to `new_src`: the original
+    source port when no other entry would look like the reply (nf_nat_used_tuple()), else the first
+    free one of nf_nat_l4proto_unique_tuple()'s search from an offset in 1024-65535."""
+    table = ns.netfilter.conntrack
+    assert table is not None
+    o, far = conn.original, conn.reply
     port = o.sport
-    if table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), stack.now, ignore=conn):
+    if table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn):
         offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % 64512
         for i in range(64512):
             port = 1024 + (offset + i) % 64512
-            if not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), stack.now, ignore=conn):
+            if not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn):
                 break
-    conn.reply, conn.snat, conn.masq_dev = Tuple(far.src, far.sport, new_src, port, far.proto), True, outdev
-    stack.event(f"{ns.label} masquerades {o.src}:{o.sport} as {new_src}:{port} on {outdev}")
+    return port
+
+
+def _null_binding(stack: Stack, ns: Namespace, conn: Conn) -> None:
+    """nf_nat_alloc_null_binding(): a connection no source rule matched still gets a source manip to
+    its own address (the reply's destination), and get_unique_tuple() may give it another port: the
+    host's own socket on a port masquerade already gave a container's connection to the same server,
+    or one phone port reaching one container through two published addresses. IPS_SRC_NAT only if
+    the tuple changed."""
+    far = conn.reply
+    port = _unique_port(ns, conn, far.dst, stack.now)
+    if port != far.dport:
+        conn.reply, conn.snat = Tuple(far.src, far.sport, far.dst, port, far.proto), True
+        o = conn.original
+        stack.event(f"{ns.label} gives {o.src}:{o.sport} the port {port}: {far.dst}:{o.sport} is another connection's")
 
 
 def masquerade_gone(stack: Stack, ns: Namespace, dev: str, address: str | None = None) -> None:

@@ -43,7 +43,8 @@ SIMPLIFICATIONS = {
     "ephemeral-port": "a port from 32768 up (ip_local_port_range) is compared by which frames share it, not "
     "by its number: connect() without a bind lets the kernel pick one from a random offset "
     "(__inet_hash_connect()), netsim numbers its own from 40000",
-    "nat-port": "when masquerade must change a source port, the kernel picks a free one from a random offset; "
+    "nat-port": "when masquerade (or the null binding a connection without a source rule gets) must change a "
+    "source port, the kernel picks a free one from a random offset; "
     "netsim picks one from a hash, so a changed port is compared as 'another port', not by its number",
     "br-netfilter": "netsim models a machine without br_netfilter; the lab and the script switch "
     "bridge-nf-call-iptables off in a firewall's namespace (with it on, as wherever Docker runs, a firewall's "
