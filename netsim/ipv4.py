@@ -55,7 +55,7 @@ def receive(
         # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
         stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
         return
-    if dst in ns.local_addresses() or dst in LOOPBACK_NET:
+    if dst in ns.local_addresses() or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
         _deliver(stack, ns, dev, skb)
     elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():
         # ip_route_input_slow() (net/ipv4/route.c): 255.255.255.255 and a local subnet's broadcast
@@ -264,7 +264,8 @@ def _owns(ns: Namespace, ip: str) -> bool:
     if address in ns.local_addresses() or address == ipaddress.IPv4Address(0):
         return True  # a zero saddr is not checked: the route picks one, or none (outsider3's 102)
     lo = ns.ifaces.get("lo")
-    return address in LOOPBACK_NET and lo is not None and any(address in a.network for a in lo.addresses)
+    in_lo = address in LOOPBACK_NET and lo is not None and any(address in a.network for a in lo.addresses)
+    return in_lo or ns.in_local_prefix(address)  # __ip_dev_find() asks the local table: a prefix on lo
 
 
 def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:

@@ -120,8 +120,10 @@ class Namespace:
         of scope universe: a 127/8 address has scope host (iproute2's default_scope()) and is skipped
         for a destination elsewhere (`ifa->ifa_scope > scope`)."""
         iface = self.ifaces.get(dev)
-        if iface is None or not iface.addresses:
-            # No address on the device: inet_select_addr() (net/ipv4/devinet.c) walks every device,
+        universe = [a for a in iface.addresses if a.ip not in LOOPBACK_NET] if iface is not None else []
+        if iface is None or not universe:
+            # No address on the device (or only 127/8 ones, host scope: lo's, as masquerade asks when a
+            # connection to one's own address leaves by lo): inet_select_addr() (net/ipv4/devinet.c) walks every device,
             # lo first, and in_dev_select_addr() takes the first address whose scope is not link and
             # within the route's: a 127/8 address has scope host, wider than a route's scope link or
             # universe allows, so it is skipped (outsider3's 69: an unnumbered eth0 sends from eth1's).
@@ -133,8 +135,26 @@ class Namespace:
                         return str(address.ip)
             return "0.0.0.0"
         if toward is not None:
-            for address in iface.addresses:
+            for address in universe:
                 if ipaddress.IPv4Address(toward) in address.network:
                     return str(address.ip)
-        universe = [a for a in iface.addresses if a.ip not in LOOPBACK_NET]
-        return str((universe or iface.addresses)[0].ip)
+        return str(universe[0].ip)
+
+    def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
+        """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
+        return any(r.local and ip in r.network for r in self.routes)
+
+    def local_source(self, dst: str) -> str:
+        """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
+        local route with `src PRIMARY`, the first address of its subnet on its device (a secondary's is
+        that primary), and lo's prefix route (127.0.0.0/8, or any prefix put on lo) the same way; 0.0.0.0
+        is the loopback's own."""
+        ip = ipaddress.IPv4Address(dst)
+        if int(ip) == 0:
+            return "127.0.0.1"
+        for iface in self.ifaces.values():
+            for address in iface.addresses:
+                if address.ip == ip or (iface.kind == "loopback" and ip in address.network):
+                    primary = next(a for a in iface.addresses if a.network == address.network)
+                    return str(primary.ip)
+        return dst

@@ -18,6 +18,17 @@ class RouteEntry:
     network: ipaddress.IPv4Network
     dev: str
     via: ipaddress.IPv4Address | None = None
+    # The route's preferred source: a connected route's is its subnet's primary address on the device
+    # (fib_add_ifaddr() adds it with `src PRIMARY`), which fib_select_path() uses before asking the
+    # device (inet_select_addr()). None for a route added by hand.
+    src: ipaddress.IPv4Address | None = None
+    # fib_check_nh_v4_gw() decides once, when the route is added, that its gateway is one of the
+    # host's own addresses (scope host): rt_set_nexthop() then uses no gateway, whatever happens to
+    # the address later.
+    gateway_is_host: bool = False
+    # A prefix on lo: fib_add_ifaddr() makes it RTN_LOCAL in the local table, so every address in it
+    # is the host's own (a packet for 10.9.0.77 is delivered when lo holds 10.9.0.1/24).
+    local: bool = False
 
 
 ANY_ADDRESS = ipaddress.IPv4Address("0.0.0.0")
@@ -32,6 +43,7 @@ class NextHop:
     dev: str
     neighbour: str | None = None
     gateway: str | None = None  # the route's `via`, even when it is the destination itself
+    src: str | None = None  # the route's preferred source (RouteEntry.src), if it has one
 
 
 def lookup(
@@ -56,6 +68,8 @@ def lookup(
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
     if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
+    if any(r.local and dst in r.network for r in routes):
+        return NextHop("local", "lo")
     if broadcasts and dst in broadcasts:
         return NextHop("broadcast", broadcasts[dst])
     best: RouteEntry | None = None
@@ -70,12 +84,13 @@ def lookup(
         # __mkroute_output(): 255.255.255.255 is RTN_BROADCAST on the matching route's device,
         # without its gateway (fi = NULL), and connect() refuses it (tcp_v4_connect(): RTCF_BROADCAST).
         return NextHop("broadcast", best.dev)
-    if best.via is not None and best.via in local_addresses:
+    if best.via is not None and best.gateway_is_host:
         # A gateway that is the host's own address: fib_check_nh_v4_gw() keeps its scope (host),
         # and rt_set_nexthop() uses a gateway only of scope link (net/ipv4/fib_semantics.c,
         # route.c), so the destination is resolved on the route's device as if on-link.
         return NextHop("link", best.dev, str(dst), None)
-    return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None)
+    src = str(best.src) if best.src is not None else None
+    return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None, src)
 
 
 def route_get(
@@ -84,6 +99,7 @@ def route_get(
     routes: list[RouteEntry],
     source_of: Callable[[str, str], str],
     broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
+    local_source: Callable[[str], str] | None = None,
 ) -> dict[str, str | None]:
     """`ip -j route get DST` (inet_rtm_getroute()): the route a packet to `dst` would take.
 
@@ -98,7 +114,8 @@ def route_get(
         # The local table's entry answers: an own address is its own source; 127/8 is one route,
         # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1,
         # as it is for 0.0.0.0 (the loopback's own address).
-        prefsrc = "127.0.0.1" if dst in LOOPBACK_NET or dst == ANY_ADDRESS else str(dst)
+        # A secondary's local route says `src PRIMARY` (fib_add_ifaddr()): `local_source` answers.
+        prefsrc = local_source(str(dst)) if local_source is not None else str(dst)
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
         prefsrc = source_of(hop.dev, str(dst))
@@ -107,7 +124,7 @@ def route_get(
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
     gateway = hop.gateway
     assert hop.neighbour is not None  # lookup() names a link's neighbour: the gateway or dst itself
-    prefsrc = source_of(hop.dev, hop.neighbour)
+    prefsrc = hop.src or source_of(hop.dev, hop.neighbour)
     # No address of a fitting scope anywhere: inet_select_addr() gives 0, and rt_fill_info() puts no
     # RTA_PREFSRC in the answer (outsider3's 102).
     prefsrc = None if prefsrc == str(ANY_ADDRESS) else prefsrc

@@ -6,6 +6,7 @@ Frames move through one FIFO queue, so causes come before effects in the trace; 
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import functools
 import heapq
@@ -123,13 +124,14 @@ def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     """The source address of a socket bound to none, as the route to `dst_ip` gives it.
 
     ip_route_output_key_hash_rcu() (net/ipv4/route.c): to a local address the source is the local
-    route's preferred source, which is that address itself (fib_add_ifaddr() adds it with
-    `src ADDRESS`), except in 127.0.0.0/8, whose local route says `src 127.0.0.1`; anything else
-    leaves by a device, which picks its own address (inet_select_addr()).
+    route's preferred source, its subnet's primary (fib_add_ifaddr() adds it with `src PRIMARY`: a
+    secondary's is the primary, 127.0.0.0/8's is 127.0.0.1); anything else takes the matched route's
+    preferred source (fib_select_path(): a connected route's is its subnet's primary), else the
+    device's own address toward the next hop (inet_select_addr()).
     """
     if hop.kind != "local":
-        return ns.source_address(hop.dev, hop.neighbour)
-    return "127.0.0.1" if ipaddress.IPv4Address(dst_ip).is_loopback else dst_ip
+        return hop.src or ns.source_address(hop.dev, hop.neighbour)
+    return ns.local_source(dst_ip)
 
 
 class Simulation:
@@ -282,17 +284,25 @@ class Simulation:
         dev = dev or (self._dev_for(ns, gateway) if gateway else None)
         if dev is None:
             return False  # the kernel refuses such a route ("Nexthop has invalid gateway")
-        ns.routes.append(RouteEntry(net, dev, gateway))
+        ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=gateway in ns.local_addresses()))
         return True
 
     @staticmethod
     def _dev_for(ns: Namespace, via: ipaddress.IPv4Address) -> str | None:
+        """fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c) looks the gateway up as a packet would, at
+        scope link: the local table first (one's own address: the device that holds it), then the
+        longest prefix among routes without a gateway."""
         if via in ns.broadcast_addresses():
             return None  # fib_check_nh_v4_gw(): a gateway must be RTN_UNICAST or RTN_LOCAL
+        for iface in ns.ifaces.values():
+            if iface.up and iface.kind != "loopback" and any(a.ip == via for a in iface.addresses):
+                return iface.name
+        best: RouteEntry | None = None
         for route in ns.routes:
-            if route.via is None and via in route.network and ns.ifaces[route.dev].up:
-                return route.dev
-        return None
+            connected = route.via is None and via in route.network and ns.ifaces[route.dev].up
+            if connected and (best is None or route.network.prefixlen > best.network.prefixlen):
+                best = route
+        return best.dev if best is not None else None
 
     # --- the clock ---------------------------------------------------------------------
 
@@ -1351,7 +1361,9 @@ class Simulation:
         assert self._current is not None
         ns = self._namespace(ask.by)
         dst = ipaddress.IPv4Address(ask.to)
-        result = routing.route_get(dst, ns.local_addresses(), ns.routes, ns.source_address, ns.broadcast_addresses())
+        result = routing.route_get(
+            dst, ns.local_addresses(), ns.routes, ns.source_address, ns.broadcast_addresses(), ns.local_source
+        )
         self._current.route = result
         self.event(f"{ns.label}: ip route get {ask.to} -> {routing.route_get_text(result).split(chr(10))[0].strip()}")
 
@@ -1542,7 +1554,7 @@ class Simulation:
         del ns.ifaces[rename.dev]
         iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
-        ns.routes = [RouteEntry(r.network, rename.name if r.dev == rename.dev else r.dev, r.via) for r in ns.routes]
+        ns.routes = [dataclasses.replace(r, dev=rename.name) if r.dev == rename.dev else r for r in ns.routes]
         self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
 
     def _loop_through(self, iface: Iface, master: str) -> str | None:
@@ -1654,7 +1666,10 @@ class Simulation:
             return []
         added = []
         for address in iface.addresses:
-            route = RouteEntry(address.network, iface.name)
+            # Its subnet's primary is the route's preferred source; on lo the prefix is all local.
+            primary = next(a for a in iface.addresses if a.network == address.network)
+            local = iface.kind == "loopback"
+            route = RouteEntry(address.network, iface.name, src=primary.ip, local=local)
             if route not in ns.routes:
                 ns.routes.append(route)
                 added.append(route)
