@@ -921,6 +921,11 @@ class Simulation:
                 "the same addresses and ports (EADDRNOTAVAIL, Cannot assign requested address: "
                 "__inet_check_established(), net/ipv4/inet_hashtables.c); expected another sport",
             )
+        if sport is not None and (src_ip, sport, dst_ip, dport) in ns.established:
+            # The same four as a connection this host accepted (and the lab keeps open):
+            # __inet_check_established() finds it and connect() fails before any SYN leaves.
+            self.event(f"{ns.label} holds the connection {src_ip}:{sport} > {dst_ip}:{dport} already: EADDRNOTAVAIL")
+            return Connection("", 0, dst_ip, dport, state="address-not-available")
         sport = sport if sport is not None else next(self._ports)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)

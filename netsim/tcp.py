@@ -191,7 +191,16 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             return _out_of_window_syn(stack, ns, seg, key, isn)
         if key in ns.half_open:
             # tcp_check_req(): a retransmitted SYN for a request sock gets its SYN-ACK again
-            # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()).
+            # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()),
+            # unless tcp_oow_rate_limited() says the request answered out of turn within 500 ms
+            # (last_oow_ack_time, which its out-of-window ACKs stamp too): then nothing at all.
+            last = ns.request_oow_ack.get(key)
+            allowed = None if last is None else stack.passed_at(last, INVALID_RATELIMIT)  # counted in jiffies
+            if allowed is not None and stack.now < allowed:
+                stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again: no second answer yet")
+                stack.refill(allowed, f"{ns.label}'s out-of-window ACK limit allowed again")
+                return Answer()
+            ns.request_oow_ack[key] = stack.now
             stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again and answers SYN-ACK again")
         else:
             stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
@@ -214,6 +223,17 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
                 stack.event(f"{ns.label}'s connecting socket will send its SYN again in two ticks")
                 stack.rearm_syn(ns, conn, TCP_TIMEOUT_MIN)
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
+    if (
+        seg.flags == "A"
+        and key_of(seg) not in ns.half_open
+        and _connection(ns, seg) is None
+        and local not in ns.established
+    ):
+        # No socket has these four: tcp_v4_rcv() -> no_tcp_socket, or a listener (tcp_rcv_state_process():
+        # TCP_LISTEN, `if (th->ack) return 1`): tcp_v4_send_reset() answers a bare RST whose sequence
+        # number is the ACK's acknowledgement (a request that was gone; a handshake never made here).
+        stack.event(f"{ns.label} has no connection for {seg.summary()}: the kernel answers RST")
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
@@ -306,6 +326,11 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
     outcome = ICMP_OUTCOME.get((icmp.type, icmp.code))
     for conn in ns.connections:
         mine = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) == quoted
+        if mine and conn.state == "SYN_SENT" and sent.seq != conn.isn:
+            # tcp_v4_err(): a quoted sequence number outside snd_una..snd_nxt (an older socket's SYN on
+            # the same four) is out of window: the error is dropped (LINUX_MIB_OUTOFWINDOWICMPS).
+            stack.event(f"{ns.label} ignores the ICMP error: it quotes a SYN this socket did not send")
+            return Answer()
         if mine and conn.state == "SYN_SENT" and outcome is not None:
             revert = icmp.type == ICMP_DEST_UNREACH and icmp.code in (ICMP_NET_UNREACH, ICMP_HOST_UNREACH)
             again = rto_revert(stack, ns, conn) if revert else None
@@ -320,6 +345,11 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
         ns.requests.pop(request, None)
         stack.event(f"{ns.label} drops the half-open connection from {sent.dst_ip}:{sent.dport}: an ICMP error")
     return Answer()
+
+
+def key_of(seg: Tcp) -> tuple[str, int, str, int]:
+    """A request sock's key: the peer's address and port, then ours."""
+    return (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
 
 
 def request_aborts(icmp: Icmp) -> bool:
