@@ -1161,13 +1161,22 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
                 "destination (EEXIST, RTNETLINK answers: File exists)",
             )
         have[net] = what
-    wanted = [((*path_of(h), "gateway"), h.gateway, None)] if h.gateway else []
-    wanted += [((*path_of(r), "via"), r.via, r.dev) for r in h.routes if r.via]
-    for where, via, dev in wanted:
-        candidates = {dev: nets[dev]} if dev in nets else ({} if dev else nets)
-        if not any(ipaddress.IPv4Address(via) in net for net in candidates.values()):
+    # A route given by device alone (`to: 10.6.0.1/32, dev: eth0`) reaches a gateway too, for the routes
+    # after it: the lab adds them in order, and fib_check_nh_v4_gw() looks the gateway up in what is there.
+    wanted: list[tuple[tuple[str | int, ...], str, str | None, list[tuple[str, ipaddress.IPv4Network]]]] = []
+    if h.gateway:
+        wanted.append(((*path_of(h), "gateway"), h.gateway, None, []))
+    by_dev: list[tuple[str, ipaddress.IPv4Network]] = []
+    for r in h.routes:
+        if r.via:
+            wanted.append(((*path_of(r), "via"), r.via, r.dev, list(by_dev)))
+        elif r.dev:
+            by_dev.append((r.dev, ipaddress.IPv4Network("0.0.0.0/0" if r.to == "default" else r.to)))
+    for where, via, dev, earlier in wanted:
+        candidates = [(d, n) for d, n in [*nets.items(), *earlier] if dev is None or d == dev]
+        if not any(ipaddress.IPv4Address(via) in net for _, net in candidates):
             on = f"{dev}'s network" if dev else "any of its networks"
-            have = ", ".join(f"{d} {n}" for d, n in sorted(candidates.items())) or "none"
+            have = ", ".join(f"{d} {n}" for d, n in sorted(candidates, key=lambda c: (c[0], str(c[1])))) or "none"
             raise src.error(
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route "

@@ -205,6 +205,14 @@ def test_the_good_scenario_parses() -> None:
             "(eth0 10.88.0.0/16); the kernel refuses the route (ENETUNREACH, Nexthop has invalid gateway)",
         ),
         (
+            # A route by device alone reaches a gateway for the routes after it, not before it (the lab adds
+            # them in order; tests/lab_scenarios/gateway-behind-a-dev-route.yaml has them the right way round).
+            "  alice:\n",
+            "  alice:\n    routes: [{to: default, via: 10.89.0.1}, {to: 10.89.0.1/32, dev: eth0}]\n",
+            "diagrams/bridge.yaml:11: hosts.alice.routes[0].via: 10.89.0.1 is not on any of its networks "
+            "(eth0 10.88.0.0/16); the kernel refuses the route (ENETUNREACH, Nexthop has invalid gateway)",
+        ),
+        (
             "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}",
             "      eth0: {mac: aa:42:81:9c:0e:33, address: 10.88.0.3/16, plug: podman0.seat3}\n"
             "      eth1: {address: 10.99.0.3/16}",
