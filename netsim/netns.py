@@ -57,6 +57,7 @@ class Namespace:
     neigh: NeighbourTable = field(default_factory=NeighbourTable)
     listeners: set[tuple[str, int]] = field(default_factory=set)
     reuseport: set[tuple[str, int]] = field(default_factory=set)  # listeners with SO_REUSEPORT
+    listener_count: dict[tuple[str, int], int] = field(default_factory=dict)  # more than one: a reuseport group
     half_open: dict[tuple[str, int, str, int], str] = field(default_factory=dict)  # SYN-ACK sent: by which listener
     # Their request socks' retransmission timers: how often each fired (num_timeout) and which
     # arming is current (mod_timer() replaces the pending one; netsim's older timers find it stale).

@@ -1221,6 +1221,8 @@ class Simulation:
             self._current.outcome = refused
             self.event(f"bind() refuses {ns.label} {sock.bind}: {tcp.ERRNO_NAME[refused]}")
             return
+        if (addr, port) in ns.listeners:  # bind_error() let it share: both with SO_REUSEPORT (reuseport_add_sock())
+            ns.listener_count[(addr, port)] = ns.listener_count.get((addr, port), 1) + 1
         ns.listeners.add((addr, port))
         if sock.reuseport:
             ns.reuseport.add((addr, port))
@@ -1304,6 +1306,16 @@ class Simulation:
     def _step_close(self, sock: Socket) -> None:
         ns = self.namespaces[sock.by]
         where = _endpoint(sock.bind)
+        if ns.listener_count.get(where, 1) > 1:
+            # One socket of a reuseport group closes (reuseport_detach_sock(), net/core/sock_reuseport.c):
+            # the others still listen. Simplified: its own request socks, which netsim does not tell
+            # apart from theirs, stay.
+            ns.listener_count[where] -= 1
+            self.event(
+                f"{ns.label} closes one of its listeners on {sock.bind}; {ns.listener_count[where]} still listen"
+            )
+            return
+        ns.listener_count.pop(where, None)
         ns.listeners.discard(where)
         ns.reuseport.discard(where)
         self.event(f"{ns.label} stops listening on {sock.bind}")

@@ -44,7 +44,9 @@ class Lab:
     def __init__(self, scenario: Scenario, progress: bool = True) -> None:
         self.s = scenario
         self.progress = progress
-        self.listeners: dict[tuple[str, str, str], socket.socket] = {}
+        # Listening sockets by (host, address, port): two or more with SO_REUSEPORT share one (a group in
+        # the kernel, reuseport_add_sock()); closing one leaves the others listening.
+        self.listeners: dict[tuple[str, str, str], list[socket.socket]] = {}
         # Connections stay open until the lab ends, as in netsim: closing them would put FIN and
         # RST segments on the wire that no step narrates.
         self.connections: list[socket.socket] = []
@@ -465,15 +467,16 @@ class Lab:
         """Take finished handshakes off every listener's queue, so closing it resets nothing.
         Returns the listeners (host, address, port) that had one."""
         took = []
-        for key, listener in self.listeners.items():
-            listener.setblocking(False)
-            while True:
-                try:
-                    conn, _ = listener.accept()
-                except (BlockingIOError, OSError):
-                    break
-                self.connections.append(conn)
-                took.append(key)
+        for key, group in self.listeners.items():
+            for listener in group:
+                listener.setblocking(False)
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except (BlockingIOError, OSError):
+                        break
+                    self.connections.append(conn)
+                    took.append(key)
         return took
 
     def _helper_listen_on(self, host: str, addr: str, port: str, reuseport: str = "") -> str | None:
@@ -488,18 +491,21 @@ class Lab:
         except OSError as exc:  # a step that shows bind() refusing (may_fail)
             sock.close()
             return ERRNO_OUTCOME.get(exc.errno or 0, f"errno {exc.errno}: {exc.strerror}")
-        self.listeners[(host, addr, port)] = sock
+        self.listeners.setdefault((host, addr, port), []).append(sock)
         return None
 
     def _helper_close_all(self, host: str) -> None:
         """Close a host's listening sockets: a socket holds its namespace alive after `ip netns del`."""
         for key in [k for k in self.listeners if k[0] == host]:
-            self.listeners.pop(key).close()
+            for sock in self.listeners.pop(key):
+                sock.close()
 
     def _helper_close_on(self, host: str, addr: str, port: str) -> None:
-        listener = self.listeners.pop((host, addr, port), None)
-        if listener is not None:
-            listener.close()
+        group = self.listeners.get((host, addr, port))
+        if group:
+            group.pop().close()  # one of a reuseport group: the others still listen
+        if not group:
+            self.listeners.pop((host, addr, port), None)
 
     def _mac_of(self, host: str, dev: str) -> str:
         """The MAC the kernel gave the interface (the lab pinned it from the scenario)."""
@@ -689,7 +695,7 @@ class Lab:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        for sock in [*self.listeners.values(), *self.connections]:
+        for sock in [*(s for group in self.listeners.values() for s in group), *self.connections]:
             sock.close()
         self.watch.close()
         for host in self.present:

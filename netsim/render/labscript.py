@@ -293,7 +293,7 @@ while True:
   until [ -s "$ready" ] || ! kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
   local said; said=$(cat "$ready" 2>/dev/null || echo "the listener did not start"); rm -rf "$dir"
   if [ "$said" = listening ]; then
-    LISTENER["$1 $2:$3"]=$pid
+    LISTENER["$1 $2:$3"]+="$pid "  # SO_REUSEPORT: several processes may listen on one address
     echo "$1 listens on $2:$3"
   else
     wait "$pid" 2>/dev/null || true
@@ -304,7 +304,7 @@ close_all() {{  # host: every listener of the host goes (a socket keeps a namesp
   local key
   for key in "${{!LISTENER[@]}}"; do
     [ "${{key%% *}}" = "$1" ] || continue
-    kill "${{LISTENER[$key]}}"; wait "${{LISTENER[$key]}}" 2>/dev/null || true
+    kill ${{LISTENER[$key]}}; wait ${{LISTENER[$key]}} 2>/dev/null || true  # process ids, never scenario text
     unset 'LISTENER[$key]'
   done
 }}
@@ -339,9 +339,12 @@ show_hosts() {{  # host: its /etc/hosts, read by `cat` where its resolver reads 
   echo "-- cat /etc/hosts in $1"
   unshare --mount --propagation private -- bash -c {bind_etc} - "{etc}/$1" "lab-$1" cat /etc/hosts
 }}
-close_on() {{
-  kill "${{LISTENER["$1 $2:$3"]}}"; wait "${{LISTENER["$1 $2:$3"]}}" 2>/dev/null || true
-  unset 'LISTENER["$1 $2:$3"]'
+close_on() {{  # one listener of the address goes; others that share it with SO_REUSEPORT stay
+  local pids
+  read -ra pids <<< "${{LISTENER["$1 $2:$3"]}}"
+  kill "${{pids[-1]}}"; wait "${{pids[-1]}}" 2>/dev/null || true
+  if [ "${{#pids[@]}}" -gt 1 ]; then LISTENER["$1 $2:$3"]="${{pids[*]:0:${{#pids[@]}}-1}} "
+  else unset 'LISTENER["$1 $2:$3"]'; fi
   echo "$1 stops listening on $2:$3"
 }}
 """
