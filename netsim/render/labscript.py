@@ -150,7 +150,8 @@ sport, ttl = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (0, 
 deadline = float(sys.argv[5]) if len(sys.argv) > 5 else 0  # the application's own patience, in seconds
 read = sys.argv[6:] == ["read"]  # then read once: end-of-file, or nothing for two seconds
 names = {{errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "host-unreachable",
-         errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout"}}
+         errno.ENETUNREACH: "network-unreachable", errno.ETIMEDOUT: "timeout",
+         errno.EADDRNOTAVAIL: "address-not-available"}}
 s = socket.socket()
 s.settimeout(deadline or 300)  # a deadline gives up the way Go's dialer does: close() before the kernel
 if sport:  # a chosen source port (0: the kernel picks one)

@@ -164,6 +164,8 @@ KNOCK_WORDS = {
     "network-unreachable": "network unreachable ✗",
     "timeout": "timed out ✗",
     "deadline": "stopped waiting ✗",
+    # connect() on the four of a connection the host holds already (__inet_check_established())
+    "address-not-available": "cannot assign address ✗",
 }
 
 
