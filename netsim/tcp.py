@@ -194,13 +194,9 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()),
             # unless tcp_oow_rate_limited() says the request answered out of turn within 500 ms
             # (last_oow_ack_time, which its out-of-window ACKs stamp too): then nothing at all.
-            last = ns.request_oow_ack.get(key)
-            allowed = None if last is None else stack.passed_at(last, INVALID_RATELIMIT)  # counted in jiffies
-            if allowed is not None and stack.now < allowed:
+            if _request_oow_limited(stack, ns, key):
                 stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again: no second answer yet")
-                stack.refill(allowed, f"{ns.label}'s out-of-window ACK limit allowed again")
                 return Answer()
-            ns.request_oow_ack[key] = stack.now
             stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again and answers SYN-ACK again")
         else:
             stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
@@ -388,6 +384,18 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
 
 
+def _request_oow_limited(stack: Stack, ns: Namespace, key: tuple[str, int, str, int]) -> bool:
+    """tcp_oow_rate_limited() on a request sock's last_oow_ack_time: True (and the moment it allows again
+    noted) within 500 ms of its last out-of-turn answer, counted in jiffies; else it stamps now."""
+    last = ns.request_oow_ack.get(key)
+    allowed = None if last is None else stack.passed_at(last, INVALID_RATELIMIT)
+    if allowed is not None and stack.now < allowed:
+        stack.refill(allowed, f"{ns.label}'s out-of-window ACK limit allowed again")
+        return True
+    ns.request_oow_ack[key] = stack.now
+    return False
+
+
 def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, int, str, int], isn: int) -> Answer:
     """tcp_check_req() (net/ipv4/tcp_minisocks.c): a SYN for a request sock that is not the SYN it was made
     from (another initial sequence number: a new socket on the same four) is out of the request's window:
@@ -395,13 +403,9 @@ def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, in
     net.ipv4.tcp_invalid_ratelimit). The ACK is the request's own: its SYN-ACK's number + 1, acknowledging
     the first SYN (tcp_v4_reqsk_send_ack()). Simplified: a new number within the request's receive window
     (a socket opened within about 4 ms of the first) would reset the request instead; netsim sends the ACK."""
-    last = ns.request_oow_ack.get(key)
-    allowed = None if last is None else stack.passed_at(last, INVALID_RATELIMIT)  # counted in jiffies
-    if allowed is not None and stack.now < allowed:
+    if _request_oow_limited(stack, ns, key):
         stack.event(f"{ns.label}'s half-open connection hears another SYN out of its window: no second ACK yet")
-        stack.refill(allowed, f"{ns.label}'s out-of-window ACK limit allowed again")
         return Answer()
-    ns.request_oow_ack[key] = stack.now
     stack.event(
         f"{ns.label}'s half-open connection from {seg.src_ip}:{seg.sport} hears a SYN that is not the one it "
         "answered (another sequence number): it answers with a bare ACK and drops it"
