@@ -37,6 +37,8 @@ class Clock(Protocol):
 
     def schedule(self, delay: float, callback: Callable[[], bool | None], name: str = "a timer") -> None: ...
 
+    def refill(self, at: float, what: str) -> None: ...
+
 
 class NeighbourOps(Protocol):
     """The protocol under the table (struct neigh_ops; ARP for IPv4)."""
@@ -164,6 +166,12 @@ class NeighbourTable:
                 # reachable time within delay_first_probe_time: check before trusting it again
                 entry.state, entry.updated = "DELAY", now
                 later = now + DELAY_FIRST_PROBE
+                # time_before_eq(now, used + delay_probe_time): the wheel firing this timer late, past
+                # that moment, finds the entry unused and makes it STALE (the comparison's timer-branch).
+                assert self.clock is not None
+                self.clock.refill(
+                    entry.used + DELAY_FIRST_PROBE, f"{self.owner}'s entry for {entry.ip} had gone unused for 5 s"
+                )
             else:
                 entry.state, entry.updated = "STALE", now  # not used: no timer until someone uses it
         elif entry.state == "DELAY":

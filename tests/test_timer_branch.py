@@ -291,3 +291,43 @@ def test_every_limit_that_refused_says_when_it_would_allow(name: str, said: str,
     assert refused, f"{name}'s story no longer says {said!r}"
     assert len([r for r in trace.refills if named in r[1]]) >= len(refused), (refused, trace.refills)
     assert all(at > 0.0 for at, _ in trace.refills)  # a moment after a check, never "at once"
+
+
+USED_EDGE = parse_scenario(
+    """
+title: a REACHABLE entry used a little over five seconds before its timer
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a: {reachable_time: 10, interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}}
+steps:
+  - {id: ask, arp: {by: a, target: 10.0.0.11}}
+  - {id: ask-again, arp: {by: a, target: 10.0.0.11}}
+  - {id: later, wait: 5}
+""",
+    "used-edge.yaml",
+)
+# a's answer at 0 s makes the entry REACHABLE until 10 s; the second ask marks it used at 5.1 s. On time
+# the timer finds it used within 5 s (10 <= 5.1 + 5): DELAY. A 10 s timer may fire 0.26 s late at HZ 250,
+# and fired 0.15 s late it finds it unused: STALE (neigh_timer_handler(), time_before_eq(now, used + 5 s)).
+USED_CLOCK = [(0.0, 0.05, 0.06), (5.1, 5.15, 5.16), (5.2, 10.5, 10.52)]
+
+
+def test_a_reachable_timer_fired_late_past_the_entrys_last_use_is_followed() -> None:
+    trace = run(USED_EDGE, USED_CLOCK, hz=250)
+    assert trace.steps[2].neigh["a"]["10.0.0.11"]["state"] == "DELAY"
+    # At 10 s it is exactly its REACHABLE time (time_before_eq(): still alive), re-armed HZ/100 later.
+    timer = [f for f in trace.fired if f.name.startswith("a's neighbour 10.0.0.11 on eth0, REACHABLE")][-1]
+    assert timer.due == pytest.approx(10.01)
+    kernel = run(USED_EDGE, USED_CLOCK, hz=250, postpone={timer.n: 0.15}).to_json()
+    kernel["hz"] = 250
+    for step, (_, _, read) in zip(kernel["steps"], USED_CLOCK, strict=True):
+        step["clock"]["read"] = read
+    assert kernel["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] == "STALE"
+    agree, lines, followed, _ = compare_with_kernel(USED_EDGE, kernel)
+    assert agree, "\n".join(lines)
+    (said,) = [line for line in lines if "(timer-branch)" in line]
+    assert "after the moment a's entry for 10.0.0.11 had gone unused for 5 s" in said
+    assert followed.to_json()["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] == "STALE"
