@@ -65,6 +65,9 @@ class Namespace:
     # Each request's rcv_isn (the SYN's sequence number it was made from) and last_oow_ack_time
     # (tcp_check_req(): a SYN with another number is out of the request's window).
     request_isn: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
+    # Each request's snt_isn: its SYN-ACK's sequence number (secure_tcp_seq()), sent again by each
+    # retransmission, and what tcp_req_err() holds an ICMP error's quote to.
+    request_snt_isn: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
     request_oow_ack: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
     # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
     # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)

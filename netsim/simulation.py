@@ -583,10 +583,11 @@ class Simulation:
                         ipv4.output(self, ns, again)
             for src, sport, dst, dport in quoted:
                 request = (dst, dport, src, sport)
-                if seg.flags == "SA" and request in ns.half_open:
+                if seg.flags == "SA" and request in ns.half_open and seg.seq == ns.request_snt_isn.get(request):
                     # A request sock's SYN-ACK that waited: the host unreachable it sends itself reaches
                     # tcp_v4_err() -> tcp_req_err() with abort (net/ipv4/tcp_ipv4.c), which drops the
                     # request; no SYN-ACK is sent again to start a new resolution (outsider3's 48, 66).
+                    # An older request's SYN-ACK on the same four carries another snt_isn: nothing.
                     del ns.half_open[request]
                     ns.requests.pop(request, None)
                     self.event(f"{ns.label} drops the half-open connection from {dst}:{dport}: host unreachable")
@@ -876,16 +877,18 @@ class Simulation:
             finally:
                 self._settling = False
 
-    def _initial_sequence(self, ns: Namespace, conn: Connection) -> int:
+    def initial_sequence(self, own_ip: str, own_port: int, peer_ip: str, peer_port: int) -> int:
         """The kernel's ISN is a keyed hash of the four addresses and ports plus a clock that ticks every
         64 ns (secure_tcp_seq(), net/core/secure_seq.c; the key is the machine's, so every namespace shares
-        it). netsim's hash stands in for the first socket on a four; a later socket on the same four, in any
-        namespace, starts the clock's ticks since further on, so a server still
-        holding the first one's request can tell the two apart (tcp_check_req())."""
-        four = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport)  # the hash's key (net_secret) is the machine's
+        it), for a connecting socket (tcp_v4_connect()) and a request sock's SYN-ACK (tcp_v4_init_seq())
+        alike. netsim's hash stands in for the first socket or request on a four; a later one on the same
+        four, in any namespace, starts the clock's ticks since further on, so a server still holding the
+        first one's request can tell the two apart (tcp_check_req()), and so can an ICMP error quoting
+        the first one's SYN or SYN-ACK (tcp_v4_err(), tcp_req_err())."""
+        four = (own_ip, own_port, peer_ip, peer_port)  # the hash's key (net_secret) is the machine's
         earlier = self._isns.get(four)
         if earlier is None:
-            isn = initial_sequence(conn.src_ip, conn.dst_ip, conn.sport, conn.dport)
+            isn = initial_sequence(own_ip, peer_ip, own_port, peer_port)
         else:
             isn = (earlier[0] + round((self.now - earlier[1]) * 1e9) // 64) & 0xFFFFFFFF
         self._isns[four] = (isn, self.now)
@@ -929,7 +932,7 @@ class Simulation:
         sport = sport if sport is not None else next(self._ports)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
-        conn.isn = self._initial_sequence(ns, conn)
+        conn.isn = self.initial_sequence(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
         syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
         conn.sent = self.now
         ipv4.output(self, ns, syn)

@@ -42,6 +42,10 @@ class Stack(Protocol):
         it would have allowed. What a timer the kernel fired late past that moment sent would have
         passed (the comparison's timer-branch)."""
 
+    def initial_sequence(self, own_ip: str, own_port: int, peer_ip: str, peer_port: int) -> int:
+        """secure_tcp_seq() for a socket or request sock with these addresses and ports (its own first):
+        the machine's keyed hash plus a clock, so a later one on the same four gets another number."""
+
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp, skb: Skb | None = None) -> None:
         """Hand a packet to the namespace's own lo; `skb`, what it carried out (its connection)."""
 

@@ -164,9 +164,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
         # tcp_send_ack(): the socket's own snd_nxt and rcv_nxt, whatever the forged SYN carried
-        # (no data flows in netsim, so each side's initial sequence number + 1)
-        mine = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport) + 1
-        theirs = initial_sequence(seg.src_ip, seg.dst_ip, seg.sport, seg.dport) + 1
+        # (no data flows in netsim, so each side's initial sequence number + 1): an accepted
+        # connection's are its request's; netsim's hash stands in for a connecting end's.
+        mine = ns.request_snt_isn.get(key_of(seg), initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)) + 1
+        theirs = ns.request_isn.get(key_of(seg), initial_sequence(seg.src_ip, seg.dst_ip, seg.sport, seg.dport)) + 1
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":
@@ -186,9 +187,8 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"no listener on {ns.label} for {seg.dst_ip}:{seg.dport}: the kernel answers RST")
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + 1),))
         key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
-        isn = initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)
         if key in ns.half_open and ns.request_isn.get(key, seg.seq) != seg.seq:
-            return _out_of_window_syn(stack, ns, seg, key, isn)
+            return _out_of_window_syn(stack, ns, seg, key, ns.request_snt_isn[key])
         if key in ns.half_open:
             # tcp_check_req(): a retransmitted SYN for a request sock gets its SYN-ACK again
             # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()),
@@ -203,8 +203,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             # The connection belongs to that listener once the handshake completes (its accept queue).
             ns.half_open[key] = f"{found[0]}:{found[1]}"
             ns.request_isn[key] = seg.seq
+            # tcp_conn_request(): the request's own number, kept for its retransmissions (tcp_v4_init_seq())
+            ns.request_snt_isn[key] = stack.initial_sequence(seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
             ns.request_oow_ack.pop(key, None)
-        synack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1)
+        synack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", ns.request_snt_isn[key], seg.seq + 1)
         return Answer((synack,), request=key)
     if seg.flags == "A" and (seg.src_ip, seg.sport, seg.dst_ip, seg.dport) not in ns.half_open:
         conn = _connection(ns, seg)
@@ -334,6 +336,11 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
             stack.event(f"{ns.label} reads the ICMP error: {outcome.replace('-', ' ')}")
             return Answer((again,) if again else ())
     request = (sent.dst_ip, sent.dport, sent.src_ip, sent.sport)
+    if sent.flags == "SA" and request in ns.half_open and sent.seq != ns.request_snt_isn.get(request):
+        # tcp_req_err() (net/ipv4/tcp_ipv4.c): `if (seq != tcp_rsk(req)->snt_isn)` the quote is another
+        # request's SYN-ACK (an older one on the same four): LINUX_MIB_OUTOFWINDOWICMPS, nothing else.
+        stack.event(f"{ns.label} ignores the ICMP error: it quotes a SYN-ACK this half-open connection did not send")
+        return Answer()
     if sent.flags == "SA" and request in ns.half_open and request_aborts(icmp):
         # tcp_v4_err() -> tcp_req_err() (net/ipv4/tcp_ipv4.c): the error quotes a request sock's
         # SYN-ACK with its own sequence number (snt_isn): the request is dropped without a word.

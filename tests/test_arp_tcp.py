@@ -455,10 +455,24 @@ def test_an_icmp_error_about_a_synack_drops_the_request_only_for_the_kernels_fat
     ns = Namespace("ben", "ben")
     key = ("10.1.0.10", 41000, "10.1.0.11", 80)
     ns.half_open[key] = "0.0.0.0:80"
+    ns.request_snt_isn[key] = 7
     synack = Tcp("10.1.0.11", "10.1.0.10", 80, 41000, "SA", 7, 8)
     stack = SimpleNamespace(now=0.0, event=lambda text: None)
     tcp.error(stack, ns, Icmp("10.1.0.10", "10.1.0.11", kind, code, synack))  # type: ignore[arg-type]
     assert (key not in ns.half_open) is drops
+
+
+@pytest.mark.parametrize(("kind", "code"), [(3, 1), (3, 0), (11, 0), (12, 0)])
+def test_an_icmp_error_quoting_another_synack_on_the_same_four_leaves_the_request(kind: int, code: int) -> None:
+    """tcp_req_err(): `seq != snt_isn`, an older request's SYN-ACK, is out of window even for a fatal kind."""
+    ns = Namespace("ben", "ben")
+    key = ("10.1.0.10", 41000, "10.1.0.11", 80)
+    ns.half_open[key] = "0.0.0.0:80"
+    ns.request_snt_isn[key] = 7 + 1_000_000
+    older = Tcp("10.1.0.11", "10.1.0.10", 80, 41000, "SA", 7, 8)
+    stack = SimpleNamespace(now=0.0, event=lambda text: None)
+    tcp.error(stack, ns, Icmp("10.1.0.10", "10.1.0.11", kind, code, older))  # type: ignore[arg-type]
+    assert key in ns.half_open
 
 
 @pytest.mark.parametrize(
