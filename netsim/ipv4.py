@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from netsim import forwarding, icmp, netfilter, routing, tcp, udp
@@ -32,7 +33,8 @@ def receive(
     """ip_rcv() -> PREROUTING -> routing -> ip_local_deliver() (INPUT) or ip_forward(). `pkt_type`:
     what the frame's destination MAC made it (Skb.pkt_type); lo's own packets are PACKET_HOST, and
     come with the skb they left in (`skb`), whose connection conntrack does not look up again."""
-    arrived = Skb(packet, pkt_type=pkt_type) if skb is None else Skb(packet, skb.conn, skb.direction, skb.mark)
+    # lo's packet keeps its skb (connection, direction, mark) and arrives as PACKET_HOST (loopback_xmit()).
+    arrived = Skb(packet, pkt_type=pkt_type) if skb is None else replace(skb, packet=packet, pkt_type="host")
     verdict = netfilter.hook(stack, ns, PREROUTING, arrived, indev=dev)
     if verdict.skb is None:
         return

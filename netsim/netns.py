@@ -11,7 +11,7 @@ from netsim.frames import Tcp
 from netsim.icmp import Peer as IcmpPeer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
-from netsim.routing import RouteEntry
+from netsim.routing import RouteEntry, in_local_prefix
 from netsim.scenario import HostsLine
 from netsim.udp import Waiting
 
@@ -27,6 +27,11 @@ class Iface:
     peer: Iface | None = None  # the other end of a veth cable
     master: str | None = None  # the bridge this interface is a port of; its name is the port's name
     carrier: bool = True  # what the kernel last saw of the link (netif_carrier_ok)
+
+    def primary_of(self, network: ipaddress.IPv4Network) -> ipaddress.IPv4Interface | None:
+        """The subnet's primary address here: the first one added in `network` (__inet_insert_ifa()
+        makes any later one in the same subnet and mask a secondary)."""
+        return next((a for a in self.addresses if a.network == network), None)
 
 
 @dataclass
@@ -146,7 +151,7 @@ class Namespace:
 
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
-        return any(r.local and ip in r.network for r in self.routes)
+        return in_local_prefix(ip, self.routes)
 
     def local_source(self, dst: str) -> str:
         """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
@@ -159,6 +164,7 @@ class Namespace:
         for iface in self.ifaces.values():
             for address in iface.addresses:
                 if address.ip == ip or (iface.kind == "loopback" and ip in address.network):
-                    primary = next(a for a in iface.addresses if a.network == address.network)
+                    primary = iface.primary_of(address.network)
+                    assert primary is not None  # `address` itself is in its network
                     return str(primary.ip)
         return dst

@@ -68,7 +68,7 @@ def lookup(
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
     if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
-    if any(r.local and dst in r.network for r in routes):
+    if in_local_prefix(dst, routes):
         return NextHop("local", "lo")
     if broadcasts and dst in broadcasts:
         return NextHop("broadcast", broadcasts[dst])
@@ -93,19 +93,25 @@ def lookup(
     return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None, src)
 
 
+def in_local_prefix(dst: ipaddress.IPv4Address, routes: list[RouteEntry]) -> bool:
+    """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (RouteEntry.local)."""
+    return any(r.local and dst in r.network for r in routes)
+
+
 def route_get(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
     source_of: Callable[[str, str], str],
-    broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
-    local_source: Callable[[str], str] | None = None,
+    broadcasts: dict[ipaddress.IPv4Address, str],
+    local_source: Callable[[str], str],
 ) -> dict[str, str | None]:
     """`ip -j route get DST` (inet_rtm_getroute()): the route a packet to `dst` would take.
 
     The same lookup as a packet's; `prefsrc` is the address of the interface it leaves by
     (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device toward
-    the next hop), which `source_of(dev, next_hop)` answers.
+    the next hop), which `source_of(dev, next_hop)` answers; a local destination's is its local
+    route's `src`, which `local_source(dst)` answers.
     """
     hop = lookup(dst, local_addresses, routes, broadcasts)
     if hop is None:
@@ -115,7 +121,7 @@ def route_get(
         # `local 127.0.0.0/8 dev lo src 127.0.0.1` (fib_add_ifaddr()), so its source is 127.0.0.1,
         # as it is for 0.0.0.0 (the loopback's own address).
         # A secondary's local route says `src PRIMARY` (fib_add_ifaddr()): `local_source` answers.
-        prefsrc = local_source(str(dst)) if local_source is not None else str(dst)
+        prefsrc = local_source(str(dst))
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
         prefsrc = source_of(hop.dev, str(dst))

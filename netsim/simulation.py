@@ -1687,7 +1687,8 @@ class Simulation:
         added = []
         for address in iface.addresses:
             # Its subnet's primary is the route's preferred source; on lo the prefix is all local.
-            primary = next(a for a in iface.addresses if a.network == address.network)
+            primary = iface.primary_of(address.network)
+            assert primary is not None  # `address` itself is in its network
             local = iface.kind == "loopback"
             route = RouteEntry(address.network, iface.name, src=primary.ip, local=local)
             if route not in ns.routes:
@@ -1770,7 +1771,7 @@ class Simulation:
         if iface.master is not None:
             raise self._fail("dev", _PORT_ADDRESS.format(dev=add.dev, master=iface.master))
         # __inet_insert_ifa(): an address in the subnet of one with the same mask is a secondary one.
-        primary = not any(a.network == address.network for a in iface.addresses)
+        primary = iface.primary_of(address.network) is None
         iface.addresses.append(address)  # a second address adds; it does not replace
         broadcast = str(address.network.broadcast_address)
         if primary and iface.up and address.network.prefixlen < 31 and ns.neigh.invalidate(broadcast, add.dev):
@@ -1827,8 +1828,7 @@ class Simulation:
             raise self._fail(
                 "address", f"{change.dev} has no {gone}; the kernel refuses (Cannot assign requested address)"
             )
-        primary = next(a for a in iface.addresses if a.network == gone.network)
-        if gone == primary:
+        if gone == iface.primary_of(gone.network):
             # __inet_del_ifa(): with promote_secondaries off (the default) the primary takes the
             # secondaries of its subnet with it, and fib_del_ifaddr() its connected route.
             dropped = [a for a in iface.addresses if a.network == gone.network]
