@@ -894,6 +894,12 @@ class Simulation:
         self._isns[four] = (isn, self.now)
         return isn
 
+    def isn_of(self, own_ip: str, own_port: int, peer_ip: str, peer_port: int) -> int:
+        """The initial sequence number of the newest socket or request sock on this four (what
+        initial_sequence() gave it), so an established connection's segments carry its own numbers."""
+        earlier = self._isns.get((own_ip, own_port, peer_ip, peer_port))
+        return earlier[0] if earlier is not None else initial_sequence(own_ip, peer_ip, own_port, peer_port)
+
     def _begin(self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int) -> Connection:
         """connect()'s first half: route, source, port, and the first SYN with its retransmissions armed.
         A connect the route refuses comes back settled (not SYN_SENT) and holds no socket."""
@@ -1062,8 +1068,8 @@ class Simulation:
             # (sk_dst_confirm()); the FIN, its first segment, carries it and confirms the neighbour
             # (sock_confirm_neigh() in ip_finish_output2()): a container's entry goes REACHABLE.
             local_ip, local_port, peer_ip, peer_port = ends
-            seq = initial_sequence(local_ip, peer_ip, local_port, peer_port) + 1
-            ack = initial_sequence(peer_ip, local_ip, peer_port, local_port) + 1
+            seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
+            ack = self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1
             fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
             ipv4.output(self, ns, fin)
             if self._settling:
@@ -1098,8 +1104,8 @@ class Simulation:
             return False
         cip, cport, sip, sport = tunnel.session
         tunnel.reached = False
-        seq = initial_sequence(cip, sip, cport, sport) + 1
-        ack = initial_sequence(sip, cip, sport, cport) + 1
+        seq = self.isn_of(cip, cport, sip, sport) + 1
+        ack = self.isn_of(sip, sport, cip, cport) + 1
         ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
         self._run_until(lambda: tunnel.reached, self.now)
         if not tunnel.reached and not tunnel.unacked:
@@ -1115,8 +1121,8 @@ class Simulation:
             tunnel.rto = min(tunnel.rto * 2, tcp.TCP_RTO_MAX)
             assert tunnel.session is not None
             cip, cport, sip, sport = tunnel.session
-            seq = initial_sequence(cip, sip, cport, sport) + 1
-            ack = initial_sequence(sip, cip, sport, cport) + 1
+            seq = self.isn_of(cip, cport, sip, sport) + 1
+            ack = self.isn_of(sip, sport, cip, cport) + 1
             client = self.namespaces.get(tunnel.client)
             if client is not None:
                 ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))

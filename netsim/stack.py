@@ -46,6 +46,10 @@ class Stack(Protocol):
         """secure_tcp_seq() for a socket or request sock with these addresses and ports (its own first):
         the machine's keyed hash plus a clock, so a later one on the same four gets another number."""
 
+    def isn_of(self, own_ip: str, own_port: int, peer_ip: str, peer_port: int) -> int:
+        """The initial sequence number of the newest socket or request sock on this four, its own end
+        first (what initial_sequence() gave it): an established connection's segments count from it."""
+
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp, skb: Skb | None = None) -> None:
         """Hand a packet to the namespace's own lo; `skb`, what it carried out (its connection)."""
 

@@ -21,7 +21,6 @@ from netsim.frames import (
     ICMP_TIME_EXCEEDED,
     Icmp,
     Tcp,
-    initial_sequence,
 )
 
 if TYPE_CHECKING:
@@ -164,10 +163,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
         # tcp_send_ack(): the socket's own snd_nxt and rcv_nxt, whatever the forged SYN carried
-        # (no data flows in netsim, so each side's initial sequence number + 1): an accepted
-        # connection's are its request's; netsim's hash stands in for a connecting end's.
-        mine = ns.request_snt_isn.get(key_of(seg), initial_sequence(seg.dst_ip, seg.src_ip, seg.dport, seg.sport)) + 1
-        theirs = ns.request_isn.get(key_of(seg), initial_sequence(seg.src_ip, seg.dst_ip, seg.sport, seg.dport)) + 1
+        # (no data flows in netsim, so each side's initial sequence number + 1). Theirs, on an accepted
+        # connection, is the request's rcv_isn: the SYN now heard may be a newer socket's on that four.
+        mine = stack.isn_of(seg.dst_ip, seg.dport, seg.src_ip, seg.sport) + 1
+        theirs = ns.request_isn.get(key_of(seg), stack.isn_of(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)) + 1
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":

@@ -12,7 +12,7 @@ import pytest
 from conftest import MAC, simulate
 
 from netsim import icmp, tcp
-from netsim.frames import Icmp, Tcp
+from netsim.frames import Icmp, Tcp, initial_sequence
 from netsim.lab.compare import compare_with_kernel
 from netsim.netns import Connection, Iface, Namespace
 from netsim.scenario import load_scenario
@@ -302,7 +302,7 @@ def test_the_syn_a_revert_sends_once_more_is_the_connections_own() -> None:
     # lab's scenarios that SYN waits on an ARP answer that never comes, so only this shows its fields.
     stack = SimpleNamespace(now=20.0, event=lambda text: None)
     # The socket's own number, which need not be the four's hash (a later socket on the same four's is not)
-    isn = (tcp.initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80) + 123_456_789) & 0xFFFFFFFF
+    isn = (initial_sequence("10.0.0.10", "10.0.0.11", 40000, 80) + 123_456_789) & 0xFFFFFFFF
     conn = Connection("10.0.0.10", 40000, "10.0.0.11", 80, ttl=7, sent=12.0, firings=tcp.LINEAR_TIMEOUTS + 1, isn=isn)
     syn = tcp.rto_revert(stack, Namespace("a", "A"), conn)  # type: ignore[arg-type]
     assert syn == Tcp("10.0.0.10", "10.0.0.11", 40000, 80, "S", isn, ttl=7)
