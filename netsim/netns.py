@@ -53,6 +53,15 @@ class Connection:
     schedule: list[float] = field(default_factory=list)  # its retransmissions' times, from the last one's
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What a non-blocking connect() came to (Stack.start_connection())."""
+
+    outcome: str  # connected, or one of tcp.OUTCOMES
+    four: tuple[str, int, str, int]  # its own address and port, then the peer's
+    at_once: bool  # connect() itself failed, before any SYN left, rather than on an answer or a timer
+
+
 @dataclass
 class Namespace:
     name: str

@@ -39,7 +39,7 @@ from netsim.frames import (
 )
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade, PortForward, Skb
-from netsim.netns import Connection, Iface, Namespace
+from netsim.netns import Connection, Iface, Namespace, Settled
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
@@ -187,7 +187,7 @@ class Simulation:
         self._port_order: dict[str, dict[str, int]] = {}  # the scenario's order, for the trace
         self.tunnels: dict[tuple[str, str, int], sshforward.Tunnel] = {}  # (client, addr, port) -> ssh -L
         # Non-blocking connects the kernel has not decided yet (start_connection()), and their owners.
-        self._connecting: list[tuple[Namespace, Connection, Callable[[str], None]]] = []
+        self._connecting: list[tuple[Namespace, Connection, Callable[[Settled], None]]] = []
         self._settling = False
         self._reading: Connection | None = None  # a connect step's connection that reads until the step ends
         # What ssh logged while no step ran (between two steps on the lab's clock): the next step's.
@@ -832,7 +832,7 @@ class Simulation:
             ns.connections.remove(conn)
         self._current.outcome = conn.state
 
-    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[str], None]) -> None:
+    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[Settled], None]) -> None:
         """A non-blocking connect(): its SYN leaves now and `settled(outcome)` runs when the kernel decides,
         in whatever step is running then (at once for a refusal or an answer; an ARP that fails, 3 s later).
 
@@ -840,8 +840,10 @@ class Simulation:
         socket O_NONBLOCK, and channel_post_connecting() answers the channel open when the socket
         becomes writable): the channel's failure waits for the kernel's own timers."""
         conn = self._begin(ns, dst_ip, dport, None, 64)
-        if conn.state == "SYN_SENT":
-            self._run_until(lambda: conn.state != "SYN_SENT", self.now)  # what settles it at once
+        if conn.state != "SYN_SENT":  # connect() itself failed (no route, a broadcast address): no SYN left
+            self._settle(ns, conn, settled, at_once=True)
+            return
+        self._run_until(lambda: conn.state != "SYN_SENT", self.now)  # what settles it in this instant
         if conn.state != "SYN_SENT":
             self._settle(ns, conn, settled)
             return
@@ -857,12 +859,21 @@ class Simulation:
         self.schedule(gives_up, timeout, f"{ns.label}'s SYN timeout to {dst_ip}:{dport} (tcp_write_timeout())")
         self._connecting.append((ns, conn, settled))
 
-    def _settle(self, ns: Namespace, conn: Connection, settled: Callable[[str], None]) -> None:
+    def _settle(
+        self, ns: Namespace, conn: Connection, settled: Callable[[Settled], None], *, at_once: bool = False
+    ) -> None:
         if conn in ns.connections:
             ns.connections.remove(conn)
         if conn.state == "connected":
             self.connected(ns.name, conn.dst_ip)
-        settled(conn.state)
+        settled(Settled(conn.state, (conn.src_ip, conn.sport, conn.dst_ip, conn.dport), at_once))
+
+    def acceptor(self, four: tuple[str, int, str, int]) -> Namespace | None:
+        src, sport, dst, dport = four
+        for ns in self.namespaces.values():
+            if (src, sport, dst, dport) in ns.half_open or (dst, dport, src, sport) in ns.established:
+                return ns
+        return None
 
     def _settle_connects(self) -> None:
         """Hand each non-blocking connect the kernel has decided to its owner (start_connection())."""
@@ -1047,12 +1058,15 @@ class Simulation:
     ) -> None:
         """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
         server = self.namespaces.get(tunnel.server)
-        target = sshforward.target_address(tunnel.forward)
-        held = next((n for n in self.namespaces.values() if ipaddress.ip_address(target) in n.local_addresses()), None)
         if result.outcome == "connected" and server is not None:
-            # The target is the server itself (127/8, or an address it holds) or another host: if sshd answers
-            # there, its banner crosses the channel and ssh writes it to the accepted connection.
-            there = server if ipaddress.ip_address(target).is_loopback else held
+            # The host whose socket answered the server's connect (the server itself for 127/8 or 0.0.0.0, or
+            # another; of two holding the target's address, the one that answered): if sshd answers there,
+            # its banner crosses the channel and ssh writes it to the accepted connection.
+            there = self.acceptor(result.four) if result.four is not None else None
+            if there is None:  # not seen answering (NAT on the way): the target's address says where
+                target = ipaddress.ip_address(sshforward.target_address(tunnel.forward))
+                held = (n for n in self.namespaces.values() if target in n.local_addresses())
+                there = server if target.is_loopback or target.is_unspecified else next(held, None)
             if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
                 self._banner(ends)
         if self._current is not None:
@@ -1241,16 +1255,20 @@ class Simulation:
         """ssh logs in over a TCP connection to the server's port 22, then binds its listener."""
         assert self._current is not None
         ns = self._namespace(fwd.by)
-        server = next(n for n in self.namespaces.values() if ipaddress.IPv4Address(fwd.server) in n.local_addresses())
         login = self._open(ns, fwd.server, sshforward.SSH_PORT, None, 64)
+        session = (login.src_ip, login.sport, login.dst_ip, login.dport)
+        # The server is the host whose sshd answered (of two holding its address, the one that did).
+        server = self.acceptor(session) if login.state == "connected" else None
         self._serve_accepts()
+        if login in ns.connections:  # a connect() that failed itself (no route) never held a socket
+            ns.connections.remove(login)  # the SSH connection stays up; its segments are ssh_segment()'s
         if login.state != "connected":
-            ns.connections.remove(login)
             self._current.outcome = login.state
             self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
             return
-        ns.connections.remove(login)  # the SSH connection stays up; its segments are ssh_segment()'s
-        session = (login.src_ip, login.sport, login.dst_ip, login.dport)
+        if server is None:  # not seen answering (NAT on the way): the host holding the address
+            held = (n for n in self.namespaces.values() if ipaddress.IPv4Address(fwd.server) in n.local_addresses())
+            server = next(held)
         self._login_confirms(ns, server, session)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
@@ -1418,22 +1436,32 @@ class Simulation:
 
     def _datagram_source(self, ns: Namespace, dst: str) -> str | None:
         """The source a UDP connect() to `dst` gets (getaddrinfo() makes one to sort its answers), or
-        None when connect() fails for want of a route (ip_route_connect(), net/ipv4/datagram.c)."""
+        None when connect() fails: for want of a route (ip_route_connect(), net/ipv4/datagram.c), or
+        with EACCES for a broadcast route on a socket without SO_BROADCAST (__ip4_datagram_connect())."""
         hop = ipv4.route(ns, dst)
-        return None if hop is None else _source(ns, hop, dst)
+        return None if hop is None or hop.kind == "broadcast" else _source(ns, hop, dst)
 
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
         servers = resolver.nameservers(ns.nameservers)
         for _round in range(resolver.RES_DFLRETRY):
             for index, server in enumerate(servers):
-                hop = ipv4.route(ns, server)
+                # A connect() to 0.0.0.0 goes to the loopback (ip_route_output_key_hash_rcu(): no destination
+                # is 127.0.0.1, and the socket's peer becomes that); res_ourserver_p() (res_send.c) takes an
+                # answer from any address for a nameserver of INADDR_ANY.
+                peer = "127.0.0.1" if server == str(routing.ANY_ADDRESS) else server
+                hop = ipv4.route(ns, peer)
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
                     continue  # connect() fails with ENETUNREACH: the next server
-                src_ip = _source(ns, hop, server)
+                if hop.kind == "broadcast":
+                    # __ip4_datagram_connect(): a broadcast route without SO_BROADCAST is EACCES; send_dg()
+                    # closes the socket and goes on to the next server, sending nothing.
+                    self.event(f"{ns.label} may not connect to the broadcast address {server}: the next nameserver")
+                    continue
+                src_ip = _source(ns, hop, peer)
                 sport = next(self._ports)
-                query = Udp(src_ip, server, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
+                query = Udp(src_ip, peer, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
                 waiting = udp.Waiting(query)
                 ns.udp_waiting[(src_ip, sport)] = waiting
                 ipv4.output(self, ns, query)
@@ -1894,6 +1922,26 @@ class Simulation:
                 "removes its name (net_ns_put() frees it when the last reference goes), and closing the socket to "
                 "let it go would send a FIN or RST, which netsim does not model; expected a namespace with no open "
                 "connection (delete it before its connections, or let its knocks go to a closed port)",
+            )
+        spec = self.scenario.hosts.get(host)
+        sshd = spec is not None and spec.sshd
+        daemons = [name for name, runs in (("sshd", sshd), ("a DNS server", ns.dns_servers)) if runs]
+        if daemons:
+            raise self._fail(
+                "",
+                f"{host} runs {' and '.join(daemons)}, whose listening sockets keep the namespace alive: "
+                "`ip netns del` only removes its name (net_ns_put() frees it when the last reference goes), "
+                "so its devices, its bridge port and its answers stay; netsim does not model a namespace "
+                "outliving its name; expected a host without sshd or DNS servers here",
+            )
+        if ns.half_open:
+            raise self._fail(
+                "",
+                f"{host} has a half-open connection (a SYN-ACK waiting for its ACK), whose request sock holds its "
+                "listener (reqsk_alloc()) and so the namespace: it lives on until the request's timer finds the "
+                "listener closed (reqsk_timer_handler(), net/ipv4/inet_connection_sock.c), with its devices, its "
+                "bridge port and its ARP answers; netsim does not model a namespace outliving its name; expected no "
+                "SYN-ACK waiting here (delete it before the knock, or after the request gives up)",
             )
         for iface in list(ns.ifaces.values()):
             if iface.peer is not None and iface.peer.ns != host:

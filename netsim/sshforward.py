@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from netsim.netns import Namespace
+    from netsim.netns import Namespace, Settled
     from netsim.stack import Stack
 
 LOOPBACK = "127.0.0.1"
@@ -171,6 +171,7 @@ class Accepted:
     channel: int
     outcome: str  # the server's connect to the target: connected, refused, ...
     log: tuple[str, ...]  # what ssh printed on its standard error
+    four: tuple[str, int, str, int] | None = None  # the server's socket to the target, once connected
 
 
 def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int, heard: Callable[[Accepted], None]) -> None:
@@ -187,12 +188,18 @@ def answer(stack: Stack, tunnel: Tunnel, server: Namespace, n: int, heard: Calla
     target = target_address(tunnel.forward)
     stack.event(f"ssh opens channel {n}: the server connects to {target}:{tunnel.forward.hostport}")
 
-    def settled(outcome: str) -> None:
+    def settled(done: Settled) -> None:
+        outcome = done.outcome
         if outcome == "connected":
-            heard(Accepted(n, outcome, ()))
+            heard(Accepted(n, outcome, (), done.four))
             return
         tunnel.free_channel(n)
-        line = f"channel {n}: open failed: connect failed: {STRERROR.get(outcome, outcome)}"
+        # A connect() that failed itself (no route: no SYN left) leaves connect_next() with no address to
+        # try, and connect_to_helper() returns -1 without an errmsg: server_input_channel_open()
+        # (serverloop.c) sends "open failed". A failure the kernel reports later (a refusal, an ICMP error,
+        # a timeout) reaches channel_post_connecting() (channels.c), which sends strerror() of it.
+        why = "open failed" if done.at_once else STRERROR.get(outcome, outcome)
+        line = f"channel {n}: open failed: connect failed: {why}"
         stack.event(f"ssh says: {line}; it closes the connection it had accepted")
         heard(Accepted(n, outcome, (line,)))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from netsim.frames import Frame, Icmp, Tcp, Udp
     from netsim.netfilter import Skb
-    from netsim.netns import Connection, Namespace
+    from netsim.netns import Connection, Namespace, Settled
 
 
 class Stack(Protocol):
@@ -69,7 +69,11 @@ class Stack(Protocol):
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
         """A segment of an SSH connection reached one of its ends: what that end sends back."""
 
-    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[str], None]) -> None:
-        """A non-blocking connect() from a namespace: `settled(outcome)` (netsim.tcp.OUTCOMES) runs when the
-        kernel decides it, at once or on a later timer. The connection stays open if it connected (as the
-        lab keeps it)."""
+    def start_connection(self, ns: Namespace, dst_ip: str, dport: int, settled: Callable[[Settled], None]) -> None:
+        """A non-blocking connect() from a namespace: `settled(what)` runs when the kernel decides it, at once
+        (connect() itself failed) or on an answer or a later timer. The connection stays open if it connected
+        (as the lab keeps it)."""
+
+    def acceptor(self, four: tuple[str, int, str, int]) -> Namespace | None:
+        """The namespace whose socket answered the connection `four` (the connecting end's view: its own
+        address and port first): a request sock or an established socket there has its ends."""

@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from netsim.frames import DNS_PORT, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, Dns, Icmp, Udp
+from netsim.frames import (
+    DNS_PORT,
+    ICMP_DEST_UNREACH,
+    ICMP_PARAMETERPROB,
+    ICMP_PORT_UNREACH,
+    ICMP_TIME_EXCEEDED,
+    ICMP_WORDS,
+    Dns,
+    Icmp,
+    Udp,
+)
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -21,7 +31,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Waiting:
-    """A resolver's connected UDP socket: its query, and what came back (an answer or a refusal)."""
+    """A resolver's connected UDP socket: its query, and what came back (an answer, or an error that
+    ended the wait: `refused`)."""
 
     query: Udp
     answer: Dns | None = None
@@ -48,9 +59,19 @@ def receive(stack: Stack, ns: Namespace, packet: Udp) -> list[Udp | Icmp]:
 
 
 def error(stack: Stack, ns: Namespace, icmp: Icmp) -> None:
-    """__udp4_lib_err(): an ICMP error about a datagram reaches its connected socket as ECONNREFUSED."""
+    """__udp4_lib_err(): an ICMP error about a datagram reaches its connected socket.
+
+    The C library turns on IP_RECVERR for its DNS sockets (glibc's __res_enable_icmp(), res_send.c, since
+    2.30), so every error ends the wait, not just the "hard" ones (port unreachable): a host or network
+    unreachable and a time exceeded too (sk->sk_err, then send_dg() goes on to the next nameserver).
+    """
     sent = icmp.original
     waiting = ns.udp_waiting.get((sent.src_ip, sent.sport))
-    if waiting is not None and icmp.type == ICMP_DEST_UNREACH and icmp.code == ICMP_PORT_UNREACH:
-        waiting.refused = True
+    if waiting is None or icmp.type not in (ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB):
+        return
+    waiting.refused = True
+    if icmp.type == ICMP_DEST_UNREACH and icmp.code == ICMP_PORT_UNREACH:
         stack.event(f"{ns.label}'s resolver hears: nobody answers DNS at {sent.dst_ip} (connection refused)")
+    else:
+        words = ICMP_WORDS.get((icmp.type, icmp.code), f"ICMP {icmp.type}/{icmp.code}")
+        stack.event(f"{ns.label}'s resolver hears an ICMP error about {sent.dst_ip} ({words}): it asks no more there")

@@ -177,3 +177,47 @@ def test_renaming_one_interface_leaves_the_other_routes_as_they_were() -> None:
         "10.9.0.0/16 via 10.0.0.1 dev eth0",
     ]
     assert "wan0" in trace.steps[2].links["b"]
+
+
+ROOM = """
+title: a room
+bridges:
+  br0: {host: h, ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a:
+    interfaces: {eth0: {mac: '02:00:00:00:00:0a', address: 10.0.0.10/24, plug: br0.p1}}
+  b:
+    listeners: ['0.0.0.0:80']
+    interfaces: {eth0: {mac: '02:00:00:00:00:0b', address: 10.0.0.11/24, plug: br0.p2}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("b_runs", "why"),
+    [
+        ("    sshd: true\n", "b runs sshd"),
+        ("    dns_servers: [{listen: 10.0.0.11, records: {x: 10.0.0.9}}]\n", "b runs a DNS"),
+    ],
+)
+def test_a_host_running_a_server_program_is_not_deleted_as_if_its_namespace_went(b_runs: str, why: str) -> None:
+    # sshd's or dnsmasq's socket keeps the namespace alive after `ip netns del`: devices, port and answers stay.
+    scenario = ROOM + b_runs + "steps:\n  - {id: gone, netns_del: b}\n"
+    with pytest.raises(ScenarioError, match=why):
+        run(parse_scenario(scenario, "room.yaml"))
+
+
+def test_a_host_with_a_syn_ack_waiting_is_not_deleted_as_if_its_namespace_went() -> None:
+    # a request sock holds its listener (reqsk_alloc()) and so the namespace until its timer runs.
+    steps = (
+        "steps:\n"
+        "  - {id: quiet, set_port: {bridge: br0, port: p1, learning: false, flood: false}}\n"
+        "  - {id: b-knows-a, arp: {by: b, target: 10.0.0.10}}\n"
+        "  - {id: knock, connect: {by: a, to: '10.0.0.11:80', deadline: 2.5}}\n"
+        "  - {id: gone, netns_del: b}\n"
+    )
+    with pytest.raises(ScenarioError, match="b has a half-open connection"):
+        run(parse_scenario(ROOM + steps, "room.yaml"))
+    # Once the request gave up (63 s), the namespace goes with its name.
+    later = steps.replace("  - {id: gone", "  - {id: later, wait: 70}\n  - {id: gone")
+    assert "b" not in run(parse_scenario(ROOM + later, "room.yaml")).step("gone").links

@@ -169,7 +169,9 @@ def test_a_forward_that_cannot_listen_says_so_with_the_errno() -> None:
 
 
 def test_a_far_end_the_server_has_no_route_to_fails_the_channel_with_that_errno() -> None:
-    # connect() fails at once with ENETUNREACH (no route: no socket ever waits), and ssh logs it.
+    # connect() fails at once with ENETUNREACH (no route: no socket ever waits): OpenSSH's connect_next()
+    # has no address left and sshd sends "open failed", not strerror() (serverloop.c;
+    # tests/lab_scenarios/ssh-target-connect-fails-at-once.yaml, recorded).
     # (make mutants: simulation open_connection__mutmut_12, a socket that never was "closed", survived.)
     trace = run(
         scenario(
@@ -181,7 +183,7 @@ def test_a_far_end_the_server_has_no_route_to_fails_the_channel_with_that_errno(
     )
     knock = trace.step("knock")
     assert (knock.outcome, knock.reads) == ("connected", "eof")
-    assert knock.ssh_log == ["channel 1: open failed: connect failed: Network is unreachable"]
+    assert knock.ssh_log == ["channel 1: open failed: connect failed: open failed"]
 
 
 def test_a_channel_open_waits_for_a_dead_ssh_connection_and_goes_when_its_link_returns() -> None:
