@@ -513,7 +513,10 @@ class Page:
     def _tunnel(self, scenario: Scenario, step: StepTrace) -> tuple[str, str, str]:
         forward = next(s.ssh_forward for s in scenario.steps if s.ssh_forward)
         client = forward.by
-        server = next(h for h in scenario.hosts if any(str(a.ip) == forward.server for a in scenario.addresses(h)))
+        # The host whose sshd answered, as the simulation found it (of two holding the address, the one
+        # the route reached); before the tunnel stands, the first host holding the address.
+        held = (h for h in scenario.hosts if any(str(a.ip) == forward.server for a in scenario.addresses(h)))
+        server = next((t["server"] for t in step.tunnels if t["client"] == client), None) or next(held)
         action = scenario.step(step.id)
         knock = (action.connect.by, action.connect.to) if action.connect else None
         tunnels = [t["listen"] for t in step.tunnels]
