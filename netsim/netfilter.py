@@ -288,9 +288,10 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) 
 
 
 def _is_local(ns: Namespace, addr: str) -> bool:
-    """`fib daddr type local`: one of the namespace's own addresses, or 127/8."""
+    """`fib daddr type local` (nft_fib4_eval_type() -> inet_dev_addr_type()): one of the namespace's
+    own addresses, 127/8, or any address of a prefix put on lo (RTN_LOCAL, fib_add_ifaddr())."""
     a = ipaddress.IPv4Address(addr)
-    return a in ns.local_addresses() or a.is_loopback
+    return a in ns.local_addresses() or a.is_loopback or ns.in_local_prefix(a)
 
 
 def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp) -> None:
