@@ -272,7 +272,7 @@ def _owns(ns: Namespace, ip: str) -> bool:
 
 def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:
     """ip_output() -> POSTROUTING -> ip_finish_output2(): hand the packet to the neighbour layer."""
-    verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev=dev)
+    verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev=dev, nexthop=neighbour)
     if verdict.skb is None:
         return
     packet = verdict.skb.packet

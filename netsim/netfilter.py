@@ -140,9 +140,18 @@ class Netfilter:
 
 
 def hook(
-    stack: Stack, ns: Namespace, where: str, skb: Skb, indev: str | None = None, outdev: str | None = None
+    stack: Stack,
+    ns: Namespace,
+    where: str,
+    skb: Skb,
+    indev: str | None = None,
+    outdev: str | None = None,
+    nexthop: str | None = None,
 ) -> Verdict:
-    """NF_HOOK(): run everything registered at `where` in this namespace, in priority order."""
+    """NF_HOOK(): run everything registered at `where` in this namespace, in priority order.
+
+    `nexthop`: at POSTROUTING, the next hop of the packet's route (rt_nexthop(): its gateway, or
+    the destination on-link), whose subnet masquerade takes its address from."""
     nf: Netfilter = ns.netfilter
     table = nf.conntrack
     if where in (PREROUTING, OUTPUT) and table is not None:
@@ -177,7 +186,7 @@ def hook(
             syn_fin = ("S" in seg.flags) + ("F" in seg.flags)
             return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + syn_fin))
     if where in (POSTROUTING, INPUT) and table is not None:
-        _nat(stack, ns, skb, where, outdev)
+        _nat(stack, ns, skb, where, outdev, nexthop)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:
         # __nf_conntrack_confirm(): an error attached to a connection in the reply direction (an
         # ICMP about a SYN that never got through) does not confirm it.
@@ -253,7 +262,7 @@ def _icmp_reply_translation(stack: Stack, ns: Namespace, skb: Skb, where: str) -
         _rewritten(stack, ns, where, packet, after)
 
 
-def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) -> None:
+def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, nexthop: str | None = None) -> None:
     """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet()."""
     conn, packet = skb.conn, skb.packet
     if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
@@ -269,7 +278,7 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) 
         if manip == DST and isinstance(packet, Tcp):  # published ports are TCP (netavark's, for TCP)
             _destination_rules(stack, ns, skb, conn, packet)
         elif where == POSTROUTING and outdev is not None:
-            _source_rules(stack, ns, skb, conn, packet, outdev)
+            _source_rules(stack, ns, skb, conn, packet, outdev, nexthop or packet.dst_ip)
         if manip == SRC and not conn.snat:
             _null_binding(stack, ns, conn)
     # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
@@ -311,22 +320,26 @@ def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet
     )
 
 
-def _source_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp | Udp, outdev: str) -> None:
+def _source_rules(
+    stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp | Udp, outdev: str, nexthop: str
+) -> None:
     nf: Netfilter = ns.netfilter
     marked = nf.mark_masquerade and skb.mark & MASQ_MARK
     if marked or any(r.matches(packet, outdev) for r in nf.masquerade):
-        _masquerade(stack, ns, conn, outdev, packet)
+        _masquerade(stack, ns, conn, outdev, nexthop)
 
 
-def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp | Udp) -> None:
-    """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address.
+def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, nexthop: str) -> None:
+    """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address, the one
+    on the next hop's subnet (inet_select_addr(out, rt_nexthop(rt, daddr), RT_SCOPE_UNIVERSE),
+    net/netfilter/nf_nat_masquerade.c): for a route via a gateway, the gateway's, not the destination's.
 
     get_unique_tuple() keeps the source port when no other connection's reply would look the
     same; otherwise nf_nat_l4proto_unique_tuple() tries ports from a random offset in 1024-65535.
     Simplification, named: netsim's offset comes from a hash, so the same scenario gives the same
     port; the lab compares only that the port changed.
     """
-    new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
+    new_src = ns.source_address(outdev, nexthop)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
     o, far = conn.original, conn.reply  # the far end as it stands after any destination NAT
     port = _unique_port(ns, conn, new_src, stack.now)
     conn.reply, conn.snat, conn.masq_dev = Tuple(far.src, far.sport, new_src, port, far.proto), True, outdev
