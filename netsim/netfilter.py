@@ -185,8 +185,8 @@ def hook(
                 return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0))
             syn_fin = ("S" in seg.flags) + ("F" in seg.flags)
             return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + syn_fin))
-    if where in (POSTROUTING, INPUT) and table is not None:
-        _nat(stack, ns, skb, where, outdev, nexthop)
+    if where in (POSTROUTING, INPUT) and table is not None and not _nat(stack, ns, skb, where, outdev, nexthop):
+        return Verdict(None)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:
         # __nf_conntrack_confirm(): an error attached to a connection in the reply direction (an
         # ICMP about a SYN that never got through) does not confirm it.
@@ -262,16 +262,31 @@ def _icmp_reply_translation(stack: Stack, ns: Namespace, skb: Skb, where: str) -
         _rewritten(stack, ns, where, packet, after)
 
 
-def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, nexthop: str | None = None) -> None:
-    """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet()."""
+def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, nexthop: str | None = None) -> bool:
+    """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet().
+    False: the packet is dropped (its masqueraded connection changed device)."""
     conn, packet = skb.conn, skb.packet
     if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
         _icmp_reply_translation(stack, ns, skb, where)  # nf_nat_inet_fn(): IP_CT_RELATED{,_REPLY}
-        return
+        return True
     if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp | Udp):
-        return
+        return True
     manip = MANIP[where]
-    if skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound:
+    first = skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound
+    if not first and where == POSTROUTING and skb.direction == ORIGINAL and conn.masq_dev not in (None, outdev):
+        # nf_nat_oif_changed() (include/net/netfilter/nf_nat.h): a masqueraded connection's packet of the
+        # original direction leaving by another device than the one masquerade took its address from
+        # (nat->masq_index) kills the entry (nf_ct_kill_acct()) and is dropped (NF_DROP); the next
+        # packet starts a new entry, masqueraded on its new device.
+        table = ns.netfilter.conntrack
+        assert table is not None
+        table.kill(conn)
+        stack.event(
+            f"{ns.label}'s conntrack forgets {conn.original.show()} and drops {packet.summary()}: "
+            f"masqueraded on {conn.masq_dev}, it now leaves by {outdev}"
+        )
+        return False
+    if first:
         # Only an unconfirmed connection consults the rules; without a matching one it gets a
         # null binding (nf_nat_alloc_null_binding()) and no rule is asked again.
         conn.bound.add(manip)
@@ -284,7 +299,7 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, 
     # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
     kind = manip if skb.direction == ORIGINAL else (SRC if manip == DST else DST)
     if not (conn.snat if kind == SRC else conn.dnat):
-        return
+        return True
     # The packet is made to look like the other direction's tuple, inverted (nf_nat_manip_pkt()).
     target = (conn.reply if skb.direction == ORIGINAL else conn.original).invert()
     if manip == SRC:
@@ -294,6 +309,7 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, 
     if after != packet:
         skb.packet = after
         _rewritten(stack, ns, where, packet, after)
+    return True
 
 
 def _is_local(ns: Namespace, addr: str) -> bool:
