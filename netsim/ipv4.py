@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from netsim import forwarding, icmp, netfilter, routing, tcp, udp
+from netsim import conntrack, forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
@@ -229,9 +229,16 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         stack.refill(again, f"{ns.label}'s ICMP rate limit for {packet.dst_ip} held a token again")
         return hop
     skb = Skb(packet)
-    if about is not None and about.conn is not None and isinstance(packet, Icmp):
-        # nf_ct_attach(): an error about an original-direction packet travels the reply way.
-        skb.conn, skb.direction = about.conn, RELATED_REPLY if about.direction == ORIGINAL else RELATED
+    if about is not None and about.conn is not None:
+        # nf_ct_attach() (nf_conntrack_attach()): an ICMP error (icmp_glue_bits()) or the firewall's
+        # TCP reset (nf_send_reset(), net/ipv4/netfilter/nf_reject_ipv4.c) belongs to the connection of
+        # the packet it answers, RELATED_REPLY when that went the original way, else RELATED;
+        # conntrack does not look it up again and NAT rewrites it by that direction.
+        original = about.direction in (ORIGINAL, RELATED)
+        skb.conn, skb.direction = about.conn, RELATED_REPLY if original else RELATED
+        if isinstance(packet, Tcp):
+            # nf_send_reset() -> nf_ct_set_closing(): the reset closes the connection it answers.
+            conntrack.set_closing(about.conn, stack.now)
     verdict = netfilter.hook(stack, ns, OUTPUT, skb, outdev=hop.dev)
     if verdict.skb is None:
         return hop

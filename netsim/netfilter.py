@@ -269,11 +269,19 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, 
     if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
         _icmp_reply_translation(stack, ns, skb, where)  # nf_nat_inet_fn(): IP_CT_RELATED{,_REPLY}
         return True
-    if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp | Udp):
+    if conn is None or not isinstance(packet, Tcp | Udp):
+        return True
+    # CTINFO2DIR(): a related TCP packet (nf_send_reset()'s RST, which nf_ct_attach() gave the
+    # connection) takes the NEW case, consulting the rules only where this hook's kind is not yet
+    # decided, and nf_nat_packet() rewrites it as a packet of its direction: RELATED the original
+    # way, RELATED_REPLY the reply way (so a reset behind a DNAT leaves from the published address).
+    direction = {RELATED: ORIGINAL, RELATED_REPLY: REPLY}.get(skb.direction or "", skb.direction)
+    if direction not in (ORIGINAL, REPLY):
         return True
     manip = MANIP[where]
-    first = skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound
-    if not first and where == POSTROUTING and skb.direction == ORIGINAL and conn.masq_dev not in (None, outdev):
+    new = direction == ORIGINAL or skb.direction == RELATED_REPLY
+    first = new and not conn.confirmed and manip not in conn.bound
+    if not first and where == POSTROUTING and direction == ORIGINAL and conn.masq_dev not in (None, outdev):
         # nf_nat_oif_changed() (include/net/netfilter/nf_nat.h): a masqueraded connection's packet of the
         # original direction leaving by another device than the one masquerade took its address from
         # (nat->masq_index) kills the entry (nf_ct_kill_acct()) and is dropped (NF_DROP); the next
@@ -297,11 +305,11 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, 
         if manip == SRC and not conn.snat:
             _null_binding(stack, ns, conn)
     # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
-    kind = manip if skb.direction == ORIGINAL else (SRC if manip == DST else DST)
+    kind = manip if direction == ORIGINAL else (SRC if manip == DST else DST)
     if not (conn.snat if kind == SRC else conn.dnat):
         return True
     # The packet is made to look like the other direction's tuple, inverted (nf_nat_manip_pkt()).
-    target = (conn.reply if skb.direction == ORIGINAL else conn.original).invert()
+    target = (conn.reply if direction == ORIGINAL else conn.original).invert()
     if manip == SRC:
         after = replace(packet, src_ip=target.src, sport=target.sport)
     else:
