@@ -103,6 +103,17 @@ class Table:
         return [c.to_json() for c in self.conns if c.expires > now and c.original.proto == "tcp"]
 
 
+def set_closing(conn: Conn, now: float) -> None:
+    """nf_conntrack_tcp_set_closing() (net/netfilter/nf_conntrack_proto_tcp.c), for a reset the
+    firewall sent: a confirmed TCP entry goes to CLOSE, with CLOSE's timeout unless it was already
+    there; an unconfirmed one is left alone."""
+    if not conn.confirmed or conn.original.proto != "tcp":
+        return
+    was, conn.state = conn.state, "CLOSE"
+    if was != "CLOSE":
+        conn.expires = now + TIMEOUTS["CLOSE"]
+
+
 def track_udp(conn: Conn, direction: str, now: float) -> None:
     """udp_packet(): no states; a reply marks the entry replied, and every packet refreshes it."""
     if direction == REPLY:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from netsim import forwarding, icmp, netfilter, routing, tcp, udp
+from netsim import conntrack, forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
@@ -103,8 +103,21 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         if output(stack, ns, reply) is None:
             # tcp_conn_request() and tcp_v4_send_reset() give up when there is no route back.
             stack.event(f"{ns.label} has no route back to {reply.dst_ip}: it drops {packet.summary()}")
+            if result.request is not None and result.request not in ns.requests:
+                # tcp_conn_request(): route_req() (inet_csk_route_req()) failed before the request
+                # sock was hashed: drop_and_free, there is none. (A retransmitted SYN's failed
+                # inet_rtx_syn_ack() leaves an existing request and its timer as they were.)
+                _forget_request(ns, result.request)
         elif result.request is not None:
             _arm_request(stack, ns, result.request, reply)
+
+
+def _forget_request(ns: Namespace, key: tuple[str, int, str, int]) -> None:
+    """A request sock that never was: its listener's entries for it go."""
+    ns.half_open.pop(key, None)
+    ns.request_isn.pop(key, None)
+    ns.request_snt_isn.pop(key, None)
+    ns.request_oow_ack.pop(key, None)
 
 
 def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], synack: Tcp) -> None:
@@ -198,6 +211,15 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         # timer tries again (outsider3's 56: netsim sent the SSH connection's segment from the deleted address).
         stack.event(f"{ns.label} has no address {packet.src_ip} any more: {packet.summary()} finds no route")
         return None
+    if not _localnet_allows(ns, packet.src_ip, hop):
+        # The route lookup itself fails: no RST from TCP (ip_send_unicast_reply()) or from the
+        # firewall (nf_send_reset() -> ip_route_me_harder()), no SYN-ACK (inet_csk_route_req(): no
+        # request sock), no ICMP (icmp_route_lookup()); nothing leaves, not even an ARP request.
+        stack.event(
+            f"{ns.label} may not send from {packet.src_ip} out of {hop.dev} (route_localnet is 0): "
+            f"{packet.summary()} finds no route"
+        )
+        return None
     limited = isinstance(packet, Icmp) and hop.kind != "local" and icmp.limited(packet.type, packet.code)
     jiffies = stack.tick_at(stack.now)  # the bucket counts whole ticks (now = jiffies)
     if limited and not icmp.allow(ns.icmp_peers, packet.dst_ip, jiffies):
@@ -207,9 +229,16 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         stack.refill(again, f"{ns.label}'s ICMP rate limit for {packet.dst_ip} held a token again")
         return hop
     skb = Skb(packet)
-    if about is not None and about.conn is not None and isinstance(packet, Icmp):
-        # nf_ct_attach(): an error about an original-direction packet travels the reply way.
-        skb.conn, skb.direction = about.conn, RELATED_REPLY if about.direction == ORIGINAL else RELATED
+    if about is not None and about.conn is not None:
+        # nf_ct_attach() (nf_conntrack_attach()): an ICMP error (icmp_glue_bits()) or the firewall's
+        # TCP reset (nf_send_reset(), net/ipv4/netfilter/nf_reject_ipv4.c) belongs to the connection of
+        # the packet it answers, RELATED_REPLY when that went the original way, else RELATED;
+        # conntrack does not look it up again and NAT rewrites it by that direction.
+        original = about.direction in (ORIGINAL, RELATED)
+        skb.conn, skb.direction = about.conn, RELATED_REPLY if original else RELATED
+        if isinstance(packet, Tcp):
+            # nf_send_reset() -> nf_ct_set_closing(): the reset closes the connection it answers.
+            conntrack.set_closing(about.conn, stack.now)
     verdict = netfilter.hook(stack, ns, OUTPUT, skb, outdev=hop.dev)
     if verdict.skb is None:
         return hop
@@ -221,11 +250,10 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         if hop is None:
             stack.event(f"{ns.label} has no route to {skb.packet.dst_ip}: the packet is dropped")
             return sent
-        src = ipaddress.IPv4Address(skb.packet.src_ip)
-        if src in LOOPBACK_NET and hop.dev != "lo" and hop.dev not in ns.route_localnet:
-            # __mkroute_output(): a 127/8 source may leave by another device only with route_localnet.
+        if not _localnet_allows(ns, skb.packet.src_ip, hop):
             stack.event(
-                f"{ns.label} may not send from {src} out of {hop.dev} (route_localnet is 0): the packet is dropped"
+                f"{ns.label} may not send from {skb.packet.src_ip} out of {hop.dev} (route_localnet is 0): "
+                "the packet is dropped"
             )
             return sent
     if hop.kind == "local":
@@ -260,6 +288,14 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     return hop
 
 
+def _localnet_allows(ns: Namespace, src: str, hop: routing.NextHop) -> bool:
+    """__mkroute_output() (net/ipv4/route.c): a 127/8 source may leave by a device other than lo only
+    with that device's route_localnet; otherwise the output route lookup fails (-EINVAL)."""
+    if ipaddress.IPv4Address(src) not in LOOPBACK_NET:
+        return True
+    return hop.kind == "local" or hop.dev == "lo" or hop.dev in ns.route_localnet
+
+
 def _owns(ns: Namespace, ip: str) -> bool:
     """__ip_dev_find(): `ip` is an address of one of the host's devices, or in lo's 127/8."""
     address = ipaddress.IPv4Address(ip)
@@ -272,7 +308,7 @@ def _owns(ns: Namespace, ip: str) -> bool:
 
 def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:
     """ip_output() -> POSTROUTING -> ip_finish_output2(): hand the packet to the neighbour layer."""
-    verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev=dev)
+    verdict = netfilter.hook(stack, ns, POSTROUTING, skb, outdev=dev, nexthop=neighbour)
     if verdict.skb is None:
         return
     packet = verdict.skb.packet

@@ -140,9 +140,18 @@ class Netfilter:
 
 
 def hook(
-    stack: Stack, ns: Namespace, where: str, skb: Skb, indev: str | None = None, outdev: str | None = None
+    stack: Stack,
+    ns: Namespace,
+    where: str,
+    skb: Skb,
+    indev: str | None = None,
+    outdev: str | None = None,
+    nexthop: str | None = None,
 ) -> Verdict:
-    """NF_HOOK(): run everything registered at `where` in this namespace, in priority order."""
+    """NF_HOOK(): run everything registered at `where` in this namespace, in priority order.
+
+    `nexthop`: at POSTROUTING, the next hop of the packet's route (rt_nexthop(): its gateway, or
+    the destination on-link), whose subnet masquerade takes its address from."""
     nf: Netfilter = ns.netfilter
     table = nf.conntrack
     if where in (PREROUTING, OUTPUT) and table is not None:
@@ -176,8 +185,8 @@ def hook(
                 return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0))
             syn_fin = ("S" in seg.flags) + ("F" in seg.flags)
             return Verdict(None, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "RA", 0, seg.seq + syn_fin))
-    if where in (POSTROUTING, INPUT) and table is not None:
-        _nat(stack, ns, skb, where, outdev)
+    if where in (POSTROUTING, INPUT) and table is not None and not _nat(stack, ns, skb, where, outdev, nexthop):
+        return Verdict(None)
     if where in (INPUT, POSTROUTING) and table is not None and skb.conn is not None and skb.direction != RELATED_REPLY:
         # __nf_conntrack_confirm(): an error attached to a connection in the reply direction (an
         # ICMP about a SYN that never got through) does not confirm it.
@@ -253,31 +262,54 @@ def _icmp_reply_translation(stack: Stack, ns: Namespace, skb: Skb, where: str) -
         _rewritten(stack, ns, where, packet, after)
 
 
-def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) -> None:
-    """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet()."""
+def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, nexthop: str | None = None) -> bool:
+    """nf_nat_inet_fn(): bind a new connection once for this hook's kind, then nf_nat_packet().
+    False: the packet is dropped (its masqueraded connection changed device)."""
     conn, packet = skb.conn, skb.packet
     if conn is not None and skb.direction in (RELATED, RELATED_REPLY) and isinstance(packet, Icmp):
         _icmp_reply_translation(stack, ns, skb, where)  # nf_nat_inet_fn(): IP_CT_RELATED{,_REPLY}
-        return
-    if conn is None or skb.direction not in (ORIGINAL, REPLY) or not isinstance(packet, Tcp | Udp):
-        return
+        return True
+    if conn is None or not isinstance(packet, Tcp | Udp):
+        return True
+    # CTINFO2DIR(): a related TCP packet (nf_send_reset()'s RST, which nf_ct_attach() gave the
+    # connection) takes the NEW case, consulting the rules only where this hook's kind is not yet
+    # decided, and nf_nat_packet() rewrites it as a packet of its direction: RELATED the original
+    # way, RELATED_REPLY the reply way (so a reset behind a DNAT leaves from the published address).
+    direction = {RELATED: ORIGINAL, RELATED_REPLY: REPLY}.get(skb.direction or "", skb.direction)
+    if direction not in (ORIGINAL, REPLY):
+        return True
     manip = MANIP[where]
-    if skb.direction == ORIGINAL and not conn.confirmed and manip not in conn.bound:
+    new = direction == ORIGINAL or skb.direction == RELATED_REPLY
+    first = new and not conn.confirmed and manip not in conn.bound
+    if not first and where == POSTROUTING and direction == ORIGINAL and conn.masq_dev not in (None, outdev):
+        # nf_nat_oif_changed() (include/net/netfilter/nf_nat.h): a masqueraded connection's packet of the
+        # original direction leaving by another device than the one masquerade took its address from
+        # (nat->masq_index) kills the entry (nf_ct_kill_acct()) and is dropped (NF_DROP); the next
+        # packet starts a new entry, masqueraded on its new device.
+        table = ns.netfilter.conntrack
+        assert table is not None
+        table.kill(conn)
+        stack.event(
+            f"{ns.label}'s conntrack forgets {conn.original.show()} and drops {packet.summary()}: "
+            f"masqueraded on {conn.masq_dev}, it now leaves by {outdev}"
+        )
+        return False
+    if first:
         # Only an unconfirmed connection consults the rules; without a matching one it gets a
         # null binding (nf_nat_alloc_null_binding()) and no rule is asked again.
         conn.bound.add(manip)
         if manip == DST and isinstance(packet, Tcp):  # published ports are TCP (netavark's, for TCP)
             _destination_rules(stack, ns, skb, conn, packet)
         elif where == POSTROUTING and outdev is not None:
-            _source_rules(stack, ns, skb, conn, packet, outdev)
+            _source_rules(stack, ns, skb, conn, packet, outdev, nexthop or packet.dst_ip)
         if manip == SRC and not conn.snat:
             _null_binding(stack, ns, conn)
     # nf_nat_packet(): a reply undergoes the other kind's manipulation (statusbit ^= IPS_NAT_MASK).
-    kind = manip if skb.direction == ORIGINAL else (SRC if manip == DST else DST)
+    kind = manip if direction == ORIGINAL else (SRC if manip == DST else DST)
     if not (conn.snat if kind == SRC else conn.dnat):
-        return
+        return True
     # The packet is made to look like the other direction's tuple, inverted (nf_nat_manip_pkt()).
-    target = (conn.reply if skb.direction == ORIGINAL else conn.original).invert()
+    target = (conn.reply if direction == ORIGINAL else conn.original).invert()
     if manip == SRC:
         after = replace(packet, src_ip=target.src, sport=target.sport)
     else:
@@ -285,12 +317,14 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None) 
     if after != packet:
         skb.packet = after
         _rewritten(stack, ns, where, packet, after)
+    return True
 
 
 def _is_local(ns: Namespace, addr: str) -> bool:
-    """`fib daddr type local`: one of the namespace's own addresses, or 127/8."""
+    """`fib daddr type local` (nft_fib4_eval_type() -> inet_dev_addr_type()): one of the namespace's
+    own addresses, 127/8, or any address of a prefix put on lo (RTN_LOCAL, fib_add_ifaddr())."""
     a = ipaddress.IPv4Address(addr)
-    return a in ns.local_addresses() or a.is_loopback
+    return a in ns.local_addresses() or a.is_loopback or ns.in_local_prefix(a)
 
 
 def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp) -> None:
@@ -310,22 +344,26 @@ def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet
     )
 
 
-def _source_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp | Udp, outdev: str) -> None:
+def _source_rules(
+    stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp | Udp, outdev: str, nexthop: str
+) -> None:
     nf: Netfilter = ns.netfilter
     marked = nf.mark_masquerade and skb.mark & MASQ_MARK
     if marked or any(r.matches(packet, outdev) for r in nf.masquerade):
-        _masquerade(stack, ns, conn, outdev, packet)
+        _masquerade(stack, ns, conn, outdev, nexthop)
 
 
-def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, packet: Tcp | Udp) -> None:
-    """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address.
+def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, nexthop: str) -> None:
+    """nf_nat_masquerade_ipv4(): the source becomes the outgoing interface's own address, the one
+    on the next hop's subnet (inet_select_addr(out, rt_nexthop(rt, daddr), RT_SCOPE_UNIVERSE),
+    net/netfilter/nf_nat_masquerade.c): for a route via a gateway, the gateway's, not the destination's.
 
     get_unique_tuple() keeps the source port when no other connection's reply would look the
     same; otherwise nf_nat_l4proto_unique_tuple() tries ports from a random offset in 1024-65535.
     Simplification, named: netsim's offset comes from a hash, so the same scenario gives the same
     port; the lab compares only that the port changed.
     """
-    new_src = ns.source_address(outdev, packet.dst_ip)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
+    new_src = ns.source_address(outdev, nexthop)  # inet_select_addr(out, nh, RT_SCOPE_UNIVERSE)
     o, far = conn.original, conn.reply  # the far end as it stands after any destination NAT
     port = _unique_port(ns, conn, new_src, stack.now)
     conn.reply, conn.snat, conn.masq_dev = Tuple(far.src, far.sport, new_src, port, far.proto), True, outdev
