@@ -86,6 +86,9 @@ class Namespace:
     # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
     # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
     established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
+    # Their rcv_nxt: the peer's initial sequence number + 1 (no data flows in netsim), what an RST must
+    # carry to reset the socket and what its ACKs acknowledge (tcp_validate_incoming()).
+    rcv_nxt: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
     # The established ones that are SSH connections (an ssh -L's, either end): their segments carry
     # SSH's messages, which the simulation reads (Stack.ssh_segment).
     ssh_sessions: set[tuple[str, int, str, int]] = field(default_factory=set)

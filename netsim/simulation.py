@@ -1019,7 +1019,10 @@ class Simulation:
                     # it comes within this step, replaces this).
                     listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
                     self._current.channel = {"listen": listen, "n": n, "outcome": "waiting"}
-                if not self._send_ssh(tunnel):
+                if not self._send_ssh(tunnel) and tunnel.gone:
+                    self._close_accepted(tunnel, ends)  # the segment met an RST: ssh exited
+                    continue
+                if not tunnel.reached:
                     # The channel open waits in the SSH connection (on a neighbour that cannot be
                     # resolved, a link without carrier): the server connects when it arrives.
                     tunnel.waiting.append(sshforward.Opening(n, ends))
@@ -1075,21 +1078,48 @@ class Simulation:
             self._current.channel = {"listen": listen, "n": result.channel, "outcome": result.outcome}
         else:
             self._ssh_said.extend(result.log)  # between two steps: the lab reads it with the next one
+        if result.outcome != "connected":
+            self._close_accepted(tunnel, ends)
+
+    def _close_accepted(self, tunnel: sshforward.Tunnel, ends: tuple[str, int, str, int], *, run: bool = True) -> None:
+        """ssh closes a socket its listener accepted: FIN to the program that connected. The handshake's
+        ACK moved that socket's snd_una, so tcp_ack() set sk_dst_pending_confirm (sk_dst_confirm()); the
+        FIN, its first segment, carries it and confirms the neighbour (sock_confirm_neigh() in
+        ip_finish_output2()): a container's entry goes REACHABLE."""
         ns = self.namespaces.get(tunnel.client)
-        if result.outcome != "connected" and ns is not None:
-            # ssh closes the socket it accepted: FIN to the program that connected. The handshake's
-            # ACK moved that socket's snd_una, so tcp_ack() set sk_dst_pending_confirm
-            # (sk_dst_confirm()); the FIN, its first segment, carries it and confirms the neighbour
-            # (sock_confirm_neigh() in ip_finish_output2()): a container's entry goes REACHABLE.
-            local_ip, local_port, peer_ip, peer_port = ends
-            seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
-            ack = self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1
-            fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
-            ipv4.output(self, ns, fin)
-            if self._settling:
-                self._drain()  # inside the clock's own loop, which goes on from here
-            else:
-                self._run_until(lambda: False, self.now)
+        if ns is None:
+            return
+        local_ip, local_port, peer_ip, peer_port = ends
+        seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
+        ack = self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1
+        fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
+        ipv4.output(self, ns, fin)
+        if not run:
+            return  # the clock's loop running now delivers it
+        if self._settling:
+            self._drain()  # inside the clock's own loop, which goes on from here
+        else:
+            self._run_until(lambda: False, self.now)
+
+    def connection_reset(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
+        """tcp_reset() on an SSH connection: ssh (or sshd's child) reads ECONNRESET and exits. ssh's exit closes
+        its listener and the connections it accepted; sshd's leaves the client's ssh to find out with its next
+        segment, which no socket takes (an RST)."""
+        if four not in ns.ssh_sessions:
+            return  # a program's own connection: what it read after connecting was read already
+        ns.ssh_sessions.discard(four)
+        for key, tunnel in list(self.tunnels.items()):
+            if tunnel.client == ns.name and tunnel.session == four:
+                tunnel.gone, tunnel.unacked = True, False  # the process is gone, and its timer with it
+                del self.tunnels[key]
+                ns.listeners.discard(tunnel.listen)
+                for opening in tunnel.waiting:  # channel opens still on their way: their connections close too
+                    self._close_accepted(tunnel, opening.ends, run=False)
+                tunnel.waiting = []
+                self.event(
+                    f"ssh's SSH connection is reset: ssh exits, and its listener on {tunnel.listen[0]}:"
+                    f"{tunnel.listen[1]} closes"
+                )
 
     def _serve_channels(self) -> None:
         """Channel opens that reached the server late (the SSH connection's path came back): the server
@@ -1121,8 +1151,8 @@ class Simulation:
         seq = self.isn_of(cip, cport, sip, sport) + 1
         ack = self.isn_of(sip, sport, cip, cport) + 1
         ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
-        self._run_until(lambda: tunnel.reached, self.now)
-        if not tunnel.reached and not tunnel.unacked:
+        self._run_until(lambda: tunnel.reached or tunnel.gone, self.now)
+        if not tunnel.reached and not tunnel.unacked and not tunnel.gone:
             tunnel.unacked, tunnel.rto = True, self._rto_floor()
             self._arm_ssh_rto(tunnel)
         return tunnel.reached

@@ -142,6 +142,7 @@ class Tunnel:
     unacked: bool = False  # data sent that the server has not acknowledged: the RTO timer runs
     rto: float = 0.0  # the retransmission timeout the timer was armed with last
     reached: bool = False  # the server heard the last segment sent
+    gone: bool = False  # the SSH connection was reset: ssh exited, its listener with it
 
     def new_channel(self) -> int:
         """channel_new(): the lowest free slot in the channel table."""

@@ -50,6 +50,10 @@ class Stack(Protocol):
         """The initial sequence number of the newest socket or request sock on this four, its own end
         first (what initial_sequence() gave it): an established connection's segments count from it."""
 
+    def connection_reset(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
+        """An established socket here (its own address and port first) was reset (tcp_reset()): its program
+        hears ECONNRESET; the ssh or sshd of an SSH connection exits."""
+
     def loopback(self, ns: Namespace, packet: Tcp | Icmp | Udp, skb: Skb | None = None) -> None:
         """Hand a packet to the namespace's own lo; `skb`, what it carried out (its connection)."""
 

@@ -163,10 +163,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         ns.established[local] = stack.now
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
         # tcp_send_ack(): the socket's own snd_nxt and rcv_nxt, whatever the forged SYN carried
-        # (no data flows in netsim, so each side's initial sequence number + 1). Theirs, on an accepted
-        # connection, is the request's rcv_isn: the SYN now heard may be a newer socket's on that four.
+        # (no data flows in netsim, so its own initial sequence number + 1, and the peer's as it was heard:
+        # the SYN now heard may be a newer socket's on that four).
         mine = stack.isn_of(seg.dst_ip, seg.dport, seg.src_ip, seg.sport) + 1
-        theirs = ns.request_isn.get(key_of(seg), stack.isn_of(seg.src_ip, seg.sport, seg.dst_ip, seg.dport)) + 1
+        theirs = ns.rcv_nxt.get(local, stack.isn_of(seg.src_ip, seg.sport, seg.dst_ip, seg.dport) + 1)
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":
@@ -239,6 +239,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         ns.requests.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)  # its timer stops
         if listener is not None:
             ns.established.setdefault(local, float("-inf"))
+            ns.rcv_nxt[local] = seg.seq  # the handshake's ACK carries the peer's ISN + 1
             stack.answered_by(listener)
             # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
             found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
@@ -253,6 +254,8 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
         return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
     key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+    if seg.flags in ("R", "RA") and local in ns.established:
+        return _reset_established(stack, ns, seg, local)
     if seg.flags == "R" and key in ns.half_open:
         # tcp_check_req(): a reset in the request's window drops the request sock (embryonic_reset:
         # inet_csk_reqsk_queue_drop()). The bare RST that answers the SYN-ACK carries the sequence
@@ -275,6 +278,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # socket sent (the simultaneous-open case); tcp_rcv_state_process() moves it to ESTABLISHED.
         conn.state = "connected"
         ns.established.setdefault((conn.src_ip, conn.sport, conn.dst_ip, conn.dport), float("-inf"))
+        ns.rcv_nxt[(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)] = (seg.seq + 1) & 0xFFFFFFFF
         stack.event(f"{ns.label}'s socket hears the SYN-ACK of its simultaneous open: established")
         return Answer()
     if conn is None or conn.state != "SYN_SENT":
@@ -285,6 +289,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # again at every router that forwards it: IP does that (netsim.ipv4.send_via_neighbour()).
         conn.state = "connected"
         ns.established.setdefault((conn.src_ip, conn.sport, conn.dst_ip, conn.dport), float("-inf"))
+        ns.rcv_nxt[(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)] = (seg.seq + 1) & 0xFFFFFFFF
         ack = Tcp(
             conn.src_ip,
             conn.dst_ip,
@@ -418,6 +423,22 @@ def _out_of_window_syn(stack: Stack, ns: Namespace, seg: Tcp, key: tuple[str, in
     )
     ack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", isn + 1, (ns.request_isn[key] + 1) & 0xFFFFFFFF)
     return Answer((ack,))
+
+
+def _reset_established(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, int, str, int]) -> Answer:
+    """tcp_validate_incoming() (net/ipv4/tcp_input.c) on an established socket: an RST whose sequence number
+    is rcv_nxt resets it (tcp_reset(): tcp_done() closes the socket, its program hears ECONNRESET). One
+    elsewhere in the receive window would get a challenge ACK (RFC 5961 3.2), and one outside it is dropped.
+    Simplified: netsim keeps no receive window and drops every RST that is not exact; the RSTs it sends
+    carry the acknowledgement of what they answer (tcp_v4_send_reset()), which is rcv_nxt here."""
+    if seg.seq != ns.rcv_nxt.get(local):
+        stack.event(f"{ns.label} ignores an RST for its connection with {seg.src_ip}:{seg.sport}: not its rcv_nxt")
+        return Answer()
+    del ns.established[local]
+    del ns.rcv_nxt[local]
+    stack.event(f"{ns.label}'s connection with {seg.src_ip}:{seg.sport} is reset: the socket closes")
+    stack.connection_reset(ns, local)
+    return Answer()
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

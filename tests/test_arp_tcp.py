@@ -693,3 +693,17 @@ def test_a_retransmission_that_left_again_while_queued_disagrees_with_that_run(
 
     monkeypatch.setattr(netsim.simulation, "_still_queued", lambda ns, syn: False)
     assert not _kept_run_agrees()
+
+
+@pytest.mark.parametrize(("seq", "resets"), [(1001, True), (1000, False), (1002, False), (0, False)])
+def test_an_rst_resets_an_established_connection_only_at_rcv_nxt(seq: int, resets: bool) -> None:
+    # tcp_validate_incoming(): seq == rcv_nxt resets (tcp_reset()); netsim keeps no window, so any other is dropped.
+    ns = Namespace("ben", "ben")
+    local = ("10.1.0.11", 80, "10.1.0.10", 41000)
+    ns.established[local], ns.rcv_nxt[local] = float("-inf"), 1001
+    gone: list[tuple[str, int, str, int]] = []
+    stack = SimpleNamespace(now=0.0, event=lambda text: None, connection_reset=lambda _ns, four: gone.append(four))
+    rst = Tcp("10.1.0.10", "10.1.0.11", 41000, 80, "R", seq, 0)
+    assert tcp.receive(stack, ns, rst).replies == ()  # type: ignore[arg-type]
+    assert (local not in ns.established) is resets
+    assert gone == ([local] if resets else [])
