@@ -1116,6 +1116,9 @@ class Simulation:
                 for opening in tunnel.waiting:  # channel opens still on their way: their connections close too
                     self._close_accepted(tunnel, opening.ends, run=False)
                 tunnel.waiting = []
+                listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"
+                if self._current is not None and (self._current.channel or {}).get("listen") == listen:
+                    self._current.channel = None  # its open never reached sshd, and no tunnel is left to show
                 self.event(
                     f"ssh's SSH connection is reset: ssh exits, and its listener on {tunnel.listen[0]}:"
                     f"{tunnel.listen[1]} closes"

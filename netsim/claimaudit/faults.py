@@ -246,11 +246,13 @@ def _answered_with_port_unreachable(ports: str) -> Callable[[], list[Patch]]:
     def patches() -> list[Patch]:
         original = netfilter.hook
 
-        def hook(stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None) -> Any:
+        def hook(
+            stack: Any, ns: Any, where: str, skb: Any, indev: Any = None, outdev: Any = None, nexthop: Any = None
+        ) -> Any:
             seg = skb.packet
             if where == netfilter.INPUT and indev != "lo" and isinstance(seg, Tcp) and seg.dport in getattr(ns, ports):
                 return netfilter.Verdict(None, Icmp(seg.dst_ip, seg.src_ip, 3, 3, seg))
-            return original(stack, ns, where, skb, indev, outdev)
+            return original(stack, ns, where, skb, indev, outdev, nexthop)
 
         return [(netfilter, "hook", hook)]
 
@@ -404,9 +406,10 @@ def _rename_draws_a_new_badge() -> list[Patch]:
 def _reply_not_turned_back() -> list[Patch]:
     original = netfilter._nat
 
-    def nat(stack: Any, ns: Any, skb: Any, where: str, outdev: str | None) -> None:
+    def nat(stack: Any, ns: Any, skb: Any, where: str, outdev: str | None, nexthop: str | None = None) -> bool:
         if skb.direction != netfilter.REPLY:  # only the first direction is ever rewritten
-            original(stack, ns, skb, where, outdev)
+            return original(stack, ns, skb, where, outdev, nexthop)
+        return True
 
     return [(netfilter, "_nat", nat)]
 
