@@ -53,6 +53,9 @@ class Conn:
     dnat: bool = False  # a destination NAT binding (IPS_DST_NAT): the reply's source was changed
     bound: set[str] = field(default_factory=set)  # the NAT kinds already decided (nf_nat_initialized())
     masq_dev: str | None = None  # the device masquerade took its address from (nat->masq_index)
+    # The way the last packet it tracked went, when that packet was a reset (tcp.last_dir with
+    # last_index TCP_RST_SET); None when the last one was not a reset.
+    last_rst_dir: str | None = None
     expires: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -146,6 +149,17 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
         conn.state, conn.assured = "ESTABLISHED", True
     if direction == REPLY:
         conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
+    conn.last_rst_dir = direction if seg.flags in ("RA", "R") else None
     if conn.confirmed:
         conn.expires = now + TIMEOUTS[conn.state]
     return True
+
+
+def reopens(conn: Conn, direction: str, seg: Tcp) -> bool:
+    """nf_conntrack_tcp_packet(): a SYN that would take an entry past TIME_WAIT (CLOSE here) back to SYN_SENT
+    reopens it when the last packet tracked was a reset going the same way ("Handle aborted connections:
+    ... the client aborts it and starts a new one"): nf_ct_kill() and -NF_REPEAT, so the SYN is looked up
+    again and starts an entry of its own, NAT decided afresh. (A FIN's IP_CT_TCP_FLAG_CLOSE_INIT would too;
+    netsim tracks no FIN.)"""
+    # The reply way, a SYN on CLOSE is invalid (tcp_conntracks[1][TCP_SYN_SET][sCL] is sIV: invalid() above).
+    return seg.flags == "S" and direction == ORIGINAL and conn.state == "CLOSE" and conn.last_rst_dir == direction

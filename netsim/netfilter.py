@@ -209,6 +209,10 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
             skb.conn, skb.direction = found[0], RELATED_REPLY if found[1] == REPLY else RELATED
         return True
     found = table.find(tuple_of(packet), stack.now)
+    if found is not None and isinstance(packet, Tcp) and conntrack.reopens(found[0], found[1], packet):
+        stack.event(f"conntrack forgets {found[0].original.show()}: a new SYN after its reset starts it afresh")
+        table.kill(found[0])
+        found = None
     if found is None:
         if isinstance(packet, Tcp) and packet.flags != "S":
             return True  # simplification: not tracked (the kernel would pick it up)
