@@ -1705,20 +1705,21 @@ class Simulation:
         iface.addresses.append(LOOPBACK_ADDRESS)
 
     @staticmethod
-    def _connected_routes(ns: Namespace, iface: Iface) -> list[RouteEntry]:
-        """fib_add_ifaddr(): each address's network is reachable on its interface (proto kernel).
-        Returns the routes it added, for the event text."""
+    def _connected_routes(ns: Namespace, iface: Iface, only: ipaddress.IPv4Interface | None = None) -> list[RouteEntry]:
+        """fib_add_ifaddr(): a primary address's network is reachable on its interface (proto kernel),
+        for each address (fib_netdev_event(NETDEV_UP)) or for `only`, the one just added
+        (fib_inetaddr_event(NETDEV_UP)). Returns the routes it added, for the event text."""
         if not iface.up:
             # fib_add_ifaddr() returns before the prefix route while the device is down
             # (net/ipv4/fib_frontend.c); fib_netdev_event(NETDEV_UP) adds it when the link comes up.
             return []
         added = []
-        for address in iface.addresses:
-            # Its subnet's primary is the route's preferred source; on lo the prefix is all local.
-            primary = iface.primary_of(address.network)
-            assert primary is not None  # `address` itself is in its network
+        for address in iface.addresses if only is None else [only]:
+            if iface.primary_of(address.network) != address:
+                continue  # IFA_F_SECONDARY: fib_add_ifaddr() adds no prefix route for it
+            # The primary is the route's preferred source; on lo the prefix is all local.
             local = iface.kind == "loopback"
-            route = RouteEntry(address.network, iface.name, src=primary.ip, local=local)
+            route = RouteEntry(address.network, iface.name, src=address.ip, local=local)
             if route not in ns.routes:
                 ns.routes.append(route)
                 added.append(route)
@@ -1808,7 +1809,7 @@ class Simulation:
             self.event(
                 f"{ns.label} forgets its unanswered entry for {broadcast}: it is {address.network}'s broadcast now"
             )
-        if self._connected_routes(ns, iface):
+        if self._connected_routes(ns, iface, address):  # fib_inetaddr_event(NETDEV_UP): this address only
             self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
         elif not iface.up:
             self.event(
