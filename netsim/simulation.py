@@ -1524,6 +1524,14 @@ class Simulation:
                 raise self._fail("name", f"{add.by} already has an interface {name!r}{EEXIST}")
         mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
         peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
+        wrong = next((m for m in (mac, peer_mac) if refuses_as_address(m)), None)
+        if wrong is not None:
+            # veth_validate() (drivers/net/veth.c), for each end's IFLA_ADDRESS (veth_newlink() checks
+            # the peer's the same way): not a valid unicast MAC is EADDRNOTAVAIL, and no cable is made.
+            assert self._current is not None
+            self._current.outcome = "address-not-available"
+            self.event(f"the kernel refuses a cable end in {ns.label} the address {wrong}: EADDRNOTAVAIL")
+            return
         one = Iface(add.name, mac, [], "veth", ns=add.by, up=False)
         two = Iface(add.peer, peer_mac, [], "veth", ns=add.by, up=False, peer=one)
         one.peer = two
