@@ -1548,6 +1548,11 @@ class Simulation:
                 f"{iface.name} cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",
             )
         target = self._namespace(move.to, "to")
+        if move.to == move.by:
+            # __dev_change_net_namespace(): "Get out if there is nothing todo" returns 0 before the
+            # name clash check: the device stays as it is, up and with its addresses.
+            self.event(f"{move.dev} is in {target.label} already: nothing changes")
+            return
         if move.dev in target.ifaces:
             raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}{EEXIST}")
         source = self.namespaces[move.by]
