@@ -74,6 +74,7 @@ class Bridge:
     mac: str
     ageing_time: float
     ports: dict[str, PortFlags] = field(default_factory=dict)
+    port_macs: dict[str, str] = field(default_factory=dict)  # each port device's own MAC, in joining order
     fdb: Fdb = field(init=False)
     _eligible: dict[str, tuple[tuple[str, ...], dict[str, int]]] = field(init=False, default_factory=dict)
 
@@ -83,16 +84,30 @@ class Bridge:
 
     def add_port(self, name: str, mac: str, flags: PortFlags) -> None:
         self.ports[name] = flags
+        self.port_macs[name] = mac
         self.fdb.add_local(mac, name)  # br_if.c: a port's own MAC becomes a local entry
         self._eligible.clear()
 
     def remove_port(self, name: str) -> None:
-        """br_del_if() -> del_nbp(): br_fdb_delete_by_port(br, p, 0, 1) forgets everything on the
-        port, its own MAC included, and the port leaves port_list."""
-        del self.ports[name]
-        for mac in [mac for mac, e in self.fdb.entries.items() if e.port == name]:
-            del self.fdb.entries[mac]
+        """br_del_if() -> del_nbp(): the port leaves port_list, then br_fdb_delete_by_port(br, p, 0, 1)
+        forgets every entry whose dst is the port; a local one goes by fdb_delete_local() (br_fdb.c),
+        which hands it to another port with the same MAC, or to the bridge device if it is its MAC."""
+        del self.ports[name], self.port_macs[name]
+        for mac, entry in list(self.fdb.entries.items()):
+            if entry.port != name:
+                continue
+            heir = self._local_heir(mac) if entry.local else None
+            if heir is not None:
+                entry.port = heir
+            else:
+                del self.fdb.entries[mac]
         self._eligible.clear()
+
+    def _local_heir(self, mac: str) -> str | None:
+        """fdb_delete_local(): the first port on port_list wearing `mac` (br_add_if() puts a new port at
+        its head), else the bridge itself when `mac` is its own (dst NULL, the bridge's name here)."""
+        heir = next((port for port in reversed(self.port_macs) if self.port_macs[port] == mac), None)
+        return heir if heir is not None or mac != self.mac else self.name
 
     def set_port_flags(self, port: str, **changes: bool) -> None:
         """`bridge link set dev PORT flood off ...`."""

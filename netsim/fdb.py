@@ -20,6 +20,11 @@ class Fdb:
         self.entries: dict[str, FdbEntry] = {}
 
     def add_local(self, mac: str, port: str) -> None:
+        """fdb_add_local() (net/bridge/br_fdb.c): a local entry for the MAC stays as it is ("it is okay
+        to have multiple ports with same address, just use the first one"); a learned one is replaced."""
+        entry = self.entries.get(mac)
+        if entry is not None and entry.local:
+            return
         self.entries[mac] = FdbEntry(port, 0.0, local=True)
 
     def expired(self, entry: FdbEntry, now: float) -> bool:

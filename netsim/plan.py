@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from netsim.addresses import BROADCAST, derived_mac, normalise_mac
+from netsim.addresses import BROADCAST, derived_mac, normalise_mac, refuses_as_address
 from netsim.scenario import Port, Scenario, Step
 from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 
@@ -37,6 +37,7 @@ from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 HELPERS = (
     "send_frame",
     "set_address",
+    "add_veth",
     "ask_arp",
     "knock",
     "listen_on",
@@ -620,6 +621,8 @@ def _netns_add(s: Scenario, step: Step, host: str) -> list[Op]:
 def _veth_add(s: Scenario, step: Step, a: Any) -> list[Op]:
     mac = a.mac or derived_mac(f"veth/{a.by}/{a.name}")
     peer_mac = a.peer_mac or derived_mac(f"veth/{a.by}/{a.peer}")
+    if refuses_as_address(mac) or refuses_as_address(peer_mac):  # the kernel's refusal is the outcome
+        return [run("add_veth", a.by, a.name, mac, a.peer, peer_mac), *_show_links(s, step)]
     add = ip(
         a.by, "link", "add", "name", a.name, "address", mac, "type", "veth", "peer", "name", a.peer, "address", peer_mac
     )

@@ -96,6 +96,9 @@ _PORT_ADDRESS = (
 
 TICK_EPSILON = 1e-9  # timers due within this of each other are due at one moment
 
+# What inetdev_event(NETDEV_UP) (net/ipv4/devinet.c) gives lo each time it comes up.
+LOOPBACK_ADDRESS = ipaddress.IPv4Interface("127.0.0.1/8")
+
 
 @dataclass(frozen=True)
 class FiredTimer:
@@ -262,7 +265,7 @@ class Simulation:
         ns.dns_servers = {d.listen: dns.Server(d.listen, dict(d.records)) for d in host.dns_servers}
         # Every namespace is born with its own loopback, down until someone brings it up.
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
-        addresses = [ipaddress.IPv4Interface("127.0.0.1/8")] if lo_up else []
+        addresses = [LOOPBACK_ADDRESS] if lo_up else []
         ns.ifaces["lo"] = Iface("lo", ZERO_MAC, addresses, "loopback", ns=name, up=lo_up)
         self.namespaces[name] = ns
         return ns
@@ -1582,6 +1585,14 @@ class Simulation:
                 raise self._fail("name", f"{add.by} already has an interface {name!r}{EEXIST}")
         mac = add.mac or derived_mac(f"veth/{add.by}/{add.name}")
         peer_mac = add.peer_mac or derived_mac(f"veth/{add.by}/{add.peer}")
+        wrong = next((m for m in (mac, peer_mac) if refuses_as_address(m)), None)
+        if wrong is not None:
+            # veth_validate() (drivers/net/veth.c), for each end's IFLA_ADDRESS (veth_newlink() checks
+            # the peer's the same way): not a valid unicast MAC is EADDRNOTAVAIL, and no cable is made.
+            assert self._current is not None
+            self._current.outcome = "address-not-available"
+            self.event(f"the kernel refuses a cable end in {ns.label} the address {wrong}: EADDRNOTAVAIL")
+            return
         one = Iface(add.name, mac, [], "veth", ns=add.by, up=False)
         two = Iface(add.peer, peer_mac, [], "veth", ns=add.by, up=False, peer=one)
         one.peer = two
@@ -1598,6 +1609,11 @@ class Simulation:
                 f"{iface.name} cannot leave its namespace; the kernel refuses (The interface netns is immutable.)",
             )
         target = self._namespace(move.to, "to")
+        if move.to == move.by:
+            # __dev_change_net_namespace(): "Get out if there is nothing todo" returns 0 before the
+            # name clash check: the device stays as it is, up and with its addresses.
+            self.event(f"{move.dev} is in {target.label} already: nothing changes")
+            return
         if move.dev in target.ifaces:
             raise self._fail("dev", f"{move.to} already has an interface {move.dev!r}{EEXIST}")
         source = self.namespaces[move.by]
@@ -1724,18 +1740,24 @@ class Simulation:
             iface.master = change.master
             self.event(f"{change.dev} becomes a port of {change.master}")
             bridge.ports[change.dev].enabled = self._carrier(iface)
-        if change.up is not None:
+        if change.up is not None and change.up == iface.up:
+            # __dev_change_flags() (net/core/dev.c) opens or closes the device only when IFF_UP
+            # changes: no NETDEV_UP or NETDEV_DOWN, so no route, address or neighbour changes.
+            label = self.namespaces[change.by].label
+            self.event(f"{label}'s {change.dev} is {'up' if change.up else 'down'} already: nothing changes")
+        elif change.up is not None:
             ns = self.namespaces[change.by]
+            if iface.kind == "loopback" and change.up and LOOPBACK_ADDRESS not in iface.addresses:
+                self._lo_gets_loopback(iface)
             iface.up = change.up
-            if iface.kind == "loopback" and change.up and not iface.addresses:
-                # inetdev_event(NETDEV_UP): lo gets 127.0.0.1/8 the first time it comes up, for good
-                iface.addresses = [ipaddress.IPv4Interface("127.0.0.1/8")]
-            if change.up and iface.kind != "loopback":
-                added = self._connected_routes(ns, iface)  # NETDEV_UP: fib_add_ifaddr() for each address
+            if change.up:
+                # NETDEV_UP: inetdev_event() gave lo its 127.0.0.1/8 (above), and fib_netdev_event()
+                # calls fib_add_ifaddr() for each address (net/ipv4/fib_frontend.c).
+                added = self._connected_routes(ns, iface)
                 routes = f", and with it a route to {', '.join(str(r.network) for r in added)}" if added else ""
                 self.event(f"{ns.label}'s {change.dev} is now up{routes}")
             else:
-                self.event(f"{ns.label}'s {change.dev} is now {'up' if change.up else 'down'}")
+                self.event(f"{ns.label}'s {change.dev} is now down")
                 # NETDEV_DOWN: fib_disable_ip() flushes every route through the device, a gateway
                 # route too (it does not come back with the link), and arp_ifdown() its neighbours.
                 ns.routes = [r for r in ns.routes if r.dev != iface.name]
@@ -1743,21 +1765,35 @@ class Simulation:
                 netfilter.masquerade_gone(self, ns, iface.name)
         self._sync_links()
 
+    def _lo_gets_loopback(self, iface: Iface) -> None:
+        """inetdev_event(NETDEV_UP) (net/ipv4/devinet.c): each time lo comes up it inserts
+        127.0.0.1/8, whatever other addresses lo holds (inet_insert_ifa() ignores a duplicate)."""
+        same = next((a for a in iface.addresses if a.ip == LOOPBACK_ADDRESS.ip), None)
+        if same is not None:
+            raise self._fail(
+                "dev",
+                f"{iface.name} has {same}; coming up, the kernel would add 127.0.0.1/8 beside it (another prefix is "
+                "another entry, __inet_insert_ifa(), net/ipv4/devinet.c), but netsim does not model one address "
+                f"with two prefixes (a stated limit of netsim); expected addr_del {same} first",
+            )
+        iface.addresses.append(LOOPBACK_ADDRESS)
+
     @staticmethod
-    def _connected_routes(ns: Namespace, iface: Iface) -> list[RouteEntry]:
-        """fib_add_ifaddr(): each address's network is reachable on its interface (proto kernel).
-        Returns the routes it added, for the event text."""
+    def _connected_routes(ns: Namespace, iface: Iface, only: ipaddress.IPv4Interface | None = None) -> list[RouteEntry]:
+        """fib_add_ifaddr(): a primary address's network is reachable on its interface (proto kernel),
+        for each address (fib_netdev_event(NETDEV_UP)) or for `only`, the one just added
+        (fib_inetaddr_event(NETDEV_UP)). Returns the routes it added, for the event text."""
         if not iface.up:
             # fib_add_ifaddr() returns before the prefix route while the device is down
             # (net/ipv4/fib_frontend.c); fib_netdev_event(NETDEV_UP) adds it when the link comes up.
             return []
         added = []
-        for address in iface.addresses:
-            # Its subnet's primary is the route's preferred source; on lo the prefix is all local.
-            primary = iface.primary_of(address.network)
-            assert primary is not None  # `address` itself is in its network
+        for address in iface.addresses if only is None else [only]:
+            if iface.primary_of(address.network) != address:
+                continue  # IFA_F_SECONDARY: fib_add_ifaddr() adds no prefix route for it
+            # The primary is the route's preferred source; on lo the prefix is all local.
             local = iface.kind == "loopback"
-            route = RouteEntry(address.network, iface.name, src=primary.ip, local=local)
+            route = RouteEntry(address.network, iface.name, src=address.ip, local=local)
             if route not in ns.routes:
                 ns.routes.append(route)
                 added.append(route)
@@ -1847,7 +1883,7 @@ class Simulation:
             self.event(
                 f"{ns.label} forgets its unanswered entry for {broadcast}: it is {address.network}'s broadcast now"
             )
-        if self._connected_routes(ns, iface):
+        if self._connected_routes(ns, iface, address):  # fib_inetaddr_event(NETDEV_UP): this address only
             self.event(f"{ns.label}'s {add.dev} gets {add.address}, and a route to {address.network}")
         elif not iface.up:
             self.event(
@@ -2044,6 +2080,8 @@ def _route_lines(ns: Namespace) -> list[str]:
     """`ip route` inside one namespace, in iproute2's words."""
     lines = []
     for r in ns.routes:
+        if r.local:
+            continue  # a prefix on lo is in the local table (fib_magic(), RTN_LOCAL); `ip route` lists main
         if r.via is not None:
             lines.append(f"{'default' if r.network.prefixlen == 0 else r.network} via {r.via} dev {r.dev}")
             continue

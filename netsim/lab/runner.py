@@ -254,16 +254,12 @@ class Lab:
 
     def _helper_set_address(self, host: str, dev: str, mac: str) -> str | None:
         """`ip link set dev DEV address MAC`; the step's outcome is the kernel's refusal, if any."""
-        done = subprocess.run(
-            ["ip", "-n", ns_name(host), "link", "set", "dev", dev, "address", mac],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode == 0:
-            return None
-        said = done.stderr.strip().removeprefix("RTNETLINK answers: ")
-        return "address-not-available" if said == "Cannot assign requested address" else f"refused: {said}"
+        return _refusal(["ip", "-n", ns_name(host), "link", "set", "dev", dev, "address", mac])
+
+    def _helper_add_veth(self, host: str, name: str, mac: str, peer: str, peer_mac: str) -> str | None:
+        """`ip link add` of a veth pair with these MACs; the step's outcome is the kernel's refusal, if any."""
+        ends = ["name", name, "address", mac, "type", "veth", "peer", "name", peer, "address", peer_mac]
+        return _refusal(["ip", "-n", ns_name(host), "link", "add", *ends])
 
     def _helper_ask_arp(self, host: str, target: str) -> None:
         # As an application's first packet does, without the packet: `ip neigh ... use` (NTF_USE)
@@ -760,3 +756,12 @@ def arp_packet(op: str, sender_mac: str, sender_ip: str, target_mac: str, target
 
 def _mac(text: str) -> bytes:
     return bytes(int(part, 16) for part in text.split(":"))
+
+
+def _refusal(command: list[str]) -> str | None:
+    """Run an `ip` command whose refusal is the step's outcome: None when the kernel accepted it."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        return None
+    said = done.stderr.strip().removeprefix("RTNETLINK answers: ")
+    return "address-not-available" if said == "Cannot assign requested address" else f"refused: {said}"

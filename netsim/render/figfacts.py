@@ -428,9 +428,12 @@ CALLS_OF = {
     "connect": ("connect()", "the program"),
     "listen": ("bind()",),
     "link_set": ("ip link set … address",),
+    "veth_add": ("ip link add",),
     "ssh_forward": ("ssh -L", "ssh's connect() to port 22"),
 }
-OUTCOME = re.compile(r"(connect\(\)|bind\(\)|ip link set … address|ssh -L|ssh's connect\(\) to port 22): ([^.]+)\.")
+OUTCOME = re.compile(
+    r"(connect\(\)|bind\(\)|ip link set … address|ip link add|ssh -L|ssh's connect\(\) to port 22): ([^.]+)\."
+)
 # The kernel's words back to netsim's outcome; "deadline" too, so that a caption putting the
 # program's deadline on a call is told why it is wrong (no call returns it).
 SAID_OUTCOME = {said: outcome for outcome, said in words.KERNEL_WORDS.items()} | {"deadline": "deadline"}

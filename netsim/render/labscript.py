@@ -118,6 +118,13 @@ set_address() {{  # host dev mac: ask for a new MAC; the kernel refuses a group 
   elif [[ $said == *"Cannot assign requested address"* ]]; then echo "address $3 -> address-not-available"
   else echo "address $3 -> refused: $said"; fi
 }}
+add_veth() {{  # host name mac peer peer-mac: a cable; the kernel refuses a group or all-zero MAC on either end
+  local said
+  if said=$(ip -n "lab-$1" link add name "$2" address "$3" type veth peer name "$4" address "$5" 2>&1); then
+    echo "cable $2 $4 -> accepted"
+  elif [[ $said == *"Cannot assign requested address"* ]]; then echo "cable $2 $4 -> address-not-available"
+  else echo "cable $2 $4 -> refused: $said"; fi
+}}
 ask_arp() {{  # host target-ip: resolve target-ip the way an application's first packet would
   # `ip neigh ... use` makes the kernel use the entry (neigh_event_send()): a REACHABLE entry stays
   # as it is, a STALE one starts its 5 s DELAY towards a unicast check, an unknown one is asked for

@@ -95,7 +95,7 @@ def render(scenario: Scenario, trace: Trace) -> str:
         for event in step.events:
             lines.append(f"  * {event}")
         if step.outcome is not None:
-            verb = "ip link set" if step.action == "link_set" else "connect"
+            verb = {"link_set": "ip link set", "veth_add": "ip link add"}.get(step.action, "connect")
             lines.append(f"  => {verb}: {step.outcome}")
         if step.resolved is not None:
             lines.append(f"  => getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}")

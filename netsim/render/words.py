@@ -195,6 +195,7 @@ def outcome_words(step: StepTrace) -> str:
         "connect": "connect()",
         "listen": "bind()",
         "link_set": "ip link set … address",
+        "veth_add": "ip link add",
         "ssh_forward": "ssh -L" if step.outcome in BIND_ERRORS else "ssh's connect() to port 22",
     }.get(step.action, step.action)
     return f"{call}: {kernel_words(step.outcome or '')}."
