@@ -871,6 +871,11 @@ class Simulation:
             self.connected(ns.name, conn.dst_ip)
         settled(Settled(conn.state, (conn.src_ip, conn.sport, conn.dst_ip, conn.dport), at_once))
 
+    def _holder(self, address: str) -> Namespace | None:
+        """The first namespace holding `address` (of two holding it, the one declared first)."""
+        ip = ipaddress.IPv4Address(address)
+        return next((n for n in self.namespaces.values() if ip in n.local_addresses()), None)
+
     def acceptor(self, four: tuple[str, int, str, int]) -> Namespace | None:
         src, sport, dst, dport = four
         for ns in self.namespaces.values():
@@ -1071,8 +1076,7 @@ class Simulation:
             there = self.acceptor(result.four) if result.four is not None else None
             if there is None:  # not seen answering (NAT on the way): the target's address says where
                 target = ipaddress.ip_address(sshforward.target_address(tunnel.forward))
-                held = (n for n in self.namespaces.values() if target in n.local_addresses())
-                there = server if target.is_loopback or target.is_unspecified else next(held, None)
+                there = server if target.is_loopback or target.is_unspecified else self._holder(str(target))
             if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
                 self._banner(ends)
         if self._current is not None:
@@ -1303,8 +1307,8 @@ class Simulation:
             self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
             return
         if server is None:  # not seen answering (NAT on the way): the host holding the address
-            held = (n for n in self.namespaces.values() if ipaddress.IPv4Address(fwd.server) in n.local_addresses())
-            server = next(held)
+            server = self._holder(fwd.server)
+            assert server is not None  # the scenario check found a host with sshd holding it
         self._login_confirms(ns, server, session)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
@@ -2016,7 +2020,6 @@ class Simulation:
             if iface.peer is not None and iface.peer.ns != host:
                 self._remove_iface(self.namespaces[iface.peer.ns], iface.peer)  # default_device_exit()
         del self.namespaces[host]
-        ns.half_open.clear()  # its sockets go with it: no request sock sends again
         ns.requests.clear()
         for name in list(ns.ifaces):
             # cleanup_net() unregisters every device of the namespace, and neigh_ifdown()
