@@ -1795,6 +1795,8 @@ class Simulation:
         for address in iface.addresses if only is None else [only]:
             if iface.primary_of(address.network) != address:
                 continue  # IFA_F_SECONDARY: fib_add_ifaddr() adds no prefix route for it
+            if address.network.prefixlen == 32:
+                continue  # fib_add_ifaddr() adds a prefix route only if `prefix != addr || prefixlen < 32`
             # The primary is the route's preferred source; on lo the prefix is all local.
             local = iface.kind == "loopback"
             route = RouteEntry(address.network, iface.name, src=address.ip, local=local)
@@ -2080,18 +2082,33 @@ def _listed_text(addresses: tuple[ipaddress.IPv4Interface, ...]) -> tuple[str, .
 
 
 def _route_lines(ns: Namespace) -> list[str]:
-    """`ip route` inside one namespace, in iproute2's words."""
+    """`ip route` inside one namespace, in iproute2's words and the kernel's order.
+
+    The main table is dumped as fib_table_dump() walks the trie (net/ipv4/fib_trie.c): by network
+    address, and for one address the longer prefix first (a leaf's aliases are kept by slen). A /32
+    is printed as a bare address (iproute2's print_route()). A connected route is fib_add_ifaddr()'s
+    (`proto kernel scope link src PRIMARY`), one added by hand through a device is `scope link`, and
+    a route whose device has no carrier carries RTNH_F_LINKDOWN (fib_sync_down_dev(NETDEV_CHANGE),
+    fib_check_nh()), which iproute2 prints as `linkdown`.
+    """
     lines = []
-    for r in ns.routes:
+    for r in sorted(ns.routes, key=lambda r: (int(r.network.network_address), -r.network.prefixlen)):
         if r.local:
             continue  # a prefix on lo is in the local table (fib_magic(), RTN_LOCAL); `ip route` lists main
-        if r.via is not None:
-            lines.append(f"{'default' if r.network.prefixlen == 0 else r.network} via {r.via} dev {r.dev}")
-            continue
+        if r.network.prefixlen == 0:
+            to = "default"
+        elif r.network.prefixlen == 32:
+            to = str(r.network.network_address)
+        else:
+            to = str(r.network)
         iface = ns.ifaces.get(r.dev)
-        own = [a for a in iface.addresses if a.network == r.network] if iface is not None else []
-        src = f" src {own[0].ip}" if own else ""  # the subnet's primary address
-        lines.append(f"{r.network} dev {r.dev} proto kernel scope link{src}")
+        linkdown = " linkdown" if iface is not None and not iface.carrier else ""
+        if r.via is not None:
+            lines.append(f"{to} via {r.via} dev {r.dev}{linkdown}")
+        elif r.src is not None:
+            lines.append(f"{to} dev {r.dev} proto kernel scope link src {r.src}{linkdown}")
+        else:
+            lines.append(f"{to} dev {r.dev} scope link{linkdown}")
     return lines
 
 

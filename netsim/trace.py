@@ -163,6 +163,7 @@ class StepTrace:
                 ns: {dev: {k: v for k, v in link.items() if k != "peer"} for dev, link in table.items()}
                 for ns, table in self.links.items()
             },
+            "routes": self.routes,
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
             "listener": self.listener,
@@ -214,6 +215,7 @@ class Trace:
                     neigh=s["neigh"],
                     outcome=s["outcome"],
                     links=s.get("links", {}),
+                    routes=s.get("routes", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
                     reads=s.get("reads"),

@@ -768,6 +768,11 @@ def _step_diffs(
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
+    if "routes" in theirs:  # not in recordings older than the comparison of routing tables
+        for host in sorted(set(ours.get("routes", {})) | set(theirs["routes"])):
+            x, y = ours.get("routes", {}).get(host), theirs["routes"].get(host)
+            if x is not None and y is not None and x != y:
+                diffs.append(f"routes {host}: netsim {x}, kernel {y}")
     sshd = f"{sshforward.WILDCARD}:{sshforward.SSH_PORT}"
     if ours.get("listener") == sshd and "listener" in theirs and theirs["listener"] is None:
         # named simplification "ssh": sshd's own socket took it, which the lab's accept() never sees

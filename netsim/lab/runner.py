@@ -185,7 +185,7 @@ class Lab:
             # then may show in them (--compare allows it: timer-edge); the rest after.
             neigh, fdb = self.neigh(), self.fdb()
             read = time.monotonic()
-            links, conntrack = self.links(), self.conntrack()
+            links, conntrack, routes = self.links(), self.conntrack(), self.routes()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning)],
@@ -204,6 +204,7 @@ class Lab:
                     "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
                 },
                 "links": links,
+                "routes": routes,
                 "conntrack": conntrack,
                 "route": self._route,
                 "listener": self._listener,
@@ -635,6 +636,14 @@ class Lab:
                     "master": e.get("master"),
                 }
             out[host] = dict(sorted(table.items()))
+        return out
+
+    def routes(self) -> dict[str, list[str]]:
+        """`ip route show` (the main table) in every namespace, one line per route as iproute2 prints it."""
+        out: dict[str, list[str]] = {}
+        for host in self.s.hosts:
+            if host in self.present:
+                out[host] = [line.strip() for line in ip(host, "route", "show").splitlines() if line.strip()]
         return out
 
     def conntrack(self) -> dict[str, list[dict[str, Any]]]:
