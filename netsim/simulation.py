@@ -245,6 +245,9 @@ class Simulation:
             ns.listeners = {_endpoint(text) for text in host.listeners}
             if host.sshd:
                 ns.listeners.add((sshforward.WILDCARD, sshforward.SSH_PORT))  # sshd's ListenAddress 0.0.0.0
+            # A DNS server answers over TCP too, on the same address and port (RFC 7766 makes it a
+            # must; aardvark-dns and dnsmasq both listen on TCP 53 beside UDP 53).
+            ns.listeners |= {(server, DNS_PORT) for server in ns.dns_servers}
             self._routes(ns, host)
         self._sync_links()
 

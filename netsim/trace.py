@@ -164,6 +164,7 @@ class StepTrace:
                 for ns, table in self.links.items()
             },
             "routes": self.routes,
+            "listening": self.listeners,
             "conntrack": {ns: entries for ns, entries in self.conntrack.items() if entries},
             "route": self.route,
             "listener": self.listener,
@@ -216,6 +217,7 @@ class Trace:
                     outcome=s["outcome"],
                     links=s.get("links", {}),
                     routes=s.get("routes", {}),
+                    listeners=s.get("listening", {}),
                     conntrack=s.get("conntrack", {}),
                     route=s.get("route"),
                     reads=s.get("reads"),

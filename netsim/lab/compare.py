@@ -773,6 +773,11 @@ def _step_diffs(
             x, y = ours.get("routes", {}).get(host), theirs["routes"].get(host)
             if x is not None and y is not None and x != y:
                 diffs.append(f"routes {host}: netsim {x}, kernel {y}")
+    if "listening" in theirs:  # not in recordings older than the comparison of listening sockets
+        for host in sorted(set(ours.get("listening", {})) | set(theirs["listening"])):
+            x, y = ours.get("listening", {}).get(host), theirs["listening"].get(host)
+            if x is not None and y is not None and sorted(x) != sorted(y):  # ss lists in its hash's order
+                diffs.append(f"listening {host}: netsim {x}, kernel {y}")
     sshd = f"{sshforward.WILDCARD}:{sshforward.SSH_PORT}"
     if ours.get("listener") == sshd and "listener" in theirs and theirs["listener"] is None:
         # named simplification "ssh": sshd's own socket took it, which the lab's accept() never sees

@@ -185,7 +185,7 @@ class Lab:
             # then may show in them (--compare allows it: timer-edge); the rest after.
             neigh, fdb = self.neigh(), self.fdb()
             read = time.monotonic()
-            links, conntrack, routes = self.links(), self.conntrack(), self.routes()
+            links, conntrack, routes, listening = self.links(), self.conntrack(), self.routes(), self.listening()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning)],
@@ -205,6 +205,7 @@ class Lab:
                 },
                 "links": links,
                 "routes": routes,
+                "listening": listening,
                 "conntrack": conntrack,
                 "route": self._route,
                 "listener": self._listener,
@@ -644,6 +645,22 @@ class Lab:
         for host in self.s.hosts:
             if host in self.present:
                 out[host] = [line.strip() for line in ip(host, "route", "show").splitlines() if line.strip()]
+        return out
+
+    def listening(self) -> dict[str, list[str]]:
+        """Every namespace's IPv4 TCP sockets in LISTEN (`ss -4 -Hltn`), as sorted 'ADDR:PORT'."""
+        out: dict[str, list[str]] = {}
+        for host in self.s.hosts:
+            if host not in self.present:
+                continue
+            text = run("ip", "netns", "exec", ns_name(host), "ss", "-4", "-H", "-l", "-t", "-n")
+            found = set()
+            for line in text.splitlines():
+                fields = line.split()
+                if len(fields) >= 4:
+                    address, _, port = fields[3].rpartition(":")
+                    found.add((ipaddress.IPv4Address(address.partition("%")[0]), int(port)))
+            out[host] = [f"{address}:{port}" for address, port in sorted(found)]
         return out
 
     def conntrack(self) -> dict[str, list[dict[str, Any]]]:
