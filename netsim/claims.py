@@ -257,7 +257,11 @@ def _port_of(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     return _link_field(step, expected, "master", "{host: {dev: bridge}}")
 
 
-@fact("routes", "A host's whole routing table after the step, as `ip route` prints it: {host: [line, ...]}.")
+@fact(
+    "routes",
+    "A host's whole routing table after the step, as `ip route` prints it, in its order (by network, the "
+    "longer prefix first): {host: [line, ...]}.",
+)
 def _routes(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     if not isinstance(expected, dict):
         raise TypeError("routes expects {host: ['default via ADDRESS dev DEV', ...]}")
