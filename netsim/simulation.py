@@ -462,10 +462,11 @@ class Simulation:
                 # br_pass_frame_up() -> netif_receive_skb(): the host handles its copy at once, while
                 # the copies sent over veth cables wait in the backlog (netif_rx()). The host answers first.
                 self._receive(owner, bridge.name, frame, index, in_port)
-            elif (far := owner.ifaces[port].peer) is not None and far.master is not None:
-                # Into another bridge's port: veth_xmit() hands the copy to netif_rx() (drivers/net/veth.c),
-                # and that bridge's br_handle_frame() runs when the backlog reaches it, after the host's
-                # own copy above and whatever was queued before, as for any other far end.
+            elif in_port != bridge.name and (far := owner.ifaces[port].peer) is not None and far.master is not None:
+                # Forwarded into another bridge's port: veth_xmit() hands the copy to netif_rx() (drivers/
+                # net/veth.c), and that bridge's br_handle_frame() runs when the backlog reaches it, after
+                # the host's own copy above and whatever was queued before, as for any other far end. (A
+                # frame the host sent waited in the backlog already: transmit() stands for that netif_rx().)
                 self._later(lambda out=owner.ifaces[port]: self._over_cable(out, frame, index))
             else:
                 self._over_cable(owner.ifaces[port], frame, index)
