@@ -14,7 +14,7 @@ import ipaddress
 import math
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -1557,6 +1557,9 @@ class Simulation:
         names = ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin")
         changes = {name: getattr(change, name) for name in names if getattr(change, name) is not None}
         self.bridges[change.bridge].set_port_flags(change.port, **changes)
+        storm = self._hairpin_storm() if changes.get("hairpin") else None
+        if storm is not None:
+            raise self._fail("hairpin", storm)
 
     def _step_set_bridge(self, change: SetBridge) -> None:
         self.bridges[change.bridge].fdb.set_ageing_time(change.ageing_time, self.now)
@@ -1705,6 +1708,46 @@ class Simulation:
             return f"{master} and {far} are joined already ({joined}), {second}{storm}"
         return None
 
+    def _hairpin_storm(self) -> str | None:
+        """Two hairpin ports facing each other across the cables that join bridges, or None.
+
+        should_deliver() (net/bridge/br_forward.c) sends a frame back out of the port it came in by
+        when that port has BR_HAIRPIN_MODE. A broadcast that crosses from one bridge to the next
+        comes back from a hairpin port; if a hairpin port on the way back faces the first one (the two
+        ends of one cable, or two ends of a chain of bridges), it is sent back again, and so on for
+        ever, flooded to every other port each time: a broadcast storm, as with a loop of cables.
+        """
+
+        def links(bridge: str) -> Iterator[tuple[str, str, str]]:  # (port here, next bridge, its port)
+            owner = self.namespaces.get(self.scenario.bridges[bridge].host)
+            for name in self.bridges[bridge].ports:
+                port = owner.ifaces.get(name) if owner is not None else None
+                far = port.peer if port is not None else None
+                if far is not None and far.master is not None:
+                    yield name, far.master, far.name
+
+        for first, bridge in self.bridges.items():
+            for out, there, entry in links(first):
+                if not bridge.ports[out].hairpin:
+                    continue
+                # Every bridge beyond that cable, and the port it is reached by (which faces `first`).
+                seen, todo = {first}, [(there, entry)]
+                while todo:
+                    here, port = todo.pop()
+                    if here in seen:
+                        continue
+                    seen.add(here)
+                    if self.bridges[here].ports[port].hairpin:
+                        return (
+                            f"hairpin on {out} of {first} and on {port} of {here}, which face each other across "
+                            "the cables joining those bridges: the kernel accepts it, and every broadcast is then "
+                            "sent back by one and the other for ever (should_deliver(), net/bridge/br_forward.c), "
+                            "flooded to every other port each time: a broadcast storm, which netsim does not "
+                            "model; expected hairpin on one of them at most"
+                        )
+                    todo += [(far, far_port) for near, far, far_port in links(here) if near != port]
+        return None
+
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
         if change.address is not None and refuses_as_address(change.address):
@@ -1748,6 +1791,9 @@ class Simulation:
             bridge.add_port(change.dev, iface.mac, flags)
             self._forwarded.discard((change.master, change.dev))  # plugged in anew: no history here
             iface.master = change.master
+            storm = self._hairpin_storm()
+            if storm is not None:
+                raise self._fail("master", storm)
             self.event(f"{change.dev} becomes a port of {change.master}")
             bridge.ports[change.dev].enabled = self._carrier(iface)
         if change.up is not None and change.up == iface.up:
