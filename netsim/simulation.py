@@ -457,6 +457,10 @@ class Simulation:
     def _deliver(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
         index = self._record(bridge, in_port, frame, d)
         owner = self.namespaces[self.scenario.bridges[bridge.name].host]
+        if d.to_port:
+            # br_handle_frame() returned RX_HANDLER_PASS: __netif_receive_skb_core() goes on with the
+            # same frame on the port device, whose own protocol handlers (arp_rcv()) take it at once.
+            self._receive(owner, d.to_port, frame, index)
         for port in d.out_ports:
             if port == bridge.name:
                 # br_pass_frame_up() -> netif_receive_skb(): the host handles its copy at once, while
