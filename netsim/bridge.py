@@ -59,6 +59,7 @@ class Decision:
     reason: str
     learned: str = ""  # what learning did: new, moved, refreshed, local, not-learned or ""
     to_host: str = ""  # the bridge's own name when the frame also goes up to the host
+    to_port: str = ""  # a port whose own device's stack takes the frame (RX_HANDLER_PASS), not the bridge's
 
     @property
     def out_ports(self) -> tuple[str, ...]:
@@ -117,25 +118,30 @@ class Bridge:
 
     # br_handle_frame() / br_handle_frame_finish(): a frame arriving on a port
     def receive(self, frame: Frame, in_port: str, now: float) -> Decision:
-        if not self.ports[in_port].enabled:
-            # br_handle_frame(): a port in STP state DISABLED (its bridge device is down) drops what
-            # arrives, before any learning.
-            return Decision("drop", (), f"{in_port} is disabled: the bridge is down")
         if not is_valid_source(frame.src):
             return Decision("drop", (), "source is a group or all-zero address")
         reserved = link_local_group(frame.dst)
         if reserved == 0x01:
             # br_handle_frame(): "IEEE MAC (Pause)" goes to drop, before any learning.
             return Decision("drop", (), "a pause frame, 01:80:c2:00:00:01: dropped before learning")
-        learned = ""
-        if self.ports[in_port].learning:
-            learned = self.fdb.learn(frame.src, in_port, now)  # before the decision, always
+        flags = self.ports[in_port]
         if reserved is not None and reserved != 0x00:
             # br_handle_frame(): the other reserved link-local addresses are forwarded only when the
-            # port's and bridge's group_fwd_mask say so (0 by default); __br_handle_local_finish()
-            # learns the source and the frame goes to the port device's own stack, not the bridge's.
+            # port's and bridge's group_fwd_mask say so (0 by default), and this comes before the port's
+            # STP state is asked: __br_handle_local_finish() learns the source (only on a port that
+            # forwards, nbp_state_should_learn()) and br_handle_frame() returns RX_HANDLER_PASS, so the
+            # frame goes on to the port device's own stack (arp_rcv() on the port), not the bridge's.
             # 01:80:c2:00:00:00 (STP) is forwarded like any multicast while STP is off.
-            return Decision("drop", (), "a reserved link-local group address: not forwarded", learned)
+            learned = self.fdb.learn(frame.src, in_port, now) if flags.enabled and flags.learning else ""
+            why = f"a reserved link-local group address: not forwarded; {in_port}'s own stack takes it"
+            return Decision("drop", (), why, learned, to_port=in_port)
+        if not flags.enabled:
+            # br_handle_frame(): a port in STP state DISABLED (its bridge device is down) drops what
+            # arrives, before any learning.
+            return Decision("drop", (), f"{in_port} is disabled: the bridge is down")
+        learned = ""
+        if flags.learning:
+            learned = self.fdb.learn(frame.src, in_port, now)  # before the decision, always
 
         if is_broadcast(frame.dst):
             out = self._flood_ports(in_port, "bcast_flood")

@@ -14,7 +14,7 @@ import ipaddress
 import math
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from typing import Any
@@ -460,11 +460,21 @@ class Simulation:
     def _deliver(self, bridge: Bridge, in_port: str, frame: Frame, d: Decision) -> None:
         index = self._record(bridge, in_port, frame, d)
         owner = self.namespaces[self.scenario.bridges[bridge.name].host]
+        if d.to_port:
+            # br_handle_frame() returned RX_HANDLER_PASS: __netif_receive_skb_core() goes on with the
+            # same frame on the port device, whose own protocol handlers (arp_rcv()) take it at once.
+            self._receive(owner, d.to_port, frame, index)
         for port in d.out_ports:
             if port == bridge.name:
                 # br_pass_frame_up() -> netif_receive_skb(): the host handles its copy at once, while
                 # the copies sent over veth cables wait in the backlog (netif_rx()). The host answers first.
                 self._receive(owner, bridge.name, frame, index, in_port)
+            elif in_port != bridge.name and (far := owner.ifaces[port].peer) is not None and far.master is not None:
+                # Forwarded into another bridge's port: veth_xmit() hands the copy to netif_rx() (drivers/
+                # net/veth.c), and that bridge's br_handle_frame() runs when the backlog reaches it, after
+                # the host's own copy above and whatever was queued before, as for any other far end. (A
+                # frame the host sent waited in the backlog already: transmit() stands for that netif_rx().)
+                self._later(lambda out=owner.ifaces[port]: self._over_cable(out, frame, index))
             else:
                 self._over_cable(owner.ifaces[port], frame, index)
 
@@ -1554,6 +1564,9 @@ class Simulation:
         names = ("learning", "flood", "mcast_flood", "bcast_flood", "hairpin")
         changes = {name: getattr(change, name) for name in names if getattr(change, name) is not None}
         self.bridges[change.bridge].set_port_flags(change.port, **changes)
+        storm = self._hairpin_storm() if changes.get("hairpin") else None
+        if storm is not None:
+            raise self._fail("hairpin", storm)
 
     def _step_set_bridge(self, change: SetBridge) -> None:
         self.bridges[change.bridge].fdb.set_ageing_time(change.ageing_time, self.now)
@@ -1702,6 +1715,46 @@ class Simulation:
             return f"{master} and {far} are joined already ({joined}), {second}{storm}"
         return None
 
+    def _hairpin_storm(self) -> str | None:
+        """Two hairpin ports facing each other across the cables that join bridges, or None.
+
+        should_deliver() (net/bridge/br_forward.c) sends a frame back out of the port it came in by
+        when that port has BR_HAIRPIN_MODE. A broadcast that crosses from one bridge to the next
+        comes back from a hairpin port; if a hairpin port on the way back faces the first one (the two
+        ends of one cable, or two ends of a chain of bridges), it is sent back again, and so on for
+        ever, flooded to every other port each time: a broadcast storm, as with a loop of cables.
+        """
+
+        def links(bridge: str) -> Iterator[tuple[str, str, str]]:  # (port here, next bridge, its port)
+            owner = self.namespaces.get(self.scenario.bridges[bridge].host)
+            for name in self.bridges[bridge].ports:
+                port = owner.ifaces.get(name) if owner is not None else None
+                far = port.peer if port is not None else None
+                if far is not None and far.master is not None:
+                    yield name, far.master, far.name
+
+        for first, bridge in self.bridges.items():
+            for out, there, entry in links(first):
+                if not bridge.ports[out].hairpin:
+                    continue
+                # Every bridge beyond that cable, and the port it is reached by (which faces `first`).
+                seen, todo = {first}, [(there, entry)]
+                while todo:
+                    here, port = todo.pop()
+                    if here in seen:
+                        continue
+                    seen.add(here)
+                    if self.bridges[here].ports[port].hairpin:
+                        return (
+                            f"hairpin on {out} of {first} and on {port} of {here}, which face each other across "
+                            "the cables joining those bridges: the kernel accepts it, and every broadcast is then "
+                            "sent back by one and the other for ever (should_deliver(), net/bridge/br_forward.c), "
+                            "flooded to every other port each time: a broadcast storm, which netsim does not "
+                            "model; expected hairpin on one of them at most"
+                        )
+                    todo += [(far, far_port) for near, far, far_port in links(here) if near != port]
+        return None
+
     def _step_link_set(self, change: LinkSet) -> None:
         iface = self._iface(change.by, change.dev)
         if change.address is not None and refuses_as_address(change.address):
@@ -1745,6 +1798,9 @@ class Simulation:
             bridge.add_port(change.dev, iface.mac, flags)
             self._forwarded.discard((change.master, change.dev))  # plugged in anew: no history here
             iface.master = change.master
+            storm = self._hairpin_storm()
+            if storm is not None:
+                raise self._fail("master", storm)
             self.event(f"{change.dev} becomes a port of {change.master}")
             bridge.ports[change.dev].enabled = self._carrier(iface)
         if change.up is not None and change.up == iface.up:

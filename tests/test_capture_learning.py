@@ -50,3 +50,51 @@ def test_the_lab_names_every_segment_netsim_sends_in_netsims_words() -> None:
         seg = Tcp("10.88.0.1", "10.88.0.2", 19001, 40001, letters, 1, 2)
         hop = Hop("br0", "s1", ANN, BEN, "forward", ("s2",), "", "", payload=seg)
         assert capture.carries(wire.encode(hop)) == carries(seg), letters
+
+
+CAT = "02:c0:00:00:00:0c"
+
+
+def test_a_frame_the_bridge_drops_still_teaches_its_source() -> None:
+    # br_handle_frame_finish() learns before it decides: Cat's badge, worn by Ann's frame to Ann's own
+    # MAC (dropped: the destination is on s1, its way in), is known when Ben's frame to it crosses.
+    dropped, to_it = frame(ANN, CAT), frame(CAT, BEN)
+    seen = [Seen(1, "br0", "s1", False, dropped), Seen(2, "br0", "s2", False, to_it), Seen(3, "br0", "s1", True, to_it)]
+    crossed = hops(seen, {"br0": {ANN}}, {"br0": set()})
+    assert [(h["out_ports"], h["decision"]) for h in crossed] == [([], "drop"), (["s1"], "forward")]
+
+
+def test_what_the_host_sends_or_a_bad_source_teaches_nothing() -> None:
+    # br_dev_xmit() never learns, and br_handle_frame() drops a group source or a pause frame first.
+    pause = "01:80:c2:00:00:01"
+    for bridge_dev, first in (("br0", frame("ff:ff:ff:ff:ff:ff", CAT)), ("s1", frame(pause, CAT))):
+        seen = [
+            Seen(1, "br0", bridge_dev, bridge_dev == "br0", first),
+            *([Seen(1, "br0", "s3", True, first)] if bridge_dev == "br0" else []),  # the host's flood left by s3
+            Seen(2, "br0", "s2", False, frame(CAT, BEN)),
+            Seen(3, "br0", "s1", True, frame(CAT, BEN)),
+        ]
+        assert hops(seen, {"br0": set()}, {"br0": set()})[-1]["decision"] == "flood", bridge_dev
+
+
+def test_an_entry_that_ages_out_within_the_step_is_unknown_again() -> None:
+    # br_fdb_cleanup() deletes Ben's entry an ageing time (1 s) after his frame: the host's frame to
+    # him 2 s later leaves by one port (s1 floods nothing) as a flood, while one at 0.5 s is a forward.
+    second = 1_000_000_000
+    ben, to_ben = frame(ANN, BEN), frame(BEN, "02:00:00:00:00:01")
+    seen = [
+        Seen(0, "br0", "s2", False, ben),
+        Seen(1, "br0", "s1", True, ben),
+        Seen(second // 2, "br0", "br0", True, to_ben),
+        Seen(second // 2 + 1, "br0", "s2", True, to_ben),
+        Seen(2 * second, "br0", "br0", True, to_ben),
+        Seen(2 * second + 1, "br0", "s2", True, to_ben),
+    ]
+    crossed = hops(seen, {"br0": {ANN}}, {"br0": set()}, {"br0": (second, {ANN: 0})})
+    assert [h["decision"] for h in crossed] == ["forward", "forward", "flood"]
+    # A MAC known as the step began ages out the same way, from when it was last refreshed.
+    late = [s for s in seen if s.when >= second // 2]
+    assert [h["decision"] for h in hops(late, {"br0": {BEN}}, {"br0": set()}, {"br0": (second, {BEN: 0})})] == [
+        "forward",
+        "flood",
+    ]

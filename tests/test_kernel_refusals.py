@@ -336,6 +336,52 @@ def test_a_second_cable_between_two_bridges_is_refused_at_the_step_that_closes_t
     assert "broadcast storm" in told and "expected one path between any two bridges" in told
 
 
+HAIRPIN_LINK = """\
+title: t
+bridges:
+  br0:
+    host: h
+    ports: {p1: {}, j0: {}}
+  br1:
+    host: h
+    ports: {q1: {}, j1: {hairpin: true}}
+hosts:
+  h: {}
+  a:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}
+  b:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br1.q1}
+steps:
+"""
+JOIN = CABLE + (
+    "  - {id: j0-in, link_set: {by: h, dev: j0, master: br0, up: true}}\n"
+    "  - {id: j1-in, link_set: {by: h, dev: j1, master: br1, up: true}}\n"
+)
+
+
+def test_hairpin_on_one_end_of_a_bridge_link_is_a_story() -> None:
+    # The broadcast comes back once from j1 and br0 floods it on, but not back out of j0: it ends.
+    check(HAIRPIN_LINK + JOIN + SHOUT)
+
+
+def test_hairpin_on_both_ends_of_a_bridge_link_is_refused_as_a_storm() -> None:
+    # netsim's check used to hang here: each bridge sent the broadcast back to the other for ever.
+    told = refusal(HAIRPIN_LINK + JOIN + "  - {id: both, set_port: {bridge: br0, port: j0, hairpin: true}}\n" + SHOUT)
+    assert told.startswith("bad.yaml:21: steps[3].set_port.hairpin: hairpin on j0 of br0 and on j1 of br1")
+    assert "broadcast storm" in told and "expected hairpin on one of them at most" in told
+    # The same pair made the other way round: j0's hairpin first, then the cable whose far end has its own.
+    told = refusal(
+        HAIRPIN_LINK
+        + CABLE
+        + "  - {id: j0-in, link_set: {by: h, dev: j0, master: br0, up: true}}\n"
+        + "  - {id: j0-hairpin, set_port: {bridge: br0, port: j0, hairpin: true}}\n"
+        + "  - {id: j1-in, link_set: {by: h, dev: j1, master: br1, up: true}}\n"
+    )
+    assert "steps[3].link_set.master: hairpin on j0 of br0 and on j1 of br1" in told
+
+
 def test_a_cable_with_both_ends_on_one_bridge_is_refused() -> None:
     told = refusal(
         JOINED

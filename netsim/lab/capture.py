@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from netsim import wire
-from netsim.addresses import BROADCAST, is_group
+from netsim.addresses import BROADCAST, is_group, is_valid_source, link_local_group
 from netsim.frames import ICMP_WORDS, TCP_FLAG_WORDS
 from netsim.lab.netns import inside
 from netsim.wire import decode_dns
@@ -110,13 +110,22 @@ class Watch:
                 self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
 
 
-def hops(seen: list[Seen], known: dict[str, set[str]], unlearning: dict[str, set[str]] | None = None) -> list[dict]:
+def hops(
+    seen: list[Seen],
+    known: dict[str, set[str]],
+    unlearning: dict[str, set[str]] | None = None,
+    ageing: dict[str, tuple[int, dict[str, int]]] | None = None,
+) -> list[dict]:
     """Group sightings into bridge crossings in the trace's JSON shape.
 
     Forward and flood can look alike (a flood with one eligible port leaves by one port), so the
     decision for a unicast frame comes from the kernel's own table: `known[bridge]` holds the MACs
     in `bridge fdb show` before the step; sources seen earlier in the step are added as they pass,
-    except where they came in by a port of `unlearning[bridge]` (learning off, or an ageing time of 0).
+    wherever the bridge learns them (_learns()), except where they came in by a port of
+    `unlearning[bridge]` (learning off, or an ageing time of 0). `ageing[bridge]`,
+    when given, is the bridge's ageing time and when each learned MAC known at the start was last
+    refreshed (ns, on the sightings' clock): an entry older than the ageing time is gone, deleted by
+    br_fdb_cleanup() (net/bridge/br_fdb.c) even in the middle of a step, and a frame to it floods.
     """
     crossings: list[dict] = []
     pending: dict[tuple[str, bytes], list[dict]] = {}  # identical frames crossing the same bridge
@@ -145,17 +154,20 @@ def hops(seen: list[Seen], known: dict[str, set[str]], unlearning: dict[str, set
         earlier = [h for h in candidates if h["when"] <= s.when] or candidates[:1]
         if earlier and s.dev not in earlier[-1]["out_ports"]:
             earlier[-1]["out_ports"].append(s.dev)
-    learned = {bridge: set(macs) for bridge, macs in known.items()}
+    # Each bridge's table: MAC -> when it was last refreshed (None: a port's own, or no clock known).
+    learned: dict[str, dict[str, int | None]] = {}
+    for bridge, macs in known.items():
+        refreshed = (ageing or {}).get(bridge, (0, {}))[1]
+        learned[bridge] = {mac: refreshed.get(mac) for mac in macs}
     for hop in crossings:
-        table = learned.setdefault(hop["bridge"], set())
-        hop["decision"] = _decision(hop, table)
-        # A source is learned only where its way in learns: br_handle_frame_finish() calls
-        # br_fdb_update() only for a port with BR_LEARNING, and br_fdb_update() learns nothing when
-        # the ageing time is 0 (net/bridge/br_input.c, br_fdb.c). Otherwise a frame to it that
-        # leaves by one port is a flood with one eligible port, not a forward (outsider3's 25).
-        quiet = (unlearning or {}).get(hop["bridge"], set())
-        if (hop["out_ports"] or hop["decision"] != "drop") and hop["in_port"] not in quiet:
-            table.add(hop["src"])
+        table = learned.setdefault(hop["bridge"], {})
+        life = (ageing or {}).get(hop["bridge"], (None, {}))[0]
+        since = table.get(hop["dst"])
+        knows = hop["dst"] in table and (since is None or life is None or hop["when"] < since + life)
+        hop["decision"] = _decision(hop, knows)
+        # A local entry (None: a port's own MAC) never moves or ages (br_fdb_update() warns and leaves it).
+        if _learns(hop, (unlearning or {}).get(hop["bridge"], set())) and table.get(hop["src"], 0) is not None:
+            table[hop["src"]] = hop["when"] if life is not None else None
     keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports")
     out = []
     for hop in crossings:
@@ -265,7 +277,28 @@ def _mac(raw: bytes) -> str:
     return ":".join(f"{b:02x}" for b in raw)
 
 
-def _decision(hop: dict, known: set[str]) -> str:
+def _learns(hop: dict, quiet: set[str]) -> bool:
+    """Whether the bridge learned the frame's source, whatever it did with the frame after.
+
+    br_handle_frame() (net/bridge/br_input.c) drops a frame whose source is not a valid unicast
+    MAC, and a pause frame (01:80:c2:00:00:01), before learning; br_handle_frame_finish() and, for
+    the other link-local groups, __br_handle_local_finish() call br_fdb_update() before they decide,
+    so a frame then dropped (its destination on the port it came in by) still teaches its source.
+    A port in `quiet` learns nothing (BR_LEARNING off, or ageing 0: br_fdb_update() returns at once).
+    A frame a disabled port drops (its bridge down) is not learned either, but then the bridge
+    forwards nothing this step could tell apart. What the host sends through the bridge device teaches nothing:
+    br_dev_xmit() (net/bridge/br_device.c) never calls br_fdb_update().
+    """
+    return (
+        hop["in_port"] != hop["bridge"]
+        and hop["in_port"] not in quiet
+        and is_valid_source(hop["src"])
+        and link_local_group(hop["dst"]) != 0x01
+    )
+
+
+def _decision(hop: dict, knows: bool) -> str:
+    """`knows`: the bridge holds the destination (learned, or a port's own MAC) as the frame crosses."""
     out, bridge = hop["out_ports"], hop["bridge"]
     if not out:
         return "drop"
@@ -273,4 +306,4 @@ def _decision(hop: dict, known: set[str]) -> str:
         return "flood"
     if out == [bridge]:
         return "local"
-    return "forward" if hop["dst"] in known and len(out) == 1 else "flood"
+    return "forward" if knows and len(out) == 1 else "flood"

@@ -135,7 +135,7 @@ class Lab:
             # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
             # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
             known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
-            unlearning = self.unlearning()
+            unlearning, ages = self.unlearning(), self.ages()
             self._step = step
             self.watch.start()
             started = time.monotonic()
@@ -188,7 +188,7 @@ class Lab:
             links, conntrack, routes, listening = self.links(), self.conntrack(), self.routes(), self.listening()
             result = {
                 "id": step.id,
-                "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning)],
+                "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning, ages)],
                 "fdb": fdb,
                 "neigh": neigh,
                 "outcome": outcome,
@@ -556,15 +556,42 @@ class Lab:
 
     def unlearning(self) -> dict[str, set[str]]:
         """Each bridge's ports that learn no source MAC: learning off (BR_LEARNING), or every port
-        when the bridge's ageing time is 0 (br_fdb_update() returns at once, net/bridge/br_fdb.c)."""
+        when the bridge's ageing time is 0 (br_fdb_update() returns at once, net/bridge/br_fdb.c).
+        A port not forwarding yet may forward within the step (its bridge coming up), so it counts."""
         out: dict[str, set[str]] = {}
         for name, br in self.s.bridges.items():
             if br.host not in self.present:
                 continue
             ports = json.loads(bridge_cmd(br.host, "-j", "-d", "link", "show", "master", name) or "[]")
-            info = json.loads(ip(br.host, "-j", "-d", "link", "show", "dev", name) or "[]")
-            ageing = info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
+            ageing = self._ageing_time(name)
             out[name] = {p["ifname"] for p in ports if ageing == 0 or p.get("learning") is False}
+        return out
+
+    def _ageing_time(self, bridge: str) -> int | None:
+        """The bridge's ageing time in centiseconds (IFLA_BR_AGEING_TIME, jiffies_to_clock_t())."""
+        info = json.loads(ip(self.s.bridges[bridge].host, "-j", "-d", "link", "show", "dev", bridge) or "[]")
+        return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
+
+    def ages(self) -> dict[str, tuple[int, dict[str, int]]]:
+        """Each bridge's ageing time and when each learned entry was last refreshed, in ns on the
+        capture's clock (CLOCK_REALTIME), for capture.hops(): an entry ages out in the middle of a
+        step too (br_fdb_cleanup(), net/bridge/br_fdb.c). `bridge -s fdb show` says how many whole
+        seconds ago (ndm_updated); the middle of that second is taken."""
+        out: dict[str, tuple[int, dict[str, int]]] = {}
+        for name, br in self.s.bridges.items():
+            if br.host not in self.present:
+                continue
+            centis = self._ageing_time(name)
+            if centis is None:
+                continue
+            now = time.time_ns()
+            entries = json.loads(bridge_cmd(br.host, "-s", "-j", "fdb", "show", "br", name) or "[]")
+            refreshed = {
+                e["mac"]: now - int((e["updated"] + 0.5) * 1e9)
+                for e in entries
+                if e.get("master") == name and "permanent" not in (e.get("state") or "") and "updated" in e
+            }
+            out[name] = (centis * 10_000_000, refreshed)
         return out
 
     def port_macs(self, bridge: str) -> set[str]:
