@@ -52,13 +52,16 @@ class ArpOps:
     def constructor(self, entry: Neighbour) -> None:
         """arp_constructor() (net/ipv4/arp.c): the entry's type is inet_addr_type_dev_table() of its
         address on its device. A multicast address is NUD_NOARP with its mapped MAC (arp_mc_map());
-        a broadcast one (255.255.255.255, 0.0.0.0, or the local table's broadcast route for this
-        device) is NUD_NOARP with the device's broadcast MAC. Such an entry is never asked for,
-        never times out, and no ARP packet changes it (__neigh_update() without ADMIN)."""
+        a broadcast one (255.255.255.255, 0.0.0.0, or a broadcast route of the local table) is
+        NUD_NOARP with the device's broadcast MAC. Such an entry is never asked for, never times
+        out, and no ARP packet changes it (__neigh_update() without ADMIN). The lookup ignores the
+        device (inet_addr_type_dev_table() passes NULL to __inet_dev_addr_type(), fib_frontend.c):
+        the broadcast address of another interface's subnet is NOARP here too, so a request
+        claiming it as its sender teaches nothing."""
         ip = ipaddress.IPv4Address(entry.ip)
         if ip.is_multicast:
             entry.state, entry.mac = "NOARP", multicast_mac(ip)
-        elif ip in (LIMITED_BROADCAST, ANY) or self.ns.broadcast_addresses().get(ip) == entry.dev:
+        elif ip in (LIMITED_BROADCAST, ANY) or ip in self.ns.broadcast_addresses():
             entry.state, entry.mac = "NOARP", BROADCAST
 
     def sender_address(self, entry: Neighbour) -> str:
