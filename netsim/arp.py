@@ -68,10 +68,11 @@ class ArpOps:
         """The address a request says it is from: arp_solicit() with arp_announce 0 takes the source
         of the packet waiting last in arp_queue when that is any local address of the host (127.0.0.1
         included: inet_addr_type_dev_table() finds it RTN_LOCAL), else inet_select_addr() on the
-        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1"."""
+        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1", and a SYN-ACK
+        from an address of a prefix put on lo "tell" that address."""
         waiting = entry.parked[-1].packet if entry.parked else None
         src = getattr(waiting, "src_ip", None)
-        if src is not None and ipaddress.IPv4Address(src) in self.ns.local_addresses():
+        if src is not None and is_local(self.ns, ipaddress.IPv4Address(src)):
             return str(src)
         return self.ns.source_address(entry.dev, entry.ip)
 
@@ -94,8 +95,10 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     """
     iface = ns.ifaces[dev]
     own = {str(a) for a in ns.local_addresses()}
-    mine = arp.target_ip in own
     target = ipaddress.IPv4Address(arp.target_ip)
+    # ip_route_input_noref() (inet_addr_type_dev_table() for a probe) asks the local table, where 127/8
+    # (past the check below only with route_localnet) and any prefix put on lo are RTN_LOCAL.
+    mine = is_local(ns, target)
     if target.is_multicast or (target in LOOPBACK_NET and dev not in ns.route_localnet):
         # arp_process() drops "bad requests for 127.x.x.x and requests for multicast addresses"
         # (and replies naming such a target) before anything else: no answer, nothing learned.
@@ -153,6 +156,15 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
         link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
         if not override:  # an answer a late timer sent after locktime had passed would have won (neigh_update())
             link.refill(unlocked, f"{ns.label}'s locktime for {arp.sender_ip} ran out")
+
+
+def is_local(ns: Namespace, ip: ipaddress.IPv4Address) -> bool:
+    """inet_addr_type_dev_table() == RTN_LOCAL: one of the host's addresses, or any address of 127/8 or
+    of a prefix put on lo, which fib_add_ifaddr() (net/ipv4/fib_frontend.c) makes RTN_LOCAL as a whole,
+    but for the prefix's broadcast address (a /32 RTN_BROADCAST route of its own)."""
+    if ip in ns.local_addresses():
+        return True
+    return (ip in LOOPBACK_NET or ns.in_local_prefix(ip)) and ip not in ns.broadcast_addresses()
 
 
 def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:

@@ -53,9 +53,11 @@ def receive(
         else:
             _forward(stack, ns, dev, skb)
         return
-    if dst in ns.local_addresses() or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
+    # A broadcast route is a /32 in the local table: it beats lo's prefixes (10.9.0.255 of a 10.9.0.0/24 put on lo).
+    broadcast = dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses()
+    if dst in ns.local_addresses() or (not broadcast and (dst in LOOPBACK_NET or ns.in_local_prefix(dst))):
         _deliver(stack, ns, dev, skb)
-    elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():
+    elif broadcast:
         stack.event(f"{ns.label} drops a packet for {dst}: a broadcast or multicast address is not forwarded")
     else:
         _forward(stack, ns, dev, skb)
@@ -99,9 +101,9 @@ def _route_input(ns: Namespace, dev: str, src: ipaddress.IPv4Address, dst: ipadd
         # A 127/8 destination or source on any device but lo, unless IN_DEV_NET_ROUTE_LOCALNET(in_dev)
         # (net.ipv4.conf.DEV.route_localnet = 1).
         return "drop", f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only"
-    if dst in ns.broadcast_addresses():
-        # The local table's broadcast route of any device (fib_add_ifaddr()): brd_input, delivered
-        # here and never forwarded (bc_forwarding is 0).
+    if dst in ns.broadcast_addresses() and dst not in own:
+        # The local table's broadcast route of any device, lo's included (fib_add_ifaddr()): brd_input,
+        # delivered here and never forwarded (bc_forwarding is 0).
         return ("drop", own_source) if src in own else ("broadcast", "")
     if src in own:
         # fib_validate_source() for RTN_LOCAL, and __mkroute_input()'s for a packet to forward.
