@@ -113,19 +113,21 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
             link.event(f"{ns.label} answers a probe: {arp.target_ip} is at {iface.mac}")
             link.transmit(ns, dev, Frame(iface.mac, arp.sender_mac, reply))
         return
-    if arp.op == ARP_REQUEST and mine and _martian_sender(ns, dev, arp.sender_ip):
+    answer = arp.op == ARP_REQUEST and mine
+    if answer and _martian_sender(ns, dev, arp.sender_ip):
         # ip_route_input_noref(skb, tip, sip, ...) fails for a sender no packet may come from
         # (ip_route_input_slow(), net/ipv4/route.c: a 127/8 source without route_localnet on this
-        # device, a multicast or limited broadcast one), so arp_process() neither answers nor learns.
-        link.event(f"{ns.label} ignores a request from {arp.sender_ip}: a martian source on {dev}")
-        return
-    if arp.op == ARP_REQUEST and mine and arp.sender_ip in own:
+        # device, a multicast or limited broadcast one), so arp_process() does not answer; it goes
+        # on to "Update our ARP tables", where only an entry it already has changes.
+        link.event(f"{ns.label} does not answer a request from {arp.sender_ip}: a martian source on {dev}")
+        answer = False
+    elif answer and arp.sender_ip in own:
         # A request that claims one of our own addresses as its sender (someone announcing our
         # address): ip_route_input_noref() fails, fib_validate_source() finding the source local
-        # (inet_lookup_ifaddr_rcu(): a martian source), so there is no answer and no entry.
+        # (inet_lookup_ifaddr_rcu(): a martian source), so there is no answer (and no entry to update).
         link.event(f"{ns.label} hears its own address {arp.sender_ip} claimed by {arp.sender_mac}: no answer")
-        return
-    if arp.op == ARP_REQUEST and mine:
+        answer = False
+    if answer:
         # neigh_event_ns(): the replier learns the asker (STALE, overriding any old MAC) and answers
         # unicast; it will need the way back. The weak host model: any of its addresses counts.
         entry = ns.neigh.lookup(arp.sender_ip, dev)
@@ -138,7 +140,8 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     if entry is None:
         # Bystanders and unsolicited replies create nothing (arp_accept is 0 by default).
         what = "a request for someone else" if arp.op == ARP_REQUEST else "a reply it never asked for"
-        link.event(f"{ns.label} ignores {what}")
+        if not mine or arp.op != ARP_REQUEST:  # a request for us it did not answer has its line already
+            link.event(f"{ns.label} ignores {what}")
         return
     # A gratuitous ARP (sender and target the same address) always overrides; any other different
     # answer only once `locktime` has passed since the entry last changed: the first answer wins.
