@@ -72,7 +72,7 @@ class ArpOps:
         from an address of a prefix put on lo "tell" that address."""
         waiting = entry.parked[-1].packet if entry.parked else None
         src = getattr(waiting, "src_ip", None)
-        if src is not None and is_local(self.ns, ipaddress.IPv4Address(src)):
+        if src is not None and self.ns.is_local(ipaddress.IPv4Address(src)):
             return str(src)
         return self.ns.source_address(entry.dev, entry.ip)
 
@@ -98,7 +98,7 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     target = ipaddress.IPv4Address(arp.target_ip)
     # ip_route_input_noref() (inet_addr_type_dev_table() for a probe) asks the local table, where 127/8
     # (past the check below only with route_localnet) and any prefix put on lo are RTN_LOCAL.
-    mine = is_local(ns, target)
+    mine = ns.is_local(target)
     if target.is_multicast or (target in LOOPBACK_NET and dev not in ns.route_localnet):
         # arp_process() drops "bad requests for 127.x.x.x and requests for multicast addresses"
         # (and replies naming such a target) before anything else: no answer, nothing learned.
@@ -159,15 +159,6 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
         link.event(f"{ns.label} keeps {arp.sender_ip} at {before}: a different answer inside locktime is ignored")
         if not override:  # an answer a late timer sent after locktime had passed would have won (neigh_update())
             link.refill(unlocked, f"{ns.label}'s locktime for {arp.sender_ip} ran out")
-
-
-def is_local(ns: Namespace, ip: ipaddress.IPv4Address) -> bool:
-    """inet_addr_type_dev_table() == RTN_LOCAL: one of the host's addresses, or any address of 127/8 or
-    of a prefix put on lo, which fib_add_ifaddr() (net/ipv4/fib_frontend.c) makes RTN_LOCAL as a whole,
-    but for the prefix's broadcast address (a /32 RTN_BROADCAST route of its own)."""
-    if ip in ns.local_addresses():
-        return True
-    return (ip in LOOPBACK_NET or ns.in_local_prefix(ip)) and ip not in ns.broadcast_addresses()
 
 
 def _martian_sender(ns: Namespace, dev: str, sender: str) -> bool:

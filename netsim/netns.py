@@ -167,6 +167,15 @@ class Namespace:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
         return in_local_prefix(ip, self.routes)
 
+    def is_local(self, ip: ipaddress.IPv4Address) -> bool:
+        """inet_addr_type() == RTN_LOCAL, asking the local table (as inet_addr_type_dev_table() and
+        nft's `fib daddr type` do, with no device): one of the host's addresses, or any address of
+        127/8 or of a prefix put on lo, which fib_add_ifaddr() (net/ipv4/fib_frontend.c) makes
+        RTN_LOCAL as a whole, but for the prefix's broadcast address (a /32 RTN_BROADCAST route)."""
+        if ip in self.local_addresses():
+            return True
+        return (ip in LOOPBACK_NET or self.in_local_prefix(ip)) and ip not in self.broadcast_addresses()
+
     def local_source(self, dst: str) -> str:
         """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
         local route with `src PRIMARY`, the first address of its subnet on its device (a secondary's is
