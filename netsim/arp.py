@@ -52,23 +52,27 @@ class ArpOps:
     def constructor(self, entry: Neighbour) -> None:
         """arp_constructor() (net/ipv4/arp.c): the entry's type is inet_addr_type_dev_table() of its
         address on its device. A multicast address is NUD_NOARP with its mapped MAC (arp_mc_map());
-        a broadcast one (255.255.255.255, 0.0.0.0, or the local table's broadcast route for this
-        device) is NUD_NOARP with the device's broadcast MAC. Such an entry is never asked for,
-        never times out, and no ARP packet changes it (__neigh_update() without ADMIN)."""
+        a broadcast one (255.255.255.255, 0.0.0.0, or a broadcast route of the local table) is
+        NUD_NOARP with the device's broadcast MAC. Such an entry is never asked for, never times
+        out, and no ARP packet changes it (__neigh_update() without ADMIN). The lookup ignores the
+        device (inet_addr_type_dev_table() passes NULL to __inet_dev_addr_type(), fib_frontend.c):
+        the broadcast address of another interface's subnet is NOARP here too, so a request
+        claiming it as its sender teaches nothing."""
         ip = ipaddress.IPv4Address(entry.ip)
         if ip.is_multicast:
             entry.state, entry.mac = "NOARP", multicast_mac(ip)
-        elif ip in (LIMITED_BROADCAST, ANY) or self.ns.broadcast_addresses().get(ip) == entry.dev:
+        elif ip in (LIMITED_BROADCAST, ANY) or ip in self.ns.broadcast_addresses():
             entry.state, entry.mac = "NOARP", BROADCAST
 
     def sender_address(self, entry: Neighbour) -> str:
         """The address a request says it is from: arp_solicit() with arp_announce 0 takes the source
         of the packet waiting last in arp_queue when that is any local address of the host (127.0.0.1
         included: inet_addr_type_dev_table() finds it RTN_LOCAL), else inet_select_addr() on the
-        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1"."""
+        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1", and a SYN-ACK
+        from an address of a prefix put on lo "tell" that address."""
         waiting = entry.parked[-1].packet if entry.parked else None
         src = getattr(waiting, "src_ip", None)
-        if src is not None and ipaddress.IPv4Address(src) in self.ns.local_addresses():
+        if src is not None and self.ns.is_local(ipaddress.IPv4Address(src)):
             return str(src)
         return self.ns.source_address(entry.dev, entry.ip)
 
@@ -91,8 +95,10 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     """
     iface = ns.ifaces[dev]
     own = {str(a) for a in ns.local_addresses()}
-    mine = arp.target_ip in own
     target = ipaddress.IPv4Address(arp.target_ip)
+    # ip_route_input_noref() (inet_addr_type_dev_table() for a probe) asks the local table, where 127/8
+    # (past the check below only with route_localnet) and any prefix put on lo are RTN_LOCAL.
+    mine = ns.is_local(target)
     if target.is_multicast or (target in LOOPBACK_NET and dev not in ns.route_localnet):
         # arp_process() drops "bad requests for 127.x.x.x and requests for multicast addresses"
         # (and replies naming such a target) before anything else: no answer, nothing learned.
@@ -107,19 +113,21 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
             link.event(f"{ns.label} answers a probe: {arp.target_ip} is at {iface.mac}")
             link.transmit(ns, dev, Frame(iface.mac, arp.sender_mac, reply))
         return
-    if arp.op == ARP_REQUEST and mine and _martian_sender(ns, dev, arp.sender_ip):
+    answer = arp.op == ARP_REQUEST and mine
+    if answer and _martian_sender(ns, dev, arp.sender_ip):
         # ip_route_input_noref(skb, tip, sip, ...) fails for a sender no packet may come from
         # (ip_route_input_slow(), net/ipv4/route.c: a 127/8 source without route_localnet on this
-        # device, a multicast or limited broadcast one), so arp_process() neither answers nor learns.
-        link.event(f"{ns.label} ignores a request from {arp.sender_ip}: a martian source on {dev}")
-        return
-    if arp.op == ARP_REQUEST and mine and arp.sender_ip in own:
+        # device, a multicast or limited broadcast one), so arp_process() does not answer; it goes
+        # on to "Update our ARP tables", where only an entry it already has changes.
+        link.event(f"{ns.label} does not answer a request from {arp.sender_ip}: a martian source on {dev}")
+        answer = False
+    elif answer and arp.sender_ip in own:
         # A request that claims one of our own addresses as its sender (someone announcing our
         # address): ip_route_input_noref() fails, fib_validate_source() finding the source local
-        # (inet_lookup_ifaddr_rcu(): a martian source), so there is no answer and no entry.
+        # (inet_lookup_ifaddr_rcu(): a martian source), so there is no answer (and no entry to update).
         link.event(f"{ns.label} hears its own address {arp.sender_ip} claimed by {arp.sender_mac}: no answer")
-        return
-    if arp.op == ARP_REQUEST and mine:
+        answer = False
+    if answer:
         # neigh_event_ns(): the replier learns the asker (STALE, overriding any old MAC) and answers
         # unicast; it will need the way back. The weak host model: any of its addresses counts.
         entry = ns.neigh.lookup(arp.sender_ip, dev)
@@ -132,7 +140,8 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     if entry is None:
         # Bystanders and unsolicited replies create nothing (arp_accept is 0 by default).
         what = "a request for someone else" if arp.op == ARP_REQUEST else "a reply it never asked for"
-        link.event(f"{ns.label} ignores {what}")
+        if not mine or arp.op != ARP_REQUEST:  # a request for us it did not answer has its line already
+            link.event(f"{ns.label} ignores {what}")
         return
     # A gratuitous ARP (sender and target the same address) always overrides; any other different
     # answer only once `locktime` has passed since the entry last changed: the first answer wins.

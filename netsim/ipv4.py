@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 Packet = Tcp | Icmp | Udp
 LIMITED_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+ALL_HOSTS = ipaddress.IPv4Address("224.0.0.1")  # IGMP_ALL_HOSTS, which every device joins
 
 
 def receive(
@@ -41,32 +42,90 @@ def receive(
     skb = verdict.skb
     # Routing comes after PREROUTING, so it sees the destination NAT gave the packet.
     src, dst = v4_address(skb.packet.src_ip), v4_address(skb.packet.dst_ip)
-    if dev != "lo" and (src in LOOPBACK_NET or dst in LOOPBACK_NET) and dev not in ns.route_localnet:
-        # ip_route_input_slow(): a 127/8 source or destination on any device but lo is a martian,
-        # unless IN_DEV_NET_ROUTE_LOCALNET(in_dev) (net.ipv4.conf.DEV.route_localnet = 1).
-        stack.event(f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only")
+    if dev != "lo":
+        way, why = _route_input(ns, dev, src, dst)
+        if way == "drop":
+            stack.event(why)
+        elif way == "broadcast":
+            _deliver_broadcast(stack, ns, dev, skb)
+        elif way == "local":
+            _deliver(stack, ns, dev, skb)
+        else:
+            _forward(stack, ns, dev, skb)
         return
-    if dev != "lo" and (src.is_multicast or src == LIMITED_BROADCAST or int(src) == 0):
-        # ip_route_input_slow() (net/ipv4/route.c): a multicast, limited-broadcast or zero source goes
-        # to martian_source (ipv4_is_zeronet() is 0.0.0.0 alone now): a SYN from 0.0.0.0, as a host with
-        # no address to send from makes (outsider3's 102), is never answered.
-        stack.event(f"{ns.label} drops a packet from {src} that arrived on {dev}: a martian source")
-        return
-    if dev != "lo" and src in ns.local_addresses():
-        # fib_validate_source() (net/ipv4/fib_frontend.c): a packet from outside whose source is one of
-        # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
-        stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
-        return
-    if dst in ns.local_addresses() or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
+    # A broadcast route is a /32 in the local table: it beats lo's prefixes (10.9.0.255 of a 10.9.0.0/24 put on lo).
+    broadcast = dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses()
+    if dst in ns.local_addresses() or (not broadcast and (dst in LOOPBACK_NET or ns.in_local_prefix(dst))):
         _deliver(stack, ns, dev, skb)
-    elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():
-        # ip_route_input_slow() (net/ipv4/route.c): 255.255.255.255 and a local subnet's broadcast
-        # are RTN_BROADCAST (brd_input), delivered here and never forwarded, and TCP drops them
-        # (tcp_v4_conn_request(): RTCF_BROADCAST; no reset either); a multicast group nobody here
-        # joined is dropped. netsim has no broadcast or multicast listeners to hand one to.
+    elif broadcast:
         stack.event(f"{ns.label} drops a packet for {dst}: a broadcast or multicast address is not forwarded")
     else:
         _forward(stack, ns, dev, skb)
+
+
+def _route_input(ns: Namespace, dev: str, src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address) -> tuple[str, str]:
+    """ip_route_input_rcu() and ip_route_input_slow() (net/ipv4/route.c), in their order, for a packet
+    that arrived on `dev` (not lo): "local", "broadcast" (delivered here all the same, its route
+    RTCF_BROADCAST or RTCF_MULTICAST), "forward", or "drop" with the story's line. fib_validate_source()
+    (net/ipv4/fib_frontend.c; rp_filter and accept_local 0) refuses only a source that is one of the
+    host's own addresses (inet_lookup_ifaddr_rcu())."""
+    localnet = dev in ns.route_localnet
+    own = ns.local_addresses()
+    martian = f"{ns.label} drops a packet from {src} that arrived on {dev}: a martian source"
+    own_source = f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source"
+    if dst.is_multicast:
+        # ip_route_input_rcu(): a group is taken only if the device joined it (ip_check_mc_rcu()). Every
+        # device joins 224.0.0.1 when it comes up (ip_mc_up(), net/ipv4/igmp.c); netsim models no other
+        # membership and no multicast routing. ip_route_input_mc() -> ip_mc_validate_source(): no
+        # multicast, limited-broadcast or (without route_localnet) 127/8 source; a zero source is
+        # fine for a link-local group (224.0.0.0/24); any other goes to fib_validate_source().
+        if dst != ALL_HOSTS:
+            return "drop", f"{ns.label} drops a packet for {dst}: {dev} did not join that group"
+        if src.is_multicast or src == LIMITED_BROADCAST or (src in LOOPBACK_NET and not localnet):
+            return "drop", martian
+        return ("drop", own_source) if src in own and int(src) else ("broadcast", "")
+    if src.is_multicast or src == LIMITED_BROADCAST:
+        return "drop", martian
+    if dst == LIMITED_BROADCAST or (int(src) == 0 and int(dst) == 0):
+        # brd_input, before the zero-source test: a DHCP client's 0.0.0.0 -> 255.255.255.255 is taken;
+        # a non-zero source is validated (fib_validate_source()).
+        return ("drop", own_source) if src in own else ("broadcast", "")
+    if int(src) == 0:
+        # ipv4_is_zeronet() is 0.0.0.0 alone now: a SYN from 0.0.0.0, as a host with no address to
+        # send from makes (outsider3's 102), is never answered.
+        return "drop", martian
+    if int(dst) == 0:
+        # martian_destination: dropped here, forwarding or not, and ip_error() never sees it (no ICMP).
+        return "drop", f"{ns.label} drops a packet for 0.0.0.0 that arrived on {dev}: a martian destination"
+    if (dst in LOOPBACK_NET or src in LOOPBACK_NET) and not localnet:
+        # A 127/8 destination or source on any device but lo, unless IN_DEV_NET_ROUTE_LOCALNET(in_dev)
+        # (net.ipv4.conf.DEV.route_localnet = 1).
+        return "drop", f"{ns.label} drops a packet for {dst} that arrived on {dev}: 127/8 lives on lo only"
+    if dst in ns.broadcast_addresses() and dst not in own:
+        # The local table's broadcast route of any device, lo's included (fib_add_ifaddr()): brd_input,
+        # delivered here and never forwarded (bc_forwarding is 0).
+        return ("drop", own_source) if src in own else ("broadcast", "")
+    if src in own:
+        # fib_validate_source() for RTN_LOCAL, and __mkroute_input()'s for a packet to forward.
+        return "drop", own_source
+    if dst in own or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
+        return "local", ""
+    return "forward", ""
+
+
+def _deliver_broadcast(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
+    """ip_local_deliver() of a packet routed RTCF_BROADCAST or RTCF_MULTICAST: INPUT sees it (conntrack
+    confirms its connection there, as `conntrack -L` shows), then nothing answers it. tcp_v4_conn_request()
+    drops a SYN to such a route and tcp_v4_send_reset() sends nothing when the route is not RTN_LOCAL
+    (net/ipv4/tcp_ipv4.c); icmp_rcv() drops an error sent to one; icmp_send() and nf_send_reset() answer
+    none, so the firewall's reject and reset rules stay silent. netsim has no broadcast or multicast
+    listeners to hand a datagram to."""
+    verdict = netfilter.hook(stack, ns, INPUT, skb, indev=dev)
+    dst = skb.packet.dst_ip
+    if verdict.answer is not None:
+        stack.event(f"{ns.label} sends no {verdict.answer.summary()}: its packet was for {dst}, a group address")
+    if verdict.skb is not None:
+        stack.event(f"{ns.label} drops a packet for {dst}: nothing here answers a broadcast or multicast address")
 
 
 def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:

@@ -325,10 +325,11 @@ def _nat(stack: Stack, ns: Namespace, skb: Skb, where: str, outdev: str | None, 
 
 
 def _is_local(ns: Namespace, addr: str) -> bool:
-    """`fib daddr type local` (nft_fib4_eval_type() -> inet_dev_addr_type()): one of the namespace's
-    own addresses, 127/8, or any address of a prefix put on lo (RTN_LOCAL, fib_add_ifaddr())."""
-    a = ipaddress.IPv4Address(addr)
-    return a in ns.local_addresses() or a.is_loopback or ns.in_local_prefix(a)
+    """`fib daddr type local` (nft_fib4_eval_type() -> inet_dev_addr_type(), no device): one of the
+    namespace's own addresses, 127/8, or any address of a prefix put on lo (RTN_LOCAL,
+    fib_add_ifaddr()), but not such a prefix's broadcast address: 10.9.0.255 of a 10.9.0.1/24 on lo,
+    or 127.255.255.255, is RTN_BROADCAST, and a SYN there is not DNATed."""
+    return ns.is_local(ipaddress.IPv4Address(addr))
 
 
 def _destination_rules(stack: Stack, ns: Namespace, skb: Skb, conn: Conn, packet: Tcp) -> None:

@@ -123,11 +123,13 @@ class Namespace:
 
     def broadcast_addresses(self) -> dict[ipaddress.IPv4Address, str]:
         """The local table's broadcast routes: each subnet's broadcast address on an interface that
-        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them)."""
+        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them). lo's
+        prefixes too: 127.255.255.255 and the top of any prefix put on lo are RTN_BROADCAST while lo
+        is up (`ip route get 127.255.255.255` says broadcast), and connect() there is ENETUNREACH."""
         return {
             a.network.broadcast_address: i.name
             for i in self.ifaces.values()
-            if i.up and i.kind != "loopback"
+            if i.up
             for a in i.addresses
             if a.network.prefixlen < 31
         }
@@ -164,6 +166,15 @@ class Namespace:
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
         return in_local_prefix(ip, self.routes)
+
+    def is_local(self, ip: ipaddress.IPv4Address) -> bool:
+        """inet_addr_type() == RTN_LOCAL, asking the local table (as inet_addr_type_dev_table() and
+        nft's `fib daddr type` do, with no device): one of the host's addresses, or any address of
+        127/8 or of a prefix put on lo, which fib_add_ifaddr() (net/ipv4/fib_frontend.c) makes
+        RTN_LOCAL as a whole, but for the prefix's broadcast address (a /32 RTN_BROADCAST route)."""
+        if ip in self.local_addresses():
+            return True
+        return (ip in LOOPBACK_NET or self.in_local_prefix(ip)) and ip not in self.broadcast_addresses()
 
     def local_source(self, dst: str) -> str:
         """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
