@@ -312,6 +312,14 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
     if verdict.skb is None:
         return
     packet = verdict.skb.packet
+    if dev == "lo":
+        # A unicast route out of lo (its gateway in a prefix on lo: fib_check_nh_v4_gw() gave it dev lo,
+        # scope host). lo is IFF_NOARP (arp_constructor(): NUD_NOARP, nothing is asked), and
+        # loopback_xmit() (drivers/net/loopback.c) hands the packet back to ip_rcv() with its output
+        # route still attached, whose input is dst_discard() (rt_dst_alloc(), net/ipv4/route.c: only a
+        # RTCF_LOCAL route delivers): it is dropped, forwarding or not.
+        stack.event(f"{ns.label} sends {packet.summary()} out of lo: back in, its route is no local one, it is dropped")
+        return
     iface = ns.ifaces[dev]
 
     def frame_for(mac: str) -> Frame:

@@ -287,7 +287,10 @@ class Simulation:
         dev = dev or (self._dev_for(ns, gateway) if gateway else None)
         if dev is None:
             return False  # the kernel refuses such a route ("Nexthop has invalid gateway")
-        ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=gateway in ns.local_addresses()))
+        # fib_check_nh_v4_gw(): a gateway the lookup finds RTN_LOCAL (an own address, or any address in a
+        # prefix on lo) gets scope host, and rt_set_nexthop() then uses no gateway (RouteEntry).
+        own = gateway is not None and (gateway in ns.local_addresses() or ns.in_local_prefix(gateway))
+        ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=own))
         return True
 
     @staticmethod
