@@ -79,7 +79,10 @@ def lookup(
     if best is None:
         return None
     if dst.is_multicast:
-        return NextHop("multicast", best.dev)
+        # __mkroute_output() (net/ipv4/route.c): RTN_MULTICAST keeps the route's gateway unless the route
+        # is shorter than /4 ("If multicast route do not exist use default one, but do not gateway").
+        keep = best.via is not None and not best.gateway_is_host and best.network.prefixlen >= 4
+        return NextHop("multicast", best.dev, gateway=str(best.via) if keep else None)
     if dst == LIMITED_BROADCAST:
         # __mkroute_output(): 255.255.255.255 is RTN_BROADCAST on the matching route's device,
         # without its gateway (fi = NULL), and connect() refuses it (tcp_v4_connect(): RTCF_BROADCAST).
@@ -125,7 +128,7 @@ def route_get(
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
         prefsrc = source_of(hop.dev, str(dst))
-        return {"type": hop.kind, "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
+        return {"type": hop.kind, "dst": str(dst), "gateway": hop.gateway, "dev": hop.dev, "prefsrc": prefsrc}
     # The matched route's gateway, even when it is the destination itself: with its subnet gone,
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
     gateway = hop.gateway
@@ -145,7 +148,9 @@ def route_get_text(result: dict[str, str | None]) -> str:
         return f"local {result['dst']} dev lo src {result['prefsrc']} uid 0 \n    cache <local> "
     if result["type"] in ("broadcast", "multicast"):
         flag = "<local,brd>" if result["type"] == "broadcast" else "<mc>"
-        return f"{result['type']} {result['dst']} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache {flag} "
+        via = f" via {result['gateway']}" if result["gateway"] else ""  # a multicast route of /4 or longer
+        head = f"{result['type']} {result['dst']}{via} dev {result['dev']} src {result['prefsrc']}"
+        return f"{head} uid 0 \n    cache {flag} "
     via = f" via {result['gateway']}" if result["gateway"] else ""
     src = f" src {result['prefsrc']}" if result["prefsrc"] else ""
     return f"{result['dst']}{via} dev {result['dev']}{src} uid 0 \n    cache "
