@@ -130,10 +130,11 @@ def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     route's preferred source, its subnet's primary (fib_add_ifaddr() adds it with `src PRIMARY`: a
     secondary's is the primary, 127.0.0.0/8's is 127.0.0.1); anything else takes the matched route's
     preferred source (fib_select_path(): a connected route's is its subnet's primary), else the
-    device's own address toward the next hop (inet_select_addr()).
+    device's own address toward the route's gateway, or its first with none (fib_result_prefsrc()
+    -> inet_select_addr(dev, nh->fib_nh_gw4), net/ipv4/fib_semantics.c: a device route's gateway is 0).
     """
     if hop.kind != "local":
-        return hop.src or ns.source_address(hop.dev, hop.neighbour)
+        return hop.src or ns.source_address(hop.dev, hop.toward)
     return ns.local_source(dst_ip)
 
 
