@@ -1920,6 +1920,22 @@ class Simulation:
                 f"{add.via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
             )
+        via = ipaddress.IPv4Address(add.via)
+        holder = next(
+            (i for i in ns.ifaces.values() if i.kind != "loopback" and via in {a.ip for a in i.addresses}), None
+        )
+        if holder is None and ns.in_local_prefix(via):
+            holder = ns.ifaces.get("lo")
+        if holder is not None and not holder.up:
+            # fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c): the gateway's own local route, which a link
+            # going down keeps, names the device; a device that is not up is refused, even where another
+            # link that is up has the gateway's subnet connected.
+            raise self._fail(
+                "via",
+                f"{add.via} is {add.by}'s own address on {holder.name}, which is down; the kernel refuses the "
+                "route (ENETDOWN, RTNETLINK answers: Network is down: fib_check_nh_v4_gw() takes the device of "
+                "the gateway's local route, and that device is not up)",
+            )
         what = "everything it has no other route for" if add.to == "default" else f"everything for {add.to}"
         self.event(f"{ns.label} sends {what} to {add.via}")
         if not self._add_route(ns, add.to, add.via, None):
