@@ -313,12 +313,14 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
         return
     packet = verdict.skb.packet
     if dev == "lo":
-        # A unicast route out of lo (its gateway in a prefix on lo: fib_check_nh_v4_gw() gave it dev lo,
-        # scope host). lo is IFF_NOARP (arp_constructor(): NUD_NOARP, nothing is asked), and
-        # loopback_xmit() (drivers/net/loopback.c) hands the packet back to ip_rcv() with its output
-        # route still attached, whose input is dst_discard() (rt_dst_alloc(), net/ipv4/route.c: only a
-        # RTCF_LOCAL route delivers): it is dropped, forwarding or not.
-        stack.event(f"{ns.label} sends {packet.summary()} out of lo: back in, its route is no local one, it is dropped")
+        # A unicast route out of lo (its gateway 127.0.0.1 or in a prefix on lo: fib_check_nh_v4_gw() gave
+        # it dev lo, scope host). lo is IFF_NOARP (arp_constructor(): NUD_NOARP, nothing is asked), and
+        # loopback_xmit() (drivers/net/loopback.c) hands the packet back with its output route, which
+        # delivers it here (__mkroute_output(): RTCF_LOCAL for dev lo), forwarding on or not; but it is for
+        # none of the host's addresses: no reset answers it (tcp_v4_send_reset(): the route is not
+        # RTN_LOCAL), and a listener's SYN-ACK from that address finds no route (ip_route_output_key_hash_rcu():
+        # __ip_dev_find() fails). Seen in the lab as silence; netsim drops it here.
+        stack.event(f"{ns.label} sends {packet.summary()} out of lo: it is for none of its addresses, it is lost")
         return
     iface = ns.ifaces[dev]
 

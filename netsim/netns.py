@@ -161,6 +161,12 @@ class Namespace:
                     return str(address.ip)
         return str(universe[0].ip)
 
+    def on_lo(self, ip: ipaddress.IPv4Address) -> bool:
+        """Within a prefix of one of lo's addresses, 127.0.0.1/8 too: fib_add_ifaddr() makes a prefix on lo
+        RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes)."""
+        lo = self.ifaces.get("lo")
+        return lo is not None and any(ip in a.network for a in lo.addresses)
+
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
         return in_local_prefix(ip, self.routes)

@@ -520,6 +520,16 @@ steps:
             "device of the gateway's local route, and that device is not up)",
         ),
         (
+            # fib_check_nh_v4_gw(): 127.0.0.1 is RTN_LOCAL on lo (its local route stays while lo is down),
+            # and lo is not up: ENETDOWN (with lo up the kernel takes the route, dev lo)
+            "route-add-via-loopback-lo-down",
+            "  - id: lo-down\n    link_set:\n      by: a\n      dev: lo\n      up: false\n"
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 127.0.0.1\n",
+            "bad.yaml:26: steps[1].route_add.via: 127.0.0.1 is a's own address on lo, which is down; the kernel "
+            "refuses the route (ENETDOWN, RTNETLINK answers: Network is down: fib_check_nh_v4_gw() takes the "
+            "device of the gateway's local route, and that device is not up)",
+        ),
+        (
             "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
             "  - id: bad\n    route_add:\n      by: a\n      to: 10.0.0.0/24\n      via: 10.0.0.1\n",
             "bad.yaml:21: steps[0].route_add.to: a has a route to 10.0.0.0/24 already; the kernel refuses a second "
