@@ -1908,9 +1908,10 @@ class Simulation:
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
         net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
-        if any(r.network == net for r in ns.routes):
+        if any(r.network == net and not r.local for r in ns.routes):
             # `ip route add` is NLM_F_CREATE|NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c)
-            # finds the alias with the same tos and metric and answers EEXIST.
+            # finds the alias with the same tos and metric and answers EEXIST. In the main table: a
+            # prefix on lo is in the local one (fib_magic(RTN_LOCAL)), no duplicate of a route added here.
             raise self._fail(
                 "to",
                 f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
@@ -1983,7 +1984,8 @@ class Simulation:
         net = ipaddress.IPv4Network("0.0.0.0/0" if change.to == "default" else change.to)
         via = ipaddress.IPv4Address(change.via) if change.via else None
         for route in ns.routes:
-            if route.network == net and (via is None or route.via == via):
+            # `ip route del` works on the main table: a prefix on lo (local table) is not for it to delete.
+            if route.network == net and not route.local and (via is None or route.via == via):
                 ns.routes.remove(route)
                 self.event(f"{ns.label} forgets its route to {change.to}")
                 return

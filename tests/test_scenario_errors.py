@@ -530,6 +530,13 @@ steps:
             "device of the gateway's local route, and that device is not up)",
         ),
         (
+            # a prefix on lo is in the local table (fib_magic(RTN_LOCAL)); `ip route del` looks in main
+            "route-del-lo-prefix",
+            "  - id: lo-prefix\n    addr_add:\n      by: a\n      dev: lo\n      address: 10.9.0.1/24\n"
+            "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/24\n",
+            "bad.yaml:26: steps[1].route_del.to: a has no route to 10.9.0.0/24; the kernel refuses (No such process)",
+        ),
+        (
             "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
             "  - id: bad\n    route_add:\n      by: a\n      to: 10.0.0.0/24\n      via: 10.0.0.1\n",
             "bad.yaml:21: steps[0].route_add.to: a has a route to 10.0.0.0/24 already; the kernel refuses a second "
