@@ -123,11 +123,12 @@ class Namespace:
 
     def broadcast_addresses(self) -> dict[ipaddress.IPv4Address, str]:
         """The local table's broadcast routes: each subnet's broadcast address on an interface that
-        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them)."""
+        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them), lo's
+        too: 127.255.255.255, and 10.9.0.255 for 10.9.0.1/24 on lo, are broadcast, not local."""
         return {
             a.network.broadcast_address: i.name
             for i in self.ifaces.values()
-            if i.up and i.kind != "loopback"
+            if i.up
             for a in i.addresses
             if a.network.prefixlen < 31
         }
@@ -172,16 +173,17 @@ class Namespace:
         return in_local_prefix(ip, self.routes)
 
     def local_source(self, dst: str) -> str:
-        """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
-        local route with `src PRIMARY`, the first address of its subnet on its device (a secondary's is
-        that primary), and lo's prefix route (127.0.0.0/8, or any prefix put on lo) the same way; 0.0.0.0
-        is the loopback's own."""
+        """The preferred source of the local-table route that holds `dst`: fib_add_ifaddr() adds each
+        address's local route with `src PRIMARY`, the first address of its subnet on its device (a
+        secondary's is that primary), lo's prefix route (127.0.0.0/8, or any prefix put on lo) and each
+        subnet's broadcast route the same way; 0.0.0.0 is the loopback's own."""
         ip = ipaddress.IPv4Address(dst)
         if int(ip) == 0:
             return "127.0.0.1"
         for iface in self.ifaces.values():
             for address in iface.addresses:
-                if address.ip == ip or (iface.kind == "loopback" and ip in address.network):
+                held = iface.kind == "loopback" or ip == address.network.broadcast_address
+                if address.ip == ip or (held and ip in address.network):
                     primary = iface.primary_of(address.network)
                     assert primary is not None  # `address` itself is in its network
                     return str(primary.ip)

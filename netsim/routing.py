@@ -72,12 +72,14 @@ def lookup(
     (__mkroute_output() makes it RTN_MULTICAST).
     """
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
-    if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
-        return NextHop("local", "lo")
-    if in_local_prefix(dst, routes):
+    if dst in local_addresses or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
     if broadcasts and dst in broadcasts:
+        # A /32 of the local table, more specific than a prefix on lo that holds it (127.255.255.255 in
+        # 127.0.0.0/8): fib_add_ifaddr() adds a broadcast route for lo's prefixes too.
         return NextHop("broadcast", broadcasts[dst], toward=str(dst))
+    if (loopback and dst in LOOPBACK_NET) or in_local_prefix(dst, routes):
+        return NextHop("local", "lo")
     best: RouteEntry | None = None
     for route in routes:
         if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
@@ -135,6 +137,10 @@ def route_get(
         # A secondary's local route says `src PRIMARY` (fib_add_ifaddr()): `local_source` answers.
         prefsrc = local_source(str(dst))
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
+    if hop.kind == "broadcast" and hop.toward == str(dst):
+        # A subnet's broadcast route says `src PRIMARY` (fib_add_ifaddr()), 127.0.0.1 on lo's 127/8.
+        prefsrc = local_source(str(dst))
+        return {"type": "broadcast", "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
         prefsrc = hop.src or source_of(hop.dev, hop.toward)
         return {"type": hop.kind, "dst": str(dst), "gateway": hop.gateway, "dev": hop.dev, "prefsrc": prefsrc}
