@@ -64,12 +64,16 @@ class ArpOps:
     def sender_address(self, entry: Neighbour) -> str:
         """The address a request says it is from: arp_solicit() with arp_announce 0 takes the source
         of the packet waiting last in arp_queue when that is any local address of the host (127.0.0.1
-        included: inet_addr_type_dev_table() finds it RTN_LOCAL), else inet_select_addr() on the
-        device. So a SYN from 127.0.0.1 let out by route_localnet asks "tell 127.0.0.1"."""
+        included: inet_addr_type_dev_table() finds it RTN_LOCAL, as any address in a prefix on lo),
+        else inet_select_addr() on the device. So a SYN from 127.0.0.1 let out by route_localnet asks
+        "tell 127.0.0.1", and a SYN-ACK from 10.9.0.77 (lo holding 10.9.0.1/24) "tell 10.9.0.77"."""
         waiting = entry.parked[-1].packet if entry.parked else None
         src = getattr(waiting, "src_ip", None)
-        if src is not None and ipaddress.IPv4Address(src) in self.ns.local_addresses():
-            return str(src)
+        if src is not None:
+            ip = ipaddress.IPv4Address(src)
+            local = ip in self.ns.local_addresses() or self.ns.on_lo(ip)
+            if local and ip not in self.ns.broadcast_addresses():
+                return str(src)
         return self.ns.source_address(entry.dev, entry.ip)
 
     def output(self, entry: Neighbour, parked: list[Parked]) -> None:
