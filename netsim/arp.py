@@ -95,8 +95,10 @@ def receive(link: Link, ns: Namespace, dev: str, arp: Arp, to_me: bool) -> None:
     """
     iface = ns.ifaces[dev]
     own = {str(a) for a in ns.local_addresses()}
-    mine = arp.target_ip in own
     target = ipaddress.IPv4Address(arp.target_ip)
+    # The weak host model: an address is ours when the local table says RTN_LOCAL (ip_route_input_noref()
+    # in arp_process()), every address of a prefix on lo included, though not its broadcast.
+    mine = arp.target_ip in own or (ns.on_lo(target) and target not in ns.broadcast_addresses())
     if target.is_multicast or (target in LOOPBACK_NET and dev not in ns.route_localnet):
         # arp_process() drops "bad requests for 127.x.x.x and requests for multicast addresses"
         # (and replies naming such a target) before anything else: no answer, nothing learned.
