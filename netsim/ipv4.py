@@ -205,6 +205,10 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    if isinstance(packet, Udp) and hop.kind == "multicast":
+        # udp_sendmsg(): a datagram to a group gets the socket's multicast TTL, 1 unless set
+        # (inet->mc_ttl, IP_MULTICAST_TTL).
+        packet = replace(packet, ttl=1)
     if isinstance(packet, Tcp) and not _owns(ns, packet.src_ip):
         # A socket's source the host no longer has (its address was deleted): ip_route_output_key_hash_rcu()
         # (net/ipv4/route.c) wants a non-zero saddr to be local (__ip_dev_find(): an address of a device,
@@ -281,8 +285,14 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         _finish(stack, ns, skb, hop.dev, str(skb.packet.dst_ip))
         return hop
     if hop.kind == "multicast":
-        # A datagram to a multicast group is a simplification netsim does not model: it is dropped.
-        stack.event(f"netsim does not send {hop.kind} packets: {packet.summary()} is dropped")
+        # A datagram to a group from a socket with a source (the resolver connect()s its socket):
+        # ip_route_output_key_hash_rcu() (net/ipv4/route.c) sends it out of the device that holds the
+        # source, with no gateway, whatever route matches ("Special hack: user can direct multicasts
+        # ... via necessary interface"), and arp_constructor() gives the group's neighbour entry its
+        # mapped MAC (NUD_NOARP, ip_eth_mc_map()). The host joined no group: no copy loops back.
+        src = v4_address(skb.packet.src_ip)
+        held = [i.name for i in ns.ifaces.values() if i.kind != "loopback" and src in {a.ip for a in i.addresses}]
+        _finish(stack, ns, skb, held[0] if held else hop.dev, str(skb.packet.dst_ip))
         return hop
     assert hop.neighbour is not None
     _finish(stack, ns, skb, hop.dev, hop.neighbour)
