@@ -1186,7 +1186,8 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
                 f"{via} is not on {on} ({have}); the kernel refuses the route "
                 "(ENETUNREACH, Nexthop has invalid gateway)",
             )
-        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+        broadcasts = [*nets.values(), *(net for _, net in loopback)]  # lo's 127.255.255.255 is one too
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in broadcasts):
             raise src.error(
                 where,
                 f"{via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
