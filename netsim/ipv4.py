@@ -58,7 +58,9 @@ def receive(
         stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
         return
     broadcast = dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses()
-    if dst in ns.local_addresses() or (not broadcast and (dst in LOOPBACK_NET or ns.in_local_prefix(dst))):
+    # A prefix on lo is local unless a longer main-table route takes the address (routing.lookup()).
+    hop = None if broadcast or int(dst) == 0 else route(ns, str(dst))
+    if dst in ns.local_addresses() or (hop is not None and hop.kind == "local"):
         _deliver(stack, ns, dev, skb)
     elif broadcast:
         # ip_route_input_slow() (net/ipv4/route.c): 255.255.255.255 and a local subnet's broadcast

@@ -166,7 +166,12 @@ class Namespace:
         """Within a prefix of one of lo's addresses, 127.0.0.1/8 too: fib_add_ifaddr() makes a prefix on lo
         RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes)."""
         lo = self.ifaces.get("lo")
-        return lo is not None and any(ip in a.network for a in lo.addresses)
+        held = [a.network.prefixlen for a in lo.addresses if ip in a.network] if lo is not None else []
+        # One trie for local and main (routing.lookup()): a longer main route takes the address elsewhere.
+        beaten = any(
+            not r.local and ip in r.network and r.network.prefixlen > max(held, default=32) for r in self.routes
+        )
+        return bool(held) and not beaten
 
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""

@@ -58,7 +58,8 @@ def lookup(
     routes: list[RouteEntry],
     broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
 ) -> NextHop | None:
-    """The local table first (own addresses, and 127/8 once lo has 127.0.0.1), then longest prefix.
+    """The local table's /32s first (own addresses, broadcasts), then the longest prefix, where a prefix
+    on lo (127/8 once lo has 127.0.0.1) is local and wins a tie.
 
     A fresh namespace's lo has no address until it first comes up, so it cannot even reach its
     own 127.0.0.1 ("Network is unreachable"). Routes through a device that is down are not in
@@ -78,12 +79,20 @@ def lookup(
         # A /32 of the local table, more specific than a prefix on lo that holds it (127.255.255.255 in
         # 127.0.0.0/8): fib_add_ifaddr() adds a broadcast route for lo's prefixes too.
         return NextHop("broadcast", broadcasts[dst], toward=str(dst))
-    if (loopback and dst in LOOPBACK_NET) or in_local_prefix(dst, routes):
-        return NextHop("local", "lo")
     best: RouteEntry | None = None
     for route in routes:
-        if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
+        if route.local or dst not in route.network:
+            continue
+        if best is None or route.network.prefixlen > best.network.prefixlen:
             best = route
+    # A prefix on lo (127.0.0.0/8 too) is RTN_LOCAL in the local table, which fib_lookup() searches in
+    # one trie with main (fib4_rules_init(), net/ipv4/fib_rules.c: the tables are merged until a rule is
+    # added): the longer prefix wins, a tie goes to local (fib_insert_alias() puts the local table's
+    # alias first), so a main route more specific than lo's prefix takes its addresses elsewhere.
+    held = [r.network.prefixlen for r in routes if r.local and dst in r.network]
+    held += [LOOPBACK_NET.prefixlen] if loopback and dst in LOOPBACK_NET else []
+    if held and (best is None or best.network.prefixlen <= max(held)):
+        return NextHop("local", "lo")
     if best is None:
         return None
     src = str(best.src) if best.src is not None else None
