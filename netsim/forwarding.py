@@ -77,5 +77,6 @@ def _error(ns: Namespace, packet: Tcp | Icmp | Udp, kind: int, code: int) -> Icm
     back = routing.lookup(ipaddress.IPv4Address(packet.src_ip), set(), ns.routes)
     if back is None:
         return None
-    # icmp_send(): saddr 0 for a packet not for us, so the route back picks it (fib_select_path()).
-    return Icmp(back.src or ns.source_address(back.dev, back.neighbour), packet.src_ip, kind, code, packet)
+    # icmp_send(): saddr 0 for a packet not for us, so the route back picks it (fib_select_path():
+    # its src, else inet_select_addr() toward its gateway, fib_result_prefsrc()).
+    return Icmp(back.src or ns.source_address(back.dev, back.toward), packet.src_ip, kind, code, packet)

@@ -55,7 +55,9 @@ def receive(
         return
     # A broadcast route is a /32 in the local table: it beats lo's prefixes (10.9.0.255 of a 10.9.0.0/24 put on lo).
     broadcast = dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses()
-    if dst in ns.local_addresses() or (not broadcast and (dst in LOOPBACK_NET or ns.in_local_prefix(dst))):
+    # A prefix on lo is local unless a longer main-table route takes the address (routing.lookup()).
+    hop = None if broadcast or int(dst) == 0 else route(ns, str(dst))
+    if dst in ns.local_addresses() or (hop is not None and hop.kind == "local"):
         _deliver(stack, ns, dev, skb)
     elif broadcast:
         stack.event(f"{ns.label} drops a packet for {dst}: a broadcast or multicast address is not forwarded")
@@ -108,7 +110,9 @@ def _route_input(ns: Namespace, dev: str, src: ipaddress.IPv4Address, dst: ipadd
     if src in own:
         # fib_validate_source() for RTN_LOCAL, and __mkroute_input()'s for a packet to forward.
         return "drop", own_source
-    if dst in own or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
+    if dst in own or ns.is_local(dst):
+        # RTN_LOCAL: an own address, or 127/8 (with route_localnet) or a prefix on lo where no longer
+        # main route takes the address (one trie for both tables, routing.lookup()).
         return "local", ""
     return "forward", ""
 
@@ -263,6 +267,10 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
     hop = route(ns, packet.dst_ip)
     if hop is None:
         return None
+    if isinstance(packet, Udp) and hop.kind == "multicast":
+        # udp_sendmsg(): a datagram to a group gets the socket's multicast TTL, 1 unless set
+        # (inet->mc_ttl, IP_MULTICAST_TTL).
+        packet = replace(packet, ttl=1)
     if isinstance(packet, Tcp) and not _owns(ns, packet.src_ip):
         # A socket's source the host no longer has (its address was deleted): ip_route_output_key_hash_rcu()
         # (net/ipv4/route.c) wants a non-zero saddr to be local (__ip_dev_find(): an address of a device,
@@ -339,8 +347,14 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         _finish(stack, ns, skb, hop.dev, str(skb.packet.dst_ip))
         return hop
     if hop.kind == "multicast":
-        # A datagram to a multicast group is a simplification netsim does not model: it is dropped.
-        stack.event(f"netsim does not send {hop.kind} packets: {packet.summary()} is dropped")
+        # A datagram to a group from a socket with a source (the resolver connect()s its socket):
+        # ip_route_output_key_hash_rcu() (net/ipv4/route.c) sends it out of the device that holds the
+        # source, with no gateway, whatever route matches ("Special hack: user can direct multicasts
+        # ... via necessary interface"), and arp_constructor() gives the group's neighbour entry its
+        # mapped MAC (NUD_NOARP, ip_eth_mc_map()). The host joined no group: no copy loops back.
+        src = v4_address(skb.packet.src_ip)
+        held = [i.name for i in ns.ifaces.values() if i.kind != "loopback" and src in {a.ip for a in i.addresses}]
+        _finish(stack, ns, skb, held[0] if held else hop.dev, str(skb.packet.dst_ip))
         return hop
     assert hop.neighbour is not None
     _finish(stack, ns, skb, hop.dev, hop.neighbour)
@@ -371,6 +385,16 @@ def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> 
     if verdict.skb is None:
         return
     packet = verdict.skb.packet
+    if dev == "lo":
+        # A unicast route out of lo (its gateway 127.0.0.1 or in a prefix on lo: fib_check_nh_v4_gw() gave
+        # it dev lo, scope host). lo is IFF_NOARP (arp_constructor(): NUD_NOARP, nothing is asked), and
+        # loopback_xmit() (drivers/net/loopback.c) hands the packet back with its output route, which
+        # delivers it here (__mkroute_output(): RTCF_LOCAL for dev lo), forwarding on or not; but it is for
+        # none of the host's addresses: no reset answers it (tcp_v4_send_reset(): the route is not
+        # RTN_LOCAL), and a listener's SYN-ACK from that address finds no route (ip_route_output_key_hash_rcu():
+        # __ip_dev_find() fails). Seen in the lab as silence; netsim drops it here.
+        stack.event(f"{ns.label} sends {packet.summary()} out of lo: it is for none of its addresses, it is lost")
+        return
     iface = ns.ifaces[dev]
 
     def frame_for(mac: str) -> Frame:

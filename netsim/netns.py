@@ -163,6 +163,17 @@ class Namespace:
                     return str(address.ip)
         return str(universe[0].ip)
 
+    def on_lo(self, ip: ipaddress.IPv4Address) -> bool:
+        """Within a prefix of one of lo's addresses, 127.0.0.1/8 too: fib_add_ifaddr() makes a prefix on lo
+        RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes)."""
+        lo = self.ifaces.get("lo")
+        held = [a.network.prefixlen for a in lo.addresses if ip in a.network] if lo is not None else []
+        # One trie for local and main (routing.lookup()): a longer main route takes the address elsewhere.
+        beaten = any(
+            not r.local and ip in r.network and r.network.prefixlen > max(held, default=32) for r in self.routes
+        )
+        return bool(held) and not beaten
+
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
         """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
         return in_local_prefix(ip, self.routes)
@@ -171,22 +182,24 @@ class Namespace:
         """inet_addr_type() == RTN_LOCAL, asking the local table (as inet_addr_type_dev_table() and
         nft's `fib daddr type` do, with no device): one of the host's addresses, or any address of
         127/8 or of a prefix put on lo, which fib_add_ifaddr() (net/ipv4/fib_frontend.c) makes
-        RTN_LOCAL as a whole, but for the prefix's broadcast address (a /32 RTN_BROADCAST route)."""
+        RTN_LOCAL as a whole (on_lo(): while lo holds it, and no longer main route takes it elsewhere),
+        but for the prefix's broadcast address (a /32 RTN_BROADCAST route)."""
         if ip in self.local_addresses():
             return True
-        return (ip in LOOPBACK_NET or self.in_local_prefix(ip)) and ip not in self.broadcast_addresses()
+        return self.on_lo(ip) and ip not in self.broadcast_addresses()
 
     def local_source(self, dst: str) -> str:
-        """The preferred source of the local route that holds `dst`: fib_add_ifaddr() adds each address's
-        local route with `src PRIMARY`, the first address of its subnet on its device (a secondary's is
-        that primary), and lo's prefix route (127.0.0.0/8, or any prefix put on lo) the same way; 0.0.0.0
-        is the loopback's own."""
+        """The preferred source of the local-table route that holds `dst`: fib_add_ifaddr() adds each
+        address's local route with `src PRIMARY`, the first address of its subnet on its device (a
+        secondary's is that primary), lo's prefix route (127.0.0.0/8, or any prefix put on lo) and each
+        subnet's broadcast route the same way; 0.0.0.0 is the loopback's own."""
         ip = ipaddress.IPv4Address(dst)
         if int(ip) == 0:
             return "127.0.0.1"
         for iface in self.ifaces.values():
             for address in iface.addresses:
-                if address.ip == ip or (iface.kind == "loopback" and ip in address.network):
+                held = iface.kind == "loopback" or ip == address.network.broadcast_address
+                if address.ip == ip or (held and ip in address.network):
                     primary = iface.primary_of(address.network)
                     assert primary is not None  # `address` itself is in its network
                     return str(primary.ip)

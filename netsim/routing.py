@@ -44,6 +44,12 @@ class NextHop:
     neighbour: str | None = None
     gateway: str | None = None  # the route's `via`, even when it is the destination itself
     src: str | None = None  # the route's preferred source (RouteEntry.src), if it has one
+    # What inet_select_addr() is asked toward when the route has no src: the nexthop's gateway as the
+    # route holds it (fib_result_prefsrc() -> fib_info_update_nhc_saddr(), net/ipv4/fib_semantics.c:
+    # nh->fib_nh_gw4, even a gateway rt_set_nexthop() does not use), None for a route with no gateway
+    # (gw 0: the device's first primary address), and for a local-table broadcast route its own
+    # address (fib_add_ifaddr() gave it `src PRIMARY`, the primary of the subnet it is the end of).
+    toward: str | None = None
 
 
 def lookup(
@@ -52,7 +58,8 @@ def lookup(
     routes: list[RouteEntry],
     broadcasts: dict[ipaddress.IPv4Address, str] | None = None,
 ) -> NextHop | None:
-    """The local table first (own addresses, and 127/8 once lo has 127.0.0.1), then longest prefix.
+    """The local table's /32s first (own addresses, broadcasts), then the longest prefix, where a prefix
+    on lo (127/8 once lo has 127.0.0.1) is local and wins a tie.
 
     A fresh namespace's lo has no address until it first comes up, so it cannot even reach its
     own 127.0.0.1 ("Network is unreachable"). Routes through a device that is down are not in
@@ -66,31 +73,47 @@ def lookup(
     (__mkroute_output() makes it RTN_MULTICAST).
     """
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
-    if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
-        return NextHop("local", "lo")
-    if in_local_prefix(dst, routes):
+    if dst in local_addresses or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
     if broadcasts and dst in broadcasts:
-        return NextHop("broadcast", broadcasts[dst])
+        # A /32 of the local table, more specific than a prefix on lo that holds it (127.255.255.255 in
+        # 127.0.0.0/8): fib_add_ifaddr() adds a broadcast route for lo's prefixes too.
+        return NextHop("broadcast", broadcasts[dst], toward=str(dst))
     best: RouteEntry | None = None
     for route in routes:
-        if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
+        if route.local or dst not in route.network:
+            continue
+        if best is None or route.network.prefixlen > best.network.prefixlen:
             best = route
+    # A prefix on lo (127.0.0.0/8 too) is RTN_LOCAL in the local table, which fib_lookup() searches in
+    # one trie with main (fib4_rules_init(), net/ipv4/fib_rules.c: the tables are merged until a rule is
+    # added): the longer prefix wins, a tie goes to local (fib_insert_alias() puts the local table's
+    # alias first), so a main route more specific than lo's prefix takes its addresses elsewhere.
+    held = [r.network.prefixlen for r in routes if r.local and dst in r.network]
+    held += [LOOPBACK_NET.prefixlen] if loopback and dst in LOOPBACK_NET else []
+    if held and (best is None or best.network.prefixlen <= max(held)):
+        return NextHop("local", "lo")
     if best is None:
         return None
+    src = str(best.src) if best.src is not None else None
+    toward = str(best.via) if best.via is not None else None
+    # fib_select_path() picks the source from the matched route before __mkroute_output() decides
+    # what kind of route it makes (net/ipv4/route.c, ip_route_output_key_hash_rcu()).
     if dst.is_multicast:
-        return NextHop("multicast", best.dev)
+        # __mkroute_output() (net/ipv4/route.c): RTN_MULTICAST keeps the route's gateway unless the route
+        # is shorter than /4 ("If multicast route do not exist use default one, but do not gateway").
+        keep = best.via is not None and not best.gateway_is_host and best.network.prefixlen >= 4
+        return NextHop("multicast", best.dev, gateway=toward if keep else None, src=src, toward=toward)
     if dst == LIMITED_BROADCAST:
         # __mkroute_output(): 255.255.255.255 is RTN_BROADCAST on the matching route's device,
         # without its gateway (fi = NULL), and connect() refuses it (tcp_v4_connect(): RTCF_BROADCAST).
-        return NextHop("broadcast", best.dev)
+        return NextHop("broadcast", best.dev, src=src, toward=toward)
     if best.via is not None and best.gateway_is_host:
         # A gateway that is the host's own address: fib_check_nh_v4_gw() keeps its scope (host),
         # and rt_set_nexthop() uses a gateway only of scope link (net/ipv4/fib_semantics.c,
         # route.c), so the destination is resolved on the route's device as if on-link.
-        return NextHop("link", best.dev, str(dst), None)
-    src = str(best.src) if best.src is not None else None
-    return NextHop("link", best.dev, str(best.via or dst), str(best.via) if best.via else None, src)
+        return NextHop("link", best.dev, str(dst), None, toward=toward)
+    return NextHop("link", best.dev, str(best.via or dst), toward, src, toward)
 
 
 def in_local_prefix(dst: ipaddress.IPv4Address, routes: list[RouteEntry]) -> bool:
@@ -102,7 +125,7 @@ def route_get(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
     routes: list[RouteEntry],
-    source_of: Callable[[str, str], str],
+    source_of: Callable[[str, str | None], str],
     broadcasts: dict[ipaddress.IPv4Address, str],
     local_source: Callable[[str], str],
 ) -> dict[str, str | None]:
@@ -110,8 +133,8 @@ def route_get(
 
     The same lookup as a packet's; `prefsrc` is the address of the interface it leaves by
     (fib_result_prefsrc() with no `src` on the route: inet_select_addr() of that device toward
-    the next hop), which `source_of(dev, next_hop)` answers; a local destination's is its local
-    route's `src`, which `local_source(dst)` answers.
+    the route's gateway, or none), which `source_of(dev, NextHop.toward)` answers; a local
+    destination's is its local route's `src`, which `local_source(dst)` answers.
     """
     hop = lookup(dst, local_addresses, routes, broadcasts)
     if hop is None:
@@ -123,14 +146,17 @@ def route_get(
         # A secondary's local route says `src PRIMARY` (fib_add_ifaddr()): `local_source` answers.
         prefsrc = local_source(str(dst))
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
+    if hop.kind == "broadcast" and hop.toward == str(dst):
+        # A subnet's broadcast route says `src PRIMARY` (fib_add_ifaddr()), 127.0.0.1 on lo's 127/8.
+        prefsrc = local_source(str(dst))
+        return {"type": "broadcast", "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
-        prefsrc = source_of(hop.dev, str(dst))
-        return {"type": hop.kind, "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
+        prefsrc = hop.src or source_of(hop.dev, hop.toward)
+        return {"type": hop.kind, "dst": str(dst), "gateway": hop.gateway, "dev": hop.dev, "prefsrc": prefsrc}
     # The matched route's gateway, even when it is the destination itself: with its subnet gone,
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
     gateway = hop.gateway
-    assert hop.neighbour is not None  # lookup() names a link's neighbour: the gateway or dst itself
-    prefsrc = hop.src or source_of(hop.dev, hop.neighbour)
+    prefsrc = hop.src or source_of(hop.dev, hop.toward)
     # No address of a fitting scope anywhere: inet_select_addr() gives 0, and rt_fill_info() puts no
     # RTA_PREFSRC in the answer (outsider3's 102).
     prefsrc = None if prefsrc == str(ANY_ADDRESS) else prefsrc
@@ -145,7 +171,9 @@ def route_get_text(result: dict[str, str | None]) -> str:
         return f"local {result['dst']} dev lo src {result['prefsrc']} uid 0 \n    cache <local> "
     if result["type"] in ("broadcast", "multicast"):
         flag = "<local,brd>" if result["type"] == "broadcast" else "<mc>"
-        return f"{result['type']} {result['dst']} dev {result['dev']} src {result['prefsrc']} uid 0 \n    cache {flag} "
+        via = f" via {result['gateway']}" if result["gateway"] else ""  # a multicast route of /4 or longer
+        head = f"{result['type']} {result['dst']}{via} dev {result['dev']} src {result['prefsrc']}"
+        return f"{head} uid 0 \n    cache {flag} "
     via = f" via {result['gateway']}" if result["gateway"] else ""
     src = f" src {result['prefsrc']}" if result["prefsrc"] else ""
     return f"{result['dst']}{via} dev {result['dev']}{src} uid 0 \n    cache "

@@ -1172,17 +1172,22 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
             wanted.append(((*path_of(r), "via"), r.via, r.dev, list(by_dev)))
         elif r.dev:
             by_dev.append((r.dev, ipaddress.IPv4Network("0.0.0.0/0" if r.to == "default" else r.to)))
+    # lo is up before any route is added, and 127.0.0.0/8 is RTN_LOCAL on it: fib_check_nh_v4_gw() takes a
+    # gateway there (dev lo, scope host), as Simulation._dev_for() does.
+    loopback = [("lo", ipaddress.IPv4Network("127.0.0.0/8"))]
     for where, via, dev, earlier in wanted:
-        candidates = [(d, n) for d, n in [*nets.items(), *earlier] if dev is None or d == dev]
+        candidates = [(d, n) for d, n in [*nets.items(), *earlier, *loopback] if dev is None or d == dev]
         if not any(ipaddress.IPv4Address(via) in net for _, net in candidates):
             on = f"{dev}'s network" if dev else "any of its networks"
-            have = ", ".join(f"{d} {n}" for d, n in sorted(candidates, key=lambda c: (c[0], str(c[1])))) or "none"
+            shown = [c for c in candidates if c not in loopback]
+            have = ", ".join(f"{d} {n}" for d, n in sorted(shown, key=lambda c: (c[0], str(c[1])))) or "none"
             raise src.error(
                 where,
                 f"{via} is not on {on} ({have}); the kernel refuses the route "
                 "(ENETUNREACH, Nexthop has invalid gateway)",
             )
-        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in nets.values()):
+        broadcasts = [*nets.values(), *(net for _, net in loopback)]  # lo's 127.255.255.255 is one too
+        if any(ipaddress.IPv4Address(via) == net.broadcast_address and net.prefixlen < 31 for net in broadcasts):
             raise src.error(
                 where,
                 f"{via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "

@@ -130,10 +130,11 @@ def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     route's preferred source, its subnet's primary (fib_add_ifaddr() adds it with `src PRIMARY`: a
     secondary's is the primary, 127.0.0.0/8's is 127.0.0.1); anything else takes the matched route's
     preferred source (fib_select_path(): a connected route's is its subnet's primary), else the
-    device's own address toward the next hop (inet_select_addr()).
+    device's own address toward the route's gateway, or its first with none (fib_result_prefsrc()
+    -> inet_select_addr(dev, nh->fib_nh_gw4), net/ipv4/fib_semantics.c: a device route's gateway is 0).
     """
     if hop.kind != "local":
-        return hop.src or ns.source_address(hop.dev, hop.neighbour)
+        return hop.src or ns.source_address(hop.dev, hop.toward)
     return ns.local_source(dst_ip)
 
 
@@ -290,7 +291,10 @@ class Simulation:
         dev = dev or (self._dev_for(ns, gateway) if gateway else None)
         if dev is None:
             return False  # the kernel refuses such a route ("Nexthop has invalid gateway")
-        ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=gateway in ns.local_addresses()))
+        # fib_check_nh_v4_gw(): a gateway the lookup finds RTN_LOCAL (an own address, or any address in a
+        # prefix on lo) gets scope host, and rt_set_nexthop() then uses no gateway (RouteEntry).
+        own = gateway is not None and (gateway in ns.local_addresses() or ns.on_lo(gateway))
+        ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=own))
         return True
 
     @staticmethod
@@ -300,6 +304,8 @@ class Simulation:
         longest prefix among routes without a gateway."""
         if via in ns.broadcast_addresses():
             return None  # fib_check_nh_v4_gw(): a gateway must be RTN_UNICAST or RTN_LOCAL
+        if ns.on_lo(via) and ns.ifaces["lo"].up:
+            return "lo"  # RTN_LOCAL on lo: `via 127.0.0.1` is a route out of lo (the kernel takes it)
         for iface in ns.ifaces.values():
             if iface.up and iface.kind != "loopback" and any(a.ip == via for a in iface.addresses):
                 return iface.name
@@ -1963,9 +1969,10 @@ class Simulation:
         if ns is None:
             raise self._fail("by", f"{add.by} has no namespace yet")
         net = ipaddress.IPv4Network("0.0.0.0/0" if add.to == "default" else add.to)
-        if any(r.network == net for r in ns.routes):
+        if any(r.network == net and not r.local for r in ns.routes):
             # `ip route add` is NLM_F_CREATE|NLM_F_EXCL: fib_table_insert() (net/ipv4/fib_trie.c)
-            # finds the alias with the same tos and metric and answers EEXIST.
+            # finds the alias with the same tos and metric and answers EEXIST. In the main table: a
+            # prefix on lo is in the local one (fib_magic(RTN_LOCAL)), no duplicate of a route added here.
             raise self._fail(
                 "to",
                 f"{add.by} has a route to {add.to} already; the kernel refuses a second one to the same "
@@ -1976,6 +1983,22 @@ class Simulation:
                 "via",
                 f"{add.via} is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has invalid gateway: "
                 "fib_check_nh_v4_gw() takes only a unicast or local gateway)",
+            )
+        via = ipaddress.IPv4Address(add.via)
+        holder = next(
+            (i for i in ns.ifaces.values() if i.kind != "loopback" and via in {a.ip for a in i.addresses}), None
+        )
+        if holder is None and ns.on_lo(via):
+            holder = ns.ifaces.get("lo")
+        if holder is not None and not holder.up:
+            # fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c): the gateway's own local route, which a link
+            # going down keeps, names the device; a device that is not up is refused, even where another
+            # link that is up has the gateway's subnet connected.
+            raise self._fail(
+                "via",
+                f"{add.via} is {add.by}'s own address on {holder.name}, which is down; the kernel refuses the "
+                "route (ENETDOWN, RTNETLINK answers: Network is down: fib_check_nh_v4_gw() takes the device of "
+                "the gateway's local route, and that device is not up)",
             )
         what = "everything it has no other route for" if add.to == "default" else f"everything for {add.to}"
         self.event(f"{ns.label} sends {what} to {add.via}")
@@ -2022,7 +2045,8 @@ class Simulation:
         net = ipaddress.IPv4Network("0.0.0.0/0" if change.to == "default" else change.to)
         via = ipaddress.IPv4Address(change.via) if change.via else None
         for route in ns.routes:
-            if route.network == net and (via is None or route.via == via):
+            # `ip route del` works on the main table: a prefix on lo (local table) is not for it to delete.
+            if route.network == net and not route.local and (via is None or route.via == via):
                 ns.routes.remove(route)
                 self.event(f"{ns.label} forgets its route to {change.to}")
                 return

@@ -122,6 +122,18 @@ def test_the_network_s_own_address_is_a_gateway_the_kernel_takes() -> None:
     check(ROOMS.replace("  b:\n", "    gateway: 10.0.0.0\n  b:\n", 1))
 
 
+def test_lo_s_broadcast_is_no_gateway() -> None:
+    # 127.255.255.255 is RTN_BROADCAST on lo: fib_check_nh_v4_gw() refuses it (seen in unshare)
+    message = refusal(ROOMS.replace("  b:\n", "    gateway: 127.255.255.255\n  b:\n", 1))
+    assert "127.255.255.255 is a broadcast address; the kernel refuses the route (EINVAL" in message
+
+
+def test_a_gateway_on_lo_is_one_the_kernel_takes() -> None:
+    # 127.0.0.1 and 127.0.0.9 are RTN_LOCAL on lo, which is up before the routes: fib_check_nh_v4_gw()
+    # takes them, dev lo, scope host (seen in unshare and in the lab: gateway-loopback-address)
+    check(ROOMS.replace("  b:\n", "    gateway: 127.0.0.1\n    routes: [{to: 10.9.0.0/16, via: 127.0.0.9}]\n  b:\n", 1))
+
+
 # --- what br_add_if() will not make a port (outsider's 104, 105, 106) --------------------------------
 
 TWO_BRIDGES = ROOMS.replace("hosts:\n", "  br1:\n    host: h\n    ports: {}\nhosts:\n")

@@ -509,6 +509,34 @@ steps:
             "the route (ENETUNREACH, Nexthop has invalid gateway)",
         ),
         (
+            # fib_check_nh_v4_gw(): the gateway is a's own address, whose local route stays while v0 is
+            # down and names v0: ENETDOWN, though eth0 (up) has 10.0.0.0/24 connected
+            "route-add-own-address-link-down",
+            "  - id: cable\n    veth_add:\n      by: a\n      name: v0\n      peer: v1\n"
+            "  - id: addr\n    addr_add:\n      by: a\n      dev: v0\n      address: 10.0.0.20/24\n"
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 10.0.0.20\n",
+            "bad.yaml:31: steps[2].route_add.via: 10.0.0.20 is a's own address on v0, which is down; the kernel "
+            "refuses the route (ENETDOWN, RTNETLINK answers: Network is down: fib_check_nh_v4_gw() takes the "
+            "device of the gateway's local route, and that device is not up)",
+        ),
+        (
+            # fib_check_nh_v4_gw(): 127.0.0.1 is RTN_LOCAL on lo (its local route stays while lo is down),
+            # and lo is not up: ENETDOWN (with lo up the kernel takes the route, dev lo)
+            "route-add-via-loopback-lo-down",
+            "  - id: lo-down\n    link_set:\n      by: a\n      dev: lo\n      up: false\n"
+            "  - id: bad\n    route_add:\n      by: a\n      to: 10.9.0.0/16\n      via: 127.0.0.1\n",
+            "bad.yaml:26: steps[1].route_add.via: 127.0.0.1 is a's own address on lo, which is down; the kernel "
+            "refuses the route (ENETDOWN, RTNETLINK answers: Network is down: fib_check_nh_v4_gw() takes the "
+            "device of the gateway's local route, and that device is not up)",
+        ),
+        (
+            # a prefix on lo is in the local table (fib_magic(RTN_LOCAL)); `ip route del` looks in main
+            "route-del-lo-prefix",
+            "  - id: lo-prefix\n    addr_add:\n      by: a\n      dev: lo\n      address: 10.9.0.1/24\n"
+            "  - id: bad\n    route_del:\n      by: a\n      to: 10.9.0.0/24\n",
+            "bad.yaml:26: steps[1].route_del.to: a has no route to 10.9.0.0/24; the kernel refuses (No such process)",
+        ),
+        (
             "route-add-existing",  # the connected route is there: `ip route add` says EEXIST (fib_table_insert())
             "  - id: bad\n    route_add:\n      by: a\n      to: 10.0.0.0/24\n      via: 10.0.0.1\n",
             "bad.yaml:21: steps[0].route_add.to: a has a route to 10.0.0.0/24 already; the kernel refuses a second "
