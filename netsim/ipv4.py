@@ -57,9 +57,11 @@ def receive(
         # this namespace's own addresses is a martian (inet_lookup_ifaddr_rcu(); accept_local is 0).
         stack.event(f"{ns.label} drops a packet from its own address {src} that arrived on {dev}: a martian source")
         return
-    if dst in ns.local_addresses() or dst in LOOPBACK_NET or ns.in_local_prefix(dst):
+    # A broadcast route is a /32 in the local table: it beats lo's prefixes (10.9.0.255 of a 10.9.0.0/24 put on lo).
+    broadcast = dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses()
+    if dst in ns.local_addresses() or (not broadcast and (dst in LOOPBACK_NET or ns.in_local_prefix(dst))):
         _deliver(stack, ns, dev, skb)
-    elif dst.is_multicast or dst == LIMITED_BROADCAST or dst in ns.broadcast_addresses():
+    elif broadcast:
         # ip_route_input_slow() (net/ipv4/route.c): 255.255.255.255 and a local subnet's broadcast
         # are RTN_BROADCAST (brd_input), delivered here and never forwarded, and TCP drops them
         # (tcp_v4_conn_request(): RTCF_BROADCAST; no reset either); a multicast group nobody here

@@ -123,11 +123,13 @@ class Namespace:
 
     def broadcast_addresses(self) -> dict[ipaddress.IPv4Address, str]:
         """The local table's broadcast routes: each subnet's broadcast address on an interface that
-        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them)."""
+        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them). lo's
+        prefixes too: 127.255.255.255 and the top of any prefix put on lo are RTN_BROADCAST while lo
+        is up (`ip route get 127.255.255.255` says broadcast), and connect() there is ENETUNREACH."""
         return {
             a.network.broadcast_address: i.name
             for i in self.ifaces.values()
-            if i.up and i.kind != "loopback"
+            if i.up
             for a in i.addresses
             if a.network.prefixlen < 31
         }

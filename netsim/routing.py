@@ -66,12 +66,13 @@ def lookup(
     (__mkroute_output() makes it RTN_MULTICAST).
     """
     loopback = any(a in LOOPBACK_NET for a in local_addresses)
-    if dst in local_addresses or (loopback and dst in LOOPBACK_NET) or dst == ANY_ADDRESS:
-        return NextHop("local", "lo")
-    if in_local_prefix(dst, routes):
+    if dst in local_addresses or dst == ANY_ADDRESS:
         return NextHop("local", "lo")
     if broadcasts and dst in broadcasts:
+        # A /32 in the local table, longer than lo's prefixes: 127.255.255.255 is broadcast, not local.
         return NextHop("broadcast", broadcasts[dst])
+    if (loopback and dst in LOOPBACK_NET) or in_local_prefix(dst, routes):
+        return NextHop("local", "lo")
     best: RouteEntry | None = None
     for route in routes:
         if dst in route.network and (best is None or route.network.prefixlen > best.network.prefixlen):
@@ -124,7 +125,9 @@ def route_get(
         prefsrc = local_source(str(dst))
         return {"type": "local", "dst": str(dst), "gateway": None, "dev": "lo", "prefsrc": prefsrc}
     if hop.kind in ("broadcast", "multicast"):
-        prefsrc = source_of(hop.dev, str(dst))
+        # A broadcast route's src is its prefix's primary (fib_magic(..., prim) in fib_add_ifaddr()); on lo
+        # that is 127.0.0.1 or the prefix's own address, which inet_select_addr() would skip (scope host).
+        prefsrc = local_source(str(dst)) if hop.dev == "lo" else source_of(hop.dev, str(dst))
         return {"type": hop.kind, "dst": str(dst), "gateway": None, "dev": hop.dev, "prefsrc": prefsrc}
     # The matched route's gateway, even when it is the destination itself: with its subnet gone,
     # `ip route get 10.0.0.1` answers "via 10.0.0.1" through the default route (fib_select_path()).
