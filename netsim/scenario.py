@@ -1209,6 +1209,7 @@ class Sockets:
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
         self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
         self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
+        self.on_lo: set[ipaddress.IPv4Network] = set()  # prefixes put on lo (addr_add), all RTN_LOCAL
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1232,6 +1233,8 @@ class Sockets:
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        # A prefix put on lo is RTN_LOCAL as a whole (fib_add_ifaddr(), net/ipv4/fib_frontend.c).
+        local = local or any(addr in net for net in self.on_lo)
         # inet_bind() also takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
         # net/ipv4/af_inet.c; seen in `unshare -n`), though no SYN to one is ever answered
         # (tcp_v4_conn_request() drops it). A subnet's broadcast is one only while its interface is up:
@@ -1243,6 +1246,7 @@ class Sockets:
             own = sorted(self.mine, key=int)
             have = ["0.0.0.0", *([f"one of its own addresses ({', '.join(map(str, own))})"] if own else [])]
             have += ["any address in 127.0.0.0/8"] if self.loopback else []
+            have += [f"any address in {net} (on lo)" for net in sorted(self.on_lo)]
             expected = " or ".join([", ".join(have[:-1]), have[-1]] if len(have) > 1 else have)
             raise src.error(
                 where,
@@ -1563,9 +1567,13 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
     elif step.addr_add:
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
         sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
+        if step.addr_add.dev == "lo":
+            sockets[step.addr_add.by].on_lo.add(ipaddress.IPv4Interface(step.addr_add.address).network)
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
         sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
+        if step.addr_del.dev == "lo":
+            sockets[step.addr_del.by].on_lo.discard(ipaddress.IPv4Interface(step.addr_del.address).network)
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id

@@ -123,6 +123,16 @@ def _still_queued(ns: Namespace, syn: Tcp) -> bool:
     return any(p.packet == syn for entry in ns.neigh.entries.values() for p in entry.parked)
 
 
+def _bindable(ns: Namespace, addr: str) -> set[str]:
+    """The addresses tcp.bind_error() takes: the host's own, its broadcast routes' and, for `addr` inside a
+    prefix put on lo, `addr` itself: inet_bind() (net/ipv4/af_inet.c) asks inet_addr_type_table(), and the
+    local table says RTN_LOCAL for the whole prefix (fib_add_ifaddr()), lo up or down."""
+    local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
+    if ns.in_local_prefix(ipaddress.IPv4Address(addr)):
+        local.add(addr)
+    return local
+
+
 def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     """The source address of a socket bound to none, as the route to `dst_ip` gives it.
 
@@ -1264,8 +1274,7 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
-        refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
+        refused = tcp.bind_error(_bindable(ns, addr), ns.listeners, addr, port, sock.reuseport, ns.reuseport)
         if refused is not None and not sock.may_fail:
             # The scenario reader refused what it could see; this is what only the story's state
             # shows, such as a subnet's broadcast address while its interface is down.
@@ -1313,8 +1322,7 @@ class Simulation:
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
-        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
-        refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
+        refused = tcp.bind_error(_bindable(ns, addr), ns.listeners, addr, forward.port)
         if refused is not None:
             # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror", printed only when ADDR was
             # the last address ssh tried (sshforward.refusal_printed()); with no socket bound the forward
