@@ -1772,7 +1772,9 @@ class Simulation:
                 self.event(f"{ns.label}'s {change.dev} is now down")
                 # NETDEV_DOWN: fib_disable_ip() flushes every route through the device, a gateway
                 # route too (it does not come back with the link), and arp_ifdown() its neighbours.
-                ns.routes = [r for r in ns.routes if r.dev != iface.name]
+                # Not a prefix on lo: it is RTN_LOCAL, scope host, whose nexthop has scope
+                # RT_SCOPE_NOWHERE, which fib_sync_down_dev() (net/ipv4/fib_semantics.c) leaves alive.
+                ns.routes = [r for r in ns.routes if r.dev != iface.name or r.local]
                 self._flush_neighbours(ns, iface.name, "is down")
                 netfilter.masquerade_gone(self, ns, iface.name)
         self._sync_links()
