@@ -104,6 +104,9 @@ class Namespace:
     # port)); those between SYN-ACK and ACK (the kernel's request socks) are in half_open above.
     accepted: list[tuple[tuple[str, int], tuple[str, int, str, int]]] = field(default_factory=list)
     route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
+    # The local fib table exists: fib_new_table() makes it with its first route, the first address anywhere
+    # (lo's 127.0.0.1 when lo first comes up). A fresh namespace has none (Simulation._bindable()).
+    local_table: bool = True
     # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
     # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets
     # waiting for an answer (by their own address and port).

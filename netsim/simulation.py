@@ -130,6 +130,10 @@ def _bindable(ns: Namespace, addr: str) -> set[str]:
     local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
     if ns.in_local_prefix(ipaddress.IPv4Address(addr)):
         local.add(addr)
+    if not ns.local_table:
+        # A namespace that never had an address has no local table yet: __inet_dev_addr_type()
+        # (net/ipv4/fib_frontend.c) starts from RTN_BROADCAST and answers that without one, so any address binds.
+        local.add(addr)
     return local
 
 
@@ -277,6 +281,7 @@ class Simulation:
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
         addresses = [LOOPBACK_ADDRESS] if lo_up else []
         ns.ifaces["lo"] = Iface("lo", ZERO_MAC, addresses, "loopback", ns=name, up=lo_up)
+        ns.local_table = lo_up
         self.namespaces[name] = ns
         return ns
 
@@ -1791,6 +1796,7 @@ class Simulation:
                 f"with two prefixes (a stated limit of netsim); expected addr_del {same} first",
             )
         iface.addresses.append(LOOPBACK_ADDRESS)
+        self.namespaces[iface.ns].local_table = True
 
     @staticmethod
     def _connected_routes(ns: Namespace, iface: Iface, only: ipaddress.IPv4Interface | None = None) -> list[RouteEntry]:
@@ -1890,6 +1896,7 @@ class Simulation:
         # __inet_insert_ifa(): an address in the subnet of one with the same mask is a secondary one.
         primary = iface.primary_of(address.network) is None
         iface.addresses.append(address)  # a second address adds; it does not replace
+        ns.local_table = True  # its local route, added even on a link that is down (fib_add_ifaddr())
         broadcast = str(address.network.broadcast_address)
         if primary and iface.up and address.network.prefixlen < 31 and ns.neigh.invalidate(broadcast, add.dev):
             # fib_add_ifaddr() (net/ipv4/fib_frontend.c): the subnet's new broadcast route, and
