@@ -1285,7 +1285,10 @@ class Sockets:
                 f"{self.host} has no listener on {text} at this step, so there is nothing to close{sshd}; "
                 f"expected one of: {', '.join(dict.fromkeys(opened)) or '(none)'}",
             )
-        self.bound = [b for b in self.bound if b[2] != text]
+        # One socket closes: of a reuseport group on that address and port, the others still listen
+        # (reuseport_detach_sock(), net/core/sock_reuseport.c), and a later close may close them.
+        last = max(i for i, b in enumerate(self.bound) if b[2] == text)
+        del self.bound[last]
 
 
 def _validate_unique(s: Scenario, src: Source) -> None:
