@@ -178,10 +178,17 @@ class Namespace:
         ip = ipaddress.IPv4Address(dst)
         if int(ip) == 0:
             return "127.0.0.1"
-        for iface in self.ifaces.values():
-            for address in iface.addresses:
-                if address.ip == ip or (iface.kind == "loopback" and ip in address.network):
-                    primary = iface.primary_of(address.network)
-                    assert primary is not None  # `address` itself is in its network
-                    return str(primary.ip)
-        return dst
+        # An address's own /32 first, then the longest of lo's prefixes holding it (fib_table_lookup() is
+        # longest-prefix: 127.1.0.0/16 put on lo beats 127.0.0.0/8, and says src 127.1.0.1).
+        found = [
+            (address.ip == ip, address.network.prefixlen, iface, address)
+            for iface in self.ifaces.values()
+            for address in iface.addresses
+            if address.ip == ip or (iface.kind == "loopback" and ip in address.network)
+        ]
+        if not found:
+            return dst
+        _, _, iface, address = max(found, key=lambda f: (f[0], f[1]))
+        primary = iface.primary_of(address.network)
+        assert primary is not None  # `address` itself is in its network
+        return str(primary.ip)
