@@ -944,6 +944,11 @@ class Simulation:
             # tcp_v4_connect() takes the route's address (net/ipv4/tcp_ipv4.c).
             self.event(f"{ns.label} connects to 0.0.0.0, which the kernel takes for 127.0.0.1")
             dst_ip = "127.0.0.1"
+            if not ipv4.owns(ns, dst_ip):
+                # From 127.0.0.1 too: ip_route_connect()'s second lookup has that saddr, which
+                # __ip_dev_find() must find local, or it is -ENETUNREACH (a fresh namespace; lo without it).
+                self.event(f"{ns.label} has no 127.0.0.1 to send from: network unreachable")
+                return Connection("", 0, dst_ip, dport, state="network-unreachable")
         hop = ipv4.route(ns, dst_ip)
         if hop is None:
             self.event(f"{ns.label} has no route to {dst_ip}")
