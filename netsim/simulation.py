@@ -1509,6 +1509,9 @@ class Simulation:
                 # answer from any address for a nameserver of INADDR_ANY.
                 peer = "127.0.0.1" if server == str(routing.ANY_ADDRESS) else server
                 hop = ipv4.route(ns, peer)
+                if server == str(routing.ANY_ADDRESS) and not ipv4.owns(ns, peer):
+                    # From 127.0.0.1 as well, which ip_route_connect()'s second lookup wants local (__ip_dev_find()).
+                    hop = None
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
                     continue  # connect() fails with ENETUNREACH: the next server
