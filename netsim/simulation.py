@@ -974,7 +974,7 @@ class Simulation:
             # __inet_check_established() finds it and connect() fails before any SYN leaves.
             self.event(f"{ns.label} holds the connection {src_ip}:{sport} > {dst_ip}:{dport} already: EADDRNOTAVAIL")
             return Connection("", 0, dst_ip, dport, state="address-not-available")
-        sport = sport if sport is not None else next(self._ports)
+        sport = sport if sport is not None else self._ephemeral(ns)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
         conn.isn = self.initial_sequence(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
@@ -1011,6 +1011,18 @@ class Simulation:
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
         return conn
+
+    def _ephemeral(self, ns: Namespace) -> int:
+        """connect()'s own port: __inet_hash_connect() (net/ipv4/inet_hashtables.c) skips a port whose bind
+        bucket bind() made (tb->fastreuse >= 0): a listener's, its accepted connections', a chosen sport's.
+        netsim's counter never hands out one of its own twice, so those are all it must step over."""
+        taken = {port for _, port in ns.listeners}
+        taken |= {four[1] for four in ns.established}
+        taken |= {chosen[2] for chosen in self._chosen if chosen[0] == ns.name}
+        port = next(self._ports)
+        while port in taken:
+            port = next(self._ports)
+        return port
 
     def _check_bind(self, ns: Namespace, sport: int) -> None:
         """The lab and the script bind a connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR first;
