@@ -193,6 +193,9 @@ class Simulation:
         self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
         self._redraw: tuple[float, dict[str, dict[str, float]]] | None = None  # (when, the kernel's draws)
         self._ports = count(40000)  # ephemeral source ports, deterministic
+        # The ports the story's connects choose: the kernel's random pick (inet_hash_connect()) all but never
+        # takes one of them before its step, so netsim's deterministic one must not either (_ephemeral()).
+        self._named_sports = {st.connect.sport for st in scenario.steps if st.connect is not None and st.connect.sport}
         self._current: StepTrace | None = None
         self._step: Step | None = None
         self._frame: Send | None = None  # the frame of a `sends` step being sent: errors point at it
@@ -1016,7 +1019,7 @@ class Simulation:
         """connect()'s own port: __inet_hash_connect() (net/ipv4/inet_hashtables.c) skips a port whose bind
         bucket bind() made (tb->fastreuse >= 0): a listener's, its accepted connections', a chosen sport's.
         netsim's counter never hands out one of its own twice, so those are all it must step over."""
-        taken = {port for _, port in ns.listeners}
+        taken = {port for _, port in ns.listeners} | self._named_sports
         taken |= {four[1] for four in ns.established}
         taken |= {chosen[2] for chosen in self._chosen if chosen[0] == ns.name}
         port = next(self._ports)
