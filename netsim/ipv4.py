@@ -271,7 +271,7 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         # udp_sendmsg(): a datagram to a group gets the socket's multicast TTL, 1 unless set
         # (inet->mc_ttl, IP_MULTICAST_TTL).
         packet = replace(packet, ttl=1)
-    if isinstance(packet, Tcp) and not _owns(ns, packet.src_ip):
+    if isinstance(packet, Tcp) and not owns(ns, packet.src_ip):
         # A socket's source the host no longer has (its address was deleted): ip_route_output_key_hash_rcu()
         # (net/ipv4/route.c) wants a non-zero saddr to be local (__ip_dev_find(): an address of a device,
         # or the local table's 127/8), else -ENETUNREACH: nothing leaves, not even an ARP request; TCP's
@@ -369,7 +369,7 @@ def _localnet_allows(ns: Namespace, src: str, hop: routing.NextHop) -> bool:
     return hop.kind == "local" or hop.dev == "lo" or hop.dev in ns.route_localnet
 
 
-def _owns(ns: Namespace, ip: str) -> bool:
+def owns(ns: Namespace, ip: str) -> bool:
     """__ip_dev_find(): `ip` is an address of one of the host's devices, or in lo's 127/8."""
     address = ipaddress.IPv4Address(ip)
     if address in ns.local_addresses() or address == ipaddress.IPv4Address(0):

@@ -104,6 +104,9 @@ class Namespace:
     # port)); those between SYN-ACK and ACK (the kernel's request socks) are in half_open above.
     accepted: list[tuple[tuple[str, int], tuple[str, int, str, int]]] = field(default_factory=list)
     route_localnet: set[str] = field(default_factory=set)  # devices with net.ipv4.conf.DEV.route_localnet = 1
+    # The local fib table exists: fib_new_table() makes it with its first route, the first address anywhere
+    # (lo's 127.0.0.1 when lo first comes up). A fresh namespace has none (Simulation._bindable()).
+    local_table: bool = True
     # Name resolution: what the namespace's private mount namespace shows at /etc/hosts and
     # /etc/resolv.conf, the DNS servers running in it (by listening address), and resolver sockets
     # waiting for an answer (by their own address and port).
@@ -196,11 +199,19 @@ class Namespace:
         ip = ipaddress.IPv4Address(dst)
         if int(ip) == 0:
             return "127.0.0.1"
-        for iface in self.ifaces.values():
-            for address in iface.addresses:
-                held = iface.kind == "loopback" or ip == address.network.broadcast_address
-                if address.ip == ip or (held and ip in address.network):
-                    primary = iface.primary_of(address.network)
-                    assert primary is not None  # `address` itself is in its network
-                    return str(primary.ip)
-        return dst
+        # An address's own /32 first, then a subnet's broadcast /32, then the longest of lo's prefixes
+        # holding it (fib_table_lookup() is longest-prefix: 127.1.0.0/16 put on lo beats 127.0.0.0/8, and
+        # says src 127.1.0.1).
+        found = [
+            (address.ip == ip, ip == address.network.broadcast_address, address.network.prefixlen, iface, address)
+            for iface in self.ifaces.values()
+            for address in iface.addresses
+            if address.ip == ip
+            or ((iface.kind == "loopback" or ip == address.network.broadcast_address) and ip in address.network)
+        ]
+        if not found:
+            return dst
+        *_, iface, address = max(found, key=lambda f: f[:3])
+        primary = iface.primary_of(address.network)
+        assert primary is not None  # `address` itself is in its network
+        return str(primary.ip)

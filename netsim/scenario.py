@@ -1214,6 +1214,9 @@ class Sockets:
         self.mine |= {ipaddress.IPv4Interface(b.address).ip for b in s.bridges.values() if b.host == host and b.address}
         self.ifaddrs = {ipaddress.IPv4Interface(i.address) for i in h.interfaces.values() if i.address}
         self.ifaddrs |= {ipaddress.IPv4Interface(b.address) for b in s.bridges.values() if b.host == host and b.address}
+        self.on_lo: set[ipaddress.IPv4Network] = set()  # prefixes put on lo (addr_add), all RTN_LOCAL
+        # No local fib table until the first address (a fresh namespace): any address binds (Simulation._bindable()).
+        self.table = not h.absent
         self.bound: list[tuple[ipaddress.IPv4Address, int, str, bool]] = []
         if h.sshd:
             self.bound.append((ANY, 22, "0.0.0.0:22 (sshd)", False))
@@ -1237,6 +1240,8 @@ class Sockets:
         addr, port = parsed
         self.need_namespace(where, src)
         local = addr == ANY or addr in self.mine or (self.loopback and addr in LOOPBACK_NET)
+        # A prefix put on lo is RTN_LOCAL as a whole (fib_add_ifaddr(), net/ipv4/fib_frontend.c).
+        local = local or any(addr in net for net in self.on_lo) or not self.table
         # inet_bind() also takes RTN_MULTICAST and RTN_BROADCAST addresses (inet_addr_valid_or_nonlocal(),
         # net/ipv4/af_inet.c; seen in `unshare -n`), though no SYN to one is ever answered
         # (tcp_v4_conn_request() drops it). A subnet's broadcast is one only while its interface is up:
@@ -1248,6 +1253,7 @@ class Sockets:
             own = sorted(self.mine, key=int)
             have = ["0.0.0.0", *([f"one of its own addresses ({', '.join(map(str, own))})"] if own else [])]
             have += ["any address in 127.0.0.0/8"] if self.loopback else []
+            have += [f"any address in {net} (on lo)" for net in sorted(self.on_lo)]
             expected = " or ".join([", ".join(have[:-1]), have[-1]] if len(have) > 1 else have)
             raise src.error(
                 where,
@@ -1284,7 +1290,10 @@ class Sockets:
                 f"{self.host} has no listener on {text} at this step, so there is nothing to close{sshd}; "
                 f"expected one of: {', '.join(dict.fromkeys(opened)) or '(none)'}",
             )
-        self.bound = [b for b in self.bound if b[2] != text]
+        # One socket closes: of a reuseport group on that address and port, the others still listen
+        # (reuseport_detach_sock(), net/core/sock_reuseport.c), and a later close may close them.
+        last = max(i for i, b in enumerate(self.bound) if b[2] == text)
+        del self.bound[last]
 
 
 def _validate_unique(s: Scenario, src: Source) -> None:
@@ -1563,14 +1572,21 @@ def _follow_addresses(step: Step, sockets: dict[str, Sockets]) -> None:
     if step.netns_add:
         sockets[step.netns_add].exists = True  # lo is down and bare in a new namespace
         sockets[step.netns_add].deleted = ""
+        sockets[step.netns_add].loopback = sockets[step.netns_add].table = False
     elif step.link_set and step.link_set.dev == "lo" and step.link_set.up:
         sockets[step.link_set.by].loopback = True  # lo gets 127.0.0.1/8 when it first comes up
+        sockets[step.link_set.by].table = True
     elif step.addr_add:
+        sockets[step.addr_add.by].table = True
         sockets[step.addr_add.by].mine.add(ipaddress.IPv4Interface(step.addr_add.address).ip)
         sockets[step.addr_add.by].ifaddrs.add(ipaddress.IPv4Interface(step.addr_add.address))
+        if step.addr_add.dev == "lo":
+            sockets[step.addr_add.by].on_lo.add(ipaddress.IPv4Interface(step.addr_add.address).network)
     elif step.addr_del:
         sockets[step.addr_del.by].mine.discard(ipaddress.IPv4Interface(step.addr_del.address).ip)
         sockets[step.addr_del.by].ifaddrs.discard(ipaddress.IPv4Interface(step.addr_del.address))
+        if step.addr_del.dev == "lo":
+            sockets[step.addr_del.by].on_lo.discard(ipaddress.IPv4Interface(step.addr_del.address).network)
     elif step.netns_del:
         sockets[step.netns_del].exists = False
         sockets[step.netns_del].deleted = step.id

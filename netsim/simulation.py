@@ -123,6 +123,20 @@ def _still_queued(ns: Namespace, syn: Tcp) -> bool:
     return any(p.packet == syn for entry in ns.neigh.entries.values() for p in entry.parked)
 
 
+def _bindable(ns: Namespace, addr: str) -> set[str]:
+    """The addresses tcp.bind_error() takes: the host's own, its broadcast routes' and, for `addr` inside a
+    prefix put on lo, `addr` itself: inet_bind() (net/ipv4/af_inet.c) asks inet_addr_type_table(), and the
+    local table says RTN_LOCAL for the whole prefix (fib_add_ifaddr()), lo up or down."""
+    local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
+    if ns.in_local_prefix(ipaddress.IPv4Address(addr)):
+        local.add(addr)
+    if not ns.local_table:
+        # A namespace that never had an address has no local table yet: __inet_dev_addr_type()
+        # (net/ipv4/fib_frontend.c) starts from RTN_BROADCAST and answers that without one, so any address binds.
+        local.add(addr)
+    return local
+
+
 def _source(ns: Namespace, hop: routing.NextHop, dst_ip: str) -> str:
     """The source address of a socket bound to none, as the route to `dst_ip` gives it.
 
@@ -180,6 +194,9 @@ class Simulation:
         self._between: list[Hop] = []  # frames timers sent between two steps (no step records them)
         self._redraw: tuple[float, dict[str, dict[str, float]]] | None = None  # (when, the kernel's draws)
         self._ports = count(40000)  # ephemeral source ports, deterministic
+        # The ports the story's connects choose: the kernel's random pick (inet_hash_connect()) all but never
+        # takes one of them before its step, so netsim's deterministic one must not either (_ephemeral()).
+        self._named_sports = {st.connect.sport for st in scenario.steps if st.connect is not None and st.connect.sport}
         self._current: StepTrace | None = None
         self._step: Step | None = None
         self._frame: Send | None = None  # the frame of a `sends` step being sent: errors point at it
@@ -271,6 +288,7 @@ class Simulation:
         # (The kernel gives lo its 127.0.0.1/8 the first time it comes up.)
         addresses = [LOOPBACK_ADDRESS] if lo_up else []
         ns.ifaces["lo"] = Iface("lo", ZERO_MAC, addresses, "loopback", ns=name, up=lo_up)
+        ns.local_table = lo_up
         self.namespaces[name] = ns
         return ns
 
@@ -948,6 +966,11 @@ class Simulation:
             # tcp_v4_connect() takes the route's address (net/ipv4/tcp_ipv4.c).
             self.event(f"{ns.label} connects to 0.0.0.0, which the kernel takes for 127.0.0.1")
             dst_ip = "127.0.0.1"
+            if not ipv4.owns(ns, dst_ip):
+                # From 127.0.0.1 too: ip_route_connect()'s second lookup has that saddr, which
+                # __ip_dev_find() must find local, or it is -ENETUNREACH (a fresh namespace; lo without it).
+                self.event(f"{ns.label} has no 127.0.0.1 to send from: network unreachable")
+                return Connection("", 0, dst_ip, dport, state="network-unreachable")
         hop = ipv4.route(ns, dst_ip)
         if hop is None:
             self.event(f"{ns.label} has no route to {dst_ip}")
@@ -973,7 +996,7 @@ class Simulation:
             # __inet_check_established() finds it and connect() fails before any SYN leaves.
             self.event(f"{ns.label} holds the connection {src_ip}:{sport} > {dst_ip}:{dport} already: EADDRNOTAVAIL")
             return Connection("", 0, dst_ip, dport, state="address-not-available")
-        sport = sport if sport is not None else next(self._ports)
+        sport = sport if sport is not None else self._ephemeral(ns)
         conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
         ns.connections.append(conn)
         conn.isn = self.initial_sequence(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
@@ -1010,6 +1033,18 @@ class Simulation:
         if conn.state == "connected":
             self.connected(ns.name, dst_ip)
         return conn
+
+    def _ephemeral(self, ns: Namespace) -> int:
+        """connect()'s own port: __inet_hash_connect() (net/ipv4/inet_hashtables.c) skips a port whose bind
+        bucket bind() made (tb->fastreuse >= 0): a listener's, its accepted connections', a chosen sport's.
+        netsim's counter never hands out one of its own twice, so those are all it must step over."""
+        taken = {port for _, port in ns.listeners} | self._named_sports
+        taken |= {four[1] for four in ns.established}
+        taken |= {chosen[2] for chosen in self._chosen if chosen[0] == ns.name}
+        port = next(self._ports)
+        while port in taken:
+            port = next(self._ports)
+        return port
 
     def _check_bind(self, ns: Namespace, sport: int) -> None:
         """The lab and the script bind a connecting socket to 0.0.0.0:SPORT with SO_REUSEADDR first;
@@ -1283,8 +1318,7 @@ class Simulation:
         assert self._current is not None
         ns = self.namespaces[sock.by]
         addr, port = _endpoint(sock.bind)
-        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
-        refused = tcp.bind_error(local, ns.listeners, addr, port, sock.reuseport, ns.reuseport)
+        refused = tcp.bind_error(_bindable(ns, addr), ns.listeners, addr, port, sock.reuseport, ns.reuseport)
         if refused is not None and not sock.may_fail:
             # The scenario reader refused what it could see; this is what only the story's state
             # shows, such as a subnet's broadcast address while its interface is down.
@@ -1332,8 +1366,7 @@ class Simulation:
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
         addr, twins = sshforward.bind_addresses(forward, fwd.gateway_ports)
-        local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
-        refused = tcp.bind_error(local, ns.listeners, addr, forward.port)
+        refused = tcp.bind_error(_bindable(ns, addr), ns.listeners, addr, forward.port)
         if refused is not None:
             # channel_setup_fwd_listener_tcpip(): "bind [ADDR]:PORT: strerror", printed only when ADDR was
             # the last address ssh tried (sshforward.refusal_printed()); with no socket bound the forward
@@ -1510,6 +1543,9 @@ class Simulation:
                 # answer from any address for a nameserver of INADDR_ANY.
                 peer = "127.0.0.1" if server == str(routing.ANY_ADDRESS) else server
                 hop = ipv4.route(ns, peer)
+                if server == str(routing.ANY_ADDRESS) and not ipv4.owns(ns, peer):
+                    # From 127.0.0.1 as well, which ip_route_connect()'s second lookup wants local (__ip_dev_find()).
+                    hop = None
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
                     continue  # connect() fails with ENETUNREACH: the next server
@@ -1829,7 +1865,9 @@ class Simulation:
                 self.event(f"{ns.label}'s {change.dev} is now down")
                 # NETDEV_DOWN: fib_disable_ip() flushes every route through the device, a gateway
                 # route too (it does not come back with the link), and arp_ifdown() its neighbours.
-                ns.routes = [r for r in ns.routes if r.dev != iface.name]
+                # Not a prefix on lo: it is RTN_LOCAL, scope host, whose nexthop has scope
+                # RT_SCOPE_NOWHERE, which fib_sync_down_dev() (net/ipv4/fib_semantics.c) leaves alive.
+                ns.routes = [r for r in ns.routes if r.dev != iface.name or r.local]
                 self._flush_neighbours(ns, iface.name, "is down")
                 netfilter.masquerade_gone(self, ns, iface.name)
         self._sync_links()
@@ -1846,6 +1884,7 @@ class Simulation:
                 f"with two prefixes (a stated limit of netsim); expected addr_del {same} first",
             )
         iface.addresses.append(LOOPBACK_ADDRESS)
+        self.namespaces[iface.ns].local_table = True
 
     @staticmethod
     def _connected_routes(ns: Namespace, iface: Iface, only: ipaddress.IPv4Interface | None = None) -> list[RouteEntry]:
@@ -1947,6 +1986,7 @@ class Simulation:
         # __inet_insert_ifa(): an address in the subnet of one with the same mask is a secondary one.
         primary = iface.primary_of(address.network) is None
         iface.addresses.append(address)  # a second address adds; it does not replace
+        ns.local_table = True  # its local route, added even on a link that is down (fib_add_ifaddr())
         broadcast = str(address.network.broadcast_address)
         if primary and iface.up and address.network.prefixlen < 31 and ns.neigh.invalidate(broadcast, add.dev):
             # fib_add_ifaddr() (net/ipv4/fib_frontend.c): the subnet's new broadcast route, and

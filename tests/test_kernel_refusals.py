@@ -233,9 +233,18 @@ def test_a_refused_bind_names_every_kind_of_address_the_kernel_would_take() -> N
     assert refusal(ROOMS + "  - {id: l, listen: {by: a, bind: '10.0.0.99:80'}}\n").endswith(
         "expected 0.0.0.0, one of its own addresses (10.0.0.10) or any address in 127.0.0.0/8"
     )
-    # A namespace a step made has lo down and bare: no 127/8 yet, and no address of its own.
+    # A namespace a step made has lo down and bare, and no local fib table yet: __inet_dev_addr_type() answers
+    # RTN_BROADCAST without one, so any address binds (lab_scenarios/fresh-namespace-binds-anything.yaml);
+    # its first address (lo's, coming up) makes the table, and then only what it has binds.
     made = ROOMS + "  - {id: room, netns_add: n}\n  - {id: l, listen: {by: n, bind: '127.0.0.1:80'}}\n"
-    assert refusal(made).endswith("(EADDRNOTAVAIL, Cannot assign requested address); expected 0.0.0.0")
+    check(made)
+    up = (
+        made
+        + "  - {id: up, link_set: {by: n, dev: lo, up: true}}\n  - {id: l2, listen: {by: n, bind: '10.1.2.3:80'}}\n"
+    )
+    assert refusal(up).endswith(
+        "(EADDRNOTAVAIL, Cannot assign requested address); expected 0.0.0.0 or any address in 127.0.0.0/8"
+    )
 
 
 # --- what bind() takes beyond the host's own addresses (outsider's 28 and 29) ------------------------
