@@ -36,7 +36,8 @@ def test_run_json_has_the_documented_shape() -> None:
     trace = json.loads(out.stdout)
     assert set(trace) == {"scenario", "steps"}
     step = trace["steps"][0]
-    shape = {"id", "frames", "fdb", "neigh", "outcome", "seconds", "clock", "links", "conntrack", "route"}
+    shape = {"id", "frames", "fdb", "neigh", "outcome", "seconds", "clock", "links", "routes", "listening"}
+    shape |= {"conntrack", "route"}
     assert set(step) == shape | {"resolved", "listener"}
     assert step["clock"] == {"at": 0.0, "observed": 0.0}
     lo = step["links"]["alice"]["lo"]
