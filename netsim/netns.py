@@ -166,14 +166,20 @@ class Namespace:
                     return str(address.ip)
         return str(universe[0].ip)
 
-    def on_lo(self, ip: ipaddress.IPv4Address) -> bool:
+    def on_lo(self, ip: ipaddress.IPv4Address, link_scope: bool = False) -> bool:
         """Within a prefix of one of lo's addresses, 127.0.0.1/8 too: fib_add_ifaddr() makes a prefix on lo
-        RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes)."""
+        RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes).
+        `link_scope`: the lookup fib_check_nh_v4_gw() makes for a new route's gateway (net/ipv4/
+        fib_semantics.c: flowi4_scope RT_SCOPE_LINK), which skips routes through a gateway (scope universe)."""
         lo = self.ifaces.get("lo")
         held = [a.network.prefixlen for a in lo.addresses if ip in a.network] if lo is not None else []
         # One trie for local and main (routing.lookup()): a longer main route takes the address elsewhere.
         beaten = any(
-            not r.local and ip in r.network and r.network.prefixlen > max(held, default=32) for r in self.routes
+            not r.local
+            and not (link_scope and r.via is not None)
+            and ip in r.network
+            and r.network.prefixlen > max(held, default=32)
+            for r in self.routes
         )
         return bool(held) and not beaten
 

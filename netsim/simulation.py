@@ -311,7 +311,7 @@ class Simulation:
             return False  # the kernel refuses such a route ("Nexthop has invalid gateway")
         # fib_check_nh_v4_gw(): a gateway the lookup finds RTN_LOCAL (an own address, or any address in a
         # prefix on lo) gets scope host, and rt_set_nexthop() then uses no gateway (RouteEntry).
-        own = gateway is not None and (gateway in ns.local_addresses() or ns.on_lo(gateway))
+        own = gateway is not None and (gateway in ns.local_addresses() or ns.on_lo(gateway, link_scope=True))
         ns.routes.append(RouteEntry(net, dev, gateway, gateway_is_host=own))
         return True
 
@@ -322,7 +322,7 @@ class Simulation:
         longest prefix among routes without a gateway."""
         if via in ns.broadcast_addresses():
             return None  # fib_check_nh_v4_gw(): a gateway must be RTN_UNICAST or RTN_LOCAL
-        if ns.on_lo(via) and ns.ifaces["lo"].up:
+        if ns.on_lo(via, link_scope=True) and ns.ifaces["lo"].up:
             return "lo"  # RTN_LOCAL on lo: `via 127.0.0.1` is a route out of lo (the kernel takes it)
         for iface in ns.ifaces.values():
             if iface.up and iface.kind != "loopback" and any(a.ip == via for a in iface.addresses):
@@ -2028,7 +2028,7 @@ class Simulation:
         holder = next(
             (i for i in ns.ifaces.values() if i.kind != "loopback" and via in {a.ip for a in i.addresses}), None
         )
-        if holder is None and ns.on_lo(via):
+        if holder is None and ns.on_lo(via, link_scope=True):
             holder = ns.ifaces.get("lo")
         if holder is not None and not holder.up:
             # fib_check_nh_v4_gw() (net/ipv4/fib_semantics.c): the gateway's own local route, which a link
