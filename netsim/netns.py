@@ -171,8 +171,12 @@ class Namespace:
         RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes).
         `link_scope`: the lookup fib_check_nh_v4_gw() makes for a new route's gateway (net/ipv4/
         fib_semantics.c: flowi4_scope RT_SCOPE_LINK), which skips routes through a gateway (scope universe)."""
-        lo = self.ifaces.get("lo")
-        held = [a.network.prefixlen for a in lo.addresses if ip in a.network] if lo is not None else []
+        # The local table's prefix routes (RouteEntry.local), which fib_add_ifaddr() adds only once lo is
+        # up (a prefix put on lo while it is down makes only its own address local), and 127/8 once lo
+        # has 127.0.0.1, as routing.lookup() holds them.
+        held = [r.network.prefixlen for r in self.routes if r.local and ip in r.network]
+        if ip in LOOPBACK_NET and any(a in LOOPBACK_NET for a in self.local_addresses()):
+            held.append(LOOPBACK_NET.prefixlen)
         # One trie for local and main (routing.lookup()): a longer main route takes the address elsewhere.
         beaten = any(
             not r.local
