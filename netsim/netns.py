@@ -11,7 +11,7 @@ from netsim.frames import Tcp
 from netsim.icmp import Peer as IcmpPeer
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Netfilter
-from netsim.routing import RouteEntry, in_local_prefix
+from netsim.routing import RouteEntry
 from netsim.scenario import HostsLine
 from netsim.udp import Waiting
 
@@ -167,10 +167,14 @@ class Namespace:
         return str(universe[0].ip)
 
     def on_lo(self, ip: ipaddress.IPv4Address, link_scope: bool = False) -> bool:
-        """Within a prefix of one of lo's addresses, 127.0.0.1/8 too: fib_add_ifaddr() makes a prefix on lo
-        RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares local routes).
-        `link_scope`: the lookup fib_check_nh_v4_gw() makes for a new route's gateway (net/ipv4/
-        fib_semantics.c: flowi4_scope RT_SCOPE_LINK), which skips routes through a gateway (scope universe)."""
+        """Within a prefix on lo, 127.0.0.1/8 too, that no longer route takes elsewhere: fib_add_ifaddr() makes
+        a prefix on lo RTN_LOCAL, and the local table keeps it while lo is down (fib_sync_down_dev() spares
+        local routes). Without policy rules the local table shares the main table's trie (fib_new_table(),
+        net/ipv4/fib_frontend.c: RT_TABLE_LOCAL is an alias of RT_TABLE_MAIN), so fib_lookup() and
+        inet_addr_type_table() are one longest-prefix match over both; of one prefix in both, the local
+        alias comes first (fib_insert_alias(): tb_id descending). `link_scope`: the lookup
+        fib_check_nh_v4_gw() makes for a new route's gateway (net/ipv4/fib_semantics.c: flowi4_scope
+        RT_SCOPE_LINK), which skips routes through a gateway (scope universe)."""
         # The local table's prefix routes (RouteEntry.local), which fib_add_ifaddr() adds only once lo is
         # up (a prefix put on lo while it is down makes only its own address local), and 127/8 once lo
         # has 127.0.0.1, as routing.lookup() holds them.
@@ -188,8 +192,9 @@ class Namespace:
         return bool(held) and not beaten
 
     def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
-        """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (routing.RouteEntry.local)."""
-        return in_local_prefix(ip, self.routes)
+        """Within a prefix the local table holds on lo (RouteEntry.local, 127/8 too) where no longer route
+        takes the address: on_lo() as a packet's lookup makes it."""
+        return self.on_lo(ip)
 
     def is_local(self, ip: ipaddress.IPv4Address) -> bool:
         """inet_addr_type() == RTN_LOCAL, asking the local table (as inet_addr_type_dev_table() and

@@ -116,16 +116,6 @@ def lookup(
     return NextHop("link", best.dev, str(best.via or dst), toward, src, toward)
 
 
-def in_local_prefix(dst: ipaddress.IPv4Address, routes: list[RouteEntry]) -> bool:
-    """Within a prefix put on lo, which fib_add_ifaddr() makes RTN_LOCAL (RouteEntry.local), and no longer
-    route holds it: without policy rules the local table shares the main table's trie (fib_new_table(),
-    net/ipv4/fib_frontend.c: RT_TABLE_LOCAL is an alias of RT_TABLE_MAIN), so fib_lookup() and
-    inet_addr_type_table() are one longest-prefix match over both; of one prefix in both, the local alias
-    comes first (fib_insert_alias(): tb_id descending)."""
-    best = max((r for r in routes if dst in r.network), key=lambda r: (r.network.prefixlen, r.local), default=None)
-    return best is not None and best.local
-
-
 def route_get(
     dst: ipaddress.IPv4Address,
     local_addresses: set[ipaddress.IPv4Address],
