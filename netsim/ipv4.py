@@ -376,7 +376,7 @@ def owns(ns: Namespace, ip: str) -> bool:
         return True  # a zero saddr is not checked: the route picks one, or none (outsider3's 102)
     lo = ns.ifaces.get("lo")
     in_lo = address in LOOPBACK_NET and lo is not None and any(address in a.network for a in lo.addresses)
-    return in_lo or ns.in_local_prefix(address)  # __ip_dev_find() asks the local table: a prefix on lo
+    return in_lo or ns.on_lo(address)  # __ip_dev_find() asks the local table: a prefix on lo
 
 
 def _finish(stack: Stack, ns: Namespace, skb: Skb, dev: str, neighbour: str) -> None:

@@ -191,11 +191,6 @@ class Namespace:
         )
         return bool(held) and not beaten
 
-    def in_local_prefix(self, ip: ipaddress.IPv4Address) -> bool:
-        """Within a prefix the local table holds on lo (RouteEntry.local, 127/8 too) where no longer route
-        takes the address: on_lo() as a packet's lookup makes it."""
-        return self.on_lo(ip)
-
     def is_local(self, ip: ipaddress.IPv4Address) -> bool:
         """inet_addr_type() == RTN_LOCAL, asking the local table (as inet_addr_type_dev_table() and
         nft's `fib daddr type` do, with no device): one of the host's addresses, or any address of

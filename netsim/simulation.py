@@ -128,7 +128,7 @@ def _bindable(ns: Namespace, addr: str) -> set[str]:
     prefix put on lo, `addr` itself: inet_bind() (net/ipv4/af_inet.c) asks inet_addr_type_table(), and the
     local table says RTN_LOCAL for the whole prefix (fib_add_ifaddr()), lo up or down."""
     local = {str(a) for a in [*ns.local_addresses(), *ns.broadcast_addresses()]}
-    if ns.in_local_prefix(ipaddress.IPv4Address(addr)):
+    if ns.on_lo(ipaddress.IPv4Address(addr)):
         local.add(addr)
     if not ns.local_table:
         # A namespace that never had an address has no local table yet: __inet_dev_addr_type()
