@@ -202,7 +202,14 @@ class Trace:
         steps = []
         for s in data["steps"]:
             frames = [
-                Hop(**{**_without(h, "ip", "dns"), "out_ports": tuple(h["out_ports"])}, what="", reason="kernel")
+                # The frame's headers as JSON (carries, ip, tcp, arp, dns) are not read back into a
+                # payload; the lab describes each frame in "what" (for people reading a diff) instead.
+                Hop(
+                    **{k: h[k] for k in ("bridge", "in_port", "src", "dst", "decision")},
+                    out_ports=tuple(h["out_ports"]),
+                    what=h.get("what", ""),
+                    reason="kernel",
+                )
                 for h in s["frames"]
             ]
             steps.append(
@@ -229,10 +236,6 @@ class Trace:
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=False)
-
-
-def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if k not in keys}
 
 
 @dataclass(frozen=True)

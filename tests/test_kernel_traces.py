@@ -74,3 +74,18 @@ def test_a_header_without_a_source_is_caught(tmp_path: Path) -> None:
     cited.write_text("# schema\n# They expire (br_fdb_cleanup(), net/bridge/br_fdb.c).\ntitle: x\n", encoding="utf-8")
     assert not CITATION.search(header(told))
     assert CITATION.search(header(cited))
+
+
+def test_netsim_lab_prints_every_recorded_kernel_trace_as_text() -> None:
+    """`netsim lab FILE` without --json or --compare prints the kernel's trace in netsim's words;
+    reading back a frame the lab described (its "what") once crashed that view."""
+    from netsim.render.text import render
+    from netsim.trace import Trace
+
+    described = 0
+    for recording in RECORDINGS:
+        kept = json.loads(recording.read_text(encoding="utf-8"))
+        trace = Trace.from_json(kept["trace"])
+        described += sum(1 for step in trace.steps for hop in step.frames if hop.what)
+        assert render(load_scenario(ROOT / kept["scenario"]), trace).strip(), recording.name
+    assert described, "no recorded frame carries the lab's description: the check above reads nothing"
