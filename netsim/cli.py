@@ -12,6 +12,7 @@ from netsim.scaffold import ScaffoldError
 
 EXIT_BAD_INPUT = 2
 EXIT_LAB_UNAVAILABLE = 3
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`netsim schema | head`): not netsim's error. Point stdout at
+        # /dev/null so the interpreter's last flush cannot fail again, and exit as a program
+        # killed by SIGPIPE would (128 + 13), which a shell's pipefail still sees.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # a bug in netsim, never a traceback for what a file says
         if os.environ.get("NETSIM_DEBUG"):
             raise

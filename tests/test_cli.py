@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,23 @@ def test_the_schema_is_generated_from_the_model() -> None:
     mac = host["properties"]["interfaces"]["additionalProperties"]["properties"]["mac"]
     assert mac["anyOf"][0]["pattern"]
     assert schema["required"] == ["title", "hosts", "steps"]
+
+
+def test_a_reader_that_stops_reading_is_not_an_internal_error() -> None:
+    """`netsim schema | head -5`: the pipe closes before netsim has written everything."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE, as after head has exited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "netsim", "schema"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 141  # as a program killed by SIGPIPE
