@@ -91,6 +91,36 @@ def one_line(text: str, limit: int = 2000) -> str:
     return out if len(out) <= limit else out[: limit - 3] + "..."
 
 
+def page_source(path: Path) -> str:
+    """A Markdown page's text, its front matter parsed; what cannot be read is a one-line error
+    with the file and line (guard-pages and claims read pages a user names, not only docs/)."""
+    import yaml
+
+    from netsim.pages.macros import split_front_matter
+
+    expected = "expected a Markdown file such as docs/posts/x.md"
+    if not path.is_file():
+        raise ScenarioError(str(path), 0, "", f"no such page; {expected}")
+    raw = path.read_bytes()
+    try:
+        source = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            str(path), line, "", f"byte {raw[exc.start]:#04x} is not UTF-8; {expected} in UTF-8"
+        ) from None
+    try:
+        meta, _ = split_front_matter(source)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # the front matter begins on the page's line 2
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise ScenarioError(str(path), line, "front matter", f"not valid YAML: {problem}") from None
+    if not isinstance(meta, dict):
+        raise ScenarioError(str(path), 2, "front matter", f"found {type(meta).__name__}; expected a mapping")
+    return source
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from netsim.scenario import load_scenario
 
@@ -147,7 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         pages = args.pages or sorted(Path("docs").rglob("*.md"))
         for path in pages:
-            source = path.read_text(encoding="utf-8")
+            source = page_source(path)
             _, body = split_front_matter(source)
             postguard.check(body, str(path), postguard.body_offset(source, body), Page.MACROS)
         print(f"ok  {len(pages)} pages use only literal macro calls")
@@ -170,8 +200,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from netsim.claimaudit.audit import audit, render
 
         for post in args.posts:
-            if not post.is_file():
-                raise ScenarioError(str(post), 0, "", "no such page; expected a Markdown file such as docs/posts/x.md")
+            page_source(post)  # a page the audit cannot read is the user's error, said before it starts
         report = audit(Path.cwd(), args.posts or None)
         print(render(report, verbose=args.verbose))
         failed = [e for p in report.pages for e in p.errors]

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from netsim.cli import main
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -130,3 +134,33 @@ def test_a_reader_that_stops_reading_is_not_an_internal_error() -> None:
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode == 141  # as a program killed by SIGPIPE
+
+
+@pytest.mark.parametrize("command", ["guard-pages", "claims"])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "page: no such page; expected a Markdown file such as docs/posts/x.md"),
+        (
+            b"# x\n\xff\n",
+            "page.md:2: byte 0xff is not UTF-8; expected a Markdown file such as docs/posts/x.md in UTF-8",
+        ),
+        (b"---\ntitle: [x\n---\n# x\n", "page.md:2: front matter: not valid YAML: expected ',' or ']'"),
+        (b"---\n- a\n---\n# x\n", "page.md:2: front matter: found list; expected a mapping"),
+    ],
+)
+def test_a_page_that_cannot_be_read_is_named_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, content: bytes | None, message: str
+) -> None:
+    """guard-pages and claims read pages a user names: a directory, bytes that are not UTF-8 or front
+    matter that is not a YAML mapping were internal errors (IsADirectoryError, UnicodeDecodeError...)."""
+    page = tmp_path / "page.md"
+    if content is None:
+        page = tmp_path / "page"
+        page.mkdir()
+    else:
+        page.write_bytes(content)
+    assert main([command, str(page)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path}/{message}"), err
+    assert err.count("\n") == 1
