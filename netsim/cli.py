@@ -101,6 +101,8 @@ def page_source(path: Path) -> str:
     expected = "expected a Markdown file such as docs/posts/x.md"
     if not path.is_file():
         raise ScenarioError(str(path), 0, "", f"no such page; {expected}")
+    if path.suffix != ".md":  # a scenario named by mistake would be audited as a page with no claims, and pass
+        raise ScenarioError(str(path), 0, "", f"is not a Markdown page (NAME.md); {expected}")
     raw = path.read_bytes()
     try:
         source = raw.decode("utf-8")

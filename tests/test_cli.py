@@ -164,3 +164,15 @@ def test_a_page_that_cannot_be_read_is_named_with_its_line(
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path}/{message}"), err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["guard-pages", "claims"])
+def test_a_file_that_is_not_a_page_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    """`netsim claims diagrams/x.yaml` audited the scenario as a page with no claims and exited 0."""
+    scenario = tmp_path / "x.yaml"
+    scenario.write_text("title: x\n", encoding="utf-8")
+    assert main([command, str(scenario)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {scenario}: is not a Markdown page (NAME.md); expected a Markdown file such as docs/posts/x.md\n"
+    )
