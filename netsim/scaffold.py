@@ -188,8 +188,20 @@ def new_post(root: Path, name: str, title: str | None = None, today: date | None
             config.read_text(encoding="utf-8"), f"{json.dumps(f'{number}. {title}')}: posts/{name}.md", number
         ),
     }
-    for path, text in texts.items():  # everything computed above: nothing is half-written
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+    # Every file is written beside its place first and only then renamed into it: a write that fails
+    # (a folder not writable, a full disk) once left the scenario behind, and the name then "existed".
+    written: list[Path] = []
+    try:
+        for path, text in texts.items():
+            tmp = path.with_name(path.name + ".tmp")
+            written.append(tmp)
+            tmp.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        for tmp in written:
+            if tmp.is_file():
+                tmp.unlink()
+        where = written[-1].relative_to(root)
+        raise ScaffoldError(f"{where}: cannot write it ({exc.strerror}); nothing was written") from None
+    for tmp, path in zip(written, texts, strict=True):
         tmp.replace(path)
     return [scenario, post, config]

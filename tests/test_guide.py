@@ -21,7 +21,7 @@ from sitecopy import ROOT, copy_site, copy_small_site
 
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, check_page
-from netsim.scaffold import SCHEMA_COMMENT, next_number, post_text, scenario_text
+from netsim.scaffold import SCHEMA_COMMENT, ScaffoldError, new_post, next_number, post_text, scenario_text
 from netsim.scenario import Step, parse_scenario
 from netsim.schemafile import scenario_schema
 from netsim.simulation import run
@@ -116,6 +116,21 @@ def test_netsim_new_outside_the_site_says_where_to_run_it(tmp_path: Path) -> Non
     assert refused.returncode == 2
     assert "expected the site's root (mkdocs.yml, diagrams/, docs/posts/)" in refused.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_netsim_new_that_cannot_write_the_post_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A post that cannot be written (here its temporary file's name is taken by a folder, as a
+    folder without write permission would refuse it) once left diagrams/NAME.yaml behind, with an
+    internal error; a second try then said the name already existed."""
+    (tmp_path / "diagrams").mkdir()
+    (tmp_path / "docs" / "posts").mkdir(parents=True)
+    (tmp_path / "mkdocs.yml").write_text('nav:\n  - "1. One": posts/one.md\n', encoding="utf-8")
+    (tmp_path / "docs" / "posts" / "half.md.tmp").mkdir()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ScaffoldError, match=r"^docs/posts/half\.md\.tmp: cannot write it \(Is a directory\); nothing"):
+        new_post(tmp_path, "half")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "mkdocs.yml").read_text(encoding="utf-8") == 'nav:\n  - "1. One": posts/one.md\n'
 
 
 def test_netsim_is_a_command_once_installed() -> None:
