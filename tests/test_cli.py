@@ -176,3 +176,25 @@ def test_a_file_that_is_not_a_page_is_refused(tmp_path: Path, capsys: pytest.Cap
         capsys.readouterr().err
         == f"error: {scenario}: is not a Markdown page (NAME.md); expected a Markdown file such as docs/posts/x.md\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "line"),
+    [
+        ("listen-broadcast-multicast", "  => listen: address-in-use"),  # bind() of a listen step refused
+        ("ssh-forward-port-taken", "  => ssh -L: address-in-use"),  # ssh could not listen
+    ],
+)
+def test_run_names_what_an_outcome_answers(capsys: pytest.CaptureFixture[str], scenario: str, line: str) -> None:
+    """A listen or ssh -L step's refused bind() was printed as `=> connect: address-in-use`, by
+    `netsim run` and by `netsim lab`'s view of the kernel's trace alike."""
+    from netsim.render.text import render
+    from netsim.scenario import load_scenario
+    from netsim.trace import Trace
+
+    file = ROOT / "tests" / "lab_scenarios" / f"{scenario}.yaml"
+    assert main(["run", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert line in out.splitlines() and "=> connect: address-in-use" not in out
+    kept = json.loads((ROOT / "tests" / "kernel_traces" / f"{scenario}.json").read_text(encoding="utf-8"))
+    assert line in render(load_scenario(file), Trace.from_json(kept["trace"])).splitlines()

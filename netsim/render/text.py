@@ -85,8 +85,14 @@ def frame_line(hop) -> str:  # noqa: ANN001 - trace.Hop
     return f"{hop.in_port} -> {hop.decision} -> {out}   {hop.src} > {hop.dst}  {hop.what}  ({hop.reason})"
 
 
+# What a step's outcome is the answer of, by the step's action: a listen or ssh -L step's bind() refused
+# once read "connect: address-in-use".
+OUTCOME_VERBS = {"link_set": "ip link set", "veth_add": "ip link add", "listen": "listen", "ssh_forward": "ssh -L"}
+
+
 def render(scenario: Scenario, trace: Trace) -> str:
     lines = [f"# {scenario.title}  ({scenario.file})", ""]
+    actions = {s.id: s.action for s in scenario.steps}  # a trace read back from JSON (the lab's) has none
     for n, step in enumerate(trace.steps, 1):
         title = f" - {step.title}" if step.title else ""
         lines.append(f"[{n}/{len(trace.steps)}] {step.id}{title}   t={step.time:g}s")
@@ -95,7 +101,7 @@ def render(scenario: Scenario, trace: Trace) -> str:
         for event in step.events:
             lines.append(f"  * {event}")
         if step.outcome is not None:
-            verb = {"link_set": "ip link set", "veth_add": "ip link add"}.get(step.action, "connect")
+            verb = OUTCOME_VERBS.get(step.action or actions.get(step.id, ""), "connect")
             lines.append(f"  => {verb}: {step.outcome}")
         if step.resolved is not None:
             lines.append(f"  => getaddrinfo({step.resolved.name}): {step.resolved.address or step.resolved.error}")
