@@ -212,12 +212,15 @@ class Trace:
                 )
                 for h in s["frames"]
             ]
+            clock = s.get("clock") or {}  # the lab's wall clock; every step once read as t=0s
             steps.append(
                 StepTrace(
                     s["id"],
                     "",
                     None,
-                    0.0,
+                    clock.get("observed", 0.0),
+                    elapsed=s.get("seconds", 0.0),
+                    started=clock.get("at", 0.0),
                     frames=frames,
                     fdb=s["fdb"],
                     neigh=s["neigh"],

@@ -92,9 +92,12 @@ OUTCOME_VERBS = {"link_set": "ip link set", "veth_add": "ip link add", "listen":
 
 def render(scenario: Scenario, trace: Trace) -> str:
     lines = [f"# {scenario.title}  ({scenario.file})", ""]
-    actions = {s.id: s.action for s in scenario.steps}  # a trace read back from JSON (the lab's) has none
+    # A trace read back from JSON (the lab's) has neither actions nor titles: the scenario's are the same.
+    actions = {s.id: s.action for s in scenario.steps}
+    titles = {s.id: s.title for s in scenario.steps}
     for n, step in enumerate(trace.steps, 1):
-        title = f" - {step.title}" if step.title else ""
+        title = step.title or titles.get(step.id)
+        title = f" - {title}" if title else ""
         lines.append(f"[{n}/{len(trace.steps)}] {step.id}{title}   t={step.time:g}s")
         for hop in step.frames:
             lines.append(f"  {hop.bridge}: {frame_line(hop)}")
