@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     lab = sub.add_parser("lab", help="replay a scenario in real Linux network namespaces")
     lab.add_argument("file", type=Path)
-    lab.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
-    lab.add_argument("--compare", action="store_true", help="compare the kernel with netsim")
+    # One view at a time: given both, --json was silently ignored and the comparison printed.
+    view = lab.add_mutually_exclusive_group()
+    view.add_argument("--json", action="store_true", help="print the kernel's trace as JSON")
+    view.add_argument("--compare", action="store_true", help="compare the kernel with netsim")
 
     files = sub.add_parser(
         "site-files", help="after a build by another generator (Zensical): figures, scripts, captures, palette, CSP"

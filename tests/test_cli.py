@@ -198,3 +198,11 @@ def test_run_names_what_an_outcome_answers(capsys: pytest.CaptureFixture[str], s
     assert line in out.splitlines() and "=> connect: address-in-use" not in out
     kept = json.loads((ROOT / "tests" / "kernel_traces" / f"{scenario}.json").read_text(encoding="utf-8"))
     assert line in render(load_scenario(file), Trace.from_json(kept["trace"])).splitlines()
+
+
+def test_lab_refuses_json_and_compare_together(capsys: pytest.CaptureFixture[str]) -> None:
+    """`netsim lab FILE --json --compare` printed the comparison and ignored --json."""
+    with pytest.raises(SystemExit) as refused:
+        main(["lab", "nope.yaml", "--json", "--compare"])
+    assert refused.value.code == 2
+    assert "argument --compare: not allowed with argument --json" in capsys.readouterr().err
