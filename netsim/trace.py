@@ -1,6 +1,6 @@
 """The trace: what happened at each step, the only thing renderers and claims may read.
 
-Its JSON form is a stable contract shared with the lab (see docs/contributing/trace-format.md).
+Its JSON form is a stable contract shared with the lab (README.md, "The simulator on its own").
 """
 
 from __future__ import annotations

@@ -206,3 +206,16 @@ def test_lab_refuses_json_and_compare_together(capsys: pytest.CaptureFixture[str
         main(["lab", "nope.yaml", "--json", "--compare"])
     assert refused.value.code == 2
     assert "argument --compare: not allowed with argument --json" in capsys.readouterr().err
+
+
+def test_the_readme_names_every_outcome_a_trace_can_carry() -> None:
+    """README.md's account of the JSON trace listed six outcomes; steps end in two more
+    (address-in-use, address-not-available), in netsim's traces and the kernel's."""
+    import re
+
+    from netsim.tcp import OUTCOMES
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sentence = re.search(r"^`outcome` is (.*?) or null\.", readme, re.S | re.M)
+    assert sentence, "README.md no longer says what `outcome` is"
+    assert set(re.findall(r"`([a-z-]+)`", sentence.group(1))) == set(OUTCOMES)
