@@ -100,3 +100,21 @@ def test_make_serve_shows_drafts_marked_as_drafts(tmp_path: Path) -> None:
     page = text_of(tmp_path / "served" / "posts" / "next-post.html")
     assert "draft: not published" in page and "Series error" not in page
     assert "Next post" in text_of(tmp_path / "served" / "index.html")
+
+
+def test_site_files_run_twice_gives_each_post_one_byline(tmp_path: Path) -> None:
+    """`python -m netsim site-files SITE` (after a Zensical build) put a post's byline under its
+    title on every run: a second run on the same site showed it twice."""
+    from netsim.pages.sitefiles import write_series
+
+    root = Path(__file__).resolve().parent.parent
+    site = tmp_path / "site"
+    (site / "posts").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>The Bottom Six</h1>", encoding="utf-8")
+    post = site / "posts" / "margarets-room.html"
+    post.write_text("<h1>Margaret's room</h1><p>text</p>", encoding="utf-8")
+    write_series(site, root)
+    once = post.read_text(encoding="utf-8")
+    write_series(site, root)
+    assert once.count('class="ns-byline"') == 1
+    assert post.read_text(encoding="utf-8") == once

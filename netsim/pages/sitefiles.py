@@ -71,8 +71,10 @@ def write_series(site: Path, root: Path) -> int:
         (site / src.replace(".md", ".html")).unlink(missing_ok=True)
     for post in hooks.POSTS:
         page = site / post["src"].replace(".md", ".html")
-        if page.is_file():
-            html = page.read_text(encoding="utf-8")
+        if not page.is_file():
+            continue
+        html = page.read_text(encoding="utf-8")
+        if 'class="ns-byline"' not in html:  # a page keeps its byline: a second run once added another
             line = hooks.byline(post)
             page.write_text(html.replace("</h1>", "</h1>" + line, 1), encoding="utf-8")
     index = site / "index.html"
