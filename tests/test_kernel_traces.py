@@ -87,7 +87,9 @@ def test_netsim_lab_prints_every_recorded_kernel_trace_as_text() -> None:
         kept = json.loads(recording.read_text(encoding="utf-8"))
         trace = Trace.from_json(kept["trace"])
         described += sum(1 for step in trace.steps for hop in step.frames if hop.what)
-        assert render(load_scenario(ROOT / kept["scenario"]), trace).strip(), recording.name
+        text = render(load_scenario(ROOT / kept["scenario"]), trace)
+        assert text.strip(), recording.name
+        assert " dev ?" not in text, f"{recording.name}: a neighbour's device made up as '?'"
     assert described, "no recorded frame carries the lab's description: the check above reads nothing"
 
 
@@ -107,6 +109,7 @@ def test_netsim_lab_text_view_says_when_each_step_was_and_what_it_was_called() -
         for n, (head, step, recorded) in enumerate(zip(heads, scenario.steps, kept["trace"]["steps"], strict=True), 1):
             title = f" - {step.title}" if step.title else ""
             observed = recorded.get("clock", {}).get("observed", 0.0)
-            assert head == f"[{n}/{len(scenario.steps)}] {step.id}{title}   t={observed:g}s", recording.name
+            # to the millisecond: the lab reads its clock to the microsecond, netsim counts milliseconds
+            assert head == f"[{n}/{len(scenario.steps)}] {step.id}{title}   t={round(observed, 3):g}s", recording.name
             later += observed > 0
     assert later, "no recorded step happened after the first began: the check above reads nothing"

@@ -15,9 +15,14 @@ def fdb_lines(step: StepTrace) -> list[str]:
 def neigh_lines(step: StepTrace, namespace: str) -> list[str]:
     """`ip neigh show` inside one namespace."""
     out = []
-    for ip, n in step.neigh.get(namespace, {}).items():
+    for key, n in step.neigh.get(namespace, {}).items():
+        ip, _, dev = key.partition(" dev ")
+        dev = n.get("dev", dev)
+        # The lab's trace keys an entry by its address alone and records no device: then no
+        # `dev` is printed rather than a made-up one.
+        on = f" dev {dev}" if dev else ""
         lladdr = f" lladdr {n['mac']}" if n["mac"] else ""
-        out.append(f"{ip.split(' dev ')[0]} dev {n.get('dev', '?')}{lladdr} {n['state']}")
+        out.append(f"{ip}{on}{lladdr} {n['state']}")
     return out
 
 
@@ -98,7 +103,7 @@ def render(scenario: Scenario, trace: Trace) -> str:
     for n, step in enumerate(trace.steps, 1):
         title = step.title or titles.get(step.id)
         title = f" - {title}" if title else ""
-        lines.append(f"[{n}/{len(trace.steps)}] {step.id}{title}   t={step.time:g}s")
+        lines.append(f"[{n}/{len(trace.steps)}] {step.id}{title}   t={round(step.time, 3):g}s")
         for hop in step.frames:
             lines.append(f"  {hop.bridge}: {frame_line(hop)}")
         for event in step.events:
