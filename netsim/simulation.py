@@ -1695,9 +1695,11 @@ class Simulation:
             self.event(f"{iface.name} leaves {iface.master}, which forgets what it learned there")
             iface.master = None
         del ns.ifaces[iface.name]
-        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours.
+        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours,
+        # and masq_device_event() the connections masqueraded to it.
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
+        netfilter.masquerade_gone(self, ns, iface.name)
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -2177,6 +2179,10 @@ class Simulation:
             self.bridges[iface.master].remove_port(iface.name)
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         ns.neigh.flush_dev(iface.name)
+        # unregister_netdevice_many() closes it first (dev_close_many(), net/core/dev.c): NETDEV_DOWN
+        # reaches masq_device_event() (net/netfilter/nf_nat_masquerade.c), which forgets what was
+        # masqueraded to it.
+        netfilter.masquerade_gone(self, ns, iface.name)
         del ns.ifaces[iface.name]
         if iface.peer is not None:
             iface.peer.peer = None
