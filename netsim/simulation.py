@@ -816,6 +816,14 @@ class Simulation:
             )
         dev = send.dev or self.scenario.default_dev(send.by)
         iface = self._iface(send.by, dev)
+        if not iface.up:
+            # packet_snd() (net/packet/af_packet.c): a packet socket's send on a device that is not up
+            # fails with ENETDOWN before any frame is made; the lab's and the script's send fail alike.
+            raise self._fail(
+                "dev" if send.dev else "by",
+                f"{send.by}'s {dev} is down; the kernel refuses to send a frame on it (ENETDOWN, Network is down: "
+                "packet_snd()); expected a link_set up first, or a frame from an interface that is up",
+            )
         ns = self.namespaces[send.by]
         src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
