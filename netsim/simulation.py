@@ -1720,6 +1720,15 @@ class Simulation:
             # bridge and its ports by the names the scenario gives them.
             what = "a bridge" if iface.kind == "bridge" else f"a port of {iface.master}"
             raise self._fail("dev", f"{rename.dev} is {what}; netsim does not model renaming a bridge or its ports")
+        if iface.kind == "loopback":
+            # The kernel renames it: dev_change_name() has no test for IFF_LOOPBACK, and the stack finds
+            # the loopback by net->loopback_dev, not by name (a renamed lo still carries 127.0.0.1 and
+            # every local route). netsim knows it by its name, so it would send through a `lo` that is gone.
+            raise self._fail(
+                "dev",
+                f"{rename.dev} is the loopback; the kernel would rename it and keep using it as the loopback "
+                "(net->loopback_dev), but netsim does not model a loopback with another name",
+            )
         if iface.up:
             raise self._fail(
                 "dev",

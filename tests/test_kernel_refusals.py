@@ -440,3 +440,14 @@ def test_a_frame_from_an_interface_that_is_down_is_refused() -> None:
     burst = down + "  - {id: two, sends: {frames: [{by: a, dst: broadcast}, {by: b, dev: eth0, dst: a}]}}\n"
     assert "steps[1].sends.frames[1].dev: b's eth0 is down" in refusal(burst)
     check(ROOMS + "  - {id: p2-down, link_set: {by: h, dev: p2, up: false}}\n  - {id: lost, send: {by: b, dst: a}}\n")
+
+
+# --- lo renamed: the kernel keeps it as the loopback under its new name; netsim knows it as lo ---------
+
+
+def test_renaming_lo_is_refused_as_a_limit_of_netsim() -> None:
+    steps = "  - {id: down, link_set: {by: h, dev: lo, up: false}}\n"
+    steps += "  - {id: mv, link_rename: {by: h, dev: lo, name: lo9}}\n"
+    message = refusal(ROOMS + steps)
+    assert "steps[1].link_rename.dev: lo is the loopback; the kernel would rename it" in message
+    assert "netsim does not model a loopback with another name" in message
