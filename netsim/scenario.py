@@ -1007,6 +1007,11 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             given += ["bridges " + ", ".join(held)] if held else []
             given += ["gateway"] if host.gateway else []
             given += ["sshd"] if host.sshd else []
+            # `ip netns add` makes a namespace with no nftables ruleset and forwarding as the lab pins it, off
+            # (devinet_init_net(), net/ipv4/devinet.c, copies init_net's; plan.netns() sets 0): netsim turned
+            # them on at netns_add, the kernel did not. The ip_forward and masquerade steps do it.
+            given += ["ip_forward"] if host.ip_forward else []
+            given += ["masquerade"] if host.masquerade else []
             if given:
                 raise src.error(
                     (*path_of(host), "absent"),

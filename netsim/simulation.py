@@ -816,6 +816,14 @@ class Simulation:
             )
         dev = send.dev or self.scenario.default_dev(send.by)
         iface = self._iface(send.by, dev)
+        if not iface.up:
+            # packet_snd() (net/packet/af_packet.c): a packet socket's send on a device that is not up
+            # fails with ENETDOWN before any frame is made; the lab's and the script's send fail alike.
+            raise self._fail(
+                "dev" if send.dev else "by",
+                f"{send.by}'s {dev} is down; the kernel refuses to send a frame on it (ENETDOWN, Network is down: "
+                "packet_snd()); expected a link_set up first, or a frame from an interface that is up",
+            )
         ns = self.namespaces[send.by]
         src = send.src or iface.mac
         named = BROADCAST if send.dst == "broadcast" else normalise_mac(send.dst)
@@ -1695,9 +1703,11 @@ class Simulation:
             self.event(f"{iface.name} leaves {iface.master}, which forgets what it learned there")
             iface.master = None
         del ns.ifaces[iface.name]
-        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours.
+        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours,
+        # and masq_device_event() the connections masqueraded to it.
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
+        netfilter.masquerade_gone(self, ns, iface.name)
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -1710,6 +1720,15 @@ class Simulation:
             # bridge and its ports by the names the scenario gives them.
             what = "a bridge" if iface.kind == "bridge" else f"a port of {iface.master}"
             raise self._fail("dev", f"{rename.dev} is {what}; netsim does not model renaming a bridge or its ports")
+        if iface.kind == "loopback":
+            # The kernel renames it: dev_change_name() has no test for IFF_LOOPBACK, and the stack finds
+            # the loopback by net->loopback_dev, not by name (a renamed lo still carries 127.0.0.1 and
+            # every local route). netsim knows it by its name, so it would send through a `lo` that is gone.
+            raise self._fail(
+                "dev",
+                f"{rename.dev} is the loopback; the kernel would rename it and keep using it as the loopback "
+                "(net->loopback_dev), but netsim does not model a loopback with another name",
+            )
         if iface.up:
             raise self._fail(
                 "dev",
@@ -2177,6 +2196,10 @@ class Simulation:
             self.bridges[iface.master].remove_port(iface.name)
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         ns.neigh.flush_dev(iface.name)
+        # unregister_netdevice_many() closes it first (dev_close_many(), net/core/dev.c): NETDEV_DOWN
+        # reaches masq_device_event() (net/netfilter/nf_nat_masquerade.c), which forgets what was
+        # masqueraded to it.
+        netfilter.masquerade_gone(self, ns, iface.name)
         del ns.ifaces[iface.name]
         if iface.peer is not None:
             iface.peer.peer = None

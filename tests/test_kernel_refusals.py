@@ -428,3 +428,26 @@ def test_a_bridge_of_another_host_is_no_device_in_this_one() -> None:
     told = refusal(ROOMS + "  - {id: plug, link_set: {by: a, dev: eth0, master: br0}}\n")
     assert "steps[0].link_set.master: 'br0' is not a bridge of a" in told
     assert 'Error: argument "br0" is wrong: Device does not exist' in told
+
+
+# --- a frame from an interface that is down (the lab's raw send died on ENETDOWN) ---------------------
+
+
+def test_a_frame_from_an_interface_that_is_down_is_refused() -> None:
+    down = ROOMS + "  - {id: down, link_set: {by: b, dev: eth0, up: false}}\n"
+    message = refusal(down + "  - {id: hello, send: {by: b, dst: broadcast}}\n")
+    assert "steps[1].send.by: b's eth0 is down; the kernel refuses to send a frame on it (ENETDOWN" in message
+    burst = down + "  - {id: two, sends: {frames: [{by: a, dst: broadcast}, {by: b, dev: eth0, dst: a}]}}\n"
+    assert "steps[1].sends.frames[1].dev: b's eth0 is down" in refusal(burst)
+    check(ROOMS + "  - {id: p2-down, link_set: {by: h, dev: p2, up: false}}\n  - {id: lost, send: {by: b, dst: a}}\n")
+
+
+# --- lo renamed: the kernel keeps it as the loopback under its new name; netsim knows it as lo ---------
+
+
+def test_renaming_lo_is_refused_as_a_limit_of_netsim() -> None:
+    steps = "  - {id: down, link_set: {by: h, dev: lo, up: false}}\n"
+    steps += "  - {id: mv, link_rename: {by: h, dev: lo, name: lo9}}\n"
+    message = refusal(ROOMS + steps)
+    assert "steps[1].link_rename.dev: lo is the loopback; the kernel would rename it" in message
+    assert "netsim does not model a loopback with another name" in message

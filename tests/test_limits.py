@@ -97,6 +97,16 @@ def test_an_absent_host_has_nothing_from_the_start() -> None:
     assert "hosts.h.absent: h is absent until a netns_add step, but has bridges br0 from the start" in error(text)
 
 
+def test_an_absent_host_forwards_and_masquerades_only_after_a_step() -> None:
+    # The lab's netns_add makes a namespace with forwarding off and no ruleset; netsim turned both on.
+    router = "  r: {absent: true, ip_forward: true, masquerade: [{saddr: 10.0.0.0/16}]}"
+    text = room().replace("  h: {}", "  h: {}\n" + router)
+    assert "hosts.r.absent: r is absent until a netns_add step, but has ip_forward, masquerade from the start" in error(
+        text
+    )
+    parse_scenario(room().replace("  h: {}", "  h: {}\n  r: {absent: true, ip_forward: false}"), "diagrams/x.yaml")
+
+
 def test_scenario_names_from_pages_stay_inside_diagrams(tmp_path: Path) -> None:
     (tmp_path / "diagrams").mkdir()
     assert scenario_path(tmp_path, "ok-name") == (tmp_path / "diagrams" / "ok-name.yaml").resolve()
