@@ -1695,9 +1695,11 @@ class Simulation:
             self.event(f"{iface.name} leaves {iface.master}, which forgets what it learned there")
             iface.master = None
         del ns.ifaces[iface.name]
-        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours.
+        # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours,
+        # and masq_device_event() (net/netfilter/nf_nat_masquerade.c) the connections masqueraded on it.
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
+        netfilter.masquerade_gone(self, ns, iface.name)
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -2180,6 +2182,9 @@ class Simulation:
         del ns.ifaces[iface.name]
         if iface.peer is not None:
             iface.peer.peer = None
+        # unregister_netdevice_many() -> dev_close_many(): NETDEV_DOWN, so masq_device_event()
+        # (net/netfilter/nf_nat_masquerade.c) forgets the connections masqueraded on the device.
+        netfilter.masquerade_gone(self, ns, iface.name)
 
 
 def _links(ns: Namespace) -> dict[str, dict]:
