@@ -376,20 +376,40 @@ def _masquerade(stack: Stack, ns: Namespace, conn: Conn, outdev: str, nexthop: s
 
 
 def _unique_port(ns: Namespace, conn: Conn, new_src: str, now: float) -> int:
-    """get_unique_tuple() (net/netfilter/nf_nat_core.c) for a source manip to `new_src`: the original
-    source port when no other entry would look like the reply (nf_nat_used_tuple()), else the first
-    free one of nf_nat_l4proto_unique_tuple()'s search from an offset in 1024-65535."""
+    """get_unique_tuple() (net/netfilter/nf_nat_core.c) for a source manip to `new_src`.
+
+    1) When the source is not already `new_src` (masquerade), find_appropriate_src(): the newest live
+       connection from the same source address and port whose source manip is done (nf_nat_bysource)
+       lends its mapping, if that is `new_src` and unique. 2) and 3) The original source port when no
+       other entry would look like the reply (nf_nat_used_tuple()); else the first free one of
+       nf_nat_l4proto_unique_tuple()'s search from an offset in the port's own range: 1-511 for a
+       port below 512, 600-1023 for one below 1024, else 1024-65535."""
     table = ns.netfilter.conntrack
     assert table is not None
     o, far = conn.original, conn.reply
-    port = o.sport
-    if table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn):
-        offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % 64512
-        for i in range(64512):
-            port = 1024 + (offset + i) % 64512
-            if not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn):
+
+    def free(port: int) -> bool:
+        return not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn)
+
+    if far.dst != new_src:
+        for other in reversed(table.conns):  # hlist_add_head_rcu(): the newest mapping first
+            if other is conn or other.expires <= now or SRC not in other.bound:
+                continue
+            theirs = other.original
+            same_src = (theirs.src, theirs.sport, theirs.proto) == (far.dst, o.sport, far.proto)
+            if same_src and other.reply.dst == new_src:  # in_range(): the mapping is to this address
+                if free(other.reply.dport):
+                    return other.reply.dport
                 break
-    return port
+    if free(o.sport):
+        return o.sport
+    low, size = (1, 511) if o.sport < 512 else (600, 424) if o.sport < 1024 else (1024, 64512)
+    offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % size
+    for i in range(size):
+        port = low + (offset + i) % size
+        if free(port):
+            return port
+    return o.sport
 
 
 def _null_binding(stack: Stack, ns: Namespace, conn: Conn) -> None:

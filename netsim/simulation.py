@@ -1704,7 +1704,7 @@ class Simulation:
             iface.master = None
         del ns.ifaces[iface.name]
         # dev_close() -> NETDEV_DOWN: fib_disable_ip() takes its routes, arp_ifdown() its neighbours,
-        # and masq_device_event() the connections masqueraded to it.
+        # and masq_device_event() (net/netfilter/nf_nat_masquerade.c) the connections masqueraded on it.
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
         netfilter.masquerade_gone(self, ns, iface.name)
