@@ -380,10 +380,10 @@ def _unique_port(ns: Namespace, conn: Conn, new_src: str, now: float) -> int:
 
     1) When the source is not already `new_src` (masquerade), find_appropriate_src(): the newest live
        connection from the same source address and port whose source manip is done (nf_nat_bysource)
-       lends its mapping, if that is `new_src` and unique. 2) and 3) The original source port when no
-       other entry would look like the reply (nf_nat_used_tuple()); else the first free one of
-       nf_nat_l4proto_unique_tuple()'s search from an offset in the port's own range: 1-511 for a
-       port below 512, 600-1023 for one below 1024, else 1024-65535."""
+       lends its mapping's port, if that is to `new_src`. 2) and 3) That port (the original one when
+       no mapping was lent) when no other entry would look like the reply (nf_nat_used_tuple());
+       else the first free one of nf_nat_l4proto_unique_tuple()'s search from an offset in that
+       port's own range: 1-511 for a port below 512, 600-1023 for one below 1024, else 1024-65535."""
     table = ns.netfilter.conntrack
     assert table is not None
     o, far = conn.original, conn.reply
@@ -391,6 +391,7 @@ def _unique_port(ns: Namespace, conn: Conn, new_src: str, now: float) -> int:
     def free(port: int) -> bool:
         return not table.taken(Tuple(far.src, far.sport, new_src, port, far.proto), now, ignore=conn)
 
+    port = o.sport
     if far.dst != new_src:
         for other in reversed(table.conns):  # hlist_add_head_rcu(): the newest mapping first
             if other is conn or other.expires <= now or SRC not in other.bound:
@@ -398,12 +399,13 @@ def _unique_port(ns: Namespace, conn: Conn, new_src: str, now: float) -> int:
             theirs = other.original
             same_src = (theirs.src, theirs.sport, theirs.proto) == (far.dst, o.sport, far.proto)
             if same_src and other.reply.dst == new_src:  # in_range(): the mapping is to this address
-                if free(other.reply.dport):
-                    return other.reply.dport
+                # find_appropriate_src() wrote the mapping's port into the tuple: when it is taken,
+                # the search starts from it (its range), the original port is not tried again.
+                port = other.reply.dport
                 break
-    if free(o.sport):
-        return o.sport
-    low, size = (1, 511) if o.sport < 512 else (600, 424) if o.sport < 1024 else (1024, 64512)
+    if free(port):
+        return port
+    low, size = (1, 511) if port < 512 else (600, 424) if port < 1024 else (1024, 64512)
     offset = initial_sequence(o.src, o.dst, o.sport, o.dport) % size
     for i in range(size):
         port = low + (offset + i) % size
