@@ -1427,8 +1427,7 @@ class Simulation:
         where = _endpoint(sock.bind)
         if ns.listener_count.get(where, 1) > 1:
             # One socket of a reuseport group closes (reuseport_detach_sock(), net/core/sock_reuseport.c):
-            # the others still listen. Simplified: its own request socks, which netsim does not tell
-            # apart from theirs, stay.
+            # the others still listen.
             ns.listener_count[where] -= 1
             self.event(
                 f"{ns.label} closes one of its listeners on {sock.bind}; {ns.listener_count[where]} still listen"
@@ -1447,6 +1446,27 @@ class Simulation:
             ns.requests.pop(key, None)
         if gone:
             self.event(f"{ns.label} drops the half-open connections its listener had: {len(gone)}")
+        self._reset_accept_queue(ns, where)
+
+    def _reset_accept_queue(self, ns: Namespace, listener: tuple[str, int]) -> None:
+        """inet_csk_listen_stop() (net/ipv4/inet_connection_sock.c): a connection that completed its handshake
+        but that no program accepted yet dies with its listener: inet_child_forget() -> tcp_disconnect(), which
+        sends an ESTABLISHED child's active reset (tcp_send_active_reset(): RST|ACK, its snd_nxt and rcv_nxt).
+        The handshake's ACK, which made the child, acknowledged nothing new to it and moved no window (no
+        FLAG_NOT_DUP), so tcp_ack() called sk_dst_confirm(): the reset, the child's first segment, carries that
+        and confirms its neighbour (sock_confirm_neigh() in ip_finish_output2()), as the lab showed."""
+        queued = [ends for owner, ends in ns.accepted if owner == listener]
+        if not queued:
+            return
+        ns.accepted = [entry for entry in ns.accepted if entry[0] != listener]
+        for four in queued:
+            local_ip, local_port, peer_ip, peer_port = four
+            ns.established.pop(four, None)
+            ack = ns.rcv_nxt.pop(four, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
+            seq = (self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1) & 0xFFFFFFFF
+            self.event(f"{ns.label}'s closing listener resets {peer_ip}:{peer_port}'s connection, never accepted")
+            ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "RA", seq, ack, pending_confirm=True))
+        self._run_until(lambda: False, self.now)
 
     def _step_ip_forward(self, change: Forwarding) -> None:
         ns = self._namespace(change.by)
