@@ -53,9 +53,11 @@ class Conn:
     dnat: bool = False  # a destination NAT binding (IPS_DST_NAT): the reply's source was changed
     bound: set[str] = field(default_factory=set)  # the NAT kinds already decided (nf_nat_initialized())
     masq_dev: str | None = None  # the device masquerade took its address from (nat->masq_index)
-    # The way the last packet it tracked went, when that packet was a reset (tcp.last_dir with
-    # last_index TCP_RST_SET); None when the last one was not a reset.
-    last_rst_dir: str | None = None
+    # The last packet's kind and way (tcp.last_index, get_conntrack_index(): SYN, SYNACK, FIN, ACK, RST,
+    # and tcp.last_dir), whether it was tracked or ignored, and where an ignored one ended (tcp.last_end).
+    last_index: str | None = None
+    last_dir: str | None = None
+    last_end: int = 0
     expires: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -133,23 +135,57 @@ def invalid(conn: Conn, direction: str, seg: Tcp) -> bool:
     return direction == REPLY and seg.flags == "S" and conn.state != "SYN_SENT"
 
 
+def conntrack_index(seg: Tcp) -> str:
+    """get_conntrack_index(): a segment's kind as the state table reads it, RST first, then SYN."""
+    if "R" in seg.flags:
+        return "RST"
+    if "S" in seg.flags:
+        return "SYNACK" if "A" in seg.flags else "SYN"
+    return "FIN" if "F" in seg.flags else "ACK"
+
+
+def _ignored(conn: Conn, direction: str, index: str) -> bool:
+    """tcp_conntracks[][][] is TCP_CONNTRACK_IGNORE (sIG): a SYN the original way past SYN_SENT (sCL's sSS
+    also ends there when it reopens nothing), a SYN-ACK the reply way past it, an ACK the reply way in
+    SYN_SENT ("our connection entry may be out of sync")."""
+    if index == "SYN":
+        return direction == ORIGINAL and conn.state in ("SYN_RECV", "ESTABLISHED", "CLOSE")
+    if index == "SYNACK":
+        return direction == REPLY and conn.state in ("SYN_RECV", "ESTABLISHED", "CLOSE")
+    return index == "ACK" and direction == REPLY and conn.state == "SYN_SENT"
+
+
 def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     """tcp_packet(), reduced to the handshake and resets. False: the entry is to be killed.
 
     A RST as the very first answer kills the entry at once ("a fairly common problem case").
     ASSURED is set when the handshake's last ACK moves SYN_RECV to ESTABLISHED.
+
+    An ignored packet (TCP_CONNTRACK_IGNORE, nf_conntrack_tcp_packet() in
+    net/netfilter/nf_conntrack_proto_tcp.c) goes through with only tcp.last_index, last_dir and last_end
+    noted: it returns before nf_ct_refresh_acct(), so the entry's timeout runs on. A SYN-ACK that
+    acknowledges the SYN it ignored last, from the other side, puts it back in sync: SYN_SENT to SYN_RECV,
+    a full update. A request sock's SYN-ACKs sent again on its own timer are ignored so.
     """
+    index = conntrack_index(seg)
     if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
         return False
+    if direction == REPLY:
+        conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
+    if _ignored(conn, direction, index):
+        resync = index == "SYNACK" and conn.last_index == "SYN" and conn.last_dir != direction
+        if not (resync and seg.ack == conn.last_end):
+            conn.last_index, conn.last_dir = index, direction
+            conn.last_end = (seg.seq + 1) & 0xFFFFFFFF  # a SYN's or SYN-ACK's end: netsim's carry no data
+            return True
+        conn.state = "SYN_SENT"  # b) "we get in sync from the previously annotated values"
     if seg.flags in ("RA", "R"):
         conn.state = "CLOSE"
     elif direction == REPLY and seg.flags == "SA" and conn.state == "SYN_SENT":
         conn.state = "SYN_RECV"
     elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
         conn.state, conn.assured = "ESTABLISHED", True
-    if direction == REPLY:
-        conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
-    conn.last_rst_dir = direction if seg.flags in ("RA", "R") else None
+    conn.last_index, conn.last_dir = index, direction
     if conn.confirmed:
         conn.expires = now + TIMEOUTS[conn.state]
     return True
@@ -162,4 +198,9 @@ def reopens(conn: Conn, direction: str, seg: Tcp) -> bool:
     again and starts an entry of its own, NAT decided afresh. (A FIN's IP_CT_TCP_FLAG_CLOSE_INIT would too;
     netsim tracks no FIN.)"""
     # The reply way, a SYN on CLOSE is invalid (tcp_conntracks[1][TCP_SYN_SET][sCL] is sIV: invalid() above).
-    return seg.flags == "S" and direction == ORIGINAL and conn.state == "CLOSE" and conn.last_rst_dir == direction
+    return (
+        seg.flags == "S"
+        and direction == ORIGINAL
+        and conn.state == "CLOSE"
+        and (conn.last_index, conn.last_dir) == ("RST", direction)
+    )

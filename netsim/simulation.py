@@ -1435,8 +1435,23 @@ class Simulation:
         where = _endpoint(sock.bind)
         if ns.listener_count.get(where, 1) > 1:
             # One socket of a reuseport group closes (reuseport_detach_sock(), net/core/sock_reuseport.c):
-            # the others still listen. Simplified: its own request socks, which netsim does not tell
-            # apart from theirs, stay.
+            # the others still listen.
+            waiting = [k for k, owner in ns.half_open.items() if owner == f"{where[0]}:{where[1]}"]
+            waiting += [ends for owner, ends in ns.accepted if owner == where]
+            if waiting:
+                # Which socket of the group took each SYN is a hash of its four addresses and ports with a
+                # secret drawn per namespace (reuseport_select_sock(), inet_ehashfn()): the lab saw 0 to 4 of
+                # 4 requests die, run by run. netsim cannot say which, so it says what the kernel does.
+                raise self._fail(
+                    "bind",
+                    f"{sock.by}'s listeners on {sock.bind} share the port (SO_REUSEPORT) and hold {len(waiting)} "
+                    "connection(s) not yet accepted (request socks or an accept queue); the kernel drops those "
+                    "of the closing socket (reqsk_timer_handler(): its listener is no longer TCP_LISTEN, and "
+                    "net.ipv4.tcp_migrate_req is 0; inet_csk_listen_stop() resets its queue) and keeps the "
+                    "others', and which socket took each SYN is a hash with a per-namespace secret "
+                    "(reuseport_select_sock(), net/core/sock_reuseport.c) that netsim cannot know; expected the "
+                    "close after those connections completed or gave up",
+                )
             ns.listener_count[where] -= 1
             self.event(
                 f"{ns.label} closes one of its listeners on {sock.bind}; {ns.listener_count[where]} still listen"
@@ -1455,6 +1470,27 @@ class Simulation:
             ns.requests.pop(key, None)
         if gone:
             self.event(f"{ns.label} drops the half-open connections its listener had: {len(gone)}")
+        self._reset_accept_queue(ns, where)
+
+    def _reset_accept_queue(self, ns: Namespace, listener: tuple[str, int]) -> None:
+        """inet_csk_listen_stop() (net/ipv4/inet_connection_sock.c): a connection that completed its handshake
+        but that no program accepted yet dies with its listener: inet_child_forget() -> tcp_disconnect(), which
+        sends an ESTABLISHED child's active reset (tcp_send_active_reset(): RST|ACK, its snd_nxt and rcv_nxt).
+        The handshake's ACK, which made the child, acknowledged nothing new to it and moved no window (no
+        FLAG_NOT_DUP), so tcp_ack() called sk_dst_confirm(): the reset, the child's first segment, carries that
+        and confirms its neighbour (sock_confirm_neigh() in ip_finish_output2()), as the lab showed."""
+        queued = [ends for owner, ends in ns.accepted if owner == listener]
+        if not queued:
+            return
+        ns.accepted = [entry for entry in ns.accepted if entry[0] != listener]
+        for four in queued:
+            local_ip, local_port, peer_ip, peer_port = four
+            ns.established.pop(four, None)
+            ack = ns.rcv_nxt.pop(four, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
+            seq = (self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1) & 0xFFFFFFFF
+            self.event(f"{ns.label}'s closing listener resets {peer_ip}:{peer_port}'s connection, never accepted")
+            ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "RA", seq, ack, pending_confirm=True))
+        self._run_until(lambda: False, self.now)
 
     def _step_ip_forward(self, change: Forwarding) -> None:
         ns = self._namespace(change.by)

@@ -91,15 +91,32 @@ def find_listener(listeners: set[tuple[str, int]], dst_ip: str, dport: int) -> t
 LINEAR_TIMEOUTS = 4
 
 
+# TCP_RTO_MAX (include/net/tcp.h): no retransmission timeout grows past 120 s.
+TCP_RTO_MAX = 120.0
+
+
+def model_timeout(retries: int) -> float:
+    """tcp_model_timeout() (net/ipv4/tcp_timer.c) with a SYN's rto_base, TCP_TIMEOUT_INIT (1 s): the time
+    `retries` doubling retransmissions take, the doubling stopping at ilog2(TCP_RTO_MAX / 1 s) = 6 and each
+    later one adding TCP_RTO_MAX."""
+    thresh = 6
+    if retries <= thresh:
+        return float(2 ** (retries + 1) - 1)
+    return float(2 ** (thresh + 1) - 1) + (retries - thresh) * TCP_RTO_MAX
+
+
 def _timer_firings(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]:
-    """When the SYN retransmit timer fires: 1 s apart for the first linear + 1, then doubling."""
-    limit = float(2 ** (retries + 1) - 1)  # tcp_model_timeout: the exponential schedule's total
+    """When the SYN retransmit timer fires: 1 s apart for the first linear + 1, then doubling up to
+    TCP_RTO_MAX (tcp_retransmit_timer(): min(icsk_rto << 1, TCP_RTO_MAX)). tcp_write_timeout() gives up at
+    the firing that finds retransmits_timed_out() (model_timeout() passed since the first SYN) or
+    retries + linear retransmissions made."""
+    limit = model_timeout(retries)
     fires, t, n = [], 0.0, 0
     while True:
         n += 1
-        t += 1.0 if n <= linear + 1 else float(2 ** (n - linear - 1))
+        t += 1.0 if n <= linear + 1 else min(float(2 ** (n - linear - 1)), TCP_RTO_MAX)
         fires.append(t)
-        if t >= limit:
+        if t >= limit or n - 1 >= retries + linear:
             return fires
 
 
@@ -115,7 +132,7 @@ def retransmit_times(retries: int, linear: int = LINEAR_TIMEOUTS) -> list[float]
 def syn_timeout(retries: int, linear: int = LINEAR_TIMEOUTS) -> float:
     """Seconds from the first SYN to ETIMEDOUT: the first timer firing at or after the limit.
 
-    7 s with tcp_syn_retries=2; 131 s with the default 6 (127 s on kernels before 6.5).
+    7 s with tcp_syn_retries=2; 131 s with the default 6 (127 s on kernels before 6.5); 371 s with 8.
     """
     return _timer_firings(retries, linear)[-1]
 
@@ -134,7 +151,6 @@ class Answer:
 # 15 and 31 s (TCP_TIMEOUT_INIT doubling, reqsk_timeout()), and the request is dropped at 63 s.
 SYNACK_RETRIES = 5
 INVALID_RATELIMIT = 0.5  # net.ipv4.tcp_invalid_ratelimit: 500 ms between out-of-window answers
-TCP_RTO_MAX = 120.0
 TCP_TIMEOUT_MIN = 2  # jiffies (include/net/tcp.h)
 
 
@@ -384,7 +400,7 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     backoff = conn.firings - LINEAR_TIMEOUTS
     if backoff < 1:
         return None
-    rto = float(2 ** (backoff - 1))  # inet_csk_rto_backoff() after icsk_backoff--
+    rto = min(float(2 ** (backoff - 1)), TCP_RTO_MAX)  # inet_csk_rto_backoff() after icsk_backoff--
     if rto - (stack.now - conn.sent) > 0:
         return None  # only the timer is re-armed, and tcp_done() stops it
     if conn.firings >= len(retransmit_times(ns.tcp_syn_retries)):

@@ -451,3 +451,27 @@ def test_renaming_lo_is_refused_as_a_limit_of_netsim() -> None:
     message = refusal(ROOMS + steps)
     assert "steps[1].link_rename.dev: lo is the loopback; the kernel would rename it" in message
     assert "netsim does not model a loopback with another name" in message
+
+
+# --- one of a reuseport group closes on connections not yet accepted (tcpclose-19) -------------------------
+
+REUSEPORT_REQUESTS = ROOMS.replace(
+    '      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}\n',
+    '      eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}\n    drop_tcp_ports: [41000]\n',
+) + (
+    "  - {id: one, listen: {by: b, bind: '0.0.0.0:80', reuseport: true}}\n"
+    "  - {id: two, listen: {by: b, bind: '0.0.0.0:80', reuseport: true}}\n"
+    "  - {id: knock, connect: {by: a, to: '10.0.0.11:80', sport: 41000, deadline: 0.5}}\n"
+)
+
+
+def test_one_of_a_reuseport_group_closing_on_a_request_sock_is_refused() -> None:
+    """The lab dropped 0 to 4 of 4 such requests, run by run: which socket took a SYN is a hash with a
+    per-namespace secret (reuseport_select_sock()), and only the closing socket's requests die."""
+    message = refusal(REUSEPORT_REQUESTS + "  - {id: two-closes, close: {by: b, bind: '0.0.0.0:80'}}\n")
+    assert "steps[3].close.bind" in message and "reuseport_select_sock()" in message
+    assert "SO_REUSEPORT" in message and "1 connection(s) not yet accepted" in message
+
+
+def test_one_of_a_reuseport_group_closing_after_the_request_is_gone_is_a_story() -> None:
+    check(REUSEPORT_REQUESTS + "  - {id: gone, wait: 64}\n  - {id: two-closes, close: {by: b, bind: '0.0.0.0:80'}}\n")
