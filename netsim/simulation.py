@@ -400,6 +400,13 @@ class Simulation:
                     self.fired.append(FiredTimer(n, due, full, name, when - due))
             self._drain()
 
+    def draw_before_first_step(self, drawn: dict[str, dict[str, float]]) -> None:
+        """The kernel's REACHABLE lifetimes as the lab read them before the first step (its sysctl
+        writes draw them, neigh_proc_base_reachable_time()); the step's own draw replaces them at its
+        start, or at a periodic redraw inside it (run_step()'s `redraw_at`)."""
+        self._redraw = (self.now, dict(drawn))
+        self._apply_redraw(self.now)
+
     def _apply_redraw(self, before: float) -> None:
         """The kernel's REACHABLE lifetimes the lab read, in force once their moment has come."""
         if self._redraw is not None and self._redraw[0] <= before:
@@ -2344,6 +2351,7 @@ def run(
     redraws: dict[int, float] | None = None,
     ticks: tuple[float, ...] = (),
     tick_phase: float | None = None,
+    drawn_before: dict[str, dict[str, float]] | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -2355,9 +2363,12 @@ def run(
     new REACHABLE draws of a step in force at that moment of the step instead of at its start.
     `ticks` are moments at which the timers due together fire in one tick, all before the packets
     they send are received (the kernel's order, which the comparison found: same-tick). `tick_phase`
-    places the kernel's jiffies on the lab's clock (Simulation.passed_at()).
+    places the kernel's jiffies on the lab's clock (Simulation.passed_at()). `drawn_before` is the
+    draw the lab read as the first step began, in force until a redraw `redraws` puts in that step.
     """
     sim = Simulation(scenario, hz, postpone, ticks, tick_phase)
+    if drawn_before and clock is not None:
+        sim.draw_before_first_step(drawn_before)
     draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
         trace = Trace(

@@ -331,3 +331,37 @@ def test_a_reachable_timer_fired_late_past_the_entrys_last_use_is_followed() -> 
     (said,) = [line for line in lines if "(timer-branch)" in line]
     assert "after the moment a's entry for 10.0.0.11 had gone unused for 5 s" in said
     assert followed.to_json()["steps"][2]["neigh"]["a"]["10.0.0.11"]["state"] == "STALE"
+
+
+# A real lab run (tests/kernel_edges, 375 s, one step) recorded before the lab read the draws as the
+# first step began: the redraw fell inside the first step, where there is no step before it whose
+# reading says what held. a's entry was still REACHABLE when the lab read it at 376 s, so the draw that
+# held before the redraw was longer than that: the lab now records it (clock.reachable_before), and here
+# a value past 376 s stands in for it.
+FIRST_STEP = ROOT / "tests" / "kernel_edges" / "syn-retries-eight-redrawn"
+
+
+def first_step_redrawn(before: float | None) -> tuple[bool, list[str]]:
+    scenario = load_scenario(FIRST_STEP.with_suffix(".yaml"))
+    kernel = json.loads(FIRST_STEP.with_suffix(".json").read_text(encoding="utf-8"))
+    assert kernel["steps"][0]["neigh"]["a"]["10.0.0.1"]["state"] == "REACHABLE"  # what the stand-in rests on
+    if before is not None:
+        drawn = json.loads(json.dumps(kernel["steps"][0]["clock"]["reachable"]))
+        drawn["a"]["eth0"] = before
+        kernel["steps"][0]["clock"]["reachable_before"] = drawn
+    agree, lines, _, _ = compare_with_kernel(scenario, kernel)
+    return agree, lines
+
+
+def test_a_redraw_inside_the_first_step_is_found_from_the_draw_read_before_it() -> None:
+    agree, lines = first_step_redrawn(before=400.0)
+    assert agree, "\n".join(lines)
+    (said,) = [line for line in lines if "drew the REACHABLE times anew during the step" in line]
+    assert "a's eth0 400.0 -> 178.284 s" in said
+
+
+def test_without_the_draw_before_it_or_with_one_that_cannot_be_the_first_step_disagrees() -> None:
+    assert not first_step_redrawn(before=None)[0]  # a recording made before the lab read it
+    # A draw that ran out before the last SYN (251 s) would have made the kernel probe too: no
+    # redraw explains a run the kernel could not have made with it.
+    assert not first_step_redrawn(before=200.0)[0]

@@ -127,6 +127,9 @@ class Lab:
         steps = []
         first: float | None = None  # when the first step began: the lab's clock starts there, as netsim's does
         pauses = _pauses()
+        # The draws in force as the first step begins: the periodic redraw (every 300 s) may fall
+        # inside it, and --compare then needs what held before (redraw_candidates()).
+        drawn_before = self.reachable()
         for n, step in enumerate(self.s.steps, 1):
             if step.id in pauses:  # a test standing in for a loaded machine (NETSIM_LAB_PAUSE)
                 self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
@@ -202,6 +205,7 @@ class Lab:
                     "observed": round(observed - first, 6),
                     "read": round(read - first, 6),
                     "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
+                    **({"reachable_before": drawn_before} if n == 1 else {}),
                 },
                 "links": links,
                 "routes": routes,
