@@ -394,7 +394,7 @@ def _resolved(step: StepTrace) -> Any:
 @fact(
     "resolves_to",
     "What getaddrinfo() gave in a resolve step: the address, or not-found (EAI_NONAME, Name or service not "
-    "known) or try-again (EAI_AGAIN).",
+    "known), no-data (EAI_NODATA, No address associated with hostname) or try-again (EAI_AGAIN).",
 )
 def _resolves_to(names: Names, step: StepTrace, expected: Any, frame: int) -> Any:
     result = _resolved(step)

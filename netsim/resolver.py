@@ -29,6 +29,9 @@ number is never found (third outsider's 86-88).
 What getaddrinfo() returns, by what happened (nss_dns/dns-host.c, posix/getaddrinfo.c):
 - an address from a hosts line or an A record: success;
 - NXDOMAIN from a nameserver: EAI_NONAME, "Name or service not known" (Go: "no such host");
+- NOERROR with no address (NODATA: the name exists, with no A record): EAI_NODATA, "No address associated
+  with hostname" (res_query() sets NO_DATA, resolv/res_query.c); an answer like NXDOMAIN, so the next
+  nameserver is not asked;
 - no nameserver answered (each refused with ICMP port unreachable, or silent until its timeout):
   EAI_AGAIN, "Temporary failure in name resolution". The library goes round its nameservers
   RES_DFLRETRY = 2 times (__res_context_send()). How long one try waits depends on which nameserver
@@ -57,6 +60,7 @@ RES_TIMEOUT = 5.0  # seconds one try waits for its answer
 # getaddrinfo()'s results: the trace's word -> (the C library's name, its gai_strerror(), Go's words)
 ERRORS = {
     "not-found": ("EAI_NONAME", "Name or service not known", "no such host"),
+    "no-data": ("EAI_NODATA", "No address associated with hostname", "no such host"),
     "try-again": ("EAI_AGAIN", "Temporary failure in name resolution", "server misbehaving"),
 }
 

@@ -1620,7 +1620,9 @@ class Simulation:
                         return resolver.Result(lookup.name, error="not-found", source=server)
                     if answer.answers:
                         return resolver.Result(lookup.name, answer.answers[0], source=server)
-                    continue
+                    # NOERROR and no address (NODATA): send_dg() takes it as the answer, res_query()
+                    # (resolv/res_query.c) makes it NO_DATA, and no other nameserver is asked.
+                    return resolver.Result(lookup.name, error="no-data", source=server)
                 if not waiting.done:
                     self.now = deadline
                     waited = resolver.timeout(index, len(servers))

@@ -225,3 +225,21 @@ def test_a_silent_nameserver_is_waited_for_by_its_place_in_resolv_conf_not_by_th
 
     assert [resolver.timeout(i, count) for i in range(count)] == waits
     assert resolver.longest([f"10.0.0.{i}" for i in range(count)]) == 2 * sum(waits)
+
+
+@pytest.mark.parametrize(
+    ("name", "rcode", "answers"),
+    [
+        ("web.example", 0, ("10.0.0.80",)),
+        ("EXAMPLE", 0, ()),
+        ("x.web.example", DNS_NXDOMAIN, ()),
+        ("ample", DNS_NXDOMAIN, ()),
+    ],
+)
+def test_a_name_above_a_record_is_nodata_not_nxdomain(name: str, rcode: int, answers: tuple[str, ...]) -> None:
+    # dnsmasq's check_for_local_domain() -> cache_find_non_terminal(): an empty non-terminal exists (RFC 8020)
+    from netsim import dns
+    from netsim.frames import Dns
+
+    reply = dns.Server("10.0.0.53", {"Web.Example": "10.0.0.80"}).answer(Dns(1, name))
+    assert (reply.rcode, reply.answers) == (rcode, answers)

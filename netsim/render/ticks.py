@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from netsim.render import words
+from netsim.resolver import ERRORS
 from netsim.scenario import Scenario
 
 DECISION = {
@@ -207,10 +208,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
         "reads": lambda v: READS.get(v, f"a read() gets {v}"),
         "ssh_says": lambda v: "ssh says nothing" if not v else "ssh says " + _and([f"\u2018{x}\u2019" for x in v]),
         "resolves_to": lambda v: (
-            f"getaddrinfo() gives {v}"
-            if v not in ("not-found", "try-again")
-            else "getaddrinfo() fails: "
-            + ("Name or service not known" if v == "not-found" else "Temporary failure in name resolution")
+            f"getaddrinfo() gives {v}" if v not in ERRORS else f"getaddrinfo() fails: {ERRORS[v][1]}"
         ),
         "answered_by": lambda v: "the answer comes from /etc/hosts" if v == "/etc/hosts" else f"{v} answers",
         "dns_name": lambda v: f"the DNS question asks for {v}",
