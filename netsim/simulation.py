@@ -2344,6 +2344,7 @@ def run(
     redraws: dict[int, float] | None = None,
     ticks: tuple[float, ...] = (),
     tick_phase: float | None = None,
+    drawn_before: dict[str, dict[str, float]] | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -2355,9 +2356,13 @@ def run(
     new REACHABLE draws of a step in force at that moment of the step instead of at its start.
     `ticks` are moments at which the timers due together fire in one tick, all before the packets
     they send are received (the kernel's order, which the comparison found: same-tick). `tick_phase`
-    places the kernel's jiffies on the lab's clock (Simulation.passed_at()).
+    places the kernel's jiffies on the lab's clock (Simulation.passed_at()). `drawn_before` is the
+    kernel's REACHABLE lifetimes before the first step, in force until a redraw `redraws` puts in it.
     """
     sim = Simulation(scenario, hz, postpone, ticks, tick_phase)
+    for host, devs in (drawn_before or {}).items():
+        if host in sim.namespaces:
+            sim.namespaces[host].neigh.drawn = dict(devs)
     draws = drawn or [{} for _ in scenario.steps]
     if clock is None:
         trace = Trace(

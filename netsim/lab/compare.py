@@ -163,6 +163,12 @@ def measured_reachable(scenario: Any, kernel: dict[str, Any]) -> list[dict[str, 
     return None if any(d is None for d in drawn) else [d for d in drawn if d is not None]
 
 
+def reachable_before(kernel: dict[str, Any]) -> dict[str, dict[str, float]] | None:
+    """The REACHABLE lifetimes as the lab read them before the first step ({host: {dev: seconds}});
+    None in a recording from before the lab read them."""
+    return kernel.get("reachable")
+
+
 def ssh_link_neighbours(scenario: Any) -> set[tuple[str, str]]:
     """(host, neighbour address) pairs between each ssh client and its server: both directions."""
     import ipaddress
@@ -301,12 +307,20 @@ def compare_with_kernel(
     from netsim.simulation import run as simulate
 
     clock = measured_clock(scenario, kernel)
-    hz, drawn = kernel.get("hz"), measured_reachable(scenario, kernel)
+    hz, drawn, before = kernel.get("hz"), measured_reachable(scenario, kernel), reachable_before(kernel)
     phase = kernel.get("tick_phase") if clock is not None else None  # where the jiffies ticked on the lab's clock
 
     def replay(postpone: dict[int, float], redraws: dict[int, float], ticks: tuple[float, ...]) -> Any:
         return simulate(
-            scenario, clock, hz=hz, drawn=drawn, postpone=postpone, redraws=redraws, ticks=ticks, tick_phase=phase
+            scenario,
+            clock,
+            hz=hz,
+            drawn=drawn,
+            postpone=postpone,
+            redraws=redraws,
+            ticks=ticks,
+            tick_phase=phase,
+            drawn_before=before,
         )
 
     postpone: dict[int, float] = {}
@@ -321,7 +335,7 @@ def compare_with_kernel(
             found = None
             late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, clock, postpone)]
             late += bucket_candidates(trace, branch_candidates(trace, i, clock, postpone), postpone)
-            redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn)]
+            redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn, before)]
             tries = [(p, redraws, ticks, [why]) for p, why in late]
             tries += [(postpone, r, ticks, [why]) for r, why in redrawn]
             tries += [(postpone, redraws, (*ticks, t), [why]) for t, why in tick_candidates(trace, i, clock, ticks)]
@@ -356,20 +370,26 @@ def _agree_until(trace: Any, kernel: dict[str, Any], loose: set[tuple[str, str]]
 
 
 def redraw_candidates(
-    trace: Any, i: int, clock: list[tuple[float, float, float]], drawn: list[dict[str, dict[str, float]]] | None
+    trace: Any,
+    i: int,
+    clock: list[tuple[float, float, float]],
+    drawn: list[dict[str, dict[str, float]]] | None,
+    before: dict[str, dict[str, float]] | None = None,
 ) -> list[tuple[float, str]]:
     """(moment, what to say) at which the kernel may have drawn step `i`'s REACHABLE lifetimes anew
-    during the step, when the lab read another draw after it than after the step before: the
-    periodic redraw (neigh_periodic_work(), net/core/neighbour.c: every 300 s, for every device of
-    every namespace at once) falls anywhere in a step, so each neighbour timer of a host whose draw
-    changed may have met the old lifetime: just after each such timer, the earliest first."""
-    if not drawn or i == 0 or drawn[i] == drawn[i - 1]:
+    during the step, when the lab read another draw after it than after the step before (before the
+    first step: `before`, the draw the lab read then): the periodic redraw (neigh_periodic_work(),
+    net/core/neighbour.c: every 300 s, for every device of every namespace at once) falls anywhere in
+    a step, so each neighbour timer of a host whose draw changed may have met the old lifetime: just
+    after each such timer, the earliest first."""
+    previous = drawn[i - 1] if drawn and i > 0 else before
+    if not drawn or previous is None or drawn[i] == previous:
         return []
     at, observed, _ = clock[i]
     changed: dict[str, list[str]] = {}
     for host, devs in drawn[i].items():
         for dev, seconds in sorted(devs.items()):
-            old = drawn[i - 1].get(host, {}).get(dev)
+            old = previous.get(host, {}).get(dev)
             if old != seconds:
                 changed.setdefault(host, []).append(f"{dev} {old if old is None else round(old, 3)} -> {seconds:.3f} s")
     out = []
@@ -384,6 +404,18 @@ def redraw_candidates(
                 f"{owner}'s {', '.join(changed[owner])} as the lab read them before and after it; the periodic redraw "
                 f"(neigh_periodic_work(), net/core/neighbour.c, every 300 s for every device) came after "
                 f"{timer.name}, due at {timer.due:.3f} s, so that timer met the old time",
+            )
+        )
+    if changed:
+        # Or after every timer of the step: the old draw held throughout it. Its timers, armed for the
+        # old lifetime, are not among those netsim fired with the new one (a lifetime past the step's end).
+        hosts = "; ".join(f"{host}'s {', '.join(devs)}" for host, devs in changed.items())
+        out.append(
+            (
+                observed,
+                f"the kernel drew the REACHABLE times anew during the step, and netsim follows it (timer-branch): "
+                f"{hosts} as the lab read them before and after it; the periodic redraw (neigh_periodic_work(), "
+                f"net/core/neighbour.c, every 300 s for every device) came after every neighbour timer of the step",
             )
         )
     return sorted(out)

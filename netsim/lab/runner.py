@@ -127,6 +127,9 @@ class Lab:
         steps = []
         first: float | None = None  # when the first step began: the lab's clock starts there, as netsim's does
         pauses = _pauses()
+        # The REACHABLE lifetimes as drawn before the first step: the periodic redraw (every 300 s) may
+        # fall inside it, and --compare then needs the draw it replaced (compare.redraw_candidates()).
+        drawn_before = self.reachable()
         for n, step in enumerate(self.s.steps, 1):
             if step.id in pauses:  # a test standing in for a loaded machine (NETSIM_LAB_PAUSE)
                 self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
@@ -219,7 +222,7 @@ class Lab:
             steps.append(result)
         # The kernel's HZ sets how late its timers may fire (netsim.timerwheel); None when unknown.
         hz = kernel_hz()
-        out: dict[str, Any] = {"scenario": self.s.name, "steps": steps, "hz": hz}
+        out: dict[str, Any] = {"scenario": self.s.name, "steps": steps, "hz": hz, "reachable": drawn_before}
         if hz is not None and first is not None:
             # Where the jiffies ticked on the lab's clock: the kernel's ticks fall where CLOCK_MONOTONIC
             # (Python's time.monotonic()) is a multiple of TICK_NSEC (tick_init_jiffy_update(),
