@@ -406,6 +406,18 @@ def redraw_candidates(
                 f"{timer.name}, due at {timer.due:.3f} s, so that timer met the old time",
             )
         )
+    if changed:
+        # Or after every timer of the step: the old draw held throughout it. Its timers, armed for the
+        # old lifetime, are not among those netsim fired with the new one (a lifetime past the step's end).
+        hosts = "; ".join(f"{host}'s {', '.join(devs)}" for host, devs in changed.items())
+        out.append(
+            (
+                observed,
+                f"the kernel drew the REACHABLE times anew during the step, and netsim follows it (timer-branch): "
+                f"{hosts} as the lab read them before and after it; the periodic redraw (neigh_periodic_work(), "
+                f"net/core/neighbour.c, every 300 s for every device) came after every neighbour timer of the step",
+            )
+        )
     return sorted(out)
 
 
