@@ -213,6 +213,8 @@ class Simulation:
         self._reading: Connection | None = None  # a connect step's connection that reads until the step ends
         # What ssh logged while no step ran (between two steps on the lab's clock): the next step's.
         self._ssh_said: list[str] = []
+        # The tunnels whose channel's connect is being served now: a forward met again leads back to itself.
+        self._chain: list[sshforward.Tunnel] = []
         self._deleted: dict[str, str] = {}  # host -> the id of the step that deleted its namespace
         # (bridge, port) of each port that has forwarded since it was plugged in: the first time a
         # port starts forwarding is not "again"
@@ -1075,16 +1077,31 @@ class Simulation:
                 "net/ipv4/inet_connection_sock.c); expected another sport",
             )
 
-    def _serve_accepts(self) -> None:
-        """The programs behind the listeners accept what completed; an ssh -L listener relays it."""
+    def _serve_accepts(self, *, ssh_only: bool = False) -> None:
+        """The programs behind the listeners accept what completed; an ssh -L listener relays it.
+        `ssh_only`: only ssh's listeners accept now (ssh's own poll loop); the lab's programs accept when
+        the step's connect returns, so their queues keep what waits (a close resets it)."""
         for ns in list(self.namespaces.values()):
-            waiting, ns.accepted = ns.accepted, []
+            waiting = ns.accepted
+            if ssh_only:
+                ns.accepted = [e for e in waiting if (ns.name, *e[0]) not in self.tunnels]
+                waiting = [e for e in waiting if (ns.name, *e[0]) in self.tunnels]
+            else:
+                ns.accepted = []
             for (addr, port), ends in waiting:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
                     if self._speaks_first(ns, addr, port):
                         self._banner(ends)
                     continue  # a plain listener: the connection stays open, nobody writes
+                if tunnel in self._chain:
+                    raise self._fail(
+                        "to",
+                        f"the ssh -L forward on {addr}:{port} leads back to itself: each connection it accepts "
+                        "opens a channel whose connect from the server is accepted by the same listener again, "
+                        "without end (channel_post_port_listener(), OpenSSH's channels.c) until ssh or sshd runs "
+                        "out of file descriptors; expected a chain of forwards that ends at a target",
+                    )
                 if self._current is not None:
                     # ssh's own socket took it: the listener that answers the knock is the one at the
                     # far end, if the channel reaches one (sshforward.answer's connect says which).
@@ -1156,6 +1173,16 @@ class Simulation:
             self._ssh_said.extend(result.log)  # between two steps: the lab reads it with the next one
         if result.outcome != "connected":
             self._close_accepted(tunnel, ends)
+            return
+        if result.four is not None:
+            tunnel.relays[result.four] = ends
+        # The server's connect may have landed on another ssh -L listener (a chain of forwards): that ssh
+        # accepts it at once and opens a channel of its own (channel_post_port_listener(), channels.c).
+        self._chain.append(tunnel)
+        try:
+            self._serve_accepts(ssh_only=True)
+        finally:
+            self._chain.pop()
 
     def _close_accepted(self, tunnel: sshforward.Tunnel, ends: tuple[str, int, str, int], *, run: bool = True) -> None:
         """ssh closes a socket its listener accepted: FIN to the program that connected. The handshake's
@@ -1170,6 +1197,14 @@ class Simulation:
         ack = self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1
         fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
         ipv4.output(self, ns, fin)
+        # The peer may be sshd's socket of another tunnel's channel (forwards in a chain): sshd reads EOF
+        # there and sends the channel's EOF and close (channel_input_ieof(), chan_rcvd_oclose() in
+        # OpenSSH's nchan.c), and that ssh closes the connection its listener accepted in turn.
+        for other in list(self.tunnels.values()):
+            relayed = other.relays.pop((peer_ip, peer_port, local_ip, local_port), None)
+            if relayed is not None:
+                self.event(f"sshd reads end-of-file from {local_ip}:{local_port} and closes the channel")
+                self._close_accepted(other, relayed, run=run)
         if not run:
             return  # the clock's loop running now delivers it
         if self._settling:

@@ -143,6 +143,9 @@ class Tunnel:
     rto: float = 0.0  # the retransmission timeout the timer was armed with last
     reached: bool = False  # the server heard the last segment sent
     gone: bool = False  # the SSH connection was reset: ssh exited, its listener with it
+    # Each open channel's two sockets: the server's connection to the target -> the accepted one here
+    # (a close of the target's end reaches the accepted one: sshd relays the EOF, ssh shuts it down).
+    relays: dict[tuple[str, int, str, int], tuple[str, int, str, int]] = field(default_factory=dict)
 
     def new_channel(self) -> int:
         """channel_new(): the lowest free slot in the channel table."""

@@ -441,3 +441,16 @@ def test_the_login_confirms_a_jiffy_after_the_handshake_not_in_its_own_jiffy() -
     trace = run(scenario)
     assert trace.steps[1].neigh["server"]["192.168.1.23"]["state"] == "REACHABLE"
     assert not [e for e in trace.steps[1].events if "192.168.1.23" in e]  # no probe, no answer
+
+
+def test_a_forward_that_leads_back_to_itself_is_refused() -> None:
+    # -g listens on 0.0.0.0:19003 and the server connects to the laptop's 19003: every channel's connect is
+    # accepted by the same ssh again, without end (channel_post_port_listener()).
+    loop = scenario(
+        """
+  - {id: t, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19003:192.168.1.23:19003', gateway_ports: true}}
+  - {id: k, connect: {by: laptop, to: '127.0.0.1:19003'}}
+"""
+    )
+    with pytest.raises(ScenarioError, match=r"steps\[1\].connect.to: the ssh -L forward on 0.0.0.0:19003 leads back"):
+        run(loop)
