@@ -1649,6 +1649,15 @@ class Simulation:
     def _step_set_port(self, change: SetPort) -> None:
         if change.port not in self.bridges[change.bridge].ports:
             owner = self.namespaces[self.scenario.bridges[change.bridge].host]
+            other = owner.ifaces[change.port].master if change.port in owner.ifaces else None
+            if other is not None:
+                # `bridge link set dev PORT` names the device, not the bridge: br_setlink() (br_netlink.c)
+                # sets the flags of whichever bridge's port it is.
+                raise self._fail(
+                    "port",
+                    f"{change.port} is not a port of {change.bridge} at this step but of {other}; the kernel "
+                    f"would set {other}'s port flags (`bridge link set` names the device alone)",
+                )
             kernel = (  # a device that is no bridge port has no bridge link to set (br_setlink())
                 "RTNETLINK answers: Operation not supported"
                 if change.port in owner.ifaces
