@@ -40,6 +40,7 @@ from netsim.frames import (
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade, PortForward, Skb
 from netsim.netns import Connection, Iface, Namespace, Settled
+from netsim.plan import PORT_DEFAULTS
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
@@ -1683,6 +1684,15 @@ class Simulation:
     def _step_set_port(self, change: SetPort) -> None:
         if change.port not in self.bridges[change.bridge].ports:
             owner = self.namespaces[self.scenario.bridges[change.bridge].host]
+            other = owner.ifaces[change.port].master if change.port in owner.ifaces else None
+            if other is not None:
+                # `bridge link set dev PORT` names the device, not the bridge: br_setlink() (br_netlink.c)
+                # sets the flags of whichever bridge's port it is.
+                raise self._fail(
+                    "port",
+                    f"{change.port} is not a port of {change.bridge} at this step but of {other}; the kernel "
+                    f"would set {other}'s port flags (`bridge link set` names the device alone)",
+                )
             kernel = (  # a device that is no bridge port has no bridge link to set (br_setlink())
                 "RTNETLINK answers: Operation not supported"
                 if change.port in owner.ifaces
@@ -1917,7 +1927,19 @@ class Simulation:
             )
             raise self._fail("dev", f"{change.dev} " + why.format(m=change.master))
         if change.master is not None and iface.master == change.master:
-            pass  # do_set_master() (net/core/rtnetlink.c): already this bridge's port, nothing changes
+            # do_set_master() (net/core/rtnetlink.c): already this bridge's port, so no br_del_if() and
+            # no new_nbp(): what it learned and its flags stay. The lab and the try-it script still run
+            # `bridge link set` with the flags its `ports:` entry declares (plan.port_flags(), its
+            # non-defaults), as after every plug-in, and those override a set_port step's.
+            port = self.scenario.bridges[change.master].ports.get(change.dev)
+            if port is not None:
+                declared = {k: getattr(port, k) for k, normal in PORT_DEFAULTS.items() if getattr(port, k) != normal}
+                if declared:
+                    self.bridges[change.master].set_port_flags(change.dev, **declared)
+                    storm = self._hairpin_storm()
+                    if storm is not None:
+                        raise self._fail("master", storm)
+                    self.event(f"{change.dev} takes the flags {change.master} declares for it again")
         elif change.master is not None:
             if iface.addresses:
                 raise self._fail("master", _PORT_ADDRESS.format(dev=change.dev, master=change.master))

@@ -110,6 +110,28 @@ def test_flags_on_an_unplugged_port_are_refused_as_the_kernel_does() -> None:
     )
 
 
+def test_flags_for_a_port_moved_to_another_bridge_are_refused_naming_that_bridge() -> None:
+    # `bridge link set dev j0` names the device alone: br_setlink() sets the flags of the bridge j0 is a
+    # port of now (seen with unshare -n), so "the kernel refuses" would be wrong here.
+    scenario = """\
+title: t
+bridges:
+  br0: {host: h, ports: {s1: {}, j0: {}}}
+  br1: {host: h, ports: {q1: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:a0:00:00:00:0a", address: 10.7.0.10/24, plug: br0.s1}}}
+steps:
+  - {id: cable, veth_add: {by: h, name: j0, peer: k0}}
+  - {id: in, link_set: {by: h, dev: j0, master: br0, up: true}}
+  - {id: moved, link_set: {by: h, dev: j0, master: br1}}
+  - {id: flags, set_port: {bridge: br0, port: j0, learning: false}}
+"""
+    with pytest.raises(ScenarioError) as info:
+        run(parse_scenario(scenario, "moved.yaml"))
+    assert "j0 is not a port of br0 at this step but of br1; the kernel would set br1's port flags" in str(info.value)
+
+
 def test_the_last_address_deleted_takes_routes_and_neighbours_one_of_two_does_not() -> None:
     # tests/lab_scenarios/addr-del-last-address.yaml and addr-del-keeps-gateway.yaml
     t = trace(
