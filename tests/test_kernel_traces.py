@@ -115,18 +115,31 @@ def test_netsim_lab_text_view_says_when_each_step_was_and_what_it_was_called() -
     assert later, "no recorded step happened after the first began: the check above reads nothing"
 
 
-# Six minutes of real time in the lab: kept here, replayed from its recording, and not run again by
-# the live lab in every `make test` (`netsim lab tests/kernel_edges/tcpclose-syn-retries-eight.yaml
-# --compare` runs it). Seven retries would not do: 251 s against 259 s is within the lab's 10%.
-LONG = ROOT / "tests" / "kernel_edges" / "tcpclose-syn-retries-eight.json"
+# Kept aside from the live lab's runs, and replayed here from their recordings like the rest
+# (`netsim lab FILE --compare` still runs each):
+# - tcpclose-syn-retries-eight: six minutes of real time. Seven retries would not do: 251 s against
+#   259 s is within the lab's 10%.
+# - natmix-target-address-moves: a phone's connection through a published port whose target's address
+#   moved to another container; its last step hangs on neighbour probes meeting SYN retransmissions,
+#   and beside `make test`'s computing tests the kernel's timers met differently twice in a row (a
+#   clean-clone CI, 2026-11-30), where netsim's search tries one coincidence at a time.
+ASIDE = [
+    ROOT / "tests" / "kernel_edges" / f"{name}.json"
+    for name in ("tcpclose-syn-retries-eight", "natmix-target-address-moves")
+]
 
 
-def test_eight_syn_retries_give_up_when_the_kernel_did() -> None:
-    kept = json.loads(LONG.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("recording", ASIDE, ids=lambda p: p.stem)
+def test_netsim_does_what_the_kernel_did_in_the_runs_kept_aside(recording: Path) -> None:
+    kept = json.loads(recording.read_text(encoding="utf-8"))
     scenario = ROOT / kept["scenario"]
     assert hashlib.sha256(scenario.read_bytes()).hexdigest() == kept["sha256"], f"re-record: {RECORD} {scenario}"
     loaded = load_scenario(scenario)
-    agree, lines, trace, _ = compare_with_kernel(loaded, kept["trace"], loose=ssh_link_neighbours(loaded))
+    agree, lines, _, _ = compare_with_kernel(loaded, kept["trace"], loose=ssh_link_neighbours(loaded))
     assert agree, "\n".join(lines)
+
+
+def test_eight_syn_retries_give_up_when_the_kernel_did() -> None:
+    kept = json.loads(ASIDE[0].read_text(encoding="utf-8"))
     assert kept["trace"]["steps"][0]["outcome"] == "timeout"
     assert 360 < kept["trace"]["steps"][0]["seconds"] < 380  # TCP_RTO_MAX caps the doubling: not 515 s
