@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netsim.addresses import BROADCAST, derived_mac, normalise_mac, refuses_as_address
-from netsim.scenario import Port, Scenario, Step
+from netsim.scenario import PORT_DEFAULTS, Port, Scenario, Step, declared_port_flags
 from netsim.schema import DNS_NAME_FORMAT, DNS_NAME_LIMIT
 
 # Shell functions of the try-it script that the lab performs in Python.
@@ -79,9 +79,6 @@ NFT_LINE = re.compile(r"[A-Za-z0-9_.:/&|=!{}; -]+")
 # carrier up to a second late (net/core/link_watch.c), and until then the port drops what it gets.
 SETTLE = "1.5"
 
-# What a new bridge port has: br_if.c new_nbp() sets BR_LEARNING | BR_FLOOD | BR_MCAST_FLOOD |
-# BR_BCAST_FLOOD, and hairpin off. The plan only states the flags a scenario changes.
-PORT_DEFAULTS = {"learning": True, "flood": True, "mcast_flood": True, "bcast_flood": True, "hairpin": False}
 SYN_RETRIES_DEFAULT = 6  # TCP_SYN_RETRIES, what a new namespace starts with
 REACHABLE_DEFAULT = 30.0  # seconds, neigh.default.base_reachable_time
 
@@ -299,12 +296,14 @@ def reachable_time(s: Scenario, host: str, dev: str) -> list[Op]:
 
 def port_flags(owner: str, port: str, flags: Any, *, changed_only: bool) -> list[Op]:
     """`bridge link set` for the flags given (a Port's non-defaults, or a set_port step's)."""
-    args: list[str] = []
-    for key, normal in PORT_DEFAULTS.items():
-        value = getattr(flags, key)
-        if value is None or (changed_only and value == normal):
-            continue
-        args += [key, "on" if value else "off"]
+    # The plan states only the flags a `ports:` entry changes from a new port's (declared_port_flags());
+    # a set_port step's, all it gives (None: left as they are).
+    stated = (
+        declared_port_flags(flags)
+        if changed_only
+        else {k: v for k in PORT_DEFAULTS if (v := getattr(flags, k)) is not None}
+    )
+    args = [word for key, value in stated.items() for word in (key, "on" if value else "off")]
     return [bridge(owner, "link", "set", "dev", port, *args)] if args else []
 
 

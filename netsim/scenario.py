@@ -104,6 +104,18 @@ class Port:
     hairpin: bool = option("Allow a frame to go back out of the port it came in on.", False)
 
 
+# What a new bridge port has: new_nbp() (net/bridge/br_if.c) sets BR_LEARNING | BR_FLOOD |
+# BR_MCAST_FLOOD | BR_BCAST_FLOOD, and hairpin off.
+PORT_DEFAULTS = {"learning": True, "flood": True, "mcast_flood": True, "bcast_flood": True, "hairpin": False}
+
+
+def declared_port_flags(flags: Any) -> dict[str, bool]:
+    """The flags a `ports:` entry or a set_port step states away from a new port's (None: not stated).
+    The lab and the try-it script set these with `bridge link set` after every plug-in (plan.port_flags()),
+    and the simulation sets the same ones when a port is plugged into its bridge again."""
+    return {k: v for k, normal in PORT_DEFAULTS.items() if (v := getattr(flags, k)) is not None and v != normal}
+
+
 @dataclass(frozen=True)
 class Bridge:
     """A Linux software bridge such as podman0 or docker0."""

@@ -40,7 +40,6 @@ from netsim.frames import (
 from netsim.neighbour import NeighbourTable
 from netsim.netfilter import Masquerade, PortForward, Skb
 from netsim.netns import Connection, Iface, Namespace, Settled
-from netsim.plan import PORT_DEFAULTS
 from netsim.plan import ns as ns_name
 from netsim.routing import RouteEntry
 from netsim.scenario import (
@@ -73,6 +72,7 @@ from netsim.scenario import (
     Step,
     Unplug,
     VethAdd,
+    declared_port_flags,
 )
 from netsim.scenario import Masquerade as MasqueradeStep
 from netsim.schema import error_at
@@ -1929,11 +1929,11 @@ class Simulation:
         if change.master is not None and iface.master == change.master:
             # do_set_master() (net/core/rtnetlink.c): already this bridge's port, so no br_del_if() and
             # no new_nbp(): what it learned and its flags stay. The lab and the try-it script still run
-            # `bridge link set` with the flags its `ports:` entry declares (plan.port_flags(), its
-            # non-defaults), as after every plug-in, and those override a set_port step's.
+            # `bridge link set` with the flags its `ports:` entry declares (declared_port_flags(), as
+            # plan.port_flags() writes them), as after every plug-in, and those override a set_port step's.
             port = self.scenario.bridges[change.master].ports.get(change.dev)
             if port is not None:
-                declared = {k: getattr(port, k) for k, normal in PORT_DEFAULTS.items() if getattr(port, k) != normal}
+                declared = declared_port_flags(port)
                 if declared:
                     self.bridges[change.master].set_port_flags(change.dev, **declared)
                     storm = self._hairpin_storm()

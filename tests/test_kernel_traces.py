@@ -77,41 +77,33 @@ def test_a_header_without_a_source_is_caught(tmp_path: Path) -> None:
 
 
 def test_netsim_lab_prints_every_recorded_kernel_trace_as_text() -> None:
-    """`netsim lab FILE` without --json or --compare prints the kernel's trace in netsim's words;
-    reading back a frame the lab described (its "what") once crashed that view."""
+    """`netsim lab FILE` without --json or --compare prints the kernel's trace in netsim's words.
+    Reading back a frame the lab described (its "what") once crashed that view; it printed every
+    step at t=0s and without its title (the trace read back from JSON dropped the lab's clock, and
+    the titles live in the scenario, not the trace); and it made up a device '?' for neighbours.
+    Each recording is rendered once, for all three."""
     from netsim.render.text import render
     from netsim.trace import Trace
 
-    described = 0
+    described = later = 0
     for recording in RECORDINGS:
         kept = json.loads(recording.read_text(encoding="utf-8"))
         trace = Trace.from_json(kept["trace"])
         described += sum(1 for step in trace.steps for hop in step.frames if hop.what)
-        text = render(load_scenario(ROOT / kept["scenario"]), trace)
+        scenario = load_scenario(ROOT / kept["scenario"])
+        text = render(scenario, trace)
         assert text.strip(), recording.name
         assert " dev ?" not in text, f"{recording.name}: a neighbour's device made up as '?'"
-    assert described, "no recorded frame carries the lab's description: the check above reads nothing"
-
-
-def test_netsim_lab_text_view_says_when_each_step_was_and_what_it_was_called() -> None:
-    """`netsim lab FILE` printed every step at t=0s and without its title: the kernel's trace read
-    back from JSON dropped the lab's clock, and the titles live in the scenario, not the trace."""
-    from netsim.render.text import render
-    from netsim.trace import Trace
-
-    later = 0
-    for recording in RECORDINGS:
-        kept = json.loads(recording.read_text(encoding="utf-8"))
         if hashlib.sha256((ROOT / kept["scenario"]).read_bytes()).hexdigest() != kept["sha256"]:
             continue  # edited since it was recorded: its steps may not be the recording's
-        scenario = load_scenario(ROOT / kept["scenario"])
-        heads = [line for line in render(scenario, Trace.from_json(kept["trace"])).splitlines() if line.startswith("[")]
+        heads = [line for line in text.splitlines() if line.startswith("[")]
         for n, (head, step, recorded) in enumerate(zip(heads, scenario.steps, kept["trace"]["steps"], strict=True), 1):
             title = f" - {step.title}" if step.title else ""
             observed = recorded.get("clock", {}).get("observed", 0.0)
             # to the millisecond: the lab reads its clock to the microsecond, netsim counts milliseconds
             assert head == f"[{n}/{len(scenario.steps)}] {step.id}{title}   t={round(observed, 3):g}s", recording.name
             later += observed > 0
+    assert described, "no recorded frame carries the lab's description: the check above reads nothing"
     assert later, "no recorded step happened after the first began: the check above reads nothing"
 
 
