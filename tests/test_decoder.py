@@ -62,6 +62,8 @@ CORPUS = {
     "dial tcp: lookup protainer on 10.88.0.1:53: no such host": ["go-dial", "go-lookup", "address", "no-such-host"],
     "curl: (6) Could not resolve host: nosuchhost.invalid": ["no-such-host"],
     "socket.gaierror: [Errno -3] Temporary failure in name resolution": ["try-again", "try-again"],
+    "ping: dns.podman: No address associated with hostname": ["no-address"],
+    "socket.gaierror: [Errno -5] No address associated with hostname": ["no-address", "no-address"],
 }
 
 

@@ -463,6 +463,17 @@ def _server_knows_nothing() -> list[Patch]:
     return [(dns.Server, "answer", answer)]
 
 
+def _empty_names_do_not_exist() -> list[Patch]:
+    # Before RFC 8020 many servers said NXDOMAIN for a name that has names below it and no data.
+    original = dns.Server.answer
+
+    def answer(self: dns.Server, query: Dns) -> Dns:
+        reply = original(self, query)
+        return reply if reply.answers else Dns(query.id, query.name, response=True, rcode=DNS_NXDOMAIN)
+
+    return [(dns.Server, "answer", answer)]
+
+
 def _udp_stays_silent() -> list[Patch]:
     original = udp.receive
 
@@ -531,5 +542,11 @@ FAULTS: tuple[Fault, ...] = (
     Fault("localnet-everywhere", "NAT", "127/8 may arrive on and leave by any interface", _localnet_everywhere),
     Fault("hosts-file-ignored", NAMES, "getaddrinfo() skips /etc/hosts and asks DNS", _hosts_file_ignored),
     Fault("server-knows-nothing", NAMES, "the DNS server answers NXDOMAIN for every name", _server_knows_nothing),
+    Fault(
+        "empty-names-do-not-exist",
+        NAMES,
+        "a name with names below it and no address of its own is NXDOMAIN, not NODATA",
+        _empty_names_do_not_exist,
+    ),
     Fault("udp-stays-silent", NAMES, "a datagram to a closed UDP port gets no ICMP back", _udp_stays_silent),
 )
