@@ -865,37 +865,48 @@ def _conntrack(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
     They are numbered in the order of the entries with those ports left out, which is the same
     on both sides when the entries are."""
     out = {}
-    for host, entries in tables.items():
+    split = {
+        host: [
+            (e, *(dict(kv.split("=", 1) for kv in e[way].split()) for way in ("original", "reply"))) for e in entries
+        ]
+        for host, entries in tables.items()
+    }
+    # A port one host's NAT picked (nf_nat_l4proto_unique_tuple(), random in 1024-65535) is the original
+    # source port of the next host's entry when a second NAT is further on (a container in a VM): that
+    # host's entries name it as a picked port too.
+    nat = {r["dport"] for rows in split.values() for _, o, r in rows if r["dport"] != o["sport"]}
+    for host, rows in split.items():
         parsed = []
-        for e in entries:
-            original = dict(kv.split("=", 1) for kv in e["original"].split())
-            reply = dict(kv.split("=", 1) for kv in e["reply"].split())
+        for e, original, reply in rows:
             if reply["dport"] != original["sport"]:
                 reply["dport"] = "another-port"
             parsed.append((e, original, reply))
-        parsed.sort(key=lambda p: (p[0]["state"], _blind(p[1]), _blind(p[2]), p[0]["flags"]))
+        parsed.sort(key=lambda p: (p[0]["state"], _blind(p[1], nat), _blind(p[2], nat), p[0]["flags"]))
         names: dict[str, str] = {}
         lines = []
         for e, original, reply in parsed:
-            there, back = (" ".join(f"{k}={_port_name(k, v, names)}" for k, v in d.items()) for d in (original, reply))
+            there, back = (
+                " ".join(f"{k}={_port_name(k, v, names, nat)}" for k, v in d.items()) for d in (original, reply)
+            )
             lines.append(f"{e['state']} {there} | {back} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
         if lines:
             out[host] = sorted(lines)
     return out
 
 
-def _picked(key: str, value: str) -> bool:
-    """Whether a tuple's field is a port the kernel may have picked at random (ephemeral-port)."""
-    return key in ("sport", "dport") and value.isdigit() and int(value) >= EPHEMERAL
+def _picked(key: str, value: str, nat: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether a tuple's field is a port the kernel may have picked at random (ephemeral-port), or one
+    a NAT picked (`nat`, nat-port)."""
+    return key in ("sport", "dport") and value.isdigit() and (int(value) >= EPHEMERAL or value in nat)
 
 
-def _port_name(key: str, value: str, names: dict[str, str]) -> str:
-    return names.setdefault(value, f"port#{len(names) + 1}") if _picked(key, value) else value
+def _port_name(key: str, value: str, names: dict[str, str], nat: frozenset[str] | set[str] = frozenset()) -> str:
+    return names.setdefault(value, f"port#{len(names) + 1}") if _picked(key, value, nat) else value
 
 
-def _blind(tuple_: dict[str, str]) -> list[tuple[str, str]]:
-    """A conntrack tuple with its ports from EPHEMERAL up left out, to order entries by."""
-    return [(k, "*" if _picked(k, v) else v) for k, v in tuple_.items()]
+def _blind(tuple_: dict[str, str], nat: frozenset[str] | set[str] = frozenset()) -> list[tuple[str, str]]:
+    """A conntrack tuple with its picked ports (from EPHEMERAL up, or a NAT's) left out, to order entries by."""
+    return [(k, "*" if _picked(k, v, nat) else v) for k, v in tuple_.items()]
 
 
 def _show_n(entry: dict[str, Any] | None) -> str:
