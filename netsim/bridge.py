@@ -97,18 +97,57 @@ class Bridge:
         for mac, entry in list(self.fdb.entries.items()):
             if entry.port != name:
                 continue
-            heir = self._local_heir(mac) if entry.local else None
+            heir = self._local_heir(mac, name) if entry.local else None
             if heir is not None:
                 entry.port = heir
             else:
                 del self.fdb.entries[mac]
         self._eligible.clear()
 
-    def _local_heir(self, mac: str) -> str | None:
-        """fdb_delete_local(): the first port on port_list wearing `mac` (br_add_if() puts a new port at
-        its head), else the bridge itself when `mac` is its own (dst NULL, the bridge's name here)."""
-        heir = next((port for port in reversed(self.port_macs) if self.port_macs[port] == mac), None)
-        return heir if heir is not None or mac != self.mac else self.name
+    def change_port_mac(self, port: str, mac: str) -> None:
+        """A port's device took another MAC: br_device_event(NETDEV_CHANGEADDR) (net/bridge/br.c) ->
+        br_fdb_changeaddr() (net/bridge/br_fdb.c). The port's local entry (it holds one at most, for the
+        MAC it wore) goes by fdb_delete_local() (to another port wearing that MAC, or to the bridge if it
+        is the bridge's own, else gone), then fdb_add_local() makes the new MAC the port's (a learned
+        entry for it is replaced; another port's or the bridge's local one stays). Learned entries stay.
+        The bridge's own MAC was set explicitly (NET_ADDR_SET, as netsim and the lab make every bridge),
+        so br_stp_recalculate_bridge_id() leaves it."""
+        self.port_macs[port] = mac  # the notifier runs after the device has its new MAC
+        for old, entry in list(self.fdb.entries.items()):
+            if entry.port == port and entry.local:
+                heir = self._local_heir(old, port)
+                if heir is not None:
+                    entry.port = heir
+                else:
+                    del self.fdb.entries[old]
+        self.fdb.add_local(mac, port)
+
+    def change_mac(self, mac: str) -> None:
+        """The bridge device took another MAC: br_set_mac_address() (net/bridge/br_device.c) ->
+        br_stp_change_bridge_id() -> br_fdb_change_mac_address() (net/bridge/br_fdb.c): the old MAC's
+        local entry, if it is the bridge's own (no port), goes by fdb_delete_local() (to a port wearing
+        it, else gone), and the new MAC becomes a local entry of the bridge unless a port's local entry
+        holds it already (fdb_add_local()). Asked for the MAC it has, nothing changes."""
+        if mac == self.mac:
+            return
+        entry = self.fdb.entries.get(self.mac)
+        if entry is not None and entry.local and entry.port == self.name:
+            heir = self._local_heir(self.mac, None)
+            if heir is not None:
+                entry.port = heir
+            else:
+                del self.fdb.entries[self.mac]
+        self.fdb.add_local(mac, self.name)
+        self.mac = mac
+
+    def _local_heir(self, mac: str, leaving: str | None) -> str | None:
+        """fdb_delete_local(): the first other port on port_list wearing `mac` (br_add_if() puts a new
+        port at its head), else, when a port lets go (`leaving`, not the bridge device itself: None), the
+        bridge when `mac` is its own (dst NULL, the bridge's name here)."""
+        heir = next(
+            (port for port in reversed(self.port_macs) if port != leaving and self.port_macs[port] == mac), None
+        )
+        return heir if heir is not None or leaving is None or mac != self.mac else self.name
 
     def set_port_flags(self, port: str, **changes: bool) -> None:
         """`bridge link set dev PORT flood off ...`."""

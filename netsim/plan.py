@@ -645,8 +645,10 @@ def _link_rename(s: Scenario, step: Step, r: Any) -> list[Op]:
 @step_kind("link_set")
 def _link_set(s: Scenario, step: Step, c: Any) -> list[Op]:
     out: list[Op] = []
-    if c.address is not None:  # a MAC the kernel refuses (the schema allows no other): the outcome
+    if c.address is not None and refuses_as_address(c.address):  # the kernel's refusal is the outcome
         return [run("set_address", c.by, c.dev, c.address), *_show_links(s, step)]
+    if c.address is not None:  # do_setlink() sets the address before master and flags
+        out.append(ip(c.by, "link", "set", "dev", c.dev, "address", c.address))
     if c.master is not None:
         out.append(ip(c.by, "link", "set", "dev", c.dev, "master", c.master))
         port: Port | None = s.bridges[c.master].ports.get(c.dev)

@@ -433,9 +433,13 @@ class LinkSet:
     up: bool | None = option("true: `up`; false: `down`.", None)
     master: IfName | None = option("A bridge of this host to make the interface a port of.", None)
     address: Mac | None = option(
-        "A new MAC for the interface, which the kernel refuses (EADDRNOTAVAIL, the step's outcome "
-        "address-not-available) when it is a group or all-zero address. Only such a refusal is modelled: a "
-        "MAC the kernel would accept belongs in the interface's own `mac`.",
+        "A new MAC for the interface (set before `master` and `up`, as the kernel's do_setlink() does). The "
+        "kernel refuses a group or all-zero address (EADDRNOTAVAIL, the step's outcome "
+        "address-not-available, and nothing else in the step happens). A unicast one it takes, up or down, "
+        "even the MAC it has: the interface forgets its neighbour entries and tells nobody (no gratuitous "
+        "ARP), so the neighbours keep the old MAC until their entries are probed; a bridge port's own "
+        "(local) entry follows it, learned entries stay. A host named as a frame's `dst` still means the "
+        "MAC the file gives it.",
         None,
     )
 
@@ -1435,12 +1439,6 @@ def _validate_steps(s: Scenario, src: Source) -> None:
                 ) from None
         elif step.action == "link_move" and action.to not in s.hosts:
             raise src.error((*apath, "to"), f"{action.to!r} is not a host; expected one of: {_names(s.hosts)}")
-        elif step.action == "link_set" and action.address is not None and is_valid_source(action.address):
-            raise src.error(
-                (*apath, "address"),
-                f"{action.address} is a unicast MAC, which the kernel would accept; expected a group or all-zero "
-                "address (only the refusal is modelled): give the interface this MAC with its own `mac:` instead",
-            )
         elif step.action == "link_set" and action.master is not None:
             owned = [b for b, br in s.bridges.items() if br.host == by]
             if action.master not in owned:

@@ -1915,6 +1915,8 @@ class Simulation:
             label = self.namespaces[change.by].label
             self.event(f"the kernel refuses {label}'s {change.dev} the address {change.address}: EADDRNOTAVAIL")
             return
+        if change.address is not None:
+            self._change_mac(change.by, iface, normalise_mac(change.address) or change.address)
         if change.master is not None and iface.kind in ("bridge", "loopback"):
             # br_add_if() (net/bridge/br_if.c): no loopback or non-Ethernet device (EINVAL), and "No
             # bridging of bridges" (ELOOP), itself included; the errnos as strace shows them.
@@ -1992,6 +1994,25 @@ class Simulation:
                 self._flush_neighbours(ns, iface.name, "is down")
                 netfilter.masquerade_gone(self, ns, iface.name)
         self._sync_links()
+
+    def _change_mac(self, by: str, iface: Iface, mac: str) -> None:
+        """`ip link set DEV address MAC`, accepted: do_setlink() -> netif_set_mac_address() (net/core/dev.c).
+        No device here refuses it while up: veth_setup() and loopback_setup() set IFF_LIVE_ADDR_CHANGE (so
+        eth_prepare_mac_addr_change(), net/ethernet/eth.c, gives no EBUSY) and br_set_mac_address() asks
+        for no flag. The driver is called only for another MAC, but NETDEV_CHANGEADDR goes out even for
+        the same one: arp_netdev_event() (net/ipv4/arp.c) calls neigh_changeaddr(), which forgets every
+        neighbour entry on the device (neigh_flush_dev(), net/core/neighbour.c), and inetdev_event()
+        (net/ipv4/devinet.c) sends a gratuitous ARP only when arp_notify is set (0 by default): no frame
+        tells the neighbours, who keep the old MAC until their entries are probed."""
+        ns = self.namespaces[by]
+        old, iface.mac = iface.mac, mac
+        if iface.kind == "bridge":
+            self.bridges[iface.name].change_mac(mac)
+        if iface.master is not None:
+            self.bridges[iface.master].change_port_mac(iface.name, mac)
+        now = f"{mac} (it was {old})" if mac != old else f"{mac} again (it had it already)"
+        self.event(f"{ns.label}'s {iface.name} takes the MAC {now}")
+        self._flush_neighbours(ns, iface.name, "changed its MAC")
 
     def _lo_gets_loopback(self, iface: Iface) -> None:
         """inetdev_event(NETDEV_UP) (net/ipv4/devinet.c): each time lo comes up it inserts

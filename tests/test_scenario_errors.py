@@ -278,13 +278,6 @@ def test_the_good_scenario_parses() -> None:
             "refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
         ),
         (
-            "send: {by: alice, dst: broadcast}",
-            "link_set: {by: alice, dev: eth0, address: ba:11:22:33:44:55}",
-            "diagrams/bridge.yaml:15: steps[0].link_set.address: ba:11:22:33:44:55 is a unicast MAC, which the "
-            "kernel would accept; expected a group or all-zero address (only the refusal is modelled): give the "
-            "interface this MAC with its own `mac:` instead",
-        ),
-        (
             # The kernel takes a broadcast or multicast address (tests/test_kernel_refusals.py); not 10.88.0.0.
             "send: {by: alice, dst: broadcast}",
             "listen: {by: alice, bind: '10.88.0.0:80'}",
@@ -344,6 +337,16 @@ def test_the_good_scenario_parses() -> None:
 def test_each_mistake_is_named_with_file_and_line(old: str, new: str, message: str) -> None:
     assert old in GOOD
     assert error_for(GOOD.replace(old, new, 1)) == message
+
+
+def test_a_unicast_mac_asked_for_is_no_mistake_the_kernel_takes_it() -> None:
+    # It used to be refused as unmodelled; netif_set_mac_address() (net/core/dev.c) takes it, and so does netsim.
+    text = GOOD.replace(
+        "send: {by: alice, dst: broadcast}", "link_set: {by: alice, dev: eth0, address: BA:11:22:33:44:55}"
+    )
+    step = run(parse_scenario(text, "diagrams/bridge.yaml")).steps[0]
+    assert step.outcome is None
+    assert step.links["alice"]["eth0"]["mac"] == "ba:11:22:33:44:55"
 
 
 def test_a_missing_required_field_points_at_its_parent() -> None:

@@ -907,8 +907,8 @@ def _auto_view(scenario: Scenario, step: StepTrace) -> str:
     routing = any(s.action in ROUTING_STEPS for s in scenario.steps)
     if step.action in ROUTING_STEPS or (routing and step.action == "connect"):
         return "path"
-    # A refused MAC (link_set address) changes nothing, and a card switched off (a machine that is
-    # down) takes nothing apart: neither builds a room.
+    # A MAC asked for (link_set address, refused or taken) builds nothing, and a card switched off (a
+    # machine that is down) takes nothing apart: neither builds a room.
     builds_rooms = any(s.action in BUILD_STEPS and not _builds_nothing(s) for s in scenario.steps)
     if step.action in BUILD_STEPS or (builds_rooms and step.action in ("connect", "listen", "close")):
         return "namespaces"
