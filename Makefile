@@ -33,7 +33,7 @@ WAIT_WORKERS ?= 4
 # lab or the generated script (the attack corpus, the decoder's and check's real-program tests).
 WAITING := lab or waits
 
-.PHONY: serve build build-zensical test lint format check claims lab bench bench-tests audit clean mutants lock golden
+.PHONY: serve build build-zensical test lint format check claims lab labfuzz bench bench-tests audit clean mutants lock golden
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -129,6 +129,13 @@ golden: $(STAMP)
 ## lab: compare every scenario with the real kernel (needs root)
 lab: $(STAMP)
 	@for f in diagrams/*.yaml; do $(BIN)/python -m netsim lab $$f --compare || exit 1; done
+
+## labfuzz: random scenarios of one topology family, each compared with the kernel (needs root);
+##          repeatable disagreements are kept in build/labfuzz/ (SEED, COUNT: which and how many)
+SEED  ?= 1
+COUNT ?= 20
+labfuzz: $(STAMP)
+	$(BIN)/python tests/labfuzz.py --seed $(SEED) --count $(COUNT)
 
 ## bench: measure build cost and simulator speed (prints a table, writes benchmarks/results.json)
 bench: $(STAMP) $(ZENSICAL_VENV)/.installed

@@ -98,3 +98,16 @@ def test_an_entry_that_ages_out_within_the_step_is_unknown_again() -> None:
         "forward",
         "flood",
     ]
+
+
+def test_a_frame_to_its_own_source_finds_the_entry_it_just_made() -> None:
+    # labfuzz seeds 16 and 18: br_handle_frame_finish() learns the source before br_fdb_find_rcu()
+    # looks the destination up, so Ann's frame to her own MAC, back out of her hairpin port s1 alone,
+    # was forwarded; the lab called it a flood (it decided before it learned).
+    own = frame(ANN, ANN)
+    crossed = hops([Seen(1, "br0", "s1", False, own), Seen(2, "br0", "s1", True, own)], {"br0": set()}, {"br0": set()})
+    assert [(h["out_ports"], h["decision"]) for h in crossed] == [(["s1"], "forward")]
+    unlearned = hops(
+        [Seen(1, "br0", "s1", False, own), Seen(2, "br0", "s1", True, own)], {"br0": set()}, {"br0": {"s1"}}
+    )
+    assert unlearned[0]["decision"] == "flood"  # a port that does not learn: nothing to find

@@ -36,6 +36,7 @@ LEFT_OUT = {
     "test_guide.py": "site builds of a new post",
     "test_lab.py": "root, and the kernel's timers (minutes)",
     "test_kernel_numbers.py": "a post's words against a recorded kernel trace, not netsim's mechanisms",
+    "test_labfuzz.py": "the lab fuzzer's generator, a test tool, not netsim's mechanisms",
     "test_layout_cache.py": "the Graphviz layout cache",
     "test_mutants_selection.py": "this file: the selection itself",
     "test_page_escaping.py": "a site build",

@@ -162,12 +162,15 @@ def hops(
     for hop in crossings:
         table = learned.setdefault(hop["bridge"], {})
         life = (ageing or {}).get(hop["bridge"], (None, {}))[0]
-        since = table.get(hop["dst"])
-        knows = hop["dst"] in table and (since is None or life is None or hop["when"] < since + life)
-        hop["decision"] = _decision(hop, knows)
+        # Learning comes first: br_handle_frame_finish() (net/bridge/br_input.c) calls br_fdb_update()
+        # for the source before br_fdb_find_rcu() looks the destination up, so a frame to its own
+        # source MAC (a hairpin port) finds the entry it just made and is forwarded, not flooded.
         # A local entry (None: a port's own MAC) never moves or ages (br_fdb_update() warns and leaves it).
         if _learns(hop, (unlearning or {}).get(hop["bridge"], set())) and table.get(hop["src"], 0) is not None:
             table[hop["src"]] = hop["when"] if life is not None else None
+        since = table.get(hop["dst"])
+        knows = hop["dst"] in table and (since is None or life is None or hop["when"] < since + life)
+        hop["decision"] = _decision(hop, knows)
     keys = ("bridge", "in_port", "src", "dst", "decision", "out_ports")
     out = []
     for hop in crossings:
