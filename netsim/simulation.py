@@ -1455,11 +1455,13 @@ class Simulation:
         The login's own bytes are not modelled (named: ssh), so this is one confirmation of each end's
         first hop, a jiffy after the handshake: a real login takes several round trips and its
         crypto, never less than that, and a confirmation in the very jiffy the DELAY began would be
-        too old (Neighbours' DELAY branch). A router between them would be confirmed too (the bit
-        travels with the skb); netsim compares only on-link ssh neighbours loosely and leaves that out.
+        too old (Neighbours' DELAY branch). A router between them is confirmed too: the bit travels
+        with the skb (skb_scrub_packet() keeps it) and the router's ip_finish_output2() confirms the
+        neighbour it forwards to, so its entry for the client, DELAY since it forwarded the SYN-ACK
+        with an entry its ARP request left STALE, goes REACHABLE at its timer without a probe.
         """
         cip, _cport, sip, _sport = session
-        hops = [(client, ipv4.nexthop(client, sip)), (server, ipv4.nexthop(server, cip))]
+        hops = self._hops(client, sip) + self._hops(server, cip)
 
         def confirm() -> bool:
             for ns, ip in hops:
@@ -1472,6 +1474,18 @@ class Simulation:
             f"ssh's login over {cip} > {sip}:22: each end's TCP sees its data acknowledged and confirms its "
             "neighbour (sock_confirm_neigh(), include/net/sock.h)",
         )
+
+    def _hops(self, ns: Namespace, dst: str) -> list[tuple[Namespace, str]]:
+        """(namespace, neighbour) for each host a packet to `dst` leaves, the routers on its way too."""
+        hops: list[tuple[Namespace, str]] = []
+        here: Namespace | None = ns
+        while here is not None and not ipv4.owns(here, dst) and len(hops) < 32:
+            if hops and not here.ip_forward:
+                break  # a host that does not route drops it (ip_forward(): forwarding off)
+            hop = ipv4.nexthop(here, dst)
+            hops.append((here, hop))
+            here = self._holder(hop)
+        return hops
 
     def _step_close(self, sock: Socket) -> None:
         ns = self.namespaces[sock.by]
