@@ -1156,6 +1156,17 @@ class Simulation:
     ) -> None:
         """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
         server = self.namespaces.get(tunnel.server)
+        if server is not None and tunnel.session is not None and ipv4.route(server, tunnel.session[0]) is None:
+            raise self._fail(
+                "to",
+                f"the server's answer to channel {result.channel} ({result.outcome}) cannot reach ssh: "
+                f"{server.label} has no route back to {tunnel.session[0]}, so sshd's TCP keeps it in its send "
+                "queue and retries on its retransmission timer (tcp_write_xmit(), tcp_retransmit_timer(), "
+                "net/ipv4/tcp_output.c and tcp_timer.c) until a route returns; ssh hears nothing meanwhile and "
+                "keeps the accepted connection open (no 'open failed' line, no close). netsim does not model the "
+                "SSH connection's segments from the server; expected the server's route back to the ssh client "
+                "to stay while a channel opens",
+            )
         if result.outcome == "connected" and server is not None:
             # The host whose socket answered the server's connect (the server itself for 127/8 or 0.0.0.0, or
             # another; of two holding the target's address, the one that answered): if sshd answers there,
