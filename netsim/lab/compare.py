@@ -69,7 +69,7 @@ SIMPLIFICATIONS = {
     "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
     "modelled), and a channel as the server's connect; not SSH's other messages (key exchange, channel "
     "confirmation, window adjust): the login's messages stand as one neighbour confirmation at each end's "
-    "first hop a jiffy after the handshake (a router between them is not confirmed); so the neighbour entries between "
+    "first hop a jiffy after the handshake (and each router's on the way); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
     "compared; where the SSH connection crosses a watched bridge, its segments after the handshake (SSH's own "
