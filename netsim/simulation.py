@@ -1156,6 +1156,17 @@ class Simulation:
     ) -> None:
         """ssh hears the server's answer to a channel open: its log, and on failure it closes the socket."""
         server = self.namespaces.get(tunnel.server)
+        if server is not None and tunnel.session is not None and ipv4.route(server, tunnel.session[0]) is None:
+            raise self._fail(
+                "to",
+                f"the server's answer to channel {result.channel} ({result.outcome}) cannot reach ssh: "
+                f"{server.label} has no route back to {tunnel.session[0]}, so sshd's TCP keeps it in its send "
+                "queue and retries on its retransmission timer (tcp_write_xmit(), tcp_retransmit_timer(), "
+                "net/ipv4/tcp_output.c and tcp_timer.c) until a route returns; ssh hears nothing meanwhile and "
+                "keeps the accepted connection open (no 'open failed' line, no close). netsim does not model the "
+                "SSH connection's segments from the server; expected the server's route back to the ssh client "
+                "to stay while a channel opens",
+            )
         if result.outcome == "connected" and server is not None:
             # The host whose socket answered the server's connect (the server itself for 127/8 or 0.0.0.0, or
             # another; of two holding the target's address, the one that answered): if sshd answers there,
@@ -1455,11 +1466,13 @@ class Simulation:
         The login's own bytes are not modelled (named: ssh), so this is one confirmation of each end's
         first hop, a jiffy after the handshake: a real login takes several round trips and its
         crypto, never less than that, and a confirmation in the very jiffy the DELAY began would be
-        too old (Neighbours' DELAY branch). A router between them would be confirmed too (the bit
-        travels with the skb); netsim compares only on-link ssh neighbours loosely and leaves that out.
+        too old (Neighbours' DELAY branch). A router between them is confirmed too: the bit travels
+        with the skb (skb_scrub_packet() keeps it) and the router's ip_finish_output2() confirms the
+        neighbour it forwards to, so its entry for the client, DELAY since it forwarded the SYN-ACK
+        with an entry its ARP request left STALE, goes REACHABLE at its timer without a probe.
         """
         cip, _cport, sip, _sport = session
-        hops = [(client, ipv4.nexthop(client, sip)), (server, ipv4.nexthop(server, cip))]
+        hops = self._hops(client, sip) + self._hops(server, cip)
 
         def confirm() -> bool:
             for ns, ip in hops:
@@ -1472,6 +1485,18 @@ class Simulation:
             f"ssh's login over {cip} > {sip}:22: each end's TCP sees its data acknowledged and confirms its "
             "neighbour (sock_confirm_neigh(), include/net/sock.h)",
         )
+
+    def _hops(self, ns: Namespace, dst: str) -> list[tuple[Namespace, str]]:
+        """(namespace, neighbour) for each host a packet to `dst` leaves, the routers on its way too."""
+        hops: list[tuple[Namespace, str]] = []
+        here: Namespace | None = ns
+        while here is not None and not ipv4.owns(here, dst) and len(hops) < 32:
+            if hops and not here.ip_forward:
+                break  # a host that does not route drops it (ip_forward(): forwarding off)
+            hop = ipv4.nexthop(here, dst)
+            hops.append((here, hop))
+            here = self._holder(hop)
+        return hops
 
     def _step_close(self, sock: Socket) -> None:
         ns = self.namespaces[sock.by]

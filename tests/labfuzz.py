@@ -1,6 +1,6 @@
 """A differential fuzzer: random but valid scenarios, each replayed by netsim and by the kernel.
 
-    python tests/labfuzz.py --seed N --count K [--keep DIR]
+    python tests/labfuzz.py --seed N --count K [--keep DIR] [--family lan|names]
 
 Case i plays the scenario of seed N+i (`--seed S --count 1` replays one case alone). Each scenario is
 first checked as `netsim check` checks it: a refusal (netsim saying what it will not model) is counted
@@ -24,9 +24,12 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_LINE = "# yaml-language-server: $schema=../../diagrams/scenario.schema.json"
@@ -535,11 +538,19 @@ def compare(path: Path) -> tuple[str, str]:
     return ("timer-search" if "(timer-search)" in done.stdout else "disagree"), out
 
 
+def families() -> dict[str, Callable[[int], dict[str, Any]]]:
+    """Each topology family's generator; `lan` is this file's, `names` is tests/labfuzz_names.py's."""
+    import labfuzz_names  # imported here: it imports this module's helpers
+
+    return {"lan": generate, "names": labfuzz_names.generate}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--keep", type=Path, default=ROOT / "build" / "labfuzz")
+    parser.add_argument("--family", choices=sorted(families()), default="lan")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         print("labfuzz: needs root (the lab builds network namespaces with unshare); run it with sudo", file=sys.stderr)
@@ -549,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     counts["lab-error"] = 0
     with tempfile.TemporaryDirectory(prefix="labfuzz-") as tmp:
         for seed in range(args.seed, args.seed + args.count):
-            scenario = generate(seed)
+            scenario = families()[args.family](seed)
             name = f"fuzz-{seed}.yaml"
             path = Path(tmp) / name
             path.write_text(dump(seed, scenario))

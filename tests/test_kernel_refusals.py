@@ -475,3 +475,37 @@ def test_one_of_a_reuseport_group_closing_on_a_request_sock_is_refused() -> None
 
 def test_one_of_a_reuseport_group_closing_after_the_request_is_gone_is_a_story() -> None:
     check(REUSEPORT_REQUESTS + "  - {id: gone, wait: 64}\n  - {id: two-closes, close: {by: b, bind: '0.0.0.0:80'}}\n")
+
+
+# --- an ssh -L channel's answer with no way back (the names fuzzer's seed 28) --------------------------
+
+SSH_BEHIND_ROUTER = """\
+title: t
+bridges:
+  br0: {host: sw, ports: {p1: {}, p9: {}}}
+hosts:
+  sw: {}
+  ann:
+    interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.11/24, plug: br0.p1}}
+    gateway: 10.0.0.1
+  rt:
+    interfaces:
+      eth0: {mac: "02:00:00:00:00:01", address: 10.0.0.1/24, plug: br0.p9}
+      eth1: {mac: "02:00:00:00:00:02", address: 10.0.1.1/24, plug: far.eth0}
+    ip_forward: true
+  far:
+    interfaces: {eth0: {mac: "02:00:00:00:00:05", address: 10.0.1.5/24}}
+    gateway: 10.0.1.1
+    sshd: true
+steps:
+  - {id: tunnel, ssh_forward: {by: ann, server: 10.0.1.5, forward: '19001:10.0.0.77:9001'}}
+"""
+
+
+def test_a_channel_answer_the_server_cannot_send_back_is_refused() -> None:
+    """The server's open failure (or confirmation) is a segment of the SSH connection; with no route
+    back to the client sshd's TCP only retransmits it, and ssh logs nothing and closes nothing."""
+    gone = "  - {id: no-way-back, route_del: {by: far, to: default}}\n"
+    knock = "  - {id: knock, connect: {by: ann, to: '127.0.0.1:19001'}}\n"
+    assert "has no route back to 10.0.0.11" in refusal(SSH_BEHIND_ROUTER + gone + knock)
+    check(SSH_BEHIND_ROUTER + knock)  # with the route, ssh hears the failure and closes the knock

@@ -35,3 +35,22 @@ def test_without_root_it_says_so_and_exits_2(monkeypatch, capsys) -> None:
     monkeypatch.setattr(labfuzz.os, "geteuid", lambda: 1000)
     assert labfuzz.main(["--count", "1"]) == 2
     assert "needs root" in capsys.readouterr().err
+
+
+def test_the_names_family_is_deterministic_and_never_crashes_netsim(tmp_path: Path) -> None:
+    import labfuzz_names
+
+    generate = labfuzz.families()["names"]
+    assert generate is labfuzz_names.generate
+    assert generate(5) == generate(5) and generate(5) != generate(6)
+    passed = 0
+    seen: set[str] = set()
+    for seed in range(1, 31):
+        scenario = generate(seed)
+        seen |= {next(k for k in step if k not in ("id", "title")) for step in scenario["steps"]}
+        path = tmp_path / f"fuzz-names-{seed}.yaml"
+        path.write_text(labfuzz.dump(seed, scenario))
+        if labfuzz.check(path) is None:  # a NetsimError is a refusal; anything else raises here
+            passed += 1
+    assert passed >= 25, "the names family should mostly write scenarios netsim accepts"
+    assert {"resolve", "ssh_forward", "connect"} <= seen

@@ -69,7 +69,7 @@ SIMPLIFICATIONS = {
     "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
     "modelled), and a channel as the server's connect; not SSH's other messages (key exchange, channel "
     "confirmation, window adjust): the login's messages stand as one neighbour confirmation at each end's "
-    "first hop a jiffy after the handshake (a router between them is not confirmed); so the neighbour entries between "
+    "first hop a jiffy after the handshake (and each router's on the way); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
     "compared; where the SSH connection crosses a watched bridge, its segments after the handshake (SSH's own "
@@ -170,7 +170,12 @@ def measured_reachable_before(kernel: dict[str, Any]) -> dict[str, dict[str, flo
 
 
 def ssh_link_neighbours(scenario: Any) -> set[tuple[str, str]]:
-    """(host, neighbour address) pairs between each ssh client and its server: both directions."""
+    """(host, neighbour address) pairs between each ssh client and its server: both directions.
+
+    The server's pairs name every address of the client, on its subnet or not: their addresses are
+    also the SSH connections' ends (_ssh_message()), and a client behind a router talks to sshd from
+    an address on no subnet of the server's, where a pair names no neighbour entry and loosens none.
+    """
     import ipaddress
 
     pairs: set[tuple[str, str]] = set()
@@ -182,7 +187,7 @@ def ssh_link_neighbours(scenario: Any) -> set[tuple[str, str]]:
         pairs.add((f.by, f.server))
         for host in scenario.hosts:
             if any(server_ip == a.ip for a in scenario.addresses(host)):
-                pairs |= {(host, str(a.ip)) for a in scenario.addresses(f.by) if server_ip in a.network}
+                pairs |= {(host, str(a.ip)) for a in scenario.addresses(f.by)}
     return pairs
 
 
