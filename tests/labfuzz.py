@@ -607,8 +607,8 @@ def generate_nat(seed: int) -> dict[str, Any]:
     else:
         leg("server", "eth0", "wifi0", f"{outer}.60/24")
     leg("phone", "wlan0", "wifi0", f"{outer}.77/24")
-    if shape == "gw" and rng.random() < 0.7:
-        route("phone", "default", f"{outer}.1")
+    if rng.random() < 0.7:
+        route("phone", "default", f"{outer}.1" if shape == "gw" else f"{outer}.23")
     for n in range(rng.randint(1, 2)):
         name = f"c{n + 1}"
         leg(name, "eth0", "podman0", f"{inner}.{n + 2}/24")
@@ -683,11 +683,21 @@ def _nat_target(world: World, plan: NatPlan) -> str:
     """Somewhere to knock: a published port, a listener, a router's own port, or nowhere."""
     rng = world.rng
     pick = rng.random()
-    if plan.published and pick < 0.35:
+    if plan.published and pick < 0.3:
         return rng.choice(plan.published)
-    if pick < 0.75:
-        return f"{world.some_ip()}:{rng.choice(NAT_PORTS)}"
+    listening = [
+        f"{c.split('/')[0]}:{bind.rsplit(':', 1)[1]}"
+        for host, binds in world.listeners.items()
+        for bind in binds
+        for (h, _), cs in world.addresses.items()
+        if h == host
+        for c in cs
+    ]
+    if listening and pick < 0.65:
+        return rng.choice(listening)
     if pick < 0.85:
+        return f"{world.some_ip()}:{rng.choice(NAT_PORTS)}"
+    if pick < 0.92:
         return f"{rng.choice(world.nets)}.9:{rng.choice(NAT_PORTS)}"
     return f"{rng.choice(world.ips())}:{rng.choice([22, 9090, 8080])}"
 
