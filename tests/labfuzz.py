@@ -547,6 +547,7 @@ class NatPlan:
     inside: dict[str, list[str]]  # NAT router -> addresses of hosts on its inner bridge
     removed: list[tuple[str, str, str]] = field(default_factory=list)  # routes a step deleted
     published: list[str] = field(default_factory=list)  # ADDRESS:PORT knocks that reach a publish rule
+    gone: list[tuple[str, str, str]] = field(default_factory=list)  # router addresses a step deleted
 
 
 def generate_nat(seed: int) -> dict[str, Any]:
@@ -709,9 +710,36 @@ def _nat_connect(world: World, plan: NatPlan) -> dict[str, Any]:
         body["ttl"] = rng.choice([1, 1, 2, 2, 3])
     if rng.random() < 0.6:
         body["deadline"] = rng.choice([0.5, 1.5])  # clear of the SYN again at 1 s and the timeout
+    if rng.random() < 0.3:  # two hosts behind one masquerade with one port: get_unique_tuple() moves one
+        body["sport"] = rng.choice([41000, 41000, 41001])
     if rng.random() < 0.15:
-        body["sport"] = rng.choice([41000, 41001])
+        body["read"] = True
     return {"id": "connect", "connect": body}
+
+
+def _nat_router_link(world: World, plan: NatPlan) -> dict[str, Any] | None:
+    """A router's leg or bridge goes down or up, or loses or gets back an address: masquerade forgets
+    the connections it rewrote to that device or address (masq_device_event(), masq_inet_event(),
+    net/netfilter/nf_nat_masquerade.c)."""
+    rng = world.rng
+    by = rng.choice(plan.routers)
+    devs = [leg.dev for leg in world.legs_of(by)] + [b for b, h in world.bridge_host.items() if h == by]
+    dev = rng.choice(devs)
+    if rng.random() < 0.6:
+        return {"id": "router-link", "link_set": {"by": by, "dev": dev, "up": rng.random() < 0.5}}
+    held = world.addresses.get((by, dev), [])
+    if held and rng.random() < 0.6:
+        cidr = rng.choice(held)
+        held.remove(cidr)
+        plan.gone.append((by, dev, cidr))
+        return {"id": "router-addr-del", "addr_del": {"by": by, "dev": dev, "address": cidr}}
+    if plan.gone:
+        by, dev, cidr = plan.gone.pop(rng.randrange(len(plan.gone)))
+    else:
+        net = rng.choice(world.nets)
+        cidr = f"{net}.{rng.randrange(100, 110)}/24"
+    world.addresses.setdefault((by, dev), []).append(cidr)
+    return {"id": "router-addr-add", "addr_add": {"by": by, "dev": dev, "address": cidr}}
 
 
 def _nat_syn(world: World, plan: NatPlan) -> dict[str, Any]:
@@ -766,6 +794,8 @@ def _nat_step(world: World, plan: NatPlan) -> dict[str, Any] | None:
         return _nat_publish(world, plan)
     if kind == "route":
         return _nat_route(world, plan)
+    if kind == "router_link":
+        return _nat_router_link(world, plan)
     if kind == "ip_forward":
         body: dict[str, Any] = {"by": rng.choice(plan.routers), "enabled": rng.random() < 0.5}
         return {"id": "ip-forward", "ip_forward": body}
@@ -784,6 +814,7 @@ NAT_WEIGHTS: dict[str, int] = {
     "syn": 5,
     "publish": 3,
     "route": 4,
+    "router_link": 3,
     "ip_forward": 3,
     "masquerade": 2,
     "firewall_del": 2,
