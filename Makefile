@@ -131,11 +131,13 @@ lab: $(STAMP)
 	@for f in diagrams/*.yaml; do $(BIN)/python -m netsim lab $$f --compare || exit 1; done
 
 ## labfuzz: random scenarios of one topology family, each compared with the kernel (needs root);
-##          repeatable disagreements are kept in build/labfuzz/ (SEED, COUNT: which and how many)
-SEED  ?= 1
-COUNT ?= 20
+##          repeatable disagreements are kept in build/labfuzz/ (FAMILY lan|nat|names; SEED, COUNT:
+##          which and how many)
+FAMILY ?= lan
+SEED   ?= 1
+COUNT  ?= 20
 labfuzz: $(STAMP)
-	$(BIN)/python tests/labfuzz.py --seed $(SEED) --count $(COUNT)
+	$(BIN)/python tests/labfuzz.py --family $(FAMILY) --seed $(SEED) --count $(COUNT)
 
 ## bench: measure build cost and simulator speed (prints a table, writes benchmarks/results.json)
 bench: $(STAMP) $(ZENSICAL_VENV)/.installed

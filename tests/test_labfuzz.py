@@ -6,22 +6,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 import labfuzz  # noqa: E402
 
 
-def test_a_seed_writes_the_same_scenario_every_time() -> None:
+@pytest.mark.parametrize("family", ["lan", "nat"])
+def test_a_seed_writes_the_same_scenario_every_time(family: str) -> None:
+    generate = labfuzz.families()[family]
     for seed in (1, 7, 16):
-        assert labfuzz.dump(seed, labfuzz.generate(seed)) == labfuzz.dump(seed, labfuzz.generate(seed))
-    assert labfuzz.generate(1) != labfuzz.generate(2)
+        assert labfuzz.dump(seed, generate(seed)) == labfuzz.dump(seed, generate(seed))
+    assert generate(1) != generate(2)
 
 
-def test_every_generated_scenario_is_checked_or_refused_never_a_crash(tmp_path: Path) -> None:
+@pytest.mark.parametrize("family", ["lan", "nat"])
+def test_every_generated_scenario_is_checked_or_refused_never_a_crash(family: str, tmp_path: Path) -> None:
     passed = 0
     for seed in range(1, 31):
-        text = labfuzz.dump(seed, labfuzz.generate(seed))
+        text = labfuzz.dump(seed, labfuzz.families()[family](seed))
         assert text.startswith(labfuzz.SCHEMA_LINE + "\n# ")
         assert yaml.safe_load(text)["title"] == f"Fuzz case {seed}"
         path = tmp_path / f"fuzz-{seed}.yaml"

@@ -426,8 +426,13 @@ class Lab:
         sock.settimeout(limit)
         try:
             sock.connect((addr, int(port)))
-        except TimeoutError:
+        except TimeoutError as exc:
             sock.close()  # in SYN_SENT, close() sends nothing and stops the retransmissions
+            # Python raises TimeoutError for its own socket timeout (no errno) and for the kernel's
+            # ETIMEDOUT alike: the SYNs ran out first (tcp_write_timeout() -> tcp_write_err(),
+            # net/ipv4/tcp_timer.c, sets sk_err), before a longer deadline. Only the first is the deadline.
+            if exc.errno == errno.ETIMEDOUT:
+                return "timeout"
             return "deadline" if patience else "timeout"
         except OSError as exc:
             sock.close()
