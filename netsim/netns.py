@@ -51,6 +51,8 @@ class Connection:
     armed: int = 0  # which arming of its retransmission timer is current (a re-arm makes older ones stale)
     syn: Tcp | None = None  # the SYN it sends again
     schedule: list[float] = field(default_factory=list)  # its retransmissions' times, from the last one's
+    blocking: bool = False  # a blocking connect(): its caller holds the socket while the first SYN leaves
+    soft_error: str | None = None  # sk_err_soft: an ICMP error heard while the caller held the socket
 
 
 @dataclass(frozen=True)

@@ -974,7 +974,9 @@ class Simulation:
         earlier = self._isns.get((own_ip, own_port, peer_ip, peer_port))
         return earlier[0] if earlier is not None else initial_sequence(own_ip, peer_ip, own_port, peer_port)
 
-    def _begin(self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int) -> Connection:
+    def _begin(
+        self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, *, blocking: bool = False
+    ) -> Connection:
         """connect()'s first half: route, source, port, and the first SYN with its retransmissions armed.
         A connect the route refuses comes back settled (not SYN_SENT) and holds no socket."""
         if sport is not None:
@@ -1015,7 +1017,7 @@ class Simulation:
             self.event(f"{ns.label} holds the connection {src_ip}:{sport} > {dst_ip}:{dport} already: EADDRNOTAVAIL")
             return Connection("", 0, dst_ip, dport, state="address-not-available")
         sport = sport if sport is not None else self._ephemeral(ns)
-        conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl)
+        conn = Connection(src_ip, sport, dst_ip, dport, ttl=ttl, blocking=blocking)
         ns.connections.append(conn)
         conn.isn = self.initial_sequence(conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
         syn = Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
@@ -1028,10 +1030,19 @@ class Simulation:
         return conn
 
     def _open(
-        self, ns: Namespace, dst_ip: str, dport: int, sport: int | None, ttl: int, patience: float | None = None
+        self,
+        ns: Namespace,
+        dst_ip: str,
+        dport: int,
+        sport: int | None,
+        ttl: int,
+        patience: float | None = None,
+        *,
+        blocking: bool = False,
     ) -> Connection:
-        """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it."""
-        conn = self._begin(ns, dst_ip, dport, sport, ttl)
+        """connect(): route, SYN, retransmissions, until the answer (or the timeout) settles it.
+        `blocking`: the caller sleeps in connect() (ssh does) rather than polling (the lab's knock)."""
+        conn = self._begin(ns, dst_ip, dport, sport, ttl, blocking=blocking)
         if conn.state != "SYN_SENT":
             return conn
         kernel_gives_up = tcp.syn_timeout(ns.tcp_syn_retries)
@@ -1045,7 +1056,8 @@ class Simulation:
         self._run_until(lambda: conn.state != "SYN_SENT", deadline, inclusive=False)
         if conn.state == "SYN_SENT":
             self.now = deadline
-            conn.state = "timeout"
+            # tcp_write_err(): `sk->sk_err = sk->sk_err_soft ? : ETIMEDOUT` (net/ipv4/tcp_timer.c).
+            conn.state = conn.soft_error or "timeout"
             self.event(f"no answer: connect() gives up after {tcp.syn_timeout(ns.tcp_syn_retries):g} s")
             self._run_until(lambda: False, deadline)  # what else falls due in that same moment
         if conn.state == "connected":
@@ -1410,7 +1422,8 @@ class Simulation:
         """ssh logs in over a TCP connection to the server's port 22, then binds its listener."""
         assert self._current is not None
         ns = self._namespace(fwd.by)
-        login = self._open(ns, fwd.server, sshforward.SSH_PORT, None, 64)
+        # ssh_connect_direct() -> timeout_connect() (sshconnect.c): with no ConnectTimeout, a blocking connect().
+        login = self._open(ns, fwd.server, sshforward.SSH_PORT, None, 64, blocking=True)
         session = (login.src_ip, login.sport, login.dst_ip, login.dport)
         # The server is the host whose sshd answered (of two holding its address, the one that did).
         server = self.acceptor(session) if login.state == "connected" else None
@@ -1673,7 +1686,13 @@ class Simulation:
                 ns.udp_waiting[(src_ip, sport)] = waiting
                 ipv4.output(self, ns, query)
                 deadline = self.now + resolver.timeout(index, len(servers))
-                self._run_until(lambda w=waiting: w.done, deadline)
+                # send_dg()'s wait is poll() with a timeout, an hrtimer that ends on time; a neighbour's
+                # timer is the timer wheel's, which fires a jiffy or more after it is due (calc_index(),
+                # kernel/time/timer.c; netsim.timerwheel). When they fall due together (an ARP that fails
+                # at 3 s, the second of three nameservers' 3 s try), the try ends first and the library
+                # goes on: its next query to that address waits in the same unresolved entry, and the
+                # failure then refuses both (fuzz seed 117).
+                self._run_until(lambda w=waiting: w.done, deadline, inclusive=False)
                 del ns.udp_waiting[(src_ip, sport)]
                 if waiting.answer is not None:
                     answer = waiting.answer

@@ -349,6 +349,21 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
             # the same four) is out of window: the error is dropped (LINUX_MIB_OUTOFWINDOWICMPS).
             stack.event(f"{ns.label} ignores the ICMP error: it quotes a SYN this socket did not send")
             return Answer()
+        if mine and conn.state == "SYN_SENT" and outcome is not None and _owned(stack, conn):
+            # tcp_v4_err(): `if (!sock_owned_by_user(sk)) tcp_done_with_error(sk, err); else
+            # sk->sk_err_soft = err;` A blocking connect() holds the socket (lock_sock() in
+            # inet_stream_connect()) until inet_wait_for_connect() sleeps, and the softirq that its SYN's
+            # dev_queue_xmit() runs (local_bh_enable()) carries the SYN over veths and bridges to the
+            # router and its ICMP error back, all inside that call: the error is only noted, and the
+            # SYN goes again on its timer (tcp_retransmit_timer()); the error its copy meets then ends
+            # connect(), or the timeout does with the noted errno (tcp_write_err()). The lab saw it
+            # with ssh's connect() (TcpExtLockDroppedIcmps counts it; fuzz seed 117).
+            conn.soft_error = outcome
+            stack.event(
+                f"{ns.label}'s connect() still holds its socket: the ICMP error ({outcome.replace('-', ' ')}) "
+                "is only noted, and the SYN goes again on its timer"
+            )
+            return Answer()
         if mine and conn.state == "SYN_SENT" and outcome is not None:
             revert = icmp.type == ICMP_DEST_UNREACH and icmp.code in (ICMP_NET_UNREACH, ICMP_HOST_UNREACH)
             again = rto_revert(stack, ns, conn) if revert else None
@@ -368,6 +383,15 @@ def error(stack: Stack, ns: Namespace, icmp: Icmp) -> Answer:
         ns.requests.pop(request, None)
         stack.event(f"{ns.label} drops the half-open connection from {sent.dst_ip}:{sent.dport}: an ICMP error")
     return Answer()
+
+
+def _owned(stack: Stack, conn: Connection) -> bool:
+    """Whether connect() itself still holds the socket (sock_owned_by_user()): a blocking connect()
+    whose first SYN left in this very instant, with no timer run since (frames cross veths and
+    bridges within the softirq the send runs; a timer's work is done when nobody holds the socket).
+    A non-blocking connect() returns at once, and the lab's knock and sshd's channel connects poll
+    for the answer: the error reaches them at once (netsim does not model that path further)."""
+    return conn.blocking and conn.firings == 0 and stack.now == conn.sent
 
 
 def key_of(seg: Tcp) -> tuple[str, int, str, int]:
