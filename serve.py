@@ -278,7 +278,15 @@ UNSHOWN = frozenset({"build_date_utc"})
 LONG = 512  # a longer string (a page's HTML) goes into a key as its hash: JSON-escaping it cost more
 
 
-def _stable(value: Any, seen: dict[int, int]) -> Any:
+# What a walk has met: id -> (its number, the object). The object is held so that its id cannot be
+# given to another while the walk lasts: a plugin's settings are walked as a dict made for the purpose
+# (dict(value.config)), and once freed its id went to the next plugin's, which then read as "seen"
+# (the site's search and offline plugins, 27 walks in 30): the key missed a difference, and two
+# builds of one configuration disagreed.
+Seen = dict[int, tuple[int, Any]]
+
+
+def _stable(value: Any, seen: Seen) -> Any:
     """`value` as plain data for a digest, every object once (a page's parent lists the page again).
 
     A page met here is another page than the one rendered (_context_key() describes that one first)."""
@@ -293,8 +301,8 @@ def _stable(value: Any, seen: dict[int, int]) -> Any:
     if isinstance(value, type):  # a class (a configuration option's kind): installed code, by name
         return ["class", value.__module__, value.__qualname__]
     if id(value) in seen:
-        return ["seen", seen[id(value)]]
-    seen[id(value)] = len(seen)
+        return ["seen", seen[id(value)][0]]
+    seen[id(value)] = (len(seen), value)
     if isinstance(value, BasePlugin):  # its settings, not its state (the search index, the macros)
         return ["plugin", type(value).__qualname__, _stable(dict(value.config), seen)]
     if isinstance(value, ModuleType):  # a hook module: its source, read afresh
@@ -316,7 +324,7 @@ def _stable(value: Any, seen: dict[int, int]) -> Any:
     raise _Unknown(f"{kind.__module__}.{kind.__qualname__}")
 
 
-def _fields(value: Any, left_out: frozenset[str], seen: dict[int, int]) -> list[list[Any]]:
+def _fields(value: Any, left_out: frozenset[str], seen: Seen) -> list[list[Any]]:
     return [[k, _stable(v, seen)] for k, v in sorted(vars(value).items()) if k not in left_out]
 
 
@@ -334,7 +342,7 @@ def _for_every_page(config: Any) -> tuple[str, list[tuple[str, str]]]:
 
 def _context_key(name: str | None, context: dict[str, Any], page: Page, config: Any) -> str:
     """Everything the template `name` can show of `context`, rendering `page`, as one digest."""
-    seen = {id(page): 0}  # the page itself whole, first: elsewhere (the menu) it is a reference
+    seen: Seen = {id(page): (0, page)}  # the page itself whole, first: elsewhere (the menu) it is a reference
     this_page = _fields(page, FOR_HOOKS_ONLY, seen)
     shown = {k: v for k, v in context.items() if k not in UNSHOWN and v is not config}
     return _digest(name, this_page, _stable(shown, seen), _for_every_page(config))

@@ -332,3 +332,22 @@ def test_the_site_s_templates_read_only_what_a_kept_page_render_is_keyed_on() ->
         for name in serve.THIS_PAGE_ONLY:  # the page's own, never another's (nav_item.content)
             for use in re.finditer(rf"(\w+)\.{name}\b", text):
                 assert use.group(1) == "page", (template.name, use.group(0))
+
+
+def test_a_configuration_walked_again_reads_the_same_every_time() -> None:
+    """The key of a page's template output walks the configuration; each plugin's settings are walked
+    as a dict made for the purpose. When that dict was freed, its id went to the next plugin's, which
+    then read as one met already: the site's search and offline plugins read so in 27 walks of 30,
+    the key missed the offline plugin's settings, and a rebuild after a prose edit rendered every
+    page's template again (test_a_rebuild_after_each_kind_of_edit_..., after test_page_store ran)."""
+    import sys
+
+    from mkdocs.config import load_config
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import serve
+
+    plugins = load_config(str(Path(__file__).resolve().parent.parent / "mkdocs.yml"))["plugins"]
+    walks = {json.dumps(serve._stable(plugins, {})) for _ in range(30)}
+    assert len(walks) == 1
+    assert '"seen"' not in walks.pop()  # no plugin, and no plugin's settings, is met twice
