@@ -74,6 +74,8 @@ class Dns:
             return f"DNS query A? {self.name}"
         if self.rcode != DNS_NOERROR:
             return f"DNS answer {self.name}: {DNS_RCODES.get(self.rcode, self.rcode)}"
+        if not self.answers:  # NODATA: the name exists, with no A record (RFC 2308)
+            return f"DNS answer {self.name}: NOERROR, no address"
         return f"DNS answer {self.name} A {', '.join(self.answers)}"
 
 

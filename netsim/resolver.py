@@ -61,7 +61,8 @@ RES_TIMEOUT = 5.0  # seconds one try waits for its answer
 ERRORS = {
     "not-found": ("EAI_NONAME", "Name or service not known", "no such host"),
     "no-data": ("EAI_NODATA", "No address associated with hostname", "no such host"),
-    "try-again": ("EAI_AGAIN", "Temporary failure in name resolution", "server misbehaving"),
+    # Go: "server misbehaving" when a server answers with a failure (SERVFAIL, REFUSED), "i/o timeout" when none answers
+    "try-again": ("EAI_AGAIN", "Temporary failure in name resolution", "server misbehaving or i/o timeout"),
 }
 
 

@@ -64,6 +64,7 @@ CORPUS = {
     "curl: (6) Could not resolve host: nosuchhost.invalid": ["no-such-host"],
     "socket.gaierror: [Errno -3] Temporary failure in name resolution": ["try-again", "try-again"],
     "ping: dns.podman: No address associated with hostname": ["no-address"],
+    "lookup web on 10.88.0.1:53: server misbehaving": ["go-lookup", "address", "go-misbehaving"],
     "socket.gaierror: [Errno -5] No address associated with hostname": ["no-address", "no-address"],
 }
 
