@@ -99,5 +99,11 @@ def test_a_pasted_line_is_explained_word_by_word_with_links(browser: tuple[objec
     page.click(".ns-decoder-example >> text=Python")
     assert page.input_value("#ns-decoder-input") == "OSError: [Errno 113] No route to host"
     assert "host-unreachable" in [items.nth(i).get_attribute("data-id") for i in range(items.count())]
+    # Two words of one entry in a line: the entry is explained once, at the first; the second points there.
+    page.fill("#ns-decoder-input", "socket.gaierror: [Errno -5] No address associated with hostname")
+    assert [items.nth(i).get_attribute("data-id") for i in range(items.count())] == ["no-address", "no-address"]
+    assert "Who says it" in items.nth(0).inner_text()
+    assert "Who says it" not in items.nth(1).inner_text()
+    assert "Another way of saying number 1" in items.nth(1).inner_text()
     page.screenshot(path=str(Path(__file__).resolve().parent.parent / "build" / "screenshots" / "decoder-390.png"))
     assert problems == []

@@ -83,7 +83,8 @@
     shown.appendChild(document.createTextNode(line.slice(at)));
     out.appendChild(shown);
     var list = el("ol", "ns-decoder-tokens");
-    tokens.forEach(function (t) {
+    var first = {}; // an entry's number in the list, where its explanation is; a word of it again points there
+    tokens.forEach(function (t, i) {
       var item = el("li", "ns-decoder-token");
       item.dataset.id = t.id;
       item.appendChild(el("code", "", line.slice(t.start, t.end)));
@@ -92,7 +93,10 @@
         data.addresses.forEach(function (x) { if (x.prefix === t.note) a = x; });
         item.appendChild(el("p", "", a ? "An address: " + a.says + "." : "An address outside the networks this series uses."));
         if (a) { var p0 = el("p", "", "Explained in "); p0.appendChild(link(a.post)); item.appendChild(p0); }
+      } else if (first[t.id] !== undefined) {
+        item.appendChild(el("p", "", "Another way of saying number " + first[t.id] + ", explained above."));
       } else {
+        first[t.id] = i + 1;
         var e = byId[t.id];
         item.appendChild(el("p", "ns-decoder-layer", "Who says it: " + e.layer + "."));
         item.appendChild(el("p", "", e.meaning));
