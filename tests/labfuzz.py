@@ -460,7 +460,8 @@ def _set_bridge(world: World) -> dict[str, Any]:
     return {"set_bridge": {"bridge": bridge, "ageing_time": world.rng.choice([0, 3, 10, 30, 300])}}
 
 
-def _firewall_del(world: World) -> dict[str, Any] | None:
+def _firewall_del(world: Any) -> dict[str, Any] | None:
+    """Lift one rule the scenario still holds; any family's world with `rng` and `firewall` lists."""
     if not world.firewall:
         return None
     by, rule, port = world.rng.choice(world.firewall)

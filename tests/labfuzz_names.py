@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from labfuzz import _mac
+from labfuzz import _firewall_del, _mac
 
 # Record names: dotted ones have names above them (lab, svc.lab, home.arpa: NODATA) and below them.
 RECORD_NAMES = ["web", "db", "Web.Lab", "db.lab", "api.svc.lab", "files.home.arpa", "Cache", "x9"]
@@ -339,14 +339,6 @@ def _route_add(w: Names) -> dict[str, Any] | None:
     via = rng.choice([f"{w.net}.1", f"{w.net}.1", w.addr.get("ben", f"{w.net}.12")])
     w.routes.append((by, to, via))
     return {"route_add": {"by": by, "to": to, "via": via}}
-
-
-def _firewall_del(w: Names) -> dict[str, Any] | None:
-    if not w.firewall:
-        return None
-    by, rule, port = w.rng.choice(w.firewall)
-    w.firewall.remove((by, rule, port))
-    return {"firewall_del": {"by": by, "rule": rule, "port": port}}
 
 
 def _wait(w: Names) -> dict[str, Any] | None:

@@ -340,11 +340,8 @@ def test_a_configuration_walked_again_reads_the_same_every_time() -> None:
     then read as one met already: the site's search and offline plugins read so in 27 walks of 30,
     the key missed the offline plugin's settings, and a rebuild after a prose edit rendered every
     page's template again (test_a_rebuild_after_each_kind_of_edit_..., after test_page_store ran)."""
-    import sys
-
     from mkdocs.config import load_config
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import serve
 
     plugins = load_config(str(Path(__file__).resolve().parent.parent / "mkdocs.yml"))["plugins"]
