@@ -552,8 +552,14 @@ def setup(s: Scenario) -> list[Op]:
     if s.needs_resolver():
         out += name_files(s)
     out += dns_servers(s)
-    out.append(run("sleep", SETTLE, note="let the links come up"))
+    out.append(settle())
     return out
+
+
+def settle() -> Op:
+    """The script's pause for the links to come up before the first step (the lab waits for them
+    instead: netsim.lab.runner)."""
+    return run("sleep", SETTLE, note="let the links come up")
 
 
 # --- Steps: one function per step kind -----------------------------------------------------

@@ -74,8 +74,14 @@ class Lab:
     def build(self) -> None:
         run("mkdir", "-p", NETNS_DIR)
         self.present = {h for h, host in self.s.hosts.items() if not host.absent}
+        settle = plan.settle()
         for op in plan.setup(self.s):
-            self.execute(op)
+            if op == settle:
+                # The script sleeps SETTLE seconds; the lab watches the links instead and goes on
+                # as soon as linkwatch has acted on every one (about a second saved a scenario).
+                self._settle_links(limit=float(plan.SETTLE))
+            else:
+                self.execute(op)
         dynamic = self.s.dynamic_ports()
         for name, br in self.s.bridges.items():
             self.watch.add(br.host, name, name)
@@ -646,11 +652,20 @@ class Lab:
             time.sleep(0.02)
 
     def _settled(self, host: str) -> bool:
-        for link in json.loads(ip(host, "-j", "link", "show") or "[]"):
+        links = json.loads(ip(host, "-j", "-d", "link", "show") or "[]")
+        up = {link.get("ifname") for link in links if "UP" in link.get("flags", [])}
+        for link in links:
             flags, state = link.get("flags", []), link.get("operstate", "UNKNOWN")
             if "UP" not in flags or state == "UNKNOWN":
                 continue
             if ("LOWER_UP" in flags) != (state == "UP"):
+                return False
+            # linkwatch sets the operstate just before it tells the bridge (netdev_state_change(),
+            # then br_port_carrier_check()): a port that is up, of a bridge that is up, is settled
+            # once it forwards too (no STP here: br_make_forwarding() forwards at once).
+            info = link.get("linkinfo", {})
+            port = info.get("info_slave_data", {}) if info.get("info_slave_kind") == "bridge" else None
+            if port is not None and state == "UP" and link.get("master") in up and port.get("state") != "forwarding":
                 return False
         return True
 
