@@ -131,7 +131,7 @@ lab: $(STAMP)
 	@for f in diagrams/*.yaml; do $(BIN)/python -m netsim lab $$f --compare || exit 1; done
 
 ## labfuzz: random scenarios of one topology family, each compared with the kernel (needs root);
-##          repeatable disagreements are kept in build/labfuzz/ (FAMILY lan|nat|names; SEED, COUNT:
+##          repeatable disagreements are kept in build/labfuzz/ (FAMILY lan|nat|names|rooms; SEED, COUNT:
 ##          which and how many)
 FAMILY ?= lan
 SEED   ?= 1

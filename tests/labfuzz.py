@@ -1,6 +1,6 @@
 """A differential fuzzer: random but valid scenarios, each replayed by netsim and by the kernel.
 
-    python tests/labfuzz.py [--family lan|nat|names] --seed N --count K [--keep DIR]
+    python tests/labfuzz.py [--family lan|nat|names|rooms] --seed N --count K [--keep DIR]
 
 Case i plays the scenario of seed N+i (`--seed S --count 1` replays one case alone). Each scenario is
 first checked as `netsim check` checks it: a refusal (netsim saying what it will not model) is counted
@@ -870,10 +870,12 @@ def compare(path: Path) -> tuple[str, str]:
 
 
 def families() -> dict[str, Callable[[int], dict[str, Any]]]:
-    """Each topology family's generator; `lan` and `nat` are this file's, `names` is tests/labfuzz_names.py's."""
-    import labfuzz_names  # imported here: it imports this module's helpers
+    """Each topology family's generator; `lan` and `nat` are this file's, `names` is tests/labfuzz_names.py's,
+    `rooms` tests/labfuzz_rooms.py's."""
+    import labfuzz_names  # imported here: they import this module's helpers
+    import labfuzz_rooms
 
-    return {"lan": generate, "nat": generate_nat, "names": labfuzz_names.generate}
+    return {"lan": generate, "nat": generate_nat, "names": labfuzz_names.generate, "rooms": labfuzz_rooms.generate}
 
 
 def main(argv: list[str] | None = None) -> int:

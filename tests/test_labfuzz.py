@@ -58,3 +58,23 @@ def test_the_names_family_is_deterministic_and_never_crashes_netsim(tmp_path: Pa
             passed += 1
     assert passed >= 25, "the names family should mostly write scenarios netsim accepts"
     assert {"resolve", "ssh_forward", "connect"} <= seen
+
+
+def test_the_rooms_family_builds_and_takes_apart_rooms_and_never_crashes_netsim(tmp_path: Path) -> None:
+    import labfuzz_rooms
+
+    generate = labfuzz.families()["rooms"]
+    assert generate is labfuzz_rooms.generate
+    assert generate(5) == generate(5) and generate(5) != generate(6)
+    passed = 0
+    seen: set[str] = set()
+    for seed in range(1, 31):
+        scenario = generate(seed)
+        path = tmp_path / f"fuzz-rooms-{seed}.yaml"
+        path.write_text(labfuzz.dump(seed, scenario))
+        if labfuzz.check(path) is None:  # a NetsimError is a refusal; anything else raises here
+            passed += 1
+            seen |= {next(k for k in step if k not in ("id", "title")) for step in scenario["steps"]}
+    assert passed >= 20, "the rooms family should mostly write scenarios netsim accepts"
+    # Among the accepted ones, every way a room is made and unmade, with traffic between.
+    assert {"netns_add", "veth_add", "link_move", "link_rename", "link_del", "netns_del", "connect"} <= seen
