@@ -1873,6 +1873,14 @@ class Simulation:
         iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
         ns.routes = [dataclasses.replace(r, dev=rename.name) if r.dev == rename.dev else r for r in ns.routes]
+        # The device's own settings go with it: its in_device's conf (route_localnet, ...) and its
+        # neigh_parms (base_reachable_time) are the device's, and inetdev_event(NETDEV_CHANGENAME)
+        # (net/ipv4/devinet.c) only moves their sysctl directory to the new name. Another device
+        # renamed to the old name keeps its own.
+        if rename.dev in ns.route_localnet:
+            ns.route_localnet.discard(rename.dev)
+            ns.route_localnet.add(rename.name)
+        ns.neigh.rename_dev(rename.dev, rename.name)
         self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
 
     def _loop_through(self, iface: Iface, master: str) -> str | None:
