@@ -331,6 +331,11 @@ class NeighbourTable:
                 parked.dev = new
             self.entries[(entry.ip, new)] = entry
 
+    def forget_dev(self, dev: str) -> None:
+        """The device is unregistered: neigh_parms_release() (inetdev_destroy()) drops its parms."""
+        self.drawn.pop(dev, None)
+        self.base.pop(dev, None)
+
     def flush_dev(self, dev: str) -> list[str]:
         """neigh_flush_dev(): the interface went down or lost carrier; its entries go."""
         gone = [key for key, e in self.entries.items() if e.dev == dev]

@@ -1825,6 +1825,7 @@ class Simulation:
         # Moving drops the interface's addresses and brings it down, as the kernel does.
         iface.ns, iface.up, iface.addresses = move.to, False, []
         target.ifaces[move.dev] = iface
+        self._fresh_settings(target, move.dev)  # NETDEV_REGISTER there: a new in_device, the room's defaults
         self.event(f"{move.dev} moves from {source.label} into {target.label}, down and without an address")
         self._sync_links()  # veth_close(): the far end loses carrier (and its neighbours with it)
 
@@ -1842,6 +1843,15 @@ class Simulation:
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
         netfilter.masquerade_gone(self, ns, iface.name)
+        self._fresh_settings(ns, iface.name)
+
+    @staticmethod
+    def _fresh_settings(ns: Namespace, dev: str) -> None:
+        """NETDEV_UNREGISTER (a device deleted or moved away): inetdev_event() -> inetdev_destroy()
+        (net/ipv4/devinet.c) frees its in_device with its conf (route_localnet) and neigh_parms; one
+        registered under that name later, moved back or renamed to it, starts from the defaults."""
+        ns.route_localnet.discard(dev)
+        ns.neigh.forget_dev(dev)
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -2375,6 +2385,7 @@ class Simulation:
         # reaches masq_device_event() (net/netfilter/nf_nat_masquerade.c), which forgets what was
         # masqueraded to it.
         netfilter.masquerade_gone(self, ns, iface.name)
+        self._fresh_settings(ns, iface.name)
         del ns.ifaces[iface.name]
         if iface.peer is not None:
             iface.peer.peer = None
