@@ -1873,12 +1873,11 @@ class Simulation:
                 f"{rename.dev} is the loopback; the kernel would rename it and keep using it as the loopback "
                 "(net->loopback_dev), but netsim does not model a loopback with another name",
             )
-        if iface.up:
-            raise self._fail(
-                "dev",
-                f"{rename.dev} is up; netsim does not model renaming an interface that is up (kernels before 6.2 "
-                "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
-            )
+        # Up or down: since Linux 6.2 dev_change_name() (net/core/dev.c) renames a device that is up
+        # too (older kernels refused it, EBUSY). Nothing closes it: no NETDEV_DOWN, so its routes, which
+        # hold the device and not its name (fib_nh_dev), its neighbour entries and the connections
+        # masqueraded on it (nat->masq_index, an ifindex) all stay. Only what matches by name at packet
+        # time sees the new one: a masquerade rule's oifname (NFT_META_OIFNAME, net/netfilter/nft_meta.c).
         del ns.ifaces[rename.dev]
         iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
@@ -1891,7 +1890,9 @@ class Simulation:
             ns.route_localnet.discard(rename.dev)
             ns.route_localnet.add(rename.name)
         ns.neigh.rename_dev(rename.dev, rename.name)
-        self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
+        netfilter.masquerade_renamed(ns, rename.dev, rename.name)
+        live = ", up all along: its routes, neighbours and connections stay" if iface.up else ""
+        self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}{live}")
 
     def _loop_through(self, iface: Iface, master: str) -> str | None:
         """Why making `iface` a port of `master` would close a loop of bridges, or None.
