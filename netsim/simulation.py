@@ -1434,9 +1434,18 @@ class Simulation:
             self._current.outcome = login.state
             self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
             return
-        if server is None:  # not seen answering (NAT on the way): the host holding the address
-            server = self._holder(fwd.server)
-            assert server is not None  # the scenario check found a host with sshd holding it
+        if server is None:
+            # No host holds the connection as ssh sees it: NAT on the way (masquerade, a published
+            # port) gave sshd's end other addresses. The kernel carries it and ssh's channels over it
+            # (each NATed by its conntrack entry, nf_nat_packet()), but netsim follows the SSH
+            # connection's segments by ssh's own addresses (ssh_segment()) and would lose them.
+            raise self._fail(
+                "server",
+                f"ssh's connection to {fwd.server}:22 is NATed on the way (masquerade or a published port), so "
+                "sshd sees other addresses than ssh does; the kernel carries the SSH connection and its channels "
+                "through the NAT, but netsim does not model an SSH connection through NAT; expected a server "
+                "reached without address translation",
+            )
         self._login_confirms(ns, server, session)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
