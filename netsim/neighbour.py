@@ -317,6 +317,25 @@ class NeighbourTable:
         self.entries.pop((ip, dev), None)
         return True
 
+    def rename_dev(self, old: str, new: str) -> None:
+        """dev_change_name(): the device's neigh_parms (its reachable times) and any entry on it are
+        the device's (the kernel's table holds the device, not its name), so they follow it."""
+        for per_dev in (self.drawn, self.base):
+            per_dev.pop(new, None)
+            if old in per_dev:
+                per_dev[new] = per_dev.pop(old)
+        for key in [key for key in self.entries if key[1] == old]:
+            entry = self.entries.pop(key)
+            entry.dev = new
+            for parked in entry.parked:
+                parked.dev = new
+            self.entries[(entry.ip, new)] = entry
+
+    def forget_dev(self, dev: str) -> None:
+        """The device is unregistered: neigh_parms_release() (inetdev_destroy()) drops its parms."""
+        self.drawn.pop(dev, None)
+        self.base.pop(dev, None)
+
     def flush_dev(self, dev: str) -> list[str]:
         """neigh_flush_dev(): the interface went down or lost carrier; its entries go."""
         gone = [key for key, e in self.entries.items() if e.dev == dev]

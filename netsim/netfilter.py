@@ -442,5 +442,14 @@ def masquerade_gone(stack: Stack, ns: Namespace, dev: str, address: str | None =
         stack.event(f"{ns.label}'s conntrack forgets {conn.original.show()}: its masquerade address went with {dev}")
 
 
+def masquerade_renamed(ns: Namespace, old: str, new: str) -> None:
+    """dev_change_name(): a masqueraded connection holds its device by ifindex (nat->masq_index, which
+    nf_nat_oif_changed() compares), so it stays the renamed device's."""
+    table = ns.netfilter.conntrack
+    for conn in table.conns if table is not None else []:
+        if conn.masq_dev == old:
+            conn.masq_dev = new
+
+
 def _rewritten(stack: Stack, ns: Namespace, where: str, before: Packet, after: Packet) -> None:
     stack.rewrite(ns.name, where, before, after)

@@ -1434,9 +1434,18 @@ class Simulation:
             self._current.outcome = login.state
             self.event(f"ssh cannot reach {fwd.server}:22: {login.state}")
             return
-        if server is None:  # not seen answering (NAT on the way): the host holding the address
-            server = self._holder(fwd.server)
-            assert server is not None  # the scenario check found a host with sshd holding it
+        if server is None:
+            # No host holds the connection as ssh sees it: NAT on the way (masquerade, a published
+            # port) gave sshd's end other addresses. The kernel carries it and ssh's channels over it
+            # (each NATed by its conntrack entry, nf_nat_packet()), but netsim follows the SSH
+            # connection's segments by ssh's own addresses (ssh_segment()) and would lose them.
+            raise self._fail(
+                "server",
+                f"ssh's connection to {fwd.server}:22 is NATed on the way (masquerade or a published port), so "
+                "sshd sees other addresses than ssh does; the kernel carries the SSH connection and its channels "
+                "through the NAT, but netsim does not model an SSH connection through NAT; expected a server "
+                "reached without address translation",
+            )
         self._login_confirms(ns, server, session)
         forward = sshforward.parse(fwd.forward)
         assert forward is not None  # the schema checked it
@@ -1825,6 +1834,7 @@ class Simulation:
         # Moving drops the interface's addresses and brings it down, as the kernel does.
         iface.ns, iface.up, iface.addresses = move.to, False, []
         target.ifaces[move.dev] = iface
+        self._fresh_settings(target, move.dev)  # NETDEV_REGISTER there: a new in_device, the room's defaults
         self.event(f"{move.dev} moves from {source.label} into {target.label}, down and without an address")
         self._sync_links()  # veth_close(): the far end loses carrier (and its neighbours with it)
 
@@ -1842,6 +1852,15 @@ class Simulation:
         ns.routes = [r for r in ns.routes if r.dev != iface.name]
         self._flush_neighbours(ns, iface.name, "leaves")
         netfilter.masquerade_gone(self, ns, iface.name)
+        self._fresh_settings(ns, iface.name)
+
+    @staticmethod
+    def _fresh_settings(ns: Namespace, dev: str) -> None:
+        """NETDEV_UNREGISTER (a device deleted or moved away): inetdev_event() -> inetdev_destroy()
+        (net/ipv4/devinet.c) frees its in_device with its conf (route_localnet) and neigh_parms; one
+        registered under that name later, moved back or renamed to it, starts from the defaults."""
+        ns.route_localnet.discard(dev)
+        ns.neigh.forget_dev(dev)
 
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
@@ -1863,17 +1882,26 @@ class Simulation:
                 f"{rename.dev} is the loopback; the kernel would rename it and keep using it as the loopback "
                 "(net->loopback_dev), but netsim does not model a loopback with another name",
             )
-        if iface.up:
-            raise self._fail(
-                "dev",
-                f"{rename.dev} is up; netsim does not model renaming an interface that is up (kernels before 6.2 "
-                "refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): set it down first",
-            )
+        # Up or down: since Linux 6.2 dev_change_name() (net/core/dev.c) renames a device that is up
+        # too (older kernels refused it, EBUSY). Nothing closes it: no NETDEV_DOWN, so its routes, which
+        # hold the device and not its name (fib_nh_dev), its neighbour entries and the connections
+        # masqueraded on it (nat->masq_index, an ifindex) all stay. Only what matches by name at packet
+        # time sees the new one: a masquerade rule's oifname (NFT_META_OIFNAME, net/netfilter/nft_meta.c).
         del ns.ifaces[rename.dev]
         iface.name = rename.name  # dev_change_name() changes the name alone: the MAC (dev_addr) stays
         ns.ifaces[rename.name] = iface
         ns.routes = [dataclasses.replace(r, dev=rename.name) if r.dev == rename.dev else r for r in ns.routes]
-        self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}")
+        # The device's own settings go with it: its in_device's conf (route_localnet, ...) and its
+        # neigh_parms (base_reachable_time) are the device's, and inetdev_event(NETDEV_CHANGENAME)
+        # (net/ipv4/devinet.c) only moves their sysctl directory to the new name. Another device
+        # renamed to the old name keeps its own.
+        if rename.dev in ns.route_localnet:
+            ns.route_localnet.discard(rename.dev)
+            ns.route_localnet.add(rename.name)
+        ns.neigh.rename_dev(rename.dev, rename.name)
+        netfilter.masquerade_renamed(ns, rename.dev, rename.name)
+        live = ", up all along: its routes, neighbours and connections stay" if iface.up else ""
+        self.event(f"inside {ns.label}, {rename.dev} is now called {rename.name}{live}")
 
     def _loop_through(self, iface: Iface, master: str) -> str | None:
         """Why making `iface` a port of `master` would close a loop of bridges, or None.
@@ -2367,6 +2395,7 @@ class Simulation:
         # reaches masq_device_event() (net/netfilter/nf_nat_masquerade.c), which forgets what was
         # masqueraded to it.
         netfilter.masquerade_gone(self, ns, iface.name)
+        self._fresh_settings(ns, iface.name)
         del ns.ifaces[iface.name]
         if iface.peer is not None:
             iface.peer.peer = None

@@ -509,3 +509,35 @@ def test_a_channel_answer_the_server_cannot_send_back_is_refused() -> None:
     knock = "  - {id: knock, connect: {by: ann, to: '127.0.0.1:19001'}}\n"
     assert "has no route back to 10.0.0.11" in refusal(SSH_BEHIND_ROUTER + gone + knock)
     check(SSH_BEHIND_ROUTER + knock)  # with the route, ssh hears the failure and closes the knock
+
+
+# --- an SSH connection through NAT: netsim follows its segments by ssh's own addresses ------------------
+
+SSH_THROUGH_MASQUERADE = """
+title: ssh through a masquerading laptop
+bridges:
+  podman0: {host: laptop, address: 10.88.0.1/16, ports: {seat2: {}}}
+hosts:
+  laptop:
+    interfaces:
+      wlan0: {mac: '3c:22:fb:00:01:23', address: 192.168.1.23/24, plug: server.eth0}
+    ip_forward: true
+    masquerade: [{saddr: 10.88.0.0/16}]
+  portainer:
+    interfaces:
+      eth0: {mac: '0a:58:0a:58:00:02', address: 10.88.0.2/16, plug: podman0.seat2}
+    gateway: 10.88.0.1
+  server:
+    interfaces:
+      eth0: {mac: '52:54:00:00:01:50', address: 192.168.1.50/24}
+    sshd: true
+steps:
+  - {id: tunnel, ssh_forward: {by: portainer, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+"""
+
+
+def test_an_ssh_connection_through_nat_is_refused_as_a_limit_of_netsim() -> None:
+    # The kernel carries it (and the lab's ssh -L works); netsim would lose its channel opens.
+    message = refusal(SSH_THROUGH_MASQUERADE)
+    assert "steps[0].ssh_forward.server: ssh's connection to 192.168.1.50:22 is NATed on the way" in message
+    assert "netsim does not model an SSH connection through NAT" in message

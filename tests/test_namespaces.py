@@ -99,14 +99,17 @@ def test_the_container_reaches_the_hosts_seat_through_the_cable() -> None:
     assert t.step("knock").frames[0].in_port == "v0"
 
 
-def test_renaming_an_interface_that_is_up_is_an_error_with_its_line() -> None:
-    with pytest.raises(ScenarioError) as info:
-        trace(BUILD + "  - {id: again, link_rename: {by: c, dev: eth0, name: eth1}}")
-    assert str(info.value) == (
-        "rooms.yaml:18: steps[8].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
-        "up (kernels before 6.2 refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): "
-        "set it down first"
+def test_an_interface_renamed_while_up_keeps_its_routes_and_neighbours() -> None:
+    # Since 6.2 dev_change_name() renames a device that is up; no NETDEV_DOWN, so nothing is lost.
+    t = trace(
+        BUILD
+        + "  - {id: knock, connect: {by: c, to: '10.0.0.1:80'}}\n"
+        + "  - {id: again, link_rename: {by: c, dev: eth0, name: eth1}}"
     )
+    step = t.step("again")
+    assert step.links["c"]["eth1"]["state"] == "UP" and "eth0" not in step.links["c"]
+    assert any("dev eth1" in line for line in step.routes["c"])
+    assert [n["dev"] for n in step.neigh["c"].values()] == ["eth1"]
 
 
 def test_a_step_on_an_interface_that_does_not_exist_yet_names_what_does() -> None:

@@ -466,13 +466,6 @@ steps:
             "its ports",
         ),
         (
-            "rename-up",
-            "  - id: bad\n    link_rename:\n      by: a\n      dev: eth0\n      name: eth9\n",
-            "bad.yaml:21: steps[0].link_rename.dev: eth0 is up; netsim does not model renaming an interface that is "
-            "up (kernels before 6.2 refuse it, EBUSY; newer ones rename it live, dev_change_name(), net/core/dev.c): "
-            "set it down first",
-        ),
-        (
             "addr-twice",
             "  - id: bad\n    addr_add:\n      by: a\n      dev: eth0\n      address: 10.0.0.10/24\n",
             "bad.yaml:21: steps[0].addr_add.address: eth0 has 10.0.0.10/24 already; the kernel refuses it (EEXIST, "
