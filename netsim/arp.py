@@ -80,6 +80,10 @@ class ArpOps:
         if parked:
             self.link.event(f"{self.ns.label} learns {entry.ip} is at {entry.mac}")
         for packet in parked:
+            # neigh_update_process_arp_queue() (net/core/neighbour.c) hands each one to n->output:
+            # neigh_connected_output() once REACHABLE, but neigh_resolve_output() for an entry a
+            # request or a broadcast reply made STALE, whose neigh_event_send() makes it DELAY at once.
+            self.ns.neigh.output(entry, packet)
             assert entry.mac is not None
             self.link.transmit(self.ns, packet.dev, packet.frame_for(entry.mac))  # type: ignore[arg-type]
 

@@ -39,6 +39,7 @@ class Seen:
 class Watch:
     sockets: dict[socket.socket, tuple[str, str]] = field(default_factory=dict)  # -> (bridge, dev)
     seen: list[Seen] = field(default_factory=list)
+    _last: dict[socket.socket, int] = field(default_factory=dict)  # the latest time read from each socket
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -107,6 +108,13 @@ class Watch:
                     if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
                         sec, nsec = struct.unpack("qq", value[:16])
                         when = sec * 1_000_000_000 + nsec or when
+                # One socket's queue holds its device's frames in the order its tap saw them, but their
+                # stamps come from different moments: netif_rx() stamps a frame as it enters the backlog
+                # (netdev_tstamp_prequeue), while one that carries TCP's monotonic departure time (a
+                # SYN-ACK, tcp_make_synack()) keeps it across the veth and is read at the tap
+                # (skb_tstamp_cond(), ktime_get_real()). A frame queued after such a one can so read
+                # as earlier; it is no earlier than the frame before it in its own queue.
+                when = self._last[sock] = max(when, self._last.get(sock, 0))
                 self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
 
 
