@@ -210,14 +210,19 @@ def _link_move(w: Rooms) -> list[dict[str, Any]]:
 
 
 def _link_rename(w: Rooms) -> list[dict[str, Any]]:
-    """A rename, of a device that is down (one that is up is brought down first, and maybe up after):
-    netsim renames neither bridges nor their ports, and refuses a device that is up."""
+    """A rename: of a device that is up, half the time (dev_change_name() takes it live since Linux
+    6.2), else brought down first and maybe up after; netsim renames neither bridges nor their ports."""
     devs = [d for d in w.devs if d.ns in w.present and d.master is None and d.name not in w.bridges]
     if not devs:
         return []
     dev = w.rng.choice(devs)
     out: list[dict[str, Any]] = []
     was_up = dev.up
+    if dev.up and w.rng.random() < 0.5:
+        name = w.fresh_name(dev.ns, "eth" if dev.ns != "hub" else w.rng.choice(["v", "wan", "tmp"]))
+        out.append({"link_rename": {"by": dev.ns, "dev": dev.name, "name": name}})
+        dev.name = name
+        return out
     if dev.up:
         out.append({"link_set": {"by": dev.ns, "dev": dev.name, "up": False}})
     stem = "eth" if dev.ns != "hub" else w.rng.choice(["v", "wan", "tmp"])
