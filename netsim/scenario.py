@@ -764,6 +764,19 @@ class Scenario:
         """The interfaces a host has from the start: its own, then the bridges it holds."""
         return list(self.hosts[host].interfaces) + [b for b, br in self.bridges.items() if br.host == host]
 
+    def named_devs(self, host: str) -> list[str]:
+        """Every name an interface of the host has at some point: its interfaces from the start, then
+        the names steps give (a new cable's ends, a rename, a cable end moved in)."""
+        names = self.static_devs(host)
+        for st in self.steps:
+            if st.veth_add and st.veth_add.by == host:
+                names += [st.veth_add.name, st.veth_add.peer]
+            if st.link_rename and st.link_rename.by == host:
+                names.append(st.link_rename.name)
+            if st.link_move and st.link_move.to == host:
+                names.append(st.link_move.dev)
+        return list(dict.fromkeys(names))
+
     def default_dev(self, host: str) -> str:
         """The interface a step means when it names none: the host's only one."""
         return self.static_devs(host)[0]
@@ -1152,10 +1165,13 @@ def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, w
         ipaddress.IPv4Network(saddr)
     except ValueError:
         raise src.error((*where, "saddr"), f"{saddr!r} is not a network like 10.88.0.0/16") from None
-    if oifname is not None and oifname not in s.static_devs(host):
+    # nftables matches oifname by name at packet time (nft_meta_get_eval()), so the kernel takes a
+    # rule for any name; one no interface of the host ever has is taken for a typo.
+    if oifname is not None and oifname not in s.named_devs(host):
         raise src.error(
             (*where, "oifname"),
-            f"{host} has no interface {oifname!r}; expected one of: {_names(s.static_devs(host))}",
+            f"{host} has no interface {oifname!r} at any step; the kernel would take the rule and match "
+            f"nothing by it, which netsim takes for a mistake; expected one of: {_names(s.named_devs(host))}",
         )
 
 
