@@ -257,10 +257,11 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             ns.established.setdefault(local, float("-inf"))
             ns.rcv_nxt[local] = seg.seq  # the handshake's ACK carries the peer's ISN + 1
             stack.answered_by(listener)
-            # tcp_check_req(): the request sock becomes a full socket on the listener's accept queue.
-            found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
-            if found is not None:
-                ns.accepted.append((found, (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)))
+            # tcp_check_req(): the request sock becomes a full socket on the accept queue of the listener
+            # that answered its SYN (req->rsk_listener, inet_csk_complete_hashdance()), not of whichever
+            # listener the port's lookup would find now (a more specific one opened since, SO_REUSEPORT).
+            addr, _, port = listener.rpartition(":")
+            ns.accepted.append(((addr, int(port)), (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)))
         return Answer()
     if seg.flags == "FA":
         # tcp_fin(): the peer closed its side. The kernel ACKs at once; a read() now returns 0 bytes.
