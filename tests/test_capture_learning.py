@@ -111,3 +111,18 @@ def test_a_frame_to_its_own_source_finds_the_entry_it_just_made() -> None:
         [Seen(1, "br0", "s1", False, own), Seen(2, "br0", "s1", True, own)], {"br0": set()}, {"br0": {"s1"}}
     )
     assert unlearned[0]["decision"] == "flood"  # a port that does not learn: nothing to find
+
+
+def test_two_identical_frames_in_before_either_leaves_are_both_forwarded() -> None:
+    # A router's two RSTs to two identical SYN-ACKs are the same bytes; both entered the bridge before
+    # the first left. Each copy out of s2 is one crossing's (a crossing leaves by a port once), so
+    # neither is a drop (waitq-router-queue-let-out).
+    rst = frame(BEN, ANN)
+    seen = [
+        Seen(1, "br0", "s1", False, rst),
+        Seen(2, "br0", "s1", False, rst),
+        Seen(3, "br0", "s2", True, rst),
+        Seen(4, "br0", "s2", True, rst),
+    ]
+    crossed = hops(seen, {"br0": {BEN}})
+    assert [(h["out_ports"], h["decision"]) for h in crossed] == [(["s2"], "forward"), (["s2"], "forward")]

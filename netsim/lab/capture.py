@@ -158,10 +158,14 @@ def hops(
         if _entering(s):
             continue
         candidates = pending.get((s.bridge, s.data), [])
-        # The latest crossing of these exact bytes that began before this copy left.
+        # The latest crossing of these exact bytes that began before this copy left and has not left
+        # by this port yet: a crossing leaves by a port once, so a second copy out of the same port is
+        # another crossing's (two identical frames entering before either left: a router's two RSTs
+        # to two identical SYN-ACKs, waitq-router-queue-let-out).
         earlier = [h for h in candidates if h["when"] <= s.when] or candidates[:1]
-        if earlier and s.dev not in earlier[-1]["out_ports"]:
-            earlier[-1]["out_ports"].append(s.dev)
+        free = [h for h in earlier if s.dev not in h["out_ports"]]
+        if free:
+            free[-1]["out_ports"].append(s.dev)
     # Each bridge's table: MAC -> when it was last refreshed (None: a port's own, or no clock known).
     learned: dict[str, dict[str, int | None]] = {}
     for bridge, macs in known.items():
