@@ -39,7 +39,7 @@ class Seen:
 class Watch:
     sockets: dict[socket.socket, tuple[str, str]] = field(default_factory=dict)  # -> (bridge, dev)
     seen: list[Seen] = field(default_factory=list)
-    _last: dict[socket.socket, int] = field(default_factory=dict)  # the latest time read from each socket
+    _last: dict[tuple[socket.socket, bool], int] = field(default_factory=dict)  # latest time per socket, way
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -113,9 +113,13 @@ class Watch:
                 # (netdev_tstamp_prequeue), while one that carries TCP's monotonic departure time (a
                 # SYN-ACK, tcp_make_synack()) keeps it across the veth and is read at the tap
                 # (skb_tstamp_cond(), ktime_get_real()). A frame queued after such a one can so read
-                # as earlier; it is no earlier than the frame before it in its own queue.
-                when = self._last[sock] = max(when, self._last.get(sock, 0))
-                self.seen.append(Seen(when, bridge, dev, addr[2] == PACKET_OUTGOING, data))
+                # as earlier; it is no earlier than the frame before it in its own queue that went the
+                # same way. (Frames the device sends are stamped where its tap sees them,
+                # dev_queue_xmit_nit(), not on the way in: across the two ways the queue's order is not
+                # the order of the stamps, and the stamps are right: hairpin-on-a-bridge-link.)
+                outgoing = addr[2] == PACKET_OUTGOING
+                when = self._last[(sock, outgoing)] = max(when, self._last.get((sock, outgoing), 0))
+                self.seen.append(Seen(when, bridge, dev, outgoing, data))
 
 
 def hops(
