@@ -41,23 +41,32 @@ def test_without_root_it_says_so_and_exits_2(monkeypatch, capsys) -> None:
     assert "needs root" in capsys.readouterr().err
 
 
+def _checked(family: str, tmp_path: Path) -> tuple[int, set[str], set[str]]:
+    """Seeds 1-30 of a family, each written and checked: how many netsim accepts, and the step actions
+    drawn in all of them and in the accepted ones. A NetsimError is a refusal; anything else raises."""
+    generate = labfuzz.families()[family]
+    passed, drawn, accepted = 0, set(), set()
+    for seed in range(1, 31):
+        scenario = generate(seed)
+        actions = {next(k for k in step if k not in ("id", "title")) for step in scenario["steps"]}
+        drawn |= actions
+        path = tmp_path / f"fuzz-{family}-{seed}.yaml"
+        path.write_text(labfuzz.dump(seed, scenario))
+        if labfuzz.check(path) is None:
+            passed += 1
+            accepted |= actions
+    return passed, drawn, accepted
+
+
 def test_the_names_family_is_deterministic_and_never_crashes_netsim(tmp_path: Path) -> None:
     import labfuzz_names
 
     generate = labfuzz.families()["names"]
     assert generate is labfuzz_names.generate
     assert generate(5) == generate(5) and generate(5) != generate(6)
-    passed = 0
-    seen: set[str] = set()
-    for seed in range(1, 31):
-        scenario = generate(seed)
-        seen |= {next(k for k in step if k not in ("id", "title")) for step in scenario["steps"]}
-        path = tmp_path / f"fuzz-names-{seed}.yaml"
-        path.write_text(labfuzz.dump(seed, scenario))
-        if labfuzz.check(path) is None:  # a NetsimError is a refusal; anything else raises here
-            passed += 1
+    passed, drawn, _ = _checked("names", tmp_path)
     assert passed >= 25, "the names family should mostly write scenarios netsim accepts"
-    assert {"resolve", "ssh_forward", "connect"} <= seen
+    assert {"resolve", "ssh_forward", "connect"} <= drawn
 
 
 def test_the_rooms_family_builds_and_takes_apart_rooms_and_never_crashes_netsim(tmp_path: Path) -> None:
@@ -66,15 +75,7 @@ def test_the_rooms_family_builds_and_takes_apart_rooms_and_never_crashes_netsim(
     generate = labfuzz.families()["rooms"]
     assert generate is labfuzz_rooms.generate
     assert generate(5) == generate(5) and generate(5) != generate(6)
-    passed = 0
-    seen: set[str] = set()
-    for seed in range(1, 31):
-        scenario = generate(seed)
-        path = tmp_path / f"fuzz-rooms-{seed}.yaml"
-        path.write_text(labfuzz.dump(seed, scenario))
-        if labfuzz.check(path) is None:  # a NetsimError is a refusal; anything else raises here
-            passed += 1
-            seen |= {next(k for k in step if k not in ("id", "title")) for step in scenario["steps"]}
+    passed, _, accepted = _checked("rooms", tmp_path)
     assert passed >= 20, "the rooms family should mostly write scenarios netsim accepts"
     # Among the accepted ones, every way a room is made and unmade, with traffic between.
-    assert {"netns_add", "veth_add", "link_move", "link_rename", "link_del", "netns_del", "connect"} <= seen
+    assert {"netns_add", "veth_add", "link_move", "link_rename", "link_del", "netns_del", "connect"} <= accepted
