@@ -217,3 +217,14 @@ def test_every_scenario_file_carries_the_schema_association_and_make_writes_the_
     )
     assert made.returncode == 0, made.stderr
     assert json.loads((root / "diagrams" / "scenario.schema.json").read_text()) == scenario_schema()
+
+
+def test_every_row_of_the_field_reference_is_one_field(built_site: Path) -> None:
+    """A field's documentation spread over lines (LinkSet's docstring) must stay in its cell: a line break
+    in the Markdown row ended the row, and its second line showed as a row of its own with no field."""
+    html = (built_site / "contributing.html").read_text(encoding="utf-8")
+    table = html[html.index("<code>title</code>") : html.index("</table>", html.index("<code>title</code>"))]
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>", table, re.S)
+    assert len(rows) > 100
+    loose = [row for row in rows if not row.startswith("<code>")]
+    assert not loose, f"rows of the field reference that name no field: {loose[:3]}"

@@ -772,7 +772,8 @@ class Page:
         for name, kind, default, doc in field_reference(Scenario):
             if name in ("name", "file"):
                 continue
-            rows.append(f"| `{name}` | {kind} | {default.replace('|', '/')} | {doc} |")
+            # A docstring's line break would end the table's row: the cell is one line.
+            rows.append(f"| `{name}` | {kind} | {default.replace('|', '/')} | {' '.join(doc.split())} |")
         return "\n".join(rows)
 
     def fact_reference(self) -> str:
