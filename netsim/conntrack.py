@@ -88,8 +88,11 @@ class Table:
         return None
 
     def taken(self, reply: Tuple, now: float, ignore: Conn | None = None) -> bool:
-        """nf_conntrack_tuple_taken(): would this reply tuple be confused with another entry's?"""
-        return any(c is not ignore and c.expires > now and reply in (c.reply, c.original.invert()) for c in self.conns)
+        """nf_conntrack_tuple_taken() (net/netfilter/nf_conntrack_core.c): would this reply tuple be
+        confused with another entry's? The hash holds both tuples of every entry, so a reply tuple is
+        taken by another's reply tuple and by another's original one alike (the far end's own
+        connection to this host, from the port a masqueraded one would reach)."""
+        return any(c is not ignore and c.expires > now and reply in (c.reply, c.original) for c in self.conns)
 
     def confirm(self, conn: Conn, now: float) -> None:
         """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
