@@ -173,6 +173,9 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     index = conntrack_index(seg)
     if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
         return False
+    # nf_conntrack_tcp_packet(): "do not renew timeout on SYN retransmit" while no reply was seen (IPS_SEEN_REPLY,
+    # which nf_conntrack_in() sets only after this), else a client or NAT reusing the port keeps the entry alive.
+    renew = conn.seen_reply or not (index == "SYN" and conn.state == "SYN_SENT")
     if direction == REPLY:
         conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
     if _ignored(conn, direction, index):
@@ -189,7 +192,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
         conn.state, conn.assured = "ESTABLISHED", True
     conn.last_index, conn.last_dir = index, direction
-    if conn.confirmed:
+    if conn.confirmed and renew:
         conn.expires = now + TIMEOUTS[conn.state]
     return True
 
