@@ -88,8 +88,11 @@ class Table:
         return None
 
     def taken(self, reply: Tuple, now: float, ignore: Conn | None = None) -> bool:
-        """nf_conntrack_tuple_taken(): would this reply tuple be confused with another entry's?"""
-        return any(c is not ignore and c.expires > now and reply in (c.reply, c.original.invert()) for c in self.conns)
+        """nf_conntrack_tuple_taken() (net/netfilter/nf_conntrack_core.c): would this reply tuple be
+        confused with another entry's? The hash holds both tuples of every entry, so a reply tuple is
+        taken by another's reply tuple and by another's original one alike (the far end's own
+        connection to this host, from the port a masqueraded one would reach)."""
+        return any(c is not ignore and c.expires > now and reply in (c.reply, c.original) for c in self.conns)
 
     def confirm(self, conn: Conn, now: float) -> None:
         """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
@@ -170,6 +173,9 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     index = conntrack_index(seg)
     if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
         return False
+    # nf_conntrack_tcp_packet(): "do not renew timeout on SYN retransmit" while no reply was seen (IPS_SEEN_REPLY,
+    # which nf_conntrack_in() sets only after this), else a client or NAT reusing the port keeps the entry alive.
+    renew = conn.seen_reply or not (index == "SYN" and conn.state == "SYN_SENT")
     if direction == REPLY:
         conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
     if _ignored(conn, direction, index):
@@ -186,7 +192,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
         conn.state, conn.assured = "ESTABLISHED", True
     conn.last_index, conn.last_dir = index, direction
-    if conn.confirmed:
+    if conn.confirmed and renew:
         conn.expires = now + TIMEOUTS[conn.state]
     return True
 
