@@ -74,8 +74,8 @@ def simulate(steps: str, **kwargs: object) -> Trace:
 # `make check` is the loop between "save" and "all green"; `make test` is the full run. With
 # --quick (make check), the tests that try many generated cases try a sample of them: fewer random
 # stories per property (QUICK_EXAMPLES instead of 150), a fixed covering quarter of the attack
-# corpus (every field and every payload still tried, not every pair), one view of each lab edge
-# case (in turn) instead of all three, and the served site compared with a full build after the
+# corpus (every field and every payload still tried, not every pair), every second lab edge
+# case drawn, in one view (in turn) instead of all three, and the served site compared with a full build after the
 # last edit only. Every test still runs, and every assertion holds as written; `make test` (and
 # CI) runs every case.
 QUICK_EXAMPLES = 40
