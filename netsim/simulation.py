@@ -1190,6 +1190,27 @@ class Simulation:
             ipv4.output(self, ns, banner)
             return True
 
+        def grace() -> bool:
+            if ends not in ns.established:
+                return False
+            # sshd's alarm(LoginGraceTime), set before it writes its banner: grace_alarm_handler() ends the
+            # child, whose exit closes the connection (a FIN, tcp_close()), which netsim does not model.
+            step = self._step
+            raise error_at(
+                step if step is not None else self.scenario,
+                step.action if step is not None else "steps",
+                f"the connection {peer_ip}:{peer_port} made to {ns.label}'s sshd has waited "
+                f"{sshforward.LOGIN_GRACE_TIME:g} s without logging in: sshd's LoginGraceTime (the lab's sshd_config "
+                "leaves OpenSSH's default) ends it, and its exit closes the connection with a FIN the client's kernel "
+                "acknowledges (grace_alarm_handler() in OpenSSH's sshd.c; tcp_close(), net/ipv4/tcp.c); netsim "
+                "does not model sshd's close; expected the scenario to end sooner after a knock on port 22",
+            )
+
+        self.schedule(
+            sshforward.LOGIN_GRACE_TIME,
+            grace,
+            f"{ns.label}'s sshd gives up on {peer_ip}:{peer_port} (LoginGraceTime, grace_alarm_handler())",
+        )
         self.schedule(
             sshforward.BANNER_DELAY,
             write,
