@@ -29,13 +29,18 @@ class Arp:
         return f"ARP {self.sender_ip} is-at {self.sender_mac}"
 
 
+# sshd's version line (RFC 4253 section 4.2), as the lab's OpenSSH 9.2 sends it less its distribution's
+# addendum: sent as soon as sshd accepts (kex_exchange_identification(), OpenSSH's kex.c).
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.2\r\n"
+
+
 @dataclass(frozen=True)
 class Tcp:
     src_ip: str
     dst_ip: str
     sport: int
     dport: int
-    flags: str  # "S", "SA", "A", "RA", "R", "FA": the letters tcpdump prints
+    flags: str  # "S", "SA", "A", "RA", "R", "FA", "PA": the letters tcpdump prints
     seq: int = 0
     ack: int = 0
     ttl: int = 64  # the IP header's time to live: net.ipv4.ip_default_ttl, minus one per router
@@ -47,9 +52,13 @@ class Tcp:
     # Not part of what the wire shows: left out of equality.
     pending_confirm: bool = field(default=False, compare=False)
 
+    @property
+    def data(self) -> bytes:
+        """The segment's data: netsim's only data segment ("PA") is sshd's version banner."""
+        return SSH_BANNER if self.flags == "PA" else b""
+
     def summary(self) -> str:
-        names = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST", "FA": "FIN-ACK"}
-        return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {names[self.flags]}"
+        return f"TCP {self.src_ip}:{self.sport} > {self.dst_ip}:{self.dport} {TCP_FLAG_WORDS[self.flags]}"
 
 
 DNS_PORT = 53
@@ -128,7 +137,15 @@ class Icmp:
         return f"ICMP {self.src_ip} > {self.dst_ip} {what}"
 
 
-TCP_FLAG_WORDS = {"S": "SYN", "SA": "SYN-ACK", "A": "ACK", "RA": "RST", "R": "RST", "FA": "FIN-ACK"}
+TCP_FLAG_WORDS = {
+    "S": "SYN",
+    "SA": "SYN-ACK",
+    "A": "ACK",
+    "RA": "RST",
+    "R": "RST",
+    "FA": "FIN-ACK",
+    "PA": "PSH-ACK",  # data: tcp_push() marks the last segment of a write() with PSH
+}
 
 
 def carries(payload: Arp | Tcp | Icmp | Udp | None) -> str:

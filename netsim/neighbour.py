@@ -184,6 +184,14 @@ class NeighbourTable:
             if now < entry.confirmed + DELAY_FIRST_PROBE:
                 entry.state, entry.updated = "REACHABLE", now  # an upper layer confirmed it meanwhile
                 later = entry.confirmed + self.reachable(entry.dev)
+                # The wheel may fire this timer up to an eighth of its 5 s late (a 256 ms bucket at HZ
+                # 250): past confirmed + delay_probe_time it finds the confirmation too old and probes
+                # (one confirmation soon after the DELAY began, sshd's banner: most runs probe).
+                assert self.clock is not None
+                self.clock.refill(
+                    entry.confirmed + DELAY_FIRST_PROBE,
+                    f"{self.owner}'s confirmation of its entry for {entry.ip} had grown 5 s old",
+                )
             else:
                 entry.state, entry.updated, entry.probes = "PROBE", now, 0
         if entry.state in ("INCOMPLETE", "PROBE") and entry.probes >= self._max_probes(entry):

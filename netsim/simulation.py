@@ -211,6 +211,8 @@ class Simulation:
         # Non-blocking connects the kernel has not decided yet (start_connection()), and their owners.
         self._connecting: list[tuple[Namespace, Connection, Callable[[Settled], None]]] = []
         self._settling = False
+        self._banners: set[tuple[str, int, str, int]] = set()  # knocks on sshd whose banner is on its way
+        self._logins: set[tuple[str, int, str, int]] = set()  # ssh's own connections to sshd, as ssh sees them
         self._reading: Connection | None = None  # a connect step's connection that reads until the step ends
         # What ssh logged while no step ran (between two steps on the lab's clock): the next step's.
         self._ssh_said: list[str] = []
@@ -883,6 +885,9 @@ class Simulation:
             if self._current.listener is None:
                 self._current.listener = self._unclaimed
             self._unclaimed = None
+            if connect.read and (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) in self._banners:
+                # read() blocks until sshd's banner comes (_send_banner()): it is on its way
+                self._run_until(lambda: conn.reads is not None, self.now + sshforward.BANNER_DELAY)
             if connect.read:
                 self._current.reads = conn.reads or "waiting"
                 self._reading = conn  # on the lab's clock, what came until it stopped reading counts
@@ -1105,7 +1110,7 @@ class Simulation:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
                     if self._speaks_first(ns, addr, port):
-                        self._banner(ends)
+                        self._send_banner(ns, ends)
                     continue  # a plain listener: the connection stays open, nobody writes
                 if tunnel in self._chain:
                     raise self._fail(
@@ -1154,8 +1159,67 @@ class Simulation:
         host = self.scenario.hosts.get(ns.name)
         return host is not None and host.sshd and (addr, port) == (sshforward.WILDCARD, sshforward.SSH_PORT)
 
+    def _send_banner(self, ns: Namespace, ends: tuple[str, int, str, int]) -> None:
+        """sshd writes its version line on the connection it accepted (kex_exchange_identification(),
+        OpenSSH's kex.c), a moment after the handshake: the listening sshd forks and re-executes itself for
+        the connection (sshd -R) before the child writes. The lab's captures show 6 to 27 ms between the
+        handshake's ACK and the banner on a loaded machine; netsim takes sshforward.BANNER_DELAY. It is the
+        accepted socket's first transmit: the handshake's last ACK set sk_dst_pending_confirm there
+        (sk_dst_confirm()), so the banner confirms the neighbour it leaves by and each router's on the
+        way (sock_confirm_neigh(); the lab: the server's DELAY entry for the client goes REACHABLE
+        without a probe). The client's kernel ACKs it at once (netsim.tcp's _data()). ssh's own login
+        is left to _login_confirms(), which stands for all its messages, this one too. Not modelled:
+        the banner's retransmission (a banner that waits for its neighbour, or finds no route, is sent
+        once), and what sshd does when nothing follows (LoginGraceTime; the check refuses waits that
+        reach it)."""
+        local_ip, local_port, peer_ip, peer_port = ends
+        if (peer_ip, peer_port, local_ip, local_port) in self._logins:
+            self._banner(ends)
+            return
+
+        self._banners.add((peer_ip, peer_port, local_ip, local_port))
+
+        def write() -> bool:
+            self._banners.discard((peer_ip, peer_port, local_ip, local_port))
+            if ends not in ns.established:
+                return False  # reset meanwhile: sshd's child reads ECONNRESET and writes nothing
+            seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
+            ack = ns.rcv_nxt.get(ends, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
+            self.event(f"{ns.label}'s sshd writes its version banner to {peer_ip}:{peer_port}")
+            banner = Tcp(local_ip, peer_ip, local_port, peer_port, "PA", seq & 0xFFFFFFFF, ack, pending_confirm=True)
+            ipv4.output(self, ns, banner)
+            return True
+
+        def grace() -> bool:
+            if ends not in ns.established:
+                return False
+            # sshd's alarm(LoginGraceTime), set before it writes its banner: grace_alarm_handler() ends the
+            # child, whose exit closes the connection (a FIN, tcp_close()), which netsim does not model.
+            step = self._step
+            raise error_at(
+                step if step is not None else self.scenario,
+                step.action if step is not None else "steps",
+                f"the connection {peer_ip}:{peer_port} made to {ns.label}'s sshd has waited "
+                f"{sshforward.LOGIN_GRACE_TIME:g} s without logging in: sshd's LoginGraceTime (the lab's sshd_config "
+                "leaves OpenSSH's default) ends it, and its exit closes the connection with a FIN the client's kernel "
+                "acknowledges (grace_alarm_handler() in OpenSSH's sshd.c; tcp_close(), net/ipv4/tcp.c); netsim "
+                "does not model sshd's close; expected the scenario to end sooner after a knock on port 22",
+            )
+
+        self.schedule(
+            sshforward.LOGIN_GRACE_TIME,
+            grace,
+            f"{ns.label}'s sshd gives up on {peer_ip}:{peer_port} (LoginGraceTime, grace_alarm_handler())",
+        )
+        self.schedule(
+            sshforward.BANNER_DELAY,
+            write,
+            f"{ns.label}'s sshd writes its version banner to {peer_ip}:{peer_port} (kex_exchange_identification())",
+        )
+
     def _banner(self, ends: tuple[str, int, str, int]) -> None:
-        """The accepted connection's far end reads data (the banner's segment itself is not modelled)."""
+        """The accepted connection's far end reads data, without a segment: ssh's own login (its messages
+        are _login_confirms()'s) and a banner ssh -L relays to a connection its listener accepted."""
         local_ip, local_port, peer_ip, peer_port = ends
         for ns in self.namespaces.values():
             for conn in ns.connections:
@@ -1425,6 +1489,7 @@ class Simulation:
         # ssh_connect_direct() -> timeout_connect() (sshconnect.c): with no ConnectTimeout, a blocking connect().
         login = self._open(ns, fwd.server, sshforward.SSH_PORT, None, 64, blocking=True)
         session = (login.src_ip, login.sport, login.dst_ip, login.dport)
+        self._logins.add(session)  # its banner is one of the login's messages (_login_confirms())
         # The server is the host whose sshd answered (of two holding its address, the one that did).
         server = self.acceptor(session) if login.state == "connected" else None
         self._serve_accepts()
@@ -1480,8 +1545,9 @@ class Simulation:
         (sk_dst_confirm(), net/ipv4/tcp_input.c), and its next segment confirms the neighbour it is
         handed to (sock_confirm_neigh() in ip_finish_output2(), net/ipv4/ip_output.c). So the server's
         entry for the client, DELAY since its SYN-ACK, goes REACHABLE at its timer instead of probing:
-        sshd's socket got no confirmation from the handshake (its SYN-ACK was the request sock's, so
-        the last ACK found nothing in flight), its first comes when its banner is acknowledged. The
+        sshd's banner, the accepted socket's first transmit, carries the confirmation the handshake's
+        last ACK gave it (as a knock's banner does: _send_banner()), and the login's later messages
+        confirm it again. The
         client's first hop was confirmed by the handshake already (its SYN acknowledged); the login
         confirms it again.
 

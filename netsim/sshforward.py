@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from netsim.netns import Namespace, Settled
     from netsim.stack import Stack
 
+# How long after the handshake sshd's version banner (netsim.frames.SSH_BANNER) leaves: the listener
+# forks and re-executes sshd for the connection first (the lab's captures: 6 to 27 ms on a loaded
+# machine; netsim takes one value).
+BANNER_DELAY = 0.010
+# sshd's LoginGraceTime (OpenSSH's default; the lab's sshd_config, netsim.lab.openssh, sets none): a
+# connection that has not logged in by then is closed by sshd (grace_alarm_handler(), sshd.c).
+LOGIN_GRACE_TIME = 120.0
 LOOPBACK = "127.0.0.1"
 WILDCARD = "0.0.0.0"
 SSH_PORT = 22

@@ -166,6 +166,8 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # Data or its acknowledgement on an established SSH connection: ssh and sshd read it.
         reply = stack.ssh_segment(ns, seg)
         return Answer((reply,) if reply is not None else ())
+    if seg.flags == "PA":
+        return _data(stack, ns, seg, local)
     if seg.flags == "S" and local in ns.established:
         # __inet_lookup_skb() finds the established socket before any listener, and a SYN there
         # gets an RFC 5961 challenge ACK (tcp_validate_incoming() -> tcp_send_challenge_ack(),
@@ -250,8 +252,12 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     if seg.flags == "A":
         # The ACK proves the path, but the kernel only records that the next time this socket
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
-        stack.event(f"{ns.label} completes the handshake")
         listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
+        if listener is None and local in ns.established and seg.ack != (stack.isn_of(*local) + 1) & 0xFFFFFFFF:
+            # tcp_ack() on data this socket sent (sshd's banner): acknowledged, nothing to answer
+            stack.event(f"{ns.label} hears its data acknowledged")
+            return Answer()
+        stack.event(f"{ns.label} completes the handshake")
         ns.requests.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)  # its timer stops
         if listener is not None:
             ns.established.setdefault(local, float("-inf"))
@@ -480,6 +486,38 @@ def _reset_established(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, 
     stack.event(f"{ns.label}'s connection with {seg.src_ip}:{seg.sport} is reset: the socket closes")
     stack.connection_reset(ns, local)
     return Answer()
+
+
+def _data(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, int, str, int]) -> Answer:
+    """Data on a connection (sshd's version banner): the program's next read() returns it, and the kernel
+    acknowledges it at once: a connection's first data finds the socket in quick-ack mode
+    (tcp_event_data_recv() -> tcp_incr_quickack(), tcp_in_quickack_mode(), net/ipv4/tcp_input.c), so
+    __tcp_ack_snd_check() sends the ACK now, not on the delayed-ACK timer. Its tcp_ack() acknowledges
+    nothing new (the SYN-ACK did), so the ACK carries no confirmation: it is a use of the neighbour.
+    A socket that is gone (reset meanwhile) leaves tcp_v4_rcv() no socket: a bare RST answers."""
+    if local not in ns.established:
+        stack.event(f"{ns.label} has no connection for {seg.summary()}: the kernel answers RST")
+        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
+    conn = _connection(ns, seg)
+    if conn is not None:
+        conn.reads = conn.reads or "data"
+    stack.event(f"{ns.label} hears {len(seg.data)} bytes: its next read() returns data; it acknowledges them at once")
+    end = (seg.seq + len(seg.data)) & 0xFFFFFFFF
+    ns.rcv_nxt[local] = end
+    return Answer(
+        (
+            Tcp(
+                seg.dst_ip,
+                seg.src_ip,
+                seg.dport,
+                seg.sport,
+                "A",
+                seg.ack,
+                end,
+                ttl=conn.ttl if conn is not None else 64,
+            ),
+        )
+    )
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

@@ -17,9 +17,17 @@ from netsim.frames import DNS_RCODES, ETH_P_ARP, ETH_P_IP, ETH_P_TEST, ICMP_WORD
 from netsim.trace import Hop
 
 TEST_PAYLOAD = b"a note from the bottom six"
-TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04, "FA": 0x11}
+TCP_FLAGS = {"S": 0x02, "SA": 0x12, "A": 0x10, "RA": 0x14, "R": 0x04, "FA": 0x11, "PA": 0x18}
 ICMP_TYPE_WORDS = {3: "destination unreachable", 11: "time exceeded"}
-TCP_FLAG_NAMES = {0x02: "SYN", 0x12: "SYN, ACK", 0x10: "ACK", 0x14: "RST, ACK", 0x04: "RST", 0x11: "FIN, ACK"}
+TCP_FLAG_NAMES = {
+    0x02: "SYN",
+    0x12: "SYN, ACK",
+    0x10: "ACK",
+    0x14: "RST, ACK",
+    0x04: "RST",
+    0x11: "FIN, ACK",
+    0x18: "PSH, ACK",
+}
 # What a segment's two ports are, by who sends it: a SYN comes from the caller and a SYN-ACK answers
 # it from the door knocked on; any other segment may go either way, so it is named by its sender.
 PORT_WORDS = {
@@ -82,8 +90,9 @@ def tcp_ip(seg: Tcp) -> bytes:
     header = struct.pack(
         "!HHIIBBHHH", seg.sport, seg.dport, seg.seq, seg.ack, 5 << 4, TCP_FLAGS[seg.flags], window, 0, 0
     )
-    pseudo = _ip(seg.src_ip) + _ip(seg.dst_ip) + struct.pack("!BBH", 0, 6, len(header))
-    tcp = header[:16] + struct.pack("!H", checksum(pseudo + header)) + header[18:]
+    segment = header + seg.data
+    pseudo = _ip(seg.src_ip) + _ip(seg.dst_ip) + struct.pack("!BBH", 0, 6, len(segment))
+    tcp = header[:16] + struct.pack("!H", checksum(pseudo + segment)) + segment[18:]
     addresses = _ip(seg.src_ip) + _ip(seg.dst_ip)
     ip = struct.pack("!BBHHHBBH", 0x45, 0, 20 + len(tcp), 0, 0x4000, seg.ttl, 6, 0) + addresses
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]

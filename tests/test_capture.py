@@ -100,7 +100,8 @@ def test_every_frame_dissects_to_what_the_trace_says(scenario: Path, tmp_path: P
         elif isinstance(hop.payload, Tcp):
             p = hop.payload
             ip, tcp = pkt[IP], pkt[TCP]
-            assert (ip.src, ip.dst, ip.len, ip.ihl) == (p.src_ip, p.dst_ip, 40, 5)
+            assert (ip.src, ip.dst, ip.len, ip.ihl) == (p.src_ip, p.dst_ip, 40 + len(p.data), 5)
+            assert bytes(tcp.payload) == p.data  # sshd's banner, or nothing
             assert (tcp.sport, tcp.dport, int(tcp.flags), tcp.seq, tcp.ack) == (
                 p.sport,
                 p.dport,

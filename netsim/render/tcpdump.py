@@ -35,8 +35,8 @@ from netsim.wire import dns_message, encode, icmp_quote, timestamps
 
 SNAPLEN = 262144  # tcpdump's default snapshot length (MAXIMUM_SNAPLEN in netdissect.h)
 ETHERTYPES = {ETH_P_IP: "IPv4", ETH_P_ARP: "ARP"}
-FLAGS = {"S": "S", "SA": "S.", "A": ".", "RA": "R.", "R": "R", "FA": "F."}  # print-tcp.c's tcp_flag_values
-SEEN_BY_ACK = {"SA", "A", "RA", "FA"}  # segments with ACK set: the ones print-tcp.c keys conversations on
+FLAGS = {"S": "S", "SA": "S.", "A": ".", "RA": "R.", "R": "R", "FA": "F.", "PA": "P."}  # print-tcp.c's tcp_flag_values
+SEEN_BY_ACK = {"SA", "A", "RA", "FA", "PA"}  # segments with ACK set: the ones print-tcp.c keys conversations on
 
 
 def typed(bridge: str) -> str:
@@ -114,12 +114,17 @@ def _tcp(p: Tcp, conversations: dict[tuple, tuple[int, int]]) -> str:
             seq, ack = (seq - second, ack - first) if rev else (seq - first, ack - second)
             seq, ack = seq & 0xFFFFFFFF, ack & 0xFFFFFFFF
     out = f"{p.src_ip}.{p.sport} > {p.dst_ip}.{p.dport}: Flags [{FLAGS[p.flags]}]"
-    if p.flags != "A":  # SYN, FIN or RST: the sequence number is printed even with no data
+    if p.data:  # data: its range of sequence numbers
+        out += f", seq {seq}:{(seq + len(p.data)) & 0xFFFFFFFF}"
+    elif p.flags != "A":  # SYN, FIN or RST: the sequence number is printed even with no data
         out += f", seq {seq}"
     if p.flags in SEEN_BY_ACK:
         out += f", ack {ack}"
     window = 0 if p.flags in ("RA", "R") else 64240  # netsim.wire.tcp_ip's window
-    return out + f", win {window}, length 0"
+    out += f", win {window}, length {len(p.data)}"
+    if p.data.startswith(b"SSH-"):  # print-ssh.c: an identification line on port 22, without its CR LF
+        out += ": SSH: " + p.data.decode().rstrip("\r\n")
+    return out
 
 
 def _packed(ip: str) -> bytes:
