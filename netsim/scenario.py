@@ -252,7 +252,9 @@ class Host:
     )
     sshd: bool = option(
         "An OpenSSH server listens on 0.0.0.0:22 from the start (the lab runs the real sshd, with a key made "
-        "for the run).",
+        "for the run). It writes its version banner about 10 ms after it accepts a connection; a scenario that "
+        "leaves a connection to it without a login for 120 s (LoginGraceTime) or more than 10 at once "
+        "(MaxStartups) is refused, since sshd then closes or drops them.",
         False,
     )
     hosts_file: Annotated[list[HostsLine], Most(MAX_HOSTS_LINES)] = option(

@@ -1110,6 +1110,7 @@ class Simulation:
                 tunnel = self.tunnels.get((ns.name, addr, port))
                 if tunnel is None:
                     if self._speaks_first(ns, addr, port):
+                        self._max_startups(ns)
                         self._send_banner(ns, ends)
                     continue  # a plain listener: the connection stays open, nobody writes
                 if tunnel in self._chain:
@@ -1158,6 +1159,24 @@ class Simulation:
         listeners never write."""
         host = self.scenario.hosts.get(ns.name)
         return host is not None and host.sshd and (addr, port) == (sshforward.WILDCARD, sshforward.SSH_PORT)
+
+    def _max_startups(self, ns: Namespace) -> None:
+        """Refuse the scenario once sshd holds more connections that have not logged in than MaxStartups'
+        start (a knock on port 22, a channel whose target is sshd, the one it just accepted among them):
+        sshd then drops new ones at random (drop_connection(), OpenSSH's sshd.c), which nothing can
+        replay. ssh's own logins are not counted: they log in at once."""
+        waiting = [
+            e for e in ns.established if e[1] == sshforward.SSH_PORT and (e[2], e[3], e[0], e[1]) not in self._logins
+        ]
+        if len(waiting) > sshforward.MAX_STARTUPS:
+            raise self._fail(
+                "to",
+                f"{ns.label}'s sshd now holds {len(waiting)} connections that have not logged in; past "
+                f"{sshforward.MAX_STARTUPS} (MaxStartups 10:30:100, OpenSSH's default, which the lab keeps) it "
+                "drops each new one with a probability of 30% and more (drop_connection() in OpenSSH's sshd.c), "
+                "so the kernel's side cannot be replayed; netsim does not model sshd's drops; expected at most "
+                f"{sshforward.MAX_STARTUPS} connections to port 22 left open without a login",
+            )
 
     def _send_banner(self, ns: Namespace, ends: tuple[str, int, str, int]) -> None:
         """sshd writes its version line on the connection it accepted (kex_exchange_identification(),
@@ -1252,6 +1271,7 @@ class Simulation:
                 target = ipaddress.ip_address(sshforward.target_address(tunnel.forward))
                 there = server if target.is_loopback or target.is_unspecified else self._holder(str(target))
             if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
+                self._max_startups(there)
                 self._banner(ends)
         if self._current is not None:
             self._current.ssh_log.extend(result.log)

@@ -31,6 +31,10 @@ BANNER_DELAY = 0.010
 # sshd's LoginGraceTime (OpenSSH's default; the lab's sshd_config, netsim.lab.openssh, sets none): a
 # connection that has not logged in by then is closed by sshd (grace_alarm_handler(), sshd.c).
 LOGIN_GRACE_TIME = 120.0
+# sshd's MaxStartups start value (OpenSSH's default 10:30:100, which the lab keeps): with this many
+# connections not yet logged in, sshd drops each new one with a probability of 30%, rising to 100% at
+# 100 (drop_connection() in sshd.c): at random, so netsim refuses a scenario that gets there.
+MAX_STARTUPS = 10
 LOOPBACK = "127.0.0.1"
 WILDCARD = "0.0.0.0"
 SSH_PORT = 22

@@ -454,3 +454,44 @@ def test_a_forward_that_leads_back_to_itself_is_refused() -> None:
     )
     with pytest.raises(ScenarioError, match=r"steps\[1\].connect.to: the ssh -L forward on 0.0.0.0:19003 leads back"):
         run(loop)
+
+
+KNOCKS = """title: knocks on sshd
+hosts:
+  laptop:
+    interfaces:
+      wlan0: {{mac: 3c:22:fb:00:01:23, address: 192.168.1.23/24, plug: server.eth0}}
+  server:
+    interfaces:
+      eth0: {{mac: '52:54:00:00:01:50', address: 192.168.1.50/24}}
+    sshd: true
+steps:
+{knocks}"""
+
+
+@pytest.mark.parametrize("knocks", [10, 11])
+def test_more_knocks_left_open_on_sshd_than_max_startups_are_refused(knocks: int) -> None:
+    # MaxStartups 10:30:100 (OpenSSH's default, the lab's too): with ten connections not logged in,
+    # sshd drops each new one at random (drop_connection()), so the eleventh knock cannot be replayed.
+    steps = "".join(f"  - {{id: knock-{n}, connect: {{by: laptop, to: '192.168.1.50:22'}}}}\n" for n in range(knocks))
+    scenario = parse_scenario(KNOCKS.format(knocks=steps), "knocks.yaml")
+    if knocks <= 10:
+        assert [s.outcome for s in run(scenario).steps] == ["connected"] * knocks
+        return
+    with pytest.raises(ScenarioError) as caught:
+        run(scenario)
+    assert "knocks.yaml:" in str(caught.value) and "MaxStartups 10:30:100" in str(caught.value)
+    assert "holds 11 connections that have not logged in" in str(caught.value)
+
+
+@pytest.mark.parametrize(("wait", "refused"), [(119, False), (121, True)])
+def test_a_knock_left_open_on_sshd_past_login_grace_time_is_refused(wait: float, refused: bool) -> None:
+    # LoginGraceTime (120 s by default): sshd closes a connection that has not logged in with a FIN,
+    # which netsim does not model, so a scenario that runs past it after a knock is refused.
+    steps = "  - {id: knock, connect: {by: laptop, to: '192.168.1.50:22'}}\n" + f"  - {{id: later, wait: {wait}}}\n"
+    scenario = parse_scenario(KNOCKS.format(knocks=steps), "knocks.yaml")
+    if not refused:
+        assert run(scenario).step("later").time == pytest.approx(wait, abs=0.1)
+        return
+    with pytest.raises(ScenarioError, match="LoginGraceTime"):
+        run(scenario)
