@@ -63,6 +63,9 @@ class Conn:
     def to_json(self) -> dict[str, object]:
         """The fields `conntrack -L` and /proc/net/nf_conntrack print, as the trace keeps them."""
         flags = (["UNREPLIED"] if not self.seen_reply else []) + (["ASSURED"] if self.assured else [])
+        if self.original.proto == "udp":  # ct_seq_show() prints a state only through
+            # l4proto->print_conntrack (tcp_print_conntrack()); nf_conntrack_l4proto_udp has none
+            return {"proto": "udp", "original": self.original.show(), "reply": self.reply.show(), "flags": flags}
         return {
             "proto": self.original.proto,
             "state": self.state,
@@ -104,8 +107,8 @@ class Table:
 
     def snapshot(self, now: float) -> list[dict[str, object]]:
         """What `conntrack -L` lists: expired entries are not shown even before gc removes them.
-        TCP only: the lab reads TCP entries, and netsim's only UDP is DNS."""
-        return [c.to_json() for c in self.conns if c.expires > now and c.original.proto == "tcp"]
+        TCP and UDP (netsim's only UDP is DNS), as the lab reads them."""
+        return [c.to_json() for c in self.conns if c.expires > now]
 
 
 def set_closing(conn: Conn, now: float) -> None:
