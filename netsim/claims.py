@@ -379,7 +379,7 @@ def _conn_words(entry: dict[str, Any]) -> str:
         t = dict(kv.split("=", 1) for kv in text.split())
         return f"{t['src']}:{t['sport']}>{t['dst']}:{t['dport']}"
 
-    return f"{entry['state']} {ends(entry['original'])} > {ends(entry['reply'])}"
+    return f"{entry.get('state', entry['proto'])} {ends(entry['original'])} > {ends(entry['reply'])}"  # UDP: no state
 
 
 # --- names (post six) -----------------------------------------------------------------------------

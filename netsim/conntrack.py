@@ -14,10 +14,12 @@ from netsim.frames import Tcp, Udp
 ORIGINAL, REPLY = "original", "reply"
 # nf_conntrack_proto_tcp.c tcp_timeouts[], in seconds.
 TIMEOUTS = {"SYN_SENT": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
-# nf_conntrack_proto_udp.c: a UDP entry lives nf_conntrack_udp_timeout (30 s) from its last packet
-# (udp_timeout_stream, 120 s, once a reply came more than 2 s after the first packet: not reached here).
+# nf_conntrack_proto_udp.c udp_timeouts[]: a UDP entry lives nf_conntrack_udp_timeout (30 s) from its last
+# packet, nf_conntrack_udp_timeout_stream (120 s) from a packet after the reply more than 2 s after the first.
 UDP = "UDP"
 TIMEOUTS[UDP] = 30
+UDP_STREAM_TIMEOUT = 120
+UDP_STREAM_AFTER = 2.0  # ct->proto.udp.stream_ts = 2 * HZ + jiffies, for the first packet
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,14 @@ class Conn:
     last_dir: str | None = None
     last_end: int = 0
     expires: float = 0.0
+    stream_ts: float = 0.0  # UDP: 2 s after the first packet (ct->proto.udp.stream_ts)
 
     def to_json(self) -> dict[str, object]:
         """The fields `conntrack -L` and /proc/net/nf_conntrack print, as the trace keeps them."""
         flags = (["UNREPLIED"] if not self.seen_reply else []) + (["ASSURED"] if self.assured else [])
+        if self.original.proto == "udp":  # ct_seq_show() prints a state only through
+            # l4proto->print_conntrack (tcp_print_conntrack()); nf_conntrack_l4proto_udp has none
+            return {"proto": "udp", "original": self.original.show(), "reply": self.reply.show(), "flags": flags}
         return {
             "proto": self.original.proto,
             "state": self.state,
@@ -107,8 +113,8 @@ class Table:
 
     def snapshot(self, now: float) -> list[dict[str, object]]:
         """What `conntrack -L` lists: expired entries are not shown even before gc removes them.
-        TCP only: the lab reads TCP entries, and netsim's only UDP is DNS."""
-        return [c.to_json() for c in self.conns if c.expires > now and c.original.proto == "tcp"]
+        TCP and UDP (netsim's only UDP is DNS), as the lab reads them."""
+        return [c.to_json() for c in self.conns if c.expires > now]
 
 
 def set_closing(conn: Conn, now: float) -> None:
@@ -123,11 +129,17 @@ def set_closing(conn: Conn, now: float) -> None:
 
 
 def track_udp(conn: Conn, direction: str, now: float) -> None:
-    """udp_packet(): no states; a reply marks the entry replied, and every packet refreshes it."""
+    """nf_conntrack_udp_packet() (net/netfilter/nf_conntrack_proto_udp.c, as in 6.18): no states; every
+    packet renews the entry, by 30 s, and by 120 s once it has seen a reply and the first packet is more
+    than 2 s old (stream_ts), which also makes it ASSURED. IPS_SEEN_REPLY is set by nf_conntrack_in()
+    after this, so the first reply itself renews by 30 s and assures nothing, however late it comes."""
+    extra = TIMEOUTS[UDP]
+    if conn.seen_reply and now > conn.stream_ts:
+        extra, conn.assured = UDP_STREAM_TIMEOUT, True
     if direction == REPLY:
         conn.seen_reply = True
     if conn.confirmed:
-        conn.expires = now + TIMEOUTS[UDP]
+        conn.expires = now + extra
 
 
 def invalid(conn: Conn, direction: str, seg: Tcp) -> bool:

@@ -17,7 +17,7 @@ reply tuple; every packet after that, either way, is rewritten from the tuples a
 (nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
 Simplifications, named: TCP is tracked only from its SYN (the kernel also picks up connections
-mid-stream), and UDP (DNS here) without udp_timeout_stream; the filter table has only the input rules
+mid-stream), and UDP (DNS here); the filter table has only the input rules
 a scenario can state (drop, and three kinds of reject); NAT rules are masquerade and the published
 ports netavark writes.
 """
@@ -218,7 +218,8 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
             return True  # simplification: not tracked (the kernel would pick it up)
         t = tuple_of(packet)
         state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT"
-        skb.conn, skb.direction = Conn(t, t.invert(), state=state, expires=stack.now), ORIGINAL
+        new = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
+        skb.conn, skb.direction = new, ORIGINAL
         return True
     conn, direction = found
     if isinstance(packet, Tcp) and conntrack.invalid(conn, direction, packet):

@@ -1756,6 +1756,11 @@ class Simulation:
     def _ask_dns(self, ns: Namespace, lookup: NameLookup) -> resolver.Result:
         """__res_context_send(): each nameserver in turn, RES_DFLRETRY rounds, until one answers."""
         servers = resolver.nameservers(ns.nameservers)
+        # send_dg() (resolv/res_send.c) opens a nameserver's socket once (EXT(statp).nssocks[ns]) and keeps
+        # it after a try that timed out: the next round's query to that server leaves from the same port,
+        # with the same id (the same buffer), in the same conntrack entry. A failed connect() or send(),
+        # or an error on any socket, closes them all (__res_iclose()): the next try opens a new one.
+        sockets: dict[int, tuple[str, int]] = {}
         for _round in range(resolver.RES_DFLRETRY):
             for index, server in enumerate(servers):
                 # A connect() to 0.0.0.0 goes to the loopback (ip_route_output_key_hash_rcu(): no destination
@@ -1768,14 +1773,17 @@ class Simulation:
                     hop = None
                 if hop is None:
                     self.event(f"{ns.label} has no route to the nameserver {server}")
+                    sockets.clear()
                     continue  # connect() fails with ENETUNREACH: the next server
                 if hop.kind == "broadcast":
                     # __ip4_datagram_connect(): a broadcast route without SO_BROADCAST is EACCES; send_dg()
                     # closes the socket and goes on to the next server, sending nothing.
                     self.event(f"{ns.label} may not connect to the broadcast address {server}: the next nameserver")
+                    sockets.clear()
                     continue
-                src_ip = _source(ns, hop, peer)
-                sport = next(self._ports)
+                if index not in sockets:
+                    sockets[index] = (_source(ns, hop, peer), next(self._ports))
+                src_ip, sport = sockets[index]  # a connected socket keeps the source connect() gave it
                 query = Udp(src_ip, peer, sport, DNS_PORT, Dns(dns.query_id(lookup.name, sport), lookup.name))
                 waiting = udp.Waiting(query)
                 ns.udp_waiting[(src_ip, sport)] = waiting
@@ -1798,6 +1806,8 @@ class Simulation:
                     # NOERROR and no address (NODATA): send_dg() takes it as the answer, res_query()
                     # (resolv/res_query.c) makes it NO_DATA, and no other nameserver is asked.
                     return resolver.Result(lookup.name, error="no-data", source=server)
+                if waiting.refused:
+                    sockets.clear()
                 if not waiting.done:
                     self.now = deadline
                     waited = resolver.timeout(index, len(servers))

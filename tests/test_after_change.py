@@ -321,6 +321,71 @@ def test_a_source_port_the_kernel_picks_is_compared_as_one_from_its_range_in_con
     assert not compare(one((40000, 9001), (40001, 9001)), one((51000, 9001), (51000, 9001)))[0]  # shared or not
 
 
+def test_a_udp_line_of_nf_conntrack_is_read_without_a_state_and_a_tcp_line_as_before() -> None:
+    # /proc/net/nf_conntrack as ct_seq_show() prints it: a state only where the protocol prints one
+    # (tcp_print_conntrack()); a UDP entry has none, [UNREPLIED] between its tuples, [ASSURED] after.
+    from netsim.lab.runner import parse_conntrack
+
+    tcp = (
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=10.88.0.2 dst=192.168.1.50 sport=40000 dport=80 "
+        "src=192.168.1.50 dst=192.168.1.23 sport=80 dport=40000 [ASSURED] mark=0 zone=0 use=2"
+    )
+    assert parse_conntrack(tcp) == {
+        "proto": "tcp",
+        "state": "ESTABLISHED",
+        "original": "src=10.88.0.2 dst=192.168.1.50 sport=40000 dport=80",
+        "reply": "src=192.168.1.50 dst=192.168.1.23 sport=80 dport=40000",
+        "flags": ["ASSURED"],
+    }
+    asked = (
+        "ipv4     2 udp      17 28 src=10.88.0.2 dst=192.168.1.53 sport=45123 dport=53 [UNREPLIED] "
+        "src=192.168.1.53 dst=192.168.1.23 sport=53 dport=45123 mark=0 zone=0 use=2"
+    )
+    assert parse_conntrack(asked) == {
+        "proto": "udp",
+        "original": "src=10.88.0.2 dst=192.168.1.53 sport=45123 dport=53",
+        "reply": "src=192.168.1.53 dst=192.168.1.23 sport=53 dport=45123",
+        "flags": ["UNREPLIED"],
+    }
+    stream = asked.replace(" [UNREPLIED]", "").replace("mark=0", "[ASSURED] mark=0").replace(" 28 ", " 119 ")
+    assert parse_conntrack(stream)["flags"] == ["ASSURED"]  # type: ignore[index]
+    assert parse_conntrack("ipv4     2 icmp     1 29 src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=7") is None
+
+
+def test_udp_entries_are_compared_by_tuples_and_flags_beside_tcp_ones() -> None:
+    from netsim.lab.compare import compare
+
+    def one(*udp: tuple[int, list[str]], tcp: bool = True) -> dict:
+        entries: list[dict] = [
+            {
+                "proto": "udp",
+                "original": f"src=10.88.0.2 dst=192.168.1.53 sport={sport} dport=53",
+                "reply": f"src=192.168.1.53 dst=192.168.1.23 sport=53 dport={sport}",
+                "flags": flags,
+            }
+            for sport, flags in udp
+        ]
+        if tcp:
+            entries.append(
+                {
+                    "proto": "tcp",
+                    "state": "SYN_SENT",
+                    "original": "src=10.88.0.2 dst=192.168.1.50 sport=41000 dport=80",
+                    "reply": "src=192.168.1.50 dst=192.168.1.23 sport=80 dport=41000",
+                    "flags": ["UNREPLIED"],
+                }
+            )
+        step = {"id": "s", "frames": [], "fdb": {}, "neigh": {}, "outcome": None, "links": {}, "route": None}
+        return {"steps": [{**step, "conntrack": {"laptop": entries}}]}
+
+    assert compare(one((40000, [])), one((51000, [])))[0]  # the resolver's port, picked at random
+    assert not compare(one((40000, [])), one((40000, ["UNREPLIED"])))[0]  # the flags
+    assert not compare(one((40000, [])), one((40000, ["ASSURED"])))[0]
+    assert not compare(one((40000, [])), one())[0]  # an entry the other side does not have
+    assert not compare(one((40000, []), (40001, [])), one((51000, []), (51000, [])))[0]  # one port or two
+    assert not compare(one((40000, []), tcp=False), one((40000, [])))[0]  # TCP as before
+
+
 def test_an_arp_packets_addresses_are_compared_not_only_its_kind() -> None:
     # RFC 826's sender and target fields: "who-has 10.0.0.11 tell 127.0.0.1" (arp_solicit() taking a
     # loopback source, net/ipv4/arp.c) is another packet than "... tell 10.0.0.10", with the same

@@ -200,3 +200,28 @@ def test_a_lent_mapping_that_is_taken_starts_the_search_from_its_own_port() -> N
     clash = Conn(Tuple("10.88.0.2", 20000, server, 9003), Tuple(server, 9003, "10.88.0.2", 20000))
     port = _unique_port(ns, clash, laptop, 1.0)  # type: ignore[arg-type]
     assert port not in (20000, 31000) and 1024 <= port <= 65535
+
+
+def test_a_udp_entry_is_assured_and_kept_120_s_only_by_a_packet_after_its_reply_2_s_on() -> None:
+    """nf_conntrack_udp_packet() (net/netfilter/nf_conntrack_proto_udp.c, 6.18): 30 s from each packet;
+    the first reply, however late, renews by 30 s (IPS_SEEN_REPLY is set after the protocol's say); a
+    packet after it renews by udp_timeout_stream, 120 s, and sets ASSURED once the first packet is more
+    than 2 s old (stream_ts), not before."""
+    from netsim.conntrack import ORIGINAL, REPLY, UDP, Conn, Table, Tuple, track_udp
+
+    def entry() -> Conn:
+        t = Tuple("10.88.0.2", 40000, "192.168.1.53", 53, "udp")
+        conn = Conn(t, t.invert(), state=UDP, stream_ts=2.0)
+        Table().confirm(conn, 0.0)
+        return conn
+
+    late = entry()
+    track_udp(late, REPLY, 3.0)  # the first reply, 3 s on
+    assert (late.seen_reply, late.assured, late.expires) == (True, False, 33.0)
+    track_udp(late, ORIGINAL, 5.0)  # the query again from the same socket
+    assert (late.assured, late.expires) == (True, 125.0)
+    soon = entry()
+    track_udp(soon, REPLY, 0.1)
+    track_udp(soon, ORIGINAL, 1.0)  # a packet after the reply, within 2 s: 30 s, not assured
+    assert (soon.assured, soon.expires) == (False, 31.0)
+    assert soon.to_json()["flags"] == [] and "state" not in soon.to_json()

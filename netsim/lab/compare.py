@@ -62,8 +62,8 @@ SIMPLIFICATIONS = {
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
-    "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); only TCP entries are "
-    "compared (the lab reads those)",
+    "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); TCP and UDP entries "
+    "are compared alike (a UDP entry has no state: its tuples and flags)",
     "ssh": "netsim models the SSH connection as its TCP handshake and one segment per channel open (the "
     "channel opens when that segment reaches the server; it is resent on TCP's timer from 200 ms plus a "
     "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
@@ -891,17 +891,26 @@ def _conntrack(tables: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
             if reply["dport"] != original["sport"]:
                 reply["dport"] = "another-port"
             parsed.append((e, original, reply))
-        parsed.sort(key=lambda p: (p[0]["state"], _blind(p[1], nat), _blind(p[2], nat), p[0]["flags"]))
+        # TCP entries first, as before UDP entries were read (their ports keep their names); a UDP entry
+        # has no state (nf_conntrack_proto_udp.c) and reads "udp" in its place.
+        parsed.sort(
+            key=lambda p: (_kind(p[0]) == "udp", _kind(p[0]), _blind(p[1], nat), _blind(p[2], nat), p[0]["flags"])
+        )
         names: dict[str, str] = {}
         lines = []
         for e, original, reply in parsed:
             there, back = (
                 " ".join(f"{k}={_port_name(k, v, names, nat)}" for k, v in d.items()) for d in (original, reply)
             )
-            lines.append(f"{e['state']} {there} | {back} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
+            lines.append(f"{_kind(e)} {there} | {back} {' '.join(f'[{f}]' for f in e['flags'])}".strip())
         if lines:
             out[host] = sorted(lines)
     return out
+
+
+def _kind(entry: dict[str, Any]) -> str:
+    """A TCP entry's state, or "udp" for a UDP entry (which has none)."""
+    return "udp" if entry.get("proto") == "udp" else entry["state"]
 
 
 def _picked(key: str, value: str, nat: frozenset[str] | set[str] = frozenset()) -> bool:

@@ -798,24 +798,28 @@ def _pauses() -> dict[str, float]:
 
 
 def parse_conntrack(line: str) -> dict[str, Any] | None:
-    """One line of /proc/net/nf_conntrack (or `conntrack -L`) in the trace's shape; TCP only.
+    """One line of /proc/net/nf_conntrack (or `conntrack -L`) in the trace's shape; TCP and UDP.
 
     `ipv4 2 tcp 6 431999 ESTABLISHED src=.. dst=.. sport=.. dport=.. src=.. dst=.. sport=.. dport=..
-    [ASSURED] mark=0 zone=0 use=2`: the first four key=value pairs are the original direction.
+    [ASSURED] mark=0 zone=0 use=2`: the first four key=value pairs are the original direction. A UDP
+    line (`ipv4 2 udp 17 29 src=.. [UNREPLIED] src=.. mark=0 ...`) has no state: its entry has none
+    (nf_conntrack_proto_udp.c), and the trace's UDP entry has no "state" key.
     """
     words = line.split()
-    if "tcp" not in words:
+    proto = next((p for p in ("tcp", "udp") if p in words), None)
+    if proto is None:
         return None
-    rest = words[words.index("tcp") + 3 :]  # after "tcp 6 TIMEOUT"
-    state = rest[0]
-    pairs = [w.split("=", 1) for w in rest[1:] if "=" in w and w.split("=", 1)[0] in ("src", "dst", "sport", "dport")]
+    rest = words[words.index(proto) + 3 :]  # after "tcp 6 TIMEOUT" or "udp 17 TIMEOUT"
+    pairs = [w.split("=", 1) for w in rest if "=" in w and w.split("=", 1)[0] in ("src", "dst", "sport", "dport")]
     if len(pairs) < 8:
         return None
     first, second = dict(pairs[:4]), dict(pairs[4:8])
     show = "src={src} dst={dst} sport={sport} dport={dport}"
     flags = [w.strip("[]") for w in rest if w in ("[UNREPLIED]", "[ASSURED]")]
     original, reply = show.format(**first), show.format(**second)
-    return {"proto": "tcp", "state": state, "original": original, "reply": reply, "flags": flags}
+    if proto == "udp":
+        return {"proto": "udp", "original": original, "reply": reply, "flags": flags}
+    return {"proto": "tcp", "state": rest[0], "original": original, "reply": reply, "flags": flags}
 
 
 def _die_with_lab() -> None:

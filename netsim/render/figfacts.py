@@ -513,8 +513,9 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
             body[at : body.find("</table>", at)] if at >= 0 else "",
         )
         shown = sorted((s, html.unescape(o), html.unescape(r)) for s, o, r in rows)
-        want_rows = sorted(
-            (" ".join([str(e["state"]), *e["flags"]]), _ends(e["original"]), _ends(e["reply"])) for e in entries
+        want_rows = sorted(  # a UDP entry has no state: its protocol stands there, as the table shows it
+            (" ".join([str(e.get("state", e["proto"])), *e["flags"]]), _ends(e["original"]), _ends(e["reply"]))
+            for e in entries
         )
         if at >= 0 and shown != want_rows:
             problems.append(f"the conntrack table of {host} shows {shown}; the trace has {want_rows}")

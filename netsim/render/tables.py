@@ -103,7 +103,7 @@ def conntrack_table(scenario: Scenario, step: StepTrace) -> str:
             parts.append(f'<p class="ns-empty">{caption}: empty.</p>')
             continue
         rows = [
-            f"<tr><td>{escape(' '.join([str(e['state']), *(str(f) for f in e['flags'])]))}</td>"
+            f"<tr><td>{escape(' '.join([str(e.get('state', e['proto'])), *(str(f) for f in e['flags'])]))}</td>"
             f"<td>{escape(tuple_words(str(e['original'])))}</td>"
             f"<td>{escape(tuple_words(str(e['reply'])))}</td></tr>"
             for e in entries
