@@ -1166,6 +1166,31 @@ def test_each_hosts_conntrack_table_is_read_up_to_its_own_end() -> None:
     assert figfacts.check_tables(scenario, both, body, room=False) == []
 
 
+def test_an_empty_conntrack_table_is_read_as_empty_not_as_the_next_hosts() -> None:
+    # An empty table is a paragraph; read on to the next </table>, it took the server's rows as the
+    # laptop's and failed a true figure (natport-server-tracks-flushed-port, the laptop's entry
+    # flushed while the server's stays). The same empty paragraph over a trace that has rows fails.
+    scenario = load_scenario(F)
+    step = run(scenario).step("masqueraded")
+    seen = "src=192.168.1.23 dst=192.168.1.50 sport=40003 dport=9001"
+    back = "src=192.168.1.50 dst=192.168.1.23 sport=9001 dport=40003"
+    server = {"proto": "tcp", "state": "ESTABLISHED", "original": seen, "reply": back, "flags": []}
+    empty_first = dataclasses.replace(step, conntrack={"laptop": [], "server": [server]})
+    body = tables.conntrack_table(scenario, empty_first)
+    assert "empty.</p>" in body and body.count("<table>") == 1
+    assert figfacts.check_tables(scenario, empty_first, body, room=False) == []
+    full = dataclasses.replace(step, conntrack={"laptop": step.conntrack["laptop"], "server": [server]})
+    assert step.conntrack["laptop"]
+    assert figfacts.check_tables(scenario, full, body, room=False) == [
+        "the conntrack table of laptop shows []; the trace has "
+        f"{sorted(figfacts_rows(e) for e in step.conntrack['laptop'])}"
+    ]
+
+
+def figfacts_rows(e: dict) -> tuple[str, str, str]:
+    return (" ".join([str(e["state"]), *e["flags"]]), figfacts._ends(e["original"]), figfacts._ends(e["reply"]))
+
+
 def test_a_caption_names_the_call_that_gave_the_outcome() -> None:
     # A refused bind is bind()'s, a refused MAC change ip link's, an application's own limit the
     # program's: never connect() for what no socket did (a cold read found all three).
