@@ -218,7 +218,10 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
             return True  # simplification: not tracked (the kernel would pick it up)
         t = tuple_of(packet)
         state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT"
-        skb.conn, skb.direction = Conn(t, t.invert(), state=state, expires=stack.now), ORIGINAL
+        conn = Conn(t, t.invert(), state=state, expires=stack.now)
+        if isinstance(packet, Tcp):
+            conn.orig_end = (packet.seq + 1) & conntrack.SEQ_MASK  # nf_conntrack_tcp_new(): seen[0].td_end
+        skb.conn, skb.direction = conn, ORIGINAL
         return True
     conn, direction = found
     if isinstance(packet, Tcp) and conntrack.invalid(conn, direction, packet):
