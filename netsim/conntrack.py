@@ -65,6 +65,7 @@ class Conn:
     # seen[ORIGINAL].td_end: the end of the original side's SYN (seq + 1), which nf_conntrack_tcp_new()
     # and tcp_in_window() keep for the window check; None for an entry netsim started otherwise (UDP).
     orig_end: int | None = None
+    reply_end: int | None = None  # seen[REPLY].td_end as the reply side's first SYN or SYN-ACK set it
     expires: float = 0.0
 
     def to_json(self) -> dict[str, object]:
@@ -137,20 +138,24 @@ def track_udp(conn: Conn, direction: str, now: float) -> None:
         conn.expires = now + TIMEOUTS[UDP]
 
 
+# tcp_conntracks[][][] entries that are sIV, for the states netsim reaches (no FIN, so no FIN_WAIT, CLOSE_WAIT,
+# LAST_ACK, TIME_WAIT): (direction, index, state).
+_SIV = {
+    *((REPLY, "SYN", s) for s in ("SYN_RECV", "ESTABLISHED", "CLOSE")),
+    (REPLY, "RST", "SYN_SENT2"),
+    (ORIGINAL, "ACK", "SYN_SENT"),
+    (ORIGINAL, "ACK", "SYN_SENT2"),
+    *((ORIGINAL, "SYNACK", s) for s in ("SYN_SENT", "ESTABLISHED", "CLOSE")),
+}
+
+
 def invalid(conn: Conn, direction: str, seg: Tcp) -> bool:
     """nf_conntrack_tcp_packet() (net/netfilter/nf_conntrack_proto_tcp.c) returns -NF_ACCEPT: the packet goes on
     without its entry, and no NAT touches it. Either tcp_conntracks[][][] says sIV: a SYN the reply way past
     SYN_SENT and SYN_SENT2 (TIME_WAIT, where it also reopens, is not modelled), a reset the reply way in
     SYN_SENT2, an ACK the original way before the reply's SYN-ACK, a SYN-ACK the original way but in SYN_SENT2
     and SYN_RECV (a simultaneous open's); or tcp_in_window() finds it INVALID."""
-    index = conntrack_index(seg)
-    if direction == REPLY:
-        return (index == "SYN" and conn.state not in ("SYN_SENT", "SYN_SENT2")) or (
-            index == "RST" and conn.state == "SYN_SENT2"
-        )
-    if index == "ACK" and conn.state in ("SYN_SENT", "SYN_SENT2"):
-        return True
-    if index == "SYNACK" and conn.state not in ("SYN_RECV", "SYN_SENT2"):
+    if (direction, conntrack_index(seg), conn.state) in _SIV:
         return True
     return window(conn, direction, seg) == "invalid"
 
@@ -172,21 +177,31 @@ def window(conn: Conn, direction: str, seg: Tcp) -> str:
     socketless client answers a forged SYN with (ack = its seq + 1) is INVALID. Its seq 0 is taken as "RST
     sent answering SYN"; a bare reset's seq must not pass td_end. SYN_SENT2: no seq-0 exception, so a new
     socket's SYN or SYN-ACK (another ISN) and a socketless answer's RST (seq 0) fall outside td_end give or
-    take the window: INVALID above, ignored below."""
+    take the window: INVALID above, ignored below. So does a SYN the reply way from a new socket: the reply
+    side is not reinitialised in SYN_SENT2."""
+    if conn.state == "SYN_SENT2" and direction == REPLY and conn.reply_end is not None:
+        return _seq_window(seg, conn.reply_end, conn.reply_end)
     if direction != ORIGINAL or conn.orig_end is None or conn.state not in ("SYN_SENT", "SYN_SENT2"):
         return "accept"
-    index = conntrack_index(seg)
-    if conn.state == "SYN_SENT":
-        if index == "SYN":
-            return "accept"
-        ack = seg.ack if "A" in seg.flags else 0  # no ACK, or an RST|ACK with ack 0: the receiver's td_end
-        if _after(ack, 0) or (seg.seq != 0 and _after(seg.seq, conn.orig_end)):
-            return "invalid"
-        return "ignore" if _after(-SYN_WINDOW & SEQ_MASK, ack) else "accept"
-    end = (seg.seq + (1 if "S" in seg.flags else 0)) & SEQ_MASK
-    if _after(seg.seq, conn.orig_end + SYN_WINDOW):
+    if conn.state == "SYN_SENT2":
+        return _seq_window(seg, conn.orig_end, conn.orig_end + SYN_WINDOW)
+    if conntrack_index(seg) == "SYN":
+        return "accept"
+    ack = seg.ack if "A" in seg.flags else 0  # no ACK, or an RST|ACK with ack 0: the receiver's td_end
+    if _after(ack, 0) or (seg.seq != 0 and _after(seg.seq, conn.orig_end)):
         return "invalid"
-    return "ignore" if _after(conn.orig_end - SYN_WINDOW, end) else "accept"
+    return "ignore" if _after(-SYN_WINDOW & SEQ_MASK, ack) else "accept"
+
+
+def _seq_window(seg: Tcp, td_end: int, maxend: int) -> str:
+    """tcp_in_window()'s sequence bounds in SYN_SENT2, for a sender whose SYN ended at `td_end`: above
+    td_maxend (`maxend`: the original side's SYN's end plus the reply SYN's window, the reply side's its
+    SYN's end, as the original side has acknowledged nothing) INVALID, below td_end less the other side's
+    window ignored."""
+    end = (seg.seq + (1 if "S" in seg.flags else 0)) & SEQ_MASK
+    if _after(seg.seq, maxend):
+        return "invalid"
+    return "ignore" if _after(td_end - SYN_WINDOW, end) else "accept"
 
 
 def conntrack_index(seg: Tcp) -> str:
@@ -243,6 +258,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
         conn.state = "CLOSE"
     elif direction == REPLY and seg.flags == "S" and conn.state == "SYN_SENT":
         conn.state = "SYN_SENT2"  # tcp_conntracks[REPLY][syn][sSS] is sS2: a simultaneous open
+        conn.reply_end = (seg.seq + 1) & SEQ_MASK
     elif seg.flags == "SA" and conn.state == "SYN_SENT2":
         conn.state = "SYN_RECV"  # sS2 -> sSR, either way
     elif direction == REPLY and seg.flags == "SA" and conn.state == "SYN_SENT":
