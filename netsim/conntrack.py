@@ -22,6 +22,15 @@ SYN_WINDOW = 65535
 # (udp_timeout_stream, 120 s, once a reply came more than 2 s after the first packet: not reached here).
 UDP = "UDP"
 TIMEOUTS[UDP] = 30
+UNACK = 300  # tcp_timeouts[TCP_CONNTRACK_UNACK]: an ESTABLISHED entry that has seen no reply gets no more
+
+
+def timeout(conn: Conn) -> float:
+    """The timeout an entry's state gives it; an entry picked up mid-stream (ESTABLISHED without
+    IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet())."""
+    if conn.state == "ESTABLISHED" and not conn.seen_reply:
+        return UNACK
+    return TIMEOUTS[conn.state]
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class Table:
         """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
         if not conn.confirmed:
             conn.confirmed = True
-            conn.expires = now + TIMEOUTS[conn.state]
+            conn.expires = now + timeout(conn)
             self.conns.append(conn)
 
     def kill(self, conn: Conn) -> None:
@@ -245,6 +254,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     # nf_conntrack_tcp_packet(): "do not renew timeout on SYN retransmit" while no reply was seen (IPS_SEEN_REPLY,
     # which nf_conntrack_in() sets only after this), else a client or NAT reusing the port keeps the entry alive.
     renew = conn.seen_reply or not (index == "SYN" and conn.state == "SYN_SENT")
+    replied_before, was = conn.seen_reply, conn.state
     if direction == REPLY:
         conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
     if _ignored(conn, direction, index):
@@ -267,10 +277,14 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
         if _after(seg.seq + 1, conn.orig_end):  # tcp_in_window(): a later SYN reinitialises the sender's td_end
             conn.orig_end = (seg.seq + 1) & SEQ_MASK
     elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
-        conn.state, conn.assured = "ESTABLISHED", True
+        conn.state = "ESTABLISHED"
+    # nf_conntrack_tcp_packet(): ASSURED on a valid ACK into ESTABLISHED after SYN_RECV, or the next valid
+    # packet of an entry picked up mid-stream once a reply was seen (IPS_SEEN_REPLY set before this one).
+    if replied_before and was in ("SYN_RECV", "ESTABLISHED") and conn.state == "ESTABLISHED":
+        conn.assured = True
     conn.last_index, conn.last_dir = index, direction
     if conn.confirmed and renew:
-        conn.expires = now + TIMEOUTS[conn.state]
+        conn.expires = now + timeout(conn)
     return True
 
 

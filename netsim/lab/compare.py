@@ -62,7 +62,8 @@ SIMPLIFICATIONS = {
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
-    "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); only TCP entries are "
+    "netsim tracks TCP from a SYN or, picked up mid-stream, a bare ACK (no window tracking beyond the "
+    "handshake), and UDP (DNS, which masquerade rewrites too); only TCP entries are "
     "compared (the lab reads those)",
     "ssh": "netsim models the SSH connection as its TCP handshake and one segment per channel open (the "
     "channel opens when that segment reaches the server; it is resent on TCP's timer from 200 ms plus a "
