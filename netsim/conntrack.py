@@ -13,13 +13,26 @@ from netsim.frames import Tcp, Udp
 
 ORIGINAL, REPLY = "original", "reply"
 # nf_conntrack_proto_tcp.c tcp_timeouts[], in seconds.
-TIMEOUTS = {"SYN_SENT": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
+TIMEOUTS = {"SYN_SENT": 120, "SYN_SENT2": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
+SEQ_MASK = 0xFFFFFFFF
+# The slack tcp_in_window() leaves round a side's td_end while the handshake is open: the other side's
+# window (td_maxwin), which a SYN, never scaled, offers at most 65535 of (Linux: 64240).
+SYN_WINDOW = 65535
 # nf_conntrack_proto_udp.c udp_timeouts[]: a UDP entry lives nf_conntrack_udp_timeout (30 s) from its last
 # packet, nf_conntrack_udp_timeout_stream (120 s) from a packet after the reply more than 2 s after the first.
 UDP = "UDP"
 TIMEOUTS[UDP] = 30
 UDP_STREAM_TIMEOUT = 120
 UDP_STREAM_AFTER = 2.0  # ct->proto.udp.stream_ts = 2 * HZ + jiffies, for the first packet
+UNACK = 300  # tcp_timeouts[TCP_CONNTRACK_UNACK]: an ESTABLISHED entry that has seen no reply gets no more
+
+
+def timeout(conn: Conn) -> float:
+    """The timeout an entry's state gives it; an entry picked up mid-stream (ESTABLISHED without
+    IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet())."""
+    if conn.state == "ESTABLISHED" and not conn.seen_reply:
+        return UNACK
+    return TIMEOUTS[conn.state]
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,10 @@ class Conn:
     last_index: str | None = None
     last_dir: str | None = None
     last_end: int = 0
+    # seen[ORIGINAL].td_end: the end of the original side's SYN (seq + 1), which nf_conntrack_tcp_new()
+    # and tcp_in_window() keep for the window check; None for an entry netsim started otherwise (UDP).
+    orig_end: int | None = None
+    reply_end: int | None = None  # seen[REPLY].td_end as the reply side's first SYN or SYN-ACK set it
     expires: float = 0.0
     stream_ts: float = 0.0  # UDP: 2 s after the first packet (ct->proto.udp.stream_ts)
 
@@ -104,7 +121,7 @@ class Table:
         """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
         if not conn.confirmed:
             conn.confirmed = True
-            conn.expires = now + TIMEOUTS[conn.state]
+            conn.expires = now + timeout(conn)
             self.conns.append(conn)
 
     def kill(self, conn: Conn) -> None:
@@ -142,12 +159,70 @@ def track_udp(conn: Conn, direction: str, now: float) -> None:
         conn.expires = now + extra
 
 
+# tcp_conntracks[][][] entries that are sIV, for the states netsim reaches (no FIN, so no FIN_WAIT, CLOSE_WAIT,
+# LAST_ACK, TIME_WAIT): (direction, index, state).
+_SIV = {
+    *((REPLY, "SYN", s) for s in ("SYN_RECV", "ESTABLISHED", "CLOSE")),
+    (REPLY, "RST", "SYN_SENT2"),
+    (ORIGINAL, "ACK", "SYN_SENT"),
+    (ORIGINAL, "ACK", "SYN_SENT2"),
+    *((ORIGINAL, "SYNACK", s) for s in ("SYN_SENT", "ESTABLISHED", "CLOSE")),
+}
+
+
 def invalid(conn: Conn, direction: str, seg: Tcp) -> bool:
-    """A SYN going the reply way of an entry past SYN_SENT: tcp_conntracks[REPLY][TCP_SYN_SET]
-    (net/netfilter/nf_conntrack_proto_tcp.c) is sIV for every state but SYN_SENT (a simultaneous
-    open), SYN_SENT2 and TIME_WAIT (neither modelled). nf_conntrack_tcp_packet() returns -NF_ACCEPT:
-    the packet goes on without its entry, and no NAT touches it."""
-    return direction == REPLY and seg.flags == "S" and conn.state != "SYN_SENT"
+    """nf_conntrack_tcp_packet() (net/netfilter/nf_conntrack_proto_tcp.c) returns -NF_ACCEPT: the packet goes on
+    without its entry, and no NAT touches it. Either tcp_conntracks[][][] says sIV: a SYN the reply way past
+    SYN_SENT and SYN_SENT2 (TIME_WAIT, where it also reopens, is not modelled), a reset the reply way in
+    SYN_SENT2, an ACK the original way before the reply's SYN-ACK, a SYN-ACK the original way but in SYN_SENT2
+    and SYN_RECV (a simultaneous open's); or tcp_in_window() finds it INVALID."""
+    if (direction, conntrack_index(seg), conn.state) in _SIV:
+        return True
+    return window(conn, direction, seg) == "invalid"
+
+
+def _after(a: int, b: int) -> bool:
+    """after() (include/net/tcp.h): a is later than b in sequence space."""
+    return 0 < ((a - b) & SEQ_MASK) < 0x80000000
+
+
+def window(conn: Conn, direction: str, seg: Tcp) -> str:
+    """tcp_in_window() (net/netfilter/nf_conntrack_proto_tcp.c): "accept", "invalid" (NFCT_TCP_INVALID: SEQ or
+    ACK over the upper bound) or "ignore" (NFCT_TCP_IGNORE: SEQ or ACK under the lower bound; the packet goes
+    on with its entry, NATed, and changes nothing). Checked where netsim's numbers can miss: the original
+    way while the reply side has sent no tracked segment (SYN_SENT) or only its SYN (SYN_SENT2), so the
+    segment must carry the numbers of the SYN the entry was made by, give or take the reply side's window.
+
+    SYN_SENT: a SYN is always taken (a later one reinitialises the sender, RFC 793); the reply side's td_end
+    is still 0 and its td_maxwin 0 (no lower bound on SEQ), so a reset's ACK must not pass 0: the RST|ACK a
+    socketless client answers a forged SYN with (ack = its seq + 1) is INVALID. Its seq 0 is taken as "RST
+    sent answering SYN"; a bare reset's seq must not pass td_end. SYN_SENT2: no seq-0 exception, so a new
+    socket's SYN or SYN-ACK (another ISN) and a socketless answer's RST (seq 0) fall outside td_end give or
+    take the window: INVALID above, ignored below. So does a SYN the reply way from a new socket: the reply
+    side is not reinitialised in SYN_SENT2."""
+    if conn.state == "SYN_SENT2" and direction == REPLY and conn.reply_end is not None:
+        return _seq_window(seg, conn.reply_end, conn.reply_end)
+    if direction != ORIGINAL or conn.orig_end is None or conn.state not in ("SYN_SENT", "SYN_SENT2"):
+        return "accept"
+    if conn.state == "SYN_SENT2":
+        return _seq_window(seg, conn.orig_end, conn.orig_end + SYN_WINDOW)
+    if conntrack_index(seg) == "SYN":
+        return "accept"
+    ack = seg.ack if "A" in seg.flags else 0  # no ACK, or an RST|ACK with ack 0: the receiver's td_end
+    if _after(ack, 0) or (seg.seq != 0 and _after(seg.seq, conn.orig_end)):
+        return "invalid"
+    return "ignore" if _after(-SYN_WINDOW & SEQ_MASK, ack) else "accept"
+
+
+def _seq_window(seg: Tcp, td_end: int, maxend: int) -> str:
+    """tcp_in_window()'s sequence bounds in SYN_SENT2, for a sender whose SYN ended at `td_end`: above
+    td_maxend (`maxend`: the original side's SYN's end plus the reply SYN's window, the reply side's its
+    SYN's end, as the original side has acknowledged nothing) INVALID, below td_end less the other side's
+    window ignored."""
+    end = (seg.seq + (1 if "S" in seg.flags else 0)) & SEQ_MASK
+    if _after(seg.seq, maxend):
+        return "invalid"
+    return "ignore" if _after(td_end - SYN_WINDOW, end) else "accept"
 
 
 def conntrack_index(seg: Tcp) -> str:
@@ -162,12 +237,12 @@ def conntrack_index(seg: Tcp) -> str:
 def _ignored(conn: Conn, direction: str, index: str) -> bool:
     """tcp_conntracks[][][] is TCP_CONNTRACK_IGNORE (sIG): a SYN the original way past SYN_SENT (sCL's sSS
     also ends there when it reopens nothing), a SYN-ACK the reply way past it, an ACK the reply way in
-    SYN_SENT ("our connection entry may be out of sync")."""
+    SYN_SENT and SYN_SENT2 ("our connection entry may be out of sync")."""
     if index == "SYN":
         return direction == ORIGINAL and conn.state in ("SYN_RECV", "ESTABLISHED", "CLOSE")
     if index == "SYNACK":
         return direction == REPLY and conn.state in ("SYN_RECV", "ESTABLISHED", "CLOSE")
-    return index == "ACK" and direction == REPLY and conn.state == "SYN_SENT"
+    return index == "ACK" and direction == REPLY and conn.state in ("SYN_SENT", "SYN_SENT2")
 
 
 def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
@@ -183,11 +258,15 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     a full update. A request sock's SYN-ACKs sent again on its own timer are ignored so.
     """
     index = conntrack_index(seg)
-    if direction == REPLY and not conn.seen_reply and seg.flags == "RA":
-        return False
+    if not _ignored(conn, direction, index) and window(conn, direction, seg) == "ignore":
+        conn.seen_reply |= direction == REPLY
+        return True  # NFCT_TCP_IGNORE: NF_ACCEPT before anything is noted or renewed
+    if index == "RST" and not conn.seen_reply:
+        return False  # either way: nf_ct_kill_acct() while IPS_SEEN_REPLY is unset
     # nf_conntrack_tcp_packet(): "do not renew timeout on SYN retransmit" while no reply was seen (IPS_SEEN_REPLY,
     # which nf_conntrack_in() sets only after this), else a client or NAT reusing the port keeps the entry alive.
     renew = conn.seen_reply or not (index == "SYN" and conn.state == "SYN_SENT")
+    replied_before, was = conn.seen_reply, conn.state
     if direction == REPLY:
         conn.seen_reply = True  # nf_conntrack_in() sets IPS_SEEN_REPLY after the protocol's say
     if _ignored(conn, direction, index):
@@ -199,13 +278,25 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
         conn.state = "SYN_SENT"  # b) "we get in sync from the previously annotated values"
     if seg.flags in ("RA", "R"):
         conn.state = "CLOSE"
+    elif direction == REPLY and seg.flags == "S" and conn.state == "SYN_SENT":
+        conn.state = "SYN_SENT2"  # tcp_conntracks[REPLY][syn][sSS] is sS2: a simultaneous open
+        conn.reply_end = (seg.seq + 1) & SEQ_MASK
+    elif seg.flags == "SA" and conn.state == "SYN_SENT2":
+        conn.state = "SYN_RECV"  # sS2 -> sSR, either way
     elif direction == REPLY and seg.flags == "SA" and conn.state == "SYN_SENT":
         conn.state = "SYN_RECV"
+    elif direction == ORIGINAL and index == "SYN" and conn.state == "SYN_SENT" and conn.orig_end is not None:
+        if _after(seg.seq + 1, conn.orig_end):  # tcp_in_window(): a later SYN reinitialises the sender's td_end
+            conn.orig_end = (seg.seq + 1) & SEQ_MASK
     elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
-        conn.state, conn.assured = "ESTABLISHED", True
+        conn.state = "ESTABLISHED"
+    # nf_conntrack_tcp_packet(): ASSURED on a valid ACK into ESTABLISHED after SYN_RECV, or the next valid
+    # packet of an entry picked up mid-stream once a reply was seen (IPS_SEEN_REPLY set before this one).
+    if replied_before and was in ("SYN_RECV", "ESTABLISHED") and conn.state == "ESTABLISHED":
+        conn.assured = True
     conn.last_index, conn.last_dir = index, direction
     if conn.confirmed and renew:
-        conn.expires = now + TIMEOUTS[conn.state]
+        conn.expires = now + timeout(conn)
     return True
 
 

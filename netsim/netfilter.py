@@ -214,12 +214,16 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         table.kill(found[0])
         found = None
     if found is None:
-        if isinstance(packet, Tcp) and packet.flags != "S":
-            return True  # simplification: not tracked (the kernel would pick it up)
+        if isinstance(packet, Tcp) and packet.flags not in ("S", "A"):
+            return True  # tcp_new(): tcp_conntracks[ORIGINAL][index][sNO] is sIV: a SYN-ACK, FIN or RST goes untracked
         t = tuple_of(packet)
-        state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT"
-        new = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
-        skb.conn, skb.direction = new, ORIGINAL
+        # tcp_new() (net/netfilter/nf_conntrack_proto_tcp.c): a SYN starts SYN_SENT; with nf_conntrack_tcp_loose
+        # (1 by default) an ACK with no entry is picked up mid-stream as ESTABLISHED, both sides liberal.
+        state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT" if packet.flags == "S" else "ESTABLISHED"
+        conn = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
+        if isinstance(packet, Tcp) and packet.flags == "S":
+            conn.orig_end = (packet.seq + 1) & conntrack.SEQ_MASK  # tcp_new(): seen[0].td_end
+        skb.conn, skb.direction = conn, ORIGINAL
         return True
     conn, direction = found
     if isinstance(packet, Tcp) and conntrack.invalid(conn, direction, packet):

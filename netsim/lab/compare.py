@@ -62,8 +62,9 @@ SIMPLIFICATIONS = {
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
-    "netsim tracks TCP only from a SYN, and UDP (DNS, which masquerade rewrites too); TCP and UDP entries "
-    "are compared alike (a UDP entry has no state: its tuples and flags)",
+    "netsim tracks TCP from a SYN or, picked up mid-stream, a bare ACK (no window tracking beyond the "
+    "handshake), and UDP (DNS, which masquerade rewrites too); TCP and UDP entries are compared alike (a UDP "
+    "entry has no state: its tuples and flags)",
     "ssh": "netsim models the SSH connection as its TCP handshake and one segment per channel open (the "
     "channel opens when that segment reaches the server; it is resent on TCP's timer from 200 ms plus a "
     "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
