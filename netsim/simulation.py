@@ -885,9 +885,17 @@ class Simulation:
             if self._current.listener is None:
                 self._current.listener = self._unclaimed
             self._unclaimed = None
-            if connect.read and (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) in self._banners:
-                # read() blocks until sshd's banner comes (_send_banner()): it is on its way
-                self._run_until(lambda: conn.reads is not None, self.now + sshforward.BANNER_DELAY)
+            knock = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
+            if knock in self._banners:
+                # sshd's banner is on its way (_send_banner()): read() blocks until it comes, and a knock that
+                # does not read holds it all the same: sshd writes a few ms after the handshake whatever the
+                # client does, and the lab's step, which waits a second for an accept of its own, captures
+                # the banner and its ACK in the knock's step. Played back to back (`netsim run`, the pages),
+                # the next step would otherwise meet a banner still unsent, which netsim sends only once.
+                self._run_until(
+                    lambda: knock not in self._banners and (not connect.read or conn.reads is not None),
+                    self.now + sshforward.BANNER_DELAY,
+                )
             if connect.read:
                 self._current.reads = conn.reads or "waiting"
                 self._reading = conn  # on the lab's clock, what came until it stopped reading counts

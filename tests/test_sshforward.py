@@ -495,3 +495,13 @@ def test_a_knock_left_open_on_sshd_past_login_grace_time_is_refused(wait: float,
         return
     with pytest.raises(ScenarioError, match="LoginGraceTime"):
         run(scenario)
+
+
+def test_a_knock_that_does_not_read_holds_sshds_banner_in_its_own_step() -> None:
+    # kex_exchange_identification(): sshd writes 6-27 ms after the handshake whether the client reads or not;
+    # played back to back, the banner and its ACK belong to the knock's step, not to the next one (where a
+    # link going down would meet a banner netsim sends only once).
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "banner2-knock-then-server-down.yaml"))
+    knock, down = trace.step("knock"), trace.step("down")
+    assert [h.what.split()[-1] for h in knock.frames if "TCP" in h.what][-2:] == ["PSH-ACK", "ACK"]
+    assert not any("banner" in e for e in down.events + trace.step("later").events)
