@@ -214,11 +214,13 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         table.kill(found[0])
         found = None
     if found is None:
-        if isinstance(packet, Tcp) and packet.flags not in ("S", "A"):
+        if isinstance(packet, Tcp) and conntrack.conntrack_index(packet) not in ("SYN", "ACK"):
             return True  # tcp_new(): tcp_conntracks[ORIGINAL][index][sNO] is sIV: a SYN-ACK, FIN or RST goes untracked
         t = tuple_of(packet)
         # tcp_new() (net/netfilter/nf_conntrack_proto_tcp.c): a SYN starts SYN_SENT; with nf_conntrack_tcp_loose
-        # (1 by default) an ACK with no entry is picked up mid-stream as ESTABLISHED, both sides liberal.
+        # (1 by default) an ACK with no entry is picked up mid-stream as ESTABLISHED, both sides liberal: a bare
+        # ACK or one carrying data (a PSH-ACK such as sshd's banner: get_conntrack_index() reads only the flags
+        # RST, SYN, FIN and ACK, so PSH makes no other index).
         state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT" if packet.flags == "S" else "ESTABLISHED"
         conn = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
         if isinstance(packet, Tcp) and packet.flags == "S":

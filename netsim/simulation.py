@@ -213,6 +213,9 @@ class Simulation:
         self._settling = False
         self._banners: set[tuple[str, int, str, int]] = set()  # knocks on sshd whose banner is on its way
         self._logins: set[tuple[str, int, str, int]] = set()  # ssh's own connections to sshd, as ssh sees them
+        # A channel's socket on the server (its four, local first) whose target sshd's banner ssh -L relays,
+        # when it comes, to the connection its listener accepted (those ends): data_read().
+        self._relaying: dict[tuple[str, int, str, int], tuple[str, int, str, int]] = {}
         self._reading: Connection | None = None  # a connect step's connection that reads until the step ends
         # What ssh logged while no step ran (between two steps on the lab's clock): the next step's.
         self._ssh_said: list[str] = []
@@ -885,9 +888,22 @@ class Simulation:
             if self._current.listener is None:
                 self._current.listener = self._unclaimed
             self._unclaimed = None
-            if connect.read and (conn.src_ip, conn.sport, conn.dst_ip, conn.dport) in self._banners:
-                # read() blocks until sshd's banner comes (_send_banner()): it is on its way
-                self._run_until(lambda: conn.reads is not None, self.now + sshforward.BANNER_DELAY)
+            knock = (conn.src_ip, conn.sport, conn.dst_ip, conn.dport)
+            accepted = (conn.dst_ip, conn.dport, conn.src_ip, conn.sport)
+            if knock in self._banners or accepted in self._relaying.values():
+                # sshd's banner is on its way (_send_banner()): read() blocks until it comes, and a knock that
+                # does not read holds it all the same: sshd writes a few ms after the handshake whatever the
+                # client does, and the lab's step, which waits a second for an accept of its own, captures
+                # the banner and its ACK in the knock's step. Played back to back (`netsim run`, the pages),
+                # the next step would otherwise meet a banner still unsent, which netsim sends only once.
+                self._run_until(
+                    lambda: (
+                        knock not in self._banners
+                        and accepted not in self._relaying.values()
+                        and (not connect.read or conn.reads is not None)
+                    ),
+                    self.now + sshforward.BANNER_DELAY,
+                )
             if connect.read:
                 self._current.reads = conn.reads or "waiting"
                 self._reading = conn  # on the lab's clock, what came until it stopped reading counts
@@ -1246,6 +1262,15 @@ class Simulation:
                     conn.reads = conn.reads or "data"
                     self.event(f"{ns.label} hears sshd's banner: its next read() returns data")
 
+    def data_read(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
+        """Data reached a socket (netsim.tcp's _data()): on a channel's socket sshd reads the target's banner
+        (kex_exchange_identification() there) and relays it in the SSH session (channel_handle_rfd(),
+        OpenSSH's channels.c), and ssh writes it to the connection its listener accepted: that program's
+        next read() returns data. The relay's own segments are the SSH session's, not modelled."""
+        ends = self._relaying.pop(four, None)
+        if ends is not None:
+            self._banner(ends)
+
     def _channel_answered(
         self, tunnel: sshforward.Tunnel, ends: tuple[str, int, str, int], result: sshforward.Accepted
     ) -> None:
@@ -1272,7 +1297,12 @@ class Simulation:
                 there = server if target.is_loopback or target.is_unspecified else self._holder(str(target))
             if there is not None and self._speaks_first(there, sshforward.WILDCARD, tunnel.forward.hostport):
                 self._max_startups(there)
-                self._banner(ends)
+                if result.four is not None:
+                    # sshd's banner on the channel's socket comes a moment later (_send_banner()): sshd reads
+                    # it there and ssh writes it to the accepted connection then (data_read()).
+                    self._relaying[result.four] = ends
+                else:
+                    self._banner(ends)
         if self._current is not None:
             self._current.ssh_log.extend(result.log)
             listen = f"{tunnel.listen[0]}:{tunnel.listen[1]}"

@@ -70,6 +70,9 @@ class Stack(Protocol):
     def rewrite(self, host: str, hook: str, before: Tcp | Icmp | Udp, after: Tcp | Icmp | Udp) -> None:
         """NAT changed a packet's header at a netfilter hook: record before and after."""
 
+    def data_read(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
+        """Data reached the socket `four` (local end first): a program that relays it passes it on."""
+
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
         """A segment of an SSH connection reached one of its ends: what that end sends back."""
 

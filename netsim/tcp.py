@@ -504,6 +504,7 @@ def _data(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, int, str, int
     stack.event(f"{ns.label} hears {len(seg.data)} bytes: its next read() returns data; it acknowledges them at once")
     end = (seg.seq + len(seg.data)) & 0xFFFFFFFF
     ns.rcv_nxt[local] = end
+    stack.data_read(ns, local)  # ssh -L's channel relays it on
     return Answer(
         (
             Tcp(

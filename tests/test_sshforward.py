@@ -495,3 +495,27 @@ def test_a_knock_left_open_on_sshd_past_login_grace_time_is_refused(wait: float,
         return
     with pytest.raises(ScenarioError, match="LoginGraceTime"):
         run(scenario)
+
+
+def test_a_knock_that_does_not_read_holds_sshds_banner_in_its_own_step() -> None:
+    # kex_exchange_identification(): sshd writes 6-27 ms after the handshake whether the client reads or not;
+    # played back to back, the banner and its ACK belong to the knock's step, not to the next one (where a
+    # link going down would meet a banner netsim sends only once).
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "banner2-knock-then-server-down.yaml"))
+    knock, down = trace.step("knock"), trace.step("down")
+    assert [h.what.split()[-1] for h in knock.frames if "TCP" in h.what][-2:] == ["PSH-ACK", "ACK"]
+    assert not any("banner" in e for e in down.events + trace.step("later").events)
+
+
+def test_a_relayed_banner_comes_after_the_targets_own_segment_in_the_knocks_step() -> None:
+    # The target's sshd writes its banner on the channel's socket a moment after the server's connect; ssh -L
+    # relays it to the knock only then (channel_handle_rfd()): the read waits for it, and the banner's
+    # PSH-ACK across the bridge is in the knock's step, read or not.
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "banner2-tunnel-to-third-sshd.yaml"))
+    for step in ("through-read", "through"):
+        events = trace.step(step).events
+        heard = next(i for i, e in enumerate(events) if e.startswith("server hears"))
+        relayed = next(i for i, e in enumerate(events) if e.startswith("laptop hears sshd's banner"))
+        assert heard < relayed
+        assert any(h.what.endswith("PSH-ACK") and h.in_port == "p60" for h in trace.step(step).frames)
+    assert trace.step("through-read").reads == "data"
