@@ -290,7 +290,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     elif direction == ORIGINAL and index == "SYN" and conn.state == "SYN_SENT" and conn.orig_end is not None:
         if _after(seg.seq + 1, conn.orig_end):  # tcp_in_window(): a later SYN reinitialises the sender's td_end
             conn.orig_end = (seg.seq + 1) & SEQ_MASK
-    elif direction == ORIGINAL and seg.flags == "A" and conn.state == "SYN_RECV":
+    elif direction == ORIGINAL and index == "ACK" and conn.state == "SYN_RECV":  # an ACK with data or without
         conn.state = "ESTABLISHED"
     # nf_conntrack_tcp_packet(): ASSURED on a valid ACK into ESTABLISHED after SYN_RECV, or the next valid
     # packet of an entry picked up mid-stream once a reply was seen (IPS_SEEN_REPLY set before this one).

@@ -214,14 +214,16 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         table.kill(found[0])
         found = None
     if found is None:
-        if isinstance(packet, Tcp) and packet.flags not in ("S", "A"):
-            return True  # tcp_new(): tcp_conntracks[ORIGINAL][index][sNO] is sIV: a SYN-ACK, FIN or RST goes untracked
+        if isinstance(packet, Tcp) and conntrack.conntrack_index(packet) not in ("SYN", "ACK"):
+            # tcp_new(): tcp_conntracks[ORIGINAL][index][sNO] is sIV: a SYN-ACK, FIN or RST goes untracked; a data
+            # segment (PSH|ACK) is TCP_ACK_SET to get_conntrack_index() and is picked up as a bare ACK is
+            return True
         t = tuple_of(packet)
         # tcp_new() (net/netfilter/nf_conntrack_proto_tcp.c): a SYN starts SYN_SENT; with nf_conntrack_tcp_loose
         # (1 by default) an ACK with no entry is picked up mid-stream as ESTABLISHED, both sides liberal.
-        state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT" if packet.flags == "S" else "ESTABLISHED"
+        state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT" if "S" in packet.flags else "ESTABLISHED"
         conn = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
-        if isinstance(packet, Tcp) and packet.flags == "S":
+        if isinstance(packet, Tcp) and "S" in packet.flags:
             conn.orig_end = (packet.seq + 1) & conntrack.SEQ_MASK  # tcp_new(): seen[0].td_end
         skb.conn, skb.direction = conn, ORIGINAL
         return True
