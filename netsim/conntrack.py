@@ -27,10 +27,12 @@ UDP_STREAM_AFTER = 2.0  # ct->proto.udp.stream_ts = 2 * HZ + jiffies, for the fi
 UNACK = 300  # tcp_timeouts[TCP_CONNTRACK_UNACK]: an ESTABLISHED entry that has seen no reply gets no more
 
 
-def timeout(conn: Conn) -> float:
+def timeout(conn: Conn, replied: bool | None = None) -> float:
     """The timeout an entry's state gives it; an entry picked up mid-stream (ESTABLISHED without
-    IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet())."""
-    if conn.state == "ESTABLISHED" and not conn.seen_reply:
+    IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet()).
+    `replied`: IPS_SEEN_REPLY as nf_conntrack_tcp_packet() reads it, before nf_conntrack_in() sets it for
+    the packet being tracked (the entry's own flag if not given)."""
+    if conn.state == "ESTABLISHED" and not (conn.seen_reply if replied is None else replied):
         return UNACK
     return TIMEOUTS[conn.state]
 
@@ -296,7 +298,9 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
         conn.assured = True
     conn.last_index, conn.last_dir = index, direction
     if conn.confirmed and renew:
-        conn.expires = now + timeout(conn)
+        # The first reply of an entry picked up mid-stream renews it by UNACK only: IPS_SEEN_REPLY is still
+        # unset when nf_conntrack_tcp_packet() picks the timeout.
+        conn.expires = now + timeout(conn, replied_before)
     return True
 
 

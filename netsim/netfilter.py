@@ -223,7 +223,7 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         # RST, SYN, FIN and ACK, so PSH makes no other index).
         state = conntrack.UDP if isinstance(packet, Udp) else "SYN_SENT" if packet.flags == "S" else "ESTABLISHED"
         conn = Conn(t, t.invert(), state=state, expires=stack.now, stream_ts=stack.now + conntrack.UDP_STREAM_AFTER)
-        if isinstance(packet, Tcp) and packet.flags == "S":
+        if isinstance(packet, Tcp) and "S" in packet.flags:
             conn.orig_end = (packet.seq + 1) & conntrack.SEQ_MASK  # tcp_new(): seen[0].td_end
         skb.conn, skb.direction = conn, ORIGINAL
         return True
