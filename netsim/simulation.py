@@ -177,6 +177,9 @@ class Simulation:
         # Every timer that came due, with what it found (a stale one does nothing): (when, n, name)
         self.popped: list[tuple[float, int, str]] = []
         self.refills: list[tuple[float, str]] = []  # (moment, what): a refused rate limit's bucket allows again
+        # (moment, what): an application stopped waiting (a connect's deadline). Its poll() times out on an
+        # hrtimer, to the microsecond; a kernel timer due just before it may fire after it (the wheel's slack).
+        self.deadlines: list[tuple[float, str]] = []
         self._armed: dict[int, tuple[float, float, str]] = {}  # n -> (due, slack, name)
         self.now = 0.0
         self.bridges: dict[str, Bridge] = {}
@@ -1456,6 +1459,7 @@ class Simulation:
         TCP_CLOSE) and cancels the retransmit timer, so no SYN follows."""
         assert self._current is not None
         deadline = self.now + seconds
+        self.deadlines.append((deadline, f"{ns.label}'s application gave up its connect ({seconds:g} s deadline)"))
         self._run_until(lambda: conn.state != "SYN_SENT", deadline, inclusive=False)
         if conn.state == "SYN_SENT":
             self.now = deadline
@@ -2662,4 +2666,5 @@ def run(
     trace.fired = sim.fired
     trace.popped = sim.popped
     trace.refills = sim.refills
+    trace.deadlines = sim.deadlines
     return trace

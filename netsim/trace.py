@@ -185,6 +185,8 @@ class Trace:
     popped: list[tuple[float, int, str]] = field(default_factory=list)
     # When each refused rate limit's bucket would have allowed: (moment, what), for a late timer.
     refills: list[tuple[float, str]] = field(default_factory=list)
+    # When an application gave up waiting (a connect's deadline): (moment, what), for a late timer.
+    deadlines: list[tuple[float, str]] = field(default_factory=list)
 
     def step(self, step_id: str) -> StepTrace:
         for step in self.steps:

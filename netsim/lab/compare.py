@@ -493,6 +493,9 @@ def branch_candidates(
         # what it sent passed (an ICMP bucket's token: icmpv4_xrlim_allow(), net/ipv4/icmp.c, ip_error(),
         # route.c; tcp_oow_rate_limited(), tcp_input.c; ARP's locktime, neigh_update(), neighbour.c).
         events.update({t: f"the moment {what}" for t, what in trace.refills if t not in events})
+        # An application's deadline (a poll() timing out on an hrtimer, to the microsecond): a timer due
+        # just before it fired after it (a neighbour's failure: the SYN's error then finds no socket).
+        events.update({t: f"the moment {what}" for t, what in trace.deadlines if t not in events})
         for t, what in events.items():
             if x.due <= t < x.due + x.slack and t > since:
                 late = t - x.due + EPSILON
