@@ -677,6 +677,7 @@ class Simulation:
         read: float | None = None,
         drawn: dict[str, dict[str, float]] | None = None,
         redraw_at: float | None = None,
+        act_late: float = 0.0,
     ) -> StepTrace:
         """Play one step and record the tables after it.
 
@@ -686,7 +687,9 @@ class Simulation:
         ended there; `drawn` is the kernel's REACHABLE lifetime per host and device. On a replayed
         clock the trace also notes what the kernel may show instead at
         a timer's edge (StepTrace.neigh_edges, fdb_edges): the tables before each timer the kernel's
-        wheel may fire after `observed`, and after every timer due before `read`.
+        wheel may fire after `observed`, and after every timer due before `read`. `act_late`: the
+        step's action takes effect that many seconds after the step began, the time between watched
+        (a program's latency the lab cannot time; tests/races.py asks what it would change).
         """
         self._step = step
         self._read_at, self._unfired = observed, []
@@ -706,6 +709,8 @@ class Simulation:
             # lab's watch started again: they may lead the kernel's frames of this step.
             trace.may_lead = [h for h in self._between if h.timer is not None and h.timer[0] + h.timer[1] > at]
         self._between = []
+        if act_late > 0:
+            self.advance(act_late)
         started = trace.started = self.now
         by = getattr(getattr(step, step.action), "by", None)
         if by is not None:
@@ -2635,6 +2640,7 @@ def run(
     ticks: tuple[float, ...] = (),
     tick_phase: float | None = None,
     drawn_before: dict[str, dict[str, float]] | None = None,
+    act_late: dict[int, float] | None = None,
 ) -> Trace:
     """Simulate every step of `scenario` from a fresh world; the same input, the same trace.
 
@@ -2648,6 +2654,7 @@ def run(
     they send are received (the kernel's order, which the comparison found: same-tick). `tick_phase`
     places the kernel's jiffies on the lab's clock (Simulation.passed_at()). `drawn_before` is the
     draw the lab read as the first step began, in force until a redraw `redraws` puts in that step.
+    `act_late` (step index -> seconds) makes a step's action take effect that long after it began.
     """
     sim = Simulation(scenario, hz, postpone, ticks, tick_phase)
     if drawn_before and clock is not None:
@@ -2659,9 +2666,13 @@ def run(
         )
     else:
         timed = enumerate(zip(scenario.steps, clock, draws, strict=True))
+        late = act_late or {}
         trace = Trace(
             scenario.name,
-            [sim.run_step(step, *times, drawn=d, redraw_at=(redraws or {}).get(i)) for i, (step, times, d) in timed],
+            [
+                sim.run_step(step, *times, drawn=d, redraw_at=(redraws or {}).get(i), act_late=late.get(i, 0.0))
+                for i, (step, times, d) in timed
+            ],
         )
     trace.fired = sim.fired
     trace.popped = sim.popped

@@ -249,6 +249,52 @@ def test_an_arp_step_begins_when_its_request_leaves_not_before_the_labs_lookup(m
     assert lab._untimed == pytest.approx(0.3)  # and the lookup is not in the step's seconds either
 
 
+LINK_UP_THEN_CONNECT = """
+title: a link put up, then a connect
+bridges:
+  br0: {host: h, mac: "02:00:00:00:00:01", ports: {p1: {}, p2: {}}}
+hosts:
+  h: {}
+  a: {interfaces: {eth0: {mac: "02:00:00:00:00:0a", address: 10.0.0.10/24, plug: br0.p1}}}
+  b: {interfaces: {eth0: {mac: "02:00:00:00:00:0b", address: 10.0.0.11/24, plug: br0.p2}}, listeners: ["0.0.0.0:80"]}
+steps:
+  - {id: down, link_set: {by: a, dev: eth0, up: false}}
+  - {id: up, link_set: {by: a, dev: eth0, up: true}}
+  - {id: knock, connect: {by: a, to: "10.0.0.11:80"}}
+"""
+
+
+def test_a_step_that_configures_the_kernel_begins_when_its_command_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An `ip` process takes a few ms to start on an idle machine and a third of a second at load, and
+    its change is in force when it returns: the step begins there (Lab.play()), not before the process
+    started, since netsim makes the change at the step's start. Stamped before it, a CI run at load had
+    a link go up after the laptop's retransmission fell due in the kernel and before it in netsim
+    (lifecycle-tunnel-end-moved-away-and-back, stop 41)."""
+    import time
+
+    from netsim.lab import runner
+
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+
+    def slow_ip(*argv: str, **_: object) -> str:
+        now[0] += 0.3  # the process's start-up on a loaded machine; the netlink request at its end
+        return ""
+
+    monkeypatch.setattr(runner, "run", slow_ip)
+    lab = Lab(parse_scenario(LINK_UP_THEN_CONNECT, "up.yaml"), progress=False)
+    lab._step, lab._untimed, lab._applied_at = lab.s.steps[1], 0.0, None
+    ops = plan.step_ops(lab.s, lab.s.steps[1])
+    commands = [op for op in ops if op.argv and not op.show and op.argv[0] == "ip"]
+    assert commands and runner._configures_first(ops)
+    for op in commands:
+        lab.execute(op)
+    assert lab._applied_at == pytest.approx(100.3)  # the first command's return: play() starts the step here
+    assert lab._untimed == pytest.approx(0.3 * len(commands))  # and none of it is in the step's seconds
+    # A step whose first operation is the lab's own (a connect: timed from before it) is not moved.
+    assert not runner._configures_first(plan.step_ops(lab.s, lab.s.steps[2]))
+
+
 def test_the_arp_steps_netlink_messages_are_read_as_the_kernel_writes_them() -> None:
     """netsim.lab.neighwatch parses RTM_NEWNEIGH as include/uapi/linux/neighbour.h lays it out: a
     notification for our device names the address and state; another device's is not ours."""

@@ -142,7 +142,9 @@ def timer_notes(lines: list[str]) -> list[str]:
 
 CLOCK_NOTE = (
     "  lab-clock: netsim replays the steps at the moments the lab performed them: each step starts when "
-    "the lab's did and its tables are read when the lab's were (seconds since the first step), so the "
+    "the lab's did (a step that configures the kernel when its first `ip`, `bridge` or `sysctl` process "
+    "returned, its change in force; a crafted frame's step when the frame left) and its tables are read "
+    "when the lab's were (seconds since the first step), so the "
     "time the lab spent between steps (its own commands, a loaded machine) passes on the simulated clock "
     "too, with every timer that falls due in it; a limit the kernel counts in jiffies (TCP's out-of-window "
     "answers, ARP's locktime, the ICMP rate limits' buckets) counts the same ticks, placed on the lab's "
@@ -300,7 +302,10 @@ MAX_PAIRS = 400  # a redraw and a late timer together: at most this many replays
 
 
 def compare_with_kernel(
-    scenario: Any, kernel: dict[str, Any], loose: set[tuple[str, str]] | None = None
+    scenario: Any,
+    kernel: dict[str, Any],
+    loose: set[tuple[str, str]] | None = None,
+    act_late: dict[int, float] | None = None,
 ) -> tuple[bool, list[str], Any, bool]:
     """Replay `scenario` on the lab's clock and compare it with the kernel's trace, step by step:
     (agree, report lines, netsim's trace, whether the lab's clock was replayed).
@@ -313,7 +318,8 @@ def compare_with_kernel(
     the earliest first; netsim is replayed from scratch with it, and the first that makes every step
     so far agree is the branch netsim follows from then on, said under the step with the timer, its
     due time, how late and its source (timer-branch). Nothing else is allowed: a step no single late
-    timer explains disagrees.
+    timer explains disagrees. `act_late` (step index -> seconds) has steps' actions take effect that
+    long after the lab began them (tests/races.py: what a program's latency would change).
     """
     from netsim.simulation import run as simulate
 
@@ -333,6 +339,7 @@ def compare_with_kernel(
             ticks=ticks,
             tick_phase=phase,
             drawn_before=drawn_before,
+            act_late=act_late if clock is not None else None,
         )
 
     postpone: dict[int, float] = {}

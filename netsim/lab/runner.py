@@ -58,6 +58,7 @@ class Lab:
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
         self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
         self._sent_at: float | None = None  # when a step's first packet left (a crafted frame, an arp step's request)
+        self._applied_at: float | None = None  # when a step's first configuring command (`ip`, ...) returned
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
         self.openssh: OpenSSH | None = None  # made when a scenario runs sshd or ssh
@@ -94,12 +95,17 @@ class Lab:
         if op.show or not op.argv:
             return None  # what the script prints for the reader; the lab reads the tables itself
         name, args = op.argv[0], op.argv[1:]
-        if name in ("ip", "bridge", "sysctl"):
+        if name in CONFIGURING:
             # A command that configures the kernel: netsim counts it as instant, and how long the
             # process takes to start and finish (much longer on a loaded machine) is not the
             # network's time, so the step's seconds leave it out (named: timing).
             with self._aside():
                 run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
+            if self._applied_at is None:
+                # The change is in force by the time the process returns (netlink answers it at once),
+                # and most of the process's time went before it (exec, libraries): play() begins the
+                # step here, not before the process started (see there).
+                self._applied_at = time.monotonic()
             return None
         if name == "sleep":
             if float(args[0]) >= 1:
@@ -155,8 +161,10 @@ class Lab:
             self._reads, self._ssh_log, self._untimed = None, [], 0.0
             self._resolved = None
             self._sent_at = None
+            self._applied_at = None
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
-            for op in plan.step_ops(self.s, step):
+            ops = plan.step_ops(self.s, step)
+            for op in ops:
                 outcome = self.execute(op) or outcome
             if step.netns_del:
                 self.present.discard(step.netns_del)
@@ -173,6 +181,15 @@ class Lab:
                 # sends it at the step's start, so the step begins when it left. Two frames a second apart decide
                 # ARP's locktime (outsider's 85: the lab's gap and the kernel's differed by 0.5 s).
                 started = self._sent_at
+            elif self._applied_at is not None and _configures_first(ops):
+                # A step that configures the kernel begins when its first `ip` (`bridge`, `sysctl`)
+                # process returned, with its change in force: netsim makes the change at the step's
+                # start, and the process's start-up (a few ms idle, a third of a second at load) came
+                # before it. A link put up as the laptop's retransmission fell due went up after it
+                # in the kernel (lifecycle-tunnel-end-moved-away-and-back, stop 41's CI); a bridge's
+                # ageing set at load aged its entries that much later (ageing-short-with-delay-neigh).
+                # The step's seconds left the process out already (_aside()).
+                started = self._applied_at
             if n == 1:
                 first = started  # the lab's clock starts where netsim's does: when the first step's packet left
             if self.openssh is not None:
@@ -779,6 +796,15 @@ CONNTRACK_PROC = "/proc/net/nf_conntrack"
 # Helpers that netsim counts as instant (a crafted frame leaves at once, `ip route get` only asks):
 # their time, an `ip` process or two (much longer on a loaded machine), is left out of the step's seconds.
 INSTANT = ("send_frame", "route_get")
+CONFIGURING = ("ip", "bridge", "sysctl")  # programs that configure the kernel and return (Lab.execute())
+
+
+def _configures_first(ops: list[Op]) -> bool:
+    """Whether a step's first operation (not counting what the script shows) configures the kernel."""
+    first = next((op for op in ops if op.argv and not op.show), None)
+    return first is not None and first.argv[0] in CONFIGURING
+
+
 PAUSE_ENV = "NETSIM_LAB_PAUSE"  # "STEP=SECONDS,...": sleep before those steps (tests of the replayed clock)
 
 
