@@ -1295,6 +1295,8 @@ class Simulation:
                 "SSH connection's segments from the server; expected the server's route back to the ssh client "
                 "to stay while a channel opens",
             )
+        if server is not None and not tunnel.gone:
+            self._send_ssh_answer(tunnel, server)
         if result.outcome == "connected" and server is not None:
             # The host whose socket answered the server's connect (the server itself for 127/8 or 0.0.0.0, or
             # another; of two holding the target's address, the one that answered): if sshd answers there,
@@ -1410,7 +1412,7 @@ class Simulation:
         tunnel.reached = False
         seq = self.isn_of(cip, cport, sip, sport) + 1
         ack = self.isn_of(sip, sport, cip, cport) + 1
-        ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+        ipv4.output(self, client, Tcp(cip, sip, cport, sport, "PA", seq, ack))
         self._run_until(lambda: tunnel.reached or tunnel.gone, self.now)
         if not tunnel.reached and not tunnel.unacked and not tunnel.gone:
             tunnel.unacked, tunnel.rto = True, self._rto_floor()
@@ -1429,7 +1431,7 @@ class Simulation:
             ack = self.isn_of(sip, sport, cip, cport) + 1
             client = self.namespaces.get(tunnel.client)
             if client is not None:
-                ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+                ipv4.output(self, client, Tcp(cip, sip, cport, sport, "PA", seq, ack))
             if tunnel.unacked:
                 self._arm_ssh_rto(tunnel)
             return True
@@ -1441,13 +1443,34 @@ class Simulation:
             "(tcp_retransmit_timer(), net/ipv4/tcp_timer.c)",
         )
 
+    def _send_ssh_answer(self, tunnel: sshforward.Tunnel, server: Namespace) -> None:
+        """sshd answers a channel open (SSH2_MSG_CHANNEL_OPEN_CONFIRMATION or _OPEN_FAILURE, OpenSSH's
+        channels.c) with one data segment back over the SSH connection; ssh's kernel acknowledges it
+        (ssh_segment()). A conntrack entry that picked the connection up mid-stream at the channel open
+        (tcp_new(), nf_conntrack_tcp_loose) sees the reply and then that ACK, and nf_conntrack_tcp_packet()
+        (net/netfilter/nf_conntrack_proto_tcp.c) sets ASSURED. Its bytes are not modelled, nor its
+        retransmission: ssh hears the answer when sshd sends it (named: ssh)."""
+        assert tunnel.session is not None
+        cip, cport, sip, sport = tunnel.session
+        seq = self.isn_of(sip, sport, cip, cport) + 1
+        ack = self.isn_of(cip, cport, sip, sport) + 1
+        self.event(f"{server.label}'s sshd answers the channel open over the SSH connection")
+        ipv4.output(self, server, Tcp(sip, cip, sport, cport, "PA", seq, ack))
+        if self._settling:
+            self._drain()  # inside the clock's own loop, which goes on from here
+        else:
+            self._run_until(lambda: False, self.now)
+
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
-        """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK."""
+        """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK, and
+        its kernel acknowledges sshd's answer (_send_ssh_answer())."""
         for tunnel in self.tunnels.values():
             if tunnel.session is None:
                 continue
             cip, cport, sip, sport = tunnel.session
             if ns.name == tunnel.server and (seg.src_ip, seg.sport, seg.dst_ip, seg.dport) == tunnel.session:
+                if seg.flags != "PA":
+                    return None  # ssh's kernel acknowledges sshd's answer: nothing to read or answer
                 tunnel.reached = True
                 tunnel.arrived.extend(tunnel.waiting)  # TCP delivers what waited, in order
                 tunnel.waiting = []
@@ -1455,7 +1478,12 @@ class Simulation:
                 return Tcp(sip, cip, sport, cport, "A", seg.ack, seg.seq + 1)
             if ns.name == tunnel.client and (seg.dst_ip, seg.dport, seg.src_ip, seg.sport) == tunnel.session:
                 tunnel.unacked = False  # tcp_ack(): everything sent is acknowledged, the timer stops
-                return None
+                if seg.flags != "PA":
+                    return None
+                # sshd's answer: ssh's kernel acknowledges it. Its channel open was acknowledged (tcp_ack()
+                # saw forward progress and set sk_dst_pending_confirm), so the ACK confirms the neighbour.
+                self.event(f"{ns.label}'s ssh hears sshd's answer; its TCP acknowledges")
+                return Tcp(cip, sip, cport, sport, "A", seg.ack, seg.seq + 1, pending_confirm=True)
         return None
 
     def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:

@@ -162,7 +162,7 @@ def request_timeout(num_timeout: int) -> float:
 def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
     local = (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
-    if local in ns.ssh_sessions and seg.flags == "A":
+    if local in ns.ssh_sessions and seg.flags in ("A", "PA"):
         # Data or its acknowledgement on an established SSH connection: ssh and sshd read it.
         reply = stack.ssh_segment(ns, seg)
         return Answer((reply,) if reply is not None else ())
