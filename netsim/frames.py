@@ -54,7 +54,8 @@ class Tcp:
 
     @property
     def data(self) -> bytes:
-        """The segment's data: netsim's only data segment ("PA") is sshd's version banner."""
+        """The segment's data: sshd's version banner. netsim's data segments ("PA") are the banner and
+        the SSH connection's own messages (a channel open, sshd's answer), whose bytes are not modelled."""
         return SSH_BANNER if self.flags == "PA" else b""
 
     def summary(self) -> str:

@@ -91,6 +91,10 @@ class Namespace:
     # Their rcv_nxt: the peer's initial sequence number + 1 (no data flows in netsim), what an RST must
     # carry to reset the socket and what its ACKs acknowledge (tcp_validate_incoming()).
     rcv_nxt: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
+    # The established ones whose sk_dst_pending_confirm is set: tcp_ack() saw the peer acknowledge what
+    # this socket sent (sk_dst_confirm(), net/ipv4/tcp_input.c: an accepted socket from the handshake's
+    # last ACK on) and the socket has sent nothing since; its next segment carries it (tcp.carry_confirm()).
+    dst_pending_confirm: set[tuple[str, int, str, int]] = field(default_factory=set)
     # The established ones that are SSH connections (an ssh -L's, either end): their segments carry
     # SSH's messages, which the simulation reads (Stack.ssh_segment).
     ssh_sessions: set[tuple[str, int, str, int]] = field(default_factory=set)

@@ -1229,7 +1229,7 @@ class Simulation:
             seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
             ack = ns.rcv_nxt.get(ends, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
             self.event(f"{ns.label}'s sshd writes its version banner to {peer_ip}:{peer_port}")
-            banner = Tcp(local_ip, peer_ip, local_port, peer_port, "PA", seq & 0xFFFFFFFF, ack, pending_confirm=True)
+            banner = tcp.carry_confirm(ns, Tcp(local_ip, peer_ip, local_port, peer_port, "PA", seq & 0xFFFFFFFF, ack))
             ipv4.output(self, ns, banner)
             return True
 
@@ -1295,6 +1295,8 @@ class Simulation:
                 "SSH connection's segments from the server; expected the server's route back to the ssh client "
                 "to stay while a channel opens",
             )
+        if server is not None and not tunnel.gone:
+            self._send_ssh_answer(tunnel, server)
         if result.outcome == "connected" and server is not None:
             # The host whose socket answered the server's connect (the server itself for 127/8 or 0.0.0.0, or
             # another; of two holding the target's address, the one that answered): if sshd answers there,
@@ -1341,7 +1343,7 @@ class Simulation:
         local_ip, local_port, peer_ip, peer_port = ends
         seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
         ack = self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1
-        fin = Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack, pending_confirm=True)
+        fin = tcp.carry_confirm(ns, Tcp(local_ip, peer_ip, local_port, peer_port, "FA", seq, ack))
         ipv4.output(self, ns, fin)
         # The peer may be sshd's socket of another tunnel's channel (forwards in a chain): sshd reads EOF
         # there and sends the channel's EOF and close (channel_input_ieof(), chan_rcvd_oclose() in
@@ -1410,7 +1412,7 @@ class Simulation:
         tunnel.reached = False
         seq = self.isn_of(cip, cport, sip, sport) + 1
         ack = self.isn_of(sip, sport, cip, cport) + 1
-        ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+        ipv4.output(self, client, tcp.carry_confirm(client, Tcp(cip, sip, cport, sport, "PA", seq, ack)))
         self._run_until(lambda: tunnel.reached or tunnel.gone, self.now)
         if not tunnel.reached and not tunnel.unacked and not tunnel.gone:
             tunnel.unacked, tunnel.rto = True, self._rto_floor()
@@ -1429,7 +1431,7 @@ class Simulation:
             ack = self.isn_of(sip, sport, cip, cport) + 1
             client = self.namespaces.get(tunnel.client)
             if client is not None:
-                ipv4.output(self, client, Tcp(cip, sip, cport, sport, "A", seq, ack))
+                ipv4.output(self, client, tcp.carry_confirm(client, Tcp(cip, sip, cport, sport, "PA", seq, ack)))
             if tunnel.unacked:
                 self._arm_ssh_rto(tunnel)
             return True
@@ -1441,21 +1443,52 @@ class Simulation:
             "(tcp_retransmit_timer(), net/ipv4/tcp_timer.c)",
         )
 
+    def _send_ssh_answer(self, tunnel: sshforward.Tunnel, server: Namespace) -> None:
+        """sshd answers a channel open (SSH2_MSG_CHANNEL_OPEN_CONFIRMATION or _OPEN_FAILURE, OpenSSH's
+        channels.c) with one data segment back over the SSH connection; ssh's kernel acknowledges it
+        (ssh_segment()). A conntrack entry that picked the connection up mid-stream at the channel open
+        (tcp_new(), nf_conntrack_tcp_loose) sees the reply and then that ACK, and nf_conntrack_tcp_packet()
+        (net/netfilter/nf_conntrack_proto_tcp.c) sets ASSURED. Its bytes are not modelled, nor its
+        retransmission: ssh hears the answer when sshd sends it (named: ssh)."""
+        assert tunnel.session is not None
+        cip, cport, sip, sport = tunnel.session
+        seq = self.isn_of(sip, sport, cip, cport) + 1
+        ack = self.isn_of(cip, cport, sip, sport) + 1
+        self.event(f"{server.label}'s sshd answers the channel open over the SSH connection")
+        ipv4.output(self, server, tcp.carry_confirm(server, Tcp(sip, cip, sport, cport, "PA", seq, ack)))
+        if self._settling:
+            self._drain()  # inside the clock's own loop, which goes on from here
+        else:
+            self._run_until(lambda: False, self.now)
+
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
-        """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK."""
+        """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK, and
+        its kernel acknowledges sshd's answer (_send_ssh_answer())."""
         for tunnel in self.tunnels.values():
             if tunnel.session is None:
                 continue
             cip, cport, sip, sport = tunnel.session
             if ns.name == tunnel.server and (seg.src_ip, seg.sport, seg.dst_ip, seg.dport) == tunnel.session:
+                if seg.flags != "PA":
+                    # ssh's kernel acknowledges sshd's answer: nothing to read or answer; tcp_ack()'s forward
+                    # progress sets sk_dst_pending_confirm (sk_dst_confirm()) for sshd's next segment.
+                    ns.dst_pending_confirm.add((sip, sport, cip, cport))
+                    return None
                 tunnel.reached = True
                 tunnel.arrived.extend(tunnel.waiting)  # TCP delivers what waited, in order
                 tunnel.waiting = []
                 self.event(f"{ns.label}'s sshd hears from ssh over the SSH connection; its TCP acknowledges")
-                return Tcp(sip, cip, sport, cport, "A", seg.ack, seg.seq + 1)
+                return tcp.carry_confirm(ns, Tcp(sip, cip, sport, cport, "A", seg.ack, seg.seq + 1))
             if ns.name == tunnel.client and (seg.dst_ip, seg.dport, seg.src_ip, seg.sport) == tunnel.session:
-                tunnel.unacked = False  # tcp_ack(): everything sent is acknowledged, the timer stops
-                return None
+                if tunnel.unacked or seg.flags == "A":
+                    # tcp_ack(): the channel open is acknowledged (the timer stops), forward progress that sets
+                    # sk_dst_pending_confirm (sk_dst_confirm()) for ssh's next segment.
+                    ns.dst_pending_confirm.add(tunnel.session)
+                tunnel.unacked = False
+                if seg.flags != "PA":
+                    return None
+                self.event(f"{ns.label}'s ssh hears sshd's answer; its TCP acknowledges")
+                return tcp.carry_confirm(ns, Tcp(cip, sip, cport, sport, "A", seg.ack, seg.seq + 1))
         return None
 
     def _connect_with_deadline(self, ns: Namespace, conn: Connection, seconds: float) -> None:
@@ -1590,6 +1623,9 @@ class Simulation:
         # Each listening socket is a channel of its own, before any forwarded connection.
         tunnel = sshforward.Tunnel(fwd.by, server.name, forward, (addr, forward.port), [True] * (1 + twins))
         tunnel.session = session
+        # The login's messages carried each end's pending confirmations (_login_confirms() stands for them).
+        ns.dst_pending_confirm.discard(session)
+        server.dst_pending_confirm.discard((session[2], session[3], session[0], session[1]))
         ns.ssh_sessions.add(session)
         server.ssh_sessions.add((session[2], session[3], session[0], session[1]))
         self.tunnels[(fwd.by, addr, forward.port)] = tunnel
@@ -1700,11 +1736,13 @@ class Simulation:
         ns.accepted = [entry for entry in ns.accepted if entry[0] != listener]
         for four in queued:
             local_ip, local_port, peer_ip, peer_port = four
-            ns.established.pop(four, None)
             ack = ns.rcv_nxt.pop(four, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
             seq = (self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1) & 0xFFFFFFFF
+            rst = tcp.carry_confirm(ns, Tcp(local_ip, peer_ip, local_port, peer_port, "RA", seq, ack))
+            ns.established.pop(four, None)
+            ns.dst_pending_confirm.discard(four)
             self.event(f"{ns.label}'s closing listener resets {peer_ip}:{peer_port}'s connection, never accepted")
-            ipv4.output(self, ns, Tcp(local_ip, peer_ip, local_port, peer_port, "RA", seq, ack, pending_confirm=True))
+            ipv4.output(self, ns, rst)
         self._run_until(lambda: False, self.now)
 
     def _step_ip_forward(self, change: Forwarding) -> None:

@@ -6,7 +6,7 @@ TCP never sends on its own: it answers IP (netsim.ipv4) with the segments to sen
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from netsim.addresses import ANY
@@ -159,10 +159,23 @@ def request_timeout(num_timeout: int) -> float:
     return min(float(1 << num_timeout), TCP_RTO_MAX)
 
 
+def carry_confirm(ns: Namespace, seg: Tcp) -> Tcp:
+    """A segment an established socket sends: __tcp_transmit_skb() (net/ipv4/tcp_output.c) copies the
+    socket's sk_dst_pending_confirm into it (skb_set_dst_pending_confirm()), and sock_confirm_neigh()
+    (include/net/sock.h) in ip_finish_output2() clears it on the socket as it confirms the neighbour: the
+    first segment after tcp_ack() set it carries it, whatever the segment is (an accepted socket's banner,
+    challenge ACK, ACK, FIN or RST), and the ones after do not."""
+    four = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
+    if four not in ns.dst_pending_confirm or four not in ns.established:
+        return seg
+    ns.dst_pending_confirm.discard(four)
+    return replace(seg, pending_confirm=True)
+
+
 def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
     """tcp_v4_rcv(): a SYN looks for a listener; answers settle a waiting connect()."""
     local = (seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
-    if local in ns.ssh_sessions and seg.flags == "A":
+    if local in ns.ssh_sessions and seg.flags in ("A", "PA"):
         # Data or its acknowledgement on an established SSH connection: ssh and sshd read it.
         reply = stack.ssh_segment(ns, seg)
         return Answer((reply,) if reply is not None else ())
@@ -185,7 +198,7 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # the SYN now heard may be a newer socket's on that four).
         mine = stack.isn_of(seg.dst_ip, seg.dport, seg.src_ip, seg.sport) + 1
         theirs = ns.rcv_nxt.get(local, stack.isn_of(seg.src_ip, seg.sport, seg.dst_ip, seg.dport) + 1)
-        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs),))
+        return Answer((carry_confirm(ns, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs)),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":
         # __inet_lookup_skb() finds a socket in SYN_SENT with these very addresses and ports before
@@ -254,14 +267,19 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         # transmits (sk_dst_confirm); a listener that sends nothing more leaves its entry as is.
         listener = ns.half_open.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)
         if listener is None and local in ns.established and seg.ack != (stack.isn_of(*local) + 1) & 0xFFFFFFFF:
-            # tcp_ack() on data this socket sent (sshd's banner): acknowledged, nothing to answer
+            # tcp_ack() on data this socket sent (sshd's banner): acknowledged, nothing to answer; the
+            # forward progress sets sk_dst_pending_confirm again (sk_dst_confirm()) for its next segment.
             stack.event(f"{ns.label} hears its data acknowledged")
+            ns.dst_pending_confirm.add(local)
             return Answer()
         stack.event(f"{ns.label} completes the handshake")
         ns.requests.pop((seg.src_ip, seg.sport, seg.dst_ip, seg.dport), None)  # its timer stops
         if listener is not None:
             ns.established.setdefault(local, float("-inf"))
             ns.rcv_nxt[local] = seg.seq  # the handshake's ACK carries the peer's ISN + 1
+            # tcp_rcv_state_process(): the child's tcp_ack() of its SYN-ACK calls sk_dst_confirm(); the
+            # accepted socket's first segment, whichever it is, confirms the neighbour (carry_confirm()).
+            ns.dst_pending_confirm.add(local)
             stack.answered_by(listener)
             # tcp_check_req(): the request sock becomes a full socket on the accept queue of the listener
             # that answered its SYN (req->rsk_listener, inet_csk_complete_hashdance()), not of whichever
@@ -275,7 +293,9 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         if conn is not None:
             conn.reads = "eof"
             stack.event(f"{ns.label} gets FIN: its next read() returns end-of-file")
-        return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1),))
+        return Answer(
+            (carry_confirm(ns, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, seg.seq + 1)),)
+        )
     key = (seg.src_ip, seg.sport, seg.dst_ip, seg.dport)
     if seg.flags in ("R", "RA") and local in ns.established:
         return _reset_established(stack, ns, seg, local)
@@ -483,6 +503,7 @@ def _reset_established(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, 
         return Answer()
     del ns.established[local]
     del ns.rcv_nxt[local]
+    ns.dst_pending_confirm.discard(local)
     stack.event(f"{ns.label}'s connection with {seg.src_ip}:{seg.sport} is reset: the socket closes")
     stack.connection_reset(ns, local)
     return Answer()
@@ -505,20 +526,8 @@ def _data(stack: Stack, ns: Namespace, seg: Tcp, local: tuple[str, int, str, int
     end = (seg.seq + len(seg.data)) & 0xFFFFFFFF
     ns.rcv_nxt[local] = end
     stack.data_read(ns, local)  # ssh -L's channel relays it on
-    return Answer(
-        (
-            Tcp(
-                seg.dst_ip,
-                seg.src_ip,
-                seg.dport,
-                seg.sport,
-                "A",
-                seg.ack,
-                end,
-                ttl=conn.ttl if conn is not None else 64,
-            ),
-        )
-    )
+    ack = Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", seg.ack, end, ttl=conn.ttl if conn is not None else 64)
+    return Answer((carry_confirm(ns, ack),))
 
 
 def _connection(ns: Namespace, seg: Tcp) -> Connection | None:

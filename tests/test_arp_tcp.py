@@ -707,3 +707,22 @@ def test_an_rst_resets_an_established_connection_only_at_rcv_nxt(seq: int, reset
     assert tcp.receive(stack, ns, rst).replies == ()  # type: ignore[arg-type]
     assert (local not in ns.established) is resets
     assert gone == ([local] if resets else [])
+
+
+def test_an_accepted_socket_s_first_segment_carries_the_handshake_s_pending_confirmation() -> None:
+    # sk_dst_confirm() from the handshake's last ACK; __tcp_transmit_skb() copies the bit into the next
+    # segment, whichever it is (here a challenge ACK), and sock_confirm_neigh() clears it: the second
+    # challenge ACK carries nothing.
+    trace = run(load_scenario(Path("tests/lab_scenarios/ctfix-challenge-ack-confirms.yaml")))
+    acks = [
+        h.payload
+        for h in trace.step("forged-syn").frames
+        if isinstance(h.payload, Tcp) and h.payload.flags == "A" and h.payload.sport == 80
+    ]
+    assert acks and all(a.pending_confirm for a in acks)
+    ns = Namespace("ben", "ben")
+    ns.established[("10.1.0.11", 80, "10.1.0.10", 41000)] = 0.0
+    ns.dst_pending_confirm.add(("10.1.0.11", 80, "10.1.0.10", 41000))
+    seg = Tcp("10.1.0.11", "10.1.0.10", 80, 41000, "A", 1, 1)
+    assert tcp.carry_confirm(ns, seg).pending_confirm
+    assert not tcp.carry_confirm(ns, seg).pending_confirm

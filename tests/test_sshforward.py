@@ -239,7 +239,34 @@ def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
     syn, synack, _ = [h.payload for h in trace.step("tunnel").frames if isinstance(h.payload, Tcp)]
     sent = [h for s in ("dead", "later") for h in trace.step(s).frames if isinstance(h.payload, Tcp)]
     assert [round(h.time, 2) for h in sent] == [0.0, 0.2, 0.6, 1.41, 3.02]  # the RTO doubling from 0.2 s
-    assert {(h.payload.flags, h.payload.seq, h.payload.ack) for h in sent} == {("A", syn.seq + 1, synack.seq + 1)}
+    assert {(h.payload.flags, h.payload.seq, h.payload.ack) for h in sent} == {("PA", syn.seq + 1, synack.seq + 1)}
+
+
+def test_sshd_answers_a_channel_open_with_a_segment_that_ssh_acknowledges() -> None:
+    # The channel open (data), sshd's ACK, sshd's answer (SSH2_MSG_CHANNEL_OPEN_CONFIRMATION), ssh's ACK of
+    # it: a conntrack entry picking the connection up at the open sees a reply, then a valid packet (ASSURED).
+    rooms = ROOMS.replace("plug: server.eth0}", "plug: sw0.p1}").replace(
+        "address: 192.168.1.50/24}", "address: 192.168.1.50/24, plug: sw0.p2}"
+    )
+    rooms = rooms.replace(
+        "hosts:\n", "  sw0:\n    host: sw\n    ports:\n      p1: {}\n      p2: {}\nhosts:\n  sw: {}\n", 1
+    )
+    trace = run(
+        parse_scenario(
+            rooms
+            + """
+  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
+  - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001'}}
+""",
+            "rooms.yaml",
+        )
+    )
+    segs = [
+        h.payload
+        for h in trace.step("knock").frames
+        if isinstance(h.payload, Tcp) and 22 in (h.payload.sport, h.payload.dport)
+    ]
+    assert [(s.flags, s.dport == 22) for s in segs] == [("PA", True), ("A", False), ("PA", False), ("A", True)]
 
 
 def test_the_lab_reads_ssh_s_own_failed_connect_as_the_outcome(tmp_path: Path) -> None:

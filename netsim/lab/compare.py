@@ -68,8 +68,10 @@ SIMPLIFICATIONS = {
     "ssh": "netsim models the SSH connection as its TCP handshake and one segment per channel open (the "
     "channel opens when that segment reaches the server; it is resent on TCP's timer from 200 ms plus a "
     "jiffy, doubling, without RFC 6069's revert on the errors of a failed neighbour, and its bytes are not "
-    "modelled), and a channel as the server's connect; not SSH's other messages (key exchange, channel "
-    "confirmation, window adjust): the login's messages stand as one neighbour confirmation at each end's "
+    "modelled), a channel as the server's connect, and the server's answer (confirmation or failure) as one "
+    "segment back once that connect settles, which ssh's kernel acknowledges at once (ssh hears the answer "
+    "when the server sends it; it is not resent); not SSH's other messages (key exchange, window adjust, "
+    "channel data): the login's messages stand as one neighbour confirmation at each end's "
     "first hop a jiffy after the handshake (and each router's on the way); so the neighbour entries between "
     "an ssh client and its server are compared by address, not by state (which side spoke last decides "
     "that), the time ssh takes to log in and which socket accepted the login (sshd's) are not "
@@ -634,8 +636,8 @@ def _ssh_message(hop: dict[str, Any], ends: set[str]) -> bool:
     SYN-ACK or the server's RST (no sshd there); any other carries SSH's own messages (version
     lines, key exchange, channel opens, their ACKs) or ssh's exit (a FIN, or a RST when bytes were
     left unread: tcp_close(), net/ipv4/tcp.c), whose number, sizes and timing depend on OpenSSH's
-    version and keys, which netsim does not model: its one segment per channel open is compared by
-    its effects.
+    version and keys, which netsim does not model: its one segment per channel open, and the server's
+    one segment answering it, are compared by their effects.
     """
     ip, tcp = hop.get("ip"), hop.get("tcp")
     if not ip or not tcp or sshforward.SSH_PORT not in (tcp["sport"], tcp["dport"]):
