@@ -2038,6 +2038,11 @@ class Simulation:
     def _step_link_rename(self, rename: LinkRename) -> None:
         iface = self._iface(rename.by, rename.dev)
         ns = self.namespaces[rename.by]
+        if rename.name == rename.dev:
+            # netif_change_name() (net/core/dev.c) returns 0 at once when the new name is the device's
+            # own, before it looks for a clash (EEXIST) and with no NETDEV_CHANGENAME: nothing happens.
+            self.event(f"{ns.label}'s {rename.dev} is named {rename.name} already: nothing changes")
+            return
         if rename.name in ns.ifaces:
             raise self._fail("name", f"{rename.by} already has an interface {rename.name!r}{EEXIST}")
         if iface.kind == "bridge" or iface.master is not None:
