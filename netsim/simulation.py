@@ -2550,14 +2550,10 @@ class Simulation:
     def _step_nomaster(self, change: Unplug) -> None:
         iface = self._iface(change.by, change.dev)
         if iface.master is None:
-            # do_set_master() (net/core/rtnetlink.c) with no master to leave does nothing and succeeds; a
-            # step that changes nothing is taken for a mistake in the story (outsider3's r14).
-            ports = sorted(i.name for i in self.namespaces[change.by].ifaces.values() if i.master is not None)
-            raise self._fail(
-                "dev",
-                f"{change.dev} is not a port of any bridge; the kernel would accept this and change nothing, which "
-                f"netsim takes for a mistake in the story; expected a port of a bridge: {', '.join(ports) or '(none)'}",
-            )
+            # do_set_master() (net/core/rtnetlink.c) with no master to leave and none to join does
+            # nothing and succeeds (`ip link set DEV nomaster` exits 0): nothing happens.
+            self.event(f"{change.dev} is in no bridge: nothing changes")
+            return
         self.bridges[iface.master].remove_port(iface.name)
         self.event(f"{change.dev} is unplugged from {iface.master}; its cable stays")
         iface.master = None

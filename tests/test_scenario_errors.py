@@ -568,12 +568,6 @@ steps:
             "name at step 'bad'; netsim does not model renaming a bridge or its ports",
         ),
         (
-            "nomaster-not-a-port",
-            "  - id: bad\n    nomaster:\n      by: a\n      dev: eth0\n",
-            "bad.yaml:21: steps[0].nomaster.dev: eth0 is not a port of any bridge; the kernel would accept this and "
-            "change nothing, which netsim takes for a mistake in the story; expected a port of a bridge: (none)",
-        ),
-        (
             # The second frame's host has no namespace yet: the message names that frame, at its line.
             "sends-second-frame-no-room",
             "  - id: bad\n    sends:\n      frames:\n        - {by: a, dst: b}\n        - {by: n, dst: a, dev: v1}\n"
