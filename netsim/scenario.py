@@ -1640,6 +1640,13 @@ def _validate_send(s: Scenario, send: Send, where: tuple, src: Source) -> None:
             (*where, "dev"),
             f"{send.by} has no interface {send.dev!r}; expected one of: {_names(devs)}",
         )
+    if not devs:
+        # A packet socket sends on one device (packet_snd()); lo is not one a step sends frames on.
+        raise src.error(
+            where,
+            f"{send.by} has no interface (other than lo) to send a frame on at any step; expected an interface "
+            f"of {send.by}'s under interfaces:, or one a veth_add or link_move step gives it",
+        )
     if send.dev is None and len(devs) != 1:
         raise src.error(where, f"{send.by} has {len(devs)} interfaces; say which with dev:")
     if send.dst != "broadcast" and normalise_mac(send.dst) is None and send.dst not in s.hosts:

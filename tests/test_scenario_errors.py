@@ -645,3 +645,14 @@ def test_a_frame_from_a_host_with_no_declared_interface_must_name_its_interface(
         "bad.yaml:25: steps[4].send.by: n declares no interface in the file, so the frame's interface must be "
         "named; expected dev: one of t9"
     )
+
+
+def test_a_frame_from_a_host_with_no_interface_at_all_is_refused() -> None:
+    # A packet socket sends on a device (packet_snd()); n never has one but lo.
+    steps = "  - {id: room, netns_add: n}\n  - id: hello\n    send:\n      by: n\n      dst: broadcast\n"
+    with pytest.raises(NetsimError) as info:
+        run(parse_scenario(ROOMS + steps, "bad.yaml"))
+    assert str(info.value) == (
+        "bad.yaml:22: steps[1].send: n has no interface (other than lo) to send a frame on at any step; expected "
+        "an interface of n's under interfaces:, or one a veth_add or link_move step gives it"
+    )
