@@ -71,4 +71,16 @@ def parse_endpoint(text: str) -> tuple[ipaddress.IPv4Address, int] | None:
 
 
 LOOPBACK_NET = ipaddress.IPv4Network("127.0.0.0/8")
+
+
+def prefix_routed(address: ipaddress.IPv4Interface) -> bool:
+    """fib_add_ifaddr() (net/ipv4/fib_frontend.c) adds a primary address's prefix route, and below /31
+    its subnet's broadcast route, only `if (!ipv4_is_zeronet(prefix) && ... (prefix != addr ||
+    prefixlen < 32))`: not for a /32, nor for a prefix whose network is 0.0.0.0 (ipv4_is_zeronet() is
+    `addr == 0` since 5.3), as 10.0.0.10/4 or 10.0.0.10/0 have: such an address gets its local route
+    alone, and no neighbour is on-link through it."""
+    net = address.network
+    return int(net.network_address) != 0 and net.prefixlen < 32
+
+
 ANY = ipaddress.IPv4Address("0.0.0.0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from netsim.addresses import LOOPBACK_NET
+from netsim.addresses import LOOPBACK_NET, prefix_routed
 from netsim.dns import Server as DnsServer
 from netsim.frames import Tcp
 from netsim.icmp import Peer as IcmpPeer
@@ -132,15 +132,16 @@ class Namespace:
 
     def broadcast_addresses(self) -> dict[ipaddress.IPv4Address, str]:
         """The local table's broadcast routes: each subnet's broadcast address on an interface that
-        is up, for a prefix shorter than /31 (fib_add_ifaddr(); a link going down takes them). lo's
-        prefixes too: 127.255.255.255 and the top of any prefix put on lo are RTN_BROADCAST while lo
-        is up (`ip route get 127.255.255.255` says broadcast), and connect() there is ENETUNREACH."""
+        is up, for a prefix shorter than /31 whose network is not 0.0.0.0 (fib_add_ifaddr(),
+        prefix_routed(); a link going down takes them). lo's prefixes too: 127.255.255.255 and the top
+        of any prefix put on lo are RTN_BROADCAST while lo is up (`ip route get 127.255.255.255` says
+        broadcast), and connect() there is ENETUNREACH."""
         return {
             a.network.broadcast_address: i.name
             for i in self.ifaces.values()
             if i.up
             for a in i.addresses
-            if a.network.prefixlen < 31
+            if a.network.prefixlen < 31 and prefix_routed(a)
         }
 
     def lo_up(self) -> bool:

@@ -13,7 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from netsim.addresses import ANY, LOOPBACK_NET, derived_mac, is_valid_source, normalise_mac, parse_endpoint
+from netsim.addresses import (
+    ANY,
+    LOOPBACK_NET,
+    derived_mac,
+    is_valid_source,
+    normalise_mac,
+    parse_endpoint,
+    prefix_routed,
+)
 from netsim.errors import ScenarioError
 from netsim.schema import (
     IFNAME_PATTERN,
@@ -1181,10 +1189,11 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     """fib_check_nh(): a gateway must be on one of the host's own networks (on the route's device,
     when it names one); otherwise `ip route add` fails with "Nexthop has invalid gateway"."""
     h = s.hosts[host]
-    nets = {dev: ipaddress.IPv4Interface(i.address).network for dev, i in h.interfaces.items() if i.address}
-    nets |= {
-        b: ipaddress.IPv4Interface(br.address).network for b, br in s.bridges.items() if br.host == host and br.address
-    }
+    addrs = {dev: ipaddress.IPv4Interface(i.address) for dev, i in h.interfaces.items() if i.address}
+    addrs |= {b: ipaddress.IPv4Interface(br.address) for b, br in s.bridges.items() if br.host == host and br.address}
+    # A prefix whose network is 0.0.0.0 (10.0.0.10/4) gets no prefix route (prefix_routed()): only the
+    # address's own local route can take a gateway then.
+    nets = {dev: a.network if prefix_routed(a) else ipaddress.IPv4Network(a.ip) for dev, a in addrs.items()}
     # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
     # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
     # then the gateway's default, then `routes`, as the lab and the script add them.

@@ -20,7 +20,15 @@ from itertools import count
 from typing import Any
 
 from netsim import arp, dns, forwarding, ipv4, netfilter, resolver, routing, sshforward, tcp, timerwheel, udp
-from netsim.addresses import BROADCAST, LOOPBACK_NET, ZERO_MAC, derived_mac, normalise_mac, refuses_as_address
+from netsim.addresses import (
+    BROADCAST,
+    LOOPBACK_NET,
+    ZERO_MAC,
+    derived_mac,
+    normalise_mac,
+    prefix_routed,
+    refuses_as_address,
+)
 from netsim.bridge import Bridge, Decision, PortFlags
 from netsim.conntrack import ORIGINAL, REPLY, tuple_of
 from netsim.errors import ScenarioError
@@ -2291,8 +2299,8 @@ class Simulation:
         for address in iface.addresses if only is None else [only]:
             if iface.primary_of(address.network) != address:
                 continue  # IFA_F_SECONDARY: fib_add_ifaddr() adds no prefix route for it
-            if address.network.prefixlen == 32:
-                continue  # fib_add_ifaddr() adds a prefix route only if `prefix != addr || prefixlen < 32`
+            if not prefix_routed(address):
+                continue  # a /32, or a prefix whose network is 0.0.0.0: fib_add_ifaddr() adds no prefix route
             # The primary is the route's preferred source; on lo the prefix is all local.
             local = iface.kind == "loopback"
             route = RouteEntry(address.network, iface.name, src=address.ip, local=local)
@@ -2380,7 +2388,8 @@ class Simulation:
         iface.addresses.append(address)  # a second address adds; it does not replace
         ns.local_table = True  # its local route, added even on a link that is down (fib_add_ifaddr())
         broadcast = str(address.network.broadcast_address)
-        if primary and iface.up and address.network.prefixlen < 31 and ns.neigh.invalidate(broadcast, add.dev):
+        routed = prefix_routed(address) and address.network.prefixlen < 31
+        if primary and iface.up and routed and ns.neigh.invalidate(broadcast, add.dev):
             # fib_add_ifaddr() (net/ipv4/fib_frontend.c): the subnet's new broadcast route, and
             # arp_invalidate() for that address: an entry still asking (or given up) goes.
             self.event(
