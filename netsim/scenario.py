@@ -1197,7 +1197,11 @@ def _check_gateways(s: Scenario, host: str, src: Source) -> None:
     # One route per destination (same tos and metric): `ip route add` asks for NLM_F_CREATE|NLM_F_EXCL,
     # and fib_table_insert() (net/ipv4/fib_trie.c) answers EEXIST. The connected routes come first,
     # then the gateway's default, then `routes`, as the lab and the script add them.
-    have: dict[ipaddress.IPv4Network, str] = {net: f"its connected route on {dev}" for dev, net in nets.items()}
+    # Only a prefix route is in the main table: a /32's (or a 0.0.0.0 prefix's) own route is in the local
+    # table, so `ip route add ADDR/32 dev eth0` beside it is taken (checked in a namespace: it succeeds).
+    have: dict[ipaddress.IPv4Network, str] = {
+        net: f"its connected route on {dev}" for dev, net in nets.items() if prefix_routed(addrs[dev])
+    }
     given = [((*path_of(h), "gateway"), "default", f"its gateway {h.gateway}")] if h.gateway else []
     given += [((*path_of(r), "to"), r.to, f"its route to {r.to} via {r.via or r.dev}") for r in h.routes]
     for where, to, what in given:
