@@ -191,6 +191,15 @@ def test_the_good_scenario_parses() -> None:
             "exists)",
         ),
         (
+            # Its connected route is in the main table (a /32's own would be in the local table alone and
+            # is no duplicate: corners-route-to-own-slash32).
+            "  alice:\n",
+            "  alice:\n    routes: [{to: 10.88.0.0/16, dev: eth0}]\n",
+            "diagrams/bridge.yaml:11: hosts.alice.routes[0].to: alice has a route to 10.88.0.0/16 already (its "
+            "connected route on eth0); the kernel refuses a second one to the same destination (EEXIST, RTNETLINK "
+            "answers: File exists)",
+        ),
+        (
             "  alice:\n",
             "  alice:\n    routes: [{to: 10.89.0.0/16, via: 10.88.0.1}, {to: 10.89.0.0/16, via: 10.88.0.9}]\n",
             "diagrams/bridge.yaml:11: hosts.alice.routes[1].to: alice has a route to 10.89.0.0/16 already (its route "
