@@ -344,6 +344,9 @@ def compare_with_kernel(
             act_late=act_late if clock is not None else None,
         )
 
+    # A step whose action took effect late (act_late) acted then, not when the lab began it: the moments
+    # a late timer is tried past.
+    acted = [(at + (act_late or {}).get(k, 0.0), obs, read) for k, (at, obs, read) in enumerate(clock or [])]
     postpone: dict[int, float] = {}
     redraws: dict[int, float] = {}
     ticks: tuple[float, ...] = ()
@@ -354,10 +357,9 @@ def compare_with_kernel(
             if _agree_until(trace, kernel, loose, i):
                 continue
             found = None
-            # A step whose action took effect late (act_late) acted then, not when the lab began it.
-            acted = [(at + (act_late or {}).get(k, 0.0), obs, read) for k, (at, obs, read) in enumerate(clock)]
-            late = [({**postpone, n: t}, why) for n, t, why in branch_candidates(trace, i, acted, postpone)]
-            late += bucket_candidates(trace, branch_candidates(trace, i, acted, postpone), postpone)
+            candidates = branch_candidates(trace, i, acted, postpone)
+            late = [({**postpone, n: t}, why) for n, t, why in candidates]
+            late += bucket_candidates(trace, candidates, postpone)
             redrawn = [({**redraws, i: at}, why) for at, why in redraw_candidates(trace, i, clock, drawn, drawn_before)]
             tries = [(p, redraws, ticks, [why]) for p, why in late]
             tries += [(postpone, r, ticks, [why]) for r, why in redrawn]
