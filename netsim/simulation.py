@@ -381,6 +381,14 @@ class Simulation:
         if self._connecting:
             self._settle_connects()
 
+    def _deliver_now(self) -> None:
+        """Deliver what was just sent, at this instant: inside the clock's own loop (settling a step's
+        connects) the queue is drained and the loop goes on from here; outside it, the clock runs to now."""
+        if self._settling:
+            self._drain()
+        else:
+            self._run_until(lambda: False, self.now)
+
     def _run_until(self, done: Callable[[], bool], deadline: float, *, inclusive: bool = True) -> None:
         """Process frames, then timers in time order, until `done()` or the deadline.
 
@@ -1363,10 +1371,7 @@ class Simulation:
                 self._close_accepted(other, relayed, run=run)
         if not run:
             return  # the clock's loop running now delivers it
-        if self._settling:
-            self._drain()  # inside the clock's own loop, which goes on from here
-        else:
-            self._run_until(lambda: False, self.now)
+        self._deliver_now()
 
     def connection_reset(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
         """tcp_reset() on an SSH connection: ssh (or sshd's child) reads ECONNRESET and exits. ssh's exit closes
@@ -1464,10 +1469,7 @@ class Simulation:
         ack = self.isn_of(cip, cport, sip, sport) + 1
         self.event(f"{server.label}'s sshd answers the channel open over the SSH connection")
         ipv4.output(self, server, tcp.carry_confirm(server, Tcp(sip, cip, sport, cport, "PA", seq, ack)))
-        if self._settling:
-            self._drain()  # inside the clock's own loop, which goes on from here
-        else:
-            self._run_until(lambda: False, self.now)
+        self._deliver_now()
 
     def ssh_segment(self, ns: Namespace, seg: Tcp) -> Tcp | None:
         """sshd reads the channel opens a segment brings and TCP acknowledges it; ssh hears the ACK, and
