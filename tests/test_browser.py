@@ -330,26 +330,36 @@ STEP_TWO_IN_VIEW = """() => {
 }"""
 
 
+# The widths a reader's device shows a post at, by kind: a phone (its scrollbars overlay the page,
+# touch, the mobile viewport) and a desktop or tablet window (a desktop browser's scrollbars take 15
+# px, and Zensical's theme keeps that gutter even where headless Chromium hides the scrollbar). The
+# page's layout follows its width by CSS alone (no script of ours reads the width), so one load per
+# kind is measured at each of its widths, narrowed as a reader drags a window's edge: 128 page loads
+# rather than 256, every width still measured in both schemes. Widest first: widened from 768 px
+# after a measure, the theme's header left its search field 54 px past the right edge at 1280 px (a
+# fresh load at 1280 px has none), which is the theme's resize and not what a reader loads.
+DEVICES = {"phone": [390, 320], "desktop": [1280, 768]}
+
+
 @pytest.mark.parametrize("transport", ["http", "file"])
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [320, 390, 768, 1280])
+@pytest.mark.parametrize("device", list(DEVICES))
 @pytest.mark.parametrize("post", POSTS)
 def test_every_diagram_reads_at_every_width_in_both_schemes(
     request: pytest.FixtureRequest,
     browser: tuple[object, str],
     generated_site: Path,
     post: str,
-    width: int,
+    device: str,
     scheme: str,
     transport: str,
 ) -> None:
     chromium, base = browser
     root = base if transport == "http" else generated_site.as_uri()
-    # Up to 390 px a phone: its scrollbars overlay the page. (A desktop browser's take 15 px, and
-    # Zensical's theme keeps that gutter even where headless Chromium hides the scrollbar.)
-    phone = width <= 390
+    widths = DEVICES[device]
+    phone = device == "phone"
     context = chromium.new_context(  # type: ignore[attr-defined]
-        viewport={"width": width, "height": 900}, color_scheme=scheme, is_mobile=phone, has_touch=phone
+        viewport={"width": widths[0], "height": 900}, color_scheme=scheme, is_mobile=phone, has_touch=phone
     )
     page = context.new_page()
     errors: list[str] = []
@@ -360,32 +370,43 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     page.click(".ns-next")
     assert page.locator(".ns-count").inner_text().startswith("Step 2 of ")
     # A person looks at these: build/screenshots/POST-WIDTH-SCHEME.png, of the site MkDocs builds
-    # (the one published), step 2 where its link lands. Taken before the measure changes the page,
-    # scrolled there and back: not from a second load of the page (64 loads in all). The file has
-    # no generator in its name: a pass over Zensical's build would only overwrite it.
-    if transport == "http" and "zensical" not in request.node.callspec.id:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        at = page.evaluate("() => [scrollX, scrollY]")
-        page.evaluate(STEP_TWO_IN_VIEW)
-        page.screenshot(path=str(SHOTS / f"{post}-{width}-{scheme}.png"))
-        page.evaluate("([x, y]) => scrollTo(x, y)", at)
-    found = page.evaluate(MEASURE)
+    # (the one published), step 2 where its link lands. Taken at each width before that width's
+    # measure, scrolled there and back: not from a second load of the page. (A measure makes every
+    # step and shows them, then hides all but step 2 again: what a reader sees is as it was.) The
+    # file has no generator in its name: a pass over Zensical's build would only overwrite it.
+    shots = transport == "http" and "zensical" not in request.node.callspec.id
+    for width in widths:
+        page.set_viewport_size({"width": width, "height": 900})
+        if shots:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            at = page.evaluate("() => [scrollX, scrollY]")
+            page.evaluate(STEP_TWO_IN_VIEW)
+            page.screenshot(path=str(SHOTS / f"{post}-{width}-{scheme}.png"))
+            page.evaluate("([x, y]) => scrollTo(x, y)", at)
+        reads_at(page, post, width, scheme)
+    assert errors == []
+    context.close()
+
+
+def reads_at(page: object, post: str, width: int, scheme: str) -> None:
+    """Every diagram, table and command output of the page, measured at the page's width now."""
+    found = page.evaluate(MEASURE)  # type: ignore[attr-defined]
     assert found["overflow"] <= 1, f"{post} scrolls sideways by {found['overflow']}px at {width}px"
     texts = found["texts"]
     assert len(texts) > 50
     small = [(t["text"], round(t["size"], 1)) for t in texts if t["size"] < found["small"] - 0.05]
     assert not small, f"diagram text under the page's small text ({found['small']:.1f}px) at {width}px: {small[:5]}"
     clipped = [t["text"] for t in texts if t["clipped"]]
-    assert not clipped, f"words drawn past the diagram's edge, cut off: {clipped[:5]}"
+    assert not clipped, f"words drawn past the diagram's edge at {width}px, cut off: {clipped[:5]}"
     # Words outside every shape (a label Graphviz put past the drawing's paper) sit on the page.
     assert sum(t["measured"] for t in texts) > 0.9 * len(texts)
     faint = [(t["text"], round(t["contrast"], 2)) for t in texts if t["contrast"] < 4.5]
-    assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme: {faint[:5]}"
+    assert not faint, f"diagram text under 4.5:1 in the {scheme} scheme at {width}px: {faint[:5]}"
     if width <= 390:
-        assert found["layouts"] == ["narrow"], found["layouts"]
+        assert found["layouts"] == ["narrow"], (width, found["layouts"])
     # The MAC, ARP and conntrack tables are the theme's tables; from 390 px every column shows
     # without scrolling.
-    tables = page.evaluate(
+    tables = page.evaluate(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('.ns-figure table')]"
         ".filter(t => /^(MAC table of|The notebook of|ARP tables|Connection tracking table)/"
         ".test(t.caption ? t.caption.textContent : ''))"
@@ -397,13 +418,11 @@ def test_every_diagram_reads_at_every_width_in_both_schemes(
     if width >= 390:
         assert all(cut <= 1 for _cls, cut in tables), f"a table's columns are cut at {width}px: {tables}"
     # A command's output under a figure (ip route get, a lookup's answer) wraps; none of it hidden.
-    hidden = page.evaluate(
+    hidden = page.evaluate(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('.ns-figure :is(pre.ns-route, pre.ns-resolve) > code')]"
         ".map(c => [c.textContent.split('\\n')[0], c.scrollWidth - c.clientWidth]).filter(x => x[1] > 1)"
     )
     assert not hidden, f"a command's output under a figure is cut at {width}px: {hidden[:3]}"
-    assert errors == []
-    context.close()
 
 
 # Every change of the body's colour scheme, with whether the post had begun to arrive: watched
