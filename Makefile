@@ -92,8 +92,9 @@ build-zensical: $(ZENSICAL_VENV)/.installed
 ##        build is the tests' shared site (tests/conftest.py, built once) and the claim audit is
 ##        test_claim_audit's first test, so neither runs twice; `make claims` prints its table.
 ##        Run with --quick: the tests that try many generated cases (random stories, the attack
-##        corpus, the lab edge cases' views, the served site after each edit) try a sample of
-##        them; every test runs and every assertion holds; `make test` tries every case.
+##        corpus, the lab's edge cases and recordings, the served site after each edit) try a
+##        sample of them (every post's scenario and every case changed since main among them);
+##        every test runs and every assertion holds; `make test` tries every case.
 check: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)

@@ -74,9 +74,9 @@ def simulate(steps: str, **kwargs: object) -> Trace:
 # `make check` is the loop between "save" and "all green"; `make test` is the full run. With
 # --quick (make check), the tests that try many generated cases try a sample of them: fewer random
 # stories per property (QUICK_EXAMPLES instead of 150), a fixed covering quarter of the attack
-# corpus (every field and every payload still tried, not every pair), every second lab edge
-# case drawn, in one view (in turn) instead of all three, and the served site compared with a full build after the
-# last edit only. Every test still runs, and every assertion holds as written; `make test` (and
+# corpus (every field and every payload still tried, not every pair), a sample of the lab's edge
+# cases and recordings (corpus() below), each edge case drawn in one view (in turn) instead of all
+# three, and the served site compared with a full build after the last edit only. Every test still runs, and every assertion holds as written; `make test` (and
 # CI) runs every case.
 QUICK_EXAMPLES = 40
 _quick = False
@@ -85,6 +85,46 @@ _quick = False
 def quick() -> bool:
     """True under `pytest --quick` (`make check`): sample the generated cases, see above."""
     return _quick
+
+
+# The lab's corpus (tests/lab_scenarios/ and the recordings in tests/kernel_traces/, some 490 each and
+# growing by a few dozen with each round of lab exploration) is tried once per case by the figure
+# check, the plan and its script, the capture, tcpdump's lines and the recordings replayed: about 60
+# of make check's 170 CPU seconds. With --quick these take every post's scenario, every eighth case
+# of the corpus in name order, and every case changed in the work tree or on the branch since main
+# (git), so a contributor's new or edited case is always tried; make test tries them all.
+CORPUS_STRIDE = 8
+CORPUS_DIRS = ("diagrams", "tests/lab_scenarios", "tests/kernel_traces")
+
+
+def corpus(paths: list[Path]) -> list[Path]:
+    """The cases of the lab's corpus a test tries: all of them, or under --quick the sample above."""
+    if not quick():
+        return list(paths)
+    posts = {p.stem for p in (ROOT / "diagrams").glob("*.yaml")}
+    changed = changed_cases()
+    lab = [p for p in paths if p.stem not in posts]
+    sampled = set(lab[::CORPUS_STRIDE])
+    return [p for p in paths if p.stem in posts or p in sampled or p.stem in changed]
+
+
+@cache
+def changed_cases() -> frozenset[str]:
+    """The names (file stems) of the corpus's files that differ from main: edited or new in the work
+    tree, or changed by a commit on this branch. Empty where git is missing or this is no clone."""
+
+    def git(*args: str) -> list[str]:
+        try:
+            done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return done.stdout.splitlines() if done.returncode == 0 else []
+
+    names = [line[3:] for line in git("status", "--porcelain", "--untracked-files=all", "--", *CORPUS_DIRS)]
+    base = next((b for b in ("origin/main", "main") if git("rev-parse", "--verify", "--quiet", b)), None)
+    if base is not None:
+        names += git("diff", "--name-only", f"{base}...HEAD", "--", *CORPUS_DIRS)
+    return frozenset(Path(name.split(" -> ")[-1].strip('"')).stem for name in names)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import corpus
 
 from netsim.frames import Arp, Dns, Icmp, Tcp, Udp
 from netsim.scenario import load_scenario
@@ -55,7 +56,7 @@ def capture(path: Path, tmp_path: Path) -> tuple[list, Path]:
     return hops, file
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", corpus(SCENARIOS), ids=lambda p: p.stem)
 def test_every_frame_dissects_to_what_the_trace_says(scenario: Path, tmp_path: Path) -> None:
     hops, file = capture(scenario, tmp_path)
     packets = rdpcap(str(file))
@@ -218,7 +219,7 @@ def wireshark() -> Iterator[Wireshark]:
     shark.close()
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", corpus(SCENARIOS), ids=lambda p: p.stem)
 def test_wireshark_finds_nothing_wrong_but_what_the_story_is_about(
     scenario: Path, tmp_path: Path, wireshark: Wireshark
 ) -> None:

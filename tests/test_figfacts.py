@@ -15,7 +15,7 @@ from types import ModuleType
 
 import golden
 import pytest
-from conftest import quick
+from conftest import corpus, quick
 from sitecopy import ROOT, copy_small_site
 
 from netsim.errors import ClaimError, FigureError
@@ -115,10 +115,11 @@ def test_a_golden_figure_s_change_is_reported_file_by_file(tmp_path: Path, monke
     assert not (tmp_path / "old").exists()
 
 
-# make check draws every second edge case (each in one view, in turn), make test every one in every
-# view: the edge cases grow with each round of lab exploration (153, then 420), and drawing them was
-# make check's largest single cost (~23 CPU s of ~150); the posts' own figures are all drawn either way.
-@pytest.mark.parametrize("path", LAB[::2] if quick() else LAB, ids=lambda p: p.stem)
+# make check draws a sample of the edge cases (tests/conftest.py, corpus(): each in one view, in
+# turn), make test every one in every view: the edge cases grow with each round of lab exploration
+# (153, then 420, then 490), and drawing them was make check's largest single cost (~23 CPU s of
+# ~150); the posts' own figures are all drawn either way.
+@pytest.mark.parametrize("path", corpus(LAB), ids=lambda p: p.stem)
 def test_every_step_of_every_edge_case_draws_what_happened(
     path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

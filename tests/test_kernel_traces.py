@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import corpus
 
 from netsim.lab.compare import compare_with_kernel, ssh_link_neighbours
 from netsim.scenario import load_scenario
@@ -24,7 +25,7 @@ RECORDINGS = sorted((ROOT / "tests" / "kernel_traces").glob("*.json"))
 RECORD = "sudo .venv/bin/python tests/record_kernel_traces.py"
 
 
-@pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("recording", corpus(RECORDINGS), ids=lambda p: p.stem)
 def test_netsim_does_what_the_kernel_did(recording: Path) -> None:
     kept = json.loads(recording.read_text(encoding="utf-8"))
     scenario = ROOT / kept["scenario"]

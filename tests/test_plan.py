@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from conftest import corpus
 
 from netsim import plan
 from netsim.render.labscript import line, render
@@ -51,7 +52,7 @@ def assert_each_line_is_one_quoted_vector(text: str) -> None:
         assert row == joined or row.startswith(joined + "   # "), row
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("scenario", corpus(SCENARIOS), ids=lambda p: p.stem)
 def test_the_script_is_the_plan_printed(scenario: Path) -> None:
     s = load_scenario(scenario)
     text = render(s)
@@ -112,7 +113,7 @@ def _device_positions(argv: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", corpus(SCENARIOS), ids=lambda p: p.stem)
 def test_every_ip_link_command_names_its_device_after_dev_or_name(path: Path) -> None:
     # iproute2 reads a keyword wherever a name may stand (iplink_parse(), ip/iplink.c): a port named
     # `up` made `ip link set up master br0` fail with "dev argument is required". After `dev` or

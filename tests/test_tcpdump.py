@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import corpus
 
 from netsim.lab.netns import apt_install
 from netsim.render import tcpdump
@@ -43,7 +44,7 @@ def read_back(binary: str, hops: list, tmp_path: Path) -> list[str]:
     return done.stdout.splitlines()
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+@pytest.mark.parametrize("path", corpus(SCENARIOS), ids=lambda p: p.stem)
 def test_every_line_is_the_real_tcpdumps(path: Path, real_tcpdump: str, tmp_path: Path) -> None:
     trace = run(load_scenario(path))
     every = [hop for step in trace.steps for hop in step.frames]
