@@ -716,19 +716,14 @@ class Lab:
         return out
 
     def listening(self) -> dict[str, list[str]]:
-        """Every namespace's IPv4 TCP sockets in LISTEN (`ss -4 -Hltn`), as sorted 'ADDR:PORT'."""
+        """Every namespace's IPv4 TCP sockets in LISTEN (what `ss -4 -Hltn` lists), as sorted
+        'ADDR:PORT': /proc/net/tcp read from inside the namespace (tcp4_seq_show(),
+        net/ipv4/tcp_ipv4.c), by this process rather than by an `ss` started in it per step."""
         out: dict[str, list[str]] = {}
         for host in self.s.hosts:
-            if host not in self.present:
-                continue
-            text = run("ip", "netns", "exec", ns_name(host), "ss", "-4", "-H", "-l", "-t", "-n")
-            found = set()
-            for line in text.splitlines():
-                fields = line.split()
-                if len(fields) >= 4:
-                    address, _, port = fields[3].rpartition(":")
-                    found.add((ipaddress.IPv4Address(address.partition("%")[0]), int(port)))
-            out[host] = [f"{address}:{port}" for address, port in sorted(found)]
+            if host in self.present:
+                found = listeners(read_inside(host, TCP_PROC))
+                out[host] = [f"{address}:{port}" for address, port in sorted(found)]
         return out
 
     def conntrack(self) -> dict[str, list[dict[str, Any]]]:
@@ -737,7 +732,7 @@ class Lab:
         for host in self.s.hosts:
             if host not in self.present:
                 continue
-            text = run("ip", "netns", "exec", ns_name(host), "cat", CONNTRACK_PROC, check=False)
+            text = read_inside(host, CONNTRACK_PROC)
             entries = [e for e in (parse_conntrack(line) for line in text.splitlines()) if e is not None]
             if entries:
                 out[host] = entries
@@ -792,7 +787,34 @@ class Lab:
             run("ip", "netns", "del", ns_name(host), check=False)
 
 
-CONNTRACK_PROC = "/proc/net/nf_conntrack"
+# Read with this thread inside the namespace: /proc/thread-self/net is the calling thread's network
+# namespace (proc_tgid_net_lookup() takes the task's nsproxy), as `ip netns exec ... cat` saw it.
+CONNTRACK_PROC = "/proc/thread-self/net/nf_conntrack"
+TCP_PROC = "/proc/thread-self/net/tcp"
+TCP_LISTEN = 0x0A  # TCP_LISTEN in include/net/tcp_states.h, the `st` column
+
+
+def read_inside(host: str, path: str) -> str:
+    """A /proc/net file of the host's namespace; empty when the namespace has none (nf_conntrack
+    is not loaded, or no table was made in it yet)."""
+    with inside(host):
+        try:
+            with open(path, encoding="ascii") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+def listeners(text: str) -> set[tuple[ipaddress.IPv4Address, int]]:
+    """The (address, port) of each LISTEN socket in /proc/net/tcp's text. The address is the
+    socket's __be32 printed as a host-order number (%08X), so its bytes are in this machine's order."""
+    found = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 4 and int(fields[3], 16) == TCP_LISTEN:
+            address, _, port = fields[1].partition(":")
+            found.add((ipaddress.IPv4Address(int(address, 16).to_bytes(4, sys.byteorder)), int(port, 16)))
+    return found
 # Helpers that netsim counts as instant (a crafted frame leaves at once, `ip route get` only asks):
 # their time, an `ip` process or two (much longer on a loaded machine), is left out of the step's seconds.
 INSTANT = ("send_frame", "route_get")
