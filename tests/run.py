@@ -104,11 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     waiting_cmd = [*pytest, "-o", f"cache_dir={cache}", "-n", str(args.wait_workers), "--maxschedchunk=1"]
     waiting_cmd += args.waiting
     computing_cmd = [*pytest, "-n", str(args.workers), "--maxschedchunk=1", *args.computing]
+    # Each run ends with its slowest tests, so a log of `make test` (CI's among them) says where its
+    # time went: the waiting run sets the pace, and its longest test bounds it.
+    slowest = ["--durations=12", "--durations-min=5"]
+    computing_cmd += slowest
     if args.waiting_marker:  # the two runs split the same tests by the marker: each test runs once
         waiting_cmd += ["-m", args.waiting_marker, *args.computing]
         computing_cmd += ["-m", f"not ({args.waiting_marker})"]
     computing_cmd += [f"--ignore={name}" for name in args.waiting]
     rerun_cmd = [*waiting_cmd, "--last-failed", "--last-failed-no-failures=none"]
+    waiting_cmd += slowest
 
     log = tempfile.NamedTemporaryFile("w+", prefix="waiting-tests-", suffix=".log", delete=False)  # noqa: SIM115
     started = time.monotonic()
