@@ -76,8 +76,8 @@ def simulate(steps: str, **kwargs: object) -> Trace:
 # stories per property (QUICK_EXAMPLES instead of 150), a fixed covering quarter of the attack
 # corpus (every field and every payload still tried, not every pair), a sample of the lab's edge
 # cases and recordings (corpus() below), each edge case drawn in one view (in turn) instead of all
-# three, and the served site compared with a full build after the last edit only. Every test still runs, and every assertion holds as written; `make test` (and
-# CI) runs every case.
+# three, and the served site compared with a full build after the last edit only. Every test
+# still runs, and every assertion holds as written; `make test` (and CI) runs every case.
 QUICK_EXAMPLES = 40
 _quick = False
 

@@ -815,6 +815,8 @@ def listeners(text: str) -> set[tuple[ipaddress.IPv4Address, int]]:
             address, _, port = fields[1].partition(":")
             found.add((ipaddress.IPv4Address(int(address, 16).to_bytes(4, sys.byteorder)), int(port, 16)))
     return found
+
+
 # Helpers that netsim counts as instant (a crafted frame leaves at once, `ip route get` only asks):
 # their time, an `ip` process or two (much longer on a loaded machine), is left out of the step's seconds.
 INSTANT = ("send_frame", "route_get")
