@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from netsim import conntrack, forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
-from netsim.frames import Frame, Icmp, Tcp, Udp
+from netsim.frames import DNS_PORT, Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
 from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, RELATED, RELATED_REPLY, Skb
 
@@ -183,6 +183,33 @@ def _forget_request(ns: Namespace, key: tuple[str, int, str, int]) -> None:
     ns.request_oow_ack.pop(key, None)
 
 
+def _backlog(ns: Namespace, listener: str) -> int:
+    """The backlog a listener passed to listen() (its sk_max_ack_backlog): a DNS server's TCP socket is
+    dnsmasq's, listen(fd, TCP_BACKLOG) with 32 (src/config.h); the lab's and the script's own listeners,
+    and sshd's, call listen(128)."""
+    addr, _, port = listener.rpartition(":")
+    if int(port) == DNS_PORT and addr in ns.dns_servers:
+        return tcp.DNSMASQ_BACKLOG
+    return tcp.LISTEN_BACKLOG
+
+
+def _max_synack_retries(ns: Namespace, listener: str) -> int:
+    """reqsk_timer_handler() (net/ipv4/inet_connection_sock.c): a listener whose request socks fill more
+    than half its backlog (qlen << 1 > max(8, sk_max_ack_backlog)) keeps half the room for young ones (not
+    yet past their first timeout) and prunes the old: tcp_synack_retries (5) drops by one, down to 2, for
+    each doubling of the young count that still does not exceed qlen; syn_ack_recalc() then expires a
+    request whose num_timeout reached it."""
+    retries = tcp.SYNACK_RETRIES
+    mine = [k for k, owner in ns.half_open.items() if owner == listener]
+    qlen = len(mine)
+    if qlen << 1 > max(8, _backlog(ns, listener)):
+        young = sum(1 for k in mine if ns.requests.get(k, [0])[0] == 0) << 1
+        while retries > 2 and qlen >= young:
+            retries -= 1
+            young <<= 1
+    return retries
+
+
 def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], synack: Tcp) -> None:
     """The request sock's timer (reqsk_timer_handler(), net/ipv4/inet_connection_sock.c): armed
     with the first SYN-ACK, re-armed from now by a retransmitted SYN (tcp_check_req()); each time
@@ -195,7 +222,7 @@ def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], sy
     def fire() -> bool:
         if ns.requests.get(key) is not state or state[1] != arming:
             return False  # the handshake completed, or a retransmitted SYN re-armed it
-        if state[0] >= tcp.SYNACK_RETRIES or key not in ns.half_open:
+        if key not in ns.half_open or state[0] >= _max_synack_retries(ns, ns.half_open[key]):
             del ns.requests[key]
             ns.half_open.pop(key, None)
             stack.event(f"{ns.label} drops the half-open connection from {key[0]}:{key[1]}: no ACK came")

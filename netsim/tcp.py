@@ -44,6 +44,8 @@ OUTCOMES = tuple(ERRNO_NAME)
 # The backlog the lab's and the script's listeners pass to listen(): ssh's own for a forwarded port
 # (SSH_LISTEN_BACKLOG in OpenSSH's ssh.h), so `ss -ltn` shows what it shows for a real tunnel.
 LISTEN_BACKLOG = 128
+# dnsmasq's own for its TCP listener (TCP_BACKLOG in dnsmasq's src/config.h), the lab's DNS server.
+DNSMASQ_BACKLOG = 32
 
 
 def bind_error(
