@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from netsim import conntrack, forwarding, icmp, netfilter, routing, tcp, udp
 from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
-from netsim.frames import DNS_PORT, Frame, Icmp, Tcp, Udp
+from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
 from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, RELATED, RELATED_REPLY, Skb
 
@@ -183,16 +183,6 @@ def _forget_request(ns: Namespace, key: tuple[str, int, str, int]) -> None:
     ns.request_oow_ack.pop(key, None)
 
 
-def _backlog(ns: Namespace, listener: str) -> int:
-    """The backlog a listener passed to listen() (its sk_max_ack_backlog): a DNS server's TCP socket is
-    dnsmasq's, listen(fd, TCP_BACKLOG) with 32 (src/config.h); the lab's and the script's own listeners,
-    and sshd's, call listen(128)."""
-    addr, _, port = listener.rpartition(":")
-    if int(port) == DNS_PORT and addr in ns.dns_servers:
-        return tcp.DNSMASQ_BACKLOG
-    return tcp.LISTEN_BACKLOG
-
-
 def _max_synack_retries(ns: Namespace, listener: str) -> int:
     """reqsk_timer_handler() (net/ipv4/inet_connection_sock.c): a listener whose request socks fill more
     than half its backlog (qlen << 1 > max(8, sk_max_ack_backlog)) keeps half the room for young ones (not
@@ -202,7 +192,7 @@ def _max_synack_retries(ns: Namespace, listener: str) -> int:
     retries = tcp.SYNACK_RETRIES
     mine = [k for k, owner in ns.half_open.items() if owner == listener]
     qlen = len(mine)
-    if qlen << 1 > max(8, _backlog(ns, listener)):
+    if qlen << 1 > max(8, tcp.listen_backlog(ns, listener)):
         young = sum(1 for k in mine if ns.requests.get(k, [0])[0] == 0) << 1
         while retries > 2 and qlen >= young:
             retries -= 1
