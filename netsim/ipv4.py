@@ -183,6 +183,23 @@ def _forget_request(ns: Namespace, key: tuple[str, int, str, int]) -> None:
     ns.request_oow_ack.pop(key, None)
 
 
+def _max_synack_retries(ns: Namespace, listener: str) -> int:
+    """reqsk_timer_handler() (net/ipv4/inet_connection_sock.c): a listener whose request socks fill more
+    than half its backlog (qlen << 1 > max(8, sk_max_ack_backlog)) keeps half the room for young ones (not
+    yet past their first timeout) and prunes the old: tcp_synack_retries (5) drops by one, down to 2, for
+    each doubling of the young count that still does not exceed qlen; syn_ack_recalc() then expires a
+    request whose num_timeout reached it."""
+    retries = tcp.SYNACK_RETRIES
+    mine = [k for k, owner in ns.half_open.items() if owner == listener]
+    qlen = len(mine)
+    if qlen << 1 > max(8, tcp.listen_backlog(ns, listener)):
+        young = sum(1 for k in mine if ns.requests.get(k, [0])[0] == 0) << 1
+        while retries > 2 and qlen >= young:
+            retries -= 1
+            young <<= 1
+    return retries
+
+
 def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], synack: Tcp) -> None:
     """The request sock's timer (reqsk_timer_handler(), net/ipv4/inet_connection_sock.c): armed
     with the first SYN-ACK, re-armed from now by a retransmitted SYN (tcp_check_req()); each time
@@ -195,7 +212,7 @@ def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], sy
     def fire() -> bool:
         if ns.requests.get(key) is not state or state[1] != arming:
             return False  # the handshake completed, or a retransmitted SYN re-armed it
-        if state[0] >= tcp.SYNACK_RETRIES or key not in ns.half_open:
+        if key not in ns.half_open or state[0] >= _max_synack_retries(ns, ns.half_open[key]):
             del ns.requests[key]
             ns.half_open.pop(key, None)
             stack.event(f"{ns.label} drops the half-open connection from {key[0]}:{key[1]}: no ACK came")

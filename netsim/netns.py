@@ -85,6 +85,9 @@ class Namespace:
     # retransmission, and what tcp_req_err() holds an ICMP error's quote to.
     request_snt_isn: dict[tuple[str, int, str, int], int] = field(default_factory=dict)
     request_oow_ack: dict[tuple[str, int, str, int], float] = field(default_factory=dict)
+    # SYN cookies sent by a listener whose SYN queue was full: the four -> (listener, the cookie, the
+    # SYN-ACK's sequence number); no request sock stands behind them (tcp_conn_request(), want_cookie).
+    syn_cookies: dict[tuple[str, int, str, int], tuple[str, int]] = field(default_factory=dict)
     # Established connections, either end: (local ip, port, peer ip, port) -> when the socket last
     # sent a challenge ACK (tcp_send_challenge_ack(); tcp_oow_rate_limited() allows one per 500 ms)
     established: dict[tuple[str, int, str, int], float] = field(default_factory=dict)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from netsim.addresses import ANY
 from netsim.frames import (
+    DNS_PORT,
     ICMP_DEST_UNREACH,
     ICMP_EXC_TTL,
     ICMP_HOST_UNREACH,
@@ -44,6 +45,8 @@ OUTCOMES = tuple(ERRNO_NAME)
 # The backlog the lab's and the script's listeners pass to listen(): ssh's own for a forwarded port
 # (SSH_LISTEN_BACKLOG in OpenSSH's ssh.h), so `ss -ltn` shows what it shows for a real tunnel.
 LISTEN_BACKLOG = 128
+# dnsmasq's own for its TCP listener (TCP_BACKLOG in dnsmasq's src/config.h), the lab's DNS server.
+DNSMASQ_BACKLOG = 32
 
 
 def bind_error(
@@ -154,6 +157,22 @@ INVALID_RATELIMIT = 0.5  # net.ipv4.tcp_invalid_ratelimit: 500 ms between out-of
 TCP_TIMEOUT_MIN = 2  # jiffies (include/net/tcp.h)
 
 
+def listen_backlog(ns: Namespace, listener: str) -> int:
+    """The backlog a listener passed to listen() (its sk_max_ack_backlog): a DNS server's TCP socket is
+    dnsmasq's, listen(fd, TCP_BACKLOG) with 32 (src/config.h); the lab's and the script's own listeners,
+    and sshd's, call listen(128)."""
+    addr, _, port = listener.rpartition(":")
+    if int(port) == DNS_PORT and addr in ns.dns_servers:
+        return DNSMASQ_BACKLOG
+    return LISTEN_BACKLOG
+
+
+def syn_queue_full(ns: Namespace, listener: str) -> bool:
+    """inet_csk_reqsk_queue_is_full() (include/net/inet_connection_sock.h): the listener holds more
+    request socks than its backlog."""
+    return sum(1 for owner in ns.half_open.values() if owner == listener) > listen_backlog(ns, listener)
+
+
 def request_timeout(num_timeout: int) -> float:
     """reqsk_timeout(): the request's timeout, TCP_TIMEOUT_INIT (1 s) doubled per firing, at most TCP_RTO_MAX."""
     return min(float(1 << num_timeout), TCP_RTO_MAX)
@@ -228,6 +247,14 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
                 stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again: no second answer yet")
                 return Answer()
             stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again and answers SYN-ACK again")
+        elif syn_queue_full(ns, f"{found[0]}:{found[1]}"):
+            # tcp_conn_request() (net/ipv4/tcp_input.c): a full SYN queue with net.ipv4.tcp_syncookies 1
+            # (the default) answers with a SYN cookie (tcp_syn_flood_action(), want_cookie): a SYN-ACK whose
+            # sequence number encodes the request, and no request sock is kept, so nothing sends it again.
+            stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} has a full SYN queue: a SYN cookie answers")
+            isn = stack.initial_sequence(seg.dst_ip, seg.dport, seg.src_ip, seg.sport)
+            ns.syn_cookies[key] = (f"{found[0]}:{found[1]}", isn)
+            return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "SA", isn, seg.seq + 1),))
         else:
             stack.event(f"{ns.label}'s listener on {found[0]}:{found[1]} answers SYN-ACK")
             # The connection belongs to that listener once the handshake completes (its accept queue).
@@ -251,6 +278,11 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
                 stack.event(f"{ns.label}'s connecting socket will send its SYN again in two ticks")
                 stack.rearm_syn(ns, conn, TCP_TIMEOUT_MIN)
             return Answer((Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "R", seg.ack, 0),))
+    if seg.flags == "A" and _cookie_ack(ns, seg):
+        # tcp_v4_cookie_check() -> cookie_v4_check() (net/ipv4/syncookies.c): the ACK that acknowledges a
+        # SYN cookie rebuilds the request from it and completes the handshake as a request sock would.
+        # Simplified: netsim does not age cookies (a cookie is good for about two minutes).
+        ns.half_open[key_of(seg)] = ns.syn_cookies.pop(key_of(seg))[0]
     if (
         seg.flags == "A"
         and key_of(seg) not in ns.half_open
@@ -460,6 +492,13 @@ def rto_revert(stack: Stack, ns: Namespace, conn: Connection) -> Tcp | None:
     conn.sent = stack.now
     stack.event(f"{ns.label}'s TCP undoes one backoff (RFC 6069): the SYN is overdue and goes once more")
     return Tcp(conn.src_ip, conn.dst_ip, conn.sport, conn.dport, "S", conn.isn, ttl=conn.ttl)
+
+
+def _cookie_ack(ns: Namespace, seg: Tcp) -> bool:
+    """Whether this ACK acknowledges a SYN cookie the listener sent on its four (its number + 1) while no
+    request sock or connection holds them."""
+    cookie = ns.syn_cookies.get(key_of(seg))
+    return cookie is not None and key_of(seg) not in ns.half_open and seg.ack == (cookie[1] + 1) & 0xFFFFFFFF
 
 
 def _request_oow_limited(stack: Stack, ns: Namespace, key: tuple[str, int, str, int]) -> bool:

@@ -9,7 +9,9 @@ bare ACK; the client resets, and its SYN goes again two ticks later. The lab agr
 
 from __future__ import annotations
 
-from netsim.scenario import parse_scenario
+from netsim.ipv4 import _max_synack_retries
+from netsim.netns import Namespace
+from netsim.scenario import DnsServer, parse_scenario
 from netsim.simulation import run
 from netsim.trace import tcp_ports
 
@@ -65,3 +67,62 @@ def test_the_same_socket_sending_its_syn_again_gets_the_syn_ack_again() -> None:
     first = run(parse_scenario(ROOM, "room.yaml"), hz=250).step("first")
     assert "A" not in flags(first) and "R" not in flags(first)
     assert flags(first).count("SA") >= 2
+
+
+def _requests(ns: Namespace, listener: str, count: int, num_timeout: int) -> None:
+    for i in range(count):
+        key = (f"10.3.{num_timeout}.{i % 250}", 40000 + i, *listener.split(":"))
+        ns.half_open[key] = listener
+        ns.requests[key] = [num_timeout, 1]
+
+
+def test_a_listener_more_than_half_full_prunes_its_old_requests() -> None:
+    """reqsk_timer_handler(): above half the backlog (qlen << 1 > max(8, backlog)) tcp_synack_retries
+    (5) falls by one per doubling of the young requests still not above qlen, down to 2. The lab's
+    listeners call listen(128); a DNS server's TCP socket is dnsmasq's, listen(32)
+    (tests/lab_scenarios/limits-dns-synq-half-full-prunes.yaml)."""
+    ns = Namespace("srv", "srv")
+    _requests(ns, "0.0.0.0:80", 64, 2)
+    assert _max_synack_retries(ns, "0.0.0.0:80") == 5  # exactly half full: no pruning
+    _requests(ns, "0.0.0.0:80", 1, 0)
+    assert _max_synack_retries(ns, "0.0.0.0:80") == 2  # 65 of 128, one young: 65 >= 2, 4 and 8
+    _requests(ns, "0.0.0.0:80", 40, 0)  # 105 in all, 41 young: 105 >= 82, < 164
+    assert _max_synack_retries(ns, "0.0.0.0:80") == 4
+    dns = Namespace("dns", "dns")
+    dns.dns_servers["10.3.0.5"] = DnsServer(listen="10.3.0.5")
+    _requests(dns, "10.3.0.5:53", 17, 1)
+    assert _max_synack_retries(dns, "10.3.0.5:53") == 2  # 17 of dnsmasq's 32, none young
+    assert _max_synack_retries(ns, "10.3.0.5:53") == 5  # another listener's requests do not count
+
+
+def test_a_full_syn_queue_answers_cookies_and_a_cookie_ack_connects() -> None:
+    """tcp_conn_request(): more request socks than the backlog (dnsmasq's 32) and tcp_syncookies 1: a new
+    SYN gets a cookie SYN-ACK and no request sock, so a copy of it gets another cookie (not a rate-limited
+    retransmission); a real client's ACK to its cookie completes the handshake (cookie_v4_check())
+    (tests/lab_scenarios/limits-dns-synq-full-cookie.yaml)."""
+    text = (
+        "title: t\n"
+        "bridges:\n  br0: {host: hub, ports: {s1: {}, s2: {}, s3: {}}}\n"
+        "hosts:\n  hub: {}\n"
+        "  cli:\n    interfaces: {eth0: {mac: '02:00:00:00:00:0c', address: 10.3.0.10/24, plug: br0.s1}}\n"
+        f"    drop_tcp_ports: [{', '.join(str(5001 + i) for i in range(40))}]\n"
+        "  cat:\n    interfaces: {eth0: {mac: '02:00:00:00:00:0d', address: 10.3.0.12/24, plug: br0.s3}}\n"
+        "  srv:\n    interfaces: {eth0: {mac: '02:00:00:00:00:05', address: 10.3.0.5/24, plug: br0.s2}}\n"
+        "    dns_servers: [{listen: 10.3.0.5}]\n"
+        "steps:\n"
+    )
+    for batch in range(4):  # 32 request socks, from ports cli's firewall keeps the SYN-ACKs from
+        text += f"  - id: b{batch}\n    sends:\n      frames:\n"
+        for port in range(5001 + 8 * batch, 5009 + 8 * batch):
+            text += f"        - {{by: cat, dst: srv, syn: {{src: '10.3.0.10:{port}', dst: '10.3.0.5:53'}}}}\n"
+    text += (
+        "  - id: last\n    sends:\n      frames:\n"
+        "        - {by: cat, dst: srv, syn: {src: '10.3.0.10:5033', dst: '10.3.0.5:53'}}\n"
+        + "        - {by: cat, dst: srv, syn: {src: '10.3.0.10:5034', dst: '10.3.0.5:53'}}\n" * 3
+        + "  - {id: real, connect: {by: cli, to: '10.3.0.5:53'}}\n"
+    )
+    t = run(parse_scenario(text, "room.yaml"), hz=250)
+    last = [hop.payload for hop in t.step("last").frames if tcp_ports(hop.payload) and hop.payload.flags == "SA"]
+    assert [seg.dport for seg in last] == [5033, 5034, 5034, 5034]
+    assert t.step("real").outcome == "connected"
+    assert "S" in flags(t.step("real")) and "R" not in flags(t.step("real"))
