@@ -405,7 +405,8 @@ class Lab:
         while time.monotonic() < deadline:  # until port 53 is taken on that address: it listens
             if proc.poll() is not None:
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise LabError(f"dnsmasq in {host} exited: {err.strip()}")
+                # The status too: an empty stderr with a negative status is a signal from outside.
+                raise LabError(f"dnsmasq in {host} exited (status {proc.returncode}): {err.strip()}")
             with inside(host):
                 probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             try:
