@@ -13,6 +13,7 @@ from netsim.frames import Tcp
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 from netsim.sshforward import Forward, bind_addresses, exits_on_refusal, parse, refusal_printed
+from netsim.trace import Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOMS = """
@@ -215,30 +216,28 @@ def test_a_channel_open_waits_for_a_dead_ssh_connection_and_goes_when_its_link_r
     assert (knock.listener, knock.channel["n"]) == ("127.0.0.1:9001", 2)  # at once now; channel 1 is open
 
 
-def through_a_switch() -> str:
-    """ROOMS with a switch between the laptop and the server, so the capture shows the SSH segments."""
+def through_a_switch(steps: str) -> Trace:
+    """ROOMS with a switch between the laptop and the server, so the capture shows the SSH segments,
+    simulated with these steps after its own."""
     rooms = ROOMS.replace("plug: server.eth0}", "plug: sw0.p1}").replace(
         "address: 192.168.1.50/24}", "address: 192.168.1.50/24, plug: sw0.p2}"
     )
-    return rooms.replace(
+    rooms = rooms.replace(
         "hosts:\n", "  sw0:\n    host: sw\n    ports:\n      p1: {}\n      p2: {}\nhosts:\n  sw: {}\n", 1
     )
+    return run(parse_scenario(rooms + steps, "rooms.yaml"))
 
 
 def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
     # tcp_retransmit_timer() sends the same unacknowledged segment again: across a switch the capture
     # shows each resend with the first one's seq and ack (the handshake's SYN + 1 and SYN-ACK + 1).
-    trace = run(
-        parse_scenario(
-            through_a_switch()
-            + """
+    trace = through_a_switch(
+        """
   - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
   - {id: down, link_set: {by: server, dev: eth0, up: false}}
   - {id: dead, connect: {by: laptop, to: '127.0.0.1:19001', read: true}}
   - {id: later, wait: 4}
-""",
-            "rooms.yaml",
-        )
+"""
     )
     syn, synack, _ = [h.payload for h in trace.step("tunnel").frames if isinstance(h.payload, Tcp)]
     sent = [h for s in ("dead", "later") for h in trace.step(s).frames if isinstance(h.payload, Tcp)]
@@ -249,15 +248,11 @@ def test_a_retransmission_of_ssh_s_data_repeats_its_numbers() -> None:
 def test_sshd_answers_a_channel_open_with_a_segment_that_ssh_acknowledges() -> None:
     # The channel open (data), sshd's ACK, sshd's answer (SSH2_MSG_CHANNEL_OPEN_CONFIRMATION), ssh's ACK of
     # it: a conntrack entry picking the connection up at the open sees a reply, then a valid packet (ASSURED).
-    trace = run(
-        parse_scenario(
-            through_a_switch()
-            + """
+    trace = through_a_switch(
+        """
   - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:localhost:9001'}}
   - {id: knock, connect: {by: laptop, to: '127.0.0.1:19001'}}
-""",
-            "rooms.yaml",
-        )
+"""
     )
     segs = [
         h.payload
