@@ -29,6 +29,9 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= $(CHECK_WORKERS)
 WAIT_WORKERS ?= 4
+# When the computing run ends, the machine is the labs' alone: a second pytest of the waiting tests
+# starts on LATE_WAIT_WORKERS more workers and takes the ones not yet started (tests/waiting_claims.py).
+LATE_WAIT_WORKERS ?= 4
 # The tests that wait, by marker: the lab and try-it files, and the few tests elsewhere that run the
 # lab or the generated script (the attack corpus, the decoder's and check's real-program tests).
 WAITING := lab or waits
@@ -108,7 +111,7 @@ test: $(STAMP) $(SCHEMA)
 	$(BIN)/ruff check $(CODE)
 	$(BIN)/ruff format --check $(CODE)
 	$(BIN)/python -m netsim check
-	$(BIN)/python tests/run.py --workers $(WORKERS) --wait-workers $(WAIT_WORKERS) --waiting-marker "$(WAITING)" \
+	$(BIN)/python tests/run.py --workers $(WORKERS) --wait-workers $(WAIT_WORKERS) --late-wait-workers $(LATE_WAIT_WORKERS) --waiting-marker "$(WAITING)" \
 	  --zensical-venv
 
 ## claims: the claim audit; every claim must be falsifiable by a netsim fault or a scenario change

@@ -25,6 +25,7 @@ if sys.dont_write_bytecode and sys.pycache_prefix is None:
 
 import prerun  # noqa: E402 - after the bytecode's place is set
 import pytest
+from waiting_claims import pytest_runtest_setup  # noqa: F401 - the hook: `make test`'s two waiting runs share their tests
 
 from netsim.scenario import Scenario, parse_scenario
 from netsim.simulation import run

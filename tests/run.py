@@ -9,6 +9,13 @@ run's output streams as it goes; the waiting run's is printed when both are done
 that failed runs once more then, on a machine the computing tests have left (rerun_on_a_quiet_machine()).
 The exit status is the first failure's (0 when both pass), and a one-line summary says how each ended.
 
+When the computing run has ended, the machine is the waiting tests' alone, and more of them can
+sleep side by side than beside a site build: with --late-wait-workers N, a second pytest of the same
+waiting tests starts then on N more workers. The two share a directory where each test is claimed as
+it is about to run (tests/waiting_claims.py), so each runs once, in whichever run reached it first,
+and the other reports it skipped. The waiting tests end when both runs have; a failure in either is
+run once more, as below.
+
 The computing run is niced (--computing-nice) and scheduled SCHED_IDLE: the lab compares how long each step took with a
 tolerance of half a second, so when a lab wakes up it must get a core at once, not share it with
 a site build; the computing tests take what the sleeping labs leave, which is nearly all of it.
@@ -36,6 +43,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from waiting_claims import CLAIMS_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 # Held while .venv-zensical is installed; tests/conftest.py's zensical_site takes it before its
@@ -76,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="workers for the computing tests")
     parser.add_argument("--wait-workers", type=int, default=6, help="workers for the waiting tests")
+    parser.add_argument(
+        "--late-wait-workers",
+        type=int,
+        default=0,
+        help="more workers for the waiting tests once the computing run has ended (a second pytest of them)",
+    )
     parser.add_argument("--computing-nice", type=int, default=10, help="niceness added to the computing run")
     parser.add_argument("waiting", nargs="*", help="the test files whose tests wait on kernel timers")
     parser.add_argument(
@@ -100,24 +115,35 @@ def main(argv: list[str] | None = None) -> int:
     # --maxschedchunk=1: a worker is handed one test at a time (after two to start), so no test
     # queues behind a two-minute wait; tests/conftest.py puts the longest waits first.
     # The waiting run keeps its own pytest cache: which of its tests failed, for the rerun below.
+    # The late run (the same tests on more workers, from when the computing run ends; each test runs
+    # in whichever of the two reaches it first, tests/waiting_claims.py) keeps another.
     cache = Path(tempfile.mkdtemp(prefix="waiting-cache-"))
-    waiting_cmd = [*pytest, "-o", f"cache_dir={cache}", "-n", str(args.wait_workers), "--maxschedchunk=1"]
-    waiting_cmd += args.waiting
+    late_cache = Path(tempfile.mkdtemp(prefix="waiting-cache-late-"))
+    selected = [*args.waiting]
     computing_cmd = [*pytest, "-n", str(args.workers), "--maxschedchunk=1", *args.computing]
+    if args.waiting_marker:  # the two runs split the same tests by the marker: each test runs once
+        selected += ["-m", args.waiting_marker, *args.computing]
+        computing_cmd += ["-m", f"not ({args.waiting_marker})"]
+    computing_cmd += [f"--ignore={name}" for name in args.waiting]
+
+    def waiting_run(cache: Path, workers: int) -> list[str]:
+        return [*pytest, "-o", f"cache_dir={cache}", "-n", str(workers), "--maxschedchunk=1", *selected]
+
+    rerun_cmd = [*waiting_run(cache, args.wait_workers), "--last-failed", "--last-failed-no-failures=none"]
     # Each run ends with its slowest tests, so a log of `make test` (CI's among them) says where its
     # time went: the waiting run sets the pace, and its longest test bounds it.
     slowest = ["--durations=12", "--durations-min=5"]
     computing_cmd += slowest
-    if args.waiting_marker:  # the two runs split the same tests by the marker: each test runs once
-        waiting_cmd += ["-m", args.waiting_marker, *args.computing]
-        computing_cmd += ["-m", f"not ({args.waiting_marker})"]
-    computing_cmd += [f"--ignore={name}" for name in args.waiting]
-    rerun_cmd = [*waiting_cmd, "--last-failed", "--last-failed-no-failures=none"]
-    waiting_cmd += slowest
+    waiting_cmd = [*waiting_run(cache, args.wait_workers), *slowest]
+    late_cmd = [*waiting_run(late_cache, args.late_wait_workers), *slowest]
+    claims = Path(tempfile.mkdtemp(prefix="waiting-claims-"))
+    waiting_env = {**os.environ, CLAIMS_ENV: str(claims)} if args.late_wait_workers > 0 else None
 
     log = tempfile.NamedTemporaryFile("w+", prefix="waiting-tests-", suffix=".log", delete=False)  # noqa: SIM115
+    late_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read at the end
     started = time.monotonic()
-    waiting = subprocess.Popen(waiting_cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    waiting = subprocess.Popen(waiting_cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=waiting_env)
+    late: subprocess.Popen[bytes] | None = None
     nice = args.computing_nice
 
     def yield_to_the_labs() -> None:
@@ -131,24 +157,38 @@ def main(argv: list[str] | None = None) -> int:
     install_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read at the end
     installing = install_zensical_venv(yield_to_the_labs, install_log) if args.zensical_venv else None
     computing = subprocess.Popen(computing_cmd, cwd=ROOT, preexec_fn=yield_to_the_labs)  # noqa: PLW1509
-    children = (waiting, computing, *([installing] if installing else []))
+    children = [waiting, computing, *([installing] if installing else [])]
 
     def forward(_signum: int, _frame: object) -> None:
         """A CI timeout's SIGTERM stops both runs as Ctrl-C does: pytest-xdist ends its workers on
         SIGINT (on SIGTERM its main process dies and leaves them running)."""
+        nonlocal stopping
+        stopping = True
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
 
+    stopping = False  # after a Ctrl-C or a SIGTERM no late run starts
+    late_started = 0.0
     signal.signal(signal.SIGTERM, forward)
     ended: dict[str, tuple[int, float]] = {}
-    while len(ended) < 2:
+    while not {"waiting", "computing"} <= ended.keys() or (late is not None and "late" not in ended):
         try:
-            for name, child in (("waiting", waiting), ("computing", computing)):
-                if name not in ended and child.poll() is not None:
+            for name, child in (("waiting", waiting), ("computing", computing), ("late", late)):
+                if child is not None and name not in ended and child.poll() is not None:
                     ended[name] = (child.returncode, time.monotonic() - started)
+            if waiting_env and late is None and not stopping and "computing" in ended and "waiting" not in ended:
+                print(
+                    f"\n===== the computing tests are done; {args.late_wait_workers} more workers take the "
+                    "waiting tests not yet started =====",
+                    flush=True,
+                )
+                late = subprocess.Popen(late_cmd, cwd=ROOT, stdout=late_log, stderr=subprocess.STDOUT, env=waiting_env)
+                late_started = time.monotonic() - started
+                children.append(late)
             time.sleep(0.2)
-        except KeyboardInterrupt:  # Ctrl-C reached both pytests too (one process group); let them stop
+        except KeyboardInterrupt:  # Ctrl-C reached the pytests too (one process group); let them stop
+            stopping = True
             continue
 
     if installing is not None:
@@ -161,13 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(log.read())
     log.close()
     os.unlink(log.name)
+    if late is not None:
+        late_log.seek(0)
+        print(
+            f"\n===== the same, on {args.late_wait_workers} more workers from {late_started:.0f} s (each test "
+            "ran in one of the two runs; the other skipped it) =====",
+            flush=True,
+        )
+        sys.stdout.write(late_log.read())
+    late_log.close()
+    if late is not None:  # the waiting tests ended when both of their runs had
+        code = next((c for c in (ended["waiting"][0], ended["late"][0]) if c != 0), 0)
+        ended["waiting"] = (code, max(ended["waiting"][1], ended["late"][1]))
     for name in ("computing", "waiting"):
         code, seconds = ended[name]
         print(f"{name} tests: {'passed' if code == 0 else f'exit {code}'} after {seconds:.0f} s")
     codes = [ended["computing"][0], ended["waiting"][0]]
-    if ended["waiting"][0] != 0 and (failed := failed_in(cache)):
+    # The late run's failures join the first run's, so that one rerun takes them all (--last-failed).
+    failed = sorted({*failed_in(cache), *failed_in(late_cache)})
+    if ended["waiting"][0] != 0 and failed:
+        write_failed(cache, failed)
         codes[1] = rerun_on_a_quiet_machine(rerun_cmd, failed)
-    shutil.rmtree(cache, ignore_errors=True)
+    for directory in (cache, late_cache, claims):
+        shutil.rmtree(directory, ignore_errors=True)
     return next((code for code in codes if code != 0), 0)
 
 
@@ -177,6 +233,13 @@ def failed_in(cache: Path) -> list[str]:
         return sorted(json.loads((cache / "v" / "cache" / "lastfailed").read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return []
+
+
+def write_failed(cache: Path, failed: list[str]) -> None:
+    """Make these the last-failed list of a pytest run with this cache (what --last-failed reads)."""
+    path = cache / "v" / "cache" / "lastfailed"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict.fromkeys(failed, True), indent=2), encoding="utf-8")
 
 
 def rerun_on_a_quiet_machine(rerun_cmd: list[str], failed: list[str]) -> int:

@@ -181,3 +181,48 @@ def test_the_order_is_worked_out_after_deselection_and_reads_no_deselected_wait(
     assert collected("-m", "not lab") == ["test_c1", "test_c2"]
     # The waiting run: each wait at the head of a worker's first two, a test that does not wait behind it.
     assert collected("-m", "lab", "-k", "not never") == ["test_w9", "test_l1", "test_w3", "test_l2"]
+
+
+def test_when_the_computing_run_ends_more_workers_take_the_waiting_tests_not_yet_started(tmp_path: Path) -> None:
+    # The first waiting run has one process (no xdist), the late one two workers. Each test notes
+    # which run ran it; a test the late run ran fails there once, so the rerun after both runs must
+    # take the late run's failures too.
+    (tmp_path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        "from waiting_claims import pytest_runtest_setup  # noqa: F401\n"
+    )
+    ran = tmp_path / "ran"
+    (tmp_path / "test_sleeps.py").write_text(
+        "import os, time\nfrom pathlib import Path\n\nimport pytest\n\n\n"
+        "@pytest.mark.parametrize('n', range(10))\n"
+        "def test_sleeps(n):\n"
+        "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'first')\n"
+        f"    with Path({str(ran)!r}).open('a') as out:\n"
+        "        out.write(f'{n} {worker}\\n')\n"
+        "    time.sleep(1)\n"
+        "    assert worker == 'first', 'failed once in the late run'\n"
+    )
+    (tmp_path / "test_computes.py").write_text("def test_computes():\n    pass\n")
+    done = subprocess.run(
+        [sys.executable, "tests/run.py", "--workers", "0", "--wait-workers", "0", "--late-wait-workers", "2",
+         "--computing", str(tmp_path / "test_computes.py"),
+         "--pytest-args", f"-c /dev/null --rootdir {tmp_path} -p no:randomly {NO_HYPOTHESIS}",
+         str(tmp_path / "test_sleeps.py")],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},  # not this xdist worker's
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    runs = [line.split() for line in ran.read_text().splitlines()]
+    first = [n for n, worker in runs if worker == "first"]
+    late = [n for n, worker in runs if worker != "first"]
+    assert first and late, runs  # both runs took some
+    # Each test ran once in the two runs; the late run's, failed there, once more in the rerun (last).
+    first_run, rerun_alone = first[: len(first) - len(late)], first[len(first) - len(late) :]
+    assert sorted(first_run + late, key=int) == [str(n) for n in range(10)], runs
+    assert sorted(rerun_alone) == sorted(late), runs
+    assert out.index("more workers take the waiting tests not yet started") < out.index("rerun alone: passed")
+    rerun = out.split("once more, on a machine")[1]
+    assert sorted(rerun.count(f"test_sleeps[{n}]") for n in late) == [1] * len(late)
+    assert f"{len(late)} passed" in rerun
+    assert "waiting tests: exit 1" in out
