@@ -185,8 +185,8 @@ def test_the_order_is_worked_out_after_deselection_and_reads_no_deselected_wait(
 
 def test_when_the_computing_run_ends_more_workers_take_the_waiting_tests_not_yet_started(tmp_path: Path) -> None:
     # The first waiting run has one process (no xdist), the late one two workers. Each test notes
-    # which run ran it; a test the late run ran fails there once, so the rerun after both runs must
-    # take the late run's failures too.
+    # which run ran it (the first run's third waits until the late run has run one); a test the late
+    # run ran fails there once, so the rerun after both runs must take the late run's failures too.
     (tmp_path / "conftest.py").write_text(
         f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\n"
         "from waiting_claims import pytest_runtest_setup  # noqa: F401\n"
@@ -199,7 +199,11 @@ def test_when_the_computing_run_ends_more_workers_take_the_waiting_tests_not_yet
         "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'first')\n"
         f"    with Path({str(ran)!r}).open('a') as out:\n"
         "        out.write(f'{n} {worker}\\n')\n"
-        "    time.sleep(1)\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while worker == 'first' and n >= 2 and time.monotonic() < deadline:  # until the late run has begun\n"
+        f"        if 'gw' in Path({str(ran)!r}).read_text():\n"
+        "            break\n"
+        "        time.sleep(0.05)\n"
         "    assert worker == 'first', 'failed once in the late run'\n"
     )
     (tmp_path / "test_computes.py").write_text("def test_computes():\n    pass\n")
