@@ -158,11 +158,17 @@ TCP_TIMEOUT_MIN = 2  # jiffies (include/net/tcp.h)
 
 
 def listen_backlog(ns: Namespace, listener: str) -> int:
-    """The backlog a listener passed to listen() (its sk_max_ack_backlog): a DNS server's TCP socket is
-    dnsmasq's, listen(fd, TCP_BACKLOG) with 32 (src/config.h); the lab's and the script's own listeners,
-    and sshd's, call listen(128)."""
+    """The backlog a listener passed to listen() (its sk_max_ack_backlog)."""
+    return program_backlog(listener, ns.dns_servers)
+
+
+def program_backlog(listener: str, dns_servers: Collection[str]) -> int:
+    """The backlog the program behind a listener ("ADDR:PORT") passes to listen(), given the addresses
+    the host's DNS servers listen on: a DNS server's TCP socket is dnsmasq's, listen(fd, TCP_BACKLOG)
+    with 32 (src/config.h); the lab's and the script's own listeners, and sshd's, call listen(128).
+    `ss -ltn` shows it as Send-Q."""
     addr, _, port = listener.rpartition(":")
-    if int(port) == DNS_PORT and addr in ns.dns_servers:
+    if int(port) == DNS_PORT and addr in dns_servers:
         return DNSMASQ_BACKLOG
     return LISTEN_BACKLOG
 

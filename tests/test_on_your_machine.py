@@ -125,3 +125,13 @@ def test_a_host_the_command_cannot_run_in_is_a_clear_error() -> None:
             assert not page.errors, page.errors
         else:
             assert page.errors and expected in str(page.errors[0]), page.errors
+
+
+def test_ss_shows_a_dns_servers_own_backlog() -> None:
+    # The lab's DNS server is dnsmasq, which calls listen(fd, 32) (TCP_BACKLOG); ss -ltn shows the
+    # backlog as Send-Q, and the kernel's SYN queue limit follows it (tcp.listen_backlog()).
+    text, page = shown('{{ on_your_machine("ss -ltn", "on-the-laptop", host="laptop") }}', "a-name-for-the-host")
+    assert not page.errors, page.errors
+    rows = {line.split()[3]: line.split()[2] for line in text.splitlines() if line.startswith("LISTEN")}
+    assert rows["10.88.0.1:53"] == "32", rows
+    assert rows["127.0.0.53:53"] == "32", rows

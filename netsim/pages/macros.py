@@ -20,7 +20,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from netsim import claims
+from netsim import claims, tcp
 from netsim.errors import (
     ClaimError,
     FigureError,
@@ -729,7 +729,12 @@ class Page:
             if host not in scenario.hosts:
                 raise MacroError(self.file, self._line, f"on_your_machine(): host {host!r} is not in {scenario.name}")
             users = self._ss_users(scenario, step, host) if command == "ss -ltnp" else None
-            backlogs = {listen: p.backlog for listen, p in scenario.hosts[host].programs.items()}
+            # What each listener's program passed to listen(): the scenario's programs say it, else
+            # the program the lab runs there (a DNS server's is dnsmasq, with 32).
+            h = scenario.hosts[host]
+            dns = {str(server.listen) for server in h.dns_servers}
+            backlogs = {listen: tcp.program_backlog(listen, dns) for listen in step.listeners.get(host, [])}
+            backlogs |= {listen: p.backlog for listen, p in h.programs.items()}
             lines = text.ss_lines(step, host, users, backlogs)
             typed = command if owned else _in_netns(host, command)  # the laptop owns the bridge
         else:
