@@ -1177,6 +1177,15 @@ def _check_masquerade(s: Scenario, host: str, saddr: str, oifname: str | None, w
         raise src.error((*where, "saddr"), f"{saddr!r} is not a network like 10.88.0.0/16") from None
     # nftables matches oifname by name at packet time (nft_meta_get_eval()), so the kernel takes a
     # rule for any name; one no interface of the host ever has is taken for a typo.
+    ports = {port: b for b, br in s.bridges.items() if br.host == host for port in br.ports}
+    if oifname in ports:
+        # The port's end does exist in the host, so "no interface" would be untrue: say what is wrong.
+        raise src.error(
+            (*where, "oifname"),
+            f"{oifname!r} is a port of {host}'s bridge {ports[oifname]}, not a device a packet is routed out of "
+            f"(a packet leaves by the bridge, {ports[oifname]}); the kernel would take the rule and match nothing "
+            f"by it, which netsim takes for a mistake; expected one of: {_names(s.named_devs(host))}",
+        )
     if oifname is not None and oifname not in s.named_devs(host):
         raise src.error(
             (*where, "oifname"),

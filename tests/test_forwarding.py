@@ -139,6 +139,11 @@ def test_route_get_answers_as_iproute2_does() -> None:
     [
         ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/33}}", "[]", "'10.88.0.0/33' is not a network"),
         ("  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/16, oifname: wlan9}}", "[]", "no interface 'wlan9'"),
+        (  # a bridge's port is there, in the host: the error says what it is, not that it is missing
+            "  - {id: k, masquerade: {by: laptop, saddr: 10.88.0.0/16, oifname: s2}}",
+            "[]",
+            "'s2' is a port of laptop's bridge podman0, not a device a packet is routed out of",
+        ),
         (
             "  - {id: k, connect: {by: c2, to: '192.168.1.50:9001', ttl: 0}}",
             "[]",
