@@ -1729,6 +1729,10 @@ class Simulation:
         for key in gone:
             del ns.half_open[key]
             ns.requests.pop(key, None)
+        # Its SYN cookies too: cookie_v4_check() takes a cookie only on a listener that overflowed lately
+        # (tcp_synq_no_recent_overflow(), the socket's own stamp), and a new one on the port has none.
+        for key in [key for key, (listener, _) in ns.syn_cookies.items() if listener == f"{where[0]}:{where[1]}"]:
+            del ns.syn_cookies[key]
         if gone:
             self.event(f"{ns.label} drops the half-open connections its listener had: {len(gone)}")
         self._reset_accept_queue(ns, where)

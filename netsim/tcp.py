@@ -504,7 +504,14 @@ def _cookie_ack(ns: Namespace, seg: Tcp) -> bool:
     """Whether this ACK acknowledges a SYN cookie the listener sent on its four (its number + 1) while no
     request sock or connection holds them."""
     cookie = ns.syn_cookies.get(key_of(seg))
-    return cookie is not None and key_of(seg) not in ns.half_open and seg.ack == (cookie[1] + 1) & 0xFFFFFFFF
+    if cookie is None or key_of(seg) in ns.half_open or seg.ack != (cookie[1] + 1) & 0xFFFFFFFF:
+        return False
+    # tcp_v4_rcv() looks the listener up afresh, and cookie_v4_check() (net/ipv4/syncookies.c) takes the
+    # cookie only on one that overflowed lately (tcp_synq_no_recent_overflow()): the listener that sent
+    # it. Another listener found now (a more specific bind made since) has no overflow: its `if (th->ack)`
+    # answers RST. (A closed listener's cookies went with it: Simulation._step_close.)
+    found = find_listener(ns.listeners, seg.dst_ip, seg.dport)
+    return found is not None and f"{found[0]}:{found[1]}" == cookie[0]
 
 
 def _request_oow_limited(stack: Stack, ns: Namespace, key: tuple[str, int, str, int]) -> bool:

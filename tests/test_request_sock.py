@@ -9,6 +9,8 @@ bare ACK; the client resets, and its SYN goes again two ticks later. The lab agr
 
 from __future__ import annotations
 
+from netsim import tcp
+from netsim.frames import Tcp
 from netsim.ipv4 import _max_synack_retries
 from netsim.netns import Namespace
 from netsim.scenario import DnsServer, parse_scenario
@@ -126,3 +128,43 @@ def test_a_full_syn_queue_answers_cookies_and_a_cookie_ack_connects() -> None:
     assert [seg.dport for seg in last] == [5033, 5034, 5034, 5034]
     assert t.step("real").outcome == "connected"
     assert "S" in flags(t.step("real")) and "R" not in flags(t.step("real"))
+
+
+class Stack:
+    """What tcp.receive() asks of the simulation on a SYN and an ACK: a word for the log, an ISN."""
+
+    now = 0.0
+
+    def event(self, text: str) -> None:
+        pass
+
+    def initial_sequence(self, *four: object) -> int:
+        return 7000
+
+    def answered_by(self, listener: str) -> None:
+        pass
+
+
+def test_a_cookie_is_taken_only_by_the_listener_that_sent_it() -> None:
+    """cookie_v4_check() (net/ipv4/syncookies.c) runs on the listener tcp_v4_rcv() finds when the ACK
+    comes, and takes a cookie only where the SYN queue overflowed lately (tcp_synq_no_recent_overflow()).
+    With that listener gone, or a more specific one bound since, the ACK meets no cookie: RST."""
+
+    def cookie_then_ack(change: str) -> list[str]:
+        ns = Namespace("srv", "srv")
+        ns.listeners.add(("0.0.0.0", 80))
+        _requests(ns, "0.0.0.0:80", 129, 0)  # above listen(128): the queue is full
+        syn = tcp.receive(Stack(), ns, Tcp("10.3.0.10", "10.3.0.5", 41000, 80, "S", 100))  # type: ignore[arg-type]
+        assert [seg.flags for seg in syn.replies] == ["SA"] and not syn.request  # a cookie: no request sock
+        if change == "closed":
+            ns.listeners.discard(("0.0.0.0", 80))
+        elif change == "narrower":
+            ns.listeners.add(("10.3.0.5", 80))
+        ack = Tcp("10.3.0.10", "10.3.0.5", 41000, 80, "A", 101, syn.replies[0].seq + 1)
+        answer = tcp.receive(Stack(), ns, ack)  # type: ignore[arg-type]
+        connected = ("10.3.0.5", 80, "10.3.0.10", 41000) in ns.established
+        return [seg.flags for seg in answer.replies] + (["connected"] if connected else [])
+
+    assert cookie_then_ack("") == ["connected"]
+    assert cookie_then_ack("closed") == ["R"]
+    assert cookie_then_ack("narrower") == ["R"]
