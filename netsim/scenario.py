@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -257,9 +257,13 @@ class ConntrackTimeouts:
         DEFAULT_CT.udp_stream,
     )
 
+    def values(self) -> dict[str, int]:
+        """Every timeout, by field name (conntrack.Timeouts' too)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def changed(self) -> dict[str, int]:
         """The timeouts set away from the kernel's, by field name (the plan writes only these)."""
-        return {f: v for f, v in vars(self).items() if v != getattr(DEFAULT_CT, f)}
+        return {name: v for name, v in self.values().items() if v != getattr(DEFAULT_CT, name)}
 
 
 @dataclass(frozen=True)
