@@ -307,7 +307,8 @@ class Host:
     )
     conntrack_timeouts: ConntrackTimeouts = option(
         "The namespace's conntrack timeouts (net.netfilter.nf_conntrack_*timeout*), those not given the "
-        "kernel's, e.g. {unacknowledged: 20} to see an entry picked up mid-stream expire in 20 s.",
+        "kernel's, e.g. {unacknowledged: 20} to see an entry picked up mid-stream expire in 20 s. They are the "
+        "namespace's own; SYN_SENT2 (a simultaneous open) has no sysctl and stays 120 s.",
         factory=ConntrackTimeouts,
     )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
