@@ -12,29 +12,57 @@ from dataclasses import dataclass, field
 from netsim.frames import Tcp, Udp
 
 ORIGINAL, REPLY = "original", "reply"
-# nf_conntrack_proto_tcp.c tcp_timeouts[], in seconds.
-TIMEOUTS = {"SYN_SENT": 120, "SYN_SENT2": 120, "SYN_RECV": 60, "ESTABLISHED": 432000, "CLOSE": 10}
 SEQ_MASK = 0xFFFFFFFF
 # The slack tcp_in_window() leaves round a side's td_end while the handshake is open: the other side's
 # window (td_maxwin), which a SYN, never scaled, offers at most 65535 of (Linux: 64240).
 SYN_WINDOW = 65535
-# nf_conntrack_proto_udp.c udp_timeouts[]: a UDP entry lives nf_conntrack_udp_timeout (30 s) from its last
-# packet, nf_conntrack_udp_timeout_stream (120 s) from a packet after the reply more than 2 s after the first.
-UDP = "UDP"
-TIMEOUTS[UDP] = 30
-UDP_STREAM_TIMEOUT = 120
+UDP = "UDP"  # a UDP entry's "state": it has none (nf_conntrack_proto_udp.c)
 UDP_STREAM_AFTER = 2.0  # ct->proto.udp.stream_ts = 2 * HZ + jiffies, for the first packet
-UNACK = 300  # tcp_timeouts[TCP_CONNTRACK_UNACK]: an ESTABLISHED entry that has seen no reply gets no more
+# tcp_timeouts[TCP_CONNTRACK_SYN_SENT2] (2 MINS): nf_conntrack_tcp_init_net() copies it into every namespace's
+# nf_tcp_pernet(net)->timeouts[], and nf_conntrack_standalone_init_tcp_sysctl() gives it no sysctl (its XASSIGN
+# list has SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT, CLOSE_WAIT, LAST_ACK, TIME_WAIT, CLOSE, RETRANS, UNACK), so
+# it stays 120 s whatever nf_conntrack_tcp_timeout_syn_sent says.
+SYN_SENT2_TIMEOUT = 120
 
 
-def timeout(conn: Conn, replied: bool | None = None) -> float:
-    """The timeout an entry's state gives it; an entry picked up mid-stream (ESTABLISHED without
-    IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet()).
+@dataclass(frozen=True)
+class Timeouts:
+    """One namespace's conntrack timeouts, in seconds, as its sysctls set them: nf_conntrack_tcp_init_net() and
+    nf_conntrack_udp_init_net() copy tcp_timeouts[] and udp_timeouts[] into nf_tcp_pernet(net)->timeouts and
+    nf_udp_pernet(net)->timeouts, and nf_conntrack_standalone.c registers net.netfilter.nf_conntrack_* per
+    namespace pointing at those copies. The defaults are the kernel's."""
+
+    syn_sent: int = 120  # nf_conntrack_tcp_timeout_syn_sent (2 MINS)
+    syn_recv: int = 60  # nf_conntrack_tcp_timeout_syn_recv
+    established: int = 432000  # nf_conntrack_tcp_timeout_established (5 DAYS)
+    close: int = 10  # nf_conntrack_tcp_timeout_close
+    unacknowledged: int = 300  # nf_conntrack_tcp_timeout_unacknowledged (TCP_CONNTRACK_UNACK, 5 MINS)
+    udp: int = 30  # nf_conntrack_udp_timeout (UDP_CT_UNREPLIED)
+    udp_stream: int = 120  # nf_conntrack_udp_timeout_stream (UDP_CT_REPLIED)
+
+    def state(self, state: str) -> int:
+        """timeouts[state] for a TCP state netsim reaches, or a UDP entry's unreplied timeout."""
+        return {
+            "SYN_SENT": self.syn_sent,
+            "SYN_SENT2": SYN_SENT2_TIMEOUT,
+            "SYN_RECV": self.syn_recv,
+            "ESTABLISHED": self.established,
+            "CLOSE": self.close,
+            UDP: self.udp,
+        }[state]
+
+
+DEFAULTS = Timeouts()
+
+
+def timeout(conn: Conn, timeouts: Timeouts, replied: bool | None = None) -> float:
+    """The timeout an entry's state gives it in its namespace; an entry picked up mid-stream (ESTABLISHED
+    without IPS_SEEN_REPLY) is held to UNACK, "avoid large ESTABLISHED timeout" (nf_conntrack_tcp_packet()).
     `replied`: IPS_SEEN_REPLY as nf_conntrack_tcp_packet() reads it, before nf_conntrack_in() sets it for
     the packet being tracked (the entry's own flag if not given)."""
     if conn.state == "ESTABLISHED" and not (conn.seen_reply if replied is None else replied):
-        return UNACK
-    return TIMEOUTS[conn.state]
+        return min(timeouts.unacknowledged, timeouts.established)
+    return timeouts.state(conn.state)
 
 
 @dataclass(frozen=True)
@@ -99,7 +127,10 @@ class Conn:
 
 @dataclass
 class Table:
+    """One namespace's table, and the timeouts its sysctls give every entry in it."""
+
     conns: list[Conn] = field(default_factory=list)  # confirmed entries only
+    timeouts: Timeouts = DEFAULTS
 
     def find(self, t: Tuple, now: float) -> tuple[Conn, str] | None:
         """__nf_conntrack_find_get(): an entry whose original or reply tuple is this packet's."""
@@ -123,7 +154,7 @@ class Table:
         """__nf_conntrack_confirm(): the first packet made it through; the entry joins the table."""
         if not conn.confirmed:
             conn.confirmed = True
-            conn.expires = now + timeout(conn)
+            conn.expires = now + timeout(conn, self.timeouts)
             self.conns.append(conn)
 
     def kill(self, conn: Conn) -> None:
@@ -136,7 +167,7 @@ class Table:
         return [c.to_json() for c in self.conns if c.expires > now]
 
 
-def set_closing(conn: Conn, now: float) -> None:
+def set_closing(conn: Conn, now: float, timeouts: Timeouts) -> None:
     """nf_conntrack_tcp_set_closing() (net/netfilter/nf_conntrack_proto_tcp.c), for a reset the
     firewall sent: a confirmed TCP entry goes to CLOSE, with CLOSE's timeout unless it was already
     there; an unconfirmed one is left alone."""
@@ -144,17 +175,18 @@ def set_closing(conn: Conn, now: float) -> None:
         return
     was, conn.state = conn.state, "CLOSE"
     if was != "CLOSE":
-        conn.expires = now + TIMEOUTS["CLOSE"]
+        conn.expires = now + timeouts.close
 
 
-def track_udp(conn: Conn, direction: str, now: float) -> None:
+def track_udp(conn: Conn, direction: str, now: float, timeouts: Timeouts) -> None:
     """nf_conntrack_udp_packet() (net/netfilter/nf_conntrack_proto_udp.c, as in 6.18): no states; every
-    packet renews the entry, by 30 s, and by 120 s once it has seen a reply and the first packet is more
-    than 2 s old (stream_ts), which also makes it ASSURED. IPS_SEEN_REPLY is set by nf_conntrack_in()
-    after this, so the first reply itself renews by 30 s and assures nothing, however late it comes."""
-    extra = TIMEOUTS[UDP]
+    packet renews the entry, by nf_conntrack_udp_timeout (30 s), and by nf_conntrack_udp_timeout_stream (120 s)
+    once it has seen a reply and the first packet is more than 2 s old (stream_ts), which also makes it
+    ASSURED. IPS_SEEN_REPLY is set by nf_conntrack_in() after this, so the first reply itself renews by the
+    unreplied timeout and assures nothing, however late it comes. `timeouts`: the entry's namespace's."""
+    extra = timeouts.udp
     if conn.seen_reply and now > conn.stream_ts:
-        extra, conn.assured = UDP_STREAM_TIMEOUT, True
+        extra, conn.assured = timeouts.udp_stream, True
     if direction == REPLY:
         conn.seen_reply = True
     if conn.confirmed:
@@ -247,8 +279,9 @@ def _ignored(conn: Conn, direction: str, index: str) -> bool:
     return index == "ACK" and direction == REPLY and conn.state in ("SYN_SENT", "SYN_SENT2")
 
 
-def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
-    """tcp_packet(), reduced to the handshake and resets. False: the entry is to be killed.
+def track(conn: Conn, direction: str, seg: Tcp, now: float, timeouts: Timeouts) -> bool:
+    """tcp_packet(), reduced to the handshake and resets. False: the entry is to be killed. `timeouts`: those of
+    the namespace whose table holds the entry (nf_tcp_pernet(nf_ct_net(ct))->timeouts).
 
     A RST as the very first answer kills the entry at once ("a fairly common problem case").
     ASSURED is set when the handshake's last ACK moves SYN_RECV to ESTABLISHED.
@@ -300,7 +333,7 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float) -> bool:
     if conn.confirmed and renew:
         # The first reply of an entry picked up mid-stream renews it by UNACK only: IPS_SEEN_REPLY is still
         # unset when nf_conntrack_tcp_packet() picks the timeout.
-        conn.expires = now + timeout(conn, replied_before)
+        conn.expires = now + timeout(conn, timeouts, replied_before)
     return True
 
 

@@ -322,7 +322,7 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         skb.conn, skb.direction = about.conn, RELATED_REPLY if original else RELATED
         if isinstance(packet, Tcp):
             # nf_send_reset() -> nf_ct_set_closing(): the reset closes the connection it answers.
-            conntrack.set_closing(about.conn, stack.now)
+            conntrack.set_closing(about.conn, stack.now, ns.netfilter.timeouts)
     verdict = netfilter.hook(stack, ns, OUTPUT, skb, outdev=hop.dev)
     if verdict.skb is None:
         return hop

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from netsim import conntrack
-from netsim.conntrack import ORIGINAL, REPLY, Conn, Table, Tuple, tuple_of
+from netsim.conntrack import DEFAULTS, ORIGINAL, REPLY, Conn, Table, Timeouts, Tuple, tuple_of
 from netsim.frames import ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, ICMP_PORT_UNREACH, Icmp, Tcp, Udp, initial_sequence
 
 if TYPE_CHECKING:
@@ -126,17 +126,21 @@ class Netfilter:
     mark_masquerade: bool = False  # POSTROUTING: meta mark & 0x2000 == 0x2000 masquerade
     # Conntrack starts in a namespace when a rule needs it (nf_ct_netns_get()): here, NAT.
     conntrack: Table | None = None
+    # The namespace's net.netfilter.nf_conntrack_*timeout* sysctls, which its table's entries live by.
+    timeouts: Timeouts = DEFAULTS
 
     def add_masquerade(self, rule: Masquerade) -> None:
         self.masquerade.append(rule)
-        if self.conntrack is None:
-            self.conntrack = Table()
+        self._start_conntrack()
 
     def add_port(self, rule: PortForward) -> None:
         self.ports.append(rule)
         self.mark_masquerade = True  # netavark adds it with the network, once
+        self._start_conntrack()
+
+    def _start_conntrack(self) -> None:
         if self.conntrack is None:
-            self.conntrack = Table()
+            self.conntrack = Table(timeouts=self.timeouts)
 
 
 def hook(
@@ -233,9 +237,9 @@ def _conntrack_in(stack: Stack, table: Table, skb: Skb) -> bool:
         return True
     skb.conn, skb.direction = conn, direction
     if isinstance(packet, Udp):
-        conntrack.track_udp(conn, direction, stack.now)
+        conntrack.track_udp(conn, direction, stack.now, table.timeouts)
         return True
-    if not conntrack.track(conn, direction, packet, stack.now):
+    if not conntrack.track(conn, direction, packet, stack.now, table.timeouts):
         stack.event(f"conntrack forgets {conn.original.show()}: its first answer was a reset")
         table.kill(conn)
     return True

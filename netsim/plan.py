@@ -282,7 +282,40 @@ def netns(s: Scenario, host: str) -> list[Op]:
     ]
     if h.tcp_syn_retries != SYN_RETRIES_DEFAULT:
         out.append(sysctl(host, f"net.ipv4.tcp_syn_retries={h.tcp_syn_retries}"))
-    return out
+    return out + conntrack_timeouts(host, h.conntrack_timeouts.changed())
+
+
+# The sysctl behind each field of a host's conntrack_timeouts (nf_ct_sysctl_table[], nf_conntrack_standalone.c).
+CT_SYSCTLS = {
+    "syn_sent": "nf_conntrack_tcp_timeout_syn_sent",
+    "syn_recv": "nf_conntrack_tcp_timeout_syn_recv",
+    "established": "nf_conntrack_tcp_timeout_established",
+    "close": "nf_conntrack_tcp_timeout_close",
+    "unacknowledged": "nf_conntrack_tcp_timeout_unacknowledged",
+    "udp": "nf_conntrack_udp_timeout",
+    "udp_stream": "nf_conntrack_udp_timeout_stream",
+}
+# A rule that needs conntrack, added and deleted in one transaction: nft_ct's `ct state` makes nftables load
+# nf_conntrack where it is a module (nft_request_module()), whose pernet init registers the namespace's
+# net.netfilter sysctls; the table goes with the same batch (nf_ct_netns_put()), so no hook stays behind.
+CT_LOAD = [
+    ("add", "table", "ip", "labct"),
+    ("add", "chain", "ip", "labct", "load"),
+    ("add", "rule", "ip", "labct", "load", "ct", "state", "established"),
+    ("delete", "table", "ip", "labct"),
+]
+
+
+def conntrack_timeouts(host: str, changed: dict[str, int]) -> list[Op]:
+    """A host's conntrack timeouts away from the kernel's, in its own namespace (the sysctls are per
+    namespace), before anything there is tracked."""
+    if not changed:
+        return []
+    settings = [f"net.netfilter.{CT_SYSCTLS[key]}={int(value)}" for key, value in changed.items()]
+    return [
+        nft_batch(host, CT_LOAD, note="conntrack loaded, for its sysctls"),
+        sysctl(host, *settings, note=f"{host}'s conntrack timeouts"),
+    ]
 
 
 def reachable_time(s: Scenario, host: str, dev: str) -> list[Op]:

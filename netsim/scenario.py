@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,6 +22,7 @@ from netsim.addresses import (
     parse_endpoint,
     prefix_routed,
 )
+from netsim.conntrack import DEFAULTS as DEFAULT_CT
 from netsim.errors import ScenarioError
 from netsim.schema import (
     IFNAME_PATTERN,
@@ -82,6 +83,15 @@ WAIT = Range(0, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time
 TCP_PORT = Range(1, 65535, "a TCP port")
 DEADLINE = Range(0.1, MAX_WAIT, f"a stated limit of netsim: the lab waits in real time, at most {MAX_WAIT:g} s")
 TTL = Range(1, 255, "IP_TTL is 1 to 255 (do_ip_setsockopt(), net/ipv4/ip_sockglue.c)")
+# net.netfilter.nf_conntrack_*timeout* are proc_dointvec_jiffies (nf_conntrack_standalone.c): whole seconds,
+# at most INT_MAX / HZ (do_proc_dointvec_jiffies_conv(); 2147483 at HZ=1000). 0 would be taken, but an entry
+# would expire as it was made: netsim asks for at least a second.
+CT_TIMEOUT = Range(
+    1,
+    2_147_483,
+    "net.netfilter.nf_conntrack_*timeout* are whole seconds up to INT_MAX / HZ = 2147483 at HZ=1000 "
+    "(proc_dointvec_jiffies, net/netfilter/nf_conntrack_standalone.c); netsim asks for at least 1",
+)
 # pid_max is at most PID_MAX_LIMIT on 64-bit (include/linux/threads.h) and alloc_pid() hands out ids
 # below it (kernel/pid.c); 0 is the idle task, never a listener. A descriptor is below fs.nr_open,
 # whose default is 1024 * 1024 (sysctl_nr_open, fs/file.c; RLIMIT_NOFILE may not exceed it).
@@ -213,6 +223,50 @@ class DnsServer:
 
 
 @dataclass(frozen=True)
+class ConntrackTimeouts:
+    """The host's connection tracking timeouts, in seconds: the `net.netfilter.nf_conntrack_*timeout*` sysctls,
+    which are the namespace's own (nf_conntrack_standalone.c registers them per namespace, over
+    nf_tcp_pernet(net)->timeouts). An entry lives by those of the namespace whose table holds it. SYN_SENT2
+    (a simultaneous open) has no sysctl and stays 120 s."""
+
+    syn_sent: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_tcp_timeout_syn_sent: an entry that has seen only the first SYN (SYN_SENT).",
+        DEFAULT_CT.syn_sent,
+    )
+    syn_recv: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_tcp_timeout_syn_recv: an entry that has seen the SYN-ACK (SYN_RECV).", DEFAULT_CT.syn_recv
+    )
+    established: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_tcp_timeout_established: an ESTABLISHED entry that has seen a reply (5 days).",
+        DEFAULT_CT.established,
+    )
+    close: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_tcp_timeout_close: an entry closed by a reset (CLOSE).", DEFAULT_CT.close
+    )
+    unacknowledged: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_tcp_timeout_unacknowledged: an ESTABLISHED entry picked up mid-stream that has seen no "
+        "reply yet, at most (UNACK).",
+        DEFAULT_CT.unacknowledged,
+    )
+    udp: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_udp_timeout: a UDP entry from its last packet, until it is a stream.", DEFAULT_CT.udp
+    )
+    udp_stream: Annotated[int, CT_TIMEOUT] = option(
+        "nf_conntrack_udp_timeout_stream: a UDP entry that has seen a reply, from a packet more than 2 s after "
+        "its first.",
+        DEFAULT_CT.udp_stream,
+    )
+
+    def values(self) -> dict[str, int]:
+        """Every timeout, by field name (conntrack.Timeouts' too)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def changed(self) -> dict[str, int]:
+        """The timeouts set away from the kernel's, by field name (the plan writes only these)."""
+        return {name: v for name, v in self.values().items() if v != getattr(DEFAULT_CT, name)}
+
+
+@dataclass(frozen=True)
 class Host:
     """A host: one network namespace with its own lo, interfaces, tables and sockets."""
 
@@ -250,6 +304,12 @@ class Host:
         "Seconds an ARP answer stays REACHABLE (the kernel's base_reachable_time; it randomises from half to one "
         "and a half times it, netsim uses it exactly).",
         30.0,
+    )
+    conntrack_timeouts: ConntrackTimeouts = option(
+        "The namespace's conntrack timeouts (net.netfilter.nf_conntrack_*timeout*), those not given the "
+        "kernel's, e.g. {unacknowledged: 20} to see an entry picked up mid-stream expire in 20 s. They are the "
+        "namespace's own; SYN_SENT2 (a simultaneous open) has no sysctl and stays 120 s.",
+        factory=ConntrackTimeouts,
     )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
     ip_forward: bool = option(
@@ -813,8 +873,12 @@ class Scenario:
         }
 
     def needs_nft(self) -> bool:
-        """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere."""
-        hosts = any(h.masquerade or any(getattr(h, k) for k in FIREWALL_FIELDS) for h in self.hosts.values())
+        """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere, or conntrack
+        for its timeouts (plan.CT_LOAD)."""
+        hosts = any(
+            h.masquerade or h.conntrack_timeouts.changed() or any(getattr(h, k) for k in FIREWALL_FIELDS)
+            for h in self.hosts.values()
+        )
         return hosts or any(st.masquerade or st.publish for st in self.steps)
 
     def publish_subnet(self, host: str, to_ip: str) -> str | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from netsim import arp, dns, forwarding, ipv4, netfilter, resolver, routing, sshforward, tcp, timerwheel, udp
+from netsim import arp, conntrack, dns, forwarding, ipv4, netfilter, resolver, routing, sshforward, tcp, timerwheel, udp
 from netsim.addresses import (
     BROADCAST,
     LOOPBACK_NET,
@@ -298,6 +298,7 @@ class Simulation:
         ns.reset_tcp_ports = set(host.reset_tcp_ports)
         ns.prohibit_tcp_ports = set(host.prohibit_tcp_ports)
         ns.ip_forward = host.ip_forward
+        ns.netfilter.timeouts = conntrack.Timeouts(**host.conntrack_timeouts.values())
         for rule in host.masquerade:
             ns.netfilter.add_masquerade(Masquerade(ipaddress.IPv4Network(rule.saddr), rule.oifname))
         ns.hosts_file = list(host.hosts_file)

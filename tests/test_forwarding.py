@@ -212,7 +212,7 @@ def test_a_udp_entry_is_assured_and_kept_120_s_only_by_a_packet_after_its_reply_
     the first reply, however late, renews by 30 s (IPS_SEEN_REPLY is set after the protocol's say); a
     packet after it renews by udp_timeout_stream, 120 s, and sets ASSURED once the first packet is more
     than 2 s old (stream_ts), not before."""
-    from netsim.conntrack import ORIGINAL, REPLY, UDP, Conn, Table, Tuple, track_udp
+    from netsim.conntrack import DEFAULTS, ORIGINAL, REPLY, UDP, Conn, Table, Tuple, track_udp
 
     def entry() -> Conn:
         t = Tuple("10.88.0.2", 40000, "192.168.1.53", 53, "udp")
@@ -221,12 +221,37 @@ def test_a_udp_entry_is_assured_and_kept_120_s_only_by_a_packet_after_its_reply_
         return conn
 
     late = entry()
-    track_udp(late, REPLY, 3.0)  # the first reply, 3 s on
+    track_udp(late, REPLY, 3.0, DEFAULTS)  # the first reply, 3 s on
     assert (late.seen_reply, late.assured, late.expires) == (True, False, 33.0)
-    track_udp(late, ORIGINAL, 5.0)  # the query again from the same socket
+    track_udp(late, ORIGINAL, 5.0, DEFAULTS)  # the query again from the same socket
     assert (late.assured, late.expires) == (True, 125.0)
     soon = entry()
-    track_udp(soon, REPLY, 0.1)
-    track_udp(soon, ORIGINAL, 1.0)  # a packet after the reply, within 2 s: 30 s, not assured
+    track_udp(soon, REPLY, 0.1, DEFAULTS)
+    track_udp(soon, ORIGINAL, 1.0, DEFAULTS)  # a packet after the reply, within 2 s: 30 s, not assured
     assert (soon.assured, soon.expires) == (False, 31.0)
     assert soon.to_json()["flags"] == [] and "state" not in soon.to_json()
+
+
+def test_an_entry_lives_by_the_timeouts_of_the_namespace_that_holds_it() -> None:
+    """The net.netfilter.nf_conntrack_*timeout* sysctls are per namespace (nf_tcp_pernet(net)->timeouts,
+    nf_udp_pernet(net)->timeouts): a table's entries take its namespace's, state by state; SYN_SENT2 has no
+    sysctl and keeps tcp_timeouts[]'s 120 s; UNACK caps an entry picked up mid-stream, never raises it."""
+    from netsim.conntrack import ORIGINAL, REPLY, UDP, Conn, Table, Timeouts, Tuple, timeout, track_udp
+
+    short = Timeouts(syn_sent=12, syn_recv=6, established=50, close=3, unacknowledged=20, udp=4, udp_stream=9)
+    t = Tuple("10.88.0.2", 40000, "192.168.1.50", 80)
+    states = {"SYN_SENT": 12, "SYN_SENT2": 120, "SYN_RECV": 6, "ESTABLISHED": 50, "CLOSE": 3}
+    assert {state: timeout(Conn(t, t.invert(), state=state, seen_reply=True), short) for state in states} == states
+    assert timeout(Conn(t, t.invert(), state="ESTABLISHED"), short) == 20
+    assert timeout(Conn(t, t.invert(), state="ESTABLISHED"), Timeouts(established=15, unacknowledged=20)) == 15
+    table = Table(timeouts=short)
+    conn = Conn(t, t.invert())
+    table.confirm(conn, 1.0)
+    assert conn.expires == 13.0
+    u = Tuple("10.88.0.2", 40001, "192.168.1.53", 53, "udp")
+    dns = Conn(u, u.invert(), state=UDP, stream_ts=2.0)
+    Table(timeouts=short).confirm(dns, 0.0)
+    assert dns.expires == 4.0
+    track_udp(dns, REPLY, 3.0, short)
+    track_udp(dns, ORIGINAL, 5.0, short)
+    assert (dns.assured, dns.expires) == (True, 14.0)

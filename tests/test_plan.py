@@ -134,3 +134,24 @@ def test_names_that_are_ip_keywords_reach_ip_as_names() -> None:
     assert "ip -n lab-sw link set dev up master master" in lines
     assert "ip -n lab-sw link add name down type veth peer name type netns lab-ben" in lines
     assert "ip -n lab-sw link add name master type bridge ageing_time 30000 stp_state 0 mcast_snooping 0" in lines
+
+
+def test_a_hosts_conntrack_timeouts_are_its_own_namespaces_sysctls_once_conntrack_is_loaded() -> None:
+    """Only the timeouts a host changes, as `sysctl -qw` argument vectors inside its own namespace, after the
+    nft batch that loads conntrack (plan.CT_LOAD) there; a host that changes none gets neither."""
+    s = load_scenario("tests/lab_scenarios/natport-syn-sent-entry-expires.yaml")
+    laptop = [op.argv for op in plan.netns(s, "laptop")]
+    load = ("ip", "netns", "exec", "lab-laptop", "nft", "-f", "-")
+    sysctl = (
+        "ip",
+        "netns",
+        "exec",
+        "lab-laptop",
+        "sysctl",
+        "-qw",
+        "net.netfilter.nf_conntrack_tcp_timeout_syn_sent=15",
+    )
+    assert laptop[-2:] == [load, sysctl]
+    assert [op.stdin for op in plan.netns(s, "laptop") if op.argv == load] == [tuple(map(" ".join, plan.CT_LOAD))]
+    assert not [argv for argv in map(tuple, [op.argv for op in plan.netns(s, "one")]) if "nft" in argv]
+    assert s.needs_nft()

@@ -99,10 +99,10 @@ def test_the_good_scenario_parses() -> None:
         (
             "  laptop: {}",
             "  laptop: {colour: blue}",
-            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, dns_servers, "
-            "drop_tcp_ports, gateway, hosts_file, interfaces, ip_forward, label, listeners, masquerade, nameservers, "
-            "programs, prohibit_tcp_ports, reachable_time, reject_tcp_ports, reset_tcp_ports, routes, sshd, "
-            "tcp_syn_retries",
+            "diagrams/bridge.yaml:9: hosts.laptop.colour: unknown key; expected one of: absent, conntrack_timeouts, "
+            "dns_servers, drop_tcp_ports, gateway, hosts_file, interfaces, ip_forward, label, listeners, masquerade, "
+            "nameservers, programs, prohibit_tcp_ports, reachable_time, reject_tcp_ports, reset_tcp_ports, routes, "
+            "sshd, tcp_syn_retries",
         ),
         (
             "address: 10.88.0.3/16",
