@@ -38,6 +38,7 @@ LEFT_OUT = {
     "test_kernel_numbers.py": "a post's words against a recorded kernel trace, not netsim's mechanisms",
     "test_labfuzz.py": "the lab fuzzer's generator, a test tool, not netsim's mechanisms",
     "test_races.py": "the race finder, a test tool (test_timer_branch and test_kernel_traces hold the comparison)",
+    "test_conntrack_defaults.py": "reads the kernel's sysctls in a namespace: needs root (lab); make test runs it",
     "test_quick_sample.py": "make check's sample of the lab corpus, the tests' own selection",
     "test_layout_cache.py": "the Graphviz layout cache",
     "test_mutants_selection.py": "this file: the selection itself",
