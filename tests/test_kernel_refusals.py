@@ -220,7 +220,6 @@ def test_the_lab_refuses_what_check_refuses_before_any_namespace_exists(
     from netsim.lab import cli
 
     monkeypatch.setattr(cli, "missing_requirement", lambda: "no root here")  # the lab would stop here next
-    monkeypatch.delenv(cli.INSIDE, raising=False)
     path = tmp_path / "sport.yaml"
     path.write_text(LISTENING + "  - {id: knock, connect: {by: a, to: '10.0.0.11:9000', sport: 8080}}\n")
     with pytest.raises(NetsimError, match=r"steps\[3\]\.connect\.sport: a listens on 0\.0\.0\.0:8080 already"):

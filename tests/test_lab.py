@@ -223,29 +223,42 @@ def test_a_lab_killed_half_way_leaves_nothing_behind() -> None:
 
 
 def _inner_labs(outer: int) -> list[int]:
-    """Processes started by the lab run whose outer process is `outer` (they carry its pid)."""
+    """The lab run's own processes under the outer process `outer`: the child it forked to play the
+    lab (its parent is `outer`) and every program that child started (they carry `outer`'s pid in
+    their environment)."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             environ = (entry / "environ").read_bytes()
+            stat = (entry / "stat").read_text()
         except (OSError, ValueError):
             continue
-        if f"NETSIM_LAB_PARENT={outer}".encode() in environ.split(b"\0"):
+        ppid = int(stat.rpartition(")")[2].split()[1])  # after the command's name, which may hold spaces
+        if ppid == outer or f"NETSIM_LAB_PARENT={outer}".encode() in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for init to reap it has stopped)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @needs_lab
 @pytest.mark.waits(kernel_wait(ROOT / "tests" / "lab_scenarios" / "ageing.yaml"))
 def test_killing_the_outer_lab_stops_the_inner_one_at_once() -> None:
     proc = _lab_in_its_waits()
-    assert _inner_labs(proc.pid), "the inner lab should be running"
+    inner = _inner_labs(proc.pid)
+    assert inner, "the inner lab should be running"
     os.kill(proc.pid, signal.SIGKILL)  # the outer process only, as a closed terminal or OOM kill would
     proc.wait(timeout=10)
     stopped = time.monotonic() + 2
-    while _inner_labs(proc.pid) and time.monotonic() < stopped:
+    while [pid for pid in inner if _alive(pid)] and time.monotonic() < stopped:
         time.sleep(0.05)
-    left = _inner_labs(proc.pid)
+    left = [pid for pid in inner if _alive(pid)]
     for pid in left:  # never leave it behind, even when the test fails
         os.kill(pid, signal.SIGKILL)
     assert not left, "the inner lab played on after the outer one died"
