@@ -114,8 +114,7 @@ def _play_inside(file: Path, parent: int, out: int) -> NoReturn:
         with os.fdopen(out, "w", encoding="utf-8") as pipe:
             json.dump(trace, pipe)
         code = 0
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:  # the same Ctrl-C reached the parent, which says so
         code = 130
     except NetsimError as exc:
         print(f"error: {exc}", file=sys.stderr)
