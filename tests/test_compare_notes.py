@@ -24,3 +24,24 @@ def test_a_cable_from_host_to_host_is_named_as_not_watched() -> None:
 def test_a_room_where_every_cable_reaches_a_bridge_names_no_unwatched_cable() -> None:
     assert "cables" not in named(LAB / "ip-keywords-as-names.yaml")
     assert "cables" not in named(LAB / "ageing.yaml")
+
+
+def _seg(src: str, sport: int, ttl: int) -> dict:
+    return {
+        "ip": {"src": src, "dst": "198.51.100.5", "ttl": ttl},
+        "tcp": {"sport": sport, "dport": 80},
+        "carries": "ACK",
+    }
+
+
+def test_a_port_masquerade_changed_is_seen_on_the_frames_even_when_its_entry_is_gone() -> None:
+    # ctcombo-expired-port-reused's last step: a picked-up ACK masqueraded to another port, answered RST in
+    # the same step, so its entry is in no table at the end: the port is known from the forwarded copy.
+    from netsim.lab.compare import _nat_ports_seen
+
+    moved = [_seg("10.0.0.10", 41000, 64), _seg("198.51.100.1", 25458, 63)]
+    assert _nat_ports_seen(moved) == {25458}
+    kept = [_seg("10.0.0.10", 41000, 64), _seg("198.51.100.1", 41000, 63)]
+    assert _nat_ports_seen(kept) == set()
+    two_senders = [_seg("10.0.0.10", 41000, 64), _seg("198.51.100.7", 5000, 64)]  # not one packet forwarded
+    assert _nat_ports_seen(two_senders) == set()

@@ -608,6 +608,27 @@ def _nat_ports(step: dict[str, Any]) -> set[int]:
     return out
 
 
+def _nat_ports_seen(frames: list[dict[str, Any]]) -> set[int]:
+    """Source ports a NAT changed on the way, from the frames: a segment forwarded with another source
+    address (one hop less TTL, same destination, same kind) and another source port. An entry the same
+    step killed (a picked-up ACK answered by a reset, nf_ct_kill_acct()) is in no table when the step
+    ends, but its port was picked all the same (nf_nat_l4proto_unique_tuple(), from a random offset)."""
+    out = set()
+    for n, h in enumerate(frames):
+        ip, tcp = h.get("ip"), h.get("tcp")
+        if not ip or not tcp:
+            continue
+        for g in frames[n + 1 :]:
+            gip, gtcp = g.get("ip"), g.get("tcp")
+            if not gip or not gtcp or gip["src"] == ip["src"] or gip["ttl"] != ip["ttl"] - 1:
+                continue
+            if (gip["dst"], gtcp["dport"], g.get("carries")) == (ip["dst"], tcp["dport"], h.get("carries")):
+                if gtcp["sport"] != tcp["sport"]:
+                    out.add(gtcp["sport"])
+                break
+    return out
+
+
 ARP_FIELDS = ("sender_mac", "sender_ip", "target_mac", "target_ip")
 # A recording made before frames kept their ARP addresses still names some in its words for the
 # frame (netsim.lab.capture.describe(), read from the same bytes): a request's two IPs ("who-has
@@ -787,7 +808,8 @@ def _step_diffs(
     # Ports masquerade chose are compared as "another port" (nat-port), every other port as it is;
     # a trace recorded before frames carried their ports, or what they carry (tests/kernel_traces),
     # is compared without them; every live lab run has both.
-    mine, kernels = frozenset(_nat_ports(ours)), frozenset(_nat_ports(theirs))
+    mine = frozenset(_nat_ports(ours) | _nat_ports_seen(ours["frames"]))
+    kernels = frozenset(_nat_ports(theirs) | _nat_ports_seen(theirs["frames"]))
     ports = any("tcp" in h for h in theirs["frames"]) == any("tcp" in h for h in ours["frames"])
     carries = all("carries" in h for h in theirs["frames"])
     arp = all("arp" in h for h in theirs["frames"] if _is_arp(h))  # every ARP field, or those its words name
