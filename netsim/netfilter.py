@@ -17,7 +17,7 @@ reply tuple; every packet after that, either way, is rewritten from the tuples a
 (nf_nat_packet()). That is how a reply gets its addresses turned back without any rule.
 
 Simplifications, named: TCP is tracked from its SYN, or picked up mid-stream from a bare ACK as
-tcp_new() does with nf_conntrack_tcp_loose (conntrack.py), and UDP (DNS here); the filter table has only the input rules
+tcp_new() does with nf_conntrack_tcp_loose (below), and UDP (DNS here); the filter table has only the input rules
 a scenario can state (drop, and three kinds of reject); NAT rules are masquerade and the published
 ports netavark writes.
 """
