@@ -5,11 +5,12 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,30 @@ def inside(host: str) -> Iterator[None]:
             yield
         finally:
             _setns(here.fileno())
+
+
+SYSCTL_KEY = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+")
+
+
+def sysctl_inside(host: str, settings: Sequence[str], *, missing_ok: bool = False) -> None:
+    """`ip netns exec NS sysctl -qw KEY=VALUE...` (-qew with missing_ok) without its two processes: this
+    thread enters the namespace and writes each /proc/sys file itself. A file under /proc/sys/net is the
+    namespace's of the thread that opens it (net_ctl_header_lookup() takes current->nsproxy->net_ns).
+    The keys come from the plan; one that is not a dotted name is refused, never made a path."""
+    with inside(host):
+        for setting in settings:
+            key, sep, value = setting.partition("=")
+            if not sep or not SYSCTL_KEY.fullmatch(key):
+                raise LabError(f"sysctl {setting!r}: expected KEY=VALUE with a dotted key")
+            path = "/proc/sys/" + key.replace(".", "/")
+            try:
+                with open(path, "w", encoding="ascii") as f:
+                    f.write(value)
+            except FileNotFoundError:
+                if not missing_ok:
+                    raise LabError(f"sysctl: cannot stat {path}: No such file or directory") from None
+            except OSError as exc:
+                raise LabError(f'sysctl: setting key "{key}": {exc.strerror}') from None
 
 
 def run(*args: str, check: bool = True, stdin: str | None = None) -> str:

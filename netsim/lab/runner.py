@@ -27,7 +27,7 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
-from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run
+from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run, sysctl_inside
 from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
@@ -100,7 +100,8 @@ class Lab:
             # process takes to start and finish (much longer on a loaded machine) is not the
             # network's time, so the step's seconds leave it out (named: timing).
             with self._aside():
-                run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
+                if not self._sysctl(op.argv):
+                    run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
             if self._applied_at is None:
                 # The change is in force by the time the process returns (netlink answers it at once),
                 # and most of the process's time went before it (exec, libraries): play() begins the
@@ -125,6 +126,18 @@ class Lab:
             with self._aside():
                 return helper(*args)
         return helper(*args)
+
+    def _sysctl(self, argv: tuple[str, ...]) -> bool:
+        """`ip netns exec NS sysctl -qw ...` (or -qew) of a host's namespace, written from this process
+        (sysctl_inside()): two processes fewer for each, about a third of a short scenario's. False for
+        any other command, which the caller runs."""
+        hosts = {ns_name(host): host for host in self.s.hosts}
+        if len(argv) < 6 or argv[:3] != ("ip", "netns", "exec") or argv[3] not in hosts or argv[4] != "sysctl":
+            return False
+        if argv[5] not in ("-qw", "-qew"):
+            return False
+        sysctl_inside(hosts[argv[3]], argv[6:], missing_ok=argv[5] == "-qew")
+        return True
 
     @contextmanager
     def _aside(self) -> Iterator[None]:
