@@ -171,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     stopping = False  # after a Ctrl-C or a SIGTERM no late run starts
     late_started = 0.0
     signal.signal(signal.SIGTERM, forward)
-    ended: dict[str, tuple[int, float]] = {}
+    ended: dict[str, tuple[int, float, float]] = {}  # exit code, seconds since the start, CPU seconds
     while not {"waiting", "computing"} <= ended.keys() or (late is not None and "late" not in ended):
         try:
             for name, child in (("waiting", waiting), ("computing", computing), ("late", late)):
-                if child is not None and name not in ended and child.poll() is not None:
-                    ended[name] = (child.returncode, time.monotonic() - started)
+                if child is not None and name not in ended and (done := reaped(child)) is not None:
+                    ended[name] = (done[0], time.monotonic() - started, done[1])
             if waiting_env and late is None and not stopping and "computing" in ended and "waiting" not in ended:
                 print(
                     f"\n===== the computing tests are done; {args.late_wait_workers} more workers take the "
@@ -212,10 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     late_log.close()
     if late is not None:  # the waiting tests ended when both of their runs had
         code = next((c for c in (ended["waiting"][0], ended["late"][0]) if c != 0), 0)
-        ended["waiting"] = (code, max(ended["waiting"][1], ended["late"][1]))
+        both = (ended["waiting"], ended["late"])
+        ended["waiting"] = (code, max(run[1] for run in both), sum(run[2] for run in both))
     for name in ("computing", "waiting"):
-        code, seconds = ended[name]
-        print(f"{name} tests: {'passed' if code == 0 else f'exit {code}'} after {seconds:.0f} s")
+        code, seconds, cpu = ended[name]
+        print(f"{name} tests: {'passed' if code == 0 else f'exit {code}'} after {seconds:.0f} s ({cpu:,.0f} CPU s)")
+    # What the machine had to do: however the tests are spread, the run takes at least this long.
+    cpu = ended["computing"][2] + ended["waiting"][2]
+    cores = os.cpu_count() or 1
+    print(f"both: {cpu:,.0f} CPU s on {cores} core(s), at least {cpu / cores:,.0f} s of wall time however spread")
     codes = [ended["computing"][0], ended["waiting"][0]]
     # The late run's failures join the first run's, so that one rerun takes them all (--last-failed).
     failed = sorted({*failed_in(cache), *failed_in(late_cache)})
@@ -225,6 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     for directory in (cache, late_cache, claims):
         shutil.rmtree(directory, ignore_errors=True)
     return next((code for code in codes if code != 0), 0)
+
+
+def reaped(child: subprocess.Popen[bytes]) -> tuple[int, float] | None:
+    """A child's exit code and CPU seconds (user and system, with every descendant it waited for: the
+    xdist workers and what they ran) once it has ended; None while it runs (os.wait4())."""
+    pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    child.returncode = os.waitstatus_to_exitcode(status)  # Popen's own poll() now answers it
+    return child.returncode, usage.ru_utime + usage.ru_stime
 
 
 def failed_in(cache: Path) -> list[str]:

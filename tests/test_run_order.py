@@ -4,6 +4,7 @@ ones (tests/run.py), the longest waits first (tests/conftest.py)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,9 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
     assert "the kernel disagreed" in done.stdout  # the waiting run's output, printed at the end
     assert "computing tests: passed" in done.stdout
     assert "waiting tests: exit 1" in done.stdout
+    # What each run cost the machine, and the least wall time that cost allows on its cores.
+    assert re.search(r"computing tests: passed after \d+ s \([\d,]+ CPU s\)", done.stdout), done.stdout
+    assert re.search(r"both: [\d,]+ CPU s on \d+ core\(s\), at least [\d,]+ s of wall time", done.stdout)
 
 
 def test_a_waiting_test_that_failed_beside_the_computing_run_runs_once_more_after_it(tmp_path: Path) -> None:
