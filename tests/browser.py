@@ -8,6 +8,7 @@ import http.server
 import io
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,10 +64,19 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 COMPRESSIBLE = {".html", ".css", ".js", ".json", ".svg", ".xml", ".txt"}
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A browser that moves on while a file is still being sent closes its connection: normal,
+        and not worth a traceback in the test log. Any other error is printed as before."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 @contextmanager
 def serve(directory: Path, compress: bool = False) -> Iterator[str]:
     handler = functools.partial(type("Handler", (_Quiet,), {"gzip": compress}), directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
