@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     log = tempfile.NamedTemporaryFile("w+", prefix="waiting-tests-", suffix=".log", delete=False)  # noqa: SIM115
     late_log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - read at the end
     started = time.monotonic()
+    machine_before = machine_cpu()
     waiting = subprocess.Popen(waiting_cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=waiting_env)
     late: subprocess.Popen[bytes] | None = None
     nice = args.computing_nice
@@ -217,10 +218,19 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("computing", "waiting"):
         code, seconds, cpu = ended[name]
         print(f"{name} tests: {'passed' if code == 0 else f'exit {code}'} after {seconds:.0f} s ({cpu:,.0f} CPU s)")
-    # What the machine had to do: however the tests are spread, the run takes at least this long.
+    # What the machine had to do: however the tests are spread, the run takes at least this long. The
+    # runs' own count misses what they start and never wait for (Chromium's renderers); the machine's
+    # counters (/proc/stat) miss nothing, but hold whatever else ran beside.
     cpu = ended["computing"][2] + ended["waiting"][2]
     cores = os.cpu_count() or 1
-    print(f"both: {cpu:,.0f} CPU s on {cores} core(s), at least {cpu / cores:,.0f} s of wall time however spread")
+    floor = cpu / cores
+    print(f"both: {cpu:,.0f} CPU s counted, on {cores} core(s): at least {floor:,.0f} s of wall time however spread")
+    if machine_before is not None and (after := machine_cpu()) is not None:
+        busy, whole = after[0] - machine_before[0], after[1] - machine_before[1]
+        print(
+            f"the machine: {busy:,.0f} of its {whole:,.0f} CPU s busy during the run "
+            f"({busy / max(whole, 1e-9) * cores:.2f} of {cores} core(s) on average)"
+        )
     codes = [ended["computing"][0], ended["waiting"][0]]
     # The late run's failures join the first run's, so that one rerun takes them all (--last-failed).
     failed = sorted({*failed_in(cache), *failed_in(late_cache)})
@@ -230,6 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     for directory in (cache, late_cache, claims):
         shutil.rmtree(directory, ignore_errors=True)
     return next((code for code in codes if code != 0), 0)
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """The machine's busy and total CPU seconds since boot, all cores (/proc/stat's cpu line: idle and
+    iowait are not busy); None where there is no /proc/stat."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
 
 
 def reaped(child: subprocess.Popen[bytes]) -> tuple[int, float] | None:
