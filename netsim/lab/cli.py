@@ -107,6 +107,7 @@ def _play_inside(file: Path, parent: int, out: int) -> NoReturn:
     """The forked child: private namespaces, the lab, its trace as JSON on `out`, and _exit()."""
     code = 1
     try:
+        os.dup2(2, 1)  # the command's stdout is the parent's (its report or JSON); anything else is a message
         _die_with_parent(parent)
         _private_namespaces()
         os.environ[PARENT] = str(parent)  # on every program the lab starts, for whoever looks for them
