@@ -1010,7 +1010,13 @@ class Simulation:
         if earlier is None:
             isn = initial_sequence(own_ip, peer_ip, own_port, peer_port)
         else:
-            isn = (earlier[0] + round((self.now - earlier[1]) * 1e9) // 64) & 0xFFFFFFFF
+            # Two sockets (or requests) on one four are never made in the same nanosecond: each is a
+            # syscall or a packet of its own. netsim's steps run back to back at one instant, where the
+            # kernel's are at least microseconds apart, so the clock moves on by one tick at least.
+            # Without it a new socket reused the old one's number, and took the old connection's
+            # challenge ACK for an answer to its own SYN (lifecycle-address-moves-to-neighbour).
+            ticks = max(round((self.now - earlier[1]) * 1e9) // 64, 1)
+            isn = (earlier[0] + ticks) & 0xFFFFFFFF
         self._isns[four] = (isn, self.now)
         return isn
 
