@@ -268,7 +268,10 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
     if origin is Annotated:
         marker = args[1]
         if isinstance(marker, Range):
-            number = build(args[0], value, path, src)
+            try:
+                number = build(args[0], value, path, src)
+            except ScenarioError:  # not a number at all: say the range too, as for one outside it
+                raise src.error(path, f"{_found(value)} is not {_describe(tp)}") from None
             if not marker.low <= number <= marker.high:
                 raise src.error(path, f"{_found(value)} is out of range; expected {_describe(tp)} ({marker.why})")
             return number

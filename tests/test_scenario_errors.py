@@ -73,6 +73,12 @@ def test_the_good_scenario_parses() -> None:
             "expected a whole number from 0 to 1048575 (a file descriptor is 0 to fs.nr_open - 1 = 1048575 "
             "(nr_open's default, fs/file.c))",
         ),
+        (  # not a number at all: the range is said as for a number outside it
+            "laptop: {}",
+            "laptop: {conntrack_timeouts: {syn_sent: ten}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.conntrack_timeouts.syn_sent: 'ten' is not a whole number "
+            "from 1 to 2147483",
+        ),
         (
             "mac: aa:42:81:9c:0e:33",
             "mac: aa:42:81:9c:0e",
