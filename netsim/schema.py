@@ -270,7 +270,10 @@ def build(tp: Any, value: Any, path: Path_, src: Source) -> Any:
         if isinstance(marker, Range):
             try:
                 number = build(args[0], value, path, src)
-            except ScenarioError:  # not a number at all: say the range too, as for one outside it
+            except ScenarioError:
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    raise  # a number, but not one of this kind (1.5 for a whole one, inf): its own words
+                # not a number at all: say the range too, as for one outside it
                 raise src.error(path, f"{_found(value)} is not {_describe(tp)}") from None
             if not marker.low <= number <= marker.high:
                 raise src.error(path, f"{_found(value)} is out of range; expected {_describe(tp)} ({marker.why})")
