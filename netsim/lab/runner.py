@@ -222,9 +222,13 @@ class Lab:
                 self.watch.add(step.link_set.by, step.link_set.master, step.link_set.dev)
             # The tables timers change first, then the time their reading ended: a timer due until
             # then may show in them (--compare allows it: timer-edge); the rest after.
-            neigh, fdb = self.neigh(), self.fdb()
+            # Conntrack's entries expire on timers too, and are read from /proc in this process (no `ip`
+            # to start): with the first group, so the read's time covers them. Read after the `ip`
+            # processes below, a loaded machine read them a second past that time, and an entry due
+            # 0.7 s after it was already gone (natport-syn-sent-entry-expires, with eight labs at once).
+            neigh, fdb, conntrack = self.neigh(), self.fdb(), self.conntrack()
             read = time.monotonic()
-            links, conntrack, routes, listening = self.links(), self.conntrack(), self.routes(), self.listening()
+            links, routes, listening = self.links(), self.routes(), self.listening()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning, ages)],
