@@ -129,7 +129,7 @@ class Lab:
 
     def _sysctl(self, argv: tuple[str, ...]) -> bool:
         """`ip netns exec NS sysctl -qw ...` (or -qew) of a host's namespace, written from this process
-        (sysctl_inside()): two processes fewer for each, about a third of a short scenario's. False for
+        (sysctl_inside()): two processes fewer for each, 26 of a four-host scenario's 124. False for
         any other command, which the caller runs."""
         hosts = {ns_name(host): host for host in self.s.hosts}
         if len(argv) < 6 or argv[:3] != ("ip", "netns", "exec") or argv[3] not in hosts or argv[4] != "sysctl":
