@@ -16,6 +16,12 @@ theme's compiled templates, which hooks.py keeps in memory (module _bottom_six_t
 under Jinja's checksum of its source, so an edited template compiles afresh). Compiling the
 theme's ~50 templates was about a fifth of a build that replays its pages, ~0.35 CPU s a build.
 
+The lab tests run `python -m netsim lab ...` in the checkout itself, hundreds of times: netsim()
+gives them a second server of the same kind that keeps the checkout's own netsim loaded too (the
+first run's modules from the checkout's netsim/ folder, imported with the checkout first on
+sys.path) and runs nothing in any other folder. A short lab test cost ~0.73 CPU s, of which a new
+interpreter importing netsim was ~0.14.
+
 An environment that changes how Python itself starts (PYTHONPATH, the locale, ...) gets a real
 new process instead, as does any call once the server has failed, and every call when the tests
 run with PRERUN=off (to compare, or to rule this out).
@@ -42,12 +48,22 @@ STARTUP = ("PYTHON", "LC_", "LANG", "LANGUAGE")
 SERVER = r"""
 import atexit, gc, importlib, io, json, marshal, os, runpy, sys, traceback, types
 
-LIBRARIES = tuple({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+# The venv's and Python's own folders; with `own` (argv[1]), also the checkout's netsim, which then
+# comes first on sys.path, as it does for `python -m netsim` run in the checkout.
+OWN = sys.argv[1] if len(sys.argv) > 1 else None
+LIBRARIES = tuple(
+    {os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    | ({os.path.join(os.path.realpath(OWN), "netsim") + os.sep} if OWN else set())
+)
+if OWN:
+    sys.path.insert(0, OWN)
 first = True
 TEMPLATES = "_bottom_six_templates"
 
 
 def child(request, modules_file, templates_file):
+    if OWN and os.path.realpath(request["cwd"]) != os.path.realpath(OWN):
+        os._exit(71)  # the checkout's netsim is loaded here: a run elsewhere would not get its folder's own
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -145,11 +161,11 @@ shutil.rmtree(os.getcwd(), ignore_errors=True)
 
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, own: Path | None = None) -> None:
         self.home = tempfile.mkdtemp(prefix="prerun-")  # its cwd: nothing there shadows a library
         self.env = dict(os.environ)
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER],
+            [sys.executable, "-c", SERVER, *([str(own)] if own else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=self.home,
@@ -186,13 +202,46 @@ class _Server:
 
 
 _server: _Server | None = None
+_own: _Server | None = None  # netsim run in the checkout itself (`python -m netsim lab ...`)
 _broken = os.environ.get("PRERUN") == "off"
 _lock = threading.Lock()
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def _stop() -> None:
-    if _server is not None:
-        _server.stop()
+    for server in (_server, _own):
+        if server is not None:
+            server.stop()
+
+
+def netsim(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m netsim ARGS` in the checkout, as subprocess.run(..., capture_output=True, text=True).
+
+    Its own server, which after the first run keeps the checkout's netsim loaded as well as the
+    libraries: each lab test ran a new interpreter that imported netsim (dataclasses, regular
+    expressions: ~0.14 CPU s of the ~0.7 a short lab test costs). Only for the checkout: a copy
+    of the site with a fault planted in its netsim goes through python(), which loads its own.
+    """
+    global _own, _broken
+    env = dict(os.environ if env is None else env)
+    args = ["-m", "netsim", *args]
+    with _lock:
+        if not _broken and _own is None:
+            _own = _Server(own=CHECKOUT)
+            atexit.register(_stop)
+        if _own is not None and not _broken and _same_start(_own, env):
+            try:
+                code, out, err = _own.run(args, CHECKOUT, env, None)
+                return subprocess.CompletedProcess([sys.executable, *args], code, out, err)
+            except OSError:
+                _broken = True
+                _own.stop()
+    return subprocess.run([sys.executable, *args], cwd=CHECKOUT, env=env, capture_output=True, text=True, check=False)
+
+
+def _same_start(server: _Server, env: dict[str, str]) -> bool:
+    """Whether a process started with `env` would start as the server did (see STARTUP)."""
+    return all(env.get(k) == server.env.get(k) for k in {*env, *server.env} if k.startswith(STARTUP))
 
 
 def python(
@@ -207,9 +256,7 @@ def python(
         if not _broken and _server is None:
             _server = _Server()
             atexit.register(_stop)
-        same_start = _server is not None and all(
-            env.get(k) == _server.env.get(k) for k in {*env, *_server.env} if k.startswith(STARTUP)
-        )
+        same_start = _server is not None and _same_start(_server, env)
         if _server is not None and not _broken and same_start:
             try:
                 code, out, err = _server.run(args, cwd, env, timeout)

@@ -15,6 +15,7 @@ import time
 import warnings
 from pathlib import Path
 
+import prerun
 import pytest
 from conftest import kernel_wait
 
@@ -31,24 +32,25 @@ needs_lab = pytest.mark.skipif(REASON is not None, reason=f"lab unavailable: {RE
 pytestmark = pytest.mark.lab
 
 
-def netsim(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netsim", *args], cwd=ROOT, capture_output=True, text=True, check=False, **kwargs
-    )
+def netsim(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m netsim ARGS` in the checkout, from a process that has netsim loaded (tests/prerun.py)."""
+    return prerun.netsim(list(args), env=env)
 
 
 def machine_state() -> str:
-    """What the lab must never change: this machine's own links, addresses, routes, namespaces."""
-    parts = [
-        subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
-        for cmd in (
-            ["ip", "-o", "link"],
-            ["ip", "-o", "addr"],
-            ["ip", "route"],
-            ["ip", "netns", "list"],
-        )
-    ]
-    return "\n".join(parts)
+    """What the lab must never change: this machine's own links, addresses, routes, namespaces.
+
+    One `ip -batch` prints what `ip -o link`, `ip -o addr`, `ip route` and `ip netns list` print,
+    one after the other (the same bytes; -o changes no line of `route` or `netns list`)."""
+    done = subprocess.run(
+        ["ip", "-o", "-batch", "-"],
+        input="link\naddr\nroute\nnetns list\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout, done.stderr
+    return done.stdout
 
 
 @needs_lab

@@ -98,3 +98,26 @@ def test_the_theme_s_compiled_templates_and_nothing_else_carry_over_to_the_next_
         assert server.run(["-c", read], tmp_path, dict(os.environ), 60) == (0, "sum 42 False\n", "")
     finally:
         server.stop()
+
+
+def test_netsim_in_the_checkout_answers_as_a_fresh_process_and_keeps_the_checkout_s_netsim_loaded() -> None:
+    # The lab tests' `python -m netsim ...` (prerun.netsim): the same status and streams as a new
+    # interpreter in the checkout, for a run, a JSON trace and a refusal.
+    checkout = prerun.CHECKOUT
+    for args in (
+        ["run", "tests/lab_scenarios/bad-sources.yaml"],
+        ["run", "tests/lab_scenarios/bad-sources.yaml", "--json"],
+        ["run", "tests/lab_scenarios/no-such-scenario.yaml"],
+    ):
+        fresh = subprocess.run(
+            [sys.executable, "-m", "netsim", *args], cwd=checkout, capture_output=True, text=True, check=False
+        )
+        ours = prerun.netsim(args)
+        assert (ours.returncode, ours.stdout, ours.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr), args
+    # Served (not the fallback of a new process), with the checkout's own netsim already loaded.
+    assert prerun._own is not None
+    probe = "import sys; print(sys.modules['netsim.simulation'].__file__)"
+    code, out, _ = prerun._own.run(["-c", probe], checkout, dict(os.environ), 60)
+    assert code == 0 and Path(out.strip()).resolve() == checkout / "netsim" / "simulation.py"
+    # Anywhere but the checkout it runs nothing: that folder's modules would not be the ones loaded.
+    assert prerun._own.run(["-c", "print(1)"], checkout / "tests", dict(os.environ), 60)[0] == 71

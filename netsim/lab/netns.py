@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netsim.errors import LabError, LabUnavailable
 
@@ -83,6 +84,24 @@ def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
 
 def ip(host: str, *args: str) -> str:
     return run("ip", "-n", ns_name(host), *args)
+
+
+def ip_json_batch(host: str, options: tuple[str, ...], commands: list[str]) -> list[Any]:
+    """`ip -n NS -j OPTIONS -batch -` running `commands` (each one's words, no options of its own:
+    iproute2 takes options only before -batch): what each printed, one JSON document each, in order.
+    One process where there were len(commands)."""
+    text = run("ip", "-n", ns_name(host), "-j", *options, "-batch", "-", stdin="".join(c + "\n" for c in commands))
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            break
+        document, at = decoder.raw_decode(text, at)
+        found.append(document)
+    if len(found) != len(commands):  # a command printed nothing: which output is whose is then unknown
+        raise LabError(f"`ip -n {ns_name(host)} -batch` of {commands}: {len(found)} JSON documents, expected one each")
+    return found
 
 
 def bridge_cmd(host: str, *args: str) -> str:

@@ -27,7 +27,7 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
-from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ns_name, run, sysctl_inside
+from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ip_json_batch, ns_name, run, sysctl_inside
 from netsim.lab.openssh import OpenSSH
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
@@ -160,10 +160,7 @@ class Lab:
                 self.say(f"pausing {pauses[step.id]:g} s before {step.id}, as a loaded machine might")
                 time.sleep(pauses[step.id])
             self.say(f"[{n}/{len(self.s.steps)}] {step.id} ({step.action})")
-            # Learned MACs and ports' own (local) ones: a frame to either leaves by one port. Read
-            # afresh as the step begins: entries age out between steps too (br_fdb_cleanup()).
-            known = {bridge: set(table) | self.port_macs(bridge) for bridge, table in self.fdb().items()}
-            unlearning, ages = self.unlearning(), self.ages()
+            known, unlearning, ages = self.before_step()  # the bridges as the step begins
             self._step = step
             self.watch.start()
             started = time.monotonic()
@@ -228,7 +225,7 @@ class Lab:
             # 0.7 s after it was already gone (natport-syn-sent-entry-expires, with eight labs at once).
             neigh, fdb, conntrack = self.neigh(), self.fdb(), self.conntrack()
             read = time.monotonic()
-            links, routes, listening = self.links(), self.routes(), self.listening()
+            (links, draws), routes, listening = self.links_and_draws(), self.routes(), self.listening()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning, ages)],
@@ -244,7 +241,7 @@ class Lab:
                     "at": round(started - first, 6),
                     "observed": round(observed - first, 6),
                     "read": round(read - first, 6),
-                    "reachable": self.reachable(),  # the kernel's random REACHABLE lifetimes (neighbour.py)
+                    "reachable": draws,  # the kernel's random REACHABLE lifetimes (neighbour.py)
                     **({"reachable_before": drawn_before} if n == 1 else {}),
                 },
                 "links": links,
@@ -604,55 +601,48 @@ class Lab:
             ]
         return []
 
-    def unlearning(self) -> dict[str, set[str]]:
-        """Each bridge's ports that learn no source MAC: learning off (BR_LEARNING), or every port
-        when the bridge's ageing time is 0 (br_fdb_update() returns at once, net/bridge/br_fdb.c).
-        A port not forwarding yet may forward within the step (its bridge coming up), so it counts."""
-        out: dict[str, set[str]] = {}
+    def before_step(self) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, tuple[int, dict[str, int]]]]:
+        """What capture.hops() needs to tell how each bridge treated a frame, read as a step begins.
+
+        For each bridge, from one `bridge -s fdb show` (the learned entries, the ports' own MACs and
+        how long ago each learned entry was refreshed), one `bridge -d link show` (the ports' flags)
+        and one `ip -d link show` (the ageing time); until 2026-12 these were six processes a bridge.
+
+        - `known`: learned MACs and the ports' own (local) ones: a frame to either leaves by one
+          port. Read afresh: entries age out between steps too (br_fdb_cleanup()).
+        - `unlearning`: the ports that learn no source MAC: learning off (BR_LEARNING), or every
+          port when the ageing time is 0 (br_fdb_update() returns at once, net/bridge/br_fdb.c). A
+          port not forwarding yet may forward within the step (its bridge coming up), so it counts.
+        - `ages`: the ageing time and when each learned entry was last refreshed, in ns on the
+          capture's clock (CLOCK_REALTIME): an entry ages out in the middle of a step too
+          (br_fdb_cleanup()). `-s` gives how many whole seconds ago (ndm_updated); the middle of
+          that second is taken.
+        """
+        known: dict[str, set[str]] = {}
+        unlearning: dict[str, set[str]] = {}
+        ages: dict[str, tuple[int, dict[str, int]]] = {}
         for name, br in self.s.bridges.items():
+            now = time.time_ns()
+            entries = json.loads(bridge_cmd(br.host, "-s", "-j", "fdb", "show", "br", name) or "[]")
+            mine = [e for e in entries if e.get("master") == name]
+            # Learned entries: `master` lines that are not permanent (see linux-facts.md), as fdb() keeps.
+            learned = [e for e in mine if "permanent" not in (e.get("state") or "")]
+            own = {e["mac"] for e in mine if "permanent" in (e.get("state") or "") and e.get("ifname") != name}
+            known[name] = {e["mac"] for e in learned if "vlan" not in e} | own
             if br.host not in self.present:
                 continue
+            centis = self._ageing_time(name)
             ports = json.loads(bridge_cmd(br.host, "-j", "-d", "link", "show", "master", name) or "[]")
-            ageing = self._ageing_time(name)
-            out[name] = {p["ifname"] for p in ports if ageing == 0 or p.get("learning") is False}
-        return out
+            unlearning[name] = {p["ifname"] for p in ports if centis == 0 or p.get("learning") is False}
+            if centis is not None:
+                refreshed = {e["mac"]: now - int((e["updated"] + 0.5) * 1e9) for e in learned if "updated" in e}
+                ages[name] = (centis * 10_000_000, refreshed)
+        return known, unlearning, ages
 
     def _ageing_time(self, bridge: str) -> int | None:
         """The bridge's ageing time in centiseconds (IFLA_BR_AGEING_TIME, jiffies_to_clock_t())."""
         info = json.loads(ip(self.s.bridges[bridge].host, "-j", "-d", "link", "show", "dev", bridge) or "[]")
         return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
-
-    def ages(self) -> dict[str, tuple[int, dict[str, int]]]:
-        """Each bridge's ageing time and when each learned entry was last refreshed, in ns on the
-        capture's clock (CLOCK_REALTIME), for capture.hops(): an entry ages out in the middle of a
-        step too (br_fdb_cleanup(), net/bridge/br_fdb.c). `bridge -s fdb show` says how many whole
-        seconds ago (ndm_updated); the middle of that second is taken."""
-        out: dict[str, tuple[int, dict[str, int]]] = {}
-        for name, br in self.s.bridges.items():
-            if br.host not in self.present:
-                continue
-            centis = self._ageing_time(name)
-            if centis is None:
-                continue
-            now = time.time_ns()
-            entries = json.loads(bridge_cmd(br.host, "-s", "-j", "fdb", "show", "br", name) or "[]")
-            refreshed = {
-                e["mac"]: now - int((e["updated"] + 0.5) * 1e9)
-                for e in entries
-                if e.get("master") == name and "permanent" not in (e.get("state") or "") and "updated" in e
-            }
-            out[name] = (centis * 10_000_000, refreshed)
-        return out
-
-    def port_macs(self, bridge: str) -> set[str]:
-        """The ports' own MACs: `permanent` entries on a port (the bridge's own has no port)."""
-        host = self.s.bridges[bridge].host
-        entries = json.loads(bridge_cmd(host, "-j", "fdb", "show", "br", bridge) or "[]")
-        return {
-            e["mac"]
-            for e in entries
-            if e.get("master") == bridge and "permanent" in (e.get("state") or "") and e.get("ifname") != bridge
-        }
 
     def _settle_links(self, limit: float = 1.5) -> None:
         """Wait until the kernel has acted on every carrier change (linkwatch, up to a second late).
@@ -704,14 +694,20 @@ class Lab:
                 return False
         return True
 
-    def links(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """`ip -d addr show` in every namespace, in the trace's shape."""
+    def links_and_draws(self) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, float]]]:
+        """links() and reachable() from one `ip -batch` a namespace (`-d addr show`, `ntable show`)."""
+        both = {h: ip_json_batch(h, ("-d",), ["addr show", "ntable show name arp_cache"]) for h in self.present}
+        links = self.links({h: addrs for h, (addrs, _) in both.items()})
+        return links, {h: _draws(both[h][1]) for h in sorted(self.present)}
+
+    def links(self, read: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+        """`ip -d addr show` in every namespace (or what `read` holds for each), in the trace's shape."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for host in self.s.hosts:
             if host not in self.present:
                 continue
             table = {}
-            for e in json.loads(ip(host, "-d", "-j", "addr", "show") or "[]"):
+            for e in read[host] if read is not None else json.loads(ip(host, "-d", "-j", "addr", "show") or "[]"):
                 kind = "loopback" if e.get("link_type") == "loopback" else (e.get("linkinfo") or {}).get("info_kind")
                 table[e["ifname"]] = {
                     "kind": kind,
@@ -761,8 +757,7 @@ class Lab:
         and one and a half times the base: neigh_rand_reach_time()), from `ip ntable show`."""
         out: dict[str, dict[str, float]] = {}
         for host in sorted(self.present):
-            tables = json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]")
-            out[host] = {t["dev"]: t["reachable"] / 1000 for t in tables if t.get("dev") and "reachable" in t}
+            out[host] = _draws(json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]"))
         return out
 
     def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
@@ -810,6 +805,11 @@ class Lab:
 CONNTRACK_PROC = "/proc/thread-self/net/nf_conntrack"
 TCP_PROC = "/proc/thread-self/net/tcp"
 TCP_LISTEN = 0x0A  # TCP_LISTEN in include/net/tcp_states.h, the `st` column
+
+
+def _draws(tables: list[dict[str, Any]]) -> dict[str, float]:
+    """Each device's REACHABLE lifetime in seconds, from `ip -j ntable show name arp_cache`."""
+    return {t["dev"]: t["reachable"] / 1000 for t in tables if t.get("dev") and "reachable" in t}
 
 
 def read_inside(host: str, path: str) -> str:
