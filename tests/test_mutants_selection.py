@@ -34,6 +34,7 @@ LEFT_OUT = {
     "test_error_kinds.py": "a site build",
     "test_figkey.py": "the figure cache's key, under make serve's rebuilds (site builds)",
     "test_guide.py": "site builds of a new post",
+    "test_highlight.py": "try-it blocks' highlighting against Pygments (escape.py is not mutated)",
     "test_ip_batch.py": "the lab's reading of `ip -batch` (netsim/lab is not among the modules mutated)",
     "test_lab.py": "root, and the kernel's timers (minutes)",
     "test_kernel_numbers.py": "a post's words against a recorded kernel trace, not netsim's mechanisms",
