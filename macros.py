@@ -313,14 +313,36 @@ def on_pre_page_macros(env: Any) -> None:
 
 
 def _compile_parsed(jinja: Any, markdown: str, tree: Any) -> None:
-    """mkdocs-macros compiles the page from its text, which parses it again (a sixth of a prose
-    reload): its next from_string() of this very text compiles the tree the guard parsed."""
+    """mkdocs-macros compiles the page from its text (from_string(), then render()): its next
+    from_string() of this very text gives a template that renders the tree the guard parsed and
+    passed, with no second parse and no compiling (postguard.render())."""
 
     def from_string(source: Any, *args: Any, **kwargs: Any) -> Any:
         jinja.__dict__.pop("from_string", None)  # once: the next call is Jinja's own again
-        return type(jinja).from_string(jinja, tree if source is markdown else source, *args, **kwargs)
+        if source is markdown and not args and not kwargs:
+            return _Guarded(jinja, tree)
+        return type(jinja).from_string(jinja, source, *args, **kwargs)
 
     jinja.from_string = from_string
+
+
+class _Guarded:
+    """A page's template as mkdocs-macros uses it: render(**variables)."""
+
+    def __init__(self, jinja: Any, tree: Any) -> None:
+        self.jinja, self.tree = jinja, tree
+
+    def render(self, **variables: Any) -> str:
+        def lookup(name: str) -> Any:
+            if name in variables:
+                return variables[name]
+            if name in self.jinja.globals:
+                return self.jinja.globals[name]
+            from jinja2 import UndefinedError
+
+            raise UndefinedError(f"{name!r} is undefined")  # what calling Jinja's Undefined raises
+
+        return postguard.render(self.tree, lookup)
 
 
 def _page_key(file: str, source: str) -> str:

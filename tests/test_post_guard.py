@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sitecopy import copy_small_site, mkdocs_build, stopped_by_warnings
@@ -110,3 +112,53 @@ def test_a_post_cannot_include_a_file_from_outside_the_checkout(tmp_path: Path) 
     assert result.returncode != 0
     assert "Snippet at path" in result.stderr and "could not be found" in result.stderr, result.stderr
     assert not any("maintainer's secret" in p.read_text("utf-8") for p in (tmp_path / "site").rglob("*.html"))
+
+
+def _both(body: str) -> tuple[str, str]:
+    """(postguard.render's output, Jinja's own), each macro answering with what it was given."""
+    import jinja2
+
+    from netsim.pages.postguard import MACROS, render
+
+    env = jinja2.Environment()  # as mkdocs-macros makes it: no autoescape, no finalize
+    env.globals.update({name: _answering(name) for name in MACROS})
+    tree = check(body, "p.md", 0, MACROS, env)
+    variables = {"page": object(), "mac": lambda *a, **k: "a page variable named like a macro wins, as in Jinja"}
+    return render(tree, lambda name: variables[name] if name in variables else env.globals[name]), env.from_string(
+        body
+    ).render(**variables)
+
+
+def _answering(name: str) -> Any:
+    return lambda *args, **kwargs: f"<{name} {args!r} {sorted(kwargs.items())!r}>"
+
+
+def _site_pages() -> list[Path]:
+    root = Path(__file__).resolve().parent.parent
+    return sorted((root / "docs").rglob("*.md"))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        *ALLOWED,
+        "text\n",  # Jinja drops the last newline
+        "text\n\n",
+        "{{ ip('a') -}}\n   after  {{- ip('b') }}\n",  # whitespace control, applied by the lexer
+        "{{ 1.5 }} {{ -3 }} {{ none }} {{ true }} {{ [1, 'x', (2, 3)] }} {{ {'k': [None]} }} {{ 'é' }}",
+        '{{ claim("x", frame=-1, at=+2, ok=False, when=1e3, copies=("a", "b"), d={"a": {"b": [1]}}) }}',
+        "{{ mac('alice') }}",  # a page variable of the same name comes first
+        "\u00a0{# note #}x\r\ny\n",
+    ],
+)
+def test_a_passed_template_renders_without_compiling_exactly_as_jinja_does(body: str) -> None:
+    ours, jinjas = _both(body)
+    assert ours == jinjas
+
+
+@pytest.mark.parametrize("path", _site_pages(), ids=lambda p: p.name)
+def test_every_page_of_the_site_renders_without_compiling_exactly_as_jinja_does(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    ours, jinjas = _both(body)
+    assert ours == jinjas

@@ -9,8 +9,9 @@ No variables, attributes, filters, tests, operators, `{% set %}`, loops, imports
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 from jinja2 import nodes
@@ -83,6 +84,36 @@ def check(
                 raise PostError(file, offset + part.lineno, f"{_describe(part)} is not allowed")
             _check_call(part, file, offset, macros)
     return tree
+
+
+def render(tree: nodes.Template, lookup: Callable[[str], Any]) -> str:
+    """What Jinja renders from a tree check() passed, without compiling it to Python first.
+
+    Such a tree is text, literals and calls of a name with literal arguments, so this is all of
+    Jinja's work on it: each part in order; text as it is (the lexer already applied whitespace
+    control and dropped the last newline); a literal or a call's result through str(), as the
+    code Jinja generates does with no autoescape and no `finalize` (mkdocs-macros' environment);
+    `lookup(name)` finds the function as a render's context does (the render's variables, then
+    the environment's globals). Compiling a post's tree took about as long as parsing it (~0.1 s
+    of a cold build's CPU at eight posts); tests/test_post_guard.py checks that every page of the
+    site and every allowed construct renders here exactly as Jinja renders it.
+    """
+    out: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            raise TypeError(f"{type(node).__name__}: not a tree check() passed")
+        for part in node.nodes:
+            if isinstance(part, nodes.TemplateData):
+                out.append(part.data)
+            elif isinstance(part, nodes.Call) and isinstance(part.node, nodes.Name):
+                args = [arg.as_const() for arg in part.args]
+                kwargs = {kw.key: kw.value.as_const() for kw in part.kwargs}
+                out.append(str(lookup(part.node.name)(*args, **kwargs)))
+            elif _literal(part):
+                out.append(str(part.as_const()))
+            else:
+                raise TypeError(f"{type(part).__name__}: not a tree check() passed")
+    return "".join(out)
 
 
 def _check_call(call: nodes.Call, file: str, offset: int, macros: Collection[str]) -> None:
