@@ -7,10 +7,13 @@ Tests that only read the site use the one strict build of the checkout that ever
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import prerun
@@ -41,7 +44,44 @@ def copy_site(dest: Path) -> Path:
             shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, dest / name)
+    _add_bytecode(dest)
     return dest
+
+
+# The compiled code of the checkout's modules, each kept with the source it was compiled from.
+_COMPILED: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _add_bytecode(dest: Path) -> None:
+    """Give the copy's Python files (netsim, macros.py, hooks.py, serve.py) their compiled code,
+    in __pycache__ beside them, as a checkout a contributor has built in has it.
+
+    A build of a copy imports netsim, macros.py and hooks.py from the copy (tests/prerun.py), and
+    with no bytecode there (a fresh folder; most containers set PYTHONDONTWRITEBYTECODE, so no
+    build writes any) every build compiled them from source: ~0.1 CPU s a build that replays its
+    pages, ~0.16 s one that renders them, over the ~50 builds of copies in `make check`. Here each
+    file is compiled once per pytest process, and the copies get the same code.
+
+    Each .pyc is a checked hash-based one (PEP 552): Python hashes the source beside it on every
+    import and compiles the source instead when they differ. A test that plants a fault in a
+    copy's netsim, with any edit at any time, imports the fault; nothing here depends on mtimes.
+    The code's file name is the copy's own (importlib sets it to the source's path on loading).
+    """
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return
+    for path in sorted(dest.rglob("*.py")):
+        relative = str(path.relative_to(dest))
+        source = path.read_bytes()
+        kept = _COMPILED.get(relative)
+        if kept is None or kept[0] != source:
+            code = compile(source, str(ROOT / relative), "exec", dont_inherit=True)
+            flags = (0b11).to_bytes(4, "little")  # hash-based, checked against the source
+            header = importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source)
+            kept = _COMPILED[relative] = (source, header + marshal.dumps(code))
+        cache = path.parent / "__pycache__"
+        cache.mkdir(exist_ok=True)
+        (cache / f"{path.stem}.{tag}.pyc").write_bytes(kept[1])
 
 
 # The posts of the small site: the first three, which link only to each other, and between them
