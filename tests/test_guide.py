@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sitecopy import ROOT, copy_site, copy_small_site
+from sitecopy import ROOT, copy_site, copy_small_site, mkdocs_build
 
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, check_page
@@ -42,17 +42,6 @@ def block(title: str) -> str:
 def netsim(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "netsim", *args], cwd=cwd, capture_output=True, text=True, env=ENV, check=False
-    )
-
-
-def mkdocs_build(root: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        check=False,
     )
 
 
@@ -81,7 +70,7 @@ def test_netsim_new_writes_a_post_that_builds_green_with_every_part(tmp_path: Pa
     assert "wrote docs/posts/a-first-post.md" in made.stdout
     number = next_number(root / "docs" / "posts") - 1  # the number it took: after every published post
     assert f'  - "{number}. A first post": posts/a-first-post.md\n' in (root / "mkdocs.yml").read_text()
-    built = mkdocs_build(root, tmp_path / "site")
+    built = mkdocs_build(root, tmp_path / "site")  # a fresh process as far as the site is concerned (tests/prerun.py)
     assert built.returncode == 0, built.stderr
     page = (tmp_path / "site" / "posts" / "a-first-post.html").read_text()
     assert page.count('class="ns-claim"') == 3 and "ns-error" not in page  # every claim ticked
