@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import prerun
+import pytest
 from conftest import quick
 from sitecopy import copy_small_site
 
@@ -133,7 +134,7 @@ def test_a_rebuild_after_each_kind_of_edit_writes_what_a_full_build_writes(tmp_p
     assert "s own room" in (tmp_path / "served-out" / "after-title" / "index.html").read_text()
 
 
-# What both edit-in-a-window scripts start from: serve's rebuilds, in one process, as make serve runs
+# What the edit-in-a-window scripts run in: serve's rebuilds, in one process, as make serve runs
 # them (the site at argv[1], built into argv[2]).
 REBUILDS = """
 import sys
@@ -157,10 +158,7 @@ def rebuild(first=False):
 
 # A netsim edit that lands as a rebuild starts: after macros.py has checked netsim's files (the
 # modules are kept), before define_env keys the pages (it makes the page store just before).
-EDIT_AS_A_REBUILD_STARTS = (
-    REBUILDS
-    + """
-rebuild(first=True)
+EDIT_AS_A_REBUILD_STARTS = """
 store = sys.modules["netsim.pages.pagestore"].PageStore
 made = store.__init__
 def edit_then_make(self, *args, **kwargs):
@@ -173,38 +171,15 @@ store.__init__ = edit_then_make
 rebuild()  # the rebuild the edit lands in
 rebuild()  # the rebuild the edit asks for
 """
-)
-
-
-def _rebuild_twice(tmp_path: Path, script: str) -> None:
-    """Run an edit-in-a-window script on the two-post copy, with a page store of its own."""
-    root = copy_small_site(tmp_path / "served", ("margarets-room", "a-name-for-the-host"))
-    done = prerun.python(
-        ["-c", script, str(root), str(tmp_path / "site")],
-        cwd=root,
-        env={**os.environ, "NETSIM_CACHE_DIR": str(tmp_path / "cache")},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def test_an_edit_that_lands_as_a_rebuild_starts_shows_on_the_next(tmp_path: Path) -> None:
-    """What a rebuild made while an edit landed is never kept as the edited site's: the page the
-    old code made was once kept under the new code's key, so no later rebuild, and no later build
-    from the same page store, showed the edit."""
-    _rebuild_twice(tmp_path, EDIT_AS_A_REBUILD_STARTS)
-    assert "walked straight to" in (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
 
 
 # A scenario edit that lands while a page that reads it renders: after the page's macros read the
 # scenario, before the page's result is kept (its last step, Page.finish).
-EDIT_AS_A_PAGE_RENDERS = (
-    REBUILDS
-    + """
+EDIT_AS_A_PAGE_RENDERS = """
 def edit(name, old, new):
     text = (root / name).read_text(encoding="utf-8")
     (root / name).write_text(text.replace(old, new), encoding="utf-8")
 
-rebuild(first=True)
 page = sys.modules["netsim.pages.macros"].Page
 finish = page.finish
 def edit_then_finish(self):
@@ -216,14 +191,46 @@ edit("docs/posts/margarets-room.md", "an old acquaintance", "an old friend")
 rebuild()  # the rebuild the prose edit asked for: the scenario edit lands in it
 rebuild()  # the rebuild the scenario edit asks for
 """
-)
 
 
-def test_a_scenario_edit_that_lands_as_its_page_renders_shows_on_the_next_rebuild(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def edited_in_a_window(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both edit-in-a-window scripts, one after the other, in one make serve process on the two-post
+    copy with a page store of its own; the site as each left it is kept in after-code-edit/ and
+    after-scenario-edit/. Each starts from a site its rebuilds made whole (the first build, then
+    the code edit's second rebuild), as it did when each had a process and a first build of its
+    own: the one first build is the cost they shared."""
+    top = tmp_path_factory.mktemp("window")
+    root = copy_small_site(top / "served", ("margarets-room", "a-name-for-the-host"))
+    script = (
+        REBUILDS
+        + "import shutil\nrebuild(first=True)\n"
+        + EDIT_AS_A_REBUILD_STARTS
+        + "shutil.copytree(out, out.parent / 'after-code-edit')\n"
+        + EDIT_AS_A_PAGE_RENDERS
+        + "shutil.copytree(out, out.parent / 'after-scenario-edit')\n"
+    )
+    done = prerun.python(
+        ["-c", script, str(root), str(top / "site")],
+        cwd=root,
+        env={**os.environ, "NETSIM_CACHE_DIR": str(top / "cache")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return top
+
+
+def test_an_edit_that_lands_as_a_rebuild_starts_shows_on_the_next(edited_in_a_window: Path) -> None:
+    """What a rebuild made while an edit landed is never kept as the edited site's: the page the
+    old code made was once kept under the new code's key, so no later rebuild, and no later build
+    from the same page store, showed the edit."""
+    page = edited_in_a_window / "after-code-edit" / "posts" / "margarets-room.html"
+    assert "walked straight to" in page.read_text(encoding="utf-8")
+
+
+def test_a_scenario_edit_that_lands_as_its_page_renders_shows_on_the_next_rebuild(edited_in_a_window: Path) -> None:
     """A page is kept under the digest of the scenario bytes it was made from, not of the file as
     it is once the page is done: else the page the old scenario made is replayed as the new one's."""
-    _rebuild_twice(tmp_path, EDIT_AS_A_PAGE_RENDERS)
-    page = (tmp_path / "site" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
+    page = (edited_in_a_window / "after-scenario-edit" / "posts" / "margarets-room.html").read_text(encoding="utf-8")
     assert "an old friend" in page
     assert re.search(r"Carla(&#x27;|&#39;|')s test frame", page), "the scenario edit is not shown"
 
