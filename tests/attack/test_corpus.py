@@ -195,7 +195,9 @@ def test_a_billion_laughs_is_refused_before_it_is_built() -> None:
         parse_scenario(laughs, FILE)
 
 
-def test_files_that_are_not_regular_files_are_refused(tmp_path: Path) -> None:
+def test_files_that_are_not_regular_files_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     good = tmp_path / "good.yaml"
@@ -206,11 +208,21 @@ def test_files_that_are_not_regular_files_are_refused(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     big = tmp_path / "big.yaml"
     big.write_bytes(b"# " + b"x" * (300 * 1024) + b"\n")
+    # The CLI in this process, as test_the_cli_answers_each_payload_in_one_line asks it: its exit
+    # code and its one line on stderr, without a new Python for each file.
+    monkeypatch.chdir(ROOT)
     for path, expected in (
         (link, "is a symbolic link"),
-        (fifo, "is not a regular file"),
         (big, "is larger than 256 KiB"),
         (tmp_path / "bad name.yaml", "is not a scenario file name"),
+    ):
+        assert cli.main(["check", str(path)]) == 2, path
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1, err
+    # The two a reader that opens before it looks would never finish reading (a FIFO with no
+    # writer blocks, /dev/zero never ends): in a process of its own, with a timeout.
+    for path, expected in (
+        (fifo, "is not a regular file"),
         (Path("/dev/zero"), "is not a scenario file name"),
     ):
         done = subprocess.run(
