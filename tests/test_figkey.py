@@ -176,8 +176,14 @@ def figures_of(page: str) -> list[str]:
     return re.findall(r'<figure class="ns-figure.*?</figure>', page, re.S)
 
 
+# Post one, whose scenario every edit below is made to, and the cheapest other (tests/sitecopy.py;
+# the decoder needs a post of its words): which figures an edit renders again is per scenario, and
+# the first build and the uncached reference render every page, so a post more only costs.
+POSTS = ("margarets-room", "a-name-for-the-host")
+
+
 def test_a_scenario_edit_re_renders_the_figures_it_changes_and_only_those(tmp_path: Path) -> None:
-    root = copy_small_site(tmp_path / "served")
+    root = copy_small_site(tmp_path / "served", POSTS)
     out, cache = tmp_path / "served-out", tmp_path / "cache"
     edits = [(SCENARIO, COMMENT[0], COMMENT[1], "after-comment")]
     edits += [(SCENARIO, old, new, f"after-{n}") for n, (old, new, _shown) in enumerate(DRAWN)]
@@ -220,7 +226,7 @@ def test_a_scenario_edit_re_renders_the_figures_it_changes_and_only_those(tmp_pa
     # The served site as each edit left it is the site a build without any cache writes (under
     # --quick, as the last edit left it: a figure an earlier edit left stale would still be there).
     for n in [len(edits) - 1] if quick() else range(len(edits)):
-        fresh = copy_small_site(tmp_path / f"fresh-{n}")
+        fresh = copy_small_site(tmp_path / f"fresh-{n}", POSTS)
         for file, old, new, _keep in edits[: n + 1]:
             path = fresh / file
             path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
