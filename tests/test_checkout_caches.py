@@ -3,7 +3,8 @@
 Jinja's bytecode cache is marshalled code: one on disk inside the checkout is code a pull request
 can bring. Figures cached as HTML inside the checkout could likewise arrive pre-filled, never
 escaped here. So the theme's compiled templates stay in memory, and figures are cached outside.
-The build is the small site's (tests/sitecopy.py): every cache a build writes, it writes for any post.
+The build is of post one and the cheapest other (tests/sitecopy.py; the decoder needs a post of its
+words): every cache a build writes, it writes for any post.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sitecopy import copy_small_site
 
 
 def test_a_build_writes_and_reads_no_cache_inside_the_checkout(tmp_path: Path) -> None:
-    root = copy_small_site(tmp_path / "src")
+    root = copy_small_site(tmp_path / "src", ("margarets-room", "a-name-for-the-host"))
     env = {
         k: v
         for k, v in os.environ.items()
