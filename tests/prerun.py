@@ -222,21 +222,7 @@ def netsim(args: list[str], *, env: dict[str, str] | None = None) -> subprocess.
     expressions: ~0.14 CPU s of the ~0.7 a short lab test costs). Only for the checkout: a copy
     of the site with a fault planted in its netsim goes through python(), which loads its own.
     """
-    global _own, _broken
-    env = dict(os.environ if env is None else env)
-    args = ["-m", "netsim", *args]
-    with _lock:
-        if not _broken and _own is None:
-            _own = _Server(own=CHECKOUT)
-            atexit.register(_stop)
-        if _own is not None and not _broken and _same_start(_own, env):
-            try:
-                code, out, err = _own.run(args, CHECKOUT, env, None)
-                return subprocess.CompletedProcess([sys.executable, *args], code, out, err)
-            except OSError:
-                _broken = True
-                _own.stop()
-    return subprocess.run([sys.executable, *args], cwd=CHECKOUT, env=env, capture_output=True, text=True, check=False)
+    return python(["-m", "netsim", *args], cwd=CHECKOUT, env=env, own=True)
 
 
 def _same_start(server: _Server, env: dict[str, str]) -> bool:
@@ -245,28 +231,41 @@ def _same_start(server: _Server, env: dict[str, str]) -> bool:
 
 
 def python(
-    args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float | None = None
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+    own: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`python ARGS` (`-m module ...` or `-c code ...`) in `cwd`, output captured as text, as
-    subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True)."""
-    global _server, _broken
+    subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True).
+    `own`: on the server that keeps the checkout's netsim loaded (netsim(); `cwd` is the checkout)."""
+    global _server, _own, _broken
     env = dict(os.environ if env is None else env)
     assert args[0] in ("-m", "-c"), args
     with _lock:
-        if not _broken and _server is None:
-            _server = _Server()
+        server = _own if own else _server
+        if not _broken and server is None:
+            server = _Server(own=CHECKOUT if own else None)
+            if own:
+                _own = server
+            else:
+                _server = server
             atexit.register(_stop)
-        same_start = _server is not None and _same_start(_server, env)
-        if _server is not None and not _broken and same_start:
+        if server is not None and not _broken and _same_start(server, env):
             try:
-                code, out, err = _server.run(args, cwd, env, timeout)
+                code, out, err = server.run(args, cwd, env, timeout)
                 return subprocess.CompletedProcess([sys.executable, *args], code, out, err)
             except subprocess.TimeoutExpired:
-                _server = None  # killed with its build; the next call starts another
+                if own:  # killed with its run; the next call starts another
+                    _own = None
+                else:
+                    _server = None
                 raise
             except OSError:
                 _broken = True
-                _server.stop()
+                server.stop()
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

@@ -700,14 +700,14 @@ class Lab:
         links = self.links({h: addrs for h, (addrs, _) in both.items()})
         return links, {h: _draws(both[h][1]) for h in sorted(self.present)}
 
-    def links(self, read: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
-        """`ip -d addr show` in every namespace (or what `read` holds for each), in the trace's shape."""
+    def links(self, read: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every namespace's `ip -d -j addr show`, as `read` holds it, in the trace's shape."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for host in self.s.hosts:
             if host not in self.present:
                 continue
             table = {}
-            for e in read[host] if read is not None else json.loads(ip(host, "-d", "-j", "addr", "show") or "[]"):
+            for e in read[host]:
                 kind = "loopback" if e.get("link_type") == "loopback" else (e.get("linkinfo") or {}).get("info_kind")
                 table[e["ifname"]] = {
                     "kind": kind,

@@ -72,9 +72,9 @@ def code(text: str, language: str) -> str:
     still Pygments' output, every token escaped, whatever the text (a section boundary in an odd
     place could change a colour, never the escaping).
     """
-    head, tail = _wrapping(language)
     if language == "bash" and "\r" not in text and not text.startswith("\ufeff"):
         text = text.strip("\n") + "\n"  # what Pygments does to the whole text first (stripnl, ensurenl)
+        head, tail = _wrapping(language)
         return head + "".join(_section(part) for part in _SECTIONS.split(text) if part) + tail
     return _whole(text, language)
 
