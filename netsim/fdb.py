@@ -36,7 +36,11 @@ class Fdb:
         if entry is None:
             return None
         if self.expired(entry, now):
-            del self.entries[mac]  # what the kernel's garbage collector does shortly after
+            # A simplification, named in the lab's comparison ("fdb-gc"): br_handle_frame_finish()
+            # (net/bridge/br_input.c) forwards to whatever br_fdb_find_rcu() finds, with no check of
+            # its age; the entry goes only when br_fdb_cleanup() (br_fdb.c) deletes it, a delayed work
+            # armed for the earliest expiry that the timer wheel may run late. netsim deletes it here.
+            del self.entries[mac]
             return None
         return entry
 

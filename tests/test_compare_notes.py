@@ -26,6 +26,22 @@ def test_a_room_where_every_cable_reaches_a_bridge_names_no_unwatched_cable() ->
     assert "cables" not in named(LAB / "ageing.yaml")
 
 
+def test_a_run_long_enough_for_an_entry_to_age_out_names_the_bridge_s_late_cleanup() -> None:
+    # br_handle_frame_finish() forwards to an expired entry until br_fdb_cleanup() runs; netsim floods at
+    # once. A run shorter than every ageing time cannot meet that, one as long can.
+    from netsim.simulation import run
+
+    def with_trace(name: str) -> set[str]:
+        scenario = load_scenario(LAB / name)
+        return {line.split(":", 1)[0].strip() for line in notes_for(scenario, run(scenario).to_json())}
+
+    assert "fdb-gc" in with_trace("ageing.yaml")
+    assert "fdb-gc" in with_trace("flags-ageing-lowered-mid-syn.yaml")
+    assert "fdb-gc" in named(LAB / "flags-ageing-lowered-mid-syn.yaml")  # a step changes it: said without a run
+    assert "fdb-gc" not in with_trace("ip-keywords-as-names.yaml")
+    assert "fdb-gc" not in named(LAB / "ageing.yaml")
+
+
 def _seg(src: str, sport: int, ttl: int) -> dict:
     return {
         "ip": {"src": src, "dst": "198.51.100.5", "ttl": ttl},

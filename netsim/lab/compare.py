@@ -59,6 +59,11 @@ SIMPLIFICATIONS = {
     "nameservers); DNS frames are compared by question, answers and result code, not by their random id "
     "and port; a resolve step's seconds are getaddrinfo()'s own, and on the lab's clock it begins when getaddrinfo() "
     "did, not when the helper processes started",
+    "fdb-gc": "netsim forgets a learned bridge entry the instant it expires and floods the next frame for that "
+    "MAC; the kernel forwards to it (br_handle_frame_finish() checks no age) until br_fdb_cleanup() deletes it, "
+    "a delayed work armed for the earliest expiry that the timer wheel may run late (a second or more for a long "
+    "ageing time), so a frame within that slack is forwarded there and flooded here; the tables are compared "
+    "with that slack, the frames are not",
     "empty-flood": "a flood that finds no port to leave by (br_flood() with no eligible port frees the frame) "
     "is compared as a drop: the lab sees only the ports a frame leaves by, and it leaves by none",
     "conntrack": "conntrack is compared by state, tuples and flags (UNREPLIED, ASSURED), not by its countdown; "
@@ -217,6 +222,18 @@ def _host_to_host_cable(scenario: Any) -> bool:
     return any(plugged) or any(s.action == "link_add" for s in scenario.steps)
 
 
+def _entries_may_expire(scenario: Any, netsim: dict[str, Any] | None) -> bool:
+    """Whether a learned bridge entry can outlive its ageing time in the run: the run lasts that long."""
+    ageing = [br.ageing_time for br in scenario.bridges.values()]
+    ageing += [s.set_bridge.ageing_time for s in scenario.steps if s.set_bridge]
+    ageing = [a for a in ageing if a > 0]
+    if not ageing:
+        return False
+    if netsim is None:
+        return any(s.set_bridge for s in scenario.steps)
+    return sum(step["seconds"] or 0 for step in netsim["steps"]) >= min(ageing)
+
+
 def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
     """The named simplifications that apply to this scenario (and netsim's trace of it), one line each."""
     names = ["open-connections", "ports"] if any(s.connect for s in scenario.steps) else []
@@ -224,6 +241,8 @@ def notes_for(scenario: Any, netsim: dict[str, Any] | None = None) -> list[str]:
         names.append("empty-flood")
     if any(s.arp for s in scenario.steps):
         names.append("arp-step")
+    if _entries_may_expire(scenario, netsim):
+        names.append("fdb-gc")
     changed = [s.reachable_time.seconds for s in scenario.steps if s.reachable_time]
     shortest = min([h.reachable_time for h in scenario.hosts.values()] + changed, default=30.0)
     if any(s.wait is not None and s.wait >= shortest / 2 for s in scenario.steps):
