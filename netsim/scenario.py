@@ -308,7 +308,8 @@ class Host:
     conntrack_timeouts: ConntrackTimeouts = option(
         "The namespace's conntrack timeouts (net.netfilter.nf_conntrack_*timeout*), those not given the "
         "kernel's, e.g. {unacknowledged: 20} to see an entry picked up mid-stream expire in 20 s. They are the "
-        "namespace's own; SYN_SENT2 (a simultaneous open) has no sysctl and stays 120 s.",
+        "namespace's own; SYN_SENT2 (a simultaneous open) has no sysctl and stays 120 s. Only on a host that "
+        "tracks connections: one with masquerade, a firewall list or a published port.",
         factory=ConntrackTimeouts,
     )
     absent: bool = option("The namespace does not exist until a `netns_add` step creates it.", False)
@@ -1172,6 +1173,7 @@ def _validate_topology(s: Scenario, src: Source) -> None:
             plugged[iface.plug] = (hname, dev)
         _check_gateways(s, hname, src)
         _check_firewall(host, src)
+        _check_conntrack_timeouts(s, hname, src)
         sockets = Sockets(s, hname)
         for i, text in enumerate(host.listeners):
             sockets.listen(text, (*path_of(host), "listeners", i), src)
@@ -1209,6 +1211,27 @@ def _check_whole_ms(seconds: float, where: tuple, src: Source) -> None:
             f"{seconds!r} s is not a whole number of milliseconds; expected seconds with at most three decimals "
             "(the kernel takes base_reachable_time_ms, an int of milliseconds)",
         )
+
+
+def _check_conntrack_timeouts(s: Scenario, hname: str, src: Source) -> None:
+    """Timeouts for a table that never holds an entry would change nothing: say so rather than ignore them.
+
+    A namespace tracks connections only once a rule needs conntrack (nf_ct_netns_get(), from the nat
+    table's masquerade and DNAT or the firewall's rules); the lab loads conntrack to set the sysctls and
+    drops that table again at once (plan.CT_LOAD), so nothing tracks there either."""
+    host = s.hosts[hname]
+    if not host.conntrack_timeouts.changed():
+        return
+    if host.masquerade or any(getattr(host, k) for k in FIREWALL_FIELDS):
+        return
+    if any((st.masquerade and st.masquerade.by == hname) or (st.publish and st.publish.by == hname) for st in s.steps):
+        return
+    raise src.error(
+        (*path_of(host), "conntrack_timeouts"),
+        f"{hname} tracks no connections (no masquerade, firewall or published port on it), so its "
+        "conntrack_timeouts would change nothing; expected them only on a host that masquerades, filters "
+        "or publishes a port",
+    )
 
 
 def _check_firewall(host: Host, src: Source) -> None:

@@ -252,6 +252,14 @@ def test_the_good_scenario_parses() -> None:
             "port in one firewall list only",
         ),
         (
+            # Timeouts for a conntrack table nothing fills: the lab drops the table it loads for the sysctls.
+            "  laptop: {}",
+            "  laptop: {conntrack_timeouts: {unacknowledged: 20}}",
+            "diagrams/bridge.yaml:9: hosts.laptop.conntrack_timeouts: laptop tracks no connections (no "
+            "masquerade, firewall or published port on it), so its conntrack_timeouts would change nothing; "
+            "expected them only on a host that masquerades, filters or publishes a port",
+        ),
+        (
             "send: {by: alice, dst: broadcast}",
             "reachable_time: {by: alice, dev: eth0, seconds: 0.0019}",
             "diagrams/bridge.yaml:15: steps[0].reachable_time.seconds: 0.0019 s is not a whole number of "
@@ -352,6 +360,12 @@ def test_the_good_scenario_parses() -> None:
 def test_each_mistake_is_named_with_file_and_line(old: str, new: str, message: str) -> None:
     assert old in GOOD
     assert error_for(GOOD.replace(old, new, 1)) == message
+
+
+def test_conntrack_timeouts_are_taken_on_a_host_whose_rules_track() -> None:
+    for rules in ("drop_tcp_ports: [80]", "masquerade: [{saddr: 10.88.0.0/16}]"):
+        text = GOOD.replace("  laptop: {}", f"  laptop: {{conntrack_timeouts: {{unacknowledged: 20}}, {rules}}}", 1)
+        assert parse_scenario(text).hosts["laptop"].conntrack_timeouts.changed() == {"unacknowledged": 20}
 
 
 def test_a_unicast_mac_asked_for_is_no_mistake_the_kernel_takes_it() -> None:
