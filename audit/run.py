@@ -29,7 +29,7 @@ PRESET = os.environ.get("AUDIT_PRESET", "desktop")
 
 
 def main() -> int:
-    chromium, why = find_chromium()
+    chromium, why = find_chromium(shell=False)
     if chromium is None:
         print(f"audit: {why}", file=sys.stderr)
         return 3
