@@ -19,16 +19,17 @@ CODE   := netsim tests benchmarks audit hooks.py macros.py serve.py
 # serve-rebuild files, 26 s between them, for last). `make test` also runs the lab and try-it tests
 # (WAITING), which sleep on kernel timers rather than compute: tests/run.py runs them in a pytest of
 # their own on WAIT_WORKERS workers (a sleeping worker costs memory, not CPU; but each lab's steps
-# are timed, and more labs at once contend when they wake: four finish the waits, about 1,100 s of
-# test time, in about five minutes, well within the computing tests' run; with six, a clean-clone
-# run failed two lab comparisons on timers at their edge), longest waits first (tests/conftest.py),
+# are timed, and more labs at once contend when they wake: with six, a clean-clone run once failed
+# two lab comparisons on timers at their edge, when the browser tests drove the full chromium; since
+# they drive its headless shell, at half the CPU, six ran a clean clone with no rerun, 11 min 54 s
+# against 12 min 54 s with four), longest waits first (tests/conftest.py),
 # at the same time as a pytest of every other test on WORKERS workers, test by test
 # (--maxschedchunk=1: nothing queues behind a long test), niced and SCHED_IDLE so that a waking lab,
 # whose steps are timed, gets a core at once. (xdist's loadgroup would group finer, but pytest 9
 # ignores the node-id suffix xdist 3.8 groups by: Node.nodeid no longer reads _nodeid.)
 CHECK_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 WORKERS ?= $(CHECK_WORKERS)
-WAIT_WORKERS ?= 4
+WAIT_WORKERS ?= 6
 # When the computing run ends, the machine is the labs' alone: a second pytest of the waiting tests
 # starts on LATE_WAIT_WORKERS more workers and takes the ones not yet started (tests/waiting_claims.py).
 # Eight since a short lab test costs ~0.45 CPU s (0.73 before netsim stayed loaded between them).
