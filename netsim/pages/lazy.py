@@ -31,10 +31,14 @@ _SIZE = re.compile(r'<svg\b[^>]*? width="(\d+)" height="(\d+)"[^>]*? aria-label=
 _BYTES = re.compile(r'(<details class="ns-bytes"><summary>.*?</summary>)(.*?)(</details>)', re.S)
 
 
-def later(inner: str, ident: str) -> str:
-    """`inner` kept as text until needed (shown as it is without JavaScript)."""
+def later(inner: str, ident: str, unsearched: bool = False) -> str:
+    """`inner` kept as text until needed (shown as it is without JavaScript).
+
+    `unsearched`: marked `data-search-exclude`, for a generator whose search would otherwise index
+    the inside as one long text (Zensical; under MkDocs the inside is set aside while it indexes)."""
     check(inner, ident)
-    return f'<noscript class="ns-later" data-id="{escape.html(ident)}">{inner}</noscript>'
+    mark = " data-search-exclude" if unsearched else ""
+    return f'<noscript class="ns-later" data-id="{escape.html(ident)}"{mark}>{inner}</noscript>'
 
 
 def check(inner: str, ident: str) -> None:

@@ -361,8 +361,13 @@ class Page:
         site's on_post_page hook puts the inside back into the finished HTML.
         """
         match = re.match(r"(<([a-z]+)\b[^>]*>)(.*)(</\2>)\Z", figure, re.S)
-        if match is None or self.inline:
+        if match is None:
             return figure
+        if self.inline:
+            # Nothing can be set aside (no hook puts it back), so the search is told to skip it, as
+            # it skips what is set aside under MkDocs: Zensical leaves out an element so marked
+            # (and drops the attribute from the page it writes).
+            return match.group(1)[:-1] + " data-search-exclude>" + match.group(3) + match.group(4)
         marker = f"<!--netsim:{len(self.set_aside)}-->"
         self.set_aside[marker] = match.group(3)
         return match.group(1) + marker + match.group(4)
@@ -463,7 +468,8 @@ class Page:
             "\n".join(
                 [
                     f'<div class="ns-stepper" data-scenario="{escape.html(s.name)}" tabindex="0" role="group" '
-                    f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys">',
+                    f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys"'
+                    f"{' data-search-exclude' if self.inline else ''}>",
                     controls,
                     *figures,
                     f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
@@ -642,7 +648,8 @@ class Page:
         else:
             script = self._set_aside(self.book.remember(("code", text, "bash"), lambda: escape.code(text, "bash")))
         self._lazy += SET_ASIDE.findall(script)
-        script = lazy.later(script, f"{s.name}-script")  # a thousand highlighted words: made when opened
+        # A thousand highlighted words: made when opened, and never a search result.
+        script = lazy.later(script, f"{s.name}-script", unsearched=self.inline)
         return "\n".join(
             [
                 '<details class="example" markdown>',
