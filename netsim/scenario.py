@@ -873,6 +873,16 @@ class Scenario:
             if st.link_set and st.link_set.master and self.host_at(st.link_set.master, st.link_set.dev) is None
         }
 
+    def tracks_connections(self, host: str) -> bool:
+        """Whether a rule that needs conntrack ever stands in the host's namespace: masquerade, a firewall
+        list, or a masquerade or published port a step adds there (nf_ct_netns_get())."""
+        h = self.hosts[host]
+        if h.masquerade or any(getattr(h, k) for k in FIREWALL_FIELDS):
+            return True
+        return any(
+            (st.masquerade and st.masquerade.by == host) or (st.publish and st.publish.by == host) for st in self.steps
+        )
+
     def needs_nft(self) -> bool:
         """Whether the lab and the script load nftables rules: a firewall or masquerade anywhere, or conntrack
         for its timeouts (plan.CT_LOAD)."""
@@ -1220,11 +1230,7 @@ def _check_conntrack_timeouts(s: Scenario, hname: str, src: Source) -> None:
     table's masquerade and DNAT or the firewall's rules); the lab loads conntrack to set the sysctls and
     drops that table again at once (plan.CT_LOAD), so nothing tracks there either."""
     host = s.hosts[hname]
-    if not host.conntrack_timeouts.changed():
-        return
-    if host.masquerade or any(getattr(host, k) for k in FIREWALL_FIELDS):
-        return
-    if any((st.masquerade and st.masquerade.by == hname) or (st.publish and st.publish.by == hname) for st in s.steps):
+    if not host.conntrack_timeouts.changed() or s.tracks_connections(hname):
         return
     raise src.error(
         (*path_of(host), "conntrack_timeouts"),

@@ -31,13 +31,17 @@ _SIZE = re.compile(r'<svg\b[^>]*? width="(\d+)" height="(\d+)"[^>]*? aria-label=
 _BYTES = re.compile(r'(<details class="ns-bytes"><summary>.*?</summary>)(.*?)(</details>)', re.S)
 
 
+# The attribute that keeps an element out of a generator's search index (Zensical's and mkdocs-material's).
+UNSEARCHED = " data-search-exclude"
+
+
 def later(inner: str, ident: str, unsearched: bool = False) -> str:
     """`inner` kept as text until needed (shown as it is without JavaScript).
 
     `unsearched`: marked `data-search-exclude`, for a generator whose search would otherwise index
     the inside as one long text (Zensical; under MkDocs the inside is set aside while it indexes)."""
     check(inner, ident)
-    mark = " data-search-exclude" if unsearched else ""
+    mark = UNSEARCHED if unsearched else ""
     return f'<noscript class="ns-later" data-id="{escape.html(ident)}"{mark}>{inner}</noscript>'
 
 

@@ -367,7 +367,7 @@ class Page:
             # Nothing can be set aside (no hook puts it back), so the search is told to skip it, as
             # it skips what is set aside under MkDocs: Zensical leaves out an element so marked
             # (and drops the attribute from the page it writes).
-            return match.group(1)[:-1] + " data-search-exclude>" + match.group(3) + match.group(4)
+            return match.group(1)[:-1] + lazy.UNSEARCHED + ">" + match.group(3) + match.group(4)
         marker = f"<!--netsim:{len(self.set_aside)}-->"
         self.set_aside[marker] = match.group(3)
         return match.group(1) + marker + match.group(4)
@@ -469,7 +469,7 @@ class Page:
                 [
                     f'<div class="ns-stepper" data-scenario="{escape.html(s.name)}" tabindex="0" role="group" '
                     f'aria-label="{escape.html(s.title)}: step through the scenario with the arrow keys"'
-                    f"{' data-search-exclude' if self.inline else ''}>",
+                    f"{lazy.UNSEARCHED if self.inline else ''}>",
                     controls,
                     *figures,
                     f'<p class="ns-capture">Every frame of this scenario, with the simulated times: '
