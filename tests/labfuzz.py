@@ -911,6 +911,14 @@ def main(argv: list[str] | None = None) -> int:
                 counts["refused"] += 1
                 print(f"seed {seed}: {steps} steps: refused: {refusal.splitlines()[0][:160]}", flush=True)
                 continue
+            # As the lab tests' setup does: install what the scenario needs beyond iproute2 (nft,
+            # dnsmasq, OpenSSH), so a missing tool is not counted as a lab error on a fresh machine.
+            from netsim.lab.netns import ensure_tools
+            from netsim.scenario import load_scenario
+
+            if why := ensure_tools(load_scenario(path)):
+                print(f"labfuzz: {why}", file=sys.stderr)
+                return 2
             verdict, out = compare(path)
             if verdict == "disagree":
                 again = [compare(path)[0] for _ in range(2)]

@@ -529,13 +529,15 @@ def test_every_figure_is_laid_out_as_the_page_loads(browser: tuple[object, str],
 
 
 BUDGET = 200_000  # bytes transferred on a post's first load (issue 14; audit/run.py's BYTE_BUDGET)
-# Zensical 0.0.73 fetches its whole search index (search.json, about 70 KB gzipped since the
-# figures, steps and scripts are left out of it: 300 KB before) soon after every page loads, mostly
-# before the network is quiet, not always (so not strict), and its pages carry every step inline:
-# 230-290 KB a post. docs/assets/lazy-search.js holds back only mkdocs-material's index.
-ZENSICAL_INDEX = pytest.mark.xfail(
-    strict=False, reason="Zensical 0.0.73 fetches its search index as every page loads, and inlines every step"
-)
+# Both generators' themes ask for their whole search index as a page starts (mkdocs-material's
+# search/search_index.json, about 60 KB gzipped; Zensical 0.0.73's search.json, about 70 KB):
+# docs/assets/lazy-search.js holds either back until the reader reaches for search. Under Zensical
+# the three heaviest posts still come to 213-220 KB, because its theme's own script is 57 KB on the
+# wire against mkdocs-material 9.8.2's 35 KB (the pages themselves are the same bytes within 0.2%):
+# such a post is an expected failure only while the theme's script is the whole excess.
+MATERIAL_SCRIPT = 35_100  # mkdocs-material 9.8.2's assets/javascripts/bundle.*.min.js, gzipped, with headers
+# How each generator's theme names its search index.
+SEARCH_INDEX = {"mkdocs": "/search/search_index.json", "zensical": "/search.json"}
 
 
 @pytest.mark.parametrize("post", POSTS)
@@ -545,8 +547,7 @@ def test_a_post_loads_under_200_kb_on_a_phone(
     # What a phone downloads opening the post with nothing cached, served gzipped as a static host
     # serves it: every response's bytes on the wire (headers and encoded body) until the network
     # is quiet. A figure not yet shown costs nothing here only if it is really not fetched.
-    if "zensical" in request.node.callspec.id:
-        request.applymarker(ZENSICAL_INDEX)
+    generator = "zensical" if "zensical" in request.node.callspec.id else "mkdocs"
     chromium, _ = browser
     with serve(generated_site, compress=True) as base:
         context = chromium.new_context(  # type: ignore[attr-defined]
@@ -556,7 +557,7 @@ def test_a_post_loads_under_200_kb_on_a_phone(
         done: list[object] = []
         page.on("requestfinished", lambda r: done.append(r))
         page.goto(f"{base}/posts/{post}.html", wait_until="networkidle")
-        page.wait_for_timeout(1500)  # Zensical asks for its index a moment after the page is quiet
+        page.wait_for_timeout(1500)  # Zensical asked for its index a moment after the page was quiet
         wire = sorted(
             ((s["responseBodySize"] + s["responseHeadersSize"], r.url[len(base) :]) for r in done for s in [r.sizes()]),
             reverse=True,
@@ -565,11 +566,15 @@ def test_a_post_loads_under_200_kb_on_a_phone(
         assert html.response().headers.get("content-encoding") == "gzip"  # measured as a host sends it
         total = sum(n for n, _url in wire)
         print(f"{post}: {total / 1000:.1f} KB in {len(wire)} responses on first load; largest {wire[:3]}")
-        assert total < BUDGET, f"{post}: {total / 1000:.1f} KB on first load (> 200 KB); largest: {wire[:4]}"
-        if "zensical" not in request.node.callspec.id:  # the index held back comes when search is used
-            with page.expect_response(lambda r: r.url.endswith("/search/search_index.json")):
-                page.click("label.md-header__button[for='__search']")  # the phone's search button
+        index = SEARCH_INDEX[generator]
+        assert not [url for _n, url in wire if url.endswith(index)], f"{index} was fetched as the page loaded"
+        with page.expect_response(lambda r: r.url.endswith(index)):  # the index held back comes when search is used
+            page.click("label.md-header__button[for='__search']")  # the phone's search button
         context.close()
+        script = sum(n for n, url in wire if url.startswith("/assets/javascripts/bundle."))
+        if generator == "zensical" and total >= BUDGET and total - script + MATERIAL_SCRIPT < BUDGET:
+            pytest.xfail(f"{post}: {total / 1000:.1f} KB, of which Zensical 0.0.73's theme script is {script} bytes")
+        assert total < BUDGET, f"{post}: {total / 1000:.1f} KB on first load (> 200 KB); largest: {wire[:4]}"
 
 
 @pytest.mark.parametrize("transport", ["http", "file"])

@@ -1,14 +1,16 @@
 /* The search index is fetched when the reader first reaches for search, not on every page load.
  *
  * mkdocs-material 9.8.2 requests search/search_index.json (about 60 KB compressed, more than any
- * post's own HTML but one) as soon as a page starts, with XMLHttpRequest. That alone took four
+ * post's own HTML but one) as soon as a page starts, with XMLHttpRequest; Zensical 0.0.73 does the
+ * same with its search.json (about 70 KB), from the same place in its bundle. That alone took
  * posts past the 200 KB first-load budget (issue 14). This holds that one request back until the
  * reader clicks or focuses the search, or presses one of the theme's search keys (f, s, /); the
  * theme shows "Initializing search" meanwhile. Every other request goes out untouched. Loaded in
  * the head, before the theme's bundle (overrides/partials/javascripts/base.html).
  */
 (function () {
-  var INDEX = /\/search\/search_index\.json(?:[?#]|$)/;
+  // mkdocs-material's index, or Zensical's (search.json at the site's root).
+  var INDEX = /\/(?:search\/search_index|search)\.json(?:[?#]|$)/;
   var waiting = [];
   var wanted = false;
   function want() {
