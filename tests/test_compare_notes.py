@@ -61,3 +61,33 @@ def test_a_port_masquerade_changed_is_seen_on_the_frames_even_when_its_entry_is_
     assert _nat_ports_seen(kept) == set()
     two_senders = [_seg("10.0.0.10", 41000, 64), _seg("198.51.100.7", 5000, 64)]  # not one packet forwarded
     assert _nat_ports_seen(two_senders) == set()
+
+
+SCENARIOS = sorted(LAB.glob("*.yaml")) + sorted((LAB.parent.parent / "diagrams").glob("*.yaml"))
+
+
+def test_each_note_is_named_exactly_where_its_condition_holds() -> None:
+    """Three of notes_for()'s rules restated, over every lab scenario and diagram: a name missing
+    where its simplification applies hides it from whoever reads the comparison; one given where it
+    does not applies to nothing."""
+    seen = {"timers-meet": 0, "resolver": 0, "resolver only": 0, "conntrack": 0}
+    for path in SCENARIOS:
+        scenario = load_scenario(path)
+        names = [line.split(":", 1)[0].strip() for line in notes_for(scenario)]
+        connects = any(s.connect for s in scenario.steps)
+        # Timers that fall due together: only a connect's SYN retries, and only with few of them.
+        meet = connects and any(h.tcp_syn_retries < 3 for h in scenario.hosts.values())
+        assert ("timers-meet" in names) == meet, path.name
+        # The stub resolver: any step that resolves a name, whether or not a DNS server runs.
+        resolves = scenario.needs_resolver() or scenario.needs_dnsmasq()
+        assert ("resolver" in names) == resolves, path.name
+        # NAT's notes come on top of the others, never instead of them.
+        nat = any(h.masquerade for h in scenario.hosts.values())
+        nat = nat or any(s.masquerade or s.publish for s in scenario.steps)
+        assert ("conntrack" in names) == nat, path.name
+        assert {"multicast", "timing"} <= set(names) and ("open-connections" in names) == connects, path.name
+        seen["timers-meet"] += meet
+        seen["resolver"] += resolves
+        seen["resolver only"] += resolves and not (scenario.needs_resolver() and scenario.needs_dnsmasq())
+        seen["conntrack"] += nat and connects
+    assert all(seen.values()), seen  # each rule met both ways in the corpus

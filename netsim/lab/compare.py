@@ -868,15 +868,17 @@ def _step_diffs(
         for dev in sorted(set(x) | set(y)):
             if x.get(dev) != y.get(dev):
                 diffs.append(f"link {host} {dev}: netsim {_show_link(x.get(dev))}, kernel {_show_link(y.get(dev))}")
-    if "routes" in theirs:  # not in recordings older than the comparison of routing tables
-        for host in sorted(set(ours.get("routes", {})) | set(theirs["routes"])):
-            x, y = ours.get("routes", {}).get(host), theirs["routes"].get(host)
-            if x is not None and y is not None and x != y:
+    # A namespace on one side only is named above; the hosts both sides have are compared. (netsim's
+    # trace always has both tables; a recording older than their comparison has neither.)
+    if "routes" in theirs:
+        for host, y in sorted(theirs["routes"].items()):
+            x = ours["routes"].get(host)
+            if x is not None and x != y:
                 diffs.append(f"routes {host}: netsim {x}, kernel {y}")
-    if "listening" in theirs:  # not in recordings older than the comparison of listening sockets
-        for host in sorted(set(ours.get("listening", {})) | set(theirs["listening"])):
-            x, y = ours.get("listening", {}).get(host), theirs["listening"].get(host)
-            if x is not None and y is not None and sorted(x) != sorted(y):  # ss lists in its hash's order
+    if "listening" in theirs:
+        for host, y in sorted(theirs["listening"].items()):
+            x = ours["listening"].get(host)
+            if x is not None and sorted(x) != sorted(y):  # ss lists in its hash's order
                 diffs.append(f"listening {host}: netsim {x}, kernel {y}")
     sshd = f"{sshforward.WILDCARD}:{sshforward.SSH_PORT}"
     if ours.get("listener") == sshd and "listener" in theirs and theirs["listener"] is None:
