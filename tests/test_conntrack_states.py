@@ -89,3 +89,20 @@ def test_a_reset_before_any_reply_kills_the_entry_and_after_one_closes_it() -> N
     assert track(conn(orig_end=1001), REPLY, seg(REPLY, "RA", 0, 1001), 0.0, DEFAULTS) is False
     c = conn("ESTABLISHED", seen_reply=True, orig_end=1001)
     assert track(c, ORIGINAL, seg(ORIGINAL, "R", 1001), 0.0, DEFAULTS) and c.state == "CLOSE"
+
+
+def test_a_udp_query_answered_at_once_stays_a_short_unassured_entry() -> None:
+    """nf_conntrack_udp_packet(): an entry becomes a stream (ASSURED, 120 s) only for a packet more than
+    2 s after its first (ct->proto.udp.stream_ts); a DNS answer within that keeps it at 30 s, so it is
+    gone by the scenario's last step (recorded from the kernel: tests/kernel_traces)."""
+    from pathlib import Path
+
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    lab = Path(__file__).resolve().parent / "lab_scenarios"
+    trace = run(load_scenario(lab / "udpct-answered-query-expires.yaml"))
+    steps = {s.id: s.to_json()["conntrack"] for s in trace.steps}
+    (entry,) = steps["lookup"]["laptop"]
+    assert entry["proto"] == "udp" and entry["flags"] == []
+    assert steps["gone"] == {}

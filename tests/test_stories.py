@@ -1,0 +1,73 @@
+"""The story lines of rare paths, word for word: what a figure's caption and `netsim run` say happened.
+
+A step's events are its story (netsim.render.words puts the first three in the figure's caption).
+Most are pinned by the posts' captions and the golden figures; these are the lines of paths only
+the lab's edge cases reach, where a 5% mutation sample (1 December) found a line could be lost or
+garbled and no test would say so.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from netsim.scenario import load_scenario
+from netsim.simulation import run
+from netsim.trace import Trace
+
+LAB = Path(__file__).resolve().parent / "lab_scenarios"
+
+
+@cache
+def trace(name: str) -> Trace:
+    return run(load_scenario(LAB / f"{name}.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "step", "line"),
+    [
+        # netfilter.hook(): a `reject with tcp reset` rule answers (nf_send_reset()).
+        (
+            "broadcast-syns-tracked",
+            "broadcast-to-reset-port",
+            "laptop's firewall rejects TCP 10.88.0.12:45004 > 10.88.255.255:8081 SYN with a TCP reset",
+        ),
+        # ...but never for a packet to a broadcast address (nf_send_reset(): RTN_LOCAL only).
+        (
+            "broadcast-syns-tracked",
+            "broadcast-to-reset-port",
+            "laptop sends no TCP 10.88.255.255:8081 > 10.88.0.12:45004 RST: its packet was for 10.88.255.255, "
+            "a group address",
+        ),
+        # ipv4._deliver_broadcast(): delivered, and nothing answers it.
+        (
+            "broadcast-syns-tracked",
+            "to-subnet-broadcast",
+            "laptop drops a packet for 10.88.255.255: nothing here answers a broadcast or multicast address",
+        ),
+        # netfilter._destination_rules(): a published port's DNAT, marked for masquerade (Podman's hairpin).
+        (
+            "filter-publish-rule-which-port",
+            "cli-published-address",
+            "laptop sends what comes for 192.168.1.23:9000 to 10.88.0.3:80 and marks it for masquerade",
+        ),
+        # netfilter._conntrack_in(): tcp_in_window() says INVALID, and the packet goes on untracked.
+        (
+            "ctstate-client-reset-unreplied",
+            "forged-syn-to-one",
+            "conntrack finds TCP 10.88.0.2:41000 > 192.168.1.77:8080 RST invalid for src=10.88.0.2 "
+            "dst=192.168.1.77 sport=41000 dport=8080: it goes on untracked",
+        ),
+        # tcp_v4_rcv(): a segment in a frame not addressed to this host's MAC is dropped (PACKET_BROADCAST).
+        (
+            "corners-host-is-subnet-broadcast",
+            "c-to-a",
+            "c's TCP drops TCP 10.0.0.2:80 > 10.0.0.3:40000 SYN-ACK: it came in a broadcast frame",
+        ),
+    ],
+)
+def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
+    events = trace(scenario).step(step).events
+    assert line in events, events
