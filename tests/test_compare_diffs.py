@@ -166,3 +166,26 @@ def test_a_step_copied_is_compared_equal_whatever_its_key_order() -> None:
     theirs = copy.deepcopy(step())
     theirs["neigh"]["a"] = dict(reversed(list(theirs["neigh"]["a"].items())))
     assert diffs(step(), theirs) == []
+
+
+def test_ip_route_get_and_getaddrinfo_answers_are_compared() -> None:
+    ours, theirs = step(), step()
+    ours["route"], theirs["route"] = "10.0.0.2 dev eth0 src 10.0.0.1", "10.0.0.2 via 10.0.0.254 dev eth0 src 10.0.0.1"
+    ours["resolved"], theirs["resolved"] = ["10.0.0.2"], []
+    assert diffs(ours, theirs) == [
+        "getaddrinfo: netsim ['10.0.0.2'], kernel []",
+        "ip route get: netsim 10.0.0.2 dev eth0 src 10.0.0.1, kernel 10.0.0.2 via 10.0.0.254 dev eth0 src 10.0.0.1",
+    ]
+
+
+def test_an_ssh_link_s_neighbour_is_compared_by_its_mac_not_its_state() -> None:
+    # Named simplification "ssh": between an ssh client and its server the entry's state depends on
+    # SSH's own messages, which netsim does not model; its MAC does not.
+    ours, theirs = step(), step()
+    theirs["neigh"]["a"]["10.0.0.2"]["state"] = "STALE"
+    loose = {("a", "10.0.0.2")}
+    assert compare._step_diffs(ours, theirs, loose) == []
+    theirs["neigh"]["a"]["10.0.0.2"]["mac"] = "aa:00:00:00:00:09"
+    assert compare._step_diffs(ours, theirs, loose) == [
+        "neigh a 10.0.0.2: netsim aa:00:00:00:00:02 REACHABLE, kernel aa:00:00:00:00:09 STALE"
+    ]

@@ -92,9 +92,9 @@ def test_a_reset_before_any_reply_kills_the_entry_and_after_one_closes_it() -> N
 
 
 def test_a_udp_query_answered_at_once_stays_a_short_unassured_entry() -> None:
-    """nf_conntrack_udp_packet(): an entry becomes a stream (ASSURED, 120 s) only for a packet more than
-    2 s after its first (ct->proto.udp.stream_ts); a DNS answer within that keeps it at 30 s, so it is
-    gone by the scenario's last step (recorded from the kernel: tests/kernel_traces)."""
+    """nf_conntrack_udp_packet(): an answer marks the entry as replied, and only a packet after that, more
+    than 2 s after the first (ct->proto.udp.stream_ts), makes it a stream (ASSURED, 120 s); a DNS query and
+    its answer keep it at 30 s, so it is gone by the scenario's last step (as the kernel's recording)."""
     from pathlib import Path
 
     from netsim.scenario import load_scenario

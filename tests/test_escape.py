@@ -15,9 +15,10 @@ import pytest
 from netsim.render import escape
 
 HOSTILE = ['a"b', "<script>", "x&y", "it's", "a b/c?d#e", "ünï", "%41"]
+PLAIN = [f"text{n}" for n in range(len(HOSTILE))]  # ids mutmut can select a test by (no quote or `<`)
 
 
-@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("text", HOSTILE, ids=PLAIN)
 def test_url_is_one_percent_encoded_path_segment_safe_in_an_attribute(text: str) -> None:
     out = escape.url(text)
     assert unquote(html.unescape(out)) == text  # what the browser asks for is the text itself
@@ -25,14 +26,14 @@ def test_url_is_one_percent_encoded_path_segment_safe_in_an_attribute(text: str)
     assert escape.url("margarets-room.pcap") == "margarets-room.pcap"  # a plain name reads as itself
 
 
-@pytest.mark.parametrize("text", HOSTILE)
+@pytest.mark.parametrize("text", HOSTILE, ids=PLAIN)
 def test_html_text_reads_back_as_itself_and_cannot_end_a_quoted_attribute(text: str) -> None:
     out = escape.html(text)
     assert html.unescape(out) == text
     assert not set(out) & set("<>\"'")
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "*em* [l](u) `c`", " lead", "two  spaces"])
+@pytest.mark.parametrize("text", [*HOSTILE, "*em* [l](u) `c`", " lead", "two  spaces"], ids=range(10))
 def test_markdown_text_keeps_only_letters_digits_and_single_inner_spaces(text: str) -> None:
     out = escape.markdown(text)
     assert html.unescape(out) == text
