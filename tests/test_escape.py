@@ -15,7 +15,7 @@ import pytest
 from netsim.render import escape
 
 HOSTILE = ['a"b', "<script>", "x&y", "it's", "a b/c?d#e", "ünï", "%41"]
-PLAIN = [f"text{n}" for n in range(len(HOSTILE))]  # ids mutmut can select a test by (no quote or `<`)
+PLAIN = [f"text{n}" for n in range(len(HOSTILE))]  # short ids: the texts themselves hold quotes and `<`
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=PLAIN)

@@ -54,7 +54,7 @@ def alice() -> object:
         ("10.88.0.5", "10.88.0.9", "forward", ""),
         ("0.0.0.0", "10.88.0.3", "drop", MARTIAN),
     ],
-    ids=lambda v: str(v).split(" ")[0] if isinstance(v, str) else str(v),  # plain ids, for mutmut to select by
+    ids=lambda v: str(v).split(" ")[0] if isinstance(v, str) else str(v),  # short ids: not the whole story
 )
 def test_a_packet_is_sorted_as_the_kernel_sorts_it(alice: object, src: str, dst: str, verdict: str, story: str) -> None:
     got = _route_input(alice, "eth0", ipaddress.IPv4Address(src), ipaddress.IPv4Address(dst))  # type: ignore[arg-type]

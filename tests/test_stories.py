@@ -8,7 +8,6 @@ garbled and no test would say so.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -20,8 +19,9 @@ from netsim.trace import Trace
 LAB = Path(__file__).resolve().parent / "lab_scenarios"
 
 
-@cache
 def trace(name: str) -> Trace:
+    # Simulated afresh for each case, never kept at module level: mutmut forks each mutant's run from
+    # a process that has run the tests unmutated, and a kept trace would be the unmutated one.
     return run(load_scenario(LAB / f"{name}.yaml"))
 
 
@@ -67,7 +67,6 @@ def trace(name: str) -> Trace:
             "c's TCP drops TCP 10.0.0.2:80 > 10.0.0.3:40000 SYN-ACK: it came in a broadcast frame",
         ),
     ],
-    # Plain ids: mutmut selects a test by its id, and one with an apostrophe or `>` in it was never run.
     ids=["reset-rule", "no-reset-to-a-group", "broadcast-unanswered", "dnat-marked", "ct-invalid", "broadcast-frame"],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
