@@ -72,3 +72,13 @@ def trace(name: str) -> Trace:
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
     events = trace(scenario).step(step).events
     assert line in events, events
+
+
+def test_a_reset_rule_answers_a_syn_ack_with_a_bare_rst_at_its_ack() -> None:
+    """nf_reject_ip_tcphdr_put() (net/ipv4/netfilter/nf_reject_ipv4.c): to a segment with ACK, the reset
+    carries that ACK as its sequence number and acknowledges nothing (ack 0, no ACK flag), as the bytes
+    view shows it; only a segment without ACK (a SYN) gets RST|ACK."""
+    frames = trace("filter-client-rejects-synack-behind-masquerade").step("synack-reset").frames
+    synack, reset = frames[7].payload, frames[8].payload
+    assert (synack.flags, reset.flags) == ("SA", "R")
+    assert (reset.seq, reset.ack) == (synack.ack, 0)
