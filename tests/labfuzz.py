@@ -889,6 +889,9 @@ def main(argv: list[str] | None = None) -> int:
         print("labfuzz: needs root (the lab builds network namespaces with unshare); run it with sudo", file=sys.stderr)
         return 2
     args.keep.mkdir(parents=True, exist_ok=True)
+    from netsim.lab.netns import ensure_tools  # here, as check() imports netsim: the generators need none
+    from netsim.scenario import load_scenario
+
     counts = dict.fromkeys(["generated", "refused", "crash", "agree", "disagree", "repeatable", "timer-search"], 0)
     counts["lab-error"] = 0
     with tempfile.TemporaryDirectory(prefix="labfuzz-") as tmp:
@@ -913,9 +916,6 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             # As the lab tests' setup does: install what the scenario needs beyond iproute2 (nft,
             # dnsmasq, OpenSSH), so a missing tool is not counted as a lab error on a fresh machine.
-            from netsim.lab.netns import ensure_tools
-            from netsim.scenario import load_scenario
-
             if why := ensure_tools(load_scenario(path)):
                 print(f"labfuzz: {why}", file=sys.stderr)
                 return 2

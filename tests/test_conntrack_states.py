@@ -9,10 +9,14 @@ mutants alive: state names misspelt, a transition lost, the SYN's end miscompute
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netsim.conntrack import DEFAULTS, ORIGINAL, REPLY, SYN_WINDOW, Conn, Tuple, _ignored, track, window
 from netsim.frames import Tcp
+from netsim.scenario import load_scenario
+from netsim.simulation import run
 
 A, B = "10.0.0.1", "10.0.0.2"
 
@@ -95,13 +99,7 @@ def test_a_udp_query_answered_at_once_stays_a_short_unassured_entry() -> None:
     """nf_conntrack_udp_packet(): an answer marks the entry as replied, and only a packet after that, more
     than 2 s after the first (ct->proto.udp.stream_ts), makes it a stream (ASSURED, 120 s); a DNS query and
     its answer keep it at 30 s, so it is gone by the scenario's last step (as the kernel's recording)."""
-    from pathlib import Path
-
-    from netsim.scenario import load_scenario
-    from netsim.simulation import run
-
-    lab = Path(__file__).resolve().parent / "lab_scenarios"
-    trace = run(load_scenario(lab / "udpct-answered-query-expires.yaml"))
+    trace = run(load_scenario(Path(__file__).resolve().parent / "lab_scenarios" / "udpct-answered-query-expires.yaml"))
     steps = {s.id: s.to_json()["conntrack"] for s in trace.steps}
     (entry,) = steps["lookup"]["laptop"]
     assert entry["proto"] == "udp" and entry["flags"] == []
