@@ -36,7 +36,7 @@ def receive(
     come with the skb they left in (`skb`), whose connection conntrack does not look up again."""
     # lo's packet keeps its skb (connection, direction, mark) and arrives as PACKET_HOST (loopback_xmit()).
     arrived = Skb(packet, pkt_type=pkt_type) if skb is None else replace(skb, packet=packet, pkt_type="host")
-    verdict = netfilter.hook(stack, ns, PREROUTING, arrived, indev=dev)
+    verdict = netfilter.hook(stack, ns, PREROUTING, arrived)  # no rule netsim models reads the input device here
     if verdict.skb is None:
         return
     skb = verdict.skb
@@ -265,7 +265,7 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         return
     skb.packet = decision.packet
     stack.event(f"{ns.label} forwards {skb.packet.summary()} out of {decision.dev} (TTL now {skb.packet.ttl})")
-    verdict = netfilter.hook(stack, ns, FORWARD, skb, indev=dev, outdev=decision.dev)
+    verdict = netfilter.hook(stack, ns, FORWARD, skb, outdev=decision.dev)  # nor here: FORWARD has no iifname rule
     if verdict.skb is not None:
         _finish(stack, ns, verdict.skb, decision.dev, decision.neighbour)
 

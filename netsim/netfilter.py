@@ -154,8 +154,10 @@ def hook(
 ) -> Verdict:
     """NF_HOOK(): run everything registered at `where` in this namespace, in priority order.
 
-    `nexthop`: at POSTROUTING, the next hop of the packet's route (rt_nexthop(): its gateway, or
-    the destination on-link), whose subnet masquerade takes its address from."""
+    `indev`: the device the packet came in by, at INPUT, where the firewall's port rules skip lo; no
+    other rule netsim models matches an input interface. `nexthop`: at POSTROUTING, the next hop of the
+    packet's route (rt_nexthop(): its gateway, or the destination on-link), whose subnet masquerade
+    takes its address from."""
     nf: Netfilter = ns.netfilter
     table = nf.conntrack
     if where in (PREROUTING, OUTPUT) and table is not None:

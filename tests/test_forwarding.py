@@ -255,3 +255,82 @@ def test_an_entry_lives_by_the_timeouts_of_the_namespace_that_holds_it() -> None
     track_udp(dns, REPLY, 3.0, short)
     track_udp(dns, ORIGINAL, 5.0, short)
     assert (dns.assured, dns.expires) == (True, 14.0)
+
+
+def _masquerade_table(*conns: object) -> object:
+    from types import SimpleNamespace
+
+    from netsim.conntrack import Table
+
+    table = Table()
+    for conn in conns:
+        table.confirm(conn, 0.0)  # type: ignore[arg-type]
+    return SimpleNamespace(netfilter=SimpleNamespace(conntrack=table))
+
+
+def test_a_port_clash_is_a_clash_only_within_one_protocol() -> None:
+    """nf_nat_used_tuple() looks the would-be reply up with its protocol (nf_conntrack_tuple_taken()
+    compares the whole tuple, dst.protonum too): a UDP mapping never takes a TCP one's port, and two UDP
+    flows from one port to one server do clash."""
+    from netsim.conntrack import Conn, Tuple
+    from netsim.netfilter import SRC, _unique_port
+
+    laptop, server = "192.168.1.23", "192.168.1.53"
+    for proto in ("tcp", "udp"):
+        # one's 10.88.0.2:40000 to server:53 already holds the laptop's port 40000, by `proto`
+        held = Conn(Tuple("10.88.0.2", 40000, server, 53, proto), Tuple(server, 53, laptop, 40000, proto), bound={SRC})
+        ns = _masquerade_table(held)
+        for other in ("tcp", "udp"):
+            # two's 10.88.0.3:40000 to the same server and port, by `other`
+            conn = Conn(Tuple("10.88.0.3", 40000, server, 53, other), Tuple(server, 53, "10.88.0.3", 40000, other))
+            port = _unique_port(ns, conn, laptop, 1.0)  # type: ignore[arg-type]
+            assert (port == 40000) == (proto != other), (proto, other, port)
+
+
+@pytest.mark.parametrize(("original", "low", "high"), [(300, 1, 511), (800, 600, 1023), (40000, 1024, 65535)])
+@pytest.mark.parametrize("offset", [0, 1, 2**16 - 1, 64511, 64512, 2**32 - 1])
+def test_the_port_search_covers_its_range_exactly(
+    original: int, low: int, high: int, offset: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nf_nat_l4proto_unique_tuple() (net/netfilter/nf_nat_proto.c): a taken port is replaced by
+    min + off % range_size, range_size = max - min + 1 of the port's own range (1-511, 600-1023,
+    1024-65535): whatever the offset (the kernel's is random, netsim's a hash), the first port tried
+    is in the range, and the one a known offset gives is that formula's."""
+    from netsim import netfilter
+    from netsim.conntrack import Conn, Tuple
+    from netsim.netfilter import SRC, _unique_port
+
+    monkeypatch.setattr(netfilter, "initial_sequence", lambda *four: offset)
+    laptop, server = "192.168.1.23", "192.168.1.50"
+    held = Conn(Tuple("10.88.0.2", original, server, 80), Tuple(server, 80, laptop, original), bound={SRC})
+    clash = Conn(Tuple("10.88.0.3", original, server, 80), Tuple(server, 80, "10.88.0.3", original))
+    port = _unique_port(_masquerade_table(held), clash, laptop, 1.0)  # type: ignore[arg-type]
+    assert low <= port <= high
+    expected = low + offset % (high - low + 1)
+    assert port == (expected if expected != original else low + (offset + 1) % (high - low + 1))
+
+
+def test_a_new_udp_entry_is_a_stream_only_two_seconds_after_its_first_packet() -> None:
+    """nf_conntrack_udp_packet(): a new entry's stream_ts is its first packet's jiffies + 2 s; a packet
+    after the reply within that keeps it unassured at 30 s, one after it makes it a 120 s stream."""
+    from types import SimpleNamespace
+
+    from netsim.conntrack import Table
+    from netsim.frames import Dns, Udp
+    from netsim.netfilter import Skb, _conntrack_in
+
+    ask, answer = Dns(7, "ben"), Dns(7, "ben", response=True, answers=("10.88.0.11",))
+
+    for later, assured, expires in ((1.5, False, 101.5 + 30), (2.5, True, 102.5 + 120)):
+        table = Table()
+        stack = SimpleNamespace(now=100.0, event=lambda line: None)
+        query = Skb(Udp("10.88.0.2", "192.168.1.53", 40000, 53, ask))
+        assert _conntrack_in(stack, table, query)  # type: ignore[arg-type]
+        table.confirm(query.conn, stack.now)  # type: ignore[arg-type]
+        stack.now = 100.1
+        assert _conntrack_in(stack, table, Skb(Udp("192.168.1.53", "10.88.0.2", 53, 40000, answer)))  # type: ignore[arg-type]
+        stack.now = 100.0 + later
+        again = Skb(Udp("10.88.0.2", "192.168.1.53", 40000, 53, ask))
+        assert _conntrack_in(stack, table, again)  # type: ignore[arg-type]
+        assert again.conn is query.conn
+        assert (query.conn.assured, query.conn.expires) == (assured, expires), later  # type: ignore[union-attr]

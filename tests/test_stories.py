@@ -66,8 +66,29 @@ def trace(name: str) -> Trace:
             "c-to-a",
             "c's TCP drops TCP 10.0.0.2:80 > 10.0.0.3:40000 SYN-ACK: it came in a broadcast frame",
         ),
+        # ipv4.output(): __icmp_send() answers nothing that came in a frame not addressed to this host.
+        (
+            "reject-rule-broadcast-frame",
+            "unreachable-in-broadcast-frame",
+            "laptop sends no ICMP 10.88.0.1 > 10.88.0.12 port unreachable: its packet came in a broadcast frame",
+        ),
+        # ipv4._forward(): ip_forward() drops a packet from a broadcast frame (after ip_error() spent its token).
+        (
+            "no-route-errors-spent-by-broadcast-frames",
+            "in-broadcast-frames",
+            "r does not forward TCP 10.1.0.10:45000 > 10.99.0.5:80 SYN: it came in a broadcast frame",
+        ),
     ],
-    ids=["reset-rule", "no-reset-to-a-group", "broadcast-unanswered", "dnat-marked", "ct-invalid", "broadcast-frame"],
+    ids=[
+        "reset-rule",
+        "no-reset-to-a-group",
+        "broadcast-unanswered",
+        "dnat-marked",
+        "ct-invalid",
+        "broadcast-frame",
+        "no-icmp-to-a-broadcast-frame",
+        "no-forwarding-from-a-broadcast-frame",
+    ],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
     events = trace(scenario).step(step).events

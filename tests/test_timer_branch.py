@@ -281,6 +281,8 @@ REFUSALS = [
     ("syn-into-established", "no second challenge ACK yet", "challenge ACK limit allowed again"),
     ("icmp-ratelimit-burst", "ICMP rate limit for", "ICMP rate limit for"),
     ("no-route-errors-ratelimited", "rate limit for", "rate limit for"),
+    # ip_error() refused, and icmp_send() would have spent a second token: both must be back.
+    ("no-route-errors-spent-by-broadcast-frames", "sends no ICMP about it", "held two tokens again"),
 ]
 
 
