@@ -328,18 +328,20 @@ def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None
         return hop
     skb = verdict.skb
     if skb.packet.dst_ip != packet.dst_ip:
-        # nf_nat_ipv4_local_fn(): a new destination needs a new route (ip_route_me_harder()).
-        sent = hop
-        hop = route(ns, skb.packet.dst_ip)
-        if hop is None:
+        # nf_nat_ipv4_local_fn(): a new destination needs a new route (ip_route_me_harder()). When it
+        # fails, NF_DROP_ERR() drops the packet, but the sender had its route: the first hop is what it
+        # gets back, not None (a connect() goes on to retransmit; tcp_connect() ignores the error).
+        rerouted = route(ns, skb.packet.dst_ip)
+        if rerouted is None:
             stack.event(f"{ns.label} has no route to {skb.packet.dst_ip}: the packet is dropped")
-            return sent
-        if not _localnet_allows(ns, skb.packet.src_ip, hop):
+            return hop
+        if not _localnet_allows(ns, skb.packet.src_ip, rerouted):
             stack.event(
-                f"{ns.label} may not send from {skb.packet.src_ip} out of {hop.dev} (route_localnet is 0): "
+                f"{ns.label} may not send from {skb.packet.src_ip} out of {rerouted.dev} (route_localnet is 0): "
                 "the packet is dropped"
             )
-            return sent
+            return hop
+        hop = rerouted
     if hop.kind == "local":
         # ip_output() passes POSTROUTING on the way to lo too (where conntrack confirms), before the
         # device: a SYN lost to a lo that is down has its conntrack entry all the same (outsider3's 58).

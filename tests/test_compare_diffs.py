@@ -188,3 +188,61 @@ def test_an_ssh_link_s_neighbour_is_compared_by_its_mac_not_its_state() -> None:
     assert compare._step_diffs(ours, theirs, loose) == [
         "neigh a 10.0.0.2: netsim aa:00:00:00:00:02 REACHABLE, kernel aa:00:00:00:00:09 STALE"
     ]
+
+
+# The timer searches run only when netsim and the kernel disagree, so no recording that agrees at once
+# reaches their lines; each is called here on a made-up trace.
+
+
+def timer(n: int, name: str, due: float, late: float = 0.0, slack: float = 0.1) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(n=n, name=name, due=due, late=late, slack=slack)
+
+
+def test_a_redraw_names_the_timers_of_the_hosts_whose_draw_changed() -> None:
+    from types import SimpleNamespace
+
+    trace = SimpleNamespace(
+        fired=[
+            timer(1, "a's neighbour entry for 10.0.0.2 (neigh_timer_handler())", 2.0, 0.004),
+            timer(2, "b's neighbour entry for 10.0.0.1 (neigh_timer_handler())", 3.0),
+            timer(3, "a's neighbour entry for 10.0.0.3 (neigh_timer_handler())", 9.0),  # after the reading
+        ]
+    )
+    clock = [(0.0, 0.5, 0.6), (1.0, 5.0, 5.1)]
+    # a's eth0 drew anew; c is new in this step (no draw before it); b's draw held.
+    before = {"a": {"eth0": 20.0}, "b": {"eth0": 25.0}}
+    after = {"a": {"eth0": 31.5}, "b": {"eth0": 25.0}, "c": {"eth0": 17.0}}
+    found = compare.redraw_candidates(trace, 1, clock, [before, after])
+    assert [round(at, 4) for at, _ in found] == [2.004, 5.0]
+    assert "after a's neighbour entry for 10.0.0.2" in found[0][1] and "a's eth0 20.0 -> 31.500 s" in found[0][1]
+    assert "c's eth0 None -> 17.000 s" in found[1][1] and "b's" not in found[1][1]
+    assert compare.redraw_candidates(trace, 1, clock, [after, after]) == []
+
+
+def test_timers_due_in_one_tick_are_named_the_most_recently_armed_first() -> None:
+    from types import SimpleNamespace
+
+    popped = [
+        (2.0, 3, "the third armed"),
+        (2.0, 7, "the seventh armed"),
+        (2.0, 5, "the fifth armed"),
+        (4.0, 8, "alone"),
+    ]
+    trace = SimpleNamespace(popped=popped, fired=[timer(n, name, when) for when, n, name in popped])
+    ((when, said),) = compare.tick_candidates(trace, 0, [(0.0, 5.0, 5.1)], ())
+    assert when == 2.0
+    assert "the seventh armed; the fifth armed; the third armed, the most recently armed first" in said
+
+
+def test_a_timer_is_made_late_only_past_where_it_already_is_and_within_its_slack() -> None:
+    from types import SimpleNamespace
+
+    fired = [timer(1, "c's SYN retransmission", 2.0, slack=0.05), timer(2, "r's neighbour timer", 2.03)]
+    trace = SimpleNamespace(fired=fired, refills=[(2.0, "a bucket held a token again")], deadlines=[])
+    clock = [(0.0, 3.0, 3.1)]
+    found = compare.branch_candidates(trace, 0, clock, {})
+    assert [(n, round(late, 4)) for n, late, _ in found] == [(1, 0.03)]  # not at its own due moment
+    assert "after r's neighbour timer, due at 2.030 s" in found[0][2]
+    assert compare.branch_candidates(trace, 0, clock, {1: 0.03}) == []  # already that late: nothing further

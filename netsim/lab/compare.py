@@ -529,7 +529,7 @@ def branch_candidates(
         # just before it fired after it (a neighbour's failure: the SYN's error then finds no socket).
         events.update({t: f"the moment {what}" for t, what in trace.deadlines if t not in events})
         for t, what in events.items():
-            if x.due <= t < x.due + x.slack and t > since:
+            if since < t < x.due + x.slack:  # since >= x.due: a timer is never late before it is due
                 late = t - x.due + EPSILON
                 out.append(
                     (
@@ -835,13 +835,15 @@ def _step_diffs(
     ends = {addr for _, addr in loose}  # the SSH connections' addresses
     ours_frames = [h for h in ours["frames"] if not _ssh_message(h, ends)]
     theirs_frames = [h for h in theirs["frames"] if not _ssh_message(h, ends)]
-    a = _ephemeral([_hop_key(h, mine, ports, carries, arp) for h in ours_frames])
+
+    def ours_key(hop: dict[str, Any]) -> tuple:  # one key for netsim's frames, as run and as re-run late
+        return _hop_key(hop, mine, ports, carries, arp)
+
+    a = _ephemeral([ours_key(h) for h in ours_frames])
     b = _ephemeral([_hop_key(h, kernels, ports, carries, arp) for h in theirs_frames])
     b = _as_sets(a, b, step, allowed) if a != b else b
     if a != b and step is not None:
-        later = _late_timers(
-            a, b, step, allowed, lambda hop: _ephemeral([_hop_key(hop.to_json(), mine, ports, carries, arp)])[0]
-        )
+        later = _late_timers(a, b, step, allowed, lambda hop: _ephemeral([ours_key(hop.to_json())])[0])
         a = later if later is not None else a
     if a != b:
         for i in range(max(len(a), len(b))):
