@@ -262,6 +262,8 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
             output(stack, ns, decision.answer, about=skb)
+        elif isinstance(skb.packet, Icmp):  # __icmp_send(): never an error about an ICMP error
+            stack.event(f"{ns.label} sends no ICMP about it: it is an ICMP error itself")
         return
     skb.packet = decision.packet
     stack.event(f"{ns.label} forwards {skb.packet.summary()} out of {decision.dev} (TTL now {skb.packet.ttl})")

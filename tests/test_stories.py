@@ -78,6 +78,14 @@ def trace(name: str) -> Trace:
             "in-broadcast-frames",
             "r does not forward TCP 10.1.0.10:45000 > 10.99.0.5:80 SYN: it came in a broadcast frame",
         ),
+        # netfilter.hook(): a reset rule drops a reset without answering it (nf_reject_ip_tcphdr_get()).
+        (
+            "reset-rule-catches-the-answer-to-its-own-port",
+            "from-the-rejected-port",
+            "b's firewall drops TCP 10.1.0.10:80 > 10.1.0.11:41000 RST: a reset rule answers no reset",
+        ),
+        # ipv4._forward(): no route, and no error about an ICMP error (__icmp_send()).
+        ("no-error-about-an-error", "forged-from-nowhere", "r sends no ICMP about it: it is an ICMP error itself"),
     ],
     ids=[
         "reset-rule",
@@ -88,6 +96,8 @@ def trace(name: str) -> Trace:
         "broadcast-frame",
         "no-icmp-to-a-broadcast-frame",
         "no-forwarding-from-a-broadcast-frame",
+        "no-reset-to-a-reset",
+        "no-error-about-an-error",
     ],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
