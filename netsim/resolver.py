@@ -111,6 +111,17 @@ def numeric(name: str) -> str | None:
     return ".".join(str((number >> shift) & 0xFF) for shift in (24, 16, 8, 0))
 
 
+def digits_and_dots(name: str) -> bool:
+    """A name of digits and dots alone that is no address (numeric() said None).
+
+    __nss_hostname_digits_dots() (glibc nss/digits_dots.c), which gethostbyname2_r() calls before any
+    NSS module (getaddrinfo() takes that road for AF_INET without AI_CANONNAME, gaih_inet()), says
+    HOST_NOT_FOUND at once: no /etc/hosts line is read and no question is sent ("disallow names
+    consisting only of digits/dots, unless they end in a dot": the scenario reader refuses a name
+    with a dot at the end, so that exception never arises here)."""
+    return name[:1].isdigit() and all(c.isdigit() or c == "." for c in name)
+
+
 def where(result: Result) -> str:
     """Where an answer came from, as the pages say it."""
     if result.source == "files":

@@ -1830,6 +1830,13 @@ class Simulation:
             self.event(f"{lookup.name} is an address already ({address}): getaddrinfo() reads no file and asks nobody")
             self._current.resolved = resolver.Result(lookup.name, address, source="numeric")
             return
+        if resolver.digits_and_dots(lookup.name):
+            self.event(
+                f"{lookup.name} is digits and dots but no address: getaddrinfo() says it is not found, "
+                "reading no file and asking nobody"
+            )
+            self._current.resolved = resolver.Result(lookup.name, error="not-found")
+            return
         lines = resolver.files(ns.hosts_file, lookup.name)
         if lines:
             found = resolver.sort(lines, lambda dst: self._datagram_source(ns, dst))[0]
