@@ -82,6 +82,16 @@ def test_routes_listening_sockets_and_the_listener_that_answered_are_compared() 
     ]
 
 
+def test_a_mac_table_line_that_differs_is_named_by_its_bridge_and_mac() -> None:
+    ours, theirs = step(), step()
+    theirs["fdb"]["br0"]["aa:00:00:00:00:02"] = "seat3"
+    theirs["fdb"]["br0"]["aa:00:00:00:00:09"] = "seat9"
+    assert diffs(ours, theirs) == [
+        "fdb br0 aa:00:00:00:00:02: netsim seat2, kernel seat3",
+        "fdb br0 aa:00:00:00:00:09: netsim (none), kernel seat9",
+    ]
+
+
 def test_listening_sockets_in_another_order_are_the_same_sockets() -> None:
     theirs = step()
     theirs["listening"]["a"].reverse()  # ss lists them in its hash's order
@@ -246,3 +256,6 @@ def test_a_timer_is_made_late_only_past_where_it_already_is_and_within_its_slack
     assert [(n, round(late, 4)) for n, late, _ in found] == [(1, 0.03)]  # not at its own due moment
     assert "after r's neighbour timer, due at 2.030 s" in found[0][2]
     assert compare.branch_candidates(trace, 0, clock, {1: 0.03}) == []  # already that late: nothing further
+    # An event at the very end of the slack is past what the wheel may do: no candidate.
+    trace.fired[1].due = 2.05
+    assert compare.branch_candidates(trace, 0, clock, {}) == []

@@ -86,6 +86,8 @@ def trace(name: str) -> Trace:
         ),
         # ipv4._forward(): no route, and no error about an ICMP error (__icmp_send()).
         ("no-error-about-an-error", "forged-from-nowhere", "r sends no ICMP about it: it is an ICMP error itself"),
+        # ipv4.output(): OUTPUT's DNAT sent the host's own SYN to a network whose route went down.
+        ("twobr-publish-to-downed-network", "host-knocks", "h has no route to 10.2.0.11: the packet is dropped"),
     ],
     ids=[
         "reset-rule",
@@ -98,6 +100,7 @@ def trace(name: str) -> Trace:
         "no-forwarding-from-a-broadcast-frame",
         "no-reset-to-a-reset",
         "no-error-about-an-error",
+        "dnat-to-a-network-gone",
     ],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
