@@ -17,7 +17,7 @@ from netsim.addresses import LOOPBACK_NET, v4_address
 from netsim.conntrack import ORIGINAL
 from netsim.frames import Frame, Icmp, Tcp, Udp
 from netsim.neighbour import Parked
-from netsim.netfilter import FORWARD, INPUT, OUTPUT, POSTROUTING, PREROUTING, RELATED, RELATED_REPLY, Skb
+from netsim.netfilter import INPUT, OUTPUT, POSTROUTING, PREROUTING, RELATED, RELATED_REPLY, Skb
 
 if TYPE_CHECKING:
     from netsim.netns import Namespace
@@ -36,7 +36,7 @@ def receive(
     come with the skb they left in (`skb`), whose connection conntrack does not look up again."""
     # lo's packet keeps its skb (connection, direction, mark) and arrives as PACKET_HOST (loopback_xmit()).
     arrived = Skb(packet, pkt_type=pkt_type) if skb is None else replace(skb, packet=packet, pkt_type="host")
-    verdict = netfilter.hook(stack, ns, PREROUTING, arrived)  # no rule netsim models reads the input device here
+    verdict = netfilter.hook(stack, ns, PREROUTING, arrived)  # no rule netsim models reads the input device there
     if verdict.skb is None:
         return
     skb = verdict.skb
@@ -267,9 +267,9 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         return
     skb.packet = decision.packet
     stack.event(f"{ns.label} forwards {skb.packet.summary()} out of {decision.dev} (TTL now {skb.packet.ttl})")
-    verdict = netfilter.hook(stack, ns, FORWARD, skb, outdev=decision.dev)  # nor here: FORWARD has no iifname rule
-    if verdict.skb is not None:
-        _finish(stack, ns, verdict.skb, decision.dev, decision.neighbour)
+    # FORWARD: no rule netsim models sits at that hook (the firewall's port rules are INPUT's, NAT and
+    # conntrack PREROUTING's and POSTROUTING's), so every packet passes it and nothing is called.
+    _finish(stack, ns, skb, decision.dev, decision.neighbour)
 
 
 def output(stack: Stack, ns: Namespace, packet: Packet, about: Skb | None = None) -> routing.NextHop | None:
