@@ -38,7 +38,7 @@ LATE_WAIT_WORKERS ?= 8
 # lab or the generated script (the attack corpus, the decoder's and check's real-program tests).
 WAITING := lab or waits
 
-.PHONY: serve build build-zensical test lint format check claims lab labfuzz bench bench-tests audit clean mutants lock golden
+.PHONY: serve build build-zensical test lint format check claims lab labfuzz bench bench-tests audit clean mutants lock golden reach
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -144,6 +144,10 @@ SEED   ?= 1
 COUNT  ?= 20
 labfuzz: $(STAMP)
 	$(BIN)/python tests/labfuzz.py --family $(FAMILY) --seed $(SEED) --count $(COUNT)
+
+## reach: which lines of netsim's mechanisms the kernel's recordings reach (LINES=1 lists the others)
+reach: $(STAMP)
+	$(BIN)/python benchmarks/reach.py
 
 ## bench: measure build cost and simulator speed (prints a table, writes benchmarks/results.json)
 bench: $(STAMP) $(ZENSICAL_VENV)/.installed
