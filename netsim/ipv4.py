@@ -169,7 +169,7 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
             if result.request is not None and result.request not in ns.requests:
                 # tcp_conn_request(): route_req() (inet_csk_route_req()) failed before the request
                 # sock was hashed: drop_and_free, there is none. (A retransmitted SYN's failed
-                # inet_rtx_syn_ack() leaves an existing request and its timer as they were.)
+                # tcp_rtx_synack() leaves an existing request and its timer as they were.)
                 _forget_request(ns, result.request)
         elif result.request is not None:
             _arm_request(stack, ns, result.request, reply)
@@ -203,8 +203,9 @@ def _max_synack_retries(ns: Namespace, listener: str) -> int:
 def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], synack: Tcp) -> None:
     """The request sock's timer (reqsk_timer_handler(), net/ipv4/inet_connection_sock.c): armed
     with the first SYN-ACK, re-armed from now by a retransmitted SYN (tcp_check_req()); each time
-    it fires the SYN-ACK goes again (inet_rtx_syn_ack()) and the timeout doubles, until
-    tcp_synack_retries firings, when the request is dropped. The handshake's ACK stops it."""
+    it fires the SYN-ACK goes again (tcp_rtx_synack(); inet_rtx_syn_ack() before 6.17) and the
+    timeout doubles, until tcp_synack_retries firings, when the request is dropped. The handshake's
+    ACK stops it."""
     state = ns.requests.setdefault(key, [0, 0])  # [num_timeout, which arming is current]
     state[1] += 1
     arming = state[1]
@@ -221,7 +222,7 @@ def _arm_request(stack: Stack, ns: Namespace, key: tuple[str, int, str, int], sy
         stack.event(f"{ns.label} sends its SYN-ACK to {key[0]}:{key[1]} again: no ACK came")
         if output(stack, ns, synack) is not None:
             _arm_request(stack, ns, key, synack)
-        else:  # inet_rtx_syn_ack() failed (no route): the request is dropped
+        else:  # tcp_rtx_synack() failed (no route): the request is dropped
             del ns.requests[key]
             ns.half_open.pop(key, None)
         return True
@@ -262,7 +263,7 @@ def _forward(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
         if decision.answer is not None:
             stack.event(f"{ns.label} answers {decision.answer.summary()}")
             output(stack, ns, decision.answer, about=skb)
-        elif isinstance(skb.packet, Icmp):  # __icmp_send(): never an error about an ICMP error
+        elif ns.ip_forward and isinstance(skb.packet, Icmp):  # __icmp_send(): no error about an ICMP error
             stack.event(f"{ns.label} sends no ICMP about it: it is an ICMP error itself")
         return
     skb.packet = decision.packet

@@ -180,7 +180,8 @@ def hook(
             return Verdict(None, Icmp(seg.dst_ip, seg.src_ip, ICMP_DEST_UNREACH, ICMP_PKT_FILTERED, seg))
         if seg.dport in ns.reset_tcp_ports:
             if "R" in seg.flags:
-                # The rule drops it all the same, and nf_reject_ip_tcphdr_get() sends no reset about a reset.
+                # The rule drops it all the same, and nf_send_reset() sends nothing: nf_reject_ip_tcphdr_get()
+                # returns NULL for a RST.
                 stack.event(f"{ns.label}'s firewall drops {seg.summary()}: a reset rule answers no reset")
                 return Verdict(None)
             # `reject with tcp reset` (nf_reject_ipv4.c, nf_send_reset() -> nf_reject_ip_tcphdr_put()),

@@ -246,9 +246,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
             return _out_of_window_syn(stack, ns, seg, key, ns.request_snt_isn[key])
         if key in ns.half_open:
             # tcp_check_req(): a retransmitted SYN for a request sock gets its SYN-ACK again
-            # (inet_rtx_syn_ack()), and the request's timer is re-armed from now (mod_timer_pending()),
-            # unless tcp_oow_rate_limited() says the request answered out of turn within 500 ms
-            # (last_oow_ack_time, which its out-of-window ACKs stamp too): then nothing at all.
+            # (tcp_rtx_synack(); inet_rtx_syn_ack() before 6.17), and the request's timer is re-armed
+            # from now (mod_timer_pending()), unless tcp_oow_rate_limited() says the request answered
+            # out of turn within 500 ms (last_oow_ack_time, which its out-of-window ACKs stamp too):
+            # then nothing at all.
             if _request_oow_limited(stack, ns, key):
                 stack.event(f"{ns.label}'s listener on {ns.half_open[key]} hears the SYN again: no second answer yet")
                 return Answer()
