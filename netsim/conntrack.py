@@ -308,7 +308,8 @@ def track(conn: Conn, direction: str, seg: Tcp, now: float, timeouts: Timeouts) 
         resync = index == "SYNACK" and conn.last_index == "SYN" and conn.last_dir != direction
         if not (resync and seg.ack == conn.last_end):
             conn.last_index, conn.last_dir = index, direction
-            conn.last_end = (seg.seq + 1) & 0xFFFFFFFF  # a SYN's or SYN-ACK's end: netsim's carry no data
+            # segment_seq_plus_len(): seq + data + SYN + FIN; netsim's ignored segments carry no data.
+            conn.last_end = (seg.seq + ("S" in seg.flags) + ("F" in seg.flags)) & 0xFFFFFFFF
             return True
         conn.state = "SYN_SENT"  # b) "we get in sync from the previously annotated values"
     if seg.flags in ("RA", "R"):

@@ -176,10 +176,9 @@ def _deliver(stack: Stack, ns: Namespace, dev: str, skb: Skb) -> None:
 
 
 def _forget_request(ns: Namespace, key: tuple[str, int, str, int]) -> None:
-    """A request sock that never was: its listener's entries for it go."""
-    ns.half_open.pop(key, None)
-    ns.request_isn.pop(key, None)
-    ns.request_snt_isn.pop(key, None)
+    """A request sock that never was: its listener's entries for it go (tcp.receive() made the first
+    three with it; the last only an out-of-turn answer makes)."""
+    del ns.half_open[key], ns.request_isn[key], ns.request_snt_isn[key]
     ns.request_oow_ack.pop(key, None)
 
 
@@ -193,7 +192,9 @@ def _max_synack_retries(ns: Namespace, listener: str) -> int:
     mine = [k for k, owner in ns.half_open.items() if owner == listener]
     qlen = len(mine)
     if qlen << 1 > max(8, tcp.listen_backlog(ns, listener)):
-        young = sum(1 for k in mine if ns.requests.get(k, [0])[0] == 0) << 1
+        # Every request in half_open has its timer's entry by the time a timer runs: _arm_request() makes
+        # it right after the first SYN-ACK, and a cookie's ACK completes its handshake in the same receive.
+        young = sum(1 for k in mine if ns.requests[k][0] == 0) << 1
         while retries > 2 and qlen >= young:
             retries -= 1
             young <<= 1

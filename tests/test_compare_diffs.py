@@ -259,3 +259,80 @@ def test_a_timer_is_made_late_only_past_where_it_already_is_and_within_its_slack
     # An event at the very end of the slack is past what the wheel may do: no candidate.
     trace.fired[1].due = 2.05
     assert compare.branch_candidates(trace, 0, clock, {}) == []
+
+
+def test_a_recording_that_did_not_time_its_reading_ends_it_where_it_began() -> None:
+    from types import SimpleNamespace
+
+    scenario = SimpleNamespace(steps=[SimpleNamespace(id="one"), SimpleNamespace(id="two")])
+    kernel = {
+        "steps": [
+            {"id": "one", "clock": {"at": 0.5, "observed": 0.75}},
+            {"id": "two", "clock": {"at": 1.0, "observed": 1.25, "read": 1.5}},
+        ]
+    }
+    assert compare.measured_clock(scenario, kernel) == [(0.5, 0.75, 0.75), (1.0, 1.25, 1.5)]
+    del kernel["steps"][1]["clock"]
+    assert compare.measured_clock(scenario, kernel) is None
+
+
+def test_a_bridge_entry_may_age_out_only_in_a_run_as_long_as_its_ageing_time() -> None:
+    from types import SimpleNamespace
+
+    scenario = SimpleNamespace(bridges={"br0": SimpleNamespace(ageing_time=3.0)}, steps=[])
+    steps = [{"seconds": 0}, {"seconds": None}, {"seconds": 0}, {"seconds": 0}]  # instant steps count nothing
+    assert not compare._entries_may_expire(scenario, {"steps": steps})
+    assert compare._entries_may_expire(scenario, {"steps": [*steps, {"seconds": 3}]})
+
+
+def test_a_redraw_after_every_timer_names_each_changed_device_of_a_host() -> None:
+    from types import SimpleNamespace
+
+    before = {"a": {"eth0": 20.0, "eth1": 22.0}}
+    after = {"a": {"eth0": 31.5, "eth1": 17.25}}
+    (found,) = compare.redraw_candidates(
+        SimpleNamespace(fired=[]), 1, [(0.0, 0.5, 0.6), (1.0, 5.0, 5.1)], [before, after]
+    )
+    assert "a's eth0 20.0 -> 31.500 s, eth1 22.0 -> 17.250 s as the lab read them" in found[1]
+
+
+def test_a_tick_already_followed_is_not_offered_again_and_says_why_in_the_kernel_s_words() -> None:
+    from types import SimpleNamespace
+
+    popped = [(2.0, 3, "one"), (2.0, 5, "two")]
+    trace = SimpleNamespace(popped=popped, fired=[timer(n, name, when) for when, n, name in popped])
+    ((_, said),) = compare.tick_candidates(trace, 0, [(0.0, 5.0, 5.1)], ())
+    assert said.endswith(
+        "every timer of a tick runs before the packets it sent are received (__run_timers(), "
+        "kernel/time/timer.c, before NET_RX takes them from the backlog)"
+    )
+    assert compare.tick_candidates(trace, 0, [(0.0, 5.0, 5.1)], (2.0,)) == []
+    assert len(compare.tick_candidates(trace, 0, [(0.0, 5.0, 5.1)], (-2.0,))) == 1
+
+
+def test_the_least_late_candidate_comes_first() -> None:
+    from types import SimpleNamespace
+
+    # Timer 1 is due first but the event after it is later (0.04 s late); timer 2's is 0.01 s after it.
+    fired = [timer(1, "first", 2.0, slack=0.05), timer(2, "second", 3.0, slack=0.05)]
+    trace = SimpleNamespace(fired=fired, refills=[(2.04, "a bucket"), (3.01, "another")], deadlines=[])
+    found = compare.branch_candidates(trace, 0, [(0.0, 4.0, 4.1)], {})
+    assert [(n, round(late, 3)) for n, late, _ in found] == [(2, 0.01), (1, 0.04)]
+
+
+def test_one_timer_s_frames_are_one_burst_and_two_timers_that_may_swap_are_one_run() -> None:
+    from types import SimpleNamespace
+
+    def frame(t: Any) -> Any:
+        return SimpleNamespace(timer=t)
+
+    one, two = (2.0, 0.036, 1), (2.01, 0.036, 2)
+    assert compare.unordered_runs([frame(one), frame(one), frame(one)]) == []  # a probe and its answers
+    assert compare.unordered_runs([frame(None), frame(None)]) == []  # no timer sent them: in order
+    (run,) = compare.unordered_runs([frame(one), frame(one), frame(two)])
+    assert run == (
+        0,
+        3,
+        "timers due at 2.000, 2.010 s, each of which the timer wheel may fire up to 0.036 s late "
+        "(kernel/time/timer.c), sent them: the kernel keeps no order among them",
+    )

@@ -74,7 +74,7 @@ def test_each_note_is_named_exactly_where_its_condition_holds() -> None:
     """Three of notes_for()'s rules restated, over every lab scenario and diagram: a name missing
     where its simplification applies hides it from whoever reads the comparison; one given where it
     does not applies to nothing."""
-    seen = {"timers-meet": 0, "resolver": 0, "resolver only": 0, "conntrack": 0}
+    seen = {"timers-meet": 0, "resolver": 0, "resolver only": 0, "conntrack": 0, "link_move only": 0}
     for path in SCENARIOS:
         scenario = load_scenario(path)
         names = names_of(scenario)
@@ -94,5 +94,18 @@ def test_each_note_is_named_exactly_where_its_condition_holds() -> None:
         seen["resolver"] += resolves
         seen["resolver only"] += resolves and not (scenario.needs_resolver() and scenario.needs_dnsmasq())
         seen["conntrack"] += nat and connects
+        # The kernel's link watch: a device going, moving or changing its carrier, each action alone.
+        acts = {s.action for s in scenario.steps} & {"link_set", "link_move", "link_del", "netns_del", "nomaster"}
+        assert ("linkwatch" in names) == bool(acts), path.name
+        seen["link_move only"] += acts == {"link_move"}
     # Each condition holds somewhere in the corpus (the resolver's by one of its two parts alone too).
     assert all(seen.values()), seen
+
+
+def test_a_flood_that_reaches_no_port_is_named_from_the_trace() -> None:
+    """empty-flood: named only when netsim's own trace has a flood that left by no port."""
+    from netsim.simulation import run
+
+    scenario = load_scenario(LAB / "bridges-joined-by-veth.yaml")
+    assert "empty-flood" in names_of(scenario, run(scenario).to_json())
+    assert "empty-flood" not in names_of(scenario)

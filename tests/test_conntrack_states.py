@@ -104,3 +104,24 @@ def test_a_udp_query_answered_at_once_stays_a_short_unassured_entry() -> None:
     (entry,) = steps["lookup"]["laptop"]
     assert entry["proto"] == "udp" and entry["flags"] == []
     assert steps["gone"] == {}
+
+
+def test_an_ack_the_state_table_ignores_is_noted_before_any_window_check() -> None:
+    """nf_conntrack_tcp_packet(): a packet tcp_conntracks[][][] ignores (here the reply side's ACK in
+    SYN_SENT2, "our connection entry may be out of sync") returns with last_index, last_dir and last_end
+    noted (a bare ACK ends where it starts: segment_seq_plus_len()), before tcp_in_window() is asked; its
+    sequence number, far below the window, changes nothing."""
+    c = conn("SYN_SENT2", orig_end=1001, reply_end=5001)
+    assert track(c, REPLY, seg(REPLY, "A", 100, 1001), 1.0, DEFAULTS)
+    assert (c.last_index, c.last_dir, c.last_end, c.state) == ("ACK", REPLY, 100, "SYN_SENT2")
+
+
+def test_an_entry_is_gone_from_the_listing_at_its_very_expiry() -> None:
+    """nf_ct_is_expired(): timeout - now <= 0; `conntrack -L` skips it (nf_conntrack_netlink)."""
+    from netsim.conntrack import Table
+
+    table = Table()
+    entry = conn()
+    table.confirm(entry, 0.0)
+    assert len(table.snapshot(entry.expires - 0.001)) == 1
+    assert table.snapshot(entry.expires) == []

@@ -33,13 +33,17 @@ def test_html_text_reads_back_as_itself_and_cannot_end_a_quoted_attribute(text: 
     assert not set(out) & set("<>\"'")
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "*em* [l](u) `c`", " lead", "two  spaces"], ids=range(10))
+@pytest.mark.parametrize("text", [*HOSTILE, "*em* [l](u) `c`", " lead", "two  spaces", "trail "], ids=range(11))
 def test_markdown_text_keeps_only_letters_digits_and_single_inner_spaces(text: str) -> None:
     out = escape.markdown(text)
     assert html.unescape(out) == text
     bare = out.replace("&#", "").replace(";", "")
     assert all(ch.isalnum() or ch == " " for ch in bare), out
     assert "  " not in out and not out.startswith(" ") and not out.endswith(" ")
+
+
+def test_plain_words_stay_as_they_are_in_markdown() -> None:
+    assert escape.markdown("two words 42") == "two words 42"  # nothing to escape: the page's source reads plainly
 
 
 def test_a_line_in_a_code_block_may_not_break_it() -> None:

@@ -334,3 +334,16 @@ def test_a_new_udp_entry_is_a_stream_only_two_seconds_after_its_first_packet() -
         assert _conntrack_in(stack, table, again)  # type: ignore[arg-type]
         assert again.conn is query.conn
         assert (query.conn.assured, query.conn.expires) == (assured, expires), later  # type: ignore[union-attr]
+
+
+def test_a_mapping_that_expires_this_very_moment_is_lent_to_nobody() -> None:
+    """find_appropriate_src() skips an entry nf_ct_is_expired() calls dead: its timeout is now or past."""
+    from netsim.conntrack import Conn, Tuple
+    from netsim.netfilter import SRC, _unique_port
+
+    laptop, server = "192.168.1.23", "192.168.1.50"
+    lent = Conn(Tuple("10.88.0.2", 20000, server, 9001), Tuple(server, 9001, laptop, 31000), bound={SRC})
+    ns = _masquerade_table(lent)
+    fresh = Conn(Tuple("10.88.0.2", 20000, server, 9002), Tuple(server, 9002, "10.88.0.2", 20000))
+    assert _unique_port(ns, fresh, laptop, lent.expires - 0.001) == 31000  # type: ignore[arg-type]
+    assert _unique_port(ns, fresh, laptop, lent.expires) == 20000  # type: ignore[arg-type]

@@ -88,6 +88,18 @@ def trace(name: str) -> Trace:
         ("no-error-about-an-error", "forged-from-nowhere", "r sends no ICMP about it: it is an ICMP error itself"),
         # ipv4.output(): OUTPUT's DNAT sent the host's own SYN to a network whose route went down.
         ("twobr-publish-to-downed-network", "host-knocks", "h has no route to 10.2.0.11: the packet is dropped"),
+        # ipv4.output(): the local route still points at lo, which is down (__dev_queue_xmit()).
+        (
+            "lo-down-syn-still-tracked",
+            "knock-lo-down",
+            "box sends TCP 127.0.0.1:41002 > 127.0.0.1:7000 SYN through lo, which is down: it is dropped",
+        ),
+        # netfilter.hook(): `reject with icmpx admin-prohibited`, here unanswered (a broadcast frame).
+        (
+            "reject-rule-broadcast-frame",
+            "prohibited-in-broadcast-frame",
+            "laptop's firewall rejects TCP 10.88.0.12:45001 > 10.88.0.1:8083 SYN with ICMP admin prohibited",
+        ),
     ],
     ids=[
         "reset-rule",
@@ -101,6 +113,8 @@ def trace(name: str) -> Trace:
         "no-reset-to-a-reset",
         "no-error-about-an-error",
         "dnat-to-a-network-gone",
+        "lo-down",
+        "admin-prohibited",
     ],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
