@@ -81,7 +81,7 @@ def test_a_later_syn_moves_the_senders_end_and_an_earlier_one_does_not() -> None
 
 
 def test_in_syn_sent2_a_segment_below_the_window_is_ignored_and_one_above_it_invalid() -> None:
-    c = conn("SYN_SENT2", orig_end=1001, reply_end=5001)
+    c = conn("SYN_SENT2", orig_end=1001, reply_end=500_001)
     assert window(c, ORIGINAL, seg(ORIGINAL, "S", 1000)) == "accept"
     assert window(c, ORIGINAL, seg(ORIGINAL, "S", (1001 - SYN_WINDOW - 10) & 0xFFFFFFFF)) == "ignore"
     assert window(c, ORIGINAL, seg(ORIGINAL, "S", 1001 + SYN_WINDOW + 10)) == "invalid"
@@ -111,7 +111,8 @@ def test_an_ack_the_state_table_ignores_is_noted_before_any_window_check() -> No
     SYN_SENT2, "our connection entry may be out of sync") returns with last_index, last_dir and last_end
     noted (a bare ACK ends where it starts: segment_seq_plus_len()), before tcp_in_window() is asked; its
     sequence number, far below the window, changes nothing."""
-    c = conn("SYN_SENT2", orig_end=1001, reply_end=5001)
+    c = conn("SYN_SENT2", orig_end=1001, reply_end=500_001)
+    assert window(c, REPLY, seg(REPLY, "A", 100, 1001)) == "ignore"  # the window would ignore it too
     assert track(c, REPLY, seg(REPLY, "A", 100, 1001), 1.0, DEFAULTS)
     assert (c.last_index, c.last_dir, c.last_end, c.state) == ("ACK", REPLY, 100, "SYN_SENT2")
 
