@@ -88,7 +88,7 @@ def numeric(name: str) -> str | None:
         return None
     values = []
     for part in parts:
-        if not part or not part[0].isdigit():
+        if not part[:1].isdigit():  # an empty part, or one that starts with no digit
             return None
         if part[0] == "0" and part[1:2] in ("x", "X"):
             base, digits = 16, part[2:]

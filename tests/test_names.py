@@ -80,12 +80,19 @@ def test_numbers_are_read_as_the_c_librarys_inet_aton_reads_them() -> None:
     socket = pytest.importorskip("socket")
     from netsim.resolver import numeric
 
-    for name in ["10.88.0.1", "167772161", "10.1", "0x0a000001", "010.0.0.1", "1.2.3.256", "0x", "08.1", "1.16777215"]:
+    names = ["10.88.0.1", "167772161", "10.1", "0x0a000001", "010.0.0.1", "1.2.3.256", "0x", "08.1", "1.16777215"]
+    for name in [*names, "1.2.3.4.0", "1..2", "a.1"]:  # a fifth part, an empty one, a letter first
         try:
             expected = socket.inet_ntoa(socket.inet_aton(name))
         except OSError:
             expected = None
         assert numeric(name) == expected, name
+
+
+def test_where_an_answer_came_from_is_said_as_the_pages_say_it() -> None:
+    assert resolver.where(resolver.Result("10.1", "10.0.0.1", source="numeric")) == "the name itself, an address"
+    assert resolver.where(resolver.Result("web", "10.88.0.3", source="files")) == "/etc/hosts"
+    assert resolver.where(resolver.Result("web", "10.88.0.3", source="10.88.0.1")) == "the nameserver 10.88.0.1"
 
 
 def test_the_file_order_stands_whatever_the_case_when_rfc_6724_cannot_tell_the_lines_apart() -> None:

@@ -94,6 +94,21 @@ def trace(name: str) -> Trace:
             "knock-lo-down",
             "box sends TCP 127.0.0.1:41002 > 127.0.0.1:7000 SYN through lo, which is down: it is dropped",
         ),
+        # udp.receive(): a query to a port nobody listens on.
+        ("dns-nameserver-zero", "b-asks-zero", "nobody in b listens on UDP 127.0.0.1:53: port unreachable"),
+        # udp.error(): IP_RECVERR hands the resolver any ICMP error, in words.
+        (
+            "dns-nameserver-net-unreachable",
+            "lookup",
+            "h's resolver hears an ICMP error about 10.99.0.53 (network unreachable): it asks no more there",
+        ),
+        # sshforward.answer(): the far end failed after sshd had accepted the channel.
+        (
+            "ctfix-ssh-late-failure-assures",
+            "failed",
+            "ssh says: channel 1: open failed: connect failed: No route to host; it closes the connection it had "
+            "accepted",
+        ),
         # netfilter.hook(): `reject with icmpx admin-prohibited`, here unanswered (a broadcast frame).
         (
             "reject-rule-broadcast-frame",
@@ -114,6 +129,9 @@ def trace(name: str) -> Trace:
         "no-error-about-an-error",
         "dnat-to-a-network-gone",
         "lo-down",
+        "udp-port-unreachable",
+        "resolver-hears-net-unreachable",
+        "ssh-late-channel-failure",
         "admin-prohibited",
     ],
 )
