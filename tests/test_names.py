@@ -81,7 +81,7 @@ def test_numbers_are_read_as_the_c_librarys_inet_aton_reads_them() -> None:
     from netsim.resolver import numeric
 
     names = ["10.88.0.1", "167772161", "10.1", "0x0a000001", "010.0.0.1", "1.2.3.256", "0x", "08.1", "1.16777215"]
-    for name in [*names, "1.2.3.4.0", "1..2", "a.1"]:  # a fifth part, an empty one, a letter first
+    for name in [*names, "1.2.3.4.0", "1..2", "a.1", "0XAB.0.0.1"]:  # 5 parts, an empty one, a letter, capitals
         try:
             expected = socket.inet_ntoa(socket.inet_aton(name))
         except OSError:
