@@ -9,6 +9,7 @@ sample of compare.py, 1 December, left 27 of 100 mutants alive: most of them her
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -205,14 +206,10 @@ def test_an_ssh_link_s_neighbour_is_compared_by_its_mac_not_its_state() -> None:
 
 
 def timer(n: int, name: str, due: float, late: float = 0.0, slack: float = 0.1) -> Any:
-    from types import SimpleNamespace
-
     return SimpleNamespace(n=n, name=name, due=due, late=late, slack=slack)
 
 
 def test_a_redraw_names_the_timers_of_the_hosts_whose_draw_changed() -> None:
-    from types import SimpleNamespace
-
     trace = SimpleNamespace(
         fired=[
             timer(1, "a's neighbour entry for 10.0.0.2 (neigh_timer_handler())", 2.0, 0.004),
@@ -232,8 +229,6 @@ def test_a_redraw_names_the_timers_of_the_hosts_whose_draw_changed() -> None:
 
 
 def test_timers_due_in_one_tick_are_named_the_most_recently_armed_first() -> None:
-    from types import SimpleNamespace
-
     popped = [
         (2.0, 3, "the third armed"),
         (2.0, 7, "the seventh armed"),
@@ -247,8 +242,6 @@ def test_timers_due_in_one_tick_are_named_the_most_recently_armed_first() -> Non
 
 
 def test_a_timer_is_made_late_only_past_where_it_already_is_and_within_its_slack() -> None:
-    from types import SimpleNamespace
-
     fired = [timer(1, "c's SYN retransmission", 2.0, slack=0.05), timer(2, "r's neighbour timer", 2.03)]
     trace = SimpleNamespace(fired=fired, refills=[(2.0, "a bucket held a token again")], deadlines=[])
     clock = [(0.0, 3.0, 3.1)]
@@ -262,8 +255,6 @@ def test_a_timer_is_made_late_only_past_where_it_already_is_and_within_its_slack
 
 
 def test_a_recording_that_did_not_time_its_reading_ends_it_where_it_began() -> None:
-    from types import SimpleNamespace
-
     scenario = SimpleNamespace(steps=[SimpleNamespace(id="one"), SimpleNamespace(id="two")])
     kernel = {
         "steps": [
@@ -277,8 +268,6 @@ def test_a_recording_that_did_not_time_its_reading_ends_it_where_it_began() -> N
 
 
 def test_a_bridge_entry_may_age_out_only_in_a_run_as_long_as_its_ageing_time() -> None:
-    from types import SimpleNamespace
-
     scenario = SimpleNamespace(bridges={"br0": SimpleNamespace(ageing_time=3.0)}, steps=[])
     steps = [{"seconds": 0}, {"seconds": None}, {"seconds": 0}, {"seconds": 0}]  # instant steps count nothing
     assert not compare._entries_may_expire(scenario, {"steps": steps})
@@ -286,8 +275,6 @@ def test_a_bridge_entry_may_age_out_only_in_a_run_as_long_as_its_ageing_time() -
 
 
 def test_a_redraw_after_every_timer_names_each_changed_device_of_a_host() -> None:
-    from types import SimpleNamespace
-
     before = {"a": {"eth0": 20.0, "eth1": 22.0}}
     after = {"a": {"eth0": 31.5, "eth1": 17.25}}
     (found,) = compare.redraw_candidates(
@@ -297,8 +284,6 @@ def test_a_redraw_after_every_timer_names_each_changed_device_of_a_host() -> Non
 
 
 def test_a_tick_already_followed_is_not_offered_again_and_says_why_in_the_kernel_s_words() -> None:
-    from types import SimpleNamespace
-
     popped = [(2.0, 3, "one"), (2.0, 5, "two")]
     trace = SimpleNamespace(popped=popped, fired=[timer(n, name, when) for when, n, name in popped])
     ((_, said),) = compare.tick_candidates(trace, 0, [(0.0, 5.0, 5.1)], ())
@@ -311,8 +296,6 @@ def test_a_tick_already_followed_is_not_offered_again_and_says_why_in_the_kernel
 
 
 def test_the_least_late_candidate_comes_first() -> None:
-    from types import SimpleNamespace
-
     # Timer 1 is due first but the event after it is later (0.04 s late); timer 2's is 0.01 s after it.
     fired = [timer(1, "first", 2.0, slack=0.05), timer(2, "second", 3.0, slack=0.05)]
     trace = SimpleNamespace(fired=fired, refills=[(2.04, "a bucket"), (3.01, "another")], deadlines=[])
@@ -321,8 +304,6 @@ def test_the_least_late_candidate_comes_first() -> None:
 
 
 def test_one_timer_s_frames_are_one_burst_and_two_timers_that_may_swap_are_one_run() -> None:
-    from types import SimpleNamespace
-
     def frame(t: Any) -> Any:
         return SimpleNamespace(timer=t)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from netsim.conntrack import DEFAULTS, ORIGINAL, REPLY, SYN_WINDOW, Conn, Tuple, _ignored, track, window
+from netsim.conntrack import DEFAULTS, ORIGINAL, REPLY, SYN_WINDOW, Conn, Table, Tuple, _ignored, track, window
 from netsim.frames import Tcp
 from netsim.scenario import load_scenario
 from netsim.simulation import run
@@ -119,8 +119,6 @@ def test_an_ack_the_state_table_ignores_is_noted_before_any_window_check() -> No
 
 def test_an_entry_is_gone_from_the_listing_at_its_very_expiry() -> None:
     """nf_ct_is_expired(): timeout - now <= 0; `conntrack -L` skips it (nf_conntrack_netlink)."""
-    from netsim.conntrack import Table
-
     table = Table()
     entry = conn()
     table.confirm(entry, 0.0)

@@ -184,20 +184,15 @@ def test_a_lent_mapping_that_is_taken_starts_the_search_from_its_own_port() -> N
     """get_unique_tuple() (net/netfilter/nf_nat_core.c): find_appropriate_src() writes the source's live
     mapping into the tuple; when that tuple is taken, the search (nf_nat_l4proto_unique_tuple()) starts
     from it. The original port is not tried again, even where it would be free."""
-    from types import SimpleNamespace
-
-    from netsim.conntrack import Conn, Table, Tuple
+    from netsim.conntrack import Conn, Tuple
     from netsim.netfilter import SRC, _unique_port
 
-    table = Table()
     laptop, server = "192.168.1.23", "192.168.1.50"
     # two's 10.88.0.2:20000 was mapped to the laptop's port 31000 for server:9001 ...
     lent = Conn(Tuple("10.88.0.2", 20000, server, 9001), Tuple(server, 9001, laptop, 31000), bound={SRC})
     # ... and the laptop's own socket holds laptop:31000 -> server:9003.
     own = Conn(Tuple(laptop, 31000, server, 9003), Tuple(server, 9003, laptop, 31000), bound={SRC})
-    for conn in (lent, own):
-        table.confirm(conn, 0.0)
-    ns = SimpleNamespace(netfilter=SimpleNamespace(conntrack=table))
+    ns = _masquerade_table(lent, own)
     # two's next knock from 20000 to server:9002 gets the lent port, free there;
     fresh = Conn(Tuple("10.88.0.2", 20000, server, 9002), Tuple(server, 9002, "10.88.0.2", 20000))
     assert _unique_port(ns, fresh, laptop, 1.0) == 31000  # type: ignore[arg-type]
