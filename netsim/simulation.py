@@ -1250,7 +1250,7 @@ class Simulation:
             if ends not in ns.established:
                 return False  # reset meanwhile: sshd's child reads ECONNRESET and writes nothing
             seq = self.isn_of(local_ip, local_port, peer_ip, peer_port) + 1
-            ack = ns.rcv_nxt.get(ends, self.isn_of(peer_ip, peer_port, local_ip, local_port) + 1)
+            ack = ns.rcv_nxt[ends]  # set with `established`, which holds ends
             self.event(f"{ns.label}'s sshd writes its version banner to {peer_ip}:{peer_port}")
             banner = tcp.carry_confirm(ns, Tcp(local_ip, peer_ip, local_port, peer_port, "PA", seq & 0xFFFFFFFF, ack))
             ipv4.output(self, ns, banner)

@@ -220,9 +220,10 @@ def receive(stack: Stack, ns: Namespace, seg: Tcp) -> Answer:
         stack.event(f"{ns.label} hears a SYN on an established connection: it answers with a challenge ACK")
         # tcp_send_ack(): the socket's own snd_nxt and rcv_nxt, whatever the forged SYN carried
         # (no data flows in netsim, so its own initial sequence number + 1, and the peer's as it was heard:
-        # the SYN now heard may be a newer socket's on that four).
+        # the SYN now heard may be a newer socket's on that four). Every socket in `established` has its
+        # rcv_nxt: the two are set and dropped together.
         mine = stack.isn_of(seg.dst_ip, seg.dport, seg.src_ip, seg.sport) + 1
-        theirs = ns.rcv_nxt.get(local, stack.isn_of(seg.src_ip, seg.sport, seg.dst_ip, seg.dport) + 1)
+        theirs = ns.rcv_nxt[local]
         return Answer((carry_confirm(ns, Tcp(seg.dst_ip, seg.src_ip, seg.dport, seg.sport, "A", mine, theirs)),))
     opener = _connection(ns, seg) if seg.flags == "S" else None
     if opener is not None and opener.state == "SYN_SENT":

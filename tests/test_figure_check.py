@@ -149,6 +149,19 @@ CASES = [
         ["frame 1: draws the line podman0->podman0:seat5 as flood, forward, solid; the trace says forward"],
     ),
     (
+        # A line's word carries its frame's number when a step sends several ("2. forward"): the
+        # number is read off before the word is (figfacts._word()), so a numbered word lies too.
+        "numbered-forward-worded-as-flood",
+        M,
+        "bob-asks-for-toasters",
+        "room",
+        "svg",
+        None,
+        ">2. forward<",
+        ">2. flood<",
+        ["frame 2: draws the line podman0->podman0:seat5 as flood, forward, solid; the trace says forward"],
+    ),
+    (
         "forward-to-the-wrong-seat",
         M,
         "alice-replies",

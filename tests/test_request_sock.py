@@ -183,3 +183,25 @@ def test_a_new_socket_on_an_old_four_never_shares_its_number_even_at_one_instant
     trace = run(load_scenario(path))
     assert trace.step("b-connects-same-four").outcome == "connected"
     assert trace.step("b-connects-same-four").time < 1
+
+
+def test_a_reset_socket_leaves_no_pending_confirmation_behind() -> None:
+    """tcp_reset() -> tcp_done() destroys the socket, and its sk_dst_pending_confirm with it: a later
+    socket on the same four starts with none, so its first segment confirms no neighbour."""
+    resets: list[tuple[str, int, str, int]] = []
+
+    class Resetting(Stack):
+        def connection_reset(self, ns: Namespace, four: tuple[str, int, str, int]) -> None:
+            resets.append(four)
+
+    ns = Namespace("srv", "srv")
+    four = ("10.3.0.5", 80, "10.3.0.10", 41000)
+    ns.established[four] = float("-inf")
+    ns.rcv_nxt[four] = 501
+    ns.dst_pending_confirm.add(four)
+    other = ("10.3.0.5", 80, "10.3.0.11", 41000)
+    ns.dst_pending_confirm.add(other)
+    answer = tcp.receive(Resetting(), ns, Tcp("10.3.0.10", "10.3.0.5", 41000, 80, "R", 501))  # type: ignore[arg-type]
+    assert answer.replies == () and resets == [four]
+    assert four not in ns.established and four not in ns.rcv_nxt
+    assert ns.dst_pending_confirm == {other}  # only the reset socket's is gone

@@ -510,6 +510,17 @@ steps:
             "addr_del 10.0.0.10/24 first",
         ),
         (
+            # inetdev_event(NETDEV_UP): lo coming up adds 127.0.0.1/8 beside a 127.0.0.1 of another prefix
+            "lo-up-beside-another-loopback-prefix",
+            "  - {id: d, addr_del: {by: a, dev: lo, address: 127.0.0.1/8}}\n"
+            "  - {id: n, addr_add: {by: a, dev: lo, address: 127.0.0.1/16}}\n"
+            "  - {id: dn, link_set: {by: a, dev: lo, up: false}}\n"
+            "  - id: bad\n    link_set:\n      by: a\n      dev: lo\n      up: true\n",
+            "bad.yaml:24: steps[3].link_set.dev: lo has 127.0.0.1/16; coming up, the kernel would add 127.0.0.1/8 "
+            "beside it (another prefix is another entry, __inet_insert_ifa(), net/ipv4/devinet.c), but netsim does "
+            "not model one address with two prefixes (a stated limit of netsim); expected addr_del 127.0.0.1/16 first",
+        ),
+        (
             "addr-del-missing",
             "  - id: bad\n    addr_del:\n      by: a\n      dev: eth0\n      address: 10.0.0.11/24\n",
             "bad.yaml:21: steps[0].addr_del.address: eth0 has no 10.0.0.11/24; the kernel refuses (Cannot assign requested address)",  # noqa: E501

@@ -13,7 +13,7 @@ from netsim.frames import Tcp
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 from netsim.sshforward import Forward, bind_addresses, exits_on_refusal, parse, refusal_printed
-from netsim.trace import Trace
+from netsim.trace import Trace, tcp_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 ROOMS = """
@@ -504,6 +504,25 @@ def test_more_knocks_left_open_on_sshd_than_max_startups_are_refused(knocks: int
     assert "holds 11 connections that have not logged in" in str(caught.value)
 
 
+def test_ssh_s_own_login_is_not_counted_against_max_startups() -> None:
+    # ssh's login authenticates at once, so it is no startup sshd counts: ten knocks left open beside a
+    # tunnel's login are ten, not eleven (simulation._max_startups() leaves the logins out).
+    steps = "  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.50, forward: '19001:127.0.0.1:9001'}}\n"
+    steps += "".join(f"  - {{id: knock-{n}, connect: {{by: laptop, to: '192.168.1.50:22'}}}}\n" for n in range(10))
+    trace = run(parse_scenario(KNOCKS.format(knocks=steps), "knocks.yaml"))
+    assert [s.outcome for s in trace.steps[1:]] == ["connected"] * 10
+
+
+def test_sshd_s_banner_follows_its_syn_ack_in_sequence() -> None:
+    # The banner is sshd's first data: its sequence number is the SYN-ACK's + 1 (the SYN took one), and
+    # it acknowledges the client's SYN as the SYN-ACK did.
+    trace = run(load_scenario(ROOT / "tests" / "lab_scenarios" / "banner-knock-across-bridge.yaml"))
+    segments = [hop.payload for step in trace.steps for hop in step.frames if tcp_ports(hop.payload)]
+    synack = next(seg for seg in segments if seg.flags == "SA")
+    banner = next(seg for seg in segments if seg.flags == "PA" and seg.sport == 22)
+    assert (banner.seq, banner.ack) == ((synack.seq + 1) & 0xFFFFFFFF, synack.ack)
+
+
 @pytest.mark.parametrize(("wait", "refused"), [(119, False), (121, True)])
 def test_a_knock_left_open_on_sshd_past_login_grace_time_is_refused(wait: float, refused: bool) -> None:
     # LoginGraceTime (120 s by default): sshd closes a connection that has not logged in with a FIN,
@@ -513,8 +532,12 @@ def test_a_knock_left_open_on_sshd_past_login_grace_time_is_refused(wait: float,
     if not refused:
         assert run(scenario).step("later").time == pytest.approx(wait, abs=0.1)
         return
-    with pytest.raises(ScenarioError, match="LoginGraceTime"):
+    with pytest.raises(ScenarioError, match="LoginGraceTime") as caught:
         run(scenario)
+    assert str(caught.value).endswith(
+        "(grace_alarm_handler() in OpenSSH's sshd.c; tcp_close(), net/ipv4/tcp.c); netsim does not model sshd's "
+        "close; expected the scenario to end sooner after a knock on port 22"
+    )
 
 
 def test_a_knock_that_does_not_read_holds_sshds_banner_in_its_own_step() -> None:

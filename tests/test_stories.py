@@ -115,6 +115,23 @@ def trace(name: str) -> Trace:
             "prohibited-in-broadcast-frame",
             "laptop's firewall rejects TCP 10.88.0.12:45001 > 10.88.0.1:8083 SYN with ICMP admin prohibited",
         ),
+        # tcp.receive(): a SYN_SENT socket answers an ACK for a SYN it never sent with RST
+        # (tcp_rcv_synsent_state_process(), reset_and_undo).
+        (
+            "ctstate-forged-syn-then-client",
+            "client-connects",
+            "client's connecting socket hears an ACK for a SYN it never sent: it answers RST",
+        ),
+        # tcp.receive(): a socket in SYN_RECV after a simultaneous open hears the SYN-ACK it waited for.
+        ("self-connect", "self-eth0", "ann's socket hears the SYN-ACK of its simultaneous open: established"),
+        # simulation._step_ip_forward(): the sysctl's story, both ways.
+        ("forwarding-off", "switch-on", "router now forwards packets for others"),
+        # simulation.connection_reset(): ssh's connection reset takes its forward's listener with it.
+        (
+            "impostor-resets-the-tunnel",
+            "through-again",
+            "ssh's SSH connection is reset: ssh exits, and its listener on 127.0.0.1:19001 closes",
+        ),
     ],
     ids=[
         "reset-rule",
@@ -133,6 +150,10 @@ def trace(name: str) -> Trace:
         "resolver-hears-net-unreachable",
         "ssh-late-channel-failure",
         "admin-prohibited",
+        "ack-for-a-syn-never-sent",
+        "simultaneous-open-established",
+        "forwarding-switched-on",
+        "ssh-session-reset",
     ],
 )
 def test_a_rare_path_tells_its_story_in_these_words(scenario: str, step: str, line: str) -> None:
@@ -148,3 +169,26 @@ def test_a_reset_rule_answers_a_syn_ack_with_a_bare_rst_at_its_ack() -> None:
     synack, reset = frames[7].payload, frames[8].payload
     assert (synack.flags, reset.flags) == ("SA", "R")
     assert (reset.seq, reset.ack) == (synack.ack, 0)
+
+
+def test_an_ssh_channel_open_tells_each_ack_of_the_ssh_connection_once() -> None:
+    """A channel open over an SSH connection, line by line: sshd's TCP acknowledges ssh's segment and
+    ssh's TCP acknowledges sshd's answer, each said once by the end that hears the data (ssh_segment());
+    the bare ACKs that carry those acknowledgements are not told again as data acknowledged."""
+    events = trace("ssh-session-crosses-a-bridge").step("through-it").events
+    assert events == [
+        "laptop sends TCP 127.0.0.1:40001 > 127.0.0.1:19001 SYN through lo",
+        "laptop's listener on 127.0.0.1:19001 answers SYN-ACK",
+        "laptop sends TCP 127.0.0.1:19001 > 127.0.0.1:40001 SYN-ACK through lo",
+        "laptop sends TCP 127.0.0.1:40001 > 127.0.0.1:19001 ACK through lo",
+        "laptop completes the handshake",
+        "server's sshd hears from ssh over the SSH connection; its TCP acknowledges",
+        "ssh opens channel 1: the server connects to 127.0.0.1:9001",
+        "server sends TCP 127.0.0.1:40002 > 127.0.0.1:9001 SYN through lo",
+        "server's listener on 127.0.0.1:9001 answers SYN-ACK",
+        "server sends TCP 127.0.0.1:9001 > 127.0.0.1:40002 SYN-ACK through lo",
+        "server sends TCP 127.0.0.1:40002 > 127.0.0.1:9001 ACK through lo",
+        "server completes the handshake",
+        "server's sshd answers the channel open over the SSH connection",
+        "laptop's ssh hears sshd's answer; its TCP acknowledges",
+    ]

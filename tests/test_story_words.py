@@ -14,7 +14,7 @@ import pytest
 from netsim.pages.book import Book
 from netsim.pages.macros import Page, split_front_matter
 from netsim.render import figfacts, graph, tables, ticks
-from netsim.render.words import step_caption
+from netsim.render.words import capital, step_caption
 from netsim.scenario import load_scenario
 from netsim.simulation import run
 
@@ -334,3 +334,21 @@ def test_two_rooms_alt_text_seats_each_in_its_own_room() -> None:
     alt = _room_alt(scenario, trace.step("stranger-forges-a-loopback-knock"))
     assert alt.startswith("Diagram of 2 rooms. Margaret's room (podman0), seats: seat 9: "), alt
     assert "The café's Wi-Fi (wifi0), seats: " in alt and "seat 9" not in alt.split("Wi-Fi (wifi0)")[1], alt
+
+
+@pytest.mark.parametrize(
+    ("event", "sentence"),
+    [
+        ("the laptop asks", "The laptop asks"),
+        ("a frame floods", "A frame floods"),
+        ("an ARP request goes", "An ARP request goes"),
+        ("inside the room", "Inside the room"),
+        ("no listener answers", "No listener answers"),
+        ("nothing answers", "Nothing answers"),
+        ("podman0 floods it", "podman0 floods it"),  # a name the kernel spells in lower case stays so
+        ("conntrack drops it", "conntrack drops it"),
+        ("another host", "another host"),  # only whole words count: "another" is no "an"
+    ],
+)
+def test_a_sentence_starts_with_a_capital_but_a_kernel_name_keeps_its_case(event: str, sentence: str) -> None:
+    assert capital(event) == sentence

@@ -473,6 +473,13 @@ def _ports_named(scenario: Scenario, bridge: str, where: str, plugged: tuple[str
 ROW = re.compile(r"<tr(?P<cls>[^>]*)><td><code>(?P<a>[^<]*)</code>(?P<rest>.*?)</tr>", re.S)
 
 
+def _table_end(body: str, at: int) -> int:
+    """Where the table whose caption starts at `at` ends. A table opens right before its caption
+    (netsim.render.tables); an empty one is a paragraph, read up to its own end, not to the next
+    table's </table>, whose rows would be read as this one's."""
+    return body.find("</table>", at) if body[:at].endswith("<table><caption>") else body.find("</p>", at)
+
+
 def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, neigh: bool | None = None) -> list[str]:
     """The MAC tables (every learned line, the new ones marked) and the ARP tables.
 
@@ -487,8 +494,7 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
             if room:  # only the room view shows MAC tables
                 problems.append(f"the room shows no MAC table of {bridge}")
             continue
-        end = body.find("</table>", at) if "<table" in body[max(0, at - 40) : at] else body.find("</p>", at)
-        part = body[at:end]
+        part = body[at : _table_end(body, at)]
         rows = {}
         new = set()
         for row in ROW.finditer(part):
@@ -508,9 +514,7 @@ def check_tables(scenario: Scenario, step: StepTrace, body: str, room: bool, nei
         at = body.find(f"Connection tracking table of {html.escape(label(scenario, host), quote=False)} after")
         if at < 0 and "Connection tracking table of " in body:
             problems.append(f"shows no conntrack table of {label(scenario, host)}; the trace has one")
-        # An empty table is a paragraph (tables.conntrack_table()): read up to its own end, not to the
-        # next host's </table>, whose rows would be read as this host's.
-        end = body.find("</table>", at) if "<table" in body[max(0, at - 40) : at] else body.find("</p>", at)
+        end = _table_end(body, at)
         rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", body[at:end] if at >= 0 else "")
         shown = sorted((s, html.unescape(o), html.unescape(r)) for s, o, r in rows)
         want_rows = sorted(  # a UDP entry has no state: its protocol stands there, as the table shows it
