@@ -8,10 +8,11 @@ every post (wide and narrow) with the copy kept here, and fails on any differenc
 
     make golden        # after a change that should alter figures: rewrite tests/golden, print what changed
 
-Review `git diff tests/golden` before committing it: every changed line is a change a reader will
-see. The DOT text, not the SVG, is kept: it is what netsim writes (Graphviz, pinned, lays it out
-the same way every time), a third of the SVG's size, and a diff of it reads as what changed
-(`style="rounded,filled"`, `label="..."`).
+The same command keeps tests/golden/bytes-view-words.txt: every sentence the bytes view says of a
+field, which tests/test_bytes_view.py compares. Review `git diff tests/golden` before committing
+it: every changed line is a change a reader will see. The DOT text, not the SVG, is kept: it is
+what netsim writes (Graphviz, pinned, lays it out the same way every time), a third of the SVG's
+size, and a diff of it reads as what changed (`style="rounded,filled"`, `label="..."`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,35 @@ def figures(root: Path = ROOT) -> dict[str, str]:
     return drawn
 
 
+# The bytes view's sentences: what each field of a frame means, as the reader reads it beside the hex.
+BYTES_WORDS = GOLDEN / "bytes-view-words.txt"
+
+
+def bytes_corpus(root: Path = ROOT) -> list[Path]:
+    """The posts' scenarios, and the lab's DNS, ICMP and UDP ones for the paths no post takes (an error
+    quoting a DNS query, an answer saying NXDOMAIN)."""
+    lab = root / "tests" / "lab_scenarios"
+    return sorted((root / "diagrams").glob("*.yaml")) + sorted(
+        p for p in lab.glob("*.yaml") if p.name.startswith(("dns", "icmp", "udp"))
+    )
+
+
+def bytes_words(root: Path = ROOT) -> str:
+    """Every sentence the bytes view says of a field, once: `layer | field | post | sentence`, sorted."""
+    from netsim import wire
+    from netsim.scenario import load_scenario
+    from netsim.simulation import run
+
+    said = {
+        f"{f.layer} | {f.name} | {f.post} | {f.means}"
+        for path in bytes_corpus(root)
+        for step in run(load_scenario(path)).steps
+        for hop in step.frames
+        for f in wire.fields(hop)
+    }
+    return "".join(f"{line}\n" for line in sorted(said))
+
+
 def kept(golden: Path = GOLDEN) -> dict[str, str]:
     return {str(p.relative_to(golden)): p.read_text(encoding="utf-8") for p in sorted(golden.rglob("*.dot"))}
 
@@ -111,6 +141,10 @@ def write(golden: Path = GOLDEN) -> int:
     for folder in sorted(golden.iterdir()) if golden.exists() else []:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
+    words = bytes_words()
+    if not BYTES_WORDS.exists() or BYTES_WORDS.read_text(encoding="utf-8") != words:
+        BYTES_WORDS.write_text(words, encoding="utf-8")
+        print(f"the bytes view's words changed: {BYTES_WORDS.relative_to(ROOT)}")
     print(summary(now, before, diff_lines=0))
     shown = golden.relative_to(ROOT) if golden.is_relative_to(ROOT) else golden
     print(f"written: {shown}/ (review `git diff {shown}` before committing)")
