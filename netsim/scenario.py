@@ -1635,19 +1635,21 @@ def _check_deadline(s: Scenario, c: Connect, where: tuple, src: Source) -> None:
     replay: which of the two fires first would depend on the machine's load."""
     from netsim.tcp import retransmit_times, syn_timeout
 
+    deadline = c.deadline
+    assert deadline is not None  # checked only for a connect that has one
     retries = s.hosts[c.by].tcp_syn_retries
     kernel = syn_timeout(retries)
-    if c.deadline is not None and abs(c.deadline - kernel) < 1:
+    if abs(deadline - kernel) < 1:
         raise src.error(
             (*where, "deadline"),
-            f"{c.deadline:g} s is within a second of {c.by}'s own SYN timeout ({kernel:g} s); expected a deadline "
+            f"{deadline:g} s is within a second of {c.by}'s own SYN timeout ({kernel:g} s); expected a deadline "
             "at least a second shorter or longer, so that it is clear which gives up first",
         )
-    close = [t for t in retransmit_times(retries) if abs(t - (c.deadline or 0)) < 0.25]
+    close = [t for t in retransmit_times(retries) if abs(t - deadline) < 0.25]
     if close:
         raise src.error(
             (*where, "deadline"),
-            f"{c.deadline:g} s is within a quarter of a second of a retransmitted SYN (at {close[0]:g} s); "
+            f"{deadline:g} s is within a quarter of a second of a retransmitted SYN (at {close[0]:g} s); "
             "expected a deadline clear of the SYNs, so that it is clear whether that SYN goes out",
         )
 

@@ -56,13 +56,14 @@ def slack(delay: float, hz: int | None = None) -> float:
     return max((granularity(round(delay * h)) + 1) / h for h in ((hz,) if hz else HZ_CHOICES))
 
 
-def kernel_hz() -> int | None:
-    """The running kernel's CONFIG_HZ, from its build configuration when the machine keeps it."""
+def kernel_hz(paths: tuple[str, ...] | None = None) -> int | None:
+    """The running kernel's CONFIG_HZ, from its build configuration when the machine keeps it (the
+    first of `paths` that names it; by default /proc/config.gz, then /boot/config-RELEASE)."""
     import gzip
     import os
     import re
 
-    for path in ("/proc/config.gz", f"/boot/config-{os.uname().release}"):
+    for path in paths or ("/proc/config.gz", f"/boot/config-{os.uname().release}"):
         try:
             opener = gzip.open if path.endswith(".gz") else open
             with opener(path, "rt") as f:

@@ -649,6 +649,26 @@ def test_tick_nsec_is_the_kernels_rounded_jiffy() -> None:
     from netsim.timerwheel import tick_nsec
 
     assert [tick_nsec(hz) for hz in (100, 250, 300, 1000)] == [10_000_000, 4_000_000, 3_333_333, 1_000_000]
+    # (NSEC_PER_SEC + HZ/2) / HZ rounds half a nanosecond up: at HZ 1024 (some architectures' choice)
+    # a jiffy is 976,562.5 ns, and TICK_NSEC is 976,563.
+    assert tick_nsec(1024) == 976_563
+
+
+def test_the_kernels_hz_is_read_from_the_first_build_configuration_that_names_it(tmp_path: Path) -> None:
+    import gzip
+
+    from netsim.timerwheel import kernel_hz
+
+    packed, plain, silent = tmp_path / "config.gz", tmp_path / "config", tmp_path / "silent"
+    with gzip.open(packed, "wt") as f:
+        f.write("CONFIG_HZ_250=y\nCONFIG_HZ=250\n")
+    plain.write_text("# CONFIG_HZ_1000 is not set\nCONFIG_HZ=300\n")
+    silent.write_text("CONFIG_NET=y\n")
+    missing = str(tmp_path / "missing.gz")
+    assert kernel_hz((str(packed), str(plain))) == 250
+    assert kernel_hz((missing, str(plain))) == 300  # a file the machine does not keep is passed over
+    assert kernel_hz((str(silent), str(plain))) == 300  # and so is one that does not name it
+    assert kernel_hz((missing, str(silent))) is None
 
 
 def test_a_syn_ack_nobody_asked_for_is_reset_and_the_reset_drops_the_half_open_connection() -> None:

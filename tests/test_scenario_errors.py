@@ -521,6 +521,13 @@ steps:
             "not model one address with two prefixes (a stated limit of netsim); expected addr_del 127.0.0.1/16 first",
         ),
         (
+            "ssh-forward-to-no-sshd",  # no host runs sshd: the list of servers says so
+            "  - id: bad\n    ssh_forward:\n      by: a\n      server: 10.0.0.11\n"
+            "      forward: '19001:127.0.0.1:9001'\n",
+            "bad.yaml:22: steps[0].ssh_forward.server: no host with `sshd: true` has the address 10.0.0.11; "
+            "expected one of: none",
+        ),
+        (
             "addr-del-missing",
             "  - id: bad\n    addr_del:\n      by: a\n      dev: eth0\n      address: 10.0.0.11/24\n",
             "bad.yaml:21: steps[0].addr_del.address: eth0 has no 10.0.0.11/24; the kernel refuses (Cannot assign requested address)",  # noqa: E501

@@ -562,3 +562,29 @@ def test_a_relayed_banner_comes_after_the_targets_own_segment_in_the_knocks_step
         assert heard < relayed
         assert any(h.what.endswith("PSH-ACK") and h.in_port == "p60" for h in trace.step(step).frames)
     assert trace.step("through-read").reads == "data"
+
+
+def test_a_forward_to_an_address_no_sshd_holds_lists_the_servers_there_are() -> None:
+    steps = "  - {id: tunnel, ssh_forward: {by: laptop, server: 192.168.1.99, forward: '19001:127.0.0.1:9001'}}\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(KNOCKS.format(knocks=steps), "knocks.yaml")
+    assert str(caught.value).endswith(
+        "no host with `sshd: true` has the address 192.168.1.99; expected one of: 192.168.1.50 (server)"
+    )
+
+
+def test_a_scenario_reads_the_same_from_text_bytes_or_data() -> None:
+    # parse_scenario() takes a file's bytes as load_scenario() does (UTF-8 checked first, with its
+    # line), and scenario_from_data() what a tool already parsed (the claim audit's perturbations).
+    import yaml
+
+    from netsim.scenario import scenario_from_data
+
+    text = KNOCKS.format(knocks="  - {id: knock, connect: {by: laptop, to: '192.168.1.50:22'}}\n")
+    from_text = parse_scenario(text, "knocks.yaml")
+    assert parse_scenario(text.encode(), "knocks.yaml") == from_text
+    assert scenario_from_data(yaml.safe_load(text), "knocks.yaml") == from_text
+    with pytest.raises(ScenarioError, match=r"^knocks.yaml:2: byte 0xff is not UTF-8; expected UTF-8 text$"):
+        parse_scenario(b"title: t\nhosts: \xff\n", "knocks.yaml")
+    with pytest.raises(ScenarioError, match=r"^other.yaml:1: hosts: missing; "):
+        scenario_from_data({"title": "t"}, "other.yaml")
