@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netsim.errors import NetsimError, ScenarioError
-from netsim.scenario import parse_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
 
 GOOD = """\
@@ -528,6 +530,11 @@ steps:
             "expected one of: none",
         ),
         (
+            "route-localnet-no-such-dev",
+            "  - id: bad\n    route_localnet:\n      by: a\n      dev: eth9\n      enabled: true\n",
+            "bad.yaml:22: steps[0].route_localnet.dev: a has no interface 'eth9'; expected one of: eth0",
+        ),
+        (
             "addr-del-missing",
             "  - id: bad\n    addr_del:\n      by: a\n      dev: eth0\n      address: 10.0.0.11/24\n",
             "bad.yaml:21: steps[0].addr_del.address: eth0 has no 10.0.0.11/24; the kernel refuses (Cannot assign requested address)",  # noqa: E501
@@ -703,3 +710,45 @@ def test_a_frame_from_a_host_with_no_interface_at_all_is_refused() -> None:
         "bad.yaml:22: steps[1].send: n has no interface (other than lo) to send a frame on at any step; expected "
         "an interface of n's under interfaces:, or one a veth_add or link_move step gives it"
     )
+
+
+def test_two_bridges_with_one_address_point_at_the_second_bridges_address() -> None:
+    text = (
+        "title: t\nbridges:\n  br0: {host: h, address: 10.0.0.1/24, ports: {p1: {}}}\n"
+        "  br1:\n    host: h\n    address: 10.0.0.1/24\n    ports: {q1: {}}\nhosts:\n  h: {}\nsteps: []\n"
+    )
+    with pytest.raises(NetsimError) as info:
+        parse_scenario(text, "two.yaml")
+    assert str(info.value) == (
+        "two.yaml:6: bridges.br1.address: address 10.0.0.1 is already used by bridge br0; if two hosts share it "
+        "on purpose, say `duplicate: true`"
+    )
+
+
+def test_a_file_not_named_as_a_scenario_is_refused_by_its_path(tmp_path: Path) -> None:
+    bad = tmp_path / "Not A Name.yaml"
+    bad.write_text("title: t\n")
+    with pytest.raises(NetsimError) as info:
+        load_scenario(bad)
+    assert str(info.value) == (
+        f"{bad}: is not a scenario file name; expected NAME.yaml, NAME of lower-case letters, digits, - or _"
+    )
+    wrong = tmp_path / "fine.yaml"
+    wrong.write_text("title: t\n")
+    with pytest.raises(NetsimError) as info:
+        load_scenario(wrong)
+    assert str(info.value).startswith(f"{wrong}:1: ")  # an error inside the file names it as given
+
+
+def test_an_error_inside_a_file_names_it_as_a_reader_can_read_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A path under the working directory is shown relative to it, and a control character in a folder's
+    # name (a stranger's checkout) is shown escaped, never raw in the one-line error.
+    odd = tmp_path / "odd\x1b[31mdir"
+    odd.mkdir()
+    (odd / "fine.yaml").write_text("title: t\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NetsimError) as info:
+        load_scenario(odd / "fine.yaml")
+    assert str(info.value).startswith("odd\\x1b[31mdir/fine.yaml:1: hosts: missing")
