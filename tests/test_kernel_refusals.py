@@ -96,6 +96,31 @@ def test_two_empty_seats_of_one_name_on_bridges_of_two_hosts_are_refused() -> No
     check(text.replace("      p3: {}\nhosts:", "      p4: {}\nhosts:"))
 
 
+def test_an_empty_seat_named_as_another_seats_far_end_is_refused() -> None:
+    # br0's empty seat p3 leaves p3-x in the script's namespace; br1's empty seat p3-x would be a second.
+    text = ROOMS.replace("hosts:\n", "  br1:\n    host: b\n    ports:\n      p3-x: {}\nhosts:\n")
+    assert refusal(text) == (
+        "bad.yaml:13: bridges.br1.ports.p3-x: 'p3-x' is already the far end of br0's empty seat in the namespace "
+        "the lab and the script run in; the kernel refuses a second (EEXIST, File exists); expected another name"
+    )
+
+
+def test_seats_of_one_name_on_two_hosts_bridges_are_no_clash_when_someone_sits_in_them() -> None:
+    # Only an empty seat leaves a far end behind: a seat someone sits in has its far end in that host.
+    text = (
+        ROOMS.replace("      p3: {}\n", "").replace(
+            "hosts:\n", "  br1:\n    host: b\n    ports:\n      p1: {}\nhosts:\n"
+        )
+        + "  - {id: x, wait: 1}\n"
+    )
+    text = text.replace(
+        "  n: {absent: true}\n",
+        "  n: {absent: true}\n  c:\n    interfaces:\n      eth0: {mac: '02:00:00:00:00:0c', address: 10.0.1.12/24, "
+        "plug: br1.p1}\n",
+    )
+    check(text)
+
+
 # --- routes the kernel adds (its refusals, outsider's 38, 42, 43 and 55, are in test_scenario_errors) ---
 
 

@@ -752,3 +752,13 @@ def test_an_error_inside_a_file_names_it_as_a_reader_can_read_it(
     with pytest.raises(NetsimError) as info:
         load_scenario(odd / "fine.yaml")
     assert str(info.value).startswith("odd\\x1b[31mdir/fine.yaml:1: hosts: missing")
+
+
+def test_a_hosts_gateway_that_is_a_broadcast_address_is_refused() -> None:
+    text = ROOMS.replace("plug: br0.p1}\n", "plug: br0.p1}\n    gateway: 10.0.0.255\n", 1) + "  - {id: x, wait: 1}\n"
+    with pytest.raises(NetsimError) as info:
+        parse_scenario(text, "bad.yaml")
+    assert str(info.value).endswith(
+        "hosts.a.gateway: 10.0.0.255 is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has "
+        "invalid gateway: fib_check_nh_v4_gw() takes only a unicast or local gateway)"
+    )
