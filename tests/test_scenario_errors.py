@@ -43,6 +43,11 @@ def test_the_good_scenario_parses() -> None:
     ("old", "new", "message"),
     [
         (
+            "plug: podman0.seat3}",
+            "plug: laptop.eth9}",
+            "diagrams/bridge.yaml:12: hosts.alice.interfaces.eth0.plug: host laptop has no interface 'eth9'",
+        ),
+        (
             "laptop: {}",
             "laptop: {listeners: [10.88.0.1:80], programs: {'10.88.0.1:81': {name: ssh, pid: 2817}}}",
             "diagrams/bridge.yaml:9: hosts.laptop.programs.'10.88.0.1:81': laptop never listens on 10.88.0.1:81; "
