@@ -141,10 +141,10 @@ def write(golden: Path = GOLDEN) -> int:
     for folder in sorted(golden.iterdir()) if golden.exists() else []:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    words = bytes_words()
-    if not BYTES_WORDS.exists() or BYTES_WORDS.read_text(encoding="utf-8") != words:
-        BYTES_WORDS.write_text(words, encoding="utf-8")
-        print(f"the bytes view's words changed: {BYTES_WORDS.relative_to(ROOT)}")
+    words, kept_words = bytes_words(), golden / BYTES_WORDS.name
+    if not kept_words.exists() or kept_words.read_text(encoding="utf-8") != words:
+        kept_words.write_text(words, encoding="utf-8")
+        print(f"the bytes view's words changed: {kept_words.name}")
     print(summary(now, before, diff_lines=0))
     shown = golden.relative_to(ROOT) if golden.is_relative_to(ROOT) else golden
     print(f"written: {shown}/ (review `git diff {shown}` before committing)")
