@@ -101,6 +101,19 @@ DEFAULT = [
     "netsim.scenario",
     "netsim.timerwheel",
     "netsim.wire",
+    # The plan the lab runs and the reader's try-it script prints, the error decoder, the frames and
+    # the trace every renderer reads, and the renderers a reader sees besides the figures: the
+    # sentence beside each checked claim, the way-out view, the terminal and tcpdump lines, the
+    # bytes view.
+    "netsim.plan",
+    "netsim.decoder",
+    "netsim.frames",
+    "netsim.trace",
+    "netsim.render.tcpdump",
+    "netsim.render.ticks",
+    "netsim.render.path",
+    "netsim.render.text",
+    "netsim.render.bytes_view",
 ]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests", 36: "timeout", 24: "timeout"}
 STATUS.update({-24: "timeout", 152: "timeout", 255: "timeout", 34: "skipped", 37: "killed"})

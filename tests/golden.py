@@ -9,7 +9,9 @@ every post (wide and narrow) with the copy kept here, and fails on any differenc
     make golden        # after a change that should alter figures: rewrite tests/golden, print what changed
 
 The same command keeps tests/golden/bytes-view-words.txt: every sentence the bytes view says of a
-field, which tests/test_bytes_view.py compares. Review `git diff tests/golden` before committing
+field, which tests/test_bytes_view.py compares; and tests/golden/tick-sentences.txt: every sentence a
+tick says of what its claim checked, in the posts and on the decoder page, which
+tests/test_story_words.py compares. Review `git diff tests/golden` before committing
 it: every changed line is a change a reader will see. The DOT text, not the SVG, is kept: it is
 what netsim writes (Graphviz, pinned, lays it out the same way every time), a third of the SVG's
 size, and a diff of it reads as what changed (`style="rounded,filled"`, `label="..."`).
@@ -22,9 +24,24 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+
+
+def render_posts(root: Path) -> Any:
+    """Render every post exactly as the site does (check_page); any error fails. Returns the Book used."""
+    from netsim.pages.book import Book
+    from netsim.pages.macros import check_page
+
+    book = Book(root)
+    for post in sorted((root / "docs" / "posts").glob("*.md")):
+        # Every error, not only the figure check's: a renderer that raises is a MacroError.
+        errors = check_page(post, root, book)
+        if errors:
+            raise AssertionError(f"{post.name} does not render cleanly:\n" + "\n".join(map(str, errors)))
+    return book
 
 
 def figures(root: Path = ROOT) -> dict[str, str]:
@@ -35,8 +52,7 @@ def figures(root: Path = ROOT) -> dict[str, str]:
     raises. Each diagram drawn on the way is recorded as the DOT text netsim hands Graphviz for it,
     wide first, then narrow.
     """
-    from netsim.pages.book import Book
-    from netsim.pages.macros import Page, check_page
+    from netsim.pages.macros import Page
     from netsim.render import layout
 
     drawn: dict[str, str] = {}
@@ -61,12 +77,7 @@ def figures(root: Path = ROOT) -> dict[str, str]:
     cache, os.environ["NETSIM_CACHE_DIR"] = os.environ.get("NETSIM_CACHE_DIR"), "off"
     Page._diagram, layout.svg = recording, laying_out  # type: ignore[method-assign]
     try:
-        book = Book(root)
-        for post in sorted((root / "docs" / "posts").glob("*.md")):
-            # Every error, not only the figure check's: a renderer that raises is a MacroError.
-            errors = check_page(post, root, book)
-            if errors:
-                raise AssertionError(f"{post.name} does not render cleanly:\n" + "\n".join(map(str, errors)))
+        render_posts(root)
     finally:
         Page._diagram, layout.svg = diagram, lay_out  # type: ignore[method-assign]
         if cache is None:
@@ -102,6 +113,36 @@ def bytes_words(root: Path = ROOT) -> str:
         for hop in step.frames
         for f in wire.fields(hop)
     }
+    return "".join(f"{line}\n" for line in sorted(said))
+
+
+# The sentence beside each tick: what a claim checked, in words (netsim.render.ticks), as the posts and
+# the decoder page show it. A wrong word there is a false sentence a reader trusts as checked.
+TICK_WORDS = GOLDEN / "tick-sentences.txt"
+
+
+def tick_sentences(root: Path = ROOT) -> str:
+    """Every sentence a tick says, once: `scenario | sentence`, sorted; the posts rendered as the site
+    renders them (check_page, which must find no error), then the decoder's checked facts."""
+    from netsim import decoder
+    from netsim.render import ticks
+
+    said: set[str] = set()
+    sentence = ticks.sentence
+
+    def recording(scenario: Any, facts: dict[str, Any], story: bool = False) -> str:
+        text = sentence(scenario, facts, story)
+        said.add(f"{scenario.name} | {text}")
+        return text
+
+    ticks.sentence = recording  # type: ignore[assignment]
+    try:
+        book = render_posts(root)
+        for entry in decoder.load(root).entries:
+            for shown in entry.shown_by:
+                recording(book.get(shown.step.partition("/")[0])[0], dict(shown.facts))
+    finally:
+        ticks.sentence = sentence  # type: ignore[assignment]
     return "".join(f"{line}\n" for line in sorted(said))
 
 
@@ -141,10 +182,13 @@ def write(golden: Path = GOLDEN) -> int:
     for folder in sorted(golden.iterdir()) if golden.exists() else []:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    words, kept_words = bytes_words(), golden / BYTES_WORDS.name
-    if not kept_words.exists() or kept_words.read_text(encoding="utf-8") != words:
-        kept_words.write_text(words, encoding="utf-8")
-        print(f"the bytes view's words changed: {kept_words.name}")
+    for words, kept_words, whose in (
+        (bytes_words(), golden / BYTES_WORDS.name, "the bytes view's words"),
+        (tick_sentences(), golden / TICK_WORDS.name, "the ticks' sentences"),
+    ):
+        if not kept_words.exists() or kept_words.read_text(encoding="utf-8") != words:
+            kept_words.write_text(words, encoding="utf-8")
+            print(f"{whose} changed: {kept_words.name}")
     print(summary(now, before, diff_lines=0))
     shown = golden.relative_to(ROOT) if golden.is_relative_to(ROOT) else golden
     print(f"written: {shown}/ (review `git diff {shown}` before committing)")

@@ -4,10 +4,12 @@ to the trace by the figure check (netsim.render.figfacts)."""
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
 from pathlib import Path
 
+import golden
 import jinja2
 import pytest
 
@@ -234,6 +236,39 @@ def test_a_tick_says_its_facts_in_reader_words(facts: dict, said: str) -> None:
     assert ticks.sentence(MARGARET, facts) == f"Checked: in the simulation, {said}."
 
 
+@pytest.mark.parametrize(
+    ("facts", "said"),
+    [
+        ({"frame": 0, "ip": {"ttl": 63}}, "in frame 1, its IP header has TTL 63"),
+        ({"ip": {"dst": "10.88.0.1", "ttl": 64}}, "its IP header reads to 10.88.0.1 with TTL 64"),
+        ({"ip": {"src": "10.88.0.2"}}, "its IP header reads from 10.88.0.2"),
+        ({"outcome": "on-fire"}, "connect() gets on-fire"),
+        ({"reads": "garbage"}, "a read() gets garbage"),
+        ({"ssh_says": []}, "ssh says nothing"),
+        ({"ssh_says": ["a", "b"]}, "ssh says \u2018a\u2019 and \u2018b\u2019"),
+        ({"learns": {}}, "the MAC table learns nothing new"),
+        # A fact with no words of its own is still said, names as the reader knows them.
+        ({"mood": "alice"}, "mood: Alice"),
+        ({"mood": ["alice", "bob"]}, "mood: Alice and Bob"),
+        ({"mood": 3}, "mood: 3"),
+        (
+            {"sitting": {"alice": "bob", "carlos": 7, "portainer": ["seat3", "x"]}},
+            "sitting: Alice: Bob; Carlos: 7; the Portainer container: seat3, x",
+        ),
+        ({"sitting": {}}, "sitting: nothing"),
+    ],
+)
+def test_a_tick_says_facts_no_post_uses_yet_in_reader_words(facts: dict, said: str) -> None:
+    """The words for facts the posts' claims do not reach (the golden sentences hold the rest): a new
+    post's first claim of a kind reads right, and a fact netsim has no words for is still said."""
+    assert ticks.sentence(MARGARET, facts) == f"Checked: in the simulation, {said}."
+
+
+def test_before_the_reveal_a_tick_says_whether_the_host_s_seat_gets_the_note() -> None:
+    assert ticks.sentence(MARGARET, {"to_host": True}, story=True).endswith("the host's seat gets it.")
+    assert ticks.sentence(MARGARET, {"to_host": False}, story=True).endswith("the host's seat does not get it.")
+
+
 def test_a_caption_says_an_outcome_in_the_kernel_s_words() -> None:
     """Captions once showed netsim's ids ("connect(): network-unreachable.", "bind(): address-in-use.");
     they say what strerror() says, with the errno, as the ticks and the prose do."""
@@ -352,3 +387,12 @@ def test_two_rooms_alt_text_seats_each_in_its_own_room() -> None:
 )
 def test_a_sentence_starts_with_a_capital_but_a_kernel_name_keeps_its_case(event: str, sentence: str) -> None:
     assert capital(event) == sentence
+
+
+def test_every_sentence_a_tick_says_is_the_golden_one() -> None:
+    """What each claim checked, word for word, as the posts and the decoder page say it beside the tick:
+    the checks above test the words of one fact at a time; this holds every sentence a reader sees (a
+    fact said with another's words, a list said as "nobody", a stray word between two facts)."""
+    meant = "If the change is meant, run `make golden` and review `git diff tests/golden`."
+    said, kept = golden.tick_sentences().splitlines(), golden.TICK_WORDS.read_text(encoding="utf-8").splitlines()
+    assert said == kept, "\n".join(difflib.unified_diff(kept, said, "golden", "said", lineterm="")) + "\n" + meant

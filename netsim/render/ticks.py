@@ -137,7 +137,8 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
 
     def ip_header(v: dict[str, Any]) -> str:
         ttl = f" with TTL {v['ttl']}" if v.get("ttl") is not None else ""
-        ends = f" {v.get('src')} to {v.get('dst')}" if "src" in v or "dst" in v else ""
+        src, dst = v.get("src"), v.get("dst")  # a claim may check one end alone: never "None to ..."
+        ends = f" {src} to {dst}" if src and dst else f" from {src}" if src else f" to {dst}" if dst else ""
         return f"its IP header reads{ends}{ttl}".replace("reads with", "has")
 
     def table(value: Any) -> str:
@@ -223,7 +224,7 @@ def sentence(scenario: Scenario, facts: dict[str, Any], story: bool = False) -> 
     frame = facts.get("frame")
 
     def plainly(key: str, value: Any) -> str:  # a fact with no words of its own above, still said in words
-        shown = table(value) if isinstance(value, dict) else people(value) if isinstance(value, list | tuple) else value
+        shown = table(value) if isinstance(value, dict) else people(value)  # a name, or names, as the reader knows them
         return f"{key.replace('_', ' ')}: {shown}"
 
     unsaid = [k for k in facts if k != "frame" and k not in said]
