@@ -128,7 +128,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix $(CODE)
 
 ## golden: after a change meant to alter figures, rewrite tests/golden (the DOT text of every figure
-##         the posts draw, which `make check` compares) and print which changed; review `git diff tests/golden`
+##         the posts draw, the bytes view's and the ticks' sentences, the try-it scripts' commands, which
+##         `make check` compares) and print which changed; review `git diff tests/golden`
 golden: $(STAMP)
 	$(BIN)/python tests/golden.py
 

@@ -11,10 +11,12 @@ every post (wide and narrow) with the copy kept here, and fails on any differenc
 The same command keeps tests/golden/bytes-view-words.txt: every sentence the bytes view says of a
 field, which tests/test_bytes_view.py compares; and tests/golden/tick-sentences.txt: every sentence a
 tick says of what its claim checked, in the posts and on the decoder page, which
-tests/test_story_words.py compares. Review `git diff tests/golden` before committing
-it: every changed line is a change a reader will see. The DOT text, not the SVG, is kept: it is
-what netsim writes (Graphviz, pinned, lays it out the same way every time), a third of the SVG's
-size, and a diff of it reads as what changed (`style="rounded,filled"`, `label="..."`).
+tests/test_story_words.py compares; and tests/golden/plan-lines.txt: every command of every
+post's try-it script (the plan, which the lab runs too), which tests/test_plan.py compares. Review
+`git diff tests/golden` before committing it: every changed line is a change a reader will see.
+The DOT text, not the SVG, is kept: it is what netsim writes (Graphviz, pinned, lays it out the
+same way every time), a third of the SVG's size, and a diff of it reads as what changed
+(`style="rounded,filled"`, `label="..."`).
 """
 
 from __future__ import annotations
@@ -146,6 +148,37 @@ def tick_sentences(root: Path = ROOT) -> str:
     return "".join(f"{line}\n" for line in sorted(said))
 
 
+# The commands of every post's try-it script, which readers run as root: the plan (netsim.plan) as
+# labscript writes it, setup then each step, without the script's constant header.
+PLAN_LINES = GOLDEN / "plan-lines.txt"
+# And a few lab scenarios for what no post does yet: a bridge's port flags, an empty seat, a namespace
+# deleted (a step before it reads the deleted host's tables, a step after does not).
+PLAN_LAB = (
+    "corners-port-flags-all-off.yaml",
+    "empty-seat-quiet.yaml",
+    "flags-reset-on-replug.yaml",
+    "stale-reachable-after-netns-del.yaml",
+)
+
+
+def plan_lines(root: Path = ROOT) -> str:
+    """Every command line of each diagram scenario's plan (and PLAN_LAB's), under `## NAME` and `# step ID`."""
+    from netsim import plan
+    from netsim.render.labscript import line
+    from netsim.scenario import load_scenario
+
+    out: list[str] = []
+    for path in [
+        *sorted((root / "diagrams").glob("*.yaml")),
+        *(root / "tests" / "lab_scenarios" / n for n in PLAN_LAB),
+    ]:
+        s = load_scenario(path)
+        out += [f"## {s.name}", *(line(op) for op in plan.setup(s))]
+        for step in s.steps:
+            out += [f"# step {step.id}", *(line(op) for op in plan.step_ops(s, step))]
+    return "".join(f"{text}\n" for text in out)
+
+
 def kept(golden: Path = GOLDEN) -> dict[str, str]:
     return {str(p.relative_to(golden)): p.read_text(encoding="utf-8") for p in sorted(golden.rglob("*.dot"))}
 
@@ -185,6 +218,7 @@ def write(golden: Path = GOLDEN) -> int:
     for words, kept_words, whose in (
         (bytes_words(), golden / BYTES_WORDS.name, "the bytes view's words"),
         (tick_sentences(), golden / TICK_WORDS.name, "the ticks' sentences"),
+        (plan_lines(), golden / PLAN_LINES.name, "the try-it scripts' commands"),
     ):
         if not kept_words.exists() or kept_words.read_text(encoding="utf-8") != words:
             kept_words.write_text(words, encoding="utf-8")

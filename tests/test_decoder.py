@@ -191,6 +191,82 @@ def test_bad_data_is_refused_with_file_line_and_what_was_expected(
     assert str(caught.value).startswith("decoder/messages.yaml:")
 
 
+ADDRESS = "addresses:\n  - {prefix: PREFIX, says: x, post: margarets-room}\n"
+CAUSE = "{cause: nothing listens, check: ss -ltnp}"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            ENTRY.replace("      - step: three-ways-to-say-no/kernel-says-no\n        facts:", "      - facts:"),
+            ":9: entries[0].shown_by[0]: missing field 'step': SCENARIO/STEP",
+        ),
+        (
+            ENTRY.replace("        facts: {outcome: refused}\n", ""),
+            ":9: entries[0].shown_by[0]: missing field 'facts': claim facts",
+        ),
+        (
+            ENTRY.replace("facts: {outcome: refused}", "facts: [refused]"),
+            ":10: entries[0].shown_by[0].facts: expected a mapping of facts, as a claim states them",
+        ),
+        (
+            ENTRY.replace(CAUSE, "{cause: nothing listens}"),
+            ":12: entries[0].causes[0]: missing field 'check': the command that tells",
+        ),
+        (
+            ENTRY.replace(CAUSE, "{cause: nothing listens, check: " + "x" * 130 + "}"),
+            ":12: entries[0].causes[0].check: expected at most 120 characters of plain text",
+        ),
+        (
+            ENTRY.replace(CAUSE, "{cause: nothing listens, check: no}"),
+            ":12: entries[0].causes[0].check: expected text, found the boolean False; put the text in quotes",
+        ),
+        (
+            ENTRY.replace("layer: TCP", "layer: " + "T" * 130),
+            ":6: entries[0].layer: expected at most 120 characters of plain text",
+        ),
+        (
+            ENTRY.replace("match: [connection refused]", "match: []"),
+            ":5: entries[0].match: expected a non-empty list of words",
+        ),
+        (
+            ENTRY + ADDRESS.replace("PREFIX", "10.88.0.300/16"),
+            ":15: addresses[0].prefix: '10.88.0.300/16' is not an IPv4 network: Octet 300 (> 255) not permitted",
+        ),
+        (ENTRY + ADDRESS.replace("PREFIX", "5"), ":15: addresses[0].prefix: expected text, found 5"),
+    ],
+)
+def test_each_field_refused_names_its_line_its_place_and_what_it_wants(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """A contributor's mistake in the decoder's words, told where it is: the file, the line, the field's
+    path, and what the field expects (the known fields of a claim shown, a cause's command)."""
+    with pytest.raises(ScenarioError) as caught:
+        decoder.load(_copy(tmp_path, text))
+    assert str(caught.value).startswith("decoder/messages.yaml" + expected), str(caught.value)
+
+
+def test_a_false_statement_is_placed_at_its_step_line_whatever_the_order_of_its_fields(tmp_path: Path) -> None:
+    shown = "      - step: three-ways-to-say-no/kernel-says-no\n        facts: {outcome: refused}\n"
+    swapped = "      - facts: {outcome: timeout}\n        step: three-ways-to-say-no/kernel-says-no\n"
+    root = _copy(tmp_path, ENTRY.replace(shown, swapped))
+    problems = [str(p) for p in decoder.check(decoder.load(root), Book(root))]
+    assert problems == [
+        "decoder/messages.yaml:10: entries.refused.shown_by: outcome: the page says 'timeout', "
+        "the simulation did 'refused'"
+    ]
+
+
+def test_an_address_in_a_line_is_told_with_the_network_that_explains_it() -> None:
+    tokens = decoder.decode("dial tcp 10.88.0.1:19001: connect: connection refused; 127.0.0.53; 192.0.2.1", DATA)
+    assert [(t.id, t.note) for t in tokens if t.id == "address"] == [
+        ("address", "10.88.0.1/32"),
+        ("address", "127.0.0.0/8"),
+        ("address", "other"),
+    ]
+
+
 @pytest.mark.parametrize(("text", "expected"), BAD)
 def test_a_malformed_file_is_refused(tmp_path: Path, text: str, expected: str) -> None:
     root = _copy(tmp_path, text)

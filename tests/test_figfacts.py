@@ -112,11 +112,13 @@ def test_a_golden_figure_s_change_is_reported_file_by_file(tmp_path: Path, monke
     monkeypatch.setattr(golden, "figures", lambda: {"s/b.room.dot": "digraph {}\n"})
     monkeypatch.setattr(golden, "bytes_words", lambda: "IPv4 | protocol | p.html | What it carries.\n")
     monkeypatch.setattr(golden, "tick_sentences", lambda: "s | Checked: in the simulation, it floods.\n")
+    monkeypatch.setattr(golden, "plan_lines", lambda: "## s\nip netns add lab-a\n")
     assert golden.write(tmp_path) == 0
     assert golden.kept(tmp_path) == {"s/b.room.dot": "digraph {}\n"}
     # ...and the bytes view's words beside them, in the same folder (never the checkout's from a test).
     assert (tmp_path / "bytes-view-words.txt").read_text() == "IPv4 | protocol | p.html | What it carries.\n"
     assert (tmp_path / "tick-sentences.txt").read_text() == "s | Checked: in the simulation, it floods.\n"
+    assert (tmp_path / "plan-lines.txt").read_text() == "## s\nip netns add lab-a\n"
     assert not (tmp_path / "old").exists()
 
 

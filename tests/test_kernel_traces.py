@@ -140,3 +140,66 @@ def test_eight_syn_retries_give_up_when_the_kernel_did() -> None:
     kept = json.loads(ASIDE[0].read_text(encoding="utf-8"))
     assert kept["trace"]["steps"][0]["outcome"] == "timeout"
     assert 360 < kept["trace"]["steps"][0]["seconds"] < 380  # TCP_RTO_MAX caps the doubling: not 515 s
+
+
+def test_the_terminal_view_says_which_program_an_outcome_answers_and_where_a_drop_goes() -> None:
+    """A recording read back from JSON has no step actions: the terminal view takes them from the
+    scenario, so ssh -L's refused bind reads as ssh's, not as a connect's; a frame the bridge drops
+    goes "nowhere"."""
+    from netsim.render.text import render
+    from netsim.simulation import run
+    from netsim.trace import Trace
+
+    kept = json.loads((ROOT / "tests" / "kernel_traces" / "the-doormans-address.json").read_text(encoding="utf-8"))
+    said = render(load_scenario(ROOT / kept["scenario"]), Trace.from_json(kept["trace"])).splitlines()
+    outcomes = [line.strip() for line in said if line.startswith("  => ")]
+    assert outcomes[:3] == ["=> ssh -L: address-not-available", "=> connect: connected", "=> connect: refused"]
+    assert "=> ssh -L: address-in-use" in outcomes
+    room = load_scenario(ROOT / "diagrams" / "margarets-room.yaml")
+    assert any(" -> drop -> nowhere " in line for line in render(room, run(room)).splitlines())
+
+
+def test_a_recording_read_back_holds_every_table_the_lab_read() -> None:
+    """Trace.from_json() is how `netsim lab` and the comparison read the lab's JSON (README, "The
+    simulator on its own"): every table of every step must come back as the lab wrote it, each under
+    its own name, and every frame is marked as the kernel's. A key misspelt there reads as an empty
+    table, which the views would show as "nothing" without a word."""
+    from netsim.trace import Trace
+
+    tables = {"fdb": "fdb", "neigh": "neigh", "outcome": "outcome", "links": "links", "routes": "routes"}
+    tables |= {"listeners": "listening", "conntrack": "conntrack", "route": "route", "reads": "reads"}
+    tables |= {"ssh_log": "ssh_log"}
+    seen: dict[str, int] = dict.fromkeys(tables, 0)
+    for recording in RECORDINGS:
+        kept = json.loads(recording.read_text(encoding="utf-8"))["trace"]
+        trace = Trace.from_json(kept)
+        assert trace.scenario == kept["scenario"] and [s.id for s in trace.steps] == [s["id"] for s in kept["steps"]]
+        for step, raw in zip(trace.steps, kept["steps"], strict=True):
+            for attr, key in tables.items():
+                assert getattr(step, attr) == raw.get(key, getattr(step, attr)), f"{recording.name} {step.id}: {key}"
+                seen[attr] += bool(raw.get(key))
+            clock = raw.get("clock") or {}  # recordings older than the lab's clock have none
+            assert (step.started, step.time, step.elapsed) == (
+                clock.get("at", 0.0),
+                clock.get("observed", 0.0),
+                raw.get("seconds", 0.0),
+            )
+            seen["clock"] = seen.get("clock", 0) + bool(clock.get("at"))
+            assert (step.resolved.to_json() if step.resolved else None) == raw.get("resolved")
+            assert [h.reason for h in step.frames] == ["kernel"] * len(raw["frames"])
+            assert [(h.src, h.dst, h.out_ports) for h in step.frames] == [
+                (h["src"], h["dst"], tuple(h["out_ports"])) for h in raw["frames"]
+            ]
+    assert all(seen.values()), seen  # every table is filled in some recording, so each is read
+
+
+def test_a_recording_without_the_later_tables_reads_back_as_empty_ones() -> None:
+    """Recordings made before the lab read links, routes, listeners, conntrack or ssh's words have no
+    such keys: they read back as empty tables (what the views print as "nothing"), never None."""
+    from netsim.trace import Trace
+
+    (step,) = Trace.from_json(
+        {"scenario": "s.yaml", "steps": [{"id": "a", "frames": [], "fdb": {}, "neigh": {}, "outcome": None}]}
+    ).steps
+    assert (step.links, step.routes, step.listeners, step.conntrack, step.ssh_log) == ({}, {}, {}, {}, [])
+    assert (step.route, step.reads, step.resolved, step.started, step.time, step.elapsed) == (None, None, None, 0, 0, 0)

@@ -3,6 +3,8 @@ server on the bridge, and the plan that writes those files and names for the lab
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from netsim import plan, resolver
@@ -182,6 +184,20 @@ def test_the_writer_refuses_what_is_no_host_name_even_if_the_reader_let_it_by(ba
         plan.dns_name(bad)
     with pytest.raises(ValueError):
         plan.resolve_argv("box", bad)
+
+
+def test_the_script_s_resolve_name_runs_the_lab_s_argument_vector() -> None:
+    """One plan for both: the try-it script's resolve_name shell function, with its host and name put in,
+    is word for word the argument vector the lab runs (plan.resolve_argv())."""
+    s = parse_scenario(ROOM.replace("NAME", "web"), "names.yaml")
+    script = render(s)
+    body = script.split("resolve_name() {", 1)[1].split("\n}\n", 1)[0]
+    call = body[body.index("  unshare ") :]  # its last command; the quoted programs span lines
+    words = shlex.split(call.replace('"lab-$1"', "lab-box").replace('"$1"', "box").replace('"$2"', "web"))
+    words = [w.replace("/$1", "/box") for w in words]
+    assert tuple(words) == plan.resolve_argv("box", "web")
+    assert words[:8] == ["unshare", "--mount", "--propagation", "private", "--", "bash", "-c", plan.BIND_ETC]
+    assert words[-5:] == ["lab-box", "python3", "-c", plan.RESOLVE_PY, "web"]
 
 
 def test_the_script_writes_each_rooms_files_and_resolves_as_the_lab_does() -> None:

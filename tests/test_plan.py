@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import shlex
 from pathlib import Path
 
+import golden
 import pytest
 from conftest import corpus
 
@@ -155,3 +157,12 @@ def test_a_hosts_conntrack_timeouts_are_its_own_namespaces_sysctls_once_conntrac
     assert [op.stdin for op in plan.netns(s, "laptop") if op.argv == load] == [tuple(map(" ".join, plan.CT_LOAD))]
     assert not [argv for argv in map(tuple, [op.argv for op in plan.netns(s, "one")]) if "nft" in argv]
     assert s.needs_nft()
+
+
+def test_every_command_of_every_post_s_script_is_the_golden_one() -> None:
+    """The commands a reader runs as root, word for word: the lab tests run them against the kernel
+    (make test, as root), and this holds them in the fast loop, where a misspelt chain, a lost
+    argument or a sysctl left out would otherwise wait for a root run to show."""
+    meant = "If the change is meant, run `make golden` and review `git diff tests/golden`."
+    said, kept = golden.plan_lines().splitlines(), golden.PLAN_LINES.read_text(encoding="utf-8").splitlines()
+    assert said == kept, "\n".join(difflib.unified_diff(kept, said, "golden", "said", lineterm="")) + "\n" + meant
