@@ -339,3 +339,33 @@ def test_every_sentence_the_bytes_view_says_is_the_golden_one() -> None:
     meant = "If the change is meant, run `make golden` and review `git diff tests/golden`."
     said, kept = golden.bytes_words().splitlines(), golden.BYTES_WORDS.read_text(encoding="utf-8").splitlines()
     assert said == kept, "\n".join(difflib.unified_diff(kept, said, "golden", "said", lineterm="")) + "\n" + meant
+
+
+def test_each_row_of_the_view_says_its_field_s_name_place_value_and_meaning() -> None:
+    """The table beside the hex, row by row: the reader reads the field's name (a link to the post that
+    explains it), its layer and bytes, its value and what it means, each as wire.fields() has it."""
+    from netsim.render.escape import html as escape
+
+    scenario = load_scenario(ROOT / "diagrams" / "a-name-for-the-host.yaml")
+    step = next(s for s in run(scenario).steps if len(s.frames) >= 3)
+    html = bytes_view.render(scenario, step, root="../../")
+    rows = re.findall(
+        r'<tr class="ns-l-([a-z0-9]+)" data-f="(\d+)" tabindex="0"><td>(.*?)<br><small>(.*?)</small></td>'
+        r"<td><code>(.*?)</code></td><td>(.*?)</td></tr>",
+        html,
+    )
+    expected = []
+    for hop in step.frames:
+        for k, f in enumerate(wire.fields(hop)):
+            span = f"{f.start}–{f.start + f.length - 1}" if f.length > 1 else f"{f.start}"
+            name = f'<a href="../../posts/{escape(f.post)}">{escape(f.name)}</a>' if f.post else escape(f.name)
+            place = f"{escape(f.layer)}, byte{'s' if f.length > 1 else ''} {span}"
+            expected.append((f.layer.lower(), str(k), name, place, escape(f.value), escape(f.means)))
+    assert rows == expected and len(rows) > 30
+
+
+def test_a_field_no_post_explains_is_named_without_a_link() -> None:
+    unexplained = wire.Field("IPv4", "options <b>", 20, 4, "00 00 00 00")
+    assert bytes_view._field_name(unexplained, "../") == "options &lt;b&gt;"
+    explained = wire.Field("IPv4", "TTL", 8, 1, "64", "Hops left.", "finding-the-way-out.html")
+    assert bytes_view._field_name(explained, "../") == '<a href="../posts/finding-the-way-out.html">TTL</a>'

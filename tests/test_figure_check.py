@@ -1279,3 +1279,56 @@ def test_a_connect_the_program_gave_up_on_is_the_programs_not_connects() -> None
     assert check_caption(scenario, step, lied) == [
         "the caption puts 'deadline' on connect(); only the program stops waiting"
     ]
+
+
+WAY_OUT = """title: t
+bridges:
+  lan: {host: sw, label: the flat, ports: {p1: {}, p2: {}}}
+  wan: {host: sw, ports: {w1: {}, w2: {}}}
+  dmz: {host: sw, ports: {d1: {}}}
+hosts:
+  sw: {}
+  client:
+    interfaces: {eth0: {mac: '02:00:00:00:00:0a', address: 10.0.0.10/24, plug: lan.p1}}
+    gateway: 10.0.0.1
+  router:
+    label: the very long named router in the hall cupboard
+    interfaces:
+      eth0: {mac: '02:00:00:00:00:01', address: 10.0.0.1/24, plug: lan.p2}
+      eth1: {mac: '02:00:00:00:01:01', address: 198.51.100.1/24, plug: wan.w1}
+      eth2: {mac: '02:00:00:00:02:01', address: 192.0.2.1/24, plug: dmz.d1}
+    ip_forward: true
+  server:
+    interfaces: {eth0: {mac: '02:00:00:00:01:05', address: 198.51.100.5/24, plug: wan.w2}}
+    gateway: 198.51.100.1
+    listeners: ['0.0.0.0:80']
+steps:
+  - {id: knock, connect: {by: client, to: '198.51.100.5:80'}}
+"""
+
+
+def test_the_way_out_names_each_room_wraps_a_router_on_a_phone_and_links_no_card_to_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The path view's Graphviz text: a room is titled with its name and, if it has one, its label (a
+    room with none gets no dangling '·'); on a phone the router's long name is wrapped like every
+    other; the cards of a room stand one under the other, each joined to the next, never to itself
+    (the dmz holds only the router: no host heads its column)."""
+    from netsim.render import layout
+
+    drawn: list[str] = []
+    lay_out = layout.svg
+    monkeypatch.setattr(layout, "svg", lambda g: drawn.append(layout.text(g)) or lay_out(g))
+    scenario = parse_scenario(WAY_OUT, "way-out.yaml")
+    step = run(scenario).step("knock")
+    path.render(scenario, step, ("client", "198.51.100.5:80"))
+    path.render(scenario, step, ("client", "198.51.100.5:80"), narrow=True)
+    wide, narrow = drawn
+    for dot in drawn:
+        assert re.search(r'label="?lan · the flat"?', dot) and re.search(r"\blabel=wan\b", dot), dot
+        assert " · " not in dot.replace("lan · the flat", "")
+    assert "the very long named router in the hall cupboard\\n(a router" in wide
+    assert "the very long named router in the hall cupboard" not in narrow  # wrapped on a phone
+    assert "(a router: forwarding on)" in narrow
+    edges = re.findall(r'^\s*"?([^"\s]+)"?\s*->\s*"?([^"\s\[;]+)"?', narrow, re.M)
+    assert edges and all(a != b for a, b in edges), edges

@@ -256,12 +256,18 @@ def test_a_tick_says_its_facts_in_reader_words(facts: dict, said: str) -> None:
             "sitting: Alice: Bob; Carlos: 7; the Portainer container: seat3, x",
         ),
         ({"sitting": {}}, "sitting: nothing"),
+        ({"rewrites": []}, "NAT rewrites nothing"),
     ],
 )
 def test_a_tick_says_facts_no_post_uses_yet_in_reader_words(facts: dict, said: str) -> None:
     """The words for facts the posts' claims do not reach (the golden sentences hold the rest): a new
     post's first claim of a kind reads right, and a fact netsim has no words for is still said."""
     assert ticks.sentence(MARGARET, facts) == f"Checked: in the simulation, {said}."
+
+
+def test_before_the_reveal_a_tick_counts_notes_not_frames() -> None:
+    said = ticks.sentence(MARGARET, {"frame": 1, "decision": "forward"}, story=True)
+    assert said == "Checked: in the simulation, in note 2, the receptionist hands the note to one seat."
 
 
 def test_before_the_reveal_a_tick_says_whether_the_host_s_seat_gets_the_note() -> None:

@@ -61,3 +61,31 @@ def test_a_capture_on_the_bridge_sees_no_frame_with_a_group_source() -> None:
     bad = {"03:00:00:00:00:01", "00:00:00:00:00:00"}
     assert bad <= {hop.src for hop in every}
     assert [hop.src for hop in tcpdump.seen_on("br0", every)] == ["02:00:00:00:00:0a"]
+
+
+def test_a_conversation_first_seen_from_its_higher_port_is_numbered_as_tcpdump_numbers_it(
+    real_tcpdump: str, tmp_path: Path
+) -> None:
+    """print-tcp.c keys a conversation with the lower port first and records both initial numbers
+    from its first segment with ACK. When that segment comes from the higher port (a capture that
+    starts after the handshake: the client's ACK), the two numbers are stored the other way round;
+    every later line, either way, is relative to them."""
+    from netsim.frames import SSH_BANNER, Tcp
+    from netsim.trace import Hop
+
+    def hop(t: float, tcp: Tcp) -> Hop:
+        macs = ("02:00:00:00:00:01", "02:00:00:00:00:02")
+        src, dst = macs if tcp.sport == 41000 else macs[::-1]  # port 22: tcpdump reads the banner as SSH
+        return Hop("br0", "p1", src, dst, "forward", ("p2",), "tcp", "", time=t, ethertype=0x0800, payload=tcp)
+
+    a, b = "10.0.0.1", "10.0.0.2"
+    n = len(SSH_BANNER)  # netsim's data segment ("PA") carries sshd's banner
+    hops = [
+        hop(1.0, Tcp(a, b, 41000, 22, "A", 1000, 5001)),
+        hop(1.1, Tcp(b, a, 22, 41000, "PA", 5001, 1000)),
+        hop(1.2, Tcp(a, b, 41000, 22, "A", 1000, 5001 + n)),
+        hop(1.3, Tcp(a, b, 41000, 22, "PA", 1000, 5001 + n)),
+    ]
+    said = tcpdump.lines(hops)
+    assert said == read_back(real_tcpdump, hops, tmp_path)
+    assert f", seq 1:{1 + n}, ack 0," in said[1], said  # relative, from the numbers the first ACK gave
