@@ -58,6 +58,10 @@ class Lab:
         self._resolve_seconds = 0.0  # how long getaddrinfo() itself took
         self._resolve_started = 0.0  # when it began, on the machine's monotonic clock
         self._sent_at: float | None = None  # when a step's first packet left (a crafted frame, an arp step's request)
+        # Interfaces' own MACs read this step: a `sends` step's frames then leave back to back, as netsim
+        # sends them (an `ip` process per frame spread eight SYNs over 0.3 s, and their retransmissions
+        # with them). No step both changes a MAC and sends a frame, so a step's reading stays true.
+        self._macs: dict[tuple[str, str], str] = {}
         self._applied_at: float | None = None  # when a step's first configuring command (`ip`, ...) returned
         self.dns: list[subprocess.Popen[bytes]] = []  # dnsmasq processes, ended by close()
         self._step: Step | None = None
@@ -172,6 +176,7 @@ class Lab:
             self._resolved = None
             self._sent_at = None
             self._applied_at = None
+            self._macs = {}
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
             ops = plan.step_ops(self.s, step)
             for op in ops:
@@ -553,8 +558,10 @@ class Lab:
             self.listeners.pop((host, addr, port), None)
 
     def _mac_of(self, host: str, dev: str) -> str:
-        """The MAC the kernel gave the interface (the lab pinned it from the scenario)."""
-        return json.loads(ip(host, "-j", "link", "show", "dev", dev))[0]["address"]
+        """The MAC the kernel gave the interface (the lab pinned it from the scenario), read once a step."""
+        if (host, dev) not in self._macs:
+            self._macs[host, dev] = json.loads(ip(host, "-j", "link", "show", "dev", dev))[0]["address"]
+        return self._macs[host, dev]
 
     def _raw(self, host: str, dev: str, frame: bytes) -> None:
         with inside(host):
