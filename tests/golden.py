@@ -179,6 +179,17 @@ def plan_lines(root: Path = ROOT) -> str:
     return "".join(f"{text}\n" for text in out)
 
 
+MEANT = "If the change is meant, run `make golden` and review `git diff tests/golden`."
+
+
+def words_differ(said: str, kept: Path) -> str:
+    """ "" when `said` is the golden file `kept` line for line; else the diff from it, and what to do."""
+    now, before = said.splitlines(), kept.read_text(encoding="utf-8").splitlines()
+    if now == before:
+        return ""
+    return "\n".join(difflib.unified_diff(before, now, "golden", "said", lineterm="")) + "\n" + MEANT
+
+
 def kept(golden: Path = GOLDEN) -> dict[str, str]:
     return {str(p.relative_to(golden)): p.read_text(encoding="utf-8") for p in sorted(golden.rglob("*.dot"))}
 

@@ -90,8 +90,7 @@ def test_every_post_renders_cleanly_and_every_figure_is_the_golden_one() -> None
     # things stand in), is compared with tests/golden (see tests/golden.py).
     now, before = golden.figures(), golden.kept()  # figures() fails on a post's errors
     assert before, "tests/golden holds no figure: run make golden"
-    meant = "If the change is meant, run `make golden` and review `git diff tests/golden`."
-    assert not any(golden.differences(now, before)), golden.summary(now, before) + "\n\n" + meant
+    assert not any(golden.differences(now, before)), golden.summary(now, before) + "\n\n" + golden.MEANT
 
 
 def test_a_golden_figure_s_change_is_reported_file_by_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
