@@ -62,7 +62,7 @@ def derived_mac(name: str) -> str:
 def parse_endpoint(text: str) -> tuple[ipaddress.IPv4Address, int] | None:
     """'10.88.0.1:19001' -> (address, port), or None when it is not that shape."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         return None
     try:
         return ipaddress.IPv4Address(host), int(port)

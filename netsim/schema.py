@@ -27,11 +27,15 @@ class Format:
     """A string format beyond its type: how to check it and what to say when it fails.
 
     `pattern` must match the whole value (re.fullmatch: a trailing newline does not pass).
+    `editor` is for a format the reader parses instead (an address, a forward): a looser pattern
+    that the JSON Schema gives editors, so a typo shows while typing. The reader's check is the
+    truth; `editor` only ever lets more through (tests/attack/test_schema_file.py holds it to that).
     """
 
     name: str
     expected: str
     pattern: str | None = None
+    editor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,23 +64,35 @@ HOST_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,31}"
 TEXT_LIMIT = 200  # characters of a title or label
 LONG_TEXT_LIMIT = 1000  # characters of a description
 
+# What ipaddress.IPv4Address takes: four decimal octets, 0-255, no leading zeros (Python 3.9.5+).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_PATTERN = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+# After the slash IPv4Interface and IPv4Network take a prefix length or a netmask (or hostmask).
+_MASK = rf"/(?:[0-9]+|{IPV4_PATTERN})"
+
 MAC_FORMAT = Format("mac", "a MAC address (six hex pairs)", r"[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}")
-CIDR_FORMAT = Format("ipv4-interface", "an IPv4 address with prefix, like 10.88.0.1/16")
-IPV4_FORMAT = Format("ipv4", "an IPv4 address, like 10.88.0.1")
-ENDPOINT_FORMAT = Format("endpoint", "an IPv4 address and port, like 10.88.0.1:19001")
+CIDR_FORMAT = Format(
+    "ipv4-interface", "an IPv4 address with prefix, like 10.88.0.1/16", editor=f"{IPV4_PATTERN}{_MASK}"
+)
+IPV4_FORMAT = Format("ipv4", "an IPv4 address, like 10.88.0.1", editor=IPV4_PATTERN)
+ENDPOINT_FORMAT = Format("endpoint", "an IPv4 address and port, like 10.88.0.1:19001", editor=rf"{IPV4_PATTERN}:[0-9]+")
 IFNAME_FORMAT = Format(
     "ifname", "an interface name: a letter, then up to 14 letters, digits, - or _ (Linux's 15 bytes)", IFNAME_PATTERN
 )
 HOST_FORMAT = Format("host", "a host name: a letter, then up to 31 letters, digits, - or _", HOST_PATTERN)
 STEP_ID_FORMAT = Format("step-id", "a step id: up to 64 lower-case letters, digits and -", r"[a-z0-9][a-z0-9-]{0,63}")
 PLUG_FORMAT = Format("plug", "'BRIDGE.PORT' or 'HOST.INTERFACE'", rf"{HOST_PATTERN}\.{IFNAME_PATTERN}")
-ROUTE_TO_FORMAT = Format("route-to", "'default' or a network like 10.89.0.0/16")
-NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16")
+# IPv4Network takes an address alone as its /32.
+ROUTE_TO_FORMAT = Format(
+    "route-to", "'default' or a network like 10.89.0.0/16", editor=f"default|{IPV4_PATTERN}(?:{_MASK})?"
+)
+NETWORK_FORMAT = Format("ipv4-network", "a network like 10.88.0.0/16", editor=f"{IPV4_PATTERN}(?:{_MASK})?")
 DST_FORMAT = Format("dst", "a MAC, a host's name or 'broadcast'", rf"[0-9a-fA-F:-]{{17}}|{HOST_PATTERN}")
 FORWARD_FORMAT = Format(
     "ssh-forward",
     "an ssh -L forward, [BIND:]PORT:HOST:HOSTPORT, with BIND empty, '*', 'localhost' or an IPv4 address and "
     "HOST 'localhost' or an IPv4 address, like 10.88.0.1:19001:localhost:9001",
+    editor=rf"(?:(?:{IPV4_PATTERN}|localhost|\*)?:)?[0-9]+:(?:{IPV4_PATTERN}|localhost):[0-9]+",
 )
 # A host name as /etc/hosts and DNS take it (RFC 1123 2.1, RFC 1035 2.3.1): dot-separated labels
 # of letters, digits and inner hyphens, each at most 63 characters, 253 in all (checked below).
@@ -161,7 +177,7 @@ def bad_ifname(name: str) -> str:
 def bad_port(value: str) -> str | None:
     """Why an otherwise well-formed ADDRESS:PORT is refused for its port, or None."""
     host, _, port = value.rpartition(":")
-    if not port.isdigit() or len(port) > 6:
+    if not (port.isascii() and port.isdigit()) or len(port) > 6:
         return None
     try:
         ipaddress.IPv4Address(host)
@@ -401,12 +417,7 @@ def json_schema(tp: Any) -> dict[str, Any]:
             inner = json_schema(args[0])
             key = "maxItems" if inner.get("type") == "array" else "maxProperties"
             return {**inner, key: marker.count}
-        out: dict[str, Any] = {"type": "string", "description": marker.expected}
-        if marker.pattern:
-            out["pattern"] = f"^(?:{marker.pattern})$"
-        if marker in (TEXT_FORMAT, LONG_TEXT_FORMAT):
-            out["maxLength"] = TEXT_LIMIT if marker is TEXT_FORMAT else LONG_TEXT_LIMIT
-        return out
+        return _format_schema(marker)
     if origin in (Union, types.UnionType):
         alts = [json_schema(a) for a in args if a is not type(None)]
         if type(None) in args:
@@ -417,7 +428,10 @@ def json_schema(tp: Any) -> dict[str, Any]:
     if origin is list:
         return {"type": "array", "items": json_schema(args[0])}
     if origin is dict:
-        return {"type": "object", "additionalProperties": json_schema(args[1])}
+        out = {"type": "object", "additionalProperties": json_schema(args[1])}
+        if get_origin(args[0]) is Annotated:  # a name as a key: the reader checks it like any other name
+            out["propertyNames"] = {k: v for k, v in json_schema(args[0]).items() if k != "type"}
+        return out
     if dataclasses.is_dataclass(tp):
         hints = get_type_hints(tp, include_extras=True)
         props = {}
@@ -436,12 +450,38 @@ def json_schema(tp: Any) -> dict[str, Any]:
         if required:
             out["required"] = required
         return out
+    if tp is str:  # the reader holds plain text to the one-line rule of Text
+        return json_schema(Text)
     return {
-        str: {"type": "string"},
         int: {"type": "integer"},
         bool: {"type": "boolean"},
         float: {"type": "number"},
     }[tp]
+
+
+def _format_schema(fmt: Format) -> dict[str, Any]:
+    """A string format for editors. Never stricter than the reader (`build`), which editors cannot
+    replace: YAML 1.2, which editors speak, reads some values as numbers where the reader (YAML 1.1,
+    with the text as written) sees text, and JSON Schema cannot say what the reader parses."""
+    out: dict[str, Any] = {"type": "string", "description": fmt.expected}
+    if _check_format(fmt, "1") is not None:
+        # A number may be meant as text (an id 404): the reader takes it as written, if not too
+        # large to be meant, and if its text has the format (a negative one, or one with a point).
+        whole = _check_format(fmt, "1.5") is None
+        out["type"] = ["string", "integer" if whole else "number"]
+        out["exclusiveMinimum" if _check_format(fmt, "-1") is not None else "minimum"] = (
+            -(10**30) if _check_format(fmt, "-1") is not None else 0
+        )
+        out["exclusiveMaximum"] = 10**30
+    if fmt in (TEXT_FORMAT, LONG_TEXT_FORMAT):
+        # _check_text(): one line of no control or invisible character, its length counted once the
+        # surrounding whitespace (a folded block's last newline) is stripped. The limit is in the
+        # pattern, not maxLength, which would count that whitespace too.
+        limit = TEXT_LIMIT if fmt is TEXT_FORMAT else LONG_TEXT_LIMIT
+        out["pattern"] = rf"^\s*[^{_CONTROL.pattern[1:-1]}]{{0,{limit}}}\s*$"
+    elif fmt.pattern or fmt.editor:
+        out["pattern"] = f"^(?:{fmt.pattern or fmt.editor})$"
+    return out
 
 
 def field_reference(cls: Any, prefix: str = "") -> list[tuple[str, str, str, str]]:

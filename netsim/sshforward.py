@@ -41,9 +41,11 @@ SSH_PORT = 22
 
 # [BIND:]PORT:HOST:HOSTPORT with BIND empty, '*', 'localhost' or an IPv4 address, and HOST
 # 'localhost' or an IPv4 address. IPv6 forms ([::1]:...) and host names are not modelled.
-_IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
-SPEC_PATTERN = rf"(?:(?:{_IPV4}|localhost|\*)?:)?\d{{1,5}}:(?:{_IPV4}|localhost):\d{{1,5}}"
-_SPEC = re.compile(rf"(?:(?P<bind>{_IPV4}|localhost|\*)?(?P<colon>:))?(?P<port>\d+):(?P<host>[^:]+):(?P<hostport>\d+)")
+_IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+# Digits are ASCII ones: Python's \d (and int()) would take a port written in other scripts' digits.
+_SPEC = re.compile(
+    rf"(?:(?P<bind>{_IPV4}|localhost|\*)?(?P<colon>:))?(?P<port>[0-9]+):(?P<host>[^:]+):(?P<hostport>[0-9]+)"
+)
 
 # strerror() of the errno a failed connect() gets, as the server puts it in its open-failure message.
 STRERROR = {

@@ -1,0 +1,122 @@
+"""The JSON Schema that editors check scenario files with agrees with netsim's reader.
+
+Every scenario file names diagrams/scenario.schema.json in its first line, so a contributor's
+editor underlines a mistake while it is typed. The schema is generated from the same declarations
+as the reader (netsim.schema.json_schema), but it is a second judge: where the two disagree, an
+editor either marks a good file as wrong or lets a typo through to `netsim check`. So the schema is
+held to the reader on every scenario file and on the attack corpus (tests/attack/payloads.py: every
+hostile value in every field), read as an editor reads it (tests/editor_yaml.py: YAML 1.2, ECMA-262
+patterns):
+
+- what the reader accepts, the schema accepts, without exception;
+- what the reader refuses, the schema refuses, except what only the reader can know (READER_ONLY):
+  a value of the right form that another part of the file contradicts, and NaN, which JSON lacks.
+
+Under --quick (`make check`) the corpus is sampled: every field, and every payload in some fields.
+"""
+
+from __future__ import annotations
+
+import collections
+from functools import cache
+from pathlib import Path
+
+import yaml
+from attack.payloads import Case, cases
+from conftest import quick
+from editor_yaml import EditorValidator, load
+
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.schemafile import scenario_schema, schema_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What the schema cannot refuse, by payload: the reader refuses these cases for what the rest of the
+# file says, or for a number JSON cannot hold.
+READER_ONLY = {
+    "overlong-name": "a well-formed name (16 letters) that nothing in the file declares",
+    "null": "a step's action left empty (the step then has none), or an optional address another field needs",
+    "boolean": "a key `true:` is the name 'true' to an editor; the rest of the file still names the old key",
+    "nan": "YAML's .nan: JSON has no NaN, and no JSON Schema bound refuses it",
+}
+# And by field and payload, where the same payload elsewhere is a mistake of form the schema sees.
+READER_ONLY_IN = {
+    ("hosts.h.drop_tcp_ports", "list"): "a later firewall_del step names a rule the list no longer holds",
+}
+QUICK_EVERY = 16
+
+
+@cache
+def validator() -> EditorValidator:
+    return EditorValidator(scenario_schema())
+
+
+@cache
+def corpus() -> tuple[Case, ...]:
+    """The attack corpus; under --quick each field's every QUICK_EVERY-th payload, starting one further
+    along from one field to the next."""
+    every = tuple(cases("/nonexistent/MARK"))
+    if not quick():
+        return every
+    fields: dict[str, int] = {}
+    seen: collections.Counter[str] = collections.Counter()
+    kept = []
+    for case in every:
+        ordinal = fields.setdefault(case.field, len(fields))
+        if (ordinal + seen[case.field]) % QUICK_EVERY == 0:
+            kept.append(case)
+        seen[case.field] += 1
+    return tuple(kept)
+
+
+def _reader_accepts(text: bytes) -> bool:
+    try:
+        parse_scenario(text, "attack.yaml")
+    except ScenarioError:
+        return False
+    return True
+
+
+def _schema_accepts(text: bytes) -> bool:
+    try:
+        data = load(text)
+    except (yaml.YAMLError, ValueError):  # not YAML to an editor either: it shows a syntax error
+        return False
+    return validator().is_valid(data)
+
+
+def _reader_only(case: Case) -> bool:
+    return case.payload in READER_ONLY or (case.field, case.payload) in READER_ONLY_IN
+
+
+def _files() -> list[Path]:
+    lab = sorted((ROOT / "tests" / "lab_scenarios").glob("*.yaml"))
+    return sorted((ROOT / "diagrams").glob("*.yaml")) + (lab[::4] if quick() else lab)
+
+
+def test_the_published_schema_is_the_one_the_reader_declares() -> None:
+    published = (ROOT / "diagrams" / "scenario.schema.json").read_text(encoding="utf-8")
+    assert published == schema_text(), "diagrams/scenario.schema.json is stale: `make check` rewrites it"
+
+
+def test_every_scenario_file_passes_the_schema() -> None:
+    for path in _files():
+        errors = sorted(validator().iter_errors(load(path.read_bytes())), key=lambda e: e.json_path)
+        assert not errors, f"{path.relative_to(ROOT)}: {errors[0].json_path}: {errors[0].message}"
+
+
+def test_the_schema_accepts_what_the_reader_accepts_and_refuses_what_it_refuses() -> None:
+    too_strict, too_loose = [], []
+    judged: collections.Counter[tuple[bool, bool]] = collections.Counter()
+    for case in corpus():
+        reader, schema = _reader_accepts(case.text), _schema_accepts(case.text)
+        judged[reader, schema] += 1
+        if reader and not schema:
+            too_strict.append(f"{case.field} = {case.payload}")
+        elif schema and not reader and not _reader_only(case):
+            too_loose.append(f"{case.field} = {case.payload}")
+    assert not too_strict, f"the schema refuses what the reader accepts: {too_strict[:20]}"
+    assert not too_loose, f"the schema lets through a mistake of form the reader refuses: {too_loose[:20]}"
+    # The corpus is mostly refusals; both verdicts must be there for the two assertions to mean anything.
+    assert judged[True, True] and judged[False, False], judged
