@@ -29,7 +29,7 @@ class Format:
     `pattern` must match the whole value (re.fullmatch: a trailing newline does not pass).
     `editor` is for a format the reader parses instead (an address, a forward): a looser pattern
     that the JSON Schema gives editors, so a typo shows while typing. The reader's check is the
-    truth; `editor` only ever lets more through (tests/attack/test_schema_file.py holds it to that).
+    truth; `editor` only ever lets more through (tests/test_schema_file.py holds it to that).
     """
 
     name: str
