@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from netsim import yamlsource
 from netsim.errors import NetsimError, ScenarioError
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
@@ -306,6 +308,31 @@ def test_the_good_scenario_parses() -> None:
             "  - id: hello\n    veth_add: {by: alice, name: a/b, peer: eth9}",
             "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'a/b' is not a usable interface name: the kernel "
             "refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
+        ),
+        (  # 15 characters are the kernel's most: the dot is this project's rule, not the kernel's
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: eth0.123456789a, peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: 'eth0.123456789a' is not a usable interface name: the "
+            "kernel would take it, but scripts here keep to letters, digits, - and _, starting with a letter",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: '..', peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: '..' is not a usable interface name: the kernel "
+            "refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
+        ),
+        (  # what was found is cut to one short line, and says so
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    veth_add: {by: alice, name: " + "x" * 70 + ", peer: eth9}",
+            "diagrams/bridge.yaml:15: steps[0].veth_add.name: '" + "x" * 56 + "... is not a usable interface name: "
+            "the kernel refuses it (dev_valid_name(): at most 15 characters, no '/', ':' or space)",
+        ),
+        (
+            "  - id: hello\n    send: {by: alice, dst: broadcast}",
+            "  - id: hello\n    listen: {by: alice, bind: '10.88.0.2:0'}",
+            "diagrams/bridge.yaml:15: steps[0].listen.bind: '10.88.0.2:0': port 0 is not modelled (a listener bound "
+            "to port 0 gets a free port the kernel picks, inet_csk_get_port(); a SYN to port 0 is answered like one "
+            "to a closed port); expected a port from 1 to 65535, like 10.88.0.1:19001",
         ),
         (
             # The kernel takes a broadcast or multicast address (tests/test_kernel_refusals.py); not 10.88.0.0.
@@ -767,3 +794,31 @@ def test_a_hosts_gateway_that_is_a_broadcast_address_is_refused() -> None:
         "hosts.a.gateway: 10.0.0.255 is a broadcast address; the kernel refuses the route (EINVAL, Nexthop has "
         "invalid gateway: fib_check_nh_v4_gw() takes only a unicast or local gateway)"
     )
+
+
+def test_a_file_that_is_not_a_regular_file_is_refused_by_name(tmp_path: Path) -> None:
+    """yamlsource.read(): never through a symlink (O_NOFOLLOW), never a FIFO, device or folder."""
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(good)
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    for path, message in (
+        (link, "is a symbolic link; expected a regular file"),
+        (fifo, "is not a regular file; expected a scenario file"),
+        (tmp_path, "is not a regular file; expected a scenario file"),
+        (tmp_path / "missing.yaml", "cannot read file: No such file or directory"),
+    ):
+        with pytest.raises(ScenarioError) as caught:
+            yamlsource.read(path)
+        assert str(caught.value) == f"{path}: {message}"
+        assert (caught.value.file, caught.value.line, caught.value.field) == (str(path), 0, "")
+    assert yamlsource.read(good, "diagrams/good.yaml").file == "diagrams/good.yaml"
+
+
+def test_a_strangers_key_is_named_in_one_short_line() -> None:
+    forty = "a key with spaces " + "x" * 22
+    assert yamlsource.dotted(("hosts", forty, "mac")) == f"hosts.{forty!r}.mac"
+    assert yamlsource.dotted(("hosts", forty + "y")) == f"hosts.{forty + '...'!r}"
+    assert yamlsource.dotted(("steps", 3, "connect")) == "steps[3].connect"

@@ -21,6 +21,7 @@ import collections
 import json
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from attack.payloads import Case, cases
@@ -28,7 +29,8 @@ from conftest import quick
 from editor_yaml import EditorValidator, load
 
 from netsim.errors import ScenarioError
-from netsim.scenario import parse_scenario
+from netsim.scenario import Scenario, parse_scenario
+from netsim.schema import field_reference, json_schema
 from netsim.schemafile import scenario_schema, schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,3 +128,41 @@ def test_the_schema_accepts_what_the_reader_accepts_and_refuses_what_it_refuses(
     assert not too_loose, f"the schema lets through a mistake of form the reader refuses: {too_loose[:20]}"
     # The corpus is mostly refusals; both verdicts must be there for the two assertions to mean anything.
     assert judged[True, True] and judged[False, False], judged
+
+
+def _schema_fields(schema: dict[str, Any], prefix: str = "") -> dict[str, tuple[bool, str]]:
+    """Every field a scenario can hold, by the path the field reference writes it at ('hosts.*.routes[].to'):
+    (required, its documentation)."""
+    found: dict[str, tuple[bool, str]] = {}
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        found[path] = (name in required, prop["description"])
+        for inner, suffix in _nested(prop):
+            found.update(_schema_fields(inner, f"{path}{suffix}"))
+    return found
+
+
+def _nested(prop: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The mappings of fields inside a field: its own, its list's items', its mapping's values'."""
+    for alt in prop.get("anyOf", [prop]):
+        if "properties" in alt:
+            return [(alt, ".")]
+        if isinstance(alt.get("items"), dict) and "properties" in alt["items"]:
+            return [(alt["items"], "[].")]
+        if isinstance(alt.get("additionalProperties"), dict) and "properties" in alt["additionalProperties"]:
+            return [(alt["additionalProperties"], ".*.")]
+    return []
+
+
+def test_the_field_reference_has_a_row_for_every_field_a_scenario_can_hold() -> None:
+    """The contributor guide's table of fields (netsim.schema.field_reference), against the schema:
+    both come from netsim.scenario's dataclasses, so a row missing, misnamed or marked wrongly shows."""
+    rows = field_reference(Scenario)
+    fields = _schema_fields(json_schema(Scenario))
+    assert [row[0] for row in rows] == list(fields)  # in declaration order, nested rows after their field
+    for name, kind, default, doc in rows:
+        required, described = fields[name]
+        assert (default == "required") == required, (name, default)
+        assert doc == described and kind, name
+    assert {"hosts.*.routes[].to", "steps[].connect.to", "hosts.*.interfaces.*.mac"} <= set(fields)
