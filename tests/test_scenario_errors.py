@@ -809,6 +809,7 @@ def test_a_file_that_is_not_a_regular_file_is_refused_by_name(tmp_path: Path) ->
         (fifo, "is not a regular file; expected a scenario file"),
         (tmp_path, "is not a regular file; expected a scenario file"),
         (tmp_path / "missing.yaml", "cannot read file: No such file or directory"),
+        (Path("/proc/self/mem"), "cannot read file: Input/output error"),  # opens as a file, then read() fails
     ):
         with pytest.raises(ScenarioError) as caught:
             yamlsource.read(path)
@@ -822,3 +823,10 @@ def test_a_strangers_key_is_named_in_one_short_line() -> None:
     assert yamlsource.dotted(("hosts", forty, "mac")) == f"hosts.{forty!r}.mac"
     assert yamlsource.dotted(("hosts", forty + "y")) == f"hosts.{forty + '...'!r}"
     assert yamlsource.dotted(("steps", 3, "connect")) == "steps[3].connect"
+
+
+def test_a_value_python_cannot_hold_is_refused_at_its_line() -> None:
+    text = GOOD.replace("seat3: {label: seat 3}", "seat3: {label: " + "9" * 5000 + "}")
+    message = error_for(text)  # Python's own words follow: int() refuses 5000 digits (sys.int_info)
+    assert message.startswith("diagrams/bridge.yaml:7: bridges.podman0.ports.seat3.label: cannot read this value: ")
+    assert "5000 digits" in message and "\n" not in message
