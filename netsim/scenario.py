@@ -980,10 +980,10 @@ def scenario_from_data(data: Any, file: str = "scenario.yaml") -> Scenario:
 
 
 def _from_source(src: Source, name: str) -> Scenario:
-    scenario: Scenario = build(Scenario, src.data, (), src)
-    for key in ("name", "file"):
-        if key in src.data:
+    for key in ("name", "file"):  # whatever it holds: its value is not the mistake
+        if isinstance(src.data, dict) and key in src.data:
             raise src.error((key,), "unknown key; it is set from the file's name")
+    scenario: Scenario = build(Scenario, src.data, (), src)
     object.__setattr__(scenario, "name", name)
     object.__setattr__(scenario, "file", src.file)
     _validate(scenario, src)

@@ -830,3 +830,35 @@ def test_a_value_python_cannot_hold_is_refused_at_its_line() -> None:
     message = error_for(text)  # Python's own words follow: int() refuses 5000 digits (sys.int_info)
     assert message.startswith("diagrams/bridge.yaml:7: bridges.podman0.ports.seat3.label: cannot read this value: ")
     assert "5000 digits" in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("read", "given", "message"),
+    [
+        (
+            yamlsource.parse_bytes,
+            b"title: t\nhosts: {a\x00: 1}\n",
+            "d/x.yaml:2: contains a NUL byte; expected UTF-8 text",
+        ),
+        (yamlsource.parse_bytes, b"title: t\nx: \xff\n", "d/x.yaml:2: byte 0xff is not UTF-8; expected UTF-8 text"),
+        (
+            yamlsource.parse_bytes,
+            b"x" * (256 * 1024 + 1),
+            "d/x.yaml: is larger than 256 KiB; expected a small scenario file",
+        ),
+        (yamlsource.parse, "title: t\n\nx: \x00\n", "d/x.yaml:3: contains a NUL character"),
+        (yamlsource.parse, "x" * (256 * 1024 + 1), "d/x.yaml: is larger than 256 KiB; expected a small scenario file"),
+    ],
+)
+def test_bytes_that_are_no_scenario_text_are_refused_before_yaml_reads_them(read, given, message) -> None:  # noqa: ANN001
+    with pytest.raises(ScenarioError) as caught:
+        read(given, "d/x.yaml")
+    assert str(caught.value) == message and caught.value.field == ""
+
+
+@pytest.mark.parametrize("value", ["foo", "{a: 1}", "[1, 2]"])
+def test_a_name_or_file_written_in_the_file_is_refused_whatever_it_holds(value: str) -> None:
+    for key in ("name", "file"):
+        assert error_for(GOOD + f"{key}: {value}\n") == (
+            f"diagrams/bridge.yaml:16: {key}: unknown key; it is set from the file's name"
+        )
