@@ -848,6 +848,8 @@ def test_a_value_python_cannot_hold_is_refused_at_its_line() -> None:
         ),
         (yamlsource.parse, "title: t\n\nx: \x00\n", "d/x.yaml:3: contains a NUL character"),
         (yamlsource.parse, "x" * (256 * 1024 + 1), "d/x.yaml: is larger than 256 KiB; expected a small scenario file"),
+        (yamlsource.parse, "title: t\nx: a\x07b\n", "d/x.yaml:2: character '\\x07' is not allowed in YAML"),
+        (yamlsource.parse, "title: t\nx: [1,\n", "d/x.yaml:3: not valid YAML: did not find expected node content"),
     ],
 )
 def test_bytes_that_are_no_scenario_text_are_refused_before_yaml_reads_them(read, given, message) -> None:  # noqa: ANN001
