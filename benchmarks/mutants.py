@@ -114,6 +114,10 @@ DEFAULT = [
     "netsim.render.path",
     "netsim.render.text",
     "netsim.render.bytes_view",
+    # The reader of every scenario file, a stranger's pull request among them: YAML as plain data,
+    # each field's type and format, and the JSON Schema editors check files with.
+    "netsim.schema",
+    "netsim.yamlsource",
 ]
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests", 36: "timeout", 24: "timeout"}
 STATUS.update({-24: "timeout", 152: "timeout", 255: "timeout", 34: "skipped", 37: "killed"})

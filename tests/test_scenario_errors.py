@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from netsim import yamlsource
+from netsim import schema, yamlsource
 from netsim.errors import NetsimError, ScenarioError
 from netsim.scenario import load_scenario, parse_scenario
 from netsim.simulation import run
@@ -850,6 +850,7 @@ def test_a_value_python_cannot_hold_is_refused_at_its_line() -> None:
         (yamlsource.parse, "x" * (256 * 1024 + 1), "d/x.yaml: is larger than 256 KiB; expected a small scenario file"),
         (yamlsource.parse, "title: t\nx: a\x07b\n", "d/x.yaml:2: character '\\x07' is not allowed in YAML"),
         (yamlsource.parse, "title: t\nx: [1,\n", "d/x.yaml:3: not valid YAML: did not find expected node content"),
+        (yamlsource.parse, "title: t\n---\ntitle: u\n", "d/x.yaml:2: not valid YAML: but found another document"),
     ],
 )
 def test_bytes_that_are_no_scenario_text_are_refused_before_yaml_reads_them(read, given, message) -> None:  # noqa: ANN001
@@ -864,3 +865,34 @@ def test_a_name_or_file_written_in_the_file_is_refused_whatever_it_holds(value: 
         assert error_for(GOOD + f"{key}: {value}\n") == (
             f"diagrams/bridge.yaml:16: {key}: unknown key; it is set from the file's name"
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("title: *x\n", "d/x.yaml:1: an alias (*x); a scenario is plain data: write it out"),
+        ("title: t\nhosts: &a {}\n", "d/x.yaml:2: an anchor (&a); a scenario is plain data: no anchors"),
+        ("title: t\nx: " + "[" * 16 + "]" * 16 + "\n", "d/x.yaml:2: nested more than 16 levels deep"),
+        ("", "d/x.yaml:1: the file is empty; expected a scenario mapping"),
+        ("# a comment and nothing else\n", "d/x.yaml:1: the file is empty; expected a scenario mapping"),
+    ],
+)
+def test_yaml_beyond_plain_data_is_refused_at_its_line(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        yamlsource.parse(text, "d/x.yaml")
+    assert str(caught.value) == message
+
+
+def test_sixteen_levels_are_the_most_a_scenario_may_nest() -> None:
+    assert yamlsource.parse("x: " + "[" * 15 + "]" * 15 + "\n", "d/x.yaml").data["x"]
+
+
+def test_a_dns_name_may_be_253_characters_and_no_more() -> None:
+    longest = ".".join(["a" * 63] * 3) + "." + "a" * 61
+    assert len(longest) == 253 and schema._check_format(schema.DNS_NAME_FORMAT, longest) == longest
+    assert schema._check_format(schema.DNS_NAME_FORMAT, longest + "a") is None
+
+
+def test_a_frame_addressed_to_a_mac_in_capitals_is_addressed_to_that_mac() -> None:
+    text = GOOD.replace("send: {by: alice, dst: broadcast}", "send: {by: alice, dst: 'AA:42:81:9C:0E:33'}")
+    assert parse_scenario(text, "diagrams/bridge.yaml").steps[0].send.dst == "aa:42:81:9c:0e:33"
