@@ -83,8 +83,10 @@ def parse(text: str) -> Forward | None:
     port, hostport = int(m.group("port")), int(m.group("hostport"))
     if not (0 < port < 65536 and 0 < hostport < 65536):
         return None
-    for addr in (bind, m.group("host")):
-        if addr not in (None, "", "*", "localhost"):
+    # BIND may also be empty or '*' (every address); HOST is where sshd connects: '*' names no host
+    # (getaddrinfo() fails on it), so it is not taken there.
+    for addr, wildcards in ((bind, (None, "", "*")), (m.group("host"), ())):
+        if addr not in (*wildcards, "localhost"):
             try:
                 ipaddress.IPv4Address(addr)
             except ValueError:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import collections
 import json
+import random
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from attack.payloads import Case, cases
 from conftest import quick
 from editor_yaml import EditorValidator, load
 
+from netsim import schema
 from netsim.errors import ScenarioError
 from netsim.scenario import Scenario, parse_scenario
 from netsim.schema import field_reference, json_schema
@@ -166,3 +169,39 @@ def test_the_field_reference_has_a_row_for_every_field_a_scenario_can_hold() -> 
         assert (default == "required") == required, (name, default)
         assert doc == described and kind, name
     assert {"hosts.*.routes[].to", "steps[].connect.to", "hosts.*.interfaces.*.mac"} <= set(fields)
+
+
+def test_every_value_the_reader_takes_in_a_parsed_format_matches_its_editor_pattern() -> None:
+    """The corpus tries a few hostile values per field; the formats the reader parses in code (addresses,
+    networks, endpoints, forwards) get random values shaped like them too. Whatever the reader takes,
+    the pattern editors get must take: it may only ever be looser."""
+    rng = random.Random(18)
+    numbers = ["0", "1", "9", "10", "25", "99", "255", "256", "00", "01", "300", "24", "32", "33", "080"]
+    numbers += ["65535", "65536", "19001", "000019001", " 1", "1 ", "+1", "-1", "\u0661", ""]
+
+    octets = ["0", "1", "9", "10", "25", "99", "127", "255"]
+
+    def address() -> str:
+        count = rng.choice((4, 4, 4, 4, 3, 5))
+        return ".".join(rng.choice(octets if rng.random() < 0.9 else numbers) for _ in range(count))
+
+    def part() -> str:
+        return rng.choice([address(), address(), rng.choice(numbers), "localhost", "*", "", "default", "a"])
+
+    formats = [fmt for fmt in vars(schema).values() if isinstance(fmt, schema.Format) and fmt.editor]
+    names = {"ipv4", "ipv4-interface", "endpoint", "route-to", "ipv4-network", "ssh-forward"}
+    assert {f.name for f in formats} >= names
+    taken: collections.Counter[str] = collections.Counter()
+    for _ in range(30_000):
+        if rng.random() < 0.5:  # the shapes the formats take, each part right or a little wrong
+            shape = rng.choice(["{a}/{n}", "{a}/{a}", "{a}:{n}", "{p}:{n}:{p}:{n}", "{n}:{p}:{n}", ":{n}:{p}:{n}"])
+            text = shape.format_map(collections.defaultdict(str, a=address(), p=part(), n=rng.choice(numbers)))
+        else:
+            text = part()
+            for _ in range(rng.randint(0, 3)):
+                text += rng.choice(["/", ":", ":"]) + part()
+        for fmt in formats:
+            if schema._check_format(fmt, text) is not None:
+                taken[fmt.name] += 1
+                assert re.fullmatch(fmt.editor, text), (fmt.name, text)
+    assert min(taken[f.name] for f in formats) >= 20, taken  # each format took enough values to mean something

@@ -588,3 +588,10 @@ def test_a_scenario_reads_the_same_from_text_bytes_or_data() -> None:
         parse_scenario(b"title: t\nhosts: \xff\n", "knocks.yaml")
     with pytest.raises(ScenarioError, match=r"^other.yaml:1: hosts: missing; "):
         scenario_from_data({"title": "t"}, "other.yaml")
+
+
+def test_a_wildcard_is_a_bind_address_never_the_host_sshd_connects_to() -> None:
+    assert parse("*:19001:localhost:9001") == Forward("*", 19001, "localhost", 9001)
+    assert parse("19001:*:9001") is None  # sshd's getaddrinfo("*") finds no host
+    assert parse("localhost:19001:*:9001") is None
+    assert parse("19001:localhost:\u0669\u0660\u0660\u0661") is None  # ports in ASCII digits only
