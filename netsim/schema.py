@@ -469,9 +469,10 @@ def _format_schema(fmt: Format) -> dict[str, Any]:
         # large to be meant, and if its text has the format (a negative one, or one with a point).
         whole = _check_format(fmt, "1.5") is None
         out["type"] = ["string", "integer" if whole else "number"]
-        out["exclusiveMinimum" if _check_format(fmt, "-1") is not None else "minimum"] = (
-            -(10**30) if _check_format(fmt, "-1") is not None else 0
-        )
+        if _check_format(fmt, "-1") is not None:
+            out["exclusiveMinimum"] = -(10**30)
+        else:
+            out["minimum"] = 0
         out["exclusiveMaximum"] = 10**30
     if fmt in (TEXT_FORMAT, LONG_TEXT_FORMAT):
         # _check_text(): one line of no control or invisible character, its length counted once the

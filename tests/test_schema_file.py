@@ -85,12 +85,12 @@ def _reader_accepts(text: bytes) -> bool:
     return True
 
 
-def _schema_accepts(schema: EditorValidator, text: bytes) -> bool:
+def _schema_accepts(editor: EditorValidator, text: bytes) -> bool:
     try:
         data = load(text)
     except (yaml.YAMLError, ValueError):  # not YAML to an editor either: it shows a syntax error
         return False
-    return schema.is_valid(data)
+    return editor.is_valid(data)
 
 
 def _reader_only(case: Case) -> bool:
