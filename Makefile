@@ -38,7 +38,7 @@ LATE_WAIT_WORKERS ?= 8
 # lab or the generated script (the attack corpus, the decoder's and check's real-program tests).
 WAITING := lab or waits
 
-.PHONY: serve build build-zensical test lint format check claims lab labfuzz bench bench-tests audit clean mutants lock golden reach
+.PHONY: serve build build-zensical test lint format check claims lab labfuzz bench bench-tests bench-lab audit clean mutants lock golden reach
 
 # The build set: what `make build` and `make serve` need, and all a reader building the site installs.
 $(BUILD_STAMP): requirements-build.txt pyproject.toml
@@ -159,6 +159,12 @@ bench: $(STAMP) $(ZENSICAL_VENV)/.installed
 ##              load (writes build/bench/tests.json; make bench-tests ARGS=--full for make test's cases)
 bench-tests: $(STAMP)
 	$(BIN)/python benchmarks/tests.py --workers $(CHECK_WORKERS) $(ARGS)
+
+## bench-lab: what a lab run costs (CPU s, wall s, `ip` and `bridge` processes), this work tree against
+##            AGAINST (default HEAD), side by side in one run on a sample of scenarios (needs root)
+AGAINST ?= HEAD
+bench-lab: $(STAMP)
+	$(BIN)/python benchmarks/labcost.py --against $(AGAINST) $(ARGS)
 
 clean:
 	rm -rf site site-zensical .cache .pytest_cache .ruff_cache .hypothesis mutants

@@ -86,11 +86,24 @@ def ip(host: str, *args: str) -> str:
     return run("ip", "-n", ns_name(host), *args)
 
 
-def ip_json_batch(host: str, options: tuple[str, ...], commands: list[str]) -> list[Any]:
-    """`ip -n NS -j OPTIONS -batch -` running `commands` (each one's words, no options of its own:
-    iproute2 takes options only before -batch): what each printed, one JSON document each, in order.
-    One process where there were len(commands)."""
-    text = run("ip", "-n", ns_name(host), "-j", *options, "-batch", "-", stdin="".join(c + "\n" for c in commands))
+# The words a batch line may hold. iproute2 splits a batch line itself (makeargs(), lib/utils.c:
+# quotes, backslashes and `#` mean something there), so a line is built only from words with none
+# of those: fixed words and names the scenario reader has already held to its patterns. Anything
+# else is refused here, never quoted.
+_BATCH_WORD = re.compile(r"[A-Za-z0-9_.:@/-]+")
+
+
+def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> list[Any]:
+    """`TOOL -n NS -j OPTIONS -batch -` (`ip` or `bridge`) running `commands` (each one's words, no
+    options of its own: iproute2 takes options only before -batch): what each printed, one JSON
+    document each, in order. One process where there were len(commands); a command that fails
+    stops the batch, and that is a LabError as a lone command's failure is."""
+    for words in commands:
+        for word in words:
+            if not _BATCH_WORD.fullmatch(word):
+                raise LabError(f"`{tool} -batch` line {words!r}: the word {word!r} is not one a batch line may hold")
+    lines = "".join(" ".join(c) + "\n" for c in commands)
+    text = run(tool, "-n", ns_name(host), "-j", *options, "-batch", "-", stdin=lines)
     decoder, found, at = json.JSONDecoder(), [], 0
     while True:
         while at < len(text) and text[at].isspace():
@@ -100,12 +113,14 @@ def ip_json_batch(host: str, options: tuple[str, ...], commands: list[str]) -> l
         document, at = decoder.raw_decode(text, at)
         found.append(document)
     if len(found) != len(commands):  # a command printed nothing: which output is whose is then unknown
-        raise LabError(f"`ip -n {ns_name(host)} -batch` of {commands}: {len(found)} JSON documents, expected one each")
+        shown = [" ".join(c) for c in commands]
+        raise LabError(f"`{tool} -n {ns_name(host)} -batch` of {shown}: {len(found)} JSON documents, expected one each")
     return found
 
 
-def bridge_cmd(host: str, *args: str) -> str:
-    return run("bridge", "-n", ns_name(host), *args)
+def ip_json_batch(host: str, options: tuple[str, ...], commands: list[str]) -> list[Any]:
+    """json_batch() of `ip`, each command written as its words joined by spaces."""
+    return json_batch("ip", host, options, [c.split() for c in commands])
 
 
 def apt_install(package: str) -> bool:

@@ -27,8 +27,9 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
-from netsim.lab.netns import NETNS_DIR, bridge_cmd, inside, ip, ip_json_batch, ns_name, run, sysctl_inside
+from netsim.lab.netns import NETNS_DIR, inside, ip, json_batch, ns_name, run, sysctl_inside
 from netsim.lab.openssh import OpenSSH
+from netsim.lab.routetext import route_text
 from netsim.neighbour import address_order, trace_key
 from netsim.plan import ETC_DIR, NSSWITCH, Op, dns_name, resolve_argv
 from netsim.scenario import Scenario, Step
@@ -38,6 +39,12 @@ LINK_STEPS = ("link_set", "link_move", "link_del", "netns_del", "nomaster")  # c
 
 # The kernel's errno -> the trace's outcome, from the one table in netsim.tcp.
 ERRNO_OUTCOME = {getattr(errno, name): outcome for outcome, name in tcp.ERRNO_NAME.items() if name}
+
+
+# One namespace's neighbour table in the trace's shape: key -> {"mac": ..., "state": ...}.
+Neigh = dict[str, dict[str, str | None]]
+Draws = dict[str, float]  # one namespace's REACHABLE lifetimes: device -> seconds
+Links = dict[str, dict[str, Any]]  # one namespace's interfaces: name -> kind, state, mac, addresses, master
 
 
 class Lab:
@@ -69,6 +76,10 @@ class Lab:
         self._reads: str | None = None  # what a connect step's read got
         self._ssh_log: list[str] = []  # what ssh logged during the step
         self._untimed = 0.0  # seconds of the step spent waiting on programs, not on the network
+        # Each bridge's ageing time as the tables read after a step found it, for the next step's
+        # before_step(): only a step changes it (`ip link set BR type bridge ageing_time N`), and
+        # none runs between that read and the next step. Used once, then forgotten.
+        self._ageing_next: dict[str, int | None] = {}
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -228,9 +239,10 @@ class Lab:
             # to start): with the first group, so the read's time covers them. Read after the `ip`
             # processes below, a loaded machine read them a second past that time, and an entry due
             # 0.7 s after it was already gone (natport-syn-sent-entry-expires, with eight labs at once).
-            neigh, fdb, conntrack = self.neigh(), self.fdb(), self.conntrack()
+            neigh, links, draws, routes = self.after_step()
+            fdb, conntrack = self.fdb(), self.conntrack()
             read = time.monotonic()
-            (links, draws), routes, listening = self.links_and_draws(), self.routes(), self.listening()
+            listening = self.listening()
             result = {
                 "id": step.id,
                 "frames": [self._ordered(hop) for hop in hops(seen, known, unlearning, ages)],
@@ -576,14 +588,25 @@ class Lab:
 
     # --- observing ------------------------------------------------------------------------
 
-    def fdb(self) -> dict[str, dict[str, str]]:
-        out: dict[str, dict[str, str]] = {}
+    def _bridges_by_host(self) -> dict[str, list[str]]:
+        """The scenario's bridges, grouped by the namespace each lives in, in the scenario's order."""
+        hosts: dict[str, list[str]] = {}
         for name, br in self.s.bridges.items():
-            entries = json.loads(bridge_cmd(br.host, "-j", "fdb", "show", "br", name) or "[]")
+            hosts.setdefault(br.host, []).append(name)
+        return hosts
+
+    def fdb(self) -> dict[str, dict[str, str]]:
+        """Each bridge's learned entries: one `bridge -batch` a namespace (`fdb show br NAME` a bridge)."""
+        read: dict[str, list[dict[str, Any]]] = {}
+        for host, names in self._bridges_by_host().items():
+            tables = json_batch("bridge", host, (), [["fdb", "show", "br", n] for n in names])
+            read.update(zip(names, tables, strict=True))
+        out: dict[str, dict[str, str]] = {}
+        for name in self.s.bridges:
             # Learned entries only: `master` lines that are not permanent (see linux-facts.md).
             learned = {
                 e["mac"]: e["ifname"]
-                for e in entries
+                for e in read[name]
                 if e.get("master") == name and "permanent" not in (e.get("state") or "") and "vlan" not in e
             }
             out[name] = dict(sorted(learned.items()))
@@ -611,9 +634,12 @@ class Lab:
     def before_step(self) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, tuple[int, dict[str, int]]]]:
         """What capture.hops() needs to tell how each bridge treated a frame, read as a step begins.
 
-        For each bridge, from one `bridge -s fdb show` (the learned entries, the ports' own MACs and
-        how long ago each learned entry was refreshed), one `bridge -d link show` (the ports' flags)
-        and one `ip -d link show` (the ageing time); until 2026-12 these were six processes a bridge.
+        For each namespace with bridges, one `bridge -s -d -batch` reads each bridge's `fdb show`
+        (the learned entries, the ports' own MACs and how long ago each learned entry was refreshed)
+        and the namespace's `link show` (every bridge port's flags; iproute2 6.1 ignores a `master`
+        filter there and lists the ports of every bridge, so each port is kept by its `master`). The
+        ageing time comes from the tables read after the step before (after_step()), else from one
+        `ip -d link show` a bridge. Until 2026-12 this was three processes a bridge, and six before.
 
         - `known`: learned MACs and the ports' own (local) ones: a frame to either leaves by one
           port. Read afresh: entries age out between steps too (br_fdb_cleanup()).
@@ -628,28 +654,31 @@ class Lab:
         known: dict[str, set[str]] = {}
         unlearning: dict[str, set[str]] = {}
         ages: dict[str, tuple[int, dict[str, int]]] = {}
-        for name, br in self.s.bridges.items():
+        ageing, self._ageing_next = self._ageing_next, {}
+        for host, names in self._bridges_by_host().items():
+            present = host in self.present
             now = time.time_ns()
-            entries = json.loads(bridge_cmd(br.host, "-s", "-j", "fdb", "show", "br", name) or "[]")
-            mine = [e for e in entries if e.get("master") == name]
-            # Learned entries: `master` lines that are not permanent (see linux-facts.md), as fdb() keeps.
-            learned = [e for e in mine if "permanent" not in (e.get("state") or "")]
-            own = {e["mac"] for e in mine if "permanent" in (e.get("state") or "") and e.get("ifname") != name}
-            known[name] = {e["mac"] for e in learned if "vlan" not in e} | own
-            if br.host not in self.present:
-                continue
-            centis = self._ageing_time(name)
-            ports = json.loads(bridge_cmd(br.host, "-j", "-d", "link", "show", "master", name) or "[]")
-            unlearning[name] = {p["ifname"] for p in ports if centis == 0 or p.get("learning") is False}
-            if centis is not None:
-                refreshed = {e["mac"]: now - int((e["updated"] + 0.5) * 1e9) for e in learned if "updated" in e}
-                ages[name] = (centis * 10_000_000, refreshed)
+            commands = [["fdb", "show", "br", n] for n in names] + ([["link", "show"]] if present else [])
+            read = json_batch("bridge", host, ("-s", "-d"), commands)
+            for name, entries in zip(names, read[: len(names)], strict=True):
+                mine = [e for e in entries if e.get("master") == name]
+                # Learned entries: `master` lines that are not permanent (see linux-facts.md), as fdb() keeps.
+                learned = [e for e in mine if "permanent" not in (e.get("state") or "")]
+                own = {e["mac"] for e in mine if "permanent" in (e.get("state") or "") and e.get("ifname") != name}
+                known[name] = {e["mac"] for e in learned if "vlan" not in e} | own
+                if not present:
+                    continue
+                centis = ageing[name] if name in ageing else self._ageing_time(name)
+                ports = [p for p in read[-1] if p.get("master") == name]
+                unlearning[name] = {p["ifname"] for p in ports if centis == 0 or p.get("learning") is False}
+                if centis is not None:
+                    refreshed = {e["mac"]: now - int((e["updated"] + 0.5) * 1e9) for e in learned if "updated" in e}
+                    ages[name] = (centis * 10_000_000, refreshed)
         return known, unlearning, ages
 
     def _ageing_time(self, bridge: str) -> int | None:
         """The bridge's ageing time in centiseconds (IFLA_BR_AGEING_TIME, jiffies_to_clock_t())."""
-        info = json.loads(ip(self.s.bridges[bridge].host, "-j", "-d", "link", "show", "dev", bridge) or "[]")
-        return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
+        return _ageing(json.loads(ip(self.s.bridges[bridge].host, "-j", "-d", "link", "show", "dev", bridge) or "[]"))
 
     def _settle_links(self, limit: float = 1.5) -> None:
         """Wait until the kernel has acted on every carrier change (linkwatch, up to a second late).
@@ -701,13 +730,27 @@ class Lab:
                 return False
         return True
 
-    def links_and_draws(self) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, dict[str, float]]]:
-        """links() and reachable() from one `ip -batch` a namespace (`-d addr show`, `ntable show`)."""
-        both = {h: ip_json_batch(h, ("-d",), ["addr show", "ntable show name arp_cache"]) for h in self.present}
-        links = self.links({h: addrs for h, (addrs, _) in both.items()})
-        return links, {h: _draws(both[h][1]) for h in sorted(self.present)}
+    def after_step(self) -> tuple[dict[str, Neigh], dict[str, Links], dict[str, Draws], dict[str, list[str]]]:
+        """The neighbour tables, links, REACHABLE draws and routes, from one `ip -d -batch` a
+        namespace (`neigh show`, `addr show`, `ntable show`, `route show`, and `link show dev BR`
+        for the ageing time of each bridge it holds, kept for the next before_step()). Until 2026-12
+        these were three processes a namespace and one a bridge. The neighbour tables are read
+        first, nearest the step's end; the routes come as JSON and are written back in the words
+        `ip route show` prints (netsim.lab.routetext)."""
+        bridges = self._bridges_by_host()
+        read: dict[str, list[Any]] = {}
+        for host in sorted(self.present):
+            mine = bridges.get(host, [])
+            commands = [["neigh", "show"], ["addr", "show"], ["ntable", "show", "name", "arp_cache"], ["route", "show"]]
+            read[host] = json_batch("ip", host, ("-d",), commands + [["link", "show", "dev", b] for b in mine])
+            self._ageing_next.update((b, _ageing(info)) for b, info in zip(mine, read[host][4:], strict=True))
+        hosts = [h for h in self.s.hosts if h in self.present]
+        neigh = {h: self._neigh_table(read[h][0]) for h in hosts}
+        links = self.links({h: read[h][1] for h in read})
+        routes = {h: [route_text(r) for r in read[h][3]] for h in hosts}
+        return neigh, links, {h: _draws(read[h][2]) for h in sorted(self.present)}, routes
 
-    def links(self, read: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    def links(self, read: dict[str, list[dict[str, Any]]]) -> dict[str, Links]:
         """Every namespace's `ip -d -j addr show`, as `read` holds it, in the trace's shape."""
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for host in self.s.hosts:
@@ -726,14 +769,6 @@ class Lab:
                     "master": e.get("master"),
                 }
             out[host] = dict(sorted(table.items()))
-        return out
-
-    def routes(self) -> dict[str, list[str]]:
-        """`ip route show` (the main table) in every namespace, one line per route as iproute2 prints it."""
-        out: dict[str, list[str]] = {}
-        for host in self.s.hosts:
-            if host in self.present:
-                out[host] = [line.strip() for line in ip(host, "route", "show").splitlines() if line.strip()]
         return out
 
     def listening(self) -> dict[str, list[str]]:
@@ -767,19 +802,15 @@ class Lab:
             out[host] = _draws(json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]"))
         return out
 
-    def neigh(self) -> dict[str, dict[str, dict[str, str | None]]]:
-        out: dict[str, dict[str, dict[str, str | None]]] = {}
-        for host in self.s.hosts:
-            if host not in self.present:
-                continue
-            entries = json.loads(ip(host, "-j", "neigh", "show") or "[]")
-            held = [SimpleNamespace(ip=e["dst"], dev=e["dev"]) for e in entries]
-            ordered = sorted(entries, key=lambda e: (address_order(e["dst"]), e["dev"]))
-            out[host] = {
-                trace_key(e["dst"], e["dev"], held): {"mac": e.get("lladdr"), "state": (e.get("state") or ["NONE"])[0]}
-                for e in ordered
-            }
-        return out
+    @staticmethod
+    def _neigh_table(entries: list[dict[str, Any]]) -> Neigh:
+        """One namespace's `ip -j neigh show`, in the trace's shape and netsim's order."""
+        held = [SimpleNamespace(ip=e["dst"], dev=e["dev"]) for e in entries]
+        ordered = sorted(entries, key=lambda e: (address_order(e["dst"]), e["dev"]))
+        return {
+            trace_key(e["dst"], e["dev"], held): {"mac": e.get("lladdr"), "state": (e.get("state") or ["NONE"])[0]}
+            for e in ordered
+        }
 
     def _ordered(self, hop: dict[str, Any]) -> dict[str, Any]:
         """Out ports in the scenario's order, the bridge itself last, as netsim lists them."""
@@ -812,6 +843,11 @@ class Lab:
 CONNTRACK_PROC = "/proc/thread-self/net/nf_conntrack"
 TCP_PROC = "/proc/thread-self/net/tcp"
 TCP_LISTEN = 0x0A  # TCP_LISTEN in include/net/tcp_states.h, the `st` column
+
+
+def _ageing(info: list[dict[str, Any]]) -> int | None:
+    """A bridge's ageing time in centiseconds from its `ip -j -d link show dev BR`, None if not read."""
+    return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
 
 
 def _draws(tables: list[dict[str, Any]]) -> dict[str, float]:

@@ -1,0 +1,105 @@
+"""The lab's reads after each step, one process a namespace: routes written back from JSON, and the
+batch lines' words held at the writer.
+
+The lab compares routes in the words `ip route show` prints, but reads them as JSON in the same
+`ip -j -d -batch` as the other tables (netsim.lab.routetext). Here the written-back lines are held to
+what iproute2 itself prints for the same routes, in a network namespace of the test's own: every
+kind of route the kernel keeps in the main table that the lab could meet, and some it should not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from netsim.errors import LabError
+from netsim.lab import netns
+from netsim.lab.netns import missing_requirement
+from netsim.lab.routetext import route_text
+
+REASON = missing_requirement()
+
+# Routes of every shape: connected, via a gateway, through a device, a /32, a metric, a protocol, onlink,
+# the three types that drop, scope host, a preferred source, a TOS, a link without carrier (linkdown),
+# another table (not listed by `ip route show`), and metric 0 (not printed).
+ROUTES = """set -e
+ip link set lo up
+ip link add v1 type veth peer name v2; ip link set v1 up; ip link set v2 up
+ip link add v3 type veth peer name v4; ip link set v3 up
+ip addr add 10.0.0.10/24 dev v1; ip addr add 10.5.0.10/24 dev v1; ip addr add 10.6.0.10/24 dev v3
+ip route add default via 10.0.0.1
+ip route add 192.168.9.0/24 dev v1
+ip route add 10.9.9.9 dev v1
+ip route add 172.17.0.0/16 via 10.0.0.2 metric 5
+ip route add 172.18.0.0/16 via 10.0.0.3 proto static
+ip route add 172.19.0.0/16 via 203.0.113.1 dev v1 onlink
+ip route add blackhole 172.20.0.0/16
+ip route add unreachable 172.21.0.0/16
+ip route add prohibit 172.22.0.0/16 metric 7
+ip route add 172.23.0.0/16 dev v1 scope host
+ip route add 172.24.0.0/16 via 10.0.0.4 src 10.5.0.10
+ip route add 172.28.0.0/16 via 10.0.0.5 proto static scope global src 10.5.0.10 metric 9
+ip route add 172.25.0.0/16 tos 0x10 via 10.0.0.1
+ip route add 172.26.0.0/16 via 10.6.0.1 dev v3 onlink
+ip route add 172.27.0.0/16 dev v1 proto 99
+ip route add 10.0.0.0/8 dev v1 table 7
+ip route add 10.0.0.0/25 dev v1 metric 0
+ip route show
+echo ---
+ip -j -d route show
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_each_route_written_back_is_the_line_ip_route_show_prints() -> None:
+    done = subprocess.run(["unshare", "--net", "sh", "-c", ROUTES], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    text, _, dumped = done.stdout.partition("---\n")
+    printed = [line.strip() for line in text.splitlines() if line.strip()]
+    assert len(printed) == 19, printed  # every route above but table 7's
+    assert [route_text(r) for r in json.loads(dumped)] == printed
+
+
+def test_what_a_plain_dump_leaves_out_is_left_out_and_the_order_is_print_route_s() -> None:
+    route = {"type": "unicast", "dst": "10.0.0.0/24", "dev": "eth0", "protocol": "kernel", "scope": "link",
+             "prefsrc": "10.0.0.10", "flags": ["linkdown"]}  # fmt: skip
+    assert route_text(route) == "10.0.0.0/24 dev eth0 proto kernel scope link src 10.0.0.10 linkdown"
+    gateway = {"type": "unicast", "dst": "default", "gateway": "10.0.0.1", "dev": "eth0", "protocol": "boot",
+               "scope": "global", "flags": []}  # fmt: skip
+    assert route_text(gateway) == "default via 10.0.0.1 dev eth0"
+    assert route_text({"type": "blackhole", "dst": "10.9.0.0/16", "protocol": "static", "metric": 3}) == (
+        "blackhole 10.9.0.0/16 proto static metric 3"
+    )
+
+
+@pytest.mark.parametrize("key", ["table", "metrics", "nexthops", "expires", "pref", "mark"])
+def test_a_route_field_the_lab_does_not_write_back_is_an_error_not_dropped(key: str) -> None:
+    with pytest.raises(LabError, match=rf"printed {key} for .*which the lab does not write back"):
+        route_text({"type": "unicast", "dst": "default", "gateway": "10.0.0.1", key: 1, "flags": []})
+
+
+@pytest.mark.parametrize("word", ["a b", "x#y", 'q"', "q'", "back\\slash", "new\nline", "", "tab\t"])
+def test_a_batch_word_iproute2_would_split_or_quote_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch, word: str
+) -> None:
+    # iproute2 splits a batch line itself (makeargs()): quotes, backslashes, `#` and blanks mean
+    # something there. No such word is written into a line, and no process starts.
+    started: list[tuple[str, ...]] = []
+    monkeypatch.setattr(netns, "run", lambda *args, **kw: started.append(args) or "")
+    with pytest.raises(LabError, match="is not one a batch line may hold"):
+        netns.json_batch("bridge", "h", (), [["fdb", "show", "br", word]])
+    assert started == []
+
+
+def test_batch_lines_are_the_words_joined_one_command_a_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[tuple[str, ...], str | None]] = []
+
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
+        calls.append((args, stdin))
+        return "[]\n[]\n"
+
+    monkeypatch.setattr(netns, "run", run)
+    assert netns.json_batch("bridge", "h", ("-s", "-d"), [["fdb", "show", "br", "br0"], ["link", "show"]]) == [[], []]
+    assert calls == [(("bridge", "-n", "lab-h", "-j", "-s", "-d", "-batch", "-"), "fdb show br br0\nlink show\n")]
