@@ -93,17 +93,36 @@ def ip(host: str, *args: str) -> str:
 _BATCH_WORD = re.compile(r"[A-Za-z0-9_.:@/-]+")
 
 
-def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> list[Any]:
-    """`TOOL -n NS -j OPTIONS -batch -` (`ip` or `bridge`) running `commands` (each one's words, no
-    options of its own: iproute2 takes options only before -batch): what each printed, one JSON
-    document each, in order. One process where there were len(commands); a command that fails
-    stops the batch, and that is a LabError as a lone command's failure is."""
+def batch_safe(words: Sequence[str]) -> bool:
+    """Whether every word may go into a batch line as it is (see _BATCH_WORD)."""
+    return all(_BATCH_WORD.fullmatch(word) for word in words)
+
+
+def batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> str:
+    """`TOOL -n NS OPTIONS -batch -` (`ip` or `bridge`) running `commands`, each one's words (no
+    options of its own: iproute2 takes options only before -batch), in one process: what it
+    printed. A command that fails stops the batch (no -force), and that is a LabError naming it,
+    as a lone command's failure is."""
     for words in commands:
-        for word in words:
-            if not _BATCH_WORD.fullmatch(word):
-                raise LabError(f"`{tool} -batch` line {words!r}: the word {word!r} is not one a batch line may hold")
+        if not batch_safe(words):
+            bad = next(word for word in words if not _BATCH_WORD.fullmatch(word))
+            raise LabError(f"`{tool} -batch` line {words!r}: the word {bad!r} is not one a batch line may hold")
     lines = "".join(" ".join(c) + "\n" for c in commands)
-    text = run(tool, "-n", ns_name(host), "-j", *options, "-batch", "-", stdin=lines)
+    try:
+        return run(tool, "-n", ns_name(host), *options, "-batch", "-", stdin=lines)
+    except LabError as exc:
+        # iproute2 says which line: "Command failed -:N" (batch(), ip/ip.c and bridge/bridge.c).
+        line = re.search(r"Command failed -:(\d+)", str(exc))
+        if line is None or not 0 < int(line.group(1)) <= len(commands):
+            raise
+        n = int(line.group(1))
+        failed = " ".join(commands[n - 1])
+        raise LabError(f"`{tool} -n {ns_name(host)} {failed}` (batch line {n}) failed: {exc}") from None
+
+
+def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> list[Any]:
+    """batch() with -j: what each command printed, one JSON document each, in order."""
+    text = batch(tool, host, ("-j", *options), commands)
     decoder, found, at = json.JSONDecoder(), [], 0
     while True:
         while at < len(text) and text[at].isspace():

@@ -27,7 +27,7 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
-from netsim.lab.netns import NETNS_DIR, inside, ip, json_batch, ns_name, run, sysctl_inside
+from netsim.lab.netns import NETNS_DIR, batch, batch_safe, inside, ip, json_batch, ns_name, run, sysctl_inside
 from netsim.lab.openssh import OpenSSH
 from netsim.lab.routetext import route_text
 from netsim.neighbour import address_order, trace_key
@@ -91,19 +91,37 @@ class Lab:
         run("mkdir", "-p", NETNS_DIR)
         self.present = {h for h, host in self.s.hosts.items() if not host.absent}
         settle = plan.settle()
+        pending: list[Op] = []  # `ip -n NS` commands in a row for one namespace: one `ip -batch`
         for op in plan.setup(self.s):
-            if op == settle:
+            if pending and not (_batchable(op) and op.argv[2] == pending[0].argv[2]):
+                self._configure(pending)
+                pending = []
+            if _batchable(op):
+                pending.append(op)
+            elif op == settle:
                 # The script sleeps SETTLE seconds; the lab watches the links instead and goes on
                 # as soon as linkwatch has acted on every one (about a second saved a scenario).
                 self._settle_links(limit=float(plan.SETTLE))
             else:
                 self.execute(op)
+        if pending:
+            self._configure(pending)
         dynamic = self.s.dynamic_ports()
         for name, br in self.s.bridges.items():
             self.watch.add(br.host, name, name)
             for port in br.ports:
                 if (name, port) not in dynamic:
                     self.watch.add(br.host, name, port)
+
+    def _configure(self, ops: list[Op]) -> None:
+        """Setup commands for one namespace, in order: one `ip -n NS -batch -` for two or more (about
+        fifteen processes fewer a scenario), the command itself for one. Setup is not timed."""
+        hosts = {ns_name(host): host for host in self.s.hosts}
+        if len(ops) == 1 or ops[0].argv[2] not in hosts:
+            for op in ops:
+                self.execute(op)
+        else:
+            batch("ip", hosts[ops[0].argv[2]], (), [list(op.argv[3:]) for op in ops])
 
     def execute(self, op: Op) -> str | None:
         """Perform one operation of the plan; a TCP connect returns its outcome."""
@@ -848,6 +866,27 @@ TCP_LISTEN = 0x0A  # TCP_LISTEN in include/net/tcp_states.h, the `st` column
 def _ageing(info: list[dict[str, Any]]) -> int | None:
     """A bridge's ageing time in centiseconds from its `ip -j -d link show dev BR`, None if not read."""
     return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
+
+
+# The setup commands that go into an `ip -batch`: they make and configure, and rename, move or
+# delete nothing, so iproute2's cache of interface names in a batch (ll_map.c) never holds a stale one.
+BATCHED = {("link", "add"), ("link", "set"), ("addr", "add"), ("route", "add"), ("neigh", "add")}
+RENAMES = {"name", "netns"}  # `ip link set dev X name Y` renames it, `... netns NS` moves it away
+
+
+def _batchable(op: Op) -> bool:
+    """An `ip -n NS OBJECT add|set ...` setup command with no input, whose words a batch line can hold."""
+    argv = op.argv
+    return (
+        not op.show
+        and not op.stdin
+        and len(argv) > 5
+        and argv[:2] == ("ip", "-n")
+        and argv[2].startswith("lab-")
+        and (argv[3], argv[4]) in BATCHED
+        and not (argv[3:5] == ("link", "set") and RENAMES & set(argv[5:]))
+        and batch_safe(argv[3:])
+    )
 
 
 def _draws(tables: list[dict[str, Any]]) -> dict[str, float]:
