@@ -59,12 +59,17 @@ def one_run(side: Path, scenario: Path) -> tuple[float, float, bool]:
     return usage.ru_utime + usage.ru_stime, time.monotonic() - started, out.strip().endswith("agree")
 
 
-def programs(side: Path, scenario: Path) -> dict[str, int]:
-    """How many of each program one run started (successful execve() calls, under strace)."""
+def programs(side: Path, scenario: Path) -> dict[str, int] | None:
+    """How many of each program one run started (successful execve() calls, under strace); None if
+    the run did not end in 300 s (strace -f waits for every process it follows: a program the lab
+    left behind, as an sshd session was before 2026-12-02, keeps it waiting)."""
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as log:
-        subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", log.name,
-                        sys.executable, "-m", "netsim", "lab", str(scenario), "--compare"],
-                       cwd=side, capture_output=True, check=False)  # fmt: skip
+        try:
+            subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", log.name,
+                            sys.executable, "-m", "netsim", "lab", str(scenario), "--compare"],
+                           cwd=side, capture_output=True, check=False, timeout=300)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return None
         counts: dict[str, int] = {}
         for line in log:
             found = re.search(r'execve\("([^"]+)".*\) = 0$', line)
@@ -104,11 +109,17 @@ def main() -> int:
                 disagreed[name].append(scenario.stem)
         say(f"[{n}/{len(sample)}] {scenario.stem}: " + ", ".join(f"{k} {cpu[k][-1]:.2f} CPU s" for k in sides))
     counts: dict[str, dict[str, int]] = {name: {} for name in sides}
+    counted = 0  # scenarios whose programs were counted on both sides
     if shutil.which("strace"):
         for n, scenario in enumerate(sample, 1):
             say(f"counting programs [{n}/{len(sample)}] {scenario.stem}")
-            for name, side in sides.items():
-                for program, k in programs(side, scenario).items():
+            found = {name: programs(side, scenario) for name, side in sides.items()}
+            if any(found[name] is None for name in sides):
+                say(f"{scenario.stem}: a run under strace did not end in 300 s; its programs are not counted")
+                continue
+            counted += 1
+            for name in sides:
+                for program, k in (found[name] or {}).items():
                     counts[name][program] = counts[name].get(program, 0) + k
     mine, theirs = sides
     print(f"{len(sample)} lab runs a side, alternating (this tree against {args.against})")
@@ -118,14 +129,14 @@ def main() -> int:
         ("CPU s, median run", statistics.median(cpu[mine]), statistics.median(cpu[theirs])),
         ("wall s, in all", sum(wall[mine]), sum(wall[theirs])),
     ]
-    if counts[mine]:
+    if counted:
         for program in ("ip", "bridge"):
-            rows.append((f"`{program}` processes a run", counts[mine].get(program, 0) / len(sample),
-                         counts[theirs].get(program, 0) / len(sample)))  # fmt: skip
-        rows.append(("programs a run, in all", sum(counts[mine].values()) / len(sample),
-                     sum(counts[theirs].values()) / len(sample)))  # fmt: skip
+            rows.append((f"`{program}` processes a run", counts[mine].get(program, 0) / counted,
+                         counts[theirs].get(program, 0) / counted))  # fmt: skip
+        rows.append(("programs a run, in all", sum(counts[mine].values()) / counted,
+                     sum(counts[theirs].values()) / counted))  # fmt: skip
     else:
-        print("(strace is not installed: the programs each run started are not counted)")
+        print("(strace is not installed, or no run under it ended: the programs each run started are not counted)")
     for label, a, b in rows:
         print(f"{label:28} {a:12.2f} {b:12.2f}  {a / b if b else float('nan'):.3f}")
     for name in sides:

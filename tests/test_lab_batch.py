@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -154,3 +155,42 @@ def test_every_scenario_s_setup_batches_most_of_its_ip_commands() -> None:
     batched = [op for op in ops if _batchable(op)]
     assert batched and all(op.argv[3:5] != ("link", "del") for op in batched)
     assert len(batched) > len([op for op in ops if op.argv[:2] == ("ip", "-n")]) * 0.9
+
+
+# In a mount and network namespace of the test's own, with /run a tmpfs there (as the lab does): two
+# named namespaces, a process in each, and one more in `a` that has left its parent (as an sshd
+# session does when sshd is gone). Ending `a`'s processes ends both of `a`'s and leaves `b`'s.
+LEFT_BEHIND = """
+import os, subprocess, sys, time
+from netsim.lab.netns import _alive, end_processes_in
+subprocess.run(["mount", "-t", "tmpfs", "test-lab", "/run"], check=True)
+for name in ("lab-a", "lab-b"):
+    subprocess.run(["ip", "netns", "add", name], check=True)
+a = subprocess.Popen(["ip", "netns", "exec", "lab-a", "sleep", "60"])
+b = subprocess.Popen(["ip", "netns", "exec", "lab-b", "sleep", "60"])
+orphan = subprocess.run(["ip", "netns", "exec", "lab-a", "sh", "-c", "setsid sleep 61 >/dev/null 2>&1 & echo $!"],
+                        capture_output=True, text=True, check=True).stdout.strip()
+time.sleep(0.2)
+ended = end_processes_in(["a", "nobody"])
+a.wait(timeout=5)
+print(sorted(ended) == sorted([a.pid, int(orphan)]), a.returncode, b.poll(), _alive(int(orphan)))
+b.kill()
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_what_the_lab_s_programs_left_in_its_namespaces_is_ended_and_nothing_else() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        # A PID namespace too, with its own /proc: whatever end_processes_in() gets wrong (a fault
+        # planted in its filter once sent SIGKILL to every process it could see), it can reach only
+        # the processes of this test.
+        ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
+         sys.executable, "-c", LEFT_BEHIND],
+        capture_output=True, text=True, check=False, cwd=root, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "-9", "None", "False"], done.stdout + done.stderr

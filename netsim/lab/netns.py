@@ -8,9 +8,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +71,46 @@ def sysctl_inside(host: str, settings: Sequence[str], *, missing_ok: bool = Fals
                     raise LabError(f"sysctl: cannot stat {path}: No such file or directory") from None
             except OSError as exc:
                 raise LabError(f'sysctl: setting key "{key}": {exc.strerror}') from None
+
+
+def end_processes_in(hosts: Sequence[str], limit: float = 3.0) -> list[int]:
+    """SIGKILL every process but this one whose network namespace is one of `hosts`' (still named
+    under /run/netns, so each inode is one of the lab's own namespaces, not a freed one reused), and
+    wait up to `limit` seconds for them to go: what `ip netns pids` finds, from /proc directly.
+
+    The lab ends what it started, but not what those started: an sshd session whose client's side
+    was reset (an impostor's RST reaches the client only) still holds an ESTABLISHED connection,
+    and it would wait on TCP keepalive for two hours after the lab had gone."""
+    inodes = set()
+    for host in hosts:
+        try:
+            inodes.add(os.stat(f"{NETNS_DIR}/{ns_name(host)}").st_ino)
+        except OSError:
+            continue  # not made yet, or deleted by a step
+    me, ended = os.getpid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if os.stat(f"/proc/{entry.name}/ns/net").st_ino not in inodes:
+                continue
+            os.kill(int(entry.name), signal.SIGKILL)
+        except OSError:  # gone meanwhile
+            continue
+        ended.append(int(entry.name))
+    deadline = time.monotonic() + limit
+    while ended and time.monotonic() < deadline and any(_alive(pid) for pid in ended):
+        time.sleep(0.01)
+    return ended
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def run(*args: str, check: bool = True, stdin: str | None = None) -> str:

@@ -150,7 +150,9 @@ class OpenSSH:
         return [line for client in self.clients for line in client.new_lines()]
 
     def close(self) -> None:
-        """Clients first (their servers' session processes then end with the connection), then sshd."""
+        """Clients first (their servers' session processes then end with the connection), then sshd.
+        A session whose connection the client never closed (its side was reset) outlives both: the
+        lab's close() ends what is left in its namespaces (netns.end_processes_in())."""
         for proc in [*(c.proc for c in self.clients), *self.servers]:
             if proc.poll() is None:
                 proc.terminate()

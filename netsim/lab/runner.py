@@ -27,7 +27,18 @@ from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
-from netsim.lab.netns import NETNS_DIR, batch, batch_safe, inside, ip, json_batch, ns_name, run, sysctl_inside
+from netsim.lab.netns import (
+    NETNS_DIR,
+    batch,
+    batch_safe,
+    end_processes_in,
+    inside,
+    ip,
+    json_batch,
+    ns_name,
+    run,
+    sysctl_inside,
+)
 from netsim.lab.openssh import OpenSSH
 from netsim.lab.routetext import route_text
 from netsim.neighbour import address_order, trace_key
@@ -852,6 +863,9 @@ class Lab:
         for sock in [*(s for group in self.listeners.values() for s in group), *self.connections]:
             sock.close()
         self.watch.close()
+        ended = end_processes_in(sorted(self.present))
+        if ended:
+            self.say(f"ended {len(ended)} process(es) the lab's programs had left in its namespaces")
         for host in self.present:
             run("ip", "netns", "del", ns_name(host), check=False)
 
