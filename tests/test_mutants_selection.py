@@ -35,6 +35,7 @@ LEFT_OUT = {
     "test_figkey.py": "the figure cache's key, under make serve's rebuilds (site builds)",
     "test_guide.py": "site builds of a new post",
     "test_ip_batch.py": "the lab's reading of `ip -batch` (netsim/lab/netns.py is not among the modules mutated)",
+    "test_lab_batch.py": "the lab's batches, routes written back and leftover processes (netsim.lab is not mutated)",
     "test_lab.py": "root, and the kernel's timers (minutes)",
     "test_kernel_numbers.py": "a post's words against a recorded kernel trace, not netsim's mechanisms",
     "test_labfuzz.py": "the lab fuzzer's generator, a test tool, not netsim's mechanisms",
