@@ -20,6 +20,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,11 +65,15 @@ def programs(side: Path, scenario: Path) -> dict[str, int] | None:
     the run did not end in 300 s (strace -f waits for every process it follows: a program the lab
     left behind, as an sshd session was before 2026-12-02, keeps it waiting)."""
     with tempfile.NamedTemporaryFile("r", suffix=".strace") as log:
+        proc = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", log.name,
+                                 sys.executable, "-m", "netsim", "lab", str(scenario), "--compare"],
+                                cwd=side, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
         try:
-            subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", log.name,
-                            sys.executable, "-m", "netsim", "lab", str(scenario), "--compare"],
-                           cwd=side, capture_output=True, check=False, timeout=300)  # fmt: skip
+            proc.wait(timeout=300)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # strace and the lab it follows, not strace alone
+            proc.wait()
             return None
         counts: dict[str, int] = {}
         for line in log:
@@ -89,7 +94,8 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench-lab: the lab needs root (it makes network namespaces); run it as root", file=sys.stderr)
         return 3
-    every = sorted(Path("diagrams").glob("*.yaml")) + sorted(Path("tests/lab_scenarios").glob("*.yaml"))
+    found = sorted(ROOT.glob("diagrams/*.yaml")) + sorted(ROOT.glob("tests/lab_scenarios/*.yaml"))
+    every = [path.relative_to(ROOT) for path in found]
     if args.scenarios:
         sample = [p.resolve().relative_to(ROOT) for p in args.scenarios]
     else:

@@ -157,23 +157,31 @@ def test_every_scenario_s_setup_batches_most_of_its_ip_commands() -> None:
     assert len(batched) > len([op for op in ops if op.argv[:2] == ("ip", "-n")]) * 0.9
 
 
-# In a mount and network namespace of the test's own, with /run a tmpfs there (as the lab does): two
+# In a mount and network namespace of the test's own, with /run a tmpfs there (as the lab does): three
 # named namespaces, a process in each, and one more in `a` that has left its parent (as an sshd
-# session does when sshd is gone). Ending `a`'s processes ends both of `a`'s and leaves `b`'s.
+# session does when sshd is gone). `c`'s processes are found, then `c` is deleted by name, as a
+# netns_del step deletes it (its process keeps it alive). Ending `a`'s and what was found in `c`
+# ends those three and leaves `b`'s.
 LEFT_BEHIND = """
 import os, subprocess, sys, time
-from netsim.lab.netns import _alive, end_processes_in
+from netsim.lab.netns import end_processes, processes_in
+def alive(pid):  # a zombie waiting for its parent to reap it does not count
+    try:
+        return open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 subprocess.run(["mount", "-t", "tmpfs", "test-lab", "/run"], check=True)
-for name in ("lab-a", "lab-b"):
+for name in ("lab-a", "lab-b", "lab-c"):
     subprocess.run(["ip", "netns", "add", name], check=True)
-a = subprocess.Popen(["ip", "netns", "exec", "lab-a", "sleep", "60"])
-b = subprocess.Popen(["ip", "netns", "exec", "lab-b", "sleep", "60"])
+a, b, c = (subprocess.Popen(["ip", "netns", "exec", f"lab-{x}", "sleep", "60"]) for x in "abc")
 orphan = subprocess.run(["ip", "netns", "exec", "lab-a", "sh", "-c", "setsid sleep 61 >/dev/null 2>&1 & echo $!"],
                         capture_output=True, text=True, check=True).stdout.strip()
 time.sleep(0.2)
-ended = end_processes_in(["a", "nobody"])
-a.wait(timeout=5)
-print(sorted(ended) == sorted([a.pid, int(orphan)]), a.returncode, b.poll(), _alive(int(orphan)))
+in_c = processes_in(["c"])
+subprocess.run(["ip", "netns", "del", "lab-c"], check=True)
+ended = end_processes([*in_c, *processes_in(["a", "c", "nobody"])])
+a.wait(timeout=5), c.wait(timeout=5)
+print(ended, a.returncode, c.returncode, b.poll(), alive(int(orphan)))
 b.kill()
 """
 
@@ -193,4 +201,4 @@ def test_what_the_lab_s_programs_left_in_its_namespaces_is_ended_and_nothing_els
         capture_output=True, text=True, check=False, cwd=root, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "-9", "None", "False"], done.stdout + done.stderr
+    assert done.stdout.split() == ["3", "-9", "-9", "None", "False"], done.stdout + done.stderr

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -73,44 +74,68 @@ def sysctl_inside(host: str, settings: Sequence[str], *, missing_ok: bool = Fals
                 raise LabError(f'sysctl: setting key "{key}": {exc.strerror}') from None
 
 
-def end_processes_in(hosts: Sequence[str], limit: float = 3.0) -> list[int]:
-    """SIGKILL every process but this one whose network namespace is one of `hosts`' (still named
-    under /run/netns, so each inode is one of the lab's own namespaces, not a freed one reused), and
-    wait up to `limit` seconds for them to go: what `ip netns pids` finds, from /proc directly.
-
-    The lab ends what it started, but not what those started: an sshd session whose client's side
-    was reset (an impostor's RST reaches the client only) still holds an ESTABLISHED connection,
-    and it would wait on TCP keepalive for two hours after the lab had gone."""
-    inodes = set()
+def processes_in(hosts: Sequence[str]) -> list[int]:
+    """A pidfd for every process but this one whose network namespace is one of `hosts`': what
+    `ip netns pids` finds, from /proc directly. The namespaces are the files still named under the
+    lab's own /run/netns (a private tmpfs), compared by device and inode as iproute2 compares them
+    (netns_identify_pid(), ip/ipnetns.c): a named namespace's inode cannot be freed and reused by
+    another lab's. A pidfd names its process, not a number a new process may take later."""
+    wanted = set()
     for host in hosts:
         try:
-            inodes.add(os.stat(f"{NETNS_DIR}/{ns_name(host)}").st_ino)
+            found = os.stat(f"{NETNS_DIR}/{ns_name(host)}")
         except OSError:
             continue  # not made yet, or deleted by a step
-    me, ended = os.getpid(), []
+        wanted.add((found.st_dev, found.st_ino))
+    me, fds = os.getpid(), []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
-            if os.stat(f"/proc/{entry.name}/ns/net").st_ino not in inodes:
+            if _net_of(entry.name) not in wanted:
                 continue
-            os.kill(int(entry.name), signal.SIGKILL)
+            fd = os.pidfd_open(int(entry.name))
         except OSError:  # gone meanwhile
             continue
-        ended.append(int(entry.name))
+        if _net_of(entry.name) in wanted:  # still the same process: its number was not taken again
+            fds.append(fd)
+        else:
+            os.close(fd)
+    return fds
+
+
+def _net_of(pid: str) -> tuple[int, int] | None:
+    try:
+        found = os.stat(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def end_processes(pidfds: list[int], limit: float = 3.0) -> int:
+    """SIGKILL each process, wait up to `limit` seconds in all for them to exit (a pidfd reads as ready
+    once its process has), and close the pidfds: how many were still there to signal.
+
+    The lab ends what it started, but not what those started: an sshd session whose client's side
+    was reset (an impostor's RST reaches the client only) still holds an ESTABLISHED connection,
+    and it would wait on TCP keepalive for two hours after the lab had gone."""
+    ended = 0
+    for fd in pidfds:
+        try:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            ended += 1
+        except ProcessLookupError:
+            pass  # it exited already
     deadline = time.monotonic() + limit
-    while ended and time.monotonic() < deadline and any(_alive(pid) for pid in ended):
-        time.sleep(0.01)
+    for fd in pidfds:
+        select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        os.close(fd)
     return ended
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` still runs (a zombie waiting for its parent to reap it does not)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
+def end_processes_in(hosts: Sequence[str], limit: float = 3.0) -> int:
+    """end_processes() of everything in `hosts`' namespaces (processes_in())."""
+    return end_processes(processes_in(hosts), limit)
 
 
 def run(*args: str, check: bool = True, stdin: str | None = None) -> str:

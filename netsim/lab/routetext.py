@@ -34,7 +34,7 @@ def route_text(route: dict[str, Any]) -> str:
     unknown = sorted(set(route) - _KNOWN)
     if unknown:
         said = ", ".join(unknown)
-        raise LabError(f"`ip -j route show` printed {said} for {route}, which the lab does not write back")
+        raise LabError(f"`ip -j -d route show` printed {said} for {route}, which the lab does not write back")
     words = [] if route.get("type", "unicast") == _HIDDEN["type"] else [str(route["type"])]
     words.append(str(route["dst"]))
     for key, word in _WORDS:

@@ -31,11 +31,12 @@ from netsim.lab.netns import (
     NETNS_DIR,
     batch,
     batch_safe,
-    end_processes_in,
+    end_processes,
     inside,
     ip,
     json_batch,
     ns_name,
+    processes_in,
     run,
     sysctl_inside,
 )
@@ -91,6 +92,7 @@ class Lab:
         # before_step(): only a step changes it (`ip link set BR type bridge ageing_time N`), and
         # none runs between that read and the next step. Used once, then forgotten.
         self._ageing_next: dict[str, int | None] = {}
+        self._doomed: list[int] = []  # pidfds of processes in namespaces a step deleted (close() ends them)
 
     def say(self, text: str) -> None:
         if self.progress:
@@ -218,6 +220,10 @@ class Lab:
             self._applied_at = None
             self._macs = {}
             before = self._link_names() if step.netns_del and self._has_cables_out(step.netns_del) else {}
+            if step.netns_del:
+                # `ip netns del` only drops the name: a process left in the namespace keeps it alive, and
+                # close() could no longer find it by name. Its pidfd is taken now and used then.
+                self._doomed += processes_in([step.netns_del])
             ops = plan.step_ops(self.s, step)
             for op in ops:
                 outcome = self.execute(op) or outcome
@@ -763,8 +769,10 @@ class Lab:
         """The neighbour tables, links, REACHABLE draws and routes, from one `ip -d -batch` a
         namespace (`neigh show`, `addr show`, `ntable show`, `route show`, and `link show dev BR`
         for the ageing time of each bridge it holds, kept for the next before_step()). Until 2026-12
-        these were three processes a namespace and one a bridge. The neighbour tables are read
-        first, nearest the step's end; the routes come as JSON and are written back in the words
+        these were three processes a namespace and one a bridge. Each namespace's neighbour table
+        comes first in its batch, nearest the step's end (a later namespace's after the earlier
+        ones' whole batches, a few milliseconds; `read`, the edge --compare allows a timer until,
+        is taken after them all). The routes come as JSON and are written back in the words
         `ip route show` prints (netsim.lab.routetext)."""
         bridges = self._bridges_by_host()
         read: dict[str, list[Any]] = {}
@@ -863,9 +871,10 @@ class Lab:
         for sock in [*(s for group in self.listeners.values() for s in group), *self.connections]:
             sock.close()
         self.watch.close()
-        ended = end_processes_in(sorted(self.present))
+        ended = end_processes([*self._doomed, *processes_in(sorted(self.present))])
+        self._doomed = []
         if ended:
-            self.say(f"ended {len(ended)} process(es) the lab's programs had left in its namespaces")
+            self.say(f"ended {ended} process(es) the lab's programs had left in its namespaces")
         for host in self.present:
             run("ip", "netns", "del", ns_name(host), check=False)
 
