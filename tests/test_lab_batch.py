@@ -193,7 +193,7 @@ def test_what_the_lab_s_programs_left_in_its_namespaces_is_ended_and_nothing_els
 
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        # A PID namespace too, with its own /proc: whatever end_processes_in() gets wrong (a fault
+        # A PID namespace too, with its own /proc: whatever processes_in() gets wrong (a fault
         # planted in its filter once sent SIGKILL to every process it could see), it can reach only
         # the processes of this test.
         ["unshare", "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",

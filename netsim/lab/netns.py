@@ -133,11 +133,6 @@ def end_processes(pidfds: list[int], limit: float = 3.0) -> int:
     return ended
 
 
-def end_processes_in(hosts: Sequence[str], limit: float = 3.0) -> int:
-    """end_processes() of everything in `hosts`' namespaces (processes_in())."""
-    return end_processes(processes_in(hosts), limit)
-
-
 def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
     """Run one command (`stdin`: what it reads); a failure is a LabError naming the command and what it printed."""
     try:
@@ -171,9 +166,9 @@ def batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[st
     printed. A command that fails stops the batch (no -force), and that is a LabError naming it,
     as a lone command's failure is."""
     for words in commands:
-        if not batch_safe(words):
-            bad = next(word for word in words if not _BATCH_WORD.fullmatch(word))
-            raise LabError(f"`{tool} -batch` line {words!r}: the word {bad!r} is not one a batch line may hold")
+        for word in words:
+            if not _BATCH_WORD.fullmatch(word):
+                raise LabError(f"`{tool} -batch` line {words!r}: the word {word!r} is not one a batch line may hold")
     lines = "".join(" ".join(c) + "\n" for c in commands)
     try:
         return run(tool, "-n", ns_name(host), *options, "-batch", "-", stdin=lines)
@@ -202,11 +197,6 @@ def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[li
         shown = [" ".join(c) for c in commands]
         raise LabError(f"`{tool} -n {ns_name(host)} -batch` of {shown}: {len(found)} JSON documents, expected one each")
     return found
-
-
-def ip_json_batch(host: str, options: tuple[str, ...], commands: list[str]) -> list[Any]:
-    """json_batch() of `ip`, each command written as its words joined by spaces."""
-    return json_batch("ip", host, options, [c.split() for c in commands])
 
 
 def apt_install(package: str) -> bool:

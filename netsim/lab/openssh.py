@@ -152,7 +152,7 @@ class OpenSSH:
     def close(self) -> None:
         """Clients first (their servers' session processes then end with the connection), then sshd.
         A session whose connection the client never closed (its side was reset) outlives both: the
-        lab's close() ends what is left in its namespaces (netns.end_processes_in())."""
+        lab's close() ends what is left in its namespaces (netns.processes_in(), netns.end_processes())."""
         for proc in [*(c.proc for c in self.clients), *self.servers]:
             if proc.poll() is None:
                 proc.terminate()
