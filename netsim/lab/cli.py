@@ -13,6 +13,11 @@ from typing import NoReturn
 
 from netsim.errors import LabError, NetsimError
 from netsim.lab.netns import dnsmasq_missing, missing_requirement, nft_missing, run, ssh_missing
+
+# Imported here, not in the forked child that plays: a module the child imports is imported afresh
+# on every run and gone with the child, while tests/prerun.py's server keeps what this process
+# loaded for the next run (~25 ms of CPU a lab run).
+from netsim.lab.runner import Lab
 from netsim.scenario import load_scenario
 from netsim.simulation import run as simulate  # imported at once: the lab may drop root before it plays
 
@@ -147,8 +152,6 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _inside(file: Path) -> dict:
-    from netsim.lab.runner import Lab
-
     # A tmpfs of our own over /run: `ip netns` keeps its files there, out of the machine's sight.
     run("mount", "-t", "tmpfs", "netsim-lab", "/run")
     lab = Lab(load_scenario(file))

@@ -1,0 +1,144 @@
+"""The lab's listening sockets, asked over sock_diag, are the ones /proc/net/tcp lists.
+
+After every step the lab lists each namespace's listening TCP sockets. It read /proc/net/tcp inside
+the namespace until 2026-12; that walks the machine's whole established hash and cost ~5 ms a
+read. It now asks NETLINK_SOCK_DIAG for TCPF_LISTEN only (netsim.lab.sockdiag). Here both are asked
+in a network namespace of the test's own, with sockets of every kind the lab meets and some it
+should not list, and must name the same sockets; /proc/net/tcp is the referee."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from netsim.errors import LabError
+from netsim.lab import sockdiag
+from netsim.lab.netns import missing_requirement
+
+REASON = missing_requirement()
+
+# In a namespace of its own: a wildcard listener, listeners on one address and on a port two
+# sockets share (SO_REUSEPORT), a connection on both ends, a socket bound and not listening, one
+# that listened and closed, an IPv6 listener (not IPv4's), and 600 more listeners, so that the dump
+# takes more than one read.
+SOCKETS = textwrap.dedent(
+    """
+    import json, socket, subprocess
+    from netsim.lab import sockdiag
+
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    keep = []
+    def listener(address, port, family=socket.AF_INET, reuseport=False):
+        s = socket.socket(family)
+        if reuseport:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind((address, port))
+        s.listen()
+        keep.append(s)
+        return s
+    listener("0.0.0.0", 22)
+    door = listener("127.0.0.1", 8080)
+    listener("127.0.0.2", 9001, reuseport=True)
+    listener("127.0.0.2", 9001, reuseport=True)
+    client = socket.create_connection(("127.0.0.1", 8080))
+    keep += [client, door.accept()[0]]
+    bound = socket.socket()
+    bound.bind(("127.0.0.1", 5555))
+    keep.append(bound)
+    listener("127.0.0.1", 7777).close()
+    listener("::", 7000, socket.AF_INET6)
+    for port in range(20000, 20600):
+        listener("127.0.0.3", port)
+    asked = sorted([str(a), p] for a, p in sockdiag.listening_sockets())
+    with open("/proc/thread-self/net/tcp") as f:
+        proc = f.read()
+    print(json.dumps({"asked": asked, "proc": proc}))
+    """
+)
+
+
+def proc_listeners(text: str) -> list[list[object]]:
+    """The (address, port) of each LISTEN socket in /proc/net/tcp's text, as tcp4_seq_show() prints
+    them (net/ipv4/tcp_ipv4.c): the address is a __be32 printed as a host-order number, `st` 0A."""
+    found = set()
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if int(fields[3], 16) == sockdiag.TCP_LISTEN:
+            address, _, port = fields[1].partition(":")
+            found.add((str(ipaddress.IPv4Address(int(address, 16).to_bytes(4, sys.byteorder))), int(port, 16)))
+    return sorted([a, p] for a, p in found)
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_sock_diag_lists_the_listeners_proc_net_tcp_lists() -> None:
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", SOCKETS], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    read = json.loads(done.stdout)
+    expected = proc_listeners(read["proc"])
+    assert len(expected) == 3 + 600, expected[:5]  # 22, 8080, 9001 once, and the 600
+    assert read["asked"] == expected
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_a_listener_in_another_namespace_is_not_listed() -> None:
+    script = textwrap.dedent(
+        """
+        import socket, subprocess, sys
+        from netsim.lab import sockdiag
+        s = socket.socket(); s.bind(("0.0.0.0", 4444)); s.listen()
+        out = subprocess.run(["unshare", "--net", sys.executable, "-c",
+                              "from netsim.lab import sockdiag; print(sorted(sockdiag.listening_sockets()))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        print(out, sorted((str(a), p) for a, p in sockdiag.listening_sockets()))
+        """
+    )
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[] [('0.0.0.0', 4444)]"
+
+
+def message(kind: int, seq: int, body: bytes) -> bytes:
+    length = sockdiag.NLMSGHDR.size + len(body)
+    return sockdiag.NLMSGHDR.pack(length, kind, 2, seq, 0) + body + bytes(-length % 4)
+
+
+def diag_msg(family: int, state: int, address: str, port: int) -> bytes:
+    """An inet_diag_msg: family, state, timer, retrans, then sport, dport, src[4], dst[4], if, cookie."""
+    head = struct.pack("=BBBB", family, state, 0, 0) + port.to_bytes(2, "big") + bytes(2)
+    return head + ipaddress.IPv4Address(address).packed + bytes(12 + 16 + 4 + 8 + 20)
+
+
+def test_answers_are_read_by_their_fields_and_other_sequences_are_skipped() -> None:
+    data = (
+        message(sockdiag.SOCK_DIAG_BY_FAMILY, 5, diag_msg(socket.AF_INET, sockdiag.TCP_LISTEN, "10.0.0.2", 9001))
+        + message(sockdiag.SOCK_DIAG_BY_FAMILY, 5, diag_msg(socket.AF_INET, 1, "10.0.0.2", 40000))  # ESTABLISHED
+        + message(sockdiag.SOCK_DIAG_BY_FAMILY, 4, diag_msg(socket.AF_INET, sockdiag.TCP_LISTEN, "10.9.9.9", 1))
+        + message(sockdiag.NLMSG_DONE, 5, bytes(4))
+    )
+    found, done = sockdiag.parse_listeners(data, 5)
+    assert done
+    assert found == {(ipaddress.IPv4Address("10.0.0.2"), 9001)}
+    assert sockdiag.parse_listeners(data[: len(data) - 20], 5)[1] is False
+
+
+def test_a_refusal_or_a_broken_answer_is_a_lab_error() -> None:
+    refused = message(sockdiag.NLMSG_ERROR, 1, struct.pack("=i", -22) + bytes(16))
+    with pytest.raises(LabError, match="Invalid argument"):
+        sockdiag.parse_listeners(refused, 1)
+    whole = message(sockdiag.SOCK_DIAG_BY_FAMILY, 1, diag_msg(socket.AF_INET, sockdiag.TCP_LISTEN, "10.0.0.2", 22))
+    broken = struct.pack("=I", len(whole) + 40) + whole[4:]
+    with pytest.raises(LabError, match="netlink message of"):
+        sockdiag.parse_listeners(broken, 1)
