@@ -88,11 +88,6 @@ def test_each_link_is_what_ip_link_show_prints() -> None:
     assert by_name["lo"]["operstate"] == "UNKNOWN" and by_name["lo"]["up"]
 
 
-def message(kind: int, seq: int, body: bytes) -> bytes:
-    length = rtlink.NLMSGHDR.size + len(body)
-    return rtlink.NLMSGHDR.pack(length, kind, 2, seq, 0) + body + bytes(-length % 4)
-
-
 def attribute(kind: int, value: bytes) -> bytes:
     length = rtlink.RTATTR.size + len(value)
     return rtlink.RTATTR.pack(length, kind) + value + bytes(-length % 4)
@@ -103,28 +98,22 @@ def test_a_port_is_read_from_its_nested_attributes() -> None:
     info = attribute(rtlink.IFLA_INFO_SLAVE_KIND, b"bridge\0") + attribute(rtlink.IFLA_INFO_SLAVE_DATA | 0x8000, slave)
     body = rtlink.IFINFOMSG.pack(socket.AF_UNSPEC, 1, 7, rtlink.IFF_UP, 0) + b"".join(
         [
-            attribute(rtlink.IFLA_IFNAME, b"p1\0"),
+            attribute(rtlink.IFLA_IFNAME, b"p\xff1\0"),  # a name need not be UTF-8
             attribute(rtlink.IFLA_MASTER, struct.pack("=I", 4)),
             attribute(rtlink.IFLA_OPERSTATE, bytes([2])),
             attribute(rtlink.IFLA_LINKINFO | 0x8000, info),  # NLA_F_NESTED, as the kernel may set it
         ]
     )
-    data = (
-        message(rtlink.RTM_NEWLINK, 9, body)
-        + message(rtlink.RTM_NEWLINK, 8, body)
-        + message(rtlink.NLMSG_DONE, 9, bytes(4))
-    )
-    links, done = rtlink.parse_links(data, 9)
-    assert done
-    assert links == [rtlink.Link("p1", 7, True, False, "DOWN", 4, "bridge", "listening")]
+    links = rtlink.parse_links([(rtlink.RTM_NEWLINK, body)])
+    assert links == [rtlink.Link("p\udcff1", 7, True, False, "DOWN", 4, "bridge", "listening")]
 
 
-def test_a_refusal_or_a_broken_answer_is_a_lab_error() -> None:
-    with pytest.raises(LabError, match="Operation not permitted"):
-        rtlink.parse_links(message(rtlink.NLMSG_ERROR, 1, struct.pack("=i", -1) + bytes(16)), 1)
+def test_a_broken_answer_is_a_lab_error() -> None:
     body = rtlink.IFINFOMSG.pack(0, 1, 7, 0, 0) + rtlink.RTATTR.pack(40, rtlink.IFLA_IFNAME) + b"p1\0\0"
     with pytest.raises(LabError, match="attribute of 40 bytes"):
-        rtlink.parse_links(message(rtlink.RTM_NEWLINK, 1, body), 1)
+        rtlink.parse_links([(rtlink.RTM_NEWLINK, body)])
+    with pytest.raises(LabError, match="an answer of type 24 and 16 bytes to an RTM_GETLINK dump"):
+        rtlink.parse_links([(24, bytes(16))])
 
 
 @pytest.mark.parametrize(("flags", "lower_up"), [(0x1 | 0x10000, True), (0x1 | 0x40, False)])
@@ -132,5 +121,30 @@ def test_the_carrier_is_iff_lower_up_not_iff_running(flags: int, lower_up: bool)
     # dev_get_flags() (net/core/dev.c) sets IFF_RUNNING from the operstate linkwatch set and
     # IFF_LOWER_UP from the carrier: the two differ exactly while the wait must go on waiting.
     body = rtlink.IFINFOMSG.pack(socket.AF_UNSPEC, 1, 3, flags, 0) + attribute(rtlink.IFLA_IFNAME, b"v1\0")
-    links, _ = rtlink.parse_links(message(rtlink.RTM_NEWLINK, 1, body), 1)
-    assert links[0].lower_up is lower_up
+    assert rtlink.parse_links([(rtlink.RTM_NEWLINK, body)])[0].lower_up is lower_up
+
+
+def link(
+    name: str, index: int, *, up: bool = True, carrier: bool = True, oper: str = "UP", **port: object
+) -> rtlink.Link:
+    return rtlink.Link(name, index, up, carrier, oper, port.get("master"), port.get("kind"), port.get("state"))  # type: ignore[arg-type]
+
+
+def test_settled_waits_for_the_operstate_to_follow_the_carrier_and_for_ports_to_forward() -> None:
+    bridge = link("br0", 4)
+    assert rtlink.settled(
+        [link("lo", 1, oper="UNKNOWN"), bridge, link("p1", 5, master=4, kind="bridge", state="forwarding")]
+    )
+    # linkwatch has not run yet: the carrier went and the operstate still says UP, or came back and it says down
+    assert not rtlink.settled([link("v1", 3, carrier=False)])
+    assert not rtlink.settled([link("v1", 3, oper="LOWERLAYERDOWN")])
+    assert rtlink.settled([link("v1", 3, carrier=False, oper="LOWERLAYERDOWN")])
+    # a port up, of a bridge up, that does not forward yet; of a bridge down it never will
+    assert not rtlink.settled([bridge, link("p1", 5, master=4, kind="bridge", state="disabled")])
+    assert rtlink.settled(
+        [link("br0", 4, up=False, oper="DOWN"), link("p1", 5, master=4, kind="bridge", state="disabled")]
+    )
+    # links down, or whose operstate is unknown, are not waited for
+    assert rtlink.settled(
+        [link("v2", 6, up=False, carrier=False, oper="UP"), link("d0", 7, carrier=False, oper="UNKNOWN")]
+    )

@@ -12,23 +12,21 @@ same RTM_GETLINK that `ip link show` sends, with only the fields the wait reads:
 - IFLA_MASTER, and for a bridge port its IFLA_BRPORT_STATE inside IFLA_LINKINFO's
   IFLA_INFO_SLAVE_DATA (br_port_fill_attrs() in net/bridge/br_netlink.c), which `ip -d` prints.
 
-rtnl_fill_ifinfo() (net/core/rtnetlink.c) puts IFLA_LINKINFO, with a port's slave data, in every
-link of a plain dump, so no filter is asked for.
+rtnl_fill_ifinfo() (net/core/rtnetlink.c) puts IFLA_LINKINFO, with a port's slave data, in a plain
+dump's every link that has a kind or a master (rtnl_link_fill(); lo has neither), so no filter is
+asked for. netsim.lab.nlmsg asks and reads the dump, and asks again when a link came or went under it.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import struct
 from dataclasses import dataclass
 
 from netsim.errors import LabError
+from netsim.lab import nlmsg
 
 RTM_GETLINK, RTM_NEWLINK = 18, 16  # include/uapi/linux/rtnetlink.h
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLMSGHDR = struct.Struct("=IHHII")  # nlmsg_len, nlmsg_type, nlmsg_flags, nlmsg_seq, nlmsg_pid
 IFINFOMSG = struct.Struct("=BxHiII")  # ifi_family, pad, ifi_type, ifi_index, ifi_flags, ifi_change
 RTATTR = struct.Struct("=HH")  # rta_len, rta_type
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000  # include/uapi/linux/if.h
@@ -68,6 +66,11 @@ def attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
     return found
 
 
+def _text(value: bytes) -> str:
+    """A NUL-ended string attribute; a name need not be UTF-8 (dev_valid_name() takes any byte)."""
+    return value.rstrip(b"\0").decode(errors="surrogateescape")
+
+
 def _link(body: bytes) -> Link:
     _family, _type, index, flags, _change = IFINFOMSG.unpack_from(body)
     attrs = attributes(body, IFINFOMSG.size, len(body))
@@ -77,49 +80,47 @@ def _link(body: bytes) -> Link:
     operstate = attrs[IFLA_OPERSTATE][0] if IFLA_OPERSTATE in attrs else 0
     state = port[IFLA_BRPORT_STATE][0] if IFLA_BRPORT_STATE in port else None
     return Link(
-        name=attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(),
+        name=_text(attrs.get(IFLA_IFNAME, b"")),
         index=index,
         up=bool(flags & IFF_UP),
         lower_up=bool(flags & IFF_LOWER_UP),
         operstate=OPERSTATES[operstate] if operstate < len(OPERSTATES) else "UNKNOWN",
         master=struct.unpack("=I", attrs[IFLA_MASTER])[0] if IFLA_MASTER in attrs else None,
-        port_kind=info[IFLA_INFO_SLAVE_KIND].rstrip(b"\0").decode() if IFLA_INFO_SLAVE_KIND in info else None,
+        port_kind=_text(info[IFLA_INFO_SLAVE_KIND]) if IFLA_INFO_SLAVE_KIND in info else None,
         port_state=(PORT_STATES[state] if state < len(PORT_STATES) else str(state)) if state is not None else None,
     )
 
 
-def parse_links(data: bytes, seq: int) -> tuple[list[Link], bool]:
-    """The links in one read of a dump's answers, and whether the dump ended in it (NLMSG_DONE)."""
-    links: list[Link] = []
-    offset = 0
-    while offset + NLMSGHDR.size <= len(data):
-        length, kind, _flags, got_seq, _pid = NLMSGHDR.unpack_from(data, offset)
-        if length < NLMSGHDR.size or offset + length > len(data):
-            raise LabError(f"rtnetlink: a message of {length} bytes at {offset} of {len(data)}")
-        body = data[offset + NLMSGHDR.size : offset + length]
-        offset += (length + 3) & ~3  # NLMSG_ALIGN
-        if got_seq != seq:
-            continue  # not an answer to this question
-        if kind == NLMSG_DONE:
-            return links, True
-        if kind == NLMSG_ERROR:
-            (error,) = struct.unpack_from("=i", body)
-            raise LabError(f"rtnetlink: the kernel answered {os.strerror(-error)} to a dump of links")
+WHAT = "an RTM_GETLINK dump (what `ip link show` asks)"
+
+
+def parse_links(answers: list[tuple[int, bytes]]) -> list[Link]:
+    """The links among a dump's answers."""
+    for kind, body in answers:
         if kind != RTM_NEWLINK or len(body) < IFINFOMSG.size:
-            raise LabError(f"rtnetlink: an answer of type {kind} and {len(body)} bytes to a dump of links")
-        links.append(_link(body))
-    return links, False
+            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    return [_link(body) for _kind, body in answers]
 
 
-def links(seq: int = 1) -> list[Link]:
+def links() -> list[Link]:
     """Every link of this thread's network namespace (run it inside netns.inside())."""
     request = IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-    header = NLMSGHDR.pack(NLMSGHDR.size + len(request), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    found: list[Link] = []
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
-        sock.sendto(header + request, (0, 0))
-        while True:
-            part, done = parse_links(sock.recv(65536), seq)
-            found += part
-            if done:
-                return found
+    return parse_links(nlmsg.dump(socket.SOCK_RAW, socket.NETLINK_ROUTE, RTM_GETLINK, request, WHAT))
+
+
+def settled(found: list[Link]) -> bool:
+    """Whether linkwatch has acted on every carrier change among a namespace's links: each link
+    that is up, and whose operstate is known, has the operstate its carrier calls for; and a port
+    that is up, of a bridge that is up, forwards. linkwatch sets the operstate just before it
+    tells the bridge (netdev_state_change(), then br_port_carrier_check()); with no STP here,
+    br_make_forwarding() forwards at once."""
+    up = {link.index for link in found if link.up}
+    for link in found:
+        if not link.up or link.operstate == "UNKNOWN":
+            continue
+        if link.lower_up != (link.operstate == "UP"):
+            return False
+        port = link.port_kind == "bridge" and link.operstate == "UP" and link.master in up
+        if port and link.port_state != "forwarding":
+            return False
+    return True

@@ -750,24 +750,11 @@ class Lab:
             time.sleep(0.02)
 
     def _settled(self, host: str) -> bool:
-        """Whether linkwatch has acted on every carrier change in the host: each link's operstate
-        agrees with its carrier. Asked over rtnetlink by this process (netsim.lab.rtlink), which
-        polls every 20 ms: an `ip -j -d link show` each time was ~2.5 ms of CPU a namespace."""
+        """Whether linkwatch has acted on every carrier change in the host (rtlink.settled()). Asked
+        over rtnetlink by this process, which polls every 20 ms: an `ip -j -d link show` each time was
+        ~2.5 ms of CPU a namespace."""
         with inside(host):
-            found = rtlink.links()
-        up = {link.index for link in found if link.up}
-        for link in found:
-            if not link.up or link.operstate == "UNKNOWN":
-                continue
-            if link.lower_up != (link.operstate == "UP"):
-                return False
-            # linkwatch sets the operstate just before it tells the bridge (netdev_state_change(),
-            # then br_port_carrier_check()): a port that is up, of a bridge that is up, is settled
-            # once it forwards too (no STP here: br_make_forwarding() forwards at once).
-            port = link.port_kind == "bridge" and link.operstate == "UP" and link.master in up
-            if port and link.port_state != "forwarding":
-                return False
-        return True
+            return rtlink.settled(rtlink.links())
 
     def after_step(self) -> tuple[dict[str, Neigh], dict[str, Links], dict[str, Draws], dict[str, list[str]]]:
         """The neighbour tables, links, REACHABLE draws and routes, from one `ip -d -batch` a

@@ -1,0 +1,74 @@
+"""One netlink dump, asked and read: the part netsim.lab.sockdiag and netsim.lab.rtlink share.
+
+A dump's answers come in as many reads as the kernel needs (netlink_dump() in
+net/netlink/af_netlink.c fills one buffer a read), each a run of messages behind a struct nlmsghdr
+(include/uapi/linux/netlink.h). It ends with NLMSG_DONE, whose payload is the dump's own return
+value: an error met half way (a protocol module that could not be loaded, say) comes there, not
+as an NLMSG_ERROR, and is an error here too, as iproute2's rtnl_dump_done() makes it one. A dump the
+kernel saw its table change under is flagged NLM_F_DUMP_INTR (nl_dump_check_consistent()) and may
+lack an entry: it is asked again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+
+from netsim.errors import LabError
+
+NLMSGHDR = struct.Struct("=IHHII")  # nlmsg_len, nlmsg_type, nlmsg_flags, nlmsg_seq, nlmsg_pid
+NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+ERRNO = struct.Struct("=i")  # the int that starts NLMSG_ERROR's and NLMSG_DONE's payload
+TRIES = 10  # an interrupted dump asked again at most this often
+
+
+def request(kind: int, body: bytes, seq: int) -> bytes:
+    """A dump request: the header, then the family's request struct."""
+    return NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+
+
+def parse(data: bytes, seq: int, what: str) -> tuple[list[tuple[int, bytes]], bool, bool]:
+    """The (type, payload) of each answer to `seq` in one read, whether the dump ended in it, and
+    whether any of its messages (NLMSG_DONE too) says the dump was interrupted. An error the kernel
+    answered, or a message that does not fit the read, is a LabError that names `what` was asked."""
+    answers: list[tuple[int, bytes]] = []
+    interrupted = False
+    offset = 0
+    while offset + NLMSGHDR.size <= len(data):
+        length, kind, flags, got_seq, _pid = NLMSGHDR.unpack_from(data, offset)
+        if length < NLMSGHDR.size or offset + length > len(data):
+            raise LabError(f"netlink: a message of {length} bytes at {offset} of {len(data)}, answering {what}")
+        body = data[offset + NLMSGHDR.size : offset + length]
+        offset += (length + 3) & ~3  # NLMSG_ALIGN
+        if got_seq != seq:
+            continue  # not an answer to this question
+        interrupted |= bool(flags & NLM_F_DUMP_INTR)
+        if kind in (NLMSG_ERROR, NLMSG_DONE):
+            error = ERRNO.unpack_from(body)[0] if len(body) >= ERRNO.size else 0
+            if error < 0 or (kind == NLMSG_ERROR and len(body) < ERRNO.size):
+                said = os.strerror(-error) if error < 0 else "a short error message"
+                raise LabError(f"netlink: the kernel answered {said} to {what}")
+            if kind == NLMSG_DONE:
+                return answers, True, interrupted
+            continue  # an acknowledgement (error 0), which a dump is not sent
+        answers.append((kind, body))
+    return answers, False, interrupted
+
+
+def dump(family: int, protocol: int, kind: int, body: bytes, what: str) -> list[tuple[int, bytes]]:
+    """Ask a dump on a new netlink socket of this thread's network namespace (the socket is the
+    namespace's it is made in: call it inside netns.inside()) and read it to its end."""
+    for seq in range(1, TRIES + 1):
+        answers: list[tuple[int, bytes]] = []
+        interrupted = done = False
+        with socket.socket(socket.AF_NETLINK, family, protocol) as sock:
+            sock.sendto(request(kind, body, seq), (0, 0))
+            while not done:
+                part, done, cut = parse(sock.recv(65536), seq, what)
+                answers += part
+                interrupted |= cut
+        if not interrupted:
+            return answers
+    raise LabError(f"netlink: {what} was interrupted {TRIES} times by changes to the table")

@@ -1,0 +1,86 @@
+"""Reading a netlink dump (netsim.lab.nlmsg): answers by sequence, the end, errors, interruptions."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+import pytest
+
+from netsim.errors import LabError
+from netsim.lab import nlmsg
+
+
+def message(kind: int, seq: int, body: bytes, flags: int = 2) -> bytes:
+    length = nlmsg.NLMSGHDR.size + len(body)
+    return nlmsg.NLMSGHDR.pack(length, kind, flags, seq, 0) + body + bytes(-length % 4)
+
+
+def test_answers_to_this_question_are_kept_in_order_and_the_end_is_seen() -> None:
+    data = (
+        message(20, 5, b"one")
+        + message(20, 4, b"old")
+        + message(20, 5, b"two")
+        + message(nlmsg.NLMSG_DONE, 5, bytes(4))
+    )
+    answers, done, interrupted = nlmsg.parse(data, 5, "a test")
+    assert answers == [(20, b"one"), (20, b"two")] and done and not interrupted
+    assert nlmsg.parse(data[: -nlmsg.NLMSGHDR.size - 4], 5, "a test")[1] is False
+
+
+@pytest.mark.parametrize("kind", [nlmsg.NLMSG_ERROR, nlmsg.NLMSG_DONE])
+def test_an_error_the_kernel_answers_is_a_lab_error_at_the_end_too(kind: int) -> None:
+    # A dump that fails half way (tcp_diag could not be loaded) says so in NLMSG_DONE's payload.
+    with pytest.raises(LabError, match="No such file or directory to a test"):
+        nlmsg.parse(message(kind, 1, struct.pack("=i", -2)), 1, "a test")
+
+
+def test_a_short_error_and_a_message_longer_than_the_read_are_lab_errors() -> None:
+    with pytest.raises(LabError, match="short error message"):
+        nlmsg.parse(message(nlmsg.NLMSG_ERROR, 1, b""), 1, "a test")
+    whole = message(20, 1, bytes(8))
+    with pytest.raises(LabError, match="message of 64 bytes at 0 of 24, answering a test"):
+        nlmsg.parse(struct.pack("=I", 64) + whole[4:], 1, "a test")
+
+
+def test_an_interrupted_dump_is_flagged_even_on_its_end() -> None:
+    done = message(nlmsg.NLMSG_DONE, 1, bytes(4), flags=2 | nlmsg.NLM_F_DUMP_INTR)
+    assert nlmsg.parse(message(20, 1, b"x") + done, 1, "a test")[2] is True
+
+
+class FakeSocket:
+    """A netlink socket whose dumps are interrupted `cuts` times, then answered whole in two reads."""
+
+    asked: list[bytes] = []
+    cuts = 0
+
+    def __init__(self, *args: Any) -> None:
+        self.reads: list[bytes] = []
+
+    def __enter__(self) -> FakeSocket:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def sendto(self, data: bytes, address: object) -> None:
+        FakeSocket.asked.append(data)
+        seq = nlmsg.NLMSGHDR.unpack_from(data)[3]
+        flags = 2 | (nlmsg.NLM_F_DUMP_INTR if FakeSocket.cuts else 0)
+        FakeSocket.cuts = max(0, FakeSocket.cuts - 1)
+        self.reads = [message(20, seq, b"a"), message(20, seq, b"b") + message(nlmsg.NLMSG_DONE, seq, bytes(4), flags)]
+
+    def recv(self, size: int) -> bytes:
+        return self.reads.pop(0)
+
+
+def test_a_dump_is_read_to_its_end_and_asked_again_when_interrupted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "socket", FakeSocket)
+    FakeSocket.asked, FakeSocket.cuts = [], 2
+    assert nlmsg.dump(socket.SOCK_RAW, 0, 18, b"req", "a test") == [(20, b"a"), (20, b"b")]
+    assert len(FakeSocket.asked) == 3
+    assert FakeSocket.asked[0] == nlmsg.NLMSGHDR.pack(19, 18, nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_DUMP, 1, 0) + b"req"
+    FakeSocket.asked, FakeSocket.cuts = [], nlmsg.TRIES
+    with pytest.raises(LabError, match="interrupted 10 times"):
+        nlmsg.dump(socket.SOCK_RAW, 0, 18, b"req", "a test")
