@@ -735,8 +735,13 @@ class Lab:
         return any("link_netnsid" in e for e in json.loads(ip(host, "-j", "link", "show") or "[]"))
 
     def _link_names(self, skip: str = "") -> dict[str, set[str]]:
-        hosts = [h for h in self.present if h != skip]
-        return {h: {e["ifname"] for e in json.loads(ip(h, "-j", "link", "show") or "[]")} for h in hosts}
+        """Each present namespace's link names but `skip`'s, over rtnetlink (polled every 20 ms by
+        _wait_for_cleanup(), as _settled() polls: an `ip -j link show` a namespace each time before)."""
+        out: dict[str, set[str]] = {}
+        for host in self.present - {skip}:
+            with inside(host):
+                out[host] = {link.name for link in rtlink.links()}
+        return out
 
     def _wait_for_cleanup(self, before: dict[str, set[str]], gone: str, limit: float = 3.0) -> None:
         """`ip netns del` only drops the name; cleanup_net() destroys the namespace's devices (and
