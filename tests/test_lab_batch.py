@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -202,3 +203,75 @@ def test_what_the_lab_s_programs_left_in_its_namespaces_is_ended_and_nothing_els
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "-9", "-9", "None", "False"], done.stdout + done.stderr
+
+
+# In a mount and network namespace of the test's own, with /run a tmpfs there (as the lab does): three
+# namespaces made by one `ip -batch`, each its own and none the one the batch ran in; making one that
+# exists fails and names its line; a forced delete of four (one of them never made) deletes the three.
+NAMESPACES = """
+import os, subprocess
+from netsim.errors import LabError
+from netsim.lab.netns import NETNS_DIR, netns_batch
+subprocess.run(["mount", "-t", "tmpfs", "test-lab", "/run"], check=True)
+os.makedirs(NETNS_DIR)
+netns_batch("add", ["a", "b", "c"])
+own = os.stat("/proc/self/ns/net").st_ino
+made = {os.stat(f"{NETNS_DIR}/lab-{x}").st_ino for x in "abc"}
+print(len(made), own in made, sorted(os.listdir(NETNS_DIR)))
+try:
+    netns_batch("add", ["d", "b"])
+except LabError as exc:
+    print("refused:", str(exc).splitlines()[0])
+netns_batch("del", ["a", "nobody", "b", "c", "d"], check=False)
+print(sorted(os.listdir(NETNS_DIR)))
+"""
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_namespaces_made_in_one_batch_are_each_their_own_and_a_forced_delete_deletes_the_rest() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        ["unshare", "--net", "--mount", "--propagation", "private", sys.executable, "-c", NAMESPACES],
+        capture_output=True, text=True, check=False, cwd=root, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "3 False ['lab-a', 'lab-b', 'lab-c']", done.stdout
+    assert lines[1].startswith("refused: `ip netns add lab-b` (batch line 2) failed"), done.stdout
+    assert lines[2] == "[]", done.stdout
+
+
+def test_the_setup_makes_every_namespace_in_one_process_where_the_plan_makes_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Lab.build() with nothing run: what it would start, in order. The namespaces of the hosts
+    # present from the start come in one `ip -batch`, where the plan's first `ip netns add` stood,
+    # after what the plan does before it; no `ip netns add` is started on its own.
+    from pathlib import Path
+
+    from netsim.lab import runner
+    from netsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    started: list[tuple[str, ...]] = []
+
+    def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
+        started.append((*args, *(["<<", *stdin.splitlines()] if stdin else [])))
+        return ""
+
+    monkeypatch.setattr(netns, "run", run)
+    monkeypatch.setattr(runner, "run", run)
+    monkeypatch.setattr(runner.Lab, "execute", lambda self, op: started.append(op.argv) and None)
+    monkeypatch.setattr(runner.Lab, "_settle_links", lambda self, limit=1.5: None)
+    lab = runner.Lab(load_scenario(root / "diagrams" / "margarets-room.yaml"))
+    lab.watch = SimpleNamespace(add=lambda *args: None)  # the bridges' capture sockets: none here
+    lab.build()
+    made = [c for c in started if c[:3] == ("ip", "netns", "add") or any(w.startswith("netns add") for w in c)]
+    hosts = ["laptop", "alice", "bob", "carlos", "portainer"]
+    assert made == [("ip", "-batch", "-", "<<", *(f"netns add lab-{h}" for h in hosts))], made
+    first = next(i for i, c in enumerate(started) if c[:3] == ("ip", "-batch", "-"))
+    assert started[first - 1][0] == "sysctl"  # the lab's own namespace's setting, before, as the plan has it
+    assert ("ip", "-n", "lab-laptop", "link", "set", "lo", "up") in started[first + 1 :]

@@ -84,3 +84,47 @@ def test_a_dump_is_read_to_its_end_and_asked_again_when_interrupted(monkeypatch:
     FakeSocket.asked, FakeSocket.cuts = [], nlmsg.TRIES
     with pytest.raises(LabError, match="interrupted 10 times"):
         nlmsg.dump(socket.SOCK_RAW, 0, 18, b"req", "a test")
+
+
+class AckSocket:
+    """A netlink socket that answers a request with `answers`, one read each."""
+
+    sent: list[bytes] = []
+    answers: list[bytes] = []
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def __enter__(self) -> AckSocket:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        pass
+
+    def sendto(self, data: bytes, address: object) -> None:
+        AckSocket.sent.append(data)
+
+    def recv(self, size: int) -> bytes:
+        return AckSocket.answers.pop(0)
+
+
+def test_a_command_asks_for_an_acknowledgement_and_waits_for_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "socket", AckSocket)
+    # Another request's acknowledgement, and another message of this one, come first: neither ends the wait.
+    AckSocket.sent = []
+    AckSocket.answers = [
+        message(nlmsg.NLMSG_ERROR, 7, bytes(4)) + message(16, 1, b"x"),
+        message(nlmsg.NLMSG_ERROR, 1, bytes(20)),
+    ]
+    nlmsg.command(socket.SOCK_RAW, 0, 16, b"body", "a test")
+    assert AckSocket.sent == [nlmsg.NLMSGHDR.pack(20, 16, nlmsg.NLM_F_REQUEST | nlmsg.NLM_F_ACK, 1, 0) + b"body"]
+    assert AckSocket.answers == []
+    AckSocket.answers = [message(nlmsg.NLMSG_ERROR, 1, struct.pack("=i", -19) + bytes(16))]
+    with pytest.raises(LabError, match="^netlink: the kernel answered No such device to a test$"):
+        nlmsg.command(socket.SOCK_RAW, 0, 16, b"body", "a test")
+    AckSocket.answers = [message(nlmsg.NLMSG_ERROR, 1, b"")]
+    with pytest.raises(LabError, match="a short error message to a test"):
+        nlmsg.command(socket.SOCK_RAW, 0, 16, b"body", "a test")
+    AckSocket.answers = [nlmsg.NLMSGHDR.pack(40, nlmsg.NLMSG_ERROR, 0, 1, 0) + bytes(4)]
+    with pytest.raises(LabError, match="a message of 40 bytes at 0 of 20, answering a test"):
+        nlmsg.command(socket.SOCK_RAW, 0, 16, b"body", "a test")

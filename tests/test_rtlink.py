@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import pytest
 
@@ -148,3 +149,55 @@ def test_settled_waits_for_the_operstate_to_follow_the_carrier_and_for_ports_to_
     assert rtlink.settled(
         [link("v2", 6, up=False, carrier=False, oper="UP"), link("d0", 7, carrier=False, oper="UNKNOWN")]
     )
+
+
+# Two namespaces of the test's own, as the lab makes them (IPv6 off), each with lo down and a bridge
+# down: one brings them up with `ip link set ... up`, the other with rtlink.set_up(); both are then
+# shown. And a link that is not there.
+SET_UP = textwrap.dedent(
+    """
+    set -e
+    export SETUP='sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+      ip link add br0 address 02:00:00:00:00:01 type bridge'
+    export SHOW='sleep 1.2; ip -j -d addr show'  # linkwatch has acted (it may wait a second)
+    export BY_US='from netsim.lab import rtlink; rtlink.set_up("lo"); rtlink.set_up("br0")'
+    unshare --net sh -c 'eval "$SETUP"; ip link set lo up; ip link set br0 up; eval "$SHOW"'
+    echo ---
+    unshare --net sh -c 'eval "$SETUP"; "$PYTHON" -c "$BY_US"; eval "$SHOW"'
+    echo ---
+    unshare --net "$PYTHON" -c 'from netsim.lab import rtlink
+    try:
+        rtlink.set_up("nope0")
+    except Exception as exc:
+        print(type(exc).__name__, exc)'
+    """
+)
+
+
+def untimed(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The links without the bridge's running timers (how long until each fires: read a moment apart)."""
+    for link in links:
+        data = link.get("linkinfo", {}).get("info_data", {})
+        for timer in [key for key in data if key.endswith("_timer")]:
+            del data[timer]
+    return links
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_a_link_set_up_over_rtnetlink_is_what_ip_link_set_up_makes_it() -> None:
+    done = subprocess.run(
+        ["bash", "-c", SET_UP],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable, "PYTHONPATH": "."},
+    )
+    assert done.returncode == 0, done.stderr
+    by_ip, by_us, missing = done.stdout.split("---\n")
+    assert untimed(json.loads(by_us)) == untimed(json.loads(by_ip))
+    lo, bridge = json.loads(by_us)
+    assert lo["ifname"] == "lo" and "UP" in lo["flags"]
+    assert [a["local"] for a in lo["addr_info"]] == ["127.0.0.1"]  # what lo going up adds
+    assert bridge["ifname"] == "br0" and "UP" in bridge["flags"]
+    assert missing.strip() == "LabError netlink: the kernel answered No such device to setting link nope0 up"

@@ -160,26 +160,45 @@ def batch_safe(words: Sequence[str]) -> bool:
     return all(_BATCH_WORD.fullmatch(word) for word in words)
 
 
-def batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> str:
+def batch(tool: str, host: str | None, options: tuple[str, ...], commands: list[list[str]]) -> str:
     """`TOOL -n NS OPTIONS -batch -` (`ip` or `bridge`) running `commands`, each one's words (no
     options of its own: iproute2 takes options only before -batch), in one process: what it
-    printed. A command that fails stops the batch (no -force), and that is a LabError naming it,
+    printed. `host` None: the lab's own namespace (no -n), where `ip netns` works. A command that
+    fails stops the batch (unless -force is among the options), and that is a LabError naming it,
     as a lone command's failure is."""
     for words in commands:
         for word in words:
             if not _BATCH_WORD.fullmatch(word):
                 raise LabError(f"`{tool} -batch` line {words!r}: the word {word!r} is not one a batch line may hold")
     lines = "".join(" ".join(c) + "\n" for c in commands)
+    where = ("-n", ns_name(host)) if host is not None else ()
     try:
-        return run(tool, "-n", ns_name(host), *options, "-batch", "-", stdin=lines)
+        return run(tool, *where, *options, "-batch", "-", stdin=lines)
     except LabError as exc:
         # iproute2 says which line: "Command failed -:N" (batch(), ip/ip.c and bridge/bridge.c).
         line = re.search(r"Command failed -:(\d+)", str(exc))
         if line is None or not 0 < int(line.group(1)) <= len(commands):
             raise
         n = int(line.group(1))
-        failed = " ".join(commands[n - 1])
-        raise LabError(f"`{tool} -n {ns_name(host)} {failed}` (batch line {n}) failed: {exc}") from None
+        failed = " ".join((*where, *commands[n - 1]))
+        raise LabError(f"`{tool} {failed}` (batch line {n}) failed: {exc}") from None
+
+
+def netns_batch(verb: str, hosts: Sequence[str], *, check: bool = True) -> None:
+    """`ip netns add` (or `del`) for several hosts' namespaces in one `ip -batch` process rather than
+    one process each (about 2.5 ms of CPU each). iproute2 enters each new namespace to make it
+    (netns_add(): unshare(CLONE_NEWNET), then a bind mount of /proc/self/ns/net) and goes back to the
+    one it started in before the next line (netns_restore(), ip/ipnetns.c), so every namespace is
+    made from the lab's own, as a lone `ip netns add` makes it. `check=False`: -force, every line
+    tried and a failure ignored (close() deletes what is left, as `ip netns del` each did)."""
+    commands = [["netns", verb, ns_name(host)] for host in hosts]
+    if not commands:
+        return
+    try:
+        batch("ip", None, () if check else ("-force",), commands)
+    except LabError:
+        if check:
+            raise
 
 
 def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> list[Any]:

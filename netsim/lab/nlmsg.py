@@ -1,4 +1,5 @@
-"""One netlink dump, asked and read: the part netsim.lab.sockdiag and netsim.lab.rtlink share.
+"""One netlink dump, asked and read: the part netsim.lab.sockdiag and netsim.lab.rtlink share (and
+one request the kernel acknowledges, command()).
 
 A dump's answers come in as many reads as the kernel needs (netlink_dump() in
 net/netlink/af_netlink.c fills one buffer a read), each a run of messages behind a struct nlmsghdr
@@ -18,7 +19,7 @@ import struct
 from netsim.errors import LabError
 
 NLMSGHDR = struct.Struct("=IHHII")  # nlmsg_len, nlmsg_type, nlmsg_flags, nlmsg_seq, nlmsg_pid
-NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x4, 0x300, 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 ERRNO = struct.Struct("=i")  # the int that starts NLMSG_ERROR's and NLMSG_DONE's payload
 TRIES = 10  # an interrupted dump asked again at most this often
@@ -72,3 +73,28 @@ def dump(family: int, protocol: int, kind: int, body: bytes, what: str) -> list[
         if not interrupted:
             return answers
     raise LabError(f"netlink: {what} was interrupted {TRIES} times by changes to the table")
+
+
+def command(sock_type: int, protocol: int, kind: int, body: bytes, what: str) -> None:
+    """Send one request asking for an acknowledgement (NLM_F_ACK) on a new netlink socket of this
+    thread's network namespace, and wait for it: NLMSG_ERROR with error 0 (netlink_ack() in
+    net/netlink/af_netlink.c), as iproute2's rtnl_talk() waits. An error is a LabError naming `what`."""
+    seq = 1
+    with socket.socket(socket.AF_NETLINK, sock_type, protocol) as sock:
+        sock.sendto(NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body, (0, 0))
+        while True:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + NLMSGHDR.size <= len(data):
+                length, got, _flags, got_seq, _pid = NLMSGHDR.unpack_from(data, offset)
+                if length < NLMSGHDR.size or offset + length > len(data):
+                    raise LabError(f"netlink: a message of {length} bytes at {offset} of {len(data)}, answering {what}")
+                if got == NLMSG_ERROR and got_seq == seq:
+                    body_at = offset + NLMSGHDR.size
+                    if length < NLMSGHDR.size + ERRNO.size:
+                        raise LabError(f"netlink: the kernel answered a short error message to {what}")
+                    error = ERRNO.unpack_from(data, body_at)[0]
+                    if error < 0:
+                        raise LabError(f"netlink: the kernel answered {os.strerror(-error)} to {what}")
+                    return
+                offset += (length + 3) & ~3  # NLMSG_ALIGN

@@ -124,3 +124,15 @@ def settled(found: list[Link]) -> bool:
         if port and link.port_state != "forwarding":
             return False
     return True
+
+
+def set_up(name: str) -> None:
+    """`ip link set NAME up` in this thread's network namespace, over rtnetlink from this process: the
+    RTM_NEWLINK iproute2 sends (iplink_modify(): IFF_UP in ifi_flags and in ifi_change, the rest of
+    the flags left as they are), naming the link by IFLA_IFNAME, which rtnl_setlink() looks up
+    (rtnl_dev_get()) when ifi_index is 0."""
+    label = name.encode() + b"\0"
+    attribute = RTATTR.pack(RTATTR.size + len(label), IFLA_IFNAME) + label
+    attribute += b"\0" * (-len(attribute) % 4)  # RTA_ALIGN
+    body = IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, IFF_UP, IFF_UP) + attribute
+    nlmsg.command(socket.SOCK_RAW, socket.NETLINK_ROUTE, RTM_NEWLINK, body, f"setting link {name} up")

@@ -36,6 +36,7 @@ from netsim.lab.netns import (
     inside,
     ip,
     json_batch,
+    netns_batch,
     ns_name,
     processes_in,
     run,
@@ -106,8 +107,18 @@ class Lab:
         run("mkdir", "-p", NETNS_DIR)
         self.present = {h for h, host in self.s.hosts.items() if not host.absent}
         settle = plan.settle()
+        setup = plan.setup(self.s)
+        # The setup's namespaces, made by one `ip -batch` where the plan makes the first of them: a
+        # namespace's existence touches nothing in another, so making the later ones a few commands
+        # early changes nothing they hold (netns_batch()).
+        made = [op.argv[3] for op in setup if _adds_netns(op)]
         pending: list[Op] = []  # `ip -n NS` commands in a row for one namespace: one `ip -batch`
-        for op in plan.setup(self.s):
+        for op in setup:
+            if _adds_netns(op):
+                if made:
+                    netns_batch("add", [_host_of(name) for name in made])
+                    made = []
+                continue
             if pending and not (_batchable(op) and op.argv[2] == pending[0].argv[2]):
                 self._configure(pending)
                 pending = []
@@ -148,7 +159,7 @@ class Lab:
             # process takes to start and finish (much longer on a loaded machine) is not the
             # network's time, so the step's seconds leave it out (named: timing).
             with self._aside():
-                if not self._sysctl(op.argv):
+                if not self._sysctl(op.argv) and not self._lo_up(op.argv):
                     run(*op.argv, stdin="".join(f"{text}\n" for text in op.stdin) if op.stdin else None)
             if self._applied_at is None:
                 # The change is in force by the time the process returns (netlink answers it at once),
@@ -185,6 +196,19 @@ class Lab:
         if argv[5] not in ("-qw", "-qew"):
             return False
         sysctl_inside(hosts[argv[3]], argv[6:], missing_ok=argv[5] == "-qew")
+        return True
+
+    def _lo_up(self, argv: tuple[str, ...]) -> bool:
+        """`ip -n NS link set lo up`, as the setup brings each namespace's lo up, asked over rtnetlink
+        from this process (rtlink.set_up(), the request `ip` sends): a process fewer a namespace.
+        False for any other command, which the caller runs."""
+        hosts = {ns_name(host): host for host in self.s.hosts}
+        if len(argv) != 7 or argv[:2] != ("ip", "-n") or argv[3:] != ("link", "set", "lo", "up"):
+            return False
+        if argv[2] not in hosts:
+            return False
+        with inside(hosts[argv[2]]):
+            rtlink.set_up("lo")
         return True
 
     @contextmanager
@@ -873,8 +897,7 @@ class Lab:
         self._doomed = []
         if ended:
             self.say(f"ended {ended} process(es) the lab's programs had left in its namespaces")
-        for host in self.present:
-            run("ip", "netns", "del", ns_name(host), check=False)
+        netns_batch("del", sorted(self.present), check=False)
 
 
 # Read with this thread inside the namespace: /proc/thread-self/net is the calling thread's network
@@ -891,6 +914,17 @@ def _ageing(info: list[dict[str, Any]]) -> int | None:
 # delete nothing, so iproute2's cache of interface names in a batch (ll_map.c) never holds a stale one.
 BATCHED = {("link", "add"), ("link", "set"), ("addr", "add"), ("route", "add"), ("neigh", "add")}
 RENAMES = {"name", "netns"}  # `ip link set dev X name Y` renames it, `... netns NS` moves it away
+
+
+def _adds_netns(op: Op) -> bool:
+    """`ip netns add lab-HOST`, as the plan's setup makes each namespace."""
+    argv = op.argv
+    return not op.stdin and len(argv) == 4 and argv[:3] == ("ip", "netns", "add") and argv[3].startswith("lab-")
+
+
+def _host_of(name: str) -> str:
+    """The host whose namespace is `name` (ns_name()'s inverse)."""
+    return name.removeprefix("lab-")
 
 
 def _batchable(op: Op) -> bool:
