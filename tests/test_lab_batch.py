@@ -275,3 +275,29 @@ def test_the_setup_makes_every_namespace_in_one_process_where_the_plan_makes_the
     first = next(i for i, c in enumerate(started) if c[:3] == ("ip", "-batch", "-"))
     assert started[first - 1][0] == "sysctl"  # the lab's own namespace's setting, before, as the plan has it
     assert ("ip", "-n", "lab-laptop", "link", "set", "lo", "up") in started[first + 1 :]
+
+
+def test_a_heading_of_the_script_does_not_break_a_run_of_one_namespace_s_commands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # margarets-room's script puts a heading before each cable; the lab has nothing to do for one,
+    # so the commands on lab-laptop's side of the four cables go in one `ip -batch`, not four.
+    from pathlib import Path
+
+    from netsim.lab import runner
+    from netsim.scenario import load_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    batches: list[list[str]] = []
+    monkeypatch.setattr(runner, "netns_batch", lambda *args, **kw: None)
+    monkeypatch.setattr(
+        runner, "batch", lambda tool, host, options, commands: batches.append([host, *map(" ".join, commands)])
+    )
+    monkeypatch.setattr(runner.Lab, "execute", lambda self, op: None)
+    monkeypatch.setattr(runner.Lab, "_settle_links", lambda self, limit=1.5: None)
+    lab = runner.Lab(load_scenario(root / "diagrams" / "margarets-room.yaml"))
+    lab.watch = SimpleNamespace(add=lambda *args: None)
+    lab.build()
+    cables = [b for b in batches if b[0] == "laptop" and any(" type veth " in line for line in b)]
+    assert len(cables) == 1, batches
+    assert [line.split()[3] for line in cables[0] if " type veth " in line] == ["seat3", "seat5", "seat7", "seat9"]

@@ -114,6 +114,10 @@ class Lab:
         made = [op.argv[3] for op in setup if _adds_netns(op)]
         pending: list[Op] = []  # `ip -n NS` commands in a row for one namespace: one `ip -batch`
         for op in setup:
+            if op.show or not op.argv:
+                # What the script prints for the reader or a heading of its: nothing for the lab to
+                # do, and no reason to end a run of one namespace's commands (two processes a run).
+                continue
             if _adds_netns(op):
                 if made:
                     netns_batch("add", [_host_of(name) for name in made])
