@@ -60,6 +60,7 @@ def from_iproute2(link: dict[str, object], index_of: dict[str, int]) -> dict[str
         "master": index_of[str(link["master"])] if "master" in link else None,
         "port_kind": info.get("info_slave_kind"),
         "port_state": port.get("state"),
+        "learning": port.get("learning"),
     }
 
 

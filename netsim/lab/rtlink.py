@@ -9,8 +9,9 @@ same RTM_GETLINK that `ip link show` sends, with only the fields the wait reads:
   which iproute2 prints as UP and LOWER_UP;
 - IFLA_OPERSTATE (RFC 2863's operstate, include/uapi/linux/if.h), set by linkwatch
   (rfc2863_policy() in net/core/link_watch.c), which iproute2 prints as `operstate`;
-- IFLA_MASTER, and for a bridge port its IFLA_BRPORT_STATE inside IFLA_LINKINFO's
-  IFLA_INFO_SLAVE_DATA (br_port_fill_attrs() in net/bridge/br_netlink.c), which `ip -d` prints.
+- IFLA_MASTER, and for a bridge port its IFLA_BRPORT_STATE and IFLA_BRPORT_LEARNING inside
+  IFLA_LINKINFO's IFLA_INFO_SLAVE_DATA (br_port_fill_attrs() in net/bridge/br_netlink.c), which
+  `ip -d` prints (the reads around each step use the learning flag and the names: Lab.before_step()).
 
 rtnl_fill_ifinfo() (net/core/rtnetlink.c) puts IFLA_LINKINFO, with a port's slave data, in a plain
 dump's every link that has a kind or a master (rtnl_link_fill(); lo has neither), so no filter is
@@ -32,7 +33,7 @@ RTATTR = struct.Struct("=HH")  # rta_len, rta_type
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000  # include/uapi/linux/if.h
 IFLA_IFNAME, IFLA_MASTER, IFLA_OPERSTATE, IFLA_LINKINFO = 3, 10, 16, 18  # include/uapi/linux/if_link.h
 IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 4, 5
-IFLA_BRPORT_STATE = 1
+IFLA_BRPORT_STATE, IFLA_BRPORT_LEARNING = 1, 8  # enum in include/uapi/linux/if_link.h
 NLA_TYPE_MASK = 0x3FFF  # without NLA_F_NESTED and NLA_F_NET_BYTEORDER
 # enum IF_OPER_* in include/uapi/linux/if.h, in iproute2's words (oper_states[] in ip/ipaddress.c)
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
@@ -52,6 +53,7 @@ class Link:
     master: int | None  # the ifindex of the bridge it is a port of
     port_kind: str | None  # IFLA_INFO_SLAVE_KIND: "bridge" for a bridge's port
     port_state: str | None  # a bridge port's STP state: "forwarding" once it forwards
+    learning: bool | None = None  # a bridge port's BR_LEARNING (IFLA_BRPORT_LEARNING): learns source MACs
 
 
 def attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
@@ -88,6 +90,7 @@ def _link(body: bytes) -> Link:
         master=struct.unpack("=I", attrs[IFLA_MASTER])[0] if IFLA_MASTER in attrs else None,
         port_kind=_text(info[IFLA_INFO_SLAVE_KIND]) if IFLA_INFO_SLAVE_KIND in info else None,
         port_state=(PORT_STATES[state] if state < len(PORT_STATES) else str(state)) if state is not None else None,
+        learning=bool(port[IFLA_BRPORT_LEARNING][0]) if IFLA_BRPORT_LEARNING in port else None,
     )
 
 

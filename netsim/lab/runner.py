@@ -25,7 +25,7 @@ from typing import Any
 from netsim import plan, sshforward, tcp, wire
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
-from netsim.lab import rtlink
+from netsim.lab import brfdb, rtlink
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
 from netsim.lab.netns import (
@@ -661,11 +661,12 @@ class Lab:
         return hosts
 
     def fdb(self) -> dict[str, dict[str, str]]:
-        """Each bridge's learned entries: one `bridge -batch` a namespace (`fdb show br NAME` a bridge)."""
+        """Each bridge's learned entries, read over rtnetlink (_bridge_tables(); a `bridge -batch` a
+        namespace until 2026-12)."""
         read: dict[str, list[dict[str, Any]]] = {}
         for host, names in self._bridges_by_host().items():
-            tables = json_batch("bridge", host, (), [["fdb", "show", "br", n] for n in names])
-            read.update(zip(names, tables, strict=True))
+            links, entries = self._bridge_tables(host)
+            read.update((name, _fdb_of(host, name, links, entries)) for name in names)
         out: dict[str, dict[str, str]] = {}
         for name in self.s.bridges:
             # Learned entries only: `master` lines that are not permanent (see linux-facts.md).
@@ -699,12 +700,12 @@ class Lab:
     def before_step(self) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, tuple[int, dict[str, int]]]]:
         """What capture.hops() needs to tell how each bridge treated a frame, read as a step begins.
 
-        For each namespace with bridges, one `bridge -s -d -batch` reads each bridge's `fdb show`
-        (the learned entries, the ports' own MACs and how long ago each learned entry was refreshed)
-        and the namespace's `link show` (every bridge port's flags; iproute2 6.1 ignores a `master`
-        filter there and lists the ports of every bridge, so each port is kept by its `master`). The
-        ageing time comes from the tables read after the step before (after_step()), else from one
-        `ip -d link show` a bridge. Until 2026-12 this was three processes a bridge, and six before.
+        For each namespace with bridges, its bridges' entries (the learned ones, the ports' own MACs
+        and how long ago each learned entry was refreshed) and its links (every bridge port's learning
+        flag, each port kept by its master), read over rtnetlink by this process (_bridge_tables()).
+        The ageing time comes from the tables read after the step before (after_step()), else from
+        one `ip -d link show` a bridge. Until 2026-12 this was a `bridge -s -d -batch` a namespace,
+        before that three processes a bridge, and six before that.
 
         - `known`: learned MACs and the ports' own (local) ones: a frame to either leaves by one
           port. Read afresh: entries age out between steps too (br_fdb_cleanup()).
@@ -723,10 +724,9 @@ class Lab:
         for host, names in self._bridges_by_host().items():
             present = host in self.present
             now = time.time_ns()
-            commands = [["fdb", "show", "br", n] for n in names] + ([["link", "show"]] if present else [])
-            read = json_batch("bridge", host, ("-s", "-d"), commands)
-            for name, entries in zip(names, read[: len(names)], strict=True):
-                mine = [e for e in entries if e.get("master") == name]
+            links, entries = self._bridge_tables(host)
+            for name in names:
+                mine = _fdb_of(host, name, links, entries)
                 # Learned entries: `master` lines that are not permanent (see linux-facts.md), as fdb() keeps.
                 learned = [e for e in mine if "permanent" not in (e.get("state") or "")]
                 own = {e["mac"] for e in mine if "permanent" in (e.get("state") or "") and e.get("ifname") != name}
@@ -734,12 +734,20 @@ class Lab:
                 if not present:
                     continue
                 centis = ageing[name] if name in ageing else self._ageing_time(name)
-                ports = [p for p in read[-1] if p.get("master") == name]
-                unlearning[name] = {p["ifname"] for p in ports if centis == 0 or p.get("learning") is False}
+                index = next(link.index for link in links if link.name == name)
+                ports = [link for link in links if link.master == index]
+                unlearning[name] = {p.name for p in ports if centis == 0 or p.learning is False}
                 if centis is not None:
                     refreshed = {e["mac"]: now - int((e["updated"] + 0.5) * 1e9) for e in learned if "updated" in e}
                     ages[name] = (centis * 10_000_000, refreshed)
         return known, unlearning, ages
+
+    @staticmethod
+    def _bridge_tables(host: str) -> tuple[list[rtlink.Link], list[brfdb.Entry]]:
+        """A namespace's links and every bridge's entries in it, over rtnetlink from this process: the
+        dumps `bridge link show` and `bridge fdb show` send (netsim.lab.brfdb), without their processes."""
+        with inside(host):
+            return rtlink.links(), brfdb.entries()
 
     def _ageing_time(self, bridge: str) -> int | None:
         """The bridge's ageing time in centiseconds (IFLA_BR_AGEING_TIME, jiffies_to_clock_t())."""
@@ -907,6 +915,32 @@ class Lab:
 # Read with this thread inside the namespace: /proc/thread-self/net is the calling thread's network
 # namespace (proc_tgid_net_lookup() takes the task's nsproxy), as `ip netns exec ... cat` saw it.
 CONNTRACK_PROC = "/proc/thread-self/net/nf_conntrack"
+
+
+USER_HZ = os.sysconf("SC_CLK_TCK")  # the unit of ndm_updated (jiffies_to_clock_t()), as iproute2's get_user_hz()
+
+
+def _fdb_of(host: str, bridge: str, links: list[rtlink.Link], entries: list[brfdb.Entry]) -> list[dict[str, Any]]:
+    """The bridge's entries (its NDA_MASTER ones) in the words `bridge -j -s fdb show br BRIDGE` printed
+    them, which the reads around a step go by: `mac`, the port's `ifname`, `state` ("permanent" for
+    NUD_PERMANENT, state_n2a() in bridge/fdb.c), `vlan` when it has one, and `updated` in whole seconds
+    (ndm_updated / hz, as `-s` printed it). A bridge that is not there is an error, as `fdb show br` made it."""
+    name_of = {link.index: link.name for link in links}
+    index = next((link.index for link in links if link.name == bridge), None)
+    if index is None:
+        raise LabError(f"the bridge {bridge} is not in {ns_name(host)}")
+    return [
+        {
+            "mac": e.mac,
+            "ifname": name_of.get(e.port, str(e.port)),
+            "master": bridge,
+            "state": "permanent" if e.permanent else "",
+            **({"vlan": e.vlan} if e.vlan is not None else {}),
+            **({"updated": e.updated // USER_HZ} if e.updated is not None else {}),
+        }
+        for e in entries
+        if e.master == index
+    ]
 
 
 def _ageing(info: list[dict[str, Any]]) -> int | None:
