@@ -38,6 +38,7 @@ LEFT_OUT = {
     "test_lab_batch.py": "the lab's batches, routes written back and leftover processes (netsim.lab is not mutated)",
     "test_lab.py": "root, and the kernel's timers (minutes)",
     "test_brfdb.py": "the lab's bridge fdb dump against iproute2 (netsim.lab is not mutated)",
+    "test_neightbl.py": "the lab's neighbour-table dump against iproute2 (netsim.lab is not mutated)",
     "test_nlmsg.py": "the lab's netlink dump reader (netsim.lab is not mutated)",
     "test_rtlink.py": "the lab's rtnetlink link dump against iproute2 (netsim.lab is not mutated)",
     "test_sockdiag.py": "the lab's sock_diag listener dump against /proc/net/tcp (netsim.lab is not mutated)",

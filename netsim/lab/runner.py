@@ -25,7 +25,7 @@ from typing import Any
 from netsim import plan, sshforward, tcp, wire
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
-from netsim.lab import brfdb, rtlink
+from netsim.lab import brfdb, neightbl, rtlink
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
 from netsim.lab.netns import (
@@ -867,10 +867,15 @@ class Lab:
 
     def reachable(self) -> dict[str, dict[str, float]]:
         """Each device's REACHABLE lifetime as the kernel drew it (parms->reachable_time, between half
-        and one and a half times the base: neigh_rand_reach_time()), from `ip ntable show`."""
+        and one and a half times the base: neigh_rand_reach_time()), asked over rtnetlink as `ip
+        ntable show name arp_cache` asks it (netsim.lab.neightbl; an `ip` process a namespace until
+        2026-12), each device named as iproute2 names it (ll_index_to_name(): "if7" for one gone)."""
         out: dict[str, dict[str, float]] = {}
         for host in sorted(self.present):
-            out[host] = _draws(json.loads(ip(host, "-j", "ntable", "show", "name", "arp_cache") or "[]"))
+            with inside(host):
+                names = {link.index: link.name for link in rtlink.links()}
+                drawn = neightbl.draws("arp_cache")
+            out[host] = {names.get(index, f"if{index}"): ms / 1000 for index, ms in drawn.items()}
         return out
 
     @staticmethod
