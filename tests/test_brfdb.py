@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from own_netns import sh_in_own_netns
 
 from netsim.errors import LabError
 from netsim.lab import brfdb
@@ -59,15 +58,8 @@ FDB = textwrap.dedent(
 @pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
 def test_each_bridge_entry_and_port_flag_is_what_bridge_prints() -> None:
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", FDB],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable, "PYTHONPATH": "."},
-    )
-    assert done.returncode == 0, done.stderr
-    ours, printed, ports = done.stdout.split("---\n")
+    stdout = sh_in_own_netns(FDB)
+    ours, printed, ports = stdout.split("---\n")
     read = json.loads(ours)
     name_of = {link["index"]: link["name"] for link in read["links"]}
     # iproute2's entries that belong to a bridge (a `master`), in its words, and ours in the same words

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from own_netns import sh_in_own_netns
 
 from netsim.errors import LabError
 from netsim.lab import neightbl
@@ -43,15 +42,8 @@ DRAWS = textwrap.dedent(
 @pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
 def test_each_device_s_draw_is_what_ip_ntable_show_prints() -> None:
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", DRAWS],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable, "PYTHONPATH": "."},
-    )
-    assert done.returncode == 0, done.stderr
-    ours, printed = done.stdout.split("---\n")
+    stdout = sh_in_own_netns(DRAWS)
+    ours, printed = stdout.split("---\n")
     theirs = {t["dev"]: t["reachable"] for t in json.loads(printed) if t.get("dev")}
     assert list(json.loads(ours).items()) == list(theirs.items())  # the same draws, in the same order
     assert set(theirs) == {"lo", "v1", "v2", "br0"}

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
 import pytest
+from own_netns import sh_in_own_netns
 
 from netsim.errors import LabError
 from netsim.lab import rtlink
@@ -67,15 +66,8 @@ def from_iproute2(link: dict[str, object], index_of: dict[str, int]) -> dict[str
 @pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
 def test_each_link_is_what_ip_link_show_prints() -> None:
-    done = subprocess.run(
-        ["unshare", "--net", "sh", "-c", LINKS],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable, "PYTHONPATH": "."},
-    )
-    assert done.returncode == 0, done.stderr
-    printed, _, asked = done.stdout.partition("---\n")
+    stdout = sh_in_own_netns(LINKS)
+    printed, _, asked = stdout.partition("---\n")
     shown = json.loads(printed)
     index_of = {str(link["ifname"]): int(link["ifindex"]) for link in shown}
     expected = [from_iproute2(link, index_of) for link in shown]
@@ -187,15 +179,8 @@ def untimed(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.lab
 @pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
 def test_a_link_set_up_over_rtnetlink_is_what_ip_link_set_up_makes_it() -> None:
-    done = subprocess.run(
-        ["bash", "-c", SET_UP],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHON": sys.executable, "PYTHONPATH": "."},
-    )
-    assert done.returncode == 0, done.stderr
-    by_ip, by_us, missing = done.stdout.split("---\n")
+    stdout = sh_in_own_netns(SET_UP, shell=("bash", "-c"))  # three namespaces of its own
+    by_ip, by_us, missing = stdout.split("---\n")
     assert untimed(json.loads(by_us)) == untimed(json.loads(by_ip))
     lo, bridge = json.loads(by_us)
     assert lo["ifname"] == "lo" and "UP" in lo["flags"]
