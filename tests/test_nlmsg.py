@@ -86,20 +86,11 @@ def test_a_dump_is_read_to_its_end_and_asked_again_when_interrupted(monkeypatch:
         nlmsg.dump(socket.SOCK_RAW, 0, 18, b"req", "a test")
 
 
-class AckSocket:
+class AckSocket(FakeSocket):
     """A netlink socket that answers a request with `answers`, one read each."""
 
     sent: list[bytes] = []
     answers: list[bytes] = []
-
-    def __init__(self, *args: Any) -> None:
-        pass
-
-    def __enter__(self) -> AckSocket:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        pass
 
     def sendto(self, data: bytes, address: object) -> None:
         AckSocket.sent.append(data)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from collections.abc import Iterator
 
 from netsim.errors import LabError
 
@@ -25,9 +26,30 @@ ERRNO = struct.Struct("=i")  # the int that starts NLMSG_ERROR's and NLMSG_DONE'
 TRIES = 10  # an interrupted dump asked again at most this often
 
 
-def request(kind: int, body: bytes, seq: int) -> bytes:
-    """A dump request: the header, then the family's request struct."""
-    return NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + body
+def request(kind: int, body: bytes, seq: int, flags: int = NLM_F_DUMP) -> bytes:
+    """A request (a dump unless `flags` say otherwise): the header, then the family's request struct."""
+    return NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | flags, seq, 0) + body
+
+
+def _messages(data: bytes, what: str) -> Iterator[tuple[int, int, int, bytes]]:
+    """The (type, flags, seq, payload) of each message in one read; one that does not fit the read is
+    a LabError that names `what` was asked."""
+    offset = 0
+    while offset + NLMSGHDR.size <= len(data):
+        length, kind, flags, seq, _pid = NLMSGHDR.unpack_from(data, offset)
+        if length < NLMSGHDR.size or offset + length > len(data):
+            raise LabError(f"netlink: a message of {length} bytes at {offset} of {len(data)}, answering {what}")
+        yield kind, flags, seq, data[offset + NLMSGHDR.size : offset + length]
+        offset += (length + 3) & ~3  # NLMSG_ALIGN
+
+
+def _check(kind: int, body: bytes, what: str) -> None:
+    """An NLMSG_ERROR's or NLMSG_DONE's payload: an error in it (or an NLMSG_ERROR too short to hold
+    one) is a LabError that names `what` was asked; error 0 is an acknowledgement, or a dump's end."""
+    error = ERRNO.unpack_from(body)[0] if len(body) >= ERRNO.size else 0
+    if error < 0 or (kind == NLMSG_ERROR and len(body) < ERRNO.size):
+        said = os.strerror(-error) if error < 0 else "a short error message"
+        raise LabError(f"netlink: the kernel answered {said} to {what}")
 
 
 def parse(data: bytes, seq: int, what: str) -> tuple[list[tuple[int, bytes]], bool, bool]:
@@ -36,21 +58,12 @@ def parse(data: bytes, seq: int, what: str) -> tuple[list[tuple[int, bytes]], bo
     answered, or a message that does not fit the read, is a LabError that names `what` was asked."""
     answers: list[tuple[int, bytes]] = []
     interrupted = False
-    offset = 0
-    while offset + NLMSGHDR.size <= len(data):
-        length, kind, flags, got_seq, _pid = NLMSGHDR.unpack_from(data, offset)
-        if length < NLMSGHDR.size or offset + length > len(data):
-            raise LabError(f"netlink: a message of {length} bytes at {offset} of {len(data)}, answering {what}")
-        body = data[offset + NLMSGHDR.size : offset + length]
-        offset += (length + 3) & ~3  # NLMSG_ALIGN
+    for kind, flags, got_seq, body in _messages(data, what):
         if got_seq != seq:
             continue  # not an answer to this question
         interrupted |= bool(flags & NLM_F_DUMP_INTR)
         if kind in (NLMSG_ERROR, NLMSG_DONE):
-            error = ERRNO.unpack_from(body)[0] if len(body) >= ERRNO.size else 0
-            if error < 0 or (kind == NLMSG_ERROR and len(body) < ERRNO.size):
-                said = os.strerror(-error) if error < 0 else "a short error message"
-                raise LabError(f"netlink: the kernel answered {said} to {what}")
+            _check(kind, body, what)
             if kind == NLMSG_DONE:
                 return answers, True, interrupted
             continue  # an acknowledgement (error 0), which a dump is not sent
@@ -81,20 +94,9 @@ def command(sock_type: int, protocol: int, kind: int, body: bytes, what: str) ->
     net/netlink/af_netlink.c), as iproute2's rtnl_talk() waits. An error is a LabError naming `what`."""
     seq = 1
     with socket.socket(socket.AF_NETLINK, sock_type, protocol) as sock:
-        sock.sendto(NLMSGHDR.pack(NLMSGHDR.size + len(body), kind, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body, (0, 0))
+        sock.sendto(request(kind, body, seq, NLM_F_ACK), (0, 0))
         while True:
-            data = sock.recv(65536)
-            offset = 0
-            while offset + NLMSGHDR.size <= len(data):
-                length, got, _flags, got_seq, _pid = NLMSGHDR.unpack_from(data, offset)
-                if length < NLMSGHDR.size or offset + length > len(data):
-                    raise LabError(f"netlink: a message of {length} bytes at {offset} of {len(data)}, answering {what}")
+            for got, _flags, got_seq, answer in _messages(sock.recv(65536), what):
                 if got == NLMSG_ERROR and got_seq == seq:
-                    body_at = offset + NLMSGHDR.size
-                    if length < NLMSGHDR.size + ERRNO.size:
-                        raise LabError(f"netlink: the kernel answered a short error message to {what}")
-                    error = ERRNO.unpack_from(data, body_at)[0]
-                    if error < 0:
-                        raise LabError(f"netlink: the kernel answered {os.strerror(-error)} to {what}")
+                    _check(got, answer, what)
                     return
-                offset += (length + 3) & ~3  # NLMSG_ALIGN
