@@ -66,6 +66,7 @@ class Lab:
     def __init__(self, scenario: Scenario, progress: bool = True) -> None:
         self.s = scenario
         self.progress = progress
+        self._host_of = {ns_name(host): host for host in scenario.hosts}  # each host by its namespace's name
         # Listening sockets by (host, address, port): two or more with SO_REUSEPORT share one (a group in
         # the kernel, reuseport_add_sock()); closing one leaves the others listening.
         self.listeners: dict[tuple[str, str, str], list[socket.socket]] = {}
@@ -111,16 +112,16 @@ class Lab:
         # The setup's namespaces, made by one `ip -batch` where the plan makes the first of them: a
         # namespace's existence touches nothing in another, so making the later ones a few commands
         # early changes nothing they hold (netns_batch()).
-        made = [op.argv[3] for op in setup if _adds_netns(op)]
+        made = [host for host in map(self._made_by, setup) if host is not None]
         pending: list[Op] = []  # `ip -n NS` commands in a row for one namespace: one `ip -batch`
         for op in setup:
             if op.show or not op.argv:
                 # What the script prints for the reader or a heading of its: nothing for the lab to
                 # do, and no reason to end a run of one namespace's commands (two processes a run).
                 continue
-            if _adds_netns(op):
+            if self._made_by(op) is not None:
                 if made:
-                    netns_batch("add", [_host_of(name) for name in made])
+                    netns_batch("add", made)
                     made = []
                 continue
             if pending and not (_batchable(op) and op.argv[2] == pending[0].argv[2]):
@@ -143,15 +144,19 @@ class Lab:
                 if (name, port) not in dynamic:
                     self.watch.add(br.host, name, port)
 
+    def _made_by(self, op: Op) -> str | None:
+        """The host whose namespace the operation makes (`ip netns add lab-HOST`), or None."""
+        argv = op.argv
+        return self._host_of.get(argv[3]) if len(argv) == 4 and argv[:3] == ("ip", "netns", "add") else None
+
     def _configure(self, ops: list[Op]) -> None:
         """Setup commands for one namespace, in order: one `ip -n NS -batch -` for two or more (about
         fifteen processes fewer a scenario), the command itself for one. Setup is not timed."""
-        hosts = {ns_name(host): host for host in self.s.hosts}
-        if len(ops) == 1 or ops[0].argv[2] not in hosts:
+        if len(ops) == 1 or ops[0].argv[2] not in self._host_of:
             for op in ops:
                 self.execute(op)
         else:
-            batch("ip", hosts[ops[0].argv[2]], (), [list(op.argv[3:]) for op in ops])
+            batch("ip", self._host_of[ops[0].argv[2]], (), [list(op.argv[3:]) for op in ops])
 
     def execute(self, op: Op) -> str | None:
         """Perform one operation of the plan; a TCP connect returns its outcome."""
@@ -194,7 +199,7 @@ class Lab:
         """`ip netns exec NS sysctl -qw ...` (or -qew) of a host's namespace, written from this process
         (sysctl_inside()): two processes fewer for each, 26 of a four-host scenario's 124. False for
         any other command, which the caller runs."""
-        hosts = {ns_name(host): host for host in self.s.hosts}
+        hosts = self._host_of
         if len(argv) < 6 or argv[:3] != ("ip", "netns", "exec") or argv[3] not in hosts or argv[4] != "sysctl":
             return False
         if argv[5] not in ("-qw", "-qew"):
@@ -206,12 +211,11 @@ class Lab:
         """`ip -n NS link set lo up`, as the setup brings each namespace's lo up, asked over rtnetlink
         from this process (rtlink.set_up(), the request `ip` sends): a process fewer a namespace.
         False for any other command, which the caller runs."""
-        hosts = {ns_name(host): host for host in self.s.hosts}
-        if len(argv) != 7 or argv[:2] != ("ip", "-n") or argv[3:] != ("link", "set", "lo", "up"):
+        if len(argv) != 7 or argv[:2] != ("ip", "-n") or argv[2] not in self._host_of:
             return False
-        if argv[2] not in hosts:
+        if argv[3:] != ("link", "set", "lo", "up"):
             return False
-        with inside(hosts[argv[2]]):
+        with inside(self._host_of[argv[2]]):
             rtlink.set_up("lo")
         return True
 
@@ -734,7 +738,7 @@ class Lab:
                 if not present:
                     continue
                 centis = ageing[name] if name in ageing else self._ageing_time(name)
-                index = next(link.index for link in links if link.name == name)
+                index = _bridge_index(host, name, links)
                 ports = [link for link in links if link.master == index]
                 unlearning[name] = {p.name for p in ports if centis == 0 or p.learning is False}
                 if centis is not None:
@@ -925,15 +929,22 @@ CONNTRACK_PROC = "/proc/thread-self/net/nf_conntrack"
 USER_HZ = os.sysconf("SC_CLK_TCK")  # the unit of ndm_updated (jiffies_to_clock_t()), as iproute2's get_user_hz()
 
 
+def _bridge_index(host: str, bridge: str, links: list[rtlink.Link]) -> int:
+    """The bridge's ifindex among the namespace's links; a bridge that is not there is an error, as
+    `bridge fdb show br BRIDGE` made it."""
+    index = next((link.index for link in links if link.name == bridge), None)
+    if index is None:
+        raise LabError(f"the bridge {bridge} is not in {ns_name(host)}")
+    return index
+
+
 def _fdb_of(host: str, bridge: str, links: list[rtlink.Link], entries: list[brfdb.Entry]) -> list[dict[str, Any]]:
     """The bridge's entries (its NDA_MASTER ones) in the words `bridge -j -s fdb show br BRIDGE` printed
     them, which the reads around a step go by: `mac`, the port's `ifname`, `state` ("permanent" for
     NUD_PERMANENT, state_n2a() in bridge/fdb.c), `vlan` when it has one, and `updated` in whole seconds
-    (ndm_updated / hz, as `-s` printed it). A bridge that is not there is an error, as `fdb show br` made it."""
+    (ndm_updated / hz, as `-s` printed it)."""
     name_of = {link.index: link.name for link in links}
-    index = next((link.index for link in links if link.name == bridge), None)
-    if index is None:
-        raise LabError(f"the bridge {bridge} is not in {ns_name(host)}")
+    index = _bridge_index(host, bridge, links)
     return [
         {
             "mac": e.mac,
@@ -957,17 +968,6 @@ def _ageing(info: list[dict[str, Any]]) -> int | None:
 # delete nothing, so iproute2's cache of interface names in a batch (ll_map.c) never holds a stale one.
 BATCHED = {("link", "add"), ("link", "set"), ("addr", "add"), ("route", "add"), ("neigh", "add")}
 RENAMES = {"name", "netns"}  # `ip link set dev X name Y` renames it, `... netns NS` moves it away
-
-
-def _adds_netns(op: Op) -> bool:
-    """`ip netns add lab-HOST`, as the plan's setup makes each namespace."""
-    argv = op.argv
-    return not op.stdin and len(argv) == 4 and argv[:3] == ("ip", "netns", "add") and argv[3].startswith("lab-")
-
-
-def _host_of(name: str) -> str:
-    """The host whose namespace is `name` (ns_name()'s inverse)."""
-    return name.removeprefix("lab-")
 
 
 def _batchable(op: Op) -> bool:
