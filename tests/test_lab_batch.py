@@ -1,10 +1,10 @@
-"""The lab's reads after each step, one process a namespace: routes written back from JSON, and the
-batch lines' words held at the writer.
+"""The lab's routes written back from JSON, and its batch lines' words held at the writer.
 
-The lab compares routes in the words `ip route show` prints, but reads them as JSON in the same
-`ip -j -d -batch` as the other tables (netsim.lab.routetext). Here the written-back lines are held to
-what iproute2 itself prints for the same routes, in a network namespace of the test's own: every
-kind of route the kernel keeps in the main table that the lab could meet, and some it should not."""
+The lab compares routes in the words `ip route show` prints, but reads them as the dicts `ip -j -d
+route show` prints (netsim.lab.rtroute makes them from rtnetlink; test_rtables holds it to iproute2)
+and writes them back (netsim.lab.routetext). Here the written-back lines are held to what iproute2
+itself prints for the same routes, in a network namespace of the test's own: every kind of route the
+kernel keeps in the main table that the lab could meet, and some it should not."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_a_batch_word_iproute2_would_split_or_quote_is_refused_before_anything_r
     started: list[tuple[str, ...]] = []
     monkeypatch.setattr(netns, "run", lambda *args, **kw: started.append(args) or "")
     with pytest.raises(LabError, match="is not one a batch line may hold"):
-        netns.json_batch("bridge", "h", (), [["fdb", "show", "br", word]])
+        netns.batch("bridge", "h", (), [["fdb", "show", "br", word]])
     assert started == []
 
 
@@ -100,11 +100,11 @@ def test_batch_lines_are_the_words_joined_one_command_a_line(monkeypatch: pytest
 
     def run(*args: str, check: bool = True, stdin: str | None = None) -> str:
         calls.append((args, stdin))
-        return "[]\n[]\n"
+        return "printed"
 
     monkeypatch.setattr(netns, "run", run)
-    assert netns.json_batch("bridge", "h", ("-s", "-d"), [["fdb", "show", "br", "br0"], ["link", "show"]]) == [[], []]
-    assert calls == [(("bridge", "-n", "lab-h", "-j", "-s", "-d", "-batch", "-"), "fdb show br br0\nlink show\n")]
+    assert netns.batch("bridge", "h", ("-s", "-d"), [["fdb", "show", "br", "br0"], ["link", "show"]]) == "printed"
+    assert calls == [(("bridge", "-n", "lab-h", "-s", "-d", "-batch", "-"), "fdb show br br0\nlink show\n")]
 
 
 def test_a_failing_batch_line_is_named_with_its_line_number(monkeypatch: pytest.MonkeyPatch) -> None:

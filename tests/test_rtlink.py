@@ -60,6 +60,10 @@ def from_iproute2(link: dict[str, object], index_of: dict[str, int]) -> dict[str
         "port_kind": info.get("info_slave_kind"),
         "port_state": port.get("state"),
         "learning": port.get("learning"),
+        "type": {"loopback": 772, "ether": 1}[str(link["link_type"])],
+        "address": link.get("address"),
+        "kind": info.get("info_kind"),
+        "ageing": (info.get("info_data") or {}).get("ageing_time") if info.get("info_kind") == "bridge" else None,
     }
 
 
@@ -99,7 +103,7 @@ def test_a_port_is_read_from_its_nested_attributes() -> None:
         ]
     )
     links = rtlink.parse_links([(rtlink.RTM_NEWLINK, body)])
-    assert links == [rtlink.Link("p\udcff1", 7, True, False, "DOWN", 4, "bridge", "listening")]
+    assert links == [rtlink.Link("p\udcff1", 7, True, False, "DOWN", 4, "bridge", "listening", type=1)]
 
 
 def test_a_broken_answer_is_a_lab_error() -> None:

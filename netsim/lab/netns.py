@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
-import json
 import os
 import re
 import select
@@ -17,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from netsim.errors import LabError, LabUnavailable
 
@@ -199,23 +198,6 @@ def netns_batch(verb: str, hosts: Sequence[str], *, check: bool = True) -> None:
     except LabError:
         if check:
             raise
-
-
-def json_batch(tool: str, host: str, options: tuple[str, ...], commands: list[list[str]]) -> list[Any]:
-    """batch() with -j: what each command printed, one JSON document each, in order."""
-    text = batch(tool, host, ("-j", *options), commands)
-    decoder, found, at = json.JSONDecoder(), [], 0
-    while True:
-        while at < len(text) and text[at].isspace():
-            at += 1
-        if at == len(text):
-            break
-        document, at = decoder.raw_decode(text, at)
-        found.append(document)
-    if len(found) != len(commands):  # a command printed nothing: which output is whose is then unknown
-        shown = [" ".join(c) for c in commands]
-        raise LabError(f"`{tool} -n {ns_name(host)} -batch` of {shown}: {len(found)} JSON documents, expected one each")
-    return found
 
 
 def apt_install(package: str) -> bool:

@@ -1,10 +1,11 @@
-"""A route from `ip -j -d route show`, written in the words `ip route show` prints for it.
+"""A route as `ip -j -d route show` prints it, written in the words `ip route show` prints for it.
 
-The lab reads each namespace's tables after every step in one `ip -j -d -batch` process (iproute2
-takes its options once, before -batch, so one process cannot print some tables as JSON and the
-routes as text), and compares the routes as iproute2 prints them, since that is what the posts
-show. This writes a detailed JSON route back in print_route()'s words and order (ip/iproute.c,
-iproute2 6.1), as it prints them without -d:
+The lab compares routes as iproute2 prints them, since that is what the posts show. It reads them
+over rtnetlink (netsim.lab.rtroute, which makes each route the dict `ip -j -d route show` printed; an
+`ip -j -d -batch` a namespace did until 2026-12, since iproute2 takes its options once, before
+-batch, and one process could not print some tables as JSON and the routes as text). This writes a
+detailed JSON route back in print_route()'s words and order (ip/iproute.c, iproute2 6.1), as it
+prints them without -d:
 
 - the type only when it is not `unicast`, the protocol only when it is not `boot`, the scope only
   when it is not `global` (what -d adds: `show_details` in print_route());

@@ -25,7 +25,7 @@ from typing import Any
 from netsim import plan, sshforward, tcp, wire
 from netsim.errors import LabError
 from netsim.frames import ETH_P_TEST, Tcp
-from netsim.lab import brfdb, neightbl, rtlink
+from netsim.lab import brfdb, neightbl, rtaddr, rtlink, rtneigh, rtroute
 from netsim.lab.capture import Watch, hops
 from netsim.lab.neighwatch import NeighWatch
 from netsim.lab.netns import (
@@ -35,7 +35,6 @@ from netsim.lab.netns import (
     end_processes,
     inside,
     ip,
-    json_batch,
     netns_batch,
     ns_name,
     processes_in,
@@ -92,10 +91,6 @@ class Lab:
         self._reads: str | None = None  # what a connect step's read got
         self._ssh_log: list[str] = []  # what ssh logged during the step
         self._untimed = 0.0  # seconds of the step spent waiting on programs, not on the network
-        # Each bridge's ageing time as the tables read after a step found it, for the next step's
-        # before_step(): only a step changes it (`ip link set BR type bridge ageing_time N`), and
-        # none runs between that read and the next step. Used once, then forgotten.
-        self._ageing_next: dict[str, int | None] = {}
         self._doomed: list[int] = []  # pidfds of processes in namespaces a step deleted (close() ends them)
 
     def say(self, text: str) -> None:
@@ -706,10 +701,10 @@ class Lab:
 
         For each namespace with bridges, its bridges' entries (the learned ones, the ports' own MACs
         and how long ago each learned entry was refreshed) and its links (every bridge port's learning
-        flag, each port kept by its master), read over rtnetlink by this process (_bridge_tables()).
-        The ageing time comes from the tables read after the step before (after_step()), else from
-        one `ip -d link show` a bridge. Until 2026-12 this was a `bridge -s -d -batch` a namespace,
-        before that three processes a bridge, and six before that.
+        flag, each port kept by its master, each bridge's ageing time), read over rtnetlink by this
+        process (_bridge_tables()). Until 2026-12 this was a `bridge -s -d -batch` a namespace and the
+        ageing time from the `ip -d -batch` after the step before, before that three processes a
+        bridge, and six before that.
 
         - `known`: learned MACs and the ports' own (local) ones: a frame to either leaves by one
           port. Read afresh: entries age out between steps too (br_fdb_cleanup()).
@@ -724,7 +719,6 @@ class Lab:
         known: dict[str, set[str]] = {}
         unlearning: dict[str, set[str]] = {}
         ages: dict[str, tuple[int, dict[str, int]]] = {}
-        ageing, self._ageing_next = self._ageing_next, {}
         for host, names in self._bridges_by_host().items():
             present = host in self.present
             now = time.time_ns()
@@ -737,8 +731,8 @@ class Lab:
                 known[name] = {e["mac"] for e in learned if "vlan" not in e} | own
                 if not present:
                     continue
-                centis = ageing[name] if name in ageing else self._ageing_time(name)
                 index = _bridge_index(host, name, links)
+                centis = next(link.ageing for link in links if link.index == index)  # IFLA_BR_AGEING_TIME
                 ports = [link for link in links if link.master == index]
                 unlearning[name] = {p.name for p in ports if centis == 0 or p.learning is False}
                 if centis is not None:
@@ -752,10 +746,6 @@ class Lab:
         dumps `bridge link show` and `bridge fdb show` send (netsim.lab.brfdb), without their processes."""
         with inside(host):
             return rtlink.links(), brfdb.entries()
-
-    def _ageing_time(self, bridge: str) -> int | None:
-        """The bridge's ageing time in centiseconds (IFLA_BR_AGEING_TIME, jiffies_to_clock_t())."""
-        return _ageing(json.loads(ip(self.s.bridges[bridge].host, "-j", "-d", "link", "show", "dev", bridge) or "[]"))
 
     def _settle_links(self, limit: float = 1.5) -> None:
         """Wait until the kernel has acted on every carrier change (linkwatch, up to a second late).
@@ -802,47 +792,54 @@ class Lab:
             return rtlink.settled(rtlink.links())
 
     def after_step(self) -> tuple[dict[str, Neigh], dict[str, Links], dict[str, Draws], dict[str, list[str]]]:
-        """The neighbour tables, links, REACHABLE draws and routes, from one `ip -d -batch` a
-        namespace (`neigh show`, `addr show`, `ntable show`, `route show`, and `link show dev BR`
-        for the ageing time of each bridge it holds, kept for the next before_step()). Until 2026-12
-        these were three processes a namespace and one a bridge. Each namespace's neighbour table
-        comes first in its batch, nearest the step's end (a later namespace's after the earlier
-        ones' whole batches, a few milliseconds; `read`, the edge --compare allows a timer until,
-        is taken after them all). The routes come as JSON and are written back in the words
-        `ip route show` prints (netsim.lab.routetext)."""
-        bridges = self._bridges_by_host()
-        read: dict[str, list[Any]] = {}
-        for host in sorted(self.present):
-            mine = bridges.get(host, [])
-            commands = [["neigh", "show"], ["addr", "show"], ["ntable", "show", "name", "arp_cache"], ["route", "show"]]
-            read[host] = json_batch("ip", host, ("-d",), commands + [["link", "show", "dev", b] for b in mine])
-            self._ageing_next.update((b, _ageing(info)) for b, info in zip(mine, read[host][4:], strict=True))
+        """The neighbour tables, links, REACHABLE draws and routes, asked over rtnetlink by this process
+        inside each namespace (_tables()). Until 2026-12 these were one `ip -j -d -batch` a namespace
+        (`neigh show`, `addr show`, `ntable show`, `route show`), and before that three processes a
+        namespace and one a bridge. Each namespace's neighbour table is asked first, nearest the
+        step's end (a later namespace's after the earlier ones' whole reads, well under a millisecond
+        each; `read`, the edge --compare allows a timer until, is taken after them all). The routes
+        are written in the words `ip route show` prints (netsim.lab.routetext)."""
+        read = {host: self._tables(host) for host in sorted(self.present)}
         hosts = [h for h in self.s.hosts if h in self.present]
         neigh = {h: self._neigh_table(read[h][0]) for h in hosts}
-        links = self.links({h: read[h][1] for h in read})
-        routes = {h: [route_text(r) for r in read[h][3]] for h in hosts}
-        return neigh, links, {h: _draws(read[h][2]) for h in sorted(self.present)}, routes
+        links = {h: self.links(read[h][1], read[h][2]) for h in hosts}
+        routes = {h: [route_text(r) for r in read[h][4]] for h in hosts}
+        return neigh, links, {h: read[h][3] for h in sorted(self.present)}, routes
 
-    def links(self, read: dict[str, list[dict[str, Any]]]) -> dict[str, Links]:
-        """Every namespace's `ip -d -j addr show`, as `read` holds it, in the trace's shape."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
-        for host in self.s.hosts:
-            if host not in self.present:
-                continue
-            table = {}
-            for e in read[host]:
-                kind = "loopback" if e.get("link_type") == "loopback" else (e.get("linkinfo") or {}).get("info_kind")
-                table[e["ifname"]] = {
-                    "kind": kind,
-                    "state": "UP" if "UP" in e.get("flags", []) else "DOWN",
-                    "mac": e.get("address"),
-                    "addresses": [
-                        f"{a['local']}/{a['prefixlen']}" for a in e.get("addr_info", []) if a["family"] == "inet"
-                    ],
-                    "master": e.get("master"),
-                }
-            out[host] = dict(sorted(table.items()))
-        return out
+    @staticmethod
+    def _tables(
+        host: str,
+    ) -> tuple[list[dict[str, Any]], list[rtlink.Link], list[rtaddr.Address], Draws, list[dict[str, Any]]]:
+        """One namespace's tables after a step, in the words `ip -j -d` printed them where the reads go
+        by them: its neighbour entries as `ip neigh show` lists them (netsim.lab.rtneigh), its links and
+        IPv4 addresses (rtlink, rtaddr), each device's REACHABLE draw in seconds by name (neightbl,
+        named as `ip ntable show` names them) and its main table's routes (netsim.lab.rtroute)."""
+        with inside(host):
+            answers = rtneigh.dump()  # first: nearest the step's end
+            links = rtlink.links()
+            neigh = rtneigh.parse_entries(answers, links)
+            addresses = rtaddr.addresses()
+            drawn = neightbl.draws("arp_cache")
+            routes = rtroute.routes(links)
+        return neigh, links, addresses, _named_draws(drawn, links), routes
+
+    @staticmethod
+    def links(links: list[rtlink.Link], addresses: list[rtaddr.Address]) -> Links:
+        """One namespace's links in the trace's shape: each one's kind (`loopback` for lo, else its
+        IFLA_INFO_KIND), whether it is up (IFF_UP, the UP of `ip addr show`), its MAC, its IPv4
+        addresses in the kernel's order, and the name of its master."""
+        names = {link.index: link.name for link in links}
+        table = {
+            link.name: {
+                "kind": "loopback" if link.type == rtlink.ARPHRD_LOOPBACK else link.kind,
+                "state": "UP" if link.up else "DOWN",
+                "mac": link.address,
+                "addresses": [f"{a.local}/{a.prefixlen}" for a in addresses if a.index == link.index],
+                "master": None if link.master is None else names.get(link.master, f"if{link.master}"),
+            }
+            for link in links
+        }
+        return dict(sorted(table.items()))
 
     def listening(self) -> dict[str, list[str]]:
         """Every namespace's IPv4 TCP sockets in LISTEN (what `ss -4 -Hltn` lists), as sorted
@@ -873,13 +870,13 @@ class Lab:
         """Each device's REACHABLE lifetime as the kernel drew it (parms->reachable_time, between half
         and one and a half times the base: neigh_rand_reach_time()), asked over rtnetlink as `ip
         ntable show name arp_cache` asks it (netsim.lab.neightbl; an `ip` process a namespace until
-        2026-12), each device named as iproute2 names it (ll_index_to_name(): "if7" for one gone)."""
+        2026-12)."""
         out: dict[str, dict[str, float]] = {}
         for host in sorted(self.present):
             with inside(host):
-                names = {link.index: link.name for link in rtlink.links()}
+                links = rtlink.links()
                 drawn = neightbl.draws("arp_cache")
-            out[host] = {names.get(index, f"if{index}"): ms / 1000 for index, ms in drawn.items()}
+            out[host] = _named_draws(drawn, links)
         return out
 
     @staticmethod
@@ -959,11 +956,6 @@ def _fdb_of(host: str, bridge: str, links: list[rtlink.Link], entries: list[brfd
     ]
 
 
-def _ageing(info: list[dict[str, Any]]) -> int | None:
-    """A bridge's ageing time in centiseconds from its `ip -j -d link show dev BR`, None if not read."""
-    return info[0].get("linkinfo", {}).get("info_data", {}).get("ageing_time") if info else None
-
-
 # The setup commands that go into an `ip -batch`: they make and configure, and rename, move or
 # delete nothing, so iproute2's cache of interface names in a batch (ll_map.c) never holds a stale one.
 BATCHED = {("link", "add"), ("link", "set"), ("addr", "add"), ("route", "add"), ("neigh", "add")}
@@ -985,9 +977,11 @@ def _batchable(op: Op) -> bool:
     )
 
 
-def _draws(tables: list[dict[str, Any]]) -> dict[str, float]:
-    """Each device's REACHABLE lifetime in seconds, from `ip -j ntable show name arp_cache`."""
-    return {t["dev"]: t["reachable"] / 1000 for t in tables if t.get("dev") and "reachable" in t}
+def _named_draws(drawn: dict[int, int], links: list[rtlink.Link]) -> Draws:
+    """REACHABLE draws in ms by ifindex (neightbl.draws()) in seconds by device name, each device named
+    as iproute2 names it (ll_index_to_name(): "if7" for one gone)."""
+    names = {link.index: link.name for link in links}
+    return {names.get(index, f"if{index}"): ms / 1000 for index, ms in drawn.items()}
 
 
 def read_inside(host: str, path: str) -> str:
