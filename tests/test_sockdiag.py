@@ -57,23 +57,26 @@ SOCKETS = textwrap.dedent(
     for port in range(20000, 20600):
         listener("127.0.0.3", port)
     asked = sorted([str(a), p] for a, p in sockdiag.listening_sockets())
+    inodes = sorted([str(a), p, i] for a, p, i in sockdiag.listener_inodes(sockdiag._dump()))
     with open("/proc/thread-self/net/tcp") as f:
         proc = f.read()
-    print(json.dumps({"asked": asked, "proc": proc}))
+    print(json.dumps({"asked": asked, "inodes": inodes, "proc": proc}))
     """
 )
 
 
-def proc_listeners(text: str) -> list[list[object]]:
+def proc_listeners(text: str, inodes: bool = False) -> list[list[object]]:
     """The (address, port) of each LISTEN socket in /proc/net/tcp's text, as tcp4_seq_show() prints
-    them (net/ipv4/tcp_ipv4.c): the address is a __be32 printed as a host-order number, `st` 0A."""
+    them (net/ipv4/tcp_ipv4.c): the address is a __be32 printed as a host-order number, `st` 0A;
+    with `inodes`, each socket's inode too (the tenth column, sock_i_ino())."""
     found = set()
     for line in text.splitlines()[1:]:
         fields = line.split()
         if int(fields[3], 16) == sockdiag.TCP_LISTEN:
             address, _, port = fields[1].partition(":")
-            found.add((str(ipaddress.IPv4Address(int(address, 16).to_bytes(4, sys.byteorder))), int(port, 16)))
-    return sorted([a, p] for a, p in found)
+            where = (str(ipaddress.IPv4Address(int(address, 16).to_bytes(4, sys.byteorder))), int(port, 16))
+            found.add((*where, int(fields[9])) if inodes else where)
+    return sorted(list(f) for f in found)
 
 
 @pytest.mark.lab
@@ -87,6 +90,44 @@ def test_sock_diag_lists_the_listeners_proc_net_tcp_lists() -> None:
     expected = proc_listeners(read["proc"])
     assert len(expected) == 3 + 600, expected[:5]  # 22, 8080, 9001 once, and the 600
     assert read["asked"] == expected
+    with_inodes = proc_listeners(read["proc"], inodes=True)
+    assert len(with_inodes) == 4 + 600  # 9001's two sockets, each its own
+    assert read["inodes"] == with_inodes
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(REASON is not None, reason=f"needs a network namespace: {REASON}")
+def test_a_listener_is_owned_by_the_processes_that_hold_it_and_no_other() -> None:
+    # The lab's wait for ssh's forward: ssh's own listener, not another process's on the same port.
+    script = textwrap.dedent(
+        """
+        import os, socket, subprocess, sys, time
+        from netsim.lab import sockdiag
+        mine = socket.socket(); mine.bind(("127.0.0.1", 19001)); mine.listen()
+        other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        held = os.fork()
+        if held == 0:  # a child that inherits the listener holds it too
+            time.sleep(30)
+            os._exit(0)
+        try:
+            print(
+                sockdiag.owns_listener("127.0.0.1", 19001),
+                sockdiag.owns_listener("127.0.0.1", 19001, os.getpid()),
+                sockdiag.owns_listener("127.0.0.1", 19001, held),
+                sockdiag.owns_listener("127.0.0.1", 19001, other.pid),
+                sockdiag.owns_listener("0.0.0.0", 19001),
+                sockdiag.owns_listener("127.0.0.1", 19002, os.getpid()),
+                sockdiag.owns_listener("127.0.0.1", 19001, 2**22 + 1),
+            )
+        finally:
+            other.kill(); os.kill(held, 9)
+        """
+    )
+    done = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", "True", "False", "False", "False", "False"]
 
 
 @pytest.mark.lab
@@ -132,5 +173,9 @@ def test_answers_are_read_by_their_fields() -> None:
         (sockdiag.SOCK_DIAG_BY_FAMILY, diag_msg(socket.AF_INET6, sockdiag.TCP_LISTEN, "10.0.0.3", 22)),
     ]
     assert sockdiag.listeners(answers) == {(ipaddress.IPv4Address("10.0.0.2"), 9001)}
+    inode = answers[0][1][:68] + struct.pack("=I", 424242) + answers[0][1][72:]
+    assert sockdiag.listener_inodes([(sockdiag.SOCK_DIAG_BY_FAMILY, inode)]) == [
+        (ipaddress.IPv4Address("10.0.0.2"), 9001, 424242)
+    ]
     with pytest.raises(LabError, match="an answer of type 16 and 20 bytes to a sock_diag dump"):
         sockdiag.listeners([(16, bytes(20))])

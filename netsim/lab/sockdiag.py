@@ -10,12 +10,16 @@ A sock_diag dump that asks only for TCPF_LISTEN walks the listening hash and sto
 namespace the netlink socket was made in (sock_net(skb->sk)) and of the family asked.
 
 The request is struct inet_diag_req_v2 and each answer a struct inet_diag_msg
-(include/uapi/linux/inet_diag.h); netsim.lab.nlmsg asks and reads the dump.
+(include/uapi/linux/inet_diag.h); netsim.lab.nlmsg asks and reads the dump. Each answer also names
+its socket's inode (idiag_inode, sock_i_ino()), the number a process's /proc/PID/fd links name as
+`socket:[INODE]`: the lab's wait for ssh's forward tells ssh's own listener from another's by it
+(owns_listener()), as `ss -p` does by walking every process's descriptors.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import struct
 
@@ -26,8 +30,10 @@ NETLINK_SOCK_DIAG = 4  # include/uapi/linux/netlink.h
 SOCK_DIAG_BY_FAMILY = 20  # include/uapi/linux/sock_diag.h
 TCP_LISTEN = 10  # include/net/tcp_states.h
 SOCKID = 48  # inet_diag_sockid: sport, dport (__be16), src, dst (__be32[4]), if, cookie[2]
-# inet_diag_msg: family, state, timer, retrans, then the sockid: sport at 4, src[0] at 8
-MESSAGE = 4 + SOCKID
+# inet_diag_msg: family, state, timer, retrans, then the sockid (sport at 4, src[0] at 8), then
+# expires, rqueue, wqueue, uid, inode
+INODE = 4 + SOCKID + 16
+MESSAGE = INODE + 4
 WHAT = "a sock_diag dump of listening TCP sockets (what `ss -ltn` asks; tcp_diag answers it)"
 
 
@@ -36,20 +42,56 @@ def request(family: int = socket.AF_INET, states: int = 1 << TCP_LISTEN) -> byte
     return struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, states) + bytes(SOCKID)
 
 
-def listeners(answers: list[tuple[int, bytes]]) -> set[tuple[ipaddress.IPv4Address, int]]:
-    """The (address, port) of each IPv4 socket in LISTEN among a dump's answers."""
-    found: set[tuple[ipaddress.IPv4Address, int]] = set()
+def listener_inodes(answers: list[tuple[int, bytes]]) -> list[tuple[ipaddress.IPv4Address, int, int]]:
+    """The (address, port, inode) of each IPv4 socket in LISTEN among a dump's answers."""
+    found = []
     for kind, body in answers:
         if kind != SOCK_DIAG_BY_FAMILY or len(body) < MESSAGE:
             raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
         family, state = body[0], body[1]
         if family == socket.AF_INET and state == TCP_LISTEN:
-            # idiag_sport (__be16) and idiag_src[0] (__be32)
-            found.add((ipaddress.IPv4Address(body[8:12]), int.from_bytes(body[4:6], "big")))
+            # idiag_sport (__be16), idiag_src[0] (__be32), idiag_inode (host order)
+            address, port = ipaddress.IPv4Address(body[8:12]), int.from_bytes(body[4:6], "big")
+            found.append((address, port, struct.unpack_from("=I", body, INODE)[0]))
     return found
+
+
+def listeners(answers: list[tuple[int, bytes]]) -> set[tuple[ipaddress.IPv4Address, int]]:
+    """The (address, port) of each IPv4 socket in LISTEN among a dump's answers."""
+    return {(address, port) for address, port, _inode in listener_inodes(answers)}
+
+
+def _dump() -> list[tuple[int, bytes]]:
+    return nlmsg.dump(socket.SOCK_DGRAM, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, request(), WHAT)
 
 
 def listening_sockets() -> set[tuple[ipaddress.IPv4Address, int]]:
     """The (address, port) of each IPv4 TCP socket in LISTEN in this thread's network namespace
     (the netlink socket is the namespace's it is made in: run it inside netns.inside())."""
-    return listeners(nlmsg.dump(socket.SOCK_DGRAM, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, request(), WHAT))
+    return listeners(_dump())
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets a process holds open: its /proc/PID/fd links that read
+    `socket:[INODE]` (sockfs_dname(), net/socket.c); none for a process that is gone."""
+    found = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed since the listing
+        if target.startswith("socket:[") and target.endswith("]"):
+            found.add(int(target[8:-1]))
+    return found
+
+
+def owns_listener(address: str, port: int, pid: int | None = None) -> bool:
+    """Whether an IPv4 TCP listener stands on address:port in this thread's network namespace (run it
+    inside netns.inside()), and, given a pid, whether that process holds it (what `ss -Hltnp` tells
+    by `pid=`)."""
+    inodes = {inode for a, p, inode in listener_inodes(_dump()) if str(a) == address and p == port}
+    return bool(inodes) if pid is None else bool(inodes & socket_inodes(pid))
