@@ -132,6 +132,15 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+# The event classes, compared by identity in the two loops below (each event is exactly one of these;
+# isinstance() on every event was a fifth of reading a scenario).
+_SCALAR, _ALIAS = yaml.ScalarEvent, yaml.AliasEvent
+_MAP_START, _SEQ_START = yaml.MappingStartEvent, yaml.SequenceStartEvent
+_MAP_END, _SEQ_END = yaml.MappingEndEvent, yaml.SequenceEndEvent
+_DOC_END = yaml.DocumentEndEvent
+_SKIPPED = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentStartEvent)
+
+
 def _plain_data_only(text: str, name: str) -> list[yaml.Event]:
     """Refuse what makes YAML more than data, before anything is built from it; the events, for _build.
 
@@ -140,25 +149,39 @@ def _plain_data_only(text: str, name: str) -> list[yaml.Event]:
     """
     depth = 0
     events = []
-    for event in yaml.parse(text, Loader=_LOADER):
-        events.append(event)
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent):
-            raise ScenarioError(name, line, "", f"an alias (*{event.anchor}); a scenario is plain data: write it out")
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise ScenarioError(name, line, "", f"an anchor (&{anchor}); a scenario is plain data: no anchors")
-        tag = getattr(event, "tag", None)
-        if tag is not None:  # an explicit tag: the parser leaves plain and quoted values untagged
-            raise ScenarioError(name, line, "", f"a tag ({tag}); a scenario is plain data: no tags")
-        if isinstance(event, yaml.ScalarEvent) and event.value == "<<" and event.implicit[0]:
-            raise ScenarioError(name, line, "", "a merge key (<<); a scenario is plain data: no merge keys")
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ScenarioError(name, line, "", f"nested more than {MAX_DEPTH} levels deep")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    loader = _LOADER(text)  # what yaml.parse() does, without its generator around each event
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            events.append(event)
+            kind = type(event)
+            if kind is _ALIAS:
+                line = event.start_mark.line + 1
+                raise ScenarioError(
+                    name, line, "", f"an alias (*{event.anchor}); a scenario is plain data: write it out"
+                )
+            if kind is _SCALAR or kind is _MAP_START or kind is _SEQ_START:
+                if event.anchor is not None:
+                    line = event.start_mark.line + 1
+                    raise ScenarioError(
+                        name, line, "", f"an anchor (&{event.anchor}); a scenario is plain data: no anchors"
+                    )
+                if event.tag is not None:  # an explicit tag: the parser leaves plain and quoted values untagged
+                    line = event.start_mark.line + 1
+                    raise ScenarioError(name, line, "", f"a tag ({event.tag}); a scenario is plain data: no tags")
+                if kind is _SCALAR:
+                    if event.value == "<<" and event.implicit[0]:
+                        line = event.start_mark.line + 1
+                        raise ScenarioError(name, line, "", "a merge key (<<); a scenario is plain data: no merge keys")
+                else:
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        line = event.start_mark.line + 1
+                        raise ScenarioError(name, line, "", f"nested more than {MAX_DEPTH} levels deep")
+            elif kind is _MAP_END or kind is _SEQ_END:
+                depth -= 1
+    finally:
+        loader.dispose()
     return events
 
 
@@ -188,30 +211,24 @@ def _build(events: list[yaml.Event], src: Source) -> Any:
             root = value
             return
         top = stack[-1]
-        if isinstance(top, _Mapping):
+        if top.__class__ is _Mapping:
             assert top.key is not None
             top.out[top.key] = value
             top.key = None
         else:
             top[1].append(value)
 
-    def path_of_next() -> Path_:
-        """The path of the value the next event starts (inside a mapping, after its key)."""
-        top = stack[-1]
-        if isinstance(top, _Mapping):
-            return (*top.path, top.key)  # type: ignore[arg-type]
-        return (*top[0], len(top[1]))
-
     for event in events:
-        if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentStartEvent)):
+        kind = type(event)
+        if kind in _SKIPPED:
             continue
-        if isinstance(event, yaml.DocumentEndEvent):
+        if kind is _DOC_END:
             break
         top = stack[-1] if stack else None
         line = event.start_mark.line + 1
-        if isinstance(top, _Mapping) and top.key is None and not isinstance(event, yaml.MappingEndEvent):
+        if top.__class__ is _Mapping and top.key is None and kind is not _MAP_END:
             # A key.
-            if not isinstance(event, yaml.ScalarEvent):  # a mapping or list as a key
+            if kind is not _SCALAR:  # a mapping or list as a key
                 raise ScenarioError(src.file, line, dotted(top.path), "a key must be plain text")
             # The key as written: YAML would read a key 0123 as the number 83, yes as True.
             key = event.value
@@ -219,15 +236,21 @@ def _build(events: list[yaml.Event], src: Source) -> Any:
                 raise ScenarioError(src.file, line, dotted((*top.path, key)), "key given twice")
             top.key = key
             continue
-        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        if kind is _MAP_END or kind is _SEQ_END:
             done = stack.pop()
-            place(done.out if isinstance(done, _Mapping) else done[1])
+            place(done.out if done.__class__ is _Mapping else done[1])
             continue
-        path = path_of_next() if stack else ()
+        # The path of the value this event starts (inside a mapping, after its key).
+        if top is None:
+            path: Path_ = ()
+        elif top.__class__ is _Mapping:
+            path = (*top.path, top.key)
+        else:
+            path = (*top[0], len(top[1]))
         src.lines[path] = line
-        if isinstance(event, yaml.MappingStartEvent):
+        if kind is _MAP_START:
             stack.append(_Mapping(path))
-        elif isinstance(event, yaml.SequenceStartEvent):
+        elif kind is _SEQ_START:
             stack.append((path, []))
         else:
             place(_scalar_of(event, path, src))
