@@ -20,7 +20,6 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from netsim.errors import LabError
 from netsim.lab import nlmsg
 from netsim.lab.rtlink import attributes
 
@@ -48,9 +47,7 @@ class Entry:
 def parse_entries(answers: list[tuple[int, bytes]]) -> list[Entry]:
     """The entries among a dump's answers."""
     out = []
-    for kind, body in answers:
-        if kind != RTM_NEWNEIGH or len(body) < NDMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, RTM_NEWNEIGH, NDMSG.size, WHAT):
         _family, port, state, _flags, _type = NDMSG.unpack_from(body)
         attrs = attributes(body, NDMSG.size, len(body))
         cache = attrs.get(NDA_CACHEINFO)

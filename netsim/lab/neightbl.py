@@ -15,7 +15,6 @@ from __future__ import annotations
 import socket
 import struct
 
-from netsim.errors import LabError
 from netsim.lab import nlmsg
 from netsim.lab.rtlink import attributes
 
@@ -29,9 +28,7 @@ WHAT = "an RTM_GETNEIGHTBL dump (what `ip ntable show` asks)"
 def parse_draws(answers: list[tuple[int, bytes]], table: str) -> dict[int, int]:
     """Each device's drawn reachable time in milliseconds, by ifindex, in the table named `table`."""
     out: dict[int, int] = {}
-    for kind, body in answers:
-        if kind != RTM_NEWNEIGHTBL or len(body) < NDTMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, RTM_NEWNEIGHTBL, NDTMSG.size, WHAT):
         attrs = attributes(body, NDTMSG.size, len(body))
         if attrs.get(NDTA_NAME, b"").rstrip(b"\0") != table.encode() or NDTA_PARMS not in attrs:
             continue

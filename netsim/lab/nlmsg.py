@@ -71,6 +71,15 @@ def parse(data: bytes, seq: int, what: str) -> tuple[list[tuple[int, bytes]], bo
     return answers, False, interrupted
 
 
+def bodies(answers: list[tuple[int, bytes]], kind: int, size: int, what: str) -> Iterator[bytes]:
+    """Each answer's payload, in order, each checked to be a message of type `kind` holding at least
+    the family's struct (`size` bytes): any other is a LabError that names `what` was asked."""
+    for got, body in answers:
+        if got != kind or len(body) < size:
+            raise LabError(f"netlink: an answer of type {got} and {len(body)} bytes to {what}")
+        yield body
+
+
 def dump(family: int, protocol: int, kind: int, body: bytes, what: str) -> list[tuple[int, bytes]]:
     """Ask a dump on a new netlink socket of this thread's network namespace (the socket is the
     namespace's it is made in: call it inside netns.inside()) and read it to its end."""

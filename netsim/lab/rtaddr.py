@@ -39,9 +39,7 @@ class Address:
 def parse_addresses(answers: list[tuple[int, bytes]]) -> list[Address]:
     """The IPv4 addresses among a dump's answers, in its order."""
     out = []
-    for kind, body in answers:
-        if kind != RTM_NEWADDR or len(body) < IFADDRMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, RTM_NEWADDR, IFADDRMSG.size, WHAT):
         family, prefixlen, _flags, _scope, index = IFADDRMSG.unpack_from(body)
         if family != socket.AF_INET:
             continue

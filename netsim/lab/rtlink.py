@@ -132,10 +132,8 @@ WHAT = "an RTM_GETLINK dump (what `ip link show` asks)"
 
 def parse_links(answers: list[tuple[int, bytes]]) -> list[Link]:
     """The links among a dump's answers."""
-    for kind, body in answers:
-        if kind != RTM_NEWLINK or len(body) < IFINFOMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
-    return [_link(body) for _kind, body in answers]
+    checked = list(nlmsg.bodies(answers, RTM_NEWLINK, IFINFOMSG.size, WHAT))  # every answer before any is read
+    return [_link(body) for body in checked]
 
 
 def links() -> list[Link]:

@@ -49,9 +49,7 @@ def parse_entries(answers: list[tuple[int, bytes]], links: list[Link]) -> list[d
     write each address as its device type's (ll_addr_n2a())."""
     by_index = {link.index: link for link in links}
     out: list[dict[str, Any]] = []
-    for kind, body in answers:
-        if kind != RTM_NEWNEIGH or len(body) < NDMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, RTM_NEWNEIGH, NDMSG.size, WHAT):
         family, index, state, flags, _type = NDMSG.unpack_from(body)
         if not (state & SHOWN) and not (flags & (NTF_PROXY | NTF_EXT_LEARNED)):
             continue

@@ -24,7 +24,6 @@ import struct
 from functools import cache
 from typing import Any
 
-from netsim.errors import LabError
 from netsim.lab import nlmsg
 from netsim.lab.rtlink import Link, attributes
 
@@ -132,9 +131,7 @@ def parse_routes(answers: list[tuple[int, bytes]], links: list[Link]) -> list[di
     them; `links` are the namespace's, to name each device (ll_index_to_name(): "if7" for one not there)."""
     name_of = {link.index: link.name for link in links}
     out = []
-    for kind, body in answers:
-        if kind != RTM_NEWROUTE or len(body) < RTMSG.size:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, RTM_NEWROUTE, RTMSG.size, WHAT):
         route = _route(body, name_of)
         if route is not None:
             out.append(route)

@@ -23,7 +23,6 @@ import os
 import socket
 import struct
 
-from netsim.errors import LabError
 from netsim.lab import nlmsg
 
 NETLINK_SOCK_DIAG = 4  # include/uapi/linux/netlink.h
@@ -45,9 +44,7 @@ def request(family: int = socket.AF_INET, states: int = 1 << TCP_LISTEN) -> byte
 def listener_inodes(answers: list[tuple[int, bytes]]) -> list[tuple[ipaddress.IPv4Address, int, int]]:
     """The (address, port, inode) of each IPv4 socket in LISTEN among a dump's answers."""
     found = []
-    for kind, body in answers:
-        if kind != SOCK_DIAG_BY_FAMILY or len(body) < MESSAGE:
-            raise LabError(f"netlink: an answer of type {kind} and {len(body)} bytes to {WHAT}")
+    for body in nlmsg.bodies(answers, SOCK_DIAG_BY_FAMILY, MESSAGE, WHAT):
         family, state = body[0], body[1]
         if family == socket.AF_INET and state == TCP_LISTEN:
             # idiag_sport (__be16), idiag_src[0] (__be32), idiag_inode (host order)
