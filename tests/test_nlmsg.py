@@ -64,6 +64,12 @@ class FakeSocket:
     def __exit__(self, *args: object) -> None:
         pass
 
+    def settimeout(self, seconds: float) -> None:
+        self.timeout = seconds
+
+    def recvmsg(self, size: int) -> tuple[bytes, list[Any], int, Any]:
+        return self.recv(size), [], 0, None
+
     def sendto(self, data: bytes, address: object) -> None:
         FakeSocket.asked.append(data)
         seq = nlmsg.NLMSGHDR.unpack_from(data)[3]
@@ -119,3 +125,31 @@ def test_a_command_asks_for_an_acknowledgement_and_waits_for_its_own(monkeypatch
     AckSocket.answers = [nlmsg.NLMSGHDR.pack(40, nlmsg.NLMSG_ERROR, 0, 1, 0) + bytes(4)]
     with pytest.raises(LabError, match="a message of 40 bytes at 0 of 20, answering a test"):
         nlmsg.command(socket.SOCK_RAW, 0, 16, b"body", "a test")
+
+
+def test_a_read_that_waits_too_long_is_cut_short_or_fails_is_a_lab_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No answer within TIMEOUT, an answer longer than the buffer (MSG_TRUNC) and the socket's own error
+    (ENOBUFS: the kernel dropped answers) each end the read with a LabError naming what was asked."""
+
+    class Silent(FakeSocket):
+        def recvmsg(self, size: int) -> tuple[bytes, list[Any], int, Any]:
+            assert self.timeout == nlmsg.TIMEOUT  # the read waits no longer than this
+            raise TimeoutError
+
+    class Long(FakeSocket):
+        def recvmsg(self, size: int) -> tuple[bytes, list[Any], int, Any]:
+            return bytes(size), [], socket.MSG_TRUNC, None
+
+    class Dropped(FakeSocket):
+        def recvmsg(self, size: int) -> tuple[bytes, list[Any], int, Any]:
+            raise OSError(105, "No buffer space available")
+
+    for fake, said in (
+        (Silent, "no answer in 10 s to a test"),
+        (Long, "an answer longer than 65536 bytes, cut short, to a test"),
+        (Dropped, "reading the answer to a test: No buffer space available"),
+    ):
+        monkeypatch.setattr(socket, "socket", fake)
+        FakeSocket.cuts = 0
+        with pytest.raises(LabError, match=f"^netlink: {said}$"):
+            nlmsg.dump(socket.SOCK_RAW, 0, 18, b"req", "a test")

@@ -213,18 +213,47 @@ def test_a_route_is_read_from_its_message_and_an_unknown_attribute_is_named() ->
 
 
 def test_the_names_files_are_read_as_iproute2_reads_them(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "rt_protos").write_text("# comment\n\n99\topenr\n0x2a  babel2 # trailing\n4 mine\n")
+    (tmp_path / "rt_protos").write_text("# comment\n\n99\topenr\n0x2a  babel2 # trailing\n4 mine\n  21abc glued\n")
     (tmp_path / "rt_protos.d").mkdir()
     (tmp_path / "rt_protos.d" / "b.conf").write_text("200 later\n")
     (tmp_path / "rt_protos.d" / "a.conf").write_text("200 earlier\n201 x\n")
+    (tmp_path / "rt_protos.d" / ".hidden.conf").write_text("202 hidden\n")  # readdir's dot files: skipped
+    (tmp_path / "rt_protos.d" / ".conf").write_text("203 bare\n")
     (tmp_path / "rt_scopes").write_text("5 five\nnot a line\n6 six\n")  # a line of another shape ends the file
     monkeypatch.setattr(rtroute, "CONFDIR", str(tmp_path))
     rtroute.names.cache_clear()
     try:
         protocols = rtroute.names("rt_protos")
-        assert (protocols[99], protocols[42], protocols[4], protocols[2]) == ("openr", "babel2", "mine", "kernel")
+        # A built-in name wins over a file's (rtnl_rtprot_n2a() reads the files only for a number without one).
+        assert (protocols[99], protocols[42], protocols[4], protocols[2]) == ("openr", "babel", "static", "kernel")
+        assert protocols[21] == "abc"  # sscanf("%d %s"): the digits, then the rest of the word
         assert (protocols[200], protocols[201]) == ("later", "x")
+        assert 202 not in protocols and 203 not in protocols
         assert rtroute.names("rt_scopes")[5] == "five" and 6 not in rtroute.names("rt_scopes")
+        assert rtroute.names("rt_scopes")[253] == "link"
         assert rtroute.names("rt_dsfield") == {}
     finally:
         rtroute.names.cache_clear()
+
+
+def test_a_malformed_answer_is_a_lab_error_that_names_the_dump() -> None:
+    """The kernel does not send these; a reader that meets one says which dump it was, not a traceback."""
+    two = struct.pack("=H", 3)
+
+    def routes(*attrs: bytes) -> object:
+        return rtroute.parse_routes([(rtroute.RTM_NEWROUTE, route(*attrs))], LINKS)
+
+    def link(*attrs: bytes) -> object:
+        return rtlink.parse_links([(rtlink.RTM_NEWLINK, rtlink.IFINFOMSG.pack(0, 1, 1, 0, 0) + b"".join(attrs))])
+
+    cases = [
+        (lambda: routes(attribute(rtroute.RTA_OIF, two)), "ROUTE"),  # a u32 of two bytes
+        (lambda: routes(attribute(rtroute.RTA_DST, bytes(3))), "ROUTE"),  # an address of three
+        (lambda: routes(struct.pack("=HH", 40, 1)), "ROUTE"),  # an attribute past the message's end
+        (lambda: rtneigh.parse_entries([(rtneigh.RTM_NEWNEIGH, rtneigh.NDMSG.pack(2, 3, 2, 0, 0))], LINKS), "NEIGH"),
+        (lambda: link(attribute(rtlink.IFLA_OPERSTATE, b"")), "LINK"),  # a u8 of none
+        (lambda: link(attribute(rtlink.IFLA_MASTER, two)), "LINK"),
+    ]
+    for read, dump in cases:
+        with pytest.raises(LabError, match=f"answering an RTM_GET{dump} dump"):
+            read()

@@ -16,6 +16,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from netsim.errors import LabError
 
@@ -24,6 +25,41 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x4, 0x300, 0x10
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 ERRNO = struct.Struct("=i")  # the int that starts NLMSG_ERROR's and NLMSG_DONE's payload
 TRIES = 10  # an interrupted dump asked again at most this often
+# How long a read may wait for the kernel's next part. A dump answers at once (netlink_dump() runs in
+# the recvmsg() that asks for more); a read that waits this long will never be answered.
+TIMEOUT = 10.0
+BUFFER = 65536  # more than one read of a dump holds (netlink_dump(): at most 32 KiB, or the reader's size)
+
+
+@contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Turn what a malformed answer makes Python raise (an attribute of the wrong length for
+    struct.unpack(), an empty one indexed, an address of the wrong size for inet_ntop()) into a LabError
+    that names `what` was asked, as every other fault in an answer is. The kernel does not send such
+    answers; a reader that met one should say so, not stop with a bare traceback."""
+    try:
+        yield
+    except (struct.error, ValueError, IndexError, KeyError) as e:
+        raise LabError(f"netlink: an answer the lab could not read ({type(e).__name__}: {e}), answering {what}") from e
+    except LabError as e:
+        if what in str(e):
+            raise
+        raise LabError(f"{e}, answering {what}") from e
+
+
+def _receive(sock: socket.socket, what: str) -> bytes:
+    """One read of the socket: a read cut short (MSG_TRUNC: the message was longer than the buffer),
+    no answer within TIMEOUT or the socket's own error (ENOBUFS when the kernel dropped answers) is a
+    LabError naming `what` was asked."""
+    try:
+        data, _ancillary, flags, _address = sock.recvmsg(BUFFER)
+    except TimeoutError as e:
+        raise LabError(f"netlink: no answer in {TIMEOUT:g} s to {what}") from e
+    except OSError as e:
+        raise LabError(f"netlink: reading the answer to {what}: {e.strerror or e}") from e
+    if flags & socket.MSG_TRUNC:
+        raise LabError(f"netlink: an answer longer than {BUFFER} bytes, cut short, to {what}")
+    return data
 
 
 def request(kind: int, body: bytes, seq: int, flags: int = NLM_F_DUMP) -> bytes:
@@ -87,9 +123,10 @@ def dump(family: int, protocol: int, kind: int, body: bytes, what: str) -> list[
         answers: list[tuple[int, bytes]] = []
         interrupted = done = False
         with socket.socket(socket.AF_NETLINK, family, protocol) as sock:
+            sock.settimeout(TIMEOUT)
             sock.sendto(request(kind, body, seq), (0, 0))
             while not done:
-                part, done, cut = parse(sock.recv(65536), seq, what)
+                part, done, cut = parse(_receive(sock, what), seq, what)
                 answers += part
                 interrupted |= cut
         if not interrupted:
@@ -103,9 +140,10 @@ def command(sock_type: int, protocol: int, kind: int, body: bytes, what: str) ->
     net/netlink/af_netlink.c), as iproute2's rtnl_talk() waits. An error is a LabError naming `what`."""
     seq = 1
     with socket.socket(socket.AF_NETLINK, sock_type, protocol) as sock:
+        sock.settimeout(TIMEOUT)
         sock.sendto(request(kind, body, seq, NLM_F_ACK), (0, 0))
         while True:
-            for got, _flags, got_seq, answer in _messages(sock.recv(65536), what):
+            for got, _flags, got_seq, answer in _messages(_receive(sock, what), what):
                 if got == NLMSG_ERROR and got_seq == seq:
                     _check(got, answer, what)
                     return

@@ -43,7 +43,8 @@ def parse_addresses(answers: list[tuple[int, bytes]]) -> list[Address]:
         family, prefixlen, _flags, _scope, index = IFADDRMSG.unpack_from(body)
         if family != socket.AF_INET:
             continue
-        attrs = attributes(body, IFADDRMSG.size, len(body))
+        with nlmsg.reading(WHAT):
+            attrs = attributes(body, IFADDRMSG.size, len(body))
         raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
         if raw is None or len(raw) != 4:
             raise LabError(f"netlink: an IPv4 address of ifindex {index} with no 4-byte IFA_LOCAL, answering {WHAT}")

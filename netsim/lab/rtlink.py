@@ -133,7 +133,8 @@ WHAT = "an RTM_GETLINK dump (what `ip link show` asks)"
 def parse_links(answers: list[tuple[int, bytes]]) -> list[Link]:
     """The links among a dump's answers."""
     checked = list(nlmsg.bodies(answers, RTM_NEWLINK, IFINFOMSG.size, WHAT))  # every answer before any is read
-    return [_link(body) for body in checked]
+    with nlmsg.reading(WHAT):
+        return [_link(body) for body in checked]
 
 
 def links() -> list[Link]:

@@ -50,26 +50,34 @@ def parse_entries(answers: list[tuple[int, bytes]], links: list[Link]) -> list[d
     by_index = {link.index: link for link in links}
     out: list[dict[str, Any]] = []
     for body in nlmsg.bodies(answers, RTM_NEWNEIGH, NDMSG.size, WHAT):
-        family, index, state, flags, _type = NDMSG.unpack_from(body)
-        if not (state & SHOWN) and not (flags & (NTF_PROXY | NTF_EXT_LEARNED)):
-            continue
-        attrs = attributes(body, NDMSG.size, len(body))
-        entry: dict[str, Any] = {}
-        if NDA_DST in attrs:
-            dst = attrs[NDA_DST]
-            if FAMILIES.get(family) != len(dst):
-                said = f"a neighbour of family {family} with a {len(dst)}-byte address"
-                raise LabError(f"netlink: {said}, answering {WHAT}")
-            entry["dst"] = socket.inet_ntop(family, dst)
-        link = by_index.get(index)
-        if index:
-            entry["dev"] = link.name if link is not None else f"if{index}"
-        if NDA_LLADDR in attrs:
-            entry["lladdr"] = ll_address(attrs[NDA_LLADDR], link.type if link is not None else 0)
-        if state:
-            entry["state"] = state_names(state)
-        out.append(entry)
+        with nlmsg.reading(WHAT):
+            entry = _entry(body, by_index)
+        if entry is not None:
+            out.append(entry)
     return out
+
+
+def _entry(body: bytes, by_index: dict[int, Link]) -> dict[str, Any] | None:
+    """One answer as print_neigh() prints it, or None for one `ip neigh show` leaves out."""
+    family, index, state, flags, _type = NDMSG.unpack_from(body)
+    if not (state & SHOWN) and not (flags & (NTF_PROXY | NTF_EXT_LEARNED)):
+        return None
+    attrs = attributes(body, NDMSG.size, len(body))
+    # neigh_fill_info() (net/core/neighbour.c) always puts NDA_DST in; print_neigh() would print an
+    # entry without it, but every reader downstream keys entries by their address.
+    dst = attrs.get(NDA_DST)
+    if dst is None or FAMILIES.get(family) != len(dst):
+        said = f"a neighbour of family {family} with a {len(dst) if dst is not None else 'missing'}-byte address"
+        raise LabError(f"netlink: {said}, answering {WHAT}")
+    entry: dict[str, Any] = {"dst": socket.inet_ntop(family, dst)}
+    link = by_index.get(index)
+    if index:
+        entry["dev"] = link.name if link is not None else f"if{index}"
+    if NDA_LLADDR in attrs:
+        entry["lladdr"] = ll_address(attrs[NDA_LLADDR], link.type if link is not None else 0)
+    if state:
+        entry["state"] = state_names(state)
+    return entry
 
 
 def dump() -> list[tuple[int, bytes]]:

@@ -19,6 +19,7 @@ routetext refuses with its name: it must never drop out of both sides of a compa
 from __future__ import annotations
 
 import os
+import re
 import socket
 import struct
 from functools import cache
@@ -53,43 +54,52 @@ CONFDIR = "/etc/iproute2"
 WHAT = "an RTM_GETROUTE dump of family AF_INET (what `ip route show` asks)"
 
 
+# A names file's line as rtnl_tab_initialize() reads it (lib/rt_names.c, iproute2 6.1): sscanf()'s
+# "0x%x %s" or "%d %s", each after the blanks before it, so a number glued to its name ("21abc") is
+# read as 21 and "abc", and a line neither reads ends the file.
+NAME_LINE = re.compile(r"0x(?P<hex>[0-9a-fA-F]+)\s*(?P<hname>\S+)|(?P<dec>[+-]?[0-9]+)\s*(?P<dname>\S+)")
+
+
 def _read_names(path: str, into: dict[int, str]) -> None:
-    """rtnl_tab_initialize()'s reading of one names file (lib/rt_names.c): `NUMBER NAME` lines, the
-    number in hex after 0x or else in decimal, `#` comments and blank lines skipped, a later line
-    winning; a line of another shape ends the reading, as it does there. No file is no names."""
+    """rtnl_tab_initialize()'s reading of one names file: `NUMBER NAME` lines read by NAME_LINE, `#`
+    comments and blank lines skipped, a later line winning, a line of another shape ending the
+    reading as it does there. No file is no names."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().splitlines()
     except OSError:
         return
     for line in lines:
-        words = line.strip().split()
-        if not words or words[0].startswith("#"):
+        text = line.lstrip(" \t")
+        if not text or text.startswith("#"):
             continue
-        number, base = (words[0][2:], 16) if words[0].startswith("0x") else (words[0], 10)
-        try:
-            value = int(number, base)
-        except ValueError:
+        found = NAME_LINE.match(text)
+        if found is None:
             return
-        if len(words) < 2:
-            return
+        value = int(found["hex"], 16) if found["hex"] is not None else int(found["dec"])
         if 0 <= value <= 255:
-            into[value] = words[1]
+            into[value] = found["hname"] or found["dname"]
 
 
 @cache
 def names(kind: str) -> dict[int, str]:
     """The names iproute2 prints for a route's protocol, scope or TOS (rtnl_rtprot_n2a(),
-    rtnl_rtscope_n2a(), rtnl_dsfield_n2a()): its own table, then its file and, for protocols, the
-    rt_protos.d/*.conf files, in name order."""
-    found = {"rt_protos": dict(PROTOCOLS), "rt_scopes": dict(SCOPES), "rt_dsfield": {}}[kind]
+    rtnl_rtscope_n2a(), rtnl_dsfield_n2a()).
+
+    Those read the files only when a number has no built-in name, so a file that renames a built-in
+    one ("3 myboot") changes nothing until some number without one has been printed in the same `ip`;
+    this takes the first case, the one every lab's routes (kernel, boot, static) meet: a built-in
+    name wins, and the files name the rest. For protocols the rt_protos.d/*.conf files come after
+    rt_protos, in name order (iproute2 takes readdir()'s order, which no two file systems agree on),
+    leaving out the hidden ones and a bare ".conf", as rtnl_rtprot_initialize() does."""
+    found: dict[int, str] = {}
     _read_names(os.path.join(CONFDIR, kind), found)
     folder = os.path.join(CONFDIR, f"{kind}.d")
     if kind == "rt_protos" and os.path.isdir(folder):
         for name in sorted(os.listdir(folder)):
-            if name.endswith(".conf"):
+            if not name.startswith(".") and len(name) > 5 and name.endswith(".conf"):
                 _read_names(os.path.join(folder, name), found)
-    return found
+    return found | {"rt_protos": PROTOCOLS, "rt_scopes": SCOPES, "rt_dsfield": {}}[kind]
 
 
 def _u32(value: bytes) -> int:
@@ -132,7 +142,8 @@ def parse_routes(answers: list[tuple[int, bytes]], links: list[Link]) -> list[di
     name_of = {link.index: link.name for link in links}
     out = []
     for body in nlmsg.bodies(answers, RTM_NEWROUTE, RTMSG.size, WHAT):
-        route = _route(body, name_of)
+        with nlmsg.reading(WHAT):
+            route = _route(body, name_of)
         if route is not None:
             out.append(route)
     return out
