@@ -227,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"both: {cpu:,.0f} CPU s counted, on {cores} core(s): at least {floor:,.0f} s of wall time however spread")
     if machine_before is not None and (after := machine_cpu()) is not None:
         busy, whole = after[0] - machine_before[0], after[1] - machine_before[1]
+        # Split as /proc/stat splits it, so that what the runs did not count can be told apart:
+        # processes' own work (user), the kernel's for them or its threads (system), interrupts
+        # (the softirqs that carry the labs' packets) and what the hypervisor took (steal).
+        split = ", ".join(f"{name} {after[2][name] - machine_before[2][name]:,.0f}" for name in after[2])
         print(
             f"the machine: {busy:,.0f} of its {whole:,.0f} CPU s busy during the run "
-            f"({busy / max(whole, 1e-9) * cores:.2f} of {cores} core(s) on average)"
+            f"({busy / max(whole, 1e-9) * cores:.2f} of {cores} core(s) on average; {split})"
         )
     codes = [ended["computing"][0], ended["waiting"][0]]
     # The late run's failures join the first run's, so that one rerun takes them all (--last-failed).
@@ -242,16 +246,19 @@ def main(argv: list[str] | None = None) -> int:
     return next((code for code in codes if code != 0), 0)
 
 
-def machine_cpu() -> tuple[float, float] | None:
+def machine_cpu() -> tuple[float, float, dict[str, float]] | None:
     """The machine's busy and total CPU seconds since boot, all cores (/proc/stat's cpu line: idle and
-    iowait are not busy); None where there is no /proc/stat."""
+    iowait are not busy), and the busy seconds by kind (user and nice, system, irq and softirq,
+    steal); None where there is no /proc/stat."""
     try:
         fields = [int(v) for v in Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
         return None
     tick = os.sysconf("SC_CLK_TCK")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+    fields = (fields + [0] * 8)[:8]  # user nice system idle iowait irq softirq steal (proc(5))
+    user, nice, system, idle, iowait, irq, softirq, steal = (v / tick for v in fields)
+    parts = {"user": user + nice, "system": system, "interrupts": irq + softirq, "stolen": steal}
+    return sum(parts.values()), sum(parts.values()) + idle + iowait, parts
 
 
 def reaped(child: subprocess.Popen[bytes]) -> tuple[int, float] | None:

@@ -100,6 +100,7 @@ def test_run_py_shows_both_runs_and_fails_when_either_fails(tmp_path: Path) -> N
     assert re.search(r"computing tests: passed after \d+ s \([\d,]+ CPU s\)", done.stdout), done.stdout
     assert re.search(r"both: [\d,]+ CPU s counted, on \d+ core\(s\): at least [\d,]+ s of wall time", done.stdout)
     assert re.search(r"the machine: [\d,]+ of its [\d,]+ CPU s busy during the run \(\d+\.\d\d of", done.stdout)
+    assert re.search(r"; user [\d,]+, system [\d,]+, interrupts [\d,]+, stolen [\d,]+\)", done.stdout)
 
 
 def test_a_waiting_test_that_failed_beside_the_computing_run_runs_once_more_after_it(tmp_path: Path) -> None:
