@@ -17,6 +17,8 @@ import struct
 import time
 from collections.abc import Iterator
 
+from netsim.lab import nlmsg
+
 NETLINK_ROUTE = 0
 RTMGRP_NEIGH = 0x4  # the legacy group bit of RTNLGRP_NEIGH (include/uapi/linux/rtnetlink.h)
 RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
@@ -40,6 +42,7 @@ class NeighWatch:
         self.ifindex = socket.if_nametoindex(dev)
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         self.sock.bind((0, RTMGRP_NEIGH))  # subscribed before asking: no notification is missed
+        self.sock.settimeout(nlmsg.TIMEOUT)  # an answer that never comes is an error, not a hang
         self.state: str | None = None  # the entry's state, as last heard
 
     def close(self) -> None:
@@ -58,8 +61,9 @@ class NeighWatch:
     def _ask(self, kind: int, flags: int, seq: int, body: bytes, target: str) -> None:
         attr = struct.pack("=HH", 8, NDA_DST) + socket.inet_aton(target)
         self.sock.send(NLMSGHDR.pack(NLMSGHDR.size + len(body) + len(attr), kind, flags, seq, 0) + body + attr)
+        what = f"a neighbour request for {target}"
         while True:  # notifications may come first; the answer has our sequence number
-            for got_seq, error, ip, state in self._messages(self.sock.recv(65536)):
+            for got_seq, error, ip, state in self._messages(nlmsg.receive(self.sock, what)):
                 if ip == target and state is not None:
                     self.state = state
                 if got_seq == seq and error:
@@ -74,7 +78,7 @@ class NeighWatch:
         while (left := deadline - time.monotonic()) > 0:
             if not select.select([self.sock], [], [], left)[0]:
                 return None
-            for _, _, ip, state in self._messages(self.sock.recv(65536)):
+            for _, _, ip, state in self._messages(nlmsg.receive(self.sock, f"the notifications for {target}")):
                 if ip == target and state not in (None, "INCOMPLETE"):
                     return state
         return None

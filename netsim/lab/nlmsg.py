@@ -47,7 +47,7 @@ def reading(what: str) -> Iterator[None]:
         raise LabError(f"{e}, answering {what}") from e
 
 
-def _receive(sock: socket.socket, what: str) -> bytes:
+def receive(sock: socket.socket, what: str) -> bytes:
     """One read of the socket: a read cut short (MSG_TRUNC: the message was longer than the buffer),
     no answer within TIMEOUT or the socket's own error (ENOBUFS when the kernel dropped answers) is a
     LabError naming `what` was asked."""
@@ -126,7 +126,7 @@ def dump(family: int, protocol: int, kind: int, body: bytes, what: str) -> list[
             sock.settimeout(TIMEOUT)
             sock.sendto(request(kind, body, seq), (0, 0))
             while not done:
-                part, done, cut = parse(_receive(sock, what), seq, what)
+                part, done, cut = parse(receive(sock, what), seq, what)
                 answers += part
                 interrupted |= cut
         if not interrupted:
@@ -143,7 +143,7 @@ def command(sock_type: int, protocol: int, kind: int, body: bytes, what: str) ->
         sock.settimeout(TIMEOUT)
         sock.sendto(request(kind, body, seq, NLM_F_ACK), (0, 0))
         while True:
-            for got, _flags, got_seq, answer in _messages(_receive(sock, what), what):
+            for got, _flags, got_seq, answer in _messages(receive(sock, what), what):
                 if got == NLMSG_ERROR and got_seq == seq:
                     _check(got, answer, what)
                     return
