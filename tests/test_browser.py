@@ -370,8 +370,8 @@ DEVICES = {"phone": [390, 320], "desktop": [1280, 768]}
 # and command outputs lay out by CSS alone, the same over either transport: on 3 December every
 # measure here (MEASURE, NARROW, the command outputs) of every post, device, scheme and width came
 # out identical over http and from the folder, 64 of 64 on each generator's build. Measuring the
-# folder in its second scheme too was a quarter of this test's page loads (and ~60 CPU s of
-# Chromium's in make test) for a result the http load already gives. (Switching a loaded page's
+# folder in its second scheme too was a quarter of this test's page loads (237 busy CPU s for the
+# test on two workers with it, 198 without) for a result the http load already gives. (Switching a loaded page's
 # scheme with the theme's toggle instead of loading it again cost more: about 1 s of restyling a
 # page with every step made, against 0.6 s for a fresh context and load.)
 LOADS = [(device, scheme, "http") for device in DEVICES for scheme in ("light", "dark")] + [
